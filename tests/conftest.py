@@ -1,0 +1,21 @@
+"""Shared test helpers. Fixture files are copies of ../shared/fixtures, so the repo stands alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def load_fixture(name: str) -> Any:
+    """A JSON fixture from tests/fixtures (e.g. ``alphahub/new_signals_minotaur3.json``)."""
+    return json.loads((FIXTURES / name).read_text())
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return FIXTURES

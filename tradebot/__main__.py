@@ -1,0 +1,7 @@
+"""``python -m tradebot`` is the same as the ``tradebot`` command."""
+
+import sys
+
+from tradebot.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,93 @@
+"""``tradebot``: the entry point, and the one place errors become exit codes.
+
+Commands are registered by import path in :data:`COMMANDS` and imported only when invoked, so
+``tradebot --help`` never loads alpaca-py, websockets or pandas.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import click
+
+from tradebot import __version__
+from tradebot.exceptions import TradebotError, exit_code_for
+
+#: command name -> "module:attribute" of a click command; imported lazily.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "config": (
+        "tradebot.cli.config_cmd:config",
+        "Validate config.yaml and show the effective config.",
+    ),
+    "plan": (
+        "tradebot.cli.plan_cmd:plan",
+        "Show the orders a signal would produce; sends nothing.",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when used (or when help lists them)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, attr = entry[0].split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{entry[0]} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Short help comes from COMMANDS so listing commands imports nothing.
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tradebot")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def cli(verbose: int) -> None:
+    """tradebot: turn AlphaHub trading signals into broker orders, and journal every step.
+
+    Paper trading is the default everywhere. Start with `tradebot demo` to see the whole
+    pipeline offline, `tradebot config check` to validate your config.yaml, and
+    `tradebot run --paper` to trade.
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; map tradebot's exception tree to exit codes (see tradebot.exceptions)."""
+    try:
+        cli.main(args=argv, prog_name="tradebot", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except TradebotError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return exit_code_for(exc)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

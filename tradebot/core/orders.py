@@ -1,0 +1,118 @@
+"""Commands that go to a broker, and the plan that carries them.
+
+An :class:`OrderIntent` is the ``SubmitOrder`` command: immutable, with a deterministic client
+order id, made durable in the journal before it leaves the process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from tradebot.core.signal import Leg, LegId, RejectedLeg, Side
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+class TimeInForce(StrEnum):
+    DAY = "day"
+    GTC = "gtc"
+    OPG = "opg"
+    CLS = "cls"
+    IOC = "ioc"
+    FOK = "fok"
+
+
+class IntentRole(StrEnum):
+    """Which group an intent belongs to. Closes go out before opens."""
+
+    CLOSE = "close"
+    OPEN = "open"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """One order to send. ``qty`` is always positive; ``side`` gives the direction."""
+
+    client_order_id: str
+    algo_id: int
+    symbol: str
+    side: Side
+    qty: Decimal
+    order_type: OrderType
+    time_in_force: TimeInForce
+    role: IntentRole
+    leg_ids: tuple[LegId, ...]  # the legs this order serves (several when netted)
+    reference_price: Decimal  # the signal's price: for the collar, notional checks, slippage
+    limit_price: Decimal | None = None
+    extended_hours: bool = False
+    attempt: int = 0  # > 0 only for a deliberate re-send after a final failure
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.qty <= 0:
+            raise ValueError(f"order quantity must be positive, got {self.qty}")
+        if self.order_type is OrderType.LIMIT and self.limit_price is None:
+            raise ValueError("a limit order needs a limit price")
+
+    @property
+    def notional(self) -> Decimal:
+        """Approximate value of the order at the reference (or limit) price."""
+        return self.qty * (self.limit_price or self.reference_price)
+
+    @property
+    def signed_qty(self) -> Decimal:
+        return self.qty * self.side.sign
+
+
+class SkipReason(StrEnum):
+    """Why a leg produced no order. The text beside it says the specifics."""
+
+    INVALID = "invalid"  # the leg could not be parsed
+    ALGO_UNKNOWN = "algo_unknown"
+    ALGO_DISABLED = "algo_disabled"
+    NOT_HELD = "not_held"  # a close for a symbol the algorithm does not hold
+    ALREADY_HELD = "already_held"
+    SIZED_TO_ZERO = "sized_to_zero"
+    SHORT_NOT_ALLOWED = "short_not_allowed"
+    NOT_SHORTABLE = "not_shortable"
+    NOT_TRADABLE = "not_tradable"
+    SYMBOL_NOT_ALLOWED = "symbol_not_allowed"
+    RISK_LIMIT = "risk_limit"
+    STALE = "stale"  # the signal is older than the configured maximum age
+    KILL_SWITCH = "kill_switch"
+    MARKET_CLOSED = "market_closed"
+    NETTED = "netted"  # absorbed into another order for the same symbol
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedLeg:
+    """A leg that produced no order (or less than it asked for), and why."""
+
+    leg_id: LegId | None  # None for a leg that never parsed
+    reason: SkipReason
+    detail: str
+    leg: Leg | None = None
+    rejected: RejectedLeg | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to do with one signal: the intents in sending order (closes, then opens)."""
+
+    intents: tuple[OrderIntent, ...] = ()
+    skipped: tuple[SkippedLeg, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def closes(self) -> tuple[OrderIntent, ...]:
+        return tuple(i for i in self.intents if i.role is IntentRole.CLOSE)
+
+    @property
+    def opens(self) -> tuple[OrderIntent, ...]:
+        return tuple(i for i in self.intents if i.role is IntentRole.OPEN)

@@ -1,0 +1,155 @@
+"""Every error tradebot raises, classified by what the caller should do about it.
+
+::
+
+    TradebotError
+    ├── ConfigError ............... fix the config, then start again          (exit 2)
+    │   └── LiveTradingNotGranted . live mode asked for without both the flag and the
+    │                               acknowledgement in the config
+    ├── BadInput .................. drop the message, record why, go on
+    │   ├── InvalidSignal ......... a new_signals payload or leg that cannot be traded
+    │   └── InvalidFrame .......... a websocket frame that is not a Phoenix v2 frame
+    ├── TransientError ............ retry, with backoff (the same client order id)
+    │   ├── ConnectionLost ........ the link dropped or went silent
+    │   ├── BrokerUnavailable ..... timeout, connection error, HTTP 5xx
+    │   │   └── RateLimited ....... HTTP 429; carries the server's Retry-After
+    │   └── OrderOutcomeUnknown ... the order may or may not exist: look it up by client
+    │                               order id before anything is sent again
+    ├── OrderRejected ............. the broker said no for a business reason: record it,
+    │                               never retry the same order
+    └── FatalError ................ stop the bot cleanly, tell the user
+        ├── AuthenticationError ... wrong credentials or keys                   (exit 3)
+        ├── JournalError .......... the journal cannot be written or read       (exit 4)
+        │   └── JournalCorrupt .... not a tradebot journal, or damaged
+        └── BrokerError ........... the broker answered in a way we cannot use  (exit 5)
+
+The CLI maps this tree to exit codes in one place (:data:`EXIT_CODES`).
+Messages never contain secrets: callers pass masked values, never tokens or passwords.
+"""
+
+from __future__ import annotations
+
+
+class TradebotError(Exception):
+    """Base of every error tradebot raises on purpose."""
+
+
+# -- fix the config -----------------------------------------------------------------------------
+
+
+class ConfigError(TradebotError):
+    """The configuration is wrong. The message names the file, line and key path."""
+
+
+class LiveTradingNotGranted(ConfigError):
+    """Live trading needs both ``--live`` and ``live_trading_acknowledged: true`` in the config."""
+
+
+# -- drop the message, go on -----------------------------------------------------------------
+
+
+class BadInput(TradebotError):
+    """One message from outside is unusable; it is recorded and skipped, nothing else stops."""
+
+
+class InvalidSignal(BadInput):
+    """A signal payload or one of its legs cannot be traded (the reason says why)."""
+
+
+class InvalidFrame(BadInput):
+    """A websocket frame that is not a well-formed Phoenix vsn 2.0.0 frame."""
+
+
+# -- retry ---------------------------------------------------------------------------------------
+
+
+class TransientError(TradebotError):
+    """Worth retrying after a wait: nothing permanent is wrong."""
+
+
+class ConnectionLost(TransientError):
+    """A connection closed or went silent without us asking for it."""
+
+
+class BrokerUnavailable(TransientError):
+    """The broker could not be reached, timed out, or answered with a 5xx."""
+
+
+class RateLimited(BrokerUnavailable):
+    """HTTP 429. ``retry_after`` is the server's Retry-After in seconds, when it sent one."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class OrderOutcomeUnknown(TransientError):
+    """A submission whose fate is unknown (timeout, reset, 5xx, duplicate client order id).
+
+    The only safe next step is to look the order up by ``client_order_id``.
+    """
+
+    def __init__(self, message: str, client_order_id: str) -> None:
+        super().__init__(message)
+        self.client_order_id = client_order_id
+
+
+# -- record, do not retry ---------------------------------------------------------------------
+
+
+class OrderRejected(TradebotError):
+    """The broker refused an order for a business reason (buying power, not shortable, ...)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        client_order_id: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.client_order_id = client_order_id
+        self.code = code
+        self.status = status
+
+
+# -- stop ----------------------------------------------------------------------------------------
+
+
+class FatalError(TradebotError):
+    """The bot cannot go on; it stops cleanly and tells the user why."""
+
+
+class AuthenticationError(FatalError):
+    """Credentials or API keys were refused; retrying would not help and could lock the user out."""
+
+
+class JournalError(FatalError):
+    """The journal could not be opened, written or read."""
+
+
+class JournalCorrupt(JournalError):
+    """The journal file is damaged or is not a tradebot journal; it is never overwritten."""
+
+
+class BrokerError(FatalError):
+    """The broker answered in a way tradebot cannot interpret."""
+
+
+#: One place that maps the tree to process exit codes (most specific class first).
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (ConfigError, 2),
+    (AuthenticationError, 3),
+    (JournalError, 4),
+    (BrokerError, 5),
+    (TradebotError, 1),
+)
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The process exit code for ``error``: 2 config, 3 auth, 4 journal, 5 broker, 1 otherwise."""
+    for cls, code in EXIT_CODES:
+        if isinstance(error, cls):
+            return code
+    return 1
