@@ -1,0 +1,4 @@
+"""Brokers: the :class:`~tradebot.broker.base.Broker` protocol and its implementations.
+
+Nothing outside ``tradebot.broker.alpaca`` imports ``alpaca``.
+"""

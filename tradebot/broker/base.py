@@ -1,0 +1,115 @@
+"""The small protocol every broker implements (``alpaca``, ``sim``, test fakes).
+
+Commands go in (:class:`~tradebot.core.orders.OrderIntent`), events come out
+(:mod:`tradebot.core.events`), both immutable. All methods are coroutines; implementations that
+wrap a blocking SDK run it off the event loop.
+
+Errors are from :mod:`tradebot.exceptions` only: ``OrderRejected`` (record, never retry),
+``OrderOutcomeUnknown`` (look the order up by client order id before sending again),
+``BrokerUnavailable``/``RateLimited`` (transient), ``AuthenticationError``, ``BrokerError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
+
+from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
+from tradebot.core.events import OrderEvent
+from tradebot.core.orders import OrderIntent
+from tradebot.core.signal import Side
+
+
+class OrderStatus(StrEnum):
+    """An order's state at the broker, reduced to what tradebot acts on."""
+
+    PENDING = "pending"  # accepted / new / pending_new / held: may still fill
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL_STATUSES
+
+
+_FINAL_STATUSES = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSnapshot:
+    """The broker's view of one order, as returned by submit and lookup."""
+
+    client_order_id: str
+    broker_order_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    filled_qty: Decimal
+    filled_avg_price: Decimal | None
+    status: OrderStatus
+    submitted_at: datetime | None = None
+    updated_at: datetime | None = None
+    reason: str = ""  # rejection / cancel reason where the broker gives one
+
+
+@runtime_checkable
+class Broker(Protocol):
+    """What the executor, recovery and reconciliation need from a broker."""
+
+    name: str
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def submit(self, intent: OrderIntent) -> OrderSnapshot:
+        """Send the order, idempotently by ``intent.client_order_id``.
+
+        If the broker already has an order with that id (a retry, a restart), return it rather
+        than creating another. Never returns before the outcome is known: raises
+        ``OrderOutcomeUnknown`` when it cannot tell.
+        """
+        ...
+
+    async def get_order(self, client_order_id: str) -> OrderSnapshot | None:
+        """The order with this client order id, or None if the broker never received it."""
+        ...
+
+    async def cancel(self, client_order_id: str) -> None:
+        """Ask the broker to cancel; the outcome arrives as an event."""
+        ...
+
+    async def positions(self) -> Mapping[str, Decimal]:
+        """Net signed quantity per symbol for the whole account (non-zero only)."""
+        ...
+
+    async def account(self) -> AccountSnapshot: ...
+
+    async def clock(self) -> MarketClock: ...
+
+    async def asset(self, symbol: str) -> AssetInfo:
+        """Tradable, shortable, fractionable for ``symbol``."""
+        ...
+
+    def events(self) -> AsyncIterator[OrderEvent]:
+        """Order events (accepted, fills, cancels, rejections, expiries) as they happen.
+
+        After the underlying stream reconnects, implementations reconcile open orders and emit
+        whatever they missed, so no fill is lost. One consumer.
+        """
+        ...
