@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-
 import click
+
+from tradebot.cli.lazy import LazyGroup
 
 #: simulator name -> ("module:attribute" of its click command, short help)
 SIMULATORS: dict[str, tuple[str, str]] = {
@@ -19,24 +19,6 @@ SIMULATORS: dict[str, tuple[str, str]] = {
 }
 
 
-class _Simulators(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(SIMULATORS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        entry = SIMULATORS.get(cmd_name)
-        if entry is None:
-            return None
-        module_name, attr = entry[0].split(":")
-        command = getattr(importlib.import_module(module_name), attr)
-        assert isinstance(command, click.Command)
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        with formatter.section("Simulators"):
-            formatter.write_dl([(n, SIMULATORS[n][1]) for n in self.list_commands(ctx)])
-
-
-@click.group(cls=_Simulators)
+@click.group(cls=LazyGroup, lazy_commands=SIMULATORS)
 def simulate() -> None:
     """Run a local simulator on 127.0.0.1 for rehearsals and tests. Nothing leaves the machine."""
