@@ -17,14 +17,14 @@ from tradebot.exceptions import TradebotError, exit_code_for
 
 #: command name -> "module:attribute" of a click command; imported lazily.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "config": (
-        "tradebot.cli.config_cmd:config",
-        "Validate config.yaml and show the effective config.",
-    ),
-    "plan": (
-        "tradebot.cli.plan_cmd:plan",
-        "Show the orders a signal would produce; sends nothing.",
-    ),
+    "config": ("tradebot.cli.config_cmd:config", "Validate config.yaml; show effective config."),
+    "plan": ("tradebot.cli.plan_cmd:plan", "Show the orders a signal would make; sends nothing."),
+    "listen": ("tradebot.cli.listen_cmd:listen", "Print AlphaHub signals as they arrive."),
+    "simulate": ("tradebot.cli.simulate_cmd:simulate", "Run a local AlphaHub or Alpaca simulator."),
+    "journal": ("tradebot.cli.journal_cmd:journal", "Review the order journal (filter, export)."),
+    "positions": ("tradebot.cli.positions_cmd:positions", "Positions per algorithm and net."),
+    "report": ("tradebot.cli.report_cmd:report", "P&L, counts and slippage per algorithm."),
+    "explain": ("tradebot.cli.explain_cmd:explain", "The whole story of one leg or one signal."),
 }
 
 
