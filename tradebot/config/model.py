@@ -85,6 +85,10 @@ class AlphaHubConfig(Frozen):
         25 * 60.0, gt=0, description="re-authenticate before connecting when older than this"
     )
     reconnect: ReconnectConfig = ReconnectConfig()
+    dedup_window: float = Field(
+        24 * 3600.0, gt=0, description="seconds a leg id is remembered for de-duplication"
+    )
+    dedup_max_ids: int = Field(100_000, ge=1, description="most leg ids remembered at once")
 
     @field_validator("url")
     @classmethod
@@ -118,6 +122,30 @@ class AlpacaConfig(Frozen):
     timeout: float = Field(10.0, gt=0, description="per-request timeout, seconds")
     max_attempts: int = Field(8, ge=1, le=50, description="tries per request on transient errors")
     stream: bool = Field(True, description="use the trade-updates websocket for fills")
+    stream_url: str | None = Field(
+        None, description="trade-updates websocket override; default: derived from url"
+    )
+    first_retry_delay: float = Field(0.2, gt=0, le=10, description="first backoff, seconds")
+    max_retry_delay: float = Field(10.0, gt=0, le=60, description="backoff cap, seconds")
+    max_retry_after: float = Field(
+        60.0, gt=0, description="longest Retry-After honoured, seconds"
+    )
+    asset_cache_seconds: float = Field(
+        300.0, ge=0, description="how long asset facts (shortable, ...) are reused"
+    )
+    reconnect_delay: float = Field(
+        1.0, gt=0, le=30, description="first wait before the trade-updates stream reconnects"
+    )
+
+    @field_validator("url", "stream_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ValueError("must start with http(s):// or ws(s)://")
+        return value
 
 
 class SimBrokerConfig(Frozen):

@@ -1,0 +1,202 @@
+"""The AlphaHub signal listener: N independent connections, de-duplicated legs, recorded gaps.
+
+Usage::
+
+    listener = Listener(config.alphahub, config.subscribed_algorithms, on_gap=journal_gap)
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(listener.run())
+        async for signal in listener.signals():
+            ...
+
+Contract:
+
+- ``run()`` keeps ``settings.connections`` sessions connected until it is cancelled; it returns
+  only by raising :class:`~tradebot.exceptions.AuthenticationError` (wrong credentials).
+- Each leg is handed on once across connections and reconnects (:class:`~.dedup.LegDeduper`); a
+  re-pushed signal comes out with only its unseen legs, or not at all. Signals go into an
+  unbounded ``asyncio.Queue`` (``listener.queue``), so the reader never waits for the consumer.
+- A malformed frame or payload is logged and reported to ``on_bad_input``; bad legs travel in
+  ``Signal.rejected``. Neither ever stops the listener.
+- Every lapse of a subscription is a :class:`~.gaps.Gap` in ``listener.gaps``; ``on_gap`` is
+  called when the gap closes (the channel is joined again).
+- Callbacks are called synchronously from the reader: they must not block. An exception in one is
+  logged and otherwise ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from tradebot.alphahub.auth import TokenSource
+from tradebot.alphahub.dedup import LegDeduper
+from tradebot.alphahub.gaps import Gap, GapRecorder
+from tradebot.alphahub.session import Session, StateChange
+from tradebot.config.model import AlphaHubConfig
+from tradebot.core.signal import Signal, parse_signal
+from tradebot.exceptions import AuthenticationError, InvalidSignal
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class BadInput:
+    """A frame or payload that was dropped, with the reason and a bounded excerpt of it."""
+
+    connection: int
+    algo_id: int | None
+    reason: str
+    raw: str
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Listener:
+    """Receives AlphaHub signals for ``algorithms`` over ``settings.connections`` connections."""
+
+    def __init__(
+        self,
+        settings: AlphaHubConfig,
+        algorithms: Sequence[int],
+        *,
+        on_gap: Callable[[Gap], object] | None = None,
+        on_state: Callable[[StateChange], object] | None = None,
+        on_bad_input: Callable[[BadInput], object] | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not algorithms:
+            raise ValueError("no algorithms to listen to")
+        self.settings = settings
+        self.algorithms = tuple(dict.fromkeys(algorithms))
+        self.queue: asyncio.Queue[Signal] = asyncio.Queue()
+        self._on_gap = on_gap
+        self._on_state = on_state
+        self._on_bad_input = on_bad_input
+        self._clock = clock
+        self._mono = monotonic
+        self._zone = settings.zone
+        self._dedup = LegDeduper(settings.dedup_window, settings.dedup_max_ids)
+        self._gaps = GapRecorder()
+        self._joined: dict[int, set[int]] = {i: set() for i in range(settings.connections)}
+        self._changed = asyncio.Event()
+        self._tokens = TokenSource(
+            settings.url,
+            settings.email,
+            settings.password,
+            request_timeout=settings.request_timeout,
+            max_age=settings.token_max_age,
+            clock=monotonic,
+        )
+
+    # -- public -----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run every connection until cancelled; raises AuthenticationError on wrong credentials."""
+        sessions = [
+            Session(i, self.settings, self.algorithms, self._tokens, self, monotonic=self._mono)
+            for i in range(self.settings.connections)
+        ]
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for session in sessions:
+                    tg.create_task(session.run(), name=f"alphahub-connection-{session.index}")
+        except BaseExceptionGroup as group:
+            auth = group.subgroup(AuthenticationError)
+            if auth is not None and len(group.exceptions) == len(auth.exceptions):
+                raise _first(auth) from None
+            raise
+
+    async def signals(self) -> AsyncIterator[Signal]:
+        """Every signal, in arrival order, forever (stop by breaking out or cancelling)."""
+        while True:
+            yield await self.queue.get()
+
+    @property
+    def gaps(self) -> tuple[Gap, ...]:
+        """Every gap so far: closed ones in order, then the ones still open."""
+        return self._gaps.gaps
+
+    def joined(self, connection: int) -> frozenset[int]:
+        """The algorithms connection ``connection`` is subscribed to right now."""
+        return frozenset(self._joined[connection])
+
+    @property
+    def all_joined(self) -> bool:
+        return all(len(j) == len(self.algorithms) for j in self._joined.values())
+
+    async def wait_until(self, condition: Callable[[], bool]) -> None:
+        """Wait until ``condition()`` holds; re-checked whenever the listener's state moves."""
+        while not condition():
+            await self._changed.wait()
+
+    # -- SessionSink: called by the sessions, never blocking --------------------------------------
+
+    def _moved(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def state(self, change: StateChange) -> None:
+        level = logging.WARNING if change.state in ("lost", "retrying") else logging.INFO
+        log.log(level, "connection %d %s %s", change.connection, change.state, change.detail)
+        self._call(self._on_state, change)
+        self._moved()
+
+    def joined_channel(self, connection: int, algo_id: int) -> None:
+        self._joined[connection].add(algo_id)
+        gap = self._gaps.rejoined(algo_id, connection, self._clock())
+        if gap is not None:
+            log.info("connection %d rejoined algorithm %d after a gap", connection, algo_id)
+            self._call(self._on_gap, gap)
+        self._moved()
+
+    def lost(self, connection: int, algo_ids: Sequence[int], reason: str) -> None:
+        now = self._clock()
+        for algo_id in algo_ids:
+            self._joined[connection].discard(algo_id)
+            self._gaps.lost(algo_id, connection, now, reason)
+        self._moved()
+
+    def push(self, connection: int, algo_id: int, payload: Any, raw: str) -> None:
+        try:
+            signal = parse_signal(
+                algo_id, payload, received_at=self._clock(), zone=self._zone, raw=raw
+            )
+        except InvalidSignal as exc:
+            self.bad_frame(connection, str(exc), raw, algo_id)
+            return
+        fresh = self._dedup.filter(signal, self._mono())
+        if fresh is None:
+            return
+        for rejected in fresh.rejected:
+            log.warning("algorithm %d: leg rejected: %s", algo_id, rejected.reason)
+        self.queue.put_nowait(fresh)
+
+    def bad_frame(self, connection: int, reason: str, raw: str, algo_id: int | None = None) -> None:
+        log.warning("connection %d: dropped bad input: %s", connection, reason)
+        self._call(self._on_bad_input, BadInput(connection, algo_id, reason, raw))
+
+    def _call(self, callback: Callable[[T], object] | None, value: T) -> None:
+        if callback is None:
+            return
+        try:
+            callback(value)
+        except Exception:
+            # A broken observer must not take the listener down with it.
+            log.exception("listener callback %r failed", callback)
+
+
+def _first(group: BaseExceptionGroup[AuthenticationError]) -> AuthenticationError:
+    error = group.exceptions[0]
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
