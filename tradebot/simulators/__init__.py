@@ -1,0 +1,1 @@
+"""Local, loopback-only stand-ins for the services tradebot talks to (tests, demos, rehearsals)."""
