@@ -1,0 +1,214 @@
+"""The executor against a scripted broker: durability first, order of groups, faults."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.execution.fakes import LOSE_RESPONSE, T0, ScriptedBroker
+from tests.execution.planner import make_signal, simple_plan
+from tradebot.core.book import PositionBook
+from tradebot.core.events import OrderCanceled, OrderFilled
+from tradebot.core.signal import Side
+from tradebot.exceptions import BrokerUnavailable, OrderRejected
+from tradebot.execution import Executor, RetryPolicy, Step
+from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
+
+FAST = RetryPolicy(attempts=4, first_wait=0.001, max_wait=0.001)
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
+    with open_journal(tmp_path / "j" / "journal.sqlite") as j:
+        yield j
+
+
+def statuses(journal: SqliteJournal, coid: str) -> list[Status]:
+    rows = journal.entries(EntryFilter(client_order_ids=(coid,), newest_first=False))
+    return [e.status for e in rows]
+
+
+async def drain(executor: Executor, broker: ScriptedBroker) -> None:
+    """Apply every event queued so far (the stream ends at the sentinel)."""
+    broker.end_stream()
+    await executor.consume_events()
+
+
+async def test_intents_durable_before_send_closes_before_opens(journal: SqliteJournal) -> None:
+    broker = ScriptedBroker()
+    book = PositionBook()
+    first = Executor(journal, broker, book, retry=FAST)
+    await first.handle(make_signal(7, opens=(("AAPL", "buy", "189"),)), simple_plan)
+    await drain(first, broker)
+    assert book.qty(7, "AAPL") == Decimal(10)
+    broker.calls.clear()
+    seen_at_send: list[set[str]] = []
+
+    def on_step(step: str) -> None:
+        if step == Step.BEFORE_SUBMIT:
+            intents = journal.entries(EntryFilter(statuses=(Status.INTENT,)))
+            seen_at_send.append({e.client_order_id or "" for e in intents})
+
+    executor = Executor(journal, broker, book, on_step=on_step, retry=FAST)
+    signal = make_signal(
+        7,
+        closes=(("AAPL", "sell", "190.5"),),
+        opens=(("MSFT", "buy", "410"), ("NVDA", "sell", "120.25")),
+    )
+    result = await executor.handle(signal, simple_plan)
+    await drain(executor, broker)
+
+    coids = [o.intent.client_order_id for o in result.outcomes]
+    assert [o.intent.symbol for o in result.outcomes] == ["AAPL", "MSFT", "NVDA"]
+    # every intent of the plan was on disk before its order left
+    assert len(seen_at_send) == 3
+    assert all(set(coids) <= seen for seen in seen_at_send)
+    # the close went out first
+    assert next(c for m, c in broker.calls if m == "submit") == coids[0]
+    for coid in coids:
+        assert broker.submissions(coid) == 1
+        assert statuses(journal, coid) == [
+            Status.INTENT,
+            Status.SUBMITTED,
+            Status.ACCEPTED,
+            Status.FILLED,
+        ]
+    assert book == PositionBook({(7, "MSFT"): Decimal(10), (7, "NVDA"): Decimal(-10)})
+    assert journal.rebuild_book() == book
+
+
+async def test_rejection_is_final_and_never_retried(journal: SqliteJournal) -> None:
+    broker = ScriptedBroker()
+    broker.faults.append(OrderRejected("insufficient buying power", code="40310000"))
+    executor = Executor(journal, broker, PositionBook(), retry=FAST)
+    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
+    (outcome,) = result.outcomes
+    assert outcome.error is not None and "buying power" in outcome.error
+    coid = outcome.intent.client_order_id
+    assert broker.submissions(coid) == 1
+    assert statuses(journal, coid) == [Status.INTENT, Status.REJECTED]
+    assert journal.unresolved_intents() == ()
+    assert executor.book == PositionBook()
+
+
+async def test_transient_errors_retried_with_the_same_client_order_id(
+    journal: SqliteJournal,
+) -> None:
+    broker = ScriptedBroker()
+    broker.faults += [BrokerUnavailable("503"), BrokerUnavailable("timeout")]
+    executor = Executor(journal, broker, PositionBook(), retry=FAST)
+    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
+    await drain(executor, broker)
+    coid = result.outcomes[0].intent.client_order_id
+    assert broker.submissions(coid) == 3
+    assert len(broker.orders) == 1
+    assert executor.book.qty(3, "TSLA") == Decimal(10)
+
+
+async def test_lost_response_is_looked_up_not_resent(journal: SqliteJournal) -> None:
+    broker = ScriptedBroker()
+    broker.faults.append(LOSE_RESPONSE)
+    executor = Executor(journal, broker, PositionBook(), retry=FAST)
+    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
+    await drain(executor, broker)
+    coid = result.outcomes[0].intent.client_order_id
+    assert broker.submissions(coid) == 1
+    assert ("get_order", coid) in broker.calls
+    assert executor.book.qty(3, "TSLA") == Decimal(10)
+    fills = journal.entries(EntryFilter(client_order_ids=(coid,), statuses=(Status.FILLED,)))
+    assert len(fills) == 1 and fills[0].qty == Decimal(10)
+
+
+async def test_gives_up_on_persistent_outage_without_a_final_outcome(
+    journal: SqliteJournal,
+) -> None:
+    broker = ScriptedBroker()
+    broker.faults += [BrokerUnavailable("down")] * 4
+    executor = Executor(journal, broker, PositionBook(), retry=FAST)
+    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
+    assert result.outcomes[0].error is not None
+    coid = result.outcomes[0].intent.client_order_id
+    # left for recovery to settle by lookup: not failed, not forgotten
+    assert [s.intent.client_order_id for s in journal.unresolved_intents()] == [coid]
+    assert Status.ERROR in statuses(journal, coid)
+
+
+async def test_same_plan_twice_sends_once(journal: SqliteJournal) -> None:
+    broker = ScriptedBroker()
+    executor = Executor(journal, broker, PositionBook(), retry=FAST)
+    signal = make_signal(3, opens=(("TSLA", "buy", "250"),))
+    plan = simple_plan(signal, executor.book)
+    await executor.execute(plan)
+    again = await executor.execute(plan)
+    assert again.outcomes == ()
+    assert len(broker.calls) == 1
+    dup = journal.entries(EntryFilter(statuses=(Status.SKIPPED,)))
+    assert len(dup) == 1 and dup[0].detail.startswith("duplicate")
+
+
+async def test_duplicate_and_partial_fill_events_are_counted_once(
+    journal: SqliteJournal,
+) -> None:
+    broker = ScriptedBroker(fill=False)
+    executor = Executor(journal, broker, PositionBook(), retry=FAST)
+    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
+    coid = result.outcomes[0].intent.client_order_id
+
+    def fill(qty: str, cum: str, partial: bool) -> OrderFilled:
+        return OrderFilled(
+            client_order_id=coid,
+            broker_order_id="b-1",
+            at=T0,
+            symbol="TSLA",
+            side=Side.BUY,
+            qty=Decimal(qty),
+            price=Decimal("250.10"),
+            cum_qty=Decimal(cum),
+            order_qty=Decimal(10),
+            partial=partial,
+        )
+
+    for event in (
+        fill("4", "4", True),
+        fill("4", "4", True),  # replayed after a reconnect
+        fill("3", "10", False),  # a missed partial in between: cum says 6 more
+        fill("3", "10", False),
+    ):
+        broker.push(event)
+    broker.push(OrderCanceled(client_order_id=coid, broker_order_id="b-1", at=T0))
+    await drain(executor, broker)
+    assert executor.book.qty(3, "TSLA") == Decimal(10)
+    assert journal.rebuild_book() == executor.book
+    assert statuses(journal, coid)[-2:] == [Status.PARTIAL, Status.FILLED]  # no cancel after fill
+    # the snapshot path agrees and adds nothing
+    snap = replace(broker.orders[coid], filled_qty=Decimal(10), filled_avg_price=Decimal(250))
+    assert journal.record_snapshot(snap, source="lookup") == ()
+
+
+async def test_fill_events_for_unknown_orders_are_recorded_not_applied(
+    journal: SqliteJournal,
+) -> None:
+    broker = ScriptedBroker()
+    executor = Executor(journal, broker, PositionBook(), retry=FAST)
+    broker.push(
+        OrderFilled(
+            client_order_id="manual-1",
+            broker_order_id="x",
+            at=T0,
+            symbol="GME",
+            side=Side.BUY,
+            qty=Decimal(1),
+            price=Decimal(20),
+            cum_qty=Decimal(1),
+            order_qty=Decimal(1),
+            partial=False,
+        )
+    )
+    await drain(executor, broker)
+    assert executor.book == PositionBook()
+    (row,) = journal.entries(EntryFilter(client_order_ids=("manual-1",)))
+    assert row.status is Status.FILLED and row.algo_id is None

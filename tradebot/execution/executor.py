@@ -1,0 +1,215 @@
+"""The executor: journal first, then send; record every answer; positions change only from fills.
+
+For one signal: the signal is journaled, the plan (every intent) is made durable in one
+transaction, then the closes go out concurrently, then the opens. Each submission is retried on
+transient errors with the same client order id; after an ``OrderOutcomeUnknown`` the order is
+looked up by that id before anything is sent again, so a leg is never ordered twice.
+
+Every journal write runs in a worker thread (``asyncio.to_thread``): an fsync never blocks the
+event loop. ``on_step(name)`` is called at each step boundary (see :class:`Step`); it exists so
+the crash tests can kill the process at a precise point, and costs nothing when unset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from tradebot.broker.base import Broker, OrderSnapshot
+from tradebot.core.book import PositionBook
+from tradebot.core.events import OrderEvent, OrderFilled
+from tradebot.core.orders import IntentRole, OrderIntent, Plan
+from tradebot.core.signal import Signal
+from tradebot.exceptions import (
+    BrokerUnavailable,
+    OrderOutcomeUnknown,
+    OrderRejected,
+    TransientError,
+)
+from tradebot.journal.interface import Journal
+from tradebot.journal.records import AppliedFill
+
+log = logging.getLogger(__name__)
+
+Planner = Callable[[Signal, PositionBook], Plan]
+StepHook = Callable[[str], None]
+
+
+class Step(StrEnum):
+    """The boundaries between receiving a signal and recording its fill."""
+
+    SIGNAL_JOURNALED = "signal_journaled"
+    PLAN_JOURNALED = "plan_journaled"
+    BEFORE_SUBMIT = "before_submit"  # the intent is durable; the order has not left
+    SUBMIT_RETURNED = "submit_returned"  # the broker answered; nothing recorded yet
+    ACCEPTED_RECORDED = "accepted_recorded"
+    FILL_RECEIVED = "fill_received"  # a fill event arrived; not recorded yet
+    FILL_RECORDED = "fill_recorded"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often to try one submission on transient errors, and how long to wait between."""
+
+    attempts: int = 4
+    first_wait: float = 0.2
+    max_wait: float = 5.0
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Retry on transient errors only; a rejection or a fatal error is never retried."""
+    return isinstance(error, TransientError)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderOutcome:
+    """What happened to one intent when it was sent. ``error`` is None on success."""
+
+    intent: OrderIntent
+    snapshot: OrderSnapshot | None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionResult:
+    signal_id: int | None
+    plan: Plan
+    outcomes: tuple[OrderOutcome, ...]
+
+    @property
+    def sent(self) -> tuple[OrderOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.snapshot is not None)
+
+
+class Executor:
+    """Sends plans through a broker, journaling every step. One per account; loop-bound."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        broker: Broker,
+        book: PositionBook,
+        *,
+        on_step: StepHook | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+    ) -> None:
+        self.journal = journal
+        self.broker = broker
+        self.book = book
+        self._on_step = on_step
+        self._retry = retry
+
+    def _step(self, step: Step) -> None:
+        if self._on_step is not None:
+            self._on_step(str(step))
+
+    async def handle(self, signal: Signal, planner: Planner) -> ExecutionResult:
+        """Journal ``signal``, plan it against the current book, and execute the plan."""
+        signal_id = await asyncio.to_thread(self.journal.record_signal, signal)
+        self._step(Step.SIGNAL_JOURNALED)
+        return await self.execute(planner(signal, self.book), signal_id=signal_id)
+
+    async def execute(self, plan: Plan, *, signal_id: int | None = None) -> ExecutionResult:
+        """Make every intent durable (one commit), then send closes, then opens.
+
+        Returns once every intent was answered by the broker or recorded as failed; fills
+        arrive later as events (:meth:`consume_events`) unless the answer already carried them.
+        """
+        new = await asyncio.to_thread(self.journal.record_plan, signal_id, plan)
+        self._step(Step.PLAN_JOURNALED)
+        outcomes = await self.submit_all(new)
+        return ExecutionResult(signal_id, plan, outcomes)
+
+    async def submit_all(self, intents: Sequence[OrderIntent]) -> tuple[OrderOutcome, ...]:
+        """Send already-durable intents: closes first (they free buying power), then opens.
+
+        Orders within a group go out concurrently.
+        """
+        outcomes: list[OrderOutcome] = []
+        for role in (IntentRole.CLOSE, IntentRole.OPEN):
+            group = [i for i in intents if i.role is role]
+            if not group:
+                continue
+            async with asyncio.TaskGroup() as tg:
+                tasks = [tg.create_task(self.submit(intent)) for intent in group]
+            outcomes.extend(t.result() for t in tasks)
+        return tuple(outcomes)
+
+    async def submit(self, intent: OrderIntent) -> OrderOutcome:
+        """Send one durable intent and record the answer. Rejections are final, not raised."""
+        self._step(Step.BEFORE_SUBMIT)
+        coid = intent.client_order_id
+        try:
+            snapshot = await self._send(intent)
+        except OrderRejected as exc:
+            reason = str(exc) or "rejected by the broker"
+            await asyncio.to_thread(self.journal.record_rejected, coid, reason)
+            return OrderOutcome(intent, None, f"rejected: {reason}")
+        except TransientError as exc:
+            # not final: the order may exist. Recovery (or the event stream) settles it.
+            detail = f"submit gave up after retries, outcome unknown: {exc}"
+            await asyncio.to_thread(
+                self.journal.record_error,
+                detail,
+                algo_id=intent.algo_id,
+                symbol=intent.symbol,
+                client_order_id=coid,
+            )
+            log.warning("%s: %s", coid, detail)
+            return OrderOutcome(intent, None, detail)
+        self._step(Step.SUBMIT_RETURNED)
+        await self._record_snapshot(snapshot, "submit")
+        self._step(Step.ACCEPTED_RECORDED)
+        return OrderOutcome(intent, snapshot)
+
+    async def _send(self, intent: OrderIntent) -> OrderSnapshot:
+        """Submit with retries; after an unknown outcome, look the order up before resending."""
+        policy = self._retry
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(policy.attempts),
+            wait=wait_exponential(multiplier=policy.first_wait, max=policy.max_wait),
+            retry=retry_if_exception(is_retryable),
+            reraise=True,
+        )
+        lookup_first = False
+        async for attempt in retrying:
+            with attempt:
+                if lookup_first:
+                    found = await self.broker.get_order(intent.client_order_id)
+                    if found is not None:
+                        return found
+                try:
+                    return await self.broker.submit(intent)
+                except (OrderOutcomeUnknown, BrokerUnavailable):
+                    lookup_first = True
+                    raise
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def _record_snapshot(self, snapshot: OrderSnapshot, source: str) -> None:
+        fills = await asyncio.to_thread(self.journal.record_snapshot, snapshot, source=source)
+        self._apply(fills)
+
+    def _apply(self, fills: Sequence[AppliedFill]) -> None:
+        for fill in fills:
+            self.book.apply_fill(fill.algo_id, fill.symbol, fill.side, fill.qty)
+
+    async def apply_event(self, event: OrderEvent) -> tuple[AppliedFill, ...]:
+        """Journal one broker event and apply any new fill to the book."""
+        is_fill = isinstance(event, OrderFilled)
+        if is_fill:
+            self._step(Step.FILL_RECEIVED)
+        fills = await asyncio.to_thread(self.journal.record_event, event)
+        self._apply(fills)
+        if is_fill:
+            self._step(Step.FILL_RECORDED)
+        return fills
+
+    async def consume_events(self) -> None:
+        """Apply the broker's event stream until it ends (run it as a task; cancel to stop)."""
+        async for event in self.broker.events():
+            await self.apply_event(event)

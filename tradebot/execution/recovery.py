@@ -1,0 +1,184 @@
+"""Start-up recovery: settle everything a crash left open, before any new signal is accepted.
+
+1. Rebuild the position book from the journal's fills.
+2. For every intent without a final outcome, ask the broker by client order id:
+
+   * the broker has it: record what it shows (acceptance, fills not yet journaled, outcome);
+   * the broker never got it (the crash came before the send): if its signal is still within
+     ``max_age``, send it now with the same client order id (still exactly once); otherwise
+     record it as failed, "not sent before crash; signal stale".
+
+   Closes are settled before opens, as when they were first sent.
+3. Signals journaled but never planned: re-plan and execute them when a ``planner`` is given and
+   they are fresh; otherwise record each leg as skipped (stale / no planner), with the reason.
+4. Compare each symbol's net position with the broker's; record every difference as DRIFT and
+   report it. Drift is never traded away: a person decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from tradebot.broker.base import Broker
+from tradebot.core.book import PositionBook
+from tradebot.core.orders import OrderIntent, Plan, SkippedLeg, SkipReason
+from tradebot.execution.executor import Executor, Planner, StepHook
+from tradebot.journal.interface import Journal
+from tradebot.journal.records import StoredIntent, iso
+
+log = logging.getLogger(__name__)
+
+STALE_UNSENT = "not sent before crash; signal stale"
+STALE_UNPLANNED = "not planned before crash; signal stale"
+NO_PLANNER = "not planned before crash; no planner available at recovery"
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    symbol: str
+    journal: Decimal
+    broker: Decimal
+
+    def __str__(self) -> str:
+        return f"{self.symbol}: journal net {self.journal}, broker {self.broker}"
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    book: PositionBook
+    found: tuple[str, ...]  # client order ids the broker had
+    resent: tuple[str, ...]  # sent at recovery (the broker never had them)
+    failed: tuple[tuple[str, str], ...]  # (client order id, reason)
+    replanned: tuple[int, ...]  # signal ids planned and executed at recovery
+    abandoned: tuple[int, ...]  # signal ids whose legs were recorded as skipped
+    drifts: tuple[Drift, ...]
+    pending: tuple[str, ...]  # symbols with orders still open (not compared)
+
+    @property
+    def clean(self) -> bool:
+        return not (
+            self.found
+            or self.resent
+            or self.failed
+            or self.replanned
+            or self.abandoned
+            or self.drifts
+        )
+
+    def lines(self) -> list[str]:
+        """A short human summary, for the console at start-up."""
+        out = [f"recovered {len(self.found)} order(s) from the broker"] if self.found else []
+        out += [f"re-sent {coid} (never reached the broker)" for coid in self.resent]
+        out += [f"failed {coid}: {reason}" for coid, reason in self.failed]
+        out += [f"planned signal #{sid} at recovery" for sid in self.replanned]
+        out += [f"signal #{sid} not traded: recorded as skipped" for sid in self.abandoned]
+        out += [f"POSITION DRIFT {d} (not traded; review it)" for d in self.drifts]
+        return out
+
+
+def _fresh(received_at: datetime | None, now: datetime, max_age: timedelta) -> bool:
+    return received_at is not None and now - received_at <= max_age
+
+
+async def recover(
+    journal: Journal,
+    broker: Broker,
+    *,
+    now: datetime,
+    max_age: timedelta,
+    planner: Planner | None = None,
+    on_step: StepHook | None = None,
+) -> RecoveryReport:
+    """Settle a crash's leftovers (see the module docstring).
+
+    The report's ``book`` is the position book rebuilt from the journal and brought up to date
+    with what recovery recorded: hand it to the running executor.
+    """
+    book = await asyncio.to_thread(journal.rebuild_book)
+    executor = Executor(journal, broker, book, on_step=on_step)
+
+    found: list[str] = []
+    to_send: list[OrderIntent] = []
+    failed: list[tuple[str, str]] = []
+    for stored in await asyncio.to_thread(journal.unresolved_intents):
+        coid = stored.intent.client_order_id
+        snapshot = await broker.get_order(coid)
+        if snapshot is not None:
+            fills = await asyncio.to_thread(journal.record_snapshot, snapshot, source="lookup")
+            for f in fills:
+                book.apply_fill(f.algo_id, f.symbol, f.side, f.qty)
+            found.append(coid)
+        elif _fresh(stored.signal_received_at, now, max_age):
+            to_send.append(stored.intent)
+        else:
+            reason = f"{STALE_UNSENT} ({_age(stored, now)})"
+            await asyncio.to_thread(journal.record_failed, coid, reason)
+            failed.append((coid, reason))
+    outcomes = await executor.submit_all(to_send)
+    resent = tuple(o.intent.client_order_id for o in outcomes)
+
+    replanned: list[int] = []
+    abandoned: list[int] = []
+    for unplanned in await asyncio.to_thread(journal.unplanned_signals):
+        signal = unplanned.signal
+        if planner is not None and _fresh(signal.received_at, now, max_age):
+            await executor.execute(planner(signal, book), signal_id=unplanned.signal_id)
+            replanned.append(unplanned.signal_id)
+            continue
+        reason = STALE_UNPLANNED if planner is not None else NO_PLANNER
+        skips = tuple(SkippedLeg(leg.id, SkipReason.STALE, reason, leg=leg) for leg in signal.legs)
+        await asyncio.to_thread(journal.record_plan, unplanned.signal_id, Plan(skipped=skips))
+        abandoned.append(unplanned.signal_id)
+
+    drifts, pending = await _compare(journal, broker, book)
+    report = RecoveryReport(
+        book,
+        tuple(found),
+        resent,
+        tuple(failed),
+        tuple(replanned),
+        tuple(abandoned),
+        drifts,
+        pending,
+    )
+    summary = {
+        "found": found,
+        "resent": list(resent),
+        "failed": [c for c, _ in failed],
+        "replanned": replanned,
+        "abandoned": abandoned,
+        "pending": list(pending),
+        "drift": [str(d) for d in drifts],
+    }
+    detail = "; ".join(report.lines()) or "nothing to recover"
+    await asyncio.to_thread(journal.record_recovery, detail, summary)
+    for line in report.lines():
+        log.warning("recovery: %s", line)
+    return report
+
+
+async def _compare(
+    journal: Journal, broker: Broker, book: PositionBook
+) -> tuple[tuple[Drift, ...], tuple[str, ...]]:
+    """Differences between the journal's net positions and the broker's (open orders aside)."""
+    theirs = await broker.positions()
+    ours = book.net_positions()
+    still_open = await asyncio.to_thread(journal.unresolved_intents)
+    pending = tuple(sorted({s.intent.symbol for s in still_open}))
+    drifts = []
+    for symbol in sorted(set(theirs) | set(ours)):
+        mine, broker_qty = ours.get(symbol, Decimal(0)), theirs.get(symbol, Decimal(0))
+        if mine != broker_qty and symbol not in pending:
+            await asyncio.to_thread(journal.record_drift, symbol, mine, broker_qty)
+            drifts.append(Drift(symbol, mine, broker_qty))
+    return tuple(drifts), pending
+
+
+def _age(stored: StoredIntent, now: datetime) -> str:
+    if stored.signal_received_at is None:
+        return "no signal time on record"
+    return f"received {iso(stored.signal_received_at)}, {now - stored.signal_received_at} ago"

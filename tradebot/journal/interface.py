@@ -1,0 +1,117 @@
+"""The small interface every journal store implements (SQLite now; a server database later).
+
+Contract, for every implementation:
+
+* Append-only. Nothing is updated or deleted; a later row supersedes an earlier one.
+* Every write method returns only after its rows are durable (committed and synced): in
+  particular :meth:`Journal.record_plan` has made every intent durable before it returns, so an
+  order is on disk before it leaves the process.
+* Exactly once: an INTENT per client order id, a fill per ``(client order id, cumulative qty)``.
+  Recording the same broker fact twice changes nothing and returns no new fills.
+* Positions are derived only from recorded fills (:meth:`Journal.rebuild_book`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from tradebot.broker.base import OrderSnapshot
+from tradebot.core.book import PositionBook
+from tradebot.core.events import OrderEvent
+from tradebot.core.orders import OrderIntent, Plan
+from tradebot.core.signal import Signal
+from tradebot.journal.records import AppliedFill, Entry, Status, StoredIntent
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFilter:
+    """Which rows to read. Empty tuples and None mean "any"."""
+
+    algo_ids: tuple[int, ...] = ()
+    symbols: tuple[str, ...] = ()
+    statuses: tuple[Status, ...] = ()
+    client_order_ids: tuple[str, ...] = ()
+    signal_ids: tuple[int, ...] = ()  # rows of these signals (the SIGNAL row itself included)
+    legs: tuple[str, ...] = ()
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+    after_id: int | None = None  # only rows written after this one (for --follow)
+    newest_first: bool = True
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSignal:
+    """A journaled signal, rebuilt, with its row id."""
+
+    signal_id: int
+    signal: Signal
+
+
+class Journal(Protocol):
+    """The append-only record of everything tradebot sees, decides and does."""
+
+    # -- lifecycle and context ------------------------------------------------------------------
+    def record_start(self, detail: str, data: Mapping[str, Any] | None = None) -> int: ...
+    def record_stop(self, detail: str, data: Mapping[str, Any] | None = None) -> int: ...
+    def record_config(self, detail: str, data: Mapping[str, Any]) -> int:
+        """A config loaded or changed; ``data`` must already have secrets masked."""
+        ...
+
+    def record_gap(self, detail: str, *, algo_id: int | None = None) -> int: ...
+    def record_error(
+        self,
+        detail: str,
+        *,
+        algo_id: int | None = None,
+        symbol: str | None = None,
+        client_order_id: str | None = None,
+        signal_id: int | None = None,
+    ) -> int: ...
+
+    # -- the order story ------------------------------------------------------------------------
+    def record_signal(self, signal: Signal) -> int:
+        """The raw frame, its parsed legs and its rejected legs; returns the signal id."""
+        ...
+
+    def record_plan(self, signal_id: int | None, plan: Plan) -> tuple[OrderIntent, ...]:
+        """The plan's intents (durable on return) and skipped legs, in one transaction.
+
+        Returns the intents that were new; an intent whose client order id is already journaled
+        is recorded as a skipped duplicate and must not be sent again.
+        """
+        ...
+
+    def record_snapshot(self, snapshot: OrderSnapshot, *, source: str) -> tuple[AppliedFill, ...]:
+        """The broker's view of an order (from submit or a lookup): new fills and outcome."""
+        ...
+
+    def record_event(self, event: OrderEvent) -> tuple[AppliedFill, ...]:
+        """One broker event; returns the fills it added (none when already recorded)."""
+        ...
+
+    def record_rejected(self, client_order_id: str, reason: str) -> int: ...
+    def record_failed(self, client_order_id: str, reason: str) -> int:
+        """Give up on an intent that never reached the broker; this is its final outcome."""
+        ...
+
+    def record_drift(self, symbol: str, ours: Decimal, broker: Decimal) -> int: ...
+    def record_recovery(self, detail: str, data: Mapping[str, Any] | None = None) -> int: ...
+
+    # -- reading --------------------------------------------------------------------------------
+    def rebuild_book(self) -> PositionBook: ...
+    def unresolved_intents(self) -> tuple[StoredIntent, ...]:
+        """Intents without a final outcome, oldest first (closes before opens within a plan)."""
+        ...
+
+    def unplanned_signals(self) -> tuple[StoredSignal, ...]:
+        """Signals with legs but no PLAN row (a crash between the two)."""
+        ...
+
+    def entries(self, where: EntryFilter) -> Sequence[Entry]: ...
+    def last_id(self) -> int: ...
+    def close(self) -> None: ...

@@ -1,0 +1,303 @@
+"""An order's life in the journal: what the broker said, recorded exactly once.
+
+Every function here runs inside the caller's write transaction, so the "already recorded?"
+read and the insert are atomic. The same broker fact arriving twice (a fill from the stream and
+again from a lookup, a replayed event after a reconnect) is recorded once; fills are keyed by
+cumulative quantity, so a missed partial fill is recovered from the next one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from decimal import Decimal
+
+from tradebot.broker.base import OrderSnapshot, OrderStatus
+from tradebot.core.events import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderRejectedEvent,
+)
+from tradebot.core.signal import LegKind, RejectedLeg, Side, Signal
+from tradebot.journal.interface import StoredSignal
+from tradebot.journal.queries import COLUMNS, decode
+from tradebot.journal.records import (
+    FINAL_STATUSES,
+    AppliedFill,
+    Status,
+    StoredIntent,
+    from_micros,
+    intent_from_entry,
+)
+from tradebot.journal.rows import INSERT, Row, leg_from_data
+
+_FINAL = tuple(str(s) for s in FINAL_STATUSES)
+_FINAL_SQL = ", ".join(f"'{s}'" for s in _FINAL)
+_SNAPSHOT_FINAL = {
+    OrderStatus.CANCELED: Status.CANCELED,
+    OrderStatus.REJECTED: Status.REJECTED,
+    OrderStatus.EXPIRED: Status.EXPIRED,
+}
+
+
+def _cols(alias: str) -> str:
+    return ", ".join(f"{alias}.{c.strip()}" for c in COLUMNS.split(","))
+
+
+def signal_algo(conn: sqlite3.Connection, signal_id: int | None) -> int | None:
+    if signal_id is None:
+        return None
+    row = conn.execute("SELECT algo_id FROM entries WHERE id = ?", (signal_id,)).fetchone()
+    return None if row is None else row[0]
+
+
+def intent_exists(conn: sqlite3.Connection, coid: str) -> bool:
+    sql = "SELECT 1 FROM entries WHERE client_order_id = ? AND status = 'intent'"
+    return conn.execute(sql, (coid,)).fetchone() is not None
+
+
+def _order(conn: sqlite3.Connection, coid: str) -> tuple[int | None, int | None]:
+    """(algo_id, signal_id) of our intent with this id; (None, None) for a foreign order."""
+    sql = "SELECT algo_id, signal_id FROM entries WHERE client_order_id = ? AND status = 'intent'"
+    row = conn.execute(sql, (coid,)).fetchone()
+    return (None, None) if row is None else (row[0], row[1])
+
+
+def _has(conn: sqlite3.Connection, coid: str, statuses: tuple[str, ...]) -> bool:
+    marks = ", ".join("?" * len(statuses))
+    # only "?" placeholders are interpolated; values are bound
+    sql = f"SELECT 1 FROM entries WHERE client_order_id = ? AND status IN ({marks}) LIMIT 1"  # noqa: S608
+    return conn.execute(sql, (coid, *statuses)).fetchone() is not None
+
+
+def _filled(conn: sqlite3.Connection, coid: str) -> tuple[Decimal, Decimal]:
+    """(quantity filled so far, its notional) from the recorded fills."""
+    sql = (
+        "SELECT qty, price FROM entries "
+        "WHERE client_order_id = ? AND status IN ('partial', 'filled')"
+    )
+    qty = notional = Decimal(0)
+    for q, p in conn.execute(sql, (coid,)):
+        qty += Decimal(q)
+        notional += Decimal(q) * Decimal(p)
+    return qty, notional
+
+
+def _insert(conn: sqlite3.Connection, row: Row) -> int:
+    return conn.execute(INSERT, row.params()).lastrowid or 0
+
+
+def _fill(
+    conn: sqlite3.Connection,
+    coid: str,
+    at: datetime,
+    *,
+    symbol: str,
+    side: Side,
+    cum_qty: Decimal,
+    price: Decimal,
+    complete: bool,
+    data: dict[str, object],
+) -> tuple[AppliedFill, ...]:
+    """Record the part of ``cum_qty`` not yet recorded; return it as an applied fill."""
+    so_far, _ = _filled(conn, coid)
+    delta = cum_qty - so_far
+    if delta <= 0:
+        return ()
+    algo_id, signal_id = _order(conn, coid)
+    status = Status.FILLED if complete else Status.PARTIAL
+    detail = f"{status} {side} {delta} {symbol} @ {price} (total {cum_qty})"
+    _insert(
+        conn,
+        Row(
+            at,
+            status,
+            detail,
+            algo_id=algo_id,
+            symbol=symbol,
+            client_order_id=coid,
+            signal_id=signal_id,
+            side=str(side),
+            qty=delta,
+            price=price,
+            cum_qty=cum_qty,
+            data={**data, "cum_qty": cum_qty},
+        ),
+    )
+    if algo_id is None:
+        return ()
+    return (AppliedFill(coid, algo_id, symbol, side, delta, price),)
+
+
+def final_row(
+    conn: sqlite3.Connection, coid: str, status: Status, reason: str, at: datetime, **data: object
+) -> int:
+    """A final outcome for the order, unless it already has one (then 0)."""
+    if _has(conn, coid, _FINAL):
+        return 0
+    algo_id, signal_id = _order(conn, coid)
+    row = conn.execute(
+        "SELECT symbol FROM entries WHERE client_order_id = ? LIMIT 1", (coid,)
+    ).fetchone()
+    return _insert(
+        conn,
+        Row(
+            at,
+            status,
+            reason,
+            algo_id=algo_id,
+            client_order_id=coid,
+            symbol=row[0] if row else None,
+            signal_id=signal_id,
+            data={"reason": reason, **data},
+        ),
+    )
+
+
+def _accepted(conn: sqlite3.Connection, coid: str, broker_id: str | None, at: datetime) -> None:
+    if _has(conn, coid, (str(Status.ACCEPTED),)):
+        return
+    algo_id, signal_id = _order(conn, coid)
+    _insert(
+        conn,
+        Row(
+            at,
+            Status.ACCEPTED,
+            "the broker has the order",
+            algo_id=algo_id,
+            client_order_id=coid,
+            signal_id=signal_id,
+            data={"broker_order_id": broker_id},
+        ),
+    )
+
+
+def apply_event(conn: sqlite3.Connection, event: OrderEvent) -> tuple[AppliedFill, ...]:
+    coid, broker_id = event.client_order_id, event.broker_order_id
+    if isinstance(event, OrderFilled):
+        data: dict[str, object] = {
+            "broker_order_id": broker_id,
+            "fill_qty": event.qty,
+            "order_qty": event.order_qty,
+        }
+        return _fill(
+            conn,
+            coid,
+            event.at,
+            symbol=event.symbol,
+            side=event.side,
+            cum_qty=event.cum_qty,
+            price=event.price,
+            complete=not event.partial,
+            data=data,
+        )
+    if isinstance(event, OrderAccepted):
+        _accepted(conn, coid, broker_id, event.at)
+    elif isinstance(event, OrderCanceled | OrderRejectedEvent | OrderExpired):
+        status = Status(event.kind)
+        final_row(
+            conn, coid, status, event.reason or str(status), event.at, broker_order_id=broker_id
+        )
+    return ()
+
+
+def apply_snapshot(
+    conn: sqlite3.Connection, snap: OrderSnapshot, at: datetime, source: str
+) -> tuple[AppliedFill, ...]:
+    """Record what a submit or lookup showed: acceptance, fills not yet seen, the outcome."""
+    coid = snap.client_order_id
+    algo_id, signal_id = _order(conn, coid)
+    status = Status.SUBMITTED if source == "submit" else Status.RECOVERY
+    detail = f"{source}: broker status {snap.status}, filled {snap.filled_qty} of {snap.qty}"
+    _insert(
+        conn,
+        Row(
+            at,
+            status,
+            detail,
+            algo_id=algo_id,
+            symbol=snap.symbol,
+            client_order_id=coid,
+            signal_id=signal_id,
+            side=str(snap.side),
+            qty=snap.qty,
+            data={"broker_order_id": snap.broker_order_id, "broker_status": str(snap.status)},
+        ),
+    )
+    if snap.status in (OrderStatus.PENDING, OrderStatus.PARTIALLY_FILLED):
+        _accepted(conn, coid, snap.broker_order_id, at)
+    applied: tuple[AppliedFill, ...] = ()
+    if snap.filled_qty > 0 and snap.filled_avg_price is not None:
+        so_far, notional = _filled(conn, coid)
+        delta = snap.filled_qty - so_far
+        # the price of the unseen part, from the average over the whole order
+        price = snap.filled_avg_price
+        if delta > 0 and so_far > 0:
+            implied = (snap.filled_qty * snap.filled_avg_price - notional) / delta
+            price = implied if implied > 0 else price
+        applied = _fill(
+            conn,
+            coid,
+            at,
+            symbol=snap.symbol,
+            side=snap.side,
+            cum_qty=snap.filled_qty,
+            price=price,
+            complete=snap.status is OrderStatus.FILLED,
+            data={"broker_order_id": snap.broker_order_id, "from": source},
+        )
+    final = _SNAPSHOT_FINAL.get(snap.status)
+    if final is not None:
+        final_row(
+            conn, coid, final, snap.reason or str(final), at, broker_order_id=snap.broker_order_id
+        )
+    return applied
+
+
+def unresolved_intents(conn: sqlite3.Connection) -> tuple[StoredIntent, ...]:
+    # interpolated parts are module constants (column names, status literals)
+    sql = (
+        f"SELECT {_cols('i')}, s.ts FROM entries i "  # noqa: S608
+        "LEFT JOIN entries s ON s.id = i.signal_id AND s.status = 'signal' "
+        "WHERE i.status = 'intent' AND NOT EXISTS (SELECT 1 FROM entries f "
+        f"WHERE f.client_order_id = i.client_order_id AND f.status IN ({_FINAL_SQL})) "
+        "ORDER BY i.id"
+    )
+    out = []
+    for row in conn.execute(sql):
+        entry = decode(row[:-1])
+        received = None if row[-1] is None else from_micros(row[-1])
+        out.append(StoredIntent(entry.id, entry.signal_id, received, intent_from_entry(entry)))
+    return tuple(out)
+
+
+def unplanned_signals(conn: sqlite3.Connection) -> tuple[StoredSignal, ...]:
+    sql = (
+        f"SELECT {_cols('s')} FROM entries s "  # noqa: S608
+        "WHERE s.status = 'signal' AND NOT EXISTS (SELECT 1 FROM entries p "
+        "WHERE p.signal_id = s.id AND p.status = 'plan') ORDER BY s.id"
+    )
+    out = []
+    for row in conn.execute(sql):
+        entry = decode(row)
+        d, algo = entry.data, entry.algo_id or 0
+        closes = tuple(leg_from_data(algo, LegKind.CLOSE, x) for x in d.get("close_legs", ()))
+        opens = tuple(leg_from_data(algo, LegKind.OPEN, x) for x in d.get("open_legs", ()))
+        if not closes and not opens:
+            continue  # nothing to trade: no plan needed
+        rejected = tuple(
+            RejectedLeg(
+                algo,
+                None if r["kind"] is None else LegKind(r["kind"]),
+                r["index"],
+                r["reason"],
+                r["raw"],
+            )
+            for r in d.get("rejected", ())
+        )
+        signal = Signal(algo, entry.at, closes, opens, rejected, raw=str(d.get("raw", "")))
+        out.append(StoredSignal(entry.id, signal))
+    return tuple(out)

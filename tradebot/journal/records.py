@@ -1,0 +1,200 @@
+"""The journal's record types: frozen values read back from (and written to) the journal.
+
+Every row of the journal is one :class:`Entry`. Its ``status`` says what kind of record it is
+(the vocabulary is :class:`Status`); ``algo_id``, ``symbol`` and ``client_order_id`` are set where
+they apply; ``data`` keeps the full record (raw frame, intent fields, broker fields) as JSON with
+every Decimal written as text, so nothing is rounded through a float.
+
+Time is stored as integer microseconds since the Unix epoch, UTC (see :mod:`.schema` for why);
+:func:`to_micros` and :func:`from_micros` are the only conversions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from tradebot.core.orders import IntentRole, OrderIntent, OrderType, TimeInForce
+from tradebot.core.signal import LegId, LegKind, Side
+
+
+class Status(StrEnum):
+    """What one journal row records. ``tradebot journal --status`` filters on these."""
+
+    START = "start"
+    STOP = "stop"
+    CONFIG = "config"  # a configuration was loaded or changed
+    GAP = "gap"  # the listener may have missed frames
+    ERROR = "error"
+    SIGNAL = "signal"  # a raw frame as received, with its parsed and rejected legs in data
+    LEG = "leg"  # one parsed leg of a signal
+    LEG_REJECTED = "leg_rejected"  # a leg that could not be parsed
+    PLAN = "plan"  # the planner's decision for one signal (summary)
+    INTENT = "intent"  # an order about to be sent: the write-ahead record
+    SKIPPED = "skipped"  # a leg that produced no order, with the reason
+    SUBMITTED = "submitted"  # the broker answered a submission
+    ACCEPTED = "accepted"
+    PARTIAL = "partial"  # a partial fill
+    FILLED = "filled"  # the fill that completes the order
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    FAILED = "failed"  # tradebot gave up on an intent without it reaching the broker
+    DRIFT = "drift"  # our net position differs from the broker's
+    RECOVERY = "recovery"  # what start-up recovery found and did
+
+
+#: statuses that end an order: an intent with one of these has a final outcome
+FINAL_STATUSES = frozenset(
+    {Status.FILLED, Status.CANCELED, Status.REJECTED, Status.EXPIRED, Status.FAILED}
+)
+FILL_STATUSES = frozenset({Status.PARTIAL, Status.FILLED})
+
+
+def to_micros(moment: datetime) -> int:
+    """Microseconds since the epoch, UTC. Refuses naive datetimes (they have no instant)."""
+    if moment.tzinfo is None:
+        raise ValueError("journal timestamps must be timezone-aware")
+    delta = moment.astimezone(UTC) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    return datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def dec_text(value: Decimal | None) -> str | None:
+    """A Decimal as exact canonical text (``10``, ``0.5``, ``216.08``): never exponent form."""
+    if value is None:
+        return None
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def dec(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One journal row as read back."""
+
+    id: int
+    at: datetime
+    status: Status
+    algo_id: int | None
+    symbol: str | None
+    client_order_id: str | None
+    signal_id: int | None  # the SIGNAL row this record descends from, when known
+    leg: str | None  # LegId.key
+    side: str | None
+    qty: Decimal | None
+    price: Decimal | None
+    detail: str
+    data: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values (Decimals as text, time as ISO 8601 UTC)."""
+        return {
+            "id": self.id,
+            "at": iso(self.at),
+            "status": str(self.status),
+            "algo_id": self.algo_id,
+            "symbol": self.symbol,
+            "client_order_id": self.client_order_id,
+            "signal_id": self.signal_id,
+            "leg": self.leg,
+            "side": self.side,
+            "qty": dec_text(self.qty),
+            "price": dec_text(self.price),
+            "detail": self.detail,
+            "data": self.data,
+        }
+
+
+def iso(moment: datetime) -> str:
+    """``2026-11-24T06:34:14.123456Z``: fixed width, sorts as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedFill:
+    """A fill the journal recorded for the first time: apply it to the position book."""
+
+    client_order_id: str
+    algo_id: int
+    symbol: str
+    side: Side
+    qty: Decimal
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class StoredIntent:
+    """An intent read back from the journal, with the signal time it serves."""
+
+    entry_id: int
+    signal_id: int | None
+    signal_received_at: datetime | None
+    intent: OrderIntent
+
+
+def intent_data(intent: OrderIntent) -> dict[str, Any]:
+    """Everything needed to rebuild the intent exactly (used by recovery to re-send it)."""
+    return {
+        "order_type": str(intent.order_type),
+        "time_in_force": str(intent.time_in_force),
+        "role": str(intent.role),
+        "legs": [leg_id_data(leg) for leg in intent.leg_ids],
+        "reference_price": dec_text(intent.reference_price),
+        "limit_price": dec_text(intent.limit_price),
+        "extended_hours": intent.extended_hours,
+        "attempt": intent.attempt,
+        "notes": list(intent.notes),
+    }
+
+
+def intent_from_entry(entry: Entry) -> OrderIntent:
+    d = entry.data
+    assert entry.client_order_id and entry.algo_id is not None and entry.symbol
+    assert entry.side and entry.qty is not None
+    limit = d.get("limit_price")
+    return OrderIntent(
+        client_order_id=entry.client_order_id,
+        algo_id=entry.algo_id,
+        symbol=entry.symbol,
+        side=Side(entry.side),
+        qty=entry.qty,
+        order_type=OrderType(d["order_type"]),
+        time_in_force=TimeInForce(d["time_in_force"]),
+        role=IntentRole(d["role"]),
+        leg_ids=tuple(leg_id_from(x) for x in d["legs"]),
+        reference_price=Decimal(d["reference_price"]),
+        limit_price=None if limit is None else Decimal(limit),
+        extended_hours=bool(d.get("extended_hours", False)),
+        attempt=int(d.get("attempt", 0)),
+        notes=tuple(d.get("notes", ())),
+    )
+
+
+def leg_id_data(leg: LegId) -> dict[str, Any]:
+    return {
+        "algo_id": leg.algo_id,
+        "kind": str(leg.kind),
+        "symbol": leg.symbol,
+        "side": str(leg.side),
+        "timestamp": iso(leg.timestamp),
+    }
+
+
+def leg_id_from(d: dict[str, Any]) -> LegId:
+    stamp = datetime.strptime(d["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return LegId(int(d["algo_id"]), LegKind(d["kind"]), d["symbol"], Side(d["side"]), stamp)

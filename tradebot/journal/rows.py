@@ -1,0 +1,158 @@
+"""Domain values turned into journal rows (pure: no I/O, the time comes in as an argument)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from tradebot.core.orders import OrderIntent, SkippedLeg
+from tradebot.core.signal import Leg, LegKind, RejectedLeg, Side, Signal
+from tradebot.journal.records import Status, dec_text, intent_data, iso, to_micros
+
+INSERT = (
+    "INSERT INTO entries (ts, status, algo_id, symbol, client_order_id, signal_id, leg, side, "
+    "qty, price, cum_qty, detail, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row to insert. ``data`` is serialised with Decimals as text."""
+
+    at: datetime
+    status: Status
+    detail: str = ""
+    algo_id: int | None = None
+    symbol: str | None = None
+    client_order_id: str | None = None
+    signal_id: int | None = None
+    leg: str | None = None
+    side: str | None = None
+    qty: Decimal | None = None
+    price: Decimal | None = None
+    cum_qty: Decimal | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def params(self) -> tuple[Any, ...]:
+        return (
+            to_micros(self.at),
+            str(self.status),
+            self.algo_id,
+            self.symbol,
+            self.client_order_id,
+            self.signal_id,
+            self.leg,
+            self.side,
+            dec_text(self.qty),
+            dec_text(self.price),
+            dec_text(self.cum_qty),
+            self.detail,
+            dumps(self.data),
+        )
+
+
+def _default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return dec_text(value)
+    if isinstance(value, datetime):
+        return iso(value)
+    return str(value)  # enums, SecretStr (which prints masked), paths
+
+
+def dumps(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, default=_default, separators=(",", ":"), sort_keys=True)
+
+
+def leg_data(leg: Leg) -> dict[str, Any]:
+    return {
+        "symbol": leg.symbol,
+        "side": str(leg.side),
+        "price": dec_text(leg.price),
+        "timestamp": iso(leg.timestamp),
+    }
+
+
+def leg_from_data(algo_id: int, kind: LegKind, d: Mapping[str, Any]) -> Leg:
+    stamp = datetime.strptime(d["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return Leg(algo_id, kind, d["symbol"], Side(d["side"]), Decimal(d["price"]), stamp)
+
+
+def signal_rows(signal: Signal) -> tuple[Row, list[Row]]:
+    """The SIGNAL row, and the LEG / LEG_REJECTED rows that hang off it."""
+    at = signal.received_at
+    head = Row(
+        at,
+        Status.SIGNAL,
+        f"{len(signal.close_legs)} close, {len(signal.open_legs)} open, "
+        f"{len(signal.rejected)} rejected",
+        algo_id=signal.algo_id,
+        data={
+            "raw": signal.raw,
+            "received_at": iso(at),
+            "close_legs": [leg_data(leg) for leg in signal.close_legs],
+            "open_legs": [leg_data(leg) for leg in signal.open_legs],
+            "rejected": [rejected_data(r) for r in signal.rejected],
+        },
+    )
+    legs = [
+        Row(
+            at,
+            Status.LEG,
+            f"{leg.kind} {leg.side} {leg.symbol} @ {leg.price}",
+            algo_id=leg.algo_id,
+            symbol=leg.symbol,
+            leg=leg.id.key,
+            side=str(leg.side),
+            price=leg.price,
+            data={"kind": str(leg.kind)},
+        )
+        for leg in signal.legs
+    ]
+    legs += [
+        Row(at, Status.LEG_REJECTED, r.reason, algo_id=r.algo_id, data=rejected_data(r))
+        for r in signal.rejected
+    ]
+    return head, legs
+
+
+def rejected_data(r: RejectedLeg) -> dict[str, Any]:
+    kind = None if r.kind is None else str(r.kind)
+    return {"kind": kind, "index": r.index, "reason": r.reason, "raw": r.raw}
+
+
+def intent_row(at: datetime, intent: OrderIntent, signal_id: int | None) -> Row:
+    return Row(
+        at,
+        Status.INTENT,
+        f"{intent.role} {intent.side} {intent.qty} {intent.symbol} {intent.order_type}",
+        algo_id=intent.algo_id,
+        symbol=intent.symbol,
+        client_order_id=intent.client_order_id,
+        signal_id=signal_id,
+        leg=intent.leg_ids[0].key,
+        side=str(intent.side),
+        qty=intent.qty,
+        price=intent.reference_price,
+        data=intent_data(intent),
+    )
+
+
+def skipped_row(at: datetime, skip: SkippedLeg, signal_id: int | None) -> Row:
+    leg_id = skip.leg_id
+    algo_id = leg_id.algo_id if leg_id else (skip.rejected.algo_id if skip.rejected else None)
+    return Row(
+        at,
+        Status.SKIPPED,
+        f"{skip.reason}: {skip.detail}",
+        algo_id=algo_id,
+        symbol=leg_id.symbol if leg_id else None,
+        signal_id=signal_id,
+        leg=leg_id.key if leg_id else None,
+        side=str(leg_id.side) if leg_id else None,
+        price=skip.leg.price if skip.leg else None,
+        data={"reason": str(skip.reason), "detail": skip.detail},
+    )

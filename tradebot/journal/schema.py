@@ -1,0 +1,94 @@
+"""The journal's SQLite schema and its migrations, applied in order on open.
+
+The file is tagged with :data:`APPLICATION_ID` (``PRAGMA application_id``) so a foreign SQLite
+file is recognised and refused; ``PRAGMA user_version`` is the schema version.
+
+Time is ``ts INTEGER``: microseconds since the epoch, UTC. Integers are 8 bytes against 27 for an
+ISO string, compare without collation, and keep the ``(algo_id, ts)`` index small, which is what
+makes ``tradebot journal --algo X --since D`` an index range scan on a million rows. Display code
+turns them back into ISO 8601 (:func:`tradebot.journal.records.iso`).
+
+Money and quantities are ``TEXT`` holding an exact Decimal, never REAL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+
+#: "TBJ1" — identifies a tradebot journal among SQLite files
+APPLICATION_ID = 0x54424A31
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    """The first schema: one append-only table of entries."""
+    conn.execute(
+        """
+        CREATE TABLE entries (
+            id INTEGER PRIMARY KEY,
+            ts INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            algo_id INTEGER,
+            symbol TEXT,
+            client_order_id TEXT,
+            signal_id INTEGER,
+            leg TEXT,
+            side TEXT,
+            qty TEXT,
+            price TEXT,
+            detail TEXT NOT NULL DEFAULT '',
+            data TEXT NOT NULL DEFAULT '{}'
+        )
+        """
+    )
+    conn.execute("CREATE INDEX ix_entries_ts ON entries (ts)")
+    conn.execute("CREATE INDEX ix_entries_coid ON entries (client_order_id)")
+
+
+def _v2(conn: sqlite3.Connection) -> None:
+    """Exactly-once guards and the review indexes.
+
+    * ``cum_qty`` on fill rows, unique per order: recording the same fill twice (stream replay,
+      recovery lookup) is a no-op.
+    * one INTENT row per client order id: the same order can never be made durable twice.
+    * indexes for the review filters, each ending in ``ts`` so "newest first" is an index walk.
+    """
+    conn.execute("ALTER TABLE entries ADD COLUMN cum_qty TEXT")
+    conn.execute(
+        "UPDATE entries SET cum_qty = json_extract(data, '$.cum_qty') "
+        "WHERE status IN ('partial', 'filled')"
+    )
+    conn.execute(
+        "CREATE UNIQUE INDEX ux_entries_fill ON entries (client_order_id, cum_qty) "
+        "WHERE status IN ('partial', 'filled')"
+    )
+    conn.execute(
+        "CREATE UNIQUE INDEX ux_entries_intent ON entries (client_order_id) WHERE status = 'intent'"
+    )
+    conn.execute("CREATE INDEX ix_entries_algo_ts ON entries (algo_id, ts)")
+    conn.execute("CREATE INDEX ix_entries_symbol_ts ON entries (symbol, ts)")
+    conn.execute("CREATE INDEX ix_entries_status_ts ON entries (status, ts)")
+    conn.execute("CREATE INDEX ix_entries_signal ON entries (signal_id)")
+    conn.execute("CREATE INDEX ix_entries_leg ON entries (leg)")
+
+
+#: migrations[i] takes the schema from version i to version i + 1
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1, _v2)
+LATEST = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection, *, target: int = LATEST) -> int:
+    """Bring the schema up to ``target`` in one transaction; returns the version found."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        for version in range(found, target):
+            MIGRATIONS[version](conn)
+        if found < target:
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {int(target)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return found

@@ -1,0 +1,313 @@
+"""The default journal store: one SQLite file in WAL mode, written by one connection.
+
+Durability: every write is one transaction committed with ``synchronous=FULL``, which in WAL mode
+fsyncs the write-ahead log on each commit. So when a ``record_*`` method returns, its rows survive
+a process kill *and* a power loss; ``record_plan`` returning is what allows an order to leave the
+process. (``NORMAL`` would only survive a process crash, not a power cut.)
+
+One writer: a writing journal holds an exclusive ``flock`` on ``<path>.lock`` for its lifetime,
+so a second bot on the same file fails fast instead of interleaving; the OS releases it when the
+process dies, even by ``kill -9``. Within the process a lock serialises threads (the executor
+writes through ``asyncio.to_thread``). Readers (the review commands) take no lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tradebot.broker.base import OrderSnapshot
+from tradebot.core.book import PositionBook
+from tradebot.core.events import OrderEvent
+from tradebot.core.orders import OrderIntent, Plan, SkippedLeg, SkipReason
+from tradebot.core.signal import Signal
+from tradebot.exceptions import JournalCorrupt, JournalError
+from tradebot.journal import orderlog, queries, schema
+from tradebot.journal.interface import EntryFilter, StoredSignal
+from tradebot.journal.positions import rebuild_book
+from tradebot.journal.records import AppliedFill, Entry, Status, StoredIntent
+from tradebot.journal.rows import INSERT, Row, intent_row, signal_rows, skipped_row
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@contextmanager
+def translate_errors(path: Path) -> Iterator[None]:
+    """sqlite3 errors become JournalCorrupt (damaged / not a database) or JournalError."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code in _CORRUPT_CODES or "malformed" in str(exc) or "not a database" in str(exc):
+            raise JournalCorrupt(f"journal {path} is damaged: {exc}") from exc
+        raise JournalError(f"journal {path}: {exc}") from exc
+
+
+class SqliteJournal:
+    """The :class:`~tradebot.journal.interface.Journal` on SQLite. Use :func:`open_journal`."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        *,
+        readonly: bool,
+        lock_fd: int | None,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._conn = conn
+        self.path = path
+        self.readonly = readonly
+        self._lock_fd = lock_fd
+        self._clock = clock
+        self._mutex = threading.Lock()
+
+    # -- plumbing ------------------------------------------------------------------------------
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        if self.readonly:
+            raise JournalError(f"journal {self.path} is open read-only")
+        with self._mutex, translate_errors(self.path):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _write(self, rows: Sequence[Row]) -> int:
+        with self._tx() as conn:
+            last = 0
+            for row in rows:
+                last = conn.execute(INSERT, row.params()).lastrowid or 0
+            return last
+
+    def write_rows(self, rows: Sequence[Row]) -> int:
+        """Append rows in one durable transaction (batching); returns the last row id."""
+        return self._write(rows)
+
+    def _one(self, status: Status, detail: str, **fields: Any) -> int:
+        return self._write([Row(self._clock(), status, detail, **fields)])
+
+    # -- lifecycle and context ------------------------------------------------------------------
+    def record_start(self, detail: str, data: Mapping[str, Any] | None = None) -> int:
+        return self._one(Status.START, detail, data=data or {})
+
+    def record_stop(self, detail: str, data: Mapping[str, Any] | None = None) -> int:
+        return self._one(Status.STOP, detail, data=data or {})
+
+    def record_config(self, detail: str, data: Mapping[str, Any]) -> int:
+        return self._one(Status.CONFIG, detail, data=data)
+
+    def record_gap(self, detail: str, *, algo_id: int | None = None) -> int:
+        return self._one(Status.GAP, detail, algo_id=algo_id)
+
+    def record_error(
+        self,
+        detail: str,
+        *,
+        algo_id: int | None = None,
+        symbol: str | None = None,
+        client_order_id: str | None = None,
+        signal_id: int | None = None,
+    ) -> int:
+        return self._one(
+            Status.ERROR,
+            detail,
+            algo_id=algo_id,
+            symbol=symbol,
+            client_order_id=client_order_id,
+            signal_id=signal_id,
+        )
+
+    def record_drift(self, symbol: str, ours: Decimal, broker: Decimal) -> int:
+        detail = f"journal net {ours} != broker {broker} (difference {broker - ours})"
+        data = {"journal": ours, "broker": broker}
+        return self._one(Status.DRIFT, detail, symbol=symbol, qty=broker - ours, data=data)
+
+    def record_recovery(self, detail: str, data: Mapping[str, Any] | None = None) -> int:
+        return self._one(Status.RECOVERY, detail, data=data or {})
+
+    # -- the order story ------------------------------------------------------------------------
+    def record_signal(self, signal: Signal) -> int:
+        head, children = signal_rows(signal)
+        with self._tx() as conn:
+            signal_id = conn.execute(INSERT, head.params()).lastrowid
+            assert signal_id is not None
+            for row in children:
+                conn.execute(INSERT, _with_signal(row, signal_id).params())
+        return signal_id
+
+    def record_plan(self, signal_id: int | None, plan: Plan) -> tuple[OrderIntent, ...]:
+        at = self._clock()
+        new: list[OrderIntent] = []
+        with self._tx() as conn:
+            algo = orderlog.signal_algo(conn, signal_id)
+            detail = f"{len(plan.intents)} orders, {len(plan.skipped)} skipped"
+            coids = [i.client_order_id for i in plan.intents]
+            plan_data = {"orders": coids, "notes": list(plan.notes)}
+            conn.execute(
+                INSERT,
+                Row(
+                    at, Status.PLAN, detail, algo_id=algo, signal_id=signal_id, data=plan_data
+                ).params(),
+            )
+            for intent in plan.intents:
+                if orderlog.intent_exists(conn, intent.client_order_id):
+                    dup = SkippedLeg(
+                        intent.leg_ids[0],
+                        SkipReason.DUPLICATE,
+                        f"order {intent.client_order_id} already journaled",
+                    )
+                    conn.execute(INSERT, skipped_row(at, dup, signal_id).params())
+                    continue
+                conn.execute(INSERT, intent_row(at, intent, signal_id).params())
+                new.append(intent)
+            for skip in plan.skipped:
+                conn.execute(INSERT, skipped_row(at, skip, signal_id).params())
+        return tuple(new)
+
+    def record_snapshot(self, snapshot: OrderSnapshot, *, source: str) -> tuple[AppliedFill, ...]:
+        with self._tx() as conn:
+            return orderlog.apply_snapshot(conn, snapshot, self._clock(), source)
+
+    def record_event(self, event: OrderEvent) -> tuple[AppliedFill, ...]:
+        with self._tx() as conn:
+            return orderlog.apply_event(conn, event)
+
+    def record_rejected(self, client_order_id: str, reason: str) -> int:
+        with self._tx() as conn:
+            return orderlog.final_row(conn, client_order_id, Status.REJECTED, reason, self._clock())
+
+    def record_failed(self, client_order_id: str, reason: str) -> int:
+        with self._tx() as conn:
+            return orderlog.final_row(conn, client_order_id, Status.FAILED, reason, self._clock())
+
+    # -- reading --------------------------------------------------------------------------------
+    def rebuild_book(self) -> PositionBook:
+        with self._mutex, translate_errors(self.path):
+            return rebuild_book(self._conn)
+
+    def unresolved_intents(self) -> tuple[StoredIntent, ...]:
+        with self._mutex, translate_errors(self.path):
+            return orderlog.unresolved_intents(self._conn)
+
+    def unplanned_signals(self) -> tuple[StoredSignal, ...]:
+        with self._mutex, translate_errors(self.path):
+            return orderlog.unplanned_signals(self._conn)
+
+    def entries(self, where: EntryFilter) -> Sequence[Entry]:
+        with self._mutex, translate_errors(self.path):
+            return queries.select(self._conn, where)
+
+    def last_id(self) -> int:
+        with self._mutex, translate_errors(self.path):
+            return int(self._conn.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()[0])
+
+    def close(self) -> None:
+        with self._mutex:
+            self._conn.close()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # releases the flock
+                self._lock_fd = None
+
+    def __enter__(self) -> SqliteJournal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _with_signal(row: Row, signal_id: int) -> Row:
+    return Row(**{**{f: getattr(row, f) for f in Row.__slots__}, "signal_id": signal_id})
+
+
+def _check_header(path: Path) -> None:
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as f:
+        if f.read(16) != _SQLITE_HEADER:
+            raise JournalCorrupt(
+                f"{path} is not a SQLite database; refusing to use or overwrite it"
+            )
+
+
+def _take_lock(path: Path) -> int:
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise JournalError(f"journal {path} is in use by another tradebot process") from None
+    return fd
+
+
+def open_journal(
+    path: str | os.PathLike[str],
+    *,
+    readonly: bool = False,
+    clock: Callable[[], datetime] = _now,
+) -> SqliteJournal:
+    """Open (creating if needed, unless ``readonly``) and migrate the journal at ``path``.
+
+    Raises :class:`JournalCorrupt` for a damaged file or one that is not a tradebot journal
+    (never overwritten), and :class:`JournalError` for a missing file when ``readonly``, a
+    journal from a newer tradebot, or a journal another process is writing.
+    """
+    where = Path(path)
+    if readonly and not where.exists():
+        raise JournalError(f"no journal at {where}")
+    _check_header(where)
+    lock_fd = None
+    if not readonly:
+        where.parent.mkdir(parents=True, exist_ok=True)
+        lock_fd = _take_lock(where)
+    try:
+        with translate_errors(where):
+            conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
+            try:
+                _prepare(conn, where)
+                if readonly:
+                    conn.execute("PRAGMA query_only = ON")
+            except BaseException:
+                conn.close()
+                raise
+    except BaseException:
+        if lock_fd is not None:
+            os.close(lock_fd)
+        raise
+    return SqliteJournal(conn, where, readonly=readonly, lock_fd=lock_fd, clock=clock)
+
+
+def _prepare(conn: sqlite3.Connection, where: Path) -> None:
+    app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    tables = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+    if app_id != schema.APPLICATION_ID and (app_id != 0 or tables):
+        raise JournalCorrupt(
+            f"{where} is a SQLite file but not a tradebot journal; not touching it"
+        )
+    if version > schema.LATEST:
+        raise JournalError(
+            f"{where} has journal schema v{version}; this tradebot knows v1..v"
+            f"{schema.LATEST}: upgrade tradebot"
+        )
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA busy_timeout = 10000")
+    if version < schema.LATEST:
+        schema.migrate(conn)  # also for readers: a v1 journal stays readable after an upgrade
