@@ -157,8 +157,9 @@ class ChannelClient:
     _by_topic: dict[str, _Channel] = field(default_factory=dict)
     _outbox: list[str] = field(default_factory=list)
     _next_heartbeat: float = 0.0
-    _heartbeat_ref: str | None = None
-    _heartbeat_due: float | None = None
+    # Outstanding heartbeats, oldest first: ref -> reply due by. A reply settles its heartbeat
+    # and every older one (one socket delivers in order).
+    _heartbeats: dict[str, float] = field(default_factory=dict)
 
     def _next_ref(self) -> str:
         self._ref += 1
@@ -189,23 +190,23 @@ class ChannelClient:
 
     def next_deadline(self) -> float:
         times = [self._next_heartbeat]
-        if self._heartbeat_due is not None:
-            times.append(self._heartbeat_due)
+        if self._heartbeats:
+            times.append(next(iter(self._heartbeats.values())))
         times.extend(c.deadline for c in self._channels.values() if c.deadline is not None)
         return min(times)
 
     def on_timer(self, now: float) -> list[Event]:
         """Send due heartbeats and retry due joins; report a missed heartbeat reply as Dead."""
         events: list[Event] = []
-        if self._heartbeat_due is not None and now >= self._heartbeat_due:
-            self._heartbeat_due = None
+        if self._heartbeats and now >= next(iter(self._heartbeats.values())):
+            self._heartbeats.clear()
             return [Dead(f"no heartbeat reply within {self.heartbeat_timeout:g} s")]
         if now >= self._next_heartbeat:
             # A fixed period whatever else arrives: the server counts only what we send.
-            self._heartbeat_ref = self._next_ref()
-            self._heartbeat_due = now + self.heartbeat_timeout
+            ref = self._next_ref()
+            self._heartbeats[ref] = now + self.heartbeat_timeout
             self._next_heartbeat = now + self.heartbeat_interval
-            self._outbox.append(encode_frame(None, self._heartbeat_ref, "phoenix", "heartbeat", {}))
+            self._outbox.append(encode_frame(None, ref, "phoenix", "heartbeat", {}))
         for channel in self._channels.values():
             if channel.deadline is None or now < channel.deadline:
                 continue
@@ -239,8 +240,11 @@ class ChannelClient:
         payload = frame.payload if isinstance(frame.payload, dict) else {}
         status = payload.get("status")
         if frame.topic == "phoenix":
-            if frame.ref is not None and frame.ref == self._heartbeat_ref:
-                self._heartbeat_ref, self._heartbeat_due = None, None
+            if frame.ref is not None and frame.ref in self._heartbeats:
+                for ref in list(self._heartbeats):
+                    del self._heartbeats[ref]
+                    if ref == frame.ref:
+                        break
                 if status != "ok":
                     return Dead(f"heartbeat answered with status {str(status)[:20]!r}")
                 return Ignored("heartbeat ok")

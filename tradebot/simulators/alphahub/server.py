@@ -36,7 +36,7 @@ from tradebot.simulators.alphahub.script import ScriptEntry, run_script
 
 log = logging.getLogger(__name__)
 
-_MAX_HEAD = 64 * 1024
+_ws_log = logging.getLogger(__name__ + ".websocket")
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
 
 
@@ -78,6 +78,7 @@ class AlphaHubSimulator:
         self.handshakes = 0
         self.handshakes_refused = 0
         self.pushes = 0
+        self.tokens_issued: list[str] = []  # for tests that check no token reaches a log
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -307,6 +308,7 @@ class AlphaHubSimulator:
             return 401, {"error": {"status": 401, "message": "Invalid email or password"}}
         token = secrets.token_urlsafe(24)
         self._tokens[token] = time.monotonic() + self.token_lifetime
+        self.tokens_issued.append(token)
         return 200, {"data": {"token": token, "renew_token": secrets.token_urlsafe(24)}}
 
     async def _control(self, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -329,7 +331,7 @@ class AlphaHubSimulator:
         self, head: bytes, query: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         self.handshakes += 1
-        protocol = ServerProtocol(logger=log)
+        protocol = ServerProtocol(logger=_ws_log)
         protocol.receive_data(head)
         request = next(iter(protocol.events_received()), None)
         if request is None:
