@@ -1,0 +1,79 @@
+"""Recovery in process: drift is recorded and reported, never traded; signals never planned."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.execution.fakes import ScriptedBroker
+from tests.execution.planner import make_signal, simple_plan
+from tradebot.core.book import PositionBook
+from tradebot.execution import Executor, recover
+from tradebot.execution.recovery import NO_PLANNER, Drift
+from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
+
+SIGNAL = make_signal(5, opens=(("AAPL", "buy", "190"),))
+NOW = SIGNAL.received_at + timedelta(seconds=2)
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
+    with open_journal(tmp_path / "journal.sqlite") as j:
+        yield j
+
+
+async def test_clean_start_records_that_nothing_needed_doing(journal: SqliteJournal) -> None:
+    report = await recover(journal, ScriptedBroker(), now=NOW, max_age=timedelta(minutes=1))
+    assert report.clean and report.lines() == []
+    (row,) = journal.entries(EntryFilter(statuses=(Status.RECOVERY,)))
+    assert row.detail == "nothing to recover"
+
+
+async def test_drift_is_recorded_and_reported_not_traded(journal: SqliteJournal) -> None:
+    broker = ScriptedBroker()
+    executor = Executor(journal, broker, PositionBook())
+    await executor.handle(SIGNAL, simple_plan)
+    broker.end_stream()
+    await executor.consume_events()
+    broker.extra_positions = {"AAPL": Decimal(-3), "GME": Decimal(5)}  # someone traded by hand
+    calls_before = len(broker.calls)
+
+    report = await recover(journal, broker, now=NOW, max_age=timedelta(minutes=1))
+
+    assert report.book == PositionBook({(5, "AAPL"): Decimal(10)})
+    assert report.drifts == (
+        Drift("AAPL", Decimal(10), Decimal(7)),
+        Drift("GME", Decimal(0), Decimal(5)),
+    )
+    assert any("POSITION DRIFT AAPL" in line for line in report.lines())
+    assert [c for c in broker.calls[calls_before:] if c[0] == "submit"] == []
+    rows = journal.entries(EntryFilter(statuses=(Status.DRIFT,), newest_first=False))
+    assert [(r.symbol, r.qty) for r in rows] == [("AAPL", Decimal(-3)), ("GME", Decimal(5))]
+
+
+async def test_signal_never_planned_without_a_planner_is_skipped_with_reason(
+    journal: SqliteJournal,
+) -> None:
+    signal_id = journal.record_signal(SIGNAL)  # then the process died
+    broker = ScriptedBroker()
+    report = await recover(journal, broker, now=NOW, max_age=timedelta(minutes=1))
+    assert report.abandoned == (signal_id,)
+    assert broker.calls == []
+    (skip,) = journal.entries(EntryFilter(statuses=(Status.SKIPPED,)))
+    assert skip.detail == f"stale: {NO_PLANNER}" and skip.signal_id == signal_id
+    assert journal.unplanned_signals() == ()
+
+
+async def test_signal_never_planned_is_planned_when_fresh(journal: SqliteJournal) -> None:
+    signal_id = journal.record_signal(SIGNAL)
+    broker = ScriptedBroker()
+    report = await recover(
+        journal, broker, now=NOW, max_age=timedelta(minutes=1), planner=simple_plan
+    )
+    assert report.replanned == (signal_id,)
+    assert [m for m, _ in broker.calls] == ["submit"]
+    assert journal.unplanned_signals() == ()
