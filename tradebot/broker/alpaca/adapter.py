@@ -1,0 +1,304 @@
+"""The Alpaca broker: alpaca-py behind tradebot's :class:`~tradebot.broker.base.Broker` protocol.
+
+* Every SDK call runs in a worker thread (``asyncio.to_thread``); the SDK's own retries are off
+  and requests have a timeout (see :mod:`tradebot.broker.alpaca.sdk`).
+* Every SDK/requests error is translated by :func:`tradebot.broker.errors.translate`; the one
+  retry policy (:mod:`tradebot.broker.retry`) retries what is transient.
+* Exactly once: :meth:`AlpacaBroker.submit` sends an order under its deterministic client order
+  id; when the outcome is unknown (timeout, dropped connection, 5xx, "client_order_id must be
+  unique") it looks the order up by that id before anything is sent again.
+* Fills come from the trade-updates stream; after every (re)connect open orders are reconciled
+  over REST, and :class:`~tradebot.broker.tracker.OrderTracker` makes each event appear once.
+
+alpaca-py (and pandas) load when the connection starts, in a worker thread, never at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Self
+
+from pydantic import SecretStr
+
+from tradebot.broker.alpaca import convert
+from tradebot.broker.alpaca.endpoints import resolve
+from tradebot.broker.alpaca.orders import prepare
+from tradebot.broker.base import OrderSnapshot
+from tradebot.broker.errors import http_status, translate
+from tradebot.broker.retry import RetryPolicy
+from tradebot.broker.tracker import OrderTracker
+from tradebot.config.model import AlpacaConfig, Mode
+from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
+from tradebot.core.events import OrderEvent
+from tradebot.core.orders import OrderIntent
+from tradebot.core.signal import Side
+from tradebot.exceptions import (
+    BrokerError,
+    ConfigError,
+    OrderOutcomeUnknown,
+    OrderRejected,
+    TradebotError,
+    TransientError,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class AlpacaBroker:
+    """Alpaca through alpaca-py. Use as ``async with AlpacaBroker(...) as broker:``."""
+
+    name = "alpaca"
+
+    def __init__(
+        self,
+        config: AlpacaConfig,
+        mode: Mode,
+        *,
+        key_id: SecretStr,
+        secret_key: SecretStr,
+        now: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._endpoints = resolve(config, mode)  # refuses paper orders to the live endpoint
+        if not key_id.get_secret_value() or not secret_key.get_secret_value():
+            raise ConfigError("Alpaca needs APCA_API_KEY_ID and APCA_API_SECRET_KEY")
+        self._config = config
+        self._mode = mode
+        self._key_id = key_id
+        self._secret_key = secret_key
+        self._now = now
+        self._policy = RetryPolicy(
+            max_attempts=config.max_attempts,
+            first_delay=config.first_retry_delay,
+            max_delay=config.max_retry_delay,
+            max_retry_after=config.max_retry_after,
+        )
+        self._sdk: Any = None
+        self._client: Any = None
+        self._stream: Any = None
+        self._tracker = OrderTracker()
+        self._events: asyncio.Queue[OrderEvent] = asyncio.Queue()
+        self._assets: dict[str, tuple[float, AssetInfo]] = {}
+        self._connected = asyncio.Event()
+        self._group: asyncio.TaskGroup | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def __repr__(self) -> str:
+        return f"AlpacaBroker(mode={self._mode.value}, url={self._endpoints.rest!r})"
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        # alpaca-py imports pandas (~0.4 s): load it off the event loop.
+        self._sdk = await asyncio.to_thread(importlib.import_module, "tradebot.broker.alpaca.sdk")
+        key, secret = self._key_id.get_secret_value(), self._secret_key.get_secret_value()
+        self._client = self._sdk.trading_client(
+            self._endpoints.rest, key, secret, timeout=self._config.timeout
+        )
+        await self.account()  # wrong keys or endpoint: fail now, not on the first order
+        if self._config.stream:
+            self._stream = self._sdk.NotifyingTradingStream(
+                key,
+                secret,
+                self._endpoints.stream,
+                self._connected.set,
+                self._config.reconnect_delay,
+            )
+            self._stream.subscribe_trade_updates(self._on_update)
+            self._group = asyncio.TaskGroup()
+            await self._group.__aenter__()
+            self._tasks = [
+                self._group.create_task(self._stream._run_forever(), name="alpaca-stream"),
+                self._group.create_task(self._reconcile_on_connect(), name="alpaca-reconcile"),
+            ]
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._group is not None:
+                for task in self._tasks:
+                    task.cancel()
+                await self._group.__aexit__(None, None, None)
+            if self._stream is not None:
+                await self._stream.close()
+        finally:
+            self._group = None
+            if self._client is not None:
+                self._client._session.close()
+
+    # -- the protocol -----------------------------------------------------------------------
+
+    async def submit(self, intent: OrderIntent) -> OrderSnapshot:
+        """Round and check the order, then send it exactly once (see the module docstring)."""
+        asset = await self.asset(intent.symbol)
+        long_qty = None
+        if intent.side is Side.SELL and not asset.shortable:
+            long_qty = (await self.positions()).get(intent.symbol, Decimal(0))
+        fields = prepare(intent, asset, long_qty=long_qty)
+        request = self._sdk.order_request(fields)
+        cid = fields.client_order_id
+        self._tracker.watch(cid)
+        try:
+            return await self._submit(cid, request)
+        except OrderRejected:
+            self._tracker.forget(cid)
+            raise
+
+    async def _submit(self, cid: str, request: Any) -> OrderSnapshot:
+        maybe_sent = False
+        try:
+            async for attempt in self._policy.retrying():
+                with attempt:
+                    if maybe_sent:
+                        found = await self._lookup(cid)
+                        if found is not None:
+                            log.info("order %s found after an unknown outcome", cid)
+                            return found
+                    try:
+                        raw = await self._call(lambda c: c.submit_order(request), cid)
+                    except OrderOutcomeUnknown:
+                        maybe_sent = True
+                        raise
+                    return convert.order_snapshot(raw)
+        except TransientError as exc:
+            if maybe_sent and not isinstance(exc, OrderOutcomeUnknown):
+                raise OrderOutcomeUnknown(f"order {cid} may exist: {exc}", cid) from None
+            raise
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def get_order(self, client_order_id: str) -> OrderSnapshot | None:
+        found: OrderSnapshot | None = await self._retrying(lambda: self._lookup(client_order_id))
+        if found is not None and not found.status.is_final:
+            self._tracker.watch(client_order_id)
+        return found
+
+    async def cancel(self, client_order_id: str) -> None:
+        """Ask Alpaca to cancel; a no-op when the order has already ended."""
+        snap = await self.get_order(client_order_id)
+        if snap is None:
+            raise BrokerError(f"cannot cancel {client_order_id}: Alpaca has no such order")
+        if snap.status.is_final:
+            return
+        order_id = snap.broker_order_id
+        # 422: the order ended meanwhile; its final event arrives from the stream.
+        await self._retrying(
+            lambda: self._call(lambda c: c.cancel_order_by_id(order_id), absent=(422,))
+        )
+
+    async def positions(self) -> Mapping[str, Decimal]:
+        raw = await self._retrying(lambda: self._call(lambda c: c.get_all_positions()))
+        return convert.positions(raw)
+
+    async def account(self) -> AccountSnapshot:
+        raw = await self._retrying(lambda: self._call(lambda c: c.get_account()))
+        return convert.account_snapshot(raw)
+
+    async def clock(self) -> MarketClock:
+        raw = await self._retrying(lambda: self._call(lambda c: c.get_clock()))
+        return convert.market_clock(raw)
+
+    async def asset(self, symbol: str) -> AssetInfo:
+        """Asset facts, cached for ``asset_cache_seconds`` (shortability changes daily)."""
+        cached = self._assets.get(symbol)
+        if cached is not None and time.monotonic() - cached[0] < self._config.asset_cache_seconds:
+            return cached[1]
+        raw = await self._retrying(lambda: self._call(lambda c: c.get_asset(symbol), absent=(404,)))
+        # Alpaca answers 404 for a symbol it does not list: not tradable.
+        info = AssetInfo(symbol, tradable=False) if raw is None else convert.asset_info(raw)
+        self._assets[symbol] = (time.monotonic(), info)
+        return info
+
+    async def events(self) -> AsyncIterator[OrderEvent]:
+        while True:
+            yield await self._events.get()
+
+    # -- the stream and reconciliation ------------------------------------------------------
+
+    async def _on_update(self, message: Mapping[str, Any]) -> None:
+        """One ``trade_updates`` message from the SDK's stream (raw JSON)."""
+        try:
+            data = message.get("data") or {}
+            snap = convert.order_snapshot(data.get("order"))
+            at = convert.timestamp(data.get("timestamp")) or self._now()
+            fill_qty = fill_price = None
+            if data.get("event") in ("fill", "partial_fill"):
+                fill_qty = convert.decimal(data.get("qty"), "fill qty")
+                fill_price = convert.decimal(data.get("price"), "fill price")
+            reason = str(data.get("event")) if snap.status.is_final else ""
+        except BrokerError as exc:
+            log.warning("ignored an unreadable trade update: %s", exc)
+            return
+        self._publish(
+            self._tracker.observe(snap, at, fill_qty=fill_qty, fill_price=fill_price, reason=reason)
+        )
+
+    async def _reconcile_on_connect(self) -> None:
+        while True:
+            await self._connected.wait()
+            self._connected.clear()
+            try:
+                await self.reconcile()
+            except TradebotError as exc:
+                log.warning("reconciling orders after a stream (re)connect failed: %s", exc)
+                await asyncio.sleep(self._config.reconnect_delay)
+                self._connected.set()  # try again
+
+    async def reconcile(self) -> None:
+        """Compare open and watched orders with Alpaca; emit what the stream missed."""
+        request = self._sdk.open_orders_request()
+        raw = await self._retrying(lambda: self._call(lambda c: c.get_orders(request)))
+        seen: set[str] = set()
+        for item in raw or ():
+            snap = convert.order_snapshot(item)
+            seen.add(snap.client_order_id)
+            self._publish(self._tracker.observe(snap, self._now()))
+        for cid in self._tracker.open_orders():
+            if cid not in seen:
+                found = await self._retrying(functools.partial(self._lookup, cid))
+                if found is not None:
+                    self._publish(self._tracker.observe(found, self._now()))
+
+    def _publish(self, events: list[OrderEvent]) -> None:
+        for event in events:
+            self._events.put_nowait(event)
+
+    # -- calling the SDK --------------------------------------------------------------------
+
+    async def _call(
+        self, fn: Callable[[Any], Any], cid: str | None = None, *, absent: tuple[int, ...] = ()
+    ) -> Any:
+        """Run one SDK call in a thread; None for an ``absent`` status; errors translated."""
+        client = self._client
+        try:
+            return await asyncio.to_thread(fn, client)
+        except Exception as exc:
+            if http_status(exc) in absent:
+                return None
+            # ``from None``: the SDK error holds the request, whose headers carry the keys.
+            raise translate(exc, client_order_id=cid) from None
+
+    async def _lookup(self, cid: str) -> OrderSnapshot | None:
+        raw = await self._call(lambda c: c.get_order_by_client_id(cid), absent=(404,))
+        return None if raw is None else convert.order_snapshot(raw)
+
+    async def _retrying(self, call: Callable[[], Any]) -> Any:
+        async for attempt in self._policy.retrying():
+            with attempt:
+                return await call()
+        raise AssertionError("unreachable: tenacity re-raises the last error")

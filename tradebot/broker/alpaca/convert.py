@@ -1,0 +1,123 @@
+"""Alpaca JSON (the SDK's ``raw_data`` answers) to tradebot's domain values. Pure, no SDK import.
+
+The adapter asks alpaca-py for raw dicts so that quantities and prices go from the wire's decimal
+strings straight to ``Decimal``, never through the float fields of the SDK's models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tradebot.broker.base import OrderSnapshot, OrderStatus
+from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
+from tradebot.core.signal import Side
+from tradebot.exceptions import BrokerError
+
+#: Alpaca order statuses -> ours (anything not listed may still fill: PENDING).
+_STATUS = {
+    "partially_filled": OrderStatus.PARTIALLY_FILLED,
+    "filled": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELED,
+    "rejected": OrderStatus.REJECTED,
+    "expired": OrderStatus.EXPIRED,
+}
+
+
+def decimal(value: object, name: str) -> Decimal:
+    """A decimal string (or number) from Alpaca as ``Decimal``; BrokerError if unreadable."""
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise BrokerError(f"Alpaca sent an unreadable {name}: {str(value)[:40]!r}") from None
+    if not number.is_finite():
+        raise BrokerError(f"Alpaca sent a non-finite {name}")
+    return number
+
+
+def timestamp(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BrokerError(f"Alpaca sent an unreadable time: {value[:40]!r}") from None
+
+
+def _mapping(raw: object, what: str) -> Mapping[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise BrokerError(f"Alpaca sent {type(raw).__name__} where {what} was expected")
+    return raw
+
+
+def order_snapshot(raw: object) -> OrderSnapshot:
+    order = _mapping(raw, "an order")
+    try:
+        side = Side(str(order["side"]))
+        avg = order.get("filled_avg_price")
+        return OrderSnapshot(
+            client_order_id=str(order["client_order_id"]),
+            broker_order_id=str(order["id"]),
+            symbol=str(order["symbol"]),
+            side=side,
+            qty=decimal(order.get("qty") or "0", "qty"),
+            filled_qty=decimal(order.get("filled_qty") or "0", "filled_qty"),
+            filled_avg_price=None if avg in (None, "") else decimal(avg, "filled_avg_price"),
+            status=_STATUS.get(str(order["status"]), OrderStatus.PENDING),
+            submitted_at=timestamp(order.get("submitted_at")),
+            updated_at=timestamp(order.get("updated_at")),
+            reason=str(order.get("status")) if order.get("status") in ("rejected",) else "",
+        )
+    except (KeyError, ValueError) as exc:
+        raise BrokerError(f"Alpaca sent an order without a usable {exc}") from None
+
+
+def account_snapshot(raw: object) -> AccountSnapshot:
+    acct = _mapping(raw, "an account")
+    return AccountSnapshot(
+        account_id=str(acct.get("account_number") or acct.get("id") or ""),
+        equity=decimal(acct.get("equity"), "equity"),
+        buying_power=decimal(acct.get("buying_power"), "buying_power"),
+        cash=decimal(acct.get("cash"), "cash"),
+        currency=str(acct.get("currency") or "USD"),
+        shorting_enabled=bool(acct.get("shorting_enabled", False)),
+        trading_blocked=bool(acct.get("trading_blocked", False))
+        or bool(acct.get("account_blocked", False)),
+    )
+
+
+def asset_info(raw: object) -> AssetInfo:
+    asset = _mapping(raw, "an asset")
+    return AssetInfo(
+        symbol=str(asset.get("symbol")),
+        tradable=bool(asset.get("tradable")) and asset.get("status", "active") == "active",
+        shortable=bool(asset.get("shortable")),
+        easy_to_borrow=bool(asset.get("easy_to_borrow")),
+        fractionable=bool(asset.get("fractionable")),
+    )
+
+
+def market_clock(raw: object) -> MarketClock:
+    clock = _mapping(raw, "a clock")
+    at, next_open, next_close = (
+        timestamp(clock.get(k)) for k in ("timestamp", "next_open", "next_close")
+    )
+    if at is None or next_open is None or next_close is None:
+        raise BrokerError("Alpaca sent a clock without its times")
+    return MarketClock(at, bool(clock.get("is_open")), next_open, next_close)
+
+
+def positions(raw: object) -> dict[str, Decimal]:
+    if not isinstance(raw, list):
+        raise BrokerError("Alpaca sent positions that are not a list")
+    out: dict[str, Decimal] = {}
+    for item in raw:
+        pos = _mapping(item, "a position")
+        qty = decimal(pos.get("qty"), "position qty")
+        if pos.get("side") == "short" and qty > 0:
+            qty = -qty  # Alpaca signs short quantities already; this guards older answers
+        if qty:
+            out[str(pos.get("symbol"))] = qty
+    return out

@@ -1,0 +1,91 @@
+"""alpaca-py, configured for tradebot. Importing this module loads alpaca-py (and pandas, ~0.4 s),
+so the adapter imports it only when a broker connection starts.
+
+What alpaca-py 0.44 does by itself, and what we change (read in ``alpaca/common/rest.py``):
+
+* ``RESTClient._request`` retries 429 and 504 up to ``_retry`` (3) times with a blocking
+  ``time.sleep(_retry_wait)`` that ignores ``Retry-After``, *including order submissions*. We set
+  ``_retry = 0`` and ``_retry_codes = []``: ``_one_request`` then raises ``APIError`` at once and
+  our single tenacity policy decides. (``retry_attempts=0`` in the constructor is ignored: it is
+  falsy, so the default 3 stays.)
+* ``_one_request`` calls ``self._session.request(method, url, **opts)`` with no timeout, so a
+  silent server would hang a thread forever. The session is replaced by :class:`_TimeoutSession`,
+  a ``requests.Session`` whose ``request`` fills in our timeout when none is given. A Session
+  subclass is the supported extension point of requests (``HTTPAdapter`` has no timeout setting);
+  nothing else in the SDK changes.
+* ``raw_data=True`` makes every call return the JSON dict, so decimals never pass through the
+  SDK models' float fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, QueryOrderStatus
+from alpaca.trading.enums import TimeInForce as SdkTimeInForce
+from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.stream import TradingStream
+
+from tradebot.broker.alpaca.orders import OrderRequestFields
+
+
+class _TimeoutSession(requests.Session):
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self._timeout = timeout
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", self._timeout)
+        return super().request(method, url, *args, **kwargs)
+
+
+def trading_client(url: str, key_id: str, secret_key: str, *, timeout: float) -> Any:
+    """A ``TradingClient`` for ``url`` with its retries off, a timeout, and raw JSON answers."""
+    client = TradingClient(key_id, secret_key, raw_data=True, url_override=url)
+    client._retry = 0
+    client._retry_codes = []
+    client._session.close()
+    client._session = _TimeoutSession(timeout)
+    return client
+
+
+def order_request(fields: OrderRequestFields) -> Any:
+    """The SDK request for prepared fields (the SDK wants floats; they come from exact decimals)."""
+    common: dict[str, Any] = {
+        "symbol": fields.symbol,
+        "qty": float(fields.qty),
+        "side": OrderSide(fields.side),
+        "time_in_force": SdkTimeInForce(fields.time_in_force),
+        "client_order_id": fields.client_order_id,
+        "extended_hours": fields.extended_hours or None,
+    }
+    if fields.limit_price is None:
+        return MarketOrderRequest(**common)
+    return LimitOrderRequest(limit_price=float(fields.limit_price), **common)
+
+
+def open_orders_request() -> Any:
+    return GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)
+
+
+class NotifyingTradingStream(TradingStream):
+    """alpaca-py's ``TradingStream``, telling us each time it has (re)connected and listens.
+
+    The SDK offers no reconnect callback; ``_start_ws`` (connect, authenticate, subscribe) is the
+    one step every (re)connect goes through in 0.44, so it is extended here. We drive
+    ``_run_forever()`` as a task on our own loop (``run()`` would start a second loop in this
+    thread) and stop it by cancelling that task, which also ends its 5 s ``recv`` poll at once.
+    """
+
+    def __init__(
+        self, key_id: str, secret_key: str, url: str, on_connect: Any, reconnect_delay: float
+    ) -> None:
+        super().__init__(key_id, secret_key, raw_data=True, url_override=url)
+        self._on_connect = on_connect
+        self._reconnect_min_backoff = reconnect_delay
+
+    async def _start_ws(self) -> None:
+        await super()._start_ws()  # type: ignore[no-untyped-call]
+        self._on_connect()

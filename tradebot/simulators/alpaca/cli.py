@@ -1,0 +1,70 @@
+"""``tradebot simulate alpaca``: run the local Alpaca-compatible paper server until stopped."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from decimal import Decimal
+
+import click
+
+from tradebot.simulators.alpaca.faults import FillScript
+from tradebot.simulators.alpaca.server import AlpacaServer
+
+
+@click.command(name="alpaca")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=0, show_default=True, help="REST port (0: any free port).")
+@click.option("--stream-port", default=0, show_default=True, help="Trade-updates websocket port.")
+@click.option("--key", default=None, help="Accept only this API key id (default: any).")
+@click.option("--secret", default=None, help="Accept only this secret key (default: any).")
+@click.option("--cash", default="100000", show_default=True, help="Starting cash, USD.")
+@click.option("--price", default="100", show_default=True, help="Price of every symbol.")
+@click.option("--fill-delay", default=0.0, show_default=True, help="Seconds before a fill.")
+@click.option("--fill-parts", default=1, show_default=True, help="Fill each order in N parts.")
+@click.option("--hold", is_flag=True, help="Never fill: orders stay open (tests, rehearsals).")
+def command(
+    host: str,
+    port: int,
+    stream_port: int,
+    key: str | None,
+    secret: str | None,
+    cash: str,
+    price: str,
+    fill_delay: float,
+    fill_parts: int,
+    hold: bool,
+) -> None:
+    """An Alpaca-compatible paper trading server on 127.0.0.1 (REST and trade updates).
+
+    Point tradebot at it with broker.alpaca.url and broker.alpaca.stream_url (printed at start).
+    Orders, positions and cash live in this process: a bot can be killed and restarted against
+    it and find its orders. Stop with Ctrl-C.
+    """
+    server = AlpacaServer(
+        host=host,
+        port=port,
+        stream_port=stream_port,
+        key=key,
+        secret=secret,
+        cash=Decimal(cash),
+        default_price=Decimal(price),
+    )
+    server.script_fills(FillScript(delay=fill_delay, parts=fill_parts, hold=hold))
+    server.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(f"REST:   {server.url}", err=False)
+    click.echo(f"stream: {server.stream_url}")
+    click.echo("config.yaml:")
+    click.echo(f"  broker:\n    name: alpaca\n    alpaca:\n      url: {server.url}")
+    click.echo(f"      stream_url: {server.stream_url}")
+    click.echo("(any non-empty APCA_API_KEY_ID/APCA_API_SECRET_KEY unless --key/--secret)")
+    try:
+        while not stop.wait(0.5):  # a timed wait keeps Ctrl-C deliverable
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        click.echo("stopped")

@@ -1,0 +1,71 @@
+"""Fault knobs and fill scripts for the local Alpaca server, as plain values tests build."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class FaultKind(StrEnum):
+    STATUS = "status"  # answer with an HTTP error status (429 with Retry-After, 500, 503, 504)
+    SLOW = "slow"  # answer, but only after ``delay`` seconds (longer than the client's timeout)
+    DROP = "drop"  # process the request, then close the connection without answering
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One scripted fault for the next ``times`` requests matching ``method`` and ``path``.
+
+    ``process`` says whether the request takes effect before the fault answers: a 504 after the
+    order was placed, or a slow answer to an order that exists. ``DROP`` always processes: it is
+    the worst case, an order accepted whose answer never arrives.
+    """
+
+    kind: FaultKind
+    status: int = 500
+    retry_after: str | None = None
+    delay: float = 0.0
+    process: bool = False
+    method: str | None = "POST"
+    path: str | None = "/v2/orders"
+    times: int = 1
+
+    @classmethod
+    def rate_limited(cls, retry_after: str | None = "1", *, times: int = 1) -> Fault:
+        return cls(FaultKind.STATUS, status=429, retry_after=retry_after, times=times)
+
+    @classmethod
+    def error(cls, status: int = 500, *, process: bool = False, times: int = 1) -> Fault:
+        return cls(FaultKind.STATUS, status=status, process=process, times=times)
+
+    @classmethod
+    def slow(cls, delay: float, *, process: bool = True, times: int = 1) -> Fault:
+        return cls(FaultKind.SLOW, delay=delay, process=process, times=times)
+
+    @classmethod
+    def drop(cls, *, times: int = 1) -> Fault:
+        return cls(FaultKind.DROP, process=True, times=times)
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and (
+            self.path is None or self.path == path
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FillScript:
+    """How market orders fill: after ``delay`` seconds, in ``parts`` equal fills ``delay`` apart.
+
+    ``hold`` leaves orders open until a test fills or cancels them by hand. Limit orders follow
+    the same script and fill at their limit price.
+    """
+
+    delay: float = 0.0
+    parts: int = 1
+    hold: bool = False
+
+    def __post_init__(self) -> None:
+        if self.parts < 1:
+            raise ValueError("parts must be >= 1")
+        if self.delay < 0:
+            raise ValueError("delay must be >= 0")

@@ -1,0 +1,138 @@
+"""Values the local Alpaca server keeps: assets, orders, positions, and their Alpaca JSON."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+#: Alpaca error codes (the ``code`` field of an error body).
+FORBIDDEN = 40310000  # 403: insufficient buying power, cannot short, ...
+UNPROCESSABLE = 42210000  # 422: a request the account cannot accept
+DUPLICATE_CLIENT_ORDER_ID = 40010001  # 422: "client_order_id must be unique"
+NOT_FOUND = 40410000  # 404
+UNAUTHORIZED = 40110000  # 401
+
+NAMESPACE = uuid.UUID("6f1c2a4e-3b5d-4c8e-9a7f-0d1e2f3a4b5c")
+OPEN_STATUSES = frozenset({"new", "accepted", "pending_new", "partially_filled"})
+
+
+class ApiError(Exception):
+    """An answer the server sends instead of a result: HTTP status and Alpaca's error body."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body: dict[str, Any] = {"code": code, "message": message}
+
+
+def iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class SimAsset:
+    symbol: str
+    price: Decimal
+    tradable: bool = True
+    shortable: bool = True
+    easy_to_borrow: bool = True
+    fractionable: bool = True
+
+    @property
+    def id(self) -> str:
+        return str(uuid.uuid5(NAMESPACE, self.symbol))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "class": "us_equity",
+            "exchange": "NASDAQ",
+            "symbol": self.symbol,
+            "name": f"{self.symbol} (simulated)",
+            "status": "active",
+            "tradable": self.tradable,
+            "marginable": True,
+            "shortable": self.shortable,
+            "easy_to_borrow": self.easy_to_borrow,
+            "fractionable": self.fractionable,
+        }
+
+
+@dataclass
+class SimOrder:
+    id: str
+    client_order_id: str
+    symbol: str
+    asset_id: str
+    side: str
+    qty: Decimal
+    type: str
+    time_in_force: str
+    limit_price: Decimal | None
+    extended_hours: bool
+    created_at: datetime
+    status: str = "new"
+    filled_qty: Decimal = Decimal(0)
+    filled_avg_price: Decimal | None = None
+    updated_at: datetime | None = None
+    filled_at: datetime | None = None
+    canceled_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.qty - self.filled_qty
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "client_order_id": self.client_order_id,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at or self.created_at),
+            "submitted_at": iso(self.created_at),
+            "filled_at": iso(self.filled_at),
+            "expired_at": None,
+            "canceled_at": iso(self.canceled_at),
+            "failed_at": None,
+            "replaced_at": None,
+            "replaced_by": None,
+            "replaces": None,
+            "asset_id": self.asset_id,
+            "symbol": self.symbol,
+            "asset_class": "us_equity",
+            "notional": None,
+            "qty": str(self.qty),
+            "filled_qty": str(self.filled_qty),
+            "filled_avg_price": None
+            if self.filled_avg_price is None
+            else str(self.filled_avg_price),
+            "order_class": "simple",
+            "order_type": self.type,
+            "type": self.type,
+            "side": self.side,
+            "time_in_force": self.time_in_force,
+            "limit_price": None if self.limit_price is None else str(self.limit_price),
+            "stop_price": None,
+            "status": self.status,
+            "extended_hours": self.extended_hours,
+            "legs": None,
+        }
+
+
+@dataclass
+class Position:
+    qty: Decimal = Decimal(0)
+    avg_price: Decimal = Decimal(0)
+
+
+def plain(number: Decimal) -> Decimal:
+    """``3.0`` -> ``3``, ``100.50`` -> ``100.5``: how Alpaca writes decimals (never ``1E+2``)."""
+    if number == number.to_integral_value():
+        return number.quantize(Decimal(1))
+    return number.normalize()

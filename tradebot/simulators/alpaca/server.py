@@ -1,0 +1,243 @@
+"""The local Alpaca-compatible paper server: REST on one port, trade updates on another.
+
+:class:`AlpacaServer` runs in background threads (a threaded HTTP server, and an asyncio loop for
+the websocket and timed fills), so sync and async tests, the demo, and ``tradebot simulate
+alpaca`` use it the same way::
+
+    with AlpacaServer() as server:            # 127.0.0.1, free ports
+        client = TradingClient("k", "s", url_override=server.url)
+        stream = TradingStream("k", "s", url_override=server.stream_url)
+        server.add_fault(Fault.drop())        # next POST /v2/orders: accept, then hang up
+        server.orders(client_order_id="...")  # inspection
+
+State lives in memory under one lock, so a bot process can be killed and restarted against the
+same server process and find its orders there.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from tradebot.simulators.alpaca.faults import Fault, FillScript
+from tradebot.simulators.alpaca.models import NOT_FOUND, ApiError, SimAsset, SimOrder
+from tradebot.simulators.alpaca.rest import RestServer
+from tradebot.simulators.alpaca.state import PaperAccount
+from tradebot.simulators.alpaca.stream import StreamServer
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class AlpacaServer:
+    """See the module docstring. ``key``/``secret`` None accept any non-empty pair."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        stream_port: int = 0,
+        key: str | None = None,
+        secret: str | None = None,
+        cash: Decimal = Decimal(100000),
+        default_price: Decimal = Decimal(100),
+        now: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._host, self._port, self._stream_port = host, port, stream_port
+        self._key, self._secret = key, secret
+        self.lock = threading.RLock()
+        self.account = PaperAccount(now=now, cash=cash, default_price=default_price)
+        self._faults: list[Fault] = []
+        self._scripts: dict[str | None, FillScript] = {None: FillScript()}
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every authorised request
+        self._rest: RestServer | None = None
+        self._threads: list[threading.Thread] = []
+        self.stream = StreamServer(self.authorized)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> AlpacaServer:
+        self._rest = RestServer((self._host, self._port), self)
+        rest_thread = threading.Thread(
+            target=self._rest.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        rest_thread.start()
+        self._threads.append(rest_thread)
+        self.stream.start(self._host, self._stream_port)
+        return self
+
+    def stop(self) -> None:
+        self.stream.stop()
+        if self._rest is not None:
+            self._rest.shutdown()
+            self._rest.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+
+    def __enter__(self) -> AlpacaServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The REST base URL (``TradingClient(url_override=...)``; alpaca-py adds ``/v2``)."""
+        assert self._rest is not None, "server not started"
+        host, port = self._rest.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def stream_url(self) -> str:
+        """The trade-updates websocket URL (``TradingStream(url_override=...)``)."""
+        return f"ws://{self._host}:{self.stream.port}/stream"
+
+    # -- scripting and inspection (for tests, the demo and the CLI) -------------------------
+
+    def authorized(self, key: str | None, secret: str | None) -> bool:
+        if not key or not secret:
+            return False
+        return (self._key is None or key == self._key) and (
+            self._secret is None or secret == self._secret
+        )
+
+    def add_fault(self, fault: Fault) -> None:
+        with self.lock:
+            self._faults.append(fault)
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            self.requests.append((method, path))
+            for i, fault in enumerate(self._faults):
+                if fault.matches(method, path):
+                    if fault.times <= 1:
+                        del self._faults[i]
+                    else:
+                        self._faults[i] = _one_less(fault)
+                    return fault
+            return None
+
+    def script_fills(self, script: FillScript, symbol: str | None = None) -> None:
+        """How orders fill from now on: for ``symbol``, or for every symbol (None)."""
+        with self.lock:
+            self._scripts[symbol.upper() if symbol else None] = script
+
+    def set_asset(self, asset: SimAsset) -> None:
+        with self.lock:
+            self.account.assets[asset.symbol.upper()] = asset
+
+    def set_price(self, symbol: str, price: Decimal) -> None:
+        with self.lock:
+            self.account.asset(symbol).price = price
+
+    def orders(self, client_order_id: str | None = None) -> list[dict[str, Any]]:
+        """Every order the account holds (optionally only those with this client order id)."""
+        with self.lock:
+            return [
+                o.to_json()
+                for o in self.account.orders.values()
+                if client_order_id is None or o.client_order_id == client_order_id
+            ]
+
+    def fill(self, client_order_id: str, qty: Decimal | None = None) -> None:
+        """Fill an open order by hand (all that remains, or ``qty``), and tell the stream."""
+        with self.lock:
+            order = self.account.order(client_order_id)
+            self._publish(self.account.fill(order, qty if qty is not None else order.remaining))
+
+    def cancel(self, client_order_id: str) -> None:
+        with self.lock:
+            self._publish(self.account.cancel(self.account.order(client_order_id)))
+
+    # -- request handling (called by the REST threads) --------------------------------------
+
+    def handle(
+        self, method: str, path: str, query: dict[str, str], body: object
+    ) -> tuple[int, Any]:
+        """Route one request; returns (status, JSON payload) or raises :class:`ApiError`."""
+        acct = self.account
+        with self.lock:
+            if method == "GET" and path == "/v2/account":
+                return 200, acct.account_json()
+            if method == "GET" and path == "/v2/clock":
+                return 200, acct.clock_json()
+            if method == "GET" and path.startswith("/v2/assets/"):
+                return 200, acct.asset(path.removeprefix("/v2/assets/")).to_json()
+            if method == "POST" and path == "/v2/orders":
+                order = acct.submit(body)
+                self._publish(acct.update(order, "new"))
+                self._schedule(order)
+                return 200, order.to_json()
+            if method == "GET" and path == "/v2/orders":
+                return 200, self._list_orders(query)
+            if method == "GET" and path == "/v2/orders:by_client_order_id":
+                return 200, acct.order(query.get("client_order_id", "")).to_json()
+            if path.startswith("/v2/orders/") and method in ("GET", "DELETE"):
+                order = acct.order(path.removeprefix("/v2/orders/"))
+                if method == "GET":
+                    return 200, order.to_json()
+                self._publish(acct.cancel(order))
+                return 204, None
+            if method == "GET" and path == "/v2/positions":
+                return 200, [acct.position_json(s, p) for s, p in acct.open_positions().items()]
+            if method == "GET" and path.startswith("/v2/positions/"):
+                symbol = path.removeprefix("/v2/positions/").upper()
+                pos = acct.open_positions().get(symbol)
+                if pos is None:
+                    raise ApiError(404, NOT_FOUND, "position does not exist")
+                return 200, acct.position_json(symbol, pos)
+        raise ApiError(404, NOT_FOUND, "Not Found")
+
+    def _list_orders(self, query: dict[str, str]) -> list[dict[str, Any]]:
+        status = query.get("status", "open")
+        symbols = set(query["symbols"].upper().split(",")) if query.get("symbols") else None
+        limit = int(query.get("limit", "50"))
+        chosen = [
+            o
+            for o in reversed(self.account.orders.values())  # newest first, like Alpaca
+            if (status == "all" or (status == "open") == o.is_open)
+            and (symbols is None or o.symbol in symbols)
+        ]
+        return [o.to_json() for o in chosen[:limit]]
+
+    # -- fills and the stream ---------------------------------------------------------------
+
+    def _publish(self, data: dict[str, Any]) -> None:
+        # Called with the lock held, so updates reach the stream in the order they happened.
+        self.stream.publish(json.dumps({"stream": "trade_updates", "data": data}))
+
+    def _schedule(self, order: SimOrder) -> None:
+        script = self._scripts.get(order.symbol, self._scripts[None])
+        if script.hold:
+            return
+        parts = _split(order.qty, script.parts)
+        for n, qty in enumerate(parts, start=1):
+            self.stream.call_later(script.delay * n, self._timed_fill, order.id, qty)
+
+    def _timed_fill(self, order_id: str, qty: Decimal) -> None:
+        with self.lock:
+            order = self.account.orders[order_id]
+            if order.is_open:
+                self._publish(self.account.fill(order, qty))
+
+
+def _one_less(fault: Fault) -> Fault:
+    return replace(fault, times=fault.times - 1)
+
+
+def _split(qty: Decimal, parts: int) -> list[Decimal]:
+    """``qty`` in up to ``parts`` positive pieces (whole shares when ``qty`` is whole)."""
+    step = Decimal(1) if qty == qty.to_integral_value() else Decimal("0.000000001")
+    piece = (qty / parts).quantize(step, ROUND_DOWN)
+    if piece <= 0:
+        return [qty]
+    pieces = [piece] * (parts - 1)
+    return [*pieces, qty - sum(pieces, Decimal(0))]
