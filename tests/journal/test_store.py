@@ -1,0 +1,197 @@
+"""The SQLite journal: opening, refusing foreign or damaged files, migration, exactness."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.execution.planner import intent_for, make_signal
+from tradebot.broker.base import OrderSnapshot, OrderStatus
+from tradebot.core.orders import IntentRole, Plan, SkippedLeg, SkipReason
+from tradebot.core.signal import Side
+from tradebot.exceptions import JournalCorrupt, JournalError
+from tradebot.journal import EntryFilter, Status, open_journal, schema
+from tradebot.journal.records import from_micros, to_micros
+
+SIGNAL = make_signal(
+    9, closes=(("IBM", "sell", "140.1"),), opens=(("JBHT", "buy", "216.08"), ("X", "sell", "0.1"))
+)
+
+
+def test_creates_directory_and_tags_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "journal.sqlite"
+    with open_journal(path) as journal:
+        journal.record_start("tradebot 0.1.0 starting")
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA application_id").fetchone()[0] == schema.APPLICATION_ID
+    assert db.execute("PRAGMA user_version").fetchone()[0] == schema.LATEST
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_foreign_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("my trading notes\n" * 100)
+    before = path.read_bytes()
+    with pytest.raises(JournalCorrupt, match="not a SQLite database"):
+        open_journal(path)
+    assert path.read_bytes() == before
+
+
+def test_a_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE customers (name TEXT)")
+    before = path.read_bytes()
+    with pytest.raises(JournalCorrupt, match="not a tradebot journal"):
+        open_journal(path)
+    assert path.read_bytes() == before
+
+
+def test_a_damaged_journal_gives_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    with open_journal(path) as journal:
+        for n in range(300):
+            journal.record_error(f"error {n}" * 20)
+    with sqlite3.connect(path) as db:  # fold the WAL into the main file
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw = bytearray(path.read_bytes())
+    raw[4096 : 4096 * 4] = b"\xde\xad\xbe\xef" * (4096 * 3 // 4)  # smash pages 2-4
+    path.write_bytes(bytes(raw))
+    with pytest.raises(JournalCorrupt, match="damaged"), open_journal(path) as journal:
+        journal.entries(EntryFilter())
+
+
+def test_one_writer_at_a_time(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    with open_journal(path):
+        with pytest.raises(JournalError, match="in use"):
+            open_journal(path)
+        with open_journal(path, readonly=True) as reader:  # readers are welcome
+            assert reader.entries(EntryFilter()) == []
+    with open_journal(path):  # released on close
+        pass
+
+
+def test_readonly_refuses_a_missing_file_and_writes(tmp_path: Path) -> None:
+    with pytest.raises(JournalError, match="no journal"):
+        open_journal(tmp_path / "missing.sqlite", readonly=True)
+    open_journal(tmp_path / "j.sqlite").close()
+    with (
+        open_journal(tmp_path / "j.sqlite", readonly=True) as reader,
+        pytest.raises(JournalError, match="read-only"),
+    ):
+        reader.record_start("x")
+
+
+def test_a_journal_from_a_newer_tradebot_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    open_journal(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {schema.LATEST + 1}")
+    with pytest.raises(JournalError, match="upgrade tradebot"):
+        open_journal(path)
+
+
+def test_migration_from_the_first_schema_keeps_every_row(tmp_path: Path) -> None:
+    path = tmp_path / "v1.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    schema.migrate(db, target=1)
+    ts = to_micros(datetime(2026, 1, 2, 15, 0, tzinfo=UTC))
+    v1_rows = [
+        (
+            ts,
+            "intent",
+            4,
+            "AAPL",
+            "cid-1",
+            None,
+            "4:open:AAPL:buy:2026-01-02T15:00:00Z",
+            "buy",
+            "10",
+            "190.5",
+            "open buy 10 AAPL market",
+            '{"order_type":"market","time_in_force":"day","role":"open","legs":[{"algo_id":4,'
+            '"kind":"open","symbol":"AAPL","side":"buy","timestamp":"2026-01-02T15:00:00.000000Z"}],'
+            '"reference_price":"190.5","limit_price":null}',
+        ),
+        (
+            ts + 1,
+            "filled",
+            4,
+            "AAPL",
+            "cid-1",
+            None,
+            None,
+            "buy",
+            "10",
+            "190.52",
+            "filled",
+            '{"cum_qty":"10"}',
+        ),
+    ]
+    db.executemany(
+        "INSERT INTO entries (ts, status, algo_id, symbol, client_order_id, signal_id, leg, side,"
+        " qty, price, detail, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        v1_rows,
+    )
+    db.close()
+    with open_journal(path) as journal:
+        rows = journal.entries(EntryFilter(algo_ids=(4,), newest_first=False))
+        assert [r.status for r in rows] == [Status.INTENT, Status.FILLED]
+        assert journal.rebuild_book().qty(4, "AAPL") == Decimal(10)
+        assert journal.unresolved_intents() == ()
+        # the v2 exactly-once guard now covers the migrated fill
+        snap = OrderSnapshot(
+            "cid-1",
+            "b",
+            "AAPL",
+            Side.BUY,
+            Decimal(10),
+            Decimal(10),
+            Decimal("190.52"),
+            OrderStatus.FILLED,
+        )
+        assert journal.record_snapshot(snap, source="lookup") == ()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == schema.LATEST
+
+
+def test_signal_plan_and_decimals_round_trip_exactly(tmp_path: Path) -> None:
+    later = SIGNAL.received_at.replace(microsecond=1)
+    with open_journal(tmp_path / "j.sqlite", clock=lambda: later) as journal:
+        signal_id = journal.record_signal(SIGNAL)
+        close_leg, open_leg, _ = SIGNAL.legs
+        intent = intent_for(open_leg, Decimal("0.333333333333333333"), Side.BUY, IntentRole.OPEN)
+        skip = SkippedLeg(close_leg.id, SkipReason.NOT_HELD, "algo 9 holds no IBM", leg=close_leg)
+        new = journal.record_plan(signal_id, Plan((intent,), (skip,)))
+        assert new == (intent,)
+        story = journal.entries(EntryFilter(signal_ids=(signal_id,), newest_first=False))
+        assert [e.status for e in story] == [
+            Status.SIGNAL,
+            Status.LEG,
+            Status.LEG,
+            Status.LEG,
+            Status.PLAN,
+            Status.INTENT,
+            Status.SKIPPED,
+        ]
+        assert story[0].data["raw"] == SIGNAL.raw
+        assert story[2].price == Decimal("216.08") and story[3].price == Decimal("0.1")
+        (stored,) = journal.unresolved_intents()
+        assert stored.intent == intent  # every field, the quantity to the last digit
+        assert stored.signal_received_at == SIGNAL.received_at
+        assert story[6].detail == "not_held: algo 9 holds no IBM"
+    raw = sqlite3.connect(tmp_path / "j.sqlite")
+    qty = raw.execute("SELECT qty, typeof(qty) FROM entries WHERE status = 'intent'").fetchone()
+    assert qty == ("0.333333333333333333", "text")
+
+
+def test_time_is_utc_microseconds() -> None:
+    moment = datetime(2026, 11, 24, 14, 30, 0, 123456, tzinfo=UTC)
+    assert from_micros(to_micros(moment)) == moment
+    with pytest.raises(ValueError, match="timezone-aware"):
+        to_micros(datetime(2026, 11, 24))
