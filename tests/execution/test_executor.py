@@ -132,9 +132,23 @@ async def test_gives_up_on_persistent_outage_without_a_final_outcome(
     result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
     assert result.outcomes[0].error is not None
     coid = result.outcomes[0].intent.client_order_id
+    assert broker.submissions(coid) == 4 and ("get_order", coid) in broker.calls
     # left for recovery to settle by lookup: not failed, not forgotten
     assert [s.intent.client_order_id for s in journal.unresolved_intents()] == [coid]
     assert Status.ERROR in statuses(journal, coid)
+
+
+async def test_one_attempt_by_default_then_a_lookup_settles_a_lost_response(
+    journal: SqliteJournal,
+) -> None:
+    broker = ScriptedBroker()
+    broker.faults.append(LOSE_RESPONSE)
+    executor = Executor(journal, broker, PositionBook())  # the broker adapter owns retries
+    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
+    coid = result.outcomes[0].intent.client_order_id
+    assert result.outcomes[0].error is None
+    assert [m for m, c in broker.calls if c == coid] == ["submit", "get_order"]
+    assert journal.unresolved_intents() == ()  # the lookup showed it filled
 
 
 async def test_same_plan_twice_sends_once(journal: SqliteJournal) -> None:

@@ -54,9 +54,13 @@ class Step(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How often to try one submission on transient errors, and how long to wait between."""
+    """How often to try one submission on transient errors, and how long to wait between.
 
-    attempts: int = 4
+    The default is one attempt: the Alpaca adapter already retries with lookup-before-resend,
+    and two retry layers would multiply. Raise ``attempts`` for a broker that does not retry.
+    """
+
+    attempts: int = 1
     first_wait: float = 0.2
     max_wait: float = 5.0
 
@@ -151,6 +155,10 @@ class Executor:
             await asyncio.to_thread(self.journal.record_rejected, coid, reason)
             return OrderOutcome(intent, None, f"rejected: {reason}")
         except TransientError as exc:
+            found = await self._lookup(coid)
+            if found is not None:  # it got there after all
+                await self._record_snapshot(found, "submit")
+                return OrderOutcome(intent, found)
             # not final: the order may exist. Recovery (or the event stream) settles it.
             detail = f"submit gave up after retries, outcome unknown: {exc}"
             await asyncio.to_thread(
@@ -189,6 +197,12 @@ class Executor:
                     lookup_first = True
                     raise
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def _lookup(self, coid: str) -> OrderSnapshot | None:
+        try:
+            return await self.broker.get_order(coid)
+        except TransientError:
+            return None
 
     async def _record_snapshot(self, snapshot: OrderSnapshot, source: str) -> None:
         fills = await asyncio.to_thread(self.journal.record_snapshot, snapshot, source=source)
