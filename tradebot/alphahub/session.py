@@ -41,7 +41,7 @@ def mask(text: str) -> str:
     return _TOKEN_IN_TEXT.sub(r"\1***", text)
 
 
-class _MaskTokens(logging.Filter):
+class MaskTokens(logging.Filter):
     """websockets logs the request line, which carries the token: mask it before any handler."""
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -51,7 +51,7 @@ class _MaskTokens(logging.Filter):
 
 #: The logger handed to websockets: its debug output (handshake lines) has the token masked.
 ws_log = logging.getLogger("tradebot.alphahub.websocket")
-ws_log.addFilter(_MaskTokens())
+ws_log.addFilter(MaskTokens())
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,12 +31,14 @@ from urllib.parse import parse_qs
 
 from websockets.server import ServerProtocol
 
+from tradebot.alphahub.session import MaskTokens
 from tradebot.simulators.alphahub.channels import SimConnection
 from tradebot.simulators.alphahub.script import ScriptEntry, run_script
 
 log = logging.getLogger(__name__)
 
 _ws_log = logging.getLogger(__name__ + ".websocket")
+_ws_log.addFilter(MaskTokens())  # its handshake lines carry the client's token
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
 
 
