@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+_POST, _ORDERS = "POST", "/v2/orders"
+
 
 class FaultKind(StrEnum):
     STATUS = "status"  # answer with an HTTP error status (429 with Retry-After, 500, 503, 504)
@@ -18,7 +20,8 @@ class Fault:
 
     ``process`` says whether the request takes effect before the fault answers: a 504 after the
     order was placed, or a slow answer to an order that exists. ``DROP`` always processes: it is
-    the worst case, an order accepted whose answer never arrives.
+    the worst case, an order accepted whose answer never arrives. The constructors take
+    ``method=``/``path=`` to aim at other routes (None matches any).
     """
 
     kind: FaultKind
@@ -31,20 +34,58 @@ class Fault:
     times: int = 1
 
     @classmethod
-    def rate_limited(cls, retry_after: str | None = "1", *, times: int = 1) -> Fault:
-        return cls(FaultKind.STATUS, status=429, retry_after=retry_after, times=times)
+    def rate_limited(
+        cls,
+        retry_after: str | None = "1",
+        *,
+        times: int = 1,
+        method: str | None = _POST,
+        path: str | None = _ORDERS,
+    ) -> Fault:
+        """HTTP 429 with ``Retry-After`` (None: without the header)."""
+        return cls(
+            FaultKind.STATUS,
+            status=429,
+            retry_after=retry_after,
+            times=times,
+            method=method,
+            path=path,
+        )
 
     @classmethod
-    def error(cls, status: int = 500, *, process: bool = False, times: int = 1) -> Fault:
-        return cls(FaultKind.STATUS, status=status, process=process, times=times)
+    def error(
+        cls,
+        status: int = 500,
+        *,
+        process: bool = False,
+        times: int = 1,
+        method: str | None = _POST,
+        path: str | None = _ORDERS,
+    ) -> Fault:
+        """An HTTP error (with an HTML body, as gateways send), before or after processing."""
+        return cls(
+            FaultKind.STATUS, status=status, process=process, times=times, method=method, path=path
+        )
 
     @classmethod
-    def slow(cls, delay: float, *, process: bool = True, times: int = 1) -> Fault:
-        return cls(FaultKind.SLOW, delay=delay, process=process, times=times)
+    def slow(
+        cls,
+        delay: float,
+        *,
+        process: bool = True,
+        times: int = 1,
+        method: str | None = _POST,
+        path: str | None = _ORDERS,
+    ) -> Fault:
+        return cls(
+            FaultKind.SLOW, delay=delay, process=process, times=times, method=method, path=path
+        )
 
     @classmethod
-    def drop(cls, *, times: int = 1) -> Fault:
-        return cls(FaultKind.DROP, process=True, times=times)
+    def drop(
+        cls, *, times: int = 1, method: str | None = _POST, path: str | None = _ORDERS
+    ) -> Fault:
+        return cls(FaultKind.DROP, process=True, times=times, method=method, path=path)
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and (
