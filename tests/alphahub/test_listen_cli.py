@@ -1,0 +1,67 @@
+"""``tradebot listen`` as a user runs it: a real process against the simulator on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from tests.alphahub.conftest import EMAIL, PASSWORD, leg
+from tradebot.simulators.alphahub import AlphaHubSimulator
+
+
+async def start_listen(*args: str, password: str = PASSWORD) -> asyncio.subprocess.Process:
+    env = {**os.environ, "ALPHAHUB_EMAIL": EMAIL, "ALPHAHUB_PASSWORD": password}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tradebot",
+        "listen",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def read_until(stream: asyncio.StreamReader, text: str) -> list[str]:
+    lines: list[str] = []
+    while not lines or text not in lines[-1]:
+        line = await asyncio.wait_for(stream.readline(), 20)
+        if not line:
+            raise AssertionError(f"stream ended before {text!r}; got {lines}")
+        lines.append(line.decode())
+    return lines
+
+
+async def test_listen_prints_signals_and_states(sim: AlphaHubSimulator, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"alphahub:\n  url: {sim.url}\n  connections: 2\n")
+    process = await start_listen("--config", str(config), "--algo", "16", "--json")
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        states = await read_until(process.stderr, "joined")
+        assert any("connecting" in s and "api_token=***" in s for s in states)
+        await asyncio.wait_for(sim.wait_joined(16, 2), 20)
+        await sim.push(16, {"close": [leg("MU", "sell")], "open": [leg("JBHT")]}, times=2)
+        printed = json.loads(await asyncio.wait_for(process.stdout.readline(), 20))
+        assert printed["algo_id"] == 16
+        assert [x["symbol"] for x in printed["close"] + printed["open"]] == ["MU", "JBHT"]
+        sim.drop()
+        gap_lines = await read_until(process.stderr, "gap on algorithm 16")
+        assert PASSWORD not in "".join(states + gap_lines)
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.wait(), 20)
+    assert process.returncode == 130
+
+
+async def test_listen_with_wrong_password_exits_3(sim: AlphaHubSimulator) -> None:
+    process = await start_listen("--url", sim.url, "--algo", "14", password="wrong-pw-123")
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 3
+    assert b"refused the login" in stderr
+    assert b"wrong-pw-123" not in stdout + stderr

@@ -1,0 +1,153 @@
+"""``tradebot listen``: print AlphaHub signals as they arrive; connection states on stderr.
+
+Sends nothing to any broker. Stops on Ctrl-C; wrong credentials stop it with exit code 3.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import SecretStr
+
+from tradebot.config.model import AlphaHubConfig, Config
+from tradebot.core.signal import Leg, Signal
+
+
+def _load(path: Path | None) -> Config:
+    """The config at ``path`` (or ./config.yaml if present), else the defaults."""
+    if path is None:
+        default = Path("config.yaml")
+        if not default.is_file():
+            return Config()
+        path = default
+    try:
+        # The one config reader (tradebot.config.loader), when present; looked up by name so
+        # this module does not depend on it being there yet.
+        loader = importlib.import_module("tradebot.config.loader")
+    except ImportError:
+        return _load_plain(path)
+    config = loader.load_config(path)
+    if not isinstance(config, Config):
+        raise TypeError("tradebot.config.loader.load_config did not return a Config")
+    return config
+
+
+def _load_plain(path: Path) -> Config:
+    """Fallback reader: YAML validated against the model (no env interpolation)."""
+    import yaml  # imported here: only this fallback needs it
+
+    from tradebot.exceptions import ConfigError
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return Config.model_validate(data)
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _settings(config: Config, url: str | None, connections: int | None) -> AlphaHubConfig:
+    values: dict[str, Any] = dict(config.alphahub)
+    if url is not None:
+        values["url"] = url
+    if connections is not None:
+        values["connections"] = connections
+    # Credentials from the environment when the config has none (ALPHAHUB.md §1).
+    for key, env in (("email", "ALPHAHUB_EMAIL"), ("password", "ALPHAHUB_PASSWORD")):
+        if values.get(key) is None and os.environ.get(env):
+            values[key] = SecretStr(os.environ[env])
+    return AlphaHubConfig.model_validate(values)
+
+
+def _signal_json(signal: Signal) -> str:
+    def legs(items: tuple[Leg, ...]) -> list[dict[str, str]]:
+        return [
+            {
+                "symbol": leg.symbol,
+                "side": str(leg.side),
+                "price": str(leg.price),
+                "timestamp": leg.timestamp.isoformat(),
+            }
+            for leg in items
+        ]
+
+    return json.dumps(
+        {
+            "algo_id": signal.algo_id,
+            "received_at": signal.received_at.isoformat(),
+            "close": legs(signal.close_legs),
+            "open": legs(signal.open_legs),
+            "rejected": [{"kind": str(r.kind), "reason": r.reason} for r in signal.rejected],
+        }
+    )
+
+
+def _signal_text(signal: Signal) -> str:
+    head = f"{signal.received_at:%Y-%m-%dT%H:%M:%S.%fZ} algorithm {signal.algo_id}"
+    lines = [head]
+    for leg in signal.legs:
+        when = f"{leg.timestamp:%Y-%m-%d %H:%M:%S}Z"
+        lines.append(f"  {leg.kind:<5} {leg.side:<4} {leg.symbol:<6} @ {leg.price}  ({when})")
+    lines.extend(f"  rejected {r.kind or ''} leg: {r.reason}" for r in signal.rejected)
+    return "\n".join(lines)
+
+
+@click.command("listen")
+@click.option("--algo", "algos", type=int, multiple=True, help="Algorithm id (repeatable).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="config.yaml to read (default: ./config.yaml if present).",
+)
+@click.option("--url", help="AlphaHub base URL, e.g. http://127.0.0.1:4000 for the simulator.")
+@click.option("--connections", type=click.IntRange(1, 8), help="Simultaneous connections.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per signal.")
+def listen(
+    algos: tuple[int, ...],
+    config_path: Path | None,
+    url: str | None,
+    connections: int | None,
+    as_json: bool,
+) -> None:
+    """Print AlphaHub signals as they arrive (default: the config's algorithms).
+
+    Credentials: alphahub.email / alphahub.password in the config, or ALPHAHUB_EMAIL and
+    ALPHAHUB_PASSWORD. Connection state changes and gaps go to stderr.
+    """
+    from tradebot.alphahub import Gap, Listener, StateChange
+
+    config = _load(config_path)
+    settings = _settings(config, url, connections)
+    algorithms = algos or config.subscribed_algorithms
+    if not algorithms:
+        raise click.UsageError("no algorithms: pass --algo ID or list them in the config")
+
+    def on_state(change: StateChange) -> None:
+        detail = f": {change.detail}" if change.detail else ""
+        click.echo(f"[connection {change.connection}] {change.state}{detail}", err=True)
+
+    def on_gap(gap: Gap) -> None:
+        click.echo(
+            f"[connection {gap.connection}] gap on algorithm {gap.algo_id} from "
+            f"{gap.lost_at:%H:%M:%S.%f} to {gap.rejoined_at:%H:%M:%S.%f} ({gap.reason})",
+            err=True,
+        )
+
+    async def run() -> None:
+        listener = Listener(settings, algorithms, on_state=on_state, on_gap=on_gap)
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(listener.run())
+            async for signal in listener.signals():
+                click.echo(_signal_json(signal) if as_json else _signal_text(signal))
+
+    try:
+        asyncio.run(run())
+    except BaseExceptionGroup as group:
+        # Surface the listener's own error (AuthenticationError) for the exit code.
+        raise group.exceptions[0] from None
