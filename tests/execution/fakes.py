@@ -9,7 +9,7 @@ Idempotent by client order id like a real broker. Faults are scripted per call:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -29,8 +29,15 @@ T0 = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
 class ScriptedBroker:
     name = "scripted"
 
-    def __init__(self, *, fill: bool = True, slippage: Decimal = Decimal("0.01")) -> None:
+    def __init__(
+        self,
+        *,
+        fill: bool = True,
+        slippage: Decimal = Decimal("0.01"),
+        clock: Callable[[], datetime] = lambda: T0,
+    ) -> None:
         self.fill = fill
+        self.clock = clock
         self.slippage = slippage
         self.orders: dict[str, OrderSnapshot] = {}
         self.calls: list[tuple[str, str]] = []  # (method, client order id)
@@ -55,6 +62,7 @@ class ScriptedBroker:
     async def submit(self, intent: OrderIntent) -> OrderSnapshot:
         coid = intent.client_order_id
         self.calls.append(("submit", coid))
+        now = self.clock()
         fault = self.faults.pop(0) if self.faults else None
         if isinstance(fault, BaseException):
             raise fault
@@ -69,12 +77,12 @@ class ScriptedBroker:
             Decimal(0),
             None,
             OrderStatus.PENDING,
-            T0,
-            T0,
+            now,
+            now,
         )
         self.orders[coid] = pending
         self._events.put_nowait(
-            OrderAccepted(client_order_id=coid, broker_order_id=pending.broker_order_id, at=T0)
+            OrderAccepted(client_order_id=coid, broker_order_id=pending.broker_order_id, at=now)
         )
         if self.fill:
             price = intent.reference_price + self.slippage * intent.side.sign
@@ -85,7 +93,7 @@ class ScriptedBroker:
                 OrderFilled(
                     client_order_id=coid,
                     broker_order_id=pending.broker_order_id,
-                    at=T0,
+                    at=now,
                     symbol=intent.symbol,
                     side=intent.side,
                     qty=intent.qty,

@@ -31,6 +31,7 @@ from tradebot.journal.records import AppliedFill, Entry, Status, StoredIntent
 class EntryFilter:
     """Which rows to read. Empty tuples and None mean "any"."""
 
+    ids: tuple[int, ...] = ()
     algo_ids: tuple[int, ...] = ()
     symbols: tuple[str, ...] = ()
     statuses: tuple[Status, ...] = ()

@@ -175,18 +175,23 @@ def _accepted(conn: sqlite3.Connection, coid: str, broker_id: str | None, at: da
     )
 
 
-def apply_event(conn: sqlite3.Connection, event: OrderEvent) -> tuple[AppliedFill, ...]:
+def apply_event(
+    conn: sqlite3.Connection, event: OrderEvent, at: datetime
+) -> tuple[AppliedFill, ...]:
+    """Record a broker event at ``at`` (when we learnt it); the broker's own time is kept in
+    ``data.broker_at``, so the journal reads in the order things were recorded."""
     coid, broker_id = event.client_order_id, event.broker_order_id
     if isinstance(event, OrderFilled):
         data: dict[str, object] = {
             "broker_order_id": broker_id,
+            "broker_at": event.at,
             "fill_qty": event.qty,
             "order_qty": event.order_qty,
         }
         return _fill(
             conn,
             coid,
-            event.at,
+            at,
             symbol=event.symbol,
             side=event.side,
             cum_qty=event.cum_qty,
@@ -195,12 +200,11 @@ def apply_event(conn: sqlite3.Connection, event: OrderEvent) -> tuple[AppliedFil
             data=data,
         )
     if isinstance(event, OrderAccepted):
-        _accepted(conn, coid, broker_id, event.at)
+        _accepted(conn, coid, broker_id, at)
     elif isinstance(event, OrderCanceled | OrderRejectedEvent | OrderExpired):
         status = Status(event.kind)
-        final_row(
-            conn, coid, status, event.reason or str(status), event.at, broker_order_id=broker_id
-        )
+        reason = event.reason or str(status)
+        final_row(conn, coid, status, reason, at, broker_order_id=broker_id, broker_at=event.at)
     return ()
 
 

@@ -45,6 +45,7 @@ def build(where: EntryFilter) -> tuple[str, list[Any]]:
     """The SELECT for ``where``. Every filter maps to an indexed column ending in ``ts``."""
     clauses: list[str] = []
     args: list[Any] = []
+    _any_of("id", where.ids, clauses, args)
     _any_of("algo_id", where.algo_ids, clauses, args)
     _any_of("symbol", where.symbols, clauses, args)
     _any_of("status", [str(s) for s in where.statuses], clauses, args)

@@ -187,7 +187,7 @@ class SqliteJournal:
 
     def record_event(self, event: OrderEvent) -> tuple[AppliedFill, ...]:
         with self._tx() as conn:
-            return orderlog.apply_event(conn, event)
+            return orderlog.apply_event(conn, event, self._clock())
 
     def record_rejected(self, client_order_id: str, reason: str) -> int:
         with self._tx() as conn:

@@ -1,0 +1,156 @@
+"""``tradebot journal``: read the order journal, newest first; filter, export, or follow it live."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tradebot.cli.journal_common import csv_text, journal_options, open_review, parse_when, table
+from tradebot.journal.interface import EntryFilter
+from tradebot.journal.records import Entry, Status
+
+TABLE_COLUMNS = (
+    "id",
+    "at",
+    "status",
+    "algo_id",
+    "symbol",
+    "side",
+    "qty",
+    "price",
+    "client_order_id",
+    "detail",
+)
+CSV_COLUMNS = (
+    "id",
+    "at",
+    "status",
+    "algo_id",
+    "symbol",
+    "client_order_id",
+    "signal_id",
+    "leg",
+    "side",
+    "qty",
+    "price",
+    "detail",
+    "data",
+)
+TABLE_LIMIT = 100
+_WIDTHS = {"detail": 60, "client_order_id": 44}
+
+
+def _flat(entry: Entry) -> dict[str, Any]:
+    row = entry.as_dict()
+    row["data"] = json.dumps(row["data"], sort_keys=True, separators=(",", ":"))
+    return row
+
+
+def _emit(entries: list[Entry], fmt: str, *, header: bool, stream: bool) -> None:
+    if fmt == "json":
+        if stream:  # one object per line while following (JSON Lines)
+            for e in entries:
+                click.echo(json.dumps(e.as_dict(), sort_keys=True))
+        else:
+            click.echo(json.dumps([e.as_dict() for e in entries], indent=1, sort_keys=True))
+    elif fmt == "csv":
+        text = csv_text([_flat(e) for e in entries], CSV_COLUMNS, header=header)
+        if text:
+            click.echo(text, nl=False)
+    elif entries or header:
+        rows = [{**e.as_dict(), "at": e.as_dict()["at"][:19] + "Z"} for e in entries]
+        text = table(rows, TABLE_COLUMNS, widths=_WIDTHS)
+        click.echo(text if header else "\n".join(text.splitlines()[1:]))
+
+
+@click.command()
+@journal_options
+@click.option("--algo", "algos", type=int, multiple=True, help="Only this algorithm (repeatable).")
+@click.option("--symbol", "symbols", multiple=True, help="Only this symbol (repeatable).")
+@click.option(
+    "--since", help="From this time: 2026-11-24, 2026-11-24T14:30, or 90m / 12h / 7d ago."
+)
+@click.option("--until", help="Before this time (same forms as --since).")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice([str(s) for s in Status]),
+    help="Only rows of this kind (repeatable): signal, intent, filled, rejected, skipped, ...",
+)
+@click.option("--client-order-id", "coids", multiple=True, help="Only this order (repeatable).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--limit", type=int, help=f"At most N rows (table default {TABLE_LIMIT}; 0 = all).")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new rows as they are written.")
+@click.option(
+    "--interval",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Seconds between polls with --follow.",
+)
+def journal(
+    journal_path: Path | None,
+    config_path: Path | None,
+    algos: tuple[int, ...],
+    symbols: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    statuses: tuple[str, ...],
+    coids: tuple[str, ...],
+    fmt: str,
+    limit: int | None,
+    follow: bool,
+    interval: float,
+) -> None:
+    """Show the journal, newest first (with --follow: oldest first, then live).
+
+    \b
+    Examples:
+      tradebot journal --algo 16 --since 1d
+      tradebot journal --status rejected --status skipped --format csv > problems.csv
+      tradebot journal --symbol AAPL --format json
+      tradebot journal --follow
+    """
+    now = datetime.now(UTC)
+    where = EntryFilter(
+        algo_ids=algos,
+        symbols=tuple(s.strip().upper() for s in symbols),
+        statuses=tuple(Status(s) for s in statuses),
+        client_order_ids=coids,
+        since=parse_when(since, now) if since else None,
+        until=parse_when(until, now) if until else None,
+    )
+    if limit is None:
+        limit = TABLE_LIMIT if fmt == "table" else 0
+    with open_review(journal_path, config_path) as store:
+        if not follow:
+            entries = list(store.entries(replace(where, limit=limit or None)))
+            _emit(entries, fmt, header=True, stream=False)
+            if fmt == "table" and limit and len(entries) == limit:
+                click.echo(f"(newest {limit} rows shown; --limit 0 for all)", err=True)
+            return
+        last = store.last_id()
+        recent = [e for e in store.entries(replace(where, limit=limit or None)) if e.id <= last]
+        _emit(recent[::-1], fmt, header=True, stream=True)
+        try:
+            while True:
+                time.sleep(interval)
+                new = list(store.entries(replace(where, after_id=last)))
+                if new:
+                    _emit(new, fmt, header=False, stream=True)
+                    last = new[-1].id
+        except KeyboardInterrupt:
+            return  # Ctrl-C ends --follow; it is not an error

@@ -1,0 +1,125 @@
+"""What the review commands share: finding the journal, reading times, printing tables.
+
+The journal path is, in order: ``--journal PATH``; ``journal.path`` of the config file given by
+``--config`` (or ``./config.yaml`` when it exists); the default ``journal/tradebot.sqlite``.
+Review commands open the journal read-only and never take the writer's lock, so they run beside
+a live bot.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from tradebot.config.model import JournalConfig
+from tradebot.journal.sqlite import SqliteJournal, open_journal
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_CONFIG = Path("config.yaml")
+_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def journal_options(func: F) -> F:
+    """``--journal PATH`` and ``--config PATH``."""
+    func = click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="config.yaml to read journal.path from (default: ./config.yaml if present).",
+    )(func)
+    return click.option(
+        "--journal",
+        "journal_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The journal file (overrides the config).",
+    )(func)
+
+
+def load_config_or_none(config_path: Path | None) -> Any:
+    """The Config from ``config_path`` (or ./config.yaml if present), else None."""
+    path = config_path or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    if path is None:
+        return None
+    try:
+        # imported by name: the loader is another module's, and only needed here
+        loader = importlib.import_module("tradebot.config.loader")
+    except ImportError:
+        raise click.UsageError(
+            "reading config files is not available in this build; pass --journal PATH"
+        ) from None
+    return loader.load_config(path)
+
+
+def resolve_journal(journal_path: Path | None, config_path: Path | None) -> Path:
+    if journal_path is not None:
+        return journal_path
+    config = load_config_or_none(config_path)
+    if config is None:
+        return Path(JournalConfig().path)
+    return Path(config.journal.path)
+
+
+def open_review(journal_path: Path | None, config_path: Path | None) -> SqliteJournal:
+    return open_journal(resolve_journal(journal_path, config_path), readonly=True)
+
+
+def parse_when(text: str, now: datetime) -> datetime:
+    """``2026-11-24``, ``2026-11-24T14:30``, ``...Z`` / ``+01:00``, or relative: ``90m``,
+    ``12h``, ``7d``, ``2w`` (before ``now``). Naive times are UTC."""
+    value = text.strip()
+    match = _RELATIVE.match(value.lower())
+    if match:
+        return now - timedelta(**{_UNITS[match[2]]: int(match[1])})
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a date, a date and time, or a span like 90m, 12h, 7d"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def when_option(name: str, help_text: str) -> Callable[[F], F]:
+    return click.option(name, metavar="WHEN", help=help_text)
+
+
+def table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    *,
+    widths: Mapping[str, int] | None = None,
+) -> str:
+    """A plain aligned text table; cells longer than ``widths[col]`` are cut with an ellipsis."""
+    limits = widths or {}
+
+    def cell(row: Mapping[str, Any], col: str) -> str:
+        value = row.get(col)
+        text = "" if value is None else str(value)
+        limit = limits.get(col)
+        return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
+
+    cells = [[cell(r, c) for c in columns] for r in rows]
+    size = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(size[i]) for i, c in enumerate(columns)).rstrip()]
+    lines += ["  ".join(r[i].ljust(size[i]) for i in range(len(columns))).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+def csv_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, header: bool) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(
+        out, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n"
+    )
+    if header:
+        writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

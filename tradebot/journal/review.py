@@ -1,0 +1,192 @@
+"""What the review commands show, computed from journal entries (no SQL: any store serves it).
+
+* :func:`report` — per algorithm: realised P&L from fills (average cost), counts of signals,
+  orders, fills, skips, rejections and failures, and the slippage of fills against the signal
+  price (positive = the fill was worse for us than the signal).
+* :func:`story` — every row about one signal, one leg or one order, in the order written.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from tradebot.journal.interface import EntryFilter, Journal
+from tradebot.journal.records import FILL_STATUSES, Entry, Status, dec_text, leg_id_from
+
+_ZERO = Decimal(0)
+
+
+@dataclass
+class _Position:
+    """Average-cost position in one symbol for one algorithm."""
+
+    qty: Decimal = _ZERO
+    cost: Decimal = _ZERO  # average price of the open quantity
+
+    def fill(self, signed: Decimal, price: Decimal) -> Decimal:
+        """Apply a signed fill; return the P&L it realised."""
+        realised = _ZERO
+        if self.qty == 0 or (self.qty > 0) == (signed > 0):
+            total = self.qty + signed
+            self.cost = (self.qty * self.cost + signed * price) / total
+            self.qty = total
+            return realised
+        closing = min(abs(signed), abs(self.qty))
+        direction = 1 if self.qty > 0 else -1
+        realised = closing * (price - self.cost) * direction
+        self.qty += signed
+        if self.qty == 0:
+            self.cost = _ZERO
+        elif (self.qty > 0) != (direction > 0):  # crossed zero: the rest opens at this price
+            self.cost = price
+        return realised
+
+
+@dataclass
+class AlgoReport:
+    algo_id: int
+    counts: Counter[str] = field(default_factory=Counter)
+    realised_pnl: Decimal = _ZERO
+    slippage: Decimal = _ZERO  # money: (fill - signal price) x qty, signed against us
+    slipped_notional: Decimal = _ZERO  # signal-price notional of the fills measured
+
+    @property
+    def slippage_bps(self) -> Decimal | None:
+        if not self.slipped_notional:
+            return None
+        return (self.slippage / self.slipped_notional * 10_000).quantize(Decimal("0.01"))
+
+    def as_dict(self) -> dict[str, Any]:
+        bps = self.slippage_bps
+        return {
+            "algo_id": self.algo_id,
+            "signals": self.counts[Status.SIGNAL],
+            "orders": self.counts[Status.INTENT],
+            "fills": self.counts["fills"],
+            "skips": self.counts[Status.SKIPPED],
+            "rejections": self.counts[Status.REJECTED],
+            "failed": self.counts[Status.FAILED],
+            "realised_pnl": dec_text(self.realised_pnl.quantize(Decimal("0.01"))),
+            "slippage": dec_text(self.slippage.quantize(Decimal("0.01"))),
+            "slippage_bps": None if bps is None else dec_text(bps),
+        }
+
+
+_COUNTED = (Status.SIGNAL, Status.INTENT, Status.SKIPPED, Status.REJECTED, Status.FAILED)
+
+
+def report(
+    journal: Journal, *, since: datetime | None = None, until: datetime | None = None
+) -> list[AlgoReport]:
+    """Per-algorithm figures for fills and records in ``[since, until)``.
+
+    P&L needs the cost of what was bought before ``since``, so every fill is replayed; only the
+    P&L realised inside the window is counted.
+    """
+    reports: dict[int, AlgoReport] = {}
+
+    def of(algo_id: int) -> AlgoReport:
+        return reports.setdefault(algo_id, AlgoReport(algo_id))
+
+    window = EntryFilter(statuses=_COUNTED, since=since, until=until, newest_first=False)
+    for entry in journal.entries(window):
+        if entry.algo_id is not None:
+            of(entry.algo_id).counts[entry.status] += 1
+    intents = journal.entries(EntryFilter(statuses=(Status.INTENT,), until=until))
+    reference = {e.client_order_id: e.price for e in intents}
+    fills = journal.entries(
+        EntryFilter(statuses=tuple(FILL_STATUSES), until=until, newest_first=False)
+    )
+    positions: dict[tuple[int, str], _Position] = defaultdict(_Position)
+    for fill in fills:
+        if fill.algo_id is None or fill.qty is None or fill.price is None or not fill.symbol:
+            continue  # not one of our orders
+        sign = 1 if fill.side == "buy" else -1
+        realised = positions[fill.algo_id, fill.symbol].fill(fill.qty * sign, fill.price)
+        if since is not None and fill.at < since:
+            continue
+        algo = of(fill.algo_id)
+        algo.counts["fills"] += 1
+        algo.realised_pnl += realised
+        ref = reference.get(fill.client_order_id)
+        if ref:
+            algo.slippage += (fill.price - ref) * fill.qty * sign
+            algo.slipped_notional += ref * fill.qty
+    return [reports[a] for a in sorted(reports)]
+
+
+def _leg_keys(intent: Entry) -> set[str]:
+    return {leg_id_from(d).key for d in intent.data.get("legs", ())}
+
+
+def _orders(journal: Journal, coids: set[str]) -> dict[int, Entry]:
+    if not coids:
+        return {}
+    return {e.id: e for e in journal.entries(EntryFilter(client_order_ids=tuple(sorted(coids))))}
+
+
+def _heads(journal: Journal, signal_ids: set[int], legs: set[str] | None) -> dict[int, Entry]:
+    """The SIGNAL and PLAN rows of these signals and, if ``legs`` is None, everything else of
+    theirs; otherwise only the rows about those legs."""
+    if not signal_ids:
+        return {}
+    rows = journal.entries(EntryFilter(signal_ids=tuple(sorted(signal_ids))))
+    return {
+        e.id: e
+        for e in rows
+        if legs is None or e.status in (Status.SIGNAL, Status.PLAN) or (e.leg in legs)
+    }
+
+
+def story(journal: Journal, ident: str) -> list[Entry]:
+    """Every row about ``ident``, oldest first: a row id (``42`` or ``#42``; a SIGNAL row gives
+    the whole signal), a client order id, or a leg key
+    (``16:open:JBHT:buy:2021-04-26T14:30:01Z``). Empty when nothing matches."""
+    text = ident.strip().lstrip("#")
+    rows: dict[int, Entry] = {}
+    if text.isdigit():
+        found = journal.entries(EntryFilter(ids=(int(text),)))
+        if not found:
+            return []
+        (row,) = found
+        if row.status is Status.SIGNAL or (row.client_order_id is None and row.signal_id):
+            signal_id = row.id if row.status is Status.SIGNAL else row.signal_id
+            assert signal_id is not None
+            rows = _heads(journal, {signal_id}, None)
+            rows |= _orders(
+                journal, {e.client_order_id for e in rows.values() if e.client_order_id}
+            )
+            return [rows[i] for i in sorted(rows)]
+        if row.client_order_id is None:
+            return [row]
+        text = row.client_order_id
+    coids: set[str] = set()
+    legs: set[str] = set()
+    signals: set[int] = set()
+    by_order = journal.entries(EntryFilter(client_order_ids=(text,)))
+    if by_order:
+        coids.add(text)
+    else:
+        legs.add(text)
+        for e in journal.entries(EntryFilter(legs=(text,))):
+            rows[e.id] = e
+            if e.signal_id is not None:
+                signals.add(e.signal_id)
+        # an intent serving several legs names only its first in ``leg``: look in its data
+        for e in journal.entries(
+            EntryFilter(signal_ids=tuple(sorted(signals)), statuses=(Status.INTENT,))
+        ):
+            if text in _leg_keys(e) and e.client_order_id:
+                coids.add(e.client_order_id)
+    rows |= _orders(journal, coids)
+    for e in list(rows.values()):
+        if e.status is Status.INTENT:
+            legs |= _leg_keys(e)
+        if e.signal_id is not None:
+            signals.add(e.signal_id)
+    rows |= _heads(journal, signals, legs)
+    return [rows[i] for i in sorted(rows)]
