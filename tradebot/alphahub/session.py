@@ -209,7 +209,9 @@ class Session:
             else:
                 self._handle(event)
             if client.all_joined and not was_all_joined:
-                self._sink.state(StateChange(self.index, "joined", f"{len(self._algorithms)}"))
+                self._sink.state(
+                    StateChange(self.index, "joined", f"{len(self._algorithms)} channel(s)")
+                )
             was_all_joined = client.all_joined
 
     def _handle(self, event: p.Event) -> None:
