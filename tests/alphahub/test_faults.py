@@ -8,7 +8,14 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.alphahub.conftest import make_listener, next_signal, payload, running, until
+from tests.alphahub.conftest import (
+    fast_settings,
+    make_listener,
+    next_signal,
+    payload,
+    running,
+    until,
+)
 from tradebot.alphahub import Listener
 from tradebot.core.signal import Signal
 from tradebot.exceptions import AuthenticationError
@@ -187,3 +194,49 @@ async def test_login_answered_401_is_permanent(sim: AlphaHubSimulator) -> None:
     with pytest.raises(AuthenticationError):
         await asyncio.wait_for(listener.run(), 10)
     assert sim.logins == 1
+
+
+async def test_token_that_expired_with_time_is_replaced() -> None:
+    async with AlphaHubSimulator(token_lifetime=0.3) as sim:
+        listener, _ = make_listener(sim, token_max_age=3600)
+
+        async def expired_then_drop() -> None:
+            await sim.wait_tokens_expired()
+            assert sim.live_tokens == 0
+            sim.drop()
+
+        tasks: list[asyncio.Task[None]] = []
+        await check_recovery(
+            sim, listener, lambda: tasks.append(asyncio.create_task(expired_then_drop()))
+        )
+        await tasks[0]
+        assert sim.handshakes_refused >= 1
+        assert sim.logins >= 2
+
+
+async def test_a_failing_callback_does_not_stop_the_listener(sim: AlphaHubSimulator) -> None:
+    def broken(_: object) -> None:
+        raise RuntimeError("observer bug")
+
+    listener = Listener(
+        fast_settings(sim.url), [14], on_gap=broken, on_state=broken, on_bad_input=broken
+    )
+    await check_recovery(sim, listener, sim.drop)
+
+
+async def test_stopping_says_goodbye_with_1001(sim: AlphaHubSimulator) -> None:
+    listener, _ = make_listener(sim, connections=2)
+    async with running(listener):
+        await until(lambda: listener.all_joined, listener)
+    await asyncio.wait_for(sim.wait_until(lambda: not sim.connections), 10)
+    assert sim.client_close_codes == [1001, 1001]
+
+
+async def test_simulator_closes_an_idle_socket_with_1000() -> None:
+    async with AlphaHubSimulator(idle_timeout=0.2) as sim:
+        # Heartbeats slower than the server's idle timeout: the server closes, we reconnect.
+        listener, _ = make_listener(sim, heartbeat_interval=5.0, heartbeat_timeout=5.0)
+        async with running(listener):
+            await until(lambda: listener.all_joined, listener)
+            await until(lambda: len(listener.gaps) >= 1, listener)
+        assert "code 1000" in listener.gaps[0].reason

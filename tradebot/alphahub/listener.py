@@ -174,6 +174,12 @@ class Listener:
         except InvalidSignal as exc:
             self.bad_frame(connection, str(exc), raw, algo_id)
             return
+        except Exception as exc:
+            # parse_signal raises only InvalidSignal by contract; anything else is a bug in it,
+            # and one odd payload must still not stop the listener.
+            log.exception("algorithm %d: payload could not be parsed", algo_id)
+            self.bad_frame(connection, f"parser failure: {type(exc).__name__}", raw, algo_id)
+            return
         fresh = self._dedup.filter(signal, self._mono())
         if fresh is None:
             return

@@ -14,6 +14,7 @@ What happens is reported to a :class:`SessionSink` (the :class:`~.listener.Liste
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import re
@@ -21,10 +22,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidStatus,
+    WebSocketException,
+)
 
 from tradebot.alphahub import protocol as p
 from tradebot.alphahub.auth import TokenSource, socket_url
@@ -140,7 +147,7 @@ class Session:
             ws = await connect(
                 url,
                 open_timeout=self._settings.request_timeout,
-                proxy=None,  # loopback and AlphaHub alike are reached directly
+                proxy=None if _is_loopback(self._settings.url) else True,
                 logger=ws_log,
                 compression=None,
             )
@@ -157,7 +164,16 @@ class Session:
         try:
             async with ws:
                 self._sink.state(StateChange(self.index, "connected"))
-                await self._serve(ws)
+                try:
+                    await self._serve(ws)
+                except asyncio.CancelledError:
+                    # Stopping on purpose: say goodbye with 1001 (going away), briefly.
+                    with contextlib.suppress(TimeoutError, WebSocketException, OSError):
+                        async with asyncio.timeout(1.0):
+                            await ws.close(1001, "client stopping")
+                    raise
+                except WebSocketException as exc:
+                    raise ConnectionLost(f"websocket error: {type(exc).__name__}") from None
         except ConnectionLost as exc:
             self._sink.lost(self.index, sorted(self._ever_joined), str(exc))
             self._sink.state(StateChange(self.index, "lost", str(exc)))
@@ -227,6 +243,12 @@ class Session:
             raise ConnectionLost(event.reason)
         elif isinstance(event, p.Ignored):
             log.debug("connection %d: ignored frame: %s", self.index, event.reason)
+
+
+def _is_loopback(url: str) -> bool:
+    """The simulator and tests are reached directly, whatever proxy the environment names."""
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def _text(message: str | bytes) -> str:

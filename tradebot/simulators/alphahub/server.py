@@ -80,6 +80,7 @@ class AlphaHubSimulator:
         self.handshakes = 0
         self.handshakes_refused = 0
         self.pushes = 0
+        self.client_close_codes: list[int] = []  # close codes the clients sent
         self.tokens_issued: list[str] = []  # for tests that check no token reaches a log
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -184,6 +185,17 @@ class AlphaHubSimulator:
     def refuse_handshakes(self, count: int = 1) -> None:
         """Refuse the next ``count`` websocket handshakes with HTTP 403 (as for a bad token)."""
         self._refuse_handshakes += count
+
+    @property
+    def live_tokens(self) -> int:
+        """How many issued tokens have not expired yet."""
+        now = time.monotonic()
+        return sum(1 for expiry in self._tokens.values() if expiry > now)
+
+    async def wait_tokens_expired(self) -> None:
+        """Return once every token issued so far has outlived ``token_lifetime``."""
+        if self._tokens:
+            await asyncio.sleep(max(0.0, max(self._tokens.values()) - time.monotonic()))
 
     def expire_tokens(self) -> None:
         """Every token issued so far expires now: the next handshake with one gets 403."""
@@ -362,5 +374,7 @@ class AlphaHubSimulator:
         try:
             await conn.serve(reader)
         finally:
+            if protocol.close_rcvd is not None:
+                self.client_close_codes.append(protocol.close_rcvd.code)
             self._connections.pop(conn.id, None)
             self._moved()
