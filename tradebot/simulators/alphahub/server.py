@@ -23,7 +23,6 @@ import contextlib
 import json
 import logging
 import secrets
-import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
@@ -32,14 +31,15 @@ from urllib.parse import parse_qs
 from websockets.server import ServerProtocol
 
 from tradebot.alphahub.session import MaskTokens
+from tradebot.simulators.alphahub import http
 from tradebot.simulators.alphahub.channels import SimConnection
 from tradebot.simulators.alphahub.script import ScriptEntry, run_script
+from tradebot.simulators.alphahub.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
 _ws_log = logging.getLogger(__name__ + ".websocket")
 _ws_log.addFilter(MaskTokens())  # its handshake lines carry the client's token
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
 
 
 def topic(algo_id: int) -> str:
@@ -67,7 +67,7 @@ class AlphaHubSimulator:
         self.idle_timeout = idle_timeout
         self.broadcast_join_ref = broadcast_join_ref
         self._script = tuple(script)
-        self._tokens: dict[str, float] = {}  # token -> monotonic expiry
+        self.tokens = TokenStore(token_lifetime)
         self._connections: dict[int, SimConnection] = {}
         self._next_id = 0
         self._changed = asyncio.Event()
@@ -81,7 +81,6 @@ class AlphaHubSimulator:
         self.handshakes_refused = 0
         self.pushes = 0
         self.client_close_codes: list[int] = []  # close codes the clients sent
-        self.tokens_issued: list[str] = []  # for tests that check no token reaches a log
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -187,19 +186,22 @@ class AlphaHubSimulator:
         self._refuse_handshakes += count
 
     @property
+    def tokens_issued(self) -> list[str]:
+        """Every token issued so far (tests check that none reaches a log)."""
+        return self.tokens.issued
+
+    @property
     def live_tokens(self) -> int:
         """How many issued tokens have not expired yet."""
-        now = time.monotonic()
-        return sum(1 for expiry in self._tokens.values() if expiry > now)
+        return self.tokens.live
 
     async def wait_tokens_expired(self) -> None:
         """Return once every token issued so far has outlived ``token_lifetime``."""
-        if self._tokens:
-            await asyncio.sleep(max(0.0, max(self._tokens.values()) - time.monotonic()))
+        await self.tokens.wait_all_expired()
 
     def expire_tokens(self) -> None:
         """Every token issued so far expires now: the next handshake with one gets 403."""
-        self._tokens.clear()
+        self.tokens.expire_all()
 
     def drop(self, connection: int | None = None) -> int:
         """Cut the TCP link of one connection (or all) without a close frame. Returns how many."""
@@ -270,22 +272,19 @@ class AlphaHubSimulator:
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             writer.transport.abort()
             return
-        line = head.split(b"\r\n", 1)[0].decode("latin-1")
-        method, _, rest = line.partition(" ")
-        target = rest.rpartition(" ")[0]
-        path, _, query = target.partition("?")
+        method, path, query = http.request_line(head)
         try:
             if method == "GET" and path == "/socket/websocket":
                 await self._websocket(head, query, reader, writer)
                 return
-            body = await self._body(head, reader)
+            body = await http.read_body(head, reader)
             if method == "POST" and path == "/api/v1/session":
                 status, reply = self._login(body)
             elif method == "POST" and path in ("/_sim/push", "/_sim/fault"):
                 status, reply = await self._control(path, body)
             else:
                 status, reply = 404, {"errors": {"detail": "Not Found"}}
-            self._respond(writer, status, reply)
+            http.write_json(writer, status, reply)
             with contextlib.suppress(ConnectionError):
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -293,22 +292,6 @@ class AlphaHubSimulator:
         finally:
             if not writer.transport.is_closing():
                 writer.close()
-
-    async def _body(self, head: bytes, reader: asyncio.StreamReader) -> bytes:
-        for header in head.split(b"\r\n")[1:]:
-            name, _, value = header.partition(b":")
-            if name.strip().lower() == b"content-length":
-                return await reader.readexactly(min(int(value.strip() or 0), 1 << 20))
-        return b""
-
-    def _respond(self, writer: asyncio.StreamWriter, status: int, reply: dict[str, Any]) -> None:
-        body = json.dumps(reply).encode()
-        head = (
-            f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
-            f"content-type: application/json\r\ncontent-length: {len(body)}\r\n"
-            "connection: close\r\n\r\n"
-        )
-        writer.write(head.encode() + body)
 
     def _login(self, body: bytes) -> tuple[int, dict[str, Any]]:
         self.logins += 1
@@ -320,9 +303,7 @@ class AlphaHubSimulator:
         password = form.get("user[password]", [""])[0]
         if email != self.email or password != self.password:
             return 401, {"error": {"status": 401, "message": "Invalid email or password"}}
-        token = secrets.token_urlsafe(24)
-        self._tokens[token] = time.monotonic() + self.token_lifetime
-        self.tokens_issued.append(token)
+        token = self.tokens.issue()
         return 200, {"data": {"token": token, "renew_token": secrets.token_urlsafe(24)}}
 
     async def _control(self, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -334,12 +315,6 @@ class AlphaHubSimulator:
             return 200, await self.control(command)
         except (ValueError, KeyError, TypeError) as exc:
             return 400, {"error": str(exc)}
-
-    def _token_ok(self, query: str) -> bool:
-        params = parse_qs(query)
-        token = params.get("api_token", [""])[0]
-        expiry = self._tokens.get(token)
-        return expiry is not None and time.monotonic() < expiry
 
     async def _websocket(
         self, head: bytes, query: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -354,7 +329,7 @@ class AlphaHubSimulator:
         refuse = self._refuse_handshakes > 0
         if refuse:
             self._refuse_handshakes -= 1
-        if refuse or not self._token_ok(query):
+        if refuse or not self.tokens.valid(parse_qs(query).get("api_token", [""])[0]):
             self.handshakes_refused += 1
             response = protocol.reject(403, "Forbidden\n")
         elif parse_qs(query).get("vsn", [""])[0] != "2.0.0":
