@@ -8,6 +8,7 @@ so the bot can journal it and compare positions with the broker afterwards.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -27,11 +28,14 @@ class Gap:
 
 
 class GapRecorder:
-    """Opens a gap when a channel is lost, closes it when the channel is joined again."""
+    """Opens a gap when a channel is lost, closes it when the channel is joined again.
 
-    def __init__(self) -> None:
+    Keeps the last ``keep`` closed gaps in memory (the journal keeps them all, via ``on_gap``).
+    """
+
+    def __init__(self, keep: int = 10_000) -> None:
         self._open: dict[tuple[int, int], Gap] = {}
-        self._closed: list[Gap] = []
+        self._closed: deque[Gap] = deque(maxlen=keep)
 
     def lost(self, algo_id: int, connection: int, at: datetime, reason: str) -> Gap | None:
         """Record a loss; a second loss before the rejoin extends the same gap (returns None)."""
