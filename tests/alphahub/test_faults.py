@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.alphahub.conftest import (
+    Recorder,
     fast_settings,
     make_listener,
     next_signal,
@@ -240,3 +241,46 @@ async def test_simulator_closes_an_idle_socket_with_1000() -> None:
             await until(lambda: listener.all_joined, listener)
             await until(lambda: len(listener.gaps) >= 1, listener)
         assert "code 1000" in listener.gaps[0].reason
+
+
+def retries(rec: Recorder) -> list[tuple[int, float]]:
+    return [(s.attempt or 0, s.retry_in or 0.0) for s in rec.states if s.state == "retrying"]
+
+
+async def test_backoff_grows_while_the_server_keeps_refusing(sim: AlphaHubSimulator) -> None:
+    settings = fast_settings(sim.url)  # first_delay 0.01, max_delay 0.05
+    reconnect = settings.reconnect.model_copy(update={"healthy_after": 3600.0})
+    listener, rec = make_listener(sim, reconnect=reconnect)  # so the drop counts as attempt 1
+
+    def fault() -> None:
+        sim.refuse_handshakes(6)
+        sim.drop()
+
+    await check_recovery(sim, listener, fault)
+    waits = retries(rec)
+    assert [a for a, _ in waits] == [1, 2, 3, 4, 5, 6, 7]  # the drop, then six refusals
+    assert 0.005 <= waits[0][1] <= 0.01  # the first retry comes quickly
+    assert waits[0][1] <= waits[1][1] <= waits[2][1]  # then exponentially later...
+    assert all(w <= 0.05 for _, w in waits)  # ...up to the cap
+
+
+@pytest.mark.parametrize(("healthy_after", "expected"), [(3600.0, [1, 2, 3]), (0.1, [])])
+async def test_backoff_resets_only_after_a_healthy_connection(
+    sim: AlphaHubSimulator, healthy_after: float, expected: list[int]
+) -> None:
+    settings = fast_settings(sim.url)
+    reconnect = settings.reconnect.model_copy(update={"healthy_after": healthy_after})
+    listener, rec = make_listener(sim, reconnect=reconnect)
+    async with running(listener):
+        for drop in range(3):
+            await until(lambda: listener.all_joined, listener)
+            # Three heartbeats answered, 0.05 s apart: the link has been up for over 0.1 s.
+            conn = sim.connections[0]
+            await asyncio.wait_for(
+                sim.wait_until(lambda c=conn: sim.heartbeats_answered(c) >= 3), 10
+            )
+            sim.drop()
+            await until(lambda n=drop: closed_gaps(listener) > n, listener)
+    # Short-lived connections count as failures (no hot loop against a server that accepts
+    # and drops); a connection that stayed healthy reconnects at once with a fresh backoff.
+    assert [a for a, _ in retries(rec)] == expected

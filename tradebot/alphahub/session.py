@@ -63,11 +63,17 @@ ws_log.addFilter(MaskTokens())
 
 @dataclass(frozen=True, slots=True)
 class StateChange:
-    """A connection's state: connecting, connected, joined, lost, or retrying (detail says why)."""
+    """A connection's state: connecting, connected, joined, lost, or retrying (detail says why).
+
+    For ``retrying``, ``attempt`` counts the failures since the backoff was last reset and
+    ``retry_in`` is the wait, in seconds, before the next attempt.
+    """
 
     connection: int
     state: str
     detail: str = ""
+    attempt: int | None = None
+    retry_in: float | None = None
 
 
 class SessionSink(Protocol):
@@ -135,7 +141,8 @@ class Session:
         wait = state.next_action.sleep if state.next_action else 0.0
         error = state.outcome.exception() if state.outcome else None
         detail = f"attempt {state.attempt_number} failed ({error}); retrying in {wait:.2f} s"
-        self._sink.state(StateChange(self.index, "retrying", detail))
+        change = StateChange(self.index, "retrying", detail, state.attempt_number, wait)
+        self._sink.state(change)
 
     async def _connect_once(self) -> None:
         token = await self._tokens.get()

@@ -169,6 +169,7 @@ class SimConnection:
             if not self.heartbeats_muted:
                 self.heartbeats_answered += 1
                 self.send_text(encode(None, ref, "phoenix", "phx_reply", _OK))
+                self._on_change()
             return
         if event == "phx_join":
             if not valid_topic(topic):

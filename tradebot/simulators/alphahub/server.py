@@ -142,6 +142,11 @@ class AlphaHubSimulator:
         t = topic(algo_id)
         return [i for i, c in sorted(self._connections.items()) if t in c.channels]
 
+    def heartbeats_answered(self, connection: int) -> int:
+        """Heartbeats answered on a live connection so far (0 if it is gone)."""
+        conn = self._connections.get(connection)
+        return conn.heartbeats_answered if conn is not None else 0
+
     async def wait_until(self, condition: Callable[[], bool]) -> None:
         while not condition():
             await self._changed.wait()
