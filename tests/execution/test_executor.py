@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -226,3 +227,37 @@ async def test_fill_events_for_unknown_orders_are_recorded_not_applied(
     assert executor.book == PositionBook()
     (row,) = journal.entries(EntryFilter(client_order_ids=("manual-1",)))
     assert row.status is Status.FILLED and row.algo_id is None
+
+
+async def test_a_burst_of_events_is_recorded_in_one_transaction(tmp_path: Path) -> None:
+    ticks = iter(range(1_000))
+
+    def clock() -> datetime:  # every reading is a new second: one reading = one transaction
+        return T0 + timedelta(seconds=next(ticks))
+
+    with open_journal(tmp_path / "j.sqlite", clock=clock) as journal:
+        broker = ScriptedBroker(fill=False)
+        executor = Executor(journal, broker, PositionBook())
+        result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
+        coid = result.outcomes[0].intent.client_order_id
+        for cum in ("2", "5", "10"):
+            broker.push(
+                OrderFilled(
+                    client_order_id=coid,
+                    broker_order_id="b-1",
+                    at=T0,
+                    symbol="TSLA",
+                    side=Side.BUY,
+                    qty=Decimal(1),
+                    price=Decimal(250),
+                    cum_qty=Decimal(cum),
+                    order_qty=Decimal(10),
+                    partial=cum != "10",
+                )
+            )
+        await drain(executor, broker)
+        rows = journal.entries(
+            EntryFilter(client_order_ids=(coid,), statuses=(Status.PARTIAL, Status.FILLED))
+        )
+        assert len(rows) == 3 and len({r.at for r in rows}) == 1
+        assert executor.book.qty(3, "TSLA") == Decimal(10)

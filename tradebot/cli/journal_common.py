@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 import click
 
-from tradebot.config.model import JournalConfig
 from tradebot.journal.sqlite import SqliteJournal, open_journal
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,6 +63,9 @@ def resolve_journal(journal_path: Path | None, config_path: Path | None) -> Path
         return journal_path
     config = load_config_or_none(config_path)
     if config is None:
+        # imported here: pydantic costs ~100 ms of start-up that --journal PATH never needs
+        from tradebot.config.model import JournalConfig
+
         return Path(JournalConfig().path)
     return Path(config.journal.path)
 

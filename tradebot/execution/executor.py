@@ -93,6 +93,9 @@ class ExecutionResult:
 class Executor:
     """Sends plans through a broker, journaling every step. One per account; loop-bound."""
 
+    #: most broker events recorded in one transaction by :meth:`consume_events`
+    max_batch = 500
+
     def __init__(
         self,
         journal: Journal,
@@ -214,16 +217,47 @@ class Executor:
 
     async def apply_event(self, event: OrderEvent) -> tuple[AppliedFill, ...]:
         """Journal one broker event and apply any new fill to the book."""
-        is_fill = isinstance(event, OrderFilled)
-        if is_fill:
+        return await self.apply_events([event])
+
+    async def apply_events(self, events: Sequence[OrderEvent]) -> tuple[AppliedFill, ...]:
+        """Journal events in one durable transaction, then apply their new fills to the book."""
+        fill_events = sum(isinstance(e, OrderFilled) for e in events)
+        for _ in range(fill_events):
             self._step(Step.FILL_RECEIVED)
-        fills = await asyncio.to_thread(self.journal.record_event, event)
+        fills = await asyncio.to_thread(self.journal.record_events, events)
         self._apply(fills)
-        if is_fill:
+        for _ in range(fill_events):
             self._step(Step.FILL_RECORDED)
         return fills
 
     async def consume_events(self) -> None:
-        """Apply the broker's event stream until it ends (run it as a task; cancel to stop)."""
-        async for event in self.broker.events():
-            await self.apply_event(event)
+        """Apply the broker's event stream until it ends (run it as a task; cancel to stop).
+
+        Events that arrive while a write is in progress are recorded together in the next
+        transaction (group commit, at most :attr:`max_batch`): one fsync for a burst of fills,
+        and no wait at all for a lone event.
+        """
+        queue: asyncio.Queue[OrderEvent | None] = asyncio.Queue()
+
+        async def read() -> None:
+            try:
+                async for event in self.broker.events():
+                    queue.put_nowait(event)
+            finally:
+                queue.put_nowait(None)
+
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(read())
+            ended = False
+            while not ended:
+                first = await queue.get()
+                if first is None:
+                    break
+                batch = [first]
+                while len(batch) < self.max_batch and not queue.empty():
+                    nxt = queue.get_nowait()
+                    if nxt is None:
+                        ended = True
+                        break
+                    batch.append(nxt)
+                await self.apply_events(batch)

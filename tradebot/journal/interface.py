@@ -95,6 +95,10 @@ class Journal(Protocol):
         """One broker event; returns the fills it added (none when already recorded)."""
         ...
 
+    def record_events(self, events: Sequence[OrderEvent]) -> tuple[AppliedFill, ...]:
+        """Several events in one transaction (one fsync): :meth:`record_event` for each."""
+        ...
+
     def record_rejected(self, client_order_id: str, reason: str) -> int: ...
     def record_failed(self, client_order_id: str, reason: str) -> int:
         """Give up on an intent that never reached the broker; this is its final outcome."""

@@ -189,6 +189,11 @@ class SqliteJournal:
         with self._tx() as conn:
             return orderlog.apply_event(conn, event, self._clock())
 
+    def record_events(self, events: Sequence[OrderEvent]) -> tuple[AppliedFill, ...]:
+        at = self._clock()
+        with self._tx() as conn:
+            return tuple(f for event in events for f in orderlog.apply_event(conn, event, at))
+
     def record_rejected(self, client_order_id: str, reason: str) -> int:
         with self._tx() as conn:
             return orderlog.final_row(conn, client_order_id, Status.REJECTED, reason, self._clock())
