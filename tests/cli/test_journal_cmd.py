@@ -158,3 +158,23 @@ def test_follow_prints_new_rows_live_and_stops_cleanly_on_ctrl_c(tmp_path: Path)
             proc.send_signal(signal.SIGINT)
             code = proc.wait(timeout=30)
     assert code == 0, proc.stderr.read() if proc.stderr else ""
+
+
+def test_the_journal_is_found_through_the_config_relative_to_its_folder(
+    gen: Generated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "bot"
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "j.sqlite").write_bytes(gen.path.read_bytes())
+    (folder / "config.yaml").write_text("journal:\n  path: data/j.sqlite\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    args = ["journal", "--config", str(folder / "config.yaml"), "--format", "json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)) == len(as_json(gen))
+    monkeypatch.chdir(folder)  # ./config.yaml is used when present
+    result = CliRunner().invoke(cli, ["journal", "--status", "stop", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert [r["detail"] for r in json.loads(result.stdout)] == ["stopped by the user"]

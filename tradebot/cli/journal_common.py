@@ -1,7 +1,8 @@
 """What the review commands share: finding the journal, reading times, printing tables.
 
 The journal path is, in order: ``--journal PATH``; ``journal.path`` of the config file given by
-``--config`` (or ``./config.yaml`` when it exists); the default ``journal/tradebot.sqlite``.
+``--config`` (or ``./config.yaml`` when it exists), relative to that file's folder; the default
+``journal/tradebot.sqlite`` in the current directory.
 Review commands open the journal read-only and never take the writer's lock, so they run beside
 a live bot.
 """
@@ -43,9 +44,14 @@ def journal_options(func: F) -> F:
     )(func)
 
 
+def config_file(config_path: Path | None) -> Path | None:
+    """``--config``, else ./config.yaml when it exists, else None."""
+    return config_path or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+
+
 def load_config_or_none(config_path: Path | None) -> Any:
-    """The Config from ``config_path`` (or ./config.yaml if present), else None."""
-    path = config_path or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    """The Config from :func:`config_file`, or None when there is no config file."""
+    path = config_file(config_path)
     if path is None:
         return None
     try:
@@ -59,6 +65,8 @@ def load_config_or_none(config_path: Path | None) -> Any:
 
 
 def resolve_journal(journal_path: Path | None, config_path: Path | None) -> Path:
+    """The journal file. ``journal.path`` in a config file is relative to that file's folder,
+    as ``tradebot run`` reads it, so both find the same journal from any directory."""
     if journal_path is not None:
         return journal_path
     config = load_config_or_none(config_path)
@@ -67,7 +75,11 @@ def resolve_journal(journal_path: Path | None, config_path: Path | None) -> Path
         from tradebot.config.model import JournalConfig
 
         return Path(JournalConfig().path)
-    return Path(config.journal.path)
+    path = Path(config.journal.path).expanduser()
+    source = config_file(config_path)
+    if path.is_absolute() or source is None:
+        return path
+    return source.expanduser().resolve().parent / path
 
 
 def open_review(journal_path: Path | None, config_path: Path | None) -> SqliteJournal:

@@ -170,6 +170,12 @@ class BrokerConfig(Frozen):
 
 class JournalConfig(Frozen):
     path: str = "journal/tradebot.sqlite"
+    recovery_max_age: float = Field(
+        300.0,
+        gt=0,
+        description="seconds; at start-up, an order not sent before a crash is sent only if its "
+        "signal is younger than this, else recorded as failed",
+    )
 
 
 # -- risk ----------------------------------------------------------------------------------------
