@@ -13,7 +13,13 @@ import pytest
 from tests.execution.fakes import LOSE_RESPONSE, T0, ScriptedBroker
 from tests.execution.planner import make_signal, simple_plan
 from tradebot.core.book import PositionBook
-from tradebot.core.events import OrderCanceled, OrderFilled
+from tradebot.core.events import (
+    OrderCanceled,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderRejectedEvent,
+)
 from tradebot.core.signal import Side
 from tradebot.exceptions import BrokerUnavailable, OrderRejected
 from tradebot.execution import Executor, RetryPolicy, Step
@@ -261,3 +267,54 @@ async def test_a_burst_of_events_is_recorded_in_one_transaction(tmp_path: Path) 
         )
         assert len(rows) == 3 and len({r.at for r in rows}) == 1
         assert executor.book.qty(3, "TSLA") == Decimal(10)
+
+
+async def test_an_order_whose_fills_cover_it_is_resolved_without_a_final_word(
+    journal: SqliteJournal,
+) -> None:
+    broker = ScriptedBroker(fill=False)
+    executor = Executor(journal, broker, PositionBook())
+    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
+    coid = result.outcomes[0].intent.client_order_id
+    # a lagging broker reports the whole quantity as a partial fill, then never says "filled"
+    broker.push(
+        OrderFilled(
+            client_order_id=coid,
+            broker_order_id="b-1",
+            at=T0,
+            symbol="TSLA",
+            side=Side.BUY,
+            qty=Decimal(10),
+            price=Decimal(250),
+            cum_qty=Decimal(10),
+            order_qty=Decimal(10),
+            partial=True,
+        )
+    )
+    await drain(executor, broker)
+    assert journal.unresolved_intents() == ()
+    assert executor.book.qty(3, "TSLA") == Decimal(10)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "status"),
+    [
+        (OrderRejectedEvent, Status.REJECTED),
+        (OrderExpired, Status.EXPIRED),
+        (OrderCanceled, Status.CANCELED),
+    ],
+)
+async def test_a_late_final_event_ends_the_order_once(
+    journal: SqliteJournal, event_type: type[OrderEvent], status: Status
+) -> None:
+    broker = ScriptedBroker(fill=False)
+    executor = Executor(journal, broker, PositionBook())
+    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
+    coid = result.outcomes[0].intent.client_order_id
+    assert [s.intent.client_order_id for s in journal.unresolved_intents()] == [coid]
+    final = event_type(client_order_id=coid, broker_order_id="b-1", at=T0, reason="by the broker")
+    broker.push(final)
+    broker.push(final)  # replayed after a reconnect
+    await drain(executor, broker)
+    assert statuses(journal, coid) == [Status.INTENT, Status.SUBMITTED, Status.ACCEPTED, status]
+    assert journal.unresolved_intents() == ()

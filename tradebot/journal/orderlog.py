@@ -271,10 +271,13 @@ def unresolved_intents(conn: sqlite3.Connection) -> tuple[StoredIntent, ...]:
         "ORDER BY i.id"
     )
     out = []
-    for row in conn.execute(sql):
+    for row in conn.execute(sql).fetchall():
         entry = decode(row[:-1])
+        intent = intent_from_entry(entry)
+        if _filled(conn, intent.client_order_id)[0] >= intent.qty:
+            continue  # fully filled, though the broker never said "filled" in so many words
         received = None if row[-1] is None else from_micros(row[-1])
-        out.append(StoredIntent(entry.id, entry.signal_id, received, intent_from_entry(entry)))
+        out.append(StoredIntent(entry.id, entry.signal_id, received, intent))
     return tuple(out)
 
 
