@@ -26,7 +26,7 @@ def fast_settings(url: str, **overrides: Any) -> AlphaHubConfig:
         "password": SecretStr(PASSWORD),
         "connections": 1,
         "heartbeat_interval": 0.05,
-        "heartbeat_timeout": 0.3,
+        "heartbeat_timeout": 1.0,  # generous: a loaded CI machine must not fake a dead link
         "join_timeout": 0.5,
         "request_timeout": 2.0,
         "reconnect": ReconnectConfig(first_delay=0.01, max_delay=0.05, healthy_after=0.5),

@@ -83,7 +83,7 @@ async def test_close_with_code(sim: AlphaHubSimulator, code: int) -> None:
 
 
 async def test_silent_link_missing_heartbeat_reply(sim: AlphaHubSimulator) -> None:
-    listener, _ = make_listener(sim)
+    listener, _ = make_listener(sim, heartbeat_timeout=0.3)
     await check_recovery(sim, listener, sim.mute_heartbeats)
     assert "heartbeat" in listener.gaps[0].reason
 
