@@ -13,7 +13,9 @@ from tests.alphahub.conftest import EMAIL, PASSWORD, leg
 from tradebot.simulators.alphahub import AlphaHubSimulator
 
 
-async def start_listen(*args: str, password: str = PASSWORD) -> asyncio.subprocess.Process:
+async def start_listen(
+    *args: str, cwd: Path, password: str = PASSWORD
+) -> asyncio.subprocess.Process:
     env = {**os.environ, "ALPHAHUB_EMAIL": EMAIL, "ALPHAHUB_PASSWORD": password}
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -22,6 +24,7 @@ async def start_listen(*args: str, password: str = PASSWORD) -> asyncio.subproce
         "listen",
         *args,
         env=env,
+        cwd=cwd,  # no stray ./config.yaml
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -40,7 +43,7 @@ async def read_until(stream: asyncio.StreamReader, text: str) -> list[str]:
 async def test_listen_prints_signals_and_states(sim: AlphaHubSimulator, tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(f"alphahub:\n  url: {sim.url}\n  connections: 2\n")
-    process = await start_listen("--config", str(config), "--algo", "16", "--json")
+    process = await start_listen("--config", str(config), "--algo", "16", "--json", cwd=tmp_path)
     assert process.stdout is not None and process.stderr is not None
     try:
         states = await read_until(process.stderr, "joined")
@@ -59,8 +62,10 @@ async def test_listen_prints_signals_and_states(sim: AlphaHubSimulator, tmp_path
     assert process.returncode == 130
 
 
-async def test_listen_with_wrong_password_exits_3(sim: AlphaHubSimulator) -> None:
-    process = await start_listen("--url", sim.url, "--algo", "14", password="wrong-pw-123")
+async def test_listen_with_wrong_password_exits_3(sim: AlphaHubSimulator, tmp_path: Path) -> None:
+    process = await start_listen(
+        "--url", sim.url, "--algo", "14", cwd=tmp_path, password="wrong-pw-123"
+    )
     stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 3
     assert b"refused the login" in stderr

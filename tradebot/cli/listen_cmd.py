@@ -6,7 +6,6 @@ Sends nothing to any broker. Stops on Ctrl-C; wrong credentials stop it with exi
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import os
 from pathlib import Path
@@ -21,34 +20,13 @@ from tradebot.core.signal import Leg, Signal
 
 def _load(path: Path | None) -> Config:
     """The config at ``path`` (or ./config.yaml if present), else the defaults."""
+    from tradebot.config.loader import DEFAULT_CONFIG_PATH, load_config
+
     if path is None:
-        default = Path("config.yaml")
-        if not default.is_file():
+        if not Path(DEFAULT_CONFIG_PATH).is_file():
             return Config()
-        path = default
-    try:
-        # The one config reader (tradebot.config.loader), when present; looked up by name so
-        # this module does not depend on it being there yet.
-        loader = importlib.import_module("tradebot.config.loader")
-    except ImportError:
-        return _load_plain(path)
-    config = loader.load_config(path)
-    if not isinstance(config, Config):
-        raise TypeError("tradebot.config.loader.load_config did not return a Config")
-    return config
-
-
-def _load_plain(path: Path) -> Config:
-    """Fallback reader: YAML validated against the model (no env interpolation)."""
-    import yaml  # imported here: only this fallback needs it
-
-    from tradebot.exceptions import ConfigError
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return Config.model_validate(data)
-    except (OSError, yaml.YAMLError, ValueError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        path = Path(DEFAULT_CONFIG_PATH)
+    return load_config(path)
 
 
 def _settings(config: Config, url: str | None, connections: int | None) -> AlphaHubConfig:
