@@ -21,7 +21,7 @@ from tradebot.core.events import (
     OrderRejectedEvent,
 )
 from tradebot.core.signal import Side
-from tradebot.exceptions import BrokerUnavailable, OrderRejected
+from tradebot.exceptions import AuthenticationError, BrokerUnavailable, OrderRejected
 from tradebot.execution import Executor, RetryPolicy, Step
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
 
@@ -318,3 +318,22 @@ async def test_a_late_final_event_ends_the_order_once(
     await drain(executor, broker)
     assert statuses(journal, coid) == [Status.INTENT, Status.SUBMITTED, Status.ACCEPTED, status]
     assert journal.unresolved_intents() == ()
+
+
+async def test_a_fatal_error_is_recorded_raised_as_itself_and_siblings_finish(
+    journal: SqliteJournal,
+) -> None:
+    broker = ScriptedBroker()
+    broker.faults.append(AuthenticationError("keys refused"))
+    executor = Executor(journal, broker, PositionBook())
+    signal = make_signal(3, opens=(("TSLA", "buy", "250"), ("AMD", "buy", "150")))
+    with pytest.raises(AuthenticationError):
+        await executor.handle(signal, simple_plan)
+    await drain(executor, broker)
+    errors = journal.entries(EntryFilter(statuses=(Status.ERROR,)))
+    assert len(errors) == 1 and "keys refused" in errors[0].detail
+    # the sibling's order went out and its answer is on record; the refused one awaits recovery
+    (unresolved,) = journal.unresolved_intents()
+    assert unresolved.intent.client_order_id == errors[0].client_order_id
+    (sent,) = broker.orders
+    assert Status.SUBMITTED in statuses(journal, sent)

@@ -27,6 +27,7 @@ from tradebot.core.orders import IntentRole, OrderIntent, Plan
 from tradebot.core.signal import Signal
 from tradebot.exceptions import (
     BrokerUnavailable,
+    FatalError,
     OrderOutcomeUnknown,
     OrderRejected,
     TransientError,
@@ -142,9 +143,13 @@ class Executor:
             group = [i for i in intents if i.role is role]
             if not group:
                 continue
-            async with asyncio.TaskGroup() as tg:
-                tasks = [tg.create_task(self.submit(intent)) for intent in group]
-            outcomes.extend(t.result() for t in tasks)
+            # gather, not a TaskGroup: one fatal error must not cancel siblings already on the
+            # wire before their answers are journaled; it is raised, as itself, once all are in
+            results = await asyncio.gather(*(self.submit(i) for i in group), return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+            outcomes.extend(r for r in results if isinstance(r, OrderOutcome))
         return tuple(outcomes)
 
     async def submit(self, intent: OrderIntent) -> OrderOutcome:
@@ -173,6 +178,16 @@ class Executor:
             )
             log.warning("%s: %s", coid, detail)
             return OrderOutcome(intent, None, detail)
+        except FatalError as exc:
+            # the bot stops; the intent stays unresolved for recovery to settle by lookup
+            await asyncio.to_thread(
+                self.journal.record_error,
+                f"submit failed, stopping: {exc}",
+                algo_id=intent.algo_id,
+                symbol=intent.symbol,
+                client_order_id=coid,
+            )
+            raise
         self._step(Step.SUBMIT_RETURNED)
         await self._record_snapshot(snapshot, "submit")
         self._step(Step.ACCEPTED_RECORDED)

@@ -19,6 +19,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -238,7 +239,7 @@ class SqliteJournal:
 
 
 def _with_signal(row: Row, signal_id: int) -> Row:
-    return Row(**{**{f: getattr(row, f) for f in Row.__slots__}, "signal_id": signal_id})
+    return replace(row, signal_id=signal_id)
 
 
 def _check_header(path: Path) -> None:
