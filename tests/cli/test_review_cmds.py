@@ -79,10 +79,23 @@ def test_positions_table_of_an_open_book(tmp_path: Path) -> None:
     assert lines[2].split() == ["NET", "NVDA", "-10"]
 
 
-def test_positions_without_a_config_says_why_the_broker_is_absent(gen: Generated) -> None:
+def test_positions_without_a_config_says_why_the_broker_is_absent(
+    gen: Generated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./config.yaml here
     result = CliRunner().invoke(cli, ["positions", "--journal", str(gen.path)])
     assert result.exit_code == 0
     assert "broker not queried: no config" in result.stderr
+
+
+def test_positions_do_not_ask_the_stateless_sim_broker(
+    gen: Generated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "config.yaml").write_text("broker:\n  name: sim\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["positions", "--journal", str(gen.path)])
+    assert result.exit_code == 0, result.output
+    assert "sim broker keeps no positions" in result.stderr
 
 
 # -- report ---------------------------------------------------------------------------------------

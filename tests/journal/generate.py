@@ -21,7 +21,6 @@ from tradebot.exceptions import OrderRejected
 from tradebot.execution import ExecutionResult, Executor
 from tradebot.journal import open_journal
 
-
 START = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
 
 
