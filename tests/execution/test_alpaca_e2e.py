@@ -5,7 +5,7 @@ restart's recovery finds nothing to fix, and ``tradebot positions`` shows the br
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +19,7 @@ from tradebot.broker.alpaca import AlpacaBroker
 from tradebot.cli.main import cli
 from tradebot.config.model import AlpacaConfig, Mode
 from tradebot.core.book import PositionBook
-from tradebot.execution import Executor, recover
+from tradebot.execution import Executor, Step, recover
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
 from tradebot.simulators.alpaca.faults import FillScript
 from tradebot.simulators.alpaca.server import AlpacaServer
@@ -48,19 +48,21 @@ def adapter(server: AlpacaServer) -> AlpacaBroker:
     return AlpacaBroker(config, Mode.PAPER, key_id=SecretStr(KEY), secret_key=SecretStr(SECRET))
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(20):
-        while not condition():
-            await asyncio.sleep(0.02)
-
-
 async def trade(server: AlpacaServer, journal: SqliteJournal) -> PositionBook:
+    """Execute SIGNAL and return the book once every order is settled in the journal."""
+    settled = asyncio.Event()
+
+    def on_step(step: str) -> None:
+        if step == Step.FILL_RECORDED and not journal.unresolved_intents():
+            settled.set()
+
     async with adapter(server) as broker:
-        executor = Executor(journal, broker, PositionBook())
+        executor = Executor(journal, broker, PositionBook(), on_step=on_step)
         async with asyncio.TaskGroup() as tg:
             consumer = tg.create_task(executor.consume_events())
             await executor.handle(SIGNAL, simple_plan)
-            await until(lambda: not journal.unresolved_intents())
+            async with asyncio.timeout(20):
+                await settled.wait()
             consumer.cancel()
         return executor.book
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -337,3 +338,22 @@ async def test_a_fatal_error_is_recorded_raised_as_itself_and_siblings_finish(
     assert unresolved.intent.client_order_id == errors[0].client_order_id
     (sent,) = broker.orders
     assert Status.SUBMITTED in statuses(journal, sent)
+
+
+async def test_cancelled_mid_write_the_book_still_matches_the_journal(
+    journal: SqliteJournal,
+) -> None:
+    broker = ScriptedBroker()
+    consumer: list[asyncio.Task[None]] = []
+
+    def on_step(step: str) -> None:
+        if step == Step.FILL_RECEIVED and consumer:
+            consumer[0].cancel()  # lands while the fill is being written
+
+    executor = Executor(journal, broker, PositionBook(), on_step=on_step)
+    await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
+    consumer.append(asyncio.create_task(executor.consume_events()))
+    with pytest.raises(asyncio.CancelledError):
+        await consumer[0]
+    assert executor.book.qty(3, "TSLA") == Decimal(10)
+    assert executor.book == journal.rebuild_book()

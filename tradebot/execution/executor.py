@@ -13,6 +13,7 @@ the crash tests can kill the process at a precise point, and costs nothing when 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -165,7 +166,7 @@ class Executor:
         except TransientError as exc:
             found = await self._lookup(coid)
             if found is not None:  # it got there after all
-                await self._record_snapshot(found, "submit")
+                await self.record_snapshot(found, "submit")
                 return OrderOutcome(intent, found)
             # not final: the order may exist. Recovery (or the event stream) settles it.
             detail = f"submit gave up after retries, outcome unknown: {exc}"
@@ -189,7 +190,7 @@ class Executor:
             )
             raise
         self._step(Step.SUBMIT_RETURNED)
-        await self._record_snapshot(snapshot, "submit")
+        await self.record_snapshot(snapshot, "submit")
         self._step(Step.ACCEPTED_RECORDED)
         return OrderOutcome(intent, snapshot)
 
@@ -222,9 +223,32 @@ class Executor:
         except TransientError:
             return None
 
-    async def _record_snapshot(self, snapshot: OrderSnapshot, source: str) -> None:
-        fills = await asyncio.to_thread(self.journal.record_snapshot, snapshot, source=source)
-        self._apply(fills)
+    async def record_snapshot(self, snapshot: OrderSnapshot, source: str) -> None:
+        """Journal what the broker showed of an order (``submit`` or ``lookup``); apply fills."""
+        await self._journal_fills(
+            functools.partial(self.journal.record_snapshot, snapshot, source=source)
+        )
+
+    async def _journal_fills(
+        self, write: Callable[[], tuple[AppliedFill, ...]]
+    ) -> tuple[AppliedFill, ...]:
+        """Run a journal write that may add fills, then apply them to the book, as one unit.
+
+        A cancellation that arrives meanwhile waits for the unit to finish before it goes on,
+        so the book never lags behind fills already durable in the journal.
+        """
+
+        async def unit() -> tuple[AppliedFill, ...]:
+            fills = await asyncio.to_thread(write)
+            self._apply(fills)
+            return fills
+
+        task = asyncio.ensure_future(unit())
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await asyncio.wait({task})
+            raise
 
     def _apply(self, fills: Sequence[AppliedFill]) -> None:
         for fill in fills:
@@ -239,8 +263,7 @@ class Executor:
         fill_events = sum(isinstance(e, OrderFilled) for e in events)
         for _ in range(fill_events):
             self._step(Step.FILL_RECEIVED)
-        fills = await asyncio.to_thread(self.journal.record_events, events)
-        self._apply(fills)
+        fills = await self._journal_fills(functools.partial(self.journal.record_events, events))
         for _ in range(fill_events):
             self._step(Step.FILL_RECORDED)
         return fills

@@ -108,9 +108,7 @@ async def recover(
         coid = stored.intent.client_order_id
         snapshot = await broker.get_order(coid)
         if snapshot is not None:
-            fills = await asyncio.to_thread(journal.record_snapshot, snapshot, source="lookup")
-            for f in fills:
-                book.apply_fill(f.algo_id, f.symbol, f.side, f.qty)
+            await executor.record_snapshot(snapshot, "lookup")
             found.append(coid)
         elif _fresh(stored.signal_received_at, now, max_age):
             to_send.append(stored.intent)
