@@ -1,9 +1,11 @@
 """The executor: journal first, then send; record every answer; positions change only from fills.
 
 For one signal: the signal is journaled, the plan (every intent) is made durable in one
-transaction, then the closes go out concurrently, then the opens. Each submission is retried on
-transient errors with the same client order id; after an ``OrderOutcomeUnknown`` the order is
-looked up by that id before anything is sent again, so a leg is never ordered twice.
+transaction, then the closes go out concurrently, then the opens. A submission that fails with a
+transient error is retried per :class:`RetryPolicy` (one attempt by default: the broker adapter
+owns retries) with the same client order id, and the order is looked up by that id before
+anything is sent again and when the executor gives up, so a leg is never ordered twice. An order
+whose outcome stays unknown is left unresolved (with an ERROR row) for recovery to settle.
 
 Every journal write runs in a worker thread (``asyncio.to_thread``): an fsync never blocks the
 event loop. ``on_step(name)`` is called at each step boundary (see :class:`Step`); it exists so
