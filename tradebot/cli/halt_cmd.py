@@ -1,0 +1,66 @@
+"""``tradebot halt`` and ``tradebot resume``: the kill switch, from the command line."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from tradebot.runtime.killswitch import clear_kill_switch, read_kill_switch, write_kill_switch
+from tradebot.runtime.paths import config_relative
+
+_config_option = click.option(
+    "--config",
+    "config_path",
+    default="config.yaml",
+    show_default=True,
+    help="The config whose risk.kill_switch_file to use.",
+)
+_file_option = click.option(
+    "--file", "file", default=None, help="The kill switch file (overrides the config)."
+)
+
+
+def _switch_path(config_path: str, file: str | None) -> Path:
+    if file is not None:
+        return Path(file).expanduser().resolve()
+    from tradebot.config.loader import load_config
+
+    config = load_config(config_path)
+    if config.risk.kill_switch_file is None:
+        raise click.UsageError(
+            f"{config_path}: risk.kill_switch_file is not set; pass --file PATH or set it"
+        )
+    return config_relative(config_path, config.risk.kill_switch_file)
+
+
+@click.command()
+@click.option("--reduce-only", is_flag=True, help="Let closes through; send no opens.")
+@click.option("--reason", default="halted from the command line", help="Recorded with the halt.")
+@_config_option
+@_file_option
+def halt(reduce_only: bool, reason: str, config_path: str, file: str | None) -> None:
+    """Stop a running bot from sending orders, at once and without a restart.
+
+    Writes the kill switch file. A full halt sends nothing; --reduce-only still lets closes
+    out, so positions can shrink but never grow. The bot journals the change with the next
+    signal. Undo with `tradebot resume`.
+    """
+    path = _switch_path(config_path, file)
+    write_kill_switch(path, reduce_only=reduce_only, reason=reason, now=datetime.now(UTC))
+    what = "reduce-only (closes only)" if reduce_only else "halted (nothing is sent)"
+    click.echo(f"{what}: kill switch written to {path}")
+
+
+@click.command()
+@_config_option
+@_file_option
+def resume(config_path: str, file: str | None) -> None:
+    """Lift a halt: remove the kill switch file so the bot trades again."""
+    path = _switch_path(config_path, file)
+    before = read_kill_switch(path)
+    if clear_kill_switch(path):
+        click.echo(f"resumed: removed {path} (was {before.mode}: {before.reason})")
+    else:
+        click.echo(f"not halted: no kill switch at {path}")

@@ -1,0 +1,95 @@
+"""``tradebot run``: listen and trade until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from tradebot.runtime.bot import Bot
+
+
+@click.command()
+@click.option(
+    "--paper/--live",
+    "paper",
+    default=True,
+    help="Paper trading (the default) or real money. --live also needs `mode: live` and "
+    "`live_trading_acknowledged: true` in the config.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    default="config.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The config file. Edits to it apply while the bot runs.",
+)
+@click.option(
+    "--status-every",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds between status summaries on the output.",
+)
+def run(paper: bool, config_path: Path, status_every: float) -> None:
+    """Listen to AlphaHub and trade, until Ctrl-C or SIGTERM.
+
+    Start-up recovery comes first: positions are rebuilt from the journal, orders left open by
+    a crash are settled with the broker, and any drift is printed. Then every signal is planned
+    and sent, and every step is journaled.
+
+    Ctrl-C (or SIGTERM) stops cleanly: no new orders, orders in flight answered or left on
+    record for the next start. A second Ctrl-C stops at once.
+    """
+    from tradebot.config.loader import load_config, read_config, resolve_mode
+    from tradebot.runtime.bot import Bot
+
+    loaded = read_config(config_path)
+    for warning in loaded.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    mode = resolve_mode(loaded.config, live_flag=not paper)
+    bot = Bot(loaded.config, config_path, mode, load=load_config, status_interval=status_every)
+    asyncio.run(_run_until_signalled(bot))
+
+
+async def _run_until_signalled(bot: Bot) -> None:
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    presses = 0
+
+    def on_signal(signum: int) -> None:
+        nonlocal presses
+        presses += 1
+        name = signal.Signals(signum).name
+        if presses == 1:
+            print(f"\n{name}: stopping cleanly (again to stop at once)", file=sys.stderr)
+            bot.request_stop()
+        elif presses == 2:
+            print(
+                f"\n{name}: stopping now; the next start settles what was in flight",
+                file=sys.stderr,
+            )
+            main.cancel()
+        else:
+            os._exit(130)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        await bot.run()
+    except asyncio.CancelledError:
+        if presses < 2:
+            raise
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(signum)

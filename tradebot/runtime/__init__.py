@@ -1,0 +1,1 @@
+"""The running bot: wiring of listener, planner, executor, broker and journal (``tradebot run``)."""

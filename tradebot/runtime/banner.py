@@ -1,0 +1,42 @@
+"""The start-up banner: what the bot is about to do, in words a person checks at a glance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tradebot import __version__
+from tradebot.config.model import Config, Mode
+from tradebot.core.account import AccountSnapshot
+
+
+def _params(params: dict[str, object]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items())
+
+
+def banner(
+    config: Config,
+    mode: Mode,
+    broker: str,
+    account: AccountSnapshot,
+    journal: Path,
+    kill_switch: Path | None,
+) -> str:
+    money = "REAL MONEY" if mode is Mode.LIVE else "paper, no real money"
+    lines = [
+        f"tradebot {__version__}: {str(mode).upper()} trading ({money})",
+        f"  broker   {broker}, account {account.account_id}: equity {account.equity:,.2f}"
+        f" {account.currency}, buying power {account.buying_power:,.2f}",
+        f"  signals  AlphaHub {config.alphahub.url}, {config.alphahub.connections} connection(s)",
+        f"  journal  {journal}",
+        f"  halt     {kill_switch if kill_switch else 'no kill switch file configured'}",
+        "  algorithms:",
+    ]
+    subscribed = set(config.subscribed_algorithms)
+    for algo_id, algo in sorted(config.algorithms.items()):
+        state = "listening" if algo_id in subscribed and algo.enabled else "disabled"
+        lines.append(
+            f"    {algo_id:>4} {algo.name or '(unnamed)':<22} {state:<9} {algo.strategy}"
+            f"({_params(algo.params)}) {algo.order_type}/{algo.time_in_force}"
+            + (", shorts allowed" if algo.allow_short else "")
+        )
+    return "\n".join(lines)

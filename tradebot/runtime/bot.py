@@ -1,0 +1,389 @@
+"""``tradebot run``: recovery first, then listener -> planner -> executor -> broker -> journal.
+
+Lifecycle:
+
+1. Open the journal (refusing a foreign or damaged file) and the broker; record the start.
+2. Recover (:func:`tradebot.execution.recovery.recover`): rebuild positions from the journal,
+   settle every intent left without an outcome by asking the broker, re-plan fresh signals that
+   were journaled but never planned, record and print any drift. Nothing is accepted before this.
+3. Print the banner (mode, account, algorithms and their sizing), then run under one TaskGroup:
+   the listener, the broker's event stream, the config watcher, the status board and the signal
+   loop. Signals are handled one at a time, in arrival order, so each plan sees the book the
+   previous one left.
+4. Stop (Ctrl-C, SIGTERM, :meth:`Bot.request_stop`): the listener stops, the signal being
+   handled finishes (its orders are answered or recorded as unknown for the next recovery),
+   signals still queued are journaled unplanned (the next start plans them if still fresh), fill
+   events get a moment to arrive, the journal records the stop and closes. A second request
+   cancels at once; intents already durable are settled by the next start's recovery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TextIO
+
+from tradebot import __version__
+from tradebot.alphahub.gaps import Gap
+from tradebot.alphahub.listener import BadInput, Listener
+from tradebot.alphahub.session import StateChange
+from tradebot.broker.base import Broker
+from tradebot.broker.factory import make_broker
+from tradebot.config.model import Config, Mode
+from tradebot.core.book import PositionBook
+from tradebot.core.orders import Plan, SkippedLeg, SkipReason
+from tradebot.core.planner import plan
+from tradebot.core.signal import Signal
+from tradebot.exceptions import ConfigError, TransientError
+from tradebot.execution.executor import Executor, Step
+from tradebot.execution.recovery import recover
+from tradebot.journal.interface import Journal
+from tradebot.journal.sqlite import open_journal
+from tradebot.runtime.banner import banner
+from tradebot.runtime.config_watch import ConfigChange, ConfigWatcher, Loader
+from tradebot.runtime.context import PlanningContext
+from tradebot.runtime.coverage import uncovered
+from tradebot.runtime.killswitch import HaltMode
+from tradebot.runtime.paths import config_relative
+from tradebot.runtime.status_feed import StatusFeed
+
+log = logging.getLogger(__name__)
+
+_ZERO = Decimal(0)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Bot:
+    """One account, one journal, the algorithms of one config file."""
+
+    def __init__(
+        self,
+        config: Config,
+        config_path: Path,
+        mode: Mode,
+        *,
+        load: Loader,
+        now: Callable[[], datetime] = _utcnow,
+        out: TextIO | None = None,
+        status_interval: float = 60.0,
+        watch_interval: float = 1.0,
+        stop_grace: float = 30.0,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.mode = mode
+        self.journal_path = config_relative(config_path, config.journal.path)
+        self._load = load
+        self._now = now
+        self._out = out if out is not None else sys.stdout
+        self._status_interval = status_interval
+        self._watch_interval = watch_interval
+        self._stop_grace = stop_grace
+        self._stop = asyncio.Event()
+        self._busy = asyncio.Lock()  # held while one signal is being handled
+        self._gaps: asyncio.Queue[Gap] = asyncio.Queue()
+        # journal writes asked for by synchronous callbacks, done off the loop by one task
+        self._records: asyncio.Queue[Callable[[Journal], object]] = asyncio.Queue()
+        self._fills_recorded = False
+        self._halt_mode = HaltMode.RUNNING
+        self._lapse_reported: dict[int, datetime] = {}  # algo -> end of the last lapse reported
+        self.ready = asyncio.Event()  # set once recovery is done and the listener is starting
+        self.stopped = asyncio.Event()
+
+    # -- control ----------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Stop accepting signals and shut down cleanly (idempotent)."""
+        self._stop.set()
+
+    def _say(self, text: str) -> None:
+        print(text, file=self._out, flush=True)
+
+    # -- run --------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until stopped. Raises AuthenticationError, ConfigError, JournalError, BrokerError."""
+        journal = await asyncio.to_thread(open_journal, self.journal_path)
+        try:
+            await asyncio.to_thread(
+                journal.record_start,
+                f"tradebot {__version__} started in {self.mode} mode",
+                {"mode": str(self.mode), "config": str(self.config_path)},
+            )
+            async with make_broker(self.config.broker, self.mode, now=self._now) as broker:
+                await self._run(journal, broker)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(journal.record_stop, "tradebot stopped")
+            journal.close()
+            self.stopped.set()
+
+    async def _run(self, journal: Journal, broker: Broker) -> None:
+        config = self.config
+        kill_switch = (
+            config_relative(self.config_path, config.risk.kill_switch_file)
+            if config.risk.kill_switch_file
+            else None
+        )
+        track_pnl = config.risk.max_daily_loss is not None or any(
+            a.risk.max_daily_loss is not None for a in config.algorithms.values()
+        )
+        ctx = PlanningContext(broker, journal, kill_switch=kill_switch, track_pnl=track_pnl)
+        now = self._now()
+        account = await ctx.refresh_account(now)
+        day = await ctx.day_state(now)
+
+        def recovery_planner(signal: Signal, book: PositionBook) -> Plan:
+            return plan(signal, book, account, config, now, day=day)
+
+        report = await recover(
+            journal,
+            broker,
+            now=now,
+            max_age=timedelta(seconds=config.journal.recovery_max_age),
+            planner=recovery_planner,
+        )
+        for line in report.lines():
+            self._say(f"recovery: {line}")
+        executor = Executor(journal, broker, report.book, on_step=self._on_step)
+        self._say(banner(config, self.mode, broker.name, account, self.journal_path, kill_switch))
+
+        listener = Listener(
+            config.alphahub,
+            config.subscribed_algorithms,
+            on_gap=self._gaps.put_nowait,
+            on_state=self._on_state,
+            on_bad_input=self._on_bad_input,
+        )
+        watcher = ConfigWatcher(
+            self.config_path,
+            config,
+            self._load,
+            interval=self._watch_interval,
+            on_change=self._on_config_change,
+            on_invalid=self._on_config_invalid,
+        )
+        feed = StatusFeed(
+            journal,
+            listener,
+            config,
+            mode=self.mode,
+            broker=broker.name,
+            account=account.account_id,
+            journal_path=self.journal_path,
+            kill_switch=ctx.kill_switch,
+            out=self._out,
+            interval=self._status_interval,
+        )
+        self.ready.set()
+        async with asyncio.TaskGroup() as tg:
+            listening = tg.create_task(listener.run(), name="listener")
+            events = tg.create_task(executor.consume_events(), name="broker-events")
+            background = [
+                tg.create_task(watcher.run(), name="config-watcher"),
+                tg.create_task(feed.run(), name="status"),
+                tg.create_task(self._watch_gaps(broker, listener, executor), name="gaps"),
+                tg.create_task(self._write_records(journal), name="records"),
+            ]
+            signals = tg.create_task(
+                self._signal_loop(listener, executor, ctx, watcher, feed), name="signals"
+            )
+            await self._stop.wait()
+            self._say("stopping: no new signals are accepted")
+            listening.cancel()
+            async with self._busy:  # the signal in hand finishes; nothing new starts
+                signals.cancel()
+            await self._journal_queued(journal, listener)
+            await self._settle(journal, events)
+            for task in background:
+                task.cancel()
+            await self._drain_records(journal)
+            feed.final("stopped")
+
+    # -- signals ----------------------------------------------------------------------------------
+
+    async def _signal_loop(
+        self,
+        listener: Listener,
+        executor: Executor,
+        ctx: PlanningContext,
+        watcher: ConfigWatcher,
+        feed: StatusFeed,
+    ) -> None:
+        while True:
+            signal = await listener.queue.get()
+            async with self._busy:
+                if self._stop.is_set():
+                    listener.queue.put_nowait(signal)  # journaled unplanned at shutdown
+                    return
+                feed.note_signal(signal)
+                await self._handle(signal, executor, ctx, watcher.current)
+
+    async def _handle(
+        self, signal: Signal, executor: Executor, ctx: PlanningContext, config: Config
+    ) -> None:
+        now = self._now()
+        if self._fills_recorded:
+            self._fills_recorded = False
+            await ctx.fills_recorded()
+        try:
+            account = await ctx.account_for(now)
+            assets = await ctx.assets_for([leg.symbol for leg in signal.legs], now)
+        except TransientError as exc:
+            reason = f"broker unavailable while sizing: {exc}"
+            log.error("signal for algorithm %s: %s", signal.algo_id, reason)
+            skipped = tuple(
+                SkippedLeg(leg.id, SkipReason.BROKER_UNAVAILABLE, reason, leg=leg)
+                for leg in signal.legs
+            )
+            await executor.handle(signal, lambda s, b: Plan(skipped=skipped))
+            return
+        day = await ctx.day_state(now)
+        self._note_kill_switch(ctx)
+
+        def planner(s: Signal, book: PositionBook) -> Plan:
+            return plan(s, book, account, config, now, assets=assets, day=day)
+
+        result = await executor.handle(signal, planner)
+        ctx.count_orders(i.algo_id for i in result.plan.intents)
+        if result.plan.intents:
+            ctx.account_stale()
+
+    def _note_kill_switch(self, ctx: PlanningContext) -> None:
+        state = ctx.kill_switch()
+        if state.mode is not self._halt_mode:
+            self._halt_mode = state.mode
+            detail = f"kill switch: {state.mode}" + (f" ({state.reason})" if state.reason else "")
+            self._say(detail)
+            data = {"kill_switch": str(state.mode), "reason": state.reason}
+            self._records.put_nowait(lambda j: j.record_config(detail, data))
+
+    async def _journal_queued(self, journal: Journal, listener: Listener) -> None:
+        """Signals received but not handled: on record, for the next start to plan if fresh."""
+        while not listener.queue.empty():
+            signal = listener.queue.get_nowait()
+            await asyncio.to_thread(journal.record_signal, signal)
+            self._say(f"signal for algorithm {signal.algo_id} journaled for the next start")
+
+    async def _settle(self, journal: Journal, events: asyncio.Task[None]) -> None:
+        """Give fills of orders just sent a moment to arrive, then stop the event stream."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(self._stop_grace, 5.0)
+        while loop.time() < deadline and not events.done():
+            open_orders = await asyncio.to_thread(journal.unresolved_intents)
+            if not open_orders:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            remaining = await asyncio.to_thread(journal.unresolved_intents)
+            if remaining:
+                self._say(
+                    f"{len(remaining)} order(s) still open at the broker; the next start "
+                    "settles them"
+                )
+        events.cancel()
+
+    # -- callbacks (synchronous, never blocking the reader) ---------------------------------------
+
+    def _on_step(self, step: str) -> None:
+        if step == Step.FILL_RECORDED:
+            self._fills_recorded = True
+
+    def _on_state(self, change: StateChange) -> None:
+        detail = f" ({change.detail})" if change.detail else ""
+        log.info("alphahub connection %s: %s%s", change.connection, change.state, detail)
+
+    def _on_bad_input(self, bad: BadInput) -> None:
+        detail = (
+            f"malformed input from AlphaHub dropped (connection {bad.connection}): {bad.reason}; "
+            f"received: {bad.raw[:500]}"
+        )
+        self._records.put_nowait(lambda j: j.record_error(detail, algo_id=bad.algo_id))
+
+    def _on_config_change(self, change: ConfigChange) -> None:
+        self.config = change.config
+        detail = "config reloaded: " + (", ".join(change.changed) or "nothing applies live")
+        if change.needs_restart:
+            detail += f"; needs a restart: {', '.join(change.needs_restart)}"
+        self._say(detail)
+        data = {"applied": list(change.changed), "needs_restart": list(change.needs_restart)}
+        self._records.put_nowait(lambda j: j.record_config(detail, data))
+
+    def _on_config_invalid(self, error: ConfigError) -> None:
+        self._say(f"config edit rejected, previous config still in force:\n{error}")
+        self._records.put_nowait(lambda j: j.record_error(f"config edit rejected: {error}"))
+
+    async def _write_records(self, journal: Journal) -> None:
+        while True:
+            write = await self._records.get()
+            await asyncio.to_thread(write, journal)
+
+    async def _drain_records(self, journal: Journal) -> None:
+        while not self._records.empty():
+            await asyncio.to_thread(self._records.get_nowait(), journal)
+
+    # -- gaps -------------------------------------------------------------------------------------
+
+    async def _watch_gaps(self, broker: Broker, listener: Listener, executor: Executor) -> None:
+        connections = self.config.alphahub.connections
+        while True:
+            gap = await self._gaps.get()
+            assert gap.rejoined_at is not None
+            journal = executor.journal
+            await asyncio.to_thread(
+                journal.record_gap,
+                f"connection {gap.connection} lost algorithm {gap.algo_id} from "
+                f"{gap.lost_at.isoformat()} to {gap.rejoined_at.isoformat()}: {gap.reason}",
+                algo_id=gap.algo_id,
+            )
+            lapses = uncovered(listener.gaps, gap.algo_id, connections, now=self._now())
+            # every connection's gap that closes sees the same lapse: report each one once
+            seen = self._lapse_reported.get(gap.algo_id)
+            windows = [
+                (start, end)
+                for start, end in lapses
+                if start < gap.rejoined_at and end > gap.lost_at and (seen is None or end > seen)
+            ]
+            if windows:
+                self._lapse_reported[gap.algo_id] = max(end for _, end in windows)
+                await self._after_lapse(journal, broker, executor, gap.algo_id, windows)
+
+    async def _after_lapse(
+        self,
+        journal: Journal,
+        broker: Broker,
+        executor: Executor,
+        algo_id: int,
+        windows: list[tuple[datetime, datetime]],
+    ) -> None:
+        spans = ", ".join(f"{s.isoformat()} to {e.isoformat()}" for s, e in windows)
+        holdings = {s: str(q) for s, q in executor.book.holdings(algo_id).items()}
+        detail = (
+            f"algorithm {algo_id} was not subscribed on any connection ({spans}): a signal "
+            f"sent then was missed; compare its holdings {holdings or '{}'} with AlphaHub's"
+        )
+        self._say(f"warning: {detail}")
+        await asyncio.to_thread(journal.record_gap, detail, algo_id=algo_id)
+        try:
+            theirs = await broker.positions()
+        except TransientError as exc:
+            log.warning("after a gap, broker positions unavailable: %s", exc)
+            return
+        ours = executor.book.net_positions()
+        for symbol in sorted(set(theirs) | set(ours)):
+            mine, broker_qty = ours.get(symbol, _ZERO), theirs.get(symbol, _ZERO)
+            if mine != broker_qty:
+                await asyncio.to_thread(journal.record_drift, symbol, mine, broker_qty)
+                self._say(
+                    f"warning: {symbol}: journal net {mine}, broker {broker_qty} "
+                    "(recorded; never traded away)"
+                )

@@ -1,0 +1,148 @@
+"""What the pure planner needs from the world, gathered before each signal.
+
+* the account snapshot (refreshed after every execution, and at most ``account_max_age`` old);
+* asset information for the signal's symbols (cached for the day: tradable, shortable and
+  fractionable flags change rarely, and the broker checks again when the order arrives);
+* today's state: orders sent and P&L realised per algorithm, the kill switch, the market clock.
+
+Lookups that fail for a transient reason degrade to "unknown" rather than dropping the signal:
+an unknown asset is not restricted by the planner, and the broker still refuses what it must.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from tradebot.broker.base import Broker
+from tradebot.core.account import AccountSnapshot, AssetInfo
+from tradebot.core.risk import DayState
+from tradebot.exceptions import TransientError
+from tradebot.journal.interface import EntryFilter, Journal
+from tradebot.journal.records import Status
+from tradebot.journal.review import report
+from tradebot.runtime.killswitch import KillSwitchState, read_kill_switch
+from tradebot.runtime.market import ClockCache
+
+log = logging.getLogger(__name__)
+
+#: US equities trade on New York time; "today" for order counts and daily loss starts here
+MARKET_ZONE = ZoneInfo("America/New_York")
+
+
+def start_of_trading_day(now: datetime) -> datetime:
+    """Midnight in New York on ``now``'s New York date, in UTC."""
+    local = now.astimezone(MARKET_ZONE)
+    return datetime.combine(local.date(), time(0), tzinfo=MARKET_ZONE).astimezone(UTC)
+
+
+class PlanningContext:
+    """Caches and counters the run loop reads before planning each signal."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        journal: Journal,
+        *,
+        kill_switch: Path | None,
+        track_pnl: bool,
+        account_max_age: timedelta = timedelta(seconds=30),
+    ) -> None:
+        self._broker = broker
+        self._journal = journal
+        self.kill_switch_path = kill_switch
+        self._track_pnl = track_pnl
+        self._account_max_age = account_max_age
+        self.account: AccountSnapshot | None = None
+        self._account_at: datetime | None = None
+        self._assets: dict[str, AssetInfo] = {}
+        self._assets_day: datetime | None = None
+        self.clock = ClockCache(broker)
+        self._day: datetime | None = None
+        self.orders_today: Counter[int] = Counter()
+        self.pnl_today: dict[int, Decimal] = {}
+
+    async def refresh_account(self, now: datetime) -> AccountSnapshot:
+        """Read the account now (raises what the broker raises when it has no cached copy)."""
+        try:
+            self.account = await self._broker.account()
+            self._account_at = now
+        except TransientError:
+            if self.account is None:
+                raise
+            log.warning(
+                "account snapshot unavailable; sizing with the one from %s", self._account_at
+            )
+        return self.account
+
+    async def account_for(self, now: datetime) -> AccountSnapshot:
+        if self.account is None or self._account_at is None:
+            return await self.refresh_account(now)
+        if now - self._account_at > self._account_max_age:
+            return await self.refresh_account(now)
+        return self.account
+
+    async def assets_for(self, symbols: Iterable[str], now: datetime) -> Mapping[str, AssetInfo]:
+        day = start_of_trading_day(now)
+        if self._assets_day != day:
+            self._assets.clear()
+            self._assets_day = day
+        missing = [s for s in dict.fromkeys(symbols) if s not in self._assets]
+        if missing:
+            found = await asyncio.gather(
+                *(self._broker.asset(s) for s in missing), return_exceptions=True
+            )
+            for symbol, info in zip(missing, found, strict=True):
+                if isinstance(info, AssetInfo):
+                    self._assets[symbol] = info
+                elif isinstance(info, TransientError):
+                    log.warning("asset %s unavailable (%s); planning without it", symbol, info)
+                elif isinstance(info, BaseException):
+                    raise info
+        return {s: self._assets[s] for s in symbols if s in self._assets}
+
+    def kill_switch(self) -> KillSwitchState:
+        return read_kill_switch(self.kill_switch_path)
+
+    async def day_state(self, now: datetime) -> DayState:
+        day = start_of_trading_day(now)
+        if self._day != day:
+            self._day = day
+            await asyncio.to_thread(self._load_day, day)
+        switch = self.kill_switch()
+        return DayState(
+            orders_today=dict(self.orders_today),
+            realised_pnl=dict(self.pnl_today),
+            halted=switch.halted,
+            reduce_only=switch.reduce_only,
+            market_open=await self.clock.is_open(now),
+        )
+
+    def _load_day(self, day: datetime) -> None:
+        intents = self._journal.entries(EntryFilter(statuses=(Status.INTENT,), since=day))
+        self.orders_today = Counter(e.algo_id for e in intents if e.algo_id is not None)
+        self._refresh_pnl(day)
+
+    def _refresh_pnl(self, day: datetime) -> None:
+        if self._track_pnl:
+            self.pnl_today = {r.algo_id: r.realised_pnl for r in report(self._journal, since=day)}
+
+    def count_orders(self, algo_ids: Iterable[int]) -> None:
+        """Count orders just made durable (before they are sent: a crash still counts them)."""
+        self.orders_today.update(algo_ids)
+
+    def account_stale(self) -> None:
+        """Orders went out: buying power changed, read the account before the next signal."""
+        self._account_at = None
+
+    async def fills_recorded(self) -> None:
+        """Fills change P&L (for the daily-loss limit) and buying power."""
+        if self._day is not None and self._track_pnl:
+            await asyncio.to_thread(self._refresh_pnl, self._day)
+        self._account_at = None  # read the account again before the next signal

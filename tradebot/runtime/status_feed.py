@@ -1,0 +1,120 @@
+"""Keeps the :class:`~tradebot.runtime.status.StatusBoard` current while the bot runs.
+
+Counts come from the journal (the source of truth), connection states from the listener. The
+board is written beside the journal every couple of seconds, for ``tradebot status``, and printed
+on the bot's output when the connections change and every ``interval`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from tradebot.alphahub.listener import Listener
+from tradebot.config.model import Config, Mode
+from tradebot.core.signal import Signal
+from tradebot.journal.interface import EntryFilter, Journal
+from tradebot.journal.records import FILL_STATUSES, Status
+from tradebot.runtime.context import start_of_trading_day
+from tradebot.runtime.killswitch import KillSwitchState
+from tradebot.runtime.status import AlgoLine, StatusBoard, render, status_path, write_status
+
+#: how often the status file is rewritten, seconds
+WRITE_EVERY = 2.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StatusFeed:
+    def __init__(
+        self,
+        journal: Journal,
+        listener: Listener,
+        config: Config,
+        *,
+        mode: Mode,
+        broker: str,
+        account: str,
+        journal_path: Path,
+        kill_switch: Callable[[], KillSwitchState],
+        out: TextIO,
+        interval: float,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self._journal = journal
+        self._listener = listener
+        self._kill_switch = kill_switch
+        self._out = out
+        self._interval = interval
+        self._clock = clock
+        self.path = status_path(journal_path)
+        self.board = StatusBoard(
+            mode=str(mode),
+            broker=broker,
+            account=account,
+            connections=config.alphahub.connections,
+            journal=str(journal_path),
+            started_at=clock(),
+        )
+        for algo_id in listener.algorithms:
+            algo = config.algorithms.get(algo_id)
+            self.board.algos[algo_id] = AlgoLine(algo_id, algo.name if algo else "")
+
+    def note_signal(self, signal: Signal) -> None:
+        line = self.board.algos.get(signal.algo_id)
+        if line is not None:
+            line.last_signal_at = signal.received_at
+            line.last_signal = f"{len(signal.close_legs)} close, {len(signal.open_legs)} open" + (
+                f", {len(signal.rejected)} bad" if signal.rejected else ""
+            )
+
+    def _counts(self, since: datetime) -> tuple[Counter[int], Counter[int]]:
+        orders = self._journal.entries(EntryFilter(statuses=(Status.INTENT,), since=since))
+        fills = self._journal.entries(EntryFilter(statuses=tuple(FILL_STATUSES), since=since))
+        return (
+            Counter(e.algo_id for e in orders if e.algo_id is not None),
+            Counter(e.algo_id for e in fills if e.algo_id is not None),
+        )
+
+    async def refresh(self, state: str = "running") -> None:
+        now = self._clock()
+        orders, fills = await asyncio.to_thread(self._counts, start_of_trading_day(now))
+        joined: Counter[int] = Counter()
+        for connection in range(self.board.connections):
+            joined.update(self._listener.joined(connection))
+        for algo_id, line in self.board.algos.items():
+            line.joined = joined[algo_id]
+            line.orders_today = orders[algo_id]
+            line.fills_today = fills[algo_id]
+        switch = self._kill_switch()
+        self.board.kill_switch = "off" if switch.mode == "running" else str(switch.mode)
+        self.board.state = state
+        self.board.updated_at = now
+        await asyncio.to_thread(write_status, self.path, self.board.as_dict())
+
+    def _links(self) -> tuple[int, ...]:
+        return tuple(line.joined for _, line in sorted(self.board.algos.items()))
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        printed_links: tuple[int, ...] | None = None
+        printed_at = loop.time()
+        while True:
+            await self.refresh()
+            links = self._links()
+            if links != printed_links or loop.time() - printed_at >= self._interval:
+                print(render(self.board.as_dict()), file=self._out, flush=True)
+                printed_links, printed_at = links, loop.time()
+            await asyncio.sleep(WRITE_EVERY)
+
+    def final(self, state: str) -> None:
+        """Write the last status synchronously (the loop is shutting down)."""
+        self.board.state = state
+        self.board.updated_at = self._clock()
+        write_status(self.path, self.board.as_dict())
