@@ -18,12 +18,15 @@ from tradebot.exceptions import TradebotError, exit_code_for
 #: command name -> "module:attribute" of a click command; imported lazily.
 COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("tradebot.cli.config_cmd:config", "Validate config.yaml; show effective config."),
+    "run": ("tradebot.cli.run_cmd:run", "Listen to AlphaHub and trade (paper by default)."),
     "plan": ("tradebot.cli.plan_cmd:plan", "Show the orders a signal would make; sends nothing."),
     "listen": ("tradebot.cli.listen_cmd:listen", "Print AlphaHub signals as they arrive."),
     "simulate": ("tradebot.cli.simulate_cmd:simulate", "Run a local AlphaHub or Alpaca simulator."),
     "journal": ("tradebot.cli.journal_cmd:journal", "Review the order journal (filter, export)."),
     "positions": ("tradebot.cli.positions_cmd:positions", "Positions per algorithm and net."),
     "report": ("tradebot.cli.report_cmd:report", "P&L, counts and slippage per algorithm."),
+    "halt": ("tradebot.cli.halt_cmd:halt", "Kill switch: stop sending orders (or reduce-only)."),
+    "resume": ("tradebot.cli.halt_cmd:resume", "Lift a halt: trade again."),
     "explain": ("tradebot.cli.explain_cmd:explain", "The whole story of one leg or one signal."),
 }
 

@@ -88,6 +88,7 @@ class SkipReason(StrEnum):
     MARKET_CLOSED = "market_closed"
     NETTED = "netted"  # absorbed into another order for the same symbol
     DUPLICATE = "duplicate"
+    BROKER_UNAVAILABLE = "broker_unavailable"  # account or asset could not be read to size it
 
 
 @dataclass(frozen=True, slots=True)
