@@ -18,6 +18,7 @@ from tradebot.exceptions import TradebotError, exit_code_for
 #: command name -> "module:attribute" of a click command; imported lazily.
 COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("tradebot.cli.config_cmd:config", "Validate config.yaml; show effective config."),
+    "demo": ("tradebot.cli.demo_cmd:demo", "Offline rehearsal: the whole pipeline in a minute."),
     "run": ("tradebot.cli.run_cmd:run", "Listen to AlphaHub and trade (paper by default)."),
     "plan": ("tradebot.cli.plan_cmd:plan", "Show the orders a signal would make; sends nothing."),
     "listen": ("tradebot.cli.listen_cmd:listen", "Print AlphaHub signals as they arrive."),

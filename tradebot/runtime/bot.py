@@ -50,6 +50,7 @@ from tradebot.runtime.config_watch import ConfigChange, ConfigWatcher, Loader
 from tradebot.runtime.context import PlanningContext
 from tradebot.runtime.coverage import uncovered
 from tradebot.runtime.killswitch import HaltMode
+from tradebot.runtime.narrate import narrate
 from tradebot.runtime.paths import config_relative
 from tradebot.runtime.status_feed import StatusFeed
 
@@ -97,6 +98,8 @@ class Bot:
         self._halt_mode = HaltMode.RUNNING
         self._lapse_reported: dict[int, datetime] = {}  # algo -> end of the last lapse reported
         self.ready = asyncio.Event()  # set once recovery is done and the listener is starting
+        self.handled = 0  # signals handled since start
+        self._progress = asyncio.Event()
         self.stopped = asyncio.Event()
 
     # -- control ----------------------------------------------------------------------------------
@@ -104,6 +107,11 @@ class Bot:
     def request_stop(self) -> None:
         """Stop accepting signals and shut down cleanly (idempotent)."""
         self._stop.set()
+
+    async def wait_handled(self, count: int) -> None:
+        """Wait until ``count`` signals have been handled since start (demo, tests)."""
+        while self.handled < count:
+            await self._progress.wait()
 
     def _say(self, text: str) -> None:
         print(text, file=self._out, flush=True)
@@ -227,6 +235,9 @@ class Bot:
                     return
                 feed.note_signal(signal)
                 await self._handle(signal, executor, ctx, watcher.current)
+            self.handled += 1
+            self._progress.set()
+            self._progress = asyncio.Event()
 
     async def _handle(
         self, signal: Signal, executor: Executor, ctx: PlanningContext, config: Config
@@ -254,6 +265,7 @@ class Bot:
             return plan(s, book, account, config, now, assets=assets, day=day)
 
         result = await executor.handle(signal, planner)
+        self._say(narrate(signal.algo_id, len(signal.legs) + len(signal.rejected), result))
         ctx.count_orders(i.algo_id for i in result.plan.intents)
         if result.plan.intents:
             ctx.account_stale()

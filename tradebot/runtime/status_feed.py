@@ -25,6 +25,8 @@ from tradebot.runtime.status import AlgoLine, StatusBoard, render, status_path, 
 
 #: how often the status file is rewritten, seconds
 WRITE_EVERY = 2.0
+#: seconds after start-up before missing subscriptions are shown
+SETTLE = 10.0
 
 
 def _now() -> datetime:
@@ -103,12 +105,15 @@ class StatusFeed:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        started = printed_at = loop.time()
         printed_links: tuple[int, ...] | None = None
-        printed_at = loop.time()
         while True:
             await self.refresh()
             links = self._links()
-            if links != printed_links or loop.time() - printed_at >= self._interval:
+            settling = loop.time() - started < SETTLE and not self._listener.all_joined
+            if settling:
+                pass  # the first joins take a moment: no "not subscribed" alarm at start-up
+            elif links != printed_links or loop.time() - printed_at >= self._interval:
                 print(render(self.board.as_dict()), file=self._out, flush=True)
                 printed_links, printed_at = links, loop.time()
             await asyncio.sleep(WRITE_EVERY)

@@ -1,0 +1,1 @@
+"""``tradebot demo``: the whole pipeline, offline, in under a minute."""

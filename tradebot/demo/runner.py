@@ -1,0 +1,170 @@
+"""Run the demo: the AlphaHub simulator, a broker (the local Alpaca-compatible server through the
+real Alpaca adapter, or the in-process ``sim`` broker), and the real bot, all on 127.0.0.1.
+
+The bot is the same :class:`~tradebot.runtime.bot.Bot` that ``tradebot run`` starts, reading a
+config file written into the demo folder; only the signals and the broker are stand-ins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TextIO
+
+from tradebot.config.loader import load_config
+from tradebot.config.model import Mode
+from tradebot.demo.scenario import leg_prices, steps
+from tradebot.exceptions import TradebotError
+from tradebot.runtime.bot import Bot
+from tradebot.simulators.alpaca.server import AlpacaServer
+from tradebot.simulators.alphahub.server import AlphaHubSimulator
+
+ALGORITHMS = (14, 16, 17, 18)
+MARKER = ".tradebot-demo"
+#: seconds; a step that takes longer means something is wrong
+STEP_TIMEOUT = 20.0
+#: the local Alpaca server fills this far above the signal price (so slippage shows)
+FILL_OFFSET = Decimal("0.03")
+
+_ALGORITHMS_YAML = """\
+algorithms:
+  14:
+    name: Minotaur 1-Stock
+    strategy: allocation
+    params: {pct: 20, max_positions: 1}
+    allow_short: true
+  16:
+    name: Minotaur 3-Stock
+    strategy: allocation
+    params: {pct: 30, max_positions: 3}
+    allow_short: true
+  17:
+    name: Minotaur Optimus 1
+    strategy: allocation
+    params: {pct: 20, max_positions: 1}
+  18:
+    name: The Optimizer
+    strategy: percent_of_equity
+    params: {pct: 10}
+"""
+
+
+def demo_config(alphahub_url: str, broker_yaml: str) -> str:
+    return f"""\
+# Written by `tradebot demo`: every service here is a local simulator on 127.0.0.1.
+mode: paper
+alphahub:
+  url: {alphahub_url}
+  email: demo@example.com
+  password: demo
+  connections: 2
+  heartbeat_interval: 5
+broker:
+{broker_yaml}
+journal:
+  path: journal/tradebot.sqlite
+risk:
+  max_order_notional: 25000
+  max_signal_age: 300
+  kill_switch_file: tradebot.halt
+{_ALGORITHMS_YAML}"""
+
+
+def _broker_yaml(server: AlpacaServer | None) -> str:
+    if server is None:
+        return "  name: sim\n  sim:\n    cash: 100000\n    slippage_bps: 5"
+    return (
+        "  name: alpaca\n  alpaca:\n"
+        f"    url: {server.url}\n    stream_url: {server.stream_url}\n"
+        "    key_id: demo-key\n    secret_key: demo-secret"
+    )
+
+
+def prepare_folder(folder: Path) -> None:
+    """Create the demo folder, or clear the previous demo's journal (only in a demo folder)."""
+    if folder.exists() and any(folder.iterdir()) and not (folder / MARKER).exists():
+        raise TradebotError(
+            f"{folder} exists and was not made by `tradebot demo`; choose another --dir"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text("made by tradebot demo; safe to delete\n")
+    shutil.rmtree(folder / "journal", ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _alpaca_server(enabled: bool) -> Iterator[AlpacaServer | None]:
+    if not enabled:
+        yield None
+        return
+    server = AlpacaServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def run_demo(folder: Path, *, broker: str, out: TextIO) -> Path:
+    """Play the scenario; returns the config file (its journal is ready for review)."""
+    prepare_folder(folder)
+
+    def say(text: str) -> None:
+        print(text, file=out, flush=True)
+
+    with _alpaca_server(broker == "alpaca") as server:
+        async with AlphaHubSimulator(port=0) as hub:
+            config_path = folder / "config.yaml"
+            config_path.write_text(demo_config(hub.url, _broker_yaml(server)))
+            config = load_config(config_path)
+            bot = Bot(config, config_path, Mode.PAPER, load=load_config, out=out)
+            async with asyncio.TaskGroup() as tg:
+                running = tg.create_task(bot.run(), name="bot")
+                try:
+                    async with asyncio.timeout(STEP_TIMEOUT):
+                        await bot.ready.wait()
+                        for algo_id in ALGORITHMS:
+                            await hub.wait_joined(algo_id, 2)
+                    await _play(hub, bot, server, say)
+                finally:
+                    bot.request_stop()
+                await running
+            # while the broker is still up, so positions show its view beside the journal's
+            await asyncio.to_thread(review, config_path, say)
+    return config_path
+
+
+def review(config_path: Path, say: Callable[[str], None]) -> None:
+    """What a person reads after a session: the report and the positions, by the real commands."""
+    from tradebot.cli.main import cli
+
+    say("\n== report (tradebot report)")
+    cli.main(["report", "--config", str(config_path)], standalone_mode=False)
+    say("\n== positions (tradebot positions)")
+    cli.main(["positions", "--config", str(config_path)], standalone_mode=False)
+
+
+async def _play(
+    hub: AlphaHubSimulator, bot: Bot, server: AlpacaServer | None, say: Callable[[str], None]
+) -> None:
+    handled = bot.handled
+    for number, step in enumerate(steps(lambda: datetime.now(UTC)), start=1):
+        say(f"\n== demo step {number}: {step.title}")
+        if step.fault == "drop":
+            hub.drop(hub.connections[0])
+        if step.payload is not None:
+            if server is not None:  # the market trades a little away from the signal price
+                for symbol, price in leg_prices(step.payload).items():
+                    server.set_price(symbol, price + FILL_OFFSET)
+            await hub.push(step.algo_id, step.payload, times=step.times)
+        if step.delivered:
+            handled += 1
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await bot.wait_handled(handled)
+            for algo_id in ALGORITHMS:
+                await hub.wait_joined(algo_id, 2)
+    say("\n== demo: all steps played; stopping the bot")
