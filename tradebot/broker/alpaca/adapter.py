@@ -132,8 +132,7 @@ class AlpacaBroker:
     ) -> None:
         try:
             if self._group is not None:
-                for task in self._tasks:
-                    task.cancel()
+                await self._stop_tasks()
                 await self._group.__aexit__(None, None, None)
             if self._stream is not None:
                 await self._stream.close()
@@ -141,6 +140,22 @@ class AlpacaBroker:
             self._group = None
             if self._client is not None:
                 self._client._session.close()
+
+    async def _stop_tasks(self) -> None:
+        """Cancel the stream and reconcile tasks and wait until they have ended.
+
+        The SDK's consume loop awaits ``asyncio.wait_for(ws.recv(), 5)``, which on Python 3.11
+        can swallow a cancellation that races with a message arriving. So the stream is also
+        told to stop (``stop_ws``, checked between messages), and the cancel is repeated until
+        the tasks are done: shutting down never hangs.
+        """
+        if self._stream is not None:
+            await self._stream.stop_ws()
+        pending = {task for task in self._tasks if not task.done()}
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.5)
 
     # -- the protocol -----------------------------------------------------------------------
 

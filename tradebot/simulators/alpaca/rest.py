@@ -35,6 +35,7 @@ class RestServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's requests.Session expects
+    disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms delayed-ACK stall
     server: RestServer
 
     def log_message(self, format: str, *args: Any) -> None:
