@@ -20,7 +20,16 @@ from tradebot.simulators.alpaca.faults import FillScript
 from tradebot.simulators.alpaca.models import SimAsset
 from tradebot.simulators.alpaca.server import AlpacaServer
 
-from .conftest import KEY_ID, SECRET_KEY, drain, fast_config, make_intent, take_events, wait_until
+from .conftest import (
+    KEY_ID,
+    SECRET_KEY,
+    T0,
+    drain,
+    fast_config,
+    make_intent,
+    take_events,
+    wait_until,
+)
 
 POST = ("POST", "/v2/orders")
 
@@ -212,3 +221,25 @@ async def test_keys_never_reach_repr_logs_or_errors(
     for text in texts:
         assert SECRET_KEY not in text
         assert KEY_ID not in text
+
+
+async def test_a_deliberate_resend_needs_the_next_attempt_id(
+    server: AlpacaServer, broker: AlpacaBroker
+) -> None:
+    from tradebot.core.ids import client_order_id
+    from tradebot.core.signal import LegId, LegKind
+
+    leg = LegId(1, LegKind.OPEN, "AAPL", Side.BUY, T0)
+    first_id = client_order_id("PA0000SIM1", [leg], "open")
+    server.script_fills(FillScript(hold=True))
+    await broker.submit(make_intent(first_id))
+    await broker.cancel(first_id)
+    # The same id again is never a new order: Alpaca keeps ids unique even after a cancel.
+    same = await broker.submit(make_intent(first_id))
+    assert same.status is OrderStatus.CANCELED
+    assert len(server.orders()) == 1
+    retry_id = client_order_id("PA0000SIM1", [leg], "open", attempt=1)
+    assert retry_id != first_id and retry_id.startswith(first_id)
+    resent = await broker.submit(make_intent(retry_id))
+    assert resent.status is OrderStatus.PENDING
+    assert [o["client_order_id"] for o in server.orders()] == [first_id, retry_id]
