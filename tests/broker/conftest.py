@@ -78,11 +78,7 @@ async def take_events(broker: AlpacaBroker, count: int) -> list[OrderEvent]:
 
 def drain(broker: AlpacaBroker) -> list[OrderEvent]:
     """Events already queued, without waiting."""
-    queue = broker._events
-    out = []
-    while not queue.empty():
-        out.append(queue.get_nowait())
-    return out
+    return broker.drain_events()
 
 
 @pytest.fixture

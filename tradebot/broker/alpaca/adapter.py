@@ -31,10 +31,10 @@ from pydantic import SecretStr
 from tradebot.broker.alpaca import convert
 from tradebot.broker.alpaca.endpoints import resolve
 from tradebot.broker.alpaca.orders import prepare
+from tradebot.broker.alpaca.updates import TradeUpdates
 from tradebot.broker.base import OrderSnapshot
 from tradebot.broker.errors import http_status, translate
 from tradebot.broker.retry import RetryPolicy
-from tradebot.broker.tracker import OrderTracker
 from tradebot.config.model import AlpacaConfig, Mode
 from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
 from tradebot.core.events import OrderEvent
@@ -45,7 +45,6 @@ from tradebot.exceptions import (
     ConfigError,
     OrderOutcomeUnknown,
     OrderRejected,
-    TradebotError,
     TransientError,
 )
 
@@ -87,10 +86,13 @@ class AlpacaBroker:
         self._sdk: Any = None
         self._client: Any = None
         self._stream: Any = None
-        self._tracker = OrderTracker()
-        self._events: asyncio.Queue[OrderEvent] = asyncio.Queue()
+        self._updates = TradeUpdates(
+            list_open=self._open_orders,
+            lookup=lambda cid: self._retrying(functools.partial(self._lookup, cid)),
+            now=now,
+            retry_delay=config.reconnect_delay,
+        )
         self._assets: dict[str, tuple[float, AssetInfo]] = {}
-        self._connected = asyncio.Event()
         self._group: asyncio.TaskGroup | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -106,21 +108,27 @@ class AlpacaBroker:
         self._client = self._sdk.trading_client(
             self._endpoints.rest, key, secret, timeout=self._config.timeout
         )
-        await self.account()  # wrong keys or endpoint: fail now, not on the first order
+        try:
+            await self.account()  # wrong keys or endpoint: fail now, not on the first order
+        except BaseException:
+            self._client._session.close()
+            raise
         if self._config.stream:
             self._stream = self._sdk.NotifyingTradingStream(
                 key,
                 secret,
                 self._endpoints.stream,
-                self._connected.set,
+                self._updates.on_connect,
                 self._config.reconnect_delay,
             )
-            self._stream.subscribe_trade_updates(self._on_update)
+            self._stream.subscribe_trade_updates(self._updates.on_update)
             self._group = asyncio.TaskGroup()
             await self._group.__aenter__()
             self._tasks = [
                 self._group.create_task(self._stream._run_forever(), name="alpaca-stream"),
-                self._group.create_task(self._reconcile_on_connect(), name="alpaca-reconcile"),
+                self._group.create_task(
+                    self._updates.reconcile_on_connect(), name="alpaca-reconcile"
+                ),
             ]
         return self
 
@@ -168,11 +176,11 @@ class AlpacaBroker:
         fields = prepare(intent, asset, long_qty=long_qty)
         request = self._sdk.order_request(fields)
         cid = fields.client_order_id
-        self._tracker.watch(cid)
+        self._updates.watch(cid)
         try:
             return await self._submit(cid, request)
         except OrderRejected:
-            self._tracker.forget(cid)
+            self._updates.forget(cid)
             raise
 
     async def _submit(self, cid: str, request: Any) -> OrderSnapshot:
@@ -200,7 +208,7 @@ class AlpacaBroker:
     async def get_order(self, client_order_id: str) -> OrderSnapshot | None:
         found: OrderSnapshot | None = await self._retrying(lambda: self._lookup(client_order_id))
         if found is not None and not found.status.is_final:
-            self._tracker.watch(client_order_id)
+            self._updates.watch(client_order_id)
         return found
 
     async def cancel(self, client_order_id: str) -> None:
@@ -239,59 +247,21 @@ class AlpacaBroker:
         self._assets[symbol] = (time.monotonic(), info)
         return info
 
-    async def events(self) -> AsyncIterator[OrderEvent]:
-        while True:
-            yield await self._events.get()
-
-    # -- the stream and reconciliation ------------------------------------------------------
-
-    async def _on_update(self, message: Mapping[str, Any]) -> None:
-        """One ``trade_updates`` message from the SDK's stream (raw JSON)."""
-        try:
-            data = message.get("data") or {}
-            snap = convert.order_snapshot(data.get("order"))
-            at = convert.timestamp(data.get("timestamp")) or self._now()
-            fill_qty = fill_price = None
-            if data.get("event") in ("fill", "partial_fill"):
-                fill_qty = convert.decimal(data.get("qty"), "fill qty")
-                fill_price = convert.decimal(data.get("price"), "fill price")
-            reason = str(data.get("event")) if snap.status.is_final else ""
-        except BrokerError as exc:
-            log.warning("ignored an unreadable trade update: %s", exc)
-            return
-        self._publish(
-            self._tracker.observe(snap, at, fill_qty=fill_qty, fill_price=fill_price, reason=reason)
-        )
-
-    async def _reconcile_on_connect(self) -> None:
-        while True:
-            await self._connected.wait()
-            self._connected.clear()
-            try:
-                await self.reconcile()
-            except TradebotError as exc:
-                log.warning("reconciling orders after a stream (re)connect failed: %s", exc)
-                await asyncio.sleep(self._config.reconnect_delay)
-                self._connected.set()  # try again
+    def events(self) -> AsyncIterator[OrderEvent]:
+        return self._updates.events()
 
     async def reconcile(self) -> None:
         """Compare open and watched orders with Alpaca; emit what the stream missed."""
+        await self._updates.reconcile()
+
+    def drain_events(self) -> list[OrderEvent]:
+        """Events received and not yet consumed, without waiting (shutdown bookkeeping, tests)."""
+        return self._updates.drain()
+
+    async def _open_orders(self) -> list[OrderSnapshot]:
         request = self._sdk.open_orders_request()
         raw = await self._retrying(lambda: self._call(lambda c: c.get_orders(request)))
-        seen: set[str] = set()
-        for item in raw or ():
-            snap = convert.order_snapshot(item)
-            seen.add(snap.client_order_id)
-            self._publish(self._tracker.observe(snap, self._now()))
-        for cid in self._tracker.open_orders():
-            if cid not in seen:
-                found = await self._retrying(functools.partial(self._lookup, cid))
-                if found is not None:
-                    self._publish(self._tracker.observe(found, self._now()))
-
-    def _publish(self, events: list[OrderEvent]) -> None:
-        for event in events:
-            self._events.put_nowait(event)
+        return [convert.order_snapshot(item) for item in raw or ()]
 
     # -- calling the SDK --------------------------------------------------------------------
 
