@@ -15,7 +15,12 @@ from tradebot.simulators.alpaca.server import AlpacaServer
 @click.command(name="alpaca")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=0, show_default=True, help="REST port (0: any free port).")
-@click.option("--stream-port", default=0, show_default=True, help="Trade-updates websocket port.")
+@click.option(
+    "--stream-port",
+    type=int,
+    default=None,
+    help="Trade-updates websocket port (default: --port + 1, or any free port with --port 0).",
+)
 @click.option("--key", default=None, help="Accept only this API key id (default: any).")
 @click.option("--secret", default=None, help="Accept only this secret key (default: any).")
 @click.option("--cash", default="100000", show_default=True, help="Starting cash, USD.")
@@ -26,7 +31,7 @@ from tradebot.simulators.alpaca.server import AlpacaServer
 def command(
     host: str,
     port: int,
-    stream_port: int,
+    stream_port: int | None,
     key: str | None,
     secret: str | None,
     cash: str,
@@ -44,7 +49,7 @@ def command(
     server = AlpacaServer(
         host=host,
         port=port,
-        stream_port=stream_port,
+        stream_port=stream_port if stream_port is not None else (port + 1 if port else 0),
         key=key,
         secret=secret,
         cash=Decimal(cash),
