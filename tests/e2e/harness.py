@@ -1,0 +1,216 @@
+"""End-to-end harness: `tradebot run` as a real process, the AlphaHub simulator and the local
+Alpaca-compatible server hosted by the test on 127.0.0.1.
+
+The broker's state lives in the test process, so the bot can be killed with SIGKILL and started
+again and find its orders where it left them. Every wait is for a condition, with a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tradebot.journal.interface import EntryFilter
+from tradebot.journal.records import Entry, Status
+from tradebot.journal.sqlite import open_journal
+from tradebot.simulators.alpaca.server import AlpacaServer
+from tradebot.simulators.alphahub.server import AlphaHubSimulator
+
+DEADLINE = 30.0  # seconds any single condition may take before the test fails
+
+ALGORITHMS_YAML = """\
+algorithms:
+  14:
+    name: Minotaur 1-Stock
+    strategy: fixed_shares
+    params: {shares: 10}
+    allow_short: true
+  16:
+    name: Minotaur 3-Stock
+    strategy: fixed_shares
+    params: {shares: 10}
+    allow_short: true
+  17:
+    name: Minotaur Optimus 1
+    strategy: fixed_notional
+    params: {notional: 5000}
+  18:
+    name: The Optimizer
+    strategy: fixed_notional
+    params: {notional: 5000}
+"""
+
+
+def bot_config(hub_url: str, server: AlpacaServer, extra_risk: str = "") -> str:
+    return f"""\
+mode: paper
+alphahub:
+  url: {hub_url}
+  email: demo@example.com
+  password: demo
+  connections: 2
+  heartbeat_interval: 1
+  heartbeat_timeout: 2
+  join_timeout: 2
+  reconnect: {{first_delay: 0.05, max_delay: 0.5, healthy_after: 2}}
+broker:
+  name: alpaca
+  alpaca:
+    url: {server.url}
+    stream_url: {server.stream_url}
+    key_id: test-key
+    secret_key: test-secret
+    timeout: 2
+    first_retry_delay: 0.05
+    max_retry_delay: 0.5
+    max_retry_after: 1
+    reconnect_delay: 0.1
+journal:
+  path: journal/tradebot.sqlite
+risk:
+  max_signal_age: 600
+  kill_switch_file: tradebot.halt
+{extra_risk}
+{ALGORITHMS_YAML}"""
+
+
+async def until(condition: Callable[[], bool], what: str, deadline: float = DEADLINE) -> None:
+    """Poll ``condition`` (cheap reads of files and servers) until it holds."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    while not condition():
+        if loop.time() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+class BotProcess:
+    """``python -m tradebot run --config PATH`` with its output in a file."""
+
+    def __init__(self, config_path: Path) -> None:
+        self.config_path = config_path
+        self.log = config_path.parent / "bot.log"
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("APCA_", "ALPHAHUB_"))}
+        env["PYTHONUNBUFFERED"] = "1"
+        with self.log.open("ab") as out:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "tradebot",
+                "run",
+                "--config",
+                str(self.config_path),
+                stdout=out,
+                stderr=asyncio.subprocess.STDOUT,
+                stdin=asyncio.subprocess.DEVNULL,
+                cwd=self.config_path.parent,
+                env=env,
+            )
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        await self.proc.wait()
+
+    async def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(sig)
+        async with asyncio.timeout(DEADLINE):
+            return await self.proc.wait()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def entries(journal: Path, **where: Any) -> list[Entry]:
+    """Journal rows (oldest first), read the way the review commands read: read-only."""
+    if not journal.exists():
+        return []
+    store = open_journal(journal, readonly=True)
+    try:
+        return list(store.entries(EntryFilter(newest_first=False, **where)))
+    finally:
+        store.close()
+
+
+def unresolved(journal: Path) -> int:
+    if not journal.exists():
+        return 0
+    store = open_journal(journal, readonly=True)
+    try:
+        return len(store.unresolved_intents())
+    finally:
+        store.close()
+
+
+@dataclass(frozen=True)
+class Placed:
+    """An order as the broker holds it."""
+
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: Decimal
+    status: str
+
+
+def broker_orders(server: AlpacaServer) -> list[Placed]:
+    return [
+        Placed(o["client_order_id"], o["symbol"], o["side"], Decimal(o["qty"]), o["status"])
+        for o in server.orders()
+    ]
+
+
+def broker_positions(server: AlpacaServer) -> dict[str, Decimal]:
+    with server.lock:
+        return {s: Decimal(p.qty) for s, p in server.account.open_positions().items()}
+
+
+def book_from_journal(journal: Path) -> dict[tuple[int, str], Decimal]:
+    store = open_journal(journal, readonly=True)
+    try:
+        return {(a, s): q for a, s, q in store.rebuild_book()}
+    finally:
+        store.close()
+
+
+@contextmanager
+def alpaca_server(prices: dict[str, Decimal]) -> Iterator[AlpacaServer]:
+    server = AlpacaServer()
+    for symbol, price in prices.items():
+        server.set_price(symbol, price)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def wait_subscribed(hub: AlphaHubSimulator, algorithms: Sequence[int]) -> None:
+    async with asyncio.timeout(DEADLINE):
+        for algo_id in algorithms:
+            await hub.wait_joined(algo_id, 2)
+
+
+def leg(symbol: str, side: str, price: str, at: str) -> dict[str, Any]:
+    return {"price": float(price), "side": side, "symbol": symbol, "timestamp": at}
+
+
+def plans(journal: Path) -> list[Entry]:
+    return entries(journal, statuses=(Status.PLAN,))

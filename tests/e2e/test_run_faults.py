@@ -1,0 +1,120 @@
+"""The scripted day again, under faults: dropped connections, broker 429/5xx, slow and lost
+responses, and ``kill -9`` of the bot at random moments followed by a restart.
+
+After a kill, the frame in flight is pushed again once the bot is back (the strongest case: the
+same legs arrive twice, once before and once after the crash). Whatever happened, the broker must
+end with exactly the day's orders, one each, and the journal with every one of them, filled, and
+positions equal to the broker's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.day import EXPECTED_LEDGERS, EXPECTED_NET, EXPECTED_ORDERS, day, prices
+from tests.e2e.harness import (
+    BotProcess,
+    alpaca_server,
+    book_from_journal,
+    bot_config,
+    broker_orders,
+    broker_positions,
+    entries,
+    unresolved,
+    until,
+    wait_subscribed,
+)
+from tradebot.journal.records import Status
+from tradebot.simulators.alpaca.faults import Fault
+from tradebot.simulators.alphahub.server import AlphaHubSimulator
+
+ALGOS = (14, 16, 17, 18)
+
+
+def broker_fault(rng: random.Random) -> Fault:
+    return rng.choice(
+        [
+            Fault.rate_limited("0.2"),
+            Fault.error(500),
+            Fault.error(503),
+            Fault.error(504, process=True),  # placed, but the answer says gateway timeout
+            Fault.drop(),  # placed, and the connection dies before the answer
+            Fault.slow(3.0),  # placed, answered after the adapter's 2 s timeout
+        ]
+    )
+
+
+def last_id(journal: Path) -> int:
+    rows = entries(journal)
+    return rows[-1].id if rows else 0
+
+
+def planned_after(journal: Path, algo_id: int, mark: int) -> bool:
+    """Whether a signal of ``algo_id`` was planned after row ``mark`` (one push in flight)."""
+    return bool(entries(journal, algo_ids=(algo_id,), statuses=(Status.PLAN,), after_id=mark))
+
+
+@pytest.mark.parametrize("seed", [11, 22, 33])
+async def test_the_day_under_faults_orders_every_leg_exactly_once(
+    tmp_path: Path, seed: int
+) -> None:
+    rng = random.Random(seed)
+    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    journal = tmp_path / "journal" / "tradebot.sqlite"
+    kills = faults = drops = 0
+    with alpaca_server({}) as server:
+        async with AlphaHubSimulator(port=0) as hub:
+            config = tmp_path / "config.yaml"
+            config.write_text(bot_config(hub.url, server))
+            bot = BotProcess(config)
+            await bot.start()
+            try:
+                for push in day(at):
+                    await wait_subscribed(hub, ALGOS)
+                    for symbol, price in prices(push).items():
+                        server.set_price(symbol, price)
+                    if rng.random() < 0.5:
+                        server.add_fault(broker_fault(rng))
+                        faults += 1
+                    if rng.random() < 0.3:
+                        hub.drop(rng.choice(hub.connections))  # the other one stays joined
+                        drops += 1
+                    mark = last_id(journal)
+                    await hub.push(push.algo_id, push.payload)
+                    if rng.random() < 0.4:
+                        await asyncio.sleep(rng.uniform(0.0, 0.3))  # a random moment to die
+                        await bot.kill9()
+                        kills += 1
+                        await bot.start()
+                        await wait_subscribed(hub, ALGOS)
+                        mark = last_id(journal)  # recovery has run: it plans before joining
+                        await hub.push(push.algo_id, push.payload)  # the same legs again
+                    await until(lambda a=push.algo_id, m=mark: planned_after(journal, a, m), "plan")
+                await until(lambda: unresolved(journal) == 0, "every order settled", 60)
+                await until(
+                    lambda: all(o.status == "filled" for o in broker_orders(server)), "fills"
+                )
+                assert await bot.stop(signal.SIGTERM) == 0
+            finally:
+                if bot.running:
+                    await bot.stop(signal.SIGKILL)
+
+    assert kills + faults + drops > 0
+    placed = broker_orders(server)
+    # one broker order per leg's order, whatever happened; nothing else
+    assert len(placed) == len(EXPECTED_ORDERS), bot.output()[-4000:]
+    assert len({o.client_order_id for o in placed}) == len(placed)
+    got = sorted((o.symbol, o.side, o.qty) for o in placed)
+    assert got == sorted((e.symbol, e.side, e.qty) for e in EXPECTED_ORDERS)
+    # the journal has every order's intent and its fill
+    intents = {e.client_order_id for e in entries(journal, statuses=(Status.INTENT,))}
+    filled = {e.client_order_id for e in entries(journal, statuses=(Status.FILLED,))}
+    assert {o.client_order_id for o in placed} == intents == filled
+    assert book_from_journal(journal) == EXPECTED_LEDGERS
+    assert broker_positions(server) == EXPECTED_NET
