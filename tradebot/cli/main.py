@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "journal": ("tradebot.cli.journal_cmd:journal", "Review the order journal (filter, export)."),
     "positions": ("tradebot.cli.positions_cmd:positions", "Positions per algorithm and net."),
     "report": ("tradebot.cli.report_cmd:report", "P&L, counts and slippage per algorithm."),
+    "status": ("tradebot.cli.status_cmd:status", "What a running bot is doing right now."),
     "halt": ("tradebot.cli.halt_cmd:halt", "Kill switch: stop sending orders (or reduce-only)."),
     "resume": ("tradebot.cli.halt_cmd:resume", "Lift a halt: trade again."),
     "explain": ("tradebot.cli.explain_cmd:explain", "The whole story of one leg or one signal."),

@@ -80,7 +80,9 @@ def render(status: dict[str, Any]) -> str:
     total = status["connections"]
     for algo in status["algorithms"]:
         link = "joined" if algo["joined"] == total else f"joined {algo['joined']}/{total}"
-        if algo["joined"] == 0:
+        if status["state"] != "running":
+            link = "-"
+        elif algo["joined"] == 0:
             link = "NOT SUBSCRIBED"
         last = algo["last_signal_at"] or "no signal yet"
         if algo["last_signal"]:

@@ -86,7 +86,11 @@ class StatusFeed:
 
     async def refresh(self, state: str = "running") -> None:
         now = self._clock()
-        orders, fills = await asyncio.to_thread(self._counts, start_of_trading_day(now))
+        counts = await asyncio.to_thread(self._counts, start_of_trading_day(now))
+        self._update(state, now, *counts)
+        await asyncio.to_thread(write_status, self.path, self.board.as_dict())
+
+    def _update(self, state: str, now: datetime, orders: Counter[int], fills: Counter[int]) -> None:
         joined: Counter[int] = Counter()
         for connection in range(self.board.connections):
             joined.update(self._listener.joined(connection))
@@ -98,7 +102,6 @@ class StatusFeed:
         self.board.kill_switch = "off" if switch.mode == "running" else str(switch.mode)
         self.board.state = state
         self.board.updated_at = now
-        await asyncio.to_thread(write_status, self.path, self.board.as_dict())
 
     def _links(self) -> tuple[int, ...]:
         return tuple(line.joined for _, line in sorted(self.board.algos.items()))
@@ -120,6 +123,6 @@ class StatusFeed:
 
     def final(self, state: str) -> None:
         """Write the last status synchronously (the loop is shutting down)."""
-        self.board.state = state
-        self.board.updated_at = self._clock()
+        now = self._clock()
+        self._update(state, now, *self._counts(start_of_trading_day(now)))
         write_status(self.path, self.board.as_dict())
