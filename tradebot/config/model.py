@@ -20,11 +20,18 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PositiveInt,
+    PrivateAttr,
     SecretStr,
+    ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from strategies.base import SizingStrategy
+from strategies.loader import StrategyNotFound, resolve_strategy
 from tradebot.core.orders import OrderType, TimeInForce
 
 
@@ -127,9 +134,7 @@ class AlpacaConfig(Frozen):
     )
     first_retry_delay: float = Field(0.2, gt=0, le=10, description="first backoff, seconds")
     max_retry_delay: float = Field(10.0, gt=0, le=60, description="backoff cap, seconds")
-    max_retry_after: float = Field(
-        60.0, gt=0, description="longest Retry-After honoured, seconds"
-    )
+    max_retry_after: float = Field(60.0, gt=0, description="longest Retry-After honoured, seconds")
     asset_cache_seconds: float = Field(
         300.0, ge=0, description="how long asset facts (shortable, ...) are reused"
     )
@@ -180,11 +185,31 @@ class JournalConfig(Frozen):
 
 # -- risk ----------------------------------------------------------------------------------------
 
+#: the numeric limits, where the stricter value is the smaller one
+_NUMERIC_LIMITS = (
+    "max_order_notional",
+    "max_position_notional",
+    "max_algo_exposure",
+    "max_symbol_exposure",
+    "max_orders_per_day",
+    "max_daily_loss",
+    "max_signal_age",
+    "price_collar_pct",
+)
+
 
 class RiskConfig(Frozen):
-    """Limits that can only make the bot trade less. ``None`` means no limit."""
+    """Limits that can only make the bot trade less. ``None`` means no limit.
 
-    max_order_notional: Decimal | None = Field(None, gt=0)
+    Under ``risk:`` they are the account's limits; under ``algorithms.ID.risk:`` they tighten
+    them for one algorithm and can never loosen them (see :meth:`tightened_by`). Counts and losses
+    are checked twice: for the account against the global value, and for the algorithm against
+    the stricter of the two.
+    """
+
+    max_order_notional: Decimal | None = Field(
+        None, gt=0, description="largest value of one order (closes are shrunk too)"
+    )
     max_position_notional: Decimal | None = Field(
         None, gt=0, description="per algorithm per symbol"
     )
@@ -192,18 +217,24 @@ class RiskConfig(Frozen):
         None, gt=0, description="gross notional an algorithm may hold"
     )
     max_symbol_exposure: Decimal | None = Field(
-        None, gt=0, description="gross notional the account may hold in one symbol"
+        None, gt=0, description="notional the account may hold net in one symbol"
     )
-    max_orders_per_day: int | None = Field(None, ge=0)
-    max_daily_loss: Decimal | None = Field(None, gt=0)
+    max_orders_per_day: int | None = Field(
+        None, ge=0, description="orders a day: account-wide (global), per algorithm (override)"
+    )
+    max_daily_loss: Decimal | None = Field(
+        None, gt=0, description="realised loss today after which only closes are sent"
+    )
     max_signal_age: float | None = Field(
         None, gt=0, description="seconds; older legs are skipped as stale"
     )
     price_collar_pct: Decimal | None = Field(
         None, gt=0, le=100, description="limit price band around the signal price, percent"
     )
-    allow_symbols: tuple[str, ...] | None = None
-    deny_symbols: tuple[str, ...] = ()
+    allow_symbols: tuple[str, ...] | None = Field(
+        None, description="open only these symbols (closes are never blocked)"
+    )
+    deny_symbols: tuple[str, ...] = Field((), description="never open these symbols")
 
     @field_validator("allow_symbols", "deny_symbols", mode="before")
     @classmethod
@@ -211,6 +242,38 @@ class RiskConfig(Frozen):
         if isinstance(value, list | tuple):
             return tuple(str(v).strip().upper() for v in value)
         return value
+
+    def tightened_by(self, override: RiskConfig) -> RiskConfig:
+        """The effective limits when ``override`` applies on top of these: the stricter of each.
+
+        A missing value inherits, a looser one has no effect (``config check`` warns about it),
+        allow lists intersect and deny lists add up.
+        """
+        values: dict[str, Any] = {}
+        for name in _NUMERIC_LIMITS:
+            mine, theirs = getattr(self, name), getattr(override, name)
+            values[name] = theirs if mine is None else mine if theirs is None else min(mine, theirs)
+        allow, extra = self.allow_symbols, override.allow_symbols
+        if allow is None or extra is None:
+            values["allow_symbols"] = extra if allow is None else allow
+        else:
+            values["allow_symbols"] = tuple(s for s in extra if s in allow)
+        values["deny_symbols"] = tuple(dict.fromkeys(self.deny_symbols + override.deny_symbols))
+        return RiskConfig(**values)
+
+    def loosened_by(self, override: RiskConfig) -> tuple[str, ...]:
+        """The fields where ``override`` asks for more than these limits allow (and is ignored)."""
+        looser = [
+            name
+            for name in _NUMERIC_LIMITS
+            if getattr(self, name) is not None
+            and getattr(override, name) is not None
+            and getattr(override, name) > getattr(self, name)
+        ]
+        allow, extra = self.allow_symbols, override.allow_symbols
+        if allow is not None and extra is not None and any(s not in allow for s in extra):
+            looser.append("allow_symbols")
+        return tuple(looser)
 
 
 class GlobalRiskConfig(RiskConfig):
@@ -223,21 +286,62 @@ class GlobalRiskConfig(RiskConfig):
 
 
 class AlgorithmConfig(Frozen):
+    """One AlphaHub algorithm: how its legs are sized, ordered and limited.
+
+    ``strategy`` is resolved and ``params`` validated against the strategy's ``Params`` when the
+    config is loaded; :attr:`sizer` is the ready strategy instance the planner calls.
+    """
+
     name: str = ""
     enabled: bool = True
     strategy: str = Field(..., description="a module in strategies/ or 'package.module:Class'")
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict, validate_default=True)
     order_type: OrderType = OrderType.MARKET
     time_in_force: TimeInForce = TimeInForce.DAY
+    limit_offset_pct: Decimal = Field(
+        Decimal(0),
+        ge=0,
+        le=10,
+        description="limit orders: how far past the signal price (buy above, sell below), percent",
+    )
     allow_short: bool = False
     allow_fractional: bool = False
     on_close_not_held: CloseNotHeld = CloseNotHeld.SKIP
     market_closed: MarketClosedPolicy = MarketClosedPolicy.QUEUE
     risk: RiskConfig = RiskConfig()
 
+    _sizer: SizingStrategy[Any] = PrivateAttr()
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        try:
+            resolve_strategy(value)
+        except StrategyNotFound as exc:
+            raise ValueError(str(exc)) from None
+        return value.strip()
+
+    @field_validator("params")
+    @classmethod
+    def _params_fit_strategy(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        strategy = info.data.get("strategy")
+        if strategy is None:  # the strategy itself is wrong; that error is reported instead
+            return value
+        # A ValidationError raised here keeps its locations: algorithms.ID.params.KEY
+        validated = resolve_strategy(strategy).Params.model_validate(value)
+        return validated.model_dump()
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._sizer = resolve_strategy(self.strategy).from_params(self.params)
+
+    @property
+    def sizer(self) -> SizingStrategy[Any]:
+        """The strategy instance, built from :attr:`params` when this config was validated."""
+        return self._sizer
+
 
 class Config(Frozen):
-    mode: Mode = Mode.PAPER
+    mode: Mode = Field(Mode.PAPER, description="live also needs --live on the command line")
     live_trading_acknowledged: bool = Field(
         False, description="must be true, together with --live, to trade real money"
     )
@@ -245,17 +349,31 @@ class Config(Frozen):
     broker: BrokerConfig = BrokerConfig()
     journal: JournalConfig = JournalConfig()
     risk: GlobalRiskConfig = GlobalRiskConfig()
-    algorithms: dict[int, AlgorithmConfig] = Field(default_factory=dict)
+    algorithms: dict[PositiveInt, AlgorithmConfig] = Field(default_factory=dict)
+
+    _algo_risk: dict[int, RiskConfig] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
-    def _subscribed_algorithms_known(self) -> Config:
-        if self.alphahub.algorithms is not None:
-            unknown = [a for a in self.alphahub.algorithms if a not in self.algorithms]
-            if unknown:
-                raise ValueError(
-                    f"alphahub.algorithms lists {unknown} with no entry under algorithms"
-                )
+    def _consistent(self) -> Config:
+        problems: list[InitErrorDetails] = []
+        if self.mode is Mode.LIVE and not self.live_trading_acknowledged:
+            message = "mode: live also needs live_trading_acknowledged: true"
+            problems.append(_problem("live_not_acknowledged", message, ("mode",), "live"))
+        for index, algo_id in enumerate(self.alphahub.algorithms or ()):
+            if algo_id not in self.algorithms:
+                message = f"algorithm {algo_id} has no entry under algorithms"
+                loc = ("alphahub", "algorithms", index)
+                problems.append(_problem("unknown_algorithm", message, loc, algo_id))
+        if problems:
+            raise ValidationError.from_exception_data(type(self).__name__, problems)
         return self
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._algo_risk = {a: self.risk.tightened_by(c.risk) for a, c in self.algorithms.items()}
+
+    def risk_for(self, algo_id: int) -> RiskConfig:
+        """The limits that apply to ``algo_id``: the global ones tightened by its own."""
+        return self._algo_risk[algo_id]
 
     @property
     def subscribed_algorithms(self) -> tuple[int, ...]:
@@ -263,3 +381,8 @@ class Config(Frozen):
         if self.alphahub.algorithms is not None:
             return self.alphahub.algorithms
         return tuple(sorted(a for a, c in self.algorithms.items() if c.enabled))
+
+
+def _problem(kind: str, message: str, loc: tuple[str | int, ...], value: Any) -> InitErrorDetails:
+    # PydanticCustomError treats braces as placeholders; messages here carry none.
+    return {"type": PydanticCustomError(kind, message), "loc": loc, "input": value}

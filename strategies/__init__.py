@@ -1,0 +1,17 @@
+"""Sizing strategies: how many shares an open leg trades.
+
+Each algorithm in ``config.yaml`` names one strategy and its ``params``::
+
+    algorithms:
+      16:
+        strategy: allocation          # a module in this package ...
+        params: {pct: 30, max_positions: 3}
+      99:
+        strategy: mypkg.sizing:Kelly  # ... or any importable ``module:Class``
+
+Built in: ``fixed_shares``, ``fixed_notional``, ``percent_of_equity`` and ``allocation``.
+To add one, drop a module here that defines one subclass of
+:class:`strategies.base.SizingStrategy` with a ``Params`` model (see ``fixed_shares.py``, the
+smallest example). Strategies are imported and their params validated when the config is loaded
+(``tradebot config check`` shows any mistake with its line); nothing is imported while planning.
+"""

@@ -1,0 +1,115 @@
+"""``tradebot config check``: 0 and the effective config, or 2 and FILE:LINE: key.path: what."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tradebot.cli.main import main
+
+ROOT = Path(__file__).parents[2]
+
+MISTAKES = {
+    "unknown key": ("risk:\n  max_oder_notional: 5\n", "2: risk.max_oder_notional: unknown key"),
+    "wrong type": ("alphahub:\n  connections: many\n", "2: alphahub.connections: should be"),
+    "bad strategy params": (
+        "algorithms:\n  14:\n    strategy: allocation\n    params: {pct: 0, max_positions: 1}\n",
+        "4: algorithms.14.params.pct: should be greater than 0",
+    ),
+    "missing env var": (
+        "alphahub:\n  email: ${TB_UNSET_FOR_TEST}\n",
+        "2: alphahub.email: environment variable TB_UNSET_FOR_TEST is not set",
+    ),
+    "yaml syntax error": ("risk:\n  deny_symbols: [A, B\n", "YAML syntax error"),
+}
+
+
+def check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["config", "check", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_the_shipped_config_is_valid(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("ALPHAHUB_EMAIL", "ALPHAHUB_PASSWORD", "APCA_API_KEY_ID", "APCA_API_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    code, out, err = check(capsys, str(ROOT / "config.yaml"))
+    assert code == 0, err
+    effective = yaml.safe_load(out)
+    assert effective["broker"]["name"] == "sim"
+    assert sorted(effective["algorithms"]) == [14, 16, 17, 18]
+    assert effective["algorithms"][16]["params"] == {"pct": 30, "max_positions": 3}
+    assert "OK (4 algorithms, 4 enabled; broker sim" in err
+    assert "warning: " in err and "alphahub.email: not set" in err
+
+
+def test_secrets_are_masked(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALPHAHUB_PASSWORD", "correct-horse-battery")
+    monkeypatch.setenv("APCA_API_SECRET_KEY", "alpaca-secret-123")
+    code, out, err = check(capsys, str(ROOT / "config.yaml"))
+    assert code == 0
+    assert "correct-horse-battery" not in out + err
+    assert "alpaca-secret-123" not in out + err
+    assert yaml.safe_load(out)["alphahub"]["password"] == "********"
+
+
+def test_quiet_prints_only_the_verdict(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = check(capsys, "--quiet", str(ROOT / "config.yaml"))
+    assert code == 0 and out == ""
+    assert "OK" in err
+
+
+def test_the_default_path_is_the_current_folder(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("TRADEBOT_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = check(capsys)
+    assert code == 2
+    assert "config.yaml: no such file" in err
+    (tmp_path / "config.yaml").write_text("mode: paper\n")
+    code, _, err = check(capsys, "-q")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("kind", sorted(MISTAKES))
+def test_each_kind_of_mistake_exits_2_naming_file_line_and_key(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    kind: str,
+) -> None:
+    monkeypatch.delenv("TB_UNSET_FOR_TEST", raising=False)
+    text, expected = MISTAKES[kind]
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    code, out, err = check(capsys, str(path))
+    assert code == 2
+    assert out == ""
+    assert err.startswith(f"error: {path}:")
+    assert expected in err
+
+
+def test_a_real_process_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("algorithms:\n  14:\n    strategy: nope\n")
+    env = {k: v for k, v in os.environ.items() if k != "TRADEBOT_CONFIG"}
+    result = subprocess.run(
+        [sys.executable, "-m", "tradebot", "config", "check", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"{path}:3: algorithms.14.strategy: unknown strategy 'nope'" in result.stderr

@@ -1,0 +1,67 @@
+"""The effective config as YAML, for ``tradebot config check``: defaults filled in, secrets masked.
+
+Secret fields show ``'********'`` when set and ``null`` when not; a URL's ``user:password@`` part
+is masked too. Nothing here ever prints a secret's value.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, SecretStr
+
+from tradebot.config.model import Config
+
+MASK = "********"
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+
+
+def mask_url(text: str) -> str:
+    """``https://user:pw@host`` -> ``https://********@host``; other text unchanged."""
+    return _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{MASK}@", text)
+
+
+def effective_config(config: Config) -> dict[str, Any]:
+    """The whole config as plain data (str, int, Decimal, bool, None, lists, dicts), masked."""
+    plain = _plain(config)
+    assert isinstance(plain, dict)
+    return plain
+
+
+def effective_config_yaml(config: Config) -> str:
+    return yaml.dump(
+        effective_config(config), Dumper=_Dumper, sort_keys=False, default_flow_style=False
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return MASK if value.get_secret_value() else None
+    if isinstance(value, BaseModel):
+        return {name: _plain(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, str):
+        return mask_url(value)
+    return value
+
+
+class _Dumper(yaml.SafeDumper):
+    """Decimals as plain numbers (``0.5``, ``100000``), never ``!!python/object``."""
+
+
+def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
+    text = format(value, "f")
+    tag = "tag:yaml.org,2002:float" if "." in text else "tag:yaml.org,2002:int"
+    return dumper.represent_scalar(tag, text)
+
+
+_Dumper.add_representer(Decimal, _represent_decimal)

@@ -1,0 +1,223 @@
+"""Read ``config.yaml`` once into a frozen :class:`~tradebot.config.model.Config`.
+
+Steps, each reporting every problem it finds as ``FILE:LINE: key.path: what is wrong``:
+
+1. YAML syntax (with the key path the parser had reached);
+2. duplicate keys (YAML would silently keep the last) and ``${VAR}`` / ``${VAR:-default}``
+   references (:mod:`.interpolation`), on the node tree so every value keeps its line;
+3. the schema (:mod:`.model`): types, ranges, unknown keys, strategy names and their params.
+
+An unquoted value that is empty after substitution means "not set" (null), as if nothing had been
+written: ``email: ${ALPHAHUB_EMAIL:-}`` leaves the email unset when the variable is, and the
+component that needs it says so when it starts. A quoted value stays text.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from tradebot.config.errors import ConfigIssue, issues_from_validation, raise_issues
+from tradebot.config.interpolation import InterpolationError, interpolate
+from tradebot.config.locate import Loc, line_of, locate, path_at_syntax_error
+from tradebot.config.model import Config, MarketClosedPolicy, Mode
+from tradebot.core.orders import OrderType, TimeInForce
+from tradebot.exceptions import ConfigError, LiveTradingNotGranted
+
+log = logging.getLogger(__name__)
+
+#: where the CLI looks when no --config is given
+DEFAULT_CONFIG_PATH = "config.yaml"
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_NULL_TAG = "tag:yaml.org,2002:null"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    """A valid config, the file it came from, and what is legal but probably not meant."""
+
+    config: Config
+    file: str
+    warnings: tuple[ConfigIssue, ...] = ()
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate ``path``; raises :class:`ConfigError` naming file, line and key path.
+
+    ``env`` supplies ``${VAR}`` values (default: the process environment).
+    """
+    return read_config(path, env).config
+
+
+def read_config(path: str | Path, env: Mapping[str, str] | None = None) -> LoadedConfig:
+    """:func:`load_config`, plus the warnings ``tradebot config check`` prints."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{file}: no such file (pass --config PATH, or start from the config.yaml"
+            " in tradebot's repository)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot be read: {exc}") from None
+    root, data = _parse(text, file, os.environ if env is None else env)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise_issues(file, issues_from_validation(exc, file, root, data))
+    return LoadedConfig(config, file, tuple(_warnings(config, file, root)))
+
+
+def resolve_mode(config: Config, live_flag: bool) -> Mode:
+    """The mode to run in: paper unless ``--live``, ``mode: live`` and the acknowledgement agree.
+
+    - Without ``--live`` the answer is paper, whatever the file says: a config alone never
+      trades real money (``mode: live`` then only earns a warning in the log).
+    - With ``--live``, a config lacking ``mode: live`` or ``live_trading_acknowledged: true``
+      raises :class:`LiveTradingNotGranted` naming what is missing, before anything is sent.
+    """
+    if not live_flag:
+        if config.mode is Mode.LIVE:
+            log.warning("the config says mode: live, but --live was not given: trading paper")
+        return Mode.PAPER
+    missing = []
+    if config.mode is not Mode.LIVE:
+        missing.append("mode: live")
+    if not config.live_trading_acknowledged:
+        missing.append("live_trading_acknowledged: true")
+    if missing:
+        raise LiveTradingNotGranted(
+            f"--live also needs {' and '.join(missing)} in the config; nothing was sent"
+        )
+    return Mode.LIVE
+
+
+# -- parsing -----------------------------------------------------------------------------------
+
+
+def _parse(text: str, file: str, env: Mapping[str, str]) -> tuple[Node | None, Any]:
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, {}
+        if not isinstance(root, MappingNode):
+            line = line_of(root)
+            issue = ConfigIssue(file, line, "(top level)", "must be a mapping of sections")
+            raise_issues(file, [issue])
+        issues = list(_prepare(root, "", set(), file, env))
+        if issues:
+            raise_issues(file, issues)
+        return root, loader.construct_document(root)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        at = None if mark is None else mark.line + 1
+        what = " ".join(p for p in (exc.context, exc.problem) if p)
+        if "'\\t'" in what:
+            what += " (YAML indents with spaces, never tabs)"
+        path = path_at_syntax_error(text)
+        issue = ConfigIssue(file, at, path, f"YAML syntax error: {what}")
+        raise ConfigError(str(issue)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: YAML error: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def _prepare(
+    node: Node, path: str, seen: set[int], file: str, env: Mapping[str, str]
+) -> Iterator[ConfigIssue]:
+    """Check duplicate keys and substitute ``${...}`` in place, once per node (aliases share)."""
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, MappingNode):
+        first_line: dict[tuple[str, str], int] = {}
+        for key, value in node.value:
+            label = key.value if isinstance(key, ScalarNode) else "?"
+            child = f"{path}.{label}" if path else label
+            if isinstance(key, ScalarNode) and key.tag != _MERGE_TAG:
+                first = first_line.setdefault((key.tag, key.value), line_of(key))
+                if first != line_of(key):
+                    message = (
+                        f"duplicate key (first on line {first}); YAML would silently keep"
+                        " only the last"
+                    )
+                    yield ConfigIssue(file, line_of(key), child, message)
+            yield from _prepare(value, child, seen, file, env)
+    elif isinstance(node, SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _prepare(item, f"{path}[{index}]", seen, file, env)
+    elif isinstance(node, ScalarNode) and node.tag == _STR_TAG and "${" in node.value:
+        try:
+            value = interpolate(node.value, env)
+        except InterpolationError as exc:
+            yield ConfigIssue(file, line_of(node), path or "(top level)", str(exc))
+            return
+        node.value = value
+        if value == "" and node.style is None:
+            node.tag = _NULL_TAG
+
+
+# -- warnings ------------------------------------------------------------------------------------
+
+
+def _warnings(config: Config, file: str, root: Node | None) -> Iterator[ConfigIssue]:
+    def at(loc: Loc, message: str) -> ConfigIssue:
+        line, path = locate(root, loc)
+        return ConfigIssue(file, line, path, message)
+
+    if not config.algorithms:
+        yield at(("algorithms",), "no algorithms configured: every signal will be skipped")
+    elif not any(a.enabled for a in config.algorithms.values()):
+        yield at(("algorithms",), "every algorithm is disabled: every signal will be skipped")
+    for algo_id, algo in config.algorithms.items():
+        here = ("algorithms", algo_id)
+        for name in config.risk.loosened_by(algo.risk):
+            yield at(
+                (*here, "risk", name),
+                f"looser than the global risk.{name}, so it has no effect"
+                " (per-algorithm limits can only tighten)",
+            )
+        if algo.allow_fractional and algo.time_in_force is not TimeInForce.DAY:
+            yield at(
+                (*here, "allow_fractional"),
+                "fractional orders need time_in_force: day; this algorithm trades whole shares",
+            )
+        limit_prices = (
+            algo.order_type is OrderType.LIMIT
+            or algo.market_closed is MarketClosedPolicy.EXTENDED_HOURS
+        )
+        if algo.limit_offset_pct and not limit_prices:
+            yield at((*here, "limit_offset_pct"), "has no effect on market orders")
+        collar = config.risk_for(algo_id).price_collar_pct
+        if limit_prices and collar is not None and algo.limit_offset_pct > collar:
+            yield at(
+                (*here, "limit_offset_pct"),
+                f"beyond the {collar}% price collar: limit prices are held to the collar",
+            )
+    for key, variable in (("email", "ALPHAHUB_EMAIL"), ("password", "ALPHAHUB_PASSWORD")):
+        if getattr(config.alphahub, key) is None:
+            yield at(
+                ("alphahub", key),
+                f"not set: `tradebot run` and `tradebot listen` need it (export {variable})",
+            )
+    if config.broker.name == "alpaca":
+        alpaca = config.broker.alpaca
+        for key, variable in (("key_id", "APCA_API_KEY_ID"), ("secret_key", "APCA_API_SECRET_KEY")):
+            if getattr(alpaca, key) is None:
+                yield at(
+                    ("broker", "alpaca", key),
+                    f"not set: the alpaca broker needs it (export {variable})",
+                )
