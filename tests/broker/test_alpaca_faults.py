@@ -17,7 +17,7 @@ from tradebot.exceptions import BrokerUnavailable, OrderOutcomeUnknown, RateLimi
 from tradebot.simulators.alpaca.faults import Fault, FaultKind, FillScript
 from tradebot.simulators.alpaca.server import AlpacaServer
 
-from .conftest import fast_config, make_intent, take_events
+from .conftest import fast_config, make_intent, take_events, wait_until
 
 POST = ("POST", "/v2/orders")
 LOOKUP = ("GET", "/v2/orders:by_client_order_id")
@@ -29,6 +29,7 @@ FAULTS = {
     "504 after the order was placed": Fault.error(504, process=True),
     "500 after the order was placed": Fault.error(500, process=True),
     "answer slower than the timeout": Fault.slow(1.5),
+    "request delayed past the timeout, then processed": Fault.slow(1.0, process=False),
     "accepted, then the connection dropped": Fault.drop(),
     "two faults in a row": Fault.error(503, times=2),
 }
@@ -48,6 +49,7 @@ async def test_each_fault_leaves_exactly_one_order(
     intent = make_intent()
     server.add_fault(fault)
     snap = await broker.submit(intent)
+    await wait_until(lambda: server.in_flight == 0)  # late requests have landed too
     held = assert_one_order(server, intent.client_order_id)
     assert snap.client_order_id == intent.client_order_id
     assert snap.broker_order_id == held["id"]

@@ -64,16 +64,27 @@ class _Handler(BaseHTTPRequestHandler):
         ):
             self._send(401, {"code": UNAUTHORIZED, "message": "request is not authorized"})
             return
-        fault = app.take_fault(method, url.path)
+        app.begin_request()
+        try:
+            self._serve_authorized(app, method, url.path, query, raw)
+        finally:
+            app.end_request()
+
+    def _serve_authorized(
+        self, app: AlpacaServer, method: str, path: str, query: dict[str, str], raw: bytes
+    ) -> None:
+        fault = app.take_fault(method, path)
         if fault is not None and fault.kind is FaultKind.STATUS and not fault.process:
             self._send_fault(fault.status, fault.retry_after)
             return
+        if fault is not None and fault.kind is FaultKind.SLOW and not fault.process:
+            time.sleep(fault.delay)  # held up in transit: it arrives after the client gave up
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
         try:
-            status, payload = app.handle(method, url.path, query, body)
+            status, payload = app.handle(method, path, query, body)
         except ApiError as exc:
             status, payload = exc.status, exc.body
         if fault is None:
@@ -81,7 +92,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault.kind is FaultKind.STATUS:
             self._send_fault(fault.status, fault.retry_after)
         elif fault.kind is FaultKind.SLOW:
-            time.sleep(fault.delay)  # this handler thread only; the client has long given up
+            if fault.process:
+                time.sleep(fault.delay)  # this handler thread only; the client has given up
             self._send(status, payload)
         else:  # DROP: the order exists, the client never hears about it
             self.close_connection = True

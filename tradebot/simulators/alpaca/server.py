@@ -56,6 +56,7 @@ class AlpacaServer:
         self.account = PaperAccount(now=now, cash=cash, default_price=default_price)
         self._faults: list[Fault] = []
         self._scripts: dict[str | None, FillScript] = {None: FillScript()}
+        self._in_flight = 0
         self.requests: list[tuple[str, str]] = []  # (method, path) of every authorised request
         self._rest: RestServer | None = None
         self._threads: list[threading.Thread] = []
@@ -108,6 +109,20 @@ class AlpacaServer:
         return (self._key is None or key == self._key) and (
             self._secret is None or secret == self._secret
         )
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being handled right now (a delayed or slow one counts until it is done)."""
+        with self.lock:
+            return self._in_flight
+
+    def begin_request(self) -> None:
+        with self.lock:
+            self._in_flight += 1
+
+    def end_request(self) -> None:
+        with self.lock:
+            self._in_flight -= 1
 
     def add_fault(self, fault: Fault) -> None:
         with self.lock:
