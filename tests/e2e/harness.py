@@ -212,5 +212,11 @@ def leg(symbol: str, side: str, price: str, at: str) -> dict[str, Any]:
     return {"price": float(price), "side": side, "symbol": symbol, "timestamp": at}
 
 
+def last_id(journal: Path) -> int:
+    """The newest row id (0 for no journal yet)."""
+    rows = entries(journal)
+    return rows[-1].id if rows else 0
+
+
 def plans(journal: Path) -> list[Entry]:
     return entries(journal, statuses=(Status.PLAN,))

@@ -26,6 +26,7 @@ from tests.e2e.harness import (
     broker_orders,
     broker_positions,
     entries,
+    last_id,
     unresolved,
     until,
     wait_subscribed,
@@ -48,11 +49,6 @@ def broker_fault(rng: random.Random) -> Fault:
             Fault.slow(3.0),  # placed, answered after the adapter's 2 s timeout
         ]
     )
-
-
-def last_id(journal: Path) -> int:
-    rows = entries(journal)
-    return rows[-1].id if rows else 0
 
 
 def planned_after(journal: Path, algo_id: int, mark: int) -> bool:

@@ -40,7 +40,7 @@ from tradebot.core.book import PositionBook
 from tradebot.core.orders import Plan, SkippedLeg, SkipReason
 from tradebot.core.planner import plan
 from tradebot.core.signal import Signal
-from tradebot.exceptions import ConfigError, TransientError
+from tradebot.exceptions import ConfigError, TradebotError, TransientError
 from tradebot.execution.executor import Executor, Step
 from tradebot.execution.recovery import recover
 from tradebot.journal.interface import Journal
@@ -128,7 +128,12 @@ class Bot:
                 {"mode": str(self.mode), "config": str(self.config_path)},
             )
             async with make_broker(self.config.broker, self.mode, now=self._now) as broker:
-                await self._run(journal, broker)
+                try:
+                    await self._run(journal, broker)
+                except BaseExceptionGroup as group:
+                    # a task's fatal error (wrong credentials, journal failure) as itself, so the
+                    # CLI can name it and pick its exit code
+                    raise _first_tradebot_error(group) from None
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(journal.record_stop, "tradebot stopped")
@@ -399,3 +404,15 @@ class Bot:
                     f"warning: {symbol}: journal net {mine}, broker {broker_qty} "
                     "(recorded; never traded away)"
                 )
+
+
+def _first_tradebot_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first TradebotError in ``group`` (nested groups searched), else the group itself."""
+    for error in group.exceptions:
+        if isinstance(error, TradebotError):
+            return error
+        if isinstance(error, BaseExceptionGroup):
+            found = _first_tradebot_error(error)
+            if found is not error:
+                return found
+    return group

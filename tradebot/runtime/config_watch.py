@@ -60,7 +60,8 @@ def merge_live(running: Config, edited: Config) -> Config:
 
 
 class ConfigWatcher:
-    """Polls one config file (cheap: a ``stat`` per interval, a read only when it changed)."""
+    """Polls one config file by content: a same-size edit within one coarse file-timestamp tick
+    would fool an mtime check, and a config file is a few kilobytes to hash."""
 
     def __init__(
         self,
@@ -78,15 +79,7 @@ class ConfigWatcher:
         self._interval = interval
         self._on_change = on_change
         self._on_invalid = on_invalid
-        self._stamp = self._stat()
         self._digest = self._read_digest()
-
-    def _stat(self) -> tuple[int, int] | None:
-        try:
-            st = self.path.stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
 
     def _read_digest(self) -> str | None:
         try:
@@ -102,10 +95,6 @@ class ConfigWatcher:
 
     async def check(self) -> ConfigChange | None:
         """Look once; apply a valid change. Returns the change applied, if any."""
-        stamp = self._stat()
-        if stamp == self._stamp:
-            return None
-        self._stamp = stamp
         digest = await asyncio.to_thread(self._read_digest)
         if digest is None or digest == self._digest:
             return None  # removed (keep running on what we have), or touched without a change

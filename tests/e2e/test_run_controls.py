@@ -1,0 +1,187 @@
+"""What a person does to a running bot: halt it, edit its config, stop it; and what it does on
+its own: honour market hours, record lapses in coverage, refuse unsafe or wrong settings."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import (
+    BotProcess,
+    alpaca_server,
+    bot_config,
+    broker_orders,
+    entries,
+    last_id,
+    leg,
+    until,
+    wait_subscribed,
+)
+from tradebot.cli.main import main
+from tradebot.journal.records import Status
+from tradebot.simulators.alpaca.server import AlpacaServer
+from tradebot.simulators.alphahub.server import AlphaHubSimulator
+
+ALGOS = (14, 16, 17, 18)
+
+
+@dataclass
+class Env:
+    hub: AlphaHubSimulator
+    server: AlpacaServer
+    bot: BotProcess
+    config: Path
+    journal: Path
+
+    @property
+    def at(self) -> str:
+        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+    async def push_and_wait(self, algo_id: int, payload: dict[str, object]) -> None:
+        """Push one frame and wait until the bot has planned it."""
+        mark = last_id(self.journal)
+        await self.hub.push(algo_id, payload)
+        await until(
+            lambda: bool(
+                entries(self.journal, algo_ids=(algo_id,), statuses=(Status.PLAN,), after_id=mark)
+            ),
+            f"a plan for algorithm {algo_id}",
+        )
+
+    def skips(self, symbol: str) -> list[str]:
+        rows = entries(self.journal, symbols=(symbol,), statuses=(Status.SKIPPED,))
+        return [str(e.data.get("reason")) for e in rows]
+
+    def orders(self, symbol: str) -> list[str]:
+        return [f"{o.side} {o.qty}" for o in broker_orders(self.server) if o.symbol == symbol]
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    with alpaca_server({}) as server:
+        async with AlphaHubSimulator(port=0) as hub:
+            config = tmp_path / "config.yaml"
+            config.write_text(bot_config(hub.url, server))
+            bot = BotProcess(config)
+            await bot.start()
+            try:
+                await wait_subscribed(hub, ALGOS)
+                yield Env(hub, server, bot, config, tmp_path / "journal" / "tradebot.sqlite")
+            finally:
+                if bot.running:
+                    await bot.stop(signal.SIGKILL)
+
+
+async def test_halt_reduce_only_and_resume_take_effect_without_a_restart(env: Env) -> None:
+    config = str(env.config)
+    assert main(["halt", "--config", config, "--reason", "checking a fill"]) == 0
+    await env.push_and_wait(17, {"open": [leg("AAPL", "buy", "189.50", env.at)]})
+    assert env.skips("AAPL") == ["kill_switch"]
+    assert env.orders("AAPL") == []
+
+    assert main(["resume", "--config", config]) == 0
+    await env.push_and_wait(16, {"open": [leg("JBHT", "buy", "168.56", env.at)]})
+    assert env.orders("JBHT") == ["buy 10"]
+    await until(lambda: bool(entries(env.journal, statuses=(Status.FILLED,))), "the JBHT fill")
+
+    assert main(["halt", "--reduce-only", "--config", config]) == 0
+    payload = {
+        "close": [leg("JBHT", "sell", "170.00", env.at)],
+        "open": [leg("ILMN", "buy", "414.60", env.at)],
+    }
+    await env.push_and_wait(16, payload)
+    assert env.orders("JBHT") == ["buy 10", "sell 10"]  # the close went out
+    assert env.orders("ILMN") == []  # the open did not
+    assert env.skips("ILMN") == ["kill_switch"]
+    changes = [e.detail for e in entries(env.journal, statuses=(Status.CONFIG,))]
+    assert any("kill switch: halt" in d and "checking a fill" in d for d in changes)
+    assert any("kill switch: reduce_only" in d for d in changes)
+    assert any("kill switch: running" in d for d in changes)
+
+
+async def test_a_valid_config_edit_applies_and_an_invalid_one_keeps_the_old(env: Env) -> None:
+    text = env.config.read_text()
+    env.config.write_text(text.replace("params: {notional: 5000}", "params: {notional: 2000}", 1))
+    await until(lambda: "config reloaded: algorithms.17" in env.bot.output(), "the reload")
+    await env.push_and_wait(17, {"open": [leg("AAPL", "buy", "100.00", env.at)]})
+    assert env.orders("AAPL") == ["buy 20"]  # $2,000 at $100
+
+    broken = env.config.read_text().replace("notional: 2000", "notional: 2000, typo: 1", 1)
+    env.config.write_text(broken)
+    await until(lambda: "config edit rejected" in env.bot.output(), "the rejection")
+    assert "typo" in env.bot.output()  # the loader's message names the key
+    await env.push_and_wait(17, {"close": [leg("AAPL", "sell", "100.00", env.at)]})
+    await env.push_and_wait(17, {"open": [leg("NVDA", "buy", "100.00", env.at)]})
+    assert env.orders("NVDA") == ["buy 20"]  # still the last valid config
+    errors = [e.detail for e in entries(env.journal, statuses=(Status.ERROR,))]
+    assert any("config edit rejected" in d for d in errors)
+    assert any("algorithms.17" in e.detail for e in entries(env.journal, statuses=(Status.CONFIG,)))
+
+
+async def test_sigterm_stops_cleanly_and_leaves_a_complete_record(env: Env) -> None:
+    await env.push_and_wait(14, {"open": [leg("VRTX", "buy", "216.08", env.at)]})
+    assert await env.bot.stop(signal.SIGTERM) == 0
+    statuses = [e.status for e in entries(env.journal, statuses=(Status.START, Status.STOP))]
+    assert statuses == [Status.START, Status.STOP]
+    assert "stopping cleanly" in env.bot.output()
+    assert main(["status", "--config", str(env.config), "--json"]) == 0
+
+
+async def test_a_closed_market_follows_each_algorithms_policy(env: Env) -> None:
+    assert await env.bot.stop(signal.SIGTERM) == 0
+    with env.server.lock:  # the bot reads the clock at start and again at each boundary
+        env.server.account.market_open = False
+    text = env.config.read_text().replace(
+        "    name: Minotaur Optimus 1\n", "    name: Minotaur Optimus 1\n    market_closed: skip\n"
+    )
+    env.config.write_text(text)
+    await env.bot.start()
+    await wait_subscribed(env.hub, ALGOS)
+    await env.push_and_wait(17, {"open": [leg("AAPL", "buy", "189.50", env.at)]})
+    assert env.skips("AAPL") == ["market_closed"]
+    # the default policy queues a day order for the open
+    await env.push_and_wait(16, {"open": [leg("JBHT", "buy", "168.56", env.at)]})
+    assert env.orders("JBHT") == ["buy 10"]
+
+
+async def test_a_lapse_on_every_connection_is_recorded_with_a_position_check(env: Env) -> None:
+    env.hub.drop()  # both connections at once: nobody is subscribed for a moment
+    await wait_subscribed(env.hub, ALGOS)
+
+    def lapses() -> set[int | None]:
+        gaps = entries(env.journal, statuses=(Status.GAP,))
+        return {e.algo_id for e in gaps if "not subscribed on any connection" in e.detail}
+
+    await until(lambda: lapses() == set(ALGOS), "a lapse on record for every algorithm")
+    # and the bot still trades afterwards, once
+    await env.push_and_wait(18, {"open": [leg("NVDA", "buy", "131.20", env.at)]})
+    assert env.orders("NVDA") == ["buy 38"]
+
+
+async def test_live_without_the_acknowledgement_is_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "mode: live\nalgorithms:\n  14: {strategy: fixed_shares, params: {shares: 1}}\n"
+    )
+    assert main(["run", "--live", "--config", str(config)]) == 2
+    assert not (tmp_path / "journal").exists()
+
+
+async def test_wrong_alphahub_credentials_stop_the_bot_with_a_clear_error(tmp_path: Path) -> None:
+    with alpaca_server({}) as server:
+        async with AlphaHubSimulator(port=0, password="right") as hub:
+            config = tmp_path / "config.yaml"
+            config.write_text(bot_config(hub.url, server).replace("password: demo", "password: x"))
+            bot = BotProcess(config)
+            await bot.start()
+            code = await bot.stop(signal.SIGCONT)  # no signal that stops it: it must exit itself
+    assert code == 3
+    assert "error:" in bot.output()
+    assert "password: x" not in bot.output() and " x " not in bot.output()
