@@ -206,6 +206,7 @@ class Bot:
                 tg.create_task(feed.run(), name="status"),
                 tg.create_task(self._watch_gaps(broker, listener, executor), name="gaps"),
                 tg.create_task(self._write_records(journal), name="records"),
+                tg.create_task(ctx.keep_account_fresh(self._now), name="account"),
             ]
             signals = tg.create_task(
                 self._signal_loop(listener, executor, ctx, watcher, feed), name="signals"

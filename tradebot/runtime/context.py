@@ -1,6 +1,9 @@
 """What the pure planner needs from the world, gathered before each signal.
 
-* the account snapshot (refreshed after every execution, and at most ``account_max_age`` old);
+* the account snapshot, kept fresh in the background (after orders, after fills, and every
+  ``account_refresh`` seconds) so no signal waits for a broker round trip before it is planned;
+  sizing by equity barely moves between two refreshes, and buying power is the broker's to
+  enforce when the order arrives;
 * asset information for the signal's symbols (cached for the day: tradable, shortable and
   fractionable flags change rarely, and the broker checks again when the order arrives);
 * today's state: orders sent and P&L realised per algorithm, the kill switch, the market clock.
@@ -12,10 +15,11 @@ an unknown asset is not restricted by the planner, and the broker still refuses 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -52,15 +56,16 @@ class PlanningContext:
         *,
         kill_switch: Path | None,
         track_pnl: bool,
-        account_max_age: timedelta = timedelta(seconds=30),
+        account_refresh: float = 15.0,
     ) -> None:
         self._broker = broker
         self._journal = journal
         self.kill_switch_path = kill_switch
         self._track_pnl = track_pnl
-        self._account_max_age = account_max_age
+        self._account_refresh = account_refresh
         self.account: AccountSnapshot | None = None
         self._account_at: datetime | None = None
+        self._account_wanted = asyncio.Event()
         self._assets: dict[str, AssetInfo] = {}
         self._assets_day: datetime | None = None
         self.clock = ClockCache(broker)
@@ -82,11 +87,22 @@ class PlanningContext:
         return self.account
 
     async def account_for(self, now: datetime) -> AccountSnapshot:
-        if self.account is None or self._account_at is None:
-            return await self.refresh_account(now)
-        if now - self._account_at > self._account_max_age:
+        """The latest snapshot; only the very first signal waits for the broker."""
+        if self.account is None:
             return await self.refresh_account(now)
         return self.account
+
+    async def keep_account_fresh(self, now: Callable[[], datetime]) -> None:
+        """Refresh the snapshot when asked (:meth:`account_stale`) or every few seconds."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._account_refresh):
+                    await self._account_wanted.wait()
+            self._account_wanted.clear()
+            try:
+                await self.refresh_account(now())
+            except TransientError as exc:
+                log.warning("account refresh failed: %s", exc)
 
     async def assets_for(self, symbols: Iterable[str], now: datetime) -> Mapping[str, AssetInfo]:
         day = start_of_trading_day(now)
@@ -138,11 +154,11 @@ class PlanningContext:
         self.orders_today.update(algo_ids)
 
     def account_stale(self) -> None:
-        """Orders went out: buying power changed, read the account before the next signal."""
-        self._account_at = None
+        """Orders went out or filled: read the account again, in the background."""
+        self._account_wanted.set()
 
     async def fills_recorded(self) -> None:
         """Fills change P&L (for the daily-loss limit) and buying power."""
         if self._day is not None and self._track_pnl:
             await asyncio.to_thread(self._refresh_pnl, self._day)
-        self._account_at = None  # read the account again before the next signal
+        self.account_stale()

@@ -1,0 +1,167 @@
+"""Signal frame sent by the AlphaHub simulator -> order received by the local Alpaca server.
+
+Both bots run as real processes against the same simulators, in one run, alternating rounds:
+``tradebot run`` (journaled, planned, checked) and a minimal bot that only parses the frame and
+calls ``TradingClient.submit_order`` (benchmarks/e2e_minimal_bot.py). Timestamps are taken in
+this process (monotonic clock) when the frame is pushed and when the server reads the order.
+
+Each signal opens or closes one share of one of ten symbols, alternately, so symbols repeat (as
+they do in real feeds) and every signal makes exactly one order. Target: ratio of medians <= 1.5.
+
+    python benchmarks/e2e.py [--signals 100] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tradebot.simulators.alpaca.server import AlpacaServer
+from tradebot.simulators.alphahub.server import AlphaHubSimulator
+
+HERE = Path(__file__).resolve().parent
+ALGO = 14
+SYMBOLS = [f"SYM{chr(65 + i)}" for i in range(10)]
+
+
+class TimedServer(AlpacaServer):
+    """The local Alpaca server, noting when each order request arrives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrivals: dict[str, float] = {}
+        self.arrived = threading.Condition()
+
+    def handle(self, method: str, path: str, query: dict[str, str], body: object) -> Any:
+        if method == "POST" and path == "/v2/orders" and isinstance(body, dict):
+            with self.arrived:
+                self.arrivals[str(body.get("symbol")) + ":" + str(body.get("side"))] = (
+                    time.perf_counter()
+                )
+                self.arrived.notify_all()
+        return super().handle(method, path, query, body)
+
+    def wait_for(self, key: str, timeout: float = 10.0) -> float:
+        with self.arrived:
+            if not self.arrived.wait_for(lambda: key in self.arrivals, timeout):
+                raise TimeoutError(f"no order for {key}")
+            return self.arrivals.pop(key)
+
+
+def config_text(hub: str, server: AlpacaServer) -> str:
+    return f"""\
+alphahub: {{url: {hub}, email: demo@example.com, password: demo, connections: 1}}
+broker:
+  name: alpaca
+  alpaca: {{url: {server.url}, stream_url: {server.stream_url}, key_id: k, secret_key: s}}
+journal: {{path: journal/bench.sqlite}}
+risk: {{kill_switch_file: null}}
+algorithms:
+  {ALGO}: {{strategy: fixed_shares, params: {{shares: 1}}}}
+"""
+
+
+async def start(args: list[str], cwd: Path, ready: str) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("APCA_", "ALPHAHUB_"))}
+    proc = await asyncio.create_subprocess_exec(
+        *args,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    while ready.encode() not in await proc.stdout.readline():
+        pass
+    return proc
+
+
+async def measure(
+    hub: AlphaHubSimulator, server: TimedServer, signals: int, settle: float
+) -> list[float]:
+    await hub.wait_joined(ALGO, 1)
+    samples = []
+    warmup = 6  # warm caches and connections; an even count of pushes ends every round flat
+    signals += signals % 2
+    for i in range(signals + warmup):
+        symbol = SYMBOLS[(i // 2) % len(SYMBOLS)]
+        kind, side = ("open", "buy") if i % 2 == 0 else ("close", "sell")
+        at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        leg = {"price": 100.0, "side": side, "symbol": symbol, "timestamp": at + f".{i:06d}"}
+        sent = time.perf_counter()
+        await hub.push(ALGO, {kind: [leg]})
+        arrived = await asyncio.to_thread(server.wait_for, f"{symbol}:{side}")
+        if i >= warmup:
+            samples.append(arrived - sent)
+        await asyncio.sleep(settle)  # the fill reaches the bot before the close that needs it
+    return samples
+
+
+def summary(name: str, samples: list[float]) -> float:
+    ordered = sorted(samples)
+    median = statistics.median(ordered)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    print(
+        f"  {name:<34} median {median * 1000:7.2f} ms   p99 {p99 * 1000:7.2f} ms   n={len(samples)}"
+    )
+    return median
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--signals", type=int, default=100, help="signals per bot per round")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--settle", type=float, default=0.05, help="seconds between signals")
+    args = parser.parse_args()
+    ours: list[float] = []
+    base: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        server = TimedServer()
+        server.start()
+        try:
+            async with AlphaHubSimulator(port=0) as hub:
+                (folder / "config.yaml").write_text(config_text(hub.url, server))
+                for _ in range(args.rounds):
+                    bot = await start(
+                        [sys.executable, "-m", "tradebot", "run", "--config", "config.yaml"],
+                        folder,
+                        "algorithms:",
+                    )
+                    ours += await measure(hub, server, args.signals, args.settle)
+                    bot.terminate()
+                    await bot.wait()
+                    minimal = await start(
+                        [
+                            sys.executable,
+                            str(HERE / "e2e_minimal_bot.py"),
+                            hub.url,
+                            server.url,
+                            str(ALGO),
+                        ],
+                        folder,
+                        "ready",
+                    )
+                    base += await measure(hub, server, args.signals, args.settle)
+                    minimal.terminate()
+                    await minimal.wait()
+        finally:
+            server.stop()
+    print("signal frame pushed -> order at the local Alpaca server (loopback)")
+    m_ours = summary("tradebot run (journal, plan, checks)", ours)
+    m_base = summary("minimal parse + submit_order", base)
+    print(f"  ratio of medians: {m_ours / m_base:.2f} (target <= 1.5)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
