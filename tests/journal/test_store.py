@@ -195,3 +195,12 @@ def test_time_is_utc_microseconds() -> None:
     assert from_micros(to_micros(moment)) == moment
     with pytest.raises(ValueError, match="timezone-aware"):
         to_micros(datetime(2026, 11, 24))
+
+
+def test_a_path_that_cannot_be_a_journal_is_a_journal_error(tmp_path: Path) -> None:
+    (tmp_path / "dir.sqlite").mkdir()
+    with pytest.raises(JournalError, match=r"dir\.sqlite"):
+        open_journal(tmp_path / "dir.sqlite")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(JournalError, match="file"):
+        open_journal(tmp_path / "file" / "journal.sqlite")  # parent is a file

@@ -256,7 +256,7 @@ def _take_lock(path: Path) -> int:
     fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except BlockingIOError:
         os.close(fd)
         raise JournalError(f"journal {path} is in use by another tradebot process") from None
     return fd
@@ -277,11 +277,14 @@ def open_journal(
     where = Path(path)
     if readonly and not where.exists():
         raise JournalError(f"no journal at {where}")
-    _check_header(where)
     lock_fd = None
-    if not readonly:
-        where.parent.mkdir(parents=True, exist_ok=True)
-        lock_fd = _take_lock(where)
+    try:
+        _check_header(where)
+        if not readonly:
+            where.parent.mkdir(parents=True, exist_ok=True)
+            lock_fd = _take_lock(where)
+    except OSError as exc:  # a directory, no permission, a read-only disk...
+        raise JournalError(f"journal {where}: {exc.strerror or exc}") from exc
     try:
         with translate_errors(where):
             conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
