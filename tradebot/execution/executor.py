@@ -120,10 +120,33 @@ class Executor:
             self._on_step(str(step))
 
     async def handle(self, signal: Signal, planner: Planner) -> ExecutionResult:
-        """Journal ``signal``, plan it against the current book, and execute the plan."""
-        signal_id = await asyncio.to_thread(self.journal.record_signal, signal)
+        """Plan ``signal`` against the current book, journal signal and plan in one durable
+        transaction, then send the new intents.
+
+        Planning is pure and takes microseconds, so it goes first: the signal and every intent
+        reach the disk with one fsync and one hop off the loop, the shortest way from frame to
+        order that still puts each intent on disk before its order leaves. If the planner fails
+        (a bug), the signal is still journaled, with the error, and left unplanned for the next
+        start's recovery; the bot carries on with the next signal.
+        """
+        try:
+            plan = planner(signal, self.book)
+        except Exception as exc:
+            log.exception("planning failed for a signal of algorithm %s", signal.algo_id)
+            signal_id = await asyncio.to_thread(self.journal.record_signal, signal)
+            self._step(Step.SIGNAL_JOURNALED)
+            await asyncio.to_thread(
+                self.journal.record_error,
+                f"planning failed, nothing sent: {exc!r}",
+                algo_id=signal.algo_id,
+                signal_id=signal_id,
+            )
+            return ExecutionResult(signal_id, Plan(), ())
+        signal_id, new = await asyncio.to_thread(self.journal.record_signal_and_plan, signal, plan)
         self._step(Step.SIGNAL_JOURNALED)
-        return await self.execute(planner(signal, self.book), signal_id=signal_id)
+        self._step(Step.PLAN_JOURNALED)
+        outcomes = await self.submit_all(new)
+        return ExecutionResult(signal_id, plan, outcomes)
 
     async def execute(self, plan: Plan, *, signal_id: int | None = None) -> ExecutionResult:
         """Make every intent durable (one commit), then send closes, then opens.

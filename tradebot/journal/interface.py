@@ -87,6 +87,13 @@ class Journal(Protocol):
         """
         ...
 
+    def record_signal_and_plan(
+        self, signal: Signal, plan: Plan
+    ) -> tuple[int, tuple[OrderIntent, ...]]:
+        """:meth:`record_signal` and :meth:`record_plan` in one transaction (one fsync): the
+        signal id and the new intents, every one durable on return."""
+        ...
+
     def record_snapshot(self, snapshot: OrderSnapshot, *, source: str) -> tuple[AppliedFill, ...]:
         """The broker's view of an order (from submit or a lookup): new fills and outcome."""
         ...

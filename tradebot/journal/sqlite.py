@@ -145,42 +145,19 @@ class SqliteJournal:
 
     # -- the order story ------------------------------------------------------------------------
     def record_signal(self, signal: Signal) -> int:
-        head, children = signal_rows(signal)
         with self._tx() as conn:
-            signal_id = conn.execute(INSERT, head.params()).lastrowid
-            assert signal_id is not None
-            for row in children:
-                conn.execute(INSERT, _with_signal(row, signal_id).params())
-        return signal_id
+            return _insert_signal(conn, signal)
 
     def record_plan(self, signal_id: int | None, plan: Plan) -> tuple[OrderIntent, ...]:
-        at = self._clock()
-        new: list[OrderIntent] = []
         with self._tx() as conn:
-            algo = orderlog.signal_algo(conn, signal_id)
-            detail = f"{len(plan.intents)} orders, {len(plan.skipped)} skipped"
-            coids = [i.client_order_id for i in plan.intents]
-            plan_data = {"orders": coids, "notes": list(plan.notes)}
-            conn.execute(
-                INSERT,
-                Row(
-                    at, Status.PLAN, detail, algo_id=algo, signal_id=signal_id, data=plan_data
-                ).params(),
-            )
-            for intent in plan.intents:
-                if orderlog.intent_exists(conn, intent.client_order_id):
-                    dup = SkippedLeg(
-                        intent.leg_ids[0],
-                        SkipReason.DUPLICATE,
-                        f"order {intent.client_order_id} already journaled",
-                    )
-                    conn.execute(INSERT, skipped_row(at, dup, signal_id).params())
-                    continue
-                conn.execute(INSERT, intent_row(at, intent, signal_id).params())
-                new.append(intent)
-            for skip in plan.skipped:
-                conn.execute(INSERT, skipped_row(at, skip, signal_id).params())
-        return tuple(new)
+            return _insert_plan(conn, signal_id, plan, self._clock())
+
+    def record_signal_and_plan(
+        self, signal: Signal, plan: Plan
+    ) -> tuple[int, tuple[OrderIntent, ...]]:
+        with self._tx() as conn:
+            signal_id = _insert_signal(conn, signal)
+            return signal_id, _insert_plan(conn, signal_id, plan, self._clock())
 
     def record_snapshot(self, snapshot: OrderSnapshot, *, source: str) -> tuple[AppliedFill, ...]:
         with self._tx() as conn:
@@ -260,6 +237,44 @@ def _take_lock(path: Path) -> int:
         os.close(fd)
         raise JournalError(f"journal {path} is in use by another tradebot process") from None
     return fd
+
+
+def _insert_signal(conn: sqlite3.Connection, signal: Signal) -> int:
+    head, children = signal_rows(signal)
+    signal_id = conn.execute(INSERT, head.params()).lastrowid
+    assert signal_id is not None
+    for row in children:
+        conn.execute(INSERT, _with_signal(row, signal_id).params())
+    return signal_id
+
+
+def _insert_plan(
+    conn: sqlite3.Connection, signal_id: int | None, plan: Plan, at: datetime
+) -> tuple[OrderIntent, ...]:
+    """The PLAN row, each new intent, and the skipped legs; a journaled order id is a duplicate."""
+    new: list[OrderIntent] = []
+    algo = orderlog.signal_algo(conn, signal_id)
+    detail = f"{len(plan.intents)} orders, {len(plan.skipped)} skipped"
+    coids = [i.client_order_id for i in plan.intents]
+    plan_data = {"orders": coids, "notes": list(plan.notes)}
+    conn.execute(
+        INSERT,
+        Row(at, Status.PLAN, detail, algo_id=algo, signal_id=signal_id, data=plan_data).params(),
+    )
+    for intent in plan.intents:
+        if orderlog.intent_exists(conn, intent.client_order_id):
+            dup = SkippedLeg(
+                intent.leg_ids[0],
+                SkipReason.DUPLICATE,
+                f"order {intent.client_order_id} already journaled",
+            )
+            conn.execute(INSERT, skipped_row(at, dup, signal_id).params())
+            continue
+        conn.execute(INSERT, intent_row(at, intent, signal_id).params())
+        new.append(intent)
+    for skip in plan.skipped:
+        conn.execute(INSERT, skipped_row(at, skip, signal_id).params())
+    return tuple(new)
 
 
 def open_journal(
