@@ -357,3 +357,22 @@ async def test_cancelled_mid_write_the_book_still_matches_the_journal(
         await consumer[0]
     assert executor.book.qty(3, "TSLA") == Decimal(10)
     assert executor.book == journal.rebuild_book()
+
+
+async def test_a_planner_failure_journals_the_signal_and_the_error_and_sends_nothing(
+    journal: SqliteJournal,
+) -> None:
+    broker = ScriptedBroker()
+    executor = Executor(journal, broker, PositionBook(), retry=FAST)
+
+    def broken(signal: object, book: PositionBook) -> object:
+        raise ZeroDivisionError("a sizing bug")
+
+    result = await executor.handle(make_signal(7, opens=(("AAPL", "buy", "189"),)), broken)  # type: ignore[arg-type]
+    assert result.outcomes == () and result.plan.intents == ()
+    assert broker.calls == []
+    (error,) = journal.entries(EntryFilter(statuses=(Status.ERROR,)))
+    assert "planning failed" in error.detail and "a sizing bug" in error.detail
+    assert error.signal_id == result.signal_id
+    # left unplanned: the next start's recovery plans it if it is still fresh
+    assert [s.signal_id for s in journal.unplanned_signals()] == [result.signal_id]
