@@ -7,22 +7,17 @@ from pathlib import Path
 
 import click
 
+from tradebot.cli.options import config_option
 from tradebot.runtime.killswitch import clear_kill_switch, read_kill_switch, write_kill_switch
 from tradebot.runtime.paths import config_relative
 
-_config_option = click.option(
-    "--config",
-    "config_path",
-    default="config.yaml",
-    show_default=True,
-    help="The config whose risk.kill_switch_file to use.",
-)
+_config_option = config_option(purpose="whose risk.kill_switch_file to use")
 _file_option = click.option(
     "--file", "file", default=None, help="The kill switch file (overrides the config)."
 )
 
 
-def _switch_path(config_path: str, file: str | None) -> Path:
+def _switch_path(config_path: Path, file: str | None) -> Path:
     if file is not None:
         return Path(file).expanduser().resolve()
     from tradebot.config.loader import load_config
@@ -40,7 +35,7 @@ def _switch_path(config_path: str, file: str | None) -> Path:
 @click.option("--reason", default="halted from the command line", help="Recorded with the halt.")
 @_config_option
 @_file_option
-def halt(reduce_only: bool, reason: str, config_path: str, file: str | None) -> None:
+def halt(reduce_only: bool, reason: str, config_path: Path, file: str | None) -> None:
     """Stop a running bot from sending orders, at once and without a restart.
 
     Writes the kill switch file. A full halt sends nothing; --reduce-only still lets closes
@@ -56,7 +51,7 @@ def halt(reduce_only: bool, reason: str, config_path: str, file: str | None) -> 
 @click.command()
 @_config_option
 @_file_option
-def resume(config_path: str, file: str | None) -> None:
+def resume(config_path: Path, file: str | None) -> None:
     """Lift a halt: remove the kill switch file so the bot trades again."""
     path = _switch_path(config_path, file)
     before = read_kill_switch(path)

@@ -20,22 +20,18 @@ from typing import Any, TypeVar
 
 import click
 
+from tradebot.cli.options import config_option, config_or_none
 from tradebot.journal.sqlite import SqliteJournal, open_journal
+from tradebot.runtime.paths import config_relative
 
 F = TypeVar("F", bound=Callable[..., Any])
-DEFAULT_CONFIG = Path("config.yaml")
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def journal_options(func: F) -> F:
     """``--journal PATH`` and ``--config PATH``."""
-    func = click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="config.yaml to read journal.path from (default: ./config.yaml if present).",
-    )(func)
+    func = config_option(optional=True, purpose="its journal.path locates the journal")(func)
     return click.option(
         "--journal",
         "journal_path",
@@ -44,14 +40,9 @@ def journal_options(func: F) -> F:
     )(func)
 
 
-def config_file(config_path: Path | None) -> Path | None:
-    """``--config``, else ./config.yaml when it exists, else None."""
-    return config_path or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
-
-
 def load_config_or_none(config_path: Path | None) -> Any:
-    """The Config from :func:`config_file`, or None when there is no config file."""
-    path = config_file(config_path)
+    """The Config from :func:`config_or_none`, or None when there is no config file."""
+    path = config_or_none(config_path)
     if path is None:
         return None
     try:
@@ -75,11 +66,9 @@ def resolve_journal(journal_path: Path | None, config_path: Path | None) -> Path
         from tradebot.config.model import JournalConfig
 
         return Path(JournalConfig().path)
-    path = Path(config.journal.path).expanduser()
-    source = config_file(config_path)
-    if path.is_absolute() or source is None:
-        return path
-    return source.expanduser().resolve().parent / path
+    source = config_or_none(config_path)
+    assert source is not None  # a config was loaded from it
+    return config_relative(source, config.journal.path)
 
 
 def open_review(journal_path: Path | None, config_path: Path | None) -> SqliteJournal:

@@ -14,19 +14,17 @@ from typing import Any
 import click
 from pydantic import SecretStr
 
+from tradebot.cli.options import config_option, config_or_none
 from tradebot.config.model import AlphaHubConfig, Config
 from tradebot.core.signal import Leg, Signal
 
 
 def _load(path: Path | None) -> Config:
     """The config at ``path`` (or ./config.yaml if present), else the defaults."""
-    from tradebot.config.loader import DEFAULT_CONFIG_PATH, load_config
+    from tradebot.config.loader import load_config
 
-    if path is None:
-        if not Path(DEFAULT_CONFIG_PATH).is_file():
-            return Config()
-        path = Path(DEFAULT_CONFIG_PATH)
-    return load_config(path)
+    found = config_or_none(path)
+    return Config() if found is None else load_config(found)
 
 
 def _settings(config: Config, url: str | None, connections: int | None) -> AlphaHubConfig:
@@ -77,12 +75,7 @@ def _signal_text(signal: Signal) -> str:
 
 @click.command("listen")
 @click.option("--algo", "algos", type=int, multiple=True, help="Algorithm id (repeatable).")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="config.yaml to read (default: ./config.yaml if present).",
-)
+@config_option(optional=True)
 @click.option("--url", help="AlphaHub base URL, e.g. http://127.0.0.1:4000 for the simulator.")
 @click.option("--connections", type=click.IntRange(1, 8), help="Simultaneous connections.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per signal.")

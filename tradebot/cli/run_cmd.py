@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from tradebot.cli.options import config_option
+
 if TYPE_CHECKING:
     from tradebot.runtime.bot import Bot
 
@@ -24,14 +26,7 @@ if TYPE_CHECKING:
     help="Paper trading (the default) or real money. --live also needs `mode: live` and "
     "`live_trading_acknowledged: true` in the config.",
 )
-@click.option(
-    "--config",
-    "config_path",
-    default="config.yaml",
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The config file. Edits to it apply while the bot runs.",
-)
+@config_option(purpose="edits to it apply while the bot runs")
 @click.option(
     "--status-every",
     default=60.0,

@@ -8,18 +8,12 @@ from pathlib import Path
 
 import click
 
+from tradebot.cli.options import config_option
 from tradebot.runtime.status import render, status_path
 
 
 @click.command()
-@click.option(
-    "--config",
-    "config_path",
-    default="config.yaml",
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The config of the bot to look at (its journal.path locates the status).",
-)
+@config_option(purpose="of the bot to look at")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw status document.")
 def status(config_path: Path, as_json: bool) -> None:
     """Connections per algorithm, the last signal, today's orders and fills, the kill switch.
