@@ -30,13 +30,14 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from tradebot.alphahub.auth import TokenSource
 from tradebot.alphahub.dedup import LegDeduper
 from tradebot.alphahub.gaps import Gap, GapRecorder
 from tradebot.alphahub.session import Session, StateChange
+from tradebot.clock import utcnow
 from tradebot.config.model import AlphaHubConfig
 from tradebot.core.signal import Signal, parse_signal
 from tradebot.exceptions import AuthenticationError, InvalidSignal
@@ -56,10 +57,6 @@ class BadInput:
     raw: str
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Listener:
     """Receives AlphaHub signals for ``algorithms`` over ``settings.connections`` connections."""
 
@@ -71,7 +68,7 @@ class Listener:
         on_gap: Callable[[Gap], object] | None = None,
         on_state: Callable[[StateChange], object] | None = None,
         on_bad_input: Callable[[BadInput], object] | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if not algorithms:

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import SecretStr
 
 from tradebot.broker.base import Broker
+from tradebot.clock import utcnow
 from tradebot.config.model import BrokerConfig, Mode
 from tradebot.exceptions import ConfigError
 
 KEY_ID_ENV = "APCA_API_KEY_ID"
 SECRET_KEY_ENV = "APCA_API_SECRET_KEY"  # noqa: S105 - a variable name, not a secret
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def alpaca_keys(config: BrokerConfig, environ: Mapping[str, str]) -> tuple[SecretStr, SecretStr]:
@@ -40,7 +37,7 @@ def make_broker(
     broker_config: BrokerConfig,
     mode: Mode,
     *,
-    now: Callable[[], datetime] = _utcnow,
+    now: Callable[[], datetime] = utcnow,
     environ: Mapping[str, str] | None = None,
 ) -> Broker:
     """The broker ``broker_config.name`` names, not yet connected (use ``async with``).

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
 from typing import Self
 
 from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.broker.tracker import OrderTracker
+from tradebot.clock import utcnow
 from tradebot.config.model import SimBrokerConfig
 from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
 from tradebot.core.events import OrderEvent
@@ -29,10 +30,6 @@ from tradebot.exceptions import BrokerError, OrderRejected
 
 _BPS = Decimal(10000)
 _PRICE_STEP = Decimal("0.0001")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class SimBroker:
@@ -45,7 +42,7 @@ class SimBroker:
         config: SimBrokerConfig,
         *,
         account_id: str = "SIM",
-        now: Callable[[], datetime] = _utcnow,
+        now: Callable[[], datetime] = utcnow,
     ) -> None:
         self._config = config
         self._account_id = account_id

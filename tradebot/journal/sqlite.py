@@ -20,12 +20,13 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from tradebot.broker.base import OrderSnapshot
+from tradebot.clock import utcnow
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderEvent
 from tradebot.core.orders import OrderIntent, Plan, SkippedLeg, SkipReason
@@ -39,10 +40,6 @@ from tradebot.journal.rows import INSERT, Row, intent_row, signal_rows, skipped_
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @contextmanager
@@ -281,7 +278,7 @@ def open_journal(
     path: str | os.PathLike[str],
     *,
     readonly: bool = False,
-    clock: Callable[[], datetime] = _now,
+    clock: Callable[[], datetime] = utcnow,
 ) -> SqliteJournal:
     """Open (creating if needed, unless ``readonly``) and migrate the journal at ``path``.
 

@@ -24,7 +24,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
@@ -35,6 +35,7 @@ from tradebot.alphahub.listener import BadInput, Listener
 from tradebot.alphahub.session import StateChange
 from tradebot.broker.base import Broker
 from tradebot.broker.factory import make_broker
+from tradebot.clock import utcnow
 from tradebot.config.model import Config, Mode
 from tradebot.core.book import PositionBook
 from tradebot.core.orders import Plan, SkippedLeg, SkipReason
@@ -59,10 +60,6 @@ log = logging.getLogger(__name__)
 _ZERO = Decimal(0)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Bot:
     """One account, one journal, the algorithms of one config file."""
 
@@ -73,7 +70,7 @@ class Bot:
         mode: Mode,
         *,
         load: Loader,
-        now: Callable[[], datetime] = _utcnow,
+        now: Callable[[], datetime] = utcnow,
         out: TextIO | None = None,
         status_interval: float = 60.0,
         watch_interval: float = 1.0,

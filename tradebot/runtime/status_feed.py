@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
 from tradebot.alphahub.listener import Listener
+from tradebot.clock import utcnow
 from tradebot.config.model import Config, Mode
 from tradebot.core.signal import Signal
 from tradebot.journal.interface import EntryFilter, Journal
@@ -27,10 +28,6 @@ from tradebot.runtime.status import AlgoLine, StatusBoard, render, status_path, 
 WRITE_EVERY = 2.0
 #: seconds after start-up before missing subscriptions are shown
 SETTLE = 10.0
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class StatusFeed:
@@ -47,7 +44,7 @@ class StatusFeed:
         kill_switch: Callable[[], KillSwitchState],
         out: TextIO,
         interval: float,
-        clock: Callable[[], datetime] = _now,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._journal = journal
         self._listener = listener

@@ -21,7 +21,7 @@ import importlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
@@ -35,6 +35,7 @@ from tradebot.broker.alpaca.updates import TradeUpdates
 from tradebot.broker.base import OrderSnapshot
 from tradebot.broker.errors import http_status, translate
 from tradebot.broker.retry import RetryPolicy
+from tradebot.clock import utcnow
 from tradebot.config.model import AlpacaConfig, Mode
 from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
 from tradebot.core.events import OrderEvent
@@ -51,10 +52,6 @@ from tradebot.exceptions import (
 log = logging.getLogger(__name__)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class AlpacaBroker:
     """Alpaca through alpaca-py. Use as ``async with AlpacaBroker(...) as broker:``."""
 
@@ -67,7 +64,7 @@ class AlpacaBroker:
         *,
         key_id: SecretStr,
         secret_key: SecretStr,
-        now: Callable[[], datetime] = _utcnow,
+        now: Callable[[], datetime] = utcnow,
     ) -> None:
         self._endpoints = resolve(config, mode)  # refuses paper orders to the live endpoint
         if not key_id.get_secret_value() or not secret_key.get_secret_value():

@@ -20,19 +20,16 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+from tradebot.clock import utcnow
 from tradebot.simulators.alpaca.faults import Fault, FillScript
 from tradebot.simulators.alpaca.models import NOT_FOUND, ApiError, SimAsset, SimOrder
 from tradebot.simulators.alpaca.rest import RestServer
 from tradebot.simulators.alpaca.state import PaperAccount
 from tradebot.simulators.alpaca.stream import StreamServer
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class AlpacaServer:
@@ -48,7 +45,7 @@ class AlpacaServer:
         secret: str | None = None,
         cash: Decimal = Decimal(100000),
         default_price: Decimal = Decimal(100),
-        now: Callable[[], datetime] = _utcnow,
+        now: Callable[[], datetime] = utcnow,
     ) -> None:
         self._host, self._port, self._stream_port = host, port, stream_port
         self._key, self._secret = key, secret
