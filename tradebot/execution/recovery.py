@@ -132,7 +132,7 @@ async def recover(
         await asyncio.to_thread(journal.record_plan, unplanned.signal_id, Plan(skipped=skips))
         abandoned.append(unplanned.signal_id)
 
-    drifts, pending = await _compare(journal, broker, book)
+    drifts, pending = await compare_positions(journal, broker, book)
     report = RecoveryReport(
         book,
         tuple(found),
@@ -159,7 +159,7 @@ async def recover(
     return report
 
 
-async def _compare(
+async def compare_positions(
     journal: Journal, broker: Broker, book: PositionBook
 ) -> tuple[tuple[Drift, ...], tuple[str, ...]]:
     """Differences between the journal's net positions and the broker's (open orders aside)."""

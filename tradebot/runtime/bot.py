@@ -25,12 +25,10 @@ import logging
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
 from tradebot import __version__
-from tradebot.alphahub.gaps import Gap
 from tradebot.alphahub.listener import BadInput, Listener
 from tradebot.alphahub.session import StateChange
 from tradebot.broker.base import Broker
@@ -49,15 +47,13 @@ from tradebot.journal.sqlite import open_journal
 from tradebot.runtime.banner import banner
 from tradebot.runtime.config_watch import ConfigChange, ConfigWatcher, Loader
 from tradebot.runtime.context import PlanningContext
-from tradebot.runtime.coverage import uncovered
 from tradebot.runtime.killswitch import HaltMode
+from tradebot.runtime.lapses import LapseWatcher
 from tradebot.runtime.narrate import narrate
 from tradebot.runtime.paths import config_relative
 from tradebot.runtime.status_feed import StatusFeed
 
 log = logging.getLogger(__name__)
-
-_ZERO = Decimal(0)
 
 
 class Bot:
@@ -88,12 +84,10 @@ class Bot:
         self._stop_grace = stop_grace
         self._stop = asyncio.Event()
         self._busy = asyncio.Lock()  # held while one signal is being handled
-        self._gaps: asyncio.Queue[Gap] = asyncio.Queue()
         # journal writes asked for by synchronous callbacks, done off the loop by one task
         self._records: asyncio.Queue[Callable[[Journal], object]] = asyncio.Queue()
         self._fills_recorded = False
         self._halt_mode = HaltMode.RUNNING
-        self._lapse_reported: dict[int, datetime] = {}  # algo -> end of the last lapse reported
         self.ready = asyncio.Event()  # set once recovery is done and the listener is starting
         self.handled = 0  # signals handled since start
         self._progress = asyncio.Event()
@@ -170,9 +164,18 @@ class Bot:
         listener = Listener(
             config.alphahub,
             config.subscribed_algorithms,
-            on_gap=self._gaps.put_nowait,
+            on_gap=lambda gap: lapses.gaps.put_nowait(gap),
             on_state=self._on_state,
             on_bad_input=self._on_bad_input,
+        )
+        lapses = LapseWatcher(
+            journal,
+            broker,
+            report.book,
+            listener,
+            connections=config.alphahub.connections,
+            say=self._say,
+            now=self._now,
         )
         watcher = ConfigWatcher(
             self.config_path,
@@ -201,7 +204,7 @@ class Bot:
             background = [
                 tg.create_task(watcher.run(), name="config-watcher"),
                 tg.create_task(feed.run(), name="status"),
-                tg.create_task(self._watch_gaps(broker, listener, executor), name="gaps"),
+                tg.create_task(lapses.run(), name="lapses"),
                 tg.create_task(self._write_records(journal), name="records"),
                 tg.create_task(ctx.keep_account_fresh(self._now), name="account"),
             ]
@@ -345,63 +348,6 @@ class Bot:
     async def _drain_records(self, journal: Journal) -> None:
         while not self._records.empty():
             await asyncio.to_thread(self._records.get_nowait(), journal)
-
-    # -- gaps -------------------------------------------------------------------------------------
-
-    async def _watch_gaps(self, broker: Broker, listener: Listener, executor: Executor) -> None:
-        connections = self.config.alphahub.connections
-        while True:
-            gap = await self._gaps.get()
-            assert gap.rejoined_at is not None
-            journal = executor.journal
-            await asyncio.to_thread(
-                journal.record_gap,
-                f"connection {gap.connection} lost algorithm {gap.algo_id} from "
-                f"{gap.lost_at.isoformat()} to {gap.rejoined_at.isoformat()}: {gap.reason}",
-                algo_id=gap.algo_id,
-            )
-            lapses = uncovered(listener.gaps, gap.algo_id, connections, now=self._now())
-            # every connection's gap that closes sees the same lapse: report each one once
-            seen = self._lapse_reported.get(gap.algo_id)
-            windows = [
-                (start, end)
-                for start, end in lapses
-                if start < gap.rejoined_at and end > gap.lost_at and (seen is None or end > seen)
-            ]
-            if windows:
-                self._lapse_reported[gap.algo_id] = max(end for _, end in windows)
-                await self._after_lapse(journal, broker, executor, gap.algo_id, windows)
-
-    async def _after_lapse(
-        self,
-        journal: Journal,
-        broker: Broker,
-        executor: Executor,
-        algo_id: int,
-        windows: list[tuple[datetime, datetime]],
-    ) -> None:
-        spans = ", ".join(f"{s.isoformat()} to {e.isoformat()}" for s, e in windows)
-        holdings = {s: str(q) for s, q in executor.book.holdings(algo_id).items()}
-        detail = (
-            f"algorithm {algo_id} was not subscribed on any connection ({spans}): a signal "
-            f"sent then was missed; compare its holdings {holdings or '{}'} with AlphaHub's"
-        )
-        self._say(f"warning: {detail}")
-        await asyncio.to_thread(journal.record_gap, detail, algo_id=algo_id)
-        try:
-            theirs = await broker.positions()
-        except TransientError as exc:
-            log.warning("after a gap, broker positions unavailable: %s", exc)
-            return
-        ours = executor.book.net_positions()
-        for symbol in sorted(set(theirs) | set(ours)):
-            mine, broker_qty = ours.get(symbol, _ZERO), theirs.get(symbol, _ZERO)
-            if mine != broker_qty:
-                await asyncio.to_thread(journal.record_drift, symbol, mine, broker_qty)
-                self._say(
-                    f"warning: {symbol}: journal net {mine}, broker {broker_qty} "
-                    "(recorded; never traded away)"
-                )
 
 
 def _first_tradebot_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
