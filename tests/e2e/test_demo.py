@@ -1,0 +1,50 @@
+"""`tradebot demo`: the README's first command. It must play the whole scripted session offline
+and leave a journal that the review commands read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import entries
+from tradebot.cli.main import main
+from tradebot.journal.records import Status
+
+
+@pytest.mark.parametrize("broker", ["alpaca", "sim"])
+def test_the_demo_plays_its_session_and_leaves_a_reviewable_journal(
+    tmp_path: Path, broker: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "demo"
+    assert main(["demo", "--dir", str(folder), "--broker", broker]) == 0
+    out = capsys.readouterr().out
+    assert "== demo step 8" in out and "== report" in out and "== positions" in out
+    journal = folder / "journal" / "tradebot.sqlite"
+
+    intents = entries(journal, statuses=(Status.INTENT,))
+    # 3 + 1 + 1 (the duplicate push traded once) + 1 + 1 + 3 + 2 (a flip is two orders)
+    assert len(intents) == 12
+    assert len([e for e in intents if e.symbol == "AAPL"]) == 1
+    skips = {(e.symbol, e.data.get("reason")) for e in entries(journal, statuses=(Status.SKIPPED,))}
+    assert ("MSFT", "not_held") in skips
+    assert (None, "invalid") in skips
+    filled = {e.client_order_id for e in entries(journal, statuses=(Status.FILLED,))}
+    assert filled == {e.client_order_id for e in intents}
+    assert any(e.status is Status.GAP for e in entries(journal, statuses=(Status.GAP,)))
+
+    config = str(folder / "config.yaml")
+    assert main(["journal", "--config", config, "--format", "json", "--limit", "0"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == len(entries(journal))
+    assert main(["report", "--config", config, "--format", "json"]) == 0
+    report = {r["algo_id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(report) == {14, 16, 17, 18}
+    assert report[16]["fills"] == 6
+
+
+def test_the_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("mine")
+    assert main(["demo", "--dir", str(tmp_path)]) == 1
+    assert (tmp_path / "precious.txt").read_text() == "mine"
