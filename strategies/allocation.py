@@ -25,7 +25,7 @@ class Allocation(SizingStrategy[AllocationParams]):
 
     def size(self, leg: Leg, ctx: SizingContext) -> Sizing:
         pct, slots = self.params.pct, self.params.max_positions
-        held = sum(1 for symbol in ctx.holdings if symbol != leg.symbol)
+        held = len(ctx.holdings) - (leg.symbol in ctx.holdings)
         if held >= slots:
             return Sizing(Decimal(0), f"already holds {held} of its {slots} positions")
         notional = ctx.account.equity * pct / 100 / slots

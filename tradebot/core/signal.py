@@ -134,7 +134,10 @@ def parse_timestamp(value: object, zone: tzinfo) -> datetime:
         raise InvalidSignal(f"timestamp {value.strip()[:40]!r}: {exc}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before the first UTC instant
+        raise InvalidSignal(f"timestamp {value.strip()[:40]!r} is out of range") from None
 
 
 def parse_price(value: object) -> Decimal:
@@ -143,7 +146,7 @@ def parse_price(value: object) -> Decimal:
         raise InvalidSignal(f"price must be a number, got {type(value).__name__}")
     try:
         price = Decimal(str(value).strip())
-    except InvalidOperation:
+    except (InvalidOperation, ValueError):  # ValueError: an int too long to print
         raise InvalidSignal(f"price {str(value)[:40]!r} is not a number") from None
     if not price.is_finite() or price <= 0:
         raise InvalidSignal(f"price must be positive, got {price}")
@@ -211,12 +214,20 @@ def parse_signal(
         raise ValueError("received_at must be timezone-aware")
     if not isinstance(payload, Mapping):
         raise InvalidSignal(f"new_signals payload must be an object, got {type(payload).__name__}")
-    fields = _normalised_keys(payload)
     rejected: list[RejectedLeg] = []
+    fields: dict[LegKind, object] = {}
+    for kind in (LegKind.CLOSE, LegKind.OPEN):
+        # keys are trimmed and lower-cased; " open" and "open" must then agree
+        found = [v for k, v in payload.items() if isinstance(k, str) and k.strip().lower() == kind]
+        if any(v != found[0] for v in found[1:]):
+            reason = f"key {str(kind)!r} appears twice with different values"
+            rejected.append(RejectedLeg(algo_id, kind, None, reason, _raw_text(found)))
+        elif found:
+            fields[kind] = found[0]
     seen: set[LegId] = set()
     groups: dict[LegKind, list[Leg]] = {LegKind.CLOSE: [], LegKind.OPEN: []}
     for kind in (LegKind.CLOSE, LegKind.OPEN):
-        items = fields.get(str(kind))
+        items = fields.get(kind)
         if items is None:
             continue
         if not isinstance(items, list):

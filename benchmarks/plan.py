@@ -1,0 +1,122 @@
+"""Time of ``plan()`` for one 6-leg signal against a book of 20 algorithms x 50 symbols.
+
+The signal closes three of the algorithm's holdings and opens three new symbols; every risk
+limit that costs work is on (order notional, position, symbol and algorithm exposure valued
+from marks, orders per day, daily loss, symbol lists, signal age). The book is shared, as in
+the running bot, and never changed by planning.
+
+    python benchmarks/plan.py [--runs 20000]
+
+Target: median under 200 microseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from tradebot.config.model import Config
+from tradebot.core.account import AccountSnapshot, AssetInfo
+from tradebot.core.book import PositionBook
+from tradebot.core.planner import DayState, plan
+from tradebot.core.signal import Signal, parse_signal
+
+ALGORITHMS = 20
+SYMBOLS = [f"S{n:03d}" for n in range(50)]
+ALGO = 7
+T0 = datetime(2021, 4, 26, 14, 30, tzinfo=UTC)
+
+
+def make_config(limits: bool) -> Config:
+    risk = {
+        "max_order_notional": 50000,
+        "max_position_notional": 40000,
+        "max_symbol_exposure": 500000,
+        "max_algo_exposure": 10000000,
+        "max_orders_per_day": 1000,
+        "max_daily_loss": 5000,
+        "max_signal_age": 300,
+        "deny_symbols": ["GME", "AMC"],
+    }
+    algorithms = {
+        a: {
+            "strategy": "allocation",
+            "params": {"pct": 5, "max_positions": 60},
+            "allow_short": True,
+            "risk": {"max_orders_per_day": 100} if limits else {},
+        }
+        for a in range(1, ALGORITHMS + 1)
+    }
+    return Config.model_validate({"algorithms": algorithms, "risk": risk if limits else {}})
+
+
+def make_book() -> PositionBook:
+    positions = {}
+    for a in range(1, ALGORITHMS + 1):
+        for n, symbol in enumerate(SYMBOLS):
+            positions[(a, symbol)] = Decimal((n % 7 + 1) * (1 if (a + n) % 3 else -1))
+    return PositionBook(positions)
+
+
+def make_signal() -> Signal:
+    def leg(symbol: str, side: str, price: str, seconds: int) -> dict[str, str]:
+        stamp = (T0 + timedelta(seconds=seconds)).isoformat()
+        return {"symbol": symbol, "side": side, "price": price, "timestamp": stamp}
+
+    payload = {
+        "close": [leg(SYMBOLS[1], "buy", "101.5", 0), leg(SYMBOLS[2], "sell", "55.2", 0),
+                  leg(SYMBOLS[3], "buy", "12.75", 0)],
+        "open": [leg("NEWA", "buy", "168.56", 1), leg("NEWB", "buy", "414.6", 1),
+                 leg("NEWC", "sell", "142.94", 1)],
+    }  # fmt: skip
+    return parse_signal(ALGO, payload, received_at=T0 + timedelta(seconds=2))
+
+
+def measure(runs: int, limits: bool) -> list[float]:
+    config, book, signal = make_config(limits), make_book(), make_signal()
+    account = AccountSnapshot("PA1", Decimal(1000000), Decimal(2000000), Decimal(1000000))
+    day = DayState(orders_today={ALGO: 10, 3: 40}, realised_pnl={ALGO: Decimal(-120)})
+    marks = {symbol: Decimal(50) for symbol in SYMBOLS}
+    assets = {s: AssetInfo(s, shortable=True, fractionable=True) for s in ("NEWA", "NEWB", "NEWC")}
+    now = signal.received_at
+    kwargs = {"day": day, "marks": marks, "assets": assets}
+    result = plan(signal, book, account, config, now, **kwargs)  # type: ignore[arg-type]
+    assert len(result.intents) == 6 and not result.skipped, result
+    for _ in range(200):  # warm up
+        plan(signal, book, account, config, now, **kwargs)  # type: ignore[arg-type]
+    times = []
+    gc.disable()
+    try:
+        for _ in range(runs):
+            start = time.perf_counter_ns()
+            plan(signal, book, account, config, now, **kwargs)  # type: ignore[arg-type]
+            times.append((time.perf_counter_ns() - start) / 1000)
+    finally:
+        gc.enable()
+    return times
+
+
+def report(label: str, times: list[float]) -> float:
+    median = statistics.median(times)
+    p99 = statistics.quantiles(times, n=100)[98]
+    print(f"{label:<26} median {median:7.1f} us   p99 {p99:7.1f} us   ({len(times)} runs)")
+    return median
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20000)
+    args = parser.parse_args()
+    print(f"plan(): 6-leg signal, book of {ALGORITHMS} algorithms x {len(SYMBOLS)} symbols")
+    median = report("every risk limit on", measure(args.runs, limits=True))
+    report("no risk limits", measure(args.runs, limits=False))
+    verdict = "meets" if median < 200 else "MISSES"
+    print(f"target: median under 200 us with every limit on: {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""``tradebot plan``: the real planner on a signal file; nothing is sent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tradebot.cli.main import main
+
+ROOT = Path(__file__).parents[2]
+CONFIG = str(ROOT / "config.yaml")
+FRAME = ROOT / "tests" / "fixtures" / "alphahub" / "new_signals_minotaur3.json"
+
+
+def plan(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["plan", "--config", CONFIG, *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def plan_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    code, out, err = plan(capsys, "--format", "json", *args)
+    assert code == 0, err
+    data: dict[str, Any] = json.loads(out)
+    return data
+
+
+def test_a_frame_with_an_empty_book(capsys: pytest.CaptureFixture[str]) -> None:
+    data = plan_json(capsys, "--signal", str(FRAME))
+    # algorithm 16 holds nothing: every close is skipped, the three opens are sized at 10% each
+    assert [(i["side"], i["qty"], i["symbol"]) for i in data["intents"]] == [
+        ("buy", "59", "JBHT"),
+        ("buy", "24", "ILMN"),
+        ("sell", "69", "CDNS"),
+    ]
+    assert [(s["leg"].split(":")[2], s["reason"]) for s in data["skipped"]] == [
+        ("VRTX", "not_held"),
+        ("MU", "not_held"),
+        ("BMRN", "not_held"),
+    ]
+
+
+def test_positions_and_equity(capsys: pytest.CaptureFixture[str]) -> None:
+    data = plan_json(
+        capsys,
+        "--signal",
+        str(FRAME),
+        "--position",
+        "16:VRTX:40",
+        "--position",
+        "16:mu:-100@87.1",
+        "--position",
+        "14:MU:30",
+        "--equity",
+        "50,000",
+    )
+    orders = [(i["group"], i["side"], i["qty"], i["symbol"]) for i in data["intents"]]
+    assert orders == [
+        ("close", "sell", "40", "VRTX"),
+        ("close", "buy", "70", "MU"),  # 16's short of 100 against 14's long of 30: net -70
+        ("open", "buy", "30", "MU"),  # ... then the rest, split at zero
+        ("open", "buy", "29", "JBHT"),  # 10% of 50,000 per open
+        ("open", "buy", "12", "ILMN"),
+        ("open", "sell", "34", "CDNS"),
+    ]
+
+
+def test_buying_power_runs_out(capsys: pytest.CaptureFixture[str]) -> None:
+    data = plan_json(
+        capsys, "--signal", str(FRAME), "--position", "16:VRTX:40", "--buying-power", "0"
+    )
+    # only the 8,643.20 the VRTX sale frees: JBHT shrinks from 59 to 51, nothing is left after
+    assert [(i["qty"], i["symbol"]) for i in data["intents"]] == [("40", "VRTX"), ("51", "JBHT")]
+    assert "capped by buying power: 59 -> 51" in data["intents"][1]["notes"]
+    assert [(s["leg"].split(":")[2], s["reason"], s["detail"]) for s in data["skipped"][2:]] == [
+        ("ILMN", "risk_limit", "buying power leaves no room for ILMN"),
+        ("CDNS", "risk_limit", "buying power leaves no room for CDNS"),
+    ]
+
+
+def test_a_bare_payload_needs_the_algorithm(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    payload = tmp_path / "payload.json"
+    payload.write_text(json.dumps(json.loads(FRAME.read_text())[4]))
+    code, _, err = plan(capsys, "--signal", str(payload))
+    assert code == 2 and "--algo" in err
+    data = plan_json(capsys, "--signal", str(payload), "--algo", "14")
+    # Minotaur 1-Stock: one position of 20%; the first open takes the only slot
+    assert [(i["qty"], i["symbol"]) for i in data["intents"]] == [("118", "JBHT")]
+    reasons = {s["leg"].split(":")[2]: s["reason"] for s in data["skipped"]}
+    assert reasons["ILMN"] == reasons["CDNS"] == "sized_to_zero"
+
+
+def test_the_table_explains_every_skip(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = plan(capsys, "--signal", str(FRAME), "--position", "16:JBHT:5")
+    assert code == 0
+    assert out.startswith("Signal for algorithm 16 (Minotaur 3-Stock): 3 close and 3 open legs")
+    assert "Nothing is sent." in out
+    assert "already_held  algorithm 16 is already long 5 JBHT (no pyramiding)" in out
+    assert "not_held      algorithm 16 holds no VRTX" in out
+
+
+def test_stale_when_planned_later(capsys: pytest.CaptureFixture[str]) -> None:
+    data = plan_json(capsys, "--signal", str(FRAME), "--now", "2021-04-26T15:00:00Z")
+    assert data["intents"] == []
+    assert {s["reason"] for s in data["skipped"]} == {"stale"}
+
+
+def test_market_closed_and_account_id(capsys: pytest.CaptureFixture[str]) -> None:
+    data = plan_json(capsys, "--signal", str(FRAME), "--market-closed", "--account-id", "PA9")
+    assert data["notes"] == ["market closed: the broker queues these orders for the open"]
+    other = plan_json(capsys, "--signal", str(FRAME))
+    assert data["intents"][0]["client_order_id"] != other["intents"][0]["client_order_id"]
+
+
+def test_the_same_signal_gives_the_same_ids(capsys: pytest.CaptureFixture[str]) -> None:
+    first = plan_json(capsys, "--signal", str(FRAME))
+    second = plan_json(capsys, "--signal", str(FRAME))
+    assert first == second
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--position", "16:VRTX"], "is not ALGO:SYMBOL:QTY[@PRICE]"),
+        (["--position", "x:VRTX:1"], "is not ALGO:SYMBOL:QTY[@PRICE]"),
+        (["--equity", "lots"], "'lots' is not a number"),
+        (["--equity", "-5"], "must be zero or more"),
+        (["--now", "soon"], "is not an ISO date and time"),
+        (["--algo", "14"], "disagrees with the frame's topic algorithms:16"),
+    ],
+)
+def test_bad_options_exit_2(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, _, err = plan(capsys, "--signal", str(FRAME), *args)
+    assert code == 2
+    assert message in err
+
+
+def test_bad_signal_files_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    cases = {
+        "not json": "not a JSON file",
+        json.dumps([None, None, "algorithms:16", "phx_reply", {}]): "a frame must be",
+        json.dumps([None, None, "room:lobby", "new_signals", {}]): "is not 'algorithms:ID'",
+        json.dumps(["open"]): "a frame must be",
+    }
+    for text, message in cases.items():
+        path = tmp_path / "signal.json"
+        path.write_text(text)
+        code, _, err = plan(capsys, "--signal", str(path), "--algo", "16")
+        assert code == 2, text
+        assert message in err, err
+
+
+def test_a_bad_config_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("risk:\n  max_orders_per_day: -1\n")
+    code = main(["plan", "--config", str(config), "--signal", str(FRAME)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{config}:2: risk.max_orders_per_day: should be greater than or equal to 0" in err

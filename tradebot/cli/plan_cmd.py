@@ -1,0 +1,206 @@
+"""``tradebot plan``: the orders a signal would produce, and why each skipped leg is skipped.
+
+Nothing is sent and nothing is journaled: the real planner runs against an account and a book
+described on the command line.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tradebot.config.loader import DEFAULT_CONFIG_PATH, load_config
+from tradebot.config.model import Config
+from tradebot.core import planner
+from tradebot.core.account import AccountSnapshot
+from tradebot.core.book import PositionBook
+from tradebot.core.render import plan_json, plan_table
+from tradebot.core.signal import Signal, parse_signal, parse_timestamp
+from tradebot.exceptions import InvalidSignal
+
+
+def _amount(ctx: click.Context, param: click.Parameter, value: str | None) -> Decimal | None:
+    """A non-negative amount as Decimal (commas and underscores allowed: 100,000)."""
+    if value is None:
+        return None
+    try:
+        amount = Decimal(value.replace(",", "").replace("_", ""))
+    except InvalidOperation:
+        raise click.BadParameter(f"{value!r} is not a number") from None
+    if not amount.is_finite() or amount < 0:
+        raise click.BadParameter(f"{value!r} must be zero or more")
+    return amount
+
+
+@click.command(name="plan")
+@click.option(
+    "--signal",
+    "signal_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON file: a new_signals frame, or just its payload (then --algo is needed).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    envvar="TRADEBOT_CONFIG",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file (default: ./config.yaml, or $TRADEBOT_CONFIG).",
+)
+@click.option("--algo", "algo_id", type=int, help="Algorithm id (taken from a frame's topic).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option("--equity", callback=_amount, help="Account equity (default: broker.sim.cash).")
+@click.option("--buying-power", callback=_amount, help="Buying power (default: the equity).")
+@click.option(
+    "--position",
+    "positions",
+    multiple=True,
+    metavar="ALGO:SYMBOL:QTY[@PRICE]",
+    help="A holding in the book (negative QTY: short; PRICE values it). Repeatable.",
+)
+@click.option(
+    "--now",
+    "now_text",
+    metavar="TIME",
+    help="Plan as of this ISO time (default: the newest leg's time, as if just received).",
+)
+@click.option("--market-closed", is_flag=True, help="Plan as if the market were closed.")
+@click.option(
+    "--account-id",
+    help="Account tag for client order ids (default: broker.account_id, else 'plan').",
+)
+def plan(
+    signal_path: Path,
+    config_path: Path | None,
+    algo_id: int | None,
+    fmt: str,
+    equity: Decimal | None,
+    buying_power: Decimal | None,
+    positions: tuple[str, ...],
+    now_text: str | None,
+    market_closed: bool,
+    account_id: str | None,
+) -> None:
+    """Show the orders a signal would produce, and why any leg is skipped. Sends nothing.
+
+    \b
+    Example:
+      tradebot plan --signal tests/fixtures/alphahub/new_signals_minotaur3.json \\
+                    --position 16:VRTX:40 --position 16:MU:-100
+    """
+    config = load_config(config_path or DEFAULT_CONFIG_PATH)
+    algo, payload = _read_signal(signal_path, algo_id)
+    zone = config.alphahub.zone
+    now = _now(now_text, payload, zone)
+    try:
+        signal = parse_signal(algo, payload, received_at=now, zone=zone)
+    except InvalidSignal as exc:
+        raise click.BadParameter(str(exc), param_hint="--signal") from None
+    book, marks = _book(positions)
+    account = _account(config, equity, buying_power, account_id)
+    day = planner.DayState(market_open=False if market_closed else None)
+    result = planner.plan(signal, book, account, config, now, day=day, marks=marks)
+    if fmt == "json":
+        click.echo(plan_json(result))
+        return
+    click.echo(_header(signal, config, account, now))
+    click.echo(plan_table(result))
+
+
+def _read_signal(path: Path, algo_id: int | None) -> tuple[int, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise click.BadParameter(
+            f"{path}: not a JSON file ({exc})", param_hint="--signal"
+        ) from None
+    if isinstance(data, list):
+        if len(data) != 5 or data[3] != "new_signals":
+            raise click.BadParameter(
+                f"{path}: a frame must be [join_ref, ref, topic, 'new_signals', payload]",
+                param_hint="--signal",
+            )
+        topic = str(data[2])
+        prefix, _, number = topic.partition(":")
+        if prefix != "algorithms" or not number.isdigit():
+            raise click.BadParameter(f"{path}: topic {topic!r} is not 'algorithms:ID'")
+        if algo_id is not None and algo_id != int(number):
+            raise click.BadParameter(f"--algo {algo_id} disagrees with the frame's topic {topic}")
+        return int(number), data[4]
+    if algo_id is None:
+        raise click.UsageError(f"{path} holds a bare payload: say which algorithm with --algo ID")
+    return algo_id, data
+
+
+def _now(text: str | None, payload: Any, zone: Any) -> datetime:
+    if text is not None:
+        if text == "now":
+            return datetime.now(UTC)
+        try:
+            return parse_timestamp(text, zone)
+        except InvalidSignal as exc:
+            raise click.BadParameter(str(exc), param_hint="--now") from None
+    newest = None
+    if isinstance(payload, dict):
+        for legs in payload.values():
+            for leg in legs if isinstance(legs, list) else ():
+                stamp = leg.get("timestamp") if isinstance(leg, dict) else None
+                try:
+                    when = parse_timestamp(stamp, zone)
+                except InvalidSignal:
+                    continue
+                newest = when if newest is None else max(newest, when)
+    return newest or datetime.now(UTC)
+
+
+def _book(positions: tuple[str, ...]) -> tuple[PositionBook, dict[str, Decimal]]:
+    holdings: dict[tuple[int, str], Decimal] = {}
+    marks: dict[str, Decimal] = {}
+    for text in positions:
+        spec, _, price = text.partition("@")
+        parts = spec.split(":")
+        try:
+            if len(parts) != 3:
+                raise ValueError
+            algo, symbol, qty = int(parts[0]), parts[1].strip().upper(), Decimal(parts[2])
+            if not symbol or not qty.is_finite():
+                raise ValueError
+            if price:
+                marks[symbol] = Decimal(price)
+        except (ValueError, InvalidOperation):
+            raise click.BadParameter(
+                f"{text!r} is not ALGO:SYMBOL:QTY[@PRICE] (e.g. 16:VRTX:40@216.08)",
+                param_hint="--position",
+            ) from None
+        holdings[(algo, symbol)] = holdings.get((algo, symbol), Decimal(0)) + qty
+    return PositionBook(holdings), marks
+
+
+def _account(
+    config: Config, equity: Decimal | None, buying_power: Decimal | None, account_id: str | None
+) -> AccountSnapshot:
+    equity = config.broker.sim.cash if equity is None else equity
+    return AccountSnapshot(
+        account_id=account_id or config.broker.account_id or "plan",
+        equity=equity,
+        buying_power=equity if buying_power is None else buying_power,
+        cash=equity,
+    )
+
+
+def _header(signal: Signal, config: Config, account: AccountSnapshot, now: datetime) -> str:
+    algo = config.algorithms.get(signal.algo_id)
+    name = f" ({algo.name})" if algo is not None and algo.name else ""
+    return (
+        f"Signal for algorithm {signal.algo_id}{name}: {len(signal.close_legs)} close and"
+        f" {len(signal.open_legs)} open legs, planned at {now.isoformat()}\n"
+        f"Account {account.account_id}: equity {account.equity:,.2f},"
+        f" buying power {account.buying_power:,.2f}. Nothing is sent.\n"
+    )

@@ -1,0 +1,533 @@
+"""The engine: one signal in, a :class:`~tradebot.core.orders.Plan` out. Pure and deterministic.
+
+``plan(signal, book, account, config, now)`` reads no clock, file or network; everything comes
+in as arguments, so the same inputs always give the same plan, client order ids included.
+
+The rules (DESIGN.md), in the order they are applied:
+
+1. The whole signal is skipped for an unknown or disabled algorithm, a halted kill switch, an
+   account the broker has blocked, or a closed market under ``market_closed: skip``. Legs older
+   than ``max_signal_age`` are skipped as stale.
+2. Closes first. A close flattens what *this algorithm's* ledger holds in the symbol, whatever
+   the leg's side says (AlphaHub's close side is the side of the position it closes; a mismatch
+   is noted on the order). A close for a symbol the algorithm does not hold is skipped
+   (``not_held``, per ``on_close_not_held``).
+3. Then opens, in signal order. An open for a symbol the algorithm already holds in the same
+   direction is skipped as ``already_held``: no pyramiding, a repeated signal never doubles a
+   position. An open against a holding flattens it first (two orders: ``close`` then ``open``).
+   Shorts need ``allow_short``, an account with shorting enabled and, when asset information is
+   given, a shortable asset. The strategy sizes the open; the quantity is rounded down
+   (:mod:`.sizing`) and shrunk by the risk limits (:mod:`.risk`), never grown.
+4. Per symbol, the legs become the fewest orders that take the algorithm from what it holds to
+   its target (a close and a re-open net into one order, or none), split so that no order crosses
+   zero, neither for the algorithm nor for the account's net position (:mod:`.netting`).
+5. Orders that reduce the account's net position go in the ``close`` group, sent first; the rest
+   in the ``open`` group. Orders beyond ``max_orders_per_day`` are dropped, opens first.
+
+Every leg ends up in an order, in ``Plan.skipped`` with a reason, or both (an order smaller than
+the leg asked for). Client order ids come from the legs an order serves, the account and the
+order's step (``close``/``open``, ``…2`` for the second half of a split), so a retry, a restart
+or the same signal twice never makes a second, different order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from types import MappingProxyType
+
+from strategies.base import Sizing, SizingContext
+from tradebot.config.model import AlgorithmConfig, CloseNotHeld, Config, MarketClosedPolicy
+from tradebot.core.account import AccountSnapshot, AssetInfo
+from tradebot.core.book import PositionBook
+from tradebot.core.ids import client_order_id
+from tradebot.core.netting import CLOSE_STEP, OPEN_STEP, ledger_steps, split_at_zero
+from tradebot.core.orders import (
+    IntentRole,
+    OrderIntent,
+    OrderType,
+    Plan,
+    SkippedLeg,
+    SkipReason,
+    TimeInForce,
+)
+from tradebot.core.risk import (
+    NO_DAY_STATE,
+    DayState,
+    limit_price,
+    opens_blocked,
+    orders_left,
+    symbol_blocked,
+    symbol_room,
+)
+from tradebot.core.signal import Leg, LegKind, Side, Signal
+from tradebot.core.sizing import (
+    MIN_FRACTIONAL_NOTIONAL,
+    ZERO,
+    is_whole,
+    round_quantity,
+    why_whole_shares,
+)
+
+__all__ = ["DayState", "plan"]
+
+_NO_ASSETS: Mapping[str, AssetInfo] = MappingProxyType({})
+_NO_MARKS: Mapping[str, Decimal] = MappingProxyType({})
+
+
+def plan(
+    signal: Signal,
+    book: PositionBook,
+    account: AccountSnapshot,
+    config: Config,
+    now: datetime,
+    *,
+    assets: Mapping[str, AssetInfo] | None = None,
+    day: DayState | None = None,
+    marks: Mapping[str, Decimal] | None = None,
+) -> Plan:
+    """The orders ``signal`` calls for, and every leg skipped with its reason. Sends nothing.
+
+    ``assets``: what the broker allows per symbol (tradable, shortable, fractionable); a symbol
+    missing from it is not restricted. ``day``: today's counts and the kill switch. ``marks``:
+    last prices of held symbols, to value an algorithm's exposure (symbols in the signal are
+    valued at the signal's price). ``now`` (timezone-aware) is only compared with leg timestamps.
+    """
+    day = NO_DAY_STATE if day is None else day
+    skipped = [SkippedLeg(None, SkipReason.INVALID, r.reason, rejected=r) for r in signal.rejected]
+    algo = config.algorithms.get(signal.algo_id)
+    if algo is None:
+        detail = f"algorithm {signal.algo_id} is not in the config"
+        return _skip_all(signal, skipped, SkipReason.ALGO_UNKNOWN, detail)
+    blocked = _signal_blocked(signal.algo_id, algo, account, day)
+    if blocked is not None:
+        return _skip_all(signal, skipped, *blocked)
+    builder = _PlanBuilder(
+        signal,
+        book,
+        account,
+        config,
+        algo,
+        assets if assets is not None else _NO_ASSETS,
+        day,
+        marks if marks is not None else _NO_MARKS,
+        skipped,
+    )
+    return builder.build(now)
+
+
+def _skip_all(signal: Signal, skipped: list[SkippedLeg], reason: SkipReason, detail: str) -> Plan:
+    skipped += [SkippedLeg(leg.id, reason, detail, leg) for leg in signal.legs]
+    return Plan(skipped=tuple(skipped))
+
+
+def _signal_blocked(
+    algo_id: int, algo: AlgorithmConfig, account: AccountSnapshot, day: DayState
+) -> tuple[SkipReason, str] | None:
+    if not algo.enabled:
+        return SkipReason.ALGO_DISABLED, f"algorithm {algo_id} is disabled in the config"
+    if day.halted:
+        return SkipReason.KILL_SWITCH, "kill switch is on: nothing is sent"
+    if account.trading_blocked:
+        return SkipReason.RISK_LIMIT, "the broker reports trading blocked for this account"
+    if day.market_open is False and algo.market_closed is MarketClosedPolicy.SKIP:
+        return SkipReason.MARKET_CLOSED, "the market is closed (market_closed: skip)"
+    return None
+
+
+class _PlanBuilder:
+    """The working state of one :func:`plan` call; discarded afterwards."""
+
+    def __init__(
+        self,
+        signal: Signal,
+        book: PositionBook,
+        account: AccountSnapshot,
+        config: Config,
+        algo: AlgorithmConfig,
+        assets: Mapping[str, AssetInfo],
+        day: DayState,
+        marks: Mapping[str, Decimal],
+        skipped: list[SkippedLeg],
+    ) -> None:
+        self.signal, self.book, self.account = signal, book, account
+        self.algo_id, self.algo, self.sizer = signal.algo_id, algo, algo.sizer
+        self.config, self.risk = config, config.risk_for(signal.algo_id)
+        self.assets, self.day, self.marks = assets, day, marks
+        self.skipped = skipped
+        self.notes: list[str] = []
+        # per symbol, in the order symbols first appear (closes first)
+        self.held: dict[str, Decimal] = {}
+        self.target: dict[str, Decimal] = {}
+        self.close_legs: dict[str, list[Leg]] = {}
+        self.open_legs: dict[str, list[Leg]] = {}
+        self.step_notes: dict[tuple[str, str], list[str]] = {}  # (symbol, step) -> notes
+        # one price per symbol for every order and limit: the signal's latest for it
+        self.signal_price = {leg.symbol: leg.price for leg in signal.legs}
+        self.holdings = dict(book.holdings(self.algo_id))  # projected, non-zero only
+        self.other_gross: Decimal | None = None  # value of holdings outside the signal
+        self.unvalued: list[str] = []  # held symbols with no price to value them
+        self.buying_power = account.buying_power
+        self.order_type, self.tif, self.extended = algo.order_type, algo.time_in_force, False
+        if day.market_open is False:
+            self._market_closed()
+
+    def _market_closed(self) -> None:
+        if self.algo.market_closed is MarketClosedPolicy.EXTENDED_HOURS:
+            # Alpaca: extended-hours orders must be limit orders with time_in_force day
+            self.order_type, self.tif, self.extended = OrderType.LIMIT, TimeInForce.DAY, True
+            self.notes.append("market closed: extended-hours limit orders")
+        else:
+            self.notes.append("market closed: the broker queues these orders for the open")
+
+    # -- the passes ------------------------------------------------------------------------------
+
+    def build(self, now: datetime) -> Plan:
+        max_age = self.risk.max_signal_age
+        fresh: list[Leg] = []
+        for leg in self.signal.legs:
+            age = (now - leg.timestamp).total_seconds()
+            if max_age is not None and age > max_age:
+                detail = f"leg is {age:.0f}s old; max_signal_age is {max_age:g}s"
+                self._skip(leg, SkipReason.STALE, detail)
+            else:
+                fresh.append(leg)
+        for leg in fresh:
+            if leg.kind is LegKind.CLOSE:
+                self._close(leg)
+        for leg in fresh:
+            if leg.kind is LegKind.OPEN:
+                self._open(leg)
+        intents = self._limit_orders_per_day(self._intents())
+        return Plan(tuple(intents), tuple(self.skipped), tuple(self.notes))
+
+    def _close(self, leg: Leg) -> None:
+        symbol = leg.symbol
+        current = self._current(symbol)
+        if current == 0:
+            policy = self.algo.on_close_not_held
+            detail = f"algorithm {self.algo_id} holds no {symbol}"
+            if symbol in self.close_legs:
+                detail += " (an earlier close in this signal flattened it)"
+            elif policy is CloseNotHeld.IGNORE:
+                detail += " (on_close_not_held: ignore)"
+            self._skip(leg, SkipReason.NOT_HELD, detail)
+            return
+        asset = self.assets.get(symbol)
+        if asset is not None and not asset.tradable:
+            self._skip(leg, SkipReason.NOT_TRADABLE, f"{symbol} is not tradable at the broker")
+            return
+        held_side = Side.BUY if current > 0 else Side.SELL
+        if leg.side is not held_side:
+            self._note(
+                symbol,
+                CLOSE_STEP,
+                f"close leg says {leg.side}, but algorithm {self.algo_id} is"
+                f" {_direction(current)} {abs(current)}: flattening what it holds",
+            )
+        refusal = self._flatten(symbol, current)
+        if refusal is not None:
+            self._skip(leg, SkipReason.RISK_LIMIT, refusal)
+            return
+        self.close_legs.setdefault(symbol, []).append(leg)
+
+    def _open(self, leg: Leg) -> None:
+        symbol, side = leg.symbol, leg.side
+        current = self._current(symbol)
+        if current != 0 and (current > 0) == (side is Side.BUY):
+            detail = (
+                f"algorithm {self.algo_id} is already {_direction(current)} {abs(current)}"
+                f" {symbol} (no pyramiding)"
+            )
+            self._skip(leg, SkipReason.ALREADY_HELD, detail)
+            return
+        if current != 0:  # against the holding: flatten first, whatever happens to the open
+            why_not = self._flatten(symbol, current)
+            if why_not is not None:
+                self._skip(leg, SkipReason.RISK_LIMIT, why_not)
+                return
+        self.open_legs.setdefault(symbol, []).append(leg)
+        outcome: Decimal | tuple[SkipReason, str]
+        if self.target[symbol] != 0:
+            outcome = SkipReason.RISK_LIMIT, "no open past a flatten capped by max_order_notional"
+        else:
+            outcome = self._refuse_open(leg) or self._size(leg)
+        if isinstance(outcome, Decimal):
+            price = self._order_price(side, self.signal_price[symbol])
+            self.buying_power -= outcome * price
+            self._set_target(symbol, outcome * side.sign)
+            return
+        reason, detail = outcome
+        if current != 0:
+            detail = f"flattened the {_direction(current)} position only: {detail}"
+        else:
+            self.open_legs[symbol].remove(leg)
+        self._skip(leg, reason, detail)
+
+    def _flatten(self, symbol: str, current: Decimal) -> str | None:
+        """Plan the way from ``current`` to flat in one order, shrunk to ``max_order_notional``.
+
+        Returns why not even part of it can be planned. Undoing an open planned earlier in this
+        signal needs no order of its own, so no limit applies to it.
+        """
+        held, price = self.held[symbol], self.signal_price[symbol]
+        close_side = Side.SELL if current > 0 else Side.BUY
+        if held == 0 or (held > 0) != (current > 0):
+            self.buying_power += abs(current) * self._order_price(close_side.opposite(), price)
+            self._set_target(symbol, ZERO)
+            return None
+        qty, limit = abs(current), self.risk.max_order_notional
+        if limit is not None:
+            # the close is one order from what the book holds: earlier closes count toward it
+            closed = abs(held) - qty
+            room = limit / self._order_price(close_side, price) - closed
+            room = round_quantity(room, fractional=not is_whole(held))
+            if room <= 0:
+                if closed:
+                    return f"max_order_notional {limit} is used up by the earlier close of {symbol}"
+                return f"max_order_notional {limit} is less than one share of {symbol} at {price}"
+            if room < qty:
+                note = f"close capped by max_order_notional: {qty} -> {room}"
+                self._note(symbol, CLOSE_STEP, note)
+                qty = room
+        self.buying_power += qty * price
+        self._set_target(symbol, current - qty * close_side.opposite().sign)
+        return None
+
+    def _refuse_open(self, leg: Leg) -> tuple[SkipReason, str] | None:
+        symbol = leg.symbol
+        blocked = opens_blocked(self.day, self.algo_id, self.config.risk, self.risk)
+        if blocked is not None:
+            return blocked
+        denied = symbol_blocked(self.risk, symbol)
+        if denied is not None:
+            return SkipReason.SYMBOL_NOT_ALLOWED, denied
+        asset = self.assets.get(symbol)
+        if asset is not None and not asset.tradable:
+            return SkipReason.NOT_TRADABLE, f"{symbol} is not tradable at the broker"
+        if leg.side is Side.SELL:
+            if not self.algo.allow_short:
+                return SkipReason.SHORT_NOT_ALLOWED, (
+                    f"opening a short needs allow_short for algorithm {self.algo_id}"
+                )
+            if not self.account.shorting_enabled:
+                return SkipReason.SHORT_NOT_ALLOWED, "the account has shorting disabled"
+            if asset is not None and not asset.shortable:
+                return SkipReason.NOT_SHORTABLE, f"{symbol} is not shortable at the broker"
+        return None
+
+    def _size(self, leg: Leg) -> Decimal | tuple[SkipReason, str]:
+        """The open's quantity (> 0), or why there is none."""
+        symbol = leg.symbol
+        price = self._order_price(leg.side, self.signal_price[symbol])
+        context = SizingContext(self.account, MappingProxyType(self.holdings))
+        try:
+            sizing = self.sizer.size(leg, context)
+        except Exception as exc:  # a user's strategy: one bad leg never stops the others
+            detail = f"strategy {self.algo.strategy} failed: {type(exc).__name__}: {exc}"
+            return SkipReason.SIZED_TO_ZERO, detail[:300]
+        if not isinstance(sizing, Sizing) or not isinstance(sizing.qty, Decimal):
+            detail = f"strategy {self.algo.strategy} returned {sizing!r}, not a Sizing(Decimal)"
+            return SkipReason.SIZED_TO_ZERO, detail[:300]
+        whole_reason = why_whole_shares(
+            self.algo.allow_fractional, self.tif, leg.side, self.assets.get(symbol)
+        )
+        fractional = whole_reason is None
+        qty = round_quantity(sizing.qty, fractional=fractional)
+        if qty <= 0:
+            rounding = f"whole shares: {whole_reason}" if whole_reason else "9 decimals"
+            return SkipReason.SIZED_TO_ZERO, f"{sizing.basis}; rounds down to 0 ({rounding})"
+        self._note(symbol, OPEN_STEP, f"sized: {sizing.basis} -> {qty}")
+        for name, room in self._rooms(leg, price):
+            if room is None:
+                return SkipReason.RISK_LIMIT, name
+            if qty > room:
+                capped = round_quantity(room, fractional=fractional)
+                if capped <= 0:
+                    return SkipReason.RISK_LIMIT, f"{name} leaves no room for {symbol}"
+                self._note(symbol, OPEN_STEP, f"capped by {name}: {qty} -> {capped}")
+                qty = capped
+        if fractional and not is_whole(qty) and qty * price < MIN_FRACTIONAL_NOTIONAL:
+            # Alpaca: fractional orders must be worth at least $1
+            detail = f"{qty} shares at {price} is a fractional order under $1"
+            return SkipReason.SIZED_TO_ZERO, detail
+        return qty
+
+    def _rooms(self, leg: Leg, price: Decimal) -> list[tuple[str, Decimal | None]]:
+        """Each limit on this open's size as shares (``None``: it cannot be checked)."""
+        risk = self.risk
+        rooms: list[tuple[str, Decimal | None]] = []
+        if risk.max_order_notional is not None:
+            rooms.append(("max_order_notional", risk.max_order_notional / price))
+        if risk.max_position_notional is not None:
+            rooms.append(("max_position_notional", risk.max_position_notional / price))
+        if risk.max_algo_exposure is not None:
+            held = self._gross_exposure(leg.symbol)
+            if isinstance(held, str):
+                return [(f"cannot check max_algo_exposure: no price for held {held}", None)]
+            room = max(risk.max_algo_exposure - held, ZERO) / price
+            rooms.append(("max_algo_exposure", room))
+        if risk.max_symbol_exposure is not None:
+            net = self._projected_net(leg.symbol)
+            room = symbol_room(net, leg.side, risk.max_symbol_exposure / price)
+            rooms.append(("max_symbol_exposure", room))
+        rooms.append(("buying power", max(self.buying_power, ZERO) / price))
+        return rooms
+
+    # -- orders ----------------------------------------------------------------------------------
+
+    def _intents(self) -> list[OrderIntent]:
+        closes: list[OrderIntent] = []
+        opens: list[OrderIntent] = []
+        for symbol, target in self.target.items():
+            held = self.held[symbol]
+            legs = self.close_legs.get(symbol, []) + self.open_legs.get(symbol, [])
+            steps = ledger_steps(held, target)
+            if not steps:
+                detail = (
+                    f"the legs on {symbol} cancel out: algorithm {self.algo_id} stays"
+                    f" {_direction(held)} {abs(held)}"
+                )
+                already = {s.leg_id for s in self.skipped}
+                for leg in legs:
+                    if leg.id not in already:
+                        self._skip(leg, SkipReason.NETTED, detail)
+                continue
+            net = self.book.net(symbol)
+            for step, delta in steps:
+                step_legs = self._step_legs(symbol, step, len(steps), legs)
+                for piece, (qty, reduces) in enumerate(split_at_zero(net, delta)):
+                    role = step + ("2" if piece else "")
+                    notes = self._notes(symbol, step if len(steps) > 1 else None)
+                    intent = self._intent(symbol, role, qty, reduces, step_legs, notes)
+                    (closes if reduces else opens).append(intent)
+                    net += qty
+        return closes + opens
+
+    def _step_legs(self, symbol: str, step: str, steps: int, legs: list[Leg]) -> list[Leg]:
+        """The legs an order serves: all of the symbol's, unless a flip splits them."""
+        if steps == 1:
+            return legs
+        if step == CLOSE_STEP:
+            return self.close_legs.get(symbol) or self.open_legs[symbol]
+        return self.open_legs[symbol]
+
+    def _intent(
+        self,
+        symbol: str,
+        role: str,
+        qty: Decimal,
+        reduces: bool,
+        legs: list[Leg],
+        notes: list[str],
+    ) -> OrderIntent:
+        side = Side.BUY if qty > 0 else Side.SELL
+        reference = self.signal_price[symbol]
+        limit = None
+        if self.order_type is OrderType.LIMIT:
+            limit, collar_note = limit_price(
+                side, reference, self.algo.limit_offset_pct, self.risk.price_collar_pct
+            )
+            if collar_note:
+                notes.append(collar_note)
+        leg_ids = (legs[0].id,) if len(legs) == 1 else tuple(sorted(leg.id for leg in legs))
+        return OrderIntent(
+            client_order_id=client_order_id(self.account.account_id, leg_ids, role),
+            algo_id=self.algo_id,
+            symbol=symbol,
+            side=side,
+            qty=abs(qty),
+            order_type=self.order_type,
+            time_in_force=self.tif,
+            role=IntentRole.CLOSE if reduces else IntentRole.OPEN,
+            leg_ids=leg_ids,
+            reference_price=reference,
+            limit_price=limit,
+            extended_hours=self.extended,
+            notes=tuple(notes),
+        )
+
+    def _limit_orders_per_day(self, intents: list[OrderIntent]) -> list[OrderIntent]:
+        left = orders_left(self.day, self.algo_id, self.config.risk, self.risk)
+        if left is None or len(intents) <= left[0]:
+            return intents
+        room, why = left
+        kept: list[OrderIntent] = []
+        dropped: set[str] = set()  # a symbol's later orders depend on its earlier ones
+        for intent in intents:
+            if intent.symbol in dropped or len(kept) >= room:
+                dropped.add(intent.symbol)
+                for leg_id in intent.leg_ids:
+                    self._skip_id(leg_id, SkipReason.RISK_LIMIT, f"max_orders_per_day: {why}")
+            else:
+                kept.append(intent)
+        return kept
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _current(self, symbol: str) -> Decimal:
+        if symbol not in self.held:
+            self.held[symbol] = self.target[symbol] = self.book.qty(self.algo_id, symbol)
+        return self.target[symbol]
+
+    def _set_target(self, symbol: str, qty: Decimal) -> None:
+        self.target[symbol] = qty
+        if qty:
+            self.holdings[symbol] = qty
+        else:
+            self.holdings.pop(symbol, None)
+
+    def _projected_net(self, symbol: str) -> Decimal:
+        return self.book.net(symbol) + self.target[symbol] - self.held[symbol]
+
+    def _gross_exposure(self, excluding: str) -> Decimal | str:
+        """The algorithm's gross holding value in other symbols; or one it cannot value.
+
+        Symbols outside the signal keep their book quantity through the plan: their value is
+        summed once, at their marks. The signal's own symbols are valued at the signal's price.
+        """
+        gross = self.other_gross
+        if gross is None:
+            gross = ZERO
+            for symbol, qty in self.holdings.items():
+                if symbol not in self.signal_price:
+                    mark = self.marks.get(symbol)
+                    if mark is None:
+                        self.unvalued.append(symbol)
+                    else:
+                        gross += abs(qty) * mark
+            self.other_gross = gross
+        if self.unvalued:
+            return min(self.unvalued)
+        for symbol, price in self.signal_price.items():
+            held = self.holdings.get(symbol)
+            if held and symbol != excluding:
+                gross += abs(held) * price
+        return gross
+
+    def _order_price(self, side: Side, price: Decimal) -> Decimal:
+        """The price an order is valued at: its limit price if it has one."""
+        if self.order_type is not OrderType.LIMIT:
+            return price
+        return limit_price(side, price, self.algo.limit_offset_pct, self.risk.price_collar_pct)[0]
+
+    def _note(self, symbol: str, step: str, text: str) -> None:
+        self.step_notes.setdefault((symbol, step), []).append(text)
+
+    def _notes(self, symbol: str, step: str | None) -> list[str]:
+        """The notes for one step's order; every note of the symbol when it is one order."""
+        steps = (step,) if step is not None else (CLOSE_STEP, OPEN_STEP)
+        return [note for s in steps for note in self.step_notes.get((symbol, s), ())]
+
+    def _skip(self, leg: Leg, reason: SkipReason, detail: str) -> None:
+        self.skipped.append(SkippedLeg(leg.id, reason, detail, leg))
+
+    def _skip_id(self, leg_id: object, reason: SkipReason, detail: str) -> None:
+        leg = next(leg for leg in self.signal.legs if leg.id == leg_id)
+        if not any(s.leg_id == leg.id and s.reason is reason for s in self.skipped):
+            self._skip(leg, reason, detail)
+
+
+def _direction(qty: Decimal) -> str:
+    return "long" if qty > 0 else "short" if qty < 0 else "flat"
