@@ -24,6 +24,7 @@ from tests.e2e.harness import (
 )
 from tradebot.cli.main import main
 from tradebot.journal.records import Status
+from tradebot.simulators.alpaca.faults import FillScript
 from tradebot.simulators.alpaca.server import AlpacaServer
 from tradebot.simulators.alphahub.server import AlphaHubSimulator
 
@@ -185,3 +186,22 @@ async def test_wrong_alphahub_credentials_stop_the_bot_with_a_clear_error(tmp_pa
     assert code == 3
     assert "error:" in bot.output()
     assert "password: x" not in bot.output() and " x " not in bot.output()
+
+
+async def test_a_second_ctrl_c_stops_at_once_and_the_next_start_settles(env: Env) -> None:
+    env.server.script_fills(FillScript(hold=True))  # the order stays open: the clean stop waits
+    await env.push_and_wait(14, {"open": [leg("VRTX", "buy", "216.08", env.at)]})
+    await until(lambda: env.orders("VRTX") == ["buy 10"], "the order at the broker")
+    assert env.bot.proc is not None
+    env.bot.proc.send_signal(signal.SIGINT)
+    await until(lambda: "stopping: no new signals" in env.bot.output(), "the clean stop begins")
+    assert await env.bot.stop(signal.SIGINT) == 130
+    assert "stopping now" in env.bot.output()
+    statuses = [e.status for e in entries(env.journal, statuses=(Status.START, Status.STOP))]
+    assert statuses == [Status.START, Status.STOP]
+    # the order filled while the bot was down; the next start finds it by its client order id
+    (order,) = broker_orders(env.server)
+    env.server.fill(order.client_order_id)
+    await env.bot.start()
+    await until(lambda: bool(entries(env.journal, statuses=(Status.FILLED,))), "the fill")
+    assert len(broker_orders(env.server)) == 1

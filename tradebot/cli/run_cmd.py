@@ -84,6 +84,7 @@ async def _run_until_signalled(bot: Bot) -> None:
     except asyncio.CancelledError:
         if presses < 2:
             raise
+        raise KeyboardInterrupt from None  # forced: the CLI exits 130
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(Exception):
