@@ -180,6 +180,30 @@ def test_a_close_that_would_flip_the_account_net_is_split_too() -> None:
     assert orders(result) == [("close", "sell", "6", "AAPL"), ("open", "sell", "4", "AAPL")]
 
 
+def test_a_second_open_against_one_planned_in_the_same_signal_replaces_it() -> None:
+    # the reopen (buy) was never sent: undoing it costs no order, so the order limit that the
+    # close already used is not charged twice
+    config = make_config(risk={"max_order_notional": 1600})
+    signal = parse_signal(
+        16,
+        {
+            "close": [_leg("AAPL", "buy", "2021-04-26T14:30:00")],
+            "open": [
+                _leg("AAPL", "buy", "2021-04-26T14:30:01"),
+                _leg("AAPL", "sell", "2021-04-26T14:30:02"),
+            ],
+        },
+        received_at=T0 + timedelta(seconds=5),
+    )
+    result = run(signal, make_book(a16_AAPL=10), config)
+    assert orders(result) == [("close", "sell", "10", "AAPL"), ("open", "sell", "10", "AAPL")]
+    assert skips(result) == {}  # the buy is netted into the open: every leg is served
+
+
+def _leg(symbol: str, side: str, stamp: str) -> dict[str, object]:
+    return {"symbol": symbol, "side": side, "price": "150", "timestamp": stamp}
+
+
 def test_opens_follow_the_signal_order() -> None:
     signal = make_signal(opens=[("CCC", "buy", "10"), ("AAA", "buy", "10"), ("BBB", "buy", "10")])
     assert [i.symbol for i in run(signal).intents] == ["CCC", "AAA", "BBB"]

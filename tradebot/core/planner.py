@@ -158,7 +158,8 @@ class _PlanBuilder:
         self.skipped = skipped
         self.notes: list[str] = []
         # per symbol, in the order symbols first appear (closes first)
-        self.held: dict[str, Decimal] = {}
+        self.held: dict[str, Decimal] = {}  # the book's holding
+        self.unclosed: dict[str, Decimal] = {}  # the part of it no planned close takes away
         self.target: dict[str, Decimal] = {}
         self.close_legs: dict[str, list[Leg]] = {}
         self.open_legs: dict[str, list[Leg]] = {}
@@ -271,18 +272,19 @@ class _PlanBuilder:
         Returns why not even part of it can be planned. Undoing an open planned earlier in this
         signal needs no order of its own, so no limit applies to it.
         """
-        held, price = self.held[symbol], self.signal_price[symbol]
+        price, unclosed = self.signal_price[symbol], self.unclosed[symbol]
         close_side = Side.SELL if current > 0 else Side.BUY
-        if held == 0 or (held > 0) != (current > 0):
+        if unclosed == 0:  # what is held now was planned by an earlier open in this signal
             self.buying_power += abs(current) * self._order_price(close_side.opposite(), price)
             self._set_target(symbol, ZERO)
             return None
-        qty, limit = abs(current), self.risk.max_order_notional
+        # else nothing was planned on top of the book's holding (no pyramiding): current == unclosed
+        qty, limit = abs(unclosed), self.risk.max_order_notional
         if limit is not None:
             # the close is one order from what the book holds: earlier closes count toward it
-            closed = abs(held) - qty
+            closed = abs(self.held[symbol]) - qty
             room = limit / self._order_price(close_side, price) - closed
-            room = round_quantity(room, fractional=not is_whole(held))
+            room = round_quantity(room, fractional=not is_whole(self.held[symbol]))
             if room <= 0:
                 if closed:
                     return f"max_order_notional {limit} is used up by the earlier close of {symbol}"
@@ -292,7 +294,8 @@ class _PlanBuilder:
                 self._note(symbol, CLOSE_STEP, note)
                 qty = room
         self.buying_power += qty * price
-        self._set_target(symbol, current - qty * close_side.opposite().sign)
+        self.unclosed[symbol] = unclosed - qty * close_side.opposite().sign
+        self._set_target(symbol, self.unclosed[symbol])
         return None
 
     def _refuse_open(self, leg: Leg) -> tuple[SkipReason, str] | None:
@@ -468,7 +471,8 @@ class _PlanBuilder:
 
     def _current(self, symbol: str) -> Decimal:
         if symbol not in self.held:
-            self.held[symbol] = self.target[symbol] = self.book.qty(self.algo_id, symbol)
+            held = self.book.qty(self.algo_id, symbol)
+            self.held[symbol] = self.target[symbol] = self.unclosed[symbol] = held
         return self.target[symbol]
 
     def _set_target(self, symbol: str, qty: Decimal) -> None:
