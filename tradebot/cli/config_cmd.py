@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
+from tradebot.cli.options import CONFIG_ENV, DEFAULT_CONFIG
 from tradebot.config.display import effective_config_yaml
-from tradebot.config.loader import DEFAULT_CONFIG_PATH, read_config
+from tradebot.config.loader import read_config
 
 
 @click.group()
@@ -19,18 +20,19 @@ def config() -> None:
 @click.argument(
     "path",
     required=False,
-    envvar="TRADEBOT_CONFIG",
+    envvar=CONFIG_ENV,
+    default=DEFAULT_CONFIG,
     type=click.Path(dir_okay=False, path_type=Path),
 )
 @click.option("-q", "--quiet", is_flag=True, help="Report problems only; do not print the config.")
-def check(path: Path | None, quiet: bool) -> None:
+def check(path: Path, quiet: bool) -> None:
     """Validate PATH (default: ./config.yaml, or $TRADEBOT_CONFIG).
 
     Prints the effective configuration (every default filled in, secrets masked) and any
     warnings. Exits 0 when the file is valid, and 2 with every problem listed as
     FILE:LINE: key.path: what is wrong when it is not.
     """
-    loaded = read_config(path or DEFAULT_CONFIG_PATH)
+    loaded = read_config(path)
     if not quiet:
         click.echo(f"# {loaded.file}: effective configuration (defaults filled in, secrets masked)")
         click.echo(effective_config_yaml(loaded.config), nl=False)

@@ -14,7 +14,8 @@ from typing import Any
 
 import click
 
-from tradebot.config.loader import DEFAULT_CONFIG_PATH, load_config
+from tradebot.cli.options import config_option
+from tradebot.config.loader import load_config
 from tradebot.config.model import Config
 from tradebot.core import planner
 from tradebot.core.account import AccountSnapshot
@@ -45,19 +46,20 @@ def _amount(ctx: click.Context, param: click.Parameter, value: str | None) -> De
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON file: a new_signals frame, or just its payload (then --algo is needed).",
 )
-@click.option(
-    "--config",
-    "config_path",
-    envvar="TRADEBOT_CONFIG",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Config file (default: ./config.yaml, or $TRADEBOT_CONFIG).",
-)
+@config_option(purpose="algorithms, strategies and risk limits to plan with")
 @click.option("--algo", "algo_id", type=int, help="Algorithm id (taken from a frame's topic).")
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
-@click.option("--equity", callback=_amount, help="Account equity (default: broker.sim.cash).")
-@click.option("--buying-power", callback=_amount, help="Buying power (default: the equity).")
+@click.option(
+    "--equity",
+    metavar="AMOUNT",
+    callback=_amount,
+    help="Account equity (default: broker.sim.cash).",
+)
+@click.option(
+    "--buying-power", metavar="AMOUNT", callback=_amount, help="Buying power (default: the equity)."
+)
 @click.option(
     "--position",
     "positions",
@@ -78,7 +80,7 @@ def _amount(ctx: click.Context, param: click.Parameter, value: str | None) -> De
 )
 def plan(
     signal_path: Path,
-    config_path: Path | None,
+    config_path: Path,
     algo_id: int | None,
     fmt: str,
     equity: Decimal | None,
@@ -95,7 +97,7 @@ def plan(
       tradebot plan --signal tests/fixtures/alphahub/new_signals_minotaur3.json \\
                     --position 16:VRTX:40 --position 16:MU:-100
     """
-    config = load_config(config_path or DEFAULT_CONFIG_PATH)
+    config = load_config(config_path)
     algo, payload = _read_signal(signal_path, algo_id)
     zone = config.alphahub.zone
     now = _now(now_text, payload, zone)

@@ -34,9 +34,6 @@ from tradebot.exceptions import ConfigError, LiveTradingNotGranted
 
 log = logging.getLogger(__name__)
 
-#: where the CLI looks when no --config is given
-DEFAULT_CONFIG_PATH = "config.yaml"
-
 _STR_TAG = "tag:yaml.org,2002:str"
 _NULL_TAG = "tag:yaml.org,2002:null"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
