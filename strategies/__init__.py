@@ -14,4 +14,6 @@ To add one, drop a module here that defines one subclass of
 :class:`strategies.base.SizingStrategy` with a ``Params`` model (see ``fixed_shares.py``, the
 smallest example). Strategies are imported and their params validated when the config is loaded
 (``tradebot config check`` shows any mistake with its line); nothing is imported while planning.
+A module is imported once per process: a change to ``params`` in config.yaml applies to a running
+bot, a change to a strategy's code needs a restart.
 """

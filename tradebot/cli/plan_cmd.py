@@ -7,7 +7,7 @@ described on the command line.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -100,11 +100,11 @@ def plan(
     config = load_config(config_path)
     algo, payload = _read_signal(signal_path, algo_id)
     zone = config.alphahub.zone
-    now = _now(now_text, payload, zone)
     try:
-        signal = parse_signal(algo, payload, received_at=now, zone=zone)
+        signal = parse_signal(algo, payload, received_at=datetime.now(UTC), zone=zone)
     except InvalidSignal as exc:
         raise click.BadParameter(str(exc), param_hint="--signal") from None
+    now = _now(now_text, signal, zone)
     book, marks = _book(positions)
     account = _account(config, equity, buying_power, account_id)
     day = planner.DayState(market_open=False if market_closed else None)
@@ -141,25 +141,16 @@ def _read_signal(path: Path, algo_id: int | None) -> tuple[int, Any]:
     return algo_id, data
 
 
-def _now(text: str | None, payload: Any, zone: Any) -> datetime:
-    if text is not None:
-        if text == "now":
-            return datetime.now(UTC)
-        try:
-            return parse_timestamp(text, zone)
-        except InvalidSignal as exc:
-            raise click.BadParameter(str(exc), param_hint="--now") from None
-    newest = None
-    if isinstance(payload, dict):
-        for legs in payload.values():
-            for leg in legs if isinstance(legs, list) else ():
-                stamp = leg.get("timestamp") if isinstance(leg, dict) else None
-                try:
-                    when = parse_timestamp(stamp, zone)
-                except InvalidSignal:
-                    continue
-                newest = when if newest is None else max(newest, when)
-    return newest or datetime.now(UTC)
+def _now(text: str | None, signal: Signal, zone: tzinfo) -> datetime:
+    """--now, else the newest leg's time (the signal as if just received), else the clock."""
+    if text is None:
+        return max((leg.timestamp for leg in signal.legs), default=signal.received_at)
+    if text == "now":
+        return datetime.now(UTC)
+    try:
+        return parse_timestamp(text, zone)
+    except InvalidSignal as exc:
+        raise click.BadParameter(str(exc), param_hint="--now") from None
 
 
 def _book(positions: tuple[str, ...]) -> tuple[PositionBook, dict[str, Decimal]]:

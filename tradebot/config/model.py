@@ -332,6 +332,8 @@ class AlgorithmConfig(Frozen):
         return validated.model_dump()
 
     def model_post_init(self, context: Any, /) -> None:
+        # params are validated a second time here, once per load: the field validator above
+        # must return plain data, and only it can report errors at algorithms.ID.params.KEY
         self._sizer = resolve_strategy(self.strategy).from_params(self.params)
 
     @property
