@@ -443,6 +443,18 @@ def test_orders_per_day_drop_opens_before_closes() -> None:
     assert detail(result, "O1") == ("max_orders_per_day: algorithm 16 sent 3 of its 5 orders today")
 
 
+def test_orders_per_day_keep_the_algorithms_closes_before_its_opens() -> None:
+    # 16's AAA re-open reduces the account's net (14 is short too), so it sends in the close
+    # group; the budget still goes to the flattens first: an open sized on the assumption
+    # that DDD's short is gone must not go out without that flatten.
+    config = make_config(risk={"max_orders_per_day": 2, "max_algo_exposure": 3000})
+    signal = make_signal(opens=[("AAA", "buy", "0.75"), ("DDD", "buy", "100")])
+    book = make_book(a16_AAA=-30, a16_DDD=-30, a14_AAA=-30)
+    result = run(signal, book, config)
+    assert orders(result) == [("close", "buy", "30", "AAA"), ("close", "buy", "30", "DDD")]
+    assert {s.reason for s in result.skipped} == {SkipReason.RISK_LIMIT}
+
+
 def test_orders_per_day_for_the_whole_account() -> None:
     config = make_config(risk={"max_orders_per_day": 10})
     day = DayState(orders_today={16: 1, 14: 9})

@@ -20,9 +20,10 @@ The rules (DESIGN.md), in the order they are applied:
    (:mod:`.sizing`) and shrunk by the risk limits (:mod:`.risk`), never grown.
 4. Per symbol, the legs become the fewest orders that take the algorithm from what it holds to
    its target (a close and a re-open net into one order, or none), split so that no order crosses
-   zero, neither for the algorithm nor for the account's net position (:mod:`.netting`).
+   zero, neither for the algorithm nor for the account's net position (:mod:`.intents`).
 5. Orders that reduce the account's net position go in the ``close`` group, sent first; the rest
-   in the ``open`` group. Orders beyond ``max_orders_per_day`` are dropped, opens first.
+   in the ``open`` group. Orders beyond ``max_orders_per_day`` are dropped, the algorithm's
+   opens before its closes.
 
 Every leg ends up in an order, in ``Plan.skipped`` with a reason, or both (an order smaller than
 the leg asked for). Client order ids come from the legs an order serves, the account and the
@@ -41,10 +42,9 @@ from strategies.base import Sizing, SizingContext
 from tradebot.config.model import AlgorithmConfig, CloseNotHeld, Config, MarketClosedPolicy
 from tradebot.core.account import AccountSnapshot, AssetInfo
 from tradebot.core.book import PositionBook
-from tradebot.core.ids import client_order_id
-from tradebot.core.netting import CLOSE_STEP, OPEN_STEP, ledger_steps, split_at_zero
+from tradebot.core.intents import Move, OrderStyle, within_count, write_orders
+from tradebot.core.netting import CLOSE_STEP, OPEN_STEP
 from tradebot.core.orders import (
-    IntentRole,
     OrderIntent,
     OrderType,
     Plan,
@@ -200,7 +200,7 @@ class _PlanBuilder:
         for leg in fresh:
             if leg.kind is LegKind.OPEN:
                 self._open(leg)
-        intents = self._limit_orders_per_day(self._intents())
+        intents = self._limit_orders_per_day(self._orders())
         return Plan(tuple(intents), tuple(self.skipped), tuple(self.notes))
 
     def _close(self, leg: Leg) -> None:
@@ -380,91 +380,49 @@ class _PlanBuilder:
 
     # -- orders ----------------------------------------------------------------------------------
 
-    def _intents(self) -> list[OrderIntent]:
-        closes: list[OrderIntent] = []
-        opens: list[OrderIntent] = []
-        for symbol, target in self.target.items():
-            held = self.held[symbol]
-            legs = self.close_legs.get(symbol, []) + self.open_legs.get(symbol, [])
-            steps = ledger_steps(held, target)
-            if not steps:
-                detail = (
-                    f"the legs on {symbol} cancel out: algorithm {self.algo_id} stays"
-                    f" {_direction(held)} {abs(held)}"
-                )
-                already = {s.leg_id for s in self.skipped}
-                for leg in legs:
-                    if leg.id not in already:
-                        self._skip(leg, SkipReason.NETTED, detail)
-                continue
-            net = self.book.net(symbol)
-            for step, delta in steps:
-                step_legs = self._step_legs(symbol, step, len(steps), legs)
-                for piece, (qty, reduces) in enumerate(split_at_zero(net, delta)):
-                    role = step + ("2" if piece else "")
-                    notes = self._notes(symbol, step if len(steps) > 1 else None)
-                    intent = self._intent(symbol, role, qty, reduces, step_legs, notes)
-                    (closes if reduces else opens).append(intent)
-                    net += qty
-        return closes + opens
-
-    def _step_legs(self, symbol: str, step: str, steps: int, legs: list[Leg]) -> list[Leg]:
-        """The legs an order serves: all of the symbol's, unless a flip splits them."""
-        if steps == 1:
-            return legs
-        if step == CLOSE_STEP:
-            return self.close_legs.get(symbol) or self.open_legs[symbol]
-        return self.open_legs[symbol]
-
-    def _intent(
-        self,
-        symbol: str,
-        role: str,
-        qty: Decimal,
-        reduces: bool,
-        legs: list[Leg],
-        notes: list[str],
-    ) -> OrderIntent:
-        side = Side.BUY if qty > 0 else Side.SELL
-        reference = self.signal_price[symbol]
-        limit = None
-        if self.order_type is OrderType.LIMIT:
-            limit, collar_note = limit_price(
-                side, reference, self.algo.limit_offset_pct, self.risk.price_collar_pct
+    def _orders(self) -> list[OrderIntent]:
+        moves = [
+            Move(
+                symbol=symbol,
+                held=self.held[symbol],
+                target=target,
+                price=self.signal_price[symbol],
+                close_legs=self.close_legs.get(symbol, ()),
+                open_legs=self.open_legs.get(symbol, ()),
+                close_notes=self.step_notes.get((symbol, CLOSE_STEP), ()),
+                open_notes=self.step_notes.get((symbol, OPEN_STEP), ()),
             )
-            if collar_note:
-                notes.append(collar_note)
-        leg_ids = (legs[0].id,) if len(legs) == 1 else tuple(sorted(leg.id for leg in legs))
-        return OrderIntent(
-            client_order_id=client_order_id(self.account.account_id, leg_ids, role),
+            for symbol, target in self.target.items()
+        ]
+        style = OrderStyle(
+            account_id=self.account.account_id,
             algo_id=self.algo_id,
-            symbol=symbol,
-            side=side,
-            qty=abs(qty),
             order_type=self.order_type,
             time_in_force=self.tif,
-            role=IntentRole.CLOSE if reduces else IntentRole.OPEN,
-            leg_ids=leg_ids,
-            reference_price=reference,
-            limit_price=limit,
             extended_hours=self.extended,
-            notes=tuple(notes),
+            limit_offset_pct=self.algo.limit_offset_pct,
+            price_collar_pct=self.risk.price_collar_pct,
         )
+        intents, cancelled = write_orders(moves, self.book.net, style)
+        already = {s.leg_id for s in self.skipped}
+        for move in cancelled:
+            detail = (
+                f"the legs on {move.symbol} cancel out: algorithm {self.algo_id} stays"
+                f" {_direction(move.held)} {abs(move.held)}"
+            )
+            for leg in (*move.close_legs, *move.open_legs):
+                if leg.id not in already:
+                    self._skip(leg, SkipReason.NETTED, detail)
+        return intents
 
     def _limit_orders_per_day(self, intents: list[OrderIntent]) -> list[OrderIntent]:
         left = orders_left(self.day, self.algo_id, self.config.risk, self.risk)
         if left is None or len(intents) <= left[0]:
             return intents
-        room, why = left
-        kept: list[OrderIntent] = []
-        dropped: set[str] = set()  # a symbol's later orders depend on its earlier ones
-        for intent in intents:
-            if intent.symbol in dropped or len(kept) >= room:
-                dropped.add(intent.symbol)
-                for leg_id in intent.leg_ids:
-                    self._skip_id(leg_id, SkipReason.RISK_LIMIT, f"max_orders_per_day: {why}")
-            else:
-                kept.append(intent)
+        kept, dropped = within_count(intents, left[0], self.held.__getitem__)
+        for intent in dropped:
+            for leg_id in intent.leg_ids:
+                self._skip_id(leg_id, SkipReason.RISK_LIMIT, f"max_orders_per_day: {left[1]}")
         return kept
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -518,11 +476,6 @@ class _PlanBuilder:
 
     def _note(self, symbol: str, step: str, text: str) -> None:
         self.step_notes.setdefault((symbol, step), []).append(text)
-
-    def _notes(self, symbol: str, step: str | None) -> list[str]:
-        """The notes for one step's order; every note of the symbol when it is one order."""
-        steps = (step,) if step is not None else (CLOSE_STEP, OPEN_STEP)
-        return [note for s in steps for note in self.step_notes.get((symbol, s), ())]
 
     def _skip(self, leg: Leg, reason: SkipReason, detail: str) -> None:
         self.skipped.append(SkippedLeg(leg.id, reason, detail, leg))
