@@ -257,6 +257,18 @@ def test_duplicate_keys_are_errors_not_silently_merged(write_config: WriteConfig
     assert issue["message"].startswith("duplicate key (first on line 2)")
 
 
+def test_duplicate_keys_on_one_line(write_config: WriteConfig) -> None:
+    issue = only_issue(write_config("risk: {max_orders_per_day: 1, max_orders_per_day: 2}\n"))
+    assert (issue["line"], issue["path"]) == ("1", "risk.max_orders_per_day")
+    assert issue["message"].startswith("duplicate key (first on line 1)")
+
+
+def test_python_tags_are_refused(write_config: WriteConfig) -> None:
+    issue = only_issue(write_config("mode: !!python/name:os.system\n"))
+    assert issue["line"] == "1"
+    assert issue["message"].startswith("YAML error: could not determine a constructor")
+
+
 def test_several_mistakes_are_listed_together_in_file_order(write_config: WriteConfig) -> None:
     path = write_config(
         """

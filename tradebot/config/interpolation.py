@@ -21,10 +21,6 @@ class InterpolationError(ValueError):
     """A reference that cannot be resolved; the message says which and why."""
 
 
-def has_references(text: str) -> bool:
-    return "${" in text
-
-
 def interpolate(text: str, env: Mapping[str, str]) -> str:
     """``text`` with every ``${...}`` replaced from ``env``; raises :class:`InterpolationError`."""
     out: list[str] = []

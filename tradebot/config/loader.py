@@ -124,7 +124,12 @@ def _parse(text: str, file: str, env: Mapping[str, str]) -> tuple[Node | None, A
         if "'\\t'" in what:
             what += " (YAML indents with spaces, never tabs)"
         path = path_at_syntax_error(text)
-        issue = ConfigIssue(file, at, path, f"YAML syntax error: {what}")
+        kind = (
+            "YAML error"
+            if isinstance(exc, yaml.constructor.ConstructorError)
+            else "YAML syntax error"
+        )
+        issue = ConfigIssue(file, at, path, f"{kind}: {what}")
         raise ConfigError(str(issue)) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: YAML error: {exc}") from None
@@ -145,8 +150,10 @@ def _prepare(
             label = key.value if isinstance(key, ScalarNode) else "?"
             child = f"{path}.{label}" if path else label
             if isinstance(key, ScalarNode) and key.tag != _MERGE_TAG:
-                first = first_line.setdefault((key.tag, key.value), line_of(key))
-                if first != line_of(key):
+                first = first_line.get((key.tag, key.value))
+                if first is None:
+                    first_line[(key.tag, key.value)] = line_of(key)
+                else:
                     message = (
                         f"duplicate key (first on line {first}); YAML would silently keep"
                         " only the last"
