@@ -38,8 +38,10 @@ def demo(folder: Path, broker: str) -> None:
 
     config_path = asyncio.run(run_demo(folder, broker=broker, out=sys.stdout))
     journal = folder / "journal" / "tradebot.sqlite"
+    # the program as the user invoked it (.venv/bin/tradebot works without activating the venv)
+    me = sys.argv[0] if Path(sys.argv[0]).name == "tradebot" else "tradebot"
     click.echo(
         f"\nThe journal is {journal}. Look closer with:\n"
-        f"  tradebot journal --config {config_path}\n"
-        f"  tradebot explain --config {config_path} <client order id or signal id>"
+        f"  {me} journal --config {config_path}\n"
+        f"  {me} explain --config {config_path} <client order id or signal id>"
     )
