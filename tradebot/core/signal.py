@@ -50,13 +50,15 @@ class LegId:
     symbol: str
     side: Side
     timestamp: datetime  # timezone-aware, UTC
+    #: a stable text form, e.g. ``16:open:JBHT:buy:2021-04-26T14:30:01Z`` (computed once: it is
+    #: part of every client order id and journal row)
+    key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        """A stable text form, e.g. ``16:open:JBHT:buy:2021-04-26T14:30:01Z``."""
-        ts = self.timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        ts = ts.replace(".000000Z", "Z")
-        return f"{self.algo_id}:{self.kind}:{self.symbol}:{self.side}:{ts}"
+    def __post_init__(self) -> None:
+        # isoformat omits zero microseconds, as the key always has: ...:00Z, ...:00.250000Z
+        ts = self.timestamp.astimezone(UTC).replace(tzinfo=None).isoformat()
+        key = f"{self.algo_id}:{self.kind}:{self.symbol}:{self.side}:{ts}Z"
+        object.__setattr__(self, "key", key)
 
     def __str__(self) -> str:
         return self.key
