@@ -25,6 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tradebot.journal.interface import EntryFilter
+from tradebot.journal.records import Status
+from tradebot.journal.sqlite import open_journal
 from tradebot.simulators.alpaca.server import AlpacaServer
 from tradebot.simulators.alphahub.server import AlphaHubSimulator
 
@@ -86,9 +89,27 @@ async def start(args: list[str], cwd: Path, ready: str) -> asyncio.subprocess.Pr
     return proc
 
 
+def fills_recorded(journal: Path) -> int:
+    """Fill rows in the bot's journal (read-only, as the review commands read it)."""
+    if not journal.exists():
+        return 0
+    store = open_journal(journal, readonly=True)
+    try:
+        return len(store.entries(EntryFilter(statuses=(Status.FILLED,))))
+    finally:
+        store.close()
+
+
 async def measure(
-    hub: AlphaHubSimulator, server: TimedServer, signals: int, settle: float
+    hub: AlphaHubSimulator,
+    server: TimedServer,
+    signals: int,
+    settle: float,
+    journal: Path | None = None,
 ) -> list[float]:
+    """Push signals one at a time; with ``journal``, wait for each fill to be on record first,
+    so a close never overtakes the fill of the open it closes."""
+    start_fills = fills_recorded(journal) if journal else 0
     await hub.wait_joined(ALGO, 1)
     samples = []
     warmup = 6  # warm caches and connections; an even count of pushes ends every round flat
@@ -103,7 +124,10 @@ async def measure(
         arrived = await asyncio.to_thread(server.wait_for, f"{symbol}:{side}")
         if i >= warmup:
             samples.append(arrived - sent)
-        await asyncio.sleep(settle)  # the fill reaches the bot before the close that needs it
+        # the journal belongs to another process: polling is the only way to watch it
+        while journal is not None and fills_recorded(journal) < start_fills + i + 1:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(settle)  # idle between signals, the same for both bots
     return samples
 
 
@@ -138,7 +162,8 @@ async def main() -> None:
                         folder,
                         "algorithms:",
                     )
-                    ours += await measure(hub, server, args.signals, args.settle)
+                    journal = folder / "journal" / "bench.sqlite"
+                    ours += await measure(hub, server, args.signals, args.settle, journal)
                     bot.terminate()
                     await bot.wait()
                     minimal = await start(
