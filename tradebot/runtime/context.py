@@ -57,12 +57,14 @@ class PlanningContext:
         kill_switch: Path | None,
         track_pnl: bool,
         account_refresh: float = 15.0,
+        account_min_interval: float = 2.0,
     ) -> None:
         self._broker = broker
         self._journal = journal
         self.kill_switch_path = kill_switch
         self._track_pnl = track_pnl
         self._account_refresh = account_refresh
+        self._account_min_interval = account_min_interval
         self.account: AccountSnapshot | None = None
         self._account_at: datetime | None = None
         self._account_wanted = asyncio.Event()
@@ -93,8 +95,14 @@ class PlanningContext:
         return self.account
 
     async def keep_account_fresh(self, now: Callable[[], datetime]) -> None:
-        """Refresh the snapshot when asked (:meth:`account_stale`) or every few seconds."""
+        """Refresh the snapshot when asked (:meth:`account_stale`) or every few seconds.
+
+        Requests that arrive within ``account_min_interval`` of a refresh are coalesced into
+        the next one: a burst of orders and fills costs one account request, not two per order
+        (Alpaca allows 200 requests a minute for everything).
+        """
         while True:
+            await asyncio.sleep(self._account_min_interval)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._account_refresh):
                     await self._account_wanted.wait()
