@@ -74,18 +74,25 @@ algorithms:
 
 
 async def start(args: list[str], cwd: Path, ready: str) -> asyncio.subprocess.Process:
+    """Start a bot with its output in a file (an undrained pipe would block it once full),
+    and return once that output shows ``ready``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("APCA_", "ALPHAHUB_"))}
-    proc = await asyncio.create_subprocess_exec(
-        *args,
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        stdin=asyncio.subprocess.DEVNULL,
-    )
-    assert proc.stdout is not None
-    while ready.encode() not in await proc.stdout.readline():
-        pass
+    log = cwd / f"{Path(args[-1]).stem}-{time.monotonic_ns()}.log"
+    with log.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            *args,
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+    deadline = time.monotonic() + 60
+    # another process's output: polling the file is the only way to watch it
+    while ready not in log.read_text(errors="replace"):
+        if proc.returncode is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{args} did not start:\n{log.read_text(errors='replace')}")
+        await asyncio.sleep(0.05)
     return proc
 
 

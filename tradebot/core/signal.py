@@ -74,10 +74,12 @@ class Leg:
     side: Side
     price: Decimal
     timestamp: datetime  # timezone-aware, UTC
+    #: the leg's identity, made once (de-dup, planning and the journal all ask for it)
+    id: LegId = field(init=False, repr=False, compare=False)
 
-    @property
-    def id(self) -> LegId:
-        return LegId(self.algo_id, self.kind, self.symbol, self.side, self.timestamp)
+    def __post_init__(self) -> None:
+        ident = LegId(self.algo_id, self.kind, self.symbol, self.side, self.timestamp)
+        object.__setattr__(self, "id", ident)
 
 
 @dataclass(frozen=True, slots=True)
