@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from tradebot.core.ids import MAX_CLIENT_ORDER_ID, client_order_id
+from tradebot.core.ids import MAX_CLIENT_ORDER_ID, attempt_of, client_order_id, resend_id
 from tradebot.core.signal import LegId, LegKind, Side
 
 OPEN = LegId(16, LegKind.OPEN, "JBHT", Side.BUY, datetime(2021, 4, 26, 14, 30, 1, tzinfo=UTC))
@@ -44,3 +44,15 @@ def test_ids_differ_by_account_role_legs_and_attempt_and_fit_alpacas_limit() -> 
     assert len(client_order_id("X" * 40, [long_symbol], "open2", 999)) <= MAX_CLIENT_ORDER_ID
     with pytest.raises(ValueError):
         client_order_id("PA123", [], "open")
+
+
+def test_a_resend_id_is_the_attempt_id_and_names_its_original() -> None:
+    first = client_order_id("PA123", [OPEN], "open")
+    assert resend_id(first, 1) == client_order_id("PA123", [OPEN], "open", 1) == first + "-a1"
+    assert resend_id(resend_id(first, 1), 2) == first + "-a2"
+    assert attempt_of(first) == 0 and attempt_of(first + "-a12") == 12
+    long_id = "x" * 48
+    assert len(resend_id(long_id, 3)) <= MAX_CLIENT_ORDER_ID
+    assert resend_id(long_id, 3) == resend_id(long_id, 3)
+    with pytest.raises(ValueError):
+        resend_id(first, 0)

@@ -3,10 +3,12 @@ its own: honour market hours, record lapses in coverage, refuse unsafe or wrong 
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -205,3 +207,34 @@ async def test_a_second_ctrl_c_stops_at_once_and_the_next_start_settles(env: Env
     await env.bot.start()
     await until(lambda: bool(entries(env.journal, statuses=(Status.FILLED,))), "the fill")
     assert len(broker_orders(env.server)) == 1
+
+
+async def test_a_canceled_order_can_be_sent_again_once_by_hand(env: Env) -> None:
+    env.server.script_fills(FillScript(hold=True))
+    await env.push_and_wait(14, {"open": [leg("VRTX", "buy", "216.08", env.at)]})
+    await until(lambda: env.orders("VRTX") == ["buy 10"], "the order at the broker")
+    (order,) = broker_orders(env.server)
+    cid = order.client_order_id
+    config = str(env.config)
+    # the bot holds the journal while it runs: resend says so and changes nothing
+    assert await asyncio.to_thread(main, ["resend", cid, "--config", config, "--yes"]) == 4
+
+    env.server.cancel(cid)
+    await until(
+        lambda: bool(entries(env.journal, client_order_ids=(cid,), statuses=(Status.CANCELED,))),
+        "the cancel on record",
+    )
+    assert await env.bot.stop(signal.SIGTERM) == 0
+    env.server.script_fills(FillScript())  # fills again
+
+    args = ["resend", cid, "--config", config, "--yes", "--wait", "5"]
+    assert await asyncio.to_thread(main, args) == 0
+    again = [o for o in broker_orders(env.server) if o.client_order_id == f"{cid}-a1"]
+    assert [(o.side, o.qty, o.status) for o in again] == [("buy", Decimal(10), "filled")]
+    (intent,) = entries(env.journal, client_order_ids=(f"{cid}-a1",), statuses=(Status.INTENT,))
+    assert intent.data["attempt"] == 1
+    assert any(f"re-send of {cid}" in note for note in intent.data["notes"])
+    assert entries(env.journal, client_order_ids=(f"{cid}-a1",), statuses=(Status.FILLED,))
+    # a second resend of the same order is refused: it was sent again already
+    assert await asyncio.to_thread(main, args) == 1
+    assert len(broker_orders(env.server)) == 2

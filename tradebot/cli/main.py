@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "positions": ("tradebot.cli.positions_cmd:positions", "Positions per algorithm and net."),
     "report": ("tradebot.cli.report_cmd:report", "P&L, counts and slippage per algorithm."),
     "status": ("tradebot.cli.status_cmd:status", "What a running bot is doing right now."),
+    "resend": ("tradebot.cli.resend_cmd:resend", "Send a leg again after its order failed."),
     "halt": ("tradebot.cli.halt_cmd:halt", "Kill switch: stop sending orders (or reduce-only)."),
     "resume": ("tradebot.cli.halt_cmd:resume", "Lift a halt: trade again."),
     "explain": ("tradebot.cli.explain_cmd:explain", "The whole story of one leg or one signal."),

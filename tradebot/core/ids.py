@@ -38,3 +38,28 @@ def client_order_id(account_id: str, leg_ids: Iterable[LegId], role: str, attemp
     if len(cid) > MAX_CLIENT_ORDER_ID:  # only with absurd algo ids or attempts
         cid = f"tb-{digest}-{hashlib.sha256(cid.encode()).hexdigest()[:16]}"
     return cid
+
+
+_ATTEMPT = re.compile(r"-a(\d+)$")
+
+
+def attempt_of(client_order_id: str) -> int:
+    """The attempt number an id carries (0 for a first send)."""
+    match = _ATTEMPT.search(client_order_id)
+    return int(match.group(1)) if match else 0
+
+
+def resend_id(client_order_id: str, attempt: int) -> str:
+    """The id for a deliberate re-send of an order that ended without filling.
+
+    ``<original id>-a<attempt>``: deterministic, visibly linked to the first id, and for every id
+    :func:`client_order_id` makes it is exactly what that function gives for ``attempt``. Alpaca
+    keeps an id unique forever, even after a cancel, so a re-send can never reuse the old one.
+    """
+    if attempt < 1:
+        raise ValueError("a re-send has attempt >= 1")
+    base = _ATTEMPT.sub("", client_order_id)
+    cid = f"{base}-a{attempt}"
+    if len(cid) > MAX_CLIENT_ORDER_ID:
+        cid = f"tb-{hashlib.sha256(cid.encode()).hexdigest()[:24]}-a{attempt}"
+    return cid
