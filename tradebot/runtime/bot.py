@@ -47,7 +47,7 @@ from tradebot.journal.sqlite import open_journal
 from tradebot.runtime.banner import banner
 from tradebot.runtime.config_watch import ConfigChange, ConfigWatcher, Loader
 from tradebot.runtime.context import PlanningContext
-from tradebot.runtime.killswitch import HaltMode
+from tradebot.runtime.killswitch import HaltMode, KillSwitchState
 from tradebot.runtime.lapses import LapseWatcher
 from tradebot.runtime.narrate import narrate
 from tradebot.runtime.paths import config_relative
@@ -265,7 +265,7 @@ class Bot:
             await executor.handle(signal, lambda s, b: Plan(skipped=skipped))
             return
         day = await ctx.day_state(now)
-        self._note_kill_switch(ctx)
+        self._note_kill_switch(ctx.switch)  # the state this plan obeys, not a second read
 
         def planner(s: Signal, book: PositionBook) -> Plan:
             return plan(s, book, account, config, now, assets=assets, day=day)
@@ -276,8 +276,7 @@ class Bot:
         if result.plan.intents:
             ctx.account_stale()
 
-    def _note_kill_switch(self, ctx: PlanningContext) -> None:
-        state = ctx.kill_switch()
+    def _note_kill_switch(self, state: KillSwitchState) -> None:
         if state.mode is not self._halt_mode:
             self._halt_mode = state.mode
             detail = f"kill switch: {state.mode}" + (f" ({state.reason})" if state.reason else "")

@@ -73,6 +73,8 @@ class PlanningContext:
         self.clock = ClockCache(broker)
         self._day: datetime | None = None
         self.orders_today: Counter[int] = Counter()
+        #: the kill switch as the last :meth:`day_state` read it (what that plan obeys)
+        self.switch: KillSwitchState = read_kill_switch(None)
         self.pnl_today: dict[int, Decimal] = {}
 
     async def refresh_account(self, now: datetime) -> AccountSnapshot:
@@ -139,7 +141,7 @@ class PlanningContext:
         if self._day != day:
             self._day = day
             await asyncio.to_thread(self._load_day, day)
-        switch = self.kill_switch()
+        switch = self.switch = self.kill_switch()
         return DayState(
             orders_today=dict(self.orders_today),
             realised_pnl=dict(self.pnl_today),
