@@ -11,9 +11,10 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from tradebot.journal.sqlite import open_journal
 from tradebot.simulators.alpaca.server import AlpacaServer
 from tradebot.simulators.alphahub.server import AlphaHubSimulator
 
+ALGOS = (14, 16, 17, 18)
 DEADLINE = 30.0  # seconds any single condition may take before the test fails
 
 ALGORITHMS_YAML = """\
@@ -191,10 +193,8 @@ def book_from_journal(journal: Path) -> dict[tuple[int, str], Decimal]:
 
 
 @contextmanager
-def alpaca_server(prices: dict[str, Decimal]) -> Iterator[AlpacaServer]:
+def alpaca_server() -> Iterator[AlpacaServer]:
     server = AlpacaServer()
-    for symbol, price in prices.items():
-        server.set_price(symbol, price)
     server.start()
     try:
         yield server
@@ -214,8 +214,67 @@ def leg(symbol: str, side: str, price: str, at: str) -> dict[str, Any]:
 
 def last_id(journal: Path) -> int:
     """The newest row id (0 for no journal yet)."""
-    rows = entries(journal)
-    return rows[-1].id if rows else 0
+    if not journal.exists():
+        return 0
+    store = open_journal(journal, readonly=True)
+    try:
+        return store.last_id()
+    finally:
+        store.close()
+
+
+def planned_after(journal: Path, algo_id: int, mark: int) -> bool:
+    """Whether a signal of ``algo_id`` was planned after row ``mark`` (one push in flight)."""
+    return bool(entries(journal, algo_ids=(algo_id,), statuses=(Status.PLAN,), after_id=mark))
+
+
+@dataclass
+class Env:
+    """A running bot with its simulators, as :func:`running_bot` yields it."""
+
+    hub: AlphaHubSimulator
+    server: AlpacaServer
+    bot: BotProcess
+    config: Path
+    journal: Path
+
+    @property
+    def at(self) -> str:
+        """A leg timestamp for now, in AlphaHub's naive UTC format."""
+        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+    async def push_and_wait(self, algo_id: int, payload: dict[str, Any]) -> None:
+        """Push one frame and wait until the bot has planned it."""
+        mark = last_id(self.journal)
+        await self.hub.push(algo_id, payload)
+        await until(
+            lambda: planned_after(self.journal, algo_id, mark), f"a plan for algorithm {algo_id}"
+        )
+
+    def skips(self, symbol: str) -> list[str]:
+        rows = entries(self.journal, symbols=(symbol,), statuses=(Status.SKIPPED,))
+        return [str(e.data.get("reason")) for e in rows]
+
+    def orders(self, symbol: str) -> list[str]:
+        return [f"{o.side} {o.qty}" for o in broker_orders(self.server) if o.symbol == symbol]
+
+
+@asynccontextmanager
+async def running_bot(folder: Path) -> AsyncIterator[Env]:
+    """`tradebot run` in ``folder``, subscribed to every algorithm, against fresh simulators;
+    killed on the way out if the test left it running."""
+    with alpaca_server() as server:
+        async with AlphaHubSimulator(port=0) as hub:
+            config = folder / "config.yaml"
+            config.write_text(bot_config(hub.url, server))
+            bot = BotProcess(config)
+            await bot.start()
+            try:
+                await wait_subscribed(hub, ALGOS)
+                yield Env(hub, server, bot, config, folder / "journal" / "tradebot.sqlite")
+            finally:
+                if bot.running:
+                    await bot.stop(signal.SIGKILL)
 
 
 def plans(journal: Path) -> list[Entry]:

@@ -6,78 +6,34 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.harness import (
+    ALGOS,
     BotProcess,
+    Env,
     alpaca_server,
     bot_config,
     broker_orders,
     entries,
-    last_id,
     leg,
+    running_bot,
     until,
     wait_subscribed,
 )
 from tradebot.cli.main import main
 from tradebot.journal.records import Status
 from tradebot.simulators.alpaca.faults import FillScript
-from tradebot.simulators.alpaca.server import AlpacaServer
 from tradebot.simulators.alphahub.server import AlphaHubSimulator
-
-ALGOS = (14, 16, 17, 18)
-
-
-@dataclass
-class Env:
-    hub: AlphaHubSimulator
-    server: AlpacaServer
-    bot: BotProcess
-    config: Path
-    journal: Path
-
-    @property
-    def at(self) -> str:
-        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-
-    async def push_and_wait(self, algo_id: int, payload: dict[str, object]) -> None:
-        """Push one frame and wait until the bot has planned it."""
-        mark = last_id(self.journal)
-        await self.hub.push(algo_id, payload)
-        await until(
-            lambda: bool(
-                entries(self.journal, algo_ids=(algo_id,), statuses=(Status.PLAN,), after_id=mark)
-            ),
-            f"a plan for algorithm {algo_id}",
-        )
-
-    def skips(self, symbol: str) -> list[str]:
-        rows = entries(self.journal, symbols=(symbol,), statuses=(Status.SKIPPED,))
-        return [str(e.data.get("reason")) for e in rows]
-
-    def orders(self, symbol: str) -> list[str]:
-        return [f"{o.side} {o.qty}" for o in broker_orders(self.server) if o.symbol == symbol]
 
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    with alpaca_server({}) as server:
-        async with AlphaHubSimulator(port=0) as hub:
-            config = tmp_path / "config.yaml"
-            config.write_text(bot_config(hub.url, server))
-            bot = BotProcess(config)
-            await bot.start()
-            try:
-                await wait_subscribed(hub, ALGOS)
-                yield Env(hub, server, bot, config, tmp_path / "journal" / "tradebot.sqlite")
-            finally:
-                if bot.running:
-                    await bot.stop(signal.SIGKILL)
+    async with running_bot(tmp_path) as running:
+        yield running
 
 
 async def test_halt_reduce_only_and_resume_take_effect_without_a_restart(env: Env) -> None:
@@ -178,7 +134,7 @@ async def test_live_without_the_acknowledgement_is_refused_before_anything_runs(
 
 
 async def test_wrong_alphahub_credentials_stop_the_bot_with_a_clear_error(tmp_path: Path) -> None:
-    with alpaca_server({}) as server:
+    with alpaca_server() as server:
         async with AlphaHubSimulator(port=0, password="right") as hub:
             config = tmp_path / "config.yaml"
             config.write_text(bot_config(hub.url, server).replace("password: demo", "password: x"))

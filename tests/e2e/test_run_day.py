@@ -15,22 +15,16 @@ from tests.e2e.day import (
     prices,
 )
 from tests.e2e.harness import (
-    BotProcess,
-    alpaca_server,
     book_from_journal,
-    bot_config,
     broker_orders,
     broker_positions,
     entries,
     plans,
+    running_bot,
     unresolved,
     until,
-    wait_subscribed,
 )
 from tradebot.journal.records import Status
-from tradebot.simulators.alphahub.server import AlphaHubSimulator
-
-ALGOS = (14, 16, 17, 18)
 
 
 def _order_key(order: object) -> tuple[int, str, str, str]:
@@ -43,28 +37,16 @@ def _order_key(order: object) -> tuple[int, str, str, str]:
 async def test_a_scripted_day_produces_exactly_the_expected_orders(tmp_path: Path) -> None:
     at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     pushes = day(at)
-    journal = tmp_path / "journal" / "tradebot.sqlite"
-    with alpaca_server({}) as server:
-        async with AlphaHubSimulator(port=0) as hub:
-            config = tmp_path / "config.yaml"
-            config.write_text(bot_config(hub.url, server))
-            bot = BotProcess(config)
-            await bot.start()
-            try:
-                await wait_subscribed(hub, ALGOS)
-                for number, push in enumerate(pushes, start=1):
-                    for symbol, price in prices(push).items():
-                        server.set_price(symbol, price)
-                    await hub.push(push.algo_id, push.payload)
-                    await until(lambda n=number: len(plans(journal)) >= n, f"plan {number}")
-                await until(lambda: unresolved(journal) == 0, "every order settled")
-                await until(
-                    lambda: all(o.status == "filled" for o in broker_orders(server)), "fills"
-                )
-                assert await bot.stop(signal.SIGTERM) == 0
-            finally:
-                if bot.running:
-                    await bot.stop(signal.SIGKILL)
+    async with running_bot(tmp_path) as env:
+        server, hub, bot, journal = env.server, env.hub, env.bot, env.journal
+        for number, push in enumerate(pushes, start=1):
+            for symbol, price in prices(push).items():
+                server.set_price(symbol, price)
+            await hub.push(push.algo_id, push.payload)
+            await until(lambda n=number: len(plans(journal)) >= n, f"plan {number}")
+        await until(lambda: unresolved(journal) == 0, "every order settled")
+        await until(lambda: all(o.status == "filled" for o in broker_orders(server)), "fills")
+        assert await bot.stop(signal.SIGTERM) == 0
 
     placed = broker_orders(server)
     # exactly one broker order per expected order, nothing else

@@ -19,23 +19,20 @@ import pytest
 
 from tests.e2e.day import EXPECTED_LEDGERS, EXPECTED_NET, EXPECTED_ORDERS, day, prices
 from tests.e2e.harness import (
-    BotProcess,
-    alpaca_server,
+    ALGOS,
     book_from_journal,
-    bot_config,
     broker_orders,
     broker_positions,
     entries,
     last_id,
+    planned_after,
+    running_bot,
     unresolved,
     until,
     wait_subscribed,
 )
 from tradebot.journal.records import Status
 from tradebot.simulators.alpaca.faults import Fault
-from tradebot.simulators.alphahub.server import AlphaHubSimulator
-
-ALGOS = (14, 16, 17, 18)
 
 
 def broker_fault(rng: random.Random) -> Fault:
@@ -51,55 +48,39 @@ def broker_fault(rng: random.Random) -> Fault:
     )
 
 
-def planned_after(journal: Path, algo_id: int, mark: int) -> bool:
-    """Whether a signal of ``algo_id`` was planned after row ``mark`` (one push in flight)."""
-    return bool(entries(journal, algo_ids=(algo_id,), statuses=(Status.PLAN,), after_id=mark))
-
-
 @pytest.mark.parametrize("seed", [11, 22, 33])
 async def test_the_day_under_faults_orders_every_leg_exactly_once(
     tmp_path: Path, seed: int
 ) -> None:
     rng = random.Random(seed)
     at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    journal = tmp_path / "journal" / "tradebot.sqlite"
     kills = faults = drops = 0
-    with alpaca_server({}) as server:
-        async with AlphaHubSimulator(port=0) as hub:
-            config = tmp_path / "config.yaml"
-            config.write_text(bot_config(hub.url, server))
-            bot = BotProcess(config)
-            await bot.start()
-            try:
-                for push in day(at):
-                    await wait_subscribed(hub, ALGOS)
-                    for symbol, price in prices(push).items():
-                        server.set_price(symbol, price)
-                    if rng.random() < 0.5:
-                        server.add_fault(broker_fault(rng))
-                        faults += 1
-                    if rng.random() < 0.3:
-                        hub.drop(rng.choice(hub.connections))  # the other one stays joined
-                        drops += 1
-                    mark = last_id(journal)
-                    await hub.push(push.algo_id, push.payload)
-                    if rng.random() < 0.4:
-                        await asyncio.sleep(rng.uniform(0.0, 0.3))  # a random moment to die
-                        await bot.kill9()
-                        kills += 1
-                        await bot.start()
-                        await wait_subscribed(hub, ALGOS)
-                        mark = last_id(journal)  # recovery has run: it plans before joining
-                        await hub.push(push.algo_id, push.payload)  # the same legs again
-                    await until(lambda a=push.algo_id, m=mark: planned_after(journal, a, m), "plan")
-                await until(lambda: unresolved(journal) == 0, "every order settled", 60)
-                await until(
-                    lambda: all(o.status == "filled" for o in broker_orders(server)), "fills"
-                )
-                assert await bot.stop(signal.SIGTERM) == 0
-            finally:
-                if bot.running:
-                    await bot.stop(signal.SIGKILL)
+    async with running_bot(tmp_path) as env:
+        server, hub, bot, journal = env.server, env.hub, env.bot, env.journal
+        for push in day(at):
+            await wait_subscribed(hub, ALGOS)
+            for symbol, price in prices(push).items():
+                server.set_price(symbol, price)
+            if rng.random() < 0.5:
+                server.add_fault(broker_fault(rng))
+                faults += 1
+            if rng.random() < 0.3:
+                hub.drop(rng.choice(hub.connections))  # the other one stays joined
+                drops += 1
+            mark = last_id(journal)
+            await hub.push(push.algo_id, push.payload)
+            if rng.random() < 0.4:
+                await asyncio.sleep(rng.uniform(0.0, 0.3))  # a random moment to die
+                await bot.kill9()
+                kills += 1
+                await bot.start()
+                await wait_subscribed(hub, ALGOS)
+                mark = last_id(journal)  # recovery has run: it plans before joining
+                await hub.push(push.algo_id, push.payload)  # the same legs again
+            await until(lambda a=push.algo_id, m=mark: planned_after(journal, a, m), "plan")
+        await until(lambda: unresolved(journal) == 0, "every order settled", 60)
+        await until(lambda: all(o.status == "filled" for o in broker_orders(server)), "fills")
+        assert await bot.stop(signal.SIGTERM) == 0
 
     assert kills + faults + drops > 0
     placed = broker_orders(server)
