@@ -70,7 +70,7 @@ class Bot:
         out: TextIO | None = None,
         status_interval: float = 60.0,
         watch_interval: float = 1.0,
-        stop_grace: float = 30.0,
+        stop_grace: float = 5.0,
     ) -> None:
         self.config = config
         self.config_path = config_path
@@ -91,7 +91,6 @@ class Bot:
         self.ready = asyncio.Event()  # set once recovery is done and the listener is starting
         self.handled = 0  # signals handled since start
         self._progress = asyncio.Event()
-        self.stopped = asyncio.Event()
 
     # -- control ----------------------------------------------------------------------------------
 
@@ -129,7 +128,6 @@ class Bot:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(journal.record_stop, "tradebot stopped")
             journal.close()
-            self.stopped.set()
 
     async def _run(self, journal: Journal, broker: Broker) -> None:
         config = self.config
@@ -294,7 +292,7 @@ class Bot:
     async def _settle(self, journal: Journal, events: asyncio.Task[None]) -> None:
         """Give fills of orders just sent a moment to arrive, then stop the event stream."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + min(self._stop_grace, 5.0)
+        deadline = loop.time() + self._stop_grace
         while loop.time() < deadline and not events.done():
             open_orders = await asyncio.to_thread(journal.unresolved_intents)
             if not open_orders:
@@ -327,7 +325,6 @@ class Bot:
         self._records.put_nowait(lambda j: j.record_error(detail, algo_id=bad.algo_id))
 
     def _on_config_change(self, change: ConfigChange) -> None:
-        self.config = change.config
         detail = "config reloaded: " + (", ".join(change.changed) or "nothing applies live")
         if change.needs_restart:
             detail += f"; needs a restart: {', '.join(change.needs_restart)}"
