@@ -37,7 +37,7 @@ class ScriptedBroker:
         clock: Callable[[], datetime] = lambda: T0,
     ) -> None:
         self.fill = fill
-        self.clock = clock
+        self._now = clock
         self.slippage = slippage
         self.orders: dict[str, OrderSnapshot] = {}
         self.calls: list[tuple[str, str]] = []  # (method, client order id)
@@ -62,7 +62,7 @@ class ScriptedBroker:
     async def submit(self, intent: OrderIntent) -> OrderSnapshot:
         coid = intent.client_order_id
         self.calls.append(("submit", coid))
-        now = self.clock()
+        now = self._now()
         fault = self.faults.pop(0) if self.faults else None
         if isinstance(fault, BaseException):
             raise fault

@@ -47,3 +47,39 @@ async def test_a_burst_of_stale_marks_costs_one_account_read(tmp_path: Path) -> 
             assert broker.account_reads == 2
         finally:
             refresher.cancel()
+
+
+async def test_a_daily_loss_limit_added_by_a_live_edit_binds_at_once(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from tests.execution.planner import make_signal, simple_plan
+    from tradebot.broker.base import OrderSnapshot, OrderStatus
+    from tradebot.config.loader import load_config
+
+    def filled(intent: object, price: str) -> OrderSnapshot:
+        cid, side = intent.client_order_id, intent.side  # type: ignore[attr-defined]
+        qty = Decimal(10)
+        return OrderSnapshot(
+            cid, "b", "AAPL", side, qty, qty, Decimal(price), OrderStatus.FILLED, now()
+        )
+
+    def config(extra: str) -> object:
+        path = tmp_path / "config.yaml"
+        path.write_text(
+            f"{extra}algorithms:\n  7: {{strategy: fixed_shares, params: {{shares: 10}}}}\n"
+        )
+        return load_config(path)
+
+    with open_journal(tmp_path / "j.sqlite") as journal:
+        # algorithm 7 bought 10 AAPL at 189 and sold them at 179 today: -100 realised
+        for spec, price in ((("opens", "buy"), "189"), (("closes", "sell"), "179")):
+            signal = make_signal(7, **{spec[0]: (("AAPL", spec[1], price),)})  # type: ignore[arg-type]
+            _, (intent,) = journal.record_signal_and_plan(
+                signal, simple_plan(signal, journal.rebuild_book())
+            )
+            journal.record_snapshot(filled(intent, price), source="submit")
+        ctx = PlanningContext(CountingBroker(), journal, kill_switch=None, track_pnl=False)
+        await ctx.follow_config(config(""))  # type: ignore[arg-type]
+        assert (await ctx.day_state(now())).realised_pnl == {}
+        await ctx.follow_config(config("risk: {max_daily_loss: 50}\n"))  # type: ignore[arg-type]
+        assert (await ctx.day_state(now())).realised_pnl == {7: Decimal(-100)}

@@ -46,7 +46,7 @@ from tradebot.journal.interface import Journal
 from tradebot.journal.sqlite import open_journal
 from tradebot.runtime.banner import banner
 from tradebot.runtime.config_watch import ConfigChange, ConfigWatcher, Loader
-from tradebot.runtime.context import PlanningContext
+from tradebot.runtime.context import PlanningContext, daily_loss_limited
 from tradebot.runtime.killswitch import HaltMode, KillSwitchState
 from tradebot.runtime.lapses import LapseWatcher
 from tradebot.runtime.narrate import narrate
@@ -136,10 +136,9 @@ class Bot:
             if config.risk.kill_switch_file
             else None
         )
-        track_pnl = config.risk.max_daily_loss is not None or any(
-            a.risk.max_daily_loss is not None for a in config.algorithms.values()
+        ctx = PlanningContext(
+            broker, journal, kill_switch=kill_switch, track_pnl=daily_loss_limited(config)
         )
-        ctx = PlanningContext(broker, journal, kill_switch=kill_switch, track_pnl=track_pnl)
         now = self._now()
         account = await ctx.refresh_account(now)
         day = await ctx.day_state(now)
@@ -262,6 +261,7 @@ class Bot:
             )
             await executor.handle(signal, lambda s, b: Plan(skipped=skipped))
             return
+        await ctx.follow_config(config)
         day = await ctx.day_state(now)
         self._note_kill_switch(ctx.switch)  # the state this plan obeys, not a second read
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from tradebot.broker.base import Broker
+from tradebot.config.model import Config
 from tradebot.core.account import AccountSnapshot, AssetInfo
 from tradebot.core.risk import DayState
 from tradebot.exceptions import TransientError
@@ -38,6 +39,13 @@ log = logging.getLogger(__name__)
 
 #: US equities trade on New York time; "today" for order counts and daily loss starts here
 MARKET_ZONE = ZoneInfo("America/New_York")
+
+
+def daily_loss_limited(config: Config) -> bool:
+    """Whether any daily-loss limit is configured (then realised P&L must be tracked)."""
+    return config.risk.max_daily_loss is not None or any(
+        a.risk.max_daily_loss is not None for a in config.algorithms.values()
+    )
 
 
 def start_of_trading_day(now: datetime) -> datetime:
@@ -149,6 +157,15 @@ class PlanningContext:
             reduce_only=switch.reduce_only,
             market_open=await self.clock.is_open(now),
         )
+
+    async def follow_config(self, config: Config) -> None:
+        """Track realised P&L while the config in force has a daily-loss limit. A limit added by
+        a live edit binds at once: today's P&L is loaded from the journal when it appears."""
+        wanted = daily_loss_limited(config)
+        switched_on = wanted and not self._track_pnl
+        self._track_pnl = wanted
+        if switched_on and self._day is not None:
+            await asyncio.to_thread(self._refresh_pnl, self._day)
 
     def _load_day(self, day: datetime) -> None:
         intents = self._journal.entries(EntryFilter(statuses=(Status.INTENT,), since=day))
