@@ -169,6 +169,9 @@ class Executor:
             group = [i for i in intents if i.role is role]
             if not group:
                 continue
+            if len(group) == 1:  # the common case: no task to create and schedule
+                outcomes.append(await self.submit(group[0]))
+                continue
             # gather, not a TaskGroup: one fatal error must not cancel siblings already on the
             # wire before their answers are journaled; it is raised, as itself, once all are in
             results = await asyncio.gather(*(self.submit(i) for i in group), return_exceptions=True)
@@ -222,6 +225,8 @@ class Executor:
     async def _send(self, intent: OrderIntent) -> OrderSnapshot:
         """Submit with retries; after an unknown outcome, look the order up before resending."""
         policy = self._retry
+        if policy.attempts <= 1:  # the default: the broker adapter owns retries
+            return await self.broker.submit(intent)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(policy.attempts),
             wait=wait_exponential(multiplier=policy.first_wait, max=policy.max_wait),

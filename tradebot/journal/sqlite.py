@@ -147,14 +147,15 @@ class SqliteJournal:
 
     def record_plan(self, signal_id: int | None, plan: Plan) -> tuple[OrderIntent, ...]:
         with self._tx() as conn:
-            return _insert_plan(conn, signal_id, plan, self._clock())
+            algo = orderlog.signal_algo(conn, signal_id)
+            return _insert_plan(conn, signal_id, algo, plan, self._clock())
 
     def record_signal_and_plan(
         self, signal: Signal, plan: Plan
     ) -> tuple[int, tuple[OrderIntent, ...]]:
         with self._tx() as conn:
             signal_id = _insert_signal(conn, signal)
-            return signal_id, _insert_plan(conn, signal_id, plan, self._clock())
+            return signal_id, _insert_plan(conn, signal_id, signal.algo_id, plan, self._clock())
 
     def record_snapshot(self, snapshot: OrderSnapshot, *, source: str) -> tuple[AppliedFill, ...]:
         with self._tx() as conn:
@@ -246,11 +247,10 @@ def _insert_signal(conn: sqlite3.Connection, signal: Signal) -> int:
 
 
 def _insert_plan(
-    conn: sqlite3.Connection, signal_id: int | None, plan: Plan, at: datetime
+    conn: sqlite3.Connection, signal_id: int | None, algo: int | None, plan: Plan, at: datetime
 ) -> tuple[OrderIntent, ...]:
     """The PLAN row, each new intent, and the skipped legs; a journaled order id is a duplicate."""
     new: list[OrderIntent] = []
-    algo = orderlog.signal_algo(conn, signal_id)
     detail = f"{len(plan.intents)} orders, {len(plan.skipped)} skipped"
     coids = [i.client_order_id for i in plan.intents]
     plan_data = {"orders": coids, "notes": list(plan.notes)}
