@@ -194,3 +194,31 @@ async def test_a_canceled_order_can_be_sent_again_once_by_hand(env: Env) -> None
     # a second resend of the same order is refused: it was sent again already
     assert await asyncio.to_thread(main, args) == 1
     assert len(broker_orders(env.server)) == 2
+
+
+async def test_a_signal_pushed_again_after_a_restart_does_not_use_up_the_days_orders(
+    env: Env,
+) -> None:
+    opening = {"open": [leg("VRTX", "buy", "216.08", env.at)]}
+    await env.push_and_wait(14, opening)
+    await until(lambda: bool(entries(env.journal, statuses=(Status.FILLED,))), "the VRTX fill")
+    await env.push_and_wait(14, {"close": [leg("VRTX", "sell", "217.00", env.at)]})
+    await until(lambda: env.orders("VRTX") == ["buy 10", "sell 10"], "the close")
+    assert await env.bot.stop(signal.SIGTERM) == 0
+    text = env.config.read_text()
+    env.config.write_text(
+        text.replace("  max_signal_age: 600\n", "  max_signal_age: 600\n  max_orders_per_day: 3\n")
+    )
+    await env.bot.start()
+    await wait_subscribed(env.hub, ALGOS)
+
+    # the same open again: flat now, so it is planned, and the journal refuses its order id
+    await env.push_and_wait(14, opening)
+    assert env.skips("VRTX") == ["duplicate"]
+    # two orders today so far: a third is still allowed
+    await env.push_and_wait(16, {"open": [leg("JBHT", "buy", "168.56", env.at)]})
+    assert env.orders("JBHT") == ["buy 10"]
+    await env.push_and_wait(17, {"open": [leg("AAPL", "buy", "100.00", env.at)]})
+    (skip,) = entries(env.journal, symbols=("AAPL",), statuses=(Status.SKIPPED,))
+    assert skip.detail == "risk_limit: max_orders_per_day: the account sent 3 of its 3 orders today"
+    assert env.orders("VRTX") == ["buy 10", "sell 10"]

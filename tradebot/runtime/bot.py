@@ -270,8 +270,10 @@ class Bot:
 
         result = await executor.handle(signal, planner)
         self._say(narrate(signal.algo_id, len(signal.legs) + len(signal.rejected), result))
-        ctx.count_orders(i.algo_id for i in result.plan.intents)
-        if result.plan.intents:
+        # what the journal made durable: an intent it refused as a duplicate (a signal pushed
+        # again after a restart) is not a new order and must not use up the day's allowance
+        ctx.count_orders(o.intent.algo_id for o in result.outcomes)
+        if result.outcomes:
             ctx.account_stale()
 
     def _note_kill_switch(self, state: KillSwitchState) -> None:
