@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -100,24 +101,8 @@ async def recover(
     """
     book = await asyncio.to_thread(journal.rebuild_book)
     executor = Executor(journal, broker, book, on_step=on_step)
-
-    found: list[str] = []
-    to_send: list[OrderIntent] = []
-    failed: list[tuple[str, str]] = []
-    for stored in await asyncio.to_thread(journal.unresolved_intents):
-        coid = stored.intent.client_order_id
-        snapshot = await broker.get_order(coid)
-        if snapshot is not None:
-            await executor.record_snapshot(snapshot, "lookup")
-            found.append(coid)
-        elif _fresh(stored.signal_received_at, now, max_age):
-            to_send.append(stored.intent)
-        else:
-            reason = f"{STALE_UNSENT} ({_age(stored, now)})"
-            await asyncio.to_thread(journal.record_failed, coid, reason)
-            failed.append((coid, reason))
-    outcomes = await executor.submit_all(to_send)
-    resent = tuple(o.intent.client_order_id for o in outcomes)
+    unresolved = await asyncio.to_thread(journal.unresolved_intents)
+    found, resent, failed = await settle(executor, unresolved, now, max_age, STALE_UNSENT)
 
     replanned: list[int] = []
     abandoned: list[int] = []
@@ -135,9 +120,9 @@ async def recover(
     drifts, pending = await compare_positions(journal, broker, book)
     report = RecoveryReport(
         book,
-        tuple(found),
+        found,
         resent,
-        tuple(failed),
+        failed,
         tuple(replanned),
         tuple(abandoned),
         drifts,
@@ -157,6 +142,39 @@ async def recover(
     for line in report.lines():
         log.warning("recovery: %s", line)
     return report
+
+
+async def settle(
+    executor: Executor,
+    intents: Sequence[StoredIntent],
+    now: datetime,
+    max_age: timedelta,
+    stale_reason: str,
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Settle intents whose outcome is not known, by asking the broker for each one by its
+    client order id: record what it has; send again (same id: still exactly once) what it never
+    got while the signal is fresh; record the rest as failed with ``stale_reason`` and the age.
+
+    Returns the client order ids found and re-sent, and the (id, reason) pairs that failed.
+    """
+    found: list[str] = []
+    to_send: list[OrderIntent] = []
+    failed: list[tuple[str, str]] = []
+    for stored in intents:
+        coid = stored.intent.client_order_id
+        snapshot = await executor.broker.get_order(coid)
+        if snapshot is not None:
+            await executor.record_snapshot(snapshot, "lookup")
+            found.append(coid)
+        elif _fresh(stored.signal_received_at, now, max_age):
+            to_send.append(stored.intent)
+        else:
+            reason = f"{stale_reason} ({_age(stored, now)})"
+            await asyncio.to_thread(executor.journal.record_failed, coid, reason)
+            failed.append((coid, reason))
+    outcomes = await executor.submit_all(to_send)
+    resent = tuple(o.intent.client_order_id for o in outcomes)
+    return tuple(found), resent, tuple(failed)
 
 
 async def compare_positions(

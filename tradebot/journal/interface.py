@@ -116,8 +116,15 @@ class Journal(Protocol):
 
     # -- reading --------------------------------------------------------------------------------
     def rebuild_book(self) -> PositionBook: ...
-    def unresolved_intents(self) -> tuple[StoredIntent, ...]:
-        """Intents without a final outcome, oldest first (closes before opens within a plan)."""
+    def unresolved_intents(
+        self, *, after_id: int = 0, unanswered: bool = False
+    ) -> tuple[StoredIntent, ...]:
+        """Intents without a final outcome, oldest first (closes before opens within a plan).
+
+        ``after_id`` keeps intents journaled after that row; ``unanswered`` keeps those the
+        broker never answered for (no submission answer, acceptance, fill or lookup on record):
+        their outcome is unknown.
+        """
         ...
 
     def unplanned_signals(self) -> tuple[StoredSignal, ...]:

@@ -36,6 +36,10 @@ from tradebot.journal.rows import INSERT, Row, leg_from_data
 
 _FINAL = tuple(str(s) for s in FINAL_STATUSES)
 _FINAL_SQL = ", ".join(f"'{s}'" for s in _FINAL)
+#: rows that show the broker knows an order (its answer to the submission, an acceptance, a
+#: fill, or what a lookup found); an unresolved intent with none of them has an unknown outcome
+_ANSWERED = (Status.SUBMITTED, Status.ACCEPTED, Status.PARTIAL, Status.RECOVERY)
+_ANSWERED_SQL = ", ".join(f"'{s}'" for s in _ANSWERED)
 _SNAPSHOT_FINAL = {
     OrderStatus.CANCELED: Status.CANCELED,
     OrderStatus.REJECTED: Status.REJECTED,
@@ -261,17 +265,20 @@ def apply_snapshot(
     return applied
 
 
-def unresolved_intents(conn: sqlite3.Connection) -> tuple[StoredIntent, ...]:
+def unresolved_intents(
+    conn: sqlite3.Connection, *, after_id: int = 0, unanswered: bool = False
+) -> tuple[StoredIntent, ...]:
     # interpolated parts are module constants (column names, status literals)
+    ended = _FINAL_SQL + (", " + _ANSWERED_SQL if unanswered else "")
     sql = (
         f"SELECT {_cols('i')}, s.ts FROM entries i "  # noqa: S608
         "LEFT JOIN entries s ON s.id = i.signal_id AND s.status = 'signal' "
-        "WHERE i.status = 'intent' AND NOT EXISTS (SELECT 1 FROM entries f "
-        f"WHERE f.client_order_id = i.client_order_id AND f.status IN ({_FINAL_SQL})) "
+        "WHERE i.status = 'intent' AND i.id > ? AND NOT EXISTS (SELECT 1 FROM entries f "
+        f"WHERE f.client_order_id = i.client_order_id AND f.status IN ({ended})) "
         "ORDER BY i.id"
     )
     out = []
-    for row in conn.execute(sql).fetchall():
+    for row in conn.execute(sql, (after_id,)).fetchall():
         entry = decode(row[:-1])
         intent = intent_from_entry(entry)
         if _filled(conn, intent.client_order_id)[0] >= intent.qty:

@@ -183,9 +183,11 @@ class SqliteJournal:
         with self._mutex, translate_errors(self.path):
             return rebuild_book(self._conn)
 
-    def unresolved_intents(self) -> tuple[StoredIntent, ...]:
+    def unresolved_intents(
+        self, *, after_id: int = 0, unanswered: bool = False
+    ) -> tuple[StoredIntent, ...]:
         with self._mutex, translate_errors(self.path):
-            return orderlog.unresolved_intents(self._conn)
+            return orderlog.unresolved_intents(self._conn, after_id=after_id, unanswered=unanswered)
 
     def unplanned_signals(self) -> tuple[StoredSignal, ...]:
         with self._mutex, translate_errors(self.path):
