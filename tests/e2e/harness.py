@@ -77,6 +77,7 @@ broker:
     reconnect_delay: 0.1
 journal:
   path: journal/tradebot.sqlite
+  recheck_interval: 1
 risk:
   max_signal_age: 600
   kill_switch_file: tradebot.halt

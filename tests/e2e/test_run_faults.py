@@ -25,6 +25,7 @@ from tests.e2e.harness import (
     broker_positions,
     entries,
     last_id,
+    leg,
     planned_after,
     running_bot,
     unresolved,
@@ -95,3 +96,28 @@ async def test_the_day_under_faults_orders_every_leg_exactly_once(
     assert {o.client_order_id for o in placed} == intents == filled
     assert book_from_journal(journal) == EXPECTED_LEDGERS
     assert broker_positions(server) == EXPECTED_NET
+
+
+async def test_an_order_lost_to_a_long_outage_is_sent_once_the_broker_is_back(
+    tmp_path: Path,
+) -> None:
+    async with running_bot(tmp_path) as env:
+        env.server.add_fault(Fault.error(503, times=8))  # every attempt the adapter makes
+        await env.push_and_wait(14, {"open": [leg("VRTX", "buy", "216.08", env.at)]})
+
+        def outcome_unknown() -> bool:
+            errors = entries(env.journal, statuses=(Status.ERROR,))
+            return any("outcome unknown" in e.detail for e in errors)
+
+        await until(outcome_unknown, "the adapter giving up")
+        # no restart: the running bot looks the order up, finds nothing, and sends it
+        await until(lambda: env.orders("VRTX") == ["buy 10"], "the order sent again")
+        await until(lambda: unresolved(env.journal) == 0, "the fill on record")
+        assert "never reached the broker; sent again" in env.bot.output()
+        assert await env.bot.stop(signal.SIGTERM) == 0
+    (placed,) = broker_orders(env.server)
+    (intent,) = entries(env.journal, statuses=(Status.INTENT,))
+    assert placed.client_order_id == intent.client_order_id
+    story = [e.status for e in entries(env.journal, client_order_ids=(intent.client_order_id,))]
+    assert story[:2] == [Status.INTENT, Status.ERROR]  # unknown first, then sent and filled
+    assert Status.FILLED in story and Status.FAILED not in story

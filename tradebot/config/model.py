@@ -181,6 +181,13 @@ class JournalConfig(Frozen):
         description="seconds; at start-up, an order not sent before a crash is sent only if its "
         "signal is younger than this, else recorded as failed",
     )
+    recheck_interval: float = Field(
+        15.0,
+        gt=0,
+        description="seconds; how often the running bot looks up orders whose submission ended "
+        "without an answer: recorded if the broker has them, sent again (same client order id) "
+        "while their signal is younger than recovery_max_age, else recorded as failed",
+    )
 
 
 # -- risk ----------------------------------------------------------------------------------------

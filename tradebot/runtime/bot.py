@@ -7,9 +7,10 @@ Lifecycle:
    settle every intent left without an outcome by asking the broker, re-plan fresh signals that
    were journaled but never planned, record and print any drift. Nothing is accepted before this.
 3. Print the banner (mode, account, algorithms and their sizing), then run under one TaskGroup:
-   the listener, the broker's event stream, the config watcher, the status board and the signal
-   loop. Signals are handled one at a time, in arrival order, so each plan sees the book the
-   previous one left.
+   the listener, the broker's event stream, the config watcher, the status board, the re-check
+   of orders whose outcome is unknown (:mod:`tradebot.runtime.recheck`) and the signal loop.
+   Signals are handled one at a time, in arrival order, so each plan sees the book the previous
+   one left.
 4. Stop (Ctrl-C, SIGTERM, :meth:`Bot.request_stop`): the listener stops, the signal being
    handled finishes (its orders are answered or recorded as unknown for the next recovery),
    signals still queued are journaled unplanned (the next start plans them if still fresh), fill
@@ -51,6 +52,7 @@ from tradebot.runtime.killswitch import HaltMode, KillSwitchState
 from tradebot.runtime.lapses import LapseWatcher
 from tradebot.runtime.narrate import narrate
 from tradebot.runtime.paths import config_relative
+from tradebot.runtime.recheck import UnknownOutcomes
 from tradebot.runtime.status_feed import StatusFeed
 
 log = logging.getLogger(__name__)
@@ -156,6 +158,15 @@ class Bot:
         for line in report.lines():
             self._say(f"recovery: {line}")
         executor = Executor(journal, broker, report.book, on_step=self._on_step)
+        recheck = UnknownOutcomes(
+            executor,
+            busy=self._busy,
+            stopping=self._stop,
+            interval=config.journal.recheck_interval,
+            max_age=timedelta(seconds=config.journal.recovery_max_age),
+            now=self._now,
+            say=self._say,
+        )
         self._say(banner(config, self.mode, broker.name, account, self.journal_path, kill_switch))
 
         listener = Listener(
@@ -204,6 +215,7 @@ class Bot:
                 tg.create_task(lapses.run(), name="lapses"),
                 tg.create_task(self._write_records(journal), name="records"),
                 tg.create_task(ctx.keep_account_fresh(self._now), name="account"),
+                tg.create_task(recheck.run(), name="recheck"),
             ]
             signals = tg.create_task(
                 self._signal_loop(listener, executor, ctx, watcher, feed), name="signals"

@@ -1,0 +1,100 @@
+"""Orders whose outcome is unknown, settled while the bot runs rather than at the next start.
+
+A submission can end without an answer: every retry timed out, or the broker stayed unreachable
+until the adapter gave up. The order may exist or not. When it exists, the trade-updates stream
+reports it; nothing ever reports an order that never arrived, so its leg would wait for the next
+start's recovery. Every ``interval`` seconds, between signals (never while one is handled, so no
+submission is in flight), the intents the broker never answered for are looked up by client
+order id and settled as recovery settles them: recorded if the broker has them, sent again under
+the same id while their signal is fresh, otherwise recorded as failed with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tradebot.exceptions import TransientError
+from tradebot.execution.executor import Executor
+from tradebot.execution.recovery import settle
+
+log = logging.getLogger(__name__)
+
+STALE_UNKNOWN = "outcome unknown and the broker has no such order; signal stale"
+
+
+@dataclass(frozen=True, slots=True)
+class Recheck:
+    """What one re-check did (client order ids)."""
+
+    found: tuple[str, ...] = ()
+    resent: tuple[str, ...] = ()
+    failed: tuple[tuple[str, str], ...] = ()
+
+    def lines(self) -> list[str]:
+        out = [f"order {coid}: outcome was unknown; the broker has it" for coid in self.found]
+        out += [f"order {coid}: never reached the broker; sent again" for coid in self.resent]
+        out += [f"order {coid} failed: {reason}" for coid, reason in self.failed]
+        return out
+
+
+class UnknownOutcomes:
+    """Runs :meth:`check` every ``interval`` seconds while holding ``busy`` (the signal lock)."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        *,
+        busy: asyncio.Lock,
+        stopping: asyncio.Event,
+        interval: float,
+        max_age: timedelta,
+        now: Callable[[], datetime],
+        say: Callable[[str], None],
+    ) -> None:
+        self._executor = executor
+        self._busy = busy
+        self._stopping = stopping
+        self._interval = interval
+        self._max_age = max_age
+        self._now = now
+        self._say = say
+        self._after_id = 0  # every unanswered intent is newer than this row
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            async with self._busy:
+                if self._stopping.is_set():
+                    return
+                try:
+                    await self.check()
+                except TransientError as exc:
+                    log.warning("re-check of orders with an unknown outcome failed: %s", exc)
+
+    async def check(self) -> Recheck:
+        """Settle every intent the broker never answered for; say and journal what was done."""
+        journal = self._executor.journal
+        newest = await asyncio.to_thread(journal.last_id)
+        pending = await asyncio.to_thread(
+            journal.unresolved_intents, after_id=self._after_id, unanswered=True
+        )
+        done = Recheck()
+        if pending:
+            done = Recheck(
+                *await settle(self._executor, pending, self._now(), self._max_age, STALE_UNKNOWN)
+            )
+            lines = done.lines()
+            for line in lines:
+                self._say(line)
+            data = {"found": done.found, "resent": done.resent, "failed": done.failed}
+            await asyncio.to_thread(journal.record_recovery, "re-check: " + "; ".join(lines), data)
+            pending = await asyncio.to_thread(
+                journal.unresolved_intents, after_id=self._after_id, unanswered=True
+            )
+        # answers are never taken back: later checks need only start at the oldest still open
+        self._after_id = min((p.entry_id for p in pending), default=newest + 1) - 1
+        return done
