@@ -15,8 +15,9 @@ from tests.execution.planner import make_signal, simple_plan
 from tradebot.core.book import PositionBook
 from tradebot.exceptions import BrokerUnavailable
 from tradebot.execution import Executor
+from tradebot.execution.recovery import Settled
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
-from tradebot.runtime.recheck import STALE_UNKNOWN, Recheck, UnknownOutcomes
+from tradebot.runtime.recheck import STALE_UNKNOWN, UnknownOutcomes
 
 MAX_AGE = timedelta(minutes=5)
 
@@ -64,7 +65,7 @@ async def test_an_order_that_never_reached_the_broker_is_sent_again_once(
     recheck = rechecker(executor, at=timedelta(seconds=20), said=said)
 
     done = await recheck.check()
-    assert done == Recheck(resent=(coid,))
+    assert done == Settled(resent=(coid,))
     assert list(broker.orders) == [coid]
     assert broker.submissions(coid) == 2  # the failed one and the one that arrived
     assert statuses(journal, coid)[:3] == [Status.INTENT, Status.ERROR, Status.SUBMITTED]
@@ -73,7 +74,7 @@ async def test_an_order_that_never_reached_the_broker_is_sent_again_once(
     assert summary.detail.startswith("re-check: ") and summary.data["resent"] == [coid]
 
     broker.calls.clear()
-    assert await recheck.check() == Recheck()  # answered now: not looked up again
+    assert await recheck.check() == Settled()  # answered now: not looked up again
     assert broker.calls == []
 
 
@@ -87,7 +88,7 @@ async def test_an_order_that_arrived_after_all_is_recorded_not_sent_again(
     said: list[str] = []
 
     done = await rechecker(executor, at=timedelta(seconds=20), said=said).check()
-    assert done == Recheck(found=(coid,))
+    assert done == Settled(found=(coid,))
     assert broker.submissions(coid) == 2  # the failed one and the late one: none from the check
     assert Status.FILLED in statuses(journal, coid)  # the lookup showed the fill
     assert journal.unresolved_intents() == ()
@@ -121,7 +122,7 @@ async def test_an_order_still_unanswered_is_tried_again_at_the_next_check(
     assert broker.orders == {}
     assert [s.intent.client_order_id for s in journal.unresolved_intents()] == [coid]
 
-    assert await recheck.check() == Recheck(resent=(coid,))
+    assert await recheck.check() == Settled(resent=(coid,))
     assert list(broker.orders) == [coid]
 
 
@@ -135,7 +136,7 @@ async def test_open_orders_the_broker_answered_for_are_left_to_the_stream(
     assert len(journal.unresolved_intents()) == 1
     broker.calls.clear()
 
-    assert await rechecker(executor, at=timedelta(seconds=20), said=[]).check() == Recheck()
+    assert await rechecker(executor, at=timedelta(seconds=20), said=[]).check() == Settled()
     assert broker.calls == []
 
 

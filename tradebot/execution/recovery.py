@@ -81,6 +81,15 @@ class RecoveryReport:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What :func:`settle` did, by client order id."""
+
+    found: tuple[str, ...] = ()  # the broker had them: recorded
+    resent: tuple[str, ...] = ()  # the broker never got them: sent again
+    failed: tuple[tuple[str, str], ...] = ()  # (client order id, reason)
+
+
 def _fresh(received_at: datetime | None, now: datetime, max_age: timedelta) -> bool:
     return received_at is not None and now - received_at <= max_age
 
@@ -102,7 +111,7 @@ async def recover(
     book = await asyncio.to_thread(journal.rebuild_book)
     executor = Executor(journal, broker, book, on_step=on_step)
     unresolved = await asyncio.to_thread(journal.unresolved_intents)
-    found, resent, failed = await settle(executor, unresolved, now, max_age, STALE_UNSENT)
+    settled = await settle(executor, unresolved, now, max_age, STALE_UNSENT)
 
     replanned: list[int] = []
     abandoned: list[int] = []
@@ -120,18 +129,18 @@ async def recover(
     drifts, pending = await compare_positions(journal, broker, book)
     report = RecoveryReport(
         book,
-        found,
-        resent,
-        failed,
+        settled.found,
+        settled.resent,
+        settled.failed,
         tuple(replanned),
         tuple(abandoned),
         drifts,
         pending,
     )
     summary = {
-        "found": found,
-        "resent": list(resent),
-        "failed": [c for c, _ in failed],
+        "found": list(settled.found),
+        "resent": list(settled.resent),
+        "failed": [c for c, _ in settled.failed],
         "replanned": replanned,
         "abandoned": abandoned,
         "pending": list(pending),
@@ -150,12 +159,10 @@ async def settle(
     now: datetime,
     max_age: timedelta,
     stale_reason: str,
-) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
+) -> Settled:
     """Settle intents whose outcome is not known, by asking the broker for each one by its
     client order id: record what it has; send again (same id: still exactly once) what it never
     got while the signal is fresh; record the rest as failed with ``stale_reason`` and the age.
-
-    Returns the client order ids found and re-sent, and the (id, reason) pairs that failed.
     """
     found: list[str] = []
     to_send: list[OrderIntent] = []
@@ -174,7 +181,7 @@ async def settle(
             failed.append((coid, reason))
     outcomes = await executor.submit_all(to_send)
     resent = tuple(o.intent.client_order_id for o in outcomes)
-    return tuple(found), resent, tuple(failed)
+    return Settled(tuple(found), resent, tuple(failed))
 
 
 async def compare_positions(

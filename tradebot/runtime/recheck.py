@@ -14,31 +14,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tradebot.exceptions import TransientError
 from tradebot.execution.executor import Executor
-from tradebot.execution.recovery import settle
+from tradebot.execution.recovery import Settled, settle
 
 log = logging.getLogger(__name__)
 
 STALE_UNKNOWN = "outcome unknown and the broker has no such order; signal stale"
 
 
-@dataclass(frozen=True, slots=True)
-class Recheck:
-    """What one re-check did (client order ids)."""
-
-    found: tuple[str, ...] = ()
-    resent: tuple[str, ...] = ()
-    failed: tuple[tuple[str, str], ...] = ()
-
-    def lines(self) -> list[str]:
-        out = [f"order {coid}: outcome was unknown; the broker has it" for coid in self.found]
-        out += [f"order {coid}: never reached the broker; sent again" for coid in self.resent]
-        out += [f"order {coid} failed: {reason}" for coid, reason in self.failed]
-        return out
+def lines(done: Settled) -> list[str]:
+    """One line per order a re-check settled, for the bot's output and the journal."""
+    out = [f"order {coid}: outcome was unknown; the broker has it" for coid in done.found]
+    out += [f"order {coid}: never reached the broker; sent again" for coid in done.resent]
+    out += [f"order {coid} failed: {reason}" for coid, reason in done.failed]
+    return out
 
 
 class UnknownOutcomes:
@@ -75,23 +67,21 @@ class UnknownOutcomes:
                 except TransientError as exc:
                     log.warning("re-check of orders with an unknown outcome failed: %s", exc)
 
-    async def check(self) -> Recheck:
+    async def check(self) -> Settled:
         """Settle every intent the broker never answered for; say and journal what was done."""
         journal = self._executor.journal
         newest = await asyncio.to_thread(journal.last_id)
         pending = await asyncio.to_thread(
             journal.unresolved_intents, after_id=self._after_id, unanswered=True
         )
-        done = Recheck()
+        done = Settled()
         if pending:
-            done = Recheck(
-                *await settle(self._executor, pending, self._now(), self._max_age, STALE_UNKNOWN)
-            )
-            lines = done.lines()
-            for line in lines:
+            done = await settle(self._executor, pending, self._now(), self._max_age, STALE_UNKNOWN)
+            said = lines(done)
+            for line in said:
                 self._say(line)
             data = {"found": done.found, "resent": done.resent, "failed": done.failed}
-            await asyncio.to_thread(journal.record_recovery, "re-check: " + "; ".join(lines), data)
+            await asyncio.to_thread(journal.record_recovery, "re-check: " + "; ".join(said), data)
             pending = await asyncio.to_thread(
                 journal.unresolved_intents, after_id=self._after_id, unanswered=True
             )
