@@ -89,6 +89,7 @@ class Bot:
         # journal writes asked for by synchronous callbacks, done off the loop by one task
         self._records: asyncio.Queue[Callable[[Journal], object]] = asyncio.Queue()
         self._fills_recorded = False
+        self._held: Signal | None = None  # taken from the queue, not yet being handled
         self._halt_mode = HaltMode.RUNNING
         self.ready = asyncio.Event()  # set once recovery is done and the listener is starting
         self.handled = 0  # signals handled since start
@@ -243,11 +244,13 @@ class Bot:
         feed: StatusFeed,
     ) -> None:
         while True:
-            signal = await listener.queue.get()
+            # until its handling starts, a signal taken from the queue is "held": a stop that
+            # wins the lock first journals it unplanned, ahead of those still queued
+            self._held = signal = await listener.queue.get()
             async with self._busy:
                 if self._stop.is_set():
-                    listener.queue.put_nowait(signal)  # journaled unplanned at shutdown
                     return
+                self._held = None
                 feed.note_signal(signal)
                 await self._handle(signal, executor, ctx, watcher.current)
             self.handled += 1
@@ -298,8 +301,11 @@ class Bot:
 
     async def _journal_queued(self, journal: Journal, listener: Listener) -> None:
         """Signals received but not handled: on record, for the next start to plan if fresh."""
+        held, self._held = self._held, None
+        waiting = [held] if held is not None else []
         while not listener.queue.empty():
-            signal = listener.queue.get_nowait()
+            waiting.append(listener.queue.get_nowait())
+        for signal in waiting:
             await asyncio.to_thread(journal.record_signal, signal)
             self._say(f"signal for algorithm {signal.algo_id} journaled for the next start")
 
