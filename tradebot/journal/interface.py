@@ -13,7 +13,7 @@ Contract, for every implementation:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -24,7 +24,7 @@ from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderEvent
 from tradebot.core.orders import OrderIntent, Plan
 from tradebot.core.signal import Signal
-from tradebot.journal.records import AppliedFill, Entry, Status, StoredIntent
+from tradebot.journal.records import AppliedFill, Entry, FillFact, Status, StoredIntent
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,5 +132,22 @@ class Journal(Protocol):
         ...
 
     def entries(self, where: EntryFilter) -> Sequence[Entry]: ...
+    def iter_entries(self, where: EntryFilter, *, page: int = 2000) -> Iterator[Entry]:
+        """The rows of :meth:`entries`, read ``page`` at a time: memory stays flat however many
+        match (exports of a year of trading). Rows written while iterating may or may not be
+        included; none is repeated or skipped among those that were there at the start."""
+        ...
+
+    def count_entries(self, where: EntryFilter) -> Mapping[tuple[int | None, Status], int]:
+        """How many rows match, per (algorithm, status), without reading them."""
+        ...
+
+    def fill_history(
+        self, *, until: datetime | None = None, page: int = 5000
+    ) -> Iterator[FillFact]:
+        """Our fills before ``until`` (all when None), oldest first, streamed, each with the
+        price on its order's intent: what P&L and slippage are computed from."""
+        ...
+
     def last_id(self) -> int: ...
     def close(self) -> None: ...

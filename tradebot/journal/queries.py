@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from tradebot.journal.interface import EntryFilter
-from tradebot.journal.records import Entry, Status, from_micros, to_micros
+from tradebot.journal.records import Entry, FillFact, Status, from_micros, to_micros
 
 COLUMNS = (
     "id, ts, status, algo_id, symbol, client_order_id, signal_id, leg, side, qty, price, "
@@ -41,8 +42,8 @@ def _any_of(column: str, values: Sequence[Any], clauses: list[str], args: list[A
         args.extend(values)
 
 
-def build(where: EntryFilter) -> tuple[str, list[Any]]:
-    """The SELECT for ``where``. Every filter maps to an indexed column ending in ``ts``."""
+def conditions(where: EntryFilter) -> tuple[list[str], list[Any]]:
+    """The WHERE clauses for ``where`` (joined with AND) and their bound values."""
     clauses: list[str] = []
     args: list[Any] = []
     _any_of("id", where.ids, clauses, args)
@@ -65,6 +66,19 @@ def build(where: EntryFilter) -> tuple[str, list[Any]]:
     if where.after_id is not None:
         clauses.append("id > ?")
         args.append(where.after_id)
+    return clauses, args
+
+
+def build(where: EntryFilter, *, after: tuple[int, int] | None = None) -> tuple[str, list[Any]]:
+    """The SELECT for ``where``. Every filter maps to an indexed column ending in ``ts``.
+
+    ``after`` is the ``(ts, id)`` of the last row of the previous page (keyset paging): the
+    query resumes right after it in the requested order, whatever was written meanwhile.
+    """
+    clauses, args = conditions(where)
+    if after is not None and where.after_id is None:
+        clauses.append("(ts, id) < (?, ?)" if where.newest_first else "(ts, id) > (?, ?)")
+        args.extend(after)
     # only constants and "?" placeholders are interpolated; every value is bound
     sql = f"SELECT {COLUMNS} FROM entries"  # noqa: S608
     if clauses:
@@ -81,6 +95,52 @@ def build(where: EntryFilter) -> tuple[str, list[Any]]:
     return sql, args
 
 
-def select(conn: sqlite3.Connection, where: EntryFilter) -> list[Entry]:
-    sql, args = build(where)
+def select(
+    conn: sqlite3.Connection, where: EntryFilter, *, after: tuple[int, int] | None = None
+) -> list[Entry]:
+    sql, args = build(where, after=after)
     return [decode(row) for row in conn.execute(sql, args)]
+
+
+def count(conn: sqlite3.Connection, where: EntryFilter) -> dict[tuple[int | None, Status], int]:
+    """Rows matching ``where`` per (algorithm, status), counted by the database."""
+    clauses, args = conditions(where)
+    sql = "SELECT algo_id, status, count(*) FROM entries"
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    sql += " GROUP BY algo_id, status"
+    return {(algo, Status(status)): n for algo, status, n in conn.execute(sql, args)}
+
+
+_FILLS = """
+SELECT f.id, f.ts, f.algo_id, f.symbol, f.side, f.qty, f.price,
+       (SELECT i.price FROM entries i WHERE i.client_order_id = f.client_order_id
+                                        AND i.status = 'intent')
+FROM entries f
+WHERE f.status IN ('partial', 'filled') AND f.algo_id IS NOT NULL AND f.symbol IS NOT NULL
+  AND f.qty IS NOT NULL AND f.price IS NOT NULL AND f.ts < ? AND (f.ts, f.id) > (?, ?)
+ORDER BY f.ts, f.id
+LIMIT ?
+"""
+
+
+def fills_page(
+    conn: sqlite3.Connection, until: datetime | None, after: tuple[int, int], size: int
+) -> list[FillFact]:
+    """Up to ``size`` of our fills after ``after`` (a ``(ts, id)`` key), oldest first, each
+    with its order's intent price (the signal's), read without decoding whole rows."""
+    end = to_micros(until) if until is not None else 2**62
+    rows = conn.execute(_FILLS, (end, *after, size)).fetchall()
+    return [
+        FillFact(
+            key=(ts, row_id),
+            at=from_micros(ts),
+            algo_id=algo_id,
+            symbol=symbol,
+            side=side,
+            qty=Decimal(qty),
+            price=Decimal(price),
+            intent_price=None if intent is None else Decimal(intent),
+        )
+        for row_id, ts, algo_id, symbol, side, qty, price, intent in rows
+    ]

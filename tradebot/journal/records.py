@@ -120,6 +120,20 @@ class Entry:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class FillFact:
+    """One of our fills as the review needs it: no row decoding beyond these columns."""
+
+    key: tuple[int, int]  # (ts in microseconds, row id): where the next page starts
+    at: datetime
+    algo_id: int
+    symbol: str
+    side: str
+    qty: Decimal
+    price: Decimal
+    intent_price: Decimal | None  # the price on the order's INTENT row (the signal's)
+
+
 def iso(moment: datetime) -> str:
     """``2026-11-24T06:34:14.123456Z``: fixed width, sorts as text."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

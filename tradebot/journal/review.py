@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradebot.journal.interface import EntryFilter, Journal
-from tradebot.journal.records import FILL_STATUSES, Entry, Status, dec_text, leg_id_from
+from tradebot.journal.records import Entry, Status, dec_text, leg_id_from
 
 _ZERO = Decimal(0)
 
@@ -92,19 +92,14 @@ def report(
     def of(algo_id: int) -> AlgoReport:
         return reports.setdefault(algo_id, AlgoReport(algo_id))
 
-    window = EntryFilter(statuses=_COUNTED, since=since, until=until, newest_first=False)
-    for entry in journal.entries(window):
-        if entry.algo_id is not None:
-            of(entry.algo_id).counts[entry.status] += 1
-    intents = journal.entries(EntryFilter(statuses=(Status.INTENT,), until=until))
-    reference = {e.client_order_id: e.price for e in intents}
-    fills = journal.entries(
-        EntryFilter(statuses=tuple(FILL_STATUSES), until=until, newest_first=False)
-    )
+    # counted by the store, and fills streamed with their intent's price: a year of trading
+    # is reviewed in flat memory, never loaded whole
+    window = EntryFilter(statuses=_COUNTED, since=since, until=until)
+    for (algo_id, status), n in journal.count_entries(window).items():
+        if algo_id is not None:
+            of(algo_id).counts[status] += n
     positions: dict[tuple[int, str], _Position] = defaultdict(_Position)
-    for fill in fills:
-        if fill.algo_id is None or fill.qty is None or fill.price is None or not fill.symbol:
-            continue  # not one of our orders
+    for fill in journal.fill_history(until=until):
         sign = 1 if fill.side == "buy" else -1
         realised = positions[fill.algo_id, fill.symbol].fill(fill.qty * sign, fill.price)
         if since is not None and fill.at < since:
@@ -112,7 +107,7 @@ def report(
         algo = of(fill.algo_id)
         algo.counts["fills"] += 1
         algo.realised_pnl += realised
-        ref = reference.get(fill.client_order_id)
+        ref = fill.intent_price
         if ref:
             algo.slippage += (fill.price - ref) * fill.qty * sign
             algo.slipped_notional += ref * fill.qty

@@ -35,7 +35,7 @@ from tradebot.exceptions import JournalCorrupt, JournalError
 from tradebot.journal import orderlog, queries, schema
 from tradebot.journal.interface import EntryFilter, StoredSignal
 from tradebot.journal.positions import rebuild_book
-from tradebot.journal.records import AppliedFill, Entry, Status, StoredIntent
+from tradebot.journal.records import AppliedFill, Entry, FillFact, Status, StoredIntent, to_micros
 from tradebot.journal.rows import INSERT, Row, intent_row, signal_rows, skipped_row
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -196,6 +196,42 @@ class SqliteJournal:
     def entries(self, where: EntryFilter) -> Sequence[Entry]:
         with self._mutex, translate_errors(self.path):
             return queries.select(self._conn, where)
+
+    def iter_entries(self, where: EntryFilter, *, page: int = 2000) -> Iterator[Entry]:
+        # keyset paging: the lock is held for one page at a time, never across a yield, so a
+        # long export never holds up the bot writing through the same journal object
+        remaining = where.limit
+        after: tuple[int, int] | None = None
+        while remaining is None or remaining > 0:
+            size = page if remaining is None else min(page, remaining)
+            with self._mutex, translate_errors(self.path):
+                rows = queries.select(self._conn, replace(where, limit=size), after=after)
+            yield from rows
+            if len(rows) < size:
+                return
+            if remaining is not None:
+                remaining -= len(rows)
+            last = rows[-1]
+            if where.after_id is not None:  # following: in id order
+                where = replace(where, after_id=last.id)
+            else:
+                after = (to_micros(last.at), last.id)
+
+    def count_entries(self, where: EntryFilter) -> Mapping[tuple[int | None, Status], int]:
+        with self._mutex, translate_errors(self.path):
+            return queries.count(self._conn, where)
+
+    def fill_history(
+        self, *, until: datetime | None = None, page: int = 5000
+    ) -> Iterator[FillFact]:
+        after = (-1, -1)
+        while True:
+            with self._mutex, translate_errors(self.path):
+                facts = queries.fills_page(self._conn, until, after, page)
+            yield from facts
+            if len(facts) < page:
+                return
+            after = facts[-1].key
 
     def last_id(self) -> int:
         with self._mutex, translate_errors(self.path):
