@@ -6,8 +6,11 @@ it never dies on it (issue 10, section 3).
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from pathlib import Path
+
+import pytest
 
 from tests.e2e.harness import (
     ALGOS,
@@ -15,6 +18,7 @@ from tests.e2e.harness import (
     entries,
     leg,
     running_bot,
+    until,
     wait_subscribed,
 )
 from tradebot.cli.main import main
@@ -43,7 +47,49 @@ async def test_a_binary_kill_switch_halts_the_bot_which_keeps_running_and_restar
 
             assert main(["resume", "--config", str(env.config)]) == 0
             await env.push_and_wait(16, {"open": [leg("ILMN", "buy", "414.60", env.at)]})
-            assert env.orders("ILMN") == ["buy 10"]
+            await until(lambda: env.orders("ILMN") == ["buy 10"], "the ILMN order")
         finally:
             if env.bot.running:
                 await env.bot.stop(signal.SIGKILL)
+
+
+def _replace_with_directory(path: Path) -> None:
+    """Put a directory where the bot writes its status (it may rewrite the file meanwhile)."""
+    while not path.is_dir():
+        path.unlink(missing_ok=True)
+        with contextlib.suppress(FileExistsError):
+            path.mkdir()
+
+
+async def test_a_status_file_that_cannot_be_written_never_stops_trading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with running_bot(tmp_path) as env:
+        status = env.journal.with_name(env.journal.name + ".status.json")
+        await until(status.is_file, "the first status file")
+        _replace_with_directory(status)  # mid-run: the bot's next writes all fail
+        await until(lambda: "cannot be written" in env.bot.output(), "the logged failure")
+        await env.push_and_wait(16, {"open": [leg("JBHT", "buy", "168.56", env.at)]})
+        await until(lambda: env.orders("JBHT") == ["buy 10"], "the JBHT order")
+        assert env.bot.running
+        assert env.bot.output().count("cannot be written") == 1  # not every two seconds
+        assert main(["status", "--config", str(env.config)]) == 1
+        assert "Is a directory" in capsys.readouterr().err
+
+        status.rmdir()  # fixed: the bot writes it again, and says so
+        await until(lambda: "is written again" in env.bot.output(), "the recovery")
+        assert main(["status", "--config", str(env.config)]) == 0
+        assert await env.bot.stop() == 0
+
+
+async def test_status_says_a_killed_bot_is_not_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with running_bot(tmp_path) as env:
+        status = env.journal.with_name(env.journal.name + ".status.json")
+        await until(status.is_file, "the first status file")
+        await env.bot.kill9()
+        assert main(["status", "--config", str(env.config)]) == 1
+        err = capsys.readouterr().err
+        assert "tradebot is not running: process" in err and "is gone" in err
+        assert "its status was last written" in err
