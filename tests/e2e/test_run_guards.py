@@ -6,7 +6,9 @@ it never dies on it (issue 10, section 3).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 import signal
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 
 from tests.e2e.harness import (
     ALGOS,
+    DEADLINE,
     BotProcess,
     entries,
     leg,
@@ -93,3 +96,59 @@ async def test_status_says_a_killed_bot_is_not_running(
         err = capsys.readouterr().err
         assert "tradebot is not running: process" in err and "is gone" in err
         assert "its status was last written" in err
+
+
+async def run_to_exit(config: Path) -> tuple[int, str]:
+    """``tradebot run`` that is expected to refuse to start: its exit code and output."""
+    bot = BotProcess(config)
+    await bot.start()
+    try:
+        async with asyncio.timeout(DEADLINE):
+            assert bot.proc is not None
+            code = await bot.proc.wait()
+    finally:
+        if bot.running:
+            await bot.stop(signal.SIGKILL)
+    return code, bot.output()
+
+
+def offline_config(folder: Path, journal: str) -> Path:
+    config = folder / "config.yaml"
+    config.write_text(
+        "alphahub:\n  url: http://127.0.0.1:9\n  email: a@b.c\n  password: p\n"
+        f"journal:\n  path: {journal}\n"
+        "algorithms:\n  16:\n    strategy: fixed_shares\n    params: {shares: 1}\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+async def test_a_journal_truncated_to_nothing_is_refused_not_started_anew(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite"
+    journal.touch()
+    code, output = await run_to_exit(offline_config(tmp_path, "journal.sqlite"))
+    assert code == 4, output
+    assert "is empty (0 bytes)" in output and "Traceback" not in output
+    assert journal.stat().st_size == 0
+
+
+async def test_a_file_that_is_not_a_journal_is_refused(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite"
+    journal.write_text("positions, by hand:\nAAPL 10\n")
+    code, output = await run_to_exit(offline_config(tmp_path, "journal.sqlite"))
+    assert code == 4, output
+    assert "not a SQLite database" in output
+    assert journal.read_text() == "positions, by hand:\nAAPL 10\n"
+
+
+async def test_a_second_bot_on_a_hard_link_of_a_held_journal_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "one").mkdir()
+    async with running_bot(tmp_path / "one") as env:
+        other = tmp_path / "two"
+        other.mkdir()
+        os.link(env.journal, other / "linked.sqlite")
+        code, output = await run_to_exit(offline_config(other, "linked.sqlite"))
+        assert code == 4, output
+        assert "in use by another tradebot process" in output
+        await env.push_and_wait(16, {"open": [leg("JBHT", "buy", "168.56", env.at)]})
+        assert env.bot.running  # the first bot never noticed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -49,6 +50,61 @@ def test_a_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
     with pytest.raises(JournalCorrupt, match="not a tradebot journal"):
         open_journal(path)
     assert path.read_bytes() == before
+
+
+def test_an_empty_file_is_refused_never_started_anew(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    path.touch()  # issue 10: a truncated journal became a fresh one, with every position lost
+    for readonly in (False, True):
+        with pytest.raises(JournalCorrupt, match=r"is empty \(0 bytes\)") as info:
+            open_journal(path, readonly=readonly)
+        assert "restore the journal from a backup, or move this file away" in str(info.value)
+    assert path.stat().st_size == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["journal.sqlite"]
+
+
+def test_an_empty_sqlite_database_is_not_a_journal_either(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 7")  # a header, no tables, no tradebot tag
+    before = path.read_bytes()
+    with pytest.raises(JournalCorrupt, match="an empty SQLite database but not a tradebot"):
+        open_journal(path)
+    assert path.read_bytes() == before
+
+
+def test_a_new_journal_appears_complete_with_nothing_left_beside_it(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    with open_journal(path):
+        pass
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA application_id").fetchone()[0] == schema.APPLICATION_ID
+    db.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["journal.sqlite"]
+
+
+def test_the_writer_lock_holds_through_hard_and_symbolic_links(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    hard = tmp_path / "elsewhere" / "hard.sqlite"
+    hard.parent.mkdir()
+    soft = tmp_path / "soft.sqlite"
+    with open_journal(path) as journal:
+        journal.record_start("bot one")
+        os.link(path, hard)
+        soft.symlink_to(path)
+        for other in (hard, soft, path):
+            with pytest.raises(JournalError, match="in use by another tradebot process"):
+                open_journal(other)
+    with open_journal(hard) as journal:  # released on close, whatever the name
+        assert [e.detail for e in journal.entries(EntryFilter())] == ["bot one"]
+
+
+def test_a_fifo_at_the_path_is_refused_without_hanging(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    os.mkfifo(path)
+    for readonly in (False, True):
+        with pytest.raises(JournalError, match="not a regular file"):
+            open_journal(path, readonly=readonly)
 
 
 def test_a_damaged_journal_gives_a_clear_error(tmp_path: Path) -> None:
