@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
 from tradebot.broker.alpaca import AlpacaBroker
-from tradebot.broker.alpaca.endpoints import LIVE_URL, PAPER_URL, resolve
+from tradebot.broker.alpaca.endpoints import (
+    LIVE_URL,
+    MARKET_DATA,
+    PAPER_URL,
+    check_endpoint,
+    resolve,
+)
 from tradebot.broker.factory import make_broker
 from tradebot.broker.sim import SimBroker
 from tradebot.config.loader import load_config
@@ -204,3 +210,12 @@ def test_no_spelling_of_the_live_host_passes_in_paper_mode(
         return  # refused when the config is loaded
     with pytest.raises(ConfigError):
         resolve(config, Mode.PAPER)
+
+
+def test_the_market_data_role_takes_alpacas_data_host_in_both_modes_never_the_live_api() -> None:
+    for mode in Mode:
+        check_endpoint("data_url", "https://data.alpaca.markets.", MARKET_DATA, mode, ())
+    check_endpoint("data_url", "http://127.0.0.1:5000", MARKET_DATA, Mode.PAPER, ())
+    for url in ("https://api.alpaca.markets", "https://paper-api.alpaca.markets"):
+        with pytest.raises(ConfigError, match=r"broker\.alpaca\.data_url: paper mode"):
+            check_endpoint("data_url", url, MARKET_DATA, Mode.PAPER, ())

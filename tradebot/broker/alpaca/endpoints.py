@@ -32,7 +32,7 @@ class Endpoints:
 
 
 @dataclass(frozen=True, slots=True)
-class _Role:
+class EndpointRole:
     """What one endpoint may point at: ``paper`` hosts in paper mode, never ``not_live`` live."""
 
     paper: frozenset[str]
@@ -40,7 +40,9 @@ class _Role:
 
 
 #: trading endpoints (REST orders, trade-updates stream): paper and live are separate hosts
-_TRADING = _Role(paper=_PAPER_TRADING, not_live=_PAPER_TRADING)
+TRADING = EndpointRole(paper=_PAPER_TRADING, not_live=_PAPER_TRADING)
+#: market data (``broker.alpaca.data_url``): one host serves paper and live accounts alike
+MARKET_DATA = EndpointRole(paper=frozenset({"data.alpaca.markets"}), not_live=frozenset())
 
 
 def stream_url_for(rest_url: str) -> str:
@@ -52,17 +54,17 @@ def resolve(config: AlpacaConfig, mode: Mode) -> Endpoints:
     """The endpoints for ``mode``; ConfigError if they would cross paper and live."""
     rest = config.url or (LIVE_URL if mode is Mode.LIVE else PAPER_URL)
     stream = config.stream_url or stream_url_for(rest)
-    # One line per endpoint the adapter uses (a market-data URL adds its own role).
+    # One line per endpoint the adapter uses: ("data_url", data, MARKET_DATA) for market data.
     for key, url, role in (
-        ("url", rest, _TRADING),
-        ("stream_url", stream, _TRADING),
+        ("url", rest, TRADING),
+        ("stream_url", stream, TRADING),
     ):
         check_endpoint(key, url, role, mode, config.allow_hosts)
     return Endpoints(rest, stream)
 
 
 def check_endpoint(
-    key: str, url: str, role: _Role, mode: Mode, allow_hosts: tuple[str, ...]
+    key: str, url: str, role: EndpointRole, mode: Mode, allow_hosts: tuple[str, ...]
 ) -> None:
     """ConfigError unless ``url`` may be used for ``role`` in ``mode`` (see the module doc)."""
     try:
