@@ -92,3 +92,13 @@ def test_resume_of_a_directory_says_it_cannot_and_the_bot_stays_halted(
     assert code == 1
     assert f"cannot remove the kill switch {path}" in text and "now: halt" in text
     assert path.is_dir()
+
+
+def test_a_long_reason_still_makes_a_switch_the_bot_can_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "tradebot.halt"
+    code, _ = run(capsys, "halt", "--reduce-only", "--reason", "é" * 10_000, "--file", str(path))
+    assert code == 0
+    state = read_kill_switch(path)
+    assert state.reduce_only and state.reason == "é" * 200  # not a full halt for "too big"

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from tradebot.exceptions import StatusUnreadable
 from tradebot.runtime.status import (
     LOG_FAILURES_EVERY,
     MAX_STATUS_BYTES,
     StatusBoard,
-    StatusUnreadable,
     StatusWriter,
     read_status,
 )

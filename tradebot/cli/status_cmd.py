@@ -10,7 +10,7 @@ import click
 
 from tradebot.cli.options import config_option
 from tradebot.runtime.process import why_not_running
-from tradebot.runtime.status import StatusUnreadable, read_status, render, status_path
+from tradebot.runtime.status import read_status, render, status_path
 
 #: a running bot rewrites its status every couple of seconds; older than this is suspicious
 STALE_AFTER = 30
@@ -31,10 +31,7 @@ def status(config_path: Path, as_json: bool) -> None:
 
     config = load_config(config_path)
     path = status_path(config_relative(config_path, config.journal.path))
-    try:
-        raw, document = read_status(path)
-    except StatusUnreadable as exc:
-        raise click.ClickException(str(exc)) from None
+    raw, document = read_status(path)  # StatusUnreadable: the CLI prints it, exit 1
     click.echo(json.dumps(raw, indent=1) if as_json else render(document.model_dump(mode="json")))
     written = document.updated_at
     age = f"{int((datetime.now(UTC) - written).total_seconds())} s ago" if written else "never"

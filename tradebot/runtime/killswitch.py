@@ -115,7 +115,7 @@ def _printable(text: str, limit: int = 200) -> str:
 def write_kill_switch(path: Path, *, reduce_only: bool, reason: str, now: datetime) -> None:
     """Create or replace the switch atomically (never a half-written file)."""
     mode = HaltMode.REDUCE_ONLY if reduce_only else HaltMode.HALT
-    body = json.dumps({"mode": str(mode), "reason": reason, "at": now.isoformat()})
+    body = json.dumps({"mode": str(mode), "reason": _printable(reason), "at": now.isoformat()})
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".halt-", dir=path.parent)
     try:

@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from tradebot.exceptions import StatusUnreadable
 from tradebot.runtime.process import ProcessMark, this_process
 
 log = logging.getLogger(__name__)
@@ -215,10 +216,6 @@ class StatusDocument(BaseModel):
         if self.pid is None or self.host is None:
             return None
         return ProcessMark(self.pid, self.host, self.process_start)
-
-
-class StatusUnreadable(Exception):
-    """The status file is missing, unreadable or not a status document; the message says why."""
 
 
 def read_status(path: Path) -> tuple[dict[str, Any], StatusDocument]:
