@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -96,3 +97,6 @@ def test_a_directory_or_no_file_is_refused_with_a_reason(tmp_path: Path) -> None
     (tmp_path / "dir.json").mkdir()
     with pytest.raises(StatusUnreadable, match=r"cannot read .*Is a directory"):
         read_status(tmp_path / "dir.json")
+    os.mkfifo(tmp_path / "fifo.json")  # nobody writes to it: read at once, not waited on
+    with pytest.raises(StatusUnreadable, match="not a status file"):
+        read_status(tmp_path / "fifo.json")

@@ -221,8 +221,12 @@ class StatusDocument(BaseModel):
 def read_status(path: Path) -> tuple[dict[str, Any], StatusDocument]:
     """The raw document and its checked form; :class:`StatusUnreadable` says what is wrong."""
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_STATUS_BYTES + 1)
+        # O_NONBLOCK: a FIFO at the path must not hang `tradebot status`
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            raw = _read_up_to(fd, MAX_STATUS_BYTES + 1)
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         raise StatusUnreadable(f"no status at {path}: is `tradebot run` running?") from None
     except OSError as exc:
@@ -245,6 +249,18 @@ def read_status(path: Path) -> tuple[dict[str, Any], StatusDocument]:
         first = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(part) for part in first["loc"]) or "document"
         raise StatusUnreadable(f"{path} is not a status file ({where}: {first['msg']})") from None
+
+
+def _read_up_to(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = os.read(fd, limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def status_path(journal_path: Path) -> Path:
