@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -260,3 +262,23 @@ def test_a_path_that_cannot_be_a_journal_is_a_journal_error(tmp_path: Path) -> N
     (tmp_path / "file").write_text("x")
     with pytest.raises(JournalError, match="file"):
         open_journal(tmp_path / "file" / "journal.sqlite")  # parent is a file
+
+
+def test_a_reader_in_the_writers_process_leaves_the_writers_locks_alone(tmp_path: Path) -> None:
+    """Closing any descriptor on a file drops this process's POSIX locks on it, SQLite's own
+    included; a reader that opened the file to check it would let another process's last close
+    delete the write-ahead log under the running writer, and its later rows would be lost."""
+    path = tmp_path / "journal.sqlite"
+    with open_journal(path) as journal:
+        journal.record_start("first")
+        with open_journal(path, readonly=True) as reader:
+            assert len(reader.entries(EntryFilter())) == 1
+        other = (
+            "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); "
+            "db.execute('SELECT count(*) FROM entries').fetchall(); db.close()"
+        )
+        subprocess.run([sys.executable, "-c", other, str(path)], check=True)
+        assert Path(f"{path}-wal").exists()  # the other process knew it was not the last
+        journal.record_start("second")
+    with open_journal(path, readonly=True) as reader:
+        assert [e.detail for e in reader.entries(EntryFilter())] == ["second", "first"]

@@ -229,33 +229,39 @@ def _with_signal(row: Row, signal_id: int) -> Row:
     return replace(row, signal_id=signal_id)
 
 
-def _checked_fd(where: Path, *, lock: bool) -> int:
-    """An open descriptor on the journal file, after checking it is a non-empty SQLite file.
+def _check_file(where: Path, info: os.stat_result) -> None:
+    """A regular, non-empty file: anything else is not a journal tradebot made."""
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise JournalError(f"journal {where} is {kind}")
+    if info.st_size == 0:
+        raise JournalCorrupt(
+            f"journal {where} is empty (0 bytes): that is not a tradebot journal (tradebot "
+            "never leaves an empty one), so it was truncated or made by something else. "
+            "Not touching it: restore the journal from a backup, or move this file away to "
+            "start a new journal (positions then start from zero and differences with the "
+            "broker show as drift)"
+        )
 
-    With ``lock``, it holds the single-writer ``flock`` (keyed on the inode, not the name).
+
+def _locked_fd(where: Path) -> int:
+    """A descriptor on the journal file holding the single-writer ``flock`` (on the inode).
+
+    It stays open while the journal is: closing any descriptor on the file would drop the
+    POSIX locks SQLite holds on it in this process (so readers open none of their own).
     """
     # O_NONBLOCK: a FIFO at the path must not hang the bot
     fd = os.open(where, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise JournalError(f"journal {where} is {kind}")
-        if lock:
+        if stat.S_ISREG(info.st_mode):
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise JournalError(
                     f"journal {where} is in use by another tradebot process"
                 ) from None
-        if info.st_size == 0:
-            raise JournalCorrupt(
-                f"journal {where} is empty (0 bytes): that is not a tradebot journal (tradebot "
-                "never leaves an empty one), so it was truncated or made by something else. "
-                "Not touching it: restore the journal from a backup, or move this file away to "
-                "start a new journal (positions then start from zero and differences with the "
-                "broker show as drift)"
-            )
+        _check_file(where, info)
         if os.pread(fd, len(_SQLITE_HEADER), 0) != _SQLITE_HEADER:
             raise JournalCorrupt(
                 f"{where} is not a SQLite database; refusing to use or overwrite it"
@@ -353,24 +359,22 @@ def open_journal(
     where = Path(path)
     if readonly and not where.exists():
         raise JournalError(f"no journal at {where}")
+    fd = None
     try:
-        if not readonly:
+        if readonly:
+            _check_file(where, os.stat(where))  # SQLite itself refuses a non-SQLite file
+        else:
             where.parent.mkdir(parents=True, exist_ok=True)
             if not os.path.lexists(where):
                 _create(where)
-        fd = _checked_fd(where, lock=not readonly)
+            fd = _locked_fd(where)
     except OSError as exc:  # a directory, no permission, a read-only disk...
         raise JournalError(f"journal {where}: {exc.strerror or exc}") from exc
-    if readonly:
-        # Readers hold no lock, and the descriptor is closed before SQLite opens the file:
-        # closing a descriptor drops every POSIX lock the process holds on that file,
-        # SQLite's own included (the writer closes its one only after SQLite is done).
-        os.close(fd)
     try:
         with translate_errors(where):
             conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
             try:
-                if not readonly:
+                if fd is not None:
                     _same_file(where, fd)
                 _prepare(conn, where)
                 if readonly:
@@ -379,11 +383,10 @@ def open_journal(
                 conn.close()
                 raise
     except BaseException:
-        if not readonly:
+        if fd is not None:
             os.close(fd)
         raise
-    lock_fd = None if readonly else fd
-    return SqliteJournal(conn, where, readonly=readonly, lock_fd=lock_fd, clock=clock)
+    return SqliteJournal(conn, where, readonly=readonly, lock_fd=fd, clock=clock)
 
 
 def _same_file(where: Path, fd: int) -> None:
