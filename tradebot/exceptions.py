@@ -17,6 +17,7 @@
     │                               order id before anything is sent again
     ├── OrderRejected ............. the broker said no for a business reason: record it,
     │                               never retry the same order
+    ├── StatusUnreadable .......... `tradebot status` found no usable status file: say why
     └── FatalError ................ stop the bot cleanly, tell the user
         ├── AuthenticationError ... wrong credentials or keys                   (exit 3)
         ├── JournalError .......... the journal cannot be written or read       (exit 4)
@@ -112,6 +113,13 @@ class OrderRejected(TradebotError):
         self.client_order_id = client_order_id
         self.code = code
         self.status = status
+
+
+# -- say why -------------------------------------------------------------------------------------
+
+
+class StatusUnreadable(TradebotError):
+    """The status file is missing, unreadable or not a status document; the message says why."""
 
 
 # -- stop ----------------------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -49,6 +52,61 @@ def test_a_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
     with pytest.raises(JournalCorrupt, match="not a tradebot journal"):
         open_journal(path)
     assert path.read_bytes() == before
+
+
+def test_an_empty_file_is_refused_never_started_anew(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    path.touch()  # issue 10: a truncated journal became a fresh one, with every position lost
+    for readonly in (False, True):
+        with pytest.raises(JournalCorrupt, match=r"is empty \(0 bytes\)") as info:
+            open_journal(path, readonly=readonly)
+        assert "restore the journal from a backup, or move this file away" in str(info.value)
+    assert path.stat().st_size == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["journal.sqlite"]
+
+
+def test_an_empty_sqlite_database_is_not_a_journal_either(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 7")  # a header, no tables, no tradebot tag
+    before = path.read_bytes()
+    with pytest.raises(JournalCorrupt, match="an empty SQLite database but not a tradebot"):
+        open_journal(path)
+    assert path.read_bytes() == before
+
+
+def test_a_new_journal_appears_complete_with_nothing_left_beside_it(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    with open_journal(path):
+        pass
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA application_id").fetchone()[0] == schema.APPLICATION_ID
+    db.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["journal.sqlite"]
+
+
+def test_the_writer_lock_holds_through_hard_and_symbolic_links(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    hard = tmp_path / "elsewhere" / "hard.sqlite"
+    hard.parent.mkdir()
+    soft = tmp_path / "soft.sqlite"
+    with open_journal(path) as journal:
+        journal.record_start("bot one")
+        os.link(path, hard)
+        soft.symlink_to(path)
+        for other in (hard, soft, path):
+            with pytest.raises(JournalError, match="in use by another tradebot process"):
+                open_journal(other)
+    with open_journal(hard) as journal:  # released on close, whatever the name
+        assert [e.detail for e in journal.entries(EntryFilter())] == ["bot one"]
+
+
+def test_a_fifo_at_the_path_is_refused_without_hanging(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    os.mkfifo(path)
+    for readonly in (False, True):
+        with pytest.raises(JournalError, match="not a regular file"):
+            open_journal(path, readonly=readonly)
 
 
 def test_a_damaged_journal_gives_a_clear_error(tmp_path: Path) -> None:
@@ -204,3 +262,23 @@ def test_a_path_that_cannot_be_a_journal_is_a_journal_error(tmp_path: Path) -> N
     (tmp_path / "file").write_text("x")
     with pytest.raises(JournalError, match="file"):
         open_journal(tmp_path / "file" / "journal.sqlite")  # parent is a file
+
+
+def test_a_reader_in_the_writers_process_leaves_the_writers_locks_alone(tmp_path: Path) -> None:
+    """Closing any descriptor on a file drops this process's POSIX locks on it, SQLite's own
+    included; a reader that opened the file to check it would let another process's last close
+    delete the write-ahead log under the running writer, and its later rows would be lost."""
+    path = tmp_path / "journal.sqlite"
+    with open_journal(path) as journal:
+        journal.record_start("first")
+        with open_journal(path, readonly=True) as reader:
+            assert len(reader.entries(EntryFilter())) == 1
+        other = (
+            "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); "
+            "db.execute('SELECT count(*) FROM entries').fetchall(); db.close()"
+        )
+        subprocess.run([sys.executable, "-c", other, str(path)], check=True)
+        assert Path(f"{path}-wal").exists()  # the other process knew it was not the last
+        journal.record_start("second")
+    with open_journal(path, readonly=True) as reader:
+        assert [e.detail for e in reader.entries(EntryFilter())] == ["second", "first"]

@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 
 from tradebot.cli.options import config_option
-from tradebot.runtime.killswitch import clear_kill_switch, read_kill_switch, write_kill_switch
+from tradebot.runtime.killswitch import (
+    HaltMode,
+    KillSwitchState,
+    clear_kill_switch,
+    read_kill_switch,
+    write_kill_switch,
+)
 from tradebot.runtime.paths import config_relative
 
 _config_option = config_option(purpose="whose risk.kill_switch_file to use")
@@ -30,6 +36,13 @@ def _switch_path(config_path: Path, file: str | None) -> Path:
     return config_relative(config_path, config.risk.kill_switch_file)
 
 
+def _standing(state: KillSwitchState) -> str:
+    """What a running bot obeys now, whatever this command failed to do."""
+    if state.mode is HaltMode.RUNNING:
+        return "A running bot is NOT halted."
+    return f"A running bot obeys what is there now: {state.mode} ({state.reason})"
+
+
 @click.command()
 @click.option("--reduce-only", is_flag=True, help="Let closes through; send no opens.")
 @click.option("--reason", default="halted from the command line", help="Recorded with the halt.")
@@ -43,7 +56,13 @@ def halt(reduce_only: bool, reason: str, config_path: Path, file: str | None) ->
     signal. Undo with `tradebot resume`.
     """
     path = _switch_path(config_path, file)
-    write_kill_switch(path, reduce_only=reduce_only, reason=reason, now=datetime.now(UTC))
+    try:
+        write_kill_switch(path, reduce_only=reduce_only, reason=reason, now=datetime.now(UTC))
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot write the kill switch {path}: {exc.strerror or exc}. "
+            + _standing(read_kill_switch(path))
+        ) from None
     what = "reduce-only (closes only)" if reduce_only else "halted (nothing is sent)"
     click.echo(f"{what}: kill switch written to {path}")
 
@@ -55,7 +74,14 @@ def resume(config_path: Path, file: str | None) -> None:
     """Lift a halt: remove the kill switch file so the bot trades again."""
     path = _switch_path(config_path, file)
     before = read_kill_switch(path)
-    if clear_kill_switch(path):
+    try:
+        cleared = clear_kill_switch(path)
+    except OSError as exc:  # a directory at the path, a folder it may not write
+        raise click.ClickException(
+            f"cannot remove the kill switch {path}: {exc.strerror or exc}; remove it by hand. "
+            + _standing(before)
+        ) from None
+    if cleared:
         click.echo(f"resumed: removed {path} (was {before.mode}: {before.reason})")
     else:
         click.echo(f"not halted: no kill switch at {path}")

@@ -32,6 +32,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from strategies.base import SizingStrategy
 from strategies.loader import StrategyNotFound, resolve_strategy
+from tradebot.config.hosts import ALPACA_LIVE_HOST, endpoint_host, normalise_host
 from tradebot.core.orders import OrderType, TimeInForce
 
 
@@ -141,6 +142,11 @@ class AlpacaConfig(Frozen):
     reconnect_delay: float = Field(
         1.0, gt=0, le=30, description="first wait before the trade-updates stream reconnects"
     )
+    allow_hosts: tuple[str, ...] = Field(
+        (),
+        description="paper mode: hosts besides Alpaca's paper API and this machine that url/"
+        "stream_url may name (a proxy, a test server); never Alpaca's live API",
+    )
 
     @field_validator("url", "stream_url")
     @classmethod
@@ -150,7 +156,18 @@ class AlpacaConfig(Frozen):
         value = value.strip().rstrip("/")
         if not value.startswith(("http://", "https://", "ws://", "wss://")):
             raise ValueError("must start with http(s):// or ws(s)://")
+        endpoint_host(value)  # no credentials, odd characters or bad port (the guard needs a host)
         return value
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _allowed_hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        hosts = tuple(dict.fromkeys(normalise_host(host) for host in value))
+        if ALPACA_LIVE_HOST in hosts:
+            raise ValueError(
+                f"{ALPACA_LIVE_HOST} is Alpaca's live API and can never be allowed in paper mode"
+            )
+        return hosts
 
 
 class SimBrokerConfig(Frozen):
@@ -285,8 +302,17 @@ class RiskConfig(Frozen):
 
 class GlobalRiskConfig(RiskConfig):
     kill_switch_file: str | None = Field(
-        "tradebot.halt", description="while this file exists the bot sends nothing"
+        "tradebot.halt",
+        description="while this file exists the bot sends nothing; null: no kill switch file",
     )
+
+    @field_validator("kill_switch_file")
+    @classmethod
+    def _switch_path(cls, value: str | None) -> str | None:
+        # "" would silently mean "no kill switch": only an explicit null turns it off
+        if value is not None and not value.strip():
+            raise ValueError("is empty; name a file (default tradebot.halt), or null for none")
+        return value
 
 
 # -- algorithms ----------------------------------------------------------------------------------

@@ -5,10 +5,18 @@ fsyncs the write-ahead log on each commit. So when a ``record_*`` method returns
 a process kill *and* a power loss; ``record_plan`` returning is what allows an order to leave the
 process. (``NORMAL`` would only survive a process crash, not a power cut.)
 
-One writer: a writing journal holds an exclusive ``flock`` on ``<path>.lock`` for its lifetime,
-so a second bot on the same file fails fast instead of interleaving; the OS releases it when the
-process dies, even by ``kill -9``. Within the process a lock serialises threads (the executor
-writes through ``asyncio.to_thread``). Readers (the review commands) take no lock.
+One writer: a writing journal holds an exclusive ``flock`` on the journal file itself for its
+lifetime, so a second bot on the same file fails fast instead of interleaving, however it names
+the file: a hard link or a symbolic link reaches the same inode, and the same lock. (A lock file
+beside the journal would be keyed on the name; two names would get two WAL files and corrupt
+the journal.) The OS releases it when the process dies, even by ``kill -9``. On Linux ``flock``
+and SQLite's own POSIX locks do not interact. Within the process a lock serialises threads (the
+executor writes through ``asyncio.to_thread``). Readers (the review commands) take no lock.
+
+Never started anew: a new journal is built under a temporary name and linked into place
+complete (schema and tag), so an empty or untagged file at the path was not made by tradebot
+and is refused, never overwritten (a journal truncated to 0 bytes must not quietly become a
+fresh one whose positions are all zero).
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import stat
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -239,7 +249,7 @@ class SqliteJournal:
 
     def close(self) -> None:
         with self._mutex:
-            self._conn.close()
+            self._conn.close()  # first: closing the lock's descriptor drops SQLite's locks
             if self._lock_fd is not None:
                 os.close(self._lock_fd)  # releases the flock
                 self._lock_fd = None
@@ -255,24 +265,81 @@ def _with_signal(row: Row, signal_id: int) -> Row:
     return replace(row, signal_id=signal_id)
 
 
-def _check_header(path: Path) -> None:
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with path.open("rb") as f:
-        if f.read(16) != _SQLITE_HEADER:
-            raise JournalCorrupt(
-                f"{path} is not a SQLite database; refusing to use or overwrite it"
-            )
+def _check_file(where: Path, info: os.stat_result) -> None:
+    """A regular, non-empty file: anything else is not a journal tradebot made."""
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise JournalError(f"journal {where} is {kind}")
+    if info.st_size == 0:
+        raise JournalCorrupt(
+            f"journal {where} is empty (0 bytes): that is not a tradebot journal (tradebot "
+            "never leaves an empty one), so it was truncated or made by something else. "
+            "Not touching it: restore the journal from a backup, or move this file away to "
+            "start a new journal (positions then start from zero and differences with the "
+            "broker show as drift)"
+        )
 
 
-def _take_lock(path: Path) -> int:
-    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+def _locked_fd(where: Path) -> int:
+    """A descriptor on the journal file holding the single-writer ``flock`` (on the inode).
+
+    It stays open while the journal is: closing any descriptor on the file would drop the
+    POSIX locks SQLite holds on it in this process (so readers open none of their own).
+    """
+    # O_NONBLOCK: a FIFO at the path must not hang the bot
+    fd = os.open(where, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+        info = os.fstat(fd)
+        if stat.S_ISREG(info.st_mode):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise JournalError(
+                    f"journal {where} is in use by another tradebot process"
+                ) from None
+        _check_file(where, info)
+        if os.pread(fd, len(_SQLITE_HEADER), 0) != _SQLITE_HEADER:
+            raise JournalCorrupt(
+                f"{where} is not a SQLite database; refusing to use or overwrite it"
+            )
+    except BaseException:
         os.close(fd)
-        raise JournalError(f"journal {path} is in use by another tradebot process") from None
+        raise
     return fd
+
+
+def _create(where: Path) -> None:
+    """Build an empty, tagged journal under a temporary name and link it into place.
+
+    Linking never replaces a file that appeared meanwhile (another bot won the race: its
+    journal is used, and the lock decides who writes).
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{where.name}.new-", dir=where.parent)
+    os.close(fd)
+    try:
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            schema.migrate(conn)  # one transaction; synchronous=FULL (the default) fsyncs it
+        finally:
+            conn.close()
+        try:
+            os.link(tmp, where)
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links
+            if not os.path.lexists(where):
+                os.replace(tmp, where)
+        _fsync_dir(where.parent)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _insert_signal(conn: sqlite3.Connection, signal: Signal) -> int:
@@ -321,24 +388,30 @@ def open_journal(
     """Open (creating if needed, unless ``readonly``) and migrate the journal at ``path``.
 
     Raises :class:`JournalCorrupt` for a damaged file or one that is not a tradebot journal
-    (never overwritten), and :class:`JournalError` for a missing file when ``readonly``, a
-    journal from a newer tradebot, or a journal another process is writing.
+    (an empty file, text, another SQLite database: never overwritten), and :class:`JournalError`
+    for a missing file when ``readonly``, a path that is not a file, a journal from a newer
+    tradebot, or a journal another process is writing (under any name: hard or symbolic link).
     """
     where = Path(path)
     if readonly and not where.exists():
         raise JournalError(f"no journal at {where}")
-    lock_fd = None
+    fd = None
     try:
-        _check_header(where)
-        if not readonly:
+        if readonly:
+            _check_file(where, os.stat(where))  # SQLite itself refuses a non-SQLite file
+        else:
             where.parent.mkdir(parents=True, exist_ok=True)
-            lock_fd = _take_lock(where)
+            if not os.path.lexists(where):
+                _create(where)
+            fd = _locked_fd(where)
     except OSError as exc:  # a directory, no permission, a read-only disk...
         raise JournalError(f"journal {where}: {exc.strerror or exc}") from exc
     try:
         with translate_errors(where):
             conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
             try:
+                if fd is not None:
+                    _same_file(where, fd)
                 _prepare(conn, where)
                 if readonly:
                     conn.execute("PRAGMA query_only = ON")
@@ -346,19 +419,32 @@ def open_journal(
                 conn.close()
                 raise
     except BaseException:
-        if lock_fd is not None:
-            os.close(lock_fd)
+        if fd is not None:
+            os.close(fd)
         raise
-    return SqliteJournal(conn, where, readonly=readonly, lock_fd=lock_fd, clock=clock)
+    return SqliteJournal(conn, where, readonly=readonly, lock_fd=fd, clock=clock)
+
+
+def _same_file(where: Path, fd: int) -> None:
+    """The file SQLite opened is the one checked and locked (not swapped in between)."""
+    try:
+        now = os.stat(where)
+    except OSError as exc:
+        raise JournalError(f"journal {where}: {exc.strerror or exc}") from exc
+    locked = os.fstat(fd)
+    if (now.st_dev, now.st_ino) != (locked.st_dev, locked.st_ino):
+        raise JournalError(f"journal {where} was replaced while it was being opened; try again")
 
 
 def _prepare(conn: sqlite3.Connection, where: Path) -> None:
     app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     tables = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
-    if app_id != schema.APPLICATION_ID and (app_id != 0 or tables):
+    if app_id != schema.APPLICATION_ID:  # tradebot creates journals tagged (see _create)
+        what = "a SQLite database with tables" if tables else "an empty SQLite database"
         raise JournalCorrupt(
-            f"{where} is a SQLite file but not a tradebot journal; not touching it"
+            f"{where} is {what} but not a tradebot journal; not touching it (move it away, "
+            "or point journal.path elsewhere)"
         )
     if version > schema.LATEST:
         raise JournalError(

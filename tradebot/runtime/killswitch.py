@@ -1,8 +1,9 @@
 """The kill switch: a file whose presence stops the bot from sending orders.
 
 ``tradebot halt`` writes it, ``tradebot resume`` removes it, and a person can also create it by
-hand (``touch tradebot.halt``): a file with unreadable or unknown content means a full halt, so
-the switch fails safe. The running bot reads it before planning every signal (one ``stat``).
+hand (``touch tradebot.halt``): anything at the path with unreadable or unknown content (binary,
+huge, a directory, a file it may not read) means a full halt, so the switch fails safe and
+reading it never raises. The running bot reads it before planning every signal (one small read).
 
 Content: one JSON object ``{"mode": "halt" | "reduce_only", "reason": "...", "at": "..."}``.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,31 +44,78 @@ class KillSwitchState:
 RUNNING = KillSwitchState(HaltMode.RUNNING)
 
 
+#: the switch is one small JSON object; a bigger file was not written by ``tradebot halt``
+MAX_BYTES = 4096
+
+
 def read_kill_switch(path: Path | None) -> KillSwitchState:
-    """The switch's state. No path configured, or no file: running."""
+    """The switch's state. No path configured, or nothing at the path: running.
+
+    Never raises: anything at the path that is not a switch written by ``tradebot halt``
+    (binary or huge content, a directory, a FIFO, a broken symbolic link, a file it may not
+    read) is a full halt whose reason says what was found.
+    """
     if path is None:
         return RUNNING
     try:
-        text = path.read_text(encoding="utf-8")
+        data = _read_small_file(path)
     except FileNotFoundError:
+        if os.path.lexists(path):  # a symbolic link to nowhere is still something at the path
+            return _halt(path, "is a broken symbolic link")
         return RUNNING
-    except OSError as exc:
-        return KillSwitchState(HaltMode.HALT, f"kill switch file unreadable ({exc.strerror})")
+    except _Unusable as exc:
+        return _halt(path, str(exc))
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the configured path
+        return _halt(path, f"cannot be read ({getattr(exc, 'strerror', None) or exc})")
     try:
-        data = json.loads(text) if text.strip() else {}
+        parsed = json.loads(data.decode("utf-8")) if data.strip() else {}
+    except UnicodeDecodeError:
+        return _halt(path, "holds binary data, not a switch written by tradebot halt")
     except ValueError:
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
-    mode = HaltMode.REDUCE_ONLY if data.get("mode") == "reduce_only" else HaltMode.HALT
-    reason = str(data.get("reason") or f"kill switch file {path} present")
-    return KillSwitchState(mode, reason, str(data.get("at") or ""))
+        parsed = {}
+    if not isinstance(parsed, dict):
+        parsed = {}
+    mode = HaltMode.REDUCE_ONLY if parsed.get("mode") == "reduce_only" else HaltMode.HALT
+    reason = _printable(str(parsed.get("reason") or f"kill switch file {path} present"))
+    return KillSwitchState(mode, reason, _printable(str(parsed.get("at") or "")))
+
+
+class _Unusable(Exception):
+    """Something is at the switch's path, but not a file with a switch in it."""
+
+
+def _read_small_file(path: Path) -> bytes:
+    # O_NONBLOCK: a FIFO at the path must not block the bot until someone writes to it
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise _Unusable("is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise _Unusable("is not a regular file")
+        if info.st_size > MAX_BYTES:
+            raise _Unusable(f"is larger than {MAX_BYTES} bytes; tradebot halt writes far less")
+        data = os.read(fd, MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:  # grew after the fstat
+            raise _Unusable(f"is larger than {MAX_BYTES} bytes; tradebot halt writes far less")
+        return data
+    finally:
+        os.close(fd)
+
+
+def _halt(path: Path, what: str) -> KillSwitchState:
+    return KillSwitchState(HaltMode.HALT, f"kill switch {path} {what}: full halt")
+
+
+def _printable(text: str, limit: int = 200) -> str:
+    """The reason goes to the terminal and the journal: no control characters, bounded."""
+    return "".join(c if c.isprintable() else "?" for c in text[:limit])
 
 
 def write_kill_switch(path: Path, *, reduce_only: bool, reason: str, now: datetime) -> None:
     """Create or replace the switch atomically (never a half-written file)."""
     mode = HaltMode.REDUCE_ONLY if reduce_only else HaltMode.HALT
-    body = json.dumps({"mode": str(mode), "reason": reason, "at": now.isoformat()})
+    body = json.dumps({"mode": str(mode), "reason": _printable(reason), "at": now.isoformat()})
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".halt-", dir=path.parent)
     try:

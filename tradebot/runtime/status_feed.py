@@ -22,7 +22,7 @@ from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import FILL_STATUSES, Status
 from tradebot.runtime.context import start_of_trading_day
 from tradebot.runtime.killswitch import KillSwitchState
-from tradebot.runtime.status import AlgoLine, StatusBoard, render, status_path, write_status
+from tradebot.runtime.status import AlgoLine, StatusBoard, StatusWriter, render, status_path
 
 #: how often the status file is rewritten, seconds
 WRITE_EVERY = 2.0
@@ -53,6 +53,7 @@ class StatusFeed:
         self._interval = interval
         self._clock = clock
         self.path = status_path(journal_path)
+        self._writer = StatusWriter(self.path)
         self.board = StatusBoard(
             mode=str(mode),
             broker=broker,
@@ -85,7 +86,7 @@ class StatusFeed:
         now = self._clock()
         counts = await asyncio.to_thread(self._counts, start_of_trading_day(now))
         self._update(state, now, *counts)
-        await asyncio.to_thread(write_status, self.path, self.board.as_dict())
+        await asyncio.to_thread(self._writer.write, self.board.as_dict())
 
     def _update(self, state: str, now: datetime, orders: Counter[int], fills: Counter[int]) -> None:
         joined: Counter[int] = Counter()
@@ -122,4 +123,4 @@ class StatusFeed:
         """Write the last status synchronously (the loop is shutting down)."""
         now = self._clock()
         self._update(state, now, *self._counts(start_of_trading_day(now)))
-        write_status(self.path, self.board.as_dict())
+        self._writer.write(self.board.as_dict())
