@@ -26,6 +26,7 @@ import yaml
 from pydantic import ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from tradebot.config.allocation import over_allocation
 from tradebot.config.errors import (
     BOOLEAN_HINT,
     ConfigIssue,
@@ -251,6 +252,9 @@ def _warnings(config: Config, file: str, root: Node | None) -> Iterator[ConfigIs
         line, path = locate(root, loc)
         return ConfigIssue(file, line, path, message)
 
+    excess = over_allocation(config)
+    if excess is not None:
+        yield at(("algorithms",), excess)
     for algo_id, algo in config.algorithms.items():
         here = ("algorithms", algo_id)
         for name in config.risk.loosened_by(algo.risk):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tradebot import __version__
+from tradebot.config.allocation import over_allocation
 from tradebot.config.model import Config, Mode
 from tradebot.core.account import AccountSnapshot
 
@@ -39,4 +40,7 @@ def banner(
             f"({_params(algo.params)}) {algo.order_type}/{algo.time_in_force}"
             + (", shorts allowed" if algo.allow_short else "")
         )
+    excess = over_allocation(config)
+    if excess is not None:
+        lines.append(f"  WARNING  {excess}")
     return "\n".join(lines)
