@@ -24,11 +24,12 @@ def config() -> None:
 @config_option(optional=True)
 @click.option("-q", "--quiet", is_flag=True, help="Report problems only; do not print the config.")
 def check(path: Path | None, config_path: Path | None, quiet: bool) -> None:
-    """Validate the config (--config PATH or PATH; default: $TRADEBOT_CONFIG, else ./config.yaml).
+    """Validate a config file and print the configuration a run would use.
 
-    Prints the effective configuration (every default filled in, secrets masked) and any
-    warnings. Exits 0 when the file is valid, and 2 with every problem listed as
-    FILE:LINE: key.path: what is wrong when it is not, or when it leaves nothing to trade.
+    The file is --config PATH (or PATH, as before); default: $TRADEBOT_CONFIG, else
+    ./config.yaml. Prints the effective configuration (every default filled in, secrets
+    masked) and any warnings. Exits 0 when the file is valid, and 2 with every problem listed
+    as FILE:LINE: key.path: what is wrong when it is not, or when it leaves nothing to trade.
     """
     loaded = read_config(_which(path, config_path))
     loaded.require_tradable()
