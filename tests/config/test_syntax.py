@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tests.config.helpers import WriteConfig, error_text
+from tests.config.helpers import WriteConfig, error_text, load
+from tradebot.exceptions import ConfigError
 
 #: name -> (text, line, key path, words the message must hold)
 TABS = {
@@ -114,7 +117,36 @@ def test_a_misindented_key_is_named_at_its_own_line(write_config: WriteConfig, c
     assert words in got[2]
 
 
+@pytest.mark.parametrize(
+    ("text", "line", "path"),
+    [
+        ("risk:\n  max_order_notional 5\n  deny_symbols: []\n", 2, "risk"),
+        ("mode paper\nrisk: {}\n", 1, "(top level)"),
+    ],
+)
+def test_a_missing_colon_is_named_at_its_own_line(
+    write_config: WriteConfig, text: str, line: int, path: str
+) -> None:
+    got = _issue(error_text(write_config(text)))
+    assert got[:2] == (line, path)
+    assert got[2].endswith("is not `key: value` (a colon followed by a space is missing)")
+
+
 def test_other_syntax_errors_keep_the_parser_wording(write_config: WriteConfig) -> None:
     got = _issue(error_text(write_config("alphahub:\n  url: a: b\n")))
     assert got[0] == 2
     assert got[2] == "mapping values are not allowed here"
+
+
+YAMLISH = st.text(alphabet=" \t\n:-#[]{},\"'|>&*!ab1", max_size=80)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=YAMLISH)
+def test_any_text_gives_a_config_or_a_config_error(write_config: WriteConfig, text: str) -> None:
+    """The re-reading of the wrong line never fails on its own, whatever the file holds."""
+    path = write_config(text)
+    try:
+        load(path)
+    except ConfigError as exc:
+        assert str(exc).startswith(str(path))

@@ -52,17 +52,25 @@ def describe_syntax_error(text: str, file: str, exc: yaml.MarkedYAMLError) -> Co
     if mark is not None and not constructing:
         lines = text.splitlines()
         if 0 <= mark.line < len(lines):
-            tab = "'\\t'" in what or "tab character" in what
-            found = (
-                _tab(lines, mark.line) if tab else _indentation(lines, mark.line, exc.problem or "")
-            )
+            problem = exc.problem or ""
+            if "'\\t'" in what or "tab character" in what:
+                found = _tab(lines, mark.line)
+            else:
+                found = _indentation(lines, mark.line, problem) or _no_colon(
+                    lines, mark.line, problem
+                )
             if found is not None:
-                return ConfigIssue(file, mark.line + 1, found[0], f"{kind}: {found[1]}")
+                number, path, message = found
+                return ConfigIssue(file, number + 1, path, f"{kind}: {message}")
     at = None if mark is None else mark.line + 1
     return ConfigIssue(file, at, path_at_syntax_error(text), f"{kind}: {what}")
 
 
-def _tab(lines: list[str], number: int) -> tuple[str, str] | None:
+#: a place in the file (0-based line), its key path, and what is wrong there
+_Found = tuple[int, str, str]
+
+
+def _tab(lines: list[str], number: int) -> _Found | None:
     row = lines[number]
     column = row.find("\t")
     if column < 0:
@@ -76,12 +84,13 @@ def _tab(lines: list[str], number: int) -> tuple[str, str] | None:
             f"a tab at column {column + 1}: tabs are not allowed for indentation in YAML"
             " (indent with spaces)"
         )
-        return path, message
+        return number, path, message
     path = _path_for(lines, number, leading, _parse(row[leading:], number, leading))
-    return path, f"a tab at column {column + 1}: YAML does not allow a tab here (use spaces)"
+    message = f"a tab at column {column + 1}: YAML does not allow a tab here (use spaces)"
+    return number, path, message
 
 
-def _indentation(lines: list[str], number: int, problem: str) -> tuple[str, str] | None:
+def _indentation(lines: list[str], number: int, problem: str) -> _Found | None:
     if not problem.startswith(_INDENT_PROBLEMS):
         return None
     row = lines[number]
@@ -101,7 +110,26 @@ def _indentation(lines: list[str], number: int, problem: str) -> tuple[str, str]
         f"bad indentation at column {indent + 1}: {what} is indented by {indent} spaces,"
         f" but here a line can only be indented by {allowed} (YAML nests by indentation)"
     )
-    return _path_for(lines, number, indent, line), message
+    return number, _path_for(lines, number, indent, line), message
+
+
+def _no_colon(lines: list[str], number: int, problem: str) -> _Found | None:
+    """``max_order_notional 5`` then ``deny_symbols: []``: PyYAML reads the two lines as one
+    text and fails on the second one's colon; the mistake is the line above, at its indentation.
+    """
+    if not problem.startswith(("mapping values are not allowed here", "could not find expected")):
+        return None
+    row = lines[number]
+    indent = len(row) - len(row.lstrip(" "))
+    above = [line for line in _content(lines, number) if line.number < number]
+    if not above or above[-1].key is not None or above[-1].indent != indent:
+        return None
+    culprit = above[-1]
+    text = re.sub(r"\s+#.*$", "", lines[culprit.number]).strip()
+    if text.startswith("-"):
+        return None
+    message = f"`{text}` is not `key: value` (a colon followed by a space is missing)"
+    return culprit.number, _path_for(lines, culprit.number, indent, culprit), message
 
 
 def _levels(lines: list[str], number: int) -> tuple[list[int], bool]:
