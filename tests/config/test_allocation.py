@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-from pathlib import Path
-
 import pytest
 
 from tests.config.helpers import ROOT_CONFIG, WriteConfig, load
 from tradebot.cli.main import main
 from tradebot.config.allocation import equity_shares, over_allocation
 from tradebot.config.loader import read_config
-from tradebot.config.model import Mode
-from tradebot.core.account import AccountSnapshot
-from tradebot.runtime.banner import banner
 
 
 def algo(algo_id: int, strategy: str, params: str, extra: str = "") -> str:
@@ -81,11 +75,3 @@ def test_config_check_prints_the_warning(
     assert main(["config", "check", "-q", "--config", str(path)]) == 0
     err = capsys.readouterr().err
     assert "warning: " in err and "allocations add up to 110% of equity (14: 80%, 16: 30%)" in err
-
-
-def test_the_banner_shows_the_warning(write_config: WriteConfig, tmp_path: Path) -> None:
-    account = AccountSnapshot("PA1", Decimal(100000), Decimal(100000), Decimal(100000))
-    text = banner(load(write_config(OVER)), Mode.PAPER, "sim", account, tmp_path / "j", None)
-    assert "  WARNING  allocations add up to 110% of equity (14: 80%, 16: 30%)" in text
-    quiet = banner(load(ROOT_CONFIG), Mode.PAPER, "sim", account, tmp_path / "j", None)
-    assert "WARNING" not in quiet

@@ -129,7 +129,17 @@ def test_a_missing_colon_is_named_at_its_own_line(
 ) -> None:
     got = _issue(error_text(write_config(text)))
     assert got[:2] == (line, path)
-    assert got[2].endswith("is not `key: value` (a colon followed by a space is missing)")
+    assert got[2] == "this line is not `key: value` (a colon followed by a space is missing)"
+
+
+def test_the_text_of_a_broken_line_is_never_repeated(write_config: WriteConfig) -> None:
+    # a password written without its colon must not reach the error (and so the terminal)
+    for text in (
+        "alphahub:\n  password hunter2-secret\n  email: a@b.c\n",
+        "alphahub:\n  email: a@b.c\n   password: hunter2-secret\n",
+        "alphahub:\n\tpassword: hunter2-secret\n",
+    ):
+        assert "hunter2" not in error_text(write_config(text))
 
 
 def test_other_syntax_errors_keep_the_parser_wording(write_config: WriteConfig) -> None:

@@ -125,10 +125,10 @@ def _no_colon(lines: list[str], number: int, problem: str) -> _Found | None:
     if not above or above[-1].key is not None or above[-1].indent != indent:
         return None
     culprit = above[-1]
-    text = re.sub(r"\s+#.*$", "", lines[culprit.number]).strip()
-    if text.startswith("-"):
+    if lines[culprit.number].lstrip().startswith("-"):
         return None
-    message = f"`{text}` is not `key: value` (a colon followed by a space is missing)"
+    # the line's text is not repeated: it may hold a secret written without its key's colon
+    message = "this line is not `key: value` (a colon followed by a space is missing)"
     return culprit.number, _path_for(lines, culprit.number, indent, culprit), message
 
 
