@@ -214,7 +214,7 @@ def _prepare(
             node.tag = _BOOL_TAG
 
 
-# -- warnings ------------------------------------------------------------------------------------
+# -- what run refuses, and warnings ---------------------------------------------------------------
 
 
 def _nothing_to_trade(config: Config, file: str, root: Node | None) -> Iterator[ConfigIssue]:

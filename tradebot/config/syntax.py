@@ -1,12 +1,15 @@
 """YAML syntax errors as a person wants to read them: the line and column that are wrong.
 
 PyYAML reports where its scanner gave up, and the parser's key path at that moment is the key
-*before* the mistake (a tab or a mis-indented key breaks the previous entry). So for the two
-mistakes people make most, the line PyYAML points at is read again here:
+*before* the mistake (a tab or a mis-indented key breaks the previous entry). So for the
+mistakes people make most, the lines around the one PyYAML points at are read again here:
 
 - a tab (YAML forbids tabs in indentation): the tab's own line and column;
 - a key or list item indented to a level that nothing above it opened: that line, its column,
-  and the indentations that would have been valid there.
+  and the indentations that would have been valid there;
+- a line missing the colon of ``key: value``: that line, not the next one where PyYAML fails.
+
+Messages name keys but never repeat a value: a broken line may hold a secret.
 
 The key path then names the key on the wrong line, under the nearest key above it that opened a
 block (``risk:`` with nothing after the colon) and is indented less. Anything else keeps PyYAML's
@@ -121,7 +124,7 @@ def _no_colon(lines: list[str], number: int, problem: str) -> _Found | None:
         return None
     row = lines[number]
     indent = len(row) - len(row.lstrip(" "))
-    above = [line for line in _content(lines, number) if line.number < number]
+    above = _content(lines, number)
     if not above or above[-1].key is not None or above[-1].indent != indent:
         return None
     culprit = above[-1]
