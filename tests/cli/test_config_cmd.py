@@ -76,7 +76,9 @@ def test_the_default_path_is_the_current_folder(
     code, _, err = check(capsys)
     assert code == 2
     assert "config.yaml: no such file" in err
-    (tmp_path / "config.yaml").write_text("mode: paper\n")
+    (tmp_path / "config.yaml").write_text(
+        "algorithms:\n  14:\n    strategy: fixed_shares\n    params: {shares: 1}\n"
+    )
     code, _, err = check(capsys, "-q")
     assert code == 0, err
 

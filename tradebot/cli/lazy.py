@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from tradebot.cli.options import add_shared_options
+
 
 class LazyGroup(click.Group):
     """``lazy_commands`` maps a name to ``("module:attribute", "short help")``."""
@@ -33,7 +35,7 @@ class LazyGroup(click.Group):
         command = getattr(importlib.import_module(module_name), attr)
         if not isinstance(command, click.Command):
             raise TypeError(f"{entry[0]} is not a click command")
-        return command
+        return add_shared_options(command)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, self.lazy_commands[name][1]) for name in self.list_commands(ctx)]

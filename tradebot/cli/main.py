@@ -13,6 +13,7 @@ import click
 
 from tradebot import __version__
 from tradebot.cli.lazy import LazyGroup
+from tradebot.cli.options import log_level, verbose_option
 from tradebot.exceptions import TradebotError, exit_code_for
 
 #: command name -> "module:attribute" of a click command; imported lazily.
@@ -40,7 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="tradebot")
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@verbose_option
 def cli(verbose: int) -> None:
     """tradebot: turn AlphaHub trading signals into broker orders, and journal every step.
 
@@ -48,7 +49,7 @@ def cli(verbose: int) -> None:
     pipeline offline, `tradebot config check` to validate your config.yaml, and
     `tradebot run --paper` to trade.
     """
-    level = logging.WARNING - 10 * min(verbose, 2)
+    level = log_level(verbose)
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

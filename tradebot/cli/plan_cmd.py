@@ -76,7 +76,8 @@ def _amount(ctx: click.Context, param: click.Parameter, value: str | None) -> De
 @click.option("--market-closed", is_flag=True, help="Plan as if the market were closed.")
 @click.option(
     "--account-id",
-    help="Account tag for client order ids (default: broker.account_id, else 'plan').",
+    help="The broker's account number to assume (default: broker.account_id, else 'plan')."
+    " Client order ids carry broker.account_id instead when the config sets it, as in `run`.",
 )
 def plan(
     signal_path: Path,

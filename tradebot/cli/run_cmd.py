@@ -48,6 +48,7 @@ def run(paper: bool, config_path: Path, status_every: float) -> None:
     from tradebot.runtime.bot import Bot
 
     loaded = read_config(config_path)
+    loaded.require_tradable()  # before the journal, its lock or the status file exist
     for warning in loaded.warnings:
         click.echo(f"warning: {warning}", err=True)
     mode = resolve_mode(loaded.config, live_flag=not paper)

@@ -21,6 +21,9 @@ from tradebot.config.locate import locate
 from tradebot.config.model import AlgorithmConfig, Config
 from tradebot.exceptions import ConfigError
 
+#: what a boolean key says to anything but an unquoted true or false
+BOOLEAN_HINT = "not a boolean: use true or false (unquoted; yes/no/on/off/1/0 are not booleans)"
+
 
 @dataclass(frozen=True, slots=True)
 class ConfigIssue:
@@ -60,6 +63,8 @@ def _describe(detail: ErrorDetails, data: Any) -> str:
         return "required, but missing"
     if kind == "extra_forbidden":
         return _unknown_key(loc, data)
+    if kind in ("bool_type", "bool_parsing"):
+        return BOOLEAN_HINT
     if loc and loc[-1] == "[key]":
         return f"key {_reword(msg)}"
     return _reword(msg)

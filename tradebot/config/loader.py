@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,27 +26,69 @@ import yaml
 from pydantic import ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from tradebot.config.errors import ConfigIssue, issues_from_validation, raise_issues
+from tradebot.config.allocation import over_allocation
+from tradebot.config.errors import (
+    BOOLEAN_HINT,
+    ConfigIssue,
+    issues_from_validation,
+    raise_issues,
+)
 from tradebot.config.interpolation import InterpolationError, interpolate
-from tradebot.config.locate import Loc, line_of, locate, path_at_syntax_error
+from tradebot.config.locate import Loc, line_of, locate
 from tradebot.config.model import Config, MarketClosedPolicy, Mode
+from tradebot.config.syntax import describe_syntax_error
 from tradebot.core.orders import OrderType, TimeInForce
 from tradebot.exceptions import ConfigError, LiveTradingNotGranted
 
 log = logging.getLogger(__name__)
 
 _STR_TAG = "tag:yaml.org,2002:str"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
 _NULL_TAG = "tag:yaml.org,2002:null"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
+#: the only spellings of a boolean (YAML 1.2); YAML 1.1's yes/no/on/off stay text
+_BOOLEAN = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that only ``true``/``false`` (any one case) are booleans.
+
+    YAML 1.1 (what PyYAML implements) also reads ``yes``, ``no``, ``on`` and ``off`` as booleans:
+    ``deny_symbols: [ON]`` would deny a symbol called ``True``, and ``enabled: off`` would be a
+    guess at what was meant. Here they stay text, which a boolean field then refuses ("use true or
+    false") and a text field keeps as written.
+    """
+
+    yaml_implicit_resolvers = {  # noqa: RUF012 - PyYAML's own class-level table, copied
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+_Loader.add_implicit_resolver(_BOOL_TAG, _BOOLEAN, list("tTfF"))
+
+
 @dataclass(frozen=True, slots=True)
 class LoadedConfig:
-    """A valid config, the file it came from, and what is legal but probably not meant."""
+    """A valid config, the file it came from, and what is legal but probably not meant.
+
+    ``untradable`` says why ``tradebot run`` would have nothing to do with this config (no
+    algorithm, or none enabled and subscribed). Such a file is still a valid config for the
+    commands that only read (journal, report, status, halt); ``run`` and ``config check`` refuse
+    it with :meth:`require_tradable`.
+    """
 
     config: Config
     file: str
     warnings: tuple[ConfigIssue, ...] = ()
+    untradable: tuple[ConfigIssue, ...] = ()
+
+    def require_tradable(self) -> None:
+        """Raise :class:`ConfigError` (exit 2) when the config leaves nothing to trade."""
+        if self.untradable:
+            raise_issues(self.file, self.untradable)
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
@@ -73,7 +116,8 @@ def read_config(path: str | Path, env: Mapping[str, str] | None = None) -> Loade
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise_issues(file, issues_from_validation(exc, file, root, data))
-    return LoadedConfig(config, file, tuple(_warnings(config, file, root)))
+    untradable = tuple(_nothing_to_trade(config, file, root))
+    return LoadedConfig(config, file, tuple(_warnings(config, file, root)), untradable)
 
 
 def resolve_mode(config: Config, live_flag: bool) -> Mode:
@@ -104,7 +148,7 @@ def resolve_mode(config: Config, live_flag: bool) -> Mode:
 
 
 def _parse(text: str, file: str, env: Mapping[str, str]) -> tuple[Node | None, Any]:
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         root = loader.get_single_node()
         if root is None:
@@ -118,19 +162,7 @@ def _parse(text: str, file: str, env: Mapping[str, str]) -> tuple[Node | None, A
             raise_issues(file, issues)
         return root, loader.construct_document(root)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        at = None if mark is None else mark.line + 1
-        what = " ".join(p for p in (exc.context, exc.problem) if p)
-        if "'\\t'" in what:
-            what += " (YAML indents with spaces, never tabs)"
-        path = path_at_syntax_error(text)
-        kind = (
-            "YAML error"
-            if isinstance(exc, yaml.constructor.ConstructorError)
-            else "YAML syntax error"
-        )
-        issue = ConfigIssue(file, at, path, f"{kind}: {what}")
-        raise ConfigError(str(issue)) from None
+        raise ConfigError(str(describe_syntax_error(text, file, exc))) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: YAML error: {exc}") from None
     finally:
@@ -163,6 +195,9 @@ def _prepare(
     elif isinstance(node, SequenceNode):
         for index, item in enumerate(node.value):
             yield from _prepare(item, f"{path}[{index}]", seen, file, env)
+    elif isinstance(node, ScalarNode) and node.tag == _BOOL_TAG and not _BOOLEAN.match(node.value):
+        # only an explicit ``!!bool yes`` gets here: the resolver reads true/false alone
+        yield ConfigIssue(file, line_of(node), path or "(top level)", BOOLEAN_HINT)
     elif isinstance(node, ScalarNode) and node.tag == _STR_TAG and "${" in node.value:
         try:
             value = interpolate(node.value, env)
@@ -170,11 +205,46 @@ def _prepare(
             yield ConfigIssue(file, line_of(node), path or "(top level)", str(exc))
             return
         node.value = value
-        if value == "" and node.style is None:
+        if node.style is None and value == "":
             node.tag = _NULL_TAG
+        elif node.style is None and _BOOLEAN.match(value):
+            # booleans are strict (text "true" is refused), so an unquoted ``${FLAG:-false}``
+            # is read as if its value had been written there; numbers need no such step, text
+            # converts to them exactly
+            node.tag = _BOOL_TAG
 
 
-# -- warnings ------------------------------------------------------------------------------------
+# -- what run refuses, and warnings ---------------------------------------------------------------
+
+
+def _nothing_to_trade(config: Config, file: str, root: Node | None) -> Iterator[ConfigIssue]:
+    """Why ``run`` would listen to nothing, or skip every signal it hears; empty when it would not.
+
+    A run needs at least one algorithm that is both enabled and subscribed to. An algorithm
+    disabled while the bot runs is a deliberate pause and stays allowed (the config watcher
+    applies it); starting with nothing to trade is a mistake, refused before anything is made.
+    """
+    hint = "nothing to trade (add one under algorithms:, as in tradebot's config.yaml)"
+    if root is None:
+        yield ConfigIssue(file, None, "(top level)", f"the config is empty: {hint}")
+        return
+    if not config.algorithms:
+        line, path = locate(root, ("algorithms",))
+        yield ConfigIssue(file, line, path, f"no algorithms configured: {hint}")
+        return
+    if any(config.algorithms[a].enabled for a in config.subscribed_algorithms):
+        return
+    if config.alphahub.algorithms is not None:
+        line, path = locate(root, ("alphahub", "algorithms"))
+        what = "lists no enabled algorithm" if config.alphahub.algorithms else "is empty"
+        yield ConfigIssue(file, line, path, f"{what}: nothing to trade")
+        return
+    line, path = locate(root, ("algorithms",))
+    message = (
+        "every algorithm is disabled: nothing to trade (enable one with enabled: true;"
+        " `tradebot listen` shows signals without trading)"
+    )
+    yield ConfigIssue(file, line, path, message)
 
 
 def _warnings(config: Config, file: str, root: Node | None) -> Iterator[ConfigIssue]:
@@ -182,10 +252,9 @@ def _warnings(config: Config, file: str, root: Node | None) -> Iterator[ConfigIs
         line, path = locate(root, loc)
         return ConfigIssue(file, line, path, message)
 
-    if not config.algorithms:
-        yield at(("algorithms",), "no algorithms configured: every signal will be skipped")
-    elif not any(a.enabled for a in config.algorithms.values()):
-        yield at(("algorithms",), "every algorithm is disabled: every signal will be skipped")
+    excess = over_allocation(config)
+    if excess is not None:
+        yield at(("algorithms",), excess)
     for algo_id, algo in config.algorithms.items():
         here = ("algorithms", algo_id)
         for name in config.risk.loosened_by(algo.risk):

@@ -23,6 +23,7 @@ from pydantic import (
     PositiveInt,
     PrivateAttr,
     SecretStr,
+    StrictBool,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -129,7 +130,7 @@ class AlpacaConfig(Frozen):
     secret_key: SecretStr | None = None
     timeout: float = Field(10.0, gt=0, description="per-request timeout, seconds")
     max_attempts: int = Field(8, ge=1, le=50, description="tries per request on transient errors")
-    stream: bool = Field(True, description="use the trade-updates websocket for fills")
+    stream: StrictBool = Field(True, description="use the trade-updates websocket for fills")
     stream_url: str | None = Field(
         None, description="trade-updates websocket override; default: derived from url"
     )
@@ -174,8 +175,8 @@ class SimBrokerConfig(Frozen):
     cash: Decimal = Field(Decimal(100000), gt=0)
     slippage_bps: Decimal = Field(Decimal(5), ge=0, le=1000)
     fill_delay: float = Field(0.0, ge=0, description="seconds between accept and fill")
-    shortable: bool = True
-    fractionable: bool = True
+    shortable: StrictBool = True
+    fractionable: StrictBool = True
 
 
 class BrokerConfig(Frozen):
@@ -326,7 +327,7 @@ class AlgorithmConfig(Frozen):
     """
 
     name: str = ""
-    enabled: bool = True
+    enabled: StrictBool = True
     strategy: str = Field(..., description="a module in strategies/ or 'package.module:Class'")
     params: dict[str, Any] = Field(default_factory=dict, validate_default=True)
     order_type: OrderType = OrderType.MARKET
@@ -337,8 +338,8 @@ class AlgorithmConfig(Frozen):
         le=10,
         description="limit orders: how far past the signal price (buy above, sell below), percent",
     )
-    allow_short: bool = False
-    allow_fractional: bool = False
+    allow_short: StrictBool = False
+    allow_fractional: StrictBool = False
     on_close_not_held: CloseNotHeld = CloseNotHeld.SKIP
     market_closed: MarketClosedPolicy = MarketClosedPolicy.QUEUE
     risk: RiskConfig = RiskConfig()
@@ -377,7 +378,7 @@ class AlgorithmConfig(Frozen):
 
 class Config(Frozen):
     mode: Mode = Field(Mode.PAPER, description="live also needs --live on the command line")
-    live_trading_acknowledged: bool = Field(
+    live_trading_acknowledged: StrictBool = Field(
         False, description="must be true, together with --live, to trade real money"
     )
     alphahub: AlphaHubConfig = AlphaHubConfig()

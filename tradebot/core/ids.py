@@ -17,6 +17,18 @@ MAX_CLIENT_ORDER_ID = 48
 _UNSAFE = re.compile(r"[^A-Z0-9]")
 
 
+def account_tag(configured: str | None, broker_account: str) -> str:
+    """The account part of every client order id: ``broker.account_id`` when the config sets it,
+    else the account number the broker reports.
+
+    A fixed tag lets several configs follow the same signals into one broker account without
+    their ids colliding, and keeps ids stable if the broker's number changes. Orders already
+    journaled keep the id they were written with: recovery and re-checks look them up by that
+    id, so changing the tag only changes the ids of orders planned from then on.
+    """
+    return configured or broker_account
+
+
 def client_order_id(account_id: str, leg_ids: Iterable[LegId], role: str, attempt: int = 0) -> str:
     """``tb<algo>-<SYMBOL>-<role initial>-<16 hex of sha256>[-a<attempt>]``, at most 48 chars.
 

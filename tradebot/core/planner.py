@@ -42,6 +42,7 @@ from strategies.base import Sizing, SizingContext
 from tradebot.config.model import AlgorithmConfig, CloseNotHeld, Config, MarketClosedPolicy
 from tradebot.core.account import AccountSnapshot, AssetInfo
 from tradebot.core.book import PositionBook
+from tradebot.core.ids import account_tag
 from tradebot.core.intents import Move, OrderStyle, within_count, write_orders
 from tradebot.core.netting import CLOSE_STEP, OPEN_STEP
 from tradebot.core.orders import (
@@ -395,7 +396,7 @@ class _PlanBuilder:
             for symbol, target in self.target.items()
         ]
         style = OrderStyle(
-            account_id=self.account.account_id,
+            account_id=account_tag(self.config.broker.account_id, self.account.account_id),
             algo_id=self.algo_id,
             order_type=self.order_type,
             time_in_force=self.tif,

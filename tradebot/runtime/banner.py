@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from tradebot import __version__
+from tradebot.config.allocation import over_allocation
 from tradebot.config.model import Config, Mode
 from tradebot.core.account import AccountSnapshot
+from tradebot.core.ids import account_tag
 
 
 def _params(params: dict[str, object]) -> str:
@@ -22,9 +24,12 @@ def banner(
     kill_switch: Path | None,
 ) -> str:
     money = "REAL MONEY" if mode is Mode.LIVE else "paper, no real money"
+    tag = account_tag(config.broker.account_id, account.account_id)
+    tagged = "" if tag == account.account_id else f" (order ids tagged {tag})"
     lines = [
         f"tradebot {__version__}: {str(mode).upper()} trading ({money})",
-        f"  broker   {broker}, account {account.account_id}: equity {account.equity:,.2f}"
+        f"  broker   {broker}, account {account.account_id}{tagged}:"
+        f" equity {account.equity:,.2f}"
         f" {account.currency}, buying power {account.buying_power:,.2f}",
         f"  signals  AlphaHub {config.alphahub.url}, {config.alphahub.connections} connection(s)",
         f"  journal  {journal}",
@@ -39,4 +44,7 @@ def banner(
             f"({_params(algo.params)}) {algo.order_type}/{algo.time_in_force}"
             + (", shorts allowed" if algo.allow_short else "")
         )
+    excess = over_allocation(config)
+    if excess is not None:
+        lines.append(f"  WARNING  {excess}")
     return "\n".join(lines)
