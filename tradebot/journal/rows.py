@@ -12,6 +12,7 @@ from typing import Any
 from tradebot.core.orders import OrderIntent, SkippedLeg
 from tradebot.core.signal import Leg, LegKind, RejectedLeg, Side, Signal
 from tradebot.journal.records import Status, dec_text, intent_data, iso, to_micros
+from tradebot.masking import mask
 
 INSERT = (
     "INSERT INTO entries (ts, status, algo_id, symbol, client_order_id, signal_id, leg, side, "
@@ -50,8 +51,9 @@ class Row:
             dec_text(self.qty),
             dec_text(self.price),
             dec_text(self.cum_qty),
-            self.detail,
-            dumps(self.data),
+            # the last gate before disk: whatever a message or a frame quoted, no secret
+            mask(self.detail),
+            mask(dumps(self.data)),
         )
 
 

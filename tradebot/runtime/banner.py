@@ -1,4 +1,8 @@
-"""The start-up banner: what the bot is about to do, in words a person checks at a glance."""
+"""The start-up banner: what the bot is about to do, in words a person checks at a glance.
+
+It is masked whole (:func:`tradebot.masking.mask`): the AlphaHub URL may carry a token or a
+password, and the banner goes to the terminal and to whatever log collects it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from pathlib import Path
 from tradebot import __version__
 from tradebot.config.model import Config, Mode
 from tradebot.core.account import AccountSnapshot
+from tradebot.masking import mask
 
 
 def _params(params: dict[str, object]) -> str:
@@ -39,4 +44,4 @@ def banner(
             f"({_params(algo.params)}) {algo.order_type}/{algo.time_in_force}"
             + (", shorts allowed" if algo.allow_short else "")
         )
-    return "\n".join(lines)
+    return mask("\n".join(lines))
