@@ -67,11 +67,22 @@ _HEADER = (
     r"(?:proxy-)?authorization|cookie|set-cookie|x-api-key|apca-api-key-id|apca-api-secret-key"
 )
 
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+# Words one of which a text must contain (lower-cased) for a rule to be tried: most texts (a
+# journal row, a fill) contain none, and skipping the regular expressions keeps masking cheap.
+_NAME_HINTS = (
+    *("token", "secret", "passw", "pwd", "passphrase", "signature", "credential", "cookie"),
+    *("apikey", "api_key", "api-key", "accesskey", "access_key", "access-key"),
+    *("privatekey", "private_key", "private-key", "keyid", "key_id", "key-id", "auth"),
+    *(f"{name}{after}" for name in ("key", "sig") for after in ("=", '"', "'", "]", "%5d", "\\")),
+)
+_HEADER_HINTS = ("authorization", "cookie", "x-api-key", "apca-api-")
+
+_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     # Alpaca stream login: {"action": "authenticate", "data": {"key_id": ..., "secret_key": ...}}
     # (or the data stream's flat {"action": "auth", "key": ..., "secret": ...}). The data object
     # is dropped whole, truncated or not; the JSON stays valid when it was.
     (
+        ("auth",),
         re.compile(
             r"""(?P<head>(?P<q>\\?["'])action(?P=q)\s*:\s*(?P=q)auth(?:enticate)?(?P=q)\s*,\s*)"""
             r"""(?:(?P=q)data(?P=q)\s*:\s*\{[^{}\n]*\}?|[^{}\n]*)""",
@@ -82,6 +93,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     # "name": "value" and 'name': 'value' (JSON, Python reprs, JSON inside JSON); a value a
     # library truncated (no closing quote) is masked to the end of the line.
     (
+        _NAME_HINTS,
         re.compile(
             rf"""(?P<head>(?P<q>\\?["'])(?P<name>{_NAME})(?P=q)\s*:\s*(?P<v>\\?["']))"""
             r"""[^\n]*?(?P<end>(?P=v)|(?=\n)|\Z)""",
@@ -91,11 +103,13 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     # Credential headers, as logged: "Authorization: Basic dXNl...".
     (
+        _HEADER_HINTS,
         re.compile(rf"(?<![\w-])(?P<head>(?:{_HEADER})[ \t]*:[ \t]*)[^\r\n\"']+", re.IGNORECASE),
         r"\g<head>***",
     ),
     # name=value: query strings, form bodies (user[password]=, user%5Bpassword%5D=), kwargs.
     (
+        _NAME_HINTS,
         re.compile(
             rf"""(?<![\w-])(?P<head>{_NAME}(?:\]|%5D)?=)"""
             r"""(?:'[^'\n]*'?|"[^"\n]*"?|[^\s&#"'<>,;)\]}]+)""",
@@ -105,10 +119,11 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     # URL userinfo: scheme://user:password@host
     (
+        ("://",),
         re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://)[^/@\s?#\"'<>]+@", re.IGNORECASE),
         r"\g<head>***@",
     ),
-    (re.compile(r"\b(?P<head>Bearer\s+)[\w.~+/=-]+", re.IGNORECASE), r"\g<head>***"),
+    (("bearer",), re.compile(r"\b(?P<head>Bearer\s+)[\w.~+/=-]+", re.IGNORECASE), r"\g<head>***"),
 )
 
 # -- the registry ----------------------------------------------------------------------------
@@ -158,8 +173,10 @@ def mask(text: str) -> str:
         return text
     values = _values
     text = _without(values, text)
-    for pattern, replacement in _RULES:
-        text = pattern.sub(replacement, text)
+    lowered = text.lower()
+    for hints, pattern, replacement in _RULES:
+        if any(hint in lowered for hint in hints):
+            text = pattern.sub(replacement, text)
     # A replacement can, in theory, complete a registered value that contains the mask itself;
     # every pass shortens the text, so this ends.
     return _without(values, text)
