@@ -85,7 +85,7 @@ def test_secrets_are_masked_where_they_stand(text: str, expected: str) -> None:
         "leg_key=16:open:JBHT:buy:2021-04-26T14:30:01Z last_signal=2 closes author=me",
         "journal  tradebot-demo/journal/tradebot.sqlite",
         '{"last_signal":"1 open","signal_id":3,"key_count":2}',
-        "mail to demo@example.com about the token bucket",
+        "mail to someone@example.net about the token bucket",
         "https://alphahub.us, 2 connection(s)",
     ],
 )

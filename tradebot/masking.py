@@ -2,7 +2,8 @@
 
 :func:`mask` is applied to every log record (:class:`MaskSecrets`, installed on the CLI's log
 handlers so third-party loggers are covered too), every :class:`~tradebot.exceptions.TradebotError`
-message, the banner, the status lines, ``tradebot config check`` and every journal row. It
+message (when it is made), the banner, connection states, ``tradebot config check``, reprs of
+config and broker objects, every journal row, and the CLI's report of an unexpected error. It
 replaces with :data:`MASK`:
 
 * **registered values** (:func:`register`): the configured passwords, API keys, tokens and
@@ -19,10 +20,12 @@ replaces with :data:`MASK`:
 
 Why a registry as well as patterns: patterns catch secrets by where they stand, the registry by
 what they are. A library that prints a request body, an exception that quotes a URL decoded, a
-websockets frame dump cut in the middle of a JSON key: the patterns may miss them, the registry
-does not. Values shorter than :data:`MIN_SECRET_LENGTH` are not hunted in free text (masking
-every ``demo`` would mangle paths and words); they are still masked wherever the patterns see
-them, and in ``config check`` by field.
+frame dump cut in the middle of a JSON key: the patterns may miss the value, the registry finds
+it whole. (A value cut in two is beyond both: that is why the CLI keeps libraries' raw frame
+dumps out of the log, see :mod:`tradebot.cli.logs`.) Values shorter than
+:data:`MIN_SECRET_LENGTH` are not hunted in free text (masking every ``demo`` would mangle paths
+and words); they are still masked wherever the patterns see them, and in ``config check`` by
+field.
 
 Registering is one call, from wherever a secret enters the process::
 
@@ -50,7 +53,8 @@ MASK = "***"
 #: Registered values shorter than this are not searched for in free text (see the docstring).
 MIN_SECRET_LENGTH = 6
 
-#: Temporary values (access and renew tokens) kept; older ones have long been replaced.
+#: Forms (a value, URL-encoded, base64...) of temporary values kept, the newest: an access or
+#: renew token has a few, and older tokens have long been replaced.
 TEMPORARY_KEPT = 64
 
 # -- what a secret looks like -----------------------------------------------------------------
