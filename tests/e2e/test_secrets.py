@@ -144,6 +144,15 @@ class Process:
             self.proc.kill()
 
 
+def journal_bytes(folder: Path, when: str) -> dict[str, str]:
+    """Every file in the journal folder (the SQLite db, its WAL and SHM, the status file)."""
+    return {
+        f"{path.name} {when}": path.read_bytes().decode("latin-1")
+        for path in folder.iterdir()
+        if path.is_file()
+    }
+
+
 async def command(folder: Path, name: str, *args: str) -> Process:
     process = Process(folder, name, "-vv", *args)
     await process.start()
@@ -175,8 +184,16 @@ async def test_no_secret_reaches_any_output_log_status_or_journal_byte(tmp_path:
                 await hub.push(16, {"open": [leg("JBHT", "buy", "150.00", stamp)]})
                 await until(lambda: planned_after(journal, 16, mark), "the second plan")
                 await until(lambda: unresolved(journal) == 0, "the second fill")
+                mark = last_id(journal)
+                edited = config.read_text().replace("max_signal_age: 600", "max_signal_age: 900")
+                config.write_text(edited)
+                await until(
+                    lambda: bool(entries(journal, statuses=(Status.CONFIG,), after_id=mark)),
+                    "the edited config applied and journaled",
+                )
                 status = await command(tmp_path, "status", "status", "--config", str(config))
                 outputs["status (running)"] = status.out() + status.err()
+                outputs.update(journal_bytes(journal.parent, "(running)"))  # the WAL is live
                 assert await bot.stop(signal.SIGTERM) == 0
             finally:
                 bot.kill()
@@ -185,10 +202,11 @@ async def test_no_secret_reaches_any_output_log_status_or_journal_byte(tmp_path:
             assert "DEBUG" in outputs["run stderr"]  # -vv did log at debug level
             assert "api_token=***" in outputs["run stderr"]  # the socket URL, masked
 
+            bots = set(hub.connections)  # closed, but the hub may not have noticed yet
             listen = Process(tmp_path, "listen", "-vv", "listen", "--config", str(config))
             await listen.start()
             try:
-                await hub.wait_joined(14, 2)  # the bot is gone: these are the listener's
+                await until(lambda: len(set(hub.joined(14)) - bots) >= 2, "listen subscribed")
                 await hub.push(14, {"close": [leg("VRTX", "sell", "217.00", stamp)]})
                 await until(lambda: "VRTX" in listen.out(), "the signal printed by listen")
                 await listen.stop(signal.SIGINT)
@@ -210,11 +228,9 @@ async def test_no_secret_reaches_any_output_log_status_or_journal_byte(tmp_path:
             outputs[name] = done.out() + done.err()
 
     assert cid in outputs["journal"] and cid in outputs["explain"]  # the commands did show rows
-    files = [p for p in (tmp_path / "journal").iterdir() if p.is_file()]
-    assert any(p.name.endswith(".status.json") for p in files)
-    assert any(p.suffix == ".sqlite" for p in files)
-    for path in files:
-        outputs[f"file {path.name}"] = path.read_bytes().decode("latin-1")
+    outputs.update(journal_bytes(tmp_path / "journal", "(stopped)"))
+    assert any(name.endswith("-wal (running)") for name in outputs)
+    assert any(name.endswith(".status.json (stopped)") for name in outputs)
 
     secrets = [
         HUB_EMAIL,
