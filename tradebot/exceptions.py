@@ -25,14 +25,21 @@
         └── BrokerError ........... the broker answered in a way we cannot use  (exit 5)
 
 The CLI maps this tree to exit codes in one place (:data:`EXIT_CODES`).
-Messages never contain secrets: callers pass masked values, never tokens or passwords.
+Messages never contain secrets: every message is masked (:func:`tradebot.masking.mask`) when the
+error is made, so a URL or a library's text quoted in it loses its tokens and keys before it can
+reach a log, the journal or the terminal.
 """
 
 from __future__ import annotations
 
+from tradebot.masking import mask
+
 
 class TradebotError(Exception):
-    """Base of every error tradebot raises on purpose."""
+    """Base of every error tradebot raises on purpose; its text arguments are masked."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(mask(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 # -- fix the config -----------------------------------------------------------------------------

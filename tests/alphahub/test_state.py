@@ -11,8 +11,9 @@ from pydantic import SecretStr
 from tradebot.alphahub.auth import Token, socket_url
 from tradebot.alphahub.dedup import LegDeduper
 from tradebot.alphahub.gaps import GapRecorder
-from tradebot.alphahub.session import backoff, mask
+from tradebot.alphahub.session import backoff
 from tradebot.core.signal import Signal, parse_signal
+from tradebot.masking import mask
 
 T0 = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
 

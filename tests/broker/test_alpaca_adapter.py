@@ -243,3 +243,19 @@ async def test_a_deliberate_resend_needs_the_next_attempt_id(
     resent = await broker.submit(make_intent(retry_id))
     assert resent.status is OrderStatus.PENDING
     assert [o["client_order_id"] for o in server.orders()] == [first_id, retry_id]
+
+
+def test_repr_masks_the_endpoint_credentials() -> None:
+    from tradebot.config.model import AlpacaConfig
+
+    config = AlpacaConfig(
+        url="http://127.0.0.1:1/?api_token=URLPW-adapter-1",
+        stream_url="ws://127.0.0.1:2/stream?token=TOKEN-adapter-1",
+    )
+    adapter = AlpacaBroker(
+        config, Mode.PAPER, key_id=SecretStr("KEY-adapter-1"), secret_key=SecretStr("SEC-adapter-1")
+    )
+    text = repr(adapter) + repr(config)
+    assert "127.0.0.1:1" in text
+    for secret in ("URLPW-adapter-1", "TOKEN-adapter-1", "KEY-adapter-1", "SEC-adapter-1"):
+        assert secret not in text

@@ -131,3 +131,32 @@ def test_rejection_carries_code_and_status() -> None:
     )
     assert isinstance(out, OrderRejected)
     assert (out.code, out.status, out.client_order_id) == ("40310000", 403, CID)
+
+
+def test_a_connection_error_quoting_a_token_url_is_masked() -> None:
+    """requests names the URL (``url: /?token=...``); the message keeps the kind, not the token."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again before the request: refused
+    url = f"http://u:URLPW-errors-1@127.0.0.1:{port}/v2/orders?token=TOKEN-errors-1&x=1"
+    with pytest.raises(requests.ConnectionError) as raised:
+        requests.get(url, timeout=5)
+    assert "TOKEN-errors-1" in str(raised.value)  # what the library says
+    for cid in (None, CID):
+        error = translate(raised.value, client_order_id=cid)
+        text = str(error) + repr(error)
+        assert "TOKEN-errors-1" not in text and "URLPW-errors-1" not in text
+        assert "token=***" in text
+
+
+def test_a_secret_cut_by_the_message_limit_leaves_no_part_behind() -> None:
+    from tradebot.masking import register
+
+    secret = "REGISTERED-errors-secret-2"
+    register(secret)
+    body = "x" * 190 + secret  # the 200-character limit falls inside the secret
+    error = translate(api_error(500, body))
+    text = str(error)
+    assert not any(secret[:n] in text for n in range(6, len(secret) + 1)), text

@@ -59,7 +59,7 @@ def test_secrets_are_masked(
     assert code == 0
     assert "correct-horse-battery" not in out + err
     assert "alpaca-secret-123" not in out + err
-    assert yaml.safe_load(out)["alphahub"]["password"] == "********"
+    assert yaml.safe_load(out)["alphahub"]["password"] == "***"
 
 
 def test_quiet_prints_only_the_verdict(capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,3 +115,28 @@ def test_a_real_process_exits_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2, result.stderr
     assert f"{path}:3: algorithms.14.strategy: unknown strategy 'nope'" in result.stderr
+
+
+def test_check_masks_passwords_url_credentials_and_query_tokens(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "alphahub:\n"
+        "  url: http://hubuser:URLPW-check-1@127.0.0.1:4000\n"
+        "  password: PASSWORD-check-1\n"
+        "broker:\n"
+        "  name: alpaca\n"
+        "  alpaca:\n"
+        "    key_id: KEY-check-1\n"
+        "    secret_key: SECRET-check-1\n"
+        "    stream_url: ws://127.0.0.1:5000/stream?token=TOKEN-check-1\n"
+        "algorithms:\n"
+        "  16: {strategy: fixed_shares, params: {shares: 10}}\n"
+    )
+    code, out, err = check(capsys, str(path))
+    assert code == 0, err
+    for secret in ("URLPW-check-1", "PASSWORD-check-1", "KEY-check-1", "SECRET", "TOKEN-check-1"):
+        assert secret not in out + err
+    shown = yaml.safe_load(out)
+    assert shown["broker"]["alpaca"]["stream_url"] == "ws://127.0.0.1:5000/stream?token=***"

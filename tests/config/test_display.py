@@ -5,7 +5,8 @@ from decimal import Decimal
 import yaml
 
 from tests.config.helpers import ROOT_CONFIG, WriteConfig, load
-from tradebot.config.display import MASK, effective_config, effective_config_yaml, mask_url
+from tradebot.config.display import MASK, effective_config, effective_config_yaml
+from tradebot.config.model import Config
 
 
 def test_secrets_are_masked_when_set_and_null_when_not() -> None:
@@ -17,10 +18,33 @@ def test_secrets_are_masked_when_set_and_null_when_not() -> None:
     assert data["broker"]["alpaca"]["secret_key"] is None
 
 
-def test_credentials_in_urls_are_masked() -> None:
-    assert mask_url("https://user:pw@alphahub.example/x") == f"https://{MASK}@alphahub.example/x"
-    assert mask_url("https://alphahub.us") == "https://alphahub.us"
-    assert mask_url("not a url @ all") == "not a url @ all"
+URL_SECRETS = {
+    "alphahub": {"url": "https://hubuser:URLPW-display-1@alphahub.example/x"},
+    "broker": {
+        "alpaca": {
+            "url": "https://paper-api.alpaca.markets",
+            "stream_url": "wss://proxy.example/stream?vsn=2&token=TOKEN-display-1&x=1",
+            "secret_key": "SECRET-display-key",
+        }
+    },
+}
+
+
+def test_credentials_and_tokens_in_urls_are_masked() -> None:
+    data = effective_config(Config.model_validate(URL_SECRETS))
+    assert data["alphahub"]["url"] == f"https://{MASK}@alphahub.example/x"
+    assert data["broker"]["alpaca"]["stream_url"] == (
+        f"wss://proxy.example/stream?vsn=2&token={MASK}&x=1"
+    )
+    assert data["broker"]["alpaca"]["url"] == "https://paper-api.alpaca.markets"
+
+
+def test_repr_and_str_of_the_config_show_no_secret() -> None:
+    config = Config.model_validate(URL_SECRETS)
+    for text in (repr(config), str(config), repr(config.alphahub), repr(config.broker.alpaca)):
+        assert "URLPW-display-1" not in text and "TOKEN-display-1" not in text
+        assert "SECRET-display-key" not in text
+    assert "alphahub.example" in repr(config.alphahub)  # masked, not hidden
 
 
 def test_every_default_is_shown(write_config: WriteConfig) -> None:

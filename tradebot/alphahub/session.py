@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,28 +36,14 @@ from tradebot.alphahub import protocol as p
 from tradebot.alphahub.auth import TokenSource, socket_url
 from tradebot.config.model import AlphaHubConfig
 from tradebot.exceptions import ConnectionLost, InvalidFrame, TransientError
+from tradebot.masking import MaskSecrets, mask, register, register_found_in
 
 log = logging.getLogger(__name__)
 
-_TOKEN_IN_TEXT = re.compile(r"(api_token=)[^&\s\"']+")
-
-
-def mask(text: str) -> str:
-    """``text`` with any ``api_token=...`` value replaced by ``***``."""
-    return _TOKEN_IN_TEXT.sub(r"\1***", text)
-
-
-class MaskTokens(logging.Filter):
-    """websockets logs the request line, which carries the token: mask it before any handler."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = mask(record.getMessage()), None
-        return True
-
-
-#: The logger handed to websockets: its debug output (handshake lines) has the token masked.
+#: The logger handed to websockets: its debug output (the handshake's request line carries the
+#: token) is masked here already, for any handler, not only the CLI's.
 ws_log = logging.getLogger("tradebot.alphahub.websocket")
-ws_log.addFilter(MaskTokens())
+ws_log.addFilter(MaskSecrets())
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +105,7 @@ class Session:
         self._sink = sink
         self._mono = monotonic
         self._ever_joined: set[int] = set()
+        register_found_in(settings)  # the password, and whatever the URL carries
 
     async def run(self) -> None:
         """Stay connected until cancelled; raises only :class:`AuthenticationError`."""
@@ -146,9 +132,10 @@ class Session:
 
     async def _connect_once(self) -> None:
         token = await self._tokens.get()
+        register(token.value, temporary=True)
         url = socket_url(self._settings.url, token.value.get_secret_value())
         self._sink.state(
-            StateChange(self.index, "connecting", socket_url(self._settings.url, None))
+            StateChange(self.index, "connecting", mask(socket_url(self._settings.url, None)))
         )
         try:
             ws = await connect(
@@ -164,9 +151,8 @@ class Session:
                 self._tokens.refused(token)  # expired or revoked: log in again next attempt
             raise ConnectionLost(f"handshake refused (HTTP {status})") from None
         except (OSError, TimeoutError, InvalidHandshake) as exc:
-            raise ConnectionLost(
-                f"connect failed: {mask(str(exc)) or type(exc).__name__}"
-            ) from None
+            # ConnectionLost masks its message: the text may quote the URL with the token
+            raise ConnectionLost(f"connect failed: {str(exc) or type(exc).__name__}") from None
         opened = self._mono()
         try:
             async with ws:

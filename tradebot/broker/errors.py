@@ -18,7 +18,8 @@ all of them by what the caller should do::
 
 "On submit" means a ``client_order_id`` was given: an order that may exist must be looked up, never
 simply sent again. Messages carry the HTTP status and the broker's short message, never headers
-(where the keys travel).
+(where the keys travel); the text is masked before it is cut short, so a URL with a token
+(``url: /?token=...`` in a connection error) or a key quoted by a proxy never survives in part.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from tradebot.exceptions import (
     RateLimited,
     TradebotError,
 )
+from tradebot.masking import mask
 
 DUPLICATE_CLIENT_ORDER_ID = 40010001  # Alpaca's code for "client_order_id must be unique"
 _MAX_MESSAGE = 200
@@ -123,5 +125,5 @@ def _retry_after(exc: BaseException) -> float | None:
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
+    text = " ".join(mask(text).split())
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"

@@ -6,15 +6,17 @@ Commands are registered by import path in :data:`COMMANDS` and imported only whe
 
 from __future__ import annotations
 
-import logging
 import sys
+import traceback
 
 import click
 
 from tradebot import __version__
 from tradebot.cli.lazy import LazyGroup
-from tradebot.cli.options import log_level, verbose_option
+from tradebot.cli.logs import configure_logging
+from tradebot.cli.options import verbose_option
 from tradebot.exceptions import TradebotError, exit_code_for
+from tradebot.masking import mask
 
 #: command name -> "module:attribute" of a click command; imported lazily.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -49,10 +51,7 @@ def cli(verbose: int) -> None:
     pipeline offline, `tradebot config check` to validate your config.yaml, and
     `tradebot run --paper` to trade.
     """
-    level = log_level(verbose)
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(verbose)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
+    except Exception as exc:  # a bug: show it whole, but a library's text may quote a URL or key
+        click.echo(mask("".join(traceback.format_exception(exc))), err=True, nl=False)
+        return 1
     return 0
 
 

@@ -1,12 +1,12 @@
 """The effective config as YAML, for ``tradebot config check``: defaults filled in, secrets masked.
 
-Secret fields show ``'********'`` when set and ``null`` when not; a URL's ``user:password@`` part
-is masked too. Nothing here ever prints a secret's value.
+Secret fields show ``'***'`` when set and ``null`` when not; every other text goes through
+:func:`tradebot.masking.mask`, so a URL's ``user:password@`` part and its secret query
+parameters (``?token=...``) are masked too. Nothing here ever prints a secret's value.
 """
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -15,14 +15,9 @@ import yaml
 from pydantic import BaseModel, SecretStr
 
 from tradebot.config.model import Config
+from tradebot.masking import MASK, mask
 
-MASK = "********"
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
-
-
-def mask_url(text: str) -> str:
-    """``https://user:pw@host`` -> ``https://********@host``; other text unchanged."""
-    return _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{MASK}@", text)
+__all__ = ["MASK", "effective_config", "effective_config_yaml"]
 
 
 def effective_config(config: Config) -> dict[str, Any]:
@@ -50,7 +45,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, str):
-        return mask_url(value)
+        return mask(value)
     return value
 
 

@@ -39,6 +39,7 @@ from tradebot.config.model import Config, MarketClosedPolicy, Mode
 from tradebot.config.syntax import describe_syntax_error
 from tradebot.core.orders import OrderType, TimeInForce
 from tradebot.exceptions import ConfigError, LiveTradingNotGranted
+from tradebot.masking import register_found_in
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ def read_config(path: str | Path, env: Mapping[str, str] | None = None) -> Loade
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise_issues(file, issues_from_validation(exc, file, root, data))
+    register_found_in(config)  # its passwords, keys and URL tokens: masked wherever they show
     untradable = tuple(_nothing_to_trade(config, file, root))
     return LoadedConfig(config, file, tuple(_warnings(config, file, root)), untradable)
 

@@ -11,6 +11,7 @@ the listener reads :class:`AlphaHubConfig`; brokers read :class:`BrokerConfig`; 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -35,12 +36,18 @@ from strategies.base import SizingStrategy
 from strategies.loader import StrategyNotFound, resolve_strategy
 from tradebot.config.hosts import ALPACA_LIVE_HOST, endpoint_host, normalise_host
 from tradebot.core.orders import OrderType, TimeInForce
+from tradebot.masking import mask
 
 
 class Frozen(BaseModel):
     """Base for every config section: immutable, unknown keys rejected."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # SecretStr fields hide themselves; a URL may still carry a token or a password
+        for name, value in super().__repr_args__():
+            yield name, mask(value) if isinstance(value, str) else value
 
 
 class Mode(StrEnum):

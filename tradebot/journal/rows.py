@@ -12,6 +12,7 @@ from typing import Any
 from tradebot.core.orders import OrderIntent, SkippedLeg
 from tradebot.core.signal import Leg, LegKind, RejectedLeg, Side, Signal
 from tradebot.journal.records import Status, dec_text, intent_data, iso, to_micros
+from tradebot.masking import mask
 
 INSERT = (
     "INSERT INTO entries (ts, status, algo_id, symbol, client_order_id, signal_id, leg, side, "
@@ -50,9 +51,19 @@ class Row:
             dec_text(self.qty),
             dec_text(self.price),
             dec_text(self.cum_qty),
-            self.detail,
-            dumps(self.data),
+            # the last gate before disk: whatever a message quoted, no secret. Only free text
+            # is masked: the data of order rows is read back by recovery (legs, timestamps),
+            # and a registered value that happens to occur in it must never rewrite it
+            mask(self.detail),
+            mask(dumps(self.data)) if self.status in NARRATIVE_STATUSES else dumps(self.data),
         )
+
+
+#: rows whose data is only ever shown to a person (what happened around the orders), never
+#: parsed back into orders, legs or fills: masked whole before they are written
+NARRATIVE_STATUSES = frozenset(
+    {Status.START, Status.STOP, Status.CONFIG, Status.GAP, Status.ERROR, Status.RECOVERY}
+)
 
 
 def _default(value: object) -> object:

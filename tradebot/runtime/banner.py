@@ -1,4 +1,8 @@
-"""The start-up banner: what the bot is about to do, in words a person checks at a glance."""
+"""The start-up banner: what the bot is about to do, in words a person checks at a glance.
+
+It is masked whole (:func:`tradebot.masking.mask`): the AlphaHub URL may carry a token or a
+password, and the banner goes to the terminal and to whatever log collects it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from tradebot.config.allocation import over_allocation
 from tradebot.config.model import Config, Mode
 from tradebot.core.account import AccountSnapshot
 from tradebot.core.ids import account_tag
+from tradebot.masking import mask
 
 
 def _params(params: dict[str, object]) -> str:
@@ -47,4 +52,4 @@ def banner(
     excess = over_allocation(config)
     if excess is not None:
         lines.append(f"  WARNING  {excess}")
-    return "\n".join(lines)
+    return mask("\n".join(lines))

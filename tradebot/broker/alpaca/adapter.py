@@ -48,6 +48,7 @@ from tradebot.exceptions import (
     OrderRejected,
     TransientError,
 )
+from tradebot.masking import mask, register, register_found_in
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,9 @@ class AlpacaBroker:
         self._mode = mode
         self._key_id = key_id
         self._secret_key = secret_key
+        # the keys may come from the environment, not the config: masked wherever they show
+        register(key_id, secret_key)
+        register_found_in((config.url, config.stream_url))
         self._now = now
         self._policy = RetryPolicy(
             max_attempts=config.max_attempts,
@@ -94,7 +98,7 @@ class AlpacaBroker:
         self._tasks: list[asyncio.Task[None]] = []
 
     def __repr__(self) -> str:
-        return f"AlpacaBroker(mode={self._mode.value}, url={self._endpoints.rest!r})"
+        return mask(f"AlpacaBroker(mode={self._mode.value}, url={self._endpoints.rest!r})")
 
     # -- lifecycle --------------------------------------------------------------------------
 

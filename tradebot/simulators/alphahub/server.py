@@ -30,7 +30,7 @@ from urllib.parse import parse_qs
 
 from websockets.server import ServerProtocol
 
-from tradebot.alphahub.session import MaskTokens
+from tradebot.masking import MaskSecrets
 from tradebot.simulators.alphahub import http
 from tradebot.simulators.alphahub.channels import SimConnection
 from tradebot.simulators.alphahub.script import ScriptEntry, run_script
@@ -39,7 +39,7 @@ from tradebot.simulators.alphahub.tokens import TokenStore
 log = logging.getLogger(__name__)
 
 _ws_log = logging.getLogger(__name__ + ".websocket")
-_ws_log.addFilter(MaskTokens())  # its handshake lines carry the client's token
+_ws_log.addFilter(MaskSecrets())  # its handshake lines carry the client's token
 
 
 def topic(algo_id: int) -> str:
