@@ -23,7 +23,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.core.helpers import T0
+from tests.core.helpers import T0, agreeing_market
 from tradebot.config.model import Config
 from tradebot.core.account import AccountSnapshot
 from tradebot.core.book import PositionBook
@@ -199,8 +199,19 @@ def test_planner_invariants_hold_over_any_sequence_of_signals_and_fills(
         signal = build_signal(algo_id, closes, opens, step)
         day = DayState(orders_today=dict(sent))
         now = signal.received_at
-        result = plan(signal, book, account, config, now, day=day, marks=MARKS)
-        again = plan(signal, book.copy(), account, config, now, day=day, marks=MARKS)
+        result = plan(
+            signal, book, account, config, now, day=day, marks=MARKS, market=agreeing_market(signal)
+        )
+        again = plan(
+            signal,
+            book.copy(),
+            account,
+            config,
+            now,
+            day=day,
+            marks=MARKS,
+            market=agreeing_market(signal),
+        )
         assert again == result, "the same signal twice gives the same plan and ids"
         check_plan(result, signal, book, config, day)
         for n, intent in enumerate(result.intents):
@@ -222,10 +233,26 @@ def test_a_redelivered_open_never_adds_to_the_position_it_opened(
     book = PositionBook(start)
     account = AccountSnapshot("PA1", D(100000), D(10000000), D(100000))
     signal = build_signal(algo_id, [], opens, 0)
-    first = plan(signal, book, account, config, signal.received_at, marks=MARKS)
+    first = plan(
+        signal,
+        book,
+        account,
+        config,
+        signal.received_at,
+        marks=MARKS,
+        market=agreeing_market(signal),
+    )
     for intent in first.intents:
         book.apply_fill(intent.algo_id, intent.symbol, intent.side, intent.qty)
-    second = plan(signal, book, account, config, signal.received_at, marks=MARKS)
+    second = plan(
+        signal,
+        book,
+        account,
+        config,
+        signal.received_at,
+        marks=MARKS,
+        market=agreeing_market(signal),
+    )
     algo = config.algorithms.get(algo_id)
     for leg in signal.open_legs:
         if book.qty(algo_id, leg.symbol) * leg.side.sign > 0:  # held in the leg's direction
