@@ -74,7 +74,8 @@ def config_text(hub: str, server: AlpacaServer) -> str:
 alphahub: {{url: {hub}, email: demo@example.com, password: demo, connections: 1}}
 broker:
   name: alpaca
-  alpaca: {{url: {server.url}, stream_url: {server.stream_url}, key_id: k, secret_key: s}}
+  alpaca: {{url: {server.url}, stream_url: {server.stream_url}, data_url: {server.url},
+           key_id: k, secret_key: s}}
 journal: {{path: journal/bench.sqlite}}
 risk: {{kill_switch_file: null}}
 algorithms:

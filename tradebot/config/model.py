@@ -390,7 +390,8 @@ class AlgorithmConfig(Frozen):
         Decimal(0),
         ge=0,
         le=10,
-        description="limit orders: how far past the signal price (buy above, sell below), percent",
+        description="limit orders: how far past the reference price (buy above, sell below),"
+        " percent",
     )
     allow_short: bool = False
     allow_fractional: bool = False

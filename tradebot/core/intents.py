@@ -33,7 +33,7 @@ class Move:
     open_legs: Sequence[Leg]  # opens that reached sizing (a refused flip still flattens)
     close_notes: Sequence[str] = ()
     open_notes: Sequence[str] = ()
-    price_source: PriceSource = PriceSource.BROKER
+    price_source: PriceSource = PriceSource.REFERENCE
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ def implausible_price(price: Decimal) -> str | None:
 class PriceSource(StrEnum):
     """Where the price an order was sized and checked at came from."""
 
-    BROKER = "broker"  # the broker's market data (Alpaca: latest trade or quote midpoint)
+    REFERENCE = "reference"  # the broker's price (``tradebot plan``: or one given by --price)
     SIGNAL = "signal"  # the signal's own price, standing in for a missing reference
 
 

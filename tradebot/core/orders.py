@@ -55,7 +55,7 @@ class OrderIntent:
     extended_hours: bool = False
     attempt: int = 0  # > 0 only for a deliberate re-send after a final failure
     notes: tuple[str, ...] = ()
-    price_source: PriceSource = PriceSource.BROKER
+    price_source: PriceSource = PriceSource.REFERENCE
 
     def __post_init__(self) -> None:
         if self.qty <= 0:

@@ -460,7 +460,7 @@ class _PlanBuilder:
                 close_notes=self._notes_for(symbol, CLOSE_STEP),
                 open_notes=self._notes_for(symbol, OPEN_STEP),
                 price_source=(
-                    PriceSource.SIGNAL if symbol in self.price_note else PriceSource.BROKER
+                    PriceSource.SIGNAL if symbol in self.price_note else PriceSource.REFERENCE
                 ),
             )
             for symbol, target in self.target.items()

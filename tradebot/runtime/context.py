@@ -6,10 +6,15 @@
   enforce when the order arrives;
 * asset information for the signal's symbols (cached for the day: tradable, shortable and
   fractionable flags change rarely, and the broker checks again when the order arrives);
+* the broker's reference prices for the signal's symbols: asked for afresh for every signal,
+  in one request for all its symbols (a price is only worth anything while it is current);
 * today's state: orders sent and P&L realised per algorithm, the kill switch, the market clock.
 
 Lookups that fail for a transient reason degrade to "unknown" rather than dropping the signal:
 an unknown asset is not restricted by the planner, and the broker still refuses what it must.
+Reference prices that cannot be had, for whatever reason, become "no reference": the planner then
+skips the legs (``no_reference_price``) unless the config lets the signal's price stand in. The
+signal is journaled and the loop goes on; nothing is traded on a price nobody checked.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from zoneinfo import ZoneInfo
 from tradebot.broker.base import Broker
 from tradebot.config.model import Config
 from tradebot.core.account import AccountSnapshot, AssetInfo
+from tradebot.core.market import MarketPrices
 from tradebot.core.risk import DayState
-from tradebot.exceptions import TransientError
+from tradebot.exceptions import TradebotError, TransientError
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
 from tradebot.journal.review import report
@@ -140,6 +146,21 @@ class PlanningContext:
                 elif isinstance(info, BaseException):
                     raise info
         return {s: self._assets[s] for s in symbols if s in self._assets}
+
+    async def market_for(self, symbols: Iterable[str]) -> MarketPrices:
+        """The broker's reference prices for ``symbols``: one request, never one per leg.
+
+        Never raises a broker error: a lookup that fails (after the broker's own retries) gives
+        no reference prices, with the reason, and the planner skips what it cannot check.
+        """
+        wanted = list(dict.fromkeys(symbols))
+        if not wanted:
+            return MarketPrices()
+        try:
+            return await self._broker.reference_prices(wanted)
+        except TradebotError as exc:
+            log.warning("reference prices for %s unavailable: %s", ", ".join(wanted), exc)
+            return MarketPrices.failed(f"the broker's market data is unavailable ({exc})")
 
     def kill_switch(self) -> KillSwitchState:
         return read_kill_switch(self.kill_switch_path)

@@ -4,6 +4,7 @@ The mode comes resolved from the CLI/config (live only when ``--live`` and
 ``live_trading_acknowledged: true`` are both given). ``broker.alpaca.url`` overrides the REST
 endpoint (a local server, tests); the trade-updates stream is ``broker.alpaca.stream_url`` or
 derived from the REST URL (``https://host`` -> ``wss://host/stream``, as Alpaca lays it out).
+Market data (reference prices) comes from ``broker.alpaca.data_url``, else Alpaca's data API.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from tradebot.exceptions import ConfigError
 
 PAPER_URL = "https://paper-api.alpaca.markets"
 LIVE_URL = "https://api.alpaca.markets"
+DATA_URL = "https://data.alpaca.markets"  # market data: the same for paper and live
 _LIVE_HOSTS = frozenset({"api.alpaca.markets", "stream.data.alpaca.markets"})
 _PAPER_HOSTS = frozenset({"paper-api.alpaca.markets"})
 
@@ -24,6 +26,7 @@ _PAPER_HOSTS = frozenset({"paper-api.alpaca.markets"})
 class Endpoints:
     rest: str
     stream: str
+    data: str = DATA_URL
 
 
 def stream_url_for(rest_url: str) -> str:
@@ -47,4 +50,4 @@ def resolve(config: AlpacaConfig, mode: Mode) -> Endpoints:
             "broker.alpaca: live mode but the endpoint is Alpaca's paper API; "
             "remove broker.alpaca.url/stream_url or run in paper mode"
         )
-    return Endpoints(rest, stream)
+    return Endpoints(rest, stream, config.data_url or DATA_URL)
