@@ -159,7 +159,7 @@ def _market(
 ) -> tuple[MarketPrices, str]:
     """The reference prices to plan with, and where they came from (for the output)."""
     if given:
-        return MarketPrices(given), "--price"
+        return MarketPrices(given, origin="--price"), "--price"
     if not symbols:
         return MarketPrices(), "none needed"
     broker = config.broker

@@ -54,11 +54,13 @@ class MarketPrices:
     ``signal_stands_in``: the broker is its own market (``sim``) and has no opinion on a symbol
     it has no price for, so the signal's price may stand in (shown on the order).
     ``unavailable``: why the lookup failed altogether (shown in the skips), when it did.
+    ``origin``: who gave the prices, for the skips' details.
     """
 
     prices: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
     signal_stands_in: bool = False
     unavailable: str | None = None
+    origin: str = "the broker"
 
     @classmethod
     def failed(cls, reason: str) -> MarketPrices:
@@ -78,8 +80,8 @@ class MarketPrices:
             return f"no reference price for {symbol}: {self.unavailable}"
         price = self.prices.get(symbol)
         if price is not None:
-            return f"the broker's price for {symbol} is unusable: {implausible_price(price)}"
-        return f"the broker has no price for {symbol}"
+            return f"{self.origin}'s price for {symbol} is unusable: {implausible_price(price)}"
+        return f"{self.origin} has no price for {symbol}"
 
 
 NO_PRICES = MarketPrices.failed("no market data was asked for")

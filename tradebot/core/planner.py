@@ -244,7 +244,7 @@ class _PlanBuilder:
         distance = None if collar is None else off_market(leg.price, reference, collar)
         if distance is not None:
             return SkipReason.PRICE_OFF_MARKET, (
-                f"signal price {leg.price} is {distance:.1f}% from the broker's {reference}"
+                f"signal price {leg.price} is {distance:.1f}% from the market price {reference}"
                 f" for {symbol}; price_collar_pct is {collar}"
             )
         self.price[symbol] = reference
