@@ -132,7 +132,10 @@ class SimBroker:
             raise OrderRejected(
                 f"{intent.symbol}: cannot be sold short", client_order_id=cid, code="not_shortable"
             )
-        if intent.side is Side.BUY and intent.notional > self._buying_power():
+        market = self._market.get(intent.symbol, intent.reference_price)
+        if intent.side is Side.BUY and intent.qty * (intent.limit_price or market) > (
+            self._buying_power()
+        ):
             raise OrderRejected(
                 "insufficient buying power", client_order_id=cid, code="buying_power"
             )
