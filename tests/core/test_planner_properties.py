@@ -29,8 +29,8 @@ from tradebot.config.model import Config
 from tradebot.core.account import AccountSnapshot
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import MAX_CLIENT_ORDER_ID
-from tradebot.core.orders import IntentRole, OrderType, Plan, SkipReason
 from tradebot.core.market import MarketPrices, PriceSource
+from tradebot.core.orders import IntentRole, OrderType, Plan, SkipReason
 from tradebot.core.planner import DayState, plan
 from tradebot.core.signal import LegKind, Signal, parse_signal
 
