@@ -156,3 +156,16 @@ async def test_the_sim_broker_fills_at_its_market_price_not_the_intents() -> Non
     snap = await sim.submit(make_intent(symbol="AAPL", side=Side.BUY, qty="10", price="0.0001"))
     assert snap.filled_avg_price == D("189.50")
     assert (await sim.account()).cash == D(100000) - D("1895.00")
+
+
+def test_simulate_alpaca_takes_per_symbol_prices() -> None:
+    import click
+
+    from tradebot.simulators.alpaca.cli import command
+
+    args = ["--price", "AAPL=189.50", "--price", "50", "--price", "msft=415.3"]
+    ctx = command.make_context("alpaca", args)
+    assert ctx.params["prices"] == (D(50), {"AAPL": D("189.50"), "MSFT": D("415.3")})
+    for bad in ("AAPL=", "=5", "AAPL=cheap", "0", "AAPL=1E-9"):
+        with pytest.raises(click.BadParameter):
+            command.make_context("alpaca", ["--price", bad])

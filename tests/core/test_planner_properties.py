@@ -282,14 +282,28 @@ def test_a_redelivered_open_never_adds_to_the_position_it_opened(
 
 #: signal prices anywhere, from a slipped decimal point to a garbled number
 CLAIMS = ("0.000000001", "0.0001", "0.0075", "0.75", "9.99", "25", "99", "100", "101", "333.33")
+#: or a claim near the market: the reference times this factor (inside or just outside a collar)
+NEAR = st.sampled_from(["0.5", "0.95", "0.99", "1", "1", "1.004", "1.02", "1.3"]).map(D)
 claimed_legs = st.lists(
     st.tuples(
         st.sampled_from(SYMBOLS),
         st.sampled_from(["buy", "sell"]),
-        st.sampled_from(CLAIMS) | st.decimals(D("0.0000001"), D("1E+9"), places=7).map(str),
+        st.sampled_from(CLAIMS) | st.decimals(D("0.0000001"), D("1E+9"), places=7).map(str) | NEAR,
     ),
     max_size=4,
 )
+
+
+def claimed(legs: list[Any], reference: dict[str, str]) -> list[tuple[str, str, str]]:
+    """The legs with each near-the-market claim turned into a price."""
+    out = []
+    for symbol, side, claim in legs:
+        if isinstance(claim, Decimal):
+            claim = str((D(reference.get(symbol, "100")) * claim).quantize(D("0.0001")))
+        out.append((symbol, side, claim))
+    return out
+
+
 references = st.dictionaries(st.sampled_from(SYMBOLS), st.sampled_from(PRICES))
 
 
@@ -310,11 +324,11 @@ def test_whatever_a_signal_claims_no_order_exceeds_a_limit_at_the_reference_pric
     algo_id: int,
     closes: list[Any],
     opens: list[Any],
-    reference: dict[str, Decimal],
+    reference: dict[str, str],
 ) -> None:
     """Issue 10: sizing and every notional limit use the broker's price, never the signal's."""
     book = PositionBook(start)
-    signal = build_signal(algo_id, closes, opens, 0)
+    signal = build_signal(algo_id, claimed(closes, reference), claimed(opens, reference), 0)
     market = MarketPrices({symbol: D(price) for symbol, price in reference.items()})
     day = DayState()
     result = plan(signal, book, account, config, signal.received_at, market=market, marks=MARKS)
