@@ -107,3 +107,22 @@ async def test_reference_prices_are_one_request_per_signal_and_a_failure_is_no_r
             assert failed.price("AAPL") is None
             assert failed.unavailable is not None and str(fault) in failed.unavailable
         assert (await ctx.market_for(["AAPL"])).price("AAPL") == Decimal("189.50")
+
+
+async def test_a_hung_price_lookup_is_given_up_as_no_reference(tmp_path: Path) -> None:
+    from collections.abc import Sequence
+
+    from tradebot.core.market import MarketPrices
+
+    class HungBroker(ScriptedBroker):
+        async def reference_prices(self, symbols: Sequence[str]) -> MarketPrices:
+            await asyncio.Event().wait()  # the market-data API never answers
+            raise AssertionError("unreachable")
+
+    with open_journal(tmp_path / "j.sqlite") as journal:
+        ctx = PlanningContext(
+            HungBroker(), journal, kill_switch=None, track_pnl=False, price_timeout=0.05
+        )
+        market = await ctx.market_for(["AAPL"])
+    assert market.price("AAPL") is None
+    assert market.unavailable is not None and "no answer within 0.05s" in market.unavailable

@@ -72,6 +72,7 @@ class PlanningContext:
         track_pnl: bool,
         account_refresh: float = 15.0,
         account_min_interval: float = 2.0,
+        price_timeout: float = 5.0,
     ) -> None:
         self._broker = broker
         self._journal = journal
@@ -79,6 +80,7 @@ class PlanningContext:
         self._track_pnl = track_pnl
         self._account_refresh = account_refresh
         self._account_min_interval = account_min_interval
+        self._price_timeout = price_timeout
         self.account: AccountSnapshot | None = None
         self._account_at: datetime | None = None
         self._account_wanted = asyncio.Event()
@@ -151,16 +153,22 @@ class PlanningContext:
         """The broker's reference prices for ``symbols``: one request, never one per leg.
 
         Never raises a broker error: a lookup that fails (after the broker's own retries) gives
-        no reference prices, with the reason, and the planner skips what it cannot check.
+        no reference prices, with the reason, and the planner skips what it cannot check. A
+        lookup still unanswered after ``price_timeout`` seconds is given up the same way: a hung
+        market-data API holds a signal up for seconds, never for the length of every retry.
         """
         wanted = list(dict.fromkeys(symbols))
         if not wanted:
             return MarketPrices()
         try:
-            return await self._broker.reference_prices(wanted)
+            async with asyncio.timeout(self._price_timeout):
+                return await self._broker.reference_prices(wanted)
+        except TimeoutError:
+            reason = f"no answer within {self._price_timeout:g}s"
         except TradebotError as exc:
-            log.warning("reference prices for %s unavailable: %s", ", ".join(wanted), exc)
-            return MarketPrices.failed(f"the broker's market data is unavailable ({exc})")
+            reason = str(exc)
+        log.warning("reference prices for %s unavailable: %s", ", ".join(wanted), reason)
+        return MarketPrices.failed(f"the broker's market data is unavailable ({reason})")
 
     def kill_switch(self) -> KillSwitchState:
         return read_kill_switch(self.kill_switch_path)
