@@ -78,6 +78,7 @@ async def test_the_sim_bot_never_fills_a_leg_priced_at_a_billionth_of_a_dollar(
     (intent,) = entries(journal, statuses=(Status.INTENT,))
     assert intent.data["price_source"] == "signal"
     assert any("priced at the signal's 415.3" in note for note in intent.data["notes"])
+    assert "buy 12 MSFT market (sized at the signal's 415.3)" in bot.output()
 
 
 async def test_no_reference_price_from_alpaca_skips_the_legs_and_the_bot_goes_on(
