@@ -94,6 +94,7 @@ def test_a_looser_reference_policy_for_one_algorithm_is_warned_about_and_ignored
         ("risk: {max_order_qty: 0}", "risk.max_order_qty"),
         ("broker: {alpaca: {data_feed: nasdaq}}", "broker.alpaca.data_feed"),
         ("broker: {alpaca: {data_url: ftp://x}}", "broker.alpaca.data_url"),
+        ("broker: {alpaca: {data_url: 'ws://x'}}", "broker.alpaca.data_url"),
         ("broker: {sim: {prices: {AAPL: 0}}}", "broker.sim.prices"),
         ("broker: {sim: {prices: {AAPL: -3}}}", "broker.sim.prices"),
         ("broker: {sim: {prices: {AAPL: .nan}}}", "broker.sim.prices"),

@@ -163,8 +163,10 @@ def _market(
     if not symbols:
         return MarketPrices(), "none needed"
     broker = config.broker
-    # a preview needs no fill stream: only the account check and the market-data request
-    quiet = broker.model_copy(update={"alpaca": broker.alpaca.model_copy(update={"stream": False})})
+    # a preview needs no fill stream, and should not wait through a long outage: the account
+    # check and the market-data request, with two tries each at most
+    preview = {"stream": False, "max_attempts": min(broker.alpaca.max_attempts, 2)}
+    quiet = broker.model_copy(update={"alpaca": broker.alpaca.model_copy(update=preview)})
 
     async def ask() -> MarketPrices:
         async with make_broker(quiet, config.mode) as connected:

@@ -161,7 +161,7 @@ class AlpacaConfig(Frozen):
     )
     data_feed: DataFeed = Field(DataFeed.IEX, description="market-data feed for reference prices")
 
-    @field_validator("url", "stream_url", "data_url")
+    @field_validator("url", "stream_url")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
         if value is None:
@@ -169,6 +169,16 @@ class AlpacaConfig(Frozen):
         value = value.strip().rstrip("/")
         if not value.startswith(("http://", "https://", "ws://", "wss://")):
             raise ValueError("must start with http(s):// or ws(s)://")
+        return value
+
+    @field_validator("data_url")
+    @classmethod
+    def _data_endpoint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):  # a REST API, never a websocket
+            raise ValueError("must start with http:// or https://")
         return value
 
 
