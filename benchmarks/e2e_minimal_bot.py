@@ -3,10 +3,11 @@
 Log in, join one AlphaHub channel, and for each ``new_signals`` frame parse it and call
 ``TradingClient.submit_order`` for each leg. No planning, no checks, no retries.
 
-With ``--durable PATH`` each leg is first written to a SQLite file and committed the way
-tradebot's journal commits (WAL, ``synchronous=FULL``: one fsync), so the order never leaves
-before a record of it is on disk. That is the least a bot can do and still keep the write-ahead
-rule; the difference from the plain baseline is what the rule costs on this machine's disk.
+With ``--durable PATH`` the bot does the least a *safe* bot must do: for each signal it asks
+the market-data API for its symbols' prices in one snapshot request (a signal's price is never
+trusted: DESIGN.md), and each leg is written to a SQLite file and committed the way tradebot's
+journal commits (WAL, ``synchronous=FULL``: one fsync) before its order leaves. The difference
+from the plain baseline is what those two rules cost on this machine.
 
 Usage: python benchmarks/e2e_minimal_bot.py ALPHAHUB_URL ALPACA_URL ALGO_ID [--durable PATH]
 """
@@ -21,6 +22,9 @@ import sys
 from types import FrameType
 
 import requests
+from alpaca.data.enums import DataFeed
+from alpaca.data.historical.stock import StockHistoricalDataClient
+from alpaca.data.requests import StockSnapshotRequest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest
@@ -44,7 +48,11 @@ def main() -> None:
     parser.add_argument("hub")
     parser.add_argument("alpaca")
     parser.add_argument("algo", type=int)
-    parser.add_argument("--durable", metavar="PATH", help="commit each leg to SQLite first")
+    parser.add_argument(
+        "--durable",
+        metavar="PATH",
+        help="ask for reference prices, and commit each leg to SQLite, before the orders",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, stop)  # close the log cleanly when the benchmark ends
     log = open_log(args.durable) if args.durable else None
@@ -54,6 +62,7 @@ def main() -> None:
         timeout=10,
     ).json()["data"]["token"]
     client = TradingClient("bench-key", "bench-secret", paper=True, url_override=args.alpaca)
+    data = StockHistoricalDataClient("bench-key", "bench-secret", url_override=args.alpaca)
     ws_url = args.hub.replace("http", "ws", 1) + f"/socket/websocket?vsn=2.0.0&api_token={token}"
     with connect(ws_url) as ws:
         ws.send(json.dumps(["1", "1", f"algorithms:{args.algo}", "phx_join", {}]))
@@ -62,6 +71,13 @@ def main() -> None:
             _, _, _, event, payload = json.loads(message)
             if event != "new_signals":
                 continue
+            if log is not None:  # one reference-price request per signal, for all its symbols
+                symbols = sorted(
+                    {leg["symbol"] for g in ("close", "open") for leg in payload.get(g) or ()}
+                )
+                data.get_stock_snapshot(
+                    StockSnapshotRequest(symbol_or_symbols=symbols, feed=DataFeed.IEX)
+                )
             for group in ("close", "open"):
                 for leg in payload.get(group) or ():
                     if log is not None:  # autocommit: one transaction, one fsync

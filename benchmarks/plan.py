@@ -22,6 +22,7 @@ from decimal import Decimal
 from tradebot.config.model import Config
 from tradebot.core.account import AccountSnapshot, AssetInfo
 from tradebot.core.book import PositionBook
+from tradebot.core.market import MarketPrices
 from tradebot.core.planner import DayState, plan
 from tradebot.core.signal import Signal, parse_signal
 
@@ -83,7 +84,8 @@ def measure(runs: int, limits: bool) -> list[float]:
     marks = {symbol: Decimal(50) for symbol in SYMBOLS}
     assets = {s: AssetInfo(s, shortable=True, fractionable=True) for s in ("NEWA", "NEWB", "NEWC")}
     now = signal.received_at
-    kwargs = {"day": day, "marks": marks, "assets": assets}
+    market = MarketPrices({leg.symbol: leg.price for leg in signal.legs})  # the broker agrees
+    kwargs = {"day": day, "marks": marks, "assets": assets, "market": market}
     result = plan(signal, book, account, config, now, **kwargs)  # type: ignore[arg-type]
     assert len(result.intents) == 6 and not result.skipped, result
     for _ in range(200):  # warm up

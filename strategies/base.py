@@ -5,6 +5,10 @@ number of decimals. The planner then rounds it (whole shares unless fractional t
 for the algorithm, the order type and the asset), applies the risk limits, and skips a leg that
 ends at zero with the strategy's ``basis`` as the explanation. Strategies never see the broker,
 the clock or the journal: everything comes in through :class:`SizingContext`.
+
+The leg a strategy sees is priced at the *reference price* (the broker's market price, checked
+against the signal's own by the price collar before sizing), so a strategy that divides dollars
+by ``leg.price`` can never be fooled by a garbled signal price.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from tradebot.core.signal import Leg
 
 
 class FixedNotionalParams(StrategyParams):
-    notional: Decimal = Field(gt=0, description="dollars per open leg, at the signal's price")
+    notional: Decimal = Field(gt=0, description="dollars per open leg, at the reference price")
 
 
 class FixedNotional(SizingStrategy[FixedNotionalParams]):

@@ -27,6 +27,7 @@ def fast_config(server: AlpacaServer, **overrides: Any) -> AlpacaConfig:
     values: dict[str, Any] = {
         "url": server.url,
         "stream_url": server.stream_url,
+        "data_url": server.url,
         "timeout": 0.5,
         "max_attempts": 5,
         "first_retry_delay": 0.01,

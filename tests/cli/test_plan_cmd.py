@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +165,115 @@ def test_a_bad_config_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path
     err = capsys.readouterr().err
     assert code == 2
     assert f"{config}:2: risk.max_orders_per_day: should be greater than or equal to 0" in err
+
+
+# -- reference prices (issue 10 §1) ------------------------------------------------------------
+
+
+def _payload(tmp_path: Path, *legs: tuple[str, str, float]) -> str:
+    opens = [
+        {"symbol": s, "side": side, "price": p, "timestamp": "2026-11-24T14:30:00"}
+        for s, side, p in legs
+    ]
+    path = tmp_path / "signal.json"
+    path.write_text(json.dumps({"open": opens}))
+    return str(path)
+
+
+def test_a_leg_far_from_the_sim_market_is_not_planned(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The issue's reproduction: the shipped config planned ``buy 100000000 AAPL``."""
+    signal = _payload(tmp_path, ("AAPL", "buy", 0.0001))
+    code, out, _ = plan(capsys, "--signal", signal, "--algo", "16")
+    assert code == 0
+    assert "100000000" not in out and "No orders." in out
+    assert "price_off_market" in out and "189.5" in out
+    assert "Reference prices from the sim broker (its price table): AAPL 189.5" in out
+
+
+def test_the_sim_market_lets_the_signal_stand_in_where_it_has_no_price_and_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    signal = _payload(tmp_path, ("TSLA", "buy", 250))
+    code, out, _ = plan(capsys, "--signal", signal, "--algo", "16")
+    assert code == 0
+    assert "none for TSLA (the signal's price stands in)" in out
+    assert "~250 signal" in out
+    assert "priced at the signal's 250" in out
+    data = plan_json(capsys, "--signal", signal, "--algo", "16")
+    assert data["intents"][0]["price_source"] == "signal"
+
+
+def test_price_options_are_the_reference_offline(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    signal = _payload(tmp_path, ("AAPL", "buy", 199.0), ("TSLA", "buy", 250))
+    code, out, _ = plan(capsys, "--signal", signal, "--algo", "16", "--price", "aapl=200")
+    assert code == 0
+    assert "Reference prices from --price: AAPL 200; none for TSLA." in out
+    data = plan_json(capsys, "--signal", signal, "--algo", "16", "--price", "AAPL=200")
+    (intent,) = data["intents"]
+    assert (intent["symbol"], intent["qty"], intent["reference_price"]) == ("AAPL", "50", "200")
+    assert intent["price_source"] == "reference"
+    skipped = {s["leg"].split(":")[2]: s for s in data["skipped"]}
+    assert skipped["TSLA"]["reason"] == "no_reference_price"
+    assert "--price has no price for TSLA" in skipped["TSLA"]["detail"]
+
+
+@pytest.mark.parametrize("value", ["AAPL", "AAPL=", "=5", "AAPL=cheap", "AAPL=0", "AAPL=nan"])
+def test_a_bad_price_option_exits_2(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    code, _, err = plan(capsys, "--signal", str(FRAME), "--price", value)
+    assert code == 2
+    assert "--price" in err
+
+
+def _alpaca_config(tmp_path: Path, url: str) -> str:
+    config = tmp_path / "alpaca.yaml"
+    config.write_text(
+        f"broker:\n  name: alpaca\n  alpaca:\n    url: {url}\n    data_url: {url}\n"
+        "    timeout: 1\n    max_attempts: 1\n"
+        "algorithms:\n  16:\n    strategy: fixed_notional\n    params: {notional: 10000}\n"
+    )
+    return str(config)
+
+
+def test_alpaca_reference_prices_come_from_its_market_data(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tradebot.simulators.alpaca.server import SNAPSHOTS, AlpacaServer
+
+    monkeypatch.setenv("APCA_API_KEY_ID", "k")
+    monkeypatch.setenv("APCA_API_SECRET_KEY", "s")
+    signal = _payload(tmp_path, ("AAPL", "buy", 190.0), ("MSFT", "buy", 0.42))
+    with AlpacaServer() as server:
+        server.set_price("AAPL", Decimal("200"))
+        server.set_price("MSFT", Decimal("415.30"))
+        config = _alpaca_config(tmp_path, server.url)
+        code = main(["plan", "--config", config, "--signal", signal, "--algo", "16"])
+        snapshots = [r for r in server.requests if r[1] == SNAPSHOTS]
+    out = capsys.readouterr().out
+    assert code == 0
+    assert len(snapshots) == 1
+    assert "Reference prices from the alpaca broker (iex feed): AAPL 200.0, MSFT 415.3" in out
+    assert "buy   50   AAPL" in out  # 10,000 at 200, not at the signal's 190
+    assert "price_off_market" in out  # MSFT at 0.42
+
+
+def test_an_unreachable_broker_means_no_reference(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    monkeypatch.setenv("APCA_API_KEY_ID", "k")
+    monkeypatch.setenv("APCA_API_SECRET_KEY", "s")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    signal = _payload(tmp_path, ("AAPL", "buy", 190.0))
+    config = _alpaca_config(tmp_path, url)
+    code = main(["plan", "--config", config, "--signal", signal, "--algo", "16"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "No orders." in out
+    assert "no_reference_price" in out and "could not be asked" in out

@@ -10,6 +10,7 @@ from typing import Any
 from tradebot.config.model import Config
 from tradebot.core.account import AccountSnapshot
 from tradebot.core.book import PositionBook
+from tradebot.core.market import MarketPrices
 from tradebot.core.orders import Plan, SkipReason
 from tradebot.core.planner import DayState, plan
 from tradebot.core.signal import Signal, parse_signal
@@ -71,8 +72,14 @@ def run(
     **kwargs: Any,
 ) -> Plan:
     kwargs.setdefault("day", DayState())
+    kwargs.setdefault("market", agreeing_market(signal))
     now = kwargs.pop("now", signal.received_at)
     return plan(signal, book or PositionBook(), account, config or make_config(), now, **kwargs)
+
+
+def agreeing_market(signal: Signal) -> MarketPrices:
+    """A broker whose reference prices are the signal's own (the last leg's, per symbol)."""
+    return MarketPrices({leg.symbol: leg.price for leg in signal.legs})
 
 
 def orders(result: Plan) -> list[tuple[str, str, str, str]]:

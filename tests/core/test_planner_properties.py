@@ -7,8 +7,9 @@ partial) fills left behind:
   never takes a ledger past zero;
 - the account's net is always the sum of the ledgers, and an algorithm's orders never touch
   another algorithm's ledger;
-- no order exceeds a configured limit (order notional, orders per day, position, symbol and
-  algorithm exposure);
+- no order exceeds a configured limit (order notional and quantity, orders per day, position,
+  symbol and algorithm exposure), valued at the broker's reference price whatever the signal
+  claims, and no leg is traded whose price is outside the collar around that reference;
 - closes go before opens, every leg is in an order or skipped with a reason, client order ids
   are unique and at most 48 characters, and the same signal planned twice gives the same plan.
 """
@@ -23,11 +24,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.core.helpers import T0
+from tests.core.helpers import T0, agreeing_market
 from tradebot.config.model import Config
 from tradebot.core.account import AccountSnapshot
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import MAX_CLIENT_ORDER_ID
+from tradebot.core.market import MarketPrices, PriceSource
 from tradebot.core.orders import IntentRole, OrderType, Plan, SkipReason
 from tradebot.core.planner import DayState, plan
 from tradebot.core.signal import LegKind, Signal, parse_signal
@@ -70,6 +72,8 @@ def configs(draw: st.DrawFn) -> Config:
         "max_symbol_exposure": draw(limit),
         "max_algo_exposure": draw(st.sampled_from([None, "3000", "50000"])),
         "max_orders_per_day": draw(st.sampled_from([None, 5, 40])),
+        "max_order_qty": draw(st.sampled_from([None, None, "5", "50"])),
+        "price_collar_pct": draw(st.sampled_from([None, "1", "5", "60"])),
     }
     return Config.model_validate(
         {"algorithms": algorithms, "risk": {k: v for k, v in risk.items() if v is not None}}
@@ -123,7 +127,12 @@ def assert_ledgers_sum_to_net(book: PositionBook) -> None:
 
 
 def check_plan(
-    result: Plan, signal: Signal, book: PositionBook, config: Config, day: DayState
+    result: Plan,
+    signal: Signal,
+    book: PositionBook,
+    config: Config,
+    day: DayState,
+    market: MarketPrices,
 ) -> None:
     intents = result.intents
     roles = [i.role for i in intents]
@@ -155,8 +164,19 @@ def check_plan(
         assert not crosses(net, new_net), f"{intent} flips the account net {net}"
         if all(leg.kind is LegKind.CLOSE for leg in intent.leg_ids):
             assert abs(new_ledger) < abs(ledger), "a close only ever reduces a ledger"
+        reference = market.prices[intent.symbol]
+        assert intent.reference_price == reference
+        assert intent.price_source is PriceSource.REFERENCE
+        assert intent.notional >= intent.qty * reference
         if risk.max_order_notional is not None:
             assert intent.notional <= risk.max_order_notional * SLACK
+        if risk.max_order_qty is not None:
+            assert intent.qty <= risk.max_order_qty
+        collar = risk.price_collar_pct
+        assert collar is not None
+        for leg in signal.legs:
+            if leg.id in intent.leg_ids:
+                assert abs(leg.price - reference) <= reference * collar / 100
         if abs(new_ledger) > abs(ledger):
             grown[intent.symbol] = intent.limit_price or intent.reference_price
     for other in ALGOS:
@@ -174,7 +194,7 @@ def check_plan(
             net = abs(after.net(symbol))
             assert net * price <= risk.max_symbol_exposure * SLACK or net <= abs(book.net(symbol))
     if grown and risk.max_algo_exposure is not None:
-        prices = MARKS | {leg.symbol: leg.price for leg in signal.legs} | grown
+        prices = MARKS | dict(market.prices) | grown
         holdings = after.holdings(signal.algo_id)
         gross = sum((abs(q) * prices[s] for s, q in holdings.items()), D(0))
         assert gross <= risk.max_algo_exposure * SLACK
@@ -199,10 +219,20 @@ def test_planner_invariants_hold_over_any_sequence_of_signals_and_fills(
         signal = build_signal(algo_id, closes, opens, step)
         day = DayState(orders_today=dict(sent))
         now = signal.received_at
-        result = plan(signal, book, account, config, now, day=day, marks=MARKS)
-        again = plan(signal, book.copy(), account, config, now, day=day, marks=MARKS)
+        market = agreeing_market(signal)
+        result = plan(signal, book, account, config, now, day=day, marks=MARKS, market=market)
+        again = plan(
+            signal,
+            book.copy(),
+            account,
+            config,
+            now,
+            day=day,
+            marks=MARKS,
+            market=agreeing_market(signal),
+        )
         assert again == result, "the same signal twice gives the same plan and ids"
-        check_plan(result, signal, book, config, day)
+        check_plan(result, signal, book, config, day, market)
         for n, intent in enumerate(result.intents):
             sent[intent.algo_id] += 1
             filled = intent.qty * fills[n % len(fills)]
@@ -222,13 +252,89 @@ def test_a_redelivered_open_never_adds_to_the_position_it_opened(
     book = PositionBook(start)
     account = AccountSnapshot("PA1", D(100000), D(10000000), D(100000))
     signal = build_signal(algo_id, [], opens, 0)
-    first = plan(signal, book, account, config, signal.received_at, marks=MARKS)
+    first = plan(
+        signal,
+        book,
+        account,
+        config,
+        signal.received_at,
+        marks=MARKS,
+        market=agreeing_market(signal),
+    )
     for intent in first.intents:
         book.apply_fill(intent.algo_id, intent.symbol, intent.side, intent.qty)
-    second = plan(signal, book, account, config, signal.received_at, marks=MARKS)
+    second = plan(
+        signal,
+        book,
+        account,
+        config,
+        signal.received_at,
+        marks=MARKS,
+        market=agreeing_market(signal),
+    )
     algo = config.algorithms.get(algo_id)
     for leg in signal.open_legs:
         if book.qty(algo_id, leg.symbol) * leg.side.sign > 0:  # held in the leg's direction
             assert all(leg.id not in i.leg_ids for i in second.intents)
             reasons = {s.reason for s in second.skipped if s.leg_id == leg.id}
             assert reasons == {SkipReason.ALREADY_HELD} or algo is None or not algo.enabled
+
+
+#: signal prices anywhere, from a slipped decimal point to a garbled number
+CLAIMS = ("0.000000001", "0.0001", "0.0075", "0.75", "9.99", "25", "99", "100", "101", "333.33")
+#: or a claim near the market: the reference times this factor (inside or just outside a collar)
+NEAR = st.sampled_from(["0.5", "0.95", "0.99", "1", "1", "1.004", "1.02", "1.3"]).map(D)
+claimed_legs = st.lists(
+    st.tuples(
+        st.sampled_from(SYMBOLS),
+        st.sampled_from(["buy", "sell"]),
+        st.sampled_from(CLAIMS) | st.decimals(D("0.0000001"), D("1E+9"), places=7).map(str) | NEAR,
+    ),
+    max_size=4,
+)
+
+
+def claimed(legs: list[Any], reference: dict[str, str]) -> list[tuple[str, str, str]]:
+    """The legs with each near-the-market claim turned into a price."""
+    out = []
+    for symbol, side, claim in legs:
+        if isinstance(claim, Decimal):
+            claim = str((D(reference.get(symbol, "100")) * claim).quantize(D("0.0001")))
+        out.append((symbol, side, claim))
+    return out
+
+
+references = st.dictionaries(st.sampled_from(SYMBOLS), st.sampled_from(PRICES))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    config=configs(),
+    start=books,
+    account=accounts,
+    algo_id=st.sampled_from(ALGOS),
+    closes=claimed_legs,
+    opens=claimed_legs,
+    reference=references,
+)
+def test_whatever_a_signal_claims_no_order_exceeds_a_limit_at_the_reference_price(
+    config: Config,
+    start: dict[tuple[int, str], Decimal],
+    account: AccountSnapshot,
+    algo_id: int,
+    closes: list[Any],
+    opens: list[Any],
+    reference: dict[str, str],
+) -> None:
+    """Issue 10: sizing and every notional limit use the broker's price, never the signal's."""
+    book = PositionBook(start)
+    signal = build_signal(algo_id, claimed(closes, reference), claimed(opens, reference), 0)
+    market = MarketPrices({symbol: D(price) for symbol, price in reference.items()})
+    day = DayState()
+    result = plan(signal, book, account, config, signal.received_at, market=market, marks=MARKS)
+    check_plan(result, signal, book, config, day, market)
+    unpriced = {leg.id for leg in signal.legs if leg.symbol not in reference}
+    algo = config.algorithms[algo_id]
+    if algo.enabled:
+        reasons = {s.leg_id: s.reason for s in result.skipped if s.leg_id in unpriced}
+        assert set(reasons) == unpriced, "a leg without a reference was not skipped"

@@ -68,6 +68,7 @@ broker:
   alpaca:
     url: {server.url}
     stream_url: {server.stream_url}
+    data_url: {server.url}
     key_id: test-key
     secret_key: test-secret
     timeout: 2
@@ -244,8 +245,18 @@ class Env:
         """A leg timestamp for now, in AlphaHub's naive UTC format."""
         return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
-    async def push_and_wait(self, algo_id: int, payload: dict[str, Any]) -> None:
-        """Push one frame and wait until the bot has planned it."""
+    async def push_and_wait(
+        self, algo_id: int, payload: dict[str, Any], *, move_market: bool = True
+    ) -> None:
+        """Push one frame and wait until the bot has planned it.
+
+        ``move_market``: the broker's market first trades at the legs' prices, so they pass the
+        price collar (False: leave the market where it is).
+        """
+        if move_market:
+            for group in ("close", "open"):
+                for item in payload.get(group) or ():
+                    self.server.set_price(item["symbol"], Decimal(str(item["price"])))
         mark = last_id(self.journal)
         await self.hub.push(algo_id, payload)
         await until(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from tests.e2e.harness import (
@@ -63,9 +64,16 @@ async def started(config: Path, hub: AlphaHubSimulator) -> BotProcess:
     return bot
 
 
+def quote_legs(server: AlpacaServer) -> None:
+    """The market at the legs' prices, so no leg is skipped as off-market."""
+    server.set_price("VRTX", Decimal("216.08"))
+    server.set_price("JBHT", Decimal("168.56"))
+
+
 async def test_two_tags_on_one_alpaca_account_get_their_own_stable_ids(tmp_path: Path) -> None:
     vrtx = {"open": [leg("VRTX", "buy", "216.08", AT)]}
     with alpaca_server() as server:
+        quote_legs(server)
         async with AlphaHubSimulator(port=0) as hub:
             config_a = tagged_config(tmp_path / "a", hub, server, "acct-A")
             bot = await started(config_a, hub)
@@ -100,6 +108,7 @@ async def test_two_tags_on_one_alpaca_account_get_their_own_stable_ids(tmp_path:
 
 async def test_a_journaled_order_keeps_its_id_when_the_tag_changes(tmp_path: Path) -> None:
     with alpaca_server() as server:
+        quote_legs(server)
         async with AlphaHubSimulator(port=0) as hub:
             config = tagged_config(tmp_path, hub, server, "acct-A")
             # no re-check while it runs: the restart's recovery is what sends the order

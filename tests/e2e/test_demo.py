@@ -30,6 +30,7 @@ def test_the_demo_plays_its_session_and_leaves_a_reviewable_journal(
     skips = {(e.symbol, e.data.get("reason")) for e in entries(journal, statuses=(Status.SKIPPED,))}
     assert ("MSFT", "not_held") in skips
     assert (None, "invalid") in skips
+    assert ("AMD", "price_off_market") in skips  # priced a decimal point away from the market
     filled = {e.client_order_id for e in entries(journal, statuses=(Status.FILLED,))}
     assert filled == {e.client_order_id for e in intents}
     assert any(e.status is Status.GAP for e in entries(journal, statuses=(Status.GAP,)))

@@ -16,6 +16,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
@@ -60,6 +61,7 @@ broker:
   name: alpaca
   alpaca:
     url: {rest_url}
+    data_url: {rest_url}
     stream_url: {stream_url}?token={STREAM_TOKEN}
     key_id: {KEY_ID}
     secret_key: {SECRET_KEY}
@@ -163,6 +165,8 @@ async def command(folder: Path, name: str, *args: str) -> Process:
 async def test_no_secret_reaches_any_output_log_status_or_journal_byte(tmp_path: Path) -> None:
     outputs: dict[str, str] = {}
     with AlpacaServer(key=KEY_ID, secret=SECRET_KEY) as server:
+        server.set_price("VRTX", Decimal("216.08"))  # the market at the legs' prices
+        server.set_price("JBHT", Decimal("150.00"))
         async with AlphaHubSimulator(port=0, email=HUB_EMAIL, password=HUB_PASSWORD) as hub:
             config = tmp_path / "config.yaml"
             config.write_text(config_yaml(hub.port, server.url, server.stream_url))

@@ -9,7 +9,7 @@ Idempotent by client order id like a real broker. Faults are scripted per call:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,6 +19,7 @@ from typing import Self
 from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
 from tradebot.core.events import OrderAccepted, OrderEvent, OrderFilled
+from tradebot.core.market import MarketPrices
 from tradebot.core.orders import OrderIntent
 from tradebot.exceptions import OrderOutcomeUnknown
 
@@ -43,6 +44,9 @@ class ScriptedBroker:
         self.calls: list[tuple[str, str]] = []  # (method, client order id)
         self.faults: list[BaseException | str] = []
         self.extra_positions: dict[str, Decimal] = {}  # positions not made by our orders
+        self.prices: dict[str, Decimal] = {}  # the market: reference prices by symbol
+        self.price_requests: list[list[str]] = []  # the symbols of each reference_prices call
+        self.price_faults: list[BaseException] = []  # raised by the next reference_prices calls
         self._events: asyncio.Queue[OrderEvent | None] = asyncio.Queue()
 
     async def __aenter__(self) -> Self:
@@ -128,6 +132,12 @@ class ScriptedBroker:
 
     async def asset(self, symbol: str) -> AssetInfo:
         return AssetInfo(symbol, shortable=True, fractionable=True)
+
+    async def reference_prices(self, symbols: Sequence[str]) -> MarketPrices:
+        self.price_requests.append(list(symbols))
+        if self.price_faults:
+            raise self.price_faults.pop(0)
+        return MarketPrices({s: self.prices[s] for s in symbols if s in self.prices})
 
     def push(self, event: OrderEvent) -> None:
         self._events.put_nowait(event)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Self
 from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
 from tradebot.core.events import OrderAccepted, OrderEvent, OrderFilled
+from tradebot.core.market import MarketPrices
 from tradebot.core.orders import OrderIntent
 from tradebot.core.signal import Side
 
@@ -164,6 +165,11 @@ class FileBroker:
 
     async def asset(self, symbol: str) -> AssetInfo:
         return AssetInfo(symbol, shortable=True, fractionable=True)
+
+    async def reference_prices(self, symbols: Sequence[str]) -> MarketPrices:
+        """No price table: like the sim broker, it is its own market and lets the signal's
+        price stand in (the crash tests plan with their own fixed-size planner anyway)."""
+        return MarketPrices(signal_stands_in=True)
 
     def end_stream(self) -> None:
         self._events.put_nowait(None)

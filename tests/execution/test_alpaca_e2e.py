@@ -39,6 +39,7 @@ def adapter(server: AlpacaServer) -> AlpacaBroker:
     config = AlpacaConfig(
         url=server.url,
         stream_url=server.stream_url,
+        data_url=server.url,
         timeout=2,
         max_attempts=3,
         first_retry_delay=0.01,

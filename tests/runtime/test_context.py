@@ -83,3 +83,46 @@ async def test_a_daily_loss_limit_added_by_a_live_edit_binds_at_once(tmp_path: P
         assert (await ctx.day_state(now())).realised_pnl == {}
         await ctx.follow_config(config("risk: {max_daily_loss: 50}\n"))  # type: ignore[arg-type]
         assert (await ctx.day_state(now())).realised_pnl == {7: Decimal(-100)}
+
+
+async def test_reference_prices_are_one_request_per_signal_and_a_failure_is_no_reference(
+    tmp_path: Path,
+) -> None:
+    from decimal import Decimal
+
+    from tradebot.exceptions import AuthenticationError, BrokerUnavailable
+
+    broker = ScriptedBroker()
+    broker.prices = {"AAPL": Decimal("189.50"), "MSFT": Decimal("415.30")}
+    with open_journal(tmp_path / "j.sqlite") as journal:
+        ctx = PlanningContext(broker, journal, kill_switch=None, track_pnl=False)
+        market = await ctx.market_for(["AAPL", "MSFT", "AAPL", "NVDA"])  # a signal's legs
+        assert broker.price_requests == [["AAPL", "MSFT", "NVDA"]]
+        assert market.price("AAPL") == Decimal("189.50") and market.price("NVDA") is None
+        assert (await ctx.market_for([])).prices == {}  # no legs: nothing asked
+        assert len(broker.price_requests) == 1
+        for fault in (BrokerUnavailable("data API down"), AuthenticationError("data keys")):
+            broker.price_faults.append(fault)
+            failed = await ctx.market_for(["AAPL"])  # never raises: the signal goes on
+            assert failed.price("AAPL") is None
+            assert failed.unavailable is not None and str(fault) in failed.unavailable
+        assert (await ctx.market_for(["AAPL"])).price("AAPL") == Decimal("189.50")
+
+
+async def test_a_hung_price_lookup_is_given_up_as_no_reference(tmp_path: Path) -> None:
+    from collections.abc import Sequence
+
+    from tradebot.core.market import MarketPrices
+
+    class HungBroker(ScriptedBroker):
+        async def reference_prices(self, symbols: Sequence[str]) -> MarketPrices:
+            await asyncio.Event().wait()  # the market-data API never answers
+            raise AssertionError("unreachable")
+
+    with open_journal(tmp_path / "j.sqlite") as journal:
+        ctx = PlanningContext(
+            HungBroker(), journal, kill_switch=None, track_pnl=False, price_timeout=0.05
+        )
+        market = await ctx.market_for(["AAPL"])
+    assert market.price("AAPL") is None
+    assert market.unavailable is not None and "no answer within 0.05s" in market.unavailable

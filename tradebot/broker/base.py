@@ -11,7 +11,7 @@ Errors are from :mod:`tradebot.exceptions` only: ``OrderRejected`` (record, neve
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -21,6 +21,7 @@ from typing import Protocol, Self, runtime_checkable
 
 from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
 from tradebot.core.events import OrderEvent
+from tradebot.core.market import MarketPrices
 from tradebot.core.orders import OrderIntent
 from tradebot.core.signal import Side
 
@@ -104,6 +105,15 @@ class Broker(Protocol):
 
     async def asset(self, symbol: str) -> AssetInfo:
         """Tradable, shortable, fractionable for ``symbol``."""
+        ...
+
+    async def reference_prices(self, symbols: Sequence[str]) -> MarketPrices:
+        """The broker's market price for each of ``symbols``, in one request for all of them.
+
+        The independent price that sizing and every limit use instead of the signal's claim. A
+        symbol the broker has no price for is left out of the answer. Raises like the other
+        calls when the broker cannot be asked; the caller plans without references then.
+        """
         ...
 
     def events(self) -> AsyncIterator[OrderEvent]:

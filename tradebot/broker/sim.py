@@ -1,9 +1,12 @@
 """The ``sim`` broker: an in-process paper account, the embedded default for demos and dry runs.
 
 It implements the same :class:`~tradebot.broker.base.Broker` protocol as Alpaca and emits the same
-events, but nothing leaves the process. Market orders fill at the intent's reference price (the
-signal's) moved against the order by ``slippage_bps``; a limit order fills at the better of that
-price and its limit, or rests until canceled. Fills are immediate, or ``fill_delay`` seconds
+events, but nothing leaves the process. It is its own market: its price table
+(``broker.sim.prices``, and :meth:`SimBroker.set_price` for simulators and the demo) gives the
+reference prices the planner checks signals against. Market orders fill at the table's price for
+the symbol (the intent's reference price when the table has none) moved against the order by
+``slippage_bps``; a limit order fills at the better of that price and its limit, or rests until
+canceled. Fills are immediate, or ``fill_delay`` seconds
 later. Submission is idempotent by client order id; buying power, shortability and fractional
 quantities are checked like a broker would, and refused orders raise ``OrderRejected``.
 """
@@ -11,7 +14,7 @@ quantities are checked like a broker would, and refused orders raise ``OrderReje
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -24,6 +27,7 @@ from tradebot.clock import utcnow
 from tradebot.config.model import SimBrokerConfig
 from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
 from tradebot.core.events import OrderEvent
+from tradebot.core.market import MarketPrices, implausible_price
 from tradebot.core.orders import OrderIntent
 from tradebot.core.signal import Side
 from tradebot.exceptions import BrokerError, OrderRejected
@@ -49,6 +53,7 @@ class SimBroker:
         self._now = now
         self.cash = config.cash
         self._positions: dict[str, Decimal] = {}
+        self._market: dict[str, Decimal] = dict(config.prices)  # the price table (references)
         self._prices: dict[str, Decimal] = {}  # last reference or fill price, for equity
         self._orders: dict[str, OrderSnapshot] = {}
         self._limits: dict[str, tuple[Decimal | None, Decimal]] = {}  # cid -> (limit, reference)
@@ -127,7 +132,10 @@ class SimBroker:
             raise OrderRejected(
                 f"{intent.symbol}: cannot be sold short", client_order_id=cid, code="not_shortable"
             )
-        if intent.side is Side.BUY and intent.notional > self._buying_power():
+        market = self._market.get(intent.symbol, intent.reference_price)
+        if intent.side is Side.BUY and intent.qty * (intent.limit_price or market) > (
+            self._buying_power()
+        ):
             raise OrderRejected(
                 "insufficient buying power", client_order_id=cid, code="buying_power"
             )
@@ -141,6 +149,7 @@ class SimBroker:
         if snap.status.is_final:
             return
         limit, reference = self._limits[cid]
+        reference = self._market.get(snap.symbol, reference)
         slip = reference * self._config.slippage_bps / _BPS
         price = reference + slip if snap.side is Side.BUY else reference - slip
         if limit is not None and (price > limit if snap.side is Side.BUY else price < limit):
@@ -192,11 +201,29 @@ class SimBroker:
         )
         return max(self.cash - reserved, Decimal(0))
 
+    # -- market -----------------------------------------------------------------------------
+
+    def set_price(self, symbol: str, price: Decimal) -> None:
+        """Move the sim market: ``symbol`` now trades at ``price`` (simulators, the demo)."""
+        why = implausible_price(price)
+        if why is not None:
+            raise ValueError(why)
+        self._market[symbol.upper()] = price
+
+    async def reference_prices(self, symbols: Sequence[str]) -> MarketPrices:
+        """The price table's entries for ``symbols``. The sim broker has no market beyond its
+        table, so for a symbol it has no price for the signal's price stands in (noted)."""
+        found = {s: self._market[s] for s in symbols if s in self._market}
+        return MarketPrices(found, signal_stands_in=True)
+
     async def positions(self) -> Mapping[str, Decimal]:
         return {s: q for s, q in self._positions.items() if q}
 
     async def account(self) -> AccountSnapshot:
-        value = sum((q * self._prices[s] for s, q in self._positions.items()), Decimal(0))
+        value = sum(
+            (q * self._market.get(s, self._prices[s]) for s, q in self._positions.items()),
+            Decimal(0),
+        )
         return AccountSnapshot(
             account_id=self._account_id,
             equity=self.cash + value,

@@ -1,12 +1,15 @@
 """``tradebot plan``: the orders a signal would produce, and why each skipped leg is skipped.
 
 Nothing is sent and nothing is journaled: the real planner runs against an account and a book
-described on the command line.
+described on the command line. Reference prices come from ``--price`` (offline), else from the
+configured broker (its price table for ``sim``; Alpaca's market data, when it can be reached).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -14,15 +17,17 @@ from typing import Any
 
 import click
 
+from tradebot.broker.factory import make_broker
 from tradebot.cli.options import config_option
 from tradebot.config.loader import load_config
 from tradebot.config.model import Config
 from tradebot.core import planner
 from tradebot.core.account import AccountSnapshot
 from tradebot.core.book import PositionBook
+from tradebot.core.market import MarketPrices, implausible_price
 from tradebot.core.render import plan_json, plan_table
 from tradebot.core.signal import Signal, parse_signal, parse_timestamp
-from tradebot.exceptions import InvalidSignal
+from tradebot.exceptions import InvalidSignal, TradebotError
 
 
 def _amount(ctx: click.Context, param: click.Parameter, value: str | None) -> Decimal | None:
@@ -36,6 +41,27 @@ def _amount(ctx: click.Context, param: click.Parameter, value: str | None) -> De
     if not amount.is_finite() or amount < 0:
         raise click.BadParameter(f"{value!r} must be zero or more")
     return amount
+
+
+def _prices(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, Decimal]:
+    """``--price AAPL=189.50`` (repeatable) as symbol -> a plausible price."""
+    prices: dict[str, Decimal] = {}
+    for text in values:
+        symbol, sep, number = text.partition("=")
+        symbol = symbol.strip().upper()
+        try:
+            price = Decimal(number.strip().replace(",", ""))
+        except InvalidOperation:
+            price = None
+        if not sep or not symbol or price is None:
+            raise click.BadParameter(f"{text!r} is not SYMBOL=PRICE (e.g. AAPL=189.50)")
+        why = implausible_price(price)
+        if why is not None:
+            raise click.BadParameter(f"{text!r}: {why}")
+        prices[symbol] = price
+    return prices
 
 
 @click.command(name="plan")
@@ -73,6 +99,14 @@ def _amount(ctx: click.Context, param: click.Parameter, value: str | None) -> De
     metavar="TIME",
     help="Plan as of this ISO time (default: the newest leg's time, as if just received).",
 )
+@click.option(
+    "--price",
+    "prices",
+    multiple=True,
+    callback=_prices,
+    metavar="SYMBOL=PRICE",
+    help="A reference price (offline preview: the broker is not asked). Repeatable.",
+)
 @click.option("--market-closed", is_flag=True, help="Plan as if the market were closed.")
 @click.option(
     "--account-id",
@@ -88,6 +122,7 @@ def plan(
     buying_power: Decimal | None,
     positions: tuple[str, ...],
     now_text: str | None,
+    prices: dict[str, Decimal],
     market_closed: bool,
     account_id: str | None,
 ) -> None:
@@ -96,7 +131,7 @@ def plan(
     \b
     Example:
       tradebot plan --signal tests/fixtures/alphahub/new_signals_minotaur3.json \\
-                    --position 16:VRTX:40 --position 16:MU:-100
+                    --position 16:VRTX:40 --position 16:MU:-100 --price VRTX=216.10
     """
     config = load_config(config_path)
     algo, payload = _read_signal(signal_path, algo_id)
@@ -109,12 +144,54 @@ def plan(
     book, marks = _book(positions)
     account = _account(config, equity, buying_power, account_id)
     day = planner.DayState(market_open=False if market_closed else None)
-    result = planner.plan(signal, book, account, config, now, day=day, marks=marks)
+    symbols = list(dict.fromkeys(leg.symbol for leg in signal.legs))
+    market, origin = _market(config, symbols, prices)
+    result = planner.plan(signal, book, account, config, now, market=market, day=day, marks=marks)
     if fmt == "json":
         click.echo(plan_json(result))
         return
     click.echo(_header(signal, config, account, now))
+    click.echo(_prices_line(origin, market, symbols))
     click.echo(plan_table(result))
+
+
+def _market(
+    config: Config, symbols: Sequence[str], given: dict[str, Decimal]
+) -> tuple[MarketPrices, str]:
+    """The reference prices to plan with, and where they came from (for the output)."""
+    if given:
+        return MarketPrices(given, origin="--price"), "--price"
+    if not symbols:
+        return MarketPrices(), "none needed"
+    broker = config.broker
+    # a preview needs no fill stream, and should not wait through a long outage: the account
+    # check and the market-data request, with two tries each at most
+    preview = {"stream": False, "max_attempts": min(broker.alpaca.max_attempts, 2)}
+    quiet = broker.model_copy(update={"alpaca": broker.alpaca.model_copy(update=preview)})
+
+    async def ask() -> MarketPrices:
+        async with make_broker(quiet, config.mode) as connected:
+            return await connected.reference_prices(symbols)
+
+    origin = f"the {broker.name} broker" + (
+        " (its price table)" if broker.name == "sim" else f" ({broker.alpaca.data_feed} feed)"
+    )
+    try:
+        return asyncio.run(ask()), origin
+    except TradebotError as exc:
+        return MarketPrices.failed(f"{origin} could not be asked: {exc}"), origin
+
+
+def _prices_line(origin: str, market: MarketPrices, symbols: Sequence[str]) -> str:
+    if market.unavailable is not None:
+        return f"Reference prices: none ({market.unavailable}).\n"
+    known = [f"{s} {market.prices[s]}" for s in symbols if market.price(s) is not None]
+    text = f"Reference prices from {origin}: " + (", ".join(known) or "none")
+    missing = [s for s in symbols if market.price(s) is None]
+    if missing:
+        stand_in = " (the signal's price stands in)" if market.signal_stands_in else ""
+        text += f"; none for {', '.join(missing)}{stand_in}"
+    return text + ".\n"
 
 
 def _read_signal(path: Path, algo_id: int | None) -> tuple[int, Any]:

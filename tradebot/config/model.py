@@ -35,6 +35,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from strategies.base import SizingStrategy
 from strategies.loader import StrategyNotFound, resolve_strategy
 from tradebot.config.hosts import ALPACA_LIVE_HOST, endpoint_host, normalise_host
+from tradebot.core.market import implausible_price
 from tradebot.core.orders import OrderType, TimeInForce
 from tradebot.masking import mask
 
@@ -60,6 +61,20 @@ class CloseNotHeld(StrEnum):
 
     SKIP = "skip"  # journal it as skipped (the default)
     IGNORE = "ignore"  # the same, at debug level: for feeds known to send such closes
+
+
+class ReferencePricePolicy(StrEnum):
+    """What to do with a leg when the broker has no reference price for its symbol."""
+
+    REQUIRED = "required"  # skip it (no_reference_price), journaled and shown
+    SIGNAL_IF_UNAVAILABLE = "signal_if_unavailable"  # size and check it at the signal's price
+
+
+class DataFeed(StrEnum):
+    """Alpaca's stock market-data feeds (``iex`` is free; ``sip`` needs a subscription)."""
+
+    IEX = "iex"
+    SIP = "sip"
 
 
 class MarketClosedPolicy(StrEnum):
@@ -155,6 +170,10 @@ class AlpacaConfig(Frozen):
         description="paper mode: hosts besides Alpaca's paper API and this machine that url/"
         "stream_url may name (a proxy, a test server); never Alpaca's live API",
     )
+    data_url: str | None = Field(
+        None, description="market-data endpoint override (local server, tests)"
+    )
+    data_feed: DataFeed = Field(DataFeed.IEX, description="market-data feed for reference prices")
 
     @field_validator("url", "stream_url")
     @classmethod
@@ -177,6 +196,16 @@ class AlpacaConfig(Frozen):
             )
         return hosts
 
+    @field_validator("data_url")
+    @classmethod
+    def _data_endpoint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):  # a REST API, never a websocket
+            raise ValueError("must start with http:// or https://")
+        return value
+
 
 class SimBrokerConfig(Frozen):
     cash: Decimal = Field(Decimal(100000), gt=0)
@@ -184,6 +213,21 @@ class SimBrokerConfig(Frozen):
     fill_delay: float = Field(0.0, ge=0, description="seconds between accept and fill")
     shortable: StrictBool = True
     fractionable: StrictBool = True
+    prices: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description="the sim market's price per symbol (its reference prices)",
+    )
+
+    @field_validator("prices")
+    @classmethod
+    def _plausible_prices(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = {}
+        for symbol, price in value.items():
+            why = implausible_price(price)
+            if why is not None:
+                raise ValueError(f"{symbol}: {why}")
+            out[symbol.strip().upper()] = price
+        return out
 
 
 class BrokerConfig(Frozen):
@@ -227,6 +271,7 @@ _NUMERIC_LIMITS = (
     "max_daily_loss",
     "max_signal_age",
     "price_collar_pct",
+    "max_order_qty",
 )
 
 
@@ -261,7 +306,19 @@ class RiskConfig(Frozen):
         None, gt=0, description="seconds; older legs are skipped as stale"
     )
     price_collar_pct: Decimal | None = Field(
-        None, gt=0, le=100, description="limit price band around the signal price, percent"
+        None,
+        gt=0,
+        le=100,
+        description="percent; a leg whose price is further than this from the broker's reference"
+        " price is skipped (price_off_market); limit prices stay within it too",
+    )
+    reference_price: ReferencePricePolicy | None = Field(
+        None,
+        description="without a reference price from the broker: required (skip the leg) or"
+        " signal_if_unavailable (use the signal's price)",
+    )
+    max_order_qty: Decimal | None = Field(
+        None, gt=0, description="most shares in one order (closes are shrunk too)"
     )
     allow_symbols: tuple[str, ...] | None = Field(
         None, description="open only these symbols (closes are never blocked)"
@@ -291,6 +348,7 @@ class RiskConfig(Frozen):
         else:
             values["allow_symbols"] = tuple(s for s in extra if s in allow)
         values["deny_symbols"] = tuple(dict.fromkeys(self.deny_symbols + override.deny_symbols))
+        values["reference_price"] = _stricter_policy(self.reference_price, override.reference_price)
         return RiskConfig(**values)
 
     def loosened_by(self, override: RiskConfig) -> tuple[str, ...]:
@@ -305,10 +363,43 @@ class RiskConfig(Frozen):
         allow, extra = self.allow_symbols, override.allow_symbols
         if allow is not None and extra is not None and any(s not in allow for s in extra):
             looser.append("allow_symbols")
+        if (
+            self.reference_price is ReferencePricePolicy.REQUIRED
+            and override.reference_price is ReferencePricePolicy.SIGNAL_IF_UNAVAILABLE
+        ):
+            looser.append("reference_price")
         return tuple(looser)
 
 
+def _stricter_policy(
+    mine: ReferencePricePolicy | None, theirs: ReferencePricePolicy | None
+) -> ReferencePricePolicy | None:
+    """``required`` wins over ``signal_if_unavailable``; a missing value inherits."""
+    if ReferencePricePolicy.REQUIRED in (mine, theirs):
+        return ReferencePricePolicy.REQUIRED
+    return theirs if mine is None else mine
+
+
+#: the default collar: a signal price more than 5% from the market is not believed
+DEFAULT_PRICE_COLLAR_PCT = Decimal(5)
+
+
 class GlobalRiskConfig(RiskConfig):
+    # The account-wide collar and reference-price policy always have a value (an algorithm's
+    # own ``risk`` inherits them when it says nothing): the signal's price is never trusted by
+    # default. A collar cannot be switched off, only widened (up to 100%).
+    price_collar_pct: Decimal = Field(
+        DEFAULT_PRICE_COLLAR_PCT,
+        gt=0,
+        le=100,
+        description="percent; a leg whose price is further than this from the broker's reference"
+        " price is skipped (price_off_market); limit prices stay within it too",
+    )
+    reference_price: ReferencePricePolicy = Field(
+        ReferencePricePolicy.REQUIRED,
+        description="without a reference price from the broker: required (skip the leg) or"
+        " signal_if_unavailable (use the signal's price)",
+    )
     kill_switch_file: str | None = Field(
         "tradebot.halt",
         description="while this file exists the bot sends nothing; null: no kill switch file",
@@ -343,7 +434,8 @@ class AlgorithmConfig(Frozen):
         Decimal(0),
         ge=0,
         le=10,
-        description="limit orders: how far past the signal price (buy above, sell below), percent",
+        description="limit orders: how far past the reference price (buy above, sell below),"
+        " percent",
     )
     allow_short: StrictBool = False
     allow_fractional: StrictBool = False

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tradebot.core.ids import client_order_id
+from tradebot.core.market import PriceSource
 from tradebot.core.netting import CLOSE_STEP, ledger_steps, split_at_zero
 from tradebot.core.orders import IntentRole, OrderIntent, OrderType, TimeInForce
 from tradebot.core.risk import limit_price
@@ -27,11 +28,12 @@ class Move:
     symbol: str
     held: Decimal  # what the book holds
     target: Decimal  # where the plan takes it
-    price: Decimal  # the signal's price for the symbol
+    price: Decimal  # the reference price (the broker's, or the signal's standing in)
     close_legs: Sequence[Leg]
     open_legs: Sequence[Leg]  # opens that reached sizing (a refused flip still flattens)
     close_notes: Sequence[str] = ()
     open_notes: Sequence[str] = ()
+    price_source: PriceSource = PriceSource.REFERENCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +82,7 @@ def _served(move: Move, step: str | None) -> tuple[tuple[LegId, ...], list[str]]
     """The legs one step's order serves and its notes: everything, unless a flip splits them."""
     if step is None:
         legs = [*move.close_legs, *move.open_legs]
-        notes = [*move.close_notes, *move.open_notes]
+        notes = list(dict.fromkeys([*move.close_notes, *move.open_notes]))  # a shared note once
     elif step == CLOSE_STEP:  # a flip's flatten serves the close, or the open that flips
         legs = list(move.close_legs or move.open_legs)
         notes = list(move.close_notes)
@@ -121,6 +123,7 @@ def _intent(
         limit_price=limit,
         extended_hours=style.extended_hours,
         notes=tuple(notes),
+        price_source=move.price_source,
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from tradebot.core.market import PriceSource
 from tradebot.core.signal import Leg, LegId, RejectedLeg, Side
 
 
@@ -47,11 +48,14 @@ class OrderIntent:
     time_in_force: TimeInForce
     role: IntentRole
     leg_ids: tuple[LegId, ...]  # the legs this order serves (several when netted)
-    reference_price: Decimal  # the signal's price: for the collar, notional checks, slippage
+    #: the price the order was sized and checked at: the broker's reference price (or the
+    #: signal's, standing in where ``price_source`` says so); also the basis for slippage
+    reference_price: Decimal
     limit_price: Decimal | None = None
     extended_hours: bool = False
     attempt: int = 0  # > 0 only for a deliberate re-send after a final failure
     notes: tuple[str, ...] = ()
+    price_source: PriceSource = PriceSource.REFERENCE
 
     def __post_init__(self) -> None:
         if self.qty <= 0:
@@ -61,8 +65,8 @@ class OrderIntent:
 
     @property
     def notional(self) -> Decimal:
-        """Approximate value of the order at the reference (or limit) price."""
-        return self.qty * (self.limit_price or self.reference_price)
+        """Value of the order at the reference price, or at its limit price when that is higher."""
+        return self.qty * max(self.reference_price, self.limit_price or self.reference_price)
 
     @property
     def signed_qty(self) -> Decimal:
@@ -89,6 +93,8 @@ class SkipReason(StrEnum):
     NETTED = "netted"  # absorbed into another order for the same symbol
     DUPLICATE = "duplicate"
     BROKER_UNAVAILABLE = "broker_unavailable"  # account or asset could not be read to size it
+    PRICE_OFF_MARKET = "price_off_market"  # the leg's price is implausible or outside the collar
+    NO_REFERENCE_PRICE = "no_reference_price"  # no market price from the broker to check it by
 
 
 @dataclass(frozen=True, slots=True)

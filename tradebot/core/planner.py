@@ -8,6 +8,12 @@ The rules (DESIGN.md), in the order they are applied:
 1. The whole signal is skipped for an unknown or disabled algorithm, a halted kill switch, an
    account the broker has blocked, or a closed market under ``market_closed: skip``. Legs older
    than ``max_signal_age`` are skipped as stale.
+   Every leg is then priced (:mod:`.market`): at the broker's reference price for its symbol,
+   never at the signal's own claim. A leg whose price is not a plausible share price, or is
+   further than ``price_collar_pct`` from the reference, is skipped (``price_off_market``); a leg
+   with no reference is skipped (``no_reference_price``) unless the signal's price may stand in
+   (the ``sim`` broker, or ``reference_price: signal_if_unavailable``), which its order notes.
+   Sizing, every notional limit and limit prices use that one price per symbol.
 2. Closes first. A close flattens what *this algorithm's* ledger holds in the symbol, whatever
    the leg's side says (AlphaHub's close side is the side of the position it closes; a mismatch
    is noted on the order). A close for a symbol the algorithm does not hold is skipped
@@ -34,16 +40,24 @@ or the same signal twice never makes a second, different order.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
 
 from strategies.base import Sizing, SizingContext
-from tradebot.config.model import AlgorithmConfig, CloseNotHeld, Config, MarketClosedPolicy
+from tradebot.config.model import (
+    AlgorithmConfig,
+    CloseNotHeld,
+    Config,
+    MarketClosedPolicy,
+    ReferencePricePolicy,
+)
 from tradebot.core.account import AccountSnapshot, AssetInfo
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import account_tag
 from tradebot.core.intents import Move, OrderStyle, within_count, write_orders
+from tradebot.core.market import MarketPrices, PriceSource, implausible_price, off_market
 from tradebot.core.netting import CLOSE_STEP, OPEN_STEP
 from tradebot.core.orders import (
     OrderIntent,
@@ -84,16 +98,18 @@ def plan(
     config: Config,
     now: datetime,
     *,
+    market: MarketPrices,
     assets: Mapping[str, AssetInfo] | None = None,
     day: DayState | None = None,
     marks: Mapping[str, Decimal] | None = None,
 ) -> Plan:
     """The orders ``signal`` calls for, and every leg skipped with its reason. Sends nothing.
 
+    ``market``: the broker's reference prices for the signal's symbols (see :mod:`.market`).
     ``assets``: what the broker allows per symbol (tradable, shortable, fractionable); a symbol
     missing from it is not restricted. ``day``: today's counts and the kill switch. ``marks``:
-    last prices of held symbols, to value an algorithm's exposure (symbols in the signal are
-    valued at the signal's price). ``now`` (timezone-aware) is only compared with leg timestamps.
+    last prices of held symbols, to value an algorithm's exposure where ``market`` has no price
+    for them. ``now`` (timezone-aware) is only compared with leg timestamps.
     """
     day = NO_DAY_STATE if day is None else day
     skipped = [SkippedLeg(None, SkipReason.INVALID, r.reason, rejected=r) for r in signal.rejected]
@@ -110,6 +126,7 @@ def plan(
         account,
         config,
         algo,
+        market,
         assets if assets is not None else _NO_ASSETS,
         day,
         marks if marks is not None else _NO_MARKS,
@@ -147,6 +164,7 @@ class _PlanBuilder:
         account: AccountSnapshot,
         config: Config,
         algo: AlgorithmConfig,
+        market: MarketPrices,
         assets: Mapping[str, AssetInfo],
         day: DayState,
         marks: Mapping[str, Decimal],
@@ -155,7 +173,7 @@ class _PlanBuilder:
         self.signal, self.book, self.account = signal, book, account
         self.algo_id, self.algo, self.sizer = signal.algo_id, algo, algo.sizer
         self.config, self.risk = config, config.risk_for(signal.algo_id)
-        self.assets, self.day, self.marks = assets, day, marks
+        self.market, self.assets, self.day, self.marks = market, assets, day, marks
         self.skipped = skipped
         self.notes: list[str] = []
         # per symbol, in the order symbols first appear (closes first)
@@ -165,11 +183,14 @@ class _PlanBuilder:
         self.close_legs: dict[str, list[Leg]] = {}
         self.open_legs: dict[str, list[Leg]] = {}
         self.step_notes: dict[tuple[str, str], list[str]] = {}  # (symbol, step) -> notes
-        # one price per symbol for every order and limit: the signal's latest for it
-        self.signal_price = {leg.symbol: leg.price for leg in signal.legs}
+        # the signal's latest plausible price per symbol: a stand-in where there is no reference
+        self.claimed = {
+            leg.symbol: leg.price for leg in signal.legs if implausible_price(leg.price) is None
+        }
+        # one price per symbol for every order and limit, set as its legs are priced (_priced)
+        self.price: dict[str, Decimal] = {}
+        self.price_note: dict[str, str] = {}  # symbol -> why the signal's price stands in
         self.holdings = dict(book.holdings(self.algo_id))  # projected, non-zero only
-        self.other_gross: Decimal | None = None  # value of holdings outside the signal
-        self.unvalued: list[str] = []  # held symbols with no price to value them
         self.buying_power = account.buying_power
         self.order_type, self.tif, self.extended = algo.order_type, algo.time_in_force, False
         if day.market_open is False:
@@ -193,6 +214,10 @@ class _PlanBuilder:
             if max_age is not None and age > max_age:
                 detail = f"leg is {age:.0f}s old; max_signal_age is {max_age:g}s"
                 self._skip(leg, SkipReason.STALE, detail)
+                continue
+            refusal = self._priced(leg)
+            if refusal is not None:
+                self._skip(leg, *refusal)
             else:
                 fresh.append(leg)
         for leg in fresh:
@@ -203,6 +228,41 @@ class _PlanBuilder:
                 self._open(leg)
         intents = self._limit_orders_per_day(self._orders())
         return Plan(tuple(intents), tuple(self.skipped), tuple(self.notes))
+
+    def _priced(self, leg: Leg) -> tuple[SkipReason, str] | None:
+        """Settle the price ``leg`` is sized and checked at, or say why it cannot be traded.
+
+        Limits against a bad signal: they apply to closes too, like ``max_signal_age``.
+        """
+        symbol = leg.symbol
+        why = implausible_price(leg.price)
+        if why is not None:
+            return SkipReason.PRICE_OFF_MARKET, f"the signal's {why}"
+        reference = self.market.price(symbol)
+        if reference is None:
+            return self._signal_stands_in(leg)
+        collar = self.risk.price_collar_pct
+        distance = None if collar is None else off_market(leg.price, reference, collar)
+        if distance is not None:
+            return SkipReason.PRICE_OFF_MARKET, (
+                f"signal price {leg.price} is {distance:.1f}% from the market price {reference}"
+                f" for {symbol}; price_collar_pct is {collar}"
+            )
+        self.price[symbol] = reference
+        return None
+
+    def _signal_stands_in(self, leg: Leg) -> tuple[SkipReason, str] | None:
+        """No reference for the leg's symbol: the signal's price, where allowed, else a skip."""
+        symbol, missing = leg.symbol, self.market.missing(leg.symbol)
+        if self.market.signal_stands_in:
+            why = f"{missing} (the sim broker is its own market)"
+        elif self.risk.reference_price is ReferencePricePolicy.SIGNAL_IF_UNAVAILABLE:
+            why = f"{missing} (reference_price: signal_if_unavailable)"
+        else:
+            return SkipReason.NO_REFERENCE_PRICE, f"{missing}; reference_price: required"
+        self.price[symbol] = price = self.claimed[symbol]
+        self.price_note[symbol] = f"priced at the signal's {price}: {why}"
+        return None
 
     def _close(self, leg: Leg) -> None:
         symbol = leg.symbol
@@ -252,11 +312,11 @@ class _PlanBuilder:
         self.open_legs.setdefault(symbol, []).append(leg)
         outcome: Decimal | tuple[SkipReason, str]
         if self.target[symbol] != 0:
-            outcome = SkipReason.RISK_LIMIT, "no open past a flatten capped by max_order_notional"
+            outcome = SkipReason.RISK_LIMIT, "no open past a flatten capped by the largest order"
         else:
             outcome = self._refuse_open(leg) or self._size(leg)
         if isinstance(outcome, Decimal):
-            price = self._order_price(side, self.signal_price[symbol])
+            price = self._order_price(side, self.price[symbol])
             self.buying_power -= outcome * price
             self._set_target(symbol, outcome * side.sign)
             return
@@ -273,25 +333,30 @@ class _PlanBuilder:
         Returns why not even part of it can be planned. Undoing an open planned earlier in this
         signal needs no order of its own, so no limit applies to it.
         """
-        price, unclosed = self.signal_price[symbol], self.unclosed[symbol]
+        price, unclosed = self.price[symbol], self.unclosed[symbol]
         close_side = Side.SELL if current > 0 else Side.BUY
         if unclosed == 0:  # what is held now was planned by an earlier open in this signal
             self.buying_power += abs(current) * self._order_price(close_side.opposite(), price)
             self._set_target(symbol, ZERO)
             return None
         # else nothing was planned on top of the book's holding (no pyramiding): current == unclosed
-        qty, limit = abs(unclosed), self.risk.max_order_notional
-        if limit is not None:
-            # the close is one order from what the book holds: earlier closes count toward it
-            closed = abs(self.held[symbol]) - qty
-            room = limit / self._order_price(close_side, price) - closed
-            room = round_quantity(room, fractional=not is_whole(self.held[symbol]))
+        qty = abs(unclosed)
+        # the close is one order from what the book holds: earlier closes count toward it
+        closed = abs(self.held[symbol]) - qty
+        caps: list[tuple[str, Decimal, Decimal]] = []  # (limit name, its value, room in shares)
+        if self.risk.max_order_notional is not None:
+            limit = self.risk.max_order_notional
+            caps.append(("max_order_notional", limit, limit / self._order_price(close_side, price)))
+        if self.risk.max_order_qty is not None:
+            caps.append(("max_order_qty", self.risk.max_order_qty, self.risk.max_order_qty))
+        for name, limit, shares in caps:
+            room = round_quantity(shares - closed, fractional=not is_whole(self.held[symbol]))
             if room <= 0:
                 if closed:
-                    return f"max_order_notional {limit} is used up by the earlier close of {symbol}"
-                return f"max_order_notional {limit} is less than one share of {symbol} at {price}"
+                    return f"{name} {limit} is used up by the earlier close of {symbol}"
+                return f"{name} {limit} is less than one share of {symbol} at {price}"
             if room < qty:
-                note = f"close capped by max_order_notional: {qty} -> {room}"
+                note = f"close capped by {name}: {qty} -> {room}"
                 self._note(symbol, CLOSE_STEP, note)
                 qty = room
         self.buying_power += qty * price
@@ -324,10 +389,11 @@ class _PlanBuilder:
     def _size(self, leg: Leg) -> Decimal | tuple[SkipReason, str]:
         """The open's quantity (> 0), or why there is none."""
         symbol = leg.symbol
-        price = self._order_price(leg.side, self.signal_price[symbol])
+        price = self._order_price(leg.side, self.price[symbol])
         context = SizingContext(self.account, MappingProxyType(self.holdings))
         try:
-            sizing = self.sizer.size(leg, context)
+            # the strategy sizes at the reference price, never at the signal's claim
+            sizing = self.sizer.size(replace(leg, price=self.price[symbol]), context)
         except Exception as exc:  # a user's strategy: one bad leg never stops the others
             detail = f"strategy {self.algo.strategy} failed: {type(exc).__name__}: {exc}"
             return SkipReason.SIZED_TO_ZERO, detail[:300]
@@ -364,6 +430,8 @@ class _PlanBuilder:
         rooms: list[tuple[str, Decimal | None]] = []
         if risk.max_order_notional is not None:
             rooms.append(("max_order_notional", risk.max_order_notional / price))
+        if risk.max_order_qty is not None:
+            rooms.append(("max_order_qty", risk.max_order_qty))
         if risk.max_position_notional is not None:
             rooms.append(("max_position_notional", risk.max_position_notional / price))
         if risk.max_algo_exposure is not None:
@@ -387,11 +455,14 @@ class _PlanBuilder:
                 symbol=symbol,
                 held=self.held[symbol],
                 target=target,
-                price=self.signal_price[symbol],
+                price=self.price[symbol],
                 close_legs=self.close_legs.get(symbol, ()),
                 open_legs=self.open_legs.get(symbol, ()),
-                close_notes=self.step_notes.get((symbol, CLOSE_STEP), ()),
-                open_notes=self.step_notes.get((symbol, OPEN_STEP), ()),
+                close_notes=self._notes_for(symbol, CLOSE_STEP),
+                open_notes=self._notes_for(symbol, OPEN_STEP),
+                price_source=(
+                    PriceSource.SIGNAL if symbol in self.price_note else PriceSource.REFERENCE
+                ),
             )
             for symbol, target in self.target.items()
         ]
@@ -447,33 +518,34 @@ class _PlanBuilder:
     def _gross_exposure(self, excluding: str) -> Decimal | str:
         """The algorithm's gross holding value in other symbols; or one it cannot value.
 
-        Symbols outside the signal keep their book quantity through the plan: their value is
-        summed once, at their marks. The signal's own symbols are valued at the signal's price.
+        Each holding is valued at the price its orders use, else the broker's reference price,
+        else its mark: never at a signal's claim.
         """
-        gross = self.other_gross
-        if gross is None:
-            gross = ZERO
-            for symbol, qty in self.holdings.items():
-                if symbol not in self.signal_price:
-                    mark = self.marks.get(symbol)
-                    if mark is None:
-                        self.unvalued.append(symbol)
-                    else:
-                        gross += abs(qty) * mark
-            self.other_gross = gross
-        if self.unvalued:
-            return min(self.unvalued)
-        for symbol, price in self.signal_price.items():
-            held = self.holdings.get(symbol)
-            if held and symbol != excluding:
-                gross += abs(held) * price
-        return gross
+        gross, unvalued = ZERO, []
+        for symbol, qty in self.holdings.items():
+            if symbol == excluding:
+                continue
+            price = self.price.get(symbol) or self.market.price(symbol) or self.marks.get(symbol)
+            if price is None:
+                unvalued.append(symbol)
+            else:
+                gross += abs(qty) * price
+        return min(unvalued) if unvalued else gross
 
     def _order_price(self, side: Side, price: Decimal) -> Decimal:
-        """The price an order is valued at: its limit price if it has one."""
+        """The price an order is valued at: the higher of the reference and its limit price.
+
+        A sell limit sits below the reference, but what it may fill at (and what it is worth)
+        is still the market's price: never value an order below the reference.
+        """
         if self.order_type is not OrderType.LIMIT:
             return price
-        return limit_price(side, price, self.algo.limit_offset_pct, self.risk.price_collar_pct)[0]
+        limit = limit_price(side, price, self.algo.limit_offset_pct, self.risk.price_collar_pct)[0]
+        return max(limit, price)
+
+    def _notes_for(self, symbol: str, step: str) -> list[str]:
+        stand_in = self.price_note.get(symbol)
+        return ([stand_in] if stand_in else []) + self.step_notes.get((symbol, step), [])
 
     def _note(self, symbol: str, step: str, text: str) -> None:
         self.step_notes.setdefault((symbol, step), []).append(text)

@@ -36,9 +36,10 @@ def plan_table(plan: Plan) -> str:
             ["#", "group", "side", "qty", "symbol", "type", "tif", "price", "notional", "client id"]
         ]
         for n, intent in enumerate(plan.intents, 1):
-            price = (
-                f"{intent.limit_price} lmt" if intent.limit_price else f"~{intent.reference_price}"
-            )
+            # which price the order was sized at: the reference, or the signal's standing in
+            price = f"~{intent.reference_price} {intent.price_source}"
+            if intent.limit_price:
+                price = f"{intent.limit_price} lmt, {price}"
             rows.append(
                 [
                     str(n),
@@ -83,6 +84,7 @@ def _intent_dict(intent: OrderIntent) -> dict[str, Any]:
         "time_in_force": str(intent.time_in_force),
         "limit_price": None if intent.limit_price is None else _number(intent.limit_price),
         "reference_price": _number(intent.reference_price),
+        "price_source": str(intent.price_source),
         "notional": _number(intent.notional),
         "extended_hours": intent.extended_hours,
         "legs": [leg.key for leg in intent.leg_ids],

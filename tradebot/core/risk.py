@@ -2,8 +2,9 @@
 
 Two kinds, treated differently on purpose:
 
-- limits against a *malfunctioning bot* apply to every order, closes included: the kill switch
-  (halted), orders per day, the largest order notional, the signal's age;
+- limits against a *malfunctioning bot* or a *bad signal* apply to every order, closes included:
+  the kill switch (halted), orders per day, the largest order (notional and quantity), the
+  signal's age, and its price (plausible, and within the collar of the reference price);
 - limits against *adding risk* never stop a close, which only ever reduces what an algorithm
   holds: reduce-only, daily loss, symbol allow/deny lists, position and exposure limits,
   buying power.
@@ -107,9 +108,11 @@ def orders_left(
 def limit_price(
     side: Side, price: Decimal, offset_pct: Decimal, collar_pct: Decimal | None
 ) -> tuple[Decimal, str | None]:
-    """A limit price ``offset_pct`` past the signal price (buy above, sell below), collared.
+    """A limit price ``offset_pct`` past the reference price (buy above, sell below), collared.
 
-    The offset is held to ``collar_pct``, and the result is rounded toward the signal price to a
+    ``price`` is the broker's reference price (:mod:`.market`), the same one sizing uses. The
+    collar bounds how far a signal's price may be from it, and so also how far a limit price may
+    be: the offset is held to ``collar_pct``, and the result is rounded toward the reference to a
     tick Alpaca accepts (cents; 1/100 cent below $1), so it never leaves the collar.
     """
     note = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -16,9 +17,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
+from tradebot.broker.sim import SimBroker
 from tradebot.config.loader import load_config
 from tradebot.config.model import Mode
-from tradebot.demo.scenario import leg_prices, steps
+from tradebot.demo.scenario import market_prices, steps
 from tradebot.exceptions import TradebotError
 from tradebot.runtime.bot import Bot
 from tradebot.simulators.alpaca.server import AlpacaServer
@@ -28,7 +30,8 @@ ALGORITHMS = (14, 16, 17, 18)
 MARKER = ".tradebot-demo"
 #: seconds; a step that takes longer means something is wrong
 STEP_TIMEOUT = 20.0
-#: the local Alpaca server fills this far above the signal price (so slippage shows)
+#: the local Alpaca server trades this far above the signal price (so slippage shows; well
+#: inside the price collar)
 FILL_OFFSET = Decimal("0.03")
 
 _ALGORITHMS_YAML = """\
@@ -81,6 +84,7 @@ def _broker_yaml(server: AlpacaServer | None) -> str:
     return (
         "  name: alpaca\n  alpaca:\n"
         f"    url: {server.url}\n    stream_url: {server.stream_url}\n"
+        f"    data_url: {server.url}\n"
         "    key_id: demo-key\n    secret_key: demo-secret"
     )
 
@@ -121,7 +125,16 @@ async def run_demo(folder: Path, *, broker: str, out: TextIO) -> Path:
             config_path = folder / "config.yaml"
             config_path.write_text(demo_config(hub.url, _broker_yaml(server)))
             config = load_config(config_path)
-            bot = Bot(config, config_path, Mode.PAPER, load=load_config, out=out)
+            # the sim broker is its own market: the demo moves it step by step, as it does the
+            # local Alpaca server's
+            sim: SimBroker | None = None
+            move_market: Callable[[str, Decimal], None]
+            if server is None:
+                sim = SimBroker(config.broker.sim, account_id="SIM")
+                move_market = sim.set_price
+            else:
+                move_market = functools.partial(_trade_above, server)
+            bot = Bot(config, config_path, Mode.PAPER, load=load_config, out=out, broker=sim)
             async with asyncio.TaskGroup() as tg:
                 running = tg.create_task(bot.run(), name="bot")
                 try:
@@ -129,13 +142,17 @@ async def run_demo(folder: Path, *, broker: str, out: TextIO) -> Path:
                         await bot.ready.wait()
                         for algo_id in ALGORITHMS:
                             await hub.wait_joined(algo_id, 2)
-                    await _play(hub, bot, server, say)
+                    await _play(hub, bot, move_market, say)
                 finally:
                     bot.request_stop()
                 await running
             # while the broker is still up, so positions show its view beside the journal's
             await asyncio.to_thread(review, config_path, say)
     return config_path
+
+
+def _trade_above(server: AlpacaServer, symbol: str, price: Decimal) -> None:
+    server.set_price(symbol, price + FILL_OFFSET)
 
 
 def review(config_path: Path, say: Callable[[str], None]) -> None:
@@ -149,7 +166,10 @@ def review(config_path: Path, say: Callable[[str], None]) -> None:
 
 
 async def _play(
-    hub: AlphaHubSimulator, bot: Bot, server: AlpacaServer | None, say: Callable[[str], None]
+    hub: AlphaHubSimulator,
+    bot: Bot,
+    move_market: Callable[[str, Decimal], None],
+    say: Callable[[str], None],
 ) -> None:
     handled = bot.handled
     for number, step in enumerate(steps(lambda: datetime.now(UTC)), start=1):
@@ -157,9 +177,8 @@ async def _play(
         if step.fault == "drop":
             hub.drop(hub.connections[0])
         if step.payload is not None:
-            if server is not None:  # the market trades a little away from the signal price
-                for symbol, price in leg_prices(step.payload).items():
-                    server.set_price(symbol, price + FILL_OFFSET)
+            for symbol, price in market_prices(step).items():
+                move_market(symbol, price)
             await hub.push(step.algo_id, step.payload, times=step.times)
         if step.delivered:
             handled += 1

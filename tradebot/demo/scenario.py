@@ -21,17 +21,21 @@ class Step:
     times: int = 1  # pushes of the same frame (2: a duplicate push)
     fault: str | None = None  # "drop": cut one connection before pushing
     delivered: bool = True  # whether the bot should see a new signal from this step
+    market: dict[str, str] | None = None  # where the market trades (default: at the legs' prices)
 
 
 def _leg(symbol: str, side: str, at: str, price: str) -> dict[str, Any]:
     return {"price": float(price), "side": side, "symbol": symbol, "timestamp": at}
 
 
-def leg_prices(payload: dict[str, Any]) -> dict[str, Decimal]:
-    """symbol -> price of the well-formed legs in ``payload`` (the demo's market moves to them)."""
+def market_prices(step: Step) -> dict[str, Decimal]:
+    """symbol -> where the market trades during ``step``: its ``market``, else the prices of
+    the well-formed legs (a signal normally agrees with the market)."""
+    if step.market is not None:
+        return {symbol: Decimal(price) for symbol, price in step.market.items()}
     prices: dict[str, Decimal] = {}
     for group in ("close", "open"):
-        for leg in payload.get(group) or ():
+        for leg in (step.payload or {}).get(group) or ():
             if "symbol" in leg:
                 prices[leg["symbol"]] = Decimal(str(leg["price"]))
     return prices
@@ -97,5 +101,12 @@ def steps(now: Callable[[], datetime]) -> list[Step]:
                 "close": [_leg("VRTX", "sell", at, "209.75")],
                 "open": [_leg("VRTX", "sell", at, "209.75")],
             },
+        ),
+        Step(
+            "The Optimizer (18) opens AMD at 16.02 while it trades at 160.20 (a slipped decimal"
+            " point): the leg is skipped as price_off_market, never sized at the wrong price",
+            18,
+            {"open": [_leg("AMD", "buy", at, "16.02")]},
+            market={"AMD": "160.20"},
         ),
     ]

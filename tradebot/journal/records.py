@@ -17,6 +17,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from tradebot.core.market import PriceSource
 from tradebot.core.orders import IntentRole, OrderIntent, OrderType, TimeInForce
 from tradebot.core.signal import LegId, LegKind, Side
 
@@ -169,6 +170,7 @@ def intent_data(intent: OrderIntent) -> dict[str, Any]:
         "role": str(intent.role),
         "legs": [leg_id_data(leg) for leg in intent.leg_ids],
         "reference_price": dec_text(intent.reference_price),
+        "price_source": str(intent.price_source),
         "limit_price": dec_text(intent.limit_price),
         "extended_hours": intent.extended_hours,
         "attempt": intent.attempt,
@@ -196,6 +198,8 @@ def intent_from_entry(entry: Entry) -> OrderIntent:
         extended_hours=bool(d.get("extended_hours", False)),
         attempt=int(d.get("attempt", 0)),
         notes=tuple(d.get("notes", ())),
+        # intents journaled before reference prices existed were sized at the signal's price
+        price_source=PriceSource(d.get("price_source", PriceSource.SIGNAL)),
     )
 
 

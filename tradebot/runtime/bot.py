@@ -73,8 +73,11 @@ class Bot:
         status_interval: float = 60.0,
         watch_interval: float = 1.0,
         stop_grace: float = 5.0,
+        broker: Broker | None = None,
     ) -> None:
+        """``broker``: one to use instead of the config's (the demo drives its sim market)."""
         self.config = config
+        self._broker = broker
         self.config_path = config_path
         self.mode = mode
         self.journal_path = config_relative(config_path, config.journal.path)
@@ -120,7 +123,8 @@ class Bot:
                 f"tradebot {__version__} started in {self.mode} mode",
                 {"mode": str(self.mode), "config": str(self.config_path)},
             )
-            async with make_broker(self.config.broker, self.mode, now=self._now) as broker:
+            chosen = self._broker or make_broker(self.config.broker, self.mode, now=self._now)
+            async with chosen as broker:
                 try:
                     await self._run(journal, broker)
                 except BaseExceptionGroup as group:
@@ -145,9 +149,12 @@ class Bot:
         now = self._now()
         account = await ctx.refresh_account(now)
         day = await ctx.day_state(now)
+        # reference prices for every signal recovery may plan, in one request
+        pending = await asyncio.to_thread(journal.unplanned_signals)
+        market = await ctx.market_for(leg.symbol for u in pending for leg in u.signal.legs)
 
         def recovery_planner(signal: Signal, book: PositionBook) -> Plan:
-            return plan(signal, book, account, config, now, day=day)
+            return plan(signal, book, account, config, now, day=day, market=market)
 
         report = await recover(
             journal,
@@ -267,6 +274,7 @@ class Bot:
         try:
             account = await ctx.account_for(now)
             assets = await ctx.assets_for([leg.symbol for leg in signal.legs], now)
+            market = await ctx.market_for(leg.symbol for leg in signal.legs)
         except TransientError as exc:
             reason = f"broker unavailable while sizing: {exc}"
             log.error("signal for algorithm %s: %s", signal.algo_id, reason)
@@ -281,7 +289,7 @@ class Bot:
         self._note_kill_switch(ctx.switch)  # the state this plan obeys, not a second read
 
         def planner(s: Signal, book: PositionBook) -> Plan:
-            return plan(s, book, account, config, now, assets=assets, day=day)
+            return plan(s, book, account, config, now, market=market, assets=assets, day=day)
 
         result = await executor.handle(signal, planner)
         self._say(narrate(signal.algo_id, len(signal.legs) + len(signal.rejected), result))

@@ -6,10 +6,15 @@
   enforce when the order arrives;
 * asset information for the signal's symbols (cached for the day: tradable, shortable and
   fractionable flags change rarely, and the broker checks again when the order arrives);
+* the broker's reference prices for the signal's symbols: asked for afresh for every signal,
+  in one request for all its symbols (a price is only worth anything while it is current);
 * today's state: orders sent and P&L realised per algorithm, the kill switch, the market clock.
 
 Lookups that fail for a transient reason degrade to "unknown" rather than dropping the signal:
 an unknown asset is not restricted by the planner, and the broker still refuses what it must.
+Reference prices that cannot be had, for whatever reason, become "no reference": the planner then
+skips the legs (``no_reference_price``) unless the config lets the signal's price stand in. The
+signal is journaled and the loop goes on; nothing is traded on a price nobody checked.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from zoneinfo import ZoneInfo
 from tradebot.broker.base import Broker
 from tradebot.config.model import Config
 from tradebot.core.account import AccountSnapshot, AssetInfo
+from tradebot.core.market import MarketPrices
 from tradebot.core.risk import DayState
-from tradebot.exceptions import TransientError
+from tradebot.exceptions import TradebotError, TransientError
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
 from tradebot.journal.review import report
@@ -66,6 +72,7 @@ class PlanningContext:
         track_pnl: bool,
         account_refresh: float = 15.0,
         account_min_interval: float = 2.0,
+        price_timeout: float = 5.0,
     ) -> None:
         self._broker = broker
         self._journal = journal
@@ -73,6 +80,7 @@ class PlanningContext:
         self._track_pnl = track_pnl
         self._account_refresh = account_refresh
         self._account_min_interval = account_min_interval
+        self._price_timeout = price_timeout
         self.account: AccountSnapshot | None = None
         self._account_at: datetime | None = None
         self._account_wanted = asyncio.Event()
@@ -140,6 +148,27 @@ class PlanningContext:
                 elif isinstance(info, BaseException):
                     raise info
         return {s: self._assets[s] for s in symbols if s in self._assets}
+
+    async def market_for(self, symbols: Iterable[str]) -> MarketPrices:
+        """The broker's reference prices for ``symbols``: one request, never one per leg.
+
+        Never raises a broker error: a lookup that fails (after the broker's own retries) gives
+        no reference prices, with the reason, and the planner skips what it cannot check. A
+        lookup still unanswered after ``price_timeout`` seconds is given up the same way: a hung
+        market-data API holds a signal up for seconds, never for the length of every retry.
+        """
+        wanted = list(dict.fromkeys(symbols))
+        if not wanted:
+            return MarketPrices()
+        try:
+            async with asyncio.timeout(self._price_timeout):
+                return await self._broker.reference_prices(wanted)
+        except TimeoutError:
+            reason = f"no answer within {self._price_timeout:g}s"
+        except TradebotError as exc:
+            reason = str(exc)
+        log.warning("reference prices for %s unavailable: %s", ", ".join(wanted), reason)
+        return MarketPrices.failed(f"the broker's market data is unavailable ({reason})")
 
     def kill_switch(self) -> KillSwitchState:
         return read_kill_switch(self.kill_switch_path)

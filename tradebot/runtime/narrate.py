@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from tradebot.core.market import PriceSource
 from tradebot.core.orders import SkippedLeg
 from tradebot.execution.executor import ExecutionResult, OrderOutcome
 
@@ -17,6 +18,8 @@ def _qty(value: Decimal) -> str:
 def _outcome(outcome: OrderOutcome) -> str:
     intent, snapshot = outcome.intent, outcome.snapshot
     head = f"{intent.side} {_qty(intent.qty)} {intent.symbol} {intent.order_type}"
+    if intent.price_source is PriceSource.SIGNAL:  # no reference price: say it was not checked
+        head += f" (sized at the signal's {intent.reference_price})"
     if snapshot is None:
         return f"{head}: {outcome.error or 'not sent'}"
     result = str(snapshot.status)

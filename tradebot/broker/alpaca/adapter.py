@@ -7,6 +7,8 @@
 * Exactly once: :meth:`AlpacaBroker.submit` sends an order under its deterministic client order
   id; when the outcome is unknown (timeout, dropped connection, 5xx, "client_order_id must be
   unique") it looks the order up by that id before anything is sent again.
+* Reference prices come from Alpaca's market-data API (``StockHistoricalDataClient``, one
+  multi-symbol snapshot per signal), through the same translation and retry policy.
 * Fills come from the trade-updates stream; after every (re)connect open orders are reconciled
   over REST, and :class:`~tradebot.broker.tracker.OrderTracker` makes each event appear once.
 
@@ -20,7 +22,8 @@ import functools
 import importlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
@@ -39,6 +42,7 @@ from tradebot.clock import utcnow
 from tradebot.config.model import AlpacaConfig, Mode
 from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
 from tradebot.core.events import OrderEvent
+from tradebot.core.market import MarketPrices
 from tradebot.core.orders import OrderIntent
 from tradebot.core.signal import Side
 from tradebot.exceptions import (
@@ -84,8 +88,12 @@ class AlpacaBroker:
             max_delay=config.max_retry_delay,
             max_retry_after=config.max_retry_after,
         )
+        # A reference price is useful only while fresh: a few quick tries, then the signal is
+        # planned without one (no_reference_price) rather than held up for a minute.
+        self._price_policy = replace(self._policy, max_attempts=min(config.max_attempts, 3))
         self._sdk: Any = None
         self._client: Any = None
+        self._data: Any = None
         self._stream: Any = None
         self._updates = TradeUpdates(
             list_open=self._open_orders,
@@ -109,10 +117,13 @@ class AlpacaBroker:
         self._client = self._sdk.trading_client(
             self._endpoints.rest, key, secret, timeout=self._config.timeout
         )
+        self._data = self._sdk.data_client(
+            self._endpoints.data, key, secret, timeout=self._config.timeout
+        )
         try:
             await self.account()  # wrong keys or endpoint: fail now, not on the first order
         except BaseException:
-            self._client._session.close()
+            self._close_sessions()
             raise
         if self._config.stream:
             self._stream = self._sdk.NotifyingTradingStream(
@@ -147,8 +158,12 @@ class AlpacaBroker:
                 await self._stream.close()
         finally:
             self._group = None
-            if self._client is not None:
-                self._client._session.close()
+            self._close_sessions()
+
+    def _close_sessions(self) -> None:
+        for client in (self._client, self._data):
+            if client is not None:
+                client._session.close()
 
     async def _stop_tasks(self) -> None:
         """Cancel the stream and reconcile tasks and wait until they have ended.
@@ -248,6 +263,18 @@ class AlpacaBroker:
         self._assets[symbol] = (time.monotonic(), info)
         return info
 
+    async def reference_prices(self, symbols: Sequence[str]) -> MarketPrices:
+        """The latest trade (else quote midpoint) per symbol: one snapshot request for all."""
+        wanted = sorted(set(symbols))
+        if not wanted:
+            return MarketPrices()
+        request = self._sdk.snapshot_request(wanted, self._config.data_feed.value)
+        raw = await self._retrying(
+            lambda: self._call(lambda c: c.get_stock_snapshot(request), client=self._data),
+            policy=self._price_policy,
+        )
+        return MarketPrices(convert.reference_prices(raw, wanted))
+
     def events(self) -> AsyncIterator[OrderEvent]:
         return self._updates.events()
 
@@ -267,10 +294,18 @@ class AlpacaBroker:
     # -- calling the SDK --------------------------------------------------------------------
 
     async def _call(
-        self, fn: Callable[[Any], Any], cid: str | None = None, *, absent: tuple[int, ...] = ()
+        self,
+        fn: Callable[[Any], Any],
+        cid: str | None = None,
+        *,
+        absent: tuple[int, ...] = (),
+        client: Any = None,
     ) -> Any:
-        """Run one SDK call in a thread; None for an ``absent`` status; errors translated."""
-        client = self._client
+        """Run one SDK call in a thread; None for an ``absent`` status; errors translated.
+
+        ``client``: the market-data client for data calls; the trading client by default.
+        """
+        client = self._client if client is None else client
         try:
             return await asyncio.to_thread(fn, client)
         except Exception as exc:
@@ -283,8 +318,8 @@ class AlpacaBroker:
         raw = await self._call(lambda c: c.get_order_by_client_id(cid), absent=(404,))
         return None if raw is None else convert.order_snapshot(raw)
 
-    async def _retrying(self, call: Callable[[], Any]) -> Any:
-        async for attempt in self._policy.retrying():
+    async def _retrying(self, call: Callable[[], Any], policy: RetryPolicy | None = None) -> Any:
+        async for attempt in (policy or self._policy).retrying():
             with attempt:
                 return await call()
         raise AssertionError("unreachable: tenacity re-raises the last error")

@@ -13,6 +13,7 @@ from typing import Any
 
 from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
+from tradebot.core.market import implausible_price
 from tradebot.core.signal import Side
 from tradebot.exceptions import BrokerError
 
@@ -121,3 +122,43 @@ def positions(raw: object) -> dict[str, Decimal]:
         if qty:
             out[str(pos.get("symbol"))] = qty
     return out
+
+
+def reference_prices(raw: object, symbols: list[str]) -> dict[str, Decimal]:
+    """symbol -> price from a multi-symbol snapshot: the latest trade, else the quote midpoint.
+
+    A symbol Alpaca sent nothing usable for (absent, ``null``, no trade and a one-sided quote, an
+    unreadable or implausible number) is left out: it has no reference, and the planner says so.
+    """
+    answer = _mapping(raw, "snapshots")
+    prices: dict[str, Decimal] = {}
+    for symbol in symbols:
+        snapshot = answer.get(symbol)
+        if isinstance(snapshot, Mapping):
+            price = _trade_price(snapshot.get("latestTrade")) or _midpoint(
+                snapshot.get("latestQuote")
+            )
+            if price is not None:
+                prices[symbol] = price
+    return prices
+
+
+def _usable(value: object) -> Decimal | None:
+    try:
+        number = decimal(value, "price")
+    except BrokerError:
+        return None
+    return None if implausible_price(number) is not None else number
+
+
+def _trade_price(trade: object) -> Decimal | None:
+    return _usable(trade.get("p")) if isinstance(trade, Mapping) else None
+
+
+def _midpoint(quote: object) -> Decimal | None:
+    if not isinstance(quote, Mapping):
+        return None
+    ask, bid = _usable(quote.get("ap")), _usable(quote.get("bp"))
+    if ask is None or bid is None or bid > ask:  # one-sided or crossed: no midpoint to trust
+        return None
+    return (ask + bid) / 2

@@ -10,6 +10,9 @@ percent-encoding), and in paper mode it is a whitelist, not a blacklist: each en
 Alpaca's paper host for its role, a loopback address, or a host the config names in
 ``broker.alpaca.allow_hosts``. So an IP address of the live API, a CNAME to it or a spelling we
 did not think of is refused too. Live mode refuses Alpaca's paper trading host.
+
+Market data (reference prices) comes from ``broker.alpaca.data_url``, else Alpaca's data API,
+which serves paper and live accounts alike; it is guarded like the trading endpoints.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from tradebot.exceptions import ConfigError
 
 PAPER_URL = "https://paper-api.alpaca.markets"
 LIVE_URL = f"https://{ALPACA_LIVE_HOST}"
+DATA_URL = "https://data.alpaca.markets"  # market data: the same for paper and live
 _PAPER_TRADING = frozenset({"paper-api.alpaca.markets"})
 
 
@@ -29,6 +33,7 @@ _PAPER_TRADING = frozenset({"paper-api.alpaca.markets"})
 class Endpoints:
     rest: str
     stream: str
+    data: str = DATA_URL
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +59,15 @@ def resolve(config: AlpacaConfig, mode: Mode) -> Endpoints:
     """The endpoints for ``mode``; ConfigError if they would cross paper and live."""
     rest = config.url or (LIVE_URL if mode is Mode.LIVE else PAPER_URL)
     stream = config.stream_url or stream_url_for(rest)
-    # One line per endpoint the adapter uses: ("data_url", data, MARKET_DATA) for market data.
+    data = config.data_url or DATA_URL
+    # one line per endpoint the adapter uses
     for key, url, role in (
         ("url", rest, TRADING),
         ("stream_url", stream, TRADING),
+        ("data_url", data, MARKET_DATA),
     ):
         check_endpoint(key, url, role, mode, config.allow_hosts)
-    return Endpoints(rest, stream)
+    return Endpoints(rest, stream, data)
 
 
 def check_endpoint(

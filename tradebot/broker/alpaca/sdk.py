@@ -22,6 +22,9 @@ from __future__ import annotations
 from typing import Any
 
 import requests
+from alpaca.data.enums import DataFeed
+from alpaca.data.historical.stock import StockHistoricalDataClient
+from alpaca.data.requests import StockSnapshotRequest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, QueryOrderStatus
 from alpaca.trading.enums import TimeInForce as SdkTimeInForce
@@ -43,12 +46,30 @@ class _TimeoutSession(requests.Session):
 
 def trading_client(url: str, key_id: str, secret_key: str, *, timeout: float) -> Any:
     """A ``TradingClient`` for ``url`` with its retries off, a timeout, and raw JSON answers."""
-    client = TradingClient(key_id, secret_key, raw_data=True, url_override=url)
+    return _tamed(TradingClient(key_id, secret_key, raw_data=True, url_override=url), timeout)
+
+
+def data_client(url: str, key_id: str, secret_key: str, *, timeout: float) -> Any:
+    """A ``StockHistoricalDataClient`` (market data) for ``url``, tamed like the trading client.
+
+    It shares ``RESTClient`` with ``TradingClient``, so the same retry and session changes apply;
+    with ``raw_data`` a snapshot comes back as Alpaca's JSON: ``{symbol: {"latestTrade": ...}}``.
+    """
+    client = StockHistoricalDataClient(key_id, secret_key, raw_data=True, url_override=url)
+    return _tamed(client, timeout)
+
+
+def _tamed(client: Any, timeout: float) -> Any:
     client._retry = 0
     client._retry_codes = []
     client._session.close()
     client._session = _TimeoutSession(timeout)
     return client
+
+
+def snapshot_request(symbols: list[str], feed: str) -> Any:
+    """One request for all ``symbols``: ``GET /v2/stocks/snapshots?symbols=A,B&feed=iex``."""
+    return StockSnapshotRequest(symbol_or_symbols=symbols, feed=DataFeed(feed))
 
 
 def order_request(fields: OrderRequestFields) -> Any:

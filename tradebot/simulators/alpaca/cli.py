@@ -4,12 +4,34 @@ from __future__ import annotations
 
 import signal
 import threading
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import click
 
+from tradebot.core.market import implausible_price
 from tradebot.simulators.alpaca.faults import FillScript
 from tradebot.simulators.alpaca.server import AlpacaServer
+
+
+def _prices(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[Decimal, dict[str, Decimal]]:
+    """``--price 100 --price AAPL=189.5``: the default price and the per-symbol ones."""
+    default, per_symbol = Decimal(100), {}
+    for text in values:
+        symbol, _, number = text.rpartition("=")
+        try:
+            price = Decimal(number.strip())
+        except InvalidOperation:
+            raise click.BadParameter(f"{text!r} is not PRICE or SYMBOL=PRICE") from None
+        why = implausible_price(price)
+        if why is not None or (symbol == "" and "=" in text):
+            raise click.BadParameter(f"{text!r}: {why or 'no symbol before ='}")
+        if symbol:
+            per_symbol[symbol.strip().upper()] = price
+        else:
+            default = price
+    return default, per_symbol
 
 
 @click.command(name="alpaca")
@@ -24,7 +46,15 @@ from tradebot.simulators.alpaca.server import AlpacaServer
 @click.option("--key", default=None, help="Accept only this API key id (default: any).")
 @click.option("--secret", default=None, help="Accept only this secret key (default: any).")
 @click.option("--cash", default="100000", show_default=True, help="Starting cash, USD.")
-@click.option("--price", default="100", show_default=True, help="Price of every symbol.")
+@click.option(
+    "--price",
+    "prices",
+    multiple=True,
+    callback=_prices,
+    metavar="PRICE|SYMBOL=PRICE",
+    help="A symbol's price (SYMBOL=PRICE), or every other symbol's (PRICE; default 100)."
+    " Trades and the market-data snapshots use it. Repeatable.",
+)
 @click.option("--fill-delay", default=0.0, show_default=True, help="Seconds before a fill.")
 @click.option("--fill-parts", default=1, show_default=True, help="Fill each order in N parts.")
 @click.option("--hold", is_flag=True, help="Never fill: orders stay open (tests, rehearsals).")
@@ -35,14 +65,14 @@ def command(
     key: str | None,
     secret: str | None,
     cash: str,
-    price: str,
+    prices: tuple[Decimal, dict[str, Decimal]],
     fill_delay: float,
     fill_parts: int,
     hold: bool,
 ) -> None:
     """An Alpaca-compatible paper trading server on 127.0.0.1 (REST and trade updates).
 
-    Point tradebot at it with broker.alpaca.url and broker.alpaca.stream_url (printed at start).
+    Point tradebot at it with broker.alpaca.url, stream_url and data_url (printed at start).
     Orders, positions and cash live in this process: a bot can be killed and restarted against
     it and find its orders. Stop with Ctrl-C.
     """
@@ -53,8 +83,10 @@ def command(
         key=key,
         secret=secret,
         cash=Decimal(cash),
-        default_price=Decimal(price),
+        default_price=prices[0],
     )
+    for symbol, price in prices[1].items():
+        server.set_price(symbol, price)
     server.script_fills(FillScript(delay=fill_delay, parts=fill_parts, hold=hold))
     server.start()
     stop = threading.Event()
@@ -63,6 +95,7 @@ def command(
     click.echo(f"stream: {server.stream_url}")
     click.echo("config.yaml:")
     click.echo(f"  broker:\n    name: alpaca\n    alpaca:\n      url: {server.url}")
+    click.echo(f"      data_url: {server.url}")
     click.echo(f"      stream_url: {server.stream_url}")
     click.echo("(any non-empty APCA_API_KEY_ID/APCA_API_SECRET_KEY unless --key/--secret)")
     try:

@@ -13,6 +13,7 @@ FORBIDDEN = 40310000  # 403: insufficient buying power, cannot short, ...
 UNPROCESSABLE = 42210000  # 422: a request the account cannot accept
 DUPLICATE_CLIENT_ORDER_ID = 40010001  # 422: "client_order_id must be unique"
 NOT_FOUND = 40410000  # 404
+INVALID_REQUEST = 40010000  # 400: a malformed request
 UNAUTHORIZED = 40110000  # 401
 
 NAMESPACE = uuid.UUID("6f1c2a4e-3b5d-4c8e-9a7f-0d1e2f3a4b5c")
@@ -40,6 +41,7 @@ class SimAsset:
     shortable: bool = True
     easy_to_borrow: bool = True
     fractionable: bool = True
+    quoted: bool = True  # False: the data feed has no trades or quotes for it (no snapshot)
 
     @property
     def id(self) -> str:
@@ -129,6 +131,41 @@ class SimOrder:
 class Position:
     qty: Decimal = Decimal(0)
     avg_price: Decimal = Decimal(0)
+
+
+def snapshot_json(price: Decimal, at: datetime) -> dict[str, Any]:
+    """Alpaca's market-data snapshot of a symbol trading at ``price``: a latest trade at it, a
+    one-cent quote around it, and bars (numbers, as the data API sends them)."""
+    value = float(price)
+    half_spread = 0.005
+    stamp = iso(at)
+    bar = {
+        "t": stamp,
+        "o": value,
+        "h": value,
+        "l": value,
+        "c": value,
+        "v": 100,
+        "n": 1,
+        "vw": value,
+    }
+    return {
+        "latestTrade": {"t": stamp, "x": "V", "p": value, "s": 100, "c": ["@"], "i": 1, "z": "C"},
+        "latestQuote": {
+            "t": stamp,
+            "ax": "V",
+            "ap": round(value + half_spread, 4),
+            "as": 1,
+            "bx": "V",
+            "bp": round(max(value - half_spread, 0.0), 4),
+            "bs": 1,
+            "c": ["R"],
+            "z": "C",
+        },
+        "minuteBar": bar,
+        "dailyBar": bar,
+        "prevDailyBar": bar,
+    }
 
 
 def plain(number: Decimal) -> Decimal:

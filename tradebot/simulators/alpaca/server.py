@@ -26,10 +26,21 @@ from typing import Any
 
 from tradebot.clock import utcnow
 from tradebot.simulators.alpaca.faults import Fault, FillScript
-from tradebot.simulators.alpaca.models import NOT_FOUND, ApiError, SimAsset, SimOrder
+from tradebot.simulators.alpaca.models import (
+    INVALID_REQUEST,
+    NOT_FOUND,
+    ApiError,
+    SimAsset,
+    SimOrder,
+    snapshot_json,
+)
 from tradebot.simulators.alpaca.rest import RestServer
 from tradebot.simulators.alpaca.state import PaperAccount
 from tradebot.simulators.alpaca.stream import StreamServer
+
+#: Alpaca's market-data snapshot route (alpaca-py: ``StockHistoricalDataClient.get_stock_snapshot``)
+SNAPSHOTS = "/v2/stocks/snapshots"
+FEEDS = frozenset({"iex", "sip", "delayed_sip", "otc", "boats", "overnight"})
 
 
 class AlpacaServer:
@@ -55,6 +66,7 @@ class AlpacaServer:
         self._scripts: dict[str | None, FillScript] = {None: FillScript()}
         self._in_flight = 0
         self.requests: list[tuple[str, str]] = []  # (method, path) of every authorised request
+        self.snapshot_queries: list[dict[str, str]] = []  # the query of every snapshot request
         self._rest: RestServer | None = None
         self._threads: list[threading.Thread] = []
         self.stream = StreamServer(self.authorized)
@@ -177,6 +189,8 @@ class AlpacaServer:
         """Route one request; returns (status, JSON payload) or raises :class:`ApiError`."""
         acct = self.account
         with self.lock:
+            if method == "GET" and path == SNAPSHOTS:
+                return 200, self._snapshots(query)
             if method == "GET" and path == "/v2/account":
                 return 200, acct.account_json()
             if method == "GET" and path == "/v2/clock":
@@ -207,6 +221,25 @@ class AlpacaServer:
                     raise ApiError(404, NOT_FOUND, "position does not exist")
                 return 200, acct.position_json(symbol, pos)
         raise ApiError(404, NOT_FOUND, "Not Found")
+
+    def _snapshots(self, query: dict[str, str]) -> dict[str, Any]:
+        """Alpaca's multi-symbol snapshot (``/v2/stocks/snapshots?symbols=A,B&feed=iex``) from
+        the account's own prices. Symbols with no market data are left out, as Alpaca does."""
+        self.snapshot_queries.append(dict(query))
+        symbols = [s for s in query.get("symbols", "").upper().split(",") if s]
+        if not symbols:
+            raise ApiError(400, INVALID_REQUEST, "symbols is required")
+        if query.get("feed", "iex") not in FEEDS:
+            raise ApiError(400, INVALID_REQUEST, f"invalid feed: {query['feed']}")
+        now, out = self.account.now(), {}
+        for symbol in symbols:
+            try:
+                asset = self.account.asset(symbol)
+            except ApiError:
+                continue  # not listed (auto_assets off): no data
+            if asset.quoted:
+                out[symbol] = snapshot_json(asset.price, now)
+        return out
 
     def _list_orders(self, query: dict[str, str]) -> list[dict[str, Any]]:
         status = query.get("status", "open")

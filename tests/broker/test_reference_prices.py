@@ -1,0 +1,173 @@
+"""Reference prices from the broker (issue 10 §1): Alpaca's market data through alpaca-py's data
+client against the local server, the sim broker's price table, and the snapshot endpoint itself."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+import requests
+from pydantic import SecretStr
+
+from tradebot.broker.alpaca import AlpacaBroker
+from tradebot.broker.alpaca.convert import reference_prices
+from tradebot.broker.sim import SimBroker
+from tradebot.config.model import Mode, SimBrokerConfig
+from tradebot.core.signal import Side
+from tradebot.exceptions import AuthenticationError, BrokerError, BrokerUnavailable
+from tradebot.simulators.alpaca.faults import Fault
+from tradebot.simulators.alpaca.models import SimAsset
+from tradebot.simulators.alpaca.server import SNAPSHOTS, AlpacaServer
+
+from .conftest import KEY_ID, SECRET_KEY, fast_config, make_intent
+
+D = Decimal
+
+
+def snapshot_requests(server: AlpacaServer) -> list[tuple[str, str]]:
+    return [r for r in server.requests if r[1] == SNAPSHOTS]
+
+
+async def test_one_snapshot_request_prices_every_symbol(
+    broker: AlpacaBroker, server: AlpacaServer
+) -> None:
+    server.set_price("AAPL", D("189.5"))
+    server.set_price("MSFT", D("415.31"))
+    server.set_price("PENY", D("0.0123"))
+    before = len(snapshot_requests(server))
+    market = await broker.reference_prices(["MSFT", "AAPL", "PENY", "AAPL"])
+    assert dict(market.prices) == {"AAPL": D("189.5"), "MSFT": D("415.31"), "PENY": D("0.0123")}
+    assert not market.signal_stands_in
+    assert len(snapshot_requests(server)) == before + 1  # never one per symbol
+    assert server.snapshot_queries[-1] == {"symbols": "AAPL,MSFT,PENY", "feed": "iex"}
+
+
+async def test_the_configured_feed_is_asked_for(server: AlpacaServer) -> None:
+    adapter = AlpacaBroker(
+        fast_config(server, data_feed="sip"),
+        Mode.PAPER,
+        key_id=SecretStr(KEY_ID),
+        secret_key=SecretStr(SECRET_KEY),
+    )
+    async with adapter:
+        await adapter.reference_prices(["AAPL"])
+    assert server.snapshot_queries[-1]["feed"] == "sip"
+
+
+async def test_a_symbol_without_market_data_has_no_reference(
+    broker: AlpacaBroker, server: AlpacaServer
+) -> None:
+    server.set_asset(SimAsset("DARK", D(50), quoted=False))
+    market = await broker.reference_prices(["DARK", "AAPL"])
+    assert market.price("DARK") is None and market.price("AAPL") == D(100)
+    assert market.missing("DARK") == "the broker has no price for DARK"
+
+
+async def test_a_failing_data_endpoint_raises_after_the_retry_policy(
+    broker: AlpacaBroker, server: AlpacaServer
+) -> None:
+    before = len(snapshot_requests(server))
+    server.add_fault(Fault.error(500, times=10, method="GET", path=SNAPSHOTS))
+    with pytest.raises(BrokerUnavailable):
+        await broker.reference_prices(["AAPL"])
+    # a few quick tries, fewer than orders get: a price is only useful while it is fresh
+    assert len(snapshot_requests(server)) - before == 3
+
+
+async def test_a_transient_data_fault_heals_within_the_retries(
+    broker: AlpacaBroker, server: AlpacaServer
+) -> None:
+    server.add_fault(Fault.rate_limited("0", method="GET", path=SNAPSHOTS))
+    market = await broker.reference_prices(["AAPL"])
+    assert market.price("AAPL") == D(100)
+
+
+def test_the_snapshot_endpoint_checks_keys_and_speaks_alpacas_shape(server: AlpacaServer) -> None:
+    url = server.url + SNAPSHOTS
+    assert requests.get(url, params={"symbols": "AAPL"}, timeout=5).status_code == 401
+    headers = {"APCA-API-KEY-ID": KEY_ID, "APCA-API-SECRET-KEY": SECRET_KEY}
+    server.set_price("AAPL", D("189.5"))
+    answer = requests.get(
+        url, params={"symbols": "AAPL", "feed": "iex"}, headers=headers, timeout=5
+    )
+    assert answer.status_code == 200
+    snapshot = answer.json()["AAPL"]
+    assert snapshot["latestTrade"]["p"] == 189.5
+    assert snapshot["latestQuote"]["bp"] < 189.5 < snapshot["latestQuote"]["ap"]
+    assert {"minuteBar", "dailyBar", "prevDailyBar"} <= set(snapshot)
+    bad = requests.get(url, params={"symbols": "AAPL", "feed": "x"}, headers=headers, timeout=5)
+    assert bad.status_code == 400
+
+
+async def test_wrong_keys_at_the_data_endpoint_are_an_authentication_error() -> None:
+    with AlpacaServer(key=KEY_ID, secret=SECRET_KEY) as trading, AlpacaServer(key="other") as data:
+        adapter = AlpacaBroker(
+            fast_config(trading, data_url=data.url),
+            Mode.PAPER,
+            key_id=SecretStr(KEY_ID),
+            secret_key=SecretStr(SECRET_KEY),
+        )
+        async with adapter:
+            with pytest.raises(AuthenticationError) as info:
+                await adapter.reference_prices(["AAPL"])
+    assert SECRET_KEY not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "expected"),
+    [
+        ({"latestTrade": {"p": 189.5}, "latestQuote": {"ap": 190, "bp": 189}}, D("189.5")),
+        ({"latestTrade": None, "latestQuote": {"ap": 190.02, "bp": 189.98}}, D("190.00")),
+        ({"latestTrade": {"p": 0}, "latestQuote": {"ap": 11, "bp": 10}}, D("10.5")),
+        ({"latestQuote": {"ap": 190, "bp": 0}}, None),  # one-sided: no midpoint
+        ({"latestQuote": {"ap": 189, "bp": 190}}, None),  # crossed
+        ({"latestTrade": {"p": "NaN"}}, None),
+        ({"latestTrade": {"p": "cheap"}}, None),
+        (None, None),
+        ("garbage", None),
+    ],
+)
+def test_latest_trade_else_quote_midpoint(snapshot: object, expected: Decimal | None) -> None:
+    prices = reference_prices({"AAPL": snapshot}, ["AAPL"])
+    assert prices.get("AAPL") == expected
+
+
+def test_an_answer_that_is_not_a_mapping_is_a_broker_error() -> None:
+    with pytest.raises(BrokerError):
+        reference_prices(["AAPL"], ["AAPL"])
+
+
+# -- the sim broker: its own market ------------------------------------------------------------
+
+
+async def test_the_sim_broker_prices_from_its_table_and_lets_the_signal_stand_in() -> None:
+    sim = SimBroker(SimBrokerConfig(prices={"AAPL": D("189.50")}, slippage_bps=D(0)))
+    market = await sim.reference_prices(["AAPL", "TSLA"])
+    assert dict(market.prices) == {"AAPL": D("189.50")}
+    assert market.signal_stands_in
+    sim.set_price("TSLA", D(250))
+    assert (await sim.reference_prices(["TSLA"])).price("TSLA") == D(250)
+    with pytest.raises(ValueError, match="below"):
+        sim.set_price("TSLA", D("1E-9"))
+
+
+async def test_the_sim_broker_fills_at_its_market_price_not_the_intents() -> None:
+    sim = SimBroker(SimBrokerConfig(prices={"AAPL": D("189.50")}, slippage_bps=D(0)))
+    snap = await sim.submit(make_intent(symbol="AAPL", side=Side.BUY, qty="10", price="0.0001"))
+    assert snap.filled_avg_price == D("189.50")
+    assert (await sim.account()).cash == D(100000) - D("1895.00")
+
+
+def test_simulate_alpaca_takes_per_symbol_prices() -> None:
+    import click
+
+    from tradebot.simulators.alpaca.cli import command
+
+    # the CLI's own help names: click builds a command's help option once, on first use
+    names = {"help_option_names": ["-h", "--help"]}
+    args = ["--price", "AAPL=189.50", "--price", "50", "--price", "msft=415.3"]
+    ctx = command.make_context("alpaca", args, **names)
+    assert ctx.params["prices"] == (D(50), {"AAPL": D("189.50"), "MSFT": D("415.3")})
+    for bad in ("AAPL=", "=5", "AAPL=cheap", "0", "AAPL=1E-9"):
+        with pytest.raises(click.BadParameter):
+            command.make_context("alpaca", ["--price", bad], **names)
