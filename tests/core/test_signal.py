@@ -236,8 +236,10 @@ def test_a_group_repeated_in_the_payload_is_rejected_whole_and_the_other_survive
     payload = loads(
         '{"close": [{"symbol": "CCC", "side": "sell", "price": 1,'
         ' "timestamp": "2021-04-26T14:30:00"}],'
-        ' "open": [{"symbol": "AAA", "side": "buy", "price": 1, "timestamp": "2021-04-26T14:30:01"}],'
-        ' "open": [{"symbol": "BBB", "side": "buy", "price": 1, "timestamp": "2021-04-26T14:30:01"}]}'
+        ' "open": [{"symbol": "AAA", "side": "buy", "price": 1,'
+        ' "timestamp": "2021-04-26T14:30:01"}],'
+        ' "open": [{"symbol": "BBB", "side": "buy", "price": 1,'
+        ' "timestamp": "2021-04-26T14:30:01"}]}'
     )
     signal = parse_signal(14, payload, received_at=NOW)
     assert [leg.symbol for leg in signal.close_legs] == ["CCC"]
@@ -301,7 +303,7 @@ def test_timestamps_beyond_the_tolerance_in_the_future_are_rejected() -> None:
     assert "not an ISO date" in signal.rejected[1].reason
 
 
-# -- hold and weight (issue 12) ---------------------------------------------------------------------
+# -- hold and weight (issue 12) --------------------------------------------------------------------
 
 
 def test_a_hold_leg_is_held_not_traded_and_not_rejected() -> None:

@@ -49,8 +49,9 @@ FUTURE_TOLERANCE = timedelta(seconds=120)
 MIN_PRICE = Decimal("0.0001")
 #: far above any listed US share (BRK.A trades below $1,000,000)
 MAX_PRICE = Decimal(10_000_000)
-#: what "hold" means in ``SkippedLeg.detail`` and the journal
 HOLD = "hold"
+#: why a hold leg sends nothing, as the plan and the journal say it
+HOLD_DETAIL = "the signal says keep the position; nothing is sent"
 
 
 class Side(StrEnum):

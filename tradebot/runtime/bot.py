@@ -281,7 +281,7 @@ class Bot:
             return plan(s, book, account, config, now, assets=assets, day=day)
 
         result = await executor.handle(signal, planner)
-        self._say(narrate(signal.algo_id, len(signal.legs) + len(signal.rejected), result))
+        self._say(narrate(signal.algo_id, signal.leg_count, result))
         # what the journal made durable: an intent it refused as a duplicate (a signal pushed
         # again after a restart) is not a new order and must not use up the day's allowance
         ctx.count_orders(o.intent.algo_id for o in result.outcomes)
