@@ -164,3 +164,24 @@ def test_a_bad_config_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path
     err = capsys.readouterr().err
     assert code == 2
     assert f"{config}:2: risk.max_orders_per_day: should be greater than or equal to 0" in err
+
+
+def test_a_repeated_key_hold_and_weight_in_a_signal_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "signal.json"
+    path.write_text(
+        '[null, null, "algorithms:16", "new_signals", {"open": ['
+        '{"symbol": "RKA", "symbol": "RKB", "side": "buy", "price": 10,'
+        ' "timestamp": "2021-04-26T14:30:01"},'
+        '{"symbol": "KEEP", "side": "hold", "timestamp": "2021-04-26T14:30:01"},'
+        '{"symbol": "JBHT", "side": "buy", "price": 100, "weight": 0.5,'
+        ' "timestamp": "2021-04-26T14:30:01"}]}]'
+    )
+    code, out, err = plan(capsys, "--signal", str(path))
+    assert code == 0, err
+    orders, skipped = out.split("Skipped legs:")
+    assert "JBHT" in orders and "RKA" not in orders and "RKB" not in orders
+    assert "invalid" in skipped and "key 'symbol' appears 2 times" in skipped
+    assert "16:open:KEEP:hold:2021-04-26T14:30:01Z  hold" in out
+    assert "x the leg's weight 0.5" in out  # algorithm 16 uses the allocation strategy

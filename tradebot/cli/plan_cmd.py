@@ -6,7 +6,6 @@ described on the command line.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -17,7 +16,7 @@ import click
 from tradebot.cli.options import config_option
 from tradebot.config.loader import load_config
 from tradebot.config.model import Config
-from tradebot.core import planner
+from tradebot.core import planner, strict_json
 from tradebot.core.account import AccountSnapshot
 from tradebot.core.book import PositionBook
 from tradebot.core.render import plan_json, plan_table
@@ -118,7 +117,7 @@ def plan(
 
 def _read_signal(path: Path, algo_id: int | None) -> tuple[int, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = strict_json.loads(path.read_text(encoding="utf-8"))  # repeated keys are seen
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise click.BadParameter(
             f"{path}: not a JSON file ({exc})", param_hint="--signal"
