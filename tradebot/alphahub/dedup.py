@@ -11,7 +11,11 @@ once is not the same for everything:
   later signal that repeats it must be reported again. So bad input is counted per connection:
   the n-th time a connection brings the same bad input, it is new if no connection has brought
   it n times yet. Each connection delivers in order, so the same push on two connections counts
-  once, and a second push of it counts again, whichever connection brings it first.
+  once, and a second push of it counts again, whichever connection brings it first. A connection
+  that was not subscribed for a while never receives what it missed (AlphaHub does not replay),
+  so when it joins again its counts for that algorithm are brought level with the others
+  (:meth:`LegDeduper.caught_up`); otherwise it would stay behind and a later push that only it
+  brings would pass for a copy.
 
 Memory is bounded two ways: an entry is forgotten ``window`` seconds (monotonic) after it was
 first seen, and at most ``max_ids`` entries of each kind are kept (the oldest go first). The
@@ -23,7 +27,6 @@ re-push after a reconnect (seconds), and cost a few tens of MB at most. Pure: th
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable
 from dataclasses import replace
 from typing import Any
 
@@ -31,6 +34,9 @@ from tradebot.core.signal import LegId, RejectedLeg, Signal
 
 DEFAULT_WINDOW = 24 * 3600.0
 DEFAULT_MAX_IDS = 100_000
+
+#: identifies one piece of bad input: (what, algorithm or None, ...its content)
+ReportKey = tuple[Any, ...]
 
 
 class LegDeduper:
@@ -42,8 +48,8 @@ class LegDeduper:
         self._window = window
         self._max_ids = max_ids
         self._seen: OrderedDict[LegId | str, float] = OrderedDict()
-        # bad input -> (first seen, deliveries per connection)
-        self._reports: OrderedDict[Hashable, tuple[float, dict[int, int]]] = OrderedDict()
+        # bad input (its algorithm second) -> (first seen, deliveries per connection)
+        self._reports: OrderedDict[ReportKey, tuple[float, dict[int, int]]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -65,7 +71,13 @@ class LegDeduper:
         self._seen[key] = now
         return True
 
-    def new_report(self, key: Hashable, connection: int, now: float) -> bool:
+    def caught_up(self, connection: int, algo_id: int) -> None:
+        """``connection`` (re)joined ``algo_id``: what it missed meanwhile will never come."""
+        for key, (_, counts) in self._reports.items():
+            if key[1] == algo_id:
+                counts[connection] = max(counts.values())
+
+    def new_report(self, key: ReportKey, connection: int, now: float) -> bool:
         """Whether this delivery of bad input ``key`` on ``connection`` is news (see the module)."""
         self._evict(now)
         first_seen, counts = self._reports.get(key, (now, {}))
@@ -103,5 +115,5 @@ class LegDeduper:
         return replace(signal, close_legs=closes, open_legs=opens, held=held, rejected=rejected)
 
 
-def _rejection_key(rejected: RejectedLeg) -> tuple[str, int, str, int | None, str]:
+def _rejection_key(rejected: RejectedLeg) -> ReportKey:
     return ("leg", rejected.algo_id, str(rejected.kind), rejected.index, rejected.raw)

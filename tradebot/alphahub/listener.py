@@ -153,6 +153,7 @@ class Listener:
 
     def joined_channel(self, connection: int, algo_id: int) -> None:
         self._joined[connection].add(algo_id)
+        self._dedup.caught_up(connection, algo_id)
         gap = self._gaps.rejoined(algo_id, connection, self._clock())
         if gap is not None:
             log.info("connection %d rejoined algorithm %d after a gap", connection, algo_id)
@@ -196,7 +197,7 @@ class Listener:
         topic_algo, content = frame_identity(raw)
         if algo_id is None and topic_algo in self.algorithms:
             algo_id = topic_algo
-        if not self._dedup.new_report(("frame", content), connection, self._mono()):
+        if not self._dedup.new_report(("frame", algo_id, content), connection, self._mono()):
             log.debug("connection %d: bad input already reported: %s", connection, reason)
             return
         log.warning("connection %d: dropped bad input: %s", connection, reason)
