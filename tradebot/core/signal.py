@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from tradebot.core.strict_json import duplicate_keys
@@ -252,6 +253,7 @@ def _short(number: Decimal) -> str:
     return text if len(text) <= 40 else f"{text[:37]}..."
 
 
+@lru_cache(maxsize=1024)  # a feed uses a handful of key spellings; this runs for every key
 def _key(key: object) -> str | None:
     """A field name as the parser compares it, or None for a key that can name no field."""
     if not isinstance(key, str) or not key.isascii():

@@ -29,12 +29,13 @@ class JsonObject(dict[str, Any]):
     __slots__ = ("duplicates",)
 
     def __init__(self, pairs: list[tuple[str, Any]]) -> None:
-        super().__init__()
-        seen: dict[str, list[Any]] = {}
+        super().__init__(pairs)  # the last value wins, as in json.loads
+        self.duplicates: dict[str, list[Any]] = {}
+        if len(self) == len(pairs):  # the common case, decided at C speed
+            return
         for key, value in pairs:
-            seen.setdefault(key, []).append(value)
-            self[key] = value
-        self.duplicates: dict[str, list[Any]] = {k: v for k, v in seen.items() if len(v) > 1}
+            self.duplicates.setdefault(key, []).append(value)
+        self.duplicates = {k: v for k, v in self.duplicates.items() if len(v) > 1}
 
 
 def _parse_int(text: str) -> int | Decimal:
