@@ -26,6 +26,7 @@ re-push after a reconnect (seconds), and cost a few tens of MB at most. Pure: th
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
@@ -116,4 +117,10 @@ class LegDeduper:
 
 
 def _rejection_key(rejected: RejectedLeg) -> ReportKey:
-    return ("leg", rejected.algo_id, str(rejected.kind), rejected.index, rejected.raw)
+    return ("leg", rejected.algo_id, str(rejected.kind), rejected.index, digest(rejected.raw))
+
+
+def digest(text: str) -> str:
+    """A short stand-in for bad input's content: frames can be large, and up to ``max_ids``
+    of them are remembered for a day."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()

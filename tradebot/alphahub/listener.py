@@ -36,7 +36,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from tradebot.alphahub.auth import TokenSource
-from tradebot.alphahub.dedup import LegDeduper
+from tradebot.alphahub.dedup import LegDeduper, digest
 from tradebot.alphahub.gaps import Gap, GapRecorder
 from tradebot.alphahub.protocol import frame_identity, raw_excerpt
 from tradebot.alphahub.session import Session, StateChange
@@ -197,7 +197,8 @@ class Listener:
         topic_algo, content = frame_identity(raw)
         if algo_id is None and topic_algo in self.algorithms:
             algo_id = topic_algo
-        if not self._dedup.new_report(("frame", algo_id, content), connection, self._mono()):
+        key = ("frame", algo_id, digest(content))
+        if not self._dedup.new_report(key, connection, self._mono()):
             log.debug("connection %d: bad input already reported: %s", connection, reason)
             return
         log.warning("connection %d: dropped bad input: %s", connection, reason)
