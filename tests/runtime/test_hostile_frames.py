@@ -237,7 +237,7 @@ def bad_leg(draw: st.DrawFn, model: Model, kind: str) -> Leg:
     elif how == "price":
         pairs[2] = ("price", draw(BAD_PRICES))
     elif how == "future":
-        ahead = timedelta(seconds=draw(st.integers(180, 10**8)))
+        ahead = timedelta(seconds=draw(st.integers(300, 10**8)))
         pairs[3] = ("timestamp", json.dumps((model.now + ahead).strftime("%Y-%m-%dT%H:%M:%S")))
     elif how == "side":
         pairs[1] = ("side", draw(st.sampled_from(['"short"', '""', '"ＢＵＹ"', "1", '"buy sell"'])))
@@ -377,6 +377,7 @@ def test_generated_frames_through_the_pipeline(data: st.DataObject) -> None:
     bad = [e for e in entries if e.status is Status.ERROR and "malformed input" in e.detail]
     assert Counter(e.algo_id for e in bad) == Counter(model.bad_frames)
     assert all(e.detail.split("): ", 1)[1].split("; received")[0] for e in bad)  # a reason
+    assert output.count("dropped an unreadable frame") == len(bad)
 
     skipped = [e for e in entries if e.status is Status.SKIPPED]
     reasons = Counter(e.data["reason"] for e in skipped)

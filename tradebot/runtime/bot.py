@@ -332,6 +332,8 @@ class Bot:
         log.info("alphahub connection %s: %s%s", change.connection, change.state, detail)
 
     def _on_bad_input(self, bad: BadInput) -> None:
+        algo = f" for algorithm {bad.algo_id}" if bad.algo_id is not None else ""
+        self._say(f"dropped an unreadable frame{algo}: {bad.reason}")
         detail = (
             f"malformed input from AlphaHub dropped (connection {bad.connection}): {bad.reason}; "
             f"received: {bad.raw[:500]}"
