@@ -49,10 +49,12 @@ async def test_listen_prints_signals_and_states(sim: AlphaHubSimulator, tmp_path
         states = await read_until(process.stderr, "joined")
         assert any("connecting" in s and "api_token=***" in s for s in states)
         await asyncio.wait_for(sim.wait_joined(16, 2), 20)
-        await sim.push(16, {"close": [leg("MU", "sell")], "open": [leg("JBHT")]}, times=2)
+        opens = [leg("JBHT"), leg("KEEP", "hold")]
+        await sim.push(16, {"close": [leg("MU", "sell")], "open": opens}, times=2)
         printed = json.loads(await asyncio.wait_for(process.stdout.readline(), 20))
         assert printed["algo_id"] == 16
         assert [x["symbol"] for x in printed["close"] + printed["open"]] == ["MU", "JBHT"]
+        assert printed["hold"] == ["16:open:KEEP:hold:2021-04-26T14:30:00Z"]
         sim.drop()
         gap_lines = await read_until(process.stderr, "gap on algorithm 16")
         assert PASSWORD not in "".join(states + gap_lines)

@@ -39,11 +39,11 @@ def test_dedup_hands_each_leg_on_once() -> None:
     assert partial is not None and [leg.symbol for leg in partial.legs] == ["C"]
 
 
-def test_dedup_reports_a_bad_leg_once() -> None:
+def test_dedup_reports_a_bad_leg_once_across_connections() -> None:
     d = LegDeduper()
-    first = d.filter(signal("A", bad=True), 0.0)
+    first = d.filter(signal("A", bad=True), 0.0, connection=0)
     assert first is not None and len(first.rejected) == 1
-    assert d.filter(signal("A", bad=True), 0.1) is None
+    assert d.filter(signal("A", bad=True), 0.1, connection=1) is None
 
 
 def test_dedup_memory_is_bounded_by_time_and_size() -> None:

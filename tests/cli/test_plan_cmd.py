@@ -277,3 +277,24 @@ def test_an_unreachable_broker_means_no_reference(
     assert code == 0
     assert "No orders." in out
     assert "no_reference_price" in out and "could not be asked" in out
+
+
+def test_a_repeated_key_hold_and_weight_in_a_signal_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "signal.json"
+    path.write_text(
+        '[null, null, "algorithms:16", "new_signals", {"open": ['
+        '{"symbol": "RKA", "symbol": "RKB", "side": "buy", "price": 10,'
+        ' "timestamp": "2021-04-26T14:30:01"},'
+        '{"symbol": "KEEP", "side": "hold", "timestamp": "2021-04-26T14:30:01"},'
+        '{"symbol": "JBHT", "side": "buy", "price": 168.56, "weight": 0.5,'
+        ' "timestamp": "2021-04-26T14:30:01"}]}]'
+    )
+    code, out, err = plan(capsys, "--signal", str(path))
+    assert code == 0, err
+    orders, skipped = out.split("Skipped legs:")
+    assert "JBHT" in orders and "RKA" not in orders and "RKB" not in orders
+    assert "invalid" in skipped and "key 'symbol' appears 2 times" in skipped
+    assert "16:open:KEEP:hold:2021-04-26T14:30:01Z  hold" in out
+    assert "x the leg's weight 0.5" in out  # algorithm 16 uses the allocation strategy

@@ -6,6 +6,7 @@ a leg priced at 1e-9, and every notional limit let it through.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -72,7 +73,11 @@ async def test_the_sim_bot_never_fills_a_leg_priced_at_a_billionth_of_a_dollar(
         finally:
             await bot.stop()
     skips = {e.symbol: e.data.get("reason") for e in entries(journal, statuses=(Status.SKIPPED,))}
-    assert skips == {"ZZZZ": "price_off_market", "AAPL": "price_off_market"}
+    assert skips.pop("AAPL") == "price_off_market"
+    # 1e-9 is not a price: the leg is rejected as it is read, before any planning
+    (rejected,) = entries(journal, statuses=(Status.LEG_REJECTED,))
+    assert "price" in rejected.detail and "ZZZZ" in json.dumps(rejected.data)
+    assert set(skips.values()) <= {"invalid"}  # the signal had no valid leg left to plan
     (fill,) = entries(journal, statuses=(Status.FILLED,))
     assert (fill.symbol, fill.qty) == ("MSFT", Decimal(12))  # 5,000 at 415.30
     (intent,) = entries(journal, statuses=(Status.INTENT,))

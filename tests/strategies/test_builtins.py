@@ -55,6 +55,24 @@ def test_allocation_splits_evenly_over_max_positions() -> None:
     assert "/ 3 positions = 10,000.00" in sizing.basis
 
 
+def test_allocation_sizes_by_the_legs_weight_and_says_so() -> None:
+    strategy = Allocation.from_params({"pct": 30, "max_positions": 3})
+    weighted = Leg(16, LegKind.OPEN, "JBHT", Side.BUY, D("168.56"), LEG.timestamp, D("0.5"))
+    sizing = strategy.size(weighted, context({"VRTX": D(10)}))
+    assert sizing.qty == D(15000) / D("168.56")
+    assert "x the leg's weight 0.5 = 15,000.00" in sizing.basis
+
+
+def test_other_strategies_ignore_the_weight() -> None:
+    weighted = Leg(16, LegKind.OPEN, "JBHT", Side.BUY, D("168.56"), LEG.timestamp, D("0.5"))
+    for strategy in (
+        PercentOfEquity.from_params({"pct": "2.5"}),
+        FixedNotional.from_params({"notional": "10000"}),
+        FixedShares.from_params({"shares": 25}),
+    ):
+        assert strategy.size(weighted, context()) == strategy.size(LEG, context())
+
+
 def test_allocation_gives_nothing_when_every_slot_is_used() -> None:
     strategy = Allocation.from_params({"pct": 30, "max_positions": 2})
     sizing = strategy.size(LEG, context({"VRTX": D(10), "MU": D(-4)}))

@@ -15,8 +15,10 @@ Contract:
 - Each leg is handed on once across connections and reconnects (:class:`~.dedup.LegDeduper`); a
   re-pushed signal comes out with only its unseen legs, or not at all. Signals go into an
   unbounded ``asyncio.Queue`` (``listener.queue``), so the reader never waits for the consumer.
-- A malformed frame or payload is logged and reported to ``on_bad_input``; bad legs travel in
-  ``Signal.rejected``. Neither ever stops the listener.
+- A malformed frame or payload is logged and reported to ``on_bad_input``, with the algorithm
+  when its topic can be read; bad legs travel in ``Signal.rejected``, and the valid legs of the
+  same frame go on. Bad input is reported once per delivery, not once per connection, and again
+  when a later push repeats it (:mod:`.dedup`). Nothing bad ever stops the listener.
 - Every lapse of a subscription is a :class:`~.gaps.Gap` in ``listener.gaps``; ``on_gap`` is
   called when the gap closes (the channel is joined again).
 - Callbacks are called synchronously from the reader: they must not block. An exception in one is
@@ -34,8 +36,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from tradebot.alphahub.auth import TokenSource
-from tradebot.alphahub.dedup import LegDeduper
+from tradebot.alphahub.dedup import LegDeduper, digest
 from tradebot.alphahub.gaps import Gap, GapRecorder
+from tradebot.alphahub.protocol import frame_identity, raw_excerpt
 from tradebot.alphahub.session import Session, StateChange
 from tradebot.clock import utcnow
 from tradebot.config.model import AlphaHubConfig
@@ -150,6 +153,7 @@ class Listener:
 
     def joined_channel(self, connection: int, algo_id: int) -> None:
         self._joined[connection].add(algo_id)
+        self._dedup.caught_up(connection, algo_id)
         gap = self._gaps.rejoined(algo_id, connection, self._clock())
         if gap is not None:
             log.info("connection %d rejoined algorithm %d after a gap", connection, algo_id)
@@ -177,7 +181,7 @@ class Listener:
             log.exception("algorithm %d: payload could not be parsed", algo_id)
             self.bad_frame(connection, f"parser failure: {type(exc).__name__}", raw, algo_id)
             return
-        fresh = self._dedup.filter(signal, self._mono())
+        fresh = self._dedup.filter(signal, self._mono(), connection)
         if fresh is None:
             return
         for rejected in fresh.rejected:
@@ -185,8 +189,21 @@ class Listener:
         self.queue.put_nowait(fresh)
 
     def bad_frame(self, connection: int, reason: str, raw: str, algo_id: int | None = None) -> None:
+        """A frame (``raw``, its whole text) that was dropped: reported once per delivery.
+
+        ``algo_id``: the algorithm, when known; otherwise read from the frame's topic if it is
+        one we joined.
+        """
+        topic_algo, content = frame_identity(raw)
+        if algo_id is None and topic_algo in self.algorithms:
+            algo_id = topic_algo
+        key = ("frame", algo_id, digest(content))
+        if not self._dedup.new_report(key, connection, self._mono()):
+            log.debug("connection %d: bad input already reported: %s", connection, reason)
+            return
         log.warning("connection %d: dropped bad input: %s", connection, reason)
-        self._call(self._on_bad_input, BadInput(connection, algo_id, reason, raw))
+        bad = BadInput(connection, algo_id, reason, raw_excerpt(raw))
+        self._call(self._on_bad_input, bad)
 
     def _call(self, callback: Callable[[T], object] | None, value: T) -> None:
         if callback is None:

@@ -13,9 +13,11 @@ older instance is told apart from one for the current join and ignored.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from tradebot.core.strict_json import duplicate_keys, loads
 from tradebot.exceptions import InvalidFrame
 
 TOPIC_PREFIX = "algorithms:"
@@ -49,9 +51,15 @@ def _ref(value: object, name: str) -> str | None:
 
 
 def decode_frame(text: str | bytes) -> Frame:
-    """Parse one frame; raises :class:`InvalidFrame` (never anything else) when it is not one."""
+    """Parse one frame; raises :class:`InvalidFrame` (never anything else) when it is not one.
+
+    This is the one place frame text becomes values. Objects keep a record of repeated keys
+    (:mod:`tradebot.core.strict_json`): the signal parser rejects the legs or groups they touch,
+    and a control frame (anything but ``new_signals``) with a repeated key is refused whole here,
+    since a reply whose ``status`` is given twice says nothing reliable.
+    """
     try:
-        data = json.loads(text)
+        data = loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidFrame(f"not JSON: {type(exc).__name__}") from None
     if not isinstance(data, list) or len(data) != 5:
@@ -59,6 +67,9 @@ def decode_frame(text: str | bytes) -> Frame:
     join_ref, ref, topic, event, payload = data
     if not isinstance(topic, str) or not isinstance(event, str):
         raise InvalidFrame("topic and event must be strings")
+    if event != "new_signals":
+        for key, _ in duplicate_keys(payload):
+            raise InvalidFrame(f"{event[:40]!r} frame repeats the key {key[:20]!r}")
     return Frame(_ref(join_ref, "join_ref"), _ref(ref, "ref"), topic, event, payload)
 
 
@@ -67,6 +78,27 @@ def raw_excerpt(text: str | bytes) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     return text[:_MAX_RAW]
+
+
+# the head of a frame, as far as the topic: [join_ref, ref, "algorithms:N"
+_HEAD = re.compile(
+    r'\s*\[\s*(?:null|"[^"\\]{0,64}"|[0-9]{1,20})\s*,'
+    r'\s*(?:null|"[^"\\]{0,64}"|[0-9]{1,20})\s*,\s*"algorithms:([0-9]{1,12})"',
+    re.ASCII,
+)
+
+
+def frame_identity(text: str) -> tuple[int | None, str]:
+    """For a frame that could not be decoded: the algorithm its topic names, and its content.
+
+    The content leaves out the two refs, which differ between connections for the same push, so
+    the same broken frame arriving on every connection is recognised as one. Reads only the
+    frame's head; the algorithm is None when even that is unreadable.
+    """
+    match = _HEAD.match(text)
+    if match is None:
+        return None, text
+    return int(match[1]), text[match.start(1) :]
 
 
 def topic_for(algo_id: int) -> str:

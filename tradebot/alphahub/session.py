@@ -211,7 +211,7 @@ class Session:
             try:
                 event = client.receive(message, self._mono())
             except InvalidFrame as exc:
-                self._sink.bad_frame(self.index, str(exc), p.raw_excerpt(message))
+                self._sink.bad_frame(self.index, str(exc), _text(message))
                 continue
             if isinstance(event, p.SignalPush):
                 self._sink.push(self.index, event.algo_id, event.payload, _text(message))

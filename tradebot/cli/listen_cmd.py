@@ -59,6 +59,7 @@ def _signal_json(signal: Signal) -> str:
             "close": legs(signal.close_legs),
             "open": legs(signal.open_legs),
             "rejected": [{"kind": str(r.kind), "reason": r.reason} for r in signal.rejected],
+            "hold": [h.key for h in signal.held],
         }
     )
 
@@ -69,6 +70,7 @@ def _signal_text(signal: Signal) -> str:
     for leg in signal.legs:
         when = f"{leg.timestamp:%Y-%m-%d %H:%M:%S}Z"
         lines.append(f"  {leg.kind:<5} {leg.side:<4} {leg.symbol:<6} @ {leg.price}  ({when})")
+    lines.extend(f"  {h.kind:<5} hold {h.symbol:<6} (keep the position)" for h in signal.held)
     lines.extend(f"  rejected {r.kind or ''} leg: {r.reason}" for r in signal.rejected)
     return "\n".join(lines)
 

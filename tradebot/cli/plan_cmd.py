@@ -8,7 +8,6 @@ configured broker (its price table for ``sim``; Alpaca's market data, when it ca
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -21,7 +20,7 @@ from tradebot.broker.factory import make_broker
 from tradebot.cli.options import config_option
 from tradebot.config.loader import load_config
 from tradebot.config.model import Config
-from tradebot.core import planner
+from tradebot.core import planner, strict_json
 from tradebot.core.account import AccountSnapshot
 from tradebot.core.book import PositionBook
 from tradebot.core.market import MarketPrices, implausible_price
@@ -196,7 +195,7 @@ def _prices_line(origin: str, market: MarketPrices, symbols: Sequence[str]) -> s
 
 def _read_signal(path: Path, algo_id: int | None) -> tuple[int, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = strict_json.loads(path.read_text(encoding="utf-8"))  # repeated keys are seen
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise click.BadParameter(
             f"{path}: not a JSON file ({exc})", param_hint="--signal"

@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from tradebot.core.market import PriceSource
-from tradebot.core.signal import Leg, LegId, RejectedLeg, Side
+from tradebot.core.signal import HeldLeg, Leg, LegId, RejectedLeg, Side
 
 
 class OrderType(StrEnum):
@@ -77,6 +77,7 @@ class SkipReason(StrEnum):
     """Why a leg produced no order. The text beside it says the specifics."""
 
     INVALID = "invalid"  # the leg could not be parsed
+    HOLD = "hold"  # the leg says "keep the position": nothing to send
     ALGO_UNKNOWN = "algo_unknown"
     ALGO_DISABLED = "algo_disabled"
     NOT_HELD = "not_held"  # a close for a symbol the algorithm does not hold
@@ -101,11 +102,25 @@ class SkipReason(StrEnum):
 class SkippedLeg:
     """A leg that produced no order (or less than it asked for), and why."""
 
-    leg_id: LegId | None  # None for a leg that never parsed
+    leg_id: LegId | None  # None for a leg that never parsed, and for a hold leg
     reason: SkipReason
     detail: str
     leg: Leg | None = None
     rejected: RejectedLeg | None = None
+    held: HeldLeg | None = None
+
+    @property
+    def key(self) -> str | None:
+        """The skipped leg's identity as text, when it has one (a rejected leg has none)."""
+        if self.leg_id is not None:
+            return self.leg_id.key
+        return self.held.key if self.held is not None else None
+
+    @property
+    def symbol(self) -> str | None:
+        if self.leg_id is not None:
+            return self.leg_id.symbol
+        return self.held.symbol if self.held is not None else None
 
 
 @dataclass(frozen=True, slots=True)

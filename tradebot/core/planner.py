@@ -76,7 +76,7 @@ from tradebot.core.risk import (
     symbol_blocked,
     symbol_room,
 )
-from tradebot.core.signal import Leg, LegKind, Side, Signal
+from tradebot.core.signal import HOLD_DETAIL, Leg, LegKind, Side, Signal
 from tradebot.core.sizing import (
     MIN_FRACTIONAL_NOTIONAL,
     ZERO,
@@ -113,6 +113,7 @@ def plan(
     """
     day = NO_DAY_STATE if day is None else day
     skipped = [SkippedLeg(None, SkipReason.INVALID, r.reason, rejected=r) for r in signal.rejected]
+    skipped += [SkippedLeg(None, SkipReason.HOLD, HOLD_DETAIL, held=h) for h in signal.held]
     algo = config.algorithms.get(signal.algo_id)
     if algo is None:
         detail = f"algorithm {signal.algo_id} is not in the config"

@@ -94,7 +94,7 @@ def _intent_dict(intent: OrderIntent) -> dict[str, Any]:
 
 def _skipped_dict(skipped: SkippedLeg) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "leg": skipped.leg_id.key if skipped.leg_id else None,
+        "leg": skipped.key,
         "reason": str(skipped.reason),
         "detail": skipped.detail,
     }
@@ -104,8 +104,8 @@ def _skipped_dict(skipped: SkippedLeg) -> dict[str, Any]:
 
 
 def _leg_label(skipped: SkippedLeg) -> str:
-    if skipped.leg_id is not None:
-        return skipped.leg_id.key
+    if skipped.key is not None:
+        return skipped.key
     rejected = skipped.rejected
     if rejected is None:
         return "?"

@@ -7,6 +7,25 @@ Normalisation (ALPHAHUB.md §5): keys and string values are trimmed, keys lower-
 upper-cased, timestamps accepted as ``2021-04-26T14:30:00``, ``2021-04-26 T14:30:00`` or
 ``2021-04-26 14:30:00`` (optionally with fractions, ``Z`` or an offset), prices become ``Decimal``.
 What is not unambiguous is rejected leg by leg, with a reason; one bad leg never loses the others.
+
+Hostile input is refused, never repaired:
+
+- Only ASCII is normalised. Trimming removes ASCII whitespace only, and a symbol must be ASCII
+  letters, digits, ``.`` and ``/`` *before* it is upper-cased: Unicode case mapping would turn
+  ``"ß"`` into ``SS`` and ``"ﬁ"`` into ``FI``, real tickers made out of junk.
+- A field named twice in one leg (``{"symbol": "RKA", "symbol": "RKB"}``, or ``"symbol"`` and
+  ``" Symbol"``), or a key repeated anywhere inside the leg, rejects that leg: which value was
+  meant cannot be known. ``open`` or ``close`` named twice in the payload rejects that whole group
+  (both copies are journaled); the other group is unaffected. Repeats are seen only in values
+  decoded by :func:`tradebot.core.strict_json.loads`, which every frame goes through.
+- Prices are JSON numbers or plain decimal text (``"216.08"``; not ``"1_000"``, ``"1e3"`` or
+  ``"NaN"``) between :data:`MIN_PRICE` and :data:`MAX_PRICE`.
+- A timestamp more than :data:`FUTURE_TOLERANCE` after the signal was received is rejected.
+
+``side: "hold"`` means "keep the position" (ALPHAHUB.md §5): such a leg becomes a
+:class:`HeldLeg`, never a :class:`Leg`, so nothing can trade it; the planner skips it with the
+reason ``hold``. An open leg may carry ``weight``, a fraction of the algorithm's allocation in
+(0, 1] (the ``allocation`` strategy uses it); a close always flattens, so its weight is ignored.
 """
 
 from __future__ import annotations
@@ -15,12 +34,22 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
+from tradebot.core.market import MAX_PRICE, MIN_PRICE, implausible_price
+from tradebot.core.strict_json import duplicate_keys
 from tradebot.exceptions import InvalidSignal
+
+#: a leg stamped further than this after the signal's arrival is refused: clocks differ by
+#: seconds, not minutes, and a leg from the future is junk or a replay with a forged stamp
+FUTURE_TOLERANCE = timedelta(seconds=120)
+HOLD = "hold"
+#: why a hold leg sends nothing, as the plan and the journal say it
+HOLD_DETAIL = "the signal says keep the position; nothing is sent"
 
 
 class Side(StrEnum):
@@ -74,12 +103,33 @@ class Leg:
     side: Side
     price: Decimal
     timestamp: datetime  # timezone-aware, UTC
+    #: open legs only: the fraction of the algorithm's allocation for this open, in (0, 1];
+    #: None means the strategy's default (an even split). Not part of the leg's identity.
+    weight: Decimal | None = None
     #: the leg's identity, made once (de-dup, planning and the journal all ask for it)
     id: LegId = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ident = LegId(self.algo_id, self.kind, self.symbol, self.side, self.timestamp)
         object.__setattr__(self, "id", ident)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldLeg:
+    """A ``side: "hold"`` leg: keep the position. Valid, journaled, never an order."""
+
+    algo_id: int
+    kind: LegKind
+    symbol: str
+    price: Decimal | None  # informative only; validated when present
+    timestamp: datetime  # timezone-aware, UTC
+    #: identity for de-duplication and the journal, e.g. ``16:open:JBHT:hold:2021-04-26T14:30:01Z``
+    key: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ts = self.timestamp.astimezone(UTC).replace(tzinfo=None).isoformat()
+        key = f"{self.algo_id}:{self.kind}:{self.symbol}:{HOLD}:{ts}Z"
+        object.__setattr__(self, "key", key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +153,17 @@ class Signal:
     open_legs: tuple[Leg, ...]
     rejected: tuple[RejectedLeg, ...] = ()
     raw: str = field(default="", compare=False)
+    held: tuple[HeldLeg, ...] = ()  # "hold" legs: valid, never traded
 
     @property
     def legs(self) -> tuple[Leg, ...]:
-        """All legs, closes first (they free buying power)."""
+        """All tradable legs, closes first (they free buying power)."""
         return self.close_legs + self.open_legs
+
+    @property
+    def leg_count(self) -> int:
+        """Every leg that arrived: tradable, held and rejected."""
+        return len(self.close_legs) + len(self.open_legs) + len(self.held) + len(self.rejected)
 
 
 # -- parsing -----------------------------------------------------------------------------------
@@ -115,9 +171,13 @@ class Signal:
 _TIMESTAMP = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})\s*[Tt ]\s*"
     r"(?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)\s*"
-    r"(?P<zone>[Zz]|[+-]\d{2}:?\d{2})?$"
+    r"(?P<zone>[Zz]|[+-]\d{2}:?\d{2})?$",
+    re.ASCII,  # \d and \s: ASCII digits and spaces only (no "２０２１")
 )
-_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-/]{0,15}$")
+_SYMBOL = re.compile(r"[A-Z0-9]+(?:[./][A-Z0-9]+)*", re.ASCII)
+_MAX_SYMBOL = 15
+_DECIMAL_TEXT = re.compile(r"[0-9]{1,20}(?:\.[0-9]{1,20})?", re.ASCII)
+_SPACE = " \t\r\n\f\v"  # trimming is ASCII-only: nothing non-ASCII is ever normalised away
 _MAX_RAW = 2000  # characters of an offending leg kept for the journal
 
 
@@ -125,7 +185,7 @@ def parse_timestamp(value: object, zone: tzinfo) -> datetime:
     """Parse an AlphaHub leg timestamp; naive ones are read in ``zone``. Returns UTC."""
     if not isinstance(value, str):
         raise InvalidSignal(f"timestamp must be a string, got {type(value).__name__}")
-    match = _TIMESTAMP.match(value.strip())
+    match = _TIMESTAMP.match(value.strip(_SPACE))
     if match is None:
         raise InvalidSignal(f"timestamp {value.strip()[:40]!r} is not an ISO date and time")
     text = f"{match['date']}T{match['time']}"
@@ -144,53 +204,144 @@ def parse_timestamp(value: object, zone: tzinfo) -> datetime:
         raise InvalidSignal(f"timestamp {value.strip()[:40]!r} is out of range") from None
 
 
-def parse_price(value: object) -> Decimal:
-    """A positive, finite price as ``Decimal`` (floats go through ``str`` so 216.08 stays exact)."""
+def _decimal(value: object, name: str) -> Decimal:
+    """A finite ``Decimal`` from a JSON number or plain decimal text (``"216.08"``).
+
+    Text is held to ``digits[.digits]``: Python's ``Decimal`` would also take ``"1_000"``,
+    ``"1e3"``, ``" NaN"`` and non-ASCII digits, none of which a price feed means.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        raise InvalidSignal(f"price must be a number, got {type(value).__name__}")
+        raise InvalidSignal(f"{name} must be a number, got {type(value).__name__}")
+    if isinstance(value, str):
+        text = value.strip(_SPACE)
+        if not _DECIMAL_TEXT.fullmatch(text):
+            raise InvalidSignal(f"{name} {value[:40]!r} is not a plain decimal number")
+        return Decimal(text)
     try:
-        price = Decimal(str(value).strip())
+        # floats go through str so 216.08 stays 216.08, not its binary expansion
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
     except (InvalidOperation, ValueError):  # ValueError: an int too long to print
-        raise InvalidSignal(f"price {str(value)[:40]!r} is not a number") from None
-    if not price.is_finite() or price <= 0:
-        raise InvalidSignal(f"price must be positive, got {price}")
+        raise InvalidSignal(f"{name} {str(value)[:40]!r} is not a number") from None
+    if not number.is_finite():
+        raise InvalidSignal(f"{name} must be finite, got {number}")
+    return number
+
+
+def parse_price(value: object) -> Decimal:
+    """A price in [MIN_PRICE, MAX_PRICE] as ``Decimal``."""
+    price = _decimal(value, "price")
+    if price <= 0:
+        raise InvalidSignal(f"price must be positive, got {_short(price)}")
+    if implausible_price(price) is not None:  # the one sanity rule, shared with the market
+        raise InvalidSignal(f"price {_short(price)} is outside {MIN_PRICE}..{MAX_PRICE}")
     return price
 
 
-def _normalised_keys(raw: Mapping[Any, Any]) -> dict[str, Any]:
+def parse_weight(value: object) -> Decimal:
+    """An open leg's ``weight``: a fraction of the algorithm's allocation, in (0, 1]."""
+    weight = _decimal(value, "weight")
+    if not 0 < weight <= 1:
+        raise InvalidSignal(f"weight must be in (0, 1], got {_short(weight)}")
+    return weight
+
+
+def _short(number: Decimal) -> str:
+    text = str(number)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+@lru_cache(maxsize=1024)  # a feed uses a handful of key spellings; this runs for every key
+def _key(key: object) -> str | None:
+    """A field name as the parser compares it, or None for a key that can name no field."""
+    if not isinstance(key, str) or not key.isascii():
+        return None  # never lower-case non-ASCII: "\u212a" (Kelvin) lower-cases to "k"
+    return key.strip(_SPACE).lower()
+
+
+def _text_value(value: object) -> str | None:
+    """A trimmed ASCII string, or None when ``value`` is no string or holds non-ASCII."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip(_SPACE)
+    return text if text.isascii() else None
+
+
+def _leg_fields(raw: Mapping[Any, Any]) -> dict[str, Any]:
+    for key, values in duplicate_keys(raw):
+        shown = ", ".join(_excerpt(v) for v in values[:3])
+        raise InvalidSignal(f"key {key[:20]!r} appears {len(values)} times ({shown})")
     out: dict[str, Any] = {}
     for key, value in raw.items():
-        if not isinstance(key, str):
+        name = _key(key)
+        if name is None:
             continue
-        name = key.strip().lower()
-        if name in out and out[name] != value:
-            raise InvalidSignal(f"key {name!r} appears twice with different values")
+        if name in out:
+            raise InvalidSignal(f"field {name[:20]!r} appears twice (as differently spaced keys)")
         out[name] = value
     return out
 
 
-def parse_leg(algo_id: int, kind: LegKind, raw: object, zone: tzinfo) -> Leg:
-    """Parse one leg object; raises :class:`InvalidSignal` with the reason."""
+def _excerpt(value: object) -> str:
+    return _raw_text(value)[:30]
+
+
+def parse_symbol(value: object) -> str:
+    """An ASCII ticker: letters, digits, ``.`` and ``/`` between them, upper-cased."""
+    if not isinstance(value, str) or not value.strip(_SPACE):
+        raise InvalidSignal("missing symbol")
+    text = value.strip(_SPACE)
+    if not text.isascii():  # checked before upper(): "ß".upper() == "SS"
+        raise InvalidSignal(f"symbol {text[:20]!r} is not ASCII")
+    symbol = text.upper()
+    if len(symbol) > _MAX_SYMBOL or not _SYMBOL.fullmatch(symbol):
+        raise InvalidSignal(
+            f"symbol {symbol[:20]!r} is not a ticker (letters, digits, '.' and '/', "
+            f"at most {_MAX_SYMBOL} characters)"
+        )
+    return symbol
+
+
+def parse_leg(
+    algo_id: int,
+    kind: LegKind,
+    raw: object,
+    zone: tzinfo,
+    *,
+    not_after: datetime | None = None,
+) -> Leg | HeldLeg:
+    """Parse one leg object; raises :class:`InvalidSignal` with the reason.
+
+    A ``hold`` leg comes back as a :class:`HeldLeg`. ``not_after``: the latest acceptable
+    timestamp (the arrival time plus :data:`FUTURE_TOLERANCE`); None checks nothing.
+    """
     if not isinstance(raw, Mapping):
         raise InvalidSignal(f"leg must be an object, got {type(raw).__name__}")
-    fields = _normalised_keys(raw)
-    symbol_raw = fields.get("symbol")
-    if not isinstance(symbol_raw, str) or not symbol_raw.strip():
-        raise InvalidSignal("missing symbol")
-    symbol = symbol_raw.strip().upper()
-    if not _SYMBOL.match(symbol):
-        raise InvalidSignal(f"symbol {symbol[:20]!r} is not a ticker")
-    side_raw = fields.get("side")
-    if not isinstance(side_raw, str) or side_raw.strip().lower() not in ("buy", "sell"):
-        raise InvalidSignal(f"unknown side {str(side_raw)[:20]!r} (expected buy or sell)")
-    side = Side(side_raw.strip().lower())
-    if "price" not in fields:
-        raise InvalidSignal("missing price")
-    price = parse_price(fields["price"])
+    fields = _leg_fields(raw)
+    symbol = parse_symbol(fields.get("symbol"))
+    side_text = _text_value(fields.get("side"))
+    side = None if side_text is None else side_text.lower()
+    if side not in ("buy", "sell", HOLD):
+        shown = str(fields.get("side"))[:20]
+        raise InvalidSignal(f"unknown side {shown!r} (expected buy, sell or hold)")
     if "timestamp" not in fields:
         raise InvalidSignal("missing timestamp")
     timestamp = parse_timestamp(fields["timestamp"], zone)
-    return Leg(algo_id, kind, symbol, side, price, timestamp)
+    if not_after is not None and timestamp > not_after:
+        ahead = (timestamp - not_after + FUTURE_TOLERANCE).total_seconds()
+        raise InvalidSignal(
+            f"timestamp {timestamp.isoformat()} is {ahead:.0f} s in the future (more than "
+            f"{FUTURE_TOLERANCE.total_seconds():.0f} s after the signal arrived)"
+        )
+    if side == HOLD:
+        price = parse_price(fields["price"]) if fields.get("price") is not None else None
+        return HeldLeg(algo_id, kind, symbol, price, timestamp)
+    if "price" not in fields:
+        raise InvalidSignal("missing price")
+    price = parse_price(fields["price"])
+    weight = None
+    if kind is LegKind.OPEN and fields.get("weight") is not None:
+        weight = parse_weight(fields["weight"])
+    return Leg(algo_id, kind, symbol, Side(side), price, timestamp, weight)
 
 
 def _raw_text(value: object) -> str:
@@ -199,6 +350,25 @@ def _raw_text(value: object) -> str:
     except (TypeError, ValueError):
         text = repr(value)
     return text[:_MAX_RAW]
+
+
+def _groups(
+    algo_id: int, payload: Mapping[Any, Any], rejected: list[RejectedLeg]
+) -> dict[LegKind, object]:
+    """The ``close`` and ``open`` values; a group named twice is rejected whole."""
+    # keys the decoder saw more than once at the payload's own level (not inside its legs)
+    repeated: dict[str, list[Any]] = getattr(payload, "duplicates", {})
+    fields: dict[LegKind, object] = {}
+    for kind in (LegKind.CLOSE, LegKind.OPEN):
+        # keys are trimmed and lower-cased, so " open" and "open" both name the open group
+        found = [v for k, v in payload.items() if _key(k) == kind]
+        found += [v for k, vs in repeated.items() if _key(k) == kind for v in vs[:-1]]
+        if len(found) > 1:
+            reason = f"key {str(kind)!r} appears {len(found)} times: which list is meant is unknown"
+            rejected.append(RejectedLeg(algo_id, kind, None, reason, _raw_text(found)))
+        elif found:
+            fields[kind] = found[0]
+    return fields
 
 
 def parse_signal(
@@ -212,24 +382,19 @@ def parse_signal(
     """Turn a ``new_signals`` payload into a :class:`Signal`.
 
     Raises :class:`InvalidSignal` only when the payload as a whole is unusable (not an object).
-    Bad legs, a bad group, and a leg repeated within the payload are kept in ``Signal.rejected``.
+    Bad legs, a bad group, a leg repeated within the payload, and open legs whose weights add
+    up to more than the whole allocation are kept in ``Signal.rejected``.
     """
     if received_at.tzinfo is None:
         raise ValueError("received_at must be timezone-aware")
     if not isinstance(payload, Mapping):
         raise InvalidSignal(f"new_signals payload must be an object, got {type(payload).__name__}")
     rejected: list[RejectedLeg] = []
-    fields: dict[LegKind, object] = {}
-    for kind in (LegKind.CLOSE, LegKind.OPEN):
-        # keys are trimmed and lower-cased; " open" and "open" must then agree
-        found = [v for k, v in payload.items() if isinstance(k, str) and k.strip().lower() == kind]
-        if any(v != found[0] for v in found[1:]):
-            reason = f"key {str(kind)!r} appears twice with different values"
-            rejected.append(RejectedLeg(algo_id, kind, None, reason, _raw_text(found)))
-        elif found:
-            fields[kind] = found[0]
-    seen: set[LegId] = set()
-    groups: dict[LegKind, list[Leg]] = {LegKind.CLOSE: [], LegKind.OPEN: []}
+    fields = _groups(algo_id, payload, rejected)
+    not_after = received_at + FUTURE_TOLERANCE
+    seen: set[str] = set()
+    groups: dict[LegKind, list[tuple[int, Leg, object]]] = {LegKind.CLOSE: [], LegKind.OPEN: []}
+    held: list[HeldLeg] = []
     for kind in (LegKind.CLOSE, LegKind.OPEN):
         items = fields.get(kind)
         if items is None:
@@ -240,21 +405,47 @@ def parse_signal(
             continue
         for index, item in enumerate(items):
             try:
-                leg = parse_leg(algo_id, kind, item, zone)
+                leg = parse_leg(algo_id, kind, item, zone, not_after=not_after)
             except InvalidSignal as exc:
                 rejected.append(RejectedLeg(algo_id, kind, index, str(exc), _raw_text(item)))
                 continue
-            if leg.id in seen:
+            key = leg.key if isinstance(leg, HeldLeg) else leg.id.key
+            if key in seen:
                 reason = "the same leg appears twice in this signal"
                 rejected.append(RejectedLeg(algo_id, kind, index, reason, _raw_text(item)))
                 continue
-            seen.add(leg.id)
-            groups[kind].append(leg)
+            seen.add(key)
+            if isinstance(leg, HeldLeg):
+                held.append(leg)
+            else:
+                groups[kind].append((index, leg, item))
+    opens = _within_allocation(algo_id, groups[LegKind.OPEN], rejected)
     return Signal(
         algo_id=algo_id,
         received_at=received_at.astimezone(UTC),
-        close_legs=tuple(groups[LegKind.CLOSE]),
-        open_legs=tuple(groups[LegKind.OPEN]),
+        close_legs=tuple(leg for _, leg, _ in groups[LegKind.CLOSE]),
+        open_legs=opens,
         rejected=tuple(rejected),
         raw=raw if raw is not None else _raw_text(payload),
+        held=tuple(held),
     )
+
+
+def _within_allocation(
+    algo_id: int,
+    opens: list[tuple[int, Leg, object]],
+    rejected: list[RejectedLeg],
+) -> tuple[Leg, ...]:
+    """The open legs, unless their weights add up to more than the whole allocation.
+
+    Each weight is a fraction of one allocation; weights summing past 1 cannot all be honoured,
+    and which to shrink is not ours to guess, so every weighted open of the signal is refused.
+    """
+    total = sum((leg.weight for _, leg, _ in opens if leg.weight is not None), Decimal(0))
+    if total <= 1:
+        return tuple(leg for _, leg, _ in opens)
+    reason = f"the weights of this signal's open legs add up to {_short(total)}, more than 1"
+    for index, leg, item in opens:
+        if leg.weight is not None:
+            rejected.append(RejectedLeg(algo_id, LegKind.OPEN, index, reason, _raw_text(item)))
+    return tuple(leg for _, leg, _ in opens if leg.weight is None)

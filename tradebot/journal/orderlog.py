@@ -32,7 +32,7 @@ from tradebot.journal.records import (
     from_micros,
     intent_from_entry,
 )
-from tradebot.journal.rows import INSERT, Row, leg_from_data
+from tradebot.journal.rows import INSERT, Row, held_from_data, leg_from_data
 
 _FINAL = tuple(str(s) for s in FINAL_STATUSES)
 _FINAL_SQL = ", ".join(f"'{s}'" for s in _FINAL)
@@ -312,6 +312,8 @@ def unplanned_signals(conn: sqlite3.Connection) -> tuple[StoredSignal, ...]:
             )
             for r in d.get("rejected", ())
         )
-        signal = Signal(algo, entry.at, closes, opens, rejected, raw=str(d.get("raw", "")))
+        held = tuple(held_from_data(algo, x) for x in d.get("held_legs", ()))
+        raw = str(d.get("raw", ""))
+        signal = Signal(algo, entry.at, closes, opens, rejected, raw=raw, held=held)
         out.append(StoredSignal(entry.id, signal))
     return tuple(out)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradebot.core.orders import OrderIntent, SkippedLeg
-from tradebot.core.signal import Leg, LegKind, RejectedLeg, Side, Signal
+from tradebot.core.signal import HeldLeg, Leg, LegKind, RejectedLeg, Side, Signal
 from tradebot.journal.records import Status, dec_text, intent_data, iso, to_micros
 from tradebot.masking import mask
 
@@ -79,17 +79,39 @@ def dumps(data: Mapping[str, Any]) -> str:
 
 
 def leg_data(leg: Leg) -> dict[str, Any]:
-    return {
+    data = {
         "symbol": leg.symbol,
         "side": str(leg.side),
         "price": dec_text(leg.price),
         "timestamp": iso(leg.timestamp),
     }
+    if leg.weight is not None:
+        data["weight"] = dec_text(leg.weight)
+    return data
+
+
+def _stamp(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def leg_from_data(algo_id: int, kind: LegKind, d: Mapping[str, Any]) -> Leg:
-    stamp = datetime.strptime(d["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    return Leg(algo_id, kind, d["symbol"], Side(d["side"]), Decimal(d["price"]), stamp)
+    weight = None if d.get("weight") is None else Decimal(d["weight"])
+    side, price = Side(d["side"]), Decimal(d["price"])
+    return Leg(algo_id, kind, d["symbol"], side, price, _stamp(d["timestamp"]), weight)
+
+
+def held_data(leg: HeldLeg) -> dict[str, Any]:
+    return {
+        "kind": str(leg.kind),
+        "symbol": leg.symbol,
+        "price": dec_text(leg.price),
+        "timestamp": iso(leg.timestamp),
+    }
+
+
+def held_from_data(algo_id: int, d: Mapping[str, Any]) -> HeldLeg:
+    price = None if d.get("price") is None else Decimal(d["price"])
+    return HeldLeg(algo_id, LegKind(d["kind"]), d["symbol"], price, _stamp(d["timestamp"]))
 
 
 def signal_rows(signal: Signal) -> tuple[Row, list[Row]]:
@@ -99,7 +121,8 @@ def signal_rows(signal: Signal) -> tuple[Row, list[Row]]:
         at,
         Status.SIGNAL,
         f"{len(signal.close_legs)} close, {len(signal.open_legs)} open, "
-        f"{len(signal.rejected)} rejected",
+        + (f"{len(signal.held)} hold, " if signal.held else "")
+        + f"{len(signal.rejected)} rejected",
         algo_id=signal.algo_id,
         data={
             "raw": signal.raw,
@@ -107,7 +130,8 @@ def signal_rows(signal: Signal) -> tuple[Row, list[Row]]:
             "close_legs": [leg_data(leg) for leg in signal.close_legs],
             "open_legs": [leg_data(leg) for leg in signal.open_legs],
             "rejected": [rejected_data(r) for r in signal.rejected],
-        },
+        }
+        | ({"held_legs": [held_data(h) for h in signal.held]} if signal.held else {}),
     )
     legs = [
         Row(
@@ -154,15 +178,16 @@ def intent_row(at: datetime, intent: OrderIntent, signal_id: int | None) -> Row:
 
 def skipped_row(at: datetime, skip: SkippedLeg, signal_id: int | None) -> Row:
     leg_id = skip.leg_id
-    algo_id = leg_id.algo_id if leg_id else (skip.rejected.algo_id if skip.rejected else None)
+    source = leg_id or skip.rejected or skip.held
+    algo_id = source.algo_id if source else None
     return Row(
         at,
         Status.SKIPPED,
         f"{skip.reason}: {skip.detail}",
         algo_id=algo_id,
-        symbol=leg_id.symbol if leg_id else None,
+        symbol=skip.symbol,
         signal_id=signal_id,
-        leg=leg_id.key if leg_id else None,
+        leg=skip.key,
         side=str(leg_id.side) if leg_id else None,
         price=skip.leg.price if skip.leg else None,
         data={"reason": str(skip.reason), "detail": skip.detail},

@@ -292,7 +292,7 @@ class Bot:
             return plan(s, book, account, config, now, market=market, assets=assets, day=day)
 
         result = await executor.handle(signal, planner)
-        self._say(narrate(signal.algo_id, len(signal.legs) + len(signal.rejected), result))
+        self._say(narrate(signal.algo_id, signal.leg_count, result))
         # what the journal made durable: an intent it refused as a duplicate (a signal pushed
         # again after a restart) is not a new order and must not use up the day's allowance
         ctx.count_orders(o.intent.algo_id for o in result.outcomes)
@@ -346,6 +346,8 @@ class Bot:
         log.info("alphahub connection %s: %s%s", change.connection, change.state, detail)
 
     def _on_bad_input(self, bad: BadInput) -> None:
+        algo = f" for algorithm {bad.algo_id}" if bad.algo_id is not None else ""
+        self._say(f"dropped an unreadable frame{algo}: {bad.reason}")
         detail = (
             f"malformed input from AlphaHub dropped (connection {bad.connection}): {bad.reason}; "
             f"received: {bad.raw[:500]}"

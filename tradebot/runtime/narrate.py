@@ -33,6 +33,11 @@ def _skip(skipped: SkippedLeg) -> str:
         what = f"{skipped.leg.kind} {skipped.leg.side} {skipped.leg.symbol}"
     elif skipped.leg_id is not None:
         what = f"{skipped.leg_id.kind} {skipped.leg_id.side} {skipped.leg_id.symbol}"
+    elif skipped.held is not None:
+        what = f"{skipped.held.kind} hold {skipped.held.symbol}"
+    elif skipped.rejected is not None and skipped.rejected.kind is not None:
+        where = "" if skipped.rejected.index is None else f"[{skipped.rejected.index}]"
+        what = f"rejected {skipped.rejected.kind}{where}"
     else:
         what = "unparsable leg"
     return f"{what}: {skipped.reason} ({skipped.detail})"

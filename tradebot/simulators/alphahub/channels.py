@@ -74,6 +74,11 @@ class SimConnection:
             self._protocol.send_text(text.encode())
             self._flush()
 
+    def send_binary(self, data: bytes) -> None:
+        if self._protocol.state is State.OPEN:
+            self._protocol.send_binary(data)
+            self._flush()
+
     def push(self, topic: str, event: str, payload: Any, *, with_join_ref: bool) -> bool:
         """Send ``event`` on ``topic`` if this connection has joined it; True if sent."""
         if topic not in self.channels:

@@ -244,11 +244,15 @@ class AlphaHubSimulator:
             for c in self._targets(connection)
         )
 
-    def send_raw(self, text: str, connection: int | None = None) -> int:
-        """Send ``text`` as a text frame as is (malformed frames, odd events)."""
+    def send_raw(self, text: str | bytes, connection: int | None = None) -> int:
+        """Send ``text`` as a text frame as is (malformed frames, odd events); ``bytes`` go as a
+        binary frame, which may hold anything, even invalid UTF-8 (a text frame may not)."""
         targets = self._targets(connection)
         for conn in targets:
-            conn.send_text(text)
+            if isinstance(text, bytes):
+                conn.send_binary(text)
+            else:
+                conn.send_text(text)
         return len(targets)
 
     async def control(self, command: dict[str, Any]) -> dict[str, Any]:
