@@ -13,6 +13,7 @@ reconnect (seconds), and cost a few tens of MB at most. Pure: the caller passes 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import replace
 
 from tradebot.core.signal import LegId, RejectedLeg, Signal
@@ -45,6 +46,21 @@ class LegDeduper:
         if key in self._seen:
             return False
         self._seen[key] = now
+        return True
+
+    def claim(self, ids: Sequence[LegId], now: float) -> bool:
+        """Remember every one of ``ids`` unless one is already known; True when none was.
+
+        The backfill claims a history leg under both kinds (the history has no open/close), so
+        the same leg arriving live afterwards, whatever its kind, is filtered out, and a leg
+        that came live first is not recovered a second time.
+        """
+        self._evict(now)
+        if any(key in self._seen for key in ids):
+            return False
+        for key in ids:
+            self._seen[key] = now
+        self._evict(now)
         return True
 
     def filter(self, signal: Signal, now: float) -> Signal | None:

@@ -39,7 +39,7 @@ from tradebot.alphahub.gaps import Gap, GapRecorder
 from tradebot.alphahub.session import Session, StateChange
 from tradebot.clock import utcnow
 from tradebot.config.model import AlphaHubConfig
-from tradebot.core.signal import Signal, parse_signal
+from tradebot.core.signal import LegId, Signal, parse_signal
 from tradebot.exceptions import AuthenticationError, InvalidSignal
 
 log = logging.getLogger(__name__)
@@ -117,6 +117,15 @@ class Listener:
         """Every signal, in arrival order, forever (stop by breaking out or cancelling)."""
         while True:
             yield await self.queue.get()
+
+    @property
+    def tokens(self) -> TokenSource:
+        """The session shared by the connections (the history reader uses it too)."""
+        return self._tokens
+
+    def claim_legs(self, ids: Sequence[LegId]) -> bool:
+        """Claim a leg that arrived another way (the history): see :meth:`LegDeduper.claim`."""
+        return self._dedup.claim(ids, self._mono())
 
     @property
     def gaps(self) -> tuple[Gap, ...]:

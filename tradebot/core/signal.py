@@ -41,6 +41,14 @@ class LegKind(StrEnum):
     CLOSE = "close"
 
 
+class SignalSource(StrEnum):
+    """How a signal reached the bot: pushed over the websocket, or read back from AlphaHub's
+    signal history after a lapse (:mod:`tradebot.runtime.backfill`)."""
+
+    LIVE = "live"
+    BACKFILL = "backfill"
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class LegId:
     """A leg's identity (DESIGN.md): the same leg arriving twice is traded once."""
@@ -103,6 +111,7 @@ class Signal:
     open_legs: tuple[Leg, ...]
     rejected: tuple[RejectedLeg, ...] = ()
     raw: str = field(default="", compare=False)
+    source: SignalSource = SignalSource.LIVE
 
     @property
     def legs(self) -> tuple[Leg, ...]:

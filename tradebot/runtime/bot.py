@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tradebot import __version__
+from tradebot.alphahub.gaps import Gap
 from tradebot.alphahub.listener import BadInput, Listener
 from tradebot.alphahub.session import StateChange
 from tradebot.broker.base import Broker
@@ -53,6 +54,7 @@ from tradebot.runtime.lapses import LapseWatcher
 from tradebot.runtime.narrate import narrate
 from tradebot.runtime.paths import config_relative
 from tradebot.runtime.recheck import UnknownOutcomes
+from tradebot.runtime.recovered import make_backfiller
 from tradebot.runtime.status_feed import StatusFeed
 
 log = logging.getLogger(__name__)
@@ -169,10 +171,14 @@ class Bot:
         )
         self._say(banner(config, self.mode, broker.name, account, self.journal_path, kill_switch))
 
+        def gap_closed(gap: Gap) -> None:
+            lapses.gaps.put_nowait(gap)
+            backfill.gap_closed(gap)  # reads the history if no connection was subscribed
+
         listener = Listener(
             config.alphahub,
             config.subscribed_algorithms,
-            on_gap=lambda gap: lapses.gaps.put_nowait(gap),
+            on_gap=gap_closed,
             on_state=self._on_state,
             on_bad_input=self._on_bad_input,
         )
@@ -184,6 +190,9 @@ class Bot:
             connections=config.alphahub.connections,
             say=self._say,
             now=self._now,
+        )
+        backfill = make_backfiller(
+            config, journal, report.book, listener, say=self._say, now=self._now
         )
         watcher = ConfigWatcher(
             self.config_path,
@@ -216,6 +225,7 @@ class Bot:
                 tg.create_task(self._write_records(journal), name="records"),
                 tg.create_task(ctx.keep_account_fresh(self._now), name="account"),
                 tg.create_task(recheck.run(), name="recheck"),
+                tg.create_task(backfill.run(), name="backfill"),
             ]
             signals = tg.create_task(
                 self._signal_loop(listener, executor, ctx, watcher, feed), name="signals"
