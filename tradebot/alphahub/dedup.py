@@ -48,20 +48,22 @@ class LegDeduper:
         self._seen[key] = now
         return True
 
-    def claim(self, ids: Sequence[LegId], now: float) -> bool:
-        """Remember every one of ``ids`` unless one is already known; True when none was.
+    def seen(self, ids: Sequence[LegId], now: float) -> bool:
+        """Whether any of ``ids`` was let through (within the window)."""
+        self._evict(now)
+        return any(key in self._seen for key in ids)
 
-        The backfill claims a history leg under both kinds (the history has no open/close), so
-        the same leg arriving live afterwards, whatever its kind, is filtered out, and a leg
-        that came live first is not recovered a second time.
+    def claim(self, ids: Sequence[LegId], now: float) -> None:
+        """Remember ``ids`` as let through, though they came another way.
+
+        The backfill claims each history leg it hands on under both kinds (the history has no
+        open/close), so the same leg arriving live afterwards, whatever its kind, is filtered
+        out: it is traded once, whichever way comes first.
         """
         self._evict(now)
-        if any(key in self._seen for key in ids):
-            return False
         for key in ids:
-            self._seen[key] = now
+            self._seen.setdefault(key, now)
         self._evict(now)
-        return True
 
     def filter(self, signal: Signal, now: float) -> Signal | None:
         """``signal`` with only its unseen legs (and unseen rejections), or None if none are left.

@@ -123,9 +123,13 @@ class Listener:
         """The session shared by the connections (the history reader uses it too)."""
         return self._tokens
 
-    def claim_legs(self, ids: Sequence[LegId]) -> bool:
-        """Claim a leg that arrived another way (the history): see :meth:`LegDeduper.claim`."""
-        return self._dedup.claim(ids, self._mono())
+    def legs_seen(self, ids: Sequence[LegId]) -> bool:
+        """Whether any of ``ids`` came through this listener (within the de-dup window)."""
+        return self._dedup.seen(ids, self._mono())
+
+    def claim_legs(self, ids: Sequence[LegId]) -> None:
+        """Legs that came another way (the history): the same legs arriving live are dropped."""
+        self._dedup.claim(ids, self._mono())
 
     @property
     def gaps(self) -> tuple[Gap, ...]:

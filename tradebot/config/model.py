@@ -108,7 +108,7 @@ class AlphaHubConfig(Frozen):
         "trade (through the planner and every limit), journal (record only) or off",
     )
     backfill_margin: float = Field(
-        5.0, ge=0, le=300, description="seconds added to both ends of a lapse before backfill"
+        60.0, ge=0, le=3600, description="seconds added to both ends of a lapse before backfill"
     )
 
     @field_validator("url")

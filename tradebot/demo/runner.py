@@ -156,6 +156,8 @@ async def _play(
         say(f"\n== demo step {number}: {step.title}")
         if step.fault == "drop":
             hub.drop(hub.connections[0])
+        elif step.fault == "lapse":
+            hub.drop()  # every connection: the push below reaches nobody
         if step.payload is not None:
             if server is not None:  # the market trades a little away from the signal price
                 for symbol, price in leg_prices(step.payload).items():

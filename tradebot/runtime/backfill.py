@@ -17,9 +17,10 @@ warned about once per run and handed to ``on_unavailable`` once; live trading go
 later lapse makes a single request again (a deploy may bring it back), never a loop.
 
 A history leg is *missed* when it falls in the window and neither the journal (any kind, any
-source: :data:`KnownLegs`) nor this run's listener (:meth:`Listener.claim_legs`) has it. Claiming
-it in the listener also means the same leg arriving live later is filtered out, so it is traded
-once, whichever way comes first. What happens to the missed legs is up to ``deliver``.
+source: :data:`KnownLegs`) nor this run's listener (:meth:`Listener.legs_seen`) has it. What
+happens to the missed legs is up to ``deliver``, which claims in the listener the legs it hands
+on (:meth:`Listener.claim_legs`), so the same leg arriving live later is filtered out: it is
+traded once, whichever way comes first.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from tradebot.alphahub.gaps import Gap
 from tradebot.alphahub.history import HistoryLeg, fetch_history, parse_history
 from tradebot.alphahub.listener import Listener
 from tradebot.alphahub.session import backoff
-from tradebot.core.signal import LegId, LegKind
+from tradebot.core.signal import Leg, LegId, LegKind
 from tradebot.exceptions import HistoryUnavailable, TransientError
 from tradebot.runtime.coverage import lapses_ended
 
@@ -77,12 +78,12 @@ KnownLegs = Callable[[Sequence[str]], Awaitable[set[str]]]
 Deliver = Callable[[Found], Awaitable[None]]
 
 
-def identities(leg: HistoryLeg) -> tuple[LegId, LegId]:
+def identities(leg: HistoryLeg | Leg) -> tuple[LegId, LegId]:
     """The leg as an open and as a close: the history does not say which it was."""
     assert leg.side is not None
-    return tuple(  # type: ignore[return-value]
-        LegId(leg.algo_id, kind, leg.symbol, leg.side, leg.timestamp)
-        for kind in (LegKind.OPEN, LegKind.CLOSE)
+    return (
+        LegId(leg.algo_id, LegKind.OPEN, leg.symbol, leg.side, leg.timestamp),
+        LegId(leg.algo_id, LegKind.CLOSE, leg.symbol, leg.side, leg.timestamp),
     )
 
 
@@ -180,10 +181,12 @@ class Backfiller:
             raise
         except TransientError as exc:
             detail = f"backfill for algorithm {window.algo_id} ({window.describe()}) failed: {exc}"
-            log.warning("%s", detail)
             self._say(f"warning: {detail}; a signal sent then may have been missed")
             raise
         found = await self._missed(window, items)
+        # no await between the check above and the start of deliver: a deliver that claims
+        # what it hands on (Listener.claim_legs) before its first await leaves no moment in
+        # which a live copy could slip through as well
         await self._deliver(found)
         return found
 
@@ -227,13 +230,12 @@ class Backfiller:
         trades = [leg for leg in inside if leg.side is not None]
         keys = [i.key for leg in trades for i in identities(leg)]
         journaled = await self._known(keys) if keys else set()
-        missed = []
-        for leg in trades:
-            ids = identities(leg)
-            if any(i.key in journaled for i in ids):
-                continue
-            if self._listener.claim_legs(ids):  # not already received live in this run
-                missed.append(leg)
+        missed = [
+            leg
+            for leg in trades
+            if not any(i.key in journaled for i in identities(leg))
+            and not self._listener.legs_seen(identities(leg))  # received live in this run
+        ]
         holds = tuple(leg for leg in inside if leg.side is None)
         reasons = tuple(f"leg {b.index}: {b.reason}" for b in bad)
         return Found(window, len(inside), tuple(missed), holds, reasons)
@@ -249,7 +251,6 @@ class Backfiller:
             f"backfill unavailable: AlphaHub's signal history answered {reason}; signals missed "
             "during a lapse cannot be recovered (live trading goes on)"
         )
-        log.warning("%s", detail)
         self._say(f"warning: {detail}")
         if self._on_unavailable is not None:
             await self._on_unavailable(detail)

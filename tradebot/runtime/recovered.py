@@ -27,7 +27,7 @@ from tradebot.core.orders import Plan, SkippedLeg, SkipReason
 from tradebot.core.signal import Leg, Signal
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
-from tradebot.runtime.backfill import Backfiller, Found
+from tradebot.runtime.backfill import Backfiller, Found, identities
 from tradebot.runtime.missed import classify
 
 
@@ -53,7 +53,7 @@ def make_backfiller(
     mode = config.alphahub.backfill
     if mode is BackfillMode.OFF:
         return NoBackfill()
-    sink = RecoveredSignals(journal, book, listener.queue, mode, say=say, now=now)
+    sink = RecoveredSignals(journal, book, listener, mode, say=say, now=now)
 
     async def unavailable(detail: str) -> None:
         await asyncio.to_thread(journal.record_error, detail)
@@ -97,7 +97,7 @@ class RecoveredSignals:
         self,
         journal: Journal,
         book: PositionBook,
-        queue: asyncio.Queue[Signal],
+        listener: Listener,
         mode: BackfillMode,
         *,
         say: Callable[[str], None],
@@ -105,7 +105,7 @@ class RecoveredSignals:
     ) -> None:
         self._journal = journal
         self._book = book
-        self._queue = queue
+        self._listener = listener
         self._mode = mode
         self._say = say
         self._now = now
@@ -115,19 +115,25 @@ class RecoveredSignals:
         holdings = self._book.holdings(algo_id)
         result = classify(algo_id, found.missed, holdings, received_at=self._now())
         queued = ambiguous = 0
+        to_journal: list[tuple[Signal, Plan]] = []
+        # Synchronous up to the first await (see Backfiller.backfill): claim, then queue.
         for recovered in result.recovered:
             signal, skipped = recovered.signal, list(recovered.ambiguous)
             ambiguous += len(skipped)
+            # An ambiguous leg is not claimed: if AlphaHub pushes it again, live, its kind is
+            # known and it is planned like any live leg.
+            for leg in signal.legs:
+                self._listener.claim_legs(identities(leg))
             if self._mode is BackfillMode.JOURNAL:
                 skipped += [_journal_only(leg) for leg in signal.legs]
             elif signal.legs:
-                self._queue.put_nowait(signal)  # planned by the signal loop, like a live one
+                self._listener.queue.put_nowait(signal)  # planned by the signal loop
                 queued += len(signal.legs)
                 signal = replace(signal, close_legs=(), open_legs=())  # the rest: not traded
             if skipped:
-                await asyncio.to_thread(
-                    self._journal.record_signal_and_plan, signal, Plan(skipped=tuple(skipped))
-                )
+                to_journal.append((signal, Plan(skipped=tuple(skipped))))
+        for signal, plan in to_journal:
+            await asyncio.to_thread(self._journal.record_signal_and_plan, signal, plan)
         detail = _summary(found, len(found.missed), queued, ambiguous, self._mode)
         await asyncio.to_thread(self._journal.record_gap, detail, algo_id=algo_id)
         if found.missed or found.holds:
