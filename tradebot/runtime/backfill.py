@@ -101,6 +101,7 @@ class Backfiller:
         on_unavailable: Callable[[str], Awaitable[None]] | None = None,
         now: Callable[[], datetime],
         attempts: int = ATTEMPTS,
+        retry_delays: tuple[float, float] = (FIRST_RETRY, MAX_RETRY),
     ) -> None:
         self._listener = listener
         self._settings = listener.settings
@@ -112,6 +113,7 @@ class Backfiller:
         self._on_unavailable = on_unavailable
         self._now = now
         self._attempts = attempts
+        self._retry_delays = retry_delays
         self._windows: asyncio.Queue[Window] = asyncio.Queue()
         self._handled: dict[int, datetime] = {}  # algo -> end of the last lapse queued
         self._unavailable: str | None = None  # the reason, once warned about
@@ -195,7 +197,7 @@ class Backfiller:
         after = (window.start - self._margin).astimezone(zone).date() - timedelta(days=1)
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(TransientError),
-            wait=backoff(FIRST_RETRY, MAX_RETRY),
+            wait=backoff(*self._retry_delays),
             stop=stop_after_attempt(self._attempts),
             reraise=True,
         )
