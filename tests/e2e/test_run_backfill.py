@@ -97,6 +97,7 @@ async def test_a_signal_pushed_while_the_bot_is_dead_is_traded_once_when_fresh(
         mark = len(backfill_rows(env))
         await env.bot.start()
         await until(lambda: len(backfill_rows(env)) >= mark + 2, "both algorithms backfilled")
+        assert all(", 0 missed" in d for d in backfill_rows(env)[mark:])
         assert await env.bot.stop(signal.SIGTERM) == 0
     assert env.orders("JBHT") == ["buy 10"]
     assert env.orders("ILMN") == []
@@ -113,9 +114,10 @@ async def test_one_connection_a_push_during_a_drop_is_traded_once_after_the_rejo
         assert await env.hub.push(16, payload) == 0  # nobody subscribed: only the history has it
         await until(lambda: env.orders("CDNS") == ["sell 10"], "the recovered open traded")
         assert sources(env, "CDNS") == ["backfill"]
-        # AlphaHub pushes the same leg again, live (a re-push after the reconnect): not again
+        # AlphaHub pushes the same leg again, live, even as a close (the history could not
+        # say which it was): not traded again, neither as a second open nor as a cover
         await joined(env, 1)
-        again = {"open": [leg("MU", "buy", "87.10", stamp()), *payload["open"]]}
+        again = {"close": payload["open"], "open": [leg("MU", "buy", "87.10", stamp())]}
         await env.push_and_wait(16, again)
         assert await env.bot.stop(signal.SIGTERM) == 0
     assert env.orders("CDNS") == ["sell 10"]
