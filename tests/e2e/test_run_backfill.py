@@ -124,6 +124,9 @@ async def test_one_connection_a_push_during_a_drop_is_traded_once_after_the_rejo
     assert env.orders("MU") == ["buy 10"]
     assert sources(env, "CDNS") == ["backfill"]  # the live copy was dropped as a duplicate
     assert any("1 missed, 1 sent to the planner" in d for d in backfill_rows(env))
+    # the session and renewal tokens, sent with every history read, reach no log or row
+    written = env.bot.output() + env.journal.read_bytes().decode("latin-1")
+    assert env.hub.tokens_issued and not any(t in written for t in env.hub.tokens_issued)
 
 
 async def test_two_connections_one_saw_the_push_nothing_extra(tmp_path: Path) -> None:
