@@ -29,7 +29,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
@@ -38,7 +38,7 @@ from tradebot.alphahub.history import HistoryLeg, fetch_history, parse_history
 from tradebot.alphahub.listener import Listener
 from tradebot.alphahub.session import backoff
 from tradebot.core.signal import Leg, LegId, LegKind
-from tradebot.exceptions import HistoryUnavailable, TransientError
+from tradebot.exceptions import FatalError, HistoryUnavailable, TransientError
 from tradebot.runtime.coverage import lapses_ended
 
 log = logging.getLogger(__name__)
@@ -163,6 +163,12 @@ class Backfiller:
                 await self.backfill(window)
             except (TransientError, HistoryUnavailable):
                 pass  # reported by backfill()
+            except FatalError:
+                raise  # the journal failing, credentials refused: the bot must stop
+            except Exception:
+                # input from outside must never stop the bot; a bug here must not either
+                log.exception("backfill for algorithm %d failed", window.algo_id)
+                self._say(f"warning: backfill for algorithm {window.algo_id} failed (see log)")
             finally:
                 self.completed += 1
                 self._progress.set()
@@ -194,6 +200,8 @@ class Backfiller:
 
     async def _read(self, window: Window) -> list[object]:
         zone = self._settings.zone
+        # the service filters by day, in a zone it does not state: ask from the day before;
+        # the window is applied exactly to the legs' own timestamps afterwards
         after = (window.start - self._margin).astimezone(zone).date() - timedelta(days=1)
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(TransientError),
@@ -206,7 +214,7 @@ class Backfiller:
                 return await self._fetch(window.algo_id, after)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
-    async def _fetch(self, algo_id: int, after: object) -> list[object]:
+    async def _fetch(self, algo_id: int, after: date) -> list[object]:
         tokens = self._listener.tokens
         for fresh_token in (False, True):
             token = await tokens.get()
@@ -216,7 +224,7 @@ class Backfiller:
                     self._settings.url,
                     token.value.get_secret_value(),
                     algo_id,
-                    after,  # type: ignore[arg-type]
+                    after,
                     self._settings.request_timeout,
                 )
             except HistoryUnavailable as exc:
