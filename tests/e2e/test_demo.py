@@ -36,6 +36,8 @@ def test_the_demo_plays_its_session_and_leaves_a_reviewable_journal(
     filled = {e.client_order_id for e in entries(journal, statuses=(Status.FILLED,))}
     assert filled == {e.client_order_id for e in intents}
     assert any(e.status is Status.GAP for e in entries(journal, statuses=(Status.GAP,)))
+    # the lapse's position check ran while the recovered order filled: no false drift
+    assert entries(journal, statuses=(Status.DRIFT,)) == []
 
     config = str(folder / "config.yaml")
     assert main(["journal", "--config", config, "--format", "json", "--limit", "0"]) == 0
