@@ -217,6 +217,7 @@ class Bot:
         self.ready.set()
         async with asyncio.TaskGroup() as tg:
             listening = tg.create_task(listener.run(), name="listener")
+            backfilling = tg.create_task(backfill.run(), name="backfill")
             events = tg.create_task(executor.consume_events(), name="broker-events")
             background = [
                 tg.create_task(watcher.run(), name="config-watcher"),
@@ -225,7 +226,6 @@ class Bot:
                 tg.create_task(self._write_records(journal), name="records"),
                 tg.create_task(ctx.keep_account_fresh(self._now), name="account"),
                 tg.create_task(recheck.run(), name="recheck"),
-                tg.create_task(backfill.run(), name="backfill"),
             ]
             signals = tg.create_task(
                 self._signal_loop(listener, executor, ctx, watcher, feed), name="signals"
@@ -233,6 +233,7 @@ class Bot:
             await self._stop.wait()
             self._say("stopping: no new signals are accepted")
             listening.cancel()
+            backfilling.cancel()  # like the listener: nothing new enters the queue
             async with self._busy:  # the signal in hand finishes; nothing new starts
                 signals.cancel()
             await self._journal_queued(journal, listener)
