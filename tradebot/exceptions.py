@@ -8,7 +8,9 @@
     │                               acknowledgement in the config
     ├── BadInput .................. drop the message, record why, go on
     │   ├── InvalidSignal ......... a new_signals payload or leg that cannot be traded
-    │   └── InvalidFrame .......... a websocket frame that is not a Phoenix v2 frame
+    │   ├── InvalidFrame .......... a websocket frame that is not a Phoenix v2 frame
+    │   └── HistoryUnavailable .... AlphaHub's signal history answered 404/401, HTML or
+    │                               another shape: warn once, keep trading live
     ├── TransientError ............ retry, with backoff (the same client order id)
     │   ├── ConnectionLost ........ the link dropped or went silent
     │   ├── BrokerUnavailable ..... timeout, connection error, HTTP 5xx
@@ -66,6 +68,15 @@ class InvalidSignal(BadInput):
 
 class InvalidFrame(BadInput):
     """A websocket frame that is not a well-formed Phoenix vsn 2.0.0 frame."""
+
+
+class HistoryUnavailable(BadInput):
+    """AlphaHub's signal history is missing or answers in a form we do not know (ALPHAHUB.md
+    §7). ``status`` is the HTTP status when there was one (401/403: the token may be stale)."""
+
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
 # -- retry ---------------------------------------------------------------------------------------

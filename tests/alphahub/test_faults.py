@@ -109,10 +109,13 @@ async def test_handshake_refused_with_403_logs_in_again(sim: AlphaHubSimulator) 
         sim.refuse_handshakes(2)
         sim.drop()
 
-    logins_before_fault: list[int] = []
-    await check_recovery(sim, listener, lambda: (logins_before_fault.append(sim.logins), fault()))
+    before: list[tuple[int, int]] = []
+    await check_recovery(
+        sim, listener, lambda: (before.append((sim.logins, sim.renewals)), fault())
+    )
     assert sim.handshakes_refused == 2
-    assert sim.logins == logins_before_fault[0] + 2  # one fresh login per refused token
+    # one fresh token per refused token, through the renewal token: no password sent again
+    assert (sim.logins, sim.renewals) == (before[0][0], before[0][1] + 2)
 
 
 async def test_expired_token_is_replaced(sim: AlphaHubSimulator) -> None:
@@ -124,18 +127,20 @@ async def test_expired_token_is_replaced(sim: AlphaHubSimulator) -> None:
 
     await check_recovery(sim, listener, fault)
     assert sim.handshakes_refused == 1
-    assert sim.logins == 2
+    assert (sim.logins, sim.renewals) == (1, 1)
 
 
 async def test_login_refused_transiently_is_retried(sim: AlphaHubSimulator) -> None:
     listener, rec = make_listener(sim)
 
     def fault() -> None:
-        sim.expire_tokens()  # the reconnect needs a new login...
+        sim.expire_tokens()  # the reconnect needs a new token...
+        sim.refuse_renewals(1)  # ...the renewal is refused, so a login...
         sim.fail_logins(3, status=503)  # ...which fails three times
         sim.drop()
 
     await check_recovery(sim, listener, fault)
+    assert sim.renewals == 1
     assert sim.logins == 1 + 3 + 1
     assert any("HTTP 503" in s.detail for s in rec.states if s.state == "retrying")
 
@@ -143,7 +148,7 @@ async def test_login_refused_transiently_is_retried(sim: AlphaHubSimulator) -> N
 async def test_old_token_is_refreshed_before_connecting(sim: AlphaHubSimulator) -> None:
     listener, _ = make_listener(sim, token_max_age=0.001)
     await check_recovery(sim, listener, sim.drop)
-    assert sim.logins >= 2
+    assert sim.logins == 1 and sim.renewals >= 1  # renewed, the password sent once
     assert sim.handshakes_refused == 0  # refreshed before use, never refused
 
 
@@ -212,7 +217,7 @@ async def test_token_that_expired_with_time_is_replaced() -> None:
         )
         await tasks[0]
         assert sim.handshakes_refused >= 1
-        assert sim.logins >= 2
+        assert sim.logins == 1 and sim.renewals >= 1
 
 
 async def test_a_failing_callback_does_not_stop_the_listener(sim: AlphaHubSimulator) -> None:

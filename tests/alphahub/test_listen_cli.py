@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.alphahub.conftest import EMAIL, PASSWORD, leg
@@ -72,3 +73,35 @@ async def test_listen_with_wrong_password_exits_3(sim: AlphaHubSimulator, tmp_pa
     assert process.returncode == 3
     assert b"refused the login" in stderr
     assert b"wrong-pw-123" not in stdout + stderr
+
+
+async def test_listen_backfill_prints_recovered_legs_marked_once(
+    sim: AlphaHubSimulator, tmp_path: Path
+) -> None:
+    process = await start_listen(
+        "--url", sim.url, "--algo", "16", "--connections", "1", "--json", "--backfill",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+
+    async def printed() -> dict[str, object]:
+        line = await asyncio.wait_for(process.stdout.readline(), 20)  # type: ignore[union-attr]
+        return dict(json.loads(line))
+
+    try:
+        await asyncio.wait_for(sim.wait_joined(16, 1), 20)
+        now = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}"
+        await sim.push(16, {"open": [leg("LIVE", ts=now)]})
+        assert (await printed())["source"] == "live"
+        sim.drop()
+        assert await sim.push(16, {"open": [leg("LOST", ts=now)]}) == 0  # nobody subscribed
+        recovered = await printed()
+        assert recovered["source"] == "backfill"
+        assert [x["symbol"] for x in recovered["legs"]] == ["LOST"]  # type: ignore[attr-defined]
+        await asyncio.wait_for(sim.wait_joined(16, 1), 20)
+        await sim.push(16, {"open": [leg("LOST", ts=now), leg("NEXT", ts=now)]})
+        again = await printed()
+        assert [x["symbol"] for x in again["open"]] == ["NEXT"]  # type: ignore[attr-defined]
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.wait(), 20)

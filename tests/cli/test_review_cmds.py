@@ -185,3 +185,27 @@ def test_explain_a_leg_by_its_key(gen: Generated) -> None:
 def test_explain_unknown_id(gen: Generated) -> None:
     result = CliRunner().invoke(cli, ["explain", "--journal", str(gen.path), "nope"])
     assert result.exit_code == 1 and "nothing in the journal matches" in result.output
+
+
+def test_explain_shows_a_signal_recovered_by_backfill(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tradebot.core.orders import Plan
+    from tradebot.core.signal import SignalSource
+
+    path = tmp_path / "j.sqlite"
+    with open_journal(path) as store:
+        live = store.record_signal(make_signal(16, opens=(("AAPL", "buy", "150"),)))
+        recovered = replace(
+            make_signal(16, opens=(("MU", "buy", "87"),)), source=SignalSource.BACKFILL
+        )
+        backfilled, _ = store.record_signal_and_plan(recovered, Plan())
+
+    def text(ident: str) -> str:
+        result = CliRunner().invoke(cli, ["explain", "--journal", str(path), ident])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "source: live" in text(f"#{live}") and "raw frame:" in text(f"#{live}")
+    shown = text(f"#{backfilled}")
+    assert "source: backfill" in shown and "recovered by backfill" in shown

@@ -537,3 +537,16 @@ def test_the_flag_alone_is_refused(write_config: WriteConfig, text: str, missing
         resolve_mode(config, live_flag=True)
     assert missing in str(info.value)
     assert isinstance(info.value, ConfigError)  # exit code 2
+
+
+def test_backfill_mode_and_margin(write_config: WriteConfig) -> None:
+    from tradebot.config.model import BackfillMode
+
+    default = load(write_config("alphahub:\n  url: http://127.0.0.1:4000\n"))
+    assert default.alphahub.backfill is BackfillMode.TRADE
+    assert default.alphahub.backfill_margin == 60
+    chosen = load(write_config("alphahub:\n  backfill: journal\n  backfill_margin: 5\n"))
+    assert (chosen.alphahub.backfill, chosen.alphahub.backfill_margin) == (BackfillMode.JOURNAL, 5)
+    issue = only_issue(write_config("alphahub:\n  backfill: always\n"))
+    assert (issue["line"], issue["path"]) == ("2", "alphahub.backfill")
+    assert "trade" in issue["message"] and "off" in issue["message"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -22,7 +23,7 @@ from tradebot.core.account import AccountSnapshot, AssetInfo
 from tradebot.core.ids import MAX_CLIENT_ORDER_ID
 from tradebot.core.orders import IntentRole, SkipReason
 from tradebot.core.planner import DayState
-from tradebot.core.signal import Side, parse_signal
+from tradebot.core.signal import Side, SignalSource, parse_signal
 
 # -- the published sample --------------------------------------------------------------------------
 
@@ -611,3 +612,24 @@ def test_intents_are_valid_orders() -> None:
         assert intent.side in (Side.BUY, Side.SELL)
         assert intent.role in (IntentRole.CLOSE, IntentRole.OPEN)
     assert ACCOUNT.account_id == "PA1"
+
+
+def test_a_recovered_leg_too_old_is_missed_stale_never_traded() -> None:
+    config = make_config(risk={"max_signal_age": 60})
+    signal = replace(make_signal(opens=[("AAPL", "buy", "150")]), source=SignalSource.BACKFILL)
+    assert len(run(signal, config=config, now=T0 + timedelta(seconds=61)).intents) == 1
+    stale = run(signal, config=config, now=T0 + timedelta(seconds=62))
+    assert stale.intents == ()
+    assert skips(stale) == {"AAPL": SkipReason.MISSED_STALE}
+    assert detail(stale, "AAPL") == "leg is 61s old; max_signal_age is 60s"
+
+
+def test_a_recovered_leg_is_bounded_by_recovery_max_age_when_no_max_signal_age() -> None:
+    config = make_config()  # no max_signal_age: a live leg of any age is planned
+    assert config.risk.max_signal_age is None
+    old = T0 + timedelta(seconds=config.journal.recovery_max_age + 2)  # the open is T0 + 1 s
+    live = make_signal(opens=[("AAPL", "buy", "150")])
+    assert len(run(live, config=config, now=old).intents) == 1
+    recovered = run(replace(live, source=SignalSource.BACKFILL), config=config, now=old)
+    assert skips(recovered) == {"AAPL": SkipReason.MISSED_STALE}
+    assert "journal.recovery_max_age is 300s" in detail(recovered, "AAPL")

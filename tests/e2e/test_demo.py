@@ -20,13 +20,16 @@ def test_the_demo_plays_its_session_and_leaves_a_reviewable_journal(
     folder = tmp_path / "demo"
     assert main(["demo", "--dir", str(folder), "--broker", broker]) == 0
     out = capsys.readouterr().out
-    assert "== demo step 8" in out and "== report" in out and "== positions" in out
+    assert "== demo step 9" in out and "== report" in out and "== positions" in out
     journal = folder / "journal" / "tradebot.sqlite"
 
     intents = entries(journal, statuses=(Status.INTENT,))
-    # 3 + 1 + 1 (the duplicate push traded once) + 1 + 1 + 3 + 2 (a flip is two orders)
-    assert len(intents) == 12
-    assert len([e for e in intents if e.symbol == "AAPL"]) == 1
+    # 3 + 1 + 1 (the duplicate push traded once) + 1 + 1 (the close pushed while no connection
+    # was subscribed, recovered from the history) + 1 + 3 + 2 (a flip is two orders)
+    assert len(intents) == 13
+    assert sorted(str(e.side) for e in intents if e.symbol == "AAPL") == ["buy", "sell"]
+    aapl_legs = entries(journal, symbols=("AAPL",), statuses=(Status.LEG,))
+    assert [e.data["source"] for e in aapl_legs] == ["live", "backfill"]
     skips = {(e.symbol, e.data.get("reason")) for e in entries(journal, statuses=(Status.SKIPPED,))}
     assert ("MSFT", "not_held") in skips
     assert (None, "invalid") in skips
@@ -34,6 +37,8 @@ def test_the_demo_plays_its_session_and_leaves_a_reviewable_journal(
     filled = {e.client_order_id for e in entries(journal, statuses=(Status.FILLED,))}
     assert filled == {e.client_order_id for e in intents}
     assert any(e.status is Status.GAP for e in entries(journal, statuses=(Status.GAP,)))
+    # the lapse's position check ran while the recovered order filled: no false drift
+    assert entries(journal, statuses=(Status.DRIFT,)) == []
 
     config = str(folder / "config.yaml")
     assert main(["journal", "--config", config, "--format", "json", "--limit", "0"]) == 0

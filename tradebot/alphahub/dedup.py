@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -77,6 +78,23 @@ class LegDeduper:
         for key, (_, counts) in self._reports.items():
             if key[1] == algo_id:
                 counts[connection] = max(counts.values())
+
+    def seen(self, ids: Sequence[LegId], now: float) -> bool:
+        """Whether any of ``ids`` was let through (within the window)."""
+        self._evict(now)
+        return any(key in self._seen for key in ids)
+
+    def claim(self, ids: Sequence[LegId], now: float) -> None:
+        """Remember ``ids`` as let through, though they came another way.
+
+        The backfill claims each history leg it hands on under both kinds (the history has no
+        open/close), so the same leg arriving live afterwards, whatever its kind, is filtered
+        out: it is traded once, whichever way comes first.
+        """
+        self._evict(now)
+        for key in ids:
+            self._seen.setdefault(key, now)
+        self._evict(now)
 
     def new_report(self, key: ReportKey, connection: int, now: float) -> bool:
         """Whether this delivery of bad input ``key`` on ``connection`` is news (see the module)."""

@@ -42,7 +42,7 @@ from tradebot.alphahub.protocol import frame_identity, raw_excerpt
 from tradebot.alphahub.session import Session, StateChange
 from tradebot.clock import utcnow
 from tradebot.config.model import AlphaHubConfig
-from tradebot.core.signal import Signal, parse_signal
+from tradebot.core.signal import LegId, Signal, parse_signal
 from tradebot.exceptions import AuthenticationError, InvalidSignal
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,19 @@ class Listener:
         """Every signal, in arrival order, forever (stop by breaking out or cancelling)."""
         while True:
             yield await self.queue.get()
+
+    @property
+    def tokens(self) -> TokenSource:
+        """The session shared by the connections (the history reader uses it too)."""
+        return self._tokens
+
+    def legs_seen(self, ids: Sequence[LegId]) -> bool:
+        """Whether any of ``ids`` came through this listener (within the de-dup window)."""
+        return self._dedup.seen(ids, self._mono())
+
+    def claim_legs(self, ids: Sequence[LegId]) -> None:
+        """Legs that came another way (the history): the same legs arriving live are dropped."""
+        self._dedup.claim(ids, self._mono())
 
     @property
     def gaps(self) -> tuple[Gap, ...]:

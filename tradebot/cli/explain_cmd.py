@@ -26,7 +26,14 @@ def describe(entry: Entry) -> list[str]:
     head = f"#{entry.id}  {entry.as_dict()['at']}  {entry.status.upper():<12} {who}".rstrip()
     lines = [head, f"      {entry.detail}"] if entry.detail else [head]
     if entry.status is Status.SIGNAL:
-        lines.append(f"      raw frame: {entry.data.get('raw', '')}")
+        if entry.data.get("source") == "backfill":
+            lines.append("      source: backfill (missed live, read back from AlphaHub's history)")
+            lines.append(f"      history legs: {entry.data.get('raw', '')}")
+        else:
+            lines.append("      source: live")
+            lines.append(f"      raw frame: {entry.data.get('raw', '')}")
+    elif entry.status is Status.LEG and entry.data.get("source") == "backfill":
+        lines.append("      recovered by backfill; open/close judged from the algorithm's ledger")
     elif entry.status is Status.LEG_REJECTED:
         lines.append(f"      raw leg: {entry.data.get('raw', '')}")
     elif entry.status is Status.INTENT:

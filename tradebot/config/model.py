@@ -96,6 +96,12 @@ class ReconnectConfig(Frozen):
     )
 
 
+class BackfillMode(StrEnum):
+    TRADE = "trade"
+    JOURNAL = "journal"
+    OFF = "off"
+
+
 class AlphaHubConfig(Frozen):
     url: str = "https://alphahub.us"
     email: SecretStr | None = None
@@ -120,6 +126,14 @@ class AlphaHubConfig(Frozen):
         24 * 3600.0, gt=0, description="seconds a leg id is remembered for de-duplication"
     )
     dedup_max_ids: int = Field(100_000, ge=1, description="most leg ids remembered at once")
+    backfill: BackfillMode = Field(
+        BackfillMode.TRADE,
+        description="signals missed during a lapse, read back from AlphaHub's history: "
+        "trade (through the planner and every limit), journal (record only) or off",
+    )
+    backfill_margin: float = Field(
+        60.0, ge=0, le=3600, description="seconds added to both ends of a lapse before backfill"
+    )
 
     @field_validator("url")
     @classmethod

@@ -89,6 +89,9 @@ class SkipReason(StrEnum):
     SYMBOL_NOT_ALLOWED = "symbol_not_allowed"
     RISK_LIMIT = "risk_limit"
     STALE = "stale"  # the signal is older than the configured maximum age
+    MISSED_STALE = "missed_stale"  # recovered from the signal history, too old to trade
+    BACKFILL_AMBIGUOUS = "backfill_ambiguous"  # a history leg neither clearly open nor close
+    BACKFILL_JOURNAL = "backfill_journal"  # recovered under alphahub.backfill: journal only
     KILL_SWITCH = "kill_switch"
     MARKET_CLOSED = "market_closed"
     NETTED = "netted"  # absorbed into another order for the same symbol

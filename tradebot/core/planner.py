@@ -76,7 +76,7 @@ from tradebot.core.risk import (
     symbol_blocked,
     symbol_room,
 )
-from tradebot.core.signal import HOLD_DETAIL, Leg, LegKind, Side, Signal
+from tradebot.core.signal import HOLD_DETAIL, Leg, LegKind, Side, Signal, SignalSource
 from tradebot.core.sizing import (
     MIN_FRACTIONAL_NOTIONAL,
     ZERO,
@@ -208,13 +208,19 @@ class _PlanBuilder:
     # -- the passes ------------------------------------------------------------------------------
 
     def build(self, now: datetime) -> Plan:
-        max_age = self.risk.max_signal_age
+        max_age, stale, rule = self.risk.max_signal_age, SkipReason.STALE, "max_signal_age"
+        if self.signal.source is SignalSource.BACKFILL:
+            # A leg recovered from the history after a lapse is traded only while fresh, even
+            # with no max_signal_age: then the bound on orders left by a crash applies.
+            stale = SkipReason.MISSED_STALE
+            if max_age is None:
+                max_age, rule = self.config.journal.recovery_max_age, "journal.recovery_max_age"
         fresh: list[Leg] = []
         for leg in self.signal.legs:
             age = (now - leg.timestamp).total_seconds()
             if max_age is not None and age > max_age:
-                detail = f"leg is {age:.0f}s old; max_signal_age is {max_age:g}s"
-                self._skip(leg, SkipReason.STALE, detail)
+                detail = f"leg is {age:.0f}s old; {rule} is {max_age:g}s"
+                self._skip(leg, stale, detail)
                 continue
             refusal = self._priced(leg)
             if refusal is not None:

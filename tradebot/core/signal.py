@@ -70,6 +70,14 @@ class LegKind(StrEnum):
     CLOSE = "close"
 
 
+class SignalSource(StrEnum):
+    """How a signal reached the bot: pushed over the websocket, or read back from AlphaHub's
+    signal history after a lapse (:mod:`tradebot.runtime.backfill`)."""
+
+    LIVE = "live"
+    BACKFILL = "backfill"
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class LegId:
     """A leg's identity (DESIGN.md): the same leg arriving twice is traded once."""
@@ -154,6 +162,7 @@ class Signal:
     rejected: tuple[RejectedLeg, ...] = ()
     raw: str = field(default="", compare=False)
     held: tuple[HeldLeg, ...] = ()  # "hold" legs: valid, never traded
+    source: SignalSource = SignalSource.LIVE
 
     @property
     def legs(self) -> tuple[Leg, ...]:

@@ -176,6 +176,8 @@ async def _play(
         say(f"\n== demo step {number}: {step.title}")
         if step.fault == "drop":
             hub.drop(hub.connections[0])
+        elif step.fault == "lapse":
+            hub.drop()  # every connection: the push below reaches nobody
         if step.payload is not None:
             for symbol, price in market_prices(step).items():
                 move_market(symbol, price)

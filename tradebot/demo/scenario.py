@@ -19,7 +19,9 @@ class Step:
     algo_id: int
     payload: dict[str, Any] | None = None  # a new_signals payload to push
     times: int = 1  # pushes of the same frame (2: a duplicate push)
-    fault: str | None = None  # "drop": cut one connection before pushing
+    #: "drop": cut one connection before pushing; "lapse": cut every connection and push while
+    #: none is subscribed (only the signal history has it: the bot backfills after the rejoin)
+    fault: str | None = None
     delivered: bool = True  # whether the bot should see a new signal from this step
     market: dict[str, str] | None = None  # where the market trades (default: at the legs' prices)
 
@@ -69,6 +71,13 @@ def steps(now: Callable[[], datetime]) -> list[Step]:
             18,
             {"open": [_leg("NVDA", "buy", at, "131.20")]},
             fault="drop",
+        ),
+        Step(
+            "Every connection drops; Minotaur Optimus 1 (17) closes AAPL while the bot is not "
+            "subscribed: after the rejoin it reads AlphaHub's signal history and trades it",
+            17,
+            {"close": [_leg("AAPL", "sell", at, "190.10")]},
+            fault="lapse",
         ),
         Step(
             "The Optimizer (18) sends a malformed leg (no symbol) next to a good one",

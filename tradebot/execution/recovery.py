@@ -188,10 +188,12 @@ async def compare_positions(
     journal: Journal, broker: Broker, book: PositionBook
 ) -> tuple[tuple[Drift, ...], tuple[str, ...]]:
     """Differences between the journal's net positions and the broker's (open orders aside)."""
-    theirs = await broker.positions()
-    ours = book.net_positions()
+    # Open orders first: one that fills between these reads must not look like drift (read
+    # last, a fill the broker shows but the book has not applied yet was reported as one).
     still_open = await asyncio.to_thread(journal.unresolved_intents)
     pending = tuple(sorted({s.intent.symbol for s in still_open}))
+    theirs = await broker.positions()
+    ours = book.net_positions()
     drifts = []
     for symbol in sorted(set(theirs) | set(ours)):
         mine, broker_qty = ours.get(symbol, Decimal(0)), theirs.get(symbol, Decimal(0))

@@ -21,7 +21,7 @@ from tradebot.core.events import (
     OrderFilled,
     OrderRejectedEvent,
 )
-from tradebot.core.signal import LegKind, RejectedLeg, Side, Signal
+from tradebot.core.signal import LegKind, RejectedLeg, Side, Signal, SignalSource
 from tradebot.journal.interface import StoredSignal
 from tradebot.journal.queries import COLUMNS, decode
 from tradebot.journal.records import (
@@ -313,7 +313,8 @@ def unplanned_signals(conn: sqlite3.Connection) -> tuple[StoredSignal, ...]:
             for r in d.get("rejected", ())
         )
         held = tuple(held_from_data(algo, x) for x in d.get("held_legs", ()))
+        source = SignalSource(d.get("source", SignalSource.LIVE))
         raw = str(d.get("raw", ""))
-        signal = Signal(algo, entry.at, closes, opens, rejected, raw=raw, held=held)
+        signal = Signal(algo, entry.at, closes, opens, rejected, raw=raw, held=held, source=source)
         out.append(StoredSignal(entry.id, signal))
     return tuple(out)

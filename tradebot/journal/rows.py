@@ -130,6 +130,7 @@ def signal_rows(signal: Signal) -> tuple[Row, list[Row]]:
             "close_legs": [leg_data(leg) for leg in signal.close_legs],
             "open_legs": [leg_data(leg) for leg in signal.open_legs],
             "rejected": [rejected_data(r) for r in signal.rejected],
+            "source": str(signal.source),
         }
         | ({"held_legs": [held_data(h) for h in signal.held]} if signal.held else {}),
     )
@@ -143,7 +144,7 @@ def signal_rows(signal: Signal) -> tuple[Row, list[Row]]:
             leg=leg.id.key,
             side=str(leg.side),
             price=leg.price,
-            data={"kind": str(leg.kind)},
+            data={"kind": str(leg.kind), "source": str(signal.source)},
         )
         for leg in signal.legs
     ]

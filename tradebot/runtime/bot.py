@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tradebot import __version__
+from tradebot.alphahub.gaps import Gap
 from tradebot.alphahub.listener import BadInput, Listener
 from tradebot.alphahub.session import StateChange
 from tradebot.broker.base import Broker
@@ -53,6 +54,7 @@ from tradebot.runtime.lapses import LapseWatcher
 from tradebot.runtime.narrate import narrate
 from tradebot.runtime.paths import config_relative
 from tradebot.runtime.recheck import UnknownOutcomes
+from tradebot.runtime.recovered import make_backfiller
 from tradebot.runtime.status_feed import StatusFeed
 
 log = logging.getLogger(__name__)
@@ -177,10 +179,14 @@ class Bot:
         )
         self._say(banner(config, self.mode, broker.name, account, self.journal_path, kill_switch))
 
+        def gap_closed(gap: Gap) -> None:
+            lapses.gaps.put_nowait(gap)
+            backfill.gap_closed(gap)  # reads the history if no connection was subscribed
+
         listener = Listener(
             config.alphahub,
             config.subscribed_algorithms,
-            on_gap=lambda gap: lapses.gaps.put_nowait(gap),
+            on_gap=gap_closed,
             on_state=self._on_state,
             on_bad_input=self._on_bad_input,
         )
@@ -192,6 +198,9 @@ class Bot:
             connections=config.alphahub.connections,
             say=self._say,
             now=self._now,
+        )
+        backfill = make_backfiller(
+            config, journal, report.book, listener, say=self._say, now=self._now
         )
         watcher = ConfigWatcher(
             self.config_path,
@@ -216,6 +225,7 @@ class Bot:
         self.ready.set()
         async with asyncio.TaskGroup() as tg:
             listening = tg.create_task(listener.run(), name="listener")
+            backfilling = tg.create_task(backfill.run(), name="backfill")
             events = tg.create_task(executor.consume_events(), name="broker-events")
             background = [
                 tg.create_task(watcher.run(), name="config-watcher"),
@@ -231,6 +241,7 @@ class Bot:
             await self._stop.wait()
             self._say("stopping: no new signals are accepted")
             listening.cancel()
+            backfilling.cancel()  # like the listener: nothing new enters the queue
             async with self._busy:  # the signal in hand finishes; nothing new starts
                 signals.cancel()
             await self._journal_queued(journal, listener)

@@ -57,3 +57,17 @@ def uncovered(
         if not windows:
             return []
     return windows or []
+
+
+def lapses_ended(
+    gaps: Iterable[Gap], gap: Gap, connections: int, seen: datetime | None, *, now: datetime
+) -> list[Interval]:
+    """The lapses of ``gap.algo_id`` that the closing of ``gap`` ends and that end after
+    ``seen`` (the end of the last lapse already handled): every connection's gap that closes
+    sees the same lapse, which must be handled once."""
+    assert gap.rejoined_at is not None
+    return [
+        (start, end)
+        for start, end in uncovered(gaps, gap.algo_id, connections, now=now)
+        if start < gap.rejoined_at and end > gap.lost_at and (seen is None or end > seen)
+    ]

@@ -21,7 +21,7 @@ from tradebot.core.book import PositionBook
 from tradebot.exceptions import TransientError
 from tradebot.execution.recovery import compare_positions
 from tradebot.journal.interface import Journal
-from tradebot.runtime.coverage import Interval, uncovered
+from tradebot.runtime.coverage import Interval, lapses_ended
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +62,8 @@ class LapseWatcher:
             f"{gap.lost_at.isoformat()} to {gap.rejoined_at.isoformat()}: {gap.reason}",
             algo_id=gap.algo_id,
         )
-        lapses = uncovered(self._listener.gaps, gap.algo_id, self._connections, now=self._now())
-        # every connection's gap that closes sees the same lapse: report each one once
         seen = self._reported.get(gap.algo_id)
-        windows = [
-            (start, end)
-            for start, end in lapses
-            if start < gap.rejoined_at and end > gap.lost_at and (seen is None or end > seen)
-        ]
+        windows = lapses_ended(self._listener.gaps, gap, self._connections, seen, now=self._now())
         if windows:
             self._reported[gap.algo_id] = max(end for _, end in windows)
             await self._lapse(gap.algo_id, windows)

@@ -6,7 +6,14 @@ import asyncio
 import json
 from typing import Any
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    500: "Internal Server Error",
+}
 MAX_BODY = 1 << 20
 
 
@@ -28,11 +35,24 @@ async def read_body(head: bytes, reader: asyncio.StreamReader) -> bytes:
     return b""
 
 
+def header(head: bytes, name: str) -> str | None:
+    """The value of header ``name`` in a request head, or None."""
+    wanted = name.lower().encode()
+    for line in head.split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == wanted:
+            return value.strip().decode("latin-1")
+    return None
+
+
 def write_json(writer: asyncio.StreamWriter, status: int, reply: dict[str, Any]) -> None:
-    body = json.dumps(reply).encode()
+    write_body(writer, status, "application/json", json.dumps(reply).encode())
+
+
+def write_body(writer: asyncio.StreamWriter, status: int, content_type: str, body: bytes) -> None:
     head = (
         f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
-        f"content-type: application/json\r\ncontent-length: {len(body)}\r\n"
+        f"content-type: {content_type}\r\ncontent-length: {len(body)}\r\n"
         "connection: close\r\n\r\n"
     )
     writer.write(head.encode() + body)

@@ -3,7 +3,9 @@
 A script is JSONL, one ``{"at": seconds, "algo_id": N, "payload": {...}}`` per line. ``at``
 counts from the moment a client first joins one of the script's algorithms (so a script plays
 the same whether the listener starts before or after the simulator). Lines are played in
-``at`` order; blank lines and lines starting with ``#`` are skipped.
+``at`` order; blank lines and lines starting with ``#`` are skipped. A line
+``{"algo_id": N, "history": [leg, ...]}`` is not pushed: its legs are in the signal history
+from the start (what AlphaHub published before the simulator's session).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ class ScriptEntry:
     at: float
     algo_id: int
     payload: Any
+    #: True for a ``{"algo_id": N, "history": [leg, ...]}`` line: legs the history endpoint
+    #: serves from the start, never pushed (``payload`` is the list, ``at`` is 0)
+    history: bool = False
 
 
 def parse_script(text: str, source: str = "script") -> list[ScriptEntry]:
@@ -36,6 +41,11 @@ def parse_script(text: str, source: str = "script") -> list[ScriptEntry]:
             continue
         try:
             item = json.loads(line)
+            if "history" in item:
+                if not isinstance(item["history"], list):
+                    raise TypeError("'history' must be a list of legs")
+                entries.append(ScriptEntry(0.0, int(item["algo_id"]), item["history"], True))
+                continue
             entry = ScriptEntry(float(item["at"]), int(item["algo_id"]), item["payload"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{source}:{number}: not a script entry ({exc})") from None
@@ -51,6 +61,9 @@ def load_script(path: Path) -> list[ScriptEntry]:
 
 async def run_script(sim: AlphaHubSimulator, entries: Sequence[ScriptEntry]) -> None:
     """Play ``entries`` against ``sim``, timed from the first join."""
+    entries = [e for e in entries if not e.history]  # the simulator serves those as history
+    if not entries:
+        return
     await sim.wait_until(lambda: any(sim.joined(e.algo_id) for e in entries))
     start = time.monotonic()
     for entry in entries:

@@ -10,8 +10,10 @@
         sim.close_connections(1012)                 # close frame with a code
 
 One TCP port serves ``POST /api/v1/session`` (form-encoded ``user[email]``, ``user[password]``),
-``GET /socket/websocket?vsn=2.0.0&api_token=...`` and, for tests that run the simulator as a
-process, ``POST /_sim/push`` and ``POST /_sim/fault`` with JSON bodies (see :meth:`control`).
+``POST /api/v1/session/renew`` and ``GET /api/v1/algorithms/{id}/signals?after=...`` (ALPHAHUB.md
+§7, :mod:`.history`), ``GET /socket/websocket?vsn=2.0.0&api_token=...`` and, for tests that run
+the simulator as a process, ``POST /_sim/push`` and ``POST /_sim/fault`` with JSON bodies (see
+:meth:`control`).
 Tokens expire after ``token_lifetime`` seconds; an unknown or expired token gets HTTP 403 at
 the handshake, as the service does.
 """
@@ -22,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import secrets
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -33,6 +36,7 @@ from websockets.server import ServerProtocol
 from tradebot.masking import MaskSecrets
 from tradebot.simulators.alphahub import http
 from tradebot.simulators.alphahub.channels import SimConnection
+from tradebot.simulators.alphahub.history import HistoryFeed
 from tradebot.simulators.alphahub.script import ScriptEntry, run_script
 from tradebot.simulators.alphahub.tokens import TokenStore
 
@@ -40,6 +44,9 @@ log = logging.getLogger(__name__)
 
 _ws_log = logging.getLogger(__name__ + ".websocket")
 _ws_log.addFilter(MaskSecrets())  # its handshake lines carry the client's token
+
+
+_HISTORY = re.compile(r"^/api/v1/algorithms/(?P<algo>\d{1,9})/signals$")
 
 
 def topic(algo_id: int) -> str:
@@ -66,8 +73,14 @@ class AlphaHubSimulator:
         self.token_lifetime = token_lifetime
         self.idle_timeout = idle_timeout
         self.broadcast_join_ref = broadcast_join_ref
-        self._script = tuple(script)
+        self._script = tuple(e for e in script if not e.history)
         self.tokens = TokenStore(token_lifetime)
+        self.history = HistoryFeed()  # every leg pushed, and the script's history lines
+        for entry in script:
+            if entry.history:
+                self.history.add(entry.algo_id, entry.payload)
+        self._renew_tokens: set[str] = set()  # issued, not yet used (each renews once)
+        self._refuse_renewals = 0
         self._connections: dict[int, SimConnection] = {}
         self._next_id = 0
         self._changed = asyncio.Event()
@@ -76,7 +89,8 @@ class AlphaHubSimulator:
         self._fail_logins: list[int] = []  # HTTP statuses for the next logins
         self._refuse_handshakes = 0
         # Counters the tests read.
-        self.logins = 0
+        self.logins = 0  # password logins (renewals are counted apart)
+        self.renewals = 0
         self.handshakes = 0
         self.handshakes_refused = 0
         self.pushes = 0
@@ -163,6 +177,7 @@ class AlphaHubSimulator:
         Returns how many channel instances it reached (per repetition).
         """
         reached = 0
+        self.history.record_push(algo_id, payload)
         for _ in range(times):
             reached = 0
             for conn in list(self._connections.values()):
@@ -185,6 +200,14 @@ class AlphaHubSimulator:
     def fail_logins(self, count: int = 1, status: int = 503) -> None:
         """Answer the next ``count`` logins with HTTP ``status`` (503: transient, 401: refused)."""
         self._fail_logins.extend([status] * count)
+
+    def refuse_renewals(self, count: int = 1) -> None:
+        """Answer the next ``count`` session renewals with HTTP 401 (the client must log in)."""
+        self._refuse_renewals += count
+
+    def history_fault(self, mode: str, count: int | None = None, delay: float = 5.0) -> None:
+        """The history endpoint misbehaves (see :mod:`.history`) for ``count`` requests."""
+        self.history.fault(mode, count, delay)
 
     def refuse_handshakes(self, count: int = 1) -> None:
         """Refuse the next ``count`` websocket handshakes with HTTP 403 (as for a bad token)."""
@@ -261,6 +284,8 @@ class AlphaHubSimulator:
         args = {k: v for k, v in command.items() if k != "fault"}
         knobs: dict[str, Callable[..., int | None]] = {
             "fail_logins": self.fail_logins,
+            "refuse_renewals": self.refuse_renewals,
+            "history": self.history_fault,
             "refuse_handshakes": self.refuse_handshakes,
             "expire_tokens": self.expire_tokens,
             "drop": self.drop,
@@ -287,8 +312,13 @@ class AlphaHubSimulator:
                 await self._websocket(head, query, reader, writer)
                 return
             body = await http.read_body(head, reader)
+            if method == "GET" and _HISTORY.match(path):
+                await self._history(head, path, query, writer)
+                return
             if method == "POST" and path == "/api/v1/session":
                 status, reply = self._login(body)
+            elif method == "POST" and path == "/api/v1/session/renew":
+                status, reply = self._renew(http.header(head, "authorization") or "")
             elif method == "POST" and path in ("/_sim/push", "/_sim/fault"):
                 status, reply = await self._control(path, body)
             else:
@@ -312,8 +342,37 @@ class AlphaHubSimulator:
         password = form.get("user[password]", [""])[0]
         if email != self.email or password != self.password:
             return 401, {"error": {"status": 401, "message": "Invalid email or password"}}
-        token = self.tokens.issue()
-        return 200, {"data": {"token": token, "renew_token": secrets.token_urlsafe(24)}}
+        return 200, self._grant()
+
+    def _grant(self) -> dict[str, Any]:
+        renewal = secrets.token_urlsafe(24)
+        self._renew_tokens.add(renewal)
+        self.tokens.issued.append(renewal)  # a secret too: tests check none reaches a log
+        return {"data": {"token": self.tokens.issue(), "renew_token": renewal}}
+
+    def _renew(self, renewal: str) -> tuple[int, dict[str, Any]]:
+        """Pow's ``POST /api/v1/session/renew``: a renewal token (raw) for a new pair."""
+        self.renewals += 1
+        refused = self._refuse_renewals > 0
+        if refused:
+            self._refuse_renewals -= 1
+        if refused or renewal not in self._renew_tokens:
+            return 401, {"error": {"status": 401, "message": "Invalid token"}}
+        self._renew_tokens.discard(renewal)
+        return 200, self._grant()
+
+    async def _history(
+        self, head: bytes, path: str, query: str, writer: asyncio.StreamWriter
+    ) -> None:
+        match = _HISTORY.match(path)
+        assert match is not None
+        token = http.header(head, "authorization") or ""
+        status, kind, body = await self.history.answer(
+            int(match["algo"]), query, self.tokens.valid(token)
+        )
+        http.write_body(writer, status, kind, body)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
 
     async def _control(self, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
         try:

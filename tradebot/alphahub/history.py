@@ -1,0 +1,138 @@
+"""AlphaHub's signal history (ALPHAHUB.md §7): the REST read that recovers missed signals.
+
+``GET {base}/api/v1/algorithms/{id}/signals?after=YYYY-MM-DD`` with the raw session token as
+``Authorization`` answers ``{"data": {"signals": [leg, ...]}}``, newest first; the legs are the
+live ones flattened (no open/close grouping) and ``side`` may be ``hold``.
+
+The endpoint has never been checked against the live service, so every answer is hostile until
+checked. :func:`fetch_history` sorts failures by what the caller does:
+
+* :class:`~tradebot.exceptions.TransientError`: a timeout, a reset, HTTP 5xx or 429: try again
+  later, with backoff;
+* :class:`~tradebot.exceptions.HistoryUnavailable`: HTTP 404 or 401/403, an HTML page, JSON of
+  another shape: the endpoint is not (or no longer) what we expect; warn, carry on trading live.
+
+:func:`parse_history` turns the legs into :class:`HistoryLeg` values, one bad leg never losing
+the others. Neither the token nor the URL with it ever reaches a message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+from typing import Any
+
+import requests
+
+from tradebot.core import strict_json
+from tradebot.core.signal import HeldLeg, LegKind, Side, parse_leg
+from tradebot.exceptions import HistoryUnavailable, InvalidSignal, TransientError
+
+HISTORY_PATH = "/api/v1/algorithms/{algo_id}/signals"
+MAX_BODY = 8 << 20  # a whole strategy record is a few hundred kB; refuse anything absurd
+_UNAVAILABLE = frozenset({400, 401, 403, 404, 405, 410, 422})
+#: parse_leg wants a kind; the history has none, and the classification decides it later
+_ANY_KIND = LegKind.OPEN
+
+
+def history_url(base_url: str, algo_id: int) -> str:
+    return base_url + HISTORY_PATH.format(algo_id=algo_id)
+
+
+def fetch_history(
+    base_url: str, token: str, algo_id: int, after: date, timeout: float
+) -> list[Any]:
+    """The raw legs of ``algo_id`` since ``after`` (a date: the service filters by day).
+
+    Blocking: call it through :func:`asyncio.to_thread`.
+    """
+    headers = {"Authorization": token, "Accept": "application/json"}
+    params = {"after": after.isoformat()}
+    try:
+        with requests.Session() as http:
+            response = http.get(
+                history_url(base_url, algo_id), params=params, headers=headers, timeout=timeout
+            )
+            body = response.content
+    except requests.RequestException as exc:
+        raise TransientError(f"signal history: {type(exc).__name__}") from None
+    status = response.status_code
+    if status in _UNAVAILABLE:
+        raise HistoryUnavailable(f"HTTP {status}", status=status)
+    if status == 429 or status >= 500:
+        raise TransientError(f"signal history: HTTP {status}")
+    if status != 200:
+        raise HistoryUnavailable(f"unexpected HTTP {status}", status=status)
+    if len(body) > MAX_BODY:
+        raise HistoryUnavailable(f"answer larger than {MAX_BODY} bytes")
+    return _signals(body)
+
+
+def _signals(body: bytes) -> list[Any]:
+    try:
+        answer = strict_json.loads(body)  # a leg with a repeated key is refused, as live
+    except (ValueError, UnicodeDecodeError):
+        start = body[:200].decode("utf-8", "replace").strip().lower()
+        kind = "an HTML page" if start.startswith(("<!doctype", "<html")) else "not JSON"
+        raise HistoryUnavailable(f"the answer is {kind}") from None
+    data = answer.get("data") if isinstance(answer, dict) else None
+    signals = data.get("signals") if isinstance(data, dict) else None
+    if not isinstance(signals, list):
+        raise HistoryUnavailable('the answer is not {"data": {"signals": [...]}}')
+    return signals
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLeg:
+    """One leg of the history. ``side`` is None for a ``hold`` (keep the position)."""
+
+    algo_id: int
+    symbol: str
+    side: Side | None
+    price: Decimal | None
+    timestamp: datetime  # timezone-aware, UTC
+    raw: str
+
+    @property
+    def identity(self) -> tuple[int, str, str, datetime]:
+        """``(algo, symbol, side, timestamp)``: a leg's identity without open/close, which the
+        history does not carry (matched against journaled legs of either kind)."""
+        return (self.algo_id, self.symbol, str(self.side or "hold"), self.timestamp)
+
+
+@dataclass(frozen=True, slots=True)
+class BadHistoryLeg:
+    index: int
+    reason: str
+    raw: str
+
+
+def parse_history(
+    algo_id: int, items: Sequence[Any], zone: tzinfo
+) -> tuple[list[HistoryLeg], list[BadHistoryLeg]]:
+    """Parse the legs with the live leg parser (same normalisation, same zone for naive
+    timestamps); a ``hold`` leg keeps its symbol and time but has no side."""
+    legs: list[HistoryLeg] = []
+    bad: list[BadHistoryLeg] = []
+    for index, item in enumerate(items):
+        raw = _excerpt(item)
+        try:
+            leg = parse_leg(algo_id, _ANY_KIND, item, zone)
+        except InvalidSignal as exc:
+            bad.append(BadHistoryLeg(index, str(exc), raw))
+            continue
+        if isinstance(leg, HeldLeg):  # "keep the position": never traded, listed as such
+            legs.append(HistoryLeg(algo_id, leg.symbol, None, None, leg.timestamp, raw))
+        else:
+            legs.append(HistoryLeg(algo_id, leg.symbol, leg.side, leg.price, leg.timestamp, raw))
+    return legs, bad
+
+
+def _excerpt(item: object) -> str:
+    try:
+        return json.dumps(item, default=str, sort_keys=True)[:500]
+    except (TypeError, ValueError):
+        return repr(item)[:500]

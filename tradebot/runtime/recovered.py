@@ -1,0 +1,165 @@
+"""What the running bot does with signals the backfill recovered (``alphahub.backfill``).
+
+* ``trade``: each recovered signal goes into the listener's queue, behind the live ones already
+  there, so the signal loop plans it like any other: its own ledger, every risk limit, the price
+  collar, ``max_signal_age`` (for a recovered leg, ``journal.recovery_max_age`` when that is not
+  set), the kill switch. A leg too old is journaled ``missed_stale`` and never traded.
+* ``journal``: each recovered signal is journaled with every leg skipped ``backfill_journal``.
+* ``off``: no history is read.
+
+Either way a leg the classification (:mod:`.missed`) finds ambiguous is journaled
+``backfill_ambiguous`` and never traded, and each backfill leaves one ``gap`` row saying what it
+found. Every recovered signal carries ``source: backfill`` into the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from tradebot.alphahub.gaps import Gap
+from tradebot.alphahub.listener import Listener
+from tradebot.config.model import BackfillMode, Config
+from tradebot.core.book import PositionBook
+from tradebot.core.orders import Plan, SkippedLeg, SkipReason
+from tradebot.core.signal import Leg, Signal
+from tradebot.journal.interface import EntryFilter, Journal
+from tradebot.journal.records import Status
+from tradebot.runtime.backfill import Backfiller, Found, identities
+from tradebot.runtime.missed import classify
+
+
+class NoBackfill:
+    """``alphahub.backfill: off``."""
+
+    def gap_closed(self, gap: Gap) -> None:
+        pass
+
+    async def run(self) -> None:
+        pass
+
+
+def make_backfiller(
+    config: Config,
+    journal: Journal,
+    book: PositionBook,
+    listener: Listener,
+    *,
+    say: Callable[[str], None],
+    now: Callable[[], datetime],
+) -> Backfiller | NoBackfill:
+    mode = config.alphahub.backfill
+    if mode is BackfillMode.OFF:
+        return NoBackfill()
+    sink = RecoveredSignals(journal, book, listener, mode, say=say, now=now)
+
+    async def unavailable(detail: str) -> None:
+        await asyncio.to_thread(journal.record_error, detail)
+
+    return Backfiller(
+        listener,
+        known=lambda keys: asyncio.to_thread(journaled_legs, journal, keys),
+        deliver=sink,
+        since=lambda algo_id: asyncio.to_thread(last_frame, journal, algo_id),
+        say=say,
+        on_unavailable=unavailable,
+        now=now,
+    )
+
+
+def journaled_legs(journal: Journal, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` the journal holds as a leg (received, or skipped by an earlier
+    backfill), whichever connection or path brought it."""
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit, with room
+        chunk = tuple(keys[start : start + 500])
+        where = EntryFilter(legs=chunk, statuses=(Status.LEG, Status.SKIPPED))
+        found.update(e.leg for e in journal.entries(where) if e.leg is not None)
+    return found
+
+
+def last_frame(journal: Journal, algo_id: int) -> datetime | None:
+    """Since when ``algo_id`` may have missed signals at start-up: its last journaled frame,
+    else the previous run's start, else None (a first run has missed nothing of its own)."""
+    frames = journal.entries(EntryFilter(algo_ids=(algo_id,), statuses=(Status.SIGNAL,), limit=1))
+    if frames:
+        return frames[0].at
+    starts = journal.entries(EntryFilter(statuses=(Status.START,), limit=2))
+    return starts[1].at if len(starts) > 1 else None
+
+
+class RecoveredSignals:
+    """The bot's ``deliver`` for a :class:`~.backfill.Backfiller`."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        book: PositionBook,
+        listener: Listener,
+        mode: BackfillMode,
+        *,
+        say: Callable[[str], None],
+        now: Callable[[], datetime],
+    ) -> None:
+        self._journal = journal
+        self._book = book
+        self._listener = listener
+        self._mode = mode
+        self._say = say
+        self._now = now
+
+    async def __call__(self, found: Found) -> None:
+        algo_id = found.window.algo_id
+        holdings = self._book.holdings(algo_id)
+        result = classify(algo_id, found.missed, holdings, received_at=self._now())
+        queued = ambiguous = 0
+        to_journal: list[tuple[Signal, Plan]] = []
+        # Synchronous up to the first await (see Backfiller.backfill): claim, then queue.
+        for recovered in result.recovered:
+            signal, skipped = recovered.signal, list(recovered.ambiguous)
+            ambiguous += len(skipped)
+            # An ambiguous leg is not claimed: if AlphaHub pushes it again, live, its kind is
+            # known and it is planned like any live leg.
+            for leg in signal.legs:
+                self._listener.claim_legs(identities(leg))
+            if self._mode is BackfillMode.JOURNAL:
+                skipped += [_journal_only(leg) for leg in signal.legs]
+            elif signal.legs:
+                self._listener.queue.put_nowait(signal)  # planned by the signal loop
+                queued += len(signal.legs)
+                signal = replace(signal, close_legs=(), open_legs=())  # the rest: not traded
+            if skipped:
+                to_journal.append((signal, Plan(skipped=tuple(skipped))))
+        for signal, plan in to_journal:
+            await asyncio.to_thread(self._journal.record_signal_and_plan, signal, plan)
+        detail = _summary(found, len(found.missed), queued, ambiguous, self._mode)
+        await asyncio.to_thread(self._journal.record_gap, detail, algo_id=algo_id)
+        if found.missed or found.holds:
+            self._say(detail)
+
+
+def _journal_only(leg: Leg) -> SkippedLeg:
+    detail = "recovered from the signal history; alphahub.backfill is journal: not traded"
+    return SkippedLeg(leg.id, SkipReason.BACKFILL_JOURNAL, detail, leg=leg)
+
+
+def _summary(found: Found, missed: int, queued: int, ambiguous: int, mode: BackfillMode) -> str:
+    w = found.window
+    parts = [
+        f"backfill for algorithm {w.algo_id} ({w.describe()}): {found.in_window} history "
+        f"leg(s) in the window, {missed} missed",
+    ]
+    if mode is BackfillMode.TRADE:
+        parts.append(f"{queued} sent to the planner")
+    else:
+        parts.append(f"{missed - ambiguous} journaled only (alphahub.backfill: journal)")
+    if ambiguous:
+        parts.append(f"{ambiguous} ambiguous, not traded")
+    if found.holds:
+        held = ", ".join(f"{h.symbol} at {h.timestamp.isoformat()}" for h in found.holds)
+        parts.append(f"{len(found.holds)} hold (nothing to send: {held})")
+    if found.bad:
+        parts.append(f"{len(found.bad)} unreadable ({'; '.join(found.bad)[:300]})")
+    return ", ".join(parts)
