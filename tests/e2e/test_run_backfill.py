@@ -78,11 +78,11 @@ def sources(env: Env, symbol: str) -> list[str]:
     return [str(e.data.get("source")) for e in legs]
 
 
-
 def quote(env: Env, **prices: str) -> None:
     """The broker's market at these prices: legs pushed past the harness must pass the collar."""
     for symbol, price in prices.items():
         env.server.set_price(symbol, Decimal(price))
+
 
 async def test_a_signal_pushed_while_the_bot_is_dead_is_traded_once_when_fresh(
     tmp_path: Path,
