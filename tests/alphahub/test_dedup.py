@@ -73,13 +73,44 @@ def test_one_report_per_push_however_connections_interleave(pushes: int, rng: An
 def test_a_connection_back_from_a_lapse_does_not_stay_behind() -> None:
     d = LegDeduper()
     assert d.filter(signal("A"), 0.0, connection=0) is not None  # connection 1 was down
-    d.caught_up(1, 14)  # it joins again: that push will never reach it
-    alone = [d.filter(signal(s), 1.0, connection=1) for s in ("B", "C")]  # connection 0 drops
+    # it joins again; connection 0 drops; the same bad leg comes again, only on connection 1
+    alone = [d.filter(signal(s), t, connection=1) for s, t in (("B", 5.0), ("C", 9.0))]
     assert [len(s.rejected) if s else 0 for s in alone] == [1, 1]
 
 
-def test_catching_up_one_algorithm_leaves_the_others_alone() -> None:
+def test_a_connection_joining_while_a_push_is_delivered_reports_it_once() -> None:
+    """Seen end to end: connection 0 delivered the push before connection 1's join was
+    processed; connection 1 then delivered it too, and it was journaled twice."""
+    d = LegDeduper()
+    assert d.new_report(("frame", 14, "x"), 0, 10.000)
+    assert not d.new_report(("frame", 14, "x"), 1, 10.003)
+    assert d.new_report(("frame", 14, "x"), 1, 30.0)  # a later push of it: reported again
+
+
+def test_each_algorithm_and_content_is_its_own_report() -> None:
     d = LegDeduper()
     assert d.new_report(("frame", 14, "x"), 0, 0.0)
-    d.caught_up(1, 16)
-    assert not d.new_report(("frame", 14, "x"), 1, 0.0)  # still the same delivery
+    assert d.new_report(("frame", 16, "x"), 0, 0.0)
+    assert d.new_report(("frame", 14, "y"), 0, 0.0)
+    assert not d.new_report(("frame", 14, "x"), 1, 0.1)
+
+
+async def test_a_join_processed_between_two_deliveries_of_one_push_reports_it_once() -> None:
+    """The listener, as its sessions drive it: connection 0 delivers a push with a bad leg,
+    then connection 1's join reply is processed, then connection 1 delivers the same push (its
+    join was acknowledged by the server before the push, so the push does reach it). Seen end
+    to end: the bad leg was journaled twice."""
+    from tests.alphahub.conftest import make_listener
+    from tradebot.simulators.alphahub import AlphaHubSimulator
+
+    async with AlphaHubSimulator(port=0) as sim:  # only for settings: nothing connects
+        listener, _ = make_listener(sim, (14,), connections=2)
+    payload = {"open": [BAD, {**BAD, "symbol": "GOOD", "price": 10}]}
+    raw = '[null, null, "algorithms:14", "new_signals", ' + str(payload) + "]"
+    listener.joined_channel(0, 14)
+    listener.push(0, 14, payload, raw)
+    listener.joined_channel(1, 14)
+    listener.push(1, 14, payload, raw)
+    first = listener.queue.get_nowait()
+    assert len(first.rejected) == 1 and [leg.symbol for leg in first.legs] == ["GOOD"]
+    assert listener.queue.empty()  # nothing new from connection 1: no second report, no leg

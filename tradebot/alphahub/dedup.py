@@ -7,15 +7,15 @@ once is not the same for everything:
   :class:`~tradebot.core.signal.LegId` it has let through, and a later signal carrying the same leg
   (a re-push) does not let it through again.
 - **Bad input** (a rejected leg, an undecodable frame) is not traded, so nothing is lost by
-  reporting it again; it must be reported once per *delivery*, not once per connection, and a
-  later signal that repeats it must be reported again. So bad input is counted per connection:
-  the n-th time a connection brings the same bad input, it is new if no connection has brought
-  it n times yet. Each connection delivers in order, so the same push on two connections counts
-  once, and a second push of it counts again, whichever connection brings it first. A connection
-  that was not subscribed for a while never receives what it missed (AlphaHub does not replay),
-  so when it joins again its counts for that algorithm are brought level with the others
-  (:meth:`LegDeduper.caught_up`); otherwise it would stay behind and a later push that only it
-  brings would pass for a copy.
+  reporting it again; it must be reported once per *push*, not once per connection, and a later
+  signal that repeats it must be reported again. A push reaches each subscribed connection
+  within milliseconds of the others, and each connection delivers in order: so a delivery
+  belongs to the oldest push of the same content, first seen less than :data:`SAME_PUSH`
+  seconds ago, that this connection has not delivered yet; failing that, it is a new push and
+  is reported. Counting per connection without that time bound goes wrong both ways around a
+  reconnect: a connection that missed a push while it was down never brings it, and a
+  connection whose join is processed just after another connection delivered a push still
+  brings it (both seen in tests).
 
 Memory is bounded two ways: an entry is forgotten ``window`` seconds (monotonic) after it was
 first seen, and at most ``max_ids`` entries of each kind are kept (the oldest go first). The
@@ -29,13 +29,16 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tradebot.core.signal import LegId, RejectedLeg, Signal
 
 DEFAULT_WINDOW = 24 * 3600.0
 DEFAULT_MAX_IDS = 100_000
+#: seconds within which deliveries of the same bad input on different connections are one push:
+#: far above the skew between connections (milliseconds), far below a deliberate re-push
+SAME_PUSH = 2.0
 
 #: identifies one piece of bad input: (what, algorithm or None, ...its content)
 ReportKey = tuple[Any, ...]
@@ -50,8 +53,8 @@ class LegDeduper:
         self._window = window
         self._max_ids = max_ids
         self._seen: OrderedDict[LegId | str, float] = OrderedDict()
-        # bad input (its algorithm second) -> (first seen, deliveries per connection)
-        self._reports: OrderedDict[ReportKey, tuple[float, dict[int, int]]] = OrderedDict()
+        # bad input (its algorithm second) -> (first seen, recent pushes: when, which connections)
+        self._reports: OrderedDict[ReportKey, tuple[float, list[_Push]]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -73,12 +76,6 @@ class LegDeduper:
         self._seen[key] = now
         return True
 
-    def caught_up(self, connection: int, algo_id: int) -> None:
-        """``connection`` (re)joined ``algo_id``: what it missed meanwhile will never come."""
-        for key, (_, counts) in self._reports.items():
-            if key[1] == algo_id:
-                counts[connection] = max(counts.values())
-
     def seen(self, ids: Sequence[LegId], now: float) -> bool:
         """Whether any of ``ids`` was let through (within the window)."""
         self._evict(now)
@@ -97,15 +94,19 @@ class LegDeduper:
         self._evict(now)
 
     def new_report(self, key: ReportKey, connection: int, now: float) -> bool:
-        """Whether this delivery of bad input ``key`` on ``connection`` is news (see the module)."""
+        """Whether this delivery of bad input ``key`` on ``connection`` is a new push (see the
+        module docstring)."""
         self._evict(now)
-        first_seen, counts = self._reports.get(key, (now, {}))
-        counts[connection] = counts.get(connection, 0) + 1
-        self._reports[key] = (first_seen, counts)
+        first_seen, pushes = self._reports.get(key, (now, []))
+        pushes[:] = [p for p in pushes if now - p.at < SAME_PUSH]
+        for push in pushes:  # oldest first
+            if connection not in push.connections:
+                push.connections.add(connection)
+                return False
+        pushes.append(_Push(now, {connection}))
+        self._reports[key] = (first_seen, pushes)
         self._evict(now)
-        return counts[connection] > max(
-            (n for conn, n in counts.items() if conn != connection), default=0
-        )
+        return True
 
     def filter(self, signal: Signal, now: float, connection: int = 0) -> Signal | None:
         """``signal`` with only its unseen legs and its new rejections, or None if none are left.
@@ -132,6 +133,14 @@ class LegDeduper:
         ):
             return signal
         return replace(signal, close_legs=closes, open_legs=opens, held=held, rejected=rejected)
+
+
+@dataclass(slots=True)
+class _Push:
+    """One push of a piece of bad input: when it was first delivered, and by which connections."""
+
+    at: float
+    connections: set[int]
 
 
 def _rejection_key(rejected: RejectedLeg) -> ReportKey:
