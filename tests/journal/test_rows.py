@@ -34,3 +34,32 @@ def test_no_row_carries_a_secret_to_any_byte_on_disk(tmp_path: Path) -> None:
         "stream_url": "ws://h/stream?token=***&x=1",
     }
     assert error.detail == "broker said: refused key *** at /?api_token=***"
+
+
+def test_a_registered_value_never_rewrites_what_recovery_reads_back(tmp_path: Path) -> None:
+    """A password of digits ("000000") occurs in every timestamp the journal writes
+    (``...T14:30:00.000000Z``). Order rows are read back by recovery: they must stay exact.
+    Only rows a person reads (errors, config, gaps...) are masked by value."""
+    from datetime import UTC, datetime
+
+    from tradebot import masking
+    from tradebot.core.signal import parse_signal
+
+    saved = dict(masking._lasting), masking._values
+    register("000000")
+    try:
+        at = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
+        leg = {"price": 100, "side": "buy", "symbol": "AAPL", "timestamp": "2026-11-24T14:30:00"}
+        signal = parse_signal(16, {"open": [leg]}, received_at=at)
+        with open_journal(tmp_path / "journal.sqlite") as journal:
+            journal.record_signal(signal)
+            journal.record_error("login refused for password 000000")
+            (stored,) = journal.unplanned_signals()
+            errors = journal.entries(EntryFilter(statuses=(Status.ERROR,)))
+    finally:  # the registry is process-wide: leave it as found
+        masking._lasting.clear()
+        masking._lasting.update(saved[0])
+        masking._values = saved[1]
+    assert stored.signal.legs == signal.legs
+    assert stored.signal.received_at == at
+    assert [e.detail for e in errors] == ["login refused for password ***"]
