@@ -1,0 +1,50 @@
+"""The one way to open the journal: a PostgreSQL URL or a SQLite file, picked by its form.
+
+Every command that reads or writes the journal (``run``, recovery, ``resend``, the review
+commands) opens it here, so ``journal.url`` in the config moves all of them to the server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tradebot.clock import utcnow
+from tradebot.journal.sqlite import SqliteJournal
+from tradebot.journal.sqlite import open_journal as open_sqlite
+
+if TYPE_CHECKING:
+    from tradebot.journal.postgres import PostgresJournal
+
+    Store = SqliteJournal | PostgresJournal
+
+SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_url(location: object) -> bool:
+    """A PostgreSQL URL (``postgresql://`` or ``postgres://``) rather than a file path."""
+    return isinstance(location, str) and location.lower().startswith(SCHEMES)
+
+
+def open_journal(
+    location: str | os.PathLike[str],
+    *,
+    readonly: bool = False,
+    clock: Callable[[], datetime] = utcnow,
+) -> Store:
+    """Open the journal at ``location``: a PostgreSQL URL, or a SQLite file path."""
+    if is_url(location):
+        # imported here: the driver is only loaded by those who use the server
+        from tradebot.journal.postgres import open_postgres
+
+        return open_postgres(str(location), readonly=readonly, clock=clock)
+    return open_sqlite(location, readonly=readonly, clock=clock)
+
+
+def configured(url: str | None, path: Path) -> str | Path:
+    """Where the config puts the journal: ``journal.url`` when set, else the file ``path``
+    (already resolved against the config file's folder)."""
+    return url if url else path
