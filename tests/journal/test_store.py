@@ -1,7 +1,8 @@
-"""The SQLite journal: opening, refusing foreign or damaged files, migration, exactness."""
+"""The journal stores: (SQLite) opening, refusing foreign or damaged files, migration, exactness."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.execution.planner import intent_for, make_signal
@@ -218,9 +220,9 @@ def test_migration_from_the_first_schema_keeps_every_row(tmp_path: Path) -> None
     assert db.execute("PRAGMA user_version").fetchone()[0] == schema.LATEST
 
 
-def test_signal_plan_and_decimals_round_trip_exactly(tmp_path: Path) -> None:
+def test_signal_plan_and_decimals_round_trip_exactly(journal_at: str | Path) -> None:
     later = SIGNAL.received_at.replace(microsecond=1)
-    with open_journal(tmp_path / "j.sqlite", clock=lambda: later) as journal:
+    with open_journal(journal_at, clock=lambda: later) as journal:
         signal_id = journal.record_signal(SIGNAL)
         close_leg, open_leg, _ = SIGNAL.legs
         intent = intent_for(open_leg, Decimal("0.333333333333333333"), Side.BUY, IntentRole.OPEN)
@@ -243,9 +245,15 @@ def test_signal_plan_and_decimals_round_trip_exactly(tmp_path: Path) -> None:
         assert stored.intent == intent  # every field, the quantity to the last digit
         assert stored.signal_received_at == SIGNAL.received_at
         assert story[6].detail == "not_held: algo 9 holds no IBM"
-    raw = sqlite3.connect(tmp_path / "j.sqlite")
-    qty = raw.execute("SELECT qty, typeof(qty) FROM entries WHERE status = 'intent'").fetchone()
-    assert qty == ("0.333333333333333333", "text")
+    # stored as the exact text, on both backends (never a float)
+    if isinstance(journal_at, Path):
+        raw = sqlite3.connect(journal_at)
+        sql = "SELECT qty, typeof(qty) FROM entries WHERE status = 'intent'"
+    else:
+        raw = psycopg.connect(journal_at)  # type: ignore[assignment]
+        sql = "SELECT qty, pg_typeof(qty)::text FROM entries WHERE status = 'intent'"
+    with contextlib.closing(raw):
+        assert raw.execute(sql).fetchone() == ("0.333333333333333333", "text")
 
 
 def test_time_is_utc_microseconds() -> None:

@@ -16,16 +16,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from tradebot.cli.options import config_option, config_or_none
-from tradebot.journal.opener import configured, is_url, open_journal
+from tradebot.journal.opener import Store, configured, is_url, open_journal
 from tradebot.runtime.paths import config_relative
-
-if TYPE_CHECKING:
-    from tradebot.journal.opener import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")

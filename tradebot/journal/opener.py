@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from tradebot.clock import utcnow
 from tradebot.journal.sqlite import SqliteJournal
@@ -19,7 +19,8 @@ from tradebot.journal.sqlite import open_journal as open_sqlite
 if TYPE_CHECKING:
     from tradebot.journal.postgres import PostgresJournal
 
-    Store = SqliteJournal | PostgresJournal
+#: what :func:`open_journal` returns (a string: the PostgreSQL module loads only when used)
+Store: TypeAlias = "SqliteJournal | PostgresJournal"
 
 SCHEMES = ("postgresql://", "postgres://")
 

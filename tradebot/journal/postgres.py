@@ -90,8 +90,20 @@ class PostgresJournal(JournalBase):
     def _session(self) -> Iterator[Conn]:
         with self._mutex, translate_errors(self.path):
             conn = self._connection()
-            with conn.transaction():
+            try:
+                conn.execute("BEGIN")
+            except psycopg.OperationalError:
+                # the server dropped the idle connection (a restart, a failover): nothing was
+                # begun, so one new connection is safe; a failure after BEGIN is never retried
+                conn = self._connection()
+                conn.execute("BEGIN")
+            try:
                 yield PgConn(conn)
+            except BaseException:
+                if not conn.broken:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     @contextmanager
     def _tx(self) -> Iterator[Conn]:
