@@ -30,6 +30,25 @@ from tradebot.journal.positions import rebuild_book
 from tradebot.journal.records import AppliedFill, Entry, FillFact, Status, StoredIntent, to_micros
 from tradebot.journal.rows import INSERT, Row
 
+#: every stored column, in the order :meth:`JournalBase.raw_rows` returns them
+RAW_COLUMNS = (
+    "id",
+    "ts",
+    "status",
+    "algo_id",
+    "symbol",
+    "client_order_id",
+    "signal_id",
+    "leg",
+    "side",
+    "qty",
+    "price",
+    "cum_qty",
+    "detail",
+    "data",
+)
+RAW_SELECT = f"SELECT {', '.join(RAW_COLUMNS)} FROM entries WHERE id > ? ORDER BY id LIMIT ?"  # noqa: S608
+
 
 class JournalBase(ABC):
     """Everything a journal does, given a store's transactions (see the module docstring)."""
@@ -196,6 +215,13 @@ class JournalBase(ABC):
             if len(facts) < page:
                 return
             after = facts[-1].key
+
+    def raw_rows(self, *, after_id: int, limit: int) -> list[tuple[Any, ...]]:
+        """Rows after ``after_id`` in id order, column for column as stored (:data:`RAW_COLUMNS`):
+        what a copy to another store writes unchanged, so nothing is decoded, re-masked or
+        re-encoded on the way."""
+        with self._read() as conn:
+            return [tuple(r) for r in conn.execute(RAW_SELECT, (after_id, limit)).fetchall()]
 
     def last_id(self) -> int:
         with self._read() as conn:

@@ -26,7 +26,7 @@ registered with :mod:`tradebot.masking` before the first connection attempt, and
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -36,7 +36,7 @@ import psycopg
 from tradebot.clock import utcnow
 from tradebot.exceptions import JournalError, NotLeader
 from tradebot.journal import pgschema
-from tradebot.journal.base import JournalBase
+from tradebot.journal.base import RAW_COLUMNS, JournalBase
 from tradebot.journal.dialect import Conn, PgConn
 from tradebot.masking import mask, register_found_in
 
@@ -128,6 +128,23 @@ class PostgresJournal(JournalBase):
             raise NotLeader(
                 f"journal {self.path}: leadership epoch is now {current}, this process holds "
                 f"{self.epoch}: it is no longer the leader and must not send orders"
+            )
+
+    def copy_rows(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Append rows as stored elsewhere (:data:`~tradebot.journal.base.RAW_COLUMNS`, ids
+        included) in one durable transaction, and move the id sequence past them: how
+        ``tradebot journal migrate`` moves a SQLite journal here, ids and all."""
+        if not rows:
+            return
+        columns = ", ".join(RAW_COLUMNS)
+        with self._tx(), translate_errors(self.path):
+            conn = self._connection()
+            with conn.cursor().copy(f"COPY entries ({columns}) FROM STDIN".encode()) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            conn.execute(
+                "SELECT setval(pg_get_serial_sequence('entries', 'id'), "
+                "(SELECT max(id) FROM entries))"
             )
 
     def close(self) -> None:
