@@ -4,6 +4,7 @@ and ``tradebot journal migrate``. Against a real server (tests/pgserver.py)."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +21,7 @@ from tradebot.cli.main import cli, main
 from tradebot.core.orders import IntentRole, Plan
 from tradebot.core.signal import Side
 from tradebot.exceptions import JournalError, NotLeader
-from tradebot.journal import EntryFilter, Status, open_journal, pgschema
+from tradebot.journal import EntryFilter, Status, open_journal, pgschema, schema
 from tradebot.journal.postgres import open_postgres
 
 SIGNAL = make_signal(7, opens=(("AAPL", "buy", "190.5"), ("MSFT", "sell", "410.25")))
@@ -245,3 +246,21 @@ def test_listing_options_keep_working_and_do_not_mix_with_migrate(tmp_path: Path
         cli, ["journal", "--status", "stop", "migrate", "--to", "postgresql://x@127.0.0.1/y"]
     )
     assert result.exit_code == 2 and "belong to the listing" in result.output
+
+
+def test_migrate_keeps_legs_an_old_journal_recorded_twice(tmp_path: Path, pg_url: str) -> None:
+    path = tmp_path / "v2.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    schema.migrate(db, target=2)
+    db.executemany(
+        "INSERT INTO entries (ts, status, algo_id, leg) VALUES (1, 'leg', 7, ?)",
+        [("7:open:X:buy:2026-01-02T15:00:00Z",)] * 2,
+    )
+    db.close()
+    open_journal(path).close()  # upgraded to the leg guard, which starts after row 2
+    assert main(["journal", "migrate", "--from", str(path), "--to", pg_url]) == 0
+    with open_journal(pg_url) as journal:
+        assert len(journal.entries(EntryFilter(statuses=(Status.LEG,)))) == 2
+        journal.record_signal(SIGNAL)
+        journal.record_signal(SIGNAL)  # guarded from here on, as in the file
+        assert len(journal.entries(EntryFilter(statuses=(Status.LEG,)))) == 2 + len(SIGNAL.legs)

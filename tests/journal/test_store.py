@@ -290,3 +290,41 @@ def test_a_reader_in_the_writers_process_leaves_the_writers_locks_alone(tmp_path
         journal.record_start("second")
     with open_journal(path, readonly=True) as reader:
         assert [e.detail for e in reader.entries(EntryFilter())] == ["second", "first"]
+
+
+def test_a_leg_is_recorded_once_however_often_it_arrives(journal_at: str | Path) -> None:
+    """The same signal reaching the journal twice (another process sharing it, or a push after
+    the listener's de-dup window): both frames are on record, each leg once."""
+    two_writers = not isinstance(journal_at, Path)  # a SQLite file has one writer
+    with open_journal(journal_at) as one:
+        first = one.record_signal(SIGNAL)
+        if two_writers:
+            with open_journal(journal_at) as two:
+                second = two.record_signal(SIGNAL)
+        else:
+            second = one.record_signal(SIGNAL)
+    with open_journal(journal_at, readonly=True) as journal:
+        assert len(journal.entries(EntryFilter(statuses=(Status.SIGNAL,)))) == 2
+        legs = journal.entries(EntryFilter(statuses=(Status.LEG,), newest_first=False))
+        assert sorted(e.leg or "" for e in legs) == sorted(leg.id.key for leg in SIGNAL.legs)
+        assert {e.signal_id for e in legs} == {first}
+        assert journal.entries(EntryFilter(signal_ids=(second,), statuses=(Status.LEG,))) == []
+
+
+def test_a_journal_holding_a_leg_twice_keeps_it_and_guards_what_comes_next(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v2.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    schema.migrate(db, target=2)
+    db.executemany(
+        "INSERT INTO entries (ts, status, algo_id, leg) VALUES (1, 'leg', 9, ?)",
+        [("9:open:X:buy:2026-01-02T15:00:00Z",)] * 2,
+    )
+    db.close()
+    with open_journal(path) as journal:
+        assert len(journal.entries(EntryFilter(statuses=(Status.LEG,)))) == 2  # kept
+        assert journal.leg_guard_after() == 2
+        journal.record_signal(SIGNAL)
+        journal.record_signal(SIGNAL)
+        assert len(journal.entries(EntryFilter(statuses=(Status.LEG,)))) == 2 + len(SIGNAL.legs)

@@ -72,6 +72,8 @@ def migrate(
     """
     total = source.last_id()
     after = _check_prefix(source, target, batch)
+    if after == 0:
+        target.set_leg_guard(source.leg_guard_after())
     copied = 0
     while True:
         rows = source.raw_rows(after_id=after, limit=batch)

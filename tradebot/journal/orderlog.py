@@ -70,12 +70,16 @@ def signal_algo(conn: Conn, signal_id: int | None) -> int | None:
 
 
 def insert_signal(conn: Conn, signal: Signal) -> int:
-    """The SIGNAL row and the LEG / LEG_REJECTED rows under it; returns the signal id."""
+    """The SIGNAL row (the frame as received, always) and the LEG / LEG_REJECTED rows under
+    it, each leg once by its identity; returns the signal id."""
     head, children = signal_rows(signal)
     signal_id = conn.execute(INSERT, head.params()).lastrowid
     assert signal_id is not None
     for row in children:
-        conn.execute(INSERT, replace(row, signal_id=signal_id).params())
+        # a leg already on record (seen by another process sharing the journal, or pushed
+        # again after the listener's de-dup window) is not recorded twice: the unique leg
+        # guard decides, in the database
+        conn.execute(INSERT_IF_ABSENT, replace(row, signal_id=signal_id).params())
     return signal_id
 
 

@@ -11,7 +11,8 @@ they are:
   zeros and exponent included, which ``NUMERIC`` would not promise (``1E+2`` comes back
   ``100``).
 * the same unique guards: one INTENT per client order id, one fill per ``(client order id,
-  cum_qty)``, enforced by the database for every process writing to it.
+  cum_qty)``, one LEG row per leg identity, enforced by the database for every process
+  writing to it.
 
 ``tradebot_journal_schema`` holds one row per applied version (and marks the database as a
 tradebot journal); ``tradebot_leadership`` holds the fencing epoch a leader checks in the
@@ -24,6 +25,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+
+from tradebot.journal.schema import leg_guard
 
 SCHEMA_TABLE = "tradebot_journal_schema"
 #: an arbitrary constant: the advisory lock two processes migrating at once queue on
@@ -58,6 +61,7 @@ _V1 = (
     "CREATE INDEX ix_entries_status_ts ON entries (status, ts)",
     "CREATE INDEX ix_entries_signal ON entries (signal_id)",
     "CREATE INDEX ix_entries_leg ON entries (leg)",
+    leg_guard(0),
     """
     CREATE TABLE tradebot_leadership (
         name TEXT PRIMARY KEY,

@@ -38,6 +38,7 @@ from tradebot.exceptions import JournalError, NotLeader
 from tradebot.journal import pgschema
 from tradebot.journal.base import RAW_COLUMNS, JournalBase
 from tradebot.journal.dialect import Conn, PgConn
+from tradebot.journal.schema import leg_guard
 from tradebot.masking import mask, register_found_in
 
 LEADERSHIP = "bot"  # the row of tradebot_leadership the bot's leader election uses
@@ -146,6 +147,16 @@ class PostgresJournal(JournalBase):
                 "SELECT setval(pg_get_serial_sequence('entries', 'id'), "
                 "(SELECT max(id) FROM entries))"
             )
+
+    def set_leg_guard(self, after: int) -> None:
+        """Start the unique leg guard after row ``after``, as the SQLite journal being copied
+        here has it (legs it recorded twice before the guard existed are kept). Only on an
+        empty journal: the copy's first step."""
+        with self._tx() as conn:
+            if conn.execute("SELECT 1 FROM entries LIMIT 1").fetchone() is not None:
+                raise JournalError(f"journal {self.path} is not empty")
+            conn.execute("DROP INDEX ux_entries_leg")
+            conn.execute(leg_guard(after))
 
     def close(self) -> None:
         with self._mutex:

@@ -91,6 +91,15 @@ class SqliteJournal(JournalBase):
         with self._mutex, translate_errors(self.path):
             yield self._conn
 
+    def leg_guard_after(self) -> int:
+        """The row id the unique leg guard starts after (0: it covers every row); see
+        :func:`tradebot.journal.schema._v3`."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'ux_entries_leg'"
+            ).fetchone()
+        return schema.leg_guard_after(None if row is None else row[0])
+
     def close(self) -> None:
         with self._mutex:
             self._conn.close()  # first: closing the lock's descriptor drops SQLite's locks
