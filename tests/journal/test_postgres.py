@@ -264,3 +264,20 @@ def test_migrate_keeps_legs_an_old_journal_recorded_twice(tmp_path: Path, pg_url
         journal.record_signal(SIGNAL)
         journal.record_signal(SIGNAL)  # guarded from here on, as in the file
         assert len(journal.entries(EntryFilter(statuses=(Status.LEG,)))) == 2 + len(SIGNAL.legs)
+
+
+def test_journal_url_in_config_is_checked_and_its_password_masked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    algo = "algorithms:\n  14:\n    strategy: fixed_shares\n    params: {shares: 1}\n"
+    config = tmp_path / "config.yaml"
+    monkeypatch.setenv("TB_TEST_PG_PASSWORD", "s3cret-" + PASSWORD)
+    config.write_text(
+        "journal:\n  url: postgresql://bot:${TB_TEST_PG_PASSWORD}@db.internal/tradebot\n" + algo
+    )
+    assert main(["config", "check", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "db.internal/tradebot" in out and "s3cret-" not in out
+    config.write_text("journal:\n  url: mysql://bot@db.internal/tradebot\n" + algo)
+    assert main(["config", "check", "--config", str(config)]) == 2
+    assert "postgresql://" in capsys.readouterr().err
