@@ -78,7 +78,8 @@ def _run(cmd: list[str], *, as_postgres: bool) -> None:
 
 
 @contextlib.contextmanager
-def running_server() -> Iterator[PgServer]:
+def running_server(*, fsync: bool = False) -> Iterator[PgServer]:
+    """A server for the duration of the block; ``fsync`` for measurements (tests go without)."""
     folder = pg_bin()
     if folder is None:
         message = (
@@ -98,8 +99,8 @@ def running_server() -> Iterator[PgServer]:
         shutil.chown(pwfile, "postgres")
     port = _free_port()
     options = (
-        f"-F -p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={base} "
-        "-c max_connections=200"
+        f"{'' if fsync else '-F '}-p {port} -c listen_addresses=127.0.0.1 "
+        f"-c unix_socket_directories={base} -c max_connections=200"
     )
     try:
         _run(
