@@ -144,7 +144,7 @@ def test_the_same_fill_from_two_processes_is_recorded_once(pg_url: str) -> None:
 def test_a_deposed_leader_cannot_make_an_intent_durable(pg_url: str) -> None:
     open_journal(pg_url).close()
     _sql(pg_url, "INSERT INTO tradebot_leadership (name, epoch) VALUES ('bot', 1)")
-    with open_postgres(pg_url, epoch=1) as leader:
+    with open_journal(pg_url, epoch=1) as leader:
         assert len(leader.record_plan(None, _plan())) == 2
         _sql(pg_url, "UPDATE tradebot_leadership SET epoch = 2 WHERE name = 'bot'")
         other = make_signal(7, opens=(("TSLA", "buy", "250"),))
@@ -281,3 +281,8 @@ def test_journal_url_in_config_is_checked_and_its_password_masked(
     config.write_text("journal:\n  url: mysql://bot@db.internal/tradebot\n" + algo)
     assert main(["config", "check", "--config", str(config)]) == 2
     assert "postgresql://" in capsys.readouterr().err
+
+
+def test_a_sqlite_journal_takes_no_epoch(tmp_path: Path) -> None:
+    with pytest.raises(JournalError, match="needs a PostgreSQL journal"):
+        open_journal(tmp_path / "journal.sqlite", epoch=1)

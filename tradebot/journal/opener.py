@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from tradebot.clock import utcnow
+from tradebot.exceptions import JournalError
 from tradebot.journal.sqlite import SqliteJournal
 from tradebot.journal.sqlite import open_journal as open_sqlite
 
@@ -35,13 +36,20 @@ def open_journal(
     *,
     readonly: bool = False,
     clock: Callable[[], datetime] = utcnow,
+    epoch: int | None = None,
 ) -> Store:
-    """Open the journal at ``location``: a PostgreSQL URL, or a SQLite file path."""
+    """Open the journal at ``location``: a PostgreSQL URL, or a SQLite file path.
+
+    ``epoch``: fence intents with this leadership epoch (PostgreSQL only; a SQLite file has
+    one writer by its lock): see :class:`~tradebot.journal.postgres.PostgresJournal`.
+    """
     if is_url(location):
         # imported here: the driver is only loaded by those who use the server
         from tradebot.journal.postgres import open_postgres
 
-        return open_postgres(str(location), readonly=readonly, clock=clock)
+        return open_postgres(str(location), readonly=readonly, clock=clock, epoch=epoch)
+    if epoch is not None:
+        raise JournalError("a leadership epoch needs a PostgreSQL journal (journal.url)")
     return open_sqlite(location, readonly=readonly, clock=clock)
 
 
