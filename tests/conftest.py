@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+#: the PostgreSQL server fixtures (pg_server, pg_url, journal_at: one journal per backend)
+pytest_plugins = ["tests.pgserver"]
 
 
 def load_fixture(name: str) -> Any:

@@ -159,6 +159,11 @@ class JournalCorrupt(JournalError):
     """The journal file is damaged or is not a tradebot journal; it is never overwritten."""
 
 
+class NotLeader(JournalError):
+    """The shared journal's leadership epoch moved on: this process must not make intents
+    durable (fencing: two processes never both send)."""
+
+
 class BrokerError(FatalError):
     """The broker answered in a way tradebot cannot interpret."""
 

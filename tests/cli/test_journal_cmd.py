@@ -18,13 +18,18 @@ import pytest
 from click.testing import CliRunner
 
 from tests.journal.generate import Generated, generate
+from tests.pgserver import PgServer
 from tradebot.cli.main import cli, main
 from tradebot.journal import open_journal
 
 
-@pytest.fixture(scope="module")
-def gen(tmp_path_factory: pytest.TempPathFactory) -> Generated:
-    return generate(tmp_path_factory.mktemp("gen") / "journal.sqlite")
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def gen(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Generated:
+    """The generated journal on each backend: the commands read it through the protocol."""
+    if request.param == "sqlite":
+        return generate(tmp_path_factory.mktemp("gen") / "journal.sqlite")
+    server: PgServer = request.getfixturevalue("pg_server")
+    return generate(server.create_database())
 
 
 def run(gen: Generated, *args: str) -> str:
@@ -165,8 +170,11 @@ def test_the_journal_is_found_through_the_config_relative_to_its_folder(
 ) -> None:
     folder = tmp_path / "bot"
     (folder / "data").mkdir(parents=True)
-    (folder / "data" / "j.sqlite").write_bytes(gen.path.read_bytes())
-    (folder / "config.yaml").write_text("journal:\n  path: data/j.sqlite\n")
+    if isinstance(gen.path, Path):
+        (folder / "data" / "j.sqlite").write_bytes(gen.path.read_bytes())
+        (folder / "config.yaml").write_text("journal:\n  path: data/j.sqlite\n")
+    else:  # journal.url: the server's journal, whatever journal.path says
+        (folder / "config.yaml").write_text(f"journal:\n  path: none.sqlite\n  url: {gen.path}\n")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from tests.execution.fakes import ScriptedBroker
 from tests.execution.planner import make_signal, simple_plan
 from tests.journal.generate import Generated, generate
+from tests.pgserver import PgServer
 from tradebot.cli.main import cli
 from tradebot.cli.positions_cmd import rows
 from tradebot.core.book import PositionBook
@@ -23,9 +24,13 @@ from tradebot.execution import Executor
 from tradebot.journal import EntryFilter, Status, open_journal
 
 
-@pytest.fixture(scope="module")
-def gen(tmp_path_factory: pytest.TempPathFactory) -> Generated:
-    return generate(tmp_path_factory.mktemp("gen") / "journal.sqlite")
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def gen(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Generated:
+    """The generated journal on each backend: the commands read it through the protocol."""
+    if request.param == "sqlite":
+        return generate(tmp_path_factory.mktemp("gen") / "journal.sqlite")
+    server: PgServer = request.getfixturevalue("pg_server")
+    return generate(server.create_database())
 
 
 def run(gen: Generated, command: str, *args: str, code: int = 0) -> str:

@@ -19,9 +19,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tradebot.exceptions import JournalError
 from tradebot.journal.interface import EntryFilter
+from tradebot.journal.opener import open_journal
 from tradebot.journal.records import Entry, Status
-from tradebot.journal.sqlite import open_journal
 from tradebot.simulators.alpaca.server import AlpacaServer
 from tradebot.simulators.alphahub.server import AlphaHubSimulator
 
@@ -51,7 +52,10 @@ algorithms:
 """
 
 
-def bot_config(hub_url: str, server: AlpacaServer, extra_risk: str = "") -> str:
+def bot_config(
+    hub_url: str, server: AlpacaServer, extra_risk: str = "", journal_url: str | None = None
+) -> str:
+    url_line = f"\n  url: {journal_url}" if journal_url else ""
     return f"""\
 mode: paper
 alphahub:
@@ -77,7 +81,7 @@ broker:
     max_retry_after: 1
     reconnect_delay: 0.1
 journal:
-  path: journal/tradebot.sqlite
+  path: journal/tradebot.sqlite{url_line}
   recheck_interval: 1
 risk:
   max_signal_age: 600
@@ -99,14 +103,16 @@ async def until(condition: Callable[[], bool], what: str, deadline: float = DEAD
 class BotProcess:
     """``python -m tradebot run --config PATH`` with its output in a file."""
 
-    def __init__(self, config_path: Path) -> None:
+    def __init__(self, config_path: Path, env: dict[str, str] | None = None) -> None:
         self.config_path = config_path
+        self.extra_env = env or {}
         self.log = config_path.parent / "bot.log"
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("APCA_", "ALPHAHUB_"))}
         env["PYTHONUNBUFFERED"] = "1"
+        env.update(self.extra_env)
         with self.log.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -142,9 +148,22 @@ class BotProcess:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-def entries(journal: Path, **where: Any) -> list[Entry]:
+def _exists(journal: Path | str) -> bool:
+    """A journal file exists, or a PostgreSQL journal (URL) has been created by the bot."""
+    if isinstance(journal, Path):
+        return journal.exists()
+    try:
+        open_journal(journal, readonly=True).close()
+    except JournalError as exc:
+        if "no journal" in str(exc):
+            return False
+        raise
+    return True
+
+
+def entries(journal: Path | str, **where: Any) -> list[Entry]:
     """Journal rows (oldest first), read the way the review commands read: read-only."""
-    if not journal.exists():
+    if not _exists(journal):
         return []
     store = open_journal(journal, readonly=True)
     try:
@@ -153,8 +172,8 @@ def entries(journal: Path, **where: Any) -> list[Entry]:
         store.close()
 
 
-def unresolved(journal: Path) -> int:
-    if not journal.exists():
+def unresolved(journal: Path | str) -> int:
+    if not _exists(journal):
         return 0
     store = open_journal(journal, readonly=True)
     try:
@@ -186,7 +205,7 @@ def broker_positions(server: AlpacaServer) -> dict[str, Decimal]:
         return {s: Decimal(p.qty) for s, p in server.account.open_positions().items()}
 
 
-def book_from_journal(journal: Path) -> dict[tuple[int, str], Decimal]:
+def book_from_journal(journal: Path | str) -> dict[tuple[int, str], Decimal]:
     store = open_journal(journal, readonly=True)
     try:
         return {(a, s): q for a, s, q in store.rebuild_book()}
@@ -214,9 +233,9 @@ def leg(symbol: str, side: str, price: str, at: str) -> dict[str, Any]:
     return {"price": float(price), "side": side, "symbol": symbol, "timestamp": at}
 
 
-def last_id(journal: Path) -> int:
+def last_id(journal: Path | str) -> int:
     """The newest row id (0 for no journal yet)."""
-    if not journal.exists():
+    if not _exists(journal):
         return 0
     store = open_journal(journal, readonly=True)
     try:
@@ -225,7 +244,7 @@ def last_id(journal: Path) -> int:
         store.close()
 
 
-def planned_after(journal: Path, algo_id: int, mark: int) -> bool:
+def planned_after(journal: Path | str, algo_id: int, mark: int) -> bool:
     """Whether a signal of ``algo_id`` was planned after row ``mark`` (one push in flight)."""
     return bool(entries(journal, algo_ids=(algo_id,), statuses=(Status.PLAN,), after_id=mark))
 
@@ -238,7 +257,7 @@ class Env:
     server: AlpacaServer
     bot: BotProcess
     config: Path
-    journal: Path
+    journal: Path | str  # a SQLite file, or a PostgreSQL URL
 
     @property
     def at(self) -> str:
@@ -272,22 +291,36 @@ class Env:
 
 
 @asynccontextmanager
-async def running_bot(folder: Path) -> AsyncIterator[Env]:
+async def running_bot(
+    folder: Path, *, journal_url: str | None = None, env: dict[str, str] | None = None
+) -> AsyncIterator[Env]:
     """`tradebot run` in ``folder``, subscribed to every algorithm, against fresh simulators;
     killed on the way out if the test left it running."""
     with alpaca_server() as server:
         async with AlphaHubSimulator(port=0) as hub:
             config = folder / "config.yaml"
-            config.write_text(bot_config(hub.url, server))
-            bot = BotProcess(config)
+            config.write_text(bot_config(hub.url, server, journal_url=journal_url))
+            bot = BotProcess(config, env)
             await bot.start()
             try:
                 await wait_subscribed(hub, ALGOS)
-                yield Env(hub, server, bot, config, folder / "journal" / "tradebot.sqlite")
+                journal = (
+                    env_url(journal_url, env)
+                    if journal_url
+                    else folder / "journal" / "tradebot.sqlite"
+                )
+                yield Env(hub, server, bot, config, journal)
             finally:
                 if bot.running:
                     await bot.stop(signal.SIGKILL)
 
 
-def plans(journal: Path) -> list[Entry]:
+def env_url(url: str, env: dict[str, str] | None) -> str:
+    """The config's journal URL with its ``${VAR}`` filled in, for the test to read it."""
+    for name, value in (env or {}).items():
+        url = url.replace("${" + name + "}", value)
+    return url
+
+
+def plans(journal: Path | str) -> list[Entry]:
     return entries(journal, statuses=(Status.PLAN,))

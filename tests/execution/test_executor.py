@@ -24,18 +24,20 @@ from tradebot.core.events import (
 from tradebot.core.signal import Side
 from tradebot.exceptions import AuthenticationError, BrokerUnavailable, OrderRejected
 from tradebot.execution import Executor, RetryPolicy, Step
-from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
+from tradebot.journal import EntryFilter, Status, open_journal
+from tradebot.journal.base import JournalBase
 
 FAST = RetryPolicy(attempts=4, first_wait=0.001, max_wait=0.001)
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
-    with open_journal(tmp_path / "j" / "journal.sqlite") as j:
+def journal(journal_at: str | Path) -> Iterator[JournalBase]:
+    """A journal on each backend: these tests are the store's behaviour, whichever it is."""
+    with open_journal(journal_at) as j:
         yield j
 
 
-def statuses(journal: SqliteJournal, coid: str) -> list[Status]:
+def statuses(journal: JournalBase, coid: str) -> list[Status]:
     rows = journal.entries(EntryFilter(client_order_ids=(coid,), newest_first=False))
     return [e.status for e in rows]
 
@@ -46,7 +48,7 @@ async def drain(executor: Executor, broker: ScriptedBroker) -> None:
     await executor.consume_events()
 
 
-async def test_intents_durable_before_send_closes_before_opens(journal: SqliteJournal) -> None:
+async def test_intents_durable_before_send_closes_before_opens(journal: JournalBase) -> None:
     broker = ScriptedBroker()
     book = PositionBook()
     first = Executor(journal, broker, book, retry=FAST)
@@ -89,7 +91,7 @@ async def test_intents_durable_before_send_closes_before_opens(journal: SqliteJo
     assert journal.rebuild_book() == book
 
 
-async def test_rejection_is_final_and_never_retried(journal: SqliteJournal) -> None:
+async def test_rejection_is_final_and_never_retried(journal: JournalBase) -> None:
     broker = ScriptedBroker()
     broker.faults.append(OrderRejected("insufficient buying power", code="40310000"))
     executor = Executor(journal, broker, PositionBook(), retry=FAST)
@@ -104,7 +106,7 @@ async def test_rejection_is_final_and_never_retried(journal: SqliteJournal) -> N
 
 
 async def test_transient_errors_retried_with_the_same_client_order_id(
-    journal: SqliteJournal,
+    journal: JournalBase,
 ) -> None:
     broker = ScriptedBroker()
     broker.faults += [BrokerUnavailable("503"), BrokerUnavailable("timeout")]
@@ -117,7 +119,7 @@ async def test_transient_errors_retried_with_the_same_client_order_id(
     assert executor.book.qty(3, "TSLA") == Decimal(10)
 
 
-async def test_lost_response_is_looked_up_not_resent(journal: SqliteJournal) -> None:
+async def test_lost_response_is_looked_up_not_resent(journal: JournalBase) -> None:
     broker = ScriptedBroker()
     broker.faults.append(LOSE_RESPONSE)
     executor = Executor(journal, broker, PositionBook(), retry=FAST)
@@ -132,7 +134,7 @@ async def test_lost_response_is_looked_up_not_resent(journal: SqliteJournal) -> 
 
 
 async def test_gives_up_on_persistent_outage_without_a_final_outcome(
-    journal: SqliteJournal,
+    journal: JournalBase,
 ) -> None:
     broker = ScriptedBroker()
     broker.faults += [BrokerUnavailable("down")] * 4
@@ -147,7 +149,7 @@ async def test_gives_up_on_persistent_outage_without_a_final_outcome(
 
 
 async def test_one_attempt_by_default_then_a_lookup_settles_a_lost_response(
-    journal: SqliteJournal,
+    journal: JournalBase,
 ) -> None:
     broker = ScriptedBroker()
     broker.faults.append(LOSE_RESPONSE)
@@ -159,7 +161,7 @@ async def test_one_attempt_by_default_then_a_lookup_settles_a_lost_response(
     assert journal.unresolved_intents() == ()  # the lookup showed it filled
 
 
-async def test_same_plan_twice_sends_once(journal: SqliteJournal) -> None:
+async def test_same_plan_twice_sends_once(journal: JournalBase) -> None:
     broker = ScriptedBroker()
     executor = Executor(journal, broker, PositionBook(), retry=FAST)
     signal = make_signal(3, opens=(("TSLA", "buy", "250"),))
@@ -173,7 +175,7 @@ async def test_same_plan_twice_sends_once(journal: SqliteJournal) -> None:
 
 
 async def test_duplicate_and_partial_fill_events_are_counted_once(
-    journal: SqliteJournal,
+    journal: JournalBase,
 ) -> None:
     broker = ScriptedBroker(fill=False)
     executor = Executor(journal, broker, PositionBook(), retry=FAST)
@@ -212,7 +214,7 @@ async def test_duplicate_and_partial_fill_events_are_counted_once(
 
 
 async def test_fill_events_for_unknown_orders_are_recorded_not_applied(
-    journal: SqliteJournal,
+    journal: JournalBase,
 ) -> None:
     broker = ScriptedBroker()
     executor = Executor(journal, broker, PositionBook(), retry=FAST)
@@ -236,13 +238,13 @@ async def test_fill_events_for_unknown_orders_are_recorded_not_applied(
     assert row.status is Status.FILLED and row.algo_id is None
 
 
-async def test_a_burst_of_events_is_recorded_in_one_transaction(tmp_path: Path) -> None:
+async def test_a_burst_of_events_is_recorded_in_one_transaction(journal_at: str | Path) -> None:
     ticks = iter(range(1_000))
 
     def clock() -> datetime:  # every reading is a new second: one reading = one transaction
         return T0 + timedelta(seconds=next(ticks))
 
-    with open_journal(tmp_path / "j.sqlite", clock=clock) as journal:
+    with open_journal(journal_at, clock=clock) as journal:
         broker = ScriptedBroker(fill=False)
         executor = Executor(journal, broker, PositionBook())
         result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
@@ -271,7 +273,7 @@ async def test_a_burst_of_events_is_recorded_in_one_transaction(tmp_path: Path) 
 
 
 async def test_an_order_whose_fills_cover_it_is_resolved_without_a_final_word(
-    journal: SqliteJournal,
+    journal: JournalBase,
 ) -> None:
     broker = ScriptedBroker(fill=False)
     executor = Executor(journal, broker, PositionBook())
@@ -306,7 +308,7 @@ async def test_an_order_whose_fills_cover_it_is_resolved_without_a_final_word(
     ],
 )
 async def test_a_late_final_event_ends_the_order_once(
-    journal: SqliteJournal, event_type: type[OrderEvent], status: Status
+    journal: JournalBase, event_type: type[OrderEvent], status: Status
 ) -> None:
     broker = ScriptedBroker(fill=False)
     executor = Executor(journal, broker, PositionBook())
@@ -322,7 +324,7 @@ async def test_a_late_final_event_ends_the_order_once(
 
 
 async def test_a_fatal_error_is_recorded_raised_as_itself_and_siblings_finish(
-    journal: SqliteJournal,
+    journal: JournalBase,
 ) -> None:
     broker = ScriptedBroker()
     broker.faults.append(AuthenticationError("keys refused"))
@@ -341,7 +343,7 @@ async def test_a_fatal_error_is_recorded_raised_as_itself_and_siblings_finish(
 
 
 async def test_cancelled_mid_write_the_book_still_matches_the_journal(
-    journal: SqliteJournal,
+    journal: JournalBase,
 ) -> None:
     broker = ScriptedBroker()
     consumer: list[asyncio.Task[None]] = []
@@ -360,7 +362,7 @@ async def test_cancelled_mid_write_the_book_still_matches_the_journal(
 
 
 async def test_a_planner_failure_journals_the_signal_and_the_error_and_sends_nothing(
-    journal: SqliteJournal,
+    journal: JournalBase,
 ) -> None:
     broker = ScriptedBroker()
     executor = Executor(journal, broker, PositionBook(), retry=FAST)

@@ -14,26 +14,28 @@ from tests.execution.planner import make_signal, simple_plan
 from tradebot.core.book import PositionBook
 from tradebot.execution import Executor, recover
 from tradebot.execution.recovery import NO_PLANNER, Drift
-from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
+from tradebot.journal import EntryFilter, Status, open_journal
+from tradebot.journal.base import JournalBase
 
 SIGNAL = make_signal(5, opens=(("AAPL", "buy", "190"),))
 NOW = SIGNAL.received_at + timedelta(seconds=2)
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
-    with open_journal(tmp_path / "journal.sqlite") as j:
+def journal(journal_at: str | Path) -> Iterator[JournalBase]:
+    """A journal on each backend: these tests are the store's behaviour, whichever it is."""
+    with open_journal(journal_at) as j:
         yield j
 
 
-async def test_clean_start_records_that_nothing_needed_doing(journal: SqliteJournal) -> None:
+async def test_clean_start_records_that_nothing_needed_doing(journal: JournalBase) -> None:
     report = await recover(journal, ScriptedBroker(), now=NOW, max_age=timedelta(minutes=1))
     assert report.clean and report.lines() == []
     (row,) = journal.entries(EntryFilter(statuses=(Status.RECOVERY,)))
     assert row.detail == "nothing to recover"
 
 
-async def test_drift_is_recorded_and_reported_not_traded(journal: SqliteJournal) -> None:
+async def test_drift_is_recorded_and_reported_not_traded(journal: JournalBase) -> None:
     broker = ScriptedBroker()
     executor = Executor(journal, broker, PositionBook())
     await executor.handle(SIGNAL, simple_plan)
@@ -56,7 +58,7 @@ async def test_drift_is_recorded_and_reported_not_traded(journal: SqliteJournal)
 
 
 async def test_signal_never_planned_without_a_planner_is_skipped_with_reason(
-    journal: SqliteJournal,
+    journal: JournalBase,
 ) -> None:
     signal_id = journal.record_signal(SIGNAL)  # then the process died
     broker = ScriptedBroker()
@@ -68,7 +70,7 @@ async def test_signal_never_planned_without_a_planner_is_skipped_with_reason(
     assert journal.unplanned_signals() == ()
 
 
-async def test_signal_never_planned_is_planned_when_fresh(journal: SqliteJournal) -> None:
+async def test_signal_never_planned_is_planned_when_fresh(journal: JournalBase) -> None:
     signal_id = journal.record_signal(SIGNAL)
     broker = ScriptedBroker()
     report = await recover(

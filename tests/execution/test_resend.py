@@ -15,16 +15,18 @@ from tradebot.core.book import PositionBook
 from tradebot.core.orders import Plan
 from tradebot.core.signal import Side
 from tradebot.execution.resend import ResendRefused, plan_resend
-from tradebot.journal import SqliteJournal, open_journal
+from tradebot.journal import open_journal
+from tradebot.journal.base import JournalBase
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
-    with open_journal(tmp_path / "journal.sqlite") as j:
+def journal(journal_at: str | Path) -> Iterator[JournalBase]:
+    """A journal on each backend: these tests are the store's behaviour, whichever it is."""
+    with open_journal(journal_at) as j:
         yield j
 
 
-def planned(journal: SqliteJournal) -> str:
+def planned(journal: JournalBase) -> str:
     signal = make_signal(7, opens=(("AAPL", "buy", "189"),))
     _, (intent,) = journal.record_signal_and_plan(signal, simple_plan(signal, PositionBook()))
     return intent.client_order_id
@@ -37,7 +39,7 @@ def snapshot(cid: str, status: OrderStatus, filled: str) -> OrderSnapshot:
 
 
 def test_only_an_order_that_ended_without_filling_can_be_sent_again(
-    journal: SqliteJournal,
+    journal: JournalBase,
 ) -> None:
     with pytest.raises(ResendRefused, match="no order"):
         plan_resend(journal, "tb7-NOPE-o-0000")
@@ -50,7 +52,7 @@ def test_only_an_order_that_ended_without_filling_can_be_sent_again(
 
 
 def test_a_rejected_order_is_sent_again_whole_under_the_next_attempt_id(
-    journal: SqliteJournal,
+    journal: JournalBase,
 ) -> None:
     cid = planned(journal)
     journal.record_rejected(cid, "insufficient buying power")
@@ -61,14 +63,14 @@ def test_a_rejected_order_is_sent_again_whole_under_the_next_attempt_id(
     assert again.intent.leg_ids == again.original.leg_ids
 
 
-def test_after_a_partial_fill_and_a_cancel_only_the_rest_is_sent(journal: SqliteJournal) -> None:
+def test_after_a_partial_fill_and_a_cancel_only_the_rest_is_sent(journal: JournalBase) -> None:
     cid = planned(journal)
     journal.record_snapshot(snapshot(cid, OrderStatus.CANCELED, "4"), source="lookup")
     assert plan_resend(journal, cid).intent.qty == Decimal(6)
 
 
 def test_a_resend_that_failed_again_may_be_sent_a_third_time_but_not_a_live_one(
-    journal: SqliteJournal,
+    journal: JournalBase,
 ) -> None:
     cid = planned(journal)
     journal.record_rejected(cid, "market closed")

@@ -37,7 +37,7 @@ class Clock:
 
 @dataclass
 class Generated:
-    path: Path
+    path: Path | str  # a SQLite file or a PostgreSQL URL
     results: list[ExecutionResult] = field(default_factory=list)
     signal_ids: list[int] = field(default_factory=list)
 
@@ -47,7 +47,7 @@ class Generated:
         return outcomes[n].intent.client_order_id
 
 
-async def _generate(path: Path) -> Generated:
+async def _generate(path: Path | str) -> Generated:
     clock = Clock()
     out = Generated(path)
     with open_journal(path, clock=clock) as journal:
@@ -87,5 +87,5 @@ async def _generate(path: Path) -> Generated:
     return out
 
 
-def generate(path: Path) -> Generated:
+def generate(path: Path | str) -> Generated:
     return asyncio.run(_generate(path))

@@ -1,7 +1,8 @@
-"""The SQLite journal: opening, refusing foreign or damaged files, migration, exactness."""
+"""The journal stores: (SQLite) opening, refusing foreign or damaged files, migration, exactness."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.execution.planner import intent_for, make_signal
@@ -218,9 +220,9 @@ def test_migration_from_the_first_schema_keeps_every_row(tmp_path: Path) -> None
     assert db.execute("PRAGMA user_version").fetchone()[0] == schema.LATEST
 
 
-def test_signal_plan_and_decimals_round_trip_exactly(tmp_path: Path) -> None:
+def test_signal_plan_and_decimals_round_trip_exactly(journal_at: str | Path) -> None:
     later = SIGNAL.received_at.replace(microsecond=1)
-    with open_journal(tmp_path / "j.sqlite", clock=lambda: later) as journal:
+    with open_journal(journal_at, clock=lambda: later) as journal:
         signal_id = journal.record_signal(SIGNAL)
         close_leg, open_leg, _ = SIGNAL.legs
         intent = intent_for(open_leg, Decimal("0.333333333333333333"), Side.BUY, IntentRole.OPEN)
@@ -243,9 +245,15 @@ def test_signal_plan_and_decimals_round_trip_exactly(tmp_path: Path) -> None:
         assert stored.intent == intent  # every field, the quantity to the last digit
         assert stored.signal_received_at == SIGNAL.received_at
         assert story[6].detail == "not_held: algo 9 holds no IBM"
-    raw = sqlite3.connect(tmp_path / "j.sqlite")
-    qty = raw.execute("SELECT qty, typeof(qty) FROM entries WHERE status = 'intent'").fetchone()
-    assert qty == ("0.333333333333333333", "text")
+    # stored as the exact text, on both backends (never a float)
+    if isinstance(journal_at, Path):
+        raw = sqlite3.connect(journal_at)
+        sql = "SELECT qty, typeof(qty) FROM entries WHERE status = 'intent'"
+    else:
+        raw = psycopg.connect(journal_at)  # type: ignore[assignment]
+        sql = "SELECT qty, pg_typeof(qty)::text FROM entries WHERE status = 'intent'"
+    with contextlib.closing(raw):
+        assert raw.execute(sql).fetchone() == ("0.333333333333333333", "text")
 
 
 def test_time_is_utc_microseconds() -> None:
@@ -282,3 +290,41 @@ def test_a_reader_in_the_writers_process_leaves_the_writers_locks_alone(tmp_path
         journal.record_start("second")
     with open_journal(path, readonly=True) as reader:
         assert [e.detail for e in reader.entries(EntryFilter())] == ["second", "first"]
+
+
+def test_a_leg_is_recorded_once_however_often_it_arrives(journal_at: str | Path) -> None:
+    """The same signal reaching the journal twice (another process sharing it, or a push after
+    the listener's de-dup window): both frames are on record, each leg once."""
+    two_writers = not isinstance(journal_at, Path)  # a SQLite file has one writer
+    with open_journal(journal_at) as one:
+        first = one.record_signal(SIGNAL)
+        if two_writers:
+            with open_journal(journal_at) as two:
+                second = two.record_signal(SIGNAL)
+        else:
+            second = one.record_signal(SIGNAL)
+    with open_journal(journal_at, readonly=True) as journal:
+        assert len(journal.entries(EntryFilter(statuses=(Status.SIGNAL,)))) == 2
+        legs = journal.entries(EntryFilter(statuses=(Status.LEG,), newest_first=False))
+        assert sorted(e.leg or "" for e in legs) == sorted(leg.id.key for leg in SIGNAL.legs)
+        assert {e.signal_id for e in legs} == {first}
+        assert journal.entries(EntryFilter(signal_ids=(second,), statuses=(Status.LEG,))) == []
+
+
+def test_a_journal_holding_a_leg_twice_keeps_it_and_guards_what_comes_next(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v2.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    schema.migrate(db, target=2)
+    db.executemany(
+        "INSERT INTO entries (ts, status, algo_id, leg) VALUES (1, 'leg', 9, ?)",
+        [("9:open:X:buy:2026-01-02T15:00:00Z",)] * 2,
+    )
+    db.close()
+    with open_journal(path) as journal:
+        assert len(journal.entries(EntryFilter(statuses=(Status.LEG,)))) == 2  # kept
+        assert journal.leg_guard_after() == 2
+        journal.record_signal(SIGNAL)
+        journal.record_signal(SIGNAL)
+        assert len(journal.entries(EntryFilter(statuses=(Status.LEG,)))) == 2 + len(SIGNAL.legs)

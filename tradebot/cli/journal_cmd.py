@@ -17,6 +17,7 @@ from typing import Any, TextIO
 import click
 
 from tradebot.cli.journal_common import csv_text, journal_options, open_review, parse_when, table
+from tradebot.cli.journal_migrate import migrate_command
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import Entry, Status
 
@@ -126,7 +127,8 @@ def _export(entries: Iterator[Entry], fmt: str) -> None:
     sink.close()
 
 
-@click.command()
+@click.group(invoke_without_command=True)
+@click.pass_context
 @journal_options
 @click.option("--algo", "algos", type=int, multiple=True, help="Only this algorithm (repeatable).")
 @click.option("--symbol", "symbols", multiple=True, help="Only this symbol (repeatable).")
@@ -159,6 +161,7 @@ def _export(entries: Iterator[Entry], fmt: str) -> None:
     help="Seconds between polls with --follow.",
 )
 def journal(
+    ctx: click.Context,
     journal_path: Path | None,
     config_path: Path | None,
     algos: tuple[int, ...],
@@ -180,7 +183,21 @@ def journal(
       tradebot journal --status rejected --status skipped --format csv > problems.csv
       tradebot journal --symbol AAPL --format json
       tradebot journal --follow
+      tradebot journal migrate --to postgresql://tradebot:${PGPASSWORD}@db/tradebot
     """
+    if ctx.invoked_subcommand is not None:
+        # `tradebot journal migrate ...`: the review options belong to the listing
+        given = [
+            p.name
+            for p in ctx.command.params
+            if ctx.get_parameter_source(p.name or "") is click.core.ParameterSource.COMMANDLINE
+        ]
+        if given:
+            raise click.UsageError(
+                f"options before '{ctx.invoked_subcommand}' belong to the listing; put them "
+                f"after it (tradebot journal {ctx.invoked_subcommand} --help)"
+            )
+        return
     now = datetime.now(UTC)
     where = EntryFilter(
         algo_ids=algos,
@@ -214,3 +231,6 @@ def journal(
                     last = new[-1].id
         except KeyboardInterrupt:
             return  # Ctrl-C ends --follow; it is not an error
+
+
+journal.add_command(migrate_command)

@@ -1,8 +1,8 @@
 """What the review commands share: finding the journal, reading times, printing tables.
 
-The journal path is, in order: ``--journal PATH``; ``journal.path`` of the config file given by
-``--config`` (or ``./config.yaml`` when it exists), relative to that file's folder; the default
-``journal/tradebot.sqlite`` in the current directory.
+The journal is, in order: ``--journal PATH|URL``; ``journal.url`` (PostgreSQL), else
+``journal.path`` of the config file given by ``--config`` (or ``./config.yaml`` when it exists),
+relative to that file's folder; the default ``journal/tradebot.sqlite`` in the current directory.
 Review commands open the journal read-only and never take the writer's lock, so they run beside
 a live bot.
 """
@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import click
 
 from tradebot.cli.options import config_option, config_or_none
-from tradebot.journal.sqlite import SqliteJournal, open_journal
+from tradebot.journal.opener import Store, configured, is_url, open_journal
 from tradebot.runtime.paths import config_relative
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,9 +35,17 @@ def journal_options(func: F) -> F:
     return click.option(
         "--journal",
         "journal_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="The journal file (overrides the config).",
+        metavar="PATH|URL",
+        callback=_location,
+        help="The journal file, or a postgresql:// URL (overrides the config).",
     )(func)
+
+
+def _location(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | str | None:
+    """A URL stays text (``Path`` would fold its ``//``); anything else is a file path."""
+    if value is None or is_url(value):
+        return value
+    return Path(value)
 
 
 def load_config_or_none(config_path: Path | None) -> Any:
@@ -55,9 +63,10 @@ def load_config_or_none(config_path: Path | None) -> Any:
     return loader.load_config(path)
 
 
-def resolve_journal(journal_path: Path | None, config_path: Path | None) -> Path:
-    """The journal file. ``journal.path`` in a config file is relative to that file's folder,
-    as ``tradebot run`` reads it, so both find the same journal from any directory."""
+def resolve_journal(journal_path: Path | str | None, config_path: Path | None) -> Path | str:
+    """The journal: a file, or a PostgreSQL URL (``journal.url`` wins over ``journal.path``).
+    ``journal.path`` in a config file is relative to that file's folder, as ``tradebot run``
+    reads it, so both find the same journal from any directory."""
     if journal_path is not None:
         return journal_path
     config = load_config_or_none(config_path)
@@ -68,10 +77,10 @@ def resolve_journal(journal_path: Path | None, config_path: Path | None) -> Path
         return Path(JournalConfig().path)
     source = config_or_none(config_path)
     assert source is not None  # a config was loaded from it
-    return config_relative(source, config.journal.path)
+    return configured(config.journal.url, config_relative(source, config.journal.path))
 
 
-def open_review(journal_path: Path | None, config_path: Path | None) -> SqliteJournal:
+def open_review(journal_path: Path | str | None, config_path: Path | None) -> Store:
     return open_journal(resolve_journal(journal_path, config_path), readonly=True)
 
 

@@ -35,14 +35,14 @@ def resend(client_order_id: str, config_path: Path, wait: float, yes: bool, live
     from tradebot.exceptions import JournalError
     from tradebot.execution.resend import plan_resend
     from tradebot.execution.resend import resend as do_resend
-    from tradebot.journal.sqlite import open_journal
+    from tradebot.journal.opener import configured, open_journal
     from tradebot.runtime.paths import config_relative
 
     config = load_config(config_path)
     mode = resolve_mode(config, live_flag=live)
     path = config_relative(config_path, config.journal.path)
     try:
-        journal = open_journal(path)
+        journal = open_journal(configured(config.journal.url, path))
     except JournalError as exc:
         raise JournalError(f"{exc} (stop `tradebot run` first: it holds the journal)") from None
     with journal:

@@ -258,6 +258,22 @@ class BrokerConfig(Frozen):
 
 class JournalConfig(Frozen):
     path: str = "journal/tradebot.sqlite"
+    url: str | None = Field(
+        None,
+        description="postgresql://user:${PGPASSWORD}@host/db: journal on a PostgreSQL server "
+        "instead of the file at path (which then only places the status file)",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value.lower().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql:// (a PostgreSQL server)")
+        return value
+
     recovery_max_age: float = Field(
         300.0,
         gt=0,

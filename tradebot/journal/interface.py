@@ -1,4 +1,4 @@
-"""The small interface every journal store implements (SQLite now; a server database later).
+"""The small interface every journal store implements (a SQLite file, or PostgreSQL).
 
 Contract, for every implementation:
 
@@ -6,8 +6,9 @@ Contract, for every implementation:
 * Every write method returns only after its rows are durable (committed and synced): in
   particular :meth:`Journal.record_plan` has made every intent durable before it returns, so an
   order is on disk before it leaves the process.
-* Exactly once: an INTENT per client order id, a fill per ``(client order id, cumulative qty)``.
-  Recording the same broker fact twice changes nothing and returns no new fills.
+* Exactly once: an INTENT per client order id, a fill per ``(client order id, cumulative qty)``,
+  a LEG row per leg identity, guarded by the database (several processes may share a server
+  journal). Recording the same broker fact twice changes nothing and returns no new fills.
 * Positions are derived only from recorded fills (:meth:`Journal.rebuild_book`).
 """
 

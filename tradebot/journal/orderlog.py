@@ -8,7 +8,7 @@ cumulative quantity, so a missed partial fill is recovered from the next one.
 
 from __future__ import annotations
 
-import sqlite3
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -21,7 +21,9 @@ from tradebot.core.events import (
     OrderFilled,
     OrderRejectedEvent,
 )
+from tradebot.core.orders import OrderIntent, Plan, SkippedLeg, SkipReason
 from tradebot.core.signal import LegKind, RejectedLeg, Side, Signal, SignalSource
+from tradebot.journal.dialect import Conn
 from tradebot.journal.interface import StoredSignal
 from tradebot.journal.queries import COLUMNS, decode
 from tradebot.journal.records import (
@@ -32,7 +34,16 @@ from tradebot.journal.records import (
     from_micros,
     intent_from_entry,
 )
-from tradebot.journal.rows import INSERT, Row, held_from_data, leg_from_data
+from tradebot.journal.rows import (
+    INSERT,
+    INSERT_IF_ABSENT,
+    Row,
+    held_from_data,
+    intent_row,
+    leg_from_data,
+    signal_rows,
+    skipped_row,
+)
 
 _FINAL = tuple(str(s) for s in FINAL_STATUSES)
 _FINAL_SQL = ", ".join(f"'{s}'" for s in _FINAL)
@@ -51,33 +62,75 @@ def _cols(alias: str) -> str:
     return ", ".join(f"{alias}.{c.strip()}" for c in COLUMNS.split(","))
 
 
-def signal_algo(conn: sqlite3.Connection, signal_id: int | None) -> int | None:
+def signal_algo(conn: Conn, signal_id: int | None) -> int | None:
     if signal_id is None:
         return None
     row = conn.execute("SELECT algo_id FROM entries WHERE id = ?", (signal_id,)).fetchone()
     return None if row is None else row[0]
 
 
-def intent_exists(conn: sqlite3.Connection, coid: str) -> bool:
-    sql = "SELECT 1 FROM entries WHERE client_order_id = ? AND status = 'intent'"
-    return conn.execute(sql, (coid,)).fetchone() is not None
+def insert_signal(conn: Conn, signal: Signal) -> int:
+    """The SIGNAL row (the frame as received, always) and the LEG / LEG_REJECTED rows under
+    it, each leg once by its identity; returns the signal id."""
+    head, children = signal_rows(signal)
+    signal_id = conn.execute(INSERT, head.params()).lastrowid
+    assert signal_id is not None
+    for row in children:
+        # a leg already on record (seen by another process sharing the journal, or pushed
+        # again after the listener's de-dup window) is not recorded twice: the unique leg
+        # guard decides, in the database
+        conn.execute(INSERT_IF_ABSENT, replace(row, signal_id=signal_id).params())
+    return signal_id
 
 
-def _order(conn: sqlite3.Connection, coid: str) -> tuple[int | None, int | None]:
+def insert_plan(
+    conn: Conn, signal_id: int | None, algo: int | None, plan: Plan, at: datetime
+) -> tuple[OrderIntent, ...]:
+    """The PLAN row, each new intent, and the skipped legs; a journaled order id is a duplicate.
+
+    Each intent is inserted *if absent* (the unique INTENT-per-order-id guard decides, in the
+    database): with several processes on one journal, the one whose insert lands owns the order
+    and every other records it as a skipped duplicate, so it can never be sent twice.
+    """
+    new: list[OrderIntent] = []
+    detail = f"{len(plan.intents)} orders, {len(plan.skipped)} skipped"
+    coids = [i.client_order_id for i in plan.intents]
+    plan_data = {"orders": coids, "notes": list(plan.notes)}
+    conn.execute(
+        INSERT,
+        Row(at, Status.PLAN, detail, algo_id=algo, signal_id=signal_id, data=plan_data).params(),
+    )
+    for intent in plan.intents:
+        row = intent_row(at, intent, signal_id)
+        if conn.execute(INSERT_IF_ABSENT, row.params()).rowcount == 0:
+            dup = SkippedLeg(
+                intent.leg_ids[0],
+                SkipReason.DUPLICATE,
+                f"order {intent.client_order_id} already journaled",
+            )
+            conn.execute(INSERT, skipped_row(at, dup, signal_id).params())
+            continue
+        new.append(intent)
+    for skip in plan.skipped:
+        conn.execute(INSERT, skipped_row(at, skip, signal_id).params())
+    return tuple(new)
+
+
+def _order(conn: Conn, coid: str) -> tuple[int | None, int | None]:
     """(algo_id, signal_id) of our intent with this id; (None, None) for a foreign order."""
     sql = "SELECT algo_id, signal_id FROM entries WHERE client_order_id = ? AND status = 'intent'"
     row = conn.execute(sql, (coid,)).fetchone()
     return (None, None) if row is None else (row[0], row[1])
 
 
-def _has(conn: sqlite3.Connection, coid: str, statuses: tuple[str, ...]) -> bool:
+def _has(conn: Conn, coid: str, statuses: tuple[str, ...]) -> bool:
     marks = ", ".join("?" * len(statuses))
     # only "?" placeholders are interpolated; values are bound
     sql = f"SELECT 1 FROM entries WHERE client_order_id = ? AND status IN ({marks}) LIMIT 1"  # noqa: S608
     return conn.execute(sql, (coid, *statuses)).fetchone() is not None
 
 
-def _filled(conn: sqlite3.Connection, coid: str) -> tuple[Decimal, Decimal]:
+def _filled(conn: Conn, coid: str) -> tuple[Decimal, Decimal]:
     """(quantity filled so far, its notional) from the recorded fills."""
     sql = (
         "SELECT qty, price FROM entries "
@@ -90,12 +143,12 @@ def _filled(conn: sqlite3.Connection, coid: str) -> tuple[Decimal, Decimal]:
     return qty, notional
 
 
-def _insert(conn: sqlite3.Connection, row: Row) -> int:
+def _insert(conn: Conn, row: Row) -> int:
     return conn.execute(INSERT, row.params()).lastrowid or 0
 
 
 def _fill(
-    conn: sqlite3.Connection,
+    conn: Conn,
     coid: str,
     at: datetime,
     *,
@@ -114,8 +167,10 @@ def _fill(
     algo_id, signal_id = _order(conn, coid)
     status = Status.FILLED if complete else Status.PARTIAL
     detail = f"{status} {side} {delta} {symbol} @ {price} (total {cum_qty})"
-    _insert(
-        conn,
+    # if absent: another process sharing the journal may have recorded this very fill since
+    # the read above (the unique (client order id, cum_qty) guard); then it is not ours to apply
+    recorded = conn.execute(
+        INSERT_IF_ABSENT,
         Row(
             at,
             status,
@@ -129,15 +184,15 @@ def _fill(
             price=price,
             cum_qty=cum_qty,
             data={**data, "cum_qty": cum_qty},
-        ),
-    )
-    if algo_id is None:
+        ).params(),
+    ).rowcount
+    if algo_id is None or recorded == 0:
         return ()
     return (AppliedFill(coid, algo_id, symbol, side, delta, price),)
 
 
 def final_row(
-    conn: sqlite3.Connection, coid: str, status: Status, reason: str, at: datetime, **data: object
+    conn: Conn, coid: str, status: Status, reason: str, at: datetime, **data: object
 ) -> int:
     """A final outcome for the order, unless it already has one (then 0)."""
     if _has(conn, coid, _FINAL):
@@ -161,7 +216,7 @@ def final_row(
     )
 
 
-def _accepted(conn: sqlite3.Connection, coid: str, broker_id: str | None, at: datetime) -> None:
+def _accepted(conn: Conn, coid: str, broker_id: str | None, at: datetime) -> None:
     if _has(conn, coid, (str(Status.ACCEPTED),)):
         return
     algo_id, signal_id = _order(conn, coid)
@@ -179,9 +234,7 @@ def _accepted(conn: sqlite3.Connection, coid: str, broker_id: str | None, at: da
     )
 
 
-def apply_event(
-    conn: sqlite3.Connection, event: OrderEvent, at: datetime
-) -> tuple[AppliedFill, ...]:
+def apply_event(conn: Conn, event: OrderEvent, at: datetime) -> tuple[AppliedFill, ...]:
     """Record a broker event at ``at`` (when we learnt it); the broker's own time is kept in
     ``data.broker_at``, so the journal reads in the order things were recorded."""
     coid, broker_id = event.client_order_id, event.broker_order_id
@@ -213,7 +266,7 @@ def apply_event(
 
 
 def apply_snapshot(
-    conn: sqlite3.Connection, snap: OrderSnapshot, at: datetime, source: str
+    conn: Conn, snap: OrderSnapshot, at: datetime, source: str
 ) -> tuple[AppliedFill, ...]:
     """Record what a submit or lookup showed: acceptance, fills not yet seen, the outcome."""
     coid = snap.client_order_id
@@ -266,7 +319,7 @@ def apply_snapshot(
 
 
 def unresolved_intents(
-    conn: sqlite3.Connection, *, after_id: int = 0, unanswered: bool = False
+    conn: Conn, *, after_id: int = 0, unanswered: bool = False
 ) -> tuple[StoredIntent, ...]:
     # interpolated parts are module constants (column names, status literals)
     ended = _FINAL_SQL + (", " + _ANSWERED_SQL if unanswered else "")
@@ -288,7 +341,7 @@ def unresolved_intents(
     return tuple(out)
 
 
-def unplanned_signals(conn: sqlite3.Connection) -> tuple[StoredSignal, ...]:
+def unplanned_signals(conn: Conn) -> tuple[StoredSignal, ...]:
     sql = (
         f"SELECT {_cols('s')} FROM entries s "  # noqa: S608
         "WHERE s.status = 'signal' AND NOT EXISTS (SELECT 1 FROM entries p "

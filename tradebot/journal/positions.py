@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from decimal import Decimal
 
 from tradebot.core.book import PositionBook
 from tradebot.core.signal import Side
+from tradebot.journal.dialect import Conn
 
 
 def book_from_fills(fills: Iterable[tuple[int, str, str, str]]) -> PositionBook:
@@ -18,7 +18,7 @@ def book_from_fills(fills: Iterable[tuple[int, str, str, str]]) -> PositionBook:
     return book
 
 
-def rebuild_book(conn: sqlite3.Connection) -> PositionBook:
+def rebuild_book(conn: Conn) -> PositionBook:
     """The book as the journal's fills make it. Fills of orders not ours carry no algo_id."""
     rows = conn.execute(
         "SELECT algo_id, symbol, side, qty FROM entries "

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tradebot.journal.dialect import Conn
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import Entry, FillFact, Status, from_micros, to_micros
 
@@ -95,14 +95,12 @@ def build(where: EntryFilter, *, after: tuple[int, int] | None = None) -> tuple[
     return sql, args
 
 
-def select(
-    conn: sqlite3.Connection, where: EntryFilter, *, after: tuple[int, int] | None = None
-) -> list[Entry]:
+def select(conn: Conn, where: EntryFilter, *, after: tuple[int, int] | None = None) -> list[Entry]:
     sql, args = build(where, after=after)
     return [decode(row) for row in conn.execute(sql, args)]
 
 
-def count(conn: sqlite3.Connection, where: EntryFilter) -> dict[tuple[int | None, Status], int]:
+def count(conn: Conn, where: EntryFilter) -> dict[tuple[int | None, Status], int]:
     """Rows matching ``where`` per (algorithm, status), counted by the database."""
     clauses, args = conditions(where)
     sql = "SELECT algo_id, status, count(*) FROM entries"
@@ -125,7 +123,7 @@ LIMIT ?
 
 
 def fills_page(
-    conn: sqlite3.Connection, until: datetime | None, after: tuple[int, int], size: int
+    conn: Conn, until: datetime | None, after: tuple[int, int], size: int
 ) -> list[FillFact]:
     """Up to ``size`` of our fills after ``after`` (a ``(ts, id)`` key), oldest first, each
     with its order's intent price (the signal's), read without decoding whole rows."""

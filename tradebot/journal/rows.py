@@ -18,6 +18,9 @@ INSERT = (
     "INSERT INTO entries (ts, status, algo_id, symbol, client_order_id, signal_id, leg, side, "
     "qty, price, cum_qty, detail, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+#: :data:`INSERT` unless a unique guard already holds the row (one INTENT per client order id,
+#: one fill per (client order id, cum_qty)): then nothing, and the cursor's ``rowcount`` is 0
+INSERT_IF_ABSENT = INSERT + " ON CONFLICT DO NOTHING"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ Money and quantities are ``TEXT`` holding an exact Decimal, never REAL.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 
@@ -72,8 +73,37 @@ def _v2(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX ix_entries_leg ON entries (leg)")
 
 
+def _v3(conn: sqlite3.Connection) -> None:
+    """Each leg recorded once, by its identity (:data:`LEG_GUARD`): a leg that reaches the
+    journal again (another process on a shared journal, a push after the listener's de-dup
+    window) adds no second LEG row. A journal that already holds a leg twice keeps those rows:
+    the guard then covers the rows written from now on (``id`` above the current last)."""
+    twice = conn.execute(
+        "SELECT 1 FROM entries WHERE status = 'leg' GROUP BY leg HAVING count(*) > 1 LIMIT 1"
+    ).fetchone()
+    after = int(conn.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()[0])
+    conn.execute(leg_guard(after if twice else 0))
+
+
+#: the unique index that records a leg once; rows up to ``id`` ``{after}`` are not covered
+LEG_GUARD = (
+    "CREATE UNIQUE INDEX ux_entries_leg ON entries (leg) WHERE status = 'leg' AND id > {after}"
+)
+_LEG_GUARD_AFTER = re.compile(r"status = 'leg' AND id > (\d+)")
+
+
+def leg_guard(after: int) -> str:
+    return LEG_GUARD.format(after=int(after))
+
+
+def leg_guard_after(index_sql: str | None) -> int:
+    """The ``id`` the leg guard starts after, read from its ``CREATE INDEX`` text (0: all)."""
+    found = _LEG_GUARD_AFTER.search(index_sql or "")
+    return int(found[1]) if found else 0
+
+
 #: migrations[i] takes the schema from version i to version i + 1
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1, _v2)
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1, _v2, _v3)
 LATEST = len(MIGRATIONS)
 
 

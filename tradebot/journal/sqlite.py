@@ -27,26 +27,15 @@ import sqlite3
 import stat
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-from tradebot.broker.base import OrderSnapshot
 from tradebot.clock import utcnow
-from tradebot.core.book import PositionBook
-from tradebot.core.events import OrderEvent
-from tradebot.core.orders import OrderIntent, Plan, SkippedLeg, SkipReason
-from tradebot.core.signal import Signal
 from tradebot.exceptions import JournalCorrupt, JournalError
-from tradebot.journal import orderlog, queries, schema
-from tradebot.journal.interface import EntryFilter, StoredSignal
-from tradebot.journal.positions import rebuild_book
-from tradebot.journal.records import AppliedFill, Entry, FillFact, Status, StoredIntent, to_micros
-from tradebot.journal.rows import INSERT, Row, intent_row, signal_rows, skipped_row
+from tradebot.journal import schema
+from tradebot.journal.base import JournalBase
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
@@ -64,7 +53,7 @@ def translate_errors(path: Path) -> Iterator[None]:
         raise JournalError(f"journal {path}: {exc}") from exc
 
 
-class SqliteJournal:
+class SqliteJournal(JournalBase):
     """The :class:`~tradebot.journal.interface.Journal` on SQLite. Use :func:`open_journal`."""
 
     def __init__(
@@ -97,155 +86,19 @@ class SqliteJournal:
                 raise
             self._conn.execute("COMMIT")
 
-    def _write(self, rows: Sequence[Row]) -> int:
-        with self._tx() as conn:
-            last = 0
-            for row in rows:
-                last = conn.execute(INSERT, row.params()).lastrowid or 0
-            return last
-
-    def write_rows(self, rows: Sequence[Row]) -> int:
-        """Append rows in one durable transaction (batching); returns the last row id."""
-        return self._write(rows)
-
-    def _one(self, status: Status, detail: str, **fields: Any) -> int:
-        return self._write([Row(self._clock(), status, detail, **fields)])
-
-    # -- lifecycle and context ------------------------------------------------------------------
-    def record_start(self, detail: str, data: Mapping[str, Any] | None = None) -> int:
-        return self._one(Status.START, detail, data=data or {})
-
-    def record_stop(self, detail: str, data: Mapping[str, Any] | None = None) -> int:
-        return self._one(Status.STOP, detail, data=data or {})
-
-    def record_config(self, detail: str, data: Mapping[str, Any]) -> int:
-        return self._one(Status.CONFIG, detail, data=data)
-
-    def record_gap(self, detail: str, *, algo_id: int | None = None) -> int:
-        return self._one(Status.GAP, detail, algo_id=algo_id)
-
-    def record_error(
-        self,
-        detail: str,
-        *,
-        algo_id: int | None = None,
-        symbol: str | None = None,
-        client_order_id: str | None = None,
-        signal_id: int | None = None,
-    ) -> int:
-        return self._one(
-            Status.ERROR,
-            detail,
-            algo_id=algo_id,
-            symbol=symbol,
-            client_order_id=client_order_id,
-            signal_id=signal_id,
-        )
-
-    def record_drift(self, symbol: str, ours: Decimal, broker: Decimal) -> int:
-        detail = f"journal net {ours} != broker {broker} (difference {broker - ours})"
-        data = {"journal": ours, "broker": broker}
-        return self._one(Status.DRIFT, detail, symbol=symbol, qty=broker - ours, data=data)
-
-    def record_recovery(self, detail: str, data: Mapping[str, Any] | None = None) -> int:
-        return self._one(Status.RECOVERY, detail, data=data or {})
-
-    # -- the order story ------------------------------------------------------------------------
-    def record_signal(self, signal: Signal) -> int:
-        with self._tx() as conn:
-            return _insert_signal(conn, signal)
-
-    def record_plan(self, signal_id: int | None, plan: Plan) -> tuple[OrderIntent, ...]:
-        with self._tx() as conn:
-            algo = orderlog.signal_algo(conn, signal_id)
-            return _insert_plan(conn, signal_id, algo, plan, self._clock())
-
-    def record_signal_and_plan(
-        self, signal: Signal, plan: Plan
-    ) -> tuple[int, tuple[OrderIntent, ...]]:
-        with self._tx() as conn:
-            signal_id = _insert_signal(conn, signal)
-            return signal_id, _insert_plan(conn, signal_id, signal.algo_id, plan, self._clock())
-
-    def record_snapshot(self, snapshot: OrderSnapshot, *, source: str) -> tuple[AppliedFill, ...]:
-        with self._tx() as conn:
-            return orderlog.apply_snapshot(conn, snapshot, self._clock(), source)
-
-    def record_event(self, event: OrderEvent) -> tuple[AppliedFill, ...]:
-        with self._tx() as conn:
-            return orderlog.apply_event(conn, event, self._clock())
-
-    def record_events(self, events: Sequence[OrderEvent]) -> tuple[AppliedFill, ...]:
-        at = self._clock()
-        with self._tx() as conn:
-            return tuple(f for event in events for f in orderlog.apply_event(conn, event, at))
-
-    def record_rejected(self, client_order_id: str, reason: str) -> int:
-        with self._tx() as conn:
-            return orderlog.final_row(conn, client_order_id, Status.REJECTED, reason, self._clock())
-
-    def record_failed(self, client_order_id: str, reason: str) -> int:
-        with self._tx() as conn:
-            return orderlog.final_row(conn, client_order_id, Status.FAILED, reason, self._clock())
-
-    # -- reading --------------------------------------------------------------------------------
-    def rebuild_book(self) -> PositionBook:
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
         with self._mutex, translate_errors(self.path):
-            return rebuild_book(self._conn)
+            yield self._conn
 
-    def unresolved_intents(
-        self, *, after_id: int = 0, unanswered: bool = False
-    ) -> tuple[StoredIntent, ...]:
-        with self._mutex, translate_errors(self.path):
-            return orderlog.unresolved_intents(self._conn, after_id=after_id, unanswered=unanswered)
-
-    def unplanned_signals(self) -> tuple[StoredSignal, ...]:
-        with self._mutex, translate_errors(self.path):
-            return orderlog.unplanned_signals(self._conn)
-
-    def entries(self, where: EntryFilter) -> Sequence[Entry]:
-        with self._mutex, translate_errors(self.path):
-            return queries.select(self._conn, where)
-
-    def iter_entries(self, where: EntryFilter, *, page: int = 2000) -> Iterator[Entry]:
-        # keyset paging: the lock is held for one page at a time, never across a yield, so a
-        # long export never holds up the bot writing through the same journal object
-        remaining = where.limit
-        after: tuple[int, int] | None = None
-        while remaining is None or remaining > 0:
-            size = page if remaining is None else min(page, remaining)
-            with self._mutex, translate_errors(self.path):
-                rows = queries.select(self._conn, replace(where, limit=size), after=after)
-            yield from rows
-            if len(rows) < size:
-                return
-            if remaining is not None:
-                remaining -= len(rows)
-            last = rows[-1]
-            if where.after_id is not None:  # following: in id order
-                where = replace(where, after_id=last.id)
-            else:
-                after = (to_micros(last.at), last.id)
-
-    def count_entries(self, where: EntryFilter) -> Mapping[tuple[int | None, Status], int]:
-        with self._mutex, translate_errors(self.path):
-            return queries.count(self._conn, where)
-
-    def fill_history(
-        self, *, until: datetime | None = None, page: int = 5000
-    ) -> Iterator[FillFact]:
-        after = (-1, -1)
-        while True:
-            with self._mutex, translate_errors(self.path):
-                facts = queries.fills_page(self._conn, until, after, page)
-            yield from facts
-            if len(facts) < page:
-                return
-            after = facts[-1].key
-
-    def last_id(self) -> int:
-        with self._mutex, translate_errors(self.path):
-            return int(self._conn.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()[0])
+    def leg_guard_after(self) -> int:
+        """The row id the unique leg guard starts after (0: it covers every row); see
+        :func:`tradebot.journal.schema._v3`."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'ux_entries_leg'"
+            ).fetchone()
+        return schema.leg_guard_after(None if row is None else row[0])
 
     def close(self) -> None:
         with self._mutex:
@@ -259,10 +112,6 @@ class SqliteJournal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _with_signal(row: Row, signal_id: int) -> Row:
-    return replace(row, signal_id=signal_id)
 
 
 def _check_file(where: Path, info: os.stat_result) -> None:
@@ -340,43 +189,6 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _insert_signal(conn: sqlite3.Connection, signal: Signal) -> int:
-    head, children = signal_rows(signal)
-    signal_id = conn.execute(INSERT, head.params()).lastrowid
-    assert signal_id is not None
-    for row in children:
-        conn.execute(INSERT, _with_signal(row, signal_id).params())
-    return signal_id
-
-
-def _insert_plan(
-    conn: sqlite3.Connection, signal_id: int | None, algo: int | None, plan: Plan, at: datetime
-) -> tuple[OrderIntent, ...]:
-    """The PLAN row, each new intent, and the skipped legs; a journaled order id is a duplicate."""
-    new: list[OrderIntent] = []
-    detail = f"{len(plan.intents)} orders, {len(plan.skipped)} skipped"
-    coids = [i.client_order_id for i in plan.intents]
-    plan_data = {"orders": coids, "notes": list(plan.notes)}
-    conn.execute(
-        INSERT,
-        Row(at, Status.PLAN, detail, algo_id=algo, signal_id=signal_id, data=plan_data).params(),
-    )
-    for intent in plan.intents:
-        if orderlog.intent_exists(conn, intent.client_order_id):
-            dup = SkippedLeg(
-                intent.leg_ids[0],
-                SkipReason.DUPLICATE,
-                f"order {intent.client_order_id} already journaled",
-            )
-            conn.execute(INSERT, skipped_row(at, dup, signal_id).params())
-            continue
-        conn.execute(INSERT, intent_row(at, intent, signal_id).params())
-        new.append(intent)
-    for skip in plan.skipped:
-        conn.execute(INSERT, skipped_row(at, skip, signal_id).params())
-    return tuple(new)
 
 
 def open_journal(

@@ -45,7 +45,7 @@ from tradebot.exceptions import ConfigError, TradebotError, TransientError
 from tradebot.execution.executor import Executor, Step
 from tradebot.execution.recovery import recover
 from tradebot.journal.interface import Journal
-from tradebot.journal.sqlite import open_journal
+from tradebot.journal.opener import configured, open_journal
 from tradebot.runtime.banner import banner
 from tradebot.runtime.config_watch import ConfigChange, ConfigWatcher, Loader
 from tradebot.runtime.context import PlanningContext, daily_loss_limited
@@ -118,7 +118,8 @@ class Bot:
 
     async def run(self) -> None:
         """Run until stopped. Raises AuthenticationError, ConfigError, JournalError, BrokerError."""
-        journal = await asyncio.to_thread(open_journal, self.journal_path)
+        where = configured(self.config.journal.url, self.journal_path)
+        journal = await asyncio.to_thread(open_journal, where)
         try:
             await asyncio.to_thread(
                 journal.record_start,

@@ -1,0 +1,228 @@
+"""The journal's behaviour, written once over a connection: both stores inherit it.
+
+:class:`JournalBase` implements every method of the
+:class:`~tradebot.journal.interface.Journal` protocol on top of two context managers a store
+provides: :meth:`~JournalBase._tx` (one durable write transaction, serialised within the
+process) and :meth:`~JournalBase._read`. The SQL is the shared dialect
+(:mod:`tradebot.journal.dialect`), so every rule (exactly-once fills, one intent per order id,
+positions from fills) lives in one place whichever database holds the rows.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from tradebot.broker.base import OrderSnapshot
+from tradebot.core.book import PositionBook
+from tradebot.core.events import OrderEvent
+from tradebot.core.orders import OrderIntent, Plan
+from tradebot.core.signal import Signal
+from tradebot.journal import orderlog, queries
+from tradebot.journal.dialect import Conn
+from tradebot.journal.interface import EntryFilter, StoredSignal
+from tradebot.journal.positions import rebuild_book
+from tradebot.journal.records import AppliedFill, Entry, FillFact, Status, StoredIntent, to_micros
+from tradebot.journal.rows import INSERT, Row
+
+#: every stored column, in the order :meth:`JournalBase.raw_rows` returns them
+RAW_COLUMNS = (
+    "id",
+    "ts",
+    "status",
+    "algo_id",
+    "symbol",
+    "client_order_id",
+    "signal_id",
+    "leg",
+    "side",
+    "qty",
+    "price",
+    "cum_qty",
+    "detail",
+    "data",
+)
+RAW_SELECT = f"SELECT {', '.join(RAW_COLUMNS)} FROM entries WHERE id > ? ORDER BY id LIMIT ?"  # noqa: S608
+
+
+class JournalBase(ABC):
+    """Everything a journal does, given a store's transactions (see the module docstring)."""
+
+    _clock: Callable[[], datetime]
+
+    @abstractmethod
+    def _tx(self) -> AbstractContextManager[Conn]:
+        """One write transaction, committed durably when the block ends without an error."""
+
+    @abstractmethod
+    def _read(self) -> AbstractContextManager[Conn]:
+        """A connection to read from, held by this thread for the block."""
+
+    def _fence(self, conn: Conn) -> None:  # noqa: B027 (a hook: most stores have no fence)
+        """Called in the transaction that makes intents durable, before they are written: a
+        store shared by several processes raises here when this one may no longer send."""
+
+    def _write(self, rows: Sequence[Row]) -> int:
+        with self._tx() as conn:
+            last = 0
+            for row in rows:
+                last = conn.execute(INSERT, row.params()).lastrowid or 0
+            return last
+
+    def write_rows(self, rows: Sequence[Row]) -> int:
+        """Append rows in one durable transaction (batching); returns the last row id."""
+        return self._write(rows)
+
+    def _one(self, status: Status, detail: str, **fields: Any) -> int:
+        return self._write([Row(self._clock(), status, detail, **fields)])
+
+    # -- lifecycle and context ------------------------------------------------------------------
+    def record_start(self, detail: str, data: Mapping[str, Any] | None = None) -> int:
+        return self._one(Status.START, detail, data=data or {})
+
+    def record_stop(self, detail: str, data: Mapping[str, Any] | None = None) -> int:
+        return self._one(Status.STOP, detail, data=data or {})
+
+    def record_config(self, detail: str, data: Mapping[str, Any]) -> int:
+        return self._one(Status.CONFIG, detail, data=data)
+
+    def record_gap(self, detail: str, *, algo_id: int | None = None) -> int:
+        return self._one(Status.GAP, detail, algo_id=algo_id)
+
+    def record_error(
+        self,
+        detail: str,
+        *,
+        algo_id: int | None = None,
+        symbol: str | None = None,
+        client_order_id: str | None = None,
+        signal_id: int | None = None,
+    ) -> int:
+        return self._one(
+            Status.ERROR,
+            detail,
+            algo_id=algo_id,
+            symbol=symbol,
+            client_order_id=client_order_id,
+            signal_id=signal_id,
+        )
+
+    def record_drift(self, symbol: str, ours: Decimal, broker: Decimal) -> int:
+        detail = f"journal net {ours} != broker {broker} (difference {broker - ours})"
+        data = {"journal": ours, "broker": broker}
+        return self._one(Status.DRIFT, detail, symbol=symbol, qty=broker - ours, data=data)
+
+    def record_recovery(self, detail: str, data: Mapping[str, Any] | None = None) -> int:
+        return self._one(Status.RECOVERY, detail, data=data or {})
+
+    # -- the order story ------------------------------------------------------------------------
+    def record_signal(self, signal: Signal) -> int:
+        with self._tx() as conn:
+            return orderlog.insert_signal(conn, signal)
+
+    def record_plan(self, signal_id: int | None, plan: Plan) -> tuple[OrderIntent, ...]:
+        with self._tx() as conn:
+            self._fence(conn)
+            algo = orderlog.signal_algo(conn, signal_id)
+            return orderlog.insert_plan(conn, signal_id, algo, plan, self._clock())
+
+    def record_signal_and_plan(
+        self, signal: Signal, plan: Plan
+    ) -> tuple[int, tuple[OrderIntent, ...]]:
+        with self._tx() as conn:
+            self._fence(conn)
+            signal_id = orderlog.insert_signal(conn, signal)
+            at = self._clock()
+            return signal_id, orderlog.insert_plan(conn, signal_id, signal.algo_id, plan, at)
+
+    def record_snapshot(self, snapshot: OrderSnapshot, *, source: str) -> tuple[AppliedFill, ...]:
+        with self._tx() as conn:
+            return orderlog.apply_snapshot(conn, snapshot, self._clock(), source)
+
+    def record_event(self, event: OrderEvent) -> tuple[AppliedFill, ...]:
+        with self._tx() as conn:
+            return orderlog.apply_event(conn, event, self._clock())
+
+    def record_events(self, events: Sequence[OrderEvent]) -> tuple[AppliedFill, ...]:
+        at = self._clock()
+        with self._tx() as conn:
+            return tuple(f for event in events for f in orderlog.apply_event(conn, event, at))
+
+    def record_rejected(self, client_order_id: str, reason: str) -> int:
+        with self._tx() as conn:
+            return orderlog.final_row(conn, client_order_id, Status.REJECTED, reason, self._clock())
+
+    def record_failed(self, client_order_id: str, reason: str) -> int:
+        with self._tx() as conn:
+            return orderlog.final_row(conn, client_order_id, Status.FAILED, reason, self._clock())
+
+    # -- reading --------------------------------------------------------------------------------
+    def rebuild_book(self) -> PositionBook:
+        with self._read() as conn:
+            return rebuild_book(conn)
+
+    def unresolved_intents(
+        self, *, after_id: int = 0, unanswered: bool = False
+    ) -> tuple[StoredIntent, ...]:
+        with self._read() as conn:
+            return orderlog.unresolved_intents(conn, after_id=after_id, unanswered=unanswered)
+
+    def unplanned_signals(self) -> tuple[StoredSignal, ...]:
+        with self._read() as conn:
+            return orderlog.unplanned_signals(conn)
+
+    def entries(self, where: EntryFilter) -> Sequence[Entry]:
+        with self._read() as conn:
+            return queries.select(conn, where)
+
+    def iter_entries(self, where: EntryFilter, *, page: int = 2000) -> Iterator[Entry]:
+        # keyset paging: the lock is held for one page at a time, never across a yield, so a
+        # long export never holds up the bot writing through the same journal object
+        remaining = where.limit
+        after: tuple[int, int] | None = None
+        while remaining is None or remaining > 0:
+            size = page if remaining is None else min(page, remaining)
+            with self._read() as conn:
+                rows = queries.select(conn, replace(where, limit=size), after=after)
+            yield from rows
+            if len(rows) < size:
+                return
+            if remaining is not None:
+                remaining -= len(rows)
+            last = rows[-1]
+            if where.after_id is not None:  # following: in id order
+                where = replace(where, after_id=last.id)
+            else:
+                after = (to_micros(last.at), last.id)
+
+    def count_entries(self, where: EntryFilter) -> Mapping[tuple[int | None, Status], int]:
+        with self._read() as conn:
+            return queries.count(conn, where)
+
+    def fill_history(
+        self, *, until: datetime | None = None, page: int = 5000
+    ) -> Iterator[FillFact]:
+        after = (-1, -1)
+        while True:
+            with self._read() as conn:
+                facts = queries.fills_page(conn, until, after, page)
+            yield from facts
+            if len(facts) < page:
+                return
+            after = facts[-1].key
+
+    def raw_rows(self, *, after_id: int, limit: int) -> list[tuple[Any, ...]]:
+        """Rows after ``after_id`` in id order, column for column as stored (:data:`RAW_COLUMNS`):
+        what a copy to another store writes unchanged, so nothing is decoded, re-masked or
+        re-encoded on the way."""
+        with self._read() as conn:
+            return [tuple(r) for r in conn.execute(RAW_SELECT, (after_id, limit)).fetchall()]
+
+    def last_id(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()[0])
