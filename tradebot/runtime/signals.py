@@ -135,7 +135,11 @@ class SignalLoop:
         # what the journal made durable: an intent it refused as a duplicate (a signal pushed
         # again after a restart) is not a new order and must not use up the day's allowance
         ctx.count_orders(o.intent.algo_id for o in result.outcomes)
-        if result.outcomes:
+        if any(o.snapshot is not None and o.snapshot.filled_qty > 0 for o in result.outcomes):
+            # the broker's answer already carried fills (the journal recorded them with it):
+            # the next plan must see their P&L, as it sees fills from the event stream
+            ctx.fills_recorded()
+        elif result.outcomes:
             ctx.account_stale()
         self._notify(SignalHandled(signal, result))
 
