@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from tests.execution.planner import make_signal, simple_plan
 from tradebot.broker.sim import SimBroker
 from tradebot.config.loader import load_config
 from tradebot.config.model import Mode, SimBrokerConfig
+from tradebot.exceptions import BrokerError
 from tradebot.execution.executor import Executor
 from tradebot.journal.sqlite import open_journal
 from tradebot.runtime.bot import Bot
@@ -152,3 +153,89 @@ async def test_an_observer_hears_of_each_kind_of_event(tmp_path: Path) -> None:
             await running
     assert recorder.events[-1] == Stopped(None)  # a clean stop, told once, last
     assert sum(isinstance(e, Stopped) for e in recorder.events) == 1
+
+
+Scenario = Callable[[AlphaHubSimulator, Recorder], Awaitable[None]]
+
+
+async def run_with_tasks(
+    tmp_path: Path, tasks: dict[str, Callable[[], Awaitable[None]]], scenario: Scenario
+) -> tuple[Recorder, BaseException | None]:
+    """Run the bot with ``tasks`` added, play ``scenario``, stop; the error it raised, if any."""
+    recorder = Recorder()
+    error: BaseException | None = None
+    async with AlphaHubSimulator(port=0) as hub:
+        config_path = tmp_path / "config.yaml"
+        config_path.write_text(CONFIG.format(hub=hub.url, extra=""))
+        config = load_config(config_path)
+        bot = Bot(config, config_path, Mode.PAPER, load=load_config, out=io.StringIO())
+        bot.observe(recorder)
+        for name, factory in tasks.items():
+            bot.add_task(name, factory)
+        running = asyncio.create_task(bot.run())
+        try:
+            async with asyncio.timeout(DEADLINE):
+                await bot.ready.wait()
+                played = asyncio.create_task(scenario(hub, recorder))
+                await asyncio.wait([running, played], return_when=asyncio.FIRST_COMPLETED)
+                played.cancel()
+        finally:
+            bot.request_stop()
+            try:
+                await running
+            except Exception as exc:
+                error = exc
+    return recorder, error
+
+
+async def test_an_added_task_runs_with_the_bot_and_is_cancelled_at_its_stop(
+    tmp_path: Path,
+) -> None:
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def serve() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cancelled.set()
+
+    async def scenario(hub: AlphaHubSimulator, recorder: Recorder) -> None:
+        await started.wait()
+
+    _, error = await run_with_tasks(tmp_path, {"dashboard": serve}, scenario)
+    assert error is None and cancelled.is_set()
+
+
+async def test_an_added_task_that_fails_is_reported_and_trading_goes_on(tmp_path: Path) -> None:
+    async def broken() -> None:
+        raise ValueError("a bug in a plug-in")
+
+    async def scenario(hub: AlphaHubSimulator, recorder: Recorder) -> None:
+        await recorder.first(lambda e: isinstance(e, ErrorRecorded))
+        await hub.wait_joined(17)
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        leg = {"symbol": "AAPL", "side": "buy", "price": 189.4, "timestamp": stamp}
+        await hub.push(17, {"open": [leg]})
+        await recorder.first(lambda e: isinstance(e, SignalHandled))
+
+    recorder, error = await run_with_tasks(tmp_path, {"metrics": broken}, scenario)
+    assert error is None
+    (reported,) = [e for e in recorder.events if isinstance(e, ErrorRecorded)]
+    assert "task metrics failed" in reported.detail and "a bug in a plug-in" in reported.detail
+    (handled,) = [e for e in recorder.events if isinstance(e, SignalHandled)]
+    assert handled.result.sent  # traded after the plug-in failed
+
+
+async def test_a_fatal_error_in_an_added_task_stops_the_bot_with_that_error(
+    tmp_path: Path,
+) -> None:
+    async def lease() -> None:
+        raise BrokerError("another process holds the lease")
+
+    async def scenario(hub: AlphaHubSimulator, recorder: Recorder) -> None:
+        await asyncio.Event().wait()  # the bot stops on its own
+
+    recorder, error = await run_with_tasks(tmp_path, {"leader": lease}, scenario)
+    assert isinstance(error, BrokerError) and "lease" in str(error)
+    assert recorder.events[-1] == Stopped(error)
