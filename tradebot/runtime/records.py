@@ -34,7 +34,14 @@ class RecordWriter:
     async def run(self) -> None:
         while True:
             write = await self._queue.get()
-            await asyncio.to_thread(write, self._journal)
+            # A stop cancels this task, possibly mid-write. The write in its thread finishes
+            # anyway; waiting for it keeps drain() from writing beside it or ahead of it.
+            doing = asyncio.ensure_future(asyncio.to_thread(write, self._journal))
+            try:
+                await asyncio.shield(doing)
+            except asyncio.CancelledError:
+                await asyncio.wait({doing})
+                raise
 
     async def drain(self) -> None:
         """Make the writes still queued (at stop, once :meth:`run` is cancelled)."""
