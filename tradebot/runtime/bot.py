@@ -67,7 +67,6 @@ from tradebot.runtime.components import Components, Settings, Shared, build
 from tradebot.runtime.config_watch import Loader
 from tradebot.runtime.fills import record_events
 from tradebot.runtime.observer import (
-    BotEvent,
     ErrorRecorded,
     FillsRecorded,
     Observer,
@@ -122,6 +121,7 @@ class Bot:
         self._shared = Shared(self._say, self._observers.notice, asyncio.Lock(), self._stop)
         self._tasks: list[tuple[str, TaskFactory]] = []
         self._parts: Components | None = None
+        self._running = False
         self.ready = asyncio.Event()  # set once recovery is done and the listener is starting
 
     # -- control and plug-ins ---------------------------------------------------------------------
@@ -139,8 +139,8 @@ class Bot:
         """Run ``factory()`` as a task under the bot's supervision, from the start of trading
         until the background tasks are cancelled at stop (see the module docstring for what
         its failure does). Call before :meth:`run`."""
-        if self._parts is not None:
-            raise RuntimeError("add_task() must be called before run()")
+        if self._running:
+            raise RuntimeError("add_task() must be called before run()")  # a caller's bug
         self._tasks.append((name, factory))
 
     @property
@@ -161,6 +161,7 @@ class Bot:
 
     async def run(self) -> None:
         """Run until stopped. Raises AuthenticationError, ConfigError, JournalError, BrokerError."""
+        self._running = True
         error: BaseException | None = None
         try:
             await self._run()
@@ -294,6 +295,3 @@ def _first_tradebot_error(group: BaseExceptionGroup[BaseException]) -> BaseExcep
             if found is not error:
                 return found
     return group
-
-
-__all__ = ["Bot", "BotEvent", "TaskFactory"]
