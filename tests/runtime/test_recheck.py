@@ -36,6 +36,7 @@ def statuses(journal: SqliteJournal, coid: str) -> list[Status]:
 def rechecker(executor: Executor, *, at: timedelta, said: list[str]) -> UnknownOutcomes:
     return UnknownOutcomes(
         executor,
+        executor.journal,
         busy=asyncio.Lock(),
         stopping=asyncio.Event(),
         interval=0.01,
@@ -147,6 +148,7 @@ async def test_the_loop_stops_checking_once_the_bot_is_stopping(journal: SqliteJ
     stopping.set()
     recheck = UnknownOutcomes(
         executor,
+        journal,
         busy=asyncio.Lock(),
         stopping=stopping,
         interval=0.01,

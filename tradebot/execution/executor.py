@@ -95,7 +95,16 @@ class ExecutionResult:
 
 
 class Executor:
-    """Sends plans through a broker, journaling every step. One per account; loop-bound."""
+    """Sends plans through a broker, journaling every step. One per account; loop-bound.
+
+    One per account because the position book is the account's: two executors would each apply
+    the same fills to books of their own. Loop-bound because the book is mutated without locks,
+    which is safe only while every change happens on one event loop (journal writes go to worker
+    threads, book changes never do). ``journal``, ``broker`` and ``book`` are public for the
+    code that drives this same executor outside the signal path: start-up recovery and the
+    re-check settle orders through it (:func:`~tradebot.execution.recovery.settle`), and
+    ``tradebot resend`` sends through it.
+    """
 
     #: most broker events recorded in one transaction by :meth:`consume_events`
     max_batch = 500
@@ -129,6 +138,8 @@ class Executor:
         (a bug), the signal is still journaled, with the error, and left unplanned for the next
         start's recovery; the bot carries on with the next signal.
         """
+        # the planner sees the book as of now: the previous signal's orders answered, fills
+        # applied as their events were recorded; signals are handled one at a time for this
         try:
             plan = planner(signal, self.book)
         except Exception as exc:
@@ -281,6 +292,10 @@ class Executor:
             raise
 
     def _apply(self, fills: Sequence[AppliedFill]) -> None:
+        # Positions change only here, from fills the journal has just made durable, never from
+        # an intent or an acceptance: an accepted order may still be canceled or fill in part,
+        # and a book built on hopes would plan closes for shares never bought. The journal
+        # returns only fills new to it, so a fill reported twice moves the book once.
         for fill in fills:
             self.book.apply_fill(fill.algo_id, fill.symbol, fill.side, fill.qty)
 
@@ -290,6 +305,8 @@ class Executor:
 
     async def apply_events(self, events: Sequence[OrderEvent]) -> tuple[AppliedFill, ...]:
         """Journal events in one durable transaction, then apply their new fills to the book."""
+        # one step per fill event, before and after the write: the crash tests kill the process
+        # between a fill arriving and its being durable, and check the next start recovers it
         fill_events = sum(isinstance(e, OrderFilled) for e in events)
         for _ in range(fill_events):
             self._step(Step.FILL_RECEIVED)
@@ -305,6 +322,9 @@ class Executor:
         transaction (group commit, at most :attr:`max_batch`): one fsync for a burst of fills,
         and no wait at all for a lone event.
         """
+        # The stream is read by a task of its own, into an unbounded queue, so it keeps being
+        # drained while a write waits for its fsync, and what arrived meanwhile is there for the
+        # next batch (that is the group commit). None marks the end of the stream.
         queue: asyncio.Queue[OrderEvent | None] = asyncio.Queue()
 
         async def read() -> None:

@@ -91,6 +91,8 @@ class Settled:
 
 
 def _fresh(received_at: datetime | None, now: datetime, max_age: timedelta) -> bool:
+    # Freshness is the signal's age, not the intent's: an order sent late trades at a price
+    # the algorithm never saw. An intent with no signal time on record is never fresh.
     return received_at is not None and now - received_at <= max_age
 
 
@@ -108,13 +110,19 @@ async def recover(
     The report's ``book`` is the position book rebuilt from the journal and brought up to date
     with what recovery recorded: hand it to the running executor.
     """
+    # The journal is the only source of positions: the broker's are only compared with it
+    # (step 4). Taking the broker's would silently adopt hand trades and other programs' orders.
     book = await asyncio.to_thread(journal.rebuild_book)
+    # A short-lived executor on the rebuilt book: settling records fills and may send orders,
+    # exactly as the running bot would (same journal-first rules, same client order ids).
     executor = Executor(journal, broker, book, on_step=on_step)
     unresolved = await asyncio.to_thread(journal.unresolved_intents)
     settled = await settle(executor, unresolved, now, max_age, STALE_UNSENT)
 
     replanned: list[int] = []
     abandoned: list[int] = []
+    # After settling: the re-plan must see the book with every fill recovery just recorded,
+    # or a close planned now could size against shares already sold.
     for unplanned in await asyncio.to_thread(journal.unplanned_signals):
         signal = unplanned.signal
         if planner is not None and _fresh(signal.received_at, now, max_age):
@@ -164,6 +172,11 @@ async def settle(
     client order id: record what it has; send again (same id: still exactly once) what it never
     got while the signal is fresh; record the rest as failed with ``stale_reason`` and the age.
     """
+    # Resending under the same client order id is what makes this safe: if the lookup was
+    # wrong (the order arrived after all), the broker makes no second order under that id
+    # (Alpaca answers "client_order_id must be unique" and the adapter looks it up).
+    # Everything is looked up first and sent after, closes before opens (submit_all), as when
+    # the orders were first sent.
     found: list[str] = []
     to_send: list[OrderIntent] = []
     failed: list[tuple[str, str]] = []
@@ -194,6 +207,9 @@ async def compare_positions(
     pending = tuple(sorted({s.intent.symbol for s in still_open}))
     theirs = await broker.positions()
     ours = book.net_positions()
+    # A symbol with an order still open is left out: the difference may be a fill on its way.
+    # Drift is recorded and shown, never traded away: the journal may be the one that is wrong
+    # (a hand trade, a fill lost with a journal restored from backup), and only a person knows.
     drifts = []
     for symbol in sorted(set(theirs) | set(ours)):
         mine, broker_qty = ours.get(symbol, Decimal(0)), theirs.get(symbol, Decimal(0))

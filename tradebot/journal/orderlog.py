@@ -118,6 +118,9 @@ def insert_plan(
 
 def _order(conn: Conn, coid: str) -> tuple[int | None, int | None]:
     """(algo_id, signal_id) of our intent with this id; (None, None) for a foreign order."""
+    # Foreign orders (placed by hand on the same account, or by another program) do reach the
+    # event stream. They are recorded, so the journal explains the account, but without an
+    # algorithm: no ledger owns them, and a position they leave shows up as drift.
     sql = "SELECT algo_id, signal_id FROM entries WHERE client_order_id = ? AND status = 'intent'"
     row = conn.execute(sql, (coid,)).fetchone()
     return (None, None) if row is None else (row[0], row[1])
@@ -160,6 +163,10 @@ def _fill(
     data: dict[str, object],
 ) -> tuple[AppliedFill, ...]:
     """Record the part of ``cum_qty`` not yet recorded; return it as an applied fill."""
+    # Brokers report fills cumulatively. Recording only what goes beyond the quantity already
+    # on record makes every source idempotent: the stream's fill, a lookup's snapshot and a
+    # replay after a reconnect can arrive in any order and the order's total is counted once;
+    # a partial fill the stream lost is made up by the next report.
     so_far, _ = _filled(conn, coid)
     delta = cum_qty - so_far
     if delta <= 0:
@@ -187,7 +194,7 @@ def _fill(
         ).params(),
     ).rowcount
     if algo_id is None or recorded == 0:
-        return ()
+        return ()  # a foreign order's fill, or one already recorded: no book changes
     return (AppliedFill(coid, algo_id, symbol, side, delta, price),)
 
 
@@ -195,6 +202,8 @@ def final_row(
     conn: Conn, coid: str, status: Status, reason: str, at: datetime, **data: object
 ) -> int:
     """A final outcome for the order, unless it already has one (then 0)."""
+    # The first final outcome wins: a cancel confirmed after a fill (or recovery's "failed"
+    # racing a late event) must not rewrite how the order ended.
     if _has(conn, coid, _FINAL):
         return 0
     algo_id, signal_id = _order(conn, coid)
@@ -271,6 +280,10 @@ def apply_snapshot(
     """Record what a submit or lookup showed: acceptance, fills not yet seen, the outcome."""
     coid = snap.client_order_id
     algo_id, signal_id = _order(conn, coid)
+    # Unlike events, every snapshot is recorded as a row of its own: each one is evidence of
+    # what the broker showed at that moment (the answer to the submit, or what a lookup found),
+    # and an intent with such a row counts as answered (see _ANSWERED). The facts in it
+    # (acceptance, fills, outcome) still go through the once-only paths below.
     status = Status.SUBMITTED if source == "submit" else Status.RECOVERY
     detail = f"{source}: broker status {snap.status}, filled {snap.filled_qty} of {snap.qty}"
     _insert(
@@ -321,6 +334,10 @@ def apply_snapshot(
 def unresolved_intents(
     conn: Conn, *, after_id: int = 0, unanswered: bool = False
 ) -> tuple[StoredIntent, ...]:
+    # "Unresolved" is an intent with no final outcome. With ``unanswered`` it is narrower: no
+    # answer of any kind from the broker either, which is what the running bot's re-check
+    # wants (an answered order is followed by the event stream; only silence needs a lookup).
+    # ``after_id`` lets a caller that checks repeatedly skip what it has already settled.
     # interpolated parts are module constants (column names, status literals)
     ended = _FINAL_SQL + (", " + _ANSWERED_SQL if unanswered else "")
     sql = (
@@ -342,6 +359,9 @@ def unresolved_intents(
 
 
 def unplanned_signals(conn: Conn) -> tuple[StoredSignal, ...]:
+    # A signal without a plan row is one the bot journaled and then never planned: it crashed
+    # in between, or stopped with the signal still queued (the bot journals those on purpose,
+    # so the next start can plan them while they are fresh).
     sql = (
         f"SELECT {_cols('s')} FROM entries s "  # noqa: S608
         "WHERE s.status = 'signal' AND NOT EXISTS (SELECT 1 FROM entries p "

@@ -39,7 +39,7 @@ from tradebot.alphahub.listener import Listener
 from tradebot.alphahub.session import backoff
 from tradebot.core.signal import Leg, LegId, LegKind
 from tradebot.exceptions import FatalError, HistoryUnavailable, TransientError
-from tradebot.runtime.coverage import lapses_ended
+from tradebot.runtime.subscription_coverage import lapses_ended
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,7 @@ class Backfiller:
         since: Callable[[int], Awaitable[datetime | None]] | None,
         say: Callable[[str], None],
         on_unavailable: Callable[[str], Awaitable[None]] | None = None,
+        gaps: asyncio.Queue[Gap] | None = None,
         now: Callable[[], datetime],
         attempts: int = ATTEMPTS,
         retry_delays: tuple[float, float] = (FIRST_RETRY, MAX_RETRY),
@@ -111,6 +112,7 @@ class Backfiller:
         self._since = since
         self._say = say
         self._on_unavailable = on_unavailable
+        self._gaps = gaps  # closed gaps, read by run(); or given to gap_closed() by the caller
         self._now = now
         self._attempts = attempts
         self._retry_delays = retry_delays
@@ -139,7 +141,13 @@ class Backfiller:
             if self._since is not None:
                 for algo_id in self._listener.algorithms:
                     tg.create_task(self._startup(algo_id, self._since))
+            if self._gaps is not None:
+                tg.create_task(self._follow(self._gaps))
             tg.create_task(self._serve())
+
+    async def _follow(self, gaps: asyncio.Queue[Gap]) -> None:
+        while True:
+            self.gap_closed(await gaps.get())
 
     async def wait_completed(self, count: int) -> None:
         while self.completed < count:

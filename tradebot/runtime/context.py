@@ -92,6 +92,7 @@ class PlanningContext:
         #: the kill switch as the last :meth:`day_state` read it (what that plan obeys)
         self.switch: KillSwitchState = read_kill_switch(None)
         self.pnl_today: dict[int, Decimal] = {}
+        self._pnl_stale = False  # fills recorded since today's P&L was last read
 
     async def refresh_account(self, now: datetime) -> AccountSnapshot:
         """Read the account now (raises what the broker raises when it has no cached copy)."""
@@ -177,7 +178,13 @@ class PlanningContext:
         day = start_of_trading_day(now)
         if self._day != day:
             self._day = day
+            self._pnl_stale = False
             await asyncio.to_thread(self._load_day, day)
+        elif self._pnl_stale:
+            # read once before the next plan, however many fills came in between
+            self._pnl_stale = False
+            if self._track_pnl:
+                await asyncio.to_thread(self._refresh_pnl, day)
         switch = self.switch = self.kill_switch()
         return DayState(
             orders_today=dict(self.orders_today),
@@ -213,8 +220,9 @@ class PlanningContext:
         """Orders went out or filled: read the account again, in the background."""
         self._account_wanted.set()
 
-    async def fills_recorded(self) -> None:
-        """Fills change P&L (for the daily-loss limit) and buying power."""
-        if self._day is not None and self._track_pnl:
-            await asyncio.to_thread(self._refresh_pnl, self._day)
+    def fills_recorded(self) -> None:
+        """Fills were journaled (the broker's event stream calls this): they change realised P&L,
+        which the daily-loss limit reads again before the next plan (:meth:`day_state`), and
+        buying power, read again in the background."""
+        self._pnl_stale = True
         self.account_stale()

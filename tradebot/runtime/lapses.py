@@ -2,26 +2,30 @@
 
 AlphaHub does not replay (ALPHAHUB.md §6): a signal published during such a lapse is lost. The
 bot cannot know whether one was, so it says so: every connection's gap is journaled, every lapse
-in coverage (no connection subscribed; :mod:`.coverage`) is journaled and printed once, with the
-algorithm's holdings to compare with AlphaHub's, and the net positions are compared with the
-broker's (any drift is recorded, never traded away).
+in coverage (no connection subscribed; :mod:`.subscription_coverage`) is journaled and printed
+once, with the algorithm's holdings to compare with AlphaHub's, and the net positions are
+compared with the broker's (any drift is recorded, never traded away).
+
+The watcher reads closed gaps from a queue of its own (a subscription to the bot's gap
+:class:`~tradebot.runtime.channel.Channel`, which the listener publishes to) and the listener's
+gap history through ``history``: information flows from the listener to the watcher, never back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from tradebot.alphahub.gaps import Gap
-from tradebot.alphahub.listener import Listener
 from tradebot.broker.base import Broker
 from tradebot.core.book import PositionBook
 from tradebot.exceptions import TransientError
 from tradebot.execution.recovery import compare_positions
 from tradebot.journal.interface import Journal
-from tradebot.runtime.coverage import Interval, lapses_ended
+from tradebot.runtime.observer import BotEvent, DriftFound, LapseReported
+from tradebot.runtime.subscription_coverage import Interval, lapses_ended
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +36,26 @@ class LapseWatcher:
         journal: Journal,
         broker: Broker,
         book: PositionBook,
-        listener: Listener,
         *,
+        gaps: asyncio.Queue[Gap],
+        history: Callable[[], Sequence[Gap]],
         connections: int,
         say: Callable[[str], None],
         now: Callable[[], datetime],
+        notify: Callable[[BotEvent], None] = lambda event: None,
     ) -> None:
+        """``gaps``: closed gaps, as they close; ``history``: every gap so far, open or closed
+        (a lapse is the intersection of every connection's gaps, :mod:`.subscription_coverage`).
+        """
         self._journal = journal
         self._broker = broker
         self._book = book
-        self._listener = listener
+        self._history = history
         self._connections = connections
         self._say = say
         self._now = now
-        self.gaps: asyncio.Queue[Gap] = asyncio.Queue()  # the listener's on_gap puts them here
+        self._notify = notify
+        self.gaps = gaps
         self._reported: dict[int, datetime] = {}  # algo -> end of the last lapse reported
 
     async def run(self) -> None:
@@ -63,14 +73,15 @@ class LapseWatcher:
             algo_id=gap.algo_id,
         )
         seen = self._reported.get(gap.algo_id)
-        windows = lapses_ended(self._listener.gaps, gap, self._connections, seen, now=self._now())
+        windows = lapses_ended(self._history(), gap, self._connections, seen, now=self._now())
         if windows:
             self._reported[gap.algo_id] = max(end for _, end in windows)
             await self._lapse(gap.algo_id, windows)
 
     async def _lapse(self, algo_id: int, windows: list[Interval]) -> None:
         spans = ", ".join(f"{s.isoformat()} to {e.isoformat()}" for s, e in windows)
-        holdings = {s: str(q) for s, q in self._book.holdings(algo_id).items()}
+        held = dict(self._book.holdings(algo_id))
+        holdings = {s: str(q) for s, q in held.items()}
         detail = (
             f"algorithm {algo_id} was not subscribed on any connection ({spans}): a signal "
             f"sent then may have been missed; compare its holdings {holdings or '{}'} "
@@ -78,6 +89,7 @@ class LapseWatcher:
         )
         self._say(f"warning: {detail}")
         await asyncio.to_thread(self._journal.record_gap, detail, algo_id=algo_id)
+        self._notify(LapseReported(algo_id, tuple(windows), held))
         try:
             drifts, _ = await compare_positions(self._journal, self._broker, self._book)
         except TransientError as exc:
@@ -85,3 +97,5 @@ class LapseWatcher:
             return
         for drift in drifts:
             self._say(f"warning: {drift} (recorded; never traded away)")
+        if drifts:
+            self._notify(DriftFound(drifts))

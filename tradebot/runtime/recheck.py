@@ -7,6 +7,9 @@ start's recovery. Every ``interval`` seconds, between signals (never while one i
 submission is in flight), the intents the broker never answered for are looked up by client
 order id and settled as recovery settles them: recorded if the broker has them, sent again under
 the same id while their signal is fresh, otherwise recorded as failed with the reason.
+
+The journal it reads and writes is passed in, like the executor that settles (sends, records
+answers): the same objects the bot gives every component, named where they are used.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from datetime import datetime, timedelta
 from tradebot.exceptions import TransientError
 from tradebot.execution.executor import Executor
 from tradebot.execution.recovery import Settled, settle
+from tradebot.journal.interface import Journal
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,7 @@ class UnknownOutcomes:
     def __init__(
         self,
         executor: Executor,
+        journal: Journal,
         *,
         busy: asyncio.Lock,
         stopping: asyncio.Event,
@@ -46,8 +51,11 @@ class UnknownOutcomes:
         max_age: timedelta,
         now: Callable[[], datetime],
         say: Callable[[str], None],
+        on_settled: Callable[[Settled], None] = lambda settled: None,
     ) -> None:
         self._executor = executor
+        self._journal = journal
+        self._on_settled = on_settled
         self._busy = busy
         self._stopping = stopping
         self._interval = interval
@@ -69,7 +77,7 @@ class UnknownOutcomes:
 
     async def check(self) -> Settled:
         """Settle every intent the broker never answered for; say and journal what was done."""
-        journal = self._executor.journal
+        journal = self._journal
         newest = await asyncio.to_thread(journal.last_id)
         pending = await asyncio.to_thread(
             journal.unresolved_intents, after_id=self._after_id, unanswered=True
@@ -82,6 +90,7 @@ class UnknownOutcomes:
                 self._say(line)
             data = {"found": done.found, "resent": done.resent, "failed": done.failed}
             await asyncio.to_thread(journal.record_recovery, "re-check: " + "; ".join(said), data)
+            self._on_settled(done)
             pending = await asyncio.to_thread(
                 journal.unresolved_intents, after_id=self._after_id, unanswered=True
             )

@@ -28,6 +28,7 @@ from tradebot.core.signal import Leg, Signal
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
 from tradebot.runtime.backfill import Backfiller, Found, identities
+from tradebot.runtime.channel import Channel
 from tradebot.runtime.missed import classify
 
 
@@ -47,16 +48,21 @@ def make_backfiller(
     book: PositionBook,
     listener: Listener,
     *,
+    gaps: Channel[Gap],
+    on_error: Callable[[str], None],
     say: Callable[[str], None],
     now: Callable[[], datetime],
 ) -> Backfiller | NoBackfill:
+    """The backfill ``config`` asks for. It subscribes to ``gaps`` (closed gaps, as the listener
+    publishes them) only when it reads the history: an unread subscription would only grow.
+    ``on_error`` journals why the history cannot be read (once per run)."""
     mode = config.alphahub.backfill
     if mode is BackfillMode.OFF:
         return NoBackfill()
     sink = RecoveredSignals(journal, book, listener, mode, say=say, now=now)
 
     async def unavailable(detail: str) -> None:
-        await asyncio.to_thread(journal.record_error, detail)
+        on_error(detail)
 
     return Backfiller(
         listener,
@@ -65,6 +71,7 @@ def make_backfiller(
         since=lambda algo_id: asyncio.to_thread(last_frame, journal, algo_id),
         say=say,
         on_unavailable=unavailable,
+        gaps=gaps.subscribe(),
         now=now,
     )
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tradebot.alphahub.gaps import Gap
-from tradebot.runtime.coverage import uncovered
+from tradebot.runtime.subscription_coverage import uncovered
 
 T0 = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
 

@@ -1,0 +1,262 @@
+"""Building the running bot: every component, from the config, the journal and the broker.
+
+Step one of ``tradebot run`` (step two, supervising what is built here, is
+:class:`~tradebot.runtime.bot.Bot`). :func:`build` does the start-up work that must finish
+before any signal is accepted (the account, recovery) and then constructs each component with
+exactly what it uses, passed in by name: the journal and the broker go to whoever reads or writes
+them, never fetched from another component's attributes. Information flows one way:
+
+* the listener publishes closed gaps to a :class:`~.channel.Channel`; the lapse watcher and the
+  backfill each read a subscription of their own, and the listener's gap history, read-only;
+* synchronous callbacks (the listener's, the config watcher's, the kill-switch check) ask the
+  :class:`~.records.RecordWriter` for journal writes and tell the observers;
+* the broker's event stream (:func:`~.fills.record_events`) tells the planning context when
+  fills were recorded, by an explicit call.
+
+Nothing here starts a task: the :class:`Components` are inert until the bot supervises them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TextIO
+
+from tradebot.alphahub.gaps import Gap
+from tradebot.alphahub.listener import BadInput, Listener
+from tradebot.alphahub.session import StateChange
+from tradebot.broker.base import Broker
+from tradebot.config.model import Config, Mode
+from tradebot.core.account import AccountSnapshot
+from tradebot.exceptions import ConfigError
+from tradebot.execution.executor import Executor
+from tradebot.execution.recovery import RecoveryReport, recover
+from tradebot.journal.interface import Journal
+from tradebot.runtime.backfill import Backfiller
+from tradebot.runtime.channel import Channel
+from tradebot.runtime.config_watch import ConfigChange, ConfigWatcher, Loader
+from tradebot.runtime.context import PlanningContext, daily_loss_limited
+from tradebot.runtime.lapses import LapseWatcher
+from tradebot.runtime.observer import (
+    BotEvent,
+    ConfigReloaded,
+    ConnectionChanged,
+    DriftFound,
+    OrdersSettled,
+)
+from tradebot.runtime.paths import config_relative
+from tradebot.runtime.recheck import UnknownOutcomes
+from tradebot.runtime.records import RecordWriter
+from tradebot.runtime.recovered import NoBackfill, make_backfiller
+from tradebot.runtime.signals import SignalLoop, planner_for, symbols_of
+from tradebot.runtime.status_feed import StatusFeed
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What the bot knows before the journal and the broker are open."""
+
+    config: Config
+    config_path: Path
+    mode: Mode
+    journal_path: Path
+    load: Loader
+    now: Callable[[], datetime]
+    out: TextIO
+    status_interval: float
+    watch_interval: float
+
+    @property
+    def kill_switch(self) -> Path | None:
+        path = self.config.risk.kill_switch_file
+        return config_relative(self.config_path, path) if path else None
+
+
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """What the supervisor and the components share: how they talk to the outside and to it."""
+
+    say: Callable[[str], None]  # one line for the person watching the output
+    notify: Callable[[BotEvent], None]  # the observers
+    busy: asyncio.Lock  # held while one signal is handled
+    stopping: asyncio.Event  # set when the stop begins
+
+
+@dataclass(frozen=True, slots=True)
+class Components:
+    """The running bot's parts, built and connected, not started."""
+
+    account: AccountSnapshot  # at start
+    recovery: RecoveryReport
+    context: PlanningContext
+    executor: Executor
+    records: RecordWriter
+    listener: Listener
+    lapses: LapseWatcher
+    backfill: Backfiller | NoBackfill
+    recheck: UnknownOutcomes
+    watcher: ConfigWatcher
+    feed: StatusFeed
+    signals: SignalLoop
+
+
+async def build(journal: Journal, broker: Broker, settings: Settings, shared: Shared) -> Components:
+    """Recover, then construct every component (see the module docstring)."""
+    config, now_of, say, notify = settings.config, settings.now, shared.say, shared.notify
+    max_age = timedelta(seconds=config.journal.recovery_max_age)
+    ctx = PlanningContext(
+        broker, journal, kill_switch=settings.kill_switch, track_pnl=daily_loss_limited(config)
+    )
+    now = now_of()
+    account = await ctx.refresh_account(now)
+    day = await ctx.day_state(now)
+    # reference prices for every signal recovery may plan, in one request
+    pending = await asyncio.to_thread(journal.unplanned_signals)
+    market = await ctx.market_for(symbols_of(u.signal for u in pending))
+    report = await recover(
+        journal,
+        broker,
+        now=now,
+        max_age=max_age,
+        planner=planner_for(config, account, now, day=day, market=market),
+    )
+    for line in report.lines():
+        say(f"recovery: {line}")
+    if report.drifts:
+        notify(DriftFound(report.drifts))
+
+    records = RecordWriter(journal, notify=notify)
+    reactions = _Reactions(records, say, notify)
+    executor = Executor(journal, broker, report.book)
+    gaps: Channel[Gap] = Channel()
+    listener = Listener(
+        config.alphahub,
+        config.subscribed_algorithms,
+        on_gap=gaps.publish,
+        on_state=reactions.state,
+        on_bad_input=reactions.bad_input,
+    )
+    lapses = LapseWatcher(
+        journal,
+        broker,
+        report.book,
+        gaps=gaps.subscribe(),
+        history=lambda: listener.gaps,
+        connections=config.alphahub.connections,
+        say=say,
+        now=now_of,
+        notify=notify,
+    )
+    backfill = make_backfiller(
+        config,
+        journal,
+        report.book,
+        listener,
+        gaps=gaps,
+        on_error=records.error,
+        say=say,
+        now=now_of,
+    )
+    recheck = UnknownOutcomes(
+        executor,
+        journal,
+        busy=shared.busy,
+        stopping=shared.stopping,
+        interval=config.journal.recheck_interval,
+        max_age=max_age,
+        now=now_of,
+        say=say,
+        on_settled=lambda settled: notify(OrdersSettled(settled)),
+    )
+    watcher = ConfigWatcher(
+        settings.config_path,
+        config,
+        settings.load,
+        interval=settings.watch_interval,
+        on_change=reactions.config_changed,
+        on_invalid=reactions.config_invalid,
+    )
+    feed = StatusFeed(
+        journal,
+        listener,
+        config,
+        mode=settings.mode,
+        broker=broker.name,
+        account=account.account_id,
+        journal_path=settings.journal_path,
+        kill_switch=ctx.kill_switch,
+        out=settings.out,
+        interval=settings.status_interval,
+    )
+    signals = SignalLoop(
+        listener.queue,
+        executor,
+        ctx,
+        records,
+        config=lambda: watcher.current,
+        busy=shared.busy,
+        stopping=shared.stopping,
+        now=now_of,
+        say=say,
+        notify=notify,
+        on_signal=feed.note_signal,
+    )
+    return Components(
+        account,
+        report,
+        ctx,
+        executor,
+        records,
+        listener,
+        lapses,
+        backfill,
+        recheck,
+        watcher,
+        feed,
+        signals,
+    )
+
+
+class _Reactions:
+    """The listener's and the config watcher's callbacks: synchronous, never blocking a reader;
+    journal writes go to the record writer."""
+
+    def __init__(
+        self, records: RecordWriter, say: Callable[[str], None], notify: Callable[[BotEvent], None]
+    ) -> None:
+        self._records = records
+        self._say = say
+        self._notify = notify
+
+    def state(self, change: StateChange) -> None:
+        detail = f" ({change.detail})" if change.detail else ""
+        log.info("alphahub connection %s: %s%s", change.connection, change.state, detail)
+        self._notify(ConnectionChanged(change))
+
+    def bad_input(self, bad: BadInput) -> None:
+        algo = f" for algorithm {bad.algo_id}" if bad.algo_id is not None else ""
+        self._say(f"dropped an unreadable frame{algo}: {bad.reason}")
+        self._records.error(
+            f"malformed input from AlphaHub dropped (connection {bad.connection}): "
+            f"{bad.reason}; received: {bad.raw[:500]}",
+            algo_id=bad.algo_id,
+        )
+
+    def config_changed(self, change: ConfigChange) -> None:
+        detail = "config reloaded: " + (", ".join(change.changed) or "nothing applies live")
+        if change.needs_restart:
+            detail += f"; needs a restart: {', '.join(change.needs_restart)}"
+        self._say(detail)
+        data = {"applied": list(change.changed), "needs_restart": list(change.needs_restart)}
+        self._records.config(detail, data)
+        self._notify(ConfigReloaded(change))
+
+    def config_invalid(self, error: ConfigError) -> None:
+        self._say(f"config edit rejected, previous config still in force:\n{error}")
+        self._records.error(f"config edit rejected: {error}")

@@ -1,0 +1,168 @@
+"""The signal loop: one signal at a time, in arrival order, each planned against the book the
+previous one left.
+
+Before each plan the loop gathers what the pure planner needs (:mod:`.context`): the account,
+the assets and the broker's reference prices for the signal's symbols, today's orders and P&L,
+the kill switch, the market clock. A broker that cannot be reached for the account or the assets
+does not drop the signal: it is journaled with every leg skipped ``broker_unavailable``.
+
+``busy`` is held while one signal is handled. The re-check of unknown outcomes takes it too, so
+it never looks up an order whose submission is still in flight, and the stop takes it, so the
+signal in hand finishes before anything is shut down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+
+from tradebot.config.model import Config
+from tradebot.core.account import AccountSnapshot, AssetInfo
+from tradebot.core.book import PositionBook
+from tradebot.core.market import MarketPrices
+from tradebot.core.orders import Plan, SkippedLeg, SkipReason
+from tradebot.core.planner import plan
+from tradebot.core.risk import DayState
+from tradebot.core.signal import Signal
+from tradebot.exceptions import TransientError
+from tradebot.execution.executor import Executor, Planner
+from tradebot.journal.interface import Journal
+from tradebot.runtime.context import PlanningContext
+from tradebot.runtime.killswitch import HaltMode, KillSwitchState
+from tradebot.runtime.narrate import narrate
+from tradebot.runtime.observer import BotEvent, KillSwitchChanged, SignalDeferred, SignalHandled
+from tradebot.runtime.records import RecordWriter
+
+log = logging.getLogger(__name__)
+
+
+def planner_for(
+    config: Config,
+    account: AccountSnapshot,
+    now: datetime,
+    *,
+    day: DayState,
+    market: MarketPrices,
+    assets: Mapping[str, AssetInfo] | None = None,
+) -> Planner:
+    """The pure planner with what it needs from the world bound in: the one call of
+    :func:`~tradebot.core.planner.plan` in the running bot (live signals and recovery)."""
+
+    def planner(signal: Signal, book: PositionBook) -> Plan:
+        return plan(signal, book, account, config, now, market=market, assets=assets, day=day)
+
+    return planner
+
+
+class SignalLoop:
+    def __init__(
+        self,
+        queue: asyncio.Queue[Signal],
+        executor: Executor,
+        ctx: PlanningContext,
+        records: RecordWriter,
+        *,
+        config: Callable[[], Config],
+        busy: asyncio.Lock,
+        stopping: asyncio.Event,
+        now: Callable[[], datetime],
+        say: Callable[[str], None],
+        notify: Callable[[BotEvent], None],
+        on_signal: Callable[[Signal], None] = lambda signal: None,
+    ) -> None:
+        """``queue``: the listener's (the backfill adds recovered signals behind the live ones);
+        ``config``: the config in force now (a live edit applies from the next signal);
+        ``on_signal``: told of each signal as its handling starts (the status board)."""
+        self._queue = queue
+        self._executor = executor
+        self._ctx = ctx
+        self._records = records
+        self._config = config
+        self._busy = busy
+        self._stopping = stopping
+        self._now = now
+        self._say = say
+        self._notify = notify
+        self._on_signal = on_signal
+        self._held: Signal | None = None  # taken from the queue, not yet being handled
+        self._halt_mode = HaltMode.RUNNING
+        self.handled = 0  # signals handled since start
+        self._progress = asyncio.Event()
+
+    async def wait_handled(self, count: int) -> None:
+        while self.handled < count:
+            await self._progress.wait()
+
+    async def run(self) -> None:
+        while True:
+            # until its handling starts, a signal taken from the queue is "held": a stop that
+            # wins the lock first journals it unplanned, ahead of those still queued
+            self._held = signal = await self._queue.get()
+            async with self._busy:
+                if self._stopping.is_set():
+                    return
+                self._held = None
+                self._on_signal(signal)
+                await self.handle(signal)
+            self.handled += 1
+            self._progress.set()
+            self._progress = asyncio.Event()
+
+    async def handle(self, signal: Signal) -> None:
+        now, ctx, config = self._now(), self._ctx, self._config()
+        try:
+            account = await ctx.account_for(now)
+            assets = await ctx.assets_for([leg.symbol for leg in signal.legs], now)
+            market = await ctx.market_for(leg.symbol for leg in signal.legs)
+        except TransientError as exc:
+            reason = f"broker unavailable while sizing: {exc}"
+            log.error("signal for algorithm %s: %s", signal.algo_id, reason)
+            skipped = tuple(
+                SkippedLeg(leg.id, SkipReason.BROKER_UNAVAILABLE, reason, leg=leg)
+                for leg in signal.legs
+            )
+            result = await self._executor.handle(signal, lambda s, b: Plan(skipped=skipped))
+            self._notify(SignalHandled(signal, result))
+            return
+        await ctx.follow_config(config)
+        day = await ctx.day_state(now)
+        self._note_kill_switch(ctx.switch)  # the state this plan obeys, not a second read
+        planner = planner_for(config, account, now, day=day, market=market, assets=assets)
+        result = await self._executor.handle(signal, planner)
+        self._say(narrate(signal.algo_id, signal.leg_count, result))
+        # what the journal made durable: an intent it refused as a duplicate (a signal pushed
+        # again after a restart) is not a new order and must not use up the day's allowance
+        ctx.count_orders(o.intent.algo_id for o in result.outcomes)
+        if any(o.snapshot is not None and o.snapshot.filled_qty > 0 for o in result.outcomes):
+            # the broker's answer already carried fills (the journal recorded them with it):
+            # the next plan must see their P&L, as it sees fills from the event stream
+            ctx.fills_recorded()
+        elif result.outcomes:
+            ctx.account_stale()
+        self._notify(SignalHandled(signal, result))
+
+    def _note_kill_switch(self, state: KillSwitchState) -> None:
+        if state.mode is not self._halt_mode:
+            self._halt_mode = state.mode
+            detail = f"kill switch: {state.mode}" + (f" ({state.reason})" if state.reason else "")
+            self._say(detail)
+            self._records.config(detail, {"kill_switch": str(state.mode), "reason": state.reason})
+            self._notify(KillSwitchChanged(state))
+
+    async def journal_waiting(self, journal: Journal) -> None:
+        """At stop, once the loop has ended: signals received but not handled go on record,
+        for the next start to plan if still fresh (the held one first: it arrived first)."""
+        held, self._held = self._held, None
+        waiting = [held] if held is not None else []
+        while not self._queue.empty():
+            waiting.append(self._queue.get_nowait())
+        for signal in waiting:
+            await asyncio.to_thread(journal.record_signal, signal)
+            self._say(f"signal for algorithm {signal.algo_id} journaled for the next start")
+            self._notify(SignalDeferred(signal))
+
+
+def symbols_of(signals: Iterable[Signal]) -> list[str]:
+    return [leg.symbol for s in signals for leg in s.legs]
