@@ -34,6 +34,8 @@ def dashboard(
     ${TRADEBOT_DASHBOARD_TOKEN}); then halt, reduce-only and resume work from the page, each
     needing the token. Stop with Ctrl-C.
     """
+    from pydantic import ValidationError
+
     from tradebot.config.model import Config, DashboardConfig
     from tradebot.web.serve import serve_dashboard, sources_for
     from tradebot.web.sources import Sources
@@ -52,8 +54,9 @@ def dashboard(
     values.update({k: v for k, v in (("host", host), ("port", port)) if v is not None})
     try:
         settings = DashboardConfig.model_validate(values)
-    except ValueError as exc:  # a non-loopback host without a token
-        raise click.UsageError(str(exc).splitlines()[-1].strip()) from None
+    except ValidationError as exc:  # a non-loopback host without a token
+        first = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+        raise click.UsageError(first) from None
     if not sources.journal_path.exists():
         click.echo(f"note: no journal at {sources.journal_path} yet; pages wait for it", err=True)
 
