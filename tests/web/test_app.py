@@ -19,7 +19,7 @@ from tradebot.runtime.killswitch import HaltMode, read_kill_switch
 from tradebot.web.sources import Sources
 from tradebot.web.views import journal_page
 
-TOKEN = "dash-token-5f1e9a7c"  # noqa: S105 - a test token
+TOKEN = "dash-token-5f1e9a7c"
 
 
 def config_with(**dashboard: object) -> Config:
@@ -157,9 +157,7 @@ def test_live_events_push_rows_as_they_are_journaled(known: Generated, tmp_path:
     with served(sources(known, tmp_path)) as dash:
         now = requests.get(f"{dash.url}api/now", timeout=10).json()
         start = now["last_id"]
-        with requests.get(
-            f"{dash.url}events?after={start}", stream=True, timeout=10
-        ) as stream:
+        with requests.get(f"{dash.url}events?after={start}", stream=True, timeout=10) as stream:
             with open_journal(known.path) as writer:
                 gap = writer.record_gap("listener reconnected", algo_id=7)
             lines = stream.iter_lines(decode_unicode=True)

@@ -12,10 +12,10 @@ import asyncio
 import os
 import re
 import signal
-from decimal import Decimal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -38,7 +38,7 @@ from tradebot.simulators.alphahub.server import AlphaHubSimulator
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-TOKEN = "browser-token-3c9d1e"  # noqa: S105 - a test token
+TOKEN = "browser-token-3c9d1e"
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -51,7 +51,9 @@ CHROMIUM_ARGS = [
 
 if not CHROMIUM.exists():
     if os.environ.get("CI") == "true":
-        raise RuntimeError(f"{CHROMIUM} is missing in CI: scripts/setup installs the chromium package")
+        raise RuntimeError(
+            f"{CHROMIUM} is missing in CI: scripts/setup installs the chromium package"
+        )
     pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)", allow_module_level=True)
 
 from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
@@ -150,9 +152,7 @@ async def test_live_signal_chart_and_story(dash: Dash) -> None:
         lambda: len(entries(env.journal, statuses=(Status.FILLED,))) == 2, "the close's fill"
     )
     perf = await dash.page("performance")
-    await expect(perf.locator("#equity[data-drawn='true'] canvas")).to_be_visible(
-        timeout=10_000
-    )
+    await expect(perf.locator("#equity[data-drawn='true'] canvas")).to_be_visible(timeout=10_000)
     await expect(perf.locator(".uplot .u-legend")).to_contain_text("algo 16")
     await perf.screenshot(path=ARTIFACTS / "performance.png", full_page=True)
 

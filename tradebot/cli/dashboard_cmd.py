@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 @click.command()
 @journal_options
 @click.option("--host", help="Address to listen on (default: dashboard.host, 127.0.0.1).")
-@click.option("--port", type=click.IntRange(0, 65535), help="Port (default: dashboard.port; 0 = any free).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), help="Port (default: dashboard.port; 0 = any free)."
+)
 def dashboard(
     journal_path: Path | None, config_path: Path | None, host: str | None, port: int | None
 ) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from functools import partial
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,16 +34,20 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.responses import StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from tradebot.cli.journal_common import parse_when
 from tradebot.config.display import effective_config_yaml
 from tradebot.exceptions import StatusUnreadable, TradebotError
-from tradebot.journal.interface import EntryFilter
-from tradebot.journal.records import Status
+from tradebot.journal.interface import EntryFilter, Journal
+from tradebot.journal.records import Entry, Status
 from tradebot.masking import mask, register_found_in
 from tradebot.runtime.killswitch import (
     HaltMode,
@@ -262,10 +267,7 @@ class Pages:
             try:
                 if last is None:
                     last = await self.sources.read(lambda j: j.last_id())
-                mark = last
-                rows = await self.sources.read(
-                    lambda j: list(j.iter_entries(EntryFilter(after_id=mark, limit=BURST)))
-                )
+                rows = await self.sources.read(partial(_rows_after, last))
             except TradebotError:
                 rows = []  # no journal yet: the bot has not written one; keep waiting
             for entry in rows:
@@ -334,6 +336,10 @@ async def _small_form(request: Request) -> dict[str, str]:
             return {}
     fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=8)
     return {k: v[0] for k, v in fields.items() if v}
+
+
+def _rows_after(mark: int, journal: Journal) -> list[Entry]:
+    return list(journal.iter_entries(EntryFilter(after_id=mark, limit=BURST)))
 
 
 def _apply(path: Path, action: str, reason: str) -> None:

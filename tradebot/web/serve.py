@@ -35,7 +35,7 @@ from tradebot.web.sources import BrokerPositions, LiveFeed, Sources
 log = logging.getLogger(__name__)
 
 #: seconds a stopping server waits for open pages (event streams never end by themselves)
-GRACE = 1.0
+GRACE = 1
 #: seconds to wait for uvicorn to start listening on the bound socket
 START_TIMEOUT = 10.0
 
@@ -126,7 +126,8 @@ async def serve_dashboard(settings: DashboardConfig, sources: Sources) -> Dashbo
     task = asyncio.create_task(server.serve(sockets=[sock]), name="dashboard")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + START_TIMEOUT
-    while not server.started and not task.done() and loop.time() < deadline:
+    # uvicorn sets a flag, not an event, once it listens
+    while not server.started and not task.done() and loop.time() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     if not server.started:
         server.should_exit = True

@@ -39,11 +39,12 @@ class LiveFeed:
         for event in self._waiters:
             event.set()
 
-    async def wait(self, timeout: float) -> None:
+    async def wait(self, at_most: float) -> None:
+        """Until :meth:`notify` or ``at_most`` seconds, whichever is first."""
         event = asyncio.Event()
         self._waiters.add(event)
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(at_most):
                 await event.wait()
         except TimeoutError:
             pass

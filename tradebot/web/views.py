@@ -148,9 +148,7 @@ def story_view(journal: Journal, ident: str) -> list[dict[str, Any]]:
     return [{**row(e), "lines": describe(e)[1:]} for e in story(journal, ident)]
 
 
-def positions_view(
-    journal: Journal, broker: Mapping[str, Decimal] | None
-) -> list[dict[str, Any]]:
+def positions_view(journal: Journal, broker: Mapping[str, Decimal] | None) -> list[dict[str, Any]]:
     """``tradebot positions``'s rows: per algorithm, then NET beside the broker's with drift."""
     return position_rows(journal.rebuild_book(), broker)
 
