@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from functools import partial
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
