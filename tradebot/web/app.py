@@ -57,6 +57,7 @@ from tradebot.runtime.killswitch import (
 )
 from tradebot.runtime.status import read_status
 from tradebot.web import views
+from tradebot.web.book import LiveBook
 from tradebot.web.security import SecurityHeaders, same_origin, token_matches
 from tradebot.web.sources import Sources
 
@@ -100,6 +101,7 @@ class BadQuery(ValueError):
 class Pages:
     def __init__(self, sources: Sources) -> None:
         self.sources = sources
+        self.book = LiveBook()
         self.env = Environment(
             loader=PackageLoader("tradebot.web", "templates"),
             autoescape=select_autoescape(default=True),
@@ -212,7 +214,7 @@ class Pages:
                 )
             except TimeoutError:  # the page shows the journal's side without it
                 note = f"the broker did not answer within {BROKER_TIMEOUT:g} s"
-        rows = await self.sources.read(lambda j: views.positions_view(j, broker))
+        rows = await self.sources.read(lambda j: views.positions_view(j, broker, self.book))
         return {"rows": rows, "broker_note": note, "with_broker": broker is not None}
 
     async def performance(self, request: Request) -> Response:

@@ -21,6 +21,7 @@ from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Entry, Status, dec_text
 from tradebot.journal.review import pnl_points, report, story
 from tradebot.runtime.context import start_of_trading_day
+from tradebot.web.book import LiveBook
 
 #: rows on one page of the journal
 PAGE_SIZE = 50
@@ -148,9 +149,11 @@ def story_view(journal: Journal, ident: str) -> list[dict[str, Any]]:
     return [{**row(e), "lines": describe(e)[1:]} for e in story(journal, ident)]
 
 
-def positions_view(journal: Journal, broker: Mapping[str, Decimal] | None) -> list[dict[str, Any]]:
+def positions_view(
+    journal: Journal, broker: Mapping[str, Decimal] | None, book: LiveBook
+) -> list[dict[str, Any]]:
     """``tradebot positions``'s rows: per algorithm, then NET beside the broker's with drift."""
-    return position_rows(journal.rebuild_book(), broker)
+    return position_rows(book.current(journal), broker)
 
 
 def performance_view(journal: Journal) -> dict[str, Any]:
