@@ -56,6 +56,13 @@ def test_journal_page_lists_newest_first_and_rows_open_their_story(
         assert {r["status"] for r in story["rows"]} >= {"signal", "intent", "filled"}
         filtered = requests.get(f"{dash.url}api/journal?status=rejected", timeout=10).json()
         assert [r["symbol"] for r in filtered["rows"]] == ["TSLA"]
+        either = requests.get(
+            f"{dash.url}api/journal?status=rejected&status=skipped", timeout=10
+        ).json()
+        assert sorted(r["symbol"] for r in either["rows"]) == ["MSFT", "TSLA"]
+        assert either["form"]["status"] == "rejected,skipped"
+        nope = requests.get(f"{dash.url}api/journal?status=nope", timeout=10)
+        assert nope.status_code == 400 and "not a journal status" in nope.json()["error"]
         bad = requests.get(f"{dash.url}journal?since=yesterday-ish", timeout=10)
         assert bad.status_code == 400 and "not a date" in bad.text
 

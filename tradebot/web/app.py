@@ -124,13 +124,15 @@ class Pages:
     async def guarded(self, request: Request, name: str, build: Callable[[], Any]) -> Response:
         """Render ``name`` with what ``build`` returns; a missing journal or a bad filter is
         a page that says so, never a stack trace."""
+        as_json = request.query_params.get("format") == "json" or name == "api"
         try:
             context = await build()
-        except BadQuery as exc:
-            return self.html("problem.html", 400, page=name, problem=str(exc))
-        except TradebotError as exc:
-            return self.html("problem.html", 503, page=name, problem=str(exc))
-        if request.query_params.get("format") == "json" or name == "api":
+        except (BadQuery, TradebotError) as exc:
+            code = 400 if isinstance(exc, BadQuery) else 503
+            if as_json:
+                return self.json({"error": str(exc)}, code)
+            return self.html("problem.html", code, page=name, problem=str(exc))
+        if as_json:
             return self.json(context)
         return self.html(f"{name}.html", page=name, **context)
 
@@ -365,29 +367,37 @@ def _int(text: str | None, name: str) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise BadQuery(f"{name}: {text!r} is not a row number") from None
+        raise BadQuery(f"{name}: {text!r} is not a whole number") from None
 
 
 def _filter(request: Request) -> tuple[EntryFilter, dict[str, str]]:
-    """``tradebot journal``'s filters from the query string (one value each here)."""
+    """``tradebot journal``'s filters from the query string. Like the CLI's repeatable options,
+    algo, symbol, status and coid take several values (repeated, or separated by commas)."""
     q = request.query_params
-    form = {k: q.get(k, "").strip() for k in ("algo", "symbol", "status", "coid", "since", "until")}
+    many = {k: _values(q.getlist(k)) for k in ("algo", "symbol", "status", "coid")}
+    form = {k: ",".join(v) for k, v in many.items()}
+    form |= {k: q.get(k, "").strip() for k in ("since", "until")}
+    known = {str(s) for s in Status}
+    for status in many["status"]:
+        if status not in known:
+            raise BadQuery(f"status: {status!r} is not a journal status")
+    algos = tuple(a for a in (_int(text, "algo") for text in many["algo"]) if a is not None)
     now = datetime.now(UTC)
-    status = form["status"]
-    if status and status not in {str(s) for s in Status}:
-        raise BadQuery(f"status: {status!r} is not a journal status")
-    algo = _int(form["algo"], "algo")
     try:
         since = parse_when(form["since"], now) if form["since"] else None
         until = parse_when(form["until"], now) if form["until"] else None
     except click.BadParameter as exc:
         raise BadQuery(exc.format_message()) from None
     where = EntryFilter(
-        algo_ids=() if algo is None else (algo,),
-        symbols=(form["symbol"].upper(),) if form["symbol"] else (),
-        statuses=(Status(status),) if status else (),
-        client_order_ids=(form["coid"],) if form["coid"] else (),
+        algo_ids=algos,
+        symbols=tuple(s.upper() for s in many["symbol"]),
+        statuses=tuple(Status(s) for s in many["status"]),
+        client_order_ids=tuple(many["coid"]),
         since=since,
         until=until,
     )
     return where, form
+
+
+def _values(given: list[str]) -> list[str]:
+    return [part.strip() for text in given for part in text.split(",") if part.strip()]

@@ -14,6 +14,7 @@
     source.addEventListener("open", () => badge && (badge.dataset.state = "open"));
     source.addEventListener("error", () => badge && (badge.dataset.state = "error"));
     source.addEventListener("entry", (event) => {
+      if (!refresh) body.querySelectorAll("tr.fresh").forEach((r) => r.classList.remove("fresh"));
       const empty = body.querySelector("tr.empty");
       if (empty) empty.remove();
       body.insertAdjacentHTML("afterbegin", event.data);
@@ -21,7 +22,10 @@
       while (body.rows.length > KEEP) body.deleteRow(-1);
       // counts and the last signal: one htmx refresh of the summary per burst of rows
       clearTimeout(refresh);
-      refresh = setTimeout(() => window.htmx && htmx.trigger(document.body, "refresh"), 150);
+      refresh = setTimeout(() => {
+        refresh = null;
+        if (window.htmx) htmx.trigger(document.body, "refresh");
+      }, 150);
     });
   }
 
