@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 from pydantic import SecretStr
 
 from tests.journal.generate import Generated
-from tests.web.conftest import served
+from tests.web.conftest import round_trip, served
 from tradebot.config.model import Config
 from tradebot.journal import open_journal
 from tradebot.journal.interface import EntryFilter
@@ -22,10 +25,10 @@ from tradebot.web.views import journal_page
 TOKEN = "dash-token-5f1e9a7c"
 
 
-def config_with(**dashboard: object) -> Config:
+def config_with(password: str = "hub-password-93ab", **dashboard: object) -> Config:
     return Config.model_validate(
         {
-            "alphahub": {"email": "me@example.com", "password": "hub-password-93ab"},
+            "alphahub": {"email": "me@example.com", "password": password},
             "broker": {"alpaca": {"key_id": "AKTESTKEY123", "secret_key": "alpaca-secret-77c2"}},
             "dashboard": dashboard,
         }
@@ -84,11 +87,17 @@ def test_journal_pages_walk_every_row_once_newest_first(known: Generated) -> Non
         store.close()
 
 
-def test_performance_and_positions_show_the_report_figures(
+async def fetch(url: str) -> Any:
+    """GET ``url`` as JSON from a worker thread (the test's loop stays free)."""
+    response = await asyncio.to_thread(requests.get, url, timeout=10)
+    return response.json()
+
+
+async def test_performance_and_positions_show_the_report_figures(
     known: Generated, tmp_path: Path
 ) -> None:
     with served(sources(known, tmp_path)) as dash:
-        perf = requests.get(f"{dash.url}api/performance", timeout=10).json()
+        perf = await fetch(f"{dash.url}api/performance")
         store = open_journal(known.path, readonly=True)
         try:
             expected = [r.as_dict() for r in report(store)]
@@ -99,21 +108,35 @@ def test_performance_and_positions_show_the_report_figures(
         chart = perf["chart"]
         assert chart["labels"] == ["algo 1", "all"]
         assert chart["data"][-1][-1] == pytest.approx(99.8)  # the curve ends at the report's P&L
-        positions = requests.get(f"{dash.url}api/positions", timeout=10).json()
-        assert positions["rows"] == []  # AAPL bought and sold: flat
-        assert "<svg" not in requests.get(f"{dash.url}performance", timeout=10).text
+        await round_trip(known.path, 1, "AAPL", "100", "110", day=1)  # another 99.80
+        await round_trip(known.path, 4, "MSFT", "50", "45", day=2)  # 10 x (44.99 - 50.01)
+        perf = await fetch(f"{dash.url}api/performance")
+        by_algo = {r["algo_id"]: r["realised_pnl"] for r in perf["report"]}
+        assert by_algo == {1: "199.6", 2: "0", 4: "-50.2"}
+        chart = perf["chart"]
+        assert chart["labels"] == ["algo 1", "algo 4", "all"]
+        assert [series[-1] for series in chart["data"][1:]] == pytest.approx([199.6, -50.2, 149.4])
+        positions = await fetch(f"{dash.url}api/positions")
+        assert positions["rows"] == []  # every algorithm bought and sold: flat
 
 
 def test_no_secret_is_rendered_and_pages_forbid_other_hosts(
     known: Generated, tmp_path: Path
 ) -> None:
-    config = config_with(token=TOKEN)
+    # unique to this test: the masking registry is per process, and the journal's writer masks
+    # what it knows, so this row holds the secret in clear only if no test registered it before
+    leaked = f"hub-password-{uuid.uuid4().hex[:12]}"
+    config = config_with(leaked, token=TOKEN)
+    with open_journal(known.path) as writer:  # a row written by a process that did not know it
+        writer.record_error(f"login refused for password {leaked}", algo_id=1)
     with served(sources(known, tmp_path, config)) as dash:
+        rows = requests.get(f"{dash.url}api/journal?status=error", timeout=10).json()["rows"]
+        assert any("login refused for password ***" in r["detail"] for r in rows)
         page = requests.get(f"{dash.url}config", timeout=10)
         assert "***" in page.text and "dashboard:" in page.text
         for path in ("", "journal", "config", "api/config", "api/now", "performance"):
             text = requests.get(dash.url + path, timeout=10).text
-            for secret in (TOKEN, "hub-password-93ab", "alpaca-secret-77c2", "AKTESTKEY123"):
+            for secret in (TOKEN, leaked, "alpaca-secret-77c2", "AKTESTKEY123"):
                 assert secret not in text, (path, secret)
         csp = page.headers["content-security-policy"]
         assert "default-src 'none'" in csp and "script-src 'self'" in csp

@@ -32,6 +32,7 @@ async def test_live_book_follows_new_fills_like_a_full_replay(known: Generated) 
                 await executor.consume_events()
         after = book_of(live.current(reader))
         assert after == book_of(reader.rebuild_book())
+        assert book_of(live.current(reader)) == after  # a look with nothing new changes nothing
         assert {(a, s) for a, s, _ in after} >= {(3, "NVDA"), (3, "AMD")}
     finally:
         reader.close()
