@@ -27,6 +27,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import requests
 
@@ -113,6 +114,27 @@ def pages(events: int) -> None:
             thread.join(10)
 
 
+async def shown(page: Any, hub: Any, algo: int, count: int) -> list[float]:
+    """Seconds from a push to the newest row of the page's live table being a new signal."""
+    samples = []
+    for i in range(count):
+        newest = await page.evaluate("document.querySelector('#recent tr[data-id]')?.dataset.id")
+        before = int(newest or 0)
+        at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        side, kind = ("buy", "open") if i % 2 == 0 else ("sell", "close")
+        leg = {"price": 100.0, "side": side, "symbol": "SYMZ", "timestamp": f"{at}.{i:06d}"}
+        t0 = time.perf_counter()
+        await hub.push(algo, {kind: [leg]})
+        await page.wait_for_function(
+            "n => [...document.querySelectorAll('#recent tr[data-id]')].some("
+            "r => +r.dataset.id > n && r.textContent.includes('signal'))",
+            arg=before,
+        )
+        samples.append(time.perf_counter() - t0)
+        await asyncio.sleep(0.3)  # let the order and fill rows land before the next push
+    return samples
+
+
 def dashboard_url(folder: Path) -> str:
     """The address `tradebot dashboard` printed in its log (e2e.start names logs by config)."""
     for log in folder.glob("*.log"):
@@ -128,6 +150,7 @@ async def bot_latency(signals: int, rounds: int) -> None:
     e2e = sibling("e2e")
     without: list[float] = []
     with_browser: list[float] = []
+    on_page: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         server = e2e.TimedServer()
@@ -157,6 +180,7 @@ async def bot_latency(signals: int, rounds: int) -> None:
                         await page.goto(url)
                         await page.wait_for_selector("#live[data-state='open']")
                         with_browser += await e2e.measure(hub, server, signals, 0.05, journal)
+                        on_page += await shown(page, hub, e2e.ALGO, 10)
                         await page.close()
                 finally:
                     await browser.close()
@@ -168,6 +192,9 @@ async def bot_latency(signals: int, rounds: int) -> None:
     a = e2e.summary("no browser", without)
     b = e2e.summary("Chromium on the Now page (live events)", with_browser)
     print(f"  with / without, ratio of medians: {b / a:.2f} (goal: no measurable difference)")
+    print("signal frame pushed -> its row on the open Now page (server-sent events, no reload)")
+    c = e2e.summary("Chromium, tradebot dashboard beside the bot", on_page)
+    print(f"  {'ok' if c < 1 else 'OVER'} (target: within a second)")
 
 
 def main() -> None:
