@@ -153,7 +153,7 @@ class Pages:
 
     async def _live_state(self) -> dict[str, Any]:
         """The status file and the kill switch: small reads, still off the loop."""
-        return await asyncio.to_thread(self._read_state)
+        return await self.sources.run(self._read_state)
 
     def _read_state(self) -> dict[str, Any]:
         status, problem = None, None
@@ -318,7 +318,7 @@ class Pages:
             )
         reason = str(form.get("reason") or "").strip() or "from the dashboard"
         try:
-            await asyncio.to_thread(_apply, path, action, f"dashboard: {reason}")
+            await self.sources.run(partial(_apply, path, action, f"dashboard: {reason}"))
         except OSError as exc:
             return self.html(
                 "problem.html",

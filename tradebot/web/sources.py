@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,9 @@ from tradebot.journal.interface import Journal
 from tradebot.journal.sqlite import open_journal
 
 T = TypeVar("T")
+
+#: threads reading for the dashboard; one journal connection serialises them anyway
+READERS = 2
 
 #: the broker's net positions, asked off the loop; None when there is no broker to ask
 BrokerPositions = Callable[[], Awaitable[tuple[Mapping[str, Decimal] | None, str]]]
@@ -65,6 +69,7 @@ class Sources:
     feed: LiveFeed | None = None
     _journal: Journal | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     @property
     def token(self) -> str | None:
@@ -82,11 +87,28 @@ class Sources:
             return self._journal
 
     async def read(self, func: Callable[[Journal], T]) -> T:
-        """``func(journal)`` in a worker thread: a slow read never blocks the event loop."""
-        return await asyncio.to_thread(lambda: func(self.journal()))
+        """``func(journal)`` in one of the dashboard's own threads: a slow read (a year of
+        P&L) never blocks the event loop, nor takes a worker of the loop's default pool,
+        where the bot's broker calls run."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads(), lambda: func(self.journal()))
+
+    async def run(self, func: Callable[[], T]) -> T:
+        """``func()`` (a small file read) in the dashboard's threads."""
+        return await asyncio.get_running_loop().run_in_executor(self._threads(), func)
+
+    def _threads(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(READERS, thread_name_prefix="dashboard")
+            return self._pool
 
     def close(self) -> None:
+        """Close the journal and let the threads go (a later read starts them again)."""
         with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
             if self._journal is not None:
                 self._journal.close()
                 self._journal = None
