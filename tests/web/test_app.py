@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,17 @@ async def test_performance_and_positions_show_the_report_figures(
         assert [series[-1] for series in chart["data"][1:]] == pytest.approx([199.6, -50.2, 149.4])
         positions = await fetch(f"{dash.url}api/positions")
         assert positions["rows"] == []  # every algorithm bought and sold: flat
+
+
+def test_positions_show_drift_against_the_broker(known: Generated, tmp_path: Path) -> None:
+    async def broker() -> tuple[dict[str, Decimal], str]:
+        return {"AAPL": Decimal(5)}, "broker: scripted"
+
+    with served(Sources(journal_path=known.path, broker_positions=broker)) as dash:
+        rows = requests.get(f"{dash.url}api/positions", timeout=10).json()["rows"]
+        assert rows == [{"algo": "NET", "symbol": "AAPL", "qty": "0", "broker": "5", "drift": "5"}]
+        html = requests.get(f"{dash.url}positions", timeout=10).text
+        assert 'class="net tone-bad drift"' in html and "broker: scripted" in html
 
 
 def test_no_secret_is_rendered_and_pages_forbid_other_hosts(

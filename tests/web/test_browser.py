@@ -144,7 +144,17 @@ async def test_live_signal_chart_and_story(dash: Dash) -> None:
         timeout=DEADLINE * 1000
     )
     await expect(now.locator("#count-fills")).to_have_text("1", timeout=DEADLINE * 1000)
+    # each algorithm's connections, from the status file the bot rewrites every few seconds
+    for algo in ALGOS:
+        line = now.locator(".algos tr", has_text=f"{algo}")
+        await expect(line.first).to_contain_text("2/2 joined", timeout=DEADLINE * 1000)
+    await expect(now.locator("#bot-state")).to_have_text("running")
     await now.screenshot(path=ARTIFACTS / "now.png", full_page=True)
+    held = await dash.page("positions")  # the journal's 10 JBHT beside the broker's 10
+    net = held.locator("tr.net", has_text="JBHT")
+    await expect(net).to_contain_text("10")
+    assert await held.locator("tr.drift").count() == 0
+    await held.screenshot(path=ARTIFACTS / "positions.png", full_page=True)
 
     # a close realises P&L: the equity chart draws
     await env.push_and_wait(16, {"close": [leg("JBHT", "sell", "170.00", env.at)]})
@@ -166,7 +176,7 @@ async def test_live_signal_chart_and_story(dash: Dash) -> None:
     await expect(story).to_contain_text("filled")
     await expect(story).to_contain_text("raw frame")
     await journal.screenshot(path=ARTIFACTS / "story.png", full_page=True)
-    for name in ("positions", "config", "journal"):
+    for name in ("config", "journal"):
         page = await dash.page(name)
         await page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
         assert TOKEN not in await page.content()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from tests.web.conftest import served
 from tradebot.cli.main import main
 from tradebot.config.model import Config, DashboardConfig, is_loopback
 from tradebot.web.serve import start_dashboard
-from tradebot.web.sources import Sources
+from tradebot.web.sources import LiveFeed, Sources
 
 
 def test_a_taken_port_is_reported_and_port_zero_says_which(tmp_path: Path) -> None:
@@ -65,3 +66,13 @@ def test_dashboard_command_refuses_a_public_host_without_a_token(
     code = main(["dashboard", "--journal", str(tmp_path / "j.sqlite"), "--host", "0.0.0.0"])
     assert code == 2
     assert "not loopback" in capsys.readouterr().err
+
+
+async def test_a_live_feed_wakes_every_waiting_stream_at_once() -> None:
+    feed = LiveFeed()
+    waiting = [asyncio.create_task(feed.wait(3600)) for _ in range(3)]
+    await asyncio.sleep(0)  # let them start waiting
+    feed.notify()
+    async with asyncio.timeout(30):  # a deadline for a broken feed, far above any real wake
+        await asyncio.gather(*waiting)
+    await feed.wait(0)  # nothing to wait for: returns at its own deadline
