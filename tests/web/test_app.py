@@ -178,6 +178,10 @@ def test_controls_need_the_token_a_post_and_the_same_origin(
         assert foreign.status_code == 403
         nowhere = requests.post(url, data={"token": TOKEN}, timeout=10)  # no Origin, no Referer
         assert nowhere.status_code == 403
+        crowded = {"token": TOKEN, **{f"f{n}": "x" for n in range(10)}}
+        assert requests.post(url, data=crowded, headers=origin, timeout=10).status_code == 403
+        huge = {"token": TOKEN, "reason": "x" * 5000}
+        assert requests.post(url, data=huge, headers=origin, timeout=10).status_code == 403
         assert not switch.exists()
         done = requests.post(
             f"{dash.url}control/reduce-only",

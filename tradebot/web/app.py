@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 import click
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -36,9 +35,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import (
     HTMLResponse,
-    RedirectResponse,
     Response,
-    StreamingResponse,
 )
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -46,31 +43,23 @@ from starlette.staticfiles import StaticFiles
 from tradebot.cli.journal_common import parse_when
 from tradebot.config.display import effective_config_yaml
 from tradebot.exceptions import StatusUnreadable, TradebotError
-from tradebot.journal.interface import EntryFilter, Journal
+from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import Entry, Status
 from tradebot.masking import mask, register_found_in
 from tradebot.runtime.killswitch import (
-    HaltMode,
-    clear_kill_switch,
     read_kill_switch,
-    write_kill_switch,
 )
 from tradebot.runtime.status import read_status
 from tradebot.web import views
 from tradebot.web.book import LiveBook
-from tradebot.web.security import SecurityHeaders, same_origin, token_matches
+from tradebot.web.controls import Controls
+from tradebot.web.live import LiveEvents
+from tradebot.web.security import SecurityHeaders
 from tradebot.web.sources import Sources
 
 STATIC = Path(__file__).parent / "static"
-#: seconds between journal polls for live events when no in-process feed wakes them
-POLL = 0.2
-#: seconds between keep-alive comments on an idle event stream (proxies close silent ones)
-KEEPALIVE = 15.0
-#: rows sent in one burst of live events
-BURST = 200
 #: seconds the Positions page waits for the broker's view before showing the journal's alone
 BROKER_TIMEOUT = 3.0
-CONTROLS = {"halt": "halt", "reduce-only": "reduce_only", "resume": "resume"}
 
 
 def create_app(sources: Sources) -> Starlette:
@@ -81,14 +70,14 @@ def create_app(sources: Sources) -> Starlette:
     routes = [
         Route("/", pages.now),
         Route("/partials/now", pages.now_partial),
-        Route("/events", pages.events),
+        Route("/events", LiveEvents(sources, pages.render_row).endpoint),
         Route("/journal", pages.journal),
         Route("/story", pages.story),
         Route("/positions", pages.positions),
         Route("/performance", pages.performance),
         Route("/config", pages.config),
         Route("/api/{what}", pages.api),
-        Route("/control/{action}", pages.control, methods=["POST"]),
+        Route("/control/{action}", Controls(sources, pages.refuse).endpoint, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
@@ -250,108 +239,11 @@ class Pages:
             return self.json({"error": f"no such endpoint: api/{what}"}, 404)
         return await self.guarded(request, "api", builders[what])
 
-    # -- live events --------------------------------------------------------------------------
-    async def events(self, request: Request) -> Response:
-        """Rows as they are journaled. Resumes after ``Last-Event-ID`` (the browser sends it
-        when it reconnects) or ``?after=ID``; with neither, starts from now."""
-        start = request.headers.get("last-event-id") or request.query_params.get("after")
-        after = _int(start, "after") if start else None
-        return StreamingResponse(
-            self._stream(request, after),
-            media_type="text/event-stream",
-            headers={"x-accel-buffering": "no"},  # nginx: do not hold events back
-        )
+    def refuse(self, status_code: int, why: str) -> HTMLResponse:
+        return self.html("problem.html", status_code, page="now", problem=why)
 
-    async def _stream(self, request: Request, after: int | None) -> AsyncIterator[str]:
-        yield "retry: 1000\n\n"
-        loop = asyncio.get_running_loop()
-        quiet_since = loop.time()
-        last = after
-        while not await request.is_disconnected():
-            try:
-                if last is None:
-                    last = await self.sources.read(lambda j: j.last_id())
-                rows = await self.sources.read(partial(_rows_after, last))
-            except TradebotError:
-                rows = []  # no journal yet: the bot has not written one; keep waiting
-            for entry in rows:
-                html = mask(self.env.get_template("_row.html").render(r=views.row(entry)))
-                data = "".join(f"data: {line}\n" for line in html.splitlines() or [""])
-                yield f"event: entry\nid: {entry.id}\n{data}\n"
-                last = entry.id
-            if rows:
-                quiet_since = loop.time()
-                continue  # a burst may have more behind it
-            if loop.time() - quiet_since > KEEPALIVE:
-                yield ": keep-alive\n\n"
-                quiet_since = loop.time()
-            if self.sources.feed is not None:
-                await self.sources.feed.wait(POLL)
-            else:
-                await asyncio.sleep(POLL)
-
-    # -- controls -----------------------------------------------------------------------------
-    async def control(self, request: Request) -> Response:
-        """Halt, reduce-only or resume: the same kill switch file ``tradebot halt`` writes,
-        so the running bot journals the change with its next signal, as for the CLI."""
-        action = CONTROLS.get(request.path_params["action"])
-        if action is None:
-            return self.html("problem.html", 404, page="now", problem="no such control")
-        if self.sources.token is None:
-            return self.html(
-                "problem.html", 403, page="now", problem="read-only: no dashboard.token set"
-            )
-        if not same_origin(request):
-            return self.html(
-                "problem.html", 403, page="now", problem="refused: not sent from this dashboard"
-            )
-        form = await _small_form(request)
-        if not token_matches(form.get("token"), self.sources.token):
-            return self.html("problem.html", 403, page="now", problem="refused: wrong token")
-        path = self.sources.kill_switch_path
-        if path is None:
-            return self.html(
-                "problem.html",
-                409,
-                page="now",
-                problem="risk.kill_switch_file is not set in the config: nothing to write",
-            )
-        reason = str(form.get("reason") or "").strip() or "from the dashboard"
-        try:
-            await self.sources.run(partial(_apply, path, action, f"dashboard: {reason}"))
-        except OSError as exc:
-            return self.html(
-                "problem.html",
-                500,
-                page="now",
-                problem=f"cannot change the kill switch {path}: {exc.strerror or exc}",
-            )
-        # relative: back to the Now page under whatever prefix a proxy serves us at
-        return RedirectResponse("../", status_code=303)
-
-
-async def _small_form(request: Request) -> dict[str, str]:
-    """An HTML form's fields (urlencoded, as the page posts it), at most 4 KiB read: a control
-    carries a token and a reason, nothing more (and no multipart parser is needed)."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > 4096:
-            return {}
-    fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=8)
-    return {k: v[0] for k, v in fields.items() if v}
-
-
-def _rows_after(mark: int, journal: Journal) -> list[Entry]:
-    return list(journal.iter_entries(EntryFilter(after_id=mark, limit=BURST)))
-
-
-def _apply(path: Path, action: str, reason: str) -> None:
-    if action == "resume":
-        clear_kill_switch(path)
-    else:
-        reduce_only = action == HaltMode.REDUCE_ONLY
-        write_kill_switch(path, reduce_only=reduce_only, reason=reason, now=datetime.now(UTC))
+    def render_row(self, entry: Entry) -> str:
+        return mask(self.env.get_template("_row.html").render(r=views.row(entry)))
 
 
 def _as_json(request: Request) -> Request:
