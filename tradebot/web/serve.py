@@ -7,10 +7,18 @@ picks a free port; the handle says which, for the banner and ``tradebot status``
 
 Wiring it into the bot is a few lines::
 
-    handle = await start_dashboard(config, sources_for(config, config_path))
+    feed = LiveFeed()                   # optional: rows reach open pages at once, not at the
+                                        # next 0.2 s poll; call feed.notify() from the bot's
+                                        # observer whenever it has journaled something
+    sources = sources_for(config, config_path, feed=feed, broker_positions=ask_broker)
+    handle = await start_dashboard(config, sources)
     banner.line(handle.describe())      # "dashboard: http://127.0.0.1:8800/" or why not
+    status["dashboard"] = handle.url    # for `tradebot status` (None when not served)
     ...                                 # on the way out:
     await handle.stop()
+
+``ask_broker`` (optional) is ``async () -> (positions or None, note)``: the bot's own broker's
+net positions for the Positions page, which waits at most 3 s for it.
 """
 
 from __future__ import annotations
