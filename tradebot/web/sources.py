@@ -67,6 +67,9 @@ class Sources:
     kill_switch_path: Path | None = None
     broker_positions: BrokerPositions | None = None
     feed: LiveFeed | None = None
+    #: opens the journal read-only; default: the SQLite file at ``journal_path`` (a server
+    #: journal passes its own opener, e.g. ``lambda: open_journal(url, readonly=True)``)
+    opener: Callable[[], Journal] | None = None
     _journal: Journal | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
@@ -83,7 +86,8 @@ class Sources:
         Raises :class:`JournalError` while there is none. Call from a worker thread."""
         with self._lock:
             if self._journal is None:
-                self._journal = open_journal(self.journal_path, readonly=True)
+                opener = self.opener or (lambda: open_journal(self.journal_path, readonly=True))
+                self._journal = opener()
             return self._journal
 
     async def read(self, func: Callable[[Journal], T]) -> T:
