@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "halt": ("tradebot.cli.halt_cmd:halt", "Kill switch: stop sending orders (or reduce-only)."),
     "resume": ("tradebot.cli.halt_cmd:resume", "Lift a halt: trade again."),
     "explain": ("tradebot.cli.explain_cmd:explain", "The whole story of one leg or one signal."),
+    "dashboard": (
+        "tradebot.cli.dashboard_cmd:dashboard",
+        "Serve the web dashboard over a journal.",
+    ),
 }
 
 

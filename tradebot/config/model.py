@@ -11,6 +11,7 @@ the listener reads :class:`AlphaHubConfig`; brokers read :class:`BrokerConfig`; 
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from decimal import Decimal
 from enum import StrEnum
@@ -444,6 +445,53 @@ class GlobalRiskConfig(RiskConfig):
         return value
 
 
+# -- dashboard -----------------------------------------------------------------------------------
+
+
+class DashboardConfig(Frozen):
+    """The web dashboard the running bot serves (``tradebot dashboard`` serves it alone too).
+
+    Read-only unless ``token`` is set; with a token the page offers halt, reduce-only and resume,
+    each a POST carrying the token. Anything but loopback without a token is refused: a page
+    anyone on the network can read shows the account and every order.
+    """
+
+    enabled: StrictBool = True
+    host: str = "127.0.0.1"
+    port: int = Field(
+        8800, ge=0, le=65535, description="0 picks a free port; the banner says which"
+    )
+    token: SecretStr | None = Field(
+        None, description="from the environment: token: ${TRADEBOT_DASHBOARD_TOKEN}"
+    )
+
+    @field_validator("token")
+    @classmethod
+    def _blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        # ``${VAR:-}`` with VAR unset gives "": no token, not an empty one anyone can type
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    @model_validator(mode="after")
+    def _loopback_or_token(self) -> DashboardConfig:
+        if self.token is None and not is_loopback(self.host):
+            raise ValueError(
+                f"dashboard.host {self.host!r} is not loopback: set dashboard.token (from the "
+                "environment) or keep host 127.0.0.1"
+            )
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or ``localhost``: only this machine can connect."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 # -- algorithms ----------------------------------------------------------------------------------
 
 
@@ -514,6 +562,7 @@ class Config(Frozen):
     broker: BrokerConfig = BrokerConfig()
     journal: JournalConfig = JournalConfig()
     risk: GlobalRiskConfig = GlobalRiskConfig()
+    dashboard: DashboardConfig = DashboardConfig()
     algorithms: dict[PositiveInt, AlgorithmConfig] = Field(default_factory=dict)
 
     _algo_risk: dict[int, RiskConfig] = PrivateAttr(default_factory=dict)

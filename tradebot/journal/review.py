@@ -3,12 +3,14 @@
 * :func:`report` — per algorithm: realised P&L from fills (average cost), counts of signals,
   orders, fills, skips, rejections and failures, and the slippage of fills against the signal
   price (positive = the fill was worse for us than the signal).
+* :func:`pnl_points` — the running realised P&L after each fill, for a chart.
 * :func:`story` — every row about one signal, one leg or one order, in the order written.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -112,6 +114,28 @@ def report(
             algo.slippage += (fill.price - ref) * fill.qty * sign
             algo.slipped_notional += ref * fill.qty
     return [reports[a] for a in sorted(reports)]
+
+
+@dataclass(frozen=True, slots=True)
+class PnlPoint:
+    """One fill's effect on an algorithm's running realised P&L (for the equity curve)."""
+
+    at: datetime
+    algo_id: int
+    realised: Decimal  # what this fill realised
+    total: Decimal  # the algorithm's realised P&L after it, since the first fill
+
+
+def pnl_points(journal: Journal, *, until: datetime | None = None) -> Iterator[PnlPoint]:
+    """Every fill's realised P&L, oldest first, by the same average-cost rule as
+    :func:`report` (so the curve ends where the report's figure is), streamed."""
+    positions: dict[tuple[int, str], _Position] = defaultdict(_Position)
+    totals: dict[int, Decimal] = defaultdict(Decimal)
+    for fill in journal.fill_history(until=until):
+        sign = 1 if fill.side == "buy" else -1
+        realised = positions[fill.algo_id, fill.symbol].fill(fill.qty * sign, fill.price)
+        totals[fill.algo_id] += realised
+        yield PnlPoint(fill.at, fill.algo_id, realised, totals[fill.algo_id])
 
 
 def _leg_keys(intent: Entry) -> set[str]:

@@ -1,0 +1,206 @@
+"""The dashboard in a real browser (Debian's Chromium, headless, driven by Playwright) over the
+journal of a real `tradebot run` between the AlphaHub and Alpaca simulators.
+
+`tradebot dashboard` serves the bot's files from a second process, exactly as a person reviews a
+running bot; screenshots are saved under tests/artifacts/ for a look after the run.
+Chromium comes from apt (scripts/setup installs it in CI); Playwright never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import (
+    ALGOS,
+    DEADLINE,
+    BotProcess,
+    Env,
+    alpaca_server,
+    bot_config,
+    entries,
+    leg,
+    until,
+    wait_subscribed,
+)
+from tradebot.journal.records import Status
+from tradebot.runtime.killswitch import HaltMode, read_kill_switch
+from tradebot.simulators.alphahub.server import AlphaHubSimulator
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+TOKEN = "browser-token-3c9d1e"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+if not CHROMIUM.exists():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(
+            f"{CHROMIUM} is missing in CI: scripts/setup installs the chromium package"
+        )
+    pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)", allow_module_level=True)
+
+from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
+
+DASHBOARD_YAML = """
+dashboard:
+  port: 0
+  token: ${TRADEBOT_DASHBOARD_TOKEN:-}
+"""
+
+
+@dataclass
+class Dash:
+    env: Env
+    url: str
+    browser: Browser
+
+    async def page(self, name: str = "") -> Page:
+        page = await self.browser.new_page(viewport={"width": 1360, "height": 900})
+        await page.goto(self.url + name)
+        return page
+
+
+async def _dashboard(config: Path) -> tuple[asyncio.subprocess.Process, str]:
+    env = {**os.environ, "TRADEBOT_DASHBOARD_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tradebot",
+        "dashboard",
+        "--config",
+        str(config),
+        stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+        env=env,
+    )
+    assert proc.stderr is not None
+    async with asyncio.timeout(DEADLINE):
+        while True:
+            line = (await proc.stderr.readline()).decode()
+            assert line, "tradebot dashboard exited before saying where it listens"
+            found = re.search(r"dashboard: (http://\S+)", line)
+            if found:
+                return proc, found[1]
+
+
+@pytest.fixture
+async def dash(tmp_path: Path) -> AsyncIterator[Dash]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with alpaca_server() as server:
+        async with AlphaHubSimulator(port=0) as hub:
+            config = tmp_path / "config.yaml"
+            config.write_text(bot_config(hub.url, server) + DASHBOARD_YAML)
+            bot = BotProcess(config)
+            await bot.start()
+            web, url = await _dashboard(config)
+            try:
+                await wait_subscribed(hub, ALGOS)
+                env = Env(hub, server, bot, config, tmp_path / "journal" / "tradebot.sqlite")
+                async with async_playwright() as pw:
+                    browser = await pw.chromium.launch(
+                        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+                    )
+                    try:
+                        yield Dash(env, url, browser)
+                    finally:
+                        await browser.close()
+            finally:
+                web.send_signal(signal.SIGINT)
+                async with asyncio.timeout(DEADLINE):
+                    await web.wait()
+                if bot.running:
+                    await bot.stop(signal.SIGKILL)
+
+
+async def test_live_signal_chart_and_story(dash: Dash) -> None:
+    env = dash.env
+    now = await dash.page()
+    await expect(now.locator("#live")).to_have_attribute("data-state", "open", timeout=10_000)
+    # a signal pushed now appears on the open page without a reload
+    env.server.set_price("JBHT", Decimal("168.56"))
+    await env.hub.push(16, {"open": [leg("JBHT", "buy", "168.56", env.at)]})
+    row = now.locator("#recent tr", has_text="JBHT").first
+    await expect(row).to_be_visible(timeout=DEADLINE * 1000)
+    await expect(now.locator("#recent .badge", has_text="signal").first).to_be_visible()
+    await until(lambda: bool(entries(env.journal, statuses=(Status.FILLED,))), "the JBHT fill")
+    await expect(now.locator("#recent tr", has_text="filled").first).to_be_visible(
+        timeout=DEADLINE * 1000
+    )
+    await expect(now.locator("#count-fills")).to_have_text("1", timeout=DEADLINE * 1000)
+    # each algorithm's connections, from the status file the bot rewrites every few seconds
+    for algo in ALGOS:
+        line = now.locator(".algos tr", has_text=f"{algo}")
+        await expect(line.first).to_contain_text("2/2 joined", timeout=DEADLINE * 1000)
+    await expect(now.locator("#bot-state")).to_have_text("running")
+    await now.screenshot(path=ARTIFACTS / "now.png", full_page=True)
+    held = await dash.page("positions")  # the journal's 10 JBHT beside the broker's 10
+    net = held.locator("tr.net", has_text="JBHT")
+    await expect(net).to_contain_text("10")
+    assert await held.locator("tr.drift").count() == 0
+    await held.screenshot(path=ARTIFACTS / "positions.png", full_page=True)
+
+    # a close realises P&L: the equity chart draws
+    await env.push_and_wait(16, {"close": [leg("JBHT", "sell", "170.00", env.at)]})
+    await until(
+        lambda: len(entries(env.journal, statuses=(Status.FILLED,))) == 2, "the close's fill"
+    )
+    perf = await dash.page("performance")
+    await expect(perf.locator("#equity[data-drawn='true'] canvas")).to_be_visible(timeout=10_000)
+    await expect(perf.locator(".uplot .u-legend")).to_contain_text("algo 16")
+    await perf.screenshot(path=ARTIFACTS / "performance.png", full_page=True)
+
+    # every journal row opens its story: the filled order's, from the signal to the fill
+    journal = await dash.page("journal?symbol=JBHT&status=filled")
+    link = journal.locator("#journal tbody tr a").first
+    await link.click()
+    await expect(journal).to_have_url(re.compile(r"story\?id="))
+    story = journal.locator(".story")
+    await expect(story).to_contain_text("intent")
+    await expect(story).to_contain_text("filled")
+    await expect(story).to_contain_text("raw frame")
+    await journal.screenshot(path=ARTIFACTS / "story.png", full_page=True)
+    for name in ("config", "journal"):
+        page = await dash.page(name)
+        await page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+        assert TOKEN not in await page.content()
+
+
+async def test_halt_needs_the_token_and_stops_the_next_signal(dash: Dash) -> None:
+    env = dash.env
+    switch = env.config.parent / "tradebot.halt"
+    now = await dash.page()
+    await now.fill("input[name=token]", "not-the-token")
+    await now.click("#halt")
+    await expect(now.locator("#problem")).to_have_text("refused: wrong token")
+    assert read_kill_switch(switch).mode is HaltMode.RUNNING
+
+    now = await dash.page()
+    await now.fill("input[name=token]", TOKEN)
+    await now.fill("input[name=reason]", "watching a fill")
+    await now.click("#halt")
+    await expect(now.locator("#kill-switch")).to_have_text("halt")
+    assert read_kill_switch(switch).reason == "dashboard: watching a fill"
+    await now.screenshot(path=ARTIFACTS / "halted.png", full_page=True)
+
+    await env.push_and_wait(17, {"open": [leg("AAPL", "buy", "189.50", env.at)]})
+    assert env.skips("AAPL") == ["kill_switch"]
+    assert env.orders("AAPL") == []
+    changes = [e.detail for e in entries(env.journal, statuses=(Status.CONFIG,))]
+    assert any("kill switch: halt" in d and "watching a fill" in d for d in changes)

@@ -1,0 +1,295 @@
+"""The dashboard's Starlette app: pages, partials, JSON endpoints, live events and controls.
+
+Every URL is relative (no leading slash in any link), so the app works behind a reverse proxy
+under a sub-path. Endpoints (GET unless said):
+
+====================  ==========================================================================
+``/``                 Now: mode, account, connections, last signal, today's counts, newest rows
+``/partials/now``     the Now page's summary (htmx refreshes it when a row arrives)
+``/events``           server-sent events: ``entry`` (one rendered row) as rows are journaled
+``/journal``          the journal, filtered like ``tradebot journal``, newest first, paged
+``/story?id=ID``      ``tradebot explain ID``
+``/positions``        per algorithm and net, beside the broker's, drift highlighted
+``/performance``      ``tradebot report`` and the realised P&L curve
+``/config``           the effective config, secrets masked
+``/api/<page>``       the same data as JSON (now, journal, story, positions, performance,
+                      config, status)
+``POST /control/X``   halt, reduce-only or resume: token and same origin required
+====================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import click
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    Response,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from tradebot.cli.journal_common import parse_when
+from tradebot.config.display import effective_config_yaml
+from tradebot.exceptions import StatusUnreadable, TradebotError
+from tradebot.journal.interface import EntryFilter
+from tradebot.journal.records import Entry, Status
+from tradebot.masking import mask, register_found_in
+from tradebot.runtime.killswitch import (
+    read_kill_switch,
+)
+from tradebot.runtime.status import read_status
+from tradebot.web import views
+from tradebot.web.book import LiveBook
+from tradebot.web.controls import Controls
+from tradebot.web.live import LiveEvents
+from tradebot.web.security import SecurityHeaders
+from tradebot.web.sources import Sources
+
+STATIC = Path(__file__).parent / "static"
+#: seconds the Positions page waits for the broker's view before showing the journal's alone
+BROKER_TIMEOUT = 3.0
+
+
+def create_app(sources: Sources) -> Starlette:
+    """The dashboard over ``sources``; nothing is read until a page is asked for."""
+    if sources.config is not None:
+        register_found_in(sources.config)  # mask() then hides every secret on every page
+    pages = Pages(sources)
+    routes = [
+        Route("/", pages.now),
+        Route("/partials/now", pages.now_partial),
+        Route("/events", LiveEvents(sources, pages.render_row).endpoint),
+        Route("/journal", pages.journal),
+        Route("/story", pages.story),
+        Route("/positions", pages.positions),
+        Route("/performance", pages.performance),
+        Route("/config", pages.config),
+        Route("/api/{what}", pages.api),
+        Route("/control/{action}", Controls(sources, pages.refuse).endpoint, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+
+
+class BadQuery(ValueError):
+    """A filter the person typed that cannot be read; shown on the page, status 400."""
+
+
+class Pages:
+    def __init__(self, sources: Sources) -> None:
+        self.sources = sources
+        self.book = LiveBook()
+        self.env = Environment(
+            loader=PackageLoader("tradebot.web", "templates"),
+            autoescape=select_autoescape(default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    # -- rendering ----------------------------------------------------------------------------
+    def html(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        context.setdefault("controls", self.sources.token is not None)
+        # the masker runs over every page: no secret is rendered, whatever a row's text holds
+        text = mask(self.env.get_template(name).render(**context))
+        return HTMLResponse(text, status_code=status_code)
+
+    @staticmethod
+    def json(data: Any, status_code: int = 200) -> Response:
+        text = mask(json.dumps(data, default=str, indent=1))
+        return Response(text, status_code=status_code, media_type="application/json")
+
+    async def guarded(self, request: Request, name: str, build: Callable[[], Any]) -> Response:
+        """Render ``name`` with what ``build`` returns; a missing journal or a bad filter is
+        a page that says so, never a stack trace."""
+        as_json = request.query_params.get("format") == "json" or name == "api"
+        try:
+            context = await build()
+        except (BadQuery, TradebotError) as exc:
+            code = 400 if isinstance(exc, BadQuery) else 503
+            if as_json:
+                return self.json({"error": str(exc)}, code)
+            return self.html("problem.html", code, page=name, problem=str(exc))
+        if as_json:
+            return self.json(context)
+        return self.html(f"{name}.html", page=name, **context)
+
+    # -- pages --------------------------------------------------------------------------------
+    async def now(self, request: Request) -> Response:
+        return await self.guarded(request, "now", self._now)
+
+    async def now_partial(self, request: Request) -> Response:
+        try:
+            context = await self._now()
+        except TradebotError as exc:
+            return self.html("problem_inline.html", problem=str(exc))
+        return self.html("_now_summary.html", **context)
+
+    async def _now(self) -> dict[str, Any]:
+        view = await self.sources.read(lambda j: views.now_view(j, datetime.now(UTC)))
+        return {**view, **(await self._live_state())}
+
+    async def _live_state(self) -> dict[str, Any]:
+        """The status file and the kill switch: small reads, still off the loop."""
+        return await self.sources.run(self._read_state)
+
+    def _read_state(self) -> dict[str, Any]:
+        status, problem = None, None
+        if self.sources.status_path is not None:
+            try:
+                status = read_status(self.sources.status_path)[1].model_dump(mode="json")
+            except StatusUnreadable as exc:
+                problem = str(exc)
+        switch = read_kill_switch(self.sources.kill_switch_path)
+        names = {}
+        if self.sources.config is not None:
+            names = {a: c.name for a, c in self.sources.config.algorithms.items()}
+        return {
+            "status": status,
+            "status_problem": problem,
+            "switch": {"mode": str(switch.mode), "reason": switch.reason, "since": switch.since},
+            "switch_configured": self.sources.kill_switch_path is not None,
+            "names": names,
+        }
+
+    async def journal(self, request: Request) -> Response:
+        return await self.guarded(request, "journal", lambda: self._journal(request))
+
+    async def _journal(self, request: Request) -> dict[str, Any]:
+        where, form = _filter(request)
+        before = _int(request.query_params.get("before"), "before")
+        page = await self.sources.read(lambda j: views.journal_page(j, where, before=before))
+        query = urlencode({k: v for k, v in form.items() if v})
+        return {
+            "rows": page.rows,
+            "next_before": page.next_before,
+            "form": form,
+            "query": query,
+            "statuses": [str(s) for s in Status],
+            "first": before is None,
+        }
+
+    async def story(self, request: Request) -> Response:
+        ident = request.query_params.get("id", "").strip()
+
+        async def build() -> dict[str, Any]:
+            if not ident:
+                raise BadQuery("which story? open one from the journal page")
+            rows = await self.sources.read(lambda j: views.story_view(j, ident))
+            if not rows:
+                raise BadQuery(f"nothing in the journal matches {ident!r}")
+            return {"ident": ident, "rows": rows}
+
+        return await self.guarded(request, "story", build)
+
+    async def positions(self, request: Request) -> Response:
+        return await self.guarded(request, "positions", self._positions)
+
+    async def _positions(self) -> dict[str, Any]:
+        broker, note = None, "broker not queried"
+        if self.sources.broker_positions is not None:
+            try:
+                broker, note = await asyncio.wait_for(
+                    self.sources.broker_positions(), BROKER_TIMEOUT
+                )
+            except TimeoutError:  # the page shows the journal's side without it
+                note = f"the broker did not answer within {BROKER_TIMEOUT:g} s"
+        rows = await self.sources.read(lambda j: views.positions_view(j, broker, self.book))
+        return {"rows": rows, "broker_note": note, "with_broker": broker is not None}
+
+    async def performance(self, request: Request) -> Response:
+        return await self.guarded(request, "performance", self._performance)
+
+    async def _performance(self) -> dict[str, Any]:
+        return await self.sources.read(views.performance_view)
+
+    async def config(self, request: Request) -> Response:
+        async def build() -> dict[str, Any]:
+            if self.sources.config is None:
+                return {"yaml": None}
+            return {"yaml": mask(effective_config_yaml(self.sources.config))}
+
+        return await self.guarded(request, "config", build)
+
+    async def api(self, request: Request) -> Response:
+        what = request.path_params["what"]
+        builders: dict[str, Callable[[], Any]] = {
+            "now": self._now,
+            "journal": lambda: self._journal(request),
+            "positions": self._positions,
+            "performance": self._performance,
+            "status": self._live_state,
+        }
+        if what == "story":
+            return await self.story(_as_json(request))
+        if what == "config":
+            return await self.config(_as_json(request))
+        if what not in builders:
+            return self.json({"error": f"no such endpoint: api/{what}"}, 404)
+        return await self.guarded(request, "api", builders[what])
+
+    def refuse(self, status_code: int, why: str) -> HTMLResponse:
+        return self.html("problem.html", status_code, page="now", problem=why)
+
+    def render_row(self, entry: Entry) -> str:
+        return mask(self.env.get_template("_row.html").render(r=views.row(entry)))
+
+
+def _as_json(request: Request) -> Request:
+    scope = dict(request.scope)
+    query = request.scope.get("query_string", b"")
+    scope["query_string"] = (query + b"&" if query else b"") + b"format=json"
+    return Request(scope, request.receive)
+
+
+def _int(text: str | None, name: str) -> int | None:
+    if text is None or text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise BadQuery(f"{name}: {text!r} is not a whole number") from None
+
+
+def _filter(request: Request) -> tuple[EntryFilter, dict[str, str]]:
+    """``tradebot journal``'s filters from the query string. Like the CLI's repeatable options,
+    algo, symbol, status and coid take several values (repeated, or separated by commas)."""
+    q = request.query_params
+    many = {k: _values(q.getlist(k)) for k in ("algo", "symbol", "status", "coid")}
+    form = {k: ",".join(v) for k, v in many.items()}
+    form |= {k: q.get(k, "").strip() for k in ("since", "until")}
+    known = {str(s) for s in Status}
+    for status in many["status"]:
+        if status not in known:
+            raise BadQuery(f"status: {status!r} is not a journal status")
+    algos = tuple(a for a in (_int(text, "algo") for text in many["algo"]) if a is not None)
+    now = datetime.now(UTC)
+    try:
+        since = parse_when(form["since"], now) if form["since"] else None
+        until = parse_when(form["until"], now) if form["until"] else None
+    except click.BadParameter as exc:
+        raise BadQuery(exc.format_message()) from None
+    where = EntryFilter(
+        algo_ids=algos,
+        symbols=tuple(s.upper() for s in many["symbol"]),
+        statuses=tuple(Status(s) for s in many["status"]),
+        client_order_ids=tuple(many["coid"]),
+        since=since,
+        until=until,
+    )
+    return where, form
+
+
+def _values(given: list[str]) -> list[str]:
+    return [part.strip() for text in given for part in text.split(",") if part.strip()]

@@ -1,0 +1,80 @@
+"""Halt, reduce-only and resume from the page: the kill switch file ``tradebot halt`` writes.
+
+Writing the same file through the same functions means the running bot obeys it before its
+next signal and journals the change, exactly as for the CLI. Each control needs
+``dashboard.token``, a POST with that token and a page of the same origin
+(:mod:`.security`); anything else is refused with a reason and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from tradebot.runtime.killswitch import clear_kill_switch, write_kill_switch
+from tradebot.web.security import same_origin, token_matches
+from tradebot.web.sources import Sources
+
+#: URL name -> what it does
+ACTIONS = {"halt": "halt", "reduce-only": "reduce_only", "resume": "resume"}
+#: a control's form carries a token and a reason; more is not one of ours
+MAX_FORM_BYTES = 4096
+
+
+class Controls:
+    """The ``control/{action}`` endpoint; ``refuse(status, why)`` renders a refusal."""
+
+    def __init__(self, sources: Sources, refuse: Callable[[int, str], Response]) -> None:
+        self.sources = sources
+        self.refuse = refuse
+
+    async def endpoint(self, request: Request) -> Response:
+        action = ACTIONS.get(request.path_params["action"])
+        if action is None:
+            return self.refuse(404, "no such control")
+        if self.sources.token is None:
+            return self.refuse(403, "read-only: no dashboard.token set")
+        if not same_origin(request):
+            return self.refuse(403, "refused: not sent from this dashboard")
+        form = await _small_form(request)
+        if not token_matches(form.get("token"), self.sources.token):
+            return self.refuse(403, "refused: wrong token")
+        path = self.sources.kill_switch_path
+        if path is None:
+            return self.refuse(409, "risk.kill_switch_file is not set in the config: no switch")
+        reason = form.get("reason", "").strip() or "from the dashboard"
+        try:
+            await self.sources.run(partial(_apply, path, action, f"dashboard: {reason}"))
+        except OSError as exc:
+            return self.refuse(500, f"cannot change the kill switch {path}: {exc.strerror or exc}")
+        # relative: back to the Now page under whatever prefix a proxy serves us at
+        return RedirectResponse("../", status_code=303)
+
+
+async def _small_form(request: Request) -> dict[str, str]:
+    """An urlencoded form's fields (as the page posts it; no multipart parser needed), or
+    nothing when the body is larger than :data:`MAX_FORM_BYTES` or has too many fields."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return {}
+    try:
+        fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=8)
+    except ValueError:  # more fields than a control has
+        return {}
+    return {k: v[0] for k, v in fields.items() if v}
+
+
+def _apply(path: Path, action: str, reason: str) -> None:
+    if action == "resume":
+        clear_kill_switch(path)
+    else:
+        reduce_only = action == "reduce_only"
+        write_kill_switch(path, reduce_only=reduce_only, reason=reason, now=datetime.now(UTC))

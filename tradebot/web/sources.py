@@ -1,0 +1,121 @@
+"""Where the dashboard reads from: the journal, the status file, the kill switch, the config.
+
+The same :class:`Sources` serves the running bot and ``tradebot dashboard``; nothing in it
+holds the journal's writer lock (the journal is opened read-only, as the review commands do),
+so the dashboard can never stop the bot from journaling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TypeVar
+
+from tradebot.config.model import Config
+from tradebot.exceptions import JournalError
+from tradebot.journal.interface import Journal
+from tradebot.journal.opener import open_journal
+
+T = TypeVar("T")
+
+#: threads reading for the dashboard; one journal connection serialises them anyway
+READERS = 2
+
+#: the broker's net positions, asked off the loop; None when there is no broker to ask
+BrokerPositions = Callable[[], Awaitable[tuple[Mapping[str, Decimal] | None, str]]]
+
+
+class LiveFeed:
+    """A nudge from the running bot: "the journal has new rows". Server-sent events wait on it
+    instead of their polling interval, so a fill reaches the page at once. Optional: without
+    it the events poll the journal (which is what ``tradebot dashboard`` does)."""
+
+    def __init__(self) -> None:
+        self._waiters: set[asyncio.Event] = set()
+
+    def notify(self) -> None:
+        """Wake every open stream; call from the bot's event loop."""
+        for event in self._waiters:
+            event.set()
+
+    async def wait(self, at_most: float) -> None:
+        """Until :meth:`notify` or ``at_most`` seconds, whichever is first."""
+        event = asyncio.Event()
+        self._waiters.add(event)
+        try:
+            async with asyncio.timeout(at_most):
+                await event.wait()
+        except TimeoutError:
+            pass
+        finally:
+            self._waiters.discard(event)
+
+
+@dataclass
+class Sources:
+    """What the pages read. Paths are absolute; ``config`` is the effective config (or None
+    when ``tradebot dashboard --journal`` is given no config)."""
+
+    journal_path: Path
+    config: Config | None = None
+    status_path: Path | None = None
+    kill_switch_path: Path | None = None
+    broker_positions: BrokerPositions | None = None
+    feed: LiveFeed | None = None
+    #: opens the journal read-only; default: the SQLite file at ``journal_path`` (a server
+    #: journal passes its own opener, e.g. ``lambda: open_journal(url, readonly=True)``)
+    opener: Callable[[], Journal] | None = None
+    _journal: Journal | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+
+    @property
+    def token(self) -> str | None:
+        if self.config is None or self.config.dashboard.token is None:
+            return None
+        return self.config.dashboard.token.get_secret_value()
+
+    def journal(self) -> Journal:
+        """The read-only journal, opened on first use (the bot may not have created it yet).
+
+        Raises :class:`JournalError` while there is none. Call from a worker thread."""
+        with self._lock:
+            if self._journal is None:
+                opener = self.opener or (lambda: open_journal(self.journal_path, readonly=True))
+                self._journal = opener()
+            return self._journal
+
+    async def read(self, func: Callable[[Journal], T]) -> T:
+        """``func(journal)`` in one of the dashboard's own threads: a slow read (a year of
+        P&L) never blocks the event loop, nor takes a worker of the loop's default pool,
+        where the bot's broker calls run."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads(), lambda: func(self.journal()))
+
+    async def run(self, func: Callable[[], T]) -> T:
+        """``func()`` (a small file read) in the dashboard's threads."""
+        return await asyncio.get_running_loop().run_in_executor(self._threads(), func)
+
+    def _threads(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(READERS, thread_name_prefix="dashboard")
+            return self._pool
+
+    def close(self) -> None:
+        """Close the journal and let the threads go (a later read starts them again)."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
+
+
+__all__ = ["BrokerPositions", "JournalError", "LiveFeed", "Sources"]

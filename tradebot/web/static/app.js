@@ -1,0 +1,67 @@
+// tradebot dashboard: live rows by server-sent events, and the equity chart.
+// Loaded from this origin only (the Content-Security-Policy allows nothing else).
+(function () {
+  "use strict";
+  const KEEP = 60; // rows kept in the live table
+
+  function live() {
+    const table = document.querySelector("[data-live]");
+    if (!table || !window.EventSource) return;
+    const body = table.querySelector("tbody");
+    const badge = document.getElementById("live");
+    const source = new EventSource(table.dataset.live); // relative: works under a sub-path
+    let refresh = null;
+    source.addEventListener("open", () => badge && (badge.dataset.state = "open"));
+    source.addEventListener("error", () => badge && (badge.dataset.state = "error"));
+    source.addEventListener("entry", (event) => {
+      if (!refresh) body.querySelectorAll("tr.fresh").forEach((r) => r.classList.remove("fresh"));
+      const empty = body.querySelector("tr.empty");
+      if (empty) empty.remove();
+      body.insertAdjacentHTML("afterbegin", event.data);
+      body.rows[0].classList.add("fresh");
+      while (body.rows.length > KEEP) body.deleteRow(-1);
+      // counts and the last signal: one htmx refresh of the summary per burst of rows
+      clearTimeout(refresh);
+      refresh = setTimeout(() => {
+        refresh = null;
+        if (window.htmx) htmx.trigger(document.body, "refresh");
+      }, 150);
+    });
+  }
+
+  const COLOURS = ["#1d5fb8", "#17803d", "#a15c00", "#7c3aed", "#0e7490", "#be185d", "#4d7c0f"];
+
+  function chart() {
+    const box = document.querySelector("[data-chart]");
+    if (!box || !window.uPlot) return;
+    fetch(box.dataset.chart, { headers: { Accept: "application/json" } })
+      .then((r) => r.json())
+      .then((view) => {
+        const c = view.chart;
+        if (!c) return;
+        const series = [{}].concat(c.labels.map((label, i) => {
+          const all = i === c.labels.length - 1;
+          return {
+            label: label,
+            stroke: all ? "#1d2330" : COLOURS[i % COLOURS.length],
+            width: all ? 2.5 : 1.5,
+            value: (u, v) => (v == null ? "–" : v.toFixed(2)),
+          };
+        }));
+        const opts = {
+          width: Math.max(box.clientWidth - 16, 320),
+          height: 320,
+          series: series,
+          scales: { x: { time: true } },
+          axes: [{}, { label: "realised P&L", size: 70 }],
+        };
+        const plot = new uPlot(opts, c.data, box);
+        box.dataset.drawn = "true";
+        window.addEventListener("resize", () =>
+          plot.setSize({ width: Math.max(box.clientWidth - 16, 320), height: 320 }));
+      })
+      .catch(() => { box.textContent = "the chart could not be loaded"; });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => { live(); chart(); });
+})();

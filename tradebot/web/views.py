@@ -1,0 +1,186 @@
+"""What each page shows, computed from the journal (synchronous: run in a worker thread).
+
+Every figure comes from the same place the CLI takes it: counts from
+:meth:`Journal.count_entries`, rows from :meth:`Journal.iter_entries`, P&L and slippage from
+:func:`tradebot.journal.review.report`, stories from :func:`~tradebot.journal.review.story`,
+positions from :func:`tradebot.cli.positions_cmd.rows`. The dashboard adds no second rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from itertools import chain, islice
+from typing import Any
+
+from tradebot.cli.explain_cmd import describe
+from tradebot.cli.positions_cmd import rows as position_rows
+from tradebot.journal.interface import EntryFilter, Journal
+from tradebot.journal.records import Entry, Status, dec_text
+from tradebot.journal.review import pnl_points, report, story
+from tradebot.runtime.context import start_of_trading_day
+from tradebot.web.book import LiveBook
+
+#: rows on one page of the journal
+PAGE_SIZE = 50
+#: the newest rows of today on the Now page
+RECENT = 30
+#: points drawn per series on the equity chart (a year of fills is thinned to this)
+CHART_POINTS = 1500
+
+#: colour of a row, by what it records
+TONES: Mapping[Status, str] = {
+    Status.SIGNAL: "info",
+    Status.INTENT: "info",
+    Status.FILLED: "good",
+    Status.PARTIAL: "good",
+    Status.ACCEPTED: "plain",
+    Status.SUBMITTED: "plain",
+    Status.SKIPPED: "warn",
+    Status.GAP: "warn",
+    Status.DRIFT: "warn",
+    Status.CANCELED: "warn",
+    Status.EXPIRED: "warn",
+    Status.REJECTED: "bad",
+    Status.LEG_REJECTED: "bad",
+    Status.FAILED: "bad",
+    Status.ERROR: "bad",
+}
+
+#: what the Now page counts for today, and from which statuses
+TODAY = {
+    "signals": (Status.SIGNAL,),
+    "orders": (Status.INTENT,),
+    "fills": (Status.PARTIAL, Status.FILLED),
+    "skips": (Status.SKIPPED,),
+    "rejections": (Status.REJECTED, Status.LEG_REJECTED),
+    "failed": (Status.FAILED,),
+    "lapses": (Status.GAP,),
+}
+
+
+def story_key(entry: Entry) -> str:
+    """What ``explain`` is given for this row: its order, else its leg, else the row itself
+    (a SIGNAL row's id tells its whole signal)."""
+    return entry.client_order_id or entry.leg or str(entry.id)
+
+
+def row(entry: Entry) -> dict[str, Any]:
+    """One journal row as the tables show it."""
+    return {
+        "id": entry.id,
+        "at": entry.at.strftime("%Y-%m-%d %H:%M:%S"),
+        "status": str(entry.status),
+        "tone": TONES.get(entry.status, "plain"),
+        "algo_id": entry.algo_id,
+        "symbol": entry.symbol or "",
+        "side": entry.side or "",
+        "qty": dec_text(entry.qty) or "",
+        "price": dec_text(entry.price) or "",
+        "client_order_id": entry.client_order_id or "",
+        "detail": entry.detail,
+        "story": story_key(entry),
+    }
+
+
+def now_view(journal: Journal, now: datetime) -> dict[str, Any]:
+    """Today's counts (since midnight New York, as ``tradebot status`` counts), the newest rows
+    and the last signal."""
+    since = start_of_trading_day(now)
+    counted = journal.count_entries(EntryFilter(since=since))
+    by_status: dict[Status, int] = {}
+    for (_algo, status), n in counted.items():
+        by_status[status] = by_status.get(status, 0) + n
+    today = {name: sum(by_status.get(s, 0) for s in kinds) for name, kinds in TODAY.items()}
+    recent = list(journal.iter_entries(EntryFilter(since=since, limit=RECENT), page=RECENT))
+    last_signal = journal.entries(EntryFilter(statuses=(Status.SIGNAL,), limit=1))
+    return {
+        "today": today,
+        "since": since,
+        "recent": [row(e) for e in recent],
+        "last_signal": row(last_signal[0]) if last_signal else None,
+        "last_id": journal.last_id(),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class JournalPage:
+    rows: list[dict[str, Any]]
+    next_before: int | None  # the cursor of the next (older) page; None on the last page
+
+
+def journal_page(
+    journal: Journal, where: EntryFilter, *, before: int | None = None, size: int = PAGE_SIZE
+) -> JournalPage:
+    """One page of rows matching ``where``, newest first, starting after row ``before``.
+
+    Paged by the last row's (time, id), never by offset: the 500th page costs what the first
+    does, and rows written meanwhile neither repeat nor vanish from the pages already seen.
+    """
+    where = replace(where, newest_first=True, limit=None, after_id=None)
+    matches: Iterator[Entry] = journal.iter_entries(where, page=size + 1)
+    if before is not None:
+        found = journal.entries(EntryFilter(ids=(before,)))
+        if not found:
+            return JournalPage([], None)
+        cut = found[0]
+        # the rest of the cursor's own microsecond (older ids), then everything before it
+        tick = cut.at + timedelta(microseconds=1)
+        same = replace(
+            where,
+            since=cut.at if where.since is None else max(cut.at, where.since),
+            until=tick if where.until is None else min(tick, where.until),
+        )
+        older = replace(where, until=cut.at if where.until is None else min(cut.at, where.until))
+        matches = chain(
+            (e for e in journal.iter_entries(same, page=size + 1) if e.id < cut.id),
+            journal.iter_entries(older, page=size + 1),
+        )
+    taken = list(islice(matches, size + 1))
+    shown = taken[:size]
+    more = len(taken) > size
+    return JournalPage([row(e) for e in shown], shown[-1].id if more else None)
+
+
+def story_view(journal: Journal, ident: str) -> list[dict[str, Any]]:
+    """The rows of ``tradebot explain IDENT``, each with its readable lines."""
+    return [{**row(e), "lines": describe(e)[1:]} for e in story(journal, ident)]
+
+
+def positions_view(
+    journal: Journal, broker: Mapping[str, Decimal] | None, book: LiveBook
+) -> list[dict[str, Any]]:
+    """``tradebot positions``'s rows: per algorithm, then NET beside the broker's with drift."""
+    return position_rows(book.current(journal), broker)
+
+
+def performance_view(journal: Journal) -> dict[str, Any]:
+    """``tradebot report``'s rows, and each algorithm's realised P&L over time for the chart
+    (uPlot's columns: one x axis of seconds, one series per algorithm, the sum last)."""
+    figures = [r.as_dict() for r in report(journal)]
+    points = list(pnl_points(journal))
+    algos = sorted({p.algo_id for p in points})
+    if not points:
+        return {"report": figures, "chart": None}
+    step = max(1, len(points) // CHART_POINTS)
+    totals = dict.fromkeys(algos, Decimal(0))
+    xs: list[float] = []
+    series: dict[int, list[float]] = {a: [] for a in algos}
+    net: list[float] = []
+    for index, point in enumerate(points):
+        totals[point.algo_id] = point.total
+        if index % step and index != len(points) - 1:
+            continue  # thinned: the chart keeps every step-th point and the last
+        xs.append(point.at.timestamp())
+        for a in algos:
+            series[a].append(float(totals[a]))  # floats only for drawing, never for money
+        net.append(float(sum(totals.values())))
+    return {
+        "report": figures,
+        "chart": {
+            "labels": [f"algo {a}" for a in algos] + ["all"],
+            "data": [xs, *(series[a] for a in algos), net],
+        },
+    }
