@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.execution.filebroker import FileBroker
-from tests.execution.planner import make_signal, simple_plan
+from tests.execution.fixed_planner import make_signal, simple_plan
 from tradebot.execution import Executor, recover
 from tradebot.execution.executor import StepHook
 from tradebot.journal import open_journal

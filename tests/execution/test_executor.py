@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.execution.fakes import LOSE_RESPONSE, T0, ScriptedBroker
-from tests.execution.planner import make_signal, simple_plan
+from tests.execution.fixed_planner import make_signal, simple_plan
+from tests.scripted_broker import LOSE_RESPONSE, T0, ScriptedBroker
 from tradebot.core.book import PositionBook
 from tradebot.core.events import (
     OrderCanceled,

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from tests.execution.fakes import ScriptedBroker
-from tests.execution.planner import make_signal, simple_plan
+from tests.execution.fixed_planner import make_signal, simple_plan
+from tests.scripted_broker import ScriptedBroker
 from tradebot.core.book import PositionBook
 from tradebot.exceptions import OrderRejected
 from tradebot.execution import ExecutionResult, Executor

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.execution.planner import intent_for, make_signal
+from tests.execution.fixed_planner import intent_for, make_signal
 from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.core.orders import IntentRole, Plan, SkippedLeg, SkipReason
 from tradebot.core.signal import Side

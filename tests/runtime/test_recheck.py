@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.execution.fakes import T0, ScriptedBroker
-from tests.execution.planner import make_signal, simple_plan
+from tests.execution.fixed_planner import make_signal, simple_plan
+from tests.scripted_broker import T0, ScriptedBroker
 from tradebot.core.book import PositionBook
 from tradebot.exceptions import BrokerUnavailable
 from tradebot.execution import Executor

@@ -156,7 +156,7 @@ class Bot:
         market = await ctx.market_for(leg.symbol for u in pending for leg in u.signal.legs)
 
         def recovery_planner(signal: Signal, book: PositionBook) -> Plan:
-            return plan(signal, book, account, config, now, day=day, market=market)
+            return plan(signal, book, account, config.planning, now, day=day, market=market)
 
         report = await recover(
             journal,
@@ -300,7 +300,9 @@ class Bot:
         self._note_kill_switch(ctx.switch)  # the state this plan obeys, not a second read
 
         def planner(s: Signal, book: PositionBook) -> Plan:
-            return plan(s, book, account, config, now, market=market, assets=assets, day=day)
+            return plan(
+                s, book, account, config.planning, now, market=market, assets=assets, day=day
+            )
 
         result = await executor.handle(signal, planner)
         self._say(narrate(signal.algo_id, signal.leg_count, result))
