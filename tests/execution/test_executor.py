@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.execution.fixed_planner import make_signal, simple_plan
-from tests.scripted_broker import LOSE_RESPONSE, T0, ScriptedBroker
+from tests.scripted_broker import LOSE_RESPONSE, T0, FillPart, ScriptedBroker
 from tradebot.core.book import PositionBook
 from tradebot.core.events import (
     OrderCanceled,
@@ -91,7 +91,7 @@ async def test_intents_durable_before_send_closes_before_opens(journal: SqliteJo
 
 async def test_rejection_is_final_and_never_retried(journal: SqliteJournal) -> None:
     broker = ScriptedBroker()
-    broker.faults.append(OrderRejected("insufficient buying power", code="40310000"))
+    broker.script.append(OrderRejected("insufficient buying power", code="40310000"))
     executor = Executor(journal, broker, PositionBook(), retry=FAST)
     result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
     (outcome,) = result.outcomes
@@ -107,7 +107,7 @@ async def test_transient_errors_retried_with_the_same_client_order_id(
     journal: SqliteJournal,
 ) -> None:
     broker = ScriptedBroker()
-    broker.faults += [BrokerUnavailable("503"), BrokerUnavailable("timeout")]
+    broker.script += [BrokerUnavailable("503"), BrokerUnavailable("timeout")]
     executor = Executor(journal, broker, PositionBook(), retry=FAST)
     result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
     await drain(executor, broker)
@@ -119,7 +119,7 @@ async def test_transient_errors_retried_with_the_same_client_order_id(
 
 async def test_lost_response_is_looked_up_not_resent(journal: SqliteJournal) -> None:
     broker = ScriptedBroker()
-    broker.faults.append(LOSE_RESPONSE)
+    broker.script.append(LOSE_RESPONSE)
     executor = Executor(journal, broker, PositionBook(), retry=FAST)
     result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
     await drain(executor, broker)
@@ -135,7 +135,7 @@ async def test_gives_up_on_persistent_outage_without_a_final_outcome(
     journal: SqliteJournal,
 ) -> None:
     broker = ScriptedBroker()
-    broker.faults += [BrokerUnavailable("down")] * 4
+    broker.script += [BrokerUnavailable("down")] * 4
     executor = Executor(journal, broker, PositionBook(), retry=FAST)
     result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
     assert result.outcomes[0].error is not None
@@ -150,7 +150,7 @@ async def test_one_attempt_by_default_then_a_lookup_settles_a_lost_response(
     journal: SqliteJournal,
 ) -> None:
     broker = ScriptedBroker()
-    broker.faults.append(LOSE_RESPONSE)
+    broker.script.append(LOSE_RESPONSE)
     executor = Executor(journal, broker, PositionBook())  # the broker adapter owns retries
     result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
     coid = result.outcomes[0].intent.client_order_id
@@ -209,6 +209,25 @@ async def test_duplicate_and_partial_fill_events_are_counted_once(
     # the snapshot path agrees and adds nothing
     snap = replace(broker.orders[coid], filled_qty=Decimal(10), filled_avg_price=Decimal(250))
     assert journal.record_snapshot(snap, source="lookup") == ()
+
+
+async def test_a_partial_fill_then_the_rest_later_moves_the_book_by_each_fill(
+    journal: SqliteJournal,
+) -> None:
+    broker = ScriptedBroker()
+    broker.script.append(FillPart(Decimal(4)))  # 4 of 10 at once, the rest rests
+    executor = Executor(journal, broker, PositionBook(), retry=FAST)
+    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
+    coid = result.outcomes[0].intent.client_order_id
+    broker.end_stream()
+    await executor.consume_events()
+    assert executor.book.qty(3, "TSLA") == Decimal(4)
+    assert statuses(journal, coid)[-1] is Status.PARTIAL
+    broker.fill(coid)  # the rest, later
+    await drain(executor, broker)
+    assert executor.book.qty(3, "TSLA") == Decimal(10) == broker.orders[coid].filled_qty
+    assert statuses(journal, coid)[-1] is Status.FILLED
+    assert journal.rebuild_book() == executor.book
 
 
 async def test_fill_events_for_unknown_orders_are_recorded_not_applied(
@@ -325,7 +344,7 @@ async def test_a_fatal_error_is_recorded_raised_as_itself_and_siblings_finish(
     journal: SqliteJournal,
 ) -> None:
     broker = ScriptedBroker()
-    broker.faults.append(AuthenticationError("keys refused"))
+    broker.script.append(AuthenticationError("keys refused"))
     executor = Executor(journal, broker, PositionBook())
     signal = make_signal(3, opens=(("TSLA", "buy", "250"), ("AMD", "buy", "150")))
     with pytest.raises(AuthenticationError):

@@ -72,7 +72,7 @@ async def _generate(path: Path) -> Generated:
             broker.end_stream()
             await executor.consume_events()
         journal.record_gap("listener reconnected after 12s; frames may be missing", algo_id=2)
-        broker.faults.append(OrderRejected("insufficient buying power"))
+        broker.script.append(OrderRejected("insufficient buying power"))
         third = make_signal(
             2,
             closes=(("MSFT", "sell", "400"),),
