@@ -31,7 +31,7 @@ from typing import TextIO
 
 from tradebot import __version__
 from tradebot.alphahub.gaps import Gap
-from tradebot.alphahub.listener import BadInput, Listener
+from tradebot.alphahub.listener import DroppedInput, Listener
 from tradebot.alphahub.session import StateChange
 from tradebot.broker.base import Broker
 from tradebot.broker.factory import make_broker
@@ -358,7 +358,7 @@ class Bot:
         detail = f" ({change.detail})" if change.detail else ""
         log.info("alphahub connection %s: %s%s", change.connection, change.state, detail)
 
-    def _on_bad_input(self, bad: BadInput) -> None:
+    def _on_bad_input(self, bad: DroppedInput) -> None:
         algo = f" for algorithm {bad.algo_id}" if bad.algo_id is not None else ""
         self._say(f"dropped an unreadable frame{algo}: {bad.reason}")
         detail = (
