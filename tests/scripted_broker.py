@@ -152,19 +152,7 @@ class ScriptedBroker:
             raise step
         if coid in self.orders:  # idempotent: the same id never makes a second order
             return self.orders[coid]
-        now = self._now()
-        pending = OrderSnapshot(
-            client_order_id=coid,
-            broker_order_id=f"b-{len(self.orders) + 1}",
-            symbol=intent.symbol,
-            side=intent.side,
-            qty=intent.qty,
-            filled_qty=Decimal(0),
-            filled_avg_price=None,
-            status=OrderStatus.PENDING,
-            submitted_at=now,
-            updated_at=now,
-        )
+        pending = OrderSnapshot.accepted(intent, f"b-{len(self.orders) + 1}", self._now())
         self._references[coid] = intent.reference_price
         self._store(pending)
         self._emit(pending)

@@ -20,6 +20,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("tradebot", "strategies")
 
@@ -119,22 +121,20 @@ def find_cycle(graph: Mapping[str, set[str]]) -> list[str] | None:
 ALL = list(imports(modules()))
 
 
-def test_the_core_imports_only_itself_and_the_exception_tree() -> None:
-    allowed = ("tradebot.core", "tradebot.exceptions")
+@pytest.mark.parametrize(
+    ("layer", "allowed"),
+    [
+        # the planner and its values: the config depends on the core, never the reverse
+        ("tradebot.core", ("tradebot.core", "tradebot.exceptions")),
+        # sizing rules: they see a leg and an account, nothing of config or I/O
+        ("strategies", ("strategies", "tradebot.core")),
+    ],
+)
+def test_a_layer_imports_only_what_it_may(layer: str, allowed: tuple[str, ...]) -> None:
     bad = sorted(
         f"{i.module} imports {i.target}"
         for i in ALL
-        if package_of(i.module) == "tradebot.core" and package_of(i.target) not in allowed
-    )
-    assert bad == []
-
-
-def test_strategies_import_only_the_core() -> None:
-    allowed = ("strategies", "tradebot.core")
-    bad = sorted(
-        f"{i.module} imports {i.target}"
-        for i in ALL
-        if package_of(i.module) == "strategies" and package_of(i.target) not in allowed
+        if package_of(i.module) == layer and package_of(i.target) not in allowed
     )
     assert bad == []
 

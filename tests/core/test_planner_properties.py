@@ -254,26 +254,17 @@ def test_a_redelivered_open_never_adds_to_the_position_it_opened(
     book = PositionBook(start)
     account = AccountSnapshot("PA1", D(100000), D(10000000), D(100000))
     signal = build_signal(algo_id, [], opens, 0)
-    first = plan(
-        signal,
-        book,
-        account,
-        config.planning,
-        signal.received_at,
-        marks=MARKS,
-        market=agreeing_market(signal),
-    )
+
+    def planned() -> Plan:
+        market = agreeing_market(signal)
+        return plan(
+            signal, book, account, config.planning, signal.received_at, marks=MARKS, market=market
+        )
+
+    first = planned()
     for intent in first.intents:
         book.apply_fill(intent.algo_id, intent.symbol, intent.side, intent.qty)
-    second = plan(
-        signal,
-        book,
-        account,
-        config.planning,
-        signal.received_at,
-        marks=MARKS,
-        market=agreeing_market(signal),
-    )
+    second = planned()
     algo = config.algorithms.get(algo_id)
     for leg in signal.open_legs:
         if book.qty(algo_id, leg.symbol) * leg.side.sign > 0:  # held in the leg's direction
