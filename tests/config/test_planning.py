@@ -55,3 +55,16 @@ def test_the_account_tag_and_the_recovery_bound_come_from_their_sections() -> No
     )
     rules = config.planning
     assert (rules.account_tag, rules.recovery_max_age, dict(rules.algorithms)) == ("ACME", 42, {})
+
+
+def test_a_live_edit_copy_plans_by_the_edited_sections() -> None:
+    """A live edit replaces ``algorithms`` and ``risk`` on a copy of the running config."""
+    running = make_config({16: {}}, risk={"max_order_notional": 1000})
+    edited = make_config(
+        {16: {"params": {"shares": 20}, "risk": {"max_order_qty": 5}}},
+        risk={"max_order_notional": 800},
+    )
+    live = running.model_copy(update={"algorithms": edited.algorithms, "risk": edited.risk})
+    assert live.planning == edited.planning
+    assert live.risk_for(16) == edited.risk_for(16)
+    assert live.planning.algorithms[16].risk.max_order_notional == D(800)

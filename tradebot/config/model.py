@@ -11,7 +11,7 @@ the listener reads :class:`AlphaHubConfig`; brokers read :class:`BrokerConfig`; 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -506,6 +506,16 @@ class Config(Frozen):
     def model_post_init(self, context: Any, /) -> None:
         self._algo_risk = {a: self.risk.tightened_by(c.risk) for a, c in self.algorithms.items()}
         self._planning = planning_rules(self)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Config:
+        """A copy with ``update`` applied, and what is derived from the sections derived again.
+
+        A live config edit is such a copy (``runtime/config_watch.py``); pydantic would carry the
+        old per-algorithm limits and planning rules over, and the edit would not bind.
+        """
+        copy = super().model_copy(update=update, deep=deep)
+        copy.model_post_init(None)
+        return copy
 
     def risk_for(self, algo_id: int) -> RiskConfig:
         """The limits that apply to ``algo_id``: the global ones tightened by its own."""
