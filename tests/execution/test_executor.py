@@ -40,6 +40,22 @@ def statuses(journal: SqliteJournal, coid: str) -> list[Status]:
     return [e.status for e in rows]
 
 
+def tsla_fill(coid: str, qty: str, cum: str, *, partial: bool, price: str = "250") -> OrderFilled:
+    """A fill the broker's stream reports for the test's buy of 10 TSLA."""
+    return OrderFilled(
+        client_order_id=coid,
+        broker_order_id="b-1",
+        at=T0,
+        symbol="TSLA",
+        side=Side.BUY,
+        qty=Decimal(qty),
+        price=Decimal(price),
+        cum_qty=Decimal(cum),
+        order_qty=Decimal(10),
+        partial=partial,
+    )
+
+
 async def drain(executor: Executor, broker: ScriptedBroker) -> None:
     """Apply every event queued so far (the stream ends at the sentinel)."""
     broker.end_stream()
@@ -181,18 +197,7 @@ async def test_duplicate_and_partial_fill_events_are_counted_once(
     coid = result.outcomes[0].intent.client_order_id
 
     def fill(qty: str, cum: str, partial: bool) -> OrderFilled:
-        return OrderFilled(
-            client_order_id=coid,
-            broker_order_id="b-1",
-            at=T0,
-            symbol="TSLA",
-            side=Side.BUY,
-            qty=Decimal(qty),
-            price=Decimal("250.10"),
-            cum_qty=Decimal(cum),
-            order_qty=Decimal(10),
-            partial=partial,
-        )
+        return tsla_fill(coid, qty, cum, partial=partial, price="250.10")
 
     for event in (
         fill("4", "4", True),
@@ -267,20 +272,7 @@ async def test_a_burst_of_events_is_recorded_in_one_transaction(tmp_path: Path) 
         result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
         coid = result.outcomes[0].intent.client_order_id
         for cum in ("2", "5", "10"):
-            broker.push(
-                OrderFilled(
-                    client_order_id=coid,
-                    broker_order_id="b-1",
-                    at=T0,
-                    symbol="TSLA",
-                    side=Side.BUY,
-                    qty=Decimal(1),
-                    price=Decimal(250),
-                    cum_qty=Decimal(cum),
-                    order_qty=Decimal(10),
-                    partial=cum != "10",
-                )
-            )
+            broker.push(tsla_fill(coid, "1", cum, partial=cum != "10"))
         await drain(executor, broker)
         rows = journal.entries(
             EntryFilter(client_order_ids=(coid,), statuses=(Status.PARTIAL, Status.FILLED))
@@ -297,20 +289,7 @@ async def test_an_order_whose_fills_cover_it_is_resolved_without_a_final_word(
     result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
     coid = result.outcomes[0].intent.client_order_id
     # a lagging broker reports the whole quantity as a partial fill, then never says "filled"
-    broker.push(
-        OrderFilled(
-            client_order_id=coid,
-            broker_order_id="b-1",
-            at=T0,
-            symbol="TSLA",
-            side=Side.BUY,
-            qty=Decimal(10),
-            price=Decimal(250),
-            cum_qty=Decimal(10),
-            order_qty=Decimal(10),
-            partial=True,
-        )
-    )
+    broker.push(tsla_fill(coid, "10", "10", partial=True))
     await drain(executor, broker)
     assert journal.unresolved_intents() == ()
     assert executor.book.qty(3, "TSLA") == Decimal(10)
