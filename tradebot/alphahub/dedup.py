@@ -15,8 +15,7 @@ once is not the same for everything:
   that was not subscribed for a while never receives what it missed (AlphaHub does not replay),
   so when it joins again its counts for that algorithm are brought level with the others
   (:meth:`LegDeduper.caught_up`); otherwise it would stay behind and a later push that only it
-  brings would pass for a copy. Pushes of the last :data:`IN_FLIGHT` seconds are left out: the
-  server may have sent one to it after the join, still on its way.
+  brings would pass for a copy.
 
 Memory is bounded two ways: an entry is forgotten ``window`` seconds (monotonic) after it was
 first seen, and at most ``max_ids`` entries of each kind are kept (the oldest go first). The
@@ -37,9 +36,6 @@ from tradebot.core.signal import LegId, RejectedLeg, Signal
 
 DEFAULT_WINDOW = 24 * 3600.0
 DEFAULT_MAX_IDS = 100_000
-#: seconds within which one push reaches every subscribed connection (milliseconds apart, and
-#: far less than a reconnect's backoff): a rejoining connection may still bring such a push
-IN_FLIGHT = 2.0
 
 #: identifies one piece of bad input: (what, algorithm or None, ...its content)
 ReportKey = tuple[Any, ...]
@@ -54,8 +50,8 @@ class LegDeduper:
         self._window = window
         self._max_ids = max_ids
         self._seen: OrderedDict[LegId | str, float] = OrderedDict()
-        # bad input (its algorithm second) -> (first seen, deliveries per connection, last seen)
-        self._reports: OrderedDict[ReportKey, tuple[float, dict[int, int], float]] = OrderedDict()
+        # bad input (its algorithm second) -> (first seen, deliveries per connection)
+        self._reports: OrderedDict[ReportKey, tuple[float, dict[int, int]]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -77,16 +73,10 @@ class LegDeduper:
         self._seen[key] = now
         return True
 
-    def caught_up(self, connection: int, algo_id: int, now: float) -> None:
-        """``connection`` (re)joined ``algo_id``: what it missed meanwhile will never come.
-
-        Except a push delivered elsewhere within :data:`IN_FLIGHT` seconds: the server may have
-        sent it to this connection too, after the join it has just answered (the join reply is
-        read first on this connection, but the push may be read first on another). Leveling it
-        would make that copy look like a second push, reported twice.
-        """
-        for key, (_, counts, last_seen) in self._reports.items():
-            if key[1] == algo_id and now - last_seen >= IN_FLIGHT:
+    def caught_up(self, connection: int, algo_id: int) -> None:
+        """``connection`` (re)joined ``algo_id``: what it missed meanwhile will never come."""
+        for key, (_, counts) in self._reports.items():
+            if key[1] == algo_id:
                 counts[connection] = max(counts.values())
 
     def seen(self, ids: Sequence[LegId], now: float) -> bool:
@@ -109,9 +99,9 @@ class LegDeduper:
     def new_report(self, key: ReportKey, connection: int, now: float) -> bool:
         """Whether this delivery of bad input ``key`` on ``connection`` is news (see the module)."""
         self._evict(now)
-        first_seen, counts, _ = self._reports.get(key, (now, {}, now))
+        first_seen, counts = self._reports.get(key, (now, {}))
         counts[connection] = counts.get(connection, 0) + 1
-        self._reports[key] = (first_seen, counts, now)
+        self._reports[key] = (first_seen, counts)
         self._evict(now)
         return counts[connection] > max(
             (n for conn, n in counts.items() if conn != connection), default=0

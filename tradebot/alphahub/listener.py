@@ -170,7 +170,7 @@ class Listener:
 
     def joined_channel(self, connection: int, algo_id: int) -> None:
         self._joined[connection].add(algo_id)
-        self._dedup.caught_up(connection, algo_id, self._mono())
+        self._dedup.caught_up(connection, algo_id)
         gap = self._gaps.rejoined(algo_id, connection, self._clock())
         if gap is not None:
             log.info("connection %d rejoined algorithm %d after a gap", connection, algo_id)
