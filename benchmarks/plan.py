@@ -78,7 +78,7 @@ def make_signal() -> Signal:
 
 
 def measure(runs: int, limits: bool) -> list[float]:
-    config, book, signal = make_config(limits), make_book(), make_signal()
+    rules, book, signal = make_config(limits).planning, make_book(), make_signal()
     account = AccountSnapshot("PA1", Decimal(1000000), Decimal(2000000), Decimal(1000000))
     day = DayState(orders_today={ALGO: 10, 3: 40}, realised_pnl={ALGO: Decimal(-120)})
     marks = {symbol: Decimal(50) for symbol in SYMBOLS}
@@ -86,16 +86,16 @@ def measure(runs: int, limits: bool) -> list[float]:
     now = signal.received_at
     market = MarketPrices({leg.symbol: leg.price for leg in signal.legs})  # the broker agrees
     kwargs = {"day": day, "marks": marks, "assets": assets, "market": market}
-    result = plan(signal, book, account, config, now, **kwargs)  # type: ignore[arg-type]
+    result = plan(signal, book, account, rules, now, **kwargs)  # type: ignore[arg-type]
     assert len(result.intents) == 6 and not result.skipped, result
     for _ in range(200):  # warm up
-        plan(signal, book, account, config, now, **kwargs)  # type: ignore[arg-type]
+        plan(signal, book, account, rules, now, **kwargs)  # type: ignore[arg-type]
     times = []
     gc.disable()
     try:
         for _ in range(runs):
             start = time.perf_counter_ns()
-            plan(signal, book, account, config, now, **kwargs)  # type: ignore[arg-type]
+            plan(signal, book, account, rules, now, **kwargs)  # type: ignore[arg-type]
             times.append((time.perf_counter_ns() - start) / 1000)
     finally:
         gc.enable()

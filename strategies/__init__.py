@@ -10,9 +10,10 @@ Each algorithm in ``config.yaml`` names one strategy and its ``params``::
         strategy: mypkg.sizing:Kelly  # ... or any importable ``module:Class``
 
 Built in: ``fixed_shares``, ``fixed_notional``, ``percent_of_equity`` and ``allocation``.
-To add one, drop a module here that defines one subclass of
-:class:`strategies.base.SizingStrategy` with a ``Params`` model (see ``fixed_shares.py``, the
-smallest example). Strategies are imported and their params validated when the config is loaded
+To add one, drop a module here that defines one subclass of ``SizingStrategy`` (defined in
+:mod:`tradebot.core.sizing`, imported from :mod:`strategies.base`) with a ``Params`` model (see
+``fixed_shares.py``, the smallest example). :mod:`tradebot.config.strategy` finds it by name.
+Strategies are imported and their params validated when the config is loaded
 (``tradebot config check`` shows any mistake with its line); nothing is imported while planning.
 A module is imported once per process: a change to ``params`` in config.yaml applies to a running
 bot, a change to a strategy's code needs a restart.

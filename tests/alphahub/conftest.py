@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from tradebot.alphahub import BadInput, Gap, Listener, StateChange
+from tradebot.alphahub import DroppedInput, Gap, Listener, StateChange
 from tradebot.config.model import AlphaHubConfig, ReconnectConfig
 from tradebot.core.signal import Signal
 from tradebot.simulators.alphahub import AlphaHubSimulator
@@ -51,7 +51,7 @@ class Recorder:
     def __init__(self) -> None:
         self.gaps: list[Gap] = []
         self.states: list[StateChange] = []
-        self.bad: list[BadInput] = []
+        self.bad: list[DroppedInput] = []
 
 
 @pytest.fixture

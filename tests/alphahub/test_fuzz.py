@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradebot.alphahub import BadInput, Listener
+from tradebot.alphahub import DroppedInput, Listener
 from tradebot.alphahub import protocol as p
 from tradebot.config.model import AlphaHubConfig
 from tradebot.exceptions import InvalidFrame
@@ -93,7 +93,7 @@ def test_any_frame_shape_is_handled(
 @settings(max_examples=400, deadline=None)
 @given(payload=payloads)
 def test_any_payload_becomes_a_signal_or_a_bad_input_report(payload: Any) -> None:
-    bad: list[BadInput] = []
+    bad: list[DroppedInput] = []
     listener = Listener(AlphaHubConfig(), [14], on_bad_input=bad.append)
     listener.push(0, 14, payload, "raw")  # must never raise
     if listener.queue.empty():

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from tests.execution.fakes import ScriptedBroker
-from tests.execution.planner import make_signal, simple_plan
+from tests.execution.fixed_planner import make_signal, simple_plan
 from tests.journal.generate import Generated, generate
 from tests.pgserver import PgServer
+from tests.scripted_broker import ScriptedBroker
 from tradebot.cli.main import cli
 from tradebot.cli.positions_cmd import rows
 from tradebot.core.book import PositionBook

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from strategies.loader import builtin_names, resolve_strategy
 from tests.config.helpers import WriteConfig, error_text, load
 from tradebot.config.model import Config
+from tradebot.config.strategy import builtin_names, resolve_strategy
 
 ALGO = "algorithms:\n  14:\n    strategy: fixed_shares\n    params: {shares: 1}\n"
 ACCEPTED = {"true": True, "True": True, "TRUE": True, "false": False, "False": False}

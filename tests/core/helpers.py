@@ -74,7 +74,8 @@ def run(
     kwargs.setdefault("day", DayState())
     kwargs.setdefault("market", agreeing_market(signal))
     now = kwargs.pop("now", signal.received_at)
-    return plan(signal, book or PositionBook(), account, config or make_config(), now, **kwargs)
+    rules = (config or make_config()).planning
+    return plan(signal, book or PositionBook(), account, rules, now, **kwargs)
 
 
 def agreeing_market(signal: Signal) -> MarketPrices:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from strategies.base import Sizing, SizingContext, SizingStrategy, StrategyParams
 from tradebot.core.signal import Leg
+from tradebot.core.sizing import Sizing, SizingContext, SizingStrategy, StrategyParams
 
 
 class Explodes(SizingStrategy[StrategyParams]):

@@ -381,6 +381,17 @@ def test_max_order_notional_shrinks_a_close_and_blocks_the_flip_past_it() -> Non
     assert skips(result) == {"AAPL": SkipReason.RISK_LIMIT}
 
 
+def test_a_close_capped_by_the_limit_leaves_no_room_for_a_second_flatten_in_the_signal() -> None:
+    """The close and a flip on one symbol are one order: the cap applies to their sum."""
+    config = make_config(risk={"max_order_notional": 1000})
+    signal = make_signal(closes=[("AAPL", "sell", "150")], opens=[("AAPL", "sell", "150")])
+    result = run(signal, make_book(a16_AAPL=40), config)
+    assert orders(result) == [("close", "sell", "6", "AAPL")]
+    assert "max_order_notional 1000 is used up by the earlier close of AAPL" in detail(
+        result, "AAPL"
+    )
+
+
 def test_a_close_smaller_than_one_share_under_the_limit_is_skipped() -> None:
     config = make_config(risk={"max_order_notional": 100})
     result = run(make_signal(closes=[("AAPL", "buy", "150")]), make_book(a16_AAPL=4), config)

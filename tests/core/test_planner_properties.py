@@ -220,12 +220,14 @@ def test_planner_invariants_hold_over_any_sequence_of_signals_and_fills(
         day = DayState(orders_today=dict(sent))
         now = signal.received_at
         market = agreeing_market(signal)
-        result = plan(signal, book, account, config, now, day=day, marks=MARKS, market=market)
+        result = plan(
+            signal, book, account, config.planning, now, day=day, marks=MARKS, market=market
+        )
         again = plan(
             signal,
             book.copy(),
             account,
-            config,
+            config.planning,
             now,
             day=day,
             marks=MARKS,
@@ -252,26 +254,17 @@ def test_a_redelivered_open_never_adds_to_the_position_it_opened(
     book = PositionBook(start)
     account = AccountSnapshot("PA1", D(100000), D(10000000), D(100000))
     signal = build_signal(algo_id, [], opens, 0)
-    first = plan(
-        signal,
-        book,
-        account,
-        config,
-        signal.received_at,
-        marks=MARKS,
-        market=agreeing_market(signal),
-    )
+
+    def planned() -> Plan:
+        market = agreeing_market(signal)
+        return plan(
+            signal, book, account, config.planning, signal.received_at, marks=MARKS, market=market
+        )
+
+    first = planned()
     for intent in first.intents:
         book.apply_fill(intent.algo_id, intent.symbol, intent.side, intent.qty)
-    second = plan(
-        signal,
-        book,
-        account,
-        config,
-        signal.received_at,
-        marks=MARKS,
-        market=agreeing_market(signal),
-    )
+    second = planned()
     algo = config.algorithms.get(algo_id)
     for leg in signal.open_legs:
         if book.qty(algo_id, leg.symbol) * leg.side.sign > 0:  # held in the leg's direction
@@ -331,7 +324,9 @@ def test_whatever_a_signal_claims_no_order_exceeds_a_limit_at_the_reference_pric
     signal = build_signal(algo_id, claimed(closes, reference), claimed(opens, reference), 0)
     market = MarketPrices({symbol: D(price) for symbol, price in reference.items()})
     day = DayState()
-    result = plan(signal, book, account, config, signal.received_at, market=market, marks=MARKS)
+    result = plan(
+        signal, book, account, config.planning, signal.received_at, market=market, marks=MARKS
+    )
     check_plan(result, signal, book, config, day, market)
     unpriced = {leg.id for leg in signal.legs if leg.symbol not in reference}
     algo = config.algorithms[algo_id]

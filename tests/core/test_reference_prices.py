@@ -50,7 +50,13 @@ def test_a_leg_within_the_collar_is_sized_and_limited_at_the_reference_price() -
 
 @pytest.mark.parametrize(
     ("price", "collar", "traded"),
-    [("198.90", None, True), ("199.00", None, False), ("193.00", "1", False), ("191", "1", True)],
+    [
+        ("198.90", None, True),
+        ("198.975", None, True),  # exactly 5% from 189.50: at the collar is within it
+        ("199.00", None, False),
+        ("193.00", "1", False),
+        ("191", "1", True),
+    ],
 )
 def test_the_collar_is_the_account_default_or_an_algorithms_tighter_one(
     price: str, collar: str | None, traded: bool

@@ -45,7 +45,8 @@ async def test_halt_reduce_only_and_resume_take_effect_without_a_restart(env: En
 
     assert main(["resume", "--config", config]) == 0
     await env.push_and_wait(16, {"open": [leg("JBHT", "buy", "168.56", env.at)]})
-    assert env.orders("JBHT") == ["buy 10"]
+    # planned is journaled before it is sent: wait for the order to reach the broker
+    await until(lambda: env.orders("JBHT") == ["buy 10"], "the JBHT order")
     await until(lambda: bool(entries(env.journal, statuses=(Status.FILLED,))), "the JBHT fill")
 
     assert main(["halt", "--reduce-only", "--config", config]) == 0
@@ -105,7 +106,8 @@ async def test_a_closed_market_follows_each_algorithms_policy(env: Env) -> None:
     assert env.skips("AAPL") == ["market_closed"]
     # the default policy queues a day order for the open
     await env.push_and_wait(16, {"open": [leg("JBHT", "buy", "168.56", env.at)]})
-    assert env.orders("JBHT") == ["buy 10"]
+    # planned is journaled before it is sent: wait for the order to reach the broker
+    await until(lambda: env.orders("JBHT") == ["buy 10"], "the JBHT order")
 
 
 async def test_a_lapse_on_every_connection_is_recorded_with_a_position_check(env: Env) -> None:
@@ -217,7 +219,8 @@ async def test_a_signal_pushed_again_after_a_restart_does_not_use_up_the_days_or
     assert env.skips("VRTX") == ["duplicate"]
     # two orders today so far: a third is still allowed
     await env.push_and_wait(16, {"open": [leg("JBHT", "buy", "168.56", env.at)]})
-    assert env.orders("JBHT") == ["buy 10"]
+    # planned is journaled before it is sent: wait for the order to reach the broker
+    await until(lambda: env.orders("JBHT") == ["buy 10"], "the JBHT order")
     await env.push_and_wait(17, {"open": [leg("AAPL", "buy", "100.00", env.at)]})
     (skip,) = entries(env.journal, symbols=("AAPL",), statuses=(Status.SKIPPED,))
     assert skip.detail == "risk_limit: max_orders_per_day: the account sent 3 of its 3 orders today"

@@ -21,8 +21,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.execution.filebroker import FileBroker
-from tests.execution.planner import make_signal, simple_plan
+from tests.execution.fixed_planner import make_signal, simple_plan
+from tests.scripted_broker import ScriptedBroker
+from tradebot.clock import utcnow
 from tradebot.execution import Executor, recover
 from tradebot.execution.executor import StepHook
 from tradebot.journal import open_journal
@@ -51,7 +52,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
     on_step = crash_hook(args.crash_at)
     with open_journal(args.journal) as journal:
-        broker = FileBroker(Path(args.broker))
+        # its orders live in the file, so the next process (and the test) sees them after a kill
+        broker = ScriptedBroker(state=Path(args.broker), clock=utcnow)
         async with broker:
             report = await recover(
                 journal,

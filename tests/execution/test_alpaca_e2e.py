@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
 
-from tests.execution.planner import make_signal, simple_plan
+from tests.execution.fixed_planner import make_signal, simple_plan
 from tradebot.broker.alpaca import AlpacaBroker
 from tradebot.cli.main import cli
 from tradebot.config.model import AlpacaConfig, Mode

@@ -2,7 +2,7 @@
 recorded as failed with a reason, the journal complete, positions equal to the broker's.
 
 Each case runs the real journal, executor and recovery in a subprocess (crash_driver.py) against
-a file-backed broker whose state survives the kill.
+the scripted broker with its state in a file, so that it survives the kill.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import json
 import signal
 import subprocess
 import sys
+from collections import Counter
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.execution.filebroker import broker_orders, submit_calls
+from tests.scripted_broker import ScriptedBroker
 from tradebot.journal import EntryFilter, Status, open_journal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,9 +58,13 @@ def crash_then_recover(tmp: Path, step: str, *restart: str) -> dict[str, Any]:
 
 def check_consistent(tmp: Path) -> tuple[dict[str, tuple[str, str, str]], list[Any]]:
     """What must hold after any crash and recovery; returns broker orders and B's leg rows."""
-    orders = broker_orders(tmp / "broker.sqlite")
-    # recovery looked orders up rather than re-sending them: one submit call per order
-    assert set(submit_calls(tmp / "broker.sqlite").values()) <= {1}
+    with closing(ScriptedBroker(state=tmp / "broker.sqlite")) as broker:
+        held = broker.orders
+        # recovery looked orders up rather than re-sending them: one submit call per order
+        assert set(
+            Counter(coid for method, coid in broker.calls if method == "submit").values()
+        ) <= {1}
+    orders = {coid: (o.symbol, str(o.side), str(o.qty)) for coid, o in held.items()}
     with open_journal(tmp / "journal.sqlite") as journal:
         assert journal.unresolved_intents() == ()
         intents = journal.entries(EntryFilter(statuses=(Status.INTENT,)))

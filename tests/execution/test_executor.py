@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.execution.fakes import LOSE_RESPONSE, T0, ScriptedBroker
-from tests.execution.planner import make_signal, simple_plan
+from tests.execution.fixed_planner import make_signal, simple_plan
+from tests.scripted_broker import LOSE_RESPONSE, T0, FillPart, ScriptedBroker
 from tradebot.core.book import PositionBook
 from tradebot.core.events import (
     OrderCanceled,
@@ -40,6 +40,22 @@ def journal(journal_at: str | Path) -> Iterator[JournalBase]:
 def statuses(journal: JournalBase, coid: str) -> list[Status]:
     rows = journal.entries(EntryFilter(client_order_ids=(coid,), newest_first=False))
     return [e.status for e in rows]
+
+
+def tsla_fill(coid: str, qty: str, cum: str, *, partial: bool, price: str = "250") -> OrderFilled:
+    """A fill the broker's stream reports for the test's buy of 10 TSLA."""
+    return OrderFilled(
+        client_order_id=coid,
+        broker_order_id="b-1",
+        at=T0,
+        symbol="TSLA",
+        side=Side.BUY,
+        qty=Decimal(qty),
+        price=Decimal(price),
+        cum_qty=Decimal(cum),
+        order_qty=Decimal(10),
+        partial=partial,
+    )
 
 
 async def drain(executor: Executor, broker: ScriptedBroker) -> None:
@@ -93,7 +109,7 @@ async def test_intents_durable_before_send_closes_before_opens(journal: JournalB
 
 async def test_rejection_is_final_and_never_retried(journal: JournalBase) -> None:
     broker = ScriptedBroker()
-    broker.faults.append(OrderRejected("insufficient buying power", code="40310000"))
+    broker.script.append(OrderRejected("insufficient buying power", code="40310000"))
     executor = Executor(journal, broker, PositionBook(), retry=FAST)
     result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
     (outcome,) = result.outcomes
@@ -109,7 +125,7 @@ async def test_transient_errors_retried_with_the_same_client_order_id(
     journal: JournalBase,
 ) -> None:
     broker = ScriptedBroker()
-    broker.faults += [BrokerUnavailable("503"), BrokerUnavailable("timeout")]
+    broker.script += [BrokerUnavailable("503"), BrokerUnavailable("timeout")]
     executor = Executor(journal, broker, PositionBook(), retry=FAST)
     result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
     await drain(executor, broker)
@@ -121,7 +137,7 @@ async def test_transient_errors_retried_with_the_same_client_order_id(
 
 async def test_lost_response_is_looked_up_not_resent(journal: JournalBase) -> None:
     broker = ScriptedBroker()
-    broker.faults.append(LOSE_RESPONSE)
+    broker.script.append(LOSE_RESPONSE)
     executor = Executor(journal, broker, PositionBook(), retry=FAST)
     result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
     await drain(executor, broker)
@@ -137,7 +153,7 @@ async def test_gives_up_on_persistent_outage_without_a_final_outcome(
     journal: JournalBase,
 ) -> None:
     broker = ScriptedBroker()
-    broker.faults += [BrokerUnavailable("down")] * 4
+    broker.script += [BrokerUnavailable("down")] * 4
     executor = Executor(journal, broker, PositionBook(), retry=FAST)
     result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
     assert result.outcomes[0].error is not None
@@ -152,7 +168,7 @@ async def test_one_attempt_by_default_then_a_lookup_settles_a_lost_response(
     journal: JournalBase,
 ) -> None:
     broker = ScriptedBroker()
-    broker.faults.append(LOSE_RESPONSE)
+    broker.script.append(LOSE_RESPONSE)
     executor = Executor(journal, broker, PositionBook())  # the broker adapter owns retries
     result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
     coid = result.outcomes[0].intent.client_order_id
@@ -183,18 +199,7 @@ async def test_duplicate_and_partial_fill_events_are_counted_once(
     coid = result.outcomes[0].intent.client_order_id
 
     def fill(qty: str, cum: str, partial: bool) -> OrderFilled:
-        return OrderFilled(
-            client_order_id=coid,
-            broker_order_id="b-1",
-            at=T0,
-            symbol="TSLA",
-            side=Side.BUY,
-            qty=Decimal(qty),
-            price=Decimal("250.10"),
-            cum_qty=Decimal(cum),
-            order_qty=Decimal(10),
-            partial=partial,
-        )
+        return tsla_fill(coid, qty, cum, partial=partial, price="250.10")
 
     for event in (
         fill("4", "4", True),
@@ -211,6 +216,25 @@ async def test_duplicate_and_partial_fill_events_are_counted_once(
     # the snapshot path agrees and adds nothing
     snap = replace(broker.orders[coid], filled_qty=Decimal(10), filled_avg_price=Decimal(250))
     assert journal.record_snapshot(snap, source="lookup") == ()
+
+
+async def test_a_partial_fill_then_the_rest_later_moves_the_book_by_each_fill(
+    journal: JournalBase,
+) -> None:
+    broker = ScriptedBroker()
+    broker.script.append(FillPart(Decimal(4)))  # 4 of 10 at once, the rest rests
+    executor = Executor(journal, broker, PositionBook(), retry=FAST)
+    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
+    coid = result.outcomes[0].intent.client_order_id
+    broker.end_stream()
+    await executor.consume_events()
+    assert executor.book.qty(3, "TSLA") == Decimal(4)
+    assert statuses(journal, coid)[-1] is Status.PARTIAL
+    broker.fill(coid)  # the rest, later
+    await drain(executor, broker)
+    assert executor.book.qty(3, "TSLA") == Decimal(10) == broker.orders[coid].filled_qty
+    assert statuses(journal, coid)[-1] is Status.FILLED
+    assert journal.rebuild_book() == executor.book
 
 
 async def test_fill_events_for_unknown_orders_are_recorded_not_applied(
@@ -250,20 +274,7 @@ async def test_a_burst_of_events_is_recorded_in_one_transaction(journal_at: str 
         result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
         coid = result.outcomes[0].intent.client_order_id
         for cum in ("2", "5", "10"):
-            broker.push(
-                OrderFilled(
-                    client_order_id=coid,
-                    broker_order_id="b-1",
-                    at=T0,
-                    symbol="TSLA",
-                    side=Side.BUY,
-                    qty=Decimal(1),
-                    price=Decimal(250),
-                    cum_qty=Decimal(cum),
-                    order_qty=Decimal(10),
-                    partial=cum != "10",
-                )
-            )
+            broker.push(tsla_fill(coid, "1", cum, partial=cum != "10"))
         await drain(executor, broker)
         rows = journal.entries(
             EntryFilter(client_order_ids=(coid,), statuses=(Status.PARTIAL, Status.FILLED))
@@ -280,20 +291,7 @@ async def test_an_order_whose_fills_cover_it_is_resolved_without_a_final_word(
     result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
     coid = result.outcomes[0].intent.client_order_id
     # a lagging broker reports the whole quantity as a partial fill, then never says "filled"
-    broker.push(
-        OrderFilled(
-            client_order_id=coid,
-            broker_order_id="b-1",
-            at=T0,
-            symbol="TSLA",
-            side=Side.BUY,
-            qty=Decimal(10),
-            price=Decimal(250),
-            cum_qty=Decimal(10),
-            order_qty=Decimal(10),
-            partial=True,
-        )
-    )
+    broker.push(tsla_fill(coid, "10", "10", partial=True))
     await drain(executor, broker)
     assert journal.unresolved_intents() == ()
     assert executor.book.qty(3, "TSLA") == Decimal(10)
@@ -327,7 +325,7 @@ async def test_a_fatal_error_is_recorded_raised_as_itself_and_siblings_finish(
     journal: JournalBase,
 ) -> None:
     broker = ScriptedBroker()
-    broker.faults.append(AuthenticationError("keys refused"))
+    broker.script.append(AuthenticationError("keys refused"))
     executor = Executor(journal, broker, PositionBook())
     signal = make_signal(3, opens=(("TSLA", "buy", "250"), ("AMD", "buy", "150")))
     with pytest.raises(AuthenticationError):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.execution.fakes import ScriptedBroker
-from tests.execution.planner import make_signal, simple_plan
+from tests.execution.fixed_planner import make_signal, simple_plan
+from tests.scripted_broker import ScriptedBroker
 from tradebot.core.book import PositionBook
 from tradebot.execution import Executor, recover
 from tradebot.execution.recovery import NO_PLANNER, Drift

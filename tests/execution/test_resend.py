@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.execution.fakes import T0
-from tests.execution.planner import make_signal, simple_plan
+from tests.execution.fixed_planner import make_signal, simple_plan
+from tests.scripted_broker import T0
 from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.core.book import PositionBook
 from tradebot.core.orders import Plan

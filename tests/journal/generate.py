@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from tests.execution.fakes import ScriptedBroker
-from tests.execution.planner import make_signal, simple_plan
+from tests.execution.fixed_planner import make_signal, simple_plan
+from tests.scripted_broker import ScriptedBroker
 from tradebot.core.book import PositionBook
 from tradebot.exceptions import OrderRejected
 from tradebot.execution import ExecutionResult, Executor
@@ -72,7 +72,7 @@ async def _generate(path: Path | str) -> Generated:
             broker.end_stream()
             await executor.consume_events()
         journal.record_gap("listener reconnected after 12s; frames may be missing", algo_id=2)
-        broker.faults.append(OrderRejected("insufficient buying power"))
+        broker.script.append(OrderRejected("insufficient buying power"))
         third = make_signal(
             2,
             closes=(("MSFT", "sell", "400"),),

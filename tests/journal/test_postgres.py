@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from tests.execution.planner import intent_for, make_signal
+from tests.execution.fixed_planner import intent_for, make_signal
 from tests.journal.generate import generate
 from tests.pgserver import PASSWORD, PgServer
 from tradebot.broker.base import OrderSnapshot, OrderStatus

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.execution.planner import intent_for, make_signal
+from tests.execution.fixed_planner import intent_for, make_signal
 from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.core.orders import IntentRole, Plan, SkippedLeg, SkipReason
 from tradebot.core.signal import Side

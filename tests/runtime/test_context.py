@@ -4,7 +4,7 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.execution.fakes import ScriptedBroker
+from tests.scripted_broker import ScriptedBroker
 from tradebot.core.account import AccountSnapshot
 from tradebot.journal.sqlite import open_journal
 from tradebot.runtime.context import PlanningContext
@@ -52,7 +52,7 @@ async def test_a_burst_of_stale_marks_costs_one_account_read(tmp_path: Path) -> 
 async def test_a_daily_loss_limit_added_by_a_live_edit_binds_at_once(tmp_path: Path) -> None:
     from decimal import Decimal
 
-    from tests.execution.planner import make_signal, simple_plan
+    from tests.execution.fixed_planner import make_signal, simple_plan
     from tradebot.broker.base import OrderSnapshot, OrderStatus
     from tradebot.config.loader import load_config
 

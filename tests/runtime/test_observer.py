@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.execution.planner import make_signal, simple_plan
+from tests.execution.fixed_planner import make_signal, simple_plan
 from tradebot.broker.sim import SimBroker
 from tradebot.config.loader import load_config
 from tradebot.config.model import Mode, SimBrokerConfig

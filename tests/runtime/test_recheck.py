@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.execution.fakes import T0, ScriptedBroker
-from tests.execution.planner import make_signal, simple_plan
+from tests.execution.fixed_planner import make_signal, simple_plan
+from tests.scripted_broker import T0, ScriptedBroker
 from tradebot.core.book import PositionBook
 from tradebot.exceptions import BrokerUnavailable
 from tradebot.execution import Executor
@@ -49,7 +49,7 @@ def rechecker(executor: Executor, *, at: timedelta, said: list[str]) -> UnknownO
 async def unanswered_order(journal: SqliteJournal, broker: ScriptedBroker) -> tuple[Executor, str]:
     """One open whose only submission failed for good: the executor says the outcome is unknown."""
     executor = Executor(journal, broker, PositionBook())
-    broker.faults.append(BrokerUnavailable("503 from every retry"))
+    broker.script.append(BrokerUnavailable("503 from every retry"))
     signal = make_signal(7, opens=(("AAPL", "buy", "189"),), received_at=T0, leg_time=T0)
     (outcome,) = (await executor.handle(signal, simple_plan)).outcomes
     assert outcome.snapshot is None and "outcome unknown" in (outcome.error or "")
@@ -117,7 +117,7 @@ async def test_an_order_still_unanswered_is_tried_again_at_the_next_check(
     broker = ScriptedBroker()
     executor, coid = await unanswered_order(journal, broker)
     recheck = rechecker(executor, at=timedelta(seconds=20), said=[])
-    broker.faults.append(BrokerUnavailable("still down"))
+    broker.script.append(BrokerUnavailable("still down"))
 
     await recheck.check()  # looked up (absent), sent again, failed again: still unknown
     assert broker.orders == {}

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.execution.fakes import ScriptedBroker
-from tests.execution.planner import make_signal, simple_plan
+from tests.execution.fixed_planner import make_signal, simple_plan
 from tests.journal.generate import Generated, generate
+from tests.scripted_broker import ScriptedBroker
 from tradebot.config.model import DashboardConfig
 from tradebot.execution import Executor
 from tradebot.journal import open_journal

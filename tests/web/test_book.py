@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.execution.fakes import ScriptedBroker
-from tests.execution.planner import make_signal, simple_plan
+from tests.execution.fixed_planner import make_signal, simple_plan
 from tests.journal.generate import Generated
+from tests.scripted_broker import ScriptedBroker
 from tradebot.core.book import PositionBook
 from tradebot.execution import Executor
 from tradebot.journal import open_journal

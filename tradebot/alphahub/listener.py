@@ -51,8 +51,12 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class BadInput:
-    """A frame or payload that was dropped, with the reason and a bounded excerpt of it."""
+class DroppedInput:
+    """A report: a frame or payload was dropped, with the reason and a bounded excerpt of it.
+
+    Not the :class:`~tradebot.exceptions.BadInput` error (which a parser raises); this is what
+    the listener hands ``on_bad_input`` after catching one.
+    """
 
     connection: int
     algo_id: int | None
@@ -70,7 +74,7 @@ class Listener:
         *,
         on_gap: Callable[[Gap], object] | None = None,
         on_state: Callable[[StateChange], object] | None = None,
-        on_bad_input: Callable[[BadInput], object] | None = None,
+        on_bad_input: Callable[[DroppedInput], object] | None = None,
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -214,7 +218,7 @@ class Listener:
             log.debug("connection %d: bad input already reported: %s", connection, reason)
             return
         log.warning("connection %d: dropped bad input: %s", connection, reason)
-        bad = BadInput(connection, algo_id, reason, raw_excerpt(raw))
+        bad = DroppedInput(connection, algo_id, reason, raw_excerpt(raw))
         self._call(self._on_bad_input, bad)
 
     def _call(self, callback: Callable[[T], object] | None, value: T) -> None:

@@ -62,6 +62,22 @@ class OrderSnapshot:
     updated_at: datetime | None = None
     reason: str = ""  # rejection / cancel reason where the broker gives one
 
+    @classmethod
+    def accepted(cls, intent: OrderIntent, broker_order_id: str, at: datetime) -> OrderSnapshot:
+        """A broker's first answer to ``intent``: accepted, nothing filled yet."""
+        return cls(
+            client_order_id=intent.client_order_id,
+            broker_order_id=broker_order_id,
+            symbol=intent.symbol,
+            side=intent.side,
+            qty=intent.qty,
+            filled_qty=Decimal(0),
+            filled_avg_price=None,
+            status=OrderStatus.PENDING,
+            submitted_at=at,
+            updated_at=at,
+        )
+
 
 @runtime_checkable
 class Broker(Protocol):

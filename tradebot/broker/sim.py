@@ -92,18 +92,7 @@ class SimBroker:
         self._check(intent)
         self._serial += 1
         now = self._now()
-        snap = OrderSnapshot(
-            client_order_id=cid,
-            broker_order_id=f"sim-{self._serial}",
-            symbol=intent.symbol,
-            side=intent.side,
-            qty=intent.qty,
-            filled_qty=Decimal(0),
-            filled_avg_price=None,
-            status=OrderStatus.PENDING,
-            submitted_at=now,
-            updated_at=now,
-        )
+        snap = OrderSnapshot.accepted(intent, f"sim-{self._serial}", now)
         self._orders[cid] = snap
         self._limits[cid] = (intent.limit_price, intent.reference_price)
         self._prices.setdefault(intent.symbol, intent.reference_price)

@@ -145,7 +145,9 @@ def plan(
     day = planner.DayState(market_open=False if market_closed else None)
     symbols = list(dict.fromkeys(leg.symbol for leg in signal.legs))
     market, origin = _market(config, symbols, prices)
-    result = planner.plan(signal, book, account, config, now, market=market, day=day, marks=marks)
+    result = planner.plan(
+        signal, book, account, config.planning, now, market=market, day=day, marks=marks
+    )
     if fmt == "json":
         click.echo(plan_json(result))
         return

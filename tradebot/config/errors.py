@@ -16,9 +16,9 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from yaml.nodes import Node
 
-from strategies.loader import StrategyNotFound, resolve_strategy
 from tradebot.config.locate import locate
 from tradebot.config.model import AlgorithmConfig, Config
+from tradebot.config.strategy import StrategyNotFound, resolve_strategy
 from tradebot.exceptions import ConfigError
 
 #: what a boolean key says to anything but an unquoted true or false

@@ -12,7 +12,7 @@ the listener reads :class:`AlphaHubConfig`; brokers read :class:`BrokerConfig`; 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -33,11 +33,18 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from strategies.base import SizingStrategy
-from strategies.loader import StrategyNotFound, resolve_strategy
 from tradebot.config.hosts import ALPACA_LIVE_HOST, endpoint_host, normalise_host
+from tradebot.config.planning import planning_rules
+from tradebot.config.strategy import StrategyNotFound, resolve_strategy
 from tradebot.core.market import implausible_price
 from tradebot.core.orders import OrderType, TimeInForce
+
+# The policies are the planner's vocabulary (tradebot.core.rules), named here as config values.
+from tradebot.core.rules import CloseNotHeld as CloseNotHeld
+from tradebot.core.rules import MarketClosedPolicy as MarketClosedPolicy
+from tradebot.core.rules import PlanningRules
+from tradebot.core.rules import ReferencePricePolicy as ReferencePricePolicy
+from tradebot.core.sizing import SizingStrategy
 from tradebot.masking import mask
 
 
@@ -57,33 +64,11 @@ class Mode(StrEnum):
     LIVE = "live"
 
 
-class CloseNotHeld(StrEnum):
-    """What to do with a close leg for a symbol the algorithm does not hold."""
-
-    SKIP = "skip"  # journal it as skipped (the default)
-    IGNORE = "ignore"  # the same, at debug level: for feeds known to send such closes
-
-
-class ReferencePricePolicy(StrEnum):
-    """What to do with a leg when the broker has no reference price for its symbol."""
-
-    REQUIRED = "required"  # skip it (no_reference_price), journaled and shown
-    SIGNAL_IF_UNAVAILABLE = "signal_if_unavailable"  # size and check it at the signal's price
-
-
 class DataFeed(StrEnum):
     """Alpaca's stock market-data feeds (``iex`` is free; ``sip`` needs a subscription)."""
 
     IEX = "iex"
     SIP = "sip"
-
-
-class MarketClosedPolicy(StrEnum):
-    """What to do with a signal that arrives while the market is closed."""
-
-    QUEUE = "queue"  # send day orders; the broker queues them for the open
-    SKIP = "skip"  # skip every leg with a reason
-    EXTENDED_HOURS = "extended_hours"  # limit orders eligible for extended hours
 
 
 # -- alphahub ------------------------------------------------------------------------------------
@@ -566,6 +551,7 @@ class Config(Frozen):
     algorithms: dict[PositiveInt, AlgorithmConfig] = Field(default_factory=dict)
 
     _algo_risk: dict[int, RiskConfig] = PrivateAttr(default_factory=dict)
+    _planning: PlanningRules = PrivateAttr()
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:
@@ -584,10 +570,27 @@ class Config(Frozen):
 
     def model_post_init(self, context: Any, /) -> None:
         self._algo_risk = {a: self.risk.tightened_by(c.risk) for a, c in self.algorithms.items()}
+        self._planning = planning_rules(self)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Config:
+        """A copy with ``update`` applied, and what is derived from the sections derived again.
+
+        A live config edit is such a copy (``runtime/config_watch.py``); pydantic would carry the
+        old per-algorithm limits and planning rules over, and the edit would not bind.
+        """
+        copy = super().model_copy(update=update, deep=deep)
+        copy.model_post_init(None)
+        return copy
 
     def risk_for(self, algo_id: int) -> RiskConfig:
         """The limits that apply to ``algo_id``: the global ones tightened by its own."""
         return self._algo_risk[algo_id]
+
+    @property
+    def planning(self) -> PlanningRules:
+        """The slice the planner obeys (:func:`~tradebot.config.planning.planning_rules`),
+        built once when this config was validated."""
+        return self._planning
 
     @property
     def subscribed_algorithms(self) -> tuple[int, ...]:

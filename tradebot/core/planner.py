@@ -1,7 +1,9 @@
 """The engine: one signal in, a :class:`~tradebot.core.orders.Plan` out. Pure and deterministic.
 
-``plan(signal, book, account, config, now)`` reads no clock, file or network; everything comes
+``plan(signal, book, account, rules, now)`` reads no clock, file or network; everything comes
 in as arguments, so the same inputs always give the same plan, client order ids included.
+``rules`` is the config's slice the planner obeys (:class:`~tradebot.core.rules.PlanningRules`,
+``Config.planning``), never the config itself.
 
 The rules (DESIGN.md), in the order they are applied:
 
@@ -23,10 +25,10 @@ The rules (DESIGN.md), in the order they are applied:
    position. An open against a holding flattens it first (two orders: ``close`` then ``open``).
    Shorts need ``allow_short``, an account with shorting enabled and, when asset information is
    given, a shortable asset. The strategy sizes the open; the quantity is rounded down
-   (:mod:`.sizing`) and shrunk by the risk limits (:mod:`.risk`), never grown.
+   (:mod:`.quantity`) and shrunk by the risk limits (:mod:`.risk`), never grown.
 4. Per symbol, the legs become the fewest orders that take the algorithm from what it holds to
    its target (a close and a re-open net into one order, or none), split so that no order crosses
-   zero, neither for the algorithm nor for the account's net position (:mod:`.intents`).
+   zero, neither for the algorithm nor for the account's net position (:mod:`.order_writer`).
 5. Orders that reduce the account's net position go in the ``close`` group, sent first; the rest
    in the ``open`` group. Orders beyond ``max_orders_per_day`` are dropped, the algorithm's
    opens before its closes.
@@ -45,20 +47,12 @@ from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
 
-from strategies.base import Sizing, SizingContext
-from tradebot.config.model import (
-    AlgorithmConfig,
-    CloseNotHeld,
-    Config,
-    MarketClosedPolicy,
-    ReferencePricePolicy,
-)
 from tradebot.core.account import AccountSnapshot, AssetInfo
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import account_tag
-from tradebot.core.intents import Move, OrderStyle, within_count, write_orders
 from tradebot.core.market import MarketPrices, PriceSource, implausible_price, off_market
 from tradebot.core.netting import CLOSE_STEP, OPEN_STEP
+from tradebot.core.order_writer import Move, OrderStyle, within_count, write_orders
 from tradebot.core.orders import (
     OrderIntent,
     OrderType,
@@ -66,6 +60,13 @@ from tradebot.core.orders import (
     SkippedLeg,
     SkipReason,
     TimeInForce,
+)
+from tradebot.core.quantity import (
+    MIN_FRACTIONAL_NOTIONAL,
+    ZERO,
+    is_whole,
+    round_quantity,
+    why_whole_shares,
 )
 from tradebot.core.risk import (
     NO_DAY_STATE,
@@ -76,14 +77,15 @@ from tradebot.core.risk import (
     symbol_blocked,
     symbol_room,
 )
-from tradebot.core.signal import HOLD_DETAIL, Leg, LegKind, Side, Signal, SignalSource
-from tradebot.core.sizing import (
-    MIN_FRACTIONAL_NOTIONAL,
-    ZERO,
-    is_whole,
-    round_quantity,
-    why_whole_shares,
+from tradebot.core.rules import (
+    AlgorithmRules,
+    CloseNotHeld,
+    MarketClosedPolicy,
+    PlanningRules,
+    ReferencePricePolicy,
 )
+from tradebot.core.signal import HOLD_DETAIL, Leg, LegKind, Side, Signal, SignalSource
+from tradebot.core.sizing import Sizing, SizingContext
 
 __all__ = ["DayState", "plan"]
 
@@ -95,7 +97,7 @@ def plan(
     signal: Signal,
     book: PositionBook,
     account: AccountSnapshot,
-    config: Config,
+    rules: PlanningRules,
     now: datetime,
     *,
     market: MarketPrices,
@@ -114,7 +116,7 @@ def plan(
     day = NO_DAY_STATE if day is None else day
     skipped = [SkippedLeg(None, SkipReason.INVALID, r.reason, rejected=r) for r in signal.rejected]
     skipped += [SkippedLeg(None, SkipReason.HOLD, HOLD_DETAIL, held=h) for h in signal.held]
-    algo = config.algorithms.get(signal.algo_id)
+    algo = rules.algorithms.get(signal.algo_id)
     if algo is None:
         detail = f"algorithm {signal.algo_id} is not in the config"
         return _skip_all(signal, skipped, SkipReason.ALGO_UNKNOWN, detail)
@@ -125,7 +127,7 @@ def plan(
         signal,
         book,
         account,
-        config,
+        rules,
         algo,
         market,
         assets if assets is not None else _NO_ASSETS,
@@ -142,7 +144,7 @@ def _skip_all(signal: Signal, skipped: list[SkippedLeg], reason: SkipReason, det
 
 
 def _signal_blocked(
-    algo_id: int, algo: AlgorithmConfig, account: AccountSnapshot, day: DayState
+    algo_id: int, algo: AlgorithmRules, account: AccountSnapshot, day: DayState
 ) -> tuple[SkipReason, str] | None:
     if not algo.enabled:
         return SkipReason.ALGO_DISABLED, f"algorithm {algo_id} is disabled in the config"
@@ -163,8 +165,8 @@ class _PlanBuilder:
         signal: Signal,
         book: PositionBook,
         account: AccountSnapshot,
-        config: Config,
-        algo: AlgorithmConfig,
+        rules: PlanningRules,
+        algo: AlgorithmRules,
         market: MarketPrices,
         assets: Mapping[str, AssetInfo],
         day: DayState,
@@ -173,7 +175,7 @@ class _PlanBuilder:
     ) -> None:
         self.signal, self.book, self.account = signal, book, account
         self.algo_id, self.algo, self.sizer = signal.algo_id, algo, algo.sizer
-        self.config, self.risk = config, config.risk_for(signal.algo_id)
+        self.rules, self.risk = rules, algo.risk
         self.market, self.assets, self.day, self.marks = market, assets, day, marks
         self.skipped = skipped
         self.notes: list[str] = []
@@ -214,7 +216,7 @@ class _PlanBuilder:
             # with no max_signal_age: then the bound on orders left by a crash applies.
             stale = SkipReason.MISSED_STALE
             if max_age is None:
-                max_age, rule = self.config.journal.recovery_max_age, "journal.recovery_max_age"
+                max_age, rule = self.rules.recovery_max_age, "journal.recovery_max_age"
         fresh: list[Leg] = []
         for leg in self.signal.legs:
             age = (now - leg.timestamp).total_seconds()
@@ -373,7 +375,7 @@ class _PlanBuilder:
 
     def _refuse_open(self, leg: Leg) -> tuple[SkipReason, str] | None:
         symbol = leg.symbol
-        blocked = opens_blocked(self.day, self.algo_id, self.config.risk, self.risk)
+        blocked = opens_blocked(self.day, self.algo_id, self.rules.account_risk, self.risk)
         if blocked is not None:
             return blocked
         denied = symbol_blocked(self.risk, symbol)
@@ -474,7 +476,7 @@ class _PlanBuilder:
             for symbol, target in self.target.items()
         ]
         style = OrderStyle(
-            account_id=account_tag(self.config.broker.account_id, self.account.account_id),
+            account_id=account_tag(self.rules.account_tag, self.account.account_id),
             algo_id=self.algo_id,
             order_type=self.order_type,
             time_in_force=self.tif,
@@ -495,7 +497,7 @@ class _PlanBuilder:
         return intents
 
     def _limit_orders_per_day(self, intents: list[OrderIntent]) -> list[OrderIntent]:
-        left = orders_left(self.day, self.algo_id, self.config.risk, self.risk)
+        left = orders_left(self.day, self.algo_id, self.rules.account_risk, self.risk)
         if left is None or len(intents) <= left[0]:
             return intents
         kept, dropped = within_count(intents, left[0], self.held.__getitem__)

@@ -9,8 +9,9 @@ Two kinds, treated differently on purpose:
   holds: reduce-only, daily loss, symbol allow/deny lists, position and exposure limits,
   buying power.
 
-Per-algorithm limits are the global ones tightened (``Config.risk_for``); counts and losses are
-checked for the algorithm against its effective limit and for the account against the global one.
+Per-algorithm limits are the global ones tightened (:attr:`.rules.AlgorithmRules.risk`); counts
+and losses are checked for the algorithm against its effective limit and for the account against
+the global one.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from types import MappingProxyType
 
-from tradebot.config.model import RiskConfig
 from tradebot.core.orders import SkipReason
+from tradebot.core.rules import RiskLimits
 from tradebot.core.signal import Side
 
 _CENT = Decimal("0.01")
@@ -53,7 +54,7 @@ NO_DAY_STATE = DayState()
 
 
 def opens_blocked(
-    day: DayState, algo_id: int, account_risk: RiskConfig, risk: RiskConfig
+    day: DayState, algo_id: int, account_risk: RiskLimits, risk: RiskLimits
 ) -> tuple[SkipReason, str] | None:
     """Why no open may go out for ``algo_id`` today, or ``None``."""
     if day.reduce_only:
@@ -74,7 +75,7 @@ def opens_blocked(
     return None
 
 
-def symbol_blocked(risk: RiskConfig, symbol: str) -> str | None:
+def symbol_blocked(risk: RiskLimits, symbol: str) -> str | None:
     """Why ``symbol`` may not be opened (the allow/deny lists), or ``None``."""
     if symbol in risk.deny_symbols:
         return f"{symbol} is in deny_symbols"
@@ -84,7 +85,7 @@ def symbol_blocked(risk: RiskConfig, symbol: str) -> str | None:
 
 
 def orders_left(
-    day: DayState, algo_id: int, account_risk: RiskConfig, risk: RiskConfig
+    day: DayState, algo_id: int, account_risk: RiskLimits, risk: RiskLimits
 ) -> tuple[int, str] | None:
     """How many more orders may go out today, and the limit that says so; ``None``: no limit."""
     left: tuple[int, str] | None = None

@@ -78,6 +78,13 @@ class SignalSource(StrEnum):
     BACKFILL = "backfill"
 
 
+def _leg_key(algo_id: int, kind: LegKind, symbol: str, side: str, timestamp: datetime) -> str:
+    """A leg's identity as text: ``16:open:JBHT:buy:2021-04-26T14:30:01Z``."""
+    # isoformat omits zero microseconds, as the key always has: ...:00Z, ...:00.250000Z
+    ts = timestamp.astimezone(UTC).replace(tzinfo=None).isoformat()
+    return f"{algo_id}:{kind}:{symbol}:{side}:{ts}Z"
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class LegId:
     """A leg's identity (DESIGN.md): the same leg arriving twice is traded once."""
@@ -92,9 +99,7 @@ class LegId:
     key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # isoformat omits zero microseconds, as the key always has: ...:00Z, ...:00.250000Z
-        ts = self.timestamp.astimezone(UTC).replace(tzinfo=None).isoformat()
-        key = f"{self.algo_id}:{self.kind}:{self.symbol}:{self.side}:{ts}Z"
+        key = _leg_key(self.algo_id, self.kind, self.symbol, self.side, self.timestamp)
         object.__setattr__(self, "key", key)
 
     def __str__(self) -> str:
@@ -135,8 +140,7 @@ class HeldLeg:
     key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        ts = self.timestamp.astimezone(UTC).replace(tzinfo=None).isoformat()
-        key = f"{self.algo_id}:{self.kind}:{self.symbol}:{HOLD}:{ts}Z"
+        key = _leg_key(self.algo_id, self.kind, self.symbol, HOLD, self.timestamp)
         object.__setattr__(self, "key", key)
 
 

@@ -1,57 +1,92 @@
-"""From a strategy's raw quantity to an order quantity: explicit rounding, always down.
+"""The contract every sizing strategy fulfils: what it sees (:class:`SizingContext`, a leg) and
+what it answers (:class:`Sizing`). Pure.
 
-Whole shares unless fractions are allowed for the algorithm, the order and the asset. Rounding
-is always toward zero, so it can never push an order past a limit, and a quantity that rounds
-to zero is never sent: the leg is skipped with the reason.
+It lives in the core because the planner calls it: strategies (``strategies/``, or a user's
+``package.module:Class``) import it from here, and the config resolves a name to a class
+(:mod:`tradebot.config.strategy`), so core, config and strategies never import each other in a
+circle (``tests/test_layers.py``).
+
+A strategy turns one open leg into a *raw* quantity: a non-negative ``Decimal`` that may have any
+number of decimals. The planner then rounds it (whole shares unless fractional trading is allowed
+for the algorithm, the order type and the asset), applies the risk limits, and skips a leg that
+ends at zero with the strategy's ``basis`` as the explanation. Strategies never see the broker,
+the clock or the journal: everything comes in through :class:`SizingContext`.
+
+The leg a strategy sees is priced at the *reference price* (the broker's market price, checked
+against the signal's own by the price collar before sizing), so a strategy that divides dollars
+by ``leg.price`` can never be fooled by a garbled signal price.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, Decimal
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
-from tradebot.core.account import AssetInfo
-from tradebot.core.orders import TimeInForce
-from tradebot.core.signal import Side
+from pydantic import BaseModel, ConfigDict
 
-ZERO = Decimal(0)
-WHOLE = Decimal(1)
-#: Alpaca: order quantities carry at most 9 decimals
-FRACTION_STEP = Decimal("0.000000001")
-#: Alpaca: a fractional order must be worth at least $1
-MIN_FRACTIONAL_NOTIONAL = Decimal(1)
-#: beyond this a quantity is absurd anyway; rounding it to 9 decimals would overflow Decimal
-_HUGE = Decimal(10) ** 15
+from tradebot.core.account import AccountSnapshot
+from tradebot.core.signal import Leg
 
 
-def why_whole_shares(
-    allow_fractional: bool, time_in_force: TimeInForce, side: Side, asset: AssetInfo | None
-) -> str | None:
-    """Why an open must be in whole shares, or ``None`` when fractions are fine."""
-    if not allow_fractional:
-        return "allow_fractional is off"
-    if time_in_force is not TimeInForce.DAY:
-        # Alpaca: fractional orders must be time_in_force day
-        return f"fractional orders need time_in_force day, not {time_in_force}"
-    if side is Side.SELL:
-        # Alpaca: fractional shares cannot be sold short
-        return "short positions open in whole shares"
-    if asset is not None and not asset.fractionable:
-        return f"{asset.symbol} is not fractionable"
-    return None
+class StrategyParams(BaseModel):
+    """Base for a strategy's ``params``: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def round_quantity(raw: Decimal, *, fractional: bool) -> Decimal:
-    """``raw`` rounded down to whole shares or to Alpaca's 9 decimals; 0 for anything not > 0.
+P = TypeVar("P", bound=StrategyParams)
 
-    The result is in plain form (``12``, ``0.5``), never ``1.2E+1`` or ``12.000000000``.
+
+@dataclass(frozen=True, slots=True)
+class SizingContext:
+    """What a strategy may look at besides the leg."""
+
+    account: AccountSnapshot
+    #: this algorithm's positions (symbol -> signed quantity, non-zero only) as they will be
+    #: when the leg's order goes out: the signal's closes and earlier opens already applied.
+    holdings: Mapping[str, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class Sizing:
+    """A strategy's answer: the raw quantity and how it was reached (shown in plans, journaled)."""
+
+    qty: Decimal
+    basis: str
+
+
+class SizingStrategy(ABC, Generic[P]):
+    """Subclass this, set ``Params`` to a :class:`StrategyParams` model, implement :meth:`size`.
+
+    Instances are made once, when the config is loaded, from validated params, and must be
+    immutable and pure: the same leg and context always give the same :class:`Sizing`.
     """
-    if not raw.is_finite() or raw <= 0:
-        return ZERO
-    if raw >= _HUGE:
-        return raw.to_integral_value(rounding=ROUND_DOWN)
-    qty = raw.quantize(FRACTION_STEP if fractional else WHOLE, rounding=ROUND_DOWN)
-    return qty.quantize(WHOLE) if is_whole(qty) else qty.normalize()
 
+    Params: ClassVar[type[StrategyParams]] = StrategyParams
 
-def is_whole(qty: Decimal) -> bool:
-    return qty == qty.to_integral_value()
+    __slots__ = ("params",)
+
+    def __init__(self, params: P) -> None:
+        self.params = params
+
+    @classmethod
+    def from_params(cls, raw: Mapping[str, Any]) -> Self:
+        """Validate ``raw`` against :attr:`Params`; raises ``pydantic.ValidationError``."""
+        return cls(cast(P, cls.Params.model_validate(raw)))
+
+    @abstractmethod
+    def size(self, leg: Leg, ctx: SizingContext) -> Sizing:
+        """The raw (unrounded, non-negative) quantity for an open ``leg``."""
+
+    def __eq__(self, other: object) -> bool:
+        """Strategies are values: the same class with the same params is the same strategy."""
+        return type(other) is type(self) and other.params == self.params
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.params))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.params!r})"

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tradebot.alphahub.gaps import Gap
-from tradebot.alphahub.listener import BadInput, Listener
+from tradebot.alphahub.listener import DroppedInput, Listener
 from tradebot.alphahub.session import StateChange
 from tradebot.broker.base import Broker
 from tradebot.config.model import Config, Mode
@@ -239,7 +239,7 @@ class _Reactions:
         log.info("alphahub connection %s: %s%s", change.connection, change.state, detail)
         self._notify(ConnectionChanged(change))
 
-    def bad_input(self, bad: BadInput) -> None:
+    def bad_input(self, bad: DroppedInput) -> None:
         algo = f" for algorithm {bad.algo_id}" if bad.algo_id is not None else ""
         self._say(f"dropped an unreadable frame{algo}: {bad.reason}")
         self._records.error(

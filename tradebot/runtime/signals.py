@@ -51,7 +51,9 @@ def planner_for(
     :func:`~tradebot.core.planner.plan` in the running bot (live signals and recovery)."""
 
     def planner(signal: Signal, book: PositionBook) -> Plan:
-        return plan(signal, book, account, config, now, market=market, assets=assets, day=day)
+        return plan(
+            signal, book, account, config.planning, now, market=market, assets=assets, day=day
+        )
 
     return planner
 

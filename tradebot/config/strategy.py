@@ -1,8 +1,9 @@
 """Find a sizing strategy class by the name written in ``config.yaml``.
 
-``allocation`` means the one :class:`~strategies.base.SizingStrategy` subclass defined in the
-module ``strategies.allocation``; ``package.module:Class`` names any importable class. Called
-only while a config is validated, never while planning.
+``allocation`` means the one :class:`~tradebot.core.sizing.SizingStrategy` subclass defined in
+the module ``strategies.allocation`` (the ``strategies`` package beside ``tradebot``);
+``package.module:Class`` names any importable class. Called only while a config is validated,
+never while planning: the planner gets the ready instance (``AlgorithmConfig.sizer``).
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ import inspect
 import pkgutil
 import re
 from functools import lru_cache
-from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeGuard
 
-from strategies.base import SizingStrategy
+import strategies
+from tradebot.core.sizing import SizingStrategy
 
-#: modules of this package that hold machinery, not strategies
-_NOT_STRATEGIES = frozenset({"base", "loader"})
+#: modules of the strategies package that hold machinery, not strategies
+_NOT_STRATEGIES = frozenset({"base"})
 _SHORT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _QUALIFIED = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
@@ -32,8 +33,7 @@ class StrategyNotFound(ValueError):
 
 def builtin_names() -> tuple[str, ...]:
     """The strategy modules shipped in (or dropped into) the ``strategies`` package."""
-    here = Path(__file__).parent
-    names = (m.name for m in pkgutil.iter_modules([str(here)]) if not m.ispkg)
+    names = (m.name for m in pkgutil.iter_modules(strategies.__path__) if not m.ispkg)
     return tuple(sorted(n for n in names if n not in _NOT_STRATEGIES and not n.startswith("_")))
 
 

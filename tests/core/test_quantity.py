@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from tradebot.core.account import AssetInfo
 from tradebot.core.orders import TimeInForce
+from tradebot.core.quantity import is_whole, round_quantity, why_whole_shares
 from tradebot.core.signal import Side
-from tradebot.core.sizing import is_whole, round_quantity, why_whole_shares
 
 D = Decimal
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tests.core.helpers import make_signal
-from tradebot.core.intents import Move, OrderStyle, within_count, write_orders
+from tradebot.core.order_writer import Move, OrderStyle, within_count, write_orders
 from tradebot.core.orders import IntentRole, OrderType, TimeInForce
 
 D = Decimal

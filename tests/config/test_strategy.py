@@ -11,7 +11,7 @@ import pytest
 import strategies
 from strategies.allocation import Allocation
 from strategies.fixed_shares import FixedShares
-from strategies.loader import StrategyNotFound, builtin_names, resolve_strategy
+from tradebot.config.strategy import StrategyNotFound, builtin_names, resolve_strategy
 
 SIZER = """
 from decimal import Decimal
@@ -108,7 +108,7 @@ def test_a_module_without_a_strategy(drop_in: Callable[[str], str]) -> None:
         ("kelly", "unknown strategy 'kelly' (built-in strategies: allocation, fixed_notional"),
         ("Fixed-Shares", "is not a strategy name"),
         ("base", "is not a strategy name"),
-        ("loader", "is not a strategy name"),
+        ("loader", "unknown strategy 'loader'"),  # resolution moved to tradebot.config
         ("nopkg.nomodule:Thing", "unknown strategy 'nopkg.nomodule:Thing'"),
         ("strategies.allocation:Nope", "has no SizingStrategy class 'Nope'"),
         ("strategies.allocation:AllocationParams", "has no SizingStrategy class"),

@@ -1,0 +1,54 @@
+"""The planner's slice of the config: :class:`~tradebot.core.rules.PlanningRules` from ``Config``.
+
+The one place the config's sections become the core's plain values. ``Config`` calls it once per
+load (``Config.planning``); nothing else builds planning rules from a config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from tradebot.core.rules import AlgorithmRules, PlanningRules, RiskLimits
+
+if TYPE_CHECKING:  # model.py imports this module to build Config.planning
+    from tradebot.config.model import AlgorithmConfig, Config, RiskConfig
+
+_LIMITS = tuple(f.name for f in fields(RiskLimits))
+
+
+def planning_rules(config: Config) -> PlanningRules:
+    """What :func:`~tradebot.core.planner.plan` needs of ``config``, and nothing more."""
+    return PlanningRules(
+        algorithms=MappingProxyType(
+            {
+                algo_id: _algorithm(algo, config.risk_for(algo_id))
+                for algo_id, algo in config.algorithms.items()
+            }
+        ),
+        account_risk=risk_limits(config.risk),
+        account_tag=config.broker.account_id,
+        recovery_max_age=config.journal.recovery_max_age,
+    )
+
+
+def risk_limits(risk: RiskConfig) -> RiskLimits:
+    """The limits of a ``risk:`` section as the core's value (same names, same meaning)."""
+    return RiskLimits(**{name: getattr(risk, name) for name in _LIMITS})
+
+
+def _algorithm(algo: AlgorithmConfig, effective: RiskConfig) -> AlgorithmRules:
+    return AlgorithmRules(
+        strategy=algo.strategy,
+        sizer=algo.sizer,
+        risk=risk_limits(effective),
+        enabled=algo.enabled,
+        order_type=algo.order_type,
+        time_in_force=algo.time_in_force,
+        limit_offset_pct=algo.limit_offset_pct,
+        allow_short=algo.allow_short,
+        allow_fractional=algo.allow_fractional,
+        on_close_not_held=algo.on_close_not_held,
+        market_closed=algo.market_closed,
+    )
