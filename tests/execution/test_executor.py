@@ -22,11 +22,15 @@ from tradebot.core.events import (
     OrderRejectedEvent,
 )
 from tradebot.core.signal import Side
-from tradebot.exceptions import AuthenticationError, BrokerUnavailable, OrderRejected
-from tradebot.execution import Executor, RetryPolicy, Step
+from tradebot.exceptions import (
+    AuthenticationError,
+    BrokerUnavailable,
+    OrderOutcomeUnknown,
+    OrderRejected,
+)
+from tradebot.execution import Executor, Step
+from tradebot.execution.recovery import settle
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
-
-FAST = RetryPolicy(attempts=4, first_wait=0.001, max_wait=0.001)
 
 
 @pytest.fixture
@@ -49,7 +53,7 @@ async def drain(executor: Executor, broker: ScriptedBroker) -> None:
 async def test_intents_durable_before_send_closes_before_opens(journal: SqliteJournal) -> None:
     broker = ScriptedBroker()
     book = PositionBook()
-    first = Executor(journal, broker, book, retry=FAST)
+    first = Executor(journal, broker, book)
     await first.handle(make_signal(7, opens=(("AAPL", "buy", "189"),)), simple_plan)
     await drain(first, broker)
     assert book.qty(7, "AAPL") == Decimal(10)
@@ -61,7 +65,7 @@ async def test_intents_durable_before_send_closes_before_opens(journal: SqliteJo
             intents = journal.entries(EntryFilter(statuses=(Status.INTENT,)))
             seen_at_send.append({e.client_order_id or "" for e in intents})
 
-    executor = Executor(journal, broker, book, on_step=on_step, retry=FAST)
+    executor = Executor(journal, broker, book, on_step=on_step)
     signal = make_signal(
         7,
         closes=(("AAPL", "sell", "190.5"),),
@@ -92,7 +96,7 @@ async def test_intents_durable_before_send_closes_before_opens(journal: SqliteJo
 async def test_rejection_is_final_and_never_retried(journal: SqliteJournal) -> None:
     broker = ScriptedBroker()
     broker.faults.append(OrderRejected("insufficient buying power", code="40310000"))
-    executor = Executor(journal, broker, PositionBook(), retry=FAST)
+    executor = Executor(journal, broker, PositionBook())
     result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
     (outcome,) = result.outcomes
     assert outcome.error is not None and "buying power" in outcome.error
@@ -103,65 +107,53 @@ async def test_rejection_is_final_and_never_retried(journal: SqliteJournal) -> N
     assert executor.book == PositionBook()
 
 
-async def test_transient_errors_retried_with_the_same_client_order_id(
+@pytest.mark.parametrize(
+    "fault",
+    [OrderOutcomeUnknown("no answer after every retry", "x"), BrokerUnavailable("down")],
+    ids=["outcome unknown", "broker unavailable"],
+)
+async def test_a_broker_that_gave_up_leaves_the_intent_unanswered_never_resent(
+    journal: SqliteJournal, fault: BaseException
+) -> None:
+    """The broker owns retries: the executor submits once, looks nothing up, sends nothing
+    again; the intent stays unanswered (ERROR row) for the re-check and recovery."""
+    broker = ScriptedBroker()
+    broker.faults.append(fault)
+    executor = Executor(journal, broker, PositionBook())
+    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
+    (outcome,) = result.outcomes
+    coid = outcome.intent.client_order_id
+    assert outcome.snapshot is None and outcome.error is not None
+    assert "outcome unknown" in outcome.error
+    assert broker.calls == [("submit", coid)]
+    assert statuses(journal, coid) == [Status.INTENT, Status.ERROR]
+    unanswered = journal.unresolved_intents(unanswered=True)
+    assert [s.intent.client_order_id for s in unanswered] == [coid]
+
+
+async def test_a_lost_response_is_settled_by_lookup_not_sent_again(
     journal: SqliteJournal,
 ) -> None:
     broker = ScriptedBroker()
-    broker.faults += [BrokerUnavailable("503"), BrokerUnavailable("timeout")]
-    executor = Executor(journal, broker, PositionBook(), retry=FAST)
+    broker.faults.append(LOSE_RESPONSE)  # the broker has the order; its answer was lost
+    executor = Executor(journal, broker, PositionBook())
     result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-    await drain(executor, broker)
     coid = result.outcomes[0].intent.client_order_id
-    assert broker.submissions(coid) == 3
-    assert len(broker.orders) == 1
-    assert executor.book.qty(3, "TSLA") == Decimal(10)
-
-
-async def test_lost_response_is_looked_up_not_resent(journal: SqliteJournal) -> None:
-    broker = ScriptedBroker()
-    broker.faults.append(LOSE_RESPONSE)
-    executor = Executor(journal, broker, PositionBook(), retry=FAST)
-    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-    await drain(executor, broker)
-    coid = result.outcomes[0].intent.client_order_id
-    assert broker.submissions(coid) == 1
-    assert ("get_order", coid) in broker.calls
+    assert result.outcomes[0].error is not None
+    pending = journal.unresolved_intents(unanswered=True)
+    # what the re-check does between signals: look it up, record what the broker has
+    done = await settle(executor, pending, T0, timedelta(minutes=5), "stale")
+    assert done.found == (coid,) and done.resent == ()
+    assert broker.calls == [("submit", coid), ("get_order", coid)]
+    assert journal.unresolved_intents() == ()
     assert executor.book.qty(3, "TSLA") == Decimal(10)
     fills = journal.entries(EntryFilter(client_order_ids=(coid,), statuses=(Status.FILLED,)))
     assert len(fills) == 1 and fills[0].qty == Decimal(10)
 
 
-async def test_gives_up_on_persistent_outage_without_a_final_outcome(
-    journal: SqliteJournal,
-) -> None:
-    broker = ScriptedBroker()
-    broker.faults += [BrokerUnavailable("down")] * 4
-    executor = Executor(journal, broker, PositionBook(), retry=FAST)
-    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-    assert result.outcomes[0].error is not None
-    coid = result.outcomes[0].intent.client_order_id
-    assert broker.submissions(coid) == 4 and ("get_order", coid) in broker.calls
-    # left for recovery to settle by lookup: not failed, not forgotten
-    assert [s.intent.client_order_id for s in journal.unresolved_intents()] == [coid]
-    assert Status.ERROR in statuses(journal, coid)
-
-
-async def test_one_attempt_by_default_then_a_lookup_settles_a_lost_response(
-    journal: SqliteJournal,
-) -> None:
-    broker = ScriptedBroker()
-    broker.faults.append(LOSE_RESPONSE)
-    executor = Executor(journal, broker, PositionBook())  # the broker adapter owns retries
-    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-    coid = result.outcomes[0].intent.client_order_id
-    assert result.outcomes[0].error is None
-    assert [m for m, c in broker.calls if c == coid] == ["submit", "get_order"]
-    assert journal.unresolved_intents() == ()  # the lookup showed it filled
-
-
 async def test_same_plan_twice_sends_once(journal: SqliteJournal) -> None:
     broker = ScriptedBroker()
-    executor = Executor(journal, broker, PositionBook(), retry=FAST)
+    executor = Executor(journal, broker, PositionBook())
     signal = make_signal(3, opens=(("TSLA", "buy", "250"),))
     plan = simple_plan(signal, executor.book)
     await executor.execute(plan)
@@ -176,7 +168,7 @@ async def test_duplicate_and_partial_fill_events_are_counted_once(
     journal: SqliteJournal,
 ) -> None:
     broker = ScriptedBroker(fill=False)
-    executor = Executor(journal, broker, PositionBook(), retry=FAST)
+    executor = Executor(journal, broker, PositionBook())
     result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
     coid = result.outcomes[0].intent.client_order_id
 
@@ -215,7 +207,7 @@ async def test_fill_events_for_unknown_orders_are_recorded_not_applied(
     journal: SqliteJournal,
 ) -> None:
     broker = ScriptedBroker()
-    executor = Executor(journal, broker, PositionBook(), retry=FAST)
+    executor = Executor(journal, broker, PositionBook())
     broker.push(
         OrderFilled(
             client_order_id="manual-1",
@@ -363,7 +355,7 @@ async def test_a_planner_failure_journals_the_signal_and_the_error_and_sends_not
     journal: SqliteJournal,
 ) -> None:
     broker = ScriptedBroker()
-    executor = Executor(journal, broker, PositionBook(), retry=FAST)
+    executor = Executor(journal, broker, PositionBook())
 
     def broken(signal: object, book: PositionBook) -> object:
         raise ZeroDivisionError("a sizing bug")
