@@ -16,7 +16,9 @@ they do in real feeds) and every signal makes exactly one order. Signals are 50 
 machine an idle pause that long leaves every process's next few hundred microseconds of work
 several times slower (caches and CPU wake-up), the regime a bot waiting for real signals is in.
 
-Target (issue 6): tradebot / minimal, ratio of medians <= 1.5.
+Target (issue 11): tradebot / (minimal + price + commit), ratio of medians <= 1.3: a bot that
+makes each intent durable and checks its price cannot be faster than that floor, so the ratio is
+what the rest of tradebot costs. (Issue 6's tradebot / minimal <= 1.5 predates the price check.)
 
     python benchmarks/e2e.py [--signals 100] [--rounds 2]
 """
@@ -198,12 +200,12 @@ async def main() -> None:
     m_ours = summary("tradebot run (journal, plan, checks)", ours)
     m_base = summary("minimal parse + submit_order", base)
     m_durable = summary("minimal + price request + fsynced commit", durable)
-    print(f"  ratio of medians, tradebot / minimal: {m_ours / m_base:.2f} (target <= 1.5)")
+    print(f"  ratio of medians, tradebot / minimal: {m_ours / m_base:.2f}")
     print(
         f"  the safety floor, minimal + price + commit / minimal: {m_durable / m_base:.2f} "
         f"(one price request and one fsynced commit here: {(m_durable - m_base) * 1000:.2f} ms)"
     )
-    print(f"  tradebot / minimal + price + commit: {m_ours / m_durable:.2f}")
+    print(f"  tradebot / minimal + price + commit: {m_ours / m_durable:.2f} (target <= 1.3)")
 
 
 async def stop(bot: asyncio.subprocess.Process) -> None:
