@@ -28,7 +28,7 @@ from tradebot.exceptions import (
     OrderOutcomeUnknown,
     OrderRejected,
 )
-from tradebot.execution import Executor, Step
+from tradebot.execution import Executor, OrderOutcome, Step
 from tradebot.execution.recovery import settle
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
 
@@ -48,6 +48,32 @@ async def drain(executor: Executor, broker: ScriptedBroker) -> None:
     """Apply every event queued so far (the stream ends at the sentinel)."""
     broker.end_stream()
     await executor.consume_events()
+
+
+async def one_buy(journal: SqliteJournal, broker: ScriptedBroker) -> tuple[Executor, OrderOutcome]:
+    """Handle a signal that opens 10 TSLA for algorithm 3; the executor and the order's outcome."""
+    executor = Executor(journal, broker, PositionBook())
+    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
+    (outcome,) = result.outcomes
+    return executor, outcome
+
+
+def fill(
+    coid: str, qty: str, cum: str, *, partial: bool, price: str = "250", symbol: str = "TSLA"
+) -> OrderFilled:
+    """A buy fill of ``qty`` (``cum`` in all) of a 10-share order, as the broker reports it."""
+    return OrderFilled(
+        client_order_id=coid,
+        broker_order_id="b-1",
+        at=T0,
+        symbol=symbol,
+        side=Side.BUY,
+        qty=Decimal(qty),
+        price=Decimal(price),
+        cum_qty=Decimal(cum),
+        order_qty=Decimal(10),
+        partial=partial,
+    )
 
 
 async def test_intents_durable_before_send_closes_before_opens(journal: SqliteJournal) -> None:
@@ -96,9 +122,7 @@ async def test_intents_durable_before_send_closes_before_opens(journal: SqliteJo
 async def test_rejection_is_final_and_never_retried(journal: SqliteJournal) -> None:
     broker = ScriptedBroker()
     broker.faults.append(OrderRejected("insufficient buying power", code="40310000"))
-    executor = Executor(journal, broker, PositionBook())
-    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-    (outcome,) = result.outcomes
+    executor, outcome = await one_buy(journal, broker)
     assert outcome.error is not None and "buying power" in outcome.error
     coid = outcome.intent.client_order_id
     assert broker.submissions(coid) == 1
@@ -119,9 +143,7 @@ async def test_a_broker_that_gave_up_leaves_the_intent_unanswered_never_resent(
     again; the intent stays unanswered (ERROR row) for the re-check and recovery."""
     broker = ScriptedBroker()
     broker.faults.append(fault)
-    executor = Executor(journal, broker, PositionBook())
-    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-    (outcome,) = result.outcomes
+    _, outcome = await one_buy(journal, broker)
     coid = outcome.intent.client_order_id
     assert outcome.snapshot is None and outcome.error is not None
     assert "outcome unknown" in outcome.error
@@ -136,10 +158,9 @@ async def test_a_lost_response_is_settled_by_lookup_not_sent_again(
 ) -> None:
     broker = ScriptedBroker()
     broker.faults.append(LOSE_RESPONSE)  # the broker has the order; its answer was lost
-    executor = Executor(journal, broker, PositionBook())
-    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-    coid = result.outcomes[0].intent.client_order_id
-    assert result.outcomes[0].error is not None
+    executor, outcome = await one_buy(journal, broker)
+    coid = outcome.intent.client_order_id
+    assert outcome.error is not None
     pending = journal.unresolved_intents(unanswered=True)
     # what the re-check does between signals: look it up, record what the broker has
     done = await settle(executor, pending, T0, timedelta(minutes=5), "stale")
@@ -168,29 +189,14 @@ async def test_duplicate_and_partial_fill_events_are_counted_once(
     journal: SqliteJournal,
 ) -> None:
     broker = ScriptedBroker(fill=False)
-    executor = Executor(journal, broker, PositionBook())
-    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-    coid = result.outcomes[0].intent.client_order_id
-
-    def fill(qty: str, cum: str, partial: bool) -> OrderFilled:
-        return OrderFilled(
-            client_order_id=coid,
-            broker_order_id="b-1",
-            at=T0,
-            symbol="TSLA",
-            side=Side.BUY,
-            qty=Decimal(qty),
-            price=Decimal("250.10"),
-            cum_qty=Decimal(cum),
-            order_qty=Decimal(10),
-            partial=partial,
-        )
+    executor, outcome = await one_buy(journal, broker)
+    coid = outcome.intent.client_order_id
 
     for event in (
-        fill("4", "4", True),
-        fill("4", "4", True),  # replayed after a reconnect
-        fill("3", "10", False),  # a missed partial in between: cum says 6 more
-        fill("3", "10", False),
+        fill(coid, "4", "4", partial=True, price="250.10"),
+        fill(coid, "4", "4", partial=True, price="250.10"),  # replayed after a reconnect
+        fill(coid, "3", "10", partial=False, price="250.10"),  # a missed partial: cum says 6 more
+        fill(coid, "3", "10", partial=False, price="250.10"),
     ):
         broker.push(event)
     broker.push(OrderCanceled(client_order_id=coid, broker_order_id="b-1", at=T0))
@@ -208,20 +214,7 @@ async def test_fill_events_for_unknown_orders_are_recorded_not_applied(
 ) -> None:
     broker = ScriptedBroker()
     executor = Executor(journal, broker, PositionBook())
-    broker.push(
-        OrderFilled(
-            client_order_id="manual-1",
-            broker_order_id="x",
-            at=T0,
-            symbol="GME",
-            side=Side.BUY,
-            qty=Decimal(1),
-            price=Decimal(20),
-            cum_qty=Decimal(1),
-            order_qty=Decimal(1),
-            partial=False,
-        )
-    )
+    broker.push(fill("manual-1", "1", "1", partial=False, price="20", symbol="GME"))
     await drain(executor, broker)
     assert executor.book == PositionBook()
     (row,) = journal.entries(EntryFilter(client_order_ids=("manual-1",)))
@@ -236,24 +229,10 @@ async def test_a_burst_of_events_is_recorded_in_one_transaction(tmp_path: Path) 
 
     with open_journal(tmp_path / "j.sqlite", clock=clock) as journal:
         broker = ScriptedBroker(fill=False)
-        executor = Executor(journal, broker, PositionBook())
-        result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-        coid = result.outcomes[0].intent.client_order_id
+        executor, outcome = await one_buy(journal, broker)
+        coid = outcome.intent.client_order_id
         for cum in ("2", "5", "10"):
-            broker.push(
-                OrderFilled(
-                    client_order_id=coid,
-                    broker_order_id="b-1",
-                    at=T0,
-                    symbol="TSLA",
-                    side=Side.BUY,
-                    qty=Decimal(1),
-                    price=Decimal(250),
-                    cum_qty=Decimal(cum),
-                    order_qty=Decimal(10),
-                    partial=cum != "10",
-                )
-            )
+            broker.push(fill(coid, "1", cum, partial=cum != "10"))
         await drain(executor, broker)
         rows = journal.entries(
             EntryFilter(client_order_ids=(coid,), statuses=(Status.PARTIAL, Status.FILLED))
@@ -266,24 +245,10 @@ async def test_an_order_whose_fills_cover_it_is_resolved_without_a_final_word(
     journal: SqliteJournal,
 ) -> None:
     broker = ScriptedBroker(fill=False)
-    executor = Executor(journal, broker, PositionBook())
-    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-    coid = result.outcomes[0].intent.client_order_id
+    executor, outcome = await one_buy(journal, broker)
+    coid = outcome.intent.client_order_id
     # a lagging broker reports the whole quantity as a partial fill, then never says "filled"
-    broker.push(
-        OrderFilled(
-            client_order_id=coid,
-            broker_order_id="b-1",
-            at=T0,
-            symbol="TSLA",
-            side=Side.BUY,
-            qty=Decimal(10),
-            price=Decimal(250),
-            cum_qty=Decimal(10),
-            order_qty=Decimal(10),
-            partial=True,
-        )
-    )
+    broker.push(fill(coid, "10", "10", partial=True))
     await drain(executor, broker)
     assert journal.unresolved_intents() == ()
     assert executor.book.qty(3, "TSLA") == Decimal(10)
@@ -301,9 +266,8 @@ async def test_a_late_final_event_ends_the_order_once(
     journal: SqliteJournal, event_type: type[OrderEvent], status: Status
 ) -> None:
     broker = ScriptedBroker(fill=False)
-    executor = Executor(journal, broker, PositionBook())
-    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-    coid = result.outcomes[0].intent.client_order_id
+    executor, outcome = await one_buy(journal, broker)
+    coid = outcome.intent.client_order_id
     assert [s.intent.client_order_id for s in journal.unresolved_intents()] == [coid]
     final = event_type(client_order_id=coid, broker_order_id="b-1", at=T0, reason="by the broker")
     broker.push(final)
