@@ -8,14 +8,9 @@ the broker gives up without an answer (:class:`OrderOutcomeUnknown`, or a transi
 intent is left unanswered, with an ERROR row, for the re-check and recovery to settle by client
 order id; nothing here sends it again.
 
-Journal writes run in a worker thread (``asyncio.to_thread``), so an fsync does not hold up the
-event loop, with one exception: the signal-and-plan commit in :meth:`Executor.handle`, the one
-write between a frame and its orders, runs on the loop. Nothing can go on with that signal before
-it is durable anyway, and the hop to a thread and back cost about 0.15 ms of the ~1 ms the bot
-took beyond the safety floor (benchmarks/e2e.py).
-
-``on_step(name)`` is called at each step boundary (see :class:`Step`); it exists so the crash
-tests can kill the process at a precise point, and costs nothing when unset.
+Every journal write runs in a worker thread (``asyncio.to_thread``): an fsync never blocks the
+event loop. ``on_step(name)`` is called at each step boundary (see :class:`Step`); it exists so
+the crash tests can kill the process at a precise point, and costs nothing when unset.
 """
 
 from __future__ import annotations
@@ -102,9 +97,8 @@ class Executor:
         transaction, then send the new intents.
 
         Planning is pure and takes microseconds, so it goes first: the signal and every intent
-        reach the disk with one fsync, written from the loop itself (no thread hop there and
-        back: see the module docstring), the shortest way from frame to order that still puts
-        each intent on disk before its order leaves. If the planner fails
+        reach the disk with one fsync and one hop off the loop, the shortest way from frame to
+        order that still puts each intent on disk before its order leaves. If the planner fails
         (a bug), the signal is still journaled, with the error, and left unplanned for the next
         start's recovery; the bot carries on with the next signal.
         """
@@ -121,9 +115,7 @@ class Executor:
                 signal_id=signal_id,
             )
             return ExecutionResult(signal_id, Plan(), ())
-        # on the loop, on purpose: the fsync blocks it for about a millisecond, during which
-        # the listener and the event stream only buffer; the order must wait for it anyway
-        signal_id, new = self.journal.record_signal_and_plan(signal, plan)
+        signal_id, new = await asyncio.to_thread(self.journal.record_signal_and_plan, signal, plan)
         self._step(Step.SIGNAL_JOURNALED)
         self._step(Step.PLAN_JOURNALED)
         outcomes = await self.submit_all(new)
