@@ -189,22 +189,16 @@ async def main() -> None:
             async with AlphaHubSimulator(port=0) as hub:
                 (folder / "config.yaml").write_text(config_text(hub.url, server))
                 minimal = [sys.executable, str(HERE / "e2e_minimal_bot.py"), hub.url, server.url]
+                tradebot = [sys.executable, "-m", "tradebot", "run", "--config", "config.yaml"]
+                journal = folder / "journal" / "bench.sqlite"
                 for _ in range(args.rounds):
-                    bot = await start(
-                        [sys.executable, "-m", "tradebot", "run", "--config", "config.yaml"],
-                        folder,
-                        "algorithms:",
+                    ours += await run_bot(
+                        tradebot, folder, "algorithms:", hub, server, args, journal
                     )
-                    journal = folder / "journal" / "bench.sqlite"
-                    ours += await measure(hub, server, args.signals, args.settle, journal)
-                    await stop(bot)
-                    bot = await start([*minimal, str(ALGO)], folder, "ready")
-                    base += await measure(hub, server, args.signals, args.settle)
-                    await stop(bot)
+                    base += await run_bot([*minimal, str(ALGO)], folder, "ready", hub, server, args)
                     log = str(folder / f"minimal-{time.monotonic_ns()}.sqlite")
-                    bot = await start([*minimal, str(ALGO), "--durable", log], folder, "ready")
-                    durable += await measure(hub, server, args.signals, args.settle)
-                    await stop(bot)
+                    durable_bot = [*minimal, str(ALGO), "--durable", log]
+                    durable += await run_bot(durable_bot, folder, "ready", hub, server, args)
         finally:
             server.stop()
     print("signal frame pushed -> order at the local Alpaca server (loopback)")
@@ -221,6 +215,24 @@ async def main() -> None:
     again = server.requests.count(("POST", "/v2/orders")) - pushes
     if again:  # a loaded machine: a submission timed out and was sent again (same order id)
         print(f"  order requests sent again after a timeout: {again}")
+
+
+async def run_bot(
+    command: list[str],
+    folder: Path,
+    ready: str,
+    hub: AlphaHubSimulator,
+    server: TimedServer,
+    args: argparse.Namespace,
+    journal: Path | None = None,
+) -> list[float]:
+    """Start a bot, measure it, and stop it even when the measurement fails (no bot outlives
+    the benchmark)."""
+    bot = await start(command, folder, ready)
+    try:
+        return await measure(hub, server, args.signals, args.settle, journal)
+    finally:
+        await stop(bot)
 
 
 async def stop(bot: asyncio.subprocess.Process) -> None:
