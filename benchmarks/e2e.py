@@ -16,7 +16,9 @@ they do in real feeds) and every signal makes exactly one order. Signals are 50 
 machine an idle pause that long leaves every process's next few hundred microseconds of work
 several times slower (caches and CPU wake-up), the regime a bot waiting for real signals is in.
 
-Target (issue 6): tradebot / minimal, ratio of medians <= 1.5.
+Target (issue 11): tradebot / (minimal + price + commit), ratio of medians <= 1.3: a bot that
+makes each intent durable and checks its price cannot be faster than that floor, so the ratio is
+what the rest of tradebot costs. (Issue 6's tradebot / minimal <= 1.5 predates the price check.)
 
     python benchmarks/e2e.py [--signals 100] [--rounds 2]
 """
@@ -42,6 +44,7 @@ from tradebot.simulators.alpaca.server import AlpacaServer
 from tradebot.simulators.alphahub.server import AlphaHubSimulator
 
 HERE = Path(__file__).resolve().parent
+WARMUP = 6  # pushes that warm caches and connections; an even count ends every round flat
 ALGO = 14
 SYMBOLS = [f"SYM{chr(65 + i)}" for i in range(10)]
 
@@ -56,12 +59,18 @@ class TimedServer(AlpacaServer):
 
     def handle(self, method: str, path: str, query: dict[str, str], body: object) -> Any:
         if method == "POST" and path == "/v2/orders" and isinstance(body, dict):
+            key = str(body.get("symbol")) + ":" + str(body.get("side"))
             with self.arrived:
-                self.arrivals[str(body.get("symbol")) + ":" + str(body.get("side"))] = (
-                    time.perf_counter()
-                )
+                self.arrivals.setdefault(key, time.perf_counter())  # the first request counts
                 self.arrived.notify_all()
         return super().handle(method, path, query, body)
+
+    def forget(self) -> None:
+        """Drop arrivals nobody waited for: a request sent again after a timeout (the adapter
+        retries under the same client order id) must not be taken for the next signal's order,
+        or that signal's latency comes out negative."""
+        with self.arrived:
+            self.arrivals.clear()
 
     def wait_for(self, key: str, timeout: float = 10.0) -> float:
         with self.arrived:
@@ -71,8 +80,12 @@ class TimedServer(AlpacaServer):
 
 
 def config_text(hub: str, server: AlpacaServer) -> str:
+    """tradebot's config. Backfill is off: the signals pushed to the other bots between two
+    tradebot rounds are in AlphaHub's history, and traded at the next start they sent a burst of
+    orders that the measurement took for live ones (and closed positions a live close then
+    found flat, so it sent nothing)."""
     return f"""\
-alphahub: {{url: {hub}, email: demo@example.com, password: demo, connections: 1}}
+alphahub: {{url: {hub}, email: demo@example.com, password: demo, connections: 1, backfill: "off"}}
 broker:
   name: alpaca
   alpaca: {{url: {server.url}, stream_url: {server.stream_url}, data_url: {server.url},
@@ -130,17 +143,17 @@ async def measure(
     start_fills = fills_recorded(journal) if journal else 0
     await hub.wait_joined(ALGO, 1)
     samples = []
-    warmup = 6  # warm caches and connections; an even count of pushes ends every round flat
     signals += signals % 2
-    for i in range(signals + warmup):
+    for i in range(signals + WARMUP):
         symbol = SYMBOLS[(i // 2) % len(SYMBOLS)]
         kind, side = ("open", "buy") if i % 2 == 0 else ("close", "sell")
         at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
         leg = {"price": 100.0, "side": side, "symbol": symbol, "timestamp": at + f".{i:06d}"}
+        server.forget()
         sent = time.perf_counter()
         await hub.push(ALGO, {kind: [leg]})
         arrived = await asyncio.to_thread(server.wait_for, f"{symbol}:{side}")
-        if i >= warmup:
+        if i >= WARMUP:
             samples.append(arrived - sent)
         # the journal belongs to another process: polling is the only way to watch it
         while journal is not None and fills_recorded(journal) < start_fills + i + 1:  # noqa: ASYNC110
@@ -176,34 +189,50 @@ async def main() -> None:
             async with AlphaHubSimulator(port=0) as hub:
                 (folder / "config.yaml").write_text(config_text(hub.url, server))
                 minimal = [sys.executable, str(HERE / "e2e_minimal_bot.py"), hub.url, server.url]
+                tradebot = [sys.executable, "-m", "tradebot", "run", "--config", "config.yaml"]
+                journal = folder / "journal" / "bench.sqlite"
                 for _ in range(args.rounds):
-                    bot = await start(
-                        [sys.executable, "-m", "tradebot", "run", "--config", "config.yaml"],
-                        folder,
-                        "algorithms:",
+                    ours += await run_bot(
+                        tradebot, folder, "algorithms:", hub, server, args, journal
                     )
-                    journal = folder / "journal" / "bench.sqlite"
-                    ours += await measure(hub, server, args.signals, args.settle, journal)
-                    await stop(bot)
-                    bot = await start([*minimal, str(ALGO)], folder, "ready")
-                    base += await measure(hub, server, args.signals, args.settle)
-                    await stop(bot)
+                    base += await run_bot([*minimal, str(ALGO)], folder, "ready", hub, server, args)
                     log = str(folder / f"minimal-{time.monotonic_ns()}.sqlite")
-                    bot = await start([*minimal, str(ALGO), "--durable", log], folder, "ready")
-                    durable += await measure(hub, server, args.signals, args.settle)
-                    await stop(bot)
+                    durable_bot = [*minimal, str(ALGO), "--durable", log]
+                    durable += await run_bot(durable_bot, folder, "ready", hub, server, args)
         finally:
             server.stop()
     print("signal frame pushed -> order at the local Alpaca server (loopback)")
     m_ours = summary("tradebot run (journal, plan, checks)", ours)
     m_base = summary("minimal parse + submit_order", base)
     m_durable = summary("minimal + price request + fsynced commit", durable)
-    print(f"  ratio of medians, tradebot / minimal: {m_ours / m_base:.2f} (target <= 1.5)")
+    print(f"  ratio of medians, tradebot / minimal: {m_ours / m_base:.2f}")
     print(
         f"  the safety floor, minimal + price + commit / minimal: {m_durable / m_base:.2f} "
         f"(one price request and one fsynced commit here: {(m_durable - m_base) * 1000:.2f} ms)"
     )
-    print(f"  tradebot / minimal + price + commit: {m_ours / m_durable:.2f}")
+    print(f"  tradebot / minimal + price + commit: {m_ours / m_durable:.2f} (target <= 1.3)")
+    pushes = len(ours) + len(base) + len(durable) + 3 * WARMUP * args.rounds
+    again = server.requests.count(("POST", "/v2/orders")) - pushes
+    if again:  # a loaded machine: a submission timed out and was sent again (same order id)
+        print(f"  order requests sent again after a timeout: {again}")
+
+
+async def run_bot(
+    command: list[str],
+    folder: Path,
+    ready: str,
+    hub: AlphaHubSimulator,
+    server: TimedServer,
+    args: argparse.Namespace,
+    journal: Path | None = None,
+) -> list[float]:
+    """Start a bot, measure it, and stop it even when the measurement fails (no bot outlives
+    the benchmark)."""
+    bot = await start(command, folder, ready)
+    try:
+        return await measure(hub, server, args.signals, args.settle, journal)
+    finally:
+        await stop(bot)
 
 
 async def stop(bot: asyncio.subprocess.Process) -> None:

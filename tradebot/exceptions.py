@@ -13,20 +13,29 @@
     │                               another shape: warn once, keep trading live
     ├── TransientError ............ retry, with backoff (the same client order id)
     │   ├── ConnectionLost ........ the link dropped or went silent
-    │   ├── BrokerUnavailable ..... timeout, connection error, HTTP 5xx
-    │   │   └── RateLimited ....... HTTP 429; carries the server's Retry-After
-    │   └── OrderOutcomeUnknown ... the order may or may not exist: look it up by client
-    │                               order id before anything is sent again
+    │   └── BrokerUnavailable ..... timeout, connection error, HTTP 5xx
+    │       └── RateLimited ....... HTTP 429; carries the server's Retry-After
+    ├── OrderOutcomeUnknown ....... the order may or may not exist: never send it again
+    │                               blind; look it up by client order id first
     ├── OrderRejected ............. the broker said no for a business reason: record it,
     │                               never retry the same order
+    ├── ResendRefused ............. `tradebot resend` will not send this order again: say why
     ├── StatusUnreadable .......... `tradebot status` found no usable status file: say why
     └── FatalError ................ stop the bot cleanly, tell the user
         ├── AuthenticationError ... wrong credentials or keys                   (exit 3)
         ├── JournalError .......... the journal cannot be written or read       (exit 4)
-        │   └── JournalCorrupt .... not a tradebot journal, or damaged
+        │   ├── JournalCorrupt .... not a tradebot journal, or damaged
+        │   └── NotLeader ......... another process leads now: this one may not write
+        │                           an intent (fencing, several processes)
         └── BrokerError ........... the broker answered in a way we cannot use  (exit 5)
 
-The CLI maps this tree to exit codes in one place (:data:`EXIT_CODES`).
+``OrderOutcomeUnknown`` is not a ``TransientError`` on purpose: everything that retries transient
+errors (the broker's retry policy, reconnect loops, the re-check) would otherwise send an order
+again that may already exist. Only the adapter's submit loop, which looks the order up by client
+order id before each new attempt, and recovery / the re-check, which settle it by lookup, handle it.
+
+The CLI maps this tree to exit codes in one place (:data:`EXIT_CODES`). A test compares the
+drawing above with the classes below, so the picture cannot drift from the code.
 Messages never contain secrets: every message is masked (:func:`tradebot.masking.mask`) when the
 error is made, so a URL or a library's text quoted in it loses its tokens and keys before it can
 reach a log, the journal or the terminal.
@@ -102,10 +111,14 @@ class RateLimited(BrokerUnavailable):
         self.retry_after = retry_after
 
 
-class OrderOutcomeUnknown(TransientError):
+# -- look it up before anything is sent again ---------------------------------------------------
+
+
+class OrderOutcomeUnknown(TradebotError):
     """A submission whose fate is unknown (timeout, reset, 5xx, duplicate client order id).
 
-    The only safe next step is to look the order up by ``client_order_id``.
+    The only safe next step is to look the order up by ``client_order_id``; a generic retry
+    would re-send it, so it is deliberately outside :class:`TransientError`.
     """
 
     def __init__(self, message: str, client_order_id: str) -> None:
@@ -134,6 +147,10 @@ class OrderRejected(TradebotError):
 
 
 # -- say why -------------------------------------------------------------------------------------
+
+
+class ResendRefused(TradebotError):
+    """``tradebot resend`` refuses: the order is unknown, still live, filled, or already re-sent."""
 
 
 class StatusUnreadable(TradebotError):

@@ -111,6 +111,20 @@ async def test_persistent_5xx_on_submit_ends_as_unknown_never_as_two_orders(
     assert_one_order(server, intent.client_order_id)
 
 
+async def test_unknown_outcomes_to_the_last_attempt_look_up_before_every_resend(
+    server: AlpacaServer, broker: AlpacaBroker
+) -> None:
+    server.add_fault(Fault.error(500, times=50))  # never processed, never answered
+    intent = make_intent()
+    with pytest.raises(OrderOutcomeUnknown) as caught:
+        await broker.submit(intent)
+    assert caught.value.client_order_id == intent.client_order_id
+    assert server.orders() == []
+    calls = [r for r in server.requests if r in (POST, LOOKUP)]
+    # max_attempts submissions, each one after the first preceded by a lookup that found none
+    assert calls == [POST] + [LOOKUP, POST] * 4
+
+
 async def test_rate_limit_without_end_is_reported_after_the_attempts(
     server: AlpacaServer, broker: AlpacaBroker
 ) -> None:

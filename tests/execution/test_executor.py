@@ -22,12 +22,16 @@ from tradebot.core.events import (
     OrderRejectedEvent,
 )
 from tradebot.core.signal import Side
-from tradebot.exceptions import AuthenticationError, BrokerUnavailable, OrderRejected
-from tradebot.execution import Executor, RetryPolicy, Step
+from tradebot.exceptions import (
+    AuthenticationError,
+    BrokerUnavailable,
+    OrderOutcomeUnknown,
+    OrderRejected,
+)
+from tradebot.execution import Executor, OrderOutcome, Step
+from tradebot.execution.recovery import settle
 from tradebot.journal import EntryFilter, Status, open_journal
 from tradebot.journal.base import JournalBase
-
-FAST = RetryPolicy(attempts=4, first_wait=0.001, max_wait=0.001)
 
 
 @pytest.fixture
@@ -42,13 +46,15 @@ def statuses(journal: JournalBase, coid: str) -> list[Status]:
     return [e.status for e in rows]
 
 
-def tsla_fill(coid: str, qty: str, cum: str, *, partial: bool, price: str = "250") -> OrderFilled:
-    """A fill the broker's stream reports for the test's buy of 10 TSLA."""
+def tsla_fill(
+    coid: str, qty: str, cum: str, *, partial: bool, price: str = "250", symbol: str = "TSLA"
+) -> OrderFilled:
+    """A fill the broker's stream reports for the test's buy of 10 (TSLA unless told)."""
     return OrderFilled(
         client_order_id=coid,
         broker_order_id="b-1",
         at=T0,
-        symbol="TSLA",
+        symbol=symbol,
         side=Side.BUY,
         qty=Decimal(qty),
         price=Decimal(price),
@@ -64,10 +70,18 @@ async def drain(executor: Executor, broker: ScriptedBroker) -> None:
     await executor.consume_events()
 
 
+async def one_buy(journal: JournalBase, broker: ScriptedBroker) -> tuple[Executor, OrderOutcome]:
+    """Handle a signal that opens 10 TSLA for algorithm 3; the executor and the order's outcome."""
+    executor = Executor(journal, broker, PositionBook())
+    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
+    (outcome,) = result.outcomes
+    return executor, outcome
+
+
 async def test_intents_durable_before_send_closes_before_opens(journal: JournalBase) -> None:
     broker = ScriptedBroker()
     book = PositionBook()
-    first = Executor(journal, broker, book, retry=FAST)
+    first = Executor(journal, broker, book)
     await first.handle(make_signal(7, opens=(("AAPL", "buy", "189"),)), simple_plan)
     await drain(first, broker)
     assert book.qty(7, "AAPL") == Decimal(10)
@@ -79,7 +93,7 @@ async def test_intents_durable_before_send_closes_before_opens(journal: JournalB
             intents = journal.entries(EntryFilter(statuses=(Status.INTENT,)))
             seen_at_send.append({e.client_order_id or "" for e in intents})
 
-    executor = Executor(journal, broker, book, on_step=on_step, retry=FAST)
+    executor = Executor(journal, broker, book, on_step=on_step)
     signal = make_signal(
         7,
         closes=(("AAPL", "sell", "190.5"),),
@@ -110,9 +124,7 @@ async def test_intents_durable_before_send_closes_before_opens(journal: JournalB
 async def test_rejection_is_final_and_never_retried(journal: JournalBase) -> None:
     broker = ScriptedBroker()
     broker.script.append(OrderRejected("insufficient buying power", code="40310000"))
-    executor = Executor(journal, broker, PositionBook(), retry=FAST)
-    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-    (outcome,) = result.outcomes
+    executor, outcome = await one_buy(journal, broker)
     assert outcome.error is not None and "buying power" in outcome.error
     coid = outcome.intent.client_order_id
     assert broker.submissions(coid) == 1
@@ -121,65 +133,50 @@ async def test_rejection_is_final_and_never_retried(journal: JournalBase) -> Non
     assert executor.book == PositionBook()
 
 
-async def test_transient_errors_retried_with_the_same_client_order_id(
+@pytest.mark.parametrize(
+    "fault",
+    [OrderOutcomeUnknown("no answer after every retry", "x"), BrokerUnavailable("down")],
+    ids=["outcome unknown", "broker unavailable"],
+)
+async def test_a_broker_that_gave_up_leaves_the_intent_unanswered_never_resent(
+    journal: JournalBase, fault: BaseException
+) -> None:
+    """The broker owns retries: the executor submits once, looks nothing up, sends nothing
+    again; the intent stays unanswered (ERROR row) for the re-check and recovery."""
+    broker = ScriptedBroker()
+    broker.script.append(fault)
+    _, outcome = await one_buy(journal, broker)
+    coid = outcome.intent.client_order_id
+    assert outcome.snapshot is None and outcome.error is not None
+    assert "outcome unknown" in outcome.error
+    assert broker.calls == [("submit", coid)]
+    assert statuses(journal, coid) == [Status.INTENT, Status.ERROR]
+    unanswered = journal.unresolved_intents(unanswered=True)
+    assert [s.intent.client_order_id for s in unanswered] == [coid]
+
+
+async def test_a_lost_response_is_settled_by_lookup_not_sent_again(
     journal: JournalBase,
 ) -> None:
     broker = ScriptedBroker()
-    broker.script += [BrokerUnavailable("503"), BrokerUnavailable("timeout")]
-    executor = Executor(journal, broker, PositionBook(), retry=FAST)
-    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-    await drain(executor, broker)
-    coid = result.outcomes[0].intent.client_order_id
-    assert broker.submissions(coid) == 3
-    assert len(broker.orders) == 1
-    assert executor.book.qty(3, "TSLA") == Decimal(10)
-
-
-async def test_lost_response_is_looked_up_not_resent(journal: JournalBase) -> None:
-    broker = ScriptedBroker()
-    broker.script.append(LOSE_RESPONSE)
-    executor = Executor(journal, broker, PositionBook(), retry=FAST)
-    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-    await drain(executor, broker)
-    coid = result.outcomes[0].intent.client_order_id
-    assert broker.submissions(coid) == 1
-    assert ("get_order", coid) in broker.calls
+    broker.script.append(LOSE_RESPONSE)  # the broker has the order; its answer was lost
+    executor, outcome = await one_buy(journal, broker)
+    coid = outcome.intent.client_order_id
+    assert outcome.error is not None
+    pending = journal.unresolved_intents(unanswered=True)
+    # what the re-check does between signals: look it up, record what the broker has
+    done = await settle(executor, pending, T0, timedelta(minutes=5), "stale")
+    assert done.found == (coid,) and done.resent == ()
+    assert broker.calls == [("submit", coid), ("get_order", coid)]
+    assert journal.unresolved_intents() == ()
     assert executor.book.qty(3, "TSLA") == Decimal(10)
     fills = journal.entries(EntryFilter(client_order_ids=(coid,), statuses=(Status.FILLED,)))
     assert len(fills) == 1 and fills[0].qty == Decimal(10)
 
 
-async def test_gives_up_on_persistent_outage_without_a_final_outcome(
-    journal: JournalBase,
-) -> None:
-    broker = ScriptedBroker()
-    broker.script += [BrokerUnavailable("down")] * 4
-    executor = Executor(journal, broker, PositionBook(), retry=FAST)
-    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-    assert result.outcomes[0].error is not None
-    coid = result.outcomes[0].intent.client_order_id
-    assert broker.submissions(coid) == 4 and ("get_order", coid) in broker.calls
-    # left for recovery to settle by lookup: not failed, not forgotten
-    assert [s.intent.client_order_id for s in journal.unresolved_intents()] == [coid]
-    assert Status.ERROR in statuses(journal, coid)
-
-
-async def test_one_attempt_by_default_then_a_lookup_settles_a_lost_response(
-    journal: JournalBase,
-) -> None:
-    broker = ScriptedBroker()
-    broker.script.append(LOSE_RESPONSE)
-    executor = Executor(journal, broker, PositionBook())  # the broker adapter owns retries
-    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-    coid = result.outcomes[0].intent.client_order_id
-    assert result.outcomes[0].error is None
-    assert [m for m, c in broker.calls if c == coid] == ["submit", "get_order"]
-    assert journal.unresolved_intents() == ()  # the lookup showed it filled
-
-
 async def test_same_plan_twice_sends_once(journal: JournalBase) -> None:
     broker = ScriptedBroker()
-    executor = Executor(journal, broker, PositionBook(), retry=FAST)
+    executor = Executor(journal, broker, PositionBook())
     signal = make_signal(3, opens=(("TSLA", "buy", "250"),))
     plan = simple_plan(signal, executor.book)
     await executor.execute(plan)
@@ -194,18 +191,16 @@ async def test_duplicate_and_partial_fill_events_are_counted_once(
     journal: JournalBase,
 ) -> None:
     broker = ScriptedBroker(fill=False)
-    executor = Executor(journal, broker, PositionBook(), retry=FAST)
-    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-    coid = result.outcomes[0].intent.client_order_id
-
-    def fill(qty: str, cum: str, partial: bool) -> OrderFilled:
-        return tsla_fill(coid, qty, cum, partial=partial, price="250.10")
+    executor, outcome = await one_buy(journal, broker)
+    coid = outcome.intent.client_order_id
 
     for event in (
-        fill("4", "4", True),
-        fill("4", "4", True),  # replayed after a reconnect
-        fill("3", "10", False),  # a missed partial in between: cum says 6 more
-        fill("3", "10", False),
+        tsla_fill(coid, "4", "4", partial=True, price="250.10"),
+        tsla_fill(coid, "4", "4", partial=True, price="250.10"),  # replayed after a reconnect
+        tsla_fill(
+            coid, "3", "10", partial=False, price="250.10"
+        ),  # a missed partial: cum says 6 more
+        tsla_fill(coid, "3", "10", partial=False, price="250.10"),
     ):
         broker.push(event)
     broker.push(OrderCanceled(client_order_id=coid, broker_order_id="b-1", at=T0))
@@ -223,9 +218,8 @@ async def test_a_partial_fill_then_the_rest_later_moves_the_book_by_each_fill(
 ) -> None:
     broker = ScriptedBroker()
     broker.script.append(FillPart(Decimal(4)))  # 4 of 10 at once, the rest rests
-    executor = Executor(journal, broker, PositionBook(), retry=FAST)
-    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-    coid = result.outcomes[0].intent.client_order_id
+    executor, outcome = await one_buy(journal, broker)
+    coid = outcome.intent.client_order_id
     broker.end_stream()
     await executor.consume_events()
     assert executor.book.qty(3, "TSLA") == Decimal(4)
@@ -241,21 +235,8 @@ async def test_fill_events_for_unknown_orders_are_recorded_not_applied(
     journal: JournalBase,
 ) -> None:
     broker = ScriptedBroker()
-    executor = Executor(journal, broker, PositionBook(), retry=FAST)
-    broker.push(
-        OrderFilled(
-            client_order_id="manual-1",
-            broker_order_id="x",
-            at=T0,
-            symbol="GME",
-            side=Side.BUY,
-            qty=Decimal(1),
-            price=Decimal(20),
-            cum_qty=Decimal(1),
-            order_qty=Decimal(1),
-            partial=False,
-        )
-    )
+    executor = Executor(journal, broker, PositionBook())
+    broker.push(tsla_fill("manual-1", "1", "1", partial=False, price="20", symbol="GME"))
     await drain(executor, broker)
     assert executor.book == PositionBook()
     (row,) = journal.entries(EntryFilter(client_order_ids=("manual-1",)))
@@ -270,9 +251,8 @@ async def test_a_burst_of_events_is_recorded_in_one_transaction(journal_at: str 
 
     with open_journal(journal_at, clock=clock) as journal:
         broker = ScriptedBroker(fill=False)
-        executor = Executor(journal, broker, PositionBook())
-        result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-        coid = result.outcomes[0].intent.client_order_id
+        executor, outcome = await one_buy(journal, broker)
+        coid = outcome.intent.client_order_id
         for cum in ("2", "5", "10"):
             broker.push(tsla_fill(coid, "1", cum, partial=cum != "10"))
         await drain(executor, broker)
@@ -287,9 +267,8 @@ async def test_an_order_whose_fills_cover_it_is_resolved_without_a_final_word(
     journal: JournalBase,
 ) -> None:
     broker = ScriptedBroker(fill=False)
-    executor = Executor(journal, broker, PositionBook())
-    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-    coid = result.outcomes[0].intent.client_order_id
+    executor, outcome = await one_buy(journal, broker)
+    coid = outcome.intent.client_order_id
     # a lagging broker reports the whole quantity as a partial fill, then never says "filled"
     broker.push(tsla_fill(coid, "10", "10", partial=True))
     await drain(executor, broker)
@@ -309,9 +288,8 @@ async def test_a_late_final_event_ends_the_order_once(
     journal: JournalBase, event_type: type[OrderEvent], status: Status
 ) -> None:
     broker = ScriptedBroker(fill=False)
-    executor = Executor(journal, broker, PositionBook())
-    result = await executor.handle(make_signal(3, opens=(("TSLA", "buy", "250"),)), simple_plan)
-    coid = result.outcomes[0].intent.client_order_id
+    executor, outcome = await one_buy(journal, broker)
+    coid = outcome.intent.client_order_id
     assert [s.intent.client_order_id for s in journal.unresolved_intents()] == [coid]
     final = event_type(client_order_id=coid, broker_order_id="b-1", at=T0, reason="by the broker")
     broker.push(final)
@@ -363,7 +341,7 @@ async def test_a_planner_failure_journals_the_signal_and_the_error_and_sends_not
     journal: JournalBase,
 ) -> None:
     broker = ScriptedBroker()
-    executor = Executor(journal, broker, PositionBook(), retry=FAST)
+    executor = Executor(journal, broker, PositionBook())
 
     def broken(signal: object, book: PositionBook) -> object:
         raise ZeroDivisionError("a sizing bug")

@@ -14,7 +14,8 @@ from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.core.book import PositionBook
 from tradebot.core.orders import Plan
 from tradebot.core.signal import Side
-from tradebot.execution.resend import ResendRefused, plan_resend
+from tradebot.exceptions import ResendRefused
+from tradebot.execution.resend import plan_resend
 from tradebot.journal import open_journal
 from tradebot.journal.base import JournalBase
 

@@ -1,6 +1,6 @@
 """Sending orders: the executor (journal first, then the broker) and start-up recovery."""
 
-from tradebot.execution.executor import ExecutionResult, Executor, OrderOutcome, RetryPolicy, Step
+from tradebot.execution.executor import ExecutionResult, Executor, OrderOutcome, Step
 from tradebot.execution.recovery import Drift, RecoveryReport, recover
 
 __all__ = [
@@ -9,7 +9,6 @@ __all__ = [
     "Executor",
     "OrderOutcome",
     "RecoveryReport",
-    "RetryPolicy",
     "Step",
     "recover",
 ]

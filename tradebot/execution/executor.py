@@ -1,11 +1,12 @@
 """The executor: journal first, then send; record every answer; positions change only from fills.
 
 For one signal: the signal is journaled, the plan (every intent) is made durable in one
-transaction, then the closes go out concurrently, then the opens. A submission that fails with a
-transient error is retried per :class:`RetryPolicy` (one attempt by default: the broker adapter
-owns retries) with the same client order id, and the order is looked up by that id before
-anything is sent again and when the executor gives up, so a leg is never ordered twice. An order
-whose outcome stays unknown is left unresolved (with an ERROR row) for recovery to settle.
+transaction, then the closes go out concurrently, then the opens. Each intent is submitted once:
+the broker adapter owns retries (:mod:`tradebot.broker.retry`, looking the order up by client
+order id before anything is sent again), and one retry layer on top would multiply them. When
+the broker gives up without an answer (:class:`OrderOutcomeUnknown`, or a transient error), the
+intent is left unanswered, with an ERROR row, for the re-check and recovery to settle by client
+order id; nothing here sends it again.
 
 Every journal write runs in a worker thread (``asyncio.to_thread``): an fsync never blocks the
 event loop. ``on_step(name)`` is called at each step boundary (see :class:`Step`); it exists so
@@ -21,20 +22,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
-
 from tradebot.broker.base import Broker, OrderSnapshot
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderEvent, OrderFilled
 from tradebot.core.orders import IntentRole, OrderIntent, Plan
 from tradebot.core.signal import Signal
-from tradebot.exceptions import (
-    BrokerUnavailable,
-    FatalError,
-    OrderOutcomeUnknown,
-    OrderRejected,
-    TransientError,
-)
+from tradebot.exceptions import FatalError, OrderOutcomeUnknown, OrderRejected, TransientError
 from tradebot.journal.interface import Journal
 from tradebot.journal.records import AppliedFill
 
@@ -54,24 +47,6 @@ class Step(StrEnum):
     ACCEPTED_RECORDED = "accepted_recorded"
     FILL_RECEIVED = "fill_received"  # a fill event arrived; not recorded yet
     FILL_RECORDED = "fill_recorded"
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How often to try one submission on transient errors, and how long to wait between.
-
-    The default is one attempt: the Alpaca adapter already retries with lookup-before-resend,
-    and two retry layers would multiply. Raise ``attempts`` for a broker that does not retry.
-    """
-
-    attempts: int = 1
-    first_wait: float = 0.2
-    max_wait: float = 5.0
-
-
-def is_retryable(error: BaseException) -> bool:
-    """Retry on transient errors only; a rejection or a fatal error is never retried."""
-    return isinstance(error, TransientError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,13 +91,11 @@ class Executor:
         book: PositionBook,
         *,
         on_step: StepHook | None = None,
-        retry: RetryPolicy = RetryPolicy(),
     ) -> None:
         self.journal = journal
         self.broker = broker
         self.book = book
         self._on_step = on_step
-        self._retry = retry
 
     def _step(self, step: Step) -> None:
         if self._on_step is not None:
@@ -197,18 +170,16 @@ class Executor:
         self._step(Step.BEFORE_SUBMIT)
         coid = intent.client_order_id
         try:
-            snapshot = await self._send(intent)
+            snapshot = await self.broker.submit(intent)
         except OrderRejected as exc:
             reason = str(exc) or "rejected by the broker"
             await asyncio.to_thread(self.journal.record_rejected, coid, reason)
             return OrderOutcome(intent, None, f"rejected: {reason}")
-        except TransientError as exc:
-            found = await self._lookup(coid)
-            if found is not None:  # it got there after all
-                await self.record_snapshot(found, "submit")
-                return OrderOutcome(intent, found)
-            # not final: the order may exist. Recovery (or the event stream) settles it.
-            detail = f"submit gave up after retries, outcome unknown: {exc}"
+        except (OrderOutcomeUnknown, TransientError) as exc:
+            # The broker retried and gave up. Not final: the order may exist (or, after a
+            # transient error, may not). The re-check and recovery look it up by client order
+            # id and settle it; sending it again from here could make a second order.
+            detail = f"no answer from the broker, outcome unknown: {exc}"
             await asyncio.to_thread(
                 self.journal.record_error,
                 detail,
@@ -232,37 +203,6 @@ class Executor:
         await self.record_snapshot(snapshot, "submit")
         self._step(Step.ACCEPTED_RECORDED)
         return OrderOutcome(intent, snapshot)
-
-    async def _send(self, intent: OrderIntent) -> OrderSnapshot:
-        """Submit with retries; after an unknown outcome, look the order up before resending."""
-        policy = self._retry
-        if policy.attempts <= 1:  # the default: the broker adapter owns retries
-            return await self.broker.submit(intent)
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(policy.attempts),
-            wait=wait_exponential(multiplier=policy.first_wait, max=policy.max_wait),
-            retry=retry_if_exception(is_retryable),
-            reraise=True,
-        )
-        lookup_first = False
-        async for attempt in retrying:
-            with attempt:
-                if lookup_first:
-                    found = await self.broker.get_order(intent.client_order_id)
-                    if found is not None:
-                        return found
-                try:
-                    return await self.broker.submit(intent)
-                except (OrderOutcomeUnknown, BrokerUnavailable):
-                    lookup_first = True
-                    raise
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
-
-    async def _lookup(self, coid: str) -> OrderSnapshot | None:
-        try:
-            return await self.broker.get_order(coid)
-        except TransientError:
-            return None
 
     async def record_snapshot(self, snapshot: OrderSnapshot, source: str) -> None:
         """Journal what the broker showed of an order (``submit`` or ``lookup``); apply fills."""

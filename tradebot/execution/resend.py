@@ -23,17 +23,13 @@ from decimal import Decimal
 from tradebot.broker.base import Broker, OrderSnapshot
 from tradebot.core.ids import attempt_of, resend_id
 from tradebot.core.orders import OrderIntent, Plan
-from tradebot.exceptions import TradebotError
+from tradebot.exceptions import ResendRefused
 from tradebot.execution.executor import Executor, OrderOutcome
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import FILL_STATUSES, FINAL_STATUSES, Status, intent_from_entry
 
 #: outcomes after which a person may send the leg again
 RESENDABLE = frozenset({Status.REJECTED, Status.CANCELED, Status.EXPIRED, Status.FAILED})
-
-
-class ResendRefused(TradebotError):
-    """The order cannot be sent again (unknown, still live, filled, or already re-sent)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -200,9 +200,15 @@ class AlpacaBroker:
             raise
 
     async def _submit(self, cid: str, request: Any) -> OrderSnapshot:
+        """Send under ``cid``, retrying what is transient; after an unknown outcome every
+        attempt looks the order up first and sends only when Alpaca has no such order.
+
+        Raises :class:`OrderOutcomeUnknown` when the attempts run out after the order may have
+        been sent (the executor leaves it for recovery and the re-check to settle by lookup).
+        """
         maybe_sent = False
         try:
-            async for attempt in self._policy.retrying():
+            async for attempt in self._policy.retrying(unknown_outcomes=True):
                 with attempt:
                     if maybe_sent:
                         found = await self._lookup(cid)
@@ -215,8 +221,8 @@ class AlpacaBroker:
                         maybe_sent = True
                         raise
                     return convert.order_snapshot(raw)
-        except TransientError as exc:
-            if maybe_sent and not isinstance(exc, OrderOutcomeUnknown):
+        except TransientError as exc:  # the last attempt's lookup (or a 429) could not answer
+            if maybe_sent:
                 raise OrderOutcomeUnknown(f"order {cid} may exist: {exc}", cid) from None
             raise
         raise AssertionError("unreachable: tenacity re-raises the last error")
