@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 Planner = Callable[[Signal, PositionBook], Plan]
 StepHook = Callable[[str], None]
+#: told of the fills each durable batch of broker events recorded for the first time
+OnFills = Callable[[tuple[AppliedFill, ...]], None]
 
 
 class Step(StrEnum):
@@ -255,12 +257,17 @@ class Executor:
             self._step(Step.FILL_RECORDED)
         return fills
 
-    async def consume_events(self) -> None:
+    async def consume_events(self, on_fills: OnFills | None = None) -> None:
         """Apply the broker's event stream until it ends (run it as a task; cancel to stop).
 
         Events that arrive while a write is in progress are recorded together in the next
         transaction (group commit, at most :attr:`max_batch`): one fsync for a burst of fills,
         and no wait at all for a lone event.
+
+        ``on_fills`` is called after each durable batch with the fills the journal recorded for
+        the first time (a duplicate event from a reconnecting stream announces nothing): the
+        running bot must know at once, since a fill changes today's realised P&L (the daily-loss
+        limit must see it before the next plan), buying power, and what its observers show.
         """
         # The stream is read by a task of its own, into an unbounded queue, so it keeps being
         # drained while a write waits for its fsync, and what arrived meanwhile is there for the
@@ -288,4 +295,6 @@ class Executor:
                         ended = True
                         break
                     batch.append(nxt)
-                await self.apply_events(batch)
+                fills = await self.apply_events(batch)
+                if fills and on_fills is not None:
+                    on_fills(fills)

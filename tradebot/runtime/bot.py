@@ -65,7 +65,6 @@ from tradebot.journal.records import AppliedFill
 from tradebot.runtime.banner import banner
 from tradebot.runtime.components import Components, Settings, Shared, build
 from tradebot.runtime.config_watch import Loader
-from tradebot.runtime.fills import record_events
 from tradebot.runtime.observer import (
     ErrorRecorded,
     FillsRecorded,
@@ -218,7 +217,7 @@ class Bot:
                 tg.create_task(parts.backfill.run(), name="backfill"),
             ]
             events = tg.create_task(
-                record_events(parts.executor, broker.events(), self._fills_recorded),
+                parts.executor.consume_events(on_fills=self._fills_recorded),
                 name="broker-events",
             )
             background = [

@@ -10,8 +10,8 @@ them, never fetched from another component's attributes. Information flows one w
   backfill each read a subscription of their own, and the listener's gap history, read-only;
 * synchronous callbacks (the listener's, the config watcher's, the kill-switch check) ask the
   :class:`~.records.RecordWriter` for journal writes and tell the observers;
-* the broker's event stream (:func:`~.fills.record_events`) tells the planning context when
-  fills were recorded, by an explicit call.
+* the broker's event stream (``Executor.consume_events(on_fills=...)``) tells the planning
+  context when fills were recorded, by an explicit call.
 
 Nothing here starts a task: the :class:`Components` are inert until the bot supervises them.
 """
