@@ -26,7 +26,7 @@ from tests.e2e.harness import (
 )
 from tradebot.cli.main import main
 from tradebot.journal.records import Status
-from tradebot.simulators.alpaca.faults import FillScript
+from tradebot.simulators.alpaca.faults import Fault, FillScript
 from tradebot.simulators.alphahub.server import AlphaHubSimulator
 
 
@@ -196,6 +196,32 @@ async def test_a_canceled_order_can_be_sent_again_once_by_hand(env: Env) -> None
     # a second resend of the same order is refused: it was sent again already
     assert await asyncio.to_thread(main, args) == 1
     assert len(broker_orders(env.server)) == 2
+
+
+async def test_a_resend_whose_outcome_is_unknown_says_so_and_is_settled_by_lookup(
+    env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.server.script_fills(FillScript(hold=True))
+    await env.push_and_wait(14, {"open": [leg("VRTX", "buy", "216.08", env.at)]})
+    await until(lambda: env.orders("VRTX") == ["buy 10"], "the order at the broker")
+    (order,) = broker_orders(env.server)
+    cid = order.client_order_id
+    env.server.cancel(cid)
+    await until(
+        lambda: bool(entries(env.journal, client_order_ids=(cid,), statuses=(Status.CANCELED,))),
+        "the cancel on record",
+    )
+    assert await env.bot.stop(signal.SIGTERM) == 0
+    # the broker takes the order, then every answer (and every lookup) is a gateway timeout
+    env.server.add_fault(Fault.error(504, process=True, times=100))
+    lookup = "/v2/orders:by_client_order_id"
+    env.server.add_fault(Fault.error(504, times=100, method="GET", path=lookup))
+    args = ["resend", cid, "--config", str(env.config), "--yes", "--wait", "1"]
+    await asyncio.to_thread(main, args)
+    out = capsys.readouterr().out
+    assert "not sent" not in out  # it may well exist: the broker took it
+    assert f"{cid}-a1: no answer from the broker, outcome unknown" in out
+    assert [o.client_order_id for o in broker_orders(env.server)] == [cid, f"{cid}-a1"]
 
 
 async def test_a_signal_pushed_again_after_a_restart_does_not_use_up_the_days_orders(

@@ -59,6 +59,13 @@ def resend(client_order_id: str, config_path: Path, wait: float, yes: bool, live
         async def send() -> None:
             async with make_broker(config.broker, mode) as broker:
                 _, outcome, snapshot = await do_resend(journal, broker, client_order_id, wait=wait)
+            if snapshot is None and outcome.error and "outcome unknown" in outcome.error:
+                # the broker may have it: never "not sent", and never sent again blind
+                click.echo(
+                    f"{new.client_order_id}: {outcome.error}; it is on record, and the next "
+                    "tradebot run looks it up by client order id before anything else"
+                )
+                return
             if snapshot is None:
                 click.echo(f"not sent: {outcome.error}")
                 return
