@@ -3,7 +3,8 @@ journal of a real `tradebot run` between the AlphaHub and Alpaca simulators.
 
 Each test runs twice: against the dashboard the running bot serves itself (``bot``), and against
 `tradebot dashboard` serving the bot's files from a second process (``standalone``), as a person
-reviews a bot from another terminal; screenshots are saved under tests/artifacts/ for a look after the run.
+reviews a bot from another terminal. Screenshots are saved under tests/artifacts/ for a look
+after the run.
 Chromium comes from apt (scripts/setup installs it in CI); Playwright never downloads a browser.
 """
 
