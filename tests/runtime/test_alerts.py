@@ -10,6 +10,8 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -17,13 +19,18 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from tests.execution.planner import make_signal, simple_plan
 from tests.runtime.test_served_dashboard import DEADLINE, running_bot
+from tradebot.broker.sim import SimBroker
 from tradebot.cli.main import main
 from tradebot.config.display import effective_config_yaml
-from tradebot.config.model import Config, NotifyTarget
+from tradebot.config.model import Config, NotifyTarget, SimBrokerConfig
+from tradebot.execution.executor import Executor
+from tradebot.journal.sqlite import open_journal
 from tradebot.masking import mask
 from tradebot.runtime.alerts import Alerts
-from tradebot.runtime.observer import ErrorRecorded
+from tradebot.runtime.killswitch import write_kill_switch
+from tradebot.runtime.observer import ErrorRecorded, SignalHandled
 from tradebot.simulators.alphahub.server import topic
 
 
@@ -176,3 +183,45 @@ def test_notify_test_sends_one_message_to_each_url(tmp_path: Path, capsys: Any) 
         assert "notify[1] json:// (error, stopped): FAILED" in out
         assert receiver.url not in out and dead not in out
         assert [m["title"] for m in receiver.messages] == ["tradebot: test"]
+
+
+async def test_kill_switch_and_lapse_each_alert_once(tmp_path: Path) -> None:
+    every = "order_rejected, order_failed, kill_switch, lapse, drift, fill"
+    with receiving() as receiver:
+        async with running_bot(tmp_path, extra=notify_yaml((receiver.url, every))) as run:
+            await run.push_open("AAPL", 189.4)
+            (fill,) = await receiver.wait_for(1)
+            assert fill["title"] == "tradebot: fill"
+            write_kill_switch(
+                tmp_path / "tradebot.halt", reduce_only=False, reason="test", now=datetime.now(UTC)
+            )
+            await run.push_open("NVDA", 131.2)
+            await receiver.wait_for(2)
+            run.hub.drop()
+            await receiver.wait_for(3)
+        titles = [m["title"] for m in receiver.messages]
+        assert titles == ["tradebot: fill", "tradebot: kill_switch", "tradebot: lapse"]
+        assert "kill switch: halt (test)" in receiver.messages[1]["message"]
+        assert "algorithm 17 was not subscribed" in receiver.messages[2]["message"]
+
+
+async def test_a_refused_order_is_order_rejected(
+    tmp_path: Path,
+) -> None:
+    """A real executor's result: the sim broker refuses an order beyond its cash."""
+    with receiving() as receiver:
+        targets = [NotifyTarget(url=receiver.url, events=("order_rejected", "order_failed"))]
+        alerts = Alerts(targets, coalesce=0.1)
+        worker = asyncio.create_task(alerts.run())
+        try:
+            poor = SimBroker(SimBrokerConfig(cash=Decimal(100), prices={"AAPL": Decimal(189)}))
+            with open_journal(tmp_path / "j.sqlite") as journal:
+                executor = Executor(journal, poor, journal.rebuild_book())
+                signal = make_signal(17, opens=(("AAPL", "buy", "189"),))
+                result = await executor.handle(signal, simple_plan)
+            alerts.notice(SignalHandled(signal, result))
+            (message,) = await receiver.wait_for(1)
+            assert message["title"] == "tradebot: order_rejected"
+            assert "insufficient buying power" in message["message"]
+        finally:
+            worker.cancel()

@@ -35,8 +35,9 @@ alphahub: {{url: {hub}, email: demo@example.com, password: demo, connections: 1,
   reconnect: {{first_delay: 0.05, max_delay: 0.2}}}}
 broker:
   name: sim
-  sim: {{prices: {{AAPL: 189.50, NVDA: 131.20}}, fill_delay: 0.05}}
+  sim: {{prices: {{AAPL: 189.50, NVDA: 131.20}}, fill_delay: 0.05, cash: {cash}}}
 journal: {{path: journal/tradebot.sqlite}}
+risk: {{kill_switch_file: tradebot.halt}}
 dashboard: {{port: {port}}}
 algorithms:
   17: {{strategy: fixed_notional, params: {{notional: 5000}}}}
@@ -71,10 +72,12 @@ class Running:
 
 
 @asynccontextmanager
-async def running_bot(tmp_path: Path, *, port: int = 0, extra: str = "") -> AsyncIterator[Running]:
+async def running_bot(
+    tmp_path: Path, *, port: int = 0, extra: str = "", cash: int = 100_000
+) -> AsyncIterator[Running]:
     async with AlphaHubSimulator(port=0) as hub:
         config_path = tmp_path / "config.yaml"
-        config_path.write_text(CONFIG.format(hub=hub.url, port=port, extra=extra))
+        config_path.write_text(CONFIG.format(hub=hub.url, port=port, extra=extra, cash=cash))
         config = load_config(config_path)
         out = io.StringIO()
         bot = Bot(
@@ -203,7 +206,7 @@ async def test_dashboard_off_is_said_and_nothing_listens(tmp_path: Path) -> None
     off = tmp_path
     async with AlphaHubSimulator(port=0) as hub:
         path = off / "config.yaml"
-        text = CONFIG.format(hub=hub.url, port=0, extra="").replace(
+        text = CONFIG.format(hub=hub.url, port=0, extra="", cash=100_000).replace(
             "dashboard: {port: 0}", "dashboard: {enabled: false}"
         )
         path.write_text(text)

@@ -52,6 +52,8 @@ QUEUE_SIZE = 256
 FLUSH_TIMEOUT = 10.0
 #: the reasons a backfilled leg counts as a missed signal
 MISSED = (SkipReason.MISSED_STALE, SkipReason.BACKFILL_AMBIGUOUS)
+#: how the executor's ``OrderOutcome.error`` begins when the broker refused the order
+REJECTED = "rejected: "
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,10 @@ def _signal_alerts(
     for outcome in result.outcomes:
         intent, snapshot = outcome.intent, outcome.snapshot
         what = f"{intent.side} {intent.qty} {intent.symbol} (algorithm {intent.algo_id})"
-        if snapshot is None or outcome.error is not None:
+        if snapshot is None and (outcome.error or "").startswith(REJECTED):
+            # the executor's words for a refusal (OrderRejected): the broker said no
+            alerts.append(Alert("order_rejected", f"order {outcome.error}: {what}"))
+        elif snapshot is None or outcome.error is not None:
             alerts.append(Alert("order_failed", f"order failed: {what}: {outcome.error}"))
         elif snapshot.status is OrderStatus.REJECTED:
             alerts.append(Alert("order_rejected", f"order rejected by the broker: {what}"))
