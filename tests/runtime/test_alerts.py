@@ -164,6 +164,14 @@ def test_notify_urls_are_secrets_masked_everywhere() -> None:
     assert url not in shown and "events:" in shown
 
 
+def test_tokens_inside_a_url_are_masked_alone_too() -> None:
+    token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    Alerts([NotifyTarget(url=f"tgram://{token}/-100987654321", events=("fill",))])
+    assert mask(f"telegram said no to bot {token}") == "telegram said no to bot ***"
+    assert mask("AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw") == "***"
+    assert mask("json://127.0.0.1:9000/hooks tradebot") == "json://127.0.0.1:9000/hooks tradebot"
+
+
 def test_unknown_events_and_non_urls_are_refused() -> None:
     with pytest.raises(ValidationError, match="fil"):
         Config.model_validate({"notify": [{"url": "json://h/x", "events": ["fil"]}]})

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,7 +30,7 @@ from tradebot.clock import utcnow
 from tradebot.config.model import NotifyTarget
 from tradebot.core.orders import SkippedLeg, SkipReason
 from tradebot.execution.executor import ExecutionResult
-from tradebot.masking import mask, register
+from tradebot.masking import mask, register, register_found_in
 from tradebot.runtime.observer import (
     BackfillDelivered,
     BotEvent,
@@ -158,6 +159,18 @@ def _missed(algo_id: int, skipped: Sequence[SkippedLeg]) -> list[Alert]:
     ]
 
 
+def register_url(url: str) -> None:
+    """Mask ``url`` and the tokens inside it: a service may log a token alone (Telegram's bot
+    token is the URL's host part). A token is a piece of 10 or more characters with letters and
+    digits, so host names, ports and plain words ("hooks", "tradebot") stay readable."""
+    register(url)
+    register_found_in(url)  # the password, secret-named query values
+    for segment in re.split(r"[/@?&=#]+", url.split("://", 1)[-1]):
+        for piece in (segment, *segment.split(":")):
+            if len(piece) >= 10 and re.search(r"\d", piece) and re.search(r"[A-Za-z]", piece):
+                register(piece)
+
+
 class Alerts:
     """The observer (:meth:`notice`) and its sending worker (:meth:`run`, a bot task)."""
 
@@ -170,7 +183,7 @@ class Alerts:
         size: int = QUEUE_SIZE,
     ) -> None:
         for target in targets:
-            register(target.url)
+            register_url(target.url.get_secret_value())
         self._targets = tuple(targets)
         self._send = send
         self._coalesce = coalesce
@@ -266,7 +279,7 @@ class Alerts:
 def send_test(targets: Sequence[NotifyTarget], send: Sender = apprise_send) -> list[bool]:
     """``tradebot notify test``: one message to each URL, in order; whether each was taken."""
     for target in targets:
-        register(target.url)
+        register_url(target.url.get_secret_value())
     results = []
     for target in targets:
         url = target.url.get_secret_value()
