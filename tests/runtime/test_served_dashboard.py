@@ -11,7 +11,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import Status
 from tradebot.journal.sqlite import open_journal
 from tradebot.runtime.bot import Bot
-from tradebot.runtime.dashboard import Observability, attach_observability
+from tradebot.runtime.dashboard import Observability, _broker_problem, attach_observability
 from tradebot.runtime.status import read_status, status_path
 from tradebot.simulators.alphahub.server import AlphaHubSimulator
 
@@ -222,3 +222,12 @@ async def test_dashboard_off_is_said_and_nothing_listens(tmp_path: Path) -> None
             bot.request_stop()
             await task
     assert "dashboard: off (dashboard.enabled: false)" in out.getvalue()
+
+
+def test_a_broker_silent_for_a_minute_is_unhealthy() -> None:
+    now = datetime(2026, 11, 24, 15, tzinfo=UTC)
+    assert _broker_problem(now - timedelta(seconds=59), now) is None
+    assert _broker_problem(now - timedelta(seconds=61), now) == (
+        "the broker has not answered for 61 s"
+    )
+    assert _broker_problem(None, now) == "the broker has not answered yet"

@@ -130,7 +130,12 @@ class BotDashboard:
         )
         sources.health = self._health
         sources.metrics = self._metrics.render
-        handle = self.handle = await start_dashboard(self._config, sources)
+        try:
+            handle = await start_dashboard(self._config, sources)
+        except Exception as exc:  # never a reason to stop trading; say why it is not served
+            log.exception("the dashboard could not start")
+            handle = DashboardHandle(error=f"not started: {exc}")
+        self.handle = handle
         self._bot.say(handle.describe())
         parts = self._bot.parts
         if parts is not None:
