@@ -10,8 +10,9 @@ the dashboard slows the bot.
    page and Positions.
 2. Runs ``tradebot run`` between the simulators (benchmarks/e2e.py's harness) and times signal
    frame pushed -> order at the broker, in alternating rounds without and with a headless
-   Chromium on the Now page of ``tradebot dashboard`` over the bot's journal (live events
-   open). Goal: no measurable difference.
+   Chromium on the Now page of the dashboard the bot serves itself (live events open), and the
+   bot's own signal-to-submit latency, read from its ``/metrics`` (the histogram's sum and count
+   before and after each round). Goal: no measurable difference.
 """
 
 from __future__ import annotations
@@ -136,12 +137,31 @@ async def shown(page: Any, hub: Any, algo: int, count: int) -> list[float]:
 
 
 def dashboard_url(folder: Path) -> str:
-    """The address `tradebot dashboard` printed in its log (e2e.start names logs by config)."""
+    """The address the bot printed after its banner (e2e.start names logs by config)."""
     for log in folder.glob("*.log"):
         text = log.read_text(errors="replace")
         if "dashboard: http" in text:
             return text.split("dashboard: ", 1)[1].split()[0]
-    raise RuntimeError("tradebot dashboard did not say where it listens")
+    raise RuntimeError("the bot did not say where its dashboard listens")
+
+
+def submit_latency(url: str) -> tuple[float, float]:
+    """The bot's own signal-to-submit histogram: (sum of seconds, count) so far."""
+    text = requests.get(url + "metrics", timeout=10).text
+    values = {}
+    for line in text.splitlines():
+        for key in ("sum", "count"):
+            if line.startswith(f"tradebot_signal_to_submit_seconds_{key} "):
+                values[key] = float(line.split()[1])
+    return values.get("sum", 0.0), values.get("count", 0.0)
+
+
+async def in_process(url: str, measured: Any) -> float:
+    """The mean signal-to-submit seconds, as the bot measured it, over ``measured``."""
+    sum0, count0 = await asyncio.to_thread(submit_latency, url)
+    await measured
+    sum1, count1 = await asyncio.to_thread(submit_latency, url)
+    return (sum1 - sum0) / max(count1 - count0, 1)
 
 
 async def bot_latency(signals: int, rounds: int) -> None:
@@ -150,6 +170,8 @@ async def bot_latency(signals: int, rounds: int) -> None:
     e2e = sibling("e2e")
     without: list[float] = []
     with_browser: list[float] = []
+    own_without: list[float] = []
+    own_with: list[float] = []
     on_page: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -164,36 +186,41 @@ async def bot_latency(signals: int, rounds: int) -> None:
                 bot = await e2e.start(
                     [sys.executable, "-m", "tradebot", "run", "--config", "config.yaml"],
                     folder,
-                    "algorithms:",
-                )
-                web = await e2e.start(
-                    [sys.executable, "-m", "tradebot", "dashboard", "--config", "config.yaml"],
-                    folder,
                     "dashboard: http",
                 )
                 url = dashboard_url(folder)
                 browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
                     for _ in range(rounds):
-                        without += await e2e.measure(hub, server, signals, 0.05, journal)
+                        samples: list[float] = []
+
+                        async def run(into: list[float] = samples) -> None:
+                            into += await e2e.measure(hub, server, signals, 0.05, journal)
+
+                        own_without.append(await in_process(url, run()))
+                        without += samples
                         page = await browser.new_page()
                         await page.goto(url)
                         await page.wait_for_selector("#live[data-state='open']")
-                        with_browser += await e2e.measure(hub, server, signals, 0.05, journal)
+                        samples = []
+                        own_with.append(await in_process(url, run(samples)))
+                        with_browser += samples
                         on_page += await shown(page, hub, e2e.ALGO, 10)
                         await page.close()
                 finally:
                     await browser.close()
-                    await e2e.stop(web)
                     await e2e.stop(bot)
         finally:
             server.stop()
     print("signal frame pushed -> order at the local Alpaca server (tradebot run)")
     a = e2e.summary("no browser", without)
-    b = e2e.summary("Chromium on the Now page (live events)", with_browser)
+    b = e2e.summary("Chromium on the bot's Now page (live events)", with_browser)
     print(f"  with / without, ratio of medians: {b / a:.2f} (goal: no measurable difference)")
+    print("signal received -> first order submitted, as the bot measures it (/metrics), ms")
+    print(f"  no browser, mean per round:      {', '.join(f'{x * 1e3:.2f}' for x in own_without)}")
+    print(f"  browser open, mean per round:    {', '.join(f'{x * 1e3:.2f}' for x in own_with)}")
     print("signal frame pushed -> its row on the open Now page (server-sent events, no reload)")
-    c = e2e.summary("Chromium, tradebot dashboard beside the bot", on_page)
+    c = e2e.summary("Chromium, the bot's own dashboard", on_page)
     print(f"  {'ok' if c < 1 else 'OVER'} (target: within a second)")
 
 

@@ -18,10 +18,10 @@ from tests.journal.generate import Generated, generate
 from tests.pgserver import PgServer
 from tests.scripted_broker import ScriptedBroker
 from tradebot.cli.main import cli
-from tradebot.cli.positions_cmd import rows
 from tradebot.core.book import PositionBook
 from tradebot.execution import Executor
 from tradebot.journal import EntryFilter, Status, open_journal
+from tradebot.journal.review import position_rows as rows
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -1,8 +1,10 @@
 """The dashboard in a real browser (Debian's Chromium, headless, driven by Playwright) over the
 journal of a real `tradebot run` between the AlphaHub and Alpaca simulators.
 
-`tradebot dashboard` serves the bot's files from a second process, exactly as a person reviews a
-running bot; screenshots are saved under tests/artifacts/ for a look after the run.
+Each test runs twice: against the dashboard the running bot serves itself (``bot``), and against
+`tradebot dashboard` serving the bot's files from a second process (``standalone``), as a person
+reviews a bot from another terminal. Screenshots are saved under tests/artifacts/ for a look
+after the run.
 Chromium comes from apt (scripts/setup installs it in CI); Playwright never downloads a browser.
 """
 
@@ -100,16 +102,34 @@ async def _dashboard(config: Path) -> tuple[asyncio.subprocess.Process, str]:
                 return proc, found[1]
 
 
-@pytest.fixture
-async def dash(tmp_path: Path) -> AsyncIterator[Dash]:
+async def _served_by_bot(bot: BotProcess) -> str:
+    """The address the bot printed right after its banner."""
+    found: list[str] = []
+
+    def printed() -> bool:
+        match = re.search(r"dashboard: (http://\S+)", bot.output())
+        found[:] = [match[1]] if match else []
+        return bool(found) or not bot.running
+
+    await until(printed, "the bot's dashboard line")
+    assert found, f"the bot printed no dashboard address:\n{bot.output()}"
+    return found[0]
+
+
+@pytest.fixture(params=["bot", "standalone"])
+async def dash(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Dash]:
     ARTIFACTS.mkdir(exist_ok=True)
     with alpaca_server() as server:
         async with AlphaHubSimulator(port=0) as hub:
             config = tmp_path / "config.yaml"
             config.write_text(bot_config(hub.url, server) + DASHBOARD_YAML)
-            bot = BotProcess(config)
+            bot = BotProcess(config, {"TRADEBOT_DASHBOARD_TOKEN": TOKEN})
             await bot.start()
-            web, url = await _dashboard(config)
+            web = None
+            if request.param == "bot":
+                url = await _served_by_bot(bot)
+            else:
+                web, url = await _dashboard(config)
             try:
                 await wait_subscribed(hub, ALGOS)
                 env = Env(hub, server, bot, config, tmp_path / "journal" / "tradebot.sqlite")
@@ -122,9 +142,10 @@ async def dash(tmp_path: Path) -> AsyncIterator[Dash]:
                     finally:
                         await browser.close()
             finally:
-                web.send_signal(signal.SIGINT)
-                async with asyncio.timeout(DEADLINE):
-                    await web.wait()
+                if web is not None:
+                    web.send_signal(signal.SIGINT)
+                    async with asyncio.timeout(DEADLINE):
+                        await web.wait()
                 if bot.running:
                     await bot.stop(signal.SIGKILL)
 

@@ -8,40 +8,7 @@ from pathlib import Path
 import click
 
 from tradebot.cli.journal_common import journal_options, open_review
-from tradebot.journal.records import Entry, Status
-from tradebot.journal.review import story
-
-
-def describe(entry: Entry) -> list[str]:
-    """One entry as a few readable lines."""
-    who = " ".join(
-        part
-        for part in (
-            f"algo {entry.algo_id}" if entry.algo_id is not None else "",
-            entry.symbol or "",
-            entry.client_order_id or "",
-        )
-        if part
-    )
-    head = f"#{entry.id}  {entry.as_dict()['at']}  {entry.status.upper():<12} {who}".rstrip()
-    lines = [head, f"      {entry.detail}"] if entry.detail else [head]
-    if entry.status is Status.SIGNAL:
-        if entry.data.get("source") == "backfill":
-            lines.append("      source: backfill (missed live, read back from AlphaHub's history)")
-            lines.append(f"      history legs: {entry.data.get('raw', '')}")
-        else:
-            lines.append("      source: live")
-            lines.append(f"      raw frame: {entry.data.get('raw', '')}")
-    elif entry.status is Status.LEG and entry.data.get("source") == "backfill":
-        lines.append("      recovered by backfill; open/close judged from the algorithm's ledger")
-    elif entry.status is Status.LEG_REJECTED:
-        lines.append(f"      raw leg: {entry.data.get('raw', '')}")
-    elif entry.status is Status.INTENT:
-        legs = ", ".join(
-            f"{d['kind']} {d['side']} {d['symbol']} @ {d['timestamp']}" for d in entry.data["legs"]
-        )
-        lines.append(f"      serves: {legs}; signal price {entry.price}")
-    return lines
+from tradebot.journal.review import describe, story
 
 
 @click.command()

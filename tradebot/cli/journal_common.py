@@ -12,21 +12,19 @@ from __future__ import annotations
 import csv
 import importlib
 import io
-import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from tradebot import clock
 from tradebot.cli.options import config_option, config_or_none
 from tradebot.journal.opener import Store, configured, is_url, open_journal
 from tradebot.runtime.paths import config_relative
 
 F = TypeVar("F", bound=Callable[..., Any])
-_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def journal_options(func: F) -> F:
@@ -85,19 +83,11 @@ def open_review(journal_path: Path | str | None, config_path: Path | None) -> St
 
 
 def parse_when(text: str, now: datetime) -> datetime:
-    """``2026-11-24``, ``2026-11-24T14:30``, ``...Z`` / ``+01:00``, or relative: ``90m``,
-    ``12h``, ``7d``, ``2w`` (before ``now``). Naive times are UTC."""
-    value = text.strip()
-    match = _RELATIVE.match(value.lower())
-    if match:
-        return now - timedelta(**{_UNITS[match[2]]: int(match[1])})
+    """:func:`tradebot.clock.parse_when`, a bad value a usage error (exit 2)."""
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            f"{text!r} is not a date, a date and time, or a span like 90m, 12h, 7d"
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return clock.parse_when(text, now)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def when_option(name: str, help_text: str) -> Callable[[F], F]:

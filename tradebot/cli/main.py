@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tradebot.cli.dashboard_cmd:dashboard",
         "Serve the web dashboard over a journal.",
     ),
+    "notify": ("tradebot.cli.notify_cmd:notify", "Alerts: send a test message to each URL."),
 }
 
 

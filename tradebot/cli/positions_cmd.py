@@ -12,9 +12,8 @@ from typing import Any
 import click
 
 from tradebot.cli.journal_common import journal_options, load_config_or_none, open_review, table
-from tradebot.core.book import PositionBook
 from tradebot.exceptions import TradebotError
-from tradebot.journal.records import dec_text
+from tradebot.journal.review import position_rows
 
 
 async def _broker_positions(config: Any) -> Mapping[str, Decimal]:
@@ -35,23 +34,6 @@ def broker_view(config_path: Path | None) -> tuple[Mapping[str, Decimal] | None,
         return asyncio.run(_broker_positions(config)), f"broker: {config.broker.name}"
     except (TradebotError, ImportError, OSError, click.UsageError) as exc:
         return None, f"broker not reachable: {exc}"
-
-
-def rows(book: PositionBook, broker: Mapping[str, Decimal] | None) -> list[dict[str, Any]]:
-    """One row per (algorithm, symbol), then one NET row per symbol with the broker's figure."""
-    out: list[dict[str, Any]] = [
-        {"algo": str(algo), "symbol": symbol, "qty": dec_text(qty)} for algo, symbol, qty in book
-    ]
-    net = book.net_positions()
-    for symbol in sorted(set(net) | set(broker or {})):
-        ours = net.get(symbol, Decimal(0))
-        row: dict[str, Any] = {"algo": "NET", "symbol": symbol, "qty": dec_text(ours)}
-        if broker is not None:
-            theirs = broker.get(symbol, Decimal(0))
-            row["broker"] = dec_text(theirs)
-            row["drift"] = "" if theirs == ours else dec_text(theirs - ours)
-        out.append(row)
-    return out
 
 
 @click.command()
@@ -76,7 +58,7 @@ def positions(
     with open_review(journal_path, config_path) as store:
         book = store.rebuild_book()
     broker, note = broker_view(config_path) if ask_broker else (None, "broker not queried")
-    result = rows(book, broker)
+    result = position_rows(book, broker)
     if fmt == "json":
         click.echo(json.dumps({"positions": result, "broker": note}, indent=1))
         return

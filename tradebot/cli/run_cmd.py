@@ -46,6 +46,7 @@ def run(paper: bool, config_path: Path, status_every: float) -> None:
     """
     from tradebot.config.loader import load_config, read_config, resolve_mode
     from tradebot.runtime.bot import Bot
+    from tradebot.web.attach import attach_observability
 
     loaded = read_config(config_path)
     loaded.require_tradable()  # before the journal, its lock or the status file exist
@@ -53,7 +54,12 @@ def run(paper: bool, config_path: Path, status_every: float) -> None:
         click.echo(f"warning: {warning}", err=True)
     mode = resolve_mode(loaded.config, live_flag=not paper)
     bot = Bot(loaded.config, config_path, mode, load=load_config, status_interval=status_every)
-    asyncio.run(_run_until_signalled(bot))
+    # the dashboard (/healthz, /metrics) and the alerts: never in the way of trading
+    plugged = attach_observability(bot, loaded.config, config_path)
+    try:
+        asyncio.run(_run_until_signalled(bot))
+    finally:
+        plugged.flush()  # the last alerts ("stopped"), bounded
 
 
 async def _run_until_signalled(bot: Bot) -> None:

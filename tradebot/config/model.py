@@ -538,6 +538,52 @@ class AlgorithmConfig(Frozen):
         return self._sizer
 
 
+# -- notify --------------------------------------------------------------------------------------
+
+#: what an alert can be sent for (``notify[].events``); see tradebot/runtime/alerts.py
+NOTIFY_EVENTS = (
+    "order_rejected",
+    "order_failed",
+    "drift",
+    "lapse",
+    "missed_signal",
+    "kill_switch",
+    "daily_loss",
+    "stopped",
+    "error",
+    "fill",
+)
+NotifyEvent = Literal[
+    "order_rejected",
+    "order_failed",
+    "drift",
+    "lapse",
+    "missed_signal",
+    "kill_switch",
+    "daily_loss",
+    "stopped",
+    "error",
+    "fill",
+]
+
+
+class NotifyTarget(Frozen):
+    """Where alerts go: an Apprise URL (tgram://, discord://, slack://, mailto://, ntfy://,
+    json://...) and the events it wants. The URL usually holds a token: it is a secret, written
+    ``url: ${TRADEBOT_TELEGRAM_URL}`` and masked in every output."""
+
+    url: SecretStr
+    events: tuple[NotifyEvent, ...] = Field(min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _has_scheme(cls, value: SecretStr) -> SecretStr:
+        if "://" not in value.get_secret_value():
+            # the value itself is never echoed: it is a secret
+            raise ValueError("is not an Apprise URL (scheme://...), e.g. json://host:port/path")
+        return value
+
+
 class Config(Frozen):
     mode: Mode = Field(Mode.PAPER, description="live also needs --live on the command line")
     live_trading_acknowledged: StrictBool = Field(
@@ -548,6 +594,9 @@ class Config(Frozen):
     journal: JournalConfig = JournalConfig()
     risk: GlobalRiskConfig = GlobalRiskConfig()
     dashboard: DashboardConfig = DashboardConfig()
+    notify: tuple[NotifyTarget, ...] = Field(
+        (), description="alerts: a list of {url: Apprise URL (a secret), events: [...]}"
+    )
     algorithms: dict[PositiveInt, AlgorithmConfig] = Field(default_factory=dict)
 
     _algo_risk: dict[int, RiskConfig] = PrivateAttr(default_factory=dict)

@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tradebot.core.book import PositionBook
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Entry, Status, dec_text, leg_id_from
 
@@ -209,3 +210,53 @@ def story(journal: Journal, ident: str) -> list[Entry]:
             signals.add(e.signal_id)
     rows |= _heads(journal, signals, legs)
     return [rows[i] for i in sorted(rows)]
+
+
+def describe(entry: Entry) -> list[str]:
+    """One entry as a few readable lines (``tradebot explain``, the dashboard's story)."""
+    who = " ".join(
+        part
+        for part in (
+            f"algo {entry.algo_id}" if entry.algo_id is not None else "",
+            entry.symbol or "",
+            entry.client_order_id or "",
+        )
+        if part
+    )
+    head = f"#{entry.id}  {entry.as_dict()['at']}  {entry.status.upper():<12} {who}".rstrip()
+    lines = [head, f"      {entry.detail}"] if entry.detail else [head]
+    if entry.status is Status.SIGNAL:
+        if entry.data.get("source") == "backfill":
+            lines.append("      source: backfill (missed live, read back from AlphaHub's history)")
+            lines.append(f"      history legs: {entry.data.get('raw', '')}")
+        else:
+            lines.append("      source: live")
+            lines.append(f"      raw frame: {entry.data.get('raw', '')}")
+    elif entry.status is Status.LEG and entry.data.get("source") == "backfill":
+        lines.append("      recovered by backfill; open/close judged from the algorithm's ledger")
+    elif entry.status is Status.LEG_REJECTED:
+        lines.append(f"      raw leg: {entry.data.get('raw', '')}")
+    elif entry.status is Status.INTENT:
+        legs = ", ".join(
+            f"{d['kind']} {d['side']} {d['symbol']} @ {d['timestamp']}" for d in entry.data["legs"]
+        )
+        lines.append(f"      serves: {legs}; signal price {entry.price}")
+    return lines
+
+
+def position_rows(book: PositionBook, broker: Mapping[str, Decimal] | None) -> list[dict[str, Any]]:
+    """One row per (algorithm, symbol), then one NET row per symbol with the broker's figure
+    (``tradebot positions``, the dashboard's Positions page)."""
+    out: list[dict[str, Any]] = [
+        {"algo": str(algo), "symbol": symbol, "qty": dec_text(qty)} for algo, symbol, qty in book
+    ]
+    net = book.net_positions()
+    for symbol in sorted(set(net) | set(broker or {})):
+        ours = net.get(symbol, Decimal(0))
+        row: dict[str, Any] = {"algo": "NET", "symbol": symbol, "qty": dec_text(ours)}
+        if broker is not None:
+            theirs = broker.get(symbol, Decimal(0))
+            row["broker"] = dec_text(theirs)
+            row["drift"] = "" if theirs == ours else dec_text(theirs - ours)
+        out.append(row)
+    return out

@@ -120,6 +120,8 @@ class Bot:
         self._shared = Shared(self._say, self._observers.notice, asyncio.Lock(), self._stop)
         self._tasks: list[tuple[str, TaskFactory]] = []
         self._parts: Components | None = None
+        self._in_use: Broker | None = None
+        self._journal_wrappers: list[Callable[[Journal], Journal]] = []
         self._running = False
         self.ready = asyncio.Event()  # set once recovery is done and the listener is starting
 
@@ -142,6 +144,21 @@ class Bot:
             raise RuntimeError("add_task() must be called before run()")  # a caller's bug
         self._tasks.append((name, factory))
 
+    def wrap_journal(self, wrapper: Callable[[Journal], Journal]) -> None:
+        """Hand every component ``wrapper(journal)`` instead of the journal (metrics time the
+        commits through it). Call before :meth:`run`."""
+        self._journal_wrappers.append(wrapper)
+
+    @property
+    def parts(self) -> Components | None:
+        """The built components, for plug-ins that read state (None until recovery is done)."""
+        return self._parts
+
+    @property
+    def broker(self) -> Broker | None:
+        """The broker in use while running (the dashboard shows its positions)."""
+        return self._in_use
+
     @property
     def handled(self) -> int:
         """Signals handled since start."""
@@ -152,6 +169,10 @@ class Bot:
         await self.ready.wait()
         assert self._parts is not None
         await self._parts.signals.wait_handled(count)
+
+    def say(self, text: str) -> None:
+        """One line on the bot's output (a plug-in's news, e.g. the dashboard's address)."""
+        self._say(text)
 
     def _say(self, text: str) -> None:
         print(text, file=self._settings.out, flush=True)
@@ -172,7 +193,9 @@ class Bot:
 
     async def _run(self) -> None:
         where = configured(self.config.journal.url, self.journal_path)
-        journal = await asyncio.to_thread(open_journal, where)
+        journal: Journal = await asyncio.to_thread(open_journal, where)
+        for wrap in self._journal_wrappers:
+            journal = wrap(journal)
         try:
             await asyncio.to_thread(
                 journal.record_start,
@@ -184,6 +207,7 @@ class Bot:
                 settings.config.broker, self.mode, now=settings.now
             )
             async with chosen as broker:
+                self._in_use = broker
                 parts = self._parts = await build(journal, broker, settings, self._shared)
                 self._say(
                     banner(

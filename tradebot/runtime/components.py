@@ -33,7 +33,7 @@ from tradebot.broker.base import Broker
 from tradebot.config.model import Config, Mode
 from tradebot.core.account import AccountSnapshot
 from tradebot.exceptions import ConfigError
-from tradebot.execution.executor import Executor
+from tradebot.execution.executor import Executor, Step
 from tradebot.execution.recovery import RecoveryReport, recover
 from tradebot.journal.interface import Journal
 from tradebot.runtime.backfill import Backfiller
@@ -47,6 +47,7 @@ from tradebot.runtime.observer import (
     ConnectionChanged,
     DriftFound,
     OrdersSettled,
+    OrderSubmitting,
 )
 from tradebot.runtime.paths import config_relative
 from tradebot.runtime.recheck import UnknownOutcomes
@@ -133,7 +134,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
 
     records = RecordWriter(journal, notify=notify)
     reactions = _Reactions(records, say, notify)
-    executor = Executor(journal, broker, report.book)
+    executor = Executor(journal, broker, report.book, on_step=_submitting(notify, now_of))
     gaps: Channel[Gap] = Channel()
     listener = Listener(
         config.alphahub,
@@ -162,6 +163,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         on_error=records.error,
         say=say,
         now=now_of,
+        notify=notify,
     )
     recheck = UnknownOutcomes(
         executor,
@@ -221,6 +223,18 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         feed,
         signals,
     )
+
+
+def _submitting(
+    notify: Callable[[BotEvent], None], now: Callable[[], datetime]
+) -> Callable[[str], None]:
+    """The executor's step hook: observers hear when an order is about to leave (metrics)."""
+
+    def step(name: str) -> None:
+        if name == Step.BEFORE_SUBMIT:
+            notify(OrderSubmitting(now()))
+
+    return step
 
 
 class _Reactions:

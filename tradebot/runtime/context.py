@@ -107,6 +107,11 @@ class PlanningContext:
             )
         return self.account
 
+    @property
+    def account_at(self) -> datetime | None:
+        """When the broker last answered an account request (the health check reads it)."""
+        return self._account_at
+
     async def account_for(self, now: datetime) -> AccountSnapshot:
         """The latest snapshot; only the very first signal waits for the broker."""
         if self.account is None:

@@ -44,6 +44,7 @@ from typing import Protocol
 
 from tradebot.alphahub.session import StateChange
 from tradebot.config.model import Mode
+from tradebot.core.orders import SkippedLeg
 from tradebot.core.signal import Signal
 from tradebot.execution.executor import ExecutionResult
 from tradebot.execution.recovery import Drift, RecoveryReport, Settled
@@ -142,6 +143,25 @@ class ErrorRecorded:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderSubmitting:
+    """An order's intent is durable and the order is about to leave for the broker (the
+    executor's ``before_submit`` step); ``at`` is when, for the signal-to-submit latency."""
+
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillDelivered:
+    """The backfill recovered legs of ``algo_id`` from AlphaHub's history after a lapse:
+    ``queued`` legs went to the signal loop to be planned; ``skipped`` were journaled without
+    trading (ambiguous, or ``alphahub.backfill: journal``)."""
+
+    algo_id: int
+    queued: int
+    skipped: tuple[SkippedLeg, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Stopped:
     """The bot stopped: cleanly (``error`` None) or because of ``error`` (which it raises)."""
 
@@ -160,6 +180,8 @@ BotEvent = (
     | ConfigReloaded
     | ConnectionChanged
     | ErrorRecorded
+    | OrderSubmitting
+    | BackfillDelivered
     | Stopped
 )
 

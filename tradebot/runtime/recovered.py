@@ -30,6 +30,7 @@ from tradebot.journal.records import Status
 from tradebot.runtime.backfill import Backfiller, Found, identities
 from tradebot.runtime.channel import Channel
 from tradebot.runtime.missed import classify
+from tradebot.runtime.observer import BackfillDelivered, BotEvent
 
 
 class NoBackfill:
@@ -52,6 +53,7 @@ def make_backfiller(
     on_error: Callable[[str], None],
     say: Callable[[str], None],
     now: Callable[[], datetime],
+    notify: Callable[[BotEvent], None] = lambda event: None,
 ) -> Backfiller | NoBackfill:
     """The backfill ``config`` asks for. It subscribes to ``gaps`` (closed gaps, as the listener
     publishes them) only when it reads the history: an unread subscription would only grow.
@@ -59,7 +61,7 @@ def make_backfiller(
     mode = config.alphahub.backfill
     if mode is BackfillMode.OFF:
         return NoBackfill()
-    sink = RecoveredSignals(journal, book, listener, mode, say=say, now=now)
+    sink = RecoveredSignals(journal, book, listener, mode, say=say, now=now, notify=notify)
 
     async def unavailable(detail: str) -> None:
         on_error(detail)
@@ -109,7 +111,9 @@ class RecoveredSignals:
         *,
         say: Callable[[str], None],
         now: Callable[[], datetime],
+        notify: Callable[[BotEvent], None] = lambda event: None,
     ) -> None:
+        self._notify = notify
         self._journal = journal
         self._book = book
         self._listener = listener
@@ -145,6 +149,9 @@ class RecoveredSignals:
         await asyncio.to_thread(self._journal.record_gap, detail, algo_id=algo_id)
         if found.missed or found.holds:
             self._say(detail)
+        journaled = tuple(skip for _, plan in to_journal for skip in plan.skipped)
+        if queued or journaled:
+            self._notify(BackfillDelivered(algo_id, queued, journaled))
 
 
 def _journal_only(leg: Leg) -> SkippedLeg:

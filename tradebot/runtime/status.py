@@ -62,6 +62,7 @@ class StatusBoard:
     kill_switch: str = "off"
     state: str = "starting"
     updated_at: datetime | None = None
+    dashboard: str | None = None  # its address, or why it is not served
     process: ProcessMark = field(default_factory=this_process)
 
     def as_dict(self) -> dict[str, Any]:
@@ -78,6 +79,7 @@ class StatusBoard:
             "updated_at": when(self.updated_at),
             "kill_switch": self.kill_switch,
             "connections": self.connections,
+            "dashboard": self.dashboard,
             "pid": self.process.pid,
             "host": self.process.host,
             "process_start": self.process.start,
@@ -104,6 +106,8 @@ def render(status: dict[str, Any]) -> str:
         f" | updated {status.get('updated_at') or '-'}"
     ]
     total = status["connections"]
+    if status.get("dashboard"):
+        lines.append(f"  dashboard: {status['dashboard']}")
     for algo in status["algorithms"]:
         link = "joined" if algo["joined"] == total else f"joined {algo['joined']}/{total}"
         if status["state"] != "running":
@@ -203,6 +207,7 @@ class StatusDocument(BaseModel):
     pid: int | None = None
     host: str | None = None
     process_start: int | None = None
+    dashboard: str | None = None
 
     @field_validator("updated_at")
     @classmethod

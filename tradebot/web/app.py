@@ -15,6 +15,8 @@ under a sub-path. Endpoints (GET unless said):
 ``/api/<page>``       the same data as JSON (now, journal, story, positions, performance,
                       config, status)
 ``POST /control/X``   halt, reduce-only or resume: token and same origin required
+``/healthz``          200 when fit to trade, 503 with the failing checks (JSON either way)
+``/metrics``          Prometheus text (served by the running bot; 404 from ``tradebot dashboard``)
 ====================  ==========================================================================
 """
 
@@ -28,7 +30,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import click
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -40,7 +41,7 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from tradebot.cli.journal_common import parse_when
+from tradebot.clock import parse_when
 from tradebot.config.display import effective_config_yaml
 from tradebot.exceptions import StatusUnreadable, TradebotError
 from tradebot.journal.interface import EntryFilter
@@ -53,11 +54,14 @@ from tradebot.runtime.status import read_status
 from tradebot.web import views
 from tradebot.web.book import LiveBook
 from tradebot.web.controls import Controls
+from tradebot.web.health import from_status
 from tradebot.web.live import LiveEvents
 from tradebot.web.security import SecurityHeaders
 from tradebot.web.sources import Sources
 
 STATIC = Path(__file__).parent / "static"
+#: the Prometheus text exposition format
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: seconds the Positions page waits for the broker's view before showing the journal's alone
 BROKER_TIMEOUT = 3.0
 
@@ -77,6 +81,8 @@ def create_app(sources: Sources) -> Starlette:
         Route("/performance", pages.performance),
         Route("/config", pages.config),
         Route("/api/{what}", pages.api),
+        Route("/healthz", pages.healthz),
+        Route("/metrics", pages.metrics),
         Route("/control/{action}", Controls(sources, pages.refuse).endpoint, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
@@ -239,6 +245,20 @@ class Pages:
             return self.json({"error": f"no such endpoint: api/{what}"}, 404)
         return await self.guarded(request, "api", builders[what])
 
+    async def healthz(self, request: Request) -> Response:
+        """In-process checks when the bot serves the page, else the status file's word."""
+        if self.sources.health is not None:
+            health = self.sources.health()
+        else:
+            now = datetime.now(UTC)
+            health = await self.sources.run(lambda: from_status(self.sources.status_path, now))
+        return self.json(health.as_dict(), 200 if health.ok else 503)
+
+    async def metrics(self, request: Request) -> Response:
+        if self.sources.metrics is None:
+            return self.json({"error": "metrics are served by the running bot's dashboard"}, 404)
+        return Response(mask(self.sources.metrics().decode()), media_type=METRICS_TYPE)
+
     def refuse(self, status_code: int, why: str) -> HTMLResponse:
         return self.html("problem.html", status_code, page="now", problem=why)
 
@@ -278,8 +298,8 @@ def _filter(request: Request) -> tuple[EntryFilter, dict[str, str]]:
     try:
         since = parse_when(form["since"], now) if form["since"] else None
         until = parse_when(form["until"], now) if form["until"] else None
-    except click.BadParameter as exc:
-        raise BadQuery(exc.format_message()) from None
+    except ValueError as exc:
+        raise BadQuery(str(exc)) from None
     where = EntryFilter(
         algo_ids=algos,
         symbols=tuple(s.upper() for s in many["symbol"]),

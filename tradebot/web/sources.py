@@ -20,6 +20,7 @@ from tradebot.config.model import Config
 from tradebot.exceptions import JournalError
 from tradebot.journal.interface import Journal
 from tradebot.journal.opener import open_journal
+from tradebot.web.health import Health
 
 T = TypeVar("T")
 
@@ -70,6 +71,10 @@ class Sources:
     #: opens the journal read-only; default: the SQLite file at ``journal_path`` (a server
     #: journal passes its own opener, e.g. ``lambda: open_journal(url, readonly=True)``)
     opener: Callable[[], Journal] | None = None
+    #: the running bot's own health checks and metrics (None: ``tradebot dashboard`` alone,
+    #: where /healthz reads the status file and /metrics has nothing to show)
+    health: Callable[[], Health] | None = None
+    metrics: Callable[[], bytes] | None = None
     _journal: Journal | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)

@@ -3,7 +3,7 @@
 Every figure comes from the same place the CLI takes it: counts from
 :meth:`Journal.count_entries`, rows from :meth:`Journal.iter_entries`, P&L and slippage from
 :func:`tradebot.journal.review.report`, stories from :func:`~tradebot.journal.review.story`,
-positions from :func:`tradebot.cli.positions_cmd.rows`. The dashboard adds no second rule.
+positions from :func:`tradebot.journal.review.position_rows`. The dashboard adds no second rule.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from decimal import Decimal
 from itertools import chain, islice
 from typing import Any
 
-from tradebot.cli.explain_cmd import describe
-from tradebot.cli.positions_cmd import rows as position_rows
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Entry, Status, dec_text
-from tradebot.journal.review import pnl_points, report, story
+from tradebot.journal.review import describe, pnl_points, position_rows, report, story
 from tradebot.runtime.context import start_of_trading_day
 from tradebot.web.book import LiveBook
 

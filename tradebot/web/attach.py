@@ -1,0 +1,196 @@
+"""The running bot's dashboard, health check and metrics: one plug-in, attached by
+:func:`attach_observability` where ``tradebot run`` (and the demo) build the bot.
+
+The dashboard never stands between a person and trading: it is started as a plug-in task after
+the banner, its line (the address, or why it is not served: a port taken by a second bot, an
+address that cannot be used, ``dashboard.enabled: false``) is printed right after the banner and
+written into the status file for ``tradebot status``; a failure of the server is logged and
+reported, and trading goes on. Its pages read the journal read-only in threads of their own; the
+Positions page asks the bot's own broker (no second connection); open pages hear of new rows at
+once through a :class:`~tradebot.web.sources.LiveFeed` nudged from the bot's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from tradebot.clock import utcnow
+from tradebot.config.model import Config
+from tradebot.exceptions import TradebotError
+from tradebot.runtime.alerts import Alerts
+from tradebot.runtime.bot import Bot
+from tradebot.runtime.metrics import BotMetrics, TimedJournal, timed
+from tradebot.runtime.observer import (
+    BackfillDelivered,
+    BotEvent,
+    DriftFound,
+    ErrorRecorded,
+    FillsRecorded,
+    KillSwitchChanged,
+    LapseReported,
+    OrdersSettled,
+    SignalDeferred,
+    SignalHandled,
+)
+from tradebot.web.health import Health, subscriptions_problem
+from tradebot.web.serve import DashboardHandle, sources_for, start_dashboard
+from tradebot.web.sources import LiveFeed
+
+log = logging.getLogger(__name__)
+
+#: the broker answers an account request every 15 s while the bot runs; three missed in a row
+#: (or a broker that stopped answering at all) is unhealthy
+BROKER_SILENCE = timedelta(seconds=60)
+
+#: events after which the journal holds new rows: open pages are told at once
+_JOURNALED = (
+    SignalHandled,
+    SignalDeferred,
+    FillsRecorded,
+    OrdersSettled,
+    LapseReported,
+    DriftFound,
+    KillSwitchChanged,
+    ErrorRecorded,
+    BackfillDelivered,
+)
+
+
+class BotHealth:
+    """``/healthz`` from the bot's own state (see :mod:`tradebot.web.health`)."""
+
+    def __init__(self, bot: Bot, journals: list[TimedJournal]) -> None:
+        self._bot = bot
+        self._journals = journals
+
+    def __call__(self) -> Health:
+        parts = self._bot.parts
+        if parts is None:
+            return Health({"bot": "starting: recovery is not done"})
+        listener = parts.listener
+        joined = dict.fromkeys(listener.algorithms, 0)
+        for connection in range(self._bot.config.alphahub.connections):
+            for algo_id in listener.joined(connection):
+                if algo_id in joined:
+                    joined[algo_id] += 1
+        failing = next((j.failing for j in self._journals if j.failing is not None), None)
+        return Health(
+            {
+                "subscriptions": subscriptions_problem(joined),
+                "journal": None if failing is None else f"the last write failed: {failing}",
+                "broker": _broker_problem(parts.context.account_at, utcnow()),
+            }
+        )
+
+
+def _broker_problem(answered_at: datetime | None, now: datetime) -> str | None:
+    if answered_at is None:
+        return "the broker has not answered yet"
+    silence = now - answered_at
+    if silence > BROKER_SILENCE:
+        return f"the broker has not answered for {int(silence.total_seconds())} s"
+    return None
+
+
+class BotDashboard:
+    """The plug-in: an observer (nudges open pages) and a task (serves until the stop)."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        config: Config,
+        config_path: Path,
+        *,
+        metrics: BotMetrics,
+        health: BotHealth,
+    ) -> None:
+        self._bot = bot
+        self._config = config
+        self._config_path = config_path
+        self._metrics = metrics
+        self._health = health
+        self.feed = LiveFeed()
+        self.handle: DashboardHandle | None = None
+        self.started = asyncio.Event()  # set once the handle says where (or why not)
+
+    def notice(self, event: BotEvent) -> None:
+        if isinstance(event, _JOURNALED):
+            self.feed.notify()
+
+    async def serve(self) -> None:
+        """Serve until cancelled at the bot's stop; the banner's next line says where."""
+        sources = sources_for(
+            self._config, self._config_path, feed=self.feed, broker_positions=self._positions
+        )
+        sources.health = self._health
+        sources.metrics = self._metrics.render
+        try:
+            handle = await start_dashboard(self._config, sources)
+        except Exception as exc:  # never a reason to stop trading; say why it is not served
+            log.exception("the dashboard could not start")
+            handle = DashboardHandle(error=f"not started: {exc}")
+        self.handle = handle
+        self._bot.say(handle.describe())
+        parts = self._bot.parts
+        if parts is not None:
+            parts.feed.board.dashboard = handle.url or handle.error
+        self.started.set()
+        try:
+            if handle.running:
+                await handle.wait()
+                log.warning("the dashboard stopped; trading goes on without it")
+            else:
+                await asyncio.Event().wait()  # nothing to serve; stay until the stop
+        finally:
+            await handle.stop()
+
+    async def _positions(self) -> tuple[Mapping[str, Decimal] | None, str]:
+        broker = self._bot.broker
+        if broker is None:
+            return None, "broker not queried: the bot is not connected yet"
+        try:
+            return await broker.positions(), f"broker: {broker.name}"
+        except TradebotError as exc:
+            return None, f"broker not reachable: {exc}"
+
+
+@dataclass(frozen=True)
+class Observability:
+    """What :func:`attach_observability` plugged in."""
+
+    dashboard: BotDashboard
+    metrics: BotMetrics
+    alerts: Alerts | None
+
+    def flush(self) -> None:
+        """After ``bot.run()`` returned: wait (bounded) for the last alerts, "stopped" among
+        them, to be sent. Blocking: call it from a thread or after the event loop."""
+        if self.alerts is not None:
+            self.alerts.flush()
+
+
+def attach_observability(bot: Bot, config: Config, config_path: Path) -> Observability:
+    """Metrics, the dashboard (with /healthz and /metrics) and the alerts, plugged into ``bot``.
+
+    Call before ``bot.run()``; call :meth:`Observability.flush` after it."""
+    metrics = BotMetrics()
+    wrap, journals = timed(metrics)
+    bot.wrap_journal(wrap)
+    bot.observe(metrics)
+    dashboard = BotDashboard(
+        bot, config, config_path, metrics=metrics, health=BotHealth(bot, journals)
+    )
+    bot.observe(dashboard)
+    bot.add_task("dashboard", dashboard.serve)
+    alerts = None
+    if config.notify:
+        alerts = Alerts(config.notify)
+        bot.observe(alerts)
+        bot.add_task("alerts", alerts.run)
+    return Observability(dashboard, metrics, alerts)
