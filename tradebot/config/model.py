@@ -281,6 +281,13 @@ class JournalConfig(Frozen):
         description="seconds; at start-up, an order not sent before a crash is sent only if its "
         "signal is younger than this, else recorded as failed",
     )
+    failover_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="seconds; with journal.url and several processes, a standby takes over "
+        "this long after the leader was last heard from (the leader renews its lease every "
+        "third of it)",
+    )
     recheck_interval: float = Field(
         15.0,
         gt=0,

@@ -48,10 +48,11 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from tradebot import __version__
 from tradebot.broker.base import Broker
@@ -60,7 +61,7 @@ from tradebot.clock import utcnow
 from tradebot.config.model import Config, Mode
 from tradebot.exceptions import FatalError, TradebotError
 from tradebot.journal.interface import Journal
-from tradebot.journal.opener import configured, open_journal
+from tradebot.journal.opener import configured, is_url, open_journal
 from tradebot.journal.records import AppliedFill
 from tradebot.runtime.banner import banner
 from tradebot.runtime.components import Components, Settings, Shared, build
@@ -75,6 +76,9 @@ from tradebot.runtime.observer import (
     Stopped,
 )
 from tradebot.runtime.paths import config_relative
+
+if TYPE_CHECKING:  # loaded only with a PostgreSQL journal (the driver comes with it)
+    from tradebot.runtime.leadership import Leadership
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +126,7 @@ class Bot:
         self._tasks: list[tuple[str, TaskFactory]] = []
         self._parts: Components | None = None
         self._running = False
+        self._lead: Leadership | None = None  # a PostgreSQL journal: this process's lease
         self.ready = asyncio.Event()  # set once recovery is done and the listener is starting
 
     # -- control and plug-ins ---------------------------------------------------------------------
@@ -173,7 +178,22 @@ class Bot:
 
     async def _run(self) -> None:
         where = configured(self.config.journal.url, self.journal_path)
-        journal = await asyncio.to_thread(open_journal, where)
+        epoch = None
+        if is_url(where):  # several processes may share it: lead or stand by
+            from tradebot.runtime.leadership import Leadership
+
+            self._lead = Leadership(
+                str(where), timeout=self.config.journal.failover_timeout, say=self._say
+            )
+            self._lead.connections = self.config.alphahub.connections
+            epoch = await self._stand_by(where, self._lead)
+            if epoch is None:
+                await self._lead.release()
+                return  # stopped while standing by
+        journal = await asyncio.to_thread(open_journal, where, epoch=epoch)
+        if self._lead is not None:
+            planned = journal.planned_legs  # type: ignore[union-attr]  # PostgreSQL's
+            self._shared = replace(self._shared, planned=planned)
         try:
             await asyncio.to_thread(
                 journal.record_start,
@@ -194,6 +214,7 @@ class Bot:
                         parts.account,
                         self.journal_path,
                         settings.kill_switch,
+                        role=self._role(),
                     )
                 )
                 self._observers.notice(
@@ -208,6 +229,46 @@ class Bot:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(journal.record_stop, "tradebot stopped")
             journal.close()
+            if self._lead is not None:
+                await self._lead.release()
+
+    async def _stand_by(self, where: str | Path, lead: Leadership) -> int | None:
+        """Until this process wins the lease: listen and journal (see runtime.leadership)."""
+        from tradebot.runtime.leadership import stand_by
+
+        journal = await asyncio.to_thread(open_journal, where)
+        try:
+            return await stand_by(self.config, journal, lead, self._stop, self._say)
+        finally:
+            journal.close()
+
+    def _role(self) -> str | None:
+        lead = self._lead
+        if lead is None:
+            return None
+        return (
+            f"leader (epoch {lead.epoch}) of the processes sharing this journal; a standby "
+            f"takes over {lead.timeout:g} s after it is lost"
+        )
+
+    def _leading(self, parts: Components, journal: Journal) -> list[Coroutine[Any, Any, None]]:
+        """The leader's own tasks: keep the lease, plan what other processes journaled."""
+        lead = self._lead
+        if lead is None:
+            return []
+        from tradebot.runtime.leadership import ForeignSignals
+
+        lead.listener = parts.listener
+        foreign = ForeignSignals(
+            journal,
+            parts.signals,
+            busy=self._shared.busy,
+            stopping=self._stop,
+            interval=min(0.5, lead.timeout / 10),
+            max_age=timedelta(seconds=self.config.journal.recovery_max_age),
+            now=self._settings.now,
+        )
+        return [lead.keep(), foreign.run()]
 
     async def _supervise(self, parts: Components, journal: Journal, broker: Broker) -> None:
         """Every long-running task under one TaskGroup; the stop in the documented order."""
@@ -235,6 +296,8 @@ class Bot:
                 tg.create_task(self._plugged(name, factory), name=name)
                 for name, factory in self._tasks
             ]
+            # a lost lease is fatal (NotLeader): not wrapped in _plugged
+            background += [tg.create_task(task) for task in self._leading(parts, journal)]
             signals = tg.create_task(parts.signals.run(), name="signals")
 
             await self._stop.wait()
