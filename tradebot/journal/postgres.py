@@ -185,6 +185,9 @@ class PostgresJournal(JournalBase):
         the lease live again and updates nothing: exactly one wins.
         """
         with self._tx() as conn:
+            # a paused leader's open intent transaction holds the row (FOR SHARE): never wait
+            # on it for long (the server ends that transaction: idle_in_transaction timeout)
+            conn.execute("SET LOCAL lock_timeout = '2s'")
             conn.execute(
                 "INSERT INTO tradebot_leadership (name, epoch) VALUES (?, 0) "
                 "ON CONFLICT (name) DO NOTHING",
@@ -299,6 +302,10 @@ def connect(url: str, *, readonly: bool) -> psycopg.Connection[Any]:
     try:
         # durable on return, whatever postgresql.conf or the role says
         conn.execute("SET synchronous_commit = on")
+        # a transaction is a few statements with no wait inside: one left open is a process
+        # paused (SIGSTOP) or frozen mid-write; the server ends it, so the rows it locked (the
+        # leadership row a take-over must bump) are freed and its commit fails when it wakes
+        conn.execute("SET idle_in_transaction_session_timeout = '5s'")
         if readonly:
             conn.execute("SET default_transaction_read_only = on")
     except BaseException:

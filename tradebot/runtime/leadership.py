@@ -42,7 +42,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tradebot.alphahub.listener import BadInput, Listener
 from tradebot.alphahub.session import StateChange
@@ -56,6 +56,7 @@ from tradebot.runtime.signals import SignalLoop
 log = logging.getLogger(__name__)
 
 LEADER = "leader"
+STALE_BEAT = 60  # seconds without a heartbeat before `tradebot status` says so
 STANDBY = "standby"
 
 
@@ -193,8 +194,12 @@ async def stand_by(
 
     async def wait_for_lease() -> int | None:
         while not stopping.is_set():
-            await lead.beat()
-            won = await lead.try_lead()
+            try:
+                await lead.beat()
+                won = await lead.try_lead()
+            except JournalError as exc:  # the server away, or the row locked: look again
+                log.warning("standby: could not look at the lease: %s", exc)
+                won = None
             if won is not None:
                 return won
             with contextlib.suppress(TimeoutError):
@@ -296,3 +301,27 @@ class ForeignSignals:
                     continue
                 handled += 1
         return handled
+
+
+def process_lines(url: str) -> list[str]:
+    """``tradebot status``: every process that shares the journal at ``url``, one line each.
+
+    A heartbeat older than ``STALE_BEAT`` seconds is marked: that process is gone or frozen
+    (its row stays, so a crash is visible, until the same process id beats again).
+    """
+    with open_postgres(url, readonly=True) as store:
+        rows = store.processes()
+        lead = store.leadership()
+    if not rows:
+        return ["processes: none has started on this journal yet"]
+    epoch = f", leadership epoch {lead[0]}" if lead else ""
+    lines = [f"processes sharing the journal{epoch}:"]
+    for row in rows:
+        b = row.beat
+        gone = "  (no heartbeat: gone or frozen?)" if row.age > STALE_BEAT else ""
+        lines.append(
+            f"  {b.host:<20} pid {b.pid:<8} {b.role:<8} alphahub {b.connections:<11} "
+            f"last heartbeat {row.heartbeat_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC "
+            f"({row.age:.0f} s ago){gone}"
+        )
+    return lines

@@ -58,12 +58,15 @@ def planner_for(
     processes journaled under two SIGNAL rows is planned once. Without it, every leg is planned.
     """
 
-    def planner(signal: Signal, book: PositionBook) -> Plan:
-        if planned is not None:
-            done = planned([leg.id.key for leg in signal.legs]) if signal.legs else set()
-            if done:
-                return _without(signal, done, book, planner)
+    def pure(signal: Signal, book: PositionBook) -> Plan:
         return plan(signal, book, account, config, now, market=market, assets=assets, day=day)
+
+    def planner(signal: Signal, book: PositionBook) -> Plan:
+        if planned is not None and signal.legs:
+            done = planned([leg.id.key for leg in signal.legs])
+            if done:
+                return _without(signal, done, book, pure)
+        return pure(signal, book)
 
     return planner
 
