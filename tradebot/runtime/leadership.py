@@ -44,13 +44,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from tradebot import __version__
 from tradebot.alphahub.listener import BadInput, Listener
 from tradebot.alphahub.session import StateChange
 from tradebot.config.model import Config
 from tradebot.core.orders import Plan, SkippedLeg, SkipReason
 from tradebot.exceptions import JournalError, NotLeader
 from tradebot.journal.interface import Journal
-from tradebot.journal.postgres import PostgresJournal, ProcessBeat, open_postgres
+from tradebot.journal.postgres import PostgresJournal, ProcessBeat, open_postgres, shown
 from tradebot.runtime.signals import SignalLoop
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class Leadership:
 
     def __init__(self, url: str, *, timeout: float, say: Callable[[str], None]) -> None:
         self._url = url
+        self.where = shown(url)  # the URL as it may be shown (password masked)
         self.timeout = timeout
         self._say = say
         self.holder = holder_name()
@@ -124,6 +126,8 @@ class Leadership:
         assert self.epoch is not None
         store = await self._db()
         renewed = time.monotonic()
+        with contextlib.suppress(JournalError):  # `tradebot status` shows the leader at once
+            await self.beat()
         while True:
             await asyncio.sleep(self.renew_every)
             try:
@@ -207,6 +211,7 @@ async def stand_by(
         return None
 
     say(
+        f"tradebot {__version__}: STANDBY ({lead.holder}) on the journal {lead.where}\n"
         f"standby: listening and journaling; the leader executes (takes over within "
         f"{lead.timeout:g} s of the leader's loss)"
     )
