@@ -21,12 +21,14 @@ from tests.e2e.harness import (
     bot_config,
     broker_orders,
     broker_positions,
+    entries,
     leg,
     unresolved,
     until,
 )
 from tests.pgserver import PgServer
 from tradebot.journal.postgres import open_postgres
+from tradebot.journal.records import Status
 from tradebot.simulators.alphahub.server import AlphaHubSimulator
 
 ALGO = 14  # fixed 10 shares: one order per leg
@@ -223,6 +225,13 @@ async def test_one_executes_and_failover_sends_every_leg_once(
     orders = broker_orders(server)
     assert Counter(o.symbol for o in orders) == dict.fromkeys(SYMBOLS, 1)  # each leg once
     assert len({o.client_order_id for o in orders}) == len(orders)
+    # the journal: each leg once, one intent each; the copies other processes journaled were
+    # planned as duplicates, never as second orders
+    intents = entries(url, statuses=(Status.INTENT,))
+    assert Counter(e.symbol for e in intents) == dict.fromkeys(SYMBOLS, 1)
+    assert Counter(e.symbol for e in entries(url, statuses=(Status.LEG,))) == Counter(SYMBOLS)
+    skipped = entries(url, statuses=(Status.SKIPPED,))
+    assert {e.data["reason"] for e in skipped} <= {"duplicate"}
     book = book_from_journal(url)
     ours = {s: q for (_, s), q in book.items() if q}
     assert ours == {s: q for s, q in broker_positions(server).items() if q}

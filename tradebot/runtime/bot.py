@@ -14,6 +14,12 @@ Two steps, two places:
    unknown outcomes, the signal loop, and any task added with :meth:`Bot.add_task`. Signals are
    handled one at a time, in arrival order, so each plan sees the book the previous one left.
 
+With a PostgreSQL journal (``journal.url``) several processes may share it: before building,
+the bot stands by (listens and journals) until it holds the leadership lease, opens the journal
+fenced with its epoch, and runs two more tasks, the lease renewal (a lost lease stops it with
+:class:`~tradebot.exceptions.NotLeader`) and the pick-up of signals other processes journaled;
+see :mod:`tradebot.runtime.leadership`. With a SQLite file nothing of this runs.
+
 Stop (Ctrl-C, SIGTERM, :meth:`Bot.request_stop`), in this order: the listener and the backfill
 stop (nothing new enters the queue); the signal being handled finishes (its orders are answered
 or recorded as unknown for the next recovery); the signal held and those still queued are
@@ -267,6 +273,7 @@ class Bot:
             interval=min(0.5, lead.timeout / 10),
             max_age=timedelta(seconds=self.config.journal.recovery_max_age),
             now=self._settings.now,
+            planned=self._shared.planned or (lambda keys: set()),
         )
         return [lead.keep(), foreign.run()]
 

@@ -41,7 +41,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from tradebot import __version__
@@ -52,7 +52,7 @@ from tradebot.core.orders import Plan, SkippedLeg, SkipReason
 from tradebot.exceptions import JournalError, NotLeader
 from tradebot.journal.interface import Journal
 from tradebot.journal.postgres import PostgresJournal, ProcessBeat, open_postgres, shown
-from tradebot.runtime.signals import SignalLoop
+from tradebot.runtime.signals import ALREADY_PLANNED, SignalLoop
 
 log = logging.getLogger(__name__)
 
@@ -249,9 +249,12 @@ class ForeignSignals:
         interval: float,
         max_age: timedelta,
         now: Callable[[], datetime],
+        planned: Callable[[Sequence[str]], set[str]],
     ) -> None:
+        """``planned``: which leg identities a plan has claimed (see ``planner_for``)."""
         self._journal = journal
         self._signals = signals
+        self._planned = planned
         self._busy = busy
         self._stopping = stopping
         self._interval = interval
@@ -289,6 +292,19 @@ class ForeignSignals:
                     )
                     await asyncio.to_thread(
                         self._journal.record_plan, stored.signal_id, Plan(skipped=skips)
+                    )
+                    continue
+                keys = [leg.id.key for leg in signal.legs]
+                done = await asyncio.to_thread(self._planned, keys)
+                if done.issuperset(keys):
+                    # the usual case: the leader heard it too and planned its own copy; no
+                    # need to ask the broker for the context of a plan with nothing in it
+                    dups = tuple(
+                        SkippedLeg(leg.id, SkipReason.DUPLICATE, ALREADY_PLANNED, leg=leg)
+                        for leg in signal.legs
+                    )
+                    await asyncio.to_thread(
+                        self._journal.record_plan, stored.signal_id, Plan(skipped=dups)
                     )
                     continue
                 try:

@@ -38,6 +38,9 @@ from tradebot.runtime.records import RecordWriter
 
 log = logging.getLogger(__name__)
 
+#: why a leg journaled by two processes (two SIGNAL rows) is skipped under the second plan
+ALREADY_PLANNED = "leg already planned by the leader"
+
 
 def planner_for(
     config: Config,
@@ -79,7 +82,7 @@ def _without(signal: Signal, done: set[str], book: PositionBook, planner: Planne
         open_legs=tuple(leg for leg in signal.open_legs if leg.id.key not in done),
     )
     dups = tuple(
-        SkippedLeg(leg.id, SkipReason.DUPLICATE, "leg already planned by the leader", leg=leg)
+        SkippedLeg(leg.id, SkipReason.DUPLICATE, ALREADY_PLANNED, leg=leg)
         for leg in signal.legs
         if leg.id.key in done
     )
