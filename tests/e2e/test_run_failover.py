@@ -14,7 +14,9 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from tests.e2e.day import EXPECTED_LEDGERS, EXPECTED_NET, EXPECTED_ORDERS, day, prices
 from tests.e2e.harness import (
+    ALGOS,
     BotProcess,
     alpaca_server,
     book_from_journal,
@@ -27,6 +29,7 @@ from tests.e2e.harness import (
     until,
 )
 from tests.pgserver import PgServer
+from tradebot.journal.interface import EntryFilter
 from tradebot.journal.postgres import open_postgres
 from tradebot.journal.records import Status
 from tradebot.simulators.alphahub.server import AlphaHubSimulator
@@ -236,3 +239,55 @@ async def test_one_executes_and_failover_sends_every_leg_once(
     ours = {s: q for (_, s), q in book.items() if q}
     assert ours == {s: q for s, q in broker_positions(server).items() if q}
     assert ours == dict.fromkeys(SYMBOLS, Decimal(10))
+
+
+def _settled(url: str, pushes: int, processes: int) -> bool:
+    """Every process journaled each push, and nothing is left unplanned."""
+    with open_postgres(url, readonly=True) as store:
+        heard = len(store.entries(EntryFilter(statuses=(Status.SIGNAL,))))
+        return heard >= pushes * processes and not store.unplanned_signals()
+
+
+async def test_the_scripted_day_with_three_processes(tmp_path: Path, pg_server: PgServer) -> None:
+    url = pg_server.create_database()
+    pushes = day(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    with alpaca_server() as server:
+        async with AlphaHubSimulator(port=0) as hub:
+            bots = []
+            try:
+                for name in ("a", "b", "c"):
+                    folder = tmp_path / name
+                    folder.mkdir()
+                    config = folder / "config.yaml"
+                    text = bot_config(hub.url, server, journal_url=url)
+                    config.write_text(text.replace("  recheck_interval: 1", FAST_FAILOVER))
+                    bot = BotProcess(config)
+                    await bot.start()
+                    bots.append(bot)
+                    ready = "role     leader" if name == "a" else "standby:"
+                    await until(lambda b=bot, r=ready: r in b.output(), f"process {name}")
+                async with asyncio.timeout(30):
+                    for algo_id in ALGOS:
+                        await hub.wait_joined(algo_id, 6)
+                for number, push in enumerate(pushes, start=1):
+                    for symbol, price in prices(push).items():
+                        server.set_price(symbol, price)
+                    await hub.push(push.algo_id, push.payload)
+                    await until(lambda n=number: _settled(url, n, 3), f"push {number} planned")
+                await until(lambda: unresolved(url) == 0, "every order settled")
+                await until(
+                    lambda: all(o.status == "filled" for o in broker_orders(server)), "fills"
+                )
+                for bot in bots:
+                    assert await bot.stop(signal.SIGTERM) == 0
+            finally:
+                for bot in bots:
+                    if bot.running:
+                        await bot.stop(signal.SIGKILL)
+
+    placed = sorted((o.symbol, o.side, o.qty) for o in broker_orders(server))
+    assert placed == sorted((e.symbol, e.side, e.qty) for e in EXPECTED_ORDERS)
+    book = book_from_journal(url)
+    assert {k: v for k, v in book.items() if v} == {k: v for k, v in EXPECTED_LEDGERS.items() if v}
+    net = {s: q for s, q in broker_positions(server).items() if q}
+    assert net == EXPECTED_NET
