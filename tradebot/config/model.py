@@ -285,8 +285,8 @@ class JournalConfig(Frozen):
         10.0,
         gt=0,
         description="seconds; with journal.url and several processes, a standby takes over "
-        "this long after the leader was last heard from (the leader renews its lease every "
-        "third of it)",
+        "within this long of the leader's loss (its lease lasts 60% of it, renewed four times "
+        "per lease)",
     )
     recheck_interval: float = Field(
         15.0,

@@ -1,10 +1,11 @@
 """Several ``tradebot run`` processes on one PostgreSQL journal: every one listens, one executes.
 
 **Leadership is a lease row**, ``tradebot_leadership`` (name ``bot``): ``epoch`` counts
-take-overs, ``lease_until`` is on the *server's* clock (``now()``), never a process's. The leader
-renews it every ``journal.failover_timeout / 3`` seconds; a standby takes over once it has
-expired, with one ``UPDATE ... WHERE lease_until < now()`` that exactly one standby wins
-(:meth:`~tradebot.journal.postgres.PostgresJournal.take_lead`), and the epoch goes up by one.
+take-overs, ``lease_until`` is on the *server's* clock (``now()``), never a process's. A lease
+lasts 60% of ``journal.failover_timeout`` and the leader renews it four times per lease;
+standbys look every tenth of the timeout, and take over once it has expired, with one
+``UPDATE ... WHERE lease_until < now()`` that exactly one standby wins
+(:meth:`~tradebot.journal.postgres.PostgresJournal.take_lead`); the epoch goes up by one.
 
 Why a lease and not an advisory lock: a leader paused with SIGSTOP (or frozen in a VM) keeps its
 connection open, so a session lock would stay held for as long as the pause lasts and nobody
@@ -20,7 +21,7 @@ client order id and sent it with the same id, and the broker accepts one order p
 id, so it is still sent once.
 
 **On losing the lease** (a renewal finds another epoch, or no renewal succeeded for a whole
-``failover_timeout``), the process stops with :class:`NotLeader` (exit 4): it never trades again
+lease), the process stops with :class:`NotLeader` (exit 4): it never trades again
 with the old epoch; a supervisor (systemd ``Restart=always``) starts it again, as a standby.
 
 **Signals seen by several processes.** Every process journals every frame (its own SIGNAL row;
@@ -89,9 +90,21 @@ class Leadership:
         self.listener: Listener | None = None  # whose connections the heartbeat reports
         self.connections = 1
 
+    # Take-over within ``timeout`` of the leader's loss: the lease it last renewed runs out
+    # at most ``lease`` later, a standby looks within ``look_every`` of that, and a little is
+    # left for the new leader's start (recovery, the broker's streams). The leader renews
+    # several times per lease, so one slow renewal does not cost it the lead.
+    @property
+    def lease(self) -> float:
+        return self.timeout * 0.6
+
     @property
     def renew_every(self) -> float:
-        return self.timeout / 3
+        return self.lease / 4
+
+    @property
+    def look_every(self) -> float:
+        return self.timeout / 10
 
     async def _db(self) -> PostgresJournal:
         if self._store is None:
@@ -112,7 +125,7 @@ class Leadership:
 
     async def try_lead(self) -> int | None:
         store = await self._db()
-        epoch = await asyncio.to_thread(store.take_lead, self.holder, self.timeout)
+        epoch = await asyncio.to_thread(store.take_lead, self.holder, self.lease)
         if epoch is not None:
             self.epoch, self.role = epoch, LEADER
         return epoch
@@ -121,7 +134,7 @@ class Leadership:
         """The leader's task: renew the lease and beat; raise NotLeader the moment it is lost.
 
         A renewal that fails (the server unreachable) is tried again; once no renewal has
-        succeeded for ``timeout`` seconds a standby may have taken over, so this process stops.
+        succeeded for a whole lease a standby may have taken over, so this process stops.
         """
         assert self.epoch is not None
         store = await self._db()
@@ -131,14 +144,14 @@ class Leadership:
         while True:
             await asyncio.sleep(self.renew_every)
             try:
-                kept = await asyncio.to_thread(store.renew_lead, self.epoch, self.timeout)
+                kept = await asyncio.to_thread(store.renew_lead, self.epoch, self.lease)
                 await self.beat()
             except JournalError as exc:
-                if time.monotonic() - renewed < self.timeout:
+                if time.monotonic() - renewed < self.lease:
                     log.warning("lease renewal failed, trying again: %s", exc)
                     continue
                 raise NotLeader(
-                    f"could not renew the leadership lease for {self.timeout:g} s ({exc}): "
+                    f"could not renew the leadership lease for {self.lease:g} s ({exc}): "
                     "another process may lead now; stopping so this one never sends again"
                 ) from None
             if not kept:
@@ -207,7 +220,7 @@ async def stand_by(
             if won is not None:
                 return won
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), lead.renew_every)
+                await asyncio.wait_for(stopping.wait(), lead.look_every)
         return None
 
     say(
