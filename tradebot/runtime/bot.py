@@ -254,7 +254,7 @@ class Bot:
             return None
         return (
             f"leader (epoch {lead.epoch}) of the processes sharing this journal; a standby "
-            f"takes over {lead.timeout:g} s after it is lost"
+            f"takes over within {lead.timeout:g} s of its loss"
         )
 
     def _leading(self, parts: Components, journal: Journal) -> list[Coroutine[Any, Any, None]]:
