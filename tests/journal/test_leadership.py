@@ -143,3 +143,19 @@ def test_every_process_beats_and_is_listed(pg_url: str) -> None:
     assert rows["h2:20:1"].beat.role == "standby"
     assert rows["h2:20:1"].beat.connections == "1/2 joined"
     assert all(r.age >= 0 for r in rows.values())
+
+
+def test_the_leaders_poll_reads_only_recent_unplanned_signals(pg_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
+    old = make_signal(7, opens=(("AAPL", "buy", "190.5"),), received_at=t0)
+    later = t0 + timedelta(minutes=10)
+    new = make_signal(7, opens=(("MSFT", "buy", "410.25"),), received_at=later)
+    with open_postgres(pg_url) as store:
+        first = store.record_signal(old)
+        second = store.record_signal(new)
+        every = [s.signal_id for s in store.unplanned_signals()]
+        recent = [s.signal_id for s in store.unplanned_signals(since=t0 + timedelta(minutes=5))]
+    assert every == [first, second]
+    assert recent == [second]

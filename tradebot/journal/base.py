@@ -177,9 +177,9 @@ class JournalBase(ABC):
         with self._read() as conn:
             return orderlog.unresolved_intents(conn, after_id=after_id, unanswered=unanswered)
 
-    def unplanned_signals(self) -> tuple[StoredSignal, ...]:
+    def unplanned_signals(self, *, since: datetime | None = None) -> tuple[StoredSignal, ...]:
         with self._read() as conn:
-            return orderlog.unplanned_signals(conn)
+            return orderlog.unplanned_signals(conn, since=since)
 
     def entries(self, where: EntryFilter) -> Sequence[Entry]:
         with self._read() as conn:

@@ -58,6 +58,7 @@ from tradebot.runtime.signals import ALREADY_PLANNED, SignalLoop
 log = logging.getLogger(__name__)
 
 LEADER = "leader"
+SINCE_MARGIN = timedelta(minutes=5)
 STALE_BEAT = 60  # seconds without a heartbeat before `tradebot status` says so
 STANDBY = "standby"
 
@@ -286,7 +287,11 @@ class ForeignSignals:
         async with self._busy:
             if self._stopping.is_set():
                 return 0
-            waiting = await asyncio.to_thread(self._journal.unplanned_signals)
+            # older than max_age would be skipped as stale: not even looked at (the next
+            # recovery records them), so the poll reads only recent rows however long the
+            # journal; a margin covers a standby whose clock is behind ours
+            since = self._now() - self._max_age - SINCE_MARGIN
+            waiting = await asyncio.to_thread(self._journal.unplanned_signals, since=since)
             for stored in waiting:
                 if stored.signal_id in self._tried:
                     continue
