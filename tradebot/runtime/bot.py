@@ -245,6 +245,8 @@ class Bot:
         journal = await asyncio.to_thread(open_journal, where)
         try:
             return await stand_by(self.config, journal, lead, self._stop, self._say)
+        except BaseExceptionGroup as group:  # the listener's (wrong credentials): by itself
+            raise _first_tradebot_error(group) from None
         finally:
             journal.close()
 
