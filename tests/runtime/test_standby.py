@@ -62,6 +62,9 @@ async def test_a_standby_journals_sends_nothing_then_takes_over(
                 leg = {"symbol": "VRTX", "side": "buy", "price": 100, "timestamp": at}
                 await hub.push(14, {"open": [leg]})
                 await until(lambda: bool(entries(pg_url, statuses=(Status.SIGNAL,))), "signal")
+                assert hub.send_raw("not a frame {") == 1  # journaled as an error, as ever
+                errors = lambda: entries(pg_url, statuses=(Status.ERROR,))  # noqa: E731
+                await until(lambda: any("malformed" in e.detail for e in errors()), "an error")
                 assert entries(pg_url, statuses=(Status.PLAN,)) == []
                 with open_postgres(pg_url) as store:
                     assert {p.beat.role for p in store.processes()} == {"standby"}

@@ -196,8 +196,11 @@ async def stand_by(
     def state(change: StateChange) -> None:
         log.info("alphahub connection %s: %s", change.connection, change.state)
 
-    def bad(bad: BadInput) -> None:
+    dropped: asyncio.Queue[BadInput] = asyncio.Queue()
+
+    def bad(bad: BadInput) -> None:  # journaled as the leader would, off the reader's path
         say(f"dropped an unreadable frame: {bad.reason}")
+        dropped.put_nowait(bad)
 
     listener = Listener(
         config.alphahub, config.subscribed_algorithms, on_state=state, on_bad_input=bad
@@ -209,6 +212,16 @@ async def stand_by(
             signal = await listener.queue.get()
             await asyncio.to_thread(journal.record_signal, signal)
             say(f"standby: signal for algorithm {signal.algo_id} journaled for the leader")
+
+    async def journal_dropped() -> None:
+        while True:
+            bad = await dropped.get()
+            await asyncio.to_thread(
+                journal.record_error,
+                f"malformed input from AlphaHub dropped (connection {bad.connection}): "
+                f"{bad.reason}; received: {bad.raw[:500]}",
+                algo_id=bad.algo_id,
+            )
 
     async def wait_for_lease() -> int | None:
         while not stopping.is_set():
@@ -233,6 +246,7 @@ async def stand_by(
         tasks = [
             tg.create_task(listener.run(), name="standby-listener"),
             tg.create_task(journal_signals(), name="standby-journal"),
+            tg.create_task(journal_dropped(), name="standby-errors"),
         ]
         won = await wait_for_lease()
         # the queue is drained first: a signal this process heard is on record for the leader
