@@ -94,3 +94,25 @@ def test_a_cleanly_stopped_bot_says_so(config: Path, capsys: pytest.CaptureFixtu
     write(config, state="stopped")
     code, _, err = run(capsys, config)
     assert code == 0 and "tradebot is not running: it stopped" in err
+
+
+def test_every_process_sharing_a_postgresql_journal_is_listed(
+    tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tradebot.journal.postgres import ProcessBeat, open_postgres
+
+    config = tmp_path / "config.yaml"
+    config.write_text(f"journal:\n  path: j.sqlite\n  url: {pg_url}\n", encoding="utf-8")
+    with open_postgres(pg_url) as store:
+        assert store.take_lead("hostA:101:1", 60) == 1
+        store.beat(ProcessBeat("hostA:101:1", "hostA", 101, "leader", "2/2 joined"))
+        store.beat(ProcessBeat("hostB:202:1", "hostB", 202, "standby", "1/2 joined"))
+    write(config)
+    code, out, _ = run(capsys, config)
+    assert code == 0
+    assert "leadership epoch 1" in out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  host")}
+    assert "leader" in lines["hostA"].split() and "2/2 joined" in lines["hostA"]
+    assert "standby" in lines["hostB"].split() and "pid 202" in lines["hostB"]
+    assert "last heartbeat" in lines["hostB"]
+    assert "tradebot running" in out  # and the status board as before

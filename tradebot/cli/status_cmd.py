@@ -23,6 +23,8 @@ def status(config_path: Path, as_json: bool) -> None:
     """Connections per algorithm, the last signal, today's orders and fills, the kill switch.
 
     A running bot rewrites its status every few seconds beside its journal; this reads it.
+    With a PostgreSQL journal (journal.url), every process sharing it is listed first: host,
+    pid, role (leader or standby), AlphaHub connections and the age of its last heartbeat.
     Exits 1 when there is no readable status, or when the bot that wrote it is gone without
     stopping (a crash, kill -9); the last status it wrote is still shown.
     """
@@ -30,6 +32,11 @@ def status(config_path: Path, as_json: bool) -> None:
     from tradebot.runtime.paths import config_relative
 
     config = load_config(config_path)
+    if config.journal.url and not as_json:
+        from tradebot.runtime.leadership import process_lines
+
+        for line in process_lines(config.journal.url):  # every process sharing the journal
+            click.echo(line)
     path = status_path(config_relative(config_path, config.journal.path))
     raw, document = read_status(path)  # StatusUnreadable: the CLI prints it, exit 1
     click.echo(json.dumps(raw, indent=1) if as_json else render(document.model_dump(mode="json")))

@@ -266,6 +266,13 @@ class JournalConfig(Frozen):
         description="seconds; at start-up, an order not sent before a crash is sent only if its "
         "signal is younger than this, else recorded as failed",
     )
+    failover_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="seconds; with journal.url and several processes, a standby takes over "
+        "within this long of the leader's loss (its lease lasts 60% of it, renewed four times "
+        "per lease)",
+    )
     recheck_interval: float = Field(
         15.0,
         gt=0,

@@ -63,6 +63,9 @@ class JournalBase(ABC):
     def _read(self) -> AbstractContextManager[Conn]:
         """A connection to read from, held by this thread for the block."""
 
+    def _claim(self, conn: Conn, signal_id: int | None, plan: Plan) -> None:  # noqa: B027
+        """A hook: a store shared by several processes records the legs ``plan`` decided."""
+
     def _fence(self, conn: Conn) -> None:  # noqa: B027 (a hook: most stores have no fence)
         """Called in the transaction that makes intents durable, before they are written: a
         store shared by several processes raises here when this one may no longer send."""
@@ -129,6 +132,7 @@ class JournalBase(ABC):
         with self._tx() as conn:
             self._fence(conn)
             algo = orderlog.signal_algo(conn, signal_id)
+            self._claim(conn, signal_id, plan)
             return orderlog.insert_plan(conn, signal_id, algo, plan, self._clock())
 
     def record_signal_and_plan(
@@ -137,6 +141,7 @@ class JournalBase(ABC):
         with self._tx() as conn:
             self._fence(conn)
             signal_id = orderlog.insert_signal(conn, signal)
+            self._claim(conn, signal_id, plan)
             at = self._clock()
             return signal_id, orderlog.insert_plan(conn, signal_id, signal.algo_id, plan, at)
 
@@ -172,9 +177,9 @@ class JournalBase(ABC):
         with self._read() as conn:
             return orderlog.unresolved_intents(conn, after_id=after_id, unanswered=unanswered)
 
-    def unplanned_signals(self) -> tuple[StoredSignal, ...]:
+    def unplanned_signals(self, *, since: datetime | None = None) -> tuple[StoredSignal, ...]:
         with self._read() as conn:
-            return orderlog.unplanned_signals(conn)
+            return orderlog.unplanned_signals(conn, since=since)
 
     def entries(self, where: EntryFilter) -> Sequence[Entry]:
         with self._read() as conn:

@@ -128,8 +128,9 @@ class Journal(Protocol):
         """
         ...
 
-    def unplanned_signals(self) -> tuple[StoredSignal, ...]:
-        """Signals with legs but no PLAN row (a crash between the two)."""
+    def unplanned_signals(self, *, since: datetime | None = None) -> tuple[StoredSignal, ...]:
+        """Signals with legs but no PLAN row (a crash between the two; with several processes,
+        one another process journaled); ``since``: only those journaled at or after it."""
         ...
 
     def entries(self, where: EntryFilter) -> Sequence[Entry]: ...

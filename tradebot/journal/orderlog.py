@@ -33,6 +33,7 @@ from tradebot.journal.records import (
     StoredIntent,
     from_micros,
     intent_from_entry,
+    to_micros,
 )
 from tradebot.journal.rows import (
     INSERT,
@@ -358,17 +359,19 @@ def unresolved_intents(
     return tuple(out)
 
 
-def unplanned_signals(conn: Conn) -> tuple[StoredSignal, ...]:
+def unplanned_signals(conn: Conn, *, since: datetime | None = None) -> tuple[StoredSignal, ...]:
     # A signal without a plan row is one the bot journaled and then never planned: it crashed
     # in between, or stopped with the signal still queued (the bot journals those on purpose,
-    # so the next start can plan them while they are fresh).
+    # so the next start can plan them while they are fresh). ``since`` bounds the scan to
+    # recent rows (the (status, ts) index): the leader polls for other processes' signals.
+    recent = "" if since is None else "AND s.ts >= ? "
     sql = (
-        f"SELECT {_cols('s')} FROM entries s "  # noqa: S608
-        "WHERE s.status = 'signal' AND NOT EXISTS (SELECT 1 FROM entries p "
+        f"SELECT {_cols('s')} FROM entries s WHERE s.status = 'signal' {recent}"  # noqa: S608
+        "AND NOT EXISTS (SELECT 1 FROM entries p "
         "WHERE p.signal_id = s.id AND p.status = 'plan') ORDER BY s.id"
     )
     out = []
-    for row in conn.execute(sql):
+    for row in conn.execute(sql, () if since is None else (to_micros(since),)):
         entry = decode(row)
         d, algo = entry.data, entry.algo_id or 0
         closes = tuple(leg_from_data(algo, LegKind.CLOSE, x) for x in d.get("close_legs", ()))

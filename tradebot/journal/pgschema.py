@@ -16,7 +16,9 @@ they are:
 
 ``tradebot_journal_schema`` holds one row per applied version (and marks the database as a
 tradebot journal); ``tradebot_leadership`` holds the fencing epoch a leader checks in the
-transaction that makes its intents durable (:meth:`PostgresJournal._fence`).
+transaction that makes its intents durable (:meth:`PostgresJournal._fence`) and the lease
+(``lease_until``, on the server's clock) the leader renews; ``tradebot_planned_legs`` and
+``tradebot_processes`` (v2) are the leader's claims and every process's heartbeat.
 """
 
 from __future__ import annotations
@@ -72,8 +74,31 @@ _V1 = (
     """,
 )
 
+#: v2, several processes on one journal (:mod:`tradebot.runtime.leadership`): the legs a
+#: leader has planned (claimed in the plan's own fenced transaction, so a leg journaled by two
+#: processes under two SIGNAL rows is planned once), and one heartbeat row per process
+_V2 = (
+    """
+    CREATE TABLE tradebot_planned_legs (
+        leg TEXT PRIMARY KEY,
+        signal_id BIGINT
+    )
+    """,
+    """
+    CREATE TABLE tradebot_processes (
+        holder TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        connections TEXT NOT NULL DEFAULT '',
+        started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    )
+    """,
+)
+
 #: migrations[i] takes the schema from version i to version i + 1
-MIGRATIONS: Sequence[Sequence[str]] = (_V1,)
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2)
 LATEST = len(MIGRATIONS)
 
 

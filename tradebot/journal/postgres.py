@@ -28,12 +28,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import psycopg
 
 from tradebot.clock import utcnow
+from tradebot.core.orders import Plan
 from tradebot.exceptions import JournalError, NotLeader
 from tradebot.journal import pgschema
 from tradebot.journal.base import RAW_COLUMNS, JournalBase
@@ -57,6 +59,31 @@ def translate_errors(where: str) -> Iterator[None]:
         yield
     except psycopg.Error as exc:
         raise JournalError(f"journal {where}: {mask(str(exc)).strip()}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessBeat:
+    """One process's heartbeat: who it is, what it does now, its AlphaHub connections."""
+
+    holder: str  # host:pid:start, unique per process run
+    host: str
+    pid: int
+    role: str  # "leader" or "standby"
+    connections: str  # e.g. "2/2 up"
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessRow:
+    beat: ProcessBeat
+    heartbeat_at: datetime
+    age: float  # seconds since the heartbeat, on the server's clock
+
+
+def planned_keys(plan: Plan) -> list[str]:
+    """The leg identities a plan decides (ordered, each once): its intents' and its skips'."""
+    keys = [leg.key for intent in plan.intents for leg in intent.leg_ids]
+    keys += [s.key for s in plan.skipped if s.key is not None]
+    return list(dict.fromkeys(keys))
 
 
 class PostgresJournal(JournalBase):
@@ -131,6 +158,101 @@ class PostgresJournal(JournalBase):
                 f"{self.epoch}: it is no longer the leader and must not send orders"
             )
 
+    def _claim(self, conn: Conn, signal_id: int | None, plan: Plan) -> None:
+        for key in planned_keys(plan):
+            conn.execute(
+                "INSERT INTO tradebot_planned_legs (leg, signal_id) VALUES (?, ?) "
+                "ON CONFLICT (leg) DO NOTHING",
+                (key, signal_id),
+            )
+
+    # -- several processes (tradebot.runtime.leadership) -----------------------------------------
+    def planned_legs(self, keys: Sequence[str]) -> set[str]:
+        """Which of these leg identities a leader has already planned (under any signal)."""
+        if not keys:
+            return set()
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT leg FROM tradebot_planned_legs WHERE leg = ANY(?)", (list(keys),)
+            ).fetchall()
+        return {str(r[0]) for r in rows}
+
+    def take_lead(self, holder: str, seconds: float) -> int | None:
+        """Become the leader if nobody holds a live lease: the new epoch, else None.
+
+        The lease is on the server's clock (``now()``), never a process's. Two standbys asking
+        at once both run the UPDATE; the second waits on the row lock, re-reads the row, finds
+        the lease live again and updates nothing: exactly one wins.
+        """
+        with self._tx() as conn:
+            # a paused leader's open intent transaction holds the row (FOR SHARE): never wait
+            # on it for long (the server ends that transaction: idle_in_transaction timeout)
+            conn.execute("SET LOCAL lock_timeout = '2s'")
+            conn.execute(
+                "INSERT INTO tradebot_leadership (name, epoch) VALUES (?, 0) "
+                "ON CONFLICT (name) DO NOTHING",
+                (LEADERSHIP,),
+            )
+            row = conn.execute(
+                "UPDATE tradebot_leadership SET epoch = epoch + 1, holder = ?, "
+                "lease_until = now() + make_interval(secs => ?) WHERE name = ? AND "
+                "(lease_until IS NULL OR lease_until < now()) RETURNING epoch",
+                (holder, seconds, LEADERSHIP),
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def renew_lead(self, epoch: int, seconds: float) -> bool:
+        """Extend the lease of ``epoch``; False when another process has taken over since."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "UPDATE tradebot_leadership SET lease_until = now() + make_interval(secs => ?) "
+                "WHERE name = ? AND epoch = ? RETURNING epoch",
+                (seconds, LEADERSHIP, epoch),
+            ).fetchone()
+        return row is not None
+
+    def release_lead(self, epoch: int) -> None:
+        """A clean stop: end the lease now, so a standby takes over without waiting it out."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE tradebot_leadership SET lease_until = NULL WHERE name = ? AND epoch = ?",
+                (LEADERSHIP, epoch),
+            )
+
+    def leadership(self) -> tuple[int, str | None, bool] | None:
+        """(epoch, holder, lease live) as the server sees it now; None before any leader."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT epoch, holder, coalesce(lease_until >= now(), false) "
+                "FROM tradebot_leadership WHERE name = ?",
+                (LEADERSHIP,),
+            ).fetchone()
+        return None if row is None else (int(row[0]), row[1], bool(row[2]))
+
+    def beat(self, process: ProcessBeat) -> None:
+        """Write this process's heartbeat row (``tradebot status`` lists them)."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO tradebot_processes (holder, host, pid, role, connections) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (holder) DO UPDATE SET role = "
+                "excluded.role, connections = excluded.connections, heartbeat_at = now()",
+                (process.holder, process.host, process.pid, process.role, process.connections),
+            )
+
+    def processes(self) -> list[ProcessRow]:
+        """Every process that ever beat, most recent heartbeat first, with its age in seconds
+        on the server's clock."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT holder, host, pid, role, connections, heartbeat_at, "
+                "extract(epoch FROM now() - heartbeat_at) FROM tradebot_processes "
+                "ORDER BY heartbeat_at DESC"
+            ).fetchall()
+        return [
+            ProcessRow(ProcessBeat(r[0], r[1], int(r[2]), r[3], r[4]), r[5], float(r[6]))
+            for r in rows
+        ]
+
     def copy_rows(self, rows: Sequence[Sequence[Any]]) -> None:
         """Append rows as stored elsewhere (:data:`~tradebot.journal.base.RAW_COLUMNS`, ids
         included) in one durable transaction, and move the id sequence past them: how
@@ -180,6 +302,10 @@ def connect(url: str, *, readonly: bool) -> psycopg.Connection[Any]:
     try:
         # durable on return, whatever postgresql.conf or the role says
         conn.execute("SET synchronous_commit = on")
+        # a transaction is a few statements with no wait inside: one left open is a process
+        # paused (SIGSTOP) or frozen mid-write; the server ends it, so the rows it locked (the
+        # leadership row a take-over must bump) are freed and its commit fails when it wakes
+        conn.execute("SET idle_in_transaction_session_timeout = '5s'")
         if readonly:
             conn.execute("SET default_transaction_read_only = on")
     except BaseException:

@@ -27,7 +27,9 @@ def banner(
     account: AccountSnapshot,
     journal: Path,
     kill_switch: Path | None,
+    role: str | None = None,
 ) -> str:
+    """``role``: with several processes on a PostgreSQL journal, this one's (leader, epoch)."""
     money = "REAL MONEY" if mode is Mode.LIVE else "paper, no real money"
     tag = account_tag(config.broker.account_id, account.account_id)
     tagged = "" if tag == account.account_id else f" (order ids tagged {tag})"
@@ -39,6 +41,7 @@ def banner(
         f"  signals  AlphaHub {config.alphahub.url}, {config.alphahub.connections} connection(s)",
         f"  journal  {journal}",
         f"  halt     {kill_switch if kill_switch else 'no kill switch file configured'}",
+        *([f"  role     {role}"] if role else []),
         "  algorithms:",
     ]
     subscribed = set(config.subscribed_algorithms)

@@ -14,6 +14,12 @@ Two steps, two places:
    unknown outcomes, the signal loop, and any task added with :meth:`Bot.add_task`. Signals are
    handled one at a time, in arrival order, so each plan sees the book the previous one left.
 
+With a PostgreSQL journal (``journal.url``) several processes may share it: before building,
+the bot stands by (listens and journals) until it holds the leadership lease, opens the journal
+fenced with its epoch, and runs two more tasks, the lease renewal (a lost lease stops it with
+:class:`~tradebot.exceptions.NotLeader`) and the pick-up of signals other processes journaled;
+see :mod:`tradebot.runtime.leadership`. With a SQLite file nothing of this runs.
+
 Stop (Ctrl-C, SIGTERM, :meth:`Bot.request_stop`), in this order: the listener and the backfill
 stop (nothing new enters the queue); the signal being handled finishes (its orders are answered
 or recorded as unknown for the next recovery); the signal held and those still queued are
@@ -48,10 +54,11 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from tradebot import __version__
 from tradebot.broker.base import Broker
@@ -60,7 +67,7 @@ from tradebot.clock import utcnow
 from tradebot.config.model import Config, Mode
 from tradebot.exceptions import FatalError, TradebotError
 from tradebot.journal.interface import Journal
-from tradebot.journal.opener import configured, open_journal
+from tradebot.journal.opener import configured, is_url, open_journal
 from tradebot.journal.records import AppliedFill
 from tradebot.runtime.banner import banner
 from tradebot.runtime.components import Components, Settings, Shared, build
@@ -74,6 +81,9 @@ from tradebot.runtime.observer import (
     Stopped,
 )
 from tradebot.runtime.paths import config_relative
+
+if TYPE_CHECKING:  # loaded only with a PostgreSQL journal (the driver comes with it)
+    from tradebot.runtime.leadership import Leadership
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +133,7 @@ class Bot:
         self._in_use: Broker | None = None
         self._journal_wrappers: list[Callable[[Journal], Journal]] = []
         self._running = False
+        self._lead: Leadership | None = None  # a PostgreSQL journal: this process's lease
         self.ready = asyncio.Event()  # set once recovery is done and the listener is starting
 
     # -- control and plug-ins ---------------------------------------------------------------------
@@ -193,8 +204,26 @@ class Bot:
 
     async def _run(self) -> None:
         where = configured(self.config.journal.url, self.journal_path)
-        journal: Journal = await asyncio.to_thread(open_journal, where)
-        for wrap in self._journal_wrappers:
+        epoch = None
+        if is_url(where):  # several processes may share it: lead or stand by
+            from tradebot.runtime.leadership import Leadership
+
+            self._lead = Leadership(
+                str(where), timeout=self.config.journal.failover_timeout, say=self._say
+            )
+            self._lead.connections = self.config.alphahub.connections
+            epoch = await self._stand_by(where, self._lead)
+            if epoch is None:
+                await self._lead.release()
+                return  # stopped while standing by
+        opened = await asyncio.to_thread(open_journal, where, epoch=epoch)
+        if self._lead is not None:
+            from tradebot.journal.postgres import PostgresJournal
+
+            assert isinstance(opened, PostgresJournal)  # is_url(where): the opener's choice
+            self._shared = replace(self._shared, planned=opened.planned_legs)
+        journal: Journal = opened
+        for wrap in self._journal_wrappers:  # plug-ins (metrics) see every write
             journal = wrap(journal)
         try:
             await asyncio.to_thread(
@@ -217,6 +246,7 @@ class Bot:
                         parts.account,
                         self.journal_path,
                         settings.kill_switch,
+                        role=self._role(),
                     )
                 )
                 self._observers.notice(
@@ -231,6 +261,49 @@ class Bot:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(journal.record_stop, "tradebot stopped")
             journal.close()
+            if self._lead is not None:
+                await self._lead.release()
+
+    async def _stand_by(self, where: str | Path, lead: Leadership) -> int | None:
+        """Until this process wins the lease: listen and journal (see runtime.leadership)."""
+        from tradebot.runtime.leadership import stand_by
+
+        journal = await asyncio.to_thread(open_journal, where)
+        try:
+            return await stand_by(self.config, journal, lead, self._stop, self._say)
+        except BaseExceptionGroup as group:  # the listener's (wrong credentials): by itself
+            raise _first_tradebot_error(group) from None
+        finally:
+            journal.close()
+
+    def _role(self) -> str | None:
+        lead = self._lead
+        if lead is None:
+            return None
+        return (
+            f"leader (epoch {lead.epoch}) of the processes sharing this journal; a standby "
+            f"takes over within {lead.timeout:g} s of its loss"
+        )
+
+    def _leading(self, parts: Components, journal: Journal) -> list[Coroutine[Any, Any, None]]:
+        """The leader's own tasks: keep the lease, plan what other processes journaled."""
+        lead = self._lead
+        if lead is None:
+            return []
+        from tradebot.runtime.leadership import ForeignSignals
+
+        lead.listener = parts.listener
+        foreign = ForeignSignals(
+            journal,
+            parts.signals,
+            busy=self._shared.busy,
+            stopping=self._stop,
+            interval=min(0.5, lead.timeout / 10),
+            max_age=timedelta(seconds=self.config.journal.recovery_max_age),
+            now=self._settings.now,
+            planned=self._shared.planned or (lambda keys: set()),
+        )
+        return [lead.keep(), foreign.run()]
 
     async def _supervise(self, parts: Components, journal: Journal, broker: Broker) -> None:
         """Every long-running task under one TaskGroup; the stop in the documented order."""
@@ -258,6 +331,8 @@ class Bot:
                 tg.create_task(self._plugged(name, factory), name=name)
                 for name, factory in self._tasks
             ]
+            # a lost lease is fatal (NotLeader): not wrapped in _plugged
+            background += [tg.create_task(task) for task in self._leading(parts, journal)]
             signals = tg.create_task(parts.signals.run(), name="signals")
 
             await self._stop.wait()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -87,6 +87,8 @@ class Shared:
     notify: Callable[[BotEvent], None]  # the observers
     busy: asyncio.Lock  # held while one signal is handled
     stopping: asyncio.Event  # set when the stop begins
+    #: several processes on one journal: the legs a plan already claimed (see planner_for)
+    planned: Callable[[Sequence[str]], set[str]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +127,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         broker,
         now=now,
         max_age=max_age,
-        planner=planner_for(config, account, now, day=day, market=market),
+        planner=planner_for(config, account, now, day=day, market=market, planned=shared.planned),
     )
     for line in report.lines():
         say(f"recovery: {line}")
@@ -208,6 +210,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         say=say,
         notify=notify,
         on_signal=feed.note_signal,
+        planned=shared.planned,
     )
     return Components(
         account,

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from tradebot.config.model import Config
@@ -27,7 +28,7 @@ from tradebot.core.planner import plan
 from tradebot.core.risk import DayState
 from tradebot.core.signal import Signal
 from tradebot.exceptions import TransientError
-from tradebot.execution.executor import Executor, Planner
+from tradebot.execution.executor import ExecutionResult, Executor, Planner
 from tradebot.journal.interface import Journal
 from tradebot.runtime.context import PlanningContext
 from tradebot.runtime.killswitch import HaltMode, KillSwitchState
@@ -36,6 +37,9 @@ from tradebot.runtime.observer import BotEvent, KillSwitchChanged, SignalDeferre
 from tradebot.runtime.records import RecordWriter
 
 log = logging.getLogger(__name__)
+
+#: why a leg journaled by two processes (two SIGNAL rows) is skipped under the second plan
+ALREADY_PLANNED = "leg already planned by the leader"
 
 
 def planner_for(
@@ -46,16 +50,45 @@ def planner_for(
     day: DayState,
     market: MarketPrices,
     assets: Mapping[str, AssetInfo] | None = None,
+    planned: Callable[[Sequence[str]], set[str]] | None = None,
 ) -> Planner:
     """The pure planner with what it needs from the world bound in: the one call of
-    :func:`~tradebot.core.planner.plan` in the running bot (live signals and recovery)."""
+    :func:`~tradebot.core.planner.plan` in the running bot (live signals and recovery).
+
+    ``planned``: with several processes on one journal, which leg identities a plan has already
+    claimed (:meth:`~tradebot.journal.postgres.PostgresJournal.planned_legs`, one indexed read):
+    those legs are left out of the plan and journaled as skipped duplicates, so a leg that two
+    processes journaled under two SIGNAL rows is planned once. Without it, every leg is planned.
+    """
+
+    def pure(signal: Signal, book: PositionBook) -> Plan:
+        rules = config.planning
+        return plan(signal, book, account, rules, now, market=market, assets=assets, day=day)
 
     def planner(signal: Signal, book: PositionBook) -> Plan:
-        return plan(
-            signal, book, account, config.planning, now, market=market, assets=assets, day=day
-        )
+        if planned is not None and signal.legs:
+            done = planned([leg.id.key for leg in signal.legs])
+            if done:
+                return _without(signal, done, book, pure)
+        return pure(signal, book)
 
     return planner
+
+
+def _without(signal: Signal, done: set[str], book: PositionBook, planner: Planner) -> Plan:
+    """Plan ``signal`` without the legs in ``done``; those are skipped as duplicates."""
+    rest = replace(
+        signal,
+        close_legs=tuple(leg for leg in signal.close_legs if leg.id.key not in done),
+        open_legs=tuple(leg for leg in signal.open_legs if leg.id.key not in done),
+    )
+    dups = tuple(
+        SkippedLeg(leg.id, SkipReason.DUPLICATE, ALREADY_PLANNED, leg=leg)
+        for leg in signal.legs
+        if leg.id.key in done
+    )
+    found = planner(rest, book) if rest.legs else Plan()
+    return Plan(found.intents, found.skipped + dups, found.notes)
 
 
 class SignalLoop:
@@ -73,6 +106,7 @@ class SignalLoop:
         say: Callable[[str], None],
         notify: Callable[[BotEvent], None],
         on_signal: Callable[[Signal], None] = lambda signal: None,
+        planned: Callable[[Sequence[str]], set[str]] | None = None,
     ) -> None:
         """``queue``: the listener's (the backfill adds recovered signals behind the live ones);
         ``config``: the config in force now (a live edit applies from the next signal);
@@ -88,6 +122,7 @@ class SignalLoop:
         self._say = say
         self._notify = notify
         self._on_signal = on_signal
+        self._planned = planned  # see planner_for
         self._held: Signal | None = None  # taken from the queue, not yet being handled
         self._halt_mode = HaltMode.RUNNING
         self.handled = 0  # signals handled since start
@@ -112,7 +147,9 @@ class SignalLoop:
             self._progress.set()
             self._progress = asyncio.Event()
 
-    async def handle(self, signal: Signal) -> None:
+    async def handle(self, signal: Signal, *, signal_id: int | None = None) -> None:
+        """Plan and execute ``signal``; ``signal_id``: it is already journaled (by another
+        process sharing the journal), under that id, so only the plan is recorded."""
         now, ctx, config = self._now(), self._ctx, self._config()
         try:
             account = await ctx.account_for(now)
@@ -125,14 +162,16 @@ class SignalLoop:
                 SkippedLeg(leg.id, SkipReason.BROKER_UNAVAILABLE, reason, leg=leg)
                 for leg in signal.legs
             )
-            result = await self._executor.handle(signal, lambda s, b: Plan(skipped=skipped))
+            result = await self._execute(signal, lambda s, b: Plan(skipped=skipped), signal_id)
             self._notify(SignalHandled(signal, result))
             return
         await ctx.follow_config(config)
         day = await ctx.day_state(now)
         self._note_kill_switch(ctx.switch)  # the state this plan obeys, not a second read
-        planner = planner_for(config, account, now, day=day, market=market, assets=assets)
-        result = await self._executor.handle(signal, planner)
+        planner = planner_for(
+            config, account, now, day=day, market=market, assets=assets, planned=self._planned
+        )
+        result = await self._execute(signal, planner, signal_id)
         self._say(narrate(signal.algo_id, signal.leg_count, result))
         # what the journal made durable: an intent it refused as a duplicate (a signal pushed
         # again after a restart) is not a new order and must not use up the day's allowance
@@ -144,6 +183,14 @@ class SignalLoop:
         elif result.outcomes:
             ctx.account_stale()
         self._notify(SignalHandled(signal, result))
+
+    async def _execute(
+        self, signal: Signal, planner: Planner, signal_id: int | None
+    ) -> ExecutionResult:
+        if signal_id is None:
+            return await self._executor.handle(signal, planner)
+        plan = planner(signal, self._executor.book)
+        return await self._executor.execute(plan, signal_id=signal_id)
 
     def _note_kill_switch(self, state: KillSwitchState) -> None:
         if state.mode is not self._halt_mode:

@@ -1,0 +1,293 @@
+"""Several `tradebot run` processes on one PostgreSQL journal, between the simulators: every
+process listens, one executes; the leader killed with -9 and paused past the failover timeout
+(SIGSTOP, then SIGCONT: it must not send once it wakes). Orders are counted at the local
+Alpaca server: every leg exactly once, positions equal to the broker's."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+from collections import Counter
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from tests.e2e.day import EXPECTED_LEDGERS, EXPECTED_NET, EXPECTED_ORDERS, day, prices
+from tests.e2e.harness import (
+    ALGOS,
+    BotProcess,
+    alpaca_server,
+    book_from_journal,
+    bot_config,
+    broker_orders,
+    broker_positions,
+    entries,
+    leg,
+    unresolved,
+    until,
+)
+from tests.pgserver import PgServer
+from tradebot.journal.interface import EntryFilter
+from tradebot.journal.postgres import open_postgres
+from tradebot.journal.records import Status
+from tradebot.simulators.alphahub.server import AlphaHubSimulator
+
+ALGO = 14  # fixed 10 shares: one order per leg
+FAST_FAILOVER = "  recheck_interval: 1\n  failover_timeout: 2"
+
+
+class Cuttable:
+    """A TCP proxy to AlphaHub for one process: :meth:`cut` aborts its links and refuses new
+    ones (that process hears nothing, the others still do); :meth:`mend` lets it back in."""
+
+    def __init__(self, target_port: int) -> None:
+        self._target = target_port
+        self._links: list[asyncio.StreamWriter] = []
+        self.open = True
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._link, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+
+    def cut(self) -> None:
+        self.open = False
+        for writer in self._links:
+            writer.transport.abort()
+        self._links.clear()
+
+    def mend(self) -> None:
+        self.open = True
+
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.open:
+            writer.transport.abort()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._target)
+        self._links += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+def _through(url: str, port: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"127.0.0.1:{port}"))
+
+
+SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "AMD", "INTC", "ORCL", "META")
+
+
+def _leader_pid(url: str) -> int | None:
+    with open_postgres(url, readonly=True) as store:
+        lead = store.leadership()
+    if lead is None or lead[1] is None or not lead[2]:
+        return None
+    return int(lead[1].split(":")[1])
+
+
+def _epoch(url: str) -> int:
+    with open_postgres(url, readonly=True) as store:
+        lead = store.leadership()
+    return 0 if lead is None else lead[0]
+
+
+async def test_one_executes_and_failover_sends_every_leg_once(
+    tmp_path: Path, pg_server: PgServer
+) -> None:
+    url = pg_server.create_database()
+    rng = random.Random(14)
+    with alpaca_server() as server:
+        async with AlphaHubSimulator(port=0) as hub:
+            bots: list[BotProcess] = []
+
+            async def start(name: str, via: str | None = None) -> BotProcess:
+                folder = tmp_path / name
+                folder.mkdir(exist_ok=True)
+                config = folder / "config.yaml"
+                text = bot_config(hub.url, server, journal_url=url)
+                if via is not None:  # this process reaches AlphaHub through a proxy we can cut
+                    text = text.replace(hub.url, via)
+                config.write_text(text.replace("  recheck_interval: 1", FAST_FAILOVER))
+                bot = BotProcess(config)
+                await bot.start()
+                bots.append(bot)
+                return bot
+
+            def by_pid(pid: int | None) -> BotProcess | None:
+                return next((b for b in bots if b.proc and b.proc.pid == pid and b.running), None)
+
+            async def leader() -> BotProcess:
+                await until(lambda: by_pid(_leader_pid(url)) is not None, "a live leader")
+                found = by_pid(_leader_pid(url))
+                assert found is not None
+                return found
+
+            pushed: list[str] = []
+
+            async def push(symbol: str) -> None:
+                server.set_price(symbol, Decimal("100"))
+                stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+                await hub.push(ALGO, {"open": [leg(symbol, "buy", "100", stamp)]})
+                pushed.append(symbol)
+
+            def ordered(symbol: str) -> bool:
+                return any(o.symbol == symbol for o in broker_orders(server))
+
+            proxy = Cuttable(urlsplit(hub.url).port or 0)
+            await proxy.start()
+            try:
+                first = await start("a", via=_through(hub.url, proxy.port))
+                await until(lambda: "role     leader" in first.output(), "the first leader")
+                for name in ("b", "c"):
+                    standby = await start(name)
+                    await until(lambda s=standby: "standby:" in s.output(), f"standby {name}")
+                async with asyncio.timeout(30):
+                    await hub.wait_joined(ALGO, 6)  # three processes, two connections each
+
+                # 1. a signal heard by all three, executed once
+                await push(SYMBOLS[0])
+                await until(lambda: ordered(SYMBOLS[0]), "the first order")
+
+                # 2. the leader's AlphaHub links cut: the standbys hear the signal and journal
+                # it; the leader finds it in the journal and executes it
+                assert _leader_pid(url) == (first.proc.pid if first.proc else None)
+                proxy.cut()
+                await until(lambda: len(hub.joined(ALGO)) == 4, "the leader's links cut")
+                await push(SYMBOLS[7])
+                await until(lambda: ordered(SYMBOLS[7]), "the order the leader did not hear")
+                proxy.mend()
+
+                # 3. the leader killed -9 right after a push: a standby takes over, plans it
+                lead = await leader()
+                await push(SYMBOLS[1])
+                await asyncio.sleep(rng.uniform(0, 0.05))
+                await lead.kill9()
+                await until(lambda: ordered(SYMBOLS[1]), "the order after the kill")
+                await start("a2")  # as a supervisor would: back, as a standby
+                await push(SYMBOLS[2])
+                await until(lambda: ordered(SYMBOLS[2]), "an order from the new leader")
+
+                # 4. the leader paused past the failover timeout: another takes over; woken, the
+                # paused one stops (exit 4) and sends nothing
+                paused = await leader()
+                epoch = _epoch(url)
+                assert paused.proc is not None
+                paused.proc.send_signal(signal.SIGSTOP)
+                await until(lambda: _epoch(url) > epoch, "a take-over from the paused leader")
+                await push(SYMBOLS[3])
+                await until(lambda: ordered(SYMBOLS[3]), "an order while the old leader sleeps")
+                paused.proc.send_signal(signal.SIGCONT)
+                async with asyncio.timeout(30):
+                    assert await paused.proc.wait() == 4
+                # whichever it meets first on waking: its lease renewal, or the fence of the
+                # intent for the frame it read from its socket
+                woke = paused.output()
+                assert "taken over by another process" in woke or "no longer the leader" in woke
+                await push(SYMBOLS[4])
+                await until(lambda: ordered(SYMBOLS[4]), "an order after the wake-up")
+
+                # 5. killed again in the middle of two pushes
+                lead = await leader()
+                await push(SYMBOLS[5])
+                await asyncio.sleep(rng.uniform(0, 0.2))
+                await lead.kill9()
+                await push(SYMBOLS[6])
+                for symbol in SYMBOLS[5:]:
+                    await until(lambda s=symbol: ordered(s), f"the order for {symbol}")
+
+                await until(lambda: unresolved(url) == 0, "every order settled")
+                await until(
+                    lambda: all(o.status == "filled" for o in broker_orders(server)), "fills"
+                )
+            finally:
+                await proxy.stop()
+                for bot in bots:
+                    if bot.running:
+                        assert bot.proc is not None
+                        bot.proc.send_signal(signal.SIGCONT)
+                        await bot.stop(signal.SIGKILL)
+
+    orders = broker_orders(server)
+    assert Counter(o.symbol for o in orders) == dict.fromkeys(SYMBOLS, 1)  # each leg once
+    assert len({o.client_order_id for o in orders}) == len(orders)
+    # the journal: each leg once, one intent each; the copies other processes journaled were
+    # planned as duplicates, never as second orders
+    intents = entries(url, statuses=(Status.INTENT,))
+    assert Counter(e.symbol for e in intents) == dict.fromkeys(SYMBOLS, 1)
+    assert Counter(e.symbol for e in entries(url, statuses=(Status.LEG,))) == Counter(SYMBOLS)
+    skipped = entries(url, statuses=(Status.SKIPPED,))
+    assert {e.data["reason"] for e in skipped} <= {"duplicate"}
+    book = book_from_journal(url)
+    ours = {s: q for (_, s), q in book.items() if q}
+    assert ours == {s: q for s, q in broker_positions(server).items() if q}
+    assert ours == dict.fromkeys(SYMBOLS, Decimal(10))
+
+
+def _settled(url: str, pushes: int, processes: int) -> bool:
+    """Every process journaled each push, and nothing is left unplanned."""
+    with open_postgres(url, readonly=True) as store:
+        heard = len(store.entries(EntryFilter(statuses=(Status.SIGNAL,))))
+        return heard >= pushes * processes and not store.unplanned_signals()
+
+
+async def test_the_scripted_day_with_three_processes(tmp_path: Path, pg_server: PgServer) -> None:
+    url = pg_server.create_database()
+    pushes = day(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    with alpaca_server() as server:
+        async with AlphaHubSimulator(port=0) as hub:
+            bots = []
+            try:
+                for name in ("a", "b", "c"):
+                    folder = tmp_path / name
+                    folder.mkdir()
+                    config = folder / "config.yaml"
+                    text = bot_config(hub.url, server, journal_url=url)
+                    config.write_text(text.replace("  recheck_interval: 1", FAST_FAILOVER))
+                    bot = BotProcess(config)
+                    await bot.start()
+                    bots.append(bot)
+                    ready = "role     leader" if name == "a" else "standby:"
+                    await until(lambda b=bot, r=ready: r in b.output(), f"process {name}")
+                async with asyncio.timeout(30):
+                    for algo_id in ALGOS:
+                        await hub.wait_joined(algo_id, 6)
+                for number, push in enumerate(pushes, start=1):
+                    for symbol, price in prices(push).items():
+                        server.set_price(symbol, price)
+                    await hub.push(push.algo_id, push.payload)
+                    await until(lambda n=number: _settled(url, n, 3), f"push {number} planned")
+                await until(lambda: unresolved(url) == 0, "every order settled")
+                await until(
+                    lambda: all(o.status == "filled" for o in broker_orders(server)), "fills"
+                )
+                for bot in bots:
+                    assert await bot.stop(signal.SIGTERM) == 0
+            finally:
+                for bot in bots:
+                    if bot.running:
+                        await bot.stop(signal.SIGKILL)
+
+    placed = sorted((o.symbol, o.side, o.qty) for o in broker_orders(server))
+    assert placed == sorted((e.symbol, e.side, e.qty) for e in EXPECTED_ORDERS)
+    book = book_from_journal(url)
+    assert {k: v for k, v in book.items() if v} == {k: v for k, v in EXPECTED_LEDGERS.items() if v}
+    net = {s: q for s, q in broker_positions(server).items() if q}
+    assert net == EXPECTED_NET
