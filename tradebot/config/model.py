@@ -15,7 +15,7 @@ import ipaddress
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -548,18 +548,6 @@ class AlgorithmConfig(Frozen):
 # -- notify --------------------------------------------------------------------------------------
 
 #: what an alert can be sent for (``notify[].events``); see tradebot/runtime/alerts.py
-NOTIFY_EVENTS = (
-    "order_rejected",
-    "order_failed",
-    "drift",
-    "lapse",
-    "missed_signal",
-    "kill_switch",
-    "daily_loss",
-    "stopped",
-    "error",
-    "fill",
-)
 NotifyEvent = Literal[
     "order_rejected",
     "order_failed",
@@ -572,6 +560,7 @@ NotifyEvent = Literal[
     "error",
     "fill",
 ]
+NOTIFY_EVENTS: tuple[str, ...] = get_args(NotifyEvent)
 
 
 class NotifyTarget(Frozen):
