@@ -83,8 +83,11 @@ async def test_a_crossing_limit_fills_in_parts_per_the_script(
     server.set_price("AAPL", Decimal(101))
     await broker.submit(make_intent("buy-2", qty="10", limit="100"))
     assert [type(e) for e in await take_events(broker, 1)] == [OrderAccepted]
-    server.set_price("AAPL", Decimal(100))
-    server.set_price("AAPL", Decimal(99))  # crossing again fills nothing more
+    server.set_price("AAPL", Decimal(100))  # at the limit: rests (its queue place unknown)
+    at_limit = await broker.get_order("buy-2")
+    assert at_limit is not None and at_limit.status is OrderStatus.PENDING
+    server.set_price("AAPL", Decimal(99))  # through it: fills in the script's two parts
+    server.set_price("AAPL", Decimal(98))  # crossing again fills nothing more
     fills = await take_events(broker, 2)
     assert [(f.qty, f.partial) for f in fills if isinstance(f, OrderFilled)] == [
         (Decimal(5), True),

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradebot.broker.base import OrderStatus
-from tradebot.core.ids import MAX_CLIENT_ORDER_ID
+from tradebot.core.ids import MAX_CLIENT_ORDER_ID, remainder_id
 from tradebot.core.signal import Side
-from tradebot.execution.chase import Chase, Phase, Why, remainder_id
+from tradebot.execution.chase import Chase, Phase, Why
 
 LIMIT_ID = "tb16-AAPL-o-0123456789abcdef"
 

@@ -20,30 +20,16 @@ quantity, never from what was expected: the leg's total is never more than plann
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 
 from tradebot.broker.base import OrderStatus
-from tradebot.core.ids import MAX_CLIENT_ORDER_ID
 from tradebot.core.signal import Side
 
 #: the defaults of the per-algorithm keys
 DEFAULT_CHASE_AFTER = 60.0  # seconds
 DEFAULT_CHASE_PCT = Decimal("0.33")  # percent past the limit
-
-
-def remainder_id(limit_id: str) -> str:
-    """The client order id of the market remainder of the limit ``limit_id``: ``<limit id>-m``.
-
-    Derived from the limit's id alone, so a restart or a lost answer finds the same child
-    (Alpaca refuses a second order with an id it has seen), and a person sees the link.
-    """
-    cid = f"{limit_id}-m"
-    if len(cid) > MAX_CLIENT_ORDER_ID:
-        cid = f"tb-{hashlib.sha256(cid.encode()).hexdigest()[:24]}-m"
-    return cid
 
 
 class Phase(StrEnum):
@@ -103,10 +89,6 @@ class Chase:
             raise ValueError("a chase needs a positive planned quantity")
         if self.chase_after < 0 or self.chase_pct < 0:
             raise ValueError("chase_after and chase_pct must be >= 0")
-
-    @property
-    def remainder_target(self) -> str:
-        return remainder_id(self.limit_id)
 
     # -- what the broker confirmed ----------------------------------------------------------
 

@@ -33,6 +33,7 @@ from tradebot.broker.base import Broker
 from tradebot.config.model import Config, Mode
 from tradebot.core.account import AccountSnapshot
 from tradebot.exceptions import ConfigError
+from tradebot.execution.chaser import Chaser
 from tradebot.execution.executor import Executor, Step
 from tradebot.execution.recovery import RecoveryReport, recover
 from tradebot.journal.interface import Journal
@@ -104,6 +105,7 @@ class Components:
     lapses: LapseWatcher
     backfill: Backfiller | NoBackfill
     recheck: UnknownOutcomes
+    chaser: Chaser
     watcher: ConfigWatcher
     feed: StatusFeed
     signals: SignalLoop
@@ -178,6 +180,10 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         say=say,
         on_settled=lambda settled: notify(OrdersSettled(settled)),
     )
+    # limit_then_market: follows each chase limit, cancels it and sends the rest at market
+    chaser = Chaser(
+        executor, busy=shared.busy, stopping=shared.stopping, max_age=max_age, now=now_of, say=say
+    )
     watcher = ConfigWatcher(
         settings.config_path,
         config,
@@ -222,6 +228,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         lapses,
         backfill,
         recheck,
+        chaser,
         watcher,
         feed,
         signals,

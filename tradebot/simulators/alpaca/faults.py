@@ -99,8 +99,9 @@ class FillScript:
 
     ``hold`` leaves orders open until a test fills or cancels them by hand. Limit orders follow
     the same script and fill at their limit price. With ``limits_cross`` a limit order rests
-    until the symbol's price crosses its limit (a buy: price at or below it; a sell: at or
-    above), as on an exchange, and only then follows the script: a price path
+    until the symbol's price trades through its limit (a buy: below it; a sell: above it; at
+    the limit exactly it rests, its place in the queue unknown), and only then follows the
+    script: a price path
     (:mod:`~tradebot.simulators.alpaca.prices`) then decides when it fills.
     """
 

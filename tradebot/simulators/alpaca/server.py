@@ -312,8 +312,10 @@ class AlpacaServer:
             return
         if script.limits_cross and order.limit_price is not None:
             price = self.account.asset(order.symbol).price
+            # through the limit, not at it: an order resting at the price may or may not be
+            # reached (its place in the queue is unknown), so the simulator says it is not
             crossed = (
-                price <= order.limit_price if order.side == "buy" else price >= order.limit_price
+                price < order.limit_price if order.side == "buy" else price > order.limit_price
             )
             if not crossed:
                 return  # rests; set_price schedules it when the price gets there
