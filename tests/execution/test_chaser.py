@@ -279,3 +279,27 @@ async def test_a_limit_canceled_by_someone_else_is_not_finished_at_market(rig: R
     assert chaser.following == ()
     assert rig.server.orders(remainder_id(LIMIT_ID)) == []
     assert chase_rows(rig.journal) == ["done"]
+
+
+async def test_the_kill_switch_holds_the_chase_until_it_is_lifted(rig: Rig) -> None:
+    halted = [True]
+    chaser = Chaser(
+        rig.executor,
+        busy=asyncio.Lock(),
+        stopping=asyncio.Event(),
+        max_age=timedelta(hours=1),
+        now=lambda: datetime.now(UTC),
+        monotonic=lambda: rig.clock[0],
+        may_act=lambda intent: not halted[0],
+    )
+    await chaser.tick()
+    rig.clock[0] += 600
+    await chaser.tick()
+    await chaser.tick()
+    assert rig.server.orders(LIMIT_ID)[0]["status"] == "new"  # halted: neither cancel nor send
+    assert chase_rows(rig.journal) == []
+    halted[0] = False
+    await chaser.tick()
+    await chaser.tick()
+    await rig.settled()
+    assert [o["qty"] for o in rig.server.orders(remainder_id(LIMIT_ID))] == ["10"]

@@ -1,13 +1,16 @@
 """Runs the chases of ``limit_then_market`` limits: looks, decides (:mod:`.chase`), acts.
 
-Every ``interval`` seconds, between signals (holding the signal lock, as the re-check does, so a
-chase never acts in the middle of a plan), the chaser
+Every ``interval`` seconds the chaser
 
 1. finds the chase limits the journal holds without a final outcome (a limit the executor just
    sent, or one a restart left working) and starts following them;
 2. looks each one up by client order id: the broker's view is the only source of its filled
    quantity and status (a lookup that shows something new is journaled, like any lookup);
-3. asks the :class:`~tradebot.execution.chase.Chase` what to do, and does it:
+3. asks the :class:`~tradebot.execution.chase.Chase` what to do, and does it, between signals
+   (holding the signal lock, so a chase never acts in the middle of a plan; the lookups run
+   without it, so a signal never waits on them), and never while the kill switch forbids it:
+   halted, nothing is canceled or sent (the limit keeps working at its price); reduce-only,
+   the chase of an open waits. It acts once the switch allows it again:
 
    * **cancel**: a ``chase`` row goes to the journal first (the write-ahead record that the
      cancel is ours, and why), then the cancel goes to the broker; it is asked again every tick
@@ -39,7 +42,7 @@ from tradebot.core.ids import remainder_id
 from tradebot.core.market import MarketPrices
 from tradebot.core.orders import OrderIntent, OrderType, Plan, TimeInForce
 from tradebot.exceptions import TransientError
-from tradebot.execution.chase import Chase, Phase
+from tradebot.execution.chase import Action, Chase, Phase
 from tradebot.execution.executor import Executor
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import Status, intent_from_entry
@@ -87,6 +90,7 @@ class Chaser:
         now: Callable[[], datetime],
         say: Callable[[str], None] = lambda line: None,
         monotonic: Callable[[], float] = time.monotonic,
+        may_act: Callable[[OrderIntent], bool] = lambda intent: True,
     ) -> None:
         self._executor = executor
         self._busy = busy
@@ -96,6 +100,7 @@ class Chaser:
         self._now = now
         self._say = say
         self._monotonic = monotonic
+        self._may_act = may_act  # the kill switch's say (the runtime reads it)
         self._followed: dict[str, _Followed] = {}
         self._after_id = 0
 
@@ -106,17 +111,14 @@ class Chaser:
 
     async def run(self) -> None:
         first = True
-        while True:
-            async with self._busy:
-                if self._stopping.is_set():
-                    return
-                try:
-                    if first:
-                        await self.resume()
-                        first = False
-                    await self.tick()
-                except TransientError as exc:
-                    log.warning("chasing limit orders: the broker did not answer: %s", exc)
+        while not self._stopping.is_set():
+            try:
+                if first:
+                    await self.resume()
+                    first = False
+                await self.tick()
+            except TransientError as exc:
+                log.warning("chasing limit orders: the broker did not answer: %s", exc)
             await asyncio.sleep(self._interval)
 
     async def resume(self) -> None:
@@ -203,7 +205,24 @@ class Chaser:
         if market_open:
             state = state.market_opened(now)
         reference = prices.prices.get(intent.symbol)  # none: only the timer chases it
-        state, action = state.decide(now, reference)
+        decided, action = state.decide(now, reference)
+        if action.kind in ("cancel", "send_remainder") or state.phase is Phase.CANCELING:
+            async with self._busy:
+                if self._stopping.is_set() or self._held(intent):
+                    followed.state = state  # what the broker showed; the decision waits
+                    return
+                await self._act(followed, decided, action)
+            return
+        followed.state = decided
+        if action.kind == "done":
+            await self._act(followed, decided, action)
+
+    def _held(self, intent: OrderIntent) -> bool:
+        return not self._may_act(intent)
+
+    async def _act(self, followed: _Followed, state: Chase, action: Action) -> None:
+        executor, intent = self._executor, followed.intent
+        limit_id = intent.client_order_id
         followed.state = state
         if action.kind == "cancel":
             assert action.why is not None

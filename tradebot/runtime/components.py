@@ -19,6 +19,7 @@ Nothing here starts a task: the :class:`Components` are inert until the bot supe
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from tradebot.alphahub.session import StateChange
 from tradebot.broker.base import Broker
 from tradebot.config.model import Config, Mode
 from tradebot.core.account import AccountSnapshot
+from tradebot.core.orders import IntentRole, OrderIntent
 from tradebot.exceptions import ConfigError
 from tradebot.execution.chaser import Chaser
 from tradebot.execution.executor import Executor, Step
@@ -182,7 +184,13 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
     )
     # limit_then_market: follows each chase limit, cancels it and sends the rest at market
     chaser = Chaser(
-        executor, busy=shared.busy, stopping=shared.stopping, max_age=max_age, now=now_of, say=say
+        executor,
+        busy=shared.busy,
+        stopping=shared.stopping,
+        max_age=max_age,
+        now=now_of,
+        say=say,
+        may_act=functools.partial(_may_chase, ctx),
     )
     watcher = ConfigWatcher(
         settings.config_path,
@@ -233,6 +241,13 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         feed,
         signals,
     )
+
+
+def _may_chase(ctx: PlanningContext, intent: OrderIntent) -> bool:
+    """The kill switch, for a chase: halted, nothing is canceled or sent; reduce-only, only the
+    chase of a close goes on (read each time, as the signals read it)."""
+    switch = ctx.kill_switch()
+    return not (switch.halted or (switch.reduce_only and intent.role is IntentRole.OPEN))
 
 
 def _submitting(
