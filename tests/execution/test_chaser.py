@@ -176,6 +176,23 @@ async def test_the_timer_cancels_and_exactly_the_rest_goes_at_market(rig: Rig) -
     assert chain.index(("chase", True)) < chain.index(("intent", False))
 
 
+async def test_a_close_during_the_chase_means_no_remainder(rig: Rig) -> None:
+    """3 of 10 filled, then the algorithm closes AAPL (its close sells those 3): the rest of the
+    old open must not go out at market, or the position would be re-opened by 7."""
+    chaser = rig.chaser()
+    await chaser.tick()
+    rig.server.fill(LIMIT_ID, Decimal(3))
+    await chaser.tick()
+    close = make_signal(16, closes=(("AAPL", "sell", "100"),))
+    rig.journal.record_signal(close)  # the close's leg, journaled after the limit
+    rig.clock[0] += 60
+    await chaser.tick()  # the timer: cancel
+    await chaser.tick()  # canceled with 3 filled: superseded, nothing at market
+    assert rig.server.orders(remainder_id(LIMIT_ID)) == []
+    assert chase_rows(rig.journal) == ["cancel", "superseded"]
+    assert chaser.following == ()
+
+
 async def test_the_price_moving_away_chases_before_the_timer(rig: Rig) -> None:
     chaser = rig.chaser()
     await chaser.tick()

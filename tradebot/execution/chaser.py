@@ -15,7 +15,10 @@ Every ``interval`` seconds the chaser
    * **cancel**: a ``chase`` row goes to the journal first (the write-ahead record that the
      cancel is ours, and why), then the cancel goes to the broker; it is asked again every tick
      until the broker shows the limit final, so a lost cancel answer costs a tick, not a leg;
-   * **send the remainder**: only once the broker shows the limit final, a market order for
+   * **send the remainder**: only once the broker shows the limit final, and only if no later
+     leg of the same algorithm and symbol has been journaled since the limit (a close that
+     arrived during the chase has flattened what the limit filled: the rest of the old open
+     must not undo it), a market order for
      exactly the planned quantity less what the broker confirmed filled, under the id
      :func:`~tradebot.core.ids.remainder_id` derives from the limit's. It goes through
      :meth:`Executor.execute`: journaled before it is sent, and a remainder already on record
@@ -217,6 +220,26 @@ class Chaser:
         if action.kind == "done":
             await self._act(followed, decided, action)
 
+    def _superseded(self, intent: OrderIntent) -> str | None:
+        """The key of a leg of the same algorithm and symbol journaled after this limit, if any
+        (read under the signal lock: no plan is half-written)."""
+        journal = self._executor.journal
+        rows = journal.entries(
+            EntryFilter(client_order_ids=(intent.client_order_id,), statuses=(Status.INTENT,))
+        )
+        if not rows:
+            return None
+        later = journal.entries(
+            EntryFilter(
+                algo_ids=(intent.algo_id,),
+                symbols=(intent.symbol,),
+                statuses=(Status.LEG,),
+                after_id=rows[0].id,
+                limit=1,
+            )
+        )
+        return later[0].leg if later else None
+
     def _held(self, intent: OrderIntent) -> bool:
         return not self._may_act(intent)
 
@@ -241,6 +264,20 @@ class Chaser:
             if not followed.cancel_confirmed_asked:  # resumed, or the last request failed
                 await executor.broker.cancel(limit_id)
                 followed.cancel_confirmed_asked = True
+        elif action.kind == "send_remainder" and (later := self._superseded(intent)):
+            # the algorithm spoke about this symbol again since the limit (a close, say): the
+            # rest of an old open would undo what the newer signal planned, so none goes
+            detail = (
+                f"chase of {limit_id} ended without a remainder: a later signal for"
+                f" {intent.symbol} ({later}) superseded it; filled {state.filled} of"
+                f" {state.planned}"
+            )
+            data = {"step": "superseded", "filled": str(state.filled), "by": later}
+            await asyncio.to_thread(
+                executor.journal.record_chase, intent, detail, data, followed.signal_id
+            )
+            self._say(detail)
+            del self._followed[limit_id]
         elif action.kind == "send_remainder":
             why = f"{state.why or 'resumed'}; limit filled {state.filled} of {state.planned}"
             remainder = remainder_intent(intent, action.qty, why)
