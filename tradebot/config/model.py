@@ -507,6 +507,20 @@ class AlgorithmConfig(Frozen):
         description="limit orders: how far past the reference price (buy above, sell below),"
         " percent",
     )
+    chase_after: float = Field(
+        60.0,
+        gt=0,
+        le=86400,
+        description="limit_then_market: seconds of the market being open before what the limit"
+        " has not filled is canceled and sent at market",
+    )
+    chase_pct: Decimal = Field(
+        Decimal("0.33"),
+        ge=0,
+        le=10,
+        description="limit_then_market: percent the reference price may move past the limit"
+        " (a buy: above it; a sell: below it) before the rest is sent at market",
+    )
     allow_short: StrictBool = False
     allow_fractional: StrictBool = False
     on_close_not_held: CloseNotHeld = CloseNotHeld.SKIP
@@ -533,6 +547,18 @@ class AlgorithmConfig(Frozen):
         # A ValidationError raised here keeps its locations: algorithms.ID.params.KEY
         validated = resolve_strategy(strategy).Params.model_validate(value)
         return validated.model_dump()
+
+    @model_validator(mode="after")
+    def _chase_needs_a_day_order(self) -> AlgorithmConfig:
+        # the limit waits and the rest goes at market in the same session: opening/closing
+        # auction and immediate-or-cancel orders cannot wait to be chased
+        chasable = (TimeInForce.DAY, TimeInForce.GTC)
+        if self.order_type is OrderType.LIMIT_THEN_MARKET and self.time_in_force not in chasable:
+            raise ValueError(
+                f"order_type limit_then_market needs time_in_force day or gtc,"
+                f" not {self.time_in_force}"
+            )
+        return self
 
     def model_post_init(self, context: Any, /) -> None:
         # params are validated a second time here, once per load: the field validator above

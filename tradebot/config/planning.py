@@ -47,6 +47,8 @@ def _algorithm(algo: AlgorithmConfig, effective: RiskConfig) -> AlgorithmRules:
         order_type=algo.order_type,
         time_in_force=algo.time_in_force,
         limit_offset_pct=algo.limit_offset_pct,
+        chase_after=algo.chase_after,
+        chase_pct=algo.chase_pct,
         allow_short=algo.allow_short,
         allow_fractional=algo.allow_fractional,
         on_close_not_held=algo.on_close_not_held,

@@ -75,3 +75,16 @@ def resend_id(client_order_id: str, attempt: int) -> str:
     if len(cid) > MAX_CLIENT_ORDER_ID:
         cid = f"tb-{hashlib.sha256(cid.encode()).hexdigest()[:24]}-a{attempt}"
     return cid
+
+
+def remainder_id(limit_id: str) -> str:
+    """The client order id of the market remainder of a chased limit: ``<limit id>-m``.
+
+    ``limit_then_market`` children are derived from the limit's id alone, so a restart or a lost
+    answer finds the same child (Alpaca refuses a second order with an id it has seen), and a
+    person sees the link.
+    """
+    cid = f"{limit_id}-m"
+    if len(cid) > MAX_CLIENT_ORDER_ID:
+        cid = f"tb-{hashlib.sha256(cid.encode()).hexdigest()[:24]}-m"
+    return cid

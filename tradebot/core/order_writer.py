@@ -16,7 +16,7 @@ from decimal import Decimal
 from tradebot.core.ids import client_order_id
 from tradebot.core.market import PriceSource
 from tradebot.core.netting import CLOSE_STEP, ledger_steps, split_at_zero
-from tradebot.core.orders import IntentRole, OrderIntent, OrderType, TimeInForce
+from tradebot.core.orders import ChaseTerms, IntentRole, OrderIntent, OrderType, TimeInForce
 from tradebot.core.risk import limit_price
 from tradebot.core.signal import Leg, LegId, Side
 
@@ -47,6 +47,7 @@ class OrderStyle:
     extended_hours: bool
     limit_offset_pct: Decimal
     price_collar_pct: Decimal | None
+    chase: ChaseTerms | None = None  # limit_then_market: every limit carries its chase terms
 
 
 def write_orders(
@@ -124,6 +125,7 @@ def _intent(
         extended_hours=style.extended_hours,
         notes=tuple(notes),
         price_source=move.price_source,
+        chase=style.chase if style.order_type is OrderType.LIMIT else None,
     )
 
 

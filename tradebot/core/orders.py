@@ -17,6 +17,9 @@ from tradebot.core.signal import HeldLeg, Leg, LegId, RejectedLeg, Side
 class OrderType(StrEnum):
     MARKET = "market"
     LIMIT = "limit"
+    #: a configuration choice, never an intent's type: the order goes out as a limit that
+    #: carries :class:`ChaseTerms`, and :mod:`tradebot.execution.chaser` finishes it at market
+    LIMIT_THEN_MARKET = "limit_then_market"
 
 
 class TimeInForce(StrEnum):
@@ -33,6 +36,15 @@ class IntentRole(StrEnum):
 
     CLOSE = "close"
     OPEN = "open"
+
+
+@dataclass(frozen=True, slots=True)
+class ChaseTerms:
+    """When a ``limit_then_market`` limit is chased: ``after`` seconds of the market being able
+    to fill it, or the reference price ``pct`` percent past the limit (see the chaser)."""
+
+    after: float
+    pct: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +68,17 @@ class OrderIntent:
     attempt: int = 0  # > 0 only for a deliberate re-send after a final failure
     notes: tuple[str, ...] = ()
     price_source: PriceSource = PriceSource.REFERENCE
+    chase: ChaseTerms | None = None  # a limit_then_market limit: when to finish it at market
 
     def __post_init__(self) -> None:
         if self.qty <= 0:
             raise ValueError(f"order quantity must be positive, got {self.qty}")
         if self.order_type is OrderType.LIMIT and self.limit_price is None:
             raise ValueError("a limit order needs a limit price")
+        if self.order_type is OrderType.LIMIT_THEN_MARKET:
+            raise ValueError("limit_then_market goes out as a limit with chase terms")
+        if self.chase is not None and self.order_type is not OrderType.LIMIT:
+            raise ValueError("only a limit order is chased")
 
     @property
     def notional(self) -> Decimal:

@@ -54,6 +54,7 @@ from tradebot.core.market import MarketPrices, PriceSource, implausible_price, o
 from tradebot.core.netting import CLOSE_STEP, OPEN_STEP
 from tradebot.core.order_writer import Move, OrderStyle, within_count, write_orders
 from tradebot.core.orders import (
+    ChaseTerms,
     OrderIntent,
     OrderType,
     Plan,
@@ -196,6 +197,12 @@ class _PlanBuilder:
         self.holdings = dict(book.holdings(self.algo_id))  # projected, non-zero only
         self.buying_power = account.buying_power
         self.order_type, self.tif, self.extended = algo.order_type, algo.time_in_force, False
+        self.chase: ChaseTerms | None = None
+        if algo.order_type is OrderType.LIMIT_THEN_MARKET:
+            # a limit at the reference price plus the offset, like any limit, that the chaser
+            # finishes at market (the limit price is the market's, not the signal's)
+            self.order_type = OrderType.LIMIT
+            self.chase = ChaseTerms(algo.chase_after, algo.chase_pct)
         if day.market_open is False:
             self._market_closed()
 
@@ -483,6 +490,7 @@ class _PlanBuilder:
             extended_hours=self.extended,
             limit_offset_pct=self.algo.limit_offset_pct,
             price_collar_pct=self.risk.price_collar_pct,
+            chase=self.chase,
         )
         intents, cancelled = write_orders(moves, self.book.net, style)
         already = {s.leg_id for s in self.skipped}

@@ -73,6 +73,8 @@ class AlgorithmRules:
     order_type: OrderType = OrderType.MARKET
     time_in_force: TimeInForce = TimeInForce.DAY
     limit_offset_pct: Decimal = Decimal(0)
+    chase_after: float = 60.0  # limit_then_market: seconds before the rest goes at market
+    chase_pct: Decimal = Decimal("0.33")  # limit_then_market: percent past the limit
     allow_short: bool = False
     allow_fractional: bool = False
     on_close_not_held: CloseNotHeld = CloseNotHeld.SKIP

@@ -115,6 +115,28 @@ class JournalBase(ABC):
             signal_id=signal_id,
         )
 
+    def record_chase(
+        self, intent: OrderIntent, detail: str, data: Mapping[str, Any], signal_id: int | None
+    ) -> int:
+        # fenced like an intent: the cancel it announces is a command to the broker, and a
+        # process that is no longer the leader must not send one
+        with self._tx() as conn:
+            self._fence(conn)
+            row = Row(
+                self._clock(),
+                Status.CHASE,
+                detail,
+                algo_id=intent.algo_id,
+                symbol=intent.symbol,
+                client_order_id=intent.client_order_id,
+                signal_id=signal_id,
+                leg=intent.leg_ids[0].key if intent.leg_ids else None,
+                side=str(intent.side),
+                qty=intent.qty,
+                data=dict(data),
+            )
+            return conn.execute(INSERT, row.params()).lastrowid or 0
+
     def record_drift(self, symbol: str, ours: Decimal, broker: Decimal) -> int:
         detail = f"journal net {ours} != broker {broker} (difference {broker - ours})"
         data = {"journal": ours, "broker": broker}

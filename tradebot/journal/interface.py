@@ -112,6 +112,13 @@ class Journal(Protocol):
         """Give up on an intent that never reached the broker; this is its final outcome."""
         ...
 
+    def record_chase(
+        self, intent: OrderIntent, detail: str, data: Mapping[str, Any], signal_id: int | None
+    ) -> int:
+        """A chase step of a limit_then_market limit (its cancel, about to be asked for): the
+        write-ahead record that tells a restart the cancel was ours, and why."""
+        ...
+
     def record_drift(self, symbol: str, ours: Decimal, broker: Decimal) -> int: ...
     def record_recovery(self, detail: str, data: Mapping[str, Any] | None = None) -> int: ...
 

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from tradebot.core.market import PriceSource
-from tradebot.core.orders import IntentRole, OrderIntent, OrderType, TimeInForce
+from tradebot.core.orders import ChaseTerms, IntentRole, OrderIntent, OrderType, TimeInForce
 from tradebot.core.signal import LegId, LegKind, Side
 
 
@@ -46,6 +46,7 @@ class Status(StrEnum):
     FAILED = "failed"  # tradebot gave up on an intent without it reaching the broker
     DRIFT = "drift"  # our net position differs from the broker's
     RECOVERY = "recovery"  # what start-up recovery found and did
+    CHASE = "chase"  # a limit_then_market limit is being chased: its cancel was asked for
 
 
 #: statuses that end an order: an intent with one of these has a final outcome
@@ -175,6 +176,11 @@ def intent_data(intent: OrderIntent) -> dict[str, Any]:
         "extended_hours": intent.extended_hours,
         "attempt": intent.attempt,
         "notes": list(intent.notes),
+        **(
+            {"chase": {"after": intent.chase.after, "pct": dec_text(intent.chase.pct)}}
+            if intent.chase is not None
+            else {}
+        ),
     }
 
 
@@ -200,7 +206,12 @@ def intent_from_entry(entry: Entry) -> OrderIntent:
         notes=tuple(d.get("notes", ())),
         # intents journaled before reference prices existed were sized at the signal's price
         price_source=PriceSource(d.get("price_source", PriceSource.SIGNAL)),
+        chase=_chase_from(d.get("chase")),
     )
+
+
+def _chase_from(d: dict[str, Any] | None) -> ChaseTerms | None:
+    return None if d is None else ChaseTerms(float(d["after"]), Decimal(d["pct"]))
 
 
 def leg_id_data(leg: LegId) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradebot.core.book import PositionBook
+from tradebot.core.ids import remainder_id
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Entry, Status, dec_text, leg_id_from
 
@@ -189,7 +190,8 @@ def story(journal: Journal, ident: str) -> list[Entry]:
     signals: set[int] = set()
     by_order = journal.entries(EntryFilter(client_order_ids=(text,)))
     if by_order:
-        coids.add(text)
+        # a chased limit's story goes on with its market remainder (limit_then_market)
+        coids |= {text, remainder_id(text)}
     else:
         legs.add(text)
         for e in journal.entries(EntryFilter(legs=(text,))):

@@ -326,6 +326,7 @@ class Bot:
                     parts.context.keep_account_fresh(self._settings.now), name="account"
                 ),
                 tg.create_task(parts.recheck.run(), name="recheck"),
+                tg.create_task(parts.chaser.run(), name="chaser"),
             ]
             background += [
                 tg.create_task(self._plugged(name, factory), name=name)

@@ -19,6 +19,7 @@ Nothing here starts a task: the :class:`Components` are inert until the bot supe
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,7 +33,9 @@ from tradebot.alphahub.session import StateChange
 from tradebot.broker.base import Broker
 from tradebot.config.model import Config, Mode
 from tradebot.core.account import AccountSnapshot
+from tradebot.core.orders import IntentRole, OrderIntent
 from tradebot.exceptions import ConfigError
+from tradebot.execution.chaser import Chaser
 from tradebot.execution.executor import Executor, Step
 from tradebot.execution.recovery import RecoveryReport, recover
 from tradebot.journal.interface import Journal
@@ -104,6 +107,7 @@ class Components:
     lapses: LapseWatcher
     backfill: Backfiller | NoBackfill
     recheck: UnknownOutcomes
+    chaser: Chaser
     watcher: ConfigWatcher
     feed: StatusFeed
     signals: SignalLoop
@@ -178,6 +182,16 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         say=say,
         on_settled=lambda settled: notify(OrdersSettled(settled)),
     )
+    # limit_then_market: follows each chase limit, cancels it and sends the rest at market
+    chaser = Chaser(
+        executor,
+        busy=shared.busy,
+        stopping=shared.stopping,
+        max_age=max_age,
+        now=now_of,
+        say=say,
+        may_act=functools.partial(_may_chase, ctx),
+    )
     watcher = ConfigWatcher(
         settings.config_path,
         config,
@@ -222,10 +236,18 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         lapses,
         backfill,
         recheck,
+        chaser,
         watcher,
         feed,
         signals,
     )
+
+
+def _may_chase(ctx: PlanningContext, intent: OrderIntent) -> bool:
+    """The kill switch, for a chase: halted, nothing is canceled or sent; reduce-only, only the
+    chase of a close goes on (read each time, as the signals read it)."""
+    switch = ctx.kill_switch()
+    return not (switch.halted or (switch.reduce_only and intent.role is IntentRole.OPEN))
 
 
 def _submitting(

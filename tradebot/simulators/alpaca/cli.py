@@ -5,11 +5,13 @@ from __future__ import annotations
 import signal
 import threading
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 import click
 
 from tradebot.core.market import implausible_price
 from tradebot.simulators.alpaca.faults import FillScript
+from tradebot.simulators.alpaca.prices import PricePoint, load_price_path
 from tradebot.simulators.alpaca.server import AlpacaServer
 
 
@@ -58,6 +60,13 @@ def _prices(
 @click.option("--fill-delay", default=0.0, show_default=True, help="Seconds before a fill.")
 @click.option("--fill-parts", default=1, show_default=True, help="Fill each order in N parts.")
 @click.option("--hold", is_flag=True, help="Never fill: orders stay open (tests, rehearsals).")
+@click.option(
+    "--price-path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help='JSONL of {"at": seconds, "symbol": S, "price": P}: prices played from the start.'
+    " Limit orders then rest until the price crosses their limit.",
+)
 def command(
     host: str,
     port: int,
@@ -69,6 +78,7 @@ def command(
     fill_delay: float,
     fill_parts: int,
     hold: bool,
+    price_path: Path | None,
 ) -> None:
     """An Alpaca-compatible paper trading server on 127.0.0.1 (REST and trade updates).
 
@@ -87,8 +97,18 @@ def command(
     )
     for symbol, price in prices[1].items():
         server.set_price(symbol, price)
-    server.script_fills(FillScript(delay=fill_delay, parts=fill_parts, hold=hold))
+    path: tuple[PricePoint, ...] = ()
+    if price_path is not None:
+        try:
+            path = load_price_path(price_path)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--price-path") from None
+    server.script_fills(
+        FillScript(delay=fill_delay, parts=fill_parts, hold=hold, limits_cross=bool(path))
+    )
+    server.load_price_path(path)
     server.start()
+    server.play_price_path()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     click.echo(f"REST:   {server.url}", err=False)

@@ -29,11 +29,13 @@ from tradebot.simulators.alpaca.faults import Fault, FillScript
 from tradebot.simulators.alpaca.models import (
     INVALID_REQUEST,
     NOT_FOUND,
+    UNPROCESSABLE,
     ApiError,
     SimAsset,
     SimOrder,
     snapshot_json,
 )
+from tradebot.simulators.alpaca.prices import PricePoint
 from tradebot.simulators.alpaca.rest import RestServer
 from tradebot.simulators.alpaca.state import PaperAccount
 from tradebot.simulators.alpaca.stream import StreamServer
@@ -65,6 +67,10 @@ class AlpacaServer:
         self._faults: list[Fault] = []
         self._scripts: dict[str | None, FillScript] = {None: FillScript()}
         self._in_flight = 0
+        self._scheduled: set[str] = set()  # orders whose fills are already on the timer
+        self._cancel_races: list[Decimal | None] = []  # see race_cancels
+        self._path: tuple[PricePoint, ...] = ()
+        self._path_next = 0
         self.requests: list[tuple[str, str]] = []  # (method, path) of every authorised request
         self.snapshot_queries: list[dict[str, str]] = []  # the query of every snapshot request
         self._rest: RestServer | None = None
@@ -159,8 +165,42 @@ class AlpacaServer:
             self.account.assets[asset.symbol.upper()] = asset
 
     def set_price(self, symbol: str, price: Decimal) -> None:
+        """Move a symbol's price; resting limit orders it now crosses start to fill."""
         with self.lock:
             self.account.asset(symbol).price = price
+            for order in list(self.account.orders.values()):
+                if order.is_open and order.symbol == symbol.upper():
+                    self._schedule(order)
+
+    def load_price_path(self, points: tuple[PricePoint, ...]) -> None:
+        """Take a price path to step through (:meth:`step_price_path`) or play (:meth:`play`)."""
+        with self.lock:
+            self._path, self._path_next = points, 0
+
+    def step_price_path(self) -> PricePoint | None:
+        """Apply the next point of the path now (tests: deterministic); None when done."""
+        with self.lock:
+            if self._path_next >= len(self._path):
+                return None
+            point = self._path[self._path_next]
+            self._path_next += 1
+            self.set_price(point.symbol, point.price)
+            return point
+
+    def play_price_path(self) -> None:
+        """Apply every remaining point at its ``at`` seconds from now (the CLI's real time)."""
+        with self.lock:
+            points, self._path_next = self._path[self._path_next :], len(self._path)
+        for point in points:
+            self.stream.call_later(point.at, self.set_price, point.symbol, point.price)
+
+    def race_cancels(self, fill_qty: Decimal | None = None, *, times: int = 1) -> None:
+        """The cancel/fill race, for the next ``times`` cancel requests: the cancel is accepted
+        (204, as Alpaca answers a cancel it will attempt), but ``fill_qty`` (None: everything
+        that remains) fills before it takes effect; only what is left after that is canceled.
+        An order that fills completely ends ``filled`` and no ``canceled`` update is sent."""
+        with self.lock:
+            self._cancel_races.extend([fill_qty] * times)
 
     def orders(self, client_order_id: str | None = None) -> list[dict[str, Any]]:
         """Every order the account holds (optionally only those with this client order id)."""
@@ -210,6 +250,13 @@ class AlpacaServer:
                 order = acct.order(path.removeprefix("/v2/orders/"))
                 if method == "GET":
                     return 200, order.to_json()
+                if not order.is_open:
+                    raise ApiError(422, UNPROCESSABLE, f"order is already {order.status}")
+                if self._cancel_races:
+                    race = self._cancel_races.pop(0)
+                    self._publish(acct.fill(order, race if race is not None else order.remaining))
+                    if not order.is_open:
+                        return 204, None  # the fill won: Alpaca accepted the cancel, too late
                 self._publish(acct.cancel(order))
                 return 204, None
             if method == "GET" and path == "/v2/positions":
@@ -261,8 +308,18 @@ class AlpacaServer:
 
     def _schedule(self, order: SimOrder) -> None:
         script = self._scripts.get(order.symbol, self._scripts[None])
-        if script.hold:
+        if script.hold or order.id in self._scheduled:
             return
+        if script.limits_cross and order.limit_price is not None:
+            price = self.account.asset(order.symbol).price
+            # through the limit, not at it: an order resting at the price may or may not be
+            # reached (its place in the queue is unknown), so the simulator says it is not
+            crossed = (
+                price < order.limit_price if order.side == "buy" else price > order.limit_price
+            )
+            if not crossed:
+                return  # rests; set_price schedules it when the price gets there
+        self._scheduled.add(order.id)
         parts = _split(order.qty, script.parts)
         for n, qty in enumerate(parts, start=1):
             self.stream.call_later(script.delay * n, self._timed_fill, order.id, qty)
