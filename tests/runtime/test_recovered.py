@@ -151,3 +151,32 @@ def test_a_queued_recovered_signal_keeps_its_source_across_a_restart(
     journal.record_signal(Signal(16, T0, (), live.open_legs, source=SignalSource.BACKFILL))
     sources = [s.signal.source for s in journal.unplanned_signals()]
     assert sources == [SignalSource.LIVE, SignalSource.BACKFILL]
+
+
+def test_legs_recovered_before_a_restart_stay_claimed_under_both_kinds(
+    journal: SqliteJournal,
+) -> None:
+    """Run 1 recovered MU (as an open) from the history; after a restart AlphaHub pushes the same
+    leg live as a close. It is the same leg: dropped, never planned a second time."""
+    from tradebot.runtime.recovered import reclaim_recovered
+
+    said: list[str] = []
+    first = listener()
+    asyncio_run(sink(journal, first, BackfillMode.TRADE, said)(found(hleg("MU", "buy"))))
+    recovered = first.queue.get_nowait()
+    journal.record_signal(recovered)  # as the signal loop journals it, source backfill
+    restarted = listener()
+    assert reclaim_recovered(journal, restarted, T0 - timedelta(days=1)) == 1
+    live = {"close": [{**MU, "side": "buy"}]}
+    restarted.push(0, 16, live, json.dumps(live))
+    assert restarted.queue.empty()
+    # a different leg is not caught by it
+    other = {"open": [{**MU, "symbol": "MX"}]}
+    restarted.push(0, 16, other, json.dumps(other))
+    assert [leg.symbol for leg in restarted.queue.get_nowait().legs] == ["MX"]
+
+
+def asyncio_run(awaitable: object) -> None:
+    import asyncio
+
+    asyncio.run(awaitable)  # type: ignore[arg-type]

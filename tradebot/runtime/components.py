@@ -55,7 +55,7 @@ from tradebot.runtime.observer import (
 from tradebot.runtime.paths import config_relative
 from tradebot.runtime.recheck import UnknownOutcomes
 from tradebot.runtime.records import RecordWriter
-from tradebot.runtime.recovered import NoBackfill, make_backfiller
+from tradebot.runtime.recovered import NoBackfill, make_backfiller, reclaim_recovered
 from tradebot.runtime.signals import SignalLoop, planner_for, symbols_of
 from tradebot.runtime.status_feed import StatusFeed
 
@@ -149,6 +149,9 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         on_state=reactions.state,
         on_bad_input=reactions.bad_input,
     )
+    # legs an earlier run recovered by backfill stay claimed across the restart (see there)
+    window = timedelta(seconds=config.alphahub.dedup_window)
+    await asyncio.to_thread(reclaim_recovered, journal, listener, now - window)
     lapses = LapseWatcher(
         journal,
         broker,

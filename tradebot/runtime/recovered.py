@@ -24,9 +24,10 @@ from tradebot.alphahub.listener import Listener
 from tradebot.config.model import BackfillMode, Config
 from tradebot.core.book import PositionBook
 from tradebot.core.orders import Plan, SkippedLeg, SkipReason
-from tradebot.core.signal import Leg, Signal
+from tradebot.core.signal import Leg, LegKind, Signal, SignalSource
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
+from tradebot.journal.rows import leg_from_data
 from tradebot.runtime.backfill import Backfiller, Found, identities
 from tradebot.runtime.channel import Channel
 from tradebot.runtime.missed import classify
@@ -87,6 +88,28 @@ def journaled_legs(journal: Journal, keys: Sequence[str]) -> set[str]:
         where = EntryFilter(legs=chunk, statuses=(Status.LEG, Status.SKIPPED))
         found.update(e.leg for e in journal.entries(where) if e.leg is not None)
     return found
+
+
+def reclaim_recovered(journal: Journal, listener: Listener, since: datetime) -> int:
+    """Claim again, at start, the legs an earlier run recovered by backfill since ``since``.
+
+    The history has no open/close, so a recovered leg is claimed under both kinds while its run
+    lasts; the listener's de-duplication is in memory. Without this, the same leg pushed again
+    live after a restart, under the other kind, would be a new leg with a new client order id
+    (the journal's guard by id would not see it) and be planned a second time. Returns how many
+    legs were claimed."""
+    claimed = 0
+    where = EntryFilter(statuses=(Status.SIGNAL,), since=since, newest_first=False)
+    for entry in journal.iter_entries(where):
+        if entry.data.get("source") != str(SignalSource.BACKFILL):
+            continue
+        if entry.algo_id is None:
+            continue
+        for data in (*entry.data.get("close_legs", ()), *entry.data.get("open_legs", ())):
+            leg = leg_from_data(entry.algo_id, LegKind.OPEN, data)  # either kind: both claimed
+            listener.claim_legs(identities(leg))
+            claimed += 1
+    return claimed
 
 
 def last_frame(journal: Journal, algo_id: int) -> datetime | None:
