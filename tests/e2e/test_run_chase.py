@@ -155,6 +155,11 @@ async def test_kill_9_in_a_chase_and_in_a_cancel_ends_with_the_exact_quantity(
             lambda: bool(entries(env.journal, symbols=("FFF",), statuses=(Status.CHASE,))),
             "the FFF chase to ask for its cancel",
         )
+        # the row is written before the request leaves: wait until the server has it
+        await until(
+            lambda: any(method == "DELETE" for method, _ in list(server.requests)),
+            "the cancel on the wire",
+        )
         await env.bot.kill9()
         # the cancel lands after the process died: only the journal says it was the bot's
         await until(lambda: server.orders(canceling)[0]["status"] == "canceled", "the cancel")
