@@ -80,6 +80,7 @@ def window(start: float = -60, end: float = 0) -> Window:
 async def test_missed_means_in_the_window_and_neither_journaled_nor_received(
     sim: AlphaHubSimulator,
 ) -> None:
+    journaled_at = at(-10)  # one time for the history and the journal's copy
     async with joined(sim) as listener:
         await sim.push(16, {"open": [hleg("LIVE", at(-30))]})  # received live
         await asyncio.wait_for(listener.queue.get(), 10)
@@ -87,7 +88,7 @@ async def test_missed_means_in_the_window_and_neither_journaled_nor_received(
             16,
             [
                 hleg("MISSED", at(-20)),
-                hleg("JOURNALED", at(-10), "sell"),
+                hleg("JOURNALED", journaled_at, "sell"),
                 hleg("MARGIN", at(-63)),  # before the window, within its 5 s margin
                 hleg("BEFORE", at(-70)),
                 hleg("AFTER", at(10)),
@@ -95,7 +96,7 @@ async def test_missed_means_in_the_window_and_neither_journaled_nor_received(
                 {k: v for k, v in hleg("NOSYMBOL", at(-5)).items() if k != "symbol"},
             ],
         )
-        journaled = [identities_key("JOURNALED", at(-10), "sell")]
+        journaled = [identities_key("JOURNALED", journaled_at, "sell")]
         rec = Recorded(journaled)
         found = await backfiller(listener, rec).backfill(window())
     assert sorted(x.symbol for x in found.missed) == ["MARGIN", "MISSED"]
@@ -114,13 +115,14 @@ def identities_key(symbol: str, when: datetime, side: str) -> str:
 async def test_a_leg_claimed_by_the_backfill_is_dropped_when_it_arrives_live(
     sim: AlphaHubSimulator,
 ) -> None:
+    stamp = at(-20)  # one time for both copies (two calls may fall in different seconds)
     async with joined(sim) as listener:
-        sim.history.add(16, [hleg("VRTX", at(-20))])
+        sim.history.add(16, [hleg("VRTX", stamp)])
         found = await backfiller(listener, Recorded()).backfill(window())
         (missed,) = found.missed
         listener.claim_legs(identities(missed))  # what the bot's deliver does
         # AlphaHub pushes it again, live, as a close this time: dropped; a new leg comes through
-        await sim.push(16, {"close": [hleg("VRTX", at(-20))], "open": [hleg("MU", at(-1))]})
+        await sim.push(16, {"close": [hleg("VRTX", stamp)], "open": [hleg("MU", at(-1))]})
         signal = await asyncio.wait_for(listener.queue.get(), 10)
         assert [leg.symbol for leg in signal.legs] == ["MU"]
         again = await backfiller(listener, Recorded()).backfill(window())
