@@ -110,14 +110,3 @@ EXPECTED_LEDGERS = {
 }
 
 EXPECTED_NET = {"VRTX": D(-10), "ILMN": D(10), "AAPL": D(26), "NVDA": D(38), "MU": D(56)}
-
-
-def prices(push: Push) -> dict[str, Decimal]:
-    out = {}
-    for group in ("close", "open"):
-        for item in push.payload.get(group) or ():
-            try:
-                out[item["symbol"]] = Decimal(str(item["price"]))
-            except (KeyError, ArithmeticError):
-                continue
-    return out

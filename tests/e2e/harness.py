@@ -249,6 +249,17 @@ def planned_after(journal: Path | str, algo_id: int, mark: int) -> bool:
     return bool(entries(journal, algo_ids=(algo_id,), statuses=(Status.PLAN,), after_id=mark))
 
 
+def move_market_to(server: AlpacaServer, payload: dict[str, Any]) -> None:
+    """The broker's market trades at the legs' prices, so they pass the price collar (legs
+    with no symbol or no usable price, bad on purpose, leave it alone)."""
+    for group in ("close", "open"):
+        for item in payload.get(group) or ():
+            try:
+                server.set_price(item["symbol"], Decimal(str(item["price"])))
+            except (KeyError, TypeError, ArithmeticError):
+                continue
+
+
 @dataclass
 class Env:
     """A running bot with its simulators, as :func:`running_bot` yields it."""
@@ -273,9 +284,7 @@ class Env:
         price collar (False: leave the market where it is).
         """
         if move_market:
-            for group in ("close", "open"):
-                for item in payload.get(group) or ():
-                    self.server.set_price(item["symbol"], Decimal(str(item["price"])))
+            move_market_to(self.server, payload)
         mark = last_id(self.journal)
         await self.hub.push(algo_id, payload)
         await until(

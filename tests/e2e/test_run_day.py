@@ -12,13 +12,13 @@ from tests.e2e.day import (
     EXPECTED_ORDERS,
     EXPECTED_SKIPS,
     day,
-    prices,
 )
 from tests.e2e.harness import (
     book_from_journal,
     broker_orders,
     broker_positions,
     entries,
+    move_market_to,
     plans,
     running_bot,
     unresolved,
@@ -40,8 +40,7 @@ async def test_a_scripted_day_produces_exactly_the_expected_orders(tmp_path: Pat
     async with running_bot(tmp_path) as env:
         server, hub, bot, journal = env.server, env.hub, env.bot, env.journal
         for number, push in enumerate(pushes, start=1):
-            for symbol, price in prices(push).items():
-                server.set_price(symbol, price)
+            move_market_to(server, push.payload)
             await hub.push(push.algo_id, push.payload)
             await until(lambda n=number: len(plans(journal)) >= n, f"plan {number}")
         await until(lambda: unresolved(journal) == 0, "every order settled")

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from tests.e2e.day import EXPECTED_LEDGERS, EXPECTED_NET, EXPECTED_ORDERS, day, prices
+from tests.e2e.day import EXPECTED_LEDGERS, EXPECTED_NET, EXPECTED_ORDERS, day
 from tests.e2e.harness import (
     ALGOS,
     BotProcess,
@@ -25,6 +25,7 @@ from tests.e2e.harness import (
     broker_positions,
     entries,
     leg,
+    move_market_to,
     unresolved,
     until,
 )
@@ -270,8 +271,7 @@ async def test_the_scripted_day_with_three_processes(tmp_path: Path, pg_server: 
                     for algo_id in ALGOS:
                         await hub.wait_joined(algo_id, 6)
                 for number, push in enumerate(pushes, start=1):
-                    for symbol, price in prices(push).items():
-                        server.set_price(symbol, price)
+                    move_market_to(server, push.payload)
                     await hub.push(push.algo_id, push.payload)
                     await until(lambda n=number: _settled(url, n, 3), f"push {number} planned")
                 await until(lambda: unresolved(url) == 0, "every order settled")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.day import EXPECTED_LEDGERS, EXPECTED_NET, EXPECTED_ORDERS, day, prices
+from tests.e2e.day import EXPECTED_LEDGERS, EXPECTED_NET, EXPECTED_ORDERS, day
 from tests.e2e.harness import (
     ALGOS,
     book_from_journal,
@@ -26,6 +26,7 @@ from tests.e2e.harness import (
     entries,
     last_id,
     leg,
+    move_market_to,
     planned_after,
     running_bot,
     unresolved,
@@ -60,8 +61,7 @@ async def test_the_day_under_faults_orders_every_leg_exactly_once(
         server, hub, bot, journal = env.server, env.hub, env.bot, env.journal
         for push in day(at):
             await wait_subscribed(hub, ALGOS)
-            for symbol, price in prices(push).items():
-                server.set_price(symbol, price)
+            move_market_to(server, push.payload)
             if rng.random() < 0.5:
                 server.add_fault(broker_fault(rng))
                 faults += 1

@@ -7,11 +7,12 @@ import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.e2e.day import EXPECTED_LEDGERS, EXPECTED_ORDERS, day, prices
+from tests.e2e.day import EXPECTED_LEDGERS, EXPECTED_ORDERS, day
 from tests.e2e.harness import (
     book_from_journal,
     broker_orders,
     entries,
+    move_market_to,
     plans,
     running_bot,
     unresolved,
@@ -30,8 +31,7 @@ async def test_a_day_on_a_postgresql_journal(tmp_path: Path, pg_server: PgServer
         server, hub, bot, journal = env_.server, env_.hub, env_.bot, env_.journal
         assert journal == url
         for number, push in enumerate(pushes, start=1):
-            for symbol, price in prices(push).items():
-                server.set_price(symbol, price)
+            move_market_to(server, push.payload)
             await hub.push(push.algo_id, push.payload)
             await until(lambda n=number: len(plans(journal)) >= n, f"plan {number}")
         await until(lambda: unresolved(journal) == 0, "every order settled")

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from pydantic import SecretStr
 
+from tests.execution.alpaca_rig import fast_adapter
 from tests.execution.fixed_planner import make_signal, simple_plan
 from tradebot.broker.alpaca import AlpacaBroker
 from tradebot.cli.main import cli
-from tradebot.config.model import AlpacaConfig, Mode
 from tradebot.core.book import PositionBook
 from tradebot.execution import Executor, Step, recover
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
@@ -36,17 +35,7 @@ def server() -> Iterator[AlpacaServer]:
 
 
 def adapter(server: AlpacaServer) -> AlpacaBroker:
-    config = AlpacaConfig(
-        url=server.url,
-        stream_url=server.stream_url,
-        data_url=server.url,
-        timeout=2,
-        max_attempts=3,
-        first_retry_delay=0.01,
-        max_retry_delay=0.05,
-        reconnect_delay=0.05,
-    )
-    return AlpacaBroker(config, Mode.PAPER, key_id=SecretStr(KEY), secret_key=SecretStr(SECRET))
+    return fast_adapter(server, KEY, SECRET)
 
 
 async def trade(server: AlpacaServer, journal: SqliteJournal) -> PositionBook:

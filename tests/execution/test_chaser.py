@@ -15,11 +15,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
+from tests.execution.alpaca_rig import fast_adapter
 from tests.execution.fixed_planner import make_signal
 from tradebot.broker.alpaca import AlpacaBroker
-from tradebot.config.model import AlpacaConfig, Mode
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import client_order_id, remainder_id
 from tradebot.core.orders import ChaseTerms, IntentRole, OrderIntent, OrderType, Plan, TimeInForce
@@ -88,17 +87,7 @@ class Rig:
 
 
 def adapter(server: AlpacaServer) -> AlpacaBroker:
-    config = AlpacaConfig(
-        url=server.url,
-        stream_url=server.stream_url,
-        data_url=server.url,
-        timeout=2,
-        max_attempts=3,
-        first_retry_delay=0.01,
-        max_retry_delay=0.05,
-        reconnect_delay=0.05,
-    )
-    return AlpacaBroker(config, Mode.PAPER, key_id=SecretStr(KEY), secret_key=SecretStr(SECRET))
+    return fast_adapter(server, KEY, SECRET)
 
 
 @pytest.fixture
