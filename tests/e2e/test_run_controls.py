@@ -92,6 +92,28 @@ async def test_sigterm_stops_cleanly_and_leaves_a_complete_record(env: Env) -> N
     assert main(["status", "--config", str(env.config), "--json"]) == 0
 
 
+async def test_status_counts_todays_orders_and_fills_per_algorithm(env: Env) -> None:
+    import json
+
+    from tradebot.runtime.status import status_path
+
+    env.server.script_fills(FillScript(hold=True))  # an order, no fill: the two counts differ
+    await env.push_and_wait(16, {"open": [leg("JBHT", "buy", "168.56", env.at)]})
+    assert isinstance(env.journal, Path)
+    path = status_path(env.journal)
+
+    def line() -> dict[str, object]:
+        algos = json.loads(path.read_text())["algorithms"] if path.exists() else []
+        return next((a for a in algos if a["algo_id"] == 16), {})
+
+    await until(lambda: line().get("orders_today") == 1, "the order counted in the status")
+    assert line()["fills_today"] == 0
+    (order,) = broker_orders(env.server)
+    env.server.fill(order.client_order_id)
+    await until(lambda: line().get("fills_today") == 1, "the fill counted in the status")
+    assert line()["orders_today"] == 1
+
+
 async def test_a_closed_market_follows_each_algorithms_policy(env: Env) -> None:
     assert await env.bot.stop(signal.SIGTERM) == 0
     with env.server.lock:  # the bot reads the clock at start and again at each boundary
