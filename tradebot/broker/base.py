@@ -61,6 +61,9 @@ class OrderSnapshot:
     submitted_at: datetime | None = None
     updated_at: datetime | None = None
     reason: str = ""  # rejection / cancel reason where the broker gives one
+    #: a bracket/oto/oco order's exit legs, each named by *our* client order id
+    #: (:func:`~tradebot.core.ids.leg_exit_id`; an adapter translates the broker's own names)
+    legs: tuple[OrderSnapshot, ...] = ()
 
     @classmethod
     def accepted(cls, intent: OrderIntent, broker_order_id: str, at: datetime) -> OrderSnapshot:

@@ -88,3 +88,32 @@ def remainder_id(limit_id: str) -> str:
     if len(cid) > MAX_CLIENT_ORDER_ID:
         cid = f"tb-{hashlib.sha256(cid.encode()).hexdigest()[:24]}-m"
     return cid
+
+
+def exit_id(entry_id: str, kind: str) -> str:
+    """The client order id of an entry's exit: ``<entry id>-tp``, ``-sl`` or ``-ts``.
+
+    Derived from the entry's id alone (for a chased entry: the limit's), so a restart or a lost
+    answer finds the same exit, and a person sees the link. ``kind`` is an
+    :class:`~tradebot.core.orders.ExitKind` value. Alpaca names a bracket's legs itself; the
+    adapter gives them these ids back (:func:`leg_exit_id`).
+    """
+    if kind not in ("tp", "sl", "ts"):
+        raise ValueError(f"unknown exit kind {kind!r}")
+    cid = f"{entry_id}-{kind}"
+    if len(cid) > MAX_CLIENT_ORDER_ID:
+        cid = f"tb-{hashlib.sha256(entry_id.encode()).hexdigest()[:24]}-{kind}"
+    return cid
+
+
+def leg_exit_id(parent_id: str, leg_type: str) -> str:
+    """Our id for a leg of ``parent_id`` (a bracket/oto entry, or an oco take-profit) from the
+    leg's order type: its ``limit`` leg is the take-profit, its ``stop`` leg the stop-loss.
+
+    An oco is itself the take-profit (``<entry>-tp``): its stop leg is ``<entry>-sl``.
+    """
+    kind = {"limit": "tp", "stop": "sl", "stop_limit": "sl"}.get(leg_type)
+    if kind is None:
+        raise ValueError(f"a bracket leg of type {leg_type!r} is not an exit")
+    entry = parent_id[: -len("-tp")] if parent_id.endswith("-tp") else parent_id
+    return exit_id(entry, kind)

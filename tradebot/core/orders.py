@@ -20,6 +20,20 @@ class OrderType(StrEnum):
     #: a configuration choice, never an intent's type: the order goes out as a limit that
     #: carries :class:`ChaseTerms`, and :mod:`tradebot.execution.chaser` finishes it at market
     LIMIT_THEN_MARKET = "limit_then_market"
+    #: exit orders only (never planned from a leg): a stop-loss, and a trailing stop
+    STOP = "stop"
+    TRAILING_STOP = "trailing_stop"
+
+
+class OrderClass(StrEnum):
+    """Alpaca's order classes. ``bracket``: an entry with a take-profit and a stop-loss leg;
+    ``oto``: an entry with one of them; ``oco``: a take-profit limit whose stop-loss leg is
+    canceled when it fills (and the other way round), for a position already held."""
+
+    SIMPLE = "simple"
+    BRACKET = "bracket"
+    OTO = "oto"
+    OCO = "oco"
 
 
 class TimeInForce(StrEnum):
@@ -36,6 +50,18 @@ class IntentRole(StrEnum):
 
     CLOSE = "close"
     OPEN = "open"
+    #: a take-profit, stop-loss or trailing stop protecting an entry (:class:`ExitTerms`);
+    #: never part of a signal's close/open groups: it goes with its entry (a bracket leg) or
+    #: after the entry has filled
+    EXIT = "exit"
+
+
+class ExitKind(StrEnum):
+    """Which exit an order is; also the suffix of its client order id (``<entry>-tp``)."""
+
+    TAKE_PROFIT = "tp"
+    STOP_LOSS = "sl"
+    TRAILING_STOP = "ts"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +71,30 @@ class ChaseTerms:
 
     after: float
     pct: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ExitTerms:
+    """An algorithm's ``exits``: percentages relative to the entry's fill price (> 0 each).
+
+    ``trailing_stop_pct`` is never combined with the other two (the config refuses it): Alpaca
+    cannot link a trailing stop to another exit, and two unlinked exits could both sell.
+    """
+
+    take_profit_pct: Decimal | None = None
+    stop_loss_pct: Decimal | None = None
+    trailing_stop_pct: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        values = (self.take_profit_pct, self.stop_loss_pct, self.trailing_stop_pct)
+        if all(v is None for v in values):
+            raise ValueError("exits need at least one of take_profit_pct, stop_loss_pct, ...")
+        if any(v is not None and not (v > 0) for v in values):
+            raise ValueError("exit percentages must be > 0")
+        if self.trailing_stop_pct is not None and (
+            self.take_profit_pct is not None or self.stop_loss_pct is not None
+        ):
+            raise ValueError("trailing_stop_pct cannot be combined with the other exits")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +119,19 @@ class OrderIntent:
     notes: tuple[str, ...] = ()
     price_source: PriceSource = PriceSource.REFERENCE
     chase: ChaseTerms | None = None  # a limit_then_market limit: when to finish it at market
+    #: an entry (role OPEN) whose position is protected by exits: bracket legs when
+    #: ``order_class`` is BRACKET/OTO, else exit orders sent once the entry has filled
+    exits: ExitTerms | None = None
+    order_class: OrderClass = OrderClass.SIMPLE
+    #: BRACKET/OTO/OCO: the take-profit leg's limit price and the stop-loss leg's stop price
+    #: (absolute; an OCO's own limit price is its take-profit)
+    take_profit_price: Decimal | None = None
+    stop_loss_price: Decimal | None = None
+    stop_price: Decimal | None = None  # a STOP order's trigger
+    trail_pct: Decimal | None = None  # a TRAILING_STOP order's distance from the high-water mark
+    #: an EXIT that travels as a leg of another order (a bracket's or an OCO's): the parent's
+    #: client order id. It is journaled, never submitted by itself.
+    parent: str | None = None
 
     def __post_init__(self) -> None:
         if self.qty <= 0:
@@ -79,6 +142,22 @@ class OrderIntent:
             raise ValueError("limit_then_market goes out as a limit with chase terms")
         if self.chase is not None and self.order_type is not OrderType.LIMIT:
             raise ValueError("only a limit order is chased")
+        if self.order_type is OrderType.STOP and self.stop_price is None:
+            raise ValueError("a stop order needs a stop price")
+        if self.order_type is OrderType.TRAILING_STOP and self.trail_pct is None:
+            raise ValueError("a trailing stop needs trail_pct")
+        if self.order_class in (OrderClass.BRACKET, OrderClass.OCO) and (
+            self.take_profit_price is None or self.stop_loss_price is None
+        ):
+            raise ValueError(f"an {self.order_class} order needs both exit prices")
+        if self.order_class is OrderClass.OTO and (
+            (self.take_profit_price is None) == (self.stop_loss_price is None)
+        ):
+            raise ValueError("an oto order has exactly one exit price")
+        if self.order_class is OrderClass.OCO and self.limit_price != self.take_profit_price:
+            raise ValueError("an oco order is its take-profit limit")
+        if self.parent is not None and self.role is not IntentRole.EXIT:
+            raise ValueError("only an exit travels as a leg of another order")
 
     @property
     def notional(self) -> Decimal:

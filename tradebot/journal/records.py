@@ -18,7 +18,15 @@ from enum import StrEnum
 from typing import Any
 
 from tradebot.core.market import PriceSource
-from tradebot.core.orders import ChaseTerms, IntentRole, OrderIntent, OrderType, TimeInForce
+from tradebot.core.orders import (
+    ChaseTerms,
+    ExitTerms,
+    IntentRole,
+    OrderClass,
+    OrderIntent,
+    OrderType,
+    TimeInForce,
+)
 from tradebot.core.signal import LegId, LegKind, Side
 
 
@@ -181,7 +189,42 @@ def intent_data(intent: OrderIntent) -> dict[str, Any]:
             if intent.chase is not None
             else {}
         ),
+        **({"exits": _exits_data(intent.exits)} if intent.exits is not None else {}),
+        **({"order_class": str(intent.order_class)} if intent.order_class != "simple" else {}),
+        **{
+            name: dec_text(value)
+            for name, value in (
+                ("take_profit_price", intent.take_profit_price),
+                ("stop_loss_price", intent.stop_loss_price),
+                ("stop_price", intent.stop_price),
+                ("trail_pct", intent.trail_pct),
+            )
+            if value is not None
+        },
+        **({"parent": intent.parent} if intent.parent is not None else {}),
     }
+
+
+def _exits_data(exits: ExitTerms) -> dict[str, str]:
+    return {
+        name: text
+        for name, value in (
+            ("take_profit_pct", exits.take_profit_pct),
+            ("stop_loss_pct", exits.stop_loss_pct),
+            ("trailing_stop_pct", exits.trailing_stop_pct),
+        )
+        if (text := dec_text(value)) is not None
+    }
+
+
+def _exits_from(d: dict[str, Any] | None) -> ExitTerms | None:
+    if d is None:
+        return None
+    return ExitTerms(
+        take_profit_pct=dec(d.get("take_profit_pct")),
+        stop_loss_pct=dec(d.get("stop_loss_pct")),
+        trailing_stop_pct=dec(d.get("trailing_stop_pct")),
+    )
 
 
 def intent_from_entry(entry: Entry) -> OrderIntent:
@@ -207,6 +250,13 @@ def intent_from_entry(entry: Entry) -> OrderIntent:
         # intents journaled before reference prices existed were sized at the signal's price
         price_source=PriceSource(d.get("price_source", PriceSource.SIGNAL)),
         chase=_chase_from(d.get("chase")),
+        exits=_exits_from(d.get("exits")),
+        order_class=OrderClass(d.get("order_class", OrderClass.SIMPLE)),
+        take_profit_price=dec(d.get("take_profit_price")),
+        stop_loss_price=dec(d.get("stop_loss_price")),
+        stop_price=dec(d.get("stop_price")),
+        trail_pct=dec(d.get("trail_pct")),
+        parent=d.get("parent"),
     )
 
 
