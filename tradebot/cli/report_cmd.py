@@ -1,14 +1,17 @@
-"""``tradebot report``: per algorithm, realised P&L, counts, and slippage against the signal."""
+"""``tradebot report``: per algorithm, realised P&L, counts, and slippage; and per algorithm and
+execution style, fill rate, time to fill and slippage against the signal's price."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from tradebot.cli.journal_common import csv_text, journal_options, open_review, parse_when, table
+from tradebot.journal.execution_review import ExecutionReport, execution_report
 from tradebot.journal.review import report as build_report
 
 COLUMNS = (
@@ -23,6 +26,27 @@ COLUMNS = (
     "slippage",
     "slippage_bps",
 )
+#: the execution table's columns (CSV and JSON also carry the planned and filled quantities)
+EXECUTION_COLUMNS = (
+    "algo_id",
+    "style",
+    "legs",
+    "filled",
+    "partial",
+    "unfilled",
+    "working",
+    "fill_rate_pct",
+    "median_fill_s",
+    "p90_fill_s",
+    "slippage_bps",
+)
+EXECUTION_CSV = (
+    *EXECUTION_COLUMNS[:7],
+    "planned_qty",
+    "filled_qty",
+    *EXECUTION_COLUMNS[7:],
+    "unmeasured_legs",
+)
 
 
 @click.command()
@@ -36,27 +60,73 @@ COLUMNS = (
     default="table",
     show_default=True,
 )
+@click.option(
+    "--execution",
+    is_flag=True,
+    help="Only the execution table (per algorithm and style), in any --format.",
+)
 def report(
     journal_path: Path | None,
     config_path: Path | None,
     since: str | None,
     until: str | None,
     fmt: str,
+    execution: bool,
 ) -> None:
     """Per algorithm: realised P&L from fills (average cost), counts of signals, orders, fills,
-    skips, rejections and failures, and slippage of fills against the signal price (positive =
-    worse than the signal; in money and basis points of the signal-price notional).
+    skips, rejections and failures, and slippage of fills against the price each order was
+    sized at (positive = worse for us; in money and basis points).
+
+    Then per algorithm and execution style (market, limit, limit_then_market, exits): legs
+    sent, how they ended, fill rate, time to fill (intent to the completing fill; median and
+    90th percentile) and slippage against the signal's price in basis points. The table shows
+    both; --format csv/json give the first, or with --execution the second.
     """
     now = datetime.now(UTC)
     start = parse_when(since, now) if since else None
     end = parse_when(until, now) if until else None
     with open_review(journal_path, config_path) as store:
-        result = [r.as_dict() for r in build_report(store, since=start, until=end)]
-    if fmt == "json":
-        click.echo(json.dumps(result, indent=1))
+        result = [] if execution else build_report(store, since=start, until=end)
+        styles = (
+            execution_report(store, since=start, until=end) if execution or fmt == "table" else None
+        )
+    figures = [r.as_dict() for r in result]
+    if styles is not None and fmt != "table":
+        _print_execution(styles, fmt)
+    elif fmt == "json":
+        click.echo(json.dumps(figures, indent=1))
     elif fmt == "csv":
-        click.echo(csv_text(result, COLUMNS, header=True), nl=False)
-    elif result:
-        click.echo(table(result, COLUMNS))
+        click.echo(csv_text(figures, COLUMNS, header=True), nl=False)
     else:
-        click.echo("nothing in the journal for that period")
+        if not execution:
+            click.echo(
+                table(figures, COLUMNS) if figures else "nothing in the journal for that period"
+            )
+            click.echo()
+        assert styles is not None
+        _print_execution(styles, fmt)
+
+
+def _dashes(row: Mapping[str, object]) -> dict[str, object]:
+    return {k: "-" if v is None else v for k, v in row.items()}
+
+
+def _print_execution(styles: ExecutionReport, fmt: str) -> None:
+    rows = [r.as_dict() for r in styles.rows]
+    if fmt == "json":
+        click.echo(json.dumps(styles.as_dict(), indent=1))
+        return
+    if fmt == "csv":
+        click.echo(csv_text(rows, EXECUTION_CSV, header=True), nl=False)
+    elif rows:
+        click.echo("execution, per algorithm and style (legs decided in the period):")
+        click.echo(table([_dashes(r) for r in rows], EXECUTION_COLUMNS))
+        click.echo(
+            "fill rate: filled / planned quantity; time to fill: seconds from the order's intent "
+            "to its completing fill;\nslippage: against the signal's price (exits: their own "
+            "stop or limit price), positive = worse for us"
+        )
+    else:
+        click.echo("no orders in the journal for that period")
+    for reason, n in sorted(styles.skipped.items()):
+        click.echo(f"skipped {n} journal row(s): {reason}", err=fmt == "csv")

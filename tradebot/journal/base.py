@@ -27,7 +27,15 @@ from tradebot.journal import orderlog, queries
 from tradebot.journal.dialect import Conn
 from tradebot.journal.interface import EntryFilter, StoredSignal
 from tradebot.journal.positions import rebuild_book
-from tradebot.journal.records import AppliedFill, Entry, FillFact, Status, StoredIntent, to_micros
+from tradebot.journal.records import (
+    AppliedFill,
+    Entry,
+    FillFact,
+    OrderRow,
+    Status,
+    StoredIntent,
+    to_micros,
+)
 from tradebot.journal.rows import INSERT, Row
 
 #: every stored column, in the order :meth:`JournalBase.raw_rows` returns them
@@ -242,6 +250,22 @@ class JournalBase(ABC):
             if len(facts) < page:
                 return
             after = facts[-1].key
+
+    def order_history(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        page: int = 5000,
+    ) -> Iterator[OrderRow]:
+        after = (-(2**62), -1)
+        while True:
+            with self._read() as conn:
+                rows = queries.order_rows_page(conn, since, until, after, page)
+            yield from rows
+            if len(rows) < page:
+                return
+            after = rows[-1].key
 
     def raw_rows(self, *, after_id: int, limit: int) -> list[tuple[Any, ...]]:
         """Rows after ``after_id`` in id order, column for column as stored (:data:`RAW_COLUMNS`):

@@ -25,7 +25,14 @@ from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderEvent
 from tradebot.core.orders import OrderIntent, Plan
 from tradebot.core.signal import Signal
-from tradebot.journal.records import AppliedFill, Entry, FillFact, Status, StoredIntent
+from tradebot.journal.records import (
+    AppliedFill,
+    Entry,
+    FillFact,
+    OrderRow,
+    Status,
+    StoredIntent,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +163,18 @@ class Journal(Protocol):
     ) -> Iterator[FillFact]:
         """Our fills before ``until`` (all when None), oldest first, streamed, each with the
         price on its order's intent: what P&L and slippage are computed from."""
+        ...
+
+    def order_history(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        page: int = 5000,
+    ) -> Iterator[OrderRow]:
+        """The intents, fills and outcomes of our orders in ``[since, until)``, oldest first,
+        streamed and undecoded: what execution quality (fill rate, time to fill, slippage
+        against the signal) is computed from."""
         ...
 
     def last_id(self) -> int: ...

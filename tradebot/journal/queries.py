@@ -10,7 +10,7 @@ from typing import Any
 
 from tradebot.journal.dialect import Conn
 from tradebot.journal.interface import EntryFilter
-from tradebot.journal.records import Entry, FillFact, Status, from_micros, to_micros
+from tradebot.journal.records import Entry, FillFact, OrderRow, Status, from_micros, to_micros
 
 COLUMNS = (
     "id, ts, status, algo_id, symbol, client_order_id, signal_id, leg, side, qty, price, "
@@ -142,3 +142,37 @@ def fills_page(
         )
         for row_id, ts, algo_id, symbol, side, qty, price, intent in rows
     ]
+
+
+#: the rows of our orders' lives that execution quality is computed from, oldest first: the
+#: intent (its data and its first leg's signal price), fills and final outcomes. Only an
+#: intent's data is read as JSON; the signal price comes from an indexed lookup of the LEG row
+#: by its key.
+_ORDER_ROWS = """
+SELECT e.id, e.ts, e.status, e.algo_id, e.symbol, e.client_order_id, e.side, e.qty, e.price,
+       CASE WHEN e.status = 'intent' THEN e.data END,
+       CASE WHEN e.status = 'intent' THEN
+         (SELECT l.price FROM entries l WHERE l.leg = e.leg AND l.status = 'leg'
+          ORDER BY l.id LIMIT 1) END
+FROM entries e
+WHERE e.status IN ('intent', 'partial', 'filled', 'canceled', 'expired', 'rejected', 'failed')
+  AND e.client_order_id IS NOT NULL AND e.ts >= ? AND e.ts < ? AND (e.ts, e.id) > (?, ?)
+ORDER BY e.ts, e.id
+LIMIT ?
+"""
+
+
+def order_rows_page(
+    conn: Conn,
+    since: datetime | None,
+    until: datetime | None,
+    after: tuple[int, int],
+    size: int,
+) -> list[OrderRow]:
+    """Up to ``size`` rows of our orders' lives after ``after`` (a ``(ts, id)`` key), oldest
+    first, as stored: the caller decodes them and can skip a damaged one without losing the
+    rest."""
+    start = to_micros(since) if since is not None else -(2**62)
+    end = to_micros(until) if until is not None else 2**62
+    rows = conn.execute(_ORDER_ROWS, (start, end, *after, size)).fetchall()
+    return [OrderRow(*row) for row in rows]

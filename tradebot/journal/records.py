@@ -144,6 +144,29 @@ class FillFact:
     intent_price: Decimal | None  # the price on the order's INTENT row (the signal's)
 
 
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """One row of an order's life, undecoded, for the execution review: an INTENT (with its
+    data and its first leg's signal price), a fill or an outcome.
+    Values are as stored (text decimals, microseconds), so one damaged row is skipped alone."""
+
+    id: int
+    ts: int
+    status: str
+    algo_id: Any
+    symbol: Any
+    client_order_id: Any
+    side: Any
+    qty: Any
+    price: Any
+    data: Any  # the intent's JSON text; None for other rows
+    signal_price: Any  # the price on the LEG row of the intent's first leg
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.ts, self.id)
+
+
 def iso(moment: datetime) -> str:
     """``2026-11-24T06:34:14.123456Z``: fixed width, sorts as text."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
