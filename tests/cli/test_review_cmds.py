@@ -142,7 +142,10 @@ def test_report_since_counts_only_the_window_but_keeps_the_cost_basis(gen: Gener
 
 def test_report_table_and_csv(gen: Generated) -> None:
     table = run(gen, "report").splitlines()
-    assert table[0].split()[:3] == ["ALGO_ID", "SIGNALS", "ORDERS"] and len(table) == 3
+    assert table[0].split()[:3] == ["ALGO_ID", "SIGNALS", "ORDERS"] and table[3] == ""
+    # then the execution table, one row per algorithm and style
+    assert table[5].split()[:3] == ["ALGO_ID", "STYLE", "LEGS"]
+    assert [line.split()[:3] for line in table[6:8]] == [["1", "market", "2"], ["2", "market", "1"]]
     parsed = list(csv.DictReader(io.StringIO(run(gen, "report", "--format", "csv"))))
     assert [r["realised_pnl"] for r in parsed] == ["99.8", "0"]
 

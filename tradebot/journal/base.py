@@ -242,14 +242,11 @@ class JournalBase(ABC):
     def fill_history(
         self, *, until: datetime | None = None, page: int = 5000
     ) -> Iterator[FillFact]:
-        after = (-1, -1)
-        while True:
+        after: tuple[int, int] | None = (-1, -1)
+        while after is not None:
             with self._read() as conn:
-                facts = queries.fills_page(conn, until, after, page)
+                facts, after = queries.fills_page(conn, until, after, page)
             yield from facts
-            if len(facts) < page:
-                return
-            after = facts[-1].key
 
     def order_history(
         self,

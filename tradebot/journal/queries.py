@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tradebot.journal.dialect import Conn
@@ -124,24 +124,45 @@ LIMIT ?
 
 def fills_page(
     conn: Conn, until: datetime | None, after: tuple[int, int], size: int
-) -> list[FillFact]:
-    """Up to ``size`` of our fills after ``after`` (a ``(ts, id)`` key), oldest first, each
-    with its order's intent price (the signal's), read without decoding whole rows."""
+) -> tuple[list[FillFact], tuple[int, int] | None]:
+    """Our fills among the next ``size`` fill rows after ``after`` (a ``(ts, id)`` key), oldest
+    first, each with its order's intent price, read without decoding whole rows; and the key
+    the next page starts after (None: this was the last page)."""
     end = to_micros(until) if until is not None else 2**62
     rows = conn.execute(_FILLS, (end, *after, size)).fetchall()
-    return [
-        FillFact(
-            key=(ts, row_id),
-            at=from_micros(ts),
-            algo_id=algo_id,
-            symbol=symbol,
-            side=side,
-            qty=Decimal(qty),
-            price=Decimal(price),
-            intent_price=None if intent is None else Decimal(intent),
+    facts: list[FillFact] = []
+    for row_id, ts, algo_id, symbol, side, qty, price, intent in rows:
+        amount, paid = _positive(qty), _positive(price)
+        if amount is None or paid is None or not isinstance(algo_id, int) or side not in _SIDES:
+            # a damaged row (written by hand, a bug) is left out rather than stop every review;
+            # the execution review counts and names such rows
+            continue
+        facts.append(
+            FillFact(
+                key=(ts, row_id),
+                at=from_micros(ts),
+                algo_id=algo_id,
+                symbol=symbol,
+                side=side,
+                qty=amount,
+                price=paid,
+                intent_price=_positive(intent),
+            )
         )
-        for row_id, ts, algo_id, symbol, side, qty, price, intent in rows
-    ]
+    more = len(rows) == size
+    return facts, ((rows[-1][1], rows[-1][0]) if more else None)
+
+
+_SIDES = ("buy", "sell")
+
+
+def _positive(text: Any) -> Decimal | None:
+    """A stored decimal that is a finite number > 0, else None."""
+    try:
+        value = Decimal(text) if isinstance(text, str | int) else None
+    except InvalidOperation:
+        return None
+    return value if value is not None and value.is_finite() and value > 0 else None
 
 
 #: the rows of our orders' lives that execution quality is computed from, oldest first: the

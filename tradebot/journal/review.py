@@ -100,7 +100,7 @@ def report(
     # is reviewed in flat memory, never loaded whole
     window = EntryFilter(statuses=_COUNTED, since=since, until=until)
     for (algo_id, status), n in journal.count_entries(window).items():
-        if algo_id is not None:
+        if isinstance(algo_id, int):  # not None, nor a damaged row's text
             of(algo_id).counts[status] += n
     positions: dict[tuple[int, str], _Position] = defaultdict(_Position)
     for fill in journal.fill_history(until=until):
