@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from tradebot.cli.journal_common import csv_text, journal_options, open_review, parse_when, table
-from tradebot.journal.execution_review import ExecutionReport, execution_report
-from tradebot.journal.review import report as build_report
+from tradebot.journal.execution_review import ExecutionReport
+from tradebot.journal.review import review
 
 COLUMNS = (
     "algo_id",
@@ -86,24 +86,24 @@ def report(
     start = parse_when(since, now) if since else None
     end = parse_when(until, now) if until else None
     with open_review(journal_path, config_path) as store:
-        result = [] if execution else build_report(store, since=start, until=end)
-        styles = (
-            execution_report(store, since=start, until=end) if execution or fmt == "table" else None
-        )
+        result, styles = review(store, since=start, until=end)
     figures = [r.as_dict() for r in result]
-    if styles is not None and fmt != "table":
+    if execution and fmt != "table":
         _print_execution(styles, fmt)
-    elif fmt == "json":
-        click.echo(json.dumps(figures, indent=1))
-    elif fmt == "csv":
-        click.echo(csv_text(figures, COLUMNS, header=True), nl=False)
+    elif fmt in ("json", "csv"):
+        out = (
+            json.dumps(figures, indent=1)
+            if fmt == "json"
+            else csv_text(figures, COLUMNS, header=True)
+        )
+        click.echo(out, nl=fmt == "json")
+        _print_skipped(styles, err=True)
     else:
         if not execution:
             click.echo(
                 table(figures, COLUMNS) if figures else "nothing in the journal for that period"
             )
             click.echo()
-        assert styles is not None
         _print_execution(styles, fmt)
 
 
@@ -128,5 +128,11 @@ def _print_execution(styles: ExecutionReport, fmt: str) -> None:
         )
     else:
         click.echo("no orders in the journal for that period")
+    _print_skipped(styles, err=fmt == "csv")
+
+
+def _print_skipped(styles: ExecutionReport, *, err: bool) -> None:
+    """Damaged journal rows left out of the figures, by reason: said, never silently dropped
+    (stderr when stdout is data: CSV, or JSON without a place for it)."""
     for reason, n in sorted(styles.skipped.items()):
-        click.echo(f"skipped {n} journal row(s): {reason}", err=fmt == "csv")
+        click.echo(f"skipped {n} journal row(s): {reason}", err=err)

@@ -10,6 +10,7 @@ positions from fills) lives in one place whichever database holds the rows.
 
 from __future__ import annotations
 
+import heapq
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -37,6 +38,13 @@ from tradebot.journal.records import (
     to_micros,
 )
 from tradebot.journal.rows import INSERT, Row
+
+_FILL_STATUSES = ("partial", "filled")
+
+
+def _row_key(row: OrderRow) -> tuple[int, int]:
+    return (row.ts, row.id)
+
 
 #: every stored column, in the order :meth:`JournalBase.raw_rows` returns them
 RAW_COLUMNS = (
@@ -253,12 +261,24 @@ class JournalBase(ABC):
         *,
         since: datetime | None = None,
         until: datetime | None = None,
+        all_fills: bool = False,
         page: int = 5000,
+    ) -> Iterator[OrderRow]:
+        streams = [
+            self._order_rows(
+                status, None if all_fills and status in _FILL_STATUSES else since, until, page
+            )
+            for status in queries.ORDER_STATUSES
+        ]
+        return heapq.merge(*streams, key=_row_key)
+
+    def _order_rows(
+        self, status: str, since: datetime | None, until: datetime | None, page: int
     ) -> Iterator[OrderRow]:
         after = (-(2**62), -1)
         while True:
             with self._read() as conn:
-                rows = queries.order_rows_page(conn, since, until, after, page)
+                rows = queries.order_rows_page(conn, status, since, until, after, page)
             yield from rows
             if len(rows) < page:
                 return

@@ -33,11 +33,12 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from tradebot.core.ids import remainder_id
 from tradebot.journal.interface import Journal
+from tradebot.journal.queries import positive
 from tradebot.journal.records import OrderRow, dec_text
 
 _ZERO = Decimal(0)
@@ -66,13 +67,8 @@ def _exit_price(data: dict[str, Any]) -> Decimal | None:
 
 def _positive(value: Any) -> Decimal:
     """A finite decimal > 0 from stored text; ValueError for anything else."""
-    if value is None or isinstance(value, bool | float):
-        raise ValueError(f"not a stored decimal: {value!r}")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"not a number: {value!r}") from None
-    if not number.is_finite() or number <= 0:
+    number = positive(value)
+    if number is None:
         raise ValueError(f"not a positive number: {value!r}")
     return number
 
@@ -168,13 +164,24 @@ def _order(style: str) -> tuple[int, str]:
     return (len(STYLES) + (0 if style.startswith("exit ") else 1), style)
 
 
-class _Tally:
+class ExecutionTally:
     """The streaming state: legs still open, and the figures of those already complete."""
 
     def __init__(self) -> None:
         self.open: dict[str, _Leg] = {}  # by client order id (a remainder: its limit's leg)
         self.stats: dict[tuple[int, str], StyleStats] = {}
         self.skipped: Counter[str] = Counter()
+
+    def feed(self, row: OrderRow) -> None:
+        """One more row, in time order."""
+        if not isinstance(row.client_order_id, str):
+            self.skipped["row without an order id"] += 1
+        elif row.status == "intent":
+            self.intent(row)
+        elif row.status in _FILLS:
+            self.fill(row)
+        elif row.status in _FINAL:
+            self.final(row)
 
     def intent(self, row: OrderRow) -> None:
         coid = str(row.client_order_id)
@@ -277,16 +284,9 @@ class _Tally:
 
 def tally(rows: Iterable[OrderRow]) -> ExecutionReport:
     """The execution report of these order rows (oldest first)."""
-    state = _Tally()
+    state = ExecutionTally()
     for row in rows:
-        if not isinstance(row.client_order_id, str):
-            state.skipped["row without an order id"] += 1
-        elif row.status == "intent":
-            state.intent(row)
-        elif row.status in _FILLS:
-            state.fill(row)
-        elif row.status in _FINAL:
-            state.final(row)
+        state.feed(row)
     return state.finish()
 
 

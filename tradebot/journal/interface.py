@@ -170,11 +170,12 @@ class Journal(Protocol):
         *,
         since: datetime | None = None,
         until: datetime | None = None,
+        all_fills: bool = False,
         page: int = 5000,
     ) -> Iterator[OrderRow]:
-        """The intents, fills and outcomes of our orders in ``[since, until)``, oldest first,
-        streamed and undecoded: what execution quality (fill rate, time to fill, slippage
-        against the signal) is computed from."""
+        """The intents, fills and outcomes of our orders in ``[since, until)`` (with
+        ``all_fills``, the fills before ``since`` too: P&L needs their cost), oldest first,
+        streamed and undecoded: what the review computes P&L and execution quality from."""
         ...
 
     def last_id(self) -> int: ...

@@ -130,25 +130,11 @@ def fills_page(
     the next page starts after (None: this was the last page)."""
     end = to_micros(until) if until is not None else 2**62
     rows = conn.execute(_FILLS, (end, *after, size)).fetchall()
-    facts: list[FillFact] = []
-    for row_id, ts, algo_id, symbol, side, qty, price, intent in rows:
-        amount, paid = _positive(qty), _positive(price)
-        if amount is None or paid is None or not isinstance(algo_id, int) or side not in _SIDES:
-            # a damaged row (written by hand, a bug) is left out rather than stop every review;
-            # the execution review counts and names such rows
-            continue
-        facts.append(
-            FillFact(
-                key=(ts, row_id),
-                at=from_micros(ts),
-                algo_id=algo_id,
-                symbol=symbol,
-                side=side,
-                qty=amount,
-                price=paid,
-                intent_price=_positive(intent),
-            )
-        )
+    facts = [
+        fact
+        for row_id, ts, algo_id, symbol, side, qty, price, intent in rows
+        if (fact := _fill_fact(row_id, ts, algo_id, symbol, side, qty, price, intent))
+    ]
     more = len(rows) == size
     return facts, ((rows[-1][1], rows[-1][0]) if more else None)
 
@@ -156,28 +142,57 @@ def fills_page(
 _SIDES = ("buy", "sell")
 
 
-def _positive(text: Any) -> Decimal | None:
-    """A stored decimal that is a finite number > 0, else None."""
+def _fill_fact(
+    row_id: int, ts: int, algo_id: Any, symbol: Any, side: Any, qty: Any, price: Any, intent: Any
+) -> FillFact | None:
+    """A fill row as the review needs it; None for a damaged row (written by hand, a bug): it
+    is left out rather than stop every review, and the execution review counts such rows."""
+    amount, paid = positive(qty), positive(price)
+    if amount is None or paid is None or not isinstance(algo_id, int) or side not in _SIDES:
+        return None
+    if not isinstance(symbol, str):
+        return None
+    ref = positive(intent)
+    return FillFact((ts, row_id), from_micros(ts), algo_id, symbol, side, amount, paid, ref)
+
+
+def fill_of(row: OrderRow) -> FillFact | None:
+    """A fill among the order rows (:meth:`Journal.order_history`), or None when damaged."""
+    return _fill_fact(
+        row.id, row.ts, row.algo_id, row.symbol, row.side, row.qty, row.price, row.intent_price
+    )
+
+
+def positive(text: Any) -> Decimal | None:
+    """A stored decimal that is a finite number > 0, else None (a damaged row's value)."""
+    if isinstance(text, bool) or not isinstance(text, str | int):
+        return None
     try:
-        value = Decimal(text) if isinstance(text, str | int) else None
+        value = Decimal(text)
     except InvalidOperation:
         return None
-    return value if value is not None and value.is_finite() and value > 0 else None
+    return value if value.is_finite() and value > 0 else None
 
 
-#: the rows of our orders' lives that execution quality is computed from, oldest first: the
-#: intent (its data and its first leg's signal price), fills and final outcomes. Only an
-#: intent's data is read as JSON; the signal price comes from an indexed lookup of the LEG row
-#: by its key.
+#: the statuses of an order's life that execution quality is computed from
+ORDER_STATUSES = ("intent", "partial", "filled", "canceled", "expired", "rejected", "failed")
+#: per status, what else a row brings: an intent its data (the only JSON read) and its first
+#: leg's signal price (the LEG row, by its indexed key); a fill its intent's price
+_ORDER_EXTRA = {
+    "intent": "e.data, (SELECT l.price FROM entries l WHERE l.leg = e.leg AND l.status = 'leg'"
+    " ORDER BY l.id LIMIT 1), NULL",
+    "partial": "NULL, NULL, (SELECT i.price FROM entries i WHERE i.client_order_id ="
+    " e.client_order_id AND i.status = 'intent')",
+}
+_ORDER_EXTRA["filled"] = _ORDER_EXTRA["partial"]
+#: one status at a time: its (status, ts) index then yields rows already in order, where a list
+#: of statuses would be sorted again for every page
 _ORDER_ROWS = """
 SELECT e.id, e.ts, e.status, e.algo_id, e.symbol, e.client_order_id, e.side, e.qty, e.price,
-       CASE WHEN e.status = 'intent' THEN e.data END,
-       CASE WHEN e.status = 'intent' THEN
-         (SELECT l.price FROM entries l WHERE l.leg = e.leg AND l.status = 'leg'
-          ORDER BY l.id LIMIT 1) END
+       {extra}
 FROM entries e
-WHERE e.status IN ('intent', 'partial', 'filled', 'canceled', 'expired', 'rejected', 'failed')
-  AND e.client_order_id IS NOT NULL AND e.ts >= ? AND e.ts < ? AND (e.ts, e.id) > (?, ?)
+WHERE e.status = ? AND e.client_order_id IS NOT NULL AND e.ts >= ? AND e.ts < ?
+  AND (e.ts, e.id) > (?, ?)
 ORDER BY e.ts, e.id
 LIMIT ?
 """
@@ -185,15 +200,17 @@ LIMIT ?
 
 def order_rows_page(
     conn: Conn,
+    status: str,
     since: datetime | None,
     until: datetime | None,
     after: tuple[int, int],
     size: int,
 ) -> list[OrderRow]:
-    """Up to ``size`` rows of our orders' lives after ``after`` (a ``(ts, id)`` key), oldest
-    first, as stored: the caller decodes them and can skip a damaged one without losing the
-    rest."""
+    """Up to ``size`` rows of this status in ``[since, until)`` after ``after`` (a ``(ts, id)``
+    key), oldest first, as stored: the caller decodes them and can skip a damaged one without
+    losing the rest."""
     start = to_micros(since) if since is not None else -(2**62)
     end = to_micros(until) if until is not None else 2**62
-    rows = conn.execute(_ORDER_ROWS, (start, end, *after, size)).fetchall()
+    sql = _ORDER_ROWS.format(extra=_ORDER_EXTRA.get(status, "NULL, NULL, NULL"))
+    rows = conn.execute(sql, (status, start, end, *after, size)).fetchall()
     return [OrderRow(*row) for row in rows]

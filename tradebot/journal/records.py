@@ -146,9 +146,9 @@ class FillFact:
 
 @dataclass(frozen=True, slots=True)
 class OrderRow:
-    """One row of an order's life, undecoded, for the execution review: an INTENT (with its
-    data and its first leg's signal price), a fill or an outcome.
-    Values are as stored (text decimals, microseconds), so one damaged row is skipped alone."""
+    """One row of an order's life, undecoded, for the review: an INTENT (with its data and its
+    first leg's signal price), a fill (with its intent's price) or an outcome. Values are as
+    stored (text decimals, microseconds), so a damaged row is skipped alone."""
 
     id: int
     ts: int
@@ -159,8 +159,9 @@ class OrderRow:
     side: Any
     qty: Any
     price: Any
-    data: Any  # the intent's JSON text; None for other rows
-    signal_price: Any  # the price on the LEG row of the intent's first leg
+    data: Any  # an intent's JSON text; None for other rows
+    signal_price: Any  # an intent's: the price on the LEG row of its first leg
+    intent_price: Any  # a fill's: the price on its order's INTENT row (the reference price)
 
     @property
     def key(self) -> tuple[int, int]:

@@ -18,8 +18,10 @@ from typing import Any
 
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import remainder_id
+from tradebot.journal.execution_review import ExecutionReport, ExecutionTally
 from tradebot.journal.interface import EntryFilter, Journal
-from tradebot.journal.records import Entry, Status, dec_text, leg_id_from
+from tradebot.journal.queries import fill_of
+from tradebot.journal.records import Entry, Status, dec_text, leg_id_from, to_micros
 
 _ZERO = Decimal(0)
 
@@ -80,13 +82,22 @@ class AlgoReport:
         }
 
 
+_FILL_STATUSES = frozenset({"partial", "filled"})
 _COUNTED = (Status.SIGNAL, Status.INTENT, Status.SKIPPED, Status.REJECTED, Status.FAILED)
 
 
 def report(
     journal: Journal, *, since: datetime | None = None, until: datetime | None = None
 ) -> list[AlgoReport]:
-    """Per-algorithm figures for fills and records in ``[since, until)``.
+    """Per-algorithm figures for fills and records in ``[since, until)``."""
+    return review(journal, since=since, until=until)[0]
+
+
+def review(
+    journal: Journal, *, since: datetime | None = None, until: datetime | None = None
+) -> tuple[list[AlgoReport], ExecutionReport]:
+    """Per-algorithm figures for fills and records in ``[since, until)``, and the execution
+    report (per algorithm and style) of the orders decided in it, in one pass over the rows.
 
     P&L needs the cost of what was bought before ``since``, so every fill is replayed; only the
     P&L realised inside the window is counted.
@@ -96,17 +107,25 @@ def report(
     def of(algo_id: int) -> AlgoReport:
         return reports.setdefault(algo_id, AlgoReport(algo_id))
 
-    # counted by the store, and fills streamed with their intent's price: a year of trading
-    # is reviewed in flat memory, never loaded whole
+    # counted by the store, and order rows streamed in time order: a year of trading is
+    # reviewed in flat memory, never loaded whole, and each fill is read once for both reports
     window = EntryFilter(statuses=_COUNTED, since=since, until=until)
     for (algo_id, status), n in journal.count_entries(window).items():
         if isinstance(algo_id, int):  # not None, nor a damaged row's text
             of(algo_id).counts[status] += n
     positions: dict[tuple[int, str], _Position] = defaultdict(_Position)
-    for fill in journal.fill_history(until=until):
+    start = to_micros(since) if since is not None else None
+    execution = ExecutionTally()
+    for row in journal.order_history(since=since, until=until, all_fills=True):
+        inside = start is None or row.ts >= start
+        if inside:
+            execution.feed(row)
+        fill = fill_of(row) if row.status in _FILL_STATUSES else None
+        if fill is None:
+            continue
         sign = 1 if fill.side == "buy" else -1
         realised = positions[fill.algo_id, fill.symbol].fill(fill.qty * sign, fill.price)
-        if since is not None and fill.at < since:
+        if not inside:
             continue
         algo = of(fill.algo_id)
         algo.counts["fills"] += 1
@@ -115,7 +134,7 @@ def report(
         if ref:
             algo.slippage += (fill.price - ref) * fill.qty * sign
             algo.slipped_notional += ref * fill.qty
-    return [reports[a] for a in sorted(reports)]
+    return [reports[a] for a in sorted(reports)], execution.finish()
 
 
 @dataclass(frozen=True, slots=True)
