@@ -11,6 +11,7 @@ Chromium comes from apt (scripts/setup installs it in CI); Playwright never down
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -21,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from tests.e2e.harness import (
     ALGOS,
@@ -34,6 +36,7 @@ from tests.e2e.harness import (
     until,
     wait_subscribed,
 )
+from tradebot.cli.main import cli
 from tradebot.journal.records import Status
 from tradebot.runtime.killswitch import HaltMode, read_kill_switch
 from tradebot.simulators.alphahub.server import AlphaHubSimulator
@@ -184,7 +187,13 @@ async def test_live_signal_chart_and_story(dash: Dash) -> None:
     )
     perf = await dash.page("performance")
     await expect(perf.locator("#equity[data-drawn='true'] canvas")).to_be_visible(timeout=10_000)
-    await expect(perf.locator(".uplot .u-legend")).to_contain_text("algo 16")
+    await expect(perf.locator(".uplot .u-legend").first).to_contain_text("algo 16")
+    # the execution table shows `tradebot report`'s figures for the same journal, and the
+    # slippage bars draw
+    await expect(perf.locator("#slippage[data-drawn='true'] canvas")).to_be_visible(timeout=10_000)
+    expected = _execution_report(env.journal)
+    assert expected, "the report has execution rows to compare"
+    assert await _execution_table(perf) == expected
     await perf.screenshot(path=ARTIFACTS / "performance.png", full_page=True)
 
     # every journal row opens its story: the filled order's, from the signal to the fill
@@ -201,6 +210,49 @@ async def test_live_signal_chart_and_story(dash: Dash) -> None:
         page = await dash.page(name)
         await page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
         assert TOKEN not in await page.content()
+
+
+_EXECUTION_CELLS = (
+    "legs",
+    "filled",
+    "partial",
+    "unfilled",
+    "working",
+    "fill_rate_pct",
+    "median_fill_s",
+    "p90_fill_s",
+    "slippage_bps",
+)
+
+
+def _execution_report(journal: Path) -> dict[tuple[str, str], list[str]]:
+    """``tradebot report --execution --format json``, as the page would print its cells."""
+    result = CliRunner().invoke(
+        cli, ["report", "--journal", str(journal), "--execution", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    return {
+        (str(r["algo_id"]), r["style"]): [
+            "–" if r[c] is None else str(r[c]) for c in _EXECUTION_CELLS
+        ]
+        for r in json.loads(result.stdout)["rows"]
+    }
+
+
+async def _execution_table(page: Page) -> dict[tuple[str, str], list[str]]:
+    found: dict[tuple[str, str], list[str]] = {}
+    rows = page.locator("#execution tbody tr[data-style]")
+    for n in range(await rows.count()):
+        row = rows.nth(n)
+        key = (
+            await row.get_attribute("data-algo") or "",
+            await row.get_attribute("data-style") or "",
+        )
+        found[key] = [
+            (await row.locator(f"td[data-col='{c}']").inner_text()).strip()
+            for c in _EXECUTION_CELLS
+        ]
+    return found
 
 
 async def test_halt_needs_the_token_and_stops_the_next_signal(dash: Dash) -> None:

@@ -2,7 +2,8 @@
 
 Every figure comes from the same place the CLI takes it: counts from
 :meth:`Journal.count_entries`, rows from :meth:`Journal.iter_entries`, P&L and slippage from
-:func:`tradebot.journal.review.report`, stories from :func:`~tradebot.journal.review.story`,
+:func:`tradebot.journal.review.review` (execution quality per algorithm and style too),
+stories from :func:`~tradebot.journal.review.story`,
 positions from :func:`tradebot.journal.review.position_rows`. The dashboard adds no second rule.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Entry, Status, dec_text
-from tradebot.journal.review import describe, pnl_points, position_rows, report, story
+from tradebot.journal.review import describe, pnl_points, position_rows, review, story
 from tradebot.runtime.context import start_of_trading_day
 from tradebot.web.book import LiveBook
 
@@ -155,13 +156,30 @@ def positions_view(
 
 
 def performance_view(journal: Journal) -> dict[str, Any]:
-    """``tradebot report``'s rows, and each algorithm's realised P&L over time for the chart
-    (uPlot's columns: one x axis of seconds, one series per algorithm, the sum last)."""
-    figures = [r.as_dict() for r in report(journal)]
+    """``tradebot report``'s rows (both tables), each algorithm's realised P&L over time for the
+    chart (uPlot's columns: one x axis of seconds, one series per algorithm, the sum last), and
+    the slippage of each execution row for the bar chart."""
+    algos_report, execution = review(journal)
+    figures = [r.as_dict() for r in algos_report]
+    styles = [r.as_dict() for r in execution.rows]
+    head = {
+        "report": figures,
+        "execution": styles,
+        "execution_skipped": dict(sorted(execution.skipped.items())),
+        "execution_chart": {
+            "labels": [f"{r['algo_id']} {r['style']}" for r in styles],
+            # floats only for drawing, never for money; None leaves a gap (nothing measured)
+            "slippage_bps": [
+                None if r["slippage_bps"] is None else float(r["slippage_bps"]) for r in styles
+            ],
+        }
+        if styles
+        else None,
+    }
     points = list(pnl_points(journal))
     algos = sorted({p.algo_id for p in points})
     if not points:
-        return {"report": figures, "chart": None}
+        return {**head, "chart": None}
     step = max(1, len(points) // CHART_POINTS)
     totals = dict.fromkeys(algos, Decimal(0))
     xs: list[float] = []
@@ -176,7 +194,7 @@ def performance_view(journal: Journal) -> dict[str, Any]:
             series[a].append(float(totals[a]))  # floats only for drawing, never for money
         net.append(float(sum(totals.values())))
     return {
-        "report": figures,
+        **head,
         "chart": {
             "labels": [f"algo {a}" for a in algos] + ["all"],
             "data": [xs, *(series[a] for a in algos), net],

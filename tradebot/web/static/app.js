@@ -1,4 +1,4 @@
-// tradebot dashboard: live rows by server-sent events, and the equity chart.
+// tradebot dashboard: live rows by server-sent events, the equity chart and the slippage bars.
 // Loaded from this origin only (the Content-Security-Policy allows nothing else).
 (function () {
   "use strict";
@@ -63,5 +63,38 @@
       .catch(() => { box.textContent = "the chart could not be loaded"; });
   }
 
-  document.addEventListener("DOMContentLoaded", () => { live(); chart(); });
+  // slippage per algorithm and style, one bar each (the execution table's last column)
+  function bars() {
+    const box = document.querySelector("[data-bars]");
+    if (!box || !window.uPlot) return;
+    fetch(box.dataset.bars, { headers: { Accept: "application/json" } })
+      .then((r) => r.json())
+      .then((view) => {
+        const c = view.execution_chart;
+        if (!c) return;
+        const xs = c.labels.map((_, i) => i);
+        const opts = {
+          width: Math.max(box.clientWidth - 16, 320),
+          height: 220,
+          scales: { x: { time: false, range: [-0.5, xs.length - 0.5] } },
+          series: [{}, {
+            label: "slippage bps",
+            stroke: COLOURS[0],
+            fill: "rgba(29, 95, 184, 0.35)",
+            paths: uPlot.paths.bars({ size: [0.6, 80] }),
+            points: { show: false },
+            value: (u, v) => (v == null ? "–" : v.toFixed(2)),
+          }],
+          axes: [
+            { splits: () => xs, values: (u, splits) => splits.map((i) => c.labels[i] || "") },
+            { label: "slippage bps", size: 70 },
+          ],
+        };
+        new uPlot(opts, [xs, c.slippage_bps], box);
+        box.dataset.drawn = "true";
+      })
+      .catch(() => { box.textContent = "the chart could not be loaded"; });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => { live(); chart(); bars(); });
 })();
