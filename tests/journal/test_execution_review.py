@@ -343,3 +343,28 @@ def _execution_table(text: str) -> list[str]:
     lines = text.splitlines()
     start = lines.index("execution, per algorithm and style (legs decided in the period):")
     return lines[start : start + 4]
+
+
+async def test_damaged_rows_never_cut_a_page_short(desk: Desk) -> None:
+    """A page whose rows are all damaged still leads to the next one: the stream pages on the
+    rows it read, not on the fills it kept."""
+    for n, symbol in enumerate(("AAPL", "MSFT", "NVDA")):
+        desk.server.set_price(symbol, Decimal("100.05"))
+        desk.at(n)
+        await desk.look_up(await desk.send(16, symbol, "buy", "100.00"))
+    conn = sqlite3.connect(desk.journal.path)
+    with conn:  # the oldest fill of all, and damaged
+        conn.execute(
+            "INSERT INTO entries (ts, status, algo_id, symbol, client_order_id, side, qty, price,"
+            " cum_qty, detail, data) VALUES (?, 'filled', 16, 'AAPL', 'x', 'buy', 'abc', '1', '1',"
+            " '', '{}')",
+            (int(T0.timestamp() * 1_000_000) - 1,),
+        )
+    conn.close()
+    whole = list(desk.journal.fill_history())
+    assert len(whole) == 3
+    assert list(desk.journal.fill_history(page=1)) == whole
+    rows = list(desk.journal.order_history())
+    for page in (1, 2):
+        assert list(desk.journal.order_history(page=page)) == rows
+    assert [r.key for r in rows] == sorted(r.key for r in rows)  # one stream, in time order

@@ -194,9 +194,7 @@ class ExecutionTally:
             return
         try:
             data = json.loads(row.data)
-            if not isinstance(data, dict):
-                raise ValueError("intent data is not an object")
-            style = _style(data)
+            style = _style(data)  # data that is no object: a TypeError, caught below
             algo = row.algo_id
             if not isinstance(algo, int) or isinstance(algo, bool):
                 raise ValueError("no algorithm")
