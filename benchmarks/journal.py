@@ -9,7 +9,8 @@ Prints:
   process (open + query + format, what the command does) and as a fresh process (adds Python
   start-up and imports).
 
-* ``tradebot report`` and the full CSV export (``journal --limit 0 --format csv``) on that
+* ``tradebot report`` (P&L, counts, and the execution review of every order) and the full CSV
+  export (``journal --limit 0 --format csv``) on that
   journal, each as a new process: time and peak RSS.
 
 Targets: >= 5,000 events/s; the query under 200 ms (issue 5); report under 2 s and 150 MB peak,
@@ -37,6 +38,7 @@ from tradebot.core.events import OrderFilled
 from tradebot.core.orders import IntentRole, OrderIntent, OrderType, Plan, TimeInForce
 from tradebot.core.signal import LegId, LegKind, Side
 from tradebot.journal import Status, open_journal
+from tradebot.journal.records import intent_data
 from tradebot.journal.rows import Row
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -53,22 +55,43 @@ STATUSES = [
 ]
 
 
+#: an INTENT row's data as the executor writes it (the execution review reads it)
+INTENT_DATA = intent_data(
+    OrderIntent(
+        "tb1-SYM-o-0000000000000000",
+        1,
+        "SYM",
+        Side.BUY,
+        Decimal(10),
+        OrderType.MARKET,
+        TimeInForce.DAY,
+        IntentRole.OPEN,
+        (LegId(1, LegKind.OPEN, "SYM", Side.BUY, START),),
+        Decimal("123.45"),
+    )
+)
+
+
 def event(n: int, at: datetime, rng: random.Random) -> Row:
+    """Row ``n``: eight rows make one order's story (signal, leg, plan, intent, submitted,
+    accepted, filled, a skip), sharing its client order id and leg, as the review reads them."""
     status = STATUSES[n % len(STATUSES)]
     symbol = rng.choice(SYMBOLS)
+    story = n // 8
     return Row(
         at,
         status,
         f"{status} buy 10 {symbol} market",
         algo_id=rng.randrange(1, 41),
         symbol=symbol,
-        client_order_id=f"tb1-{symbol}-o-{n:016x}",
-        signal_id=n // 8 + 1,
+        client_order_id=f"tb1-SYM-o-{story:016x}",
+        signal_id=story + 1,
+        leg=f"1:open:SYM:buy:{story}" if status in (Status.LEG, Status.INTENT) else None,
         side="buy",
         qty=Decimal(10),
         price=Decimal("123.45"),
         cum_qty=Decimal(n) if status is Status.FILLED else None,
-        data={"broker_order_id": f"b-{n}"},
+        data=INTENT_DATA if status is Status.INTENT else {"broker_order_id": f"b-{n}"},
     )
 
 
