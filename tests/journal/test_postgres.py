@@ -192,7 +192,11 @@ def test_migrate_copies_everything_and_the_commands_read_the_same(
     source = generate(tmp_path / "journal.sqlite")
     code = main(["journal", "migrate", "--from", str(source.path), "--to", pg_url, "--batch", "7"])
     assert code == 0
-    for command in (["journal", "--format", "json"], ["report", "--format", "json"]):
+    for command in (
+        ["journal", "--format", "json"],
+        ["report", "--format", "json"],
+        ["report", "--execution", "--format", "json"],
+    ):
         here = CliRunner().invoke(cli, [*command, "--journal", str(source.path)])
         there = CliRunner().invoke(cli, [*command, "--journal", pg_url])
         assert here.exit_code == 0 and there.exit_code == 0, there.output
