@@ -70,6 +70,7 @@ class SimBroker:
         self._stops: dict[str, Decimal] = {}  # a stop's (or a trailing stop's current) trigger
         self._trails: dict[str, tuple[Decimal, Decimal]] = {}  # cid -> (trail pct, best price)
         self._exits: set[str] = set()  # resting exits, checked against every set_price
+        self._exit_orders: set[str] = set()  # every exit order (live or not)
         self._legs: dict[str, tuple[str, ...]] = {}  # parent cid -> its legs' cids (ours)
         self._parent: dict[str, str] = {}  # leg cid -> its parent's cid
         self._held: set[str] = set()  # bracket legs waiting for their entry to fill
@@ -115,6 +116,9 @@ class SimBroker:
             self._emit(self._orders[leg])
         if intent.role is IntentRole.EXIT:
             self._exits.add(cid)
+            self._exit_orders.add(cid)
+            for leg in self._legs.get(cid, ()):
+                self._trigger(leg)
             self._trigger(cid)
             return self._view(cid)
         if self._config.fill_delay > 0:
@@ -175,6 +179,7 @@ class SimBroker:
                 parent=parent,
             )
             self._accept(leg)
+            self._exit_orders.add(leg.client_order_id)
             legs.append(leg.client_order_id)
             self._parent[leg.client_order_id] = parent
             if cls is OrderClass.OCO:
@@ -268,6 +273,8 @@ class SimBroker:
                 self._held.discard(leg)
                 self._exits.add(leg)
                 self._trigger(leg)
+        if cid not in self._exit_orders:
+            return
         group = self._group_of(cid)
         for other in sorted(self._exits):
             if other != cid and self._group_of(other) == group:
