@@ -58,9 +58,9 @@ def entry_outcome(
             notional += row.qty * row.price
             if coid == entry_id:
                 limit_filled += row.qty
-        elif row.status in FINAL_STATUSES and coid is not None:
+        if row.status in FINAL_STATUSES and coid is not None:
             final.add(coid)
-        elif row.status is Status.CHASE:
+        if row.status is Status.CHASE:
             chase_steps.add(str((row.data or {}).get("step", "")))
         elif row.status is Status.INTENT and coid == remainder:
             remainder_known = True
