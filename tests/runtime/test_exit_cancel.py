@@ -30,6 +30,7 @@ from tradebot.execution.exits import CANCEL_FOR_CLOSE
 from tradebot.execution.recovery import recover
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
 from tradebot.journal.records import intent_from_entry
+from tradebot.journal.review import describe, story
 from tradebot.runtime.context import PlanningContext
 from tradebot.runtime.exit_cancel import ExitCanceler, live_exits_in_way
 from tradebot.runtime.records import RecordWriter
@@ -153,6 +154,7 @@ async def test_a_stop_filling_during_the_cancel_skips_the_close_naming_it(
     rig = await make_rig(journal)
     rig.broker.prices["AAPL"] = D("97.5")
     rig.broker.on_cancel = rig.broker.fill  # too late: the stop fills instead
+    stop_id = rig.stop.client_order_id
     await rig.loop.handle(CLOSE)
     assert rig.closes() == []
     ((reason, detail),) = [s for s in rig.skips() if s[0] == "not_held"]
@@ -161,6 +163,17 @@ async def test_a_stop_filling_during_the_cancel_skips_the_close_naming_it(
     (skip,) = journal.entries(EntryFilter(statuses=(Status.SKIPPED,), symbols=("AAPL",)))
     assert skip.data["exit"]["client_order_id"] == rig.stop.client_order_id
     assert rig.sold() == D(10) and rig.submitted_sells() == [rig.stop.client_order_id]
+    # tradebot explain: the close's story runs entry -> exit -> canceled for the close -> fill
+    chain = story(journal, CLOSE.legs[0].id.key)
+    stop_rows = [(e.status, e.data.get("step")) for e in chain if e.client_order_id == stop_id]
+    assert (Status.INTENT, None) in stop_rows and (Status.FILLED, None) in stop_rows
+    assert (Status.EXIT, CANCEL_FOR_CLOSE) in stop_rows
+    assert any(e.client_order_id == rig.stop.client_order_id[: -len("-sl")] for e in chain)
+    text = "\n".join(line for e in chain for line in describe(e))
+    assert f"the position was closed by exit {stop_id} (sl): 10 @ 100" in text
+    assert "exit: stop at 98" in text and "exits: stop_loss_pct 2 (after the fill)" in text
+    entry_story = story(journal, stop_id[: -len("-sl")])
+    assert {e.client_order_id for e in entry_story} >= {stop_id}
 
 
 async def test_an_unconfirmed_cancel_holds_the_close_and_it_is_retried(
