@@ -29,8 +29,8 @@ from tradebot.core.book import PositionBook
 from tradebot.core.orders import IntentRole, OrderIntent, Plan, SkippedLeg, SkipReason
 from tradebot.core.signal import Signal
 from tradebot.execution.executor import Executor, Planner, StepHook
-from tradebot.journal.interface import Journal
-from tradebot.journal.records import StoredIntent, iso
+from tradebot.journal.interface import EntryFilter, Journal
+from tradebot.journal.records import Status, StoredIntent, iso
 
 log = logging.getLogger(__name__)
 
@@ -224,10 +224,17 @@ async def _exit_unsent(executor: Executor, intent: OrderIntent) -> str | None:
     """For an exit the broker does not have: None to send it, else why it never will be
     ("" for a leg whose parent may still bring it: left alone)."""
     if intent.parent is not None:
+        never = f"leg of {intent.parent}, which ended without filling: never placed"
         parent = await executor.broker.get_order(intent.parent)
-        if parent is None or (parent.status.is_final and parent.filled_qty == 0):
-            return f"leg of {intent.parent}, which ended without filling: never placed"
-        return ""  # the parent's legs are the broker's to place; looked up again later
+        if parent is not None:
+            return never if parent.status.is_final and parent.filled_qty == 0 else ""
+        gone = await asyncio.to_thread(
+            executor.journal.entries,
+            EntryFilter(client_order_ids=(intent.parent,), statuses=(Status.FAILED,), limit=1),
+        )
+        # the parent may still be sent (it is settled first, with the same id): then its
+        # answer brings the legs; given up on, it never will
+        return never if gone else ""
     held = executor.book.qty(intent.algo_id, intent.symbol) * intent.side.opposite().sign
     if held < intent.qty:
         return (
