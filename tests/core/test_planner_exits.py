@@ -24,6 +24,7 @@ from tradebot.core.orders import (
     TimeInForce,
 )
 from tradebot.core.planner import DayState
+from tradebot.core.render import plan_to_dict
 from tradebot.core.signal import Side
 
 BOTH = {"take_profit_pct": "5", "stop_loss_pct": "2"}
@@ -188,3 +189,11 @@ def test_exit_prices_round_toward_the_entry_on_alpacas_tick(
 ) -> None:
     # a sub-dollar price has 4 decimals; an exit never lands on the entry price itself
     assert exit_prices(side, basis, terms) == expected
+
+
+def test_plan_json_shows_the_bracket_and_its_legs() -> None:
+    result = run(make_signal(opens=[("AAPL", "buy", "100")]), config=with_exits(BOTH))
+    entry, tp, sl = plan_to_dict(result)["intents"]
+    assert entry["order_class"] == "bracket" and entry["stop_loss_price"] == "98"
+    assert tp["group"] == "exit" and tp["parent"] == entry["client_order_id"]
+    assert sl["stop_price"] == "98" and "order_class" not in sl
