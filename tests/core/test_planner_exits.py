@@ -194,6 +194,6 @@ def test_exit_prices_round_toward_the_entry_on_alpacas_tick(
 def test_plan_json_shows_the_bracket_and_its_legs() -> None:
     result = run(make_signal(opens=[("AAPL", "buy", "100")]), config=with_exits(BOTH))
     entry, tp, sl = plan_to_dict(result)["intents"]
-    assert entry["order_class"] == "bracket" and entry["stop_loss_price"] == "98"
+    assert entry["order_class"] == "bracket" and entry["stop_loss_price"] == "98.00"
     assert tp["group"] == "exit" and tp["parent"] == entry["client_order_id"]
-    assert sl["stop_price"] == "98" and "order_class" not in sl
+    assert sl["stop_price"] == "98.00" and "order_class" not in sl
