@@ -194,9 +194,12 @@ async def test_a_restart_places_exits_that_were_due_and_never_twice(rig: Rig) ->
     await rig.fill(entry.client_order_id, ("10", "100"))  # filled while no manager ran
     await rig.manager().tick()  # the first process after the crash
     assert len(rig.intents()) == 2
+    rows = len(rig.journal.entries(EntryFilter()))
     restarted = rig.manager()
     await restarted.tick()
     assert restarted.waiting == () and len(rig.intents()) == 2
+    # not even tried again: no second plan, no duplicate refused by the journal
+    assert len(rig.journal.entries(EntryFilter())) == rows
 
 
 async def test_a_chased_limit_gets_its_exits_once_its_remainder_is_final(rig: Rig) -> None:
