@@ -126,6 +126,8 @@ class ExitManager:
         newest = await asyncio.to_thread(journal.last_id)
         rows = await asyncio.to_thread(journal.entries, where)
         for row in sorted(rows, key=lambda r: r.id):
+            if row.id > newest:
+                break  # written since last_id was read: the next scan starts at it
             if row.client_order_id is None or "exits" not in (row.data or {}):
                 continue
             intent = intent_from_entry(row)
@@ -258,6 +260,8 @@ class ExitManager:
         newest = await asyncio.to_thread(journal.last_id)
         rows = await asyncio.to_thread(journal.entries, where)
         for row in sorted(rows, key=lambda r: r.id):
+            if row.id > newest:
+                break  # the next scan starts after newest
             if row.client_order_id is not None:
                 await asyncio.to_thread(self._unprotected, row)
         self._ended_after = newest
