@@ -186,8 +186,16 @@ async def test_an_unconfirmed_cancel_holds_the_close_and_it_is_retried(
     assert journal.entries(EntryFilter(statuses=(Status.PLAN,), signal_ids=(signal_id,))) == []
     steps = [r.data["step"] for r in journal.entries(EntryFilter(statuses=(Status.EXIT,)))]
     assert "close_deferred" in steps
+    lookups = rig.broker.calls.count(("get_order", rig.stop.client_order_id))
+    assert lookups > 1  # the first time, the lookups went on until the timeout
     await rig.loop.retry_deferred()  # still live: still waiting, nothing sent
     assert rig.closes() == [] and rig.loop.deferred == (signal_id,)
+    # tried again: the cancel asked again, one lookup, and the loop goes on with its signals
+    assert rig.broker.calls[-2:] == [
+        ("cancel", rig.stop.client_order_id),
+        ("get_order", rig.stop.client_order_id),
+    ]
+    assert rig.broker.calls.count(("get_order", rig.stop.client_order_id)) == lookups + 1
     # a restart now would leave it to the running loop too, not plan it blind
     report = await recover(
         journal,

@@ -7,7 +7,8 @@ that symbol (unresolved EXIT intents) are canceled:
 1. an ``exit`` row per exit says it is canceled for the close, and why (written before the
    cancel goes out: a restart, and the unprotected-position watch, know the cancel was ours);
 2. the cancel goes to the broker, then each exit is looked up until the broker shows it final
-   (every ``poll`` seconds, at most ``timeout``). Every lookup that shows something new is
+   (every ``poll`` seconds, at most ``timeout``; a deferred close tried again asks for the
+   cancel again and looks once). Every lookup that shows something new is
    recorded through :meth:`Executor.record_snapshot`, so a stop that fills at the same moment
    lands on the algorithm's ledger before the close is planned;
 3. the signal is then planned against that book: the close is for what the ledger still holds,
@@ -131,9 +132,12 @@ class ExitCanceler:
 
     async def _cancel(self, live: Sequence[OrderIntent], close_key: str) -> tuple[OrderIntent, ...]:
         executor, journal = self._executor, self._executor.journal
+        # a deferred close tried again: its cancels are on record and were waited for once;
+        # now one round of lookups, so other signals are not held up while the broker is slow
+        retry = all(i.client_order_id in self._announced for i in live)
         for intent in live:
             if intent.client_order_id in self._announced:
-                continue  # a deferred close tried again: the cancel is on record
+                continue
             self._announced.add(intent.client_order_id)
             detail = (
                 f"canceling exit {intent.client_order_id} ({intent.side} {intent.qty}"
@@ -152,14 +156,16 @@ class ExitCanceler:
                 # already final at the broker (filled or canceled), or a lost answer: the
                 # lookups below tell which
                 log.warning("cancel of exit %s: %s", intent.client_order_id, exc)
-        return await self._confirm(live)
+        return await self._confirm(live, 0.0 if retry else self._timeout)
 
-    async def _confirm(self, live: Sequence[OrderIntent]) -> tuple[OrderIntent, ...]:
+    async def _confirm(
+        self, live: Sequence[OrderIntent], timeout: float
+    ) -> tuple[OrderIntent, ...]:
         """Look each exit up until the broker shows it final; those still live at the end."""
         executor = self._executor
         seen: dict[str, tuple[object, Decimal]] = {}
         waiting = [i.client_order_id for i in live]
-        deadline = self._monotonic() + self._timeout
+        deadline = self._monotonic() + timeout
         while True:
             still: list[str] = []
             for coid in waiting:
