@@ -159,13 +159,13 @@ class ExitCanceler:
         return await self._confirm(live, 0.0 if retry else self._timeout)
 
     async def _confirm(
-        self, live: Sequence[OrderIntent], timeout: float
+        self, live: Sequence[OrderIntent], patience: float
     ) -> tuple[OrderIntent, ...]:
         """Look each exit up until the broker shows it final; those still live at the end."""
         executor = self._executor
         seen: dict[str, tuple[object, Decimal]] = {}
         waiting = [i.client_order_id for i in live]
-        deadline = self._monotonic() + timeout
+        deadline = self._monotonic() + patience
         while True:
             still: list[str] = []
             for coid in waiting:
