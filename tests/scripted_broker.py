@@ -108,6 +108,9 @@ class ScriptedBroker:
         self.price_requests: list[list[str]] = []  # the symbols of each reference_prices call
         self.price_faults: list[BaseException] = []  # raised by the next reference_prices calls
         self._references: dict[str, Decimal] = {}  # client order id -> the intent's reference
+        #: what a cancel call does (default: nothing, the broker just records it): a test sets
+        #: it to end the order, fill it instead (a stop filling while its cancel is in flight)...
+        self.on_cancel: Callable[[str], None] = lambda coid: None
         self._tracker = OrderTracker()
         self._events: asyncio.Queue[OrderEvent | None] = asyncio.Queue()
         self._db = None if state is None else _open(state)
@@ -187,6 +190,16 @@ class ScriptedBroker:
 
     async def cancel(self, client_order_id: str) -> None:
         self._call("cancel", client_order_id)
+        self.on_cancel(client_order_id)
+
+    def end(self, coid: str, status: OrderStatus = OrderStatus.CANCELED) -> None:
+        """End an open order without filling more (a confirmed cancel, an expiry)."""
+        snap = self.orders[coid]
+        if snap.status.is_final:
+            return
+        done = replace(snap, status=status, updated_at=self._now(), reason=str(status))
+        self._store(done)
+        self._emit(done)
 
     def push(self, event: OrderEvent) -> None:
         """An event as the broker's stream would deliver it (replays, unknown orders, ...)."""

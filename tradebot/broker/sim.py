@@ -9,6 +9,15 @@ the symbol (the intent's reference price when the table has none) moved against 
 canceled. Fills are immediate, or ``fill_delay`` seconds
 later. Submission is idempotent by client order id; buying power, shortability and fractional
 quantities are checked like a broker would, and refused orders raise ``OrderRejected``.
+
+Exits work like Alpaca's, moved by :meth:`SimBroker.set_price`: a stop fills at the market price
+once the price reaches it (a gap through the stop fills worse than the stop), a trailing stop
+follows the best price since it was placed, an exit limit fills once the price crosses it. A
+``bracket``/``oto`` entry's legs are held until the entry fills; an ``oco`` is its take-profit
+with a stop-loss leg. Legs are named by *our* ids (:func:`~tradebot.core.ids.leg_exit_id`) and
+shown in their parent's snapshot; one leg filling cancels its sibling, canceling a parent
+cancels its live legs. Shares held for live exits cannot be sold by another order (Alpaca:
+"insufficient qty available").
 """
 
 from __future__ import annotations
@@ -27,8 +36,9 @@ from tradebot.clock import utcnow
 from tradebot.config.model import SimBrokerConfig
 from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
 from tradebot.core.events import OrderEvent
+from tradebot.core.ids import leg_exit_id
 from tradebot.core.market import MarketPrices, implausible_price
-from tradebot.core.orders import OrderIntent
+from tradebot.core.orders import IntentRole, OrderClass, OrderIntent, OrderType
 from tradebot.core.signal import Side
 from tradebot.exceptions import BrokerError, OrderRejected
 
@@ -57,6 +67,13 @@ class SimBroker:
         self._prices: dict[str, Decimal] = {}  # last reference or fill price, for equity
         self._orders: dict[str, OrderSnapshot] = {}
         self._limits: dict[str, tuple[Decimal | None, Decimal]] = {}  # cid -> (limit, reference)
+        self._stops: dict[str, Decimal] = {}  # a stop's (or a trailing stop's current) trigger
+        self._trails: dict[str, tuple[Decimal, Decimal]] = {}  # cid -> (trail pct, best price)
+        self._exits: set[str] = set()  # resting exits, checked against every set_price
+        self._exit_orders: set[str] = set()  # every exit order (live or not)
+        self._legs: dict[str, tuple[str, ...]] = {}  # parent cid -> its legs' cids (ours)
+        self._parent: dict[str, str] = {}  # leg cid -> its parent's cid
+        self._held: set[str] = set()  # bracket legs waiting for their entry to fill
         self._tracker = OrderTracker()
         self._events: asyncio.Queue[OrderEvent] = asyncio.Queue()
         self._group: asyncio.TaskGroup | None = None
@@ -89,14 +106,21 @@ class SimBroker:
         cid = intent.client_order_id
         if cid in self._orders:  # idempotent: the same id never makes a second order
             return self._orders[cid]
+        if intent.parent is not None:
+            raise BrokerError(f"{cid} is a leg of {intent.parent}: it is never sent by itself")
         self._check(intent)
-        self._serial += 1
-        now = self._now()
-        snap = OrderSnapshot.accepted(intent, f"sim-{self._serial}", now)
-        self._orders[cid] = snap
-        self._limits[cid] = (intent.limit_price, intent.reference_price)
-        self._prices.setdefault(intent.symbol, intent.reference_price)
+        snap = self._accept(intent)
+        self._add_legs(intent)
         self._emit(snap)
+        for leg in self._legs.get(cid, ()):
+            self._emit(self._orders[leg])
+        if intent.role is IntentRole.EXIT:
+            self._exits.add(cid)
+            self._exit_orders.add(cid)
+            for leg in self._legs.get(cid, ()):
+                self._trigger(leg)
+            self._trigger(cid)
+            return self._view(cid)
         if self._config.fill_delay > 0:
             if self._group is None:
                 raise BrokerError("SimBroker with a fill_delay must be used with 'async with'")
@@ -105,7 +129,83 @@ class SimBroker:
             task.add_done_callback(self._pending.discard)
         else:
             self._try_fill(cid)
-        return self._orders[cid]
+        return self._view(cid)
+
+    def _accept(self, intent: OrderIntent, cid: str | None = None) -> OrderSnapshot:
+        self._serial += 1
+        snap = OrderSnapshot.accepted(intent, f"sim-{self._serial}", self._now())
+        if cid is not None:
+            snap = replace(snap, client_order_id=cid)
+        self._orders[snap.client_order_id] = snap
+        self._limits[snap.client_order_id] = (intent.limit_price, intent.reference_price)
+        self._prices.setdefault(intent.symbol, intent.reference_price)
+        if intent.order_type is OrderType.STOP:
+            assert intent.stop_price is not None
+            self._stops[snap.client_order_id] = intent.stop_price
+        elif intent.order_type is OrderType.TRAILING_STOP:
+            assert intent.trail_pct is not None
+            best = self._market.get(intent.symbol, intent.reference_price)
+            self._trails[snap.client_order_id] = (intent.trail_pct, best)
+            self._stops[snap.client_order_id] = _trail_stop(snap.side, best, intent.trail_pct)
+        return snap
+
+    def _add_legs(self, intent: OrderIntent) -> None:
+        """A bracket/oto entry's legs (held until it fills), or an oco's stop leg (live)."""
+        cls = intent.order_class
+        if cls is OrderClass.SIMPLE:
+            return
+        parent = intent.client_order_id
+        exit_side = intent.side.opposite() if cls is not OrderClass.OCO else intent.side
+        shapes: list[tuple[str, OrderType, Decimal | None]] = []
+        if intent.take_profit_price is not None and cls is not OrderClass.OCO:
+            shapes.append(("limit", OrderType.LIMIT, intent.take_profit_price))
+        if intent.stop_loss_price is not None:
+            shapes.append(("stop", OrderType.STOP, intent.stop_loss_price))
+        legs = []
+        for leg_type, order_type, price in shapes:
+            leg = replace(
+                intent,
+                client_order_id=leg_exit_id(parent, leg_type),
+                side=exit_side,
+                order_type=order_type,
+                limit_price=price if order_type is OrderType.LIMIT else None,
+                stop_price=price if order_type is OrderType.STOP else None,
+                order_class=OrderClass.SIMPLE,
+                take_profit_price=None,
+                stop_loss_price=None,
+                chase=None,
+                exits=None,
+                role=IntentRole.EXIT,
+                parent=parent,
+            )
+            self._accept(leg)
+            self._exit_orders.add(leg.client_order_id)
+            legs.append(leg.client_order_id)
+            self._parent[leg.client_order_id] = parent
+            if cls is OrderClass.OCO:
+                self._exits.add(leg.client_order_id)
+            else:
+                self._held.add(leg.client_order_id)
+        self._legs[parent] = tuple(legs)
+
+    def _view(self, cid: str) -> OrderSnapshot:
+        """The order as the broker shows it: a parent with its legs."""
+        legs = tuple(self._orders[leg] for leg in self._legs.get(cid, ()))
+        return replace(self._orders[cid], legs=legs) if legs else self._orders[cid]
+
+    def _group_of(self, cid: str) -> str:
+        """The exits that exclude each other share a group: a bracket's legs (their entry's
+        id), an oco and its stop leg (the oco's id). A plain exit is a group of its own."""
+        return self._parent.get(cid, cid)
+
+    def _reserved(self, symbol: str, side: Side) -> Decimal:
+        """Shares held for live exits on ``side``: once per group, as Alpaca holds them."""
+        groups: dict[str, Decimal] = {}
+        for cid in self._exits:
+            snap = self._orders[cid]
+            if snap.symbol == symbol and snap.side is side and not snap.status.is_final:
+                groups[self._group_of(cid)] = snap.qty - snap.filled_qty
+        return sum(groups.values(), Decimal(0))
 
     def _check(self, intent: OrderIntent) -> None:
         cid = intent.client_order_id
@@ -117,6 +217,18 @@ class SimBroker:
                 code="not_fractionable",
             )
         held = self._positions.get(intent.symbol, Decimal(0))
+        position_side = Side.SELL if held > 0 else Side.BUY
+        if held and intent.side is position_side:
+            reserved = self._reserved(intent.symbol, intent.side)
+            available = abs(held) - reserved
+            if intent.qty > available and (intent.role is IntentRole.EXIT or reserved > 0):
+                raise OrderRejected(
+                    f"{intent.symbol}: insufficient qty available for order (requested"
+                    f" {intent.qty}, available {max(available, Decimal(0))}: the rest is held"
+                    " for open exit orders)",
+                    client_order_id=cid,
+                    code="insufficient_qty",
+                )
         if intent.side is Side.SELL and intent.qty > max(held, Decimal(0)) and not asset.shortable:
             raise OrderRejected(
                 f"{intent.symbol}: cannot be sold short", client_order_id=cid, code="not_shortable"
@@ -135,7 +247,7 @@ class SimBroker:
 
     def _try_fill(self, cid: str) -> None:
         snap = self._orders[cid]
-        if snap.status.is_final:
+        if snap.status.is_final or cid in self._held:
             return
         limit, reference = self._limits[cid]
         reference = self._market.get(snap.symbol, reference)
@@ -151,18 +263,60 @@ class SimBroker:
         self._prices[snap.symbol] = price
         self._update(cid, filled_qty=snap.qty, filled_avg_price=price, status=OrderStatus.FILLED)
         self._emit(self._orders[cid], fill_qty=qty, price=price)
+        self._exits.discard(cid)
+        self._after_fill(cid)
+
+    def _after_fill(self, cid: str) -> None:
+        """An entry filled: its legs go live. An exit filled: the others of its group end."""
+        for leg in self._legs.get(cid, ()):
+            if leg in self._held:
+                self._held.discard(leg)
+                self._exits.add(leg)
+                self._trigger(leg)
+        if cid not in self._exit_orders:
+            return
+        group = self._group_of(cid)
+        for other in sorted(self._exits):
+            if other != cid and self._group_of(other) == group:
+                self._end(other, "canceled: another exit of its group filled")
+
+    def _trigger(self, cid: str) -> None:
+        """Fill a resting exit if the market has reached it (stops fill at the market price)."""
+        snap = self._orders[cid]
+        if snap.status.is_final or cid in self._held:
+            return
+        market = self._market.get(snap.symbol)
+        if cid in self._trails and market is not None:
+            pct, best = self._trails[cid]
+            better = max(best, market) if snap.side is Side.SELL else min(best, market)
+            self._trails[cid] = (pct, better)
+            self._stops[cid] = _trail_stop(snap.side, better, pct)
+        stop = self._stops.get(cid)
+        if stop is not None:
+            if market is None:
+                return
+            if market > stop if snap.side is Side.SELL else market < stop:
+                return  # not triggered
+        self._try_fill(cid)
+
+    def _end(self, cid: str, reason: str) -> None:
+        self._exits.discard(cid)
+        self._held.discard(cid)
+        self._update(cid, status=OrderStatus.CANCELED, reason=reason)
+        self._emit(self._orders[cid])
 
     async def get_order(self, client_order_id: str) -> OrderSnapshot | None:
-        return self._orders.get(client_order_id)
+        return self._view(client_order_id) if client_order_id in self._orders else None
 
     async def cancel(self, client_order_id: str) -> None:
         snap = self._orders.get(client_order_id)
         if snap is None:
             raise BrokerError(f"cannot cancel {client_order_id}: no such order")
-        if snap.status.is_final:
-            return
-        self._update(client_order_id, status=OrderStatus.CANCELED, reason="canceled")
-        self._emit(self._orders[client_order_id])
+        if not snap.status.is_final:
+            self._end(client_order_id, "canceled")
+        for leg in self._legs.get(client_order_id, ()):  # a parent's cancel takes its legs
+            if not self._orders[leg].status.is_final:
+                self._end(leg, "canceled with its parent")
 
     def _update(self, cid: str, **changes: object) -> None:
         self._orders[cid] = replace(self._orders[cid], updated_at=self._now(), **changes)  # type: ignore[arg-type]
@@ -198,6 +352,9 @@ class SimBroker:
         if why is not None:
             raise ValueError(why)
         self._market[symbol.upper()] = price
+        for cid in sorted(self._exits, key=lambda c: self._orders[c].broker_order_id):
+            if self._orders[cid].symbol == symbol.upper():
+                self._trigger(cid)
 
     async def reference_prices(self, symbols: Sequence[str]) -> MarketPrices:
         """The price table's entries for ``symbols``. The sim broker has no market beyond its
@@ -238,3 +395,9 @@ class SimBroker:
             easy_to_borrow=shortable,
             fractionable=self._config.fractionable,
         )
+
+
+def _trail_stop(side: Side, best: Decimal, pct: Decimal) -> Decimal:
+    """A trailing stop's trigger: ``pct`` percent behind the best price (a sell: below it)."""
+    distance = best * pct / 100
+    return best - distance if side is Side.SELL else best + distance

@@ -35,7 +35,7 @@ from tradebot.config.errors import (
 )
 from tradebot.config.interpolation import InterpolationError, interpolate
 from tradebot.config.locate import Loc, line_of, locate
-from tradebot.config.model import Config, MarketClosedPolicy, Mode
+from tradebot.config.model import AlgorithmConfig, Config, MarketClosedPolicy, Mode
 from tradebot.config.syntax import describe_syntax_error
 from tradebot.core.orders import OrderType, TimeInForce
 from tradebot.exceptions import ConfigError, LiveTradingNotGranted
@@ -249,6 +249,27 @@ def _nothing_to_trade(config: Config, file: str, root: Node | None) -> Iterator[
     yield ConfigIssue(file, line, path, message)
 
 
+def _exits_after_fill(algo: AlgorithmConfig) -> str | None:
+    """Why an algorithm's exits never go as a bracket with its entries, if they never do."""
+    if algo.exits is None:
+        return None
+    if algo.exits.trailing_stop_pct is not None:
+        return None  # a trailing stop always goes after the fill: nothing to point out
+    why = None
+    if algo.order_type is OrderType.LIMIT_THEN_MARKET:
+        why = "a chased limit_then_market limit cannot carry bracket legs"
+    elif algo.order_type is OrderType.LIMIT and algo.time_in_force is not TimeInForce.GTC:
+        why = f"a limit entry with time_in_force {algo.time_in_force} cannot carry gtc legs"
+    elif algo.market_closed is MarketClosedPolicy.EXTENDED_HOURS:
+        why = "entries sent while the market is closed (extended hours) cannot carry legs"
+    if why is None:
+        return None
+    return (
+        f"the exits go after the entry has filled, as their own orders ({why}); until then"
+        " the entry is unprotected"
+    )
+
+
 def _warnings(config: Config, file: str, root: Node | None) -> Iterator[ConfigIssue]:
     def at(loc: Loc, message: str) -> ConfigIssue:
         line, path = locate(root, loc)
@@ -276,6 +297,9 @@ def _warnings(config: Config, file: str, root: Node | None) -> Iterator[ConfigIs
         )
         if algo.limit_offset_pct and not limit_prices:
             yield at((*here, "limit_offset_pct"), "has no effect on market orders")
+        after_fill = _exits_after_fill(algo)
+        if after_fill is not None:
+            yield at((*here, "exits"), after_fill)
         collar = config.risk_for(algo_id).price_collar_pct
         if limit_prices and collar is not None and algo.limit_offset_pct > collar:
             yield at(

@@ -37,7 +37,7 @@ from tradebot.config.hosts import ALPACA_LIVE_HOST, endpoint_host, normalise_hos
 from tradebot.config.planning import planning_rules
 from tradebot.config.strategy import StrategyNotFound, resolve_strategy
 from tradebot.core.market import implausible_price
-from tradebot.core.orders import OrderType, TimeInForce
+from tradebot.core.orders import ExitTerms, OrderType, TimeInForce
 
 # The policies are the planner's vocabulary (tradebot.core.rules), named here as config values.
 from tradebot.core.rules import CloseNotHeld as CloseNotHeld
@@ -487,6 +487,37 @@ def is_loopback(host: str) -> bool:
 # -- algorithms ----------------------------------------------------------------------------------
 
 
+class ExitsConfig(Frozen):
+    """An algorithm's ``exits:``: take-profit, stop-loss or trailing stop, each a percent of the
+    entry's fill price (see README, "Exits")."""
+
+    take_profit_pct: Decimal | None = Field(
+        None, gt=0, description="percent beyond the entry price for the take-profit"
+    )
+    stop_loss_pct: Decimal | None = Field(
+        None, gt=0, lt=100, description="percent against the entry price for the stop-loss"
+    )
+    trailing_stop_pct: Decimal | None = Field(
+        None, gt=0, lt=100, description="percent the trailing stop follows the best price by"
+    )
+
+    @model_validator(mode="after")
+    def _one_linked_set(self) -> ExitsConfig:
+        if self.take_profit_pct is None and self.stop_loss_pct is None:
+            if self.trailing_stop_pct is None:
+                raise ValueError("exits needs take_profit_pct, stop_loss_pct or trailing_stop_pct")
+        elif self.trailing_stop_pct is not None:
+            raise ValueError(
+                "trailing_stop_pct cannot be combined with take_profit_pct or stop_loss_pct:"
+                " Alpaca cannot link a trailing stop to other exits, and two unlinked exits"
+                " could both sell"
+            )
+        return self
+
+    def terms(self) -> ExitTerms:
+        return ExitTerms(self.take_profit_pct, self.stop_loss_pct, self.trailing_stop_pct)
+
+
 class AlgorithmConfig(Frozen):
     """One AlphaHub algorithm: how its legs are sized, ordered and limited.
 
@@ -526,6 +557,8 @@ class AlgorithmConfig(Frozen):
     on_close_not_held: CloseNotHeld = CloseNotHeld.SKIP
     market_closed: MarketClosedPolicy = MarketClosedPolicy.QUEUE
     risk: RiskConfig = RiskConfig()
+    #: take-profit / stop-loss / trailing stop attached to every entry (README, "Exits")
+    exits: ExitsConfig | None = None
 
     _sizer: SizingStrategy[Any] = PrivateAttr()
 
@@ -557,6 +590,17 @@ class AlgorithmConfig(Frozen):
             raise ValueError(
                 f"order_type limit_then_market needs time_in_force day or gtc,"
                 f" not {self.time_in_force}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _short_take_profit_above_zero(self) -> AlgorithmConfig:
+        # a short's take-profit is below its entry: 100% or more would be a price of zero
+        exits = self.exits
+        if self.allow_short and exits is not None and (exits.take_profit_pct or 0) >= 100:
+            raise ValueError(
+                "exits.take_profit_pct must be under 100 with allow_short: a short's"
+                " take-profit is that far below its entry price"
             )
         return self
 

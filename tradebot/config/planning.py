@@ -53,4 +53,5 @@ def _algorithm(algo: AlgorithmConfig, effective: RiskConfig) -> AlgorithmRules:
         allow_fractional=algo.allow_fractional,
         on_close_not_held=algo.on_close_not_held,
         market_closed=algo.market_closed,
+        exits=algo.exits.terms() if algo.exits is not None else None,
     )

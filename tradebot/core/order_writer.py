@@ -13,10 +13,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tradebot.core.exits import with_exits
 from tradebot.core.ids import client_order_id
 from tradebot.core.market import PriceSource
-from tradebot.core.netting import CLOSE_STEP, ledger_steps, split_at_zero
-from tradebot.core.orders import ChaseTerms, IntentRole, OrderIntent, OrderType, TimeInForce
+from tradebot.core.netting import CLOSE_STEP, OPEN_STEP, ledger_steps, split_at_zero
+from tradebot.core.orders import (
+    ChaseTerms,
+    ExitTerms,
+    IntentRole,
+    OrderIntent,
+    OrderType,
+    TimeInForce,
+)
 from tradebot.core.risk import limit_price
 from tradebot.core.signal import Leg, LegId, Side
 
@@ -48,6 +56,7 @@ class OrderStyle:
     limit_offset_pct: Decimal
     price_collar_pct: Decimal | None
     chase: ChaseTerms | None = None  # limit_then_market: every limit carries its chase terms
+    exits: ExitTerms | None = None  # every entry (an open step) carries them (core/exits.py)
 
 
 def write_orders(
@@ -58,9 +67,15 @@ def write_orders(
 
     Client order ids come from the legs an order serves and its step (``close``/``open``,
     with ``2`` for the far side of a zero-crossing split), so they are stable for a signal.
+
+    With ``style.exits``, every order of an open step (an entry) carries them, as a bracket
+    with its EXIT legs (listed last) where it can (:func:`~tradebot.core.exits.with_exits`).
+    An entry against another algorithm's opposite position in the account is not netted with
+    it into a bracket: its exits go after the fill, for what the account then holds.
     """
     closes: list[OrderIntent] = []
     opens: list[OrderIntent] = []
+    legs_out: list[OrderIntent] = []
     cancelled: list[Move] = []
     for move in moves:
         steps = ledger_steps(move.held, move.target)
@@ -71,12 +86,17 @@ def write_orders(
         net = net_of(move.symbol)
         for step, delta in steps:
             legs, notes = _served(move, step if len(steps) > 1 else None)
+            # the account is on the other side of zero: another algorithm holds it
+            against = net != 0 and (net > 0) != (delta > 0)
             for piece, (qty, reduces) in enumerate(split_at_zero(net, delta)):
                 role = step + ("2" if piece else "")
                 intent = _intent(move, role, qty, reduces, legs, notes, style)
+                if step == OPEN_STEP and style.exits is not None:
+                    intent, exit_legs = with_exits(intent, style.exits, not_netted=against)
+                    legs_out.extend(exit_legs)
                 (closes if reduces else opens).append(intent)
                 net += qty
-    return closes + opens, cancelled
+    return closes + opens + legs_out, cancelled
 
 
 def _served(move: Move, step: str | None) -> tuple[tuple[LegId, ...], list[str]]:
@@ -143,6 +163,8 @@ def within_count(
     reducing: list[OrderIntent] = []
     growing: list[OrderIntent] = []
     for intent in intents:
+        if intent.role is IntentRole.EXIT:
+            continue  # a bracket leg is part of its entry's order: it goes or stays with it
         before = ledger.get(intent.symbol, held_of(intent.symbol))
         ledger[intent.symbol] = after = before + intent.signed_qty
         (reducing if abs(after) < abs(before) else growing).append(intent)
@@ -153,6 +175,7 @@ def within_count(
             dropped_symbols.add(intent.symbol)
         else:
             kept.add(intent.client_order_id)
+    kept |= {i.client_order_id for i in intents if i.parent is not None and i.parent in kept}
     return (
         [i for i in intents if i.client_order_id in kept],
         [i for i in intents if i.client_order_id not in kept],

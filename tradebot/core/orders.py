@@ -7,6 +7,7 @@ order id, made durable in the journal before it leaves the process.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -198,6 +199,34 @@ class SkipReason(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ExitFill:
+    """An exit of an algorithm's entry that filled: what closed its position before a close leg
+    came (a planning input, and what a ``not_held`` skip names)."""
+
+    client_order_id: str
+    kind: ExitKind
+    qty: Decimal
+    price: Decimal
+    at: datetime
+
+    def describe(self) -> str:
+        names = {"tp": "take-profit", "sl": "stop-loss", "ts": "trailing stop"}
+        return (
+            f"its {names[self.kind]} {self.client_order_id} filled {self.qty} @ {self.price}"
+            f" at {self.at.isoformat(timespec='seconds')}"
+        )
+
+    def data(self) -> dict[str, str]:
+        return {
+            "client_order_id": self.client_order_id,
+            "kind": str(self.kind),
+            "qty": str(self.qty),
+            "price": str(self.price),
+            "at": self.at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class SkippedLeg:
     """A leg that produced no order (or less than it asked for), and why."""
 
@@ -207,6 +236,7 @@ class SkippedLeg:
     leg: Leg | None = None
     rejected: RejectedLeg | None = None
     held: HeldLeg | None = None
+    exit: ExitFill | None = None  # not_held: the algorithm's exit that closed the position
 
     @property
     def key(self) -> str | None:
@@ -237,3 +267,8 @@ class Plan:
     @property
     def opens(self) -> tuple[OrderIntent, ...]:
         return tuple(i for i in self.intents if i.role is IntentRole.OPEN)
+
+    @property
+    def exits(self) -> tuple[OrderIntent, ...]:
+        """Exit orders: bracket legs (journaled, never sent alone) and exits sent by themselves."""
+        return tuple(i for i in self.intents if i.role is IntentRole.EXIT)

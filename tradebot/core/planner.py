@@ -55,6 +55,8 @@ from tradebot.core.netting import CLOSE_STEP, OPEN_STEP
 from tradebot.core.order_writer import Move, OrderStyle, within_count, write_orders
 from tradebot.core.orders import (
     ChaseTerms,
+    ExitFill,
+    IntentRole,
     OrderIntent,
     OrderType,
     Plan,
@@ -92,6 +94,7 @@ __all__ = ["DayState", "plan"]
 
 _NO_ASSETS: Mapping[str, AssetInfo] = MappingProxyType({})
 _NO_MARKS: Mapping[str, Decimal] = MappingProxyType({})
+_NO_EXITS: Mapping[str, ExitFill] = MappingProxyType({})
 
 
 def plan(
@@ -105,6 +108,7 @@ def plan(
     assets: Mapping[str, AssetInfo] | None = None,
     day: DayState | None = None,
     marks: Mapping[str, Decimal] | None = None,
+    exit_fills: Mapping[str, ExitFill] | None = None,
 ) -> Plan:
     """The orders ``signal`` calls for, and every leg skipped with its reason. Sends nothing.
 
@@ -112,7 +116,9 @@ def plan(
     ``assets``: what the broker allows per symbol (tradable, shortable, fractionable); a symbol
     missing from it is not restricted. ``day``: today's counts and the kill switch. ``marks``:
     last prices of held symbols, to value an algorithm's exposure where ``market`` has no price
-    for them. ``now`` (timezone-aware) is only compared with leg timestamps.
+    for them. ``exit_fills``: per symbol, the exit of this algorithm that closed its position
+    there (a close leg for it is skipped ``not_held`` naming it). ``now`` (timezone-aware) is
+    only compared with leg timestamps.
     """
     day = NO_DAY_STATE if day is None else day
     skipped = [SkippedLeg(None, SkipReason.INVALID, r.reason, rejected=r) for r in signal.rejected]
@@ -135,6 +141,7 @@ def plan(
         day,
         marks if marks is not None else _NO_MARKS,
         skipped,
+        exit_fills if exit_fills is not None else _NO_EXITS,
     )
     return builder.build(now)
 
@@ -173,8 +180,10 @@ class _PlanBuilder:
         day: DayState,
         marks: Mapping[str, Decimal],
         skipped: list[SkippedLeg],
+        exit_fills: Mapping[str, ExitFill],
     ) -> None:
         self.signal, self.book, self.account = signal, book, account
+        self.exit_fills = exit_fills
         self.algo_id, self.algo, self.sizer = signal.algo_id, algo, algo.sizer
         self.rules, self.risk = rules, algo.risk
         self.market, self.assets, self.day, self.marks = market, assets, day, marks
@@ -290,7 +299,10 @@ class _PlanBuilder:
                 detail += " (an earlier close in this signal flattened it)"
             elif policy is CloseNotHeld.IGNORE:
                 detail += " (on_close_not_held: ignore)"
-            self._skip(leg, SkipReason.NOT_HELD, detail)
+            closed_by = None if symbol in self.close_legs else self.exit_fills.get(symbol)
+            if closed_by is not None:
+                detail += f": {closed_by.describe()}"
+            self._skip(leg, SkipReason.NOT_HELD, detail, exit_fill=closed_by)
             return
         asset = self.assets.get(symbol)
         if asset is not None and not asset.tradable:
@@ -491,6 +503,7 @@ class _PlanBuilder:
             limit_offset_pct=self.algo.limit_offset_pct,
             price_collar_pct=self.risk.price_collar_pct,
             chase=self.chase,
+            exits=self.algo.exits,
         )
         intents, cancelled = write_orders(moves, self.book.net, style)
         already = {s.leg_id for s in self.skipped}
@@ -506,7 +519,8 @@ class _PlanBuilder:
 
     def _limit_orders_per_day(self, intents: list[OrderIntent]) -> list[OrderIntent]:
         left = orders_left(self.day, self.algo_id, self.rules.account_risk, self.risk)
-        if left is None or len(intents) <= left[0]:
+        orders = [i for i in intents if i.role is not IntentRole.EXIT]  # legs go with them
+        if left is None or len(orders) <= left[0]:
             return intents
         kept, dropped = within_count(intents, left[0], self.held.__getitem__)
         for intent in dropped:
@@ -567,8 +581,10 @@ class _PlanBuilder:
     def _note(self, symbol: str, step: str, text: str) -> None:
         self.step_notes.setdefault((symbol, step), []).append(text)
 
-    def _skip(self, leg: Leg, reason: SkipReason, detail: str) -> None:
-        self.skipped.append(SkippedLeg(leg.id, reason, detail, leg))
+    def _skip(
+        self, leg: Leg, reason: SkipReason, detail: str, exit_fill: ExitFill | None = None
+    ) -> None:
+        self.skipped.append(SkippedLeg(leg.id, reason, detail, leg, exit=exit_fill))
 
     def _skip_id(self, leg_id: object, reason: SkipReason, detail: str) -> None:
         leg = next(leg for leg in self.signal.legs if leg.id == leg_id)

@@ -89,6 +89,19 @@ def _intent_dict(intent: OrderIntent) -> dict[str, Any]:
         "extended_hours": intent.extended_hours,
         "legs": [leg.key for leg in intent.leg_ids],
         "notes": list(intent.notes),
+        # exits (core/exits.py): only where the order has them
+        **{
+            name: _number(value) if isinstance(value, Decimal) else str(value)
+            for name, value in (
+                ("order_class", intent.order_class if intent.order_class != "simple" else None),
+                ("take_profit_price", intent.take_profit_price),
+                ("stop_loss_price", intent.stop_loss_price),
+                ("stop_price", intent.stop_price),
+                ("trail_pct", intent.trail_pct),
+                ("parent", intent.parent),
+            )
+            if value is not None
+        },
     }
 
 

@@ -18,7 +18,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from tradebot.core.orders import OrderType, TimeInForce
+from tradebot.core.orders import ExitTerms, OrderType, TimeInForce
 from tradebot.core.sizing import SizingStrategy
 
 
@@ -79,6 +79,7 @@ class AlgorithmRules:
     allow_fractional: bool = False
     on_close_not_held: CloseNotHeld = CloseNotHeld.SKIP
     market_closed: MarketClosedPolicy = MarketClosedPolicy.QUEUE
+    exits: ExitTerms | None = None  # exits attached to every entry (core/exits.py)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

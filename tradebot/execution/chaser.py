@@ -74,6 +74,7 @@ def remainder_intent(limit: OrderIntent, qty: Decimal, why: str) -> OrderIntent:
         limit_price=None,
         extended_hours=False,
         chase=None,
+        exits=None,  # the limit's exits cover the remainder's fills too (execution/exits.py)
         attempt=0,
         notes=(*limit.notes, f"market remainder of {limit.client_order_id} ({why})"),
     )

@@ -146,13 +146,16 @@ class Executor:
         return ExecutionResult(signal_id, plan, outcomes)
 
     async def submit_all(self, intents: Sequence[OrderIntent]) -> tuple[OrderOutcome, ...]:
-        """Send already-durable intents: closes first (they free buying power), then opens.
+        """Send already-durable intents: closes first (they free buying power), then opens,
+        then exits.
 
-        Orders within a group go out concurrently.
+        Orders within a group go out concurrently. An exit with a ``parent`` is never sent: it
+        travels as a leg of its parent's order, and its answers come in its parent's snapshot
+        (:attr:`~tradebot.broker.base.OrderSnapshot.legs`).
         """
         outcomes: list[OrderOutcome] = []
-        for role in (IntentRole.CLOSE, IntentRole.OPEN):
-            group = [i for i in intents if i.role is role]
+        for role in (IntentRole.CLOSE, IntentRole.OPEN, IntentRole.EXIT):
+            group = [i for i in intents if i.role is role and i.parent is None]
             if not group:
                 continue
             if len(group) == 1:  # the common case: no task to create and schedule

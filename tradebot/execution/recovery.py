@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from tradebot.broker.base import Broker
 from tradebot.core.book import PositionBook
-from tradebot.core.orders import OrderIntent, Plan, SkippedLeg, SkipReason
+from tradebot.core.orders import IntentRole, OrderIntent, Plan, SkippedLeg, SkipReason
+from tradebot.core.signal import Signal
 from tradebot.execution.executor import Executor, Planner, StepHook
-from tradebot.journal.interface import Journal
-from tradebot.journal.records import StoredIntent, iso
+from tradebot.journal.interface import EntryFilter, Journal
+from tradebot.journal.records import Status, StoredIntent, iso
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,9 @@ class RecoveryReport:
     abandoned: tuple[int, ...]  # signal ids whose legs were recorded as skipped
     drifts: tuple[Drift, ...]
     pending: tuple[str, ...]  # symbols with orders still open (not compared)
+    #: fresh signals left unplanned for the running bot: they close positions whose exits
+    #: are live, and only the signal loop cancels those first (runtime/exit_cancel.py)
+    deferred: tuple[tuple[int, Signal], ...] = ()
 
     @property
     def clean(self) -> bool:
@@ -104,11 +108,13 @@ async def recover(
     max_age: timedelta,
     planner: Planner | None = None,
     on_step: StepHook | None = None,
+    defer: Callable[[Signal, PositionBook], Awaitable[bool]] | None = None,
 ) -> RecoveryReport:
     """Settle a crash's leftovers (see the module docstring).
 
     The report's ``book`` is the position book rebuilt from the journal and brought up to date
-    with what recovery recorded: hand it to the running executor.
+    with what recovery recorded: hand it to the running executor. ``defer``: whether a fresh
+    unplanned signal is left for the running bot instead (the report's ``deferred``).
     """
     # The journal is the only source of positions: the broker's are only compared with it
     # (step 4). Taking the broker's would silently adopt hand trades and other programs' orders.
@@ -121,11 +127,16 @@ async def recover(
 
     replanned: list[int] = []
     abandoned: list[int] = []
+    deferred: list[tuple[int, Signal]] = []
     # After settling: the re-plan must see the book with every fill recovery just recorded,
     # or a close planned now could size against shares already sold.
     for unplanned in await asyncio.to_thread(journal.unplanned_signals):
         signal = unplanned.signal
-        if planner is not None and _fresh(signal.received_at, now, max_age):
+        fresh = _fresh(signal.received_at, now, max_age)
+        if planner is not None and fresh and defer is not None and await defer(signal, book):
+            deferred.append((unplanned.signal_id, signal))
+            continue
+        if planner is not None and fresh:
             await executor.execute(planner(signal, book), signal_id=unplanned.signal_id)
             replanned.append(unplanned.signal_id)
             continue
@@ -144,6 +155,7 @@ async def recover(
         tuple(abandoned),
         drifts,
         pending,
+        tuple(deferred),
     )
     summary = {
         "found": list(settled.found),
@@ -151,6 +163,7 @@ async def recover(
         "failed": [c for c, _ in settled.failed],
         "replanned": replanned,
         "abandoned": abandoned,
+        "deferred": [sid for sid, _ in deferred],
         "pending": list(pending),
         "drift": [str(d) for d in drifts],
     }
@@ -177,6 +190,9 @@ async def settle(
     # (Alpaca answers "client_order_id must be unique" and the adapter looks it up).
     # Everything is looked up first and sent after, closes before opens (submit_all), as when
     # the orders were first sent.
+    # Exits: a leg (``parent`` set) is never sent by itself: the broker has it with its parent
+    # or not at all. An exit sent alone protects a position, not a signal's moment: it is sent
+    # again whatever the signal's age, as long as the ledger still holds what it would sell.
     found: list[str] = []
     to_send: list[OrderIntent] = []
     failed: list[tuple[str, str]] = []
@@ -186,6 +202,13 @@ async def settle(
         if snapshot is not None:
             await executor.record_snapshot(snapshot, "lookup")
             found.append(coid)
+        elif stored.intent.role is IntentRole.EXIT:
+            why = await _exit_unsent(executor, stored.intent)
+            if why is None:
+                to_send.append(stored.intent)
+            elif why:
+                await asyncio.to_thread(executor.journal.record_failed, coid, why)
+                failed.append((coid, why))
         elif _fresh(stored.signal_received_at, now, max_age):
             to_send.append(stored.intent)
         else:
@@ -197,6 +220,30 @@ async def settle(
     return Settled(tuple(found), resent, tuple(failed))
 
 
+async def _exit_unsent(executor: Executor, intent: OrderIntent) -> str | None:
+    """For an exit the broker does not have: None to send it, else why it never will be
+    ("" for a leg whose parent may still bring it: left alone)."""
+    if intent.parent is not None:
+        never = f"leg of {intent.parent}, which ended without filling: never placed"
+        parent = await executor.broker.get_order(intent.parent)
+        if parent is not None:
+            return never if parent.status.is_final and parent.filled_qty == 0 else ""
+        gone = await asyncio.to_thread(
+            executor.journal.entries,
+            EntryFilter(client_order_ids=(intent.parent,), statuses=(Status.FAILED,), limit=1),
+        )
+        # the parent may still be sent (it is settled first, with the same id): then its
+        # answer brings the legs; given up on, it never will
+        return never if gone else ""
+    held = executor.book.qty(intent.algo_id, intent.symbol) * intent.side.opposite().sign
+    if held < intent.qty:
+        return (
+            f"not sent before crash; the algorithm holds {max(held, 0)} {intent.symbol}, less"
+            f" than the exit's {intent.qty}"
+        )
+    return None
+
+
 async def compare_positions(
     journal: Journal, broker: Broker, book: PositionBook
 ) -> tuple[tuple[Drift, ...], tuple[str, ...]]:
@@ -204,7 +251,10 @@ async def compare_positions(
     # Open orders first: one that fills between these reads must not look like drift (read
     # last, a fill the broker shows but the book has not applied yet was reported as one).
     still_open = await asyncio.to_thread(journal.unresolved_intents)
-    pending = tuple(sorted({s.intent.symbol for s in still_open}))
+    # a resting exit (gtc, for days) is no fill on its way: its symbol is still compared
+    pending = tuple(
+        sorted({s.intent.symbol for s in still_open if s.intent.role is not IntentRole.EXIT})
+    )
     theirs = await broker.positions()
     ours = book.net_positions()
     # A symbol with an order still open is left out: the difference may be a fill on its way.

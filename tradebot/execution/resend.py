@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from tradebot.broker.base import Broker, OrderSnapshot
 from tradebot.core.ids import attempt_of, resend_id
-from tradebot.core.orders import OrderIntent, Plan
+from tradebot.core.orders import IntentRole, OrderClass, OrderIntent, Plan
 from tradebot.exceptions import ResendRefused
 from tradebot.execution.executor import Executor, OrderOutcome
 from tradebot.journal.interface import EntryFilter, Journal
@@ -50,6 +50,10 @@ def plan_resend(journal: Journal, client_order_id: str) -> Resend:
     if not intents:
         raise ResendRefused(f"no order {client_order_id} in the journal")
     original = intent_from_entry(intents[0])
+    if original.role is IntentRole.EXIT:
+        # an exit is sized from what the ledger held when it was placed; sent again by hand it
+        # could sell shares no longer held (the bot places exits itself, after each fill)
+        raise ResendRefused(f"{client_order_id} is an exit: exits are not sent again by hand")
     finals = [r for r in rows if r.status in FINAL_STATUSES]
     if not finals:
         raise ResendRefused(
@@ -91,6 +95,11 @@ def plan_resend(journal: Journal, client_order_id: str) -> Resend:
         qty=remaining,
         attempt=attempt,
         notes=(*original.notes, note),
+        # a bracket's legs would come back under ids no intent names: the re-sent entry is
+        # plain, and its exits go after its fill (execution/exits.py)
+        order_class=OrderClass.SIMPLE,
+        take_profit_price=None,
+        stop_loss_price=None,
     )
     return Resend(original, outcome, intent)
 

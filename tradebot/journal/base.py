@@ -134,13 +134,28 @@ class JournalBase(ABC):
     def record_chase(
         self, intent: OrderIntent, detail: str, data: Mapping[str, Any], signal_id: int | None
     ) -> int:
+        return self._command_row(Status.CHASE, intent, detail, data, signal_id)
+
+    def record_exit(
+        self, intent: OrderIntent, detail: str, data: Mapping[str, Any], signal_id: int | None
+    ) -> int:
+        return self._command_row(Status.EXIT, intent, detail, data, signal_id)
+
+    def _command_row(
+        self,
+        status: Status,
+        intent: OrderIntent,
+        detail: str,
+        data: Mapping[str, Any],
+        signal_id: int | None,
+    ) -> int:
         # fenced like an intent: the cancel it announces is a command to the broker, and a
         # process that is no longer the leader must not send one
         with self._tx() as conn:
             self._fence(conn)
             row = Row(
                 self._clock(),
-                Status.CHASE,
+                status,
                 detail,
                 algo_id=intent.algo_id,
                 symbol=intent.symbol,

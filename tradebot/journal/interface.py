@@ -126,6 +126,13 @@ class Journal(Protocol):
         write-ahead record that tells a restart the cancel was ours, and why."""
         ...
 
+    def record_exit(
+        self, intent: OrderIntent, detail: str, data: Mapping[str, Any], signal_id: int | None
+    ) -> int:
+        """A step of an entry's exits (``data.step``): placed after the fill, left without
+        exits, or canceled for a close (written before the cancel goes out, like a chase's)."""
+        ...
+
     def record_drift(self, symbol: str, ours: Decimal, broker: Decimal) -> int: ...
     def record_recovery(self, detail: str, data: Mapping[str, Any] | None = None) -> int: ...
 

@@ -329,7 +329,27 @@ def apply_snapshot(
         final_row(
             conn, coid, final, snap.reason or str(final), at, broker_order_id=snap.broker_order_id
         )
+    # A bracket's (or an oco's) legs: each is named by our id, the EXIT intent journaled with
+    # its parent, so its fills land on the algorithm's ledger like any order's.
+    for leg in snap.legs:
+        applied += _leg_snapshot(conn, leg, at, source)
     return applied
+
+
+def _leg_snapshot(
+    conn: Conn, leg: OrderSnapshot, at: datetime, source: str
+) -> tuple[AppliedFill, ...]:
+    """A leg recorded like its own lookup, but only once something about it is new: a parent
+    looked up every few seconds must not write a row per leg each time."""
+    coid = leg.client_order_id
+    new_fill = leg.filled_qty > _filled(conn, coid)[0]
+    if leg.status.is_final:
+        new_status = not _has(conn, coid, _FINAL)
+    else:
+        new_status = not _has(conn, coid, (str(Status.ACCEPTED),))
+    if not (new_fill or new_status):
+        return ()
+    return apply_snapshot(conn, leg, at, source)
 
 
 def unresolved_intents(

@@ -17,7 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 from tradebot.core.book import PositionBook
-from tradebot.core.ids import remainder_id
+from tradebot.core.ids import exit_id, remainder_id
+from tradebot.core.orders import ExitKind
 from tradebot.journal.execution_review import ExecutionReport, ExecutionTally
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.queries import fill_of
@@ -209,8 +210,9 @@ def story(journal: Journal, ident: str) -> list[Entry]:
     signals: set[int] = set()
     by_order = journal.entries(EntryFilter(client_order_ids=(text,)))
     if by_order:
-        # a chased limit's story goes on with its market remainder (limit_then_market)
-        coids |= {text, remainder_id(text)}
+        # a chased limit's story goes on with its market remainder (limit_then_market), an
+        # entry's with its exits; an exit's story starts with its entry's
+        coids |= {text, remainder_id(text), *_exit_family(text)}
     else:
         legs.add(text)
         for e in journal.entries(EntryFilter(legs=(text,))):
@@ -230,7 +232,34 @@ def story(journal: Journal, ident: str) -> list[Entry]:
         if e.signal_id is not None:
             signals.add(e.signal_id)
     rows |= _heads(journal, signals, legs)
+    rows |= _exit_chain(journal, rows, legs)
     return [rows[i] for i in sorted(rows)]
+
+
+_EXIT_SUFFIXES = tuple(f"-{kind}" for kind in ExitKind)
+
+
+def _exit_family(coid: str) -> set[str]:
+    """An order's exits' ids; for an exit, its entry and its siblings too."""
+    entry = coid[: -len("-tp")] if coid.endswith(_EXIT_SUFFIXES) else coid
+    return {entry, *(exit_id(entry, kind) for kind in ExitKind)}
+
+
+def _exit_chain(journal: Journal, rows: Mapping[int, Entry], legs: set[str]) -> dict[int, Entry]:
+    """The exit rows a story about a close needs: the exit that closed the position (named by
+    a ``not_held`` skip), the exits canceled for one of its legs, and their orders' rows."""
+    coids: set[str] = set()
+    for e in rows.values():
+        closed_by = (e.data or {}).get("exit") if e.status is Status.SKIPPED else None
+        if isinstance(closed_by, dict) and closed_by.get("client_order_id"):
+            coids |= _exit_family(str(closed_by["client_order_id"]))
+    symbols = {e.symbol for e in rows.values() if e.symbol and e.status is Status.LEG}
+    if legs and symbols:
+        for e in journal.entries(EntryFilter(statuses=(Status.EXIT,), symbols=tuple(symbols))):
+            if (e.data or {}).get("close_leg") in legs and e.client_order_id:
+                coids.add(e.client_order_id)
+    found = _orders(journal, coids) if coids else {}
+    return {i: e for i, e in found.items() if i not in rows}
 
 
 def describe(entry: Entry) -> list[str]:
@@ -262,7 +291,28 @@ def describe(entry: Entry) -> list[str]:
             f"{d['kind']} {d['side']} {d['symbol']} @ {d['timestamp']}" for d in entry.data["legs"]
         )
         lines.append(f"      serves: {legs}; signal price {entry.price}")
+        lines += _exit_lines(entry.data)
+    elif entry.status is Status.SKIPPED and isinstance(entry.data.get("exit"), dict):
+        closed = entry.data["exit"]
+        lines.append(
+            f"      the position was closed by exit {closed['client_order_id']}"
+            f" ({closed['kind']}): {closed['qty']} @ {closed['price']} at {closed['at']}"
+        )
     return lines
+
+
+def _exit_lines(data: Mapping[str, Any]) -> list[str]:
+    """What an intent's exits are: an entry's terms and bracket, or the exit itself."""
+    out = []
+    if "exits" in data:
+        terms = ", ".join(f"{k} {v}" for k, v in data["exits"].items())
+        shape = data.get("order_class", "after the fill")
+        out.append(f"      exits: {terms} ({shape})")
+    if data.get("role") == "exit":
+        price = data.get("limit_price") or data.get("stop_price") or data.get("trail_pct")
+        parent = f"; leg of {data['parent']} (never sent alone)" if data.get("parent") else ""
+        out.append(f"      exit: {data.get('order_type')} at {price}{parent}")
+    return out
 
 
 def position_rows(book: PositionBook, broker: Mapping[str, Decimal] | None) -> list[dict[str, Any]]:

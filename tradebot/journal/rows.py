@@ -194,5 +194,9 @@ def skipped_row(at: datetime, skip: SkippedLeg, signal_id: int | None) -> Row:
         leg=skip.key,
         side=str(leg_id.side) if leg_id else None,
         price=skip.leg.price if skip.leg else None,
-        data={"reason": str(skip.reason), "detail": skip.detail},
+        data={
+            "reason": str(skip.reason),
+            "detail": skip.detail,
+            **({"exit": skip.exit.data()} if skip.exit is not None else {}),
+        },
     )

@@ -54,7 +54,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -65,10 +65,11 @@ from tradebot.broker.base import Broker
 from tradebot.broker.factory import make_broker
 from tradebot.clock import utcnow
 from tradebot.config.model import Config, Mode
+from tradebot.core.orders import IntentRole
 from tradebot.exceptions import FatalError, TradebotError
 from tradebot.journal.interface import Journal
 from tradebot.journal.opener import configured, is_url, open_journal
-from tradebot.journal.records import AppliedFill
+from tradebot.journal.records import AppliedFill, StoredIntent
 from tradebot.runtime.banner import banner
 from tradebot.runtime.components import Components, Settings, Shared, build
 from tradebot.runtime.config_watch import Loader
@@ -327,6 +328,7 @@ class Bot:
                 ),
                 tg.create_task(parts.recheck.run(), name="recheck"),
                 tg.create_task(parts.chaser.run(), name="chaser"),
+                tg.create_task(parts.exits.run(), name="exits"),
             ]
             background += [
                 tg.create_task(self._plugged(name, factory), name=name)
@@ -371,18 +373,23 @@ class Bot:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._stop_grace
         while loop.time() < deadline and not events.done():
-            open_orders = await asyncio.to_thread(journal.unresolved_intents)
+            open_orders = _not_exits(await asyncio.to_thread(journal.unresolved_intents))
             if not open_orders:
                 break
             await asyncio.sleep(0.1)
         else:
-            remaining = await asyncio.to_thread(journal.unresolved_intents)
+            remaining = _not_exits(await asyncio.to_thread(journal.unresolved_intents))
             if remaining:
                 self._say(
                     f"{len(remaining)} order(s) still open at the broker; the next start "
                     "settles them"
                 )
         events.cancel()
+
+
+def _not_exits(intents: Sequence[StoredIntent]) -> list[StoredIntent]:
+    """Orders expected to settle soon: resting exits (gtc, for days) are not waited for."""
+    return [s for s in intents if s.intent.role is not IntentRole.EXIT]
 
 
 def _first_tradebot_error(group: BaseExceptionGroup[BaseException]) -> BaseException:

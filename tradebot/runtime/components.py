@@ -37,12 +37,14 @@ from tradebot.core.orders import IntentRole, OrderIntent
 from tradebot.exceptions import ConfigError
 from tradebot.execution.chaser import Chaser
 from tradebot.execution.executor import Executor, Step
+from tradebot.execution.exits import ExitManager
 from tradebot.execution.recovery import RecoveryReport, recover
 from tradebot.journal.interface import Journal
 from tradebot.runtime.backfill import Backfiller
 from tradebot.runtime.channel import Channel
 from tradebot.runtime.config_watch import ConfigChange, ConfigWatcher, Loader
 from tradebot.runtime.context import PlanningContext, daily_loss_limited
+from tradebot.runtime.exit_cancel import ExitCanceler, live_exits_in_way
 from tradebot.runtime.lapses import LapseWatcher
 from tradebot.runtime.observer import (
     BotEvent,
@@ -108,6 +110,7 @@ class Components:
     backfill: Backfiller | NoBackfill
     recheck: UnknownOutcomes
     chaser: Chaser
+    exits: ExitManager
     watcher: ConfigWatcher
     feed: StatusFeed
     signals: SignalLoop
@@ -132,6 +135,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         now=now,
         max_age=max_age,
         planner=planner_for(config, account, now, day=day, market=market, planned=shared.planned),
+        defer=live_exits_in_way(journal),
     )
     for line in report.lines():
         say(f"recovery: {line}")
@@ -195,6 +199,15 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         say=say,
         may_act=functools.partial(_may_chase, ctx),
     )
+    # exits: placed once entries that could not carry them as bracket legs have filled
+    exits = ExitManager(
+        executor,
+        busy=shared.busy,
+        stopping=shared.stopping,
+        now=now_of,
+        say=say,
+        may_act=functools.partial(_may_place_exits, ctx),
+    )
     watcher = ConfigWatcher(
         settings.config_path,
         config,
@@ -228,7 +241,10 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         notify=notify,
         on_signal=feed.note_signal,
         planned=shared.planned,
+        exits=ExitCanceler(executor, say=say),
     )
+    for signal_id, signal in report.deferred:  # closes whose exits must be canceled first
+        signals.defer(signal_id, signal)
     return Components(
         account,
         report,
@@ -240,6 +256,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         backfill,
         recheck,
         chaser,
+        exits,
         watcher,
         feed,
         signals,
@@ -251,6 +268,12 @@ def _may_chase(ctx: PlanningContext, intent: OrderIntent) -> bool:
     chase of a close goes on (read each time, as the signals read it)."""
     switch = ctx.kill_switch()
     return not (switch.halted or (switch.reduce_only and intent.role is IntentRole.OPEN))
+
+
+def _may_place_exits(ctx: PlanningContext, intent: OrderIntent) -> bool:
+    """The kill switch, for exits: halted, none are placed; reduce-only allows them (they
+    only ever reduce a position)."""
+    return not ctx.kill_switch().halted
 
 
 def _submitting(

@@ -23,14 +23,16 @@ from tradebot.config.model import Config
 from tradebot.core.account import AccountSnapshot, AssetInfo
 from tradebot.core.book import PositionBook
 from tradebot.core.market import MarketPrices
-from tradebot.core.orders import Plan, SkippedLeg, SkipReason
+from tradebot.core.orders import ExitFill, Plan, SkippedLeg, SkipReason
 from tradebot.core.planner import plan
 from tradebot.core.risk import DayState
 from tradebot.core.signal import Signal
 from tradebot.exceptions import TransientError
 from tradebot.execution.executor import ExecutionResult, Executor, Planner
-from tradebot.journal.interface import Journal
+from tradebot.journal.interface import EntryFilter, Journal
+from tradebot.journal.records import Status
 from tradebot.runtime.context import PlanningContext
+from tradebot.runtime.exit_cancel import ExitCanceler, Gate
 from tradebot.runtime.killswitch import HaltMode, KillSwitchState
 from tradebot.runtime.narrate import narrate
 from tradebot.runtime.observer import BotEvent, KillSwitchChanged, SignalDeferred, SignalHandled
@@ -51,6 +53,7 @@ def planner_for(
     market: MarketPrices,
     assets: Mapping[str, AssetInfo] | None = None,
     planned: Callable[[Sequence[str]], set[str]] | None = None,
+    exit_fills: Mapping[str, ExitFill] | None = None,
 ) -> Planner:
     """The pure planner with what it needs from the world bound in: the one call of
     :func:`~tradebot.core.planner.plan` in the running bot (live signals and recovery).
@@ -59,11 +62,23 @@ def planner_for(
     claimed (:meth:`~tradebot.journal.postgres.PostgresJournal.planned_legs`, one indexed read):
     those legs are left out of the plan and journaled as skipped duplicates, so a leg that two
     processes journaled under two SIGNAL rows is planned once. Without it, every leg is planned.
+    ``exit_fills``: the exits that closed the algorithm's positions (a close for one is skipped
+    naming the exit; :mod:`.exit_cancel`).
     """
 
     def pure(signal: Signal, book: PositionBook) -> Plan:
         rules = config.planning
-        return plan(signal, book, account, rules, now, market=market, assets=assets, day=day)
+        return plan(
+            signal,
+            book,
+            account,
+            rules,
+            now,
+            market=market,
+            assets=assets,
+            day=day,
+            exit_fills=exit_fills,
+        )
 
     def planner(signal: Signal, book: PositionBook) -> Plan:
         if planned is not None and signal.legs:
@@ -107,10 +122,14 @@ class SignalLoop:
         notify: Callable[[BotEvent], None],
         on_signal: Callable[[Signal], None] = lambda signal: None,
         planned: Callable[[Sequence[str]], set[str]] | None = None,
+        exits: ExitCanceler | None = None,
+        retry_interval: float = 1.0,
     ) -> None:
         """``queue``: the listener's (the backfill adds recovered signals behind the live ones);
         ``config``: the config in force now (a live edit applies from the next signal);
-        ``on_signal``: told of each signal as its handling starts (the status board)."""
+        ``on_signal``: told of each signal as its handling starts (the status board);
+        ``exits``: cancels a position's exits before a close (:mod:`.exit_cancel`); a signal
+        whose cancels are not confirmed is retried every ``retry_interval`` seconds."""
         self._queue = queue
         self._executor = executor
         self._ctx = ctx
@@ -125,6 +144,11 @@ class SignalLoop:
         self._planned = planned  # see planner_for
         self._held: Signal | None = None  # taken from the queue, not yet being handled
         self._halt_mode = HaltMode.RUNNING
+        self._exits = exits
+        self._retry_interval = retry_interval
+        #: journaled, not planned: their exits' cancels were not confirmed yet (exit_cancel)
+        self._deferred: dict[int, Signal] = {}
+        self._noted: set[int] = set()  # deferred signals whose wait is journaled
         self.handled = 0  # signals handled since start
         self._progress = asyncio.Event()
 
@@ -132,15 +156,36 @@ class SignalLoop:
         while self.handled < count:
             await self._progress.wait()
 
+    @property
+    def deferred(self) -> tuple[int, ...]:
+        """Signal ids waiting for their exits' cancels to be confirmed."""
+        return tuple(self._deferred)
+
+    def defer(self, signal_id: int, signal: Signal) -> None:
+        """Plan this journaled, unplanned signal on a later pass (recovery leaves such
+        signals to the loop: their closes must cancel exits first)."""
+        self._deferred.setdefault(signal_id, signal)
+
+    async def _next(self) -> Signal | None:
+        if not self._deferred:
+            return await self._queue.get()
+        try:  # a deferred close is tried again at least every retry_interval
+            return await asyncio.wait_for(self._queue.get(), self._retry_interval)
+        except TimeoutError:
+            return None
+
     async def run(self) -> None:
         while True:
             # until its handling starts, a signal taken from the queue is "held": a stop that
             # wins the lock first journals it unplanned, ahead of those still queued
-            self._held = signal = await self._queue.get()
+            self._held = signal = await self._next()
             async with self._busy:
                 if self._stopping.is_set():
                     return
                 self._held = None
+                await self.retry_deferred()
+                if signal is None:
+                    continue
                 self._on_signal(signal)
                 await self.handle(signal)
             self.handled += 1
@@ -168,8 +213,21 @@ class SignalLoop:
         await ctx.follow_config(config)
         day = await ctx.day_state(now)
         self._note_kill_switch(ctx.switch)  # the state this plan obeys, not a second read
+        gate = Gate()
+        if self._exits is not None:
+            gate = await self._exits.before_plan(signal, halted=ctx.switch.halted)
+            if gate.deferred:
+                await self._defer(signal, signal_id, gate)
+                return
         planner = planner_for(
-            config, account, now, day=day, market=market, assets=assets, planned=self._planned
+            config,
+            account,
+            now,
+            day=day,
+            market=market,
+            assets=assets,
+            planned=self._planned,
+            exit_fills=gate.exit_fills,
         )
         result = await self._execute(signal, planner, signal_id)
         self._say(narrate(signal.algo_id, signal.leg_count, result))
@@ -183,6 +241,46 @@ class SignalLoop:
         elif result.outcomes:
             ctx.account_stale()
         self._notify(SignalHandled(signal, result))
+
+    async def _defer(self, signal: Signal, signal_id: int | None, gate: Gate) -> None:
+        """Journal the signal unplanned and try it again later: its close must not go out
+        while an exit it would race is still live at the broker."""
+        journal = self._executor.journal
+        if signal_id is None:
+            signal_id = await asyncio.to_thread(journal.record_signal, signal)
+        self._deferred[signal_id] = signal
+        if signal_id not in self._noted:
+            self._noted.add(signal_id)
+            ids = ", ".join(i.client_order_id for i in gate.unconfirmed)
+            detail = (
+                f"close of signal #{signal_id} waits: the broker has not confirmed the cancel"
+                f" of exit(s) {ids}; it is tried again every {self._retry_interval:g}s"
+            )
+            data = {
+                "step": "close_deferred",
+                "exits": [i.client_order_id for i in gate.unconfirmed],
+            }
+            await asyncio.to_thread(
+                journal.record_exit, gate.unconfirmed[0], detail, data, signal_id
+            )
+            self._say(detail)
+
+    async def retry_deferred(self) -> None:
+        """Plan the deferred signals still unplanned (the caller holds ``busy``)."""
+        journal = self._executor.journal
+        for signal_id, signal in list(self._deferred.items()):
+            planned = await asyncio.to_thread(
+                journal.entries,
+                EntryFilter(statuses=(Status.PLAN,), signal_ids=(signal_id,), limit=1),
+            )
+            if planned:  # planned meanwhile (the leader's poll, say)
+                del self._deferred[signal_id]
+                continue
+            del self._deferred[signal_id]
+            self._on_signal(signal)
+            await self.handle(signal, signal_id=signal_id)
+            if signal_id not in self._deferred:
+                self.handled += 1
 
     async def _execute(
         self, signal: Signal, planner: Planner, signal_id: int | None

@@ -1,0 +1,318 @@
+"""Places the exits of entries that could not carry them as bracket legs, once they have filled;
+and says when a position has lost its exits.
+
+Every ``interval`` seconds the exit manager
+
+1. finds entries that carry ``exits`` but no bracket (see :mod:`tradebot.core.exits`), journaled
+   within ``lookback`` and whose exits are not on record yet (at start: all of them, so a
+   restart resumes what a crash left);
+2. asks :func:`~.exit_rules.entry_outcome` whether each is over (a chased limit: its chase too)
+   and what it filled; then, holding the signal lock (never in the middle of a plan):
+
+   * nothing happens while the kill switch halts (reduce-only allows exits: they reduce);
+   * an entry after which a later leg of the same algorithm and symbol was journaled gets no
+     exits (that leg, a close say, decided about the position since: the chaser's rule);
+   * else its exits go out for :func:`~.exit_rules.exit_cover` shares, priced from the average
+     price of its fills (:func:`~tradebot.core.exits.after_fill_exits`), through
+     :meth:`Executor.execute`: journaled before they are sent, under ids derived from the
+     entry's, so a restart finds them and never sends a second set. An entry whose exits cover
+     nothing (a fractional fill, another algorithm's opposite position) gets an ``exit`` row
+     saying so.
+
+3. watches exits that ended without filling (expired, canceled at the broker, rejected, never
+   sent) while the algorithm's ledger still holds the position: the position is unprotected,
+   an ERROR row says so (the ``error`` alert goes out). Exits canceled by a close
+   (:mod:`tradebot.runtime.exit_cancel`) and an oco's leg canceled because its sibling filled
+   are not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from tradebot.core.exits import after_fill_exits, exit_kind
+from tradebot.core.ids import exit_id, leg_exit_id, remainder_id
+from tradebot.core.orders import ExitKind, IntentRole, OrderClass, OrderIntent, Plan
+from tradebot.core.signal import Side
+from tradebot.exceptions import TransientError
+from tradebot.execution.executor import Executor
+from tradebot.execution.exit_rules import ZERO, entry_outcome, exit_cover
+from tradebot.journal.interface import EntryFilter
+from tradebot.journal.records import FILL_STATUSES, Entry, Status, intent_from_entry
+
+log = logging.getLogger(__name__)
+
+_ENDED = (Status.CANCELED, Status.EXPIRED, Status.REJECTED, Status.FAILED)
+#: an ``exit`` row's steps that settle an entry's exits without exit orders
+_SETTLED_WITHOUT = ("none", "superseded")
+#: the ``exit`` row step of a cancel asked for by a close (runtime/exit_cancel.py)
+CANCEL_FOR_CLOSE = "cancel_for_close"
+
+
+def is_exit_entry(intent: OrderIntent) -> bool:
+    """An entry whose exits go after its fill (not a bracket, not a chase's remainder)."""
+    return (
+        intent.exits is not None
+        and intent.role is not IntentRole.EXIT
+        and intent.order_class is OrderClass.SIMPLE
+    )
+
+
+def exit_group(intent: OrderIntent) -> str:
+    """The exits that exclude each other: a bracket's legs, an oco and its stop leg."""
+    return intent.parent if intent.parent is not None else intent.client_order_id
+
+
+class ExitManager:
+    """See the module docstring. One per executor; run :meth:`run` as a supervised task."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        *,
+        busy: asyncio.Lock,
+        stopping: asyncio.Event,
+        now: Callable[[], datetime],
+        interval: float = 1.0,
+        lookback: timedelta = timedelta(days=7),
+        say: Callable[[str], None] = lambda line: None,
+        may_act: Callable[[OrderIntent], bool] = lambda intent: True,
+    ) -> None:
+        self._executor = executor
+        self._busy = busy
+        self._stopping = stopping
+        self._now = now
+        self._interval = interval
+        self._lookback = lookback
+        self._say = say
+        self._may_act = may_act  # the kill switch's say (the runtime reads it)
+        self._waiting: dict[str, tuple[OrderIntent, int, int | None]] = {}  # id -> (entry, row)
+        self._intents_after: int | None = None  # INTENT rows scanned up to this id
+        self._ended_after: int | None = None  # final rows of exits scanned up to this id
+
+    @property
+    def waiting(self) -> tuple[str, ...]:
+        """Entries whose exits are not placed yet (for tests and the status line)."""
+        return tuple(self._waiting)
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.tick()
+            except TransientError as exc:
+                log.warning("placing exits: the broker did not answer: %s", exc)
+            await asyncio.sleep(self._interval)
+
+    async def tick(self) -> None:
+        await self._discover()
+        for entry_id in list(self._waiting):
+            await self._advance(entry_id)
+        await self._watch_ended()
+
+    # -- entries waiting for their exits ----------------------------------------------------
+
+    async def _discover(self) -> None:
+        journal = self._executor.journal
+        first = self._intents_after is None
+        where = (
+            EntryFilter(statuses=(Status.INTENT,), since=self._now() - self._lookback)
+            if first
+            else EntryFilter(statuses=(Status.INTENT,), after_id=self._intents_after)
+        )
+        newest = await asyncio.to_thread(journal.last_id)
+        rows = await asyncio.to_thread(journal.entries, where)
+        for row in sorted(rows, key=lambda r: r.id):
+            if row.id > newest:
+                break  # written since last_id was read: the next scan starts at it
+            if row.client_order_id is None or "exits" not in (row.data or {}):
+                continue
+            intent = intent_from_entry(row)
+            if not is_exit_entry(intent) or intent.client_order_id in self._waiting:
+                continue
+            if first and await asyncio.to_thread(self._settled, intent):
+                continue  # a restart: its exits (or why it has none) are on record
+            self._waiting[intent.client_order_id] = (intent, row.id, row.signal_id)
+        self._intents_after = newest
+
+    def _settled(self, entry: OrderIntent) -> bool:
+        journal, entry_id = self._executor.journal, entry.client_order_id
+        ids = tuple(exit_id(entry_id, kind) for kind in ExitKind)
+        if journal.entries(EntryFilter(statuses=(Status.INTENT,), client_order_ids=ids, limit=1)):
+            return True
+        rows = journal.entries(EntryFilter(statuses=(Status.EXIT,), client_order_ids=(entry_id,)))
+        return any((r.data or {}).get("step") in _SETTLED_WITHOUT for r in rows)
+
+    async def _advance(self, entry_id: str) -> None:
+        entry, row_id, signal_id = self._waiting[entry_id]
+        journal = self._executor.journal
+        remainder = remainder_id(entry_id) if entry.chase is not None else None
+        ids = (entry_id,) if remainder is None else (entry_id, remainder)
+        rows = await asyncio.to_thread(journal.entries, EntryFilter(client_order_ids=ids))
+        outcome = entry_outcome(entry_id, entry.qty, rows, remainder)
+        if not outcome.over:
+            return
+        if outcome.filled <= 0:
+            del self._waiting[entry_id]  # nothing filled: nothing to protect
+            return
+        async with self._busy:
+            if self._stopping.is_set() or not self._may_act(entry):
+                return  # the kill switch halts: the exits wait (the entry stays unprotected)
+            await self._place(entry, row_id, signal_id, outcome.filled, outcome.average_price)
+        del self._waiting[entry_id]
+
+    async def _place(
+        self,
+        entry: OrderIntent,
+        row_id: int,
+        signal_id: int | None,
+        filled: Decimal,
+        average: Decimal | None,
+    ) -> None:
+        executor = self._executor
+        assert average is not None
+        later = await asyncio.to_thread(self._later_leg, entry, row_id)
+        if later is not None:
+            detail = (
+                f"no exits for {entry.client_order_id}: a later leg of algorithm"
+                f" {entry.algo_id} on {entry.symbol} ({later}) decided about the position since"
+            )
+            await self._row(entry, detail, {"step": "superseded", "by": later}, signal_id)
+            return
+        direction = entry.side.sign
+        positions = await executor.broker.positions()
+        covered_algo, covered_account = await asyncio.to_thread(
+            self._covered, entry.symbol, entry.side.opposite(), entry.algo_id
+        )
+        cover = exit_cover(
+            filled,
+            direction,
+            ledger=executor.book.qty(entry.algo_id, entry.symbol),
+            account=positions.get(entry.symbol, ZERO),
+            covered_for_algo=covered_algo,
+            covered_in_account=covered_account,
+            symbol=entry.symbol,
+        )
+        why = "; ".join(cover.why_less)
+        data: dict[str, object] = {
+            "filled": str(filled),
+            "average_price": str(average),
+            "covered": str(cover.qty),
+        }
+        if cover.qty <= 0:
+            detail = f"no exits for {entry.client_order_id} (filled {filled}): {why}"
+            await self._row(entry, detail, {"step": "none", **data}, signal_id)
+            log.warning("%s", detail)
+            self._say(detail)
+            return
+        exits = after_fill_exits(entry, cover.qty, average)
+        note = f"exits of {entry.client_order_id}: {cover.qty} of {filled} filled @ {average}"
+        if why:
+            note += f" ({why})"
+        await executor.execute(Plan(intents=exits, notes=(note,)), signal_id=signal_id)
+        if why:
+            await self._row(entry, note, {"step": "partial", **data}, signal_id)
+        self._say(note)
+
+    def _later_leg(self, entry: OrderIntent, row_id: int) -> str | None:
+        """A leg of the same algorithm and symbol journaled after the entry (the chaser's
+        guard; read under the signal lock, so no plan is half-written)."""
+        later = self._executor.journal.entries(
+            EntryFilter(
+                algo_ids=(entry.algo_id,),
+                symbols=(entry.symbol,),
+                statuses=(Status.LEG,),
+                after_id=row_id,
+                limit=1,
+            )
+        )
+        return later[0].leg if later else None
+
+    def _covered(self, symbol: str, side: Side, algo_id: int) -> tuple[Decimal, Decimal]:
+        """Shares live exits on ``side`` of ``symbol`` cover: the algorithm's, the account's."""
+        groups: dict[str, tuple[int, Decimal]] = {}
+        for stored in self._executor.journal.unresolved_intents():
+            intent = stored.intent
+            if intent.role is IntentRole.EXIT and intent.symbol == symbol and intent.side == side:
+                groups[exit_group(intent)] = (intent.algo_id, intent.qty)
+        mine = sum((q for a, q in groups.values() if a == algo_id), ZERO)
+        return mine, sum((q for _, q in groups.values()), ZERO)
+
+    async def _row(
+        self, entry: OrderIntent, detail: str, data: dict[str, object], signal_id: int | None
+    ) -> None:
+        journal = self._executor.journal
+        await asyncio.to_thread(journal.record_exit, entry, detail, data, signal_id)
+
+    # -- exits that ended without filling --------------------------------------------------
+
+    async def _watch_ended(self) -> None:
+        journal = self._executor.journal
+        first = self._ended_after is None
+        where = (
+            EntryFilter(statuses=_ENDED, since=self._now() - self._lookback)
+            if first
+            else EntryFilter(statuses=_ENDED, after_id=self._ended_after)
+        )
+        newest = await asyncio.to_thread(journal.last_id)
+        rows = await asyncio.to_thread(journal.entries, where)
+        for row in sorted(rows, key=lambda r: r.id):
+            if row.id > newest:
+                break  # the next scan starts after newest
+            if row.client_order_id is not None:
+                await asyncio.to_thread(self._unprotected, row)
+        self._ended_after = newest
+
+    def _unprotected(self, ended: Entry) -> None:
+        """An ERROR row when ``ended`` was the last live exit of a position still held."""
+        journal, coid = self._executor.journal, ended.client_order_id
+        assert coid is not None
+        found = journal.entries(EntryFilter(statuses=(Status.INTENT,), client_order_ids=(coid,)))
+        if not found:
+            return
+        intent = intent_from_entry(found[0])
+        if intent.role is not IntentRole.EXIT:
+            return
+        rows = self._group_rows(exit_group(intent))
+        if any(r.status in FILL_STATUSES for r in rows):
+            return  # an exit of the group filled: the position is closed, not unprotected
+        if any(
+            r.status is Status.EXIT and (r.data or {}).get("step") in (CANCEL_FOR_CLOSE, "alerted")
+            for r in rows
+        ):
+            return  # canceled by a close of ours, or already reported
+        members = {r.client_order_id for r in rows if r.status is Status.INTENT}
+        ended_ids = {r.client_order_id for r in rows if r.status in _ENDED}
+        if members - ended_ids:
+            return  # another exit of the group is still live
+        held = self._executor.book.qty(intent.algo_id, intent.symbol) * intent.side.opposite().sign
+        if held <= 0:
+            return  # the position is gone: nothing is left unprotected
+        kind = {"tp": "take-profit", "sl": "stop-loss", "ts": "trailing stop"}[exit_kind(intent)]
+        detail = (
+            f"POSITION UNPROTECTED: the {kind} {coid} of algorithm {intent.algo_id} ended"
+            f" {ended.status} ({ended.detail}) without filling; it still holds {held}"
+            f" {intent.symbol} with no live exit"
+        )
+        journal.record_exit(intent, detail, {"step": "alerted", "ended": str(ended.status)}, None)
+        journal.record_error(
+            detail, algo_id=intent.algo_id, symbol=intent.symbol, client_order_id=coid
+        )
+        log.error("%s", detail)
+        self._say(detail)
+
+    def _group_rows(self, group: str) -> list[Entry]:
+        """Every row of the exits in ``group`` (the group's own id, and its legs' ids derived
+        from it); an entry's own rows (a bracket's parent) are left out."""
+        journal = self._executor.journal
+        ids = sorted({group, leg_exit_id(group, "limit"), leg_exit_id(group, "stop")})
+        rows = journal.entries(EntryFilter(client_order_ids=tuple(ids)))
+        exits = {
+            r.client_order_id
+            for r in rows
+            if r.status is Status.INTENT and (r.data or {}).get("role") == IntentRole.EXIT
+        }
+        return [r for r in rows if r.client_order_id in exits]

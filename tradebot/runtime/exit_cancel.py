@@ -1,0 +1,221 @@
+"""A close cancels the position's exits first, confirmed, then closes what the ledger still holds.
+
+Before a signal is planned, for each symbol where it would reduce what its algorithm holds (a
+close leg, or an open on the other side, which flattens first), the algorithm's live exits on
+that symbol (unresolved EXIT intents) are canceled:
+
+1. an ``exit`` row per exit says it is canceled for the close, and why (written before the
+   cancel goes out: a restart, and the unprotected-position watch, know the cancel was ours);
+2. the cancel goes to the broker, then each exit is looked up until the broker shows it final
+   (every ``poll`` seconds, at most ``timeout``; a deferred close tried again asks for the
+   cancel again and looks once). Every lookup that shows something new is
+   recorded through :meth:`Executor.record_snapshot`, so a stop that fills at the same moment
+   lands on the algorithm's ledger before the close is planned;
+3. the signal is then planned against that book: the close is for what the ledger still holds,
+   or is skipped ``not_held`` naming the exit that closed the position (:func:`exit_fills`).
+
+If the broker does not confirm every cancel in time, the signal is **not planned**: the close
+is never sent blind (it could sell shares a stop is selling too). It is journaled as received
+and left unplanned; the signal loop tries it again on its next passes (and a restart's recovery
+plans it while it is fresh, as any signal journaled unplanned). Under a halted kill switch
+nothing is canceled (the planner skips the whole signal).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from tradebot.core.book import PositionBook
+from tradebot.core.exits import exit_kind
+from tradebot.core.orders import ExitFill, IntentRole, OrderIntent
+from tradebot.core.signal import LegKind, Signal
+from tradebot.exceptions import BrokerError, TransientError
+from tradebot.execution.executor import Executor
+from tradebot.execution.exits import CANCEL_FOR_CLOSE
+from tradebot.journal.interface import EntryFilter, Journal
+from tradebot.journal.records import FILL_STATUSES, Status, intent_from_entry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """What :meth:`ExitCanceler.before_plan` found: go on (with the exits that closed
+    positions, for the planner), or wait (``unconfirmed``: the exits still live)."""
+
+    exit_fills: Mapping[str, ExitFill] = field(default_factory=dict)
+    unconfirmed: tuple[OrderIntent, ...] = ()
+
+    @property
+    def deferred(self) -> bool:
+        return bool(self.unconfirmed)
+
+
+def reducing_symbols(signal: Signal, book: PositionBook) -> list[str]:
+    """Symbols where ``signal`` reduces what its algorithm holds: its close legs' symbols, and
+    its opens against the holding (they flatten it first)."""
+    out: list[str] = []
+    for leg in signal.legs:
+        held = book.qty(signal.algo_id, leg.symbol)
+        if not held or leg.symbol in out:
+            continue
+        if leg.kind is LegKind.CLOSE or (held > 0) != (leg.side.sign > 0):
+            out.append(leg.symbol)
+    return out
+
+
+def live_exits_in_way(journal: Journal) -> Callable[[Signal, PositionBook], Awaitable[bool]]:
+    """For start-up recovery: whether a signal reduces a position whose algorithm has live
+    exits there. Such a signal is left to the running signal loop, which cancels them first."""
+
+    async def in_way(signal: Signal, book: PositionBook) -> bool:
+        symbols = set(reducing_symbols(signal, book))
+        if not symbols:
+            return False
+        stored = await asyncio.to_thread(journal.unresolved_intents)
+        return any(
+            s.intent.role is IntentRole.EXIT
+            and s.intent.algo_id == signal.algo_id
+            and s.intent.symbol in symbols
+            for s in stored
+        )
+
+    return in_way
+
+
+class ExitCanceler:
+    """See the module docstring. Called by the signal loop, holding the signal lock."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        *,
+        timeout: float = 10.0,
+        poll: float = 0.25,
+        say: Callable[[str], None] = lambda line: None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._executor = executor
+        self._timeout = timeout
+        self._poll = poll
+        self._say = say
+        self._monotonic = monotonic
+        self._announced: set[str] = set()  # exits whose cancel row is written (retries)
+
+    async def before_plan(self, signal: Signal, *, halted: bool) -> Gate:
+        """Cancel the live exits the signal's reductions need gone; confirm; report."""
+        book, journal = self._executor.book, self._executor.journal
+        symbols = set(reducing_symbols(signal, book))
+        live: list[OrderIntent] = []
+        if symbols and not halted:
+            stored = await asyncio.to_thread(journal.unresolved_intents)
+            live = [
+                s.intent
+                for s in stored
+                if s.intent.role is IntentRole.EXIT
+                and s.intent.algo_id == signal.algo_id
+                and s.intent.symbol in symbols
+            ]
+        unconfirmed: tuple[OrderIntent, ...] = ()
+        if live:
+            key = next(leg.id.key for leg in signal.legs if leg.symbol in symbols)
+            unconfirmed = await self._cancel(live, key)
+        closes = {leg.symbol for leg in signal.close_legs}
+        fills = await asyncio.to_thread(self._exit_fills, signal.algo_id, sorted(closes))
+        return Gate(fills, unconfirmed)
+
+    async def _cancel(self, live: Sequence[OrderIntent], close_key: str) -> tuple[OrderIntent, ...]:
+        executor, journal = self._executor, self._executor.journal
+        # a deferred close tried again: its cancels are on record and were waited for once;
+        # now one round of lookups, so other signals are not held up while the broker is slow
+        retry = all(i.client_order_id in self._announced for i in live)
+        for intent in live:
+            if intent.client_order_id in self._announced:
+                continue
+            self._announced.add(intent.client_order_id)
+            detail = (
+                f"canceling exit {intent.client_order_id} ({intent.side} {intent.qty}"
+                f" {intent.symbol}) for the close ({close_key}): a close never sells while an"
+                " exit could sell the same shares"
+            )
+            data = {"step": CANCEL_FOR_CLOSE, "close_leg": close_key}
+            await asyncio.to_thread(journal.record_exit, intent, detail, data, None)
+            self._say(detail)
+        # one cancel per group: an oco's cancel takes its stop leg; a bracket's legs one by one
+        ids = {i.client_order_id for i in live}
+        for intent in (i for i in live if i.parent not in ids):
+            try:
+                await executor.broker.cancel(intent.client_order_id)
+            except (BrokerError, TransientError) as exc:
+                # already final at the broker (filled or canceled), or a lost answer: the
+                # lookups below tell which
+                log.warning("cancel of exit %s: %s", intent.client_order_id, exc)
+        return await self._confirm(live, 0.0 if retry else self._timeout)
+
+    async def _confirm(
+        self, live: Sequence[OrderIntent], patience: float
+    ) -> tuple[OrderIntent, ...]:
+        """Look each exit up until the broker shows it final; those still live at the end."""
+        executor = self._executor
+        seen: dict[str, tuple[object, Decimal]] = {}
+        waiting = [i.client_order_id for i in live]
+        deadline = self._monotonic() + patience
+        while True:
+            still: list[str] = []
+            for coid in waiting:
+                snap = await executor.broker.get_order(coid)
+                if snap is None:
+                    await asyncio.to_thread(
+                        executor.journal.record_failed,
+                        coid,
+                        "never reached the broker; given up for the close",
+                    )
+                    continue
+                if seen.get(coid) != (snap.status, snap.filled_qty):
+                    seen[coid] = (snap.status, snap.filled_qty)
+                    await executor.record_snapshot(snap, "lookup")
+                if not snap.status.is_final:
+                    still.append(coid)
+            waiting = still
+            if not waiting or self._monotonic() >= deadline:
+                return tuple(i for i in live if i.client_order_id in waiting)
+            await asyncio.sleep(self._poll)
+
+    def _exit_fills(self, algo_id: int, symbols: Sequence[str]) -> dict[str, ExitFill]:
+        """Per symbol, the exit whose fill is the algorithm's latest there (it closed the
+        position, or part of it, before the close leg came)."""
+        journal = self._executor.journal
+        out: dict[str, ExitFill] = {}
+        for symbol in symbols:
+            if self._executor.book.qty(algo_id, symbol):
+                continue  # still held: the close goes out; nothing to name
+            last = journal.entries(
+                EntryFilter(
+                    algo_ids=(algo_id,),
+                    symbols=(symbol,),
+                    statuses=tuple(FILL_STATUSES),
+                    limit=1,
+                )
+            )
+            if not last or last[0].client_order_id is None:
+                continue
+            coid = last[0].client_order_id
+            rows = journal.entries(EntryFilter(client_order_ids=(coid,)))
+            intent_rows = [r for r in rows if r.status is Status.INTENT]
+            if not intent_rows:
+                continue
+            intent = intent_from_entry(intent_rows[0])
+            if intent.role is not IntentRole.EXIT:
+                continue
+            fills = [r for r in rows if r.status in FILL_STATUSES and r.qty and r.price]
+            qty = sum((r.qty for r in fills if r.qty is not None), Decimal(0))
+            value = sum((r.qty * r.price for r in fills if r.qty and r.price), Decimal(0))
+            at: datetime = max(r.at for r in fills)
+            out[symbol] = ExitFill(coid, exit_kind(intent), qty, value / qty, at)
+        return out
