@@ -357,11 +357,13 @@ class PaperAccount:
         return self.update(order, status)
 
     def update(self, order: SimOrder, event: str, **extra: str) -> dict[str, Any]:
-        """The ``data`` of a ``trade_updates`` message about ``order``."""
+        """The ``data`` of a ``trade_updates`` message about ``order``: its own object (a leg's
+        with the uuid Alpaca named it by; a parent's without its legs, the least a client may
+        count on)."""
         data: dict[str, Any] = {
             "event": event,
             "execution_id": str(uuid.uuid4()),
-            "order": order.to_json(),
+            "order": order.to_json(nested=False),
             "timestamp": iso(self.now()),
         }
         data.update(extra)
