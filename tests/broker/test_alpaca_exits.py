@@ -82,10 +82,7 @@ def of(events: list[OrderEvent], cid: str) -> list[OrderEvent]:
 def ended(*cids: str) -> Callable[[list[OrderEvent]], bool]:
     """Every one of ``cids`` has a final event (a complete fill, a cancel)."""
     return lambda seen: all(
-        any(
-            (isinstance(e, OrderFilled) and not e.partial) or e.final_kind
-            for e in of(seen, cid)
-        )
+        any((isinstance(e, OrderFilled) and not e.partial) or e.final_kind for e in of(seen, cid))
         for cid in cids
     )
 
@@ -192,9 +189,7 @@ async def test_an_oco_after_the_fill_stops_out_and_cancels_its_take_profit(
     )
     snap = await broker.submit(oco)
     assert snap.client_order_id == TP
-    assert [(leg.client_order_id, leg.status) for leg in snap.legs] == [
-        (SL, OrderStatus.PENDING)
-    ]
+    assert [(leg.client_order_id, leg.status) for leg in snap.legs] == [(SL, OrderStatus.PENDING)]
     (raw,) = server.orders(TP)
     assert (raw["order_class"], raw["type"], raw["limit_price"]) == ("oco", "limit", "105")
     prices(server, "94")
@@ -251,9 +246,7 @@ async def test_the_exits_hold_the_shares_another_sell_wants(
     with pytest.raises(OrderRejected) as caught:
         await broker.submit(make_intent("tb1-AAPL-c-1", side=Side.SELL, qty="4"))
     assert caught.value.status == 403
-    assert "insufficient qty available for order (requested: 4, available: 0)" in str(
-        caught.value
-    )
+    assert "insufficient qty available for order (requested: 4, available: 0)" in str(caught.value)
     await broker.cancel(SL)  # one exit alone still holds the shares: only one can fill
     with pytest.raises(OrderRejected):
         await broker.submit(make_intent("tb1-AAPL-c-2", side=Side.SELL, qty="4"))
