@@ -296,18 +296,23 @@ async def test_a_foreign_order_passes_through_and_is_listed_for_once(
 async def test_exit_fills_missed_while_the_stream_was_down_are_reconciled_on_our_ids(
     server: AlpacaServer, broker: AlpacaBroker
 ) -> None:
-    await filled_bracket(server, broker)
-    prices(server, "106")
+    server.script_fills(FillScript(hold=True))
+    await broker.submit(bracket())  # its answer names the legs: they are watched from now on
+    await events_until(broker, lambda seen: len(seen) == 1)  # the entry's acceptance
     server.stream.accepting = False
     server.stream.drop_connections()
     await wait_until(lambda: server.stream.listeners == 0)
-    server.step_price_path()  # the take-profit fills; nobody hears it
-    await wait_until(lambda: server.orders(ENTRY) and server.account.positions["AAPL"].qty == 0)
+    server.fill(ENTRY)  # nobody hears the entry fill, nor its legs going live,
+    server.script_fills(FillScript(limits_cross=True))
+    prices(server, "106")
+    server.step_price_path()  # nor the take-profit's fill
+    await wait_until(lambda: server.account.positions["AAPL"].qty == 0)
     server.stream.accepting = True
-    events = await events_until(broker, ended(TP, SL))
+    events = await events_until(broker, ended(ENTRY, TP, SL))
+    assert [type(e) for e in of(events, TP)] == [OrderAccepted, OrderFilled]
     (fill,) = [e for e in of(events, TP) if isinstance(e, OrderFilled)]
     assert (fill.qty, fill.price) == (Decimal(10), Decimal(105))
-    assert [type(e) for e in of(events, SL)] == [OrderCanceled]
+    assert [type(e) for e in of(events, SL)] == [OrderAccepted, OrderCanceled]
 
 
 @pytest.mark.parametrize(
@@ -336,3 +341,20 @@ async def test_a_stop_leg_fills_while_its_cancel_is_in_flight(
     assert stop.filled_qty == filled and stop.filled_avg_price == 100
     assert sum(e.qty for e in of(events, SL) if isinstance(e, OrderFilled)) == filled
     assert server.account.positions["AAPL"].qty == 10 - filled
+
+
+async def test_a_restarted_adapter_reconciles_open_legs_under_our_ids(
+    server: AlpacaServer, broker: AlpacaBroker
+) -> None:
+    server.script_fills(FillScript(limits_cross=True))
+    await broker.submit(bracket(limit="99"))  # rests, its legs held
+    restarted = AlpacaBroker(
+        fast_config(server), Mode.PAPER, key_id=SecretStr(KEY_ID), secret_key=SecretStr(SECRET_KEY)
+    )
+    async with restarted:  # its reconcile on connect lists the open orders, legs among them
+        events = await events_until(restarted, lambda seen: len(seen) == 3)
+    assert sorted((type(e).__name__, e.client_order_id) for e in events) == [
+        ("OrderAccepted", ENTRY),
+        ("OrderAccepted", SL),
+        ("OrderAccepted", TP),
+    ]
