@@ -11,6 +11,9 @@
   multi-symbol snapshot per signal), through the same translation and retry policy.
 * Fills come from the trade-updates stream; after every (re)connect open orders are reconciled
   over REST, and :class:`~tradebot.broker.tracker.OrderTracker` makes each event appear once.
+* Exits: bracket, oto and oco orders, stops and trailing stops. Alpaca names a bracket's legs
+  itself; answers, lookups (:meth:`AlpacaBroker.get_order` finds a leg by our id through its
+  parent) and events carry our ids for them (:mod:`tradebot.broker.alpaca.legs`).
 
 alpaca-py (and pandas) load when the connection starts, in a worker thread, never at import.
 """

@@ -8,7 +8,9 @@ alpaca`` use it the same way::
         client = TradingClient("k", "s", url_override=server.url)
         stream = TradingStream("k", "s", url_override=server.stream_url)
         server.add_fault(Fault.drop())        # next POST /v2/orders: accept, then hang up
-        server.orders(client_order_id="...")  # inspection
+        server.orders(client_order_id="...")  # inspection (legs listed as their own orders)
+        server.legs("entry-id")               # a bracket's legs, as Alpaca nests them
+        server.step_price_path()              # the next price: limits cross, stops trigger
 
 State lives in memory under one lock, so a bot process can be killed and restarted against the
 same server process and find its orders there.

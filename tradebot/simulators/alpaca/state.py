@@ -3,8 +3,14 @@
 Plain, synchronous and clock-injected: the server serialises access with a lock and does the
 timing (delayed and partial fills). Semantics follow Alpaca's Trading API v2: a client order id is
 unique per account forever (even after a cancel); buys need buying power; a sell beyond the long
-position is a short, allowed only for shortable assets on a shorting-enabled account. Error
-answers carry Alpaca's status codes and ``{"code", "message"}`` bodies.
+position is a short, allowed only for shortable assets on a shorting-enabled account, and shares
+that open sells hold (a long's exits) are not available to another sell. Error answers carry
+Alpaca's status codes and ``{"code", "message"}`` bodies.
+
+Exits: a bracket/oto order's legs wait (``held``) for the entry and go live for the whole shares
+it filled; an oco's stop leg is live at once. The first execution of one exit of a bracket or an
+oco cancels the other (one-cancels-other; a partly filled exit keeps its rest). When the price
+makes an order fill is :mod:`~tradebot.simulators.alpaca.triggers`' part.
 """
 
 from __future__ import annotations
