@@ -161,7 +161,7 @@ class PaperAccount:
             "avg_entry_price": str(pos.avg_price),
             "qty": str(pos.qty),
             "qty_available": str(
-                pos.qty - self.held_for_orders(symbol) if pos.qty > 0 else pos.qty
+                max(pos.qty - self.held_for_orders(symbol), Decimal(0)) if pos.qty > 0 else pos.qty
             ),
             "side": "long" if pos.qty > 0 else "short",
             "market_value": str(value),
