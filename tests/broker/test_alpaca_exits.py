@@ -20,7 +20,7 @@ from tradebot.core.ids import exit_id
 from tradebot.core.orders import IntentRole, OrderClass, OrderIntent, OrderType, TimeInForce
 from tradebot.core.signal import Side
 from tradebot.exceptions import OrderRejected
-from tradebot.simulators.alpaca.faults import FillScript
+from tradebot.simulators.alpaca.faults import Fault, FillScript
 from tradebot.simulators.alpaca.prices import parse_price_path
 from tradebot.simulators.alpaca.server import AlpacaServer
 
@@ -84,6 +84,13 @@ def ended(*cids: str) -> Callable[[list[OrderEvent]], bool]:
     return lambda seen: all(
         any((isinstance(e, OrderFilled) and not e.partial) or e.final_kind for e in of(seen, cid))
         for cid in cids
+    )
+
+
+async def connected(server: AlpacaServer, adapters: int) -> None:
+    """``adapters`` adapters listen, and each has made its on-connect reconcile's listing."""
+    await wait_until(
+        lambda: server.stream.listeners == adapters and server.requests.count(LIST) >= adapters
     )
 
 
@@ -265,7 +272,7 @@ async def test_leg_events_are_named_after_a_restart_by_one_listing(
         fast_config(server), Mode.PAPER, key_id=SecretStr(KEY_ID), secret_key=SecretStr(SECRET_KEY)
     )
     async with restarted:
-        await wait_until(lambda: server.stream.listeners == 2)
+        await connected(server, 2)
         listings = server.requests.count(LIST)
         await broker.submit(bracket())  # the other process placed it
         events = await events_until(restarted, ended(ENTRY))
@@ -281,6 +288,7 @@ async def test_a_foreign_order_passes_through_and_is_listed_for_once(
     server: AlpacaServer, broker: AlpacaBroker
 ) -> None:
     server.script_fills(FillScript(hold=True))
+    await connected(server, 1)
     with server.lock:  # placed by hand, without a client order id: Alpaca names it (a uuid)
         foreign = server.account.submit(
             {"symbol": "MSFT", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day"}
@@ -358,3 +366,26 @@ async def test_a_restarted_adapter_reconciles_open_legs_under_our_ids(
         ("OrderAccepted", SL),
         ("OrderAccepted", TP),
     ]
+
+
+async def test_a_leg_update_that_cannot_be_named_yet_waits_for_the_reconcile(
+    server: AlpacaServer, broker: AlpacaBroker
+) -> None:
+    """The listing that would name a leg fails: its update is held back (never published under
+    Alpaca's name) and the reconcile it asks for reports the leg under our id."""
+    server.script_fills(FillScript(hold=True))
+    restarted = AlpacaBroker(
+        fast_config(server), Mode.PAPER, key_id=SecretStr(KEY_ID), secret_key=SecretStr(SECRET_KEY)
+    )
+    async with restarted:
+        await connected(server, 2)
+        await broker.submit(bracket())
+        listings = server.requests.count(LIST)
+        server.add_fault(Fault.error(500, method="GET", path="/v2/orders", times=5))
+        server.fill(ENTRY)  # the legs go live: updates under names the restarted one lacks
+        events = await events_until(
+            restarted, lambda seen: len(of(seen, TP)) == 1 and len(of(seen, SL)) == 1
+        )
+        assert server.requests.count(LIST) > listings + 5  # five failed tries, then answers
+    assert {e.client_order_id for e in events} == {ENTRY, TP, SL}
+    assert [type(e) for e in of(events, TP)] == [OrderAccepted]

@@ -99,7 +99,7 @@ class AlpacaBroker:
         self._client: Any = None
         self._data: Any = None
         self._stream: Any = None
-        self._names = LegNames(self._recent_orders)
+        self._names = LegNames(self._recent_orders, answer_wait=config.timeout)
         self._updates = TradeUpdates(
             list_open=self._open_orders,
             lookup=lambda cid: self._retrying(functools.partial(self._find, cid)),
@@ -199,12 +199,13 @@ class AlpacaBroker:
         request = self._sdk.order_request(fields)
         cid = fields.client_order_id
         self._updates.watch(cid)
-        try:
-            snap = await self._submit(cid, request)
-        except OrderRejected:
-            self._updates.forget(cid)
-            raise
-        self._updates.learn(snap)  # a bracket's legs: under our ids from now on
+        with self._names.sending():
+            try:
+                snap = await self._submit(cid, request)
+            except OrderRejected:
+                self._updates.forget(cid)
+                raise
+            self._updates.learn(snap)  # a bracket's legs: under our ids from now on
         return snap
 
     async def _submit(self, cid: str, request: Any) -> OrderSnapshot:

@@ -17,9 +17,11 @@ is never asked about again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 from tradebot.broker.base import OrderSnapshot
@@ -35,11 +37,31 @@ class LegNames:
     errors itself).
     """
 
-    def __init__(self, recent: Callable[[], Awaitable[list[OrderSnapshot]]]) -> None:
+    def __init__(
+        self, recent: Callable[[], Awaitable[list[OrderSnapshot]]], *, answer_wait: float
+    ) -> None:
         self._recent = recent
+        self._answer_wait = answer_wait
         self._ours: dict[str, str] = {}
         self._not_legs: set[str] = set()  # broker ids a listing showed are no leg of ours
         self._lock = asyncio.Lock()
+        self._sending = 0
+        self._answered = asyncio.Event()  # set while no submission waits for its answer
+        self._answered.set()
+
+    @contextmanager
+    def sending(self) -> Iterator[None]:
+        """Around a submission and the :meth:`learn` of its answer: updates about the legs of
+        an entry that fills at once can arrive before the answer that names them, and wait for
+        it (up to ``answer_wait`` seconds) rather than list the orders to learn the same."""
+        self._sending += 1
+        self._answered.clear()
+        try:
+            yield
+        finally:
+            self._sending -= 1
+            if not self._sending:
+                self._answered.set()
 
     def learn(self, snap: OrderSnapshot) -> None:
         for leg in snap.legs:
@@ -60,6 +82,8 @@ class LegNames:
         """
         ours = self._ours.get(snap.broker_order_id)
         if ours is None and self._worth_asking(snap):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._answered.wait(), self._answer_wait)
             async with self._lock:  # one listing at a time; the next caller may find it learned
                 if snap.broker_order_id not in self._ours:
                     await self._refresh()
