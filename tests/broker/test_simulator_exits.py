@@ -183,6 +183,8 @@ def test_a_trailing_stop_by_price_and_an_oco_with_a_stop_limit_leg(server: Alpac
         stop_loss={"stop_price": "96", "limit_price": "95.5"},
     )
     assert status == 200 and oco["limit_price"] == "105"
+    for placed in (trailing, oco):
+        validate(SPEC, schema("Order"), placed)
     (leg,) = oco["legs"]
     assert (leg["type"], leg["status"], leg["stop_price"], leg["limit_price"]) == (
         "stop_limit",

@@ -200,7 +200,9 @@ class AlpacaServer:
         """The cancel/fill race, for the next ``times`` cancel requests: the cancel is accepted
         (204, as Alpaca answers a cancel it will attempt), but ``fill_qty`` (None: everything
         that remains) fills before it takes effect; only what is left after that is canceled.
-        An order that fills completely ends ``filled`` and no ``canceled`` update is sent."""
+        An order that fills completely ends ``filled`` and no ``canceled`` update is sent.
+        Exit legs race too: a stop whose cancel is in flight fills at the current price, and
+        its fill cancels the other exit as any fill of it would."""
         with self.lock:
             self._cancel_races.extend([fill_qty] * times)
 
