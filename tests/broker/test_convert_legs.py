@@ -77,3 +77,11 @@ def test_hostile_legs_never_crash_the_parser(legs: Any) -> None:
         assert str(exc).startswith("Alpaca sent")
         return
     assert all(leg.client_order_id in (PARENT + "-tp", PARENT + "-sl") for leg in snap.legs)
+
+
+def test_a_replaced_leg_has_ended() -> None:
+    """Alpaca ends a bracket's take-profit "replaced" when its stop-loss fills: it never fills
+    again (tradebot replaces nothing), so it is over, not pending forever."""
+    take = order("leg1", side="sell", type="limit", status="replaced")
+    (leg,) = order_snapshot(order(status="filled", legs=[take])).legs
+    assert (leg.status, leg.reason) == (OrderStatus.CANCELED, "replaced")

@@ -26,6 +26,10 @@ _STATUS = {
     "canceled": OrderStatus.CANCELED,
     "rejected": OrderStatus.REJECTED,
     "expired": OrderStatus.EXPIRED,
+    # tradebot never replaces an order, so one that is "replaced" will not fill any more: a
+    # replacement made by hand is another order; and Alpaca ends a bracket's take-profit leg
+    # "replaced" when its stop-loss fills (reported in alpaca-py issue 198): canceled for us
+    "replaced": OrderStatus.CANCELED,
 }
 
 
@@ -96,7 +100,7 @@ def _single_order(order: Mapping[str, Any]) -> OrderSnapshot:
             status=_STATUS.get(str(order["status"]), OrderStatus.PENDING),
             submitted_at=timestamp(order.get("submitted_at")),
             updated_at=timestamp(order.get("updated_at")),
-            reason=str(order.get("status")) if order.get("status") in ("rejected",) else "",
+            reason=str(order["status"]) if order.get("status") in ("rejected", "replaced") else "",
         )
     except (KeyError, ValueError) as exc:
         raise BrokerError(f"Alpaca sent an order without a usable {exc}") from None
