@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -10,7 +12,7 @@ from hypothesis import strategies as st
 
 from tradebot.broker.alpaca.orders import prepare, round_limit, round_qty
 from tradebot.core.account import AssetInfo
-from tradebot.core.orders import TimeInForce
+from tradebot.core.orders import IntentRole, OrderClass, OrderIntent, OrderType, TimeInForce
 from tradebot.core.signal import Side
 from tradebot.exceptions import OrderRejected
 
@@ -66,3 +68,84 @@ def test_shorting_a_non_shortable_asset_is_refused_but_selling_holdings_is_not()
 def test_not_tradable() -> None:
     with pytest.raises(OrderRejected, match="not tradable"):
         prepare(make_intent(), AssetInfo("AAPL", tradable=False))
+
+
+def _exit_intent(**fields: Any) -> OrderIntent:
+    values: dict[str, Any] = {
+        "client_order_id": "tb1-AAPL-o-e1-sl",
+        "algo_id": 1,
+        "symbol": "AAPL",
+        "side": Side.SELL,
+        "qty": Decimal(10),
+        "order_type": OrderType.STOP,
+        "time_in_force": TimeInForce.GTC,
+        "role": IntentRole.EXIT,
+        "leg_ids": (),
+        "reference_price": Decimal(100),
+        "stop_price": Decimal("95.001"),
+    }
+    values.update(fields)
+    return OrderIntent(**values)
+
+
+def test_exit_prices_round_toward_the_entry_never_further() -> None:
+    # a long's exits sell: its stop rounds up, its take-profit down (both nearer the entry)
+    assert prepare(_exit_intent(), FRACTIONABLE).stop_price == Decimal("95.01")
+    buy_stop = _exit_intent(side=Side.BUY, stop_price=Decimal("105.009"))
+    assert prepare(buy_stop, FRACTIONABLE).stop_price == Decimal("105.00")
+    entry = replace(
+        make_intent(tif=TimeInForce.GTC),
+        order_class=OrderClass.BRACKET,
+        take_profit_price=Decimal("105.009"),
+        stop_loss_price=Decimal("94.991"),
+    )
+    fields = prepare(entry, FRACTIONABLE)
+    assert (fields.take_profit_price, fields.stop_loss_price) == (
+        Decimal("105.00"),
+        Decimal("95.00"),
+    )
+    short = replace(
+        entry,
+        side=Side.SELL,
+        take_profit_price=Decimal("94.991"),
+        stop_loss_price=Decimal("105.009"),
+    )
+    fields = prepare(short, FRACTIONABLE)
+    assert (fields.take_profit_price, fields.stop_loss_price) == (
+        Decimal("95.00"),
+        Decimal("105.00"),
+    )
+    oco = _exit_intent(
+        client_order_id="tb1-AAPL-o-e1-tp",
+        order_type=OrderType.LIMIT,
+        order_class=OrderClass.OCO,
+        limit_price=Decimal("105.009"),
+        take_profit_price=Decimal("105.009"),
+        stop_loss_price=Decimal("94.991"),
+    )
+    fields = prepare(oco, FRACTIONABLE)
+    assert fields.limit_price == fields.take_profit_price == Decimal("105.00")
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"qty": Decimal("10.5"), "time_in_force": TimeInForce.DAY}, "fractional_advanced"),
+        ({"time_in_force": TimeInForce.IOC}, "advanced_tif"),
+        ({"extended_hours": True}, "extended_hours"),
+        ({"trail_pct": Decimal(100)}, "trail_pct"),
+    ],
+)
+def test_advanced_orders_alpaca_would_refuse_are_refused_before_sending(
+    fields: dict[str, Any], code: str
+) -> None:
+    trailing = {"order_type": OrderType.TRAILING_STOP, "stop_price": None, "trail_pct": Decimal(5)}
+    with pytest.raises(OrderRejected) as caught:
+        prepare(_exit_intent(**(trailing | fields)), FRACTIONABLE)
+    assert caught.value.code == code
+
+
+def test_a_leg_is_never_sent_by_itself() -> None:
+    leg = _exit_intent(parent="tb1-AAPL-o-e1")
+    with pytest.raises(ValueError, match="never sent by itself"):
+        prepare(leg, FRACTIONABLE)

@@ -11,6 +11,9 @@
   multi-symbol snapshot per signal), through the same translation and retry policy.
 * Fills come from the trade-updates stream; after every (re)connect open orders are reconciled
   over REST, and :class:`~tradebot.broker.tracker.OrderTracker` makes each event appear once.
+* Exits: bracket, oto and oco orders, stops and trailing stops. Alpaca names a bracket's legs
+  itself; answers, lookups (:meth:`AlpacaBroker.get_order` finds a leg by our id through its
+  parent) and events carry our ids for them (:mod:`tradebot.broker.alpaca.legs`).
 
 alpaca-py (and pandas) load when the connection starts, in a worker thread, never at import.
 """
@@ -33,6 +36,7 @@ from pydantic import SecretStr
 
 from tradebot.broker.alpaca import convert
 from tradebot.broker.alpaca.endpoints import resolve
+from tradebot.broker.alpaca.legs import LegNames, leg_parents
 from tradebot.broker.alpaca.orders import prepare
 from tradebot.broker.alpaca.updates import TradeUpdates
 from tradebot.broker.base import OrderSnapshot
@@ -95,9 +99,11 @@ class AlpacaBroker:
         self._client: Any = None
         self._data: Any = None
         self._stream: Any = None
+        self._names = LegNames(self._recent_orders, answer_wait=config.timeout)
         self._updates = TradeUpdates(
             list_open=self._open_orders,
-            lookup=lambda cid: self._retrying(functools.partial(self._lookup, cid)),
+            lookup=lambda cid: self._retrying(functools.partial(self._find, cid)),
+            names=self._names,
             now=now,
             retry_delay=config.reconnect_delay,
         )
@@ -193,11 +199,14 @@ class AlpacaBroker:
         request = self._sdk.order_request(fields)
         cid = fields.client_order_id
         self._updates.watch(cid)
-        try:
-            return await self._submit(cid, request)
-        except OrderRejected:
-            self._updates.forget(cid)
-            raise
+        with self._names.sending():
+            try:
+                snap = await self._submit(cid, request)
+            except OrderRejected:
+                self._updates.forget(cid)
+                raise
+            self._updates.learn(snap)  # a bracket's legs: under our ids from now on
+        return snap
 
     async def _submit(self, cid: str, request: Any) -> OrderSnapshot:
         """Send under ``cid``, retrying what is transient; after an unknown outcome every
@@ -228,7 +237,8 @@ class AlpacaBroker:
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def get_order(self, client_order_id: str) -> OrderSnapshot | None:
-        found: OrderSnapshot | None = await self._retrying(lambda: self._lookup(client_order_id))
+        """The order, or the leg of a bracket/oto/oco order, we call ``client_order_id``."""
+        found: OrderSnapshot | None = await self._retrying(lambda: self._find(client_order_id))
         if found is not None and not found.status.is_final:
             self._updates.watch(client_order_id)
         return found
@@ -297,6 +307,21 @@ class AlpacaBroker:
         raw = await self._retrying(lambda: self._call(lambda c: c.get_orders(request)))
         return [convert.order_snapshot(item) for item in raw or ()]
 
+    async def _recent_orders(self) -> list[OrderSnapshot]:
+        """The recent orders with their legs nested (:class:`LegNames` learns from them). An
+        order in the list that cannot be read is left out: it names no leg we could use."""
+        request = self._sdk.recent_orders_request()
+        raw = await self._retrying(lambda: self._call(lambda c: c.get_orders(request)))
+        if not isinstance(raw, list):
+            raise BrokerError("Alpaca sent an order list that is not a list")
+        found = []
+        for item in raw:
+            try:
+                found.append(convert.order_snapshot(item))
+            except BrokerError as exc:
+                log.warning("left an unreadable order out of the recent orders: %s", exc)
+        return found
+
     # -- calling the SDK --------------------------------------------------------------------
 
     async def _call(
@@ -321,8 +346,42 @@ class AlpacaBroker:
             raise translate(exc, client_order_id=cid) from None
 
     async def _lookup(self, cid: str) -> OrderSnapshot | None:
+        """The order Alpaca knows by client order id ``cid``, with its legs nested."""
         raw = await self._call(lambda c: c.get_order_by_client_id(cid), absent=(404,))
-        return None if raw is None else convert.order_snapshot(raw)
+        if raw is None:
+            return None
+        if (
+            isinstance(raw, Mapping)
+            and raw.get("order_class") in ("bracket", "oto", "oco")
+            and not raw.get("legs")
+            and isinstance(raw.get("id"), str)
+        ):  # an answer without its legs: ask for the order nested
+            order_id, nested = raw["id"], self._sdk.nested_request()
+            again = await self._call(lambda c: c.get_order_by_id(order_id, nested), absent=(404,))
+            raw = raw if again is None else again
+        snap = convert.order_snapshot(raw)
+        self._updates.learn(snap)
+        return snap
+
+    async def _find(self, cid: str) -> OrderSnapshot | None:
+        """:meth:`_lookup`, or for an id Alpaca does not know because it is a leg (named by
+        Alpaca), that leg under our id: by its broker id when a snapshot named it before, else
+        from its possible parents (:func:`leg_parents`). Only a leg of the type the id says
+        matches (``-tp`` a limit, ``-sl`` a stop): the names come from the legs' types."""
+        found = await self._lookup(cid)
+        if found is not None:
+            return found
+        broker_id = self._names.broker_id(cid)
+        if broker_id is not None:
+            raw = await self._call(lambda c: c.get_order_by_id(broker_id), absent=(404,))
+            if raw is not None:
+                return replace(convert.order_snapshot(raw), client_order_id=cid)
+        for parent_id in leg_parents(cid):
+            parent = await self._lookup(parent_id)
+            for leg in parent.legs if parent is not None else ():
+                if leg.client_order_id == cid:
+                    return leg
+        return None
 
     async def _retrying(self, call: Callable[[], Any], policy: RetryPolicy | None = None) -> Any:
         async for attempt in (policy or self._policy).retrying():

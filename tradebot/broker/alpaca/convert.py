@@ -7,12 +7,14 @@ strings straight to ``Decimal``, never through the float fields of the SDK's mod
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
+from tradebot.core.ids import leg_exit_id
 from tradebot.core.market import implausible_price
 from tradebot.core.signal import Side
 from tradebot.exceptions import BrokerError
@@ -24,6 +26,10 @@ _STATUS = {
     "canceled": OrderStatus.CANCELED,
     "rejected": OrderStatus.REJECTED,
     "expired": OrderStatus.EXPIRED,
+    # tradebot never replaces an order, so one that is "replaced" will not fill any more: a
+    # replacement made by hand is another order; and Alpaca ends a bracket's take-profit leg
+    # "replaced" when its stop-loss fills (reported in alpaca-py issue 198): canceled for us
+    "replaced": OrderStatus.CANCELED,
 }
 
 
@@ -54,7 +60,32 @@ def _mapping(raw: object, what: str) -> Mapping[str, Any]:
 
 
 def order_snapshot(raw: object) -> OrderSnapshot:
+    """One Alpaca order; a bracket/oto/oco order's ``legs`` (when Alpaca nests them) come as
+    :attr:`OrderSnapshot.legs`, each named by *our* id for it (:func:`leg_exit_id`: Alpaca
+    names legs itself, with uuids) and carrying its own broker id, status and fills."""
     order = _mapping(raw, "an order")
+    snap = _single_order(order)
+    legs = order.get("legs")
+    if legs is None:
+        return snap
+    if not isinstance(legs, list):
+        raise BrokerError(f"Alpaca sent legs that are {type(legs).__name__}, not a list")
+    return replace(snap, legs=tuple(_leg(snap.client_order_id, item) for item in legs))
+
+
+def _leg(parent_id: str, raw: object) -> OrderSnapshot:
+    leg = _mapping(raw, "an order's leg")
+    leg_type = leg.get("type")
+    try:
+        ours = leg_exit_id(parent_id, str(leg_type))
+    except ValueError:
+        raise BrokerError(
+            f"Alpaca sent a leg of type {str(leg_type)[:20]!r}, not an exit"
+        ) from None
+    return replace(_single_order(leg), client_order_id=ours)
+
+
+def _single_order(order: Mapping[str, Any]) -> OrderSnapshot:
     try:
         side = Side(str(order["side"]))
         avg = order.get("filled_avg_price")
@@ -69,7 +100,7 @@ def order_snapshot(raw: object) -> OrderSnapshot:
             status=_STATUS.get(str(order["status"]), OrderStatus.PENDING),
             submitted_at=timestamp(order.get("submitted_at")),
             updated_at=timestamp(order.get("updated_at")),
-            reason=str(order.get("status")) if order.get("status") in ("rejected",) else "",
+            reason=str(order["status"]) if order.get("status") in ("rejected", "replaced") else "",
         )
     except (KeyError, ValueError) as exc:
         raise BrokerError(f"Alpaca sent an order without a usable {exc}") from None

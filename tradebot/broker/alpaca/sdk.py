@@ -26,12 +26,23 @@ from alpaca.data.enums import DataFeed
 from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.requests import StockSnapshotRequest
 from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderClass as SdkOrderClass
 from alpaca.trading.enums import OrderSide, QueryOrderStatus
 from alpaca.trading.enums import TimeInForce as SdkTimeInForce
-from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.requests import (
+    GetOrderByIdRequest,
+    GetOrdersRequest,
+    LimitOrderRequest,
+    MarketOrderRequest,
+    StopLossRequest,
+    StopOrderRequest,
+    TakeProfitRequest,
+    TrailingStopOrderRequest,
+)
 from alpaca.trading.stream import TradingStream
 
 from tradebot.broker.alpaca.orders import OrderRequestFields
+from tradebot.core.orders import OrderClass, OrderType
 
 
 class _TimeoutSession(requests.Session):
@@ -73,7 +84,11 @@ def snapshot_request(symbols: list[str], feed: str) -> Any:
 
 
 def order_request(fields: OrderRequestFields) -> Any:
-    """The SDK request for prepared fields (the SDK wants floats; they come from exact decimals)."""
+    """The SDK request for prepared fields (the SDK wants floats; they come from exact decimals).
+
+    An oco goes as Alpaca documents it: ``type: limit`` with the take-profit as
+    ``take_profit.limit_price`` and no top-level limit price.
+    """
     common: dict[str, Any] = {
         "symbol": fields.symbol,
         "qty": float(fields.qty),
@@ -82,9 +97,33 @@ def order_request(fields: OrderRequestFields) -> Any:
         "client_order_id": fields.client_order_id,
         "extended_hours": fields.extended_hours or None,
     }
+    if fields.order_class is not OrderClass.SIMPLE:
+        common["order_class"] = SdkOrderClass(fields.order_class.value)
+    if fields.take_profit_price is not None:
+        common["take_profit"] = TakeProfitRequest(limit_price=float(fields.take_profit_price))
+    if fields.stop_loss_price is not None:
+        common["stop_loss"] = StopLossRequest(stop_price=float(fields.stop_loss_price))
+    if fields.order_type is OrderType.STOP:
+        assert fields.stop_price is not None
+        return StopOrderRequest(stop_price=float(fields.stop_price), **common)
+    if fields.order_type is OrderType.TRAILING_STOP:
+        assert fields.trail_percent is not None
+        return TrailingStopOrderRequest(trail_percent=float(fields.trail_percent), **common)
+    if fields.order_class is OrderClass.OCO:
+        return LimitOrderRequest(**common)
     if fields.limit_price is None:
         return MarketOrderRequest(**common)
     return LimitOrderRequest(limit_price=float(fields.limit_price), **common)
+
+
+def recent_orders_request() -> Any:
+    """Recent orders of every status, legs nested under their parents: one request that names
+    every leg a bracket, oto or oco order has (a filled entry's legs are not "open" nested)."""
+    return GetOrdersRequest(status=QueryOrderStatus.ALL, limit=500, nested=True)
+
+
+def nested_request() -> Any:
+    return GetOrderByIdRequest(nested=True)
 
 
 def open_orders_request() -> Any:

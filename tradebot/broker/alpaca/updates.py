@@ -3,7 +3,10 @@
 The stream does not replay what it sent while a client was disconnected, so each time the SDK's
 ``TradingStream`` (re)connects, :class:`TradeUpdates` asks for the open orders and looks up every
 order it watches that has not ended; :class:`~tradebot.broker.tracker.OrderTracker` turns both
-sources into events, each exactly once (by client order id and cumulative quantity).
+sources into events, each exactly once (by client order id and cumulative quantity). Updates and
+listed orders that are legs of bracket, oto or oco orders are renamed to our ids first
+(:class:`~tradebot.broker.alpaca.legs.LegNames`), so a leg's fill lands on the exit journaled
+for it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from tradebot.broker.alpaca import convert
+from tradebot.broker.alpaca.legs import LegNames
 from tradebot.broker.base import OrderSnapshot
 from tradebot.broker.tracker import OrderTracker
 from tradebot.core.events import OrderEvent
@@ -35,11 +39,13 @@ class TradeUpdates:
         *,
         list_open: Callable[[], Awaitable[list[OrderSnapshot]]],
         lookup: Callable[[str], Awaitable[OrderSnapshot | None]],
+        names: LegNames,
         now: Callable[[], datetime],
         retry_delay: float,
     ) -> None:
         self._list_open = list_open
         self._lookup = lookup
+        self._names = names
         self._now = now
         self._retry_delay = retry_delay
         self._tracker = OrderTracker()
@@ -48,6 +54,13 @@ class TradeUpdates:
 
     def watch(self, client_order_id: str) -> None:
         self._tracker.watch(client_order_id)
+
+    def learn(self, snap: OrderSnapshot) -> None:
+        """Remember the names of ``snap``'s legs, and watch those that may still fill."""
+        self._names.learn(snap)
+        for leg in snap.legs:
+            if not leg.status.is_final:
+                self._tracker.watch(leg.client_order_id)
 
     def forget(self, client_order_id: str) -> None:
         self._tracker.forget(client_order_id)
@@ -70,6 +83,15 @@ class TradeUpdates:
         except BrokerError as exc:
             log.warning("ignored an unreadable trade update: %s", exc)
             return
+        try:
+            snap = await self._names.name(snap)
+        except TradebotError as exc:
+            # a leg's update we cannot name yet: the reconcile it asks for looks the watched
+            # legs up by our ids, so the fill is reported later, never under Alpaca's name
+            log.warning("a trade update for order %s waits: %s", snap.broker_order_id, exc)
+            self._connected.set()
+            return
+        self.learn(snap)
         self._publish(
             self._tracker.observe(snap, at, fill_qty=fill_qty, fill_price=fill_price, reason=reason)
         )
@@ -89,7 +111,9 @@ class TradeUpdates:
     async def reconcile(self) -> None:
         """Compare open and watched orders with Alpaca; emit what the stream missed."""
         seen: set[str] = set()
-        for snap in await self._list_open():
+        for listed in await self._list_open():
+            snap = await self._names.name(listed)  # legs are listed under Alpaca's names
+            self.learn(snap)
             seen.add(snap.client_order_id)
             self._publish(self._tracker.observe(snap, self._now()))
         for cid in self._tracker.open_orders():

@@ -65,7 +65,8 @@ def _prices(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
     help='JSONL of {"at": seconds, "symbol": S, "price": P}: prices played from the start.'
-    " Limit orders then rest until the price crosses their limit.",
+    " Limit orders then rest until the price crosses their limit; exits follow it always"
+    " (take-profits cross, stops trigger and fill at the price, trailing stops trail).",
 )
 def command(
     host: str,
@@ -81,6 +82,10 @@ def command(
     price_path: Path | None,
 ) -> None:
     """An Alpaca-compatible paper trading server on 127.0.0.1 (REST and trade updates).
+
+    Orders: market, limit, stop, stop_limit and trailing_stop, simple or as bracket, oto and
+    oco orders whose legs (Alpaca-named) wait for the entry, cancel each other and hold the
+    shares they would sell; Alpaca's 422 checks for all of them.
 
     Point tradebot at it with broker.alpaca.url, stream_url and data_url (printed at start).
     Orders, positions and cash live in this process: a bot can be killed and restarted against

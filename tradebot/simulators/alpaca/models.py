@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -17,7 +17,10 @@ INVALID_REQUEST = 40010000  # 400: a malformed request
 UNAUTHORIZED = 40110000  # 401
 
 NAMESPACE = uuid.UUID("6f1c2a4e-3b5d-4c8e-9a7f-0d1e2f3a4b5c")
-OPEN_STATUSES = frozenset({"new", "accepted", "pending_new", "partially_filled"})
+#: an order in one of these may still fill; ``held`` is a bracket/oto leg waiting for its entry
+OPEN_STATUSES = frozenset({"new", "accepted", "pending_new", "partially_filled", "held"})
+#: order classes with legs (Alpaca's "advanced" orders)
+ADVANCED_CLASSES = frozenset({"bracket", "oto", "oco"})
 
 
 class ApiError(Exception):
@@ -63,8 +66,11 @@ class SimAsset:
         }
 
 
-@dataclass
+@dataclass(eq=False)
 class SimOrder:
+    """One order. A bracket/oto/oco order's legs are orders too (``legs``; each names its
+    ``parent``), with Alpaca-made uuid client order ids."""
+
     id: str
     client_order_id: str
     symbol: str
@@ -82,17 +88,32 @@ class SimOrder:
     updated_at: datetime | None = None
     filled_at: datetime | None = None
     canceled_at: datetime | None = None
+    order_class: str = "simple"
+    stop_price: Decimal | None = None  # stop / stop_limit; a trailing stop's current level
+    trail_percent: Decimal | None = None
+    trail_price: Decimal | None = None
+    hwm: Decimal | None = None  # trailing stop: best price since it went live
+    triggered: bool = False  # a stop whose price was reached (now a market / limit order)
+    parent: SimOrder | None = field(default=None, repr=False)
+    legs: list[SimOrder] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
+        """May still fill (a ``held`` leg included): cancelable, listed as open."""
         return self.status in OPEN_STATUSES
+
+    @property
+    def is_working(self) -> bool:
+        """Open and live at the market: not a leg still waiting for its entry."""
+        return self.is_open and self.status != "held"
 
     @property
     def remaining(self) -> Decimal:
         return self.qty - self.filled_qty
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def to_json(self, *, nested: bool = True) -> dict[str, Any]:
+        """Alpaca's order object; ``nested``: with the legs rolled up under ``legs``."""
+        out: dict[str, Any] = {
             "id": self.id,
             "client_order_id": self.client_order_id,
             "created_at": iso(self.created_at),
@@ -114,17 +135,30 @@ class SimOrder:
             "filled_avg_price": None
             if self.filled_avg_price is None
             else str(self.filled_avg_price),
-            "order_class": "simple",
+            "order_class": self.order_class,
             "order_type": self.type,
             "type": self.type,
             "side": self.side,
             "time_in_force": self.time_in_force,
-            "limit_price": None if self.limit_price is None else str(self.limit_price),
-            "stop_price": None,
+            "limit_price": _text(self.limit_price),
+            "stop_price": _text(self.stop_price),
             "status": self.status,
             "extended_hours": self.extended_hours,
-            "legs": None,
+            "legs": [leg.to_json() for leg in self.legs] if nested and self.legs else None,
         }
+        if self.type == "trailing_stop":  # the spec types these as strings: only when set
+            for name, value in (
+                ("trail_percent", self.trail_percent),
+                ("trail_price", self.trail_price),
+                ("hwm", self.hwm),
+            ):
+                if value is not None:
+                    out[name] = str(value)
+        return out
+
+
+def _text(number: Decimal | None) -> str | None:
+    return None if number is None else str(number)
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Routes (the ones tradebot's adapter uses): ``GET /v2/account``, ``GET /v2/clock``,
 ``GET /v2/assets/{symbol}``, ``POST /v2/orders``, ``GET /v2/orders``,
-``GET /v2/orders:by_client_order_id``, ``GET /v2/orders/{id}``, ``DELETE /v2/orders/{id}``,
+``GET /v2/orders:by_client_order_id``, ``GET /v2/orders/{id}``, ``DELETE /v2/orders/{id}``
+(orders of every type Alpaca has for stocks, and bracket/oto/oco orders with their legs),
 ``GET /v2/positions``, ``GET /v2/positions/{symbol}``, and the market-data snapshot
 ``GET /v2/stocks/snapshots?symbols=...&feed=...`` (served on the same port: point
 ``broker.alpaca.data_url`` here too). Requests need both ``APCA-API-KEY-ID`` and

@@ -8,7 +8,9 @@ alpaca`` use it the same way::
         client = TradingClient("k", "s", url_override=server.url)
         stream = TradingStream("k", "s", url_override=server.stream_url)
         server.add_fault(Fault.drop())        # next POST /v2/orders: accept, then hang up
-        server.orders(client_order_id="...")  # inspection
+        server.orders(client_order_id="...")  # inspection (legs listed as their own orders)
+        server.legs("entry-id")               # a bracket's legs, as Alpaca nests them
+        server.step_price_path()              # the next price: limits cross, stops trigger
 
 State lives in memory under one lock, so a bot process can be killed and restarted against the
 same server process and find its orders there.
@@ -39,6 +41,7 @@ from tradebot.simulators.alpaca.prices import PricePoint
 from tradebot.simulators.alpaca.rest import RestServer
 from tradebot.simulators.alpaca.state import PaperAccount
 from tradebot.simulators.alpaca.stream import StreamServer
+from tradebot.simulators.alpaca.triggers import follow, marketable, trigger
 
 #: Alpaca's market-data snapshot route (alpaca-py: ``StockHistoricalDataClient.get_stock_snapshot``)
 SNAPSHOTS = "/v2/stocks/snapshots"
@@ -165,12 +168,11 @@ class AlpacaServer:
             self.account.assets[asset.symbol.upper()] = asset
 
     def set_price(self, symbol: str, price: Decimal) -> None:
-        """Move a symbol's price; resting limit orders it now crosses start to fill."""
+        """Move a symbol's price: resting limits it now crosses start to fill, stops it reaches
+        trigger, trailing stops follow it (see :mod:`~tradebot.simulators.alpaca.triggers`)."""
         with self.lock:
             self.account.asset(symbol).price = price
-            for order in list(self.account.orders.values()):
-                if order.is_open and order.symbol == symbol.upper():
-                    self._schedule(order)
+            self._reschedule(symbol.upper())
 
     def load_price_path(self, points: tuple[PricePoint, ...]) -> None:
         """Take a price path to step through (:meth:`step_price_path`) or play (:meth:`play`)."""
@@ -198,28 +200,40 @@ class AlpacaServer:
         """The cancel/fill race, for the next ``times`` cancel requests: the cancel is accepted
         (204, as Alpaca answers a cancel it will attempt), but ``fill_qty`` (None: everything
         that remains) fills before it takes effect; only what is left after that is canceled.
-        An order that fills completely ends ``filled`` and no ``canceled`` update is sent."""
+        An order that fills completely ends ``filled`` and no ``canceled`` update is sent.
+        Exit legs race too: a stop whose cancel is in flight fills at the current price, and
+        its fill cancels the other exit as any fill of it would."""
         with self.lock:
             self._cancel_races.extend([fill_qty] * times)
 
     def orders(self, client_order_id: str | None = None) -> list[dict[str, Any]]:
-        """Every order the account holds (optionally only those with this client order id)."""
+        """Every order the account holds, legs included, each as its own order (optionally only
+        those with this client order id)."""
         with self.lock:
             return [
-                o.to_json()
+                o.to_json(nested=False)
                 for o in self.account.orders.values()
                 if client_order_id is None or o.client_order_id == client_order_id
             ]
 
+    def legs(self, client_order_id: str) -> list[dict[str, Any]]:
+        """The legs of the order with this client order id (or broker id), as Alpaca nests them."""
+        with self.lock:
+            return [leg.to_json() for leg in self.account.order(client_order_id).legs]
+
     def fill(self, client_order_id: str, qty: Decimal | None = None) -> None:
-        """Fill an open order by hand (all that remains, or ``qty``), and tell the stream."""
+        """Fill an open order by hand (all that remains, or ``qty``), and tell the stream.
+        ``client_order_id`` may be a broker order id (a leg's)."""
         with self.lock:
             order = self.account.order(client_order_id)
             self._publish(self.account.fill(order, qty if qty is not None else order.remaining))
+            self._reschedule(order.symbol)
 
     def cancel(self, client_order_id: str) -> None:
         with self.lock:
-            self._publish(self.account.cancel(self.account.order(client_order_id)))
+            order = self.account.order(client_order_id)
+            self._publish(self.account.cancel(order))
+            self._reschedule(order.symbol)
 
     # -- request handling (called by the REST threads) --------------------------------------
 
@@ -239,8 +253,10 @@ class AlpacaServer:
                 return 200, acct.asset(path.removeprefix("/v2/assets/")).to_json()
             if method == "POST" and path == "/v2/orders":
                 order = acct.submit(body)
-                self._publish(acct.update(order, "new"))
-                self._schedule(order)
+                # held legs say nothing until their entry fills; an oco's stop leg is live
+                live = [order, *(leg for leg in order.legs if leg.is_working)]
+                self._publish([acct.update(o, "new") for o in live])
+                self._reschedule(order.symbol)
                 return 200, order.to_json()
             if method == "GET" and path == "/v2/orders":
                 return 200, self._list_orders(query)
@@ -252,12 +268,14 @@ class AlpacaServer:
                     return 200, order.to_json()
                 if not order.is_open:
                     raise ApiError(422, UNPROCESSABLE, f"order is already {order.status}")
-                if self._cancel_races:
+                if self._cancel_races and order.is_working:
                     race = self._cancel_races.pop(0)
                     self._publish(acct.fill(order, race if race is not None else order.remaining))
                     if not order.is_open:
+                        self._reschedule(order.symbol)
                         return 204, None  # the fill won: Alpaca accepted the cancel, too late
                 self._publish(acct.cancel(order))
+                self._reschedule(order.symbol)
                 return 204, None
             if method == "GET" and path == "/v2/positions":
                 return 200, [acct.position_json(s, p) for s, p in acct.open_positions().items()]
@@ -289,36 +307,50 @@ class AlpacaServer:
         return out
 
     def _list_orders(self, query: dict[str, str]) -> list[dict[str, Any]]:
+        """Alpaca's order list. ``nested=true`` rolls legs up under their parent (which alone
+        decides whether the family is listed: a filled entry's open legs are not "open" then);
+        without it every leg is listed as an order of its own, and parents carry no legs."""
         status = query.get("status", "open")
         symbols = set(query["symbols"].upper().split(",")) if query.get("symbols") else None
-        limit = int(query.get("limit", "50"))
+        try:
+            limit = int(query.get("limit", "50"))
+        except ValueError:
+            raise ApiError(422, UNPROCESSABLE, "invalid limit") from None
+        if not 1 <= limit <= 500:
+            raise ApiError(422, UNPROCESSABLE, "limit must be between 1 and 500")
+        nested = query.get("nested", "false").lower() == "true"
         chosen = [
             o
             for o in reversed(self.account.orders.values())  # newest first, like Alpaca
             if (status == "all" or (status == "open") == o.is_open)
             and (symbols is None or o.symbol in symbols)
+            and not (nested and o.parent is not None)
         ]
-        return [o.to_json() for o in chosen[:limit]]
+        return [o.to_json(nested=nested) for o in chosen[:limit]]
 
     # -- fills and the stream ---------------------------------------------------------------
 
-    def _publish(self, data: dict[str, Any]) -> None:
+    def _publish(self, updates: list[dict[str, Any]]) -> None:
         # Called with the lock held, so updates reach the stream in the order they happened.
-        self.stream.publish(json.dumps({"stream": "trade_updates", "data": data}))
+        for data in updates:
+            self.stream.publish(json.dumps({"stream": "trade_updates", "data": data}))
+
+    def _reschedule(self, symbol: str) -> None:
+        """Look at every open order of ``symbol`` again: the price moved, or a fill or cancel
+        put legs live."""
+        for order in list(self.account.orders.values()):
+            if order.is_working and order.symbol == symbol:
+                self._schedule(order)
 
     def _schedule(self, order: SimOrder) -> None:
         script = self._scripts.get(order.symbol, self._scripts[None])
-        if script.hold or order.id in self._scheduled:
+        if order.id in self._scheduled:
             return
-        if script.limits_cross and order.limit_price is not None:
-            price = self.account.asset(order.symbol).price
-            # through the limit, not at it: an order resting at the price may or may not be
-            # reached (its place in the queue is unknown), so the simulator says it is not
-            crossed = (
-                price < order.limit_price if order.side == "buy" else price > order.limit_price
-            )
-            if not crossed:
-                return  # rests; set_price schedules it when the price gets there
+        price = self.account.asset(order.symbol).price
+        follow(order, price)
+        trigger(order, price)
+        if script.hold or not marketable(order, price, limits_cross=script.limits_cross):
+            return  # rests; set_price schedules it when the price gets there
         self._scheduled.add(order.id)
         parts = _split(order.qty, script.parts)
         for n, qty in enumerate(parts, start=1):
@@ -327,8 +359,9 @@ class AlpacaServer:
     def _timed_fill(self, order_id: str, qty: Decimal) -> None:
         with self.lock:
             order = self.account.orders[order_id]
-            if order.is_open:
+            if order.is_working:
                 self._publish(self.account.fill(order, qty))
+                self._reschedule(order.symbol)
 
 
 def _one_less(fault: Fault) -> Fault:
