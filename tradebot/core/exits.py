@@ -25,6 +25,7 @@ from dataclasses import replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from tradebot.core.ids import exit_id
+from tradebot.core.market import price_tick
 from tradebot.core.orders import (
     ExitKind,
     ExitTerms,
@@ -38,8 +39,6 @@ from tradebot.core.quantity import is_whole
 from tradebot.core.signal import Side
 
 _HUNDRED = Decimal(100)
-_CENT = Decimal("0.01")
-_SUB_DOLLAR_TICK = Decimal("0.0001")
 
 #: the note on an entry whose exits go after its fill because of the account's other holders
 NOT_NETTED = (
@@ -48,19 +47,23 @@ NOT_NETTED = (
 )
 
 
-def tick(price: Decimal) -> Decimal:
-    """Alpaca's price increment for ``price``: a cent at or above $1, 0.0001 below."""
-    return _CENT if price >= 1 else _SUB_DOLLAR_TICK
-
-
 def _toward(price: Decimal, entry: Decimal) -> Decimal:
     """``price`` on Alpaca's tick, rounded toward ``entry``, and at least one tick off it."""
-    step = tick(price)
+    step = price_tick(price)
     if price > entry:
         rounded = price.quantize(step, rounding=ROUND_FLOOR)
         return max(rounded, (entry + step).quantize(step, rounding=ROUND_CEILING))
     rounded = price.quantize(step, rounding=ROUND_CEILING)
     return min(rounded, (entry - step).quantize(step, rounding=ROUND_FLOOR))
+
+
+def on_tick_toward_entry(price: Decimal, exit_side: Side, kind: ExitKind) -> Decimal:
+    """An exit's price on Alpaca's tick, toward the position's entry (for a price whose entry
+    is not at hand: the adapter's last check of what it sends). A sell exit closes a long
+    bought below its take-profit and above its stop: its take-profit rounds down and its stop
+    up; a buy exit (a short's) the other way. Prices :func:`exit_prices` made are unchanged."""
+    down = (exit_side is Side.SELL) == (kind is ExitKind.TAKE_PROFIT)
+    return price.quantize(price_tick(price), rounding=ROUND_FLOOR if down else ROUND_CEILING)
 
 
 def exit_prices(

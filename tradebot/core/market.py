@@ -23,6 +23,13 @@ MIN_PRICE = Decimal("0.0001")
 #: No US stock trades anywhere near $10,000,000 a share (BRK.A, the dearest, is under $1,000,000):
 #: a price above it is a garbled number, never a market.
 MAX_PRICE = Decimal(10_000_000)
+_CENT = Decimal("0.01")
+
+
+def price_tick(price: Decimal) -> Decimal:
+    """Alpaca's price increment at ``price``: a cent at or above $1, 0.0001 below (the
+    sub-penny rule). Every limit, stop and exit price tradebot writes is on this tick."""
+    return _CENT if price >= 1 else MIN_PRICE
 
 
 def implausible_price(price: Decimal) -> str | None:

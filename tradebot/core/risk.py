@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from types import MappingProxyType
 
+from tradebot.core.market import price_tick
 from tradebot.core.orders import SkipReason
 from tradebot.core.rules import RiskLimits
 from tradebot.core.signal import Side
 
-_CENT = Decimal("0.01")
-_SUB_PENNY = Decimal("0.0001")
 _ZERO = Decimal(0)
 
 
@@ -121,7 +120,7 @@ def limit_price(
         note = f"limit offset {offset_pct}% held to the {collar_pct}% price collar"
         offset_pct = collar_pct
     raw = price * (1 + side.sign * offset_pct / 100)
-    tick = _CENT if price >= 1 else _SUB_PENNY
+    tick = price_tick(price)
     rounded = raw.quantize(tick, rounding=ROUND_DOWN if side is Side.BUY else ROUND_UP)
     if rounded <= 0:  # a sell below a sub-penny price: the smallest tick is the floor
         rounded = tick

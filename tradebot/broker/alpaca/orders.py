@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from tradebot.core.account import AssetInfo
+from tradebot.core.exits import on_tick_toward_entry
+from tradebot.core.market import price_tick
 from tradebot.core.orders import (
     ExitKind,
     IntentRole,
@@ -37,8 +39,6 @@ from tradebot.exceptions import OrderRejected
 
 _FRACTION = Decimal("0.000000001")
 _WHOLE = Decimal(1)
-_CENT = Decimal("0.01")
-_SUB_PENNY = Decimal("0.0001")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +65,7 @@ def round_qty(qty: Decimal, fractionable: bool) -> Decimal:
 
 
 def round_limit(price: Decimal, side: Side) -> Decimal:
-    step = _CENT if price >= 1 else _SUB_PENNY
-    return price.quantize(step, ROUND_DOWN if side is Side.BUY else ROUND_UP)
-
-
-def round_exit(price: Decimal, exit_side: Side, kind: ExitKind) -> Decimal:
-    """An exit's price on Alpaca's tick, toward the position's entry: a slightly nearer exit,
-    never a further one. A sell exit closes a long bought below its take-profit and above its
-    stop: its take-profit rounds down and its stop up; a buy exit (a short's) the other way."""
-    step = _CENT if price >= 1 else _SUB_PENNY
-    down = (exit_side is Side.SELL) == (kind is ExitKind.TAKE_PROFIT)
-    return price.quantize(step, ROUND_DOWN if down else ROUND_UP)
+    return price.quantize(price_tick(price), ROUND_DOWN if side is Side.BUY else ROUND_UP)
 
 
 def prepare(
@@ -112,7 +102,7 @@ def prepare(
     if intent.order_type is OrderType.LIMIT:
         assert intent.limit_price is not None  # OrderIntent guarantees it
         if intent.role is IntentRole.EXIT or intent.order_class is OrderClass.OCO:
-            limit = round_exit(intent.limit_price, intent.side, ExitKind.TAKE_PROFIT)
+            limit = on_tick_toward_entry(intent.limit_price, intent.side, ExitKind.TAKE_PROFIT)
         else:
             limit = round_limit(intent.limit_price, intent.side)
         if limit <= 0:
@@ -125,13 +115,14 @@ def prepare(
             raise refuse(f"selling {qty} with {held} held would short it", "not_shortable")
     stop = take_profit = stop_loss = None
     if intent.stop_price is not None and intent.order_type is OrderType.STOP:
-        stop = _positive(round_exit(intent.stop_price, intent.side, ExitKind.STOP_LOSS), refuse)
+        stop_on_tick = on_tick_toward_entry(intent.stop_price, intent.side, ExitKind.STOP_LOSS)
+        stop = _positive(stop_on_tick, refuse)
     if intent.order_class is not OrderClass.SIMPLE:
         if intent.take_profit_price is not None:
-            tp = round_exit(intent.take_profit_price, exit_side, ExitKind.TAKE_PROFIT)
+            tp = on_tick_toward_entry(intent.take_profit_price, exit_side, ExitKind.TAKE_PROFIT)
             take_profit = _positive(tp, refuse)
         if intent.stop_loss_price is not None:
-            sl = round_exit(intent.stop_loss_price, exit_side, ExitKind.STOP_LOSS)
+            sl = on_tick_toward_entry(intent.stop_loss_price, exit_side, ExitKind.STOP_LOSS)
             stop_loss = _positive(sl, refuse)
     if intent.order_class is OrderClass.OCO:
         limit = take_profit  # an oco is its take-profit limit
