@@ -23,6 +23,7 @@ from tradebot.exceptions import JournalError
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.opener import open_journal
 from tradebot.journal.records import Entry, Status
+from tradebot.simulators.alpaca.faults import FillScript
 from tradebot.simulators.alpaca.server import AlpacaServer
 from tradebot.simulators.alphahub.server import AlphaHubSimulator
 
@@ -319,6 +320,33 @@ async def running_bot(
                     else folder / "journal" / "tradebot.sqlite"
                 )
                 yield Env(hub, server, bot, config, journal)
+            finally:
+                if bot.running:
+                    await bot.stop(signal.SIGKILL)
+
+
+@asynccontextmanager
+async def configured_bot(
+    folder: Path, algorithm_keys: dict[str, str], fills: FillScript | None = None
+) -> AsyncIterator[Env]:
+    """Like :func:`running_bot`, with keys added to algorithms of the config: each key of
+    ``algorithm_keys`` is an algorithm's heading in :data:`ALGORITHMS_YAML` (``"  14:\n    name:
+    ...\n"``), its value the lines that go under it; ``fills``: how the broker fills orders."""
+    with alpaca_server() as server:
+        if fills is not None:
+            server.script_fills(fills)
+        async with AlphaHubSimulator(port=0) as hub:
+            config = folder / "config.yaml"
+            text = bot_config(hub.url, server)
+            for head, keys in algorithm_keys.items():
+                assert head in text, head
+                text = text.replace(head, head + keys)
+            config.write_text(text)
+            bot = BotProcess(config)
+            await bot.start()
+            try:
+                await wait_subscribed(hub, ALGOS)
+                yield Env(hub, server, bot, config, folder / "journal" / "tradebot.sqlite")
             finally:
                 if bot.running:
                     await bot.stop(signal.SIGKILL)

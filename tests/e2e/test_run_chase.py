@@ -5,30 +5,23 @@ ends with exactly its planned quantity, at the broker and in the journal."""
 
 from __future__ import annotations
 
-import signal
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from pathlib import Path
 
 from tests.e2e.harness import (
-    ALGOS,
-    BotProcess,
     Env,
-    alpaca_server,
     book_from_journal,
-    bot_config,
     broker_orders,
+    configured_bot,
     entries,
     leg,
     until,
-    wait_subscribed,
 )
 from tradebot.core.ids import remainder_id
 from tradebot.journal.records import Status
 from tradebot.simulators.alpaca.faults import Fault, FillScript
 from tradebot.simulators.alpaca.prices import parse_price_path
-from tradebot.simulators.alphahub.server import AlphaHubSimulator
 
 #: algorithm 14 chases only on the price (a long timer); 16 after one second
 CHASING = {
@@ -39,26 +32,8 @@ CHASING = {
 }
 
 
-@asynccontextmanager
-async def chasing_bot(folder: Path) -> AsyncIterator[Env]:
-    with alpaca_server() as server:
-        # limits rest until the price trades through them; market orders fill at once
-        server.script_fills(FillScript(limits_cross=True))
-        async with AlphaHubSimulator(port=0) as hub:
-            config = folder / "config.yaml"
-            text = bot_config(hub.url, server)
-            for head, keys in CHASING.items():
-                assert head in text
-                text = text.replace(head, head + keys)
-            config.write_text(text)
-            bot = BotProcess(config)
-            await bot.start()
-            try:
-                await wait_subscribed(hub, ALGOS)
-                yield Env(hub, server, bot, config, folder / "journal" / "tradebot.sqlite")
-            finally:
-                if bot.running:
-                    await bot.stop(signal.SIGKILL)
+def chasing_bot(folder: Path) -> AbstractAsyncContextManager[Env]:
+    return configured_bot(folder, CHASING, FillScript(limits_cross=True))
 
 
 def limit_of(env: Env, symbol: str) -> str:

@@ -7,20 +7,16 @@ restart still lands on the algorithm's ledger."""
 
 from __future__ import annotations
 
-import signal
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from pathlib import Path
 
 from tests.e2e.harness import (
     ALGOS,
-    BotProcess,
     Env,
-    alpaca_server,
     book_from_journal,
-    bot_config,
     broker_positions,
+    configured_bot,
     entries,
     leg,
     unresolved,
@@ -30,7 +26,6 @@ from tests.e2e.harness import (
 from tradebot.core.ids import exit_id
 from tradebot.journal.records import Status
 from tradebot.simulators.alpaca.faults import Fault
-from tradebot.simulators.alphahub.server import AlphaHubSimulator
 
 #: algorithm 14: a bracket (take-profit 5%, stop-loss 2%); 16: a trailing stop of 1%
 EXITS = {
@@ -39,24 +34,8 @@ EXITS = {
 }
 
 
-@asynccontextmanager
-async def exiting_bot(folder: Path) -> AsyncIterator[Env]:
-    with alpaca_server() as server:
-        async with AlphaHubSimulator(port=0) as hub:
-            config = folder / "config.yaml"
-            text = bot_config(hub.url, server)
-            for head, keys in EXITS.items():
-                assert head in text
-                text = text.replace(head, head + keys)
-            config.write_text(text)
-            bot = BotProcess(config)
-            await bot.start()
-            try:
-                await wait_subscribed(hub, ALGOS)
-                yield Env(hub, server, bot, config, folder / "journal" / "tradebot.sqlite")
-            finally:
-                if bot.running:
-                    await bot.stop(signal.SIGKILL)
+def exiting_bot(folder: Path) -> AbstractAsyncContextManager[Env]:
+    return configured_bot(folder, EXITS)
 
 
 def entry_of(env: Env, symbol: str) -> str:

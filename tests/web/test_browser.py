@@ -37,6 +37,7 @@ from tests.e2e.harness import (
     wait_subscribed,
 )
 from tradebot.cli.main import cli
+from tradebot.cli.report_cmd import EXECUTION_COLUMNS
 from tradebot.journal.records import Status
 from tradebot.runtime.killswitch import HaltMode, read_kill_switch
 from tradebot.simulators.alphahub.server import AlphaHubSimulator
@@ -212,17 +213,8 @@ async def test_live_signal_chart_and_story(dash: Dash) -> None:
         assert TOKEN not in await page.content()
 
 
-_EXECUTION_CELLS = (
-    "legs",
-    "filled",
-    "partial",
-    "unfilled",
-    "working",
-    "fill_rate_pct",
-    "median_fill_s",
-    "p90_fill_s",
-    "slippage_bps",
-)
+#: the cells of a row after its algorithm and style, as the report names them
+_EXECUTION_CELLS = EXECUTION_COLUMNS[2:]
 
 
 def _execution_report(journal: Path) -> dict[tuple[str, str], list[str]]:
