@@ -20,13 +20,26 @@ def test_the_demo_plays_its_session_and_leaves_a_reviewable_journal(
     folder = tmp_path / "demo"
     assert main(["demo", "--dir", str(folder), "--broker", broker]) == 0
     out = capsys.readouterr().out
-    assert "== demo step 9" in out and "== report" in out and "== positions" in out
+    assert "== demo step 12" in out and "== report" in out and "== positions" in out
     journal = folder / "journal" / "tradebot.sqlite"
 
-    intents = entries(journal, statuses=(Status.INTENT,))
+    every_intent = entries(journal, statuses=(Status.INTENT,))
+    intents = [e for e in every_intent if e.data["role"] != "exit"]
     # 3 + 1 + 1 (the duplicate push traded once) + 1 + 1 (the close pushed while no connection
     # was subscribed, recovered from the history) + 1 + 3 + 2 (a flip is two orders)
     assert len(intents) == 13
+    # The Optimizer's two entries (NVDA, MU) went as brackets: two legs each, journaled with
+    # them; NVDA's stop-loss fired on the market's fall, and its close was skipped, naming it
+    exits = {e.client_order_id: e for e in every_intent if e.data["role"] == "exit"}
+    nvda = next(e.client_order_id for e in intents if e.symbol == "NVDA")
+    assert sorted(exits) == sorted(
+        f"{entry.client_order_id}-{kind}"
+        for entry in intents
+        if entry.algo_id == 18 and entry.symbol in ("NVDA", "MU")
+        for kind in ("sl", "tp")
+    )
+    (nvda_close,) = [e for e in entries(journal, symbols=("NVDA",), statuses=(Status.SKIPPED,))]
+    assert nvda_close.data["reason"] == "not_held" and f"{nvda}-sl" in nvda_close.detail
     assert sorted(str(e.side) for e in intents if e.symbol == "AAPL") == ["buy", "sell"]
     aapl_legs = entries(journal, symbols=("AAPL",), statuses=(Status.LEG,))
     assert [e.data["source"] for e in aapl_legs] == ["live", "backfill"]
@@ -35,7 +48,7 @@ def test_the_demo_plays_its_session_and_leaves_a_reviewable_journal(
     assert (None, "invalid") in skips
     assert ("AMD", "price_off_market") in skips  # priced a decimal point away from the market
     filled = {e.client_order_id for e in entries(journal, statuses=(Status.FILLED,))}
-    assert filled == {e.client_order_id for e in intents}
+    assert filled == {e.client_order_id for e in intents} | {f"{nvda}-sl"}
     assert any(e.status is Status.GAP for e in entries(journal, statuses=(Status.GAP,)))
     # the lapse's position check ran while the recovered order filled: no false drift
     assert entries(journal, statuses=(Status.DRIFT,)) == []

@@ -220,7 +220,9 @@ async def test_a_chased_limit_gets_its_exits_once_its_remainder_is_final(rig: Ri
     await rig.fill(remainder.client_order_id, ("6", "102"), order_qty="6")
     await manager.tick()
     oco, _ = rig.intents()
-    assert oco.qty == D(10) and oco.reference_price == D("101.2")
+    # priced from the fills' average, 101.2 (4 @ 100, 6 @ 102): +5% and -2%, on the tick
+    assert oco.qty == D(10)
+    assert (oco.take_profit_price, oco.stop_loss_price) == (D("106.26"), D("99.18"))
     assert oco.client_order_id == exit_id(entry.client_order_id, "tp")
 
 

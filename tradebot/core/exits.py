@@ -238,7 +238,8 @@ def _exit(
     stop_loss_price: Decimal | None = None,
     parent: str | None = None,
 ) -> OrderIntent:
-    """An exit of ``entry``: the opposite side, gtc, regular hours, the entry's legs."""
+    """An exit of ``entry``: the opposite side, gtc, regular hours, the entry's legs; its
+    reference price is its own stop or limit price."""
     return OrderIntent(
         client_order_id=cid,
         algo_id=entry.algo_id,
@@ -249,7 +250,9 @@ def _exit(
         time_in_force=TimeInForce.GTC,
         role=IntentRole.EXIT,
         leg_ids=entry.leg_ids,
-        reference_price=entry.reference_price,
+        # what the exit is measured against (its slippage in `tradebot report`): the price it
+        # was placed to trade at; a trailing stop has none, so its entry's price stands in
+        reference_price=stop_price or limit_price or entry.reference_price,
         limit_price=limit_price,
         notes=(note,),
         price_source=entry.price_source,

@@ -54,6 +54,7 @@ algorithms:
     name: The Optimizer
     strategy: percent_of_equity
     params: {pct: 10}
+    exits: {take_profit_pct: 6, stop_loss_pct: 3}
 """
 
 
@@ -151,6 +152,12 @@ async def run_demo(folder: Path, *, broker: str, out: TextIO) -> Path:
     return config_path
 
 
+async def _until_flat(bot: Bot, algo_id: int, symbol: str) -> None:
+    """Wait until the algorithm's ledger holds none of ``symbol`` (an exit's fill landed)."""
+    while bot.parts is None or bot.parts.executor.book.qty(algo_id, symbol):
+        await asyncio.sleep(0.02)
+
+
 def _trade_above(server: AlpacaServer, symbol: str, price: Decimal) -> None:
     server.set_price(symbol, price + FILL_OFFSET)
 
@@ -178,13 +185,15 @@ async def _play(
             hub.drop(hub.connections[0])
         elif step.fault == "lapse":
             hub.drop()  # every connection: the push below reaches nobody
+        for symbol, price in market_prices(step).items():
+            move_market(symbol, price)
         if step.payload is not None:
-            for symbol, price in market_prices(step).items():
-                move_market(symbol, price)
             await hub.push(step.algo_id, step.payload, times=step.times)
         if step.delivered:
             handled += 1
         async with asyncio.timeout(STEP_TIMEOUT):
+            if step.flat is not None:
+                await _until_flat(bot, *step.flat)
             await bot.wait_handled(handled)
             for algo_id in ALGORITHMS:
                 await hub.wait_joined(algo_id, 2)

@@ -24,6 +24,8 @@ class Step:
     fault: str | None = None
     delivered: bool = True  # whether the bot should see a new signal from this step
     market: dict[str, str] | None = None  # where the market trades (default: at the legs' prices)
+    #: (algorithm, symbol): the step ends when that ledger is flat (an exit fired at the broker)
+    flat: tuple[int, str] | None = None
 
 
 def _leg(symbol: str, side: str, at: str, price: str) -> dict[str, Any]:
@@ -117,5 +119,19 @@ def steps(now: Callable[[], datetime]) -> list[Step]:
             18,
             {"open": [_leg("AMD", "buy", at, "16.02")]},
             market={"AMD": "160.20"},
+        ),
+        Step(
+            "NVDA falls 3.6% with no signal: The Optimizer's (18) NVDA entry went out as a"
+            " bracket, and its stop-loss leg (3% below the entry) sells at the broker",
+            18,
+            market={"NVDA": "126.50"},
+            delivered=False,
+            flat=(18, "NVDA"),
+        ),
+        Step(
+            "The Optimizer (18) closes NVDA: its stop-loss already sold it, so the close is"
+            " skipped not_held, naming the exit; nothing is sold twice",
+            18,
+            {"close": [_leg("NVDA", "sell", at, "126.50")]},
         ),
     ]
