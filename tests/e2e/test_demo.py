@@ -20,7 +20,12 @@ def test_the_demo_plays_its_session_and_leaves_a_reviewable_journal(
     folder = tmp_path / "demo"
     assert main(["demo", "--dir", str(folder), "--broker", broker]) == 0
     out = capsys.readouterr().out
-    assert "== demo step 12" in out and "== report" in out and "== positions" in out
+    assert (
+        "== demo step 12" in out
+        and "exit: stop-loss tb18-NVDA-o-" in out
+        and "== report" in out
+        and "== positions" in out
+    )
     journal = folder / "journal" / "tradebot.sqlite"
 
     every_intent = entries(journal, statuses=(Status.INTENT,))

@@ -100,6 +100,14 @@ async def test_a_stop_gaps_then_the_close_is_skipped_and_nothing_is_sold_twice(
         await until(lambda: held(env, 14, "AAA") == 0, "the stop's fill on algorithm 14's ledger")
         fills = entries(env.journal, client_order_ids=(stop,), statuses=(Status.FILLED,))
         assert [(f.qty, f.price) for f in fills] == [(Decimal(10), Decimal(96))]
+        # no signal asked for it: the bot says so on its output
+        await until(
+            lambda: (
+                f"exit: stop-loss {stop} filled sell 10 AAA @ 96; algorithm 14 now holds 0"
+                in env.bot.output()
+            ),
+            "the exit's fill told on the bot's output",
+        )
         await until(
             lambda: (
                 [leg["status"] for leg in env.server.legs(entry)]

@@ -270,6 +270,13 @@ def exit_kind(intent: OrderIntent) -> ExitKind:
     return ExitKind(intent.client_order_id.rsplit("-", 1)[-1])
 
 
+def exit_kind_of(client_order_id: str) -> ExitKind | None:
+    """Which exit the order with this id is, or None for an entry or a close (their ids end in
+    a hex digest, ``-m`` or ``-a<n>``, never in an exit's suffix)."""
+    suffix = client_order_id.rsplit("-", 1)[-1]
+    return ExitKind(suffix) if suffix in ExitKind._value2member_map_ else None
+
+
 def protected_by(exit_intent: OrderIntent) -> str:
     """The client order id of the entry an exit protects."""
     return exit_intent.client_order_id.rsplit("-", 1)[0]

@@ -64,6 +64,18 @@ class ExitKind(StrEnum):
     STOP_LOSS = "sl"
     TRAILING_STOP = "ts"
 
+    @property
+    def label(self) -> str:
+        """How the exit is named to a person: ``take-profit``, ``stop-loss``, ``trailing stop``."""
+        return _EXIT_LABELS[self]
+
+
+_EXIT_LABELS = {
+    ExitKind.TAKE_PROFIT: "take-profit",
+    ExitKind.STOP_LOSS: "stop-loss",
+    ExitKind.TRAILING_STOP: "trailing stop",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class ChaseTerms:
@@ -210,9 +222,8 @@ class ExitFill:
     at: datetime
 
     def describe(self) -> str:
-        names = {"tp": "take-profit", "sl": "stop-loss", "ts": "trailing stop"}
         return (
-            f"its {names[self.kind]} {self.client_order_id} filled {self.qty} @ {self.price}"
+            f"its {self.kind.label} {self.client_order_id} filled {self.qty} @ {self.price}"
             f" at {self.at.isoformat(timespec='seconds')}"
         )
 

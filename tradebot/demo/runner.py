@@ -23,6 +23,7 @@ from tradebot.config.model import Mode
 from tradebot.demo.scenario import market_prices, steps
 from tradebot.exceptions import TradebotError
 from tradebot.runtime.bot import Bot
+from tradebot.runtime.observer import BotEvent, FillsRecorded
 from tradebot.simulators.alpaca.server import AlpacaServer
 from tradebot.simulators.alphahub.server import AlphaHubSimulator
 
@@ -136,6 +137,8 @@ async def run_demo(folder: Path, *, broker: str, out: TextIO) -> Path:
             else:
                 move_market = functools.partial(_trade_above, server)
             bot = Bot(config, config_path, Mode.PAPER, load=load_config, out=out, broker=sim)
+            fills = _Fills()
+            bot.observe(fills)
             async with asyncio.TaskGroup() as tg:
                 running = tg.create_task(bot.run(), name="bot")
                 try:
@@ -143,7 +146,7 @@ async def run_demo(folder: Path, *, broker: str, out: TextIO) -> Path:
                         await bot.ready.wait()
                         for algo_id in ALGORITHMS:
                             await hub.wait_joined(algo_id, 2)
-                    await _play(hub, bot, move_market, say)
+                    await _play(hub, bot, fills, move_market, say)
                 finally:
                     bot.request_stop()
                 await running
@@ -152,10 +155,22 @@ async def run_demo(folder: Path, *, broker: str, out: TextIO) -> Path:
     return config_path
 
 
-async def _until_flat(bot: Bot, algo_id: int, symbol: str) -> None:
+class _Fills:
+    """Tells the demo when fills are recorded that no signal asked for (an exit's)."""
+
+    def __init__(self) -> None:
+        self.recorded = asyncio.Event()
+
+    def notice(self, event: BotEvent) -> None:
+        if isinstance(event, FillsRecorded):
+            self.recorded.set()
+
+
+async def _until_flat(bot: Bot, fills: _Fills, algo_id: int, symbol: str) -> None:
     """Wait until the algorithm's ledger holds none of ``symbol`` (an exit's fill landed)."""
     while bot.parts is None or bot.parts.executor.book.qty(algo_id, symbol):
-        await asyncio.sleep(0.02)
+        fills.recorded.clear()
+        await fills.recorded.wait()
 
 
 def _trade_above(server: AlpacaServer, symbol: str, price: Decimal) -> None:
@@ -175,6 +190,7 @@ def review(config_path: Path, say: Callable[[str], None]) -> None:
 async def _play(
     hub: AlphaHubSimulator,
     bot: Bot,
+    fills: _Fills,
     move_market: Callable[[str, Decimal], None],
     say: Callable[[str], None],
 ) -> None:
@@ -193,7 +209,7 @@ async def _play(
             handled += 1
         async with asyncio.timeout(STEP_TIMEOUT):
             if step.flat is not None:
-                await _until_flat(bot, *step.flat)
+                await _until_flat(bot, fills, *step.flat)
             await bot.wait_handled(handled)
             for algo_id in ALGORITHMS:
                 await hub.wait_joined(algo_id, 2)

@@ -291,7 +291,7 @@ class ExitManager:
         held = self._executor.book.qty(intent.algo_id, intent.symbol) * intent.side.opposite().sign
         if held <= 0:
             return  # the position is gone: nothing is left unprotected
-        kind = {"tp": "take-profit", "sl": "stop-loss", "ts": "trailing stop"}[exit_kind(intent)]
+        kind = exit_kind(intent).label
         detail = (
             f"POSITION UNPROTECTED: the {kind} {coid} of algorithm {intent.algo_id} ended"
             f" {ended.status} ({ended.detail}) without filling; it still holds {held}"

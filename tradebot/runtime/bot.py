@@ -65,6 +65,7 @@ from tradebot.broker.base import Broker
 from tradebot.broker.factory import make_broker
 from tradebot.clock import utcnow
 from tradebot.config.model import Config, Mode
+from tradebot.core.exits import exit_kind_of
 from tradebot.core.orders import IntentRole
 from tradebot.exceptions import FatalError, TradebotError
 from tradebot.journal.interface import Journal
@@ -356,6 +357,15 @@ class Bot:
         the account are read again, and the observers are told."""
         assert self._parts is not None
         self._parts.context.fills_recorded()
+        book = self._parts.executor.book
+        for fill in fills:
+            kind = exit_kind_of(fill.client_order_id)
+            if kind is not None:  # no signal asked for it: say so where a person is looking
+                self._say(
+                    f"exit: {kind.label} {fill.client_order_id} filled {fill.side}"
+                    f" {fill.qty} {fill.symbol} @ {fill.price}; algorithm {fill.algo_id} now"
+                    f" holds {book.qty(fill.algo_id, fill.symbol)} {fill.symbol}"
+                )
         self._observers.notice(FillsRecorded(fills))
 
     async def _plugged(self, name: str, factory: TaskFactory) -> None:
