@@ -21,6 +21,7 @@ from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import Status
 from tradebot.journal.sqlite import SqliteJournal, open_journal
 from tradebot.runtime.bot import Bot
+from tradebot.runtime.observer import BotEvent, ErrorRecorded
 from tradebot.simulators.alphahub.server import AlphaHubSimulator
 
 CONFIG = """\
@@ -150,3 +151,28 @@ def _intent_ids(journal: SqliteJournal) -> list[str]:
         e.client_order_id or ""
         for e in journal.entries(EntryFilter(statuses=(Status.INTENT,), newest_first=False))
     ]
+
+
+async def test_exits_canceled_at_the_broker_alert_a_person_through_the_observers(
+    tmp_path: Path,
+) -> None:
+    """Someone cancels the bracket's legs at the broker (not the bot): the position is left
+    unprotected, and the observers (the alerts plug-in among them) are told."""
+    async with running(tmp_path) as run:
+        told: list[ErrorRecorded] = []
+
+        class Errors:
+            def notice(self, event: BotEvent) -> None:
+                if isinstance(event, ErrorRecorded):
+                    told.append(event)
+
+        run.bot.observe(Errors())
+        await run.push("open", "buy", 100, 1)
+        with run.read() as journal:
+            legs = [i for i in _intent_ids(journal) if i.endswith(("-tp", "-sl"))]
+        assert len(legs) == 2
+        for leg in legs:
+            await run.sim.cancel(leg)
+        await until(lambda: any("POSITION UNPROTECTED" in e.detail for e in told))
+        (alarm,) = [e for e in told if "POSITION UNPROTECTED" in e.detail]
+        assert alarm.algo_id == 16 and "still holds 10 AAPL" in alarm.detail

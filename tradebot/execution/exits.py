@@ -81,7 +81,10 @@ class ExitManager:
         lookback: timedelta = timedelta(days=7),
         say: Callable[[str], None] = lambda line: None,
         may_act: Callable[[OrderIntent], bool] = lambda intent: True,
+        alert: Callable[[str, int], None] = lambda detail, algo_id: None,
     ) -> None:
+        """``alert(detail, algo_id)``: a position was left unprotected (the runtime tells its
+        observers: the alerts plug-in sends it to a person)."""
         self._executor = executor
         self._busy = busy
         self._stopping = stopping
@@ -89,6 +92,7 @@ class ExitManager:
         self._interval = interval
         self._lookback = lookback
         self._say = say
+        self._alert = alert
         self._may_act = may_act  # the kill switch's say (the runtime reads it)
         self._waiting: dict[str, tuple[OrderIntent, int, int | None]] = {}  # id -> (entry, row)
         self._intents_after: int | None = None  # INTENT rows scanned up to this id
@@ -262,35 +266,42 @@ class ExitManager:
         for row in sorted(rows, key=lambda r: r.id):
             if row.id > newest:
                 break  # the next scan starts after newest
-            if row.client_order_id is not None:
-                await asyncio.to_thread(self._unprotected, row)
+            if row.client_order_id is None:
+                continue
+            found = await asyncio.to_thread(self._unprotected, row)
+            if found is not None:  # told on the loop, where the observers live
+                detail, algo_id = found
+                log.error("%s", detail)
+                self._say(detail)
+                self._alert(detail, algo_id)
         self._ended_after = newest
 
-    def _unprotected(self, ended: Entry) -> None:
-        """An ERROR row when ``ended`` was the last live exit of a position still held."""
+    def _unprotected(self, ended: Entry) -> tuple[str, int] | None:
+        """An ERROR row when ``ended`` was the last live exit of a position still held; then
+        its text and the algorithm, for the caller to tell (this runs in a worker thread)."""
         journal, coid = self._executor.journal, ended.client_order_id
         assert coid is not None
         found = journal.entries(EntryFilter(statuses=(Status.INTENT,), client_order_ids=(coid,)))
         if not found:
-            return
+            return None
         intent = intent_from_entry(found[0])
         if intent.role is not IntentRole.EXIT:
-            return
+            return None
         rows = self._group_rows(exit_group(intent))
         if any(r.status in FILL_STATUSES for r in rows):
-            return  # an exit of the group filled: the position is closed, not unprotected
+            return None  # an exit of the group filled: the position is closed, not unprotected
         if any(
             r.status is Status.EXIT and (r.data or {}).get("step") in (CANCEL_FOR_CLOSE, "alerted")
             for r in rows
         ):
-            return  # canceled by a close of ours, or already reported
+            return None  # canceled by a close of ours, or already reported
         members = {r.client_order_id for r in rows if r.status is Status.INTENT}
         ended_ids = {r.client_order_id for r in rows if r.status in _ENDED}
         if members - ended_ids:
-            return  # another exit of the group is still live
+            return None  # another exit of the group is still live
         held = self._executor.book.qty(intent.algo_id, intent.symbol) * intent.side.opposite().sign
         if held <= 0:
-            return  # the position is gone: nothing is left unprotected
+            return None  # the position is gone: nothing is left unprotected
         kind = exit_kind(intent).label
         detail = (
             f"POSITION UNPROTECTED: the {kind} {coid} of algorithm {intent.algo_id} ended"
@@ -301,8 +312,7 @@ class ExitManager:
         journal.record_error(
             detail, algo_id=intent.algo_id, symbol=intent.symbol, client_order_id=coid
         )
-        log.error("%s", detail)
-        self._say(detail)
+        return detail, intent.algo_id
 
     def _group_rows(self, group: str) -> list[Entry]:
         """Every row of the exits in ``group`` (the group's own id, and its legs' ids derived

@@ -51,6 +51,7 @@ from tradebot.runtime.observer import (
     ConfigReloaded,
     ConnectionChanged,
     DriftFound,
+    ErrorRecorded,
     OrdersSettled,
     OrderSubmitting,
 )
@@ -207,6 +208,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         now=now_of,
         say=say,
         may_act=functools.partial(_may_place_exits, ctx),
+        alert=lambda detail, algo_id: notify(ErrorRecorded(detail, algo_id)),
     )
     watcher = ConfigWatcher(
         settings.config_path,
