@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal as D
@@ -33,6 +34,7 @@ from tradebot.journal.records import intent_from_entry
 from tradebot.journal.review import describe, story
 from tradebot.runtime.context import PlanningContext
 from tradebot.runtime.exit_cancel import ExitCanceler, live_exits_in_way
+from tradebot.runtime.observer import BotEvent, ErrorRecorded
 from tradebot.runtime.records import RecordWriter
 from tradebot.runtime.signals import SignalLoop, planner_for
 
@@ -79,8 +81,15 @@ class Rig:
         return [i for i in map(intent_from_entry, rows) if i.role is IntentRole.CLOSE]
 
 
-async def make_rig(journal: SqliteJournal) -> Rig:
-    """Algorithm 16 holds 10 AAPL, bought at 100, protected by a live stop at 98."""
+async def make_rig(
+    journal: SqliteJournal,
+    *,
+    told: list[BotEvent] | None = None,
+    alert_after: float = 60.0,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Rig:
+    """Algorithm 16 holds 10 AAPL, bought at 100, protected by a live stop at 98. ``told``
+    collects what the loop's records tell the observers."""
     broker = ScriptedBroker(fill=False)
     broker.prices["AAPL"] = D(100)
     broker.slippage = D(0)
@@ -108,7 +117,7 @@ async def make_rig(journal: SqliteJournal) -> Rig:
         asyncio.Queue(),
         executor,
         ctx,
-        RecordWriter(journal, notify=lambda event: None),
+        RecordWriter(journal, notify=(told.append if told is not None else lambda event: None)),
         config=lambda: CONFIG,
         busy=asyncio.Lock(),
         stopping=asyncio.Event(),
@@ -116,6 +125,8 @@ async def make_rig(journal: SqliteJournal) -> Rig:
         say=lambda line: None,
         notify=lambda event: None,
         exits=ExitCanceler(executor, timeout=5, poll=0, monotonic=lambda: float(next(ticks))),
+        alert_after=alert_after,
+        monotonic=monotonic,
     )
     return Rig(journal, broker, executor, loop, stop)
 
@@ -283,3 +294,23 @@ async def _interleave(
         if method == "submit" and coid in broker.orders and broker.orders[coid].side == "sell":
             assert broker.orders[coid].filled_qty <= held
             held -= broker.orders[coid].filled_qty
+
+
+async def test_a_close_held_up_too_long_by_its_exits_is_an_error_told_once(
+    journal: SqliteJournal,
+) -> None:
+    told: list[BotEvent] = []
+    clock = [0.0]
+    rig = await make_rig(journal, told=told, alert_after=60, monotonic=lambda: clock[0])
+    await rig.loop.handle(CLOSE)  # the broker does not confirm the cancel
+    clock[0] = 59.0
+    await rig.loop.retry_deferred()
+    assert told == []  # a short wait is normal: retried quietly
+    clock[0] = 61.0
+    await rig.loop.retry_deferred()
+    (error,) = told
+    assert isinstance(error, ErrorRecorded) and error.algo_id == 16
+    assert "has waited 61s" in error.detail and rig.stop.client_order_id in error.detail
+    clock[0] = 300.0
+    await rig.loop.retry_deferred()
+    assert len(told) == 1 and rig.closes() == []  # told once; still never sent blind

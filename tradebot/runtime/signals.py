@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -124,12 +125,16 @@ class SignalLoop:
         planned: Callable[[Sequence[str]], set[str]] | None = None,
         exits: ExitCanceler | None = None,
         retry_interval: float = 1.0,
+        alert_after: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``queue``: the listener's (the backfill adds recovered signals behind the live ones);
         ``config``: the config in force now (a live edit applies from the next signal);
         ``on_signal``: told of each signal as its handling starts (the status board);
         ``exits``: cancels a position's exits before a close (:mod:`.exit_cancel`); a signal
-        whose cancels are not confirmed is retried every ``retry_interval`` seconds."""
+        whose cancels are not confirmed is retried every ``retry_interval`` seconds, and one still
+        waiting after ``alert_after`` seconds is an ERROR (the observers alert a person: the
+        position stays open, with no live exit or a stuck one, until the broker answers)."""
         self._queue = queue
         self._executor = executor
         self._ctx = ctx
@@ -148,7 +153,10 @@ class SignalLoop:
         self._retry_interval = retry_interval
         #: journaled, not planned: their exits' cancels were not confirmed yet (exit_cancel)
         self._deferred: dict[int, Signal] = {}
-        self._noted: set[int] = set()  # deferred signals whose wait is journaled
+        self._noted: dict[int, float] = {}  # deferred signals whose wait is journaled: since
+        self._alerted: set[int] = set()  # deferred signals whose long wait was an ERROR
+        self._alert_after = alert_after
+        self._monotonic = monotonic
         self.handled = 0  # signals handled since start
         self._progress = asyncio.Event()
 
@@ -249,8 +257,20 @@ class SignalLoop:
         if signal_id is None:
             signal_id = await asyncio.to_thread(journal.record_signal, signal)
         self._deferred[signal_id] = signal
+        since = self._noted.get(signal_id)
+        if since is not None and signal_id not in self._alerted:
+            waited = self._monotonic() - since
+            if waited >= self._alert_after:
+                self._alerted.add(signal_id)
+                ids = ", ".join(i.client_order_id for i in gate.unconfirmed)
+                self._records.error(
+                    f"the close of signal #{signal_id} has waited {waited:.0f}s: the broker"
+                    f" still has not confirmed the cancel of exit(s) {ids}; the position stays"
+                    " open until it does (check the broker)",
+                    algo_id=signal.algo_id,
+                )
         if signal_id not in self._noted:
-            self._noted.add(signal_id)
+            self._noted[signal_id] = self._monotonic()
             ids = ", ".join(i.client_order_id for i in gate.unconfirmed)
             detail = (
                 f"close of signal #{signal_id} waits: the broker has not confirmed the cancel"
