@@ -172,6 +172,7 @@ def test_explain_an_order_from_raw_frame_to_fill(gen: Generated) -> None:
     assert "AAPL" in story[0]["data"]["raw"]
     text = run(gen, "explain", gen.coid(1))
     assert "raw frame:" in text and "FILLED" in text and "serves: close sell AAPL" in text
+    assert "; reference price " in text and "signal price" not in text
 
 
 def test_explain_a_signal_shows_every_leg_and_outcome(gen: Generated) -> None:

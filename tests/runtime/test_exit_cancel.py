@@ -183,7 +183,8 @@ async def test_a_stop_filling_during_the_cancel_skips_the_close_naming_it(
     assert any(e.client_order_id == rig.stop.client_order_id[: -len("-sl")] for e in chain)
     text = "\n".join(line for e in chain for line in describe(e))
     assert f"the position was closed by exit {stop_id} (sl): 10 @ 98" in text
-    assert "exit: stop at 98" in text and "exits: stop_loss_pct 2 (after the fill)" in text
+    assert "exit: stop at 98" in text and "; exit price 98" in text
+    assert "exits: stop_loss_pct 2 (after the fill)" in text
     entry_story = story(journal, stop_id[: -len("-sl")])
     assert {e.client_order_id for e in entry_story} >= {stop_id}
 

@@ -290,7 +290,9 @@ def describe(entry: Entry) -> list[str]:
         legs = ", ".join(
             f"{d['kind']} {d['side']} {d['symbol']} @ {d['timestamp']}" for d in entry.data["legs"]
         )
-        lines.append(f"      serves: {legs}; signal price {entry.price}")
+        # the intent's price: the broker's reference it was sized at (an exit: its own price)
+        priced = "exit price" if entry.data.get("role") == "exit" else "reference price"
+        lines.append(f"      serves: {legs}; {priced} {entry.price}")
         lines += _exit_lines(entry.data)
     elif entry.status is Status.SKIPPED and isinstance(entry.data.get("exit"), dict):
         closed = entry.data["exit"]
