@@ -240,6 +240,20 @@ async def test_the_timer_waits_for_the_market_to_open(rig: Rig) -> None:
     assert rig.server.orders(LIMIT_ID)[0]["status"] == "canceled"
 
 
+async def test_a_chase_never_acts_while_the_session_is_closed(rig: Rig) -> None:
+    chaser = rig.chaser()
+    await chaser.tick()  # open: the timer starts
+    rig.clock[0] += 30
+    rig.server.account.market_open = False  # the session ends mid-chase
+    rig.clock[0] += 10_000
+    await chaser.tick()
+    assert rig.server.orders(LIMIT_ID)[0]["status"] == "new"  # no cancel while closed
+    assert rig.server.orders(remainder_id(LIMIT_ID)) == []  # no remainder queued for the open
+    rig.server.account.market_open = True
+    await chaser.tick()  # the open: long past chase_after, chased at once
+    assert rig.server.orders(LIMIT_ID)[0]["status"] == "canceled"
+
+
 async def test_a_restart_between_the_cancel_and_the_remainder_sends_it_once(rig: Rig) -> None:
     first = rig.chaser()
     await first.tick()

@@ -25,6 +25,10 @@ Every ``interval`` seconds the chaser
      (a restart after it was written) is never sent from here again; the re-check and the
      next start's recovery settle it by that id, as any order.
 
+While the market is closed no chase acts: the timer has not started (it starts at the open),
+or the session ended mid-chase and the limit waits for the next open (a market remainder sent
+now would only wait for it too, and trade at whatever the open is).
+
 At start, :meth:`Chaser.resume` also picks up chases whose cancel was on record but whose
 remainder was not (a crash between the two): the lookup then shows the limit final, and the
 remainder follows from what it filled. Monotonic time does not survive a restart: a resumed
@@ -160,8 +164,10 @@ class Chaser:
             return
         now = self._monotonic()
         broker = self._executor.broker
-        waiting = [f for f in self._followed.values() if f.state.started is None]
-        market_open = (await broker.clock()).is_open if waiting else True
+        # asked whenever a limit is working: its timer starts at the open, and a chase never
+        # acts while the market is closed (a market remainder would wait for the next open)
+        working_any = any(f.state.phase is Phase.WORKING for f in self._followed.values())
+        market_open = (await broker.clock()).is_open if working_any else True
         working = sorted(
             {f.intent.symbol for f in self._followed.values() if f.state.phase is Phase.WORKING}
         )
@@ -208,6 +214,12 @@ class Chaser:
         state = before.with_limit(snapshot.status, snapshot.filled_qty)
         if market_open:
             state = state.market_opened(now)
+        elif state.phase is Phase.WORKING and not state.status.is_final:
+            # closed (the session ended after the timer started): a gtc limit keeps working at
+            # its price; the chase picks up at the open. A day limit expires at the close, its
+            # partial fill stays what it is (no remainder goes into another session)
+            followed.state = state
+            return
         reference = prices.prices.get(intent.symbol)  # none: only the timer chases it
         decided, action = state.decide(now, reference)
         if action.kind in ("cancel", "send_remainder") or state.phase is Phase.CANCELING:
