@@ -21,11 +21,12 @@ How it runs (one child process per style, one after the other):
   each turn the benchmark waits until every order the server has decided to fill is filled, and
   records what changed by looking each order up through the adapter (the re-check's path), so
   every fill is journaled in the simulated second it happened: times are exact to that second.
-* **Signals:** one every ``--spacing`` seconds, round robin over the symbols, buy or sell at
-  random, 100 shares. The signal's price is the market's ``--latency`` seconds before the bot
-  receives it; the order goes out on receipt, sized and priced at the market then (a limit at
-  that reference price, ``limit_offset_pct`` 0). Algorithm ids cycle over 50, so a later signal
-  of the same algorithm and symbol never supersedes a chase in progress.
+* **Signals:** one every ``--spacing`` seconds, round robin over the symbols, 100 shares: buys
+  of the even symbols, short sales of the odd ones (one direction per symbol, so no order has
+  to cross the account's zero). The signal's price is the market's ``--latency`` seconds
+  before the bot receives it; the order goes out on receipt, sized and priced at the market
+  then (a limit at that reference price, ``limit_offset_pct`` 0). Algorithm ids cycle over
+  50, so a later signal of the same algorithm and symbol never supersedes a chase in progress.
 * **limit_then_market:** the real :class:`~tradebot.execution.chaser.Chaser` (``chase_after``
   60 s, ``chase_pct`` 0.33), ticked every simulated second as the bot ticks it every second.
 * **limit:** a day order; one still working ``--limit-life`` seconds after it was sent is
@@ -204,9 +205,11 @@ class Run:
 
     async def signal(self, n: int, server: AlpacaServer, executor: Executor) -> None:
         args = self.args
-        rng = random.Random(f"{args.seed}-{n}")
         symbol = f"SYM{n % args.symbols:02d}"
-        side = Side.BUY if rng.random() < 0.5 else Side.SELL
+        # one direction per symbol (even: buys; odd: short sales): the account's position in a
+        # symbol then never has to cross zero, which one order may not do (Alpaca refuses a
+        # sell beyond the long shares not held for other orders; the bot splits such orders)
+        side = Side.BUY if n % args.symbols % 2 == 0 else Side.SELL
         stamp = self.now() - timedelta(seconds=args.latency)
         signal_price = self.prices[symbol][self.second - args.latency]
         leg = Leg(n % ALGOS + 1, LegKind.OPEN, symbol, side, signal_price, stamp)
@@ -318,7 +321,7 @@ ROWS: tuple[tuple[str, str, Callable[[dict[str, Any]], str]], ...] = (
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--signals", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--symbols", type=int, default=5)
