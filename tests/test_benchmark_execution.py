@@ -13,7 +13,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "execution.py"
 
 def test_the_execution_benchmark_runs_and_prints_the_three_styles() -> None:
     out = subprocess.run(
-        [sys.executable, str(BENCH), "--signals", "12", "--symbols", "2"],
+        [sys.executable, str(BENCH), "--signals", "30", "--symbols", "2"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -22,5 +22,5 @@ def test_the_execution_benchmark_runs_and_prints_the_three_styles() -> None:
     header = next(line for line in out.splitlines() if "limit_then_market" in line)
     assert header.split() == ["market", "limit", "limit_then_market"]
     legs = next(line for line in out.splitlines() if line.startswith("legs (filled completely)"))
-    assert legs.split()[3:5] == ["12", "(12)"]  # every market leg decided and filled
-    assert legs.split()[5] == "12" and legs.split()[7] == "12"
+    assert legs.split()[3:5] == ["30", "(30)"]  # every market leg decided and filled
+    assert legs.split()[5] == "30" and legs.split()[7] == "30"
