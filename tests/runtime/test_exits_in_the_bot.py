@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,8 +14,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import requests
+from click.testing import CliRunner
+
+from tests.web.conftest import served
 from tradebot.broker.base import OrderStatus
 from tradebot.broker.sim import SimBroker
+from tradebot.cli.main import cli
 from tradebot.config.loader import load_config
 from tradebot.config.model import Mode
 from tradebot.journal.interface import EntryFilter
@@ -23,6 +29,7 @@ from tradebot.journal.sqlite import SqliteJournal, open_journal
 from tradebot.runtime.bot import Bot
 from tradebot.runtime.observer import BotEvent, ErrorRecorded
 from tradebot.simulators.alphahub.server import AlphaHubSimulator
+from tradebot.web.sources import Sources
 
 CONFIG = """\
 alphahub: {{url: {hub}, email: demo@example.com, password: demo, connections: 1}}
@@ -90,6 +97,20 @@ async def test_a_bracket_stop_fill_makes_the_close_not_held(tmp_path: Path) -> N
     async with running(tmp_path) as run:
         await run.push("open", "buy", 100, 1)
         assert await run.sim.positions() == {"AAPL": Decimal(10)}
+        # `tradebot positions` says what protects the position
+        shown = CliRunner().invoke(
+            cli, ["positions", "--journal", str(run.journal_path), "--no-broker"]
+        )
+        assert shown.exit_code == 0, shown.output
+        (row,) = [line for line in shown.output.splitlines() if line.startswith("16 ")]
+        assert row.split(None, 3)[3] == "sell 10: stop-loss 98, take-profit 105"
+        # and so does the dashboard's Positions page
+        with served(Sources(journal_path=run.journal_path)) as dash:
+            api = await asyncio.to_thread(requests.get, f"{dash.url}api/positions", timeout=10)
+            page = await asyncio.to_thread(requests.get, f"{dash.url}positions", timeout=10)
+        (mine,) = [r for r in api.json()["rows"] if r["algo"] == "16"]
+        assert mine["exits"] == "sell 10: stop-loss 98, take-profit 105"
+        assert '<td class="exits">sell 10: stop-loss 98, take-profit 105</td>' in page.text
         run.sim.set_price("AAPL", Decimal("97.5"))  # through the 98.00 stop
         assert await run.sim.positions() == {}
         with run.read() as journal:
@@ -101,6 +122,11 @@ async def test_a_bracket_stop_fill_makes_the_close_not_held(tmp_path: Path) -> N
                 )
             )
         await run.push("close", "sell", 97.5, 2)
+        flat = CliRunner().invoke(
+            cli,
+            ["positions", "--journal", str(run.journal_path), "--no-broker", "--format", "json"],
+        )
+        assert json.loads(flat.output)["positions"] == []  # flat: nothing left to protect
     with open_journal(tmp_path / "journal" / "tradebot.sqlite", readonly=True) as journal:
         (skip,) = rows(journal, Status.SKIPPED)
         assert skip.startswith("not_held: algorithm 16 holds no AAPL: its stop-loss")

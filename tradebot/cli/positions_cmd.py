@@ -13,7 +13,7 @@ import click
 
 from tradebot.cli.journal_common import journal_options, load_config_or_none, open_review, table
 from tradebot.exceptions import TradebotError
-from tradebot.journal.review import position_rows
+from tradebot.journal.review import live_exits, position_rows
 
 
 async def _broker_positions(config: Any) -> Mapping[str, Decimal]:
@@ -53,12 +53,14 @@ def positions(
 ) -> None:
     """Positions per algorithm (from the journal's fills) and net, beside the broker's view.
 
-    A DRIFT column shows broker minus journal wherever they differ.
+    A DRIFT column shows broker minus journal wherever they differ; an EXITS column, the
+    take-profit, stop-loss or trailing stop live at the broker for a position (when any is).
     """
     with open_review(journal_path, config_path) as store:
         book = store.rebuild_book()
+        exits = live_exits(store)
     broker, note = broker_view(config_path) if ask_broker else (None, "broker not queried")
-    result = position_rows(book, broker)
+    result = position_rows(book, broker, exits)
     if fmt == "json":
         click.echo(json.dumps({"positions": result, "broker": note}, indent=1))
         return
@@ -66,5 +68,7 @@ def positions(
         click.echo("no positions")
     else:
         columns = ["algo", "symbol", "qty"] + (["broker", "drift"] if broker is not None else [])
+        if exits:  # what protects each position (exits live at the broker)
+            columns.append("exits")
         click.echo(table(result, columns))
     click.echo(f"({note})", err=True)

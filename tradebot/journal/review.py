@@ -17,8 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 from tradebot.core.book import PositionBook
+from tradebot.core.exits import exit_kind
 from tradebot.core.ids import exit_id, remainder_id
-from tradebot.core.orders import ExitKind
+from tradebot.core.orders import ExitKind, IntentRole
 from tradebot.journal.execution_review import ExecutionReport, ExecutionTally
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.queries import fill_of
@@ -317,11 +318,46 @@ def _exit_lines(data: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def position_rows(book: PositionBook, broker: Mapping[str, Decimal] | None) -> list[dict[str, Any]]:
+def live_exits(journal: Journal) -> dict[tuple[int, str], str]:
+    """(algorithm, symbol) -> the exits live at the broker for it, as a person reads them:
+    ``sell 76: take-profit 139.07, stop-loss 127.27`` (an exit with no outcome yet; a bracket's
+    legs count from when the entry is sent)."""
+    found: dict[tuple[int, str], list[tuple[Decimal, str, str]]] = {}
+    for stored in journal.unresolved_intents():
+        intent = stored.intent
+        if intent.role is not IntentRole.EXIT:
+            continue
+        kind = exit_kind(intent)
+        if kind is ExitKind.TRAILING_STOP:
+            level = f"{dec_text(intent.trail_pct)}%"
+        elif kind is ExitKind.STOP_LOSS:
+            level = str(dec_text(intent.stop_price))
+        else:
+            level = str(dec_text(intent.limit_price))
+        found.setdefault((intent.algo_id, intent.symbol), []).append(
+            (intent.qty, f"{intent.side} {dec_text(intent.qty)}", f"{kind.label} {level}")
+        )
+    out: dict[tuple[int, str], str] = {}
+    for key, items in found.items():
+        by_size: dict[str, list[str]] = {}
+        for _, size, what in sorted(items):
+            by_size.setdefault(size, []).append(what)
+        out[key] = "; ".join(f"{size}: {', '.join(whats)}" for size, whats in by_size.items())
+    return out
+
+
+def position_rows(
+    book: PositionBook,
+    broker: Mapping[str, Decimal] | None,
+    exits: Mapping[tuple[int, str], str] | None = None,
+) -> list[dict[str, Any]]:
     """One row per (algorithm, symbol), then one NET row per symbol with the broker's figure
-    (``tradebot positions``, the dashboard's Positions page)."""
+    (``tradebot positions``, the dashboard's Positions page). ``exits``
+    (:func:`live_exits`): each algorithm's row says what protects it ("" for nothing)."""
     out: list[dict[str, Any]] = [
-        {"algo": str(algo), "symbol": symbol, "qty": dec_text(qty)} for algo, symbol, qty in book
+        {"algo": str(algo), "symbol": symbol, "qty": dec_text(qty)}
+        | ({} if exits is None else {"exits": exits.get((algo, symbol), "")})
+        for algo, symbol, qty in book
     ]
     net = book.net_positions()
     for symbol in sorted(set(net) | set(broker or {})):

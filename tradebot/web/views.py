@@ -18,7 +18,14 @@ from typing import Any
 
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Entry, Status, dec_text
-from tradebot.journal.review import describe, pnl_points, position_rows, review, story
+from tradebot.journal.review import (
+    describe,
+    live_exits,
+    pnl_points,
+    position_rows,
+    review,
+    story,
+)
 from tradebot.runtime.context import start_of_trading_day
 from tradebot.web.book import LiveBook
 
@@ -152,7 +159,7 @@ def positions_view(
     journal: Journal, broker: Mapping[str, Decimal] | None, book: LiveBook
 ) -> list[dict[str, Any]]:
     """``tradebot positions``'s rows: per algorithm, then NET beside the broker's with drift."""
-    return position_rows(book.current(journal), broker)
+    return position_rows(book.current(journal), broker, live_exits(journal))
 
 
 def performance_view(journal: Journal) -> dict[str, Any]:
