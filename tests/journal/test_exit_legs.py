@@ -96,3 +96,25 @@ def test_exits_are_not_resent_by_hand_and_a_bracket_is_resent_plain(journal: Jou
     again = plan_resend(journal, entry.client_order_id).intent
     assert again.order_class is OrderClass.SIMPLE and again.exits == entry.exits
     assert replace(again, notes=()).take_profit_price is None
+
+
+def test_unresolved_intents_narrow_to_one_algorithm_and_its_symbols(journal: JournalBase) -> None:
+    """What a close asks for (the exits in its way), read through the symbol index."""
+    signals = {
+        (16, "AAPL"): make_signal(opens=[("AAPL", "buy", "100")]),
+        (16, "MSFT"): make_signal(opens=[("MSFT", "buy", "100")]),
+        (17, "AAPL"): make_signal(algo_id=17, opens=[("AAPL", "buy", "100")]),
+    }
+    config = make_config(
+        {a: {"exits": {"take_profit_pct": "5", "stop_loss_pct": "2"}} for a in (16, 17)}
+    )
+    for signal in signals.values():
+        journal.record_signal_and_plan(signal, run(signal, config=config, account=ACCOUNT))
+    everything = journal.unresolved_intents()
+    assert len(everything) == 9  # three brackets: each entry with its two legs
+    mine = journal.unresolved_intents(algo_id=16, symbols=("AAPL",))
+    assert {(s.intent.algo_id, s.intent.symbol) for s in mine} == {(16, "AAPL")}
+    assert len(mine) == 3
+    both = journal.unresolved_intents(algo_id=16, symbols=("AAPL", "MSFT"))
+    assert len(both) == 6
+    assert {s.intent.algo_id for s in journal.unresolved_intents(symbols=("AAPL",))} == {16, 17}

@@ -238,9 +238,9 @@ class ExitManager:
     def _covered(self, symbol: str, side: Side, algo_id: int) -> tuple[Decimal, Decimal]:
         """Shares live exits on ``side`` of ``symbol`` cover: the algorithm's, the account's."""
         groups: dict[str, tuple[int, Decimal]] = {}
-        for stored in self._executor.journal.unresolved_intents():
+        for stored in self._executor.journal.unresolved_intents(symbols=(symbol,)):
             intent = stored.intent
-            if intent.role is IntentRole.EXIT and intent.symbol == symbol and intent.side == side:
+            if intent.role is IntentRole.EXIT and intent.side == side:
                 groups[exit_group(intent)] = (intent.algo_id, intent.qty)
         mine = sum((q for a, q in groups.values() if a == algo_id), ZERO)
         return mine, sum((q for _, q in groups.values()), ZERO)

@@ -225,10 +225,17 @@ class JournalBase(ABC):
             return rebuild_book(conn)
 
     def unresolved_intents(
-        self, *, after_id: int = 0, unanswered: bool = False
+        self,
+        *,
+        after_id: int = 0,
+        unanswered: bool = False,
+        algo_id: int | None = None,
+        symbols: Sequence[str] = (),
     ) -> tuple[StoredIntent, ...]:
         with self._read() as conn:
-            return orderlog.unresolved_intents(conn, after_id=after_id, unanswered=unanswered)
+            return orderlog.unresolved_intents(
+                conn, after_id=after_id, unanswered=unanswered, algo_id=algo_id, symbols=symbols
+            )
 
     def unplanned_signals(self, *, since: datetime | None = None) -> tuple[StoredSignal, ...]:
         with self._read() as conn:

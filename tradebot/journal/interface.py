@@ -139,13 +139,19 @@ class Journal(Protocol):
     # -- reading --------------------------------------------------------------------------------
     def rebuild_book(self) -> PositionBook: ...
     def unresolved_intents(
-        self, *, after_id: int = 0, unanswered: bool = False
+        self,
+        *,
+        after_id: int = 0,
+        unanswered: bool = False,
+        algo_id: int | None = None,
+        symbols: Sequence[str] = (),
     ) -> tuple[StoredIntent, ...]:
         """Intents without a final outcome, oldest first (closes before opens within a plan).
 
         ``after_id`` keeps intents journaled after that row; ``unanswered`` keeps those the
         broker never answered for (no submission answer, acceptance, fill or lookup on record):
-        their outcome is unknown.
+        their outcome is unknown. ``algo_id`` and ``symbols`` keep only that algorithm's
+        orders in those symbols.
         """
         ...
 

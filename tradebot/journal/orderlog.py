@@ -8,6 +8,7 @@ cumulative quantity, so a missed partial fill is recovered from the next one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -353,23 +354,38 @@ def _leg_snapshot(
 
 
 def unresolved_intents(
-    conn: Conn, *, after_id: int = 0, unanswered: bool = False
+    conn: Conn,
+    *,
+    after_id: int = 0,
+    unanswered: bool = False,
+    algo_id: int | None = None,
+    symbols: Sequence[str] = (),
 ) -> tuple[StoredIntent, ...]:
     # "Unresolved" is an intent with no final outcome. With ``unanswered`` it is narrower: no
     # answer of any kind from the broker either, which is what the running bot's re-check
     # wants (an answered order is followed by the event stream; only silence needs a lookup).
     # ``after_id`` lets a caller that checks repeatedly skip what it has already settled.
     # interpolated parts are module constants (column names, status literals)
+    # ``algo_id``/``symbols`` narrow it to one algorithm's orders in those symbols (a close
+    # looking for the exits in its way), read through the symbol index, not every intent.
     ended = _FINAL_SQL + (", " + _ANSWERED_SQL if unanswered else "")
+    narrow = ""
+    params: list[object] = [after_id]
+    if algo_id is not None:
+        narrow += " AND i.algo_id = ?"
+        params.append(algo_id)
+    if symbols:
+        narrow += f" AND i.symbol IN ({', '.join('?' for _ in symbols)})"
+        params.extend(symbols)
     sql = (
         f"SELECT {_cols('i')}, s.ts FROM entries i "  # noqa: S608
         "LEFT JOIN entries s ON s.id = i.signal_id AND s.status = 'signal' "
-        "WHERE i.status = 'intent' AND i.id > ? AND NOT EXISTS (SELECT 1 FROM entries f "
+        f"WHERE i.status = 'intent' AND i.id > ?{narrow} AND NOT EXISTS (SELECT 1 FROM entries f "
         f"WHERE f.client_order_id = i.client_order_id AND f.status IN ({ended})) "
         "ORDER BY i.id"
     )
     out = []
-    for row in conn.execute(sql, (after_id,)).fetchall():
+    for row in conn.execute(sql, tuple(params)).fetchall():
         entry = decode(row[:-1])
         intent = intent_from_entry(entry)
         if _filled(conn, intent.client_order_id)[0] >= intent.qty:

@@ -24,6 +24,7 @@ nothing is canceled (the planner skips the whole signal).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -78,13 +79,12 @@ def live_exits_in_way(journal: Journal) -> Callable[[Signal, PositionBook], Awai
         symbols = set(reducing_symbols(signal, book))
         if not symbols:
             return False
-        stored = await asyncio.to_thread(journal.unresolved_intents)
-        return any(
-            s.intent.role is IntentRole.EXIT
-            and s.intent.algo_id == signal.algo_id
-            and s.intent.symbol in symbols
-            for s in stored
+        stored = await asyncio.to_thread(
+            functools.partial(
+                journal.unresolved_intents, algo_id=signal.algo_id, symbols=sorted(symbols)
+            )
         )
+        return any(s.intent.role is IntentRole.EXIT for s in stored)
 
     return in_way
 
@@ -114,14 +114,12 @@ class ExitCanceler:
         symbols = set(reducing_symbols(signal, book))
         live: list[OrderIntent] = []
         if symbols and not halted:
-            stored = await asyncio.to_thread(journal.unresolved_intents)
-            live = [
-                s.intent
-                for s in stored
-                if s.intent.role is IntentRole.EXIT
-                and s.intent.algo_id == signal.algo_id
-                and s.intent.symbol in symbols
-            ]
+            stored = await asyncio.to_thread(
+                functools.partial(
+                    journal.unresolved_intents, algo_id=signal.algo_id, symbols=sorted(symbols)
+                )
+            )
+            live = [s.intent for s in stored if s.intent.role is IntentRole.EXIT]
         unconfirmed: tuple[OrderIntent, ...] = ()
         if live:
             key = next(leg.id.key for leg in signal.legs if leg.symbol in symbols)
