@@ -13,6 +13,7 @@ from tests.e2e.harness import (
     Env,
     book_from_journal,
     broker_orders,
+    broker_positions,
     configured_bot,
     entries,
     leg,
@@ -147,3 +148,34 @@ async def test_kill_9_in_a_chase_and_in_a_cancel_ends_with_the_exact_quantity(
         assert [r["qty"] for r in server.orders(remainder_id(working))] == ["7"]
         assert await env.bot.stop() == 0
         assert len([o for o in broker_orders(server) if o.symbol in ("EEE", "FFF")]) == 4
+
+
+async def test_a_close_during_a_chase_cancels_the_limit_first_and_sells_what_it_filled(
+    tmp_path: Path,
+) -> None:
+    async with chasing_bot(tmp_path) as env:
+        server = env.server
+        working = await open_leg(env, 14, "GGG")
+        server.fill(working, Decimal(3))  # 3 of 10 filled; the limit keeps working
+        await until(
+            lambda: book_from_journal(env.journal).get((14, "GGG")) == Decimal(3),
+            "3 GGG on the ledger",
+        )
+        await env.push_and_wait(14, {"close": [leg("GGG", "sell", "100", env.at)]})
+        await until(
+            lambda: any(o.side == "sell" for o in broker_orders(server) if o.symbol == "GGG"),
+            "the close at the broker",
+        )
+        server.set_price("GGG", Decimal("100.10"))  # the close's sell limit trades
+        await until(lambda: filled(env, "GGG") == 6, "the close's 3 sold")  # 3 bought, 3 sold
+        await until(
+            lambda: book_from_journal(env.journal).get((14, "GGG"), Decimal(0)) == 0,
+            "GGG flat on the ledger",
+        )
+        # the limit was canceled before the close went out: it can never fill after it
+        assert server.orders(working)[0]["status"] == "canceled"
+        assert server.orders(remainder_id(working)) == []
+        sells = [o for o in broker_orders(server) if o.symbol == "GGG" and o.side == "sell"]
+        assert [o.qty for o in sells] == [Decimal(3)]
+        assert await env.bot.stop() == 0
+        assert broker_positions(server).get("GGG", Decimal(0)) == 0

@@ -55,7 +55,7 @@ class Status(StrEnum):
     DRIFT = "drift"  # our net position differs from the broker's
     RECOVERY = "recovery"  # what start-up recovery found and did
     CHASE = "chase"  # a limit_then_market limit is being chased: its cancel was asked for
-    EXIT = "exit"  # an entry's exits: placed after its fill, left out, or canceled for a close
+    EXIT = "exit"  # exits placed after a fill or left out; an order canceled for a close
 
 
 #: statuses that end an order: an intent with one of these has a final outcome

@@ -1,16 +1,20 @@
-"""A close cancels the position's exits first, confirmed, then closes what the ledger still holds.
+"""A close cancels what is in its way first, confirmed, then closes what the ledger still holds.
 
-Before a signal is planned, for each symbol where it would reduce what its algorithm holds (a
-close leg, or an open on the other side, which flattens first), the algorithm's live exits on
-that symbol (unresolved EXIT intents) are canceled:
+Before a signal is planned, for each symbol where it closes or reduces what its algorithm holds
+(a close leg, whatever is held; or an open on the other side of a holding, which flattens
+first), the algorithm's orders still working in that symbol are canceled: its live exits
+(unresolved EXIT intents), and any entry or earlier close not yet final (a resting limit, a
+chased one). An exit could sell the shares the close sells; an entry still working could fill
+after the close and leave the algorithm holding what it was told to close; an earlier close
+still working would sell a second time. So:
 
-1. an ``exit`` row per exit says it is canceled for the close, and why (written before the
-   cancel goes out: a restart, and the unprotected-position watch, know the cancel was ours);
-2. the cancel goes to the broker, then each exit is looked up until the broker shows it final
+1. a row per order says it is canceled for the close, and why (an ``exit`` row, written before
+   the cancel goes out: a restart, and the unprotected-position watch, know it was ours);
+2. the cancel goes to the broker, then each order is looked up until the broker shows it final
    (every ``poll`` seconds, at most ``timeout``; a deferred close tried again asks for the
    cancel again and looks once). Every lookup that shows something new is
-   recorded through :meth:`Executor.record_snapshot`, so a stop that fills at the same moment
-   lands on the algorithm's ledger before the close is planned;
+   recorded through :meth:`Executor.record_snapshot`, so a stop (or an entry) that fills at
+   the same moment lands on the algorithm's ledger before the close is planned;
 3. the signal is then planned against that book: the close is for what the ledger still holds,
    or is skipped ``not_held`` naming the exit that closed the position (:func:`exit_fills`).
 
@@ -59,21 +63,23 @@ class Gate:
 
 
 def reducing_symbols(signal: Signal, book: PositionBook) -> list[str]:
-    """Symbols where ``signal`` reduces what its algorithm holds: its close legs' symbols, and
-    its opens against the holding (they flatten it first)."""
+    """Symbols where ``signal`` closes or reduces what its algorithm holds: its close legs'
+    symbols (held or not: an entry still working there must not fill after the close), and its
+    opens against a holding (they flatten it first)."""
     out: list[str] = []
     for leg in signal.legs:
-        held = book.qty(signal.algo_id, leg.symbol)
-        if not held or leg.symbol in out:
+        if leg.symbol in out:
             continue
-        if leg.kind is LegKind.CLOSE or (held > 0) != (leg.side.sign > 0):
+        held = book.qty(signal.algo_id, leg.symbol)
+        if leg.kind is LegKind.CLOSE or (held and (held > 0) != (leg.side.sign > 0)):
             out.append(leg.symbol)
     return out
 
 
 def live_exits_in_way(journal: Journal) -> Callable[[Signal, PositionBook], Awaitable[bool]]:
-    """For start-up recovery: whether a signal reduces a position whose algorithm has live
-    exits there. Such a signal is left to the running signal loop, which cancels them first."""
+    """For start-up recovery: whether a signal closes or reduces a position where its algorithm
+    has orders still working (exits, entries). Such a signal is left to the running signal
+    loop, which cancels them first."""
 
     async def in_way(signal: Signal, book: PositionBook) -> bool:
         symbols = set(reducing_symbols(signal, book))
@@ -84,9 +90,21 @@ def live_exits_in_way(journal: Journal) -> Callable[[Signal, PositionBook], Awai
                 journal.unresolved_intents, algo_id=signal.algo_id, symbols=sorted(symbols)
             )
         )
-        return any(s.intent.role is IntentRole.EXIT for s in stored)
+        return bool(stored)
 
     return in_way
+
+
+_WHY = {
+    IntentRole.EXIT: "a close never sells while an exit could sell the same shares",
+    IntentRole.OPEN: "an entry still working could fill after the close",
+    IntentRole.CLOSE: "an earlier close still working would sell a second time",
+}
+
+
+def _what(intent: OrderIntent) -> str:
+    kind = "exit" if intent.role is IntentRole.EXIT else f"working {intent.role}"
+    return f"{kind} {intent.client_order_id} ({intent.side} {intent.qty} {intent.symbol})"
 
 
 class ExitCanceler:
@@ -119,7 +137,7 @@ class ExitCanceler:
                     journal.unresolved_intents, algo_id=signal.algo_id, symbols=sorted(symbols)
                 )
             )
-            live = [s.intent for s in stored if s.intent.role is IntentRole.EXIT]
+            live = [s.intent for s in stored]
         unconfirmed: tuple[OrderIntent, ...] = ()
         if live:
             key = next(leg.id.key for leg in signal.legs if leg.symbol in symbols)
@@ -137,11 +155,7 @@ class ExitCanceler:
             if intent.client_order_id in self._announced:
                 continue
             self._announced.add(intent.client_order_id)
-            detail = (
-                f"canceling exit {intent.client_order_id} ({intent.side} {intent.qty}"
-                f" {intent.symbol}) for the close ({close_key}): a close never sells while an"
-                " exit could sell the same shares"
-            )
+            detail = f"canceling {_what(intent)} for the close ({close_key}): " + _WHY[intent.role]
             data = {"step": CANCEL_FOR_CLOSE, "close_leg": close_key}
             await asyncio.to_thread(journal.record_exit, intent, detail, data, None)
             self._say(detail)
@@ -153,7 +167,7 @@ class ExitCanceler:
             except (BrokerError, TransientError) as exc:
                 # already final at the broker (filled or canceled), or a lost answer: the
                 # lookups below tell which
-                log.warning("cancel of exit %s: %s", intent.client_order_id, exc)
+                log.warning("cancel of %s: %s", intent.client_order_id, exc)
         return await self._confirm(live, 0.0 if retry else self._timeout)
 
     async def _confirm(
