@@ -5,7 +5,6 @@ every cancel and fill happens exactly when the test says."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.core.helpers import make_config, make_signal
+from tests.runtime.closing_loop import closing_loop
 from tests.scripted_broker import T0, ScriptedBroker
 from tradebot.broker.base import OrderStatus
 from tradebot.config.model import Config
@@ -26,9 +26,6 @@ from tradebot.execution import Executor
 from tradebot.execution.exits import CANCEL_FOR_CLOSE
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
 from tradebot.journal.records import intent_from_entry
-from tradebot.runtime.context import PlanningContext
-from tradebot.runtime.exit_cancel import ExitCanceler
-from tradebot.runtime.records import RecordWriter
 from tradebot.runtime.signals import SignalLoop, planner_for
 
 LIMITS = make_config({16: {"order_type": "limit", "time_in_force": "gtc"}})
@@ -73,21 +70,7 @@ async def make_rig(journal: SqliteJournal, config: Config = LIMITS) -> Rig:
     broker.slippage = D(0)
     broker.on_cancel = broker.end  # the broker confirms every cancel at once
     executor = Executor(journal, broker, PositionBook())
-    ctx = PlanningContext(broker, journal, kill_switch=None, track_pnl=False)
-    ticks = iter(range(10**6))
-    loop = SignalLoop(
-        asyncio.Queue(),
-        executor,
-        ctx,
-        RecordWriter(journal, notify=lambda event: None),
-        config=lambda: config,
-        busy=asyncio.Lock(),
-        stopping=asyncio.Event(),
-        now=lambda: T0 + timedelta(minutes=2, seconds=1),
-        say=lambda line: None,
-        notify=lambda event: None,
-        exits=ExitCanceler(executor, timeout=5, poll=0, monotonic=lambda: float(next(ticks))),
-    )
+    loop = closing_loop(executor, journal, config, now=T0 + timedelta(minutes=2, seconds=1))
     return Rig(journal, broker, executor, loop)
 
 

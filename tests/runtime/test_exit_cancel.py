@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.core.helpers import make_config, make_signal
+from tests.runtime.closing_loop import closing_loop
 from tests.scripted_broker import FILL, T0, ScriptedBroker
 from tradebot.broker.base import OrderStatus
 from tradebot.core.book import PositionBook
@@ -32,10 +33,8 @@ from tradebot.execution.recovery import recover
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
 from tradebot.journal.records import intent_from_entry
 from tradebot.journal.review import describe, story
-from tradebot.runtime.context import PlanningContext
 from tradebot.runtime.exit_cancel import ExitCanceler, live_exits_in_way
 from tradebot.runtime.observer import BotEvent, ErrorRecorded
-from tradebot.runtime.records import RecordWriter
 from tradebot.runtime.signals import SignalLoop, planner_for
 
 CONFIG = make_config({16: {"exits": {"stop_loss_pct": "2"}, "order_type": "limit"}})
@@ -111,20 +110,12 @@ async def make_rig(
     (stop,) = after_fill_exits(entry_intent, D(10), D(100))
     await executor.execute(Plan(intents=(stop,)))
     assert broker.orders[stop.client_order_id].status is OrderStatus.PENDING
-    ctx = PlanningContext(broker, journal, kill_switch=None, track_pnl=False)
-    ticks = iter(range(10**6))
-    loop = SignalLoop(
-        asyncio.Queue(),
+    loop = closing_loop(
         executor,
-        ctx,
-        RecordWriter(journal, notify=(told.append if told is not None else lambda event: None)),
-        config=lambda: CONFIG,
-        busy=asyncio.Lock(),
-        stopping=asyncio.Event(),
-        now=lambda: T0 + timedelta(minutes=1, seconds=1),
-        say=lambda line: None,
-        notify=lambda event: None,
-        exits=ExitCanceler(executor, timeout=5, poll=0, monotonic=lambda: float(next(ticks))),
+        journal,
+        CONFIG,
+        now=T0 + timedelta(minutes=1, seconds=1),
+        told=told,
         alert_after=alert_after,
         monotonic=monotonic,
     )

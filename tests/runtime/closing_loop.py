@@ -1,0 +1,48 @@
+"""The signal loop the close tests drive by hand: a real :class:`SignalLoop` with its
+:class:`ExitCanceler` (no wait between lookups, a counting clock), over a scripted broker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from tradebot.config.model import Config
+from tradebot.execution import Executor
+from tradebot.journal import SqliteJournal
+from tradebot.runtime.context import PlanningContext
+from tradebot.runtime.exit_cancel import ExitCanceler
+from tradebot.runtime.observer import BotEvent
+from tradebot.runtime.records import RecordWriter
+from tradebot.runtime.signals import SignalLoop
+
+
+def closing_loop(
+    executor: Executor,
+    journal: SqliteJournal,
+    config: Config,
+    *,
+    now: datetime,
+    told: list[BotEvent] | None = None,
+    alert_after: float = 60.0,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> SignalLoop:
+    """``told`` collects what the loop's records tell the observers."""
+    ctx = PlanningContext(executor.broker, journal, kill_switch=None, track_pnl=False)
+    ticks = iter(range(10**6))
+    return SignalLoop(
+        asyncio.Queue(),
+        executor,
+        ctx,
+        RecordWriter(journal, notify=(told.append if told is not None else lambda event: None)),
+        config=lambda: config,
+        busy=asyncio.Lock(),
+        stopping=asyncio.Event(),
+        now=lambda: now,
+        say=lambda line: None,
+        notify=lambda event: None,
+        exits=ExitCanceler(executor, timeout=5, poll=0, monotonic=lambda: float(next(ticks))),
+        alert_after=alert_after,
+        monotonic=monotonic,
+    )
