@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from tradebot.core.ids import MAX_CLIENT_ORDER_ID, attempt_of, client_order_id, resend_id
+from tradebot.core.ids import (
+    MAX_CLIENT_ORDER_ID,
+    attempt_of,
+    client_order_id,
+    exit_id,
+    exit_parts,
+    resend_id,
+)
 from tradebot.core.signal import LegId, LegKind, Side
 
 OPEN = LegId(16, LegKind.OPEN, "JBHT", Side.BUY, datetime(2021, 4, 26, 14, 30, 1, tzinfo=UTC))
@@ -56,3 +63,12 @@ def test_a_resend_id_is_the_attempt_id_and_names_its_original() -> None:
     assert resend_id(long_id, 3) == resend_id(long_id, 3)
     with pytest.raises(ValueError):
         resend_id(first, 0)
+
+
+def test_exit_ids_split_back_into_their_entry_and_kind() -> None:
+    entry = "tb3-AAPL-o-0123456789abcdef"
+    for kind in ("tp", "sl", "ts"):
+        assert exit_parts(exit_id(entry, kind)) == (entry, kind)
+    # entries, closes, remainders and re-sends are not exits
+    for other in (entry, f"{entry}-m", f"{entry}-a2", "tb3-AAPL-c-0123456789abcdef", "tp", ""):
+        assert exit_parts(other) is None

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from tradebot.core.ids import exit_id
+from tradebot.core.ids import exit_id, exit_parts
 from tradebot.core.market import price_tick
 from tradebot.core.orders import (
     ExitKind,
@@ -267,16 +267,13 @@ def _exit(
 
 def exit_kind(intent: OrderIntent) -> ExitKind:
     """Which exit an EXIT intent is, from its id's suffix (the ids are derived: ``-tp`` ...)."""
-    return ExitKind(intent.client_order_id.rsplit("-", 1)[-1])
+    kind = exit_kind_of(intent.client_order_id)
+    if kind is None:
+        raise ValueError(f"{intent.client_order_id} is not an exit's id")
+    return kind
 
 
 def exit_kind_of(client_order_id: str) -> ExitKind | None:
-    """Which exit the order with this id is, or None for an entry or a close (their ids end in
-    a hex digest, ``-m`` or ``-a<n>``, never in an exit's suffix)."""
-    suffix = client_order_id.rsplit("-", 1)[-1]
-    return ExitKind(suffix) if suffix in ExitKind._value2member_map_ else None
-
-
-def protected_by(exit_intent: OrderIntent) -> str:
-    """The client order id of the entry an exit protects."""
-    return exit_intent.client_order_id.rsplit("-", 1)[0]
+    """Which exit the order with this id is, or None for an entry or a close."""
+    parts = exit_parts(client_order_id)
+    return None if parts is None else ExitKind(parts[1])

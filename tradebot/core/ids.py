@@ -90,6 +90,10 @@ def remainder_id(limit_id: str) -> str:
     return cid
 
 
+#: the suffixes of exit ids (:class:`~tradebot.core.orders.ExitKind`'s values)
+_EXIT_KINDS = ("tp", "sl", "ts")
+
+
 def exit_id(entry_id: str, kind: str) -> str:
     """The client order id of an entry's exit: ``<entry id>-tp``, ``-sl`` or ``-ts``.
 
@@ -98,7 +102,7 @@ def exit_id(entry_id: str, kind: str) -> str:
     :class:`~tradebot.core.orders.ExitKind` value. Alpaca names a bracket's legs itself; the
     adapter gives them these ids back (:func:`leg_exit_id`).
     """
-    if kind not in ("tp", "sl", "ts"):
+    if kind not in _EXIT_KINDS:
         raise ValueError(f"unknown exit kind {kind!r}")
     cid = f"{entry_id}-{kind}"
     if len(cid) > MAX_CLIENT_ORDER_ID:
@@ -117,3 +121,11 @@ def leg_exit_id(parent_id: str, leg_type: str) -> str:
         raise ValueError(f"a bracket leg of type {leg_type!r} is not an exit")
     entry = parent_id[: -len("-tp")] if parent_id.endswith("-tp") else parent_id
     return exit_id(entry, kind)
+
+
+def exit_parts(client_order_id: str) -> tuple[str, str] | None:
+    """``(entry id, kind)`` of an exit's id (what :func:`exit_id` made it from), or None for any
+    other order: entries and closes end in a hex digest, ``-m`` or ``-a<n>``, never in an
+    exit's suffix."""
+    entry, dash, kind = client_order_id.rpartition("-")
+    return (entry, kind) if dash and kind in _EXIT_KINDS else None

@@ -18,7 +18,7 @@ from typing import Any
 
 from tradebot.core.book import PositionBook
 from tradebot.core.exits import exit_kind
-from tradebot.core.ids import exit_id, remainder_id
+from tradebot.core.ids import exit_id, exit_parts, remainder_id
 from tradebot.core.orders import ExitKind, IntentRole
 from tradebot.journal.execution_review import ExecutionReport, ExecutionTally
 from tradebot.journal.interface import EntryFilter, Journal
@@ -237,12 +237,10 @@ def story(journal: Journal, ident: str) -> list[Entry]:
     return [rows[i] for i in sorted(rows)]
 
 
-_EXIT_SUFFIXES = tuple(f"-{kind}" for kind in ExitKind)
-
-
 def _exit_family(coid: str) -> set[str]:
     """An order's exits' ids; for an exit, its entry and its siblings too."""
-    entry = coid[: -len("-tp")] if coid.endswith(_EXIT_SUFFIXES) else coid
+    parts = exit_parts(coid)
+    entry = coid if parts is None else parts[0]
     return {entry, *(exit_id(entry, kind) for kind in ExitKind)}
 
 

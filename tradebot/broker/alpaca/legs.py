@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from tradebot.broker.base import OrderSnapshot
-from tradebot.core.ids import exit_id
+from tradebot.core.ids import exit_id, exit_parts
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +108,11 @@ def leg_parents(client_order_id: str) -> tuple[str, ...]:
     """The orders a leg we call ``client_order_id`` may belong to: ``<entry>-tp`` is the
     take-profit leg of the bracket/oto ``<entry>``; ``<entry>-sl`` the stop leg of the
     bracket/oto ``<entry>`` or of the oco ``<entry>-tp``. Nothing for any other id."""
-    if client_order_id.endswith("-tp"):
-        return (client_order_id.removesuffix("-tp"),)
-    if client_order_id.endswith("-sl"):
-        entry = client_order_id.removesuffix("-sl")
-        return (entry, exit_id(entry, "tp"))
-    return ()
+    parts = exit_parts(client_order_id)
+    if parts is None or parts[1] == "ts":
+        return ()
+    entry, kind = parts
+    return (entry,) if kind == "tp" else (entry, exit_id(entry, "tp"))
 
 
 def _is_uuid(text: str) -> bool:
