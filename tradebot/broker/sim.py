@@ -39,6 +39,7 @@ from tradebot.core.events import OrderEvent
 from tradebot.core.ids import leg_exit_id
 from tradebot.core.market import MarketPrices, implausible_price
 from tradebot.core.orders import IntentRole, OrderClass, OrderIntent, OrderType
+from tradebot.core.quantity import is_whole
 from tradebot.core.signal import Side
 from tradebot.exceptions import BrokerError, OrderRejected
 
@@ -210,7 +211,7 @@ class SimBroker:
     def _check(self, intent: OrderIntent) -> None:
         cid = intent.client_order_id
         asset = self._asset(intent.symbol)
-        if intent.qty != intent.qty.to_integral_value() and not asset.fractionable:
+        if not is_whole(intent.qty) and not asset.fractionable:
             raise OrderRejected(
                 f"{intent.symbol}: fractional quantities are off in the sim broker",
                 client_order_id=cid,

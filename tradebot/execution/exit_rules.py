@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 
+from tradebot.core.quantity import round_quantity
 from tradebot.journal.records import FILL_STATUSES, FINAL_STATUSES, Entry, Status
 
 ZERO = Decimal(0)
@@ -76,10 +77,6 @@ def entry_outcome(
     return EntryOutcome(over, filled, notional)
 
 
-def whole(qty: Decimal) -> Decimal:
-    return qty.to_integral_value(rounding=ROUND_FLOOR)
-
-
 @dataclass(frozen=True, slots=True)
 class Cover:
     """How many shares the exits cover, and why not more (empty when all of them)."""
@@ -103,7 +100,7 @@ def exit_cover(
     ``covered_*``: shares live exits on that side already cover (the algorithm's own, and all
     of the account's)."""
     why: list[str] = []
-    qty = whole(filled)
+    qty = round_quantity(filled, fractional=False)
     if qty < filled:
         why.append(
             f"the fractional rest {filled - qty} is left without exits (Alpaca takes"
@@ -112,12 +109,12 @@ def exit_cover(
     held = max(ledger * direction, ZERO) - covered_for_algo
     if held < qty:
         why.append(f"the algorithm's ledger leaves {max(held, ZERO)} {symbol} to cover")
-        qty = whole(max(held, ZERO))
+        qty = round_quantity(held, fractional=False)
     in_account = max(account * direction, ZERO) - covered_in_account
     if in_account < qty:
         why.append(
             f"the account holds {max(in_account, ZERO)} {symbol} not already held for exits"
             " in that direction (other algorithms' positions net with it)"
         )
-        qty = whole(max(in_account, ZERO))
+        qty = round_quantity(in_account, fractional=False)
     return Cover(max(qty, ZERO), tuple(why))

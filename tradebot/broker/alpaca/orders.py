@@ -34,6 +34,7 @@ from tradebot.core.orders import (
     OrderType,
     TimeInForce,
 )
+from tradebot.core.quantity import is_whole
 from tradebot.core.signal import Side
 from tradebot.exceptions import OrderRejected
 
@@ -90,7 +91,7 @@ def prepare(
     qty = round_qty(intent.qty, asset.fractionable)
     if qty <= 0:
         raise refuse(f"quantity {intent.qty} rounds to zero (whole shares only)", "qty_zero")
-    if qty != qty.to_integral_value() and intent.time_in_force is not TimeInForce.DAY:
+    if not is_whole(qty) and intent.time_in_force is not TimeInForce.DAY:
         raise refuse("fractional orders must be day orders", "fractional_tif")
     advanced = (
         intent.order_class is not OrderClass.SIMPLE or intent.order_type is OrderType.TRAILING_STOP
@@ -152,7 +153,7 @@ def _check_advanced(
         if intent.order_class is not OrderClass.SIMPLE
         else intent.order_type.value
     )
-    if qty != qty.to_integral_value():
+    if not is_whole(qty):
         raise refuse(f"{what} orders trade whole shares, not {qty}", "fractional_advanced")
     if intent.time_in_force not in (TimeInForce.DAY, TimeInForce.GTC):
         raise refuse(f"{what} orders must be day or gtc orders", "advanced_tif")
