@@ -51,6 +51,7 @@ from tradebot.core.orders import OrderIntent, OrderType, Plan, TimeInForce
 from tradebot.exceptions import TransientError
 from tradebot.execution.chase import Action, Chase, Phase
 from tradebot.execution.executor import Executor
+from tradebot.execution.superseded import later_leg
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import Status, intent_from_entry
 
@@ -242,16 +243,7 @@ class Chaser:
         )
         if not rows:
             return None
-        later = journal.entries(
-            EntryFilter(
-                algo_ids=(intent.algo_id,),
-                symbols=(intent.symbol,),
-                statuses=(Status.LEG,),
-                after_id=rows[0].id,
-                limit=1,
-            )
-        )
-        return later[0].leg if later else None
+        return later_leg(journal, intent.algo_id, intent.symbol, rows[0].id)
 
     def _held(self, intent: OrderIntent) -> bool:
         return not self._may_act(intent)

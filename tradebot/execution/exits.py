@@ -41,6 +41,7 @@ from tradebot.core.signal import Side
 from tradebot.exceptions import TransientError
 from tradebot.execution.executor import Executor
 from tradebot.execution.exit_rules import ZERO, entry_outcome, exit_cover
+from tradebot.execution.superseded import later_leg
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import FILL_STATUSES, Entry, Status, intent_from_entry
 
@@ -178,7 +179,9 @@ class ExitManager:
     ) -> None:
         executor = self._executor
         assert average is not None
-        later = await asyncio.to_thread(self._later_leg, entry, row_id)
+        later = await asyncio.to_thread(
+            later_leg, executor.journal, entry.algo_id, entry.symbol, row_id
+        )
         if later is not None:
             detail = (
                 f"no exits for {entry.client_order_id}: a later leg of algorithm"
@@ -220,20 +223,6 @@ class ExitManager:
         if why:
             await self._row(entry, note, {"step": "partial", **data}, signal_id)
         self._say(note)
-
-    def _later_leg(self, entry: OrderIntent, row_id: int) -> str | None:
-        """A leg of the same algorithm and symbol journaled after the entry (the chaser's
-        guard; read under the signal lock, so no plan is half-written)."""
-        later = self._executor.journal.entries(
-            EntryFilter(
-                algo_ids=(entry.algo_id,),
-                symbols=(entry.symbol,),
-                statuses=(Status.LEG,),
-                after_id=row_id,
-                limit=1,
-            )
-        )
-        return later[0].leg if later else None
 
     def _covered(self, symbol: str, side: Side, algo_id: int) -> tuple[Decimal, Decimal]:
         """Shares live exits on ``side`` of ``symbol`` cover: the algorithm's, the account's."""
