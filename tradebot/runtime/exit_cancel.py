@@ -142,8 +142,12 @@ class ExitCanceler:
         if live:
             key = next(leg.id.key for leg in signal.legs if leg.symbol in symbols)
             unconfirmed = await self._cancel(live, key)
-        closes = {leg.symbol for leg in signal.close_legs}
-        fills = await asyncio.to_thread(self._exit_fills, signal.algo_id, sorted(closes))
+        # only a close of what is no longer held can have been made unnecessary by an exit: an
+        # open, or a close of a holding, costs no journal read (nor a hop to a worker thread)
+        gone = sorted(
+            {leg.symbol for leg in signal.close_legs if not book.qty(signal.algo_id, leg.symbol)}
+        )
+        fills = await asyncio.to_thread(self._exit_fills, signal.algo_id, gone) if gone else {}
         return Gate(fills, unconfirmed)
 
     async def _cancel(self, live: Sequence[OrderIntent], close_key: str) -> tuple[OrderIntent, ...]:
@@ -204,9 +208,7 @@ class ExitCanceler:
         position, or part of it, before the close leg came)."""
         journal = self._executor.journal
         out: dict[str, ExitFill] = {}
-        for symbol in symbols:
-            if self._executor.book.qty(algo_id, symbol):
-                continue  # still held: the close goes out; nothing to name
+        for symbol in symbols:  # each no longer held by the algorithm
             last = journal.entries(
                 EntryFilter(
                     algo_ids=(algo_id,),
