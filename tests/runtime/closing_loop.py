@@ -1,5 +1,5 @@
 """The signal loop the close tests drive by hand: a real :class:`SignalLoop` with its
-:class:`ExitCanceler` (no wait between lookups, a counting clock), over a scripted broker."""
+:class:`CloseCanceler` (no wait between lookups, a counting clock), over a scripted broker."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from datetime import datetime
 from tradebot.config.model import Config
 from tradebot.execution import Executor
 from tradebot.journal import SqliteJournal
+from tradebot.runtime.close_cancel import CloseCanceler
 from tradebot.runtime.context import PlanningContext
-from tradebot.runtime.exit_cancel import ExitCanceler
 from tradebot.runtime.observer import BotEvent
 from tradebot.runtime.records import RecordWriter
 from tradebot.runtime.signals import SignalLoop
@@ -42,7 +42,7 @@ def closing_loop(
         now=lambda: now,
         say=lambda line: None,
         notify=lambda event: None,
-        exits=ExitCanceler(executor, timeout=5, poll=0, monotonic=lambda: float(next(ticks))),
+        in_the_way=CloseCanceler(executor, timeout=5, poll=0, monotonic=lambda: float(next(ticks))),
         alert_after=alert_after,
         monotonic=monotonic,
     )

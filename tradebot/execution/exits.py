@@ -22,7 +22,7 @@ Every ``interval`` seconds the exit manager
 3. watches exits that ended without filling (expired, canceled at the broker, rejected, never
    sent) while the algorithm's ledger still holds the position: the position is unprotected,
    an ERROR row says so (the ``error`` alert goes out). Exits canceled by a close
-   (:mod:`tradebot.runtime.exit_cancel`) and an oco's leg canceled because its sibling filled
+   (:mod:`tradebot.runtime.close_cancel`) and an oco's leg canceled because its sibling filled
    are not.
 """
 
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 _ENDED = (Status.CANCELED, Status.EXPIRED, Status.REJECTED, Status.FAILED)
 #: an ``exit`` row's steps that settle an entry's exits without exit orders
 _SETTLED_WITHOUT = ("none", "superseded")
-#: the ``exit`` row step of a cancel asked for by a close (runtime/exit_cancel.py)
+#: the ``exit`` row step of a cancel asked for by a close (runtime/close_cancel.py)
 CANCEL_FOR_CLOSE = "cancel_for_close"
 
 

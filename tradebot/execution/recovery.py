@@ -59,8 +59,9 @@ class RecoveryReport:
     abandoned: tuple[int, ...]  # signal ids whose legs were recorded as skipped
     drifts: tuple[Drift, ...]
     pending: tuple[str, ...]  # symbols with orders still open (not compared)
-    #: fresh signals left unplanned for the running bot: they close positions whose exits
-    #: are live, and only the signal loop cancels those first (runtime/exit_cancel.py)
+    #: fresh signals left unplanned for the running bot: they close positions with orders
+    #: still working there (exits, entries), and only the signal loop cancels those first
+    #: (runtime/close_cancel.py)
     deferred: tuple[tuple[int, Signal], ...] = ()
 
     @property

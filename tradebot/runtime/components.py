@@ -42,9 +42,9 @@ from tradebot.execution.recovery import RecoveryReport, recover
 from tradebot.journal.interface import Journal
 from tradebot.runtime.backfill import Backfiller
 from tradebot.runtime.channel import Channel
+from tradebot.runtime.close_cancel import CloseCanceler, orders_in_way
 from tradebot.runtime.config_watch import ConfigChange, ConfigWatcher, Loader
 from tradebot.runtime.context import PlanningContext, daily_loss_limited
-from tradebot.runtime.exit_cancel import ExitCanceler, live_exits_in_way
 from tradebot.runtime.lapses import LapseWatcher
 from tradebot.runtime.observer import (
     BotEvent,
@@ -136,7 +136,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         now=now,
         max_age=max_age,
         planner=planner_for(config, account, now, day=day, market=market, planned=shared.planned),
-        defer=live_exits_in_way(journal),
+        defer=orders_in_way(journal),
     )
     for line in report.lines():
         say(f"recovery: {line}")
@@ -243,9 +243,9 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         notify=notify,
         on_signal=feed.note_signal,
         planned=shared.planned,
-        exits=ExitCanceler(executor, say=say),
+        in_the_way=CloseCanceler(executor, say=say),
     )
-    for signal_id, signal in report.deferred:  # closes whose exits must be canceled first
+    for signal_id, signal in report.deferred:  # closes with orders in their way, canceled first
         signals.defer(signal_id, signal)
     return Components(
         account,

@@ -32,8 +32,8 @@ from tradebot.exceptions import TransientError
 from tradebot.execution.executor import ExecutionResult, Executor, Planner
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
+from tradebot.runtime.close_cancel import CloseCanceler, Gate
 from tradebot.runtime.context import PlanningContext
-from tradebot.runtime.exit_cancel import ExitCanceler, Gate
 from tradebot.runtime.killswitch import HaltMode, KillSwitchState
 from tradebot.runtime.narrate import narrate
 from tradebot.runtime.observer import BotEvent, KillSwitchChanged, SignalDeferred, SignalHandled
@@ -64,7 +64,7 @@ def planner_for(
     those legs are left out of the plan and journaled as skipped duplicates, so a leg that two
     processes journaled under two SIGNAL rows is planned once. Without it, every leg is planned.
     ``exit_fills``: the exits that closed the algorithm's positions (a close for one is skipped
-    naming the exit; :mod:`.exit_cancel`).
+    naming the exit; :mod:`.close_cancel`).
     """
 
     def pure(signal: Signal, book: PositionBook) -> Plan:
@@ -123,7 +123,7 @@ class SignalLoop:
         notify: Callable[[BotEvent], None],
         on_signal: Callable[[Signal], None] = lambda signal: None,
         planned: Callable[[Sequence[str]], set[str]] | None = None,
-        exits: ExitCanceler | None = None,
+        in_the_way: CloseCanceler | None = None,
         retry_interval: float = 1.0,
         alert_after: float = 60.0,
         monotonic: Callable[[], float] = time.monotonic,
@@ -131,7 +131,8 @@ class SignalLoop:
         """``queue``: the listener's (the backfill adds recovered signals behind the live ones);
         ``config``: the config in force now (a live edit applies from the next signal);
         ``on_signal``: told of each signal as its handling starts (the status board);
-        ``exits``: cancels a position's exits before a close (:mod:`.exit_cancel`); a signal
+        ``in_the_way``: cancels what is in a close's way first, its algorithm's exits and orders
+        still working in the symbol (:mod:`.close_cancel`); a signal
         whose cancels are not confirmed is retried every ``retry_interval`` seconds, and one still
         waiting after ``alert_after`` seconds is an ERROR (the observers alert a person: the
         position stays open, with no live exit or a stuck one, until the broker answers)."""
@@ -149,9 +150,9 @@ class SignalLoop:
         self._planned = planned  # see planner_for
         self._held: Signal | None = None  # taken from the queue, not yet being handled
         self._halt_mode = HaltMode.RUNNING
-        self._exits = exits
+        self._in_the_way = in_the_way
         self._retry_interval = retry_interval
-        #: journaled, not planned: their exits' cancels were not confirmed yet (exit_cancel)
+        #: journaled, not planned: the cancels in their way are not confirmed yet (close_cancel)
         self._deferred: dict[int, Signal] = {}
         self._noted: dict[int, float] = {}  # deferred signals whose wait is journaled: since
         self._alerted: set[int] = set()  # deferred signals whose long wait was an ERROR
@@ -166,12 +167,12 @@ class SignalLoop:
 
     @property
     def deferred(self) -> tuple[int, ...]:
-        """Signal ids waiting for their exits' cancels to be confirmed."""
+        """Signal ids waiting for the cancels in their way to be confirmed."""
         return tuple(self._deferred)
 
     def defer(self, signal_id: int, signal: Signal) -> None:
         """Plan this journaled, unplanned signal on a later pass (recovery leaves such
-        signals to the loop: their closes must cancel exits first)."""
+        signals to the loop: their closes must cancel what is in their way first)."""
         self._deferred.setdefault(signal_id, signal)
 
     async def _next(self) -> Signal | None:
@@ -222,8 +223,8 @@ class SignalLoop:
         day = await ctx.day_state(now)
         self._note_kill_switch(ctx.switch)  # the state this plan obeys, not a second read
         gate = Gate()
-        if self._exits is not None:
-            gate = await self._exits.before_plan(signal, halted=ctx.switch.halted)
+        if self._in_the_way is not None:
+            gate = await self._in_the_way.before_plan(signal, halted=ctx.switch.halted)
             if gate.deferred:
                 await self._defer(signal, signal_id, gate)
                 return

@@ -51,8 +51,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Gate:
-    """What :meth:`ExitCanceler.before_plan` found: go on (with the exits that closed
-    positions, for the planner), or wait (``unconfirmed``: the exits still live)."""
+    """What :meth:`CloseCanceler.before_plan` found: go on (with the exits that closed
+    positions, for the planner), or wait (``unconfirmed``: the orders still live)."""
 
     exit_fills: Mapping[str, ExitFill] = field(default_factory=dict)
     unconfirmed: tuple[OrderIntent, ...] = ()
@@ -76,7 +76,7 @@ def reducing_symbols(signal: Signal, book: PositionBook) -> list[str]:
     return out
 
 
-def live_exits_in_way(journal: Journal) -> Callable[[Signal, PositionBook], Awaitable[bool]]:
+def orders_in_way(journal: Journal) -> Callable[[Signal, PositionBook], Awaitable[bool]]:
     """For start-up recovery: whether a signal closes or reduces a position where its algorithm
     has orders still working (exits, entries). Such a signal is left to the running signal
     loop, which cancels them first."""
@@ -107,7 +107,7 @@ def _what(intent: OrderIntent) -> str:
     return f"{kind} {intent.client_order_id} ({intent.side} {intent.qty} {intent.symbol})"
 
 
-class ExitCanceler:
+class CloseCanceler:
     """See the module docstring. Called by the signal loop, holding the signal lock."""
 
     def __init__(
@@ -124,10 +124,10 @@ class ExitCanceler:
         self._poll = poll
         self._say = say
         self._monotonic = monotonic
-        self._announced: set[str] = set()  # exits whose cancel row is written (retries)
+        self._announced: set[str] = set()  # orders whose cancel row is written (retries)
 
     async def before_plan(self, signal: Signal, *, halted: bool) -> Gate:
-        """Cancel the live exits the signal's reductions need gone; confirm; report."""
+        """Cancel the orders in the way of the signal's closes; confirm; report."""
         book, journal = self._executor.book, self._executor.journal
         symbols = set(reducing_symbols(signal, book))
         live: list[OrderIntent] = []
@@ -177,7 +177,7 @@ class ExitCanceler:
     async def _confirm(
         self, live: Sequence[OrderIntent], patience: float
     ) -> tuple[OrderIntent, ...]:
-        """Look each exit up until the broker shows it final; those still live at the end."""
+        """Look each order up until the broker shows it final; those still live at the end."""
         executor = self._executor
         seen: dict[str, tuple[object, Decimal]] = {}
         waiting = [i.client_order_id for i in live]

@@ -33,7 +33,7 @@ from tradebot.execution.recovery import recover
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
 from tradebot.journal.records import intent_from_entry
 from tradebot.journal.review import describe, story
-from tradebot.runtime.exit_cancel import ExitCanceler, live_exits_in_way
+from tradebot.runtime.close_cancel import CloseCanceler, orders_in_way
 from tradebot.runtime.observer import BotEvent, ErrorRecorded
 from tradebot.runtime.signals import SignalLoop, planner_for
 
@@ -207,7 +207,7 @@ async def test_an_unconfirmed_cancel_holds_the_close_and_it_is_retried(
         now=T0 + timedelta(minutes=1, seconds=2),
         max_age=timedelta(hours=1),
         planner=lambda signal, book: Plan(),
-        defer=live_exits_in_way(journal),
+        defer=orders_in_way(journal),
     )
     assert [sid for sid, _ in report.deferred] == [signal_id]
     rig.broker.end(rig.stop.client_order_id)  # the broker ends it
@@ -221,7 +221,7 @@ async def test_an_unconfirmed_cancel_holds_the_close_and_it_is_retried(
 
 async def test_a_halted_kill_switch_cancels_nothing(journal: SqliteJournal) -> None:
     rig = await make_rig(journal)
-    canceler = ExitCanceler(rig.executor)
+    canceler = CloseCanceler(rig.executor)
     gate = await canceler.before_plan(CLOSE, halted=True)
     assert not gate.deferred and ("cancel", rig.stop.client_order_id) not in rig.broker.calls
 
