@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from tests.web.conftest import served
 from tradebot.cli.main import main
-from tradebot.config.model import Config, DashboardConfig, is_loopback
+from tradebot.config.hosts import is_loopback
+from tradebot.config.model import Config, DashboardConfig
 from tradebot.web.serve import start_dashboard
 from tradebot.web.sources import LiveFeed, Sources
 

@@ -11,7 +11,6 @@ the listener reads :class:`AlphaHubConfig`; brokers read :class:`BrokerConfig`; 
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from enum import StrEnum
@@ -33,7 +32,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from tradebot.config.hosts import ALPACA_LIVE_HOST, endpoint_host, normalise_host
+from tradebot.config.hosts import ALPACA_LIVE_HOST, endpoint_host, is_loopback, normalise_host
 from tradebot.config.planning import planning_rules
 from tradebot.config.strategy import StrategyNotFound, resolve_strategy
 from tradebot.core.market import implausible_price
@@ -471,17 +470,6 @@ class DashboardConfig(Frozen):
                 "environment) or keep host 127.0.0.1"
             )
         return self
-
-
-def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 or ``localhost``: only this machine can connect."""
-    name = host.strip().strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 # -- algorithms ----------------------------------------------------------------------------------
