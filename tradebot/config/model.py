@@ -455,6 +455,16 @@ class DashboardConfig(Frozen):
     token: SecretStr | None = Field(
         None, description="from the environment: token: ${TRADEBOT_DASHBOARD_TOKEN}"
     )
+    allowed_hosts: tuple[str, ...] = Field(
+        (),
+        description="names the dashboard answers to besides host and loopback (a reverse "
+        "proxy's, this machine's on the network); any other Host header gets 421",
+    )
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(normalise_host(host) for host in value))
 
     @field_validator("token")
     @classmethod
