@@ -444,7 +444,8 @@ class DashboardConfig(Frozen):
 
     Read-only unless ``token`` is set; with a token the page offers halt, reduce-only and resume,
     each a POST carrying the token. Anything but loopback without a token is refused: a page
-    anyone on the network can read shows the account and every order.
+    anyone on the network can read shows the account and every order. It answers only to
+    ``host``, ``allowed_hosts`` and loopback names (``tradebot.web.security``).
     """
 
     enabled: StrictBool = True
