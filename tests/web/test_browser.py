@@ -255,6 +255,13 @@ async def test_halt_needs_the_token_and_stops_the_next_signal(dash: Dash) -> Non
     await now.click("#halt")
     await expect(now.locator("#problem")).to_have_text("refused: wrong token")
     assert read_kill_switch(switch).mode is HaltMode.RUNNING
+    # the refusal is the dashboard's own page: styled, and its links lead to the pages
+    top = now.locator("header.top")
+    assert await top.evaluate("e => getComputedStyle(e).display") == "flex"
+    await now.screenshot(path=ARTIFACTS / "refused.png", full_page=True)
+    await now.click("header.top nav a:text('Journal')")
+    await expect(now.locator("#journal")).to_be_visible()
+    assert now.url == dash.url + "journal"
 
     now = await dash.page()
     await now.fill("input[name=token]", TOKEN)
