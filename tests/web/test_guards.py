@@ -22,9 +22,10 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.journal.generate import Generated
+from tests.journal.generate import Generated, generate
 from tests.web.conftest import served
 from tradebot.config.model import Config, DashboardConfig
+from tradebot.journal import open_journal
 from tradebot.runtime.killswitch import HaltMode, read_kill_switch
 from tradebot.web.app import Pages
 from tradebot.web.security import Allowed, route_path, token_matches
@@ -337,11 +338,17 @@ def test_a_bad_query_value_is_400_with_the_reason(
         assert BAD[path] in page.text
 
 
-#: the pages that read query parameters, and those that read none (but ``format``)
-READING = ["journal", "api/journal", "story", "api/story"]
-OTHERS = ["", "positions", "performance", "config", "partials/now"]
-OTHERS += [f"api/{p}" for p in ("now", "positions", "config", "status")]
-KEYS = ["algo", "symbol", "status", "coid", "since", "until", "before", "id", "format", "after"]
+#: the pages that read query parameters (with the ones each reads), and those that read none
+JOURNAL_KEYS = ["algo", "symbol", "status", "coid", "since", "until", "before", "format"]
+READING = {
+    "journal": JOURNAL_KEYS,
+    "api/journal": JOURNAL_KEYS,
+    "story": ["id", "format"],
+    "api/story": ["id"],
+}
+PLAIN = ["", "positions", "performance", "config", "partials/now"]
+OTHERS = {page: ["format", "after", "id"] for page in PLAIN}
+OTHERS |= {f"api/{p}": ["after", "id"] for p in ("now", "positions", "config", "status")}
 
 numbers = st.one_of(
     st.integers(-10, 10**6).map(str),
@@ -354,22 +361,37 @@ dates = st.one_of(
     st.builds(lambda n, u: f"{n}{u}", st.integers(0, 10**25), st.sampled_from("mhdwMHDW")),
     st.sampled_from(["0001-01-01T00:00+01:00", "9999-12-31T23:59-23:59", "2026-13-40", "now"]),
 )
-values = st.one_of(numbers, dates, st.text(max_size=60), st.sampled_from(["signal", "json"]))
-#: each parameter a page reads, often, and now and then one it does not
-queries = st.builds(
-    lambda named, other: [*named.items(), *other],
-    st.dictionaries(st.sampled_from(KEYS), values, max_size=4),
-    st.lists(st.tuples(st.text(max_size=8), values), max_size=2),
+values = st.one_of(
+    numbers,
+    dates,
+    st.text(max_size=60),
+    st.sampled_from(["signal", "json", "A\x00B", "x\x7f", "#12", "AAPL,MSFT"]),
 )
+
+
+def queries(keys: list[str]) -> st.SearchStrategy[list[tuple[str, str]]]:
+    """One or two of the parameters a page reads (one unreadable value answers 400 before the
+    others are read), now and then one it does not read."""
+    return st.builds(
+        lambda named, other: [*named.items(), *other],
+        st.dictionaries(st.sampled_from(keys), values, min_size=1, max_size=2),
+        st.lists(st.tuples(st.text(max_size=8), values), max_size=1),
+    )
 
 
 @pytest.mark.parametrize(("pages", "examples"), [(READING, 250), (OTHERS, 40)])
 def test_no_query_value_makes_a_page_fail(
-    pages: list[str], examples: int, known: Generated, tmp_path: Path
+    pages: dict[str, list[str]], examples: int, journal_at: str | Path, tmp_path: Path
 ) -> None:
-    """Every page, hypothesis' values for every parameter it reads (and some it does not):
-    200 or 400 with a reason, never a 500 nor a dropped connection."""
-    with served(_sources(known, tmp_path)) as dash, requests.Session() as session:
+    """Every page, hypothesis' values for every parameter it reads (and some it does not),
+    over a SQLite and a PostgreSQL journal: 200 or 400 with a reason, never a 500 nor a
+    dropped connection."""
+    known = generate(journal_at)
+    sources = _sources(known, tmp_path)
+    if isinstance(journal_at, str):  # PostgreSQL
+        sources.journal_path = tmp_path / "journal.sqlite"  # places the status file only
+        sources.opener = lambda: open_journal(journal_at, readonly=True)
+    with served(sources) as dash, requests.Session() as session:
         assert dash.url is not None
         url = dash.url
 
@@ -379,8 +401,10 @@ def test_no_query_value_makes_a_page_fail(
             suppress_health_check=list(HealthCheck),
             database=None,
         )
-        @given(page=st.sampled_from(pages), query=queries)
-        def check(page: str, query: list[tuple[str, str]]) -> None:
+        @given(data=st.data())
+        def check(data: st.DataObject) -> None:
+            page = data.draw(st.sampled_from(sorted(pages)), label="page")
+            query = data.draw(queries(pages[page]), label="query")
             answer = session.get(url + page, params=query, timeout=10)
             assert answer.status_code in (200, 400), (page, query, answer.text[:300])
             if answer.status_code == 400:
