@@ -117,7 +117,8 @@ def test_an_id_that_is_not_plain_decimal_is_refused_at_its_line(
 def test_a_subscription_that_is_not_plain_decimal_is_refused_at_its_line(
     write_config: WriteConfig, spelling: str
 ) -> None:
-    path = write_config(f"alphahub:\n  algorithms:\n    - 14\n    - {spelling}\n" + algorithms("14"))
+    listed = f"alphahub:\n  algorithms:\n    - 14\n    - {spelling}\n"
+    path = write_config(listed + algorithms("14"))
     (issue,) = issues(error_text(path))
     assert (issue["line"], issue["path"]) == ("4", "alphahub.algorithms[1]")
     assert issue["message"].startswith("not an algorithm id:")

@@ -28,7 +28,6 @@ from tradebot.config.locate import line_of
 from tradebot.config.numbers import MAX_ALGO_ID
 
 _INT_TAG = "tag:yaml.org,2002:int"
-_STR_TAG = "tag:yaml.org,2002:str"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 # [0-9], not \d: no other script's digits (int() reads "١٦" as 16)
@@ -38,10 +37,12 @@ _RULE = "ids are plain decimal integers like 16 (digits only: no sign, no leadin
 
 
 def algorithm_id(node: Node) -> int | None:
-    """The id ``node`` spells (``16`` or ``'16'``), or None when it is not a plain decimal id."""
-    if not isinstance(node, ScalarNode) or node.tag not in (_INT_TAG, _STR_TAG):
-        return None
-    if _DECIMAL.fullmatch(node.value) is None:
+    """The id ``node`` spells (``16`` or ``'16'``), or None when it is not a plain decimal id.
+
+    Only the text counts: whatever its tag (``!!str 16``), text that is a plain decimal number
+    is that number.
+    """
+    if not isinstance(node, ScalarNode) or _DECIMAL.fullmatch(node.value) is None:
         return None
     return int(node.value)
 
