@@ -11,7 +11,9 @@ from tradebot.core.signal import Leg
 
 
 class FixedSharesParams(StrategyParams):
-    shares: Decimal = Field(gt=0, description="per open leg (fractions need allow_fractional)")
+    shares: Decimal = Field(
+        gt=0, le=10**9, description="per open leg (fractions need allow_fractional)"
+    )
 
 
 class FixedShares(SizingStrategy[FixedSharesParams]):
