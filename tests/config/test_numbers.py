@@ -12,11 +12,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import Field
 
 from tests.config.helpers import error_text, load
 from tests.config.model_keys import Key, is_number, leaf_keys
 from tradebot.config.errors import FINITE_HINT
 from tradebot.config.model import Config
+from tradebot.core.signal import Leg
+from tradebot.core.sizing import Sizing, SizingContext, SizingStrategy, StrategyParams
 
 ISSUE = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<path>.+?): (?P<message>.+)$")
 
@@ -108,3 +111,29 @@ def test_a_plain_number_is_accepted_for_every_number_key(tmp_path: Path, name: s
         assert value == 1
         return
     assert value == 1 and type(value) is {int: int, float: float, Decimal: Decimal}[key.type]
+
+
+class KnobParams(StrategyParams):
+    knob: float = Field(gt=0)  # no upper bound, no finite type: as a user might write it
+
+
+class FloatKnob(SizingStrategy[KnobParams]):
+    """A user's strategy with a plain float param, named as ``tests.config.test_numbers:...``."""
+
+    Params = KnobParams
+
+    def size(self, leg: Leg, ctx: SizingContext) -> Sizing:
+        return Sizing(Decimal(1), "one")
+
+
+@pytest.mark.parametrize(("raw", "refused"), [(".inf", True), (".nan", True), ("2.5", False)])
+def test_a_users_strategy_params_are_finite_too(tmp_path: Path, raw: str, refused: bool) -> None:
+    text = (
+        "algorithms:\n  14:\n    strategy: tests.config.test_numbers:FloatKnob\n"
+        f"    params: {{knob: {raw}}}\n"
+    )
+    path = write(tmp_path, text)
+    if not refused:
+        assert load(path).algorithms[14].params == {"knob": 2.5}
+        return
+    assert issues_at(error_text(path)) == {("4", "algorithms.14.params.knob"): FINITE_HINT}
