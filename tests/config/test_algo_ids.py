@@ -143,19 +143,6 @@ def test_ids_brought_in_by_a_merge_are_held_to_the_rule(write_config: WriteConfi
     assert found["algorithms.016"]["line"] == "2"
 
 
-def test_a_good_id_in_a_merge_is_overridden_by_the_one_written_here(
-    write_config: WriteConfig,
-) -> None:
-    base = "x-base: &base\n  '16':\n    strategy: fixed_shares\n    params: {shares: 1}\n"
-    path = write_config(
-        base + "algorithms:\n  <<: *base\n  16:\n    strategy: fixed_shares\n"
-        "    params: {shares: 7}\n"
-    )
-    # x-base is not a section: the error is about it alone, not about the ids
-    (issue,) = issues(error_text(path))
-    assert issue["path"] == "x-base" and issue["message"].startswith("unknown key")
-
-
 # -- whatever the text, never silently another number ----------------------------------------------
 
 _SCALAR_TEXT = st.one_of(
