@@ -11,8 +11,6 @@ cannot tell them apart from a plain one: ``016`` is octal 14, ``0x10`` is 16, ``
 value cannot see that ``16`` and ``'16'`` are one algorithm written twice: YAML keeps both keys,
 pydantic turns both into 16 and the last one silently wins. Here such a duplicate is refused and
 both lines are named.
-
-An id that passes is re-tagged as an integer, so that ``'16'`` is read as the number 16.
 """
 
 from __future__ import annotations
@@ -48,10 +46,7 @@ def algorithm_id(node: Node) -> int | None:
 
 
 def check_algorithm_ids(root: MappingNode, file: str) -> Iterator[ConfigIssue]:
-    """Every wrongly written or repeated id in ``algorithms:`` and ``alphahub.algorithms``.
-
-    Ids that are right are re-tagged as integers in place (``'16'`` becomes the number 16).
-    """
+    """Every wrongly written or repeated id in ``algorithms:`` and ``alphahub.algorithms``."""
     algorithms = _value_of(root, "algorithms")
     if isinstance(algorithms, MappingNode):
         yield from _mapping_ids(algorithms, "algorithms", file, set())
@@ -86,11 +81,10 @@ def _each_once(written: list[tuple[Node, str]], file: str) -> Iterator[ConfigIss
     """Each id (node, key path) written plainly, and none twice (16 and '16' are one)."""
     first: dict[int, int] = {}  # id -> the line it was first written on
     for node, path in written:
-        problem = _wrong(node, path, file)
-        if problem is not None:
-            yield problem
+        algo_id = algorithm_id(node)
+        if algo_id is None:
+            yield _refused(node, path, file)
             continue
-        algo_id = _accept(node)
         line = line_of(node)
         if algo_id in first:
             yield ConfigIssue(file, line, path, _twice(algo_id, file, first[algo_id], line))
@@ -98,10 +92,8 @@ def _each_once(written: list[tuple[Node, str]], file: str) -> Iterator[ConfigIss
             first[algo_id] = line
 
 
-def _wrong(node: Node, path: str, file: str) -> ConfigIssue | None:
-    """Why ``node`` is not an algorithm id, or None when it is one."""
-    if algorithm_id(node) is not None:
-        return None
+def _refused(node: Node, path: str, file: str) -> ConfigIssue:
+    """Why ``node`` is not an algorithm id."""
     why = ""
     if isinstance(node, ScalarNode):
         if node.value == "0":
@@ -121,14 +113,6 @@ def _yaml_number(node: ScalarNode) -> object:
         return constructor.construct_yaml_float(node)
     except ValueError:  # an explicit !!int tag on text that is no number
         return "no number"
-
-
-def _accept(node: Node) -> int:
-    """The id of a node :func:`_wrong` passed, now tagged as the integer it is."""
-    algo_id = algorithm_id(node)
-    assert algo_id is not None and isinstance(node, ScalarNode)
-    node.tag = _INT_TAG
-    return algo_id
 
 
 def _twice(algo_id: int, file: str, first: int, again: int) -> str:
