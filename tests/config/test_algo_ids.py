@@ -13,8 +13,11 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from tests.config.helpers import WriteConfig, error_text, line, load
+from tradebot.config.model import Config
+from tradebot.config.numbers import MAX_ALGO_ID
 from tradebot.exceptions import ConfigError
 
 ENTRY = "    strategy: fixed_shares\n    params: {shares: 1}\n"
@@ -204,3 +207,19 @@ def _scalar_of(root: yaml.Node, where: str) -> str | None:
     hub = next(v for k, v in root.value if k.value == "alphahub")
     listed = next(v for k, v in hub.value if k.value == "algorithms")
     return str(listed.value[0].value) if listed.value else None
+
+
+@pytest.mark.parametrize(("algo_id", "valid"), [(MAX_ALGO_ID, True), (MAX_ALGO_ID + 1, False)])
+def test_a_config_built_in_code_is_held_to_the_same_range(algo_id: int, valid: bool) -> None:
+    """``Config`` made without a file (tests, ``tradebot demo``) bounds the ids like the loader."""
+    entry = {"strategy": "fixed_shares", "params": {"shares": 1}}
+    data = {"algorithms": {algo_id: entry}, "alphahub": {"algorithms": [algo_id]}}
+    if valid:
+        assert Config.model_validate(data).subscribed_algorithms == (algo_id,)
+        return
+    with pytest.raises(ValidationError) as info:
+        Config.model_validate(data)
+    assert {e["loc"][:2] for e in info.value.errors()} == {
+        ("algorithms", algo_id),
+        ("alphahub", "algorithms"),
+    }
