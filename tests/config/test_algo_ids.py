@@ -146,6 +146,11 @@ def test_ids_brought_in_by_a_merge_are_held_to_the_rule(write_config: WriteConfi
     assert found["algorithms.016"]["line"] == "2"
 
 
+def test_a_mapping_merged_into_itself_is_read_once(write_config: WriteConfig) -> None:
+    path = write_config("algorithms: &all\n  <<: *all\n  16:\n" + ENTRY)
+    assert list(load(path).algorithms) == [16]
+
+
 # -- whatever the text, never silently another number ----------------------------------------------
 
 _SCALAR_TEXT = st.one_of(
