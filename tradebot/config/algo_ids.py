@@ -100,19 +100,22 @@ def _refused(node: Node, path: str, file: str) -> ConfigIssue:
             why = "ids start at 1; "
         elif re.fullmatch(r"[0-9]+", node.value) and len(node.value) > _DIGITS:
             why = f"more than {_DIGITS} digits; "
-        elif node.tag in (_INT_TAG, _FLOAT_TAG):
-            why = f"YAML would read it as {_yaml_number(node)}; "  # the reason for the rule
+        elif (number := _yaml_number(node)) is not None:
+            why = f"YAML would read it as {number}; "  # the reason for the rule
     return ConfigIssue(file, line_of(node), path, f"not an algorithm id: {why}{_RULE}")
 
 
-def _yaml_number(node: ScalarNode) -> object:
+def _yaml_number(node: ScalarNode) -> int | float | None:
+    """The number YAML makes of ``node``; None when it makes none."""
     constructor = SafeConstructor()
     try:
         if node.tag == _INT_TAG:
-            return constructor.construct_yaml_int(node)
-        return constructor.construct_yaml_float(node)
+            return int(constructor.construct_yaml_int(node))
+        if node.tag == _FLOAT_TAG:
+            return float(constructor.construct_yaml_float(node))
     except ValueError:  # an explicit !!int tag on text that is no number
-        return "no number"
+        pass
+    return None
 
 
 def _twice(algo_id: int, file: str, first: int, again: int) -> str:
