@@ -33,7 +33,14 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from tradebot.config.hosts import ALPACA_LIVE_HOST, endpoint_host, normalise_host
-from tradebot.config.numbers import MAX_DOLLARS, WEEK, AlgorithmId, Finite, FiniteDecimal
+from tradebot.config.numbers import (
+    MAX_DOLLARS,
+    MAX_SHARES,
+    WEEK,
+    AlgorithmId,
+    Finite,
+    FiniteDecimal,
+)
 from tradebot.config.planning import planning_rules
 from tradebot.config.strategy import StrategyNotFound, resolve_strategy
 from tradebot.core.market import implausible_price
@@ -365,7 +372,7 @@ class RiskConfig(Frozen):
         " signal_if_unavailable (use the signal's price)",
     )
     max_order_qty: FiniteDecimal | None = Field(
-        None, gt=0, le=10**9, description="most shares in one order (closes are shrunk too)"
+        None, gt=0, le=MAX_SHARES, description="most shares in one order (closes are shrunk too)"
     )
     allow_symbols: tuple[str, ...] | None = Field(
         None, description="open only these symbols (closes are never blocked)"

@@ -30,6 +30,9 @@ WEEK = 7 * 86400.0
 #: the largest amount of money any key accepts, in dollars
 MAX_DOLLARS = Decimal(10) ** 12
 
+#: the most shares any key accepts
+MAX_SHARES = Decimal(10) ** 9
+
 #: the largest algorithm id: 12 digits, the longest an AlphaHub topic carries
 #: (``alphahub/protocol.py`` ``algo_of``); how ids are written is :mod:`.algo_ids`
 MAX_ALGO_ID = 10**12 - 1
