@@ -96,6 +96,7 @@ NOT_IDS = {
     "' 16'": "text with a space",
     "'16 '": "text with a space",
     "'١٦'": "Arabic-Indic digits int() reads as 16",
+    "1٦": "a digit 1 and an Arabic-Indic 6, 16 to int()",
     "'+16'": "signed text",
     "1234567890123": "13 digits: longer than any AlphaHub topic carries",
     "~": "null",
@@ -176,6 +177,7 @@ def _written_text(text: str, quote: str) -> str:
 @given(text=_SCALAR_TEXT, quote=_QUOTES, where=st.sampled_from(["key", "subscription"]))
 @example(text="016", quote="{}", where="key")
 @example(text="16", quote="'{}'", where="subscription")
+@example(text="1٦", quote="{}", where="key")
 def test_any_scalar_is_the_decimal_id_it_spells_or_refused(
     write_config: WriteConfig, text: str, quote: str, where: str
 ) -> None:
