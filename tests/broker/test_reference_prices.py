@@ -128,8 +128,8 @@ async def test_wrong_keys_at_the_data_endpoint_are_an_authentication_error() -> 
     ],
 )
 def test_latest_trade_else_quote_midpoint(snapshot: object, expected: Decimal | None) -> None:
-    prices = reference_prices({"AAPL": snapshot}, ["AAPL"])
-    assert prices.get("AAPL") == expected
+    market = reference_prices({"AAPL": snapshot}, ["AAPL"])
+    assert market.prices.get("AAPL") == expected
 
 
 def test_an_answer_that_is_not_a_mapping_is_a_broker_error() -> None:
