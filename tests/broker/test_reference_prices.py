@@ -259,7 +259,13 @@ async def test_closed_the_latest_sessions_trade_is_fresh_an_older_one_is_not(
 
 @pytest.mark.parametrize(
     ("stamp", "kept"),
-    [("2026-12-04T20:59:00.123456789Z", True), ("yesterday", False), (None, False)],
+    [
+        ("2026-12-04T20:59:00.123456789Z", True),
+        ("2026-12-04T15:59:00-05:00", True),
+        ("2026-12-04T20:59:00", False),  # no time zone: no telling when
+        ("yesterday", False),
+        (None, False),
+    ],
 )
 def test_a_snapshot_time_alpaca_sends_is_read_or_left_out(stamp: str | None, kept: bool) -> None:
     market = reference_prices({"AAPL": {"latestTrade": {"p": 189.5, "t": stamp}}}, ["AAPL"])

@@ -69,6 +69,14 @@ def test_in_session_a_reference_older_than_15_minutes_is_no_reference(
     )
 
 
+def test_open_the_15_minutes_apply_whatever_session_the_day_names() -> None:
+    """The latest-session rule is for a closed market only: open, this morning's trade is old."""
+    now = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
+    day = DayState(market_open=True, next_open=MONDAY_OPEN)
+    market = traded(now - timedelta(minutes=16))
+    assert not run(signal_at(now), market=market, now=now, day=day).intents
+
+
 def test_the_five_day_old_snapshot_of_the_issue_is_skipped_with_its_age() -> None:
     now = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
     old = now - timedelta(days=5, hours=2, minutes=7)
@@ -104,9 +112,10 @@ def test_a_close_with_a_stale_reference_is_skipped_and_the_position_kept() -> No
     assert skips(result) == {"AAPL": SkipReason.NO_REFERENCE_PRICE}
 
 
-def test_a_price_without_a_time_is_refused() -> None:
+@pytest.mark.parametrize("as_of", [None, datetime(2026, 12, 4, 15, 0)])  # none; no time zone
+def test_a_price_without_a_time_is_refused(as_of: datetime | None) -> None:
     now = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
-    undated = MarketPrices({"AAPL": D("189.50")})
+    undated = MarketPrices({"AAPL": D("189.50")}, as_of={"AAPL": as_of} if as_of else {})
     result = run(signal_at(now), market=undated, now=now)
     assert skips(result) == {"AAPL": SkipReason.NO_REFERENCE_PRICE}
     assert "the broker's price for AAPL carries no time" in detail(result, "AAPL")
