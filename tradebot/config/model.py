@@ -319,6 +319,7 @@ _NUMERIC_LIMITS = (
     "max_daily_loss",
     "max_signal_age",
     "price_collar_pct",
+    "reference_max_age",
     "max_order_qty",
 )
 
@@ -370,6 +371,13 @@ class RiskConfig(Frozen):
         None,
         description="without a reference price from the broker: required (skip the leg) or"
         " signal_if_unavailable (use the signal's price)",
+    )
+    reference_max_age: Finite | None = Field(
+        None,
+        gt=0,
+        le=WEEK,
+        description="seconds; an older reference price counts as none while the market is open"
+        " (closed: one from before the latest session does)",
     )
     max_order_qty: FiniteDecimal | None = Field(
         None, gt=0, le=MAX_SHARES, description="most shares in one order (closes are shrunk too)"
@@ -436,10 +444,12 @@ def _stricter_policy(
 
 #: the default collar: a signal price more than 5% from the market is not believed
 DEFAULT_PRICE_COLLAR_PCT = Decimal(5)
+#: the default age limit of a reference price in session, seconds: 15 minutes
+DEFAULT_REFERENCE_MAX_AGE = 900.0
 
 
 class GlobalRiskConfig(RiskConfig):
-    # The account-wide collar and reference-price policy always have a value (an algorithm's
+    # The account-wide collar, reference-price policy and age always have a value (an algorithm's
     # own ``risk`` inherits them when it says nothing): the signal's price is never trusted by
     # default. A collar cannot be switched off, only widened (up to 100%).
     price_collar_pct: FiniteDecimal = Field(
@@ -453,6 +463,13 @@ class GlobalRiskConfig(RiskConfig):
         ReferencePricePolicy.REQUIRED,
         description="without a reference price from the broker: required (skip the leg) or"
         " signal_if_unavailable (use the signal's price)",
+    )
+    reference_max_age: Finite = Field(
+        DEFAULT_REFERENCE_MAX_AGE,
+        gt=0,
+        le=WEEK,
+        description="seconds; an older reference price counts as none while the market is open"
+        " (closed: one from before the latest session does)",
     )
     kill_switch_file: str | None = Field(
         "tradebot.halt",
