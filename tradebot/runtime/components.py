@@ -35,7 +35,7 @@ from tradebot.config.model import Config, Mode
 from tradebot.core.account import AccountSnapshot
 from tradebot.core.orders import IntentRole, OrderIntent
 from tradebot.exceptions import ConfigError
-from tradebot.execution.chaser import Chaser
+from tradebot.execution.chaser import Chaser, LimitsInForce
 from tradebot.execution.executor import Executor, Step
 from tradebot.execution.exits import ExitManager
 from tradebot.execution.recovery import RecoveryReport, recover
@@ -190,6 +190,21 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         say=say,
         on_settled=lambda settled: notify(OrdersSettled(settled)),
     )
+    watcher = ConfigWatcher(
+        settings.config_path,
+        config,
+        settings.load,
+        interval=settings.watch_interval,
+        on_change=reactions.config_changed,
+        on_invalid=reactions.config_invalid,
+    )
+    # what an order decided earlier obeys when it leaves: the config in force, today's state
+    limits = LimitsInForce(
+        rules=lambda: watcher.current.planning,
+        day=lambda: ctx.day_state(now_of()),
+        market=ctx.market_for,
+        sent=lambda algo_id: ctx.count_orders((algo_id,)),
+    )
     # limit_then_market: follows each chase limit, cancels it and sends the rest at market
     chaser = Chaser(
         executor,
@@ -197,6 +212,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         stopping=shared.stopping,
         max_age=max_age,
         now=now_of,
+        limits=limits,
         say=say,
         may_act=functools.partial(_may_chase, ctx),
     )
@@ -209,14 +225,6 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         say=say,
         may_act=functools.partial(_may_place_exits, ctx),
         alert=lambda detail, algo_id: notify(ErrorRecorded(detail, algo_id)),
-    )
-    watcher = ConfigWatcher(
-        settings.config_path,
-        config,
-        settings.load,
-        interval=settings.watch_interval,
-        on_change=reactions.config_changed,
-        on_invalid=reactions.config_invalid,
     )
     feed = StatusFeed(
         journal,
