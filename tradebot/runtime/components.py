@@ -33,7 +33,7 @@ from tradebot.alphahub.session import StateChange
 from tradebot.broker.base import Broker
 from tradebot.config.model import Config, Mode
 from tradebot.core.account import AccountSnapshot
-from tradebot.core.orders import IntentRole, OrderIntent
+from tradebot.core.orders import ExitTerms, IntentRole, OrderIntent
 from tradebot.exceptions import ConfigError
 from tradebot.execution.chaser import Chaser, LimitsInForce
 from tradebot.execution.executor import Executor, Step
@@ -225,6 +225,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         say=say,
         may_act=functools.partial(_may_place_exits, ctx),
         alert=lambda detail, algo_id: notify(ErrorRecorded(detail, algo_id)),
+        terms=lambda algo_id: _exits_of(watcher.current, algo_id),
     )
     feed = StatusFeed(
         journal,
@@ -278,6 +279,13 @@ def _may_chase(ctx: PlanningContext, intent: OrderIntent) -> bool:
     chase of a close goes on (read each time, as the signals read it)."""
     switch = ctx.kill_switch()
     return not (switch.halted or (switch.reduce_only and intent.role is IntentRole.OPEN))
+
+
+def _exits_of(config: Config, algo_id: int) -> ExitTerms | None:
+    """The algorithm's exits in ``config`` (what a close that left shares held attaches
+    again); None: none configured, or the algorithm is gone."""
+    algo = config.planning.algorithms.get(algo_id)
+    return algo.exits if algo is not None else None
 
 
 def _may_place_exits(ctx: PlanningContext, intent: OrderIntent) -> bool:
