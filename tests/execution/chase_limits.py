@@ -12,7 +12,7 @@ from tests.core.helpers import make_config
 from tradebot.broker.base import Broker
 from tradebot.config.model import Config
 from tradebot.core.risk import DayState
-from tradebot.execution.chaser import LimitsInForce
+from tradebot.execution.limits_in_force import LimitsInForce
 
 
 @dataclass

@@ -45,46 +45,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from tradebot.core.book import PositionBook
 from tradebot.core.ids import remainder_id
 from tradebot.core.market import MarketPrices
 from tradebot.core.orders import OrderIntent, OrderType, Plan, TimeInForce
-from tradebot.core.risk import DayState, Refusal, refusal_at_leaving
-from tradebot.core.rules import PlanningRules
+from tradebot.core.risk import Refusal
 from tradebot.exceptions import TransientError
 from tradebot.execution.chase import ENDED_WITHOUT_REMAINDER, Action, Chase, Phase
 from tradebot.execution.executor import Executor
+from tradebot.execution.limits_in_force import LimitsInForce
 from tradebot.execution.superseded import later_leg
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import Status, intent_from_entry
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class LimitsInForce:
-    """The limits an order decided earlier obeys when it leaves, read afresh each time: the
-    runtime binds them to the config in force, today's state (kill switch, counts, losses) and
-    the broker's market data."""
-
-    rules: Callable[[], PlanningRules]
-    day: Callable[[], Awaitable[DayState]]
-    #: reference prices for these symbols (never raises: a failed lookup is "no price")
-    market: Callable[[Sequence[str]], Awaitable[MarketPrices]]
-    #: an order of this algorithm was made durable: it counts toward today's orders
-    sent: Callable[[int], None] = lambda algo_id: None
-
-    async def refusal(self, order: OrderIntent, book: PositionBook) -> Refusal | None:
-        """Why ``order`` may not leave now, or None (:func:`refusal_at_leaving`)."""
-        symbols = [order.symbol, *(s for s in book.holdings(order.algo_id) if s != order.symbol)]
-        market = await self.market(symbols)
-        day = await self.day()
-        return refusal_at_leaving(order, book=book, rules=self.rules(), day=day, market=market)
 
 
 @dataclass

@@ -35,9 +35,10 @@ from tradebot.config.model import Config, Mode
 from tradebot.core.account import AccountSnapshot
 from tradebot.core.orders import ExitTerms, IntentRole, OrderIntent
 from tradebot.exceptions import ConfigError
-from tradebot.execution.chaser import Chaser, LimitsInForce
+from tradebot.execution.chaser import Chaser
 from tradebot.execution.executor import Executor, Step
 from tradebot.execution.exits import ExitManager
+from tradebot.execution.limits_in_force import LimitsInForce
 from tradebot.execution.recovery import RecoveryReport, recover
 from tradebot.journal.interface import Journal
 from tradebot.runtime.backfill import Backfiller
