@@ -12,6 +12,10 @@ Two kinds, treated differently on purpose:
 Per-algorithm limits are the global ones tightened (:attr:`.rules.AlgorithmRules.risk`); counts
 and losses are checked for the algorithm against its effective limit and for the account against
 the global one.
+
+An order decided earlier that leaves later (a chased limit's market remainder) obeys the limits
+in force when it leaves, by the same rules: :func:`refusal_at_leaving`, sharing
+:func:`order_rooms` (the limits on one order's size) with the planner.
 """
 
 from __future__ import annotations
@@ -209,8 +213,7 @@ def refusal_at_leaving(
     the market now than ``price_collar_pct``; with no reference now, nothing goes, unless the
     broker is its own market, the sim). An order that does not only reduce what its algorithm
     holds (``book``, fills so far applied) also obeys reduce-only, daily loss, the symbol lists
-    and the position and exposure limits.
-    The order is all or nothing: refused when it does not fit, never resized (sizing is the
+    and the position and exposure limits. The order is all or nothing: refused when it does not fit, never resized (sizing is the
     planner's, for a signal). Buying power is the broker's to enforce.
     """
     algo_id, symbol, qty = order.algo_id, order.symbol, order.qty
