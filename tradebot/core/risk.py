@@ -213,8 +213,9 @@ def refusal_at_leaving(
     the market now than ``price_collar_pct``; with no reference now, nothing goes, unless the
     broker is its own market, the sim). An order that does not only reduce what its algorithm
     holds (``book``, fills so far applied) also obeys reduce-only, daily loss, the symbol lists
-    and the position and exposure limits. The order is all or nothing: refused when it does not fit, never resized (sizing is the
-    planner's, for a signal). Buying power is the broker's to enforce.
+    and the position and exposure limits. The order is all or nothing: refused when it does not
+    fit, never resized (sizing is the planner's, for a signal). Buying power is the broker's to
+    enforce.
     """
     algo_id, symbol, qty = order.algo_id, order.symbol, order.qty
     algo = rules.algorithms.get(algo_id)
