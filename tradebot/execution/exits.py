@@ -19,8 +19,8 @@ Every ``interval`` seconds the exit manager
      nothing (a fractional fill, another algorithm's opposite position) gets an ``exit`` row
      saying so.
 
-3. gives a close that left shares held their exits back (:mod:`.close_exits`: its exits
-   were canceled for it, and it filled only in part), and says so;
+3. gives a close that left shares held (it filled only in part) the exits that were canceled
+   for it back, and says so (:mod:`.close_exits`);
 4. watches exits that ended without filling (expired, canceled at the broker, rejected, never
    sent) while the algorithm's ledger still holds the position: the position is unprotected,
    an ERROR row says so (the ``error`` alert goes out). Exits canceled by a close

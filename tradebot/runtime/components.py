@@ -34,6 +34,7 @@ from tradebot.broker.base import Broker
 from tradebot.config.model import Config, Mode
 from tradebot.core.account import AccountSnapshot
 from tradebot.core.orders import ExitTerms, IntentRole, OrderIntent
+from tradebot.core.risk import DayState
 from tradebot.exceptions import ConfigError
 from tradebot.execution.chaser import Chaser
 from tradebot.execution.executor import Executor, Step
@@ -202,7 +203,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
     # what an order decided earlier obeys when it leaves: the config in force, today's state
     limits = LimitsInForce(
         rules=lambda: watcher.current.planning,
-        day=lambda: ctx.day_state(now_of()),
+        day=lambda: _today(ctx, watcher.current, now_of()),
         market=ctx.market_for,
         sent=lambda algo_id: ctx.count_orders((algo_id,)),
     )
@@ -276,10 +277,18 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
 
 
 def _may_chase(ctx: PlanningContext, intent: OrderIntent) -> bool:
-    """The kill switch, for a chase: halted, nothing is canceled or sent; reduce-only, only the
-    chase of a close goes on (read each time, as the signals read it)."""
+    """The kill switch, for a chase's cancel: halted, nothing is canceled; reduce-only, only the
+    chase of a close goes on (read each time, as the signals read it). Its remainder is judged
+    by the limits in force, the kill switch among them (:class:`LimitsInForce`)."""
     switch = ctx.kill_switch()
     return not (switch.halted or (switch.reduce_only and intent.role is IntentRole.OPEN))
+
+
+async def _today(ctx: PlanningContext, config: Config, now: datetime) -> DayState:
+    """Today's state as a plan would read it under ``config`` (a daily-loss limit added by a
+    live edit binds at once: its P&L is loaded)."""
+    await ctx.follow_config(config)
+    return await ctx.day_state(now)
 
 
 def _exits_of(config: Config, algo_id: int) -> ExitTerms | None:
