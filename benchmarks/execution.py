@@ -118,7 +118,7 @@ def adapter(server: AlpacaServer) -> AlpacaBroker:
     return AlpacaBroker(config, Mode.PAPER, key_id=SecretStr(KEY), secret_key=SecretStr(SECRET))
 
 
-def no_limits(broker: AlpacaBroker) -> LimitsInForce:
+def no_limits(broker: AlpacaBroker, now: Callable[[], datetime]) -> LimitsInForce:
     """The remainders' limits: every algorithm configured, no risk limit set (the benchmark
     measures how orders execute, not what the limits refuse)."""
     algorithms = {
@@ -130,7 +130,7 @@ def no_limits(broker: AlpacaBroker) -> LimitsInForce:
     async def today() -> DayState:
         return DayState()
 
-    return LimitsInForce(rules=lambda: rules, day=today, market=broker.reference_prices)
+    return LimitsInForce(rules=lambda: rules, day=today, market=broker.reference_prices, now=now)
 
 
 def intent_for(leg: Leg, style: str, reference: Decimal) -> OrderIntent:
@@ -182,7 +182,7 @@ class Run:
                     stopping=asyncio.Event(),
                     max_age=timedelta(days=1),
                     now=self.now,
-                    limits=no_limits(broker),
+                    limits=no_limits(broker, self.now),
                     monotonic=lambda: float(self.second),
                 )
                 await self.loop(server, executor, chaser, points)

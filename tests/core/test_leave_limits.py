@@ -5,12 +5,13 @@ obeys the limits against a malfunctioning bot or a bad price."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal as D
 from typing import Any
 
 import pytest
 
-from tests.core.helpers import make_config, make_signal
+from tests.core.helpers import T0, dated, make_config, make_signal
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import remainder_id
 from tradebot.core.market import MarketPrices
@@ -19,7 +20,7 @@ from tradebot.core.risk import DayState, Refusal, reduces, refusal_at_leaving
 from tradebot.core.signal import Side
 
 LEG = make_signal(opens=[("AAPL", "buy", "100")]).legs[0]
-MARKET = MarketPrices({"AAPL": D(100), "MSFT": D(400)})
+MARKET = dated({"AAPL": D(100), "MSFT": D(400)}, T0)
 
 
 def order(side: Side = Side.BUY, qty: str = "7", planned_at: str = "100") -> OrderIntent:
@@ -45,6 +46,7 @@ def refusal(
     day: DayState | None = None,
     book: dict[tuple[int, str], str] | None = None,
     market: MarketPrices = MARKET,
+    now: datetime = T0,
 ) -> str | None:
     found = refusal_at_leaving(
         intent or order(),
@@ -52,6 +54,7 @@ def refusal(
         rules=make_config({16: algo or {}}, risk).planning,
         day=day or DayState(),
         market=market,
+        now=now,
     )
     assert found is None or isinstance(found, Refusal)
     return None if found is None else found.limit
@@ -89,6 +92,7 @@ def test_the_config_in_force_decides_the_algorithm() -> None:
         rules=make_config({17: {}}).planning,
         day=DayState(),
         market=MARKET,
+        now=T0,
     )
     assert found is not None and found.limit == "algo_unknown"
 
@@ -138,16 +142,16 @@ def test_the_largest_order_binds_every_order() -> None:
 
 def test_the_collar_against_a_fresh_reference_binds_every_order() -> None:
     collar = {"price_collar_pct": "2"}  # measured from the market price, as the planner does
-    assert refusal(risk=collar, market=MarketPrices({"AAPL": D("102.05")})) == "price_collar_pct"
-    assert refusal(risk=collar, market=MarketPrices({"AAPL": D("102.04")})) is None
-    moved = MarketPrices({"AAPL": D("97.9")})
+    assert refusal(risk=collar, market=dated({"AAPL": D("102.05")}, T0)) == "price_collar_pct"
+    assert refusal(risk=collar, market=dated({"AAPL": D("102.04")}, T0)) is None
+    moved = dated({"AAPL": D("97.9")}, T0)
     assert refusal(order(Side.SELL), risk=collar, market=moved, book=HOLDS_10) == "price_collar_pct"
 
 
 def test_no_reference_price_no_order_unless_the_broker_is_its_own_market() -> None:
     assert refusal(market=MarketPrices()) == "no_reference_price"
     assert refusal(market=MarketPrices.failed("down")) == "no_reference_price"
-    assert refusal(market=MarketPrices({"AAPL": D(0)})) == "no_reference_price"
+    assert refusal(market=dated({"AAPL": D(0)}, T0)) == "no_reference_price"
     assert refusal(market=MarketPrices(signal_stands_in=True)) is None  # the sim
 
 
@@ -174,3 +178,13 @@ def test_position_and_exposure_limits_never_stop_what_reduces() -> None:
         "max_symbol_exposure": "1",
     }
     assert refusal(order(Side.SELL), risk=tight, book=HOLDS_10) is None
+
+
+def test_a_reference_older_than_the_planner_allows_is_none() -> None:
+    # risk.reference_max_age (default 15 minutes, market open or unknown): as the planner judges
+    assert refusal(now=T0 + timedelta(minutes=15)) is None
+    late = T0 + timedelta(minutes=15, seconds=1)
+    assert refusal(now=late) == "no_reference_price"
+    assert refusal(now=late, risk={"reference_max_age": 3600}) is None
+    undated = MarketPrices({"AAPL": D(100)})
+    assert refusal(market=undated) == "no_reference_price"

@@ -10,6 +10,7 @@ from typing import Any
 
 from tests.core.helpers import make_config
 from tradebot.broker.base import Broker
+from tradebot.clock import utcnow
 from tradebot.config.model import Config
 from tradebot.core.risk import DayState
 from tradebot.execution.limits_in_force import LimitsInForce
@@ -38,5 +39,6 @@ class Limits:
             rules=lambda: self.config.planning,
             day=day,
             market=self.broker.reference_prices,
+            now=utcnow,
             sent=lambda algo_id: self.sent.update((algo_id,)),
         )

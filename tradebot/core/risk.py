@@ -27,7 +27,7 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from types import MappingProxyType
 
 from tradebot.core.book import PositionBook
-from tradebot.core.market import MarketPrices, off_market, price_tick
+from tradebot.core.market import MarketPrices, off_market, price_tick, stale_reference
 from tradebot.core.orders import OrderIntent, SkipReason
 from tradebot.core.rules import PlanningRules, RiskLimits
 from tradebot.core.signal import Side
@@ -208,6 +208,7 @@ def refusal_at_leaving(
     rules: PlanningRules,
     day: DayState,
     market: MarketPrices,
+    now: datetime,
 ) -> Refusal | None:
     """The limits in force when an order decided earlier leaves (a chased limit's remainder).
 
@@ -246,10 +247,22 @@ def refusal_at_leaving(
     if left is not None and left[0] <= 0:
         return Refusal("max_orders_per_day", left[1])
     price = market.price(symbol)
+    stale = None
+    if price is not None:  # as old a reference as the planner would refuse is none (item 3)
+        stale = stale_reference(
+            market,
+            symbol,
+            now,
+            risk.reference_max_age,
+            market_open=day.market_open,
+            next_open=day.next_open,
+        )
+        if stale is not None:
+            price = None
     if price is None and market.signal_stands_in:
         price = order.reference_price  # the sim broker is its own market (as in the planner)
     if price is None:
-        return Refusal("no_reference_price", market.missing(symbol))
+        return Refusal("no_reference_price", stale or market.missing(symbol))
     collar = risk.price_collar_pct
     distance = None if collar is None else off_market(order.reference_price, price, collar)
     if distance is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from tradebot.core.book import PositionBook
 from tradebot.core.market import MarketPrices
@@ -24,6 +25,8 @@ class LimitsInForce:
     day: Callable[[], Awaitable[DayState]]
     #: reference prices for these symbols (never raises: a failed lookup is "no price")
     market: Callable[[Sequence[str]], Awaitable[MarketPrices]]
+    #: the wall clock (UTC), for the reference price's age
+    now: Callable[[], datetime]
     #: an order of this algorithm was made durable: it counts toward today's orders
     sent: Callable[[int], None] = lambda algo_id: None
 
@@ -32,4 +35,6 @@ class LimitsInForce:
         symbols = [order.symbol, *(s for s in book.holdings(order.algo_id) if s != order.symbol)]
         market = await self.market(symbols)
         day = await self.day()
-        return refusal_at_leaving(order, book=book, rules=self.rules(), day=day, market=market)
+        return refusal_at_leaving(
+            order, book=book, rules=self.rules(), day=day, market=market, now=self.now()
+        )

@@ -205,6 +205,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         rules=lambda: watcher.current.planning,
         day=lambda: _today(ctx, watcher.current, now_of()),
         market=ctx.market_for,
+        now=now_of,
         sent=lambda algo_id: ctx.count_orders((algo_id,)),
     )
     # limit_then_market: follows each chase limit, cancels it and sends the rest at market
