@@ -8,10 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.core.helpers import T0, make_book, run
 from tradebot.core.orders import SkipReason
 from tradebot.core.render import plan_json, plan_table
-from tradebot.core.signal import LegKind, Refusal, Signal, parse_signal
+from tradebot.core.signal import LegKind, Refusal, Signal, parse_leg_key, parse_signal
 from tradebot.journal import EntryFilter, Status, open_journal
 
 STAMP = "2021-04-26T14:30:01"
@@ -167,3 +169,13 @@ def test_the_journal_keeps_a_refused_legs_identity_and_reason(tmp_path: Path) ->
     replanned = run(stored.signal)
     reasons = [str(s.reason) for s in replanned.skipped]
     assert reasons == ["invalid", "contradictory", "contradictory"]
+
+
+def test_a_leg_key_reads_back_into_its_identity() -> None:
+    signal = parse({"open": [leg("BRK.B", "buy", at="2021-04-26T14:30:01.250")]})
+    (only,) = signal.legs
+    assert parse_leg_key(only.id.key) == only.id
+    hold = "16:open:AAPL:hold:2021-04-26T14:30:01Z"
+    for junk in ("", "16:open:AAPL:buy", hold, "x:open:A:buy:Z", "16:open:A:buy:2021-04-26"):
+        with pytest.raises(ValueError):
+            parse_leg_key(junk)

@@ -18,7 +18,7 @@ from tradebot.alphahub.gaps import Gap
 from tradebot.alphahub.listener import Listener
 from tradebot.config.model import Config
 from tradebot.core.book import PositionBook
-from tradebot.core.signal import LegId, LegKind, Side
+from tradebot.core.signal import parse_leg_key
 from tradebot.exceptions import HistoryUnavailable, TransientError
 from tradebot.journal import EntryFilter, Status, open_journal
 from tradebot.journal.records import Entry
@@ -286,7 +286,8 @@ async def test_weights_over_the_whole_in_the_history_are_refused_as_live(
         assert len(found.missed) == 2
         assert listener.queue.empty()  # nothing for the planner: no order
         for key in (f"16:open:{s}:buy:{stamp:%Y-%m-%dT%H:%M:%S}Z" for s in ("AAPL", "MU")):
-            assert listener.legs_seen(identities(key_leg(key)))  # decided: a live copy dropped
+            # decided: a live copy is dropped
+            assert listener.legs_seen(identities(parse_leg_key(key)))
     refused = rows(journal, Status.LEG_REJECTED)
     assert sorted(e.symbol or "" for e in refused) == ["AAPL", "MU"]
     assert all("add up to 1.4, more than 1" in e.detail for e in refused)
@@ -393,9 +394,3 @@ async def test_every_failed_window_names_the_reason(sim: AlphaHubSimulator) -> N
     (detail,) = rec.nothing
     assert detail.startswith("backfill for algorithm 16 (lapse ")
     assert "failed: none of 2 tries got an answer (the last: signal history: HTTP 500)" in detail
-
-
-def key_leg(key: str) -> LegId:
-    algo, kind, symbol, side, stamp = key.split(":", 4)
-    when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    return LegId(int(algo), LegKind(kind), symbol, Side(side), when)
