@@ -179,3 +179,7 @@ def test_a_leg_key_reads_back_into_its_identity() -> None:
     for junk in ("", "16:open:AAPL:buy", hold, "x:open:A:buy:Z", "16:open:A:buy:2021-04-26"):
         with pytest.raises(ValueError):
             parse_leg_key(junk)
+    # read, but not written that way: another leg's identity, never taken for this one
+    for other in ("016:open:A:buy:2021-04-26T14:30:01Z", "16:open:a:buy:2021-04-26T14:30:01Z"):
+        with pytest.raises(ValueError):
+            parse_leg_key(other)
