@@ -128,6 +128,21 @@ class LegId:
         return self.key
 
 
+def parse_leg_key(key: str) -> LegId:
+    """:attr:`LegId.key`'s inverse; raises ValueError for text that is not a leg's key."""
+    parts = key.split(":", 4)
+    if len(parts) != 5 or not parts[4].endswith("Z"):
+        raise ValueError(f"not a leg key: {key[:80]!r}")
+    algo, kind, symbol, side, stamp = parts
+    when = datetime.fromisoformat(stamp[:-1]).replace(tzinfo=UTC)
+    ident = LegId(int(algo), LegKind(kind), symbol, Side(side), when)
+    # read, but not written so (016:..., a zone in the stamp) or not a ticker ("a", "ß"): the
+    # journal is input too, and another text must never be taken for this leg
+    if ident.key != key or not _SYMBOL.fullmatch(symbol) or len(symbol) > _MAX_SYMBOL:
+        raise ValueError(f"not a leg key: {key[:80]!r}")
+    return ident
+
+
 @dataclass(frozen=True, slots=True)
 class Leg:
     """One tradable instruction: open or close ``symbol`` for algorithm ``algo_id``."""

@@ -28,7 +28,7 @@ from tradebot.alphahub.listener import Listener
 from tradebot.config.model import BackfillMode, Config
 from tradebot.core.book import PositionBook
 from tradebot.core.orders import Plan, SkippedLeg, SkipReason, rejected_skip
-from tradebot.core.signal import Leg, LegKind, Signal, SignalSource
+from tradebot.core.signal import Leg, LegKind, Signal, SignalSource, parse_leg_key
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
 from tradebot.journal.rows import leg_from_data
@@ -104,14 +104,26 @@ def journaled_legs(journal: Journal, keys: Sequence[str]) -> set[str]:
 
 
 def reclaim_recovered(journal: Journal, listener: Listener, since: datetime) -> int:
-    """Claim again, at start, the legs an earlier run recovered by backfill since ``since``.
+    """Claim again, at start, the legs an earlier run recovered by backfill, or refused by a
+    rule of their signal (weights, a contradiction), since ``since``.
 
     The history has no open/close, so a recovered leg is claimed under both kinds while its run
     lasts; the listener's de-duplication is in memory. Without this, the same leg pushed again
     live after a restart, under the other kind, would be a new leg with a new client order id
-    (the journal's guard by id would not see it) and be planned a second time. Returns how many
-    legs were claimed."""
+    (the journal's guard by id would not see it) and be planned a second time. A refused leg is
+    decided: pushed again in a frame that would let it through, it is not traded either.
+    Returns how many legs were claimed."""
     claimed = 0
+    refused = EntryFilter(statuses=(Status.LEG_REJECTED,), since=since, newest_first=False)
+    for entry in journal.iter_entries(refused):
+        if entry.leg is None:
+            continue  # a leg that never parsed has no identity to claim
+        try:
+            ident = parse_leg_key(entry.leg)
+        except ValueError:
+            continue  # not ours to repair: the journal is input too
+        listener.claim_legs((ident,))
+        claimed += 1
     where = EntryFilter(statuses=(Status.SIGNAL,), since=since, newest_first=False)
     for entry in journal.iter_entries(where):
         if entry.data.get("source") != str(SignalSource.BACKFILL):
