@@ -394,3 +394,34 @@ async def test_every_failed_window_names_the_reason(sim: AlphaHubSimulator) -> N
     (detail,) = rec.nothing
     assert detail.startswith("backfill for algorithm 16 (lapse ")
     assert "failed: none of 2 tries got an answer (the last: signal history: HTTP 500)" in detail
+
+
+async def test_a_window_that_fails_on_a_bug_names_it_and_the_backfill_goes_on(
+    sim: AlphaHubSimulator,
+) -> None:
+    rec = Recorded()
+
+    async def broken(found: Found) -> None:
+        raise RuntimeError("a bug in deliver")
+
+    async def since(algo_id: int) -> datetime:
+        return at(-60)
+
+    async with joined(sim) as listener:
+        filler = Backfiller(
+            listener,
+            known=rec.known,
+            deliver=broken,
+            since=since,
+            say=rec.said.append,
+            on_nothing=rec.on_nothing,
+            now=lambda: datetime.now(UTC),
+        )
+        task = asyncio.create_task(filler.run())
+        try:
+            await asyncio.wait_for(filler.wait_completed(1), 10)
+        finally:
+            task.cancel()
+    (detail,) = rec.nothing
+    assert "failed on an internal error (RuntimeError, see the log)" in detail
+    assert rec.said == ["warning: backfill for algorithm 16 failed (see log)"]
