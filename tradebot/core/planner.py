@@ -71,6 +71,7 @@ from tradebot.core.orders import (
     SkippedLeg,
     SkipReason,
     TimeInForce,
+    rejected_skip,
 )
 from tradebot.core.quantity import (
     MIN_FRACTIONAL_NOTIONAL,
@@ -129,7 +130,7 @@ def plan(
     only compared with leg timestamps.
     """
     day = NO_DAY_STATE if day is None else day
-    skipped = [SkippedLeg(None, SkipReason.INVALID, r.reason, rejected=r) for r in signal.rejected]
+    skipped = [rejected_skip(r) for r in signal.rejected]
     skipped += [SkippedLeg(None, SkipReason.HOLD, HOLD_DETAIL, held=h) for h in signal.held]
     algo = rules.algorithms.get(signal.algo_id)
     if algo is None:
