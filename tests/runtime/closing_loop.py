@@ -28,20 +28,21 @@ def closing_loop(
     alert_after: float = 60.0,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> SignalLoop:
-    """``told`` collects what the loop's records tell the observers."""
+    """``told`` collects what the loop (and its records) tell the observers."""
     ctx = PlanningContext(executor.broker, journal, kill_switch=None, track_pnl=False)
     ticks = iter(range(10**6))
+    notify: Callable[[BotEvent], None] = told.append if told is not None else lambda event: None
     return SignalLoop(
         asyncio.Queue(),
         executor,
         ctx,
-        RecordWriter(journal, notify=(told.append if told is not None else lambda event: None)),
+        RecordWriter(journal, notify=notify),
         config=lambda: config,
         busy=asyncio.Lock(),
         stopping=asyncio.Event(),
         now=lambda: now,
         say=lambda line: None,
-        notify=lambda event: None,
+        notify=notify,
         in_the_way=CloseCanceler(executor, timeout=5, poll=0, monotonic=lambda: float(next(ticks))),
         alert_after=alert_after,
         monotonic=monotonic,

@@ -48,6 +48,9 @@ from tradebot.journal.records import FILL_STATUSES, Status, intent_from_entry
 
 log = logging.getLogger(__name__)
 
+#: told of the orders whose cancels are about to go out for a close, and the first cancel row
+OnCancel = Callable[[Sequence[OrderIntent], int], None]
+
 
 @dataclass(frozen=True, slots=True)
 class Gate:
@@ -56,6 +59,7 @@ class Gate:
 
     exit_fills: Mapping[str, ExitFill] = field(default_factory=dict)
     unconfirmed: tuple[OrderIntent, ...] = ()
+    canceled: tuple[OrderIntent, ...] = ()  # every order whose cancel was asked for
 
     @property
     def deferred(self) -> bool:
@@ -124,10 +128,18 @@ class CloseCanceler:
         self._poll = poll
         self._say = say
         self._monotonic = monotonic
-        self._announced: set[str] = set()  # orders whose cancel row is written (retries)
+        #: orders whose cancel row is written (retries): the row's id
+        self._announced: dict[str, int] = {}
 
-    async def before_plan(self, signal: Signal, *, halted: bool) -> Gate:
-        """Cancel the orders in the way of the signal's closes; confirm; report."""
+    async def before_plan(
+        self, signal: Signal, *, halted: bool, on_cancel: OnCancel | None = None
+    ) -> Gate:
+        """Cancel the orders in the way of the signal's closes; confirm; report.
+
+        The signal must be durable already (the caller journaled it): a cancel goes out only
+        for a close a restart can find and finish. ``on_cancel(orders, row_id)`` is told just
+        before the cancels go out, with the id of the first cancel row written for them.
+        """
         book, journal = self._executor.book, self._executor.journal
         symbols = set(reducing_symbols(signal, book))
         live: list[OrderIntent] = []
@@ -141,16 +153,18 @@ class CloseCanceler:
         unconfirmed: tuple[OrderIntent, ...] = ()
         if live:
             key = next(leg.id.key for leg in signal.legs if leg.symbol in symbols)
-            unconfirmed = await self._cancel(live, key)
+            unconfirmed = await self._cancel(live, key, on_cancel)
         # only a close of what is no longer held can have been made unnecessary by an exit: an
         # open, or a close of a holding, costs no journal read (nor a hop to a worker thread)
         gone = sorted(
             {leg.symbol for leg in signal.close_legs if not book.qty(signal.algo_id, leg.symbol)}
         )
         fills = await asyncio.to_thread(self._exit_fills, signal.algo_id, gone) if gone else {}
-        return Gate(fills, unconfirmed)
+        return Gate(fills, unconfirmed, tuple(live))
 
-    async def _cancel(self, live: Sequence[OrderIntent], close_key: str) -> tuple[OrderIntent, ...]:
+    async def _cancel(
+        self, live: Sequence[OrderIntent], close_key: str, on_cancel: OnCancel | None
+    ) -> tuple[OrderIntent, ...]:
         executor, journal = self._executor, self._executor.journal
         # a deferred close tried again: its cancels are on record and were waited for once;
         # now one round of lookups, so other signals are not held up while the broker is slow
@@ -158,11 +172,13 @@ class CloseCanceler:
         for intent in live:
             if intent.client_order_id in self._announced:
                 continue
-            self._announced.add(intent.client_order_id)
             detail = f"canceling {_what(intent)} for the close ({close_key}): " + _WHY[intent.role]
             data = {"step": CANCEL_FOR_CLOSE, "close_leg": close_key}
-            await asyncio.to_thread(journal.record_exit, intent, detail, data, None)
+            row = await asyncio.to_thread(journal.record_exit, intent, detail, data, None)
+            self._announced[intent.client_order_id] = row
             self._say(detail)
+        if on_cancel is not None:
+            on_cancel(live, min(self._announced[i.client_order_id] for i in live))
         # one cancel per group: an oco's cancel takes its stop leg; a bracket's legs one by one
         ids = {i.client_order_id for i in live}
         for intent in (i for i in live if i.parent not in ids):
