@@ -1,0 +1,243 @@
+"""Record before acting, in the signal loop: every signal is journaled as it arrives, before
+anything it causes (a close's cancels, an order) leaves, whatever the broker is doing; a flip
+cancels what is in its way like a close; a position a close stripped of its exits and whose close
+did not go out within a minute is an ERROR, told to the observers. Real loop, planner, executor
+and journal over the scripted broker; the clock is driven, never waited for."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from tests.core.helpers import make_config, make_signal
+from tests.runtime.closing_loop import closing_loop
+from tests.runtime.test_close_cancel import CLOSE, errors, make_rig
+from tests.scripted_broker import ACCEPT, FILL, T0, ScriptedBroker
+from tradebot.broker.base import OrderSnapshot
+from tradebot.core.book import PositionBook
+from tradebot.core.orders import OrderIntent
+from tradebot.core.risk import DayState
+from tradebot.core.signal import Signal
+from tradebot.exceptions import OrderRejected
+from tradebot.execution import Executor, recover
+from tradebot.execution.exits import CANCEL_FOR_CLOSE
+from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
+from tradebot.runtime.observer import BotEvent
+from tradebot.runtime.signals import planner_for
+
+FLIP = make_signal(opens=[("AAPL", "sell", "100")], at=T0 + timedelta(minutes=1))
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
+    with open_journal(tmp_path / "j.sqlite") as opened:
+        yield opened
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Let the loop's tasks run until ``condition`` holds (a generous deadline: a hang fails)."""
+    async with asyncio.timeout(10):
+        # the row is written by a worker thread: no event to wait on but the journal itself
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+    assert condition(), what
+
+
+def signal_rows(journal: SqliteJournal) -> list[int]:
+    return [r.id for r in journal.entries(EntryFilter(statuses=(Status.SIGNAL,)))]
+
+
+# -- a close's cancels go out only once its signal is durable ----------------------------------
+
+
+async def test_a_close_is_durable_before_its_cancels_go_out(journal: SqliteJournal) -> None:
+    rig = await make_rig(journal)
+    before = set(signal_rows(journal))
+    at_cancel: list[set[int]] = []
+
+    def cancel(coid: str) -> None:  # what a kill -9 at the moment of the cancel would leave
+        at_cancel.append(set(signal_rows(journal)) - before)
+        rig.broker.end(coid)
+
+    rig.broker.on_cancel = cancel
+    rig.broker.script = [FILL]
+    await rig.loop.handle(CLOSE)
+    await rig.sync()
+    (new,) = set(signal_rows(journal)) - before
+    assert at_cancel == [{new}]  # the close's signal was on record when the cancel left
+    (cancel_row,) = journal.entries(EntryFilter(statuses=(Status.EXIT,)))
+    assert cancel_row.data["step"] == CANCEL_FOR_CLOSE and cancel_row.id > new
+    assert journal.unplanned_signals() == () and rig.sold() == D(10)
+
+
+async def test_the_loops_journal_worker_records_the_close_before_the_loop_cancels(
+    journal: SqliteJournal,
+) -> None:
+    rig = await make_rig(journal)
+    queue: asyncio.Queue[Signal] = asyncio.Queue()
+    loop = closing_loop(rig.executor, journal, make_config(), now=CLOSE.received_at, queue=queue)
+    before = set(signal_rows(journal))
+    at_cancel: list[set[int]] = []
+
+    def cancel(coid: str) -> None:
+        at_cancel.append(set(signal_rows(journal)) - before)
+        rig.broker.end(coid)
+
+    rig.broker.on_cancel = cancel
+    rig.broker.script = [FILL]
+    async with running(loop.record, loop.run):
+        queue.put_nowait(CLOSE)
+        await loop_handled(loop, 1)
+    await rig.sync()
+    (new,) = set(signal_rows(journal)) - before
+    assert at_cancel == [{new}]
+    assert rig.sold() == D(10) and journal.unplanned_signals() == ()
+    plans = journal.entries(EntryFilter(statuses=(Status.PLAN,), signal_ids=(new,)))
+    assert len(plans) == 1  # planned once, under the id the worker journaled it with
+    assert len(signal_rows(journal)) == len(before) + 1  # journaled once
+
+
+# -- a broker stuck in retries never delays the record of the next signal ----------------------
+
+
+class HangingBroker(ScriptedBroker):
+    """Every submission hangs until ``release`` is set (a broker stuck in retries)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def submit(self, intent: OrderIntent) -> OrderSnapshot:
+        self.entered.set()
+        await self.release.wait()
+        return await super().submit(intent)
+
+
+async def test_a_signal_arriving_while_an_order_hangs_is_journaled_and_planned_after_a_kill(
+    journal: SqliteJournal,
+) -> None:
+    broker = HangingBroker()
+    broker.prices.update({"AAPL": D(100), "MSFT": D(100)})
+    executor = Executor(journal, broker, PositionBook())
+    queue: asyncio.Queue[Signal] = asyncio.Queue()
+    config = make_config()
+    first = make_signal(opens=[("AAPL", "buy", "100")], at=T0)
+    second = make_signal(opens=[("MSFT", "buy", "100")], at=T0 + timedelta(seconds=1))
+    loop = closing_loop(executor, journal, config, now=second.received_at, queue=queue)
+    async with running(loop.record, loop.run):
+        queue.put_nowait(first)
+        await broker.entered.wait()  # the first signal's order is stuck at the broker
+        queue.put_nowait(second)
+        await until(lambda: len(signal_rows(journal)) == 2, "the second signal on record")
+        assert broker.orders == {}  # nothing answered: the loop is still on the first
+    # the process dies here (the tasks are gone; the broker never answered)
+    ((waiting, signal),) = [(u.signal_id, u.signal) for u in journal.unplanned_signals()]
+    assert signal.legs[0].symbol == "MSFT"
+
+    broker.release.set()
+    planner = planner_for(
+        config,
+        await broker.account(),
+        second.received_at,
+        day=DayState(),
+        market=await broker.reference_prices(["AAPL", "MSFT"]),
+    )
+    report = await recover(
+        journal,
+        broker,
+        now=second.received_at + timedelta(seconds=5),
+        max_age=timedelta(minutes=5),
+        planner=planner,
+    )
+    assert report.replanned == (waiting,)  # the next start plans it, from the journal alone
+    assert sorted(o.symbol for o in broker.orders.values()) == ["AAPL", "MSFT"]
+
+
+class running:
+    """Run coroutine functions as tasks for the block; cancel them after it (a kill)."""
+
+    def __init__(self, *mains: Callable[[], Awaitable[None]]) -> None:
+        self._mains = mains
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> None:
+        self._tasks = [asyncio.ensure_future(main()) for main in self._mains]
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def loop_handled(loop: object, count: int) -> None:
+    async with asyncio.timeout(10):
+        await loop.wait_handled(count)  # type: ignore[attr-defined]
+
+
+# -- a flip cancels what is in its way, like a close -------------------------------------------
+
+
+async def test_a_flip_cancels_the_live_exit_before_its_sell_goes_out(
+    journal: SqliteJournal,
+) -> None:
+    rig = await make_rig(journal)  # algorithm 16 holds 10 AAPL, a live stop protects them
+    rig.broker.on_cancel = rig.broker.end
+    rig.broker.script = [FILL, FILL]
+    await rig.loop.handle(FLIP)  # open sell against the holding: flatten, then short
+    stop_id = rig.stop.client_order_id
+    sells = [coid for coid in rig.submitted_sells() if coid != stop_id]  # the flip's
+    assert sells and ("cancel", stop_id) in rig.broker.calls
+    assert rig.broker.calls.index(("cancel", stop_id)) < rig.broker.calls.index(
+        ("submit", sells[0])
+    )
+    (row,) = journal.entries(EntryFilter(statuses=(Status.EXIT,), client_order_ids=(stop_id,)))
+    assert row.data["step"] == CANCEL_FOR_CLOSE
+
+
+# -- exits canceled, the close not out within a minute: an ERROR, told once --------------------
+
+
+async def test_exits_canceled_and_the_close_not_out_in_a_minute_is_an_error_told_once(
+    journal: SqliteJournal,
+) -> None:
+    told: list[BotEvent] = []
+    clock = [0.0]
+    rig = await make_rig(journal, told=told, alert_after=60, monotonic=lambda: clock[0])
+    rig.broker.on_cancel = rig.broker.end  # the stop's cancel is confirmed at once
+    rig.broker.script = [OrderRejected("insufficient qty available")]  # the close is refused
+    await rig.loop.handle(CLOSE)
+    assert rig.loop.deferred == () and rig.loop.watching == ((16, "AAPL"),)
+    assert rig.executor.book.qty(16, "AAPL") == D(10)  # held, with no exit and no close
+    clock[0] = 59.0
+    await rig.loop.retry_deferred()
+    assert errors(told) == []  # not yet a minute
+    clock[0] = 61.0
+    await rig.loop.retry_deferred()
+    (error,) = errors(told)
+    assert error.algo_id == 16 and error.detail.startswith("POSITION UNPROTECTED")
+    assert "holds 10 AAPL" in error.detail and rig.stop.client_order_id in error.detail
+    assert "61s ago" in error.detail
+    (row,) = journal.entries(EntryFilter(statuses=(Status.ERROR,)))
+    assert row.detail == error.detail and row.symbol == "AAPL" and row.algo_id == 16
+    clock[0] = 600.0
+    await rig.loop.retry_deferred()
+    assert len(errors(told)) == 1  # told once
+
+
+async def test_a_close_that_went_out_is_not_an_alert(journal: SqliteJournal) -> None:
+    told: list[BotEvent] = []
+    clock = [0.0]
+    rig = await make_rig(journal, told=told, alert_after=60, monotonic=lambda: clock[0])
+    rig.broker.on_cancel = rig.broker.end
+    rig.broker.script = [ACCEPT]  # the close rests at the broker, unfilled: it is out
+    await rig.loop.handle(CLOSE)
+    assert rig.loop.watching == () and rig.executor.book.qty(16, "AAPL") == D(10)
+    clock[0] = 120.0
+    await rig.loop.retry_deferred()
+    assert errors(told) == []
