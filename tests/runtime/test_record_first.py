@@ -28,7 +28,7 @@ from tradebot.execution import Executor, recover
 from tradebot.execution.exits import CANCEL_FOR_CLOSE
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
 from tradebot.runtime.observer import BotEvent
-from tradebot.runtime.signals import planner_for
+from tradebot.runtime.signals import SignalLoop, planner_for
 
 FLIP = make_signal(opens=[("AAPL", "sell", "100")], at=T0 + timedelta(minutes=1))
 
@@ -175,9 +175,9 @@ class running:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-async def loop_handled(loop: object, count: int) -> None:
+async def loop_handled(loop: SignalLoop, count: int) -> None:
     async with asyncio.timeout(10):
-        await loop.wait_handled(count)  # type: ignore[attr-defined]
+        await loop.wait_handled(count)
 
 
 # -- a flip cancels what is in its way, like a close -------------------------------------------
