@@ -241,3 +241,44 @@ async def test_a_close_that_went_out_is_not_an_alert(journal: SqliteJournal) -> 
     clock[0] = 120.0
     await rig.loop.retry_deferred()
     assert errors(told) == []
+
+
+async def test_a_restart_watches_again_a_position_a_close_left_without_exits(
+    journal: SqliteJournal,
+) -> None:
+    rig = await make_rig(journal)
+    rig.broker.on_cancel = rig.broker.end
+    rig.broker.script = [OrderRejected("insufficient qty available")]
+    await rig.loop.handle(CLOSE)  # the stop canceled, the close refused; then the process died
+    (cancel_row,) = journal.entries(EntryFilter(statuses=(Status.EXIT,)))
+    assert cancel_row.signal_id is not None  # the cancel names the close it was for
+
+    told: list[BotEvent] = []
+    restarted = Executor(journal, rig.broker, journal.rebuild_book())
+    clock = [1000.0]
+    loop = closing_loop(
+        restarted,
+        journal,
+        make_config(),
+        now=cancel_row.at,
+        told=told,
+        monotonic=lambda: clock[0],
+    )
+    await loop.resume(cancel_row.at + timedelta(seconds=30))
+    assert loop.watching == ((16, "AAPL"),)
+    await loop.retry_deferred()
+    assert errors(told) == []  # 30 s after the cancel: not yet
+    clock[0] += 31
+    await loop.retry_deferred()
+    (error,) = errors(told)
+    assert "POSITION UNPROTECTED" in error.detail and "61s ago" in error.detail
+    assert f"signal #{cancel_row.signal_id}" in error.detail
+    clock[0] += 600
+    await loop.retry_deferred()
+    assert len(errors(told)) == 1  # told once
+
+    # a later start, once the ledger no longer holds the position: nothing to watch
+    flat = Executor(journal, rig.broker, PositionBook())
+    again = closing_loop(flat, journal, make_config(), now=cancel_row.at)
+    await again.resume(cancel_row.at + timedelta(minutes=5))
+    assert again.watching == ()

@@ -15,6 +15,12 @@ A watch starts when the cancels are asked for and ends when
 * the broker answered a close for the symbol (it is out: its fills follow on the ledger);
 * the broker answered any other order of the algorithm in that symbol after the cancels (an
   exit placed again, an earlier close settled by the re-check), looked up once, at alert time.
+
+A restart resumes the watches from the journal (:meth:`CloseWatch.resume`): the newest
+cancel-for-close rows of the last :data:`RESUME_LOOKBACK` for positions the ledger still holds,
+timed from when those cancels were written. A close that recovery or the loop then sends ends
+its watch; one recovery found too old to send leaves the position held with no exit, and is
+told at once (the minute is long past).
 """
 
 from __future__ import annotations
@@ -23,10 +29,12 @@ import asyncio
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from tradebot.core.book import PositionBook
 from tradebot.core.orders import IntentRole, OrderIntent
 from tradebot.execution.executor import ExecutionResult
+from tradebot.execution.exits import CANCEL_FOR_CLOSE
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
 from tradebot.runtime.observer import BotEvent, ErrorRecorded
@@ -35,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: rows that say the broker has an order: a close with one of these went out
 _ANSWERED = (Status.SUBMITTED, Status.ACCEPTED, Status.PARTIAL, Status.FILLED)
+#: how far back a restart looks for positions a close stripped of their exits
+RESUME_LOOKBACK = timedelta(days=1)
 
 
 @dataclass(slots=True)
@@ -43,7 +53,7 @@ class _Watch:
     symbol: str
     since: float  # monotonic, when the cancels were asked for
     canceled: tuple[str, ...]  # client order ids canceled for the close
-    signal_id: int
+    signal_id: int | None  # the close's (None: a cancel row written before rows named it)
     after_id: int  # the newest journal row when the cancels were asked for
     alerted: bool = False
 
@@ -90,6 +100,32 @@ class CloseWatch:
             if order.client_order_id not in watch.canceled:
                 watch.canceled += (order.client_order_id,)
 
+    async def resume(self, now: datetime, lookback: timedelta = RESUME_LOOKBACK) -> None:
+        """At start, after recovery: watch again the positions still held whose orders a
+        close canceled within ``lookback`` (see the module docstring)."""
+        rows = await asyncio.to_thread(
+            self._journal.entries, EntryFilter(statuses=(Status.EXIT,), since=now - lookback)
+        )
+        legs: dict[tuple[int, str], object] = {}  # the close leg of each position's newest
+        for row in rows:  # newest first
+            data = row.data or {}
+            if data.get("step") != CANCEL_FOR_CLOSE or row.algo_id is None or not row.symbol:
+                continue
+            if row.client_order_id is None or not self._book.qty(row.algo_id, row.symbol):
+                continue
+            key = (row.algo_id, row.symbol)
+            watch = self._watches.get(key)
+            if watch is None and key not in legs:
+                legs[key] = data.get("close_leg")
+                age = max((now - row.at).total_seconds(), 0.0)
+                since = self._monotonic() - age
+                self._watches[key] = _Watch(*key, since, (), row.signal_id, row.id)
+                watch = self._watches[key]
+            if watch is not None and legs.get(key) == data.get("close_leg"):
+                if row.client_order_id not in watch.canceled:
+                    watch.canceled += (row.client_order_id,)
+                watch.after_id = min(watch.after_id, row.id)
+
     def went_out(self, result: ExecutionResult) -> None:
         """A plan was executed: the positions whose close the broker answered are done."""
         for outcome in result.outcomes:
@@ -129,9 +165,10 @@ class CloseWatch:
     async def _alert(self, watch: _Watch, waited: float, deferred: bool) -> None:
         held = self._book.qty(watch.algo_id, watch.symbol)
         ids = ", ".join(watch.canceled)
+        close = f"the close of signal #{watch.signal_id}" if watch.signal_id else "the close"
         if deferred:
             detail = (
-                f"the close of signal #{watch.signal_id} has waited {waited:.0f}s: the broker"
+                f"{close} has waited {waited:.0f}s: the broker"
                 f" still has not confirmed the cancel of {ids}; algorithm {watch.algo_id}"
                 f" holds {held} {watch.symbol}, which stays open until it does (check the"
                 " broker)"
@@ -139,9 +176,9 @@ class CloseWatch:
         else:
             detail = (
                 f"POSITION UNPROTECTED: algorithm {watch.algo_id} holds {held} {watch.symbol}"
-                f" with no live exit: {ids} canceled for the close of signal"
-                f" #{watch.signal_id} {waited:.0f}s ago, and the close has not gone out (see"
-                f" `tradebot explain {watch.signal_id}`; close it by hand if it should be)"
+                f" with no live exit: {ids} canceled for {close} {waited:.0f}s ago, and the"
+                " close has not gone out (see `tradebot explain` of the close; close the"
+                " position by hand if it should be)"
             )
         log.error("%s", detail)
         await asyncio.to_thread(

@@ -196,6 +196,11 @@ class SignalLoop:
         """(algorithm, symbol) of positions whose orders a close canceled, until it goes out."""
         return self._watch.watching
 
+    async def resume(self, now: datetime) -> None:
+        """At start, after recovery: positions an earlier run's close stripped of their exits,
+        and still held, are watched again (:meth:`CloseWatch.resume`)."""
+        await self._watch.resume(now)
+
     def owns(self, signal_id: int) -> bool:
         """Whether this loop will plan the journaled signal ``signal_id`` itself (it journaled
         it and has not planned it yet, or is journaling a signal right now): the leader's poll
@@ -305,6 +310,7 @@ class SignalLoop:
             gate = await self._in_the_way.before_plan(
                 signal,
                 halted=ctx.switch.halted,
+                signal_id=signal_id,
                 on_cancel=functools.partial(self._watch.canceled, signal_id),
             )
             if gate.deferred:
