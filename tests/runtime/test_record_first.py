@@ -27,6 +27,7 @@ from tradebot.exceptions import OrderRejected
 from tradebot.execution import Executor, recover
 from tradebot.execution.exits import CANCEL_FOR_CLOSE
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
+from tradebot.runtime.leadership import ForeignSignals
 from tradebot.runtime.observer import BotEvent
 from tradebot.runtime.signals import SignalLoop, planner_for
 
@@ -282,3 +283,39 @@ async def test_a_restart_watches_again_a_position_a_close_left_without_exits(
     again = closing_loop(flat, journal, make_config(), now=cancel_row.at)
     await again.resume(cancel_row.at + timedelta(minutes=5))
     assert again.watching == ()
+
+
+# -- the leader's poll leaves alone what this process journaled and will plan itself ----------
+
+
+async def test_the_leaders_poll_never_plans_a_signal_its_own_loop_journaled(
+    journal: SqliteJournal,
+) -> None:
+    broker = ScriptedBroker()
+    broker.prices["AAPL"] = D(100)
+    executor = Executor(journal, broker, PositionBook())
+    queue: asyncio.Queue[Signal] = asyncio.Queue()
+    signal = make_signal(opens=[("AAPL", "buy", "100")], at=T0)
+    loop = closing_loop(executor, journal, make_config(), now=signal.received_at, queue=queue)
+    busy = asyncio.Lock()
+    poll = ForeignSignals(
+        journal,
+        loop,
+        busy=busy,
+        stopping=asyncio.Event(),
+        interval=1,
+        max_age=timedelta(minutes=5),
+        now=lambda: signal.received_at,
+        planned=lambda keys: set(),
+    )
+    async with running(loop.record):
+        queue.put_nowait(signal)
+        await until(lambda: len(signal_rows(journal)) == 1, "the signal on record")
+        (signal_id,) = signal_rows(journal)
+        await until(lambda: loop.owns(signal_id), "queued for the loop")
+    # journaled and unplanned, as another process's signal would be: the poll leaves it
+    assert await poll.poll() == 0 and broker.orders == {}
+    async with running(loop.run):
+        await loop_handled(loop, 1)
+    assert not loop.owns(signal_id) and len(broker.orders) == 1
+    assert len(journal.entries(EntryFilter(statuses=(Status.PLAN,)))) == 1  # planned once
