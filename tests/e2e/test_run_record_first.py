@@ -46,15 +46,32 @@ def close_on_record(env: Env, algo_id: int, symbol: str) -> bool:
     return any(r.data.get("kind") == "close" for r in rows)
 
 
+def exits_live(env: Env, algo_id: int, entry: str) -> bool:
+    """The position's exits are working at the broker: a bracket's legs (14) or the trailing
+    stop placed after the fill (16)."""
+    if algo_id == 14:
+        legs = env.server.legs(entry)
+        return bool(legs) and all(leg["status"] == "new" for leg in legs)
+    placed = env.server.orders(exit_id(entry, "ts"))
+    return bool(placed) and placed[0]["status"] in WORKING
+
+
+def exit_orders(env: Env, algo_id: int, entry: str) -> list[dict[str, str]]:
+    """The position's exits as the broker holds them."""
+    if algo_id == 14:
+        return env.server.legs(entry)
+    return env.server.orders(exit_id(entry, "ts"))
+
+
+@pytest.mark.parametrize("algo_id", [14, 16], ids=["bracket", "trailing"])
 @pytest.mark.parametrize("moment", ["before_the_cancel", "after_the_cancel", "before_the_sell"])
 async def test_kill_9_in_a_closes_cancel_then_sell_is_finished_from_the_journal_alone(
-    tmp_path: Path, moment: str
+    tmp_path: Path, moment: str, algo_id: int
 ) -> None:
     async with exiting_bot(tmp_path) as env:
         server = env.server
-        entry = await bought(env, 16, "FFF")  # 10 FFF, then a trailing stop placed after the fill
-        trailing = exit_id(entry, "ts")
-        await until(lambda: bool(server.orders(trailing)), "the trailing stop at the broker")
+        entry = await bought(env, algo_id, "FFF")  # 10 FFF, protected by live exits
+        await until(lambda: exits_live(env, algo_id, entry), "the exits live at the broker")
         env.hub.history_fault("404")  # from now on the history cannot bring the close back
         since = mark(env)
         if moment == "before_the_cancel":  # the cancel never reaches the broker
@@ -63,31 +80,35 @@ async def test_kill_9_in_a_closes_cancel_then_sell_is_finished_from_the_journal_
             server.add_fault(Fault.slow(5, process=True, method="DELETE", path=None))
         else:  # canceled and confirmed; the sell never reaches the broker
             server.add_fault(refuse("POST", "/v2/orders"))
-        await env.hub.push(16, {"close": [leg("FFF", "sell", "100", env.at)]})
+        await env.hub.push(algo_id, {"close": [leg("FFF", "sell", "100", env.at)]})
         if moment == "before_the_cancel":
             await kill_at(env, since, "DELETE", what="the exit's cancel, refused")
-            assert server.orders(trailing)[0]["status"] in WORKING
+            assert exits_live(env, algo_id, entry)
         elif moment == "after_the_cancel":
             await until(
-                lambda: server.orders(trailing)[0]["status"] == "canceled", "the exit canceled"
+                lambda: any(o["status"] == "canceled" for o in exit_orders(env, algo_id, entry)),
+                "an exit canceled",
             )
             await env.bot.kill9()
             server.clear_faults()
         else:
             await kill_at(env, since, "POST", "/v2/orders", what="the close's sell, refused")
-            assert server.orders(trailing)[0]["status"] == "canceled"
+            assert not any(o["status"] in WORKING for o in exit_orders(env, algo_id, entry))
         assert at_broker(env, "FFF") == 10  # nothing sold yet
-        assert close_on_record(env, 16, "FFF")  # the close is on record
+        assert close_on_record(env, algo_id, "FFF")  # the close is on record
 
         await env.bot.start()
         await until(lambda: at_broker(env, "FFF") == 0, "FFF closed after the restart")
-        await until(lambda: held(env, 16, "FFF") == 0, "FFF flat on algorithm 16's ledger")
+        await until(lambda: held(env, algo_id, "FFF") == 0, "FFF flat on the ledger")
+        exits = exit_orders(env, algo_id, entry)
+        ids = {o["client_order_id"] for o in exits}
         sells = [
             o
-            for o in broker_orders(server)
-            if o.symbol == "FFF" and o.side == "sell" and o.client_order_id != trailing
+            for o in server.orders()
+            if o["symbol"] == "FFF" and o["side"] == "sell" and o["client_order_id"] not in ids
         ]
-        assert [(o.qty, o.status) for o in sells] == [(Decimal(10), "filled")]  # one sell
+        assert [(o["qty"], o["status"]) for o in sells] == [("10", "filled")]  # one sell
+        assert [o["status"] for o in exits if o["status"] != "canceled"] == []  # none filled
         working = [o for o in broker_orders(server) if o.symbol == "FFF" and o.status in WORKING]
         assert working == []  # no exit left working
         await until(lambda: positions_agree(env), "the journal's positions equal the broker's")

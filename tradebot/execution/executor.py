@@ -103,6 +103,11 @@ class Executor:
         if self._on_step is not None:
             self._on_step(str(step))
 
+    def signal_journaled(self) -> None:
+        """A signal was journaled by itself, ahead of its plan (the running bot journals each
+        signal as it arrives): the ``signal_journaled`` step, for the step hook."""
+        self._step(Step.SIGNAL_JOURNALED)
+
     async def handle(
         self, signal: Signal, planner: Planner, *, signal_id: int | None = None
     ) -> ExecutionResult:

@@ -238,6 +238,7 @@ class SignalLoop:
             raise
         finally:
             self._recording -= 1
+        self._executor.signal_journaled()
         self._queued(signal_id, signal)
         return signal_id
 
@@ -280,6 +281,7 @@ class SignalLoop:
         journaled first: nothing it causes (a cancel, an order) leaves before it is durable."""
         if signal_id is None:
             signal_id = await asyncio.to_thread(self._executor.journal.record_signal, signal)
+            self._executor.signal_journaled()
         try:
             await self._handle(signal, signal_id)
         finally:
