@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from types import MappingProxyType
 
@@ -47,6 +48,9 @@ class DayState:
     reduce_only: bool = False
     #: the broker's clock; ``None`` when unknown (treated as open)
     market_open: bool | None = None
+    #: while the market is closed, the broker's clock's next open (the latest session is the
+    #: trading day before it: :func:`~tradebot.core.market.latest_session_day`); else ``None``
+    next_open: datetime | None = None
 
 
 NO_DAY_STATE = DayState()
