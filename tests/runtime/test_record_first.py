@@ -20,12 +20,13 @@ from tests.runtime.test_close_cancel import CLOSE, errors, make_rig
 from tests.scripted_broker import ACCEPT, FILL, T0, ScriptedBroker
 from tradebot.broker.base import OrderSnapshot
 from tradebot.core.book import PositionBook
-from tradebot.core.orders import OrderIntent
+from tradebot.core.orders import OrderIntent, Plan
 from tradebot.core.risk import DayState
 from tradebot.core.signal import Signal
 from tradebot.exceptions import OrderRejected
 from tradebot.execution import Executor, recover
 from tradebot.execution.exits import CANCEL_FOR_CLOSE
+from tradebot.execution.resend import plan_resend
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
 from tradebot.runtime.leadership import ForeignSignals
 from tradebot.runtime.observer import BotEvent
@@ -319,3 +320,23 @@ async def test_the_leaders_poll_never_plans_a_signal_its_own_loop_journaled(
         await loop_handled(loop, 1)
     assert not loop.owns(signal_id) and len(broker.orders) == 1
     assert len(journal.entries(EntryFilter(statuses=(Status.PLAN,)))) == 1  # planned once
+
+
+async def test_a_close_sent_again_after_the_refusal_ends_the_watch(
+    journal: SqliteJournal,
+) -> None:
+    told: list[BotEvent] = []
+    clock = [0.0]
+    rig = await make_rig(journal, told=told, alert_after=60, monotonic=lambda: clock[0])
+    rig.broker.on_cancel = rig.broker.end
+    rig.broker.script = [OrderRejected("insufficient qty available")]
+    await rig.loop.handle(CLOSE)
+    (refused,) = rig.closes()
+    # sent again outside the loop (a person's `tradebot resend`): the broker has it, resting
+    again = plan_resend(journal, refused.client_order_id)
+    rig.broker.script = [ACCEPT]
+    (outcome,) = (await rig.executor.execute(Plan(intents=(again.intent,)))).outcomes
+    assert outcome.snapshot is not None and rig.executor.book.qty(16, "AAPL") == D(10)
+    clock[0] = 61.0
+    await rig.loop.retry_deferred()
+    assert errors(told) == [] and rig.loop.watching == ()
