@@ -86,10 +86,12 @@ async def make_rig(
     told: list[BotEvent] | None = None,
     alert_after: float = 60.0,
     monotonic: Callable[[], float] = time.monotonic,
+    broker: ScriptedBroker | None = None,
 ) -> Rig:
     """Algorithm 16 holds 10 AAPL, bought at 100, protected by a live stop at 98. ``told``
-    collects what the loop's records tell the observers."""
-    broker = ScriptedBroker(fill=False)
+    collects what the loop's records tell the observers; ``broker``: one of the test's own
+    (made with ``fill=False``)."""
+    broker = broker if broker is not None else ScriptedBroker(fill=False)
     broker.prices["AAPL"] = D(100)
     broker.slippage = D(0)
     executor = Executor(journal, broker, PositionBook())

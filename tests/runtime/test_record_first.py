@@ -1,8 +1,10 @@
 """Record before acting, in the signal loop: every signal is journaled as it arrives, before
 anything it causes (a close's cancels, an order) leaves, whatever the broker is doing; a flip
 cancels what is in its way like a close; a position a close stripped of its exits and whose close
-did not go out within a minute is an ERROR, told to the observers. Real loop, planner, executor
-and journal over the scripted broker; the clock is driven, never waited for."""
+did not go out within a minute is an ERROR, told to the observers; a process that dies at any
+moment of a close's cancel-then-sell (before the cancel, after it, after the broker confirmed it)
+is finished by the next start from the journal alone, with one sell. Real loop, planner,
+executor and journal over the scripted broker; the clock is driven, never waited for."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import pytest
 
 from tests.core.helpers import make_config, make_signal
 from tests.runtime.closing_loop import closing_loop
-from tests.runtime.test_close_cancel import CLOSE, errors, make_rig
+from tests.runtime.test_close_cancel import CLOSE, CONFIG, errors, make_rig
 from tests.scripted_broker import ACCEPT, FILL, T0, ScriptedBroker
 from tradebot.broker.base import OrderSnapshot
 from tradebot.core.book import PositionBook
@@ -28,6 +30,7 @@ from tradebot.execution import Executor, recover
 from tradebot.execution.exits import CANCEL_FOR_CLOSE
 from tradebot.execution.resend import plan_resend
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
+from tradebot.runtime.close_cancel import orders_in_way
 from tradebot.runtime.leadership import ForeignSignals
 from tradebot.runtime.observer import BotEvent
 from tradebot.runtime.signals import SignalLoop, planner_for
@@ -340,3 +343,82 @@ async def test_a_close_sent_again_after_the_refusal_ends_the_watch(
     clock[0] = 61.0
     await rig.loop.retry_deferred()
     assert errors(told) == [] and rig.loop.watching == ()
+
+
+# -- killed at each moment of a close's cancel-then-sell: the restart finishes it -------------
+
+
+class Killed(BaseException):
+    """The process dies here (nothing of ours catches it; the journal keeps what it has)."""
+
+
+class DyingBroker(ScriptedBroker):
+    """Confirms cancels; the process dies at ``moment`` of the first close's cancels."""
+
+    def __init__(self, moment: str) -> None:
+        super().__init__(fill=False)
+        self.moment = moment
+        self.on_cancel = self._cancel
+
+    def _cancel(self, coid: str) -> None:
+        if self.moment == "before_the_cancel":
+            self.moment = ""
+            raise Killed
+        self.end(coid)
+        if self.moment == "after_the_cancel":
+            self.moment = ""
+            raise Killed
+
+    async def get_order(self, client_order_id: str) -> OrderSnapshot | None:
+        found = await super().get_order(client_order_id)
+        confirmed = found is not None and found.status.is_final and found.side == "sell"
+        if self.moment == "after_the_confirmation" and confirmed:
+            self.moment = ""
+            raise Killed
+        return found
+
+
+@pytest.mark.parametrize(
+    "moment", ["before_the_cancel", "after_the_cancel", "after_the_confirmation"]
+)
+async def test_killed_in_a_closes_cancel_then_sell_the_restart_sells_once_from_the_journal(
+    journal: SqliteJournal, moment: str
+) -> None:
+    broker = DyingBroker(moment)
+    rig = await make_rig(journal, broker=broker)
+    stop_id = rig.stop.client_order_id
+    with pytest.raises(Killed):
+        await rig.loop.handle(CLOSE)
+    assert rig.closes() == [] and broker.moment == ""  # died before any sell
+
+    # the next start: recovery, then the running loop; no signal history, only the journal
+    now = CLOSE.received_at + timedelta(seconds=30)
+    broker.script = [FILL]
+    planner = planner_for(
+        CONFIG,
+        await broker.account(),
+        now,
+        day=DayState(),
+        market=await broker.reference_prices(["AAPL"]),
+    )
+    report = await recover(
+        journal,
+        broker,
+        now=now,
+        max_age=timedelta(minutes=5),
+        planner=planner,
+        defer=orders_in_way(journal),
+    )
+    restarted = Executor(journal, broker, report.book)
+    loop = closing_loop(restarted, journal, CONFIG, now=now)
+    for signal_id, signal in report.deferred:
+        loop.defer(signal_id, signal)
+    await loop.retry_deferred()
+    for snap in list(broker.orders.values()):
+        await restarted.record_snapshot(snap, "lookup")
+
+    sells = [c for c in rig.submitted_sells() if c != stop_id]
+    assert len(sells) == 1 and broker.orders[sells[0]].filled_qty == D(10)  # one sell
+    assert broker.orders[stop_id].status.is_final and broker.orders[stop_id].filled_qty == 0
+    assert restarted.book.qty(16, "AAPL") == 0 == (await broker.positions()).get("AAPL", 0)
+    assert journal.unresolved_intents() == () and journal.unplanned_signals() == ()
