@@ -71,6 +71,7 @@ from tradebot.core.orders import (
     SkippedLeg,
     SkipReason,
     TimeInForce,
+    rejected_skip,
 )
 from tradebot.core.quantity import (
     MIN_FRACTIONAL_NOTIONAL,
@@ -84,9 +85,9 @@ from tradebot.core.risk import (
     DayState,
     limit_price,
     opens_blocked,
+    order_rooms,
     orders_left,
     symbol_blocked,
-    symbol_room,
 )
 from tradebot.core.rules import (
     AlgorithmRules,
@@ -129,7 +130,7 @@ def plan(
     only compared with leg timestamps.
     """
     day = NO_DAY_STATE if day is None else day
-    skipped = [SkippedLeg(None, SkipReason.INVALID, r.reason, rejected=r) for r in signal.rejected]
+    skipped = [rejected_skip(r) for r in signal.rejected]
     skipped += [SkippedLeg(None, SkipReason.HOLD, HOLD_DETAIL, held=h) for h in signal.held]
     algo = rules.algorithms.get(signal.algo_id)
     if algo is None:
@@ -473,26 +474,16 @@ class _PlanBuilder:
 
     def _rooms(self, leg: Leg, price: Decimal) -> list[tuple[str, Decimal | None]]:
         """Each limit on this open's size as shares (``None``: it cannot be checked)."""
-        risk = self.risk
-        rooms: list[tuple[str, Decimal | None]] = []
-        if risk.max_order_notional is not None:
-            rooms.append(("max_order_notional", risk.max_order_notional / price))
-        if risk.max_order_qty is not None:
-            rooms.append(("max_order_qty", risk.max_order_qty))
-        if risk.max_position_notional is not None:
-            rooms.append(("max_position_notional", risk.max_position_notional / price))
-        if risk.max_algo_exposure is not None:
-            held = self._gross_exposure(leg.symbol)
-            if isinstance(held, str):
-                return [(f"cannot check max_algo_exposure: no price for held {held}", None)]
-            room = max(risk.max_algo_exposure - held, ZERO) / price
-            rooms.append(("max_algo_exposure", room))
-        if risk.max_symbol_exposure is not None:
-            net = self._projected_net(leg.symbol)
-            room = symbol_room(net, leg.side, risk.max_symbol_exposure / price)
-            rooms.append(("max_symbol_exposure", room))
-        rooms.append(("buying power", max(self.buying_power, ZERO) / price))
-        return rooms
+        symbol = leg.symbol
+        rooms = order_rooms(
+            self.risk,
+            leg.side,
+            price,
+            held=ZERO,  # an open is sized from flat (no pyramiding; a flip flattens first)
+            net=self._projected_net(symbol),
+            elsewhere=lambda: self._gross_exposure(symbol),
+        )
+        return [*rooms, ("buying power", max(self.buying_power, ZERO) / price)]
 
     # -- orders ----------------------------------------------------------------------------------
 
