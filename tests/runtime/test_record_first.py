@@ -27,6 +27,7 @@ from tradebot.core.risk import DayState
 from tradebot.core.signal import Signal
 from tradebot.exceptions import OrderRejected
 from tradebot.execution import Executor, recover
+from tradebot.execution.close_exits import REPROTECT
 from tradebot.execution.exits import CANCEL_FOR_CLOSE
 from tradebot.execution.resend import plan_resend
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
@@ -422,3 +423,20 @@ async def test_killed_in_a_closes_cancel_then_sell_the_restart_sells_once_from_t
     assert broker.orders[stop_id].status.is_final and broker.orders[stop_id].filled_qty == 0
     assert restarted.book.qty(16, "AAPL") == 0 == (await broker.positions()).get("AAPL", 0)
     assert journal.unresolved_intents() == () and journal.unplanned_signals() == ()
+
+
+async def test_a_close_the_exit_manager_already_told_about_is_not_told_again(
+    journal: SqliteJournal,
+) -> None:
+    told: list[BotEvent] = []
+    clock = [0.0]
+    rig = await make_rig(journal, told=told, alert_after=60, monotonic=lambda: clock[0])
+    rig.broker.on_cancel = rig.broker.end
+    rig.broker.script = [OrderRejected("insufficient qty available")]
+    await rig.loop.handle(CLOSE)
+    (refused,) = rig.closes()
+    # the exit manager found the close over with shares held, and said so (execution.close_exits)
+    journal.record_exit(refused, "held 10 AAPL, exits attached again", {"step": REPROTECT}, None)
+    clock[0] = 61.0
+    await rig.loop.retry_deferred()
+    assert errors(told) == [] and rig.loop.watching == ()

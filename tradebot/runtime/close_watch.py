@@ -14,7 +14,9 @@ A watch starts when the cancels are asked for and ends when
 * the algorithm's ledger no longer holds the symbol (the close filled, or an exit did first);
 * the broker answered a close for the symbol (it is out: its fills follow on the ledger);
 * the broker answered any other order of the algorithm in that symbol after the cancels (an
-  exit placed again, an earlier close settled by the re-check), looked up once, at alert time.
+  exit placed again, an earlier close settled by the re-check), or the exit manager has told
+  about the close already (:mod:`tradebot.execution.close_exits`: an ``exit`` row
+  ``reprotect`` or ``none``), looked up once, at alert time.
 
 A restart resumes the watches from the journal (:meth:`CloseWatch.resume`): the newest
 cancel-for-close rows of the last :data:`RESUME_LOOKBACK` for positions the ledger still holds,
@@ -33,6 +35,7 @@ from datetime import datetime, timedelta
 
 from tradebot.core.book import PositionBook
 from tradebot.core.orders import IntentRole, OrderIntent
+from tradebot.execution.close_exits import REPROTECT
 from tradebot.execution.executor import ExecutionResult
 from tradebot.execution.exits import CANCEL_FOR_CLOSE
 from tradebot.journal.interface import EntryFilter, Journal
@@ -43,6 +46,8 @@ log = logging.getLogger(__name__)
 
 #: rows that say the broker has an order: a close with one of these went out
 _ANSWERED = (Status.SUBMITTED, Status.ACCEPTED, Status.PARTIAL, Status.FILLED)
+#: ``exit`` row steps by which the exit manager told about a close that left shares held
+_TOLD = frozenset({REPROTECT, "none"})
 #: how far back a restart looks for positions a close stripped of their exits
 RESUME_LOOKBACK = timedelta(days=1)
 
@@ -150,17 +155,23 @@ class CloseWatch:
             await self._alert(watch, waited, watch.signal_id in deferred)
 
     def _answered_since(self, watch: _Watch) -> bool:
-        """Whether the broker answered an order of the algorithm in the symbol, other than
-        those canceled, since the cancels (one read; a worker thread)."""
+        """Whether, since the cancels, the broker answered an order of the algorithm in the
+        symbol other than those canceled, or the exit manager re-protected the position or
+        said it could not (one read; a worker thread)."""
         rows = self._journal.entries(
             EntryFilter(
                 algo_ids=(watch.algo_id,),
                 symbols=(watch.symbol,),
-                statuses=_ANSWERED,
+                statuses=(*_ANSWERED, Status.EXIT),
                 after_id=watch.after_id,
             )
         )
-        return any(r.client_order_id not in watch.canceled for r in rows)
+        return any(
+            (r.data or {}).get("step") in _TOLD
+            if r.status is Status.EXIT
+            else r.client_order_id not in watch.canceled
+            for r in rows
+        )
 
     async def _alert(self, watch: _Watch, waited: float, deferred: bool) -> None:
         held = self._book.qty(watch.algo_id, watch.symbol)
