@@ -1,7 +1,7 @@
 """Record before acting, in the signal loop: every signal is journaled as it arrives, before
 anything it causes (a close's cancels, an order) leaves, whatever the broker is doing; a flip
 cancels what is in its way like a close; a position a close stripped of its exits and whose close
-did not go out within a minute is an ERROR, told to the observers; a process that dies at any
+did not go out within a minute is an ERROR (test_close_watch.py); a process that dies at any
 moment of a close's cancel-then-sell (before the cancel, after it, after the broker confirmed it)
 is finished by the next start from the journal alone, with one sell. Real loop, planner,
 executor and journal over the scripted broker; the clock is driven, never waited for."""
@@ -18,22 +18,18 @@ import pytest
 
 from tests.core.helpers import make_config, make_signal
 from tests.runtime.closing_loop import closing_loop
-from tests.runtime.test_close_cancel import CLOSE, CONFIG, errors, make_rig
-from tests.scripted_broker import ACCEPT, FILL, T0, ScriptedBroker
+from tests.runtime.test_close_cancel import CLOSE, CONFIG, make_rig
+from tests.scripted_broker import FILL, T0, ScriptedBroker
 from tradebot.broker.base import OrderSnapshot
 from tradebot.core.book import PositionBook
-from tradebot.core.orders import OrderIntent, Plan
+from tradebot.core.orders import OrderIntent
 from tradebot.core.risk import DayState
 from tradebot.core.signal import Signal
-from tradebot.exceptions import OrderRejected
 from tradebot.execution import Executor, recover
-from tradebot.execution.close_exits import REPROTECT
 from tradebot.execution.exits import CANCEL_FOR_CLOSE
-from tradebot.execution.resend import plan_resend
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
 from tradebot.runtime.close_cancel import orders_in_way
 from tradebot.runtime.leadership import ForeignSignals
-from tradebot.runtime.observer import BotEvent
 from tradebot.runtime.signals import SignalLoop, planner_for
 
 FLIP = make_signal(opens=[("AAPL", "sell", "100")], at=T0 + timedelta(minutes=1))
@@ -206,90 +202,6 @@ async def test_a_flip_cancels_the_live_exit_before_its_sell_goes_out(
     assert row.data["step"] == CANCEL_FOR_CLOSE
 
 
-# -- exits canceled, the close not out within a minute: an ERROR, told once --------------------
-
-
-async def test_exits_canceled_and_the_close_not_out_in_a_minute_is_an_error_told_once(
-    journal: SqliteJournal,
-) -> None:
-    told: list[BotEvent] = []
-    clock = [0.0]
-    rig = await make_rig(journal, told=told, alert_after=60, monotonic=lambda: clock[0])
-    rig.broker.on_cancel = rig.broker.end  # the stop's cancel is confirmed at once
-    rig.broker.script = [OrderRejected("insufficient qty available")]  # the close is refused
-    await rig.loop.handle(CLOSE)
-    assert rig.loop.deferred == () and rig.loop.watching == ((16, "AAPL"),)
-    assert rig.executor.book.qty(16, "AAPL") == D(10)  # held, with no exit and no close
-    clock[0] = 59.0
-    await rig.loop.retry_deferred()
-    assert errors(told) == []  # not yet a minute
-    clock[0] = 61.0
-    await rig.loop.retry_deferred()
-    (error,) = errors(told)
-    assert error.algo_id == 16 and error.detail.startswith("POSITION UNPROTECTED")
-    assert "holds 10 AAPL" in error.detail and rig.stop.client_order_id in error.detail
-    assert "61s ago" in error.detail
-    (row,) = journal.entries(EntryFilter(statuses=(Status.ERROR,)))
-    assert row.detail == error.detail and row.symbol == "AAPL" and row.algo_id == 16
-    clock[0] = 600.0
-    await rig.loop.retry_deferred()
-    assert len(errors(told)) == 1  # told once
-
-
-async def test_a_close_that_went_out_is_not_an_alert(journal: SqliteJournal) -> None:
-    told: list[BotEvent] = []
-    clock = [0.0]
-    rig = await make_rig(journal, told=told, alert_after=60, monotonic=lambda: clock[0])
-    rig.broker.on_cancel = rig.broker.end
-    rig.broker.script = [ACCEPT]  # the close rests at the broker, unfilled: it is out
-    await rig.loop.handle(CLOSE)
-    assert rig.loop.watching == () and rig.executor.book.qty(16, "AAPL") == D(10)
-    clock[0] = 120.0
-    await rig.loop.retry_deferred()
-    assert errors(told) == []
-
-
-async def test_a_restart_watches_again_a_position_a_close_left_without_exits(
-    journal: SqliteJournal,
-) -> None:
-    rig = await make_rig(journal)
-    rig.broker.on_cancel = rig.broker.end
-    rig.broker.script = [OrderRejected("insufficient qty available")]
-    await rig.loop.handle(CLOSE)  # the stop canceled, the close refused; then the process died
-    (cancel_row,) = journal.entries(EntryFilter(statuses=(Status.EXIT,)))
-    assert cancel_row.signal_id is not None  # the cancel names the close it was for
-
-    told: list[BotEvent] = []
-    restarted = Executor(journal, rig.broker, journal.rebuild_book())
-    clock = [1000.0]
-    loop = closing_loop(
-        restarted,
-        journal,
-        make_config(),
-        now=cancel_row.at,
-        told=told,
-        monotonic=lambda: clock[0],
-    )
-    await loop.resume(cancel_row.at + timedelta(seconds=30))
-    assert loop.watching == ((16, "AAPL"),)
-    await loop.retry_deferred()
-    assert errors(told) == []  # 30 s after the cancel: not yet
-    clock[0] += 31
-    await loop.retry_deferred()
-    (error,) = errors(told)
-    assert "POSITION UNPROTECTED" in error.detail and "61s ago" in error.detail
-    assert f"signal #{cancel_row.signal_id}" in error.detail
-    clock[0] += 600
-    await loop.retry_deferred()
-    assert len(errors(told)) == 1  # told once
-
-    # a later start, once the ledger no longer holds the position: nothing to watch
-    flat = Executor(journal, rig.broker, PositionBook())
-    again = closing_loop(flat, journal, make_config(), now=cancel_row.at)
-    await again.resume(cancel_row.at + timedelta(minutes=5))
-    assert again.watching == ()
-
-
 # -- the leader's poll leaves alone what this process journaled and will plan itself ----------
 
 
@@ -324,26 +236,6 @@ async def test_the_leaders_poll_never_plans_a_signal_its_own_loop_journaled(
         await loop_handled(loop, 1)
     assert not loop.owns(signal_id) and len(broker.orders) == 1
     assert len(journal.entries(EntryFilter(statuses=(Status.PLAN,)))) == 1  # planned once
-
-
-async def test_a_close_sent_again_after_the_refusal_ends_the_watch(
-    journal: SqliteJournal,
-) -> None:
-    told: list[BotEvent] = []
-    clock = [0.0]
-    rig = await make_rig(journal, told=told, alert_after=60, monotonic=lambda: clock[0])
-    rig.broker.on_cancel = rig.broker.end
-    rig.broker.script = [OrderRejected("insufficient qty available")]
-    await rig.loop.handle(CLOSE)
-    (refused,) = rig.closes()
-    # sent again outside the loop (a person's `tradebot resend`): the broker has it, resting
-    again = plan_resend(journal, refused.client_order_id)
-    rig.broker.script = [ACCEPT]
-    (outcome,) = (await rig.executor.execute(Plan(intents=(again.intent,)))).outcomes
-    assert outcome.snapshot is not None and rig.executor.book.qty(16, "AAPL") == D(10)
-    clock[0] = 61.0
-    await rig.loop.retry_deferred()
-    assert errors(told) == [] and rig.loop.watching == ()
 
 
 # -- killed at each moment of a close's cancel-then-sell: the restart finishes it -------------
@@ -423,20 +315,3 @@ async def test_killed_in_a_closes_cancel_then_sell_the_restart_sells_once_from_t
     assert broker.orders[stop_id].status.is_final and broker.orders[stop_id].filled_qty == 0
     assert restarted.book.qty(16, "AAPL") == 0 == (await broker.positions()).get("AAPL", 0)
     assert journal.unresolved_intents() == () and journal.unplanned_signals() == ()
-
-
-async def test_a_close_the_exit_manager_already_told_about_is_not_told_again(
-    journal: SqliteJournal,
-) -> None:
-    told: list[BotEvent] = []
-    clock = [0.0]
-    rig = await make_rig(journal, told=told, alert_after=60, monotonic=lambda: clock[0])
-    rig.broker.on_cancel = rig.broker.end
-    rig.broker.script = [OrderRejected("insufficient qty available")]
-    await rig.loop.handle(CLOSE)
-    (refused,) = rig.closes()
-    # the exit manager found the close over with shares held, and said so (execution.close_exits)
-    journal.record_exit(refused, "held 10 AAPL, exits attached again", {"step": REPROTECT}, None)
-    clock[0] = 61.0
-    await rig.loop.retry_deferred()
-    assert errors(told) == [] and rig.loop.watching == ()
