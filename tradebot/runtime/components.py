@@ -259,6 +259,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
     )
     for signal_id, signal in report.deferred:  # closes with orders in their way, canceled first
         signals.defer(signal_id, signal)
+    await signals.resume(now)  # positions a close stripped of their exits, still held
     return Components(
         account,
         report,

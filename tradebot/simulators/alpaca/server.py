@@ -146,6 +146,11 @@ class AlpacaServer:
         with self.lock:
             self._faults.append(fault)
 
+    def clear_faults(self) -> None:
+        """Drop every fault still scripted (a test's outage is over)."""
+        with self.lock:
+            self._faults.clear()
+
     def take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
             self.requests.append((method, path))
