@@ -20,6 +20,7 @@ from tradebot.journal import open_journal
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.review import report
 from tradebot.runtime.killswitch import HaltMode, read_kill_switch
+from tradebot.web.snapshot import BrokerSnapshots
 from tradebot.web.sources import Sources
 from tradebot.web.views import journal_page
 
@@ -121,15 +122,20 @@ async def test_performance_and_positions_show_the_report_figures(
         assert positions["rows"] == []  # every algorithm bought and sold: flat
 
 
-def test_positions_show_drift_against_the_broker(known: Generated, tmp_path: Path) -> None:
-    async def broker() -> tuple[dict[str, Decimal], str]:
-        return {"AAPL": Decimal(5)}, "broker: scripted"
+async def test_positions_show_drift_against_the_broker(known: Generated, tmp_path: Path) -> None:
+    async def broker() -> dict[str, Decimal]:
+        return {"AAPL": Decimal(5)}
 
-    with served(Sources(journal_path=known.path, broker_positions=broker)) as dash:
-        rows = requests.get(f"{dash.url}api/positions", timeout=10).json()["rows"]
+    snapshots = BrokerSnapshots(broker, "scripted")
+    await snapshots.refresh()  # what the refresher task does every few seconds
+    with served(Sources(journal_path=known.path, broker=snapshots)) as dash:
+        response = await asyncio.to_thread(requests.get, f"{dash.url}api/positions", timeout=10)
+        rows = response.json()["rows"]
         assert rows == [{"algo": "NET", "symbol": "AAPL", "qty": "0", "broker": "5", "drift": "5"}]
-        html = requests.get(f"{dash.url}positions", timeout=10).text
-        assert 'class="net tone-bad drift"' in html and "broker: scripted" in html
+        page = await asyncio.to_thread(requests.get, f"{dash.url}positions", timeout=10)
+        html = page.text
+        assert 'class="net tone-bad drift"' in html
+        assert "broker positions as of 0 s ago (scripted)" in html
 
 
 def test_no_secret_is_rendered_and_pages_forbid_other_hosts(

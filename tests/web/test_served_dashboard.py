@@ -134,13 +134,20 @@ async def test_served_by_the_bot_with_its_address_after_the_banner_and_in_status
         assert main(["status", "--config", str(run.config_path)]) == 0
         assert f"dashboard: {handle.url}" in capsys.readouterr().out
 
-        # the Now page shows the pushed signal; the positions come from the bot's own broker
+        # the Now page shows the pushed signal; the positions come from the bot's own broker,
+        # as of the last snapshot the bot's refresher took
         await run.push_open("AAPL", 189.4)
         now = await get(handle.url + "api/now")
         assert now.status_code == 200 and "AAPL" in now.text
+        snapshots = run.plugged.dashboard.snapshots
+        async with asyncio.timeout(DEADLINE):
+            await snapshots.wait_refreshed(snapshots.refreshes + 1)  # one taken after the fill
         positions = await get(handle.url + "api/positions")
         assert positions.status_code == 200
-        assert positions.json()["broker_note"] == "broker: sim"
+        body = positions.json()
+        assert body["broker_note"].startswith("broker positions as of ")
+        assert body["broker_note"].endswith(" s ago (sim)")
+        assert body["with_broker"] and body["broker"]["error"] is None
 
 
 async def test_healthz_is_200_when_subscribed_and_503_with_the_failing_check(

@@ -1,14 +1,15 @@
 """``tradebot dashboard``: the web dashboard over a journal, while no bot runs (or beside one).
 
 Serves the same pages the running bot serves, reading the journal read-only, the status file
-and the kill switch beside it. Binding to anything but loopback needs ``dashboard.token``.
+and the kill switch beside it. Binding to anything but loopback needs ``dashboard.token``. With
+a config naming a real broker, a task of its own keeps the broker's positions snapshot fresh
+(:mod:`tradebot.web.snapshot`); the pages show it with its age and never wait for the broker.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from decimal import Decimal
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,9 @@ from tradebot.cli.journal_common import journal_options, load_config_or_none, re
 from tradebot.cli.options import config_or_none
 
 if TYPE_CHECKING:
-    from tradebot.web.sources import BrokerPositions, Sources
+    from tradebot.config.model import Config
+    from tradebot.web.snapshot import OwnBroker
+    from tradebot.web.sources import Sources
 
 
 @click.command()
@@ -45,12 +48,17 @@ def dashboard(
     config = load_config_or_none(config_path)
     source = config_or_none(config_path)
     if config is not None and source is not None:
-        sources = sources_for(config, source, broker_positions=_broker(source))
+        sources = sources_for(config, source)
+        own = _snapshot(config, sources)
         if journal_path is not None:
             _point_at(sources, journal_path)
         base = config.dashboard
     else:
-        sources = Sources(journal_path=Path(JournalConfig().path).resolve())
+        own = None
+        sources = Sources(
+            journal_path=Path(JournalConfig().path).resolve(),
+            broker_not_asked="broker not queried: no config (pass --config)",
+        )
         _point_at(sources, resolve_journal(journal_path, None))
         base = Config().dashboard
     values = base.model_dump()
@@ -69,9 +77,18 @@ def dashboard(
             raise click.ClickException(handle.error)
         mode = "controls enabled" if sources.token else "read-only"
         click.echo(f"dashboard: {handle.url} ({mode}; journal {sources.journal_path})", err=True)
+        refresher = None
+        if sources.broker is not None:
+            refresher = asyncio.create_task(sources.broker.run(), name="broker snapshot")
         try:
             await handle.wait()
         finally:
+            if refresher is not None:
+                refresher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await refresher
+            if own is not None:
+                await own.aclose()
             await handle.stop()
 
     try:
@@ -80,14 +97,19 @@ def dashboard(
         return
 
 
-def _broker(config_path: Path) -> BrokerPositions:
-    """The broker's net positions for the Positions page, asked in a thread (never raises)."""
-    from tradebot.cli.positions_cmd import broker_view
+def _snapshot(config: Config, sources: Sources) -> OwnBroker | None:
+    """Give ``sources`` the broker's snapshot over a connection of the dashboard's own (None:
+    the sim broker, which keeps no positions between runs, is not asked)."""
+    from tradebot.web.snapshot import BrokerSnapshots, OwnBroker
 
-    async def ask() -> tuple[Mapping[str, Decimal] | None, str]:
-        return await asyncio.to_thread(broker_view, config_path)
-
-    return ask
+    if config.broker.name == "sim":
+        sources.broker_not_asked = (
+            "broker not queried: the sim broker keeps no positions between runs"
+        )
+        return None
+    own = OwnBroker(config)
+    sources.broker = BrokerSnapshots(own.positions, config.broker.name)
+    return own
 
 
 def _point_at(sources: Sources, location: Path | str) -> None:

@@ -9,7 +9,8 @@ under a sub-path. Endpoints (GET unless said):
 ``/events``           server-sent events: ``entry`` (one rendered row) as rows are journaled
 ``/journal``          the journal, filtered like ``tradebot journal``, newest first, paged
 ``/story?id=ID``      ``tradebot explain ID``
-``/positions``        per algorithm and net, beside the broker's, drift highlighted
+``/positions``        per algorithm and net, beside the broker's last snapshot (with its age),
+                      drift highlighted
 ``/performance``      ``tradebot report`` and the realised P&L curve
 ``/config``           the effective config, secrets masked
 ``/api/<page>``       the same data as JSON (now, journal, story, positions, performance,
@@ -25,7 +26,6 @@ A request whose ``Host`` is not one of the dashboard's names gets 421 and reache
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -64,8 +64,6 @@ from tradebot.web.sources import Sources
 STATIC = Path(__file__).parent / "static"
 #: the Prometheus text exposition format
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-#: seconds the Positions page waits for the broker's view before showing the journal's alone
-BROKER_TIMEOUT = 3.0
 
 
 def create_app(sources: Sources, allowed: Allowed) -> Starlette:
@@ -210,16 +208,16 @@ class Pages:
         return await self.guarded(request, "positions", self._positions)
 
     async def _positions(self) -> dict[str, Any]:
-        broker, note = None, "broker not queried"
-        if self.sources.broker_positions is not None:
-            try:
-                broker, note = await asyncio.wait_for(
-                    self.sources.broker_positions(), BROKER_TIMEOUT
-                )
-            except TimeoutError:  # the page shows the journal's side without it
-                note = f"the broker did not answer within {BROKER_TIMEOUT:g} s"
+        # the broker's last snapshot, never the broker itself: a hanging broker delays no page
+        state = self.sources.broker_state()
+        broker = state.positions
         rows = await self.sources.read(lambda j: views.positions_view(j, broker, self.book))
-        return {"rows": rows, "broker_note": note, "with_broker": broker is not None}
+        return {
+            "rows": rows,
+            "broker_note": state.note,
+            "broker": state.as_dict(),
+            "with_broker": broker is not None,
+        }
 
     async def performance(self, request: Request) -> Response:
         return await self.guarded(request, "performance", self._performance)

@@ -6,23 +6,22 @@ the banner, its line (the address, or why it is not served: a port taken by a se
 address that cannot be used, ``dashboard.enabled: false``) is printed right after the banner and
 written into the status file for ``tradebot status``; a failure of the server is logged and
 reported, and trading goes on. Its pages read the journal read-only in threads of their own; the
-Positions page asks the bot's own broker (no second connection); open pages hear of new rows at
-once through a :class:`~tradebot.web.sources.LiveFeed` nudged from the bot's events.
+Positions page shows the last snapshot of the bot's own broker's positions (no second
+connection), refreshed by a task of its own (:mod:`tradebot.web.snapshot`), never asked by a
+page; open pages hear of new rows at once through a :class:`~tradebot.web.sources.LiveFeed`
+nudged from the bot's events.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 from tradebot.clock import utcnow
 from tradebot.config.model import Config
-from tradebot.exceptions import TradebotError
 from tradebot.runtime.alerts import Alerts
 from tradebot.runtime.bot import Bot
 from tradebot.runtime.metrics import BotMetrics, TimedJournal, timed
@@ -40,6 +39,7 @@ from tradebot.runtime.observer import (
 )
 from tradebot.web.health import Health, subscriptions_problem
 from tradebot.web.serve import DashboardHandle, sources_for, start_dashboard
+from tradebot.web.snapshot import BrokerSnapshots, bot_fetch
 from tradebot.web.sources import LiveFeed
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,8 @@ class BotDashboard:
         self._metrics = metrics
         self._health = health
         self.feed = LiveFeed()
+        name = bot.config.broker.name
+        self.snapshots = BrokerSnapshots(bot_fetch(lambda: bot.broker), name)
         self.handle: DashboardHandle | None = None
         self.started = asyncio.Event()  # set once the handle says where (or why not)
 
@@ -126,7 +128,7 @@ class BotDashboard:
     async def serve(self) -> None:
         """Serve until cancelled at the bot's stop; the banner's next line says where."""
         sources = sources_for(
-            self._config, self._config_path, feed=self.feed, broker_positions=self._positions
+            self._config, self._config_path, feed=self.feed, broker=self.snapshots
         )
         sources.health = self._health
         sources.metrics = self._metrics.render
@@ -149,15 +151,6 @@ class BotDashboard:
                 await asyncio.Event().wait()  # nothing to serve; stay until the stop
         finally:
             await handle.stop()
-
-    async def _positions(self) -> tuple[Mapping[str, Decimal] | None, str]:
-        broker = self._bot.broker
-        if broker is None:
-            return None, "broker not queried: the bot is not connected yet"
-        try:
-            return await broker.positions(), f"broker: {broker.name}"
-        except TradebotError as exc:
-            return None, f"broker not reachable: {exc}"
 
 
 @dataclass(frozen=True)
@@ -188,6 +181,8 @@ def attach_observability(bot: Bot, config: Config, config_path: Path) -> Observa
     )
     bot.observe(dashboard)
     bot.add_task("dashboard", dashboard.serve)
+    if config.dashboard.enabled:  # the pages' view of the broker; no pages, no asking
+        bot.add_task("broker snapshot", dashboard.snapshots.run)
     alerts = None
     if config.notify:
         alerts = Alerts(config.notify)

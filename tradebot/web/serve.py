@@ -10,15 +10,16 @@ Wiring it into the bot is a few lines::
     feed = LiveFeed()                   # optional: rows reach open pages at once, not at the
                                         # next 0.2 s poll; call feed.notify() from the bot's
                                         # observer whenever it has journaled something
-    sources = sources_for(config, config_path, feed=feed, broker_positions=ask_broker)
+    sources = sources_for(config, config_path, feed=feed, broker=snapshots)
     handle = await start_dashboard(config, sources)
     banner.line(handle.describe())      # "dashboard: http://127.0.0.1:8800/" or why not
     status["dashboard"] = handle.url    # for `tradebot status` (None when not served)
     ...                                 # on the way out:
     await handle.stop()
 
-``ask_broker`` (optional) is ``async () -> (positions or None, note)``: the bot's own broker's
-net positions for the Positions page, which waits at most 3 s for it.
+``snapshots`` (optional) is a :class:`~tradebot.web.snapshot.BrokerSnapshots` over the bot's own
+broker, refreshed by a task of its own: the Positions page shows its last snapshot and its age,
+never waiting for the broker.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ from tradebot.runtime.paths import config_relative
 from tradebot.runtime.status import status_path
 from tradebot.web.app import create_app
 from tradebot.web.security import Allowed
-from tradebot.web.sources import BrokerPositions, LiveFeed, Sources
+from tradebot.web.snapshot import BrokerSnapshots
+from tradebot.web.sources import LiveFeed, Sources
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +162,7 @@ def sources_for(
     config: Config,
     config_path: Path,
     *,
-    broker_positions: BrokerPositions | None = None,
+    broker: BrokerSnapshots | None = None,
     feed: LiveFeed | None = None,
 ) -> Sources:
     """The files a bot run with ``config_path`` writes, as the dashboard reads them."""
@@ -173,7 +175,7 @@ def sources_for(
         config=config,
         status_path=status_path(journal),
         kill_switch_path=None if switch is None else config_relative(config_path, switch),
-        broker_positions=broker_positions,
+        broker=broker,
         feed=feed,
     )
 

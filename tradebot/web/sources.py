@@ -1,4 +1,6 @@
-"""Where the dashboard reads from: the journal, the status file, the kill switch, the config.
+"""Where the dashboard reads from: the journal, the status file, the kill switch, the config,
+and the broker's last snapshot (:mod:`.snapshot`: refreshed in the background, never asked by a
+page).
 
 The same :class:`Sources` serves the running bot and ``tradebot dashboard``; nothing in it
 holds the journal's writer lock (the journal is opened read-only, as the review commands do),
@@ -9,10 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,14 +22,12 @@ from tradebot.exceptions import JournalError
 from tradebot.journal.interface import Journal
 from tradebot.journal.opener import open_journal
 from tradebot.web.health import Health
+from tradebot.web.snapshot import BrokerSnapshots, BrokerState, not_asked
 
 T = TypeVar("T")
 
 #: threads reading for the dashboard; one journal connection serialises them anyway
 READERS = 2
-
-#: the broker's net positions, asked off the loop; None when there is no broker to ask
-BrokerPositions = Callable[[], Awaitable[tuple[Mapping[str, Decimal] | None, str]]]
 
 
 class LiveFeed:
@@ -66,7 +65,10 @@ class Sources:
     config: Config | None = None
     status_path: Path | None = None
     kill_switch_path: Path | None = None
-    broker_positions: BrokerPositions | None = None
+    #: the broker's last snapshot, refreshed by its own task (None: the broker is not asked,
+    #: and ``broker_not_asked`` says why)
+    broker: BrokerSnapshots | None = None
+    broker_not_asked: str = "broker not queried"
     feed: LiveFeed | None = None
     #: opens the journal read-only; default: the SQLite file at ``journal_path`` (a server
     #: journal passes its own opener, e.g. ``lambda: open_journal(url, readonly=True)``)
@@ -84,6 +86,12 @@ class Sources:
         if self.config is None or self.config.dashboard.token is None:
             return None
         return self.config.dashboard.token.get_secret_value()
+
+    def broker_state(self) -> BrokerState:
+        """The broker's side of the pages, as of its last snapshot: no I/O, never waits."""
+        if self.broker is None:
+            return not_asked(self.broker_not_asked)
+        return self.broker.state()
 
     def journal(self) -> Journal:
         """The read-only journal, opened on first use (the bot may not have created it yet).
@@ -123,4 +131,4 @@ class Sources:
                 self._journal = None
 
 
-__all__ = ["BrokerPositions", "JournalError", "LiveFeed", "Sources"]
+__all__ = ["BrokerSnapshots", "JournalError", "LiveFeed", "Sources"]

@@ -12,6 +12,7 @@ class FaultKind(StrEnum):
     STATUS = "status"  # answer with an HTTP error status (429 with Retry-After, 500, 503, 504)
     SLOW = "slow"  # answer, but only after ``delay`` seconds (longer than the client's timeout)
     DROP = "drop"  # process the request, then close the connection without answering
+    HANG = "hang"  # hold the request unanswered until the server's release() (or its stop)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,14 @@ class Fault:
         cls, *, times: int = 1, method: str | None = _POST, path: str | None = _ORDERS
     ) -> Fault:
         return cls(FaultKind.DROP, process=True, times=times, method=method, path=path)
+
+    @classmethod
+    def hang(
+        cls, *, times: int = 1, method: str | None = _POST, path: str | None = _ORDERS
+    ) -> Fault:
+        """Hold the request, unanswered and unprocessed, until ``AlpacaServer.release()``;
+        ``AlpacaServer.wait_held`` tells a test it is being held."""
+        return cls(FaultKind.HANG, times=times, method=method, path=path)
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and (

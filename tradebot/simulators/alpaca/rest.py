@@ -82,6 +82,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind is FaultKind.SLOW and not fault.process:
             time.sleep(fault.delay)  # held up in transit: it arrives after the client gave up
+        if fault is not None and fault.kind is FaultKind.HANG:
+            app.hold()  # a broker that hangs: nothing happens until the test releases it
+            fault = None
         try:
             body = json.loads(raw) if raw else None
         except ValueError:

@@ -8,6 +8,7 @@ alpaca`` use it the same way::
         client = TradingClient("k", "s", url_override=server.url)
         stream = TradingStream("k", "s", url_override=server.stream_url)
         server.add_fault(Fault.drop())        # next POST /v2/orders: accept, then hang up
+        server.add_fault(Fault.hang(method="GET", path="/v2/positions"))  # held until release()
         server.orders(client_order_id="...")  # inspection (legs listed as their own orders)
         server.legs("entry-id")               # a bracket's legs, as Alpaca nests them
         server.step_price_path()              # the next price: limits cross, stops trigger
@@ -70,6 +71,9 @@ class AlpacaServer:
         self._faults: list[Fault] = []
         self._scripts: dict[str | None, FillScript] = {None: FillScript()}
         self._in_flight = 0
+        self._held = 0  # requests held by a HANG fault so far
+        self._released = threading.Event()
+        self._held_changed = threading.Condition(self.lock)
         self._scheduled: set[str] = set()  # orders whose fills are already on the timer
         self._cancel_races: list[Decimal | None] = []  # see race_cancels
         self._path: tuple[PricePoint, ...] = ()
@@ -93,6 +97,7 @@ class AlpacaServer:
         return self
 
     def stop(self) -> None:
+        self.release()
         self.stream.stop()
         if self._rest is not None:
             self._rest.shutdown()
@@ -141,6 +146,30 @@ class AlpacaServer:
     def end_request(self) -> None:
         with self.lock:
             self._in_flight -= 1
+
+    def hold(self) -> None:
+        """Called by a handler thread hit by a HANG fault: wait for :meth:`release`."""
+        with self._held_changed:
+            self._held += 1
+            self._held_changed.notify_all()
+        self._released.wait()
+
+    def wait_held(self, count: int = 1, timeout: float | None = None) -> bool:
+        """Until ``count`` requests have been held by HANG faults (False: not within
+        ``timeout``)."""
+        with self._held_changed:
+            return self._held_changed.wait_for(lambda: self._held >= count, timeout)
+
+    @property
+    def held(self) -> int:
+        """Requests held by HANG faults so far (released or not)."""
+        with self.lock:
+            return self._held
+
+    def release(self) -> None:
+        """Let every held request go on (it is then processed and answered); later HANG
+        faults hold nothing."""
+        self._released.set()
 
     def add_fault(self, fault: Fault) -> None:
         with self.lock:

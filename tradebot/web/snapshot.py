@@ -1,0 +1,200 @@
+"""The broker's side of the dashboard: its last answer, refreshed in the background.
+
+Pages never ask the broker. A refresher (:meth:`BrokerSnapshots.run`: a task of the bot under
+``tradebot run``, of ``tradebot dashboard`` alone) asks every :data:`REFRESH_EVERY` seconds, one
+request at a time, and keeps the last answer with the time it came. A page reads that
+(:meth:`BrokerSnapshots.state`) and says how old it is: "broker positions as of 12 s ago",
+"never reached" while no answer came yet, and the error of the last failed refresh. A broker
+that hangs makes the age grow; it never makes a page wait.
+
+One request at a time on purpose: a refresh is never abandoned to start another, so a hanging
+broker holds at most one worker thread (the broker's own timeout and retry policy end it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from tradebot.clock import utcnow
+from tradebot.exceptions import BrokerUnavailable
+from tradebot.masking import mask
+
+if TYPE_CHECKING:
+    from tradebot.broker.base import Broker
+    from tradebot.config.model import Config
+
+log = logging.getLogger(__name__)
+
+#: seconds between two refreshes (counted from the end of the last one)
+REFRESH_EVERY = 5.0
+#: a refresh still unanswered after this many seconds is said to be hanging on the page
+SLOW_ANSWER = 10.0
+
+#: asks the broker for its net positions; raises (a TradebotError, with the reason) when it cannot
+Fetch = Callable[[], Awaitable[Mapping[str, Decimal]]]
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerState:
+    """What a page shows of the broker: the last snapshot's positions (None: never reached, or
+    not asked) and one line that says how old they are and what went wrong since."""
+
+    positions: Mapping[str, Decimal] | None
+    note: str
+    as_of: datetime | None = None
+    age_seconds: float | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": None if self.as_of is None else self.as_of.isoformat(),
+            "age_seconds": self.age_seconds,
+            "error": self.error,
+        }
+
+
+def not_asked(why: str) -> BrokerState:
+    return BrokerState(None, why)
+
+
+def ago(seconds: float) -> str:
+    """``12 s``, ``3 min``, ``2 h``: an age as a person reads it."""
+    whole = max(0, int(seconds))
+    if whole < 120:
+        return f"{whole} s"
+    if whole < 2 * 3600:
+        return f"{whole // 60} min"
+    return f"{whole // 3600} h"
+
+
+class BrokerSnapshots:
+    """The last answer of ``fetch`` (see the module docstring). ``name`` names the broker on
+    the page; ``now`` is the wall clock the ages are measured with."""
+
+    def __init__(
+        self,
+        fetch: Fetch,
+        name: str,
+        *,
+        every: float = REFRESH_EVERY,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._fetch = fetch
+        self.name = name
+        self._every = every
+        self._now = now
+        self._positions: Mapping[str, Decimal] | None = None
+        self._as_of: datetime | None = None
+        self._error: str | None = None
+        self._failed_at: datetime | None = None
+        self._asking_since: datetime | None = None
+        self.refreshes = 0  # refreshes finished, answered or failed
+        self._finished = asyncio.Condition()
+
+    async def run(self) -> None:
+        """Refresh until cancelled."""
+        while True:
+            await self.refresh()
+            await asyncio.sleep(self._every)
+
+    async def refresh(self) -> None:
+        """Ask once; keep the answer, or the error with the last answer kept. Never raises
+        but for cancellation."""
+        self._asking_since = self._now()
+        try:
+            positions = dict(await self._fetch())
+        except Exception as exc:  # any failure is the page's news, never the bot's end
+            self._error, self._failed_at = mask(str(exc) or type(exc).__name__), self._now()
+            log.debug("broker snapshot failed: %s", self._error)
+        else:
+            self._positions, self._as_of = positions, self._now()
+            self._error = self._failed_at = None
+        finally:
+            self._asking_since = None
+        async with self._finished:
+            self.refreshes += 1
+            self._finished.notify_all()
+
+    async def wait_refreshed(self, count: int) -> None:
+        """Until ``count`` refreshes have finished (tests, the demo); call in the refresher's
+        event loop."""
+        async with self._finished:
+            await self._finished.wait_for(lambda: self.refreshes >= count)
+
+    def state(self) -> BrokerState:
+        """What the pages show now: no I/O, no waiting."""
+        now = self._now()
+        parts: list[str] = []
+        age = None
+        if self._as_of is None:
+            parts.append(f"broker positions: never reached ({self.name})")
+        else:
+            age = (now - self._as_of).total_seconds()
+            parts.append(f"broker positions as of {ago(age)} ago ({self.name})")
+        if self._error is not None and self._failed_at is not None:
+            when = ago((now - self._failed_at).total_seconds())
+            parts.append(f"the last refresh failed {when} ago: {self._error}")
+        if self._asking_since is not None:
+            waiting = (now - self._asking_since).total_seconds()
+            if waiting >= SLOW_ANSWER:
+                parts.append(f"no answer to the refresh asked {ago(waiting)} ago")
+        return BrokerState(self._positions, "; ".join(parts), self._as_of, age, self._error)
+
+
+class OwnBroker:
+    """``tradebot dashboard``'s own connection to the config's broker, for the snapshot only:
+    opened on the first refresh, kept open, opened again after a failure. No trade-updates
+    stream (the dashboard places no orders)."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._stack: AsyncExitStack | None = None
+        self._broker: Broker | None = None
+
+    async def positions(self) -> Mapping[str, Decimal]:
+        if self._broker is None:
+            await self._open()
+        assert self._broker is not None
+        try:
+            return await self._broker.positions()
+        except Exception:
+            await self.aclose()  # a fresh connection next time
+            raise
+
+    async def _open(self) -> None:
+        from tradebot.broker.factory import make_broker
+
+        broker_config = self._config.broker
+        quiet = broker_config.alpaca.model_copy(update={"stream": False})
+        broker = make_broker(broker_config.model_copy(update={"alpaca": quiet}), self._config.mode)
+        stack = AsyncExitStack()
+        await stack.enter_async_context(broker)
+        self._stack, self._broker = stack, broker
+
+    async def aclose(self) -> None:
+        stack, self._stack, self._broker = self._stack, None, None
+        if stack is not None:
+            await stack.aclose()
+
+
+def bot_fetch(broker: Callable[[], Broker | None]) -> Fetch:
+    """The running bot's own broker (no second connection); ``broker()`` is None until the bot
+    has connected."""
+
+    async def fetch() -> Mapping[str, Decimal]:
+        current = broker()
+        if current is None:
+            raise BrokerUnavailable("the bot is not connected to the broker yet")
+        return await current.positions()
+
+    return fetch
+
+
+__all__ = ["BrokerSnapshots", "BrokerState", "Fetch", "OwnBroker", "ago", "bot_fetch", "not_asked"]
