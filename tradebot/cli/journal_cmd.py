@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import sys
-import textwrap
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
 
 import click
 
 from tradebot.cli.journal_common import csv_text, journal_options, open_review, parse_when, table
+from tradebot.cli.journal_export import CSV_COLUMNS, export, flat
 from tradebot.cli.journal_migrate import migrate_command
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import Entry, Status
@@ -33,29 +28,8 @@ TABLE_COLUMNS = (
     "client_order_id",
     "detail",
 )
-CSV_COLUMNS = (
-    "id",
-    "at",
-    "status",
-    "algo_id",
-    "symbol",
-    "client_order_id",
-    "signal_id",
-    "leg",
-    "side",
-    "qty",
-    "price",
-    "detail",
-    "data",
-)
 TABLE_LIMIT = 100
 _WIDTHS = {"detail": 60, "client_order_id": 44}
-
-
-def _flat(entry: Entry) -> dict[str, Any]:
-    row = entry.as_dict()
-    row["data"] = json.dumps(row["data"], sort_keys=True, separators=(",", ":"))
-    return row
 
 
 def _emit(entries: list[Entry], fmt: str, *, header: bool, stream: bool) -> None:
@@ -66,65 +40,13 @@ def _emit(entries: list[Entry], fmt: str, *, header: bool, stream: bool) -> None
         else:
             click.echo(json.dumps([e.as_dict() for e in entries], indent=1, sort_keys=True))
     elif fmt == "csv":
-        text = csv_text([_flat(e) for e in entries], CSV_COLUMNS, header=header)
+        text = csv_text([flat(e) for e in entries], CSV_COLUMNS, header=header)
         if text:
             click.echo(text, nl=False)
     elif entries or header:
         rows = [{**e.as_dict(), "at": e.as_dict()["at"][:19] + "Z"} for e in entries]
         text = table(rows, TABLE_COLUMNS, widths=_WIDTHS)
         click.echo(text if header else "\n".join(text.splitlines()[1:]))
-
-
-class _Sink:
-    """Text written to stdout through a buffer, ``chunk`` rows at a time (fewer, larger
-    writes), with a running count on stderr when a person is watching it."""
-
-    def __init__(self, chunk: int = 1000) -> None:
-        self.buffer = io.StringIO()
-        self._out: TextIO = sys.stdout
-        self._chunk = chunk
-        self._rows = 0
-        self._progress = sys.stderr.isatty() and not sys.stdout.isatty()
-
-    def row_done(self) -> None:
-        self._rows += 1
-        if self._rows % self._chunk == 0:
-            self.flush()
-            if self._progress:
-                print(f"\rexported {self._rows:,} rows", end="", file=sys.stderr, flush=True)
-
-    def flush(self) -> None:
-        self._out.write(self.buffer.getvalue())
-        self.buffer.seek(0)
-        self.buffer.truncate()
-
-    def close(self) -> None:
-        self.flush()
-        self._out.flush()
-        if self._progress:
-            print(f"\rexported {self._rows:,} rows", file=sys.stderr, flush=True)
-
-
-def _export(entries: Iterator[Entry], fmt: str) -> None:
-    """CSV or a JSON array, written as rows arrive: flat memory for any size of journal."""
-    sink = _Sink()
-    if fmt == "csv":
-        writer = csv.writer(sink.buffer, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
-        for entry in entries:
-            flat = _flat(entry)
-            writer.writerow(["" if flat[c] is None else flat[c] for c in CSV_COLUMNS])
-            sink.row_done()
-    else:  # the same text as json.dumps(list, indent=1): each object one space further in
-        sink.buffer.write("[")
-        separator = "\n"
-        for entry in entries:
-            text = json.dumps(entry.as_dict(), indent=1, sort_keys=True)
-            sink.buffer.write(separator + textwrap.indent(text, " "))
-            separator = ",\n"
-            sink.row_done()
-        sink.buffer.write("\n]\n" if separator != "\n" else "]\n")
-    sink.close()
 
 
 @click.group(invoke_without_command=True)
@@ -211,7 +133,7 @@ def journal(
         limit = TABLE_LIMIT if fmt == "table" else 0
     with open_review(journal_path, config_path) as store:
         if not follow and fmt != "table":
-            _export(store.iter_entries(replace(where, limit=limit or None)), fmt)
+            export(store, replace(where, limit=limit or None), fmt)
             return
         if not follow:
             entries = list(store.entries(replace(where, limit=limit or None)))

@@ -35,7 +35,6 @@ from tradebot.journal.records import (
     OrderRow,
     Status,
     StoredIntent,
-    to_micros,
 )
 from tradebot.journal.rows import INSERT, Row
 
@@ -246,6 +245,9 @@ class JournalBase(ABC):
             return queries.select(conn, where)
 
     def iter_entries(self, where: EntryFilter, *, page: int = 2000) -> Iterator[Entry]:
+        return map(queries.decode, self.iter_stored(where, page=page))
+
+    def iter_stored(self, where: EntryFilter, *, page: int = 2000) -> Iterator[tuple[Any, ...]]:
         # keyset paging: the lock is held for one page at a time, never across a yield, so a
         # long export never holds up the bot writing through the same journal object
         remaining = where.limit
@@ -253,7 +255,7 @@ class JournalBase(ABC):
         while remaining is None or remaining > 0:
             size = page if remaining is None else min(page, remaining)
             with self._read() as conn:
-                rows = queries.select(conn, replace(where, limit=size), after=after)
+                rows = queries.select_stored(conn, replace(where, limit=size), after=after)
             yield from rows
             if len(rows) < size:
                 return
@@ -261,9 +263,9 @@ class JournalBase(ABC):
                 remaining -= len(rows)
             last = rows[-1]
             if where.after_id is not None:  # following: in id order
-                where = replace(where, after_id=last.id)
+                where = replace(where, after_id=last[0])
             else:
-                after = (to_micros(last.at), last.id)
+                after = (last[1], last[0])  # (ts, id) as stored
 
     def count_entries(self, where: EntryFilter) -> Mapping[tuple[int | None, Status], int]:
         with self._read() as conn:

@@ -167,6 +167,12 @@ class Journal(Protocol):
         included; none is repeated or skipped among those that were there at the start."""
         ...
 
+    def iter_stored(self, where: EntryFilter, *, page: int = 2000) -> Iterator[tuple[Any, ...]]:
+        """The rows of :meth:`iter_entries` as stored, undecoded: one tuple per row, its columns
+        in the order of :data:`tradebot.journal.queries.COLUMNS` (an export formats them
+        without building an :class:`Entry` per row)."""
+        ...
+
     def count_entries(self, where: EntryFilter) -> Mapping[tuple[int | None, Status], int]:
         """How many rows match, per (algorithm, status), without reading them."""
         ...

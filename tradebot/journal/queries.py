@@ -96,8 +96,15 @@ def build(where: EntryFilter, *, after: tuple[int, int] | None = None) -> tuple[
 
 
 def select(conn: Conn, where: EntryFilter, *, after: tuple[int, int] | None = None) -> list[Entry]:
+    return [decode(row) for row in select_stored(conn, where, after=after)]
+
+
+def select_stored(
+    conn: Conn, where: EntryFilter, *, after: tuple[int, int] | None = None
+) -> list[tuple[Any, ...]]:
+    """The rows of :func:`select` as stored (:data:`COLUMNS`), undecoded."""
     sql, args = build(where, after=after)
-    return [decode(row) for row in conn.execute(sql, args)]
+    return [tuple(row) for row in conn.execute(sql, args).fetchall()]
 
 
 def count(conn: Conn, where: EntryFilter) -> dict[tuple[int | None, Status], int]:
