@@ -86,6 +86,12 @@ def odd_rows() -> list[tuple[Any, ...]]:
                 datas[n % len(datas)],
             )
         )
+    # every data and number in a row whose other fields need no quoting
+    for n, data in enumerate(datas * 2):
+        qty, price = decimals[n % len(decimals)], decimals[(n + 5) % len(decimals)]
+        rows.append(
+            (EPOCH_2026 + n, "filled", n, "AAPL", f"tb1-{n}", n, "l", "buy", qty, price, "ok", data)
+        )
     # more distinct days and prices than the export remembers, the same second on two days,
     # midnight, the last microsecond of a day, and times before 1970 and before the year 1000
     for n in range(5000):

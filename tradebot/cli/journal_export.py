@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 import textwrap
 from collections.abc import Callable
@@ -175,6 +176,69 @@ def stored_csv_fields() -> Callable[[tuple[Any, ...]], list[Any]]:
     return fields
 
 
+#: printable ASCII but the comma and the quote: a field of these the csv module writes as it is
+_PLAIN = re.compile(r"[ !#-+\--~]*").fullmatch
+
+
+def _quoted(text: str) -> str:
+    """A field as the csv module writes it (minimal quoting, the quote doubled), for text that
+    is printable ASCII; a comma or a quote is what makes it quoted."""
+    if '"' in text or "," in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _csv_agrees() -> bool:
+    """Whether this Python's csv module writes fields as :func:`stored_csv_line` does: plain
+    printable ASCII as it is, None as nothing, a comma or a quote quoted with the quote doubled.
+    Checked once; if it ever does otherwise, every row goes through the csv module."""
+    samples = ["a b", " x ", "~!#$%&'()*+-./:;<=>?@[\\]^_`{|}", 'q"q', "c,c", '{"a":"b,c"}', ""]
+    probe = io.StringIO()
+    csv.writer(probe, lineterminator="\n").writerow([7, None, *samples])
+    return probe.getvalue() == ",".join(["7", "", *map(_quoted, samples)]) + "\n"
+
+
+def stored_csv_line() -> Callable[[tuple[Any, ...]], str]:
+    """One stored row to its CSV line, the csv module's own text (:func:`stored_csv_fields`
+    gives the fields). Most rows are written here directly: every field is a number, empty,
+    plain printable ASCII, or JSON text (ASCII, quoted when it holds a comma or a quote); a row
+    with anything else in a free-text column (a newline, a quote, non-ASCII) goes through the
+    csv module itself, as does every row if this Python's csv module writes otherwise."""
+    fields = stored_csv_fields()
+    spill = io.StringIO()
+    writer = csv.writer(spill, lineterminator="\n")
+
+    def by_csv(values: list[Any]) -> str:
+        writer.writerow(values)
+        text = spill.getvalue()
+        spill.seek(0)
+        spill.truncate()
+        return text
+
+    if not _csv_agrees():
+        return lambda row: by_csv(fields(row))
+    plain = _PLAIN
+
+    def line(row: tuple[Any, ...]) -> str:
+        values = fields(row)
+        rid, at, status, algo, symbol, coid, signal, leg, side, qty, price, detail, data = values
+        # str() of None is "None" and of a number its digits: all plain. The csv module writes
+        # str(value) of what is not None either, so a plain concatenation means plain fields.
+        if type(rid) is not int or not plain(f"{algo}{symbol}{coid}{signal}{leg}{side}{detail}"):
+            return by_csv(values)
+        if '"' in data or "," in data:  # compact JSON: no space, newline or non-ASCII in it
+            data = '"' + data.replace('"', '""') + '"'
+        return (
+            f"{rid},{at},{status},{'' if algo is None else algo},"
+            f"{'' if symbol is None else symbol},{'' if coid is None else coid},"
+            f"{'' if signal is None else signal},{'' if leg is None else leg},"
+            f"{'' if side is None else side},{'' if qty is None else qty},"
+            f"{'' if price is None else price},{'' if detail is None else detail},{data}\n"
+        )
+
+    return line
+
+
 class Sink:
     """Text written to stdout through a buffer, a chunk of rows at a time (fewer, larger
     writes), with a running count on stderr when a person is watching it."""
@@ -213,12 +277,11 @@ def export(store: Journal, where: EntryFilter, fmt: str, out: TextIO | None = No
     """CSV or a JSON array of the rows matching ``where``, written as they are read."""
     sink = Sink(out=out)
     if fmt == "csv":
-        writer = csv.writer(sink.buffer, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
-        fields = stored_csv_fields()
+        csv.writer(sink.buffer, lineterminator="\n").writerow(CSV_COLUMNS)
+        line = stored_csv_line()
         rows = store.iter_stored(where, page=PAGE)
         while page := list(islice(rows, PAGE)):
-            writer.writerows(map(fields, page))
+            sink.buffer.write("".join(map(line, page)))
             sink.rows_done(len(page))
     else:  # the same text as json.dumps(list, indent=1): each object one space further in
         sink.buffer.write("[")
