@@ -121,6 +121,13 @@ class BotDashboard:
         self.handle: DashboardHandle | None = None
         self.started = asyncio.Event()  # set once the handle says where (or why not)
 
+    async def refresh(self) -> None:
+        """Keep the broker's snapshot fresh while the dashboard is served (a task of the bot's:
+        nothing to show, nothing asked)."""
+        await self.started.wait()
+        if self.handle is not None and self.handle.running:
+            await self.snapshots.run()
+
     def notice(self, event: BotEvent) -> None:
         if isinstance(event, _JOURNALED):
             self.feed.notify()
@@ -181,8 +188,7 @@ def attach_observability(bot: Bot, config: Config, config_path: Path) -> Observa
     )
     bot.observe(dashboard)
     bot.add_task("dashboard", dashboard.serve)
-    if config.dashboard.enabled:  # the pages' view of the broker; no pages, no asking
-        bot.add_task("broker snapshot", dashboard.snapshots.run)
+    bot.add_task("broker snapshot", dashboard.refresh)
     alerts = None
     if config.notify:
         alerts = Alerts(config.notify)
