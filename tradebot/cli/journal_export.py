@@ -6,8 +6,8 @@ never building an :class:`~tradebot.journal.records.Entry` per row, yet prints b
 what formatting each row's ``Entry.as_dict()`` prints (the same functions make each field:
 :func:`~tradebot.journal.records.iso`, :func:`~tradebot.journal.records.dec_text`, the JSON
 encoder; ``tests/cli/test_journal_export.py`` holds the two paths equal). What it saves is the
-per-row cost: a datetime, two Decimals, a dict and a JSON round trip through Python objects
-for every row, on a million rows 4 in 5 of the time (benchmarks/README.md has the profile).
+per-row cost: an Entry, a datetime, two Decimals and a dict for every row, two thirds of the
+time of a million-row export (benchmarks/README.md has the profiles).
 """
 
 from __future__ import annotations
@@ -64,26 +64,30 @@ def _json_encoder() -> Callable[[Any], str]:
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:  # no C accelerator: the public path, same text
         return encoder.encode
-    # the arguments JSONEncoder.iterencode passes to it, for these settings; without markers
-    # (check_circular): a value read from JSON text cannot hold itself
-    chunks = make(
-        None,
-        encoder.default,
-        json.encoder.encode_basestring_ascii,
-        None,  # indent
-        ":",
-        ",",
-        True,  # sort_keys
-        False,  # skipkeys
-        True,  # allow_nan
-    )
+    try:
+        # the arguments JSONEncoder.iterencode passes to it, for these settings; without
+        # markers (check_circular): a value read from JSON text cannot hold itself
+        chunks = make(
+            None,
+            encoder.default,
+            json.encoder.encode_basestring_ascii,
+            None,  # indent
+            ":",
+            ",",
+            True,  # sort_keys
+            False,  # skipkeys
+            True,  # allow_nan
+        )
+    except TypeError:  # another Python's private signature: the public path
+        return encoder.encode
 
     def encode(value: Any) -> str:
         if isinstance(value, str):  # JSONEncoder.encode's own shortcut for a bare string
             return encoder.encode(value)
         return "".join(chunks(value, 0))
 
-    return encode
+    sample = {"b": [1.5, -0.0, None, True, float("inf")], "a": {"é": 'x\n"y'}, "c": 10**30}
+    return encode if encode(sample) == encoder.encode(sample) else encoder.encode
 
 
 def _dec_text(value: Any) -> str:
