@@ -21,6 +21,7 @@ from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest
 from pydantic import SecretStr
+from targets import check, note
 
 from tradebot.broker.alpaca import AlpacaBroker
 from tradebot.config.model import AlpacaConfig, Mode
@@ -94,7 +95,8 @@ async def run(orders: int, rounds: int) -> None:
     print(f"orders per side: {per_round * rounds} in {rounds} interleaved rounds")
     print(f"adapter submit : {adapter_ms:.3f} ms/order (median of rounds)")
     print(f"bare SDK submit: {bare_ms:.3f} ms/order (median of rounds)")
-    print(f"ratio adapter/bare: {adapter_ms / bare_ms:.2f}  (target <= 1.2)")
+    check("broker adapter / bare SDK submit", adapter_ms / bare_ms, "<=", 1.2)
+    note("broker adapter submit", adapter_ms, "ms/order")
 
 
 def main() -> None:

@@ -37,6 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from targets import check, note
+
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import Status
 from tradebot.journal.sqlite import open_journal
@@ -211,6 +213,8 @@ async def main() -> None:
         f"(one price request and one fsynced commit here: {(m_durable - m_base) * 1000:.2f} ms)"
     )
     print(f"  tradebot / minimal + price + commit: {m_ours / m_durable:.2f} (target <= 1.3)")
+    check("e2e tradebot / (minimal + price + commit)", m_ours / m_durable, "<=", 1.3)
+    note("e2e tradebot run, median", m_ours * 1000, "ms")
     pushes = len(ours) + len(base) + len(durable) + 3 * WARMUP * args.rounds
     again = server.requests.count(("POST", "/v2/orders")) - pushes
     if again:  # a loaded machine: a submission timed out and was sent again (same order id)

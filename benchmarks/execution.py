@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
+from targets import note
 
 from tradebot.broker.alpaca import AlpacaBroker
 from tradebot.config.model import AlpacaConfig, Config, Mode
@@ -372,6 +373,10 @@ def main() -> None:
     for label, unit, cell in ROWS:
         name = f"{label} ({unit})" if unit else label
         print(f"{name:<{width}}" + "".join(f"{cell(r):>20}" for r in results))
+    for style, r in zip(STYLES, results, strict=True):  # no targets: figures to compare
+        note(f"execution {style} fill rate", r["fill_rate_pct"], "%")
+        if r["slippage_bps"] is not None:
+            note(f"execution {style} avg slippage vs signal", r["slippage_bps"], "bps")
 
 
 if __name__ == "__main__":

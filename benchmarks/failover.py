@@ -31,6 +31,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tests.pgserver: the tests' throw-away server
 
+from targets import check, note  # noqa: E402
+
 from tests.e2e.harness import BotProcess, bot_config, leg  # noqa: E402
 from tests.pgserver import running_server  # noqa: E402
 from tradebot.journal.postgres import open_postgres  # noqa: E402
@@ -185,6 +187,10 @@ async def main() -> None:
     print(summary("kill -9 -> new leader's order", killed, 1, "s "))
     print(summary("signal -> submit, SQLite", lite, 1000, "ms"))
     print(summary("signal -> submit, PostgreSQL", server, 1000, "ms"))
+    # README: a standby takes over within failover_timeout
+    check("failover kill -9 -> new leader's order, max", max(killed), "<=", args.timeout, "s")
+    note("signal -> submit, SQLite, median", statistics.median(lite) * 1000, "ms")
+    note("signal -> submit, PostgreSQL, median", statistics.median(server) * 1000, "ms")
 
 
 if __name__ == "__main__":

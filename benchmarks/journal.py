@@ -32,6 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from click.testing import CliRunner
+from targets import check
 
 from tradebot.cli.main import cli
 from tradebot.core.events import OrderFilled
@@ -232,6 +233,7 @@ def main() -> None:
         one, many = throughput(directory, single=2_000, batched=100_000, batch=500)
         print(f"durable events/s, one per commit (fsync each): {one:,.0f}")
         print(f"durable events/s, 500 per commit:              {many:,.0f}")
+        check("journal durable events/s, one per commit", one, ">=", 5000, "/s")
         one, many = event_throughput(directory, single=2_000, batched=50_000)
         print(f"broker fill events/s (dedup + insert), one per commit: {one:,.0f}")
         print(f"broker fill events/s (dedup + insert), 500 per commit: {many:,.0f}")
@@ -251,6 +253,8 @@ def main() -> None:
                 f"tradebot journal {' '.join(cmd)}: {inside * 1000:.0f} ms in process, "
                 f"{fresh * 1000:.0f} ms as a new process"
             )
+            if not extra:
+                check("journal --algo --since query, in process", inside * 1000, "<", 200, "ms")
         # review at scale: streamed, so memory stays flat whatever the journal's size
         for cmd in (
             ["report", "--journal", str(path)],
@@ -260,6 +264,9 @@ def main() -> None:
             print(
                 f"tradebot {' '.join(cmd[:1] + cmd[3:])}: {seconds:.2f} s, peak RSS {peak:.0f} MB"
             )
+            name, most = ("report", 1) if cmd[0] == "report" else ("CSV export", 10)
+            check(f"{name} on {args.events:,} rows", seconds, "<=", most, "s")
+            check(f"{name} peak RSS (flat memory)", peak, "<=", 100, "MB")
     finally:
         if args.keep is None:
             shutil.rmtree(directory, ignore_errors=True)

@@ -20,6 +20,7 @@ Run: ``python benchmarks/listener.py``. Targets: handoff under 100 µs median; r
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import io
 import json
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
+from targets import check, note
 
 from tradebot.alphahub import Listener
 from tradebot.alphahub import protocol as p
@@ -162,27 +164,36 @@ async def backfill(lapses: int = 20) -> list[float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=20_000, help="handoff frames")
+    parser.add_argument("--signals", type=int, default=2_000, help="end-to-end signals")
+    parser.add_argument("--drops", type=int, default=50, help="abrupt drops to rejoin from")
+    parser.add_argument("--lapses", type=int, default=20, help="lapses to backfill")
+    args = parser.parse_args()
     logging.getLogger("tradebot").setLevel(logging.ERROR)  # the drops are on purpose
-    h = asyncio.run(handoff())
+    h = asyncio.run(handoff(args.frames))
     print(
-        f"handoff (frame text -> Signal queued), 20,000 frames: "
+        f"handoff (frame text -> Signal queued), {args.frames:,} frames: "
         f"median {statistics.median(h):.1f} µs, p99 {pct(h, 0.99):.1f} µs"
     )
-    e = asyncio.run(end_to_end())
+    e = asyncio.run(end_to_end(args.signals))
     print(
-        f"end to end (simulator push -> consumer), 2,000 signals on loopback: "
+        f"end to end (simulator push -> consumer), {args.signals:,} signals on loopback: "
         f"median {statistics.median(e):.1f} µs, p99 {pct(e, 0.99):.1f} µs"
     )
-    r = asyncio.run(rejoin())
+    r = asyncio.run(rejoin(args.drops))
     print(
-        f"rejoin after an abrupt drop (2 channels), 50 drops: "
+        f"rejoin after an abrupt drop (2 channels), {args.drops} drops: "
         f"median {statistics.median(r):.1f} ms, p99 {pct(r, 0.99):.1f} ms, max {max(r):.1f} ms"
     )
-    b = asyncio.run(backfill())
+    b = asyncio.run(backfill(args.lapses))
     print(
         f"rejoin -> backfilled order answered (one connection, a push during the drop), "
         f"{len(b)} lapses: median {statistics.median(b):.1f} ms, max {max(b):.1f} ms"
     )
+    check("listener handoff, median", statistics.median(h), "<", 100, "µs")
+    check("listener rejoin after a drop, median", statistics.median(r), "<", 300, "ms")
+    note("listener rejoin -> backfilled order, median", statistics.median(b), "ms")
     print(
         json.dumps(
             {
