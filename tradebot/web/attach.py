@@ -131,6 +131,8 @@ class BotDashboard:
     def notice(self, event: BotEvent) -> None:
         if isinstance(event, _JOURNALED):
             self.feed.notify()
+        if isinstance(event, FillsRecorded):  # the broker's positions changed: ask now
+            self.snapshots.nudge()
 
     async def serve(self) -> None:
         """Serve until cancelled at the bot's stop; the banner's next line says where."""

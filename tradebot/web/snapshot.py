@@ -1,11 +1,11 @@
 """The broker's side of the dashboard: its last answer, refreshed in the background.
 
 Pages never ask the broker. A refresher (:meth:`BrokerSnapshots.run`: a task of the bot under
-``tradebot run``, of ``tradebot dashboard`` alone) asks every :data:`REFRESH_EVERY` seconds, one
-request at a time, and keeps the last answer with the time it came. A page reads that
-(:meth:`BrokerSnapshots.state`) and says how old it is: "broker positions as of 12 s ago",
-"never reached" while no answer came yet, and the error of the last failed refresh. A broker
-that hangs makes the age grow; it never makes a page wait.
+``tradebot run``, of ``tradebot dashboard`` alone) asks every :data:`REFRESH_EVERY` seconds (the
+bot's also at once after a fill), one request at a time, and keeps the last answer with the
+time it came. A page reads that (:meth:`BrokerSnapshots.state`) and says how old it is: "broker
+positions as of 12 s ago", "never reached" while no answer came yet, and the error of the last
+failed refresh. A broker that hangs makes the age grow; it never makes a page wait.
 
 One request at a time on purpose: a refresh is never abandoned to start another, so a hanging
 broker holds at most one worker thread (the broker's own timeout and retry policy end it).
@@ -14,6 +14,7 @@ broker holds at most one worker thread (the broker's own timeout and retry polic
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
@@ -96,13 +97,22 @@ class BrokerSnapshots:
         self._failed_at: datetime | None = None
         self._asking_since: datetime | None = None
         self.refreshes = 0  # refreshes finished, answered or failed
+        self._wake = asyncio.Event()
         self._finished = asyncio.Condition()
 
     async def run(self) -> None:
-        """Refresh until cancelled."""
+        """Refresh until cancelled: every ``every`` seconds, and at once after a :meth:`nudge`."""
         while True:
+            self._wake.clear()  # a nudge while asking: its news may postdate the answer
             await self.refresh()
-            await asyncio.sleep(self._every)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._every):
+                    await self._wake.wait()
+
+    def nudge(self) -> None:
+        """The positions changed (a fill was journaled): refresh now, not at the next turn.
+        Call from the refresher's event loop."""
+        self._wake.set()
 
     async def refresh(self) -> None:
         """Ask once; keep the answer, or the error with the last answer kept. Never raises
