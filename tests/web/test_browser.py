@@ -176,6 +176,13 @@ async def test_live_signal_chart_and_story(dash: Dash) -> None:
     await expect(now.locator("#bot-state")).to_have_text("running")
     await now.screenshot(path=ARTIFACTS / "now.png", full_page=True)
     held = await dash.page("positions")  # the journal's 10 JBHT beside the broker's 10
+    # the broker's side is its last snapshot, refreshed in the background: at once after a
+    # fill when the bot serves the page, within seconds when the dashboard runs alone
+    end = asyncio.get_running_loop().time() + DEADLINE
+    while await held.locator("tr.drift").count() and asyncio.get_running_loop().time() < end:
+        await asyncio.sleep(0.1)  # a poll's interval, as until() has
+        await held.reload()
+    await expect(held.locator(".broker-age")).to_contain_text("broker positions as of")
     net = held.locator("tr.net", has_text="JBHT")
     await expect(net).to_contain_text("10")
     assert await held.locator("tr.drift").count() == 0
