@@ -24,7 +24,7 @@ from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderEvent
 from tradebot.core.orders import OrderIntent, Plan
 from tradebot.core.signal import Signal
-from tradebot.journal import orderlog, queries
+from tradebot.journal import orderlog, queries, summary_check, summary_sql
 from tradebot.journal.dialect import Conn
 from tradebot.journal.interface import EntryFilter, StoredSignal
 from tradebot.journal.positions import rebuild_book
@@ -37,7 +37,7 @@ from tradebot.journal.records import (
     StoredIntent,
     to_micros,
 )
-from tradebot.journal.rows import INSERT, Row
+from tradebot.journal.rows import Row
 
 _FILL_STATUSES = ("partial", "filled")
 
@@ -79,6 +79,10 @@ class JournalBase(ABC):
     def _read(self) -> AbstractContextManager[Conn]:
         """A connection to read from, held by this thread for the block."""
 
+    @abstractmethod
+    def _snapshot(self) -> AbstractContextManager[Conn]:
+        """A connection whose reads all see one moment of the journal (a read transaction)."""
+
     def _claim(self, conn: Conn, signal_id: int | None, plan: Plan) -> None:  # noqa: B027
         """A hook: a store shared by several processes records the legs ``plan`` decided."""
 
@@ -90,7 +94,7 @@ class JournalBase(ABC):
         with self._tx() as conn:
             last = 0
             for row in rows:
-                last = conn.execute(INSERT, row.params()).lastrowid or 0
+                last = summary_sql.insert(conn, row.params())
             return last
 
     def write_rows(self, rows: Sequence[Row]) -> int:
@@ -166,7 +170,7 @@ class JournalBase(ABC):
                 qty=intent.qty,
                 data=dict(data),
             )
-            return conn.execute(INSERT, row.params()).lastrowid or 0
+            return summary_sql.insert(conn, row.params())
 
     def record_drift(self, symbol: str, ours: Decimal, broker: Decimal) -> int:
         detail = f"journal net {ours} != broker {broker} (difference {broker - ours})"
@@ -231,10 +235,16 @@ class JournalBase(ABC):
         unanswered: bool = False,
         algo_id: int | None = None,
         symbols: Sequence[str] = (),
+        client_order_ids: Sequence[str] | None = None,
     ) -> tuple[StoredIntent, ...]:
         with self._read() as conn:
             return orderlog.unresolved_intents(
-                conn, after_id=after_id, unanswered=unanswered, algo_id=algo_id, symbols=symbols
+                conn,
+                after_id=after_id,
+                unanswered=unanswered,
+                algo_id=algo_id,
+                symbols=symbols,
+                client_order_ids=client_order_ids,
             )
 
     def unplanned_signals(self, *, since: datetime | None = None) -> tuple[StoredSignal, ...]:
@@ -305,6 +315,43 @@ class JournalBase(ABC):
             if len(rows) < page:
                 return
             after = rows[-1].key
+
+    # -- the summaries (tradebot.journal.summary) --------------------------------------------------
+    def summaries(self) -> summary_sql.Summaries:
+        """What the review reads, kept by every write: small whatever the journal's size."""
+        with self._read() as conn:
+            return summary_sql.read(conn)
+
+    def summary_book(self) -> PositionBook:
+        """The positions as the summaries hold them (what :meth:`rebuild_book` replays)."""
+        with self._read() as conn:
+            return summary_sql.book(conn)
+
+    def daily_pnl(self) -> list[tuple[int, int, Decimal]]:
+        """(day since the epoch, algorithm, realised P&L that day), oldest first."""
+        with self._read() as conn:
+            return summary_sql.daily_pnl(conn)
+
+    def open_exit_ids(self) -> list[str]:
+        """Exits whose leg is not closed: every exit still live at the broker is among them."""
+        with self._read() as conn:
+            return summary_sql.open_exit_ids(conn)
+
+    def rebuild_summaries(self) -> None:
+        """Build the summaries again from every row, in one transaction: after rows were copied
+        in as stored (``tradebot journal migrate``), which keeps no summary."""
+        with self._tx() as conn:
+            for name in summary_sql.NAMES:
+                conn.execute(f"DELETE FROM {name}")  # noqa: S608 (constant table names)
+            summary_sql.build(conn)
+
+    def verify_summaries(self, *, limit: int = 5) -> summary_check.Verdict:
+        """Recompute every summary from the rows and compare (``tradebot journal verify``).
+
+        Read in one transaction (a snapshot on both stores), so rows written meanwhile by the
+        bot are not half-counted."""
+        with self._snapshot() as conn:
+            return summary_check.verify(conn, limit=limit)
 
     def raw_rows(self, *, after_id: int, limit: int) -> list[tuple[Any, ...]]:
         """Rows after ``after_id`` in id order, column for column as stored (:data:`RAW_COLUMNS`):

@@ -158,7 +158,8 @@ class ExecutionReport:
         }
 
 
-def _order(style: str) -> tuple[int, str]:
+def style_order(style: str) -> tuple[int, str]:
+    """Where an execution row is shown among its algorithm's: entries, exits, the rest."""
     if style in STYLES:
         return (STYLES.index(style), style)
     return (len(STYLES) + (0 if style.startswith("exit ") else 1), style)
@@ -276,7 +277,7 @@ class ExecutionTally:
                 seen.add(id(leg))
                 self._count(leg)
         self.open.clear()
-        rows = sorted(self.stats.values(), key=lambda s: (s.algo_id, _order(s.style)))
+        rows = sorted(self.stats.values(), key=lambda s: (s.algo_id, style_order(s.style)))
         return ExecutionReport(rows, self.skipped)
 
 

@@ -23,11 +23,13 @@ transaction that makes its intents durable (:meth:`PostgresJournal._fence`) and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 
+from tradebot.journal import summary_sql
+from tradebot.journal.dialect import Conn, PgConn
 from tradebot.journal.schema import leg_guard
 
 SCHEMA_TABLE = "tradebot_journal_schema"
@@ -97,8 +99,12 @@ _V2 = (
     """,
 )
 
+#: v3, the summaries the review reads (:mod:`tradebot.journal.summary_sql`), built from the
+#: rows already there and kept from now on by every write
+_V3: tuple[str | Callable[[Conn], None], ...] = (*summary_sql.TABLES, summary_sql.build)
+
 #: migrations[i] takes the schema from version i to version i + 1
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2)
+MIGRATIONS: Sequence[Sequence[str | Callable[[Conn], None]]] = (_V1, _V2, _V3)
 LATEST = len(MIGRATIONS)
 
 
@@ -130,6 +136,9 @@ def migrate(conn: psycopg.Connection[Any], *, target: int = LATEST) -> int | Non
             )
         for step in range(found or 0, target):
             for statement in MIGRATIONS[step]:
-                conn.execute(statement.encode())
+                if callable(statement):
+                    statement(PgConn(conn))
+                else:
+                    conn.execute(statement.encode())
             conn.execute(f"INSERT INTO {SCHEMA_TABLE} (version) VALUES (%s)", (step + 1,))  # noqa: S608
     return found

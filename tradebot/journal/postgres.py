@@ -145,6 +145,12 @@ class PostgresJournal(JournalBase):
         with self._session() as conn:
             yield conn
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[Conn]:
+        with self._session() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield conn
+
     def _fence(self, conn: Conn) -> None:
         if self.epoch is None:
             return
@@ -256,7 +262,8 @@ class PostgresJournal(JournalBase):
     def copy_rows(self, rows: Sequence[Sequence[Any]]) -> None:
         """Append rows as stored elsewhere (:data:`~tradebot.journal.base.RAW_COLUMNS`, ids
         included) in one durable transaction, and move the id sequence past them: how
-        ``tradebot journal migrate`` moves a SQLite journal here, ids and all."""
+        ``tradebot journal migrate`` moves a SQLite journal here, ids and all. No summary
+        is kept: :meth:`rebuild_summaries` when the copy is done."""
         if not rows:
             return
         columns = ", ".join(RAW_COLUMNS)

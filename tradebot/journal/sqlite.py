@@ -91,6 +91,15 @@ class SqliteJournal(JournalBase):
         with self._mutex, translate_errors(self.path):
             yield self._conn
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        with self._mutex, translate_errors(self.path):
+            self._conn.execute("BEGIN")  # deferred: a read transaction, one WAL snapshot
+            try:
+                yield self._conn
+            finally:
+                self._conn.execute("COMMIT")
+
     def leg_guard_after(self) -> int:
         """The row id the unique leg guard starts after (0: it covers every row); see
         :func:`tradebot.journal.schema._v3`."""

@@ -1,0 +1,457 @@
+"""The summaries (:mod:`tradebot.journal.summary`) in the database: kept in the transaction
+that writes each row, built for an existing journal, read by the review, and verified.
+
+The SQL is the shared dialect (:mod:`tradebot.journal.dialect`): one text for SQLite and
+PostgreSQL. Several processes may write one PostgreSQL journal at once, so no update is lost:
+counters are ``INSERT ... ON CONFLICT DO UPDATE SET n = n + 1``; a row whose exact decimals
+change (a position, a day's P&L, a leg, an execution row) is first locked by an upsert that
+returns it (``ON CONFLICT DO UPDATE ... RETURNING``: PostgreSQL locks the row until the
+transaction ends, and a writer that waited reads the committed value), then written back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from tradebot.core.book import PositionBook
+from tradebot.core.ids import remainder_id
+from tradebot.journal.dialect import Conn
+from tradebot.journal.rows import INSERT, INSERT_IF_ABSENT
+from tradebot.journal.summary import (
+    Figures,
+    Leg,
+    MemoryStore,
+    Pnl,
+    Position,
+    SummaryRow,
+    apply,
+)
+
+#: the summary tables, the same text on both databases (BIGINT is an INTEGER to SQLite)
+TABLES = (
+    """
+    CREATE TABLE sum_count (
+        algo_id BIGINT NOT NULL, day BIGINT NOT NULL, symbol TEXT NOT NULL,
+        status TEXT NOT NULL, reason TEXT NOT NULL, n BIGINT NOT NULL,
+        PRIMARY KEY (algo_id, day, symbol, status, reason)
+    )
+    """,
+    """
+    CREATE TABLE sum_pnl (
+        algo_id BIGINT NOT NULL, day BIGINT NOT NULL, symbol TEXT NOT NULL,
+        fills BIGINT NOT NULL, realised TEXT NOT NULL, slippage TEXT NOT NULL,
+        notional TEXT NOT NULL,
+        PRIMARY KEY (algo_id, day, symbol)
+    )
+    """,
+    """
+    CREATE TABLE sum_position (
+        algo_id BIGINT NOT NULL, symbol TEXT NOT NULL,
+        qty TEXT NOT NULL, cost TEXT NOT NULL, realised TEXT NOT NULL,
+        PRIMARY KEY (algo_id, symbol)
+    )
+    """,
+    # one row per leg (head = coid), and one per other name a leg's rows carry (a chased
+    # limit's remainder: head = the limit's id, other columns empty)
+    """
+    CREATE TABLE sum_leg (
+        coid TEXT PRIMARY KEY, head TEXT NOT NULL,
+        algo_id BIGINT, style TEXT, sign INTEGER, planned TEXT, started BIGINT,
+        reference TEXT, chased INTEGER, filled TEXT, cost TEXT,
+        first_fill BIGINT, last_fill BIGINT, completed_at BIGINT, fill_us BIGINT,
+        ended INTEGER, closed INTEGER
+    )
+    """,
+    "CREATE INDEX ix_sum_leg_fill ON sum_leg (algo_id, style, fill_us)",
+    """
+    CREATE TABLE sum_style (
+        algo_id BIGINT NOT NULL, style TEXT NOT NULL,
+        legs BIGINT NOT NULL, filled_legs BIGINT NOT NULL, partial_legs BIGINT NOT NULL,
+        unfilled_legs BIGINT NOT NULL, working BIGINT NOT NULL, unmeasured_legs BIGINT NOT NULL,
+        planned_qty TEXT NOT NULL, filled_qty TEXT NOT NULL, slippage TEXT NOT NULL,
+        slipped_notional TEXT NOT NULL,
+        PRIMARY KEY (algo_id, style)
+    )
+    """,
+    "CREATE TABLE sum_skipped (reason TEXT PRIMARY KEY, n BIGINT NOT NULL)",
+)
+NAMES = ("sum_count", "sum_pnl", "sum_position", "sum_leg", "sum_style", "sum_skipped")
+
+_LEG_COLUMNS = (
+    "algo_id, style, sign, planned, started, reference, chased, filled, cost, first_fill, "
+    "last_fill, completed_at, fill_us, ended, closed"
+)
+_FIGURE_COLUMNS = (
+    "legs, filled_legs, partial_legs, unfilled_legs, working, unmeasured_legs, planned_qty, "
+    "filled_qty, slippage, slipped_notional"
+)
+
+
+def _text(value: Decimal) -> str:
+    # str, not dec_text: exact, and a round trip gives the very same Decimal back
+    return str(value)
+
+
+def _leg_params(leg: Leg) -> tuple[Any, ...]:
+    return (
+        leg.algo_id,
+        leg.style,
+        leg.sign,
+        _text(leg.planned),
+        leg.started,
+        None if leg.reference is None else _text(leg.reference),
+        int(leg.chased),
+        _text(leg.filled),
+        _text(leg.cost),
+        leg.first_fill,
+        leg.last_fill,
+        leg.completed_at,
+        leg.fill_us,
+        int(leg.ended),
+        int(leg.closed),
+    )
+
+
+def _leg_from(coid: str, r: Sequence[Any]) -> Leg:
+    return Leg(
+        coid,
+        int(r[0]),
+        str(r[1]),
+        int(r[2]),
+        Decimal(r[3]),
+        int(r[4]),
+        None if r[5] is None else Decimal(r[5]),
+        bool(r[6]),
+        Decimal(r[7]),
+        Decimal(r[8]),
+        r[9],
+        r[10],
+        r[11],
+        bool(r[13]),
+        bool(r[14]),
+    )
+
+
+def _figure_params(f: Figures) -> tuple[Any, ...]:
+    return (
+        f.legs,
+        f.filled_legs,
+        f.partial_legs,
+        f.unfilled_legs,
+        f.working,
+        f.unmeasured_legs,
+        _text(f.planned_qty),
+        _text(f.filled_qty),
+        _text(f.slippage),
+        _text(f.slipped_notional),
+    )
+
+
+def _figures_from(r: Sequence[Any]) -> Figures:
+    legs, filled, partial, unfilled, working, unmeasured = (int(v) for v in r[:6])
+    planned, filled_qty, slippage, notional = (Decimal(v) for v in r[6:10])
+    return Figures(
+        legs,
+        filled,
+        partial,
+        unfilled,
+        working,
+        unmeasured,
+        planned,
+        filled_qty,
+        slippage,
+        notional,
+    )
+
+
+class SqlLookups:
+    """The fold's reads from the rows (both indexed point lookups)."""
+
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+    def intent_price(self, coid: str) -> Any:
+        row = self._conn.execute(
+            "SELECT price FROM entries WHERE client_order_id = ? AND status = 'intent' LIMIT 1",
+            (coid,),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def signal_price(self, leg_key: Any) -> Any:
+        if leg_key is None:
+            return None
+        row = self._conn.execute(
+            "SELECT price FROM entries WHERE leg = ? AND status = 'leg' ORDER BY id LIMIT 1",
+            (leg_key,),
+        ).fetchone()
+        return None if row is None else row[0]
+
+
+class SqlStore(SqlLookups):
+    """The fold's :class:`~tradebot.journal.summary.Store` in the caller's write transaction."""
+
+    def count(self, algo_id: int, day: int, symbol: str, status: str, reason: str) -> None:
+        self._conn.execute(
+            "INSERT INTO sum_count (algo_id, day, symbol, status, reason, n) "
+            "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (algo_id, day, symbol, status, reason) "
+            "DO UPDATE SET n = sum_count.n + 1",
+            (algo_id, day, symbol, status, reason),
+        )
+
+    def position(self, algo_id: int, symbol: str) -> Position:
+        row = self._conn.execute(
+            "INSERT INTO sum_position (algo_id, symbol, qty, cost, realised) "
+            "VALUES (?, ?, '0', '0', '0') ON CONFLICT (algo_id, symbol) "
+            "DO UPDATE SET qty = sum_position.qty RETURNING qty, cost, realised",
+            (algo_id, symbol),
+        ).fetchone()
+        return Position(Decimal(row[0]), Decimal(row[1]), Decimal(row[2]))
+
+    def set_position(self, algo_id: int, symbol: str, position: Position) -> None:
+        self._conn.execute(
+            "UPDATE sum_position SET qty = ?, cost = ?, realised = ? "
+            "WHERE algo_id = ? AND symbol = ?",
+            (
+                _text(position.qty),
+                _text(position.cost),
+                _text(position.realised),
+                algo_id,
+                symbol,
+            ),
+        )
+
+    def add_pnl(self, algo_id: int, day: int, symbol: str, pnl: Pnl) -> None:
+        row = self._conn.execute(
+            "INSERT INTO sum_pnl (algo_id, day, symbol, fills, realised, slippage, notional) "
+            "VALUES (?, ?, ?, 0, '0', '0', '0') ON CONFLICT (algo_id, day, symbol) "
+            "DO UPDATE SET fills = sum_pnl.fills RETURNING fills, realised, slippage, notional",
+            (algo_id, day, symbol),
+        ).fetchone()
+        now = Pnl(int(row[0]), Decimal(row[1]), Decimal(row[2]), Decimal(row[3])) + pnl
+        self._conn.execute(
+            "UPDATE sum_pnl SET fills = ?, realised = ?, slippage = ?, notional = ? "
+            "WHERE algo_id = ? AND day = ? AND symbol = ?",
+            (
+                now.fills,
+                _text(now.realised),
+                _text(now.slippage),
+                _text(now.notional),
+                algo_id,
+                day,
+                symbol,
+            ),
+        )
+
+    def leg(self, coid: str) -> Leg | None:
+        # an UPDATE that changes nothing: it locks the row on PostgreSQL (FOR UPDATE is not
+        # SQLite's, whose writer holds the whole database anyway)
+        sql = f"UPDATE sum_leg SET closed = closed WHERE coid = ? RETURNING head, {_LEG_COLUMNS}"  # noqa: S608
+        row = self._conn.execute(sql, (coid,)).fetchone()
+        if row is None:
+            return None
+        if row[0] != coid:
+            row = self._conn.execute(sql, (row[0],)).fetchone()
+            if row is None:
+                return None
+        leg = _leg_from(str(row[0]), row[1:])
+        return None if leg.closed else leg
+
+    def new_leg(self, leg: Leg, aliases: tuple[str, ...]) -> None:
+        self._conn.execute(
+            f"INSERT INTO sum_leg (coid, head, {_LEG_COLUMNS}) "  # noqa: S608
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (coid) DO UPDATE SET head = excluded.head, "
+            + ", ".join(f"{c} = excluded.{c}" for c in _LEG_COLUMNS.split(", ")),
+            (leg.coid, leg.coid, *_leg_params(leg)),
+        )
+        for alias in aliases:
+            self._conn.execute(
+                "INSERT INTO sum_leg (coid, head) VALUES (?, ?) "
+                "ON CONFLICT (coid) DO UPDATE SET head = excluded.head",
+                (alias, leg.coid),
+            )
+
+    def set_leg(self, leg: Leg) -> None:
+        sets = ", ".join(f"{c} = ?" for c in _LEG_COLUMNS.split(", "))
+        self._conn.execute(
+            f"UPDATE sum_leg SET {sets} WHERE coid = ?",  # noqa: S608
+            (*_leg_params(leg), leg.coid),
+        )
+
+    def add_figures(self, algo_id: int, style: str, delta: Figures) -> None:
+        row = self._conn.execute(
+            f"INSERT INTO sum_style (algo_id, style, {_FIGURE_COLUMNS}) "  # noqa: S608
+            "VALUES (?, ?, 0, 0, 0, 0, 0, 0, '0', '0', '0', '0') ON CONFLICT (algo_id, style) "
+            f"DO UPDATE SET legs = sum_style.legs RETURNING {_FIGURE_COLUMNS}",
+            (algo_id, style),
+        ).fetchone()
+        now = _figures_from(row).plus(delta)
+        sets = ", ".join(f"{c} = ?" for c in _FIGURE_COLUMNS.split(", "))
+        self._conn.execute(
+            f"UPDATE sum_style SET {sets} WHERE algo_id = ? AND style = ?",  # noqa: S608
+            (*_figure_params(now), algo_id, style),
+        )
+
+    def skip(self, reason: str) -> None:
+        self._conn.execute(
+            "INSERT INTO sum_skipped (reason, n) VALUES (?, 1) "
+            "ON CONFLICT (reason) DO UPDATE SET n = sum_skipped.n + 1",
+            (reason,),
+        )
+
+
+def insert(conn: Conn, params: Sequence[Any], *, if_absent: bool = False) -> int:
+    """Insert one row (``Row.params()``) and fold it into the summaries, in the caller's
+    transaction; returns its id, 0 when a unique guard already held it (nothing folded)."""
+    cursor = conn.execute(INSERT_IF_ABSENT if if_absent else INSERT, params)
+    if if_absent and cursor.rowcount == 0:
+        return 0
+    row_id = cursor.lastrowid or 0
+    ts, status, algo_id, symbol, coid, _signal, leg, side, qty, price, _cum, _detail, data = params
+    apply(
+        SqlStore(conn),
+        SummaryRow(row_id, ts, status, algo_id, symbol, coid, leg, side, qty, price, data),
+    )
+    return row_id
+
+
+# -- building and checking --------------------------------------------------------------------
+_ROWS = (
+    "SELECT id, ts, status, algo_id, symbol, client_order_id, leg, side, qty, price, data "
+    "FROM entries WHERE id > ? ORDER BY id LIMIT ?"
+)
+
+
+def stored_rows(conn: Conn, *, page: int = 5000) -> Iterator[SummaryRow]:
+    """Every row, oldest first, a page at a time (the connection is free between pages)."""
+    after = 0
+    while True:
+        rows = conn.execute(_ROWS, (after, page)).fetchall()
+        for r in rows:
+            yield SummaryRow(*r)
+        if len(rows) < page:
+            return
+        after = rows[-1][0]
+
+
+def recompute(conn: Conn, *, keep_closed: bool = True) -> MemoryStore:
+    """The summaries of every row, folded in memory by the rule that keeps them."""
+    store = MemoryStore(SqlLookups(conn), keep_closed=keep_closed)
+    for row in stored_rows(conn):
+        apply(store, row)
+    return store
+
+
+def build(conn: Conn) -> None:
+    """Fill the (empty) summary tables from the rows: the migration to summaries."""
+    write(conn, recompute(conn))
+
+
+def write(conn: Conn, store: MemoryStore) -> None:
+    """Write a recomputed store into empty summary tables."""
+    for (algo, day, symbol, status, reason), n in store.counts.items():
+        conn.execute(
+            "INSERT INTO sum_count (algo_id, day, symbol, status, reason, n) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (algo, day, symbol, status, reason, n),
+        )
+    for (algo, day, symbol), p in store.pnl.items():
+        conn.execute(
+            "INSERT INTO sum_pnl (algo_id, day, symbol, fills, realised, slippage, notional) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (algo, day, symbol, p.fills, _text(p.realised), _text(p.slippage), _text(p.notional)),
+        )
+    for (algo, symbol), pos in store.positions.items():
+        conn.execute(
+            "INSERT INTO sum_position (algo_id, symbol, qty, cost, realised) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (algo, symbol, _text(pos.qty), _text(pos.cost), _text(pos.realised)),
+        )
+    sql_store = SqlStore(conn)
+    for leg in store.heads.values():
+        aliases = (remainder_id(leg.coid),) if leg.chased else ()
+        live = tuple(a for a in aliases if store.legs.get(a) is leg)
+        sql_store.new_leg(leg, live)
+    for (algo, style), f in store.figures.items():
+        conn.execute(
+            f"INSERT INTO sum_style (algo_id, style, {_FIGURE_COLUMNS}) "  # noqa: S608
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (algo, style, *_figure_params(f)),
+        )
+    for reason, n in store.skipped.items():
+        conn.execute("INSERT INTO sum_skipped (reason, n) VALUES (?, ?)", (reason, n))
+
+
+# -- reading --------------------------------------------------------------------------------
+@dataclass
+class Summaries:
+    """What the review reads: small, whatever the journal's size."""
+
+    counts: dict[tuple[int, str], int] = field(default_factory=dict)  # (algo, status)
+    pnl: dict[int, Pnl] = field(default_factory=dict)  # per algorithm
+    styles: dict[tuple[int, str], Figures] = field(default_factory=dict)
+    fill_us: dict[tuple[int, str], list[int]] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def read(conn: Conn, *, since_day: int | None = None, until_day: int | None = None) -> Summaries:
+    """The report's figures: counts and P&L for the days ``[since_day, until_day)`` (all when
+    None); the execution figures of every leg."""
+    out = Summaries()
+    lo = -(2**62) if since_day is None else since_day
+    hi = 2**62 if until_day is None else until_day
+    for algo, status, n in conn.execute(
+        "SELECT algo_id, status, sum(n) FROM sum_count WHERE day >= ? AND day < ? "
+        "AND status IN ('signal', 'intent', 'skipped', 'rejected', 'failed') "
+        "GROUP BY algo_id, status",
+        (lo, hi),
+    ):
+        out.counts[int(algo), str(status)] = int(n)
+    for algo, fills, realised, slippage, notional in conn.execute(
+        "SELECT algo_id, fills, realised, slippage, notional FROM sum_pnl "
+        "WHERE day >= ? AND day < ? ORDER BY algo_id, day, symbol",
+        (lo, hi),
+    ):
+        key = int(algo)
+        add = Pnl(int(fills), Decimal(realised), Decimal(slippage), Decimal(notional))
+        out.pnl[key] = out.pnl.get(key, Pnl()) + add
+    for row in conn.execute(f"SELECT algo_id, style, {_FIGURE_COLUMNS} FROM sum_style"):  # noqa: S608
+        out.styles[int(row[0]), str(row[1])] = _figures_from(row[2:])
+    for algo, style, us in conn.execute(
+        "SELECT algo_id, style, fill_us FROM sum_leg WHERE fill_us IS NOT NULL"
+    ):
+        out.fill_us.setdefault((int(algo), str(style)), []).append(int(us))
+    for reason, n in conn.execute("SELECT reason, n FROM sum_skipped"):
+        out.skipped[str(reason)] = int(n)
+    return out
+
+
+def book(conn: Conn) -> PositionBook:
+    """Every algorithm's positions, from the summary (what the journal's fills make)."""
+    rows = conn.execute("SELECT algo_id, symbol, qty FROM sum_position").fetchall()
+    return PositionBook({(int(a), str(s)): Decimal(q) for a, s, q in rows if Decimal(q)})
+
+
+def daily_pnl(conn: Conn) -> list[tuple[int, int, Decimal]]:
+    """(day, algorithm, realised P&L that day), oldest first: the equity chart's points."""
+    rows = conn.execute(
+        "SELECT day, algo_id, realised FROM sum_pnl WHERE fills > 0 ORDER BY day, algo_id"
+    ).fetchall()
+    totals: dict[tuple[int, int], Decimal] = {}
+    for day, algo, realised in rows:
+        key = (int(day), int(algo))
+        totals[key] = totals.get(key, Decimal(0)) + Decimal(realised)
+    return [(day, algo, value) for (day, algo), value in totals.items()]
+
+
+def open_exit_ids(conn: Conn) -> list[str]:
+    """The client order ids of exits whose leg is not closed: a superset of the exits live at
+    the broker (a closed leg filled completely or ended)."""
+    rows = conn.execute(
+        "SELECT coid FROM sum_leg "
+        "WHERE coid = head AND closed = 0 AND substr(style, 1, 5) = 'exit '"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
