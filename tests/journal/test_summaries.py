@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from tests.journal.generate import generate
 from tests.journal.summary_ops import OPS, VARIED, Clock, check, play
@@ -37,8 +37,13 @@ def _tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         conn.close()
 
 
+CHASED = [("open", 1, "AAA", "buy", "chased", 3, "100", False), ("chase", 0), ("fill", 0, 1, "100")]
+
+
 @given(ops=OPS)
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(ops=VARIED)
+@example(ops=CHASED)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_any_writes_leave_the_summaries_equal_to_the_rows_sqlite(ops: list[Any]) -> None:
     import tempfile
 
