@@ -32,7 +32,7 @@ from tradebot.web.views import performance_view, positions_view
 def _tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     conn = sqlite3.connect(path)
     try:
-        return {n: sorted(conn.execute(f"SELECT * FROM {n}").fetchall()) for n in NAMES}  # noqa: S608
+        return {n: sorted(conn.execute(f"SELECT * FROM {n}").fetchall()) for n in NAMES}
     finally:
         conn.close()
 
@@ -117,7 +117,7 @@ def test_an_older_journal_gets_its_summaries_built_on_open(tmp_path: Path) -> No
     conn = sqlite3.connect(path)
     with conn:
         for name in NAMES:
-            conn.execute(f"DROP TABLE {name}")  # noqa: S608
+            conn.execute(f"DROP TABLE {name}")
         conn.execute("PRAGMA user_version = 3")
     conn.close()
     assert schema.LATEST == 4
