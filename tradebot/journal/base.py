@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -83,6 +83,15 @@ class JournalBase(ABC):
     def _snapshot(self) -> AbstractContextManager[Conn]:
         """A connection whose reads all see one moment of the journal (a read transaction)."""
 
+    @contextmanager
+    def _writing(self) -> Iterator[Conn]:
+        """:meth:`_tx`, with the summaries of the rows written in it flushed before the
+        commit (:class:`~tradebot.journal.summary_sql.Tx`): in the same transaction."""
+        with self._tx() as conn:
+            tx = summary_sql.Tx(conn)
+            yield tx
+            tx.flush()
+
     def _claim(self, conn: Conn, signal_id: int | None, plan: Plan) -> None:  # noqa: B027
         """A hook: a store shared by several processes records the legs ``plan`` decided."""
 
@@ -91,7 +100,7 @@ class JournalBase(ABC):
         store shared by several processes raises here when this one may no longer send."""
 
     def _write(self, rows: Sequence[Row]) -> int:
-        with self._tx() as conn:
+        with self._writing() as conn:
             last = 0
             for row in rows:
                 last = summary_sql.insert(conn, row.params())
@@ -155,7 +164,7 @@ class JournalBase(ABC):
     ) -> int:
         # fenced like an intent: the cancel it announces is a command to the broker, and a
         # process that is no longer the leader must not send one
-        with self._tx() as conn:
+        with self._writing() as conn:
             self._fence(conn)
             row = Row(
                 self._clock(),
@@ -182,11 +191,11 @@ class JournalBase(ABC):
 
     # -- the order story ------------------------------------------------------------------------
     def record_signal(self, signal: Signal) -> int:
-        with self._tx() as conn:
+        with self._writing() as conn:
             return orderlog.insert_signal(conn, signal)
 
     def record_plan(self, signal_id: int | None, plan: Plan) -> tuple[OrderIntent, ...]:
-        with self._tx() as conn:
+        with self._writing() as conn:
             self._fence(conn)
             algo = orderlog.signal_algo(conn, signal_id)
             self._claim(conn, signal_id, plan)
@@ -195,7 +204,7 @@ class JournalBase(ABC):
     def record_signal_and_plan(
         self, signal: Signal, plan: Plan
     ) -> tuple[int, tuple[OrderIntent, ...]]:
-        with self._tx() as conn:
+        with self._writing() as conn:
             self._fence(conn)
             signal_id = orderlog.insert_signal(conn, signal)
             self._claim(conn, signal_id, plan)
@@ -203,24 +212,24 @@ class JournalBase(ABC):
             return signal_id, orderlog.insert_plan(conn, signal_id, signal.algo_id, plan, at)
 
     def record_snapshot(self, snapshot: OrderSnapshot, *, source: str) -> tuple[AppliedFill, ...]:
-        with self._tx() as conn:
+        with self._writing() as conn:
             return orderlog.apply_snapshot(conn, snapshot, self._clock(), source)
 
     def record_event(self, event: OrderEvent) -> tuple[AppliedFill, ...]:
-        with self._tx() as conn:
+        with self._writing() as conn:
             return orderlog.apply_event(conn, event, self._clock())
 
     def record_events(self, events: Sequence[OrderEvent]) -> tuple[AppliedFill, ...]:
         at = self._clock()
-        with self._tx() as conn:
+        with self._writing() as conn:
             return tuple(f for event in events for f in orderlog.apply_event(conn, event, at))
 
     def record_rejected(self, client_order_id: str, reason: str) -> int:
-        with self._tx() as conn:
+        with self._writing() as conn:
             return orderlog.final_row(conn, client_order_id, Status.REJECTED, reason, self._clock())
 
     def record_failed(self, client_order_id: str, reason: str) -> int:
-        with self._tx() as conn:
+        with self._writing() as conn:
             return orderlog.final_row(conn, client_order_id, Status.FAILED, reason, self._clock())
 
     # -- reading --------------------------------------------------------------------------------

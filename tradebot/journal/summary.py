@@ -6,7 +6,8 @@ transaction that writes it (:mod:`tradebot.journal.summary_sql`), and recomputed
 :func:`apply` over every row, oldest first, by the migration that builds them and by
 ``tradebot journal verify``. One rule, three callers:
 
-* per (algorithm, UTC day, symbol): rows counted by status (a skip also by its reason), and
+* per (algorithm, UTC day, symbol): rows counted by status (:data:`COUNTED`; a skip also by
+  its reason), and
   the fills with the P&L they realised (average cost, :class:`Position`) and their slippage
   against the price their order was sized at;
 * per (algorithm, symbol): the position (net quantity, average cost, realised P&L);
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -36,6 +37,9 @@ DAY = 86_400_000_000  # microseconds
 FILLS = frozenset({"partial", "filled"})
 FINAL = frozenset({"canceled", "expired", "rejected", "failed"})
 ORDER_STATUSES = frozenset({"intent", *FILLS, *FINAL})
+#: the statuses counted per (algorithm, day, symbol): what the review shows (signals, orders,
+#: skips by reason, fills, outcomes), not every row (legs, plans, broker answers are not)
+COUNTED = frozenset({"signal", "skipped", *ORDER_STATUSES})
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,9 @@ class Position:
     qty: Decimal = _ZERO
     cost: Decimal = _ZERO  # average price of the open quantity
     realised: Decimal = _ZERO
+
+    def copy(self) -> Position:
+        return Position(self.qty, self.cost, self.realised)
 
     def fill(self, signed: Decimal, price: Decimal) -> Decimal:
         """Apply a signed fill; return the P&L it realised."""
@@ -165,7 +172,16 @@ class Figures:
 
     def plus(self, other: Figures, sign: int = 1) -> Figures:
         return Figures(
-            *(getattr(self, f.name) + sign * getattr(other, f.name) for f in fields(self))
+            self.legs + sign * other.legs,
+            self.filled_legs + sign * other.filled_legs,
+            self.partial_legs + sign * other.partial_legs,
+            self.unfilled_legs + sign * other.unfilled_legs,
+            self.working + sign * other.working,
+            self.unmeasured_legs + sign * other.unmeasured_legs,
+            self.planned_qty + sign * other.planned_qty,
+            self.filled_qty + sign * other.filled_qty,
+            self.slippage + sign * other.slippage,
+            self.slipped_notional + sign * other.slipped_notional,
         )
 
 
@@ -211,7 +227,7 @@ def _data(row: SummaryRow) -> Any:
 
 def apply(store: Store, row: SummaryRow) -> None:
     """Fold one row, the next in write order, into the summaries."""
-    if _is_algo(row.algo_id):
+    if _is_algo(row.algo_id) and row.status in COUNTED:
         reason = ""
         if row.status == "skipped":
             try:
@@ -378,7 +394,7 @@ class MemoryStore:
 
     def position(self, algo_id: int, symbol: str) -> Position:
         found = self.positions.get((algo_id, symbol))
-        return Position() if found is None else replace(found)
+        return Position() if found is None else found.copy()
 
     def set_position(self, algo_id: int, symbol: str, position: Position) -> None:
         self.positions[algo_id, symbol] = position

@@ -18,7 +18,7 @@ from typing import Any
 
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import remainder_id
-from tradebot.journal.dialect import Conn
+from tradebot.journal.dialect import Conn, Cursor
 from tradebot.journal.rows import INSERT, INSERT_IF_ABSENT
 from tradebot.journal.summary import (
     Figures,
@@ -135,6 +135,10 @@ def _leg_from(coid: str, r: Sequence[Any]) -> Leg:
     )
 
 
+def _pnl_params(p: Pnl) -> tuple[Any, ...]:
+    return (p.fills, _text(p.realised), _text(p.slippage), _text(p.notional))
+
+
 def _figure_params(f: Figures) -> tuple[Any, ...]:
     return (
         f.legs,
@@ -190,18 +194,48 @@ class SqlLookups:
         return None if row is None else row[0]
 
 
+_LEG_SELECT = f"UPDATE sum_leg SET closed = closed WHERE coid = ? RETURNING head, {_LEG_COLUMNS}"  # noqa: S608
+_LEG_UPSERT = (
+    f"INSERT INTO sum_leg (coid, head, {_LEG_COLUMNS}) "  # noqa: S608
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (coid) DO UPDATE SET head = excluded.head, "
+    + ", ".join(f"{c} = excluded.{c}" for c in _LEG_COLUMNS.split(", "))
+)
+_FIGURE_SETS = ", ".join(f"{c} = ?" for c in _FIGURE_COLUMNS.split(", "))
+
+
 class SqlStore(SqlLookups):
-    """The fold's :class:`~tradebot.journal.summary.Store` in the caller's write transaction."""
+    """The fold's :class:`~tradebot.journal.summary.Store` in the caller's write transaction.
+
+    A summary row is read (and, on PostgreSQL, locked until the transaction ends) the first
+    time the transaction touches it, changed in memory, and written back once by
+    :meth:`flush`, which must run before the commit: a batch of rows costs one write per
+    summary row it touches, not one per journal row.
+    """
+
+    def __init__(self, conn: Conn) -> None:
+        super().__init__(conn)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._counts: dict[tuple[int, int, str, str, str], int] = {}
+        self._positions: dict[tuple[int, str], Position] = {}
+        self._pnl: dict[tuple[int, int, str], Pnl] = {}
+        self._figures: dict[tuple[int, str], Figures] = {}
+        self._skips: dict[str, int] = {}
+        self._heads: dict[str, str | None] = {}  # a name -> its leg's id (None: no leg)
+        self._legs: dict[str, Leg] = {}  # by the leg's own id
+        self._touched: set[str] = set()  # legs to write back
+        self._aliases: dict[str, str] = {}  # new names for a leg, to write
 
     def count(self, algo_id: int, day: int, symbol: str, status: str, reason: str) -> None:
-        self._conn.execute(
-            "INSERT INTO sum_count (algo_id, day, symbol, status, reason, n) "
-            "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (algo_id, day, symbol, status, reason) "
-            "DO UPDATE SET n = sum_count.n + 1",
-            (algo_id, day, symbol, status, reason),
-        )
+        key = (algo_id, day, symbol, status, reason)
+        self._counts[key] = self._counts.get(key, 0) + 1
 
     def position(self, algo_id: int, symbol: str) -> Position:
+        found = self._positions.get((algo_id, symbol))
+        if found is not None:
+            return found.copy()
         row = self._conn.execute(
             "INSERT INTO sum_position (algo_id, symbol, qty, cost, realised) "
             "VALUES (?, ?, '0', '0', '0') ON CONFLICT (algo_id, symbol) "
@@ -211,110 +245,147 @@ class SqlStore(SqlLookups):
         return Position(Decimal(row[0]), Decimal(row[1]), Decimal(row[2]))
 
     def set_position(self, algo_id: int, symbol: str, position: Position) -> None:
-        self._conn.execute(
-            "UPDATE sum_position SET qty = ?, cost = ?, realised = ? "
-            "WHERE algo_id = ? AND symbol = ?",
-            (
-                _text(position.qty),
-                _text(position.cost),
-                _text(position.realised),
-                algo_id,
-                symbol,
-            ),
-        )
+        self._positions[algo_id, symbol] = position
 
     def add_pnl(self, algo_id: int, day: int, symbol: str, pnl: Pnl) -> None:
-        row = self._conn.execute(
-            "INSERT INTO sum_pnl (algo_id, day, symbol, fills, realised, slippage, notional) "
-            "VALUES (?, ?, ?, 0, '0', '0', '0') ON CONFLICT (algo_id, day, symbol) "
-            "DO UPDATE SET fills = sum_pnl.fills RETURNING fills, realised, slippage, notional",
-            (algo_id, day, symbol),
-        ).fetchone()
-        now = Pnl(int(row[0]), Decimal(row[1]), Decimal(row[2]), Decimal(row[3])) + pnl
-        self._conn.execute(
-            "UPDATE sum_pnl SET fills = ?, realised = ?, slippage = ?, notional = ? "
-            "WHERE algo_id = ? AND day = ? AND symbol = ?",
-            (
-                now.fills,
-                _text(now.realised),
-                _text(now.slippage),
-                _text(now.notional),
-                algo_id,
-                day,
-                symbol,
-            ),
-        )
+        key = (algo_id, day, symbol)
+        found = self._pnl.get(key)
+        if found is None:
+            row = self._conn.execute(
+                "INSERT INTO sum_pnl (algo_id, day, symbol, fills, realised, slippage, notional) "
+                "VALUES (?, ?, ?, 0, '0', '0', '0') ON CONFLICT (algo_id, day, symbol) "
+                "DO UPDATE SET fills = sum_pnl.fills RETURNING fills, realised, slippage, notional",
+                key,
+            ).fetchone()
+            found = Pnl(int(row[0]), Decimal(row[1]), Decimal(row[2]), Decimal(row[3]))
+        self._pnl[key] = found + pnl
 
-    def leg(self, coid: str) -> Leg | None:
+    def _read_leg(self, coid: str) -> None:
         # an UPDATE that changes nothing: it locks the row on PostgreSQL (FOR UPDATE is not
         # SQLite's, whose writer holds the whole database anyway)
-        sql = f"UPDATE sum_leg SET closed = closed WHERE coid = ? RETURNING head, {_LEG_COLUMNS}"  # noqa: S608
-        row = self._conn.execute(sql, (coid,)).fetchone()
+        row = self._conn.execute(_LEG_SELECT, (coid,)).fetchone()
         if row is None:
-            return None
-        if row[0] != coid:
-            row = self._conn.execute(sql, (row[0],)).fetchone()
-            if row is None:
-                return None
-        leg = _leg_from(str(row[0]), row[1:])
-        return None if leg.closed else leg
+            self._heads[coid] = None
+            return
+        head = str(row[0])
+        self._heads[coid] = head
+        if head == coid:
+            self._legs[coid] = _leg_from(coid, row[1:])
+        elif head not in self._heads:
+            self._read_leg(head)
+
+    def leg(self, coid: str) -> Leg | None:
+        if coid not in self._heads:
+            self._read_leg(coid)
+        head = self._heads[coid]
+        leg = None if head is None else self._legs.get(head)
+        return None if leg is None or leg.closed else leg
 
     def new_leg(self, leg: Leg, aliases: tuple[str, ...]) -> None:
-        self._conn.execute(
-            f"INSERT INTO sum_leg (coid, head, {_LEG_COLUMNS}) "  # noqa: S608
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (coid) DO UPDATE SET head = excluded.head, "
-            + ", ".join(f"{c} = excluded.{c}" for c in _LEG_COLUMNS.split(", ")),
-            (leg.coid, leg.coid, *_leg_params(leg)),
-        )
+        self._legs[leg.coid] = leg
+        self._heads[leg.coid] = leg.coid
+        self._touched.add(leg.coid)
         for alias in aliases:
-            self._conn.execute(
-                "INSERT INTO sum_leg (coid, head) VALUES (?, ?) "
-                "ON CONFLICT (coid) DO UPDATE SET head = excluded.head",
-                (alias, leg.coid),
-            )
+            self._heads[alias] = leg.coid
+            self._aliases[alias] = leg.coid
 
     def set_leg(self, leg: Leg) -> None:
-        sets = ", ".join(f"{c} = ?" for c in _LEG_COLUMNS.split(", "))
-        self._conn.execute(
-            f"UPDATE sum_leg SET {sets} WHERE coid = ?",  # noqa: S608
-            (*_leg_params(leg), leg.coid),
-        )
+        self._touched.add(leg.coid)
 
     def add_figures(self, algo_id: int, style: str, delta: Figures) -> None:
-        row = self._conn.execute(
-            f"INSERT INTO sum_style (algo_id, style, {_FIGURE_COLUMNS}) "  # noqa: S608
-            "VALUES (?, ?, 0, 0, 0, 0, 0, 0, '0', '0', '0', '0') ON CONFLICT (algo_id, style) "
-            f"DO UPDATE SET legs = sum_style.legs RETURNING {_FIGURE_COLUMNS}",
-            (algo_id, style),
-        ).fetchone()
-        now = _figures_from(row).plus(delta)
-        sets = ", ".join(f"{c} = ?" for c in _FIGURE_COLUMNS.split(", "))
-        self._conn.execute(
-            f"UPDATE sum_style SET {sets} WHERE algo_id = ? AND style = ?",  # noqa: S608
-            (*_figure_params(now), algo_id, style),
-        )
+        key = (algo_id, style)
+        found = self._figures.get(key)
+        if found is None:
+            row = self._conn.execute(
+                f"INSERT INTO sum_style (algo_id, style, {_FIGURE_COLUMNS}) "  # noqa: S608
+                "VALUES (?, ?, 0, 0, 0, 0, 0, 0, '0', '0', '0', '0') "
+                "ON CONFLICT (algo_id, style) "
+                f"DO UPDATE SET legs = sum_style.legs RETURNING {_FIGURE_COLUMNS}",
+                key,
+            ).fetchone()
+            found = _figures_from(row)
+        self._figures[key] = found.plus(delta)
 
     def skip(self, reason: str) -> None:
-        self._conn.execute(
-            "INSERT INTO sum_skipped (reason, n) VALUES (?, 1) "
-            "ON CONFLICT (reason) DO UPDATE SET n = sum_skipped.n + 1",
-            (reason,),
-        )
+        self._skips[reason] = self._skips.get(reason, 0) + 1
+
+    def flush(self) -> None:
+        """Write back what this transaction changed (counters as increments)."""
+        execute = self._conn.execute
+        for key, n in self._counts.items():
+            execute(
+                "INSERT INTO sum_count (algo_id, day, symbol, status, reason, n) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (algo_id, day, symbol, status, reason) "
+                "DO UPDATE SET n = sum_count.n + excluded.n",
+                (*key, n),
+            )
+        for (algo_id, symbol), p in self._positions.items():
+            execute(
+                "UPDATE sum_position SET qty = ?, cost = ?, realised = ? "
+                "WHERE algo_id = ? AND symbol = ?",
+                (_text(p.qty), _text(p.cost), _text(p.realised), algo_id, symbol),
+            )
+        for day_key, pnl in self._pnl.items():
+            execute(
+                "UPDATE sum_pnl SET fills = ?, realised = ?, slippage = ?, notional = ? "
+                "WHERE algo_id = ? AND day = ? AND symbol = ?",
+                (*_pnl_params(pnl), *day_key),
+            )
+        for coid in sorted(self._touched):
+            leg = self._legs[coid]
+            execute(_LEG_UPSERT, (coid, coid, *_leg_params(leg)))
+        for alias, head in self._aliases.items():
+            if self._heads.get(alias) == head:  # not since made a leg of its own
+                execute(
+                    "INSERT INTO sum_leg (coid, head) VALUES (?, ?) "
+                    "ON CONFLICT (coid) DO UPDATE SET head = excluded.head",
+                    (alias, head),
+                )
+        for style_key, f in self._figures.items():
+            execute(
+                f"UPDATE sum_style SET {_FIGURE_SETS} WHERE algo_id = ? AND style = ?",  # noqa: S608
+                (*_figure_params(f), *style_key),
+            )
+        for reason, n in self._skips.items():
+            execute(
+                "INSERT INTO sum_skipped (reason, n) VALUES (?, ?) "
+                "ON CONFLICT (reason) DO UPDATE SET n = sum_skipped.n + excluded.n",
+                (reason, n),
+            )
+        self._reset()  # empty: ready for more rows
+
+
+class Tx:
+    """A write transaction's connection (:class:`~tradebot.journal.dialect.Conn`), with the
+    summary changes of the rows written through it (:func:`insert`), held until :meth:`flush`
+    (the journal calls it just before the commit)."""
+
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+        self.store = SqlStore(conn)
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+        return self._conn.execute(sql, parameters)
+
+    def flush(self) -> None:
+        self.store.flush()
 
 
 def insert(conn: Conn, params: Sequence[Any], *, if_absent: bool = False) -> int:
     """Insert one row (``Row.params()``) and fold it into the summaries, in the caller's
-    transaction; returns its id, 0 when a unique guard already held it (nothing folded)."""
+    transaction; returns its id, 0 when a unique guard already held it (nothing folded).
+
+    Through a :class:`Tx` the summary changes wait for its flush; on a bare connection they
+    are written at once."""
     cursor = conn.execute(INSERT_IF_ABSENT if if_absent else INSERT, params)
     if if_absent and cursor.rowcount == 0:
         return 0
     row_id = cursor.lastrowid or 0
     ts, status, algo_id, symbol, coid, _signal, leg, side, qty, price, _cum, _detail, data = params
-    apply(
-        SqlStore(conn),
-        SummaryRow(row_id, ts, status, algo_id, symbol, coid, leg, side, qty, price, data),
-    )
+    store = conn.store if isinstance(conn, Tx) else SqlStore(conn)
+    apply(store, SummaryRow(row_id, ts, status, algo_id, symbol, coid, leg, side, qty, price, data))
+    if not isinstance(conn, Tx):
+        store.flush()
     return row_id
 
 
@@ -375,6 +446,7 @@ def write(conn: Conn, store: MemoryStore) -> None:
         aliases = (remainder_id(leg.coid),) if leg.chased else ()
         live = tuple(a for a in aliases if store.legs.get(a) is leg)
         sql_store.new_leg(leg, live)
+    sql_store.flush()
     for (algo, style), f in store.figures.items():
         conn.execute(
             f"INSERT INTO sum_style (algo_id, style, {_FIGURE_COLUMNS}) "  # noqa: S608
