@@ -211,6 +211,10 @@ class Store(Lookups, Protocol):
         """The leg ``coid``'s rows count toward (its own, or its chased limit's), if open."""
         ...
 
+    def intent_leg(self, coid: str) -> Leg | None:
+        """The open leg an INTENT with this id joins (a chased limit's market remainder)."""
+        ...
+
     def new_leg(self, leg: Leg, aliases: tuple[str, ...]) -> None: ...
     def set_leg(self, leg: Leg) -> None: ...
     def add_figures(self, algo_id: int, style: str, delta: Figures) -> None: ...
@@ -301,7 +305,7 @@ def _change(store: Store, before: Figures | None, leg: Leg) -> None:
 
 def _intent(store: Store, row: SummaryRow) -> None:
     coid = str(row.client_order_id)
-    known = store.leg(coid)
+    known = store.intent_leg(coid)
     if known is not None:
         if known.chased and coid != known.coid:
             before = known.figures()
@@ -406,6 +410,9 @@ class MemoryStore:
     def leg(self, coid: str) -> Leg | None:
         found = self.legs.get(coid)
         return None if found is None or found.closed else found
+
+    def intent_leg(self, coid: str) -> Leg | None:
+        return self.leg(coid)
 
     def new_leg(self, leg: Leg, aliases: tuple[str, ...]) -> None:
         for name in (leg.coid, *aliases):

@@ -201,6 +201,7 @@ _LEG_UPSERT = (
     "ON CONFLICT (coid) DO UPDATE SET head = excluded.head, "
     + ", ".join(f"{c} = excluded.{c}" for c in _LEG_COLUMNS.split(", "))
 )
+_REMAINDER_SUFFIX = remainder_id("")
 _FIGURE_SETS = ", ".join(f"{c} = ?" for c in _FIGURE_COLUMNS.split(", "))
 
 
@@ -280,6 +281,14 @@ class SqlStore(SqlLookups):
         head = self._heads[coid]
         leg = None if head is None else self._legs.get(head)
         return None if leg is None or leg.closed else leg
+
+    def intent_leg(self, coid: str) -> Leg | None:
+        # Only a remainder's name can already lead to a leg: the database holds one INTENT per
+        # client order id (ux_entries_intent), so no other intent's id was ever folded. The
+        # signal path is spared a lookup per order.
+        if not coid.endswith(_REMAINDER_SUFFIX):
+            return None
+        return self.leg(coid)
 
     def new_leg(self, leg: Leg, aliases: tuple[str, ...]) -> None:
         self._legs[leg.coid] = leg
