@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,9 @@ from tradebot.core.orders import IntentRole, OrderIntent, OrderType, Plan, TimeI
 from tradebot.core.signal import LegId, LegKind, Side
 from tradebot.journal import open_journal, schema
 from tradebot.journal.opener import open_journal as open_any
+from tradebot.journal.records import Status
 from tradebot.journal.review import live_exits, position_rows
+from tradebot.journal.rows import Row
 from tradebot.journal.summary_sql import NAMES
 from tradebot.web.book import LiveBook
 from tradebot.web.views import performance_view, positions_view
@@ -228,3 +231,29 @@ def test_two_processes_filling_one_algorithm_day_and_symbol_lose_no_update(
         assert found.styles[7, "market"].filled_legs == 2 * PER_PROCESS
         assert dict(reader.summary_book().net_positions()) == {"SYM": Decimal(2 * PER_PROCESS)}
         check(reader)
+
+
+def test_a_write_rolled_back_leaves_nothing_in_the_summaries(tmp_path: Path) -> None:
+    """The writer remembers summary rows between transactions (SQLite: it is the only one);
+    a transaction that does not commit must leave nothing remembered either."""
+    clock = Clock()
+    with open_journal(tmp_path / "j.sqlite", clock=clock) as journal:
+        play(journal, clock, VARIED[:2])  # an order of 5, 2 filled
+        fill = Row(
+            clock(),
+            Status.FILLED,
+            "filled",
+            algo_id=1,
+            symbol="AAA",
+            client_order_id="tb-1",
+            side="buy",
+            qty=Decimal(3),
+            price=Decimal(100),
+            cum_qty=Decimal(5),
+        )
+        naive = Row(datetime(2026, 3, 3), Status.ERROR, "a row that cannot be written")
+        with pytest.raises(ValueError, match="timezone-aware"):
+            journal.write_rows([fill, naive])
+        play(journal, clock, [("open", 1, "AAA", "sell", "market", 2, "100", False)])
+        play(journal, clock, [("fill", 0, 2, "101")])
+        check(journal)

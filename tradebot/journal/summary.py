@@ -219,6 +219,9 @@ class Store(Lookups, Protocol):
     def set_leg(self, leg: Leg) -> None: ...
     def add_figures(self, algo_id: int, style: str, delta: Figures) -> None: ...
     def skip(self, reason: str) -> None: ...
+    def note_intent(self, coid: str, price: Any) -> None:
+        """An INTENT row was folded: its price, for its fills' :meth:`intent_price`."""
+        ...
 
 
 def _is_algo(value: Any) -> bool:
@@ -248,6 +251,7 @@ def apply(store: Store, row: SummaryRow) -> None:
     if not isinstance(row.client_order_id, str):
         store.skip("row without an order id")
     elif row.status == "intent":
+        store.note_intent(row.client_order_id, row.price)
         _intent(store, row)
     elif row.status in FILLS:
         _fill(store, row)
@@ -434,6 +438,9 @@ class MemoryStore:
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+    def note_intent(self, coid: str, price: Any) -> None:
+        pass  # its fills ask the rows (:class:`Lookups`)
 
     def intent_price(self, coid: str) -> Any:
         return None if self._lookups is None else self._lookups.intent_price(coid)

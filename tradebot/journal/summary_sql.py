@@ -205,6 +205,11 @@ _REMAINDER_SUFFIX = remainder_id("")
 _FIGURE_SETS = ", ".join(f"{c} = ?" for c in _FIGURE_COLUMNS.split(", "))
 
 
+#: a kept store drops what it remembers past these sizes (it reads it again when needed)
+_KEEP_LEGS = 20_000
+_KEEP_ROWS = 5_000
+
+
 class SqlStore(SqlLookups):
     """The fold's :class:`~tradebot.journal.summary.Store` in the caller's write transaction.
 
@@ -212,22 +217,49 @@ class SqlStore(SqlLookups):
     time the transaction touches it, changed in memory, and written back once by
     :meth:`flush`, which must run before the commit: a batch of rows costs one write per
     summary row it touches, not one per journal row.
+
+    ``keep``: the store of a journal's only writer (SQLite: its writer lock keeps every other
+    out) remembers the summary rows it read or wrote from one transaction to the next, so a
+    fill reads none of them again; :meth:`forget` after a transaction that did not commit.
     """
 
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self, conn: Conn, *, keep: bool = False) -> None:
         super().__init__(conn)
-        self._reset()
+        self._keep = keep
+        self.forget()
 
-    def _reset(self) -> None:
-        self._counts: dict[tuple[int, int, str, str, str], int] = {}
+    def bind(self, conn: Conn) -> None:
+        self._conn = conn
+
+    def forget(self) -> None:
+        """Drop everything remembered (what the database holds is read again)."""
         self._positions: dict[tuple[int, str], Position] = {}
         self._pnl: dict[tuple[int, int, str], Pnl] = {}
         self._figures: dict[tuple[int, str], Figures] = {}
-        self._skips: dict[str, int] = {}
         self._heads: dict[str, str | None] = {}  # a name -> its leg's id (None: no leg)
         self._legs: dict[str, Leg] = {}  # by the leg's own id
+        self._prices: dict[str, Any] = {}  # intents' prices, by client order id
+        self._pending()
+
+    def _pending(self) -> None:
+        self._counts: dict[tuple[int, int, str, str, str], int] = {}
+        self._skips: dict[str, int] = {}
         self._touched: set[str] = set()  # legs to write back
         self._aliases: dict[str, str] = {}  # new names for a leg, to write
+        self._dirty_positions: set[tuple[int, str]] = set()
+        self._dirty_pnl: set[tuple[int, int, str]] = set()
+        self._dirty_figures: set[tuple[int, str]] = set()
+
+    def note_intent(self, coid: str, price: Any) -> None:
+        if self._keep:
+            if len(self._prices) >= _KEEP_LEGS:
+                self._prices.clear()
+            self._prices[coid] = price
+
+    def intent_price(self, coid: str) -> Any:
+        if coid in self._prices:
+            return self._prices[coid]
+        return super().intent_price(coid)
 
     def count(self, algo_id: int, day: int, symbol: str, status: str, reason: str) -> None:
         key = (algo_id, day, symbol, status, reason)
@@ -243,10 +275,13 @@ class SqlStore(SqlLookups):
             "DO UPDATE SET qty = sum_position.qty RETURNING qty, cost, realised",
             (algo_id, symbol),
         ).fetchone()
-        return Position(Decimal(row[0]), Decimal(row[1]), Decimal(row[2]))
+        found = Position(Decimal(row[0]), Decimal(row[1]), Decimal(row[2]))
+        self._positions[algo_id, symbol] = found
+        return found.copy()
 
     def set_position(self, algo_id: int, symbol: str, position: Position) -> None:
         self._positions[algo_id, symbol] = position
+        self._dirty_positions.add((algo_id, symbol))
 
     def add_pnl(self, algo_id: int, day: int, symbol: str, pnl: Pnl) -> None:
         key = (algo_id, day, symbol)
@@ -260,6 +295,7 @@ class SqlStore(SqlLookups):
             ).fetchone()
             found = Pnl(int(row[0]), Decimal(row[1]), Decimal(row[2]), Decimal(row[3]))
         self._pnl[key] = found + pnl
+        self._dirty_pnl.add(key)
 
     def _read_leg(self, coid: str) -> None:
         # an UPDATE that changes nothing: it locks the row on PostgreSQL (FOR UPDATE is not
@@ -314,6 +350,7 @@ class SqlStore(SqlLookups):
             ).fetchone()
             found = _figures_from(row)
         self._figures[key] = found.plus(delta)
+        self._dirty_figures.add(key)
 
     def skip(self, reason: str) -> None:
         self._skips[reason] = self._skips.get(reason, 0) + 1
@@ -328,13 +365,15 @@ class SqlStore(SqlLookups):
                 "DO UPDATE SET n = sum_count.n + excluded.n",
                 (*key, n),
             )
-        for (algo_id, symbol), p in self._positions.items():
+        for algo_id, symbol in self._dirty_positions:
+            p = self._positions[algo_id, symbol]
             execute(
                 "UPDATE sum_position SET qty = ?, cost = ?, realised = ? "
                 "WHERE algo_id = ? AND symbol = ?",
                 (_text(p.qty), _text(p.cost), _text(p.realised), algo_id, symbol),
             )
-        for day_key, pnl in self._pnl.items():
+        for day_key in self._dirty_pnl:
+            pnl = self._pnl[day_key]
             execute(
                 "UPDATE sum_pnl SET fills = ?, realised = ?, slippage = ?, notional = ? "
                 "WHERE algo_id = ? AND day = ? AND symbol = ?",
@@ -350,7 +389,8 @@ class SqlStore(SqlLookups):
                     "ON CONFLICT (coid) DO UPDATE SET head = excluded.head",
                     (alias, head),
                 )
-        for style_key, f in self._figures.items():
+        for style_key in self._dirty_figures:
+            f = self._figures[style_key]
             execute(
                 f"UPDATE sum_style SET {_FIGURE_SETS} WHERE algo_id = ? AND style = ?",  # noqa: S608
                 (*_figure_params(f), *style_key),
@@ -361,7 +401,21 @@ class SqlStore(SqlLookups):
                 "ON CONFLICT (reason) DO UPDATE SET n = sum_skipped.n + excluded.n",
                 (reason, n),
             )
-        self._reset()  # empty: ready for more rows
+        if not self._keep:
+            self.forget()
+            return
+        # what stays remembered: open legs (a closed one changes no more), rows seen
+        for coid in self._touched:
+            if self._legs[coid].closed:
+                del self._legs[coid]
+        self._heads = {n: h for n, h in self._heads.items() if h is not None and h in self._legs}
+        if len(self._legs) > _KEEP_LEGS:
+            self._legs.clear()
+            self._heads.clear()
+        for kept in (self._positions, self._pnl, self._figures):
+            if len(kept) > _KEEP_ROWS:
+                kept.clear()
+        self._pending()
 
 
 class Tx:
@@ -369,9 +423,10 @@ class Tx:
     summary changes of the rows written through it (:func:`insert`), held until :meth:`flush`
     (the journal calls it just before the commit)."""
 
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self, conn: Conn, store: SqlStore | None = None) -> None:
         self._conn = conn
-        self.store = SqlStore(conn)
+        self.store = SqlStore(conn) if store is None else store
+        self.store.bind(conn)
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
         return self._conn.execute(sql, parameters)
