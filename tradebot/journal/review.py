@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -130,7 +129,7 @@ def review_summaries(journal: Journal) -> tuple[list[AlgoReport], ExecutionRepor
             "slipped_notional",
         ):
             setattr(stats, name, getattr(f, name))
-        stats.seconds = array("q", found.fill_us.get((algo_id, style), ()))
+        stats.ranked = found.fill_times.get((algo_id, style), {})
         rows.append(stats)
     rows.sort(key=lambda s: (s.algo_id, style_order(s.style)))
     execution = ExecutionReport(rows, Counter(found.skipped))

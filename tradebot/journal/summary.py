@@ -10,6 +10,9 @@ transaction that writes it (:mod:`tradebot.journal.summary_sql`), and recomputed
   its reason), and
   the fills with the P&L they realised (average cost, :class:`Position`) and their slippage
   against the price their order was sized at;
+* per algorithm, all days together: the same counts and fills (what the whole journal's
+  report reads: a row per algorithm, however many days and symbols it traded), and the
+  fills per algorithm and day (the equity chart);
 * per (algorithm, symbol): the position (net quantity, average cost, realised P&L);
 * per leg (one INTENT, with a chased limit's market remainder): what the execution review
   measures (style, planned and filled quantity, fill cost, first, last and completing fill
@@ -24,6 +27,7 @@ whole journal: a leg is *closed* (nothing later changes it) when it fills comple
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -203,10 +207,16 @@ class Lookups(Protocol):
 class Store(Lookups, Protocol):
     """Where the summaries live while rows are folded (the database, or memory)."""
 
-    def count(self, algo_id: int, day: int, symbol: str, status: str, reason: str) -> None: ...
+    def count(self, algo_id: int, day: int, symbol: str, status: str, reason: str) -> None:
+        """One more row; counted for the day and symbol, and for the algorithm in all."""
+        ...
+
     def position(self, algo_id: int, symbol: str) -> Position: ...
     def set_position(self, algo_id: int, symbol: str, position: Position) -> None: ...
-    def add_pnl(self, algo_id: int, day: int, symbol: str, pnl: Pnl) -> None: ...
+    def add_pnl(self, algo_id: int, day: int, symbol: str, pnl: Pnl) -> None:
+        """One more fill; added to the day and symbol's, and the algorithm's running total."""
+        ...
+
     def leg(self, coid: str) -> Leg | None:
         """The leg ``coid``'s rows count toward (its own, or its chased limit's), if open."""
         ...
@@ -222,6 +232,12 @@ class Store(Lookups, Protocol):
     def note_intent(self, coid: str, price: Any) -> None:
         """An INTENT row was folded: its price, for its fills' :meth:`intent_price`."""
         ...
+
+
+def nearest_rank(fraction: float, n: int) -> int:
+    """The index (from 0, ascending) of the nearest-rank quantile among ``n`` values: the
+    execution review's time to fill is a time some leg really took."""
+    return max(0, math.ceil(fraction * n) - 1)
 
 
 def _is_algo(value: Any) -> bool:
@@ -386,6 +402,9 @@ class MemoryStore:
 
     def __init__(self, lookups: Lookups | None = None, *, keep_closed: bool = True) -> None:
         self.counts: dict[tuple[int, int, str, str, str], int] = {}
+        self.algo_counts: dict[tuple[int, str], int] = {}  # (algorithm, status), all days
+        self.algo_pnl: dict[int, Pnl] = {}  # per algorithm, all days, summed in write order
+        self.algo_day: dict[tuple[int, int], Pnl] = {}  # per algorithm and day (the chart)
         self.positions: dict[tuple[int, str], Position] = {}
         self.pnl: dict[tuple[int, int, str], Pnl] = {}
         self.legs: dict[str, Leg] = {}  # by every name a leg's rows may carry
@@ -399,6 +418,7 @@ class MemoryStore:
     def count(self, algo_id: int, day: int, symbol: str, status: str, reason: str) -> None:
         key = (algo_id, day, symbol, status, reason)
         self.counts[key] = self.counts.get(key, 0) + 1
+        self.algo_counts[algo_id, status] = self.algo_counts.get((algo_id, status), 0) + 1
 
     def position(self, algo_id: int, symbol: str) -> Position:
         found = self.positions.get((algo_id, symbol))
@@ -410,6 +430,8 @@ class MemoryStore:
     def add_pnl(self, algo_id: int, day: int, symbol: str, pnl: Pnl) -> None:
         key = (algo_id, day, symbol)
         self.pnl[key] = self.pnl.get(key, Pnl()) + pnl
+        self.algo_pnl[algo_id] = self.algo_pnl.get(algo_id, Pnl()) + pnl
+        self.algo_day[algo_id, day] = self.algo_day.get((algo_id, day), Pnl()) + pnl
 
     def leg(self, coid: str) -> Leg | None:
         found = self.legs.get(coid)

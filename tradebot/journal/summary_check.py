@@ -82,6 +82,27 @@ def _stored_pnl(conn: Conn) -> dict[Any, Pnl]:
     }
 
 
+def _stored_algo_counts(conn: Conn) -> dict[Any, int]:
+    rows = conn.execute("SELECT algo_id, status, n FROM sum_algo_count")
+    return {(int(a), str(st)): int(n) for a, st, n in rows}
+
+
+def _pnl_of(r: Any) -> Pnl:
+    return Pnl(int(r[0]), Decimal(r[1]), Decimal(r[2]), Decimal(r[3]))
+
+
+def _stored_algo_pnl(conn: Conn) -> dict[Any, Pnl]:
+    rows = conn.execute("SELECT algo_id, fills, realised, slippage, notional FROM sum_algo_pnl")
+    return {int(r[0]): _pnl_of(r[1:]) for r in rows}
+
+
+def _stored_algo_day(conn: Conn) -> dict[Any, Pnl]:
+    rows = conn.execute(
+        "SELECT algo_id, day, fills, realised, slippage, notional FROM sum_algo_day"
+    )
+    return {(int(r[0]), int(r[1])): _pnl_of(r[2:]) for r in rows}
+
+
 def _stored_positions(conn: Conn) -> dict[Any, Position]:
     rows = conn.execute("SELECT algo_id, symbol, qty, cost, realised FROM sum_position")
     return {
@@ -135,6 +156,9 @@ def verify(conn: Conn, *, limit: int = 5) -> Verdict:
         ("sum_count", store.counts, _stored_counts(conn)),
         ("sum_pnl", store.pnl, _stored_pnl(conn)),
         ("sum_position", store.positions, _stored_positions(conn)),
+        ("sum_algo_count", store.algo_counts, _stored_algo_counts(conn)),
+        ("sum_algo_pnl", store.algo_pnl, _stored_algo_pnl(conn)),
+        ("sum_algo_day", store.algo_day, _stored_algo_day(conn)),
     ):
         check = TableCheck(name)
         _compare(check, ours, stored, limit)

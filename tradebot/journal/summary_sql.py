@@ -28,6 +28,7 @@ from tradebot.journal.summary import (
     Position,
     SummaryRow,
     apply,
+    nearest_rank,
 )
 
 #: the summary tables, the same text on both databases (BIGINT is an INTEGER to SQLite)
@@ -77,8 +78,37 @@ TABLES = (
     )
     """,
     "CREATE TABLE sum_skipped (reason TEXT PRIMARY KEY, n BIGINT NOT NULL)",
+    """
+    CREATE TABLE sum_algo_count (
+        algo_id BIGINT NOT NULL, status TEXT NOT NULL, n BIGINT NOT NULL,
+        PRIMARY KEY (algo_id, status)
+    )
+    """,
+    """
+    CREATE TABLE sum_algo_day (
+        algo_id BIGINT NOT NULL, day BIGINT NOT NULL, fills BIGINT NOT NULL,
+        realised TEXT NOT NULL, slippage TEXT NOT NULL, notional TEXT NOT NULL,
+        PRIMARY KEY (algo_id, day)
+    )
+    """,
+    """
+    CREATE TABLE sum_algo_pnl (
+        algo_id BIGINT PRIMARY KEY, fills BIGINT NOT NULL, realised TEXT NOT NULL,
+        slippage TEXT NOT NULL, notional TEXT NOT NULL
+    )
+    """,
 )
-NAMES = ("sum_count", "sum_pnl", "sum_position", "sum_leg", "sum_style", "sum_skipped")
+NAMES = (
+    "sum_count",
+    "sum_pnl",
+    "sum_position",
+    "sum_leg",
+    "sum_style",
+    "sum_skipped",
+    "sum_algo_count",
+    "sum_algo_pnl",
+    "sum_algo_day",
+)
 
 _LEG_COLUMNS = (
     "algo_id, style, sign, planned, started, reference, chased, filled, cost, first_fill, "
@@ -235,6 +265,8 @@ class SqlStore(SqlLookups):
         """Drop everything remembered (what the database holds is read again)."""
         self._positions: dict[tuple[int, str], Position] = {}
         self._pnl: dict[tuple[int, int, str], Pnl] = {}
+        self._algo_pnl: dict[int, Pnl] = {}
+        self._algo_day: dict[tuple[int, int], Pnl] = {}
         self._figures: dict[tuple[int, str], Figures] = {}
         self._heads: dict[str, str | None] = {}  # a name -> its leg's id (None: no leg)
         self._legs: dict[str, Leg] = {}  # by the leg's own id
@@ -243,6 +275,9 @@ class SqlStore(SqlLookups):
 
     def _pending(self) -> None:
         self._counts: dict[tuple[int, int, str, str, str], int] = {}
+        self._algo_counts: dict[tuple[int, str], int] = {}
+        self._dirty_algo_pnl: set[int] = set()
+        self._dirty_algo_day: set[tuple[int, int]] = set()
         self._skips: dict[str, int] = {}
         self._touched: set[str] = set()  # legs to write back
         self._aliases: dict[str, str] = {}  # new names for a leg, to write
@@ -264,6 +299,7 @@ class SqlStore(SqlLookups):
     def count(self, algo_id: int, day: int, symbol: str, status: str, reason: str) -> None:
         key = (algo_id, day, symbol, status, reason)
         self._counts[key] = self._counts.get(key, 0) + 1
+        self._algo_counts[algo_id, status] = self._algo_counts.get((algo_id, status), 0) + 1
 
     def position(self, algo_id: int, symbol: str) -> Position:
         found = self._positions.get((algo_id, symbol))
@@ -296,6 +332,30 @@ class SqlStore(SqlLookups):
             found = Pnl(int(row[0]), Decimal(row[1]), Decimal(row[2]), Decimal(row[3]))
         self._pnl[key] = found + pnl
         self._dirty_pnl.add(key)
+        total = self._algo_pnl.get(algo_id)
+        if total is None:
+            row = self._conn.execute(
+                "INSERT INTO sum_algo_pnl (algo_id, fills, realised, slippage, notional) "
+                "VALUES (?, 0, '0', '0', '0') ON CONFLICT (algo_id) "
+                "DO UPDATE SET fills = sum_algo_pnl.fills "
+                "RETURNING fills, realised, slippage, notional",
+                (algo_id,),
+            ).fetchone()
+            total = Pnl(int(row[0]), Decimal(row[1]), Decimal(row[2]), Decimal(row[3]))
+        self._algo_pnl[algo_id] = total + pnl
+        self._dirty_algo_pnl.add(algo_id)
+        daily = self._algo_day.get((algo_id, day))
+        if daily is None:
+            row = self._conn.execute(
+                "INSERT INTO sum_algo_day (algo_id, day, fills, realised, slippage, notional) "
+                "VALUES (?, ?, 0, '0', '0', '0') ON CONFLICT (algo_id, day) "
+                "DO UPDATE SET fills = sum_algo_day.fills "
+                "RETURNING fills, realised, slippage, notional",
+                (algo_id, day),
+            ).fetchone()
+            daily = Pnl(int(row[0]), Decimal(row[1]), Decimal(row[2]), Decimal(row[3]))
+        self._algo_day[algo_id, day] = daily + pnl
+        self._dirty_algo_day.add((algo_id, day))
 
     def _read_leg(self, coid: str) -> None:
         # an UPDATE that changes nothing: it locks the row on PostgreSQL (FOR UPDATE is not
@@ -365,6 +425,24 @@ class SqlStore(SqlLookups):
                 "DO UPDATE SET n = sum_count.n + excluded.n",
                 (*key, n),
             )
+        for (algo_id, status), n in self._algo_counts.items():
+            execute(
+                "INSERT INTO sum_algo_count (algo_id, status, n) VALUES (?, ?, ?) "
+                "ON CONFLICT (algo_id, status) DO UPDATE SET n = sum_algo_count.n + excluded.n",
+                (algo_id, status, n),
+            )
+        for algo_id in self._dirty_algo_pnl:
+            execute(
+                "UPDATE sum_algo_pnl SET fills = ?, realised = ?, slippage = ?, notional = ? "
+                "WHERE algo_id = ?",
+                (*_pnl_params(self._algo_pnl[algo_id]), algo_id),
+            )
+        for algo_id, day in self._dirty_algo_day:
+            execute(
+                "UPDATE sum_algo_day SET fills = ?, realised = ?, slippage = ?, notional = ? "
+                "WHERE algo_id = ? AND day = ?",
+                (*_pnl_params(self._algo_day[algo_id, day]), algo_id, day),
+            )
         for algo_id, symbol in self._dirty_positions:
             p = self._positions[algo_id, symbol]
             execute(
@@ -412,7 +490,7 @@ class SqlStore(SqlLookups):
         if len(self._legs) > _KEEP_LEGS:
             self._legs.clear()
             self._heads.clear()
-        for kept in (self._positions, self._pnl, self._figures):
+        for kept in (self._positions, self._pnl, self._figures, self._algo_pnl, self._algo_day):
             if len(kept) > _KEEP_ROWS:
                 kept.clear()
         self._pending()
@@ -499,6 +577,22 @@ def write(conn: Conn, store: MemoryStore) -> None:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (algo, day, symbol, p.fills, _text(p.realised), _text(p.slippage), _text(p.notional)),
         )
+    for (algo, status), n in store.algo_counts.items():
+        conn.execute(
+            "INSERT INTO sum_algo_count (algo_id, status, n) VALUES (?, ?, ?)", (algo, status, n)
+        )
+    for algo, p in store.algo_pnl.items():
+        conn.execute(
+            "INSERT INTO sum_algo_pnl (algo_id, fills, realised, slippage, notional) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (algo, *_pnl_params(p)),
+        )
+    for (algo, day), p in store.algo_day.items():
+        conn.execute(
+            "INSERT INTO sum_algo_day (algo_id, day, fills, realised, slippage, notional) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (algo, day, *_pnl_params(p)),
+        )
     for (algo, symbol), pos in store.positions.items():
         conn.execute(
             "INSERT INTO sum_position (algo_id, symbol, qty, cost, realised) "
@@ -529,37 +623,46 @@ class Summaries:
     counts: dict[tuple[int, str], int] = field(default_factory=dict)  # (algo, status)
     pnl: dict[int, Pnl] = field(default_factory=dict)  # per algorithm
     styles: dict[tuple[int, str], Figures] = field(default_factory=dict)
-    fill_us: dict[tuple[int, str], list[int]] = field(default_factory=dict)
+    #: per (algorithm, style): time to fill at the median and the 90th percentile, in
+    #: microseconds, by nearest rank (None: no leg filled completely)
+    fill_times: dict[tuple[int, str], dict[float, int | None]] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
 
 
-def read(conn: Conn, *, since_day: int | None = None, until_day: int | None = None) -> Summaries:
-    """The report's figures: counts and P&L for the days ``[since_day, until_day)`` (all when
-    None); the execution figures of every leg."""
+#: the quantiles of the time to fill the report shows
+QUANTILES = (0.5, 0.9)
+_NTH_FILL = (
+    "SELECT fill_us FROM sum_leg WHERE algo_id = ? AND style = ? AND fill_us IS NOT NULL "
+    "ORDER BY fill_us LIMIT 1 OFFSET ?"
+)
+
+
+def read(conn: Conn) -> Summaries:
+    """The whole journal's report figures: a few rows per algorithm and execution style."""
     out = Summaries()
-    lo = -(2**62) if since_day is None else since_day
-    hi = 2**62 if until_day is None else until_day
     for algo, status, n in conn.execute(
-        "SELECT algo_id, status, sum(n) FROM sum_count WHERE day >= ? AND day < ? "
-        "AND status IN ('signal', 'intent', 'skipped', 'rejected', 'failed') "
-        "GROUP BY algo_id, status",
-        (lo, hi),
+        "SELECT algo_id, status, n FROM sum_algo_count "
+        "WHERE status IN ('signal', 'intent', 'skipped', 'rejected', 'failed')"
     ):
         out.counts[int(algo), str(status)] = int(n)
     for algo, fills, realised, slippage, notional in conn.execute(
-        "SELECT algo_id, fills, realised, slippage, notional FROM sum_pnl "
-        "WHERE day >= ? AND day < ? ORDER BY algo_id, day, symbol",
-        (lo, hi),
+        "SELECT algo_id, fills, realised, slippage, notional FROM sum_algo_pnl WHERE fills > 0"
     ):
-        key = int(algo)
-        add = Pnl(int(fills), Decimal(realised), Decimal(slippage), Decimal(notional))
-        out.pnl[key] = out.pnl.get(key, Pnl()) + add
+        out.pnl[int(algo)] = Pnl(
+            int(fills), Decimal(realised), Decimal(slippage), Decimal(notional)
+        )
     for row in conn.execute(f"SELECT algo_id, style, {_FIGURE_COLUMNS} FROM sum_style"):  # noqa: S608
         out.styles[int(row[0]), str(row[1])] = _figures_from(row[2:])
-    for algo, style, us in conn.execute(
-        "SELECT algo_id, style, fill_us FROM sum_leg WHERE fill_us IS NOT NULL"
-    ):
-        out.fill_us.setdefault((int(algo), str(style)), []).append(int(us))
+    for (algo, style), f in out.styles.items():
+        # the percentiles by an index walk (algo_id, style, fill_us), not every leg read
+        times: dict[float, int | None] = {}
+        for q in QUANTILES:
+            found = None
+            if f.filled_legs:
+                at = nearest_rank(q, f.filled_legs)
+                found = conn.execute(_NTH_FILL, (algo, style, at)).fetchone()
+            times[q] = None if found is None else int(found[0])
+        out.fill_times[algo, style] = times
     for reason, n in conn.execute("SELECT reason, n FROM sum_skipped"):
         out.skipped[str(reason)] = int(n)
     return out
@@ -574,13 +677,9 @@ def book(conn: Conn) -> PositionBook:
 def daily_pnl(conn: Conn) -> list[tuple[int, int, Decimal]]:
     """(day, algorithm, realised P&L that day), oldest first: the equity chart's points."""
     rows = conn.execute(
-        "SELECT day, algo_id, realised FROM sum_pnl WHERE fills > 0 ORDER BY day, algo_id"
+        "SELECT day, algo_id, realised FROM sum_algo_day WHERE fills > 0 ORDER BY day, algo_id"
     ).fetchall()
-    totals: dict[tuple[int, int], Decimal] = {}
-    for day, algo, realised in rows:
-        key = (int(day), int(algo))
-        totals[key] = totals.get(key, Decimal(0)) + Decimal(realised)
-    return [(day, algo, value) for (day, algo), value in totals.items()]
+    return [(int(day), int(algo), Decimal(realised)) for day, algo, realised in rows]
 
 
 def open_exit_ids(conn: Conn) -> list[str]:
