@@ -9,7 +9,7 @@ closed (only the legs still open are held).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -54,68 +54,66 @@ class Verdict:
 
 
 def _compare(
-    check: TableCheck,
-    ours: Mapping[Any, Any],
-    stored: Mapping[Any, Any],
-    limit: int,
-    show: Callable[[Any], str] = repr,
+    check: TableCheck, ours: dict[Any, Any], stored: Iterable[tuple[Any, Any]], limit: int
 ) -> None:
-    for key in sorted(set(ours) | set(stored), key=repr):
+    """Each stored row against ours (taken out of ``ours`` as it goes: the stored table is
+    streamed, never held), then what only ours has."""
+    for key, theirs in stored:
         check.rows += 1
-        mine, theirs = ours.get(key), stored.get(key)
+        mine = ours.pop(key, None)
         if mine != theirs:
-            check.differ(f"{key}: rows say {show(mine)}, summary holds {show(theirs)}", limit)
+            check.differ(f"{key}: rows say {mine!r}, summary holds {theirs!r}", limit)
+    for key, mine in sorted(ours.items(), key=lambda kv: repr(kv[0])):
+        check.rows += 1
+        check.differ(f"{key}: rows say {mine!r}, summary holds None", limit)
 
 
-def _stored_counts(conn: Conn) -> dict[Any, int]:
+def _stored_counts(conn: Conn) -> Iterator[tuple[Any, int]]:
     rows = conn.execute("SELECT algo_id, day, symbol, status, reason, n FROM sum_count")
-    return {(int(a), int(d), str(s), str(st), str(r)): int(n) for a, d, s, st, r, n in rows}
+    return (((int(a), int(d), str(s), str(st), str(r)), int(n)) for a, d, s, st, r, n in rows)
 
 
-def _stored_pnl(conn: Conn) -> dict[Any, Pnl]:
+def _stored_pnl(conn: Conn) -> Iterator[tuple[Any, Pnl]]:
     rows = conn.execute(
         "SELECT algo_id, day, symbol, fills, realised, slippage, notional FROM sum_pnl"
     )
-    return {
-        (int(a), int(d), str(s)): Pnl(int(f), Decimal(r), Decimal(sl), Decimal(n))
-        for a, d, s, f, r, sl, n in rows
-    }
+    return (((int(r[0]), int(r[1]), str(r[2])), _pnl_of(r[3:])) for r in rows)
 
 
-def _stored_algo_counts(conn: Conn) -> dict[Any, int]:
+def _stored_algo_counts(conn: Conn) -> Iterator[tuple[Any, int]]:
     rows = conn.execute("SELECT algo_id, status, n FROM sum_algo_count")
-    return {(int(a), str(st)): int(n) for a, st, n in rows}
+    return (((int(a), str(st)), int(n)) for a, st, n in rows)
 
 
 def _pnl_of(r: Any) -> Pnl:
     return Pnl(int(r[0]), Decimal(r[1]), Decimal(r[2]), Decimal(r[3]))
 
 
-def _stored_algo_pnl(conn: Conn) -> dict[Any, Pnl]:
+def _stored_algo_pnl(conn: Conn) -> Iterator[tuple[Any, Pnl]]:
     rows = conn.execute("SELECT algo_id, fills, realised, slippage, notional FROM sum_algo_pnl")
-    return {int(r[0]): _pnl_of(r[1:]) for r in rows}
+    return ((int(r[0]), _pnl_of(r[1:])) for r in rows)
 
 
-def _stored_algo_day(conn: Conn) -> dict[Any, Pnl]:
+def _stored_algo_day(conn: Conn) -> Iterator[tuple[Any, Pnl]]:
     rows = conn.execute(
         "SELECT algo_id, day, fills, realised, slippage, notional FROM sum_algo_day"
     )
-    return {(int(r[0]), int(r[1])): _pnl_of(r[2:]) for r in rows}
+    return (((int(r[0]), int(r[1])), _pnl_of(r[2:])) for r in rows)
 
 
-def _stored_positions(conn: Conn) -> dict[Any, Position]:
+def _stored_positions(conn: Conn) -> Iterator[tuple[Any, Position]]:
     rows = conn.execute("SELECT algo_id, symbol, qty, cost, realised FROM sum_position")
-    return {
-        (int(a), str(s)): Position(Decimal(q), Decimal(c), Decimal(r)) for a, s, q, c, r in rows
-    }
+    return (
+        ((int(a), str(s)), Position(Decimal(q), Decimal(c), Decimal(r))) for a, s, q, c, r in rows
+    )
 
 
-def _stored_figures(conn: Conn) -> dict[Any, Figures]:
+def _stored_figures(conn: Conn) -> Iterator[tuple[Any, Figures]]:
     rows = conn.execute(
         "SELECT algo_id, style, legs, filled_legs, partial_legs, unfilled_legs, working, "
         "unmeasured_legs, planned_qty, filled_qty, slippage, slipped_notional FROM sum_style"
     )
-    return {(int(r[0]), str(r[1])): _figures_from(r[2:]) for r in rows}
+    return (((int(r[0]), str(r[1])), _figures_from(r[2:])) for r in rows)
 
 
 _LEG = (
@@ -167,7 +165,7 @@ def verify(conn: Conn, *, limit: int = 5) -> Verdict:
     styles = TableCheck("sum_style")
     _compare(styles, store.figures, _stored_figures(conn), limit)
     skipped = TableCheck("sum_skipped")
-    stored_skips = {str(r): int(n) for r, n in conn.execute("SELECT reason, n FROM sum_skipped")}
+    stored_skips = ((str(r), int(n)) for r, n in conn.execute("SELECT reason, n FROM sum_skipped"))
     _compare(skipped, store.skipped, stored_skips, limit)
     tables += [styles, skipped]
     return Verdict(tables, rows)

@@ -67,6 +67,9 @@ TABLES = (
     )
     """,
     "CREATE INDEX ix_sum_leg_fill ON sum_leg (algo_id, style, fill_us)",
+    # the exits still open (the Positions page's live exits), without a scan of every leg
+    "CREATE INDEX ix_sum_leg_open_exit ON sum_leg (coid) "
+    "WHERE closed = 0 AND substr(style, 1, 5) = 'exit '",
     """
     CREATE TABLE sum_style (
         algo_id BIGINT NOT NULL, style TEXT NOT NULL,
@@ -686,7 +689,6 @@ def open_exit_ids(conn: Conn) -> list[str]:
     """The client order ids of exits whose leg is not closed: a superset of the exits live at
     the broker (a closed leg filled completely or ended)."""
     rows = conn.execute(
-        "SELECT coid FROM sum_leg "
-        "WHERE coid = head AND closed = 0 AND substr(style, 1, 5) = 'exit '"
+        "SELECT coid, head FROM sum_leg WHERE closed = 0 AND substr(style, 1, 5) = 'exit '"
     ).fetchall()
-    return [str(r[0]) for r in rows]
+    return [str(coid) for coid, head in rows if coid == head]
