@@ -87,10 +87,21 @@ class JournalBase(ABC):
     def _writing(self) -> Iterator[Conn]:
         """:meth:`_tx`, with the summaries of the rows written in it flushed before the
         commit (:class:`~tradebot.journal.summary_sql.Tx`): in the same transaction."""
-        with self._tx() as conn:
-            tx = summary_sql.Tx(conn)
-            yield tx
-            tx.flush()
+        kept = self._kept_summaries()
+        try:
+            with self._tx() as conn:
+                tx = summary_sql.Tx(conn, kept)
+                yield tx
+                tx.flush()
+        except BaseException:
+            if kept is not None:
+                kept.forget()  # rolled back: what it remembered may not be in the database
+            raise
+
+    def _kept_summaries(self) -> summary_sql.SqlStore | None:
+        """The summary store kept from one write transaction to the next: only a journal that
+        is its database's only writer may keep one (see :class:`~.summary_sql.SqlStore`)."""
+        return None
 
     def _claim(self, conn: Conn, signal_id: int | None, plan: Plan) -> None:  # noqa: B027
         """A hook: a store shared by several processes records the legs ``plan`` decided."""
@@ -349,6 +360,9 @@ class JournalBase(ABC):
     def rebuild_summaries(self) -> None:
         """Build the summaries again from every row, in one transaction: after rows were copied
         in as stored (``tradebot journal migrate``), which keeps no summary."""
+        kept = self._kept_summaries()
+        if kept is not None:
+            kept.forget()
         with self._tx() as conn:
             for name in summary_sql.NAMES:
                 conn.execute(f"DELETE FROM {name}")  # noqa: S608 (constant table names)
