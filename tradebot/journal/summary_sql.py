@@ -283,6 +283,7 @@ class SqlStore(SqlLookups):
         self._dirty_algo_day: set[tuple[int, int]] = set()
         self._skips: dict[str, int] = {}
         self._touched: set[str] = set()  # legs to write back
+        self._looked_up: set[str] = set()  # names read from the database in this transaction
         self._aliases: dict[str, str] = {}  # new names for a leg, to write
         self._dirty_positions: set[tuple[int, str]] = set()
         self._dirty_pnl: set[tuple[int, int, str]] = set()
@@ -363,6 +364,7 @@ class SqlStore(SqlLookups):
     def _read_leg(self, coid: str) -> None:
         # an UPDATE that changes nothing: it locks the row on PostgreSQL (FOR UPDATE is not
         # SQLite's, whose writer holds the whole database anyway)
+        self._looked_up.add(coid)
         row = self._conn.execute(_LEG_SELECT, (coid,)).fetchone()
         if row is None:
             self._heads[coid] = None
@@ -486,10 +488,21 @@ class SqlStore(SqlLookups):
             self.forget()
             return
         # what stays remembered: open legs (a closed one changes no more), rows seen
+        # (only what this transaction looked at is pruned: never a walk over all it keeps)
         for coid in self._touched:
             if self._legs[coid].closed:
                 del self._legs[coid]
-        self._heads = {n: h for n, h in self._heads.items() if h is not None and h in self._legs}
+        for name in self._looked_up:
+            points_to = self._heads.get(name)
+            found = None if points_to is None else self._legs.get(points_to)
+            if found is None or found.closed:
+                self._heads.pop(name, None)
+                if found is not None:
+                    del self._legs[found.coid]
+        for coid in self._touched:
+            for name in (coid, remainder_id(coid)):
+                if self._heads.get(name) == coid and coid not in self._legs:
+                    del self._heads[name]
         if len(self._legs) > _KEEP_LEGS:
             self._legs.clear()
             self._heads.clear()
