@@ -228,12 +228,25 @@ class SqlLookups:
 
 
 _LEG_SELECT = f"UPDATE sum_leg SET closed = closed WHERE coid = ? RETURNING head, {_LEG_COLUMNS}"  # noqa: S608
-_LEG_UPSERT = (
-    f"INSERT INTO sum_leg (coid, head, {_LEG_COLUMNS}) "  # noqa: S608
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+_LEG_UPSERT_MANY = (
+    f"INSERT INTO sum_leg (coid, head, {_LEG_COLUMNS}) VALUES {{rows}} "  # noqa: S608
     "ON CONFLICT (coid) DO UPDATE SET head = excluded.head, "
     + ", ".join(f"{c} = excluded.{c}" for c in _LEG_COLUMNS.split(", "))
 )
+#: rows per multi-row statement (SQLite binds at most 32,766 values; a leg row binds 17)
+_MANY = 200
+
+
+def _upsert_many(conn: Conn, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """``sql`` (an INSERT with ``{rows}`` where its VALUES go) for many rows, a few hundred
+    per statement: a batch costs a few statements, not one per row."""
+    for start in range(0, len(rows), _MANY):
+        chunk = rows[start : start + _MANY]
+        marks = "(" + ", ".join("?" * len(chunk[0])) + ")"
+        params = [value for row in chunk for value in row]
+        conn.execute(sql.format(rows=", ".join([marks] * len(chunk))), params)
+
+
 _REMAINDER_SUFFIX = remainder_id("")
 _FIGURE_SETS = ", ".join(f"{c} = ?" for c in _FIGURE_COLUMNS.split(", "))
 
@@ -423,13 +436,13 @@ class SqlStore(SqlLookups):
     def flush(self) -> None:
         """Write back what this transaction changed (counters as increments)."""
         execute = self._conn.execute
-        for key, n in self._counts.items():
-            execute(
-                "INSERT INTO sum_count (algo_id, day, symbol, status, reason, n) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (algo_id, day, symbol, status, reason) "
-                "DO UPDATE SET n = sum_count.n + excluded.n",
-                (*key, n),
-            )
+        _upsert_many(
+            self._conn,
+            "INSERT INTO sum_count (algo_id, day, symbol, status, reason, n) VALUES {rows} "
+            "ON CONFLICT (algo_id, day, symbol, status, reason) "
+            "DO UPDATE SET n = sum_count.n + excluded.n",
+            [(*key, n) for key, n in self._counts.items()],
+        )
         for (algo_id, status), n in self._algo_counts.items():
             execute(
                 "INSERT INTO sum_algo_count (algo_id, status, n) VALUES (?, ?, ?) "
@@ -462,9 +475,11 @@ class SqlStore(SqlLookups):
                 "WHERE algo_id = ? AND day = ? AND symbol = ?",
                 (*_pnl_params(pnl), *day_key),
             )
-        for coid in sorted(self._touched):
-            leg = self._legs[coid]
-            execute(_LEG_UPSERT, (coid, coid, *_leg_params(leg)))
+        _upsert_many(
+            self._conn,
+            _LEG_UPSERT_MANY,
+            [(c, c, *_leg_params(self._legs[c])) for c in sorted(self._touched)],
+        )
         for alias, head in self._aliases.items():
             if self._heads.get(alias) == head:  # not since made a leg of its own
                 execute(
