@@ -10,7 +10,9 @@ order id; nothing here sends it again.
 
 Every journal write runs in a worker thread (``asyncio.to_thread``): an fsync never blocks the
 event loop. ``on_step(name)`` is called at each step boundary (see :class:`Step`); it exists so
-the crash tests can kill the process at a precise point, and costs nothing when unset.
+the crash tests can kill the process at a precise point, and costs nothing when unset; the
+crash matrix's fault injection (:mod:`tradebot.faults`) is chained in front of it, and is nothing
+at all unless its environment variable asks for it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from tradebot import faults
 from tradebot.broker.base import Broker, OrderSnapshot
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderEvent, OrderFilled
@@ -97,7 +100,7 @@ class Executor:
         self.journal = journal
         self.broker = broker
         self.book = book
-        self._on_step = on_step
+        self._on_step = faults.chain(on_step)
 
     def _step(self, step: Step) -> None:
         if self._on_step is not None:

@@ -19,6 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tradebot import faults
 from tradebot.broker.base import OrderSnapshot
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderEvent
@@ -166,7 +167,10 @@ class JournalBase(ABC):
                 qty=intent.qty,
                 data=dict(data),
             )
-            return conn.execute(INSERT, row.params()).lastrowid or 0
+            row_id = conn.execute(INSERT, row.params()).lastrowid or 0
+        # a step of the crash matrix (tradebot/faults.py): the command is durable, not yet sent
+        faults.reached(f"{status}_recorded:{data.get('step', '')}")
+        return row_id
 
     def record_drift(self, symbol: str, ours: Decimal, broker: Decimal) -> int:
         detail = f"journal net {ours} != broker {broker} (difference {broker - ours})"
@@ -179,7 +183,9 @@ class JournalBase(ABC):
     # -- the order story ------------------------------------------------------------------------
     def record_signal(self, signal: Signal) -> int:
         with self._tx() as conn:
-            return orderlog.insert_signal(conn, signal)
+            signal_id = orderlog.insert_signal(conn, signal)
+        faults.reached("signal_recorded")  # a crash-matrix step (tradebot/faults.py)
+        return signal_id
 
     def record_plan(self, signal_id: int | None, plan: Plan) -> tuple[OrderIntent, ...]:
         with self._tx() as conn:
