@@ -13,7 +13,9 @@ before them, so the cell would repeat that one: ``before_submit`` (the intent is
 nothing happened since the previous step) and ``submit_returned`` (the broker has the order and
 the bot recorded nothing: the ``broker:submit`` cell, killed by the server after applying the
 request, so the bot never hears the answer); likewise ``plan_journaled`` right after
-``signal_journaled`` (one commit).
+``signal_journaled`` (one commit). The event stream's steps (``fill_received``,
+``fill_recorded``) record whatever event arrives, the same way whichever path placed the order:
+they are cells of the open path only (the matrix must fit in CI's budget).
 
 Each **cell** then runs the path again on a fresh symbol in the same running bot, armed to die at
 that point (kill -9: the bot through ``TRADEBOT_FAULT=@file``, or the server killing it on the
@@ -61,6 +63,9 @@ SETTLE = 12.0  # seconds a cell's symbol may take to settle after the restart
 READY = 30.0  # seconds for a bot to start, subscribe, or die at its kill point
 #: traced steps whose kill leaves the state of the point before them (see the docstring)
 SAME_AS_BEFORE = frozenset({"before_submit", "submit_returned"})
+#: the broker's event stream: it records each event the same way whatever placed the order,
+#: so its steps are cells of one path (the open), not of every path
+STREAM_STEPS = frozenset({"fill_received", "fill_recorded"})
 #: broker requests that change its state, by the kind named in the trace
 BROKER_KINDS = {("POST", "/v2/orders"): "broker:submit", ("DELETE", "/v2/orders/"): "broker:cancel"}
 OPEN = ("new", "accepted", "held", "pending_new", "partially_filled", "pending_cancel")
@@ -146,15 +151,18 @@ class Cell:
         return self.step.startswith("broker:")
 
 
-def cells_from(trace: Sequence[str]) -> list[Cell]:
-    """The kill points of one traced path (its lines after the marker), see the docstring."""
+def cells_from(trace: Sequence[str], *, stream: bool = True) -> list[Cell]:
+    """The kill points of one traced path (its lines after the marker), see the docstring;
+    ``stream``: with the broker's event stream's own steps (:data:`STREAM_STEPS`)."""
     counts: Counter[str] = Counter()
     out: list[Cell] = []
     previous = ""
     for step in trace:
         counts[step] += 1
-        same = step in SAME_AS_BEFORE or (
-            step == "plan_journaled" and previous == "signal_journaled"
+        same = (
+            step in SAME_AS_BEFORE
+            or (step == "plan_journaled" and previous == "signal_journaled")
+            or (not stream and step in STREAM_STEPS)
         )
         if not same:
             out.append(Cell(step, counts[step]))
@@ -276,6 +284,7 @@ class CrashPath:
     history: bool = False
     processes: int = 1
     backends: tuple[str, ...] = ("sqlite", "postgres")
+    stream: bool = False  # the event stream's steps are cells of this path (see STREAM_STEPS)
     what: str = ""  # one line for the README's table
 
 
@@ -293,6 +302,7 @@ def config_text(
     text = text.replace("  connections: 2\n", "  connections: 1\n")
     text = text.replace("  email:", f"  algorithms: [{path.algo}]\n  email:")
     text = text.replace("  recheck_interval: 1", FAST_FAILOVER)
+    text += "dashboard:\n  port: 0\n"  # several bots on one machine: a free port each
     if path.keys:
         heading = HEADINGS[path.algo]
         text = text.replace(heading, heading + path.keys)
@@ -334,17 +344,22 @@ async def rig(folder: Path, path: CrashPath, url: str | None) -> AsyncIterator[R
 
 async def start(rig: Rig, proc: Process, *, standby: bool = False) -> None:
     """Start (or restart) one process and wait until it listens (and, several: its role)."""
-    said = proc.bot.output().count("standby:")
+    said = len(proc.bot.output())
     before = set(rig.hub.joined(rig.path.algo))
     await proc.bot.start()
     await until(
         lambda: bool(set(rig.hub.joined(rig.path.algo)) - before) or not proc.bot.running,
         "the bot subscribed",
+        2 * READY,
     )
     if not proc.bot.running:
         raise AssertionError(f"the bot exited at start:\n{proc.bot.output()[-3000:]}")
-    if standby:
-        await until(lambda: proc.bot.output().count("standby:") > said, "the standby")
+    if standby:  # its banner names its role once the journal is open
+        await until(
+            lambda: "STANDBY" in proc.bot.output()[said:] or not proc.bot.running,
+            "the standby",
+            2 * READY,
+        )
 
 
 def _size(path: Path) -> int:
@@ -352,7 +367,7 @@ def _size(path: Path) -> int:
 
 
 async def quiet(trace: Path) -> None:
-    """Wait until the bot has stopped reaching steps (its trace unchanged for 0.3 s): what a
+    """Wait until the bot has stopped reaching steps (its trace unchanged for 0.25 s): what a
     path's preparation set going has finished before a cell arms the bot."""
     loop = asyncio.get_running_loop()
     size, since, end = -1, loop.time(), loop.time() + READY
@@ -360,7 +375,7 @@ async def quiet(trace: Path) -> None:
         now_size = _size(trace)
         if now_size != size:
             size, since = now_size, loop.time()
-        elif loop.time() - since >= 0.3:
+        elif loop.time() - since >= 0.25:
             return
         await asyncio.sleep(0.05)
     raise TimeoutError("the bot never went quiet")

@@ -85,7 +85,7 @@ async def buy_unheard(rig: Rig, symbol: str) -> None:
 
 TRAILING = "    exits: {trailing_stop_pct: 1}\n"
 PATHS = (
-    CrashPath("open", 14, buy, TEN, what="an open at market"),
+    CrashPath("open", 14, buy, TEN, stream=True, what="an open at market"),
     CrashPath("close", 14, close, Decimal(0), prep=bought, what="a close of a holding"),
     CrashPath(
         "flip", 14, sell_open, -TEN, prep=bought, what="an open against a holding: flatten, open"
@@ -164,7 +164,7 @@ async def run_matrix(folder: Path, path: CrashPath, url: str | None) -> list[Out
         assert not baseline, f"{path.name} without a kill: {baseline}"
         await quiet(lead.trace)
         traced = trace_after(lead.trace, "# traced")
-        cells = cells_from(traced)
+        cells = cells_from(traced, stream=path.stream)
         # the path must have reached the journal and the broker: a matrix of nothing passes
         assert any(c.at_broker for c in cells) and any(not c.at_broker for c in cells), traced
         # 2. one cell per kill point, each on a symbol of its own
