@@ -48,6 +48,7 @@ from tests.e2e.harness import (
     entries,
 )
 from tradebot.core.orders import IntentRole
+from tradebot.exceptions import JournalError
 from tradebot.journal.opener import open_journal
 from tradebot.journal.postgres import open_postgres
 from tradebot.journal.records import Status
@@ -292,7 +293,7 @@ HEADINGS = {
     14: "  14:\n    name: Minotaur 1-Stock\n",
     16: "  16:\n    name: Minotaur 3-Stock\n",
 }
-FAST_FAILOVER = "  recheck_interval: 1\n  failover_timeout: 2"
+FAST_FAILOVER = "  recheck_interval: 1\n  failover_timeout: 1"
 
 
 def config_text(
@@ -342,8 +343,25 @@ async def rig(folder: Path, path: CrashPath, url: str | None) -> AsyncIterator[R
         server.stop()
 
 
+def _lease_live(url: str) -> bool:
+    try:
+        with open_postgres(url, readonly=True) as store:
+            lead = store.leadership()
+    except JournalError:  # no journal yet: nobody leads
+        return False
+    return lead is not None and lead[2]
+
+
 async def start(rig: Rig, proc: Process, *, standby: bool = False) -> None:
-    """Start (or restart) one process and wait until it listens (and, several: its role)."""
+    """Start (or restart) one process and wait until it listens (and, several: its role).
+
+    A process started while the lease of the one killed is still live would start as a standby
+    and take over at its expiry, closing the connections it listened on and opening the
+    leader's: a frame pushed between the two is heard by no one (the history would bring it
+    back; here it is off). So a lone process is restarted once the dead one's lease is over.
+    """
+    if isinstance(rig.journal, str) and not standby:
+        await until(lambda: not _lease_live(str(rig.journal)), "the dead leader's lease to end")
     said = len(proc.bot.output())
     before = set(rig.hub.joined(rig.path.algo))
     await proc.bot.start()
@@ -354,6 +372,12 @@ async def start(rig: Rig, proc: Process, *, standby: bool = False) -> None:
     )
     if not proc.bot.running:
         raise AssertionError(f"the bot exited at start:\n{proc.bot.output()[-3000:]}")
+    if isinstance(rig.journal, str) and not standby:
+        await until(
+            lambda: "role     leader" in proc.bot.output()[said:] or not proc.bot.running,
+            "the leader",
+            2 * READY,
+        )
     if standby:  # its banner names its role once the journal is open
         await until(
             lambda: "STANDBY" in proc.bot.output()[said:] or not proc.bot.running,

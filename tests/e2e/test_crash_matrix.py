@@ -180,6 +180,7 @@ async def run_matrix(folder: Path, path: CrashPath, url: str | None) -> list[Out
                 the_rig.server.arm(cell.step, cell.nth, lead.pid)
             else:
                 lead.arm.write_text(f"{cell.step}:{cell.nth}")
+            listening = set(the_rig.hub.joined(path.algo))
             await path.act(the_rig, symbol)
             try:
                 await until(lambda p=lead: not p.bot.running, f"the kill at {cell.label}")
@@ -196,6 +197,11 @@ async def run_matrix(folder: Path, path: CrashPath, url: str | None) -> list[Out
             assert reached == cell.nth, f"{path.name} killed elsewhere than {cell.label}"
             if path.processes > 1:  # a standby takes over; the dead one comes back as standby
                 await until(lambda p=lead: _other_leads(the_rig, p), "a take-over")
+                # the standby that took over listens again, on connections of the leader's
+                await until(
+                    lambda seen=listening: bool(set(the_rig.hub.joined(path.algo)) - seen),
+                    "the new leader subscribed",
+                )
                 await start(the_rig, lead, standby=True)
             else:
                 await start(the_rig, lead)
