@@ -38,7 +38,7 @@ def test_unset_it_is_nothing_the_hook_is_passed_through_and_no_step_kills() -> N
 from tradebot import faults
 hook = print
 assert faults.chain(hook) is hook and faults.chain(None) is None
-assert faults.reached is faults._nothing
+assert faults.reached is faults._nothing and not faults.ARMED
 for step in ("signal_journaled", "before_submit"):
     faults.reached(step)
 print("alive")

@@ -16,8 +16,9 @@ for it:
 A step is a name the code passes to :func:`reached` at a boundary: the executor's
 :class:`~tradebot.execution.executor.Step` (through its ``on_step`` hook, see :func:`chain`) and
 the journal's command rows (``exit_recorded:cancel_for_close``, ``chase_recorded:cancel``...).
-With neither variable set (always, outside the tests) :func:`reached` does nothing and
-:func:`chain` returns the hook it was given: nothing is read, written or compared.
+With neither variable set (always, outside the tests) :data:`ARMED` is false, :func:`reached`
+does nothing and :func:`chain` returns the hook it was given: nothing is read, written or
+compared.
 """
 
 from __future__ import annotations
@@ -87,6 +88,9 @@ def _armed() -> Callable[[str], None] | None:
 
 _ARMED = _armed()
 
+#: whether the environment asked for anything (a caller that must build the step's name tests
+#: it first, so that outside the matrix not even the name is made)
+ARMED = _ARMED is not None
 #: call at a step boundary with the step's name (does nothing unless the environment asks)
 reached: Callable[[str], None] = _ARMED or _nothing
 

@@ -168,8 +168,8 @@ class JournalBase(ABC):
                 data=dict(data),
             )
             row_id = conn.execute(INSERT, row.params()).lastrowid or 0
-        # a step of the crash matrix (tradebot/faults.py): the command is durable, not yet sent
-        faults.reached(f"{status}_recorded:{data.get('step', '')}")
+        if faults.ARMED:  # a crash-matrix step (tradebot/faults.py): durable, not yet sent
+            faults.reached(f"{status}_recorded:{data.get('step', '')}")
         return row_id
 
     def record_drift(self, symbol: str, ours: Decimal, broker: Decimal) -> int:
@@ -184,7 +184,8 @@ class JournalBase(ABC):
     def record_signal(self, signal: Signal) -> int:
         with self._tx() as conn:
             signal_id = orderlog.insert_signal(conn, signal)
-        faults.reached("signal_recorded")  # a crash-matrix step (tradebot/faults.py)
+        if faults.ARMED:  # a crash-matrix step (tradebot/faults.py)
+            faults.reached("signal_recorded")
         return signal_id
 
     def record_plan(self, signal_id: int | None, plan: Plan) -> tuple[OrderIntent, ...]:
