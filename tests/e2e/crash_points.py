@@ -442,7 +442,9 @@ def verdict(rig: Rig, symbol: str) -> list[str]:
     if ours != theirs:
         wrong.append(f"journal holds {ours}, broker {theirs}")
     if rig.held(symbol) != path.expected:
-        wrong.append(f"algorithm holds {rig.held(symbol)}, expected {path.expected}")
+        refused = rig.store_rows(symbols=(symbol,), statuses=(Status.REJECTED, Status.FAILED))
+        why = "".join(f" ({e.status}: {e.detail})" for e in refused)
+        wrong.append(f"algorithm holds {rig.held(symbol)}, expected {path.expected}{why}")
     exits = {e.client_order_id for e in intents if e.data.get("role") == IntentRole.EXIT}
     stray = [o for o in rig.working(symbol) if o["client_order_id"] not in exits]
     if stray:
