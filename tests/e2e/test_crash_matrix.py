@@ -4,9 +4,8 @@ left working that should not be. On SQLite and PostgreSQL. How the kill points a
 what each cell checks: :mod:`tests.e2e.crash_points`.
 
 Each test runs one path on one backend: the path once, traced, then one cell per kill point.
-The matrix is written to ``tests/artifacts/crash_matrix/`` and printed as a table by
-``python -m tests.e2e.test_crash_matrix --table`` (also written to
-``tests/artifacts/crash_matrix.md``).
+Each run writes its cells to ``tests/artifacts/crash_matrix/`` and the table so far to
+``tests/artifacts/crash_matrix.md``; ``python -m tests.e2e.test_crash_matrix --table`` prints it.
 """
 
 from __future__ import annotations
@@ -261,6 +260,7 @@ async def test_crash_matrix(
     began = time.monotonic()
     outcomes = await run_matrix(tmp_path, path, url)
     write_artifact(backend, path, outcomes, time.monotonic() - began)
+    TABLE.write_text(table())  # the matrix so far, for a person or a CI artifact
     _check(path, backend, outcomes)
 
 
