@@ -255,10 +255,20 @@ async def test_one_executes_and_failover_sends_every_leg_once(
                 paused.proc.send_signal(signal.SIGCONT)
                 async with asyncio.timeout(30):
                     assert await paused.proc.wait() == 4
-                # whichever it meets first on waking: its lease renewal, or the fence of the
-                # intent for the frame it read from its socket
+                # whichever it meets first on waking: its lease renewal, the fence of the intent
+                # for the frame it read from its socket, or (paused inside a transaction, more
+                # likely with every core busy) the server having ended that transaction and its
+                # session (idle_in_transaction_session_timeout), so nothing of it was committed
                 woke = paused.output()
-                assert "taken over by another process" in woke or "no longer the leader" in woke
+                assert any(
+                    reason in woke
+                    for reason in (
+                        "taken over by another process",
+                        "no longer the leader",
+                        "idle-in-transaction timeout",
+                        "server closed the connection unexpectedly",
+                    )
+                ), woke
                 await push(SYMBOLS[4])
                 await until(lambda: ordered(SYMBOLS[4]), "an order after the wake-up")
 

@@ -1,4 +1,4 @@
-"""Several processes opening one empty PostgreSQL journal at the same instant (issue 19, item 5):
+"""Several processes opening one empty PostgreSQL journal at the same instant:
 exactly one creates the schema, the others wait for it and open the journal it made.
 
 Real processes (``spawn``: nothing inherited from pytest but the arguments), each holding its own
