@@ -60,13 +60,15 @@ from typing import Any
 from pydantic import SecretStr
 
 from tradebot.broker.alpaca import AlpacaBroker
-from tradebot.config.model import AlpacaConfig, Mode
+from tradebot.config.model import AlpacaConfig, Config, Mode
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import client_order_id, remainder_id
 from tradebot.core.orders import ChaseTerms, IntentRole, OrderIntent, OrderType, Plan, TimeInForce
+from tradebot.core.risk import DayState
 from tradebot.core.signal import Leg, LegKind, Side, Signal
 from tradebot.execution import Executor
 from tradebot.execution.chaser import Chaser
+from tradebot.execution.limits_in_force import LimitsInForce
 from tradebot.journal import open_journal
 from tradebot.journal.execution_review import StyleStats, execution_report
 from tradebot.simulators.alpaca.faults import FillScript
@@ -114,6 +116,21 @@ def adapter(server: AlpacaServer) -> AlpacaBroker:
         timeout=5,
     )
     return AlpacaBroker(config, Mode.PAPER, key_id=SecretStr(KEY), secret_key=SecretStr(SECRET))
+
+
+def no_limits(broker: AlpacaBroker, now: Callable[[], datetime]) -> LimitsInForce:
+    """The remainders' limits: every algorithm configured, no risk limit set (the benchmark
+    measures how orders execute, not what the limits refuse)."""
+    algorithms = {
+        algo_id: {"strategy": "fixed_shares", "params": {"shares": int(QTY)}}
+        for algo_id in range(1, ALGOS + 1)
+    }
+    rules = Config.model_validate({"algorithms": algorithms}).planning
+
+    async def today() -> DayState:
+        return DayState()
+
+    return LimitsInForce(rules=lambda: rules, day=today, market=broker.reference_prices, now=now)
 
 
 def intent_for(leg: Leg, style: str, reference: Decimal) -> OrderIntent:
@@ -165,6 +182,7 @@ class Run:
                     stopping=asyncio.Event(),
                     max_age=timedelta(days=1),
                     now=self.now,
+                    limits=no_limits(broker, self.now),
                     monotonic=lambda: float(self.second),
                 )
                 await self.loop(server, executor, chaser, points)

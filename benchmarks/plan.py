@@ -84,7 +84,8 @@ def measure(runs: int, limits: bool) -> list[float]:
     marks = {symbol: Decimal(50) for symbol in SYMBOLS}
     assets = {s: AssetInfo(s, shortable=True, fractionable=True) for s in ("NEWA", "NEWB", "NEWC")}
     now = signal.received_at
-    market = MarketPrices({leg.symbol: leg.price for leg in signal.legs})  # the broker agrees
+    prices = {leg.symbol: leg.price for leg in signal.legs}  # the broker agrees, just traded
+    market = MarketPrices(prices, as_of=dict.fromkeys(prices, now))
     kwargs = {"day": day, "marks": marks, "assets": assets, "market": market}
     result = plan(signal, book, account, rules, now, **kwargs)  # type: ignore[arg-type]
     assert len(result.intents) == 6 and not result.skipped, result

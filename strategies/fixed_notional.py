@@ -11,7 +11,10 @@ from tradebot.core.signal import Leg
 
 
 class FixedNotionalParams(StrategyParams):
-    notional: Decimal = Field(gt=0, description="dollars per open leg, at the reference price")
+    # at most the largest amount any config key takes (tradebot/config/numbers.py MAX_DOLLARS)
+    notional: Decimal = Field(
+        gt=0, le=10**12, description="dollars per open leg, at the reference price"
+    )
 
 
 class FixedNotional(SizingStrategy[FixedNotionalParams]):

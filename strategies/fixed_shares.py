@@ -11,7 +11,10 @@ from tradebot.core.signal import Leg
 
 
 class FixedSharesParams(StrategyParams):
-    shares: Decimal = Field(gt=0, description="per open leg (fractions need allow_fractional)")
+    # at most the most shares any config key takes (tradebot/config/numbers.py MAX_SHARES)
+    shares: Decimal = Field(
+        gt=0, le=10**9, description="per open leg (fractions need allow_fractional)"
+    )
 
 
 class FixedShares(SizingStrategy[FixedSharesParams]):

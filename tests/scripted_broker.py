@@ -235,7 +235,8 @@ class ScriptedBroker:
         self.price_requests.append(list(symbols))
         if self.price_faults:
             raise self.price_faults.pop(0)
-        return MarketPrices({s: self.prices[s] for s in symbols if s in self.prices})
+        found = {s: self.prices[s] for s in symbols if s in self.prices}
+        return MarketPrices(found, as_of=dict.fromkeys(found, self._now()))  # trading now
 
     # -- the record --------------------------------------------------------------------------
 

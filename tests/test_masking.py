@@ -138,6 +138,19 @@ def test_a_registered_value_is_masked_in_free_text_and_its_encoded_forms() -> No
         assert form not in mask(f"a library said: {form}, then more"), form
 
 
+def test_a_secret_inside_a_longer_one_never_exposes_the_rest() -> None:
+    """Longest first: masking the short one first would leave the longer one's ends in clear
+    ("xx***xx"). The issue's "abc" inside "xxabcxx", at the registry's minimum length."""
+    tag = secrets.token_hex(3)
+    short = f"abc{tag}"  # 9 characters: hunted in free text
+    longer = f"xx{short}xx"
+    register(longer, short)  # registration order must not matter either
+    assert mask(f"said: {longer}") == f"said: {MASK}"
+    assert mask(f"{longer} and {short}") == f"{MASK} and {MASK}"
+    assert mask(f"x{longer}{longer}y") == f"x{MASK}{MASK}y"
+    assert mask(f"<{short}>") == f"<{MASK}>"
+
+
 def test_short_values_are_not_hunted_in_free_text() -> None:
     register("demo")  # the simulator's documented demo password
     assert mask("tradebot-demo/journal") == "tradebot-demo/journal"

@@ -159,6 +159,8 @@ def register(*values: object, temporary: bool = False) -> None:
                 _temporary.append(form)
             else:
                 _lasting[form] = None
+        # longest first: a short secret inside a longer one, replaced first, would leave the
+        # longer one's ends in clear ("xx***xx"; tests/test_masking.py)
         _values = tuple(sorted({*_lasting, *_temporary}, key=len, reverse=True))
 
 

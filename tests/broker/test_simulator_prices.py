@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import requests
 
 from tradebot.broker.alpaca import AlpacaBroker
 from tradebot.broker.base import OrderStatus
@@ -17,7 +19,7 @@ from tradebot.core.events import OrderAccepted, OrderFilled
 from tradebot.core.signal import Side
 from tradebot.simulators.alpaca.faults import FillScript
 from tradebot.simulators.alpaca.prices import PricePoint, parse_price_path
-from tradebot.simulators.alpaca.server import AlpacaServer
+from tradebot.simulators.alpaca.server import SNAPSHOTS, AlpacaServer
 
 from .conftest import KEY_ID, SECRET_KEY, make_intent, take_events, wait_until
 
@@ -149,3 +151,26 @@ def test_process_mode_refuses_a_malformed_price_path(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "line 1" in proc.stderr
+
+
+def test_the_snapshot_is_stamped_with_the_last_trade_and_a_test_may_date_it() -> None:
+    """Issue 19 §3: the snapshot's times are when the symbol last traded (a symbol never moved
+    trades all the time: now), so a test can serve a feed that stopped days ago."""
+    now = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
+    old = now - timedelta(days=5)
+    headers = {"APCA-API-KEY-ID": KEY_ID, "APCA-API-SECRET-KEY": SECRET_KEY}
+    with AlpacaServer(key=KEY_ID, secret=SECRET_KEY, now=lambda: now) as server:
+        server.set_price("AAPL", Decimal("189.5"), at=old)
+        server.set_price("MSFT", Decimal("415.3"))
+        answer = requests.get(
+            server.url + SNAPSHOTS,
+            params={"symbols": "AAPL,MSFT,NVDA"},
+            headers=headers,
+            timeout=5,
+        ).json()
+    stamps = {s: (a["latestTrade"]["t"], a["latestQuote"]["t"]) for s, a in answer.items()}
+    assert stamps == {
+        "AAPL": ("2026-11-29T15:00:00Z",) * 2,
+        "MSFT": ("2026-12-04T15:00:00Z",) * 2,
+        "NVDA": ("2026-12-04T15:00:00Z",) * 2,
+    }

@@ -140,3 +140,69 @@ def test_check_masks_passwords_url_credentials_and_query_tokens(
         assert secret not in out + err
     shown = yaml.safe_load(out)
     assert shown["broker"]["alpaca"]["stream_url"] == "ws://127.0.0.1:5000/stream?token=***"
+
+
+#: issue 19, item 6: mistakes that passed the check before, each with the FILE:LINE: key it names
+GOOD = "algorithms:\n  14:\n    strategy: fixed_shares\n    params: {shares: 1}\n"
+TRAPS = {
+    "an id written twice": (GOOD + "  '14': {strategy: fixed_shares, params: {shares: 2}}\n",
+                            "5: algorithms.14: algorithm 14 is written twice, at {path}:2 and at"
+                            " {path}:5"),
+    "an octal id": (GOOD + "  016: {strategy: fixed_shares, params: {shares: 2}}\n",
+                    "5: algorithms.016: not an algorithm id: YAML would read it as 14"),
+    "a float id": (GOOD + "  16.0: {strategy: fixed_shares, params: {shares: 2}}\n",
+                   "5: algorithms.16.0: not an algorithm id"),
+    "a stop entry": (GOOD + "    order_type: stop\n",
+                     "5: algorithms.14.order_type: should be 'market', 'limit' or"
+                     " 'limit_then_market'"),
+    "an infinite timeout": ("broker:\n  alpaca:\n    timeout: .inf\n" + GOOD,
+                            "3: broker.alpaca.timeout: not a finite number"),
+    "a NaN limit": (GOOD + "    risk: {max_order_notional: .nan}\n",
+                    "5: algorithms.14.risk.max_order_notional: not a finite number"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(TRAPS))
+@pytest.mark.parametrize("command", [["config", "check"], ["run", "--paper"]])
+def test_each_trap_exits_2_naming_file_line_and_key_before_anything_is_made(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    kind: str,
+    command: list[str],
+) -> None:
+    monkeypatch.delenv("TRADEBOT_CONFIG", raising=False)
+    text, expected = TRAPS[kind]
+    path = tmp_path / "config.yaml"
+    path.write_text(text + "journal: {path: journal/tradebot.sqlite}\n")
+    code = main([*command, "--config", str(path)])
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    assert captured.err.startswith(f"error: {path}:")
+    assert f"{path}:{expected.format(path=path)}" in captured.err
+    assert "Traceback" not in captured.err
+    # no journal (nor its folder), lock, status or halt file: the config alone is there
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
+
+
+def test_a_real_run_with_an_infinite_timeout_exits_2_and_creates_no_journal(
+    tmp_path: Path,
+) -> None:
+    """It used to start, then exit 5 with a misleading broker message (or a traceback)."""
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "broker:\n  name: alpaca\n  alpaca:\n    url: http://127.0.0.1:9\n    timeout: .inf\n"
+        "journal: {path: journal/tradebot.sqlite}\n" + GOOD
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TRADEBOT_CONFIG"}
+    result = subprocess.run(
+        [sys.executable, "-m", "tradebot", "run", "--paper", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"{path}:5: broker.alpaca.timeout: not a finite number" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]

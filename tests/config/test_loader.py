@@ -306,9 +306,9 @@ def test_algorithm_ids_must_be_positive_numbers(write_config: WriteConfig) -> No
     )
     found = {i["path"]: i for i in issues(error_text(path))}
     assert found["algorithms.minotaur"]["line"] == "2"
-    assert found["algorithms.minotaur"]["message"].startswith("key should be a valid integer")
+    assert found["algorithms.minotaur"]["message"].startswith("not an algorithm id: ids are")
     assert found["algorithms.-3"]["line"] == "5"
-    assert found["algorithms.-3"]["message"] == "key should be greater than 0"
+    assert found["algorithms.-3"]["message"].startswith("not an algorithm id: YAML would read")
 
 
 def test_subscribing_to_an_unconfigured_algorithm(write_config: WriteConfig) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -79,8 +79,14 @@ def run(
 
 
 def agreeing_market(signal: Signal) -> MarketPrices:
-    """A broker whose reference prices are the signal's own (the last leg's, per symbol)."""
-    return MarketPrices({leg.symbol: leg.price for leg in signal.legs})
+    """A broker whose reference prices are the signal's own (the last leg's, per symbol), traded
+    as the signal arrived."""
+    return dated({leg.symbol: leg.price for leg in signal.legs}, signal.received_at)
+
+
+def dated(prices: Mapping[str, Decimal], at: datetime, **kwargs: Any) -> MarketPrices:
+    """Reference prices that last traded at ``at``."""
+    return MarketPrices(prices, as_of=dict.fromkeys(prices, at), **kwargs)
 
 
 def orders(result: Plan) -> list[tuple[str, str, str, str]]:

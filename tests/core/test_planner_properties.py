@@ -24,7 +24,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.core.helpers import T0, agreeing_market
+from tests.core.helpers import T0, agreeing_market, dated
 from tradebot.config.model import Config
 from tradebot.core.account import AccountSnapshot
 from tradebot.core.book import PositionBook
@@ -322,7 +322,7 @@ def test_whatever_a_signal_claims_no_order_exceeds_a_limit_at_the_reference_pric
     """Issue 10: sizing and every notional limit use the broker's price, never the signal's."""
     book = PositionBook(start)
     signal = build_signal(algo_id, claimed(closes, reference), claimed(opens, reference), 0)
-    market = MarketPrices({symbol: D(price) for symbol, price in reference.items()})
+    market = dated({symbol: D(price) for symbol, price in reference.items()}, signal.received_at)
     day = DayState()
     result = plan(
         signal, book, account, config.planning, signal.received_at, market=market, marks=MARKS

@@ -12,13 +12,23 @@ from typing import Any
 
 import pytest
 
-from tests.core.helpers import T0, detail, make_book, make_config, make_signal, orders, run, skips
+from tests.core.helpers import (
+    T0,
+    dated,
+    detail,
+    make_book,
+    make_config,
+    make_signal,
+    orders,
+    run,
+    skips,
+)
 from tradebot.core.market import MAX_PRICE, MarketPrices, PriceSource
 from tradebot.core.orders import OrderType, SkipReason
 from tradebot.core.signal import Leg, LegKind, Side, Signal
 
 D = Decimal
-AAPL = MarketPrices({"AAPL": D("189.50")})
+AAPL = dated({"AAPL": D("189.50")}, T0)
 
 
 def alloc16(**extra: Any) -> dict[int, dict[str, Any]]:
@@ -82,7 +92,7 @@ def test_without_a_reference_the_leg_is_skipped_under_required() -> None:
     for market, why in [
         (MarketPrices(), "the broker has no price for AAPL"),
         (failed, "HTTP 500"),
-        (MarketPrices({"AAPL": D("NaN")}), "unusable"),
+        (dated({"AAPL": D("NaN")}, T0), "unusable"),
     ]:
         result = run(make_signal(opens=[("AAPL", "buy", "189.50")]), market=market)
         assert result.intents == ()
@@ -93,7 +103,7 @@ def test_without_a_reference_the_leg_is_skipped_under_required() -> None:
 def test_signal_if_unavailable_lets_the_signal_price_stand_in_and_says_so() -> None:
     config = make_config(risk={"reference_price": "signal_if_unavailable"})
     signal = make_signal(opens=[("AAPL", "buy", "189.50"), ("MSFT", "buy", "415.30")])
-    market = MarketPrices({"MSFT": D("420")})
+    market = dated({"MSFT": D("420")}, T0)
     by_symbol = {i.symbol: i for i in run(signal, config=config, market=market).intents}
     assert by_symbol["AAPL"].price_source is PriceSource.SIGNAL
     assert by_symbol["AAPL"].reference_price == D("189.50")
@@ -114,7 +124,7 @@ def test_an_algorithms_required_policy_beats_the_accounts_looser_one() -> None:
 
 
 def test_the_sim_broker_lets_the_signal_price_stand_in_only_where_it_has_no_price() -> None:
-    sim = MarketPrices({"AAPL": D("189.50")}, signal_stands_in=True)
+    sim = dated({"AAPL": D("189.50")}, T0, signal_stands_in=True)
     signal = make_signal(opens=[("AAPL", "buy", "1.00"), ("TSLA", "buy", "250")])
     result = run(signal, market=sim)
     assert skips(result) == {"AAPL": SkipReason.PRICE_OFF_MARKET}  # it has a price: collar
@@ -139,7 +149,7 @@ def _leg(price: Decimal, kind: LegKind = LegKind.OPEN) -> Signal:
 def test_a_price_that_cannot_be_a_share_price_is_refused_whatever_the_market(price: str) -> None:
     # the signal parser already refuses some of these; the planner must not rely on it
     stand_in = MarketPrices(signal_stands_in=True)
-    for market in (stand_in, MarketPrices({"AAPL": D(price) if D(price).is_finite() else D(1)})):
+    for market in (stand_in, dated({"AAPL": D(price) if D(price).is_finite() else D(1)}, T0)):
         result = run(_leg(D(price)), market=market)
         assert result.intents == ()
         assert skips(result) == {"AAPL": SkipReason.PRICE_OFF_MARKET}
@@ -147,7 +157,7 @@ def test_a_price_that_cannot_be_a_share_price_is_refused_whatever_the_market(pri
 
 def test_a_reference_price_that_cannot_be_a_share_price_is_no_reference() -> None:
     for bad in ("0", "-1", "Infinity", str(MAX_PRICE * 10)):
-        result = run(_leg(D("189.50")), market=MarketPrices({"AAPL": D(bad)}))
+        result = run(_leg(D("189.50")), market=dated({"AAPL": D(bad)}, T0))
         assert skips(result) == {"AAPL": SkipReason.NO_REFERENCE_PRICE}
 
 

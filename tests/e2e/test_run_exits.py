@@ -215,7 +215,7 @@ async def test_kill_9_with_live_exits_and_in_a_close_cancel_loses_and_doubles_no
         )
         await env.bot.kill9()
         await until(lambda: server.orders(trailing)[0]["status"] == "canceled", "the cancel")
-        await env.bot.start()  # the close comes back (journal or signal history): sold once
+        await env.bot.start()  # the close comes back from the journal: sold once
         await until(lambda: at_broker(env, "FFF") == 0, "FFF closed after the restart")
         await until(lambda: held(env, 16, "FFF") == 0, "FFF flat on the ledger")
         assert sold(env, "FFF") == 10

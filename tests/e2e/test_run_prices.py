@@ -7,7 +7,7 @@ a leg priced at 1e-9, and every notional limit let it through.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -104,3 +104,27 @@ async def test_no_reference_price_from_alpaca_skips_the_legs_and_the_bot_goes_on
         assert env.bot.running
     (skip,) = entries(env.journal, symbols=("AAPL",), statuses=(Status.SKIPPED,))
     assert "market data is unavailable" in skip.data["detail"]
+
+
+async def test_a_five_day_old_snapshot_is_skipped_with_its_age_and_a_fresh_one_trades(
+    tmp_path: Path,
+) -> None:
+    """Issue 19 §3: a market-data snapshot five days old agreed with the signal's price, sized
+    the order and passed the collar. The running bot now refuses it, naming its age."""
+    async with running_bot(tmp_path) as env:
+        old = datetime.now(UTC) - timedelta(days=5, hours=2, minutes=3)
+        env.server.set_price("AAPL", Decimal("189.50"), at=old)  # the feed stopped 5 days ago
+        earlier = (datetime.now(UTC) - timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")
+        await env.push_and_wait(
+            17, {"open": [leg("AAPL", "buy", "189.50", earlier)]}, move_market=False
+        )
+        assert env.skips("AAPL") == ["no_reference_price"]
+        assert env.orders("AAPL") == []
+        # the feed trades again: the next signal is sized at its price
+        env.server.set_price("AAPL", Decimal("189.50"))
+        await env.push_and_wait(
+            17, {"open": [leg("AAPL", "buy", "189.40", env.at)]}, move_market=False
+        )
+        await until(lambda: env.orders("AAPL") == ["buy 26"], "the AAPL order")  # 5,000 / 189.50
+    (skip,) = entries(env.journal, symbols=("AAPL",), statuses=(Status.SKIPPED,))
+    assert "reference price for AAPL is 5d 2h old (risk.reference_max_age 15m)" in skip.detail

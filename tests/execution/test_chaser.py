@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.execution.alpaca_rig import fast_adapter
+from tests.execution.chase_limits import Limits
 from tests.execution.fixed_planner import make_signal
 from tradebot.broker.alpaca import AlpacaBroker
 from tradebot.core.book import PositionBook
@@ -60,6 +61,7 @@ class Rig:
     broker: AlpacaBroker
     executor: Executor
     clock: list[float]
+    limits: Limits
 
     def chaser(self) -> Chaser:
         """A new chaser, as a new process would build it (nothing carried over in memory)."""
@@ -69,6 +71,7 @@ class Rig:
             stopping=asyncio.Event(),
             max_age=timedelta(hours=1),
             now=lambda: datetime.now(UTC),
+            limits=self.limits.in_force(),
             monotonic=lambda: self.clock[0],
         )
 
@@ -105,7 +108,7 @@ async def rig(server: AlpacaServer, tmp_path: Path) -> AsyncIterator[Rig]:
             executor = Executor(journal, broker, PositionBook())
             signal_id = journal.record_signal(SIGNAL)
             await executor.execute(Plan(intents=(limit_intent(),)), signal_id=signal_id)
-            yield Rig(server, journal, broker, executor, [1000.0])
+            yield Rig(server, journal, broker, executor, [1000.0], Limits(broker))
 
 
 def chase_rows(journal: SqliteJournal) -> list[str]:
@@ -309,6 +312,7 @@ async def test_the_kill_switch_holds_the_chase_until_it_is_lifted(rig: Rig) -> N
         stopping=asyncio.Event(),
         max_age=timedelta(hours=1),
         now=lambda: datetime.now(UTC),
+        limits=rig.limits.in_force(),
         monotonic=lambda: rig.clock[0],
         may_act=lambda intent: not halted[0],
     )

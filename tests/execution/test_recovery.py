@@ -12,6 +12,7 @@ import pytest
 from tests.execution.fixed_planner import make_signal, simple_plan
 from tests.scripted_broker import ScriptedBroker
 from tradebot.core.book import PositionBook
+from tradebot.exceptions import BrokerUnavailable
 from tradebot.execution import Executor, recover
 from tradebot.execution.recovery import NO_PLANNER, Drift
 from tradebot.journal import EntryFilter, Status, open_journal
@@ -79,3 +80,35 @@ async def test_signal_never_planned_is_planned_when_fresh(journal: JournalBase) 
     assert report.replanned == (signal_id,)
     assert [m for m, _ in broker.calls] == ["submit"]
     assert journal.unplanned_signals() == ()
+
+
+async def test_a_re_send_that_never_reached_the_broker_is_not_reported_sent(
+    journal: JournalBase,
+) -> None:
+    # the crash came before the order left; at recovery, every attempt to send it fails
+    journal.record_signal_and_plan(SIGNAL, simple_plan(SIGNAL, PositionBook()))
+    ((stored,),) = (journal.unresolved_intents(),)
+    coid = stored.intent.client_order_id
+    broker = ScriptedBroker()
+    broker.script.append(BrokerUnavailable("503 on every attempt"))
+
+    report = await recover(journal, broker, now=NOW, max_age=timedelta(minutes=1))
+
+    assert broker.orders == {} and report.resent == ()
+    ((unsent, why),) = report.unsent
+    assert unsent == coid and "503 on every attempt" in why
+    assert not any(line.startswith("re-sent") for line in report.lines())
+    line = f"re-send of {coid} did not reach the broker: "
+    assert any(text.startswith(line) for text in report.lines()), report.lines()
+    (row,) = journal.entries(EntryFilter(statuses=(Status.RECOVERY,)))
+    assert "re-sent" not in row.detail and line in row.detail
+    assert row.data["resent"] == [] and row.data["unsent"] == [coid]
+    assert not report.clean
+    # still unknown, not final: the next look (re-check, restart) settles it by its id
+    assert [s.intent.client_order_id for s in journal.unresolved_intents()] == [coid]
+
+    broker.calls.clear()  # the broker is back: the next start sends it, and says so
+    again = await recover(journal, broker, now=NOW, max_age=timedelta(minutes=1))
+    assert again.resent == (coid,) and again.unsent == ()
+    assert f"re-sent {coid} (never reached the broker)" in again.lines()
+    assert list(broker.orders) == [coid]

@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from tests.core.helpers import make_config
 from tests.execution.alpaca_rig import fast_adapter
+from tests.execution.chase_limits import Limits
 from tests.execution.fixed_planner import make_signal
 from tradebot.broker.alpaca import AlpacaBroker
 from tradebot.cli.main import cli
@@ -96,6 +98,7 @@ class Desk:
             stopping=asyncio.Event(),
             max_age=timedelta(days=3650),
             now=lambda: self.now[0],
+            limits=Limits(self.broker, make_config({16: {}, 18: {}})).in_force(),
             monotonic=lambda: self.monotonic[0],
         )
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from tradebot.config.model import Config
+from tradebot.core.signal import Signal
 from tradebot.execution import Executor
 from tradebot.journal import SqliteJournal
 from tradebot.runtime.close_cancel import CloseCanceler
@@ -27,21 +28,24 @@ def closing_loop(
     told: list[BotEvent] | None = None,
     alert_after: float = 60.0,
     monotonic: Callable[[], float] = time.monotonic,
+    queue: asyncio.Queue[Signal] | None = None,
 ) -> SignalLoop:
-    """``told`` collects what the loop's records tell the observers."""
+    """``told`` collects what the loop (and its records) tell the observers; ``queue``: the
+    listener's, for a test that runs the loop's journal worker and loop as tasks."""
     ctx = PlanningContext(executor.broker, journal, kill_switch=None, track_pnl=False)
     ticks = iter(range(10**6))
+    notify: Callable[[BotEvent], None] = told.append if told is not None else lambda event: None
     return SignalLoop(
-        asyncio.Queue(),
+        queue if queue is not None else asyncio.Queue(),
         executor,
         ctx,
-        RecordWriter(journal, notify=(told.append if told is not None else lambda event: None)),
+        RecordWriter(journal, notify=notify),
         config=lambda: config,
         busy=asyncio.Lock(),
         stopping=asyncio.Event(),
         now=lambda: now,
         say=lambda line: None,
-        notify=lambda event: None,
+        notify=notify,
         in_the_way=CloseCanceler(executor, timeout=5, poll=0, monotonic=lambda: float(next(ticks))),
         alert_after=alert_after,
         monotonic=monotonic,

@@ -8,6 +8,7 @@ import asyncio
 import json
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from tradebot.config.display import effective_config_yaml
 from tradebot.config.model import Config, NotifyTarget, SimBrokerConfig
 from tradebot.execution.executor import Executor
 from tradebot.journal.sqlite import open_journal
-from tradebot.masking import mask
+from tradebot.masking import mask, register
 from tradebot.runtime.alerts import Alerts
 from tradebot.runtime.killswitch import write_kill_switch
 from tradebot.runtime.observer import ErrorRecorded, SignalHandled
@@ -152,6 +153,24 @@ async def test_a_dead_receiver_changes_nothing_about_trading(tmp_path: Path, kin
             assert alerts is not None
         # it did try, and every try failed quietly
         assert alerts.sent and not any(ok for _, ok in alerts.sent)
+
+
+async def test_a_secret_in_an_alert_never_reaches_the_receiver() -> None:
+    """What an alert says comes from errors, broker answers and signals: a password a library
+    quoted in an error must arrive masked, through Apprise, at the receiver."""
+    secret = f"hub-password-{uuid.uuid4().hex[:12]}"
+    register(secret)  # as the bot registers its config's secrets at start-up
+    with receiving() as receiver:
+        alerts = Alerts([NotifyTarget(url=receiver.url, events=("error",))], coalesce=0.1)
+        worker = asyncio.create_task(alerts.run())
+        try:
+            alerts.notice(ErrorRecorded(f"login refused for {secret} (password={secret})"))
+            (message,) = await receiver.wait_for(1)
+        finally:
+            worker.cancel()
+    received = json.dumps(message)
+    assert secret not in received
+    assert message["message"] == "error: login refused for *** (password=***)"
 
 
 def test_notify_urls_are_secrets_masked_everywhere() -> None:

@@ -4,17 +4,28 @@ missing, odd or failing history endpoint does (warned once, never a hot loop, ne
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.alphahub.conftest import fast_settings, make_listener, running, until
+from tradebot.alphahub.gaps import Gap
 from tradebot.alphahub.listener import Listener
+from tradebot.config.model import Config
+from tradebot.core.book import PositionBook
+from tradebot.core.signal import parse_leg_key
 from tradebot.exceptions import HistoryUnavailable, TransientError
+from tradebot.journal import EntryFilter, Status, open_journal
+from tradebot.journal.records import Entry
+from tradebot.journal.sqlite import SqliteJournal
 from tradebot.runtime.backfill import Backfiller, Found, Window, identities
+from tradebot.runtime.channel import Channel
+from tradebot.runtime.recovered import make_backfiller
 from tradebot.simulators.alphahub import AlphaHubSimulator
 
 
@@ -40,6 +51,7 @@ class Recorded:
         self.found: list[Found] = []
         self.said: list[str] = []
         self.unavailable: list[str] = []
+        self.nothing: list[str] = []
 
     async def known(self, keys: Sequence[str]) -> set[str]:
         return self.journaled & set(keys)
@@ -50,6 +62,9 @@ class Recorded:
     async def on_unavailable(self, detail: str) -> None:
         self.unavailable.append(detail)
 
+    async def on_nothing(self, algo_id: int, detail: str) -> None:
+        self.nothing.append(detail)
+
 
 def backfiller(listener: Listener, rec: Recorded, attempts: int = 3) -> Backfiller:
     return Backfiller(
@@ -59,6 +74,7 @@ def backfiller(listener: Listener, rec: Recorded, attempts: int = 3) -> Backfill
         since=None,
         say=rec.said.append,
         on_unavailable=rec.on_unavailable,
+        on_nothing=rec.on_nothing,
         now=lambda: datetime.now(UTC),
         attempts=attempts,
         retry_delays=(0.01, 0.02),
@@ -219,3 +235,193 @@ async def test_a_lapse_on_every_connection_is_read_once(sim: AlphaHubSimulator) 
     (found,) = rec.found
     assert [x.symbol for x in found.missed] == ["LOST"]
     assert sim.history.requests == 1
+
+
+# -- one leg, one fate (issue 19): the history's groups judged as live signals -----------------
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
+    store = open_journal(tmp_path / "j.sqlite")
+    yield store
+    store.close()
+
+
+def wleg(symbol: str, when: datetime, side: str = "buy", **extra: Any) -> dict[str, Any]:
+    return hleg(symbol, when, side) | extra
+
+
+def bot_backfiller(listener: Listener, journal: SqliteJournal) -> Backfiller:
+    """The bot's own backfiller (:func:`make_backfiller`) on a real journal, trading."""
+    algo = {"strategy": "fixed_shares", "params": {"shares": 10}}
+    config = Config.model_validate({"algorithms": {16: algo}})
+    config = config.model_copy(update={"alphahub": listener.settings})
+    filler = make_backfiller(
+        config,
+        journal,
+        PositionBook(),
+        listener,
+        gaps=Channel[Gap](),
+        on_error=lambda detail: journal.record_error(detail),
+        say=lambda text: None,
+        now=lambda: datetime.now(UTC),
+    )
+    assert isinstance(filler, Backfiller)
+    return filler
+
+
+def rows(journal: SqliteJournal, status: Status) -> list[Entry]:
+    return list(journal.entries(EntryFilter(statuses=(status,), newest_first=False)))
+
+
+async def test_weights_over_the_whole_in_the_history_are_refused_as_live(
+    sim: AlphaHubSimulator, journal: SqliteJournal
+) -> None:
+    """Issue 19 #1: two opens weighted 0.7 are refused live; read back from the history after
+    a lapse they were bought, both, full size. Now the history's group is judged as live."""
+    stamp = at(-20)
+    async with joined(sim) as listener:
+        sim.history.add(16, [wleg("AAPL", stamp, weight=0.7), wleg("MU", stamp, weight=0.7)])
+        found = await bot_backfiller(listener, journal).backfill(window())
+        assert len(found.missed) == 2
+        assert listener.queue.empty()  # nothing for the planner: no order
+        for key in (f"16:open:{s}:buy:{stamp:%Y-%m-%dT%H:%M:%S}Z" for s in ("AAPL", "MU")):
+            # decided: a live copy is dropped
+            assert listener.legs_seen(identities(parse_leg_key(key)))
+    refused = rows(journal, Status.LEG_REJECTED)
+    assert sorted(e.symbol or "" for e in refused) == ["AAPL", "MU"]
+    assert all("add up to 1.4, more than 1" in e.detail for e in refused)
+    assert [e.data["reason"] for e in rows(journal, Status.SKIPPED)] == ["invalid", "invalid"]
+    (summary,) = [e.detail for e in rows(journal, Status.GAP)]
+    assert "2 missed, 0 sent to the planner, 2 rejected by their signal's rules" in summary
+
+
+async def test_a_weight_survives_the_history_into_the_planned_leg(
+    sim: AlphaHubSimulator, journal: SqliteJournal
+) -> None:
+    stamp = at(-20)
+    async with joined(sim) as listener:
+        sim.history.add(16, [wleg("AAPL", stamp, weight=0.3), wleg("MU", stamp, weight=0.6)])
+        await bot_backfiller(listener, journal).backfill(window())
+        signal = listener.queue.get_nowait()
+    assert [(x.symbol, x.weight) for x in signal.legs] == [
+        ("AAPL", Decimal("0.3")),
+        ("MU", Decimal("0.6")),
+    ]
+
+
+async def test_contradictory_legs_in_the_history_are_refused(
+    sim: AlphaHubSimulator, journal: SqliteJournal
+) -> None:
+    stamp = at(-20)
+    async with joined(sim) as listener:
+        history = [wleg("AAPL", stamp), wleg("AAPL", stamp, "sell"), wleg("MU", stamp)]
+        sim.history.add(16, history)
+        await bot_backfiller(listener, journal).backfill(window())
+        signal = listener.queue.get_nowait()
+        assert listener.queue.empty()
+    assert [x.symbol for x in signal.legs] == ["MU"]  # never an AAPL order
+    assert [str(r.refusal) for r in signal.rejected] == ["contradictory"] * 2
+    assert rows(journal, Status.LEG_REJECTED) == []  # the signal loop journals what it plans
+    journal.record_signal(signal)  # as it does
+    refused = rows(journal, Status.LEG_REJECTED)
+    assert [(e.symbol, e.side) for e in refused] == [("AAPL", "buy"), ("AAPL", "sell")]
+
+
+async def test_a_leg_rejected_live_is_never_traded_by_the_backfill(
+    sim: AlphaHubSimulator, journal: SqliteJournal
+) -> None:
+    """Issue 19 #1/#3: the live path rejected the two 0.7 legs; every connection then dropped
+    and the backfill found them in the history. Neither this run (the listener remembers the
+    legs it saw refused) nor a restarted one (the journal keeps their identity) trades them."""
+    stamp = at(-20)
+    legs = [wleg("AAPL", stamp, weight=0.7), wleg("MU", stamp, weight=0.7)]
+    async with joined(sim) as listener:
+        await sim.push(16, {"open": legs})
+        live = await asyncio.wait_for(listener.queue.get(), 10)
+        assert live.legs == () and len(live.rejected) == 2
+        journal.record_signal(live)  # as the signal loop journals it
+        sim.history.add(16, legs)
+        found = await backfiller(listener, Recorded()).backfill(window())  # nothing journaled
+        assert found.missed == ()
+    async with joined(sim) as restarted:  # a new process: only the journal knows
+        found = await bot_backfiller(restarted, journal).backfill(window())
+        assert found.missed == () and restarted.queue.empty()
+
+
+async def test_a_misspelled_group_key_leaves_a_row(
+    sim: AlphaHubSimulator, journal: SqliteJournal
+) -> None:
+    """Issue 19 #8: a frame whose only key is ``opne`` left no journal row."""
+    async with joined(sim) as listener:
+        await sim.push(16, {"opne": [wleg("AAPL", at(0))]})
+        await sim.push(16, {"open": [wleg("MU", at(0))]})
+        first = await asyncio.wait_for(listener.queue.get(), 10)
+    assert first.legs == ()
+    journal.record_signal(first)
+    (row,) = rows(journal, Status.LEG_REJECTED)
+    assert row.detail == "unknown key 'opne': a signal has only 'open' and 'close'"
+    (head,) = rows(journal, Status.SIGNAL)
+    assert "opne" in head.data["raw"]
+
+
+@pytest.mark.parametrize("fault", ["404", "html"])
+async def test_every_unavailable_window_leaves_a_row_naming_the_reason(
+    sim: AlphaHubSimulator, journal: SqliteJournal, fault: str
+) -> None:
+    """Issue 19 #8: a lapse answered 404 left no row naming the reason (after the first, not
+    even a warning); and the warning read "answered the answer is an HTML page"."""
+    sim.history_fault(fault)
+    said = {"404": "answered HTTP 404 (Not Found)", "html": "answered an HTML page instead"}
+    async with joined(sim) as listener:
+        filler = bot_backfiller(listener, journal)
+        for _ in range(2):
+            with pytest.raises(HistoryUnavailable):
+                await filler.backfill(window())
+    gaps = [e.detail for e in rows(journal, Status.GAP)]
+    assert len(gaps) == 2 and all(said[fault] in d and "not read" in d for d in gaps)
+    assert all("cannot be recovered" in d for d in gaps)
+    (error,) = rows(journal, Status.ERROR)  # the warning: once per run
+    assert said[fault] in error.detail and "answered the answer" not in error.detail
+
+
+async def test_every_failed_window_names_the_reason(sim: AlphaHubSimulator) -> None:
+    sim.history_fault("500")
+    async with joined(sim) as listener:
+        rec = Recorded()
+        with pytest.raises(TransientError):
+            await backfiller(listener, rec, attempts=2).backfill(window())
+    (detail,) = rec.nothing
+    assert detail.startswith("backfill for algorithm 16 (lapse ")
+    assert "failed: none of 2 tries got an answer (the last: signal history: HTTP 500)" in detail
+
+
+async def test_a_window_that_fails_on_a_bug_names_it_and_the_backfill_goes_on(
+    sim: AlphaHubSimulator,
+) -> None:
+    rec = Recorded()
+
+    async def broken(found: Found) -> None:
+        raise RuntimeError("a bug in deliver")
+
+    async def since(algo_id: int) -> datetime:
+        return at(-60)
+
+    async with joined(sim) as listener:
+        filler = Backfiller(
+            listener,
+            known=rec.known,
+            deliver=broken,
+            since=since,
+            say=rec.said.append,
+            on_nothing=rec.on_nothing,
+            now=lambda: datetime.now(UTC),
+        )
+        task = asyncio.create_task(filler.run())
+        try:
+            await asyncio.wait_for(filler.wait_completed(1), 10)
+        finally:
+            task.cancel()
+    (detail,) = rec.nothing
+    assert "failed on an internal error (RuntimeError, see the log)" in detail
+    assert rec.said == ["warning: backfill for algorithm 16 failed (see log)"]

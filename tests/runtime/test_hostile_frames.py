@@ -10,7 +10,11 @@ and reads the journal back. A model built while drawing the frames says what mus
   and every unreadable frame once per push, with the algorithm when its topic can be read,
   although each push arrives on both connections;
 - every valid leg is traded exactly once: one intent and one fill per leg, none for anything
-  else, however often it was pushed; every ``hold`` leg is skipped as ``hold``, once.
+  else, however often it was pushed; every ``hold`` leg is skipped as ``hold``, once;
+- legs of one signal that contradict each other on a symbol (an open buy and an open sell, or
+  one side at two prices or weights, at one time) are all refused as ``contradictory``: never an
+  order for a contradicted symbol;
+- every frame leaves a record, even one with nothing in it (no legs at all).
 
 The generated signals are built so that every valid leg *must* trade: each open is for a symbol
 never seen before (no netting, no ``already_held``), each close for a symbol opened and filled in
@@ -96,6 +100,8 @@ class Model:
     traded: list[str] = field(default_factory=list)  # leg keys that must trade once
     holds: list[str] = field(default_factory=list)  # hold leg keys, skipped once each
     rejected: int = 0  # rejected legs and groups, counted per push
+    contradictory: int = 0  # of those, legs refused as contradictory
+    contradicted: set[str] = field(default_factory=set)  # symbols never to be traded
     bad_frames: list[int | None] = field(default_factory=list)  # per push: its algorithm
     handled: int = 0  # signals the bot must handle
 
@@ -113,6 +119,8 @@ class Push:
     legs: tuple[str, ...] = ()  # valid leg keys
     holds: tuple[str, ...] = ()
     rejected: int = 0
+    contradictory: int = 0  # of the rejected, the legs refused as contradictory
+    contradicted: tuple[str, ...] = ()  # their symbols
     algo: int | None = ALGO
 
 
@@ -126,6 +134,8 @@ def apply(model: Model, push: Push) -> None:
     model.traded += fresh_legs
     model.holds += fresh_holds
     model.rejected += push.rejected
+    model.contradictory += push.contradictory
+    model.contradicted.update(push.contradicted)
     if fresh_legs or fresh_holds or push.rejected:
         model.handled += 1
 
@@ -162,6 +172,7 @@ class Leg:
     hold: str | None = None  # its key when it is a hold
     opened: str | None = None  # the symbol it opens, once its signal is pushed
     closed: str | None = None  # the symbol it closes
+    contradicts: str | None = None  # the symbol on which it contradicts another leg
 
 
 JUNK_SYMBOLS = st.sampled_from(
@@ -255,6 +266,23 @@ def bad_leg(draw: st.DrawFn, model: Model, kind: str) -> Leg:
 
 
 @st.composite
+def contradictory_pair(draw: st.DrawFn, model: Model) -> list[Leg]:
+    """Two open legs of a fresh symbol, one time, that disagree on side, price or weight."""
+    symbol = model.fresh_symbol()
+    stamp, _ = stamp_text(draw, model.now - timedelta(seconds=draw(st.integers(0, 3000))))
+    first = {"symbol": json.dumps(symbol), "side": '"buy"', "price": "12.5", "timestamp": stamp}
+    how = draw(st.sampled_from(["side", "price", "weight"]))
+    second = dict(first)
+    if how == "side":
+        second["side"] = '"sell"'
+    elif how == "price":
+        second["price"] = draw(st.sampled_from(["13", '"12.6"', "1.01"]))
+    else:
+        first["weight"], second["weight"] = "0.001", "0.002"
+    return [Leg(obj(list(x.items())), contradicts=symbol) for x in (first, second)]
+
+
+@st.composite
 def signal_frame(draw: st.DrawFn, model: Model) -> tuple[Push, list[str], list[str]]:
     """A new_signals frame; also the symbols it opens and closes when pushed."""
     groups: dict[str, list[Leg]] = {"close": [], "open": []}
@@ -264,6 +292,9 @@ def signal_frame(draw: st.DrawFn, model: Model) -> tuple[Push, list[str], list[s
             what = draw(st.sampled_from(choices))
             make = {"good": good_leg, "hold": hold_leg, "bad": bad_leg}[what]
             groups[kind].append(draw(make(model, kind)))
+    if draw(st.integers(0, 3)) == 0:  # an open buy and an open sell of one symbol, or the like
+        for leg in draw(contradictory_pair(model)):
+            groups["open"].insert(draw(st.integers(0, len(groups["open"]))), leg)
     shape = draw(st.sampled_from(["plain"] * 6 + ["dup_open", "open_not_list", "spaced_keys"]))
     parts = [(f"{k} " if shape == "spaced_keys" else k, legs) for k, legs in groups.items()]
     body: Pairs = [(k, "[" + ", ".join(leg.text for leg in legs) + "]") for k, legs in parts]
@@ -276,6 +307,9 @@ def signal_frame(draw: st.DrawFn, model: Model) -> tuple[Push, list[str], list[s
         refused.add("open")
     legs = [leg for kind, ls in groups.items() if kind not in refused for leg in ls]
     rejected = len(refused) + sum(1 for leg in legs if not (leg.valid or leg.hold))
+    if not refused and not any(groups.values()):
+        rejected += 1  # a signal with no legs at all is rejected as such: it leaves a record
+    contradicted = tuple(leg.contradicts for leg in legs if leg.contradicts)
     join_ref = draw(st.sampled_from(["null", '"3"']))
     text = f'[{join_ref}, null, "{TOPIC}", "new_signals", {obj(body)}]'
     push = Push(
@@ -284,6 +318,8 @@ def signal_frame(draw: st.DrawFn, model: Model) -> tuple[Push, list[str], list[s
         legs=tuple(leg.valid for leg in legs if leg.valid),
         holds=tuple(leg.hold for leg in legs if leg.hold),
         rejected=rejected,
+        contradictory=len(contradicted),
+        contradicted=contradicted,
     )
     opened = [leg.opened for leg in legs if leg.opened]
     closed = [leg.closed for leg in groups["close"] if leg.valid and leg.closed]
@@ -382,12 +418,19 @@ def test_generated_frames_through_the_pipeline(data: st.DataObject) -> None:
     skipped = [e for e in entries if e.status is Status.SKIPPED]
     reasons = Counter(e.data["reason"] for e in skipped)
     # nothing valid was skipped for any other reason: every valid leg had to trade
-    assert reasons == Counter({"invalid": model.rejected, "hold": len(model.holds)})
+    assert reasons == Counter(
+        {
+            "invalid": model.rejected - model.contradictory,
+            "contradictory": model.contradictory,
+            "hold": len(model.holds),
+        }
+    )
     assert sorted(e.leg or "" for e in skipped if e.data["reason"] == "hold") == sorted(model.holds)
     assert output.count(": hold (") == len(model.holds)  # the bot's paragraph names each hold
 
     intents = [e for e in entries if e.status is Status.INTENT]
     assert sorted(e.leg or "" for e in intents) == sorted(model.traded)  # each valid leg once
+    assert not {e.symbol for e in intents} & model.contradicted  # never a contradicted symbol
     fills = Counter(e.client_order_id for e in entries if e.status is Status.FILLED)
     assert set(fills) == {e.client_order_id for e in intents}  # the sim broker filled each
     assert set(fills.values()) <= {1}

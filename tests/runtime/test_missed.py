@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -59,14 +60,65 @@ def test_a_leg_that_would_add_to_a_holding_is_ambiguous_and_not_traded() -> None
     assert "add to the VRTX held" in skip.detail and "holds long" in skip.detail
 
 
-def test_two_legs_for_one_symbol_at_one_time_are_both_ambiguous() -> None:
-    # a flip flattened: close sell + open sell (same side, same symbol, same time)
-    legs = [hleg("VRTX", "sell"), hleg("VRTX", "sell", price="11"), hleg("MU", "buy")]
+def test_identical_legs_for_one_symbol_at_one_time_are_both_ambiguous() -> None:
+    # a flip flattened: close sell + open sell (same side, same symbol, same time), or a repeat
+    legs = [hleg("VRTX", "sell"), hleg("VRTX", "sell"), hleg("MU", "buy")]
     result = classify(16, legs, {"VRTX": Decimal(10)}, received_at=NOW)
     assert kinds(result) == [
         ("open", "MU", "buy"),
         ("ambiguous", "VRTX", "sell"),
         ("ambiguous", "VRTX", "sell"),
+    ]
+
+
+def refusals(result: object) -> list[tuple[str, str, str]]:
+    out = []
+    for rec in result.recovered:  # type: ignore[attr-defined]
+        for r in rec.signal.rejected:
+            assert r.leg_id is not None  # decided: the journal keeps its identity
+            out.append((str(r.refusal), r.leg_id.symbol, str(r.leg_id.side)))
+    return out
+
+
+def test_legs_of_one_symbol_that_disagree_at_one_time_are_all_contradictory() -> None:
+    """The history's group of one time is judged as a live signal: an open buy and an open sell
+    of AAPL (or one side at two prices) are refused, never one of them traded."""
+    legs = [hleg("AAPL", "buy"), hleg("AAPL", "sell"), hleg("MU", "buy")]
+    legs += [hleg("VRTX", "sell"), hleg("VRTX", "sell", price="11")]
+    result = classify(16, legs, {"VRTX": Decimal(10)}, received_at=NOW)
+    assert kinds(result) == [("open", "MU", "buy")]
+    assert refusals(result) == [
+        ("contradictory", "AAPL", "buy"),
+        ("contradictory", "AAPL", "sell"),
+        ("contradictory", "VRTX", "sell"),
+        ("contradictory", "VRTX", "sell"),
+    ]
+    (rec,) = result.recovered
+    assert "contradict each other on AAPL (buy @ 10, sell @ 10)" in rec.signal.rejected[0].reason
+
+
+def test_after_a_contradiction_the_symbol_is_unknown_and_its_later_legs_ambiguous() -> None:
+    legs = [hleg("AAPL", "buy"), hleg("AAPL", "sell"), hleg("AAPL", "sell", seconds=60)]
+    result = classify(16, legs, {}, received_at=NOW)
+    assert kinds(result) == [("ambiguous", "AAPL", "sell")]
+    assert "contradicted itself on AAPL" in result.recovered[1].ambiguous[0].detail
+
+
+def wleg(symbol: str, weight: str | None) -> HistoryLeg:
+    leg = hleg(symbol, "buy")
+    return replace(leg, weight=None if weight is None else Decimal(weight))
+
+
+def test_weights_survive_the_history_and_the_allocation_rule_applies() -> None:
+    """0.7 + 0.7 is refused live; the same two legs read back from the history are too."""
+    result = classify(16, [wleg("AAPL", "0.7"), wleg("MU", "0.7")], {}, received_at=NOW)
+    assert kinds(result) == []
+    assert refusals(result) == [("invalid", "AAPL", "buy"), ("invalid", "MU", "buy")]
+    assert "add up to 1.4, more than 1" in result.recovered[0].signal.rejected[0].reason
+    kept = classify(16, [wleg("AAPL", "0.3"), wleg("MU", None)], {}, received_at=NOW)
+    assert [(leg.symbol, leg.weight) for leg in kept.recovered[0].signal.legs] == [
+        ("AAPL", Decimal("0.3")),
+        ("MU", None),
     ]
 
 
@@ -123,9 +175,18 @@ def test_every_missed_leg_is_traded_skipped_or_a_hold_exactly_once(
         for s in r.ambiguous
         if s.leg_id is not None
     ]
+    out += [
+        (r.leg_id.symbol, r.leg_id.side, r.leg_id.timestamp)
+        for rec in result.recovered
+        for r in rec.signal.rejected
+        if r.leg_id is not None
+    ]
     out += [(h.symbol, h.side, h.timestamp) for h in result.holds]
     assert sorted(out, key=str) == sorted(((x.symbol, x.side, x.timestamp) for x in legs), key=str)
     for rec in result.recovered:
         # never a leg that adds to what the projected ledger holds
         assert all(leg.timestamp == rec.timestamp for leg in rec.signal.legs)
         assert len({leg.symbol for leg in rec.signal.legs}) == len(rec.signal.legs)
+        # never a leg traded on a symbol whose legs of that time disagree
+        refused = {r.leg_id.symbol for r in rec.signal.rejected if r.leg_id is not None}
+        assert not refused & {leg.symbol for leg in rec.signal.legs}

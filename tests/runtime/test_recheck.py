@@ -119,7 +119,15 @@ async def test_an_order_still_unanswered_is_tried_again_at_the_next_check(
     recheck = rechecker(executor, at=timedelta(seconds=20), said=[])
     broker.script.append(BrokerUnavailable("still down"))
 
-    await recheck.check()  # looked up (absent), sent again, failed again: still unknown
+    said: list[str] = []
+    recheck = rechecker(executor, at=timedelta(seconds=20), said=said)
+    # looked up (absent), sent again, failed again: still unknown, and said so, never "sent"
+    done = await recheck.check()
+    assert done.resent == () and [c for c, _ in done.unsent] == [coid]
+    assert said == [
+        f"order {coid}: never reached the broker; sent again, and that did not reach it"
+        f" either ({done.unsent[0][1]})"
+    ]
     assert broker.orders == {}
     assert [s.intent.client_order_id for s in journal.unresolved_intents()] == [coid]
 

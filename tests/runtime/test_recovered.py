@@ -180,3 +180,24 @@ def asyncio_run(awaitable: object) -> None:
     import asyncio
 
     asyncio.run(awaitable)  # type: ignore[arg-type]
+
+
+def test_a_leg_refused_before_a_restart_is_not_traded_when_pushed_again(
+    journal: SqliteJournal,
+) -> None:
+    """Run 1 refused AAPL and MU (weights 0.7 + 0.7). After a restart AlphaHub pushes AAPL
+    again, alone (0.7 is now within the allocation): it was decided, it is not traded."""
+    from tradebot.runtime.recovered import reclaim_recovered
+
+    aapl, mu = {**MU, "symbol": "AAPL", "weight": 0.7}, {**MU, "weight": 0.7}
+    refused = parse_signal(16, {"open": [aapl, mu]}, received_at=T0)
+    assert refused.legs == ()
+    journal.record_signal(refused)
+    restarted = listener()
+    assert reclaim_recovered(journal, restarted, T0 - timedelta(days=1)) == 2
+    again = {"open": [aapl]}
+    restarted.push(0, 16, again, json.dumps(again))
+    assert restarted.queue.empty()
+    other = {"open": [{**MU, "symbol": "MX", "weight": 0.7}]}  # a new leg still goes through
+    restarted.push(0, 16, other, json.dumps(other))
+    assert [leg.symbol for leg in restarted.queue.get_nowait().legs] == ["MX"]

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from tests.web.conftest import served
 from tradebot.cli.main import main
-from tradebot.config.model import Config, DashboardConfig, is_loopback
+from tradebot.config.hosts import is_loopback
+from tradebot.config.model import Config, DashboardConfig
 from tradebot.web.serve import start_dashboard
 from tradebot.web.sources import LiveFeed, Sources
 
@@ -76,3 +77,13 @@ async def test_a_live_feed_wakes_every_waiting_stream_at_once() -> None:
     async with asyncio.timeout(30):  # a deadline for a broken feed, far above any real wake
         await asyncio.gather(*waiting)
     await feed.wait(0)  # nothing to wait for: returns at its own deadline
+
+
+def test_allowed_hosts_are_host_names_normalised() -> None:
+    config = Config.model_validate(
+        {"dashboard": {"allowed_hosts": ["Bot.Example.ORG.", "bot.example.org", "[::1]"]}}
+    )
+    assert config.dashboard.allowed_hosts == ("bot.example.org", "::1")
+    for bad in ("bot.example.org:8800", "http://bot.example.org", "two words", "a/b"):
+        with pytest.raises(ValidationError, match="allowed_hosts"):
+            Config.model_validate({"dashboard": {"allowed_hosts": [bad]}})

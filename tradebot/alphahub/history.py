@@ -11,6 +11,8 @@ checked. :func:`fetch_history` sorts failures by what the caller does:
   later, with backoff;
 * :class:`~tradebot.exceptions.HistoryUnavailable`: HTTP 404 or 401/403, an HTML page, JSON of
   another shape: the endpoint is not (or no longer) what we expect; warn, carry on trading live.
+  Its message is what the endpoint answered, in words that follow "the history answered ..."
+  (``HTTP 404 (Not Found)``, ``an HTML page instead of JSON``).
 
 :func:`parse_history` turns the legs into :class:`HistoryLeg` values, one bad leg never losing
 the others. Neither the token nor the URL with it ever reaches a message.
@@ -23,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
+from http import HTTPStatus
 from typing import Any
 
 import requests
@@ -61,14 +64,22 @@ def fetch_history(
         raise TransientError(f"signal history: {type(exc).__name__}") from None
     status = response.status_code
     if status in _UNAVAILABLE:
-        raise HistoryUnavailable(f"HTTP {status}", status=status)
+        raise HistoryUnavailable(_status_text(status), status=status)
     if status == 429 or status >= 500:
         raise TransientError(f"signal history: HTTP {status}")
     if status != 200:
-        raise HistoryUnavailable(f"unexpected HTTP {status}", status=status)
+        raise HistoryUnavailable(f"an unexpected {_status_text(status)}", status=status)
     if len(body) > MAX_BODY:
-        raise HistoryUnavailable(f"answer larger than {MAX_BODY} bytes")
+        raise HistoryUnavailable(f"more than {MAX_BODY} bytes, far more than a history holds")
     return _signals(body)
+
+
+def _status_text(status: int) -> str:
+    """``HTTP 404 (Not Found)``: the status with its standard phrase, when it has one."""
+    try:
+        return f"HTTP {status} ({HTTPStatus(status).phrase})"
+    except ValueError:
+        return f"HTTP {status}"
 
 
 def _signals(body: bytes) -> list[Any]:
@@ -76,12 +87,13 @@ def _signals(body: bytes) -> list[Any]:
         answer = strict_json.loads(body)  # a leg with a repeated key is refused, as live
     except (ValueError, UnicodeDecodeError):
         start = body[:200].decode("utf-8", "replace").strip().lower()
-        kind = "an HTML page" if start.startswith(("<!doctype", "<html")) else "not JSON"
-        raise HistoryUnavailable(f"the answer is {kind}") from None
+        page = start.startswith(("<!doctype", "<html"))
+        what = "an HTML page instead of JSON" if page else "text that is not JSON"
+        raise HistoryUnavailable(what) from None
     data = answer.get("data") if isinstance(answer, dict) else None
     signals = data.get("signals") if isinstance(data, dict) else None
     if not isinstance(signals, list):
-        raise HistoryUnavailable('the answer is not {"data": {"signals": [...]}}')
+        raise HistoryUnavailable('JSON that is not {"data": {"signals": [...]}}')
     return signals
 
 
@@ -95,6 +107,9 @@ class HistoryLeg:
     price: Decimal | None
     timestamp: datetime  # timezone-aware, UTC
     raw: str
+    #: the leg's ``weight`` when it has one, kept as live: an open judged from the history is
+    #: sized, and its signal's weights are checked, exactly as the same open pushed live
+    weight: Decimal | None = None
 
     @property
     def identity(self) -> tuple[int, str, str, datetime]:
@@ -127,7 +142,9 @@ def parse_history(
         if isinstance(leg, HeldLeg):  # "keep the position": never traded, listed as such
             legs.append(HistoryLeg(algo_id, leg.symbol, None, None, leg.timestamp, raw))
         else:
-            legs.append(HistoryLeg(algo_id, leg.symbol, leg.side, leg.price, leg.timestamp, raw))
+            legs.append(
+                HistoryLeg(algo_id, leg.symbol, leg.side, leg.price, leg.timestamp, raw, leg.weight)
+            )
     return legs, bad
 
 

@@ -13,8 +13,10 @@ Contract:
 - ``run()`` keeps ``settings.connections`` sessions connected until it is cancelled; it returns
   only by raising :class:`~tradebot.exceptions.AuthenticationError` (wrong credentials).
 - Each leg is handed on once across connections and reconnects (:class:`~.dedup.LegDeduper`); a
-  re-pushed signal comes out with only its unseen legs, or not at all. Signals go into an
-  unbounded ``asyncio.Queue`` (``listener.queue``), so the reader never waits for the consumer.
+  re-pushed signal comes out with only its unseen legs, or not at all. A leg its signal's rules
+  refused is remembered as seen too: decided once, never traded later by another path. Signals
+  go into an unbounded ``asyncio.Queue`` (``listener.queue``), so the reader never waits for the
+  consumer.
 - A malformed frame or payload is logged and reported to ``on_bad_input``, with the algorithm
   when its topic can be read; bad legs travel in ``Signal.rejected``, and the valid legs of the
   same frame go on. Bad input is reported once per delivery, not once per connection, and again
@@ -197,7 +199,11 @@ class Listener:
             log.exception("algorithm %d: payload could not be parsed", algo_id)
             self.bad_frame(connection, f"parser failure: {type(exc).__name__}", raw, algo_id)
             return
-        fresh = self._dedup.filter(signal, self._mono(), connection)
+        now = self._mono()
+        fresh = self._dedup.filter(signal, now, connection)
+        # a leg its signal's rules refused (weights, a contradiction) is decided: the same leg
+        # again, re-pushed or read back from the history, is not traded either
+        self._dedup.claim([r.leg_id for r in signal.rejected if r.leg_id is not None], now)
         if fresh is None:
             return
         for rejected in fresh.rejected:

@@ -34,6 +34,7 @@ from websockets.exceptions import (
 
 from tradebot.alphahub import protocol as p
 from tradebot.alphahub.auth import TokenSource, socket_url
+from tradebot.config.hosts import is_loopback
 from tradebot.config.model import AlphaHubConfig
 from tradebot.exceptions import ConnectionLost, InvalidFrame, TransientError
 from tradebot.masking import MaskSecrets, mask, register, register_found_in
@@ -240,8 +241,11 @@ class Session:
 
 def _is_loopback(url: str) -> bool:
     """The simulator and tests are reached directly, whatever proxy the environment names."""
-    host = urlsplit(url).hostname or ""
-    return host in ("localhost", "::1") or host.startswith("127.")
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # brackets that do not close: not a host we can vouch for
+        return False
+    return is_loopback(host)
 
 
 def _text(message: str | bytes) -> str:

@@ -65,6 +65,8 @@ class SimBroker:
         self.cash = config.cash
         self._positions: dict[str, Decimal] = {}
         self._market: dict[str, Decimal] = dict(config.prices)  # the price table (references)
+        start = now()
+        self._market_at = dict.fromkeys(self._market, start)  # when each price was set
         self._prices: dict[str, Decimal] = {}  # last reference or fill price, for equity
         self._orders: dict[str, OrderSnapshot] = {}
         self._limits: dict[str, tuple[Decimal | None, Decimal]] = {}  # cid -> (limit, reference)
@@ -347,21 +349,25 @@ class SimBroker:
 
     # -- market -----------------------------------------------------------------------------
 
-    def set_price(self, symbol: str, price: Decimal) -> None:
-        """Move the sim market: ``symbol`` now trades at ``price`` (simulators, the demo)."""
+    def set_price(self, symbol: str, price: Decimal, *, at: datetime | None = None) -> None:
+        """Move the sim market: ``symbol`` now trades at ``price`` (simulators, the demo), as of
+        ``at`` (default: now; a test may date a price in the past)."""
         why = implausible_price(price)
         if why is not None:
             raise ValueError(why)
         self._market[symbol.upper()] = price
+        self._market_at[symbol.upper()] = self._now() if at is None else at
         for cid in sorted(self._exits, key=lambda c: self._orders[c].broker_order_id):
             if self._orders[cid].symbol == symbol.upper():
                 self._trigger(cid)
 
     async def reference_prices(self, symbols: Sequence[str]) -> MarketPrices:
-        """The price table's entries for ``symbols``. The sim broker has no market beyond its
-        table, so for a symbol it has no price for the signal's price stands in (noted)."""
+        """The price table's entries for ``symbols``, each as of when it was set (from the config:
+        when the broker started). The sim broker has no market beyond its table, so for a symbol
+        it has no price for (or only a stale one) the signal's price stands in (noted)."""
         found = {s: self._market[s] for s in symbols if s in self._market}
-        return MarketPrices(found, signal_stands_in=True)
+        as_of = {s: self._market_at[s] for s in found}
+        return MarketPrices(found, signal_stands_in=True, as_of=as_of)
 
     async def positions(self) -> Mapping[str, Decimal]:
         return {s: q for s, q in self._positions.items() if q}

@@ -161,7 +161,8 @@ def _market(
 ) -> tuple[MarketPrices, str]:
     """The reference prices to plan with, and where they came from (for the output)."""
     if given:
-        return MarketPrices(given, origin="--price"), "--price"
+        # typed by the user: no age to judge (risk.reference_max_age does not apply)
+        return MarketPrices(given, origin="--price", typed_by_user=True), "--price"
     if not symbols:
         return MarketPrices(), "none needed"
     broker = config.broker

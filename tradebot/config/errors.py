@@ -24,6 +24,9 @@ from tradebot.exceptions import ConfigError
 #: what a boolean key says to anything but an unquoted true or false
 BOOLEAN_HINT = "not a boolean: use true or false (unquoted; yes/no/on/off/1/0 are not booleans)"
 
+#: what a number key says to .inf, -.inf or .nan (see :mod:`.numbers`)
+FINITE_HINT = "not a finite number: .inf, -.inf and .nan are refused (write a number)"
+
 
 @dataclass(frozen=True, slots=True)
 class ConfigIssue:
@@ -65,6 +68,8 @@ def _describe(detail: ErrorDetails, data: Any) -> str:
         return _unknown_key(loc, data)
     if kind in ("bool_type", "bool_parsing"):
         return BOOLEAN_HINT
+    if kind == "finite_number":
+        return FINITE_HINT
     if loc and loc[-1] == "[key]":
         return f"key {_reword(msg)}"
     return _reword(msg)

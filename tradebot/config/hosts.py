@@ -84,11 +84,23 @@ def endpoint_host(url: str) -> str:
 
 
 def is_loopback(host: str) -> bool:
-    """``localhost`` or an address in 127.0.0.0/8 or ::1 (``host`` already normalised)."""
-    if host == "localhost":
+    """Whether ``host`` names this machine only: ``localhost``, an address in 127.0.0.0/8, ``::1``
+    or an IPv4-mapped ``::ffff:127.x.y.z``, in any spelling a resolver reads as one of them (any
+    case, ``[...]`` brackets, a trailing dot, full-width letters: :func:`normalise_host`).
+
+    The one answer to the question, for the dashboard's bind check and ``Host`` guard, the
+    paper/live guard and the AlphaHub session's proxy choice. Anything that is not a host name
+    is not loopback: ``127.0.0.1.evil.com`` is a name under ``evil.com``, ``localhost:8800``
+    carries a port, ``*.localhost`` and ``0.0.0.0`` are not promised to stay on this machine.
+    """
+    try:
+        name = normalise_host(host)
+    except ValueError:
+        return False
+    if name == "localhost":
         return True
     try:
-        address = ipaddress.ip_address(host)
+        address = ipaddress.ip_address(name)
     except ValueError:
         return False
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:

@@ -5,7 +5,9 @@ Steps, each reporting every problem it finds as ``FILE:LINE: key.path: what is w
 1. YAML syntax (with the key path the parser had reached);
 2. duplicate keys (YAML would silently keep the last) and ``${VAR}`` / ``${VAR:-default}``
    references (:mod:`.interpolation`), on the node tree so every value keeps its line;
-3. the schema (:mod:`.model`): types, ranges, unknown keys, strategy names and their params.
+3. algorithm ids, on the text as written (:mod:`.algo_ids`): ``016`` or ``0x10`` are refused,
+   not read as the numbers YAML makes of them, and ``16`` with ``'16'`` is a duplicate;
+4. the schema (:mod:`.model`): types, ranges, unknown keys, strategy names and their params.
 
 An unquoted value that is empty after substitution means "not set" (null), as if nothing had been
 written: ``email: ${ALPHAHUB_EMAIL:-}`` leaves the email unset when the variable is, and the
@@ -26,6 +28,7 @@ import yaml
 from pydantic import ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from tradebot.config.algo_ids import check_algorithm_ids
 from tradebot.config.allocation import over_allocation
 from tradebot.config.errors import (
     BOOLEAN_HINT,
@@ -160,6 +163,10 @@ def _parse(text: str, file: str, env: Mapping[str, str]) -> tuple[Node | None, A
             issue = ConfigIssue(file, line, "(top level)", "must be a mapping of sections")
             raise_issues(file, [issue])
         issues = list(_prepare(root, "", set(), file, env))
+        # a line the steps above found wrong (a duplicate key, a missing variable) is
+        # reported once, by them
+        wrong_lines = {issue.line for issue in issues}
+        issues += [i for i in check_algorithm_ids(root, file) if i.line not in wrong_lines]
         if issues:
             raise_issues(file, issues)
         return root, loader.construct_document(root)

@@ -11,7 +11,6 @@ the listener reads :class:`AlphaHubConfig`; brokers read :class:`BrokerConfig`; 
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from enum import StrEnum
@@ -22,7 +21,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PositiveInt,
     PrivateAttr,
     SecretStr,
     StrictBool,
@@ -33,7 +31,15 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from tradebot.config.hosts import ALPACA_LIVE_HOST, endpoint_host, normalise_host
+from tradebot.config.hosts import ALPACA_LIVE_HOST, endpoint_host, is_loopback, normalise_host
+from tradebot.config.numbers import (
+    MAX_DOLLARS,
+    MAX_SHARES,
+    WEEK,
+    AlgorithmId,
+    Finite,
+    FiniteDecimal,
+)
 from tradebot.config.planning import planning_rules
 from tradebot.config.strategy import StrategyNotFound, resolve_strategy
 from tradebot.core.market import implausible_price
@@ -75,10 +81,13 @@ class DataFeed(StrEnum):
 
 
 class ReconnectConfig(Frozen):
-    first_delay: float = Field(0.1, gt=0, le=5, description="seconds before the first retry")
-    max_delay: float = Field(10.0, gt=0, le=10, description="backoff cap, seconds")
-    healthy_after: float = Field(
-        30.0, gt=0, description="seconds a connection must stay up before the backoff resets"
+    first_delay: Finite = Field(0.1, gt=0, le=5, description="seconds before the first retry")
+    max_delay: Finite = Field(10.0, gt=0, le=10, description="backoff cap, seconds")
+    healthy_after: Finite = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="seconds a connection must stay up before the backoff resets",
     )
 
 
@@ -92,7 +101,7 @@ class AlphaHubConfig(Frozen):
     url: str = "https://alphahub.us"
     email: SecretStr | None = None
     password: SecretStr | None = None
-    algorithms: tuple[int, ...] | None = Field(
+    algorithms: tuple[AlgorithmId, ...] | None = Field(
         None, description="algorithms to subscribe to; default: every enabled algorithm"
     )
     connections: int = Field(2, ge=1, le=8)
@@ -100,24 +109,34 @@ class AlphaHubConfig(Frozen):
         "UTC",
         description="zone of the naive leg timestamps; AlphaHub (Phoenix/Ecto) stamps in UTC",
     )
-    heartbeat_interval: float = Field(15.0, gt=0, le=55)
-    heartbeat_timeout: float = Field(10.0, gt=0)
-    join_timeout: float = Field(10.0, gt=0)
-    request_timeout: float = Field(10.0, gt=0, description="login request timeout, seconds")
-    token_max_age: float = Field(
-        25 * 60.0, gt=0, description="re-authenticate before connecting when older than this"
+    heartbeat_interval: Finite = Field(15.0, gt=0, le=55)
+    heartbeat_timeout: Finite = Field(10.0, gt=0, le=300)
+    join_timeout: Finite = Field(10.0, gt=0, le=300)
+    request_timeout: Finite = Field(
+        10.0, gt=0, le=300, description="login request timeout, seconds"
+    )
+    token_max_age: Finite = Field(
+        25 * 60.0,
+        gt=0,
+        le=86400,
+        description="re-authenticate before connecting when older than this",
     )
     reconnect: ReconnectConfig = ReconnectConfig()
-    dedup_window: float = Field(
-        24 * 3600.0, gt=0, description="seconds a leg id is remembered for de-duplication"
+    dedup_window: Finite = Field(
+        24 * 3600.0,
+        gt=0,
+        le=WEEK,
+        description="seconds a leg id is remembered for de-duplication",
     )
-    dedup_max_ids: int = Field(100_000, ge=1, description="most leg ids remembered at once")
+    dedup_max_ids: int = Field(
+        100_000, ge=1, le=10_000_000, description="most leg ids remembered at once"
+    )
     backfill: BackfillMode = Field(
         BackfillMode.TRADE,
         description="signals missed during a lapse, read back from AlphaHub's history: "
         "trade (through the planner and every limit), journal (record only) or off",
     )
-    backfill_margin: float = Field(
+    backfill_margin: Finite = Field(
         60.0, ge=0, le=3600, description="seconds added to both ends of a lapse before backfill"
     )
 
@@ -150,19 +169,21 @@ class AlpacaConfig(Frozen):
     url: str | None = Field(None, description="endpoint override (local server, tests)")
     key_id: SecretStr | None = None
     secret_key: SecretStr | None = None
-    timeout: float = Field(10.0, gt=0, description="per-request timeout, seconds")
+    timeout: Finite = Field(10.0, gt=0, le=300, description="per-request timeout, seconds")
     max_attempts: int = Field(8, ge=1, le=50, description="tries per request on transient errors")
     stream: StrictBool = Field(True, description="use the trade-updates websocket for fills")
     stream_url: str | None = Field(
         None, description="trade-updates websocket override; default: derived from url"
     )
-    first_retry_delay: float = Field(0.2, gt=0, le=10, description="first backoff, seconds")
-    max_retry_delay: float = Field(10.0, gt=0, le=60, description="backoff cap, seconds")
-    max_retry_after: float = Field(60.0, gt=0, description="longest Retry-After honoured, seconds")
-    asset_cache_seconds: float = Field(
-        300.0, ge=0, description="how long asset facts (shortable, ...) are reused"
+    first_retry_delay: Finite = Field(0.2, gt=0, le=10, description="first backoff, seconds")
+    max_retry_delay: Finite = Field(10.0, gt=0, le=60, description="backoff cap, seconds")
+    max_retry_after: Finite = Field(
+        60.0, gt=0, le=3600, description="longest Retry-After honoured, seconds"
     )
-    reconnect_delay: float = Field(
+    asset_cache_seconds: Finite = Field(
+        300.0, ge=0, le=86400, description="how long asset facts (shortable, ...) are reused"
+    )
+    reconnect_delay: Finite = Field(
         1.0, gt=0, le=30, description="first wait before the trade-updates stream reconnects"
     )
     allow_hosts: tuple[str, ...] = Field(
@@ -208,12 +229,12 @@ class AlpacaConfig(Frozen):
 
 
 class SimBrokerConfig(Frozen):
-    cash: Decimal = Field(Decimal(100000), gt=0)
-    slippage_bps: Decimal = Field(Decimal(5), ge=0, le=1000)
-    fill_delay: float = Field(0.0, ge=0, description="seconds between accept and fill")
+    cash: FiniteDecimal = Field(Decimal(100000), gt=0, le=MAX_DOLLARS)
+    slippage_bps: FiniteDecimal = Field(Decimal(5), ge=0, le=1000)
+    fill_delay: Finite = Field(0.0, ge=0, le=3600, description="seconds between accept and fill")
     shortable: StrictBool = True
     fractionable: StrictBool = True
-    prices: dict[str, Decimal] = Field(
+    prices: dict[str, FiniteDecimal] = Field(
         default_factory=dict,
         description="the sim market's price per symbol (its reference prices)",
     )
@@ -260,22 +281,25 @@ class JournalConfig(Frozen):
             raise ValueError("must start with postgresql:// (a PostgreSQL server)")
         return value
 
-    recovery_max_age: float = Field(
+    recovery_max_age: Finite = Field(
         300.0,
         gt=0,
+        le=WEEK,
         description="seconds; at start-up, an order not sent before a crash is sent only if its "
         "signal is younger than this, else recorded as failed",
     )
-    failover_timeout: float = Field(
+    failover_timeout: Finite = Field(
         10.0,
         gt=0,
+        le=3600,
         description="seconds; with journal.url and several processes, a standby takes over "
         "within this long of the leader's loss (its lease lasts 60% of it, renewed four times "
         "per lease)",
     )
-    recheck_interval: float = Field(
+    recheck_interval: Finite = Field(
         15.0,
         gt=0,
+        le=3600,
         description="seconds; how often the running bot looks up orders whose submission ended "
         "without an answer: recorded if the broker has them, sent again (same client order id) "
         "while their signal is younger than recovery_max_age, else recorded as failed",
@@ -294,6 +318,7 @@ _NUMERIC_LIMITS = (
     "max_daily_loss",
     "max_signal_age",
     "price_collar_pct",
+    "reference_max_age",
     "max_order_qty",
 )
 
@@ -307,28 +332,34 @@ class RiskConfig(Frozen):
     the stricter of the two.
     """
 
-    max_order_notional: Decimal | None = Field(
-        None, gt=0, description="largest value of one order (closes are shrunk too)"
+    max_order_notional: FiniteDecimal | None = Field(
+        None, gt=0, le=MAX_DOLLARS, description="largest value of one order (closes are shrunk too)"
     )
-    max_position_notional: Decimal | None = Field(
-        None, gt=0, description="per algorithm per symbol"
+    max_position_notional: FiniteDecimal | None = Field(
+        None, gt=0, le=MAX_DOLLARS, description="per algorithm per symbol"
     )
-    max_algo_exposure: Decimal | None = Field(
-        None, gt=0, description="gross notional an algorithm may hold"
+    max_algo_exposure: FiniteDecimal | None = Field(
+        None, gt=0, le=MAX_DOLLARS, description="gross notional an algorithm may hold"
     )
-    max_symbol_exposure: Decimal | None = Field(
-        None, gt=0, description="notional the account may hold net in one symbol"
+    max_symbol_exposure: FiniteDecimal | None = Field(
+        None, gt=0, le=MAX_DOLLARS, description="notional the account may hold net in one symbol"
     )
     max_orders_per_day: int | None = Field(
-        None, ge=0, description="orders a day: account-wide (global), per algorithm (override)"
+        None,
+        ge=0,
+        le=100_000,
+        description="orders a day: account-wide (global), per algorithm (override)",
     )
-    max_daily_loss: Decimal | None = Field(
-        None, gt=0, description="realised loss today after which only closes are sent"
+    max_daily_loss: FiniteDecimal | None = Field(
+        None,
+        gt=0,
+        le=MAX_DOLLARS,
+        description="realised loss today after which only closes are sent",
     )
-    max_signal_age: float | None = Field(
-        None, gt=0, description="seconds; older legs are skipped as stale"
+    max_signal_age: Finite | None = Field(
+        None, gt=0, le=WEEK, description="seconds; older legs are skipped as stale"
     )
-    price_collar_pct: Decimal | None = Field(
+    price_collar_pct: FiniteDecimal | None = Field(
         None,
         gt=0,
         le=100,
@@ -340,8 +371,15 @@ class RiskConfig(Frozen):
         description="without a reference price from the broker: required (skip the leg) or"
         " signal_if_unavailable (use the signal's price)",
     )
-    max_order_qty: Decimal | None = Field(
-        None, gt=0, description="most shares in one order (closes are shrunk too)"
+    reference_max_age: Finite | None = Field(
+        None,
+        gt=0,
+        le=WEEK,
+        description="seconds; an older reference price counts as none while the market is open"
+        " (closed: one from before the latest session does)",
+    )
+    max_order_qty: FiniteDecimal | None = Field(
+        None, gt=0, le=MAX_SHARES, description="most shares in one order (closes are shrunk too)"
     )
     allow_symbols: tuple[str, ...] | None = Field(
         None, description="open only these symbols (closes are never blocked)"
@@ -405,13 +443,15 @@ def _stricter_policy(
 
 #: the default collar: a signal price more than 5% from the market is not believed
 DEFAULT_PRICE_COLLAR_PCT = Decimal(5)
+#: the default age limit of a reference price in session, seconds: 15 minutes
+DEFAULT_REFERENCE_MAX_AGE = 900.0
 
 
 class GlobalRiskConfig(RiskConfig):
-    # The account-wide collar and reference-price policy always have a value (an algorithm's
+    # The account-wide collar, reference-price policy and age always have a value (an algorithm's
     # own ``risk`` inherits them when it says nothing): the signal's price is never trusted by
     # default. A collar cannot be switched off, only widened (up to 100%).
-    price_collar_pct: Decimal = Field(
+    price_collar_pct: FiniteDecimal = Field(
         DEFAULT_PRICE_COLLAR_PCT,
         gt=0,
         le=100,
@@ -422,6 +462,13 @@ class GlobalRiskConfig(RiskConfig):
         ReferencePricePolicy.REQUIRED,
         description="without a reference price from the broker: required (skip the leg) or"
         " signal_if_unavailable (use the signal's price)",
+    )
+    reference_max_age: Finite = Field(
+        DEFAULT_REFERENCE_MAX_AGE,
+        gt=0,
+        le=WEEK,
+        description="seconds; an older reference price counts as none while the market is open"
+        " (closed: one from before the latest session does)",
     )
     kill_switch_file: str | None = Field(
         "tradebot.halt",
@@ -445,7 +492,8 @@ class DashboardConfig(Frozen):
 
     Read-only unless ``token`` is set; with a token the page offers halt, reduce-only and resume,
     each a POST carrying the token. Anything but loopback without a token is refused: a page
-    anyone on the network can read shows the account and every order.
+    anyone on the network can read shows the account and every order. It answers only to
+    ``host``, ``allowed_hosts`` and loopback names (``tradebot.web.security``).
     """
 
     enabled: StrictBool = True
@@ -456,6 +504,16 @@ class DashboardConfig(Frozen):
     token: SecretStr | None = Field(
         None, description="from the environment: token: ${TRADEBOT_DASHBOARD_TOKEN}"
     )
+    allowed_hosts: tuple[str, ...] = Field(
+        (),
+        description="names the dashboard answers to besides host and loopback (a reverse "
+        "proxy's, this machine's on the network); any other Host header gets 421",
+    )
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(normalise_host(host) for host in value))
 
     @field_validator("token")
     @classmethod
@@ -473,17 +531,6 @@ class DashboardConfig(Frozen):
         return self
 
 
-def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 or ``localhost``: only this machine can connect."""
-    name = host.strip().strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
 # -- algorithms ----------------------------------------------------------------------------------
 
 
@@ -491,13 +538,13 @@ class ExitsConfig(Frozen):
     """An algorithm's ``exits:``: take-profit, stop-loss or trailing stop, each a percent of the
     entry's fill price (see README, "Exits")."""
 
-    take_profit_pct: Decimal | None = Field(
-        None, gt=0, description="percent beyond the entry price for the take-profit"
+    take_profit_pct: FiniteDecimal | None = Field(
+        None, gt=0, le=1000, description="percent beyond the entry price for the take-profit"
     )
-    stop_loss_pct: Decimal | None = Field(
+    stop_loss_pct: FiniteDecimal | None = Field(
         None, gt=0, lt=100, description="percent against the entry price for the stop-loss"
     )
-    trailing_stop_pct: Decimal | None = Field(
+    trailing_stop_pct: FiniteDecimal | None = Field(
         None, gt=0, lt=100, description="percent the trailing stop follows the best price by"
     )
 
@@ -518,6 +565,12 @@ class ExitsConfig(Frozen):
         return ExitTerms(self.take_profit_pct, self.stop_loss_pct, self.trailing_stop_pct)
 
 
+#: what an algorithm's entries can go out as. ``stop`` and ``trailing_stop`` are exit orders only
+#: (``core/orders.py``): the planner gives an entry no stop price, so every signal of an
+#: algorithm written with them would fail planning. Exits are configured under ``exits:``.
+ENTRY_ORDER_TYPES = (OrderType.MARKET, OrderType.LIMIT, OrderType.LIMIT_THEN_MARKET)
+
+
 class AlgorithmConfig(Frozen):
     """One AlphaHub algorithm: how its legs are sized, ordered and limited.
 
@@ -531,21 +584,21 @@ class AlgorithmConfig(Frozen):
     params: dict[str, Any] = Field(default_factory=dict, validate_default=True)
     order_type: OrderType = OrderType.MARKET
     time_in_force: TimeInForce = TimeInForce.DAY
-    limit_offset_pct: Decimal = Field(
+    limit_offset_pct: FiniteDecimal = Field(
         Decimal(0),
         ge=0,
         le=10,
         description="limit orders: how far past the reference price (buy above, sell below),"
         " percent",
     )
-    chase_after: float = Field(
+    chase_after: Finite = Field(
         60.0,
         gt=0,
         le=86400,
         description="limit_then_market: seconds of the market being open before what the limit"
         " has not filled is canceled and sent at market",
     )
-    chase_pct: Decimal = Field(
+    chase_pct: FiniteDecimal = Field(
         Decimal("0.33"),
         ge=0,
         le=10,
@@ -580,6 +633,20 @@ class AlgorithmConfig(Frozen):
         # A ValidationError raised here keeps its locations: algorithms.ID.params.KEY
         validated = resolve_strategy(strategy).Params.model_validate(value)
         return validated.model_dump()
+
+    @field_validator("order_type", mode="before")
+    @classmethod
+    def _entry_order_type(cls, value: Any) -> Any:
+        if isinstance(value, str) and value in ENTRY_ORDER_TYPES:
+            return value
+        allowed = ", ".join(f"'{t}'" for t in ENTRY_ORDER_TYPES[:-1])
+        message = f"should be {allowed} or '{ENTRY_ORDER_TYPES[-1]}'"
+        if value in (OrderType.STOP, OrderType.TRAILING_STOP):
+            message += (
+                f" ({value} orders are exits, never entries: see exits.stop_loss_pct and"
+                " exits.trailing_stop_pct)"
+            )
+        raise ValueError(message)
 
     @model_validator(mode="after")
     def _chase_needs_a_day_order(self) -> AlgorithmConfig:
@@ -663,7 +730,7 @@ class Config(Frozen):
     notify: tuple[NotifyTarget, ...] = Field(
         (), description="alerts: a list of {url: Apprise URL (a secret), events: [...]}"
     )
-    algorithms: dict[PositiveInt, AlgorithmConfig] = Field(default_factory=dict)
+    algorithms: dict[AlgorithmId, AlgorithmConfig] = Field(default_factory=dict)
 
     _algo_risk: dict[int, RiskConfig] = PrivateAttr(default_factory=dict)
     _planning: PlanningRules = PrivateAttr()

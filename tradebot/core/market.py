@@ -8,15 +8,23 @@ price, and skips a leg whose own price is further from it than ``risk.price_coll
 
 Where the signal's price may stand in for a missing reference (the ``sim`` broker, which is its
 own market, or ``risk.reference_price: signal_if_unavailable``), the plan says so on the order.
+
+A reference is only worth anything while it is current: each price carries the time its source
+traded (or quoted) at it, and :func:`stale_reference` refuses one older than
+``risk.reference_max_age`` while the market is open, or from before the latest session while it
+is closed. A stale reference counts as no reference. A price the user typed (``tradebot plan
+--price``) has no age.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
+from zoneinfo import ZoneInfo
 
 #: No US stock trades below one hundredth of a cent (Reg NMS: the smallest increment under $1).
 MIN_PRICE = Decimal("0.0001")
@@ -24,6 +32,8 @@ MIN_PRICE = Decimal("0.0001")
 #: a price above it is a garbled number, never a market.
 MAX_PRICE = Decimal(10_000_000)
 _CENT = Decimal("0.01")
+#: US equities trade on New York time: a session is a New York trading day
+_NEW_YORK = ZoneInfo("America/New_York")
 
 
 def price_tick(price: Decimal) -> Decimal:
@@ -62,12 +72,17 @@ class MarketPrices:
     it has no price for, so the signal's price may stand in (shown on the order).
     ``unavailable``: why the lookup failed altogether (shown in the skips), when it did.
     ``origin``: who gave the prices, for the skips' details.
+    ``as_of``: symbol -> when the source last traded (or quoted) at its price, timezone-aware;
+    a price without a time cannot be judged fresh and is refused (:func:`stale_reference`).
+    ``typed_by_user``: the prices were typed by the user (``tradebot plan --price``): no age.
     """
 
     prices: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
     signal_stands_in: bool = False
     unavailable: str | None = None
     origin: str = "the broker"
+    as_of: Mapping[str, datetime] = field(default_factory=lambda: MappingProxyType({}))
+    typed_by_user: bool = False
 
     @classmethod
     def failed(cls, reason: str) -> MarketPrices:
@@ -92,6 +107,69 @@ class MarketPrices:
 
 
 NO_PRICES = MarketPrices.failed("no market data was asked for")
+
+
+def latest_session_day(next_open: datetime) -> date:
+    """The New York trading day before the session that opens at ``next_open``: the latest
+    session while the market is closed (Saturday's and Monday morning's is Friday).
+
+    Weekends are skipped; exchange holidays are not known here (the broker's clock names only the
+    next session), so after a holiday the day before it looks one session older than it is and its
+    prices are refused: a missed trade, never a trade on an old price.
+    """
+    day = next_open.astimezone(_NEW_YORK).date() - timedelta(days=1)
+    while day.weekday() >= 5:  # Saturday, Sunday
+        day -= timedelta(days=1)
+    return day
+
+
+def stale_reference(
+    market: MarketPrices,
+    symbol: str,
+    now: datetime,
+    max_age: float | None,
+    *,
+    market_open: bool | None,
+    next_open: datetime | None,
+) -> str | None:
+    """Why ``symbol``'s reference price is too old to size and check a leg at, or None.
+
+    ``max_age`` (``risk.reference_max_age``, seconds; None: no limit) bounds the age while the
+    market is open, or when the clock is unknown (``market_open`` None: judged as open, the
+    strictest). While it is closed, a price from the latest session (the New York trading day
+    before ``next_open``, :func:`latest_session_day`) is fresh too, however old: on Saturday,
+    Friday's trades are the market's price; Thursday's are not. A price typed by the user has
+    no age. A time ahead of ``now`` (clocks that disagree) counts as no age.
+    """
+    if max_age is None or market.typed_by_user or symbol not in market.prices:
+        return None
+    limit = f"risk.reference_max_age {age_text(max_age)}"
+    as_of = market.as_of.get(symbol)
+    if as_of is None or as_of.tzinfo is None:
+        return f"{market.origin}'s price for {symbol} carries no time ({limit})"
+    age = (now - as_of).total_seconds()
+    if age <= max_age:
+        return None
+    old = f"reference price for {symbol} is {age_text(age)} old"
+    if market_open is False and next_open is not None:
+        session = latest_session_day(next_open)
+        start = datetime.combine(session, time(0), tzinfo=_NEW_YORK)
+        if as_of >= start:
+            return None
+        return f"{old}: from before the latest session, {session:%a %Y-%m-%d} ({limit})"
+    return f"{old} ({limit})"
+
+
+def age_text(seconds: float) -> str:
+    """A duration as its two largest units: ``5d 2h``, ``15m``, ``1m 30s``, ``45s``."""
+    if seconds < 60:
+        return f"{round(max(seconds, 0), 1):g}s"
+    left, counts = int(seconds), []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, left = divmod(left, size)
+        counts.append((count, unit))
+    first = next(i for i, (count, _) in enumerate(counts) if count)
+    return " ".join(f"{count}{unit}" for count, unit in counts[first : first + 2] if count)
 
 
 def off_market(signal_price: Decimal, reference: Decimal, collar_pct: Decimal) -> Decimal | None:

@@ -185,7 +185,8 @@ class OrderIntent:
 class SkipReason(StrEnum):
     """Why a leg produced no order. The text beside it says the specifics."""
 
-    INVALID = "invalid"  # the leg could not be parsed
+    INVALID = "invalid"  # the leg could not be parsed (or a rule of its signal refused it)
+    CONTRADICTORY = "contradictory"  # another leg of its signal disagrees on its symbol
     HOLD = "hold"  # the leg says "keep the position": nothing to send
     ALGO_UNKNOWN = "algo_unknown"
     ALGO_DISABLED = "algo_disabled"
@@ -261,6 +262,12 @@ class SkippedLeg:
         if self.leg_id is not None:
             return self.leg_id.symbol
         return self.held.symbol if self.held is not None else None
+
+
+def rejected_skip(rejected: RejectedLeg) -> SkippedLeg:
+    """How a rejected leg is skipped: ``invalid`` or ``contradictory``, with its reason. The one
+    rule, for a planned signal and for a recovered one journaled without planning."""
+    return SkippedLeg(None, SkipReason(str(rejected.refusal)), rejected.reason, rejected=rejected)
 
 
 @dataclass(frozen=True, slots=True)

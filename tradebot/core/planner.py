@@ -15,6 +15,8 @@ The rules (DESIGN.md), in the order they are applied:
    further than ``price_collar_pct`` from the reference, is skipped (``price_off_market``); a leg
    with no reference is skipped (``no_reference_price``) unless the signal's price may stand in
    (the ``sim`` broker, or ``reference_price: signal_if_unavailable``), which its order notes.
+   A reference older than ``reference_max_age`` (or, with the market closed, from before the
+   latest session) counts as no reference (:func:`~tradebot.core.market.stale_reference`).
    Sizing, every notional limit and limit prices use that one price per symbol.
 2. Closes first. A close flattens what *this algorithm's* ledger holds in the symbol, whatever
    the leg's side says (AlphaHub's close side is the side of the position it closes; a mismatch
@@ -50,7 +52,13 @@ from types import MappingProxyType
 from tradebot.core.account import AccountSnapshot, AssetInfo
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import account_tag
-from tradebot.core.market import MarketPrices, PriceSource, implausible_price, off_market
+from tradebot.core.market import (
+    MarketPrices,
+    PriceSource,
+    implausible_price,
+    off_market,
+    stale_reference,
+)
 from tradebot.core.netting import CLOSE_STEP, OPEN_STEP
 from tradebot.core.order_writer import Move, OrderStyle, within_count, write_orders
 from tradebot.core.orders import (
@@ -63,6 +71,7 @@ from tradebot.core.orders import (
     SkippedLeg,
     SkipReason,
     TimeInForce,
+    rejected_skip,
 )
 from tradebot.core.quantity import (
     MIN_FRACTIONAL_NOTIONAL,
@@ -76,9 +85,9 @@ from tradebot.core.risk import (
     DayState,
     limit_price,
     opens_blocked,
+    order_rooms,
     orders_left,
     symbol_blocked,
-    symbol_room,
 )
 from tradebot.core.rules import (
     AlgorithmRules,
@@ -121,7 +130,7 @@ def plan(
     only compared with leg timestamps.
     """
     day = NO_DAY_STATE if day is None else day
-    skipped = [SkippedLeg(None, SkipReason.INVALID, r.reason, rejected=r) for r in signal.rejected]
+    skipped = [rejected_skip(r) for r in signal.rejected]
     skipped += [SkippedLeg(None, SkipReason.HOLD, HOLD_DETAIL, held=h) for h in signal.held]
     algo = rules.algorithms.get(signal.algo_id)
     if algo is None:
@@ -240,7 +249,7 @@ class _PlanBuilder:
                 detail = f"leg is {age:.0f}s old; {rule} is {max_age:g}s"
                 self._skip(leg, stale, detail)
                 continue
-            refusal = self._priced(leg)
+            refusal = self._priced(leg, now)
             if refusal is not None:
                 self._skip(leg, *refusal)
             else:
@@ -254,7 +263,7 @@ class _PlanBuilder:
         intents = self._limit_orders_per_day(self._orders())
         return Plan(tuple(intents), tuple(self.skipped), tuple(self.notes))
 
-    def _priced(self, leg: Leg) -> tuple[SkipReason, str] | None:
+    def _priced(self, leg: Leg, now: datetime) -> tuple[SkipReason, str] | None:
         """Settle the price ``leg`` is sized and checked at, or say why it cannot be traded.
 
         Limits against a bad signal: they apply to closes too, like ``max_signal_age``.
@@ -265,7 +274,17 @@ class _PlanBuilder:
             return SkipReason.PRICE_OFF_MARKET, f"the signal's {why}"
         reference = self.market.price(symbol)
         if reference is None:
-            return self._signal_stands_in(leg)
+            return self._signal_stands_in(leg, self.market.missing(symbol))
+        stale = stale_reference(
+            self.market,
+            symbol,
+            now,
+            self.risk.reference_max_age,
+            market_open=self.day.market_open,
+            next_open=self.day.next_open,
+        )
+        if stale is not None:  # a stale reference is no reference
+            return self._signal_stands_in(leg, stale)
         collar = self.risk.price_collar_pct
         distance = None if collar is None else off_market(leg.price, reference, collar)
         if distance is not None:
@@ -276,9 +295,10 @@ class _PlanBuilder:
         self.price[symbol] = reference
         return None
 
-    def _signal_stands_in(self, leg: Leg) -> tuple[SkipReason, str] | None:
-        """No reference for the leg's symbol: the signal's price, where allowed, else a skip."""
-        symbol, missing = leg.symbol, self.market.missing(leg.symbol)
+    def _signal_stands_in(self, leg: Leg, missing: str) -> tuple[SkipReason, str] | None:
+        """No usable reference for the leg's symbol (``missing`` says why): the signal's price,
+        where allowed, else a skip."""
+        symbol = leg.symbol
         if self.market.signal_stands_in:
             why = f"{missing} (the sim broker is its own market)"
         elif self.risk.reference_price is ReferencePricePolicy.SIGNAL_IF_UNAVAILABLE:
@@ -454,26 +474,16 @@ class _PlanBuilder:
 
     def _rooms(self, leg: Leg, price: Decimal) -> list[tuple[str, Decimal | None]]:
         """Each limit on this open's size as shares (``None``: it cannot be checked)."""
-        risk = self.risk
-        rooms: list[tuple[str, Decimal | None]] = []
-        if risk.max_order_notional is not None:
-            rooms.append(("max_order_notional", risk.max_order_notional / price))
-        if risk.max_order_qty is not None:
-            rooms.append(("max_order_qty", risk.max_order_qty))
-        if risk.max_position_notional is not None:
-            rooms.append(("max_position_notional", risk.max_position_notional / price))
-        if risk.max_algo_exposure is not None:
-            held = self._gross_exposure(leg.symbol)
-            if isinstance(held, str):
-                return [(f"cannot check max_algo_exposure: no price for held {held}", None)]
-            room = max(risk.max_algo_exposure - held, ZERO) / price
-            rooms.append(("max_algo_exposure", room))
-        if risk.max_symbol_exposure is not None:
-            net = self._projected_net(leg.symbol)
-            room = symbol_room(net, leg.side, risk.max_symbol_exposure / price)
-            rooms.append(("max_symbol_exposure", room))
-        rooms.append(("buying power", max(self.buying_power, ZERO) / price))
-        return rooms
+        symbol = leg.symbol
+        rooms = order_rooms(
+            self.risk,
+            leg.side,
+            price,
+            held=ZERO,  # an open is sized from flat (no pyramiding; a flip flattens first)
+            net=self._projected_net(symbol),
+            elsewhere=lambda: self._gross_exposure(symbol),
+        )
+        return [*rooms, ("buying power", max(self.buying_power, ZERO) / price)]
 
     # -- orders ----------------------------------------------------------------------------------
 

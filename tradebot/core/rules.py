@@ -57,6 +57,7 @@ class RiskLimits:
     max_signal_age: float | None = None
     price_collar_pct: Decimal | None = None
     reference_price: ReferencePricePolicy | None = None
+    reference_max_age: float | None = None  # seconds; see tradebot.core.market.stale_reference
     max_order_qty: Decimal | None = None
     allow_symbols: tuple[str, ...] | None = None
     deny_symbols: tuple[str, ...] = ()

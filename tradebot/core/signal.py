@@ -26,13 +26,35 @@ Hostile input is refused, never repaired:
 :class:`HeldLeg`, never a :class:`Leg`, so nothing can trade it; the planner skips it with the
 reason ``hold``. An open leg may carry ``weight``, a fraction of the algorithm's allocation in
 (0, 1] (the ``allocation`` strategy uses it); a close always flattens, so its weight is ignored.
+
+A key of the payload other than ``open`` and ``close`` (``"opne"``) is rejected with its name, and a
+payload with no leg at all is rejected as such: every frame leaves a record.
+
+**One judge for a signal's legs** (:func:`judge`), whichever path brings them: the legs of a live
+frame, and the legs of one algorithm with one timestamp in AlphaHub's signal history
+(:mod:`tradebot.runtime.missed`). Its rules, in order:
+
+1. *Contradictions* (:func:`disagreements`): legs that disagree on one symbol are all refused,
+   with the reason ``contradictory`` (:attr:`Refusal.CONTRADICTORY`): two open legs (or two close
+   legs) of one symbol with one timestamp whose side, price or weight differ; or a close of a
+   symbol stamped after an open of it (the bot sends closes first, so it would end holding what
+   the algorithm closed). Legs of one symbol at different times are a sequence, not a
+   contradiction: the later one is the algorithm's newer word.
+   A close and an open of one symbol are otherwise a flip or a re-entry, not a contradiction
+   (the close flattens, whatever its side says; the open sets the direction). An exact copy of a
+   leg is one leg: the copy is rejected as a repeat, the leg itself stands.
+2. *Weights*: the open legs' weights must not add up to more than the whole allocation; when
+   they do, every weighted open of the signal is refused.
+
+A leg a rule refused keeps its identity (:attr:`RejectedLeg.leg_id`), so the journal records
+that this leg was decided and no later path (the backfill, another process) trades it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -106,6 +128,21 @@ class LegId:
         return self.key
 
 
+def parse_leg_key(key: str) -> LegId:
+    """:attr:`LegId.key`'s inverse; raises ValueError for text that is not a leg's key."""
+    parts = key.split(":", 4)
+    if len(parts) != 5 or not parts[4].endswith("Z"):
+        raise ValueError(f"not a leg key: {key[:80]!r}")
+    algo, kind, symbol, side, stamp = parts
+    when = datetime.fromisoformat(stamp[:-1]).replace(tzinfo=UTC)
+    ident = LegId(int(algo), LegKind(kind), symbol, Side(side), when)
+    # read, but not written so (016:..., a zone in the stamp) or not a ticker ("a", "ß"): the
+    # journal is input too, and another text must never be taken for this leg
+    if ident.key != key or not _SYMBOL.fullmatch(symbol) or len(symbol) > _MAX_SYMBOL:
+        raise ValueError(f"not a leg key: {key[:80]!r}")
+    return ident
+
+
 @dataclass(frozen=True, slots=True)
 class Leg:
     """One tradable instruction: open or close ``symbol`` for algorithm ``algo_id``."""
@@ -144,6 +181,13 @@ class HeldLeg:
         object.__setattr__(self, "key", key)
 
 
+class Refusal(StrEnum):
+    """Why a leg was refused, as the plan's skip reason of the same name says it."""
+
+    INVALID = "invalid"  # it could not be parsed, or a rule of its signal refused it
+    CONTRADICTORY = "contradictory"  # another leg of its signal disagrees with it on its symbol
+
+
 @dataclass(frozen=True, slots=True)
 class RejectedLeg:
     """A leg (or a whole group) that could not be parsed, with the reason and what arrived."""
@@ -153,6 +197,10 @@ class RejectedLeg:
     index: int | None  # position in its list; None when the whole group was unusable
     reason: str
     raw: str  # the offending JSON, for the journal
+    #: the leg's identity when it parsed and a rule of its signal refused it (weights, a
+    #: contradiction): the journal keeps it, so no later path trades the leg
+    leg_id: LegId | None = None
+    refusal: Refusal = Refusal.INVALID
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,7 +416,8 @@ def _raw_text(value: object) -> str:
 def _groups(
     algo_id: int, payload: Mapping[Any, Any], rejected: list[RejectedLeg]
 ) -> dict[LegKind, object]:
-    """The ``close`` and ``open`` values; a group named twice is rejected whole."""
+    """The ``close`` and ``open`` values; a group named twice is rejected whole, and any other
+    key is rejected by name (a misspelled ``"opne"`` must not vanish without a record)."""
     # keys the decoder saw more than once at the payload's own level (not inside its legs)
     repeated: dict[str, list[Any]] = getattr(payload, "duplicates", {})
     fields: dict[LegKind, object] = {}
@@ -381,6 +430,13 @@ def _groups(
             rejected.append(RejectedLeg(algo_id, kind, None, reason, _raw_text(found)))
         elif found:
             fields[kind] = found[0]
+    groups = {str(kind) for kind in LegKind}
+    for key, value in payload.items():
+        name = _key(key)
+        if name not in groups:
+            shown = (name if name is not None else str(key))[:40]
+            reason = f"unknown key {shown!r}: a signal has only 'open' and 'close'"
+            rejected.append(RejectedLeg(algo_id, None, None, reason, _raw_text({key: value})))
     return fields
 
 
@@ -395,8 +451,9 @@ def parse_signal(
     """Turn a ``new_signals`` payload into a :class:`Signal`.
 
     Raises :class:`InvalidSignal` only when the payload as a whole is unusable (not an object).
-    Bad legs, a bad group, a leg repeated within the payload, and open legs whose weights add
-    up to more than the whole allocation are kept in ``Signal.rejected``.
+    Bad legs, a bad group, an unknown key, a leg repeated within the payload, a payload with no
+    leg at all, and the legs :func:`judge` refuses (contradictions, weights adding up to more
+    than the whole allocation) are kept in ``Signal.rejected``.
     """
     if received_at.tzinfo is None:
         raise ValueError("received_at must be timezone-aware")
@@ -405,8 +462,8 @@ def parse_signal(
     rejected: list[RejectedLeg] = []
     fields = _groups(algo_id, payload, rejected)
     not_after = received_at + FUTURE_TOLERANCE
-    seen: set[str] = set()
-    groups: dict[LegKind, list[tuple[int, Leg, object]]] = {LegKind.CLOSE: [], LegKind.OPEN: []}
+    seen: dict[str, Leg | HeldLeg] = {}
+    groups: dict[LegKind, list[Candidate]] = {LegKind.CLOSE: [], LegKind.OPEN: []}
     held: list[HeldLeg] = []
     for kind in (LegKind.CLOSE, LegKind.OPEN):
         items = fields.get(kind)
@@ -423,20 +480,25 @@ def parse_signal(
                 rejected.append(RejectedLeg(algo_id, kind, index, str(exc), _raw_text(item)))
                 continue
             key = leg.key if isinstance(leg, HeldLeg) else leg.id.key
-            if key in seen:
+            earlier = seen.get(key)
+            if earlier is not None and (isinstance(leg, HeldLeg) or earlier == leg):
+                # an exact copy is one leg: the copy is noted, the leg stands
                 reason = "the same leg appears twice in this signal"
                 rejected.append(RejectedLeg(algo_id, kind, index, reason, _raw_text(item)))
                 continue
-            seen.add(key)
+            seen.setdefault(key, leg)  # the same identity at another price or weight: judged
             if isinstance(leg, HeldLeg):
                 held.append(leg)
             else:
-                groups[kind].append((index, leg, item))
-    opens = _within_allocation(algo_id, groups[LegKind.OPEN], rejected)
+                groups[kind].append(Candidate(leg, index, _raw_text(item)))
+    closes, opens = judge(algo_id, groups[LegKind.CLOSE], groups[LegKind.OPEN], rejected)
+    if not (closes or opens or held or rejected):
+        reason = "the signal has no legs: its open and close are missing or empty"
+        rejected.append(RejectedLeg(algo_id, None, None, reason, _raw_text(payload)))
     return Signal(
         algo_id=algo_id,
         received_at=received_at.astimezone(UTC),
-        close_legs=tuple(leg for _, leg, _ in groups[LegKind.CLOSE]),
+        close_legs=closes,
         open_legs=opens,
         rejected=tuple(rejected),
         raw=raw if raw is not None else _raw_text(payload),
@@ -444,21 +506,110 @@ def parse_signal(
     )
 
 
-def _within_allocation(
+# -- the group rules: one judge for a signal's legs, live or from the history -----------------
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A parsed leg offered to :func:`judge`, with where it came from (for a rejection)."""
+
+    leg: Leg
+    index: int | None  # its position in its list (live) or in the history's answer
+    raw: str  # its JSON, for the journal
+
+
+def _terms(leg: Leg) -> tuple[Side, Decimal, Decimal | None]:
+    """What two legs of one symbol must agree on: side, price and weight."""
+    return (leg.side, leg.price, leg.weight)
+
+
+def disagreements(legs: Iterable[Leg]) -> dict[str, str]:
+    """The symbols on which ``legs`` disagree: two legs of the symbol with one timestamp whose
+    side, price or weight differ; each with a description of the legs (``buy @ 10, sell @ 10``).
+
+    Legs with different timestamps are a sequence, not a contradiction (the later one is the
+    algorithm's newer word). Live, it is asked of a signal's closes and of its opens apart (a
+    close and an open of one symbol are a flip or a re-entry); the history, which has no
+    open/close, asks it of all the legs of one time together.
+    """
+    by_moment: dict[tuple[str, datetime], list[Leg]] = {}
+    for leg in legs:
+        by_moment.setdefault((leg.symbol, leg.timestamp), []).append(leg)
+    out: dict[str, str] = {}
+    for (symbol, _), same in by_moment.items():
+        terms = list(dict.fromkeys(_terms(leg) for leg in same))
+        if len(terms) > 1 and symbol not in out:
+            out[symbol] = ", ".join(_describe(*t) for t in terms[:4])
+    return out
+
+
+def _describe(side: Side, price: Decimal, weight: Decimal | None) -> str:
+    text = f"{side} @ {_short(price)}"
+    return text if weight is None else f"{text} weight {_short(weight)}"
+
+
+def _closed_after_opened(closes: Sequence[Leg], opens: Sequence[Leg]) -> dict[str, str]:
+    """Symbols with a close stamped after an open: closes go first, so the bot would end
+    holding what the algorithm closed."""
+    first_open: dict[str, datetime] = {}
+    for leg in opens:
+        first_open[leg.symbol] = min(leg.timestamp, first_open.get(leg.symbol, leg.timestamp))
+    out: dict[str, str] = {}
+    for leg in closes:
+        opened = first_open.get(leg.symbol)
+        if opened is not None and leg.timestamp > opened:
+            out[leg.symbol] = (
+                f"a close at {leg.timestamp.isoformat()} after an open at {opened.isoformat()}"
+            )
+    return out
+
+
+def contradiction_reason(symbol: str, what: str) -> str:
+    """The reason given for every leg of a contradiction on ``symbol``."""
+    return (
+        f"the legs of this signal contradict each other on {symbol} ({what}): which is meant "
+        "is unknown, so none of them is traded"
+    )
+
+
+def judge(
     algo_id: int,
-    opens: list[tuple[int, Leg, object]],
+    closes: Sequence[Candidate],
+    opens: Sequence[Candidate],
     rejected: list[RejectedLeg],
-) -> tuple[Leg, ...]:
+) -> tuple[tuple[Leg, ...], tuple[Leg, ...]]:
+    """One signal's group rules (module docstring): the closes and opens that stand; every
+    refused leg is added to ``rejected``, with its identity."""
+    bad = disagreements(c.leg for c in closes) | disagreements(c.leg for c in opens)
+    crossed = _closed_after_opened([c.leg for c in closes], [c.leg for c in opens])
+    bad |= {s: w for s, w in crossed.items() if s not in bad}
+    for candidate in (*closes, *opens):
+        what = bad.get(candidate.leg.symbol)
+        if what is not None:
+            reason = contradiction_reason(candidate.leg.symbol, what)
+            rejected.append(refused(candidate, reason, Refusal.CONTRADICTORY))
+    kept_closes = tuple(c.leg for c in closes if c.leg.symbol not in bad)
+    kept_opens = [c for c in opens if c.leg.symbol not in bad]
+    return kept_closes, _within_allocation(kept_opens, rejected)
+
+
+def refused(candidate: Candidate, reason: str, refusal: Refusal = Refusal.INVALID) -> RejectedLeg:
+    """``candidate`` refused by a rule of its signal: a rejection that keeps its identity."""
+    leg = candidate.leg
+    return RejectedLeg(
+        leg.algo_id, leg.kind, candidate.index, reason, candidate.raw, leg.id, refusal
+    )
+
+
+def _within_allocation(opens: Sequence[Candidate], rejected: list[RejectedLeg]) -> tuple[Leg, ...]:
     """The open legs, unless their weights add up to more than the whole allocation.
 
     Each weight is a fraction of one allocation; weights summing past 1 cannot all be honoured,
     and which to shrink is not ours to guess, so every weighted open of the signal is refused.
     """
-    total = sum((leg.weight for _, leg, _ in opens if leg.weight is not None), Decimal(0))
+    total = sum((c.leg.weight for c in opens if c.leg.weight is not None), Decimal(0))
     if total <= 1:
-        return tuple(leg for _, leg, _ in opens)
+        return tuple(c.leg for c in opens)
     reason = f"the weights of this signal's open legs add up to {_short(total)}, more than 1"
-    for index, leg, item in opens:
-        if leg.weight is not None:
-            rejected.append(RejectedLeg(algo_id, LegKind.OPEN, index, reason, _raw_text(item)))
-    return tuple(leg for _, leg, _ in opens if leg.weight is None)
+    rejected.extend(refused(c, reason) for c in opens if c.leg.weight is not None)
+    return tuple(c.leg for c in opens if c.leg.weight is None)

@@ -32,9 +32,9 @@ from tradebot.core.signal import Leg
 
 
 class StrategyParams(BaseModel):
-    """Base for a strategy's ``params``: frozen, unknown keys rejected."""
+    """Base for a strategy's ``params``: frozen, unknown keys rejected, numbers finite."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 P = TypeVar("P", bound=StrategyParams)

@@ -31,6 +31,11 @@ from tradebot.core.signal import Side
 DEFAULT_CHASE_AFTER = 60.0  # seconds
 DEFAULT_CHASE_PCT = Decimal("0.33")  # percent past the limit
 
+#: the steps of the journal's ``chase`` rows that end a chase with no remainder on record: it
+#: ended by itself (``done``), a later leg took over (``superseded``), or the limits in force
+#: when the remainder was to leave refused it (``refused``)
+ENDED_WITHOUT_REMAINDER = frozenset({"done", "superseded", "refused"})
+
 
 class Phase(StrEnum):
     WORKING = "working"  # the limit is live; waiting for a fill, the timer or the price

@@ -8,9 +8,9 @@ Every ``interval`` seconds the chaser
    quantity and status (a lookup that shows something new is journaled, like any lookup);
 3. asks the :class:`~tradebot.execution.chase.Chase` what to do, and does it, between signals
    (holding the signal lock, so a chase never acts in the middle of a plan; the lookups run
-   without it, so a signal never waits on them), and never while the kill switch forbids it:
-   halted, nothing is canceled or sent (the limit keeps working at its price); reduce-only,
-   the chase of an open waits. It acts once the switch allows it again:
+   without it, so a signal never waits on them). No cancel is asked for while the kill switch
+   forbids it: halted, the limit keeps working at its price; reduce-only, the chase of an open
+   waits. It acts once the switch allows it again:
 
    * **cancel**: a ``chase`` row goes to the journal first (the write-ahead record that the
      cancel is ours, and why), then the cancel goes to the broker; it is asked again every tick
@@ -20,10 +20,15 @@ Every ``interval`` seconds the chaser
      arrived during the chase has flattened what the limit filled: the rest of the old open
      must not undo it), a market order for
      exactly the planned quantity less what the broker confirmed filled, under the id
-     :func:`~tradebot.core.ids.remainder_id` derives from the limit's. It goes through
-     :meth:`Executor.execute`: journaled before it is sent, and a remainder already on record
-     (a restart after it was written) is never sent from here again; the re-check and the
-     next start's recovery settle it by that id, as any order.
+     :func:`~tradebot.core.ids.remainder_id` derives from the limit's, **if the limits in force
+     now let it leave** (:func:`~tradebot.core.risk.refusal_at_leaving`: the config, the kill
+     switch, today's orders and losses, the order and exposure limits, the price collar against
+     a reference price read just before). A refused remainder is a ``chase`` row (step
+     ``refused``, naming the limit) and a line on the output; the limit stays canceled and the
+     leg ends with what it filled. An allowed one goes through :meth:`Executor.execute`:
+     journaled before it is sent, and a remainder already on record (a restart after it was
+     written) is never sent from here again; the re-check and the next start's recovery settle
+     it by that id, as any order.
 
 While the market is closed no chase acts: the timer has not started (it starts at the open),
 or the session ended mid-chase and the limit waits for the next open (a market remainder sent
@@ -48,9 +53,11 @@ from decimal import Decimal
 from tradebot.core.ids import remainder_id
 from tradebot.core.market import MarketPrices
 from tradebot.core.orders import OrderIntent, OrderType, Plan, TimeInForce
+from tradebot.core.risk import Refusal
 from tradebot.exceptions import TransientError
-from tradebot.execution.chase import Action, Chase, Phase
+from tradebot.execution.chase import ENDED_WITHOUT_REMAINDER, Action, Chase, Phase
 from tradebot.execution.executor import Executor
+from tradebot.execution.limits_in_force import LimitsInForce
 from tradebot.execution.superseded import later_leg
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import Status, intent_from_entry
@@ -97,11 +104,15 @@ class Chaser:
         interval: float = 1.0,
         max_age: timedelta,
         now: Callable[[], datetime],
+        limits: LimitsInForce,
         say: Callable[[str], None] = lambda line: None,
         monotonic: Callable[[], float] = time.monotonic,
         may_act: Callable[[OrderIntent], bool] = lambda intent: True,
     ) -> None:
+        """``may_act``: the kill switch's say on a cancel; ``limits``: what a remainder obeys
+        when it leaves (the kill switch's say on it among them)."""
         self._executor = executor
+        self._limits = limits
         self._busy = busy
         self._stopping = stopping
         self._interval = interval
@@ -143,7 +154,7 @@ class Chaser:
                 step = str((row.data or {}).get("step", ""))
                 steps.setdefault(row.client_order_id, set()).add(step)
         for limit_id, seen in steps.items():
-            if "cancel" not in seen or "done" in seen or limit_id in self._followed:
+            if "cancel" not in seen or seen & ENDED_WITHOUT_REMAINDER or limit_id in self._followed:
                 continue
             known = await asyncio.to_thread(
                 journal.entries,
@@ -225,7 +236,10 @@ class Chaser:
         decided, action = state.decide(now, reference)
         if action.kind in ("cancel", "send_remainder") or state.phase is Phase.CANCELING:
             async with self._busy:
-                if self._stopping.is_set() or self._held(intent):
+                # a remainder is not held by the kill switch but judged by it, with every
+                # limit, when it is to leave (_act): the limit is final, the chase is over
+                held = action.kind != "send_remainder" and self._held(intent)
+                if self._stopping.is_set() or held:
                     followed.state = state  # what the broker showed; the decision waits
                     return
                 await self._act(followed, decided, action)
@@ -286,9 +300,14 @@ class Chaser:
         elif action.kind == "send_remainder":
             why = f"{state.why or 'resumed'}; limit filled {state.filled} of {state.planned}"
             remainder = remainder_intent(intent, action.qty, why)
-            plan = Plan(intents=(remainder,), notes=(f"chase of {limit_id}: {why}",))
-            await executor.execute(plan, signal_id=followed.signal_id)
-            self._say(f"chased {limit_id}: {action.qty} {intent.symbol} sent at market")
+            refused = await self._limits.refusal(remainder, executor.book)
+            if refused is not None:
+                await self._refused(followed, state, remainder, refused)
+            else:
+                plan = Plan(intents=(remainder,), notes=(f"chase of {limit_id}: {why}",))
+                await executor.execute(plan, signal_id=followed.signal_id)
+                self._limits.sent(intent.algo_id)
+                self._say(f"chased {limit_id}: {action.qty} {intent.symbol} sent at market")
             del self._followed[limit_id]
         elif action.kind == "done":
             if action.detail:
@@ -298,3 +317,25 @@ class Chaser:
                     executor.journal.record_chase, intent, detail, data, followed.signal_id
                 )
             del self._followed[limit_id]
+
+    async def _refused(
+        self, followed: _Followed, state: Chase, remainder: OrderIntent, refused: Refusal
+    ) -> None:
+        """The limits in force refused the remainder: on record, and said; the leg ends with
+        what the limit filled."""
+        intent = followed.intent
+        detail = (
+            f"chase of {intent.client_order_id} ended without a remainder: {remainder.side}"
+            f" {remainder.qty} {intent.symbol} at market refused by {refused.limit}"
+            f" ({refused.detail}); the limit filled {state.filled} of {state.planned}"
+        )
+        data = {
+            "step": "refused",
+            "limit": refused.limit,
+            "qty": str(remainder.qty),
+            "filled": str(state.filled),
+        }
+        journal = self._executor.journal
+        await asyncio.to_thread(journal.record_chase, intent, detail, data, followed.signal_id)
+        log.warning("%s", detail)
+        self._say(detail)

@@ -106,7 +106,14 @@ class Executor:
         if self._on_step is not None:
             self._on_step(str(step))
 
-    async def handle(self, signal: Signal, planner: Planner) -> ExecutionResult:
+    def signal_journaled(self) -> None:
+        """A signal was journaled by itself, ahead of its plan (the running bot journals each
+        signal as it arrives): the ``signal_journaled`` step, for the step hook."""
+        self._step(Step.SIGNAL_JOURNALED)
+
+    async def handle(
+        self, signal: Signal, planner: Planner, *, signal_id: int | None = None
+    ) -> ExecutionResult:
         """Plan ``signal`` against the current book, journal signal and plan in one durable
         transaction, then send the new intents.
 
@@ -115,6 +122,9 @@ class Executor:
         order that still puts each intent on disk before its order leaves. If the planner fails
         (a bug), the signal is still journaled, with the error, and left unplanned for the next
         start's recovery; the bot carries on with the next signal.
+
+        ``signal_id``: the signal is already journaled under that id (the running bot journals
+        each signal as it arrives, before anything it causes); only the plan is recorded.
         """
         # the planner sees the book as of now: the previous signal's orders answered, fills
         # applied as their events were recorded; signals are handled one at a time for this
@@ -122,8 +132,9 @@ class Executor:
             plan = planner(signal, self.book)
         except Exception as exc:
             log.exception("planning failed for a signal of algorithm %s", signal.algo_id)
-            signal_id = await asyncio.to_thread(self.journal.record_signal, signal)
-            self._step(Step.SIGNAL_JOURNALED)
+            if signal_id is None:
+                signal_id = await asyncio.to_thread(self.journal.record_signal, signal)
+                self._step(Step.SIGNAL_JOURNALED)
             await asyncio.to_thread(
                 self.journal.record_error,
                 f"planning failed, nothing sent: {exc!r}",
@@ -131,6 +142,8 @@ class Executor:
                 signal_id=signal_id,
             )
             return ExecutionResult(signal_id, Plan(), ())
+        if signal_id is not None:
+            return await self.execute(plan, signal_id=signal_id)
         signal_id, new = await asyncio.to_thread(self.journal.record_signal_and_plan, signal, plan)
         self._step(Step.SIGNAL_JOURNALED)
         self._step(Step.PLAN_JOURNALED)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tradebot.core.quantity import round_quantity
+from tradebot.execution.chase import ENDED_WITHOUT_REMAINDER
 from tradebot.journal.records import FILL_STATUSES, FINAL_STATUSES, Entry, Status
 
 ZERO = Decimal(0)
@@ -73,7 +74,7 @@ def entry_outcome(
     elif remainder_known:
         over = remainder in final
     else:
-        over = bool(chase_steps & {"done", "superseded"})
+        over = bool(chase_steps & ENDED_WITHOUT_REMAINDER)
     return EntryOutcome(over, filled, notional)
 
 

@@ -19,7 +19,9 @@ Every ``interval`` seconds the exit manager
      nothing (a fractional fill, another algorithm's opposite position) gets an ``exit`` row
      saying so.
 
-3. watches exits that ended without filling (expired, canceled at the broker, rejected, never
+3. gives a close that left shares held (it filled only in part) the exits that were canceled
+   for it back, and says so (:mod:`.close_exits`);
+4. watches exits that ended without filling (expired, canceled at the broker, rejected, never
    sent) while the algorithm's ledger still holds the position: the position is unprotected,
    an ERROR row says so (the ``error`` alert goes out). Exits canceled by a close
    (:mod:`tradebot.runtime.close_cancel`) and an oco's leg canceled because its sibling filled
@@ -35,12 +37,20 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from tradebot.core.exits import after_fill_exits, exit_kind
-from tradebot.core.ids import exit_id, leg_exit_id, remainder_id
-from tradebot.core.orders import ExitKind, IntentRole, OrderClass, OrderIntent, Plan
-from tradebot.core.signal import Side
+from tradebot.core.ids import leg_exit_id, remainder_id
+from tradebot.core.orders import ExitTerms, IntentRole, OrderClass, OrderIntent, Plan
 from tradebot.exceptions import TransientError
+from tradebot.execution.close_exits import CloseExits
 from tradebot.execution.executor import Executor
 from tradebot.execution.exit_rules import ZERO, entry_outcome, exit_cover
+from tradebot.execution.live_exits import (
+    CANCEL_FOR_CLOSE as CANCEL_FOR_CLOSE,  # where close_cancel and the tests read it
+)
+from tradebot.execution.live_exits import (
+    covered_by_live_exits,
+    exit_group,
+    exits_settled,
+)
 from tradebot.execution.superseded import later_leg
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import FILL_STATUSES, Entry, Status, intent_from_entry
@@ -48,10 +58,6 @@ from tradebot.journal.records import FILL_STATUSES, Entry, Status, intent_from_e
 log = logging.getLogger(__name__)
 
 _ENDED = (Status.CANCELED, Status.EXPIRED, Status.REJECTED, Status.FAILED)
-#: an ``exit`` row's steps that settle an entry's exits without exit orders
-_SETTLED_WITHOUT = ("none", "superseded")
-#: the ``exit`` row step of a cancel asked for by a close (runtime/close_cancel.py)
-CANCEL_FOR_CLOSE = "cancel_for_close"
 
 
 def is_exit_entry(intent: OrderIntent) -> bool:
@@ -61,11 +67,6 @@ def is_exit_entry(intent: OrderIntent) -> bool:
         and intent.role is not IntentRole.EXIT
         and intent.order_class is OrderClass.SIMPLE
     )
-
-
-def exit_group(intent: OrderIntent) -> str:
-    """The exits that exclude each other: a bracket's legs, an oco and its stop leg."""
-    return intent.parent if intent.parent is not None else intent.client_order_id
 
 
 class ExitManager:
@@ -83,9 +84,12 @@ class ExitManager:
         say: Callable[[str], None] = lambda line: None,
         may_act: Callable[[OrderIntent], bool] = lambda intent: True,
         alert: Callable[[str, int], None] = lambda detail, algo_id: None,
+        terms: Callable[[int], ExitTerms | None] = lambda algo_id: None,
     ) -> None:
-        """``alert(detail, algo_id)``: a position was left unprotected (the runtime tells its
-        observers: the alerts plug-in sends it to a person)."""
+        """``alert(detail, algo_id)``: a position was left unprotected, or a close left shares
+        held (the runtime tells its observers: the alerts plug-in sends it to a person).
+        ``terms(algo_id)``: the algorithm's exits in the config in force (what a close that left
+        shares held attaches again)."""
         self._executor = executor
         self._busy = busy
         self._stopping = stopping
@@ -98,6 +102,17 @@ class ExitManager:
         self._waiting: dict[str, tuple[OrderIntent, int, int | None]] = {}  # id -> (entry, row)
         self._intents_after: int | None = None  # INTENT rows scanned up to this id
         self._ended_after: int | None = None  # final rows of exits scanned up to this id
+        self.closes = CloseExits(
+            executor,
+            busy=busy,
+            stopping=stopping,
+            now=now,
+            lookback=lookback,
+            terms=terms,
+            may_act=may_act,
+            say=say,
+            alert=alert,
+        )
 
     @property
     def waiting(self) -> tuple[str, ...]:
@@ -116,6 +131,7 @@ class ExitManager:
         await self._discover()
         for entry_id in list(self._waiting):
             await self._advance(entry_id)
+        await self.closes.tick()
         await self._watch_ended()
 
     # -- entries waiting for their exits ----------------------------------------------------
@@ -138,18 +154,10 @@ class ExitManager:
             intent = intent_from_entry(row)
             if not is_exit_entry(intent) or intent.client_order_id in self._waiting:
                 continue
-            if first and await asyncio.to_thread(self._settled, intent):
+            if first and await asyncio.to_thread(exits_settled, journal, intent.client_order_id):
                 continue  # a restart: its exits (or why it has none) are on record
             self._waiting[intent.client_order_id] = (intent, row.id, row.signal_id)
         self._intents_after = newest
-
-    def _settled(self, entry: OrderIntent) -> bool:
-        journal, entry_id = self._executor.journal, entry.client_order_id
-        ids = tuple(exit_id(entry_id, kind) for kind in ExitKind)
-        if journal.entries(EntryFilter(statuses=(Status.INTENT,), client_order_ids=ids, limit=1)):
-            return True
-        rows = journal.entries(EntryFilter(statuses=(Status.EXIT,), client_order_ids=(entry_id,)))
-        return any((r.data or {}).get("step") in _SETTLED_WITHOUT for r in rows)
 
     async def _advance(self, entry_id: str) -> None:
         entry, row_id, signal_id = self._waiting[entry_id]
@@ -192,7 +200,11 @@ class ExitManager:
         direction = entry.side.sign
         positions = await executor.broker.positions()
         covered_algo, covered_account = await asyncio.to_thread(
-            self._covered, entry.symbol, entry.side.opposite(), entry.algo_id
+            covered_by_live_exits,
+            executor.journal,
+            entry.symbol,
+            entry.side.opposite(),
+            entry.algo_id,
         )
         cover = exit_cover(
             filled,
@@ -223,16 +235,6 @@ class ExitManager:
         if why:
             await self._row(entry, note, {"step": "partial", **data}, signal_id)
         self._say(note)
-
-    def _covered(self, symbol: str, side: Side, algo_id: int) -> tuple[Decimal, Decimal]:
-        """Shares live exits on ``side`` of ``symbol`` cover: the algorithm's, the account's."""
-        groups: dict[str, tuple[int, Decimal]] = {}
-        for stored in self._executor.journal.unresolved_intents(symbols=(symbol,)):
-            intent = stored.intent
-            if intent.role is IntentRole.EXIT and intent.side == side:
-                groups[exit_group(intent)] = (intent.algo_id, intent.qty)
-        mine = sum((q for a, q in groups.values() if a == algo_id), ZERO)
-        return mine, sum((q for _, q in groups.values()), ZERO)
 
     async def _row(
         self, entry: OrderIntent, detail: str, data: dict[str, object], signal_id: int | None

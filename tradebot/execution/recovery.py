@@ -53,7 +53,7 @@ class Drift:
 class RecoveryReport:
     book: PositionBook
     found: tuple[str, ...]  # client order ids the broker had
-    resent: tuple[str, ...]  # sent at recovery (the broker never had them)
+    resent: tuple[str, ...]  # sent at recovery (the broker never had them) and answered
     failed: tuple[tuple[str, str], ...]  # (client order id, reason)
     replanned: tuple[int, ...]  # signal ids planned and executed at recovery
     abandoned: tuple[int, ...]  # signal ids whose legs were recorded as skipped
@@ -63,12 +63,15 @@ class RecoveryReport:
     #: still working there (exits, entries), and only the signal loop cancels those first
     #: (runtime/close_cancel.py)
     deferred: tuple[tuple[int, Signal], ...] = ()
+    #: sent again at recovery, but not to the broker: (client order id, what the send got)
+    unsent: tuple[tuple[str, str], ...] = ()
 
     @property
     def clean(self) -> bool:
         return not (
             self.found
             or self.resent
+            or self.unsent
             or self.failed
             or self.replanned
             or self.abandoned
@@ -79,6 +82,7 @@ class RecoveryReport:
         """A short human summary, for the console at start-up."""
         out = [f"recovered {len(self.found)} order(s) from the broker"] if self.found else []
         out += [f"re-sent {coid} (never reached the broker)" for coid in self.resent]
+        out += [unsent_line(coid, error) for coid, error in self.unsent]
         out += [f"failed {coid}: {reason}" for coid, reason in self.failed]
         out += [f"planned signal #{sid} at recovery" for sid in self.replanned]
         out += [f"signal #{sid} not traded: recorded as skipped" for sid in self.abandoned]
@@ -91,8 +95,16 @@ class Settled:
     """What :func:`settle` did, by client order id."""
 
     found: tuple[str, ...] = ()  # the broker had them: recorded
-    resent: tuple[str, ...] = ()  # the broker never got them: sent again
+    resent: tuple[str, ...] = ()  # the broker never got them: sent again, and it has them now
     failed: tuple[tuple[str, str], ...] = ()  # (client order id, reason)
+    #: the broker never got them, and sending them again did not reach it either (every
+    #: attempt failed: still unknown, looked up again later) or it refused them: (id, why)
+    unsent: tuple[tuple[str, str], ...] = ()
+
+
+def unsent_line(client_order_id: str, error: str) -> str:
+    """What a re-send that did not reach the broker says, truthfully."""
+    return f"re-send of {client_order_id} did not reach the broker: {error}"
 
 
 def _fresh(received_at: datetime | None, now: datetime, max_age: timedelta) -> bool:
@@ -157,10 +169,12 @@ async def recover(
         drifts,
         pending,
         tuple(deferred),
+        settled.unsent,
     )
     summary = {
         "found": list(settled.found),
         "resent": list(settled.resent),
+        "unsent": [c for c, _ in settled.unsent],
         "failed": [c for c, _ in settled.failed],
         "replanned": replanned,
         "abandoned": abandoned,
@@ -217,8 +231,13 @@ async def settle(
             await asyncio.to_thread(executor.journal.record_failed, coid, reason)
             failed.append((coid, reason))
     outcomes = await executor.submit_all(to_send)
-    resent = tuple(o.intent.client_order_id for o in outcomes)
-    return Settled(tuple(found), resent, tuple(failed))
+    # sent only when the broker has it: an answer (accepted, filled) says so; a send that
+    # failed on every attempt, or was refused, did not reach it and says what it got
+    resent = tuple(o.intent.client_order_id for o in outcomes if o.snapshot is not None)
+    unsent = tuple(
+        (o.intent.client_order_id, o.error or "no answer") for o in outcomes if o.snapshot is None
+    )
+    return Settled(tuple(found), resent, tuple(failed), unsent)
 
 
 async def _exit_unsent(executor: Executor, intent: OrderIntent) -> str | None:

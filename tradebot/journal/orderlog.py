@@ -23,7 +23,7 @@ from tradebot.core.events import (
     OrderRejectedEvent,
 )
 from tradebot.core.orders import OrderIntent, Plan, SkippedLeg, SkipReason
-from tradebot.core.signal import LegKind, RejectedLeg, Side, Signal, SignalSource
+from tradebot.core.signal import LegKind, Refusal, RejectedLeg, Side, Signal, SignalSource
 from tradebot.journal.dialect import Conn
 from tradebot.journal.interface import StoredSignal
 from tradebot.journal.queries import COLUMNS, decode
@@ -421,6 +421,7 @@ def unplanned_signals(conn: Conn, *, since: datetime | None = None) -> tuple[Sto
                 r["index"],
                 r["reason"],
                 r["raw"],
+                refusal=Refusal(r.get("refusal", Refusal.INVALID)),
             )
             for r in d.get("rejected", ())
         )

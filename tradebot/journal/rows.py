@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradebot.core.orders import OrderIntent, SkippedLeg
-from tradebot.core.signal import HeldLeg, Leg, LegKind, RejectedLeg, Side, Signal
+from tradebot.core.signal import HeldLeg, Leg, LegKind, Refusal, RejectedLeg, Side, Signal
 from tradebot.journal.records import Status, dec_text, intent_data, iso, to_micros
 from tradebot.masking import mask
 
@@ -151,16 +151,34 @@ def signal_rows(signal: Signal) -> tuple[Row, list[Row]]:
         )
         for leg in signal.legs
     ]
-    legs += [
-        Row(at, Status.LEG_REJECTED, r.reason, algo_id=r.algo_id, data=rejected_data(r))
-        for r in signal.rejected
-    ]
+    legs += [rejected_row(at, r) for r in signal.rejected]
     return head, legs
+
+
+def rejected_row(at: datetime, r: RejectedLeg) -> Row:
+    """A LEG_REJECTED row; a leg a rule of its signal refused keeps its identity in ``leg``, so
+    the journal can be asked whether a leg was decided (the backfill asks)."""
+    ident = r.leg_id
+    if ident is None:
+        return Row(at, Status.LEG_REJECTED, r.reason, algo_id=r.algo_id, data=rejected_data(r))
+    return Row(
+        at,
+        Status.LEG_REJECTED,
+        r.reason,
+        algo_id=r.algo_id,
+        symbol=ident.symbol,
+        leg=ident.key,
+        side=str(ident.side),
+        data=rejected_data(r),
+    )
 
 
 def rejected_data(r: RejectedLeg) -> dict[str, Any]:
     kind = None if r.kind is None else str(r.kind)
-    return {"kind": kind, "index": r.index, "reason": r.reason, "raw": r.raw}
+    data = {"kind": kind, "index": r.index, "reason": r.reason, "raw": r.raw}
+    if r.refusal is not Refusal.INVALID:
+        data["refusal"] = str(r.refusal)
+    return data
 
 
 def intent_row(at: datetime, intent: OrderIntent, signal_id: int | None) -> Row:

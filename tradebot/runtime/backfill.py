@@ -16,11 +16,16 @@ endpoint that is missing or odd (404, 401 even with a fresh token, HTML, another
 warned about once per run and handed to ``on_unavailable`` once; live trading goes on, and each
 later lapse makes a single request again (a deploy may bring it back), never a loop.
 
-A history leg is *missed* when it falls in the window and neither the journal (any kind, any
-source: :data:`KnownLegs`) nor this run's listener (:meth:`Listener.legs_seen`) has it. What
-happens to the missed legs is up to ``deliver``, which claims in the listener the legs it hands
-on (:meth:`Listener.claim_legs`), so the same leg arriving live later is filtered out: it is
-traded once, whichever way comes first.
+Every window has an outcome in plain words: what was found goes to ``deliver`` (which says what
+became of it); a window that found nothing (the history unavailable, every try failed, a bug)
+goes to ``on_nothing`` with the reason, every time, so the journal has a row for each lapse.
+
+A history leg is *missed* when it falls in the window and neither the journal (a decision of
+any kind: received, rejected or skipped, any source: :data:`KnownLegs`) nor this run's listener
+(:meth:`Listener.legs_seen`, which also remembers the legs it saw rejected) has it. What happens
+to the missed legs is up to ``deliver``, which claims in the listener the legs it hands on or
+refuses (:meth:`Listener.claim_legs`), so the same leg arriving live later is filtered out: it is
+decided once, whichever way comes first.
 """
 
 from __future__ import annotations
@@ -76,9 +81,11 @@ class Found:
 #: leg keys (``LegId.key``) the journal already holds, out of the ones asked about
 KnownLegs = Callable[[Sequence[str]], Awaitable[set[str]]]
 Deliver = Callable[[Found], Awaitable[None]]
+#: ``(algo_id, why)``: a window that delivered nothing, and why, in plain words
+Nothing = Callable[[int, str], Awaitable[None]]
 
 
-def identities(leg: HistoryLeg | Leg) -> tuple[LegId, LegId]:
+def identities(leg: HistoryLeg | Leg | LegId) -> tuple[LegId, LegId]:
     """The leg as an open and as a close: the history does not say which it was."""
     assert leg.side is not None
     return (
@@ -99,6 +106,7 @@ class Backfiller:
         since: Callable[[int], Awaitable[datetime | None]] | None,
         say: Callable[[str], None],
         on_unavailable: Callable[[str], Awaitable[None]] | None = None,
+        on_nothing: Nothing | None = None,
         gaps: asyncio.Queue[Gap] | None = None,
         now: Callable[[], datetime],
         attempts: int = ATTEMPTS,
@@ -112,6 +120,7 @@ class Backfiller:
         self._since = since
         self._say = say
         self._on_unavailable = on_unavailable
+        self._on_nothing = on_nothing
         self._gaps = gaps  # closed gaps, read by run(); or given to gap_closed() by the caller
         self._now = now
         self._attempts = attempts
@@ -173,10 +182,15 @@ class Backfiller:
                 pass  # reported by backfill()
             except FatalError:
                 raise  # the journal failing, credentials refused: the bot must stop
-            except Exception:
+            except Exception as exc:
                 # input from outside must never stop the bot; a bug here must not either
                 log.exception("backfill for algorithm %d failed", window.algo_id)
                 self._say(f"warning: backfill for algorithm {window.algo_id} failed (see log)")
+                await self._nothing(
+                    window,
+                    f"failed on an internal error ({type(exc).__name__}, see the log); a signal"
+                    " sent then may have been missed",
+                )
             finally:
                 self.completed += 1
                 self._progress.set()
@@ -194,10 +208,20 @@ class Backfiller:
             items = await self._read(window)
         except HistoryUnavailable as exc:
             await self._unavailable_now(window, str(exc))
+            why = (
+                f"not read: AlphaHub's signal history answered {exc}; a signal sent then cannot "
+                "be recovered (live trading goes on)"
+            )
+            await self._nothing(window, why)
             raise
         except TransientError as exc:
             detail = f"backfill for algorithm {window.algo_id} ({window.describe()}) failed: {exc}"
             self._say(f"warning: {detail}; a signal sent then may have been missed")
+            why = (
+                f"failed: none of {self._attempts} tries got an answer (the last: {exc}); a "
+                "signal sent then may have been missed"
+            )
+            await self._nothing(window, why)
             raise
         found = await self._missed(window, items)
         # no await between the check above and the start of deliver: a deliver that claims
@@ -257,6 +281,18 @@ class Backfiller:
         holds = tuple(leg for leg in inside if leg.side is None)
         reasons = tuple(f"leg {b.index}: {b.reason}" for b in bad)
         return Found(window, len(inside), tuple(missed), holds, reasons)
+
+    async def _nothing(self, window: Window, why: str) -> None:
+        """Hand on a window that delivered nothing, and why (never raises but FatalError)."""
+        if self._on_nothing is None:
+            return
+        detail = f"backfill for algorithm {window.algo_id} ({window.describe()}) {why}"
+        try:
+            await self._on_nothing(window.algo_id, detail)
+        except FatalError:
+            raise
+        except Exception:
+            log.exception("recording the backfill outcome for algorithm %d", window.algo_id)
 
     async def _unavailable_now(self, window: Window, reason: str) -> None:
         if self._unavailable is not None:

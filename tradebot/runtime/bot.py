@@ -11,8 +11,9 @@ Two steps, two places:
 2. **Supervising** (:class:`Bot`, here): print the banner, then run every long-running task under
    one TaskGroup: the listener, the backfill, the broker's event stream, the config watcher, the
    status board, the lapse watcher, the record writer, the account refresher, the re-check of
-   unknown outcomes, the signal loop, and any task added with :meth:`Bot.add_task`. Signals are
-   handled one at a time, in arrival order, so each plan sees the book the previous one left.
+   unknown outcomes, the signal journal worker, the signal loop, and any task added with
+   :meth:`Bot.add_task`. Each signal is journaled as it arrives; signals are handled one at a
+   time, in arrival order, so each plan sees the book the previous one left.
 
 With a PostgreSQL journal (``journal.url``) several processes may share it: before building,
 the bot stands by (listens and journals) until it holds the leadership lease, opens the journal
@@ -22,11 +23,12 @@ see :mod:`tradebot.runtime.leadership`. With a SQLite file nothing of this runs.
 
 Stop (Ctrl-C, SIGTERM, :meth:`Bot.request_stop`), in this order: the listener and the backfill
 stop (nothing new enters the queue); the signal being handled finishes (its orders are answered
-or recorded as unknown for the next recovery); the signal held and those still queued are
-journaled unplanned (the next start plans them if still fresh); fills of orders just sent get
-``stop_grace`` seconds to arrive; the background tasks are cancelled; the journal writes still
-queued are made; the journal records the stop and closes. A second request cancels at once;
-intents already durable are settled by the next start's recovery.
+or recorded as unknown for the next recovery); the signal held and those still queued stay
+journaled unplanned (each signal is journaled as it arrives; one the journal worker had not
+reached yet is journaled now), and the next start plans them if still fresh; fills of orders
+just sent get ``stop_grace`` seconds to arrive; the background tasks are cancelled; the
+journal writes still queued are made; the journal records the stop and closes. A second
+request cancels at once; intents already durable are settled by the next start's recovery.
 
 A task that fails with a :class:`~tradebot.exceptions.TradebotError` (wrong credentials, the
 journal failing) stops the bot, and :meth:`Bot.run` raises that error itself, not a group, so
@@ -315,6 +317,8 @@ class Bot:
                 tg.create_task(parts.listener.run(), name="listener"),
                 tg.create_task(parts.backfill.run(), name="backfill"),
             ]
+            # journals each signal as it arrives, before the loop plans it (runtime/signals.py)
+            recorder = tg.create_task(parts.signals.record(), name="signal-journal")
             events = tg.create_task(
                 parts.executor.consume_events(on_fills=self._fills_recorded),
                 name="broker-events",
@@ -343,8 +347,10 @@ class Bot:
             self._say("stopping: no new signals are accepted")
             for task in intake:
                 task.cancel()
+            recorder.cancel()  # a write in progress finishes; journal_waiting does the rest
             async with self._shared.busy:  # the signal in hand finishes; nothing new starts
                 signals.cancel()
+            await asyncio.wait({recorder})  # a signal being journaled is queued, on record
             await parts.signals.journal_waiting(journal)
             await self._settle(journal, events)
             for task in background:

@@ -1,5 +1,9 @@
 """A close cancels what is in its way first, confirmed, then closes what the ledger still holds.
 
+The signal is durable before any of this (the signal loop journals every signal as it
+arrives): a kill -9 at any moment of the cancel-then-close leaves a journaled, unplanned close
+that the next start finishes without anything from outside (:func:`orders_in_way`).
+
 Before a signal is planned, for each symbol where it closes or reduces what its algorithm holds
 (a close leg, whatever is held; or an open on the other side of a holding, which flattens
 first), the algorithm's orders still working in that symbol are canceled: its live exits
@@ -19,10 +23,11 @@ still working would sell a second time. So:
    or is skipped ``not_held`` naming the exit that closed the position (:func:`exit_fills`).
 
 If the broker does not confirm every cancel in time, the signal is **not planned**: the close
-is never sent blind (it could sell shares a stop is selling too). It is journaled as received
-and left unplanned; the signal loop tries it again on its next passes (and a restart's recovery
-plans it while it is fresh, as any signal journaled unplanned). Under a halted kill switch
-nothing is canceled (the planner skips the whole signal).
+is never sent blind (it could sell shares a stop is selling too). It stays journaled and
+unplanned; the signal loop tries it again on its next passes (and a restart's recovery leaves
+it to the loop the same way while it is fresh). A position whose orders were canceled and whose
+close has not gone out a minute later is an ERROR (:mod:`.close_watch`). Under a halted kill
+switch nothing is canceled (the planner skips the whole signal).
 """
 
 from __future__ import annotations
@@ -48,6 +53,9 @@ from tradebot.journal.records import FILL_STATUSES, Status, intent_from_entry
 
 log = logging.getLogger(__name__)
 
+#: told of the orders whose cancels are about to go out for a close, and the first cancel row
+OnCancel = Callable[[Sequence[OrderIntent], int], None]
+
 
 @dataclass(frozen=True, slots=True)
 class Gate:
@@ -56,6 +64,7 @@ class Gate:
 
     exit_fills: Mapping[str, ExitFill] = field(default_factory=dict)
     unconfirmed: tuple[OrderIntent, ...] = ()
+    canceled: tuple[OrderIntent, ...] = ()  # every order whose cancel was asked for
 
     @property
     def deferred(self) -> bool:
@@ -79,7 +88,8 @@ def reducing_symbols(signal: Signal, book: PositionBook) -> list[str]:
 def orders_in_way(journal: Journal) -> Callable[[Signal, PositionBook], Awaitable[bool]]:
     """For start-up recovery: whether a signal closes or reduces a position where its algorithm
     has orders still working (exits, entries). Such a signal is left to the running signal
-    loop, which cancels them first."""
+    loop, which cancels them first. Recovery asks after settling every order with the broker:
+    an exit a crash canceled mid-close is final by then, and its close is planned at once."""
 
     async def in_way(signal: Signal, book: PositionBook) -> bool:
         symbols = set(reducing_symbols(signal, book))
@@ -124,10 +134,24 @@ class CloseCanceler:
         self._poll = poll
         self._say = say
         self._monotonic = monotonic
-        self._announced: set[str] = set()  # orders whose cancel row is written (retries)
+        #: orders whose cancel row is written (retries): the row's id
+        self._announced: dict[str, int] = {}
 
-    async def before_plan(self, signal: Signal, *, halted: bool) -> Gate:
-        """Cancel the orders in the way of the signal's closes; confirm; report."""
+    async def before_plan(
+        self,
+        signal: Signal,
+        *,
+        halted: bool,
+        signal_id: int | None = None,
+        on_cancel: OnCancel | None = None,
+    ) -> Gate:
+        """Cancel the orders in the way of the signal's closes; confirm; report.
+
+        The signal must be durable already (journaled under ``signal_id``, which the cancel
+        rows name): a cancel goes out only for a close a restart can find and finish.
+        ``on_cancel(orders, row_id)`` is told just before the cancels go out, with the id of
+        the first cancel row written for them.
+        """
         book, journal = self._executor.book, self._executor.journal
         symbols = set(reducing_symbols(signal, book))
         live: list[OrderIntent] = []
@@ -141,16 +165,22 @@ class CloseCanceler:
         unconfirmed: tuple[OrderIntent, ...] = ()
         if live:
             key = next(leg.id.key for leg in signal.legs if leg.symbol in symbols)
-            unconfirmed = await self._cancel(live, key)
+            unconfirmed = await self._cancel(live, key, signal_id, on_cancel)
         # only a close of what is no longer held can have been made unnecessary by an exit: an
         # open, or a close of a holding, costs no journal read (nor a hop to a worker thread)
         gone = sorted(
             {leg.symbol for leg in signal.close_legs if not book.qty(signal.algo_id, leg.symbol)}
         )
         fills = await asyncio.to_thread(self._exit_fills, signal.algo_id, gone) if gone else {}
-        return Gate(fills, unconfirmed)
+        return Gate(fills, unconfirmed, tuple(live))
 
-    async def _cancel(self, live: Sequence[OrderIntent], close_key: str) -> tuple[OrderIntent, ...]:
+    async def _cancel(
+        self,
+        live: Sequence[OrderIntent],
+        close_key: str,
+        signal_id: int | None,
+        on_cancel: OnCancel | None,
+    ) -> tuple[OrderIntent, ...]:
         executor, journal = self._executor, self._executor.journal
         # a deferred close tried again: its cancels are on record and were waited for once;
         # now one round of lookups, so other signals are not held up while the broker is slow
@@ -158,11 +188,13 @@ class CloseCanceler:
         for intent in live:
             if intent.client_order_id in self._announced:
                 continue
-            self._announced.add(intent.client_order_id)
             detail = f"canceling {_what(intent)} for the close ({close_key}): " + _WHY[intent.role]
             data = {"step": CANCEL_FOR_CLOSE, "close_leg": close_key}
-            await asyncio.to_thread(journal.record_exit, intent, detail, data, None)
+            row = await asyncio.to_thread(journal.record_exit, intent, detail, data, signal_id)
+            self._announced[intent.client_order_id] = row
             self._say(detail)
+        if on_cancel is not None:
+            on_cancel(live, min(self._announced[i.client_order_id] for i in live))
         # one cancel per group: an oco's cancel takes its stop leg; a bracket's legs one by one
         ids = {i.client_order_id for i in live}
         for intent in (i for i in live if i.parent not in ids):

@@ -33,11 +33,13 @@ from tradebot.alphahub.session import StateChange
 from tradebot.broker.base import Broker
 from tradebot.config.model import Config, Mode
 from tradebot.core.account import AccountSnapshot
-from tradebot.core.orders import IntentRole, OrderIntent
+from tradebot.core.orders import ExitTerms, IntentRole, OrderIntent
+from tradebot.core.risk import DayState
 from tradebot.exceptions import ConfigError
 from tradebot.execution.chaser import Chaser
 from tradebot.execution.executor import Executor, Step
 from tradebot.execution.exits import ExitManager
+from tradebot.execution.limits_in_force import LimitsInForce
 from tradebot.execution.recovery import RecoveryReport, recover
 from tradebot.journal.interface import Journal
 from tradebot.runtime.backfill import Backfiller
@@ -190,6 +192,22 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         say=say,
         on_settled=lambda settled: notify(OrdersSettled(settled)),
     )
+    watcher = ConfigWatcher(
+        settings.config_path,
+        config,
+        settings.load,
+        interval=settings.watch_interval,
+        on_change=reactions.config_changed,
+        on_invalid=reactions.config_invalid,
+    )
+    # what an order decided earlier obeys when it leaves: the config in force, today's state
+    limits = LimitsInForce(
+        rules=lambda: watcher.current.planning,
+        day=lambda: _today(ctx, watcher.current, now_of()),
+        market=ctx.market_for,
+        now=now_of,
+        sent=lambda algo_id: ctx.count_orders((algo_id,)),
+    )
     # limit_then_market: follows each chase limit, cancels it and sends the rest at market
     chaser = Chaser(
         executor,
@@ -197,6 +215,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         stopping=shared.stopping,
         max_age=max_age,
         now=now_of,
+        limits=limits,
         say=say,
         may_act=functools.partial(_may_chase, ctx),
     )
@@ -209,14 +228,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         say=say,
         may_act=functools.partial(_may_place_exits, ctx),
         alert=lambda detail, algo_id: notify(ErrorRecorded(detail, algo_id)),
-    )
-    watcher = ConfigWatcher(
-        settings.config_path,
-        config,
-        settings.load,
-        interval=settings.watch_interval,
-        on_change=reactions.config_changed,
-        on_invalid=reactions.config_invalid,
+        terms=lambda algo_id: _exits_of(watcher.current, algo_id),
     )
     feed = StatusFeed(
         journal,
@@ -247,6 +259,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
     )
     for signal_id, signal in report.deferred:  # closes with orders in their way, canceled first
         signals.defer(signal_id, signal)
+    await signals.resume(now)  # positions a close stripped of their exits, still held
     return Components(
         account,
         report,
@@ -266,10 +279,25 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
 
 
 def _may_chase(ctx: PlanningContext, intent: OrderIntent) -> bool:
-    """The kill switch, for a chase: halted, nothing is canceled or sent; reduce-only, only the
-    chase of a close goes on (read each time, as the signals read it)."""
+    """The kill switch, for a chase's cancel: halted, nothing is canceled; reduce-only, only the
+    chase of a close goes on (read each time, as the signals read it). Its remainder is judged
+    by the limits in force, the kill switch among them (:class:`LimitsInForce`)."""
     switch = ctx.kill_switch()
     return not (switch.halted or (switch.reduce_only and intent.role is IntentRole.OPEN))
+
+
+async def _today(ctx: PlanningContext, config: Config, now: datetime) -> DayState:
+    """Today's state as a plan would read it under ``config`` (a daily-loss limit added by a
+    live edit binds at once: its P&L is loaded)."""
+    await ctx.follow_config(config)
+    return await ctx.day_state(now)
+
+
+def _exits_of(config: Config, algo_id: int) -> ExitTerms | None:
+    """The algorithm's exits in ``config`` (what a close that left shares held attaches
+    again); None: none configured, or the algorithm is gone."""
+    algo = config.planning.algorithms.get(algo_id)
+    return algo.exits if algo is not None else None
 
 
 def _may_place_exits(ctx: PlanningContext, intent: OrderIntent) -> bool:

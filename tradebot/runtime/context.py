@@ -7,7 +7,9 @@
 * asset information for the signal's symbols (cached for the day: tradable, shortable and
   fractionable flags change rarely, and the broker checks again when the order arrives);
 * the broker's reference prices for the signal's symbols: asked for afresh for every signal,
-  in one request for all its symbols (a price is only worth anything while it is current);
+  in one request for all its symbols, each with the time the source traded at it (a price is
+  only worth anything while it is current: the planner refuses one older than
+  ``risk.reference_max_age``, judged against the market clock's session);
 * today's state: orders sent and P&L realised per algorithm, the kill switch, the market clock.
 
 Lookups that fail for a transient reason degrade to "unknown" rather than dropping the signal:
@@ -191,12 +193,16 @@ class PlanningContext:
             if self._track_pnl:
                 await asyncio.to_thread(self._refresh_pnl, day)
         switch = self.switch = self.kill_switch()
+        market_open = await self.clock.is_open(now)
+        clock = self.clock.clock
         return DayState(
             orders_today=dict(self.orders_today),
             realised_pnl=dict(self.pnl_today),
             halted=switch.halted,
             reduce_only=switch.reduce_only,
-            market_open=await self.clock.is_open(now),
+            market_open=market_open,
+            # closed: the session the reference prices may come from is the one before this
+            next_open=clock.next_open if market_open is False and clock is not None else None,
         )
 
     async def follow_config(self, config: Config) -> None:

@@ -307,8 +307,8 @@ class ForeignSignals:
             since = self._now() - self._max_age - SINCE_MARGIN
             waiting = await asyncio.to_thread(self._journal.unplanned_signals, since=since)
             for stored in waiting:
-                if stored.signal_id in self._tried:
-                    continue
+                if stored.signal_id in self._tried or self._signals.owns(stored.signal_id):
+                    continue  # (owned: journaled by this process, its own loop plans it)
                 self._tried.add(stored.signal_id)
                 signal = stored.signal
                 if self._now() - signal.received_at > self._max_age:

@@ -33,6 +33,11 @@ def lines(done: Settled) -> list[str]:
     """One line per order a re-check settled, for the bot's output and the journal."""
     out = [f"order {coid}: outcome was unknown; the broker has it" for coid in done.found]
     out += [f"order {coid}: never reached the broker; sent again" for coid in done.resent]
+    out += [
+        f"order {coid}: never reached the broker; sent again, and that did not reach it"
+        f" either ({why})"
+        for coid, why in done.unsent
+    ]
     out += [f"order {coid} failed: {reason}" for coid, reason in done.failed]
     return out
 
@@ -88,7 +93,12 @@ class UnknownOutcomes:
             said = lines(done)
             for line in said:
                 self._say(line)
-            data = {"found": done.found, "resent": done.resent, "failed": done.failed}
+            data = {
+                "found": done.found,
+                "resent": done.resent,
+                "unsent": [coid for coid, _ in done.unsent],
+                "failed": done.failed,
+            }
             await asyncio.to_thread(journal.record_recovery, "re-check: " + "; ".join(said), data)
             self._on_settled(done)
             pending = await asyncio.to_thread(

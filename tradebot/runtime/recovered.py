@@ -8,8 +8,12 @@
 * ``off``: no history is read.
 
 Either way a leg the classification (:mod:`.missed`) finds ambiguous is journaled
-``backfill_ambiguous`` and never traded, and each backfill leaves one ``gap`` row saying what it
-found. Every recovered signal carries ``source: backfill`` into the journal.
+``backfill_ambiguous`` and never traded; a leg the signal's group rules refuse (contradictory
+legs, weights adding up to more than 1) is journaled ``leg_rejected`` with its identity and
+skipped (``contradictory`` or ``invalid``), exactly as live, and claimed, so no later path trades
+it. Each backfill leaves one ``gap`` row saying what it found, or why it found nothing (the
+history unavailable, every try failed). Every recovered signal carries ``source: backfill`` into
+the journal.
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ from tradebot.alphahub.gaps import Gap
 from tradebot.alphahub.listener import Listener
 from tradebot.config.model import BackfillMode, Config
 from tradebot.core.book import PositionBook
-from tradebot.core.orders import Plan, SkippedLeg, SkipReason
-from tradebot.core.signal import Leg, LegKind, Signal, SignalSource
+from tradebot.core.orders import Plan, SkippedLeg, SkipReason, rejected_skip
+from tradebot.core.signal import Leg, LegKind, Signal, SignalSource, parse_leg_key
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
 from tradebot.journal.rows import leg_from_data
@@ -67,6 +71,9 @@ def make_backfiller(
     async def unavailable(detail: str) -> None:
         on_error(detail)
 
+    async def outcome(algo_id: int, detail: str) -> None:
+        await asyncio.to_thread(journal.record_gap, detail, algo_id=algo_id)
+
     return Backfiller(
         listener,
         known=lambda keys: asyncio.to_thread(journaled_legs, journal, keys),
@@ -74,31 +81,49 @@ def make_backfiller(
         since=lambda algo_id: asyncio.to_thread(last_frame, journal, algo_id),
         say=say,
         on_unavailable=unavailable,
+        on_nothing=outcome,
         gaps=gaps.subscribe(),
         now=now,
     )
 
 
+#: the rows that are a decision on a leg: received (then planned), rejected, skipped
+DECIDED = (Status.LEG, Status.LEG_REJECTED, Status.SKIPPED)
+
+
 def journaled_legs(journal: Journal, keys: Sequence[str]) -> set[str]:
-    """Which of ``keys`` the journal holds as a leg (received, or skipped by an earlier
-    backfill), whichever connection or path brought it."""
+    """Which of ``keys`` the journal holds a decision for: received (and so planned), rejected
+    by its signal's rules (weights, a contradiction), or skipped by an earlier backfill;
+    whichever connection, path or process brought it."""
     found: set[str] = set()
     for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit, with room
         chunk = tuple(keys[start : start + 500])
-        where = EntryFilter(legs=chunk, statuses=(Status.LEG, Status.SKIPPED))
+        where = EntryFilter(legs=chunk, statuses=DECIDED)
         found.update(e.leg for e in journal.entries(where) if e.leg is not None)
     return found
 
 
 def reclaim_recovered(journal: Journal, listener: Listener, since: datetime) -> int:
-    """Claim again, at start, the legs an earlier run recovered by backfill since ``since``.
+    """Claim again, at start, the legs an earlier run recovered by backfill, or refused by a
+    rule of their signal (weights, a contradiction), since ``since``.
 
     The history has no open/close, so a recovered leg is claimed under both kinds while its run
     lasts; the listener's de-duplication is in memory. Without this, the same leg pushed again
     live after a restart, under the other kind, would be a new leg with a new client order id
-    (the journal's guard by id would not see it) and be planned a second time. Returns how many
-    legs were claimed."""
+    (the journal's guard by id would not see it) and be planned a second time. A refused leg is
+    decided: pushed again in a frame that would let it through, it is not traded either.
+    Returns how many legs were claimed."""
     claimed = 0
+    refused = EntryFilter(statuses=(Status.LEG_REJECTED,), since=since, newest_first=False)
+    for entry in journal.iter_entries(refused):
+        if entry.leg is None:
+            continue  # a leg that never parsed has no identity to claim
+        try:
+            ident = parse_leg_key(entry.leg)
+        except ValueError:
+            continue  # not ours to repair: the journal is input too
+        listener.claim_legs((ident,))
+        claimed += 1
     where = EntryFilter(statuses=(Status.SIGNAL,), since=since, newest_first=False)
     for entry in journal.iter_entries(where):
         if entry.data.get("source") != str(SignalSource.BACKFILL):
@@ -148,27 +173,33 @@ class RecoveredSignals:
         algo_id = found.window.algo_id
         holdings = self._book.holdings(algo_id)
         result = classify(algo_id, found.missed, holdings, received_at=self._now())
-        queued = ambiguous = 0
+        queued = ambiguous = refused = 0
         to_journal: list[tuple[Signal, Plan]] = []
         # Synchronous up to the first await (see Backfiller.backfill): claim, then queue.
         for recovered in result.recovered:
             signal, skipped = recovered.signal, list(recovered.ambiguous)
             ambiguous += len(skipped)
+            refused += len(signal.rejected)
             # An ambiguous leg is not claimed: if AlphaHub pushes it again, live, its kind is
-            # known and it is planned like any live leg.
+            # known and it is planned like any live leg. A refused one is decided: claimed.
             for leg in signal.legs:
                 self._listener.claim_legs(identities(leg))
+            for rejected in signal.rejected:
+                if rejected.leg_id is not None:
+                    self._listener.claim_legs(identities(rejected.leg_id))
             if self._mode is BackfillMode.JOURNAL:
                 skipped += [_journal_only(leg) for leg in signal.legs]
             elif signal.legs:
-                self._listener.queue.put_nowait(signal)  # planned by the signal loop
+                self._listener.queue.put_nowait(signal)  # planned, its refusals too
                 queued += len(signal.legs)
-                signal = replace(signal, close_legs=(), open_legs=())  # the rest: not traded
+                # the rest, journaled here: not traded
+                signal = replace(signal, close_legs=(), open_legs=(), rejected=())
+            skipped = [rejected_skip(r) for r in signal.rejected] + skipped
             if skipped:
                 to_journal.append((signal, Plan(skipped=tuple(skipped))))
         for signal, plan in to_journal:
             await asyncio.to_thread(self._journal.record_signal_and_plan, signal, plan)
-        detail = _summary(found, len(found.missed), queued, ambiguous, self._mode)
+        detail = _summary(found, queued, ambiguous, refused, self._mode)
         await asyncio.to_thread(self._journal.record_gap, detail, algo_id=algo_id)
         if found.missed or found.holds:
             self._say(detail)
@@ -182,8 +213,8 @@ def _journal_only(leg: Leg) -> SkippedLeg:
     return SkippedLeg(leg.id, SkipReason.BACKFILL_JOURNAL, detail, leg=leg)
 
 
-def _summary(found: Found, missed: int, queued: int, ambiguous: int, mode: BackfillMode) -> str:
-    w = found.window
+def _summary(found: Found, queued: int, ambiguous: int, refused: int, mode: BackfillMode) -> str:
+    w, missed = found.window, len(found.missed)
     parts = [
         f"backfill for algorithm {w.algo_id} ({w.describe()}): {found.in_window} history "
         f"leg(s) in the window, {missed} missed",
@@ -191,9 +222,14 @@ def _summary(found: Found, missed: int, queued: int, ambiguous: int, mode: Backf
     if mode is BackfillMode.TRADE:
         parts.append(f"{queued} sent to the planner")
     else:
-        parts.append(f"{missed - ambiguous} journaled only (alphahub.backfill: journal)")
+        parts.append(f"{missed - ambiguous - refused} journaled only (alphahub.backfill: journal)")
     if ambiguous:
         parts.append(f"{ambiguous} ambiguous, not traded")
+    if refused:
+        parts.append(
+            f"{refused} rejected by their signal's rules (contradictory legs or weights over 1),"
+            " not traded"
+        )
     if found.holds:
         held = ", ".join(f"{h.symbol} at {h.timestamp.isoformat()}" for h in found.holds)
         parts.append(f"{len(found.holds)} hold (nothing to send: {held})")

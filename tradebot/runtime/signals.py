@@ -1,6 +1,13 @@
 """The signal loop: one signal at a time, in arrival order, each planned against the book the
 previous one left.
 
+Every signal is journaled as it arrives, by a journal worker of its own (:meth:`SignalLoop.record`,
+a task beside the loop): it takes each signal from the listener's queue, makes it durable, and
+queues it for planning by its signal id. So a signal is on record before anything it causes (the
+cancels in a close's way, an order) leaves the process, and a broker stuck in retries on one
+signal never delays the record of the next: a kill -9 then loses none of them, the next start's
+recovery plans what is journaled and unplanned while it is fresh.
+
 Before each plan the loop gathers what the pure planner needs (:mod:`.context`): the account,
 the assets and the broker's reference prices for the signal's symbols, today's orders and P&L,
 the kill switch, the market clock. A broker that cannot be reached for the account or the assets
@@ -14,6 +21,7 @@ signal in hand finishes before anything is shut down.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,6 +41,7 @@ from tradebot.execution.executor import ExecutionResult, Executor, Planner
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
 from tradebot.runtime.close_cancel import CloseCanceler, Gate
+from tradebot.runtime.close_watch import CloseWatch
 from tradebot.runtime.context import PlanningContext
 from tradebot.runtime.killswitch import HaltMode, KillSwitchState
 from tradebot.runtime.narrate import narrate
@@ -108,6 +117,9 @@ def _without(signal: Signal, done: set[str], book: PositionBook, planner: Planne
 
 
 class SignalLoop:
+    """Journals each signal as it arrives (:meth:`record`), then plans and executes them one at
+    a time, in arrival order (:meth:`run`). See the module docstring."""
+
     def __init__(
         self,
         queue: asyncio.Queue[Signal],
@@ -133,9 +145,9 @@ class SignalLoop:
         ``on_signal``: told of each signal as its handling starts (the status board);
         ``in_the_way``: cancels what is in a close's way first, its algorithm's exits and orders
         still working in the symbol (:mod:`.close_cancel`); a signal
-        whose cancels are not confirmed is retried every ``retry_interval`` seconds, and one still
-        waiting after ``alert_after`` seconds is an ERROR (the observers alert a person: the
-        position stays open, with no live exit or a stuck one, until the broker answers)."""
+        whose cancels are not confirmed is retried every ``retry_interval`` seconds. A position
+        whose orders were canceled for a close that has not gone out after ``alert_after``
+        seconds is an ERROR (the observers alert a person; :mod:`.close_watch`)."""
         self._queue = queue
         self._executor = executor
         self._ctx = ctx
@@ -148,16 +160,25 @@ class SignalLoop:
         self._notify = notify
         self._on_signal = on_signal
         self._planned = planned  # see planner_for
-        self._held: Signal | None = None  # taken from the queue, not yet being handled
+        #: journaled by :meth:`record`, in arrival order, waiting to be planned
+        self._ready: asyncio.Queue[tuple[int, Signal]] = asyncio.Queue()
+        self._held: tuple[int, Signal] | None = None  # taken from _ready, not yet being handled
+        self._owned: set[int] = set()  # journaled here, not planned yet (see owns)
+        self._recording = 0  # journal writes of record() in flight
         self._halt_mode = HaltMode.RUNNING
         self._in_the_way = in_the_way
         self._retry_interval = retry_interval
         #: journaled, not planned: the cancels in their way are not confirmed yet (close_cancel)
         self._deferred: dict[int, Signal] = {}
-        self._noted: dict[int, float] = {}  # deferred signals whose wait is journaled: since
-        self._alerted: set[int] = set()  # deferred signals whose long wait was an ERROR
-        self._alert_after = alert_after
-        self._monotonic = monotonic
+        self._noted: set[int] = set()  # deferred signals whose wait is journaled
+        self._watch = CloseWatch(
+            executor.journal,
+            executor.book,
+            alert_after=alert_after,
+            monotonic=monotonic,
+            notify=notify,
+            say=say,
+        )
         self.handled = 0  # signals handled since start
         self._progress = asyncio.Event()
 
@@ -170,40 +191,104 @@ class SignalLoop:
         """Signal ids waiting for the cancels in their way to be confirmed."""
         return tuple(self._deferred)
 
+    @property
+    def watching(self) -> tuple[tuple[int, str], ...]:
+        """(algorithm, symbol) of positions whose orders a close canceled, until it goes out."""
+        return self._watch.watching
+
+    async def resume(self, now: datetime) -> None:
+        """At start, after recovery: positions an earlier run's close stripped of their exits,
+        and still held, are watched again (:meth:`CloseWatch.resume`)."""
+        await self._watch.resume(now)
+
+    def owns(self, signal_id: int) -> bool:
+        """Whether this loop will plan the journaled signal ``signal_id`` itself (it journaled
+        it and has not planned it yet, or is journaling a signal right now): the leader's poll
+        for signals other processes journaled leaves such a signal alone."""
+        return self._recording > 0 or signal_id in self._owned
+
     def defer(self, signal_id: int, signal: Signal) -> None:
         """Plan this journaled, unplanned signal on a later pass (recovery leaves such
         signals to the loop: their closes must cancel what is in their way first)."""
         self._deferred.setdefault(signal_id, signal)
+        self._owned.add(signal_id)
 
-    async def _next(self) -> Signal | None:
-        if not self._deferred:
-            return await self._queue.get()
-        try:  # a deferred close is tried again at least every retry_interval
-            return await asyncio.wait_for(self._queue.get(), self._retry_interval)
+    # -- the journal worker ------------------------------------------------------------------
+
+    async def record(self) -> None:
+        """Journal every signal the listener queues, in arrival order, as it arrives, and
+        queue it for planning by its id: whatever the planning side is doing (a broker stuck
+        in retries), the record of the next signal never waits for it. Run it as a task."""
+        while True:
+            signal = await self._queue.get()
+            await self._record(signal)
+
+    async def _record(self, signal: Signal) -> int:
+        """Journal ``signal`` and queue it for planning, as one unit: a stop that cancels the
+        caller meanwhile waits for the write, so a journaled signal is never left unqueued."""
+        journal = self._executor.journal
+        self._recording += 1
+        writing = asyncio.ensure_future(asyncio.to_thread(journal.record_signal, signal))
+        try:
+            signal_id = await asyncio.shield(writing)
+        except asyncio.CancelledError:
+            await asyncio.wait({writing})
+            if not writing.cancelled() and writing.exception() is None:
+                self._queued(writing.result(), signal)
+            raise
+        finally:
+            self._recording -= 1
+        self._executor.signal_journaled()
+        self._queued(signal_id, signal)
+        return signal_id
+
+    def _queued(self, signal_id: int, signal: Signal) -> None:
+        self._owned.add(signal_id)
+        self._ready.put_nowait((signal_id, signal))
+
+    # -- planning ------------------------------------------------------------------------------
+
+    async def _next(self) -> tuple[int, Signal] | None:
+        if not (self._deferred or self._watch.watching):
+            return await self._ready.get()
+        try:  # a deferred close is tried again, and watches looked at, every retry_interval
+            return await asyncio.wait_for(self._ready.get(), self._retry_interval)
         except TimeoutError:
             return None
 
     async def run(self) -> None:
         while True:
             # until its handling starts, a signal taken from the queue is "held": a stop that
-            # wins the lock first journals it unplanned, ahead of those still queued
-            self._held = signal = await self._next()
+            # wins the lock first leaves it journaled unplanned, ahead of those still queued
+            self._held = taken = await self._next()
             async with self._busy:
                 if self._stopping.is_set():
                     return
                 self._held = None
                 await self.retry_deferred()
-                if signal is None:
+                if taken is None:
                     continue
+                signal_id, signal = taken
                 self._on_signal(signal)
-                await self.handle(signal)
+                await self.handle(signal, signal_id=signal_id)
             self.handled += 1
             self._progress.set()
             self._progress = asyncio.Event()
 
     async def handle(self, signal: Signal, *, signal_id: int | None = None) -> None:
-        """Plan and execute ``signal``; ``signal_id``: it is already journaled (by another
-        process sharing the journal), under that id, so only the plan is recorded."""
+        """Plan and execute ``signal``, journaled under ``signal_id`` (by :meth:`record`, or by
+        another process sharing the journal): only the plan is recorded. Without an id it is
+        journaled first: nothing it causes (a cancel, an order) leaves before it is durable."""
+        if signal_id is None:
+            signal_id = await asyncio.to_thread(self._executor.journal.record_signal, signal)
+            self._executor.signal_journaled()
+        try:
+            await self._handle(signal, signal_id)
+        finally:
+            if signal_id not in self._deferred:
+                self._owned.discard(signal_id)
+
+    async def _handle(self, signal: Signal, signal_id: int) -> None:
         now, ctx, config = self._now(), self._ctx, self._config()
         try:
             account = await ctx.account_for(now)
@@ -224,7 +309,12 @@ class SignalLoop:
         self._note_kill_switch(ctx.switch)  # the state this plan obeys, not a second read
         gate = Gate()
         if self._in_the_way is not None:
-            gate = await self._in_the_way.before_plan(signal, halted=ctx.switch.halted)
+            gate = await self._in_the_way.before_plan(
+                signal,
+                halted=ctx.switch.halted,
+                signal_id=signal_id,
+                on_cancel=functools.partial(self._watch.canceled, signal_id),
+            )
             if gate.deferred:
                 await self._defer(signal, signal_id, gate)
                 return
@@ -239,6 +329,7 @@ class SignalLoop:
             exit_fills=gate.exit_fills,
         )
         result = await self._execute(signal, planner, signal_id)
+        self._watch.went_out(result)
         self._say(narrate(signal.algo_id, signal.leg_count, result))
         # what the journal made durable: an intent it refused as a duplicate (a signal pushed
         # again after a restart) is not a new order and must not use up the day's allowance
@@ -251,27 +342,12 @@ class SignalLoop:
             ctx.account_stale()
         self._notify(SignalHandled(signal, result))
 
-    async def _defer(self, signal: Signal, signal_id: int | None, gate: Gate) -> None:
-        """Journal the signal unplanned and try it again later: its close must not go out
-        while an exit it would race is still live at the broker."""
-        journal = self._executor.journal
-        if signal_id is None:
-            signal_id = await asyncio.to_thread(journal.record_signal, signal)
+    async def _defer(self, signal: Signal, signal_id: int, gate: Gate) -> None:
+        """Leave the signal journaled unplanned and try it again later: its close must not go
+        out while an order it would race is still live at the broker."""
         self._deferred[signal_id] = signal
-        since = self._noted.get(signal_id)
-        if since is not None and signal_id not in self._alerted:
-            waited = self._monotonic() - since
-            if waited >= self._alert_after:
-                self._alerted.add(signal_id)
-                ids = ", ".join(i.client_order_id for i in gate.unconfirmed)
-                self._records.error(
-                    f"the close of signal #{signal_id} has waited {waited:.0f}s: the broker"
-                    f" still has not confirmed the cancel of exit(s) {ids}; the position stays"
-                    " open until it does (check the broker)",
-                    algo_id=signal.algo_id,
-                )
         if signal_id not in self._noted:
-            self._noted[signal_id] = self._monotonic()
+            self._noted.add(signal_id)
             ids = ", ".join(i.client_order_id for i in gate.unconfirmed)
             detail = (
                 f"close of signal #{signal_id} waits: the broker has not confirmed the cancel"
@@ -281,35 +357,33 @@ class SignalLoop:
                 "step": "close_deferred",
                 "exits": [i.client_order_id for i in gate.unconfirmed],
             }
+            journal = self._executor.journal
             await asyncio.to_thread(
                 journal.record_exit, gate.unconfirmed[0], detail, data, signal_id
             )
             self._say(detail)
 
     async def retry_deferred(self) -> None:
-        """Plan the deferred signals still unplanned (the caller holds ``busy``)."""
+        """Plan the deferred signals still unplanned, then look at the positions whose orders a
+        close canceled (the caller holds ``busy``)."""
         journal = self._executor.journal
         for signal_id, signal in list(self._deferred.items()):
             planned = await asyncio.to_thread(
                 journal.entries,
                 EntryFilter(statuses=(Status.PLAN,), signal_ids=(signal_id,), limit=1),
             )
-            if planned:  # planned meanwhile (the leader's poll, say)
-                del self._deferred[signal_id]
-                continue
             del self._deferred[signal_id]
+            if planned:  # planned meanwhile (the leader's poll, say)
+                self._owned.discard(signal_id)
+                continue
             self._on_signal(signal)
             await self.handle(signal, signal_id=signal_id)
             if signal_id not in self._deferred:
                 self.handled += 1
+        await self._watch.check(self._deferred)
 
-    async def _execute(
-        self, signal: Signal, planner: Planner, signal_id: int | None
-    ) -> ExecutionResult:
-        if signal_id is None:
-            return await self._executor.handle(signal, planner)
-        plan = planner(signal, self._executor.book)
-        return await self._executor.execute(plan, signal_id=signal_id)
+    async def _execute(self, signal: Signal, planner: Planner, signal_id: int) -> ExecutionResult:
+        return await self._executor.handle(signal, planner, signal_id=signal_id)
 
     def _note_kill_switch(self, state: KillSwitchState) -> None:
         if state.mode is not self._halt_mode:
@@ -320,14 +394,18 @@ class SignalLoop:
             self._notify(KillSwitchChanged(state))
 
     async def journal_waiting(self, journal: Journal) -> None:
-        """At stop, once the loop has ended: signals received but not handled go on record,
-        for the next start to plan if still fresh (the held one first: it arrived first)."""
+        """At stop, once the loop and :meth:`record` have ended: signals received but not
+        planned are on record, for the next start to plan if still fresh, in arrival order
+        (the held one first); those the journal worker had not reached are journaled now."""
         held, self._held = self._held, None
-        waiting = [held] if held is not None else []
+        waiting = [held[1]] if held is not None else []
+        while not self._ready.empty():
+            waiting.append(self._ready.get_nowait()[1])
         while not self._queue.empty():
-            waiting.append(self._queue.get_nowait())
-        for signal in waiting:
+            signal = self._queue.get_nowait()
             await asyncio.to_thread(journal.record_signal, signal)
+            waiting.append(signal)
+        for signal in waiting:
             self._say(f"signal for algorithm {signal.algo_id} journaled for the next start")
             self._notify(SignalDeferred(signal))
 

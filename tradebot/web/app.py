@@ -14,10 +14,13 @@ under a sub-path. Endpoints (GET unless said):
 ``/config``           the effective config, secrets masked
 ``/api/<page>``       the same data as JSON (now, journal, story, positions, performance,
                       config, status)
-``POST /control/X``   halt, reduce-only or resume: token and same origin required
+``POST /control/X``   halt, reduce-only or resume: token and an allowed origin required
 ``/healthz``          200 when fit to trade, 503 with the failing checks (JSON either way)
 ``/metrics``          Prometheus text (served by the running bot; 404 from ``tradebot dashboard``)
 ====================  ==========================================================================
+
+A request whose ``Host`` is not one of the dashboard's names gets 421 and reaches none of them
+(:mod:`.security`); a query value that cannot be read gets 400 with the reason (:mod:`.query`).
 """
 
 from __future__ import annotations
@@ -41,10 +44,8 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from tradebot.clock import parse_when
 from tradebot.config.display import effective_config_yaml
 from tradebot.exceptions import StatusUnreadable, TradebotError
-from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import Entry, Status
 from tradebot.masking import mask, register_found_in
 from tradebot.runtime.killswitch import (
@@ -56,7 +57,8 @@ from tradebot.web.book import LiveBook
 from tradebot.web.controls import Controls
 from tradebot.web.health import from_status
 from tradebot.web.live import LiveEvents
-from tradebot.web.security import SecurityHeaders
+from tradebot.web.query import BadQuery, entry_filter, ident, whole
+from tradebot.web.security import Allowed, HostGuard, SecurityHeaders
 from tradebot.web.sources import Sources
 
 STATIC = Path(__file__).parent / "static"
@@ -66,8 +68,9 @@ METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BROKER_TIMEOUT = 3.0
 
 
-def create_app(sources: Sources) -> Starlette:
-    """The dashboard over ``sources``; nothing is read until a page is asked for."""
+def create_app(sources: Sources, allowed: Allowed) -> Starlette:
+    """The dashboard over ``sources``, answering to the names and origins of ``allowed``;
+    nothing is read until a page is asked for."""
     if sources.config is not None:
         register_found_in(sources.config)  # mask() then hides every secret on every page
     pages = Pages(sources)
@@ -83,14 +86,18 @@ def create_app(sources: Sources) -> Starlette:
         Route("/api/{what}", pages.api),
         Route("/healthz", pages.healthz),
         Route("/metrics", pages.metrics),
-        Route("/control/{action}", Controls(sources, pages.refuse).endpoint, methods=["POST"]),
+        Route(
+            "/control/{action}",
+            Controls(sources, allowed, pages.refuse).endpoint,
+            methods=["POST"],
+        ),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
-
-
-class BadQuery(ValueError):
-    """A filter the person typed that cannot be read; shown on the page, status 400."""
+    middleware = [
+        Middleware(SecurityHeaders),  # outermost: a refusal carries the headers too
+        Middleware(HostGuard, allowed=allowed, refuse=pages.refuse),
+    ]
+    return Starlette(routes=routes, middleware=middleware)
 
 
 class Pages:
@@ -107,6 +114,7 @@ class Pages:
     # -- rendering ----------------------------------------------------------------------------
     def html(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         context.setdefault("controls", self.sources.token is not None)
+        context.setdefault("root", "")  # the way back to the top from this URL: "../" ...
         # the masker runs over every page: no secret is rendered, whatever a row's text holds
         text = mask(self.env.get_template(name).render(**context))
         return HTMLResponse(text, status_code=status_code)
@@ -173,8 +181,8 @@ class Pages:
         return await self.guarded(request, "journal", lambda: self._journal(request))
 
     async def _journal(self, request: Request) -> dict[str, Any]:
-        where, form = _filter(request)
-        before = _int(request.query_params.get("before"), "before")
+        where, form = entry_filter(request.query_params, datetime.now(UTC))
+        before = whole(request.query_params.get("before"), "before")
         page = await self.sources.read(lambda j: views.journal_page(j, where, before=before))
         query = urlencode({k: v for k, v in form.items() if v})
         return {
@@ -187,15 +195,14 @@ class Pages:
         }
 
     async def story(self, request: Request) -> Response:
-        ident = request.query_params.get("id", "").strip()
-
         async def build() -> dict[str, Any]:
-            if not ident:
+            subject = ident(request.query_params.get("id", ""))
+            if not subject:
                 raise BadQuery("which story? open one from the journal page")
-            rows = await self.sources.read(lambda j: views.story_view(j, ident))
+            rows = await self.sources.read(lambda j: views.story_view(j, subject))
             if not rows:
-                raise BadQuery(f"nothing in the journal matches {ident!r}")
-            return {"ident": ident, "rows": rows}
+                raise BadQuery(f"nothing in the journal matches {subject!r}")
+            return {"ident": subject, "rows": rows}
 
         return await self.guarded(request, "story", build)
 
@@ -259,8 +266,10 @@ class Pages:
             return self.json({"error": "metrics are served by the running bot's dashboard"}, 404)
         return Response(mask(self.sources.metrics().decode()), media_type=METRICS_TYPE)
 
-    def refuse(self, status_code: int, why: str) -> HTMLResponse:
-        return self.html("problem.html", status_code, page="now", problem=why)
+    def refuse(self, status_code: int, why: str, path: str = "/") -> HTMLResponse:
+        """The styled page of a refusal at ``path``; its links lead back to the pages."""
+        root = "../" * max(0, path.count("/") - 1)
+        return self.html("problem.html", status_code, page="", problem=why, root=root)
 
     def render_row(self, entry: Entry) -> str:
         return mask(self.env.get_template("_row.html").render(r=views.row(entry)))
@@ -271,45 +280,3 @@ def _as_json(request: Request) -> Request:
     query = request.scope.get("query_string", b"")
     scope["query_string"] = (query + b"&" if query else b"") + b"format=json"
     return Request(scope, request.receive)
-
-
-def _int(text: str | None, name: str) -> int | None:
-    if text is None or text == "":
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise BadQuery(f"{name}: {text!r} is not a whole number") from None
-
-
-def _filter(request: Request) -> tuple[EntryFilter, dict[str, str]]:
-    """``tradebot journal``'s filters from the query string. Like the CLI's repeatable options,
-    algo, symbol, status and coid take several values (repeated, or separated by commas)."""
-    q = request.query_params
-    many = {k: _values(q.getlist(k)) for k in ("algo", "symbol", "status", "coid")}
-    form = {k: ",".join(v) for k, v in many.items()}
-    form |= {k: q.get(k, "").strip() for k in ("since", "until")}
-    known = {str(s) for s in Status}
-    for status in many["status"]:
-        if status not in known:
-            raise BadQuery(f"status: {status!r} is not a journal status")
-    algos = tuple(a for a in (_int(text, "algo") for text in many["algo"]) if a is not None)
-    now = datetime.now(UTC)
-    try:
-        since = parse_when(form["since"], now) if form["since"] else None
-        until = parse_when(form["until"], now) if form["until"] else None
-    except ValueError as exc:
-        raise BadQuery(str(exc)) from None
-    where = EntryFilter(
-        algo_ids=algos,
-        symbols=tuple(s.upper() for s in many["symbol"]),
-        statuses=tuple(Status(s) for s in many["status"]),
-        client_order_ids=tuple(many["coid"]),
-        since=since,
-        until=until,
-    )
-    return where, form
-
-
-def _values(given: list[str]) -> list[str]:
-    return [part.strip() for text in given for part in text.split(",") if part.strip()]

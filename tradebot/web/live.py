@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator, Callable
 from functools import partial
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from tradebot.exceptions import TradebotError
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Entry
+from tradebot.web.query import BadQuery, whole
 from tradebot.web.sources import Sources
 
 #: seconds between journal polls when no in-process feed wakes the stream
@@ -38,7 +39,10 @@ class LiveEvents:
         """Rows after ``Last-Event-ID`` (sent by a reconnecting browser) or ``?after=ID``;
         with neither, from now on."""
         start = request.headers.get("last-event-id") or request.query_params.get("after", "")
-        after = int(start) if start.strip().isdigit() else None
+        try:
+            after = whole(start, "after")
+        except BadQuery as exc:
+            return PlainTextResponse(str(exc), status_code=400)
         return StreamingResponse(
             self.stream(request, after),
             media_type="text/event-stream",

@@ -39,6 +39,7 @@ from tradebot.journal.opener import open_journal
 from tradebot.runtime.paths import config_relative
 from tradebot.runtime.status import status_path
 from tradebot.web.app import create_app
+from tradebot.web.security import Allowed
 from tradebot.web.sources import BrokerPositions, LiveFeed, Sources
 
 log = logging.getLogger(__name__)
@@ -121,8 +122,9 @@ async def serve_dashboard(settings: DashboardConfig, sources: Sources) -> Dashbo
         log.warning("%s; trading goes on without it", why)
         return DashboardHandle(error=why)
     port = sock.getsockname()[1]
+    allowed = Allowed.serving(settings.host, settings.allowed_hosts, port)
     config = uvicorn.Config(
-        create_app(sources),
+        create_app(sources, allowed),
         lifespan="off",
         loop="none",
         log_level="warning",

@@ -280,7 +280,8 @@ class AlpacaBroker:
         return info
 
     async def reference_prices(self, symbols: Sequence[str]) -> MarketPrices:
-        """The latest trade (else quote midpoint) per symbol: one snapshot request for all."""
+        """The latest trade (else quote midpoint) per symbol, with its time: one snapshot
+        request for all."""
         wanted = sorted(set(symbols))
         if not wanted:
             return MarketPrices()
@@ -289,7 +290,7 @@ class AlpacaBroker:
             lambda: self._call(lambda c: c.get_stock_snapshot(request), client=self._data),
             policy=self._price_policy,
         )
-        return MarketPrices(convert.reference_prices(raw, wanted))
+        return convert.reference_prices(raw, wanted)
 
     def events(self) -> AsyncIterator[OrderEvent]:
         return self._updates.events()

@@ -15,7 +15,7 @@ from typing import Any
 from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
 from tradebot.core.ids import leg_exit_id
-from tradebot.core.market import implausible_price
+from tradebot.core.market import MarketPrices, implausible_price
 from tradebot.core.signal import Side
 from tradebot.exceptions import BrokerError
 
@@ -155,23 +155,43 @@ def positions(raw: object) -> dict[str, Decimal]:
     return out
 
 
-def reference_prices(raw: object, symbols: list[str]) -> dict[str, Decimal]:
-    """symbol -> price from a multi-symbol snapshot: the latest trade, else the quote midpoint.
+def reference_prices(raw: object, symbols: list[str]) -> MarketPrices:
+    """The prices of a multi-symbol snapshot: per symbol the latest trade, else the quote
+    midpoint, with the time Alpaca stamped on that trade (or quote).
 
     A symbol Alpaca sent nothing usable for (absent, ``null``, no trade and a one-sided quote, an
     unreadable or implausible number) is left out: it has no reference, and the planner says so.
+    A price whose time is missing or unreadable keeps no time: the planner refuses it.
     """
     answer = _mapping(raw, "snapshots")
     prices: dict[str, Decimal] = {}
+    as_of: dict[str, datetime] = {}
     for symbol in symbols:
         snapshot = answer.get(symbol)
-        if isinstance(snapshot, Mapping):
-            price = _trade_price(snapshot.get("latestTrade")) or _midpoint(
-                snapshot.get("latestQuote")
-            )
-            if price is not None:
-                prices[symbol] = price
-    return prices
+        if not isinstance(snapshot, Mapping):
+            continue
+        trade, quote = snapshot.get("latestTrade"), snapshot.get("latestQuote")
+        price, stamped = _trade_price(trade), trade
+        if price is None:
+            price, stamped = _midpoint(quote), quote
+        if price is None:
+            continue
+        prices[symbol] = price
+        at = _stamp(stamped)
+        if at is not None:
+            as_of[symbol] = at
+    return MarketPrices(prices, as_of=as_of)
+
+
+def _stamp(item: object) -> datetime | None:
+    """The time of a trade or quote (``t``, RFC 3339), or None when missing or unreadable."""
+    if not isinstance(item, Mapping):
+        return None
+    try:
+        at = timestamp(item.get("t"))
+    except BrokerError:
+        return None
+    return at if at is not None and at.tzinfo is not None else None
 
 
 def _usable(value: object) -> Decimal | None:

@@ -45,6 +45,9 @@ class SimAsset:
     easy_to_borrow: bool = True
     fractionable: bool = True
     quoted: bool = True  # False: the data feed has no trades or quotes for it (no snapshot)
+    # when it last traded at ``price`` (the snapshot's times); None: it trades all the time,
+    # so every snapshot is stamped with the moment it is asked for
+    traded_at: datetime | None = None
 
     @property
     def id(self) -> str:

@@ -146,6 +146,11 @@ class AlpacaServer:
         with self.lock:
             self._faults.append(fault)
 
+    def clear_faults(self) -> None:
+        """Drop every fault still scripted (a test's outage is over)."""
+        with self.lock:
+            self._faults.clear()
+
     def take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
             self.requests.append((method, path))
@@ -167,11 +172,15 @@ class AlpacaServer:
         with self.lock:
             self.account.assets[asset.symbol.upper()] = asset
 
-    def set_price(self, symbol: str, price: Decimal) -> None:
+    def set_price(self, symbol: str, price: Decimal, *, at: datetime | None = None) -> None:
         """Move a symbol's price: resting limits it now crosses start to fill, stops it reaches
-        trigger, trailing stops follow it (see :mod:`~tradebot.simulators.alpaca.triggers`)."""
+        trigger, trailing stops follow it (see :mod:`~tradebot.simulators.alpaca.triggers`).
+
+        The snapshot then reports a trade at ``price`` at ``at`` (default: now); a test dates it
+        in the past to serve an old market-data snapshot (a feed that stopped)."""
         with self.lock:
-            self.account.asset(symbol).price = price
+            asset = self.account.asset(symbol)
+            asset.price, asset.traded_at = price, self.account.now() if at is None else at
             self._reschedule(symbol.upper())
 
     def load_price_path(self, points: tuple[PricePoint, ...]) -> None:
@@ -289,7 +298,9 @@ class AlpacaServer:
 
     def _snapshots(self, query: dict[str, str]) -> dict[str, Any]:
         """Alpaca's multi-symbol snapshot (``/v2/stocks/snapshots?symbols=A,B&feed=iex``) from
-        the account's own prices. Symbols with no market data are left out, as Alpaca does."""
+        the account's own prices, stamped with when each last traded (a symbol never moved by
+        :meth:`set_price` trades all the time: now). Symbols with no market data are left out,
+        as Alpaca does."""
         self.snapshot_queries.append(dict(query))
         symbols = [s for s in query.get("symbols", "").upper().split(",") if s]
         if not symbols:
@@ -303,7 +314,7 @@ class AlpacaServer:
             except ApiError:
                 continue  # not listed (auto_assets off): no data
             if asset.quoted:
-                out[symbol] = snapshot_json(asset.price, now)
+                out[symbol] = snapshot_json(asset.price, asset.traded_at or now)
         return out
 
     def _list_orders(self, query: dict[str, str]) -> list[dict[str, Any]]:
