@@ -138,10 +138,8 @@ PATHS = (
 #: cells that fail on today's main, each with the branch that fixes it: the test fails when one
 #: of them passes (remove it here once the fix is merged), as pytest's strict xfail would
 KNOWN_FAILING: dict[tuple[str, str], str] = {
-    # the close cancels the trailing stop before its signal is journaled: killed there, the
-    # restart (history unavailable) knows nothing of the close; it holds 10 with no exit
-    ("exit_cancel", "exit_recorded:cancel_for_close"): "issue 19 item 4: fixed by h19-record",
-    ("exit_cancel", "broker:cancel"): "issue 19 item 4: fixed by h19-record",
+    # none since h19-record: the close's two cells (exit_recorded:cancel_for_close,
+    # broker:cancel) failed before it (issue 19 item 4), and the check above caught their fix
 }
 
 #: a product race the matrix found, not fixed on this branch (the lead knows): a cell of
