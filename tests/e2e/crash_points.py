@@ -73,13 +73,13 @@ OPEN = ("new", "accepted", "held", "pending_new", "partially_filled", "pending_c
 
 
 async def until(condition: Callable[[], bool], what: str, deadline: float = READY) -> None:
-    """Poll ``condition`` (journal and server reads: every 50 ms) until it holds."""
+    """Poll ``condition`` (journal and server reads: every 100 ms) until it holds."""
     loop = asyncio.get_running_loop()
     end = loop.time() + deadline
     while not condition():
         if loop.time() > end:
             raise TimeoutError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
 
 
 def broker_kind(method: str, path: str) -> str | None:
@@ -473,9 +473,17 @@ def summary(rig: Rig, symbol: str) -> str:
 
 
 async def settle(rig: Rig, symbol: str) -> list[str]:
-    """Wait until nothing is wrong with ``symbol`` (then []), or report what still is."""
+    """Wait until nothing is wrong with ``symbol`` (then []), or report what still is.
+
+    The full verdict reads the journal a few times: it is asked only once the broker holds what
+    the path expects (a read of the server's memory), so the polling leaves the bot the CPU."""
+    expected = rig.path.expected
+
+    def done() -> bool:
+        return rig.at_broker(symbol) == expected and not verdict(rig, symbol)
+
     try:
-        await until(lambda: not verdict(rig, symbol), f"{symbol} settled", SETTLE)
+        await until(done, f"{symbol} settled", SETTLE)
     except TimeoutError:
         return verdict(rig, symbol)
     return []
