@@ -142,17 +142,6 @@ KNOWN_FAILING: dict[tuple[str, str], str] = {
     # broker:cancel) failed before it (issue 19 item 4), and the check above caught their fix
 }
 
-#: a product race the matrix found, not fixed on this branch (the lead knows): a cell of
-#: ``path`` that fails with a detail containing the text is shown as failing in the table but
-#: does not fail the test; any other failure of the cell still does
-KNOWN_RACES: dict[str, str] = {
-    # a flip's open (sell short) is sent as soon as its flatten's submit is answered, not once
-    # it has filled: while the flatten still works, the broker refuses the short ("insufficient
-    # qty available"), as Alpaca does, and the algorithm ends flat instead of short; seen live
-    # (without a kill) too, now and then
-    "flip": "insufficient qty available",
-}
-
 
 async def run_matrix(folder: Path, path: CrashPath, url: str | None) -> list[Outcome]:
     outcomes: list[Outcome] = []
@@ -171,8 +160,7 @@ async def run_matrix(folder: Path, path: CrashPath, url: str | None) -> list[Out
         baseline = await settle(the_rig, first)
         detail = "; ".join(baseline) if baseline else summary(the_rig, first)
         outcomes.append(Outcome("(no kill)", not baseline, detail))
-        race = KNOWN_RACES.get(path.name)
-        assert all(race and race in b for b in baseline), f"{path.name} without a kill: {baseline}"
+        assert not baseline, f"{path.name} without a kill: {baseline}"
         await quiet(lead.trace)
         traced = trace_after(lead.trace, "# traced")
         cells = cells_from(traced, stream=path.stream)
@@ -233,8 +221,7 @@ def _other_leads(rig: Rig, dead: object) -> bool:
 
 
 def _check(path: CrashPath, backend: str, outcomes: list[Outcome]) -> None:
-    race = KNOWN_RACES.get(path.name)
-    failing = {o.cell: o.detail for o in outcomes if not o.ok and not (race and race in o.detail)}
+    failing = {o.cell: o.detail for o in outcomes if not o.ok}
     unexpected = {c: d for c, d in failing.items() if (path.name, c) not in KNOWN_FAILING}
     now_pass = sorted(c for (p, c) in KNOWN_FAILING if p == path.name and c not in failing)
     report = "\n".join(f"  {path.name} @ {c} [{backend}]: {d}" for c, d in failing.items())
