@@ -19,6 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tradebot import faults
 from tradebot.broker.base import OrderSnapshot
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderEvent
@@ -190,7 +191,10 @@ class JournalBase(ABC):
                 qty=intent.qty,
                 data=dict(data),
             )
-            return summary_sql.insert(conn, row.params())
+            row_id = summary_sql.insert(conn, row.params())
+        if faults.ARMED:  # a crash-matrix step (tradebot/faults.py): durable, not yet sent
+            faults.reached(f"{status}_recorded:{data.get('step', '')}")
+        return row_id
 
     def record_drift(self, symbol: str, ours: Decimal, broker: Decimal) -> int:
         detail = f"journal net {ours} != broker {broker} (difference {broker - ours})"
@@ -203,7 +207,10 @@ class JournalBase(ABC):
     # -- the order story ------------------------------------------------------------------------
     def record_signal(self, signal: Signal) -> int:
         with self._writing() as conn:
-            return orderlog.insert_signal(conn, signal)
+            signal_id = orderlog.insert_signal(conn, signal)
+        if faults.ARMED:  # a crash-matrix step (tradebot/faults.py)
+            faults.reached("signal_recorded")
+        return signal_id
 
     def record_plan(self, signal_id: int | None, plan: Plan) -> tuple[OrderIntent, ...]:
         with self._writing() as conn:

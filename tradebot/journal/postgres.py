@@ -329,7 +329,9 @@ def open_postgres(
     epoch: int | None = None,
 ) -> PostgresJournal:
     """Connect, and create or migrate the journal's schema (also for readers: a journal written
-    by an older tradebot stays readable).
+    by an older tradebot stays readable). Safe to call from several processes at once on an
+    empty database: one creates the journal, the others wait for it and open it
+    (:func:`~tradebot.journal.pgschema.prepare`).
 
     Raises :class:`JournalError` when the server cannot be reached or refuses the login, when
     the database holds an ``entries`` table tradebot did not make (never touched), or a
@@ -339,21 +341,7 @@ def open_postgres(
     with translate_errors(where):
         conn = connect(url, readonly=False)
         try:
-            found = pgschema.version(conn)
-            if found is None and pgschema.has_entries_table(conn):
-                raise JournalError(
-                    f"{where} has an 'entries' table that is not a tradebot journal; not "
-                    "touching it (use another database or schema)"
-                )
-            if found is None and readonly:
-                raise JournalError(f"no journal at {where}")
-            if found is not None and found > pgschema.LATEST:
-                raise JournalError(
-                    f"{where} has journal schema v{found}; this tradebot knows v1..v"
-                    f"{pgschema.LATEST}: upgrade tradebot"
-                )
-            if found is None or found < pgschema.LATEST:
-                pgschema.migrate(conn)
+            pgschema.prepare(conn, where, create=not readonly)
         finally:
             conn.close()
     journal = PostgresJournal(url, readonly=readonly, clock=clock, epoch=epoch)
