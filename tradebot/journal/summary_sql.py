@@ -168,6 +168,10 @@ def _leg_from(coid: str, r: Sequence[Any]) -> Leg:
     )
 
 
+def _position_params(p: Position) -> tuple[str, str, str]:
+    return (_text(p.qty), _text(p.cost), _text(p.realised))
+
+
 def _pnl_params(p: Pnl) -> tuple[Any, ...]:
     return (p.fills, _text(p.realised), _text(p.slippage), _text(p.notional))
 
@@ -443,38 +447,40 @@ class SqlStore(SqlLookups):
             "DO UPDATE SET n = sum_count.n + excluded.n",
             [(*key, n) for key, n in self._counts.items()],
         )
-        for (algo_id, status), n in self._algo_counts.items():
-            execute(
-                "INSERT INTO sum_algo_count (algo_id, status, n) VALUES (?, ?, ?) "
-                "ON CONFLICT (algo_id, status) DO UPDATE SET n = sum_algo_count.n + excluded.n",
-                (algo_id, status, n),
-            )
-        for algo_id in self._dirty_algo_pnl:
-            execute(
-                "UPDATE sum_algo_pnl SET fills = ?, realised = ?, slippage = ?, notional = ? "
-                "WHERE algo_id = ?",
-                (*_pnl_params(self._algo_pnl[algo_id]), algo_id),
-            )
-        for algo_id, day in self._dirty_algo_day:
-            execute(
-                "UPDATE sum_algo_day SET fills = ?, realised = ?, slippage = ?, notional = ? "
-                "WHERE algo_id = ? AND day = ?",
-                (*_pnl_params(self._algo_day[algo_id, day]), algo_id, day),
-            )
-        for algo_id, symbol in self._dirty_positions:
-            p = self._positions[algo_id, symbol]
-            execute(
-                "UPDATE sum_position SET qty = ?, cost = ?, realised = ? "
-                "WHERE algo_id = ? AND symbol = ?",
-                (_text(p.qty), _text(p.cost), _text(p.realised), algo_id, symbol),
-            )
-        for day_key in self._dirty_pnl:
-            pnl = self._pnl[day_key]
-            execute(
-                "UPDATE sum_pnl SET fills = ?, realised = ?, slippage = ?, notional = ? "
-                "WHERE algo_id = ? AND day = ? AND symbol = ?",
-                (*_pnl_params(pnl), *day_key),
-            )
+        _upsert_many(
+            self._conn,
+            "INSERT INTO sum_algo_count (algo_id, status, n) VALUES {rows} "
+            "ON CONFLICT (algo_id, status) DO UPDATE SET n = sum_algo_count.n + excluded.n",
+            [(*key, n) for key, n in self._algo_counts.items()],
+        )
+        # the rows were created (and locked) when first read: these only write their values
+        money = "fills = excluded.fills, realised = excluded.realised, slippage = "
+        money += "excluded.slippage, notional = excluded.notional"
+        _upsert_many(
+            self._conn,
+            "INSERT INTO sum_algo_pnl (algo_id, fills, realised, slippage, notional) "  # noqa: S608
+            f"VALUES {{rows}} ON CONFLICT (algo_id) DO UPDATE SET {money}",
+            [(a, *_pnl_params(self._algo_pnl[a])) for a in sorted(self._dirty_algo_pnl)],
+        )
+        _upsert_many(
+            self._conn,
+            "INSERT INTO sum_algo_day (algo_id, day, fills, realised, slippage, notional) "  # noqa: S608
+            f"VALUES {{rows}} ON CONFLICT (algo_id, day) DO UPDATE SET {money}",
+            [(*k, *_pnl_params(self._algo_day[k])) for k in sorted(self._dirty_algo_day)],
+        )
+        _upsert_many(
+            self._conn,
+            "INSERT INTO sum_pnl (algo_id, day, symbol, fills, realised, slippage, notional) "  # noqa: S608
+            f"VALUES {{rows}} ON CONFLICT (algo_id, day, symbol) DO UPDATE SET {money}",
+            [(*k, *_pnl_params(self._pnl[k])) for k in sorted(self._dirty_pnl)],
+        )
+        _upsert_many(
+            self._conn,
+            "INSERT INTO sum_position (algo_id, symbol, qty, cost, realised) VALUES {rows} "
+            "ON CONFLICT (algo_id, symbol) DO UPDATE SET qty = excluded.qty, "
+            "cost = excluded.cost, realised = excluded.realised",
+            [(*k, *_position_params(self._positions[k])) for k in sorted(self._dirty_positions)],
+        )
         _upsert_many(
             self._conn,
             _LEG_UPSERT_MANY,
