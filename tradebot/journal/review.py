@@ -1,9 +1,13 @@
-"""What the review commands show, computed from journal entries (no SQL: any store serves it).
+"""What the review commands show, from the journal's summaries or its entries (no SQL: any
+store serves it).
 
 * :func:`report` — per algorithm: realised P&L from fills (average cost), counts of signals,
   orders, fills, skips, rejections and failures, and the slippage of fills against the signal
-  price (positive = the fill was worse for us than the signal).
-* :func:`pnl_points` — the running realised P&L after each fill, for a chart.
+  price (positive = the fill was worse for us than the signal). The whole journal from its
+  summaries (:func:`review_summaries`), a window from its rows (:func:`review_rows`, also the
+  reference the summaries are tested against, byte for byte).
+* :func:`pnl_points` — the running realised P&L after each fill; :func:`daily_points` — at the
+  end of each day, from the summaries (the dashboard's chart).
 * :func:`story` — every row about one signal, one leg or one order, in the order written.
 """
 
