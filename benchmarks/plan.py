@@ -16,7 +16,7 @@ import argparse
 import gc
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -88,10 +88,14 @@ def make_signal(opens: Sequence[tuple[str, str, str]] = OPENS) -> Signal:
 
 
 def inputs(
-    config: Config, opens: Sequence[tuple[str, str, str]] = OPENS, unmarked: Sequence[str] = ()
+    config: Config,
+    opens: Sequence[tuple[str, str, str]] = OPENS,
+    unmarked: Sequence[str] = (),
+    moved: Mapping[str, str] | None = None,
 ) -> Callable[[], Plan]:
     """One ``plan()`` call with the benchmark's inputs, ready to be timed. The golden test
-    (tests/core/test_plan_golden.py) varies the opens and leaves ``unmarked`` symbols unpriced."""
+    (tests/core/test_plan_golden.py) varies the opens, leaves ``unmarked`` symbols unpriced
+    and gives the broker's prices that ``moved`` from the signal's."""
     rules, book, signal = config.planning, make_book(), make_signal(opens)
     account = AccountSnapshot("PA1", Decimal(1000000), Decimal(2000000), Decimal(1000000))
     day = DayState(orders_today={ALGO: 10, 3: 40}, realised_pnl={ALGO: Decimal(-120)})
@@ -99,6 +103,7 @@ def inputs(
     assets = {s: AssetInfo(s, shortable=True, fractionable=True) for s, _, _ in OPENS}
     now = signal.received_at
     prices = {leg.symbol: leg.price for leg in signal.legs}  # the broker agrees, just traded
+    prices |= {symbol: Decimal(price) for symbol, price in (moved or {}).items()}
     market = MarketPrices(prices, as_of=dict.fromkeys(prices, now))
     return partial(
         plan, signal, book, account, rules, now, day=day, marks=marks, assets=assets, market=market

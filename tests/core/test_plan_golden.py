@@ -38,6 +38,7 @@ class Variant(NamedTuple):
     algorithm: dict[str, Any]
     opens: tuple[tuple[str, str, str], ...] | None = None  # None: the benchmark's
     unmarked: tuple[str, ...] = ()  # held symbols with no price to value them at
+    moved: dict[str, str] | None = None  # the broker's price, where not the signal's
 
 
 LIMIT_ORDERS = {"order_type": "limit", "time_in_force": "gtc", "limit_offset_pct": "0.5"}
@@ -62,6 +63,9 @@ VARIANTS: dict[str, Variant] = {
     "flips": Variant(True, {}, FLIPS),
     "flips, exposure capped": Variant(True, {"risk": {"max_algo_exposure": 10400}}, FLIPS),
     "a holding that cannot be valued": Variant(True, {}, unmarked=("S020",)),
+    "the market moved": Variant(
+        True, {}, moved={"NEWA": "169.10", "NEWC": "142.5", "S001": "101.9", "S002": "55"}
+    ),
 }
 
 
@@ -86,7 +90,7 @@ def rendered() -> str:
     out = []
     for name, variant in VARIANTS.items():
         config = bench.make_config(variant.limits, **variant.algorithm)
-        call = bench.inputs(config, variant.opens or bench.OPENS, variant.unmarked)
+        call = bench.inputs(config, variant.opens or bench.OPENS, variant.unmarked, variant.moved)
         first = call()
         assert call() == first  # planning twice changes nothing (the book is shared)
         out.append(render(name, first))
