@@ -50,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 WARMUP = 6  # pushes that warm caches and connections; an even count ends every round flat
 ALGO = 14
 SYMBOLS = [f"SYM{chr(65 + i)}" for i in range(10)]
+TARGET = 1.3  # tradebot / (minimal + price + commit), ratio of medians
 
 
 class TimedServer(AlpacaServer):
@@ -219,7 +220,9 @@ async def main() -> None:
         f"  the safety floor, minimal + price + commit / minimal: {m_durable / m_base:.2f} "
         f"(one price request and one fsynced commit here: {(m_durable - m_base) * 1000:.2f} ms)"
     )
-    print(f"  tradebot / minimal + price + commit: {m_ours / m_durable:.2f} (target <= 1.3)")
+    ratio = m_ours / m_durable
+    verdict = "PASS" if ratio <= TARGET else "MISS"
+    print(f"  tradebot / minimal + price + commit: {ratio:.2f} (target <= {TARGET}): {verdict}")
     pushes = len(ours) + len(base) + len(durable) + 3 * WARMUP * args.rounds
     again = server.requests.count(("POST", "/v2/orders")) - pushes
     if again:  # a loaded machine: a submission timed out and was sent again (same order id)

@@ -7,7 +7,8 @@ the running bot, and never changed by planning.
 
     python benchmarks/plan.py [--runs 20000]
 
-Target: median under 200 microseconds.
+Target (issue 24): median under 150 microseconds with every limit on. Where the time goes:
+benchmarks/README.md, "Profiles".
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ ALGORITHMS = 20
 SYMBOLS = [f"S{n:03d}" for n in range(50)]
 ALGO = 7
 T0 = datetime(2021, 4, 26, 14, 30, tzinfo=UTC)
+TARGET_US = 150
 
 
 def make_config(limits: bool, **algorithm: Any) -> Config:
@@ -142,8 +144,8 @@ def main() -> None:
     print(f"plan(): 6-leg signal, book of {ALGORITHMS} algorithms x {len(SYMBOLS)} symbols")
     median = report("every risk limit on", measure(args.runs, limits=True))
     report("no risk limits", measure(args.runs, limits=False))
-    verdict = "meets" if median < 200 else "MISSES"
-    print(f"target: median under 200 us with every limit on: {verdict}")
+    verdict = "PASS" if median < TARGET_US else "MISS"
+    print(f"target: median under {TARGET_US} us with every limit on: {verdict}")
 
 
 if __name__ == "__main__":

@@ -580,11 +580,14 @@ class _PlanBuilder:
         return sum((value for symbol, value in values.items() if symbol != excluding), ZERO)
 
     def _value_holdings(self) -> None:
-        # _revalue's rule, inlined: this runs over every holding of the algorithm
-        own, market, marks = self.price.get, self.market.price, self.marks.get
+        # _revalue's rule (MarketPrices.price inlined): this runs over every holding
+        own, quoted, marks = self.price.get, self.market.prices.get, self.marks.get
         self.values, self.unpriced = values, unpriced = {}, set()
         for symbol, qty in self.holdings.items():
-            price = own(symbol) or market(symbol) or marks(symbol)
+            price = own(symbol)
+            if not price:
+                quote = quoted(symbol)
+                price = quote if quote and implausible_price(quote) is None else marks(symbol)
             if price is None:
                 unpriced.add(symbol)
             else:
