@@ -51,7 +51,7 @@ BENCHES = (
     Bench(
         "journal",
         "durable events/s; query, report, CSV export on 1,000,000 rows",
-        ("--events", "20000"),
+        ("--events", "20000", "--writes", "200"),
     ),
     Bench(
         "e2e",

@@ -7,7 +7,7 @@ the dashboard slows the bot.
    days ending now, so the Now page has a full day to count), serves the dashboard over it on
    127.0.0.1, and times each page and JSON endpoint as a client sees it (request to last byte,
    median of several runs after one warm-up). Target: under 300 ms for Now, Journal's first
-   page and Positions.
+   page, Positions and Performance (issue 24), printed with PASS/MISS.
 2. Runs ``tradebot run`` between the simulators (benchmarks/e2e.py's harness) and times signal
    frame pushed -> order at the broker, in alternating rounds without and with a headless
    Chromium on the Now page of the dashboard the bot serves itself (live events open), and the
@@ -65,14 +65,17 @@ def timed(url: str, runs: int = 7) -> tuple[float, float]:
     return cold, statistics.median(samples)
 
 
-def pages(events: int) -> None:
+def pages(events: int, existing: Path | None = None) -> None:
     journal_bench = sibling("journal")
     journal_bench.START = datetime.now(UTC) - timedelta(days=60)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.sqlite"
-        t0 = time.perf_counter()
-        journal_bench.build(path, events)
-        print(f"built a journal of {events:,} rows in {time.perf_counter() - t0:.1f} s")
+        if existing is not None:  # e.g. benchmarks/journal.py --keep DIR's large.sqlite
+            path = existing
+        else:
+            t0 = time.perf_counter()
+            journal_bench.build(path, events)
+            print(f"built a journal of {events:,} rows in {time.perf_counter() - t0:.1f} s")
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, daemon=True)
         thread.start()
@@ -95,7 +98,7 @@ def pages(events: int) -> None:
                 ("api/now", "api/now", False),
                 ("api/journal", "api/journal", False),
                 ("api/positions", "api/positions", False),
-                ("Performance (whole history)", "performance", False),
+                ("Performance (whole history)", "performance", True),
                 ("api/performance", "api/performance", False),
             ]
             print(
@@ -229,9 +232,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--skip-bot", action="store_true", help="only the page latencies")
     parser.add_argument("--skip-pages", action="store_true", help="only the bot's latency")
+    parser.add_argument(
+        "--journal",
+        type=Path,
+        help="time the pages over this journal instead of building one (--events: its size)",
+    )
     args = parser.parse_args()
     if not args.skip_pages:
-        pages(args.events)
+        pages(args.events, args.journal)
     if not args.skip_bot:
         asyncio.run(bot_latency(args.signals, args.rounds))
 

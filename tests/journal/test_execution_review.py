@@ -335,7 +335,14 @@ async def test_garbage_rows_are_skipped_and_counted_never_fatal(desk: Desk) -> N
     report = execution_report(desk.journal)
     assert {(r.algo_id, r.style): r.as_dict() for r in report.rows} == before
     assert report.skipped == {"intent that cannot be read": 7, "fill that cannot be read": 3}
-    text = _report(path).stdout  # the whole report: P&L and counts too, never a crash
+    # rows put in by hand never passed through the journal: its summaries did not see them,
+    # the report from the summaries is unchanged, and verify says the two disagree
+    assert _report(path).stdout == plain
+    verified = CliRunner().invoke(cli, ["journal", "verify", "--journal", str(path)])
+    assert verified.exit_code == 1, verified.output
+    assert "sum_skipped" in verified.output and "DISAGREES" in verified.output
+    # from the rows: the whole report, P&L and counts too, never a crash
+    text = _report(path, "--from-rows").stdout
     assert "skipped 7 journal row(s): intent that cannot be read" in text
     assert "skipped 3 journal row(s): fill that cannot be read" in text
     # the execution table of the readable rows is what it was before the garbage

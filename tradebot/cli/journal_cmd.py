@@ -13,6 +13,7 @@ import click
 from tradebot.cli.journal_common import csv_text, journal_options, open_review, parse_when, table
 from tradebot.cli.journal_export import CSV_COLUMNS, export, flat
 from tradebot.cli.journal_migrate import migrate_command
+from tradebot.cli.journal_verify import verify_command
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import Entry, Status
 
@@ -156,3 +157,4 @@ def journal(
 
 
 journal.add_command(migrate_command)
+journal.add_command(verify_command)

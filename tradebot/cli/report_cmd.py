@@ -12,7 +12,7 @@ import click
 
 from tradebot.cli.journal_common import csv_text, journal_options, open_review, parse_when, table
 from tradebot.journal.execution_review import ExecutionReport
-from tradebot.journal.review import review
+from tradebot.journal.review import review, review_rows
 
 COLUMNS = (
     "algo_id",
@@ -65,6 +65,12 @@ EXECUTION_CSV = (
     is_flag=True,
     help="Only the execution table (per algorithm and style), in any --format.",
 )
+@click.option(
+    "--from-rows",
+    is_flag=True,
+    help="Compute from every row instead of the journal's summaries (slow on a big journal; "
+    "counts rows edited in by hand, which the summaries never saw).",
+)
 def report(
     journal_path: Path | None,
     config_path: Path | None,
@@ -72,6 +78,7 @@ def report(
     until: str | None,
     fmt: str,
     execution: bool,
+    from_rows: bool,
 ) -> None:
     """Per algorithm: realised P&L from fills (average cost), counts of signals, orders, fills,
     skips, rejections and failures, and slippage of fills against the price each order was
@@ -81,12 +88,19 @@ def report(
     sent, how they ended, fill rate, time to fill (intent to the completing fill; median and
     90th percentile) and slippage against the signal's price in basis points. The table shows
     both; --format csv/json give the first, or with --execution the second.
+
+    The whole journal is read from the summaries the journal keeps as it writes (fast at any
+    size; `tradebot journal verify` checks them); --since/--until, or --from-rows, compute
+    from the rows.
     """
     now = datetime.now(UTC)
     start = parse_when(since, now) if since else None
     end = parse_when(until, now) if until else None
     with open_review(journal_path, config_path) as store:
-        result, styles = review(store, since=start, until=end)
+        if from_rows:
+            result, styles = review_rows(store, since=start, until=end)
+        else:
+            result, styles = review(store, since=start, until=end)
     figures = [r.as_dict() for r in result]
     if execution and fmt != "table":
         _print_execution(styles, fmt)

@@ -143,13 +143,13 @@ def stale_reference(
     """
     if max_age is None or market.typed_by_user or symbol not in market.prices:
         return None
-    limit = f"risk.reference_max_age {age_text(max_age)}"
     as_of = market.as_of.get(symbol)
     if as_of is None or as_of.tzinfo is None:
-        return f"{market.origin}'s price for {symbol} carries no time ({limit})"
+        return f"{market.origin}'s price for {symbol} carries no time ({_age_limit(max_age)})"
     age = (now - as_of).total_seconds()
     if age <= max_age:
         return None
+    limit = _age_limit(max_age)  # text for a refusal only: a fresh price is the hot path
     old = f"reference price for {symbol} is {age_text(age)} old"
     if market_open is False and next_open is not None:
         session = latest_session_day(next_open)
@@ -158,6 +158,10 @@ def stale_reference(
             return None
         return f"{old}: from before the latest session, {session:%a %Y-%m-%d} ({limit})"
     return f"{old} ({limit})"
+
+
+def _age_limit(max_age: float) -> str:
+    return f"risk.reference_max_age {age_text(max_age)}"
 
 
 def age_text(seconds: float) -> str:

@@ -44,7 +44,6 @@ or the same signal twice never makes a second, different order.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
@@ -213,6 +212,9 @@ class _PlanBuilder:
         self.price: dict[str, Decimal] = {}
         self.price_note: dict[str, str] = {}  # symbol -> why the signal's price stands in
         self.holdings = dict(book.holdings(self.algo_id))  # projected, non-zero only
+        # the projected holdings' values, and those with no price (:meth:`_gross_exposure`)
+        self.values: dict[str, Decimal] | None = None
+        self.unpriced: set[str] = set()
         self.buying_power = account.buying_power
         self.order_type, self.tif, self.extended = algo.order_type, algo.time_in_force, False
         self.chase: ChaseTerms | None = None
@@ -441,7 +443,7 @@ class _PlanBuilder:
         context = SizingContext(self.account, MappingProxyType(self.holdings))
         try:
             # the strategy sizes at the reference price, never at the signal's claim
-            sizing = self.sizer.size(replace(leg, price=self.price[symbol]), context)
+            sizing = self.sizer.size(_at_price(leg, self.price[symbol]), context)
         except Exception as exc:  # a user's strategy: one bad leg never stops the others
             detail = f"strategy {self.algo.strategy} failed: {type(exc).__name__}: {exc}"
             return SkipReason.SIZED_TO_ZERO, detail[:300]
@@ -552,6 +554,8 @@ class _PlanBuilder:
             self.holdings[symbol] = qty
         else:
             self.holdings.pop(symbol, None)
+        if self.values is not None:
+            self._revalue(symbol, qty)
 
     def _projected_net(self, symbol: str) -> Decimal:
         return self.book.net(symbol) + self.target[symbol] - self.held[symbol]
@@ -560,18 +564,47 @@ class _PlanBuilder:
         """The algorithm's gross holding value in other symbols; or one it cannot value.
 
         Each holding is valued at the price its orders use, else the broker's reference price,
-        else its mark: never at a signal's claim.
+        else its mark: never at a signal's claim. The values are worked out once, at the first
+        call, and kept in step with the holdings (:meth:`_set_target`): every price is settled
+        before the first open is sized (:meth:`build`), so a value changes only with its
+        quantity. They are summed in the holdings' order, as valuing each afresh would.
         """
-        gross, unvalued = ZERO, []
+        if self.values is None:
+            self._value_holdings()
+        values, unpriced = self.values, self.unpriced
+        assert values is not None
+        if unpriced and (len(unpriced) > 1 or excluding not in unpriced):
+            return min(symbol for symbol in unpriced if symbol != excluding)
+        if excluding not in values:  # always, today: an open is sized from flat
+            return sum(values.values(), ZERO)
+        return sum((value for symbol, value in values.items() if symbol != excluding), ZERO)
+
+    def _value_holdings(self) -> None:
+        # _revalue's rule (MarketPrices.price inlined): this runs over every holding
+        own, quoted, marks = self.price.get, self.market.prices.get, self.marks.get
+        self.values, self.unpriced = values, unpriced = {}, set()
         for symbol, qty in self.holdings.items():
-            if symbol == excluding:
-                continue
-            price = self.price.get(symbol) or self.market.price(symbol) or self.marks.get(symbol)
+            price = own(symbol)
+            if not price:
+                quote = quoted(symbol)
+                price = quote if quote and implausible_price(quote) is None else marks(symbol)
             if price is None:
-                unvalued.append(symbol)
+                unpriced.add(symbol)
             else:
-                gross += abs(qty) * price
-        return min(unvalued) if unvalued else gross
+                values[symbol] = abs(qty) * price
+
+    def _revalue(self, symbol: str, qty: Decimal) -> None:
+        """Keep ``symbol``'s value (:meth:`_gross_exposure`) in step with its new holding."""
+        assert self.values is not None
+        if not qty:
+            self.values.pop(symbol, None)
+            self.unpriced.discard(symbol)
+            return
+        price = self.price.get(symbol) or self.market.price(symbol) or self.marks.get(symbol)
+        if price is None:
+            self.unpriced.add(symbol)
+        else:
+            self.values[symbol] = abs(qty) * price
 
     def _order_price(self, side: Side, price: Decimal) -> Decimal:
         """The price an order is valued at: the higher of the reference and its limit price.
@@ -600,6 +633,17 @@ class _PlanBuilder:
         leg = next(leg for leg in self.signal.legs if leg.id == leg_id)
         if not any(s.leg_id == leg.id and s.reason is reason for s in self.skipped):
             self._skip(leg, reason, detail)
+
+
+def _at_price(leg: Leg, price: Decimal) -> Leg:
+    """``leg`` priced at ``price``: ``dataclasses.replace(leg, price=price)``, its identity carried
+    over rather than worked out again (the price is no part of it; ``replace`` re-runs
+    ``Leg.__post_init__``: a tenth of a plan's time in benchmarks/plan.py)."""
+    priced = object.__new__(Leg)
+    for name in Leg.__slots__:
+        object.__setattr__(priced, name, getattr(leg, name))
+    object.__setattr__(priced, "price", price)
+    return priced
 
 
 def _direction(qty: Decimal) -> str:

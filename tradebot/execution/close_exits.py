@@ -41,6 +41,7 @@ from tradebot.core.orders import ExitTerms, IntentRole, OrderIntent, Plan
 from tradebot.execution.executor import Executor
 from tradebot.execution.exit_rules import ZERO, entry_outcome, exit_cover
 from tradebot.execution.live_exits import CANCEL_FOR_CLOSE, covered_by_live_exits, exits_settled
+from tradebot.execution.scan import new_rows
 from tradebot.execution.superseded import later_leg
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import FILL_STATUSES, Entry, Status, intent_from_entry
@@ -105,16 +106,9 @@ class CloseExits:
         journal = self._executor.journal
         first = self._after is None
         statuses = (Status.EXIT, Status.INTENT)
-        where = (
-            EntryFilter(statuses=statuses, since=self._now() - self._lookback)
-            if first
-            else EntryFilter(statuses=statuses, after_id=self._after)
-        )
-        newest = await asyncio.to_thread(journal.last_id)
-        rows = await asyncio.to_thread(journal.entries, where)
-        for row in sorted(rows, key=lambda r: r.id):
-            if row.id > newest:
-                break  # written since last_id was read: the next scan starts at it
+        since = self._now() - self._lookback
+        rows, newest = await new_rows(journal, statuses, after=self._after, since=since)
+        for row in rows:
             coid, data = row.client_order_id, row.data or {}
             if coid is None or row.algo_id is None or row.symbol is None:
                 continue

@@ -10,7 +10,9 @@ order id; nothing here sends it again.
 
 Every journal write runs in a worker thread (``asyncio.to_thread``): an fsync never blocks the
 event loop. ``on_step(name)`` is called at each step boundary (see :class:`Step`); it exists so
-the crash tests can kill the process at a precise point, and costs nothing when unset.
+the crash tests can kill the process at a precise point, and costs nothing when unset; the
+crash matrix's fault injection (:mod:`tradebot.faults`) is chained in front of it, and is nothing
+at all unless its environment variable asks for it.
 """
 
 from __future__ import annotations
@@ -18,16 +20,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from tradebot import faults
 from tradebot.broker.base import Broker, OrderSnapshot
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderEvent, OrderFilled
 from tradebot.core.orders import IntentRole, OrderIntent, Plan
 from tradebot.core.signal import Signal
 from tradebot.exceptions import FatalError, OrderOutcomeUnknown, OrderRejected, TransientError
+from tradebot.execution.flatten import FLATTEN_TIMEOUT, FlattenWait, flattens_for
 from tradebot.journal.interface import Journal
 from tradebot.journal.records import AppliedFill
 
@@ -93,11 +97,19 @@ class Executor:
         book: PositionBook,
         *,
         on_step: StepHook | None = None,
+        flatten_timeout: float = FLATTEN_TIMEOUT,
     ) -> None:
         self.journal = journal
         self.broker = broker
         self.book = book
-        self._on_step = on_step
+        self._on_step = faults.chain(on_step)
+        #: a flip's open waits for its flatten to fill (:mod:`.flatten`)
+        self._flatten = FlattenWait(
+            book,
+            broker,
+            lambda snapshot: self.record_snapshot(snapshot, "lookup"),
+            timeout=flatten_timeout,
+        )
 
     def _step(self, step: Step) -> None:
         if self._on_step is not None:
@@ -158,12 +170,17 @@ class Executor:
         outcomes = await self.submit_all(new)
         return ExecutionResult(signal_id, plan, outcomes)
 
-    async def submit_all(self, intents: Sequence[OrderIntent]) -> tuple[OrderOutcome, ...]:
+    async def submit_all(
+        self, intents: Sequence[OrderIntent], *, working: Sequence[OrderIntent] = ()
+    ) -> tuple[OrderOutcome, ...]:
         """Send already-durable intents: closes first (they free buying power), then opens,
         then exits.
 
-        Orders within a group go out concurrently. An exit with a ``parent`` is never sent: it
-        travels as a leg of its parent's order, and its answers come in its parent's snapshot
+        Orders within a group go out concurrently. An open against what its algorithm still
+        holds (a flip) waits until the flatten before it has filled (:mod:`.flatten`); the
+        flattens are the closes among ``intents`` and ``working`` (already at the broker, as
+        recovery finds them). An exit with a ``parent`` is never sent: it travels as a leg of its
+        parent's order, and its answers come in its parent's snapshot
         (:attr:`~tradebot.broker.base.OrderSnapshot.legs`).
         """
         outcomes: list[OrderOutcome] = []
@@ -171,17 +188,31 @@ class Executor:
             group = [i for i in intents if i.role is role and i.parent is None]
             if not group:
                 continue
+            send: Callable[[OrderIntent], Awaitable[OrderOutcome]] = self.submit
+            if role is IntentRole.OPEN:
+                send = functools.partial(self._open_when_flat, before=(*intents, *working))
             if len(group) == 1:  # the common case: no task to create and schedule
-                outcomes.append(await self.submit(group[0]))
+                outcomes.append(await send(group[0]))
                 continue
             # gather, not a TaskGroup: one fatal error must not cancel siblings already on the
             # wire before their answers are journaled; it is raised, as itself, once all are in
-            results = await asyncio.gather(*(self.submit(i) for i in group), return_exceptions=True)
+            results = await asyncio.gather(*(send(i) for i in group), return_exceptions=True)
             for result in results:
                 if isinstance(result, BaseException):
                     raise result
             outcomes.extend(r for r in results if isinstance(r, OrderOutcome))
         return tuple(outcomes)
+
+    async def _open_when_flat(
+        self, intent: OrderIntent, *, before: Sequence[OrderIntent]
+    ) -> OrderOutcome:
+        """Submit an open once its algorithm no longer holds the other side of its symbol."""
+        refused = await self._flatten.until_flat(intent, flattens_for(intent, before))
+        if refused is None:
+            return await self.submit(intent)
+        log.warning("%s: %s", intent.client_order_id, refused)
+        await asyncio.to_thread(self.journal.record_failed, intent.client_order_id, refused)
+        return OrderOutcome(intent, None, refused)
 
     async def submit(self, intent: OrderIntent) -> OrderOutcome:
         """Send one durable intent and record the answer. Rejections are final, not raised."""
@@ -256,6 +287,8 @@ class Executor:
         # returns only fills new to it, so a fill reported twice moves the book once.
         for fill in fills:
             self.book.apply_fill(fill.algo_id, fill.symbol, fill.side, fill.qty)
+        if fills:
+            self._flatten.book_changed()
 
     async def apply_event(self, event: OrderEvent) -> tuple[AppliedFill, ...]:
         """Journal one broker event and apply any new fill to the book."""

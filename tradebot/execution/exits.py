@@ -51,6 +51,7 @@ from tradebot.execution.live_exits import (
     exit_group,
     exits_settled,
 )
+from tradebot.execution.scan import new_rows
 from tradebot.execution.superseded import later_leg
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import FILL_STATUSES, Entry, Status, intent_from_entry
@@ -139,16 +140,11 @@ class ExitManager:
     async def _discover(self) -> None:
         journal = self._executor.journal
         first = self._intents_after is None
-        where = (
-            EntryFilter(statuses=(Status.INTENT,), since=self._now() - self._lookback)
-            if first
-            else EntryFilter(statuses=(Status.INTENT,), after_id=self._intents_after)
+        since = self._now() - self._lookback
+        rows, newest = await new_rows(
+            journal, (Status.INTENT,), after=self._intents_after, since=since
         )
-        newest = await asyncio.to_thread(journal.last_id)
-        rows = await asyncio.to_thread(journal.entries, where)
-        for row in sorted(rows, key=lambda r: r.id):
-            if row.id > newest:
-                break  # written since last_id was read: the next scan starts at it
+        for row in rows:
             if row.client_order_id is None or "exits" not in (row.data or {}):
                 continue
             intent = intent_from_entry(row)
@@ -246,17 +242,9 @@ class ExitManager:
 
     async def _watch_ended(self) -> None:
         journal = self._executor.journal
-        first = self._ended_after is None
-        where = (
-            EntryFilter(statuses=_ENDED, since=self._now() - self._lookback)
-            if first
-            else EntryFilter(statuses=_ENDED, after_id=self._ended_after)
-        )
-        newest = await asyncio.to_thread(journal.last_id)
-        rows = await asyncio.to_thread(journal.entries, where)
-        for row in sorted(rows, key=lambda r: r.id):
-            if row.id > newest:
-                break  # the next scan starts after newest
+        since = self._now() - self._lookback
+        rows, newest = await new_rows(journal, _ENDED, after=self._ended_after, since=since)
+        for row in rows:
             if row.client_order_id is None:
                 continue
             found = await asyncio.to_thread(self._unprotected, row)

@@ -209,6 +209,7 @@ async def settle(
     # or not at all. An exit sent alone protects a position, not a signal's moment: it is sent
     # again whatever the signal's age, as long as the ledger still holds what it would sell.
     found: list[str] = []
+    working: list[OrderIntent] = []  # found still working at the broker: a flip's flatten, say
     to_send: list[OrderIntent] = []
     failed: list[tuple[str, str]] = []
     for stored in intents:
@@ -217,6 +218,8 @@ async def settle(
         if snapshot is not None:
             await executor.record_snapshot(snapshot, "lookup")
             found.append(coid)
+            if not snapshot.status.is_final:
+                working.append(stored.intent)
         elif stored.intent.role is IntentRole.EXIT:
             why = await _exit_unsent(executor, stored.intent)
             if why is None:
@@ -230,7 +233,7 @@ async def settle(
             reason = f"{stale_reason} ({_age(stored, now)})"
             await asyncio.to_thread(executor.journal.record_failed, coid, reason)
             failed.append((coid, reason))
-    outcomes = await executor.submit_all(to_send)
+    outcomes = await executor.submit_all(to_send, working=working)
     # sent only when the broker has it: an answer (accepted, filled) says so; a send that
     # failed on every attempt, or was refused, did not reach it and says what it got
     resent = tuple(o.intent.client_order_id for o in outcomes if o.snapshot is not None)

@@ -13,18 +13,19 @@ from __future__ import annotations
 import heapq
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tradebot import faults
 from tradebot.broker.base import OrderSnapshot
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderEvent
 from tradebot.core.orders import OrderIntent, Plan
 from tradebot.core.signal import Signal
-from tradebot.journal import orderlog, queries
+from tradebot.journal import orderlog, queries, summary_check, summary_sql
 from tradebot.journal.dialect import Conn
 from tradebot.journal.interface import EntryFilter, StoredSignal
 from tradebot.journal.positions import rebuild_book
@@ -36,7 +37,7 @@ from tradebot.journal.records import (
     Status,
     StoredIntent,
 )
-from tradebot.journal.rows import INSERT, Row
+from tradebot.journal.rows import Row
 
 _FILL_STATUSES = ("partial", "filled")
 
@@ -78,6 +79,30 @@ class JournalBase(ABC):
     def _read(self) -> AbstractContextManager[Conn]:
         """A connection to read from, held by this thread for the block."""
 
+    @abstractmethod
+    def _snapshot(self) -> AbstractContextManager[Conn]:
+        """A connection whose reads all see one moment of the journal (a read transaction)."""
+
+    @contextmanager
+    def _writing(self) -> Iterator[Conn]:
+        """:meth:`_tx`, with the summaries of the rows written in it flushed before the
+        commit (:class:`~tradebot.journal.summary_sql.Tx`): in the same transaction."""
+        kept = self._kept_summaries()
+        try:
+            with self._tx() as conn:
+                tx = summary_sql.Tx(conn, kept)
+                yield tx
+                tx.flush()
+        except BaseException:
+            if kept is not None:
+                kept.forget()  # rolled back: what it remembered may not be in the database
+            raise
+
+    def _kept_summaries(self) -> summary_sql.SqlStore | None:
+        """The summary store kept from one write transaction to the next: only a journal that
+        is its database's only writer may keep one (see :class:`~.summary_sql.SqlStore`)."""
+        return None
+
     def _claim(self, conn: Conn, signal_id: int | None, plan: Plan) -> None:  # noqa: B027
         """A hook: a store shared by several processes records the legs ``plan`` decided."""
 
@@ -86,10 +111,10 @@ class JournalBase(ABC):
         store shared by several processes raises here when this one may no longer send."""
 
     def _write(self, rows: Sequence[Row]) -> int:
-        with self._tx() as conn:
+        with self._writing() as conn:
             last = 0
             for row in rows:
-                last = conn.execute(INSERT, row.params()).lastrowid or 0
+                last = summary_sql.insert(conn, row.params())
             return last
 
     def write_rows(self, rows: Sequence[Row]) -> int:
@@ -150,7 +175,7 @@ class JournalBase(ABC):
     ) -> int:
         # fenced like an intent: the cancel it announces is a command to the broker, and a
         # process that is no longer the leader must not send one
-        with self._tx() as conn:
+        with self._writing() as conn:
             self._fence(conn)
             row = Row(
                 self._clock(),
@@ -165,7 +190,10 @@ class JournalBase(ABC):
                 qty=intent.qty,
                 data=dict(data),
             )
-            return conn.execute(INSERT, row.params()).lastrowid or 0
+            row_id = summary_sql.insert(conn, row.params())
+        if faults.ARMED:  # a crash-matrix step (tradebot/faults.py): durable, not yet sent
+            faults.reached(f"{status}_recorded:{data.get('step', '')}")
+        return row_id
 
     def record_drift(self, symbol: str, ours: Decimal, broker: Decimal) -> int:
         detail = f"journal net {ours} != broker {broker} (difference {broker - ours})"
@@ -177,11 +205,14 @@ class JournalBase(ABC):
 
     # -- the order story ------------------------------------------------------------------------
     def record_signal(self, signal: Signal) -> int:
-        with self._tx() as conn:
-            return orderlog.insert_signal(conn, signal)
+        with self._writing() as conn:
+            signal_id = orderlog.insert_signal(conn, signal)
+        if faults.ARMED:  # a crash-matrix step (tradebot/faults.py)
+            faults.reached("signal_recorded")
+        return signal_id
 
     def record_plan(self, signal_id: int | None, plan: Plan) -> tuple[OrderIntent, ...]:
-        with self._tx() as conn:
+        with self._writing() as conn:
             self._fence(conn)
             algo = orderlog.signal_algo(conn, signal_id)
             self._claim(conn, signal_id, plan)
@@ -190,7 +221,7 @@ class JournalBase(ABC):
     def record_signal_and_plan(
         self, signal: Signal, plan: Plan
     ) -> tuple[int, tuple[OrderIntent, ...]]:
-        with self._tx() as conn:
+        with self._writing() as conn:
             self._fence(conn)
             signal_id = orderlog.insert_signal(conn, signal)
             self._claim(conn, signal_id, plan)
@@ -198,24 +229,24 @@ class JournalBase(ABC):
             return signal_id, orderlog.insert_plan(conn, signal_id, signal.algo_id, plan, at)
 
     def record_snapshot(self, snapshot: OrderSnapshot, *, source: str) -> tuple[AppliedFill, ...]:
-        with self._tx() as conn:
+        with self._writing() as conn:
             return orderlog.apply_snapshot(conn, snapshot, self._clock(), source)
 
     def record_event(self, event: OrderEvent) -> tuple[AppliedFill, ...]:
-        with self._tx() as conn:
+        with self._writing() as conn:
             return orderlog.apply_event(conn, event, self._clock())
 
     def record_events(self, events: Sequence[OrderEvent]) -> tuple[AppliedFill, ...]:
         at = self._clock()
-        with self._tx() as conn:
+        with self._writing() as conn:
             return tuple(f for event in events for f in orderlog.apply_event(conn, event, at))
 
     def record_rejected(self, client_order_id: str, reason: str) -> int:
-        with self._tx() as conn:
+        with self._writing() as conn:
             return orderlog.final_row(conn, client_order_id, Status.REJECTED, reason, self._clock())
 
     def record_failed(self, client_order_id: str, reason: str) -> int:
-        with self._tx() as conn:
+        with self._writing() as conn:
             return orderlog.final_row(conn, client_order_id, Status.FAILED, reason, self._clock())
 
     # -- reading --------------------------------------------------------------------------------
@@ -230,10 +261,16 @@ class JournalBase(ABC):
         unanswered: bool = False,
         algo_id: int | None = None,
         symbols: Sequence[str] = (),
+        client_order_ids: Sequence[str] | None = None,
     ) -> tuple[StoredIntent, ...]:
         with self._read() as conn:
             return orderlog.unresolved_intents(
-                conn, after_id=after_id, unanswered=unanswered, algo_id=algo_id, symbols=symbols
+                conn,
+                after_id=after_id,
+                unanswered=unanswered,
+                algo_id=algo_id,
+                symbols=symbols,
+                client_order_ids=client_order_ids,
             )
 
     def unplanned_signals(self, *, since: datetime | None = None) -> tuple[StoredSignal, ...]:
@@ -307,6 +344,46 @@ class JournalBase(ABC):
             if len(rows) < page:
                 return
             after = rows[-1].key
+
+    # -- the summaries (tradebot.journal.summary) --------------------------------------------------
+    def summaries(self) -> summary_sql.Summaries:
+        """What the review reads, kept by every write: small whatever the journal's size."""
+        with self._read() as conn:
+            return summary_sql.read(conn)
+
+    def summary_book(self) -> PositionBook:
+        """The positions as the summaries hold them (what :meth:`rebuild_book` replays)."""
+        with self._read() as conn:
+            return summary_sql.book(conn)
+
+    def daily_pnl(self) -> list[tuple[int, int, Decimal]]:
+        """(day since the epoch, algorithm, realised P&L that day), oldest first."""
+        with self._read() as conn:
+            return summary_sql.daily_pnl(conn)
+
+    def open_exit_ids(self) -> list[str]:
+        """Exits whose leg is not closed: every exit still live at the broker is among them."""
+        with self._read() as conn:
+            return summary_sql.open_exit_ids(conn)
+
+    def rebuild_summaries(self) -> None:
+        """Build the summaries again from every row, in one transaction: after rows were copied
+        in as stored (``tradebot journal migrate``), which keeps no summary."""
+        kept = self._kept_summaries()
+        if kept is not None:
+            kept.forget()
+        with self._tx() as conn:
+            for name in summary_sql.NAMES:
+                conn.execute(f"DELETE FROM {name}")  # noqa: S608 (constant table names)
+            summary_sql.build(conn)
+
+    def verify_summaries(self, *, limit: int = 5) -> summary_check.Verdict:
+        """Recompute every summary from the rows and compare (``tradebot journal verify``).
+
+        Read in one transaction (a snapshot on both stores), so rows written meanwhile by the
+        bot are not half-counted."""
+        with self._snapshot() as conn:
+            return summary_check.verify(conn, limit=limit)
 
     def raw_rows(self, *, after_id: int, limit: int) -> list[tuple[Any, ...]]:
         """Rows after ``after_id`` in id order, column for column as stored (:data:`RAW_COLUMNS`):

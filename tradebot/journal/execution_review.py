@@ -27,7 +27,6 @@ skipped one by one and counted by reason: the report says what it left out, and 
 from __future__ import annotations
 
 import json
-import math
 from array import array
 from collections import Counter
 from collections.abc import Iterable
@@ -40,6 +39,7 @@ from tradebot.core.ids import remainder_id
 from tradebot.journal.interface import Journal
 from tradebot.journal.queries import positive
 from tradebot.journal.records import OrderRow, dec_text
+from tradebot.journal.summary import nearest_rank
 
 _ZERO = Decimal(0)
 _FINAL = frozenset({"canceled", "expired", "rejected", "failed"})
@@ -105,6 +105,9 @@ class StyleStats:
     slipped_notional: Decimal = _ZERO  # reference notional of the measured fills
     unmeasured_legs: int = 0  # filled something, but no reference price to measure against
     seconds: array[int] = field(default_factory=lambda: array("q"))  # time to fill, microseconds
+    #: instead of ``seconds``: the time to fill at each quantile, already picked by nearest
+    #: rank (from the journal's summaries), in microseconds
+    ranked: dict[float, int | None] | None = None
 
     @property
     def fill_rate(self) -> Decimal | None:
@@ -120,11 +123,13 @@ class StyleStats:
 
     def time_to_fill(self, fraction: float) -> Decimal | None:
         """Seconds to fill at this quantile (nearest rank: a time some leg really took)."""
-        if not self.seconds:
-            return None
-        ranked = sorted(self.seconds)
-        index = max(0, math.ceil(fraction * len(ranked)) - 1)
-        return (Decimal(ranked[index]) / 1_000_000).quantize(Decimal("0.001"))
+        if self.ranked is not None:
+            picked = self.ranked.get(fraction)
+        elif self.seconds:
+            picked = sorted(self.seconds)[nearest_rank(fraction, len(self.seconds))]
+        else:
+            picked = None
+        return None if picked is None else (Decimal(picked) / 1_000_000).quantize(Decimal("0.001"))
 
     def as_dict(self) -> dict[str, Any]:
         rate, bps = self.fill_rate, self.slippage_bps
@@ -158,7 +163,8 @@ class ExecutionReport:
         }
 
 
-def _order(style: str) -> tuple[int, str]:
+def style_order(style: str) -> tuple[int, str]:
+    """Where an execution row is shown among its algorithm's: entries, exits, the rest."""
     if style in STYLES:
         return (STYLES.index(style), style)
     return (len(STYLES) + (0 if style.startswith("exit ") else 1), style)
@@ -276,7 +282,7 @@ class ExecutionTally:
                 seen.add(id(leg))
                 self._count(leg)
         self.open.clear()
-        rows = sorted(self.stats.values(), key=lambda s: (s.algo_id, _order(s.style)))
+        rows = sorted(self.stats.values(), key=lambda s: (s.algo_id, style_order(s.style)))
         return ExecutionReport(rows, self.skipped)
 
 

@@ -10,6 +10,9 @@ Contract, for every implementation:
   a LEG row per leg identity, guarded by the database (several processes may share a server
   journal). Recording the same broker fact twice changes nothing and returns no new fills.
 * Positions are derived only from recorded fills (:meth:`Journal.rebuild_book`).
+* Summaries (:mod:`tradebot.journal.summary`) are written in the transaction of the rows they
+  summarise: what the review reads never lags the rows, and :meth:`Journal.verify_summaries`
+  recomputes them from the rows.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tradebot.broker.base import OrderSnapshot
 from tradebot.core.book import PositionBook
@@ -33,6 +36,10 @@ from tradebot.journal.records import (
     Status,
     StoredIntent,
 )
+
+if TYPE_CHECKING:
+    from tradebot.journal.summary_check import Verdict
+    from tradebot.journal.summary_sql import Summaries
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,13 +152,14 @@ class Journal(Protocol):
         unanswered: bool = False,
         algo_id: int | None = None,
         symbols: Sequence[str] = (),
+        client_order_ids: Sequence[str] | None = None,
     ) -> tuple[StoredIntent, ...]:
         """Intents without a final outcome, oldest first (closes before opens within a plan).
 
         ``after_id`` keeps intents journaled after that row; ``unanswered`` keeps those the
         broker never answered for (no submission answer, acceptance, fill or lookup on record):
         their outcome is unknown. ``algo_id`` and ``symbols`` keep only that algorithm's
-        orders in those symbols.
+        orders in those symbols; ``client_order_ids`` (not None) only those orders.
         """
         ...
 
@@ -195,6 +203,28 @@ class Journal(Protocol):
         """The intents, fills and outcomes of our orders in ``[since, until)`` (with
         ``all_fills``, the fills before ``since`` too: P&L needs their cost), oldest first,
         streamed and undecoded: what the review computes P&L and execution quality from."""
+        ...
+
+    def summaries(self) -> Summaries:
+        """The review's figures as the summaries hold them (per algorithm; per algorithm and
+        execution style; rows left out, by reason)."""
+        ...
+
+    def summary_book(self) -> PositionBook:
+        """The positions as the summaries hold them: :meth:`rebuild_book` without the replay."""
+        ...
+
+    def daily_pnl(self) -> list[tuple[int, int, Decimal]]:
+        """(day since the epoch, algorithm, realised P&L that day), oldest first."""
+        ...
+
+    def open_exit_ids(self) -> list[str]:
+        """Exits whose leg is not closed (filled completely or ended): a superset of the
+        exits live at the broker, read without a scan of the intents."""
+        ...
+
+    def verify_summaries(self, *, limit: int = 5) -> Verdict:
+        """Recompute every summary from the rows and compare, per table."""
         ...
 
     def last_id(self) -> int: ...

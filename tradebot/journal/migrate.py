@@ -3,7 +3,7 @@
 The rows go across as stored (ids, text decimals, JSON, microsecond times), a batch per
 transaction. Proof, before anything is reported as done: the same number of rows per
 (algorithm, status) on both sides, the same last id, and the same positions rebuilt from each
-side's fills.
+side's fills. The target's summaries are then built from its rows.
 
 The target must be empty, or hold exactly a prefix of this journal (an earlier migration that
 was interrupted): then the copy resumes after it. Anything else (another journal, rows that
@@ -84,6 +84,7 @@ def migrate(
         after = rows[-1][0]
         if progress is not None:
             progress(after, total)
+    target.rebuild_summaries()  # the copy wrote rows as stored: no summary kept them
     everything = EntryFilter()
     counts = dict(source.count_entries(everything))
     if dict(target.count_entries(everything)) != counts or target.last_id() != total:

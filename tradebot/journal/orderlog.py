@@ -24,6 +24,7 @@ from tradebot.core.events import (
 )
 from tradebot.core.orders import OrderIntent, Plan, SkippedLeg, SkipReason
 from tradebot.core.signal import LegKind, Refusal, RejectedLeg, Side, Signal, SignalSource
+from tradebot.journal import summary_sql
 from tradebot.journal.dialect import Conn
 from tradebot.journal.interface import StoredSignal
 from tradebot.journal.queries import COLUMNS, decode
@@ -37,8 +38,6 @@ from tradebot.journal.records import (
     to_micros,
 )
 from tradebot.journal.rows import (
-    INSERT,
-    INSERT_IF_ABSENT,
     Row,
     held_from_data,
     intent_row,
@@ -75,13 +74,13 @@ def insert_signal(conn: Conn, signal: Signal) -> int:
     """The SIGNAL row (the frame as received, always) and the LEG / LEG_REJECTED rows under
     it, each leg once by its identity; returns the signal id."""
     head, children = signal_rows(signal)
-    signal_id = conn.execute(INSERT, head.params()).lastrowid
-    assert signal_id is not None
+    signal_id = summary_sql.insert(conn, head.params())
+    assert signal_id
     for row in children:
         # a leg already on record (seen by another process sharing the journal, or pushed
         # again after the listener's de-dup window) is not recorded twice: the unique leg
         # guard decides, in the database
-        conn.execute(INSERT_IF_ABSENT, replace(row, signal_id=signal_id).params())
+        summary_sql.insert(conn, replace(row, signal_id=signal_id).params(), if_absent=True)
     return signal_id
 
 
@@ -98,23 +97,23 @@ def insert_plan(
     detail = f"{len(plan.intents)} orders, {len(plan.skipped)} skipped"
     coids = [i.client_order_id for i in plan.intents]
     plan_data = {"orders": coids, "notes": list(plan.notes)}
-    conn.execute(
-        INSERT,
+    summary_sql.insert(
+        conn,
         Row(at, Status.PLAN, detail, algo_id=algo, signal_id=signal_id, data=plan_data).params(),
     )
     for intent in plan.intents:
         row = intent_row(at, intent, signal_id)
-        if conn.execute(INSERT_IF_ABSENT, row.params()).rowcount == 0:
+        if summary_sql.insert(conn, row.params(), if_absent=True) == 0:
             dup = SkippedLeg(
                 intent.leg_ids[0],
                 SkipReason.DUPLICATE,
                 f"order {intent.client_order_id} already journaled",
             )
-            conn.execute(INSERT, skipped_row(at, dup, signal_id).params())
+            summary_sql.insert(conn, skipped_row(at, dup, signal_id).params())
             continue
         new.append(intent)
     for skip in plan.skipped:
-        conn.execute(INSERT, skipped_row(at, skip, signal_id).params())
+        summary_sql.insert(conn, skipped_row(at, skip, signal_id).params())
     return tuple(new)
 
 
@@ -149,7 +148,7 @@ def _filled(conn: Conn, coid: str) -> tuple[Decimal, Decimal]:
 
 
 def _insert(conn: Conn, row: Row) -> int:
-    return conn.execute(INSERT, row.params()).lastrowid or 0
+    return summary_sql.insert(conn, row.params())
 
 
 def _fill(
@@ -178,8 +177,8 @@ def _fill(
     detail = f"{status} {side} {delta} {symbol} @ {price} (total {cum_qty})"
     # if absent: another process sharing the journal may have recorded this very fill since
     # the read above (the unique (client order id, cum_qty) guard); then it is not ours to apply
-    recorded = conn.execute(
-        INSERT_IF_ABSENT,
+    recorded = summary_sql.insert(
+        conn,
         Row(
             at,
             status,
@@ -194,7 +193,8 @@ def _fill(
             cum_qty=cum_qty,
             data={**data, "cum_qty": cum_qty},
         ).params(),
-    ).rowcount
+        if_absent=True,
+    )
     if algo_id is None or recorded == 0:
         return ()  # a foreign order's fill, or one already recorded: no book changes
     return (AppliedFill(coid, algo_id, symbol, side, delta, price),)
@@ -360,7 +360,29 @@ def unresolved_intents(
     unanswered: bool = False,
     algo_id: int | None = None,
     symbols: Sequence[str] = (),
+    client_order_ids: Sequence[str] | None = None,
 ) -> tuple[StoredIntent, ...]:
+    # ``client_order_ids`` (not None) narrows it to those orders, read by the order id index, a
+    # few hundred at a time (the dashboard asks for the exits whose leg is still open)
+    if client_order_ids is not None:
+        out: list[StoredIntent] = []
+        ids = sorted(set(client_order_ids))
+        for start in range(0, len(ids), 500):
+            out += _unresolved(
+                conn, after_id, unanswered, algo_id, symbols, ids[start : start + 500]
+            )
+        return tuple(sorted(out, key=lambda s: s.entry_id))
+    return tuple(_unresolved(conn, after_id, unanswered, algo_id, symbols, None))
+
+
+def _unresolved(
+    conn: Conn,
+    after_id: int,
+    unanswered: bool,
+    algo_id: int | None,
+    symbols: Sequence[str],
+    coids: Sequence[str] | None,
+) -> list[StoredIntent]:
     # "Unresolved" is an intent with no final outcome. With ``unanswered`` it is narrower: no
     # answer of any kind from the broker either, which is what the running bot's re-check
     # wants (an answered order is followed by the event stream; only silence needs a lookup).
@@ -377,6 +399,9 @@ def unresolved_intents(
     if symbols:
         narrow += f" AND i.symbol IN ({', '.join('?' for _ in symbols)})"
         params.extend(symbols)
+    if coids is not None:
+        narrow += f" AND i.client_order_id IN ({', '.join('?' for _ in coids)})"
+        params.extend(coids)
     sql = (
         f"SELECT {_cols('i')}, s.ts FROM entries i "  # noqa: S608
         "LEFT JOIN entries s ON s.id = i.signal_id AND s.status = 'signal' "
@@ -392,7 +417,7 @@ def unresolved_intents(
             continue  # fully filled, though the broker never said "filled" in so many words
         received = None if row[-1] is None else from_micros(row[-1])
         out.append(StoredIntent(entry.id, entry.signal_id, received, intent))
-    return tuple(out)
+    return out
 
 
 def unplanned_signals(conn: Conn, *, since: datetime | None = None) -> tuple[StoredSignal, ...]:

@@ -23,15 +23,19 @@ transaction that makes its intents durable (:meth:`PostgresJournal._fence`) and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 
+from tradebot.exceptions import JournalError
+from tradebot.journal import summary_sql
+from tradebot.journal.dialect import Conn, PgConn
 from tradebot.journal.schema import leg_guard
 
 SCHEMA_TABLE = "tradebot_journal_schema"
-#: an arbitrary constant: the advisory lock two processes migrating at once queue on
+#: an arbitrary constant: the advisory lock (per database) every opener takes before it reads the
+#: schema version, so processes opening an empty or older journal at once queue, and one creates
 MIGRATION_LOCK = 0x54424A31
 
 _V1 = (
@@ -97,39 +101,84 @@ _V2 = (
     """,
 )
 
+#: v3, the summaries the review reads (:mod:`tradebot.journal.summary_sql`), built from the
+#: rows already there and kept from now on by every write
+_V3: tuple[str | Callable[[Conn], None], ...] = (*summary_sql.TABLES, summary_sql.build)
+
 #: migrations[i] takes the schema from version i to version i + 1
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2)
+MIGRATIONS: Sequence[Sequence[str | Callable[[Conn], None]]] = (_V1, _V2, _V3)
 LATEST = len(MIGRATIONS)
+
+
+#: is there a table of this name on the search path? Read from ``pg_class`` with the statement's
+#: own snapshot, never through ``to_regclass``: that answers from the session's catalog cache,
+#: which after waiting on :data:`MIGRATION_LOCK` may still say "no such table" about the one
+#: the process we waited for has just created (and CREATE TABLE then fails: "already exists")
+_TABLE_EXISTS = (
+    "SELECT EXISTS (SELECT FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+    "ON n.oid = c.relnamespace WHERE c.relname = %s AND n.nspname = ANY (current_schemas(true)))"
+)
+
+
+def _table_exists(conn: psycopg.Connection[Any], name: str) -> bool:
+    row = conn.execute(_TABLE_EXISTS, (name,)).fetchone()
+    return bool(row and row[0])
 
 
 def version(conn: psycopg.Connection[Any]) -> int | None:
     """The schema version, or None when this database holds no tradebot journal."""
-    found = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (SCHEMA_TABLE,)).fetchone()
-    if not found or not found[0]:
+    if not _table_exists(conn, SCHEMA_TABLE):
         return None
     row = conn.execute(f"SELECT coalesce(max(version), 0) FROM {SCHEMA_TABLE}").fetchone()  # noqa: S608
     return int(row[0]) if row else 0
 
 
 def has_entries_table(conn: psycopg.Connection[Any]) -> bool:
-    row = conn.execute("SELECT to_regclass('entries') IS NOT NULL").fetchone()
-    return bool(row and row[0])
+    return _table_exists(conn, "entries")
 
 
-def migrate(conn: psycopg.Connection[Any], *, target: int = LATEST) -> int | None:
-    """Create or bring the schema up to ``target`` in one transaction; returns the version
-    found (None: a new journal). Concurrent openers queue on an advisory lock, so exactly one
-    creates the tables and the others find them made."""
+def apply_step(conn: psycopg.Connection[Any], step: int) -> None:
+    """Migration ``step`` (version ``step`` to ``step + 1``), in the caller's transaction: its
+    statements, or a function (building the summaries from the rows), then its version row."""
+    for statement in MIGRATIONS[step]:
+        if callable(statement):
+            statement(PgConn(conn))
+        else:
+            conn.execute(statement.encode())
+    conn.execute(f"INSERT INTO {SCHEMA_TABLE} (version) VALUES (%s)", (step + 1,))  # noqa: S608
+
+
+def prepare(conn: psycopg.Connection[Any], where: str, *, create: bool) -> int | None:
+    """Check the database holds a journal this tradebot can use, creating it (``create``) or
+    bringing it up to :data:`LATEST`, all in one transaction; returns the version found (None:
+    a new journal).
+
+    Concurrent openers queue on an advisory lock taken before anything is read, so exactly one
+    creates or upgrades the tables and the others find them made.
+
+    Raises :class:`JournalError` for an ``entries`` table tradebot did not make (never touched),
+    a schema from a newer tradebot, and no journal when not ``create``.
+    """
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         found = version(conn)
+        if found is None and has_entries_table(conn):
+            raise JournalError(
+                f"{where} has an 'entries' table that is not a tradebot journal; not "
+                "touching it (use another database or schema)"
+            )
+        if found is None and not create:
+            raise JournalError(f"no journal at {where}")
+        if found is not None and found > LATEST:
+            raise JournalError(
+                f"{where} has journal schema v{found}; this tradebot knows v1..v{LATEST}: "
+                "upgrade tradebot"
+            )
         if found is None:
             conn.execute(
                 f"CREATE TABLE {SCHEMA_TABLE} (version INTEGER PRIMARY KEY, "
                 "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
             )
-        for step in range(found or 0, target):
-            for statement in MIGRATIONS[step]:
-                conn.execute(statement.encode())
-            conn.execute(f"INSERT INTO {SCHEMA_TABLE} (version) VALUES (%s)", (step + 1,))  # noqa: S608
+        for step in range(found or 0, LATEST):
+            apply_step(conn, step)
     return found

@@ -145,6 +145,12 @@ class PostgresJournal(JournalBase):
         with self._session() as conn:
             yield conn
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[Conn]:
+        with self._session() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield conn
+
     def _fence(self, conn: Conn) -> None:
         if self.epoch is None:
             return
@@ -256,7 +262,8 @@ class PostgresJournal(JournalBase):
     def copy_rows(self, rows: Sequence[Sequence[Any]]) -> None:
         """Append rows as stored elsewhere (:data:`~tradebot.journal.base.RAW_COLUMNS`, ids
         included) in one durable transaction, and move the id sequence past them: how
-        ``tradebot journal migrate`` moves a SQLite journal here, ids and all."""
+        ``tradebot journal migrate`` moves a SQLite journal here, ids and all. No summary
+        is kept: :meth:`rebuild_summaries` when the copy is done."""
         if not rows:
             return
         columns = ", ".join(RAW_COLUMNS)
@@ -322,7 +329,9 @@ def open_postgres(
     epoch: int | None = None,
 ) -> PostgresJournal:
     """Connect, and create or migrate the journal's schema (also for readers: a journal written
-    by an older tradebot stays readable).
+    by an older tradebot stays readable). Safe to call from several processes at once on an
+    empty database: one creates the journal, the others wait for it and open it
+    (:func:`~tradebot.journal.pgschema.prepare`).
 
     Raises :class:`JournalError` when the server cannot be reached or refuses the login, when
     the database holds an ``entries`` table tradebot did not make (never touched), or a
@@ -332,21 +341,7 @@ def open_postgres(
     with translate_errors(where):
         conn = connect(url, readonly=False)
         try:
-            found = pgschema.version(conn)
-            if found is None and pgschema.has_entries_table(conn):
-                raise JournalError(
-                    f"{where} has an 'entries' table that is not a tradebot journal; not "
-                    "touching it (use another database or schema)"
-                )
-            if found is None and readonly:
-                raise JournalError(f"no journal at {where}")
-            if found is not None and found > pgschema.LATEST:
-                raise JournalError(
-                    f"{where} has journal schema v{found}; this tradebot knows v1..v"
-                    f"{pgschema.LATEST}: upgrade tradebot"
-                )
-            if found is None or found < pgschema.LATEST:
-                pgschema.migrate(conn)
+            pgschema.prepare(conn, where, create=not readonly)
         finally:
             conn.close()
     journal = PostgresJournal(url, readonly=readonly, clock=clock, epoch=epoch)

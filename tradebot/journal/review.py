@@ -1,9 +1,13 @@
-"""What the review commands show, computed from journal entries (no SQL: any store serves it).
+"""What the review commands show, from the journal's summaries or its entries (no SQL: any
+store serves it).
 
 * :func:`report` — per algorithm: realised P&L from fills (average cost), counts of signals,
   orders, fills, skips, rejections and failures, and the slippage of fills against the signal
-  price (positive = the fill was worse for us than the signal).
-* :func:`pnl_points` — the running realised P&L after each fill, for a chart.
+  price (positive = the fill was worse for us than the signal). The whole journal from its
+  summaries (:func:`review_summaries`), a window from its rows (:func:`review_rows`, also the
+  reference the summaries are tested against, byte for byte).
+* :func:`pnl_points` — the running realised P&L after each fill; :func:`daily_points` — at the
+  end of each day, from the summaries (the dashboard's chart).
 * :func:`story` — every row about one signal, one leg or one order, in the order written.
 """
 
@@ -20,38 +24,25 @@ from tradebot.core.book import PositionBook
 from tradebot.core.exits import exit_kind
 from tradebot.core.ids import exit_id, exit_parts, remainder_id
 from tradebot.core.orders import ExitKind, IntentRole
-from tradebot.journal.execution_review import ExecutionReport, ExecutionTally
+from tradebot.journal.execution_review import (
+    ExecutionReport,
+    ExecutionTally,
+    StyleStats,
+    style_order,
+)
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.queries import fill_of
-from tradebot.journal.records import Entry, Status, dec_text, leg_id_from, to_micros
+from tradebot.journal.records import (
+    Entry,
+    Status,
+    dec_text,
+    from_micros,
+    leg_id_from,
+    to_micros,
+)
+from tradebot.journal.summary import DAY, Position
 
 _ZERO = Decimal(0)
-
-
-@dataclass
-class _Position:
-    """Average-cost position in one symbol for one algorithm."""
-
-    qty: Decimal = _ZERO
-    cost: Decimal = _ZERO  # average price of the open quantity
-
-    def fill(self, signed: Decimal, price: Decimal) -> Decimal:
-        """Apply a signed fill; return the P&L it realised."""
-        realised = _ZERO
-        if self.qty == 0 or (self.qty > 0) == (signed > 0):
-            total = self.qty + signed
-            self.cost = (self.qty * self.cost + signed * price) / total
-            self.qty = total
-            return realised
-        closing = min(abs(signed), abs(self.qty))
-        direction = 1 if self.qty > 0 else -1
-        realised = closing * (price - self.cost) * direction
-        self.qty += signed
-        if self.qty == 0:
-            self.cost = _ZERO
-        elif (self.qty > 0) != (direction > 0):  # crossed zero: the rest opens at this price
-            self.cost = price
-        return realised
 
 
 @dataclass
@@ -99,7 +90,61 @@ def review(
     journal: Journal, *, since: datetime | None = None, until: datetime | None = None
 ) -> tuple[list[AlgoReport], ExecutionReport]:
     """Per-algorithm figures for fills and records in ``[since, until)``, and the execution
-    report (per algorithm and style) of the orders decided in it, in one pass over the rows.
+    report (per algorithm and style) of the orders decided in it.
+
+    The whole journal is read from its summaries (:func:`review_summaries`: a few rows per
+    algorithm, symbol and day, whatever the journal's size); a window, from the rows
+    (:func:`review_rows`).
+    """
+    if since is None and until is None:
+        return review_summaries(journal)
+    return review_rows(journal, since=since, until=until)
+
+
+def review_summaries(journal: Journal) -> tuple[list[AlgoReport], ExecutionReport]:
+    """:func:`review_rows` of the whole journal, from the summaries the writes keep."""
+    found = journal.summaries()
+    reports: dict[int, AlgoReport] = {}
+
+    def of(algo_id: int) -> AlgoReport:
+        return reports.setdefault(algo_id, AlgoReport(algo_id))
+
+    for (algo_id, status), n in found.counts.items():
+        of(algo_id).counts[Status(status)] += n
+    for algo_id, pnl in found.pnl.items():
+        algo = of(algo_id)
+        algo.counts["fills"] += pnl.fills
+        algo.realised_pnl += pnl.realised
+        algo.slippage += pnl.slippage
+        algo.slipped_notional += pnl.notional
+    rows = []
+    for (algo_id, style), f in found.styles.items():
+        stats = StyleStats(algo_id, style)
+        for name in (
+            "legs",
+            "filled_legs",
+            "partial_legs",
+            "unfilled_legs",
+            "working",
+            "unmeasured_legs",
+            "planned_qty",
+            "filled_qty",
+            "slippage",
+            "slipped_notional",
+        ):
+            setattr(stats, name, getattr(f, name))
+        stats.ranked = found.fill_times.get((algo_id, style), {})
+        rows.append(stats)
+    rows.sort(key=lambda s: (s.algo_id, style_order(s.style)))
+    execution = ExecutionReport(rows, Counter(found.skipped))
+    return [reports[a] for a in sorted(reports)], execution
+
+
+def review_rows(
+    journal: Journal, *, since: datetime | None = None, until: datetime | None = None
+) -> tuple[list[AlgoReport], ExecutionReport]:
+    """:func:`review`, computed from the rows in one pass (a window; the reference the
+    summaries are tested against).
 
     P&L needs the cost of what was bought before ``since``, so every fill is replayed; only the
     P&L realised inside the window is counted.
@@ -115,7 +160,7 @@ def review(
     for (algo_id, status), n in journal.count_entries(window).items():
         if isinstance(algo_id, int):  # not None, nor a damaged row's text
             of(algo_id).counts[status] += n
-    positions: dict[tuple[int, str], _Position] = defaultdict(_Position)
+    positions: dict[tuple[int, str], Position] = defaultdict(Position)
     start = to_micros(since) if since is not None else None
     execution = ExecutionTally()
     for row in journal.order_history(since=since, until=until, all_fills=True):
@@ -152,13 +197,24 @@ class PnlPoint:
 def pnl_points(journal: Journal, *, until: datetime | None = None) -> Iterator[PnlPoint]:
     """Every fill's realised P&L, oldest first, by the same average-cost rule as
     :func:`report` (so the curve ends where the report's figure is), streamed."""
-    positions: dict[tuple[int, str], _Position] = defaultdict(_Position)
+    positions: dict[tuple[int, str], Position] = defaultdict(Position)
     totals: dict[int, Decimal] = defaultdict(Decimal)
     for fill in journal.fill_history(until=until):
         sign = 1 if fill.side == "buy" else -1
         realised = positions[fill.algo_id, fill.symbol].fill(fill.qty * sign, fill.price)
         totals[fill.algo_id] += realised
         yield PnlPoint(fill.at, fill.algo_id, realised, totals[fill.algo_id])
+
+
+def daily_points(journal: Journal) -> list[PnlPoint]:
+    """Each algorithm's running realised P&L at the end of every day it had fills, oldest
+    first, from the summaries: the equity chart of a journal of any size."""
+    totals: dict[int, Decimal] = defaultdict(Decimal)
+    out = []
+    for day, algo_id, realised in journal.daily_pnl():
+        totals[algo_id] += realised
+        out.append(PnlPoint(from_micros((day + 1) * DAY), algo_id, realised, totals[algo_id]))
+    return out
 
 
 def _leg_keys(intent: Entry) -> set[str]:
@@ -321,7 +377,7 @@ def live_exits(journal: Journal) -> dict[tuple[int, str], str]:
     ``sell 76: take-profit 139.07, stop-loss 127.27`` (an exit with no outcome yet; a bracket's
     legs count from when the entry is sent)."""
     found: dict[tuple[int, str], list[tuple[Decimal, str, str]]] = {}
-    for stored in journal.unresolved_intents():
+    for stored in journal.unresolved_intents(client_order_ids=journal.open_exit_ids()):
         intent = stored.intent
         if intent.role is not IntentRole.EXIT:
             continue

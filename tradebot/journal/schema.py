@@ -17,6 +17,8 @@ import re
 import sqlite3
 from collections.abc import Callable, Sequence
 
+from tradebot.journal import summary_sql
+
 #: "TBJ1" — identifies a tradebot journal among SQLite files
 APPLICATION_ID = 0x54424A31
 
@@ -102,8 +104,16 @@ def leg_guard_after(index_sql: str | None) -> int:
     return int(found[1]) if found else 0
 
 
+def _v4(conn: sqlite3.Connection) -> None:
+    """The summaries the review reads (:mod:`tradebot.journal.summary_sql`), built here from
+    the rows already in the journal and kept from now on by every write."""
+    for statement in summary_sql.TABLES:
+        conn.execute(statement)
+    summary_sql.build(conn)
+
+
 #: migrations[i] takes the schema from version i to version i + 1
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1, _v2, _v3)
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1, _v2, _v3, _v4)
 LATEST = len(MIGRATIONS)
 
 

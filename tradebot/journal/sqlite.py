@@ -34,7 +34,7 @@ from pathlib import Path
 
 from tradebot.clock import utcnow
 from tradebot.exceptions import JournalCorrupt, JournalError
-from tradebot.journal import schema
+from tradebot.journal import schema, summary_sql
 from tradebot.journal.base import JournalBase
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -71,6 +71,12 @@ class SqliteJournal(JournalBase):
         self._lock_fd = lock_fd
         self._clock = clock
         self._mutex = threading.Lock()
+        # the writer lock keeps every other writer out: the summaries it has read or written
+        # stay true between its transactions (see summary_sql.SqlStore)
+        self._kept = None if readonly else summary_sql.SqlStore(conn, keep=True)
+
+    def _kept_summaries(self) -> summary_sql.SqlStore | None:
+        return self._kept
 
     # -- plumbing ------------------------------------------------------------------------------
     @contextmanager
@@ -90,6 +96,15 @@ class SqliteJournal(JournalBase):
     def _read(self) -> Iterator[sqlite3.Connection]:
         with self._mutex, translate_errors(self.path):
             yield self._conn
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        with self._mutex, translate_errors(self.path):
+            self._conn.execute("BEGIN")  # deferred: a read transaction, one WAL snapshot
+            try:
+                yield self._conn
+            finally:
+                self._conn.execute("COMMIT")
 
     def leg_guard_after(self) -> int:
         """The row id the unique leg guard starts after (0: it covers every row); see

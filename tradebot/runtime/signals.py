@@ -2,16 +2,20 @@
 previous one left.
 
 Every signal is journaled as it arrives, by a journal worker of its own (:meth:`SignalLoop.record`,
-a task beside the loop): it takes each signal from the listener's queue, makes it durable, and
-queues it for planning by its signal id. So a signal is on record before anything it causes (the
-cancels in a close's way, an order) leaves the process, and a broker stuck in retries on one
-signal never delays the record of the next: a kill -9 then loses none of them, the next start's
-recovery plans what is journaled and unplanned while it is fresh.
+a task beside the loop): it takes each signal from the listener's queue, starts its write, and
+hands it to the loop at once with the write (a future of its signal id), then waits for the
+write before it takes the next. The loop gathers the signal's context while the write's fsync
+runs, and awaits the id before anything the signal causes: the cancels in a close's way, the
+plan and its orders. So a signal is on record before anything it causes leaves the process, its
+fsync costs the signal no time of its own (the broker's price request takes as long), and a
+broker stuck in retries on one signal never delays the record of the next: a kill -9 then loses
+none of them, the next start's recovery plans what is journaled and unplanned while it is fresh.
 
 Before each plan the loop gathers what the pure planner needs (:mod:`.context`): the account,
 the assets and the broker's reference prices for the signal's symbols, today's orders and P&L,
-the kill switch, the market clock. A broker that cannot be reached for the account or the assets
-does not drop the signal: it is journaled with every leg skipped ``broker_unavailable``.
+the kill switch, the market clock. Reading them sends nothing and changes nothing. A broker that
+cannot be reached for the account or the assets does not drop the signal: it is journaled with
+every leg skipped ``broker_unavailable``.
 
 ``busy`` is held while one signal is handled. The re-check of unknown outcomes takes it too, so
 it never looks up an order whose submission is still in flight, and the stop takes it, so the
@@ -25,7 +29,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from tradebot.config.model import Config
@@ -116,6 +120,19 @@ def _without(signal: Signal, done: set[str], book: PositionBook, planner: Planne
     return Plan(found.intents, found.skipped + dups, found.notes)
 
 
+@dataclass(frozen=True, slots=True)
+class Arrived:
+    """A signal handed to the loop by the journal worker, with its write (its id, once
+    durable)."""
+
+    signal: Signal
+    journaled: asyncio.Future[int]
+
+    def on_record(self) -> bool:
+        done = self.journaled.done() and not self.journaled.cancelled()
+        return done and self.journaled.exception() is None
+
+
 class SignalLoop:
     """Journals each signal as it arrives (:meth:`record`), then plans and executes them one at
     a time, in arrival order (:meth:`run`). See the module docstring."""
@@ -160,9 +177,10 @@ class SignalLoop:
         self._notify = notify
         self._on_signal = on_signal
         self._planned = planned  # see planner_for
-        #: journaled by :meth:`record`, in arrival order, waiting to be planned
-        self._ready: asyncio.Queue[tuple[int, Signal]] = asyncio.Queue()
-        self._held: tuple[int, Signal] | None = None  # taken from _ready, not yet being handled
+        #: being journaled or journaled by :meth:`record` (the write: a future of the signal's
+        #: id), in arrival order, waiting to be planned
+        self._ready: asyncio.Queue[Arrived] = asyncio.Queue()
+        self._held: Arrived | None = None  # taken from _ready, not yet being handled
         self._owned: set[int] = set()  # journaled here, not planned yet (see owns)
         self._recording = 0  # journal writes of record() in flight
         self._halt_mode = HaltMode.RUNNING
@@ -223,32 +241,31 @@ class SignalLoop:
             signal = await self._queue.get()
             await self._record(signal)
 
-    async def _record(self, signal: Signal) -> int:
-        """Journal ``signal`` and queue it for planning, as one unit: a stop that cancels the
-        caller meanwhile waits for the write, so a journaled signal is never left unqueued."""
+    async def _record(self, signal: Signal) -> None:
+        """Start journaling ``signal``, queue it for planning with the write, and wait for the
+        write (one at a time, in arrival order): a stop that cancels the caller meanwhile waits
+        for the write too, so the signal is on record when the worker ends."""
         journal = self._executor.journal
         self._recording += 1
         writing = asyncio.ensure_future(asyncio.to_thread(journal.record_signal, signal))
+        # first in line: the id is owned before the loop, awaiting the same write, resumes
+        writing.add_done_callback(self._journaled)
+        self._ready.put_nowait(Arrived(signal, writing))
         try:
-            signal_id = await asyncio.shield(writing)
+            await asyncio.shield(writing)
         except asyncio.CancelledError:
             await asyncio.wait({writing})
-            if not writing.cancelled() and writing.exception() is None:
-                self._queued(writing.result(), signal)
             raise
-        finally:
-            self._recording -= 1
-        self._executor.signal_journaled()
-        self._queued(signal_id, signal)
-        return signal_id
 
-    def _queued(self, signal_id: int, signal: Signal) -> None:
-        self._owned.add(signal_id)
-        self._ready.put_nowait((signal_id, signal))
+    def _journaled(self, writing: asyncio.Future[int]) -> None:
+        self._recording -= 1
+        if not writing.cancelled() and writing.exception() is None:
+            self._owned.add(writing.result())
+            self._executor.signal_journaled()
 
     # -- planning ------------------------------------------------------------------------------
 
-    async def _next(self) -> tuple[int, Signal] | None:
+    async def _next(self) -> Arrived | None:
         if not (self._deferred or self._watch.watching):
             return await self._ready.get()
         try:  # a deferred close is tried again, and watches looked at, every retry_interval
@@ -268,9 +285,8 @@ class SignalLoop:
                 await self.retry_deferred()
                 if taken is None:
                     continue
-                signal_id, signal = taken
-                self._on_signal(signal)
-                await self.handle(signal, signal_id=signal_id)
+                self._on_signal(taken.signal)
+                await self._handle_journaled(taken.signal, taken.journaled)
             self.handled += 1
             self._progress.set()
             self._progress = asyncio.Event()
@@ -282,19 +298,32 @@ class SignalLoop:
         if signal_id is None:
             signal_id = await asyncio.to_thread(self._executor.journal.record_signal, signal)
             self._executor.signal_journaled()
-        try:
-            await self._handle(signal, signal_id)
-        finally:
-            if signal_id not in self._deferred:
-                self._owned.discard(signal_id)
+        journaled = asyncio.get_running_loop().create_future()
+        journaled.set_result(signal_id)
+        await self._handle_journaled(signal, journaled)
 
-    async def _handle(self, signal: Signal, signal_id: int) -> None:
+    async def _handle_journaled(self, signal: Signal, journaled: asyncio.Future[int]) -> None:
+        """:meth:`handle` a signal whose write (``journaled``) may still be under way."""
+        try:
+            await self._handle(signal, journaled)
+        finally:
+            if not journaled.done():  # _handle failed early: the write still ends on record
+                await asyncio.wait({journaled})
+            if not journaled.cancelled() and journaled.exception() is None:
+                signal_id = journaled.result()
+                if signal_id not in self._deferred:
+                    self._owned.discard(signal_id)
+
+    async def _handle(self, signal: Signal, journaled: asyncio.Future[int]) -> None:
+        # what the plan needs is read while the signal's write runs (nothing is sent); its id,
+        # awaited before anything the signal causes, says the signal is on record
         now, ctx, config = self._now(), self._ctx, self._config()
         try:
             account = await ctx.account_for(now)
             assets = await ctx.assets_for([leg.symbol for leg in signal.legs], now)
             market = await ctx.market_for(leg.symbol for leg in signal.legs)
         except TransientError as exc:
+            signal_id = await asyncio.shield(journaled)  # never cancel the worker's write
             reason = f"broker unavailable while sizing: {exc}"
             log.error("signal for algorithm %s: %s", signal.algo_id, reason)
             skipped = tuple(
@@ -306,6 +335,9 @@ class SignalLoop:
             return
         await ctx.follow_config(config)
         day = await ctx.day_state(now)
+        # on record from here on: the signal may cause things (shielded: the write is the
+        # journal worker's, and a cancel of this task must not cancel it)
+        signal_id = await asyncio.shield(journaled)
         self._note_kill_switch(ctx.switch)  # the state this plan obeys, not a second read
         gate = Gate()
         if self._in_the_way is not None:
@@ -398,13 +430,15 @@ class SignalLoop:
         planned are on record, for the next start to plan if still fresh, in arrival order
         (the held one first); those the journal worker had not reached are journaled now."""
         held, self._held = self._held, None
-        waiting = [held[1]] if held is not None else []
+        arrived = [held] if held is not None else []
         while not self._ready.empty():
-            waiting.append(self._ready.get_nowait()[1])
+            arrived.append(self._ready.get_nowait())
+        unwritten = [a.signal for a in arrived if not a.on_record()]
         while not self._queue.empty():
-            signal = self._queue.get_nowait()
+            unwritten.append(self._queue.get_nowait())
+        for signal in unwritten:
             await asyncio.to_thread(journal.record_signal, signal)
-            waiting.append(signal)
+        waiting = [a.signal for a in arrived if a.on_record()] + unwritten
         for signal in waiting:
             self._say(f"signal for algorithm {signal.algo_id} journaled for the next start")
             self._notify(SignalDeferred(signal))

@@ -2,7 +2,9 @@
 
 Every figure comes from the same place the CLI takes it: counts from
 :meth:`Journal.count_entries`, rows from :meth:`Journal.iter_entries`, P&L and slippage from
-:func:`tradebot.journal.review.review` (execution quality per algorithm and style too),
+:func:`tradebot.journal.review.review` (execution quality per algorithm and style too), read
+from the journal's summaries (:mod:`tradebot.journal.summary`), as are the positions and the
+equity chart (one point per algorithm and day),
 stories from :func:`~tradebot.journal.review.story`,
 positions from :func:`tradebot.journal.review.position_rows`. The dashboard adds no second rule.
 """
@@ -19,9 +21,9 @@ from typing import Any
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Entry, Status, dec_text
 from tradebot.journal.review import (
+    daily_points,
     describe,
     live_exits,
-    pnl_points,
     position_rows,
     review,
     story,
@@ -163,8 +165,9 @@ def positions_view(
 
 
 def performance_view(journal: Journal) -> dict[str, Any]:
-    """``tradebot report``'s rows (both tables), each algorithm's realised P&L over time for the
-    chart (uPlot's columns: one x axis of seconds, one series per algorithm, the sum last), and
+    """``tradebot report``'s rows (both tables), each algorithm's realised P&L at the end of
+    each day for the chart (uPlot's columns: one x axis of seconds, one series per algorithm,
+    the sum last), and
     the slippage of each execution row for the bar chart."""
     algos_report, execution = review(journal)
     figures = [r.as_dict() for r in algos_report]
@@ -183,7 +186,7 @@ def performance_view(journal: Journal) -> dict[str, Any]:
         if styles
         else None,
     }
-    points = list(pnl_points(journal))
+    points = daily_points(journal)
     algos = sorted({p.algo_id for p in points})
     if not points:
         return {**head, "chart": None}

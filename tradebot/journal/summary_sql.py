@@ -1,0 +1,728 @@
+"""The summaries (:mod:`tradebot.journal.summary`) in the database: kept in the transaction
+that writes each row, built for an existing journal, read by the review, and verified.
+
+The SQL is the shared dialect (:mod:`tradebot.journal.dialect`): one text for SQLite and
+PostgreSQL. Several processes may write one PostgreSQL journal at once, so no update is lost:
+counters are ``INSERT ... ON CONFLICT DO UPDATE SET n = n + 1``; a row whose exact decimals
+change (a position, a day's P&L, a leg, an execution row) is first locked by an upsert that
+returns it (``ON CONFLICT DO UPDATE ... RETURNING``: PostgreSQL locks the row until the
+transaction ends, and a writer that waited reads the committed value), then written back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from tradebot.core.book import PositionBook
+from tradebot.core.ids import remainder_id
+from tradebot.journal.dialect import Conn, Cursor
+from tradebot.journal.rows import INSERT, INSERT_IF_ABSENT
+from tradebot.journal.summary import (
+    Figures,
+    Leg,
+    MemoryStore,
+    Pnl,
+    Position,
+    SummaryRow,
+    apply,
+    nearest_rank,
+)
+
+#: the summary tables, the same text on both databases (BIGINT is an INTEGER to SQLite)
+TABLES = (
+    """
+    CREATE TABLE sum_count (
+        algo_id BIGINT NOT NULL, day BIGINT NOT NULL, symbol TEXT NOT NULL,
+        status TEXT NOT NULL, reason TEXT NOT NULL, n BIGINT NOT NULL,
+        PRIMARY KEY (algo_id, day, symbol, status, reason)
+    )
+    """,
+    """
+    CREATE TABLE sum_pnl (
+        algo_id BIGINT NOT NULL, day BIGINT NOT NULL, symbol TEXT NOT NULL,
+        fills BIGINT NOT NULL, realised TEXT NOT NULL, slippage TEXT NOT NULL,
+        notional TEXT NOT NULL,
+        PRIMARY KEY (algo_id, day, symbol)
+    )
+    """,
+    """
+    CREATE TABLE sum_position (
+        algo_id BIGINT NOT NULL, symbol TEXT NOT NULL,
+        qty TEXT NOT NULL, cost TEXT NOT NULL, realised TEXT NOT NULL,
+        PRIMARY KEY (algo_id, symbol)
+    )
+    """,
+    # one row per leg (head = coid), and one per other name a leg's rows carry (a chased
+    # limit's remainder: head = the limit's id, other columns empty)
+    """
+    CREATE TABLE sum_leg (
+        coid TEXT PRIMARY KEY, head TEXT NOT NULL,
+        algo_id BIGINT, style TEXT, sign INTEGER, planned TEXT, started BIGINT,
+        reference TEXT, chased INTEGER, filled TEXT, cost TEXT,
+        first_fill BIGINT, last_fill BIGINT, completed_at BIGINT, fill_us BIGINT,
+        ended INTEGER, closed INTEGER
+    )
+    """,
+    "CREATE INDEX ix_sum_leg_fill ON sum_leg (algo_id, style, fill_us)",
+    # the exits still open (the Positions page's live exits), without a scan of every leg
+    "CREATE INDEX ix_sum_leg_open_exit ON sum_leg (coid) "
+    "WHERE closed = 0 AND substr(style, 1, 5) = 'exit '",
+    """
+    CREATE TABLE sum_style (
+        algo_id BIGINT NOT NULL, style TEXT NOT NULL,
+        legs BIGINT NOT NULL, filled_legs BIGINT NOT NULL, partial_legs BIGINT NOT NULL,
+        unfilled_legs BIGINT NOT NULL, working BIGINT NOT NULL, unmeasured_legs BIGINT NOT NULL,
+        planned_qty TEXT NOT NULL, filled_qty TEXT NOT NULL, slippage TEXT NOT NULL,
+        slipped_notional TEXT NOT NULL,
+        PRIMARY KEY (algo_id, style)
+    )
+    """,
+    "CREATE TABLE sum_skipped (reason TEXT PRIMARY KEY, n BIGINT NOT NULL)",
+    """
+    CREATE TABLE sum_algo_count (
+        algo_id BIGINT NOT NULL, status TEXT NOT NULL, n BIGINT NOT NULL,
+        PRIMARY KEY (algo_id, status)
+    )
+    """,
+    """
+    CREATE TABLE sum_algo_day (
+        algo_id BIGINT NOT NULL, day BIGINT NOT NULL, fills BIGINT NOT NULL,
+        realised TEXT NOT NULL, slippage TEXT NOT NULL, notional TEXT NOT NULL,
+        PRIMARY KEY (algo_id, day)
+    )
+    """,
+    """
+    CREATE TABLE sum_algo_pnl (
+        algo_id BIGINT PRIMARY KEY, fills BIGINT NOT NULL, realised TEXT NOT NULL,
+        slippage TEXT NOT NULL, notional TEXT NOT NULL
+    )
+    """,
+)
+NAMES = (
+    "sum_count",
+    "sum_pnl",
+    "sum_position",
+    "sum_leg",
+    "sum_style",
+    "sum_skipped",
+    "sum_algo_count",
+    "sum_algo_pnl",
+    "sum_algo_day",
+)
+
+_LEG_COLUMNS = (
+    "algo_id, style, sign, planned, started, reference, chased, filled, cost, first_fill, "
+    "last_fill, completed_at, fill_us, ended, closed"
+)
+_FIGURE_COLUMNS = (
+    "legs, filled_legs, partial_legs, unfilled_legs, working, unmeasured_legs, planned_qty, "
+    "filled_qty, slippage, slipped_notional"
+)
+
+
+def _text(value: Decimal) -> str:
+    # str, not dec_text: exact, and a round trip gives the very same Decimal back
+    return str(value)
+
+
+def _leg_params(leg: Leg) -> tuple[Any, ...]:
+    return (
+        leg.algo_id,
+        leg.style,
+        leg.sign,
+        _text(leg.planned),
+        leg.started,
+        None if leg.reference is None else _text(leg.reference),
+        int(leg.chased),
+        _text(leg.filled),
+        _text(leg.cost),
+        leg.first_fill,
+        leg.last_fill,
+        leg.completed_at,
+        leg.fill_us,
+        int(leg.ended),
+        int(leg.closed),
+    )
+
+
+def _leg_from(coid: str, r: Sequence[Any]) -> Leg:
+    return Leg(
+        coid,
+        int(r[0]),
+        str(r[1]),
+        int(r[2]),
+        Decimal(r[3]),
+        int(r[4]),
+        None if r[5] is None else Decimal(r[5]),
+        bool(r[6]),
+        Decimal(r[7]),
+        Decimal(r[8]),
+        r[9],
+        r[10],
+        r[11],
+        bool(r[13]),
+        bool(r[14]),
+    )
+
+
+def _position_params(p: Position) -> tuple[str, str, str]:
+    return (_text(p.qty), _text(p.cost), _text(p.realised))
+
+
+def _pnl_params(p: Pnl) -> tuple[Any, ...]:
+    return (p.fills, _text(p.realised), _text(p.slippage), _text(p.notional))
+
+
+def _figure_params(f: Figures) -> tuple[Any, ...]:
+    return (
+        f.legs,
+        f.filled_legs,
+        f.partial_legs,
+        f.unfilled_legs,
+        f.working,
+        f.unmeasured_legs,
+        _text(f.planned_qty),
+        _text(f.filled_qty),
+        _text(f.slippage),
+        _text(f.slipped_notional),
+    )
+
+
+def _figures_from(r: Sequence[Any]) -> Figures:
+    legs, filled, partial, unfilled, working, unmeasured = (int(v) for v in r[:6])
+    planned, filled_qty, slippage, notional = (Decimal(v) for v in r[6:10])
+    return Figures(
+        legs,
+        filled,
+        partial,
+        unfilled,
+        working,
+        unmeasured,
+        planned,
+        filled_qty,
+        slippage,
+        notional,
+    )
+
+
+class SqlLookups:
+    """The fold's reads from the rows (both indexed point lookups)."""
+
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+    def intent_price(self, coid: str) -> Any:
+        row = self._conn.execute(
+            "SELECT price FROM entries WHERE client_order_id = ? AND status = 'intent' LIMIT 1",
+            (coid,),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def signal_price(self, leg_key: Any) -> Any:
+        if leg_key is None:
+            return None
+        row = self._conn.execute(
+            "SELECT price FROM entries WHERE leg = ? AND status = 'leg' ORDER BY id LIMIT 1",
+            (leg_key,),
+        ).fetchone()
+        return None if row is None else row[0]
+
+
+_LEG_SELECT = f"UPDATE sum_leg SET closed = closed WHERE coid = ? RETURNING head, {_LEG_COLUMNS}"  # noqa: S608
+_LEG_UPSERT_MANY = (
+    f"INSERT INTO sum_leg (coid, head, {_LEG_COLUMNS}) VALUES {{rows}} "  # noqa: S608
+    "ON CONFLICT (coid) DO UPDATE SET head = excluded.head, "
+    + ", ".join(f"{c} = excluded.{c}" for c in _LEG_COLUMNS.split(", "))
+)
+#: rows per multi-row statement (SQLite binds at most 32,766 values; a leg row binds 17)
+_MANY = 200
+
+
+def _upsert_many(conn: Conn, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """``sql`` (an INSERT with ``{rows}`` where its VALUES go) for many rows, a few hundred
+    per statement: a batch costs a few statements, not one per row."""
+    for start in range(0, len(rows), _MANY):
+        chunk = rows[start : start + _MANY]
+        marks = "(" + ", ".join("?" * len(chunk[0])) + ")"
+        params = [value for row in chunk for value in row]
+        conn.execute(sql.format(rows=", ".join([marks] * len(chunk))), params)
+
+
+_REMAINDER_SUFFIX = remainder_id("")
+_FIGURE_SETS = ", ".join(f"{c} = ?" for c in _FIGURE_COLUMNS.split(", "))
+
+
+#: a kept store drops what it remembers past these sizes (it reads it again when needed)
+_KEEP_LEGS = 20_000
+_KEEP_ROWS = 5_000
+
+
+class SqlStore(SqlLookups):
+    """The fold's :class:`~tradebot.journal.summary.Store` in the caller's write transaction.
+
+    A summary row is read (and, on PostgreSQL, locked until the transaction ends) the first
+    time the transaction touches it, changed in memory, and written back once by
+    :meth:`flush`, which must run before the commit: a batch of rows costs one write per
+    summary row it touches, not one per journal row.
+
+    ``keep``: the store of a journal's only writer (SQLite: its writer lock keeps every other
+    out) remembers the summary rows it read or wrote from one transaction to the next, so a
+    fill reads none of them again; :meth:`forget` after a transaction that did not commit.
+    """
+
+    def __init__(self, conn: Conn, *, keep: bool = False) -> None:
+        super().__init__(conn)
+        self._keep = keep
+        self.forget()
+
+    def bind(self, conn: Conn) -> None:
+        self._conn = conn
+
+    def forget(self) -> None:
+        """Drop everything remembered (what the database holds is read again)."""
+        self._positions: dict[tuple[int, str], Position] = {}
+        self._pnl: dict[tuple[int, int, str], Pnl] = {}
+        self._algo_pnl: dict[int, Pnl] = {}
+        self._algo_day: dict[tuple[int, int], Pnl] = {}
+        self._figures: dict[tuple[int, str], Figures] = {}
+        self._heads: dict[str, str | None] = {}  # a name -> its leg's id (None: no leg)
+        self._legs: dict[str, Leg] = {}  # by the leg's own id
+        self._prices: dict[str, Any] = {}  # intents' prices, by client order id
+        self._pending()
+
+    def _pending(self) -> None:
+        self._counts: dict[tuple[int, int, str, str, str], int] = {}
+        self._algo_counts: dict[tuple[int, str], int] = {}
+        self._dirty_algo_pnl: set[int] = set()
+        self._dirty_algo_day: set[tuple[int, int]] = set()
+        self._skips: dict[str, int] = {}
+        self._touched: set[str] = set()  # legs to write back
+        self._looked_up: set[str] = set()  # names read from the database in this transaction
+        self._aliases: dict[str, str] = {}  # new names for a leg, to write
+        self._dirty_positions: set[tuple[int, str]] = set()
+        self._dirty_pnl: set[tuple[int, int, str]] = set()
+        self._dirty_figures: set[tuple[int, str]] = set()
+
+    def note_intent(self, coid: str, price: Any) -> None:
+        if self._keep:
+            if len(self._prices) >= _KEEP_LEGS:
+                self._prices.clear()
+            self._prices[coid] = price
+
+    def intent_price(self, coid: str) -> Any:
+        if coid in self._prices:
+            return self._prices[coid]
+        return super().intent_price(coid)
+
+    def count(self, algo_id: int, day: int, symbol: str, status: str, reason: str) -> None:
+        key = (algo_id, day, symbol, status, reason)
+        self._counts[key] = self._counts.get(key, 0) + 1
+        self._algo_counts[algo_id, status] = self._algo_counts.get((algo_id, status), 0) + 1
+
+    def position(self, algo_id: int, symbol: str) -> Position:
+        found = self._positions.get((algo_id, symbol))
+        if found is not None:
+            return found.copy()
+        row = self._conn.execute(
+            "INSERT INTO sum_position (algo_id, symbol, qty, cost, realised) "
+            "VALUES (?, ?, '0', '0', '0') ON CONFLICT (algo_id, symbol) "
+            "DO UPDATE SET qty = sum_position.qty RETURNING qty, cost, realised",
+            (algo_id, symbol),
+        ).fetchone()
+        found = Position(Decimal(row[0]), Decimal(row[1]), Decimal(row[2]))
+        self._positions[algo_id, symbol] = found
+        return found.copy()
+
+    def set_position(self, algo_id: int, symbol: str, position: Position) -> None:
+        self._positions[algo_id, symbol] = position
+        self._dirty_positions.add((algo_id, symbol))
+
+    def add_pnl(self, algo_id: int, day: int, symbol: str, pnl: Pnl) -> None:
+        key = (algo_id, day, symbol)
+        found = self._pnl.get(key)
+        if found is None:
+            row = self._conn.execute(
+                "INSERT INTO sum_pnl (algo_id, day, symbol, fills, realised, slippage, notional) "
+                "VALUES (?, ?, ?, 0, '0', '0', '0') ON CONFLICT (algo_id, day, symbol) "
+                "DO UPDATE SET fills = sum_pnl.fills RETURNING fills, realised, slippage, notional",
+                key,
+            ).fetchone()
+            found = Pnl(int(row[0]), Decimal(row[1]), Decimal(row[2]), Decimal(row[3]))
+        self._pnl[key] = found + pnl
+        self._dirty_pnl.add(key)
+        total = self._algo_pnl.get(algo_id)
+        if total is None:
+            row = self._conn.execute(
+                "INSERT INTO sum_algo_pnl (algo_id, fills, realised, slippage, notional) "
+                "VALUES (?, 0, '0', '0', '0') ON CONFLICT (algo_id) "
+                "DO UPDATE SET fills = sum_algo_pnl.fills "
+                "RETURNING fills, realised, slippage, notional",
+                (algo_id,),
+            ).fetchone()
+            total = Pnl(int(row[0]), Decimal(row[1]), Decimal(row[2]), Decimal(row[3]))
+        self._algo_pnl[algo_id] = total + pnl
+        self._dirty_algo_pnl.add(algo_id)
+        daily = self._algo_day.get((algo_id, day))
+        if daily is None:
+            row = self._conn.execute(
+                "INSERT INTO sum_algo_day (algo_id, day, fills, realised, slippage, notional) "
+                "VALUES (?, ?, 0, '0', '0', '0') ON CONFLICT (algo_id, day) "
+                "DO UPDATE SET fills = sum_algo_day.fills "
+                "RETURNING fills, realised, slippage, notional",
+                (algo_id, day),
+            ).fetchone()
+            daily = Pnl(int(row[0]), Decimal(row[1]), Decimal(row[2]), Decimal(row[3]))
+        self._algo_day[algo_id, day] = daily + pnl
+        self._dirty_algo_day.add((algo_id, day))
+
+    def _read_leg(self, coid: str) -> None:
+        # an UPDATE that changes nothing: it locks the row on PostgreSQL (FOR UPDATE is not
+        # SQLite's, whose writer holds the whole database anyway)
+        self._looked_up.add(coid)
+        row = self._conn.execute(_LEG_SELECT, (coid,)).fetchone()
+        if row is None:
+            self._heads[coid] = None
+            return
+        head = str(row[0])
+        self._heads[coid] = head
+        if head == coid:
+            self._legs[coid] = _leg_from(coid, row[1:])
+        elif head not in self._heads:
+            self._read_leg(head)
+
+    def leg(self, coid: str) -> Leg | None:
+        if coid not in self._heads:
+            self._read_leg(coid)
+        head = self._heads[coid]
+        leg = None if head is None else self._legs.get(head)
+        return None if leg is None or leg.closed else leg
+
+    def intent_leg(self, coid: str) -> Leg | None:
+        # Only a remainder's name can already lead to a leg: the database holds one INTENT per
+        # client order id (ux_entries_intent), so no other intent's id was ever folded. The
+        # signal path is spared a lookup per order.
+        if not coid.endswith(_REMAINDER_SUFFIX):
+            return None
+        return self.leg(coid)
+
+    def new_leg(self, leg: Leg, aliases: tuple[str, ...]) -> None:
+        self._legs[leg.coid] = leg
+        self._heads[leg.coid] = leg.coid
+        self._touched.add(leg.coid)
+        for alias in aliases:
+            self._heads[alias] = leg.coid
+            self._aliases[alias] = leg.coid
+
+    def set_leg(self, leg: Leg) -> None:
+        self._touched.add(leg.coid)
+
+    def add_figures(self, algo_id: int, style: str, delta: Figures) -> None:
+        key = (algo_id, style)
+        found = self._figures.get(key)
+        if found is None:
+            row = self._conn.execute(
+                f"INSERT INTO sum_style (algo_id, style, {_FIGURE_COLUMNS}) "  # noqa: S608
+                "VALUES (?, ?, 0, 0, 0, 0, 0, 0, '0', '0', '0', '0') "
+                "ON CONFLICT (algo_id, style) "
+                f"DO UPDATE SET legs = sum_style.legs RETURNING {_FIGURE_COLUMNS}",
+                key,
+            ).fetchone()
+            found = _figures_from(row)
+        self._figures[key] = found.plus(delta)
+        self._dirty_figures.add(key)
+
+    def skip(self, reason: str) -> None:
+        self._skips[reason] = self._skips.get(reason, 0) + 1
+
+    def flush(self) -> None:
+        """Write back what this transaction changed (counters as increments)."""
+        execute = self._conn.execute
+        _upsert_many(
+            self._conn,
+            "INSERT INTO sum_count (algo_id, day, symbol, status, reason, n) VALUES {rows} "
+            "ON CONFLICT (algo_id, day, symbol, status, reason) "
+            "DO UPDATE SET n = sum_count.n + excluded.n",
+            [(*key, n) for key, n in self._counts.items()],
+        )
+        _upsert_many(
+            self._conn,
+            "INSERT INTO sum_algo_count (algo_id, status, n) VALUES {rows} "
+            "ON CONFLICT (algo_id, status) DO UPDATE SET n = sum_algo_count.n + excluded.n",
+            [(*key, n) for key, n in self._algo_counts.items()],
+        )
+        # the rows were created (and locked) when first read: these only write their values
+        money = "fills = excluded.fills, realised = excluded.realised, slippage = "
+        money += "excluded.slippage, notional = excluded.notional"
+        _upsert_many(
+            self._conn,
+            "INSERT INTO sum_algo_pnl (algo_id, fills, realised, slippage, notional) "  # noqa: S608
+            f"VALUES {{rows}} ON CONFLICT (algo_id) DO UPDATE SET {money}",
+            [(a, *_pnl_params(self._algo_pnl[a])) for a in sorted(self._dirty_algo_pnl)],
+        )
+        _upsert_many(
+            self._conn,
+            "INSERT INTO sum_algo_day (algo_id, day, fills, realised, slippage, notional) "  # noqa: S608
+            f"VALUES {{rows}} ON CONFLICT (algo_id, day) DO UPDATE SET {money}",
+            [(*k, *_pnl_params(self._algo_day[k])) for k in sorted(self._dirty_algo_day)],
+        )
+        _upsert_many(
+            self._conn,
+            "INSERT INTO sum_pnl (algo_id, day, symbol, fills, realised, slippage, notional) "  # noqa: S608
+            f"VALUES {{rows}} ON CONFLICT (algo_id, day, symbol) DO UPDATE SET {money}",
+            [(*k, *_pnl_params(self._pnl[k])) for k in sorted(self._dirty_pnl)],
+        )
+        _upsert_many(
+            self._conn,
+            "INSERT INTO sum_position (algo_id, symbol, qty, cost, realised) VALUES {rows} "
+            "ON CONFLICT (algo_id, symbol) DO UPDATE SET qty = excluded.qty, "
+            "cost = excluded.cost, realised = excluded.realised",
+            [(*k, *_position_params(self._positions[k])) for k in sorted(self._dirty_positions)],
+        )
+        _upsert_many(
+            self._conn,
+            _LEG_UPSERT_MANY,
+            [(c, c, *_leg_params(self._legs[c])) for c in sorted(self._touched)],
+        )
+        for alias, head in self._aliases.items():
+            if self._heads.get(alias) == head:  # not since made a leg of its own
+                execute(
+                    "INSERT INTO sum_leg (coid, head) VALUES (?, ?) "
+                    "ON CONFLICT (coid) DO UPDATE SET head = excluded.head",
+                    (alias, head),
+                )
+        for style_key in self._dirty_figures:
+            f = self._figures[style_key]
+            execute(
+                f"UPDATE sum_style SET {_FIGURE_SETS} WHERE algo_id = ? AND style = ?",  # noqa: S608
+                (*_figure_params(f), *style_key),
+            )
+        for reason, n in self._skips.items():
+            execute(
+                "INSERT INTO sum_skipped (reason, n) VALUES (?, ?) "
+                "ON CONFLICT (reason) DO UPDATE SET n = sum_skipped.n + excluded.n",
+                (reason, n),
+            )
+        if not self._keep:
+            self.forget()
+            return
+        # what stays remembered: open legs (a closed one changes no more), rows seen
+        # (only what this transaction looked at is pruned: never a walk over all it keeps)
+        for coid in self._touched:
+            if self._legs[coid].closed:
+                del self._legs[coid]
+        for name in self._looked_up:
+            points_to = self._heads.get(name)
+            found = None if points_to is None else self._legs.get(points_to)
+            if found is None or found.closed:
+                self._heads.pop(name, None)
+                if found is not None:
+                    del self._legs[found.coid]
+        for coid in self._touched:
+            for name in (coid, remainder_id(coid)):
+                if self._heads.get(name) == coid and coid not in self._legs:
+                    del self._heads[name]
+        if len(self._legs) > _KEEP_LEGS:
+            self._legs.clear()
+            self._heads.clear()
+        for kept in (self._positions, self._pnl, self._figures, self._algo_pnl, self._algo_day):
+            if len(kept) > _KEEP_ROWS:
+                kept.clear()
+        self._pending()
+
+
+class Tx:
+    """A write transaction's connection (:class:`~tradebot.journal.dialect.Conn`), with the
+    summary changes of the rows written through it (:func:`insert`), held until :meth:`flush`
+    (the journal calls it just before the commit)."""
+
+    def __init__(self, conn: Conn, store: SqlStore | None = None) -> None:
+        self._conn = conn
+        self.store = SqlStore(conn) if store is None else store
+        self.store.bind(conn)
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+        return self._conn.execute(sql, parameters)
+
+    def flush(self) -> None:
+        self.store.flush()
+
+
+def insert(conn: Conn, params: Sequence[Any], *, if_absent: bool = False) -> int:
+    """Insert one row (``Row.params()``) and fold it into the summaries, in the caller's
+    transaction; returns its id, 0 when a unique guard already held it (nothing folded).
+
+    Through a :class:`Tx` the summary changes wait for its flush; on a bare connection they
+    are written at once."""
+    cursor = conn.execute(INSERT_IF_ABSENT if if_absent else INSERT, params)
+    if if_absent and cursor.rowcount == 0:
+        return 0
+    row_id = cursor.lastrowid or 0
+    ts, status, algo_id, symbol, coid, _signal, leg, side, qty, price, _cum, _detail, data = params
+    store = conn.store if isinstance(conn, Tx) else SqlStore(conn)
+    apply(store, SummaryRow(row_id, ts, status, algo_id, symbol, coid, leg, side, qty, price, data))
+    if not isinstance(conn, Tx):
+        store.flush()
+    return row_id
+
+
+# -- building and checking --------------------------------------------------------------------
+_ROWS = (
+    "SELECT id, ts, status, algo_id, symbol, client_order_id, leg, side, qty, price, data "
+    "FROM entries WHERE id > ? ORDER BY id LIMIT ?"
+)
+
+
+def stored_rows(conn: Conn, *, page: int = 5000) -> Iterator[SummaryRow]:
+    """Every row, oldest first, a page at a time (the connection is free between pages)."""
+    after = 0
+    while True:
+        rows = conn.execute(_ROWS, (after, page)).fetchall()
+        for r in rows:
+            yield SummaryRow(*r)
+        if len(rows) < page:
+            return
+        after = rows[-1][0]
+
+
+def recompute(conn: Conn, *, keep_closed: bool = True) -> MemoryStore:
+    """The summaries of every row, folded in memory by the rule that keeps them."""
+    store = MemoryStore(SqlLookups(conn), keep_closed=keep_closed)
+    for row in stored_rows(conn):
+        apply(store, row)
+    return store
+
+
+def build(conn: Conn) -> None:
+    """Fill the (empty) summary tables from the rows: the migration to summaries."""
+    write(conn, recompute(conn))
+
+
+def write(conn: Conn, store: MemoryStore) -> None:
+    """Write a recomputed store into empty summary tables."""
+    for (algo, day, symbol, status, reason), n in store.counts.items():
+        conn.execute(
+            "INSERT INTO sum_count (algo_id, day, symbol, status, reason, n) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (algo, day, symbol, status, reason, n),
+        )
+    for (algo, day, symbol), p in store.pnl.items():
+        conn.execute(
+            "INSERT INTO sum_pnl (algo_id, day, symbol, fills, realised, slippage, notional) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (algo, day, symbol, p.fills, _text(p.realised), _text(p.slippage), _text(p.notional)),
+        )
+    for (algo, status), n in store.algo_counts.items():
+        conn.execute(
+            "INSERT INTO sum_algo_count (algo_id, status, n) VALUES (?, ?, ?)", (algo, status, n)
+        )
+    for algo, p in store.algo_pnl.items():
+        conn.execute(
+            "INSERT INTO sum_algo_pnl (algo_id, fills, realised, slippage, notional) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (algo, *_pnl_params(p)),
+        )
+    for (algo, day), p in store.algo_day.items():
+        conn.execute(
+            "INSERT INTO sum_algo_day (algo_id, day, fills, realised, slippage, notional) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (algo, day, *_pnl_params(p)),
+        )
+    for (algo, symbol), pos in store.positions.items():
+        conn.execute(
+            "INSERT INTO sum_position (algo_id, symbol, qty, cost, realised) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (algo, symbol, _text(pos.qty), _text(pos.cost), _text(pos.realised)),
+        )
+    sql_store = SqlStore(conn)
+    for leg in store.heads.values():
+        aliases = (remainder_id(leg.coid),) if leg.chased else ()
+        live = tuple(a for a in aliases if store.legs.get(a) is leg)
+        sql_store.new_leg(leg, live)
+    sql_store.flush()
+    for (algo, style), f in store.figures.items():
+        conn.execute(
+            f"INSERT INTO sum_style (algo_id, style, {_FIGURE_COLUMNS}) "  # noqa: S608
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (algo, style, *_figure_params(f)),
+        )
+    for reason, n in store.skipped.items():
+        conn.execute("INSERT INTO sum_skipped (reason, n) VALUES (?, ?)", (reason, n))
+
+
+# -- reading --------------------------------------------------------------------------------
+@dataclass
+class Summaries:
+    """What the review reads: small, whatever the journal's size."""
+
+    counts: dict[tuple[int, str], int] = field(default_factory=dict)  # (algo, status)
+    pnl: dict[int, Pnl] = field(default_factory=dict)  # per algorithm
+    styles: dict[tuple[int, str], Figures] = field(default_factory=dict)
+    #: per (algorithm, style): time to fill at the median and the 90th percentile, in
+    #: microseconds, by nearest rank (None: no leg filled completely)
+    fill_times: dict[tuple[int, str], dict[float, int | None]] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+#: the quantiles of the time to fill the report shows
+QUANTILES = (0.5, 0.9)
+_NTH_FILL = (
+    "SELECT fill_us FROM sum_leg WHERE algo_id = ? AND style = ? AND fill_us IS NOT NULL "
+    "ORDER BY fill_us LIMIT 1 OFFSET ?"
+)
+
+
+def read(conn: Conn) -> Summaries:
+    """The whole journal's report figures: a few rows per algorithm and execution style."""
+    out = Summaries()
+    for algo, status, n in conn.execute(
+        "SELECT algo_id, status, n FROM sum_algo_count "
+        "WHERE status IN ('signal', 'intent', 'skipped', 'rejected', 'failed')"
+    ):
+        out.counts[int(algo), str(status)] = int(n)
+    for algo, fills, realised, slippage, notional in conn.execute(
+        "SELECT algo_id, fills, realised, slippage, notional FROM sum_algo_pnl WHERE fills > 0"
+    ):
+        out.pnl[int(algo)] = Pnl(
+            int(fills), Decimal(realised), Decimal(slippage), Decimal(notional)
+        )
+    for row in conn.execute(f"SELECT algo_id, style, {_FIGURE_COLUMNS} FROM sum_style"):  # noqa: S608
+        out.styles[int(row[0]), str(row[1])] = _figures_from(row[2:])
+    for (algo, style), f in out.styles.items():
+        # the percentiles by an index walk (algo_id, style, fill_us), not every leg read
+        times: dict[float, int | None] = {}
+        for q in QUANTILES:
+            found = None
+            if f.filled_legs:
+                at = nearest_rank(q, f.filled_legs)
+                found = conn.execute(_NTH_FILL, (algo, style, at)).fetchone()
+            times[q] = None if found is None else int(found[0])
+        out.fill_times[algo, style] = times
+    for reason, n in conn.execute("SELECT reason, n FROM sum_skipped"):
+        out.skipped[str(reason)] = int(n)
+    return out
+
+
+def book(conn: Conn) -> PositionBook:
+    """Every algorithm's positions, from the summary (what the journal's fills make)."""
+    rows = conn.execute("SELECT algo_id, symbol, qty FROM sum_position").fetchall()
+    return PositionBook({(int(a), str(s)): Decimal(q) for a, s, q in rows if Decimal(q)})
+
+
+def daily_pnl(conn: Conn) -> list[tuple[int, int, Decimal]]:
+    """(day, algorithm, realised P&L that day), oldest first: the equity chart's points."""
+    rows = conn.execute(
+        "SELECT day, algo_id, realised FROM sum_algo_day WHERE fills > 0 ORDER BY day, algo_id"
+    ).fetchall()
+    return [(int(day), int(algo), Decimal(realised)) for day, algo, realised in rows]
+
+
+def open_exit_ids(conn: Conn) -> list[str]:
+    """The client order ids of exits whose leg is not closed: a superset of the exits live at
+    the broker (a closed leg filled completely or ended)."""
+    rows = conn.execute(
+        "SELECT coid, head FROM sum_leg WHERE closed = 0 AND substr(style, 1, 5) = 'exit '"
+    ).fetchall()
+    return [str(coid) for coid, head in rows if coid == head]
