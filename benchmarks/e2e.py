@@ -223,8 +223,6 @@ async def main() -> None:
         f"(one price request and one fsynced commit here: {(m_durable - m_base) * 1000:.2f} ms)"
     )
     ratio = m_ours / m_durable
-    verdict = "PASS" if ratio <= TARGET else "MISS"
-    print(f"  tradebot / minimal + price + commit: {ratio:.2f} (target <= {TARGET}): {verdict}")
     check("e2e tradebot / (minimal + price + commit)", ratio, "<=", TARGET)
     note("e2e tradebot run, median", m_ours * 1000, "ms")
     pushes = len(ours) + len(base) + len(durable) + 3 * WARMUP * args.rounds

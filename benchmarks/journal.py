@@ -229,10 +229,6 @@ REPORT_SECONDS = 1.0
 REPORT_MB = 100
 
 
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -275,11 +271,6 @@ def main() -> None:
                 check("journal --algo --since query, in process", inside * 1000, "<", 200, "ms")
         # review at scale: the report reads the journal's summaries (kept as rows are written)
         seconds, peak = measured(["report", "--journal", str(path)])
-        print(
-            f"tradebot report on {args.events:,} rows: {seconds:.2f} s "
-            f"(target <= {REPORT_SECONDS:g} s) {_verdict(seconds <= REPORT_SECONDS)}, "
-            f"peak RSS {peak:.0f} MB (target <= {REPORT_MB} MB) {_verdict(peak <= REPORT_MB)}"
-        )
         check(f"report on {args.events:,} rows", seconds, "<=", REPORT_SECONDS, "s")
         check("report peak RSS", peak, "<=", REPORT_MB, "MB")
         seconds, peak = measured(["report", "--journal", str(path), "--from-rows"])

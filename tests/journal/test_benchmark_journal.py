@@ -20,8 +20,8 @@ def test_the_journal_benchmark_runs_and_prints_the_report_against_its_targets() 
         check=True,
     ).stdout
     assert "durable events/s, one per commit" in out
-    line = next(x for x in out.splitlines() if x.startswith("tradebot report on 3,000 rows"))
-    assert re.search(
-        r"\(target <= 1 s\) (PASS|MISS), peak RSS \d+ MB \(target <= 100 MB\) (PASS|MISS)", line
-    )
+    line = next(x for x in out.splitlines() if x.strip().startswith("report on 3,000 rows"))
+    assert re.search(r"target ≤ 1 s\s+(PASS|MISS)$", line), line
+    line = next(x for x in out.splitlines() if x.strip().startswith("report peak RSS"))
+    assert re.search(r"target ≤ 100 MB\s+(PASS|MISS)$", line), line
     assert "tradebot report --from-rows" in out
