@@ -320,8 +320,11 @@ class SignalLoop:
         now, ctx, config = self._now(), self._ctx, self._config()
         try:
             account = await ctx.account_for(now)
-            assets = await ctx.assets_for([leg.symbol for leg in signal.legs], now)
-            market = await ctx.market_for(leg.symbol for leg in signal.legs)
+            symbols = [leg.symbol for leg in signal.legs]
+            # two reads, side by side: a symbol's first asset lookup never delays its prices
+            assets, market = await asyncio.gather(
+                ctx.assets_for(symbols, now), ctx.market_for(symbols)
+            )
         except TransientError as exc:
             signal_id = await asyncio.shield(journaled)  # never cancel the worker's write
             reason = f"broker unavailable while sizing: {exc}"
