@@ -37,40 +37,19 @@ from typing import Any
 
 from tradebot.core.ids import remainder_id
 from tradebot.journal.interface import Journal
-from tradebot.journal.queries import positive
 from tradebot.journal.records import OrderRow, dec_text
-from tradebot.journal.summary import nearest_rank
+from tradebot.journal.summary import (
+    exit_reference,
+    nearest_rank,
+    strictly_positive,
+    style_of,
+)
 
 _ZERO = Decimal(0)
 _FINAL = frozenset({"canceled", "expired", "rejected", "failed"})
 _FILLS = frozenset({"partial", "filled"})
 #: the entries' styles, in the order they are shown; exits follow, then anything else
 STYLES = ("market", "limit", "limit_then_market")
-
-
-def _style(data: dict[str, Any]) -> str:
-    order_type = str(data["order_type"])
-    if data.get("role") == "exit":
-        return f"exit {order_type}"
-    if order_type == "limit" and data.get("chase") is not None:
-        return "limit_then_market"
-    return order_type
-
-
-def _exit_price(data: dict[str, Any]) -> Decimal | None:
-    """The price an exit is measured against: a stop's stop price, else its limit price."""
-    for name in ("stop_price", "limit_price"):
-        if data.get(name) is not None:
-            return _positive(data[name])
-    return None
-
-
-def _positive(value: Any) -> Decimal:
-    """A finite decimal > 0 from stored text; ValueError for anything else."""
-    number = positive(value)
-    if number is None:
-        raise ValueError(f"not a positive number: {value!r}")
-    return number
 
 
 @dataclass(slots=True)
@@ -200,16 +179,18 @@ class ExecutionTally:
             return
         try:
             data = json.loads(row.data)
-            style = _style(data)  # data that is no object: a TypeError, caught below
+            style = style_of(data)  # data that is no object: a TypeError, caught below
             algo = row.algo_id
             if not isinstance(algo, int) or isinstance(algo, bool):
                 raise ValueError("no algorithm")
             side = {"buy": 1, "sell": -1}[row.side]
-            planned = _positive(row.qty)
+            planned = strictly_positive(row.qty)
             if style.startswith("exit "):
-                reference = _exit_price(data)
+                reference = exit_reference(data)
             else:
-                reference = None if row.signal_price is None else _positive(row.signal_price)
+                reference = (
+                    None if row.signal_price is None else strictly_positive(row.signal_price)
+                )
         except (ValueError, KeyError, TypeError):
             self.skipped["intent that cannot be read"] += 1
             return
@@ -224,7 +205,7 @@ class ExecutionTally:
         if leg is None:
             return  # an order decided before the window, or not ours
         try:
-            qty, price = _positive(row.qty), _positive(row.price)
+            qty, price = strictly_positive(row.qty), strictly_positive(row.price)
         except ValueError:
             self.skipped["fill that cannot be read"] += 1
             return

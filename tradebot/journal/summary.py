@@ -294,7 +294,9 @@ def _pnl(store: Store, row: SummaryRow) -> None:
     store.add_pnl(row.algo_id, row.ts // DAY, row.symbol, Pnl(1, realised, slip, notional))
 
 
-def _style(data: Mapping[str, Any]) -> str:
+def style_of(data: Mapping[str, Any]) -> str:
+    """The execution style an INTENT's data shows: an exit's kind, a chased limit, or the order
+    type (the execution review's rows and the summaries' per-order figures)."""
     order_type = str(data["order_type"])
     if data.get("role") == "exit":
         return f"exit {order_type}"
@@ -303,17 +305,19 @@ def _style(data: Mapping[str, Any]) -> str:
     return order_type
 
 
-def _positive(value: Any) -> Decimal:
+def strictly_positive(value: Any) -> Decimal:
+    """A finite decimal > 0 from stored text; ValueError for anything else."""
     number = positive(value)
     if number is None:
         raise ValueError(f"not a positive number: {value!r}")
     return number
 
 
-def _exit_price(data: Mapping[str, Any]) -> Decimal | None:
+def exit_reference(data: Mapping[str, Any]) -> Decimal | None:
+    """The price an exit is measured against: a stop's stop price, else its limit price."""
     for name in ("stop_price", "limit_price"):
         if data.get(name) is not None:
-            return _positive(data[name])
+            return strictly_positive(data[name])
     return None
 
 
@@ -337,16 +341,16 @@ def _intent(store: Store, row: SummaryRow) -> None:
         return
     try:
         data = _data(row)
-        style = _style(data)
+        style = style_of(data)
         if not _is_algo(row.algo_id):
             raise ValueError("no algorithm")
         sign = {"buy": 1, "sell": -1}[row.side]
-        planned = _positive(row.qty)
+        planned = strictly_positive(row.qty)
         if style.startswith("exit "):
-            reference = _exit_price(data)
+            reference = exit_reference(data)
         else:
             signal = store.signal_price(row.leg)
-            reference = None if signal is None else _positive(signal)
+            reference = None if signal is None else strictly_positive(signal)
     except (ValueError, KeyError, TypeError, AttributeError):
         store.skip("intent that cannot be read")
         return
@@ -361,7 +365,7 @@ def _fill(store: Store, row: SummaryRow) -> None:
     if leg is None:
         return  # an order whose intent is not on record (not ours), or a closed leg
     try:
-        qty, price = _positive(row.qty), _positive(row.price)
+        qty, price = strictly_positive(row.qty), strictly_positive(row.price)
     except ValueError:
         store.skip("fill that cannot be read")
         return
