@@ -536,7 +536,7 @@ class DashboardConfig(Frozen):
 
 class ExitsConfig(Frozen):
     """An algorithm's ``exits:``: take-profit, stop-loss or trailing stop, each a percent of the
-    entry's fill price (see README, "Exits")."""
+    entry's fill price (docs/trading.md#exits-take-profit-stop-loss-trailing-stop)."""
 
     take_profit_pct: FiniteDecimal | None = Field(
         None, gt=0, le=1000, description="percent beyond the entry price for the take-profit"
@@ -610,7 +610,7 @@ class AlgorithmConfig(Frozen):
     on_close_not_held: CloseNotHeld = CloseNotHeld.SKIP
     market_closed: MarketClosedPolicy = MarketClosedPolicy.QUEUE
     risk: RiskConfig = RiskConfig()
-    #: take-profit / stop-loss / trailing stop attached to every entry (README, "Exits")
+    #: take-profit / stop-loss / trailing stop attached to every entry (docs/trading.md, "Exits")
     exits: ExitsConfig | None = None
 
     _sizer: SizingStrategy[Any] = PrivateAttr()
