@@ -152,3 +152,13 @@ def test_a_broken_citation_is_named() -> None:
     assert OUTSIDE.search("see " + "DESIGN" + ".md") and OUTSIDE.search(".." + "/shared/x")
     match = CITATION.search('(docs/trading.md, "Exits").')
     assert match and (match["path"], match["title"]) == ("trading.md", "Exits")
+
+
+def test_the_readme_is_the_front_door() -> None:
+    """What it is, the two commands, the first hour, links: the rest lives in docs/."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) < 300
+    assert "scripts/setup && .venv/bin/tradebot demo" in readme
+    assert "scripts/setup && scripts/check" in readme
+    linked = {m["path"] for m in CITATION.finditer(readme)}
+    assert {"architecture.md", "configuration.md", "operations.md", "extending.md"} <= linked
