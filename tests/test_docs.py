@@ -104,7 +104,11 @@ def test_the_docs_are_there() -> None:
 def test_the_code_cites_documents_of_the_repository() -> None:
     found = list(citations())
     assert len(found) > 20  # the scan sees the citations (README's links, the code's sections)
-    broken = [f"{where}: {why}" for where, *cited in found if (why := problem(*cited))]
+    broken = [
+        f"{where}: {why}"
+        for where, path, anchor, title in found
+        if (why := problem(path, anchor, title))
+    ]
     assert broken == []
 
 
