@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradebot.broker.base import OrderStatus
 from tradebot.core.ids import MAX_CLIENT_ORDER_ID, remainder_id
+from tradebot.core.order_snapshot import OrderStatus
 from tradebot.core.signal import Side
 from tradebot.execution.chase import Chase, Phase, Why
 

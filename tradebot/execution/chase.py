@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 
-from tradebot.broker.base import OrderStatus
+from tradebot.core.order_snapshot import OrderStatus
 from tradebot.core.signal import Side
 
 #: the defaults of the per-algorithm keys
