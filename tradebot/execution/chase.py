@@ -129,10 +129,6 @@ class Chase:
         assert self.remainder_qty is not None
         return self, Action("send_remainder", qty=self.remainder_qty)
 
-    def remainder_sent(self) -> Chase:
-        """The remainder's order was answered (or recorded as failed): the chase is over."""
-        return replace(self, phase=Phase.DONE)
-
     def _working(self, now: float, reference: Decimal | None) -> tuple[Chase, Action]:
         if self.status.is_final:
             # ended without our cancel: filled (nothing to chase), or rejected, expired or
