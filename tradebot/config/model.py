@@ -251,8 +251,12 @@ class SimBrokerConfig(Frozen):
         return out
 
 
+#: the brokers a config may name: each has its kind in tradebot.broker.factory.BROKERS
+BrokerName = Literal["sim", "alpaca"]
+
+
 class BrokerConfig(Frozen):
-    name: Literal["sim", "alpaca"] = "sim"
+    name: BrokerName = "sim"
     account_id: str | None = Field(
         None, description="fixed account tag for client order ids; default: the broker's"
     )
