@@ -28,7 +28,7 @@ def planning_rules(config: Config) -> PlanningRules:
             }
         ),
         account_risk=risk_limits(config.risk),
-        account_tag=config.broker.account_id,
+        account_id=config.broker.account_id,
         recovery_max_age=config.journal.recovery_max_age,
     )
 
