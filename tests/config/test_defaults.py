@@ -261,7 +261,9 @@ def test_an_absent_key_reaches_the_planner_as_the_models_default(planned: Planne
 @pytest.mark.parametrize("planned", DEFAULTED, ids=str)
 def test_a_key_set_in_the_file_reaches_the_planner_as_set(planned: Planned) -> None:
     """The other side: planning copies the key, never a value of its own."""
+    field = field_at(planned.key)
+    assert field is not None
     value, config = _set(planned.key)
     loaded = _at(config, planned.key)
-    assert loaded != field_at(planned.key).get_default(call_default_factory=True)  # type: ignore[union-attr]
+    assert loaded != field.get_default(call_default_factory=True), value
     assert _at(config.planning, planned.core) == _as_core(loaded), value
