@@ -166,3 +166,61 @@ def test_the_readme_is_the_front_door() -> None:
     assert "scripts/setup && scripts/check" in readme
     linked = {m["path"] for m in CITATION.finditer(readme)}
     assert {"architecture.md", "configuration.md", "operations.md", "extending.md"} <= linked
+
+
+#: a path of the repository's code, as the pages cite it in backquotes
+CODE_PATH = re.compile(r"`((?:tradebot|tests|benchmarks|strategies|scripts|docs)/[\w./-]*)`")
+
+
+#: a module path the pages give relative to ``tradebot/`` (``runtime/signals.py``)
+PACKAGE_PATH = re.compile(r"(?<![\w/])((?:[a-z_]+/)+[a-z_]+\.py)\b")
+
+
+def test_every_path_the_pages_cite_exists() -> None:
+    missing = []
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        for match in CODE_PATH.finditer(text):
+            path = match[1]
+            if "artifacts" not in path and "..." not in path and not (ROOT / path).exists():
+                missing.append(f"docs/{page.name}: {path}")
+        for match in PACKAGE_PATH.finditer(text):
+            path = match[1]
+            if not (ROOT / path).exists() and not (ROOT / "tradebot" / path).exists():
+                missing.append(f"docs/{page.name}: {path}")
+    assert missing == []
+
+
+def _defines(source: str, name: str) -> bool:
+    """Whether a module's text defines ``name`` (a function, class, constant or field)."""
+    return bool(
+        re.search(rf"^\s*(?:async def|def|class) {re.escape(name)}\b", source, re.M)
+        or re.search(rf"^\s*{re.escape(name)}\s*[:=]", source, re.M)
+    )
+
+
+def extending_places() -> Iterator[tuple[str, str]]:
+    """(file, name) for each place docs/extending.md lists: in each bullet, before its first
+    ': ', the backquoted names after a backquoted ``.py`` path (parentheses left out)."""
+    text = (ROOT / "docs" / "extending.md").read_text(encoding="utf-8")
+    for bullet in re.split(r"\n(?=- )", text):
+        if not bullet.startswith("- "):
+            continue
+        places = re.sub(r"\([^)]*\)", "", bullet.replace("\n", " ")).split(": ")[0]
+        current: str | None = None
+        for token in re.findall(r"`([^`]+)`", places):
+            if CODE_PATH.fullmatch(f"`{token}`"):
+                current = token if token.endswith(".py") else None
+            elif current is not None and re.fullmatch(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?", token):
+                yield current, token
+
+
+def test_every_place_docs_extending_lists_is_in_the_code() -> None:
+    places = list(extending_places())
+    assert len(places) > 40  # the lists are read (a bullet per place)
+    gone = []
+    for path, name in places:
+        source = (ROOT / path).read_text(encoding="utf-8") if (ROOT / path).is_file() else ""
+        if not all(_defines(source, part) for part in name.split(".")):
+            gone.append(f"{path}: {name}")
+    assert gone == []

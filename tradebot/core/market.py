@@ -106,9 +106,6 @@ class MarketPrices:
         return f"{self.origin} has no price for {symbol}"
 
 
-NO_PRICES = MarketPrices.failed("no market data was asked for")
-
-
 def latest_session_day(next_open: datetime) -> date:
     """The New York trading day before the session that opens at ``next_open``: the latest
     session while the market is closed (Saturday's and Monday morning's is Friday).

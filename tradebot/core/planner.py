@@ -507,7 +507,7 @@ class _PlanBuilder:
             for symbol, target in self.target.items()
         ]
         style = OrderStyle(
-            account_id=account_tag(self.rules.account_tag, self.account.account_id),
+            account_id=account_tag(self.rules.account_id, self.account.account_id),
             algo_id=self.algo_id,
             order_type=self.order_type,
             time_in_force=self.tif,

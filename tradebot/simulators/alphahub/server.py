@@ -92,7 +92,6 @@ class AlphaHubSimulator:
         # Counters the tests read.
         self.logins = 0  # password logins (renewals are counted apart)
         self.renewals = 0
-        self.handshakes = 0
         self.handshakes_refused = 0
         self.pushes = 0
         self.client_close_codes: list[int] = []  # close codes the clients sent
@@ -388,7 +387,6 @@ class AlphaHubSimulator:
     async def _websocket(
         self, head: bytes, query: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        self.handshakes += 1
         protocol = ServerProtocol(logger=_ws_log)
         protocol.receive_data(head)
         request = next(iter(protocol.events_received()), None)
