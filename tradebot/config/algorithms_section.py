@@ -73,7 +73,7 @@ class AlgorithmConfig(Frozen):
     on_close_not_held: CloseNotHeld = CloseNotHeld.SKIP
     market_closed: MarketClosedPolicy = MarketClosedPolicy.QUEUE
     risk: RiskConfig = RiskConfig()
-    #: take-profit / stop-loss / trailing stop attached to every entry (README, "Exits")
+    #: take-profit / stop-loss / trailing stop attached to every entry (docs/trading.md, "Exits")
     exits: ExitsConfig | None = None
 
     _sizer: SizingStrategy[Any] = PrivateAttr()

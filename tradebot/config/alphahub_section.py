@@ -1,6 +1,6 @@
 """``alphahub:``: where the signals come from, and how the listener keeps its connections.
 
-The listener (``tradebot/alphahub``) reads this section; README, "Configuration reference".
+The listener (``tradebot/alphahub``) reads this section; docs/configuration.md#alphahub.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``dashboard:``: the web dashboard the running bot serves (README, "Dashboard")."""
+"""``dashboard:``: the web dashboard the running bot serves (docs/operations.md#dashboard)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``algorithms.ID.exits:``: the exits attached to every entry of an algorithm (README, "Exits")."""
+"""``algorithms.ID.exits:``: the exits attached to every entry of an algorithm
+(docs/trading.md, "Exits")."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from tradebot.core.orders import ExitTerms
 
 class ExitsConfig(Frozen):
     """An algorithm's ``exits:``: take-profit, stop-loss or trailing stop, each a percent of the
-    entry's fill price (see README, "Exits")."""
+    entry's fill price (docs/trading.md#exits-take-profit-stop-loss-trailing-stop)."""
 
     take_profit_pct: FiniteDecimal | None = Field(
         None, gt=0, le=1000, description="percent beyond the entry price for the take-profit"

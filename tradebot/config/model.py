@@ -1,7 +1,7 @@
 """The typed, frozen shape of ``config.yaml``: the root :class:`Config` and its top-level keys.
 
-Each section is a module of its own, named for the README's "Configuration reference" section it
-holds: ``alphahub_section``, ``broker_section`` (alpaca and sim), ``journal_section``,
+Each section is a module of its own, named for the section of docs/configuration.md it holds:
+``alphahub_section``, ``broker_section`` (alpaca and sim), ``journal_section``,
 ``risk_section``, ``dashboard_section``, ``algorithms_section`` (with ``exits_section``) and
 ``notify_section``; every section is a :class:`~tradebot.config.frozen.Frozen` model that
 rejects unknown keys. Each default is written once, on its key there; the core's values built

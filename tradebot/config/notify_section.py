@@ -1,4 +1,4 @@
-"""``notify:``: where alerts go and for which events (README, "Alerts")."""
+"""``notify:``: where alerts go and for which events (docs/operations.md#alerts)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ in as arguments, so the same inputs always give the same plan, client order ids 
 ``rules`` is the config's slice the planner obeys (:class:`~tradebot.core.rules.PlanningRules`,
 ``Config.planning``), never the config itself.
 
-The rules (DESIGN.md), in the order they are applied:
+The rules (docs/design.md), in the order they are applied:
 
 1. The whole signal is skipped for an unknown or disabled algorithm, a halted kill switch, an
    account the broker has blocked, or a closed market under ``market_closed: skip``. Legs older

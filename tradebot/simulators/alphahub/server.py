@@ -10,9 +10,10 @@
         sim.close_connections(1012)                 # close frame with a code
 
 One TCP port serves ``POST /api/v1/session`` (form-encoded ``user[email]``, ``user[password]``),
-``POST /api/v1/session/renew`` and ``GET /api/v1/algorithms/{id}/signals?after=...`` (ALPHAHUB.md
-§7, :mod:`.history`), ``GET /socket/websocket?vsn=2.0.0&api_token=...`` and, for tests that run
-the simulator as a process, ``POST /_sim/push`` and ``POST /_sim/fault`` with JSON bodies (see
+``POST /api/v1/session/renew`` and ``GET /api/v1/algorithms/{id}/signals?after=...``
+(docs/alphahub.md#signal-history, :mod:`.history`),
+``GET /socket/websocket?vsn=2.0.0&api_token=...`` and, for tests that run the simulator as a
+process, ``POST /_sim/push`` and ``POST /_sim/fault`` with JSON bodies (see
 :meth:`control`).
 Tokens expire after ``token_lifetime`` seconds; an unknown or expired token gets HTTP 403 at
 the handshake, as the service does.
