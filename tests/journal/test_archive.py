@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +21,14 @@ import pytest
 from tests.journal.summary_ops import VARIED, Clock, play
 from tradebot.cli.main import main
 from tradebot.exceptions import JournalError
-from tradebot.journal.archive import Head, archive, choose, parse_before
+from tradebot.journal.archive import (
+    Head,
+    _remove,
+    _write_archive,
+    archive,
+    choose,
+    parse_before,
+)
 from tradebot.journal.sqlite import open_journal
 from tradebot.runtime.recovered import last_frame
 
@@ -238,4 +246,23 @@ def test_a_crash_mid_archive_loses_nothing(journal: Path, step: str) -> None:
     assert main(command) == 4
     archives[0].unlink()
     assert main(command) == 0
+    assert verified(journal)
+
+
+def test_rows_the_archive_does_not_hold_are_never_removed(journal: Path) -> None:
+    """The removal's own count: an archive missing one row of those chosen (damaged, or
+    written by another run) removes nothing."""
+    rows = raw(journal)
+    heads = [Head(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[8], r[9]) for r in rows.values()]
+    ids = choose(heads, before=int(datetime(2026, 6, 1, tzinfo=UTC).timestamp() * 1e6))
+    assert len(ids) > 1
+    target = journal.with_name("short.sqlite")
+    conn = sqlite3.connect(journal, isolation_level=None)
+    try:
+        _write_archive(conn, ids[:-1], target)
+        with pytest.raises(JournalError, match="they disagree, nothing removed"):
+            _remove(conn, ids, target)
+    finally:
+        conn.close()
+    assert raw(journal) == rows
     assert verified(journal)
