@@ -49,10 +49,12 @@ class Machine:
             text = text.replace(old, new)
         self.config.write_text(text)
 
-    async def doctor(self, *args: str) -> tuple[int, dict[str, Any], str]:
+    async def doctor(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, Any], str]:
         """Run ``tradebot doctor --format json``: the exit code, the findings by check, the
         whole output."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("APCA_", "ALPHAHUB_"))}
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("APCA_", "ALPHAHUB_"))}
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -66,7 +68,7 @@ class Machine:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             cwd=self.folder,
-            env=env,
+            env={**clean, **(env or {})},
         )
         out, err = await proc.communicate()
         assert proc.returncode is not None
@@ -196,3 +198,27 @@ async def test_an_invalid_config_names_file_line_and_key(tmp_path: Path) -> None
     reason = found["config"]["reason"]
     assert f"{m.config}:6: alphahub.connections" in reason, reason
     assert found["alphahub"]["level"] == "skipped"
+
+
+async def test_keys_from_the_environment_are_tried_not_warned_about(tmp_path: Path) -> None:
+    async with machine(tmp_path) as m:
+        m.write(**{"    key_id: test-key\n": "", f"    secret_key: {SECRET}\n": ""})
+        keys = {"APCA_API_KEY_ID": "test-key", "APCA_API_SECRET_KEY": SECRET}
+        code, found, text = await m.doctor(env=keys)
+    assert levels(found)["broker"] == "ok", found
+    assert levels(found)["config"] == "ok"
+    assert code == 0
+    assert SECRET not in text
+
+
+async def test_a_config_warning_makes_it_exit_1(tmp_path: Path) -> None:
+    async with machine(tmp_path) as m:
+        m.write(
+            **{"    params: {shares: 10}\n": "    params: {shares: 10}\n    limit_offset_pct: 1\n"}
+        )
+        code, _, text = await m.doctor()
+    report = json.loads(text[: text.rindex("}") + 1])
+    warned = [f for f in report["findings"] if f["level"] == "warning"]
+    assert [f["check"] for f in warned] == ["config", "config"], warned
+    assert "limit_offset_pct: has no effect on market orders" in warned[0]["reason"]
+    assert code == 1
