@@ -222,3 +222,23 @@ async def test_a_config_warning_makes_it_exit_1(tmp_path: Path) -> None:
     assert [f["check"] for f in warned] == ["config", "config"], warned
     assert "limit_offset_pct: has no effect on market orders" in warned[0]["reason"]
     assert code == 1
+
+
+async def test_a_postgresql_journal_is_reached_and_a_wrong_password_is_an_error(
+    tmp_path: Path, pg_url: str
+) -> None:
+    from tests.pgserver import PASSWORD as PG_PASSWORD
+
+    async with machine(tmp_path) as m:
+        m.write(
+            **{"path: journal/tradebot.sqlite": "path: journal/tradebot.sqlite\n  url: ${PG_URL}"}
+        )
+        code, found, _ = await m.doctor(env={"PG_URL": pg_url})
+        assert found["postgresql"]["level"] == "ok", found
+        assert "no journal there yet" in found["postgresql"]["reason"]
+        assert code == 0
+        wrong = pg_url.replace(PG_PASSWORD, "not-the-password-7")
+        code, found, text = await m.doctor(env={"PG_URL": wrong})
+    assert found["postgresql"]["level"] == "error", found
+    assert code == 2
+    assert "not-the-password-7" not in text and PG_PASSWORD not in text
