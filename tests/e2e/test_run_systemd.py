@@ -104,6 +104,8 @@ async def test_watchdog_stops_while_the_journal_is_stalled(tmp_path: Path) -> No
                 move_market_to(running.server, payload)
                 await running.hub.push(14, payload)  # its record waits on the lock
                 await messages.until("STATUS", "watchdog withheld: the journal")
+                # the lock is held all along: from here on, withheld after withheld
+                await messages.until("STATUS", "watchdog withheld: the journal")
                 between = await messages.until("STATUS", "watchdog withheld: the journal")
                 assert not [m for m in between if "WATCHDOG" in m], between
             finally:
