@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -62,3 +63,20 @@ def test_the_worst_finding_decides_the_exit_code() -> None:
 def test_a_reason_is_one_masked_line() -> None:
     finding = Finding("x", Level.ERROR, "postgresql://bot:hunter22@db/tradebot\nrefused")
     assert finding.reason == "postgresql://***@db/tradebot refused"
+
+
+def test_bytes_a_row_count_the_rows_held_not_the_ids(tmp_path: Path) -> None:
+    """After an archive the ids run far ahead of the rows: the size is shared by the rows."""
+    path = tmp_path / "j.sqlite"
+    with open_journal(path) as store:
+        store.write_rows([Row(NOW - timedelta(days=1), Status.START, "x")] * 10)
+    with sqlite3.connect(path) as conn:  # what an archive leaves: the first rows gone
+        conn.execute("DELETE FROM entries WHERE id <= 6")
+    conn.close()
+    store = open_journal(path, readonly=True)
+    try:
+        seen = growth(store, NOW, size=4_000)
+    finally:
+        store.close()
+    assert seen is not None
+    assert seen.bytes_per_row == pytest.approx(1_000)
