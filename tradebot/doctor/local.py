@@ -51,7 +51,9 @@ def growth(store: Store, now: datetime, size: int | None) -> Growth | None:
     since = max(first[0].at, now - GROWTH_WINDOW)
     rows = sum(store.count_entries(EntryFilter(since=since)).values())
     days = max((now - since).total_seconds() / 86400, 1 / 24)  # an hour at least: no wild rates
-    per_row = size / last if size is not None and last else None
+    # rows held, not the last id: an archived journal holds fewer rows than its ids say
+    held = sum(store.count_entries(EntryFilter()).values()) if size is not None else 0
+    per_row = size / held if size is not None and held else None
     return Growth(rows / days, per_row)
 
 
