@@ -29,6 +29,8 @@ from tradebot.journal.archive import (
     choose,
     parse_before,
 )
+from tradebot.journal.records import Status
+from tradebot.journal.rows import Row
 from tradebot.journal.sqlite import open_journal
 from tradebot.runtime.recovered import last_frame
 
@@ -266,3 +268,17 @@ def test_rows_the_archive_does_not_hold_are_never_removed(journal: Path) -> None
         conn.close()
     assert raw(journal) == rows
     assert verified(journal)
+
+
+def test_vacuum_gives_the_space_back(tmp_path: Path) -> None:
+    path = tmp_path / "tradebot.sqlite"
+    make_journal(path)
+    with open_journal(path) as store:  # enough old rows for pages to come free
+        store.write_rows([Row(datetime(2026, 3, 1, tzinfo=UTC), Status.GAP, "x" * 2000)] * 200)
+    rows = len(raw(path))
+    size = path.stat().st_size
+    done = archive(path, BEFORE, vacuum=True)
+    assert done.rows > 200
+    assert path.stat().st_size < size / 2
+    assert len(raw(path)) == rows - done.rows
+    assert verified(path)

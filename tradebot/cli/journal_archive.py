@@ -21,7 +21,15 @@ from tradebot.journal.opener import is_url
     metavar="DATE",
     help="Move rows older than this day (YYYY-MM-DD, UTC; at least 7 days ago).",
 )
-def archive_command(journal_path: Path | None, config_path: Path | None, before: str) -> None:
+@click.option(
+    "--vacuum",
+    is_flag=True,
+    help="Give the space the rows held back to the disk now (rewrites the journal; without it "
+    "the space is reused by new rows).",
+)
+def archive_command(
+    journal_path: Path | None, config_path: Path | None, before: str, vacuum: bool
+) -> None:
     """Move journal rows older than DATE to an archive file beside the journal.
 
     Only whole stories move (a signal with its legs, plan and orders), and never what a running
@@ -46,7 +54,7 @@ def archive_command(journal_path: Path | None, config_path: Path | None, before:
     if not path.exists():
         raise JournalError(f"no journal at {path}")
     day = parse_before(before, utcnow().date())
-    done = archive(path, day)
+    done = archive(path, day, vacuum=vacuum)
     if done.path is None:
         click.echo(f"nothing to archive before {day}: every older row is still needed")
         return

@@ -212,9 +212,12 @@ def parse_before(text: str, today: date) -> date:
     return day
 
 
-def archive(journal_path: Path, before: date) -> Archived:
+def archive(journal_path: Path, before: date, *, vacuum: bool = False) -> Archived:
     """Move the rows :func:`choose` picks to an archive beside ``journal_path`` (see the
-    module docstring). Raises JournalError, with nothing changed, when a count disagrees."""
+    module docstring). Raises JournalError, with nothing changed, when a count disagrees.
+
+    The space the rows held is reused by the rows written next; ``vacuum``: give it back to
+    the disk now (``VACUUM``: a rewrite of the journal, which needs its size free meanwhile)."""
     cutoff = to_micros(datetime(before.year, before.month, before.day, tzinfo=UTC))
     with open_journal(journal_path):  # the writer's lock (a running bot holds it) and checks
         conn = sqlite3.connect(journal_path, isolation_level=None)
@@ -233,6 +236,8 @@ def archive(journal_path: Path, before: date) -> Archived:
             _write_archive(conn, ids, target)
             faults.reached("archive_copied")
             _remove(conn, ids, target)
+            if vacuum:
+                conn.execute("VACUUM")
         finally:
             conn.close()
     return Archived(target, len(ids), first, last)
