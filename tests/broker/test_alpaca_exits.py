@@ -17,7 +17,18 @@ from tradebot.broker.base import OrderStatus
 from tradebot.config.model import Mode
 from tradebot.core.events import OrderAccepted, OrderCanceled, OrderEvent, OrderFilled
 from tradebot.core.ids import exit_id
-from tradebot.core.orders import IntentRole, OrderClass, OrderIntent, OrderType, TimeInForce
+from tradebot.core.orders import (
+    Bracket,
+    IntentRole,
+    Limit,
+    Oco,
+    OrderClass,
+    OrderIntent,
+    OrderPrice,
+    Oto,
+    TimeInForce,
+    TrailingStop,
+)
 from tradebot.core.signal import Side
 from tradebot.exceptions import OrderRejected
 from tradebot.simulators.alpaca.faults import Fault, FillScript
@@ -40,22 +51,23 @@ def bracket(
     qty: str = "10",
 ) -> OrderIntent:
     entry = make_intent(ENTRY, qty=qty, limit=limit, tif=TimeInForce.GTC)
-    return replace(
-        entry,
-        order_class=order_class,
-        take_profit_price=None if tp is None else Decimal(tp),
-        stop_loss_price=None if sl is None else Decimal(sl),
-    )
+    take = None if tp is None else Decimal(tp)
+    stop = None if sl is None else Decimal(sl)
+    if order_class is OrderClass.BRACKET:
+        assert take is not None and stop is not None
+        return replace(entry, attached=Bracket(take, stop))
+    assert order_class is OrderClass.OTO
+    return replace(entry, attached=Oto(take, stop))
 
 
-def exit_order(cid: str, order_type: OrderType, qty: str = "10", **fields: object) -> OrderIntent:
+def exit_order(cid: str, price: OrderPrice, qty: str = "10", **fields: object) -> OrderIntent:
     return OrderIntent(
         client_order_id=cid,
         algo_id=1,
         symbol="AAPL",
         side=Side.SELL,
         qty=Decimal(qty),
-        order_type=order_type,
+        price=price,
         time_in_force=TimeInForce.GTC,
         role=IntentRole.EXIT,
         leg_ids=(),
@@ -166,7 +178,7 @@ async def test_a_trailing_stop_ratchets_up_then_fires(
     await broker.submit(make_intent(ENTRY, qty="10"))
     await wait_until(lambda: server.account.positions.get("AAPL") is not None)
     ts = exit_id(ENTRY, "ts")
-    await broker.submit(exit_order(ts, OrderType.TRAILING_STOP, trail_pct=Decimal(5)))
+    await broker.submit(exit_order(ts, TrailingStop(Decimal(5))))
     (placed,) = server.orders(ts)
     assert (placed["hwm"], placed["stop_price"], placed["trail_percent"]) == ("100", "95", "5")
     prices(server, "104", "110", "106", "104.4")
@@ -187,12 +199,7 @@ async def test_an_oco_after_the_fill_stops_out_and_cancels_its_take_profit(
     await broker.submit(make_intent(ENTRY, qty="10"))
     await wait_until(lambda: server.account.positions.get("AAPL") is not None)
     oco = exit_order(
-        TP,
-        OrderType.LIMIT,
-        limit_price=Decimal(105),
-        order_class=OrderClass.OCO,
-        take_profit_price=Decimal(105),
-        stop_loss_price=Decimal(95),
+        TP, Limit(Decimal(105)), attached=Oco(take_profit=Decimal(105), stop_loss=Decimal(95))
     )
     snap = await broker.submit(oco)
     assert snap.client_order_id == TP

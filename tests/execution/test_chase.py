@@ -4,6 +4,7 @@ broker-confirmed unfilled quantity, whatever order fills, cancels and lookups ar
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -17,8 +18,12 @@ from tradebot.execution.chase import Chase, Phase, Why
 LIMIT_ID = "tb16-AAPL-o-0123456789abcdef"
 
 
+#: the config's defaults (``chase_after``, ``chase_pct``): the chase has none of its own
+TERMS: dict[str, Any] = {"chase_after": 60.0, "chase_pct": Decimal("0.33")}
+
+
 def chase(side: Side = Side.BUY, planned: str = "10", **kw: object) -> Chase:
-    base = Chase(LIMIT_ID, side, Decimal(planned), Decimal("100.00"), chase_after=60.0, **kw)  # type: ignore[arg-type]
+    base = Chase(LIMIT_ID, side, Decimal(planned), Decimal("100.00"), **(TERMS | kw))
     return base.market_opened(1000.0)
 
 
@@ -73,7 +78,7 @@ def test_the_price_chases_when_it_moves_more_than_chase_pct_past_the_limit(
 
 
 def test_nothing_runs_while_the_market_cannot_fill() -> None:
-    closed = Chase(LIMIT_ID, Side.BUY, Decimal(10), Decimal(100), chase_after=60.0)
+    closed = Chase(LIMIT_ID, Side.BUY, Decimal(10), Decimal(100), **TERMS)
     assert closed.decide(10**9, Decimal(1000))[1].kind == "wait"
     opened = closed.market_opened(5000.0)
     assert opened.market_opened(9000.0).started == 5000.0  # the timer starts once
@@ -118,7 +123,7 @@ def test_the_leg_total_is_never_more_than_planned(
     """A model broker: fills arrive at any moment, including after the cancel was asked and
     before it is confirmed; updates may be stale. The chase must send at most one remainder,
     only after the limit is final, of exactly planned minus what the broker filled."""
-    state = Chase(LIMIT_ID, Side.BUY, Decimal(planned), Decimal(100), chase_after=60.0)
+    state = Chase(LIMIT_ID, Side.BUY, Decimal(planned), Decimal(100), **TERMS)
     state = state.market_opened(0.0)
     filled, final, cancel_asked, now = 0, False, False, 0.0
     sent: list[Decimal] = []
