@@ -89,7 +89,7 @@ class ChaseTerms:
 
 
 def _positive(what: str, value: Decimal) -> None:
-    if not value > 0:  # also refuses NaN
+    if not (value.is_finite() and value > 0):
         raise ValueError(f"{what} must be > 0, got {value}")
 
 
@@ -141,7 +141,7 @@ class TrailingStop:
 
     def __post_init__(self) -> None:
         # Alpaca: trail_percent is a percentage of the high-water mark, so under 100
-        if not Decimal(0) < self.trail_pct < Decimal(100):
+        if not (self.trail_pct.is_finite() and Decimal(0) < self.trail_pct < Decimal(100)):
             raise ValueError(f"a trailing stop's percent must be in (0, 100), got {self.trail_pct}")
 
 
