@@ -2,6 +2,43 @@
 
 An :class:`OrderIntent` is the ``SubmitOrder`` command: immutable, with a deterministic client
 order id, made durable in the journal before it leaves the process.
+
+Its shape is two sum types, each kind a frozen dataclass that refuses in its own constructor
+what it cannot be (a limit always has a positive price, an oto exactly one exit):
+
+* ``price`` (:data:`OrderPrice`), how it trades: :class:`Market`, :class:`Limit` (with its
+  :class:`ChaseTerms` when chased), :class:`Stop`, :class:`TrailingStop`;
+* ``attached`` (:data:`Attached` or None), the exit legs that travel with it: :class:`Bracket`,
+  :class:`Oto` (on an entry), :class:`Oco` (an exit that is its take-profit limit).
+
+The intent itself checks only what joins them (a bracket/oto entry is a market or limit order,
+an oco is its own take-profit limit), a positive quantity, and that only an exit has a parent.
+
+**Adding an order kind.** Every place that reads a shape matches on it with
+``typing.assert_never`` in the default branch, so mypy (strict, in ``scripts/check``) names each
+place a new kind has not handled. Today's list:
+
+* here: the class (its ``order_type``: a member of :class:`OrderType`; an attached kind's
+  ``order_class``: a member of :class:`OrderClass`), its place in :data:`OrderPrice` or
+  :data:`Attached`, :func:`_shape_refusal` (what may travel together) and
+  :func:`shape_prices` (the flat names its prices have in the journal and the plan's JSON);
+* ``core/exits.py``: :func:`~tradebot.core.exits.bracket_refusal` (can such an entry carry a
+  bracket) and ``_placed_at`` (an exit's reference price); an attached kind is built in
+  ``with_exits``/``after_fill_exits``;
+* ``journal/records.py``: ``_price_from`` / ``_attached_from`` (read back from the journal's
+  flat format, keyed by ``order_type`` / ``order_class``; the format itself does not change);
+* ``journal/review.py``: ``live_exits`` (how a live exit's level reads);
+* ``broker/alpaca/orders.py``: ``on_tick`` (its prices on Alpaca's tick, the one rounding of a
+  request) and ``prepare``'s checks of Alpaca's limits;
+* ``broker/alpaca/sdk.py``: ``order_request`` (the alpaca-py request);
+* ``broker/sim.py``: ``_accept`` (a price kind's trigger) and ``_add_legs`` (an attached kind's
+  legs), and the fill and trigger rules of the simulated market;
+* where the local Alpaca server (``simulators/alpaca``) does not accept it yet, there too, so
+  the adapter can be tested against it;
+* an entry kind the planner may choose: the config's ``order_type`` choices
+  (``ENTRY_ORDER_TYPES``) and ``core/order_writer.py`` ``_intent``;
+* tests: ``tests/core/test_order_shape.py`` (what it refuses) and
+  ``tests/journal/test_intent_rows.py`` (a row of it reads back and writes identically).
 """
 
 from __future__ import annotations
