@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.core.helpers import make_config
 from tradebot.broker.base import OrderStatus
 from tradebot.core.ids import MAX_CLIENT_ORDER_ID, remainder_id
 from tradebot.core.signal import Side
@@ -154,3 +155,24 @@ def test_the_leg_total_is_never_more_than_planned(
     assert filled + sum(sent, Decimal(0)) <= planned
     if cancel_asked:  # chased: the leg ends with exactly what was planned
         assert filled + sum(sent, Decimal(0)) == planned
+
+
+@pytest.mark.parametrize(("after", "pct"), [("0.001", "0"), ("86400", "10")])
+def test_every_chase_the_config_accepts_is_followed(after: str, pct: str) -> None:
+    """The config is the one range of ``chase_after`` and ``chase_pct`` (the chase has none of
+    its own): at the edges it accepts, the chase runs its timer and its price trigger."""
+    algo = make_config(
+        {16: {"order_type": "limit_then_market", "chase_after": after, "chase_pct": pct}}
+    ).algorithms[16]
+    state = Chase(
+        LIMIT_ID,
+        Side.BUY,
+        Decimal(10),
+        Decimal(100),
+        chase_after=algo.chase_after,
+        chase_pct=algo.chase_pct,
+    ).market_opened(0.0)
+    assert state.decide(0.0, Decimal(100))[1].kind == "wait"
+    assert state.decide(algo.chase_after, None)[1].why is Why.TIMER
+    past = Decimal(100) * (1 + algo.chase_pct / 100) + Decimal("0.01")
+    assert state.decide(0.0, past)[1].why is Why.PRICE
