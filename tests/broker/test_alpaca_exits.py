@@ -26,6 +26,7 @@ from tradebot.core.orders import (
     OrderIntent,
     OrderPrice,
     Oto,
+    Stop,
     TimeInForce,
     TrailingStop,
 )
@@ -169,6 +170,19 @@ async def test_a_stop_the_price_gaps_through_fills_below_its_stop(
     (fill,) = [e for e in of(events, SL) if isinstance(e, OrderFilled)]
     assert (fill.side, fill.qty, fill.price) == (Side.SELL, Decimal(10), Decimal(93))
     assert [type(e) for e in of(events, TP)] == [OrderCanceled]
+
+
+async def test_exits_after_the_fill_go_as_a_stop_and_a_limit_on_the_tick(
+    server: AlpacaServer, broker: AlpacaBroker
+) -> None:
+    await broker.submit(make_intent(ENTRY, qty="10"))
+    await wait_until(lambda: server.account.positions.get("AAPL") is not None)
+    await broker.submit(exit_order(SL, Stop(Decimal("95.001")), qty="5"))
+    await broker.submit(exit_order(TP, Limit(Decimal("105.009")), qty="5"))
+    (stop,), (take,) = server.orders(SL), server.orders(TP)
+    # a sell's stop rounds up and its take-profit down: toward the entry, never further
+    assert (stop["type"], stop["stop_price"], stop["limit_price"]) == ("stop", "95.01", None)
+    assert (take["type"], take["limit_price"], take["order_class"]) == ("limit", "105", "simple")
 
 
 async def test_a_trailing_stop_ratchets_up_then_fires(
