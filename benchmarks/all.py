@@ -6,7 +6,7 @@ Each benchmark runs as its own process, one after the other (run it on a quiet m
 figures are only as steady as the machine), its output shown as it comes. Every figure a
 benchmark reports through ``benchmarks/targets.py`` is collected; the table (figure, target,
 measured, PASS or MISS) goes to ``--out`` with the date and the machine (CPU model, cores,
-memory, Python), and the README quotes it.
+memory, Python), and docs/operations.md quotes it.
 
 ``--quick`` runs each benchmark at a small size: a smoke test that they all still run and the
 table is written (CI runs it); its figures mean nothing. A benchmark that fails is a row saying

@@ -6,10 +6,10 @@ calls ``TradingClient.submit_order`` (benchmarks/e2e_minimal_bot.py). Timestamps
 this process (monotonic clock) when the frame is pushed and when the server reads the order.
 
 A third bot is the minimal one plus one reference-price request per signal and one fsynced SQLite
-commit per leg before the order leaves (``--durable``): the least a safe bot must do (DESIGN.md:
-a signal's price is checked against the broker's market data, and each intent is durable before
-it leaves the process). Its ratio to the minimal bot is the floor those rules set on this
-machine, whatever the rest of the code does.
+commit per leg before the order leaves (``--durable``): the least a safe bot must do
+(docs/design.md: a signal's price is checked against the broker's market data, and each intent is
+durable before it leaves the process). Its ratio to the minimal bot is the floor those rules set on
+this machine, whatever the rest of the code does.
 
 Each signal opens or closes one share of one of ten symbols, alternately, so symbols repeat (as
 they do in real feeds) and every signal makes exactly one order. Signals are 50 ms apart: on this

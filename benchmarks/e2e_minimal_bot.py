@@ -5,7 +5,7 @@ Log in, join one AlphaHub channel, and for each ``new_signals`` frame parse it a
 
 With ``--durable PATH`` the bot does the least a *safe* bot must do: for each signal it asks
 the market-data API for its symbols' prices in one snapshot request (a signal's price is never
-trusted: DESIGN.md), and each leg is written to a SQLite file and committed the way tradebot's
+trusted: docs/design.md), and each leg is written to a SQLite file and committed the way tradebot's
 journal commits (WAL, ``synchronous=FULL``: one fsync) before its order leaves. The difference
 from the plain baseline is what those two rules cost on this machine.
 

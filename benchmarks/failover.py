@@ -187,7 +187,7 @@ async def main() -> None:
     print(summary("kill -9 -> new leader's order", killed, 1, "s "))
     print(summary("signal -> submit, SQLite", lite, 1000, "ms"))
     print(summary("signal -> submit, PostgreSQL", server, 1000, "ms"))
-    # README: a standby takes over within failover_timeout
+    # docs/operations.md: a standby takes over within failover_timeout
     check("failover kill -9 -> new leader's order, max", max(killed), "<=", args.timeout, "s")
     note("signal -> submit, SQLite, median", statistics.median(lite) * 1000, "ms")
     note("signal -> submit, PostgreSQL, median", statistics.median(server) * 1000, "ms")

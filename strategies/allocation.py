@@ -4,8 +4,8 @@ With ``pct: 30`` and ``max_positions: 3`` every open leg gets 10% of equity. An 
 already holds ``max_positions`` symbols (after the signal's closes) gets nothing for a further
 open: the leg is skipped rather than letting the algorithm outgrow its allocation.
 
-A leg with a ``weight`` (ALPHAHUB.md §5: the fraction of the algorithm's funds for that open,
-as AlphaHub's own trader honours it) gets that fraction of the allocation instead of the even
+A leg with a ``weight`` (docs/alphahub.md#signals: the fraction of the algorithm's funds for that
+open, as AlphaHub's own trader honours it) gets that fraction of the allocation instead of the even
 split: ``weight: 0.5`` with ``pct: 30`` is 15% of equity. The parser has already checked that
 the weight is in (0, 1] and that a signal's weights add up to at most 1.
 """

@@ -1,4 +1,4 @@
-"""Shared test helpers. Fixture files are copies of ../shared/fixtures, so the repo stands alone."""
+"""Shared test helpers. Fixture files live in tests/fixtures: the repo stands alone."""
 
 from __future__ import annotations
 

@@ -43,11 +43,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.broker.tracker import OrderTracker
 from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
 from tradebot.core.events import OrderEvent
 from tradebot.core.market import MarketPrices
+from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
 from tradebot.core.orders import OrderIntent
 from tradebot.core.signal import Side
 from tradebot.exceptions import OrderOutcomeUnknown

@@ -1,5 +1,5 @@
-"""`benchmarks/all.py --quick` still runs every benchmark and writes the table the README quotes.
-Nothing about speed is asserted: a MISS is a measurement, not a failure; a benchmark that no
+"""`benchmarks/all.py --quick` still runs every benchmark and writes the table docs/operations.md
+quotes. Nothing about speed is asserted: a MISS is a measurement, not a failure; a benchmark that no
 longer runs is."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""`benchmarks/execution.py` still runs end to end (a small run): the README quotes its figures,
-and a change to the server or the adapter must not leave it broken unnoticed. Its figures are
-not asserted beyond what a run must always show (every leg decided, market legs all filled)."""
+"""`benchmarks/execution.py` still runs end to end (a small run): docs/operations.md quotes its
+figures, and a change to the server or the adapter must not leave it broken unnoticed. Its figures
+are not asserted beyond what a run must always show (every leg decided, market legs all filled)."""
 
 from __future__ import annotations
 

@@ -7,6 +7,8 @@ as a core that quietly depends on the config file's shape.
 - ``tradebot.core`` (the planner and its values) imports only itself and the exception tree,
   even lazily or for type checking: the config depends on the core, never the reverse.
 - ``strategies`` (sizing rules a user may add to) imports only the core and itself.
+- ``tradebot.journal`` imports nothing of ``tradebot.broker``, even lazily or for type checking:
+  what it records of a broker's answer (``OrderSnapshot``, ``OrderStatus``) are core values.
 - At import time (module level, outside ``if TYPE_CHECKING``), no module and no package imports
   itself in a circle. A lazy import inside a function is allowed to point back (``tradebot demo``
   runs the CLI it is part of); a top-level one is not.
@@ -135,6 +137,17 @@ def test_a_layer_imports_only_what_it_may(layer: str, allowed: tuple[str, ...]) 
         f"{i.module} imports {i.target}"
         for i in ALL
         if package_of(i.module) == layer and package_of(i.target) not in allowed
+    )
+    assert bad == []
+
+
+def test_the_journal_does_not_import_the_broker() -> None:
+    """The journal stores what a broker answered, as core values; a broker import would tie the
+    record of every order to the code that talks to one broker (issue 23)."""
+    bad = sorted(
+        f"{i.module} imports {i.target}"
+        for i in ALL
+        if package_of(i.module) == "tradebot.journal" and package_of(i.target) == "tradebot.broker"
     )
     assert bad == []
 

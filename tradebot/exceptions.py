@@ -80,8 +80,9 @@ class InvalidFrame(BadInput):
 
 
 class HistoryUnavailable(BadInput):
-    """AlphaHub's signal history is missing or answers in a form we do not know (ALPHAHUB.md
-    §7). ``status`` is the HTTP status when there was one (401/403: the token may be stale)."""
+    """AlphaHub's signal history is missing or answers in a form we do not know
+    (docs/alphahub.md#signal-history). ``status`` is the HTTP status when there was one
+    (401/403: the token may be stale)."""
 
     def __init__(self, reason: str, *, status: int | None = None) -> None:
         super().__init__(reason)

@@ -1,4 +1,5 @@
-"""The signal-history client (ALPHAHUB.md §7) against the simulator on 127.0.0.1."""
+"""The signal-history client (docs/alphahub.md#signal-history) against the simulator on
+127.0.0.1."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Session renewal (ALPHAHUB.md §7): the password is sent once per run; a refused renewal falls
-back to a login; neither token reaches a log or a repr."""
+"""Session renewal (docs/alphahub.md#session-renewal): the password is sent once per run; a refused
+renewal falls back to a login; neither token reaches a log or a repr."""
 
 from __future__ import annotations
 

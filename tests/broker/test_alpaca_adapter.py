@@ -10,9 +10,9 @@ import pytest
 from pydantic import SecretStr
 
 from tradebot.broker.alpaca import AlpacaBroker
-from tradebot.broker.base import OrderStatus
 from tradebot.config.model import Mode
 from tradebot.core.events import OrderAccepted, OrderCanceled, OrderFilled
+from tradebot.core.order_snapshot import OrderStatus
 from tradebot.core.orders import TimeInForce
 from tradebot.core.signal import Side
 from tradebot.exceptions import AuthenticationError, OrderRejected, TradebotError

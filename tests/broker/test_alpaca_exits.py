@@ -13,10 +13,10 @@ import pytest
 from pydantic import SecretStr
 
 from tradebot.broker.alpaca import AlpacaBroker
-from tradebot.broker.base import OrderStatus
 from tradebot.config.model import Mode
 from tradebot.core.events import OrderAccepted, OrderCanceled, OrderEvent, OrderFilled
 from tradebot.core.ids import exit_id
+from tradebot.core.order_snapshot import OrderStatus
 from tradebot.core.orders import (
     Bracket,
     IntentRole,

@@ -11,8 +11,8 @@ from decimal import Decimal
 import pytest
 
 from tradebot.broker.alpaca import AlpacaBroker
-from tradebot.broker.base import OrderStatus
 from tradebot.core.events import OrderAccepted, OrderFilled
+from tradebot.core.order_snapshot import OrderStatus
 from tradebot.exceptions import BrokerUnavailable, OrderOutcomeUnknown, RateLimited
 from tradebot.simulators.alpaca.faults import Fault, FaultKind, FillScript
 from tradebot.simulators.alpaca.server import AlpacaServer

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tradebot.broker.alpaca.convert import order_snapshot
-from tradebot.broker.base import OrderStatus
+from tradebot.core.order_snapshot import OrderStatus
 from tradebot.exceptions import BrokerError
 
 PARENT = "tb1-AAPL-o-00000000000000e1"

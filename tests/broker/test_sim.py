@@ -7,10 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from tradebot.broker.base import Broker, OrderStatus
+from tradebot.broker.base import Broker
 from tradebot.broker.sim import SimBroker
 from tradebot.config.model import SimBrokerConfig
 from tradebot.core.events import OrderAccepted, OrderCanceled, OrderEvent, OrderFilled
+from tradebot.core.order_snapshot import OrderStatus
 from tradebot.core.signal import Side
 from tradebot.exceptions import OrderRejected
 

@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from tradebot.broker.alpaca import AlpacaBroker
-from tradebot.broker.base import OrderStatus
 from tradebot.core.events import OrderAccepted, OrderFilled
+from tradebot.core.order_snapshot import OrderStatus
 from tradebot.core.signal import Side
 from tradebot.simulators.alpaca.faults import FillScript
 from tradebot.simulators.alpaca.prices import PricePoint, parse_price_path

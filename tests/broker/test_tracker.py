@@ -7,9 +7,9 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.broker.tracker import OrderTracker
 from tradebot.core.events import OrderAccepted, OrderCanceled, OrderFilled, OrderRejectedEvent
+from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
 from tradebot.core.signal import Side
 
 from .conftest import T0

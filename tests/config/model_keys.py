@@ -69,6 +69,14 @@ def leaf_keys() -> list[Key]:
     return list(_walk(Config, ()))
 
 
+def section_models() -> set[type[BaseModel]]:
+    """Every model the walk of :func:`leaf_keys` descends into, ``Config`` included."""
+    walked: set[type[BaseModel]] = set()
+    for _ in _walk(Config, (), walked=walked):
+        pass
+    return walked
+
+
 def is_number(tp: Any) -> bool:
     return tp in (int, float, Decimal)
 
@@ -79,8 +87,13 @@ def is_choice(tp: Any) -> bool:
 
 
 def _walk(
-    model: type[BaseModel], path: tuple[str | int, ...], lists: frozenset[int] = frozenset()
+    model: type[BaseModel],
+    path: tuple[str | int, ...],
+    lists: frozenset[int] = frozenset(),
+    walked: set[type[BaseModel]] | None = None,
 ) -> Iterator[Key]:
+    if walked is not None:
+        walked.add(model)
     for name, field in model.model_fields.items():
         here = (*path, name)
         if model is AlgorithmConfig and name == "params":
@@ -89,22 +102,27 @@ def _walk(
                 for key in _walk(params, here, lists):
                     yield Key(key.path, key.type, strategy, key.list_at)
             continue
-        yield from _leaves(field.annotation, here, lists)
+        yield from _leaves(field.annotation, here, lists, walked)
 
 
-def _leaves(tp: Any, path: tuple[str | int, ...], lists: frozenset[int]) -> Iterator[Key]:
+def _leaves(
+    tp: Any,
+    path: tuple[str | int, ...],
+    lists: frozenset[int],
+    walked: set[type[BaseModel]] | None = None,
+) -> Iterator[Key]:
     if tp is AlgorithmId:
         return  # written as ids, not numbers: tests/config/test_algo_ids.py
     tp = _plain(tp)
     origin = get_origin(tp)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
-        yield from _walk(tp, path, lists)
+        yield from _walk(tp, path, lists, walked)
     elif origin is dict:
         key_type, value_type = get_args(tp)
         key = ALGO_ID if key_type is AlgorithmId else SYMBOL
-        yield from _leaves(value_type, (*path, key), lists)
+        yield from _leaves(value_type, (*path, key), lists, walked)
     elif origin in (tuple, list):
-        yield from _leaves(get_args(tp)[0], (*path, 0), lists | {len(path)})
+        yield from _leaves(get_args(tp)[0], (*path, 0), lists | {len(path)}, walked)
     else:
         yield Key(path, tp, list_at=lists)
 

@@ -7,6 +7,7 @@ key added tomorrow is tested here without being listed.
 
 from __future__ import annotations
 
+import importlib
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -14,9 +15,11 @@ from pathlib import Path
 import pytest
 from pydantic import Field
 
+import tradebot.config
 from tests.config.helpers import error_text, load
-from tests.config.model_keys import Key, is_number, leaf_keys
+from tests.config.model_keys import Key, is_number, leaf_keys, section_models
 from tradebot.config.errors import FINITE_HINT
+from tradebot.config.frozen import Frozen
 from tradebot.config.model import Config
 from tradebot.core.signal import Leg
 from tradebot.core.sizing import Sizing, SizingContext, SizingStrategy, StrategyParams
@@ -67,6 +70,7 @@ def test_the_walk_finds_the_number_keys_of_every_section() -> None:
         "broker.alpaca.timeout",
         "broker.sim.prices.AAPL",
         "journal.recovery_max_age",
+        "dashboard.port",
         "risk.max_order_notional",
         "algorithms.14.chase_after",
         "algorithms.14.risk.max_signal_age",
@@ -75,6 +79,19 @@ def test_the_walk_finds_the_number_keys_of_every_section() -> None:
         "algorithms.14.params.max_positions (allocation)",
     ):
         assert expected in found
+
+
+def test_the_walk_reaches_every_section_of_the_config_package() -> None:
+    """A section is a module of its own (``tradebot/config/*_section.py``): each is walked."""
+    package = Path(tradebot.config.__file__).parent
+    defined = {
+        cls
+        for path in sorted(package.glob("*.py"))
+        for cls in vars(importlib.import_module(f"tradebot.config.{path.stem}")).values()
+        if isinstance(cls, type) and issubclass(cls, Frozen) and cls is not Frozen
+    }
+    assert len(defined) >= 12
+    assert defined - section_models() == set()
 
 
 #: (key, raw value); text is no integer anyway ("should be a valid integer"): ints get YAML's only

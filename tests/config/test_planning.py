@@ -49,12 +49,12 @@ def test_an_algorithm_gets_the_account_limits_tightened_by_its_own() -> None:
     )
 
 
-def test_the_account_tag_and_the_recovery_bound_come_from_their_sections() -> None:
+def test_the_account_id_and_the_recovery_bound_come_from_their_sections() -> None:
     config = Config.model_validate(
         {"broker": {"account_id": "ACME"}, "journal": {"recovery_max_age": 42}}
     )
     rules = config.planning
-    assert (rules.account_tag, rules.recovery_max_age, dict(rules.algorithms)) == ("ACME", 42, {})
+    assert (rules.account_id, rules.recovery_max_age, dict(rules.algorithms)) == ("ACME", 42, {})
 
 
 def test_a_live_edit_copy_plans_by_the_edited_sections() -> None:

@@ -7,12 +7,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tradebot.config.model import Config
+from tradebot.config.model import Config, RiskConfig
+from tradebot.config.planning import risk_limits
 from tradebot.core.account import AccountSnapshot
 from tradebot.core.book import PositionBook
 from tradebot.core.market import MarketPrices
 from tradebot.core.orders import Plan, SkipReason
 from tradebot.core.planner import DayState, plan
+from tradebot.core.rules import RiskLimits
 from tradebot.core.signal import Signal, parse_signal
 
 D = Decimal
@@ -34,6 +36,12 @@ def make_config(
         for algo_id, settings in algos.items()
     }
     return Config.model_validate({"algorithms": entries, "risk": risk or {}})
+
+
+def limits(**keys: Any) -> RiskLimits:
+    """The core's limits for these ``risk:`` keys, every other key at the config's default (for
+    an algorithm's ``risk``: none). The core's values carry no defaults of their own."""
+    return risk_limits(RiskConfig.model_validate(keys))
 
 
 def make_signal(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -70,6 +71,10 @@ VARIANTS: dict[str, Variant] = {
 
 
 def _benchmark() -> ModuleType:
+    # the benchmark is a script: it imports its neighbours (``targets``) from its own folder
+    folder = str(ROOT / "benchmarks")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
     spec = importlib.util.spec_from_file_location("plan_benchmark", ROOT / "benchmarks" / "plan.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -1,4 +1,4 @@
-"""The planner's rules, one by one (DESIGN.md "Domain rules"; tradebot/core/planner.py)."""
+"""The planner's rules, one by one (docs/design.md; tradebot/core/planner.py)."""
 
 from __future__ import annotations
 

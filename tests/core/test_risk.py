@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.core.helpers import limits
 from tradebot.core.orders import SkipReason
 from tradebot.core.risk import (
     DayState,
@@ -13,11 +14,10 @@ from tradebot.core.risk import (
     symbol_blocked,
     symbol_room,
 )
-from tradebot.core.rules import RiskLimits
 from tradebot.core.signal import Side
 
 D = Decimal
-NONE = RiskLimits()
+NONE = limits()
 
 
 @pytest.mark.parametrize(
@@ -63,12 +63,12 @@ def test_symbol_room(net: str, side: Side, limit: str, room: str) -> None:
 
 def test_orders_left_takes_the_stricter_of_algorithm_and_account() -> None:
     day = DayState(orders_today={16: 2, 14: 7})
-    algo, account = RiskLimits(max_orders_per_day=5), RiskLimits(max_orders_per_day=12)
+    algo, account = limits(max_orders_per_day=5), limits(max_orders_per_day=12)
     assert orders_left(day, 16, account, algo) == (
         3,
         "algorithm 16 sent 2 of its 5 orders today",
     )
-    assert orders_left(day, 16, RiskLimits(max_orders_per_day=10), algo) == (
+    assert orders_left(day, 16, limits(max_orders_per_day=10), algo) == (
         1,
         "the account sent 9 of its 10 orders today",
     )
@@ -80,7 +80,7 @@ def test_opens_blocked() -> None:
     assert opens_blocked(DayState(), 16, NONE, NONE) is None
     reason, _ = opens_blocked(DayState(reduce_only=True), 16, NONE, NONE)  # type: ignore[misc]
     assert reason is SkipReason.KILL_SWITCH
-    loss = RiskLimits(max_daily_loss=D(100))
+    loss = limits(max_daily_loss=D(100))
     day = DayState(realised_pnl={16: D(-99)})
     assert opens_blocked(day, 16, NONE, loss) is None
     day = DayState(realised_pnl={16: D(-100)})
@@ -91,7 +91,7 @@ def test_opens_blocked() -> None:
 
 
 def test_symbol_lists() -> None:
-    risk = RiskLimits(allow_symbols=("A", "B"), deny_symbols=("B",))
+    risk = limits(allow_symbols=("A", "B"), deny_symbols=("B",))
     assert symbol_blocked(risk, "A") is None
     assert symbol_blocked(risk, "B") == "B is in deny_symbols"
     assert symbol_blocked(risk, "C") == "C is not in allow_symbols"

@@ -286,7 +286,7 @@ class CrashPath:
     processes: int = 1
     backends: tuple[str, ...] = ("sqlite", "postgres")
     stream: bool = False  # the event stream's steps are cells of this path (see STREAM_STEPS)
-    what: str = ""  # one line for the README's table
+    what: str = ""  # one line for docs/journal.md's crash matrix
 
 
 HEADINGS = {

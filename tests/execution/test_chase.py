@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.core.helpers import make_config
-from tradebot.broker.base import OrderStatus
 from tradebot.core.ids import MAX_CLIENT_ORDER_ID, remainder_id
+from tradebot.core.order_snapshot import OrderStatus
 from tradebot.core.signal import Side
 from tradebot.execution.chase import Chase, Phase, Why
 
@@ -56,7 +56,6 @@ def test_the_timer_chases_then_exactly_the_unfilled_quantity_goes_at_market() ->
     assert (action.kind, action.qty) == ("send_remainder", Decimal(7))
     # asked again (a restart before the answer): the same remainder, never a second one
     assert state.decide(1063.0, None)[1].qty == Decimal(7)
-    assert state.remainder_sent().decide(1064.0, None)[1].kind == "done"
 
 
 @pytest.mark.parametrize(
@@ -147,11 +146,8 @@ def test_the_leg_total_is_never_more_than_planned(
             cancel_asked = True
         elif action.kind == "send_remainder":
             assert final, "a remainder before the limit was confirmed final"
-            if not sent:
-                sent.append(action.qty)
-            assert action.qty == sent[0]
-            state = state.remainder_sent()
-    assert len(sent) <= 1
+            sent.append(action.qty)
+            break  # the chaser sends it and forgets the chase (execution/chaser.py)
     assert filled + sum(sent, Decimal(0)) <= planned
     if cancel_asked:  # chased: the leg ends with exactly what was planned
         assert filled + sum(sent, Decimal(0)) == planned

@@ -17,10 +17,10 @@ import pytest
 
 from tests.core.helpers import ACCOUNT, make_config, make_signal, run
 from tests.scripted_broker import T0, ScriptedBroker
-from tradebot.broker.base import OrderStatus
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderCanceled, OrderFilled
 from tradebot.core.ids import exit_id
+from tradebot.core.order_snapshot import OrderStatus
 from tradebot.core.orders import (
     IntentRole,
     Limit,

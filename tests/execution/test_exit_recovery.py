@@ -13,11 +13,11 @@ import pytest
 
 from tests.core.helpers import ACCOUNT, make_config, make_signal, run
 from tests.scripted_broker import FILL, T0, ScriptedBroker
-from tradebot.broker.base import OrderStatus
 from tradebot.broker.sim import SimBroker
 from tradebot.config.model import SimBrokerConfig
 from tradebot.core.book import PositionBook
 from tradebot.core.exits import after_fill_exits
+from tradebot.core.order_snapshot import OrderStatus
 from tradebot.core.orders import OrderIntent, Plan
 from tradebot.execution import Executor
 from tradebot.execution.recovery import recover

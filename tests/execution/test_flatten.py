@@ -17,8 +17,8 @@ import pytest
 
 from tests.execution.fixed_planner import make_signal, simple_plan
 from tests.scripted_broker import ACCEPT, FILL, ScriptedBroker
-from tradebot.broker.base import OrderStatus
 from tradebot.core.book import PositionBook
+from tradebot.core.order_snapshot import OrderStatus
 from tradebot.core.orders import IntentRole, OrderIntent
 from tradebot.execution import Executor
 from tradebot.execution.recovery import settle

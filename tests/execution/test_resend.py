@@ -10,8 +10,8 @@ import pytest
 
 from tests.execution.fixed_planner import make_signal, simple_plan
 from tests.scripted_broker import T0
-from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.core.book import PositionBook
+from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
 from tradebot.core.orders import Plan
 from tradebot.core.signal import Side
 from tradebot.exceptions import ResendRefused

@@ -1,5 +1,5 @@
 """`benchmarks/journal.py` still runs end to end (a small run) and prints the report's figures
-next to their targets: the README quotes them. Nothing about speed is asserted."""
+next to their targets: docs/operations.md quotes them. Nothing about speed is asserted."""
 
 from __future__ import annotations
 

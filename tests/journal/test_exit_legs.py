@@ -13,7 +13,7 @@ import pytest
 
 from tests.core.helpers import ACCOUNT, make_config, make_signal, run
 from tests.scripted_broker import T0
-from tradebot.broker.base import OrderSnapshot, OrderStatus
+from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
 from tradebot.core.orders import OrderClass
 from tradebot.core.signal import Side
 from tradebot.exceptions import ResendRefused

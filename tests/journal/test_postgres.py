@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from tests.execution.fixed_planner import intent_for, make_signal
 from tests.journal.generate import generate
 from tests.pgserver import PASSWORD, PgServer
-from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.cli.main import cli, main
+from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
 from tradebot.core.orders import IntentRole, Plan
 from tradebot.core.signal import Side
 from tradebot.exceptions import JournalError, NotLeader

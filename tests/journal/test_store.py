@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from tests.execution.fixed_planner import intent_for, make_signal
-from tradebot.broker.base import OrderSnapshot, OrderStatus
+from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
 from tradebot.core.orders import IntentRole, Plan, SkippedLeg, SkipReason
 from tradebot.core.signal import Side
 from tradebot.exceptions import JournalCorrupt, JournalError

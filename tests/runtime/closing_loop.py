@@ -15,7 +15,7 @@ from tradebot.journal import SqliteJournal
 from tradebot.runtime.close_cancel import CloseCanceler
 from tradebot.runtime.context import PlanningContext
 from tradebot.runtime.observer import BotEvent
-from tradebot.runtime.records import RecordWriter
+from tradebot.runtime.record_writer import RecordWriter
 from tradebot.runtime.signals import SignalLoop
 
 

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from tests.core.helpers import make_config, make_signal
 from tests.runtime.closing_loop import closing_loop
 from tests.scripted_broker import FILL, T0, ScriptedBroker
-from tradebot.broker.base import OrderStatus
 from tradebot.core.book import PositionBook
 from tradebot.core.exits import after_fill_exits
+from tradebot.core.order_snapshot import OrderStatus
 from tradebot.core.orders import IntentRole, OrderIntent, Plan, SkipReason
 from tradebot.core.risk import DayState
 from tradebot.execution import Executor

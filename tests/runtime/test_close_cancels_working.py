@@ -16,9 +16,9 @@ import pytest
 from tests.core.helpers import make_config, make_signal
 from tests.runtime.closing_loop import closing_loop
 from tests.scripted_broker import T0, ScriptedBroker
-from tradebot.broker.base import OrderStatus
 from tradebot.config.model import Config
 from tradebot.core.book import PositionBook
+from tradebot.core.order_snapshot import OrderStatus
 from tradebot.core.orders import IntentRole, OrderIntent
 from tradebot.core.risk import DayState
 from tradebot.core.signal import Signal

@@ -53,8 +53,8 @@ async def test_a_daily_loss_limit_added_by_a_live_edit_binds_at_once(tmp_path: P
     from decimal import Decimal
 
     from tests.execution.fixed_planner import make_signal, simple_plan
-    from tradebot.broker.base import OrderSnapshot, OrderStatus
     from tradebot.config.loader import load_config
+    from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
 
     def filled(intent: object, price: str) -> OrderSnapshot:
         cid, side = intent.client_order_id, intent.side  # type: ignore[attr-defined]

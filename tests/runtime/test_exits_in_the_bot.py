@@ -18,11 +18,11 @@ import requests
 from click.testing import CliRunner
 
 from tests.web.conftest import served
-from tradebot.broker.base import OrderStatus
 from tradebot.broker.sim import SimBroker
 from tradebot.cli.main import cli
 from tradebot.config.loader import load_config
 from tradebot.config.model import Mode
+from tradebot.core.order_snapshot import OrderStatus
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import Status
 from tradebot.journal.sqlite import SqliteJournal, open_journal

@@ -20,8 +20,8 @@ from tests.core.helpers import make_config, make_signal
 from tests.runtime.closing_loop import closing_loop
 from tests.runtime.test_close_cancel import CLOSE, CONFIG, make_rig
 from tests.scripted_broker import FILL, T0, ScriptedBroker
-from tradebot.broker.base import OrderSnapshot
 from tradebot.core.book import PositionBook
+from tradebot.core.order_snapshot import OrderSnapshot
 from tradebot.core.orders import OrderIntent
 from tradebot.core.risk import DayState
 from tradebot.core.signal import Signal

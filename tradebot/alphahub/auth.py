@@ -1,5 +1,5 @@
-"""AlphaHub REST login (ALPHAHUB.md §1), session renewal (§7) and a token cache shared by a
-listener's connections and the history reader.
+"""AlphaHub REST login (docs/alphahub.md#login), session renewal (docs/alphahub.md#session-renewal)
+and a token cache shared by a listener's connections and the history reader.
 
 The login is a blocking ``requests`` call, always run through :func:`asyncio.to_thread` so the
 event loop never waits on it. Wrong credentials are permanent (:class:`AuthenticationError`);
@@ -61,8 +61,8 @@ def login(base_url: str, email: str, password: str, timeout: float) -> Grant:
 
 
 def renew(base_url: str, renew_token: str, timeout: float) -> Grant:
-    """POST the renewal (ALPHAHUB.md §7, the Pow convention) with the raw renewal token as
-    ``Authorization``; return the new tokens. Blocking: call off the loop.
+    """POST the renewal (docs/alphahub.md#session-renewal, the Pow convention) with the raw renewal
+    token as ``Authorization``; return the new tokens. Blocking: call off the loop.
 
     Any failure raises :class:`TransientError`: the caller logs in with the password instead.
     """
@@ -110,8 +110,9 @@ class Token:
 class TokenSource:
     """One login shared by every connection of a listener; renewed when old or refused.
 
-    An old or refused token is replaced through the renewal token (ALPHAHUB.md §7); only when
-    there is none, or the renewal fails in any way, is the password sent again.
+    An old or refused token is replaced through the renewal token
+    (docs/alphahub.md#session-renewal); only when there is none, or the renewal fails in any way, is
+    the password sent again.
 
     ``login_fn`` is the blocking login (default :func:`login`); the clock is monotonic.
     """

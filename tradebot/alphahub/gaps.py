@@ -1,9 +1,9 @@
 """Gaps: the spans during which a connection was not subscribed to an algorithm.
 
-AlphaHub does not replay (ALPHAHUB.md §6): a signal published during a gap is lost for that
-connection. Each gap is recorded per algorithm and connection, from the moment the channel was
-lost (socket closed or went silent, ``phx_close``/``phx_error``) to the moment it was joined again,
-so the bot can journal it and compare positions with the broker afterwards.
+AlphaHub does not replay (docs/alphahub.md#delivery-is-at-most-once): a signal published during a
+gap is lost for that connection. Each gap is recorded per algorithm and connection, from the moment
+the channel was lost (socket closed or went silent, ``phx_close``/``phx_error``) to the moment it
+was joined again, so the bot can journal it and compare positions with the broker afterwards.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""AlphaHub's signal history (ALPHAHUB.md §7): the REST read that recovers missed signals.
+"""AlphaHub's signal history (docs/alphahub.md#signal-history): the REST read that recovers missed
+signals.
 
 ``GET {base}/api/v1/algorithms/{id}/signals?after=YYYY-MM-DD`` with the raw session token as
 ``Authorization`` answers ``{"data": {"signals": [leg, ...]}}``, newest first; the legs are the

@@ -4,10 +4,10 @@ No asyncio, no sockets, no clock reads: the caller feeds received text and the c
 time in, and gets back what to send and what happened. The asyncio layer (:mod:`.session`) is a
 thin loop around :class:`ChannelClient`.
 
-Frames are JSON arrays ``[join_ref, ref, topic, event, payload]`` (ALPHAHUB.md §3). Every request
-this client sends carries a fresh string ``ref``, so each ``phx_reply`` is matched to its request;
-a join's ref becomes that channel instance's ``join_ref``, so a ``phx_close``/``phx_error`` for an
-older instance is told apart from one for the current join and ignored.
+Frames are JSON arrays ``[join_ref, ref, topic, event, payload]`` (docs/alphahub.md#frames). Every
+request this client sends carries a fresh string ``ref``, so each ``phx_reply`` is matched to its
+request; a join's ref becomes that channel instance's ``join_ref``, so a ``phx_close``/``phx_error``
+for an older instance is told apart from one for the current join and ignored.
 """
 
 from __future__ import annotations

@@ -30,7 +30,6 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Self, assert_never
 
-from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.broker.tracker import OrderTracker
 from tradebot.clock import utcnow
 from tradebot.config.model import SimBrokerConfig
@@ -38,6 +37,7 @@ from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
 from tradebot.core.events import OrderEvent
 from tradebot.core.ids import leg_exit_id
 from tradebot.core.market import MarketPrices, implausible_price
+from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
 from tradebot.core.orders import (
     Bracket,
     IntentRole,

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.core.events import (
     OrderAccepted,
     OrderCanceled,
@@ -23,6 +22,7 @@ from tradebot.core.events import (
     OrderFilled,
     OrderRejectedEvent,
 )
+from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
 
 _PRICE_STEP = Decimal("0.000001")
 

@@ -99,12 +99,14 @@ def dashboard(
 
 def _snapshot(config: Config, sources: Sources) -> OwnBroker | None:
     """Give ``sources`` the broker's snapshot over a connection of the dashboard's own (None:
-    the sim broker, which keeps no positions between runs, is not asked)."""
+    a broker that keeps no positions between runs, such as the sim, is not asked)."""
+    from tradebot.broker.factory import broker_kind
     from tradebot.web.snapshot import BrokerSnapshots, OwnBroker
 
-    if config.broker.name == "sim":
+    name = config.broker.name
+    if not broker_kind(name).keeps_positions:
         sources.broker_not_asked = (
-            "broker not queried: the sim broker keeps no positions between runs"
+            f"broker not queried: the {name} broker keeps no positions between runs"
         )
         return None
     own = OwnBroker(config)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from tradebot.broker.factory import BROKERS
+
 
 @click.command()
 @click.option(
@@ -20,7 +22,7 @@ import click
 )
 @click.option(
     "--broker",
-    type=click.Choice(["alpaca", "sim"]),
+    type=click.Choice(sorted(BROKERS)),
     default="alpaca",
     show_default=True,
     help="alpaca: the real Alpaca adapter against a local Alpaca-compatible server. "

@@ -90,10 +90,6 @@ def parse_when(text: str, now: datetime) -> datetime:
         raise click.BadParameter(str(exc)) from None
 
 
-def when_option(name: str, help_text: str) -> Callable[[F], F]:
-    return click.option(name, metavar="WHEN", help=help_text)
-
-
 def table(
     rows: Sequence[Mapping[str, Any]],
     columns: Sequence[str],

@@ -37,7 +37,7 @@ def _settings(config: Config, url: str | None, connections: int | None) -> Alpha
         values["url"] = url
     if connections is not None:
         values["connections"] = connections
-    # Credentials from the environment when the config has none (ALPHAHUB.md §1).
+    # Credentials from the environment when the config has none (docs/alphahub.md#login).
     for key, env in (("email", "ALPHAHUB_EMAIL"), ("password", "ALPHAHUB_PASSWORD")):
         if values.get(key) is None and os.environ.get(env):
             values[key] = SecretStr(os.environ[env])

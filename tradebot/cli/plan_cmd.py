@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from tradebot.broker.factory import make_broker
+from tradebot.broker.factory import broker_kind, make_broker
 from tradebot.cli.options import config_option
 from tradebot.config.loader import load_config
 from tradebot.config.model import Config
@@ -175,9 +175,7 @@ def _market(
         async with make_broker(quiet, config.mode) as connected:
             return await connected.reference_prices(symbols)
 
-    origin = f"the {broker.name} broker" + (
-        " (its price table)" if broker.name == "sim" else f" ({broker.alpaca.data_feed} feed)"
-    )
+    origin = f"the {broker.name} broker" + broker_kind(broker.name).price_origin(broker)
     try:
         return asyncio.run(ask()), origin
     except TradebotError as exc:

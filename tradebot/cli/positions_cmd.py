@@ -29,8 +29,11 @@ def broker_view(config_path: Path | None) -> tuple[Mapping[str, Decimal] | None,
         config = load_config_or_none(config_path)
         if config is None:
             return None, "broker not queried: no config (pass --config)"
-        if config.broker.name == "sim":
-            return None, "broker not queried: the sim broker keeps no positions between runs"
+        from tradebot.broker.factory import broker_kind
+
+        name = config.broker.name
+        if not broker_kind(name).keeps_positions:
+            return None, f"broker not queried: the {name} broker keeps no positions between runs"
         return asyncio.run(_broker_positions(config)), f"broker: {config.broker.name}"
     except (TradebotError, ImportError, OSError, click.UsageError) as exc:
         return None, f"broker not reachable: {exc}"

@@ -319,11 +319,13 @@ def _warnings(config: Config, file: str, root: Node | None) -> Iterator[ConfigIs
                 ("alphahub", key),
                 f"not set: `tradebot run` and `tradebot listen` need it (export {variable})",
             )
-    if config.broker.name == "alpaca":
-        alpaca = config.broker.alpaca
-        for key, variable in (("key_id", "APCA_API_KEY_ID"), ("secret_key", "APCA_API_SECRET_KEY")):
-            if getattr(alpaca, key) is None:
-                yield at(
-                    ("broker", "alpaca", key),
-                    f"not set: the alpaca broker needs it (export {variable})",
-                )
+    # lazily: the broker package imports the config, never at import time the reverse
+    from tradebot.broker.factory import broker_kind
+
+    broker = config.broker.name
+    for key, variable in broker_kind(broker).secrets:
+        if getattr(getattr(config.broker, broker), key) is None:
+            yield at(
+                ("broker", broker, key),
+                f"not set: the {broker} broker needs it (export {variable})",
+            )

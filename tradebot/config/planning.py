@@ -1,7 +1,9 @@
 """The planner's slice of the config: :class:`~tradebot.core.rules.PlanningRules` from ``Config``.
 
 The one place the config's sections become the core's plain values. ``Config`` calls it once per
-load (``Config.planning``); nothing else builds planning rules from a config.
+load (``Config.planning``); nothing else builds planning rules from a config. It fills every field:
+the core's values carry no defaults, and each field has its key's name, so the default a planner
+obeys is the one written on the key (``tests/config/test_defaults.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def planning_rules(config: Config) -> PlanningRules:
             }
         ),
         account_risk=risk_limits(config.risk),
-        account_tag=config.broker.account_id,
+        account_id=config.broker.account_id,
         recovery_max_age=config.journal.recovery_max_age,
     )
 

@@ -1,9 +1,9 @@
 """Reference prices: the broker's view of the market that sizing and every limit use. Pure values.
 
-A signal's price is a claim, not a fact (DESIGN.md): a leg priced at $0.0001 for a $190 stock
-would otherwise size to millions of shares and slip under every notional limit. So the caller
-asks the broker for each symbol's price once per signal (one multi-symbol request) and hands the
-answer to the planner as :class:`MarketPrices`. The planner sizes and checks every leg at that
+A signal's price is a claim, not a fact (docs/design.md#hostile-input): a leg priced at $0.0001 for
+a $190 stock would otherwise size to millions of shares and slip under every notional limit. So the
+caller asks the broker for each symbol's price once per signal (one multi-symbol request) and hands
+the answer to the planner as :class:`MarketPrices`. The planner sizes and checks every leg at that
 price, and skips a leg whose own price is further from it than ``risk.price_collar_pct``.
 
 Where the signal's price may stand in for a missing reference (the ``sim`` broker, which is its
@@ -104,9 +104,6 @@ class MarketPrices:
         if price is not None:
             return f"{self.origin}'s price for {symbol} is unusable: {implausible_price(price)}"
         return f"{self.origin} has no price for {symbol}"
-
-
-NO_PRICES = MarketPrices.failed("no market data was asked for")
 
 
 def latest_session_day(next_open: datetime) -> date:

@@ -36,7 +36,9 @@ place a new kind has not handled. Today's list:
 * where the local Alpaca server (``simulators/alpaca``) does not accept it yet, there too, so
   the adapter can be tested against it;
 * an entry kind the planner may choose: the config's ``order_type`` choices
-  (``ENTRY_ORDER_TYPES``) and ``core/order_writer.py`` ``_intent``;
+  (``config/algorithms_section.py`` ``ENTRY_ORDER_TYPES``) and ``core/order_writer.py``
+  ``_intent``; the rest of the list in ``docs/extending.md`` ("Add an order kind") reads the
+  kind by its name (the journal's summaries, the local Alpaca server, the followers);
 * tests: ``tests/core/test_order_shape.py`` (what it refuses) and
   ``tests/journal/test_intent_rows.py`` (a row of it reads back and writes identically).
 """

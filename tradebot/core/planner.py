@@ -5,7 +5,7 @@ in as arguments, so the same inputs always give the same plan, client order ids 
 ``rules`` is the config's slice the planner obeys (:class:`~tradebot.core.rules.PlanningRules`,
 ``Config.planning``), never the config itself.
 
-The rules (DESIGN.md), in the order they are applied:
+The rules (docs/design.md), in the order they are applied:
 
 1. The whole signal is skipped for an unknown or disabled algorithm, a halted kill switch, an
    account the broker has blocked, or a closed market under ``market_closed: skip``. Legs older
@@ -507,7 +507,7 @@ class _PlanBuilder:
             for symbol, target in self.target.items()
         ]
         style = OrderStyle(
-            account_id=account_tag(self.rules.account_tag, self.account.account_id),
+            account_id=account_tag(self.rules.account_id, self.account.account_id),
             algo_id=self.algo_id,
             order_type=self.order_type,
             time_in_force=self.tif,

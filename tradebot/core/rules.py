@@ -5,6 +5,10 @@ the core knows nothing of YAML, pydantic sections or where the file is, and ``tr
 builds these values (``Config.planning``, from :func:`tradebot.config.planning.planning_rules`)
 once per load. So the config depends on the core, never the reverse.
 
+The values here carry no defaults: each is written once, on its key in ``tradebot/config``, and
+a field has the name of the key it comes from (``chase_after``, ``account_id``). A default here
+would be a second copy that could drift from the config's (``tests/config/test_defaults.py``).
+
 Limits here are already *effective*: an algorithm's :attr:`AlgorithmRules.risk` is the account's
 limits tightened by its own (``RiskConfig.tightened_by``), so the planner never merges them.
 """
@@ -12,10 +16,9 @@ limits tightened by its own (``RiskConfig.tightened_by``), so the planner never 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from types import MappingProxyType
 from typing import Any
 
 from tradebot.core.orders import ExitTerms, OrderType, TimeInForce
@@ -44,43 +47,43 @@ class MarketClosedPolicy(StrEnum):
     EXTENDED_HOURS = "extended_hours"  # limit orders eligible for extended hours
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RiskLimits:
     """Limits that can only make the bot trade less (``risk:`` in config.yaml). ``None``: none."""
 
-    max_order_notional: Decimal | None = None
-    max_position_notional: Decimal | None = None
-    max_algo_exposure: Decimal | None = None
-    max_symbol_exposure: Decimal | None = None
-    max_orders_per_day: int | None = None
-    max_daily_loss: Decimal | None = None
-    max_signal_age: float | None = None
-    price_collar_pct: Decimal | None = None
-    reference_price: ReferencePricePolicy | None = None
-    reference_max_age: float | None = None  # seconds; see tradebot.core.market.stale_reference
-    max_order_qty: Decimal | None = None
-    allow_symbols: tuple[str, ...] | None = None
-    deny_symbols: tuple[str, ...] = ()
+    max_order_notional: Decimal | None
+    max_position_notional: Decimal | None
+    max_algo_exposure: Decimal | None
+    max_symbol_exposure: Decimal | None
+    max_orders_per_day: int | None
+    max_daily_loss: Decimal | None
+    max_signal_age: float | None
+    price_collar_pct: Decimal | None
+    reference_price: ReferencePricePolicy | None
+    reference_max_age: float | None  # seconds; see tradebot.core.market.stale_reference
+    max_order_qty: Decimal | None
+    allow_symbols: tuple[str, ...] | None
+    deny_symbols: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AlgorithmRules:
-    """How one algorithm's legs are sized, ordered and limited."""
+    """How one algorithm's legs are sized, ordered and limited (``algorithms.ID:``)."""
 
     strategy: str  # its name in config.yaml, for skip details
     sizer: SizingStrategy[Any]
     risk: RiskLimits  # effective: the account's limits tightened by the algorithm's own
-    enabled: bool = True
-    order_type: OrderType = OrderType.MARKET
-    time_in_force: TimeInForce = TimeInForce.DAY
-    limit_offset_pct: Decimal = Decimal(0)
-    chase_after: float = 60.0  # limit_then_market: seconds before the rest goes at market
-    chase_pct: Decimal = Decimal("0.33")  # limit_then_market: percent past the limit
-    allow_short: bool = False
-    allow_fractional: bool = False
-    on_close_not_held: CloseNotHeld = CloseNotHeld.SKIP
-    market_closed: MarketClosedPolicy = MarketClosedPolicy.QUEUE
-    exits: ExitTerms | None = None  # exits attached to every entry (core/exits.py)
+    enabled: bool
+    order_type: OrderType
+    time_in_force: TimeInForce
+    limit_offset_pct: Decimal
+    chase_after: float  # limit_then_market: seconds before the rest goes at market
+    chase_pct: Decimal  # limit_then_market: percent past the limit
+    allow_short: bool
+    allow_fractional: bool
+    on_close_not_held: CloseNotHeld
+    market_closed: MarketClosedPolicy
+    exits: ExitTerms | None  # exits attached to every entry (core/exits.py)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,8 +95,9 @@ class PlanningRules:
     recovery_max_age: float
 
     #: per AlphaHub algorithm id; a signal for an id missing here is skipped (algo_unknown)
-    algorithms: Mapping[int, AlgorithmRules] = field(default_factory=lambda: MappingProxyType({}))
-    #: the account-wide limits: counts and losses summed over every algorithm are held to these
-    account_risk: RiskLimits = RiskLimits()
-    #: ``broker.account_id``: a fixed account tag for client order ids (default: the broker's)
-    account_tag: str | None = None
+    algorithms: Mapping[int, AlgorithmRules]
+    #: the account-wide limits (``risk:``): counts and losses summed over every algorithm are
+    #: held to these
+    account_risk: RiskLimits
+    #: ``broker.account_id``: a fixed account tag for client order ids (``None``: the broker's)
+    account_id: str | None

@@ -3,8 +3,8 @@
 This is the one place where a raw payload becomes a :class:`Signal`; nothing after it sees a
 dict. Pure: no I/O, no clock reads (``received_at`` comes in as an argument).
 
-Normalisation (ALPHAHUB.md §5): keys and string values are trimmed, keys lower-cased, symbols
-upper-cased, timestamps accepted as ``2021-04-26T14:30:00``, ``2021-04-26 T14:30:00`` or
+Normalisation (docs/alphahub.md#signals): keys and string values are trimmed, keys lower-cased,
+symbols upper-cased, timestamps accepted as ``2021-04-26T14:30:00``, ``2021-04-26 T14:30:00`` or
 ``2021-04-26 14:30:00`` (optionally with fractions, ``Z`` or an offset), prices become ``Decimal``.
 What is not unambiguous is rejected leg by leg, with a reason; one bad leg never loses the others.
 
@@ -22,7 +22,7 @@ Hostile input is refused, never repaired:
   ``"NaN"``) between :data:`MIN_PRICE` and :data:`MAX_PRICE`.
 - A timestamp more than :data:`FUTURE_TOLERANCE` after the signal was received is rejected.
 
-``side: "hold"`` means "keep the position" (ALPHAHUB.md §5): such a leg becomes a
+``side: "hold"`` means "keep the position" (docs/alphahub.md#signals): such a leg becomes a
 :class:`HeldLeg`, never a :class:`Leg`, so nothing can trade it; the planner skips it with the
 reason ``hold``. An open leg may carry ``weight``, a fraction of the algorithm's allocation in
 (0, 1] (the ``allocation`` strategy uses it); a close always flattens, so its weight is ignored.
@@ -109,7 +109,8 @@ def _leg_key(algo_id: int, kind: LegKind, symbol: str, side: str, timestamp: dat
 
 @dataclass(frozen=True, slots=True, order=True)
 class LegId:
-    """A leg's identity (DESIGN.md): the same leg arriving twice is traded once."""
+    """A leg's identity (docs/design.md#signal-identity): the same leg arriving twice is traded
+    once."""
 
     algo_id: int
     kind: LegKind

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 
-from tradebot.broker.base import OrderStatus
+from tradebot.core.order_snapshot import OrderStatus
 from tradebot.core.signal import Side
 
 #: the steps of the journal's ``chase`` rows that end a chase with no remainder on record: it
@@ -122,10 +122,6 @@ class Chase:
         # REMAINDER: decided; the driver sends it (again after a restart: same id, no double)
         assert self.remainder_qty is not None
         return self, Action("send_remainder", qty=self.remainder_qty)
-
-    def remainder_sent(self) -> Chase:
-        """The remainder's order was answered (or recorded as failed): the chase is over."""
-        return replace(self, phase=Phase.DONE)
 
     def _working(self, now: float, reference: Decimal | None) -> tuple[Chase, Action]:
         if self.status.is_final:

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tradebot import faults
-from tradebot.broker.base import Broker, OrderSnapshot
+from tradebot.broker.base import Broker
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderEvent, OrderFilled
+from tradebot.core.order_snapshot import OrderSnapshot
 from tradebot.core.orders import IntentRole, OrderIntent, Plan
 from tradebot.core.signal import Signal
 from tradebot.exceptions import FatalError, OrderOutcomeUnknown, OrderRejected, TransientError
@@ -181,7 +182,7 @@ class Executor:
         flattens are the closes among ``intents`` and ``working`` (already at the broker, as
         recovery finds them). An exit with a ``parent`` is never sent: it travels as a leg of its
         parent's order, and its answers come in its parent's snapshot
-        (:attr:`~tradebot.broker.base.OrderSnapshot.legs`).
+        (:attr:`~tradebot.core.order_snapshot.OrderSnapshot.legs`).
         """
         outcomes: list[OrderOutcome] = []
         for role in (IntentRole.CLOSE, IntentRole.OPEN, IntentRole.EXIT):

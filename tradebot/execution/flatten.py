@@ -23,8 +23,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from tradebot.broker.base import Broker, OrderSnapshot
+from tradebot.broker.base import Broker
 from tradebot.core.book import PositionBook
+from tradebot.core.order_snapshot import OrderSnapshot
 from tradebot.core.orders import IntentRole, OrderIntent
 from tradebot.exceptions import TransientError
 

@@ -20,8 +20,9 @@ import asyncio
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from tradebot.broker.base import Broker, OrderSnapshot
+from tradebot.broker.base import Broker
 from tradebot.core.ids import attempt_of, resend_id
+from tradebot.core.order_snapshot import OrderSnapshot
 from tradebot.core.orders import IntentRole, OrderIntent, Plan
 from tradebot.exceptions import ResendRefused
 from tradebot.execution.executor import Executor, OrderOutcome

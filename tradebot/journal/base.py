@@ -20,9 +20,9 @@ from decimal import Decimal
 from typing import Any
 
 from tradebot import faults
-from tradebot.broker.base import OrderSnapshot
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderEvent
+from tradebot.core.order_snapshot import OrderSnapshot
 from tradebot.core.orders import OrderIntent, Plan
 from tradebot.core.signal import Signal
 from tradebot.journal import orderlog, queries, summary_check, summary_sql

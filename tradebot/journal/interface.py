@@ -23,9 +23,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tradebot.broker.base import OrderSnapshot
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderEvent
+from tradebot.core.order_snapshot import OrderSnapshot
 from tradebot.core.orders import OrderIntent, Plan
 from tradebot.core.signal import Signal
 from tradebot.journal.records import (

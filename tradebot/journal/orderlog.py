@@ -13,7 +13,6 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
-from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.core.events import (
     OrderAccepted,
     OrderCanceled,
@@ -22,6 +21,7 @@ from tradebot.core.events import (
     OrderFilled,
     OrderRejectedEvent,
 )
+from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
 from tradebot.core.orders import OrderIntent, Plan, SkippedLeg, SkipReason
 from tradebot.core.signal import LegKind, Refusal, RejectedLeg, Side, Signal, SignalSource
 from tradebot.journal import summary_sql

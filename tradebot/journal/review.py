@@ -6,15 +6,15 @@ store serves it).
   price (positive = the fill was worse for us than the signal). The whole journal from its
   summaries (:func:`review_summaries`), a window from its rows (:func:`review_rows`, also the
   reference the summaries are tested against, byte for byte).
-* :func:`pnl_points` — the running realised P&L after each fill; :func:`daily_points` — at the
-  end of each day, from the summaries (the dashboard's chart).
+* :func:`daily_points` — the running realised P&L at the end of each day, from the summaries
+  (the dashboard's chart).
 * :func:`story` — every row about one signal, one leg or one order, in the order written.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -192,18 +192,6 @@ class PnlPoint:
     algo_id: int
     realised: Decimal  # what this fill realised
     total: Decimal  # the algorithm's realised P&L after it, since the first fill
-
-
-def pnl_points(journal: Journal, *, until: datetime | None = None) -> Iterator[PnlPoint]:
-    """Every fill's realised P&L, oldest first, by the same average-cost rule as
-    :func:`report` (so the curve ends where the report's figure is), streamed."""
-    positions: dict[tuple[int, str], Position] = defaultdict(Position)
-    totals: dict[int, Decimal] = defaultdict(Decimal)
-    for fill in journal.fill_history(until=until):
-        sign = 1 if fill.side == "buy" else -1
-        realised = positions[fill.algo_id, fill.symbol].fill(fill.qty * sign, fill.price)
-        totals[fill.algo_id] += realised
-        yield PnlPoint(fill.at, fill.algo_id, realised, totals[fill.algo_id])
 
 
 def daily_points(journal: Journal) -> list[PnlPoint]:

@@ -25,9 +25,9 @@ from datetime import date
 
 import apprise
 
-from tradebot.broker.base import OrderStatus
 from tradebot.clock import utcnow
 from tradebot.config.model import NotifyTarget
+from tradebot.core.order_snapshot import OrderStatus
 from tradebot.core.orders import SkippedLeg, SkipReason
 from tradebot.execution.executor import ExecutionResult
 from tradebot.masking import mask, register, register_found_in

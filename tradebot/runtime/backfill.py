@@ -1,8 +1,8 @@
 """Backfill: after a lapse, read AlphaHub's signal history and recover what was missed.
 
-AlphaHub delivers at most once (ALPHAHUB.md §6): a signal pushed while no connection is
-subscribed is gone from the websocket. Its history (§7) still has it. :class:`Backfiller` reads
-that history
+AlphaHub delivers at most once (docs/alphahub.md#delivery-is-at-most-once): a signal pushed while no
+connection is subscribed is gone from the websocket. Its history still has it. :class:`Backfiller`
+reads that history
 
 * after every lapse in coverage (no connection subscribed to the algorithm; the same windows
   :class:`~tradebot.runtime.lapses.LapseWatcher` journals), once a connection has rejoined: the

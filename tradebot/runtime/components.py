@@ -59,7 +59,7 @@ from tradebot.runtime.observer import (
 )
 from tradebot.runtime.paths import config_relative
 from tradebot.runtime.recheck import UnknownOutcomes
-from tradebot.runtime.records import RecordWriter
+from tradebot.runtime.record_writer import RecordWriter
 from tradebot.runtime.recovered import NoBackfill, make_backfiller, reclaim_recovered
 from tradebot.runtime.signals import SignalLoop, planner_for, symbols_of
 from tradebot.runtime.status_feed import StatusFeed

@@ -41,7 +41,7 @@ from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
 from tradebot.journal.review import report
 from tradebot.runtime.killswitch import KillSwitchState, read_kill_switch
-from tradebot.runtime.market import ClockCache
+from tradebot.runtime.market_clock import ClockCache
 
 log = logging.getLogger(__name__)
 

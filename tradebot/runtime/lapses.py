@@ -1,10 +1,10 @@
 """What the bot does when an algorithm was not subscribed on any connection for a while.
 
-AlphaHub does not replay (ALPHAHUB.md §6): a signal published during such a lapse is lost. The
-bot cannot know whether one was, so it says so: every connection's gap is journaled, every lapse
-in coverage (no connection subscribed; :mod:`.subscription_coverage`) is journaled and printed
-once, with the algorithm's holdings to compare with AlphaHub's, and the net positions are
-compared with the broker's (any drift is recorded, never traded away).
+AlphaHub does not replay (docs/alphahub.md#delivery-is-at-most-once): a signal published during such
+a lapse is lost. The bot cannot know whether one was, so it says so: every connection's gap is
+journaled, every lapse in coverage (no connection subscribed; :mod:`.subscription_coverage`) is
+journaled and printed once, with the algorithm's holdings to compare with AlphaHub's, and the net
+positions are compared with the broker's (any drift is recorded, never traded away).
 
 The watcher reads closed gaps from a queue of its own (a subscription to the bot's gap
 :class:`~tradebot.runtime.channel.Channel`, which the listener publishes to) and the listener's

@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import Any, cast
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from tradebot.journal.interface import Journal
 from tradebot.runtime.observer import (
@@ -34,7 +33,6 @@ from tradebot.runtime.observer import (
     SignalHandled,
 )
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
 #: seconds; a signal normally leaves in milliseconds, a slow broker in seconds
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 

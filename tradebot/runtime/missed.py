@@ -1,8 +1,8 @@
 """What a missed history leg was: a close, an open, or too ambiguous to trade. Pure, no I/O.
 
-AlphaHub's history is flat (ALPHAHUB.md §7): no leg says whether it opened or closed a position.
-Legs with the same timestamp form one signal, judged by the rules of a live signal
-(:func:`tradebot.core.signal.judge`), closes first. Oldest first, per signal:
+AlphaHub's history is flat (docs/alphahub.md#signal-history): no leg says whether it opened or
+closed a position. Legs with the same timestamp form one signal, judged by the rules of a live
+signal (:func:`tradebot.core.signal.judge`), closes first. Oldest first, per signal:
 
 1. **Contradictions.** Legs of one symbol that disagree (side, price or weight) are all refused
    as ``contradictory``, as the open legs of a live signal would be: the history cannot say

@@ -50,7 +50,7 @@ from tradebot.runtime.context import PlanningContext
 from tradebot.runtime.killswitch import HaltMode, KillSwitchState
 from tradebot.runtime.narrate import narrate
 from tradebot.runtime.observer import BotEvent, KillSwitchChanged, SignalDeferred, SignalHandled
-from tradebot.runtime.records import RecordWriter
+from tradebot.runtime.record_writer import RecordWriter
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """When was an algorithm not subscribed on *any* connection? Those are the windows in which a
-signal may have been missed (AlphaHub does not replay, ALPHAHUB.md §6).
+signal may have been missed (AlphaHub does not replay, docs/alphahub.md#delivery-is-at-most-once).
 
 With several connections, one connection's gap is harmless while another stays joined; only the
 intersection of every connection's gaps is a real lapse of coverage. Pure functions over

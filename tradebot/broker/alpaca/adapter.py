@@ -39,7 +39,6 @@ from tradebot.broker.alpaca.endpoints import resolve
 from tradebot.broker.alpaca.legs import LegNames, leg_parents
 from tradebot.broker.alpaca.orders import prepare
 from tradebot.broker.alpaca.updates import TradeUpdates
-from tradebot.broker.base import OrderSnapshot
 from tradebot.broker.errors import http_status, translate
 from tradebot.broker.retry import RetryPolicy
 from tradebot.clock import utcnow
@@ -47,6 +46,7 @@ from tradebot.config.model import AlpacaConfig, Mode
 from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
 from tradebot.core.events import OrderEvent
 from tradebot.core.market import MarketPrices
+from tradebot.core.order_snapshot import OrderSnapshot
 from tradebot.core.orders import OrderIntent
 from tradebot.core.signal import Side
 from tradebot.exceptions import (

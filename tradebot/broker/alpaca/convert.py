@@ -12,10 +12,10 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
 from tradebot.core.ids import leg_exit_id
 from tradebot.core.market import MarketPrices, implausible_price
+from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
 from tradebot.core.signal import Side
 from tradebot.exceptions import BrokerError
 

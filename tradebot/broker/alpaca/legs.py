@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from tradebot.broker.base import OrderSnapshot
 from tradebot.core.ids import exit_id, exit_parts
+from tradebot.core.order_snapshot import OrderSnapshot
 
 log = logging.getLogger(__name__)
 

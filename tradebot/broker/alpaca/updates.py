@@ -19,9 +19,9 @@ from typing import Any
 
 from tradebot.broker.alpaca import convert
 from tradebot.broker.alpaca.legs import LegNames
-from tradebot.broker.base import OrderSnapshot
 from tradebot.broker.tracker import OrderTracker
 from tradebot.core.events import OrderEvent
+from tradebot.core.order_snapshot import OrderSnapshot
 from tradebot.exceptions import BrokerError, TradebotError
 
 log = logging.getLogger(__name__)

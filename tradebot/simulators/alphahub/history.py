@@ -1,4 +1,4 @@
-"""The simulator's signal history (ALPHAHUB.md §7) and its fault knobs.
+"""The simulator's signal history (docs/alphahub.md#signal-history) and its fault knobs.
 
 Every leg the simulator pushes is kept, flattened as the service's history endpoint shows it
 (no open/close grouping), together with any history a script gives. ``GET

@@ -10,9 +10,10 @@
         sim.close_connections(1012)                 # close frame with a code
 
 One TCP port serves ``POST /api/v1/session`` (form-encoded ``user[email]``, ``user[password]``),
-``POST /api/v1/session/renew`` and ``GET /api/v1/algorithms/{id}/signals?after=...`` (ALPHAHUB.md
-§7, :mod:`.history`), ``GET /socket/websocket?vsn=2.0.0&api_token=...`` and, for tests that run
-the simulator as a process, ``POST /_sim/push`` and ``POST /_sim/fault`` with JSON bodies (see
+``POST /api/v1/session/renew`` and ``GET /api/v1/algorithms/{id}/signals?after=...``
+(docs/alphahub.md#signal-history, :mod:`.history`),
+``GET /socket/websocket?vsn=2.0.0&api_token=...`` and, for tests that run the simulator as a
+process, ``POST /_sim/push`` and ``POST /_sim/fault`` with JSON bodies (see
 :meth:`control`).
 Tokens expire after ``token_lifetime`` seconds; an unknown or expired token gets HTTP 403 at
 the handshake, as the service does.
@@ -91,7 +92,6 @@ class AlphaHubSimulator:
         # Counters the tests read.
         self.logins = 0  # password logins (renewals are counted apart)
         self.renewals = 0
-        self.handshakes = 0
         self.handshakes_refused = 0
         self.pushes = 0
         self.client_close_codes: list[int] = []  # close codes the clients sent
@@ -387,7 +387,6 @@ class AlphaHubSimulator:
     async def _websocket(
         self, head: bytes, query: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        self.handshakes += 1
         protocol = ServerProtocol(logger=_ws_log)
         protocol.receive_data(head)
         request = next(iter(protocol.events_received()), None)

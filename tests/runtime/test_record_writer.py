@@ -9,7 +9,7 @@ from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import Status
 from tradebot.journal.sqlite import open_journal
 from tradebot.runtime.observer import BotEvent, ErrorRecorded
-from tradebot.runtime.records import RecordWriter
+from tradebot.runtime.record_writer import RecordWriter
 
 
 async def test_writes_still_queued_at_the_stop_are_drained_in_order(tmp_path: Path) -> None:
