@@ -149,7 +149,7 @@ async def test_open_orders_the_broker_answered_for_are_left_to_the_stream(
     assert broker.calls == []
 
 
-async def test_the_loop_stops_checking_once_the_bot_is_stopping(journal: SqliteJournal) -> None:
+async def test_no_step_checks_once_the_bot_is_stopping(journal: SqliteJournal) -> None:
     broker = ScriptedBroker()
     executor, _ = await unanswered_order(journal, broker)
     stopping = asyncio.Event()
@@ -164,6 +164,5 @@ async def test_the_loop_stops_checking_once_the_bot_is_stopping(journal: SqliteJ
         now=lambda: T0,
         say=print,
     )
-    async with asyncio.timeout(5):
-        await recheck.run()
+    await recheck.step()
     assert broker.orders == {}  # nothing sent after the stop began
