@@ -155,15 +155,27 @@ async def test_a_fatal_error_stops_the_task() -> None:
             await Followers([fatal], stopping=asyncio.Event()).run()
 
 
-async def test_no_follower_steps_once_the_bot_is_stopping() -> None:
+async def test_the_task_ends_once_the_bot_is_stopping() -> None:
     stopping = asyncio.Event()
     stopping.set()
-    follower = Counted(Scripted("late", at_start=True, ids=("A",)))
-    followers = Followers([follower], stopping=stopping)
-    followers.notice([canceled("A")])
+    follower = Counted(Scripted("late", ids=("A",)))
     async with asyncio.timeout(10):
-        await followers.run()  # returns at once
+        await Followers([follower], stopping=stopping).run()  # returns at once
     assert follower.steps == 0
+
+
+async def test_a_stop_during_a_step_leaves_the_rest_of_the_round() -> None:
+    stopping = asyncio.Event()
+
+    class Stopping(Scripted):
+        async def step(self) -> None:
+            stopping.set()  # the stop begins while this one steps
+
+    first = Counted(Stopping("first", at_start=True))
+    second = Counted(Scripted("second", at_start=True))
+    async with asyncio.timeout(10):
+        await Followers([first, second], stopping=stopping).run()
+    assert (first.steps, second.steps) == (1, 0)  # nothing is started once the stop began
 
 
 async def test_a_bug_in_cares_never_stops_the_event_stream(caplog: pytest.LogCaptureFixture) -> None:
