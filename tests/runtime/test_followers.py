@@ -178,7 +178,9 @@ async def test_a_stop_during_a_step_leaves_the_rest_of_the_round() -> None:
     assert (first.steps, second.steps) == (1, 0)  # nothing is started once the stop began
 
 
-async def test_a_bug_in_cares_never_stops_the_event_stream(caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_bug_in_cares_never_stops_the_event_stream(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     class Broken(Scripted):
         def cares(self, event: OrderEvent) -> bool:
             raise KeyError(event.client_order_id)
