@@ -149,7 +149,7 @@ async def test_open_orders_the_broker_answered_for_are_left_to_the_stream(
     assert broker.calls == []
 
 
-async def test_the_loop_stops_checking_once_the_bot_is_stopping(journal: SqliteJournal) -> None:
+async def test_no_step_checks_once_the_bot_is_stopping(journal: SqliteJournal) -> None:
     broker = ScriptedBroker()
     executor, _ = await unanswered_order(journal, broker)
     stopping = asyncio.Event()
@@ -164,6 +164,24 @@ async def test_the_loop_stops_checking_once_the_bot_is_stopping(journal: SqliteJ
         now=lambda: T0,
         say=print,
     )
-    async with asyncio.timeout(5):
-        await recheck.run()
+    await recheck.step()
     assert broker.orders == {}  # nothing sent after the stop began
+
+
+async def test_a_step_settles_only_while_holding_the_signal_lock(journal: SqliteJournal) -> None:
+    broker = ScriptedBroker()
+    executor, coid = await unanswered_order(journal, broker)
+    busy = asyncio.Lock()
+    held: list[bool] = []  # was the signal lock held when the step said what it did?
+    recheck = UnknownOutcomes(
+        executor,
+        journal,
+        busy=busy,
+        stopping=asyncio.Event(),
+        interval=15,
+        max_age=MAX_AGE,
+        now=lambda: T0 + timedelta(seconds=20),
+        say=lambda line: held.append(busy.locked()),
+    )
+    await recheck.step()
+    assert held == [True] and list(broker.orders) == [coid]

@@ -1,6 +1,7 @@
 """Runs the chases of ``limit_then_market`` limits: looks, decides (:mod:`.chase`), acts.
 
-Every ``interval`` seconds the chaser
+Every ``interval`` seconds, and at once when an order event ends a limit it follows (a
+:class:`~tradebot.runtime.followers.Follower`), the chaser
 
 1. finds the chase limits the journal holds without a final outcome (a limit the executor just
    sent, or one a restart left working) and starts following them;
@@ -50,11 +51,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from tradebot.core.events import OrderEvent
 from tradebot.core.ids import remainder_id
 from tradebot.core.market import MarketPrices
 from tradebot.core.orders import MARKET, Limit, OrderIntent, Plan, TimeInForce
 from tradebot.core.risk import Refusal
-from tradebot.exceptions import TransientError
 from tradebot.execution.chase import ENDED_WITHOUT_REMAINDER, Action, Chase, Phase
 from tradebot.execution.executor import Executor
 from tradebot.execution.limits_in_force import LimitsInForce
@@ -91,7 +92,7 @@ def remainder_intent(limit: OrderIntent, qty: Decimal, why: str) -> OrderIntent:
 
 
 class Chaser:
-    """See the module docstring. One per executor; run :meth:`run` as a supervised task."""
+    """See the module docstring. One per executor; the bot's followers step it."""
 
     def __init__(
         self,
@@ -121,23 +122,34 @@ class Chaser:
         self._may_act = may_act  # the kill switch's say (the runtime reads it)
         self._followed: dict[str, _Followed] = {}
         self._after_id = 0
+        self._resumed = False
 
     @property
     def following(self) -> tuple[str, ...]:
         """The client order ids of the limits being chased (for tests and the status line)."""
         return tuple(self._followed)
 
-    async def run(self) -> None:
-        first = True
-        while not self._stopping.is_set():
-            try:
-                if first:
-                    await self.resume()
-                    first = False
-                await self.tick()
-            except TransientError as exc:
-                log.warning("chasing limit orders: the broker did not answer: %s", exc)
-            await asyncio.sleep(self._interval)
+    # -- a follower (tradebot.runtime.followers): stepped every interval, and at once when an
+    # order event ends a limit it follows (filled: the chase is over; canceled: the remainder)
+
+    name = "chaser"
+    at_start = True  # resume what a restart left, at once
+
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    def cares(self, event: OrderEvent) -> bool:
+        return event.is_final and event.client_order_id in self._followed
+
+    async def step(self) -> None:
+        """The first step resumes (see :meth:`resume`), then every step is a :meth:`tick`."""
+        if self._stopping.is_set():
+            return
+        if not self._resumed:
+            await self.resume()
+            self._resumed = True
+        await self.tick()
 
     async def resume(self) -> None:
         """Pick up chases whose cancel is on record but whose remainder is not (see above)."""

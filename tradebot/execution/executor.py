@@ -42,6 +42,8 @@ Planner = Callable[[Signal, PositionBook], Plan]
 StepHook = Callable[[str], None]
 #: told of the fills each durable batch of broker events recorded for the first time
 OnFills = Callable[[tuple[AppliedFill, ...]], None]
+#: told of each batch of broker events once the journal has made it durable
+OnEvents = Callable[[Sequence[OrderEvent]], None]
 
 
 class Step(StrEnum):
@@ -307,7 +309,9 @@ class Executor:
             self._step(Step.FILL_RECORDED)
         return fills
 
-    async def consume_events(self, on_fills: OnFills | None = None) -> None:
+    async def consume_events(
+        self, on_fills: OnFills | None = None, on_events: OnEvents | None = None
+    ) -> None:
         """Apply the broker's event stream until it ends (run it as a task; cancel to stop).
 
         Events that arrive while a write is in progress are recorded together in the next
@@ -318,6 +322,8 @@ class Executor:
         the first time (a duplicate event from a reconnecting stream announces nothing): the
         running bot must know at once, since a fill changes today's realised P&L (the daily-loss
         limit must see it before the next plan), buying power, and what its observers show.
+        ``on_events`` is then called with the whole batch (the bot's followers wake on the
+        events of their orders: :mod:`tradebot.runtime.followers`).
         """
         # The stream is read by a task of its own, into an unbounded queue, so it keeps being
         # drained while a write waits for its fsync, and what arrived meanwhile is there for the
@@ -348,3 +354,5 @@ class Executor:
                 fills = await self.apply_events(batch)
                 if fills and on_fills is not None:
                     on_fills(fills)
+                if on_events is not None:
+                    on_events(batch)

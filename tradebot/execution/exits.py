@@ -1,7 +1,8 @@
 """Places the exits of entries that could not carry them as bracket legs, once they have filled;
 and says when a position has lost its exits.
 
-Every ``interval`` seconds the exit manager
+Every ``interval`` seconds, and at once when an order ends (a
+:class:`~tradebot.runtime.followers.Follower`), the exit manager
 
 1. finds entries that carry ``exits`` but no bracket (see :mod:`tradebot.core.exits`), journaled
    within ``lookback`` and whose exits are not on record yet (at start: all of them, so a
@@ -36,10 +37,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from tradebot.core.events import OrderEvent, OrderFilled
 from tradebot.core.exits import after_fill_exits, exit_kind
-from tradebot.core.ids import leg_exit_id, remainder_id
+from tradebot.core.ids import exit_parts, leg_exit_id, remainder_id
 from tradebot.core.orders import ExitTerms, IntentRole, OrderIntent, Plan
-from tradebot.exceptions import TransientError
 from tradebot.execution.close_exits import CloseExits
 from tradebot.execution.executor import Executor
 from tradebot.execution.exit_rules import ZERO, entry_outcome, exit_cover
@@ -69,7 +70,7 @@ def is_exit_entry(intent: OrderIntent) -> bool:
 
 
 class ExitManager:
-    """See the module docstring. One per executor; run :meth:`run` as a supervised task."""
+    """See the module docstring. One per executor; the bot's followers step it."""
 
     def __init__(
         self,
@@ -118,13 +119,27 @@ class ExitManager:
         """Entries whose exits are not placed yet (for tests and the status line)."""
         return tuple(self._waiting)
 
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.tick()
-            except TransientError as exc:
-                log.warning("placing exits: the broker did not answer: %s", exc)
-            await asyncio.sleep(self._interval)
+    # -- a follower (tradebot.runtime.followers): stepped every interval, and at once when an
+    # order ends (an entry filled: its exits go now; an exit ended unfilled: say so now)
+
+    name = "exit manager"
+    at_start = True  # resume what a restart left, at once
+
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    def cares(self, event: OrderEvent) -> bool:
+        """Any order that ended, but an exit that filled: an entry or a close it waits on, one
+        journaled since its last look (a market entry fills within milliseconds of being
+        journaled), or an exit that ended without filling."""
+        if not event.is_final:
+            return False  # exits go once an entry is over; a partial fill changes nothing
+        return exit_parts(event.client_order_id) is None or not isinstance(event, OrderFilled)
+
+    async def step(self) -> None:
+        if not self._stopping.is_set():
+            await self.tick()
 
     async def tick(self) -> None:
         await self._discover()

@@ -2,6 +2,9 @@
 
 Every command that reads or writes the journal (``run``, recovery, ``resend``, the review
 commands) opens it here, so ``journal.url`` in the config moves all of them to the server.
+``run`` asks for a :class:`~tradebot.journal.tenure.Tenure` instead (:func:`tenure_for`): how it
+holds the journal it writes, alone or under a lease, so the supervisor never asks which backend
+it has.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from tradebot.clock import utcnow
 from tradebot.exceptions import JournalError
 from tradebot.journal.sqlite import SqliteJournal
 from tradebot.journal.sqlite import open_journal as open_sqlite
+from tradebot.journal.tenure import SoleTenure, Tenure
 
 if TYPE_CHECKING:
     from tradebot.journal.postgres import PostgresJournal
@@ -57,3 +61,24 @@ def configured(url: str | None, path: Path) -> str | Path:
     """Where the config puts the journal: ``journal.url`` when set, else the file ``path``
     (already resolved against the config file's folder)."""
     return url if url else path
+
+
+def tenure_for(
+    location: str | os.PathLike[str],
+    *,
+    failover_timeout: float,
+    say: Callable[[str], None],
+    connections: Callable[[], str],
+) -> Tenure:
+    """How ``tradebot run`` holds the journal at ``location``: a SQLite file alone
+    (:class:`~tradebot.journal.tenure.SoleTenure`), a PostgreSQL server under the leadership
+    lease it shares with standbys (:class:`~tradebot.journal.lease.LeasedTenure`, which
+    uses ``failover_timeout``, ``say`` and the heartbeat's ``connections()``)."""
+    if is_url(location):
+        # imported here: the driver is only loaded by those who use the server
+        from tradebot.journal.lease import LeasedTenure
+
+        return LeasedTenure(
+            str(location), timeout=failover_timeout, say=say, connections=connections
+        )
+    return SoleTenure(location)

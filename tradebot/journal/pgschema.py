@@ -78,7 +78,7 @@ _V1 = (
     """,
 )
 
-#: v2, several processes on one journal (:mod:`tradebot.runtime.leadership`): the legs a
+#: v2, several processes on one journal (:mod:`tradebot.journal.lease`): the legs a
 #: leader has planned (claimed in the plan's own fenced transaction, so a leg journaled by two
 #: processes under two SIGNAL rows is planned once), and one heartbeat row per process
 _V2 = (

@@ -172,7 +172,7 @@ class PostgresJournal(JournalBase):
                 (key, signal_id),
             )
 
-    # -- several processes (tradebot.runtime.leadership) -----------------------------------------
+    # -- several processes (tradebot.journal.lease) ----------------------------------------------
     def planned_legs(self, keys: Sequence[str]) -> set[str]:
         """Which of these leg identities a leader has already planned (under any signal)."""
         if not keys:

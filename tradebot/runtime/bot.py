@@ -10,16 +10,25 @@ Two steps, two places:
    Nothing is accepted before this is done.
 2. **Supervising** (:class:`Bot`, here): print the banner, then run every long-running task under
    one TaskGroup: the listener, the backfill, the broker's event stream, the config watcher, the
-   status board, the lapse watcher, the record writer, the account refresher, the re-check of
-   unknown outcomes, the signal journal worker, the signal loop, and any task added with
+   status board, the lapse watcher, the record writer, the account refresher, the followers
+   (one task, :mod:`tradebot.runtime.followers`: the re-check of unknown outcomes, the chaser,
+   the exit manager and, when other processes journal signals here, the pick-up of theirs; each
+   woken by the events of its own orders, ticked otherwise), the keeper of the journal's
+   tenure, the signal journal worker, the signal loop, and any task added with
    :meth:`Bot.add_task`. Each signal is journaled as it arrives; signals are handled one at a
    time, in arrival order, so each plan sees the book the previous one left.
 
-With a PostgreSQL journal (``journal.url``) several processes may share it: before building,
-the bot stands by (listens and journals) until it holds the leadership lease, opens the journal
-fenced with its epoch, and runs two more tasks, the lease renewal (a lost lease stops it with
-:class:`~tradebot.exceptions.NotLeader`) and the pick-up of signals other processes journaled;
-see :mod:`tradebot.runtime.leadership`. With a SQLite file nothing of this runs.
+Before building, the journal opener says how this process holds the journal it writes
+(:func:`~tradebot.journal.opener.tenure_for`, a :class:`~tradebot.journal.tenure.Tenure`), and
+the bot asks it the same questions whatever the backend: wait until this process may write
+(standing by meanwhile: :func:`~tradebot.runtime.leadership.standing_by` listens and journals),
+open the journal, keep the tenure while running (a lost one stops the bot: a FatalError), and
+release it at the stop. A SQLite file is held alone (:class:`~tradebot.journal.tenure.SoleTenure`:
+writable at once, nothing to keep). A PostgreSQL journal (``journal.url``) may be shared by
+several processes (:mod:`tradebot.journal.lease`): the bot stands by until it holds the
+leadership lease, writes fenced with its epoch, renews the lease (a lost lease stops it with
+:class:`~tradebot.exceptions.NotLeader`), and its followers pick up the signals the standbys
+journaled (:class:`~tradebot.runtime.leadership.ForeignSignals`).
 
 Stop (Ctrl-C, SIGTERM, :meth:`Bot.request_stop`), in this order: the listener and the backfill
 stop (nothing new enters the queue); the signal being handled finishes (its orders are answered
@@ -32,9 +41,11 @@ request cancels at once; intents already durable are settled by the next start's
 
 A task that fails with a :class:`~tradebot.exceptions.TradebotError` (wrong credentials, the
 journal failing) stops the bot, and :meth:`Bot.run` raises that error itself, not a group, so
-the CLI can name it and pick its exit code.
+the CLI can name it and pick its exit code. A follower's step is the exception: only a
+:class:`~tradebot.exceptions.FatalError` of its own stops the bot; any other error is logged and
+reported to the observers, and the other followers go on (:mod:`tradebot.runtime.followers`).
 
-Plugging in (a dashboard, alerts, metrics, a leader lease): register an observer with
+Plugging in (a dashboard, alerts, metrics): register an observer with
 :meth:`Bot.observe` to be told of every :data:`~tradebot.runtime.observer.BotEvent` (signals
 handled with their result, fills, lapses, drift, kill-switch changes, errors, the stop; see
 :mod:`tradebot.runtime.observer` for the example), and add a task of your own with
@@ -56,13 +67,13 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import replace
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TextIO
 
 from tradebot import __version__
+from tradebot.alphahub.listener import Listener
 from tradebot.broker.base import Broker
 from tradebot.broker.factory import make_broker
 from tradebot.clock import utcnow
@@ -71,11 +82,13 @@ from tradebot.core.exits import exit_kind_of
 from tradebot.core.orders import IntentRole
 from tradebot.exceptions import FatalError, TradebotError
 from tradebot.journal.interface import Journal
-from tradebot.journal.opener import configured, is_url, open_journal
+from tradebot.journal.opener import configured, tenure_for
 from tradebot.journal.records import AppliedFill, StoredIntent
+from tradebot.journal.tenure import Tenure
 from tradebot.runtime.banner import banner
 from tradebot.runtime.components import Components, Settings, Shared, build
 from tradebot.runtime.config_watch import Loader
+from tradebot.runtime.leadership import connections_of, standing_by
 from tradebot.runtime.observer import (
     ErrorRecorded,
     FillsRecorded,
@@ -85,9 +98,6 @@ from tradebot.runtime.observer import (
     Stopped,
 )
 from tradebot.runtime.paths import config_relative
-
-if TYPE_CHECKING:  # loaded only with a PostgreSQL journal (the driver comes with it)
-    from tradebot.runtime.leadership import Leadership
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +141,13 @@ class Bot:
         self._stop_grace = stop_grace
         self._stop = asyncio.Event()
         self._observers = Observers()
-        self._shared = Shared(self._say, self._observers.notice, asyncio.Lock(), self._stop)
+        self._busy = asyncio.Lock()  # held while one signal is handled
         self._tasks: list[tuple[str, TaskFactory]] = []
         self._parts: Components | None = None
         self._in_use: Broker | None = None
         self._journal_wrappers: list[Callable[[Journal], Journal]] = []
         self._running = False
-        self._lead: Leadership | None = None  # a PostgreSQL journal: this process's lease
+        self._listener: Listener | None = None  # the one in use (standing by, then trading)
         self.ready = asyncio.Event()  # set once recovery is done and the listener is starting
 
     # -- control and plug-ins ---------------------------------------------------------------------
@@ -207,28 +217,35 @@ class Bot:
             self._observers.notice(Stopped(error))
 
     async def _run(self) -> None:
-        where = configured(self.config.journal.url, self.journal_path)
-        epoch = None
-        if is_url(where):  # several processes may share it: lead or stand by
-            from tradebot.runtime.leadership import Leadership
-
-            self._lead = Leadership(
-                str(where), timeout=self.config.journal.failover_timeout, say=self._say
-            )
-            self._lead.connections = self.config.alphahub.connections
-            epoch = await self._stand_by(where, self._lead)
-            if epoch is None:
-                await self._lead.release()
+        tenure = tenure_for(
+            configured(self.config.journal.url, self.journal_path),
+            failover_timeout=self.config.journal.failover_timeout,
+            say=self._say,
+            connections=self._connections,
+        )
+        try:
+            if not await self._acquire(tenure):
                 return  # stopped while standing by
-        opened = await asyncio.to_thread(open_journal, where, epoch=epoch)
-        if self._lead is not None:
-            from tradebot.journal.postgres import PostgresJournal
+            await self._trade(tenure)
+        finally:
+            await tenure.release()
 
-            assert isinstance(opened, PostgresJournal)  # is_url(where): the opener's choice
-            self._shared = replace(self._shared, planned=opened.planned_legs)
-        journal: Journal = opened
+    async def _acquire(self, tenure: Tenure) -> bool:
+        """Until this process may write the journal: stand by (listen and journal)."""
+
+        def stand_by(journal: Journal) -> contextlib.AbstractAsyncContextManager[object]:
+            return standing_by(self.config, journal, self._say, listening=self._listening)
+
+        try:
+            return await tenure.acquire(self._stop, stand_by)
+        except BaseExceptionGroup as group:  # the listener's (wrong credentials): by itself
+            raise _first_tradebot_error(group) from None
+
+    async def _trade(self, tenure: Tenure) -> None:
+        journal: Journal = await asyncio.to_thread(tenure.open)
         for wrap in self._journal_wrappers:  # plug-ins (metrics) see every write
             journal = wrap(journal)
+        shared = Shared(self._say, self._observers.notice, self._busy, self._stop, tenure)
         try:
             await asyncio.to_thread(
                 journal.record_start,
@@ -241,7 +258,8 @@ class Bot:
             )
             async with chosen as broker:
                 self._in_use = broker
-                parts = self._parts = await build(journal, broker, settings, self._shared)
+                parts = self._parts = await build(journal, broker, settings, shared)
+                self._listening(parts.listener)
                 self._say(
                     banner(
                         settings.config,
@@ -250,7 +268,7 @@ class Bot:
                         parts.account,
                         self.journal_path,
                         settings.kill_switch,
-                        role=self._role(),
+                        role=tenure.role(),
                     )
                 )
                 self._observers.notice(
@@ -258,58 +276,22 @@ class Bot:
                 )
                 self.ready.set()
                 try:
-                    await self._supervise(parts, journal, broker)
+                    await self._supervise(parts, journal, tenure)
                 except BaseExceptionGroup as group:
                     raise _first_tradebot_error(group) from None
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(journal.record_stop, "tradebot stopped")
             journal.close()
-            if self._lead is not None:
-                await self._lead.release()
 
-    async def _stand_by(self, where: str | Path, lead: Leadership) -> int | None:
-        """Until this process wins the lease: listen and journal (see runtime.leadership)."""
-        from tradebot.runtime.leadership import stand_by
+    def _listening(self, listener: Listener | None) -> None:
+        self._listener = listener
 
-        journal = await asyncio.to_thread(open_journal, where)
-        try:
-            return await stand_by(self.config, journal, lead, self._stop, self._say)
-        except BaseExceptionGroup as group:  # the listener's (wrong credentials): by itself
-            raise _first_tradebot_error(group) from None
-        finally:
-            journal.close()
+    def _connections(self) -> str:
+        """This process's AlphaHub connections, for a shared journal's heartbeat."""
+        return connections_of(self._listener, self.config.alphahub.connections)
 
-    def _role(self) -> str | None:
-        lead = self._lead
-        if lead is None:
-            return None
-        return (
-            f"leader (epoch {lead.epoch}) of the processes sharing this journal; a standby "
-            f"takes over within {lead.timeout:g} s of its loss"
-        )
-
-    def _leading(self, parts: Components, journal: Journal) -> list[Coroutine[Any, Any, None]]:
-        """The leader's own tasks: keep the lease, plan what other processes journaled."""
-        lead = self._lead
-        if lead is None:
-            return []
-        from tradebot.runtime.leadership import ForeignSignals
-
-        lead.listener = parts.listener
-        foreign = ForeignSignals(
-            journal,
-            parts.signals,
-            busy=self._shared.busy,
-            stopping=self._stop,
-            interval=min(0.5, lead.timeout / 10),
-            max_age=timedelta(seconds=self.config.journal.recovery_max_age),
-            now=self._settings.now,
-            planned=self._shared.planned or (lambda keys: set()),
-        )
-        return [lead.keep(), foreign.run()]
-
-    async def _supervise(self, parts: Components, journal: Journal, broker: Broker) -> None:
+    async def _supervise(self, parts: Components, journal: Journal, tenure: Tenure) -> None:
         """Every long-running task under one TaskGroup; the stop in the documented order."""
         async with asyncio.TaskGroup() as tg:
             # what brings new signals in: stopped first
@@ -320,7 +302,9 @@ class Bot:
             # journals each signal as it arrives, before the loop plans it (runtime/signals.py)
             recorder = tg.create_task(parts.signals.record(), name="signal-journal")
             events = tg.create_task(
-                parts.executor.consume_events(on_fills=self._fills_recorded),
+                parts.executor.consume_events(
+                    on_fills=self._fills_recorded, on_events=parts.followers.notice
+                ),
                 name="broker-events",
             )
             background = [
@@ -331,16 +315,15 @@ class Bot:
                 tg.create_task(
                     parts.context.keep_account_fresh(self._settings.now), name="account"
                 ),
-                tg.create_task(parts.recheck.run(), name="recheck"),
-                tg.create_task(parts.chaser.run(), name="chaser"),
-                tg.create_task(parts.exits.run(), name="exits"),
+                # the re-check, the chaser, the exit manager, the pick-up of foreign signals
+                tg.create_task(parts.followers.run(), name="followers"),
+                # keeps the journal's tenure: a lost lease is fatal (NotLeader), not _plugged
+                tg.create_task(tenure.keep(), name="tenure"),
             ]
             background += [
                 tg.create_task(self._plugged(name, factory), name=name)
                 for name, factory in self._tasks
             ]
-            # a lost lease is fatal (NotLeader): not wrapped in _plugged
-            background += [tg.create_task(task) for task in self._leading(parts, journal)]
             signals = tg.create_task(parts.signals.run(), name="signals")
 
             await self._stop.wait()
@@ -348,7 +331,7 @@ class Bot:
             for task in intake:
                 task.cancel()
             recorder.cancel()  # a write in progress finishes; journal_waiting does the rest
-            async with self._shared.busy:  # the signal in hand finishes; nothing new starts
+            async with self._busy:  # the signal in hand finishes; nothing new starts
                 signals.cancel()
             await asyncio.wait({recorder})  # a signal being journaled is queued, on record
             await parts.signals.journal_waiting(journal)

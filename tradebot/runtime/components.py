@@ -10,8 +10,10 @@ them, never fetched from another component's attributes. Information flows one w
   backfill each read a subscription of their own, and the listener's gap history, read-only;
 * synchronous callbacks (the listener's, the config watcher's, the kill-switch check) ask the
   :class:`~.records.RecordWriter` for journal writes and tell the observers;
-* the broker's event stream (``Executor.consume_events(on_fills=...)``) tells the planning
-  context when fills were recorded, by an explicit call.
+* the broker's event stream (``Executor.consume_events(on_fills=..., on_events=...)``) tells
+  the planning context when fills were recorded, and the followers (:mod:`.followers`: the
+  re-check, the chaser, the exit manager, the pick-up of signals other processes journaled)
+  which orders' events are durable, by explicit calls.
 
 Nothing here starts a task: the :class:`Components` are inert until the bot supervises them.
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,12 +44,15 @@ from tradebot.execution.exits import ExitManager
 from tradebot.execution.limits_in_force import LimitsInForce
 from tradebot.execution.recovery import RecoveryReport, recover
 from tradebot.journal.interface import Journal
+from tradebot.journal.tenure import Tenure
 from tradebot.runtime.backfill import Backfiller
 from tradebot.runtime.channel import Channel
 from tradebot.runtime.close_cancel import CloseCanceler, orders_in_way
 from tradebot.runtime.config_watch import ConfigChange, ConfigWatcher, Loader
 from tradebot.runtime.context import PlanningContext, daily_loss_limited
+from tradebot.runtime.followers import Follower, Followers
 from tradebot.runtime.lapses import LapseWatcher
+from tradebot.runtime.leadership import ForeignSignals
 from tradebot.runtime.observer import (
     BotEvent,
     ConfigReloaded,
@@ -95,8 +100,7 @@ class Shared:
     notify: Callable[[BotEvent], None]  # the observers
     busy: asyncio.Lock  # held while one signal is handled
     stopping: asyncio.Event  # set when the stop begins
-    #: several processes on one journal: the legs a plan already claimed (see planner_for)
-    planned: Callable[[Sequence[str]], set[str]] | None = None
+    tenure: Tenure  # how this process holds the journal (alone, or leased among several)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +121,7 @@ class Components:
     watcher: ConfigWatcher
     feed: StatusFeed
     signals: SignalLoop
+    followers: Followers  # the re-check, the chaser, the exit manager (and foreign signals)
 
 
 async def build(journal: Journal, broker: Broker, settings: Settings, shared: Shared) -> Components:
@@ -137,7 +142,9 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         broker,
         now=now,
         max_age=max_age,
-        planner=planner_for(config, account, now, day=day, market=market, planned=shared.planned),
+        planner=planner_for(
+            config, account, now, day=day, market=market, planned=shared.tenure.planned
+        ),
         defer=orders_in_way(journal),
     )
     for line in report.lines():
@@ -254,12 +261,32 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         say=say,
         notify=notify,
         on_signal=feed.note_signal,
-        planned=shared.planned,
+        planned=shared.tenure.planned,
         in_the_way=CloseCanceler(executor, say=say),
     )
     for signal_id, signal in report.deferred:  # closes with orders in their way, canceled first
         signals.defer(signal_id, signal)
     await signals.resume(now)  # positions a close stripped of their exits, still held
+    following: list[Follower] = [recheck, chaser, exits]
+    every, planned = shared.tenure.pick_up_every, shared.tenure.planned
+    if every is not None:  # other processes journal signals here: the leader plans theirs
+        following.append(
+            ForeignSignals(
+                journal,
+                signals,
+                busy=shared.busy,
+                stopping=shared.stopping,
+                interval=every,
+                max_age=max_age,
+                now=now_of,
+                planned=planned or (lambda keys: set()),
+            )
+        )
+    followers = Followers(
+        following,
+        stopping=shared.stopping,
+        on_error=lambda detail: notify(ErrorRecorded(detail)),
+    )
     return Components(
         account,
         report,
@@ -275,6 +302,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         watcher,
         feed,
         signals,
+        followers,
     )
 
 

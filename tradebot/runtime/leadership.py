@@ -1,28 +1,11 @@
 """Several ``tradebot run`` processes on one PostgreSQL journal: every one listens, one executes.
 
-**Leadership is a lease row**, ``tradebot_leadership`` (name ``bot``): ``epoch`` counts
-take-overs, ``lease_until`` is on the *server's* clock (``now()``), never a process's. A lease
-lasts 60% of ``journal.failover_timeout`` and the leader renews it four times per lease;
-standbys look every tenth of the timeout, and take over once it has expired, with one
-``UPDATE ... WHERE lease_until < now()`` that exactly one standby wins
-(:meth:`~tradebot.journal.postgres.PostgresJournal.take_lead`); the epoch goes up by one.
-
-Why a lease and not an advisory lock: a leader paused with SIGSTOP (or frozen in a VM) keeps its
-connection open, so a session lock would stay held for as long as the pause lasts and nobody
-would trade; a lease expires on the server's clock whatever the holder does.
-
-**Fencing** is what makes a lapsed lease safe: the leader's journal is opened with its epoch,
-and every transaction that makes an intent durable checks, in that very transaction, that the
-epoch is still current (:meth:`~tradebot.journal.postgres.PostgresJournal._fence`). A leader that
-wakes after a standby took over gets :class:`~tradebot.exceptions.NotLeader` at its next intent:
-nothing new is written, so nothing new is sent. An intent it made durable *before* it was
-deposed may still leave once it wakes; the new leader's recovery has looked that order up by its
-client order id and sent it with the same id, and the broker accepts one order per client order
-id, so it is still sent once.
-
-**On losing the lease** (a renewal finds another epoch, or no renewal succeeded for a whole
-lease), the process stops with :class:`NotLeader` (exit 4): it never trades again
-with the old epoch; a supervisor (systemd ``Restart=always``) starts it again, as a standby.
+Which process executes is the journal's business: the leadership lease, its fencing and its
+renewal are the leased tenure's (:mod:`tradebot.journal.lease`), which the journal opener picks
+for a PostgreSQL journal (:func:`tradebot.journal.opener.tenure_for`). This module holds the
+runtime's two parts of it: what a process does while it stands by (:func:`standing_by`: listen
+and journal, send nothing), and what the leader does with the signals the standbys journaled
+(:class:`ForeignSignals`, one of the bot's followers).
 
 **Signals seen by several processes.** Every process journals every frame (its own SIGNAL row;
 the LEG rows insert-if-absent, so each leg is on record once). The leader plans its own signals
@@ -37,161 +20,45 @@ skipped duplicates.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-import socket
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-from tradebot import __version__
 from tradebot.alphahub.listener import DroppedInput, Listener
 from tradebot.alphahub.session import StateChange
 from tradebot.config.model import Config
+from tradebot.core.events import OrderEvent
 from tradebot.core.orders import Plan, SkippedLeg, SkipReason
-from tradebot.exceptions import JournalError, NotLeader
+from tradebot.exceptions import NotLeader
 from tradebot.journal.interface import Journal
-from tradebot.journal.postgres import PostgresJournal, ProcessBeat, open_postgres, shown
 from tradebot.runtime.signals import ALREADY_PLANNED, SignalLoop
 
 log = logging.getLogger(__name__)
 
-LEADER = "leader"
-SINCE_MARGIN = timedelta(minutes=5)
 STALE_BEAT = 60  # seconds without a heartbeat before `tradebot status` says so
-STANDBY = "standby"
-
-
-def holder_name() -> str:
-    """This process, uniquely: host, pid and start time (a pid is reused after a restart)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{int(time.time())}"
+SINCE_MARGIN = timedelta(minutes=5)
 
 
 def connections_of(listener: Listener | None, count: int) -> str:
+    """What a heartbeat says of this process's AlphaHub connections."""
     if listener is None:
         return f"0/{count} joined"
     up = sum(1 for c in range(count) if listener.joined(c))
     return f"{up}/{count} joined"
 
 
-class Leadership:
-    """This process's side of the lease, on a connection of its own (a renewal never waits
-    behind the executor's writes)."""
-
-    def __init__(self, url: str, *, timeout: float, say: Callable[[str], None]) -> None:
-        self._url = url
-        self.where = shown(url)  # the URL as it may be shown (password masked)
-        self.timeout = timeout
-        self._say = say
-        self.holder = holder_name()
-        self.role = STANDBY
-        self.epoch: int | None = None
-        self._store: PostgresJournal | None = None
-        self.listener: Listener | None = None  # whose connections the heartbeat reports
-        self.connections = 1
-
-    # Take-over within ``timeout`` of the leader's loss: the lease it last renewed runs out
-    # at most ``lease`` later, a standby looks within ``look_every`` of that, and a little is
-    # left for the new leader's start (recovery, the broker's streams). The leader renews
-    # several times per lease, so one slow renewal does not cost it the lead.
-    @property
-    def lease(self) -> float:
-        return self.timeout * 0.6
-
-    @property
-    def renew_every(self) -> float:
-        return self.lease / 4
-
-    @property
-    def look_every(self) -> float:
-        return self.timeout / 10
-
-    async def _db(self) -> PostgresJournal:
-        if self._store is None:
-            self._store = await asyncio.to_thread(open_postgres, self._url)
-        return self._store
-
-    async def beat(self) -> None:
-        store = await self._db()
-        host, pid = socket.gethostname(), os.getpid()
-        beat = ProcessBeat(
-            self.holder,
-            host,
-            pid,
-            self.role,
-            connections_of(self.listener, self.connections),
-        )
-        await asyncio.to_thread(store.beat, beat)
-
-    async def try_lead(self) -> int | None:
-        store = await self._db()
-        epoch = await asyncio.to_thread(store.take_lead, self.holder, self.lease)
-        if epoch is not None:
-            self.epoch, self.role = epoch, LEADER
-        return epoch
-
-    async def keep(self) -> None:
-        """The leader's task: renew the lease and beat; raise NotLeader the moment it is lost.
-
-        A renewal that fails (the server unreachable) is tried again; once no renewal has
-        succeeded for a whole lease a standby may have taken over, so this process stops.
-        """
-        assert self.epoch is not None
-        store = await self._db()
-        renewed = time.monotonic()
-        with contextlib.suppress(JournalError):  # `tradebot status` shows the leader at once
-            await self.beat()
-        while True:
-            await asyncio.sleep(self.renew_every)
-            try:
-                kept = await asyncio.to_thread(store.renew_lead, self.epoch, self.lease)
-                await self.beat()
-            except JournalError as exc:
-                if time.monotonic() - renewed < self.lease:
-                    log.warning("lease renewal failed, trying again: %s", exc)
-                    continue
-                raise NotLeader(
-                    f"could not renew the leadership lease for {self.lease:g} s ({exc}): "
-                    "another process may lead now; stopping so this one never sends again"
-                ) from None
-            if not kept:
-                raise NotLeader(
-                    f"leadership epoch {self.epoch} was taken over by another process (this "
-                    "one was paused or cut off past journal.failover_timeout): stopping; "
-                    "start it again to stand by"
-                )
-            renewed = time.monotonic()
-
-    async def release(self) -> None:
-        """At a clean stop: the lease ends now, so a standby takes over at its next look."""
-        if self._store is None:
-            return
-        store = self._store
-        try:
-            if self.epoch is not None:
-                await asyncio.to_thread(store.release_lead, self.epoch)
-            self.role = "stopped"
-            await self.beat()
-        except JournalError as exc:
-            log.warning("could not release the leadership lease: %s", exc)
-        finally:
-            store.close()
-            self._store = None
-
-
-async def stand_by(
+@asynccontextmanager
+async def standing_by(
     config: Config,
     journal: Journal,
-    lead: Leadership,
-    stopping: asyncio.Event,
     say: Callable[[str], None],
-) -> int | None:
-    """Listen and journal every signal until this process wins the lease: its epoch, or None
-    when the stop came first. Nothing is planned or sent here."""
-    epoch = await lead.try_lead()
-    if epoch is not None:
-        return epoch
+    listening: Callable[[Listener | None], None] = lambda listener: None,
+) -> AsyncIterator[None]:
+    """While another process leads: listen and journal every signal (and every unreadable
+    frame, as the leader would) in ``journal``; nothing is planned or sent. On leaving, the
+    signals heard are journaled first, so each is on record for whoever plans it.
+    ``listening(listener)``: the listener in use (None once stopped), for the heartbeat."""
 
     def state(change: StateChange) -> None:
         log.info("alphahub connection %s: %s", change.connection, change.state)
@@ -205,7 +72,7 @@ async def stand_by(
     listener = Listener(
         config.alphahub, config.subscribed_algorithms, on_state=state, on_bad_input=bad
     )
-    lead.listener = listener
+    listening(listener)
 
     async def journal_signals() -> None:
         while True:
@@ -223,39 +90,19 @@ async def stand_by(
                 algo_id=bad.algo_id,
             )
 
-    async def wait_for_lease() -> int | None:
-        while not stopping.is_set():
-            try:
-                await lead.beat()
-                won = await lead.try_lead()
-            except JournalError as exc:  # the server away, or the row locked: look again
-                log.warning("standby: could not look at the lease: %s", exc)
-                won = None
-            if won is not None:
-                return won
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), lead.look_every)
-        return None
-
-    say(
-        f"tradebot {__version__}: STANDBY ({lead.holder}) on the journal {lead.where}\n"
-        f"standby: listening and journaling; the leader executes (takes over within "
-        f"{lead.timeout:g} s of the leader's loss)"
-    )
     async with asyncio.TaskGroup() as tg:
         tasks = [
             tg.create_task(listener.run(), name="standby-listener"),
             tg.create_task(journal_signals(), name="standby-journal"),
             tg.create_task(journal_dropped(), name="standby-errors"),
         ]
-        won = await wait_for_lease()
+        yield
         # the queue is drained first: a signal this process heard is on record for the leader
         while not listener.queue.empty():
             await asyncio.to_thread(journal.record_signal, listener.queue.get_nowait())
         for task in tasks:
             task.cancel()
-    lead.listener = None
-    return won
+    listening(None)
 
 
 class ForeignSignals:
@@ -290,10 +137,21 @@ class ForeignSignals:
         self._now = now
         self._tried: set[int] = set()  # a signal whose planning failed is not retried forever
 
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            await self.poll()
+    # -- a follower (tradebot.runtime.followers): on the tick alone, no order event concerns it;
+    # the first look one interval after the start (recovery planned what was waiting then)
+
+    name = "pick-up of foreign signals"
+    at_start = False
+
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    def cares(self, event: OrderEvent) -> bool:
+        return False
+
+    async def step(self) -> None:
+        await self.poll()
 
     async def poll(self) -> int:
         """Plan what is waiting; returns how many signals were handled."""
@@ -362,6 +220,8 @@ def process_lines(url: str) -> list[str]:
     A heartbeat older than ``STALE_BEAT`` seconds is marked: that process is gone or frozen
     (its row stays, so a crash is visible, until the same process id beats again).
     """
+    from tradebot.journal.postgres import open_postgres  # the driver: only with a server
+
     with open_postgres(url, readonly=True) as store:
         rows = store.processes()
         lead = store.leadership()

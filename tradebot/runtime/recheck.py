@@ -4,9 +4,14 @@ A submission can end without an answer: every retry timed out, or the broker sta
 until the adapter gave up. The order may exist or not. When it exists, the trade-updates stream
 reports it; nothing ever reports an order that never arrived, so its leg would wait for the next
 start's recovery. Every ``interval`` seconds, between signals (never while one is handled, so no
-submission is in flight), the intents the broker never answered for are looked up by client
-order id and settled as recovery settles them: recorded if the broker has them, sent again under
-the same id while their signal is fresh, otherwise recorded as failed with the reason.
+submission is in flight: a step holds the signal lock), the intents the broker never answered
+for are looked up by client order id and settled as recovery settles them: recorded if the
+broker has them, sent again under the same id while their signal is fresh, otherwise recorded
+as failed with the reason.
+
+It is a :class:`~tradebot.runtime.followers.Follower` on the tick alone: no order event concerns
+it (an order the stream reports has an answer already), and its first step comes one interval
+after the start (the start's recovery has just settled every intent).
 
 The journal it reads and writes is passed in, like the executor that settles (sends, records
 answers): the same objects the bot gives every component, named where they are used.
@@ -19,7 +24,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from tradebot.exceptions import TransientError
+from tradebot.core.events import OrderEvent
 from tradebot.execution.executor import Executor
 from tradebot.execution.recovery import Settled, settle
 from tradebot.journal.interface import Journal
@@ -43,7 +48,10 @@ def lines(done: Settled) -> list[str]:
 
 
 class UnknownOutcomes:
-    """Runs :meth:`check` every ``interval`` seconds while holding ``busy`` (the signal lock)."""
+    """A follower whose :meth:`step` runs :meth:`check` holding ``busy`` (the signal lock)."""
+
+    name = "re-check"
+    at_start = False
 
     def __init__(
         self,
@@ -69,16 +77,18 @@ class UnknownOutcomes:
         self._say = say
         self._after_id = 0  # every unanswered intent is newer than this row
 
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            async with self._busy:
-                if self._stopping.is_set():
-                    return
-                try:
-                    await self.check()
-                except TransientError as exc:
-                    log.warning("re-check of orders with an unknown outcome failed: %s", exc)
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    def cares(self, event: OrderEvent) -> bool:
+        return False  # an order the stream reports is answered: nothing to settle
+
+    async def step(self) -> None:
+        async with self._busy:
+            if self._stopping.is_set():
+                return  # nothing is sent once the stop has begun
+            await self.check()
 
     async def check(self) -> Settled:
         """Settle every intent the broker never answered for; say and journal what was done."""
