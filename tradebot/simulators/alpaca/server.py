@@ -42,7 +42,7 @@ from tradebot.simulators.alpaca.prices import PricePoint
 from tradebot.simulators.alpaca.rest import RestServer
 from tradebot.simulators.alpaca.state import PaperAccount
 from tradebot.simulators.alpaca.stream import StreamServer
-from tradebot.simulators.alpaca.triggers import follow, marketable, trigger
+from tradebot.simulators.alpaca.triggers import follow, marketable
 
 #: Alpaca's market-data snapshot route (alpaca-py: ``StockHistoricalDataClient.get_stock_snapshot``)
 SNAPSHOTS = "/v2/stocks/snapshots"
@@ -388,8 +388,9 @@ class AlpacaServer:
             return
         price = self.account.asset(order.symbol).price
         follow(order, price)
-        trigger(order, price)
-        if script.hold or not marketable(order, price, limits_cross=script.limits_cross):
+        # the market sees the order even while the script holds fills (a limit short of the
+        # price has rested: it fills at its limit later, whatever price reaches it)
+        if not marketable(order, price, limits_cross=script.limits_cross) or script.hold:
             return  # rests; set_price schedules it when the price gets there
         self._scheduled.add(order.id)
         parts = _split(order.qty, script.parts)
