@@ -113,7 +113,7 @@ async def test_a_bracket_takes_profit_and_its_stop_is_canceled(
     server: AlpacaServer, broker: AlpacaBroker
 ) -> None:
     server.script_fills(FillScript(limits_cross=True))
-    prices(server, "104", "105")
+    prices(server, "104", "105", "105.5")
     snap = await broker.submit(bracket())
     assert snap.client_order_id == ENTRY
     legs = {leg.client_order_id: leg for leg in snap.legs}
@@ -121,10 +121,11 @@ async def test_a_bracket_takes_profit_and_its_stop_is_canceled(
     assert all(leg.broker_order_id != snap.broker_order_id for leg in legs.values())
     entry_events = await events_until(broker, ended(ENTRY))
     assert server.account.positions["AAPL"].qty == 10
-    server.step_price_path()  # 104: short of the limit
+    for _ in range(2):  # 104, then 105: at the limit, not through it
+        server.step_price_path()
     tp_leg = await broker.get_order(TP)
     assert tp_leg is not None and tp_leg.status is OrderStatus.PENDING
-    server.step_price_path()  # 105: at the limit, which is marketable (the market model)
+    server.step_price_path()  # 105.5: through it
     events = entry_events + await events_until(broker, ended(TP, SL))
     (tp_fill,) = [e for e in of(events, TP) if isinstance(e, OrderFilled)]
     assert (tp_fill.symbol, tp_fill.side, tp_fill.qty, tp_fill.price) == (

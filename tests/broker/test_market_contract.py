@@ -2,10 +2,11 @@
 Alpaca adapter talking to the local Alpaca server on 127.0.0.1, and must end the same on both.
 
 Both markets take their fill and trigger rules from :mod:`tradebot.market_model.rules`; this file
-is what keeps them (and the adapter's reading of the server) in step: a limit at exactly the price,
-the price a limit fills at (on arrival: the market; after resting: its limit), a stop the price
-gaps through, a trailing stop's level on the tick, a bracket's and an oco's one-cancels-other, a
-cancel that comes after the fill. The sim broker runs without slippage, so the two quote alike.
+is what keeps them (and the adapter's reading of the server) in step: a limit at exactly the
+price (it rests), the price a limit fills at (on arrival: the market; after resting: its limit),
+fills in parts, a stop reached exactly and one the price gaps through, a trailing stop's level on
+the tick, a bracket's and an oco's one-cancels-other, a cancel that comes after the fill. The sim
+broker runs without slippage, so the two quote alike.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Market:
     name: str
     broker: Broker
     move: Callable[[str, Decimal], None]
+    in_parts: Callable[[int], None]  # every fill from now on comes in this many executions
     events: list[OrderEvent] = field(default_factory=list)
     serial: int = 0
 
@@ -103,7 +105,7 @@ async def market(request: pytest.FixtureRequest) -> AsyncIterator[Market]:
     if request.param == "sim":
         config = SimBrokerConfig(slippage_bps=D(0), prices={"AAPL": D(100), "MSFT": D(100)})
         async with SimBroker(config) as sim:
-            venue = Market("sim", sim, sim.set_price)
+            venue = Market("sim", sim, sim.set_price, sim.fill_in_parts)
             async with _recording(venue):
                 yield venue
         return
@@ -114,7 +116,12 @@ async def market(request: pytest.FixtureRequest) -> AsyncIterator[Market]:
         fast_config(server), Mode.PAPER, key_id=SecretStr(KEY_ID), secret_key=SecretStr(SECRET_KEY)
     )
     async with adapter:
-        venue = Market("alpaca", adapter, server.set_price)
+        venue = Market(
+            "alpaca",
+            adapter,
+            server.set_price,
+            lambda parts: server.script_fills(FillScript(limits_cross=True, parts=parts)),
+        )
         async with asyncio.timeout(10):
             while server.stream.listeners < 1:  # noqa: ASYNC110 - the server's own thread
                 await asyncio.sleep(0.01)
@@ -199,9 +206,13 @@ async def test_a_limit_marketable_on_arrival_fills_at_the_market(market: Market)
     assert (await market.ended(ENTRY)).filled_avg_price == D(100)
 
 
-async def test_a_limit_at_exactly_the_market_price_fills(market: Market) -> None:
-    """The one rule for a limit at the price: it is marketable (Alpaca: at the quote)."""
-    await market.broker.submit(buy(limit="100"))
+async def test_a_limit_at_exactly_the_market_price_rests(market: Market) -> None:
+    """The one rule for a limit at the price: it rests until a price goes through it."""
+    await market.broker.submit(buy(limit="100"))  # the price is 100
+    await market.barrier()
+    resting = await market.broker.get_order(ENTRY)
+    assert resting is not None and resting.status is OrderStatus.PENDING
+    market.move("AAPL", D("99.99"))
     snap = await market.ended(ENTRY)
     assert (snap.status, snap.filled_avg_price) == (OrderStatus.FILLED, D(100))
 
@@ -220,11 +231,14 @@ async def test_a_limit_rests_until_the_price_reaches_it_then_fills_at_its_limit(
     assert market.fills(ENTRY) == [(D(10), D(99), False)]
 
 
-async def test_a_resting_limit_fills_when_the_price_comes_to_exactly_its_limit(
+async def test_a_resting_limit_waits_when_the_price_comes_to_exactly_its_limit(
     market: Market,
 ) -> None:
     await market.broker.submit(buy(limit="99"))
     market.move("AAPL", D(99))
+    await market.barrier()
+    assert market.fills(ENTRY) == []
+    market.move("AAPL", D("98.99"))
     await market.until(lambda: bool(market.fills(ENTRY)))
     assert market.fills(ENTRY) == [(D(10), D(99), False)]
 
@@ -236,6 +250,7 @@ async def test_a_bracket_takes_profit_at_its_limit_and_its_stop_is_canceled(
     assert [leg.client_order_id for leg in snap.legs] == [TP, SL]
     assert (await market.ended(ENTRY)).status is OrderStatus.FILLED
     market.move("AAPL", D(104))
+    market.move("AAPL", D(105))  # at the take-profit's limit: it rests
     await market.barrier()
     tp = await market.broker.get_order(TP)
     assert tp is not None and tp.status is OrderStatus.PENDING
@@ -292,7 +307,7 @@ async def test_an_oco_takes_profit_and_cancels_its_stop(market: Market) -> None:
         stop_loss_price=D(95),
     )
     await market.broker.submit(oco)
-    market.move("AAPL", D(105))
+    market.move("AAPL", D("105.01"))
     taken, canceled = await market.ended(TP), await market.ended(SL)
     assert (taken.status, taken.filled_avg_price) == (OrderStatus.FILLED, D(105))
     assert canceled.status is OrderStatus.CANCELED
@@ -354,3 +369,43 @@ async def test_a_canceled_resting_limit_never_fills(market: Market) -> None:
     market.move("AAPL", D(90))
     await market.barrier()
     assert market.fills(ENTRY) == []
+
+
+async def test_a_fill_in_parts_is_told_part_by_part(market: Market) -> None:
+    market.in_parts(2)
+    await market.broker.submit(buy())
+    snap = await market.ended(ENTRY)
+    assert (snap.status, snap.filled_qty, snap.filled_avg_price) == (
+        OrderStatus.FILLED,
+        D(10),
+        D(100),
+    )
+    await market.until(lambda: len(market.fills(ENTRY)) == 2)
+    assert market.fills(ENTRY) == [(D(5), D(100), True), (D(5), D(100), False)]
+    assert await market.held() == D(10)
+
+
+async def test_a_resting_limit_fills_in_parts_at_its_limit(market: Market) -> None:
+    market.in_parts(2)
+    await market.broker.submit(buy(limit="99", qty="5"))
+    market.move("AAPL", D(98))
+    await market.until(lambda: len(market.fills(ENTRY)) == 2)
+    assert market.fills(ENTRY) == [(D(2), D(99), True), (D(3), D(99), False)]
+
+
+async def test_a_bracket_entry_filled_in_parts_puts_its_legs_live_for_all_of_it(
+    market: Market,
+) -> None:
+    market.in_parts(2)
+    await market.broker.submit(bracket())
+    assert (await market.ended(ENTRY)).filled_qty == D(10)
+    market.in_parts(1)
+    market.move("AAPL", D(94))
+    stopped, canceled = await market.ended(SL), await market.ended(TP)
+    assert (stopped.status, stopped.filled_qty, stopped.filled_avg_price) == (
+        OrderStatus.FILLED,
+        D(10),
+        D(94),
+    )
+    assert canceled.status is OrderStatus.CANCELED
+    assert await market.held() == D(0)

@@ -74,7 +74,7 @@ async def test_a_limit_rests_until_the_price_crosses_it(
     assert buy is not None and buy.status is OrderStatus.PENDING and buy.filled_qty == 0
     assert server.step_price_path() is not None  # 99.5: crosses
     await wait_until(lambda: server.orders("buy-1")[0]["status"] == "filled")
-    assert server.orders("buy-1")[0]["filled_avg_price"] == "100"  # it rested: at its limit
+    assert server.orders("buy-1")[0]["filled_avg_price"] == "100"  # at its limit
     assert server.step_price_path() is None
 
 
@@ -85,10 +85,10 @@ async def test_a_crossing_limit_fills_in_parts_per_the_script(
     server.set_price("AAPL", Decimal(101))
     await broker.submit(make_intent("buy-2", qty="10", limit="100"))
     assert [type(e) for e in await take_events(broker, 1)] == [OrderAccepted]
-    server.set_price("AAPL", Decimal("100.01"))  # a cent above the limit: rests
-    above = await broker.get_order("buy-2")
-    assert above is not None and above.status is OrderStatus.PENDING
-    server.set_price("AAPL", Decimal(100))  # at the limit: fills in the script's two parts
+    server.set_price("AAPL", Decimal(100))  # at the limit: rests (its queue place unknown)
+    at_limit = await broker.get_order("buy-2")
+    assert at_limit is not None and at_limit.status is OrderStatus.PENDING
+    server.set_price("AAPL", Decimal(99))  # through it: fills in the script's two parts
     server.set_price("AAPL", Decimal(98))  # crossing again fills nothing more
     fills = await take_events(broker, 2)
     assert [(f.qty, f.partial) for f in fills if isinstance(f, OrderFilled)] == [

@@ -86,6 +86,7 @@ class SimBroker:
         self._group: asyncio.TaskGroup | None = None
         self._pending: set[asyncio.Task[None]] = set()
         self._serial = 0
+        self._parts = 1  # executions each fill is made of (fill_in_parts)
 
     def __repr__(self) -> str:
         return f"SimBroker(account_id={self._account_id!r})"
@@ -261,15 +262,22 @@ class SimBroker:
             return
         self._resting.discard(cid)
         price = fills_at.quantize(_PRICE_STEP)
-        qty = snap.qty - snap.filled_qty
+        for qty in rules.split(snap.qty - snap.filled_qty, self._parts):
+            self._fill(cid, qty, price)
+        self._exits.discard(cid)
+        self._after_fill(cid)
+
+    def _fill(self, cid: str, qty: Decimal, price: Decimal) -> None:
+        """One execution of ``qty`` at ``price`` (every piece of an order fills at one price)."""
+        snap = self._orders[cid]
         signed = qty if snap.side is Side.BUY else -qty
         self.cash -= signed * price
         self._positions[snap.symbol] = self._positions.get(snap.symbol, Decimal(0)) + signed
         self._prices[snap.symbol] = price
-        self._update(cid, filled_qty=snap.qty, filled_avg_price=price, status=OrderStatus.FILLED)
+        filled = snap.filled_qty + qty
+        status = OrderStatus.FILLED if filled == snap.qty else OrderStatus.PARTIALLY_FILLED
+        self._update(cid, filled_qty=filled, filled_avg_price=price, status=status)
         self._emit(self._orders[cid], fill_qty=qty, price=price)
-        self._exits.discard(cid)
-        self._after_fill(cid)
 
     def _after_fill(self, cid: str) -> None:
         """An entry filled: its legs go live. An exit filled: the others of its group end."""
@@ -358,6 +366,14 @@ class SimBroker:
         for cid in sorted(resting, key=lambda c: self._orders[c].broker_order_id):
             if self._orders[cid].symbol == symbol.upper():
                 self._trigger(cid)
+
+    def fill_in_parts(self, parts: int) -> None:
+        """From now on every fill is ``parts`` executions of equal size (whole shares for a
+        whole quantity), told one by one: partial fills, for simulators and tests, as the local
+        Alpaca server's ``FillScript(parts=...)`` makes them."""
+        if parts < 1:
+            raise ValueError("parts must be >= 1")
+        self._parts = parts
 
     async def reference_prices(self, symbols: Sequence[str]) -> MarketPrices:
         """The price table's entries for ``symbols``, each as of when it was set (from the config:

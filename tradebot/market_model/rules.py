@@ -9,11 +9,14 @@ and what is assumed where the documentation is silent.
   filled at the current quote. Buy orders are filled at the ask price while sell orders fill at
   the bid" (Alpaca's forum, answered by Alpaca); with one price for both sides, that price.
   (The ``sim`` broker may move it against the order by its ``slippage_bps``, its own setting.)
-* **A limit is marketable at its price or better** (:func:`crosses`): a buy limit when the price
-  is at or below it, a sell limit at or above. Documented: a paper order fills when it is
-  marketable against the quote, and a buy limit at the ask is marketable. Assumed: with one price
-  for both sides, a limit at exactly the market price is at the quote, so it fills (the place in
-  a real exchange's queue, which would decide it there, is not modelled).
+* **A limit fills when the price goes through it** (:func:`crosses`): a buy limit when the price
+  is below it, a sell limit above; at exactly its limit it rests. Documented: a limit order "will
+  only be filled at the limit price or better", and a paper order fills when it is marketable
+  against the quote (a buy when the ask is at or below its limit). Assumed: the one price is a
+  trade, not the quote; a trade at exactly the limit does not show that the far side of the quote
+  came to it (a buyer's ask is at or above the last trade) nor that the order's place in the
+  queue was reached, so the limit rests; a trade through it does show it. (The ``sim`` broker's
+  quote is its price moved against the order by ``slippage_bps``: the same rule, applied to it.)
 * **A limit marketable on arrival fills at the market; a limit that rested, at its limit**
   (:func:`match`, :func:`fill_price`). Documented: a limit order "will only be filled at the
   limit price or better", and paper orders fill at the quote, so a limit that is marketable when
@@ -39,7 +42,7 @@ and what is assumed where the documentation is silent.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from typing import Literal
 
 from tradebot.market_model.prices import price_tick
@@ -74,8 +77,9 @@ class Order:
 
 
 def crosses(side: Side, limit: Decimal, price: Decimal) -> bool:
-    """Whether a limit is marketable at ``price``: a buy at or below it, a sell at or above."""
-    return price <= limit if side == "buy" else price >= limit
+    """Whether ``price`` goes through a limit: a buy's below it, a sell's above it (at exactly
+    the limit it rests)."""
+    return price < limit if side == "buy" else price > limit
 
 
 def reaches(side: Side, stop: Decimal, price: Decimal) -> bool:
@@ -146,6 +150,17 @@ def fill_price(order: Order, price: Decimal) -> Decimal:
     if order.rested:
         return order.limit
     return min(price, order.limit) if order.side == "buy" else max(price, order.limit)
+
+
+def split(qty: Decimal, parts: int) -> list[Decimal]:
+    """``qty`` in up to ``parts`` positive pieces, whole shares when ``qty`` is whole (the last
+    piece takes what is left): how a simulated fill comes in parts."""
+    step = Decimal(1) if qty == qty.to_integral_value() else Decimal("0.000000001")
+    piece = (qty / parts).quantize(step, ROUND_DOWN)
+    if piece <= 0:
+        return [qty]
+    pieces = [piece] * (parts - 1)
+    return [*pieces, qty - sum(pieces, Decimal(0))]
 
 
 def _level(order: Order, hwm: Decimal) -> Decimal:

@@ -109,8 +109,8 @@ class FillScript:
     ``hold`` leaves orders open until a test fills or cancels them by hand. Limit orders follow
     the same script and fill at their limit price or better (the market model's rule,
     :mod:`tradebot.market_model.rules`). With ``limits_cross`` a limit order rests until the
-    symbol's price reaches its limit (a buy: at or below it; a sell: at or above it), and only
-    then follows the script: a price path
+    symbol's price trades through its limit (a buy: below it; a sell: above it; at the limit
+    exactly it rests), and only then follows the script: a price path
     (:mod:`~tradebot.simulators.alpaca.prices`) then decides when it fills.
     """
 
