@@ -7,17 +7,18 @@ reference prices the planner checks signals against. When an order fills, and at
 the market model's rule (:mod:`tradebot.market_model.rules`, shared with the local Alpaca
 server), applied to the table's price for the symbol (the intent's reference price when the
 table has none) moved against the order by ``slippage_bps``: a market order fills at that price;
-a limit fills there if it is at or better than its limit, or rests, and fills at its limit when
-a later price reaches it. Fills are immediate, or ``fill_delay`` seconds later. Submission is
-idempotent by client order id; buying power, shortability and fractional quantities are checked
-like a broker would, and refused orders raise ``OrderRejected``.
+a limit fills there if that price is better than its limit, or rests (at exactly its limit too)
+and fills at its limit when a later price goes through it. Fills are immediate, or
+``fill_delay`` seconds later, in one execution or in parts (:meth:`SimBroker.fill_in_parts`,
+for simulators and tests). Submission is idempotent by client order id; buying power,
+shortability and fractional quantities are checked like a broker would, and refused orders
+raise ``OrderRejected``.
 
 Exits work like Alpaca's, moved by :meth:`SimBroker.set_price`: a stop fills at the market price
 once the table's price reaches it (a gap through the stop fills worse than the stop), a trailing
 stop follows the best price since it was placed (its stop on the price tick), an exit limit
-fills once the price reaches it. A
-``bracket``/``oto`` entry's legs are held until the entry fills; an ``oco`` is its take-profit
-with a stop-loss leg. Legs are named by *our* ids (:func:`~tradebot.core.ids.leg_exit_id`) and
+fills once the price goes through it. A ``bracket``/``oto`` entry's legs are held until the
+entry fills; an ``oco`` is its take-profit with a stop-loss leg. Legs are named by *our* ids (:func:`~tradebot.core.ids.leg_exit_id`) and
 shown in their parent's snapshot; one leg filling cancels its sibling, canceling a parent
 cancels its live legs. Shares held for live exits cannot be sold by another order (Alpaca:
 "insufficient qty available").
