@@ -21,11 +21,12 @@ import pytest
 from pydantic import SecretStr
 
 from tradebot.broker.alpaca import AlpacaBroker
-from tradebot.broker.base import Broker, OrderSnapshot, OrderStatus
+from tradebot.broker.base import Broker
 from tradebot.broker.sim import SimBroker
 from tradebot.config.model import Mode, SimBrokerConfig
 from tradebot.core.events import OrderCanceled, OrderEvent, OrderFilled
 from tradebot.core.ids import exit_id
+from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
 from tradebot.core.orders import IntentRole, OrderClass, OrderIntent, OrderType, TimeInForce
 from tradebot.core.signal import Side
 from tradebot.simulators.alpaca.faults import FillScript

@@ -18,10 +18,10 @@ Exits work like Alpaca's, moved by :meth:`SimBroker.set_price`: a stop fills at 
 once the table's price reaches it (a gap through the stop fills worse than the stop), a trailing
 stop follows the best price since it was placed (its stop on the price tick), an exit limit
 fills once the price goes through it. A ``bracket``/``oto`` entry's legs are held until the
-entry fills; an ``oco`` is its take-profit with a stop-loss leg. Legs are named by *our* ids (:func:`~tradebot.core.ids.leg_exit_id`) and
-shown in their parent's snapshot; one leg filling cancels its sibling, canceling a parent
-cancels its live legs. Shares held for live exits cannot be sold by another order (Alpaca:
-"insufficient qty available").
+entry fills; an ``oco`` is its take-profit with a stop-loss leg. Legs are named by *our* ids
+(:func:`~tradebot.core.ids.leg_exit_id`) and shown in their parent's snapshot; one leg filling
+cancels its sibling, canceling a parent cancels its live legs. Shares held for live exits
+cannot be sold by another order (Alpaca: "insufficient qty available").
 """
 
 from __future__ import annotations
