@@ -25,7 +25,7 @@ from targets import check, note
 
 from tradebot.broker.alpaca import AlpacaBroker
 from tradebot.config.model import AlpacaConfig, Mode
-from tradebot.core.orders import IntentRole, OrderIntent, OrderType
+from tradebot.core.orders import MARKET, IntentRole, OrderIntent
 from tradebot.core.orders import TimeInForce as TbTimeInForce
 from tradebot.core.signal import Side
 from tradebot.simulators.alpaca.faults import FillScript
@@ -41,7 +41,7 @@ def intent(n: int) -> OrderIntent:
         symbol="AAPL",
         side=Side.BUY,
         qty=Decimal(1),
-        order_type=OrderType.MARKET,
+        price=MARKET,
         time_in_force=TbTimeInForce.DAY,
         role=IntentRole.OPEN,
         leg_ids=(),

@@ -64,7 +64,15 @@ from tradebot.broker.alpaca import AlpacaBroker
 from tradebot.config.model import AlpacaConfig, Config, Mode
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import client_order_id, remainder_id
-from tradebot.core.orders import ChaseTerms, IntentRole, OrderIntent, OrderType, Plan, TimeInForce
+from tradebot.core.orders import (
+    MARKET,
+    ChaseTerms,
+    IntentRole,
+    Limit,
+    OrderIntent,
+    Plan,
+    TimeInForce,
+)
 from tradebot.core.risk import DayState
 from tradebot.core.signal import Leg, LegKind, Side, Signal
 from tradebot.execution import Executor
@@ -134,21 +142,22 @@ def no_limits(broker: AlpacaBroker, now: Callable[[], datetime]) -> LimitsInForc
     return LimitsInForce(rules=lambda: rules, day=today, market=broker.reference_prices, now=now)
 
 
+CHASE = ChaseTerms(chase_after=60.0, chase_pct=Decimal("0.33"))
+
+
 def intent_for(leg: Leg, style: str, reference: Decimal) -> OrderIntent:
-    limit = style != "market"
+    limit, chased = style != "market", style == "limit_then_market"
     return OrderIntent(
         client_order_id=client_order_id("BENCH", [leg.id], "open"),
         algo_id=leg.algo_id,
         symbol=leg.symbol,
         side=leg.side,
         qty=QTY,
-        order_type=OrderType.LIMIT if limit else OrderType.MARKET,
+        price=Limit(reference, CHASE if chased else None) if limit else MARKET,
         time_in_force=TimeInForce.DAY,
         role=IntentRole.OPEN,
         leg_ids=(leg.id,),
         reference_price=reference,
-        limit_price=reference if limit else None,
-        chase=ChaseTerms(60.0, Decimal("0.33")) if style == "limit_then_market" else None,
     )
 
 

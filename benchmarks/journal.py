@@ -38,7 +38,7 @@ from targets import check
 
 from tradebot.cli.main import cli
 from tradebot.core.events import OrderFilled
-from tradebot.core.orders import IntentRole, OrderIntent, OrderType, Plan, TimeInForce
+from tradebot.core.orders import MARKET, IntentRole, OrderIntent, Plan, TimeInForce
 from tradebot.core.signal import LegId, LegKind, Side
 from tradebot.journal import Status, open_journal
 from tradebot.journal.records import intent_data
@@ -66,7 +66,7 @@ INTENT_DATA = intent_data(
         "SYM",
         Side.BUY,
         Decimal(10),
-        OrderType.MARKET,
+        MARKET,
         TimeInForce.DAY,
         IntentRole.OPEN,
         (LegId(1, LegKind.OPEN, "SYM", Side.BUY, START),),
@@ -124,7 +124,7 @@ def fill_events(count: int, orders: int) -> tuple[list[OrderIntent], list[OrderF
             "SYM",
             Side.BUY,
             Decimal(1000),
-            OrderType.MARKET,
+            MARKET,
             TimeInForce.DAY,
             IntentRole.OPEN,
             (LegId(1, LegKind.OPEN, "SYM", Side.BUY, leg_at + timedelta(seconds=n)),),

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from tradebot.broker.alpaca import AlpacaBroker
 from tradebot.config.model import AlpacaConfig, Mode
 from tradebot.core.events import OrderEvent
-from tradebot.core.orders import IntentRole, OrderIntent, OrderType, TimeInForce
+from tradebot.core.orders import MARKET, IntentRole, Limit, OrderIntent, TimeInForce
 from tradebot.core.signal import Side
 from tradebot.simulators.alpaca.server import AlpacaServer
 
@@ -54,12 +54,11 @@ def make_intent(
         symbol=symbol,
         side=side,
         qty=Decimal(qty),
-        order_type=OrderType.LIMIT if limit else OrderType.MARKET,
+        price=Limit(Decimal(limit)) if limit else MARKET,
         time_in_force=tif,
         role=IntentRole.OPEN,
         leg_ids=(),
         reference_price=Decimal(price),
-        limit_price=Decimal(limit) if limit else None,
     )
 
 

@@ -17,7 +17,19 @@ from tradebot.config.model import Mode
 from tradebot.core.events import OrderAccepted, OrderCanceled, OrderEvent, OrderFilled
 from tradebot.core.ids import exit_id
 from tradebot.core.order_snapshot import OrderStatus
-from tradebot.core.orders import IntentRole, OrderClass, OrderIntent, OrderType, TimeInForce
+from tradebot.core.orders import (
+    Bracket,
+    IntentRole,
+    Limit,
+    Oco,
+    OrderClass,
+    OrderIntent,
+    OrderPrice,
+    Oto,
+    Stop,
+    TimeInForce,
+    TrailingStop,
+)
 from tradebot.core.signal import Side
 from tradebot.exceptions import OrderRejected
 from tradebot.simulators.alpaca.faults import Fault, FillScript
@@ -40,22 +52,23 @@ def bracket(
     qty: str = "10",
 ) -> OrderIntent:
     entry = make_intent(ENTRY, qty=qty, limit=limit, tif=TimeInForce.GTC)
-    return replace(
-        entry,
-        order_class=order_class,
-        take_profit_price=None if tp is None else Decimal(tp),
-        stop_loss_price=None if sl is None else Decimal(sl),
-    )
+    take = None if tp is None else Decimal(tp)
+    stop = None if sl is None else Decimal(sl)
+    if order_class is OrderClass.BRACKET:
+        assert take is not None and stop is not None
+        return replace(entry, attached=Bracket(take, stop))
+    assert order_class is OrderClass.OTO
+    return replace(entry, attached=Oto(take, stop))
 
 
-def exit_order(cid: str, order_type: OrderType, qty: str = "10", **fields: object) -> OrderIntent:
+def exit_order(cid: str, price: OrderPrice, qty: str = "10", **fields: object) -> OrderIntent:
     return OrderIntent(
         client_order_id=cid,
         algo_id=1,
         symbol="AAPL",
         side=Side.SELL,
         qty=Decimal(qty),
-        order_type=order_type,
+        price=price,
         time_in_force=TimeInForce.GTC,
         role=IntentRole.EXIT,
         leg_ids=(),
@@ -159,6 +172,19 @@ async def test_a_stop_the_price_gaps_through_fills_below_its_stop(
     assert [type(e) for e in of(events, TP)] == [OrderCanceled]
 
 
+async def test_exits_after_the_fill_go_as_a_stop_and_a_limit_on_the_tick(
+    server: AlpacaServer, broker: AlpacaBroker
+) -> None:
+    await broker.submit(make_intent(ENTRY, qty="10"))
+    await wait_until(lambda: server.account.positions.get("AAPL") is not None)
+    await broker.submit(exit_order(SL, Stop(Decimal("95.001")), qty="5"))
+    await broker.submit(exit_order(TP, Limit(Decimal("105.009")), qty="5"))
+    (stop,), (take,) = server.orders(SL), server.orders(TP)
+    # a sell's stop rounds up and its take-profit down: toward the entry, never further
+    assert (stop["type"], stop["stop_price"], stop["limit_price"]) == ("stop", "95.01", None)
+    assert (take["type"], take["limit_price"], take["order_class"]) == ("limit", "105", "simple")
+
+
 async def test_a_trailing_stop_ratchets_up_then_fires(
     server: AlpacaServer, broker: AlpacaBroker
 ) -> None:
@@ -166,7 +192,7 @@ async def test_a_trailing_stop_ratchets_up_then_fires(
     await broker.submit(make_intent(ENTRY, qty="10"))
     await wait_until(lambda: server.account.positions.get("AAPL") is not None)
     ts = exit_id(ENTRY, "ts")
-    await broker.submit(exit_order(ts, OrderType.TRAILING_STOP, trail_pct=Decimal(5)))
+    await broker.submit(exit_order(ts, TrailingStop(Decimal(5))))
     (placed,) = server.orders(ts)
     assert (placed["hwm"], placed["stop_price"], placed["trail_percent"]) == ("100", "95", "5")
     prices(server, "104", "110", "106", "104.4")
@@ -187,12 +213,7 @@ async def test_an_oco_after_the_fill_stops_out_and_cancels_its_take_profit(
     await broker.submit(make_intent(ENTRY, qty="10"))
     await wait_until(lambda: server.account.positions.get("AAPL") is not None)
     oco = exit_order(
-        TP,
-        OrderType.LIMIT,
-        limit_price=Decimal(105),
-        order_class=OrderClass.OCO,
-        take_profit_price=Decimal(105),
-        stop_loss_price=Decimal(95),
+        TP, Limit(Decimal(105)), attached=Oco(take_profit=Decimal(105), stop_loss=Decimal(95))
     )
     snap = await broker.submit(oco)
     assert snap.client_order_id == TP

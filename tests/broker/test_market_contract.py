@@ -27,7 +27,16 @@ from tradebot.config.model import Mode, SimBrokerConfig
 from tradebot.core.events import OrderCanceled, OrderEvent, OrderFilled
 from tradebot.core.ids import exit_id
 from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
-from tradebot.core.orders import IntentRole, OrderClass, OrderIntent, OrderType, TimeInForce
+from tradebot.core.orders import (
+    Bracket,
+    IntentRole,
+    Limit,
+    Oco,
+    OrderIntent,
+    OrderPrice,
+    TimeInForce,
+    TrailingStop,
+)
 from tradebot.core.signal import Side
 from tradebot.simulators.alpaca.faults import FillScript
 from tradebot.simulators.alpaca.server import AlpacaServer
@@ -155,15 +164,10 @@ def buy(cid: str = ENTRY, *, limit: str | None = None, qty: str = "10") -> Order
 
 
 def bracket(*, limit: str | None = None, tp: str = "105", sl: str = "95") -> OrderIntent:
-    return replace(
-        buy(limit=limit),
-        order_class=OrderClass.BRACKET,
-        take_profit_price=D(tp),
-        stop_loss_price=D(sl),
-    )
+    return replace(buy(limit=limit), attached=Bracket(D(tp), D(sl)))
 
 
-def exit_order(cid: str, order_type: OrderType, **fields: object) -> OrderIntent:
+def exit_order(cid: str, price: OrderPrice, **fields: object) -> OrderIntent:
     """A sell of the 10 shares an earlier buy holds."""
     return OrderIntent(
         client_order_id=cid,
@@ -171,7 +175,7 @@ def exit_order(cid: str, order_type: OrderType, **fields: object) -> OrderIntent
         symbol="AAPL",
         side=Side.SELL,
         qty=D(10),
-        order_type=order_type,
+        price=price,
         time_in_force=TimeInForce.GTC,
         role=IntentRole.EXIT,
         leg_ids=(),
@@ -280,14 +284,7 @@ async def test_a_stop_the_price_gaps_through_fills_at_the_market_below_it(
 
 async def test_an_oco_stops_out_and_cancels_its_take_profit(market: Market) -> None:
     await holding(market)
-    oco = exit_order(
-        TP,
-        OrderType.LIMIT,
-        limit_price=D(105),
-        order_class=OrderClass.OCO,
-        take_profit_price=D(105),
-        stop_loss_price=D(95),
-    )
+    oco = exit_order(TP, Limit(D(105)), attached=Oco(take_profit=D(105), stop_loss=D(95)))
     snap = await market.broker.submit(oco)
     assert [leg.client_order_id for leg in snap.legs] == [SL]
     market.move("AAPL", D(95))  # exactly at the stop: reached
@@ -299,14 +296,7 @@ async def test_an_oco_stops_out_and_cancels_its_take_profit(market: Market) -> N
 
 async def test_an_oco_takes_profit_and_cancels_its_stop(market: Market) -> None:
     await holding(market)
-    oco = exit_order(
-        TP,
-        OrderType.LIMIT,
-        limit_price=D(105),
-        order_class=OrderClass.OCO,
-        take_profit_price=D(105),
-        stop_loss_price=D(95),
-    )
+    oco = exit_order(TP, Limit(D(105)), attached=Oco(take_profit=D(105), stop_loss=D(95)))
     await market.broker.submit(oco)
     market.move("AAPL", D("105.01"))
     taken, canceled = await market.ended(TP), await market.ended(SL)
@@ -319,7 +309,7 @@ async def test_a_trailing_stop_follows_the_price_on_the_tick_and_triggers(
 ) -> None:
     """3% behind a mark of 101.11 is 98.0767: on the tick, 98.08, which 98.08 reaches."""
     await holding(market)
-    await market.broker.submit(exit_order(TS, OrderType.TRAILING_STOP, trail_pct=D(3)))
+    await market.broker.submit(exit_order(TS, TrailingStop(D(3))))
     market.move("AAPL", D("101.11"))  # the mark follows up: the stop is 98.08
     market.move("AAPL", D("98.09"))  # a cent above it
     await market.barrier()
@@ -331,7 +321,7 @@ async def test_a_trailing_stop_follows_the_price_on_the_tick_and_triggers(
 
 async def test_a_trailing_stop_does_not_follow_the_price_down(market: Market) -> None:
     await holding(market)
-    await market.broker.submit(exit_order(TS, OrderType.TRAILING_STOP, trail_pct=D(5)))
+    await market.broker.submit(exit_order(TS, TrailingStop(D(5))))
     market.move("AAPL", D(110))  # stop 104.50
     market.move("AAPL", D(105))  # down: the stop stays
     await market.barrier()

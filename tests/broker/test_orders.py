@@ -12,7 +12,18 @@ from hypothesis import strategies as st
 
 from tradebot.broker.alpaca.orders import prepare, round_limit, round_qty
 from tradebot.core.account import AssetInfo
-from tradebot.core.orders import IntentRole, OrderClass, OrderIntent, OrderType, TimeInForce
+from tradebot.core.orders import (
+    Bracket,
+    ChaseTerms,
+    IntentRole,
+    Limit,
+    Oco,
+    OrderIntent,
+    Oto,
+    Stop,
+    TimeInForce,
+    TrailingStop,
+)
 from tradebot.core.signal import Side
 from tradebot.exceptions import OrderRejected
 
@@ -20,6 +31,7 @@ from .conftest import make_intent
 
 FRACTIONABLE = AssetInfo("AAPL", tradable=True, shortable=True, fractionable=True)
 WHOLE_ONLY = AssetInfo("BRK", tradable=True, shortable=False, fractionable=False)
+CHASE = ChaseTerms(chase_after=60.0, chase_pct=Decimal("0.33"))
 
 
 @given(st.decimals(min_value=Decimal("0.000000001"), max_value=Decimal(10**6), places=12))
@@ -77,12 +89,11 @@ def _exit_intent(**fields: Any) -> OrderIntent:
         "symbol": "AAPL",
         "side": Side.SELL,
         "qty": Decimal(10),
-        "order_type": OrderType.STOP,
+        "price": Stop(Decimal("95.001")),
         "time_in_force": TimeInForce.GTC,
         "role": IntentRole.EXIT,
         "leg_ids": (),
         "reference_price": Decimal(100),
-        "stop_price": Decimal("95.001"),
     }
     values.update(fields)
     return OrderIntent(**values)
@@ -90,41 +101,50 @@ def _exit_intent(**fields: Any) -> OrderIntent:
 
 def test_exit_prices_round_toward_the_entry_never_further() -> None:
     # a long's exits sell: its stop rounds up, its take-profit down (both nearer the entry)
-    assert prepare(_exit_intent(), FRACTIONABLE).stop_price == Decimal("95.01")
-    buy_stop = _exit_intent(side=Side.BUY, stop_price=Decimal("105.009"))
-    assert prepare(buy_stop, FRACTIONABLE).stop_price == Decimal("105.00")
+    assert prepare(_exit_intent(), FRACTIONABLE).price == Stop(Decimal("95.01"))
+    buy_stop = _exit_intent(side=Side.BUY, price=Stop(Decimal("105.009")))
+    assert prepare(buy_stop, FRACTIONABLE).price == Stop(Decimal("105.00"))
     entry = replace(
         make_intent(tif=TimeInForce.GTC),
-        order_class=OrderClass.BRACKET,
-        take_profit_price=Decimal("105.009"),
-        stop_loss_price=Decimal("94.991"),
+        attached=Bracket(take_profit=Decimal("105.009"), stop_loss=Decimal("94.991")),
     )
     fields = prepare(entry, FRACTIONABLE)
-    assert (fields.take_profit_price, fields.stop_loss_price) == (
-        Decimal("105.00"),
-        Decimal("95.00"),
-    )
+    assert fields.attached == Bracket(Decimal("105.00"), Decimal("95.00"))
     short = replace(
         entry,
         side=Side.SELL,
-        take_profit_price=Decimal("94.991"),
-        stop_loss_price=Decimal("105.009"),
+        attached=Bracket(take_profit=Decimal("94.991"), stop_loss=Decimal("105.009")),
     )
     fields = prepare(short, FRACTIONABLE)
-    assert (fields.take_profit_price, fields.stop_loss_price) == (
-        Decimal("95.00"),
-        Decimal("105.00"),
-    )
+    assert fields.attached == Bracket(Decimal("95.00"), Decimal("105.00"))
+    oto = replace(entry, attached=Oto(stop_loss=Decimal("94.991")))
+    assert prepare(oto, FRACTIONABLE).attached == Oto(stop_loss=Decimal("95.00"))
     oco = _exit_intent(
         client_order_id="tb1-AAPL-o-e1-tp",
-        order_type=OrderType.LIMIT,
-        order_class=OrderClass.OCO,
-        limit_price=Decimal("105.009"),
-        take_profit_price=Decimal("105.009"),
-        stop_loss_price=Decimal("94.991"),
+        price=Limit(Decimal("105.009")),
+        attached=Oco(take_profit=Decimal("105.009"), stop_loss=Decimal("94.991")),
     )
     fields = prepare(oco, FRACTIONABLE)
-    assert fields.limit_price == fields.take_profit_price == Decimal("105.00")
+    assert fields.price == Limit(Decimal("105.00"))
+    assert fields.attached == Oco(Decimal("105.00"), Decimal("95.00"))
+
+
+def test_an_entry_limit_rounds_to_the_better_price_and_loses_its_chase() -> None:
+    chased = replace(make_intent(limit="100.129"), price=Limit(Decimal("100.129"), CHASE))
+    assert prepare(chased, FRACTIONABLE).price == Limit(Decimal("100.12"))
+    sell = replace(chased, side=Side.SELL)
+    assert prepare(sell, FRACTIONABLE).price == Limit(Decimal("100.13"))
+
+
+@pytest.mark.parametrize(
+    ("side", "price"),
+    # toward the entry: a sell take-profit rounds down, and a buy stop (a short's)
+    [(Side.SELL, Limit(Decimal("0.00004"))), (Side.BUY, Stop(Decimal("0.00004")))],
+)
+def test_an_exit_price_that_rounds_to_zero_is_refused(side: Side, price: Limit | Stop) -> None:
+    with pytest.raises(OrderRejected) as caught:
+        prepare(_exit_intent(side=side, price=price), FRACTIONABLE)
+    assert caught.value.code == "price_zero"
 
 
 @pytest.mark.parametrize(
@@ -133,13 +153,12 @@ def test_exit_prices_round_toward_the_entry_never_further() -> None:
         ({"qty": Decimal("10.5"), "time_in_force": TimeInForce.DAY}, "fractional_advanced"),
         ({"time_in_force": TimeInForce.IOC}, "advanced_tif"),
         ({"extended_hours": True}, "extended_hours"),
-        ({"trail_pct": Decimal(100)}, "trail_pct"),
     ],
 )
 def test_advanced_orders_alpaca_would_refuse_are_refused_before_sending(
     fields: dict[str, Any], code: str
 ) -> None:
-    trailing = {"order_type": OrderType.TRAILING_STOP, "stop_price": None, "trail_pct": Decimal(5)}
+    trailing = {"price": TrailingStop(Decimal(5))}
     with pytest.raises(OrderRejected) as caught:
         prepare(_exit_intent(**(trailing | fields)), FRACTIONABLE)
     assert caught.value.code == code

@@ -15,7 +15,7 @@ from tests.core.helpers import T0, dated, make_config, make_signal
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import remainder_id
 from tradebot.core.market import MarketPrices
-from tradebot.core.orders import IntentRole, OrderIntent, OrderType, TimeInForce
+from tradebot.core.orders import IntentRole, Market, OrderIntent, TimeInForce
 from tradebot.core.risk import DayState, Refusal, reduces, refusal_at_leaving
 from tradebot.core.signal import Side
 
@@ -30,7 +30,7 @@ def order(side: Side = Side.BUY, qty: str = "7", planned_at: str = "100") -> Ord
         symbol="AAPL",
         side=side,
         qty=D(qty),
-        order_type=OrderType.MARKET,
+        price=Market(),
         time_in_force=TimeInForce.DAY,
         role=IntentRole.OPEN if side is Side.BUY else IntentRole.CLOSE,
         leg_ids=(LEG.id,),

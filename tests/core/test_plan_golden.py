@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from tradebot.core.orders import Plan
+from tradebot.core.orders import OrderIntent, Plan, shape_prices
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent / "golden" / "plan_benchmark.txt"
@@ -82,9 +82,51 @@ def _benchmark() -> ModuleType:
     return module
 
 
+def flat(intent: OrderIntent) -> str:
+    """``intent`` written as the flat record it was before its shape became a sum type
+    (``core/orders.py``), field for field: the file stored then still pins every plan."""
+    chase = intent.chase
+    prices = shape_prices(intent)
+    fields = {
+        "client_order_id": intent.client_order_id,
+        "algo_id": intent.algo_id,
+        "symbol": intent.symbol,
+        "side": intent.side,
+        "qty": intent.qty,
+        "order_type": intent.order_type,
+        "time_in_force": intent.time_in_force,
+        "role": intent.role,
+        "leg_ids": intent.leg_ids,
+        "reference_price": intent.reference_price,
+        "limit_price": intent.limit_price,
+        "extended_hours": intent.extended_hours,
+        "attempt": intent.attempt,
+        "notes": intent.notes,
+        "price_source": intent.price_source,
+        "chase": _Raw(
+            "None"
+            if chase is None
+            else f"ChaseTerms(after={chase.chase_after!r}, pct={chase.chase_pct!r})"
+        ),
+        "exits": intent.exits,
+        "order_class": intent.order_class,
+        **{
+            name: prices.get(name)
+            for name in ("take_profit_price", "stop_loss_price", "stop_price", "trail_pct")
+        },
+        "parent": intent.parent,
+    }
+    return f"OrderIntent({', '.join(f'{k}={v!r}' for k, v in fields.items())})"
+
+
+class _Raw(str):
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def render(name: str, result: Plan) -> str:
     lines = [f"== {name}"]
-    lines += [f"intent {intent!r}" for intent in result.intents]
+    lines += [f"intent {flat(intent)}" for intent in result.intents]
     lines += [f"skip {skip!r}" for skip in result.skipped]
     lines += [f"note {note}" for note in result.notes]
     return "\n".join(lines) + "\n"

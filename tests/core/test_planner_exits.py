@@ -14,13 +14,17 @@ from tests.core.helpers import T0, make_book, make_config, make_signal, run
 from tradebot.core.exits import NOT_NETTED, exit_prices
 from tradebot.core.ids import exit_id
 from tradebot.core.orders import (
+    Bracket,
     ExitFill,
     ExitKind,
     ExitTerms,
     IntentRole,
+    Limit,
     OrderClass,
     OrderType,
+    Oto,
     SkipReason,
+    Stop,
     TimeInForce,
 )
 from tradebot.core.planner import DayState
@@ -43,29 +47,29 @@ def test_a_market_entry_goes_as_a_bracket_with_its_legs_planned_under_our_ids() 
     assert entry.time_in_force is TimeInForce.GTC  # a market entry's bracket is gtc
     assert entry.exits == ExitTerms(D(5), D(2))
     # 187.33 * 1.05 = 196.6965 -> 196.69 (toward the entry); * 0.98 = 183.5834 -> 183.59
-    assert (entry.take_profit_price, entry.stop_loss_price) == (D("196.69"), D("183.59"))
+    assert entry.attached == Bracket(take_profit=D("196.69"), stop_loss=D("183.59"))
     assert tp.client_order_id == exit_id(entry.client_order_id, "tp")
     assert sl.client_order_id == f"{entry.client_order_id}-sl"
     for leg, kind in ((tp, OrderType.LIMIT), (sl, OrderType.STOP)):
         assert leg.role is IntentRole.EXIT and leg.parent == entry.client_order_id
         assert leg.order_type is kind and leg.side is Side.SELL and leg.qty == entry.qty
         assert leg.time_in_force is TimeInForce.GTC and leg.leg_ids == entry.leg_ids
-    assert (tp.limit_price, sl.stop_price) == (D("196.69"), D("183.59"))
+    assert (tp.price, sl.price) == (Limit(D("196.69")), Stop(D("183.59")))
 
 
 def test_one_exit_goes_as_an_oto_with_one_leg() -> None:
     signal = make_signal(opens=[("AAPL", "buy", "100")])
     entry, leg = run(signal, config=with_exits({"stop_loss_pct": "3"})).intents
     assert entry.order_class is OrderClass.OTO
-    assert (entry.take_profit_price, entry.stop_loss_price) == (None, D("97.00"))
-    assert leg.client_order_id.endswith("-sl") and leg.stop_price == D("97.00")
+    assert entry.attached == Oto(stop_loss=D("97.00"))
+    assert leg.client_order_id.endswith("-sl") and leg.price == Stop(D("97.00"))
 
 
 def test_a_gtc_limit_entry_is_bracketed_from_its_limit_price() -> None:
     config = with_exits(BOTH, order_type="limit", time_in_force="gtc", limit_offset_pct="1")
     entry, tp, sl = run(make_signal(opens=[("AAPL", "buy", "100")]), config=config).intents
     assert entry.limit_price == D("101.00") and entry.order_class is OrderClass.BRACKET
-    assert (tp.limit_price, sl.stop_price) == (D("106.05"), D("98.98"))
+    assert (tp.price, sl.price) == (Limit(D("106.05")), Stop(D("98.98")))
 
 
 def test_a_short_entry_has_its_take_profit_below_and_its_stop_above() -> None:
@@ -74,7 +78,7 @@ def test_a_short_entry_has_its_take_profit_below_and_its_stop_above() -> None:
     ).intents
     assert entry.side is Side.SELL and tp.side is sl.side is Side.BUY
     # 80.01 * 0.95 = 76.0095 -> 76.01 (up, toward the entry); * 1.02 = 81.6102 -> 81.61
-    assert (tp.limit_price, sl.stop_price) == (D("76.01"), D("81.61"))
+    assert (tp.price, sl.price) == (Limit(D("76.01")), Stop(D("81.61")))
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ from decimal import Decimal
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import client_order_id
 from tradebot.core.orders import (
+    MARKET,
     IntentRole,
     OrderIntent,
-    OrderType,
     Plan,
     SkippedLeg,
     SkipReason,
@@ -29,7 +29,7 @@ def intent_for(leg: Leg, qty: Decimal, side: Side, role: IntentRole) -> OrderInt
         symbol=leg.symbol,
         side=side,
         qty=qty,
-        order_type=OrderType.MARKET,
+        price=MARKET,
         time_in_force=TimeInForce.DAY,
         role=role,
         leg_ids=(leg.id,),

@@ -4,11 +4,13 @@ broker-confirmed unfilled quantity, whatever order fills, cancels and lookups ar
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.core.helpers import make_config
 from tradebot.core.ids import MAX_CLIENT_ORDER_ID, remainder_id
 from tradebot.core.order_snapshot import OrderStatus
 from tradebot.core.signal import Side
@@ -17,8 +19,12 @@ from tradebot.execution.chase import Chase, Phase, Why
 LIMIT_ID = "tb16-AAPL-o-0123456789abcdef"
 
 
+#: the config's defaults (``chase_after``, ``chase_pct``): the chase has none of its own
+TERMS: dict[str, Any] = {"chase_after": 60.0, "chase_pct": Decimal("0.33")}
+
+
 def chase(side: Side = Side.BUY, planned: str = "10", **kw: object) -> Chase:
-    base = Chase(LIMIT_ID, side, Decimal(planned), Decimal("100.00"), chase_after=60.0, **kw)  # type: ignore[arg-type]
+    base = Chase(LIMIT_ID, side, Decimal(planned), Decimal("100.00"), **(TERMS | kw))
     return base.market_opened(1000.0)
 
 
@@ -72,7 +78,7 @@ def test_the_price_chases_when_it_moves_more_than_chase_pct_past_the_limit(
 
 
 def test_nothing_runs_while_the_market_cannot_fill() -> None:
-    closed = Chase(LIMIT_ID, Side.BUY, Decimal(10), Decimal(100), chase_after=60.0)
+    closed = Chase(LIMIT_ID, Side.BUY, Decimal(10), Decimal(100), **TERMS)
     assert closed.decide(10**9, Decimal(1000))[1].kind == "wait"
     opened = closed.market_opened(5000.0)
     assert opened.market_opened(9000.0).started == 5000.0  # the timer starts once
@@ -117,7 +123,7 @@ def test_the_leg_total_is_never_more_than_planned(
     """A model broker: fills arrive at any moment, including after the cancel was asked and
     before it is confirmed; updates may be stale. The chase must send at most one remainder,
     only after the limit is final, of exactly planned minus what the broker filled."""
-    state = Chase(LIMIT_ID, Side.BUY, Decimal(planned), Decimal(100), chase_after=60.0)
+    state = Chase(LIMIT_ID, Side.BUY, Decimal(planned), Decimal(100), **TERMS)
     state = state.market_opened(0.0)
     filled, final, cancel_asked, now = 0, False, False, 0.0
     sent: list[Decimal] = []
@@ -145,3 +151,24 @@ def test_the_leg_total_is_never_more_than_planned(
     assert filled + sum(sent, Decimal(0)) <= planned
     if cancel_asked:  # chased: the leg ends with exactly what was planned
         assert filled + sum(sent, Decimal(0)) == planned
+
+
+@pytest.mark.parametrize(("after", "pct"), [("0.001", "0"), ("86400", "10")])
+def test_every_chase_the_config_accepts_is_followed(after: str, pct: str) -> None:
+    """The config is the one range of ``chase_after`` and ``chase_pct`` (the chase has none of
+    its own): at the edges it accepts, the chase runs its timer and its price trigger."""
+    algo = make_config(
+        {16: {"order_type": "limit_then_market", "chase_after": after, "chase_pct": pct}}
+    ).algorithms[16]
+    state = Chase(
+        LIMIT_ID,
+        Side.BUY,
+        Decimal(10),
+        Decimal(100),
+        chase_after=algo.chase_after,
+        chase_pct=algo.chase_pct,
+    ).market_opened(0.0)
+    assert state.decide(0.0, Decimal(100))[1].kind == "wait"
+    assert state.decide(algo.chase_after, None)[1].why is Why.TIMER
+    past = Decimal(100) * (1 + algo.chase_pct / 100) + Decimal("0.01")
+    assert state.decide(0.0, past)[1].why is Why.PRICE

@@ -24,7 +24,7 @@ from tests.execution.chase_limits import Limits
 from tests.execution.test_chaser import LIMIT_ID, SIGNAL, adapter, chase_rows, limit_intent
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import remainder_id
-from tradebot.core.orders import IntentRole, Plan
+from tradebot.core.orders import IntentRole, Limit, Plan
 from tradebot.core.risk import DayState
 from tradebot.core.signal import Side
 from tradebot.execution import Executor
@@ -109,7 +109,7 @@ async def desk_with(
             signal_id = journal.record_signal(SIGNAL)
             limit = replace(limit_intent(side=side), role=role)
             if side is Side.SELL:  # a sell limit above the market: it rests
-                limit = replace(limit, limit_price=Decimal("100.20"))
+                limit = replace(limit, price=Limit(Decimal("100.20"), limit.chase))
             await executor.execute(Plan(intents=(limit,)), signal_id=signal_id)
             yield Desk(server, journal, executor)
 

@@ -22,7 +22,14 @@ from tests.execution.fixed_planner import make_signal
 from tradebot.broker.alpaca import AlpacaBroker
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import client_order_id, remainder_id
-from tradebot.core.orders import ChaseTerms, IntentRole, OrderIntent, OrderType, Plan, TimeInForce
+from tradebot.core.orders import (
+    ChaseTerms,
+    IntentRole,
+    Limit,
+    OrderIntent,
+    Plan,
+    TimeInForce,
+)
 from tradebot.core.signal import Side
 from tradebot.execution import Executor
 from tradebot.execution.chaser import Chaser
@@ -44,13 +51,11 @@ def limit_intent(qty: str = "10", limit: str = "100.00", side: Side = Side.BUY) 
         symbol="AAPL",
         side=side,
         qty=Decimal(qty),
-        order_type=OrderType.LIMIT,
+        price=Limit(Decimal(limit), ChaseTerms(chase_after=60.0, chase_pct=Decimal("0.33"))),
         time_in_force=TimeInForce.DAY,
         role=IntentRole.OPEN,
         leg_ids=(leg.id,),
         reference_price=Decimal(100),
-        limit_price=Decimal(limit),
-        chase=ChaseTerms(60.0, Decimal("0.33")),
     )
 
 

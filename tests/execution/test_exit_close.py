@@ -22,7 +22,7 @@ from tests.scripted_broker import T0, ScriptedBroker
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderCanceled, OrderFilled
 from tradebot.core.ids import exit_id
-from tradebot.core.orders import ExitTerms, IntentRole, OrderClass, OrderIntent, Plan
+from tradebot.core.orders import ExitTerms, IntentRole, Oco, OrderClass, OrderIntent, Plan
 from tradebot.core.signal import Side
 from tradebot.execution import Executor
 from tradebot.execution.close_exits import REPROTECT
@@ -147,7 +147,7 @@ async def test_a_close_filling_4_of_10_gets_exits_again_for_the_6_still_held(rig
     assert again_oco.order_class is OrderClass.OCO and again_oco.side is Side.SELL
     assert again_oco.qty == D(6)
     # priced as the canceled ones: from the entry's fill at 100, +5% and -2%
-    assert (again_oco.take_profit_price, again_oco.stop_loss_price) == (D(105), D(98))
+    assert again_oco.attached == Oco(take_profit=D(105), stop_loss=D(98))
     assert again_stop.parent == again_oco.client_order_id and again_stop.qty == D(6)
     assert ("submit", again_oco.client_order_id) in rig.broker.calls
     # and it is said: an exit row, an ERROR row, the alert, the output

@@ -21,7 +21,17 @@ from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderCanceled, OrderFilled
 from tradebot.core.ids import exit_id
 from tradebot.core.order_snapshot import OrderStatus
-from tradebot.core.orders import IntentRole, OrderClass, OrderIntent, OrderType, Plan
+from tradebot.core.orders import (
+    IntentRole,
+    Limit,
+    Oco,
+    OrderClass,
+    OrderIntent,
+    OrderType,
+    Plan,
+    Stop,
+    TrailingStop,
+)
 from tradebot.core.signal import Side
 from tradebot.execution import Executor
 from tradebot.execution.chaser import remainder_intent
@@ -123,9 +133,9 @@ async def test_exits_go_after_the_fill_priced_from_the_average_of_its_fills(rig:
     oco, stop = rig.intents()
     assert oco.client_order_id == exit_id(entry.client_order_id, "tp")
     assert oco.order_class is OrderClass.OCO and oco.qty == D(10) and oco.side is Side.SELL
-    assert (oco.limit_price, oco.stop_loss_price) == (D("105.63"), D("98.59"))
+    assert (oco.price, oco.attached) == (Limit(D("105.63")), Oco(D("105.63"), D("98.59")))
     assert stop.client_order_id == exit_id(entry.client_order_id, "sl")
-    assert stop.parent == oco.client_order_id and stop.stop_price == D("98.59")
+    assert stop.parent == oco.client_order_id and stop.price == Stop(D("98.59"))
     # the oco went to the broker; its stop leg travels with it, never alone
     assert [c for c in rig.broker.calls if c[0] == "submit"][1:] == [
         ("submit", oco.client_order_id)
@@ -184,7 +194,7 @@ async def test_a_halted_kill_switch_holds_the_exits_back_until_it_is_lifted(rig:
     rig.halted[0] = False
     await manager.tick()
     (trail,) = rig.intents()
-    assert trail.order_type is OrderType.TRAILING_STOP and trail.trail_pct == D("1.5")
+    assert trail.price == TrailingStop(D("1.5"))
     assert trail.client_order_id == exit_id(entry.client_order_id, "ts")
 
 
@@ -222,7 +232,7 @@ async def test_a_chased_limit_gets_its_exits_once_its_remainder_is_final(rig: Ri
     oco, _ = rig.intents()
     # priced from the fills' average, 101.2 (4 @ 100, 6 @ 102): +5% and -2%, on the tick
     assert oco.qty == D(10)
-    assert (oco.take_profit_price, oco.stop_loss_price) == (D("106.26"), D("99.18"))
+    assert oco.attached == Oco(take_profit=D("106.26"), stop_loss=D("99.18"))
     assert oco.client_order_id == exit_id(entry.client_order_id, "tp")
 
 

@@ -104,9 +104,7 @@ async def test_a_stop_leg_fill_lands_on_the_algorithms_ledger_by_our_id(rig: Rig
 async def test_an_oco_after_the_fill_takes_profit_and_ends_its_stop(rig: Rig) -> None:
     plan = bracket_plan(rig.executor.book)
     entry = plan.intents[0]
-    plain = replace(
-        entry, order_class=OrderClass.SIMPLE, take_profit_price=None, stop_loss_price=None
-    )
+    plain = replace(entry, attached=None)
     await rig.executor.execute(Plan(intents=(plain,)), signal_id=rig.journal.record_signal(OPEN))
     oco, stop = after_fill_exits(plain, D(10), D(100))
     assert oco.order_class is OrderClass.OCO and stop.parent == oco.client_order_id
@@ -123,13 +121,26 @@ async def test_an_oco_after_the_fill_takes_profit_and_ends_its_stop(rig: Rig) ->
     assert rig.executor.book.qty(16, "AAPL") == 0
 
 
+async def test_an_oco_after_the_fill_stops_out_and_ends_its_take_profit(rig: Rig) -> None:
+    plan = bracket_plan(rig.executor.book)
+    plain = replace(plan.intents[0], attached=None)
+    await rig.executor.execute(Plan(intents=(plain,)), signal_id=rig.journal.record_signal(OPEN))
+    oco, stop = after_fill_exits(plain, D(10), D(100))
+    await rig.executor.execute(Plan(intents=(oco, stop)))
+    rig.sim.set_price("AAPL", D("97"))  # through the stop leg (98): it is live, not held
+    snapshot = await rig.sim.get_order(oco.client_order_id)
+    assert snapshot is not None
+    await rig.executor.record_snapshot(snapshot, "lookup")
+    assert rig.fills(stop.client_order_id) == [(16, "sell", D(10), D("97"))]
+    assert Status.CANCELED in rig.rows(oco.client_order_id)
+    assert rig.executor.book.qty(16, "AAPL") == 0
+
+
 async def test_a_trailing_stop_follows_the_best_price(rig: Rig) -> None:
     plan = bracket_plan(rig.executor.book)
     plain = replace(
         plan.intents[0],
-        order_class=OrderClass.SIMPLE,
-        take_profit_price=None,
-        stop_loss_price=None,
+        attached=None,
         exits=ExitTerms(trailing_stop_pct=D(2)),
     )
     await rig.executor.execute(Plan(intents=(plain,)))

@@ -16,15 +16,18 @@ from tests.execution.fixed_planner import make_signal
 from tradebot.core.events import OrderCanceled, OrderFilled
 from tradebot.core.ids import exit_id, remainder_id
 from tradebot.core.orders import (
+    MARKET,
     ChaseTerms,
     ExitKind,
     IntentRole,
+    Limit,
     OrderIntent,
-    OrderType,
     Plan,
     SkippedLeg,
     SkipReason,
+    Stop,
     TimeInForce,
+    TrailingStop,
 )
 from tradebot.core.signal import Side
 from tradebot.journal.interface import Journal
@@ -67,37 +70,21 @@ def _intent(
         "reference_price": Decimal("100.1"),
     }
     if style == "market":
-        return OrderIntent(order_type=OrderType.MARKET, role=IntentRole.OPEN, **common)
+        return OrderIntent(price=MARKET, role=IntentRole.OPEN, **common)
     if style == "limit":
-        return OrderIntent(
-            order_type=OrderType.LIMIT, role=IntentRole.OPEN, limit_price=Decimal(100), **common
-        )
+        return OrderIntent(price=Limit(Decimal(100)), role=IntentRole.OPEN, **common)
     if style == "chased":
-        return OrderIntent(
-            order_type=OrderType.LIMIT,
-            role=IntentRole.OPEN,
-            limit_price=Decimal(100),
-            chase=ChaseTerms(30, Decimal("0.5")),
-            **common,
-        )
+        chase = ChaseTerms(chase_after=30, chase_pct=Decimal("0.5"))
+        return OrderIntent(price=Limit(Decimal(100), chase), role=IntentRole.OPEN, **common)
     kinds = {"stop": ExitKind.STOP_LOSS, "take_profit": ExitKind.TAKE_PROFIT}
     if style in ("stop", "take_profit", "trailing"):
         entry = common["client_order_id"]
         common["client_order_id"] = exit_id(entry, kinds.get(style, ExitKind.TRAILING_STOP))
     if style == "stop":
-        return OrderIntent(
-            order_type=OrderType.STOP, role=IntentRole.EXIT, stop_price=Decimal(97), **common
-        )
+        return OrderIntent(price=Stop(Decimal(97)), role=IntentRole.EXIT, **common)
     if style == "take_profit":
-        return OrderIntent(
-            order_type=OrderType.LIMIT, role=IntentRole.EXIT, limit_price=Decimal(103), **common
-        )
-    return OrderIntent(
-        order_type=OrderType.TRAILING_STOP,
-        role=IntentRole.EXIT,
-        trail_pct=Decimal(2),
-        **common,
-    )
+        return OrderIntent(price=Limit(Decimal(103)), role=IntentRole.EXIT, **common)
+    return OrderIntent(price=TrailingStop(Decimal(2)), role=IntentRole.EXIT, **common)
 
 
 def _fill(journal: Journal, clock: Clock, order: list[Any], part: int, price: str) -> None:
@@ -200,7 +187,7 @@ def play(journal: Journal, clock: Clock, ops: Sequence[tuple[Any, ...]]) -> None
                 symbol=intent.symbol,
                 side=intent.side,
                 qty=intent.qty - done,
-                order_type=OrderType.MARKET,
+                price=MARKET,
                 time_in_force=TimeInForce.DAY,
                 role=IntentRole.OPEN,
                 leg_ids=intent.leg_ids,

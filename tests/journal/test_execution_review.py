@@ -29,11 +29,13 @@ from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderFilled
 from tradebot.core.ids import client_order_id, exit_id, remainder_id
 from tradebot.core.orders import (
+    MARKET,
     ChaseTerms,
     IntentRole,
+    Limit,
     OrderIntent,
-    OrderType,
     Plan,
+    Stop,
     TimeInForce,
 )
 from tradebot.core.signal import Side, Signal
@@ -111,14 +113,15 @@ def _intent(signal: Signal, qty: Decimal, limit: str | None, chase: bool) -> Ord
         symbol=leg.symbol,
         side=leg.side,
         qty=qty,
-        order_type=OrderType.MARKET if limit is None else OrderType.LIMIT,
+        price=MARKET if limit is None else Limit(Decimal(limit), CHASE if chase else None),
         time_in_force=TimeInForce.DAY,
         role=IntentRole.OPEN,
         leg_ids=(leg.id,),
         reference_price=leg.price,
-        limit_price=None if limit is None else Decimal(limit),
-        chase=ChaseTerms(60.0, Decimal("0.33")) if chase else None,
     )
+
+
+CHASE = ChaseTerms(chase_after=60.0, chase_pct=Decimal("0.33"))
 
 
 @pytest.fixture
@@ -215,12 +218,11 @@ def _exit(entry: str, algo: int, signal: Signal) -> OrderIntent:
         symbol="AAPL",
         side=Side.SELL,
         qty=Decimal(10),
-        order_type=OrderType.STOP,
+        price=Stop(Decimal(95)),
         time_in_force=TimeInForce.GTC,
         role=IntentRole.EXIT,
         leg_ids=(signal.legs[0].id,),
         reference_price=Decimal(100),
-        stop_price=Decimal(95),
     )
 
 

@@ -95,7 +95,7 @@ def test_exits_are_not_resent_by_hand_and_a_bracket_is_resent_plain(journal: Jou
         plan_resend(journal, tp.client_order_id)
     again = plan_resend(journal, entry.client_order_id).intent
     assert again.order_class is OrderClass.SIMPLE and again.exits == entry.exits
-    assert replace(again, notes=()).take_profit_price is None
+    assert replace(again, notes=()).attached is None
 
 
 def test_unresolved_intents_narrow_to_one_algorithm_and_its_symbols(journal: JournalBase) -> None:

@@ -20,7 +20,7 @@ from tests.journal.summary_ops import OPS, VARIED, Clock, check, play
 from tests.pgserver import PgServer
 from tradebot.cli.main import cli
 from tradebot.core.events import OrderFilled
-from tradebot.core.orders import IntentRole, OrderIntent, OrderType, Plan, TimeInForce
+from tradebot.core.orders import MARKET, IntentRole, OrderIntent, Plan, TimeInForce
 from tradebot.core.signal import LegId, LegKind, Side
 from tradebot.journal import open_journal, schema
 from tradebot.journal.opener import open_journal as open_any
@@ -171,7 +171,7 @@ def _intents(n: int) -> list[OrderIntent]:
             "SYM",
             Side.BUY,
             Decimal(1),
-            OrderType.MARKET,
+            MARKET,
             TimeInForce.DAY,
             IntentRole.OPEN,
             (LegId(7, LegKind.OPEN, "SYM", Side.BUY, at + timedelta(seconds=k)),),

@@ -32,7 +32,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
-from typing import Self
+from typing import Self, assert_never
 
 from tradebot.broker.tracker import OrderTracker
 from tradebot.clock import utcnow
@@ -42,7 +42,17 @@ from tradebot.core.events import OrderEvent
 from tradebot.core.ids import leg_exit_id
 from tradebot.core.market import MarketPrices, implausible_price
 from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
-from tradebot.core.orders import IntentRole, OrderClass, OrderIntent, OrderType
+from tradebot.core.orders import (
+    Bracket,
+    IntentRole,
+    Limit,
+    Market,
+    Oco,
+    OrderIntent,
+    Oto,
+    Stop,
+    TrailingStop,
+)
 from tradebot.core.quantity import is_whole
 from tradebot.core.signal import Side
 from tradebot.exceptions import BrokerError, OrderRejected
@@ -154,29 +164,30 @@ class SimBroker:
 
     def _add_legs(self, intent: OrderIntent) -> None:
         """A bracket/oto entry's legs (held until it fills), or an oco's stop leg (live)."""
-        cls = intent.order_class
-        if cls is OrderClass.SIMPLE:
-            return
+        shapes: list[tuple[str, Limit | Stop]] = []
+        match intent.attached:
+            case None:
+                return
+            case Bracket(take_profit=tp, stop_loss=sl) | Oto(take_profit=tp, stop_loss=sl):
+                exit_side, live = intent.side.opposite(), False
+                if tp is not None:
+                    shapes.append(("limit", Limit(tp)))
+                if sl is not None:
+                    shapes.append(("stop", Stop(sl)))
+            case Oco(stop_loss=sl):  # the oco itself is its take-profit
+                exit_side, live = intent.side, True
+                shapes.append(("stop", Stop(sl)))
+            case _:
+                assert_never(intent.attached)
         parent = intent.client_order_id
-        exit_side = intent.side.opposite() if cls is not OrderClass.OCO else intent.side
-        shapes: list[tuple[str, OrderType, Decimal | None]] = []
-        if intent.take_profit_price is not None and cls is not OrderClass.OCO:
-            shapes.append(("limit", OrderType.LIMIT, intent.take_profit_price))
-        if intent.stop_loss_price is not None:
-            shapes.append(("stop", OrderType.STOP, intent.stop_loss_price))
         legs = []
-        for leg_type, order_type, price in shapes:
+        for leg_type, price in shapes:
             leg = replace(
                 intent,
                 client_order_id=leg_exit_id(parent, leg_type),
                 side=exit_side,
-                order_type=order_type,
-                limit_price=price if order_type is OrderType.LIMIT else None,
-                stop_price=price if order_type is OrderType.STOP else None,
-                order_class=OrderClass.SIMPLE,
-                take_profit_price=None,
-                stop_loss_price=None,
-                chase=None,
+                price=price,
+                attached=None,
                 exits=None,
                 role=IntentRole.EXIT,
                 parent=parent,
@@ -185,7 +196,7 @@ class SimBroker:
             self._exit_orders.add(leg.client_order_id)
             legs.append(leg.client_order_id)
             self._parent[leg.client_order_id] = parent
-            if cls is OrderClass.OCO:
+            if live:
                 self._exits.add(leg.client_order_id)
             else:
                 self._held.add(leg.client_order_id)
@@ -421,10 +432,16 @@ class SimBroker:
 
 def market_order(intent: OrderIntent) -> rules.Order:
     """The market model's view of ``intent``: the one place the sim broker reads an order's
-    type and prices (a bracket's legs are intents of their own, made by ``_add_legs``)."""
+    price (a bracket's legs are intents of their own, made by ``_add_legs``)."""
     side: rules.Side = "buy" if intent.side is Side.BUY else "sell"
-    if intent.order_type is OrderType.STOP:
-        return rules.Order(side, stop=intent.stop_price)
-    if intent.order_type is OrderType.TRAILING_STOP:
-        return rules.Order(side, trail_percent=intent.trail_pct)
-    return rules.Order(side, limit=intent.limit_price)  # a market order has no limit
+    match intent.price:
+        case Market():
+            return rules.Order(side)
+        case Limit(limit=limit):
+            return rules.Order(side, limit=limit)
+        case Stop(stop=stop):
+            return rules.Order(side, stop=stop)
+        case TrailingStop(trail_pct=pct):
+            return rules.Order(side, trail_percent=pct)
+        case _:
+            assert_never(intent.price)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from tradebot.cli.journal_archive import archive_command
 from tradebot.cli.journal_common import csv_text, journal_options, open_review, parse_when, table
 from tradebot.cli.journal_export import CSV_COLUMNS, export, flat
 from tradebot.cli.journal_migrate import migrate_command
@@ -158,3 +159,4 @@ def journal(
 
 journal.add_command(migrate_command)
 journal.add_command(verify_command)
+journal.add_command(archive_command)

@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Serve the web dashboard over a journal.",
     ),
     "notify": ("tradebot.cli.notify_cmd:notify", "Alerts: send a test message to each URL."),
+    "doctor": ("tradebot.cli.doctor_cmd:doctor", "Check that this machine is ready to trade."),
 }
 
 

@@ -46,6 +46,7 @@ def run(paper: bool, config_path: Path, status_every: float) -> None:
     """
     from tradebot.config.loader import load_config, read_config, resolve_mode
     from tradebot.runtime.bot import Bot
+    from tradebot.runtime.systemd import attach_systemd
     from tradebot.web.attach import attach_observability
 
     loaded = read_config(config_path)
@@ -56,6 +57,7 @@ def run(paper: bool, config_path: Path, status_every: float) -> None:
     bot = Bot(loaded.config, config_path, mode, load=load_config, status_interval=status_every)
     # the dashboard (/healthz, /metrics) and the alerts: never in the way of trading
     plugged = attach_observability(bot, loaded.config, config_path)
+    attach_systemd(bot, os.environ)  # READY, STATUS, WATCHDOG when run by systemd
     try:
         asyncio.run(_run_until_signalled(bot))
     finally:

@@ -23,17 +23,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import assert_never
 
 from tradebot.core.ids import exit_id, exit_parts
 from tradebot.core.market import price_tick
 from tradebot.core.orders import (
+    Bracket,
     ExitKind,
     ExitTerms,
     IntentRole,
-    OrderClass,
+    Limit,
+    Market,
+    Oco,
     OrderIntent,
-    OrderType,
+    OrderPrice,
+    Oto,
+    Stop,
     TimeInForce,
+    TrailingStop,
 )
 from tradebot.core.quantity import is_whole
 from tradebot.core.signal import Side
@@ -105,18 +112,23 @@ def bracket_refusal(entry: OrderIntent, *, not_netted: bool) -> str | None:
         return "a fractional entry carries no bracket: its exits go after the fill"
     if entry.extended_hours:
         return "an extended-hours entry carries no bracket: its exits go after the fill"
-    if entry.order_type is OrderType.LIMIT and entry.time_in_force is not TimeInForce.GTC:
-        return (
-            f"a limit {entry.time_in_force} entry carries no bracket (its gtc exits would"
-            " outlive it): its exits go after the fill"
-        )
-    if entry.order_type is OrderType.MARKET and entry.time_in_force not in (
-        TimeInForce.DAY,
-        TimeInForce.GTC,
-    ):
-        return (
-            f"a market {entry.time_in_force} entry carries no bracket: its exits go after the fill"
-        )
+    match entry.price:
+        case Limit():
+            if entry.time_in_force is not TimeInForce.GTC:
+                return (
+                    f"a limit {entry.time_in_force} entry carries no bracket (its gtc exits would"
+                    " outlive it): its exits go after the fill"
+                )
+        case Market():
+            if entry.time_in_force not in (TimeInForce.DAY, TimeInForce.GTC):
+                return (
+                    f"a market {entry.time_in_force} entry carries no bracket: its exits go"
+                    " after the fill"
+                )
+        case Stop() | TrailingStop():
+            return f"a {entry.order_type} entry carries no bracket: Alpaca's are market or limit"
+        case _:
+            assert_never(entry.price)
     return None
 
 
@@ -129,15 +141,12 @@ def with_exits(
     why_not = bracket_refusal(entry, not_netted=not_netted)
     if why_not is not None:
         return replace(entry, notes=(*entry.notes, why_not)), ()
-    basis = entry.limit_price if entry.order_type is OrderType.LIMIT else entry.reference_price
-    assert basis is not None
+    basis = entry.limit_price or entry.reference_price  # a market entry's: its reference
     tp, sl = exit_prices(entry.side, basis, terms)
     both = tp is not None and sl is not None
     shaped = replace(
         entry,
-        order_class=OrderClass.BRACKET if both else OrderClass.OTO,
-        take_profit_price=tp,
-        stop_loss_price=sl,
+        attached=Bracket(tp, sl) if tp is not None and sl is not None else Oto(tp, sl),
         # the legs are gtc: a market entry fills at once, and its exits must outlive the day
         time_in_force=TimeInForce.GTC,
         notes=(
@@ -165,8 +174,7 @@ def after_fill_exits(
             _exit(
                 base,
                 exit_id(entry.client_order_id, ExitKind.TRAILING_STOP),
-                OrderType.TRAILING_STOP,
-                trail_pct=terms.trailing_stop_pct,
+                TrailingStop(terms.trailing_stop_pct),
                 note=f"trailing stop {terms.trailing_stop_pct}% from the best price",
             ),
         )
@@ -177,11 +185,8 @@ def after_fill_exits(
         oco = _exit(
             base,
             oco_id,
-            OrderType.LIMIT,
-            limit_price=tp,
-            order_class=OrderClass.OCO,
-            take_profit_price=tp,
-            stop_loss_price=sl,
+            Limit(tp),
+            attached=Oco(tp, sl),
             note=f"oco from the fill price {average_price}: take-profit {tp}, stop-loss {sl}",
         )
         return (oco, *_legs(base, entry_id, None, sl, parent=oco_id))
@@ -204,8 +209,7 @@ def _legs(
             _exit(
                 entry,
                 exit_id(entry_id, ExitKind.TAKE_PROFIT),
-                OrderType.LIMIT,
-                limit_price=tp,
+                Limit(tp),
                 parent=parent,
                 note=f"take-profit {tp} ({how})",
             )
@@ -215,8 +219,7 @@ def _legs(
             _exit(
                 entry,
                 exit_id(entry_id, ExitKind.STOP_LOSS),
-                OrderType.STOP,
-                stop_price=sl,
+                Stop(sl),
                 parent=parent,
                 note=f"stop-loss {sl} ({how})",
             )
@@ -227,15 +230,10 @@ def _legs(
 def _exit(
     entry: OrderIntent,
     cid: str,
-    order_type: OrderType,
+    price: OrderPrice,
     *,
     note: str,
-    limit_price: Decimal | None = None,
-    stop_price: Decimal | None = None,
-    trail_pct: Decimal | None = None,
-    order_class: OrderClass = OrderClass.SIMPLE,
-    take_profit_price: Decimal | None = None,
-    stop_loss_price: Decimal | None = None,
+    attached: Oco | None = None,
     parent: str | None = None,
 ) -> OrderIntent:
     """An exit of ``entry``: the opposite side, gtc, regular hours, the entry's legs; its
@@ -246,23 +244,30 @@ def _exit(
         symbol=entry.symbol,
         side=entry.side.opposite(),
         qty=entry.qty,
-        order_type=order_type,
+        price=price,
         time_in_force=TimeInForce.GTC,
         role=IntentRole.EXIT,
         leg_ids=entry.leg_ids,
         # what the exit is measured against (its slippage in `tradebot report`): the price it
         # was placed to trade at; a trailing stop has none, so its entry's price stands in
-        reference_price=stop_price or limit_price or entry.reference_price,
-        limit_price=limit_price,
+        reference_price=_placed_at(price, entry.reference_price),
         notes=(note,),
         price_source=entry.price_source,
-        order_class=order_class,
-        take_profit_price=take_profit_price,
-        stop_loss_price=stop_loss_price,
-        stop_price=stop_price,
-        trail_pct=trail_pct,
+        attached=attached,
         parent=parent,
     )
+
+
+def _placed_at(price: OrderPrice, otherwise: Decimal) -> Decimal:
+    match price:
+        case Stop(stop=stop):
+            return stop
+        case Limit(limit=limit):
+            return limit
+        case Market() | TrailingStop():
+            return otherwise
+        case _:
+            assert_never(price)
 
 
 def exit_kind(intent: OrderIntent) -> ExitKind:

@@ -18,10 +18,13 @@ from tradebot.core.ids import client_order_id
 from tradebot.core.market import PriceSource
 from tradebot.core.netting import CLOSE_STEP, OPEN_STEP, ledger_steps, split_at_zero
 from tradebot.core.orders import (
+    MARKET,
     ChaseTerms,
     ExitTerms,
     IntentRole,
+    Limit,
     OrderIntent,
+    OrderPrice,
     OrderType,
     TimeInForce,
 )
@@ -123,11 +126,12 @@ def _intent(
     style: OrderStyle,
 ) -> OrderIntent:
     side = Side.BUY if qty > 0 else Side.SELL
-    limit = None
+    price: OrderPrice = MARKET
     if style.order_type is OrderType.LIMIT:
         limit, collar_note = limit_price(
             side, move.price, style.limit_offset_pct, style.price_collar_pct
         )
+        price = Limit(limit, style.chase)
         if collar_note:
             notes = [*notes, collar_note]
     return OrderIntent(
@@ -136,16 +140,14 @@ def _intent(
         symbol=move.symbol,
         side=side,
         qty=abs(qty),
-        order_type=style.order_type,
+        price=price,
         time_in_force=style.time_in_force,
         role=IntentRole.CLOSE if reduces else IntentRole.OPEN,
         leg_ids=leg_ids,
         reference_price=move.price,
-        limit_price=limit,
         extended_hours=style.extended_hours,
         notes=tuple(notes),
         price_source=move.price_source,
-        chase=style.chase if style.order_type is OrderType.LIMIT else None,
     )
 
 

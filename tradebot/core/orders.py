@@ -2,14 +2,54 @@
 
 An :class:`OrderIntent` is the ``SubmitOrder`` command: immutable, with a deterministic client
 order id, made durable in the journal before it leaves the process.
+
+Its shape is two sum types, each kind a frozen dataclass that refuses in its own constructor
+what it cannot be (a limit always has a positive price, an oto exactly one exit):
+
+* ``price`` (:data:`OrderPrice`), how it trades: :class:`Market`, :class:`Limit` (with its
+  :class:`ChaseTerms` when chased), :class:`Stop`, :class:`TrailingStop`;
+* ``attached`` (:data:`Attached` or None), the exit legs that travel with it: :class:`Bracket`,
+  :class:`Oto` (on an entry), :class:`Oco` (an exit that is its take-profit limit).
+
+The intent itself checks only what joins them (a bracket/oto entry is a market or limit order,
+an oco is its own take-profit limit), a positive quantity, and that only an exit has a parent.
+
+**Adding an order kind.** Every place that reads a shape matches on it with
+``typing.assert_never`` in the default branch, so mypy (strict, in ``scripts/check``) names each
+place a new kind has not handled. Today's list:
+
+* here: the class (its ``order_type``: a member of :class:`OrderType`; an attached kind's
+  ``order_class``: a member of :class:`OrderClass`), its place in :data:`OrderPrice` or
+  :data:`Attached`, :func:`_shape_refusal` (what may travel together) and
+  :func:`shape_prices` (the flat names its prices have in the journal and the plan's JSON);
+* ``core/exits.py``: :func:`~tradebot.core.exits.bracket_refusal` (can such an entry carry a
+  bracket) and ``_placed_at`` (an exit's reference price); an attached kind is built in
+  ``with_exits``/``after_fill_exits``;
+* ``journal/records.py``: ``_price_from`` / ``_attached_from`` (read back from the journal's
+  flat format, keyed by ``order_type`` / ``order_class``; the format itself does not change);
+* ``journal/review.py``: ``live_exits`` (how a live exit's level reads);
+* ``broker/alpaca/orders.py``: ``on_tick`` (its prices on Alpaca's tick, the one rounding of a
+  request) and ``prepare``'s checks of Alpaca's limits;
+* ``broker/alpaca/sdk.py``: ``order_request`` (the alpaca-py request);
+* ``broker/sim.py``: ``_accept`` (a price kind's trigger) and ``_add_legs`` (an attached kind's
+  legs), and the fill and trigger rules of the simulated market;
+* where the local Alpaca server (``simulators/alpaca``) does not accept it yet, there too, so
+  the adapter can be tested against it;
+* an entry kind the planner may choose: the config's ``order_type`` choices
+  (``config/algorithms_section.py`` ``ENTRY_ORDER_TYPES``) and ``core/order_writer.py``
+  ``_intent``; the rest of the list in ``docs/extending.md`` ("Add an order kind") reads the
+  kind by its name (the journal's summaries, the local Alpaca server, the followers);
+* tests: ``tests/core/test_order_shape.py`` (what it refuses) and
+  ``tests/journal/test_intent_rows.py`` (a row of it reads back and writes identically).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import ClassVar, assert_never
 
 from tradebot.core.market import PriceSource
 from tradebot.core.signal import HeldLeg, Leg, LegId, RejectedLeg, Side
@@ -79,11 +119,140 @@ _EXIT_LABELS = {
 
 @dataclass(frozen=True, slots=True)
 class ChaseTerms:
-    """When a ``limit_then_market`` limit is chased: ``after`` seconds of the market being able
-    to fill it, or the reference price ``pct`` percent past the limit (see the chaser)."""
+    """When a ``limit_then_market`` limit is chased: ``chase_after`` seconds of the market being
+    able to fill it, or the reference price ``chase_pct`` percent past the limit (see the
+    chaser). The algorithm's keys of the same names give them; their range is the config's."""
 
-    after: float
-    pct: Decimal
+    chase_after: float
+    chase_pct: Decimal
+
+
+def _positive(what: str, value: Decimal) -> None:
+    if not (value.is_finite() and value > 0):
+        raise ValueError(f"{what} must be > 0, got {value}")
+
+
+# -- the price: how the order trades -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Market:
+    """At the market's price."""
+
+    order_type: ClassVar[OrderType] = OrderType.MARKET
+
+
+#: the one market price (it has no fields)
+MARKET = Market()
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """At ``limit`` or better. ``chase``: a ``limit_then_market`` limit, which the chaser
+    finishes at market (:mod:`tradebot.execution.chaser`)."""
+
+    limit: Decimal
+    chase: ChaseTerms | None = None
+    order_type: ClassVar[OrderType] = OrderType.LIMIT
+
+    def __post_init__(self) -> None:
+        _positive("a limit price", self.limit)
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """At market once the price reaches ``stop`` (a stop-loss exit)."""
+
+    stop: Decimal
+    order_type: ClassVar[OrderType] = OrderType.STOP
+
+    def __post_init__(self) -> None:
+        _positive("a stop price", self.stop)
+
+
+@dataclass(frozen=True, slots=True)
+class TrailingStop:
+    """At market once the price falls back ``trail_pct`` percent from its best since the order
+    was placed (a trailing-stop exit)."""
+
+    trail_pct: Decimal
+    order_type: ClassVar[OrderType] = OrderType.TRAILING_STOP
+
+    def __post_init__(self) -> None:
+        # Alpaca: trail_percent is a percentage of the high-water mark, so under 100
+        if not (self.trail_pct.is_finite() and Decimal(0) < self.trail_pct < Decimal(100)):
+            raise ValueError(f"a trailing stop's percent must be in (0, 100), got {self.trail_pct}")
+
+
+OrderPrice = Market | Limit | Stop | TrailingStop
+
+
+# -- the attached exits: what travels with the order as its legs -------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Bracket:
+    """An entry with a take-profit leg (a limit at ``take_profit``) and a stop-loss leg (a stop
+    at ``stop_loss``), on the other side; Alpaca cancels one when the other fills."""
+
+    take_profit: Decimal
+    stop_loss: Decimal
+    order_class: ClassVar[OrderClass] = OrderClass.BRACKET
+
+    def __post_init__(self) -> None:
+        _positive("a take-profit price", self.take_profit)
+        _positive("a stop-loss price", self.stop_loss)
+
+
+@dataclass(frozen=True, slots=True)
+class Oto:
+    """An entry with exactly one exit leg: a take-profit limit or a stop-loss stop."""
+
+    take_profit: Decimal | None = None
+    stop_loss: Decimal | None = None
+    order_class: ClassVar[OrderClass] = OrderClass.OTO
+
+    def __post_init__(self) -> None:
+        if (self.take_profit is None) == (self.stop_loss is None):
+            raise ValueError("an oto order has exactly one exit: a take-profit or a stop-loss")
+        for what, price in (("take-profit", self.take_profit), ("stop-loss", self.stop_loss)):
+            if price is not None:
+                _positive(f"a {what} price", price)
+
+
+@dataclass(frozen=True, slots=True)
+class Oco:
+    """An exit for a position already held: the order is its take-profit limit (its price is
+    ``Limit(take_profit)``), with a stop-loss leg at ``stop_loss`` on the same side; Alpaca
+    cancels one when the other fills."""
+
+    take_profit: Decimal
+    stop_loss: Decimal
+    order_class: ClassVar[OrderClass] = OrderClass.OCO
+
+    def __post_init__(self) -> None:
+        _positive("a take-profit price", self.take_profit)
+        _positive("a stop-loss price", self.stop_loss)
+
+
+Attached = Bracket | Oto | Oco
+
+
+def _shape_refusal(price: OrderPrice, attached: Attached | None) -> str | None:
+    """Why ``attached`` cannot travel with an order priced ``price`` (None: it can)."""
+    match attached:
+        case None:
+            return None
+        case Bracket() | Oto():
+            if isinstance(price, Market | Limit):
+                return None
+            return f"a {attached.order_class} entry is a market or limit order"
+        case Oco():
+            if price == Limit(attached.take_profit):
+                return None
+            return "an oco order is its take-profit limit (and is never chased)"
+        case _:
+            assert_never(attached)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,36 +281,32 @@ class ExitTerms:
 
 @dataclass(frozen=True, slots=True)
 class OrderIntent:
-    """One order to send. ``qty`` is always positive; ``side`` gives the direction."""
+    """One order to send. ``qty`` is always positive; ``side`` gives the direction.
+
+    Its shape is ``price`` (how it trades) and ``attached`` (the exit legs that travel with it),
+    each valid by construction; what the whole checks is only what joins them.
+    """
 
     client_order_id: str
     algo_id: int
     symbol: str
     side: Side
     qty: Decimal
-    order_type: OrderType
+    price: OrderPrice
     time_in_force: TimeInForce
     role: IntentRole
     leg_ids: tuple[LegId, ...]  # the legs this order serves (several when netted)
     #: the price the order was sized and checked at: the broker's reference price (or the
     #: signal's, standing in where ``price_source`` says so); also the basis for slippage
     reference_price: Decimal
-    limit_price: Decimal | None = None
     extended_hours: bool = False
     attempt: int = 0  # > 0 only for a deliberate re-send after a final failure
     notes: tuple[str, ...] = ()
     price_source: PriceSource = PriceSource.REFERENCE
-    chase: ChaseTerms | None = None  # a limit_then_market limit: when to finish it at market
     #: an entry (role OPEN) whose position is protected by exits: bracket legs when
-    #: ``order_class`` is BRACKET/OTO, else exit orders sent once the entry has filled
+    #: ``attached`` is a Bracket/Oto, else exit orders sent once the entry has filled
     exits: ExitTerms | None = None
-    order_class: OrderClass = OrderClass.SIMPLE
-    #: BRACKET/OTO/OCO: the take-profit leg's limit price and the stop-loss leg's stop price
-    #: (absolute; an OCO's own limit price is its take-profit)
-    take_profit_price: Decimal | None = None
-    stop_loss_price: Decimal | None = None
-    stop_price: Decimal | None = None  # a STOP order's trigger
-    trail_pct: Decimal | None = None  # a TRAILING_STOP order's distance from the high-water mark
+    attached: Attached | None = None
     #: an EXIT that travels as a leg of another order (a bracket's or an OCO's): the parent's
     #: client order id. It is journaled, never submitted by itself.
     parent: str | None = None
@@ -149,28 +314,29 @@ class OrderIntent:
     def __post_init__(self) -> None:
         if self.qty <= 0:
             raise ValueError(f"order quantity must be positive, got {self.qty}")
-        if self.order_type is OrderType.LIMIT and self.limit_price is None:
-            raise ValueError("a limit order needs a limit price")
-        if self.order_type is OrderType.LIMIT_THEN_MARKET:
-            raise ValueError("limit_then_market goes out as a limit with chase terms")
-        if self.chase is not None and self.order_type is not OrderType.LIMIT:
-            raise ValueError("only a limit order is chased")
-        if self.order_type is OrderType.STOP and self.stop_price is None:
-            raise ValueError("a stop order needs a stop price")
-        if self.order_type is OrderType.TRAILING_STOP and self.trail_pct is None:
-            raise ValueError("a trailing stop needs trail_pct")
-        if self.order_class in (OrderClass.BRACKET, OrderClass.OCO) and (
-            self.take_profit_price is None or self.stop_loss_price is None
-        ):
-            raise ValueError(f"an {self.order_class} order needs both exit prices")
-        if self.order_class is OrderClass.OTO and (
-            (self.take_profit_price is None) == (self.stop_loss_price is None)
-        ):
-            raise ValueError("an oto order has exactly one exit price")
-        if self.order_class is OrderClass.OCO and self.limit_price != self.take_profit_price:
-            raise ValueError("an oco order is its take-profit limit")
+        if (why := _shape_refusal(self.price, self.attached)) is not None:
+            raise ValueError(why)
         if self.parent is not None and self.role is not IntentRole.EXIT:
             raise ValueError("only an exit travels as a leg of another order")
+
+    @property
+    def order_type(self) -> OrderType:
+        """The price's kind, as the journal and a person name it (``market``, ``limit`` ...)."""
+        return self.price.order_type
+
+    @property
+    def order_class(self) -> OrderClass:
+        return OrderClass.SIMPLE if self.attached is None else self.attached.order_class
+
+    @property
+    def limit_price(self) -> Decimal | None:
+        """The limit price of a limit order (an oco's is its take-profit), else None."""
+        return self.price.limit if isinstance(self.price, Limit) else None
+
+    @property
+    def chase(self) -> ChaseTerms | None:
+        """A ``limit_then_market`` limit's chase terms, else None."""
+        return self.price.chase if isinstance(self.price, Limit) else None
 
     @property
     def notional(self) -> Decimal:
@@ -180,6 +346,41 @@ class OrderIntent:
     @property
     def signed_qty(self) -> Decimal:
         return self.qty * self.side.sign
+
+
+def unchased(price: OrderPrice) -> OrderPrice:
+    """``price`` with no chase terms (a limit stays a limit)."""
+    return replace(price, chase=None) if isinstance(price, Limit) else price
+
+
+def shape_prices(intent: OrderIntent) -> dict[str, Decimal]:
+    """The shape's prices besides the limit, under the flat names the journal and the plan's
+    JSON give them (only those the order has): ``take_profit_price`` and ``stop_loss_price``
+    (attached legs; an oco's take-profit is also its limit), ``stop_price``, ``trail_pct``."""
+    out: dict[str, Decimal] = {}
+    match intent.attached:
+        case Bracket(take_profit=tp, stop_loss=sl) | Oco(take_profit=tp, stop_loss=sl):
+            out |= {"take_profit_price": tp, "stop_loss_price": sl}
+        case Oto(take_profit=tp, stop_loss=sl):
+            out |= {
+                name: price
+                for name, price in (("take_profit_price", tp), ("stop_loss_price", sl))
+                if price is not None
+            }
+        case None:
+            pass
+        case _:
+            assert_never(intent.attached)
+    match intent.price:
+        case Stop(stop=stop):
+            out["stop_price"] = stop
+        case TrailingStop(trail_pct=pct):
+            out["trail_pct"] = pct
+        case Market() | Limit():
+            pass
+        case _:
+            assert_never(intent.price)
+    return out
 
 
 class SkipReason(StrEnum):

@@ -222,7 +222,7 @@ class _PlanBuilder:
             # a limit at the reference price plus the offset, like any limit, that the chaser
             # finishes at market (the limit price is the market's, not the signal's)
             self.order_type = OrderType.LIMIT
-            self.chase = ChaseTerms(algo.chase_after, algo.chase_pct)
+            self.chase = ChaseTerms(chase_after=algo.chase_after, chase_pct=algo.chase_pct)
         if day.market_open is False:
             self._market_closed()
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from tradebot.core.orders import OrderIntent, Plan, SkippedLeg
+from tradebot.core.orders import OrderClass, OrderIntent, Plan, SkippedLeg, shape_prices
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -90,18 +90,13 @@ def _intent_dict(intent: OrderIntent) -> dict[str, Any]:
         "legs": [leg.key for leg in intent.leg_ids],
         "notes": list(intent.notes),
         # exits (core/exits.py): only where the order has them
-        **{
-            name: _number(value) if isinstance(value, Decimal) else str(value)
-            for name, value in (
-                ("order_class", intent.order_class if intent.order_class != "simple" else None),
-                ("take_profit_price", intent.take_profit_price),
-                ("stop_loss_price", intent.stop_loss_price),
-                ("stop_price", intent.stop_price),
-                ("trail_pct", intent.trail_pct),
-                ("parent", intent.parent),
-            )
-            if value is not None
-        },
+        **(
+            {"order_class": str(intent.order_class)}
+            if intent.order_class is not OrderClass.SIMPLE
+            else {}
+        ),
+        **{name: _number(value) for name, value in shape_prices(intent).items()},
+        **({"parent": intent.parent} if intent.parent is not None else {}),
     }
 
 

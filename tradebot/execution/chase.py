@@ -27,10 +27,6 @@ from enum import StrEnum
 from tradebot.core.order_snapshot import OrderStatus
 from tradebot.core.signal import Side
 
-#: the defaults of the per-algorithm keys
-DEFAULT_CHASE_AFTER = 60.0  # seconds
-DEFAULT_CHASE_PCT = Decimal("0.33")  # percent past the limit
-
 #: the steps of the journal's ``chase`` rows that end a chase with no remainder on record: it
 #: ended by itself (``done``), a later leg took over (``superseded``), or the limits in force
 #: when the remainder was to leave refused it (``refused``)
@@ -80,8 +76,8 @@ class Chase:
     side: Side
     planned: Decimal
     limit_price: Decimal
-    chase_after: float = DEFAULT_CHASE_AFTER
-    chase_pct: Decimal = DEFAULT_CHASE_PCT
+    chase_after: float  # seconds; the algorithm's key (its range and default: the config's)
+    chase_pct: Decimal  # percent past the limit; likewise
     started: float | None = None
     phase: Phase = Phase.WORKING
     filled: Decimal = Decimal(0)
@@ -92,8 +88,6 @@ class Chase:
     def __post_init__(self) -> None:
         if self.planned <= 0:
             raise ValueError("a chase needs a positive planned quantity")
-        if self.chase_after < 0 or self.chase_pct < 0:
-            raise ValueError("chase_after and chase_pct must be >= 0")
 
     # -- what the broker confirmed ----------------------------------------------------------
 

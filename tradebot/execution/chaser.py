@@ -52,7 +52,7 @@ from decimal import Decimal
 
 from tradebot.core.ids import remainder_id
 from tradebot.core.market import MarketPrices
-from tradebot.core.orders import OrderIntent, OrderType, Plan, TimeInForce
+from tradebot.core.orders import MARKET, Limit, OrderIntent, Plan, TimeInForce
 from tradebot.core.risk import Refusal
 from tradebot.exceptions import TransientError
 from tradebot.execution.chase import ENDED_WITHOUT_REMAINDER, Action, Chase, Phase
@@ -79,13 +79,11 @@ def remainder_intent(limit: OrderIntent, qty: Decimal, why: str) -> OrderIntent:
         limit,
         client_order_id=remainder_id(limit.client_order_id),
         qty=qty,
-        order_type=OrderType.MARKET,
         # a market order now, in the regular session: the remainder must not wait for a
         # price (that was the limit's job) nor for another day
+        price=MARKET,
         time_in_force=TimeInForce.DAY,
-        limit_price=None,
         extended_hours=False,
-        chase=None,
         exits=None,  # the limit's exits cover the remainder's fills too (execution/exits.py)
         attempt=0,
         notes=(*limit.notes, f"market remainder of {limit.client_order_id} ({why})"),
@@ -200,14 +198,14 @@ class Chaser:
         self._after_id = min((s.entry_id for s in open_intents), default=newest + 1) - 1
 
     def _follow(self, intent: OrderIntent, signal_id: int | None, *, canceling: bool) -> None:
-        assert intent.chase is not None and intent.limit_price is not None
+        assert isinstance(intent.price, Limit) and intent.price.chase is not None
         state = Chase(
             intent.client_order_id,
             intent.side,
             intent.qty,
-            intent.limit_price,
-            chase_after=intent.chase.after,
-            chase_pct=intent.chase.pct,
+            intent.price.limit,
+            chase_after=intent.price.chase.chase_after,
+            chase_pct=intent.price.chase.chase_pct,
             phase=Phase.CANCELING if canceling else Phase.WORKING,
         )
         self._followed[intent.client_order_id] = _Followed(intent, signal_id, state)

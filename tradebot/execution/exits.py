@@ -38,7 +38,7 @@ from decimal import Decimal
 
 from tradebot.core.exits import after_fill_exits, exit_kind
 from tradebot.core.ids import leg_exit_id, remainder_id
-from tradebot.core.orders import ExitTerms, IntentRole, OrderClass, OrderIntent, Plan
+from tradebot.core.orders import ExitTerms, IntentRole, OrderIntent, Plan
 from tradebot.exceptions import TransientError
 from tradebot.execution.close_exits import CloseExits
 from tradebot.execution.executor import Executor
@@ -64,9 +64,7 @@ _ENDED = (Status.CANCELED, Status.EXPIRED, Status.REJECTED, Status.FAILED)
 def is_exit_entry(intent: OrderIntent) -> bool:
     """An entry whose exits go after its fill (not a bracket, not a chase's remainder)."""
     return (
-        intent.exits is not None
-        and intent.role is not IntentRole.EXIT
-        and intent.order_class is OrderClass.SIMPLE
+        intent.exits is not None and intent.role is not IntentRole.EXIT and intent.attached is None
     )
 
 

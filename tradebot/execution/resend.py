@@ -23,7 +23,7 @@ from decimal import Decimal
 from tradebot.broker.base import Broker
 from tradebot.core.ids import attempt_of, resend_id
 from tradebot.core.order_snapshot import OrderSnapshot
-from tradebot.core.orders import IntentRole, OrderClass, OrderIntent, Plan
+from tradebot.core.orders import IntentRole, OrderIntent, Plan
 from tradebot.exceptions import ResendRefused
 from tradebot.execution.executor import Executor, OrderOutcome
 from tradebot.journal.interface import EntryFilter, Journal
@@ -98,9 +98,7 @@ def plan_resend(journal: Journal, client_order_id: str) -> Resend:
         notes=(*original.notes, note),
         # a bracket's legs would come back under ids no intent names: the re-sent entry is
         # plain, and its exits go after its fill (execution/exits.py)
-        order_class=OrderClass.SIMPLE,
-        take_profit_price=None,
-        stop_loss_price=None,
+        attached=None,
     )
     return Resend(original, outcome, intent)
 

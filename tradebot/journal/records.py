@@ -15,17 +15,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, assert_never
 
 from tradebot.core.market import PriceSource
 from tradebot.core.orders import (
+    MARKET,
+    Attached,
+    Bracket,
     ChaseTerms,
     ExitTerms,
     IntentRole,
+    Limit,
+    Oco,
     OrderClass,
     OrderIntent,
+    OrderPrice,
     OrderType,
+    Oto,
+    Stop,
     TimeInForce,
+    TrailingStop,
+    shape_prices,
 )
 from tradebot.core.signal import LegId, LegKind, Side
 
@@ -197,7 +207,14 @@ class StoredIntent:
 
 
 def intent_data(intent: OrderIntent) -> dict[str, Any]:
-    """Everything needed to rebuild the intent exactly (used by recovery to re-send it)."""
+    """Everything needed to rebuild the intent exactly (used by recovery to re-send it).
+
+    The journal's format is flat and predates the intent's shape types: ``order_type`` and
+    ``limit_price`` (null unless a limit; an oco's is its take-profit), ``chase`` (``after``,
+    ``pct``), ``order_class`` (absent for a simple order) and the shape's other prices
+    (:func:`~tradebot.core.orders.shape_prices`). :func:`intent_from_entry` reads it back.
+    """
+    chase = intent.chase
     return {
         "order_type": str(intent.order_type),
         "time_in_force": str(intent.time_in_force),
@@ -210,22 +227,17 @@ def intent_data(intent: OrderIntent) -> dict[str, Any]:
         "attempt": intent.attempt,
         "notes": list(intent.notes),
         **(
-            {"chase": {"after": intent.chase.after, "pct": dec_text(intent.chase.pct)}}
-            if intent.chase is not None
+            {"chase": {"after": chase.chase_after, "pct": dec_text(chase.chase_pct)}}
+            if chase is not None
             else {}
         ),
         **({"exits": _exits_data(intent.exits)} if intent.exits is not None else {}),
-        **({"order_class": str(intent.order_class)} if intent.order_class != "simple" else {}),
-        **{
-            name: dec_text(value)
-            for name, value in (
-                ("take_profit_price", intent.take_profit_price),
-                ("stop_loss_price", intent.stop_loss_price),
-                ("stop_price", intent.stop_price),
-                ("trail_pct", intent.trail_pct),
-            )
-            if value is not None
-        },
+        **(
+            {"order_class": str(intent.order_class)}
+            if intent.order_class is not OrderClass.SIMPLE
+            else {}
+        ),
+        **{name: dec_text(value) for name, value in shape_prices(intent).items()},
         **({"parent": intent.parent} if intent.parent is not None else {}),
     }
 
@@ -256,37 +268,64 @@ def intent_from_entry(entry: Entry) -> OrderIntent:
     d = entry.data
     assert entry.client_order_id and entry.algo_id is not None and entry.symbol
     assert entry.side and entry.qty is not None
-    limit = d.get("limit_price")
     return OrderIntent(
         client_order_id=entry.client_order_id,
         algo_id=entry.algo_id,
         symbol=entry.symbol,
         side=Side(entry.side),
         qty=entry.qty,
-        order_type=OrderType(d["order_type"]),
+        price=_price_from(d),
         time_in_force=TimeInForce(d["time_in_force"]),
         role=IntentRole(d["role"]),
         leg_ids=tuple(leg_id_from(x) for x in d["legs"]),
         reference_price=Decimal(d["reference_price"]),
-        limit_price=None if limit is None else Decimal(limit),
         extended_hours=bool(d.get("extended_hours", False)),
         attempt=int(d.get("attempt", 0)),
         notes=tuple(d.get("notes", ())),
         # intents journaled before reference prices existed were sized at the signal's price
         price_source=PriceSource(d.get("price_source", PriceSource.SIGNAL)),
-        chase=_chase_from(d.get("chase")),
         exits=_exits_from(d.get("exits")),
-        order_class=OrderClass(d.get("order_class", OrderClass.SIMPLE)),
-        take_profit_price=dec(d.get("take_profit_price")),
-        stop_loss_price=dec(d.get("stop_loss_price")),
-        stop_price=dec(d.get("stop_price")),
-        trail_pct=dec(d.get("trail_pct")),
+        attached=_attached_from(d),
         parent=d.get("parent"),
     )
 
 
+def _price_from(d: dict[str, Any]) -> OrderPrice:
+    order_type = OrderType(d["order_type"])
+    match order_type:
+        case OrderType.MARKET:
+            return MARKET
+        case OrderType.LIMIT:
+            return Limit(Decimal(d["limit_price"]), _chase_from(d.get("chase")))
+        case OrderType.STOP:
+            return Stop(Decimal(d["stop_price"]))
+        case OrderType.TRAILING_STOP:
+            return TrailingStop(Decimal(d["trail_pct"]))
+        case OrderType.LIMIT_THEN_MARKET:
+            raise ValueError("limit_then_market is journaled as a limit with chase terms")
+        case _:
+            assert_never(order_type)
+
+
+def _attached_from(d: dict[str, Any]) -> Attached | None:
+    order_class = OrderClass(d.get("order_class", OrderClass.SIMPLE))
+    match order_class:
+        case OrderClass.SIMPLE:
+            return None
+        case OrderClass.BRACKET:
+            return Bracket(Decimal(d["take_profit_price"]), Decimal(d["stop_loss_price"]))
+        case OrderClass.OTO:
+            return Oto(dec(d.get("take_profit_price")), dec(d.get("stop_loss_price")))
+        case OrderClass.OCO:
+            return Oco(Decimal(d["take_profit_price"]), Decimal(d["stop_loss_price"]))
+        case _:
+            assert_never(order_class)
+
+
 def _chase_from(d: dict[str, Any] | None) -> ChaseTerms | None:
-    return None if d is None else ChaseTerms(float(d["after"]), Decimal(d["pct"]))
+    if d is None:
+        return None
+    return ChaseTerms(chase_after=float(d["after"]), chase_pct=Decimal(d["pct"]))
 
 
 def leg_id_data(leg: LegId) -> dict[str, Any]:

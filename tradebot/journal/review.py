@@ -18,12 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, assert_never
 
 from tradebot.core.book import PositionBook
 from tradebot.core.exits import exit_kind
 from tradebot.core.ids import exit_id, exit_parts, remainder_id
-from tradebot.core.orders import ExitKind, IntentRole
+from tradebot.core.orders import ExitKind, IntentRole, Limit, Market, Stop, TrailingStop
 from tradebot.journal.execution_review import (
     ExecutionReport,
     ExecutionTally,
@@ -370,12 +370,17 @@ def live_exits(journal: Journal) -> dict[tuple[int, str], str]:
         if intent.role is not IntentRole.EXIT:
             continue
         kind = exit_kind(intent)
-        if kind is ExitKind.TRAILING_STOP:
-            level = f"{dec_text(intent.trail_pct)}%"
-        elif kind is ExitKind.STOP_LOSS:
-            level = str(dec_text(intent.stop_price))
-        else:
-            level = str(dec_text(intent.limit_price))
+        match intent.price:
+            case TrailingStop(trail_pct=pct):
+                level = f"{dec_text(pct)}%"
+            case Stop(stop=stop):
+                level = str(dec_text(stop))
+            case Limit(limit=limit):
+                level = str(dec_text(limit))
+            case Market():
+                level = "at market"  # never an exit's
+            case _:
+                assert_never(intent.price)
         found.setdefault((intent.algo_id, intent.symbol), []).append(
             (intent.qty, f"{intent.side} {dec_text(intent.qty)}", f"{kind.label} {level}")
         )

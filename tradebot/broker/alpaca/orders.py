@@ -12,7 +12,10 @@ Rules (Alpaca Trading API docs, "Orders" and "Fractional trading"):
   of an asset that is not shortable;
 * exit prices (stops, take-profits) round toward the entry: a nearer exit, never a further one;
 * bracket, oto, oco and trailing-stop orders are whole-share ``day``/``gtc`` orders outside
-  extended hours; a bracket/oto entry is a market or limit order, an oco a limit order.
+  extended hours (that a bracket/oto entry is a market or limit order, an oco its take-profit
+  limit, and a trail percent in (0, 100) the intent's shape types guarantee).
+
+Every price of a request is put on Alpaca's tick once, by :func:`on_tick`.
 
 Refusals are :class:`~tradebot.exceptions.OrderRejected` raised before anything is sent.
 """
@@ -22,17 +25,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from typing import assert_never
 
 from tradebot.core.account import AssetInfo
 from tradebot.core.exits import on_tick_toward_entry
 from tradebot.core.market import price_tick
 from tradebot.core.orders import (
+    MARKET,
+    Attached,
+    Bracket,
     ExitKind,
     IntentRole,
-    OrderClass,
+    Limit,
+    Market,
+    Oco,
     OrderIntent,
-    OrderType,
+    OrderPrice,
+    Oto,
+    Stop,
     TimeInForce,
+    TrailingStop,
 )
 from tradebot.core.quantity import is_whole
 from tradebot.core.signal import Side
@@ -41,24 +53,22 @@ from tradebot.exceptions import OrderRejected
 _FRACTION = Decimal("0.000000001")
 _WHOLE = Decimal(1)
 
+Refuse = Callable[[str, str], OrderRejected]
+
 
 @dataclass(frozen=True, slots=True)
 class OrderRequestFields:
-    """What goes into ``POST /v2/orders``, exact."""
+    """What goes into ``POST /v2/orders``, exact: every price on Alpaca's tick, no chase terms
+    (the chase is ours, never the broker's)."""
 
     client_order_id: str
     symbol: str
     side: Side
     qty: Decimal
     time_in_force: TimeInForce
-    limit_price: Decimal | None = None
+    price: OrderPrice = MARKET
+    attached: Attached | None = None
     extended_hours: bool = False
-    order_type: OrderType = OrderType.MARKET
-    stop_price: Decimal | None = None
-    trail_percent: Decimal | None = None
-    order_class: OrderClass = OrderClass.SIMPLE
-    take_profit_price: Decimal | None = None  # bracket/oto/oco: ``take_profit.limit_price``
-    stop_loss_price: Decimal | None = None  # ``stop_loss.stop_price``
 
 
 def round_qty(qty: Decimal, fractionable: bool) -> Decimal:
@@ -93,86 +103,94 @@ def prepare(
         raise refuse(f"quantity {intent.qty} rounds to zero (whole shares only)", "qty_zero")
     if not is_whole(qty) and intent.time_in_force is not TimeInForce.DAY:
         raise refuse("fractional orders must be day orders", "fractional_tif")
-    advanced = (
-        intent.order_class is not OrderClass.SIMPLE or intent.order_type is OrderType.TRAILING_STOP
-    )
-    if advanced:
+    if intent.attached is not None or isinstance(intent.price, TrailingStop):
         _check_advanced(intent, qty, refuse)
-    exit_side = intent.side if intent.order_class is OrderClass.OCO else intent.side.opposite()
-    limit = None
-    if intent.order_type is OrderType.LIMIT:
-        assert intent.limit_price is not None  # OrderIntent guarantees it
-        if intent.role is IntentRole.EXIT or intent.order_class is OrderClass.OCO:
-            limit = on_tick_toward_entry(intent.limit_price, intent.side, ExitKind.TAKE_PROFIT)
-        else:
-            limit = round_limit(intent.limit_price, intent.side)
-        if limit <= 0:
-            raise refuse(f"limit price {intent.limit_price} rounds to zero", "price_zero")
-    if intent.extended_hours and (limit is None or intent.time_in_force is not TimeInForce.DAY):
+    price, attached = on_tick(intent, refuse)
+    limit_day = isinstance(price, Limit) and intent.time_in_force is TimeInForce.DAY
+    if intent.extended_hours and not limit_day:
         raise refuse("extended-hours orders must be limit day orders", "extended_hours")
     if intent.side is Side.SELL and not asset.shortable:
         held = max(long_qty or Decimal(0), Decimal(0))
         if qty > held:
             raise refuse(f"selling {qty} with {held} held would short it", "not_shortable")
-    stop = take_profit = stop_loss = None
-    if intent.stop_price is not None and intent.order_type is OrderType.STOP:
-        stop_on_tick = on_tick_toward_entry(intent.stop_price, intent.side, ExitKind.STOP_LOSS)
-        stop = _positive(stop_on_tick, refuse)
-    if intent.order_class is not OrderClass.SIMPLE:
-        if intent.take_profit_price is not None:
-            tp = on_tick_toward_entry(intent.take_profit_price, exit_side, ExitKind.TAKE_PROFIT)
-            take_profit = _positive(tp, refuse)
-        if intent.stop_loss_price is not None:
-            sl = on_tick_toward_entry(intent.stop_loss_price, exit_side, ExitKind.STOP_LOSS)
-            stop_loss = _positive(sl, refuse)
-    if intent.order_class is OrderClass.OCO:
-        limit = take_profit  # an oco is its take-profit limit
     return OrderRequestFields(
         client_order_id=cid,
         symbol=intent.symbol,
         side=intent.side,
         qty=qty,
         time_in_force=intent.time_in_force,
-        limit_price=limit,
+        price=price,
+        attached=attached,
         extended_hours=intent.extended_hours,
-        order_type=intent.order_type,
-        stop_price=stop,
-        trail_percent=intent.trail_pct if intent.order_type is OrderType.TRAILING_STOP else None,
-        order_class=intent.order_class,
-        take_profit_price=take_profit,
-        stop_loss_price=stop_loss,
     )
 
 
-def _check_advanced(
-    intent: OrderIntent, qty: Decimal, refuse: Callable[[str, str], OrderRejected]
-) -> None:
+def on_tick(intent: OrderIntent, refuse: Refuse) -> tuple[OrderPrice, Attached | None]:
+    """Every price of ``intent``'s request on Alpaca's tick (the one place they are rounded),
+    or OrderRejected for one that rounds to zero.
+
+    An entry's limit rounds to the better price (:func:`round_limit`); an exit's prices round
+    toward the position's entry (:func:`~tradebot.core.exits.on_tick_toward_entry`): an exit
+    order's own (an oco is its take-profit), and the legs of an entry, which are on its other
+    side. A trailing stop's percent is sent as it is.
+    """
+    side = intent.side
+    exit_order = intent.role is IntentRole.EXIT or isinstance(intent.attached, Oco)
+
+    def toward(price: Decimal, exit_side: Side, kind: ExitKind) -> Decimal:
+        on_tick = on_tick_toward_entry(price, exit_side, kind)
+        return _positive(on_tick, f"an exit price {on_tick} rounds to zero", refuse)
+
+    price: OrderPrice
+    match intent.price:
+        case Market() | TrailingStop():
+            price = intent.price
+        case Limit(limit=limit):
+            if exit_order:
+                tick = on_tick_toward_entry(limit, side, ExitKind.TAKE_PROFIT)
+            else:
+                tick = round_limit(limit, side)
+            price = Limit(_positive(tick, f"limit price {limit} rounds to zero", refuse))
+        case Stop(stop=stop):
+            price = Stop(toward(stop, side, ExitKind.STOP_LOSS))
+        case _:
+            assert_never(intent.price)
+    attached: Attached | None
+    match intent.attached:
+        case None:
+            attached = None
+        case Bracket(take_profit=tp, stop_loss=sl):
+            other = side.opposite()
+            attached = Bracket(
+                toward(tp, other, ExitKind.TAKE_PROFIT), toward(sl, other, ExitKind.STOP_LOSS)
+            )
+        case Oto(take_profit=tp, stop_loss=sl):
+            other = side.opposite()
+            attached = Oto(
+                None if tp is None else toward(tp, other, ExitKind.TAKE_PROFIT),
+                None if sl is None else toward(sl, other, ExitKind.STOP_LOSS),
+            )
+        case Oco(take_profit=tp, stop_loss=sl):  # the exit itself: its legs are on its side
+            attached = Oco(
+                toward(tp, side, ExitKind.TAKE_PROFIT), toward(sl, side, ExitKind.STOP_LOSS)
+            )
+        case _:
+            assert_never(intent.attached)
+    return price, attached
+
+
+def _check_advanced(intent: OrderIntent, qty: Decimal, refuse: Refuse) -> None:
     """Alpaca's limits on bracket, oto, oco and trailing-stop orders, checked before sending."""
-    what = (
-        intent.order_class.value
-        if intent.order_class is not OrderClass.SIMPLE
-        else intent.order_type.value
-    )
+    what = intent.order_class.value if intent.attached is not None else intent.order_type.value
     if not is_whole(qty):
         raise refuse(f"{what} orders trade whole shares, not {qty}", "fractional_advanced")
     if intent.time_in_force not in (TimeInForce.DAY, TimeInForce.GTC):
         raise refuse(f"{what} orders must be day or gtc orders", "advanced_tif")
     if intent.extended_hours:
         raise refuse(f"{what} orders cannot trade in extended hours", "extended_hours")
-    if intent.order_class in (OrderClass.BRACKET, OrderClass.OTO) and intent.order_type not in (
-        OrderType.MARKET,
-        OrderType.LIMIT,
-    ):
-        raise refuse(f"a {what} entry is a market or limit order", "advanced_entry")
-    if intent.order_class is OrderClass.OCO and intent.order_type is not OrderType.LIMIT:
-        raise refuse("an oco order is a limit order", "advanced_entry")
-    if intent.order_type is OrderType.TRAILING_STOP:
-        assert intent.trail_pct is not None  # OrderIntent guarantees it
-        if not Decimal(0) < intent.trail_pct < Decimal(100):
-            raise refuse(f"trail percent {intent.trail_pct} is not in (0, 100)", "trail_pct")
 
 
-def _positive(price: Decimal, refuse: Callable[[str, str], OrderRejected]) -> Decimal:
+def _positive(price: Decimal, message: str, refuse: Refuse) -> Decimal:
     if price <= 0:
-        raise refuse(f"an exit price {price} rounds to zero", "price_zero")
+        raise refuse(message, "price_zero")
     return price

@@ -19,7 +19,7 @@ What alpaca-py 0.44 does by itself, and what we change (read in ``alpaca/common/
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, assert_never
 
 import requests
 from alpaca.data.enums import DataFeed
@@ -42,7 +42,7 @@ from alpaca.trading.requests import (
 from alpaca.trading.stream import TradingStream
 
 from tradebot.broker.alpaca.orders import OrderRequestFields
-from tradebot.core.orders import OrderClass, OrderType
+from tradebot.core.orders import Bracket, Limit, Market, Oco, Oto, Stop, TrailingStop
 
 
 class _TimeoutSession(requests.Session):
@@ -97,23 +97,31 @@ def order_request(fields: OrderRequestFields) -> Any:
         "client_order_id": fields.client_order_id,
         "extended_hours": fields.extended_hours or None,
     }
-    if fields.order_class is not OrderClass.SIMPLE:
-        common["order_class"] = SdkOrderClass(fields.order_class.value)
-    if fields.take_profit_price is not None:
-        common["take_profit"] = TakeProfitRequest(limit_price=float(fields.take_profit_price))
-    if fields.stop_loss_price is not None:
-        common["stop_loss"] = StopLossRequest(stop_price=float(fields.stop_loss_price))
-    if fields.order_type is OrderType.STOP:
-        assert fields.stop_price is not None
-        return StopOrderRequest(stop_price=float(fields.stop_price), **common)
-    if fields.order_type is OrderType.TRAILING_STOP:
-        assert fields.trail_percent is not None
-        return TrailingStopOrderRequest(trail_percent=float(fields.trail_percent), **common)
-    if fields.order_class is OrderClass.OCO:
-        return LimitOrderRequest(**common)
-    if fields.limit_price is None:
-        return MarketOrderRequest(**common)
-    return LimitOrderRequest(limit_price=float(fields.limit_price), **common)
+    attached = fields.attached
+    match attached:
+        case None:
+            pass
+        case Bracket() | Oto() | Oco():
+            common["order_class"] = SdkOrderClass(attached.order_class.value)
+            if attached.take_profit is not None:
+                common["take_profit"] = TakeProfitRequest(limit_price=float(attached.take_profit))
+            if attached.stop_loss is not None:
+                common["stop_loss"] = StopLossRequest(stop_price=float(attached.stop_loss))
+        case _:
+            assert_never(attached)
+    match fields.price:
+        case Market():
+            return MarketOrderRequest(**common)
+        case Limit(limit=limit):
+            if isinstance(attached, Oco):  # its limit is its take-profit
+                return LimitOrderRequest(**common)
+            return LimitOrderRequest(limit_price=float(limit), **common)
+        case Stop(stop=stop):
+            return StopOrderRequest(stop_price=float(stop), **common)
+        case TrailingStop(trail_pct=pct):
+            return TrailingStopOrderRequest(trail_percent=float(pct), **common)
+        case _:
+            assert_never(fields.price)
 
 
 def recent_orders_request() -> Any:
