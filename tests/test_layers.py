@@ -4,11 +4,17 @@ Read from the source with :mod:`ast` (nothing is imported), so a new import that
 layering fails here, naming the modules, before it can surface as an ImportError at start-up or
 as a core that quietly depends on the config file's shape.
 
-- ``tradebot.core`` (the planner and its values) imports only itself and the exception tree,
-  even lazily or for type checking: the config depends on the core, never the reverse.
+- ``tradebot.core`` (the planner and its values) imports only itself, the exception tree and the
+  shared market model, even lazily or for type checking: the config depends on the core, never
+  the reverse.
 - ``strategies`` (sizing rules a user may add to) imports only the core and itself.
 - ``tradebot.journal`` imports nothing of ``tradebot.broker``, even lazily or for type checking:
   what it records of a broker's answer (``OrderSnapshot``, ``OrderStatus``) are core values.
+- ``tradebot.simulators`` (the local Alpaca server and the AlphaHub simulator, the oracles the
+  bot is tested against) import only themselves, the shared market model
+  (``tradebot.market_model``) and generic utilities (``tradebot.clock``, ``tradebot.masking``),
+  which import nothing of tradebot; ``tradebot.market_model`` imports only itself. So the bot's
+  own code can never decide what the markets it is tested against do.
 - At import time (module level, outside ``if TYPE_CHECKING``), no module and no package imports
   itself in a circle. A lazy import inside a function is allowed to point back (``tradebot demo``
   runs the CLI it is part of); a top-level one is not.
@@ -127,7 +133,7 @@ ALL = list(imports(modules()))
     ("layer", "allowed"),
     [
         # the planner and its values: the config depends on the core, never the reverse
-        ("tradebot.core", ("tradebot.core", "tradebot.exceptions")),
+        ("tradebot.core", ("tradebot.core", "tradebot.exceptions", "tradebot.market_model")),
         # sizing rules: they see a leg and an account, nothing of config or I/O
         ("strategies", ("strategies", "tradebot.core")),
     ],
@@ -177,4 +183,42 @@ def test_a_cycle_is_found_where_there_is_one() -> None:
     assert find_cycle(circle) == ["strategies", "tradebot.core", "tradebot.config", "strategies"]
     assert (
         find_cycle({"tradebot.config": {"tradebot.core"}, "strategies": {"tradebot.core"}}) is None
+    )
+
+
+#: what the simulators may import besides themselves: the shared market rules, and utilities
+#: that know nothing of the bot (see test_generic_utilities_import_nothing_of_tradebot)
+SIMULATORS_MAY_IMPORT = ("tradebot.market_model", "tradebot.clock", "tradebot.masking")
+
+
+def _offending(layer: str, allowed: tuple[str, ...]) -> list[str]:
+    """Every import of a module under ``layer`` that reaches outside it and ``allowed``."""
+    return sorted(
+        f"{i.module} imports {i.target}"
+        for i in ALL
+        if (i.module == layer or i.module.startswith(layer + "."))
+        and not any(i.target == ok or i.target.startswith(ok + ".") for ok in (layer, *allowed))
+    )
+
+
+def test_the_simulators_import_only_the_market_model_and_generic_utilities() -> None:
+    assert _offending("tradebot.simulators", SIMULATORS_MAY_IMPORT) == []
+
+
+def test_the_market_model_imports_nothing_of_the_bot() -> None:
+    assert _offending("tradebot.market_model", ()) == []
+
+
+def test_generic_utilities_import_nothing_of_tradebot() -> None:
+    for utility in SIMULATORS_MAY_IMPORT[1:]:
+        assert _offending(utility, ()) == [], utility
+
+
+def test_an_offending_import_is_named() -> None:
+    """The checker itself: a simulator importing the bot's core is caught, and named."""
+    found = [i for i in ALL if i.module.startswith("tradebot.simulators.")]
+    assert found, "the simulators import each other: the rule sees them"
+    assert _offending("tradebot.simulators", ()) != []  # they do import the market model
+    assert "tradebot.simulators.alpaca.prices imports tradebot.market_model.prices" in (
+        _offending("tradebot.simulators", ())
     )

@@ -115,7 +115,8 @@ async def test_an_oco_after_the_fill_takes_profit_and_ends_its_stop(rig: Rig) ->
     snapshot = await rig.sim.get_order(oco.client_order_id)
     assert snapshot is not None
     await rig.executor.record_snapshot(snapshot, "lookup")
-    assert rig.fills(oco.client_order_id) == [(16, "sell", D(10), D("106"))]
+    # the take-profit rested at 105 (the market was 100): it fills at its limit
+    assert rig.fills(oco.client_order_id) == [(16, "sell", D(10), D("105"))]
     assert Status.CANCELED in rig.rows(stop.client_order_id)
     assert rig.executor.book.qty(16, "AAPL") == 0
 

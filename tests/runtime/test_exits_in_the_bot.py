@@ -138,7 +138,9 @@ async def test_a_bracket_stop_fill_makes_the_close_not_held(tmp_path: Path) -> N
 async def test_after_fill_exits_are_canceled_by_the_close_which_sells_what_is_held(
     tmp_path: Path,
 ) -> None:
-    extra = "    order_type: limit\n"
+    # limits a tenth of a percent past the price: a limit at exactly the price rests
+    # (tradebot/market_model/rules.py), these fill on arrival, at the price
+    extra = "    order_type: limit\n    limit_offset_pct: 0.1\n"
     async with running(tmp_path, extra) as run:
         await run.push("open", "buy", 100, 1)
 

@@ -3,21 +3,25 @@
 It implements the same :class:`~tradebot.broker.base.Broker` protocol as Alpaca and emits the same
 events, but nothing leaves the process. It is its own market: its price table
 (``broker.sim.prices``, and :meth:`SimBroker.set_price` for simulators and the demo) gives the
-reference prices the planner checks signals against. Market orders fill at the table's price for
-the symbol (the intent's reference price when the table has none) moved against the order by
-``slippage_bps``; a limit order fills at the better of that price and its limit, or rests until
-canceled. Fills are immediate, or ``fill_delay`` seconds
-later. Submission is idempotent by client order id; buying power, shortability and fractional
-quantities are checked like a broker would, and refused orders raise ``OrderRejected``.
+reference prices the planner checks signals against. When an order fills, and at what price, is
+the market model's rule (:mod:`tradebot.market_model.rules`, shared with the local Alpaca
+server), applied to the table's price for the symbol (the intent's reference price when the
+table has none) moved against the order by ``slippage_bps``: a market order fills at that price;
+a limit fills there if that price is better than its limit, or rests (at exactly its limit too)
+and fills at its limit when a later price goes through it. Fills are immediate, or
+``fill_delay`` seconds later, in one execution or in parts (:meth:`SimBroker.fill_in_parts`,
+for simulators and tests). Submission is idempotent by client order id; buying power,
+shortability and fractional quantities are checked like a broker would, and refused orders
+raise ``OrderRejected``.
 
 Exits work like Alpaca's, moved by :meth:`SimBroker.set_price`: a stop fills at the market price
-once the price reaches it (a gap through the stop fills worse than the stop), a trailing stop
-follows the best price since it was placed, an exit limit fills once the price crosses it. A
-``bracket``/``oto`` entry's legs are held until the entry fills; an ``oco`` is its take-profit
-with a stop-loss leg. Legs are named by *our* ids (:func:`~tradebot.core.ids.leg_exit_id`) and
-shown in their parent's snapshot; one leg filling cancels its sibling, canceling a parent
-cancels its live legs. Shares held for live exits cannot be sold by another order (Alpaca:
-"insufficient qty available").
+once the table's price reaches it (a gap through the stop fills worse than the stop), a trailing
+stop follows the best price since it was placed (its stop on the price tick), an exit limit
+fills once the price goes through it. A ``bracket``/``oto`` entry's legs are held until the
+entry fills; an ``oco`` is its take-profit with a stop-loss leg. Legs are named by *our* ids
+(:func:`~tradebot.core.ids.leg_exit_id`) and shown in their parent's snapshot; one leg filling
+cancels its sibling, canceling a parent cancels its live legs. Shares held for live exits
+cannot be sold by another order (Alpaca: "insufficient qty available").
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from tradebot.core.orders import (
 from tradebot.core.quantity import is_whole
 from tradebot.core.signal import Side
 from tradebot.exceptions import BrokerError, OrderRejected
+from tradebot.market_model import rules
 
 _BPS = Decimal(10000)
 _PRICE_STEP = Decimal("0.0001")
@@ -80,9 +85,9 @@ class SimBroker:
         self._prices: dict[str, Decimal] = {}  # last reference or fill price, for equity
         self._orders: dict[str, OrderSnapshot] = {}
         self._limits: dict[str, tuple[Decimal | None, Decimal]] = {}  # cid -> (limit, reference)
-        self._stops: dict[str, Decimal] = {}  # a stop's (or a trailing stop's current) trigger
-        self._trails: dict[str, tuple[Decimal, Decimal]] = {}  # cid -> (trail pct, best price)
+        self._book: dict[str, rules.Order] = {}  # cid -> the market model's view of the order
         self._exits: set[str] = set()  # resting exits, checked against every set_price
+        self._resting: set[str] = set()  # entry limits that rested, checked likewise
         self._exit_orders: set[str] = set()  # every exit order (live or not)
         self._legs: dict[str, tuple[str, ...]] = {}  # parent cid -> its legs' cids (ours)
         self._parent: dict[str, str] = {}  # leg cid -> its parent's cid
@@ -92,6 +97,7 @@ class SimBroker:
         self._group: asyncio.TaskGroup | None = None
         self._pending: set[asyncio.Task[None]] = set()
         self._serial = 0
+        self._parts = 1  # executions each fill is made of (fill_in_parts)
 
     def __repr__(self) -> str:
         return f"SimBroker(account_id={self._account_id!r})"
@@ -152,17 +158,8 @@ class SimBroker:
         self._orders[snap.client_order_id] = snap
         self._limits[snap.client_order_id] = (intent.limit_price, intent.reference_price)
         self._prices.setdefault(intent.symbol, intent.reference_price)
-        match intent.price:
-            case Stop(stop=stop):
-                self._stops[snap.client_order_id] = stop
-            case TrailingStop(trail_pct=pct):
-                best = self._market.get(intent.symbol, intent.reference_price)
-                self._trails[snap.client_order_id] = (pct, best)
-                self._stops[snap.client_order_id] = _trail_stop(snap.side, best, pct)
-            case Market() | Limit():
-                pass
-            case _:
-                assert_never(intent.price)
+        market = self._market.get(intent.symbol, intent.reference_price)
+        self._book[snap.client_order_id] = rules.place(market_order(intent), market)
         return snap
 
     def _add_legs(self, intent: OrderIntent) -> None:
@@ -266,22 +263,33 @@ class SimBroker:
         snap = self._orders[cid]
         if snap.status.is_final or cid in self._held:
             return
-        limit, reference = self._limits[cid]
-        reference = self._market.get(snap.symbol, reference)
+        reference = self._market.get(snap.symbol, self._limits[cid][1])
         slip = reference * self._config.slippage_bps / _BPS
-        price = reference + slip if snap.side is Side.BUY else reference - slip
-        if limit is not None and (price > limit if snap.side is Side.BUY else price < limit):
-            return  # not marketable: rests until canceled
-        price = price.quantize(_PRICE_STEP)
-        qty = snap.qty - snap.filled_qty
+        quote = reference + slip if snap.side is Side.BUY else reference - slip
+        order, fills_at = rules.match(self._book[cid], quote)
+        self._book[cid] = order
+        if fills_at is None:
+            if cid not in self._exit_orders:
+                self._resting.add(cid)  # a limit short of the price: set_price looks again
+            return
+        self._resting.discard(cid)
+        price = fills_at.quantize(_PRICE_STEP)
+        for qty in rules.split(snap.qty - snap.filled_qty, self._parts):
+            self._fill(cid, qty, price)
+        self._exits.discard(cid)
+        self._after_fill(cid)
+
+    def _fill(self, cid: str, qty: Decimal, price: Decimal) -> None:
+        """One execution of ``qty`` at ``price`` (every piece of an order fills at one price)."""
+        snap = self._orders[cid]
         signed = qty if snap.side is Side.BUY else -qty
         self.cash -= signed * price
         self._positions[snap.symbol] = self._positions.get(snap.symbol, Decimal(0)) + signed
         self._prices[snap.symbol] = price
-        self._update(cid, filled_qty=snap.qty, filled_avg_price=price, status=OrderStatus.FILLED)
+        filled = snap.filled_qty + qty
+        status = OrderStatus.FILLED if filled == snap.qty else OrderStatus.PARTIALLY_FILLED
+        self._update(cid, filled_qty=filled, filled_avg_price=price, status=status)
         self._emit(self._orders[cid], fill_qty=qty, price=price)
-        self._exits.discard(cid)
-        self._after_fill(cid)
 
     def _after_fill(self, cid: str) -> None:
         """An entry filled: its legs go live. An exit filled: the others of its group end."""
@@ -298,26 +306,21 @@ class SimBroker:
                 self._end(other, "canceled: another exit of its group filled")
 
     def _trigger(self, cid: str) -> None:
-        """Fill a resting exit if the market has reached it (stops fill at the market price)."""
+        """Show a resting order the table's price: a trailing stop follows it, a stop it reaches
+        triggers (and fills at the market price), a limit it reaches fills."""
         snap = self._orders[cid]
         if snap.status.is_final or cid in self._held:
             return
         market = self._market.get(snap.symbol)
-        if cid in self._trails and market is not None:
-            pct, best = self._trails[cid]
-            better = max(best, market) if snap.side is Side.SELL else min(best, market)
-            self._trails[cid] = (pct, better)
-            self._stops[cid] = _trail_stop(snap.side, better, pct)
-        stop = self._stops.get(cid)
-        if stop is not None:
-            if market is None:
-                return
-            if market > stop if snap.side is Side.SELL else market < stop:
-                return  # not triggered
+        if market is not None:
+            self._book[cid] = rules.on_price(self._book[cid], market)
+        elif self._book[cid].waiting:
+            return  # a stop needs a market price to trigger
         self._try_fill(cid)
 
     def _end(self, cid: str, reason: str) -> None:
         self._exits.discard(cid)
+        self._resting.discard(cid)
         self._held.discard(cid)
         self._update(cid, status=OrderStatus.CANCELED, reason=reason)
         self._emit(self._orders[cid])
@@ -371,9 +374,18 @@ class SimBroker:
             raise ValueError(why)
         self._market[symbol.upper()] = price
         self._market_at[symbol.upper()] = self._now() if at is None else at
-        for cid in sorted(self._exits, key=lambda c: self._orders[c].broker_order_id):
+        resting = self._exits | self._resting
+        for cid in sorted(resting, key=lambda c: self._orders[c].broker_order_id):
             if self._orders[cid].symbol == symbol.upper():
                 self._trigger(cid)
+
+    def fill_in_parts(self, parts: int) -> None:
+        """From now on every fill is ``parts`` executions of equal size (whole shares for a
+        whole quantity), told one by one: partial fills, for simulators and tests, as the local
+        Alpaca server's ``FillScript(parts=...)`` makes them."""
+        if parts < 1:
+            raise ValueError("parts must be >= 1")
+        self._parts = parts
 
     async def reference_prices(self, symbols: Sequence[str]) -> MarketPrices:
         """The price table's entries for ``symbols``, each as of when it was set (from the config:
@@ -418,7 +430,18 @@ class SimBroker:
         )
 
 
-def _trail_stop(side: Side, best: Decimal, pct: Decimal) -> Decimal:
-    """A trailing stop's trigger: ``pct`` percent behind the best price (a sell: below it)."""
-    distance = best * pct / 100
-    return best - distance if side is Side.SELL else best + distance
+def market_order(intent: OrderIntent) -> rules.Order:
+    """The market model's view of ``intent``: the one place the sim broker reads an order's
+    price (a bracket's legs are intents of their own, made by ``_add_legs``)."""
+    side: rules.Side = "buy" if intent.side is Side.BUY else "sell"
+    match intent.price:
+        case Market():
+            return rules.Order(side)
+        case Limit(limit=limit):
+            return rules.Order(side, limit=limit)
+        case Stop(stop=stop):
+            return rules.Order(side, stop=stop)
+        case TrailingStop(trail_pct=pct):
+            return rules.Order(side, trail_percent=pct)
+        case _:
+            assert_never(intent.price)

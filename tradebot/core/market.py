@@ -26,34 +26,13 @@ from enum import StrEnum
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-#: No US stock trades below one hundredth of a cent (Reg NMS: the smallest increment under $1).
-MIN_PRICE = Decimal("0.0001")
-#: No US stock trades anywhere near $10,000,000 a share (BRK.A, the dearest, is under $1,000,000):
-#: a price above it is a garbled number, never a market.
-MAX_PRICE = Decimal(10_000_000)
-_CENT = Decimal("0.01")
+from tradebot.market_model.prices import MAX_PRICE as MAX_PRICE
+from tradebot.market_model.prices import MIN_PRICE as MIN_PRICE
+from tradebot.market_model.prices import implausible_price as implausible_price
+from tradebot.market_model.prices import price_tick as price_tick
+
 #: US equities trade on New York time: a session is a New York trading day
 _NEW_YORK = ZoneInfo("America/New_York")
-
-
-def price_tick(price: Decimal) -> Decimal:
-    """Alpaca's price increment at ``price``: a cent at or above $1, 0.0001 below (the
-    sub-penny rule). Every limit, stop and exit price tradebot writes is on this tick."""
-    return _CENT if price >= 1 else MIN_PRICE
-
-
-def implausible_price(price: Decimal) -> str | None:
-    """Why ``price`` cannot be a share price (not finite, below a tick, absurdly high), or None.
-
-    Applied to every price, the signal's and the broker's, whatever else is known.
-    """
-    if not isinstance(price, Decimal) or not price.is_finite():
-        return f"price {price} is not a finite number"
-    if price < MIN_PRICE:
-        return f"price {price} is below {MIN_PRICE}, the smallest tick a US stock trades at"
-    if price > MAX_PRICE:
-        return f"price {price} is above {MAX_PRICE:,}, more than any share costs"
-    return None
 
 
 class PriceSource(StrEnum):

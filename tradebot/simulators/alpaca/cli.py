@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from tradebot.core.market import implausible_price
+from tradebot.market_model.prices import implausible_price
 from tradebot.simulators.alpaca.faults import FillScript
 from tradebot.simulators.alpaca.prices import PricePoint, load_price_path
 from tradebot.simulators.alpaca.server import AlpacaServer

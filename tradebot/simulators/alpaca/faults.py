@@ -107,10 +107,10 @@ class FillScript:
     """How market orders fill: after ``delay`` seconds, in ``parts`` equal fills ``delay`` apart.
 
     ``hold`` leaves orders open until a test fills or cancels them by hand. Limit orders follow
-    the same script and fill at their limit price. With ``limits_cross`` a limit order rests
-    until the symbol's price trades through its limit (a buy: below it; a sell: above it; at
-    the limit exactly it rests, its place in the queue unknown), and only then follows the
-    script: a price path
+    the same script and fill at their limit price or better (the market model's rule,
+    :mod:`tradebot.market_model.rules`). With ``limits_cross`` a limit order rests until the
+    symbol's price trades through its limit (a buy: below it; a sell: above it; at the limit
+    exactly it rests), and only then follows the script: a price path
     (:mod:`~tradebot.simulators.alpaca.prices`) then decides when it fills.
     """
 

@@ -97,6 +97,7 @@ class SimOrder:
     trail_price: Decimal | None = None
     hwm: Decimal | None = None  # trailing stop: best price since it went live
     triggered: bool = False  # a stop whose price was reached (now a market / limit order)
+    rested: bool = False  # a limit the price was seen short of: it fills at its limit
     parent: SimOrder | None = field(default=None, repr=False)
     legs: list[SimOrder] = field(default_factory=list)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from tradebot.core.market import implausible_price
+from tradebot.market_model.prices import implausible_price
 
 
 @dataclass(frozen=True, slots=True)

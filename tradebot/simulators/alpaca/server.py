@@ -24,10 +24,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from tradebot.clock import utcnow
+from tradebot.market_model.rules import split
 from tradebot.simulators.alpaca.faults import Fault, FillScript
 from tradebot.simulators.alpaca.models import (
     INVALID_REQUEST,
@@ -42,7 +43,7 @@ from tradebot.simulators.alpaca.prices import PricePoint
 from tradebot.simulators.alpaca.rest import RestServer
 from tradebot.simulators.alpaca.state import PaperAccount
 from tradebot.simulators.alpaca.stream import StreamServer
-from tradebot.simulators.alpaca.triggers import follow, marketable, trigger
+from tradebot.simulators.alpaca.triggers import follow, marketable
 
 #: Alpaca's market-data snapshot route (alpaca-py: ``StockHistoricalDataClient.get_stock_snapshot``)
 SNAPSHOTS = "/v2/stocks/snapshots"
@@ -388,11 +389,12 @@ class AlpacaServer:
             return
         price = self.account.asset(order.symbol).price
         follow(order, price)
-        trigger(order, price)
-        if script.hold or not marketable(order, price, limits_cross=script.limits_cross):
+        # the market sees the order even while the script holds fills (a limit short of the
+        # price has rested: it fills at its limit later, whatever price reaches it)
+        if not marketable(order, price, limits_cross=script.limits_cross) or script.hold:
             return  # rests; set_price schedules it when the price gets there
         self._scheduled.add(order.id)
-        parts = _split(order.qty, script.parts)
+        parts = split(order.qty, script.parts)
         for n, qty in enumerate(parts, start=1):
             self.stream.call_later(script.delay * n, self._timed_fill, order.id, qty)
 
@@ -406,13 +408,3 @@ class AlpacaServer:
 
 def _one_less(fault: Fault) -> Fault:
     return replace(fault, times=fault.times - 1)
-
-
-def _split(qty: Decimal, parts: int) -> list[Decimal]:
-    """``qty`` in up to ``parts`` positive pieces (whole shares when ``qty`` is whole)."""
-    step = Decimal(1) if qty == qty.to_integral_value() else Decimal("0.000000001")
-    piece = (qty / parts).quantize(step, ROUND_DOWN)
-    if piece <= 0:
-        return [qty]
-    pieces = [piece] * (parts - 1)
-    return [*pieces, qty - sum(pieces, Decimal(0))]

@@ -36,7 +36,7 @@ from tradebot.simulators.alpaca.models import (
     plain,
 )
 from tradebot.simulators.alpaca.order_request import OrderRequest, parse_order, refuse
-from tradebot.simulators.alpaca.triggers import trail_level
+from tradebot.simulators.alpaca.triggers import fill_price, place
 
 _FRACTION = Decimal("0.000000001")  # Alpaca: fractional quantities up to 9 decimals
 
@@ -82,7 +82,7 @@ class PaperAccount:
         """Cash less what open buy orders have reserved (a cash account: no margin)."""
         reserved = sum(
             (
-                o.remaining * self._price_of(o)
+                o.remaining * (o.limit_price or self.asset(o.symbol).price)
                 for o in self.orders.values()
                 if o.is_working and o.side == "buy"
             ),
@@ -215,8 +215,7 @@ class PaperAccount:
         order.trail_percent, order.trail_price = req.trail_percent, req.trail_price
         order.order_class = req.order_class
         if req.type == "trailing_stop":
-            order.hwm = asset.price
-            order.stop_price = trail_level(order)
+            place(order, asset.price)
         # a bracket/oto's legs close what the entry opens and wait for it; an oco's stop leg
         # sells beside its take-profit (the oco itself), live at once
         leg_side = req.side if req.order_class == "oco" else req.exit_side
@@ -376,11 +375,10 @@ class PaperAccount:
         return data
 
     def _price_of(self, order: SimOrder) -> Decimal:
-        """A limit (a triggered stop-limit too) fills at its limit; market and stop orders at
-        the current price, so a stop the price gapped through fills worse than its stop."""
-        if order.limit_price is not None:
-            return order.limit_price
-        return self.asset(order.symbol).price
+        """What ``order`` fills at now (the market model's rule): market and stop orders at the
+        current price, so a stop the price gapped through fills worse than its stop; a limit (a
+        triggered stop-limit too) at the better of its limit and the price."""
+        return fill_price(order, self.asset(order.symbol).price)
 
 
 def _other_exits(order: SimOrder) -> list[SimOrder]:
