@@ -18,18 +18,26 @@ from decimal import Decimal
 from itertools import chain, islice
 from typing import Any
 
+from tradebot.core.book import PositionBook
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Entry, Status, dec_text
 from tradebot.journal.review import (
+    Valuation,
     daily_points,
+    day_pnl,
     describe,
     live_exits,
+    money_text,
     position_rows,
     review,
     story,
+    symbol_pnl,
+    total,
+    valuations,
 )
+from tradebot.journal.summary import Position
 from tradebot.runtime.context import start_of_trading_day
-from tradebot.web.book import LiveBook
+from tradebot.web.snapshot import BrokerState, ago
 
 #: rows on one page of the journal
 PAGE_SIZE = 50
@@ -37,6 +45,8 @@ PAGE_SIZE = 50
 RECENT = 30
 #: points drawn per series on the equity chart (a year of fills is thinned to this)
 CHART_POINTS = 1500
+#: the newest days in the Performance page's P&L per day
+DAYS_SHOWN = 60
 
 #: colour of a row, by what it records
 TONES: Mapping[Status, str] = {
@@ -157,23 +167,118 @@ def story_view(journal: Journal, ident: str) -> list[dict[str, Any]]:
     return [{**row(e), "lines": describe(e)[1:]} for e in story(journal, ident)]
 
 
-def positions_view(
-    journal: Journal, broker: Mapping[str, Decimal] | None, book: LiveBook
-) -> list[dict[str, Any]]:
-    """``tradebot positions``'s rows: per algorithm, then NET beside the broker's with drift."""
-    return position_rows(book.current(journal), broker, live_exits(journal))
+def _held(journal: Journal) -> dict[tuple[int, str], Position]:
+    return journal.summary_positions()
 
 
-def performance_view(journal: Journal) -> dict[str, Any]:
-    """``tradebot report``'s rows (both tables), each algorithm's realised P&L at the end of
+def positions_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
+    """``tradebot positions``'s rows: per algorithm, then NET beside the broker's with drift,
+    each with its average cost (from the algorithm's own fills), the last price (the broker's
+    last snapshot), its market value and unrealised P&L; and the totals per algorithm and in
+    all (unknown while any price is). ``symbols``: what the snapshot should price."""
+    held = _held(journal)
+    book = PositionBook({k: p.qty for k, p in held.items() if p.qty})
+    own, net = valuations(held, broker.prices)
+    rows = position_rows(book, broker.positions, live_exits(journal), (own, net))
+    totals = []
+    for algo in book.algorithms():
+        mine = [v for (a, _s), v in own.items() if a == algo]
+        totals.append({"algo": str(algo), **_sums(mine)})
+    if own:
+        totals.append({"algo": "ALL", **_sums(list(own.values()))})
+    return {
+        "rows": rows,
+        "totals": totals,
+        "prices_note": broker.prices_note,
+        "held": sorted(net),
+    }
+
+
+def _sums(values: list[Valuation]) -> dict[str, str | None]:
+    worth = total([v.market_value for v in values])
+    unrealised = total([v.unrealised for v in values])
+    return {
+        "market_value": None if worth is None else money_text(worth),
+        "unrealised": None if unrealised is None else money_text(unrealised, signed=True),
+    }
+
+
+def money_view(broker: BrokerState) -> dict[str, Any]:
+    """The Now page's money: the broker's account as of its last snapshot (equity, cash,
+    buying power, the day's P&L: equity against the previous close), with the snapshot's time
+    and age, and why it is not newer (``note``, the Positions page's line)."""
+    account = broker.account
+    out: dict[str, Any] = {"known": account is not None, "note": broker.note, "error": broker.error}
+    if account is None or broker.as_of is None:
+        return out
+    day = account.day_pnl
+    pct = None
+    if day is not None and account.last_equity:
+        pct = money_text(day / account.last_equity * 100, signed=True)
+    return out | {
+        "currency": account.currency,
+        "equity": money_text(account.equity),
+        "cash": money_text(account.cash),
+        "buying_power": money_text(account.buying_power),
+        "last_equity": None if account.last_equity is None else money_text(account.last_equity),
+        "day_pnl": None if day is None else money_text(day, signed=True),
+        "day_pnl_pct": pct,
+        "as_of": broker.as_of.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "age": ago(broker.age_seconds or 0),
+    }
+
+
+def performance_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
+    """``tradebot report``'s rows (both tables) with each algorithm's unrealised P&L (its open
+    positions at the broker's last prices) and total, P&L per day (realised, newest first) and
+    per symbol (realised plus unrealised), each algorithm's realised P&L at the end of
     each day for the chart (uPlot's columns: one x axis of seconds, one series per algorithm,
     the sum last), and
     the slippage of each execution row for the bar chart."""
     algos_report, execution = review(journal)
-    figures = [r.as_dict() for r in algos_report]
+    held = _held(journal)
+    own, held_net = valuations(held, broker.prices)
+    figures = []
+    for r in algos_report:
+        mine = total([v.unrealised for (a, _s), v in own.items() if a == r.algo_id])
+        whole = None if mine is None else r.realised_pnl + mine
+        figures.append(
+            r.as_dict()
+            | {
+                "unrealised_pnl": None if mine is None else money_text(mine, signed=True),
+                "total_pnl": None if whole is None else money_text(whole, signed=True),
+            }
+        )
+    by_symbol = symbol_pnl(held, broker.prices)
+    days = day_pnl(journal)
+    running, per_day = Decimal(0), []
+    for day, realised in days:
+        running += realised
+        per_day.append(
+            {
+                "day": day.strftime("%Y-%m-%d"),
+                "realised": money_text(realised, signed=True),
+                "cumulative": money_text(running, signed=True),
+            }
+        )
     styles = [r.as_dict() for r in execution.rows]
     head = {
         "report": figures,
+        "days": per_day[::-1][:DAYS_SHOWN],
+        "days_total": len(per_day),
+        "symbols": [
+            {
+                "symbol": p.symbol,
+                "realised": money_text(p.realised, signed=True),
+                "unrealised": (
+                    None if p.unrealised is None else money_text(p.unrealised, signed=True)
+                ),
+                "total": None if p.total is None else money_text(p.total, signed=True),
+            }
+            for p in by_symbol
+        ],
+        "held": sorted(held_net),
+        "prices_note": broker.prices_note,
         "execution": styles,
         "execution_skipped": dict(sorted(execution.skipped.items())),
         "execution_chart": {
