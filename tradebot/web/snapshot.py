@@ -71,6 +71,7 @@ class BrokerState:
     account: AccountSnapshot | None = None
     prices: Mapping[str, Decimal] = field(default_factory=dict)
     prices_note: str = ""
+    hanging: bool = False  # a refresh has been waiting for SLOW_ANSWER seconds or more
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -199,9 +200,11 @@ class BrokerSnapshots:
         if self._error is not None and self._failed_at is not None:
             when = ago((now - self._failed_at).total_seconds())
             parts.append(f"the last refresh failed {when} ago: {self._error}")
+        hanging = False
         if self._asking_since is not None:
             waiting = (now - self._asking_since).total_seconds()
-            if waiting >= SLOW_ANSWER:
+            hanging = waiting >= SLOW_ANSWER
+            if hanging:
                 parts.append(f"no answer to the refresh asked {ago(waiting)} ago")
         return BrokerState(
             self._positions,
@@ -212,6 +215,7 @@ class BrokerSnapshots:
             self._account,
             self._prices,
             self._prices_note,
+            hanging,
         )
 
 

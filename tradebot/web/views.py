@@ -208,7 +208,12 @@ def money_view(broker: BrokerState) -> dict[str, Any]:
     buying power, the day's P&L: equity against the previous close), with the snapshot's time
     and age, and why it is not newer (``note``, the Positions page's line)."""
     account = broker.account
-    out: dict[str, Any] = {"known": account is not None, "note": broker.note, "error": broker.error}
+    out: dict[str, Any] = {
+        "known": account is not None,
+        "note": broker.note,
+        "error": broker.error,
+        "hanging": broker.hanging,
+    }
     if account is None or broker.as_of is None:
         return out
     day = account.day_pnl
