@@ -319,10 +319,10 @@ async def test_money_equity_on_now(dash: Dash) -> None:
     await expect(now.locator("#money-as-of")).to_contain_text("the broker answered at")
     await now.screenshot(path=ARTIFACTS / "now-money.png", full_page=True)
     held = await dash.page("positions")
-    row = held.locator("tr[data-algo='16'][data-symbol='JBHT']")
+    row = held.locator(".positions tbody tr", has_text="JBHT").first  # algo 16's, then NET
     end = asyncio.get_running_loop().time() + DEADLINE
     while "175.2500" not in await row.inner_text() and asyncio.get_running_loop().time() < end:
         await asyncio.sleep(0.1)  # the journal's symbols are priced from the next refresh
         await held.reload()
-    await expect(row.locator("td[data-col='last']")).to_have_text("175.2500")
-    await expect(row.locator("td[data-col='unrealised']")).to_contain_text("+")
+    await expect(row.locator("td.last")).to_have_text("175.2500")
+    await expect(row.locator("td.upl")).to_contain_text("+")

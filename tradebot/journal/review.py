@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, assert_never
+from typing import Any, TypeVar, assert_never
 
 from tradebot.core.book import PositionBook
 from tradebot.core.exits import exit_kind
@@ -468,27 +468,29 @@ def price_text(value: Decimal) -> str:
 @dataclass(frozen=True, slots=True)
 class Valuation:
     """A position at the last price: ``basis`` is what its open quantity cost (quantity x
-    average cost, summed over the algorithms of a NET row); ``last`` is None when no price is
-    known, and then so are its worth and its unrealised P&L (never a made-up number)."""
+    average cost, summed over the algorithms of a NET row), ``cost`` that per share (None:
+    flat); ``last`` is None when no price is known, and then so are its worth and its
+    unrealised P&L (never a made-up number). Built by :func:`valued`."""
 
     qty: Decimal
     basis: Decimal
+    cost: Decimal | None
     last: Decimal | None
+    market_value: Decimal | None  # qty x last
+    unrealised: Decimal | None  # what closing it at the last price would realise
 
-    @property
-    def cost(self) -> Decimal | None:
-        """The average cost per share of the open quantity (None: flat)."""
-        return self.basis / self.qty if self.qty else None
 
-    @property
-    def market_value(self) -> Decimal | None:
-        return None if self.last is None else self.qty * self.last
-
-    @property
-    def unrealised(self) -> Decimal | None:
-        """What closing it at the last price would realise: worth less basis."""
-        value = self.market_value
-        return None if value is None else value - self.basis
+def valued(
+    qty: Decimal, basis: Decimal, last: Decimal | None, cost: Decimal | None = None
+) -> Valuation:
+    """A position of ``qty`` that cost ``basis`` (``cost`` per share, computed when not given),
+    at ``last``: its worth less its basis is unrealised."""
+    if cost is None and qty:
+        cost = basis / qty
+    if last is None:
+        return Valuation(qty, basis, cost, None, None, None)
+    worth = qty * last
+    return Valuation(qty, basis, cost, last, worth, worth - basis)
 
 
 def valuations(
@@ -499,14 +501,50 @@ def valuations(
     own: dict[tuple[int, str], Valuation] = {}
     qty: dict[str, Decimal] = defaultdict(Decimal)
     basis: dict[str, Decimal] = defaultdict(Decimal)
-    for (algo, symbol), p in sorted(held.items()):
+    for (algo, symbol), p in held.items():
         if not p.qty:
             continue
-        own[algo, symbol] = Valuation(p.qty, p.qty * p.cost, prices.get(symbol))
+        cost = p.qty * p.cost
+        own[algo, symbol] = valued(p.qty, cost, prices.get(symbol), p.cost)
         qty[symbol] += p.qty
-        basis[symbol] += p.qty * p.cost
-    net = {s: Valuation(qty[s], basis[s], prices.get(s)) for s in sorted(qty)}
+        basis[symbol] += cost
+    net = {s: valued(qty[s], basis[s], prices.get(s)) for s in sorted(qty)}
     return own, net
+
+
+def unrealised_by(
+    held: Mapping[tuple[int, str], Position], prices: Mapping[str, Decimal]
+) -> tuple[dict[int, Decimal | None], dict[str, Decimal | None]]:
+    """Unrealised P&L per algorithm and per symbol (None: something held has no price), in
+    one pass: what :func:`valuations` sums to, without a row per position (Performance)."""
+    per_algo: dict[int, Decimal | None] = {}
+    per_symbol: dict[str, Decimal | None] = {}
+    for (algo, symbol), p in held.items():
+        if not p.qty:
+            continue
+        last = prices.get(symbol)
+        gain = None if last is None else p.qty * (last - p.cost)
+        _add(per_algo, algo, gain)
+        _add(per_symbol, symbol, gain)
+    return per_algo, per_symbol
+
+
+_K = TypeVar("_K")
+
+
+def _add(sums: dict[_K, Decimal | None], key: _K, part: Decimal | None) -> None:
+    known = sums.get(key, _ZERO)
+    sums[key] = None if known is None or part is None else known + part
+
+
+def per_algorithm(
+    own: Mapping[tuple[int, str], Valuation],
+) -> dict[int, list[Valuation]]:
+    """:func:`valuations`' own positions grouped by algorithm."""
+    out: dict[int, list[Valuation]] = defaultdict(list)
+    for (algo, _symbol), value in own.items():
+        out[algo].append(value)
+    return out
 
 
 def total(values: Sequence[Decimal | None]) -> Decimal | None:
@@ -530,18 +568,14 @@ class SymbolPnl:
 
 
 def symbol_pnl(
-    held: Mapping[tuple[int, str], Position], prices: Mapping[str, Decimal]
+    held: Mapping[tuple[int, str], Position], unrealised: Mapping[str, Decimal | None]
 ) -> list[SymbolPnl]:
     """P&L per symbol, from the summaries' positions (realised per algorithm and symbol, flat
-    ones too) and the last prices, by symbol."""
+    ones too) and each symbol's unrealised P&L (:func:`unrealised_by`; nothing held: 0)."""
     realised: dict[str, Decimal] = defaultdict(Decimal)
     for (_algo, symbol), p in held.items():
         realised[symbol] += p.realised
-    _own, net = valuations(held, prices)
-    return [
-        SymbolPnl(s, realised[s], net[s].unrealised if s in net else _ZERO)
-        for s in sorted(realised)
-    ]
+    return [SymbolPnl(s, realised[s], unrealised.get(s, _ZERO)) for s in sorted(realised)]
 
 
 def day_pnl(journal: Journal) -> list[tuple[datetime, Decimal]]:

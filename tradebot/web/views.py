@@ -28,11 +28,13 @@ from tradebot.journal.review import (
     describe,
     live_exits,
     money_text,
+    per_algorithm,
     position_rows,
     review,
     story,
     symbol_pnl,
     total,
+    unrealised_by,
     valuations,
 )
 from tradebot.journal.summary import Position
@@ -180,10 +182,8 @@ def positions_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
     book = PositionBook({k: p.qty for k, p in held.items() if p.qty})
     own, net = valuations(held, broker.prices)
     rows = position_rows(book, broker.positions, live_exits(journal), (own, net))
-    totals = []
-    for algo in book.algorithms():
-        mine = [v for (a, _s), v in own.items() if a == algo]
-        totals.append({"algo": str(algo), **_sums(mine)})
+    grouped = per_algorithm(own)
+    totals = [{"algo": str(algo), **_sums(grouped[algo])} for algo in sorted(grouped)]
     if own:
         totals.append({"algo": "ALL", **_sums(list(own.values()))})
     return {
@@ -242,10 +242,10 @@ def performance_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
     the slippage of each execution row for the bar chart."""
     algos_report, execution = review(journal)
     held = _held(journal)
-    own, held_net = valuations(held, broker.prices)
+    per_algo, per_symbol = unrealised_by(held, broker.prices)
     figures = []
     for r in algos_report:
-        mine = total([v.unrealised for (a, _s), v in own.items() if a == r.algo_id])
+        mine = per_algo.get(r.algo_id, Decimal(0))
         whole = None if mine is None else r.realised_pnl + mine
         figures.append(
             r.as_dict()
@@ -254,7 +254,7 @@ def performance_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
                 "total_pnl": None if whole is None else money_text(whole, signed=True),
             }
         )
-    by_symbol = symbol_pnl(held, broker.prices)
+    by_symbol = symbol_pnl(held, per_symbol)
     days = day_pnl(journal)
     running, per_day = Decimal(0), []
     for day, realised in days:
@@ -282,7 +282,7 @@ def performance_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
             }
             for p in by_symbol
         ],
-        "held": sorted(held_net),
+        "held": sorted(per_symbol),
         "prices_note": broker.prices_note,
         "execution": styles,
         "execution_skipped": dict(sorted(execution.skipped.items())),
