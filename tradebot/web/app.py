@@ -4,14 +4,16 @@ Every URL is relative (no leading slash in any link), so the app works behind a 
 under a sub-path. Endpoints (GET unless said):
 
 ====================  ==========================================================================
-``/``                 Now: mode, account, connections, last signal, today's counts, newest rows
+``/``                 Now: mode, account (equity, cash, day P&L), connections, last signal,
+                      today's counts, newest rows
 ``/partials/now``     the Now page's summary (htmx refreshes it when a row arrives)
 ``/events``           server-sent events: ``entry`` (one rendered row) as rows are journaled
 ``/journal``          the journal, filtered like ``tradebot journal``, newest first, paged
 ``/story?id=ID``      ``tradebot explain ID``
 ``/positions``        per algorithm and net, beside the broker's last snapshot (with its age),
-                      drift highlighted
-``/performance``      ``tradebot report`` and the realised P&L curve
+                      drift highlighted, valued at the snapshot's last prices
+``/performance``      ``tradebot report`` with unrealised P&L, per day and per symbol, and the
+                      realised P&L curve
 ``/config``           the effective config, secrets masked
 ``/api/<page>``       the same data as JSON (now, journal, story, positions, performance,
                       config, status)
