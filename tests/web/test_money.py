@@ -113,10 +113,15 @@ async def test_positions_value_each_algorithm_at_its_own_cost_and_the_net(tmp_pa
 async def test_the_positions_page_says_no_price_rather_than_a_number(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     await three_algorithms(path)
-    reader = ScriptedReader([{"AAPL": D(20), "MSFT": D(-10)}], prices={"AAPL": D("120")})
+    reader = ScriptedReader([{}], prices={"AAPL": D("120")})  # the broker shows nothing held
     snapshots = BrokerSnapshots(reader, "scripted")
     await snapshots.refresh()
+    assert reader.asked_prices == []  # nothing to price yet: no page said what the journal holds
     with served(Sources(journal_path=path, broker=snapshots)) as dash:
+        first = await asyncio.to_thread(requests.get, f"{dash.url}positions", timeout=DEADLINE)
+        assert "no price" in first.text and "120.0000" not in first.text
+        await snapshots.refresh()  # the page asked for the journal's symbols to be priced
+        assert reader.asked_prices == [("AAPL", "MSFT")]
         page = await asyncio.to_thread(requests.get, f"{dash.url}positions", timeout=DEADLINE)
     html = page.text
     assert "no price for MSFT" in html

@@ -139,12 +139,11 @@ class BrokerSnapshots:
         self._wake.set()
 
     def watch(self, symbols: Iterable[str]) -> None:
-        """Price these symbols too from the next refresh on (the journal's positions, which the
-        broker's net may not show: two algorithms long and short the same shares). Safe from
-        any thread: the set is replaced whole."""
-        wanted = frozenset(symbols)
-        if not wanted <= self._watched:
-            self._watched = self._watched | wanted
+        """Price these symbols too from the next refresh on: the journal's open positions, as
+        the page that read them last saw them (the broker's net may not show them: two
+        algorithms long and short the same shares). Safe from any thread: the set is replaced
+        whole."""
+        self._watched = frozenset(symbols)
 
     async def refresh(self) -> None:
         """Ask once; keep the answer, or the error with the last answer kept. Never raises
