@@ -9,7 +9,7 @@ store serves it).
 * :func:`daily_points` — the running realised P&L at the end of each day, from the summaries
   (the dashboard's chart).
 * :func:`story` — every row about one signal, one leg or one order, in the order written.
-* :func:`valuations`, :func:`symbol_pnl`, :func:`day_pnl` — money: each algorithm's open
+* :func:`valuations`, :func:`symbol_pnl`, :func:`per_day` — money: each algorithm's open
   positions at the last price (average cost from its own fills, from the summaries), P&L per
   symbol and per day; :func:`money_text` prints an amount (Decimal, fixed decimals, a sign).
 """
@@ -578,7 +578,7 @@ def symbol_pnl(
     return [SymbolPnl(s, realised[s], unrealised.get(s, _ZERO)) for s in sorted(realised)]
 
 
-def day_pnl(journal: Journal) -> list[tuple[datetime, Decimal]]:
+def per_day(journal: Journal) -> list[tuple[datetime, Decimal]]:
     """Realised P&L per UTC day with fills (every algorithm), oldest first, from the summaries."""
     days: dict[int, Decimal] = defaultdict(Decimal)
     for day, _algo, realised in journal.daily_pnl():

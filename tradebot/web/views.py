@@ -3,7 +3,9 @@
 Every figure comes from the same place the CLI takes it: counts from
 :meth:`Journal.count_entries`, rows from :meth:`Journal.iter_entries`, P&L and slippage from
 :func:`tradebot.journal.review.review` (execution quality per algorithm and style too), read
-from the journal's summaries (:mod:`tradebot.journal.summary`), as are the positions and the
+from the journal's summaries (:mod:`tradebot.journal.summary`), as are the positions (with each
+algorithm's average cost: :func:`~tradebot.journal.review.valuations` values them at the
+broker's last prices), P&L per day and per symbol, and the
 equity chart (one point per algorithm and day),
 stories from :func:`~tradebot.journal.review.story`,
 positions from :func:`tradebot.journal.review.position_rows`. The dashboard adds no second rule.
@@ -24,11 +26,11 @@ from tradebot.journal.records import Entry, Status, dec_text
 from tradebot.journal.review import (
     Valuation,
     daily_points,
-    day_pnl,
     describe,
     live_exits,
     money_text,
     per_algorithm,
+    per_day,
     position_rows,
     review,
     story,
@@ -37,7 +39,6 @@ from tradebot.journal.review import (
     unrealised_by,
     valuations,
 )
-from tradebot.journal.summary import Position
 from tradebot.runtime.context import start_of_trading_day
 from tradebot.web.snapshot import BrokerState, ago
 
@@ -169,16 +170,12 @@ def story_view(journal: Journal, ident: str) -> list[dict[str, Any]]:
     return [{**row(e), "lines": describe(e)[1:]} for e in story(journal, ident)]
 
 
-def _held(journal: Journal) -> dict[tuple[int, str], Position]:
-    return journal.summary_positions()
-
-
 def positions_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
     """``tradebot positions``'s rows: per algorithm, then NET beside the broker's with drift,
     each with its average cost (from the algorithm's own fills), the last price (the broker's
     last snapshot), its market value and unrealised P&L; and the totals per algorithm and in
-    all (unknown while any price is). ``symbols``: what the snapshot should price."""
-    held = _held(journal)
+    all (unknown while any price is). ``held``: the symbols the snapshot should price."""
+    held = journal.summary_positions()
     book = PositionBook({k: p.qty for k, p in held.items() if p.qty})
     own, net = valuations(held, broker.prices)
     rows = position_rows(book, broker.positions, live_exits(journal), (own, net))
@@ -241,7 +238,7 @@ def performance_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
     the sum last), and
     the slippage of each execution row for the bar chart."""
     algos_report, execution = review(journal)
-    held = _held(journal)
+    held = journal.summary_positions()
     per_algo, per_symbol = unrealised_by(held, broker.prices)
     figures = []
     for r in algos_report:
@@ -255,11 +252,11 @@ def performance_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
             }
         )
     by_symbol = symbol_pnl(held, per_symbol)
-    days = day_pnl(journal)
-    running, per_day = Decimal(0), []
+    days = per_day(journal)
+    running, daily = Decimal(0), []
     for day, realised in days:
         running += realised
-        per_day.append(
+        daily.append(
             {
                 "day": day.strftime("%Y-%m-%d"),
                 "realised": money_text(realised, signed=True),
@@ -269,8 +266,8 @@ def performance_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
     styles = [r.as_dict() for r in execution.rows]
     head = {
         "report": figures,
-        "days": per_day[::-1][:DAYS_SHOWN],
-        "days_total": len(per_day),
+        "days": daily[::-1][:DAYS_SHOWN],
+        "days_total": len(daily),
         "symbols": [
             {
                 "symbol": p.symbol,
