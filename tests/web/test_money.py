@@ -165,6 +165,15 @@ async def test_performance_adds_unrealised_and_shows_pnl_per_day_and_per_symbol(
         "total": None,
     }
     assert [r["total_pnl"] for r in unpriced["report"]] == [None, "-50.20"]
+    reader = ScriptedReader([{"AAPL": D(10)}], prices={"AAPL": D("101")})
+    snapshots = BrokerSnapshots(reader, "scripted")
+    await snapshots.refresh()
+    with served(Sources(journal_path=path, broker=snapshots)) as dash:
+        page = await asyncio.to_thread(requests.get, f"{dash.url}performance", timeout=DEADLINE)
+    per_symbol = page.text.split('id="per-symbol"')[1].split("</table>")[0]
+    per_day = page.text.split('id="per-day"')[1].split("</table>")[0]
+    assert "+209.50" in per_symbol and "-50.20" in per_symbol
+    assert per_day.index("2026-02-03") < per_day.index("2026-02-02") < per_day.index("2026-02-01")
 
 
 async def test_now_shows_the_account_then_the_last_snapshot_with_its_age_when_the_broker_hangs(
