@@ -35,7 +35,7 @@ from tradebot.core.orders import (
 from tradebot.core.signal import Side
 from tradebot.execution import Executor
 from tradebot.execution.chaser import remainder_intent
-from tradebot.execution.exits import CANCEL_FOR_CLOSE, ExitManager
+from tradebot.execution.exit_manager import CANCEL_FOR_CLOSE, ExitManager
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
 from tradebot.journal.records import intent_from_entry
 

@@ -85,7 +85,7 @@ def remainder_intent(limit: OrderIntent, qty: Decimal, why: str) -> OrderIntent:
         price=MARKET,
         time_in_force=TimeInForce.DAY,
         extended_hours=False,
-        exits=None,  # the limit's exits cover the remainder's fills too (execution/exits.py)
+        exits=None,  # the limit's exits cover the remainder's fills too (execution/exit_manager.py)
         attempt=0,
         notes=(*limit.notes, f"market remainder of {limit.client_order_id} ({why})"),
     )

@@ -40,7 +40,7 @@ from tradebot.core.risk import DayState
 from tradebot.exceptions import ConfigError
 from tradebot.execution.chaser import Chaser
 from tradebot.execution.executor import Executor, Step
-from tradebot.execution.exits import ExitManager
+from tradebot.execution.exit_manager import ExitManager
 from tradebot.execution.limits_in_force import LimitsInForce
 from tradebot.execution.recovery import RecoveryReport, recover
 from tradebot.journal.interface import Journal
