@@ -13,20 +13,8 @@ import pytest
 from tests.core.helpers import T0, make_book, make_config, make_signal, run
 from tradebot.core.exits import NOT_NETTED, exit_prices
 from tradebot.core.ids import exit_id
-from tradebot.core.orders import (
-    Bracket,
-    ExitFill,
-    ExitKind,
-    ExitTerms,
-    IntentRole,
-    Limit,
-    OrderClass,
-    OrderType,
-    Oto,
-    SkipReason,
-    Stop,
-    TimeInForce,
-)
+from tradebot.core.order_shape import Bracket, Limit, OrderClass, OrderType, Oto, Stop
+from tradebot.core.orders import ExitFill, ExitKind, ExitTerms, IntentRole, SkipReason, TimeInForce
 from tradebot.core.planner import DayState
 from tradebot.core.render import plan_to_dict
 from tradebot.core.signal import Side

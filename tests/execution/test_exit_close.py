@@ -22,7 +22,8 @@ from tests.scripted_broker import T0, ScriptedBroker
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderCanceled, OrderFilled
 from tradebot.core.ids import exit_id
-from tradebot.core.orders import ExitTerms, IntentRole, Oco, OrderClass, OrderIntent, Plan
+from tradebot.core.order_shape import Oco, OrderClass
+from tradebot.core.orders import ExitTerms, IntentRole, OrderIntent, Plan
 from tradebot.core.signal import Side
 from tradebot.execution import Executor
 from tradebot.execution.close_exits import REPROTECT

@@ -19,8 +19,9 @@ from tradebot.broker.sim import SimBroker
 from tradebot.config.model import SimBrokerConfig
 from tradebot.core.book import PositionBook
 from tradebot.core.exits import after_fill_exits
+from tradebot.core.order_shape import OrderClass
 from tradebot.core.order_snapshot import OrderStatus
-from tradebot.core.orders import ExitTerms, IntentRole, OrderClass, Plan
+from tradebot.core.orders import ExitTerms, IntentRole, Plan
 from tradebot.core.signal import Side
 from tradebot.exceptions import OrderRejected
 from tradebot.execution import Executor

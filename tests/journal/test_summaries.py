@@ -20,7 +20,8 @@ from tests.journal.summary_ops import OPS, VARIED, Clock, check, play
 from tests.pgserver import PgServer
 from tradebot.cli.main import cli
 from tradebot.core.events import OrderFilled
-from tradebot.core.orders import MARKET, IntentRole, OrderIntent, Plan, TimeInForce
+from tradebot.core.order_shape import MARKET
+from tradebot.core.orders import IntentRole, OrderIntent, Plan, TimeInForce
 from tradebot.core.signal import LegId, LegKind, Side
 from tradebot.journal import open_journal, schema
 from tradebot.journal.opener import open_journal as open_any

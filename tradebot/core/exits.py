@@ -27,21 +27,17 @@ from typing import assert_never
 
 from tradebot.core.ids import exit_id, exit_parts
 from tradebot.core.market import price_tick
-from tradebot.core.orders import (
+from tradebot.core.order_shape import (
     Bracket,
-    ExitKind,
-    ExitTerms,
-    IntentRole,
     Limit,
     Market,
     Oco,
-    OrderIntent,
     OrderPrice,
     Oto,
     Stop,
-    TimeInForce,
     TrailingStop,
 )
+from tradebot.core.orders import ExitKind, ExitTerms, IntentRole, OrderIntent, TimeInForce
 from tradebot.core.quantity import is_whole
 from tradebot.core.signal import Side
 

@@ -17,17 +17,8 @@ from tradebot.core.exits import with_exits
 from tradebot.core.ids import client_order_id
 from tradebot.core.market import PriceSource
 from tradebot.core.netting import CLOSE_STEP, OPEN_STEP, ledger_steps, split_at_zero
-from tradebot.core.orders import (
-    MARKET,
-    ChaseTerms,
-    ExitTerms,
-    IntentRole,
-    Limit,
-    OrderIntent,
-    OrderPrice,
-    OrderType,
-    TimeInForce,
-)
+from tradebot.core.order_shape import MARKET, ChaseTerms, Limit, OrderPrice, OrderType
+from tradebot.core.orders import ExitTerms, IntentRole, OrderIntent, TimeInForce
 from tradebot.core.risk import limit_price
 from tradebot.core.signal import Leg, LegId, Side
 

@@ -42,7 +42,7 @@ from alpaca.trading.requests import (
 from alpaca.trading.stream import TradingStream
 
 from tradebot.broker.alpaca.orders import OrderRequestFields
-from tradebot.core.orders import Bracket, Limit, Market, Oco, Oto, Stop, TrailingStop
+from tradebot.core.order_shape import Bracket, Limit, Market, Oco, Oto, Stop, TrailingStop
 
 
 class _TimeoutSession(requests.Session):
