@@ -94,12 +94,14 @@ DECIDED = (Status.LEG, Status.LEG_REJECTED, Status.SKIPPED)
 def journaled_legs(journal: Journal, keys: Sequence[str]) -> set[str]:
     """Which of ``keys`` the journal holds a decision for: received (and so planned), rejected
     by its signal's rules (weights, a contradiction), or skipped by an earlier backfill;
-    whichever connection, path or process brought it."""
+    whichever connection, path or process brought it, and whether an archive moved its rows
+    out since (:mod:`~tradebot.journal.tombstones`)."""
     found: set[str] = set()
     for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit, with room
         chunk = tuple(keys[start : start + 500])
         where = EntryFilter(legs=chunk, statuses=DECIDED)
         found.update(e.leg for e in journal.entries(where) if e.leg is not None)
+        found |= journal.archived_legs(chunk)  # decided in rows an archive moved out
     return found
 
 
