@@ -281,6 +281,15 @@ class JournalBase(ABC):
         with self._read() as conn:
             return tombstones.archived(conn, tombstones.Kind.LEG, keys)
 
+    def archived_decisions(self) -> list[tuple[str, str]]:
+        """What archives left of the decisions they moved out (:mod:`.tombstones`)."""
+        with self._read() as conn:
+            return tombstones.every(conn)
+
+    def keep_archived_decisions(self, kept: Sequence[tuple[str, str]]) -> None:
+        with self._tx() as conn:
+            tombstones.keep(conn, kept)
+
     def entries(self, where: EntryFilter) -> Sequence[Entry]:
         with self._read() as conn:
             return queries.select(conn, where)

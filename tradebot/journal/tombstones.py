@@ -59,3 +59,18 @@ def bury(conn: Conn, ids: Sequence[int]) -> int:
         (str(Kind.LEG), *ids),
     ).rowcount
     return int(added)
+
+
+def every(conn: Conn) -> list[tuple[str, str]]:
+    """Every tombstone, as ``(kind, key)``: what ``tradebot journal migrate`` copies along."""
+    rows = conn.execute(f"SELECT kind, key FROM {TABLE} ORDER BY kind, key")  # noqa: S608
+    return [(str(kind), str(key)) for kind, key in rows]
+
+
+def keep(conn: Conn, tombstones: Sequence[tuple[str, str]]) -> None:
+    """Add these tombstones (those already there stay as they are)."""
+    for kind, key in tombstones:
+        conn.execute(
+            f"INSERT INTO {TABLE} (kind, key) VALUES (?, ?) ON CONFLICT DO NOTHING",  # noqa: S608
+            (kind, key),
+        )
