@@ -115,7 +115,7 @@ def _v4(conn: sqlite3.Connection) -> None:
 def _v5(conn: sqlite3.Connection) -> None:
     """What an archive leaves of the decisions it moves out (:mod:`tradebot.journal.tombstones`):
     the guards against an order sent twice read it."""
-    conn.execute(tombstones.CREATE)
+    conn.execute(tombstones.CREATE_SQLITE)
 
 
 #: migrations[i] takes the schema from version i to version i + 1
