@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 
 from tradebot.journal.dialect import Conn
+from tradebot.journal.records import Status
 
 TABLE = "tradebot_archived"
 #: the table in both schemas (SQLite: :data:`CREATE_SQLITE`)
@@ -31,8 +32,10 @@ class Kind(StrEnum):
     LEG = "leg"  # a leg identity (:attr:`~tradebot.core.signal.LegId.key`) that was decided
 
 
-#: the rows whose leg identity is a decision (as :data:`tradebot.runtime.recovered.DECIDED`)
-DECIDED_SQL = "'leg', 'leg_rejected', 'skipped'"
+#: the rows that are a decision on a leg: received (then planned), rejected, skipped (the
+#: backfill's question too, :func:`tradebot.runtime.recovered.journaled_legs`)
+DECIDED = (Status.LEG, Status.LEG_REJECTED, Status.SKIPPED)
+DECIDED_SQL = ", ".join(f"'{s}'" for s in DECIDED)
 
 
 def archived(conn: Conn, kind: Kind, keys: Sequence[str]) -> set[str]:

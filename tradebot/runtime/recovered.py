@@ -32,6 +32,7 @@ from tradebot.core.signal import Leg, LegKind, Signal, SignalSource, parse_leg_k
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
 from tradebot.journal.rows import leg_from_data
+from tradebot.journal.tombstones import DECIDED  # the rows that are a decision on a leg
 from tradebot.runtime.backfill import Backfiller, Found, identities
 from tradebot.runtime.channel import Channel
 from tradebot.runtime.missed import classify
@@ -85,10 +86,6 @@ def make_backfiller(
         gaps=gaps.subscribe(),
         now=now,
     )
-
-
-#: the rows that are a decision on a leg: received (then planned), rejected, skipped
-DECIDED = (Status.LEG, Status.LEG_REJECTED, Status.SKIPPED)
 
 
 def journaled_legs(journal: Journal, keys: Sequence[str]) -> set[str]:
