@@ -168,6 +168,10 @@ class Journal(Protocol):
         one another process journaled); ``since``: only those journaled at or after it."""
         ...
 
+    def archived_legs(self, keys: Sequence[str]) -> set[str]:
+        """Which of these leg identities were decided in rows an archive moved out."""
+        ...
+
     def entries(self, where: EntryFilter) -> Sequence[Entry]: ...
     def iter_entries(self, where: EntryFilter, *, page: int = 2000) -> Iterator[Entry]:
         """The rows of :meth:`entries`, read ``page`` at a time: memory stays flat however many

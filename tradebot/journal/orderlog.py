@@ -24,7 +24,7 @@ from tradebot.core.events import (
 from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
 from tradebot.core.orders import OrderIntent, Plan, SkippedLeg, SkipReason
 from tradebot.core.signal import LegKind, Refusal, RejectedLeg, Side, Signal, SignalSource
-from tradebot.journal import summary_sql
+from tradebot.journal import summary_sql, tombstones
 from tradebot.journal.dialect import Conn
 from tradebot.journal.interface import StoredSignal
 from tradebot.journal.queries import COLUMNS, decode
@@ -91,7 +91,8 @@ def insert_plan(
 
     Each intent is inserted *if absent* (the unique INTENT-per-order-id guard decides, in the
     database): with several processes on one journal, the one whose insert lands owns the order
-    and every other records it as a skipped duplicate, so it can never be sent twice.
+    and every other records it as a skipped duplicate, so it can never be sent twice. An order
+    id whose INTENT an archive moved out is a duplicate too (:mod:`~.tombstones`).
     """
     new: list[OrderIntent] = []
     detail = f"{len(plan.intents)} orders, {len(plan.skipped)} skipped"
@@ -101,13 +102,14 @@ def insert_plan(
         conn,
         Row(at, Status.PLAN, detail, algo_id=algo, signal_id=signal_id, data=plan_data).params(),
     )
+    archived = tombstones.archived(conn, tombstones.Kind.ORDER, coids)
     for intent in plan.intents:
         row = intent_row(at, intent, signal_id)
-        if summary_sql.insert(conn, row.params(), if_absent=True) == 0:
+        coid = intent.client_order_id
+        if coid in archived or summary_sql.insert(conn, row.params(), if_absent=True) == 0:
+            where = " (and archived)" if coid in archived else ""
             dup = SkippedLeg(
-                intent.leg_ids[0],
-                SkipReason.DUPLICATE,
-                f"order {intent.client_order_id} already journaled",
+                intent.leg_ids[0], SkipReason.DUPLICATE, f"order {coid} already journaled{where}"
             )
             summary_sql.insert(conn, skipped_row(at, dup, signal_id).params())
             continue
