@@ -14,8 +14,9 @@ from pathlib import Path
 from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.core.events import OrderAccepted
 from tradebot.core.signal import Side
-from tradebot.journal import SqliteJournal, Status, open_journal
+from tradebot.journal import SqliteJournal, Status
 from tradebot.journal.rows import Row
+from tradebot.journal.sqlite import open_journal
 
 AT = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
 TICK = 100  # VM instructions per progress-handler call
