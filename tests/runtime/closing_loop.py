@@ -31,11 +31,12 @@ def closing_loop(
     queue: asyncio.Queue[Signal] | None = None,
     busy: asyncio.Lock | None = None,
     price_timeout: float = 5.0,
+    on_signal: Callable[[Signal], None] = lambda signal: None,
 ) -> SignalLoop:
     """``told`` collects what the loop (and its records) tell the observers; ``queue``: the
     listener's, for a test that runs the loop's journal worker and loop as tasks; ``busy``:
     the lock the loop shares with the re-check and the stop; ``price_timeout``: how long the
-    loop waits for reference prices."""
+    loop waits for reference prices; ``on_signal``: told as the loop takes each signal."""
     ctx = PlanningContext(
         executor.broker, journal, kill_switch=None, track_pnl=False, price_timeout=price_timeout
     )
@@ -52,6 +53,7 @@ def closing_loop(
         now=lambda: now,
         say=lambda line: None,
         notify=notify,
+        on_signal=on_signal,
         in_the_way=CloseCanceler(executor, timeout=5, poll=0, monotonic=lambda: float(next(ticks))),
         alert_after=alert_after,
         monotonic=monotonic,

@@ -74,41 +74,30 @@ async def test_the_context_is_read_while_the_signal_is_written_and_nothing_leave
 # -- the price request goes out first when the loop waits for the signal --------------------
 
 
-class NotedWrites:
-    """The real journal, noting the broker's price requests so far as each signal's write
-    starts."""
-
-    def __init__(self, journal: SqliteJournal, broker: ScriptedBroker) -> None:
-        self._journal = journal
-        self._broker = broker
-        self.asked_before: list[list[list[str]]] = []
-
-    def record_signal(self, signal: Signal) -> int:
-        self.asked_before.append([list(r) for r in self._broker.price_requests])
-        return self._journal.record_signal(signal)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._journal, name)
-
-
-async def test_a_waiting_loops_signal_asks_its_prices_before_its_write_starts(
+async def test_a_waiting_loops_signal_asks_its_prices_before_the_loop_takes_it(
     tmp_path: Path,
 ) -> None:
     with open_journal(tmp_path / "j.sqlite") as journal:
         broker = ScriptedBroker(fill=False)
         broker.prices["MSFT"] = D(100)
         broker.script = [FILL]
-        noted = NotedWrites(journal, broker)
-        executor = Executor(noted, broker, PositionBook())  # type: ignore[arg-type]
+        executor = Executor(journal, broker, PositionBook())
         queue: asyncio.Queue[Signal] = asyncio.Queue()
-        loop = closing_loop(executor, journal, make_config(), now=OPEN.received_at, queue=queue)
+        asked_when_taken: list[list[list[str]]] = []
+        loop = closing_loop(
+            executor,
+            journal,
+            make_config(),
+            now=OPEN.received_at,
+            queue=queue,
+            on_signal=lambda signal: asked_when_taken.append(list(broker.price_requests)),
+        )
         async with running(loop.record, loop.run):
             await until(lambda: loop.waiting, "the loop waits for signals")
             queue.put_nowait(OPEN)
             await loop_handled(loop, 1)
-        # asked once, as the signal arrived (the loop planned with that answer), and before
-        # the write of the signal started
-        assert noted.asked_before == [[["MSFT"]]]
+        # asked as the signal arrived, once: the loop planned with that answer
+        assert asked_when_taken == [[["MSFT"]]]
         assert broker.price_requests == [["MSFT"]]
         assert [method for method, _ in broker.calls] == ["submit"]
 

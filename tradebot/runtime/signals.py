@@ -256,24 +256,19 @@ class SignalLoop:
         for the write too, so the signal is on record when the worker ends.
 
         When the loop is waiting for its next signal (it will plan this one at once), the
-        signal's reference prices are asked for first, and the write starts right after the
-        request has gone out: the request then waits for the broker while the write builds its
-        rows, instead of waiting for them (both need the interpreter; the request is the longer
-        of the two, and the plan waits for both)."""
+        signal's reference prices are asked for here too, right behind the write: the request
+        goes out before the loop has even taken the signal, instead of after the loop's own
+        work on it (the request and the write are the two waits the plan needs)."""
         journal = self._executor.journal
         loop = asyncio.get_running_loop()
         self._recording += 1
+        write = functools.partial(contextvars.copy_context().run, journal.record_signal, signal)
+        writing = loop.run_in_executor(None, write)  # submitted now, not by a task to come
         prices = None
-        if self._idle():
+        if self._idle():  # its first step (the request) runs before the loop takes the signal
             prices = asyncio.ensure_future(
                 self._ctx.market_for([leg.symbol for leg in signal.legs])
             )
-        write = functools.partial(contextvars.copy_context().run, journal.record_signal, signal)
-        if prices is None:
-            writing = loop.run_in_executor(None, write)
-        else:  # after the price request's first step (scheduled first): it sends the request
-            writing = loop.create_future()
-            loop.call_soon(_start, loop, write, writing)
         # first in line: the id is owned before the loop, awaiting the same write, resumes
         writing.add_done_callback(self._journaled)
         self._ready.put_nowait(Arrived(signal, writing, prices))
@@ -499,22 +494,6 @@ class SignalLoop:
         for signal in waiting:
             self._say(f"signal for algorithm {signal.algo_id} journaled for the next start")
             self._notify(SignalDeferred(signal))
-
-
-def _start(
-    loop: asyncio.AbstractEventLoop, write: Callable[[], int], writing: asyncio.Future[int]
-) -> None:
-    """Run ``write`` in a worker thread, its outcome in ``writing``."""
-
-    def done(ran: asyncio.Future[int]) -> None:
-        if ran.cancelled():
-            writing.cancel()
-        elif (exc := ran.exception()) is not None:
-            writing.set_exception(exc)
-        else:
-            writing.set_result(ran.result())
-
-    loop.run_in_executor(None, write).add_done_callback(done)
 
 
 def symbols_of(signals: Iterable[Signal]) -> list[str]:
