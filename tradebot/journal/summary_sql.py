@@ -473,6 +473,7 @@ class SqlStore(SqlLookups):
         Only the tables it changed are written: a signal's rows touch two counters, a plan's
         a leg and its style too (the SQL texts are made once, at import)."""
         execute, conn = self._conn.execute, self._conn
+        rows: list[tuple[Any, ...]]
         if self._counts:
             _upsert_many(conn, _COUNT_UPSERT, [(*key, n) for key, n in self._counts.items()])
         if self._algo_counts:
