@@ -4,7 +4,9 @@ previous one left.
 Every signal is journaled as it arrives, by a journal worker of its own (:meth:`SignalLoop.record`,
 a task beside the loop): it takes each signal from the listener's queue, starts its write, and
 hands it to the loop at once with the write (a future of its signal id), then waits for the
-write before it takes the next. The loop gathers the signal's context while the write's fsync
+write before it takes the next. When the loop waits for signals, the worker also asks for the
+signal's reference prices right behind the write, so the request does not wait for the loop's
+own work on the signal. The loop gathers the signal's context while the write's fsync
 runs, and awaits the id before anything the signal causes: the cancels in a close's way, the
 plan and its orders. So a signal is on record before anything it causes leaves the process, its
 fsync costs the signal no time of its own (the broker's price request takes as long), and a
