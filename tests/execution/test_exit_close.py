@@ -32,7 +32,7 @@ from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
 from tradebot.journal.records import intent_from_entry
 
 CLOSE = make_signal(closes=[("AAPL", "sell", "100")], at=T0 + timedelta(minutes=1))
-TERMS = ExitTerms(take_profit_pct=D(5), stop_loss_pct=D(2))
+TERMS = ExitTerms(take_profit_pct=D(5), stop_loss_pct=D(2), trailing_stop_pct=None)
 
 
 @dataclass

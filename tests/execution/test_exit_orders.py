@@ -142,7 +142,7 @@ async def test_a_trailing_stop_follows_the_best_price(rig: Rig) -> None:
     plain = replace(
         plan.intents[0],
         attached=None,
-        exits=ExitTerms(trailing_stop_pct=D(2)),
+        exits=ExitTerms(take_profit_pct=None, stop_loss_pct=None, trailing_stop_pct=D(2)),
     )
     await rig.executor.execute(Plan(intents=(plain,)))
     (trail,) = after_fill_exits(plain, D(10), D(100))

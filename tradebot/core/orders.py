@@ -120,9 +120,9 @@ class ExitTerms:
     cannot link a trailing stop to another exit, and two unlinked exits could both sell.
     """
 
-    take_profit_pct: Decimal | None = None
-    stop_loss_pct: Decimal | None = None
-    trailing_stop_pct: Decimal | None = None
+    take_profit_pct: Decimal | None
+    stop_loss_pct: Decimal | None
+    trailing_stop_pct: Decimal | None
 
     def __post_init__(self) -> None:
         values = (self.take_profit_pct, self.stop_loss_pct, self.trailing_stop_pct)
