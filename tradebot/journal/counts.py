@@ -138,3 +138,30 @@ def with_extras(
         extra = {key: mine[name] for name, key in REPORT_EXTRAS.items()}
         out.append({**figure, **extra})
     return out
+
+
+#: the statuses of a broker order's rows (a foreign order has these, never an intent)
+_ORDER_ROWS = frozenset(
+    {
+        Status.SUBMITTED,
+        Status.ACCEPTED,
+        Status.PARTIAL,
+        Status.FILLED,
+        Status.CANCELED,
+        Status.REJECTED,
+        Status.EXPIRED,
+        Status.RECOVERY,
+    }
+)
+
+
+def row_not_ours(entry: Entry) -> bool:
+    """A row of broker activity the bot did not cause: an order row with no intent of ours
+    (marked ``not_ours`` in its data since it was written; rows written before, by shape)."""
+    if isinstance(entry.data, dict) and entry.data.get("not_ours") is True:
+        return True
+    return (
+        entry.algo_id is None
+        and entry.client_order_id is not None
+        and (entry.status in _ORDER_ROWS)
+    )

@@ -80,6 +80,7 @@ def row(entry: Entry) -> dict[str, Any]:
         "client_order_id": entry.client_order_id or "",
         "detail": entry.detail,
         "story": story_key(entry),
+        "not_ours": counts.row_not_ours(entry),
     }
 
 
