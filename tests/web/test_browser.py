@@ -294,3 +294,21 @@ async def test_halt_needs_the_token_and_stops_the_next_signal(dash: Dash) -> Non
         return any("kill switch: halt" in d and "watching a fill" in d for d in changes)
 
     await until(change_journaled, "the kill-switch change in the journal")
+
+
+async def test_no_horizontal_scroll_at_390_px(dash: Dash) -> None:
+    """On a phone's 390 px no dashboard page is wider than the screen: a wide table scrolls
+    inside its own box (the page was 908 px wide)."""
+    env = dash.env
+    await env.push_and_wait(16, {"open": [leg("JBHT", "buy", "168.56", env.at)]})
+    await until(lambda: bool(entries(env.journal, statuses=(Status.FILLED,))), "the JBHT fill")
+    [signal_row] = entries(env.journal, statuses=(Status.SIGNAL,))[:1]
+    pages = ("", "journal", "positions", "performance", "config", f"story?id={signal_row.id}")
+    for name in pages:
+        page = await dash.browser.new_page(viewport={"width": 390, "height": 844})
+        await page.goto(dash.url + name)
+        await expect(page.locator("main")).to_be_visible()
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        await page.screenshot(path=ARTIFACTS / f"phone-{name.split('?')[0] or 'now'}.png")
+        assert width <= 390, f"{name or 'now'} is {width} px wide at 390 px"
+        await page.close()

@@ -56,6 +56,7 @@ class EntryFilter:
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
     after_id: int | None = None  # only rows written after this one (for --follow)
+    before_id: int | None = None  # only rows written before this one (the next page)
     newest_first: bool = True
     limit: int | None = None
 

@@ -129,6 +129,19 @@ def _order(conn: Conn, coid: str) -> tuple[int | None, int | None]:
     return (None, None) if row is None else (row[0], row[1])
 
 
+#: how a row of broker activity the bot did not cause opens (its ``data`` has ``not_ours``)
+NOT_OURS = "not ours: "
+
+
+def _mark(
+    algo_id: int | None, detail: str, data: dict[str, object]
+) -> tuple[str, dict[str, object]]:
+    """A foreign order's row says so, in its detail and its data (every view shows it)."""
+    if algo_id is not None:
+        return detail, data
+    return NOT_OURS + detail, {**data, "not_ours": True}
+
+
 def _has(conn: Conn, coid: str, statuses: tuple[str, ...]) -> bool:
     # The order's few rows through the order id's index, the statuses checked here: with
     # ``status IN (?)`` for a single status SQLite took the (status, ts) index instead and
@@ -177,7 +190,9 @@ def _fill(
         return ()
     algo_id, signal_id = _order(conn, coid)
     status = Status.FILLED if complete else Status.PARTIAL
-    detail = f"{status} {side} {delta} {symbol} @ {price} (total {cum_qty})"
+    detail, data = _mark(
+        algo_id, f"{status} {side} {delta} {symbol} @ {price} (total {cum_qty})", data
+    )
     # if absent: another process sharing the journal may have recorded this very fill since
     # the read above (the unique (client order id, cum_qty) guard); then it is not ours to apply
     recorded = summary_sql.insert(
@@ -215,17 +230,18 @@ def final_row(
     row = conn.execute(
         "SELECT symbol FROM entries WHERE client_order_id = ? LIMIT 1", (coid,)
     ).fetchone()
+    detail, marked = _mark(algo_id, reason, {"reason": reason, **data})
     return _insert(
         conn,
         Row(
             at,
             status,
-            reason,
+            detail,
             algo_id=algo_id,
             client_order_id=coid,
             symbol=row[0] if row else None,
             signal_id=signal_id,
-            data={"reason": reason, **data},
+            data=marked,
         ),
     )
 
@@ -234,16 +250,17 @@ def _accepted(conn: Conn, coid: str, broker_id: str | None, at: datetime) -> Non
     if _has(conn, coid, (str(Status.ACCEPTED),)):
         return
     algo_id, signal_id = _order(conn, coid)
+    detail, data = _mark(algo_id, "the broker has the order", {"broker_order_id": broker_id})
     _insert(
         conn,
         Row(
             at,
             Status.ACCEPTED,
-            "the broker has the order",
+            detail,
             algo_id=algo_id,
             client_order_id=coid,
             signal_id=signal_id,
-            data={"broker_order_id": broker_id},
+            data=data,
         ),
     )
 

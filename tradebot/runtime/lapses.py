@@ -23,6 +23,7 @@ from tradebot.broker.base import Broker
 from tradebot.core.book import PositionBook
 from tradebot.exceptions import TransientError
 from tradebot.execution.recovery import compare_positions
+from tradebot.journal.counts import LAPSE_OPENING
 from tradebot.journal.interface import Journal
 from tradebot.runtime.observer import BotEvent, DriftFound, LapseReported
 from tradebot.runtime.subscription_coverage import Interval, lapses_ended
@@ -83,7 +84,7 @@ class LapseWatcher:
         held = dict(self._book.holdings(algo_id))
         holdings = {s: str(q) for s, q in held.items()}
         detail = (
-            f"algorithm {algo_id} was not subscribed on any connection ({spans}): a signal "
+            f"{LAPSE_OPENING.format(algo_id=algo_id)} ({spans}): a signal "
             f"sent then may have been missed; compare its holdings {holdings or '{}'} "
             "with AlphaHub's"
         )
