@@ -31,10 +31,23 @@ def open_outages(
     """Each algorithm subscribed on no connection right now, with when that began."""
     out: dict[int, datetime] = {}
     for algo_id in algorithms:
+        lost = {g.connection for g in gaps if g.algo_id == algo_id and g.rejoined_at is None}
+        if not all(c in lost for c in range(connections)):
+            continue  # some connection holds it
         windows = uncovered(gaps, algo_id, connections, now=now)
-        if windows and windows[-1][1] >= now:  # ends now: every connection's gap still open
+        if windows:
             out[algo_id] = windows[-1][0]
     return out
+
+
+def outage_end(
+    gaps: Sequence[Gap], algo_id: int, connections: int, since: datetime, now: datetime
+) -> datetime:
+    """When the outage of ``algo_id`` that began at ``since`` ended (``now`` if not found)."""
+    for start, end in uncovered(gaps, algo_id, connections, now=now):
+        if start == since:
+            return min(end, now)
+    return now
 
 
 def duration_text(span: timedelta) -> str:
@@ -77,13 +90,18 @@ class OutageWatch:
     thresholds: Mapping[int, float]
     _open: dict[int, tuple[datetime, set[int]]] = field(default_factory=dict)
 
-    def step(self, outages: Mapping[int, datetime], now: datetime) -> list[OutageNews]:
+    def step(
+        self, gaps: Sequence[Gap], algorithms: Sequence[int], connections: int, now: datetime
+    ) -> list[OutageNews]:
+        """One look at the listener's gaps: what to tell, and to whom."""
+        outages = open_outages(gaps, algorithms, connections, now)
         news: list[OutageNews] = []
         for algo_id, (since, told) in list(self._open.items()):
             if outages.get(algo_id) != since:  # over (or a new one began)
                 del self._open[algo_id]
                 if told:
-                    news.append(OutageNews(algo_id, since, now, frozenset(told)))
+                    ended = outage_end(gaps, algo_id, connections, since, now)
+                    news.append(OutageNews(algo_id, since, ended, frozenset(told)))
         for algo_id, since in outages.items():
             _, told = self._open.setdefault(algo_id, (since, set()))
             due = {

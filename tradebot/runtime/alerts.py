@@ -52,7 +52,6 @@ from tradebot.runtime.alert_watch import (
     OutageWatch,
     covered_share,
     duration_text,
-    open_outages,
     summary_due,
     summary_text,
 )
@@ -326,8 +325,8 @@ class Alerts:
         if coverage is None or not self._outages.thresholds:
             return
         now = self._now()
-        found = open_outages(coverage.gaps, coverage.algorithms, coverage.connections, now)
-        for news in self._outages.step(found, now):
+        step = self._outages.step(coverage.gaps, coverage.algorithms, coverage.connections, now)
+        for news in step:
             severity: Severity = "failure" if news.ended is None else "success"
             self._put(Alert("outage", news.text(), severity, news.targets))
 
