@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -221,17 +220,15 @@ async def test_a_hanging_url_delays_no_other_and_is_named_when_it_times_out(
     caplog.set_level(logging.WARNING, logger="tradebot.runtime.alert_delivery")
     with hanging_receiver() as hanging, receiving() as receiver:
         targets = [
-            NotifyTarget(url=hanging, events=("error",), timeout=3),
+            NotifyTarget(url=hanging, events=("error",), timeout=5),
             NotifyTarget(url=receiver.url, events=("error",)),
         ]
         alerts = Alerts(targets, coalesce=0.05)
         worker = asyncio.create_task(alerts.run())
         try:
-            began = time.monotonic()
             alerts.notice(ErrorRecorded("the broker said no"))
             await receiver.wait_for(1)
             # the second entry was sent while the first still hung: nothing timed out yet
-            assert time.monotonic() - began < 3
             assert not [r for r in caplog.records if "timed out" in r.getMessage()]
             async with asyncio.timeout(DEADLINE):
                 while len(alerts.sent) < 2:  # noqa: ASYNC110 (the worker thread fills it)
@@ -240,7 +237,7 @@ async def test_a_hanging_url_delays_no_other_and_is_named_when_it_times_out(
             worker.cancel()
     assert sorted(alerts.sent) == [(0, False), (1, True)]
     ours = [r.getMessage() for r in caplog.records if r.name == "tradebot.runtime.alert_delivery"]
-    assert ours == ["notify[0] (json): timed out after 3 s"]  # the entry, not its URL
+    assert ours == ["notify[0] (json): timed out after 5 s"]  # the entry, not its URL
 
 
 # -- types by severity, drift in one message --------------------------------------------------
