@@ -209,9 +209,10 @@ async def test_a_kill_switch_change_is_journaled_and_told_with_no_signal(tmp_pat
 
 @contextmanager
 def hanging_receiver() -> Iterator[str]:
-    """A URL whose server accepts the connection and never answers."""
+    """A URL whose server accepts the connection and never answers (Apprise's own timeouts
+    set far beyond the entry's)."""
     with socket.create_server(("127.0.0.1", 0), backlog=64) as sock:
-        yield f"json://127.0.0.1:{sock.getsockname()[1]}/hook"
+        yield f"json://127.0.0.1:{sock.getsockname()[1]}/hook?rto=60&cto=60"
 
 
 async def test_a_hanging_url_delays_no_other_and_is_named_when_it_times_out(
@@ -220,7 +221,7 @@ async def test_a_hanging_url_delays_no_other_and_is_named_when_it_times_out(
     caplog.set_level(logging.WARNING, logger="tradebot.runtime.alert_delivery")
     with hanging_receiver() as hanging, receiving() as receiver:
         targets = [
-            NotifyTarget(url=hanging, events=("error",), timeout=5),
+            NotifyTarget(url=hanging, events=("error",), timeout=3),
             NotifyTarget(url=receiver.url, events=("error",)),
         ]
         alerts = Alerts(targets, coalesce=0.05)
@@ -237,7 +238,7 @@ async def test_a_hanging_url_delays_no_other_and_is_named_when_it_times_out(
             worker.cancel()
     assert sorted(alerts.sent) == [(0, False), (1, True)]
     ours = [r.getMessage() for r in caplog.records if r.name == "tradebot.runtime.alert_delivery"]
-    assert ours == ["notify[0] (json): timed out after 5 s"]  # the entry, not its URL
+    assert ours == ["notify[0] (json): timed out after 3 s"]  # the entry, not its URL
 
 
 # -- types by severity, drift in one message --------------------------------------------------
