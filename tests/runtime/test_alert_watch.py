@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -129,6 +130,8 @@ def test_one_connection_still_joined_is_no_outage() -> None:
     gaps = [gap(0, None, connection=0)]  # connection 1 never lost it
     now = T0 + timedelta(seconds=100)
     assert open_outages(gaps, [17], 2, now) == {}
+    healed = [*gaps, gap(10, 20, connection=1)]  # connection 1 lost it once, and got it back
+    assert open_outages(healed, [17], 2, now) == {}
     both = [*gaps, gap(50, None, connection=1)]
     assert open_outages(both, [17], 2, now) == {17: T0 + timedelta(seconds=50)}
 
@@ -221,14 +224,18 @@ async def test_a_hanging_url_delays_no_other_and_is_named_when_it_times_out(
     caplog.set_level(logging.WARNING, logger="tradebot.runtime.alert_delivery")
     with hanging_receiver() as hanging, receiving() as receiver:
         targets = [
-            NotifyTarget(url=hanging, events=("error",), timeout=3),
+            NotifyTarget(url=hanging, events=("error",), timeout=8),
             NotifyTarget(url=receiver.url, events=("error",)),
         ]
         alerts = Alerts(targets, coalesce=0.05)
         worker = asyncio.create_task(alerts.run())
         try:
+            began = time.monotonic()
             alerts.notice(ErrorRecorded("the broker said no"))
             await receiver.wait_for(1)
+            # long before the hanging entry's 8 s are up (sent one after the other, it would
+            # have waited for them)
+            assert time.monotonic() - began < 6
             # the second entry was sent while the first still hung: nothing timed out yet
             assert not [r for r in caplog.records if "timed out" in r.getMessage()]
             async with asyncio.timeout(DEADLINE):
@@ -238,7 +245,7 @@ async def test_a_hanging_url_delays_no_other_and_is_named_when_it_times_out(
             worker.cancel()
     assert sorted(alerts.sent) == [(0, False), (1, True)]
     ours = [r.getMessage() for r in caplog.records if r.name == "tradebot.runtime.alert_delivery"]
-    assert ours == ["notify[0] (json): timed out after 3 s"]  # the entry, not its URL
+    assert ours == ["notify[0] (json): timed out after 8 s"]  # the entry, not its URL
 
 
 # -- types by severity, drift in one message --------------------------------------------------
