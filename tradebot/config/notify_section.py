@@ -41,8 +41,8 @@ class NotifyTarget(Frozen):
         le=3600,
         description="seconds an algorithm is subscribed on no connection before `outage` alerts",
     )
-    daily_summary_at: str | None = Field(
-        None,
+    daily_summary_at: str = Field(
+        "21:30",  # after the US close, winter (21:00 UTC) and summer (20:00 UTC)
         pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
         description="UTC time of day, quoted HH:MM, the `daily_summary` is sent",
     )

@@ -276,7 +276,7 @@ class Alerts:
         self._summaries = {
             i: _Summary(t.daily_summary_at, started)
             for i, t in enumerate(targets)
-            if "daily_summary" in t.events and t.daily_summary_at is not None
+            if "daily_summary" in t.events
         }
         self.sent: list[tuple[int, bool]] = []  # (target index, delivered), for tests and logs
 
