@@ -26,7 +26,10 @@ from tests.runtime.test_alerts import HEAD, receiving
 from tests.web.test_served_dashboard import DEADLINE, running_bot
 from tradebot.alphahub.gaps import Gap
 from tradebot.broker.alpaca import AlpacaBroker
-from tradebot.config.model import Mode, NotifyTarget
+from tradebot.broker.sim import SimBroker
+from tradebot.config.model import Mode, NotifyTarget, SimBrokerConfig
+from tradebot.core.book import PositionBook
+from tradebot.core.signal import Side
 from tradebot.execution.recovery import Drift
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import Status
@@ -48,6 +51,7 @@ from tradebot.runtime.killswitch import (
     clear_kill_switch,
     write_kill_switch,
 )
+from tradebot.runtime.lapses import LapseWatcher
 from tradebot.runtime.observer import (
     BotEvent,
     DriftFound,
@@ -352,3 +356,38 @@ async def test_the_daily_summary_is_sent_at_its_time_from_the_journal(tmp_path: 
     assert lines[0] == "daily summary since 2026-12-07 14:30 UTC:"
     assert "signals 0, orders 0, fills 0, rejections 0, failed 0" in lines
     assert "lapses: 1 (algorithm 17: 1)" in lines
+
+
+# -- drift after lapses that end together: one comparison, one message -------------------------
+
+
+async def test_lapses_ended_together_compare_positions_once(tmp_path: Path) -> None:
+    book = PositionBook()
+    book.apply_fill(17, "AAPL", Side.BUY, Decimal(10))  # the broker holds none: drift
+    events: list[BotEvent] = []
+    gaps: asyncio.Queue[Gap] = asyncio.Queue()
+    closed = [gap(0, 40, algo=17), gap(0, 40, algo=18)]  # one connection, both algorithms
+    for each in closed:
+        gaps.put_nowait(each)
+    with open_journal(tmp_path / "j.sqlite") as journal:
+        watcher = LapseWatcher(
+            journal,
+            SimBroker(SimBrokerConfig()),
+            book,
+            gaps=gaps,
+            history=lambda: closed,
+            connections=1,
+            say=lambda line: None,
+            now=lambda: T0 + timedelta(seconds=41),
+            notify=events.append,
+        )
+        task = asyncio.create_task(watcher.run())
+        try:
+            async with asyncio.timeout(DEADLINE):
+                while not any(isinstance(e, DriftFound) for e in events):  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+                while not gaps.empty() or len(events) < 3:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+        finally:
+            task.cancel()
+    assert [type(e).__name__ for e in events] == ["LapseReported", "LapseReported", "DriftFound"]
