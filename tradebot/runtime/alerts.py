@@ -338,6 +338,7 @@ class Alerts:
         for index, summary in self._summaries.items():
             if summary.before is None:  # the figures the first summary starts from
                 summary.before = await asyncio.to_thread(journal.summaries)
+                summary.since = now
                 continue
             if not summary_due(summary.at, summary.since, now):
                 continue
