@@ -4,7 +4,8 @@ AlphaHub does not replay (docs/alphahub.md#delivery-is-at-most-once): a signal p
 a lapse is lost. The bot cannot know whether one was, so it says so: every connection's gap is
 journaled, every lapse in coverage (no connection subscribed; :mod:`.subscription_coverage`) is
 journaled and printed once, with the algorithm's holdings to compare with AlphaHub's, and the net
-positions are compared with the broker's (any drift is recorded, never traded away).
+positions are compared with the broker's once the lapses that ended together are reported (any
+drift is recorded, never traded away, and told in one message).
 
 The watcher reads closed gaps from a queue of its own (a subscription to the bot's gap
 :class:`~tradebot.runtime.channel.Channel`, which the listener publishes to) and the listener's
@@ -58,11 +59,17 @@ class LapseWatcher:
         self._notify = notify
         self.gaps = gaps
         self._reported: dict[int, datetime] = {}  # algo -> end of the last lapse reported
+        self._compare_due = False  # a lapse was reported: compare positions with the broker
 
     async def run(self) -> None:
         while True:
             gap = await self.gaps.get()
             await self.closed(gap)
+            if self._compare_due and self.gaps.empty():
+                # once for every lapse reported together (a connection back ends several
+                # algorithms' lapses at once): one comparison, one drift message
+                self._compare_due = False
+                await self.compare()
 
     async def closed(self, gap: Gap) -> None:
         """Journal one connection's closed gap; report the lapse it ends, if it ends one."""
@@ -91,6 +98,10 @@ class LapseWatcher:
         self._say(f"warning: {detail}")
         await asyncio.to_thread(self._journal.record_gap, detail, algo_id=algo_id)
         self._notify(LapseReported(algo_id, tuple(windows), held))
+        self._compare_due = True
+
+    async def compare(self) -> None:
+        """Compare the net positions with the broker's; any drift is recorded, never traded."""
         try:
             drifts, _ = await compare_positions(self._journal, self._broker, self._book)
         except TransientError as exc:

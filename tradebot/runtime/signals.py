@@ -389,7 +389,7 @@ class SignalLoop:
         # on record from here on: the signal may cause things (shielded: the write is the
         # journal worker's, and a cancel of this task must not cancel it)
         signal_id = await asyncio.shield(journaled)
-        self._note_kill_switch(ctx.switch)  # the state this plan obeys, not a second read
+        self.note_kill_switch(ctx.switch)  # the state this plan obeys, not a second read
         gate = Gate()
         if self._in_the_way is not None:
             gate = await self._in_the_way.before_plan(
@@ -468,7 +468,9 @@ class SignalLoop:
     async def _execute(self, signal: Signal, planner: Planner, signal_id: int) -> ExecutionResult:
         return await self._executor.handle(signal, planner, signal_id=signal_id)
 
-    def _note_kill_switch(self, state: KillSwitchState) -> None:
+    def note_kill_switch(self, state: KillSwitchState) -> None:
+        """Journal and tell the observers a change of the kill switch, once: the state a plan
+        obeys, and the watcher's reads (:func:`~tradebot.runtime.killswitch.watch_kill_switch`)."""
         if state.mode is not self._halt_mode:
             self._halt_mode = state.mode
             detail = f"kill switch: {state.mode}" + (f" ({state.reason})" if state.reason else "")
