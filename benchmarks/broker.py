@@ -25,7 +25,8 @@ from targets import check, note
 
 from tradebot.broker.alpaca import AlpacaBroker
 from tradebot.config.model import AlpacaConfig, Mode
-from tradebot.core.orders import MARKET, IntentRole, OrderIntent
+from tradebot.core.order_shape import MARKET
+from tradebot.core.orders import IntentRole, OrderIntent
 from tradebot.core.orders import TimeInForce as TbTimeInForce
 from tradebot.core.signal import Side
 from tradebot.simulators.alpaca.faults import FillScript

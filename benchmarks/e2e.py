@@ -20,10 +20,13 @@ Target (issue 11): tradebot / (minimal + price + commit), ratio of medians <= 1.
 makes each intent durable and checks its price cannot be faster than that floor, so the ratio is
 what the rest of tradebot costs. (Issue 6's tradebot / minimal <= 1.5 predates the price check.)
 
-    python benchmarks/e2e.py [--signals 100] [--rounds 2] [--profile DIR]
+    python benchmarks/e2e.py [--signals 100] [--rounds 2] [--profile DIR] [--spy DIR]
 
 ``--profile DIR`` runs tradebot under cProfile, one ``tradebot-<round>.prof`` per round in DIR
 (read with ``python -m pstats``); its figures are then the profiler's, not tradebot's.
+``--spy DIR`` attaches py-spy (``pip install py-spy``) to tradebot once it is up, sampling only
+the thread holding the GIL (``--gil``: the bot mostly waits, and what it waits on costs no
+GIL), one raw ``tradebot-<round>.txt`` per round, for ``benchmarks/spy_summary.py``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -184,6 +188,7 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--settle", type=float, default=0.05, help="seconds between signals")
     parser.add_argument("--profile", type=Path, help="run tradebot under cProfile, output here")
+    parser.add_argument("--spy", type=Path, help="sample tradebot with py-spy, output here")
     args = parser.parse_args()
     ours: list[float] = []
     base: list[float] = []
@@ -204,8 +209,12 @@ async def main() -> None:
                         args.profile.mkdir(parents=True, exist_ok=True)
                         out = str(args.profile.resolve() / f"tradebot-{n}.prof")
                         profiled = [sys.executable, "-m", "cProfile", "-o", out, *tradebot[1:]]
+                    spy = None
+                    if args.spy is not None:
+                        args.spy.mkdir(parents=True, exist_ok=True)
+                        spy = args.spy.resolve() / f"tradebot-{n}.txt"
                     ours += await run_bot(
-                        profiled, folder, "algorithms:", hub, server, args, journal
+                        profiled, folder, "algorithms:", hub, server, args, journal, spy
                     )
                     base += await run_bot([*minimal, str(ALGO)], folder, "ready", hub, server, args)
                     log = str(folder / f"minimal-{time.monotonic_ns()}.sqlite")
@@ -239,14 +248,27 @@ async def run_bot(
     server: TimedServer,
     args: argparse.Namespace,
     journal: Path | None = None,
+    spy: Path | None = None,
 ) -> list[float]:
     """Start a bot, measure it, and stop it even when the measurement fails (no bot outlives
-    the benchmark)."""
+    the benchmark). ``spy``: sample it with py-spy into that file meanwhile."""
     bot = await start(command, folder, ready)
+    sampler = None
     try:
+        if spy is not None:
+            py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+            sampler = await asyncio.create_subprocess_exec(
+                *(py_spy, "record", "--pid", str(bot.pid), "--gil", "--threads", "-r", "1000"),
+                *("-f", "raw", "-o", str(spy)),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            await asyncio.sleep(1)  # py-spy attaches
         return await measure(hub, server, args.signals, args.settle, journal)
     finally:
         await stop(bot)
+        if sampler is not None:
+            await sampler.wait()  # it writes its file once the bot has exited
 
 
 async def stop(bot: asyncio.subprocess.Process) -> None:

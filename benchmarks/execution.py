@@ -64,15 +64,8 @@ from tradebot.broker.alpaca import AlpacaBroker
 from tradebot.config.model import AlpacaConfig, Config, Mode
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import client_order_id, remainder_id
-from tradebot.core.orders import (
-    MARKET,
-    ChaseTerms,
-    IntentRole,
-    Limit,
-    OrderIntent,
-    Plan,
-    TimeInForce,
-)
+from tradebot.core.order_shape import MARKET, ChaseTerms, Limit
+from tradebot.core.orders import IntentRole, OrderIntent, Plan, TimeInForce
 from tradebot.core.risk import DayState
 from tradebot.core.signal import Leg, LegKind, Side, Signal
 from tradebot.execution import Executor

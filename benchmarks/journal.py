@@ -38,7 +38,8 @@ from targets import check
 
 from tradebot.cli.main import cli
 from tradebot.core.events import OrderFilled
-from tradebot.core.orders import MARKET, IntentRole, OrderIntent, Plan, TimeInForce
+from tradebot.core.order_shape import MARKET
+from tradebot.core.orders import IntentRole, OrderIntent, Plan, TimeInForce
 from tradebot.core.signal import LegId, LegKind, Side
 from tradebot.journal import Status, open_journal
 from tradebot.journal.records import intent_data

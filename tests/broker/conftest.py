@@ -14,7 +14,8 @@ from pydantic import SecretStr
 from tradebot.broker.alpaca import AlpacaBroker
 from tradebot.config.model import AlpacaConfig, Mode
 from tradebot.core.events import OrderEvent
-from tradebot.core.orders import MARKET, IntentRole, Limit, OrderIntent, TimeInForce
+from tradebot.core.order_shape import MARKET, Limit
+from tradebot.core.orders import IntentRole, OrderIntent, TimeInForce
 from tradebot.core.signal import Side
 from tradebot.simulators.alpaca.server import AlpacaServer
 

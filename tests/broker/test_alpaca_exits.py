@@ -16,20 +16,18 @@ from tradebot.broker.alpaca import AlpacaBroker
 from tradebot.config.model import Mode
 from tradebot.core.events import OrderAccepted, OrderCanceled, OrderEvent, OrderFilled
 from tradebot.core.ids import exit_id
-from tradebot.core.order_snapshot import OrderStatus
-from tradebot.core.orders import (
+from tradebot.core.order_shape import (
     Bracket,
-    IntentRole,
     Limit,
     Oco,
     OrderClass,
-    OrderIntent,
     OrderPrice,
     Oto,
     Stop,
-    TimeInForce,
     TrailingStop,
 )
+from tradebot.core.order_snapshot import OrderStatus
+from tradebot.core.orders import IntentRole, OrderIntent, TimeInForce
 from tradebot.core.signal import Side
 from tradebot.exceptions import OrderRejected
 from tradebot.simulators.alpaca.faults import Fault, FillScript

@@ -26,17 +26,9 @@ from tradebot.broker.sim import SimBroker
 from tradebot.config.model import Mode, SimBrokerConfig
 from tradebot.core.events import OrderCanceled, OrderEvent, OrderFilled
 from tradebot.core.ids import exit_id
+from tradebot.core.order_shape import Bracket, Limit, Oco, OrderPrice, TrailingStop
 from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
-from tradebot.core.orders import (
-    Bracket,
-    IntentRole,
-    Limit,
-    Oco,
-    OrderIntent,
-    OrderPrice,
-    TimeInForce,
-    TrailingStop,
-)
+from tradebot.core.orders import IntentRole, OrderIntent, TimeInForce
 from tradebot.core.signal import Side
 from tradebot.simulators.alpaca.faults import FillScript
 from tradebot.simulators.alpaca.server import AlpacaServer

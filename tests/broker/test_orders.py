@@ -12,18 +12,8 @@ from hypothesis import strategies as st
 
 from tradebot.broker.alpaca.orders import prepare, round_limit, round_qty
 from tradebot.core.account import AssetInfo
-from tradebot.core.orders import (
-    Bracket,
-    ChaseTerms,
-    IntentRole,
-    Limit,
-    Oco,
-    OrderIntent,
-    Oto,
-    Stop,
-    TimeInForce,
-    TrailingStop,
-)
+from tradebot.core.order_shape import Bracket, ChaseTerms, Limit, Oco, Oto, Stop, TrailingStop
+from tradebot.core.orders import IntentRole, OrderIntent, TimeInForce
 from tradebot.core.signal import Side
 from tradebot.exceptions import OrderRejected
 

@@ -19,7 +19,8 @@ from tests.config.model_keys import Key, is_choice, leaf_keys
 from tests.core.helpers import ACCOUNT, agreeing_market, make_config, make_signal
 from tradebot.config.model import ENTRY_ORDER_TYPES
 from tradebot.core.book import PositionBook
-from tradebot.core.orders import IntentRole, OrderType, TimeInForce
+from tradebot.core.order_shape import OrderType
+from tradebot.core.orders import IntentRole, TimeInForce
 from tradebot.core.planner import DayState, plan
 from tradebot.exceptions import ConfigError
 

@@ -61,3 +61,17 @@ def test_the_effective_config_loads_back_to_the_same_config(write_config: WriteC
     assert "!!" not in text  # plain YAML: no python tags, decimals as numbers
     assert "max_order_notional: 25000\n" in text
     assert load(path) == original
+
+
+def test_no_yaml_anchors_for_repeated_sub_objects(write_config: WriteConfig) -> None:
+    """Two algorithms with the same sub-objects (exits, params) share default objects: shown
+    written out in each place, never as ``&id001`` / ``*id001`` (``config check``, Config page)."""
+    text = "mode: paper\nalgorithms:\n" + "".join(
+        f"  {n}:\n    name: A{n}\n    strategy: percent_of_equity\n    params: {{pct: 10}}\n"
+        for n in (14, 16, 17)
+    )
+    config = load(write_config(text))
+    shown = effective_config_yaml(config)
+    assert "&id" not in shown and "*id" not in shown, shown
+    assert load(write_config(shown, name="effective.yaml")) == config
+    assert "&id" not in effective_config_yaml(load(ROOT_CONFIG))

@@ -26,9 +26,9 @@ def exits(text: str) -> str:
 
 def test_exits_reach_the_planning_rules(write_config: WriteConfig) -> None:
     config = load(write_config(exits("take_profit_pct: 5\nstop_loss_pct: '2.5'")))
-    assert config.planning.algorithms[14].exits == ExitTerms(Decimal(5), Decimal("2.5"))
+    assert config.planning.algorithms[14].exits == ExitTerms(Decimal(5), Decimal("2.5"), None)
     trailing = load(write_config(exits("trailing_stop_pct: 1.5")))
-    assert trailing.planning.algorithms[14].exits == ExitTerms(trailing_stop_pct=Decimal("1.5"))
+    assert trailing.planning.algorithms[14].exits == ExitTerms(None, None, Decimal("1.5"))
     assert load(write_config(ALGO)).planning.algorithms[14].exits is None
 
 

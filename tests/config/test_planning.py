@@ -8,7 +8,7 @@ from decimal import Decimal
 from tests.core.helpers import make_config
 from tradebot.config.model import AlgorithmConfig, Config, RiskConfig
 from tradebot.config.planning import planning_rules
-from tradebot.core.orders import OrderType
+from tradebot.core.order_shape import OrderType
 from tradebot.core.rules import AlgorithmRules, MarketClosedPolicy, RiskLimits
 
 D = Decimal

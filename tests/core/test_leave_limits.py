@@ -15,7 +15,8 @@ from tests.core.helpers import T0, dated, make_config, make_signal
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import remainder_id
 from tradebot.core.market import MarketPrices
-from tradebot.core.orders import IntentRole, Market, OrderIntent, TimeInForce
+from tradebot.core.order_shape import Market
+from tradebot.core.orders import IntentRole, OrderIntent, TimeInForce
 from tradebot.core.risk import DayState, Refusal, reduces, refusal_at_leaving
 from tradebot.core.signal import Side
 

@@ -14,21 +14,19 @@ from typing import Any
 
 import pytest
 
-from tradebot.core.orders import (
+from tradebot.core.order_shape import (
     MARKET,
     Bracket,
     ChaseTerms,
-    IntentRole,
     Limit,
     Oco,
     OrderClass,
-    OrderIntent,
     OrderType,
     Oto,
     Stop,
-    TimeInForce,
     TrailingStop,
 )
+from tradebot.core.orders import IntentRole, OrderIntent, TimeInForce
 from tradebot.core.signal import Side
 
 D = Decimal

@@ -3,8 +3,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tests.core.helpers import make_signal
+from tradebot.core.order_shape import OrderType
 from tradebot.core.order_writer import Move, OrderStyle, within_count, write_orders
-from tradebot.core.orders import IntentRole, OrderType, TimeInForce
+from tradebot.core.orders import IntentRole, TimeInForce
 
 D = Decimal
 SIGNAL = make_signal(closes=[("A", "buy", "10")], opens=[("A", "sell", "10"), ("B", "buy", "5")])

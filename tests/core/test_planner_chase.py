@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.core.helpers import make_config, make_signal, run
-from tradebot.core.orders import ChaseTerms, OrderType
+from tradebot.core.order_shape import ChaseTerms, OrderType
 from tradebot.core.planner import DayState
 
 

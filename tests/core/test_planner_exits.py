@@ -13,20 +13,8 @@ import pytest
 from tests.core.helpers import T0, make_book, make_config, make_signal, run
 from tradebot.core.exits import NOT_NETTED, exit_prices
 from tradebot.core.ids import exit_id
-from tradebot.core.orders import (
-    Bracket,
-    ExitFill,
-    ExitKind,
-    ExitTerms,
-    IntentRole,
-    Limit,
-    OrderClass,
-    OrderType,
-    Oto,
-    SkipReason,
-    Stop,
-    TimeInForce,
-)
+from tradebot.core.order_shape import Bracket, Limit, OrderClass, OrderType, Oto, Stop
+from tradebot.core.orders import ExitFill, ExitKind, ExitTerms, IntentRole, SkipReason, TimeInForce
 from tradebot.core.planner import DayState
 from tradebot.core.render import plan_to_dict
 from tradebot.core.signal import Side
@@ -45,7 +33,7 @@ def test_a_market_entry_goes_as_a_bracket_with_its_legs_planned_under_our_ids() 
     assert entry.order_class is OrderClass.BRACKET
     assert entry.order_type is OrderType.MARKET
     assert entry.time_in_force is TimeInForce.GTC  # a market entry's bracket is gtc
-    assert entry.exits == ExitTerms(D(5), D(2))
+    assert entry.exits == ExitTerms(D(5), D(2), None)
     # 187.33 * 1.05 = 196.6965 -> 196.69 (toward the entry); * 0.98 = 183.5834 -> 183.59
     assert entry.attached == Bracket(take_profit=D("196.69"), stop_loss=D("183.59"))
     assert tp.client_order_id == exit_id(entry.client_order_id, "tp")
@@ -101,7 +89,7 @@ def test_entries_that_cannot_carry_legs_carry_the_terms_and_say_why(
         make_signal(opens=[("AAPL", "buy", "100")]), config=with_exits(BOTH, **settings), day=day
     )
     (entry,) = result.intents
-    assert entry.exits == ExitTerms(D(5), D(2)) and entry.order_class is OrderClass.SIMPLE
+    assert entry.exits == ExitTerms(D(5), D(2), None) and entry.order_class is OrderClass.SIMPLE
     assert any(why in note and "after the fill" in note for note in entry.notes), entry.notes
 
 
@@ -124,7 +112,7 @@ def test_a_fractional_entry_goes_without_legs() -> None:
 def test_a_trailing_stop_always_goes_after_the_fill() -> None:
     config = with_exits({"trailing_stop_pct": "1.5"})
     (entry,) = run(make_signal(opens=[("AAPL", "buy", "100")]), config=config).intents
-    assert entry.exits == ExitTerms(trailing_stop_pct=D("1.5"))
+    assert entry.exits == ExitTerms(None, None, D("1.5"))
     assert entry.order_class is OrderClass.SIMPLE
     assert any("trailing stop cannot be a bracket leg" in n for n in entry.notes)
 
@@ -182,10 +170,10 @@ def test_a_close_with_nothing_held_names_the_exit_that_closed_the_position() -> 
 @pytest.mark.parametrize(
     ("side", "basis", "terms", "expected"),
     [
-        (Side.BUY, D("0.5123"), ExitTerms(D(10), D(10)), (D("0.5635"), D("0.4611"))),
-        (Side.BUY, D(100), ExitTerms(D("0.001"), D("0.001")), (D("100.01"), D("99.99"))),
-        (Side.SELL, D("1.00"), ExitTerms(D(50)), (D("0.50"), None)),
-        (Side.BUY, D("1.004"), ExitTerms(stop_loss_pct=D(1)), (None, D("0.9940"))),
+        (Side.BUY, D("0.5123"), ExitTerms(D(10), D(10), None), (D("0.5635"), D("0.4611"))),
+        (Side.BUY, D(100), ExitTerms(D("0.001"), D("0.001"), None), (D("100.01"), D("99.99"))),
+        (Side.SELL, D("1.00"), ExitTerms(D(50), None, None), (D("0.50"), None)),
+        (Side.BUY, D("1.004"), ExitTerms(None, D(1), None), (None, D("0.9940"))),
     ],
 )
 def test_exit_prices_round_toward_the_entry_on_alpacas_tick(

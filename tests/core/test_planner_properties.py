@@ -30,7 +30,8 @@ from tradebot.core.account import AccountSnapshot
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import MAX_CLIENT_ORDER_ID
 from tradebot.core.market import MarketPrices, PriceSource
-from tradebot.core.orders import IntentRole, OrderType, Plan, SkipReason
+from tradebot.core.order_shape import OrderType
+from tradebot.core.orders import IntentRole, Plan, SkipReason
 from tradebot.core.planner import DayState, plan
 from tradebot.core.signal import LegKind, Signal, parse_signal
 

@@ -24,7 +24,8 @@ from tests.core.helpers import (
     skips,
 )
 from tradebot.core.market import MAX_PRICE, MarketPrices, PriceSource
-from tradebot.core.orders import OrderType, SkipReason
+from tradebot.core.order_shape import OrderType
+from tradebot.core.orders import SkipReason
 from tradebot.core.signal import Leg, LegKind, Side, Signal
 
 D = Decimal

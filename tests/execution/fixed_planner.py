@@ -8,15 +8,8 @@ from decimal import Decimal
 
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import client_order_id
-from tradebot.core.orders import (
-    MARKET,
-    IntentRole,
-    OrderIntent,
-    Plan,
-    SkippedLeg,
-    SkipReason,
-    TimeInForce,
-)
+from tradebot.core.order_shape import MARKET
+from tradebot.core.orders import IntentRole, OrderIntent, Plan, SkippedLeg, SkipReason, TimeInForce
 from tradebot.core.signal import Leg, LegKind, Side, Signal
 
 OPEN_QTY = Decimal(10)

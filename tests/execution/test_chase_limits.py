@@ -24,7 +24,8 @@ from tests.execution.chase_limits import Limits
 from tests.execution.test_chaser import LIMIT_ID, SIGNAL, adapter, chase_rows, limit_intent
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import remainder_id
-from tradebot.core.orders import IntentRole, Limit, Plan
+from tradebot.core.order_shape import Limit
+from tradebot.core.orders import IntentRole, Plan
 from tradebot.core.risk import DayState
 from tradebot.core.signal import Side
 from tradebot.execution import Executor

@@ -22,14 +22,8 @@ from tests.execution.fixed_planner import make_signal
 from tradebot.broker.alpaca import AlpacaBroker
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import client_order_id, remainder_id
-from tradebot.core.orders import (
-    ChaseTerms,
-    IntentRole,
-    Limit,
-    OrderIntent,
-    Plan,
-    TimeInForce,
-)
+from tradebot.core.order_shape import ChaseTerms, Limit
+from tradebot.core.orders import IntentRole, OrderIntent, Plan, TimeInForce
 from tradebot.core.signal import Side
 from tradebot.execution import Executor
 from tradebot.execution.chaser import Chaser

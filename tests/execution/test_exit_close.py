@@ -22,16 +22,17 @@ from tests.scripted_broker import T0, ScriptedBroker
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderCanceled, OrderFilled
 from tradebot.core.ids import exit_id
-from tradebot.core.orders import ExitTerms, IntentRole, Oco, OrderClass, OrderIntent, Plan
+from tradebot.core.order_shape import Oco, OrderClass
+from tradebot.core.orders import ExitTerms, IntentRole, OrderIntent, Plan
 from tradebot.core.signal import Side
 from tradebot.execution import Executor
 from tradebot.execution.close_exits import REPROTECT
-from tradebot.execution.exits import CANCEL_FOR_CLOSE, ExitManager
+from tradebot.execution.exit_manager import CANCEL_FOR_CLOSE, ExitManager
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
 from tradebot.journal.records import intent_from_entry
 
 CLOSE = make_signal(closes=[("AAPL", "sell", "100")], at=T0 + timedelta(minutes=1))
-TERMS = ExitTerms(take_profit_pct=D(5), stop_loss_pct=D(2))
+TERMS = ExitTerms(take_profit_pct=D(5), stop_loss_pct=D(2), trailing_stop_pct=None)
 
 
 @dataclass

@@ -20,22 +20,13 @@ from tests.scripted_broker import T0, ScriptedBroker
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderCanceled, OrderFilled
 from tradebot.core.ids import exit_id
+from tradebot.core.order_shape import Limit, Oco, OrderClass, OrderType, Stop, TrailingStop
 from tradebot.core.order_snapshot import OrderStatus
-from tradebot.core.orders import (
-    IntentRole,
-    Limit,
-    Oco,
-    OrderClass,
-    OrderIntent,
-    OrderType,
-    Plan,
-    Stop,
-    TrailingStop,
-)
+from tradebot.core.orders import IntentRole, OrderIntent, Plan
 from tradebot.core.signal import Side
 from tradebot.execution import Executor
 from tradebot.execution.chaser import remainder_intent
-from tradebot.execution.exits import CANCEL_FOR_CLOSE, ExitManager
+from tradebot.execution.exit_manager import CANCEL_FOR_CLOSE, ExitManager
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
 from tradebot.journal.records import intent_from_entry
 

@@ -19,8 +19,9 @@ from tradebot.broker.sim import SimBroker
 from tradebot.config.model import SimBrokerConfig
 from tradebot.core.book import PositionBook
 from tradebot.core.exits import after_fill_exits
+from tradebot.core.order_shape import OrderClass
 from tradebot.core.order_snapshot import OrderStatus
-from tradebot.core.orders import ExitTerms, IntentRole, OrderClass, Plan
+from tradebot.core.orders import ExitTerms, IntentRole, Plan
 from tradebot.core.signal import Side
 from tradebot.exceptions import OrderRejected
 from tradebot.execution import Executor
@@ -141,7 +142,7 @@ async def test_a_trailing_stop_follows_the_best_price(rig: Rig) -> None:
     plain = replace(
         plan.intents[0],
         attached=None,
-        exits=ExitTerms(trailing_stop_pct=D(2)),
+        exits=ExitTerms(take_profit_pct=None, stop_loss_pct=None, trailing_stop_pct=D(2)),
     )
     await rig.executor.execute(Plan(intents=(plain,)))
     (trail,) = after_fill_exits(plain, D(10), D(100))

@@ -15,19 +15,15 @@ from hypothesis import strategies as st
 from tests.execution.fixed_planner import make_signal
 from tradebot.core.events import OrderCanceled, OrderFilled
 from tradebot.core.ids import exit_id, remainder_id
+from tradebot.core.order_shape import MARKET, ChaseTerms, Limit, Stop, TrailingStop
 from tradebot.core.orders import (
-    MARKET,
-    ChaseTerms,
     ExitKind,
     IntentRole,
-    Limit,
     OrderIntent,
     Plan,
     SkippedLeg,
     SkipReason,
-    Stop,
     TimeInForce,
-    TrailingStop,
 )
 from tradebot.core.signal import Side
 from tradebot.journal.interface import Journal

@@ -12,15 +12,19 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from tests.journal.summary_ops import VARIED, Clock, play
 from tradebot.cli.main import main
+from tradebot.core.orders import Plan, SkipReason
 from tradebot.exceptions import JournalError
+from tradebot.journal import open_journal as open_tradebot_journal
 from tradebot.journal.archive import (
     Head,
     _remove,
@@ -29,10 +33,11 @@ from tradebot.journal.archive import (
     choose,
     parse_before,
 )
-from tradebot.journal.records import Status
+from tradebot.journal.interface import EntryFilter
+from tradebot.journal.records import Status, intent_from_entry
 from tradebot.journal.rows import Row
 from tradebot.journal.sqlite import open_journal
-from tradebot.runtime.recovered import last_frame
+from tradebot.runtime.recovered import DECIDED, journaled_legs, last_frame
 
 BEFORE = date(2026, 6, 1)  # VARIED is written in March 2026
 
@@ -282,3 +287,115 @@ def test_vacuum_gives_the_space_back(tmp_path: Path) -> None:
     assert path.stat().st_size < size / 2
     assert len(raw(path)) == rows - done.rows
     assert verified(path)
+
+
+# -- what guards the moved decisions: the tombstones -------------------------------------------
+
+
+def _decisions(path: Path) -> tuple[set[str], set[str]]:
+    """The order ids of the INTENT rows and the identities of the decided legs in ``path``."""
+    orders: set[str] = set()
+    legs: set[str] = set()
+    decided = {str(s) for s in DECIDED}
+    for row in raw(path).values():
+        status, coid, leg = row[2], row[5], row[7]
+        if status == Status.INTENT and coid:
+            orders.add(coid)
+        elif status in decided and leg:
+            legs.add(leg)
+    return orders, legs
+
+
+def _tombstones(path: Path) -> tuple[set[str], set[str]]:
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT kind, key FROM tradebot_archived").fetchall()
+    finally:
+        conn.close()
+    return {k for kind, k in rows if kind == "order"}, {k for kind, k in rows if kind == "leg"}
+
+
+def test_every_decision_moved_out_leaves_a_tombstone(journal: Path) -> None:
+    old = datetime(2026, 3, 2, tzinfo=UTC)
+    refused = "1:open:QQQ:buy:2026-03-02T00:00:00Z"  # a leg its signal's rules refused
+    skipped = "2:close:RRR:sell:2026-03-02T00:00:00Z"  # a backfilled leg journaled, not traded
+    with open_journal(journal) as store:
+        store.write_rows(
+            [
+                Row(old, Status.LEG_REJECTED, "weights", algo_id=1, symbol="QQQ", leg=refused),
+                Row(old, Status.SKIPPED, "journal only", algo_id=2, symbol="RRR", leg=skipped),
+            ]
+        )
+    done = archive(journal, BEFORE)
+    assert done.path is not None
+    orders, legs = _decisions(done.path)
+    assert orders and {refused, skipped} < legs
+    assert _tombstones(journal) == (orders, legs)
+    assert _tombstones(done.path) == (set(), set())  # the archive itself guards nothing
+
+
+def test_an_archived_order_planned_again_is_a_skipped_duplicate(journal: Path) -> None:
+    """The same signal pushed again after its rows were archived plans the same order id: it
+    is journaled as a duplicate, never returned to be sent."""
+    done = archive(journal, BEFORE)
+    assert done.path is not None
+    with open_journal(done.path, readonly=True) as moved:
+        stored = moved.entries(EntryFilter(statuses=(Status.INTENT,), newest_first=False))
+    intent = intent_from_entry(stored[0])
+    with open_journal(journal) as store:
+        assert not store.entries(EntryFilter(client_order_ids=(intent.client_order_id,)))
+        assert store.record_plan(None, Plan((intent,))) == ()  # nothing to send
+        (skip,) = store.entries(EntryFilter(statuses=(Status.SKIPPED,), limit=1))
+        assert skip.data.get("reason") == str(SkipReason.DUPLICATE)
+        assert intent.client_order_id in skip.detail and "archived" in skip.detail
+        assert not store.entries(EntryFilter(statuses=(Status.INTENT,), since=skip.at))
+    assert verified(journal)
+
+
+def test_an_archived_leg_is_decided_for_the_backfill(journal: Path) -> None:
+    """The backfill asks the journal which history legs were decided: a leg whose rows were
+    archived is, and is never recovered (traded) again."""
+    done = archive(journal, BEFORE)
+    assert done.path is not None
+    _, legs = _decisions(done.path)
+    unknown = "1:open:QQQ:buy:2026-03-01T00:00:00"
+    with open_journal(journal, readonly=True) as store:
+        assert not store.entries(EntryFilter(legs=tuple(legs)))  # the rows are gone...
+        assert journaled_legs(store, [*legs, unknown]) == legs  # ...the decisions are not
+
+
+def test_the_tombstones_guard_a_postgresql_journal_too(journal_at: str | Path) -> None:
+    """Both schemas hold the table the shared duplicate check reads (a journal archived on
+    SQLite and then migrated, say)."""
+    clock = Clock()
+    with open_tradebot_journal(journal_at, clock=clock) as store:
+        play(store, clock, VARIED[:3])
+        (entry,) = store.entries(EntryFilter(statuses=(Status.INTENT,), limit=1))
+        intent = replace(intent_from_entry(entry), client_order_id="tb-archived-1")
+        sql = "INSERT INTO tradebot_archived (kind, key) VALUES ('order', 'tb-archived-1')"
+        if isinstance(journal_at, Path):
+            with sqlite3.connect(journal_at) as conn:
+                conn.execute(sql)
+        else:
+            with psycopg.connect(journal_at, autocommit=True) as conn:
+                conn.execute(sql.encode())
+        assert store.record_plan(None, Plan((intent,))) == ()
+        (skip,) = store.entries(EntryFilter(statuses=(Status.SKIPPED,), limit=1))
+        assert skip.data.get("reason") == str(SkipReason.DUPLICATE)
+        fresh = replace(intent, client_order_id="tb-fresh-1")
+        assert store.record_plan(None, Plan((fresh,))) == (fresh,)
+
+
+def test_a_migrated_journal_keeps_the_tombstones(journal: Path, pg_url: str) -> None:
+    """``tradebot journal migrate`` of an archived journal: PostgreSQL refuses the archived
+    orders as duplicates too."""
+    done = archive(journal, BEFORE)
+    assert done.path is not None
+    with open_journal(done.path, readonly=True) as moved:
+        stored = moved.entries(EntryFilter(statuses=(Status.INTENT,), limit=1))
+    intent = intent_from_entry(stored[0])
+    assert main(["journal", "migrate", "--from", str(journal), "--to", pg_url]) == 0
+    with open_tradebot_journal(pg_url) as store:
+        assert store.record_plan(None, Plan((intent,))) == ()
+        (skip,) = store.entries(EntryFilter(statuses=(Status.SKIPPED,), limit=1))
+        assert skip.data.get("reason") == str(SkipReason.DUPLICATE)

@@ -28,16 +28,8 @@ from tradebot.cli.main import cli
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderFilled
 from tradebot.core.ids import client_order_id, exit_id, remainder_id
-from tradebot.core.orders import (
-    MARKET,
-    ChaseTerms,
-    IntentRole,
-    Limit,
-    OrderIntent,
-    Plan,
-    Stop,
-    TimeInForce,
-)
+from tradebot.core.order_shape import MARKET, ChaseTerms, Limit, Stop
+from tradebot.core.orders import IntentRole, OrderIntent, Plan, TimeInForce
 from tradebot.core.signal import Side, Signal
 from tradebot.execution import Executor
 from tradebot.execution.chaser import Chaser

@@ -13,8 +13,8 @@ import pytest
 
 from tests.core.helpers import ACCOUNT, make_config, make_signal, run
 from tests.scripted_broker import T0
+from tradebot.core.order_shape import OrderClass
 from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
-from tradebot.core.orders import OrderClass
 from tradebot.core.signal import Side
 from tradebot.exceptions import ResendRefused
 from tradebot.execution.resend import plan_resend

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tradebot.core.orders import (
+from tradebot.core.order_shape import (
     MARKET,
     Attached,
     Bracket,

@@ -20,7 +20,8 @@ from tests.journal.summary_ops import OPS, VARIED, Clock, check, play
 from tests.pgserver import PgServer
 from tradebot.cli.main import cli
 from tradebot.core.events import OrderFilled
-from tradebot.core.orders import MARKET, IntentRole, OrderIntent, Plan, TimeInForce
+from tradebot.core.order_shape import MARKET
+from tradebot.core.orders import IntentRole, OrderIntent, Plan, TimeInForce
 from tradebot.core.signal import LegId, LegKind, Side
 from tradebot.journal import open_journal, schema
 from tradebot.journal.opener import open_journal as open_any
@@ -121,11 +122,11 @@ def test_an_older_journal_gets_its_summaries_built_on_open(tmp_path: Path) -> No
     # the journal as the previous tradebot left it: schema v3, no summary tables
     conn = sqlite3.connect(path)
     with conn:
-        for name in NAMES:
+        for name in (*NAMES, "tradebot_archived"):
             conn.execute(f"DROP TABLE {name}")
         conn.execute("PRAGMA user_version = 3")
     conn.close()
-    assert schema.LATEST == 4
+    assert schema.LATEST == 5
     with open_journal(path, readonly=True) as reader:  # a reader upgrades it too
         check(reader)
     assert _tables(path) == kept

@@ -29,10 +29,17 @@ def closing_loop(
     alert_after: float = 60.0,
     monotonic: Callable[[], float] = time.monotonic,
     queue: asyncio.Queue[Signal] | None = None,
+    busy: asyncio.Lock | None = None,
+    price_timeout: float = 5.0,
+    on_signal: Callable[[Signal], None] = lambda signal: None,
 ) -> SignalLoop:
     """``told`` collects what the loop (and its records) tell the observers; ``queue``: the
-    listener's, for a test that runs the loop's journal worker and loop as tasks."""
-    ctx = PlanningContext(executor.broker, journal, kill_switch=None, track_pnl=False)
+    listener's, for a test that runs the loop's journal worker and loop as tasks; ``busy``:
+    the lock the loop shares with the re-check and the stop; ``price_timeout``: how long the
+    loop waits for reference prices; ``on_signal``: told as the loop takes each signal."""
+    ctx = PlanningContext(
+        executor.broker, journal, kill_switch=None, track_pnl=False, price_timeout=price_timeout
+    )
     ticks = iter(range(10**6))
     notify: Callable[[BotEvent], None] = told.append if told is not None else lambda event: None
     return SignalLoop(
@@ -41,11 +48,12 @@ def closing_loop(
         ctx,
         RecordWriter(journal, notify=notify),
         config=lambda: config,
-        busy=asyncio.Lock(),
+        busy=busy if busy is not None else asyncio.Lock(),
         stopping=asyncio.Event(),
         now=lambda: now,
         say=lambda line: None,
         notify=notify,
+        on_signal=on_signal,
         in_the_way=CloseCanceler(executor, timeout=5, poll=0, monotonic=lambda: float(next(ticks))),
         alert_after=alert_after,
         monotonic=monotonic,

@@ -76,8 +76,12 @@ def receiving() -> Iterator[Receiver]:
         thread.join(10)
 
 
+#: every message's title names the bot (``name:``), the mode and the account
+HEAD = "tradebot test-bot (paper, account SIM)"
+
+
 def notify_yaml(*targets: tuple[str, str]) -> str:
-    lines = ["notify:"]
+    lines = ["name: test-bot", "notify:"]
     for url, events in targets:
         lines += [f"  - url: {url}", f"    events: [{events}]"]
     return "\n".join(lines) + "\n"
@@ -89,14 +93,14 @@ async def test_one_message_per_event_from_a_running_bot(tmp_path: Path) -> None:
         async with running_bot(tmp_path, extra=extra) as run:
             await run.push_open("AAPL", 189.4)
             (fill,) = await receiver.wait_for(1)
-            assert fill["title"] == "tradebot: fill"
+            assert fill["title"] == f"{HEAD}: fill"
             assert "AAPL" in fill["message"] and "algorithm 17" in fill["message"]
 
             assert run.hub.send_raw(f'[null, null, "{topic(17)}", "new_signals", [1]]') == 1
             _, error = await receiver.wait_for(2)
-            assert error["title"] == "tradebot: error"
+            assert error["title"] == f"{HEAD}: error"
         _, _, stopped = await receiver.wait_for(3)
-        assert stopped["title"] == "tradebot: stopped"
+        assert stopped["title"] == f"{HEAD}: stopped"
         assert stopped["message"] == "tradebot stopped cleanly"
         await asyncio.sleep(0.5)  # nothing else trickles in
         assert len(receiver.messages) == 3
@@ -109,8 +113,8 @@ async def test_only_the_events_a_url_asked_for(tmp_path: Path) -> None:
             await run.push_open("AAPL", 189.4)
             await fills.wait_for(1)
         await stops.wait_for(1)
-        assert [m["title"] for m in fills.messages] == ["tradebot: fill"]
-        assert [m["title"] for m in stops.messages] == ["tradebot: stopped"]
+        assert [m["title"] for m in fills.messages] == [f"{HEAD}: fill"]
+        assert [m["title"] for m in stops.messages] == [f"{HEAD}: stopped"]
 
 
 async def test_a_burst_is_one_message() -> None:
@@ -218,7 +222,7 @@ async def test_kill_switch_and_lapse_each_alert_once(tmp_path: Path) -> None:
         async with running_bot(tmp_path, extra=notify_yaml((receiver.url, every))) as run:
             await run.push_open("AAPL", 189.4)
             (fill,) = await receiver.wait_for(1)
-            assert fill["title"] == "tradebot: fill"
+            assert fill["title"] == f"{HEAD}: fill"
             write_kill_switch(
                 tmp_path / "tradebot.halt", reduce_only=False, reason="test", now=datetime.now(UTC)
             )
@@ -227,7 +231,7 @@ async def test_kill_switch_and_lapse_each_alert_once(tmp_path: Path) -> None:
             run.hub.drop()
             await receiver.wait_for(3)
         titles = [m["title"] for m in receiver.messages]
-        assert titles == ["tradebot: fill", "tradebot: kill_switch", "tradebot: lapse"]
+        assert titles == [f"{HEAD}: fill", f"{HEAD}: kill_switch", f"{HEAD}: lapse"]
         assert "kill switch: halt (test)" in receiver.messages[1]["message"]
         assert "algorithm 17 was not subscribed" in receiver.messages[2]["message"]
 
@@ -248,7 +252,7 @@ async def test_a_refused_order_is_order_rejected(
                 result = await executor.handle(signal, simple_plan)
             alerts.notice(SignalHandled(signal, result))
             (message,) = await receiver.wait_for(1)
-            assert message["title"] == "tradebot: order_rejected"
+            assert message["title"].endswith(": order_rejected")
             assert "insufficient buying power" in message["message"]
         finally:
             worker.cancel()

@@ -28,7 +28,7 @@ from tradebot.core.order_snapshot import OrderStatus
 from tradebot.core.orders import IntentRole, OrderIntent, Plan, SkipReason
 from tradebot.core.risk import DayState
 from tradebot.execution import Executor
-from tradebot.execution.exits import CANCEL_FOR_CLOSE
+from tradebot.execution.exit_manager import CANCEL_FOR_CLOSE
 from tradebot.execution.recovery import recover
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
 from tradebot.journal.records import intent_from_entry

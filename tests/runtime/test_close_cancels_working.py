@@ -23,7 +23,7 @@ from tradebot.core.orders import IntentRole, OrderIntent
 from tradebot.core.risk import DayState
 from tradebot.core.signal import Signal
 from tradebot.execution import Executor
-from tradebot.execution.exits import CANCEL_FOR_CLOSE
+from tradebot.execution.exit_manager import CANCEL_FOR_CLOSE
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
 from tradebot.journal.records import intent_from_entry
 from tradebot.runtime.signals import SignalLoop, planner_for

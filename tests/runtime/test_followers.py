@@ -27,7 +27,7 @@ from tradebot.core.orders import IntentRole, Plan
 from tradebot.exceptions import BrokerUnavailable, JournalError
 from tradebot.execution import Executor
 from tradebot.execution.chaser import Chaser
-from tradebot.execution.exits import ExitManager
+from tradebot.execution.exit_manager import ExitManager
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
 from tradebot.journal.records import intent_from_entry
 from tradebot.runtime.followers import Follower, Followers

@@ -26,7 +26,7 @@ from tradebot.core.orders import OrderIntent
 from tradebot.core.risk import DayState
 from tradebot.core.signal import Signal
 from tradebot.execution import Executor, recover
-from tradebot.execution.exits import CANCEL_FOR_CLOSE
+from tradebot.execution.exit_manager import CANCEL_FOR_CLOSE
 from tradebot.journal import EntryFilter, SqliteJournal, Status, open_journal
 from tradebot.runtime.close_cancel import orders_in_way
 from tradebot.runtime.leadership import ForeignSignals

@@ -18,6 +18,7 @@ from tests.web.conftest import round_trip, served
 from tests.web.scripted_reader import ScriptedReader
 from tradebot.config.model import Config
 from tradebot.journal import open_journal
+from tradebot.journal.counts import with_extras
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.review import report
 from tradebot.runtime.killswitch import HaltMode, read_kill_switch
@@ -103,7 +104,7 @@ async def test_performance_and_positions_show_the_report_figures(
         perf = await fetch(f"{dash.url}api/performance")
         store = open_journal(known.path, readonly=True)
         try:
-            expected = [r.as_dict() for r in report(store)]
+            expected = with_extras([r.as_dict() for r in report(store)], store)
         finally:
             store.close()
         extra = ("unrealised_pnl", "total_pnl")  # the money beside the report's figures

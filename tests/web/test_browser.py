@@ -326,3 +326,21 @@ async def test_money_equity_on_now(dash: Dash) -> None:
         await held.reload()
     await expect(row.locator("td.last")).to_have_text("175.2500")
     await expect(row.locator("td.upl")).to_contain_text("+")
+
+
+async def test_no_horizontal_scroll_at_390_px(dash: Dash) -> None:
+    """On a phone's 390 px no dashboard page is wider than the screen: a wide table scrolls
+    inside its own box (the page was 908 px wide)."""
+    env = dash.env
+    await env.push_and_wait(16, {"open": [leg("JBHT", "buy", "168.56", env.at)]})
+    await until(lambda: bool(entries(env.journal, statuses=(Status.FILLED,))), "the JBHT fill")
+    [signal_row] = entries(env.journal, statuses=(Status.SIGNAL,))[:1]
+    pages = ("", "journal", "positions", "performance", "config", f"story?id={signal_row.id}")
+    for name in pages:
+        page = await dash.browser.new_page(viewport={"width": 390, "height": 844})
+        await page.goto(dash.url + name)
+        await expect(page.locator("main")).to_be_visible()
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        await page.screenshot(path=ARTIFACTS / f"phone-{name.split('?')[0] or 'now'}.png")
+        assert width <= 390, f"{name or 'now'} is {width} px wide at 390 px"
+        await page.close()

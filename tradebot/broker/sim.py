@@ -41,18 +41,9 @@ from tradebot.core.account import AccountSnapshot, AssetInfo, MarketClock
 from tradebot.core.events import OrderEvent
 from tradebot.core.ids import leg_exit_id
 from tradebot.core.market import MarketPrices, implausible_price
+from tradebot.core.order_shape import Bracket, Limit, Market, Oco, Oto, Stop, TrailingStop
 from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
-from tradebot.core.orders import (
-    Bracket,
-    IntentRole,
-    Limit,
-    Market,
-    Oco,
-    OrderIntent,
-    Oto,
-    Stop,
-    TrailingStop,
-)
+from tradebot.core.orders import IntentRole, OrderIntent
 from tradebot.core.quantity import is_whole
 from tradebot.core.signal import Side
 from tradebot.exceptions import BrokerError, OrderRejected

@@ -52,8 +52,8 @@ def halt(reduce_only: bool, reason: str, config_path: Path, file: str | None) ->
     """Stop a running bot from sending orders, at once and without a restart.
 
     Writes the kill switch file. A full halt sends nothing; --reduce-only still lets closes
-    out, so positions can shrink but never grow. The bot journals the change with the next
-    signal. Undo with `tradebot resume`.
+    out, so positions can shrink but never grow. A running bot journals (and alerts) the
+    change within a second. Undo with `tradebot resume`.
     """
     path = _switch_path(config_path, file)
     try:

@@ -38,8 +38,9 @@ def archive_command(
     algorithm. The archive is a journal itself (`tradebot journal --journal ARCHIVE`, `tradebot
     report --journal ARCHIVE`), named with the days it holds. The rows are removed only after
     the archive holds every one of them, in one transaction that also rebuilds the summaries
-    (`tradebot journal verify` agrees after it). Stop the bot first: archiving takes the
-    journal's writer lock. SQLite only.
+    (`tradebot journal verify` agrees after it) and leaves a tombstone of each order and leg
+    decision moved: the same signal delivered again is a duplicate, never sent twice. Stop the
+    bot first: archiving takes the journal's writer lock. SQLite only.
     """
     from tradebot.journal.archive import archive, parse_before
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from tradebot.cli.journal_common import csv_text, journal_options, open_review, parse_when, table
+from tradebot.journal.counts import with_extras
 from tradebot.journal.execution_review import ExecutionReport
 from tradebot.journal.review import review, review_rows
 
@@ -21,7 +22,9 @@ COLUMNS = (
     "fills",
     "skips",
     "rejections",
+    "refused_legs",
     "failed",
+    "lapses",
     "realised_pnl",
     "slippage",
     "slippage_bps",
@@ -81,8 +84,9 @@ def report(
     from_rows: bool,
 ) -> None:
     """Per algorithm: realised P&L from fills (average cost), counts of signals, orders, fills,
-    skips, rejections and failures, and slippage of fills against the price each order was
-    sized at (positive = worse for us; in money and basis points).
+    skips, rejections (by the broker), refused legs (malformed, never orders), failures and
+    lapses (docs/operations.md, "What each count means"), and slippage of fills against the
+    price each order was sized at (positive = worse for us; in money and basis points).
 
     Then per algorithm and execution style (market, limit, limit_then_market, exits): legs
     sent, how they ended, fill rate, time to fill (intent to the completing fill; median and
@@ -101,7 +105,8 @@ def report(
             result, styles = review_rows(store, since=start, until=end)
         else:
             result, styles = review(store, since=start, until=end)
-    figures = [r.as_dict() for r in result]
+        # the counts the summaries do not keep (docs/operations.md, "What each count means")
+        figures = with_extras([r.as_dict() for r in result], store, since=start, until=end)
     if execution and fmt != "table":
         _print_execution(styles, fmt)
     elif fmt in ("json", "csv"):

@@ -24,7 +24,8 @@ from tradebot.config.frozen import Frozen
 from tradebot.config.numbers import Finite, FiniteDecimal
 from tradebot.config.risk_section import RiskConfig
 from tradebot.config.strategy import StrategyNotFound, resolve_strategy
-from tradebot.core.orders import OrderType, TimeInForce
+from tradebot.core.order_shape import OrderType
+from tradebot.core.orders import TimeInForce
 from tradebot.core.rules import CloseNotHeld, MarketClosedPolicy
 from tradebot.core.sizing import SizingStrategy
 

@@ -50,7 +50,12 @@ def _plain(value: Any) -> Any:
 
 
 class _Dumper(yaml.SafeDumper):
-    """Decimals as plain numbers (``0.5``, ``100000``), never ``!!python/object``."""
+    """Decimals as plain numbers (``0.5``, ``100000``), never ``!!python/object``; and never an
+    anchor or alias (``&id001`` / ``*id001``): a value shared by two places (a default
+    ``Decimal`` object, the same list) is written out in each, as a reader expects."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:

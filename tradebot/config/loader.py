@@ -40,7 +40,8 @@ from tradebot.config.interpolation import InterpolationError, interpolate
 from tradebot.config.locate import Loc, line_of, locate
 from tradebot.config.model import AlgorithmConfig, Config, MarketClosedPolicy, Mode
 from tradebot.config.syntax import describe_syntax_error
-from tradebot.core.orders import OrderType, TimeInForce
+from tradebot.core.order_shape import OrderType
+from tradebot.core.orders import TimeInForce
 from tradebot.exceptions import ConfigError, LiveTradingNotGranted
 from tradebot.masking import register_found_in
 

@@ -14,6 +14,7 @@ check``. The section classes are importable from here too.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
@@ -56,6 +57,12 @@ class Mode(StrEnum):
 
 
 class Config(Frozen):
+    name: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        max_length=64,
+        description="this bot's name in alerts (default: the host name)",
+    )
     mode: Mode = Field(Mode.PAPER, description="live also needs --live on the command line")
     live_trading_acknowledged: StrictBool = Field(
         False, description="must be true, together with --live, to trade real money"

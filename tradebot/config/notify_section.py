@@ -7,6 +7,7 @@ from typing import Literal, get_args
 from pydantic import Field, SecretStr, field_validator
 
 from tradebot.config.frozen import Frozen
+from tradebot.config.numbers import Finite
 
 #: what an alert can be sent for (``notify[].events``); see tradebot/runtime/alerts.py
 NotifyEvent = Literal[
@@ -14,9 +15,12 @@ NotifyEvent = Literal[
     "order_failed",
     "drift",
     "lapse",
+    "outage",
+    "broker",
     "missed_signal",
     "kill_switch",
     "daily_loss",
+    "daily_summary",
     "stopped",
     "error",
     "fill",
@@ -31,6 +35,20 @@ class NotifyTarget(Frozen):
 
     url: SecretStr
     events: tuple[NotifyEvent, ...] = Field(min_length=1)
+    outage_after: Finite = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="seconds an algorithm is subscribed on no connection before `outage` alerts",
+    )
+    daily_summary_at: str = Field(
+        "21:30",  # after the US close, winter (21:00 UTC) and summer (20:00 UTC)
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="UTC time of day, quoted HH:MM, the `daily_summary` is sent",
+    )
+    timeout: Finite = Field(
+        10.0, gt=0, le=120, description="seconds one message may take before it counts as failed"
+    )
 
     @field_validator("url")
     @classmethod

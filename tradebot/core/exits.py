@@ -9,9 +9,9 @@ An algorithm's ``exits`` (:class:`~tradebot.core.orders.ExitTerms`) protect each
   Their prices are fixed when the entry is sent, from its limit price (a limit entry) or its
   reference price (a market entry).
 * any other entry carries ``exits`` only; once it has filled, the exit manager
-  (:mod:`tradebot.execution.exits`) places :func:`after_fill_exits` for what it filled, priced
-  from the fills' average price: an ``oco`` (take-profit limit with a stop-loss leg), a plain
-  limit or stop, or a trailing stop.
+  (:mod:`tradebot.execution.exit_manager`) places :func:`after_fill_exits` for what it filled,
+  priced from the fills' average price: an ``oco`` (take-profit limit with a stop-loss leg), a
+  plain limit or stop, or a trailing stop.
 
 Every exit id derives from the entry's (:func:`~tradebot.core.ids.exit_id`). Prices are rounded
 to Alpaca's tick (0.01 at or above $1, 0.0001 below) toward the entry price, so an exit is never
@@ -27,21 +27,17 @@ from typing import assert_never
 
 from tradebot.core.ids import exit_id, exit_parts
 from tradebot.core.market import price_tick
-from tradebot.core.orders import (
+from tradebot.core.order_shape import (
     Bracket,
-    ExitKind,
-    ExitTerms,
-    IntentRole,
     Limit,
     Market,
     Oco,
-    OrderIntent,
     OrderPrice,
     Oto,
     Stop,
-    TimeInForce,
     TrailingStop,
 )
+from tradebot.core.orders import ExitKind, ExitTerms, IntentRole, OrderIntent, TimeInForce
 from tradebot.core.quantity import is_whole
 from tradebot.core.signal import Side
 

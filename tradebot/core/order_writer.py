@@ -12,22 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import assert_never
 
 from tradebot.core.exits import with_exits
 from tradebot.core.ids import client_order_id
 from tradebot.core.market import PriceSource
 from tradebot.core.netting import CLOSE_STEP, OPEN_STEP, ledger_steps, split_at_zero
-from tradebot.core.orders import (
-    MARKET,
-    ChaseTerms,
-    ExitTerms,
-    IntentRole,
-    Limit,
-    OrderIntent,
-    OrderPrice,
-    OrderType,
-    TimeInForce,
-)
+from tradebot.core.order_shape import MARKET, ChaseTerms, Limit, OrderPrice, OrderType
+from tradebot.core.orders import ExitTerms, IntentRole, OrderIntent, TimeInForce
 from tradebot.core.risk import limit_price
 from tradebot.core.signal import Leg, LegId, Side
 
@@ -126,14 +118,23 @@ def _intent(
     style: OrderStyle,
 ) -> OrderIntent:
     side = Side.BUY if qty > 0 else Side.SELL
-    price: OrderPrice = MARKET
-    if style.order_type is OrderType.LIMIT:
-        limit, collar_note = limit_price(
-            side, move.price, style.limit_offset_pct, style.price_collar_pct
-        )
-        price = Limit(limit, style.chase)
-        if collar_note:
-            notes = [*notes, collar_note]
+    price: OrderPrice
+    match style.order_type:
+        case OrderType.MARKET:
+            price = MARKET
+        case OrderType.LIMIT:
+            limit, collar_note = limit_price(
+                side, move.price, style.limit_offset_pct, style.price_collar_pct
+            )
+            price = Limit(limit, style.chase)
+            if collar_note:
+                notes = [*notes, collar_note]
+        case OrderType.STOP | OrderType.TRAILING_STOP | OrderType.LIMIT_THEN_MARKET:
+            # the config offers none of them as an entry (limit_then_market is written as a
+            # chased limit before it gets here); a stop entry would need a stop price
+            raise ValueError(f"an entry of type {style.order_type} needs what a leg cannot give")
+        case _:
+            assert_never(style.order_type)
     return OrderIntent(
         client_order_id=client_order_id(style.account_id, leg_ids, role),
         algo_id=style.algo_id,

@@ -59,13 +59,12 @@ from tradebot.core.market import (
     stale_reference,
 )
 from tradebot.core.netting import CLOSE_STEP, OPEN_STEP
+from tradebot.core.order_shape import ChaseTerms, OrderType
 from tradebot.core.order_writer import Move, OrderStyle, within_count, write_orders
 from tradebot.core.orders import (
-    ChaseTerms,
     ExitFill,
     IntentRole,
     OrderIntent,
-    OrderType,
     Plan,
     SkippedLeg,
     SkipReason,

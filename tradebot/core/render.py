@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from tradebot.core.orders import OrderClass, OrderIntent, Plan, SkippedLeg, shape_prices
+from tradebot.core.order_shape import OrderClass
+from tradebot.core.orders import OrderIntent, Plan, SkippedLeg, shape_prices
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:

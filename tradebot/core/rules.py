@@ -21,7 +21,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from tradebot.core.orders import ExitTerms, OrderType, TimeInForce
+from tradebot.core.order_shape import OrderType
+from tradebot.core.orders import ExitTerms, TimeInForce
 from tradebot.core.sizing import SizingStrategy
 
 

@@ -54,7 +54,8 @@ from decimal import Decimal
 from tradebot.core.events import OrderEvent
 from tradebot.core.ids import remainder_id
 from tradebot.core.market import MarketPrices
-from tradebot.core.orders import MARKET, Limit, OrderIntent, Plan, TimeInForce
+from tradebot.core.order_shape import MARKET, Limit
+from tradebot.core.orders import OrderIntent, Plan, TimeInForce
 from tradebot.core.risk import Refusal
 from tradebot.execution.chase import ENDED_WITHOUT_REMAINDER, Action, Chase, Phase
 from tradebot.execution.executor import Executor
@@ -85,7 +86,7 @@ def remainder_intent(limit: OrderIntent, qty: Decimal, why: str) -> OrderIntent:
         price=MARKET,
         time_in_force=TimeInForce.DAY,
         extended_hours=False,
-        exits=None,  # the limit's exits cover the remainder's fills too (execution/exits.py)
+        exits=None,  # the limit's exits cover the remainder's fills too (execution/exit_manager.py)
         attempt=0,
         notes=(*limit.notes, f"market remainder of {limit.client_order_id} ({why})"),
     )

@@ -37,7 +37,8 @@ from decimal import Decimal, InvalidOperation
 from tradebot.core.exits import after_fill_exits
 from tradebot.core.ids import exit_parts, remainder_id
 from tradebot.core.market import implausible_price
-from tradebot.core.orders import ExitTerms, IntentRole, OrderIntent, Plan, unchased
+from tradebot.core.order_shape import unchased
+from tradebot.core.orders import ExitTerms, IntentRole, OrderIntent, Plan
 from tradebot.execution.executor import Executor
 from tradebot.execution.exit_rules import ZERO, entry_outcome, exit_cover
 from tradebot.execution.live_exits import CANCEL_FOR_CLOSE, covered_by_live_exits, exits_settled

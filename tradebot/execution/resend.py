@@ -97,7 +97,7 @@ def plan_resend(journal: Journal, client_order_id: str) -> Resend:
         attempt=attempt,
         notes=(*original.notes, note),
         # a bracket's legs would come back under ids no intent names: the re-sent entry is
-        # plain, and its exits go after its fill (execution/exits.py)
+        # plain, and its exits go after its fill (execution/exit_manager.py)
         attached=None,
     )
     return Resend(original, outcome, intent)

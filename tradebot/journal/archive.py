@@ -14,18 +14,22 @@ when nothing still running needs it:
 * never an algorithm's newest SIGNAL row, nor the two newest START rows: the next start reads
   AlphaHub's history back from them (:func:`~tradebot.runtime.recovered.last_frame`).
 
-DATE must be at least :data:`MIN_AGE_DAYS` days ago: a leg re-delivered from the last week must
-still find its decision in the journal (one leg, one fate).
+DATE must be at least :data:`MIN_AGE_DAYS` days ago: a leg re-delivered from the last week
+finds its decision in the journal itself (one leg, one fate). An older one finds the
+*tombstone* the archive leaves of every decision it moves (:mod:`~tradebot.journal.tombstones`:
+each INTENT's client order id, each decided leg's identity): an order is never sent twice
+because its rows were archived, whatever AlphaHub or its history delivers again.
 
 **How they move** (:func:`archive`, SQLite only). First the archive: a new tradebot journal
 (same schema, the rows with their ids, its own summaries, so ``tradebot journal --journal
 ARCHIVE`` and ``report`` read it), built under a temporary name, counted, fsynced and linked
 into place beside the journal as ``<name>.archive-<first day>-<last day>.sqlite``. Then, in one
 transaction of the journal: the rows are deleted by id only if the archive holds every one of
-them, the number deleted must equal the number chosen, and the summaries are rebuilt from the
-rows left (by :func:`~tradebot.journal.summary_sql.build`, the rule ``journal verify`` checks);
-any difference rolls it all back. A crash before that commit leaves every row in the journal
-(and a copy in the archive); after it, every row is in exactly one of the two.
+them, the number deleted must equal the number chosen, their tombstones are written, and the
+summaries are rebuilt from the rows left (by :func:`~tradebot.journal.summary_sql.build`, the
+rule ``journal verify`` checks); any difference rolls it all back. A crash before that commit
+leaves every row in the journal (and a copy in the archive); after it, every row is in exactly
+one of the two.
 
 The journal is opened as its writer: a running bot holds it, and archiving waits for it to stop.
 """
@@ -45,7 +49,7 @@ from pathlib import Path
 from tradebot import faults
 from tradebot.core.ids import exit_parts
 from tradebot.exceptions import JournalError
-from tradebot.journal import schema, summary_sql
+from tradebot.journal import schema, summary_sql, tombstones
 from tradebot.journal.base import RAW_COLUMNS
 from tradebot.journal.records import FINAL_STATUSES, Status, to_micros
 from tradebot.journal.sqlite import open_journal
@@ -295,6 +299,7 @@ def _remove(conn: sqlite3.Connection, ids: Sequence[int], target: Path) -> None:
             held = deleted = 0
             for chunk in _chunks(ids):
                 marks = ",".join("?" * len(chunk))
+                tombstones.bury(conn, chunk)  # before the rows go: the guards still see them
                 held += int(
                     conn.execute(
                         f"SELECT count(*) FROM arch.entries WHERE id IN ({marks})",  # noqa: S608

@@ -25,7 +25,7 @@ from tradebot.core.events import OrderEvent
 from tradebot.core.order_snapshot import OrderSnapshot
 from tradebot.core.orders import OrderIntent, Plan
 from tradebot.core.signal import Signal
-from tradebot.journal import orderlog, queries, summary_check, summary_sql
+from tradebot.journal import orderlog, queries, summary_check, summary_sql, tombstones
 from tradebot.journal.dialect import Conn
 from tradebot.journal.interface import EntryFilter, StoredSignal
 from tradebot.journal.positions import rebuild_book
@@ -277,6 +277,19 @@ class JournalBase(ABC):
     def unplanned_signals(self, *, since: datetime | None = None) -> tuple[StoredSignal, ...]:
         with self._read() as conn:
             return orderlog.unplanned_signals(conn, since=since)
+
+    def archived_legs(self, keys: Sequence[str]) -> set[str]:
+        with self._read() as conn:
+            return tombstones.archived(conn, tombstones.Kind.LEG, keys)
+
+    def archived_decisions(self) -> list[tuple[str, str]]:
+        """What archives left of the decisions they moved out (:mod:`.tombstones`)."""
+        with self._read() as conn:
+            return tombstones.every(conn)
+
+    def keep_archived_decisions(self, kept: Sequence[tuple[str, str]]) -> None:
+        with self._tx() as conn:
+            tombstones.keep(conn, kept)
 
     def entries(self, where: EntryFilter) -> Sequence[Entry]:
         with self._read() as conn:

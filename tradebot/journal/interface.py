@@ -57,6 +57,7 @@ class EntryFilter:
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
     after_id: int | None = None  # only rows written after this one (for --follow)
+    before_id: int | None = None  # only rows written before this one (the next page)
     newest_first: bool = True
     limit: int | None = None
 
@@ -167,6 +168,10 @@ class Journal(Protocol):
     def unplanned_signals(self, *, since: datetime | None = None) -> tuple[StoredSignal, ...]:
         """Signals with legs but no PLAN row (a crash between the two; with several processes,
         one another process journaled); ``since``: only those journaled at or after it."""
+        ...
+
+    def archived_legs(self, keys: Sequence[str]) -> set[str]:
+        """Which of these leg identities were decided in rows an archive moved out."""
         ...
 
     def entries(self, where: EntryFilter) -> Sequence[Entry]: ...

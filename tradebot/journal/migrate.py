@@ -3,7 +3,8 @@
 The rows go across as stored (ids, text decimals, JSON, microsecond times), a batch per
 transaction. Proof, before anything is reported as done: the same number of rows per
 (algorithm, status) on both sides, the same last id, and the same positions rebuilt from each
-side's fills. The target's summaries are then built from its rows.
+side's fills. The target's summaries are then built from its rows, and it gets the tombstones
+an archive left in the source (:mod:`~tradebot.journal.tombstones`), the same on both sides.
 
 The target must be empty, or hold exactly a prefix of this journal (an earlier migration that
 was interrupted): then the copy resumes after it. Anything else (another journal, rows that
@@ -85,10 +86,14 @@ def migrate(
         if progress is not None:
             progress(after, total)
     target.rebuild_summaries()  # the copy wrote rows as stored: no summary kept them
+    # what archives of the source left of the decisions they moved out: the same guards there
+    target.keep_archived_decisions(source.archived_decisions())
     everything = EntryFilter()
     counts = dict(source.count_entries(everything))
     if dict(target.count_entries(everything)) != counts or target.last_id() != total:
         raise JournalError(f"copy to {target.path} does not verify: row counts differ")
+    if target.archived_decisions() != source.archived_decisions():
+        raise JournalError(f"copy to {target.path} does not verify: archived decisions differ")
     book = source.rebuild_book()
     if target.rebuild_book() != book:
         raise JournalError(f"copy to {target.path} does not verify: positions differ")

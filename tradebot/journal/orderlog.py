@@ -24,7 +24,7 @@ from tradebot.core.events import (
 from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
 from tradebot.core.orders import OrderIntent, Plan, SkippedLeg, SkipReason
 from tradebot.core.signal import LegKind, Refusal, RejectedLeg, Side, Signal, SignalSource
-from tradebot.journal import summary_sql
+from tradebot.journal import summary_sql, tombstones
 from tradebot.journal.dialect import Conn
 from tradebot.journal.interface import StoredSignal
 from tradebot.journal.queries import COLUMNS, decode
@@ -91,7 +91,8 @@ def insert_plan(
 
     Each intent is inserted *if absent* (the unique INTENT-per-order-id guard decides, in the
     database): with several processes on one journal, the one whose insert lands owns the order
-    and every other records it as a skipped duplicate, so it can never be sent twice.
+    and every other records it as a skipped duplicate, so it can never be sent twice. An order
+    id whose INTENT an archive moved out is a duplicate too (:mod:`~.tombstones`).
     """
     new: list[OrderIntent] = []
     detail = f"{len(plan.intents)} orders, {len(plan.skipped)} skipped"
@@ -101,13 +102,14 @@ def insert_plan(
         conn,
         Row(at, Status.PLAN, detail, algo_id=algo, signal_id=signal_id, data=plan_data).params(),
     )
+    archived = tombstones.archived(conn, tombstones.Kind.ORDER, coids)
     for intent in plan.intents:
         row = intent_row(at, intent, signal_id)
-        if summary_sql.insert(conn, row.params(), if_absent=True) == 0:
+        coid = intent.client_order_id
+        if coid in archived or summary_sql.insert(conn, row.params(), if_absent=True) == 0:
+            where = " (and archived)" if coid in archived else ""
             dup = SkippedLeg(
-                intent.leg_ids[0],
-                SkipReason.DUPLICATE,
-                f"order {intent.client_order_id} already journaled",
+                intent.leg_ids[0], SkipReason.DUPLICATE, f"order {coid} already journaled{where}"
             )
             summary_sql.insert(conn, skipped_row(at, dup, signal_id).params())
             continue
@@ -127,11 +129,25 @@ def _order(conn: Conn, coid: str) -> tuple[int | None, int | None]:
     return (None, None) if row is None else (row[0], row[1])
 
 
+#: how a row of broker activity the bot did not cause opens (its ``data`` has ``not_ours``)
+NOT_OURS = "not ours: "
+
+
+def _mark(
+    algo_id: int | None, detail: str, data: dict[str, object]
+) -> tuple[str, dict[str, object]]:
+    """A foreign order's row says so, in its detail and its data (every view shows it)."""
+    if algo_id is not None:
+        return detail, data
+    return NOT_OURS + detail, {**data, "not_ours": True}
+
+
 def _has(conn: Conn, coid: str, statuses: tuple[str, ...]) -> bool:
-    marks = ", ".join("?" * len(statuses))
-    # only "?" placeholders are interpolated; values are bound
-    sql = f"SELECT 1 FROM entries WHERE client_order_id = ? AND status IN ({marks}) LIMIT 1"  # noqa: S608
-    return conn.execute(sql, (coid, *statuses)).fetchone() is not None
+    # The order's few rows through the order id's index, the statuses checked here: with
+    # ``status IN (?)`` for a single status SQLite took the (status, ts) index instead and
+    # walked every row of that status in the journal (each acceptance read every acceptance)
+    rows = conn.execute("SELECT status FROM entries WHERE client_order_id = ?", (coid,))
+    return any(row[0] in statuses for row in rows)
 
 
 def _filled(conn: Conn, coid: str) -> tuple[Decimal, Decimal]:
@@ -174,7 +190,9 @@ def _fill(
         return ()
     algo_id, signal_id = _order(conn, coid)
     status = Status.FILLED if complete else Status.PARTIAL
-    detail = f"{status} {side} {delta} {symbol} @ {price} (total {cum_qty})"
+    detail, data = _mark(
+        algo_id, f"{status} {side} {delta} {symbol} @ {price} (total {cum_qty})", data
+    )
     # if absent: another process sharing the journal may have recorded this very fill since
     # the read above (the unique (client order id, cum_qty) guard); then it is not ours to apply
     recorded = summary_sql.insert(
@@ -212,17 +230,18 @@ def final_row(
     row = conn.execute(
         "SELECT symbol FROM entries WHERE client_order_id = ? LIMIT 1", (coid,)
     ).fetchone()
+    detail, marked = _mark(algo_id, reason, {"reason": reason, **data})
     return _insert(
         conn,
         Row(
             at,
             status,
-            reason,
+            detail,
             algo_id=algo_id,
             client_order_id=coid,
             symbol=row[0] if row else None,
             signal_id=signal_id,
-            data={"reason": reason, **data},
+            data=marked,
         ),
     )
 
@@ -231,16 +250,17 @@ def _accepted(conn: Conn, coid: str, broker_id: str | None, at: datetime) -> Non
     if _has(conn, coid, (str(Status.ACCEPTED),)):
         return
     algo_id, signal_id = _order(conn, coid)
+    detail, data = _mark(algo_id, "the broker has the order", {"broker_order_id": broker_id})
     _insert(
         conn,
         Row(
             at,
             Status.ACCEPTED,
-            "the broker has the order",
+            detail,
             algo_id=algo_id,
             client_order_id=coid,
             signal_id=signal_id,
-            data={"broker_order_id": broker_id},
+            data=data,
         ),
     )
 

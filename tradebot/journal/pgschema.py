@@ -29,7 +29,7 @@ from typing import Any
 import psycopg
 
 from tradebot.exceptions import JournalError
-from tradebot.journal import summary_sql
+from tradebot.journal import summary_sql, tombstones
 from tradebot.journal.dialect import Conn, PgConn
 from tradebot.journal.schema import leg_guard
 
@@ -105,8 +105,12 @@ _V2 = (
 #: rows already there and kept from now on by every write
 _V3: tuple[str | Callable[[Conn], None], ...] = (*summary_sql.TABLES, summary_sql.build)
 
+#: v4, what an archive leaves of the decisions it moves out
+#: (:mod:`tradebot.journal.tombstones`): the shared guards against an order sent twice read it
+_V4 = (tombstones.CREATE,)
+
 #: migrations[i] takes the schema from version i to version i + 1
-MIGRATIONS: Sequence[Sequence[str | Callable[[Conn], None]]] = (_V1, _V2, _V3)
+MIGRATIONS: Sequence[Sequence[str | Callable[[Conn], None]]] = (_V1, _V2, _V3, _V4)
 LATEST = len(MIGRATIONS)
 
 

@@ -66,19 +66,23 @@ def conditions(where: EntryFilter) -> tuple[list[str], list[Any]]:
     if where.after_id is not None:
         clauses.append("id > ?")
         args.append(where.after_id)
+    if where.before_id is not None:
+        clauses.append("id < ?")
+        args.append(where.before_id)
     return clauses, args
 
 
 def build(where: EntryFilter, *, after: tuple[int, int] | None = None) -> tuple[str, list[Any]]:
     """The SELECT for ``where``. Every filter maps to an indexed column ending in ``ts``.
 
-    ``after`` is the ``(ts, id)`` of the last row of the previous page (keyset paging): the
-    query resumes right after it in the requested order, whatever was written meanwhile.
+    ``after`` is the ``(ts, id)`` of the last row of the previous page (keyset paging, on the
+    id): the query resumes right after it in the requested order, whatever was written
+    meanwhile.
     """
     clauses, args = conditions(where)
     if after is not None and where.after_id is None:
-        clauses.append("(ts, id) < (?, ?)" if where.newest_first else "(ts, id) > (?, ?)")
-        args.extend(after)
+        clauses.append("id < ?" if where.newest_first else "id > ?")
+        args.append(after[1])
     # only constants and "?" placeholders are interpolated; every value is bound
     sql = f"SELECT {COLUMNS} FROM entries"  # noqa: S608
     if clauses:
@@ -87,8 +91,10 @@ def build(where: EntryFilter, *, after: tuple[int, int] | None = None) -> tuple[
         # following: in write order, so nothing written meanwhile is skipped
         sql += " ORDER BY id"
     else:
-        order = "DESC" if where.newest_first else "ASC"
-        sql += f" ORDER BY ts {order}, id {order}"
+        # in id order (the order rows were written), never by time: a row's time can be
+        # earlier than the row before it (a batch carries each row's own moment), and a
+        # listing sorted by time would reorder rows the live feed showed in write order
+        sql += " ORDER BY id DESC" if where.newest_first else " ORDER BY id"
     if where.limit is not None:
         sql += " LIMIT ?"
         args.append(where.limit)

@@ -18,25 +18,21 @@ from enum import StrEnum
 from typing import Any, assert_never
 
 from tradebot.core.market import PriceSource
-from tradebot.core.orders import (
+from tradebot.core.order_shape import (
     MARKET,
     Attached,
     Bracket,
     ChaseTerms,
-    ExitTerms,
-    IntentRole,
     Limit,
     Oco,
     OrderClass,
-    OrderIntent,
     OrderPrice,
     OrderType,
     Oto,
     Stop,
-    TimeInForce,
     TrailingStop,
-    shape_prices,
 )
+from tradebot.core.orders import ExitTerms, IntentRole, OrderIntent, TimeInForce, shape_prices
 from tradebot.core.signal import LegId, LegKind, Side
 
 

@@ -26,7 +26,8 @@ from typing import Any, TypeVar, assert_never
 from tradebot.core.book import PositionBook
 from tradebot.core.exits import exit_kind
 from tradebot.core.ids import exit_id, exit_parts, remainder_id
-from tradebot.core.orders import ExitKind, IntentRole, Limit, Market, Stop, TrailingStop
+from tradebot.core.order_shape import Limit, Market, Stop, TrailingStop
+from tradebot.core.orders import ExitKind, IntentRole
 from tradebot.journal.execution_review import (
     ExecutionReport,
     ExecutionTally,

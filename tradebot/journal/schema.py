@@ -17,7 +17,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Sequence
 
-from tradebot.journal import summary_sql
+from tradebot.journal import summary_sql, tombstones
 
 #: "TBJ1" — identifies a tradebot journal among SQLite files
 APPLICATION_ID = 0x54424A31
@@ -112,8 +112,14 @@ def _v4(conn: sqlite3.Connection) -> None:
     summary_sql.build(conn)
 
 
+def _v5(conn: sqlite3.Connection) -> None:
+    """What an archive leaves of the decisions it moves out (:mod:`tradebot.journal.tombstones`):
+    the guards against an order sent twice read it."""
+    conn.execute(tombstones.CREATE_SQLITE)
+
+
 #: migrations[i] takes the schema from version i to version i + 1
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1, _v2, _v3, _v4)
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1, _v2, _v3, _v4, _v5)
 LATEST = len(MIGRATIONS)
 
 

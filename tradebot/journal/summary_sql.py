@@ -251,6 +251,36 @@ def _upsert_many(conn: Conn, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         conn.execute(sql.format(rows=", ".join([marks] * len(chunk))), params)
 
 
+_COUNT_UPSERT = (
+    "INSERT INTO sum_count (algo_id, day, symbol, status, reason, n) VALUES {rows} "
+    "ON CONFLICT (algo_id, day, symbol, status, reason) "
+    "DO UPDATE SET n = sum_count.n + excluded.n"
+)
+_ALGO_COUNT_UPSERT = (
+    "INSERT INTO sum_algo_count (algo_id, status, n) VALUES {rows} "
+    "ON CONFLICT (algo_id, status) DO UPDATE SET n = sum_algo_count.n + excluded.n"
+)
+_MONEY_SETS = (
+    "fills = excluded.fills, realised = excluded.realised, slippage = excluded.slippage, "
+    "notional = excluded.notional"
+)
+_ALGO_PNL_UPSERT = (
+    "INSERT INTO sum_algo_pnl (algo_id, fills, realised, slippage, notional) "  # noqa: S608
+    f"VALUES {{rows}} ON CONFLICT (algo_id) DO UPDATE SET {_MONEY_SETS}"
+)
+_ALGO_DAY_UPSERT = (
+    "INSERT INTO sum_algo_day (algo_id, day, fills, realised, slippage, notional) "  # noqa: S608
+    f"VALUES {{rows}} ON CONFLICT (algo_id, day) DO UPDATE SET {_MONEY_SETS}"
+)
+_PNL_UPSERT = (
+    "INSERT INTO sum_pnl (algo_id, day, symbol, fills, realised, slippage, notional) "  # noqa: S608
+    f"VALUES {{rows}} ON CONFLICT (algo_id, day, symbol) DO UPDATE SET {_MONEY_SETS}"
+)
+_POSITION_UPSERT = (
+    "INSERT INTO sum_position (algo_id, symbol, qty, cost, realised) VALUES {rows} "
+    "ON CONFLICT (algo_id, symbol) DO UPDATE SET qty = excluded.qty, "
+    "cost = excluded.cost, realised = excluded.realised"
+)
 _REMAINDER_SUFFIX = remainder_id("")
 _FIGURE_SETS = ", ".join(f"{c} = ?" for c in _FIGURE_COLUMNS.split(", "))
 
@@ -438,54 +468,34 @@ class SqlStore(SqlLookups):
         self._skips[reason] = self._skips.get(reason, 0) + 1
 
     def flush(self) -> None:
-        """Write back what this transaction changed (counters as increments)."""
-        execute = self._conn.execute
-        _upsert_many(
-            self._conn,
-            "INSERT INTO sum_count (algo_id, day, symbol, status, reason, n) VALUES {rows} "
-            "ON CONFLICT (algo_id, day, symbol, status, reason) "
-            "DO UPDATE SET n = sum_count.n + excluded.n",
-            [(*key, n) for key, n in self._counts.items()],
-        )
-        _upsert_many(
-            self._conn,
-            "INSERT INTO sum_algo_count (algo_id, status, n) VALUES {rows} "
-            "ON CONFLICT (algo_id, status) DO UPDATE SET n = sum_algo_count.n + excluded.n",
-            [(*key, n) for key, n in self._algo_counts.items()],
-        )
+        """Write back what this transaction changed (counters as increments).
+
+        Only the tables it changed are written: a signal's rows touch two counters, a plan's
+        a leg and its style too (the SQL texts are made once, at import)."""
+        execute, conn = self._conn.execute, self._conn
+        rows: list[tuple[Any, ...]]
+        if self._counts:
+            _upsert_many(conn, _COUNT_UPSERT, [(*key, n) for key, n in self._counts.items()])
+        if self._algo_counts:
+            rows = [(*key, n) for key, n in self._algo_counts.items()]
+            _upsert_many(conn, _ALGO_COUNT_UPSERT, rows)
         # the rows were created (and locked) when first read: these only write their values
-        money = "fills = excluded.fills, realised = excluded.realised, slippage = "
-        money += "excluded.slippage, notional = excluded.notional"
-        _upsert_many(
-            self._conn,
-            "INSERT INTO sum_algo_pnl (algo_id, fills, realised, slippage, notional) "  # noqa: S608
-            f"VALUES {{rows}} ON CONFLICT (algo_id) DO UPDATE SET {money}",
-            [(a, *_pnl_params(self._algo_pnl[a])) for a in sorted(self._dirty_algo_pnl)],
-        )
-        _upsert_many(
-            self._conn,
-            "INSERT INTO sum_algo_day (algo_id, day, fills, realised, slippage, notional) "  # noqa: S608
-            f"VALUES {{rows}} ON CONFLICT (algo_id, day) DO UPDATE SET {money}",
-            [(*k, *_pnl_params(self._algo_day[k])) for k in sorted(self._dirty_algo_day)],
-        )
-        _upsert_many(
-            self._conn,
-            "INSERT INTO sum_pnl (algo_id, day, symbol, fills, realised, slippage, notional) "  # noqa: S608
-            f"VALUES {{rows}} ON CONFLICT (algo_id, day, symbol) DO UPDATE SET {money}",
-            [(*k, *_pnl_params(self._pnl[k])) for k in sorted(self._dirty_pnl)],
-        )
-        _upsert_many(
-            self._conn,
-            "INSERT INTO sum_position (algo_id, symbol, qty, cost, realised) VALUES {rows} "
-            "ON CONFLICT (algo_id, symbol) DO UPDATE SET qty = excluded.qty, "
-            "cost = excluded.cost, realised = excluded.realised",
-            [(*k, *_position_params(self._positions[k])) for k in sorted(self._dirty_positions)],
-        )
-        _upsert_many(
-            self._conn,
-            _LEG_UPSERT_MANY,
-            [(c, c, *_leg_params(self._legs[c])) for c in sorted(self._touched)],
-        )
+        if self._dirty_algo_pnl:
+            rows = [(a, *_pnl_params(self._algo_pnl[a])) for a in sorted(self._dirty_algo_pnl)]
+            _upsert_many(conn, _ALGO_PNL_UPSERT, rows)
+        if self._dirty_algo_day:
+            rows = [(*k, *_pnl_params(self._algo_day[k])) for k in sorted(self._dirty_algo_day)]
+            _upsert_many(conn, _ALGO_DAY_UPSERT, rows)
+        if self._dirty_pnl:
+            rows = [(*k, *_pnl_params(self._pnl[k])) for k in sorted(self._dirty_pnl)]
+            _upsert_many(conn, _PNL_UPSERT, rows)
+        if self._dirty_positions:
+            positions = self._positions
+            rows = [(*k, *_position_params(positions[k])) for k in sorted(self._dirty_positions)]
+            _upsert_many(conn, _POSITION_UPSERT, rows)
+        if self._touched:
+            rows = [(c, c, *_leg_params(self._legs[c])) for c in sorted(self._touched)]
+            _upsert_many(conn, _LEG_UPSERT_MANY, rows)
         for alias, head in self._aliases.items():
             if self._heads.get(alias) == head:  # not since made a leg of its own
                 execute(

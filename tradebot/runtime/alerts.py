@@ -3,9 +3,16 @@
 Delivery runs off the trading path. :meth:`Alerts.notice` (on the bot's loop) only turns an
 event into a line and puts it in a bounded queue; one worker thread of its own (never a thread
 of the loop's pool, where the broker calls run) sends them. A burst (every line arriving within
-:data:`COALESCE` seconds of the first) is one message per URL. A full queue drops the line and
-says so in the next message; a URL that fails or hangs is logged (Apprise's own timeouts bound
-it) and the worker goes on. Nothing here raises into the bot.
+:data:`COALESCE` seconds of the first) is one message per URL, titled with the bot's ``name``,
+its mode and its account, typed by its worst line's severity (Apprise's info, success, warning,
+failure). Every URL is sent to at once, each with its own ``timeout``
+(:mod:`.alert_delivery`): a hanging one never delays the others, and a failure is logged naming
+the entry (``notify[2] (tgram): timed out after 10 s``). A full queue drops the line and says
+so in the next message. Nothing here raises into the bot.
+
+:meth:`Alerts.run` also watches, every tick, what no single event says
+(:mod:`.alert_watch`): an algorithm subscribed on no connection for ``outage_after`` seconds
+(told while it lasts, and again when it ends) and the clock of the daily summary.
 
 URLs carry tokens: they are registered with the masker, so no log line, page or message shows
 them (``tradebot config show`` prints them masked).
@@ -19,27 +26,47 @@ import queue
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
-import apprise
-
+from tradebot.alphahub.gaps import Gap
 from tradebot.clock import utcnow
 from tradebot.config.model import NotifyTarget
 from tradebot.core.order_snapshot import OrderStatus
 from tradebot.core.orders import SkippedLeg, SkipReason
 from tradebot.execution.executor import ExecutionResult
-from tradebot.masking import mask, register, register_found_in
+from tradebot.journal.interface import Journal
+from tradebot.journal.summary_sql import Summaries
+from tradebot.masking import register, register_found_in
+from tradebot.runtime.alert_delivery import (
+    Message,
+    Sender,
+    Severity,
+    apprise_send,
+    deliver,
+    worst,
+)
+from tradebot.runtime.alert_watch import (
+    OutageWatch,
+    covered_share,
+    duration_text,
+    summary_due,
+    summary_text,
+)
+from tradebot.runtime.killswitch import HaltMode
 from tradebot.runtime.observer import (
     BackfillDelivered,
     BotEvent,
+    BrokerReachability,
     DriftFound,
     ErrorRecorded,
     FillsRecorded,
     KillSwitchChanged,
     LapseReported,
     SignalHandled,
+    Started,
     Stopped,
 )
 
@@ -55,24 +82,18 @@ FLUSH_TIMEOUT = 10.0
 MISSED = (SkipReason.MISSED_STALE, SkipReason.BACKFILL_AMBIGUOUS)
 #: how the executor's ``OrderOutcome.error`` begins when the broker refused the order
 REJECTED = "rejected: "
+#: seconds between two looks at coverage and the summary's clock (shorter when an entry's
+#: ``outage_after`` is short: a quarter of it)
+WATCH_TICK = 1.0
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
     event: str  # one of config.model.NOTIFY_EVENTS
     text: str
-
-
-Sender = Callable[[str, str, str], bool]  # (url, title, body) -> delivered
-
-
-def apprise_send(url: str, title: str, body: str) -> bool:
-    """Send one message to one Apprise URL; False when it failed (Apprise logs why)."""
-    sender = apprise.Apprise()
-    if not sender.add(url):
-        log.warning("notify: %s is not a URL Apprise can send to", mask(url))
-        return False
-    return bool(sender.notify(body=body, title=title))
+    severity: Severity = "info"
+    #: the entries (places under notify:) it is for; None: every entry that wants ``event``
+    targets: frozenset[int] | None = None
 
 
 def alerts_for(event: BotEvent, day: date, loss_days: set[tuple[int, date]]) -> list[Alert]:
@@ -97,21 +118,45 @@ def alerts_for(event: BotEvent, day: date, loss_days: set[tuple[int, date]]) -> 
                     "lapse",
                     f"lapse: algorithm {algo_id} was not subscribed ({spans}); "
                     "a signal may have been missed",
+                    "warning",
                 )
             ]
         case DriftFound(drifts=drifts):
-            return [Alert("drift", "drift: " + "; ".join(str(d) for d in drifts))]
+            # one line for every algorithm's drift; the same drift told twice in a burst
+            # (after two algorithms' lapses) is one line (Alerts delivers each line once)
+            listed = "; ".join(sorted(str(d) for d in drifts))
+            return [Alert("drift", f"drift (recorded, never traded away): {listed}", "warning")]
         case KillSwitchChanged(state=state):
             why = f" ({state.reason})" if state.reason else ""
-            return [Alert("kill_switch", f"kill switch: {state.mode}{why}")]
+            severity: Severity = "success" if state.mode is HaltMode.RUNNING else "warning"
+            return [Alert("kill_switch", f"kill switch: {state.mode}{why}", severity)]
+        case BrokerReachability(reachable=False, since=since, detail=detail):
+            return [
+                Alert(
+                    "broker",
+                    f"broker unreachable since {since:%H:%M:%S} UTC: {detail}",
+                    "failure",
+                )
+            ]
+        case BrokerReachability(reachable=True, since=since, at=at):
+            return [
+                Alert(
+                    "broker",
+                    f"broker reachable again after {duration_text(at - since)} "
+                    f"({since:%H:%M:%S} to {at:%H:%M:%S} UTC)",
+                    "success",
+                )
+            ]
         case ErrorRecorded(detail=detail, algo_id=algo_id):
             algo = f" (algorithm {algo_id})" if algo_id is not None else ""
-            return [Alert("error", f"error{algo}: {detail}")]
+            return [Alert("error", f"error{algo}: {detail}", "failure")]
         case BackfillDelivered(algo_id=algo_id, skipped=skipped):
             return _missed(algo_id, skipped)
         case Stopped(error=error):
-            how = "cleanly" if error is None else f"because of {type(error).__name__}: {error}"
-            return [Alert("stopped", f"tradebot stopped {how}")]
+            if error is None:
+                return [Alert("stopped", "tradebot stopped cleanly", "warning")]
+            how = f"because of {type(error).__name__}: {error}"
+            return [Alert("stopped", f"tradebot stopped {how}", "failure")]
         case _:
             return []
 
@@ -125,11 +170,13 @@ def _signal_alerts(
         what = f"{intent.side} {intent.qty} {intent.symbol} (algorithm {intent.algo_id})"
         if snapshot is None and (outcome.error or "").startswith(REJECTED):
             # the executor's words for a refusal (OrderRejected): the broker said no
-            alerts.append(Alert("order_rejected", f"order {outcome.error}: {what}"))
+            alerts.append(Alert("order_rejected", f"order {outcome.error}: {what}", "warning"))
         elif snapshot is None or outcome.error is not None:
-            alerts.append(Alert("order_failed", f"order failed: {what}: {outcome.error}"))
+            text = f"order failed: {what}: {outcome.error}"
+            alerts.append(Alert("order_failed", text, "failure"))
         elif snapshot.status is OrderStatus.REJECTED:
-            alerts.append(Alert("order_rejected", f"order rejected by the broker: {what}"))
+            text = f"order rejected by the broker: {what}"
+            alerts.append(Alert("order_rejected", text, "warning"))
         elif snapshot.filled_qty > 0:
             price = f" at {snapshot.filled_avg_price}" if snapshot.filled_avg_price else ""
             alerts.append(Alert("fill", f"fill: {what}: {snapshot.filled_qty}{price}"))
@@ -140,7 +187,7 @@ def _signal_alerts(
             and (algo_id, day) not in loss_days
         ):
             loss_days.add((algo_id, day))
-            alerts.append(Alert("daily_loss", f"daily loss limit: {skip.detail}"))
+            alerts.append(Alert("daily_loss", f"daily loss limit: {skip.detail}", "warning"))
     alerts += _missed(algo_id, result.plan.skipped)
     return alerts
 
@@ -155,6 +202,7 @@ def _missed(algo_id: int, skipped: Sequence[SkippedLeg]) -> list[Alert]:
             "missed_signal",
             f"missed signal: algorithm {algo_id}, {len(missed)} leg(s) "
             f"recovered from the history and not traded: {details}",
+            "warning",
         )
     ]
 
@@ -171,32 +219,75 @@ def register_url(url: str) -> None:
                 register(piece)
 
 
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """What the outage watch reads from the running bot's listener."""
+
+    gaps: Sequence[Gap]
+    algorithms: Sequence[int]
+    connections: int
+
+
+@dataclass
+class _Summary:
+    """One entry's daily summary: the journal's figures at its last one, and since when."""
+
+    at: str
+    since: datetime
+    before: Summaries | None = None
+    lapses: Counter[int] = field(default_factory=Counter)
+
+
 class Alerts:
-    """The observer (:meth:`notice`) and its sending worker (:meth:`run`, a bot task)."""
+    """The observer (:meth:`notice`), its sending worker and its watches (:meth:`run`, a bot
+    task). ``name`` and ``mode`` (and the account, from the start event) head every message."""
 
     def __init__(
         self,
         targets: Sequence[NotifyTarget],
         *,
+        name: str = "tradebot",
+        mode: str = "paper",
         send: Sender = apprise_send,
         coalesce: float = COALESCE,
         size: int = QUEUE_SIZE,
+        coverage: Callable[[], Coverage | None] = lambda: None,
+        journal: Callable[[], Journal | None] = lambda: None,
+        now: Callable[[], datetime] = utcnow,
     ) -> None:
         for target in targets:
             register_url(target.url.get_secret_value())
         self._targets = tuple(targets)
+        self._name, self._mode, self._account = name, mode, ""
         self._send = send
         self._coalesce = coalesce
+        self._coverage = coverage
+        self._journal = journal
+        self._now = now
         self._queue: queue.Queue[Alert | None] = queue.Queue(maxsize=size)
         self._loss_days: set[tuple[int, date]] = set()
         self._dropped = 0
         self._worker: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._outages = OutageWatch(
+            {i: t.outage_after for i, t in enumerate(targets) if "outage" in t.events}
+        )
+        started = now()
+        self._summaries = {
+            i: _Summary(t.daily_summary_at, started)
+            for i, t in enumerate(targets)
+            if "daily_summary" in t.events
+        }
         self.sent: list[tuple[int, bool]] = []  # (target index, delivered), for tests and logs
 
     # -- the bot's side: never blocks, never raises -----------------------------------------
 
     def notice(self, event: BotEvent) -> None:
+        if isinstance(event, Started):
+            self._account = event.account_id
+        if isinstance(event, LapseReported):
+            for summary in self._summaries.values():
+                summary.lapses[event.algo_id] += 1
         wanted = {e for t in self._targets for e in t.events}
         for alert in alerts_for(event, utcnow().date(), self._loss_days):
             if alert.event in wanted:
@@ -214,10 +305,58 @@ class Alerts:
                 log.warning("notify: alerts are arriving faster than they can be sent; dropping")
 
     async def run(self) -> None:
-        """The bot task: starts the worker and waits for the stop. The worker outlives the
-        task to send the ``stopped`` alert; :meth:`flush` waits for it."""
+        """The bot task: starts the worker, then watches coverage and the daily summary's
+        clock. The worker outlives the task to send the ``stopped`` alert; :meth:`flush`
+        waits for it."""
         self._start()
-        await asyncio.Event().wait()
+        thresholds = [t.outage_after for t in self._targets if "outage" in t.events]
+        tick = min([WATCH_TICK, *(a / 4 for a in thresholds)])
+        while True:
+            await asyncio.sleep(tick)
+            try:
+                self.watch_outages()
+                await self._daily_summaries()
+            except Exception:  # watching must never stop the bot
+                log.exception("notify: watching for outages and the summary failed")
+
+    def watch_outages(self) -> None:
+        """One look at coverage (each tick of :meth:`run`)."""
+        coverage = self._coverage()
+        if coverage is None or not self._outages.thresholds:
+            return
+        now = self._now()
+        step = self._outages.step(coverage.gaps, coverage.algorithms, coverage.connections, now)
+        for news in step:
+            severity: Severity = "failure" if news.ended is None else "success"
+            self._put(Alert("outage", news.text(), severity, news.targets))
+
+    async def _daily_summaries(self) -> None:
+        journal = self._journal()
+        if journal is None or not self._summaries:
+            return
+        now = self._now()
+        for index, summary in self._summaries.items():
+            if summary.before is None:  # the figures the first summary starts from
+                summary.before = await asyncio.to_thread(journal.summaries)
+                summary.since = now
+                continue
+            if not summary_due(summary.at, summary.since, now):
+                continue
+            after = await asyncio.to_thread(journal.summaries)
+            coverage = self._coverage()
+            shares = (
+                {
+                    a: covered_share(coverage.gaps, a, coverage.connections, summary.since, now)
+                    for a in coverage.algorithms
+                }
+                if coverage is not None
+                else {}
+            )
+            text = summary_text(
+                summary.before, after, since=summary.since, lapses=summary.lapses, coverage=shares
+            )
+            self._put(Alert("daily_summary", text, "info", frozenset({index})))
+            summary.before, summary.since, summary.lapses = after, now, Counter()
 
     def flush(self, timeout: float = FLUSH_TIMEOUT) -> None:
         """Wait (at most ``timeout`` s) for the worker to send what is queued after the stop."""
@@ -254,39 +393,47 @@ class Alerts:
 
     def _deliver(self, burst: list[Alert]) -> None:
         dropped, self._dropped = self._dropped, 0
+        account = f"account {self._account}" if self._account else "account not read yet"
+        messages = []
         for index, target in enumerate(self._targets):
-            lines = [a.text for a in burst if a.event in target.events]
-            if not lines:
+            mine = [
+                a
+                for a in burst
+                if a.event in target.events and (a.targets is None or index in a.targets)
+            ]
+            if not mine:
                 continue
+            lines = list(dict.fromkeys(a.text for a in mine))  # each line once
             if dropped:
                 lines.append(f"({dropped} more alert(s) dropped: they came too fast)")
-            events = sorted({a.event for a in burst if a.event in target.events})
-            title = f"tradebot: {', '.join(events)}"
-            ok = self._safe_send(target.url.get_secret_value(), title, "\n".join(lines))
-            self.sent.append((index, ok))
-
-    def _safe_send(self, url: str, title: str, body: str) -> bool:
-        try:
-            ok = self._send(url, title, mask(body))
-        except Exception:
-            log.exception("notify: sending to %s failed", mask(url))
-            return False
-        if not ok:
-            log.warning("notify: %s did not take the message", mask(url))
-        return ok
+            events = ", ".join(sorted({a.event for a in mine}))
+            messages.append(
+                Message(
+                    index,
+                    target.url.get_secret_value(),
+                    f"tradebot {self._name} ({self._mode}, {account}): {events}",
+                    "\n".join(lines),
+                    worst([a.severity for a in mine]),
+                    target.timeout,
+                )
+            )
+        self.sent += deliver(messages, self._send)
 
 
 def send_test(targets: Sequence[NotifyTarget], send: Sender = apprise_send) -> list[bool]:
-    """``tradebot notify test``: one message to each URL, in order; whether each was taken."""
+    """``tradebot notify test``: one message to each URL, all at once; whether each was taken
+    (a failure is logged naming the entry, see :func:`.alert_delivery.deliver`)."""
     for target in targets:
         register_url(target.url.get_secret_value())
-    results = []
-    for target in targets:
-        url = target.url.get_secret_value()
-        try:
-            ok = send(url, "tradebot: test", "a test message from tradebot notify test")
-        except Exception:
-            log.exception("notify: sending to %s failed", mask(url))
-            ok = False
-        results.append(ok)
-    return results
+    messages = [
+        Message(
+            i,
+            t.url.get_secret_value(),
+            "tradebot: test",
+            "a test message from tradebot notify test",
+            "info",
+            t.timeout,
+        )
+        for i, t in enumerate(targets)
+    ]
+    return [ok for _, ok in deliver(messages, send)]

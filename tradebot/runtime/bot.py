@@ -10,9 +10,10 @@ Two steps, two places:
    Nothing is accepted before this is done.
 2. **Supervising** (:class:`Bot`, here): print the banner, then run every long-running task under
    one TaskGroup: the listener, the backfill, the broker's event stream, the config watcher, the
-   status board, the lapse watcher, the record writer, the account refresher, the followers
-   (one task, :mod:`tradebot.runtime.followers`: the re-check of unknown outcomes, the chaser,
-   the exit manager and, when other processes journal signals here, the pick-up of theirs; each
+   status board, the lapse watcher, the kill-switch watcher, the record writer, the account
+   refresher, the followers (one task, :mod:`tradebot.runtime.followers`: the re-check of
+   unknown outcomes, the chaser, the exit manager and, when other processes journal signals
+   here, the pick-up of theirs; each
    woken by the events of its own orders, ticked otherwise), the keeper of the journal's
    tenure, the signal journal worker, the signal loop, and any task added with
    :meth:`Bot.add_task`. Each signal is journaled as it arrives; signals are handled one at a
@@ -88,6 +89,7 @@ from tradebot.journal.tenure import Tenure
 from tradebot.runtime.banner import banner
 from tradebot.runtime.components import Components, Settings, Shared, build
 from tradebot.runtime.config_watch import Loader
+from tradebot.runtime.killswitch import watch_kill_switch
 from tradebot.runtime.leadership import connections_of, standing_by
 from tradebot.runtime.observer import (
     ErrorRecorded,
@@ -311,6 +313,14 @@ class Bot:
                 tg.create_task(parts.watcher.run(), name="config-watcher"),
                 tg.create_task(parts.feed.run(), name="status"),
                 tg.create_task(parts.lapses.run(), name="lapses"),
+                tg.create_task(
+                    watch_kill_switch(
+                        parts.context.kill_switch,
+                        parts.signals.note_kill_switch,
+                        interval=self._settings.watch_interval,
+                    ),
+                    name="kill-switch",
+                ),
                 tg.create_task(parts.records.run(), name="records"),
                 tg.create_task(
                     parts.context.keep_account_fresh(self._settings.now), name="account"

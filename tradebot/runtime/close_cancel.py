@@ -47,7 +47,7 @@ from tradebot.core.orders import ExitFill, IntentRole, OrderIntent
 from tradebot.core.signal import LegKind, Signal
 from tradebot.exceptions import BrokerError, TransientError
 from tradebot.execution.executor import Executor
-from tradebot.execution.exits import CANCEL_FOR_CLOSE
+from tradebot.execution.exit_manager import CANCEL_FOR_CLOSE
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import FILL_STATUSES, Status, intent_from_entry
 

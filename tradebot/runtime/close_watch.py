@@ -37,7 +37,7 @@ from tradebot.core.book import PositionBook
 from tradebot.core.orders import IntentRole, OrderIntent
 from tradebot.execution.close_exits import REPROTECT
 from tradebot.execution.executor import ExecutionResult
-from tradebot.execution.exits import CANCEL_FOR_CLOSE
+from tradebot.execution.exit_manager import CANCEL_FOR_CLOSE
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
 from tradebot.runtime.observer import BotEvent, ErrorRecorded

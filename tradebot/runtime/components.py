@@ -40,12 +40,13 @@ from tradebot.core.risk import DayState
 from tradebot.exceptions import ConfigError
 from tradebot.execution.chaser import Chaser
 from tradebot.execution.executor import Executor, Step
-from tradebot.execution.exits import ExitManager
+from tradebot.execution.exit_manager import ExitManager
 from tradebot.execution.limits_in_force import LimitsInForce
 from tradebot.execution.recovery import RecoveryReport, recover
 from tradebot.journal.interface import Journal
 from tradebot.journal.tenure import Tenure
 from tradebot.runtime.backfill import Backfiller
+from tradebot.runtime.broker_reach import BrokerReach
 from tradebot.runtime.channel import Channel
 from tradebot.runtime.close_cancel import CloseCanceler, orders_in_way
 from tradebot.runtime.config_watch import ConfigChange, ConfigWatcher, Loader
@@ -129,7 +130,11 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
     config, now_of, say, notify = settings.config, settings.now, shared.say, shared.notify
     max_age = timedelta(seconds=config.journal.recovery_max_age)
     ctx = PlanningContext(
-        broker, journal, kill_switch=settings.kill_switch, track_pnl=daily_loss_limited(config)
+        broker,
+        journal,
+        kill_switch=settings.kill_switch,
+        track_pnl=daily_loss_limited(config),
+        reach=BrokerReach(notify),
     )
     now = now_of()
     account = await ctx.refresh_account(now)

@@ -40,6 +40,7 @@ from tradebot.exceptions import TradebotError, TransientError
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
 from tradebot.journal.review import report
+from tradebot.runtime.broker_reach import BrokerReach
 from tradebot.runtime.killswitch import KillSwitchState, read_kill_switch
 from tradebot.runtime.market_clock import ClockCache
 
@@ -75,8 +76,10 @@ class PlanningContext:
         account_refresh: float = 15.0,
         account_min_interval: float = 2.0,
         price_timeout: float = 5.0,
+        reach: BrokerReach | None = None,
     ) -> None:
         self._broker = broker
+        self.reach = reach or BrokerReach()  # whether the broker answers (alerts)
         self._journal = journal
         self.kill_switch_path = kill_switch
         self._track_pnl = track_pnl
@@ -101,7 +104,9 @@ class PlanningContext:
         try:
             self.account = await self._broker.account()
             self._account_at = now
-        except TransientError:
+            self.reach.answered(now)
+        except TransientError as exc:
+            self.reach.failed(now, exc)
             if self.account is None:
                 raise
             log.warning(

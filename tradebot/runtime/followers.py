@@ -3,7 +3,7 @@
 A :class:`Follower` looks at the journal and the broker and acts on what it sees, one
 :meth:`~Follower.step` at a time: the re-check of orders whose outcome is unknown
 (:mod:`.recheck`), the chaser of ``limit_then_market`` limits
-(:mod:`tradebot.execution.chaser`), the exit manager (:mod:`tradebot.execution.exits`), and,
+(:mod:`tradebot.execution.chaser`), the exit manager (:mod:`tradebot.execution.exit_manager`), and,
 when other processes journal signals here, the pick-up of theirs
 (:class:`~.leadership.ForeignSignals`).
 

@@ -3,17 +3,21 @@
 ``tradebot halt`` writes it, ``tradebot resume`` removes it, and a person can also create it by
 hand (``touch tradebot.halt``): anything at the path with unreadable or unknown content (binary,
 huge, a directory, a file it may not read) means a full halt, so the switch fails safe and
-reading it never raises. The running bot reads it before planning every signal (one small read).
+reading it never raises. The running bot reads it before planning every signal (one small read),
+and its watcher (:func:`watch_kill_switch`) reads it every second, so a change is journaled and
+alerted when it happens.
 
 Content: one JSON object ``{"mode": "halt" | "reduce_only", "reason": "...", "at": "..."}``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -136,3 +140,18 @@ def clear_kill_switch(path: Path) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+async def watch_kill_switch(
+    read: Callable[[], KillSwitchState],
+    on_state: Callable[[KillSwitchState], None],
+    *,
+    interval: float,
+) -> None:
+    """The bot's watcher task: read the switch every ``interval`` seconds and hand each state
+    to ``on_state`` (the signal loop's, which journals and alerts a change once, whoever saw
+    it first), so a halt, a reduce-only or a resume is on record when it happens, not with the
+    next signal. The first read is at once: a bot started halted says so."""
+    while True:
+        on_state(read())
+        await asyncio.sleep(interval)

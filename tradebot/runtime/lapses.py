@@ -4,7 +4,8 @@ AlphaHub does not replay (docs/alphahub.md#delivery-is-at-most-once): a signal p
 a lapse is lost. The bot cannot know whether one was, so it says so: every connection's gap is
 journaled, every lapse in coverage (no connection subscribed; :mod:`.subscription_coverage`) is
 journaled and printed once, with the algorithm's holdings to compare with AlphaHub's, and the net
-positions are compared with the broker's (any drift is recorded, never traded away).
+positions are compared with the broker's once the lapses that ended together are reported (any
+drift is recorded, never traded away, and told in one message).
 
 The watcher reads closed gaps from a queue of its own (a subscription to the bot's gap
 :class:`~tradebot.runtime.channel.Channel`, which the listener publishes to) and the listener's
@@ -23,6 +24,7 @@ from tradebot.broker.base import Broker
 from tradebot.core.book import PositionBook
 from tradebot.exceptions import TransientError
 from tradebot.execution.recovery import compare_positions
+from tradebot.journal.counts import LAPSE_OPENING
 from tradebot.journal.interface import Journal
 from tradebot.runtime.observer import BotEvent, DriftFound, LapseReported
 from tradebot.runtime.subscription_coverage import Interval, lapses_ended
@@ -57,11 +59,17 @@ class LapseWatcher:
         self._notify = notify
         self.gaps = gaps
         self._reported: dict[int, datetime] = {}  # algo -> end of the last lapse reported
+        self._compare_due = False  # a lapse was reported: compare positions with the broker
 
     async def run(self) -> None:
         while True:
             gap = await self.gaps.get()
             await self.closed(gap)
+            if self._compare_due and self.gaps.empty():
+                # once for every lapse reported together (a connection back ends several
+                # algorithms' lapses at once): one comparison, one drift message
+                self._compare_due = False
+                await self.compare()
 
     async def closed(self, gap: Gap) -> None:
         """Journal one connection's closed gap; report the lapse it ends, if it ends one."""
@@ -83,13 +91,17 @@ class LapseWatcher:
         held = dict(self._book.holdings(algo_id))
         holdings = {s: str(q) for s, q in held.items()}
         detail = (
-            f"algorithm {algo_id} was not subscribed on any connection ({spans}): a signal "
+            f"{LAPSE_OPENING.format(algo_id=algo_id)} ({spans}): a signal "
             f"sent then may have been missed; compare its holdings {holdings or '{}'} "
             "with AlphaHub's"
         )
         self._say(f"warning: {detail}")
         await asyncio.to_thread(self._journal.record_gap, detail, algo_id=algo_id)
         self._notify(LapseReported(algo_id, tuple(windows), held))
+        self._compare_due = True
+
+    async def compare(self) -> None:
+        """Compare the net positions with the broker's; any drift is recorded, never traded."""
         try:
             drifts, _ = await compare_positions(self._journal, self._broker, self._book)
         except TransientError as exc:

@@ -162,6 +162,17 @@ class BackfillDelivered:
 
 
 @dataclass(frozen=True, slots=True)
+class BrokerReachability:
+    """The broker stopped answering (``reachable`` False; ``since`` the first failure, with
+    ``detail`` its error) or answers again (``since`` when it stopped; ``at`` now)."""
+
+    reachable: bool
+    since: datetime
+    at: datetime
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Stopped:
     """The bot stopped: cleanly (``error`` None) or because of ``error`` (which it raises)."""
 
@@ -182,6 +193,7 @@ BotEvent = (
     | ErrorRecorded
     | OrderSubmitting
     | BackfillDelivered
+    | BrokerReachability
     | Stopped
 )
 

@@ -32,6 +32,7 @@ from tradebot.core.signal import Leg, LegKind, Signal, SignalSource, parse_leg_k
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
 from tradebot.journal.rows import leg_from_data
+from tradebot.journal.tombstones import DECIDED  # the rows that are a decision on a leg
 from tradebot.runtime.backfill import Backfiller, Found, identities
 from tradebot.runtime.channel import Channel
 from tradebot.runtime.missed import classify
@@ -87,19 +88,17 @@ def make_backfiller(
     )
 
 
-#: the rows that are a decision on a leg: received (then planned), rejected, skipped
-DECIDED = (Status.LEG, Status.LEG_REJECTED, Status.SKIPPED)
-
-
 def journaled_legs(journal: Journal, keys: Sequence[str]) -> set[str]:
     """Which of ``keys`` the journal holds a decision for: received (and so planned), rejected
     by its signal's rules (weights, a contradiction), or skipped by an earlier backfill;
-    whichever connection, path or process brought it."""
+    whichever connection, path or process brought it, and whether an archive moved its rows
+    out since (:mod:`~tradebot.journal.tombstones`)."""
     found: set[str] = set()
     for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit, with room
         chunk = tuple(keys[start : start + 500])
         where = EntryFilter(legs=chunk, statuses=DECIDED)
         found.update(e.leg for e in journal.entries(where) if e.leg is not None)
+        found |= journal.archived_legs(chunk)  # decided in rows an archive moved out
     return found
 
 

@@ -4,7 +4,9 @@ previous one left.
 Every signal is journaled as it arrives, by a journal worker of its own (:meth:`SignalLoop.record`,
 a task beside the loop): it takes each signal from the listener's queue, starts its write, and
 hands it to the loop at once with the write (a future of its signal id), then waits for the
-write before it takes the next. The loop gathers the signal's context while the write's fsync
+write before it takes the next. When the loop waits for signals, the worker also asks for the
+signal's reference prices right behind the write, so the request does not wait for the loop's
+own work on the signal. The loop gathers the signal's context while the write's fsync
 runs, and awaits the id before anything the signal causes: the cancels in a close's way, the
 plan and its orders. So a signal is on record before anything it causes leaves the process, its
 fsync costs the signal no time of its own (the broker's price request takes as long), and a
@@ -25,6 +27,7 @@ signal in hand finishes before anything is shut down.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import time
@@ -123,10 +126,12 @@ def _without(signal: Signal, done: set[str], book: PositionBook, planner: Planne
 @dataclass(frozen=True, slots=True)
 class Arrived:
     """A signal handed to the loop by the journal worker, with its write (its id, once
-    durable)."""
+    durable) and, when the loop was free to use them at once, its reference prices already
+    asked for (see :meth:`SignalLoop._record`)."""
 
     signal: Signal
     journaled: asyncio.Future[int]
+    prices: asyncio.Task[MarketPrices] | None = None
 
     def on_record(self) -> bool:
         done = self.journaled.done() and not self.journaled.cancelled()
@@ -181,6 +186,7 @@ class SignalLoop:
         #: id), in arrival order, waiting to be planned
         self._ready: asyncio.Queue[Arrived] = asyncio.Queue()
         self._held: Arrived | None = None  # taken from _ready, not yet being handled
+        self._waiting = False  # run() waits for its next signal
         self._owned: set[int] = set()  # journaled here, not planned yet (see owns)
         self._recording = 0  # journal writes of record() in flight
         self._halt_mode = HaltMode.RUNNING
@@ -203,6 +209,11 @@ class SignalLoop:
     async def wait_handled(self, count: int) -> None:
         while self.handled < count:
             await self._progress.wait()
+
+    @property
+    def waiting(self) -> bool:
+        """Whether :meth:`run` waits for its next signal."""
+        return self._waiting
 
     @property
     def deferred(self) -> tuple[int, ...]:
@@ -244,18 +255,37 @@ class SignalLoop:
     async def _record(self, signal: Signal) -> None:
         """Start journaling ``signal``, queue it for planning with the write, and wait for the
         write (one at a time, in arrival order): a stop that cancels the caller meanwhile waits
-        for the write too, so the signal is on record when the worker ends."""
+        for the write too, so the signal is on record when the worker ends.
+
+        When the loop is waiting for its next signal (it will plan this one at once), the
+        signal's reference prices are asked for here too, right behind the write: the request
+        goes out before the loop has even taken the signal, instead of after the loop's own
+        work on it (the request and the write are the two waits the plan needs)."""
         journal = self._executor.journal
+        loop = asyncio.get_running_loop()
         self._recording += 1
-        writing = asyncio.ensure_future(asyncio.to_thread(journal.record_signal, signal))
+        write = functools.partial(contextvars.copy_context().run, journal.record_signal, signal)
+        writing = loop.run_in_executor(None, write)  # submitted now, not by a task to come
+        prices = None
+        if self._idle():  # its first step (the request) runs before the loop takes the signal
+            prices = asyncio.ensure_future(
+                self._ctx.market_for([leg.symbol for leg in signal.legs])
+            )
         # first in line: the id is owned before the loop, awaiting the same write, resumes
         writing.add_done_callback(self._journaled)
-        self._ready.put_nowait(Arrived(signal, writing))
+        self._ready.put_nowait(Arrived(signal, writing, prices))
         try:
             await asyncio.shield(writing)
         except asyncio.CancelledError:
             await asyncio.wait({writing})
             raise
+
+    def _idle(self) -> bool:
+        """Whether the loop waits for its next signal with nothing ahead of it (it will plan
+        the next one at once: prices asked for now are the ones it plans with)."""
+        return (
+            self._waiting and not self._busy.locked() and self._ready.empty() and not self._deferred
+        )
 
     def _journaled(self, writing: asyncio.Future[int]) -> None:
         self._recording -= 1
@@ -277,7 +307,11 @@ class SignalLoop:
         while True:
             # until its handling starts, a signal taken from the queue is "held": a stop that
             # wins the lock first leaves it journaled unplanned, ahead of those still queued
-            self._held = taken = await self._next()
+            self._waiting = True
+            try:
+                self._held = taken = await self._next()
+            finally:
+                self._waiting = False
             async with self._busy:
                 if self._stopping.is_set():
                     return
@@ -286,7 +320,7 @@ class SignalLoop:
                 if taken is None:
                     continue
                 self._on_signal(taken.signal)
-                await self._handle_journaled(taken.signal, taken.journaled)
+                await self._handle_journaled(taken.signal, taken.journaled, taken.prices)
             self.handled += 1
             self._progress.set()
             self._progress = asyncio.Event()
@@ -302,11 +336,20 @@ class SignalLoop:
         journaled.set_result(signal_id)
         await self._handle_journaled(signal, journaled)
 
-    async def _handle_journaled(self, signal: Signal, journaled: asyncio.Future[int]) -> None:
-        """:meth:`handle` a signal whose write (``journaled``) may still be under way."""
+    async def _handle_journaled(
+        self,
+        signal: Signal,
+        journaled: asyncio.Future[int],
+        prices: asyncio.Task[MarketPrices] | None = None,
+    ) -> None:
+        """:meth:`handle` a signal whose write (``journaled``) may still be under way, with its
+        reference prices when they were asked for as it arrived (``prices``)."""
         try:
-            await self._handle(signal, journaled)
+            await self._handle(signal, journaled, prices)
         finally:
+            if prices is not None and not prices.done():  # _handle failed early
+                prices.cancel()
+                await asyncio.wait({prices})
             if not journaled.done():  # _handle failed early: the write still ends on record
                 await asyncio.wait({journaled})
             if not journaled.cancelled() and journaled.exception() is None:
@@ -314,7 +357,12 @@ class SignalLoop:
                 if signal_id not in self._deferred:
                     self._owned.discard(signal_id)
 
-    async def _handle(self, signal: Signal, journaled: asyncio.Future[int]) -> None:
+    async def _handle(
+        self,
+        signal: Signal,
+        journaled: asyncio.Future[int],
+        prices: asyncio.Task[MarketPrices] | None,
+    ) -> None:
         # what the plan needs is read while the signal's write runs (nothing is sent); its id,
         # awaited before anything the signal causes, says the signal is on record
         now, ctx, config = self._now(), self._ctx, self._config()
@@ -323,7 +371,7 @@ class SignalLoop:
             symbols = [leg.symbol for leg in signal.legs]
             # two reads, side by side: a symbol's first asset lookup never delays its prices
             assets, market = await asyncio.gather(
-                ctx.assets_for(symbols, now), ctx.market_for(symbols)
+                ctx.assets_for(symbols, now), prices or ctx.market_for(symbols)
             )
         except TransientError as exc:
             signal_id = await asyncio.shield(journaled)  # never cancel the worker's write
@@ -341,7 +389,7 @@ class SignalLoop:
         # on record from here on: the signal may cause things (shielded: the write is the
         # journal worker's, and a cancel of this task must not cancel it)
         signal_id = await asyncio.shield(journaled)
-        self._note_kill_switch(ctx.switch)  # the state this plan obeys, not a second read
+        self.note_kill_switch(ctx.switch)  # the state this plan obeys, not a second read
         gate = Gate()
         if self._in_the_way is not None:
             gate = await self._in_the_way.before_plan(
@@ -420,7 +468,9 @@ class SignalLoop:
     async def _execute(self, signal: Signal, planner: Planner, signal_id: int) -> ExecutionResult:
         return await self._executor.handle(signal, planner, signal_id=signal_id)
 
-    def _note_kill_switch(self, state: KillSwitchState) -> None:
+    def note_kill_switch(self, state: KillSwitchState) -> None:
+        """Journal and tell the observers a change of the kill switch, once: the state a plan
+        obeys, and the watcher's reads (:func:`~tradebot.runtime.killswitch.watch_kill_switch`)."""
         if state.mode is not self._halt_mode:
             self._halt_mode = state.mode
             detail = f"kill switch: {state.mode}" + (f" ({state.reason})" if state.reason else "")
@@ -436,6 +486,9 @@ class SignalLoop:
         arrived = [held] if held is not None else []
         while not self._ready.empty():
             arrived.append(self._ready.get_nowait())
+        for waiting_prices in [a.prices for a in arrived if a.prices is not None]:
+            waiting_prices.cancel()  # nobody plans with them now
+            await asyncio.wait({waiting_prices})
         unwritten = [a.signal for a in arrived if not a.on_record()]
         while not self._queue.empty():
             unwritten.append(self._queue.get_nowait())

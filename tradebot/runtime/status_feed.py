@@ -18,8 +18,9 @@ from tradebot.alphahub.listener import Listener
 from tradebot.clock import utcnow
 from tradebot.config.model import Config, Mode
 from tradebot.core.signal import Signal
-from tradebot.journal.interface import EntryFilter, Journal
-from tradebot.journal.records import FILL_STATUSES, Status
+from tradebot.journal import counts
+from tradebot.journal.interface import Journal
+from tradebot.journal.last_signals import last_signals
 from tradebot.runtime.context import start_of_trading_day
 from tradebot.runtime.killswitch import KillSwitchState
 from tradebot.runtime.status import AlgoLine, StatusBoard, StatusWriter, render, status_path
@@ -52,6 +53,7 @@ class StatusFeed:
         self._out = out
         self._interval = interval
         self._clock = clock
+        self._seeded = False
         self.path = status_path(journal_path)
         self._writer = StatusWriter(self.path)
         self.board = StatusBoard(
@@ -75,18 +77,20 @@ class StatusFeed:
             )
 
     def _counts(self, since: datetime) -> tuple[Counter[int], Counter[int]]:
-        # counted by the store every couple of seconds: no row of the day is read or decoded
-        statuses = (Status.INTENT, *FILL_STATUSES)
-        counts = self._journal.count_entries(EntryFilter(statuses=statuses, since=since))
-        orders: Counter[int] = Counter()
-        fills: Counter[int] = Counter()
-        for (algo_id, status), n in counts.items():
-            if algo_id is not None:
-                (orders if status is Status.INTENT else fills)[algo_id] += n
-        return orders, fills
+        return today_orders_and_fills(self._journal, since)
+
+    def _seed(self) -> None:
+        """Each algorithm's last signal from the journal: a restart does not forget it."""
+        for algo_id, entry in last_signals(self._journal, self.board.algos).items():
+            line = self.board.algos[algo_id]
+            if line.last_signal_at is None or line.last_signal_at < entry.at:
+                line.last_signal_at, line.last_signal = entry.at, entry.detail
+        self._seeded = True
 
     async def refresh(self, state: str = "running") -> None:
         now = self._clock()
+        if not self._seeded:
+            await asyncio.to_thread(self._seed)
         counts = await asyncio.to_thread(self._counts, start_of_trading_day(now))
         self._update(state, now, *counts)
         await asyncio.to_thread(self._writer.write, self.board.as_dict())
@@ -127,3 +131,15 @@ class StatusFeed:
         now = self._clock()
         self._update(state, now, *self._counts(start_of_trading_day(now)))
         self._writer.write(self.board.as_dict())
+
+
+def today_orders_and_fills(journal: Journal, since: datetime) -> tuple[Counter[int], Counter[int]]:
+    """Per algorithm, "orders" and "fills" since ``since`` as :mod:`tradebot.journal.counts`
+    defines them (counted by the store: no row of the day is read or decoded)."""
+    found = counts.per_algo(journal, since=since, names=("orders", "fills"))
+    orders: Counter[int] = Counter()
+    fills: Counter[int] = Counter()
+    for algo_id, c in found.items():
+        if algo_id is not None:
+            orders[algo_id], fills[algo_id] = c["orders"], c["fills"]
+    return orders, fills

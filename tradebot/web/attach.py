@@ -15,6 +15,7 @@ nudged from the bot's events.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from tradebot.clock import utcnow
 from tradebot.config.model import Config
-from tradebot.runtime.alerts import Alerts
+from tradebot.runtime.alerts import Alerts, Coverage
 from tradebot.runtime.bot import Bot
 from tradebot.runtime.metrics import BotMetrics, TimedJournal, timed
 from tradebot.runtime.observer import (
@@ -193,7 +194,22 @@ def attach_observability(bot: Bot, config: Config, config_path: Path) -> Observa
     bot.add_task("broker snapshot", dashboard.refresh)
     alerts = None
     if config.notify:
-        alerts = Alerts(config.notify)
+        alerts = Alerts(
+            config.notify,
+            name=config.name,
+            mode=str(bot.mode),
+            coverage=functools.partial(_coverage, bot),
+            journal=lambda: None if bot.parts is None else bot.parts.executor.journal,
+        )
         bot.observe(alerts)
         bot.add_task("alerts", alerts.run)
     return Observability(dashboard, metrics, alerts)
+
+
+def _coverage(bot: Bot) -> Coverage | None:
+    """What the alerts' outage watch reads: the listener's gaps (None until it is built)."""
+    parts = bot.parts
+    if parts is None:
+        return None
+    listener = parts.listener
+    return Coverage(listener.gaps, listener.algorithms, bot.config.alphahub.connections)

@@ -1,11 +1,11 @@
 """Halt, reduce-only and resume from the page: the kill switch file ``tradebot halt`` writes.
 
 Writing the same file through the same functions means the running bot obeys it before its
-next signal and journals the change, exactly as for the CLI. Each control needs
-``dashboard.token``, a POST with that token and an allowed origin, or, from a script that
-sends neither ``Origin`` nor ``Referer``, the token as ``Authorization: Bearer TOKEN``
-(:mod:`.security`). Anything else is refused with a reason, on the dashboard's own page
-(status 400, 403, 404 or 409), and changes nothing.
+next signal and journals the change within a second (its watcher), exactly as for the CLI.
+Each control needs ``dashboard.token``, a POST with that token and an allowed origin, or,
+from a script that sends neither ``Origin`` nor ``Referer``, the token as
+``Authorization: Bearer TOKEN`` (:mod:`.security`). Anything else is refused with a reason,
+on the dashboard's own page (status 400, 403, 404 or 409), and changes nothing.
 """
 
 from __future__ import annotations

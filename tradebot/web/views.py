@@ -13,15 +13,16 @@ positions from :func:`tradebot.journal.review.position_rows`. The dashboard adds
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
-from itertools import chain, islice
 from typing import Any
 
 from tradebot.core.book import PositionBook
+from tradebot.journal import counts
 from tradebot.journal.interface import EntryFilter, Journal
+from tradebot.journal.last_signals import last_signals
 from tradebot.journal.records import Entry, Status, dec_text
 from tradebot.journal.review import (
     Valuation,
@@ -70,17 +71,6 @@ TONES: Mapping[Status, str] = {
     Status.ERROR: "bad",
 }
 
-#: what the Now page counts for today, and from which statuses
-TODAY = {
-    "signals": (Status.SIGNAL,),
-    "orders": (Status.INTENT,),
-    "fills": (Status.PARTIAL, Status.FILLED),
-    "skips": (Status.SKIPPED,),
-    "rejections": (Status.REJECTED, Status.LEG_REJECTED),
-    "failed": (Status.FAILED,),
-    "lapses": (Status.GAP,),
-}
-
 
 def story_key(entry: Entry) -> str:
     """What ``explain`` is given for this row: its order, else its leg, else the row itself
@@ -103,25 +93,26 @@ def row(entry: Entry) -> dict[str, Any]:
         "client_order_id": entry.client_order_id or "",
         "detail": entry.detail,
         "story": story_key(entry),
+        "not_ours": counts.row_not_ours(entry),
     }
 
 
 def now_view(journal: Journal, now: datetime) -> dict[str, Any]:
-    """Today's counts (since midnight New York, as ``tradebot status`` counts), the newest rows
-    and the last signal."""
+    """Today's counts (since midnight New York, as ``tradebot status`` counts; each as
+    :mod:`tradebot.journal.counts` defines it), the newest rows (in id order: the order they
+    were written, as the live feed adds them) and the last signal, overall and per algorithm
+    (from the journal: a restart forgets none)."""
     since = start_of_trading_day(now)
-    counted = journal.count_entries(EntryFilter(since=since))
-    by_status: dict[Status, int] = {}
-    for (_algo, status), n in counted.items():
-        by_status[status] = by_status.get(status, 0) + n
-    today = {name: sum(by_status.get(s, 0) for s in kinds) for name, kinds in TODAY.items()}
+    today = counts.totals(counts.per_algo(journal, since=since))
     recent = list(journal.iter_entries(EntryFilter(since=since, limit=RECENT), page=RECENT))
-    last_signal = journal.entries(EntryFilter(statuses=(Status.SIGNAL,), limit=1))
+    last = last_signals(journal)
+    newest = max(last.values(), key=lambda e: e.id, default=None)
     return {
         "today": today,
         "since": since,
         "recent": [row(e) for e in recent],
-        "last_signal": row(last_signal[0]) if last_signal else None,
+        "last_signal": row(newest) if newest else None,
+        "last_signals": {a: row(e) for a, e in last.items()},
         "last_id": journal.last_id(),
     }
 
@@ -135,31 +126,15 @@ class JournalPage:
 def journal_page(
     journal: Journal, where: EntryFilter, *, before: int | None = None, size: int = PAGE_SIZE
 ) -> JournalPage:
-    """One page of rows matching ``where``, newest first, starting after row ``before``.
+    """One page of rows matching ``where``, newest first in id order (the order they were
+    written, as the live feed shows them: a reload never reorders), starting after row
+    ``before``.
 
-    Paged by the last row's (time, id), never by offset: the 500th page costs what the first
-    does, and rows written meanwhile neither repeat nor vanish from the pages already seen.
+    Paged by the last row's id, never by offset: the 500th page costs what the first does, and
+    rows written meanwhile neither repeat nor vanish from the pages already seen.
     """
-    where = replace(where, newest_first=True, limit=None, after_id=None)
-    matches: Iterator[Entry] = journal.iter_entries(where, page=size + 1)
-    if before is not None:
-        found = journal.entries(EntryFilter(ids=(before,)))
-        if not found:
-            return JournalPage([], None)
-        cut = found[0]
-        # the rest of the cursor's own microsecond (older ids), then everything before it
-        tick = cut.at + timedelta(microseconds=1)
-        same = replace(
-            where,
-            since=cut.at if where.since is None else max(cut.at, where.since),
-            until=tick if where.until is None else min(tick, where.until),
-        )
-        older = replace(where, until=cut.at if where.until is None else min(cut.at, where.until))
-        matches = chain(
-            (e for e in journal.iter_entries(same, page=size + 1) if e.id < cut.id),
-            journal.iter_entries(older, page=size + 1),
-        )
-    taken = list(islice(matches, size + 1))
+    where = replace(where, newest_first=True, limit=size + 1, after_id=None, before_id=before)
+    taken = list(journal.iter_entries(where, page=size + 1))
     shown = taken[:size]
     more = len(taken) > size
     return JournalPage([row(e) for e in shown], shown[-1].id if more else None)
@@ -241,11 +216,12 @@ def performance_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
     held = journal.summary_positions()
     per_algo, per_symbol = unrealised_by(held, broker.prices)
     figures = []
-    for r in algos_report:
+    extended = counts.with_extras([r.as_dict() for r in algos_report], journal)
+    for r, figure in zip(algos_report, extended, strict=True):
         mine = per_algo.get(r.algo_id, Decimal(0))
         whole = None if mine is None else r.realised_pnl + mine
         figures.append(
-            r.as_dict()
+            figure
             | {
                 "unrealised_pnl": None if mine is None else money_text(mine, signed=True),
                 "total_pnl": None if whole is None else money_text(whole, signed=True),

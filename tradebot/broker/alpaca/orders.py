@@ -30,22 +30,19 @@ from typing import assert_never
 from tradebot.core.account import AssetInfo
 from tradebot.core.exits import on_tick_toward_entry
 from tradebot.core.market import price_tick
-from tradebot.core.orders import (
+from tradebot.core.order_shape import (
     MARKET,
     Attached,
     Bracket,
-    ExitKind,
-    IntentRole,
     Limit,
     Market,
     Oco,
-    OrderIntent,
     OrderPrice,
     Oto,
     Stop,
-    TimeInForce,
     TrailingStop,
 )
+from tradebot.core.orders import ExitKind, IntentRole, OrderIntent, TimeInForce
 from tradebot.core.quantity import is_whole
 from tradebot.core.signal import Side
 from tradebot.exceptions import OrderRejected

@@ -213,6 +213,10 @@ class AlphaHubSimulator:
         """Refuse the next ``count`` websocket handshakes with HTTP 403 (as for a bad token)."""
         self._refuse_handshakes += count
 
+    def accept_handshakes(self) -> None:
+        """Stop refusing handshakes: the refusals still scripted are forgotten."""
+        self._refuse_handshakes = 0
+
     @property
     def tokens_issued(self) -> list[str]:
         """Every token issued so far (tests check that none reaches a log)."""
