@@ -20,6 +20,7 @@ from tradebot.journal.records import Status
 from tradebot.journal.rows import Row
 from tradebot.runtime.context import start_of_trading_day
 from tradebot.runtime.status_feed import today_orders_and_fills
+from tradebot.web.snapshot import not_asked
 from tradebot.web.views import journal_page, now_view, performance_view
 
 #: what the journal below holds, per count (algorithm 7; "not ours": a fill of no algorithm)
@@ -82,7 +83,7 @@ def test_each_count_is_the_same_on_now_performance_report_and_status(journal_pat
     now = datetime.now(UTC)
     with open_journal(journal_path, readonly=True) as journal:
         today = now_view(journal, now)["today"]
-        performance = performance_view(journal)["report"]
+        performance = performance_view(journal, not_asked("test"))["report"]
         orders, fills = today_orders_and_fills(journal, start_of_trading_day(now))
     assert today == EXPECTED
     [algo] = performance

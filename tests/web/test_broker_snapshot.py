@@ -7,7 +7,7 @@ behind the real adapter, as ``tradebot dashboard`` alone connects to it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,6 +15,7 @@ from decimal import Decimal
 import requests
 
 from tests.journal.generate import Generated
+from tests.web.scripted_reader import ScriptedReader
 from tradebot.config.model import Config, DashboardConfig
 from tradebot.exceptions import BrokerUnavailable
 from tradebot.simulators.alpaca.faults import Fault
@@ -88,7 +89,7 @@ async def test_a_hanging_broker_never_delays_the_page_which_shows_the_stale_snap
         with server.lock:
             server.account.positions["AAPL"] = Position(qty=Decimal(5))
         own = OwnBroker(alpaca_config(server))
-        snapshots = BrokerSnapshots(own.positions, "alpaca", every=0, now=clock)
+        snapshots = BrokerSnapshots(own, "alpaca", every=0, now=clock)
         try:
             async with dashboard(Sources(journal_path=known.path, broker=snapshots)) as dash:
                 async with asyncio.timeout(DEADLINE):
@@ -111,9 +112,10 @@ async def test_a_hanging_broker_never_delays_the_page_which_shows_the_stale_snap
                     "no answer to the refresh asked 12 s ago"
                 )
                 assert note in page.text
-                assert api["rows"] == [
-                    {"algo": "NET", "symbol": "AAPL", "qty": "0", "broker": "5", "drift": "5"}
-                ]
+                assert [
+                    {k: r[k] for k in ("algo", "symbol", "qty", "broker", "drift")}
+                    for r in api["rows"]
+                ] == [{"algo": "NET", "symbol": "AAPL", "qty": "0", "broker": "5", "drift": "5"}]
                 assert api["broker"]["age_seconds"] == 12
                 assert api["broker_note"] == note
                 server.release()
@@ -124,19 +126,14 @@ async def test_a_hanging_broker_never_delays_the_page_which_shows_the_stale_snap
 
 async def test_never_reached_then_the_error_of_the_last_failed_refresh(known: Generated) -> None:
     clock = Clock()
-    answers: list[Mapping[str, Decimal] | Exception] = [
-        BrokerUnavailable("connection refused"),
-        {"MSFT": Decimal(3)},
-        BrokerUnavailable("HTTP 503 from the broker"),
-    ]
-
-    async def fetch() -> Mapping[str, Decimal]:
-        answer = answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    snapshots = BrokerSnapshots(fetch, "scripted", now=clock)
+    reader = ScriptedReader(
+        [
+            BrokerUnavailable("connection refused"),
+            {"MSFT": Decimal(3)},
+            BrokerUnavailable("HTTP 503 from the broker"),
+        ]
+    )
+    snapshots = BrokerSnapshots(reader, "scripted", now=clock)
     sources = Sources(journal_path=known.path, broker=snapshots)
 
     async with dashboard(Sources(journal_path=known.path)) as plain:
@@ -197,11 +194,7 @@ def test_ages_read_as_a_person_reads_them() -> None:
 
 async def test_a_nudge_refreshes_at_once_not_at_the_next_turn(known: Generated) -> None:
     held = {"AAPL": Decimal(5)}
-
-    async def fetch() -> Mapping[str, Decimal]:
-        return dict(held)
-
-    snapshots = BrokerSnapshots(fetch, "scripted", every=3600)  # no turn comes in this test
+    snapshots = BrokerSnapshots(ScriptedReader([held]), "scripted", every=3600)  # no turn comes
     refresher = asyncio.create_task(snapshots.run())
     try:
         async with asyncio.timeout(DEADLINE):

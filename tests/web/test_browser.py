@@ -39,6 +39,7 @@ from tests.e2e.harness import (
 from tradebot.cli.main import cli
 from tradebot.cli.report_cmd import EXECUTION_COLUMNS
 from tradebot.journal.records import Status
+from tradebot.journal.review import money_text
 from tradebot.runtime.killswitch import HaltMode, read_kill_switch
 from tradebot.simulators.alphahub.server import AlphaHubSimulator
 
@@ -294,6 +295,37 @@ async def test_halt_needs_the_token_and_stops_the_next_signal(dash: Dash) -> Non
         return any("kill switch: halt" in d and "watching a fill" in d for d in changes)
 
     await until(change_journaled, "the kill-switch change in the journal")
+
+
+async def test_money_equity_on_now(dash: Dash) -> None:
+    """The Now page shows the broker's equity, cash and the day's P&L (equity against the
+    previous close), from the snapshot refreshed in the background, with the time it answered;
+    the Positions page values the position at the broker's last price."""
+    env = dash.env
+    with env.server.lock:
+        env.server.account.last_equity = Decimal("99000")  # the previous close
+    env.server.set_price("JBHT", Decimal("168.56"))
+    await env.push_and_wait(16, {"open": [leg("JBHT", "buy", "168.56", env.at)]})
+    await until(lambda: bool(entries(env.journal, statuses=(Status.FILLED,))), "the JBHT fill")
+    env.server.set_price("JBHT", Decimal("175.25"))  # the position gains; equity follows
+    with env.server.lock:
+        equity = env.server.account.equity()
+        cash = env.server.account.cash
+    now = await dash.page()
+    await expect(now.locator("#equity")).to_have_text(money_text(equity))
+    await expect(now.locator("#cash")).to_have_text(money_text(cash))
+    day = money_text(equity - Decimal("99000"), signed=True)
+    await expect(now.locator("#day-pnl")).to_contain_text(day)
+    await expect(now.locator("#money-as-of")).to_contain_text("the broker answered at")
+    await now.screenshot(path=ARTIFACTS / "now-money.png", full_page=True)
+    held = await dash.page("positions")
+    row = held.locator(".positions tbody tr", has_text="JBHT").first  # algo 16's, then NET
+    end = asyncio.get_running_loop().time() + DEADLINE
+    while "175.2500" not in await row.inner_text() and asyncio.get_running_loop().time() < end:
+        await asyncio.sleep(0.1)  # the journal's symbols are priced from the next refresh
+        await held.reload()
+    await expect(row.locator("td.last")).to_have_text("175.2500")
+    await expect(row.locator("td.upl")).to_contain_text("+")
 
 
 async def test_no_horizontal_scroll_at_390_px(dash: Dash) -> None:

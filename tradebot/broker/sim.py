@@ -400,6 +400,8 @@ class SimBroker:
             buying_power=self._buying_power(),
             cash=self.cash,
             shorting_enabled=self._config.shortable,
+            # the sim keeps nothing between runs: its "previous close" is its starting cash
+            last_equity=self._config.cash,
         )
 
     async def clock(self) -> MarketClock:

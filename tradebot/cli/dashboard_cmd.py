@@ -110,7 +110,7 @@ def _snapshot(config: Config, sources: Sources) -> OwnBroker | None:
         )
         return None
     own = OwnBroker(config)
-    sources.broker = BrokerSnapshots(own.positions, config.broker.name)
+    sources.broker = BrokerSnapshots(own, config.broker.name)
     return own
 
 

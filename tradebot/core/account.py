@@ -18,6 +18,14 @@ class AccountSnapshot:
     currency: str = "USD"
     shorting_enabled: bool = True
     trading_blocked: bool = False
+    #: the equity at the previous trading day's close (Alpaca's ``last_equity``: "Equity as of
+    #: previous trading day at 16:00:00 ET"); None when the broker does not say
+    last_equity: Decimal | None = None
+
+    @property
+    def day_pnl(self) -> Decimal | None:
+        """Today's change in equity: the equity against the previous close (None: unknown)."""
+        return None if self.last_equity is None else self.equity - self.last_equity
 
 
 @dataclass(frozen=True, slots=True)

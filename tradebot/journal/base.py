@@ -38,6 +38,7 @@ from tradebot.journal.records import (
     StoredIntent,
 )
 from tradebot.journal.rows import Row
+from tradebot.journal.summary import Position
 
 _FILL_STATUSES = ("partial", "filled")
 
@@ -368,6 +369,12 @@ class JournalBase(ABC):
         """The positions as the summaries hold them (what :meth:`rebuild_book` replays)."""
         with self._read() as conn:
             return summary_sql.book(conn)
+
+    def summary_positions(self) -> dict[tuple[int, str], Position]:
+        """(algorithm, symbol) -> quantity, average cost, realised P&L, as the summaries hold
+        them (flat positions too)."""
+        with self._read() as conn:
+            return summary_sql.positions(conn)
 
     def daily_pnl(self) -> list[tuple[int, int, Decimal]]:
         """(day since the epoch, algorithm, realised P&L that day), oldest first."""

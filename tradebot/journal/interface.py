@@ -38,6 +38,7 @@ from tradebot.journal.records import (
 )
 
 if TYPE_CHECKING:
+    from tradebot.journal.summary import Position
     from tradebot.journal.summary_check import Verdict
     from tradebot.journal.summary_sql import Summaries
 
@@ -217,6 +218,11 @@ class Journal(Protocol):
 
     def summary_book(self) -> PositionBook:
         """The positions as the summaries hold them: :meth:`rebuild_book` without the replay."""
+        ...
+
+    def summary_positions(self) -> dict[tuple[int, str], Position]:
+        """(algorithm, symbol) -> quantity, average cost and realised P&L from its own fills, as
+        the summaries hold them (flat positions too: their realised P&L)."""
         ...
 
     def daily_pnl(self) -> list[tuple[int, int, Decimal]]:

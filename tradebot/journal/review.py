@@ -9,16 +9,19 @@ store serves it).
 * :func:`daily_points` — the running realised P&L at the end of each day, from the summaries
   (the dashboard's chart).
 * :func:`story` — every row about one signal, one leg or one order, in the order written.
+* :func:`valuations`, :func:`symbol_pnl`, :func:`per_day` — money: each algorithm's open
+  positions at the last price (average cost from its own fills, from the summaries), P&L per
+  symbol and per day; :func:`money_text` prints an amount (Decimal, fixed decimals, a sign).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
-from typing import Any, assert_never
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, TypeVar, assert_never
 
 from tradebot.core.book import PositionBook
 from tradebot.core.exits import exit_kind
@@ -398,22 +401,187 @@ def position_rows(
     book: PositionBook,
     broker: Mapping[str, Decimal] | None,
     exits: Mapping[tuple[int, str], str] | None = None,
+    money: tuple[Mapping[tuple[int, str], Valuation], Mapping[str, Valuation]] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per (algorithm, symbol), then one NET row per symbol with the broker's figure
     (``tradebot positions``, the dashboard's Positions page). ``exits``
-    (:func:`live_exits`): each algorithm's row says what protects it ("" for nothing)."""
+    (:func:`live_exits`): each algorithm's row says what protects it ("" for nothing).
+    ``money`` (:func:`valuations`): each row's average cost, last price, market value and
+    unrealised P&L (None where unknown), and a NET row for a symbol the algorithms hold long and
+    short to a net of zero."""
     out: list[dict[str, Any]] = [
         {"algo": str(algo), "symbol": symbol, "qty": dec_text(qty)}
         | ({} if exits is None else {"exits": exits.get((algo, symbol), "")})
+        | ({} if money is None else _worth(money[0].get((algo, symbol))))
         for algo, symbol, qty in book
     ]
     net = book.net_positions()
-    for symbol in sorted(set(net) | set(broker or {})):
+    symbols = set(net) | set(broker or {}) | (set() if money is None else set(money[1]))
+    for symbol in sorted(symbols):
         ours = net.get(symbol, Decimal(0))
         row: dict[str, Any] = {"algo": "NET", "symbol": symbol, "qty": dec_text(ours)}
         if broker is not None:
             theirs = broker.get(symbol, Decimal(0))
             row["broker"] = dec_text(theirs)
             row["drift"] = "" if theirs == ours else dec_text(theirs - ours)
+        if money is not None:
+            row |= _worth(money[1].get(symbol))
         out.append(row)
     return out
+
+
+def _worth(value: Valuation | None) -> dict[str, Any]:
+    """A row's money as the pages print it (None: unknown, or nothing held; ``valued``: the
+    journal holds it, so a missing figure means no price)."""
+    if value is None:
+        return dict.fromkeys(("avg_cost", "last", "market_value", "unrealised")) | {"valued": False}
+    cost, worth, unrealised = value.cost, value.market_value, value.unrealised
+    return {
+        "valued": True,
+        "avg_cost": None if cost is None else price_text(cost),
+        "last": None if value.last is None else price_text(value.last),
+        "market_value": None if worth is None else money_text(worth),
+        "unrealised": None if unrealised is None else money_text(unrealised, signed=True),
+    }
+
+
+# -- money: what the positions are worth at the last price --------------------------------------
+_CENT = Decimal("0.01")
+_PRICE = Decimal("0.0001")
+
+
+def money_text(value: Decimal, *, signed: bool = False, places: Decimal = _CENT) -> str:
+    """An amount as the pages print it: a fixed number of decimals (cents; a price per share to
+    ``places``), a minus when negative, a plus when ``signed`` and positive (P&L). Decimal
+    throughout: ``money_text(Decimal("-1.005"))`` is ``-1.00`` (half to even), never a float's."""
+    fixed = value.quantize(places, rounding=ROUND_HALF_EVEN)
+    if not fixed:
+        fixed = abs(fixed)  # never "-0.00"
+    text = f"{fixed:f}"
+    return f"+{text}" if signed and fixed > 0 else text
+
+
+def price_text(value: Decimal) -> str:
+    """A price per share (a last price, an average cost): four decimals, never a sign."""
+    return money_text(value, places=_PRICE)
+
+
+@dataclass(frozen=True, slots=True)
+class Valuation:
+    """A position at the last price: ``basis`` is what its open quantity cost (quantity x
+    average cost, summed over the algorithms of a NET row), ``cost`` that per share (None:
+    flat); ``last`` is None when no price is known, and then so are its worth and its
+    unrealised P&L (never a made-up number). Built by :func:`valued`."""
+
+    qty: Decimal
+    basis: Decimal
+    cost: Decimal | None
+    last: Decimal | None
+    market_value: Decimal | None  # qty x last
+    unrealised: Decimal | None  # what closing it at the last price would realise
+
+
+def valued(
+    qty: Decimal, basis: Decimal, last: Decimal | None, cost: Decimal | None = None
+) -> Valuation:
+    """A position of ``qty`` that cost ``basis`` (``cost`` per share, computed when not given),
+    at ``last``: its worth less its basis is unrealised."""
+    if cost is None and qty:
+        cost = basis / qty
+    if last is None:
+        return Valuation(qty, basis, cost, None, None, None)
+    worth = qty * last
+    return Valuation(qty, basis, cost, last, worth, worth - basis)
+
+
+def valuations(
+    held: Mapping[tuple[int, str], Position], prices: Mapping[str, Decimal]
+) -> tuple[dict[tuple[int, str], Valuation], dict[str, Valuation]]:
+    """Each algorithm's open positions (from its own fills: average cost) and each symbol's NET
+    (the sum of the algorithms') valued at ``prices``, the last price per symbol."""
+    own: dict[tuple[int, str], Valuation] = {}
+    qty: dict[str, Decimal] = defaultdict(Decimal)
+    basis: dict[str, Decimal] = defaultdict(Decimal)
+    for (algo, symbol), p in held.items():
+        if not p.qty:
+            continue
+        cost = p.qty * p.cost
+        own[algo, symbol] = valued(p.qty, cost, prices.get(symbol), p.cost)
+        qty[symbol] += p.qty
+        basis[symbol] += cost
+    net = {s: valued(qty[s], basis[s], prices.get(s)) for s in sorted(qty)}
+    return own, net
+
+
+def unrealised_by(
+    held: Mapping[tuple[int, str], Position], prices: Mapping[str, Decimal]
+) -> tuple[dict[int, Decimal | None], dict[str, Decimal | None]]:
+    """Unrealised P&L per algorithm and per symbol (None: something held has no price), in
+    one pass: what :func:`valuations` sums to, without a row per position (Performance)."""
+    per_algo: dict[int, Decimal | None] = {}
+    per_symbol: dict[str, Decimal | None] = {}
+    for (algo, symbol), p in held.items():
+        if not p.qty:
+            continue
+        last = prices.get(symbol)
+        gain = None if last is None else p.qty * (last - p.cost)
+        _add(per_algo, algo, gain)
+        _add(per_symbol, symbol, gain)
+    return per_algo, per_symbol
+
+
+_K = TypeVar("_K")
+
+
+def _add(sums: dict[_K, Decimal | None], key: _K, part: Decimal | None) -> None:
+    known = sums.get(key, _ZERO)
+    sums[key] = None if known is None or part is None else known + part
+
+
+def per_algorithm(
+    own: Mapping[tuple[int, str], Valuation],
+) -> dict[int, list[Valuation]]:
+    """:func:`valuations`' own positions grouped by algorithm."""
+    out: dict[int, list[Valuation]] = defaultdict(list)
+    for (algo, _symbol), value in own.items():
+        out[algo].append(value)
+    return out
+
+
+def total(values: Sequence[Decimal | None]) -> Decimal | None:
+    """The sum, or None when any part is unknown: a total without a part is not the total."""
+    if any(v is None for v in values):
+        return None
+    return sum((v for v in values if v is not None), _ZERO)
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolPnl:
+    """One symbol's P&L over every algorithm: realised (all fills) plus unrealised (now)."""
+
+    symbol: str
+    realised: Decimal
+    unrealised: Decimal | None  # None: held without a known price
+
+    @property
+    def total(self) -> Decimal | None:
+        return None if self.unrealised is None else self.realised + self.unrealised
+
+
+def symbol_pnl(
+    held: Mapping[tuple[int, str], Position], unrealised: Mapping[str, Decimal | None]
+) -> list[SymbolPnl]:
+    """P&L per symbol, from the summaries' positions (realised per algorithm and symbol, flat
+    ones too) and each symbol's unrealised P&L (:func:`unrealised_by`; nothing held: 0)."""
+    realised: dict[str, Decimal] = defaultdict(Decimal)
+    for (_algo, symbol), p in held.items():
+        realised[symbol] += p.realised
+    return [SymbolPnl(s, realised[s], unrealised.get(s, _ZERO)) for s in sorted(realised)]
+
+
+def per_day(journal: Journal) -> list[tuple[datetime, Decimal]]:
+    """Realised P&L per UTC day with fills (every algorithm), oldest first, from the summaries."""
+    days: dict[int, Decimal] = defaultdict(Decimal)
+    for day, _algo, realised in journal.daily_pnl():
+        days[day] += realised
+    return [(from_micros(day * DAY), days[day]) for day in sorted(days)]

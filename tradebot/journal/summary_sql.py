@@ -721,6 +721,15 @@ def book(conn: Conn) -> PositionBook:
     return PositionBook({(int(a), str(s)): Decimal(q) for a, s, q in rows if Decimal(q)})
 
 
+def positions(conn: Conn) -> dict[tuple[int, str], Position]:
+    """Every (algorithm, symbol) the fills ever touched: its quantity, average cost and realised
+    P&L, flat ones too (the dashboard's money: unrealised from the cost, realised per symbol)."""
+    rows = conn.execute("SELECT algo_id, symbol, qty, cost, realised FROM sum_position").fetchall()
+    return {
+        (int(a), str(s)): Position(Decimal(q), Decimal(c), Decimal(r)) for a, s, q, c, r in rows
+    }
+
+
 def daily_pnl(conn: Conn) -> list[tuple[int, int, Decimal]]:
     """(day, algorithm, realised P&L that day), oldest first: the equity chart's points."""
     rows = conn.execute(

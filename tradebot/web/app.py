@@ -4,14 +4,16 @@ Every URL is relative (no leading slash in any link), so the app works behind a 
 under a sub-path. Endpoints (GET unless said):
 
 ====================  ==========================================================================
-``/``                 Now: mode, account, connections, last signal, today's counts, newest rows
+``/``                 Now: mode, account (equity, cash, day P&L), connections, last signal,
+                      today's counts, newest rows
 ``/partials/now``     the Now page's summary (htmx refreshes it when a row arrives)
 ``/events``           server-sent events: ``entry`` (one rendered row) as rows are journaled
 ``/journal``          the journal, filtered like ``tradebot journal``, newest first, paged
 ``/story?id=ID``      ``tradebot explain ID``
 ``/positions``        per algorithm and net, beside the broker's last snapshot (with its age),
-                      drift highlighted
-``/performance``      ``tradebot report`` and the realised P&L curve
+                      drift highlighted, valued at the snapshot's last prices
+``/performance``      ``tradebot report`` with unrealised P&L, per day and per symbol, and the
+                      realised P&L curve
 ``/config``           the effective config, secrets masked
 ``/api/<page>``       the same data as JSON (now, journal, story, positions, performance,
                       config, status)
@@ -53,7 +55,6 @@ from tradebot.runtime.killswitch import (
 )
 from tradebot.runtime.status import read_status
 from tradebot.web import views
-from tradebot.web.book import LiveBook
 from tradebot.web.controls import Controls
 from tradebot.web.health import from_status
 from tradebot.web.live import LiveEvents
@@ -101,7 +102,6 @@ def create_app(sources: Sources, allowed: Allowed) -> Starlette:
 class Pages:
     def __init__(self, sources: Sources) -> None:
         self.sources = sources
-        self.book = LiveBook()
         self.env = Environment(
             loader=PackageLoader("tradebot.web", "templates"),
             autoescape=select_autoescape(default=True),
@@ -150,7 +150,8 @@ class Pages:
 
     async def _now(self) -> dict[str, Any]:
         view = await self.sources.read(lambda j: views.now_view(j, datetime.now(UTC)))
-        return {**view, **(await self._live_state())}
+        money = views.money_view(self.sources.broker_state())
+        return {**view, **(await self._live_state()), "money": money}
 
     async def _live_state(self) -> dict[str, Any]:
         """The status file and the kill switch: small reads, still off the loop."""
@@ -210,20 +211,28 @@ class Pages:
     async def _positions(self) -> dict[str, Any]:
         # the broker's last snapshot, never the broker itself: a hanging broker delays no page
         state = self.sources.broker_state()
-        broker = state.positions
-        rows = await self.sources.read(lambda j: views.positions_view(j, broker, self.book))
+        view = await self.sources.read(lambda j: views.positions_view(j, state))
+        self._watch(view["held"])
         return {
-            "rows": rows,
+            **view,
             "broker_note": state.note,
             "broker": state.as_dict(),
-            "with_broker": broker is not None,
+            "with_broker": state.positions is not None,
         }
+
+    def _watch(self, held: list[str]) -> None:
+        """The snapshot prices the journal's symbols too from its next refresh."""
+        if self.sources.broker is not None:
+            self.sources.broker.watch(held)
 
     async def performance(self, request: Request) -> Response:
         return await self.guarded(request, "performance", self._performance)
 
     async def _performance(self) -> dict[str, Any]:
-        return await self.sources.read(views.performance_view)
+        state = self.sources.broker_state()
+        view = await self.sources.read(lambda j: views.performance_view(j, state))
+        self._watch(view["held"])
+        return view
 
     async def config(self, request: Request) -> Response:
         async def build() -> dict[str, Any]:

@@ -3,7 +3,9 @@
 Every figure comes from the same place the CLI takes it: counts from
 :meth:`Journal.count_entries`, rows from :meth:`Journal.iter_entries`, P&L and slippage from
 :func:`tradebot.journal.review.review` (execution quality per algorithm and style too), read
-from the journal's summaries (:mod:`tradebot.journal.summary`), as are the positions and the
+from the journal's summaries (:mod:`tradebot.journal.summary`), as are the positions (with each
+algorithm's average cost: :func:`~tradebot.journal.review.valuations` values them at the
+broker's last prices), P&L per day and per symbol, and the
 equity chart (one point per algorithm and day),
 stories from :func:`~tradebot.journal.review.story`,
 positions from :func:`tradebot.journal.review.position_rows`. The dashboard adds no second rule.
@@ -17,20 +19,29 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tradebot.core.book import PositionBook
 from tradebot.journal import counts
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.last_signals import last_signals
 from tradebot.journal.records import Entry, Status, dec_text
 from tradebot.journal.review import (
+    Valuation,
     daily_points,
     describe,
     live_exits,
+    money_text,
+    per_algorithm,
+    per_day,
     position_rows,
     review,
     story,
+    symbol_pnl,
+    total,
+    unrealised_by,
+    valuations,
 )
 from tradebot.runtime.context import start_of_trading_day
-from tradebot.web.book import LiveBook
+from tradebot.web.snapshot import BrokerState, ago
 
 #: rows on one page of the journal
 PAGE_SIZE = 50
@@ -38,6 +49,8 @@ PAGE_SIZE = 50
 RECENT = 30
 #: points drawn per series on the equity chart (a year of fills is thinned to this)
 CHART_POINTS = 1500
+#: the newest days in the Performance page's P&L per day
+DAYS_SHOWN = 60
 
 #: colour of a row, by what it records
 TONES: Mapping[Status, str] = {
@@ -132,23 +145,118 @@ def story_view(journal: Journal, ident: str) -> list[dict[str, Any]]:
     return [{**row(e), "lines": describe(e)[1:]} for e in story(journal, ident)]
 
 
-def positions_view(
-    journal: Journal, broker: Mapping[str, Decimal] | None, book: LiveBook
-) -> list[dict[str, Any]]:
-    """``tradebot positions``'s rows: per algorithm, then NET beside the broker's with drift."""
-    return position_rows(book.current(journal), broker, live_exits(journal))
+def positions_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
+    """``tradebot positions``'s rows: per algorithm, then NET beside the broker's with drift,
+    each with its average cost (from the algorithm's own fills), the last price (the broker's
+    last snapshot), its market value and unrealised P&L; and the totals per algorithm and in
+    all (unknown while any price is). ``held``: the symbols the snapshot should price."""
+    held = journal.summary_positions()
+    book = PositionBook({k: p.qty for k, p in held.items() if p.qty})
+    own, net = valuations(held, broker.prices)
+    rows = position_rows(book, broker.positions, live_exits(journal), (own, net))
+    grouped = per_algorithm(own)
+    totals = [{"algo": str(algo), **_sums(grouped[algo])} for algo in sorted(grouped)]
+    if own:
+        totals.append({"algo": "ALL", **_sums(list(own.values()))})
+    return {
+        "rows": rows,
+        "totals": totals,
+        "prices_note": broker.prices_note,
+        "held": sorted(net),
+    }
 
 
-def performance_view(journal: Journal) -> dict[str, Any]:
-    """``tradebot report``'s rows (both tables), each algorithm's realised P&L at the end of
+def _sums(values: list[Valuation]) -> dict[str, str | None]:
+    worth = total([v.market_value for v in values])
+    unrealised = total([v.unrealised for v in values])
+    return {
+        "market_value": None if worth is None else money_text(worth),
+        "unrealised": None if unrealised is None else money_text(unrealised, signed=True),
+    }
+
+
+def money_view(broker: BrokerState) -> dict[str, Any]:
+    """The Now page's money: the broker's account as of its last snapshot (equity, cash,
+    buying power, the day's P&L: equity against the previous close), with the snapshot's time
+    and age, and why it is not newer (``note``, the Positions page's line)."""
+    account = broker.account
+    out: dict[str, Any] = {
+        "known": account is not None,
+        "note": broker.note,
+        "error": broker.error,
+        "hanging": broker.hanging,
+    }
+    if account is None or broker.as_of is None:
+        return out
+    day = account.day_pnl
+    pct = None
+    if day is not None and account.last_equity:
+        pct = money_text(day / account.last_equity * 100, signed=True)
+    return out | {
+        "currency": account.currency,
+        "equity": money_text(account.equity),
+        "cash": money_text(account.cash),
+        "buying_power": money_text(account.buying_power),
+        "last_equity": None if account.last_equity is None else money_text(account.last_equity),
+        "day_pnl": None if day is None else money_text(day, signed=True),
+        "day_pnl_pct": pct,
+        "as_of": broker.as_of.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "age": ago(broker.age_seconds or 0),
+    }
+
+
+def performance_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
+    """``tradebot report``'s rows (both tables) with each algorithm's unrealised P&L (its open
+    positions at the broker's last prices) and total, P&L per day (realised, newest first) and
+    per symbol (realised plus unrealised), each algorithm's realised P&L at the end of
     each day for the chart (uPlot's columns: one x axis of seconds, one series per algorithm,
     the sum last), and
     the slippage of each execution row for the bar chart."""
     algos_report, execution = review(journal)
-    figures = counts.with_extras([r.as_dict() for r in algos_report], journal)
+    held = journal.summary_positions()
+    per_algo, per_symbol = unrealised_by(held, broker.prices)
+    figures = []
+    extended = counts.with_extras([r.as_dict() for r in algos_report], journal)
+    for r, figure in zip(algos_report, extended, strict=True):
+        mine = per_algo.get(r.algo_id, Decimal(0))
+        whole = None if mine is None else r.realised_pnl + mine
+        figures.append(
+            figure
+            | {
+                "unrealised_pnl": None if mine is None else money_text(mine, signed=True),
+                "total_pnl": None if whole is None else money_text(whole, signed=True),
+            }
+        )
+    by_symbol = symbol_pnl(held, per_symbol)
+    days = per_day(journal)
+    running, daily = Decimal(0), []
+    for day, realised in days:
+        running += realised
+        daily.append(
+            {
+                "day": day.strftime("%Y-%m-%d"),
+                "realised": money_text(realised, signed=True),
+                "cumulative": money_text(running, signed=True),
+            }
+        )
     styles = [r.as_dict() for r in execution.rows]
     head = {
         "report": figures,
+        "days": daily[::-1][:DAYS_SHOWN],
+        "days_total": len(daily),
+        "symbols": [
+            {
+                "symbol": p.symbol,
+                "realised": money_text(p.realised, signed=True),
+                "unrealised": (
+                    None if p.unrealised is None else money_text(p.unrealised, signed=True)
+                ),
+                "total": None if p.total is None else money_text(p.total, signed=True),
+            }
+            for p in by_symbol
+        ],
+        "held": sorted(per_symbol),
+        "prices_note": broker.prices_note,
         "execution": styles,
         "execution_skipped": dict(sorted(execution.skipped.items())),
         "execution_chart": {

@@ -117,6 +117,11 @@ def account_snapshot(raw: object) -> AccountSnapshot:
         shorting_enabled=bool(acct.get("shorting_enabled", False)),
         trading_blocked=bool(acct.get("trading_blocked", False))
         or bool(acct.get("account_blocked", False)),
+        last_equity=(
+            None
+            if acct.get("last_equity") in (None, "")
+            else decimal(acct.get("last_equity"), "last_equity")
+        ),
     )
 
 

@@ -56,6 +56,12 @@ class PaperAccount:
     orders: dict[str, SimOrder] = field(default_factory=dict)  # by broker id, in arrival order
     by_client_id: dict[str, str] = field(default_factory=dict)
     positions: dict[str, Position] = field(default_factory=dict)
+    #: the equity at the previous close (Alpaca's ``last_equity``); default: the starting cash
+    last_equity: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        if self.last_equity is None:
+            self.last_equity = self.cash
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -119,7 +125,7 @@ class PaperAccount:
             "long_market_value": str(long_value),
             "short_market_value": str(short_value),
             "equity": str(equity),
-            "last_equity": str(equity),
+            "last_equity": str(self.last_equity),
             "multiplier": "1",
             "buying_power": bp,
             "initial_margin": "0",
