@@ -194,3 +194,15 @@ def test_a_silent_bot_is_not_responding(config: Path, capsys: pytest.CaptureFixt
     write(config, updated_at=on_time.isoformat())
     code, out, _ = run(capsys, config)
     assert code == 0 and "tradebot running" in out
+
+
+def test_the_writers_own_heartbeat_interval_is_honoured(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    late = datetime.now(UTC) - timedelta(seconds=7)  # fine at 5 s beats, late at 2 s beats
+    write(config, updated_at=late.isoformat(), heartbeat_every=2.0)
+    code, out, _ = run(capsys, config, "--json")
+    assert code == 1 and json.loads(out)["state"] == "not responding"
+    write(config, updated_at=late.isoformat(), heartbeat_every=5.0)
+    code, out, _ = run(capsys, config, "--json")
+    assert code == 0 and json.loads(out)["state"] == "running"

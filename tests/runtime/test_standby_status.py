@@ -19,6 +19,7 @@ from tradebot.config.loader import load_config
 from tradebot.config.model import Mode
 from tradebot.exceptions import StatusUnreadable
 from tradebot.journal.postgres import ProcessBeat, open_postgres
+from tradebot.runtime.bot import Bot
 from tradebot.runtime.process import start_ticks
 from tradebot.runtime.status import (
     StatusBoard,
@@ -46,6 +47,13 @@ async def test_a_standing_by_bot_writes_its_status_and_is_listed_beside_the_lead
         store.beat(ProcessBeat("elsewhere:1:1", "elsewhere", 1, "leader", "1/1 joined"))
     async with AlphaHubSimulator(port=0) as hub:
         bot, _sim, _out = _bot(tmp_path, hub, pg_url)
+        config_path = tmp_path / "config.yaml"  # the heartbeat as configured
+        config_path.write_text(
+            config_path.read_text().replace(
+                "failover_timeout: 1}", "failover_timeout: 1, heartbeat_every: 0.5}"
+            )
+        )
+        bot = Bot(load_config(config_path), config_path, Mode.PAPER, load=load_config, out=_out)
         path = status_path(bot.journal_path)
         running = asyncio.create_task(bot.run())
         try:
@@ -60,6 +68,7 @@ async def test_a_standing_by_bot_writes_its_status_and_is_listed_beside_the_lead
             assert written is not None
             assert written.state == "standby" and written.role == "standby"
             assert written.pid == os.getpid() and written.epoch is None
+            assert written.heartbeat_every == 0.5
             with psycopg.connect(pg_url, autocommit=True) as conn:  # the leader beats now
                 conn.execute("UPDATE tradebot_processes SET heartbeat_at = now()")
             assert main(["status", "--config", str(tmp_path / "config.yaml"), "--json"]) == 0

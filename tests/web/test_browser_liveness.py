@@ -2,8 +2,9 @@
 Playwright, as tests/web/test_browser.py), over a real `tradebot run` between the simulators.
 
 The dashboard runs as `tradebot dashboard` in a process of its own (the bot's own server dies
-with it). A frozen bot (SIGSTOP) is *not responding* once three heartbeats are missed; killed
-(kill -9), its process is gone and the page says *stopped*; each within 30 s.
+with it). A frozen bot (SIGSTOP) is *not responding* once three heartbeats
+(``journal.heartbeat_every``) are missed; killed (kill -9), its process is gone and the page
+says *stopped*; each within 30 s.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ async def test_a_frozen_then_killed_bot_is_not_responding_then_stopped(tmp_path:
     with alpaca_server() as server:
         async with AlphaHubSimulator(port=0) as hub:
             config = tmp_path / "config.yaml"
-            config.write_text(bot_config(hub.url, server) + DASHBOARD_YAML)
+            text = bot_config(hub.url, server) + DASHBOARD_YAML
+            beat = "  recheck_interval: 1\n"  # the journal section: a heartbeat every 4 s
+            config.write_text(text.replace(beat, beat + "  heartbeat_every: 4\n"))
             bot = BotProcess(config, {"TRADEBOT_DASHBOARD_TOKEN": TOKEN})
             await bot.start()
             web, url = await standalone_dashboard(config)
@@ -45,6 +48,7 @@ async def test_a_frozen_then_killed_bot_is_not_responding_then_stopped(tmp_path:
                     await page.goto(url)
                     state = page.locator("#bot-state")
                     await expect(state).to_have_text("running", timeout=GENEROUS)
+                    await expect(page.locator("#heartbeat")).to_contain_text("(every 4 s)")
                     # the health checks /healthz computes, each with its age, and the process
                     await expect(page.locator("#check-subscriptions")).to_contain_text("ok")
                     await expect(page.locator("#check-broker")).to_contain_text("ok")

@@ -39,7 +39,7 @@ def status(config_path: Path, as_json: bool) -> None:
     from tradebot.runtime.paths import config_relative
 
     config = load_config(config_path)
-    url = config.journal.url
+    url, every = config.journal.url, config.journal.heartbeat_every
     path = status_path(config_relative(config_path, config.journal.path))
     now = datetime.now(UTC)
     try:
@@ -47,14 +47,14 @@ def status(config_path: Path, as_json: bool) -> None:
     except StatusUnreadable as exc:
         if url is None:
             raise  # the CLI prints it, exit 1
-        views = shared_processes(url)  # a standby elsewhere may still be listed
+        views = shared_processes(url, every=every)  # a standby elsewhere may still be listed
         if as_json:
             click.echo(json.dumps({"error": str(exc), "processes": _dicts(views)}, indent=1))
         else:
             click.echo("\n".join(process_lines(views)))
         raise
     verdict = liveness_of(document, now)
-    views = shared_processes(url) if url else [sole_process(document, now)]
+    views = shared_processes(url, every=every) if url else [sole_process(document, now)]
     if as_json:
         shown: dict[str, Any] = {
             **raw,

@@ -29,9 +29,9 @@ again, as a standby.
 While standing by, the process listens and journals (the runtime's part:
 :func:`tradebot.runtime.leadership.standing_by`); once leading, it picks up what the standbys
 journaled (:class:`tradebot.runtime.leadership.ForeignSignals`). Each process beats a heartbeat
-row at least every :data:`BEAT_EVERY` seconds, leader and standby alike (``tradebot status``,
-``status --json`` and the dashboard list them, judged by the row's age:
-:mod:`tradebot.runtime.liveness`). This module is loaded only with a PostgreSQL journal.
+row at least every ``beat_every`` seconds (``journal.heartbeat_every``), leader and standby
+alike (``tradebot status``, ``status --json`` and the dashboard list them, judged by the row's
+age: :mod:`tradebot.runtime.liveness`). This module is loaded only with a PostgreSQL journal.
 """
 
 from __future__ import annotations

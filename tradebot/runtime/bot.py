@@ -221,6 +221,7 @@ class Bot:
         tenure = tenure_for(
             configured(self.config.journal.url, self.journal_path),
             failover_timeout=self.config.journal.failover_timeout,
+            beat_every=self.config.journal.heartbeat_every,
             say=self._say,
             connections=self._connections,
         )
@@ -242,6 +243,7 @@ class Bot:
                     mode=self.mode,
                     journal_path=self.journal_path,
                     joined=self._joined,
+                    every=self.config.journal.heartbeat_every,
                 )
                 async with asyncio.TaskGroup() as tg:
                     writer = tg.create_task(status.run(), name="standby-status")

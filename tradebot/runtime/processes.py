@@ -88,16 +88,21 @@ def of_rows(
     return alive + [v for v in views if v.state == "stopped"][:SHOW_STOPPED]
 
 
-def shared_processes(url: str) -> list[ProcessView]:
-    """Every process sharing the PostgreSQL journal at ``url`` (a read-only connection)."""
+def shared_processes(url: str, *, every: float = HEARTBEAT_EVERY) -> list[ProcessView]:
+    """Every process sharing the PostgreSQL journal at ``url`` (a read-only connection);
+    ``every``: their heartbeat interval (``journal.heartbeat_every``)."""
     from tradebot.journal.postgres import open_postgres  # the driver: only with a server
 
     with open_postgres(url, readonly=True) as store:
-        return of_rows(store.processes(), store.leadership())
+        return of_rows(store.processes(), store.leadership(), every=every)
 
 
 def listed(
-    journal: Callable[[], Journal], document: StatusDocument | None, now: datetime
+    journal: Callable[[], Journal],
+    document: StatusDocument | None,
+    now: datetime,
+    *,
+    every: float = HEARTBEAT_EVERY,
 ) -> list[ProcessView]:
     """For the dashboard: the processes sharing a PostgreSQL ``journal()`` (read-only), else
     the one that wrote ``document``; none while neither is there."""
@@ -108,7 +113,7 @@ def listed(
     except JournalError:
         store = None
     if isinstance(store, PostgresJournal):
-        return of_rows(store.processes(), store.leadership())
+        return of_rows(store.processes(), store.leadership(), every=every)
     return [] if document is None else [sole_process(document, now)]
 
 

@@ -52,6 +52,7 @@ from tradebot.masking import mask, register_found_in
 from tradebot.runtime.killswitch import (
     read_kill_switch,
 )
+from tradebot.runtime.liveness import HEARTBEAT_EVERY
 from tradebot.runtime.processes import listed
 from tradebot.runtime.status import liveness_of, read_status
 from tradebot.web import views
@@ -170,7 +171,9 @@ class Pages:
             else:  # "running" judged by the heartbeat's age (runtime/liveness.py)
                 status = document.model_dump(mode="json")
                 status["liveness"] = liveness_of(document, now).as_dict()
-        processes = listed(self.sources.journal, document, now)
+        config = self.sources.config
+        every = config.journal.heartbeat_every if config is not None else HEARTBEAT_EVERY
+        processes = listed(self.sources.journal, document, now, every=every)
         switch = read_kill_switch(self.sources.kill_switch_path)
         names = {}
         if self.sources.config is not None:
