@@ -10,7 +10,10 @@ write that fails (a directory at the path, a read-only folder, a full disk) at m
 minute, and the bot goes on. Reading it (:func:`read_status`) checks its shape, so
 ``tradebot status`` explains a damaged file instead of failing on it. The document records the
 writer's pid, host and start time (:mod:`.process`), so a reader can tell a dead bot's last words
-from a live one.
+from a live one; each write is the bot's heartbeat (every ``heartbeat_every`` seconds, recorded
+in the document), and :func:`liveness_of` is how every view judges it
+(:mod:`tradebot.runtime.liveness`). The document also names the writer's role (``sole``,
+``leader`` with its ``epoch``, or ``standby``) and the health checks ``/healthz`` computes.
 """
 
 from __future__ import annotations
@@ -224,7 +227,8 @@ class StatusDocument(BaseModel):
     dashboard: str | None = None
     role: str = SOLE
     epoch: int | None = None
-    heartbeat_every: float = Field(HEARTBEAT_EVERY, gt=0)
+    # as journal.heartbeat_every allows: a file claiming hours between beats is not believed
+    heartbeat_every: float = Field(HEARTBEAT_EVERY, ge=0.5, le=60)
     checks: dict[str, str | None] = Field(default_factory=dict)
 
     @field_validator("updated_at")
