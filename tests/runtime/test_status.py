@@ -76,6 +76,10 @@ GARBAGE: dict[str, tuple[bytes, str]] = {
         json.dumps({**board(), "updated_at": "2026-11-24T15:00:00"}).encode(),
         "updated_at",
     ),
+    "a heartbeat claimed hours apart": (
+        json.dumps({**board(), "heartbeat_every": 7200}).encode(),
+        "heartbeat_every",
+    ),
     "deeply nested": (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
     "huge": (b" " * (MAX_STATUS_BYTES + 1), "larger than"),
 }

@@ -5,51 +5,80 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
 from tradebot.cli.options import config_option
-from tradebot.runtime.process import why_not_running
-from tradebot.runtime.status import read_status, render, status_path
-
-#: a running bot rewrites its status every couple of seconds; older than this is suspicious
-STALE_AFTER = 30
+from tradebot.exceptions import StatusUnreadable
+from tradebot.runtime.processes import ProcessView, process_lines, shared_processes, sole_process
+from tradebot.runtime.status import liveness_of, read_status, render, status_path
 
 
 @click.command()
 @config_option(purpose="of the bot to look at")
-@click.option("--json", "as_json", is_flag=True, help="Print the raw status document.")
+@click.option("--json", "as_json", is_flag=True, help="Print the status document as JSON.")
 def status(config_path: Path, as_json: bool) -> None:
-    """Connections per algorithm, the last signal, today's orders and fills, the kill switch.
+    """Every process of the bot, connections per algorithm, the last signal, today's orders and
+    fills, the kill switch.
 
-    A running bot rewrites its status every few seconds beside its journal; this reads it.
-    With a PostgreSQL journal (journal.url), every process sharing it is listed first: host,
-    pid, role (leader or standby), AlphaHub connections and the age of its last heartbeat.
-    Exits 1 when there is no readable status, or when the bot that wrote it is gone without
-    stopping (a crash, kill -9); the last status it wrote is still shown.
+    A running bot rewrites its status beside its journal every few seconds (its heartbeat);
+    this reads it. "running" means a heartbeat younger than three beats; older is "not
+    responding", and a process that is gone is "stopped". With a PostgreSQL journal
+    (journal.url), every process sharing it is listed: role (leader or standby), host, pid,
+    state, heartbeat age and the leader's epoch.
+
+    --json prints the status file's fields, with "state" judged by the heartbeat ("state_written"
+    is what the bot wrote), "heartbeat_age" in seconds, and "processes": a list of every process
+    (role, host, pid, state, heartbeat_age, epoch, connections).
+
+    Exits 1 when there is no readable status, or when the bot that wrote it is not responding
+    or gone without stopping (a crash, kill -9); the last status it wrote is still shown.
     """
     from tradebot.config.loader import load_config
     from tradebot.runtime.paths import config_relative
 
     config = load_config(config_path)
-    if config.journal.url and not as_json:
-        from tradebot.runtime.leadership import process_lines
-
-        for line in process_lines(config.journal.url):  # every process sharing the journal
-            click.echo(line)
+    url, every = config.journal.url, config.journal.heartbeat_every
     path = status_path(config_relative(config_path, config.journal.path))
-    raw, document = read_status(path)  # StatusUnreadable: the CLI prints it, exit 1
-    click.echo(json.dumps(raw, indent=1) if as_json else render(document.model_dump(mode="json")))
+    now = datetime.now(UTC)
+    try:
+        raw, document = read_status(path)
+    except StatusUnreadable as exc:
+        if url is None:
+            raise  # the CLI prints it, exit 1
+        views = shared_processes(url, every=every)  # a standby elsewhere may still be listed
+        if as_json:
+            click.echo(json.dumps({"error": str(exc), "processes": _dicts(views)}, indent=1))
+        else:
+            click.echo("\n".join(process_lines(views)))
+        raise
+    verdict = liveness_of(document, now)
+    views = shared_processes(url, every=every) if url else [sole_process(document, now)]
+    if as_json:
+        shown: dict[str, Any] = {
+            **raw,
+            "state": verdict.state,
+            "state_written": document.state,
+            "heartbeat_age": None if verdict.age is None else round(verdict.age, 1),
+            "processes": _dicts(views),
+        }
+        click.echo(json.dumps(shown, indent=1))
+    else:
+        if url:
+            click.echo("\n".join(process_lines(views)))
+        judged = {**document.model_dump(mode="json"), "state": verdict.state}
+        click.echo(render(judged))
     written = document.updated_at
-    age = f"{int((datetime.now(UTC) - written).total_seconds())} s ago" if written else "never"
+    age = f"{verdict.age:.0f} s ago" if verdict.age is not None else "never"
     since = f"its status was last written {written.isoformat() if written else '-'} ({age})"
     if document.state == "stopped":  # a clean stop is news, not an error
         click.echo(f"tradebot is not running: it stopped; {since}", err=True)
         return
-    gone = why_not_running(document.writer) if document.writer else None
-    if gone is not None:
-        raise click.ClickException(f"tradebot is not running: {gone}; {since}")
-    if document.state == "running" and written:
-        seconds = (datetime.now(UTC) - written).total_seconds()
-        if seconds > STALE_AFTER:
-            click.echo(f"warning: not updated for {int(seconds)} s; is the bot alive?", err=True)
+    if not verdict.alive:
+        word = "not running" if verdict.state == "stopped" else "not responding"
+        raise click.ClickException(f"tradebot is {word}: {verdict.why}; {since}")
+
+
+def _dicts(views: list[ProcessView]) -> list[dict[str, Any]]:
+    return [v.as_dict() for v in views]

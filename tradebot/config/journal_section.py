@@ -45,6 +45,13 @@ class JournalConfig(Frozen):
         "within this long of the leader's loss (its lease lasts 60% of it, renewed four times "
         "per lease)",
     )
+    heartbeat_every: Finite = Field(
+        5.0,
+        ge=0.5,
+        le=60,
+        description="seconds between two heartbeats of the running bot (its status file and, "
+        "with journal.url, its process row); three missed in a row read as not responding",
+    )
     recheck_interval: Finite = Field(
         15.0,
         gt=0,

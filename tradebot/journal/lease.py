@@ -29,7 +29,9 @@ again, as a standby.
 While standing by, the process listens and journals (the runtime's part:
 :func:`tradebot.runtime.leadership.standing_by`); once leading, it picks up what the standbys
 journaled (:class:`tradebot.runtime.leadership.ForeignSignals`). Each process beats a heartbeat
-row (``tradebot status`` lists them). This module is loaded only with a PostgreSQL journal.
+row at least every ``beat_every`` seconds (``journal.heartbeat_every``), leader and standby
+alike (``tradebot status``, ``status --json`` and the dashboard list them, judged by the row's
+age: :mod:`tradebot.runtime.liveness`). This module is loaded only with a PostgreSQL journal.
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ LEADER = "leader"
 STANDBY = "standby"
 STOPPED = "stopped"
 
+#: at most this many seconds between two heartbeats (the row ``tradebot status`` and the
+#: dashboard judge a process by, :mod:`tradebot.runtime.liveness`), however long the lease
+BEAT_EVERY = 5.0
+
 
 def holder_name() -> str:
     """This process, uniquely: host, pid and start time (a pid is reused after a restart)."""
@@ -71,16 +77,19 @@ class LeasedTenure:
         timeout: float,
         say: Callable[[str], None],
         connections: Callable[[], str] = lambda: "",
+        beat_every: float = BEAT_EVERY,
     ) -> None:
         """``timeout``: ``journal.failover_timeout``; ``connections()``: this process's
-        AlphaHub connections, as its heartbeat reports them (e.g. ``2/2 joined``)."""
+        AlphaHub connections, as its heartbeat reports them (e.g. ``2/2 joined``);
+        ``beat_every``: the longest time between two heartbeats, whatever the timeout."""
         self._url = url
         self.where = shown(url)  # the URL as it may be shown (password masked)
         self.timeout = timeout
+        self.beat_every = beat_every
         self._say = say
         self._connections = connections
         self.holder = holder_name()
-        self.standing = STANDBY  # what the heartbeat says this process does
+        self.standing_as = STANDBY  # what the heartbeat says this process does
         self.epoch: int | None = None
         self._store: PostgresJournal | None = None  # the lease's own connection
         self._opened: PostgresJournal | None = None  # the fenced journal (open)
@@ -109,6 +118,9 @@ class LeasedTenure:
     def planned(self) -> Claimed | None:
         return None if self._opened is None else self._opened.planned_legs
 
+    def standing(self) -> tuple[str, int | None]:
+        return self.standing_as, self.epoch
+
     def role(self) -> str | None:
         return (
             f"leader (epoch {self.epoch}) of the processes sharing this journal; a standby "
@@ -123,14 +135,14 @@ class LeasedTenure:
     async def beat(self) -> None:
         store = await self._db()
         host, pid = socket.gethostname(), os.getpid()
-        beat = ProcessBeat(self.holder, host, pid, self.standing, self._connections())
+        beat = ProcessBeat(self.holder, host, pid, self.standing_as, self._connections())
         await asyncio.to_thread(store.beat, beat)
 
     async def try_lead(self) -> int | None:
         store = await self._db()
         epoch = await asyncio.to_thread(store.take_lead, self.holder, self.lease)
         if epoch is not None:
-            self.epoch, self.standing = epoch, LEADER
+            self.epoch, self.standing_as = epoch, LEADER
         return epoch
 
     async def acquire(self, stopping: asyncio.Event, stand_by: StandBy) -> bool:
@@ -161,7 +173,7 @@ class LeasedTenure:
             if won is not None:
                 return True
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), self.look_every)
+                await asyncio.wait_for(stopping.wait(), min(self.look_every, self.beat_every))
         return False
 
     def open(self) -> Journal:
@@ -181,7 +193,8 @@ class LeasedTenure:
         with contextlib.suppress(JournalError):  # `tradebot status` shows the leader at once
             await self.beat()
         while True:
-            await asyncio.sleep(self.renew_every)
+            # renewed at each heartbeat too: a renewal is one small UPDATE
+            await asyncio.sleep(min(self.renew_every, self.beat_every))
             try:
                 kept = await asyncio.to_thread(store.renew_lead, self.epoch, self.lease)
                 await self.beat()
@@ -209,7 +222,7 @@ class LeasedTenure:
         try:
             if self.epoch is not None:
                 await asyncio.to_thread(store.release_lead, self.epoch)
-            self.standing = STOPPED
+            self.standing_as = STOPPED
             await self.beat()
         except JournalError as exc:
             log.warning("could not release the leadership lease: %s", exc)

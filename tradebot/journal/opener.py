@@ -69,16 +69,21 @@ def tenure_for(
     failover_timeout: float,
     say: Callable[[str], None],
     connections: Callable[[], str],
+    beat_every: float = 5.0,
 ) -> Tenure:
     """How ``tradebot run`` holds the journal at ``location``: a SQLite file alone
     (:class:`~tradebot.journal.tenure.SoleTenure`), a PostgreSQL server under the leadership
     lease it shares with standbys (:class:`~tradebot.journal.lease.LeasedTenure`, which
-    uses ``failover_timeout``, ``say`` and the heartbeat's ``connections()``)."""
+    uses ``failover_timeout``, ``say``, the heartbeat's ``connections()`` and ``beat_every``)."""
     if is_url(location):
         # imported here: the driver is only loaded by those who use the server
         from tradebot.journal.lease import LeasedTenure
 
         return LeasedTenure(
-            str(location), timeout=failover_timeout, say=say, connections=connections
+            str(location),
+            timeout=failover_timeout,
+            say=say,
+            connections=connections,
+            beat_every=beat_every,
         )
     return SoleTenure(location)

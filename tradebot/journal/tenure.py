@@ -60,6 +60,11 @@ class Tenure(Protocol):
         """The banner's ``role`` line; None: nothing to say (the only process)."""
         ...
 
+    def standing(self) -> tuple[str, int | None]:
+        """What the status names this process: ``sole``, ``leader`` or ``standby``, and the
+        leadership epoch it holds (None: none)."""
+        ...
+
     async def acquire(self, stopping: asyncio.Event, stand_by: StandBy) -> bool:
         """Wait until this process may write, running ``stand_by`` meanwhile; False when
         ``stopping`` came first."""
@@ -91,6 +96,9 @@ class SoleTenure:
 
     def role(self) -> str | None:
         return None
+
+    def standing(self) -> tuple[str, int | None]:
+        return "sole", None
 
     async def acquire(self, stopping: asyncio.Event, stand_by: StandBy) -> bool:
         return True  # nobody to wait for: never stands by

@@ -68,7 +68,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -100,6 +100,7 @@ from tradebot.runtime.observer import (
     Stopped,
 )
 from tradebot.runtime.paths import config_relative
+from tradebot.runtime.status_feed import StandbyStatus
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +223,7 @@ class Bot:
         tenure = tenure_for(
             configured(self.config.journal.url, self.journal_path),
             failover_timeout=self.config.journal.failover_timeout,
+            beat_every=self.config.journal.heartbeat_every,
             say=self._say,
             connections=self._connections,
         )
@@ -235,8 +237,24 @@ class Bot:
     async def _acquire(self, tenure: Tenure) -> bool:
         """Until this process may write the journal: stand by (listen and journal)."""
 
-        def stand_by(journal: Journal) -> contextlib.AbstractAsyncContextManager[object]:
-            return standing_by(self.config, journal, self._say, listening=self._listening)
+        @contextlib.asynccontextmanager
+        async def stand_by(journal: Journal) -> AsyncIterator[object]:
+            async with standing_by(self.config, journal, self._say, listening=self._listening):
+                status = StandbyStatus(  # a standby writes its status too (role standby)
+                    self.config,
+                    mode=self.mode,
+                    journal_path=self.journal_path,
+                    joined=self._joined,
+                    every=self.config.journal.heartbeat_every,
+                )
+                async with asyncio.TaskGroup() as tg:
+                    writer = tg.create_task(status.run(), name="standby-status")
+                    try:
+                        yield None
+                    finally:
+                        writer.cancel()
+                if self._stop.is_set():
+                    await asyncio.to_thread(status.write, "stopped")
 
         try:
             return await tenure.acquire(self._stop, stand_by)
@@ -288,6 +306,11 @@ class Bot:
 
     def _listening(self, listener: Listener | None) -> None:
         self._listener = listener
+
+    def _joined(self, connection: int) -> frozenset[int]:
+        """The algorithms this process's listener has joined on ``connection`` now."""
+        listener = self._listener
+        return frozenset() if listener is None else listener.joined(connection)
 
     def _connections(self) -> str:
         """This process's AlphaHub connections, for a shared journal's heartbeat."""

@@ -253,6 +253,8 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         kill_switch=ctx.kill_switch,
         out=settings.out,
         interval=settings.status_interval,
+        every=config.journal.heartbeat_every,
+        standing=shared.tenure.standing,
     )
     signals = SignalLoop(
         listener.queue,

@@ -23,7 +23,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from tradebot.alphahub.listener import DroppedInput, Listener
 from tradebot.alphahub.session import StateChange
@@ -36,7 +36,6 @@ from tradebot.runtime.signals import ALREADY_PLANNED, SignalLoop
 
 log = logging.getLogger(__name__)
 
-STALE_BEAT = 60  # seconds without a heartbeat before `tradebot status` says so
 SINCE_MARGIN = timedelta(minutes=5)
 
 
@@ -212,29 +211,3 @@ class ForeignSignals:
                     continue
                 handled += 1
         return handled
-
-
-def process_lines(url: str) -> list[str]:
-    """``tradebot status``: every process that shares the journal at ``url``, one line each.
-
-    A heartbeat older than ``STALE_BEAT`` seconds is marked: that process is gone or frozen
-    (its row stays, so a crash is visible, until the same process id beats again).
-    """
-    from tradebot.journal.postgres import open_postgres  # the driver: only with a server
-
-    with open_postgres(url, readonly=True) as store:
-        rows = store.processes()
-        lead = store.leadership()
-    if not rows:
-        return ["processes: none has started on this journal yet"]
-    epoch = f", leadership epoch {lead[0]}" if lead else ""
-    lines = [f"processes sharing the journal{epoch}:"]
-    for row in rows:
-        b = row.beat
-        gone = "  (no heartbeat: gone or frozen?)" if row.age > STALE_BEAT else ""
-        lines.append(
-            f"  {b.host:<20} pid {b.pid:<8} {b.role:<8} alphahub {b.connections:<11} "
-            f"last heartbeat {row.heartbeat_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC "
-            f"({row.age:.0f} s ago){gone}"
-        )
-    return lines

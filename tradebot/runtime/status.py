@@ -10,7 +10,10 @@ write that fails (a directory at the path, a read-only folder, a full disk) at m
 minute, and the bot goes on. Reading it (:func:`read_status`) checks its shape, so
 ``tradebot status`` explains a damaged file instead of failing on it. The document records the
 writer's pid, host and start time (:mod:`.process`), so a reader can tell a dead bot's last words
-from a live one.
+from a live one; each write is the bot's heartbeat (every ``heartbeat_every`` seconds, recorded
+in the document), and :func:`liveness_of` is how every view judges it
+(:mod:`tradebot.runtime.liveness`). The document also names the writer's role (``sole``,
+``leader`` with its ``epoch``, or ``standby``) and the health checks ``/healthz`` computes.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tradebot.exceptions import StatusUnreadable
-from tradebot.runtime.process import ProcessMark, this_process
+from tradebot.runtime.liveness import HEARTBEAT_EVERY, Verdict, judge
+from tradebot.runtime.process import ProcessMark, this_process, why_not_running
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,10 @@ log = logging.getLogger(__name__)
 MAX_STATUS_BYTES = 1 << 20
 #: seconds between two log lines about a status file that cannot be written
 LOG_FAILURES_EVERY = 60.0
+
+#: the roles a status document names: the only process (SQLite), or one of several sharing a
+#: PostgreSQL journal
+SOLE, LEADER, STANDBY = "sole", "leader", "standby"
 
 
 @dataclass
@@ -64,6 +72,11 @@ class StatusBoard:
     updated_at: datetime | None = None
     dashboard: str | None = None  # its address, or why it is not served
     process: ProcessMark = field(default_factory=this_process)
+    role: str = SOLE  # sole (SQLite), leader or standby (PostgreSQL)
+    epoch: int | None = None  # the leader's leadership epoch
+    heartbeat_every: float = HEARTBEAT_EVERY  # seconds between two writes
+    #: the health checks /healthz computes, each None when fine or the problem in words
+    checks: dict[str, str | None] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         def when(moment: datetime | None) -> str | None:
@@ -83,6 +96,10 @@ class StatusBoard:
             "pid": self.process.pid,
             "host": self.process.host,
             "process_start": self.process.start,
+            "role": self.role,
+            "epoch": self.epoch,
+            "heartbeat_every": self.heartbeat_every,
+            "checks": dict(self.checks),
             "algorithms": [
                 {
                     "algo_id": a.algo_id,
@@ -208,6 +225,11 @@ class StatusDocument(BaseModel):
     host: str | None = None
     process_start: int | None = None
     dashboard: str | None = None
+    role: str = SOLE
+    epoch: int | None = None
+    # as journal.heartbeat_every allows: a file claiming hours between beats is not believed
+    heartbeat_every: float = Field(HEARTBEAT_EVERY, ge=0.5, le=60)
+    checks: dict[str, str | None] = Field(default_factory=dict)
 
     @field_validator("updated_at")
     @classmethod
@@ -221,6 +243,14 @@ class StatusDocument(BaseModel):
         if self.pid is None or self.host is None:
             return None
         return ProcessMark(self.pid, self.host, self.process_start)
+
+
+def liveness_of(document: StatusDocument, now: datetime) -> Verdict:
+    """Is the bot that wrote ``document`` alive, as of ``now``? (:func:`~.liveness.judge`, with
+    the age of its last write and, on this host, whether its process still runs.)"""
+    age = None if document.updated_at is None else (now - document.updated_at).total_seconds()
+    gone = why_not_running(document.writer) if document.writer else None
+    return judge(said=document.state, age=age, every=document.heartbeat_every, gone=gone)
 
 
 def read_status(path: Path) -> tuple[dict[str, Any], StatusDocument]:

@@ -1,8 +1,15 @@
 """Keeps the :class:`~tradebot.runtime.status.StatusBoard` current while the bot runs.
 
 Counts come from the journal (the source of truth), connection states from the listener. The
-board is written beside the journal every couple of seconds, for ``tradebot status``, and printed
-on the bot's output when the connections change and every ``interval`` seconds.
+board is written beside the journal every ``every`` seconds (the heartbeat, 5 s by default:
+:mod:`tradebot.runtime.liveness` judges a bot by its age), for ``tradebot status`` and the
+dashboard, and printed on the bot's output when the connections change and every ``interval``
+seconds. The board names this process's role (sole, or the leader and its epoch) and carries
+the health checks ``/healthz`` computes (``checks``, set by the dashboard's plug-in).
+
+A standby (several processes on one PostgreSQL journal) writes a status of its own
+(:class:`StandbyStatus`: role ``standby``, its connections, no counts), unless the file is
+another live process's: the leader's status is never overwritten by a standby on its host.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -18,15 +26,27 @@ from tradebot.alphahub.listener import Listener
 from tradebot.clock import utcnow
 from tradebot.config.model import Config, Mode
 from tradebot.core.signal import Signal
+from tradebot.exceptions import StatusUnreadable
 from tradebot.journal import counts
 from tradebot.journal.interface import Journal
 from tradebot.journal.last_signals import last_signals
 from tradebot.runtime.context import start_of_trading_day
 from tradebot.runtime.killswitch import KillSwitchState
-from tradebot.runtime.status import AlgoLine, StatusBoard, StatusWriter, render, status_path
+from tradebot.runtime.liveness import HEARTBEAT_EVERY
+from tradebot.runtime.status import (
+    SOLE,
+    STANDBY,
+    AlgoLine,
+    StatusBoard,
+    StatusWriter,
+    liveness_of,
+    read_status,
+    render,
+    status_path,
+)
 
-#: how often the status file is rewritten, seconds
-WRITE_EVERY = 2.0
+#: what the status names of this process: its role and, for a leader, its epoch
+Standing = Callable[[], tuple[str, int | None]]
 #: seconds after start-up before missing subscriptions are shown
 SETTLE = 10.0
 
@@ -45,9 +65,16 @@ class StatusFeed:
         kill_switch: Callable[[], KillSwitchState],
         out: TextIO,
         interval: float,
+        every: float = HEARTBEAT_EVERY,
+        standing: Standing = lambda: (SOLE, None),
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        """``every``: seconds between two writes (the heartbeat)."""
         self._journal = journal
+        self._every = every
+        self._standing = standing
+        #: the health checks to publish (the dashboard's plug-in sets it; None: none)
+        self.checks: Callable[[], dict[str, str | None]] | None = None
         self._listener = listener
         self._kill_switch = kill_switch
         self._out = out
@@ -63,6 +90,7 @@ class StatusFeed:
             connections=config.alphahub.connections,
             journal=str(journal_path),
             started_at=clock(),
+            heartbeat_every=every,
         )
         for algo_id in listener.algorithms:
             algo = config.algorithms.get(algo_id)
@@ -107,6 +135,9 @@ class StatusFeed:
         self.board.kill_switch = "off" if switch.mode == "running" else str(switch.mode)
         self.board.state = state
         self.board.updated_at = now
+        self.board.role, self.board.epoch = self._standing()
+        if self.checks is not None:
+            self.board.checks = self.checks()
 
     def _links(self) -> tuple[int, ...]:
         return tuple(line.joined for _, line in sorted(self.board.algos.items()))
@@ -124,7 +155,7 @@ class StatusFeed:
             elif links != printed_links or loop.time() - printed_at >= self._interval:
                 print(render(self.board.as_dict()), file=self._out, flush=True)
                 printed_links, printed_at = links, loop.time()
-            await asyncio.sleep(WRITE_EVERY)
+            await asyncio.sleep(self._every)
 
     def final(self, state: str) -> None:
         """Write the last status synchronously (the loop is shutting down)."""
@@ -143,3 +174,67 @@ def today_orders_and_fills(journal: Journal, since: datetime) -> tuple[Counter[i
         if algo_id is not None:
             orders[algo_id], fills[algo_id] = c["orders"], c["fills"]
     return orders, fills
+
+
+class StandbyStatus:
+    """A standby's status: its role, its AlphaHub connections per algorithm, rewritten every
+    ``every`` seconds while it stands by; never over the status of another live process."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        mode: Mode,
+        journal_path: Path,
+        joined: Callable[[int], AbstractSet[int]],
+        every: float = HEARTBEAT_EVERY,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        """``joined(connection)``: the algorithms subscribed on that connection now."""
+        self._joined = joined
+        self._every = every
+        self._clock = clock
+        self.path = status_path(journal_path)
+        self._writer = StatusWriter(self.path)
+        self.board = StatusBoard(
+            mode=str(mode),
+            broker=config.broker.name,
+            account="",
+            connections=config.alphahub.connections,
+            journal=str(journal_path),
+            started_at=clock(),
+            state=STANDBY,
+            role=STANDBY,
+            heartbeat_every=every,
+        )
+        for algo_id in config.subscribed_algorithms:
+            algo = config.algorithms.get(algo_id)
+            self.board.algos[algo_id] = AlgoLine(algo_id, algo.name if algo else "")
+
+    def _another_lives(self) -> bool:
+        """Is the file another process's, and is that process alive?"""
+        try:
+            _raw, document = read_status(self.path)
+        except StatusUnreadable:
+            return False
+        if document.writer is None or document.writer == self.board.process:
+            return False
+        return liveness_of(document, self._clock()).alive
+
+    def write(self, state: str = STANDBY) -> bool:
+        """Write the standby's status now (False: not written, another process's is live)."""
+        if self._another_lives():
+            return False
+        self.board.state = state
+        joined: Counter[int] = Counter()
+        for connection in range(self.board.connections):
+            joined.update(self._joined(connection))
+        for algo_id, line in self.board.algos.items():
+            line.joined = joined[algo_id]
+        self.board.updated_at = self._clock()
+        return self._writer.write(self.board.as_dict())
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.to_thread(self.write)
+            await asyncio.sleep(self._every)

@@ -18,7 +18,8 @@ under a sub-path. Endpoints (GET unless said):
 ``/api/<page>``       the same data as JSON (now, journal, story, positions, performance,
                       config, status)
 ``POST /control/X``   halt, reduce-only or resume: token and an allowed origin required
-``/healthz``          200 when fit to trade, 503 with the failing checks (JSON either way)
+``/healthz``          200 when fit to trade (``halted`` still 200), 503 with the failing checks
+``/readyz``           200 when ready for traffic, 503 while halted, not subscribed or not running
 ``/metrics``          Prometheus text (served by the running bot; 404 from ``tradebot dashboard``)
 ====================  ==========================================================================
 
@@ -53,10 +54,12 @@ from tradebot.masking import mask, register_found_in
 from tradebot.runtime.killswitch import (
     read_kill_switch,
 )
-from tradebot.runtime.status import read_status
+from tradebot.runtime.liveness import HEARTBEAT_EVERY
+from tradebot.runtime.processes import listed
+from tradebot.runtime.status import liveness_of, read_status
 from tradebot.web import views
 from tradebot.web.controls import Controls
-from tradebot.web.health import from_status
+from tradebot.web.health import Health, from_status
 from tradebot.web.live import LiveEvents
 from tradebot.web.query import BadQuery, entry_filter, ident, whole
 from tradebot.web.security import Allowed, HostGuard, SecurityHeaders
@@ -84,6 +87,7 @@ def create_app(sources: Sources, allowed: Allowed) -> Starlette:
         Route("/config", pages.config),
         Route("/api/{what}", pages.api),
         Route("/healthz", pages.healthz),
+        Route("/readyz", pages.readyz),
         Route("/metrics", pages.metrics),
         Route(
             "/control/{action}",
@@ -151,19 +155,26 @@ class Pages:
     async def _now(self) -> dict[str, Any]:
         view = await self.sources.read(lambda j: views.now_view(j, datetime.now(UTC)))
         money = views.money_view(self.sources.broker_state())
-        return {**view, **(await self._live_state()), "money": money}
+        health = (await self.health()).shown(datetime.now(UTC))
+        return {**view, **(await self._live_state()), "money": money, "health": health}
 
     async def _live_state(self) -> dict[str, Any]:
         """The status file and the kill switch: small reads, still off the loop."""
         return await self.sources.run(self._read_state)
 
     def _read_state(self) -> dict[str, Any]:
-        status, problem = None, None
+        status, problem, document, now = None, None, None, datetime.now(UTC)
         if self.sources.status_path is not None:
             try:
-                status = read_status(self.sources.status_path)[1].model_dump(mode="json")
+                document = read_status(self.sources.status_path)[1]
             except StatusUnreadable as exc:
                 problem = str(exc)
+            else:  # "running" judged by the heartbeat's age (runtime/liveness.py)
+                status = document.model_dump(mode="json")
+                status["liveness"] = liveness_of(document, now).as_dict()
+        config = self.sources.config
+        every = config.journal.heartbeat_every if config is not None else HEARTBEAT_EVERY
+        processes = listed(self.sources.journal, document, now, every=every)
         switch = read_kill_switch(self.sources.kill_switch_path)
         names = {}
         if self.sources.config is not None:
@@ -171,6 +182,7 @@ class Pages:
         return {
             "status": status,
             "status_problem": problem,
+            "processes": [p.as_dict() for p in processes],
             "switch": {"mode": str(switch.mode), "reason": switch.reason, "since": switch.since},
             "switch_configured": self.sources.kill_switch_path is not None,
             "names": names,
@@ -259,14 +271,24 @@ class Pages:
             return self.json({"error": f"no such endpoint: api/{what}"}, 404)
         return await self.guarded(request, "api", builders[what])
 
-    async def healthz(self, request: Request) -> Response:
-        """In-process checks when the bot serves the page, else the status file's word."""
+    async def health(self) -> Health:
+        """In-process checks when the bot serves the page, else the status file's word; with
+        the kill switch as its file says now."""
         if self.sources.health is not None:
             health = self.sources.health()
         else:
             now = datetime.now(UTC)
             health = await self.sources.run(lambda: from_status(self.sources.status_path, now))
+        switch = await self.sources.run(lambda: read_kill_switch(self.sources.kill_switch_path))
+        return health.switched(str(switch.mode))
+
+    async def healthz(self, request: Request) -> Response:
+        health = await self.health()
         return self.json(health.as_dict(), 200 if health.ok else 503)
+
+    async def readyz(self, request: Request) -> Response:
+        health = await self.health()
+        return self.json(health.readiness(), 200 if health.ready else 503)
 
     async def metrics(self, request: Request) -> Response:
         if self.sources.metrics is None:

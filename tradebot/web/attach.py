@@ -152,6 +152,7 @@ class BotDashboard:
         parts = self._bot.parts
         if parts is not None:
             parts.feed.board.dashboard = handle.url or handle.error
+            parts.feed.checks = lambda: self._health().checks  # into the status file
         self.started.set()
         try:
             if handle.running:
