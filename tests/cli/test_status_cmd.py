@@ -63,7 +63,7 @@ def test_a_live_bot_is_shown(config: Path, capsys: pytest.CaptureFixture[str]) -
     assert code == 0 and "tradebot running | PAPER" in out and err == ""
 
 
-def test_a_bot_whose_process_is_gone_is_not_running(
+def test_a_bot_whose_process_is_gone_is_not_responding(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     gone = subprocess.run(
@@ -77,7 +77,9 @@ def test_a_bot_whose_process_is_gone_is_not_running(
     for args in ((), ("--json",)):
         code, out, err = run(capsys, config, *args)
         assert code == 1
-        assert f"tradebot is not running: process {int(gone.stdout)} is gone" in err
+        # gone without a clean stop: a crash, never shown as a stop
+        assert f"tradebot is not responding: process {int(gone.stdout)} is gone" in err
+        assert "without a clean stop (killed or crashed)" in err
         assert f"last written {written}" in err
         assert out  # the last status is still shown
 

@@ -24,9 +24,11 @@ def test_no_heartbeat_at_all_is_not_responding() -> None:
     assert verdict.state == NOT_RESPONDING and verdict.why == "no heartbeat yet"
 
 
-def test_a_gone_process_is_stopped_however_fresh_its_heartbeat() -> None:
+def test_a_gone_process_is_not_responding_however_fresh_its_heartbeat() -> None:
+    # killed or crashed: never shown as a stop, which would tell a person all is well
     gone = judge(said="running", age=0.5, every=5, gone="process 42 is gone")
-    assert gone.state == STOPPED and gone.why == "process 42 is gone" and not gone.alive
+    assert gone.state == NOT_RESPONDING and not gone.alive
+    assert gone.why == "process 42 is gone without a clean stop (killed or crashed)"
     here = judge(said="running", age=0.5, every=5, gone=None)
     assert here.state == "running"
 

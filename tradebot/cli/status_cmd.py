@@ -23,10 +23,10 @@ def status(config_path: Path, as_json: bool) -> None:
     fills, the kill switch.
 
     A running bot rewrites its status beside its journal every few seconds (its heartbeat);
-    this reads it. "running" means a heartbeat younger than three beats; older is "not
-    responding", and a process that is gone is "stopped". With a PostgreSQL journal
-    (journal.url), every process sharing it is listed: role (leader or standby), host, pid,
-    state, heartbeat age and the leader's epoch.
+    this reads it. "running" means a heartbeat younger than three beats; older, or a process
+    gone without a clean stop (kill -9, a crash), is "not responding"; a clean stop "stopped".
+    With a PostgreSQL journal (journal.url), every process sharing it is listed: role (leader
+    or standby), host, pid, state, heartbeat age and the leader's epoch.
 
     --json prints the status file's fields, with "state" judged by the heartbeat ("state_written"
     is what the bot wrote), "heartbeat_age" in seconds, and "processes": a list of every process

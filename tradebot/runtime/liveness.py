@@ -5,13 +5,15 @@ it rewrites its status file (:mod:`tradebot.runtime.status`) and, with a Postgre
 its process row (:mod:`tradebot.journal.lease`). The Now page, ``tradebot status``,
 ``status --json`` and ``/healthz`` all call :func:`judge`, so they never disagree:
 
-* **stopped** when the process said so at a clean stop, or when it is gone: on the same host
-  the caller checks the pid (and its start time, :func:`tradebot.runtime.process.why_not_running`)
-  and passes what it found as ``gone``; from another host nothing can be checked, and only the
-  heartbeat's age speaks;
-* **not responding** once :data:`MISSED_BEATS` beats in a row are missing (the heartbeat is
-  older than ``MISSED_BEATS * every`` seconds): killed on another host, frozen, or its loop
-  stuck; also when there is no heartbeat at all;
+* **stopped** when the process said so at a clean stop (Ctrl-C, SIGTERM, ``systemctl stop``):
+  nothing needs a person;
+* **not responding** when it did not stop cleanly and cannot be heard: its process is gone
+  (killed, crashed: on the same host the caller checks the pid and its start time,
+  :func:`tradebot.runtime.process.why_not_running`, and passes what it found as ``gone``, so a
+  ``kill -9`` shows at once), or :data:`MISSED_BEATS` beats in a row are missing (the heartbeat
+  is older than ``MISSED_BEATS * every`` seconds: frozen, its loop stuck, or killed on another
+  host, where no pid can be checked); also when there is no heartbeat at all. A crash is
+  never shown as a stop: it is what a person must look at;
 * otherwise what the process says it is doing (``running``, ``starting``, ``standby``).
 
 Pure: the age and the pid check are the caller's, measured however it can.
@@ -67,7 +69,7 @@ def judge(*, said: str, age: float | None, every: float, gone: str | None) -> Ve
     if said == STOPPED:
         return Verdict(STOPPED, "it stopped cleanly", age)
     if gone is not None:
-        return Verdict(STOPPED, gone, age)
+        return Verdict(NOT_RESPONDING, f"{gone} without a clean stop (killed or crashed)", age)
     if age is None:
         return Verdict(NOT_RESPONDING, "no heartbeat yet", None)
     if age > MISSED_BEATS * every:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradebot.exceptions import JournalError
 from tradebot.journal.interface import Journal
-from tradebot.runtime.liveness import HEARTBEAT_EVERY, judge
+from tradebot.runtime.liveness import HEARTBEAT_EVERY, NOT_RESPONDING, STOPPED, judge
 from tradebot.runtime.process import ProcessMark, why_not_running
 from tradebot.runtime.status import LEADER, STANDBY, StatusDocument, liveness_of
 
@@ -83,9 +83,11 @@ def of_rows(
                 beat.connections,
             )
         )
-    alive = [v for v in views if v.state != "stopped"]
+    alive = [v for v in views if v.state not in (STOPPED, NOT_RESPONDING)]
     alive.sort(key=lambda v: v.role != LEADER)  # stable: newest heartbeat first otherwise
-    return alive + [v for v in views if v.state == "stopped"][:SHOW_STOPPED]
+    # then the newest few that are not alive: a crashed or frozen one first (it needs a person)
+    silent = [v for v in views if v.state == NOT_RESPONDING]
+    return alive + (silent + [v for v in views if v.state == STOPPED])[:SHOW_STOPPED]
 
 
 def shared_processes(url: str, *, every: float = HEARTBEAT_EVERY) -> list[ProcessView]:

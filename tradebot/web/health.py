@@ -4,8 +4,8 @@ For systemd, Docker, an uptime monitor or a load balancer.
 The checks, each ``None`` when fine or the problem in words:
 
 * ``bot`` (from the status file only): the bot is alive by its heartbeat
-  (:mod:`tradebot.runtime.liveness`: *not responding* after three missed beats, *stopped* when
-  its process is gone);
+  (:mod:`tradebot.runtime.liveness`: *not responding* after three missed beats or when its
+  process is gone without a clean stop, *stopped* after a clean stop);
 * ``subscriptions``: every configured algorithm is subscribed on at least one connection;
 * ``journal``: the journal is writable (its latest write succeeded);
 * ``broker``: the broker answered recently.
