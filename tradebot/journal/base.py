@@ -25,7 +25,14 @@ from tradebot.core.events import OrderEvent
 from tradebot.core.order_snapshot import OrderSnapshot
 from tradebot.core.orders import OrderIntent, Plan
 from tradebot.core.signal import Signal
-from tradebot.journal import orderlog, queries, summary_check, summary_sql, tombstones
+from tradebot.journal import (
+    latency,
+    orderlog,
+    queries,
+    summary_check,
+    summary_sql,
+    tombstones,
+)
 from tradebot.journal.dialect import Conn
 from tradebot.journal.interface import EntryFilter, StoredSignal
 from tradebot.journal.positions import rebuild_book
@@ -36,6 +43,7 @@ from tradebot.journal.records import (
     OrderRow,
     Status,
     StoredIntent,
+    to_micros,
 )
 from tradebot.journal.rows import Row
 from tradebot.journal.summary import Position
@@ -380,6 +388,17 @@ class JournalBase(ABC):
         """(day since the epoch, algorithm, realised P&L that day), oldest first."""
         with self._read() as conn:
             return summary_sql.daily_pnl(conn)
+
+    def leg_times(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[latency.LegTimes]:
+        """Each leg sent in ``[since, until)``: its signal's receipt, send and fill times."""
+        with self._read() as conn:
+            return latency.leg_times(
+                conn,
+                since=None if since is None else to_micros(since),
+                until=None if until is None else to_micros(until),
+            )
 
     def open_exit_ids(self) -> list[str]:
         """Exits whose leg is not closed: every exit still live at the broker is among them."""
