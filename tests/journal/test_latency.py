@@ -4,6 +4,8 @@ known nearest-rank percentiles, and too few samples are said, not guessed."""
 from __future__ import annotations
 
 import json
+import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +17,13 @@ from click.testing import CliRunner
 from tradebot.cli.main import cli
 from tradebot.journal import open_journal
 from tradebot.journal.interface import Journal
-from tradebot.journal.latency import LegTimes, latency_report, min_samples, tally
+from tradebot.journal.latency import (
+    LegTimes,
+    latency_report,
+    min_samples,
+    tally,
+    window_report,
+)
 from tradebot.journal.records import Status
 from tradebot.journal.rows import Row
 
@@ -41,9 +49,12 @@ def order(
     """A signal received at ``received`` s, its order's intent at ``sent``, fills of 1 share
     at each of ``fills`` (the order is for ``len(fills)`` shares unless ``ends``: then one
     more, and the broker cancels the rest after the last fill)."""
+    key = f"{algo}:open:AAA:buy:{coid}"
     signal_id = journal.write_rows(
         [Row(_at(received), Status.SIGNAL, "signal", algo_id=algo, data={"raw": {}})]
     )
+    leg = Row(_at(received), Status.LEG, "leg", algo_id=algo, symbol="AAA", leg=key, side="buy")
+    journal.write_rows([replace(leg, price=Decimal(100), signal_id=signal_id)])
     qty = len(fills) + (1 if ends else 0)
     rows = [
         Row(
@@ -54,7 +65,7 @@ def order(
             symbol="AAA",
             client_order_id=coid,
             signal_id=signal_id,
-            leg=f"{algo}:open:AAA:buy:{coid}",
+            leg=key,
             side="buy",
             qty=Decimal(qty),
             price=Decimal(100),
@@ -140,7 +151,8 @@ def known(tmp_path: Path) -> Path:
 
 def _report(path: Path) -> dict[int, dict[str, Any]]:
     with open_journal(path, readonly=True) as journal:
-        found = latency_report(journal.leg_times())
+        found = latency_report(journal)
+        assert found == window_report(journal.leg_times())  # the index walks, the sort: one rule
     return {r.algo_id: r.as_dict() for r in found.rows}
 
 
@@ -157,7 +169,7 @@ def test_known_times_give_known_nearest_rank_percentiles(known: Path) -> None:
 
 def test_a_working_leg_has_a_first_fill_and_no_last_and_exits_are_left_out(known: Path) -> None:
     two = _report(known)[2]
-    # o2-a and o2-b have signals; o2-c has no SIGNAL row; the exit x2 is not counted at all
+    # o2-a and o2-b have signals; o2-c has no LEG row; the exit x2 is not counted at all
     assert two["signal_to_order_n"] == 2
     assert two["signal_to_order_p50_s"] == "0.25"  # 0.25 and 0.5: the 1st of 2
     assert two["order_to_first_fill_n"] == 3  # o2-a 1, o2-b 2, o2-c 1
@@ -217,3 +229,28 @@ def test_report_window_counts_legs_sent_in_it(known: Path) -> None:
     assert one["signal_to_order_n"] == 3  # legs 3, 4, 5
     assert one["order_to_first_fill_n"] == 3
     assert one["order_to_last_fill_n"] == 2  # leg 5's last fill (50 s after) is after --until
+
+
+def test_a_journal_from_before_gets_the_latencies_on_open_and_verify_checks_them(
+    known: Path,
+) -> None:
+    before = _report(known)
+    conn = sqlite3.connect(known)
+    with conn:  # the journal as the previous tradebot left it: schema v5, no latency columns
+        for name in ("signal_us", "first_us", "last_us"):
+            conn.execute(f"DROP INDEX ix_sum_leg_{name}")
+        for name in ("received", "signal_us", "first_us", "last_us"):
+            conn.execute(f"ALTER TABLE sum_leg DROP COLUMN {name}")
+        conn.execute("PRAGMA user_version = 5")
+    conn.close()
+    assert _report(known) == before  # a reader upgrades it, from the rows
+    runner = CliRunner()
+    verified = runner.invoke(cli, ["journal", "verify", "--journal", str(known)])
+    assert verified.exit_code == 0, verified.output
+    conn = sqlite3.connect(known)
+    with conn:
+        conn.execute("UPDATE sum_leg SET first_us = first_us + 1 WHERE coid = 'o1-3'")
+    conn.close()
+    verified = runner.invoke(cli, ["journal", "verify", "--journal", str(known)])
+    assert verified.exit_code == 1, verified.output
+    assert "o1-3: rows make latencies" in verified.output

@@ -121,7 +121,7 @@ def report(
             result, styles = review(store, since=start, until=end)
         # the counts the summaries do not keep (docs/operations.md, "What each count means")
         figures = with_extras([r.as_dict() for r in result], store, since=start, until=end)
-        delays = latency_report(store.leg_times(since=start, until=end), until=end)
+        delays = latency_report(store, since=start, until=end)
     if latency:
         _print_latency(delays, fmt)
     elif execution and fmt != "table":

@@ -26,7 +26,6 @@ from tradebot.core.order_snapshot import OrderSnapshot
 from tradebot.core.orders import OrderIntent, Plan
 from tradebot.core.signal import Signal
 from tradebot.journal import (
-    latency,
     orderlog,
     queries,
     summary_check,
@@ -35,6 +34,9 @@ from tradebot.journal import (
 )
 from tradebot.journal.dialect import Conn
 from tradebot.journal.interface import EntryFilter, StoredSignal
+from tradebot.journal.latency import LatencyReport, LegTimes
+from tradebot.journal.latency import leg_times as latency_legs
+from tradebot.journal.latency import read as latency_read
 from tradebot.journal.positions import rebuild_book
 from tradebot.journal.records import (
     AppliedFill,
@@ -389,12 +391,17 @@ class JournalBase(ABC):
         with self._read() as conn:
             return summary_sql.daily_pnl(conn)
 
+    def latency(self) -> LatencyReport:
+        """The whole journal's latency per algorithm, from the summaries (index walks)."""
+        with self._read() as conn:
+            return latency_read(conn)
+
     def leg_times(
         self, *, since: datetime | None = None, until: datetime | None = None
-    ) -> list[latency.LegTimes]:
+    ) -> list[LegTimes]:
         """Each leg sent in ``[since, until)``: its signal's receipt, send and fill times."""
         with self._read() as conn:
-            return latency.leg_times(
+            return latency_legs(
                 conn,
                 since=None if since is None else to_micros(since),
                 until=None if until is None else to_micros(until),

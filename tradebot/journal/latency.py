@@ -4,10 +4,10 @@ Three intervals per *leg* (the execution review's unit, :mod:`tradebot.journal.s
 INTENT, with a chased limit's market remainder), entries and the algorithm's closes only (an
 exit's fill waits for the market, not for us):
 
-* ``signal_to_order``: the signal's receipt (its SIGNAL row's time, the ``received_at`` the
-  listener stamped) to the order's send (its INTENT row's time: the order decided and durable,
-  the moment before it leaves for the broker, where the execution review's time to fill
-  starts too). Only legs whose intent names its SIGNAL row;
+* ``signal_to_order``: the signal's receipt (the ``received_at`` the listener stamped, the
+  time of the signal's SIGNAL and LEG rows) to the order's send (its INTENT row's time: the
+  order decided and durable, the moment before it leaves for the broker, where the execution
+  review's time to fill starts too). Only legs with a LEG row (a signal's);
 * ``order_to_first_fill``: the send to the leg's first fill;
 * ``order_to_last_fill``: the send to the leg's last fill, once no other can come (the leg
   filled completely, or the broker ended it with part filled). A leg still working has no last
@@ -18,8 +18,11 @@ the value at rank ``ceil(q x n)`` of the ``n`` sorted samples, :func:`summary.ne
 A quantile needs at least :func:`min_samples` samples (2 for p50, 10 for p90, 100 for p99);
 with fewer it is not given, and the report says how many it has.
 
-Read from the journal's per-leg summaries (``sum_leg``: the send and fill times the fold keeps)
-joined to each leg's INTENT and SIGNAL row by their indexes: the legs, never every row.
+Read from the journal's per-leg summaries (``sum_leg``): the fold keeps each leg's signal
+receipt (its first LEG row's time: the listener's ``received_at``), send and fill times, and
+the three intervals, each indexed with its algorithm, so the whole journal's percentiles are
+index walks (:func:`read`); a window (``--since``/``--until``) reads the legs sent in it
+(:func:`leg_times`) and sorts their intervals.
 """
 
 from __future__ import annotations
@@ -32,8 +35,9 @@ from decimal import Decimal
 from typing import Any
 
 from tradebot.journal.dialect import Conn
+from tradebot.journal.interface import Journal
 from tradebot.journal.records import dec_text, to_micros
-from tradebot.journal.summary import nearest_rank
+from tradebot.journal.summary import latency_us, nearest_rank
 
 #: the intervals, in the order they are shown
 INTERVALS = ("signal_to_order", "order_to_first_fill", "order_to_last_fill")
@@ -60,31 +64,37 @@ class LegTimes:
 
 
 def intervals(leg: LegTimes, until: int | None = None) -> dict[str, int | None]:
-    """The leg's three intervals in microseconds (None: not measured). Fills at or after
-    ``until`` are not seen (a leg whose last fill came later had not finished by then)."""
-    first = leg.first_fill if until is None or (leg.first_fill or 0) < until else None
-    last = leg.last_fill if leg.closed else None
-    if last is not None and until is not None and last >= until:
-        last = None
-    return {
-        "signal_to_order": None if leg.received is None else max(0, leg.sent - leg.received),
-        "order_to_first_fill": None if first is None else max(0, first - leg.sent),
-        "order_to_last_fill": None if last is None else max(0, last - leg.sent),
-    }
+    """The leg's three intervals in microseconds (None: not measured), by the rule the
+    summaries keep them by (:func:`summary.latency_us`)."""
+    found = latency_us(
+        leg.received, leg.sent, leg.first_fill, leg.last_fill, closed=leg.closed, until=until
+    )
+    return dict(zip(INTERVALS, found, strict=True))
 
 
 @dataclass
 class Interval:
-    """One interval of one algorithm: its samples, sorted on demand."""
+    """One interval of one algorithm: how many samples, and each percentile (microseconds;
+    None with fewer than :func:`min_samples`)."""
 
-    samples: list[int] = field(default_factory=list)  # microseconds
+    n: int = 0
+    picked: dict[int, int | None] = field(default_factory=lambda: dict.fromkeys(PERCENTILES))
+
+    @classmethod
+    def of(cls, samples: list[int]) -> Interval:
+        """Nearest rank among ``samples``."""
+        ordered = sorted(samples)
+        n = len(ordered)
+        return cls(
+            n,
+            {
+                p: ordered[nearest_rank(p / 100, n)] if n >= min_samples(p) else None
+                for p in PERCENTILES
+            },
+        )
 
     def percentile(self, percent: int) -> int | None:
-        """Nearest rank; None with fewer than :func:`min_samples` samples."""
-        n = len(self.samples)
-        if n < min_samples(percent):
-            return None
-        return sorted(self.samples)[nearest_rank(percent / 100, n)]
+        return self.picked.get(percent)
 
 
 def _seconds(micros: int | None) -> str | None:
@@ -103,7 +113,7 @@ class AlgoLatency:
         (None: fewer samples than the percentile needs)."""
         out: dict[str, Any] = {"algo_id": self.algo_id}
         for name, interval in self.intervals.items():
-            out[f"{name}_n"] = len(interval.samples)
+            out[f"{name}_n"] = interval.n
             for p in PERCENTILES:
                 out[f"{name}_p{p}_s"] = _seconds(interval.percentile(p))
         return out
@@ -120,11 +130,7 @@ class LatencyReport:
         out: list[dict[str, Any]] = []
         for algo in self.rows:
             for name, interval in algo.intervals.items():
-                row: dict[str, Any] = {
-                    "algo_id": algo.algo_id,
-                    "interval": name,
-                    "n": len(interval.samples),
-                }
+                row: dict[str, Any] = {"algo_id": algo.algo_id, "interval": name, "n": interval.n}
                 for p in PERCENTILES:
                     found = _seconds(interval.percentile(p))
                     row[f"p{p}_s"] = f"<{min_samples(p)} samples" if found is None else found
@@ -141,36 +147,65 @@ class LatencyReport:
 
 def tally(legs: Iterable[LegTimes], *, until: int | None = None) -> LatencyReport:
     """The latency report of these legs."""
-    by_algo: dict[int, AlgoLatency] = {}
+    samples: dict[int, dict[str, list[int]]] = {}
     for leg in legs:
-        algo = by_algo.get(leg.algo_id)
-        if algo is None:
-            algo = by_algo[leg.algo_id] = AlgoLatency(leg.algo_id)
+        mine = samples.setdefault(leg.algo_id, {name: [] for name in INTERVALS})
         for name, micros in intervals(leg, until).items():
             if micros is not None:
-                algo.intervals[name].samples.append(micros)
-    return LatencyReport([by_algo[a] for a in sorted(by_algo)])
+                mine[name].append(micros)
+    return LatencyReport(
+        [
+            AlgoLatency(algo, {name: Interval.of(found[name]) for name in INTERVALS})
+            for algo, found in sorted(samples.items())
+        ]
+    )
 
 
-#: every leg head of an entry or close, with its signal's receipt (LEFT JOIN: a leg without a
-#: SIGNAL row still has its fills); the INTENT by ``ux_entries_intent``, the SIGNAL by its id
+# -- the whole journal: index walks over the summaries ----------------------------------------
+#: the stored column of each interval (``sum_leg``, indexed with its algorithm)
+_COLUMNS = dict(zip(INTERVALS, ("signal_us", "first_us", "last_us"), strict=True))
+
+
+def read(conn: Conn) -> LatencyReport:
+    """The whole journal's latency report from the summaries: per interval, the samples
+    counted by an index scan and each percentile found by an index walk."""
+    found: dict[int, AlgoLatency] = {}
+    for name, column in _COLUMNS.items():
+        counts = conn.execute(
+            f"SELECT algo_id, count(*) FROM sum_leg WHERE {column} IS NOT NULL "  # noqa: S608
+            "AND algo_id IS NOT NULL GROUP BY algo_id"
+        ).fetchall()
+        nth = (
+            f"SELECT {column} FROM sum_leg WHERE algo_id = ? AND {column} IS NOT NULL "  # noqa: S608
+            f"ORDER BY {column} LIMIT 1 OFFSET ?"
+        )
+        for algo, n in counts:
+            picked: dict[int, int | None] = {}
+            for p in PERCENTILES:
+                row = None
+                if n >= min_samples(p):
+                    row = conn.execute(nth, (algo, nearest_rank(p / 100, n))).fetchone()
+                picked[p] = None if row is None else int(row[0])
+            mine = found.setdefault(int(algo), AlgoLatency(int(algo)))
+            mine.intervals[name] = Interval(int(n), picked)
+    return LatencyReport([found[a] for a in sorted(found)])
+
+
+# -- a window: the legs sent in it ------------------------------------------------------------
 _LEGS = (
-    "SELECT l.algo_id, s.ts, l.started, l.first_fill, l.last_fill, l.closed "
-    "FROM sum_leg l "
-    "JOIN entries i ON i.client_order_id = l.coid AND i.status = 'intent' "
-    "LEFT JOIN entries s ON s.id = i.signal_id AND s.status = 'signal' "
-    "WHERE l.coid = l.head AND l.algo_id IS NOT NULL AND substr(l.style, 1, 5) <> 'exit '"
+    "SELECT algo_id, received, started, first_fill, last_fill, closed FROM sum_leg "
+    "WHERE coid = head AND algo_id IS NOT NULL AND substr(style, 1, 5) <> 'exit '"
 )
 
 
 def leg_times(conn: Conn, *, since: int | None = None, until: int | None = None) -> list[LegTimes]:
-    """The legs sent in ``[since, until)`` (microseconds), from the summaries."""
+    """The legs (entries and closes) sent in ``[since, until)`` (microseconds)."""
     sql, params = _LEGS, []
     if since is not None:
-        sql += " AND l.started >= ?"
+        sql += " AND started >= ?"
         params.append(since)
     if until is not None:
-        sql += " AND l.started < ?"
+        sql += " AND started < ?"
         params.append(until)
     rows: Sequence[Sequence[Any]] = conn.execute(sql, params).fetchall()
     return [
@@ -186,6 +221,16 @@ def leg_times(conn: Conn, *, since: int | None = None, until: int | None = None)
     ]
 
 
-def latency_report(legs: Iterable[LegTimes], *, until: datetime | None = None) -> LatencyReport:
+def window_report(legs: Iterable[LegTimes], *, until: datetime | None = None) -> LatencyReport:
     """:func:`tally`, with ``until`` as a time."""
     return tally(legs, until=None if until is None else to_micros(until))
+
+
+def latency_report(
+    journal: Journal, *, since: datetime | None = None, until: datetime | None = None
+) -> LatencyReport:
+    """Per algorithm, the legs sent in ``[since, until)``: the whole journal from the
+    summaries' indexes, a window from the legs sent in it."""
+    if since is None and until is None:
+        return journal.latency()
+    return window_report(journal.leg_times(since=since, until=until), until=until)

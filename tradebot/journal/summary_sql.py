@@ -101,6 +101,17 @@ TABLES = (
     )
     """,
 )
+#: the latency of each leg (:mod:`tradebot.journal.latency`): its signal's receipt, and the
+#: three intervals kept beside it so each percentile is an index walk, not a read of every leg
+LATENCY_COLUMNS = (
+    "ALTER TABLE sum_leg ADD COLUMN received BIGINT",
+    "ALTER TABLE sum_leg ADD COLUMN signal_us BIGINT",
+    "ALTER TABLE sum_leg ADD COLUMN first_us BIGINT",
+    "ALTER TABLE sum_leg ADD COLUMN last_us BIGINT",
+    "CREATE INDEX ix_sum_leg_signal_us ON sum_leg (algo_id, signal_us)",
+    "CREATE INDEX ix_sum_leg_first_us ON sum_leg (algo_id, first_us)",
+    "CREATE INDEX ix_sum_leg_last_us ON sum_leg (algo_id, last_us)",
+)
 NAMES = (
     "sum_count",
     "sum_pnl",
@@ -115,7 +126,7 @@ NAMES = (
 
 _LEG_COLUMNS = (
     "algo_id, style, sign, planned, started, reference, chased, filled, cost, first_fill, "
-    "last_fill, completed_at, fill_us, ended, closed"
+    "last_fill, completed_at, fill_us, ended, closed, received, signal_us, first_us, last_us"
 )
 _FIGURE_COLUMNS = (
     "legs, filled_legs, partial_legs, unfilled_legs, working, unmeasured_legs, planned_qty, "
@@ -145,6 +156,8 @@ def _leg_params(leg: Leg) -> tuple[Any, ...]:
         leg.fill_us,
         int(leg.ended),
         int(leg.closed),
+        leg.received,
+        *leg.latency_us,
     )
 
 
@@ -165,6 +178,7 @@ def _leg_from(coid: str, r: Sequence[Any]) -> Leg:
         r[11],
         bool(r[13]),
         bool(r[14]),
+        received=None if r[15] is None else int(r[15]),
     )
 
 
@@ -221,14 +235,14 @@ class SqlLookups:
         ).fetchone()
         return None if row is None else row[0]
 
-    def signal_price(self, leg_key: Any) -> Any:
+    def signal_leg(self, leg_key: Any) -> tuple[Any, Any] | None:
         if leg_key is None:
             return None
         row = self._conn.execute(
-            "SELECT price FROM entries WHERE leg = ? AND status = 'leg' ORDER BY id LIMIT 1",
+            "SELECT price, ts FROM entries WHERE leg = ? AND status = 'leg' ORDER BY id LIMIT 1",
             (leg_key,),
         ).fetchone()
-        return None if row is None else row[0]
+        return None if row is None else (row[0], row[1])
 
 
 _LEG_SELECT = f"UPDATE sum_leg SET closed = closed WHERE coid = ? RETURNING head, {_LEG_COLUMNS}"  # noqa: S608
@@ -237,7 +251,7 @@ _LEG_UPSERT_MANY = (
     "ON CONFLICT (coid) DO UPDATE SET head = excluded.head, "
     + ", ".join(f"{c} = excluded.{c}" for c in _LEG_COLUMNS.split(", "))
 )
-#: rows per multi-row statement (SQLite binds at most 32,766 values; a leg row binds 17)
+#: rows per multi-row statement (SQLite binds at most 32,766 values; a leg row binds 21)
 _MANY = 200
 
 
@@ -608,6 +622,14 @@ def recompute(conn: Conn, *, keep_closed: bool = True) -> MemoryStore:
 def build(conn: Conn) -> None:
     """Fill the (empty) summary tables from the rows: the migration to summaries."""
     write(conn, recompute(conn))
+
+
+def rebuild(conn: Conn) -> None:
+    """Empty the summary tables and build them again from every row (the migration that adds
+    the legs' latencies, whose signal times only the rows know)."""
+    for name in NAMES:
+        conn.execute(f"DELETE FROM {name}")  # noqa: S608 (constant table names)
+    build(conn)
 
 
 def write(conn: Conn, store: MemoryStore) -> None:
