@@ -96,10 +96,13 @@ def order(
 
 @pytest.fixture
 def known(tmp_path: Path) -> Path:
+    return write_known(tmp_path / "journal.sqlite")
+
+
+def write_known(path: Path) -> Path:
     """Algorithm 1: ten legs, leg k sent k/10 s after its signal, first filled k s after it
     and last filled 10k s after it (two fills each). Algorithm 2: one leg, and one still
     working (a first fill, no last); an exit, which is not ours to time."""
-    path = tmp_path / "journal.sqlite"
     with open_journal(path) as journal:
         for k in range(1, 11):
             start = 1000.0 * k
