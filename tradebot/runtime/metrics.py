@@ -6,9 +6,8 @@ bot's events, and by :class:`TimedJournal`, which times every journal write wher
 
 Latencies need two timestamps each:
 
-* signal to submit: the signal's ``received_at`` against the first
-  :class:`~tradebot.runtime.observer.OrderSubmitting` after it (signals are handled one at a
-  time, so the first order leaving after a signal was taken belongs to it);
+* signal to order, order to first and last fill, per algorithm:
+  :mod:`tradebot.runtime.latency_metrics`, on this registry;
 * journal commit: the duration of each ``record_*`` call, in the thread that makes it.
 """
 
@@ -17,19 +16,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, cast
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from tradebot.journal.interface import Journal
+from tradebot.runtime.latency_metrics import LatencyMetrics
 from tradebot.runtime.observer import (
     BackfillDelivered,
     BotEvent,
     ConnectionChanged,
     FillsRecorded,
     LapseReported,
-    OrderSubmitting,
     SignalHandled,
 )
 
@@ -69,35 +67,24 @@ class BotMetrics:
             ["algo", "outcome"],
             registry=r,
         )
-        self.submit_latency = Histogram(
-            "tradebot_signal_to_submit_seconds",
-            "From a signal's arrival to its first order leaving for the broker",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
+        #: signal to order, order to first and last fill, per algorithm
+        self.latency = LatencyMetrics(r)
         self.commit_latency = Histogram(
             "tradebot_journal_commit_seconds",
             "Duration of each journal write (commit included)",
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self._first_submit: datetime | None = None
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""
         return generate_latest(self.registry)
 
     def notice(self, event: BotEvent) -> None:
+        self.latency.notice(event)
         match event:
-            case OrderSubmitting(at=at):
-                if self._first_submit is None:
-                    self._first_submit = at
-            case SignalHandled(signal=signal, result=result):
+            case SignalHandled():
                 self._signal(event)
-                submitted, self._first_submit = self._first_submit, None
-                if submitted is not None and result.sent:
-                    delay = (submitted - signal.received_at).total_seconds()
-                    self.submit_latency.observe(max(delay, 0.0))
             case FillsRecorded(fills=fills):
                 for fill in fills:
                     self.fills.labels(str(fill.algo_id)).inc()
