@@ -244,6 +244,8 @@ def test_a_journal_from_before_gets_the_latencies_on_open_and_verify_checks_them
             conn.execute(f"DROP INDEX ix_sum_leg_{name}")
         for name in ("received", "signal_us", "first_us", "last_us"):
             conn.execute(f"ALTER TABLE sum_leg DROP COLUMN {name}")
+        for name in ("signal_n", "first_n", "last_n"):
+            conn.execute(f"ALTER TABLE sum_style DROP COLUMN {name}")
         conn.execute("PRAGMA user_version = 5")
     conn.close()
     assert _report(known) == before  # a reader upgrades it, from the rows
@@ -257,3 +259,11 @@ def test_a_journal_from_before_gets_the_latencies_on_open_and_verify_checks_them
     verified = runner.invoke(cli, ["journal", "verify", "--journal", str(known)])
     assert verified.exit_code == 1, verified.output
     assert "o1-3: rows make latencies" in verified.output
+    conn = sqlite3.connect(known)
+    with conn:
+        conn.execute("UPDATE sum_leg SET first_us = first_us - 1 WHERE coid = 'o1-3'")
+        conn.execute("UPDATE sum_style SET last_n = last_n + 1 WHERE algo_id = 2")
+    conn.close()
+    verified = runner.invoke(cli, ["journal", "verify", "--journal", str(known)])
+    assert verified.exit_code == 1, verified.output
+    assert "sum_style" in verified.output and "o1-3" not in verified.output

@@ -168,13 +168,14 @@ _COLUMNS = dict(zip(INTERVALS, ("signal_us", "first_us", "last_us"), strict=True
 
 def read(conn: Conn) -> LatencyReport:
     """The whole journal's latency report from the summaries: per interval, the samples
-    counted by an index scan and each percentile found by an index walk."""
+    counted by the execution rows and each percentile found by an index walk."""
     found: dict[int, AlgoLatency] = {}
-    for name, column in _COLUMNS.items():
-        counts = conn.execute(
-            f"SELECT algo_id, count(*) FROM sum_leg WHERE {column} IS NOT NULL "  # noqa: S608
-            "AND algo_id IS NOT NULL GROUP BY algo_id"
-        ).fetchall()
+    # how many samples: the legs' counts the execution rows keep (exits count none)
+    totals = conn.execute(
+        "SELECT algo_id, sum(signal_n), sum(first_n), sum(last_n) FROM sum_style GROUP BY algo_id"
+    ).fetchall()
+    for i, (name, column) in enumerate(_COLUMNS.items()):
+        counts = [(algo, int(row[i])) for algo, *row in totals if int(row[i])]
         nth = (
             f"SELECT {column} FROM sum_leg WHERE algo_id = ? AND {column} IS NOT NULL "  # noqa: S608
             f"ORDER BY {column} LIMIT 1 OFFSET ?"

@@ -166,6 +166,7 @@ class Leg:
             filled_qty=self.filled,
             slippage=slip,
             slipped_notional=notional,
+            latencies=tuple(int(v is not None) for v in self.latency_us),
         )
 
 
@@ -183,6 +184,9 @@ class Figures:
     filled_qty: Decimal = _ZERO
     slippage: Decimal = _ZERO
     slipped_notional: Decimal = _ZERO
+    #: legs with each latency measured (signal to order, to first fill, to last fill): how
+    #: many samples each percentile is taken among (:mod:`tradebot.journal.latency`)
+    latencies: tuple[int, ...] = (0, 0, 0)
 
     def plus(self, other: Figures, sign: int = 1) -> Figures:
         return Figures(
@@ -196,6 +200,7 @@ class Figures:
             self.filled_qty + sign * other.filled_qty,
             self.slippage + sign * other.slippage,
             self.slipped_notional + sign * other.slipped_notional,
+            tuple(a + sign * b for a, b in zip(self.latencies, other.latencies, strict=True)),
         )
 
 

@@ -111,7 +111,8 @@ def _stored_positions(conn: Conn) -> Iterator[tuple[Any, Position]]:
 def _stored_figures(conn: Conn) -> Iterator[tuple[Any, Figures]]:
     rows = conn.execute(
         "SELECT algo_id, style, legs, filled_legs, partial_legs, unfilled_legs, working, "
-        "unmeasured_legs, planned_qty, filled_qty, slippage, slipped_notional FROM sum_style"
+        "unmeasured_legs, planned_qty, filled_qty, slippage, slipped_notional, signal_n, "
+        "first_n, last_n FROM sum_style"
     )
     return (((int(r[0]), str(r[1])), _figures_from(r[2:])) for r in rows)
 

@@ -111,6 +111,9 @@ LATENCY_COLUMNS = (
     "CREATE INDEX ix_sum_leg_signal_us ON sum_leg (algo_id, signal_us)",
     "CREATE INDEX ix_sum_leg_first_us ON sum_leg (algo_id, first_us)",
     "CREATE INDEX ix_sum_leg_last_us ON sum_leg (algo_id, last_us)",
+    "ALTER TABLE sum_style ADD COLUMN signal_n BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE sum_style ADD COLUMN first_n BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE sum_style ADD COLUMN last_n BIGINT NOT NULL DEFAULT 0",
 )
 NAMES = (
     "sum_count",
@@ -130,7 +133,7 @@ _LEG_COLUMNS = (
 )
 _FIGURE_COLUMNS = (
     "legs, filled_legs, partial_legs, unfilled_legs, working, unmeasured_legs, planned_qty, "
-    "filled_qty, slippage, slipped_notional"
+    "filled_qty, slippage, slipped_notional, signal_n, first_n, last_n"
 )
 
 
@@ -202,6 +205,7 @@ def _figure_params(f: Figures) -> tuple[Any, ...]:
         _text(f.filled_qty),
         _text(f.slippage),
         _text(f.slipped_notional),
+        *f.latencies,
     )
 
 
@@ -219,6 +223,7 @@ def _figures_from(r: Sequence[Any]) -> Figures:
         filled_qty,
         slippage,
         notional,
+        tuple(int(v) for v in r[10:13]),
     )
 
 
@@ -469,7 +474,7 @@ class SqlStore(SqlLookups):
         if found is None:
             row = self._conn.execute(
                 f"INSERT INTO sum_style (algo_id, style, {_FIGURE_COLUMNS}) "  # noqa: S608
-                "VALUES (?, ?, 0, 0, 0, 0, 0, 0, '0', '0', '0', '0') "
+                "VALUES (?, ?, 0, 0, 0, 0, 0, 0, '0', '0', '0', '0', 0, 0, 0) "
                 "ON CONFLICT (algo_id, style) "
                 f"DO UPDATE SET legs = sum_style.legs RETURNING {_FIGURE_COLUMNS}",
                 key,
@@ -677,7 +682,7 @@ def write(conn: Conn, store: MemoryStore) -> None:
     for (algo, style), f in store.figures.items():
         conn.execute(
             f"INSERT INTO sum_style (algo_id, style, {_FIGURE_COLUMNS}) "  # noqa: S608
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (algo, style, *_figure_params(f)),
         )
     for reason, n in store.skipped.items():
