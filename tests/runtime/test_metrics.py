@@ -51,12 +51,12 @@ async def test_each_order_counted_once_however_often_the_broker_reports_it(
         signal = make_signal(17, opens=(("AAPL", "buy", "100"), ("NVDA", "buy", "100")))
         result = await executor.handle(signal, simple_plan)
         aapl, nvda = (o.intent.client_order_id for o in result.outcomes)
-        # AAPL fills in two parts, and the stream then repeats the last one (a reconnect)
+        # AAPL fills in two parts, and the stream then repeats the last one (a reconnect);
+        # each event in a write of its own, as they arrive apart
         whole = broker.orders[aapl].qty
-        broker.fill(aapl, whole / 2)
-        broker.fill(aapl, whole / 2)
-        broker.push(
-            OrderFilled(
+
+        def fill(cum: Decimal) -> OrderFilled:
+            return OrderFilled(
                 client_order_id=aapl,
                 broker_order_id=broker.orders[aapl].broker_order_id,
                 at=T0,
@@ -64,19 +64,19 @@ async def test_each_order_counted_once_however_often_the_broker_reports_it(
                 side=Side.BUY,
                 qty=whole / 2,
                 price=Decimal("100.01"),
-                cum_qty=whole,
+                cum_qty=cum,
                 order_qty=whole,
-                partial=False,
+                partial=cum < whole,
             )
-        )
+
+        for event in (fill(whole / 2), fill(whole), fill(whole)):
+            await executor.apply_events([event])
         # the broker refuses NVDA after accepting it, and says so twice
         refused = OrderRejectedEvent(
             client_order_id=nvda, broker_order_id=None, at=T0, reason="halted symbol"
         )
-        broker.push(refused)
-        broker.push(replace(refused))
-        broker.end_stream()
-        await executor.consume_events()
+        await executor.apply_events([refused])
+        await executor.apply_events([replace(refused)])
     seen = samples(metrics)
     assert seen[orders("accepted")] == 2
     assert seen[orders("filled")] == 1
