@@ -169,6 +169,10 @@ async def test_gauges_and_order_outcomes_after_each_event(tmp_path: Path) -> Non
             assert first[sample("tradebot_equity_usd")] == 100_000
             assert first[sample("tradebot_broker_reachable")] == 1
             assert sample("tradebot_last_signal_timestamp_seconds", algo="17") not in first
+            # every outcome's series is there from the start, at 0 (rate() and increase() see
+            # the first order)
+            zero = await run.until(orders("failed"), 0)
+            assert [zero[orders(o)] for o in ("accepted", "filled", "rejected")] == [0, 0, 0]
 
             # a signal: its order accepted, then filled; the signal's time is the journal's
             await run.push_open("AAPL")

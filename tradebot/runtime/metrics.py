@@ -90,6 +90,20 @@ OUTCOMES = ("accepted", "filled", "rejected", "failed")
 #: a month of running
 REMEMBERED = 10_000
 
+#: the journal writes :meth:`BotMetrics.journaled` counts from (the others are only timed)
+COUNTED_WRITES = frozenset(
+    {
+        "record_signal",
+        "record_signal_and_plan",
+        "record_plan",
+        "record_snapshot",
+        "record_event",
+        "record_events",
+        "record_rejected",
+        "record_failed",
+    }
+)
+
 #: the algorithm in a client order id's readable prefix (:func:`tradebot.core.ids.client_order_id`)
 _ALGO_PREFIX = re.compile(r"^tb(\d+)-")
 
@@ -168,6 +182,9 @@ class BotMetrics:
         async def load() -> None:  # a task of the bot's: started once recovery is done
             parts = bot.parts
             if parts is not None:
+                for algo_id in parts.listener.algorithms:  # every series there, at 0, at once
+                    for outcome in OUTCOMES:
+                        self.orders.labels(str(algo_id), outcome)
                 await self._load_last_signals(parts.listener.algorithms)
 
         bot.add_task("metrics", load)
@@ -426,8 +443,8 @@ class TimedJournal:
     Everything else passes straight through. ``last_commit`` (monotonic) is the end of the last
     write that succeeded, ``failing`` whether the latest write raised: the health check reads
     them instead of writing a probe row of its own. ``on_write(name, arguments, result)`` hears
-    of each write that succeeded (the metrics count orders and fills from it); its failure is
-    logged, never the write's."""
+    of each write of :data:`COUNTED_WRITES` that succeeded (the metrics count signals, orders
+    and fills from it); its failure is logged, never the write's."""
 
     def __init__(
         self,
@@ -461,7 +478,7 @@ class TimedJournal:
             self._histogram.observe(ended - started)
             with self._state:
                 self.last_commit, self.failing = ended, None
-            if self._on_write is not None:
+            if self._on_write is not None and name in COUNTED_WRITES:
                 try:
                     self._on_write(name, _bound(name, args, kwargs), result)
                 except Exception:  # counting must never fail a write that succeeded
