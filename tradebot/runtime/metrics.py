@@ -2,8 +2,9 @@
 
 A registry of our own (never prometheus-client's global default, so a test or a second bot in
 the process never sees another's counts), rendered without the ``_created`` series
-prometheus-client adds to every counter (:class:`_WithoutCreated`: a filter on our registry
-alone; the library's global switch is left as it is). Three sources feed it:
+prometheus-client adds to every counter
+(:class:`~tradebot.runtime.metrics_gauges.WithoutCreated`: a filter on our registry alone; the
+library's global switch is left as it is). Three sources feed it:
 
 * the bot's events (:meth:`BotMetrics.notice`): signals, legs, skips, reconnects, lapses,
   backfill, the up gauge;
@@ -12,7 +13,7 @@ alone; the library's global switch is left as it is). Three sources feed it:
   signal. The journal is where every order's life is written, whoever sent it (a signal, the
   chaser's remainder, an exit, a re-send): counting its writes misses none and counts none
   twice;
-* the bot's state, read at each scrape (:class:`_StateGauges`): connections joined, the kill
+* the bot's state, read at each scrape (:mod:`.metrics_gauges`): connections joined, the kill
   switch, equity, whether the broker answers.
 
 Order outcomes (``tradebot_orders_total{outcome}``), each counted once per order:
@@ -38,7 +39,6 @@ Latencies need two timestamps each:
 from __future__ import annotations
 
 import asyncio
-import copy
 import inspect
 import logging
 import re
@@ -50,15 +50,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from tradebot.core.events import OrderEvent, OrderFilled, OrderRejectedEvent
 from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
 from tradebot.core.signal import Signal
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import AppliedFill, Status
-from tradebot.runtime.killswitch import HaltMode, read_kill_switch
+from tradebot.runtime.metrics_gauges import StateGauges, WithoutCreated
 from tradebot.runtime.observer import (
     BackfillDelivered,
     BotEvent,
@@ -79,9 +77,6 @@ log = logging.getLogger(__name__)
 
 #: seconds; a signal normally leaves in milliseconds, a slow broker in seconds
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-
-#: ``tradebot_kill_switch_mode``: the number of each mode (documented in docs/operations.md)
-KILL_SWITCH_MODE = {HaltMode.RUNNING: 0, HaltMode.REDUCE_ONLY: 1, HaltMode.HALT: 2}
 
 #: what happened to an order (``tradebot_orders_total{outcome}``; see the module docstring)
 OUTCOMES = ("accepted", "filled", "rejected", "failed")
@@ -159,7 +154,7 @@ class BotMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self._exposed = _WithoutCreated(r)
+        self._exposed = WithoutCreated(r)
         self._first_submit: datetime | None = None
         self.up = False  # from Started until Stopped
         #: journal writes run in worker threads; what they update is guarded by this lock
@@ -177,7 +172,10 @@ class BotMetrics:
         """Read the gauges of ``bot``'s state at each scrape, and load each algorithm's last
         signal from the journal when it starts (a task of the bot's). ``broker_reachable``:
         whether the broker answers, by the health check's rule. Call before ``bot.run()``."""
-        self.registry.register(_StateGauges(bot, self, broker_reachable))
+        gauges = StateGauges(
+            bot, up=lambda: self.up, last_signals=self.last_signals, reachable=broker_reachable
+        )
+        self.registry.register(gauges)
 
         async def load() -> None:  # a task of the bot's: started once recovery is done
             parts = bot.parts
@@ -354,87 +352,6 @@ def _newest_signals(journal: Journal, algos: Iterable[int]) -> dict[int, datetim
         if rows:
             newest[algo_id] = rows[0].at
     return newest
-
-
-class _WithoutCreated(Collector):
-    """``registry`` as exposed: every sample but the ``_created`` ones prometheus-client adds
-    to counters and histograms (a second series per counter that nobody alerts on). A filter
-    on our registry alone: ``disable_created_metrics()`` would change every registry in the
-    process."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self._registry = registry
-
-    def collect(self) -> Iterator[Metric]:
-        for metric in self._registry.collect():
-            kept = copy.copy(metric)
-            created = metric.name + "_created"
-            kept.samples = [s for s in metric.samples if s.name != created]
-            yield kept
-
-
-class _StateGauges(Collector):
-    """The gauges read from the bot at each scrape (no I/O but the kill switch's small file,
-    which the bot itself reads before every signal)."""
-
-    def __init__(self, bot: Bot, metrics: BotMetrics, broker_reachable: Callable[[], bool]) -> None:
-        self._bot = bot
-        self._metrics = metrics
-        self._broker_reachable = broker_reachable
-
-    def describe(self) -> Iterator[Metric]:
-        return iter(self._families(labelled=False))
-
-    def collect(self) -> Iterator[Metric]:
-        up, joined, switch, last, equity, reachable = self._families(labelled=True)
-        up.add_metric([], 1 if self._metrics.up else 0)
-        parts = self._bot.parts
-        if parts is not None:
-            listener = parts.listener
-            for algo_id in listener.algorithms:
-                count = sum(
-                    algo_id in listener.joined(c)
-                    for c in range(self._bot.config.alphahub.connections)
-                )
-                joined.add_metric([str(algo_id)], count)
-            mode = read_kill_switch(parts.context.kill_switch_path).mode
-            switch.add_metric([], KILL_SWITCH_MODE[mode])
-            account = parts.context.account
-            if account is not None:
-                equity.add_metric([], float(account.equity))
-            reachable.add_metric([], 1 if self._broker_reachable() else 0)
-        for algo_id, at in sorted(self._metrics.last_signals().items()):
-            last.add_metric([str(algo_id)], at.timestamp())
-        return iter((up, joined, switch, last, equity, reachable))
-
-    @staticmethod
-    def _families(*, labelled: bool) -> tuple[GaugeMetricFamily, ...]:
-        algo = ["algo"]
-        return (
-            GaugeMetricFamily(
-                "tradebot_up", "1 from the end of recovery (trading) until the bot stops"
-            ),
-            GaugeMetricFamily(
-                "tradebot_connections_joined",
-                "AlphaHub connections subscribed to the algorithm right now",
-                labels=algo,
-            ),
-            GaugeMetricFamily(
-                "tradebot_kill_switch_mode", "The kill switch: 0 running, 1 reduce-only, 2 halt"
-            ),
-            GaugeMetricFamily(
-                "tradebot_last_signal_timestamp_seconds",
-                "When the algorithm's newest journaled signal was received (Unix time)",
-                labels=algo,
-            ),
-            GaugeMetricFamily(
-                "tradebot_equity_usd", "The account's equity as the broker last reported it"
-            ),
-            GaugeMetricFamily(
-                "tradebot_broker_reachable",
-                "1 while the broker answers (the /healthz broker check passes), else 0",
-            ),
-        )
 
 
 class TimedJournal:
