@@ -187,9 +187,10 @@ def attach_observability(bot: Bot, config: Config, config_path: Path) -> Observa
     wrap, journals = timed(metrics)
     bot.wrap_journal(wrap)
     bot.observe(metrics)
-    dashboard = BotDashboard(
-        bot, config, config_path, metrics=metrics, health=BotHealth(bot, journals)
-    )
+    health = BotHealth(bot, journals)
+    # the gauge says what /healthz says of the broker: one rule
+    metrics.watch(bot, broker_reachable=lambda: health().checks.get("broker", "?") is None)
+    dashboard = BotDashboard(bot, config, config_path, metrics=metrics, health=health)
     bot.observe(dashboard)
     bot.add_task("dashboard", dashboard.serve)
     bot.add_task("broker snapshot", dashboard.refresh)
