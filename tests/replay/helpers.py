@@ -19,7 +19,9 @@ from tradebot.replay.timeline import Arrival, timeline
 ALGOS = (1, 2)
 
 
-def write_config(folder: Path, name: str = "config.yaml", *, pct: int = 20, extra: str = "") -> Path:
+def write_config(
+    folder: Path, name: str = "config.yaml", *, pct: int = 20, extra: str = ""
+) -> Path:
     """Two allocation algorithms of ``pct`` percent each over two positions, no slippage."""
     text = f"""\
 broker:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import history_answers, run_cli, write_config, write_history
 from tradebot.replay.history_file import history_text
+
+from .helpers import history_answers, run_cli, write_config, write_history
 
 
 def _refused(capsys: pytest.CaptureFixture[str], *args: str) -> str:
@@ -44,9 +45,7 @@ def test_a_missing_history_file(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "cannot be read" in err
 
 
-def test_an_algorithm_not_in_the_config(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_algorithm_not_in_the_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     history = tmp_path / "history.json"
     history.write_text(history_text(history_answers(algos=(1, 2, 99))), encoding="utf-8")
     err = _refused(capsys, "--history", str(history), "--config", str(write_config(tmp_path)))

@@ -30,11 +30,18 @@ def test_the_replayed_orders_are_the_planners_for_those_signals(tmp_path: Path) 
     orders = 0
     for step in done.steps:
         signal, now = step.arrival.signal, step.arrival.at
-        assets = {leg.symbol: AssetInfo(leg.symbol, shortable=True, fractionable=True)
-                  for leg in signal.legs}
+        assets = {
+            leg.symbol: AssetInfo(leg.symbol, shortable=True, fractionable=True)
+            for leg in signal.legs
+        }
         expected = plan(
-            signal, book, step.account, config.planning, now,
-            market=_market(signal, now), assets=assets,
+            signal,
+            book,
+            step.account,
+            config.planning,
+            now,
+            market=_market(signal, now),
+            assets=assets,
         )
         assert step.plan.intents == expected.intents, now
         assert step.plan.skipped == expected.skipped, now

@@ -45,9 +45,7 @@ def test_the_journal_is_byte_identical_after_a_replay(
     assert hashlib.sha256(journal.read_bytes()).hexdigest() == before
 
 
-def test_no_journal_is_said_not_created(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_no_journal_is_said_not_created(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = write_config(tmp_path)
     data = run_json(capsys, "--history", str(write_history(tmp_path)), "--config", str(config))
     assert data["columns"] == ["replay config.yaml"]
