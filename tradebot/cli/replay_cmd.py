@@ -153,12 +153,13 @@ def _header(
     algos = len({a.signal.algo_id for a in arrivals})
     lines = [
         f"Replay of {len(arrivals)} signals of {algos} algorithm(s),"
-        f" {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC, in simulated time."
-        " Nothing was sent and the journal was not written.",
+        f" {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC, in simulated time.",
+        "Nothing was sent and the journal was not written.",
     ]
     if prices_path is None:
         lines.append(
-            "Prices: each signal's own; open positions at the end at the last known price."
+            "Prices: each signal's own. Open positions at the end: at the last price a signal"
+            " gave for\ntheir symbol (often their entry's; --prices FILE marks them later)."
         )
     else:
         lines.append(f"Prices: {prices_path}; open positions at the end at its last price.")
