@@ -42,6 +42,8 @@ def test_the_journal_is_byte_identical_after_a_replay(
     data = run_json(capsys, "--history", str(write_history(tmp_path)), "--config", str(config))
     assert data["columns"] == ["replay config.yaml", "journal"]
     assert data["algorithms"][0]["columns"]["journal"]["orders"] == 1
+    # compared over the history's whole days (UTC): its first leg is at 14:30, its last on 3-31
+    assert (data["from"], data["to"]) == ("2026-03-02T00:00:00+00:00", "2026-04-01T00:00:00+00:00")
     assert hashlib.sha256(journal.read_bytes()).hexdigest() == before
 
 

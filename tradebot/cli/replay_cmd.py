@@ -114,15 +114,18 @@ def replay(
         columns.append(Column(f"replay {name}", done.tally))
         marks = done.marks  # the same signals and prices: the same marks
     start, end = arrivals[0].at, arrivals[-1].at
+    # the period compared: --from/--to, else the history's whole days (UTC)
+    first = since or datetime.combine(start.date(), time(), UTC)
+    last = until or datetime.combine(end.date() + timedelta(days=1), time(), UTC)
     lines = _header(history, arrivals, prices_path, since, until, start, end)
     if not no_journal:
-        found = _journal(config_path, config, journal_path, since or start, until or end)
+        found = _journal(config_path, config, journal_path, first, last)
         if isinstance(found, str):
             lines.append(found)
         else:
             columns.insert(1, Column("journal", found))
     algorithms = sorted({a.signal.algo_id for a in arrivals})
-    header = {"from": (since or start), "to": (until or end), "lines": lines}
+    header = {"from": first, "to": last, "lines": lines}
     data = report_data(columns, algorithms, marks, header)
     click.echo(report_json(data) if fmt == "json" else report_text(data), nl=False)
 
