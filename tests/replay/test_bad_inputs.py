@@ -70,6 +70,10 @@ def test_signals_must_be_named(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "--from and --to go together" in err
     err = _refused(capsys, "--config", config, "--from", "2026-02-01", "--to", "2026-01-01")
     assert "is before --from" in err
+    history = str(write_history(tmp_path))
+    err = _refused(capsys, "--config", config, "--history", history, "--save-history", "x.json")
+    assert "--save-history writes what --from/--to read" in err
+    assert not Path("x.json").exists()
 
 
 @pytest.mark.parametrize(

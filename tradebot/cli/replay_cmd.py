@@ -30,8 +30,8 @@ _DAY = click.DateTime(["%Y-%m-%d"])
     type=click.Path(dir_okay=False, path_type=Path),
     help='A history FILE: {"ALGO_ID": <the history endpoint\'s answer>, ...} (docs/replay.md).',
 )
-@click.option("--from", "from_day", type=_DAY, help="First day (UTC), YYYY-MM-DD.")
-@click.option("--to", "to_day", type=_DAY, help="Last day (UTC, included), YYYY-MM-DD.")
+@click.option("--from", "from_day", type=_DAY, metavar="DATE", help="First day (UTC), YYYY-MM-DD.")
+@click.option("--to", "to_day", type=_DAY, metavar="DATE", help="Last day (UTC, included), YYYY-MM-DD.")
 @config_option(purpose="the allocations to replay")
 @click.option(
     "--compare",
@@ -91,6 +91,8 @@ def replay(
     since, until = _window(from_day, to_day)
     if history_path is None and since is None:
         raise click.UsageError("say which signals: --history FILE, or --from DATE --to DATE")
+    if save_path is not None and (history_path is not None or since is None):
+        raise click.UsageError("--save-history writes what --from/--to read from AlphaHub")
     config = load_config(config_path)
     configs = [(config_path.name, config)]
     if compare_path is not None:
