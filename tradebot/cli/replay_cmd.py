@@ -31,7 +31,7 @@ _DAY = click.DateTime(["%Y-%m-%d"])
     help='A history FILE: {"ALGO_ID": <the history endpoint\'s answer>, ...} (docs/replay.md).',
 )
 @click.option("--from", "from_day", type=_DAY, metavar="DATE", help="First day (UTC), YYYY-MM-DD.")
-@click.option("--to", "to_day", type=_DAY, metavar="DATE", help="Last day (UTC, included), YYYY-MM-DD.")
+@click.option("--to", "to_day", type=_DAY, metavar="DATE", help="Last day (UTC), included.")
 @config_option(purpose="the allocations to replay")
 @click.option(
     "--compare",
