@@ -59,3 +59,20 @@ def test_a_prices_file_is_the_market(tmp_path: Path, capsys: pytest.CaptureFixtu
     # shares (10% of the equity, 100,600 with S001 at 106), marked at 18 (+1,006)
     assert (got["realised"], got["unrealised"]) == ("600.00", "2006.00")
     assert f"Prices: {prices}" in str(got["lines"])
+
+
+def test_hold_legs_are_skipped_as_hold_like_live(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    holds = [
+        {"price": 111, "side": "hold", "symbol": "S002", "timestamp": "2026-03-09T14:30:00"},
+        {"price": 105, "side": "hold", "symbol": "S001", "timestamp": "2026-03-05T14:30:00"},
+    ]
+    history = tmp_path / "history.json"
+    history.write_text(history_text({1: [holds[0], *LEGS[:3], holds[1], *LEGS[3:]]}))
+    config = write_config(tmp_path)
+    data = run_json(capsys, "--history", str(history), "--config", str(config), "--no-journal")
+    got = data["algorithms"][1]["columns"]["replay config.yaml"]
+    # one alone (a signal of its own), one beside the open of S002: neither is an order
+    assert got["skips"] == {"hold": 2} and (got["orders"], got["fills"]) == (4, 4)
+    assert data["lines"][0].startswith("Replay of 4 signals of 1 algorithm(s)")

@@ -4,8 +4,8 @@ AlphaHub's history is flat (no leg says open or close): each algorithm's legs ar
 timestamp and classified exactly as a backfill classifies missed legs
 (:func:`tradebot.runtime.missed.classify`), against the algorithm's own position as the history
 projects it. Each group becomes a :class:`~tradebot.core.signal.Signal` received at its
-timestamp, as if pushed live then. Legs the classification cannot call (``backfill_ambiguous``)
-are kept as skips of their own.
+timestamp, as if pushed live then, with the ``hold`` legs of that time. Legs the
+classification cannot call (``backfill_ambiguous``) are kept as skips of their own.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from tradebot.core.orders import SkippedLeg
-from tradebot.core.signal import Signal, SignalSource
+from tradebot.core.signal import HeldLeg, LegKind, Signal, SignalSource
 from tradebot.replay.history_file import History, ReplayInputError
 from tradebot.runtime.missed import classify
 
@@ -59,10 +59,23 @@ def timeline(
         if not legs:
             continue
         found = classify(algo_id, legs, {}, received_at=legs[0].timestamp)
+        # a hold leg ("keep the position") arrives with the signal of its time, or alone: live,
+        # the planner lists it as skipped (hold), and so does the journal
+        held: dict[datetime, list[HeldLeg]] = {}
+        for hold in found.holds:
+            leg = HeldLeg(algo_id, LegKind.OPEN, hold.symbol, None, hold.timestamp)
+            held.setdefault(hold.timestamp, []).append(leg)
         for item in found.recovered:
             # received when AlphaHub stamped it: a live push, planned at once
-            signal = replace(item.signal, received_at=item.timestamp, source=SignalSource.LIVE)
+            signal = replace(
+                item.signal,
+                received_at=item.timestamp,
+                source=SignalSource.LIVE,
+                held=tuple(held.pop(item.timestamp, ())),
+            )
             out.append(Arrival(item.timestamp, signal, item.ambiguous))
+        for stamp, holds in held.items():
+            out.append(Arrival(stamp, Signal(algo_id, stamp, (), (), held=tuple(holds))))
     if not any(a.signal.legs or a.ambiguous or a.signal.rejected for a in out):
         window = f" between {since:%Y-%m-%d} and {until:%Y-%m-%d}" if since and until else ""
         raise ReplayInputError(f"the history holds no buy or sell leg{window}: nothing to replay")
