@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("tradebot.cli.demo_cmd:demo", "Offline rehearsal: the whole pipeline in a minute."),
     "run": ("tradebot.cli.run_cmd:run", "Listen to AlphaHub and trade (paper by default)."),
     "plan": ("tradebot.cli.plan_cmd:plan", "Show the orders a signal would make; sends nothing."),
+    "replay": ("tradebot.cli.replay_cmd:replay", "Preview an allocation change on past signals."),
     "listen": ("tradebot.cli.listen_cmd:listen", "Print AlphaHub signals as they arrive."),
     "simulate": ("tradebot.cli.simulate_cmd:simulate", "Run a local AlphaHub or Alpaca simulator."),
     "journal": ("tradebot.cli.journal_cmd:journal", "Review the order journal (filter, export)."),

@@ -85,12 +85,22 @@ class BotHealth:
             {
                 "subscriptions": subscriptions_problem(joined),
                 "journal": None if failing is None else f"the last write failed: {failing}",
-                "broker": _broker_problem(parts.context.account_at, utcnow()),
+                "broker": _broker_problem(
+                    parts.context.account_at, parts.context.reach.down_since, utcnow()
+                ),
             }
         )
 
 
-def _broker_problem(answered_at: datetime | None, now: datetime) -> str | None:
+def _broker_problem(
+    answered_at: datetime | None, down_since: datetime | None, now: datetime
+) -> str | None:
+    """The broker check: its last account request failed (after the broker's own retries: the
+    same fact the broker-unreachable alert tells, :mod:`tradebot.runtime.broker_reach`), or it
+    has not answered for three refreshes (a request that hangs never fails)."""
+    if down_since is not None:
+        since = down_since.isoformat(timespec="seconds")
+        return f"the broker is unreachable since {since} (its last account request failed)"
     if answered_at is None:
         return "the broker has not answered yet"
     silence = now - answered_at
@@ -187,9 +197,10 @@ def attach_observability(bot: Bot, config: Config, config_path: Path) -> Observa
     wrap, journals = timed(metrics)
     bot.wrap_journal(wrap)
     bot.observe(metrics)
-    dashboard = BotDashboard(
-        bot, config, config_path, metrics=metrics, health=BotHealth(bot, journals)
-    )
+    health = BotHealth(bot, journals)
+    # the gauge says what /healthz says of the broker: one rule
+    metrics.watch(bot, broker_reachable=lambda: health().checks.get("broker", "?") is None)
+    dashboard = BotDashboard(bot, config, config_path, metrics=metrics, health=health)
     bot.observe(dashboard)
     bot.add_task("dashboard", dashboard.serve)
     bot.add_task("broker snapshot", dashboard.refresh)
