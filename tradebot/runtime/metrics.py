@@ -30,9 +30,8 @@ that got no answer is counted when the re-check settles it: accepted when the br
 
 Latencies need two timestamps each:
 
-* signal to submit: the signal's ``received_at`` against the first
-  :class:`~tradebot.runtime.observer.OrderSubmitting` after it (signals are handled one at a
-  time, so the first order leaving after a signal was taken belongs to it);
+* signal to order, order to first and last fill, per algorithm:
+  :mod:`tradebot.runtime.latency_metrics`, on this registry;
 * journal commit: the duration of each ``record_*`` call, in the thread that makes it.
 """
 
@@ -57,6 +56,7 @@ from tradebot.core.signal import Signal
 from tradebot.journal.interface import Journal
 from tradebot.journal.last_signals import last_signals
 from tradebot.journal.records import AppliedFill
+from tradebot.runtime.latency_metrics import LatencyMetrics
 from tradebot.runtime.metrics_gauges import StateGauges, WithoutCreated
 from tradebot.runtime.observer import (
     BackfillDelivered,
@@ -64,7 +64,6 @@ from tradebot.runtime.observer import (
     ConnectionChanged,
     LapseReported,
     OrdersSettled,
-    OrderSubmitting,
     SignalDeferred,
     SignalHandled,
     Started,
@@ -143,12 +142,8 @@ class BotMetrics:
             ["algo", "outcome"],
             registry=r,
         )
-        self.submit_latency = Histogram(
-            "tradebot_signal_to_submit_seconds",
-            "From a signal's arrival to its first order leaving for the broker",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
+        #: signal to order, order to first and last fill, per algorithm
+        self.latency = LatencyMetrics(r)
         self.commit_latency = Histogram(
             "tradebot_journal_commit_seconds",
             "Duration of each journal write (commit included)",
@@ -156,7 +151,6 @@ class BotMetrics:
             registry=r,
         )
         self._exposed = WithoutCreated(r)
-        self._first_submit: datetime | None = None
         self.up = False  # from Started until Stopped
         #: journal writes run in worker threads; what they update is guarded by this lock
         self._lock = threading.Lock()
@@ -196,20 +190,14 @@ class BotMetrics:
     # -- the bot's events -------------------------------------------------------------------
 
     def notice(self, event: BotEvent) -> None:
+        self.latency.notice(event)
         match event:
             case Started():
                 self.up = True
             case Stopped():
                 self.up = False
-            case OrderSubmitting(at=at):
-                if self._first_submit is None:
-                    self._first_submit = at
-            case SignalHandled(signal=signal, result=result):
+            case SignalHandled():
                 self._signal(event)
-                submitted, self._first_submit = self._first_submit, None
-                if submitted is not None and result.sent:
-                    delay = (submitted - signal.received_at).total_seconds()
-                    self.submit_latency.observe(max(delay, 0.0))
             case SignalDeferred(signal=signal):
                 self._signal_seen(signal)
             case OrdersSettled(settled=settled):
