@@ -136,7 +136,8 @@ def audit(
     fates: dict[Identity, Fate] = {}
     for leg in journal:
         if since <= leg.identity[3] < until:
-            # a leg decided twice (pushed again live after a recovery) counts as its best fate
+            # a leg with several rows counts once: live if any row says so, else late if it was
+            # skipped missed_stale (its signal's leg row says backfill too), else backfill
             fates[leg.identity] = min(fates.get(leg.identity, leg.fate), leg.fate, key=_rank)
     out: list[AlgoCoverage] = []
     for algo_id in sorted(set(algorithms)):
@@ -155,7 +156,7 @@ def audit(
 
 
 def _rank(fate: Fate) -> int:
-    return (Fate.LIVE, Fate.BACKFILL, Fate.LATE, Fate.MISSED).index(fate)
+    return (Fate.LIVE, Fate.LATE, Fate.BACKFILL, Fate.MISSED).index(fate)
 
 
 def _day(identity: Identity) -> date:
