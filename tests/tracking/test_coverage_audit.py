@@ -20,7 +20,7 @@ from tradebot.cli.main import cli
 from tradebot.core.orders import Plan, SkippedLeg, SkipReason
 from tradebot.core.signal import Leg, LegKind, Side, Signal, SignalSource
 from tradebot.journal import open_journal
-from tradebot.journal.sqlite import SqliteJournal
+from tradebot.journal.interface import Journal
 from tradebot.simulators.alphahub import AlphaHubSimulator
 
 DAY1, DAY2 = "2021-04-26", "2021-04-27"
@@ -34,7 +34,7 @@ def jleg(symbol: str, when: datetime, side: Side = Side.BUY) -> Leg:
     return Leg(16, LegKind.OPEN, symbol, side, Decimal("10.5"), when)
 
 
-def record(journal: SqliteJournal, source: SignalSource, *legs: Leg, stale: bool = False) -> None:
+def record(journal: Journal, source: SignalSource, *legs: Leg, stale: bool = False) -> None:
     signal = Signal(16, legs[0].timestamp, (), legs, source=source)
     skipped = tuple(
         SkippedLeg(x.id, SkipReason.MISSED_STALE, "recovered too old to trade", leg=x)
@@ -51,7 +51,7 @@ async def sim() -> AsyncIterator[AlphaHubSimulator]:
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
+def journal(tmp_path: Path) -> Iterator[Journal]:
     store = open_journal(tmp_path / "j.sqlite")
     yield store
     store.close()
@@ -63,7 +63,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALPHAHUB_PASSWORD", PASSWORD)
 
 
-def scripted(sim: AlphaHubSimulator, journal: SqliteJournal) -> None:
+def scripted(sim: AlphaHubSimulator, journal: Journal) -> None:
     """Day 1: two legs, both live. Day 2: one live, one backfilled in time, one backfilled too
     old (missed_stale), one never received (missed)."""
     sim.history.add(
@@ -108,7 +108,7 @@ async def audit_cli(tmp_path: Path, url: str, *extra: str) -> tuple[int, str]:
 
 @pytest.mark.usefixtures("env")
 async def test_each_day_counted_and_the_missing_legs_named(
-    sim: AlphaHubSimulator, journal: SqliteJournal, tmp_path: Path
+    sim: AlphaHubSimulator, journal: Journal, tmp_path: Path
 ) -> None:
     scripted(sim, journal)
     code, out = await audit_cli(tmp_path, sim.url, "--format", "json")
@@ -135,7 +135,7 @@ async def test_each_day_counted_and_the_missing_legs_named(
 
 @pytest.mark.usefixtures("env")
 async def test_the_text_names_the_legs_of_a_day_below_100_percent(
-    sim: AlphaHubSimulator, journal: SqliteJournal, tmp_path: Path
+    sim: AlphaHubSimulator, journal: Journal, tmp_path: Path
 ) -> None:
     scripted(sim, journal)
     code, out = await audit_cli(tmp_path, sim.url)
@@ -170,7 +170,7 @@ async def test_the_text_names_the_legs_of_a_day_below_100_percent(
     ],
 )
 async def test_history_unavailable_is_said_and_the_journal_side_shown(
-    sim: AlphaHubSimulator, journal: SqliteJournal, tmp_path: Path, fault: str, said: str
+    sim: AlphaHubSimulator, journal: Journal, tmp_path: Path, fault: str, said: str
 ) -> None:
     scripted(sim, journal)
     sim.history_fault(fault)
@@ -182,7 +182,7 @@ async def test_history_unavailable_is_said_and_the_journal_side_shown(
 
 @pytest.mark.usefixtures("env")
 async def test_alphahub_unreachable_is_said_not_a_crash(
-    journal: SqliteJournal, tmp_path: Path, unused_tcp_port: int
+    journal: Journal, tmp_path: Path, unused_tcp_port: int
 ) -> None:
     record(journal, SignalSource.LIVE, jleg("AAPL", at(DAY1)))
     code, out = await audit_cli(tmp_path, f"http://127.0.0.1:{unused_tcp_port}", "--format", "json")
@@ -194,7 +194,7 @@ async def test_alphahub_unreachable_is_said_not_a_crash(
 
 
 async def test_no_credentials_and_offline_are_said(
-    journal: SqliteJournal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    journal: Journal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ALPHAHUB_EMAIL", raising=False)
     monkeypatch.delenv("ALPHAHUB_PASSWORD", raising=False)
