@@ -108,12 +108,14 @@ def coverage_of(
     algorithms: Sequence[int],
     since: datetime,
     until: datetime,
+    *,
+    unread: str = "not read (--offline)",
 ) -> Coverage:
     """The audit of ``algorithms`` over ``since``..``until``; ``settings`` None: history not
-    read (``--offline``), the journal's side only."""
+    read (``unread`` says why), the journal's side only."""
     legs = journal_legs(journal, since, until)
     if settings is None:
-        read = HistoryRead(unavailable=dict.fromkeys(algorithms, "not read (--offline)"))
+        read = HistoryRead(unavailable=dict.fromkeys(algorithms, unread))
     else:
         read = read_history(settings, algorithms, since)
     return audit(algorithms, legs, read.legs, read.unavailable, since=since, until=until)
