@@ -109,8 +109,9 @@ async def test_the_running_bot_serves_the_gauge(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as run:
         handle = run.plugged.dashboard.handle
         assert handle is not None and handle.url
+        url = handle.url + "metrics"
 
         async def shown() -> bool:
-            return samples((await get(handle.url + "metrics")).text) == {"17": 1.0}
+            return samples((await get(url)).text) == {"17": 1.0}
 
         await until_ok(shown)
