@@ -120,10 +120,10 @@ def test_holds_other_algorithms_and_legs_outside_the_period_are_not_counted() ->
 
 
 def test_a_journal_leg_the_history_lacks_is_extra_and_never_raises_the_ratio() -> None:
-    journal = [got("AAPL", DAY, Fate.LIVE), got("ZZZ", DAY, Fate.LIVE)]
+    journal = [got("AAPL", DAY, Fate.LIVE), got("ZZZ", DAY, Fate.LIVE), got("YYY", DAY, Fate.LIVE)]
     history = [hist("AAPL", DAY), hist("MSFT", DAY)]
     (day,) = audit([16], journal, {16: history}, {}, since=SINCE, until=UNTIL).algorithms[0].days
-    assert (day.history, day.live, day.missed, day.extra, day.ratio) == (2, 1, 1, 1, Decimal("0.5"))
+    assert (day.history, day.live, day.missed, day.extra, day.ratio) == (2, 1, 1, 2, Decimal("0.5"))
 
 
 def test_the_summary_names_at_most_five_legs_and_counts_the_rest() -> None:

@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.alphahub.conftest import fast_settings
-from tests.runtime.test_alerts import receiving
+from tests.alphahub.conftest import fast_settings, leg
+from tests.runtime.test_alerts import notify_yaml, receiving
 from tests.tracking.test_coverage_audit import DAY2, at, scripted
 from tests.web.conftest import served
 from tests.web.test_served_dashboard import DEADLINE, get, running_bot, until_ok
@@ -115,3 +115,21 @@ async def test_the_running_bot_serves_the_gauge(tmp_path: Path) -> None:
             return samples((await get(url)).text) == {"17": 1.0}
 
         await until_ok(shown)
+
+
+async def test_the_running_bot_summary_line_reads_its_own_history(tmp_path: Path) -> None:
+    """The bot's alerts audit with the bot's own AlphaHub settings: a leg in the history that
+    the bot never received is named."""
+    with receiving() as receiver:
+        extra = notify_yaml((receiver.url, "daily_summary"))
+        async with running_bot(tmp_path, extra=extra) as run:
+            now = datetime.now(UTC).replace(microsecond=0)
+            stamp = (now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S")
+            run.hub.history.add(17, [leg("NVDA", "buy", stamp)])
+            assert run.plugged.alerts is not None
+            history = run.plugged.alerts._history
+            assert history is not None
+            line = await history(now - timedelta(hours=1), now)
+    assert line == (
+        f"history coverage: algorithm 17 0% (lacking 17 buy NVDA {stamp}+00:00 (missed))"
+    )
