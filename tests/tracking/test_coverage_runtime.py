@@ -130,6 +130,7 @@ async def test_the_running_bot_summary_line_reads_its_own_history(tmp_path: Path
             history = run.plugged.alerts._history
             assert history is not None
             line = await history(now - timedelta(hours=1), now)
+            assert run.hub.logins == 1  # the listener's session, no login of its own
     assert line == (
         f"history coverage: algorithm 17 0% (lacking 17 buy NVDA {stamp}+00:00 (missed))"
     )

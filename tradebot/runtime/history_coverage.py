@@ -22,8 +22,10 @@ from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Gauge
 
+from tradebot.alphahub.auth import TokenSource
 from tradebot.clock import utcnow
 from tradebot.config.alphahub_section import AlphaHubConfig
+from tradebot.exceptions import TradebotError
 from tradebot.journal.interface import Journal
 from tradebot.tracking.coverage import Coverage, summary_line
 from tradebot.tracking.coverage_sources import coverage_of
@@ -44,6 +46,7 @@ class HistoryCoverage:
         journal: Callable[[], Journal | None],
         settings: Callable[[], AlphaHubConfig | None],
         unread: str = "not read (alphahub.backfill: off)",
+        tokens: Callable[[], TokenSource | None] = lambda: None,
         algorithms: Callable[[], Sequence[int]],
         now: Callable[[], datetime] = utcnow,
         every: float = EVERY,
@@ -59,6 +62,7 @@ class HistoryCoverage:
         self._journal = journal
         self._settings = settings
         self._unread = unread
+        self._tokens = tokens  # the listener's session: no login of our own
         self._algorithms = algorithms
         self._now = now
         self._every = every
@@ -72,15 +76,25 @@ class HistoryCoverage:
         if journal is None:
             return None
         try:
+            settings, unread = self._settings(), self._unread
+            tokens = self._tokens() if settings is not None else None
+            token = None
+            if tokens is not None:
+                try:
+                    token = (await tokens.get()).value.get_secret_value()
+                except TradebotError as exc:  # the login refused or unreachable: said
+                    settings, unread = None, f"not read: {exc}"
             coverage = await asyncio.to_thread(
-                functools.partial(coverage_of, unread=self._unread),
+                functools.partial(coverage_of, unread=unread, token=token),
                 journal,
-                self._settings(),
+                settings,
                 list(self._algorithms()),
                 since,
                 until,
             )
-        except Exception:  # an audit must never stop the bot
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # an audit must never stop the bot (a login refused: logged)
             log.exception("the history coverage audit failed")
             return None
         finally:

@@ -21,7 +21,7 @@ from tradebot.alphahub.history import HistoryLeg, fetch_history, parse_history
 from tradebot.config.alphahub_section import AlphaHubConfig
 from tradebot.core.orders import SkipReason
 from tradebot.core.signal import SignalSource, parse_leg_key
-from tradebot.exceptions import HistoryUnavailable, TradebotError
+from tradebot.exceptions import ConfigError, HistoryUnavailable, TradebotError
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
 from tradebot.journal.tombstones import DECIDED
@@ -67,25 +67,17 @@ class HistoryRead:
 
 
 def read_history(
-    settings: AlphaHubConfig, algorithms: Sequence[int], since: datetime
+    settings: AlphaHubConfig, algorithms: Sequence[int], since: datetime, token: str | None = None
 ) -> HistoryRead:
-    """Each algorithm's history legs since ``since``'s day, or why it could not be read."""
+    """Each algorithm's history legs since ``since``'s day, or why it could not be read.
+    ``token``: a session token already held (the running bot's); else one login."""
     read = HistoryRead()
-    if settings.email is None or settings.password is None:
-        why = "not read: no AlphaHub credentials (alphahub.email/password or ALPHAHUB_EMAIL/...)"
-        read.unavailable = dict.fromkeys(algorithms, why)
-        return read
-    try:
-        grant = login(
-            settings.url,
-            settings.email.get_secret_value(),
-            settings.password.get_secret_value(),
-            settings.request_timeout,
-        )
-    except TradebotError as exc:
-        read.unavailable = dict.fromkeys(algorithms, f"not read: {exc}")
-        return read
-    token = grant.token.get_secret_value()
+    if token is None:
+        try:
+            token = _login(settings)
+        except TradebotError as exc:
+            read.unavailable = dict.fromkeys(algorithms, f"not read: {exc}")
+            return read
     # the service filters by day, in a zone it does not state: ask from the day before
     after = since.astimezone(settings.zone).date() - timedelta(days=1)
     for algo_id in algorithms:
@@ -102,6 +94,20 @@ def read_history(
     return read
 
 
+def _login(settings: AlphaHubConfig) -> str:
+    if settings.email is None or settings.password is None:
+        raise ConfigError(
+            "no AlphaHub credentials (alphahub.email/password or ALPHAHUB_EMAIL/..._PASSWORD)"
+        )
+    grant = login(
+        settings.url,
+        settings.email.get_secret_value(),
+        settings.password.get_secret_value(),
+        settings.request_timeout,
+    )
+    return grant.token.get_secret_value()
+
+
 def coverage_of(
     journal: Journal,
     settings: AlphaHubConfig | None,
@@ -110,6 +116,7 @@ def coverage_of(
     until: datetime,
     *,
     unread: str = "not read (--offline)",
+    token: str | None = None,
 ) -> Coverage:
     """The audit of ``algorithms`` over ``since``..``until``; ``settings`` None: history not
     read (``unread`` says why), the journal's side only."""
@@ -117,5 +124,5 @@ def coverage_of(
     if settings is None:
         read = HistoryRead(unavailable=dict.fromkeys(algorithms, unread))
     else:
-        read = read_history(settings, algorithms, since)
+        read = read_history(settings, algorithms, since, token)
     return audit(algorithms, legs, read.legs, read.unavailable, since=since, until=until)
