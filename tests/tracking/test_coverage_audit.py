@@ -6,6 +6,8 @@ signal loop writes it: a live signal, a recovered one, one recovered too old), a
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
@@ -203,3 +205,31 @@ async def test_no_credentials_and_offline_are_said(
     assert "algorithm 16: history not read: no AlphaHub credentials" in out
     _, out = await audit_cli(tmp_path, "http://127.0.0.1:9", "--offline")
     assert "algorithm 16: history not read (--offline); the journal's side only" in out
+
+
+@pytest.mark.usefixtures("env")
+async def test_csv_has_a_row_per_day_with_the_lacking_legs(
+    sim: AlphaHubSimulator, journal: Journal, tmp_path: Path
+) -> None:
+    scripted(sim, journal)
+    code, out = await audit_cli(tmp_path, sim.url, "--format", "csv")
+    assert code == 0, out
+    one, two = csv.DictReader(io.StringIO(out))
+    assert (one["day"], one["history"], one["live"], one["coverage"], one["lacking"]) == (
+        DAY1,
+        "2",
+        "2",
+        "1",
+        "",
+    )
+    assert [two[k] for k in ("history", "live", "backfill", "late", "missed")] == [
+        "4",
+        "1",
+        "1",
+        "1",
+        "1",
+    ]
+    assert Decimal(two["coverage"]) == Decimal("0.5")
+    assert two["lacking"] == (
+        "late buy NVDA 2021-04-27T15:30:00+00:00; missed sell VRTX 2021-04-27T16:00:00+00:00"
+    )
