@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from tradebot.cli.journal_common import (
+    csv_text,
     journal_options,
     load_config_or_none,
     open_review,
@@ -38,7 +39,7 @@ def show_coverage(
     since: str | None,
     until: str | None,
     algos: Sequence[int] = (),
-    fmt: str = "text",
+    fmt: str = "text",  # text, json or csv
     offline: bool = False,
 ) -> None:
     """Print the audit (what ``tradebot track --coverage`` calls)."""
@@ -63,6 +64,8 @@ def show_coverage(
         result = coverage_of(store, settings, wanted, start, end)
     if fmt == "json":
         click.echo(json.dumps(as_json(result), indent=1))
+    elif fmt == "csv":
+        click.echo(as_csv(result), nl=False)
     else:
         click.echo(as_text(result))
 
@@ -124,6 +127,24 @@ def _leg_text(leg: NamedLeg) -> str:
     return f"{leg.fate}: {side} {symbol} at {at.isoformat()}"
 
 
+def as_csv(coverage: Coverage) -> str:
+    """One row per algorithm and day; unknown figures (no history) empty; the lacking legs
+    in one cell, ``;``-separated."""
+    rows = [
+        {
+            **{k: v for k, v in day.items() if k not in ("ratio", "lacking")},
+            "coverage": day["ratio"],
+            "history_unavailable": algo["history_unavailable"],
+            "lacking": "; ".join(
+                f"{x['fate']} {x['side']} {x['symbol']} {x['timestamp']}" for x in day["lacking"]
+            ),
+        }
+        for algo in as_json(coverage)["algorithms"]
+        for day in algo["days"]
+    ]
+    return csv_text(rows, (*COLUMNS, "history_unavailable", "lacking"), header=True)
+
+
 def as_json(coverage: Coverage) -> dict[str, Any]:
     return {
         "since": coverage.since.isoformat(),
@@ -163,7 +184,7 @@ def as_json(coverage: Coverage) -> dict[str, Any]:
 @click.option("--since", help="From this time (default: a week ago): 2026-11-24, or 7d ago.")
 @click.option("--until", help="Before this time (default: now; same forms as --since).")
 @click.option("--algo", "algos", type=int, multiple=True, help="Only this algorithm (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text")
 @click.option("--offline", is_flag=True, help="Do not read AlphaHub's history: the journal only.")
 def track_coverage(
     journal_path: Path | None,

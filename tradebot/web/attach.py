@@ -231,6 +231,7 @@ def _history_coverage(bot: Bot, config: Config, metrics: BotMetrics) -> HistoryC
         journal=lambda: None if bot.parts is None else bot.parts.executor.journal,
         settings=lambda: None if bot.parts is None or not reads else bot.parts.listener.settings,
         algorithms=lambda: () if bot.parts is None else bot.parts.listener.algorithms,
+        tokens=lambda: None if bot.parts is None else bot.parts.listener.tokens,
         ready=bot.ready,
     )
 
