@@ -22,9 +22,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from tradebot.clock import utcnow
-from tradebot.config.model import Config
+from tradebot.config.model import BackfillMode, Config
 from tradebot.runtime.alerts import Alerts, Coverage
 from tradebot.runtime.bot import Bot
+from tradebot.runtime.history_coverage import HistoryCoverage
 from tradebot.runtime.metrics import BotMetrics, TimedJournal, timed
 from tradebot.runtime.observer import (
     BackfillDelivered,
@@ -204,6 +205,8 @@ def attach_observability(bot: Bot, config: Config, config_path: Path) -> Observa
     bot.observe(dashboard)
     bot.add_task("dashboard", dashboard.serve)
     bot.add_task("broker snapshot", dashboard.refresh)
+    history = _history_coverage(bot, config, metrics)
+    bot.add_task("history coverage", history.run)
     alerts = None
     if config.notify:
         alerts = Alerts(
@@ -212,10 +215,25 @@ def attach_observability(bot: Bot, config: Config, config_path: Path) -> Observa
             mode=str(bot.mode),
             coverage=functools.partial(_coverage, bot),
             journal=lambda: None if bot.parts is None else bot.parts.executor.journal,
+            history=history.summary_line,
         )
         bot.observe(alerts)
         bot.add_task("alerts", alerts.run)
     return Observability(dashboard, metrics, alerts)
+
+
+def _history_coverage(bot: Bot, config: Config, metrics: BotMetrics) -> HistoryCoverage:
+    """The coverage audit's gauge (on the metrics' registry) and the summary's line. The
+    history is read with the listener's own settings, unless ``alphahub.backfill`` is off."""
+    reads = config.alphahub.backfill is not BackfillMode.OFF
+    return HistoryCoverage(
+        metrics.registry,
+        journal=lambda: None if bot.parts is None else bot.parts.executor.journal,
+        settings=lambda: None if bot.parts is None or not reads else bot.parts.listener.settings,
+        algorithms=lambda: () if bot.parts is None else bot.parts.listener.algorithms,
+        tokens=lambda: None if bot.parts is None else bot.parts.listener.tokens,
+        ready=bot.ready,
+    )
 
 
 def _coverage(bot: Bot) -> Coverage | None:
