@@ -150,12 +150,13 @@ async def test_the_text_names_the_legs_of_a_day_below_100_percent(
         "LIVE",
         "BACKFILL",
         "LATE",
+        "ARCHIVED",
         "MISSED",
         "EXTRA",
         "COVERAGE",
     ]
-    assert lines[2].split() == ["16", DAY1, "2", "2", "0", "0", "0", "0", "100%"]
-    assert lines[3].split() == ["16", DAY2, "4", "1", "1", "1", "1", "0", "50%"]
+    assert lines[2].split() == ["16", DAY1, "2", "2", "0", "0", "0", "0", "0", "100%"]
+    assert lines[3].split() == ["16", DAY2, "4", "1", "1", "1", "0", "1", "0", "50%"]
     assert lines[4:] == [
         f"algorithm 16 on {DAY2}, lacking:",
         "  late: buy NVDA at 2021-04-27T15:30:00+00:00",
@@ -179,7 +180,7 @@ async def test_history_unavailable_is_said_and_the_journal_side_shown(
     code, out = await audit_cli(tmp_path, sim.url)
     assert code == 0, out
     assert f"algorithm 16: {said}; the journal's side only" in out
-    assert out.splitlines()[3].split() == ["16", DAY2, "-", "1", "1", "1", "-", "-", "unknown"]
+    assert out.splitlines()[3].split() == ["16", DAY2, "-", "1", "1", "1", "0", "-", "-", "unknown"]
 
 
 @pytest.mark.usefixtures("env")

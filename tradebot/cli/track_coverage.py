@@ -27,7 +27,18 @@ from tradebot.cli.journal_common import (
 )
 from tradebot.tracking.coverage import Coverage, DayCoverage, NamedLeg, ratio_text
 
-COLUMNS = ("algo_id", "day", "history", "live", "backfill", "late", "missed", "extra", "coverage")
+COLUMNS = (
+    "algo_id",
+    "day",
+    "history",
+    "live",
+    "backfill",
+    "late",
+    "archived",
+    "missed",
+    "extra",
+    "coverage",
+)
 #: the period when --since is not given: the last week
 DEFAULT_DAYS = 7
 
@@ -116,6 +127,7 @@ def _row(day: DayCoverage) -> dict[str, object]:
         "live": day.live,
         "backfill": day.backfill,
         "late": day.late,
+        "archived": day.archived,
         "missed": unknown if day.missed is None else day.missed,
         "extra": unknown if day.history is None else day.extra,
         "coverage": ratio_text(day.ratio),

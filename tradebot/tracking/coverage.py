@@ -9,11 +9,14 @@ journal decided about it (:class:`JournalLeg`):
 * ``backfill``: recovered from the history after a lapse, in time to be planned (traded, or
   skipped for a reason of its own: that is the skips' business, not coverage's);
 * ``late``: recovered from the history, but too old to trade (skipped ``missed_stale``);
+* ``archived``: decided, but its rows were moved to an archive file (``tradebot journal
+  archive``): the journal keeps the leg's identity (its tombstone), not what became of it, so it
+  counts as received and is shown apart;
 * ``missed``: the journal has no decision on it at all.
 
-The ratio of a day is ``(live + backfill) / history``; a day with no history legs is covered.
-A day below 100% names its ``late`` and ``missed`` legs. A journaled leg the history does not
-list (``extra``) is counted on its own and never raises the ratio.
+The ratio of a day is ``(live + backfill + archived) / history``; a day with no history legs is
+covered. A day below 100% names its ``late`` and ``missed`` legs. A journaled leg the history
+does not list (``extra``) is counted on its own and never raises the ratio.
 
 When an algorithm's history could not be read (no access, offline, the endpoint odd), its days
 come from the journal alone: ``history``, ``missed`` and the ratio are None, and the reason is
@@ -42,6 +45,7 @@ class Fate(StrEnum):
     LIVE = "live"
     BACKFILL = "backfill"
     LATE = "late"  # recovered from the history too old to trade: skipped missed_stale
+    ARCHIVED = "archived"  # decided, its rows moved to an archive file (only its tombstone left)
     MISSED = "missed"  # the journal has no decision on it
 
 
@@ -72,6 +76,7 @@ class DayCoverage:
     live: int = 0
     backfill: int = 0
     late: int = 0
+    archived: int = 0
     #: None: the history was not read (journal only)
     history: int | None = None
     missed: int | None = None
@@ -156,7 +161,7 @@ def audit(
 
 
 def _rank(fate: Fate) -> int:
-    return (Fate.LIVE, Fate.LATE, Fate.BACKFILL, Fate.MISSED).index(fate)
+    return (Fate.LIVE, Fate.LATE, Fate.BACKFILL, Fate.ARCHIVED, Fate.MISSED).index(fate)
 
 
 def _day(identity: Identity) -> date:
@@ -175,6 +180,7 @@ def _journal_only(algo_id: int, fates: Mapping[Identity, Fate]) -> tuple[DayCove
             live=c.get(Fate.LIVE, 0),
             backfill=c.get(Fate.BACKFILL, 0),
             late=c.get(Fate.LATE, 0),
+            archived=c.get(Fate.ARCHIVED, 0),
         )
         for day, c in sorted(days.items())
     )
@@ -202,6 +208,7 @@ def _against_history(
                 live=count[Fate.LIVE],
                 backfill=count[Fate.BACKFILL],
                 late=count[Fate.LATE],
+                archived=count[Fate.ARCHIVED],
                 history=len(legs),
                 missed=count[Fate.MISSED],
                 extra=extra.get(day, 0),

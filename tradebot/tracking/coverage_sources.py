@@ -3,7 +3,8 @@ AlphaHub's signal history. The I/O edge; blocking (run it off the loop).
 
 The journal side: every row that is a decision on a leg (``leg``, ``leg_rejected``,
 ``skipped``: :data:`~tradebot.journal.tombstones.DECIDED`), its fate from its signal's
-``source`` (``live`` or ``backfill``) and, for a leg skipped ``missed_stale``, late.
+``source`` (``live`` or ``backfill``) and, for a leg skipped ``missed_stale``, late; a history
+leg whose rows an archive moved out is ``archived`` (its tombstone, :func:`archived_legs`).
 
 The history side: one login, then one read per algorithm (:func:`fetch_history`). A read that
 fails never raises: the algorithm's reason goes to ``unavailable`` (no credentials, the login
@@ -12,7 +13,8 @@ refused, AlphaHub unreachable, the endpoint missing or odd) and the audit says s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,12 +22,12 @@ from tradebot.alphahub.auth import login
 from tradebot.alphahub.history import HistoryLeg, fetch_history, parse_history
 from tradebot.config.alphahub_section import AlphaHubConfig
 from tradebot.core.orders import SkipReason
-from tradebot.core.signal import SignalSource, parse_leg_key
+from tradebot.core.signal import LegId, LegKind, SignalSource, parse_leg_key
 from tradebot.exceptions import ConfigError, HistoryUnavailable, TradebotError
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
 from tradebot.journal.tombstones import DECIDED
-from tradebot.tracking.coverage import Coverage, Fate, JournalLeg, audit
+from tradebot.tracking.coverage import Coverage, Fate, Identity, JournalLeg, audit
 
 #: how long before a leg's time its signal row may have been written (clocks disagree a little)
 SKEW = timedelta(hours=1)
@@ -125,4 +127,23 @@ def coverage_of(
         read = HistoryRead(unavailable=dict.fromkeys(algorithms, unread))
     else:
         read = read_history(settings, algorithms, since, token)
+        legs += archived_legs(journal, read.legs, {leg.identity for leg in legs})
     return audit(algorithms, legs, read.legs, read.unavailable, since=since, until=until)
+
+
+def archived_legs(
+    journal: Journal, history: Mapping[int, Sequence[HistoryLeg]], known: AbstractSet[Identity]
+) -> list[JournalLeg]:
+    """The history's legs the journal holds no rows on but an archive moved out (their
+    tombstones, :mod:`tradebot.journal.tombstones`): decided, not missed. A tombstone names the
+    leg with its kind, which the history lacks, so both kinds are asked for."""
+    asked: dict[str, Identity] = {}
+    for legs in history.values():
+        for leg in legs:
+            if leg.side is None or leg.identity in known:
+                continue
+            for kind in LegKind:
+                key = LegId(leg.algo_id, kind, leg.symbol, leg.side, leg.timestamp).key
+                asked[key] = leg.identity
+    found = journal.archived_legs(list(asked)) if asked else set()
+    return [JournalLeg(identity, Fate.ARCHIVED) for identity in {asked[key] for key in found}]
