@@ -106,10 +106,18 @@ def _actions(
         if leg.fate is Fate.CLOSED_BY_EXIT and stage.exits:
             continue
         if leg.fate is Fate.TRADED and stage.sized:
+            # a chased limit's unfilled rest is its remainder's to fill: until the remainder's
+            # step, it stays planned at the signal's price
+            chased = Style.CHASED_REMAINDER not in stage.executed and any(
+                o.style is Style.CHASED_REMAINDER for o in leg.orders
+            )
             for order in leg.orders:
                 if order.style in stage.executed:
                     for f in order.fills:
                         yield f.at, f.seq, leg.symbol, f.qty, f.price
+                    rest = order.planned - sum((f.qty for f in order.fills), _ZERO)
+                    if chased and order.style is Style.LIMIT and rest:
+                        yield leg.at, leg.seq, leg.symbol, rest, leg.price
                 elif order.planned:
                     yield leg.at, leg.seq, leg.symbol, order.planned, leg.price
             continue

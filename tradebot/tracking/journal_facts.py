@@ -60,6 +60,8 @@ class _Intent:
             self.style = Style.LIMIT
         elif self.coid.endswith("-m"):
             self.style = Style.CHASED_REMAINDER
+            # the rest of its limit's quantity, which the limit's intent already planned
+            self.planned = Decimal(0)
         else:
             self.style = Style.MARKET
 
