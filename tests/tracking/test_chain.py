@@ -9,7 +9,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradebot.tracking.chain import cents, decompose, ledger_outcome, stages
+from tradebot.tracking.chain import cents, decompose, ideal_sizes, ledger_outcome, stages
 from tradebot.tracking.facts import (
     ExitFill,
     Fate,
@@ -235,3 +235,20 @@ def test_each_step_changes_one_thing() -> None:
     assert outcomes[0].unmarked == {"AAA", "BBB"}
     assert outcomes[2].unmarked == {"AAA"}
     assert outcomes[3].unmarked == frozenset()
+
+
+def test_the_ideal_is_sized_with_the_ideals_own_holdings() -> None:
+    """One position at a time (``allocation`` with ``max_positions: 1``): the second open is
+    sized 0 while the first is held, and sized again once it is closed."""
+
+    def one_at_a_time(leg: LegFact, held: Mapping[str, Decimal]) -> Decimal | None:
+        return D(0) if held else D(5)
+
+    legs = (
+        _leg(1, "AAA", True, True, "10", Fate.SKIPPED, "stale"),
+        _leg(2, "BBB", True, True, "10", Fate.SKIPPED, "stale"),
+        _leg(3, "AAA", False, False, "10", Fate.SKIPPED, "stale"),
+        _leg(4, "BBB", True, True, "10", Fate.SKIPPED, "stale"),
+    )
+    sizes = ideal_sizes(Period(1, legs), one_at_a_time)
+    assert sizes == {"l1": D(5), "l2": D(0), "l4": D(5)}

@@ -18,6 +18,7 @@ from tests.tracking.history import ALGO, OPS, Clock, play
 from tradebot.cli.main import cli
 from tradebot.config.loader import load_config
 from tradebot.journal import open_journal
+from tradebot.tracking.journal_facts import read_period
 from tradebot.tracking.track import HISTORY_NOTE, track
 
 CONFIG = f"""\
@@ -156,9 +157,16 @@ PLAIN_PARTS = {"missed", "sizing", "exits", "unattributed", "fees"}
 
 def test_a_window_counts_only_what_was_realised_in_it(tmp_path: Path) -> None:
     config = _scene(tmp_path)
-    (row,) = _json(config, "--since", "2026-03-02T14:33:00", "--until", "2026-03-02T14:40:00")
+    # AAA's stop (61 at 79, bought at 80.10) realised -67.10 at 14:39, before the window
+    (row,) = _json(config, "--since", "2026-03-02T14:40:00")
     assert row["reconciled"] is True
     assert sum(map(Decimal, row["parts"].values()), Decimal(0)) == Decimal(row["gap"])
+    (whole,) = _json(config)
+    assert Decimal(whole["account_pnl"]) - Decimal(row["account_pnl"]) == Decimal("-67.10")
+    # before 14:40: CCC's orders are not there yet, so neither is their mark
+    (early,) = _json(config, "--until", "2026-03-02T14:40:00")
+    assert early["reconciled"] is True
+    assert "CCC" in early["unmarked"]
 
 
 def test_help_explains_each_figure() -> None:
@@ -181,3 +189,12 @@ def test_help_explains_each_figure() -> None:
 def test_a_bad_equity_is_refused(tmp_path: Path, bad: str) -> None:
     result = CliRunner().invoke(cli, ["track", "--config", str(_scene(tmp_path)), "--equity", bad])
     assert result.exit_code == 2
+
+
+def test_the_mark_is_the_latest_reference_or_fill_price(tmp_path: Path) -> None:
+    _scene(tmp_path)
+    with open_journal(tmp_path / "journal.sqlite", readonly=True) as journal:
+        period = read_period(journal, ALGO, since=None, until=None)
+    # AAA: intent at 80, filled 80.10, stopped out at 79; CCC: limit at 30, its fill 30.20,
+    # its remainder's 30.25
+    assert period.marks == {"AAA": Decimal(79), "BBB": Decimal(25), "CCC": Decimal("30.25")}
