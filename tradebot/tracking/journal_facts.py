@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from tradebot.core.ids import exit_parts
+from tradebot.core.ids import exit_parts, remainder_id
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.queries import fill_of
-from tradebot.journal.records import Status, leg_id_from, to_micros
+from tradebot.journal.records import Entry, Status, leg_id_from, to_micros
 from tradebot.tracking.facts import (
     MISSED_REASONS,
     ExitFill,
@@ -58,7 +59,7 @@ class _Intent:
                 continue
         if data.get("order_type") == "limit":
             self.style = Style.LIMIT
-        elif self.coid.endswith("-m"):
+        elif self.coid == remainder_id(self.coid[:-2]):
             self.style = Style.CHASED_REMAINDER
             # the rest of its limit's quantity, which the limit's intent already planned
             self.planned = Decimal(0)
@@ -69,10 +70,25 @@ class _Intent:
 def read_period(
     journal: Journal, algo_id: int, *, since: datetime | None, until: datetime | None
 ) -> Period:
-    """The algorithm's legs (all before ``until``: P&L needs what was held at ``since``), its
-    orders and fills, and the marks."""
-    intents: dict[str, _Intent] = {}
-    fills: dict[str, list[Fill]] = defaultdict(list)
+    """:func:`read_periods` of one algorithm."""
+    return read_periods(journal, (algo_id,), since=since, until=until)[algo_id]
+
+
+class _Orders:
+    """One algorithm's intents and fills, as the order rows give them."""
+
+    def __init__(self) -> None:
+        self.intents: dict[str, _Intent] = {}
+        self.fills: dict[str, list[Fill]] = defaultdict(list)
+
+
+def read_periods(
+    journal: Journal, algo_ids: Sequence[int], *, since: datetime | None, until: datetime | None
+) -> dict[int, Period]:
+    """Each algorithm's legs (all before ``until``: P&L needs what was held at ``since``), its
+    orders and fills, and the marks, in one pass over the order rows and one over the legs."""
+    wanted = set(algo_ids)
+    orders: dict[int, _Orders] = {a: _Orders() for a in wanted}
     marks: dict[str, tuple[int, int, Decimal]] = {}
     for row in journal.order_history(until=until, all_fills=True):
         price = _decimal(row.price)
@@ -80,7 +96,8 @@ def read_period(
             known = marks.get(row.symbol)
             if known is None or (row.ts, row.id) > known[:2]:
                 marks[row.symbol] = (row.ts, row.id, price)
-        if row.algo_id != algo_id:
+        mine = orders.get(row.algo_id) if isinstance(row.algo_id, int) else None
+        if mine is None:
             continue
         if row.status == "intent":
             try:
@@ -88,40 +105,50 @@ def read_period(
             except ValueError:
                 continue
             if isinstance(data, dict):
-                intents[row.client_order_id] = _Intent(row, data)
+                mine.intents[row.client_order_id] = _Intent(row, data)
         elif row.status in _FILLS:
             fact = fill_of(row)
             if fact is not None:
                 signed = fact.qty if fact.side == "buy" else -fact.qty
-                fills[row.client_order_id].append(Fill(row.ts, row.id, signed, fact.price))
+                mine.fills[row.client_order_id].append(Fill(row.ts, row.id, signed, fact.price))
+    heads, skips = _leg_rows(journal, sorted(wanted), until)
+    prices = {s: p for s, (_, _, p) in marks.items()}
+    start = None if since is None else to_micros(since)
+    return {
+        a: _period(journal, a, orders[a], heads.get(a, {}), skips.get(a, {}), prices, start)
+        for a in wanted
+    }
+
+
+def _period(
+    journal: Journal,
+    algo_id: int,
+    mine: _Orders,
+    heads: dict[str, Entry],
+    skips: dict[str, tuple[str, bool]],
+    marks: dict[str, Decimal],
+    start: int | None,
+) -> Period:
     by_leg: dict[str, list[Order]] = defaultdict(list)
     served: set[str] = set()
     exits: list[ExitFill] = []
     unattributed: list[ExitFill] = []
-    for coid, intent in intents.items():
-        got = tuple(fills.get(coid, ()))
+    for coid, intent in mine.intents.items():
+        got = tuple(mine.fills.get(coid, ()))
         if intent.exit:
             exits.extend(ExitFill(intent.symbol, f) for f in got)
             continue
         served.update(intent.legs)
         if intent.legs:
             by_leg[intent.legs[0]].append(Order(coid, intent.style, intent.planned, got))
-    legs = _legs(journal, algo_id, until, by_leg, served)
-    known_legs = {leg.key for leg in legs}
-    for coid, intent in intents.items():
-        if not intent.exit and (not intent.legs or intent.legs[0] not in known_legs):
-            unattributed.extend(ExitFill(intent.symbol, f) for f in fills.get(coid, ()))
-    for coid, stray in fills.items():
-        if coid not in intents:
+    legs = _legs(heads, skips, by_leg, served)
+    for coid, intent in mine.intents.items():
+        if not intent.exit and (not intent.legs or intent.legs[0] not in heads):
+            unattributed.extend(ExitFill(intent.symbol, f) for f in mine.fills.get(coid, ()))
+    for coid, stray in mine.fills.items():
+        if coid not in mine.intents:
             unattributed.extend(ExitFill(_fill_symbol(journal, coid), f) for f in stray)
-    return Period(
-        algo_id,
-        tuple(legs),
-        tuple(exits),
-        tuple(unattributed),
-        {s: p for s, (_, _, p) in marks.items()},
-        None if since is None else to_micros(since),
-    )
+    return Period(algo_id, tuple(legs), tuple(exits), tuple(unattributed), marks, start)
 
 
 def _fill_symbol(journal: Journal, coid: str) -> str:
@@ -129,32 +156,40 @@ def _fill_symbol(journal: Journal, coid: str) -> str:
     return rows[0].symbol or "?" if rows else "?"
 
 
-def _legs(
-    journal: Journal,
-    algo_id: int,
-    until: datetime | None,
-    by_leg: dict[str, list[Order]],
-    served: set[str],
-) -> list[LegFact]:
+def _leg_rows(
+    journal: Journal, algo_ids: Sequence[int], until: datetime | None
+) -> tuple[dict[int, dict[str, Entry]], dict[int, dict[str, tuple[str, bool]]]]:
+    """Per algorithm, its LEG rows by leg key (the first), and its skips: (reason, closed by an
+    exit)."""
     where = EntryFilter(
-        algo_ids=(algo_id,),
+        algo_ids=tuple(algo_ids),
         statuses=(Status.LEG, Status.SKIPPED),
         until=until,
         newest_first=False,
     )
-    heads: dict[str, Any] = {}
-    skips: dict[str, tuple[str, bool]] = {}
+    heads: dict[int, dict[str, Entry]] = defaultdict(dict)
+    skips: dict[int, dict[str, tuple[str, bool]]] = defaultdict(dict)
     for e in journal.iter_entries(where):
-        if not e.leg:
+        if not e.leg or e.algo_id is None:
             continue
         if e.status is Status.LEG:
-            if e.leg not in heads and e.price is not None and e.symbol and e.side:
-                heads[e.leg] = e
-        elif e.leg not in skips:
+            if e.leg not in heads[e.algo_id] and e.price is not None and e.symbol and e.side:
+                heads[e.algo_id][e.leg] = e
+        elif e.leg not in skips[e.algo_id]:
             reason = str(e.data.get("reason", "unknown"))
-            skips[e.leg] = (reason, isinstance(e.data.get("exit"), dict))
+            skips[e.algo_id][e.leg] = (reason, isinstance(e.data.get("exit"), dict))
+    return heads, skips
+
+
+def _legs(
+    heads: dict[str, Entry],
+    skips: dict[str, tuple[str, bool]],
+    by_leg: dict[str, list[Order]],
+    served: set[str],
+) -> list[LegFact]:
     out = []
     for key, e in heads.items():
+        assert e.price is not None and e.symbol is not None  # kept only with them
         kind = e.data.get("kind", "")
         orders = tuple(by_leg.get(key, ()))
         reason = ""

@@ -19,7 +19,7 @@ from tradebot.journal.records import Status
 from tradebot.journal.review import review
 from tradebot.journal.summary import Position
 from tradebot.tracking.chain import Decomposition, cents, decompose
-from tradebot.tracking.journal_facts import read_period
+from tradebot.tracking.journal_facts import read_periods
 from tradebot.tracking.sizing import allocation, config_sizer
 
 _ZERO = Decimal(0)
@@ -57,17 +57,18 @@ def algorithms(journal: Journal, until: datetime | None) -> list[int]:
 
 def reviewed_pnl(
     journal: Journal,
-    algo_id: int,
     marks: dict[str, Decimal],
     *,
     since: datetime | None,
     until: datetime | None,
-) -> Decimal:
-    """The account's P&L for the algorithm as the review computes it: realised P&L in the
-    period, plus its positions at ``until`` valued at the marks (a symbol without a mark: not
-    valued, as the chain does)."""
+) -> dict[int, Decimal]:
+    """Each algorithm's account P&L as the review computes it: realised P&L in the period, plus
+    its positions at ``until`` valued at the marks (a symbol without a mark: not valued, as the
+    chain does)."""
     reports, _ = review(journal, since=since, until=until)
-    realised = sum((r.realised_pnl for r in reports if r.algo_id == algo_id), _ZERO)
+    out: dict[int, Decimal] = defaultdict(Decimal)
+    for r in reports:
+        out[r.algo_id] += r.realised_pnl
     if until is None:
         held = journal.summary_positions()
     else:
@@ -75,12 +76,11 @@ def reviewed_pnl(
         for f in journal.fill_history(until=until):
             replay[f.algo_id, f.symbol].fill(f.qty if f.side == "buy" else -f.qty, f.price)
         held = dict(replay)
-    unrealised = _ZERO
     for (algo, symbol), p in held.items():
         mark = marks.get(symbol)
-        if algo == algo_id and p.qty and mark is not None:
-            unrealised += p.qty * (mark - p.cost)
-    return cents(realised + unrealised)
+        if p.qty and mark is not None:
+            out[algo] += p.qty * (mark - p.cost)
+    return {a: cents(v) for a, v in out.items()}
 
 
 def _config_changes(journal: Journal, since: datetime | None, until: datetime | None) -> list[int]:
@@ -103,9 +103,12 @@ def track(
     None)."""
     chosen = algorithms(journal, until) if algo_ids is None else algo_ids
     changes = _config_changes(journal, since, until)
+    periods = read_periods(journal, chosen, since=since, until=until)
+    marks = next(iter(periods.values())).marks if periods else {}
+    reviewed = reviewed_pnl(journal, marks, since=since, until=until)
     out = []
     for algo_id in chosen:
-        period = read_period(journal, algo_id, since=since, until=until)
+        period = periods[algo_id]
         sizer = config_sizer(config, algo_id, equity)
         notes = [HISTORY_NOTE]
         if sizer is None:
@@ -131,6 +134,6 @@ def track(
         for symbol in unmarked:
             notes.append(f"no mark for {symbol}: its open position is not valued (realised only)")
         notes.append(FEES_NOTE)
-        reviewed = reviewed_pnl(journal, algo_id, period.marks, since=since, until=until)
-        out.append(Tracked(result, allocation(config, algo_id, equity), reviewed, tuple(notes)))
+        share = allocation(config, algo_id, equity)
+        out.append(Tracked(result, share, reviewed.get(algo_id, _ZERO), tuple(notes)))
     return out
