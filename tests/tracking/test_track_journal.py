@@ -79,6 +79,9 @@ SCENE: list[tuple[Any, ...]] = [
     ("close", "AAA", "sell", Decimal(90), "market", 1, Decimal(1), Decimal(90)),
     # a chased limit and its remainder
     ("open", "CCC", "buy", Decimal(30), "chased", 20, Decimal(1), Decimal("30.2")),
+    # a signal that arrived while the algorithm was not in the config (skipped algo_unknown):
+    # today's rules size it, 10000 / 4 / 70 = 35.71 shares, marked at AAA's last price, 79
+    ("open", "AAA", "buy", Decimal(70), "skip", 2, Decimal(1), Decimal(70)),
 ]
 
 
@@ -112,6 +115,7 @@ def test_the_cli_gives_each_part_and_they_sum_to_the_gap(tmp_path: Path) -> None
     assert parts["execution:limit"] == Decimal("2.00")
     assert parts["execution:chased_remainder"] == Decimal("2.50")
     assert parts["skipped:risk_limit"] < 0  # CCC fell from 40: the skip saved money
+    assert parts["skipped:algo_unknown"] == Decimal("321.43")
     assert parts["fees"] == 0
     assert row["allocation"] == "10000.00"
     notes = " ".join(row["notes"])
