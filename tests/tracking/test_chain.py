@@ -252,3 +252,14 @@ def test_the_ideal_is_sized_with_the_ideals_own_holdings() -> None:
     )
     sizes = ideal_sizes(Period(1, legs), one_at_a_time)
     assert sizes == {"l1": D(5), "l2": D(0), "l4": D(5)}
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories())
+def test_a_step_left_unreplayed_changes_nothing(period: Period) -> None:
+    """The steps :func:`idle` skips give the same ledger as replaying them."""
+    ideal = ideal_sizes(period, notional_1000)
+    result = decompose(period, notional_1000)
+    for (name, stage), (named, outcome) in zip(stages(period), result.steps, strict=True):
+        assert name == named
+        assert ledger_outcome(period, stage, ideal) == outcome, name

@@ -29,9 +29,10 @@ no mark is not valued (its realised P&L only), and is named, never guessed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from itertools import pairwise
+from typing import Any
 
 from tradebot.journal.summary import Position
 from tradebot.tracking.facts import Fate, LegFact, Period, Style
@@ -194,46 +195,43 @@ def ideal_sizes(period: Period, sizer: Sizer) -> dict[str, Decimal | None]:
 
 def stages(period: Period) -> list[tuple[str, Stage]]:
     """The chain's ledgers, named by the step that made each (the first is the ideal)."""
-    out = [("algorithm", Stage())]
-    stage = Stage(missed=False)
-    out.append(("missed", stage))
-    reasons = sorted({leg.reason for leg in period.legs if leg.fate is Fate.SKIPPED})
-    for reason in reasons:
-        stage = Stage(missed=False, dropped=stage.dropped | {reason})
-        out.append((f"skipped:{reason}", stage))
-    dropped = stage.dropped
-    stage = Stage(missed=False, dropped=dropped, sized=True)
-    out.append(("sizing", stage))
+    stage = Stage()
+    out = [("algorithm", stage)]
+
+    def step(name: str, **changes: Any) -> None:
+        nonlocal stage
+        stage = replace(stage, **changes)
+        out.append((name, stage))
+
+    step("missed", missed=False)
+    for reason in sorted({leg.reason for leg in period.legs if leg.fate is Fate.SKIPPED}):
+        step(f"skipped:{reason}", dropped=stage.dropped | {reason})
+    step("sizing", sized=True)
     for style in Style:
-        stage = Stage(missed=False, dropped=dropped, sized=True, executed=stage.executed | {style})
-        out.append((f"execution:{style}", stage))
-    everything = frozenset(Style)
-    stage = Stage(missed=False, dropped=dropped, sized=True, executed=everything, exits=True)
-    out.append(("exits", stage))
-    stage = Stage(
-        missed=False,
-        dropped=dropped,
-        sized=True,
-        executed=everything,
-        exits=True,
-        unattributed=True,
-    )
-    out.append(("unattributed", stage))
-    out.append(
-        (
-            "fees",
-            Stage(
-                missed=False,
-                dropped=dropped,
-                sized=True,
-                executed=everything,
-                exits=True,
-                unattributed=True,
-                fees=True,
-            ),
-        )
-    )
+        step(f"execution:{style}", executed=stage.executed | {style})
+    step("exits", exits=True)
+    step("unattributed", unattributed=True)
+    step("fees", fees=True)
     return out
+
+
+def idle(period: Period, name: str) -> bool:
+    """Whether the step ``name`` changes nothing in this period (its ledger is the previous
+    one: not replayed again)."""
+    if name == "missed":
+        return not any(leg.fate is Fate.MISSED for leg in period.legs)
+    if name.startswith("execution:"):
+        style = Style(name.partition(":")[2])
+        used = {o.style for leg in period.legs if leg.fate is Fate.TRADED for o in leg.orders}
+        return style not in used
+    if name == "exits":
+        closed = any(leg.fate is Fate.CLOSED_BY_EXIT for leg in period.legs)
+        return not (period.exits or closed)
+    if name == "unattributed":
+        return not period.unattributed
+    if name == "fees":
+        return not _fees(period)
+    return False
 
 
 def decompose(period: Period, sizer: Sizer) -> Decomposition:
@@ -241,7 +239,12 @@ def decompose(period: Period, sizer: Sizer) -> Decomposition:
     it exactly (each part: one ledger's P&L minus the next's, in cents)."""
     ideal = ideal_sizes(period, sizer)
     unsized = sum(1 for v in ideal.values() if v is None)
-    results = [(name, ledger_outcome(period, stage, ideal)) for name, stage in stages(period)]
+    results: list[tuple[str, Outcome]] = []
+    for name, stage in stages(period):
+        if results and idle(period, name):
+            results.append((name, results[-1][1]))
+        else:
+            results.append((name, ledger_outcome(period, stage, ideal)))
     parts = tuple(
         Part(name, before.pnl - after.pnl) for (_, before), (name, after) in pairwise(results)
     )
