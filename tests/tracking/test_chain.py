@@ -263,3 +263,14 @@ def test_a_step_left_unreplayed_changes_nothing(period: Period) -> None:
     for (name, stage), (named, outcome) in zip(stages(period), result.steps, strict=True):
         assert name == named
         assert ledger_outcome(period, stage, ideal) == outcome, name
+
+
+def test_a_fee_is_a_positive_fees_part() -> None:
+    """None are journaled today (Alpaca equities); a fill's fee, when there is one, is its own
+    part and the account's result is net of it."""
+    fill = Fill(1001, 10, D(10), D(100), fee=D("1.25"))
+    order = Order("o1", Style.MARKET, D(10), (fill,))
+    period = Period(1, (_leg(1, "AAA", True, True, "100", orders=(order,)),), marks={"AAA": D(100)})
+    result = decompose(period, notional_1000)
+    assert {p.name: p.money for p in result.parts}["fees"] == D("1.25")
+    assert result.account.pnl == D("-1.25")
