@@ -5,6 +5,7 @@ ledger is the account's P&L as the review computes it."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -202,3 +203,21 @@ def test_the_mark_is_the_latest_reference_or_fill_price(tmp_path: Path) -> None:
     # AAA: intent at 80, filled 80.10, stopped out at 79; CCC: limit at 30, its fill 30.20,
     # its remainder's 30.25
     assert period.marks == {"AAA": Decimal(79), "BBB": Decimal(25), "CCC": Decimal("30.25")}
+
+
+def test_damaged_rows_are_left_out_and_counted_never_fatal(tmp_path: Path) -> None:
+    """Rows edited in by hand: a leg priced ``abc`` and a skip whose data is not JSON."""
+    config = _scene(tmp_path)
+    (before,) = _json(config)
+    conn = sqlite3.connect(tmp_path / "journal.sqlite")
+    with conn:
+        for status, price, data in (("leg", "abc", "{}"), ("skipped", None, "{not json")):
+            conn.execute(
+                "INSERT INTO entries (ts, status, algo_id, symbol, leg, side, price, detail, data)"
+                " VALUES (1, ?, ?, 'AAA', ?, 'buy', ?, '', ?)",
+                (status, ALGO, f"{ALGO}:open:AAA:buy:x{status}", price, data),
+            )
+    conn.close()
+    (row,) = _json(config)
+    assert "2 damaged leg or skip rows left out" in row["notes"]
+    assert row["parts"] == before["parts"] and row["reconciled"] is True

@@ -89,3 +89,4 @@ class Period:
     unattributed: tuple[ExitFill, ...] = ()
     marks: dict[str, Decimal] = field(default_factory=dict)
     since: int | None = None  # only P&L realised at or after this counts
+    damaged: int = 0  # leg and skip rows that could not be read (left out)

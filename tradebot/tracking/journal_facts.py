@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from tradebot.core.ids import exit_parts, remainder_id
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.queries import fill_of
-from tradebot.journal.records import Entry, Status, leg_id_from, to_micros
+from tradebot.journal.records import Status, leg_id_from, to_micros
 from tradebot.tracking.facts import (
     MISSED_REASONS,
     ExitFill,
@@ -111,11 +112,13 @@ def read_periods(
             if fact is not None:
                 signed = fact.qty if fact.side == "buy" else -fact.qty
                 mine.fills[row.client_order_id].append(Fill(row.ts, row.id, signed, fact.price))
-    heads, skips = _leg_rows(journal, sorted(wanted), until)
+    heads, skips, damaged = _leg_rows(journal, sorted(wanted), until)
     prices = {s: p for s, (_, _, p) in marks.items()}
     start = None if since is None else to_micros(since)
     return {
-        a: _period(journal, a, orders[a], heads.get(a, {}), skips.get(a, {}), prices, start)
+        a: _period(
+            journal, a, orders[a], heads.get(a, {}), skips.get(a, {}), prices, start, damaged[a]
+        )
         for a in wanted
     }
 
@@ -124,10 +127,11 @@ def _period(
     journal: Journal,
     algo_id: int,
     mine: _Orders,
-    heads: dict[str, Entry],
+    heads: dict[str, _Head],
     skips: dict[str, tuple[str, bool]],
     marks: dict[str, Decimal],
     start: int | None,
+    damaged: int,
 ) -> Period:
     by_leg: dict[str, list[Order]] = defaultdict(list)
     served: set[str] = set()
@@ -148,7 +152,7 @@ def _period(
     for coid, stray in mine.fills.items():
         if coid not in mine.intents:
             unattributed.extend(ExitFill(_fill_symbol(journal, coid), f) for f in stray)
-    return Period(algo_id, tuple(legs), tuple(exits), tuple(unattributed), marks, start)
+    return Period(algo_id, tuple(legs), tuple(exits), tuple(unattributed), marks, start, damaged)
 
 
 def _fill_symbol(journal: Journal, coid: str) -> str:
@@ -156,41 +160,84 @@ def _fill_symbol(journal: Journal, coid: str) -> str:
     return rows[0].symbol or "?" if rows else "?"
 
 
+@dataclass(frozen=True, slots=True)
+class _Head:
+    """A LEG row, as the chain needs it."""
+
+    id: int
+    ts: int
+    symbol: str
+    buy: bool
+    is_open: bool
+    price: Decimal
+
+
+def _head(row: Sequence[Any]) -> _Head | None:
+    """A stored LEG row (:data:`tradebot.journal.queries.COLUMNS`), or None when damaged; its
+    kind is in its key (``16:open:JBHT:buy:...``), so its data is never decoded."""
+    ident, ts, _status, _algo, symbol, _coid, _signal, leg, side, _qty, price = row[:11]
+    kind = leg.split(":")[1] if isinstance(leg, str) and leg.count(":") >= 4 else None
+    value = _decimal(price)
+    if kind not in ("open", "close") or side not in ("buy", "sell") or not isinstance(ts, int):
+        return None
+    if not isinstance(symbol, str) or not symbol or value is None or value <= 0:
+        return None
+    return _Head(ident, ts, symbol, side == "buy", kind == "open", value)
+
+
+def _skip(data: Any) -> tuple[str, bool] | None:
+    """A stored SKIPPED row's (reason, closed by an exit), or None when damaged."""
+    try:
+        found = json.loads(data) if isinstance(data, str) else None
+    except ValueError:
+        return None
+    if not isinstance(found, dict) or not isinstance(found.get("reason"), str):
+        return None
+    return found["reason"], isinstance(found.get("exit"), dict)
+
+
 def _leg_rows(
     journal: Journal, algo_ids: Sequence[int], until: datetime | None
-) -> tuple[dict[int, dict[str, Entry]], dict[int, dict[str, tuple[str, bool]]]]:
-    """Per algorithm, its LEG rows by leg key (the first), and its skips: (reason, closed by an
-    exit)."""
+) -> tuple[dict[int, dict[str, _Head]], dict[int, dict[str, tuple[str, bool]]], dict[int, int]]:
+    """Per algorithm, its LEG rows by leg key (the first), its skips: (reason, closed by an
+    exit); and how many of its rows were damaged (left out)."""
     where = EntryFilter(
         algo_ids=tuple(algo_ids),
         statuses=(Status.LEG, Status.SKIPPED),
         until=until,
         newest_first=False,
     )
-    heads: dict[int, dict[str, Entry]] = defaultdict(dict)
+    heads: dict[int, dict[str, _Head]] = defaultdict(dict)
     skips: dict[int, dict[str, tuple[str, bool]]] = defaultdict(dict)
-    for e in journal.iter_entries(where):
-        if not e.leg or e.algo_id is None:
-            continue
-        if e.status is Status.LEG:
-            if e.leg not in heads[e.algo_id] and e.price is not None and e.symbol and e.side:
-                heads[e.algo_id][e.leg] = e
-        elif e.leg not in skips[e.algo_id]:
-            reason = str(e.data.get("reason", "unknown"))
-            skips[e.algo_id][e.leg] = (reason, isinstance(e.data.get("exit"), dict))
-    return heads, skips
+    damaged: dict[int, int] = defaultdict(int)
+    for row in journal.iter_stored(where):
+        algo, leg, status = row[3], row[7], row[2]
+        if not isinstance(leg, str) or not isinstance(algo, int):
+            continue  # a skip of a leg that never parsed: nothing to price
+        if status == Status.LEG:
+            if leg not in heads[algo]:
+                head = _head(row)
+                if head is None:
+                    damaged[algo] += 1
+                else:
+                    heads[algo][leg] = head
+        elif leg not in skips[algo]:
+            skip = _skip(row[12])
+            if skip is None:
+                damaged[algo] += 1
+            else:
+                skips[algo][leg] = skip
+    return heads, skips, damaged
 
 
 def _legs(
-    heads: dict[str, Entry],
+    heads: dict[str, _Head],
     skips: dict[str, tuple[str, bool]],
     by_leg: dict[str, list[Order]],
     served: set[str],
 ) -> list[LegFact]:
     out = []
     for key, e in heads.items():
-        assert e.price is not None and e.symbol is not None  # kept only with them
-        kind = e.data.get("kind", "")
         orders = tuple(by_leg.get(key, ()))
         reason = ""
         if orders or key in served:
@@ -208,11 +255,11 @@ def _legs(
         out.append(
             LegFact(
                 key,
-                to_micros(e.at),
+                e.ts,
                 e.id,
                 e.symbol,
-                kind == "open",
-                e.side == "buy",
+                e.is_open,
+                e.buy,
                 e.price,
                 fate,
                 reason,

@@ -133,6 +133,8 @@ def track(
         unmarked = sorted(result.algorithm.unmarked | result.account.unmarked)
         for symbol in unmarked:
             notes.append(f"no mark for {symbol}: its open position is not valued (realised only)")
+        if period.damaged:
+            notes.append(f"{period.damaged} damaged leg or skip rows left out")
         notes.append(FEES_NOTE)
         share = allocation(config, algo_id, equity)
         out.append(Tracked(result, share, reviewed.get(algo_id, _ZERO), tuple(notes)))
