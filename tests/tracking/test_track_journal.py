@@ -206,18 +206,23 @@ def test_the_mark_is_the_latest_reference_or_fill_price(tmp_path: Path) -> None:
 
 
 def test_damaged_rows_are_left_out_and_counted_never_fatal(tmp_path: Path) -> None:
-    """Rows edited in by hand: a leg priced ``abc`` and a skip whose data is not JSON."""
+    """Rows edited in by hand: a leg priced ``abc``, a skip whose data is not JSON, and one
+    without a reason."""
     config = _scene(tmp_path)
     (before,) = _json(config)
     conn = sqlite3.connect(tmp_path / "journal.sqlite")
     with conn:
-        for status, price, data in (("leg", "abc", "{}"), ("skipped", None, "{not json")):
+        for status, price, data in (
+            ("leg", "abc", "{}"),
+            ("skipped", None, "{not json"),
+            ("skipped", None, '{"detail": "no reason"}'),
+        ):
             conn.execute(
                 "INSERT INTO entries (ts, status, algo_id, symbol, leg, side, price, detail, data)"
                 " VALUES (1, ?, ?, 'AAA', ?, 'buy', ?, '', ?)",
-                (status, ALGO, f"{ALGO}:open:AAA:buy:x{status}", price, data),
+                (status, ALGO, f"{ALGO}:open:AAA:buy:{data}", price, data),
             )
     conn.close()
     (row,) = _json(config)
-    assert "2 damaged leg or skip rows left out" in row["notes"]
+    assert "3 damaged leg or skip rows left out" in row["notes"]
     assert row["parts"] == before["parts"] and row["reconciled"] is True
