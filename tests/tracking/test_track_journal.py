@@ -226,3 +226,19 @@ def test_damaged_rows_are_left_out_and_counted_never_fatal(tmp_path: Path) -> No
     (row,) = _json(config)
     assert "3 damaged leg or skip rows left out" in row["notes"]
     assert row["parts"] == before["parts"] and row["reconciled"] is True
+
+
+def test_both_backends_give_the_same_figures(journal_at: str | Path, tmp_path: Path) -> None:
+    """SQLite and PostgreSQL: the same writes, the same result, reconciled."""
+    clock = Clock()
+    with open_journal(journal_at, clock=clock) as journal:
+        play(journal, clock, SCENE)
+    config = load_config(_config(tmp_path), env={})
+    with open_journal(journal_at, readonly=True) as journal:
+        (t,) = track(journal, config, algo_ids=[ALGO], equity=EQUITY)
+    assert t.reconciled
+    assert t.decomposition.algorithm.pnl - t.decomposition.account.pnl == t.decomposition.gap
+    (row,) = _json(_scene(tmp_path / "sqlite"))
+    assert {p.name: p.money for p in t.decomposition.parts} == {
+        k: Decimal(v) for k, v in row["parts"].items()
+    }
