@@ -1,7 +1,7 @@
 """Generated histories of one algorithm, written through the real journal API: opens and closes
 traded at market, by limit or by a chased limit and its market remainder (partial fills at
 prices off the signal's), skipped for a reason, missed (backfill, too old), closed by a stop or
-a take-profit first, config changes, and fills the legs do not account for."""
+a take-profit first, config changes and listener gaps."""
 
 from __future__ import annotations
 
@@ -143,6 +143,10 @@ def play(journal: Journal, clock: Clock, ops: Sequence[tuple[Any, ...]]) -> None
     state = State()
     for op in ops:
         kind = op[0]
+        if kind == "gap":
+            clock()
+            journal.record_gap("connection lost", algo_id=ALGO)
+            continue
         if kind == "config":
             clock()
             journal.record_config(f"config reloaded: algorithms.{ALGO}.params", {"applied": []})
@@ -231,7 +235,7 @@ OPS = st.lists(
         _LEG,
         _LEG,
         st.tuples(st.just("exit"), st.sampled_from(SYMBOLS), st.booleans(), _PRICE),
-        st.tuples(st.just("config")),
+        st.tuples(st.sampled_from(("config", "gap"))),
     ),
     max_size=25,
 )

@@ -73,6 +73,7 @@ SCENE: list[tuple[Any, ...]] = [
     # a limit partly filled, then a skipped open and a missed one (backfill, too old)
     ("open", "BBB", "sell", Decimal(25), "limit", 100, Decimal("0.5"), Decimal(25)),
     ("config",),  # the allocation changed mid-period
+    ("gap",),  # the listener lost its connection for a while
     ("open", "CCC", "buy", Decimal(40), "skip", 3, Decimal(1), Decimal(40)),  # risk_limit
     ("open", "AAA", "buy", Decimal(82), "missed", 1, Decimal(1), Decimal(82)),
     # the stop sells AAA before the algorithm's close, which is skipped as not held
@@ -122,6 +123,7 @@ def test_the_cli_gives_each_part_and_they_sum_to_the_gap(tmp_path: Path) -> None
     notes = " ".join(row["notes"])
     assert HISTORY_NOTE in notes
     assert "changed during the period" in notes
+    assert "1 listener gaps in the period" in notes
     assert "fees are 0" in notes
 
 
@@ -162,14 +164,14 @@ PLAIN_PARTS = {"missed", "sizing", "exits", "unattributed", "fees"}
 
 def test_a_window_counts_only_what_was_realised_in_it(tmp_path: Path) -> None:
     config = _scene(tmp_path)
-    # AAA's stop (61 at 79, bought at 80.10) realised -67.10 at 14:39, before the window
-    (row,) = _json(config, "--since", "2026-03-02T14:40:00")
+    # AAA's stop (61 at 79, bought at 80.10) realised -67.10 at 14:40, before the window
+    (row,) = _json(config, "--since", "2026-03-02T14:41:00")
     assert row["reconciled"] is True
     assert sum(map(Decimal, row["parts"].values()), Decimal(0)) == Decimal(row["gap"])
     (whole,) = _json(config)
     assert Decimal(whole["account_pnl"]) - Decimal(row["account_pnl"]) == Decimal("-67.10")
-    # before 14:40: CCC's orders are not there yet, so neither is their mark
-    (early,) = _json(config, "--until", "2026-03-02T14:40:00")
+    # before 14:41: CCC's orders are not there yet, so neither is their mark
+    (early,) = _json(config, "--until", "2026-03-02T14:41:00")
     assert early["reconciled"] is True
     assert "CCC" in early["unmarked"]
 

@@ -83,6 +83,12 @@ def reviewed_pnl(
     return {a: cents(v) for a, v in out.items()}
 
 
+def _gaps(journal: Journal, since: datetime | None, until: datetime | None) -> int:
+    """Listener gaps in the period: frames AlphaHub may have sent that never arrived."""
+    found = journal.count_entries(EntryFilter(statuses=(Status.GAP,), since=since, until=until))
+    return sum(found.values())
+
+
 def _config_changes(journal: Journal, since: datetime | None, until: datetime | None) -> list[int]:
     rows = journal.entries(
         EntryFilter(statuses=(Status.CONFIG,), since=since, until=until, newest_first=False)
@@ -103,6 +109,7 @@ def track(
     None)."""
     chosen = algorithms(journal, until) if algo_ids is None else algo_ids
     changes = _config_changes(journal, since, until)
+    gaps = _gaps(journal, since, until)
     periods = read_periods(journal, chosen, since=since, until=until)
     marks = next(iter(periods.values())).marks if periods else {}
     reviewed = reviewed_pnl(journal, marks, since=since, until=until)
@@ -111,6 +118,11 @@ def track(
         period = periods[algo_id]
         sizer = config_sizer(config, algo_id, equity)
         notes = [HISTORY_NOTE]
+        if gaps:
+            notes.append(
+                f"{gaps} listener gaps in the period: a leg sent during one and not backfilled"
+                " is in neither result"
+            )
         if sizer is None:
             notes.append(
                 f"algorithm {algo_id} is not in the config: its open legs cannot be sized, so"
