@@ -146,8 +146,14 @@ def _fees(period: Period) -> Decimal:
     return total
 
 
-def ledger_outcome(period: Period, stage: Stage, ideal: dict[str, Decimal | None]) -> Outcome:
-    """Replay one ledger (oldest first, as the journal wrote) and value it at the marks."""
+def ledger_outcome(
+    period: Period,
+    stage: Stage,
+    ideal: dict[str, Decimal | None],
+    curve: list[tuple[int, Decimal]] | None = None,
+) -> Outcome:
+    """Replay one ledger (oldest first, as the journal wrote) and value it at the marks;
+    ``curve``, when given, gets (time, realised P&L so far) after each trade in the period."""
     held: dict[str, Position] = {}
     realised = _ZERO
     start = period.since
@@ -161,6 +167,8 @@ def ledger_outcome(period: Period, stage: Stage, ideal: dict[str, Decimal | None
         gained = p.fill(signed, price)
         if start is None or at >= start:
             realised += gained
+            if curve is not None:
+                curve.append((at, realised))
     if stage.fees:
         realised -= _fees(period)
     unrealised = _ZERO
@@ -251,3 +259,16 @@ def decompose(period: Period, sizer: Sizer) -> Decomposition:
     return Decomposition(
         period.algo_id, results[0][1], results[-1][1], parts, unsized, tuple(results)
     )
+
+
+def curves(period: Period, sizer: Sizer) -> tuple[list[tuple[int, Decimal]], ...]:
+    """The realised P&L over time of the algorithm's ledger and of the account's (the chain's
+    first and last): (time, realised so far) after each trade in the period."""
+    ideal = ideal_sizes(period, sizer)
+    chain = stages(period)
+    out = []
+    for _, stage in (chain[0], chain[-1]):
+        points: list[tuple[int, Decimal]] = []
+        ledger_outcome(period, stage, ideal, points)
+        out.append(points)
+    return tuple(out)

@@ -18,11 +18,13 @@ from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
 from tradebot.journal.review import review
 from tradebot.journal.summary import Position
-from tradebot.tracking.chain import Decomposition, cents, decompose
+from tradebot.tracking.chain import Decomposition, cents, curves, decompose
 from tradebot.tracking.journal_facts import read_periods
 from tradebot.tracking.sizing import allocation, config_sizer
 
 _ZERO = Decimal(0)
+#: the equity the algorithm's ledger is sized at unless told (``tradebot track --equity``)
+DEFAULT_EQUITY = Decimal(100_000)
 HISTORY_NOTE = (
     "journal's legs only: AlphaHub's history is not read, so legs never received and never"
     " backfilled are not counted"
@@ -38,6 +40,8 @@ class Tracked:
     allocation: Decimal | None  # the base of the basis points (None: the rules state none)
     reviewed: Decimal  # the account's P&L by the review's code (the independent check)
     notes: tuple[str, ...]
+    #: the algorithm's and the account's realised P&L over time (:func:`.chain.curves`)
+    curves: tuple[list[tuple[int, Decimal]], ...] = ()
 
     @property
     def reconciled(self) -> bool:
@@ -103,10 +107,11 @@ def track(
     algo_ids: list[int] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    equity: Decimal,
+    equity: Decimal = DEFAULT_EQUITY,
+    with_curves: bool = False,
 ) -> list[Tracked]:
     """Each algorithm's :class:`Tracked` (all algorithms of the journal when ``algo_ids`` is
-    None)."""
+    None); ``with_curves``: with its curves (the dashboard's chart)."""
     chosen = algorithms(journal, until) if algo_ids is None else algo_ids
     changes = _config_changes(journal, since, until)
     gaps = _gaps(journal, since, until)
@@ -139,7 +144,8 @@ def track(
                 f"the config's algorithms changed during the period ({ids}); the journal keeps"
                 " no earlier rules, so every leg is sized by the current config"
             )
-        result = decompose(period, sizer or (lambda leg, held: None))
+        sizing = sizer or (lambda leg, held: None)
+        result = decompose(period, sizing)
         if result.unsized and sizer is not None:
             notes.append(f"{result.unsized} open legs could not be sized (left out)")
         unmarked = sorted(result.algorithm.unmarked | result.account.unmarked)
@@ -149,5 +155,6 @@ def track(
             notes.append(f"{period.damaged} damaged leg or skip rows left out")
         notes.append(FEES_NOTE)
         share = allocation(config, algo_id, equity)
-        out.append(Tracked(result, share, reviewed.get(algo_id, _ZERO), tuple(notes)))
+        drawn = curves(period, sizing) if with_curves else ()
+        out.append(Tracked(result, share, reviewed.get(algo_id, _ZERO), tuple(notes), drawn))
     return out
