@@ -87,10 +87,14 @@ def reviewed_pnl(
     return {a: cents(v) for a, v in out.items()}
 
 
-def _gaps(journal: Journal, since: datetime | None, until: datetime | None) -> int:
-    """Listener gaps in the period: frames AlphaHub may have sent that never arrived."""
+def _gaps(journal: Journal, since: datetime | None, until: datetime | None) -> dict[Any, int]:
+    """Listener gaps in the period, per algorithm (None: a connection's, every algorithm's):
+    frames AlphaHub may have sent that never arrived."""
     found = journal.count_entries(EntryFilter(statuses=(Status.GAP,), since=since, until=until))
-    return sum(found.values())
+    out: dict[Any, int] = defaultdict(int)
+    for (algo, _status), n in found.items():
+        out[algo] += n
+    return out
 
 
 def _config_changes(journal: Journal, since: datetime | None, until: datetime | None) -> list[int]:
@@ -123,9 +127,10 @@ def track(
         period = periods[algo_id]
         sizer = config_sizer(config, algo_id, equity)
         notes = [HISTORY_NOTE]
-        if gaps:
+        lapses = gaps.get(algo_id, 0) + gaps.get(None, 0)
+        if lapses:
             notes.append(
-                f"{gaps} listener gaps in the period: a leg sent during one and not backfilled"
+                f"{lapses} listener gaps in the period: a leg sent during one and not backfilled"
                 " is in neither result"
             )
         if sizer is None:
