@@ -73,6 +73,7 @@ BENCHES = (
         "market vs limit vs limit_then_market",
         ("--signals", "30", "--symbols", "2"),
     ),
+    Bench("replay", "tradebot replay: a year of 4 algorithms", ("--days", "20", "--runs", "1")),
 )
 
 

@@ -146,14 +146,14 @@ def dashboard_url(folder: Path) -> str:
 
 
 def submit_latency(url: str) -> tuple[float, float]:
-    """The bot's own signal-to-submit histogram: (sum of seconds, count) so far."""
+    """The bot's own signal-to-order histogram, every algorithm: (sum of seconds, count)."""
     text = requests.get(url + "metrics", timeout=10).text
-    values = {}
+    values = {"sum": 0.0, "count": 0.0}
     for line in text.splitlines():
         for key in ("sum", "count"):
-            if line.startswith(f"tradebot_signal_to_submit_seconds_{key} "):
-                values[key] = float(line.split()[1])
-    return values.get("sum", 0.0), values.get("count", 0.0)
+            if line.startswith(f"tradebot_signal_to_order_seconds_{key}{{"):
+                values[key] += float(line.split()[-1])
+    return values["sum"], values["count"]
 
 
 async def in_process(url: str, measured: Any) -> float:
@@ -216,7 +216,7 @@ async def bot_latency(signals: int, rounds: int) -> None:
     a = e2e.summary("no browser", without)
     b = e2e.summary("Chromium on the bot's Now page (live events)", with_browser)
     print(f"  with / without, ratio of medians: {b / a:.2f} (goal: no measurable difference)")
-    print("signal received -> first order submitted, as the bot measures it (/metrics), ms")
+    print("signal received -> each order submitted, as the bot measures it (/metrics), ms")
     print(f"  no browser, mean per round:      {', '.join(f'{x * 1e3:.2f}' for x in own_without)}")
     print(f"  browser open, mean per round:    {', '.join(f'{x * 1e3:.2f}' for x in own_with)}")
     print("signal frame pushed -> its row on the open Now page (server-sent events, no reload)")

@@ -25,6 +25,7 @@ def runnable() -> list[str]:
     """Every benchmark; outside CI, those whose tools are missing are left out (as the tests
     that need PostgreSQL or Chromium are skipped): CI runs them all."""
     names = ["plan", "listener", "broker", "journal", "e2e", "dashboard", "failover", "execution"]
+    names.append("replay")
     if os.environ.get("CI") != "true":
         if pg_bin() is None:
             names.remove("failover")
@@ -53,6 +54,7 @@ def test_all_quick_runs_every_benchmark_and_writes_the_table(tmp_path: Path) -> 
     wanted = {
         "e2e": ("e2e tradebot / (minimal + price + commit)",),
         "plan": ("plan() median, every limit on",),
+        "replay": ("replay of 20 days x 4 algorithms, total",),
         "journal": ("report on 20,000 rows", "report peak RSS", "CSV export on 20,000 rows"),
         "dashboard": ("dashboard Positions", "dashboard Performance"),
         "broker": ("broker adapter / bare SDK submit",),

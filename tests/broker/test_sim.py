@@ -75,3 +75,20 @@ async def test_delayed_fill_and_cancel() -> None:
         order = await broker.get_order("lim")
         assert order is not None and order.status is OrderStatus.CANCELED
         await broker.cancel("lim")  # already ended: no-op
+
+
+async def test_buying_power_reserves_only_the_open_buys() -> None:
+    """Filled and canceled buys reserve nothing; a resting buy reserves its limit's worth."""
+    async with SimBroker(SimBrokerConfig(cash=Decimal(10000), slippage_bps=Decimal(0))) as broker:
+        await broker.submit(make_intent("b1", qty="10", price="100"))  # filled: cash pays
+        rest = await broker.submit(make_intent("b2", qty="10", limit="90", price="100"))
+        assert not rest.status.is_final
+        assert (await broker.account()).buying_power == Decimal(10000 - 1000 - 900)
+        await broker.cancel("b2")
+        assert (await broker.account()).buying_power == Decimal(10000 - 1000)
+        broker.set_price("AAPL", Decimal(100))
+        late = await broker.submit(make_intent("b3", qty="10", limit="90", price="100"))
+        broker.set_price("AAPL", Decimal(89))  # goes through the limit: filled at 90
+        filled = await broker.get_order(late.client_order_id)
+        assert filled is not None and filled.status is OrderStatus.FILLED
+        assert (await broker.account()).buying_power == Decimal(10000 - 1000 - 900)

@@ -85,7 +85,7 @@ async def test_a_status_file_that_cannot_be_written_never_stops_trading(
         assert await env.bot.stop() == 0
 
 
-async def test_status_says_a_killed_bot_is_not_running(
+async def test_status_says_a_killed_bot_is_not_responding(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async with running_bot(tmp_path) as env:
@@ -94,7 +94,9 @@ async def test_status_says_a_killed_bot_is_not_running(
         await env.bot.kill9()
         assert main(["status", "--config", str(env.config)]) == 1
         err = capsys.readouterr().err
-        assert "tradebot is not running: process" in err and "is gone" in err
+        # gone without a clean stop: a crash is never shown as a stop
+        assert "tradebot is not responding: process" in err and "is gone" in err
+        assert "without a clean stop (killed or crashed)" in err
         assert "its status was last written" in err
 
 

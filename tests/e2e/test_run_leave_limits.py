@@ -72,7 +72,9 @@ async def test_a_close_filling_4_of_10_re_protects_the_6_left_and_says_so(
             assert error.detail == row.detail
             await until(lambda: row.detail in env.bot.output(), "the output says so")
             (alert,) = await receiver.wait_for(1)
-            assert alert["title"] == "tradebot: error" and row.detail in alert["message"]
+            # the title names the bot, its mode and its account (runtime/alerts.py)
+            assert alert["title"].startswith("tradebot ") and alert["title"].endswith("): error")
+            assert row.detail in alert["message"]
             assert await env.bot.stop() == 0
 
 

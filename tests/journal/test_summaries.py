@@ -126,7 +126,7 @@ def test_an_older_journal_gets_its_summaries_built_on_open(tmp_path: Path) -> No
             conn.execute(f"DROP TABLE {name}")
         conn.execute("PRAGMA user_version = 3")
     conn.close()
-    assert schema.LATEST == 5
+    assert schema.LATEST == 6
     with open_journal(path, readonly=True) as reader:  # a reader upgrades it too
         check(reader)
     assert _tables(path) == kept

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from tradebot.broker.base import OrderSnapshot, OrderStatus
 from tradebot.core.events import OrderAccepted
+from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
 from tradebot.core.signal import Side
 from tradebot.journal import SqliteJournal, Status
 from tradebot.journal.rows import Row

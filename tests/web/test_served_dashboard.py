@@ -192,8 +192,9 @@ async def test_metrics_count_signals_orders_fills_and_latencies(tmp_path: Path) 
         text = response.text
         assert 'tradebot_signals_total{algo="17"} 2.0' in text
         assert 'tradebot_legs_total{algo="17",outcome="planned"} 2.0' in text
-        assert re.search(r'tradebot_orders_total\{algo="17",status="\w+"\} 2.0', text)
-        assert "tradebot_signal_to_submit_seconds_count 2.0" in text
+        assert 'tradebot_orders_total{algo="17",outcome="accepted"} 2.0' in text
+        assert 'tradebot_orders_total{algo="17",outcome="filled"} 2.0' in text
+        assert 'tradebot_signal_to_order_seconds_count{algo="17"} 2.0' in text
         commits = re.search(r"tradebot_journal_commit_seconds_count (\d+)", text)
         assert commits and int(commits[1]) >= 4  # start, two signals with plans, fills
 
@@ -233,8 +234,19 @@ async def test_dashboard_off_is_said_and_nothing_listens(tmp_path: Path) -> None
 
 def test_a_broker_silent_for_a_minute_is_unhealthy() -> None:
     now = datetime(2026, 11, 24, 15, tzinfo=UTC)
-    assert _broker_problem(now - timedelta(seconds=59), now) is None
-    assert _broker_problem(now - timedelta(seconds=61), now) == (
+    assert _broker_problem(now - timedelta(seconds=59), None, now) is None
+    assert _broker_problem(now - timedelta(seconds=61), None, now) == (
         "the broker has not answered for 61 s"
     )
-    assert _broker_problem(None, now) == "the broker has not answered yet"
+    assert _broker_problem(None, None, now) == "the broker has not answered yet"
+
+
+def test_a_broker_whose_last_request_failed_is_unhealthy_at_once() -> None:
+    """The same fact as the broker-unreachable alert (runtime/broker_reach.py): /healthz, the
+    tradebot_broker_reachable gauge and the alert never disagree about a failed request."""
+    now = datetime(2026, 11, 24, 15, tzinfo=UTC)
+    failed_at = now - timedelta(seconds=2)
+    assert _broker_problem(now - timedelta(seconds=17), failed_at, now) == (
+        "the broker is unreachable since 2026-11-24T14:59:58+00:00"
+        " (its last account request failed)"
+    )

@@ -75,6 +75,7 @@ class SimBroker:
         self._market_at = dict.fromkeys(self._market, start)  # when each price was set
         self._prices: dict[str, Decimal] = {}  # last reference or fill price, for equity
         self._orders: dict[str, OrderSnapshot] = {}
+        self._open_buys: set[str] = set()  # buys not final: what buying power reserves
         self._limits: dict[str, tuple[Decimal | None, Decimal]] = {}  # cid -> (limit, reference)
         self._book: dict[str, rules.Order] = {}  # cid -> the market model's view of the order
         self._exits: set[str] = set()  # resting exits, checked against every set_price
@@ -146,7 +147,7 @@ class SimBroker:
         snap = OrderSnapshot.accepted(intent, f"sim-{self._serial}", self._now())
         if cid is not None:
             snap = replace(snap, client_order_id=cid)
-        self._orders[snap.client_order_id] = snap
+        self._store(snap)
         self._limits[snap.client_order_id] = (intent.limit_price, intent.reference_price)
         self._prices.setdefault(intent.symbol, intent.reference_price)
         market = self._market.get(intent.symbol, intent.reference_price)
@@ -330,7 +331,17 @@ class SimBroker:
                 self._end(leg, "canceled with its parent")
 
     def _update(self, cid: str, **changes: object) -> None:
-        self._orders[cid] = replace(self._orders[cid], updated_at=self._now(), **changes)  # type: ignore[arg-type]
+        self._store(replace(self._orders[cid], updated_at=self._now(), **changes))  # type: ignore[arg-type]
+
+    def _store(self, snap: OrderSnapshot) -> None:
+        """The one place an order's state is written: keeps the open buys in step, so buying
+        power costs the open orders, not every order ever sent (a year's replay sends thousands)."""
+        cid = snap.client_order_id
+        self._orders[cid] = snap
+        if snap.side is Side.BUY and not snap.status.is_final:
+            self._open_buys.add(cid)
+        else:
+            self._open_buys.discard(cid)
 
     def _emit(
         self, snap: OrderSnapshot, fill_qty: Decimal | None = None, price: Decimal | None = None
@@ -348,8 +359,8 @@ class SimBroker:
         reserved = sum(
             (
                 (s.qty - s.filled_qty) * (self._limits[c][0] or self._limits[c][1])
-                for c, s in self._orders.items()
-                if s.side is Side.BUY and not s.status.is_final
+                for c in self._open_buys
+                for s in (self._orders[c],)
             ),
             Decimal(0),
         )

@@ -13,6 +13,7 @@ import click
 from tradebot.cli.journal_common import csv_text, journal_options, open_review, parse_when, table
 from tradebot.journal.counts import with_extras
 from tradebot.journal.execution_review import ExecutionReport
+from tradebot.journal.latency import LatencyReport, latency_report
 from tradebot.journal.review import review, review_rows
 
 COLUMNS = (
@@ -43,6 +44,8 @@ EXECUTION_COLUMNS = (
     "p90_fill_s",
     "slippage_bps",
 )
+#: the latency table's columns (one row per algorithm and interval)
+LATENCY_COLUMNS = ("algo_id", "interval", "n", "p50_s", "p90_s", "p99_s")
 EXECUTION_CSV = (
     *EXECUTION_COLUMNS[:7],
     "planned_qty",
@@ -69,6 +72,12 @@ EXECUTION_CSV = (
     help="Only the execution table (per algorithm and style), in any --format.",
 )
 @click.option(
+    "--latency",
+    is_flag=True,
+    help="Only the latency table (per algorithm: signal to order, order to first and last "
+    "fill; p50, p90, p99), in any --format.",
+)
+@click.option(
     "--from-rows",
     is_flag=True,
     help="Compute from every row instead of the journal's summaries (slow on a big journal; "
@@ -81,6 +90,7 @@ def report(
     until: str | None,
     fmt: str,
     execution: bool,
+    latency: bool,
     from_rows: bool,
 ) -> None:
     """Per algorithm: realised P&L from fills (average cost), counts of signals, orders, fills,
@@ -90,8 +100,12 @@ def report(
 
     Then per algorithm and execution style (market, limit, limit_then_market, exits): legs
     sent, how they ended, fill rate, time to fill (intent to the completing fill; median and
-    90th percentile) and slippage against the signal's price in basis points. The table shows
-    both; --format csv/json give the first, or with --execution the second.
+    90th percentile) and slippage against the signal's price in basis points.
+
+    Then per algorithm the latency: signal received to order sent, order sent to first fill
+    and to last fill; p50, p90, p99 by nearest rank (docs/operations.md, "Latency"). The table
+    shows all three; --format csv/json give the first, with --execution the second, with
+    --latency the third.
 
     The whole journal is read from the summaries the journal keeps as it writes (fast at any
     size; `tradebot journal verify` checks them); --since/--until, or --from-rows, compute
@@ -107,7 +121,10 @@ def report(
             result, styles = review(store, since=start, until=end)
         # the counts the summaries do not keep (docs/operations.md, "What each count means")
         figures = with_extras([r.as_dict() for r in result], store, since=start, until=end)
-    if execution and fmt != "table":
+        delays = latency_report(store, since=start, until=end)
+    if latency:
+        _print_latency(delays, fmt)
+    elif execution and fmt != "table":
         _print_execution(styles, fmt)
     elif fmt in ("json", "csv"):
         out = (
@@ -124,6 +141,27 @@ def report(
             )
             click.echo()
         _print_execution(styles, fmt)
+        if not execution:
+            click.echo()
+            _print_latency(delays, fmt)
+
+
+def _print_latency(delays: LatencyReport, fmt: str) -> None:
+    rows = delays.table()
+    if fmt == "json":
+        click.echo(json.dumps(delays.as_dict(), indent=1))
+    elif fmt == "csv":
+        click.echo(csv_text(rows, LATENCY_COLUMNS, header=True), nl=False)
+    elif rows:
+        click.echo("latency, per algorithm (legs sent in the period; entries and closes):")
+        click.echo(table(rows, LATENCY_COLUMNS))
+        click.echo(
+            "signal_to_order: the signal's receipt to the order's intent (sent); "
+            "order_to_first_fill / order_to_last_fill:\nfrom it to the leg's first fill / "
+            "last fill (once filled or ended); nearest-rank percentiles in seconds"
+        )
+    else:
+        click.echo("no orders in the journal for that period")
 
 
 def _dashes(row: Mapping[str, object]) -> dict[str, object]:

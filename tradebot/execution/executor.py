@@ -100,12 +100,15 @@ class Executor:
         book: PositionBook,
         *,
         on_step: StepHook | None = None,
+        on_submit: Callable[[OrderIntent], None] | None = None,
         flatten_timeout: float = FLATTEN_TIMEOUT,
     ) -> None:
         self.journal = journal
         self.broker = broker
         self.book = book
         self._on_step = faults.chain(on_step)
+        #: told of each order about to leave, after its BEFORE_SUBMIT step (the latency metrics)
+        self._on_submit = on_submit
         #: a flip's open waits for its flatten to fill (:mod:`.flatten`)
         self._flatten = FlattenWait(
             book,
@@ -220,6 +223,8 @@ class Executor:
     async def submit(self, intent: OrderIntent) -> OrderOutcome:
         """Send one durable intent and record the answer. Rejections are final, not raised."""
         self._step(Step.BEFORE_SUBMIT)
+        if self._on_submit is not None:
+            self._on_submit(intent)
         coid = intent.client_order_id
         try:
             snapshot = await self.broker.submit(intent)

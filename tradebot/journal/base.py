@@ -25,9 +25,18 @@ from tradebot.core.events import OrderEvent
 from tradebot.core.order_snapshot import OrderSnapshot
 from tradebot.core.orders import OrderIntent, Plan
 from tradebot.core.signal import Signal
-from tradebot.journal import orderlog, queries, summary_check, summary_sql, tombstones
+from tradebot.journal import (
+    orderlog,
+    queries,
+    summary_check,
+    summary_sql,
+    tombstones,
+)
 from tradebot.journal.dialect import Conn
 from tradebot.journal.interface import EntryFilter, StoredSignal
+from tradebot.journal.latency import LatencyReport, LegTimes
+from tradebot.journal.latency import leg_times as latency_legs
+from tradebot.journal.latency import read as latency_read
 from tradebot.journal.positions import rebuild_book
 from tradebot.journal.records import (
     AppliedFill,
@@ -36,6 +45,7 @@ from tradebot.journal.records import (
     OrderRow,
     Status,
     StoredIntent,
+    to_micros,
 )
 from tradebot.journal.rows import Row
 from tradebot.journal.summary import Position
@@ -380,6 +390,22 @@ class JournalBase(ABC):
         """(day since the epoch, algorithm, realised P&L that day), oldest first."""
         with self._read() as conn:
             return summary_sql.daily_pnl(conn)
+
+    def latency(self) -> LatencyReport:
+        """The whole journal's latency per algorithm, from the summaries (index walks)."""
+        with self._read() as conn:
+            return latency_read(conn)
+
+    def leg_times(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[LegTimes]:
+        """Each leg sent in ``[since, until)``: its signal's receipt, send and fill times."""
+        with self._read() as conn:
+            return latency_legs(
+                conn,
+                since=None if since is None else to_micros(since),
+                until=None if until is None else to_micros(until),
+            )
 
     def open_exit_ids(self) -> list[str]:
         """Exits whose leg is not closed: every exit still live at the broker is among them."""

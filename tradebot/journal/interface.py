@@ -38,6 +38,7 @@ from tradebot.journal.records import (
 )
 
 if TYPE_CHECKING:
+    from tradebot.journal.latency import LatencyReport, LegTimes
     from tradebot.journal.summary import Position
     from tradebot.journal.summary_check import Verdict
     from tradebot.journal.summary_sql import Summaries
@@ -227,6 +228,18 @@ class Journal(Protocol):
 
     def daily_pnl(self) -> list[tuple[int, int, Decimal]]:
         """(day since the epoch, algorithm, realised P&L that day), oldest first."""
+        ...
+
+    def latency(self) -> LatencyReport:
+        """The whole journal's latency per algorithm (signal to order, order to first and last
+        fill; p50, p90, p99), from the summaries (:mod:`tradebot.journal.latency`)."""
+        ...
+
+    def leg_times(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[LegTimes]:
+        """Each leg (entries and closes) sent in ``[since, until)``: its signal's receipt, its
+        send and fill times, from the summaries (:mod:`tradebot.journal.latency`)."""
         ...
 
     def open_exit_ids(self) -> list[str]:

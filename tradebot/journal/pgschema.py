@@ -101,16 +101,23 @@ _V2 = (
     """,
 )
 
-#: v3, the summaries the review reads (:mod:`tradebot.journal.summary_sql`), built from the
-#: rows already there and kept from now on by every write
-_V3: tuple[str | Callable[[Conn], None], ...] = (*summary_sql.TABLES, summary_sql.build)
+#: v3, the summaries the review reads (:mod:`tradebot.journal.summary_sql`), kept from now on
+#: by every write; built from the rows already there by v5 (every migration runs to the latest
+#: in one transaction, and the legs' columns are complete only there)
+_V3: tuple[str | Callable[[Conn], None], ...] = summary_sql.TABLES
 
 #: v4, what an archive leaves of the decisions it moves out
 #: (:mod:`tradebot.journal.tombstones`): the shared guards against an order sent twice read it
 _V4 = (tombstones.CREATE,)
 
+#: v5, each leg's latency in the summaries (:mod:`tradebot.journal.latency`), built again
+_V5: tuple[str | Callable[[Conn], None], ...] = (
+    *summary_sql.LATENCY_COLUMNS,
+    summary_sql.rebuild,
+)
+
 #: migrations[i] takes the schema from version i to version i + 1
-MIGRATIONS: Sequence[Sequence[str | Callable[[Conn], None]]] = (_V1, _V2, _V3, _V4)
+MIGRATIONS: Sequence[Sequence[str | Callable[[Conn], None]]] = (_V1, _V2, _V3, _V4, _V5)
 LATEST = len(MIGRATIONS)
 
 

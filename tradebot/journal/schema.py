@@ -105,11 +105,11 @@ def leg_guard_after(index_sql: str | None) -> int:
 
 
 def _v4(conn: sqlite3.Connection) -> None:
-    """The summaries the review reads (:mod:`tradebot.journal.summary_sql`), built here from
-    the rows already in the journal and kept from now on by every write."""
+    """The summaries the review reads (:mod:`tradebot.journal.summary_sql`), kept from now on by
+    every write; built from the rows already in the journal by :func:`_v6` (every migration
+    runs to the latest in one transaction, and the legs' columns are complete only there)."""
     for statement in summary_sql.TABLES:
         conn.execute(statement)
-    summary_sql.build(conn)
 
 
 def _v5(conn: sqlite3.Connection) -> None:
@@ -118,8 +118,16 @@ def _v5(conn: sqlite3.Connection) -> None:
     conn.execute(tombstones.CREATE_SQLITE)
 
 
+def _v6(conn: sqlite3.Connection) -> None:
+    """Each leg's latency in the summaries (:mod:`tradebot.journal.latency`), built again from
+    the rows."""
+    for statement in summary_sql.LATENCY_COLUMNS:
+        conn.execute(statement)
+    summary_sql.rebuild(conn)
+
+
 #: migrations[i] takes the schema from version i to version i + 1
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1, _v2, _v3, _v4, _v5)
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1, _v2, _v3, _v4, _v5, _v6)
 LATEST = len(MIGRATIONS)
 
 

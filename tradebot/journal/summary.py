@@ -130,11 +130,21 @@ class Leg:
     completed_at: int | None = None
     ended: bool = False
     closed: bool = False
+    received: int | None = None  # its signal's receipt (its first LEG row's time)
 
     @property
     def fill_us(self) -> int | None:
         """Time to fill (intent to the completing fill), for the percentiles."""
         return None if self.completed_at is None else max(0, self.completed_at - self.started)
+
+    @property
+    def latency_us(self) -> tuple[int | None, int | None, int | None]:
+        """Signal to order, order to first fill, order to last fill (:func:`latency_us`)."""
+        if self.style.startswith("exit "):
+            return (None, None, None)
+        return latency_us(
+            self.received, self.started, self.first_fill, self.last_fill, closed=self.closed
+        )
 
     def figures(self) -> Figures:
         """What this leg adds to its (algorithm, style) row."""
@@ -156,6 +166,7 @@ class Leg:
             filled_qty=self.filled,
             slippage=slip,
             slipped_notional=notional,
+            latencies=tuple(int(v is not None) for v in self.latency_us),
         )
 
 
@@ -173,6 +184,9 @@ class Figures:
     filled_qty: Decimal = _ZERO
     slippage: Decimal = _ZERO
     slipped_notional: Decimal = _ZERO
+    #: legs with each latency measured (signal to order, to first fill, to last fill): how
+    #: many samples each percentile is taken among (:mod:`tradebot.journal.latency`)
+    latencies: tuple[int, ...] = (0, 0, 0)
 
     def plus(self, other: Figures, sign: int = 1) -> Figures:
         return Figures(
@@ -186,6 +200,7 @@ class Figures:
             self.filled_qty + sign * other.filled_qty,
             self.slippage + sign * other.slippage,
             self.slipped_notional + sign * other.slipped_notional,
+            tuple(a + sign * b for a, b in zip(self.latencies, other.latencies, strict=True)),
         )
 
 
@@ -199,8 +214,8 @@ class Lookups(Protocol):
         """The price on the order's INTENT row, as stored."""
         ...
 
-    def signal_price(self, leg_key: Any) -> Any:
-        """The price on the first LEG row with this key, as stored."""
+    def signal_leg(self, leg_key: Any) -> tuple[Any, Any] | None:
+        """The price (as stored) and time of the first LEG row with this key (None: none)."""
         ...
 
 
@@ -232,6 +247,30 @@ class Store(Lookups, Protocol):
     def note_intent(self, coid: str, price: Any) -> None:
         """An INTENT row was folded: its price, for its fills' :meth:`intent_price`."""
         ...
+
+
+def latency_us(
+    received: int | None,
+    sent: int,
+    first_fill: int | None,
+    last_fill: int | None,
+    *,
+    closed: bool,
+    until: int | None = None,
+) -> tuple[int | None, int | None, int | None]:
+    """A leg's latencies in microseconds (None: not measured; :mod:`tradebot.journal.latency`):
+    its signal's receipt to its send (the INTENT's time), its send to its first fill, and to
+    its last fill once no other can come (``closed``). Fills at or after ``until`` are not
+    seen (a leg whose last fill came later had not finished by then)."""
+    if until is not None:
+        first_fill = None if first_fill is None or first_fill >= until else first_fill
+        last_fill = None if last_fill is None or last_fill >= until else last_fill
+    last = last_fill if closed else None
+    return (
+        None if received is None else max(0, sent - received),
+        None if first_fill is None else max(0, first_fill - sent),
+        None if last is None else max(0, last - sent),
+    )
 
 
 def nearest_rank(fraction: float, n: int) -> int:
@@ -339,6 +378,7 @@ def _intent(store: Store, row: SummaryRow) -> None:
             return
         store.skip("intent journaled twice")
         return
+    received = None
     try:
         data = _data(row)
         style = style_of(data)
@@ -349,13 +389,16 @@ def _intent(store: Store, row: SummaryRow) -> None:
         if style.startswith("exit "):
             reference = exit_reference(data)
         else:
-            signal = store.signal_price(row.leg)
+            found = store.signal_leg(row.leg)
+            signal = None if found is None else found[0]
             reference = None if signal is None else strictly_positive(signal)
+            if found is not None and isinstance(found[1], int):
+                received = found[1]
     except (ValueError, KeyError, TypeError, AttributeError):
         store.skip("intent that cannot be read")
         return
     chased = style == "limit_then_market"
-    leg = Leg(coid, row.algo_id, style, sign, planned, row.ts, reference, chased)
+    leg = Leg(coid, row.algo_id, style, sign, planned, row.ts, reference, chased, received=received)
     store.new_leg(leg, (remainder_id(coid),) if chased else ())
     _change(store, None, leg)
 
@@ -471,5 +514,5 @@ class MemoryStore:
     def intent_price(self, coid: str) -> Any:
         return None if self._lookups is None else self._lookups.intent_price(coid)
 
-    def signal_price(self, leg_key: Any) -> Any:
-        return None if self._lookups is None else self._lookups.signal_price(leg_key)
+    def signal_leg(self, leg_key: Any) -> tuple[Any, Any] | None:
+        return None if self._lookups is None else self._lookups.signal_leg(leg_key)

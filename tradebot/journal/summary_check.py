@@ -111,14 +111,16 @@ def _stored_positions(conn: Conn) -> Iterator[tuple[Any, Position]]:
 def _stored_figures(conn: Conn) -> Iterator[tuple[Any, Figures]]:
     rows = conn.execute(
         "SELECT algo_id, style, legs, filled_legs, partial_legs, unfilled_legs, working, "
-        "unmeasured_legs, planned_qty, filled_qty, slippage, slipped_notional FROM sum_style"
+        "unmeasured_legs, planned_qty, filled_qty, slippage, slipped_notional, signal_n, "
+        "first_n, last_n FROM sum_style"
     )
     return (((int(r[0]), str(r[1])), _figures_from(r[2:])) for r in rows)
 
 
 _LEG = (
     "SELECT head, algo_id, style, sign, planned, started, reference, chased, filled, cost, "
-    "first_fill, last_fill, completed_at, fill_us, ended, closed FROM sum_leg WHERE coid = ?"
+    "first_fill, last_fill, completed_at, fill_us, ended, closed, received, signal_us, "
+    "first_us, last_us FROM sum_leg WHERE coid = ?"
 )
 
 
@@ -129,6 +131,12 @@ def _check_legs(conn: Conn, check: TableCheck, legs: Iterable[Leg], limit: int) 
         stored = None if row is None or row[0] != leg.coid else _leg_from(leg.coid, row[1:])
         if stored != leg:
             check.differ(f"{leg.coid}: rows say {leg}, summary holds {stored}", limit)
+        elif row is not None and tuple(row[17:20]) != leg.latency_us:
+            check.differ(
+                f"{leg.coid}: rows make latencies {leg.latency_us} (us), summary holds "
+                f"{tuple(row[17:20])}",
+                limit,
+            )
 
 
 def verify(conn: Conn, *, limit: int = 5) -> Verdict:

@@ -101,6 +101,20 @@ TABLES = (
     )
     """,
 )
+#: the latency of each leg (:mod:`tradebot.journal.latency`): its signal's receipt, and the
+#: three intervals kept beside it so each percentile is an index walk, not a read of every leg
+LATENCY_COLUMNS = (
+    "ALTER TABLE sum_leg ADD COLUMN received BIGINT",
+    "ALTER TABLE sum_leg ADD COLUMN signal_us BIGINT",
+    "ALTER TABLE sum_leg ADD COLUMN first_us BIGINT",
+    "ALTER TABLE sum_leg ADD COLUMN last_us BIGINT",
+    "CREATE INDEX ix_sum_leg_signal_us ON sum_leg (algo_id, signal_us)",
+    "CREATE INDEX ix_sum_leg_first_us ON sum_leg (algo_id, first_us)",
+    "CREATE INDEX ix_sum_leg_last_us ON sum_leg (algo_id, last_us)",
+    "ALTER TABLE sum_style ADD COLUMN signal_n BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE sum_style ADD COLUMN first_n BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE sum_style ADD COLUMN last_n BIGINT NOT NULL DEFAULT 0",
+)
 NAMES = (
     "sum_count",
     "sum_pnl",
@@ -115,11 +129,11 @@ NAMES = (
 
 _LEG_COLUMNS = (
     "algo_id, style, sign, planned, started, reference, chased, filled, cost, first_fill, "
-    "last_fill, completed_at, fill_us, ended, closed"
+    "last_fill, completed_at, fill_us, ended, closed, received, signal_us, first_us, last_us"
 )
 _FIGURE_COLUMNS = (
     "legs, filled_legs, partial_legs, unfilled_legs, working, unmeasured_legs, planned_qty, "
-    "filled_qty, slippage, slipped_notional"
+    "filled_qty, slippage, slipped_notional, signal_n, first_n, last_n"
 )
 
 
@@ -145,6 +159,8 @@ def _leg_params(leg: Leg) -> tuple[Any, ...]:
         leg.fill_us,
         int(leg.ended),
         int(leg.closed),
+        leg.received,
+        *leg.latency_us,
     )
 
 
@@ -165,6 +181,7 @@ def _leg_from(coid: str, r: Sequence[Any]) -> Leg:
         r[11],
         bool(r[13]),
         bool(r[14]),
+        received=None if r[15] is None else int(r[15]),
     )
 
 
@@ -188,6 +205,7 @@ def _figure_params(f: Figures) -> tuple[Any, ...]:
         _text(f.filled_qty),
         _text(f.slippage),
         _text(f.slipped_notional),
+        *f.latencies,
     )
 
 
@@ -205,6 +223,7 @@ def _figures_from(r: Sequence[Any]) -> Figures:
         filled_qty,
         slippage,
         notional,
+        tuple(int(v) for v in r[10:13]),
     )
 
 
@@ -221,14 +240,14 @@ class SqlLookups:
         ).fetchone()
         return None if row is None else row[0]
 
-    def signal_price(self, leg_key: Any) -> Any:
+    def signal_leg(self, leg_key: Any) -> tuple[Any, Any] | None:
         if leg_key is None:
             return None
         row = self._conn.execute(
-            "SELECT price FROM entries WHERE leg = ? AND status = 'leg' ORDER BY id LIMIT 1",
+            "SELECT price, ts FROM entries WHERE leg = ? AND status = 'leg' ORDER BY id LIMIT 1",
             (leg_key,),
         ).fetchone()
-        return None if row is None else row[0]
+        return None if row is None else (row[0], row[1])
 
 
 _LEG_SELECT = f"UPDATE sum_leg SET closed = closed WHERE coid = ? RETURNING head, {_LEG_COLUMNS}"  # noqa: S608
@@ -237,7 +256,7 @@ _LEG_UPSERT_MANY = (
     "ON CONFLICT (coid) DO UPDATE SET head = excluded.head, "
     + ", ".join(f"{c} = excluded.{c}" for c in _LEG_COLUMNS.split(", "))
 )
-#: rows per multi-row statement (SQLite binds at most 32,766 values; a leg row binds 17)
+#: rows per multi-row statement (SQLite binds at most 32,766 values; a leg row binds 21)
 _MANY = 200
 
 
@@ -455,7 +474,7 @@ class SqlStore(SqlLookups):
         if found is None:
             row = self._conn.execute(
                 f"INSERT INTO sum_style (algo_id, style, {_FIGURE_COLUMNS}) "  # noqa: S608
-                "VALUES (?, ?, 0, 0, 0, 0, 0, 0, '0', '0', '0', '0') "
+                "VALUES (?, ?, 0, 0, 0, 0, 0, 0, '0', '0', '0', '0', 0, 0, 0) "
                 "ON CONFLICT (algo_id, style) "
                 f"DO UPDATE SET legs = sum_style.legs RETURNING {_FIGURE_COLUMNS}",
                 key,
@@ -610,6 +629,14 @@ def build(conn: Conn) -> None:
     write(conn, recompute(conn))
 
 
+def rebuild(conn: Conn) -> None:
+    """Empty the summary tables and build them again from every row (the migration that adds
+    the legs' latencies, whose signal times only the rows know)."""
+    for name in NAMES:
+        conn.execute(f"DELETE FROM {name}")  # noqa: S608 (constant table names)
+    build(conn)
+
+
 def write(conn: Conn, store: MemoryStore) -> None:
     """Write a recomputed store into empty summary tables."""
     for (algo, day, symbol, status, reason), n in store.counts.items():
@@ -655,7 +682,7 @@ def write(conn: Conn, store: MemoryStore) -> None:
     for (algo, style), f in store.figures.items():
         conn.execute(
             f"INSERT INTO sum_style (algo_id, style, {_FIGURE_COLUMNS}) "  # noqa: S608
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (algo, style, *_figure_params(f)),
         )
     for reason, n in store.skipped.items():

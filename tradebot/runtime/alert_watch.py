@@ -140,8 +140,10 @@ def summary_text(
     since: datetime,
     lapses: Counter[int],
     coverage: Mapping[int, float],
+    history: str | None = None,
 ) -> str:
-    """The daily summary: what changed in the journal's summaries between two reads."""
+    """The daily summary: what changed in the journal's summaries between two reads;
+    ``history``, the coverage audit's line (:func:`tradebot.tracking.coverage.summary_line`)."""
 
     def counted(status: str) -> int:
         return sum(n for (_, s), n in after.counts.items() if s == status) - sum(
@@ -173,6 +175,8 @@ def summary_text(
             or "no algorithm"
         ),
     ]
+    if history is not None:
+        lines.append(history)
     return "\n".join(lines)
 
 

@@ -27,7 +27,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -228,6 +228,10 @@ class Coverage:
     connections: int
 
 
+#: the coverage audit's line for the daily summary over ``since``..``until`` (None: no line)
+HistoryLine = Callable[[datetime, datetime], Awaitable[str | None]]
+
+
 @dataclass
 class _Summary:
     """One entry's daily summary: the journal's figures at its last one, and since when."""
@@ -254,6 +258,7 @@ class Alerts:
         coverage: Callable[[], Coverage | None] = lambda: None,
         journal: Callable[[], Journal | None] = lambda: None,
         now: Callable[[], datetime] = utcnow,
+        history: HistoryLine | None = None,
     ) -> None:
         for target in targets:
             register_url(target.url.get_secret_value())
@@ -264,6 +269,7 @@ class Alerts:
         self._coverage = coverage
         self._journal = journal
         self._now = now
+        self._history = history
         self._queue: queue.Queue[Alert | None] = queue.Queue(maxsize=size)
         self._loss_days: set[tuple[int, date]] = set()
         self._dropped = 0
@@ -352,8 +358,14 @@ class Alerts:
                 if coverage is not None
                 else {}
             )
+            line = None if self._history is None else await self._history(summary.since, now)
             text = summary_text(
-                summary.before, after, since=summary.since, lapses=summary.lapses, coverage=shares
+                summary.before,
+                after,
+                since=summary.since,
+                lapses=summary.lapses,
+                coverage=shares,
+                history=line,
             )
             self._put(Alert("daily_summary", text, "info", frozenset({index})))
             summary.before, summary.since, summary.lapses = after, now, Counter()

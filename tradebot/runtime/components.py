@@ -39,7 +39,7 @@ from tradebot.core.orders import ExitTerms, IntentRole, OrderIntent
 from tradebot.core.risk import DayState
 from tradebot.exceptions import ConfigError
 from tradebot.execution.chaser import Chaser
-from tradebot.execution.executor import Executor, Step
+from tradebot.execution.executor import Executor
 from tradebot.execution.exit_manager import ExitManager
 from tradebot.execution.limits_in_force import LimitsInForce
 from tradebot.execution.recovery import RecoveryReport, recover
@@ -159,7 +159,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
 
     records = RecordWriter(journal, notify=notify)
     reactions = _Reactions(records, say, notify)
-    executor = Executor(journal, broker, report.book, on_step=_submitting(notify, now_of))
+    executor = Executor(journal, broker, report.book, on_submit=_submitting(notify, now_of))
     gaps: Channel[Gap] = Channel()
     listener = Listener(
         config.alphahub,
@@ -343,14 +343,14 @@ def _may_place_exits(ctx: PlanningContext, intent: OrderIntent) -> bool:
 
 def _submitting(
     notify: Callable[[BotEvent], None], now: Callable[[], datetime]
-) -> Callable[[str], None]:
-    """The executor's step hook: observers hear when an order is about to leave (metrics)."""
+) -> Callable[[OrderIntent], None]:
+    """The executor's submit hook: observers hear when an order is about to leave, and which
+    (metrics)."""
 
-    def step(name: str) -> None:
-        if name == Step.BEFORE_SUBMIT:
-            notify(OrderSubmitting(now()))
+    def submitting(intent: OrderIntent) -> None:
+        notify(OrderSubmitting(now(), intent))
 
-    return step
+    return submitting
 
 
 class _Reactions:

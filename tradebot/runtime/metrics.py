@@ -1,44 +1,111 @@
 """Prometheus metrics of the running bot, served at ``GET /metrics`` by its dashboard.
 
 A registry of our own (never prometheus-client's global default, so a test or a second bot in
-the process never sees another's counts), updated by an observer (:class:`BotMetrics`) from the
-bot's events, and by :class:`TimedJournal`, which times every journal write where it is made.
+the process never sees another's counts), rendered without the ``_created`` series
+prometheus-client adds to every counter
+(:class:`~tradebot.runtime.metrics_gauges.WithoutCreated`: a filter on our registry alone; the
+library's global switch is left as it is). Three sources feed it:
+
+* the bot's events (:meth:`BotMetrics.notice`): signals, legs, skips, reconnects, lapses,
+  backfill, the up gauge;
+* the journal's writes (:meth:`BotMetrics.journaled`, called by :class:`TimedJournal` after
+  each write that succeeded): orders by what happened to them, fills, each algorithm's last
+  signal. The journal is where every order's life is written, whoever sent it (a signal, the
+  chaser's remainder, an exit, a re-send): counting its writes misses none and counts none
+  twice;
+* the bot's state, read at each scrape (:mod:`.metrics_gauges`): connections joined, the kill
+  switch, equity, whether the broker answers.
+
+Order outcomes (``tradebot_orders_total{outcome}``), each counted once per order:
+
+* ``accepted``: the broker's answer to a submission was an order (any status but rejected);
+* ``filled``: the order's last fill was journaled (its status filled, the fill new);
+* ``rejected``: the broker refused it, in its answer to the submission or later (a rejected
+  event, or a lookup that finds it rejected);
+* ``failed``: tradebot gave up on it without its reaching the broker (the journal's FAILED).
+
+An order the broker accepted and later refused counts as accepted and rejected. A submission
+that got no answer is counted when the re-check settles it: accepted when the broker has it
+(:class:`~tradebot.runtime.observer.OrdersSettled`), accepted on its re-send, or failed.
 
 Latencies need two timestamps each:
 
-* signal to submit: the signal's ``received_at`` against the first
-  :class:`~tradebot.runtime.observer.OrderSubmitting` after it (signals are handled one at a
-  time, so the first order leaving after a signal was taken belongs to it);
+* signal to order, order to first and last fill, per algorithm:
+  :mod:`tradebot.runtime.latency_metrics`, on this registry;
 * journal commit: the duration of each ``record_*`` call, in the thread that makes it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import logging
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+from tradebot.core.events import OrderEvent, OrderFilled, OrderRejectedEvent
+from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
+from tradebot.core.signal import Signal
 from tradebot.journal.interface import Journal
+from tradebot.journal.last_signals import last_signals
+from tradebot.journal.records import AppliedFill
+from tradebot.runtime.latency_metrics import LatencyMetrics
+from tradebot.runtime.metrics_gauges import StateGauges, WithoutCreated
 from tradebot.runtime.observer import (
     BackfillDelivered,
     BotEvent,
     ConnectionChanged,
-    FillsRecorded,
     LapseReported,
-    OrderSubmitting,
+    OrdersSettled,
+    SignalDeferred,
     SignalHandled,
+    Started,
+    Stopped,
 )
+
+if TYPE_CHECKING:
+    from tradebot.runtime.bot import Bot
+
+log = logging.getLogger(__name__)
 
 #: seconds; a signal normally leaves in milliseconds, a slow broker in seconds
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
+#: what happened to an order (``tradebot_orders_total{outcome}``; see the module docstring)
+OUTCOMES = ("accepted", "filled", "rejected", "failed")
+
+#: orders whose algorithm (and refusal) is remembered: plenty for a day of orders, bounded for
+#: a month of running
+REMEMBERED = 10_000
+
+#: the journal writes :meth:`BotMetrics.journaled` counts from (the others are only timed)
+COUNTED_WRITES = frozenset(
+    {
+        "record_signal",
+        "record_signal_and_plan",
+        "record_plan",
+        "record_snapshot",
+        "record_event",
+        "record_events",
+        "record_rejected",
+        "record_failed",
+    }
+)
+
+#: the algorithm in a client order id's readable prefix (:func:`tradebot.core.ids.client_order_id`)
+_ALGO_PREFIX = re.compile(r"^tb(\d+)-")
+
 
 class BotMetrics:
-    """The counters and histograms, and the observer that keeps them (``notice``)."""
+    """The counters, histograms and gauges; the observer that keeps them (``notice``), the
+    journal hook (``journaled``) and, once :meth:`watch` is called, the bot's state."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -48,9 +115,15 @@ class BotMetrics:
             "tradebot_legs", "Legs handled, by outcome", ["algo", "outcome"], registry=r
         )
         self.orders = Counter(
-            "tradebot_orders", "Orders sent, by status", ["algo", "status"], registry=r
+            "tradebot_orders",
+            "Orders by what happened: accepted, filled, rejected (by the broker), failed "
+            "(never reached the broker)",
+            ["algo", "outcome"],
+            registry=r,
         )
-        self.fills = Counter("tradebot_fills", "Fills recorded", ["algo"], registry=r)
+        self.fills = Counter(
+            "tradebot_fills", "Fills journaled, partial ones too", ["algo"], registry=r
+        )
         self.skips = Counter(
             "tradebot_skips", "Legs not traded, by reason", ["algo", "reason"], registry=r
         )
@@ -69,38 +142,68 @@ class BotMetrics:
             ["algo", "outcome"],
             registry=r,
         )
-        self.submit_latency = Histogram(
-            "tradebot_signal_to_submit_seconds",
-            "From a signal's arrival to its first order leaving for the broker",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
+        #: signal to order, order to first and last fill, per algorithm
+        self.latency = LatencyMetrics(r)
         self.commit_latency = Histogram(
             "tradebot_journal_commit_seconds",
             "Duration of each journal write (commit included)",
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self._first_submit: datetime | None = None
+        self._exposed = WithoutCreated(r)
+        self.up = False  # from Started until Stopped
+        #: journal writes run in worker threads; what they update is guarded by this lock
+        self._lock = threading.Lock()
+        self._last_signal: dict[int, datetime] = {}
+        self._algo_of: OrderedDict[str, int] = OrderedDict()
+        self._refused: OrderedDict[str, None] = OrderedDict()
+        self.journal: Journal | None = None  # the journal :func:`timed` wrapped last
 
     def render(self) -> bytes:
-        """The Prometheus text exposition."""
-        return generate_latest(self.registry)
+        """The Prometheus text exposition (no ``_created`` series)."""
+        return generate_latest(self._exposed)
+
+    def watch(self, bot: Bot, *, broker_reachable: Callable[[], bool]) -> None:
+        """Read the gauges of ``bot``'s state at each scrape, and load each algorithm's last
+        signal from the journal when it starts (a task of the bot's). ``broker_reachable``:
+        whether the broker answers, by the health check's rule. Call before ``bot.run()``."""
+        gauges = StateGauges(
+            bot, up=lambda: self.up, last_signals=self.last_signals, reachable=broker_reachable
+        )
+        self.registry.register(gauges)
+
+        async def load() -> None:  # a task of the bot's: started once recovery is done
+            parts = bot.parts
+            if parts is not None:
+                for algo_id in parts.listener.algorithms:  # every series there, at 0, at once
+                    for outcome in OUTCOMES:
+                        self.orders.labels(str(algo_id), outcome)
+                await self._load_last_signals(parts.listener.algorithms)
+
+        bot.add_task("metrics", load)
+
+    def last_signals(self) -> dict[int, datetime]:
+        """When each algorithm's newest signal was received, as journaled."""
+        with self._lock:
+            return dict(self._last_signal)
+
+    # -- the bot's events -------------------------------------------------------------------
 
     def notice(self, event: BotEvent) -> None:
+        self.latency.notice(event)
         match event:
-            case OrderSubmitting(at=at):
-                if self._first_submit is None:
-                    self._first_submit = at
-            case SignalHandled(signal=signal, result=result):
+            case Started():
+                self.up = True
+            case Stopped():
+                self.up = False
+            case SignalHandled():
                 self._signal(event)
-                submitted, self._first_submit = self._first_submit, None
-                if submitted is not None and result.sent:
-                    delay = (submitted - signal.received_at).total_seconds()
-                    self.submit_latency.observe(max(delay, 0.0))
-            case FillsRecorded(fills=fills):
-                for fill in fills:
-                    self.fills.labels(str(fill.algo_id)).inc()
+            case SignalDeferred(signal=signal):
+                self._signal_seen(signal)
+            case OrdersSettled(settled=settled):
+                # their submission got no answer; the broker has them: accepted after all
+                for coid in settled.found:
+                    self._order(coid, "accepted")
             case ConnectionChanged(change=change) if change.state == "retrying":
                 self.reconnects.labels(str(change.connection)).inc()
             case LapseReported(algo_id=algo_id, windows=windows):
@@ -117,6 +220,7 @@ class BotMetrics:
     def _signal(self, event: SignalHandled) -> None:
         signal, plan = event.signal, event.result.plan
         algo = str(signal.algo_id)
+        self._signal_seen(signal)
         self.signals.labels(algo).inc()
         skipped_legs = {s.leg_id for s in plan.skipped if s.leg_id is not None}
         for skip in plan.skipped:
@@ -128,9 +232,111 @@ class BotMetrics:
             self.legs.labels(algo, "skipped").inc(len(skipped_legs))
         if signal.rejected:
             self.legs.labels(algo, "rejected").inc(len(signal.rejected))
-        for outcome in event.result.outcomes:
-            status = str(outcome.snapshot.status) if outcome.snapshot is not None else "failed"
-            self.orders.labels(str(outcome.intent.algo_id), status).inc()
+
+    def _signal_seen(self, signal: Signal) -> None:
+        self._signal_at(signal.algo_id, signal.received_at)
+
+    def _signal_at(self, algo_id: int, at: datetime) -> None:
+        with self._lock:
+            known = self._last_signal.get(algo_id)
+            if known is None or at > known:
+                self._last_signal[algo_id] = at
+
+    async def _load_last_signals(self, algos: Iterable[int]) -> None:
+        """Each algorithm's newest signal in the journal: a restart keeps it."""
+        if self.journal is None:
+            return
+        newest = await asyncio.to_thread(_newest_signals, self.journal, tuple(algos))
+        for algo_id, at in newest.items():
+            self._signal_at(algo_id, at)
+
+    # -- the journal's writes ---------------------------------------------------------------
+
+    def journaled(self, name: str, call: inspect.BoundArguments, result: Any) -> None:
+        """A journal write ``name`` succeeded with these arguments and ``result``: count what
+        it records of signals, orders and fills (from the thread that wrote it)."""
+        args = call.arguments
+        if name == "record_signal":
+            self._signal_seen(args["signal"])
+        elif name == "record_signal_and_plan":
+            self._signal_seen(args["signal"])
+            self._learn(result[1])
+        elif name == "record_plan":
+            self._learn(result)
+        elif name == "record_snapshot":
+            snapshot: OrderSnapshot = args["snapshot"]
+            if args["source"] == "submit" and snapshot.status is not OrderStatus.REJECTED:
+                self._order(snapshot.client_order_id, "accepted")
+            tree = list(_tree(snapshot))  # a bracket's legs come with their parent
+            for order in tree:
+                if order.status is OrderStatus.REJECTED:
+                    self._refusal(order.client_order_id)
+            finished = [o.client_order_id for o in tree if o.status is OrderStatus.FILLED]
+            self._fills(result, finished)
+        elif name in ("record_events", "record_event"):
+            events: Iterable[OrderEvent] = (
+                args["events"] if name == "record_events" else (args["event"],)
+            )
+            finals: list[str] = []
+            for event in events:
+                if isinstance(event, OrderRejectedEvent):
+                    self._refusal(event.client_order_id)
+                elif isinstance(event, OrderFilled) and not event.partial:
+                    finals.append(event.client_order_id)
+            self._fills(result, finals)
+        elif name == "record_rejected":
+            self._refusal(args["client_order_id"])
+        elif name == "record_failed":
+            self._order(args["client_order_id"], "failed")
+
+    def _learn(self, intents: Iterable[Any]) -> None:
+        with self._lock:
+            for intent in intents:
+                self._algo_of[intent.client_order_id] = intent.algo_id
+                self._algo_of.move_to_end(intent.client_order_id)
+            while len(self._algo_of) > REMEMBERED:
+                self._algo_of.popitem(last=False)
+
+    def _algo(self, coid: str) -> str:
+        with self._lock:
+            known = self._algo_of.get(coid)
+        if known is not None:
+            return str(known)
+        match = _ALGO_PREFIX.match(coid)
+        return match[1] if match else ""
+
+    def _order(self, coid: str, outcome: str) -> None:
+        self.orders.labels(self._algo(coid), outcome).inc()
+
+    def _refusal(self, coid: str) -> None:
+        """The broker refused ``coid``: counted once, however many times it is reported."""
+        with self._lock:
+            if coid in self._refused:
+                return
+            self._refused[coid] = None
+            while len(self._refused) > REMEMBERED:
+                self._refused.popitem(last=False)
+        self._order(coid, "rejected")
+
+    def _fills(self, fills: tuple[AppliedFill, ...], finals: Iterable[str]) -> None:
+        """Count new ``fills``; an order whose last fill is among them is filled (once)."""
+        for fill in fills:
+            self.fills.labels(str(fill.algo_id)).inc()
+        new = {f.client_order_id: f.algo_id for f in fills}
+        for coid in dict.fromkeys(finals):
+            if coid in new:
+                self.orders.labels(str(new[coid]), "filled").inc()
+
+
+def _tree(snapshot: OrderSnapshot) -> Iterator[OrderSnapshot]:
+    yield snapshot
+    for leg in snapshot.legs:
+        yield from _tree(leg)
+
+
+def _newest_signals(journal: Journal, algos: Iterable[int]) -> dict[int, datetime]:
+    """Each algorithm's last signal time, by the one rule (:mod:`tradebot.journal.last_signals`)."""
+    return {algo_id: entry.at for algo_id, entry in last_signals(journal, algos).items()}
 
 
 class TimedJournal:
@@ -138,11 +344,19 @@ class TimedJournal:
 
     Everything else passes straight through. ``last_commit`` (monotonic) is the end of the last
     write that succeeded, ``failing`` whether the latest write raised: the health check reads
-    them instead of writing a probe row of its own."""
+    them instead of writing a probe row of its own. ``on_write(name, arguments, result)`` hears
+    of each write of :data:`COUNTED_WRITES` that succeeded (the metrics count signals, orders
+    and fills from it); its failure is logged, never the write's."""
 
-    def __init__(self, journal: Journal, histogram: Histogram) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        histogram: Histogram,
+        on_write: Callable[[str, inspect.BoundArguments, Any], None] | None = None,
+    ) -> None:
         self._journal = journal
         self._histogram = histogram
+        self._on_write = on_write
         self._state = threading.Lock()
         self.last_commit: float | None = None
         self.failing: str | None = None
@@ -151,9 +365,9 @@ class TimedJournal:
         value = getattr(self._journal, name)
         if not name.startswith("record_") or not callable(value):
             return value
-        return self._timed(value)
+        return self._timed(name, value)
 
-    def _timed(self, method: Callable[..., Any]) -> Callable[..., Any]:
+    def _timed(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
             started = time.monotonic()
             try:
@@ -166,9 +380,27 @@ class TimedJournal:
             self._histogram.observe(ended - started)
             with self._state:
                 self.last_commit, self.failing = ended, None
+            if self._on_write is not None and name in COUNTED_WRITES:
+                try:
+                    self._on_write(name, _bound(name, args, kwargs), result)
+                except Exception:  # counting must never fail a write that succeeded
+                    log.exception("metrics failed on the journal's %s", name)
             return result
 
         return call
+
+
+def _bound(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
+    """A write's arguments by name, as the journal's protocol declares them."""
+    signature = _SIGNATURES.get(name)
+    if signature is None:
+        signature = _SIGNATURES[name] = inspect.signature(getattr(Journal, name))
+    bound = signature.bind(None, *args, **kwargs)  # None: the protocol's ``self``
+    bound.apply_defaults()
+    return bound
+
+
+_SIGNATURES: dict[str, inspect.Signature] = {}
 
 
 def timed(metrics: BotMetrics) -> tuple[Callable[[Journal], Journal], list[TimedJournal]]:
@@ -177,8 +409,9 @@ def timed(metrics: BotMetrics) -> tuple[Callable[[Journal], Journal], list[Timed
     made: list[TimedJournal] = []
 
     def wrap(journal: Journal) -> Journal:
-        timed_journal = TimedJournal(journal, metrics.commit_latency)
+        timed_journal = TimedJournal(journal, metrics.commit_latency, metrics.journaled)
         made.append(timed_journal)
-        return cast(Journal, timed_journal)
+        metrics.journal = cast(Journal, timed_journal)
+        return metrics.journal
 
     return wrap, made

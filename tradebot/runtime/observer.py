@@ -44,7 +44,7 @@ from typing import Protocol
 
 from tradebot.alphahub.session import StateChange
 from tradebot.config.model import Mode
-from tradebot.core.orders import SkippedLeg
+from tradebot.core.orders import OrderIntent, SkippedLeg
 from tradebot.core.signal import Signal
 from tradebot.execution.executor import ExecutionResult
 from tradebot.execution.recovery import Drift, RecoveryReport, Settled
@@ -145,9 +145,11 @@ class ErrorRecorded:
 @dataclass(frozen=True, slots=True)
 class OrderSubmitting:
     """An order's intent is durable and the order is about to leave for the broker (the
-    executor's ``before_submit`` step); ``at`` is when, for the signal-to-submit latency."""
+    executor's ``before_submit`` step); ``at`` is when, for the latency metrics
+    (:mod:`tradebot.runtime.latency_metrics`)."""
 
     at: datetime
+    intent: OrderIntent | None = None
 
 
 @dataclass(frozen=True, slots=True)

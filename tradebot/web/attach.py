@@ -22,9 +22,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from tradebot.clock import utcnow
-from tradebot.config.model import Config
+from tradebot.config.model import BackfillMode, Config
 from tradebot.runtime.alerts import Alerts, Coverage
 from tradebot.runtime.bot import Bot
+from tradebot.runtime.history_coverage import HistoryCoverage
 from tradebot.runtime.metrics import BotMetrics, TimedJournal, timed
 from tradebot.runtime.observer import (
     BackfillDelivered,
@@ -85,12 +86,22 @@ class BotHealth:
             {
                 "subscriptions": subscriptions_problem(joined),
                 "journal": None if failing is None else f"the last write failed: {failing}",
-                "broker": _broker_problem(parts.context.account_at, utcnow()),
+                "broker": _broker_problem(
+                    parts.context.account_at, parts.context.reach.down_since, utcnow()
+                ),
             }
         )
 
 
-def _broker_problem(answered_at: datetime | None, now: datetime) -> str | None:
+def _broker_problem(
+    answered_at: datetime | None, down_since: datetime | None, now: datetime
+) -> str | None:
+    """The broker check: its last account request failed (after the broker's own retries: the
+    same fact the broker-unreachable alert tells, :mod:`tradebot.runtime.broker_reach`), or it
+    has not answered for three refreshes (a request that hangs never fails)."""
+    if down_since is not None:
+        since = down_since.isoformat(timespec="seconds")
+        return f"the broker is unreachable since {since} (its last account request failed)"
     if answered_at is None:
         return "the broker has not answered yet"
     silence = now - answered_at
@@ -187,12 +198,15 @@ def attach_observability(bot: Bot, config: Config, config_path: Path) -> Observa
     wrap, journals = timed(metrics)
     bot.wrap_journal(wrap)
     bot.observe(metrics)
-    dashboard = BotDashboard(
-        bot, config, config_path, metrics=metrics, health=BotHealth(bot, journals)
-    )
+    health = BotHealth(bot, journals)
+    # the gauge says what /healthz says of the broker: one rule
+    metrics.watch(bot, broker_reachable=lambda: health().checks.get("broker", "?") is None)
+    dashboard = BotDashboard(bot, config, config_path, metrics=metrics, health=health)
     bot.observe(dashboard)
     bot.add_task("dashboard", dashboard.serve)
     bot.add_task("broker snapshot", dashboard.refresh)
+    history = _history_coverage(bot, config, metrics)
+    bot.add_task("history coverage", history.run)
     alerts = None
     if config.notify:
         alerts = Alerts(
@@ -201,10 +215,25 @@ def attach_observability(bot: Bot, config: Config, config_path: Path) -> Observa
             mode=str(bot.mode),
             coverage=functools.partial(_coverage, bot),
             journal=lambda: None if bot.parts is None else bot.parts.executor.journal,
+            history=history.summary_line,
         )
         bot.observe(alerts)
         bot.add_task("alerts", alerts.run)
     return Observability(dashboard, metrics, alerts)
+
+
+def _history_coverage(bot: Bot, config: Config, metrics: BotMetrics) -> HistoryCoverage:
+    """The coverage audit's gauge (on the metrics' registry) and the summary's line. The
+    history is read with the listener's own settings, unless ``alphahub.backfill`` is off."""
+    reads = config.alphahub.backfill is not BackfillMode.OFF
+    return HistoryCoverage(
+        metrics.registry,
+        journal=lambda: None if bot.parts is None else bot.parts.executor.journal,
+        settings=lambda: None if bot.parts is None or not reads else bot.parts.listener.settings,
+        algorithms=lambda: () if bot.parts is None else bot.parts.listener.algorithms,
+        tokens=lambda: None if bot.parts is None else bot.parts.listener.tokens,
+        ready=bot.ready,
+    )
 
 
 def _coverage(bot: Bot) -> Coverage | None:

@@ -211,7 +211,8 @@ def performance_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
     per symbol (realised plus unrealised), each algorithm's realised P&L at the end of
     each day for the chart (uPlot's columns: one x axis of seconds, one series per algorithm,
     the sum last), and
-    the slippage of each execution row for the bar chart."""
+    the slippage of each execution row for the bar chart, and the latency per algorithm
+    (:mod:`tradebot.journal.latency`)."""
     algos_report, execution = review(journal)
     held = journal.summary_positions()
     per_algo, per_symbol = unrealised_by(held, broker.prices)
@@ -259,6 +260,7 @@ def performance_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
         "prices_note": broker.prices_note,
         "execution": styles,
         "execution_skipped": dict(sorted(execution.skipped.items())),
+        "latency": journal.latency().table(),
         "execution_chart": {
             "labels": [f"{r['algo_id']} {r['style']}" for r in styles],
             # floats only for drawing, never for money; None leaves a gap (nothing measured)
