@@ -4,6 +4,7 @@ and leave a journal that the review commands read."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,9 @@ def test_the_demo_plays_its_session_and_leaves_a_reviewable_journal(
         and "exit: stop-loss tb18-NVDA-o-" in out
         and "== report" in out
         and "== positions" in out
+        and "== tracking" in out
     )
+    _assert_tracking_table(out.split("== tracking", 1)[1])
     journal = folder / "journal" / "tradebot.sqlite"
 
     every_intent = entries(journal, statuses=(Status.INTENT,))
@@ -66,6 +69,30 @@ def test_the_demo_plays_its_session_and_leaves_a_reviewable_journal(
     report = {r["algo_id"]: r for r in json.loads(capsys.readouterr().out)}
     assert set(report) == {14, 16, 17, 18}
     assert report[16]["fills"] == 6
+    assert main(["track", "--config", config, "--format", "json"]) == 0
+    tracked = {r["algo_id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(tracked) == {14, 16, 17, 18}
+    for row in tracked.values():
+        parts = sum((Decimal(v) for v in row["parts"].values()), Decimal(0))
+        assert parts == Decimal(row["gap"]) and row["reconciled"] is True
+    assert Decimal(tracked[18]["parts"]["exits"]) != 0  # NVDA's stop-loss fired before its close
+
+
+def _assert_tracking_table(table: str) -> None:
+    """Each algorithm's block in the demo's tracking table: its parts add up to its gap."""
+    blocks = [b for b in table.split("\nalgorithm ")[1:] if "gap (algorithm - account)" in b]
+    assert len(blocks) == 4, table
+    for block in blocks:
+        lines = block.splitlines()
+        (gap,) = [line for line in lines if "gap (algorithm - account)" in line]
+        parts = [line for line in lines if line.startswith("    ") and line.strip()]
+        assert len(parts) >= 8  # missed, sizing, three execution styles, exits, ..., fees
+
+        def money(line: str) -> Decimal:
+            return Decimal(line.split()[-3] if line.endswith("bps") else line.split()[-1])
+
+        assert sum((money(p) for p in parts), Decimal(0)) == money(gap)
+        assert "parts add up to the gap; account's result matches the review" in block
 
 
 def test_the_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:

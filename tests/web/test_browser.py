@@ -335,7 +335,15 @@ async def test_no_horizontal_scroll_at_390_px(dash: Dash) -> None:
     await env.push_and_wait(16, {"open": [leg("JBHT", "buy", "168.56", env.at)]})
     await until(lambda: bool(entries(env.journal, statuses=(Status.FILLED,))), "the JBHT fill")
     [signal_row] = entries(env.journal, statuses=(Status.SIGNAL,))[:1]
-    pages = ("", "journal", "positions", "performance", "config", f"story?id={signal_row.id}")
+    pages = (
+        "",
+        "journal",
+        "positions",
+        "performance",
+        "tracking",
+        "config",
+        f"story?id={signal_row.id}",
+    )
     for name in pages:
         page = await dash.browser.new_page(viewport={"width": 390, "height": 844})
         await page.goto(dash.url + name)

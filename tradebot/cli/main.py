@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "journal": ("tradebot.cli.journal_cmd:journal", "Review the order journal (filter, export)."),
     "positions": ("tradebot.cli.positions_cmd:positions", "Positions per algorithm and net."),
     "report": ("tradebot.cli.report_cmd:report", "P&L, counts and slippage per algorithm."),
+    "track": ("tradebot.cli.track_cmd:track", "The algorithm's result, the account's, the gap."),
     "track-coverage": (
         "tradebot.cli.track_coverage:track_coverage",
         "Coverage audit: did the journal get every leg AlphaHub sent?",

@@ -178,13 +178,16 @@ def _trade_above(server: AlpacaServer, symbol: str, price: Decimal) -> None:
 
 
 def review(config_path: Path, say: Callable[[str], None]) -> None:
-    """What a person reads after a session: the report and the positions, by the real commands."""
+    """What a person reads after a session: the report, the positions and the tracking table,
+    by the real commands."""
     from tradebot.cli.main import cli
 
     say("\n== report (tradebot report)")
     cli.main(["report", "--config", str(config_path)], standalone_mode=False)
     say("\n== positions (tradebot positions)")
     cli.main(["positions", "--config", str(config_path)], standalone_mode=False)
+    say("\n== tracking: the algorithms' results against the account's (tradebot track)")
+    cli.main(["track", "--config", str(config_path)], standalone_mode=False)
 
 
 async def _play(

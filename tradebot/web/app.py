@@ -64,6 +64,7 @@ from tradebot.web.live import LiveEvents
 from tradebot.web.query import BadQuery, entry_filter, ident, whole
 from tradebot.web.security import Allowed, HostGuard, SecurityHeaders
 from tradebot.web.sources import Sources
+from tradebot.web.tracking_page import tracking_view
 
 STATIC = Path(__file__).parent / "static"
 #: the Prometheus text exposition format
@@ -84,6 +85,7 @@ def create_app(sources: Sources, allowed: Allowed) -> Starlette:
         Route("/story", pages.story),
         Route("/positions", pages.positions),
         Route("/performance", pages.performance),
+        Route("/tracking", pages.tracking),
         Route("/config", pages.config),
         Route("/api/{what}", pages.api),
         Route("/healthz", pages.healthz),
@@ -246,6 +248,13 @@ class Pages:
         self._watch(view["held"])
         return view
 
+    async def tracking(self, request: Request) -> Response:
+        return await self.guarded(request, "tracking", self._tracking)
+
+    async def _tracking(self) -> dict[str, Any]:
+        config = self.sources.config
+        return await self.sources.read(lambda j: tracking_view(j, config))
+
     async def config(self, request: Request) -> Response:
         async def build() -> dict[str, Any]:
             if self.sources.config is None:
@@ -261,6 +270,7 @@ class Pages:
             "journal": lambda: self._journal(request),
             "positions": self._positions,
             "performance": self._performance,
+            "tracking": self._tracking,
             "status": self._live_state,
         }
         if what == "story":

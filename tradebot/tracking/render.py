@@ -1,0 +1,89 @@
+"""``tradebot track``'s output: a text table per algorithm, JSON, CSV (money as decimal text)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from tradebot.journal.records import dec_text
+from tradebot.journal.review import money_text
+from tradebot.tracking.track import Tracked
+
+CSV_COLUMNS = ("algo_id", "figure", "money", "bps")
+
+
+def as_dict(t: Tracked) -> dict[str, Any]:
+    """One algorithm, as ``--format json`` gives it: ``parts`` sum to ``gap`` exactly."""
+    d = t.decomposition
+    bps = {p.name: t.bps(p.money) for p in d.parts}
+    return {
+        "algo_id": d.algo_id,
+        "algorithm_pnl": money_text(d.algorithm.pnl),
+        "account_pnl": money_text(d.account.pnl),
+        "gap": money_text(d.gap),
+        "parts": {p.name: money_text(p.money) for p in d.parts},
+        "allocation": None if t.allocation is None else money_text(t.allocation),
+        "gap_bps": None if t.bps(d.gap) is None else dec_text(t.bps(d.gap)),
+        "parts_bps": {k: None if v is None else dec_text(v) for k, v in bps.items()},
+        "account_pnl_by_review": money_text(t.reviewed),
+        "reconciled": t.reconciled,
+        "unmarked": sorted(d.algorithm.unmarked | d.account.unmarked),
+        "notes": list(t.notes),
+    }
+
+
+def csv_rows(tracked: Sequence[Tracked]) -> list[dict[str, Any]]:
+    """One row per figure: the two results, the gap and each part."""
+    rows = []
+    for t in tracked:
+        d = t.decomposition
+        figures = [
+            ("algorithm_pnl", d.algorithm.pnl),
+            ("account_pnl", d.account.pnl),
+            ("gap", d.gap),
+            *((p.name, p.money) for p in d.parts),
+        ]
+        for name, money in figures:
+            bps = t.bps(money)
+            rows.append(
+                {
+                    "algo_id": d.algo_id,
+                    "figure": name,
+                    "money": money_text(money),
+                    "bps": "" if bps is None else dec_text(bps),
+                }
+            )
+    return rows
+
+
+def text(tracked: Sequence[Tracked]) -> str:
+    """The tracking table: per algorithm, both results, the gap and its parts."""
+    if not tracked:
+        return "nothing to track: no legs or orders in the journal for that period"
+    blocks = []
+    for t in tracked:
+        d = t.decomposition
+        base = "" if t.allocation is None else f" (allocation {money_text(t.allocation)})"
+        lines = [f"algorithm {d.algo_id}{base}"]
+
+        lines.append(_line(t, "algorithm's result", d.algorithm.pnl))
+        lines.append(_line(t, "account's result", d.account.pnl))
+        lines.append(_line(t, "gap (algorithm - account)", d.gap))
+        lines += [_line(t, p.name, p.money, indent=4) for p in d.parts]
+        check = "parts add up to the gap; account's result matches the review"
+        if not t.reconciled:
+            check = (
+                f"DOES NOT RECONCILE: the review computes the account's result as"
+                f" {money_text(t.reviewed, signed=True)}"
+            )
+        lines.append(f"  {check}")
+        lines += [f"  note: {n}" for n in t.notes]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _line(t: Tracked, label: str, money: Decimal, *, indent: int = 2) -> str:
+    bps = t.bps(money)
+    tail = "" if bps is None else f"  {money_text(bps, signed=True):>9} bps"
+    return f"{' ' * indent}{label:<30}{money_text(money, signed=True):>12}{tail}"

@@ -1,0 +1,165 @@
+"""``tradebot track``'s figures for each algorithm, from a journal and the config.
+
+:func:`track` reads each algorithm's period (:mod:`.journal_facts`), decomposes the gap
+(:mod:`.chain`), and checks the chain's last ledger against the account's P&L computed by the
+review's own code (:func:`tradebot.journal.review.review`: realised P&L by average cost, and
+the positions it keeps, valued at the same marks): a chain that lost a fill says so.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from tradebot.journal.interface import EntryFilter, Journal
+from tradebot.journal.records import Status
+from tradebot.journal.review import review
+from tradebot.journal.summary import Position
+from tradebot.tracking.chain import Decomposition, cents, curves, decompose
+from tradebot.tracking.journal_facts import read_periods
+from tradebot.tracking.sizing import allocation, config_sizer
+
+_ZERO = Decimal(0)
+#: the equity the algorithm's ledger is sized at unless told (``tradebot track --equity``)
+DEFAULT_EQUITY = Decimal(100_000)
+HISTORY_NOTE = (
+    "journal's legs only: AlphaHub's history is not read, so legs never received and never"
+    " backfilled are not counted"
+)
+FEES_NOTE = "no fees in the journal (Alpaca equities are commission-free): fees are 0"
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    """One algorithm's result, the account's, the gap in parts, and what the figures rest on."""
+
+    decomposition: Decomposition
+    allocation: Decimal | None  # the base of the basis points (None: the rules state none)
+    reviewed: Decimal  # the account's P&L by the review's code (the independent check)
+    notes: tuple[str, ...]
+    #: the algorithm's and the account's realised P&L over time (:func:`.chain.curves`)
+    curves: tuple[list[tuple[int, Decimal]], ...] = ()
+
+    @property
+    def reconciled(self) -> bool:
+        return self.reviewed == self.decomposition.account.pnl
+
+    def bps(self, money: Decimal) -> Decimal | None:
+        if not self.allocation:
+            return None
+        return (money / self.allocation * 10_000).quantize(Decimal("0.01"))
+
+
+def algorithms(journal: Journal, until: datetime | None) -> list[int]:
+    """The algorithms with legs or orders in the journal before ``until``."""
+    found = journal.count_entries(EntryFilter(statuses=(Status.LEG, Status.INTENT), until=until))
+    return sorted({a for a, _ in found if isinstance(a, int)})
+
+
+def reviewed_pnl(
+    journal: Journal,
+    marks: dict[str, Decimal],
+    *,
+    since: datetime | None,
+    until: datetime | None,
+) -> dict[int, Decimal]:
+    """Each algorithm's account P&L as the review computes it: realised P&L in the period, plus
+    its positions at ``until`` valued at the marks (a symbol without a mark: not valued, as the
+    chain does)."""
+    reports, _ = review(journal, since=since, until=until)
+    out: dict[int, Decimal] = defaultdict(Decimal)
+    for r in reports:
+        out[r.algo_id] += r.realised_pnl
+    if until is None:
+        held = journal.summary_positions()
+    else:
+        replay: dict[tuple[int, str], Position] = defaultdict(Position)
+        for f in journal.fill_history(until=until):
+            replay[f.algo_id, f.symbol].fill(f.qty if f.side == "buy" else -f.qty, f.price)
+        held = dict(replay)
+    for (algo, symbol), p in held.items():
+        mark = marks.get(symbol)
+        if p.qty and mark is not None:
+            out[algo] += p.qty * (mark - p.cost)
+    return {a: cents(v) for a, v in out.items()}
+
+
+def _gaps(journal: Journal, since: datetime | None, until: datetime | None) -> dict[Any, int]:
+    """Listener gaps in the period, per algorithm (None: a connection's, every algorithm's):
+    frames AlphaHub may have sent that never arrived."""
+    found = journal.count_entries(EntryFilter(statuses=(Status.GAP,), since=since, until=until))
+    out: dict[Any, int] = defaultdict(int)
+    for (algo, _status), n in found.items():
+        out[algo] += n
+    return out
+
+
+def _config_changes(journal: Journal, since: datetime | None, until: datetime | None) -> list[int]:
+    rows = journal.entries(
+        EntryFilter(statuses=(Status.CONFIG,), since=since, until=until, newest_first=False)
+    )
+    return [e.id for e in rows if "algorithms" in e.detail]
+
+
+def track(
+    journal: Journal,
+    config: Any,
+    *,
+    algo_ids: list[int] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    equity: Decimal = DEFAULT_EQUITY,
+    with_curves: bool = False,
+) -> list[Tracked]:
+    """Each algorithm's :class:`Tracked` (all algorithms of the journal when ``algo_ids`` is
+    None); ``with_curves``: with its curves (the dashboard's chart)."""
+    chosen = algorithms(journal, until) if algo_ids is None else algo_ids
+    changes = _config_changes(journal, since, until)
+    gaps = _gaps(journal, since, until)
+    periods = read_periods(journal, chosen, since=since, until=until)
+    marks = next(iter(periods.values())).marks if periods else {}
+    reviewed = reviewed_pnl(journal, marks, since=since, until=until)
+    out = []
+    for algo_id in chosen:
+        period = periods[algo_id]
+        sizer = config_sizer(config, algo_id, equity)
+        notes = [HISTORY_NOTE]
+        lapses = gaps.get(algo_id, 0) + gaps.get(None, 0)
+        if lapses:
+            notes.append(
+                f"{lapses} listener gaps in the period: a leg sent during one and not backfilled"
+                " is in neither result"
+            )
+        if sizer is None:
+            notes.append(
+                f"algorithm {algo_id} is not in the config: its open legs cannot be sized, so"
+                " the algorithm's result holds none of them"
+            )
+        else:
+            notes.append(
+                f"open legs sized by the current config's rules at equity {equity}, fractional,"
+                " at the signal's price"
+            )
+        if changes:
+            ids = ", ".join(f"#{i}" for i in changes)
+            notes.append(
+                f"the config's algorithms changed during the period ({ids}); the journal keeps"
+                " no earlier rules, so every leg is sized by the current config"
+            )
+        sizing = sizer or (lambda leg, held: None)
+        result = decompose(period, sizing)
+        if result.unsized and sizer is not None:
+            notes.append(f"{result.unsized} open legs could not be sized (left out)")
+        unmarked = sorted(result.algorithm.unmarked | result.account.unmarked)
+        for symbol in unmarked:
+            notes.append(f"no mark for {symbol}: its open position is not valued (realised only)")
+        if period.damaged:
+            notes.append(f"{period.damaged} damaged leg or skip rows left out")
+        notes.append(FEES_NOTE)
+        share = allocation(config, algo_id, equity)
+        drawn = curves(period, sizing) if with_curves else ()
+        out.append(Tracked(result, share, reviewed.get(algo_id, _ZERO), tuple(notes), drawn))
+    return out
