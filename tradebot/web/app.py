@@ -64,7 +64,7 @@ from tradebot.web.live import LiveEvents
 from tradebot.web.query import BadQuery, entry_filter, ident, whole
 from tradebot.web.security import Allowed, HostGuard, SecurityHeaders
 from tradebot.web.sources import Sources
-from tradebot.web.tracking_page import tracking_view
+from tradebot.web.tracking_page import TrackingCache, tracking_view
 
 STATIC = Path(__file__).parent / "static"
 #: the Prometheus text exposition format
@@ -108,6 +108,9 @@ def create_app(sources: Sources, allowed: Allowed) -> Starlette:
 class Pages:
     def __init__(self, sources: Sources) -> None:
         self.sources = sources
+        #: the Tracking page's figures: seconds to compute on a large journal, so never on the
+        #: request's time (:class:`~tradebot.web.tracking_page.TrackingCache`)
+        self._tracked = TrackingCache(self._track)
         self.env = Environment(
             loader=PackageLoader("tradebot.web", "templates"),
             autoescape=select_autoescape(default=True),
@@ -252,6 +255,9 @@ class Pages:
         return await self.guarded(request, "tracking", self._tracking)
 
     async def _tracking(self) -> dict[str, Any]:
+        return await self._tracked.get()
+
+    async def _track(self) -> dict[str, Any]:
         config = self.sources.config
         return await self.sources.read(lambda j: tracking_view(j, config))
 

@@ -3,6 +3,9 @@ algorithm's realised P&L beside the account's (uPlot's columns, as the Performan
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -60,3 +63,67 @@ def _carried(curve: list[tuple[int, Decimal]], times: list[int]) -> list[float]:
             i += 1
         out.append(float(value))  # for drawing only, never for money
     return out
+
+
+class TrackingCache:
+    """The Tracking page's figures, computed off the request, so the page never waits long.
+
+    ``tradebot track`` replays every leg of the journal: seconds on a large one, far past what a
+    page may take. A request uses the last figures while they are younger than ``max_age``
+    seconds; older (or none yet), it starts one computation (never two at once) and waits for
+    it at most ``budget`` seconds: a small journal is answered fresh, a large one gets the last
+    figures, marked as being refreshed, or, the first time, a page that says they are being
+    computed. A computation that fails is told to the request that waits for it, and the next
+    request tries again.
+    """
+
+    def __init__(
+        self,
+        compute: Callable[[], Awaitable[dict[str, Any]]],
+        *,
+        max_age: float = 60.0,
+        budget: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._compute = compute
+        self._max_age = max_age
+        self._budget = budget
+        self._clock = clock
+        self._view: dict[str, Any] | None = None
+        self._at = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def get(self) -> dict[str, Any]:
+        if self._view is not None and self._clock() - self._at < self._max_age:
+            return self._shown()
+        task = self._task
+        if task is None:
+            task = self._task = asyncio.create_task(self._refresh())
+        done, _ = await asyncio.wait({task}, timeout=self._budget)
+        if done:
+            task.result()  # a failure is this request's to report
+        if self._view is None:
+            return {
+                "rows": [],
+                "chart": None,
+                "equity": money_text(DEFAULT_EQUITY),
+                "computing": True,
+            }
+        return self._shown()
+
+    async def wait(self) -> None:
+        """Until the computation under way (if any) has ended."""
+        if self._task is not None:
+            await asyncio.wait({self._task})
+
+    async def _refresh(self) -> None:
+        try:
+            view = await self._compute()
+            self._view, self._at = view, self._clock()
+        finally:
+            self._task = None
+
+    def _shown(self) -> dict[str, Any]:
+        assert self._view is not None
+        age = round(self._clock() - self._at)
+        return self._view | {"computed_ago": age, "refreshing": self._task is not None}
