@@ -1,7 +1,7 @@
 """The coverage audit end to end: AlphaHub's history from the simulator on 127.0.0.1 (scripted),
 a real SQLite journal written by the journal's own ``record_signal_and_plan`` (as the bot's
 signal loop writes it: a live signal, a recovered one, one recovered too old), and
-``tradebot track-coverage`` reading both."""
+``tradebot track --coverage`` reading both."""
 
 from __future__ import annotations
 
@@ -92,7 +92,8 @@ async def audit_cli(tmp_path: Path, url: str, *extra: str) -> tuple[int, str]:
         "algorithms:\n  16: {strategy: fixed_shares, params: {shares: 1}}\n"
     )
     args = [
-        "track-coverage",
+        "track",
+        "--coverage",
         "--config",
         str(config),
         "--journal",

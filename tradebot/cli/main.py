@@ -31,10 +31,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "positions": ("tradebot.cli.positions_cmd:positions", "Positions per algorithm and net."),
     "report": ("tradebot.cli.report_cmd:report", "P&L, counts and slippage per algorithm."),
     "track": ("tradebot.cli.track_cmd:track", "The algorithm's result, the account's, the gap."),
-    "track-coverage": (
-        "tradebot.cli.track_coverage:track_coverage",
-        "Coverage audit: did the journal get every leg AlphaHub sent?",
-    ),
     "status": ("tradebot.cli.status_cmd:status", "What a running bot is doing right now."),
     "resend": ("tradebot.cli.resend_cmd:resend", "Send a leg again after its order failed."),
     "halt": ("tradebot.cli.halt_cmd:halt", "Kill switch: stop sending orders (or reduce-only)."),

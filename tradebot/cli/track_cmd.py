@@ -46,6 +46,13 @@ def _equity(ctx: click.Context, param: click.Parameter, value: str) -> Decimal:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True
 )
+@click.option(
+    "--coverage",
+    is_flag=True,
+    help="The coverage audit instead: per algorithm and day, AlphaHub's history against what the "
+    "journal received (live, backfill, late, archived, missed); default period: the last week.",
+)
+@click.option("--offline", is_flag=True, help="With --coverage: do not read AlphaHub's history.")
 def track(
     journal_path: Path | None,
     config_path: Path | None,
@@ -54,6 +61,8 @@ def track(
     until: str | None,
     equity: Decimal,
     fmt: str,
+    coverage: bool,
+    offline: bool,
 ) -> None:
     """Per algorithm: the algorithm's result, the account's, and the gap, in parts that add up
     to it exactly, to the cent (money, and basis points of the allocation).
@@ -81,6 +90,21 @@ def track(
     A symbol with no mark is named and not valued, never guessed. AlphaHub's history is not
     read: the journal's legs only (the output says so).
     """
+    if coverage:
+        from tradebot.cli.track_coverage import show_coverage
+
+        show_coverage(
+            journal_path,
+            config_path,
+            since=since,
+            until=until,
+            algos=algo_ids,
+            fmt=fmt,
+            offline=offline,
+        )
+        return
+    if offline:
+        raise click.UsageError("--offline goes with --coverage (tracking reads no history)")
     from tradebot.tracking.render import CSV_COLUMNS, as_dict, csv_rows, text
     from tradebot.tracking.track import track as track_all
 

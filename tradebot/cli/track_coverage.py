@@ -1,10 +1,9 @@
-"""The coverage audit on the command line: ``tradebot track --coverage`` (:func:`show_coverage`),
-runnable on its own as ``tradebot track-coverage``.
+"""The coverage audit on the command line: ``tradebot track --coverage`` (:func:`show_coverage`).
 
 Per algorithm and day: the legs in AlphaHub's history, and how the journal got them (live, by
-backfill, late: ``missed_stale``) or did not (missed); a day below 100% names the legs it lacks.
-Without the history (no credentials, offline, the endpoint odd), the journal's side only, and
-the output says why.
+backfill, late: ``missed_stale``, archived) or did not (missed); a day below 100% names the legs
+it lacks. Without the history (no credentials, offline, the endpoint odd), the journal's side
+only, and the output says why.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import click
 
 from tradebot.cli.journal_common import (
     csv_text,
-    journal_options,
     load_config_or_none,
     open_review,
     parse_when,
@@ -189,27 +187,3 @@ def as_json(coverage: Coverage) -> dict[str, Any]:
             for algo in coverage.algorithms
         ],
     }
-
-
-@click.command("track-coverage")
-@journal_options
-@click.option("--since", help="From this time (default: a week ago): 2026-11-24, or 7d ago.")
-@click.option("--until", help="Before this time (default: now; same forms as --since).")
-@click.option("--algo", "algos", type=int, multiple=True, help="Only this algorithm (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text")
-@click.option("--offline", is_flag=True, help="Do not read AlphaHub's history: the journal only.")
-def track_coverage(
-    journal_path: Path | None,
-    config_path: Path | None,
-    since: str | None,
-    until: str | None,
-    algos: tuple[int, ...],
-    fmt: str,
-    offline: bool,
-) -> None:
-    """Coverage audit: per algorithm and day, the legs in AlphaHub's history and how the journal
-    got them: live, by backfill, late (missed_stale) or missed. A day below 100% names the legs
-    it lacks (docs/operations.md, "Coverage")."""
-    show_coverage(
-        journal_path, config_path, since=since, until=until, algos=algos, fmt=fmt, offline=offline
-    )
