@@ -332,6 +332,10 @@ class JournalBase(ABC):
         with self._read() as conn:
             return queries.count(conn, where)
 
+    def newest_ids(self, status: Status) -> dict[int, int]:
+        with self._read() as conn:
+            return queries.newest_ids(conn, status)
+
     def fill_history(
         self, *, until: datetime | None = None, page: int = 5000
     ) -> Iterator[FillFact]:

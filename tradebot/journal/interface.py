@@ -192,6 +192,11 @@ class Journal(Protocol):
         """How many rows match, per (algorithm, status), without reading them."""
         ...
 
+    def newest_ids(self, status: Status) -> dict[int, int]:
+        """Per algorithm, the id of its newest row of ``status`` (one grouped read over the
+        status's index, however many algorithms)."""
+        ...
+
     def fill_history(
         self, *, until: datetime | None = None, page: int = 5000
     ) -> Iterator[FillFact]:

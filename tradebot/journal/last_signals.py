@@ -10,15 +10,12 @@ from tradebot.journal.records import Entry, Status
 
 def last_signals(journal: Journal, algo_ids: Iterable[int] | None = None) -> dict[int, Entry]:
     """The newest SIGNAL row (by id: the last one written) of each algorithm in ``algo_ids``
-    (None: every algorithm with a signal on record) that has one."""
-    if algo_ids is None:
-        counted = journal.count_entries(EntryFilter(statuses=(Status.SIGNAL,)))
-        algo_ids = sorted({a for a, _status in counted if isinstance(a, int)})
-    found: dict[int, Entry] = {}
-    for algo_id in algo_ids:
-        newest = journal.entries(
-            EntryFilter(statuses=(Status.SIGNAL,), algo_ids=(algo_id,), limit=1)
-        )
-        if newest:
-            found[algo_id] = newest[0]
-    return found
+    (None: every algorithm with a signal on record) that has one: one grouped read for the ids
+    (the Now page asks on every refresh, of a journal of any size), then those rows by id."""
+    newest = journal.newest_ids(Status.SIGNAL)
+    wanted = newest if algo_ids is None else {a: newest[a] for a in algo_ids if a in newest}
+    if not wanted:
+        return {}
+    rows = journal.entries(EntryFilter(ids=tuple(wanted.values())))
+    by_id = {row.id: row for row in rows}
+    return {algo: by_id[row_id] for algo, row_id in wanted.items() if row_id in by_id}

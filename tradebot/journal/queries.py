@@ -123,6 +123,15 @@ def count(conn: Conn, where: EntryFilter) -> dict[tuple[int | None, Status], int
     return {(algo, Status(status)): n for algo, status, n in conn.execute(sql, args)}
 
 
+def newest_ids(conn: Conn, status: Status) -> dict[int, int]:
+    """Per algorithm, the id of its newest row of ``status``: one grouped read."""
+    sql = (
+        "SELECT algo_id, max(id) FROM entries WHERE status = ? AND algo_id IS NOT NULL"
+        " GROUP BY algo_id"
+    )
+    return {int(algo): int(newest) for algo, newest in conn.execute(sql, (str(status),))}
+
+
 _FILLS = """
 SELECT f.id, f.ts, f.algo_id, f.symbol, f.side, f.qty, f.price,
        (SELECT i.price FROM entries i WHERE i.client_order_id = f.client_order_id
