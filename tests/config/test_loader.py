@@ -501,6 +501,17 @@ def test_warnings_for_settings_that_cannot_work(write_config: WriteConfig) -> No
     assert "broker.alpaca.key_id: not set" in warnings
     assert "APCA_API_SECRET_KEY" in warnings
     assert "alphahub.email: not set" in warnings
+    # the other side: a credential absent from the file but in the variable the commands read
+    # instead is set, and no warning says otherwise
+    env = {
+        "APCA_API_KEY_ID": "k",
+        "APCA_API_SECRET_KEY": "s",
+        "ALPHAHUB_EMAIL": "e@x",
+        "ALPHAHUB_PASSWORD": "p",
+    }
+    warnings = "\n".join(str(w) for w in read_config(path, env=env).warnings)
+    assert "not set" not in warnings
+    assert "algorithms.14.limit_offset_pct: beyond the 1% price collar" in warnings
 
 
 def test_defaults_of_an_algorithm(write_config: WriteConfig) -> None:

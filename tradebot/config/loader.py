@@ -116,14 +116,15 @@ def read_config(path: str | Path, env: Mapping[str, str] | None = None) -> Loade
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: cannot be read: {exc}") from None
-    root, data = _parse(text, file, os.environ if env is None else env)
+    environ = os.environ if env is None else env
+    root, data = _parse(text, file, environ)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise_issues(file, issues_from_validation(exc, file, root, data))
     register_found_in(config)  # its passwords, keys and URL tokens: masked wherever they show
     untradable = tuple(_nothing_to_trade(config, file, root))
-    return LoadedConfig(config, file, tuple(_warnings(config, file, root)), untradable)
+    return LoadedConfig(config, file, tuple(_warnings(config, file, root, environ)), untradable)
 
 
 def resolve_mode(config: Config, live_flag: bool) -> Mode:
@@ -278,7 +279,9 @@ def _exits_after_fill(algo: AlgorithmConfig) -> str | None:
     )
 
 
-def _warnings(config: Config, file: str, root: Node | None) -> Iterator[ConfigIssue]:
+def _warnings(
+    config: Config, file: str, root: Node | None, env: Mapping[str, str]
+) -> Iterator[ConfigIssue]:
     def at(loc: Loc, message: str) -> ConfigIssue:
         line, path = locate(root, loc)
         return ConfigIssue(file, line, path, message)
@@ -314,8 +317,10 @@ def _warnings(config: Config, file: str, root: Node | None) -> Iterator[ConfigIs
                 (*here, "limit_offset_pct"),
                 f"beyond the {collar}% price collar: limit prices are held to the collar",
             )
+    # a credential absent from the file is no warning when the variable the commands read
+    # instead is set (each command takes the variable when the key is absent)
     for key, variable in (("email", "ALPHAHUB_EMAIL"), ("password", "ALPHAHUB_PASSWORD")):
-        if getattr(config.alphahub, key) is None:
+        if getattr(config.alphahub, key) is None and not env.get(variable):
             yield at(
                 ("alphahub", key),
                 f"not set: `tradebot run` and `tradebot listen` need it (export {variable})",
@@ -325,7 +330,7 @@ def _warnings(config: Config, file: str, root: Node | None) -> Iterator[ConfigIs
 
     broker = config.broker.name
     for key, variable in broker_kind(broker).secrets:
-        if getattr(getattr(config.broker, broker), key) is None:
+        if getattr(getattr(config.broker, broker), key) is None and not env.get(variable):
             yield at(
                 ("broker", broker, key),
                 f"not set: the {broker} broker needs it (export {variable})",
