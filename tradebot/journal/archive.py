@@ -52,7 +52,7 @@ from tradebot.exceptions import JournalError
 from tradebot.journal import schema, summary_sql, tombstones
 from tradebot.journal.base import RAW_COLUMNS
 from tradebot.journal.records import FINAL_STATUSES, Status, to_micros
-from tradebot.journal.sqlite import open_journal
+from tradebot.journal.sqlite import fsync_dir, open_journal
 
 #: DATE is at least this many days ago (see the module docstring)
 MIN_AGE_DAYS = 7
@@ -285,7 +285,7 @@ def _write_archive(conn: sqlite3.Connection, ids: Sequence[int], target: Path) -
         finally:
             out.close()
         os.link(tmp, target)  # never replaces a file that appeared meanwhile
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     finally:
         Path(tmp).unlink(missing_ok=True)
 
@@ -337,11 +337,3 @@ def _journal_file(conn: sqlite3.Connection) -> str:
 def _chunks(ids: Sequence[int], size: int = 500) -> Iterable[list[int]]:
     for start in range(0, len(ids), size):
         yield list(ids[start : start + size])
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

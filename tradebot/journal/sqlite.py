@@ -193,12 +193,13 @@ def _create(where: Path) -> None:
         except OSError:  # a file system without hard links
             if not os.path.lexists(where):
                 os.replace(tmp, where)
-        _fsync_dir(where.parent)
+        fsync_dir(where.parent)
     finally:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a file created, renamed or removed in ``folder`` durable (the folder's entry)."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
