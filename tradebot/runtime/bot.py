@@ -81,21 +81,30 @@ from tradebot.clock import utcnow
 from tradebot.config.model import Config, Mode
 from tradebot.core.exits import exit_kind_of
 from tradebot.core.orders import IntentRole
-from tradebot.exceptions import FatalError, TradebotError
+from tradebot.exceptions import FatalError, TradebotError, TransientError
 from tradebot.journal.interface import Journal
 from tradebot.journal.opener import configured, tenure_for
 from tradebot.journal.records import AppliedFill, StoredIntent
 from tradebot.journal.tenure import Tenure
 from tradebot.runtime.banner import banner
-from tradebot.runtime.components import Components, Settings, Shared, build
+from tradebot.runtime.components import (
+    Components,
+    Recovered,
+    Settings,
+    Shared,
+    build,
+    recover_account,
+)
 from tradebot.runtime.config_watch import Loader
 from tradebot.runtime.killswitch import watch_kill_switch
 from tradebot.runtime.leadership import connections_of, standing_by
+from tradebot.runtime.liveness import RECOVERING, RUNNING
 from tradebot.runtime.observer import (
     ErrorRecorded,
     FillsRecorded,
     Observer,
     Observers,
+    Recovering,
     Started,
     Stopped,
 )
@@ -105,6 +114,9 @@ from tradebot.runtime.status_feed import StandbyStatus
 log = logging.getLogger(__name__)
 
 TaskFactory = Callable[[], Awaitable[None]]
+
+#: seconds between two tries to open the broker and recover, doubling up to RETRY_MAX
+RETRY_FIRST, RETRY_MAX = 1.0, 30.0
 
 
 class Bot:
@@ -151,7 +163,8 @@ class Bot:
         self._journal_wrappers: list[Callable[[Journal], Journal]] = []
         self._running = False
         self._listener: Listener | None = None  # the one in use (standing by, then trading)
-        self.ready = asyncio.Event()  # set once recovery is done and the listener is starting
+        #: set once recovery is done (the listener already listens): signals are planned
+        self.ready = asyncio.Event()
 
     # -- control and plug-ins ---------------------------------------------------------------------
 
@@ -276,29 +289,12 @@ class Bot:
             chosen = self._broker or make_broker(
                 settings.config.broker, self.mode, now=settings.now
             )
-            async with chosen as broker:
-                self._in_use = broker
-                parts = self._parts = await build(journal, broker, settings, shared)
-                self._listening(parts.listener)
-                self._say(
-                    banner(
-                        settings.config,
-                        self.mode,
-                        broker.name,
-                        parts.account,
-                        self.journal_path,
-                        settings.kill_switch,
-                        role=tenure.role(),
-                    )
-                )
-                self._observers.notice(
-                    Started(self.mode, broker.name, parts.account.account_id, parts.recovery)
-                )
-                self.ready.set()
-                try:
-                    await self._supervise(parts, journal, tenure)
-                except BaseExceptionGroup as group:
-                    raise _first_tradebot_error(group) from None
+            parts = await build(journal, chosen, settings, shared)  # asks the broker nothing
+            self._listening(parts.listener)
+            try:
+                await self._supervise(parts, journal, tenure, chosen, shared)
+            except BaseExceptionGroup as group:
+                raise _first_tradebot_error(group) from None
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(journal.record_stop, "tradebot stopped")
@@ -316,63 +312,163 @@ class Bot:
         """This process's AlphaHub connections, for a shared journal's heartbeat."""
         return connections_of(self._listener, self.config.alphahub.connections)
 
-    async def _supervise(self, parts: Components, journal: Journal, tenure: Tenure) -> None:
-        """Every long-running task under one TaskGroup; the stop in the documented order."""
+    async def _supervise(
+        self,
+        parts: Components,
+        journal: Journal,
+        tenure: Tenure,
+        chosen: Broker,
+        shared: Shared,
+    ) -> None:
+        """Every long-running task under one TaskGroup; the stop in the documented order.
+
+        The listener and the signal journal worker start first, then the broker is opened and
+        the account recovered beside them (:meth:`_recover`); the rest starts once that is
+        done. A stop while recovering stops the listener and leaves every signal received
+        journaled, unplanned, for the next start."""
         async with asyncio.TaskGroup() as tg:
             # what brings new signals in: stopped first
-            intake = [
-                tg.create_task(parts.listener.run(), name="listener"),
-                tg.create_task(parts.backfill.run(), name="backfill"),
-            ]
+            intake = [tg.create_task(parts.listener.run(), name="listener")]
             # journals each signal as it arrives, before the loop plans it (runtime/signals.py)
             recorder = tg.create_task(parts.signals.record(), name="signal-journal")
-            events = tg.create_task(
-                parts.executor.consume_events(
-                    on_fills=self._fills_recorded, on_events=parts.followers.notice
-                ),
-                name="broker-events",
-            )
+            # the heartbeat, "recovering" until recovery is done (runtime/status_feed.py)
             background = [
-                tg.create_task(parts.watcher.run(), name="config-watcher"),
                 tg.create_task(parts.feed.run(), name="status"),
-                tg.create_task(parts.lapses.run(), name="lapses"),
-                tg.create_task(
-                    watch_kill_switch(
-                        parts.context.kill_switch,
-                        parts.signals.note_kill_switch,
-                        interval=self._settings.watch_interval,
-                    ),
-                    name="kill-switch",
-                ),
                 tg.create_task(parts.records.run(), name="records"),
-                tg.create_task(
-                    parts.context.keep_account_fresh(self._settings.now), name="account"
-                ),
-                # the re-check, the chaser, the exit manager, the pick-up of foreign signals
-                tg.create_task(parts.followers.run(), name="followers"),
-                # keeps the journal's tenure: a lost lease is fatal (NotLeader), not _plugged
-                tg.create_task(tenure.keep(), name="tenure"),
             ]
-            background += [
-                tg.create_task(self._plugged(name, factory), name=name)
-                for name, factory in self._tasks
-            ]
-            signals = tg.create_task(parts.signals.run(), name="signals")
+            async with contextlib.AsyncExitStack() as stack:
+                recovered = await self._recover(parts, chosen, shared, stack)
+                if recovered is not None:
+                    broker = self._in_use = chosen
+                    self._ready(parts, recovered, broker, tenure)
+                    intake.append(tg.create_task(parts.backfill.run(), name="backfill"))
+                    events: asyncio.Task[None] | None = tg.create_task(
+                        parts.executor.consume_events(
+                            on_fills=self._fills_recorded, on_events=parts.followers.notice
+                        ),
+                        name="broker-events",
+                    )
+                    background += self._background(tg, parts, tenure)
+                    signals: asyncio.Task[None] | None = tg.create_task(
+                        parts.signals.run(), name="signals"
+                    )
+                    await self._stop.wait()
+                else:
+                    events, signals = None, None
+                self._say("stopping: no new signals are accepted")
+                for task in intake:
+                    task.cancel()
+                recorder.cancel()  # a write in progress finishes; journal_waiting does the rest
+                async with self._busy:  # the signal in hand finishes; nothing new starts
+                    if signals is not None:
+                        signals.cancel()
+                await asyncio.wait({recorder})  # a signal being journaled is queued, on record
+                await parts.signals.journal_waiting(journal)
+                if events is not None:
+                    await self._settle(journal, events)
+                for task in background:
+                    task.cancel()
+                await asyncio.wait(background)  # ended while the broker is still open
+                await parts.records.drain()
+                parts.feed.final("stopped")
 
-            await self._stop.wait()
-            self._say("stopping: no new signals are accepted")
-            for task in intake:
-                task.cancel()
-            recorder.cancel()  # a write in progress finishes; journal_waiting does the rest
-            async with self._busy:  # the signal in hand finishes; nothing new starts
-                signals.cancel()
-            await asyncio.wait({recorder})  # a signal being journaled is queued, on record
-            await parts.signals.journal_waiting(journal)
-            await self._settle(journal, events)
-            for task in background:
-                task.cancel()
-            await parts.records.drain()
-            parts.feed.final("stopped")
+    async def _recover(
+        self,
+        parts: Components,
+        chosen: Broker,
+        shared: Shared,
+        stack: contextlib.AsyncExitStack,
+    ) -> Recovered | None:
+        """Open the broker and recover the account, while the listener listens: a broker that
+        hangs or fails (a TransientError) is tried again until it answers; None when the stop
+        came first. Wrong credentials and other fatal errors raise."""
+        parts.feed.state = RECOVERING
+        self._observers.notice(Recovering("waiting for the broker"))
+        me = asyncio.current_task()
+        assert me is not None
+        interrupted, active = False, True
+
+        def interrupt(_: object) -> None:  # the stop came: this waiting ends (cancelled)
+            nonlocal interrupted
+            if active:
+                interrupted = True
+                me.cancel()
+
+        stopper = asyncio.get_running_loop().create_task(self._stop.wait())
+        stopper.add_done_callback(interrupt)
+        try:
+            entered = False
+            delay = RETRY_FIRST
+            while True:
+                try:
+                    if not entered:
+                        await stack.enter_async_context(chosen)
+                        entered = True
+                    return await recover_account(parts, chosen, self._settings, shared)
+                except TransientError as exc:
+                    self._say(
+                        f"recovering (waiting for the broker): {exc}; listening meanwhile, "
+                        f"trying again in {delay:g}s"
+                    )
+                    self._observers.notice(Recovering(f"waiting for the broker: {exc}"))
+                await asyncio.sleep(delay)  # the retry's schedule, not a synchronisation
+                delay = min(delay * 2, RETRY_MAX)
+        except asyncio.CancelledError:
+            if interrupted and me.uncancel() == 0:
+                return None
+            raise
+        finally:
+            active = False  # a callback already queued must not cancel what follows
+            stopper.cancel()
+
+    def _ready(
+        self, parts: Components, recovered: Recovered, broker: Broker, tenure: Tenure
+    ) -> None:
+        """Recovery is done: the banner, Started, ``ready``; the signal loop plans from now."""
+        self._parts = parts
+        parts.feed.state = RUNNING
+        settings = self._settings
+        self._say(
+            banner(
+                settings.config,
+                self.mode,
+                broker.name,
+                recovered.account,
+                self.journal_path,
+                settings.kill_switch,
+                role=tenure.role(),
+            )
+        )
+        self._observers.notice(
+            Started(self.mode, broker.name, recovered.account.account_id, recovered.report)
+        )
+        self.ready.set()
+
+    def _background(
+        self, tg: asyncio.TaskGroup, parts: Components, tenure: Tenure
+    ) -> list[asyncio.Task[None]]:
+        """The tasks started once recovery is done, cancelled last at the stop."""
+        background = [
+            tg.create_task(parts.watcher.run(), name="config-watcher"),
+            tg.create_task(parts.lapses.run(), name="lapses"),
+            tg.create_task(
+                watch_kill_switch(
+                    parts.context.kill_switch,
+                    parts.signals.note_kill_switch,
+                    interval=self._settings.watch_interval,
+                ),
+                name="kill-switch",
+            ),
+            tg.create_task(parts.context.keep_account_fresh(self._settings.now), name="account"),
+            # the re-check, the chaser, the exit manager, the pick-up of foreign signals
+            tg.create_task(parts.followers.run(), name="followers"),
+            # keeps the journal's tenure: a lost lease is fatal (NotLeader), not _plugged
+            tg.create_task(tenure.keep(), name="tenure"),
+        ]
+        background += [
+            tg.create_task(self._plugged(name, factory), name=name) for name, factory in self._tasks
+        ]
+        return background
 
     def _fills_recorded(self, fills: tuple[AppliedFill, ...]) -> None:
         """The broker's event stream made ``fills`` durable: today's P&L (daily-loss limit) and
