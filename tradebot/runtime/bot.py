@@ -1,23 +1,35 @@
-"""``tradebot run``: recovery first, then listener -> planner -> executor -> broker -> journal.
+"""``tradebot run``: listener -> planner -> executor -> broker -> journal, recovery beside it.
 
 Two steps, two places:
 
 1. **Building** (:func:`tradebot.runtime.components.build`): open the journal (refusing a foreign
-   or damaged file) and the broker, record the start, read the account, recover
-   (:func:`tradebot.execution.recovery.recover`: rebuild positions from the journal, settle every
-   intent left without an outcome by asking the broker, re-plan fresh signals journaled but never
-   planned, record any drift), then construct every component with its dependencies passed in.
-   Nothing is accepted before this is done.
-2. **Supervising** (:class:`Bot`, here): print the banner, then run every long-running task under
-   one TaskGroup: the listener, the backfill, the broker's event stream, the config watcher, the
-   status board, the lapse watcher, the kill-switch watcher, the record writer, the account
-   refresher, the followers (one task, :mod:`tradebot.runtime.followers`: the re-check of
-   unknown outcomes, the chaser, the exit manager and, when other processes journal signals
-   here, the pick-up of theirs; each
-   woken by the events of its own orders, ticked otherwise), the keeper of the journal's
-   tenure, the signal journal worker, the signal loop, and any task added with
-   :meth:`Bot.add_task`. Each signal is journaled as it arrives; signals are handled one at a
-   time, in arrival order, so each plan sees the book the previous one left.
+   or damaged file), record the start, and construct every component from the journal alone
+   (the position book rebuilt from it, the signals it holds unplanned), with its dependencies
+   passed in. Nothing here asks the broker anything.
+2. **Supervising** (:class:`Bot`, here), under one TaskGroup. First the listener, the signal
+   journal worker, the status board and the record writer start: the bot is on AlphaHub and
+   every signal is journaled as it arrives (durable on arrival) and queued. Beside them the
+   broker is opened and the account recovered
+   (:func:`tradebot.runtime.components.recover_account`, per account:
+   :func:`tradebot.execution.recovery.recover` rebuilds positions, settles every intent left
+   without an outcome by asking the broker, re-plans fresh signals journaled unplanned before
+   the listener started, records any drift). The signal loop plans nothing until that is done.
+   A broker that hangs or fails at start (a TransientError) is tried again until it answers,
+   while the bot says ``recovering (waiting for the broker)`` (output, status board state
+   ``recovering``, the :class:`~tradebot.runtime.observer.Recovering` event: systemd's STATUS);
+   wrong credentials stop the bot. Once recovered: the banner,
+   :class:`~tradebot.runtime.observer.Started` (systemd's READY=1), :attr:`Bot.ready` and
+   :attr:`Bot.parts` set, and the rest starts: the backfill, the broker's event stream, the
+   config watcher, the lapse watcher, the kill-switch watcher, the account refresher, the
+   followers (one task, :mod:`tradebot.runtime.followers`: the re-check of unknown outcomes,
+   the chaser, the exit manager and, when other processes journal signals here, the pick-up of
+   theirs; each woken by the events of its own orders, ticked otherwise), the keeper of the
+   journal's tenure, any task added with :meth:`Bot.add_task`, and the signal loop, which plans
+   the signals queued meanwhile in arrival order (one held longer than
+   ``journal.recovery_max_age`` is journaled skipped as stale), then each new one as it
+   arrives: one at a time, in arrival order, so each plan sees the book the previous one left.
+   Recovery plans the signals journaled before the listener started, the signal loop those
+   its journal worker recorded: one path per signal, so no leg is decided twice.
 
 Before building, the journal opener says how this process holds the journal it writes
 (:func:`~tradebot.journal.opener.tenure_for`, a :class:`~tradebot.journal.tenure.Tenure`), and
@@ -31,14 +43,16 @@ leadership lease, writes fenced with its epoch, renews the lease (a lost lease s
 :class:`~tradebot.exceptions.NotLeader`), and its followers pick up the signals the standbys
 journaled (:class:`~tradebot.runtime.leadership.ForeignSignals`).
 
-Stop (Ctrl-C, SIGTERM, :meth:`Bot.request_stop`), in this order: the listener and the backfill
-stop (nothing new enters the queue); the signal being handled finishes (its orders are answered
-or recorded as unknown for the next recovery); the signal held and those still queued stay
-journaled unplanned (each signal is journaled as it arrives; one the journal worker had not
-reached yet is journaled now), and the next start plans them if still fresh; fills of orders
-just sent get ``stop_grace`` seconds to arrive; the background tasks are cancelled; the
-journal writes still queued are made; the journal records the stop and closes. A second
-request cancels at once; intents already durable are settled by the next start's recovery.
+Stop (Ctrl-C, SIGTERM, :meth:`Bot.request_stop`); while recovering, it ends the recovery where it is
+(what it recorded stays on record, the next start's recovery goes on from there), and the signals
+received are left journaled unplanned; otherwise, in this order: the listener and the backfill stop
+(nothing new enters the queue); the signal being handled finishes (its orders are answered or
+recorded as unknown for the next recovery); the signal held and those still queued stay journaled
+unplanned (each signal is journaled as it arrives; one the journal worker had not reached yet is
+journaled now), and the next start plans them if still fresh; fills of orders just sent get
+``stop_grace`` seconds to arrive; the background tasks are cancelled; the journal writes still
+queued are made; the journal records the stop and closes. A second request cancels at once; intents
+already durable are settled by the next start's recovery.
 
 A task that fails with a :class:`~tradebot.exceptions.TradebotError` (wrong credentials, the
 journal failing) stops the bot, and :meth:`Bot.run` raises that error itself, not a group, so
