@@ -66,6 +66,15 @@ def _journaled(journal: Path, symbol: str) -> bool:
     return bool(entries(journal, symbols=(symbol,), statuses=(Status.LEG,)))
 
 
+def _planned_after_recovery(journal: Path, symbol: str) -> None:
+    """The signal of ``symbol``, queued while the bot recovered, was planned after the start's
+    recovery was on record (the RECOVERY row is its last write), not beside it."""
+    recovered = entries(journal, statuses=(Status.RECOVERY,))[-1]  # this start's
+    (signal_row,) = entries(journal, symbols=(symbol,), statuses=(Status.LEG,))
+    (plan,) = [p for p in plans(journal) if p.signal_id == signal_row.signal_id]
+    assert plan.id > recovered.id, (plan.id, recovered.id)
+
+
 def _state(journal: Path) -> str:
     _raw, document = read_status(status_path(journal))
     return document.state
@@ -123,6 +132,7 @@ async def test_a_signal_heard_while_the_broker_hangs_is_journaled_then_traded_on
                     ("VRTX", "buy", Decimal(10))
                 ]
                 _one_decision_per_leg(journal, ("VRTX",))
+                _planned_after_recovery(journal, "VRTX")
             finally:
                 if bot.running:
                     await bot.stop(signal.SIGKILL)
@@ -204,6 +214,7 @@ async def test_kill_9_while_recovering_with_signals_queued_then_every_leg_once(
                 ]
                 assert await bot.stop(signal.SIGTERM) == 0
                 _one_decision_per_leg(journal, ("VRTX", "JBHT", "AAPL"))
+                _planned_after_recovery(journal, "AAPL")
             finally:
                 if bot.running:
                     await bot.stop(signal.SIGKILL)

@@ -8,7 +8,7 @@ before the broker has answered. :func:`recover_account` is the start-up work tha
 before any signal is planned: it reads the account, recovers
 (:func:`tradebot.execution.recovery.recover`, on the executor's own book, planning only the
 signals journaled before the listener started: those journaled since are the signal loop's, so
-a signal has one path to its plan), and then lets the signal loop plan (``recovered``). It is
+a signal has one path to its plan); the bot starts the signal loop only once it is done. It is
 per account: the one account today, each account's own when there are several. The journal and
 the broker go to whoever reads or writes them, never fetched from another component's
 attributes. Information flows one way:
@@ -131,8 +131,6 @@ class Components:
     #: the signals journaled unplanned before the listener started: recovery's to plan (those
     #: journaled since are the signal loop's: one path per signal)
     earlier: frozenset[int]
-    #: set once :func:`recover_account` is done: the signal loop plans from then on
-    recovered: asyncio.Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +158,6 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
     earlier = frozenset(u.signal_id for u in await asyncio.to_thread(journal.unplanned_signals))
     # the journal is the only source of positions; recovery brings this book up to date
     book = await asyncio.to_thread(journal.rebuild_book)
-    recovered = asyncio.Event()
-
     records = RecordWriter(journal, notify=notify)
     reactions = _Reactions(records, say, notify)
     executor = Executor(journal, broker, book, on_submit=_submitting(notify, now_of))
@@ -275,7 +271,6 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         on_signal=feed.note_signal,
         planned=shared.tenure.planned,
         in_the_way=CloseCanceler(executor, say=say),
-        recovered=recovered,
         max_age=max_age,
     )
     following: list[Follower] = [recheck, chaser, exits]
@@ -313,7 +308,6 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         signals,
         followers,
         earlier,
-        recovered,
     )
 
 
@@ -321,7 +315,7 @@ async def recover_account(
     parts: Components, broker: Broker, settings: Settings, shared: Shared
 ) -> Recovered:
     """Start-up recovery for the account (:func:`tradebot.execution.recovery.recover`), run
-    while the listener already listens; then the signal loop may plan (``parts.recovered``).
+    while the listener already listens; the bot starts the signal loop once it is done.
     Raises what the broker raises (a TransientError: the caller tries again)."""
     config, ctx, journal = settings.config, parts.context, parts.executor.journal
     now = settings.now()
@@ -354,7 +348,6 @@ async def recover_account(
         parts.signals.defer(signal_id, signal)
     await parts.signals.resume(now)  # positions a close stripped of their exits, still held
     parts.feed.board.account = account.account_id
-    parts.recovered.set()
     return Recovered(account, report)
 
 

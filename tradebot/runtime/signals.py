@@ -19,11 +19,11 @@ the kill switch, the market clock. Reading them sends nothing and changes nothin
 cannot be reached for the account or the assets does not drop the signal: it is journaled with
 every leg skipped ``broker_unavailable``.
 
-At start the loop plans nothing until recovery is done (``recovered``, set by the bot once the
-account's book is rebuilt and the outcomes a crash left unknown are settled): the journal worker
-records every signal from the moment the listener starts, and the loop then plans those queued
-meanwhile in arrival order. One held longer than ``max_age`` (``journal.recovery_max_age``, the
-freshness rule recovery applies) is journaled with every leg skipped as stale, never traded.
+At start the journal worker records every signal from the moment the listener starts, while
+the account recovers; the bot starts :meth:`SignalLoop.run` once recovery is done, and the loop
+plans those queued meanwhile in arrival order. One held longer than ``max_age``
+(``journal.recovery_max_age``, the freshness rule recovery applies) is journaled with every leg
+skipped as stale, never traded.
 
 ``busy`` is held while one signal is handled. The re-check of unknown outcomes takes it too, so
 it never looks up an order whose submission is still in flight, and the stop takes it, so the
@@ -169,7 +169,6 @@ class SignalLoop:
         retry_interval: float = 1.0,
         alert_after: float = 60.0,
         monotonic: Callable[[], float] = time.monotonic,
-        recovered: asyncio.Event | None = None,
         max_age: timedelta | None = None,
     ) -> None:
         """``queue``: the listener's (the backfill adds recovered signals behind the live ones);
@@ -180,10 +179,8 @@ class SignalLoop:
         whose cancels are not confirmed is retried every ``retry_interval`` seconds. A position
         whose orders were canceled for a close that has not gone out after ``alert_after``
         seconds is an ERROR (the observers alert a person; :mod:`.close_watch`).
-        ``recovered``: set once start-up recovery is done; :meth:`run` plans nothing before
-        (None: at once). ``max_age``: a signal older than this when its turn comes is skipped
-        as stale (None: never)."""
-        self._recovered = recovered
+        ``max_age``: a signal older than this when its turn comes (held while the bot
+        recovered) is skipped as stale (None: never)."""
         self._max_age = max_age
         self._queue = queue
         self._executor = executor
@@ -319,8 +316,6 @@ class SignalLoop:
             return None
 
     async def run(self) -> None:
-        if self._recovered is not None:  # the journal worker records meanwhile (module doc)
-            await self._recovered.wait()
         while True:
             # until its handling starts, a signal taken from the queue is "held": a stop that
             # wins the lock first leaves it journaled unplanned, ahead of those still queued
