@@ -39,6 +39,7 @@ from tradebot.core.orders import ExitTerms, IntentRole, OrderIntent
 from tradebot.core.risk import DayState
 from tradebot.exceptions import ConfigError
 from tradebot.execution.chaser import Chaser
+from tradebot.execution.circuit import BrokerCircuit, Circuit
 from tradebot.execution.executor import Executor
 from tradebot.execution.exit_manager import ExitManager
 from tradebot.execution.limits_in_force import LimitsInForce
@@ -56,6 +57,7 @@ from tradebot.runtime.lapses import LapseWatcher
 from tradebot.runtime.leadership import ForeignSignals
 from tradebot.runtime.observer import (
     BotEvent,
+    BrokerCircuitChanged,
     ConfigReloaded,
     ConnectionChanged,
     DriftFound,
@@ -159,7 +161,19 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
 
     records = RecordWriter(journal, notify=notify)
     reactions = _Reactions(records, say, notify)
-    executor = Executor(journal, broker, report.book, on_submit=_submitting(notify, now_of))
+    # the account's circuit breaker: the executor asks it before each order; it probes as a
+    # follower; the re-check waits while it is open (tradebot/execution/circuit.py)
+    circuit = BrokerCircuit(
+        Circuit(
+            failures=config.broker.circuit.failures, probe_every=config.broker.circuit.probe_every
+        ),
+        journal,
+        broker.account,
+        notify=lambda change: notify(BrokerCircuitChanged(change, now_of())),
+    )
+    executor = Executor(
+        journal, broker, report.book, on_submit=_submitting(notify, now_of), circuit=circuit
+    )
     gaps: Channel[Gap] = Channel()
     listener = Listener(
         config.alphahub,
@@ -203,6 +217,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         now=now_of,
         say=say,
         on_settled=lambda settled: notify(OrdersSettled(settled)),
+        may_act=circuit.allows,
     )
     watcher = ConfigWatcher(
         settings.config_path,
@@ -274,7 +289,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
     for signal_id, signal in report.deferred:  # closes with orders in their way, canceled first
         signals.defer(signal_id, signal)
     await signals.resume(now)  # positions a close stripped of their exits, still held
-    following: list[Follower] = [recheck, chaser, exits]
+    following: list[Follower] = [circuit, recheck, chaser, exits]
     every, planned = shared.tenure.pick_up_every, shared.tenure.planned
     if every is not None:  # other processes journal signals here: the leader plans theirs
         following.append(
