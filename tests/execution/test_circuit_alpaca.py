@@ -176,7 +176,7 @@ async def test_while_open_the_recheck_waits_for_the_circuit(
         )
         executor = Executor(journal, broker, journal.rebuild_book(), circuit=breaker)
         server.add_fault(Fault.error(503, times=ALWAYS))
-        result = await executor.handle(signal(12, "AAPL"), simple_plan)
+        await executor.handle(signal(12, "AAPL"), simple_plan)
         assert not breaker.allows()
         server.clear_faults()  # the broker would answer, but the circuit has not probed yet
         recheck = UnknownOutcomes(
