@@ -1,10 +1,10 @@
 """The circuit breaker in a real running bot: the AlphaHub simulator, the local Alpaca-compatible
 server failing every order and every account read (HTTP 503), the journal, ``/metrics``.
 
-The bot's own wiring is what is tested: the executor asks the breaker, the bot's followers probe
-and the re-check waits for it, the observers hear each change (the alert's words), the gauge
-follows, and once the server answers again every leg (the two that opened the circuit, the one
-held while it was open, one after) is at the broker exactly once.
+The bot's own wiring is what is tested: the executor asks the breaker, the bot's followers
+probe and the re-check waits for it, the observers hear each change (the alert's words), the
+gauge and ``/healthz`` follow, and once the server answers again every leg (the two that opened
+the circuit, the one held while it was open, one after) is at the broker exactly once.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+
+import requests
 
 from tests.runtime.test_metrics_served import Running, parse, sample, until_true
 from tradebot.config.loader import load_config
@@ -128,6 +130,10 @@ async def test_an_outage_opens_the_circuit_and_every_leg_goes_out_once_after_it(
             (alert,) = alerts_for(opened, opened.at.date(), set())
             assert (alert.event, alert.severity) == ("broker", "failure")
             assert "broker circuit open" in alert.text and "held" in alert.text
+            health = await asyncio.to_thread(
+                requests.get, run.url.removesuffix("metrics") + "healthz", timeout=10
+            )
+            assert "broker circuit is open" in health.json()["checks"]["broker"]
 
             # a leg planned while open: journaled with the reason, never sent
             sent = server.requests.count(POST)
@@ -152,7 +158,7 @@ async def test_an_outage_opens_the_circuit_and_every_leg_goes_out_once_after_it(
             await push(run, "TSLA")  # trading resumes
             await until_true(lambda: bool(server.orders(coids(run.journal)["TSLA"])))
             final = parse(await run.text())
-            assert final[OPEN] == 0
+            assert final[OPEN] == 0 and final[sample("tradebot_broker_reachable")] == 1
     ids = coids(tmp_path / "journal" / "tradebot.sqlite")
     assert sorted(ids) == ["AAPL", "MSFT", "NVDA", "TSLA"]
     for symbol, coid in ids.items():
