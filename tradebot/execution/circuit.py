@@ -165,19 +165,26 @@ class BrokerCircuit:
         return False  # the stream says nothing of whether orders can be sent
 
     async def step(self) -> None:
-        """Probe, when one is due: one read, given at most ``probe_every`` seconds."""
+        """Probe, when one is due: one read, awaited to its end.
+
+        The read goes through the broker's retries, like every request: against a broker that
+        hangs, one probe lasts as long as they do (the other followers wait meanwhile; they have
+        nothing to do with a broker that does not answer). Never cut short by a timeout here: an
+        abandoned read would go on in its worker thread, and probes piling up there would take
+        the threads the journal writes need.
+        """
         circuit = self.circuit
         if not circuit.probe_due(self._clock()):
             return
-        circuit.probed(self._clock())
         try:
-            async with asyncio.timeout(circuit.probe_every):
-                await self._probe()
+            await self._probe()
         except FatalError:
             raise  # refused keys, the journal failing: the bot stops, as it would anyway
-        except (TradebotError, TimeoutError) as exc:
+        except TradebotError as exc:
             log.info("broker circuit: the probe got no answer (%s)", mask(str(exc))[:200])
             return
+        finally:
+            circuit.probed(self._clock())  # the next one is probe_every after this one ended
         await self.answered()
 
     async def _tell(self, change: CircuitChange) -> None:
