@@ -239,6 +239,15 @@ def test_an_allocation_changed_mid_period_sizes_each_leg_by_its_own(tmp_path: Pa
     assert row["reconciled"] is True
 
 
+def test_an_algorithm_removed_by_the_periods_end_keeps_its_last_allocation(
+    tmp_path: Path,
+) -> None:
+    _write(tmp_path, SCENE[:7])  # it ends with the algorithm out of the config
+    (row,) = _json(_config(tmp_path), "--algo", str(ALGO))
+    assert row["allocation"] == "25000.00"  # pct 25 of 100,000: the last rules it had
+    assert "basis points are of the last it had, from #" in " ".join(row["notes"])
+
+
 def test_without_a_change_nothing_is_said_of_one(tmp_path: Path) -> None:
     _write(tmp_path, [("start", 0), *SCENE[2:3], ("rules", 0), *SCENE[-3:]])
     (row,) = _json(_config(tmp_path), "--algo", str(ALGO))
@@ -258,3 +267,16 @@ def test_an_algorithm_gone_from_the_config_is_sized_by_its_recorded_rules(
     assert row["allocation"] == "3000.00"  # the rules recorded, not today's (none)
     assert "cannot be sized" not in " ".join(row["notes"])
     assert row["reconciled"] is True
+
+
+def test_both_backends_read_the_same_rules(journal_at: str | Path, tmp_path: Path) -> None:
+    """SQLite and PostgreSQL: the rules records read back alike, the same figures."""
+    clock = Clock()
+    with open_journal(journal_at, clock=clock) as journal:
+        play(journal, clock, SCENE)
+    config = load_config(_config(tmp_path), env={})
+    with open_journal(journal_at, readonly=True) as journal:
+        (t,) = track(journal, config, algo_ids=[ALGO], equity=EQUITY)
+    assert t.decomposition.algorithm.pnl == D("-1000.00")
+    assert len(t.not_in_config) == 1 and t.allocation == D(3000)
+    assert t.reconciled
