@@ -211,8 +211,8 @@ class LegSizer:
         algo, out = self._algo_id, []
         rows = sorted({r.row for _, r in self.used.values() if isinstance(r, InForce)})
         how = f"at equity {self._equity}, fractional, at the signal's price"
-        if rows or not self.used:
-            listed = ", ".join(f"#{i}" for i in rows) or "none yet"
+        if rows:
+            listed = ", ".join(f"#{i}" for i in rows)
             out.append(
                 f"open legs sized by the rules in force when each arrived (the journal's"
                 f" records {listed}) {how}"
@@ -265,17 +265,15 @@ def basis(
     current config's before any record), else the latest rules the algorithm had; and notes
     saying which, when it is not plain."""
     notes: list[str] = []
-    end = history.at_end(algo_id)
-    chosen = _strategy(end, current)
+    which = "the one in force at the period's end"
+    chosen = _strategy(history.at_end(algo_id), current)
     if chosen is None:
-        earlier = [r for r in history.records if isinstance(r.of(algo_id), InForce)]
-        if earlier:
-            last = earlier[-1].of(algo_id)
-            assert isinstance(last, InForce)
-            chosen = last.strategy
+        had = [f for r in history.records if isinstance(f := r.of(algo_id), InForce)]
+        if had:
+            chosen, which = had[-1].strategy, f"the last it had, from #{had[-1].row}"
             notes.append(
                 f"algorithm {algo_id} has no usable rules at the period's end: basis points are"
-                f" of the allocation in force from #{last.row}"
+                f" of {which}"
             )
     share = None if chosen is None else allocation(chosen, equity)
     seen = {
@@ -285,10 +283,7 @@ def basis(
         if (s := _strategy(r, current)) is not None
     }
     if share is not None and seen - {share}:
-        notes.append(
-            "the allocation changed during the period: basis points are of the one in force at"
-            " the period's end"
-        )
+        notes.append(f"the allocation changed during the period: basis points are of {which}")
     return share, notes
 
 
