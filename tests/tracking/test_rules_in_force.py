@@ -20,7 +20,7 @@ from tests.tracking.history import ALGO, OPS, RULE_SETS, Clock, play
 from tradebot.cli.main import cli
 from tradebot.config.loader import load_config
 from tradebot.journal import open_journal
-from tradebot.tracking.chain import decompose
+from tradebot.tracking.chain import decompose, ideal_sizes
 from tradebot.tracking.journal_facts import read_period
 from tradebot.tracking.rules_in_force import (
     InForce,
@@ -178,10 +178,13 @@ def test_each_leg_is_sized_by_the_rules_in_force_when_it_arrived(
         (t,) = track(journal, config, algo_ids=[ALGO], equity=EQUITY)
     sizer = LegSizer(rules, ALGO, config.algorithms[ALGO].sizer, EQUITY)
     d = decompose(period, sizer)
+    sizes = ideal_sizes(period, sizer)
     assert set(sizer.used) == set(in_force)
     for key, index in in_force.items():
         _, found = sizer.used[key]
         assert isinstance(found, _expected_kind(index)), (key, index, found)
+        # no rules, no size: never guessed from other rules
+        assert (sizes[key] is None) == isinstance(found, NotInConfig | Refused), (key, found)
         if isinstance(found, InForce):
             assert index is not None
             params = found.strategy.params.model_dump(mode="json")
