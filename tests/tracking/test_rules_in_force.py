@@ -251,6 +251,30 @@ def test_an_algorithm_removed_by_the_periods_end_keeps_its_last_allocation(
     assert "basis points are of the last it had, from #" in " ".join(row["notes"])
 
 
+def test_legs_under_rules_the_journal_cannot_give_back_are_said_never_sized(
+    tmp_path: Path,
+) -> None:
+    _write(
+        tmp_path,
+        [
+            ("rules", 4),  # code no config chose
+            ("open", "AAA", "buy", D(50), "skip", 1, D(1), D(50)),
+            ("rules", 5),  # params that fit no strategy
+            ("open", "BBB", "buy", D(25), "skip", 1, D(1), D(25)),
+            ("rules", 0),
+            ("open", "AAA", "buy", D(60), "market", 1, D(1), D(60)),  # 2,500 / 60
+            ("open", "BBB", "buy", D(30), "market", 1, D(1), D(30)),
+        ],
+    )
+    (row,) = _json(_config(tmp_path), "--algo", str(ALGO))
+    assert row["algorithm_pnl"] == "0.00"  # only the two at their own marks
+    notes = " ".join(row["notes"])
+    assert "never imports code): left out of the algorithm's result: 5:open:AAA:buy:" in notes
+    assert "do not fit strategy 'allocation'" in notes
+    assert row["not_in_config"]["count"] == 0
+    assert row["reconciled"] is True
+
+
 def test_without_a_change_nothing_is_said_of_one(tmp_path: Path) -> None:
     _write(tmp_path, [("start", 0), *SCENE[2:3], ("rules", 0), *SCENE[-3:]])
     (row,) = _json(_config(tmp_path), "--algo", str(ALGO))
