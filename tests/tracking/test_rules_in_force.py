@@ -269,7 +269,7 @@ def test_legs_under_rules_the_journal_cannot_give_back_are_said_never_sized(
     (row,) = _json(_config(tmp_path), "--algo", str(ALGO))
     assert row["algorithm_pnl"] == "0.00"  # only the two at their own marks
     notes = " ".join(row["notes"])
-    assert "never imports code): left out of the algorithm's result: 5:open:AAA:buy:" in notes
+    assert "never imports code)): left out of the algorithm's result: 5:open:AAA:buy:" in notes
     assert "do not fit strategy 'allocation'" in notes
     assert row["not_in_config"]["count"] == 0
     assert row["reconciled"] is True
