@@ -71,6 +71,7 @@ from tradebot.runtime.record_writer import RecordWriter
 from tradebot.runtime.recovered import NoBackfill, make_backfiller, reclaim_recovered
 from tradebot.runtime.signals import SignalLoop, planner_for, symbols_of
 from tradebot.runtime.status_feed import StatusFeed
+from tradebot.tracking.sizing import RULES_KEY, rules_of
 
 log = logging.getLogger(__name__)
 
@@ -398,7 +399,11 @@ class _Reactions:
         if change.needs_restart:
             detail += f"; needs a restart: {', '.join(change.needs_restart)}"
         self._say(detail)
-        data = {"applied": list(change.changed), "needs_restart": list(change.needs_restart)}
+        data = {
+            "applied": list(change.changed),
+            "needs_restart": list(change.needs_restart),
+            RULES_KEY: rules_of(change.config),  # the rules in force from now on (track)
+        }
         self._records.config(detail, data)
         self._notify(ConfigReloaded(change))
 
