@@ -29,6 +29,8 @@ def as_dict(t: Tracked) -> dict[str, Any]:
         "account_pnl_by_review": money_text(t.reviewed),
         "reconciled": t.reconciled,
         "unmarked": sorted(d.algorithm.unmarked | d.account.unmarked),
+        # open legs that arrived while the algorithm was not in the config: sized by no rules
+        "not_in_config": {"count": len(t.not_in_config), "legs": list(t.not_in_config)},
         "notes": list(t.notes),
     }
 
