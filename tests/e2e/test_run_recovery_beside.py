@@ -218,3 +218,36 @@ async def test_kill_9_while_recovering_with_signals_queued_then_every_leg_once(
             finally:
                 if bot.running:
                     await bot.stop(signal.SIGKILL)
+
+
+async def test_a_stop_while_waiting_for_the_broker_is_clean_and_the_next_start_trades(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM while the broker hangs at start: a clean stop (exit 0, the stop on record, the
+    signal heard left journaled for the next start), and the next start trades it once. Seen
+    failing when the stop did not interrupt the wait for the broker (no exit before the
+    deadline)."""
+    journal = _journal(tmp_path)
+    with alpaca_server() as server:
+        _hang_at_start(server)
+        async with AlphaHubSimulator(port=0) as hub:
+            bot = BotProcess(_write_config(tmp_path, hub, server, "  recheck_interval: 1\n"))
+            await bot.start()
+            try:
+                await wait_subscribed(hub, ALGOS)
+                await hub.push(14, {"open": [leg("VRTX", "buy", "100.00", _now())]})
+                await until(lambda: _journaled(journal, "VRTX"), "the VRTX leg on record")
+                assert await bot.stop(signal.SIGTERM) == 0
+                assert "journaled for the next start" in bot.output()
+                assert entries(journal, statuses=(Status.STOP,))
+                assert _state(journal) == "stopped"
+                assert plans(journal) == [] and broker_orders(server) == []
+
+                _answer(server)
+                await bot.start()
+                await until(lambda: len(broker_orders(server)) == 1, "the VRTX order")
+                assert await bot.stop(signal.SIGTERM) == 0
+                _one_decision_per_leg(journal, ("VRTX",))
+            finally:
+                if bot.running:
+                    await bot.stop(signal.SIGKILL)
