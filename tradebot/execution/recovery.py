@@ -1,4 +1,4 @@
-"""Start-up recovery: settle everything a crash left open, before any new signal is accepted.
+"""Start-up recovery: settle everything a crash left open, before any new signal is planned.
 
 1. Rebuild the position book from the journal's fills.
 2. For every intent without a final outcome, ask the broker by client order id:
