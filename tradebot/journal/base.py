@@ -82,9 +82,17 @@ class JournalBase(ABC):
 
     _clock: Callable[[], datetime]
 
+    #: a commit made without its own fsync (``sync=False``) is not yet covered by a synced one
+    _unsynced = False
+
     @abstractmethod
-    def _tx(self) -> AbstractContextManager[Conn]:
-        """One write transaction, committed durably when the block ends without an error."""
+    def _tx(self, *, sync: bool = True) -> AbstractContextManager[Conn]:
+        """One write transaction, committed durably when the block ends without an error.
+
+        ``sync=False``: committed in order and kept by a process kill, but without its own
+        flush to disk (SQLite ``synchronous=NORMAL``, PostgreSQL ``synchronous_commit=off``):
+        the next synced commit, or :meth:`make_durable`, makes it durable with everything
+        before it (both are write-ahead logs, flushed in order)."""
 
     @abstractmethod
     def _read(self) -> AbstractContextManager[Conn]:
@@ -95,12 +103,12 @@ class JournalBase(ABC):
         """A connection whose reads all see one moment of the journal (a read transaction)."""
 
     @contextmanager
-    def _writing(self) -> Iterator[Conn]:
+    def _writing(self, *, sync: bool = True) -> Iterator[Conn]:
         """:meth:`_tx`, with the summaries of the rows written in it flushed before the
         commit (:class:`~tradebot.journal.summary_sql.Tx`): in the same transaction."""
         kept = self._kept_summaries()
         try:
-            with self._tx() as conn:
+            with self._tx(sync=sync) as conn:
                 tx = summary_sql.Tx(conn, kept)
                 yield tx
                 tx.flush()
@@ -108,6 +116,17 @@ class JournalBase(ABC):
             if kept is not None:
                 kept.forget()  # rolled back: what it remembered may not be in the database
             raise
+
+    @property
+    def unsynced(self) -> bool:
+        """Whether a commit made with ``sync=False`` may not be on disk yet (the stores set
+        and clear it under their lock, as they commit)."""
+        return self._unsynced
+
+    @abstractmethod
+    def make_durable(self) -> None:
+        """Put every commit so far on disk (a no-op unless :attr:`unsynced`): for a signal
+        journaled with ``sync=False`` whose handling ended without a synced commit."""
 
     def _kept_summaries(self) -> summary_sql.SqlStore | None:
         """The summary store kept from one write transaction to the next: only a journal that
@@ -215,8 +234,8 @@ class JournalBase(ABC):
         return self._one(Status.RECOVERY, detail, data=data or {})
 
     # -- the order story ------------------------------------------------------------------------
-    def record_signal(self, signal: Signal) -> int:
-        with self._writing() as conn:
+    def record_signal(self, signal: Signal, *, sync: bool = True) -> int:
+        with self._writing(sync=sync) as conn:
             signal_id = orderlog.insert_signal(conn, signal)
         if faults.ARMED:  # a crash-matrix step (tradebot/faults.py)
             faults.reached("signal_recorded")

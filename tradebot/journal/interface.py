@@ -93,8 +93,21 @@ class Journal(Protocol):
     ) -> int: ...
 
     # -- the order story ------------------------------------------------------------------------
-    def record_signal(self, signal: Signal) -> int:
-        """The raw frame, its parsed legs and its rejected legs; returns the signal id."""
+    def record_signal(self, signal: Signal, *, sync: bool = True) -> int:
+        """The raw frame, its parsed legs and its rejected legs; returns the signal id.
+
+        ``sync=False``: committed in order, kept by a process kill, but not flushed to disk by
+        itself: the next synced commit (a plan's, before any order leaves) or
+        :meth:`make_durable` does it. Only for a signal that causes nothing before its plan."""
+        ...
+
+    @property
+    def unsynced(self) -> bool:
+        """Whether a ``sync=False`` commit may not be on disk yet."""
+        ...
+
+    def make_durable(self) -> None:
+        """Flush every commit so far to disk (a no-op unless :attr:`unsynced`)."""
         ...
 
     def record_plan(self, signal_id: int | None, plan: Plan) -> tuple[OrderIntent, ...]:

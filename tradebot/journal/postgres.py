@@ -115,7 +115,9 @@ class PostgresJournal(JournalBase):
         return conn
 
     @contextmanager
-    def _session(self) -> Iterator[Conn]:
+    def _session(self, *, sync: bool | None = None) -> Iterator[Conn]:
+        """One transaction; ``sync`` (a write's): False commits without waiting for the WAL
+        flush, True makes sure the commit flushes it when an unsynced commit came before."""
         with self._mutex, translate_errors(self.path):
             conn = self._connection()
             try:
@@ -126,19 +128,33 @@ class PostgresJournal(JournalBase):
                 conn = self._connection()
                 conn.execute("BEGIN")
             try:
+                if sync is False:  # this transaction only (the session keeps "on")
+                    conn.execute("SET LOCAL synchronous_commit = off")
                 yield PgConn(conn)
+                if sync and self._unsynced:
+                    # a commit waits for the WAL's flush up to its own record, which covers
+                    # every earlier commit, but only if it wrote WAL: a message in the WAL (no
+                    # table, no privilege) makes sure of it, whatever the block wrote
+                    conn.execute("SELECT pg_logical_emit_message(true, 'tradebot', 'durable')")
             except BaseException:
                 if not conn.broken:
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            if sync is not None:
+                self._unsynced = not sync
 
     @contextmanager
-    def _tx(self) -> Iterator[Conn]:
+    def _tx(self, *, sync: bool = True) -> Iterator[Conn]:
         if self.readonly:
             raise JournalError(f"journal {self.path} is open read-only")
-        with self._session() as conn:
+        with self._session(sync=sync) as conn:
             yield conn
+
+    def make_durable(self) -> None:
+        if self._unsynced:
+            with self._tx():
+                pass  # a synced commit that writes WAL (see _session)
 
     @contextmanager
     def _read(self) -> Iterator[Conn]:
