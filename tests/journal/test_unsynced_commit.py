@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.core.helpers import make_signal
 from tests.pgserver import PgServer
@@ -46,6 +47,24 @@ def test_sqlite_goes_back_to_fsyncing_every_commit_after_an_unsynced_one(tmp_pat
         journal.record_signal(OPEN, sync=False)
         with journal._read() as conn:
             assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_sqlite_make_durable_fsyncs_the_write_ahead_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:  # the OS's call, watched: which file reaches the disk
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    with open_journal(tmp_path / "j.sqlite") as journal:
+        journal.record_signal(OPEN, sync=False)
+        monkeypatch.setattr(os, "fsync", fsync)
+        journal.make_durable()
+        journal.make_durable()  # once is enough
+    assert synced == [str((tmp_path / "j.sqlite-wal").resolve())]
 
 
 KILLED = """
