@@ -47,7 +47,7 @@ from tradebot.exceptions import TransientError
 from tradebot.execution.executor import ExecutionResult, Executor, Planner
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
-from tradebot.runtime.close_cancel import CloseCanceler, Gate
+from tradebot.runtime.close_cancel import CloseCanceler, Gate, reducing_symbols
 from tradebot.runtime.close_watch import CloseWatch
 from tradebot.runtime.context import PlanningContext
 from tradebot.runtime.killswitch import HaltMode, KillSwitchState
@@ -264,10 +264,16 @@ class SignalLoop:
         journal = self._executor.journal
         loop = asyncio.get_running_loop()
         self._recording += 1
-        write = functools.partial(contextvars.copy_context().run, journal.record_signal, signal)
+        idle = self._idle()
+        # a signal the loop plans at once and that cancels nothing (no close, no open against
+        # a holding) causes nothing before its plan's fsynced commit: its own commit need not
+        # wait for the disk (see _relaxed)
+        sync = not (idle and self._relaxed(signal))
+        record = functools.partial(journal.record_signal, signal, sync=sync)
+        write = functools.partial(contextvars.copy_context().run, record)
         writing = loop.run_in_executor(None, write)  # submitted now, not by a task to come
         prices = None
-        if self._idle():  # its first step (the request) runs before the loop takes the signal
+        if idle:  # its first step (the request) runs before the loop takes the signal
             prices = asyncio.ensure_future(
                 self._ctx.market_for([leg.symbol for leg in signal.legs])
             )
@@ -286,6 +292,17 @@ class SignalLoop:
         return (
             self._waiting and not self._busy.locked() and self._ready.empty() and not self._deferred
         )
+
+    def _relaxed(self, signal: Signal) -> bool:
+        """Whether ``signal``'s own commit may skip its fsync: nothing it causes can leave
+        before its plan's commit, which is fsynced and makes it durable with it (a write-ahead
+        log is flushed in order). A close, or an open against what its algorithm holds, may
+        cancel orders in its way first: such a signal is fsynced before anything else. A kill
+        -9 keeps an unsynced commit (it is in the OS's cache); only a crash of the OS before
+        the plan's fsync loses it, and then nothing it caused had left the process, and the
+        next start's backfill fetches it again. A signal whose handling ends without a synced
+        commit is fsynced then (:meth:`_handle_journaled`)."""
+        return not reducing_symbols(signal, self._executor.book)
 
     def _journaled(self, writing: asyncio.Future[int]) -> None:
         self._recording -= 1
@@ -352,6 +369,9 @@ class SignalLoop:
                 await asyncio.wait({prices})
             if not journaled.done():  # _handle failed early: the write still ends on record
                 await asyncio.wait({journaled})
+            journal = self._executor.journal
+            if journal.unsynced:  # ended without the plan's fsync (a failure, a stop)
+                await asyncio.to_thread(journal.make_durable)
             if not journaled.cancelled() and journaled.exception() is None:
                 signal_id = journaled.result()
                 if signal_id not in self._deferred:
@@ -392,6 +412,10 @@ class SignalLoop:
         self.note_kill_switch(ctx.switch)  # the state this plan obeys, not a second read
         gate = Gate()
         if self._in_the_way is not None:
+            journal = self._executor.journal
+            if journal.unsynced and reducing_symbols(signal, self._executor.book):
+                # a fill since the write made this open a reduction: it may cancel now
+                await asyncio.to_thread(journal.make_durable)
             gate = await self._in_the_way.before_plan(
                 signal,
                 halted=ctx.switch.halted,
@@ -494,6 +518,7 @@ class SignalLoop:
             unwritten.append(self._queue.get_nowait())
         for signal in unwritten:
             await asyncio.to_thread(journal.record_signal, signal)
+        await asyncio.to_thread(journal.make_durable)  # the held one may have been unsynced
         waiting = [a.signal for a in arrived if a.on_record()] + unwritten
         for signal in waiting:
             self._say(f"signal for algorithm {signal.algo_id} journaled for the next start")
