@@ -1,8 +1,8 @@
 """Which signals the journal worker writes without their own fsync (runtime/signals.py,
-``SignalLoop._relaxed``): only a signal the waiting loop plans at once and that cancels nothing
-before its plan (an open, against no holding of its algorithm). Its plan's commit, fsynced before
-any order leaves, makes it durable; a close, a flip and a signal that waits behind another are
-fsynced first; a signal whose handling ends without a plan is fsynced then. Real loop, planner,
+``SignalLoop._record``): a signal the waiting loop plans at once. Whatever it causes leaves after
+a synced commit that makes it durable: its plan's before its orders, the cancel rows' before a
+close's (or a flip's) cancels; a signal that waits behind another is fsynced as it arrives; one
+whose handling ends without a plan is fsynced then. Real loop, planner,
 executor and SQLite journal over the scripted broker; a journal that notes how each signal was
 written (the tests/journal tests show what ``sync=False`` does on disk, on both backends)."""
 
@@ -107,15 +107,19 @@ async def test_a_signal_waiting_behind_another_is_fsynced_as_it_arrives(tmp_path
             await loop_handled(loop, 1)
 
 
-async def _loop_handles(rig_journal: Noted, signal: Signal) -> list[bool]:
+async def _loop_handles(
+    journal: SqliteJournal, signal: Signal
+) -> tuple[Noted, Watching, list[bool]]:
     """The rig's position (algorithm 16: 10 AAPL under a live stop); ``signal`` through the
     loop's journal worker to the waiting loop; whether the journal held an unsynced commit at
     each cancel."""
-    rig = await make_rig(rig_journal)  # type: ignore[arg-type]
+    noted, broker = Noted(journal), Watching(journal)
+    rig = await make_rig(noted, broker=broker)  # type: ignore[arg-type]
+    broker.seen.clear()
     unsynced_at_cancel: list[bool] = []
 
     def cancel(coid: str) -> None:
-        unsynced_at_cancel.append(rig_journal.unsynced)
+        unsynced_at_cancel.append(journal.unsynced)
         rig.broker.end(coid)
 
     rig.broker.on_cancel = cancel
@@ -123,7 +127,7 @@ async def _loop_handles(rig_journal: Noted, signal: Signal) -> list[bool]:
     queue: asyncio.Queue[Signal] = asyncio.Queue()
     loop = closing_loop(
         rig.executor,
-        rig_journal,  # type: ignore[arg-type]
+        noted,  # type: ignore[arg-type]
         make_config(),
         now=signal.received_at,
         queue=queue,
@@ -132,21 +136,23 @@ async def _loop_handles(rig_journal: Noted, signal: Signal) -> list[bool]:
         await until(lambda: loop.waiting, "the loop waits for signals")
         queue.put_nowait(signal)
         await loop_handled(loop, 1)
-    return unsynced_at_cancel
+    return noted, broker, unsynced_at_cancel
 
 
-async def test_a_close_is_fsynced_before_the_cancels_in_its_way(tmp_path: Path) -> None:
+async def test_a_close_is_on_disk_before_the_cancels_in_its_way_go_out(tmp_path: Path) -> None:
     with open_journal(tmp_path / "j.sqlite") as journal:
-        noted = Noted(journal)
-        assert await _loop_handles(noted, CLOSE) == [False]
-        assert noted.syncs == [True]
+        noted, broker, unsynced_at_cancel = await _loop_handles(journal, CLOSE)
+        assert noted.syncs == [False]
+        assert unsynced_at_cancel == [False]  # the stop's cancel
+        assert [unsynced for unsynced, _ in broker.seen] == [False]  # the sell
 
 
-async def test_a_flip_is_fsynced_before_the_cancels_in_its_way(tmp_path: Path) -> None:
+async def test_a_flip_is_on_disk_before_the_cancels_in_its_way_go_out(tmp_path: Path) -> None:
     with open_journal(tmp_path / "j.sqlite") as journal:
-        noted = Noted(journal)
-        assert await _loop_handles(noted, FLIP) == [False]
-        assert noted.syncs == [True]
+        noted, broker, unsynced_at_cancel = await _loop_handles(journal, FLIP)
+        assert noted.syncs == [False]
+        assert unsynced_at_cancel == [False]
+        assert broker.seen and not any(unsynced for unsynced, _ in broker.seen)
 
 
 async def test_an_unsynced_signal_whose_handling_ends_without_a_plan_is_fsynced(

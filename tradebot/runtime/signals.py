@@ -6,12 +6,13 @@ a task beside the loop): it takes each signal from the listener's queue, starts 
 hands it to the loop at once with the write (a future of its signal id), then waits for the
 write before it takes the next. When the loop waits for signals, the worker also asks for the
 signal's reference prices right behind the write, so the request does not wait for the loop's
-own work on the signal. The loop gathers the signal's context while the write's fsync
-runs, and awaits the id before anything the signal causes: the cancels in a close's way, the
-plan and its orders. So a signal is on record before anything it causes leaves the process, its
-fsync costs the signal no time of its own (the broker's price request takes as long), and a
-broker stuck in retries on one signal never delays the record of the next: a kill -9 then loses
-none of them, the next start's recovery plans what is journaled and unplanned while it is fresh.
+own work on the signal. The loop gathers the signal's context while the write runs, and
+awaits the id before anything the signal causes: the cancels in a close's way, the plan and its
+orders. So a signal is on record before anything it causes leaves the process, and a broker
+stuck in retries on one signal never delays the record of the next: a kill -9 then loses none of
+them, the next start's recovery plans what is journaled and unplanned while it is fresh. A
+signal the loop plans at once is written without an fsync of its own: the synced commit that
+precedes whatever it causes (its plan's, its cancels') puts it on disk (:meth:`SignalLoop._record`).
 
 Before each plan the loop gathers what the pure planner needs (:mod:`.context`): the account,
 the assets and the broker's reference prices for the signal's symbols, today's orders and P&L,
@@ -47,7 +48,7 @@ from tradebot.exceptions import TransientError
 from tradebot.execution.executor import ExecutionResult, Executor, Planner
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
-from tradebot.runtime.close_cancel import CloseCanceler, Gate, reducing_symbols
+from tradebot.runtime.close_cancel import CloseCanceler, Gate
 from tradebot.runtime.close_watch import CloseWatch
 from tradebot.runtime.context import PlanningContext
 from tradebot.runtime.killswitch import HaltMode, KillSwitchState
@@ -260,16 +261,24 @@ class SignalLoop:
         When the loop is waiting for its next signal (it will plan this one at once), the
         signal's reference prices are asked for here too, right behind the write: the request
         goes out before the loop has even taken the signal, instead of after the loop's own
-        work on it (the request and the write are the two waits the plan needs)."""
+        work on it (the request and the write are the two waits the plan needs).
+
+        Such a signal is also committed without its own fsync (``sync=False``): whatever it
+        causes leaves after a synced commit of the same journal, which makes it durable with it
+        (a write-ahead log is flushed in order): its plan's, before any order; for a close, the
+        rows of the cancels in its way, before they leave (checked there,
+        ``CloseCanceler._cancel``). A kill -9 keeps an unsynced commit (it is in the OS's
+        cache); only a crash of the OS before that fsync loses it, and then nothing it caused
+        had left the process, and the next start's backfill fetches it again. A signal that
+        waits behind another is fsynced as it arrives (its plan could be far away); one whose
+        handling ends without a synced commit (a failure, a stop) is fsynced then
+        (:meth:`_handle_journaled`)."""
         journal = self._executor.journal
         loop = asyncio.get_running_loop()
         self._recording += 1
         idle = self._idle()
-        # a signal the loop plans at once and that cancels nothing (no close, no open against
-        # a holding) causes nothing before its plan's fsynced commit: its own commit need not
-        # wait for the disk (see _relaxed)
-        sync = not (idle and self._relaxed(signal))
-        record = functools.partial(journal.record_signal, signal, sync=sync)
+        # the loop plans it at once: its own commit need not wait for the disk (docstring)
+        record = functools.partial(journal.record_signal, signal, sync=not idle)
         write = functools.partial(contextvars.copy_context().run, record)
         writing = loop.run_in_executor(None, write)  # submitted now, not by a task to come
         prices = None
@@ -292,17 +301,6 @@ class SignalLoop:
         return (
             self._waiting and not self._busy.locked() and self._ready.empty() and not self._deferred
         )
-
-    def _relaxed(self, signal: Signal) -> bool:
-        """Whether ``signal``'s own commit may skip its fsync: nothing it causes can leave
-        before its plan's commit, which is fsynced and makes it durable with it (a write-ahead
-        log is flushed in order). A close, or an open against what its algorithm holds, may
-        cancel orders in its way first: such a signal is fsynced before anything else. A kill
-        -9 keeps an unsynced commit (it is in the OS's cache); only a crash of the OS before
-        the plan's fsync loses it, and then nothing it caused had left the process, and the
-        next start's backfill fetches it again. A signal whose handling ends without a synced
-        commit is fsynced then (:meth:`_handle_journaled`)."""
-        return not reducing_symbols(signal, self._executor.book)
 
     def _journaled(self, writing: asyncio.Future[int]) -> None:
         self._recording -= 1
@@ -412,10 +410,6 @@ class SignalLoop:
         self.note_kill_switch(ctx.switch)  # the state this plan obeys, not a second read
         gate = Gate()
         if self._in_the_way is not None:
-            journal = self._executor.journal
-            if journal.unsynced and reducing_symbols(signal, self._executor.book):
-                # a fill since the write made this open a reduction: it may cancel now
-                await asyncio.to_thread(journal.make_durable)
             gate = await self._in_the_way.before_plan(
                 signal,
                 halted=ctx.switch.halted,
