@@ -268,7 +268,8 @@ async def main() -> None:
     ratio = m_ours / m_durable
     check("e2e tradebot / (minimal + price + commit)", ratio, "<=", TARGET)
     note("e2e tradebot run, median", m_ours * 1000, "ms")
-    pushes = len(ours) + len(base) + len(durable) + 3 * WARMUP * args.rounds
+    bots = 4 if other else 3
+    pushes = len(ours) + len(other) + len(base) + len(durable) + bots * WARMUP * args.rounds
     again = server.requests.count(("POST", "/v2/orders")) - pushes
     if again:  # a loaded machine: a submission timed out and was sent again (same order id)
         print(f"  order requests sent again after a timeout: {again}")
