@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, SecretStr
 
+from tradebot.config.accounts_section import PER_ACCOUNT_KEYS, AccountConfig
 from tradebot.config.model import Config
 from tradebot.masking import MASK, mask
 
@@ -21,10 +22,37 @@ __all__ = ["MASK", "effective_config", "effective_config_yaml"]
 
 
 def effective_config(config: Config) -> dict[str, Any]:
-    """The whole config as plain data (str, int, Decimal, bool, None, lists, dicts), masked."""
-    plain = _plain(config)
-    assert isinstance(plain, dict)
+    """The whole config as plain data (str, int, Decimal, bool, None, lists, dicts), masked.
+
+    In the file's shape, so that it reads back as the same config: without ``accounts:``, the
+    top-level keys of the one account; with it, each account as written (a mirror without the
+    algorithms and risk it copies) and the top-level ``risk:`` they tighten.
+    """
+    declared = config.declared_accounts
+    if declared is None:
+        return {name: _plain(getattr(config, name)) for name in _keys(config, skip=("accounts",))}
+    plain: dict[str, Any] = {}
+    for name in _keys(config, skip=PER_ACCOUNT_KEYS):
+        if name == "risk":
+            plain[name] = _plain(config.base_risk)
+        elif name == "accounts":
+            plain[name] = {n: _account(a) for n, a in declared.items()}
+        else:
+            plain[name] = _plain(getattr(config, name))
     return plain
+
+
+def _keys(config: Config, skip: tuple[str, ...]) -> list[str]:
+    return [name for name in type(config).model_fields if name not in skip]
+
+
+def _account(account: AccountConfig) -> dict[str, Any]:
+    copied = ("algorithms", "risk") if account.mirror_of is not None else ()
+    return {
+        name: _plain(getattr(account, name))
+        for name in type(account).model_fields
+        if name not in copied
+    }
 
 
 def effective_config_yaml(config: Config) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,13 @@ from tradebot.config.errors import (
 )
 from tradebot.config.interpolation import InterpolationError, interpolate
 from tradebot.config.locate import Loc, line_of, locate
-from tradebot.config.model import AlgorithmConfig, Config, MarketClosedPolicy, Mode
+from tradebot.config.model import (
+    AccountConfig,
+    AlgorithmConfig,
+    Config,
+    MarketClosedPolicy,
+    Mode,
+)
 from tradebot.config.syntax import describe_syntax_error
 from tradebot.core.order_shape import OrderType
 from tradebot.core.orders import TimeInForce
@@ -231,26 +237,37 @@ def _prepare(
 def _nothing_to_trade(config: Config, file: str, root: Node | None) -> Iterator[ConfigIssue]:
     """Why ``run`` would listen to nothing, or skip every signal it hears; empty when it would not.
 
-    A run needs at least one algorithm that is both enabled and subscribed to. An algorithm
-    disabled while the bot runs is a deliberate pause and stays allowed (the config watcher
-    applies it); starting with nothing to trade is a mistake, refused before anything is made.
+    A run needs at least one algorithm that is both enabled and subscribed to (in any account).
+    An algorithm disabled while the bot runs is a deliberate pause and stays allowed (the config
+    watcher applies it); starting with nothing to trade is a mistake, refused before anything is
+    made.
     """
     hint = "nothing to trade (add one under algorithms:, as in tradebot's config.yaml)"
     if root is None:
         yield ConfigIssue(file, None, "(top level)", f"the config is empty: {hint}")
         return
-    if not config.algorithms:
-        line, path = locate(root, ("algorithms",))
+    where: tuple[str, ...] = (
+        ("accounts",) if config.declared_accounts is not None else ("algorithms",)
+    )
+    followed = {a: c for account in config.accounts.values() for a, c in account.algorithms.items()}
+    if not followed:
+        line, path = locate(root, where)
         yield ConfigIssue(file, line, path, f"no algorithms configured: {hint}")
         return
-    if any(config.algorithms[a].enabled for a in config.subscribed_algorithms):
+    enabled = {
+        a
+        for account in config.accounts.values()
+        for a, c in account.algorithms.items()
+        if c.enabled
+    }
+    if any(a in enabled for a in config.subscribed_algorithms):
         return
     if config.alphahub.algorithms is not None:
         line, path = locate(root, ("alphahub", "algorithms"))
         what = "lists no enabled algorithm" if config.alphahub.algorithms else "is empty"
         yield ConfigIssue(file, line, path, f"{what}: nothing to trade")
         return
-    line, path = locate(root, ("algorithms",))
+    line, path = locate(root, where)
     message = (
         "every algorithm is disabled: nothing to trade (enable one with enabled: true;"
         " `tradebot listen` shows signals without trading)"
@@ -286,37 +303,29 @@ def _warnings(
         line, path = locate(root, loc)
         return ConfigIssue(file, line, path, message)
 
-    excess = over_allocation(config)
-    if excess is not None:
-        yield at(("algorithms",), excess)
-    for algo_id, algo in config.algorithms.items():
-        here = ("algorithms", algo_id)
-        for name in config.risk.loosened_by(algo.risk):
-            yield at(
-                (*here, "risk", name),
-                f"looser than the global risk.{name}, so it has no effect"
-                " (per-algorithm limits can only tighten)",
-            )
-        if algo.allow_fractional and algo.time_in_force is not TimeInForce.DAY:
-            yield at(
-                (*here, "allow_fractional"),
-                "fractional orders need time_in_force: day; this algorithm trades whole shares",
-            )
-        limit_prices = (
-            algo.order_type is OrderType.LIMIT
-            or algo.market_closed is MarketClosedPolicy.EXTENDED_HOURS
-        )
-        if algo.limit_offset_pct and not limit_prices:
-            yield at((*here, "limit_offset_pct"), "has no effect on market orders")
-        after_fill = _exits_after_fill(algo)
-        if after_fill is not None:
-            yield at((*here, "exits"), after_fill)
-        collar = config.risk_for(algo_id).price_collar_pct
-        if limit_prices and collar is not None and algo.limit_offset_pct > collar:
-            yield at(
-                (*here, "limit_offset_pct"),
-                f"beyond the {collar}% price collar: limit prices are held to the collar",
-            )
+    declared = config.declared_accounts
+    seen_keys: dict[str, str] = {}
+    for name, account in config.accounts.items():
+        here: tuple[str, ...] = () if declared is None else ("accounts", name)
+        if declared is not None and account.mirror_of is None:
+            for key in config.base_risk.loosened_by(declared[name].risk):
+                yield at(
+                    (*here, "risk", key),
+                    f"looser than the top-level risk.{key}, so it has no effect"
+                    " (an account's limits can only tighten)",
+                )
+        if account.mirror_of is None:  # a mirror's algorithms are its original's, warned there
+            yield from _algorithm_warnings(config, account, here, at)
+        yield from _credential_warnings(account, here, at, env, len(config.accounts))
+        key_id = account.broker.alpaca.key_id if account.broker.name == "alpaca" else None
+        if key_id is not None:
+            other = seen_keys.setdefault(key_id.get_secret_value(), name)
+            if other != name:
+                yield at(
+                    (*here, "broker", "alpaca", "key_id"),
+                    f"the same key_id as account {other}: both trade one broker account, whose"
+                    " positions neither has to itself",
+                )
     # a credential absent from the file is no warning when the variable the commands read
     # instead is set (each command takes the variable when the key is absent)
     for key, variable in (("email", "ALPHAHUB_EMAIL"), ("password", "ALPHAHUB_PASSWORD")):
@@ -325,13 +334,70 @@ def _warnings(
                 ("alphahub", key),
                 f"not set: `tradebot run` and `tradebot listen` need it (export {variable})",
             )
+
+
+def _algorithm_warnings(
+    config: Config,
+    account: AccountConfig,
+    here: tuple[str, ...],
+    at: Callable[[Loc, str], ConfigIssue],
+) -> Iterator[ConfigIssue]:
+    excess = over_allocation(config, account)
+    if excess is not None:
+        yield at((*here, "algorithms"), excess)
+    for algo_id, algo in account.algorithms.items():
+        where: tuple[str | int, ...] = (*here, "algorithms", algo_id)
+        for name in account.risk.loosened_by(algo.risk):
+            level = "global risk" if not here else "account's risk"
+            yield at(
+                (*where, "risk", name),
+                f"looser than the {level}.{name}, so it has no effect"
+                " (per-algorithm limits can only tighten)",
+            )
+        if algo.allow_fractional and algo.time_in_force is not TimeInForce.DAY:
+            yield at(
+                (*where, "allow_fractional"),
+                "fractional orders need time_in_force: day; this algorithm trades whole shares",
+            )
+        limit_prices = (
+            algo.order_type is OrderType.LIMIT
+            or algo.market_closed is MarketClosedPolicy.EXTENDED_HOURS
+        )
+        if algo.limit_offset_pct and not limit_prices:
+            yield at((*where, "limit_offset_pct"), "has no effect on market orders")
+        after_fill = _exits_after_fill(algo)
+        if after_fill is not None:
+            yield at((*where, "exits"), after_fill)
+        collar = account.risk_for(algo_id).price_collar_pct
+        if limit_prices and collar is not None and algo.limit_offset_pct > collar:
+            yield at(
+                (*where, "limit_offset_pct"),
+                f"beyond the {collar}% price collar: limit prices are held to the collar",
+            )
+
+
+def _credential_warnings(
+    account: AccountConfig,
+    here: tuple[str, ...],
+    at: Callable[[Loc, str], ConfigIssue],
+    env: Mapping[str, str],
+    accounts: int,
+) -> Iterator[ConfigIssue]:
     # lazily: the broker package imports the config, never at import time the reverse
     from tradebot.broker.factory import broker_kind
 
-    broker = config.broker.name
+    broker = account.broker.name
     for key, variable in broker_kind(broker).secrets:
-        if getattr(getattr(config.broker, broker), key) is None and not env.get(variable):
+        if getattr(getattr(account.broker, broker), key) is not None:
+            continue
+        if accounts > 1:
             yield at(
-                ("broker", broker, key),
+                (*here, "broker", broker, key),
+                f"not set: with several accounts each needs its own (${variable} would be the"
+                " same broker account for every account that leaves it out)",
+            )
+        elif not env.get(variable):
+            yield at(
+                (*here, "broker", broker, key),
                 f"not set: the {broker} broker needs it (export {variable})",
             )
