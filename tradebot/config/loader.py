@@ -20,7 +20,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +36,10 @@ from tradebot.config.errors import (
     issues_from_validation,
     raise_issues,
 )
-from tradebot.config.interpolation import InterpolationError, interpolate
+from tradebot.config.interpolation import InterpolationError, interpolate, references
 from tradebot.config.locate import Loc, line_of, locate
 from tradebot.config.model import (
+    DEFAULT_ACCOUNT,
     AccountConfig,
     AlgorithmConfig,
     Config,
@@ -95,6 +96,9 @@ class LoadedConfig:
     file: str
     warnings: tuple[ConfigIssue, ...] = ()
     untradable: tuple[ConfigIssue, ...] = ()
+    #: the ``${VAR}`` names each value was read from, by key path as written
+    #: (``accounts.main.broker.alpaca.key_id``): where a secret comes from, never its value
+    variables: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def require_tradable(self) -> None:
         """Raise :class:`ConfigError` (exit 2) when the config leaves nothing to trade."""
@@ -123,24 +127,60 @@ def read_config(path: str | Path, env: Mapping[str, str] | None = None) -> Loade
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: cannot be read: {exc}") from None
     environ = os.environ if env is None else env
-    root, data = _parse(text, file, environ)
+    variables: dict[str, tuple[str, ...]] = {}
+    root, data = _parse(text, file, environ, variables)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise_issues(file, issues_from_validation(exc, file, root, data))
     register_found_in(config)  # its passwords, keys and URL tokens: masked wherever they show
     untradable = tuple(_nothing_to_trade(config, file, root))
-    return LoadedConfig(config, file, tuple(_warnings(config, file, root, environ)), untradable)
+    warnings = tuple(_warnings(config, file, root, environ))
+    return LoadedConfig(config, file, warnings, untradable, variables)
 
 
 def resolve_mode(config: Config, live_flag: bool) -> Mode:
-    """The mode to run in: paper unless ``--live``, ``mode: live`` and the acknowledgement agree.
+    """The mode to run the config's one account in (:func:`resolve_modes`)."""
+    return resolve_modes(config, live_flag)[config.only_account.name]
+
+
+def resolve_modes(config: Config, live_flag: bool) -> dict[str, Mode]:
+    """The mode each account runs in: live only with ``--live``, never from the file alone.
+
+    Without ``accounts:`` (the one account ``default``), as always:
 
     - Without ``--live`` the answer is paper, whatever the file says: a config alone never
       trades real money (``mode: live`` then only earns a warning in the log).
     - With ``--live``, a config lacking ``mode: live`` or ``live_trading_acknowledged: true``
       raises :class:`LiveTradingNotGranted` naming what is missing, before anything is sent.
+
+    With ``accounts:`` (each live account has its acknowledgement, or the file was refused):
+
+    - Without ``--live``, an account in ``mode: live`` is refused (:class:`LiveTradingNotGranted`
+      naming it): traded as paper, its live credentials would meet Alpaca's paper API; left out,
+      the bot would look healthy while the live account follows nothing.
+    - With ``--live``, the live accounts trade live and the others (mirrors) paper; a run with
+      ``--live`` and no live account is refused.
     """
+    if config.declared_accounts is None:
+        return {DEFAULT_ACCOUNT: _legacy_mode(config, live_flag)}
+    modes = {name: account.mode for name, account in config.accounts.items()}
+    live = [name for name, mode in modes.items() if mode is Mode.LIVE]
+    if live and not live_flag:
+        raise LiveTradingNotGranted(
+            f"account{'s' if len(live) > 1 else ''} {', '.join(live)} in mode: live: run with"
+            " --live to trade real money (a paper run takes only paper accounts); nothing was"
+            " sent"
+        )
+    if live_flag and not live:
+        raise LiveTradingNotGranted(
+            "--live, but no account is in mode: live (accounts.NAME.mode: live, with"
+            " live_trading_acknowledged: true); nothing was sent"
+        )
+    return modes
+
+
+def _legacy_mode(config: Config, live_flag: bool) -> Mode:
     if not live_flag:
         if config.mode is Mode.LIVE:
             log.warning("the config says mode: live, but --live was not given: trading paper")
@@ -157,10 +197,35 @@ def resolve_mode(config: Config, live_flag: bool) -> Mode:
     return Mode.LIVE
 
 
+# -- until the runtime trades several accounts (issue 22) ----------------------------------------
+# `tradebot run` takes these two instead of read_config/load_config; delete them (and their two
+# uses in cli/run_cmd.py) when the multi-account runtime lands.
+
+
+def require_one_account(config: Config) -> Config:
+    """``config`` when it has one account; :class:`ConfigError` naming them when several."""
+    if len(config.accounts) > 1:
+        names = ", ".join(config.accounts)
+        raise ConfigError(
+            f"`tradebot run` trades one account for now, and the config has"
+            f" {len(config.accounts)} (accounts: {names}); run one account per config until"
+            " several run together (issue 22)"
+        )
+    return config
+
+
+def load_one_account_config(path: str | Path) -> Config:
+    """:func:`load_config` refusing several accounts: a live edit adding one is rejected as an
+    invalid edit, and the running config stays in force."""
+    return require_one_account(load_config(path))
+
+
 # -- parsing -----------------------------------------------------------------------------------
 
 
-def _parse(text: str, file: str, env: Mapping[str, str]) -> tuple[Node | None, Any]:
+def _parse(
+    text: str, file: str, env: Mapping[str, str], variables: dict[str, tuple[str, ...]]
+) -> tuple[Node | None, Any]:
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
@@ -170,7 +235,7 @@ def _parse(text: str, file: str, env: Mapping[str, str]) -> tuple[Node | None, A
             line = line_of(root)
             issue = ConfigIssue(file, line, "(top level)", "must be a mapping of sections")
             raise_issues(file, [issue])
-        issues = list(_prepare(root, "", set(), file, env))
+        issues = list(_prepare(root, "", set(), file, env, variables))
         # a line the steps above found wrong (a duplicate key, a missing variable) is
         # reported once, by them
         wrong_lines = {issue.line for issue in issues}
@@ -187,7 +252,12 @@ def _parse(text: str, file: str, env: Mapping[str, str]) -> tuple[Node | None, A
 
 
 def _prepare(
-    node: Node, path: str, seen: set[int], file: str, env: Mapping[str, str]
+    node: Node,
+    path: str,
+    seen: set[int],
+    file: str,
+    env: Mapping[str, str],
+    variables: dict[str, tuple[str, ...]],
 ) -> Iterator[ConfigIssue]:
     """Check duplicate keys and substitute ``${...}`` in place, once per node (aliases share)."""
     if id(node) in seen:
@@ -208,14 +278,15 @@ def _prepare(
                         " only the last"
                     )
                     yield ConfigIssue(file, line_of(key), child, message)
-            yield from _prepare(value, child, seen, file, env)
+            yield from _prepare(value, child, seen, file, env, variables)
     elif isinstance(node, SequenceNode):
         for index, item in enumerate(node.value):
-            yield from _prepare(item, f"{path}[{index}]", seen, file, env)
+            yield from _prepare(item, f"{path}[{index}]", seen, file, env, variables)
     elif isinstance(node, ScalarNode) and node.tag == _BOOL_TAG and not _BOOLEAN.match(node.value):
         # only an explicit ``!!bool yes`` gets here: the resolver reads true/false alone
         yield ConfigIssue(file, line_of(node), path or "(top level)", BOOLEAN_HINT)
     elif isinstance(node, ScalarNode) and node.tag == _STR_TAG and "${" in node.value:
+        variables[path] = references(node.value)
         try:
             value = interpolate(node.value, env)
         except InterpolationError as exc:
