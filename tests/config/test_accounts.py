@@ -361,3 +361,10 @@ def test_two_accounts_on_one_broker_account_are_warned_about(
 
 def test_config_is_still_a_config() -> None:
     assert isinstance(load(ROOT_CONFIG), Config)
+
+
+def test_a_key_with_a_line_break_is_shown_on_the_errors_one_line(write_config: WriteConfig) -> None:
+    """Found by the fuzz test: ``"a\\rb":`` split ``FILE:LINE: path: message`` over two lines."""
+    for text in ('accounts:\n  "a\\rb": {}\n', 'accounts:\n  "a\\rb": "${"\n'):
+        rows = error_text(write_config(text)).splitlines()
+        assert len(rows) == 1 and "accounts.a\\rb: " in rows[0], rows

@@ -25,7 +25,9 @@ LIVE_ONE = ONE.replace(
 
 def test_todays_config_resolves_as_it_always_did(write_config: WriteConfig) -> None:
     live = "mode: live\nlive_trading_acknowledged: true\n"
-    config = load(write_config(live + "algorithms:\n  14: {strategy: fixed_shares, params: {shares: 1}}\n"))
+    config = load(
+        write_config(live + "algorithms:\n  14: {strategy: fixed_shares, params: {shares: 1}}\n")
+    )
     assert resolve_modes(config, live_flag=False) == {DEFAULT_ACCOUNT: Mode.PAPER}
     assert resolve_modes(config, live_flag=True) == {DEFAULT_ACCOUNT: Mode.LIVE}
     assert resolve_mode(load(ROOT_CONFIG), live_flag=False) is Mode.PAPER

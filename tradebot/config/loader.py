@@ -37,7 +37,7 @@ from tradebot.config.errors import (
     raise_issues,
 )
 from tradebot.config.interpolation import InterpolationError, interpolate, references
-from tradebot.config.locate import Loc, line_of, locate
+from tradebot.config.locate import Loc, line_of, locate, printable_key
 from tradebot.config.model import (
     DEFAULT_ACCOUNT,
     AccountConfig,
@@ -266,7 +266,7 @@ def _prepare(
     if isinstance(node, MappingNode):
         first_line: dict[tuple[str, str], int] = {}
         for key, value in node.value:
-            label = key.value if isinstance(key, ScalarNode) else "?"
+            label = printable_key(key.value) if isinstance(key, ScalarNode) else "?"
             child = f"{path}.{label}" if path else label
             if isinstance(key, ScalarNode) and key.tag != _MERGE_TAG:
                 first = first_line.get((key.tag, key.value))
