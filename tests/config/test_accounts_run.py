@@ -116,3 +116,29 @@ def test_the_effective_accounts_config_reads_back_the_same(
     shown = effective_config_yaml(original)
     assert "\nbroker:" not in shown and "\naccounts:\n  family:\n" in shown
     assert load(write_config(shown, name="effective.yaml")) == original
+
+
+DOCS = {
+    "docs/configuration.md": "## accounts\n",
+    "README.md": "Several broker accounts can follow the same signals",
+}
+
+
+@pytest.mark.parametrize("doc", sorted(DOCS))
+def test_the_documented_live_account_and_its_mirror_load(
+    write_config: WriteConfig, doc: str
+) -> None:
+    text = (ROOT_CONFIG.parent / doc).read_text(encoding="utf-8")
+    after = text[text.index(DOCS[doc]) :]
+    example = after[after.index("```yaml\n") + 8 : after.index("```\n", after.index("```yaml"))]
+    env = {
+        f"{who}_{what}": f"{who}-{what}"
+        for who in ("MAIN", "PAPER")
+        for what in ("KEY_ID", "SECRET_KEY")
+    }
+    config = load(write_config(example), env)
+    assert [(a.name, a.mode, a.mirror_of) for a in config.accounts.values()] == [
+        ("main", Mode.LIVE, None),
+        ("main-paper", Mode.PAPER, "main"),
+    ]
+    assert resolve_modes(config, live_flag=True) == {"main": Mode.LIVE, "main-paper": Mode.PAPER}
