@@ -142,3 +142,20 @@ def test_the_documented_live_account_and_its_mirror_load(
         ("main-paper", Mode.PAPER, "main"),
     ]
     assert resolve_modes(config, live_flag=True) == {"main": Mode.LIVE, "main-paper": Mode.PAPER}
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("${A}", ("A",)),
+        ("x${B:-d}y${C}", ("B", "C")),
+        ("${A}${A}", ("A",)),
+        ("$${A}", ()),  # a literal ${A}
+        ("${A", ()),
+        ("${1x}", ()),
+    ],
+)
+def test_config_check_names_the_variables_a_value_reads(text: str, names: tuple[str, ...]) -> None:
+    from tradebot.config.interpolation import references
+
+    assert references(text) == names
