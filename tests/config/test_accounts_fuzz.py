@@ -106,6 +106,11 @@ def _load(document: dict[str, Any]) -> Config | ConfigError:
 @settings(max_examples=300, deadline=None)
 @given(document=TOP)
 def test_hostile_accounts_load_or_are_refused_with_a_reason(document: dict[str, Any]) -> None:
+    _check(document)
+
+
+def _check(document: dict[str, Any]) -> None:
+    """A config that keeps every rule, or a ConfigError whose every line says what is wrong."""
     result = _load(document)
     if isinstance(result, ConfigError):
         rows = str(result).splitlines()
@@ -120,4 +125,62 @@ def test_hostile_accounts_load_or_are_refused_with_a_reason(document: dict[str, 
             assert account.mode is Mode.PAPER and original.mirror_of is None
             assert account.algorithms == original.algorithms and account.risk == original.risk
             if account.broker.name == "alpaca" and original.broker.name == "alpaca":
-                assert account.broker.alpaca.key_id != original.broker.alpaca.key_id
+                mine, theirs = account.broker.alpaca, original.broker.alpaca
+                assert mine.key_id is not None and mine.key_id != theirs.key_id
+                assert mine.secret_key is not None and mine.secret_key != theirs.secret_key
+
+
+def _base() -> dict[str, Any]:
+    """A live account and its paper mirror, valid: what the edits below start from."""
+    alpaca = {"key_id": "${MAIN_KEY}", "secret_key": "s1"}
+    return {
+        "accounts": {
+            "main": {
+                "mode": "live",
+                "live_trading_acknowledged": True,
+                "broker": {"name": "alpaca", "alpaca": alpaca},
+                "algorithms": {
+                    16: {"strategy": "allocation", "params": {"pct": 10, "max_positions": 2}}
+                },
+            },
+            "main-paper": {
+                "mirror_of": "main",
+                "broker": {
+                    "name": "alpaca",
+                    "alpaca": {"key_id": "${PAPER_KEY}", "secret_key": "s2"},
+                },
+            },
+        }
+    }
+
+
+#: where an edit lands, and what it may put there: near-valid values, and hostile ones
+EDITS = {
+    ("main", "mode"): st.sampled_from(["paper", "live"]),
+    ("main", "live_trading_acknowledged"): st.booleans(),
+    ("main-paper", "mode"): st.sampled_from(["paper", "live"]),
+    ("main-paper", "mirror_of"): st.sampled_from(["main", "main-paper", "other", None]),
+    ("main-paper", "broker", "name"): st.sampled_from(["sim", "alpaca"]),
+    ("main-paper", "broker", "alpaca", "key_id"): CREDENTIAL,
+    ("main-paper", "broker", "alpaca", "secret_key"): st.sampled_from(["s1", "s2", None]),
+    ("main", "broker", "alpaca", "key_id"): CREDENTIAL,
+    ("main-paper", "algorithms"): ALGORITHMS,
+    ("main-paper", "risk"): st.one_of(st.just({"max_order_qty": 5}), VALUES),
+    ("main", "risk"): st.one_of(st.just({"max_order_qty": 5}), VALUES),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(edits=st.dictionaries(st.sampled_from(sorted(EDITS)), st.none(), max_size=4), data=st.data())
+def test_edited_accounts_load_only_by_the_rules(
+    edits: dict[tuple[str, ...], None], data: st.DataObject
+) -> None:
+    document = _base()
+    for path in edits:
+        value = data.draw(EDITS[path], label=".".join(path))
+        node = document["accounts"]
+        for part in path[:-1]:
+            node = node.setdefault(part, {}) if isinstance(node, dict) else node
+        if isinstance(node, dict):
+            node[path[-1]] = value
+    _check(document)
