@@ -368,3 +368,27 @@ def test_a_key_with_a_line_break_is_shown_on_the_errors_one_line(write_config: W
     for text in ('accounts:\n  "a\\rb": {}\n', 'accounts:\n  "a\\rb": "${"\n'):
         rows = error_text(write_config(text)).splitlines()
         assert len(rows) == 1 and "accounts.a\\rb: " in rows[0], rows
+
+
+def test_an_unknown_key_in_an_account_is_named_with_its_suggestion(
+    write_config: WriteConfig,
+) -> None:
+    found = refused(write_config, ONE.replace("    algorithms:", "    brokr: {}\n    algorithms:"))
+    assert found["accounts.family.brokr"] == (6, "unknown key; did you mean 'broker'?")
+
+
+def test_a_subscription_no_account_follows_is_refused(write_config: WriteConfig) -> None:
+    found = refused(write_config, "alphahub:\n  algorithms: [16, 18]\n" + ONE)
+    assert found["alphahub.algorithms[1]"] == (2, "algorithm 18 is followed by no account")
+
+
+def test_a_looser_account_limit_is_warned_about(write_config: WriteConfig) -> None:
+    from tradebot.config.loader import read_config
+
+    text = ONE.replace("max_order_notional: 1000", "max_order_notional: 90000")
+    warned = {(w.path, w.message) for w in read_config(write_config(text)).warnings}
+    assert (
+        "accounts.family.risk.max_order_notional",
+        "looser than the top-level risk.max_order_notional, so it has no effect (an account's"
+        " limits can only tighten)",
+    ) in warned
