@@ -392,3 +392,11 @@ def test_a_looser_account_limit_is_warned_about(write_config: WriteConfig) -> No
         "looser than the top-level risk.max_order_notional, so it has no effect (an account's"
         " limits can only tighten)",
     ) in warned
+
+
+def test_a_live_edit_of_todays_risk_is_the_new_top_level(write_config: WriteConfig) -> None:
+    config = load(ROOT_CONFIG)
+    tighter = config.risk.model_copy(update={"max_order_notional": 10})
+    edited = config.model_copy(update={"risk": tighter})
+    assert edited.base_risk.max_order_notional == 10
+    assert edited.accounts[DEFAULT_ACCOUNT].risk.max_order_notional == 10

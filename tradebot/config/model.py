@@ -131,6 +131,7 @@ class Config(Frozen):
         """Fill :attr:`accounts`, the one-account compatibility keys and the planning rules."""
         slots = self.__dict__
         if self._declared is None:
+            self._base_risk = self.risk  # a live edit of risk is a new top level
             only = default_account(
                 self.mode, self.live_trading_acknowledged, self.broker, self.algorithms, self.risk
             )
