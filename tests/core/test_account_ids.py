@@ -85,7 +85,7 @@ def _before_accounts(account_id: str, leg: LegId, role: str, attempt: int) -> li
     cid = f"tb{leg.algo_id}-{re.sub(r'[^A-Z0-9]', '', leg.symbol)[:12]}-{role[:1]}-{digest}"
     cid += f"-a{attempt}" if attempt else ""
     cid = f"tb-{digest}-{h(cid, 16)}" if len(cid) > 48 else cid
-    resent = re.sub(r"-a(\d+)$", "", cid) + "-a7"
+    resent = re.sub(r"(?<=[0-9a-f]{16})-a(\d+)$", "", cid) + "-a7"  # fixed: see below
     resent = f"tb-{h(resent, 24)}-a7" if len(resent) > 48 else resent
     rest = f"{cid}-m"
     rest = f"tb-{h(rest, 24)}-m" if len(rest) > 48 else rest
@@ -166,3 +166,14 @@ def test_the_longest_name_with_the_longest_other_parts_fits() -> None:
     short = client_order_id("PA1", [OPEN], "open", account=name)
     assert short.startswith(f"{name}.tb16-J")
     assert exit_id(resend_id(short, 1), "tp") == f"{short}-a1-tp"
+
+
+def test_a_digest_that_reads_like_an_attempt_is_no_attempt() -> None:
+    # 1 id in ~17,000 has a digest of "a" and 15 digits: it was read as attempt 916368320911968
+    # and a re-send cut the digest off (every such order of the leg's algo, symbol and role
+    # re-sent as the same "tb16-JBHT-o-a1")
+    cid = client_order_id("PA24696", [OPEN], "open")
+    assert cid == "tb16-JBHT-o-a916368320911968"
+    assert attempt_of(cid) == 0
+    assert resend_id(cid, 1) == cid + "-a1" == client_order_id("PA24696", [OPEN], "open", 1)
+    assert attempt_of(resend_id(cid, 12)) == 12

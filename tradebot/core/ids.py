@@ -131,7 +131,9 @@ def client_order_id(
     return prefix + cid
 
 
-_ATTEMPT = re.compile(r"-a(\d+)$")
+#: ``-a<n>`` after a digest: a digest of its own may read ``a`` and digits (``-a1539...``),
+#: and is no attempt (stripping it would give two orders' re-sends one id)
+_ATTEMPT = re.compile(r"(?<=[0-9a-f]{16})-a(\d+)$")
 
 
 def attempt_of(client_order_id: str) -> int:
