@@ -94,6 +94,9 @@ def test_two_accounts_decide_one_leg_each_on_their_own_rows(journal_at: str | Pa
         assert journal.rebuild_book(account="family").qty(16, "JBHT") == Decimal(10)
         assert journal.rebuild_book(account="default").qty(16, "JBHT") == 0
         assert journal.rebuild_book().qty(16, "JBHT") == Decimal(40)  # every account's
+        # the summaries are per algorithm still: they add the accounts up, and agree
+        assert journal.summary_book().qty(16, "JBHT") == Decimal(40)
+        assert journal.verify_summaries().agrees
         assert (
             journal.entries(EntryFilter(accounts=("family",), statuses=(Status.FILLED,)))
             == [r for r in rows if r.status is Status.FILLED and r.account == "family"][::-1]
