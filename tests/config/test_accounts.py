@@ -151,14 +151,15 @@ def test_an_accounts_risk_tightens_the_top_level_one_and_never_loosens_it(
 
 
 @pytest.mark.parametrize(
-    "name", ["main", "a", "0", "main-paper", "x_1", "-", "a" * 16, DEFAULT_ACCOUNT]
+    "name", ["main", "a", "0", "main-paper", "x_1", "0-", "a" * 16, DEFAULT_ACCOUNT]
 )
 def test_account_names_by_the_rule(name: str) -> None:
     assert check_account_name(name) == name and account_name_problem(name) is None
 
 
 @pytest.mark.parametrize(
-    "name", ["", "Main", "a" * 17, "a.b", "a b", "é", "a/b", "a:b", "a\n", 16, None, True]
+    "name",
+    ["", "Main", "a" * 17, "a.b", "a b", "é", "a/b", "a:b", "a\n", "-", "-x", "_a", 16, None, True],
 )
 def test_other_account_names_are_refused_saying_the_rule(name: object) -> None:
     problem = account_name_problem(name)

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tradebot.core.ids import (
+    ACCOUNT_NAME,
     DEFAULT_ACCOUNT,
     MAX_ACCOUNT_NAME,
     MAX_CLIENT_ORDER_ID,
@@ -30,7 +31,7 @@ from tradebot.core.signal import LegId, LegKind, Side
 
 OPEN = LegId(16, LegKind.OPEN, "JBHT", Side.BUY, datetime(2021, 4, 26, 14, 30, 1, tzinfo=UTC))
 
-names = st.from_regex(r"[a-z0-9_-]{1,16}", fullmatch=True)
+names = st.from_regex(ACCOUNT_NAME, fullmatch=True)
 symbols = st.from_regex(r"[A-Z][A-Z0-9.]{0,15}", fullmatch=True)
 algos = st.integers(min_value=1, max_value=10**6)
 roles = st.sampled_from(["open", "close", "open2", "close2"])

@@ -32,7 +32,6 @@ The rules, each checked here once (:func:`account_problems`), every refusal nami
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from enum import StrEnum
 from typing import Annotated, Any
@@ -44,6 +43,9 @@ from tradebot.config.broker_section import BrokerConfig
 from tradebot.config.frozen import Frozen
 from tradebot.config.numbers import AlgorithmId
 from tradebot.config.risk_section import GlobalRiskConfig, RiskConfig
+from tradebot.core.ids import ACCOUNT_NAME as ACCOUNT_NAME
+from tradebot.core.ids import ACCOUNT_NAME_RULE as ACCOUNT_NAME_RULE
+from tradebot.core.ids import DEFAULT_ACCOUNT as DEFAULT_ACCOUNT
 
 
 class Mode(StrEnum):
@@ -51,13 +53,7 @@ class Mode(StrEnum):
     LIVE = "live"
 
 
-#: the account today's single ``broker:`` + ``algorithms:`` config is
-DEFAULT_ACCOUNT = "default"
-
-#: the one rule for an account's name: it tags client order ids, names rows in the journal and
-#: is typed after ``--account`` on the command line, so it is short and plain
-ACCOUNT_NAME = re.compile(r"[a-z0-9_-]{1,16}")
-ACCOUNT_NAME_RULE = "1 to 16 characters of a-z (lower case), 0-9, '_' and '-'"
+# The one rule for an account's name lives with the client order ids it tags (tradebot/core/ids.py).
 
 #: the keys an account has, which the top level has too when there is no ``accounts:``
 PER_ACCOUNT_KEYS = ("mode", "live_trading_acknowledged", "broker", "algorithms")

@@ -29,8 +29,12 @@ _UNSAFE = re.compile(r"[^A-Z0-9]")
 #: written before accounts existed belongs to)
 DEFAULT_ACCOUNT = "default"
 MAX_ACCOUNT_NAME = 16
-#: what an account may be called: short, lower case, and free of ``.`` (the id's separator)
-ACCOUNT_NAME = re.compile(r"[a-z0-9_-]{1,16}")
+#: what an account may be called: short, lower case, free of ``.`` (the id's separator), and
+#: starting with a letter or digit (``--account -x`` would read as an option)
+ACCOUNT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,15}")
+ACCOUNT_NAME_RULE = (
+    "1 to 16 characters of a-z (lower case), 0-9, '_' and '-', starting with a letter or digit"
+)
 _SEPARATOR = "."
 #: room kept after a new id for the suffixes derived ids add (``-a9-tp``, ``-a12-m``), so a
 #: person still sees the link from a re-send, remainder or exit to its original
@@ -40,9 +44,7 @@ _SUFFIX_ROOM = 6
 def check_account(name: str) -> str:
     """``name`` when it is a valid account name (:data:`ACCOUNT_NAME`); else ValueError."""
     if not ACCOUNT_NAME.fullmatch(name):
-        raise ValueError(
-            f"account name {name!r} must be 1 to {MAX_ACCOUNT_NAME} of a-z, 0-9, '_' and '-'"
-        )
+        raise ValueError(f"account name {name!r}: use {ACCOUNT_NAME_RULE}")
     return name
 
 
