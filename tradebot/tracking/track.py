@@ -9,7 +9,7 @@ the positions it keeps, valued at the same marks): a chain that lost a fill says
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,6 +19,7 @@ from tradebot.journal.records import Status, to_micros
 from tradebot.journal.review import review
 from tradebot.journal.summary import Position
 from tradebot.tracking.chain import Decomposition, cents, curves, decompose
+from tradebot.tracking.history_legs import HistoryReader, HistorySide, never_received
 from tradebot.tracking.journal_facts import read_periods
 from tradebot.tracking.rules_in_force import LegSizer, NotInConfig, basis, read_rules
 from tradebot.tracking.sizing import trusted_strategies
@@ -45,6 +46,8 @@ class Tracked:
     curves: tuple[list[tuple[int, Decimal]], ...] = ()
     #: the open legs that arrived while the algorithm was not in the config (sized by no rules)
     not_in_config: tuple[str, ...] = ()
+    #: what AlphaHub's history added (None: not asked for, the journal's legs only)
+    history: HistorySide | None = None
 
     @property
     def reconciled(self) -> bool:
@@ -109,24 +112,31 @@ def track(
     until: datetime | None = None,
     equity: Decimal = DEFAULT_EQUITY,
     with_curves: bool = False,
+    history: HistoryReader | None = None,
 ) -> list[Tracked]:
     """Each algorithm's :class:`Tracked` (all algorithms of the journal when ``algo_ids`` is
-    None); ``with_curves``: with its curves (the dashboard's chart)."""
+    None); ``with_curves``: with its curves (the dashboard's chart); ``history``: AlphaHub's
+    history, whose legs the journal never received join the algorithm's result (None: the
+    journal's legs only)."""
     chosen = algorithms(journal, until) if algo_ids is None else algo_ids
     rules = read_rules(journal, until=until, trusted=trusted_strategies(config))
     start = None if since is None else to_micros(since)
     changes = [row for at, row in rules.unrecorded_changes if start is None or at >= start]
     gaps = _gaps(journal, since, until)
     periods = read_periods(journal, chosen, since=since, until=until)
+    sides = {} if history is None else never_received(journal, periods, history, until=until)
     marks = next(iter(periods.values())).marks if periods else {}
     reviewed = reviewed_pnl(journal, marks, since=since, until=until)
     out = []
     for algo_id in chosen:
         period = periods[algo_id]
+        side = sides.get(algo_id)
+        if side is not None:
+            period = replace(period, legs=period.legs + side.legs)
         algo = None if config is None else config.algorithms.get(algo_id)
         current = None if algo is None else algo.sizer
         sizing = LegSizer(rules, algo_id, current, equity)
-        notes = [HISTORY_NOTE]
+        notes = history_notes(side)
         lapses = gaps.get(algo_id, 0) + gaps.get(None, 0)
         if lapses:
             notes.append(
@@ -155,6 +165,32 @@ def track(
                 tuple(notes),
                 drawn,
                 tuple(sizing.legs(NotInConfig)),
+                side,
             )
         )
     return out
+
+
+def history_notes(side: HistorySide | None) -> list[str]:
+    """What the algorithm's result rests on, of AlphaHub's history."""
+    if side is None:
+        return [HISTORY_NOTE]
+    if side.reason is not None:
+        return [
+            f"journal's legs only: AlphaHub's history {side.reason}; legs never received and"
+            " never backfilled are not counted"
+        ]
+    assert side.since is not None
+    notes = [
+        f"AlphaHub's history read from {side.since:%Y-%m-%d %H:%M} UTC (the algorithm's first"
+        f" leg in the journal): {len(side.legs)} leg(s) never received are in the algorithm's"
+        " result, valued in missed"
+    ]
+    if side.left_out:
+        notes.append(
+            f"{side.left_out} leg(s) of the history never received are neither clearly an open"
+            " nor a close, or a rule of their signal refuses them: left out, as the journal's are"
+        )
+    if side.unreadable:
+        notes.append(f"{side.unreadable} leg(s) of the history could not be read (left out)")
+    return notes
