@@ -28,16 +28,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from tradebot.alphahub.history import HistoryLeg
 from tradebot.config.alphahub_section import AlphaHubConfig
 from tradebot.core.signal import LegKind, Refusal, parse_leg_key
 from tradebot.journal.interface import Journal
 from tradebot.journal.records import to_micros
-from tradebot.replay.history_file import History
 from tradebot.tracking.coverage import Fate as Coverage
 from tradebot.tracking.coverage_sources import HistoryRead, audit_read, read_history
 from tradebot.tracking.facts import Fate, LegFact, Period
+
+if TYPE_CHECKING:  # the replay package imports the runtime's, which imports this one
+    from tradebot.replay.history_file import History
 
 #: (algorithms, from when) -> their history, or why it could not be read
 HistoryReader = Callable[[Sequence[int], datetime], HistoryRead]
