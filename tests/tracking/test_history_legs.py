@@ -31,6 +31,7 @@ from tradebot.tracking.track import track
 D = Decimal
 T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 EQUITY = D(100_000)
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 CONFIG = f"algorithms:\n  {ALGO}: {{strategy: allocation, params: {{pct: 10, max_positions: 4}}}}\n"
 
 
@@ -145,7 +146,7 @@ def test_only_the_legs_the_journal_holds_no_decision_on_are_added(tmp_path: Path
             hleg("BBB", "sell", 7, "25"),  # never received
         ]
         periods = {a: read_period(journal, a, since=None, until=None) for a in (ALGO, other)}
-        sides = never_received(journal, periods, _reader(history), until=None)
+        sides = never_received(journal, periods, _reader(history), until=NOW)
     side = sides[ALGO]
     assert side.read and side.since == t(0)
     assert sides[other].since == t(-10) and sides[other].legs == ()
@@ -162,7 +163,7 @@ def test_a_leg_an_archive_moved_out_was_received_not_missed(tmp_path: Path) -> N
         journal.keep_archived_decisions([("leg", gone)])
         history = [hleg("AAA", "buy", 0), hleg("AAA", "sell", 3), hleg("BBB", "buy", 4)]
         period = read_period(journal, ALGO, since=None, until=None)
-        (side,) = never_received(journal, {ALGO: period}, _reader(history), until=None).values()
+        (side,) = never_received(journal, {ALGO: period}, _reader(history), until=NOW).values()
     assert kinds(side.legs) == [("BBB", "buy", True)]
 
 
@@ -178,7 +179,7 @@ def test_an_algorithm_without_legs_or_history_is_said(tmp_path: Path) -> None:
             assert list(algorithms) == [ALGO]  # 99 has no leg to start from: not asked
             return HistoryRead(unavailable={ALGO: "not read: the history answered HTTP 404"})
 
-        sides = never_received(journal, periods, reader, until=None)
+        sides = never_received(journal, periods, reader, until=NOW)
     assert sides[ALGO].reason == "not read: the history answered HTTP 404"
     assert sides[99].reason == "not read: the journal holds no leg of it to start from"
     assert not sides[ALGO].read and sides[ALGO].legs == ()

@@ -25,8 +25,10 @@ from tradebot.simulators.alphahub import AlphaHubSimulator
 
 D = Decimal
 DAY = "2026-03-02"
-#: the journal: one open received live (its signal at 14:30:30), bought at the signal's price
-SCENE: list[tuple[Any, ...]] = [("open", "AAA", "buy", D(80), "market", 1, D(1), D(80))]
+#: the journal: one open received live (its signal at 14:30:30), bought at the signal's price;
+#: then the listener lost its connection
+SCENE: list[tuple[Any, ...]] = [("open", "AAA", "buy", D(80), "market", 1, D(1), D(80)), ("gap",)]
+GAPS = "1 listener gaps in the period: a leg sent during one and not backfilled is in"
 
 
 def hist(symbol: str, side: str, hhmmss: str, price: float) -> dict[str, Any]:
@@ -108,6 +110,7 @@ async def test_legs_never_received_are_in_the_algorithms_result_and_in_missed(
     assert row["parts"]["missed"] == "15.00"
     assert {k for k, v in row["parts"].items() if D(v)} == {"missed"}
     assert any("3 leg(s) never received are in the algorithm's result" in n for n in row["notes"])
+    assert f"{GAPS} the algorithm's result (from the history)" in row["notes"]
 
 
 @pytest.mark.usefixtures("env", "journal")
@@ -125,6 +128,7 @@ async def test_offline_is_the_journals_legs_only_and_says_so(
         " never backfilled are not counted"
     )
     assert note in row["notes"]
+    assert f"{GAPS} neither result" in row["notes"]
     code, out = await track_cli(tmp_path, sim.url, "--offline")
     assert code == 0 and f"note: {note}" in out
 
@@ -176,6 +180,7 @@ async def test_bad_legs_of_the_answer_are_left_out_and_counted(
         {"price": 1e308, "side": "sell", "symbol": "CCC", "timestamp": f"{DAY}T15:40:00"},
         {"side": "buy", "symbol": "'; DROP TABLE entries", "timestamp": f"{DAY}T15:50:00"},
         ["not", "a", "leg"],
+        hist("DDD", "buy", "15:50:00", 60) | {"timestamp": "2099-01-01T00:00:00"},  # not yet sent
     ]
     sim.history.add(ALGO, [*HISTORY, *hostile])
     row = await track_json(tmp_path, sim.url)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -46,7 +46,6 @@ if TYPE_CHECKING:  # the replay package imports the runtime's, which imports thi
 HistoryReader = Callable[[Sequence[int], datetime], HistoryRead]
 #: the reason a leg never received carries in its LegFact
 NEVER_RECEIVED = "never_received"
-_END = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +94,11 @@ def never_received(
     periods: Mapping[int, Period],
     reader: HistoryReader,
     *,
-    until: datetime | None,
+    until: datetime,
 ) -> dict[int, HistorySide]:
-    """Each algorithm's legs AlphaHub sent before ``until`` that the journal never received,
-    from its first leg in the journal; or why its history was not compared."""
+    """Each algorithm's legs AlphaHub sent before ``until`` (never later than now: a leg stamped
+    in the future was not sent) that the journal never received, from its first leg in the
+    journal; or why its history was not compared."""
     starts = {a: first_leg(p) for a, p in periods.items()}
     out = {a: HistorySide("not read: the journal holds no leg of it to start from") for a in starts}
     wanted = sorted(a for a, s in starts.items() if s is not None)
@@ -106,7 +106,7 @@ def never_received(
         return out
     since = min(s for s in starts.values() if s is not None)
     read = reader(wanted, since)
-    coverage = audit_read(journal, read, wanted, since, until or _END)
+    coverage = audit_read(journal, read, wanted, since, until)
     for algo in coverage.algorithms:
         algo_id, start = algo.algo_id, starts[algo.algo_id]
         if algo.unavailable is not None:
@@ -141,6 +141,8 @@ def _signal_time(leg: LegFact) -> datetime | None:
 def as_legs(period: Period, lacking: Sequence[HistoryLeg]) -> tuple[tuple[LegFact, ...], int]:
     """The legs never received, classified against the algorithm's position (module docstring),
     as LegFacts of fate MISSED; and how many were left out. Pure."""
+    if not lacking:
+        return (), 0
     # lazily: the runtime package imports the tracking package (the coverage gauge)
     from tradebot.runtime.missed import classify
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -124,7 +124,11 @@ def track(
     changes = [row for at, row in rules.unrecorded_changes if start is None or at >= start]
     gaps = _gaps(journal, since, until)
     periods = read_periods(journal, chosen, since=since, until=until)
-    sides = {} if history is None else never_received(journal, periods, history, until=until)
+    sides = {}
+    if history is not None:
+        # a history leg stamped after now was not sent: a hostile answer, never a missed leg
+        end = until or datetime.now(UTC)
+        sides = never_received(journal, periods, history, until=end)
     marks = next(iter(periods.values())).marks if periods else {}
     reviewed = reviewed_pnl(journal, marks, since=since, until=until)
     out = []
@@ -139,9 +143,11 @@ def track(
         notes = history_notes(side)
         lapses = gaps.get(algo_id, 0) + gaps.get(None, 0)
         if lapses:
+            found = side is not None and side.read
+            where = "the algorithm's result (from the history)" if found else "neither result"
             notes.append(
                 f"{lapses} listener gaps in the period: a leg sent during one and not backfilled"
-                " is in neither result"
+                f" is in {where}"
             )
         result = decompose(period, sizing)
         notes += sizing.notes(changes)
