@@ -35,7 +35,7 @@ from tradebot.config.alphahub_section import AlphaHubConfig
 from tradebot.core.signal import LegKind, Refusal, parse_leg_key
 from tradebot.journal.interface import Journal
 from tradebot.journal.records import to_micros
-from tradebot.tracking.coverage import Fate as Coverage
+from tradebot.tracking.coverage import Fate as CoverageFate
 from tradebot.tracking.coverage_sources import HistoryRead, audit_read, read_history
 from tradebot.tracking.facts import Fate, LegFact, Period
 
@@ -117,7 +117,7 @@ def never_received(
         lacking = [
             history[n.identity]
             for n in algo.named
-            if n.fate is Coverage.MISSED and n.identity[3] >= start
+            if n.fate is CoverageFate.MISSED and n.identity[3] >= start
         ]
         legs, left_out = as_legs(periods[algo_id], lacking)
         out[algo_id] = HistorySide(None, start, legs, left_out, read.bad.get(algo_id, 0))
