@@ -243,7 +243,7 @@ def test_generated_histories_with_legs_never_received_reconcile_to_the_cent(
     assert d.account.pnl == alone.decomposition.account.pnl
     # a history of only what the journal received adds nothing: no leg counted twice
     assert same.decomposition.parts == alone.decomposition.parts
-    assert same.history is not None and same.history.legs == ()
+    assert same.history is not None and (same.history.legs, same.history.left_out) == ((), 0)
     side = tracked.history
     assert side is not None
     if not received:
@@ -256,3 +256,29 @@ def test_generated_histories_with_legs_never_received_reconcile_to_the_cent(
     missed = {p.name: p.money for p in d.parts}["missed"]
     if not side.legs:
         assert missed == {p.name: p.money for p in alone.decomposition.parts}["missed"]
+
+
+def test_both_backends_add_the_same_legs_never_received(
+    journal_at: str | Path, tmp_path: Path
+) -> None:
+    """SQLite and PostgreSQL: the matching reads the journal through its interface alone."""
+    clock = Clock()
+    scene = [
+        ("open", "AAA", "buy", D(30), "market", 10, D(1), D(30)),
+        ("open", "BBB", "sell", D(25), "missed", 1, D(1), D(25)),  # backfilled too late
+    ]
+    with open_journal(journal_at, clock=clock) as journal:
+        play(journal, clock, scene)
+    (tmp_path / "config.yaml").write_text(CONFIG, encoding="utf-8")
+    config = load_config(tmp_path / "config.yaml", env={})
+    # AAA closed at 33 while the bot was away: the ideal's 10000 / 4 / 30 shares, +3 each
+    closed = HistoryLeg(ALGO, "AAA", Side.SELL, D(33), START + timedelta(minutes=5), "{}")
+    with open_journal(journal_at, readonly=True) as journal:
+        reader = _reader([*_history_of(journal), closed])
+        (tracked,) = track(journal, config, algo_ids=[ALGO], equity=EQUITY, history=reader)
+    assert tracked.history is not None
+    assert kinds(tracked.history.legs) == [("AAA", "sell", False)]
+    assert tracked.history.left_out == 0  # the journal's own legs matched, none taken again
+    d = tracked.decomposition
+    assert tracked.reconciled and sum((p.money for p in d.parts), D(0)) == d.gap
+    assert {p.name: p.money for p in d.parts}["missed"] == D("250.00")
