@@ -99,7 +99,8 @@ def never_received(
     """Each algorithm's legs AlphaHub sent before ``until`` (never later than now: a leg stamped
     in the future was not sent) that the journal never received, from its first leg in the
     journal; or why its history was not compared."""
-    starts = {a: first_leg(p) for a, p in periods.items()}
+    received = {a: _received(p) for a, p in periods.items()}
+    starts = {a: legs[0][0] if legs else None for a, legs in received.items()}
     out = {a: HistorySide("not read: the journal holds no leg of it to start from") for a in starts}
     wanted = sorted(a for a, s in starts.items() if s is not None)
     if not wanted:
@@ -119,37 +120,37 @@ def never_received(
             for n in algo.named
             if n.fate is CoverageFate.MISSED and n.identity[3] >= start
         ]
-        legs, left_out = as_legs(periods[algo_id], lacking)
+        legs, left_out = _as_legs(algo_id, received[algo_id], lacking)
         out[algo_id] = HistorySide(None, start, legs, left_out, read.bad.get(algo_id, 0))
     return out
 
 
-def first_leg(period: Period) -> datetime | None:
-    """The signal time of the algorithm's first leg in the journal (None: it holds none)."""
-    times = [_signal_time(leg) for leg in period.legs]
-    known = [t for t in times if t is not None]
-    return min(known) if known else None
-
-
-def _signal_time(leg: LegFact) -> datetime | None:
-    try:
-        return parse_leg_key(leg.key).timestamp
-    except ValueError:
-        return None  # not a leg's key: the journal is input too
+def _received(period: Period) -> list[tuple[datetime, LegFact]]:
+    """The journal's legs with their signals' times, oldest signal first."""
+    out = []
+    for leg in period.legs:
+        try:
+            out.append((parse_leg_key(leg.key).timestamp, leg))
+        except ValueError:
+            continue  # not a leg's key: the journal is input too
+    out.sort(key=lambda x: (x[0], x[1].seq))
+    return out
 
 
 def as_legs(period: Period, lacking: Sequence[HistoryLeg]) -> tuple[tuple[LegFact, ...], int]:
     """The legs never received, classified against the algorithm's position (module docstring),
     as LegFacts of fate MISSED; and how many were left out. Pure."""
+    return _as_legs(period.algo_id, _received(period), lacking)
+
+
+def _as_legs(
+    algo_id: int, received: Sequence[tuple[datetime, LegFact]], lacking: Sequence[HistoryLeg]
+) -> tuple[tuple[LegFact, ...], int]:
     if not lacking:
         return (), 0
     # lazily: the runtime package imports the tracking package (the coverage gauge)
     from tradebot.runtime.missed import classify
 
-    received = sorted(
-        ((t, leg) for leg in period.legs if (t := _signal_time(leg)) is not None),
-        key=lambda x: (x[0], x[1].seq),
-    )
     groups: dict[datetime, list[HistoryLeg]] = {}
     for item in sorted(lacking, key=lambda x: x.timestamp):
         if item.side is not None and item.price is not None:
@@ -169,7 +170,7 @@ def as_legs(period: Period, lacking: Sequence[HistoryLeg]) -> tuple[tuple[LegFac
             i += 1
         callable_ = [x for x in group if x.symbol not in unknown]
         left_out += len(group) - len(callable_)
-        found = classify(period.algo_id, callable_, position, received_at=stamp)
+        found = classify(algo_id, callable_, position, received_at=stamp)
         # after the journal's legs that came before it (a backfilled leg's row is written later
         # than its signal), so the chain replays them in the order the projection took
         when = max(to_micros(stamp), at)
