@@ -1,7 +1,9 @@
 """Generated histories of one algorithm, written through the real journal API: opens and closes
 traded at market, by limit or by a chased limit and its market remainder (partial fills at
 prices off the signal's), skipped for a reason, missed (backfill, too old), closed by a stop or
-a take-profit first, config changes and listener gaps."""
+a take-profit first, config changes and listener gaps, and the sizing rules the journal
+records at a start or a reload (:data:`RULE_SETS`: an allocation changed, the algorithm
+removed, rules a journal must refuse, a start that recorded none)."""
 
 from __future__ import annotations
 
@@ -36,6 +38,16 @@ START = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 SYMBOLS = ("AAA", "BBB", "CCC")
 HOWS = ("market", "limit", "chased", "skip", "missed")
 REASONS = (SkipReason.RISK_LIMIT, SkipReason.STALE, SkipReason.ALGO_UNKNOWN)
+#: the rules a start or reload records (``tradebot.tracking.sizing.rules_of``'s shape), by index
+RULE_SETS: tuple[dict[str, Any], ...] = (
+    {str(ALGO): {"strategy": "allocation", "params": {"pct": "10", "max_positions": 4}}},
+    {str(ALGO): {"strategy": "allocation", "params": {"pct": "25", "max_positions": 5}}},
+    {str(ALGO): {"strategy": "fixed_notional", "params": {"notional": "3000"}}, "99": {}},
+    {"99": {"strategy": "fixed_shares", "params": {"shares": "5"}}},  # the algorithm removed
+    # what a journal must refuse: code no config chose, and params that fit no strategy
+    {str(ALGO): {"strategy": "tests.tracking.untrusted_strategy:Untrusted", "params": {}}},
+    {str(ALGO): {"strategy": "allocation", "params": {"pct": "-3", "max_positions": 4}}},
+)
 
 
 @dataclass
@@ -138,11 +150,30 @@ def _trade(
     _fill(journal, clock, state, rest, first - half, price + Decimal("0.05"))
 
 
-def play(journal: Journal, clock: Clock, ops: Sequence[tuple[Any, ...]]) -> None:
-    """Run ``ops`` through ``journal``, which must read ``clock`` (rows and signals agree)."""
+def play(
+    journal: Journal,
+    clock: Clock,
+    ops: Sequence[tuple[Any, ...]],
+    in_force: dict[str, int | None] | None = None,
+) -> None:
+    """Run ``ops`` through ``journal``, which must read ``clock`` (rows and signals agree);
+    ``in_force`` gets each open leg's key -> the index of the :data:`RULE_SETS` in force when
+    it arrived (None: no rules recorded yet, or a start that recorded none)."""
     state = State()
+    rules: int | None = None
     for op in ops:
         kind = op[0]
+        if kind == "rules":
+            clock()
+            rules = op[1]
+            data = {"applied": [f"algorithms.{ALGO}"], "rules": RULE_SETS[op[1]]}
+            journal.record_config(f"config reloaded: algorithms.{ALGO}", data)
+            continue
+        if kind == "start":
+            clock()
+            rules = op[1]
+            journal.record_start("started", {} if rules is None else {"rules": RULE_SETS[rules]})
+            continue
         if kind == "gap":
             clock()
             journal.record_gap("connection lost", algo_id=ALGO)
@@ -193,6 +224,8 @@ def play(journal: Journal, clock: Clock, ops: Sequence[tuple[Any, ...]]) -> None
             leg_time=clock.at,
         )
         leg = signal.legs[0]
+        if is_open and in_force is not None:
+            in_force[leg.id.key] = rules
         if how == "missed":
             signal = dataclasses.replace(signal, source=SignalSource.BACKFILL)
             skip = SkippedLeg(leg.id, SkipReason.MISSED_STALE, "too old", leg=leg)
@@ -236,6 +269,10 @@ OPS = st.lists(
         _LEG,
         st.tuples(st.just("exit"), st.sampled_from(SYMBOLS), st.booleans(), _PRICE),
         st.tuples(st.sampled_from(("config", "gap"))),
+        st.tuples(st.just("rules"), st.integers(min_value=0, max_value=len(RULE_SETS) - 1)),
+        st.tuples(
+            st.just("start"), st.none() | st.integers(min_value=0, max_value=len(RULE_SETS) - 1)
+        ),
     ),
     max_size=25,
 )

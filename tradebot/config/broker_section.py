@@ -111,6 +111,21 @@ class SimBrokerConfig(Frozen):
         return out
 
 
+class CircuitConfig(Frozen):
+    """``broker.circuit``: the circuit breaker (``tradebot/execution/circuit.py``)."""
+
+    failures: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="order submissions in a row without the broker's answer "
+        "(after the retries) that stop sending",
+    )
+    probe_every: Finite = Field(
+        15.0, gt=0, le=3600, description="seconds between two probes while sending is stopped"
+    )
+
+
 #: the brokers a config may name: each has its kind in tradebot.broker.factory.BROKERS
 BrokerName = Literal["sim", "alpaca"]
 
@@ -122,3 +137,4 @@ class BrokerConfig(Frozen):
     )
     alpaca: AlpacaConfig = AlpacaConfig()
     sim: SimBrokerConfig = SimBrokerConfig()
+    circuit: CircuitConfig = CircuitConfig()

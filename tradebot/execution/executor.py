@@ -6,7 +6,9 @@ the broker adapter owns retries (:mod:`tradebot.broker.retry`, looking the order
 order id before anything is sent again), and one retry layer on top would multiply them. When
 the broker gives up without an answer (:class:`OrderOutcomeUnknown`, or a transient error), the
 intent is left unanswered, with an ERROR row, for the re-check and recovery to settle by client
-order id; nothing here sends it again.
+order id; nothing here sends it again. With a circuit breaker (:mod:`.circuit`, the running bot's),
+each such failure counts towards opening it, and while it is open no order leaves: the intent is
+left unanswered the same way, with a ``broker_unavailable`` ERROR row (see there why).
 
 Every journal write runs in a worker thread (``asyncio.to_thread``): an fsync never blocks the
 event loop. ``on_step(name)`` is called at each step boundary (see :class:`Step`); it exists so
@@ -32,6 +34,7 @@ from tradebot.core.order_snapshot import OrderSnapshot
 from tradebot.core.orders import IntentRole, OrderIntent, Plan
 from tradebot.core.signal import Signal
 from tradebot.exceptions import FatalError, OrderOutcomeUnknown, OrderRejected, TransientError
+from tradebot.execution.circuit import BrokerCircuit
 from tradebot.execution.flatten import FLATTEN_TIMEOUT, FlattenWait, flattens_for
 from tradebot.journal.interface import Journal
 from tradebot.journal.records import AppliedFill
@@ -102,8 +105,11 @@ class Executor:
         on_step: StepHook | None = None,
         on_submit: Callable[[OrderIntent], None] | None = None,
         flatten_timeout: float = FLATTEN_TIMEOUT,
+        circuit: BrokerCircuit | None = None,
     ) -> None:
         self.journal = journal
+        #: the account's breaker: asked before each order, told what each submission got
+        self.circuit = circuit
         self.broker = broker
         self.book = book
         self._on_step = faults.chain(on_step)
@@ -222,15 +228,30 @@ class Executor:
 
     async def submit(self, intent: OrderIntent) -> OrderOutcome:
         """Send one durable intent and record the answer. Rejections are final, not raised."""
+        coid = intent.client_order_id
+        circuit = self.circuit
+        if circuit is not None and not circuit.allows():
+            # not sent, and not given up on: left unanswered for the re-check (see .circuit)
+            detail = circuit.refusal()
+            await asyncio.to_thread(
+                self.journal.record_error,
+                detail,
+                algo_id=intent.algo_id,
+                symbol=intent.symbol,
+                client_order_id=coid,
+            )
+            log.warning("%s: %s", coid, detail)
+            return OrderOutcome(intent, None, detail)
         self._step(Step.BEFORE_SUBMIT)
         if self._on_submit is not None:
             self._on_submit(intent)
-        coid = intent.client_order_id
         try:
             snapshot = await self.broker.submit(intent)
         except OrderRejected as exc:
             reason = str(exc) or "rejected by the broker"
             await asyncio.to_thread(self.journal.record_rejected, coid, reason)
+            if circuit is not None:
+                await circuit.answered()  # a refusal for the order's content is an answer
             return OrderOutcome(intent, None, f"rejected: {reason}")
         except (OrderOutcomeUnknown, TransientError) as exc:
             # The broker retried and gave up. Not final: the order may exist (or, after a
@@ -245,6 +266,8 @@ class Executor:
                 client_order_id=coid,
             )
             log.warning("%s: %s", coid, detail)
+            if circuit is not None:
+                await circuit.failed(exc)
             return OrderOutcome(intent, None, detail)
         except FatalError as exc:
             # the bot stops; the intent stays unresolved for recovery to settle by lookup
@@ -259,6 +282,8 @@ class Executor:
         self._step(Step.SUBMIT_RETURNED)
         await self.record_snapshot(snapshot, "submit")
         self._step(Step.ACCEPTED_RECORDED)
+        if circuit is not None:
+            await circuit.answered()
         return OrderOutcome(intent, snapshot)
 
     async def record_snapshot(self, snapshot: OrderSnapshot, source: str) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 from tradebot import faults
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderEvent
+from tradebot.core.ids import DEFAULT_ACCOUNT, account_of
 from tradebot.core.order_snapshot import OrderSnapshot
 from tradebot.core.orders import OrderIntent, Plan
 from tradebot.core.signal import Signal
@@ -73,6 +74,7 @@ RAW_COLUMNS = (
     "cum_qty",
     "detail",
     "data",
+    "account",
 )
 RAW_SELECT = f"SELECT {', '.join(RAW_COLUMNS)} FROM entries WHERE id > ? ORDER BY id LIMIT ?"  # noqa: S608
 
@@ -133,8 +135,11 @@ class JournalBase(ABC):
         is its database's only writer may keep one (see :class:`~.summary_sql.SqlStore`)."""
         return None
 
-    def _claim(self, conn: Conn, signal_id: int | None, plan: Plan) -> None:  # noqa: B027
-        """A hook: a store shared by several processes records the legs ``plan`` decided."""
+    def _claim(  # noqa: B027
+        self, conn: Conn, signal_id: int | None, plan: Plan, account: str
+    ) -> None:
+        """A hook: a store shared by several processes records the legs ``plan`` decided (for
+        ``account``: each account decides a leg once)."""
 
     def _fence(self, conn: Conn) -> None:  # noqa: B027 (a hook: most stores have no fence)
         """Called in the transaction that makes intents durable, before they are written: a
@@ -175,6 +180,7 @@ class JournalBase(ABC):
         symbol: str | None = None,
         client_order_id: str | None = None,
         signal_id: int | None = None,
+        account: str = DEFAULT_ACCOUNT,
     ) -> int:
         return self._one(
             Status.ERROR,
@@ -183,6 +189,7 @@ class JournalBase(ABC):
             symbol=symbol,
             client_order_id=client_order_id,
             signal_id=signal_id,
+            account=account,
         )
 
     def record_chase(
@@ -219,19 +226,30 @@ class JournalBase(ABC):
                 side=str(intent.side),
                 qty=intent.qty,
                 data=dict(data),
+                account=account_of(intent.client_order_id),
             )
             row_id = summary_sql.insert(conn, row.params())
         if faults.ARMED:  # a crash-matrix step (tradebot/faults.py): durable, not yet sent
             faults.reached(f"{status}_recorded:{data.get('step', '')}")
         return row_id
 
-    def record_drift(self, symbol: str, ours: Decimal, broker: Decimal) -> int:
+    def record_drift(
+        self, symbol: str, ours: Decimal, broker: Decimal, *, account: str = DEFAULT_ACCOUNT
+    ) -> int:
         detail = f"journal net {ours} != broker {broker} (difference {broker - ours})"
         data = {"journal": ours, "broker": broker}
-        return self._one(Status.DRIFT, detail, symbol=symbol, qty=broker - ours, data=data)
+        return self._one(
+            Status.DRIFT, detail, symbol=symbol, qty=broker - ours, data=data, account=account
+        )
 
-    def record_recovery(self, detail: str, data: Mapping[str, Any] | None = None) -> int:
-        return self._one(Status.RECOVERY, detail, data=data or {})
+    def record_recovery(
+        self,
+        detail: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> int:
+        return self._one(Status.RECOVERY, detail, data=data or {}, account=account)
 
     # -- the order story ------------------------------------------------------------------------
     def record_signal(self, signal: Signal, *, sync: bool = True) -> int:
@@ -241,48 +259,64 @@ class JournalBase(ABC):
             faults.reached("signal_recorded")
         return signal_id
 
-    def record_plan(self, signal_id: int | None, plan: Plan) -> tuple[OrderIntent, ...]:
+    def record_plan(
+        self, signal_id: int | None, plan: Plan, *, account: str = DEFAULT_ACCOUNT
+    ) -> tuple[OrderIntent, ...]:
+        orderlog.check_plan_account(plan, account)
         with self._writing() as conn:
             self._fence(conn)
             algo = orderlog.signal_algo(conn, signal_id)
-            self._claim(conn, signal_id, plan)
-            return orderlog.insert_plan(conn, signal_id, algo, plan, self._clock())
+            self._claim(conn, signal_id, plan, account)
+            return orderlog.insert_plan(conn, signal_id, algo, plan, self._clock(), account)
 
     def record_signal_and_plan(
-        self, signal: Signal, plan: Plan
+        self, signal: Signal, plan: Plan, *, account: str = DEFAULT_ACCOUNT
     ) -> tuple[int, tuple[OrderIntent, ...]]:
+        orderlog.check_plan_account(plan, account)
         with self._writing() as conn:
             self._fence(conn)
             signal_id = orderlog.insert_signal(conn, signal)
-            self._claim(conn, signal_id, plan)
+            self._claim(conn, signal_id, plan, account)
             at = self._clock()
-            return signal_id, orderlog.insert_plan(conn, signal_id, signal.algo_id, plan, at)
+            return signal_id, orderlog.insert_plan(
+                conn, signal_id, signal.algo_id, plan, at, account
+            )
 
-    def record_snapshot(self, snapshot: OrderSnapshot, *, source: str) -> tuple[AppliedFill, ...]:
+    def record_snapshot(
+        self, snapshot: OrderSnapshot, *, source: str, account: str = DEFAULT_ACCOUNT
+    ) -> tuple[AppliedFill, ...]:
         with self._writing() as conn:
-            return orderlog.apply_snapshot(conn, snapshot, self._clock(), source)
+            return orderlog.apply_snapshot(conn, snapshot, self._clock(), source, account)
 
-    def record_event(self, event: OrderEvent) -> tuple[AppliedFill, ...]:
+    def record_event(
+        self, event: OrderEvent, *, account: str = DEFAULT_ACCOUNT
+    ) -> tuple[AppliedFill, ...]:
         with self._writing() as conn:
-            return orderlog.apply_event(conn, event, self._clock())
+            return orderlog.apply_event(conn, event, self._clock(), account)
 
-    def record_events(self, events: Sequence[OrderEvent]) -> tuple[AppliedFill, ...]:
+    def record_events(
+        self, events: Sequence[OrderEvent], *, account: str = DEFAULT_ACCOUNT
+    ) -> tuple[AppliedFill, ...]:
         at = self._clock()
         with self._writing() as conn:
-            return tuple(f for event in events for f in orderlog.apply_event(conn, event, at))
+            return tuple(
+                f for event in events for f in orderlog.apply_event(conn, event, at, account)
+            )
 
     def record_rejected(self, client_order_id: str, reason: str) -> int:
+        at, account = self._clock(), account_of(client_order_id)
         with self._writing() as conn:
-            return orderlog.final_row(conn, client_order_id, Status.REJECTED, reason, self._clock())
+            return orderlog.final_row(conn, client_order_id, Status.REJECTED, reason, at, account)
 
     def record_failed(self, client_order_id: str, reason: str) -> int:
+        at, account = self._clock(), account_of(client_order_id)
         with self._writing() as conn:
-            return orderlog.final_row(conn, client_order_id, Status.FAILED, reason, self._clock())
+            return orderlog.final_row(conn, client_order_id, Status.FAILED, reason, at, account)
 
     # -- reading --------------------------------------------------------------------------------
-    def rebuild_book(self) -> PositionBook:
+    def rebuild_book(self, *, account: str | None = None) -> PositionBook:
         with self._read() as conn:
-            return rebuild_book(conn)
+            return rebuild_book(conn, account)
 
     def unresolved_intents(
         self,
@@ -292,6 +326,7 @@ class JournalBase(ABC):
         algo_id: int | None = None,
         symbols: Sequence[str] = (),
         client_order_ids: Sequence[str] | None = None,
+        account: str | None = None,
     ) -> tuple[StoredIntent, ...]:
         with self._read() as conn:
             return orderlog.unresolved_intents(
@@ -301,11 +336,14 @@ class JournalBase(ABC):
                 algo_id=algo_id,
                 symbols=symbols,
                 client_order_ids=client_order_ids,
+                account=account,
             )
 
-    def unplanned_signals(self, *, since: datetime | None = None) -> tuple[StoredSignal, ...]:
+    def unplanned_signals(
+        self, *, since: datetime | None = None, account: str | None = None
+    ) -> tuple[StoredSignal, ...]:
         with self._read() as conn:
-            return orderlog.unplanned_signals(conn, since=since)
+            return orderlog.unplanned_signals(conn, since=since, account=account)
 
     def archived_legs(self, keys: Sequence[str]) -> set[str]:
         with self._read() as conn:

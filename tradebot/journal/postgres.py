@@ -35,6 +35,7 @@ from typing import Any
 import psycopg
 
 from tradebot.clock import utcnow
+from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.core.orders import Plan
 from tradebot.exceptions import JournalError, NotLeader
 from tradebot.journal import pgschema
@@ -180,22 +181,24 @@ class PostgresJournal(JournalBase):
                 f"{self.epoch}: it is no longer the leader and must not send orders"
             )
 
-    def _claim(self, conn: Conn, signal_id: int | None, plan: Plan) -> None:
+    def _claim(self, conn: Conn, signal_id: int | None, plan: Plan, account: str) -> None:
         for key in planned_keys(plan):
             conn.execute(
-                "INSERT INTO tradebot_planned_legs (leg, signal_id) VALUES (?, ?) "
-                "ON CONFLICT (leg) DO NOTHING",
-                (key, signal_id),
+                "INSERT INTO tradebot_planned_legs (account, leg, signal_id) VALUES (?, ?, ?) "
+                "ON CONFLICT (account, leg) DO NOTHING",
+                (account, key, signal_id),
             )
 
     # -- several processes (tradebot.journal.lease) ----------------------------------------------
-    def planned_legs(self, keys: Sequence[str]) -> set[str]:
-        """Which of these leg identities a leader has already planned (under any signal)."""
+    def planned_legs(self, keys: Sequence[str], *, account: str = DEFAULT_ACCOUNT) -> set[str]:
+        """Which of these leg identities a leader has already planned for ``account`` (under
+        any signal)."""
         if not keys:
             return set()
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT leg FROM tradebot_planned_legs WHERE leg = ANY(?)", (list(keys),)
+                "SELECT leg FROM tradebot_planned_legs WHERE account = ? AND leg = ANY(?)",
+                (account, list(keys)),
             ).fetchall()
         return {str(r[0]) for r in rows}
 

@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from tradebot.alphahub.gaps import Gap
 from tradebot.clock import utcnow
@@ -59,6 +59,7 @@ from tradebot.runtime.killswitch import HaltMode
 from tradebot.runtime.observer import (
     BackfillDelivered,
     BotEvent,
+    BrokerCircuitChanged,
     BrokerReachability,
     DriftFound,
     ErrorRecorded,
@@ -144,6 +145,26 @@ def alerts_for(event: BotEvent, day: date, loss_days: set[tuple[int, date]]) -> 
                     "broker",
                     f"broker reachable again after {duration_text(at - since)} "
                     f"({since:%H:%M:%S} to {at:%H:%M:%S} UTC)",
+                    "success",
+                )
+            ]
+        case BrokerCircuitChanged(change=change, at=at) if change.open:
+            return [
+                Alert(
+                    "broker",
+                    f"broker circuit open at {at:%H:%M:%S} UTC after {change.failures} failures "
+                    f"in a row (last: {change.detail}): no order is sent until the broker "
+                    "answers; orders meanwhile are held (broker_unavailable) and go out when it "
+                    "does, while their signal is fresh",
+                    "failure",
+                )
+            ]
+        case BrokerCircuitChanged(change=change, at=at):
+            return [
+                Alert(
+                    "broker",
+                    f"broker circuit closed at {at:%H:%M:%S} UTC: the broker answers again "
+                    f"after {duration_text(timedelta(seconds=change.open_for))}; sending resumes",
                     "success",
                 )
             ]

@@ -101,6 +101,7 @@ from tradebot.runtime.observer import (
 )
 from tradebot.runtime.paths import config_relative
 from tradebot.runtime.status_feed import StandbyStatus
+from tradebot.tracking.sizing import RULES_KEY, rules_of
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +271,12 @@ class Bot:
             await asyncio.to_thread(
                 journal.record_start,
                 f"tradebot {__version__} started in {self.mode} mode",
-                {"mode": str(self.mode), "config": str(self.config_path)},
+                # the rules each algorithm's legs are sized by from now on (tradebot track)
+                {
+                    "mode": str(self.mode),
+                    "config": str(self.config_path),
+                    RULES_KEY: rules_of(self._settings.config),
+                },
             )
             settings = self._settings
             chosen = self._broker or make_broker(

@@ -39,6 +39,7 @@ from tradebot.core.orders import ExitTerms, IntentRole, OrderIntent
 from tradebot.core.risk import DayState
 from tradebot.exceptions import ConfigError
 from tradebot.execution.chaser import Chaser
+from tradebot.execution.circuit import BrokerCircuit, Circuit
 from tradebot.execution.executor import Executor
 from tradebot.execution.exit_manager import ExitManager
 from tradebot.execution.limits_in_force import LimitsInForce
@@ -56,6 +57,7 @@ from tradebot.runtime.lapses import LapseWatcher
 from tradebot.runtime.leadership import ForeignSignals
 from tradebot.runtime.observer import (
     BotEvent,
+    BrokerCircuitChanged,
     ConfigReloaded,
     ConnectionChanged,
     DriftFound,
@@ -69,6 +71,7 @@ from tradebot.runtime.record_writer import RecordWriter
 from tradebot.runtime.recovered import NoBackfill, make_backfiller, reclaim_recovered
 from tradebot.runtime.signals import SignalLoop, planner_for, symbols_of
 from tradebot.runtime.status_feed import StatusFeed
+from tradebot.tracking.sizing import RULES_KEY, rules_of
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +162,19 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
 
     records = RecordWriter(journal, notify=notify)
     reactions = _Reactions(records, say, notify)
-    executor = Executor(journal, broker, report.book, on_submit=_submitting(notify, now_of))
+    # the account's circuit breaker: the executor asks it before each order; it probes as a
+    # follower; the re-check waits while it is open (tradebot/execution/circuit.py)
+    circuit = BrokerCircuit(
+        Circuit(
+            failures=config.broker.circuit.failures, probe_every=config.broker.circuit.probe_every
+        ),
+        journal,
+        broker.account,
+        notify=lambda change: notify(BrokerCircuitChanged(change, now_of())),
+    )
+    executor = Executor(
+        journal, broker, report.book, on_submit=_submitting(notify, now_of), circuit=circuit
+    )
     gaps: Channel[Gap] = Channel()
     listener = Listener(
         config.alphahub,
@@ -203,6 +218,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         now=now_of,
         say=say,
         on_settled=lambda settled: notify(OrdersSettled(settled)),
+        may_act=circuit.allows,
     )
     watcher = ConfigWatcher(
         settings.config_path,
@@ -274,7 +290,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
     for signal_id, signal in report.deferred:  # closes with orders in their way, canceled first
         signals.defer(signal_id, signal)
     await signals.resume(now)  # positions a close stripped of their exits, still held
-    following: list[Follower] = [recheck, chaser, exits]
+    following: list[Follower] = [circuit, recheck, chaser, exits]
     every, planned = shared.tenure.pick_up_every, shared.tenure.planned
     if every is not None:  # other processes journal signals here: the leader plans theirs
         following.append(
@@ -383,7 +399,11 @@ class _Reactions:
         if change.needs_restart:
             detail += f"; needs a restart: {', '.join(change.needs_restart)}"
         self._say(detail)
-        data = {"applied": list(change.changed), "needs_restart": list(change.needs_restart)}
+        data = {
+            "applied": list(change.changed),
+            "needs_restart": list(change.needs_restart),
+            RULES_KEY: rules_of(change.config),  # the rules in force from now on (track)
+        }
         self._records.config(detail, data)
         self._notify(ConfigReloaded(change))
 

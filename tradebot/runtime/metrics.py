@@ -14,7 +14,7 @@ library's global switch is left as it is). Three sources feed it:
   chaser's remainder, an exit, a re-send): counting its writes misses none and counts none
   twice;
 * the bot's state, read at each scrape (:mod:`.metrics_gauges`): connections joined, the kill
-  switch, equity, whether the broker answers.
+  switch, equity, whether the broker answers, whether its circuit breaker is open.
 
 Order outcomes (``tradebot_orders_total{outcome}``), each counted once per order:
 
@@ -61,6 +61,7 @@ from tradebot.runtime.metrics_gauges import StateGauges, WithoutCreated
 from tradebot.runtime.observer import (
     BackfillDelivered,
     BotEvent,
+    BrokerCircuitChanged,
     ConnectionChanged,
     LapseReported,
     OrdersSettled,
@@ -152,6 +153,7 @@ class BotMetrics:
         )
         self._exposed = WithoutCreated(r)
         self.up = False  # from Started until Stopped
+        self.circuit_open = False  # the broker circuit breaker, as its last change said
         #: journal writes run in worker threads; what they update is guarded by this lock
         self._lock = threading.Lock()
         self._last_signal: dict[int, datetime] = {}
@@ -168,7 +170,11 @@ class BotMetrics:
         signal from the journal when it starts (a task of the bot's). ``broker_reachable``:
         whether the broker answers, by the health check's rule. Call before ``bot.run()``."""
         gauges = StateGauges(
-            bot, up=lambda: self.up, last_signals=self.last_signals, reachable=broker_reachable
+            bot,
+            up=lambda: self.up,
+            last_signals=self.last_signals,
+            reachable=broker_reachable,
+            circuit_open=lambda: self.circuit_open,
         )
         self.registry.register(gauges)
 
@@ -204,6 +210,8 @@ class BotMetrics:
                 # their submission got no answer; the broker has them: accepted after all
                 for coid in settled.found:
                     self._order(coid, "accepted")
+            case BrokerCircuitChanged(change=change):
+                self.circuit_open = change.open
             case ConnectionChanged(change=change) if change.state == "retrying":
                 self.reconnects.labels(str(change.connection)).inc()
             case LapseReported(algo_id=algo_id, windows=windows):

@@ -49,17 +49,19 @@ class StateGauges(Collector):
         up: Callable[[], bool],
         last_signals: Callable[[], Mapping[int, datetime]],
         reachable: Callable[[], bool],
+        circuit_open: Callable[[], bool] = lambda: False,
     ) -> None:
         self._bot = bot
         self._up = up
         self._last_signals = last_signals
         self._reachable = reachable
+        self._circuit_open = circuit_open
 
     def describe(self) -> Iterator[Metric]:
         return iter(self._families(labelled=False))
 
     def collect(self) -> Iterator[Metric]:
-        up, joined, switch, last, equity, reachable = self._families(labelled=True)
+        up, joined, switch, last, equity, reachable, circuit = self._families(labelled=True)
         up.add_metric([], 1 if self._up() else 0)
         parts = self._bot.parts
         if parts is not None:
@@ -76,9 +78,10 @@ class StateGauges(Collector):
             if account is not None:
                 equity.add_metric([], float(account.equity))
             reachable.add_metric([], 1 if self._reachable() else 0)
+            circuit.add_metric([], 1 if self._circuit_open() else 0)
         for algo_id, at in sorted(self._last_signals().items()):
             last.add_metric([str(algo_id)], at.timestamp())
-        return iter((up, joined, switch, last, equity, reachable))
+        return iter((up, joined, switch, last, equity, reachable, circuit))
 
     @staticmethod
     def _families(*, labelled: bool) -> tuple[GaugeMetricFamily, ...]:
@@ -106,5 +109,9 @@ class StateGauges(Collector):
             GaugeMetricFamily(
                 "tradebot_broker_reachable",
                 "1 while the broker answers (the /healthz broker check passes), else 0",
+            ),
+            GaugeMetricFamily(
+                "tradebot_broker_circuit_open",
+                "1 while the broker circuit breaker is open (no order is sent), else 0",
             ),
         )

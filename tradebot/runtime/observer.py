@@ -46,6 +46,7 @@ from tradebot.alphahub.session import StateChange
 from tradebot.config.model import Mode
 from tradebot.core.orders import OrderIntent, SkippedLeg
 from tradebot.core.signal import Signal
+from tradebot.execution.circuit import CircuitChange
 from tradebot.execution.executor import ExecutionResult
 from tradebot.execution.recovery import Drift, RecoveryReport, Settled
 from tradebot.journal.records import AppliedFill
@@ -175,6 +176,16 @@ class BrokerReachability:
 
 
 @dataclass(frozen=True, slots=True)
+class BrokerCircuitChanged:
+    """The account's broker circuit breaker (:mod:`tradebot.execution.circuit`) opened (no
+    order is sent; ``change.detail`` the last failure) or closed again (the broker answered a
+    probe after ``change.open_for`` seconds); ``at`` when, on the wall clock."""
+
+    change: CircuitChange
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Stopped:
     """The bot stopped: cleanly (``error`` None) or because of ``error`` (which it raises)."""
 
@@ -196,6 +207,7 @@ BotEvent = (
     | OrderSubmitting
     | BackfillDelivered
     | BrokerReachability
+    | BrokerCircuitChanged
     | Stopped
 )
 

@@ -65,8 +65,12 @@ class UnknownOutcomes:
         now: Callable[[], datetime],
         say: Callable[[str], None],
         on_settled: Callable[[Settled], None] = lambda settled: None,
+        may_act: Callable[[], bool] = lambda: True,
     ) -> None:
         self._executor = executor
+        #: False while the broker circuit breaker is open: no lookups the broker cannot answer,
+        #: and the orders it holds wait for it to close (tradebot/execution/circuit.py)
+        self._may_act = may_act
         self._journal = journal
         self._on_settled = on_settled
         self._busy = busy
@@ -86,8 +90,8 @@ class UnknownOutcomes:
 
     async def step(self) -> None:
         async with self._busy:
-            if self._stopping.is_set():
-                return  # nothing is sent once the stop has begun
+            if self._stopping.is_set() or not self._may_act():
+                return  # nothing is sent once the stop has begun, or while the circuit is open
             await self.check()
 
     async def check(self) -> Settled:

@@ -1,35 +1,96 @@
-"""How the algorithm's own ledger sizes an open leg: the config's strategy for that algorithm,
-at the leg's signal price, in fractional shares (the raw quantity, never rounded), against a
-stated equity.
+"""How the algorithm's own ledger sizes an open leg: the sizing rules in force for that algorithm
+when the leg arrived, at the leg's signal price, in fractional shares (the raw quantity, never
+rounded), against a stated equity.
 
-The journal records that the config changed (CONFIG rows name what was applied), not the rules
-before the change, so every leg is sized by the current config, and the output says so when the
-period saw a change.
+The journal knows the rules: every start (its START row) and every config reload (its CONFIG
+row) records each algorithm's strategy and params under the data key :data:`RULES_KEY`, as
+:func:`rules_of` writes them (``{"16": {"strategy": "allocation", "params": {"pct": "30",
+"max_positions": 3}}}``, Decimals as strings). :func:`strategy_from` rebuilds one with the
+config's own strategy code (:mod:`tradebot.config.strategy`), and refuses, with the reason,
+rules that are damaged or name code the current config does not: a journal row never imports
+a module. :mod:`.rules_in_force` reads the records and says which were in force for each leg;
+legs from before any record (journals written by older versions) are sized by the current
+config, and the output says so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from pydantic import ValidationError
+
+from tradebot.config.model import Config
+from tradebot.config.strategy import StrategyNotFound, builtin_names, resolve_strategy
 from tradebot.core.account import AccountSnapshot
 from tradebot.core.signal import Leg, LegKind, Side
-from tradebot.core.sizing import SizingContext
+from tradebot.core.sizing import SizingContext, SizingStrategy
 from tradebot.journal.records import from_micros
 from tradebot.tracking.chain import Sizer
 from tradebot.tracking.facts import LegFact
 
-_ZERO = Decimal(0)
+#: the key of a START or CONFIG row's data that holds the rules in force from that row on
+RULES_KEY = "rules"
+#: a strategy's params longer than this (as JSON text) are not rebuilt: no config has them
+_MAX_PARAMS = 10_000
 
 
-def config_sizer(config: Any, algo_id: int, equity: Decimal) -> Sizer | None:
-    """The algorithm's strategy from ``config`` at ``equity`` (None: not in the config)."""
-    algo = None if config is None else config.algorithms.get(algo_id)
-    if algo is None:
-        return None
-    strategy = algo.sizer
+class RulesRefused(ValueError):
+    """Recorded rules that cannot size a leg; the message says why."""
+
+
+def rules_of(config: Config) -> dict[str, dict[str, Any]]:
+    """Each algorithm's sizing rules in ``config``, as JSON-ready data (algorithm id as text ->
+    its strategy's name and its validated params, Decimals as strings)."""
+    return {
+        str(algo_id): {
+            "strategy": algo.strategy,
+            "params": algo.sizer.params.model_dump(mode="json"),
+        }
+        for algo_id, algo in sorted(config.algorithms.items())
+    }
+
+
+def trusted_strategies(config: Config | None) -> frozenset[str]:
+    """The strategy names recorded rules may use: the ``strategies`` package's, and the
+    ``package.module:Class`` names the current config itself loads."""
+    named = () if config is None else (a.strategy for a in config.algorithms.values())
+    return frozenset((*builtin_names(), *named))
+
+
+def strategy_from(recorded: Any, trusted: Collection[str]) -> SizingStrategy[Any]:
+    """One algorithm's recorded rules (a value of :func:`rules_of`), rebuilt with the config's
+    own strategy code; raises :class:`RulesRefused` for damaged or hostile rules."""
+    if not isinstance(recorded, Mapping):
+        raise RulesRefused("its rules are not an object")
+    name, params = recorded.get("strategy"), recorded.get("params")
+    if not isinstance(name, str) or not isinstance(params, Mapping):
+        raise RulesRefused("its rules have no strategy name or no params object")
+    if name not in trusted:
+        # importing a module a journal row names would run code no config chose
+        raise RulesRefused(
+            f"strategy {name[:80]!r} is neither built in nor in the current config"
+            " (a journal row never imports code)"
+        )
+    if len(repr(params)) > _MAX_PARAMS:
+        raise RulesRefused("its params are too large to be a config's")
+    try:
+        return resolve_strategy(name).from_params(params)
+    except StrategyNotFound as exc:
+        raise RulesRefused(str(exc)) from None
+    except ValidationError as exc:
+        raise RulesRefused(
+            f"its params do not fit strategy {name!r}: {exc.errors()[0]['msg']}"
+        ) from None
+    except Exception as exc:  # a user's strategy validates its params with its own code
+        raise RulesRefused(f"strategy {name!r} refused its params: {type(exc).__name__}") from None
+
+
+def strategy_sizer(strategy: SizingStrategy[Any], algo_id: int, equity: Decimal) -> Sizer:
+    """Size open legs by ``strategy`` at ``equity``: a raw, fractional quantity, None for a leg
+    it cannot size."""
     account = AccountSnapshot("track", equity, equity, equity)
 
     def size(leg: LegFact, holdings: Mapping[str, Decimal]) -> Decimal | None:
@@ -46,14 +107,11 @@ def config_sizer(config: Any, algo_id: int, equity: Decimal) -> Sizer | None:
     return size
 
 
-def allocation(config: Any, algo_id: int, equity: Decimal) -> Decimal | None:
-    """The money the algorithm's rules give it, the base of the basis points: ``pct`` of equity
+def allocation(strategy: SizingStrategy[Any], equity: Decimal) -> Decimal | None:
+    """The money the rules give the algorithm, the base of the basis points: ``pct`` of equity
     (``allocation``, ``percent_of_equity``), or the notional of ``fixed_notional``; None for
     rules that state no amount."""
-    algo = None if config is None else config.algorithms.get(algo_id)
-    if algo is None:
-        return None
-    params = algo.sizer.params
+    params = strategy.params
     pct = getattr(params, "pct", None)
     if isinstance(pct, Decimal):
         return equity * pct / 100

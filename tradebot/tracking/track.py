@@ -9,18 +9,20 @@ the positions it keeps, valued at the same marks): a chain that lost a fill says
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from tradebot.journal.interface import EntryFilter, Journal
-from tradebot.journal.records import Status
+from tradebot.journal.records import Status, to_micros
 from tradebot.journal.review import review
 from tradebot.journal.summary import Position
 from tradebot.tracking.chain import Decomposition, cents, curves, decompose
+from tradebot.tracking.history_legs import HistoryReader, HistorySide, never_received
 from tradebot.tracking.journal_facts import read_periods
-from tradebot.tracking.sizing import allocation, config_sizer
+from tradebot.tracking.rules_in_force import LegSizer, NotInConfig, basis, read_rules
+from tradebot.tracking.sizing import trusted_strategies
 
 _ZERO = Decimal(0)
 #: the equity the algorithm's ledger is sized at unless told (``tradebot track --equity``)
@@ -42,6 +44,10 @@ class Tracked:
     notes: tuple[str, ...]
     #: the algorithm's and the account's realised P&L over time (:func:`.chain.curves`)
     curves: tuple[list[tuple[int, Decimal]], ...] = ()
+    #: the open legs that arrived while the algorithm was not in the config (sized by no rules)
+    not_in_config: tuple[str, ...] = ()
+    #: what AlphaHub's history added (None: not asked for, the journal's legs only)
+    history: HistorySide | None = None
 
     @property
     def reconciled(self) -> bool:
@@ -97,13 +103,6 @@ def _gaps(journal: Journal, since: datetime | None, until: datetime | None) -> d
     return out
 
 
-def _config_changes(journal: Journal, since: datetime | None, until: datetime | None) -> list[int]:
-    rows = journal.entries(
-        EntryFilter(statuses=(Status.CONFIG,), since=since, until=until, newest_first=False)
-    )
-    return [e.id for e in rows if "algorithms" in e.detail]
-
-
 def track(
     journal: Journal,
     config: Any,
@@ -113,53 +112,91 @@ def track(
     until: datetime | None = None,
     equity: Decimal = DEFAULT_EQUITY,
     with_curves: bool = False,
+    history: HistoryReader | None = None,
 ) -> list[Tracked]:
     """Each algorithm's :class:`Tracked` (all algorithms of the journal when ``algo_ids`` is
-    None); ``with_curves``: with its curves (the dashboard's chart)."""
+    None); ``with_curves``: with its curves (the dashboard's chart); ``history``: AlphaHub's
+    history, whose legs the journal never received join the algorithm's result (None: the
+    journal's legs only)."""
     chosen = algorithms(journal, until) if algo_ids is None else algo_ids
-    changes = _config_changes(journal, since, until)
+    rules = read_rules(journal, until=until, trusted=trusted_strategies(config))
+    start = None if since is None else to_micros(since)
+    changes = [row for at, row in rules.unrecorded_changes if start is None or at >= start]
     gaps = _gaps(journal, since, until)
     periods = read_periods(journal, chosen, since=since, until=until)
+    sides = {}
+    if history is not None:
+        # a history leg stamped after now was not sent: a hostile answer, never a missed leg
+        end = until or datetime.now(UTC)
+        sides = never_received(journal, periods, history, until=end)
     marks = next(iter(periods.values())).marks if periods else {}
     reviewed = reviewed_pnl(journal, marks, since=since, until=until)
     out = []
     for algo_id in chosen:
         period = periods[algo_id]
-        sizer = config_sizer(config, algo_id, equity)
-        notes = [HISTORY_NOTE]
+        side = sides.get(algo_id)
+        if side is not None:
+            period = replace(period, legs=period.legs + side.legs)
+        algo = None if config is None else config.algorithms.get(algo_id)
+        current = None if algo is None else algo.sizer
+        sizing = LegSizer(rules, algo_id, current, equity)
+        notes = history_notes(side)
         lapses = gaps.get(algo_id, 0) + gaps.get(None, 0)
         if lapses:
+            found = side is not None and side.read
+            where = "the algorithm's result (from the history)" if found else "neither result"
             notes.append(
                 f"{lapses} listener gaps in the period: a leg sent during one and not backfilled"
-                " is in neither result"
+                f" is in {where}"
             )
-        if sizer is None:
-            notes.append(
-                f"algorithm {algo_id} is not in the config: its open legs cannot be sized, so"
-                " the algorithm's result holds none of them"
-            )
-        else:
-            notes.append(
-                f"open legs sized by the current config's rules at equity {equity}, fractional,"
-                " at the signal's price"
-            )
-        if changes:
-            ids = ", ".join(f"#{i}" for i in changes)
-            notes.append(
-                f"the config's algorithms changed during the period ({ids}); the journal keeps"
-                " no earlier rules, so every leg is sized by the current config"
-            )
-        sizing = sizer or (lambda leg, held: None)
         result = decompose(period, sizing)
-        if result.unsized and sizer is not None:
-            notes.append(f"{result.unsized} open legs could not be sized (left out)")
+        notes += sizing.notes(changes)
+        failed = result.unsized - len(sizing.unsizable())
+        if failed:
+            notes.append(f"{failed} open legs could not be sized by their rules (left out)")
         unmarked = sorted(result.algorithm.unmarked | result.account.unmarked)
         for symbol in unmarked:
             notes.append(f"no mark for {symbol}: its open position is not valued (realised only)")
         if period.damaged:
             notes.append(f"{period.damaged} damaged leg or skip rows left out")
         notes.append(FEES_NOTE)
-        share = allocation(config, algo_id, equity)
+        share, said = basis(rules, algo_id, current, equity, sizing.used, start)
+        notes += said
         drawn = curves(period, sizing) if with_curves else ()
-        out.append(Tracked(result, share, reviewed.get(algo_id, _ZERO), tuple(notes), drawn))
+        out.append(
+            Tracked(
+                result,
+                share,
+                reviewed.get(algo_id, _ZERO),
+                tuple(notes),
+                drawn,
+                tuple(sizing.legs(NotInConfig)),
+                side,
+            )
+        )
     return out
+
+
+def history_notes(side: HistorySide | None) -> list[str]:
+    """What the algorithm's result rests on, of AlphaHub's history."""
+    if side is None:
+        return [HISTORY_NOTE]
+    if side.reason is not None:
+        return [
+            f"journal's legs only: AlphaHub's history {side.reason}; legs never received and"
+            " never backfilled are not counted"
+        ]
+    assert side.since is not None
+    notes = [
+        f"AlphaHub's history read from {side.since:%Y-%m-%d %H:%M} UTC (the algorithm's first"
+        f" leg in the journal): {len(side.legs)} leg(s) never received are in the algorithm's"
+        " result, valued in missed"
+    ]
+    if side.left_out:
+        notes.append(
+            f"{side.left_out} leg(s) of the history never received are neither clearly an open"
+            " nor a close, or a rule of their signal refuses them: left out, as the journal's are"
+        )
+    if side.unreadable:
+        notes.append(f"{side.unreadable} leg(s) of the history could not be read (left out)")
+    return notes

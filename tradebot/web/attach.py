@@ -23,6 +23,7 @@ from pathlib import Path
 
 from tradebot.clock import utcnow
 from tradebot.config.model import BackfillMode, Config
+from tradebot.execution.circuit import BrokerCircuit
 from tradebot.runtime.alerts import Alerts, Coverage
 from tradebot.runtime.bot import Bot
 from tradebot.runtime.history_coverage import HistoryCoverage
@@ -86,11 +87,23 @@ class BotHealth:
             {
                 "subscriptions": subscriptions_problem(joined),
                 "journal": None if failing is None else f"the last write failed: {failing}",
-                "broker": _broker_problem(
+                "broker": _circuit_problem(parts.executor.circuit)
+                or _broker_problem(
                     parts.context.account_at, parts.context.reach.down_since, utcnow()
                 ),
             }
         )
+
+
+def _circuit_problem(circuit: BrokerCircuit | None) -> str | None:
+    """The broker check while the circuit breaker is open: no order is sent
+    (:mod:`tradebot.execution.circuit`)."""
+    if circuit is None or circuit.allows():
+        return None
+    return (
+        f"the broker circuit is open: no order is sent until the broker answers a probe "
+        f"({circuit.circuit.failures} failures in a row; last: {circuit.circuit.last_error})"
+    )
 
 
 def _broker_problem(
