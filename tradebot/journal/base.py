@@ -32,6 +32,7 @@ from tradebot.journal import (
     summary_check,
     summary_sql,
     tombstones,
+    tracking_sql,
 )
 from tradebot.journal.dialect import Conn
 from tradebot.journal.interface import EntryFilter, StoredSignal
@@ -429,6 +430,36 @@ class JournalBase(ABC):
             if len(rows) < page:
                 return
             after = rows[-1].key
+
+    def tracking_rows(
+        self,
+        status: Status,
+        *,
+        algo_ids: Sequence[int],
+        until: datetime | None = None,
+        page: int = 5000,
+    ) -> Iterator[tuple[Any, ...]]:
+        after = (-(2**62), -1)
+        algos = tuple(algo_ids)
+        while True:
+            with self._read() as conn:
+                rows = tracking_sql.rows_page(conn, str(status), algos, until, after, page)
+            yield from rows
+            if len(rows) < page:
+                return
+            after = (rows[-1][1], rows[-1][0])
+
+    def order_prices(
+        self, symbol: str, *, until: datetime | None = None, page: int = 20
+    ) -> Iterator[tuple[int, int, Any]]:
+        before = (2**62, 2**62)
+        while True:
+            with self._read() as conn:
+                rows = tracking_sql.prices_page(conn, symbol, until, before, page)
+            yield from rows
+            if len(rows) < page:
+                return
+            before = rows[-1][:2]
 
     # -- the summaries (tradebot.journal.summary) --------------------------------------------------
     def summaries(self) -> summary_sql.Summaries:

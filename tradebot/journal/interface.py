@@ -269,6 +269,27 @@ class Journal(Protocol):
         streamed and undecoded: what the review computes P&L and execution quality from."""
         ...
 
+    def tracking_rows(
+        self,
+        status: Status,
+        *,
+        algo_ids: Sequence[int],
+        until: datetime | None = None,
+        page: int = 5000,
+    ) -> Iterator[tuple[Any, ...]]:
+        """These algorithms' rows of ``status`` (leg, skipped, intent, partial or filled)
+        before ``until``, oldest first by ``(ts, id)``, streamed, only the columns tracking
+        reads, as stored (:data:`tradebot.journal.tracking_sql.COLUMNS`)."""
+        ...
+
+    def order_prices(
+        self, symbol: str, *, until: datetime | None = None, page: int = 20
+    ) -> Iterator[tuple[int, int, Any]]:
+        """The prices on ``symbol``'s order rows (intents, fills, outcomes) before ``until``,
+        newest first, as stored: ``(ts, id, price)``, read a few at a time (a mark is the first
+        that is a price)."""
+        ...
+
     def summaries(self) -> Summaries:
         """The review's figures as the summaries hold them (per algorithm; per algorithm and
         execution style; rows left out, by reason)."""
