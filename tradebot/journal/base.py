@@ -449,6 +449,12 @@ class JournalBase(ABC):
                 return
             after = (rows[-1][1], rows[-1][0])
 
+    def algorithms_with(
+        self, statuses: Sequence[Status], *, until: datetime | None = None
+    ) -> list[int]:
+        with self._read() as conn:
+            return tracking_sql.algorithms(conn, [str(s) for s in statuses], until)
+
     def order_prices(
         self, symbol: str, *, until: datetime | None = None, page: int = 20
     ) -> Iterator[tuple[int, int, Any]]:

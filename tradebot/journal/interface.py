@@ -282,6 +282,13 @@ class Journal(Protocol):
         reads, as stored (:data:`tradebot.journal.tracking_sql.COLUMNS`)."""
         ...
 
+    def algorithms_with(
+        self, statuses: Sequence[Status], *, until: datetime | None = None
+    ) -> list[int]:
+        """The algorithms (ascending) with a row of one of ``statuses`` before ``until``,
+        found without reading their rows."""
+        ...
+
     def order_prices(
         self, symbol: str, *, until: datetime | None = None, page: int = 20
     ) -> Iterator[tuple[int, int, Any]]:

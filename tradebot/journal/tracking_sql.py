@@ -65,7 +65,7 @@ def rows_page(
     sql = _PAGE.format(columns=columns, having=having, algos=", ".join("?" * len(algo_ids)))
     end = _END if until is None else to_micros(until)
     found = conn.execute(sql, (status, end, *after, *algo_ids, size)).fetchall()
-    return [tuple(r) for r in found]
+    return found
 
 
 def prices_page(
@@ -76,3 +76,25 @@ def prices_page(
     end = _END if until is None else to_micros(until)
     found = conn.execute(_PRICES, (symbol, end, *before, size)).fetchall()
     return [(int(ts), int(ident), price) for ts, ident, price in found]
+
+
+_NEXT_ALGO = "SELECT min(algo_id) FROM entries WHERE algo_id > ?"
+_HAS_ROWS = "SELECT 1 FROM entries WHERE algo_id = ? AND status IN ({statuses}) AND ts < ? LIMIT 1"
+
+
+def algorithms(conn: Conn, statuses: Sequence[str], until: datetime | None) -> list[int]:
+    """The algorithms with a row of one of ``statuses`` before ``until``: each algorithm id
+    found by one seek in the ``(algo_id, ts)`` index (a skip scan: a few hundred seeks, not a
+    million rows grouped), then one probe of its rows. A value that is not an integer is passed
+    over (SQLite sorts text after every number)."""
+    end = _END if until is None else to_micros(until)
+    has = _HAS_ROWS.format(statuses=", ".join("?" * len(statuses)))
+    out: list[int] = []
+    after: Any = -(2**63)
+    while True:
+        found = conn.execute(_NEXT_ALGO, (after,)).fetchone()
+        after = None if found is None else found[0]
+        if after is None or isinstance(after, str | bytes):
+            return out
+        if isinstance(after, int) and conn.execute(has, (after, *statuses, end)).fetchone():
+            out.append(after)

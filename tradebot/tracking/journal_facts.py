@@ -172,21 +172,27 @@ class _First:
     rows seen in any order."""
 
     def __init__(self) -> None:
-        self.found: dict[tuple[int, str], tuple[int, Any]] = {}
+        self.found: dict[int, dict[str, tuple[int, Any]]] = defaultdict(dict)
         self.bad: dict[tuple[int, str], list[int]] = defaultdict(list)
 
-    def see(self, key: tuple[int, str], ident: int, value: Any) -> None:
+    def see(self, algo: int, key: str, ident: int, value: Any) -> None:
         if value is None:
-            self.bad[key].append(ident)
+            self.bad[algo, key].append(ident)
             return
-        known = self.found.get(key)
+        mine = self.found[algo]
+        known = mine.get(key)
         if known is None or ident < known[0]:
-            self.found[key] = (ident, value)
+            mine[key] = (ident, value)
 
     def damaged(self, into: dict[int, int]) -> None:
-        for key, ids in self.bad.items():
-            first = self.found.get(key)
-            into[key[0]] += sum(1 for i in ids if first is None or i < first[0])
+        for (algo, key), ids in self.bad.items():
+            first = self.found[algo].get(key)
+            into[algo] += sum(1 for i in ids if first is None or i < first[0])
+
+    def in_id_order(self, algo: int) -> dict[str, Any]:
+        """The algorithm's rows by key, in the order of their ids (then forgotten here)."""
+        mine = self.found.pop(algo, {})
+        return {k: v for k, (_, v) in sorted(mine.items(), key=lambda kv: kv[1][0])}
 
 
 def _head(
@@ -225,15 +231,16 @@ def read_periods(
 ) -> dict[int, Period]:
     """Each algorithm's legs (all before ``until``: P&L needs what was held at ``since``), its
     orders and fills, and the marks of the symbols they name (one dict, shared)."""
-    with _collector_paused():
+    with collector_paused():
         return _read_periods(journal, algo_ids, since=since, until=until)
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cycle collector paused while the rows are read: they make hundreds of thousands of
-    objects that live until the chain is done, none in a cycle, and each full collection walked
-    them all again (a third of the read's time on a million rows)."""
+def collector_paused() -> Iterator[None]:
+    """The cycle collector paused while a large period is read and decomposed (a decorator
+    too): the rows make hundreds of thousands of objects that live until the chain is done,
+    none in a cycle, and each full collection walked them all again (a third of the read's
+    time on a million rows). Reference counting still frees everything as before."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -252,14 +259,15 @@ def _read_periods(
     texts = _Texts()
     _read_orders(journal, wanted, until, orders, symbols, texts)
     heads, skips, damaged = _leg_rows(journal, wanted, until, texts)
-    for by_key in heads.values():
-        symbols.update(h.symbol for h in by_key.values())
+    for by_key in heads.found.values():
+        symbols.update(h.symbol for _, h in by_key.values())
     marks = _marks(journal, symbols, until)
     start = None if since is None else to_micros(since)
-    return {
-        a: _period(a, orders[a], heads.get(a, {}), skips.get(a, {}), marks, start, damaged[a])
-        for a in wanted
-    }
+    out = {}
+    for a in wanted:  # each algorithm's rows let go of as its period is made
+        mine, its_heads, its_skips = orders.pop(a), heads.in_id_order(a), skips.in_id_order(a)
+        out[a] = _period(a, mine, its_heads, its_skips, marks, start, damaged[a])
+    return out
 
 
 def _read_orders(
@@ -327,8 +335,8 @@ def _marks(journal: Journal, symbols: Iterable[str], until: datetime | None) -> 
 
 def _leg_rows(
     journal: Journal, algo_ids: Sequence[int], until: datetime | None, texts: _Texts
-) -> tuple[dict[int, dict[str, _Head]], dict[int, dict[str, tuple[str, bool]]], dict[int, int]]:
-    """Per algorithm, its LEG rows by leg key (the first readable, by id, in id order), its
+) -> tuple[_First, _First, dict[int, int]]:
+    """Per algorithm, its LEG rows by leg key (the first readable, by id: :class:`_Head`), its
     skips: (reason, closed by an exit); and how many of its rows were damaged (left out)."""
     heads, skips = _First(), _First()
     for ident, ts, algo, symbol, leg, side, price in journal.tracking_rows(
@@ -336,22 +344,16 @@ def _leg_rows(
     ):
         if isinstance(leg, str) and isinstance(algo, int):
             head = _head(ident, ts, texts.symbol(symbol), leg, side, texts.decimal(price))
-            heads.see((algo, leg), ident, head)
+            heads.see(algo, leg, ident, head)
     for ident, _ts, algo, leg, data in journal.tracking_rows(
         Status.SKIPPED, algo_ids=algo_ids, until=until
     ):
         if isinstance(leg, str) and isinstance(algo, int):  # else a leg that never parsed
-            skips.see((algo, leg), ident, _skip(data))
-    by_algo: dict[int, dict[str, _Head]] = defaultdict(dict)
-    for (algo, leg), (_, head) in sorted(heads.found.items(), key=lambda kv: kv[1][0]):
-        by_algo[algo][leg] = head
-    skipped: dict[int, dict[str, tuple[str, bool]]] = defaultdict(dict)
-    for (algo, leg), (_, skip) in skips.found.items():
-        skipped[algo][leg] = skip
+            skips.see(algo, leg, ident, _skip(data))
     damaged: dict[int, int] = defaultdict(int)
     heads.damaged(damaged)
     skips.damaged(damaged)
-    return by_algo, skipped, damaged
+    return heads, skips, damaged
 
 
 def _period(

@@ -20,7 +20,7 @@ from tradebot.journal.review import review
 from tradebot.journal.summary import Position
 from tradebot.tracking.chain import Decomposition, cents, curves, decompose
 from tradebot.tracking.history_legs import HistoryReader, HistorySide, never_received
-from tradebot.tracking.journal_facts import read_periods
+from tradebot.tracking.journal_facts import collector_paused, read_periods
 from tradebot.tracking.rules_in_force import LegSizer, NotInConfig, basis, read_rules
 from tradebot.tracking.sizing import trusted_strategies
 
@@ -61,8 +61,7 @@ class Tracked:
 
 def algorithms(journal: Journal, until: datetime | None) -> list[int]:
     """The algorithms with legs or orders in the journal before ``until``."""
-    found = journal.count_entries(EntryFilter(statuses=(Status.LEG, Status.INTENT), until=until))
-    return sorted({a for a, _ in found if isinstance(a, int)})
+    return journal.algorithms_with((Status.LEG, Status.INTENT), until=until)
 
 
 def reviewed_pnl(
@@ -103,6 +102,7 @@ def _gaps(journal: Journal, since: datetime | None, until: datetime | None) -> d
     return out
 
 
+@collector_paused()
 def track(
     journal: Journal,
     config: Any,
