@@ -73,17 +73,23 @@ def reviewed_pnl(
 ) -> dict[int, Decimal]:
     """Each algorithm's account P&L as the review computes it: realised P&L in the period, plus
     its positions at ``until`` valued at the marks (a symbol without a mark: not valued, as the
-    chain does)."""
-    reports, _ = review(journal, since=since, until=until)
+    chain does). The whole journal from the summaries (:func:`review`); a window by the
+    review's rule (:func:`tradebot.journal.review.review_rows`: average cost, every fill before
+    ``until`` replayed, what was realised from ``since`` counted) over the fills alone, in one
+    pass that also leaves the positions at ``until``."""
     out: dict[int, Decimal] = defaultdict(Decimal)
-    for r in reports:
-        out[r.algo_id] += r.realised_pnl
-    if until is None:
+    if since is None and until is None:
+        reports, _ = review(journal)
+        for r in reports:
+            out[r.algo_id] += r.realised_pnl
         held = journal.summary_positions()
     else:
+        start = None if since is None else to_micros(since)
         replay: dict[tuple[int, str], Position] = defaultdict(Position)
         for f in journal.fill_history(until=until):
-            replay[f.algo_id, f.symbol].fill(f.qty if f.side == "buy" else -f.qty, f.price)
+            gained = replay[f.algo_id, f.symbol].fill(f.qty if f.side == "buy" else -f.qty, f.price)
+            if start is None or f.key[0] >= start:
+                out[f.algo_id] += gained
         held = dict(replay)
     for (algo, symbol), p in held.items():
         mark = marks.get(symbol)
