@@ -282,21 +282,26 @@ def _by_review_rows(
     return {a: cents(v) for a, v in out.items()}
 
 
-@settings(max_examples=25, deadline=None)
-@given(OPS, st.integers(0, 60), st.integers(0, 60))
-def test_a_windows_account_pnl_is_the_reviews(ops: list[tuple[Any, ...]], a: int, b: int) -> None:
+@settings(max_examples=40, deadline=None)
+@given(OPS, st.data())
+def test_a_windows_account_pnl_is_the_reviews(
+    ops: list[tuple[Any, ...]], data: st.DataObject
+) -> None:
     """``track``'s check in a window (one pass over the fills) gives what the review's rows
-    give, to the cent, for every window, its edges on a row's time or not."""
+    give, to the cent, for every window, its edges on a fill's time (the fill is in it) or
+    between rows."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "journal.sqlite"
         clock = Clock()
         with open_journal(path, clock=clock) as journal:
             play(journal, clock, ops)
+            times = sorted({f.at for f in journal.fill_history()})
         marks = {s: Decimal(30) for s in SYMBOLS}
-        since, until = (
-            START + timedelta(seconds=15 * min(a, b)),
-            START + timedelta(seconds=15 * max(a, b)),
+        edges = st.one_of(
+            st.sampled_from(times) if times else st.just(START),
+            st.integers(0, 60).map(lambda n: START + timedelta(seconds=15 * n)),
         )
+        since, until = sorted((data.draw(edges), data.draw(edges)))
         with open_journal(path, readonly=True) as journal:
             for window in ((since, until), (since, None), (None, until)):
                 # an algorithm with nothing realised may be absent: track reads it as 0
