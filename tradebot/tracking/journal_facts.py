@@ -118,22 +118,30 @@ def leg_key(d: Any) -> str:
 
 
 class _Intent:
-    __slots__ = ("coid", "exit", "legs", "planned", "style", "symbol")
+    __slots__ = ("exit", "legs", "planned", "style", "symbol")
 
     def __init__(
-        self, coid: str, symbol: Any, side: Any, amount: Decimal | None, data: Any
+        self,
+        coid: str,
+        symbol: Any,
+        side: Any,
+        amount: Decimal | None,
+        data: Any,
+        heads: dict[str, tuple[int, _Head]],
     ) -> None:
-        self.coid = coid
         self.symbol: str = symbol
         amount = amount or Decimal(0)
         self.planned = amount if side == "buy" else -amount
         self.exit = data.get("role") == "exit" or exit_parts(coid) is not None
-        self.legs = []
+        legs = []
         for d in data.get("legs", ()):
             try:
-                self.legs.append(leg_key(d))
+                key = leg_key(d)
             except (KeyError, TypeError, ValueError):
                 continue
+            head = heads.get(key)  # its LEG row's key: one string for both, not two
+            legs.append(key if head is None else head[1].key)
+        self.legs = tuple(legs)
         if data.get("order_type") == "limit":
             self.style = Style.LIMIT
         elif coid == remainder_id(coid[:-2]):
@@ -164,6 +172,7 @@ class _Head:
     buy: bool
     is_open: bool
     price: Decimal
+    key: str
 
 
 class _First:
@@ -205,7 +214,7 @@ def _head(
         return None
     if not isinstance(symbol, str) or not symbol or value is None or value <= 0:
         return None
-    return _Head(ident, ts, symbol, side == "buy", kind == "open", value)
+    return _Head(ident, ts, symbol, side == "buy", kind == "open", value, leg)
 
 
 def _skip(data: Any) -> tuple[str, bool] | None:
@@ -257,8 +266,8 @@ def _read_periods(
     orders = {a: _Orders() for a in wanted}
     symbols: set[str] = set()
     texts = _Texts()
-    _read_orders(journal, wanted, until, orders, symbols, texts)
     heads, skips, damaged = _leg_rows(journal, wanted, until, texts)
+    _read_orders(journal, wanted, until, orders, symbols, texts, heads)
     for by_key in heads.found.values():
         symbols.update(h.symbol for _, h in by_key.values())
     marks = _marks(journal, symbols, until)
@@ -277,6 +286,7 @@ def _read_orders(
     orders: dict[int, _Orders],
     symbols: set[str],
     texts: _Texts,
+    heads: _First,
 ) -> None:
     """The intents (oldest first, so each algorithm's in the order they were written) and the
     fills (per order, oldest first)."""
@@ -292,7 +302,8 @@ def _read_orders(
             continue
         if isinstance(found, dict):
             symbol = texts.symbol(symbol)
-            mine.intents[coid] = _Intent(coid, symbol, side, texts.decimal(qty), found)
+            known = heads.found.get(algo, {})
+            mine.intents[coid] = _Intent(coid, symbol, side, texts.decimal(qty), found, known)
             if isinstance(symbol, str):
                 symbols.add(symbol)
     fills = [
