@@ -21,7 +21,7 @@ import heapq
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -329,6 +329,17 @@ def _read_orders(
 def _merged(streams: Sequence[Iterable[tuple[Any, ...]]]) -> Iterator[tuple[Any, ...]]:
     """Rows of several statuses in ``(ts, id)`` order (each stream is in it already)."""
     return heapq.merge(*streams, key=lambda r: (r[1], r[0]))
+
+
+def mark_more(
+    journal: Journal, periods: Mapping[int, Period], symbols: Iterable[str], until: datetime | None
+) -> None:
+    """Mark ``symbols`` too, in the marks every period of one :func:`read_periods` shares (legs
+    added to the periods after the read, AlphaHub's history's, may name symbols the journal's
+    legs and orders do not)."""
+    shared = next(iter(periods.values())).marks if periods else None
+    if shared is not None:
+        shared.update(_marks(journal, {s for s in symbols if s not in shared}, until))
 
 
 def _marks(journal: Journal, symbols: Iterable[str], until: datetime | None) -> dict[str, Decimal]:

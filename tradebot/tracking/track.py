@@ -20,7 +20,7 @@ from tradebot.journal.review import review
 from tradebot.journal.summary import Position
 from tradebot.tracking.chain import Decomposition, cents, curves, decompose
 from tradebot.tracking.history_legs import HistoryReader, HistorySide, never_received
-from tradebot.tracking.journal_facts import collector_paused, read_periods
+from tradebot.tracking.journal_facts import collector_paused, mark_more, read_periods
 from tradebot.tracking.rules_in_force import LegSizer, NotInConfig, basis, read_rules
 from tradebot.tracking.sizing import trusted_strategies
 
@@ -135,6 +135,8 @@ def track(
         # a history leg stamped after now was not sent: a hostile answer, never a missed leg
         end = until or datetime.now(UTC)
         sides = never_received(journal, periods, history, until=end)
+        extra = {leg.symbol for side in sides.values() for leg in side.legs}
+        mark_more(journal, periods, extra, until)  # as every symbol with an order row was
     marks = next(iter(periods.values())).marks if periods else {}
     reviewed = reviewed_pnl(journal, marks, since=since, until=until)
     out = []
