@@ -64,7 +64,16 @@ def main() -> None:
             print(f"built a journal of {args.events:,} rows in {time.perf_counter() - t0:.1f} s")
         config = Path(tmp) / "config.yaml"
         config.write_text(config_text(path), encoding="utf-8")
-        base = ["track", "--journal", str(path), "--config", str(config), "--format", "json"]
+        base = [
+            "track",
+            "--journal",
+            str(path),
+            "--config",
+            str(config),
+            "--format",
+            "json",
+            "--offline",
+        ]
         for label, extra in (
             ("every algorithm", []),
             ("one algorithm (--algo 7)", ["--algo", "7"]),
