@@ -310,3 +310,24 @@ def test_a_windows_account_pnl_is_the_reviews(
                 assert {a: v for a, v in found.items() if v} == {
                     a: v for a, v in wanted.items() if v
                 }
+
+
+def test_symbols_added_after_the_read_are_marked_as_the_row_by_row_reading_marked_them(
+    tmp_path: Path,
+) -> None:
+    """AlphaHub's history legs join the periods after the read; a symbol only they name (here
+    one only another algorithm's orders priced) is marked as every order row's symbol was."""
+    from tests.tracking.test_track_journal import SCENE
+    from tradebot.tracking.journal_facts import mark_more
+
+    path = tmp_path / "journal.sqlite"
+    clock = Clock()
+    with open_journal(path, clock=clock) as journal:
+        play(journal, clock, SCENE)
+    _edit(path, [("intent", OTHER, "ZZZ", "other", None, "buy", "3", "41.5", "{}")])
+    with open_journal(path, readonly=True) as journal:
+        fast = read_periods(journal, [ALGO], since=None, until=None)
+        slow = rowwise_periods(journal, [ALGO], since=None, until=None)
+        assert "ZZZ" not in fast[ALGO].marks and slow[ALGO].marks["ZZZ"] == Decimal("41.5")
+        mark_more(journal, fast, ["ZZZ", "AAA", "NONE"], None)
+    assert fast[ALGO].marks == slow[ALGO].marks
