@@ -227,7 +227,9 @@ _STAMPS = st.one_of(
 )
 _LEG_DATA = st.fixed_dictionaries(
     {
-        "algo_id": st.one_of(st.integers(-5, 10**6), st.sampled_from(["16", " 7", "x", 1.5, True])),
+        "algo_id": st.one_of(
+            st.integers(-5, 10**6), st.sampled_from(["16", " 7", "x", 1.5, True, float("inf")])
+        ),
         "kind": st.sampled_from(["open", "close", "OPEN", 3]),
         "symbol": st.one_of(st.sampled_from(["AAA", "BRK.B"]), st.text(max_size=4), st.none()),
         "side": st.sampled_from(["buy", "sell", "hold", None]),
@@ -240,11 +242,11 @@ _LEG_DATA = st.fixed_dictionaries(
 def test_a_legs_key_is_read_as_leg_id_from_reads_it(d: dict[str, Any]) -> None:
     try:
         expected: Any = leg_id_from(d).key
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         expected = type(exc)
     try:
         found: Any = leg_key(d)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         found = type(exc)
     # both refuse, or both give the same key (which refusal it is does not matter: the leg is
     # left out either way)
@@ -331,3 +333,24 @@ def test_symbols_added_after_the_read_are_marked_as_the_row_by_row_reading_marke
         assert "ZZZ" not in fast[ALGO].marks and slow[ALGO].marks["ZZZ"] == Decimal("41.5")
         mark_more(journal, fast, ["ZZZ", "AAA", "NONE"], None)
     assert fast[ALGO].marks == slow[ALGO].marks
+
+
+def test_an_intent_whose_leg_names_an_infinite_algorithm_is_left_out_never_fatal(
+    tmp_path: Path,
+) -> None:
+    """JSON's ``Infinity`` where a leg's algorithm goes (``int()`` of it overflows): that leg is
+    not read; the intent, its order and the rest of the period are."""
+    path = tmp_path / "journal.sqlite"
+    clock = Clock()
+    with open_journal(path, clock=clock) as journal:
+        play(journal, clock, [])
+    leg = '{"algo_id": Infinity, "kind": "open", "side": "buy", "symbol": "AAA",'
+    data = (
+        '{"order_type": "market", "legs": ['
+        + leg
+        + ' "timestamp": "2026-03-02T14:30:00.000000Z"}]}'
+    )
+    _edit(path, [("intent", ALGO, "AAA", "inf", None, "buy", "3", "30", data)])
+    with open_journal(path, readonly=True) as journal:
+        (period,) = read_periods(journal, [ALGO], since=None, until=None).values()
+    assert period.legs == () and period.marks == {"AAA": Decimal(30)}

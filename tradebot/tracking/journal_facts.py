@@ -137,7 +137,7 @@ class _Intent:
         for d in data.get("legs", ()):
             try:
                 key = leg_key(d)
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, OverflowError):  # an algorithm of Infinity
                 continue
             head = heads.get(key)  # its LEG row's key: one string for both, not two
             legs.append(key if head is None else head[1].key)
