@@ -74,6 +74,7 @@ BENCHES = (
         ("--signals", "30", "--symbols", "2"),
     ),
     Bench("replay", "tradebot replay: a year of 4 algorithms", ("--days", "20", "--runs", "1")),
+    Bench("track", "tradebot track on 1,000,000 rows", ("--events", "20000", "--runs", "1")),
 )
 
 

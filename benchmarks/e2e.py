@@ -21,6 +21,12 @@ makes each intent durable and checks its price cannot be faster than that floor,
 what the rest of tradebot costs. (Issue 6's tradebot / minimal <= 1.5 predates the price check.)
 
     python benchmarks/e2e.py [--signals 100] [--rounds 2] [--profile DIR] [--spy DIR]
+                             [--baseline PYTHON]
+
+``--baseline PYTHON`` A/B: another checkout's interpreter (its ``.venv/bin/python``, whose
+``-m tradebot`` is that checkout's code, e.g. main's) runs as a fourth bot in every round, right
+after this one, with its own journal: both are measured against the same floor, in the same
+minutes of a busy machine. Each round's figures are printed too.
 
 ``--profile DIR`` runs tradebot under cProfile, one ``tradebot-<round>.prof`` per round in DIR
 (read with ``python -m pstats``); its figures are then the profiler's, not tradebot's.
@@ -189,10 +195,15 @@ async def main() -> None:
     parser.add_argument("--settle", type=float, default=0.05, help="seconds between signals")
     parser.add_argument("--profile", type=Path, help="run tradebot under cProfile, output here")
     parser.add_argument("--spy", type=Path, help="sample tradebot with py-spy, output here")
+    parser.add_argument(
+        "--baseline", type=Path, help="A/B: the python of another checkout, a fourth bot"
+    )
     args = parser.parse_args()
     ours: list[float] = []
     base: list[float] = []
     durable: list[float] = []
+    other: list[float] = []
+    rounds: list[tuple[float, ...]] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         server = TimedServer()
@@ -213,13 +224,26 @@ async def main() -> None:
                     if args.spy is not None:
                         args.spy.mkdir(parents=True, exist_ok=True)
                         spy = args.spy.resolve() / f"tradebot-{n}.txt"
-                    ours += await run_bot(
+                    got = await run_bot(
                         profiled, folder, "algorithms:", hub, server, args, journal, spy
                     )
+                    ours += got
+                    figures = [statistics.median(got)]
+                    if args.baseline is not None:
+                        got = await run_bot(
+                            [str(args.baseline), *tradebot[1:]],
+                            other_folder(folder, hub.url, server),
+                            "algorithms:",
+                            *(hub, server, args, folder / "baseline" / "journal" / "bench.sqlite"),
+                        )
+                        other += got
+                        figures.append(statistics.median(got))
                     base += await run_bot([*minimal, str(ALGO)], folder, "ready", hub, server, args)
                     log = str(folder / f"minimal-{time.monotonic_ns()}.sqlite")
                     durable_bot = [*minimal, str(ALGO), "--durable", log]
-                    durable += await run_bot(durable_bot, folder, "ready", hub, server, args)
+                    got = await run_bot(durable_bot, folder, "ready", hub, server, args)
+                    durable += got
+                    rounds.append((*figures, statistics.median(got)))
         finally:
             server.stop()
     print("signal frame pushed -> order at the local Alpaca server (loopback)")
@@ -231,13 +255,33 @@ async def main() -> None:
         f"  the safety floor, minimal + price + commit / minimal: {m_durable / m_base:.2f} "
         f"(one price request and one fsynced commit here: {(m_durable - m_base) * 1000:.2f} ms)"
     )
+    if other:
+        m_other = summary(f"baseline {args.baseline}", other)
+        print(
+            f"  ratio of medians, baseline / (minimal + price + commit): {m_other / m_durable:.2f}"
+        )
+    for n, (mine, *also, floor) in enumerate(rounds):
+        line = f"  round {n}: tradebot {mine * 1000:.2f} ms, / floor {mine / floor:.2f}"
+        if also:
+            line += f"; baseline {also[0] * 1000:.2f} ms, / floor {also[0] / floor:.2f}"
+        print(line + f" (floor {floor * 1000:.2f} ms)")
     ratio = m_ours / m_durable
     check("e2e tradebot / (minimal + price + commit)", ratio, "<=", TARGET)
     note("e2e tradebot run, median", m_ours * 1000, "ms")
-    pushes = len(ours) + len(base) + len(durable) + 3 * WARMUP * args.rounds
+    bots = 4 if other else 3
+    pushes = len(ours) + len(other) + len(base) + len(durable) + bots * WARMUP * args.rounds
     again = server.requests.count(("POST", "/v2/orders")) - pushes
     if again:  # a loaded machine: a submission timed out and was sent again (same order id)
         print(f"  order requests sent again after a timeout: {again}")
+
+
+def other_folder(folder: Path, hub: str, server: AlpacaServer) -> Path:
+    """The baseline bot's folder: its own config and journal (``--baseline``)."""
+    where = folder / "baseline"
+    if not where.exists():
+        where.mkdir()
+        (where / "config.yaml").write_text(config_text(hub, server))
+    return where
 
 
 async def run_bot(

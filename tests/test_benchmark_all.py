@@ -26,6 +26,7 @@ def runnable() -> list[str]:
     that need PostgreSQL or Chromium are skipped): CI runs them all."""
     names = ["plan", "listener", "broker", "journal", "e2e", "dashboard", "failover", "execution"]
     names.append("replay")
+    names.append("track")
     if os.environ.get("CI") != "true":
         if pg_bin() is None:
             names.remove("failover")
@@ -55,6 +56,7 @@ def test_all_quick_runs_every_benchmark_and_writes_the_table(tmp_path: Path) -> 
         "e2e": ("e2e tradebot / (minimal + price + commit)",),
         "plan": ("plan() median, every limit on",),
         "replay": ("replay of 20 days x 4 algorithms, total",),
+        "track": ("track on 20,000 rows", "track peak RSS"),
         "journal": ("report on 20,000 rows", "report peak RSS", "CSV export on 20,000 rows"),
         "dashboard": ("dashboard Positions", "dashboard Performance"),
         "broker": ("broker adapter / bare SDK submit",),

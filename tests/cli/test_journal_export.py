@@ -189,7 +189,7 @@ def test_decimal_texts_are_remembered_by_text_only() -> None:
 
     fields = stored_csv_fields()
     base: list[Any] = [1, EPOCH_2026, "filled", None, None, None, None, None, None]
-    zero = fields((*base, 0, -0.0, "", "{}"))
+    zero = fields((*base, 0, -0.0, "", "{}", "default"))
     assert zero[9:11] == ["0", "-0"]
-    again = fields((*base, -0.0, 0, "", json.dumps({"k": "v"})))
+    again = fields((*base, -0.0, 0, "", json.dumps({"k": "v"}), "default"))
     assert again[9:11] == ["-0", "0"] and again[12] == '{"k":"v"}'

@@ -16,14 +16,16 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel
 
-from tradebot.config.model import AlgorithmConfig, Config
+from tradebot.config.model import AccountConfig, AccountName, AlgorithmConfig, Config
 from tradebot.config.numbers import AlgorithmId
 from tradebot.config.strategy import builtin_names, resolve_strategy
 
 #: what a test puts where a value goes; replaced by the raw YAML text of the value
 PLACEHOLDER = "PLACEHOLDER_VALUE"
-#: the key that stands for any key of a mapping: an algorithm id, a symbol
-ALGO_ID, SYMBOL = 14, "AAPL"
+#: the key that stands for any key of a mapping: an algorithm id, a symbol, an account
+ALGO_ID, SYMBOL, ACCOUNT = 14, "AAPL", "main"
+#: an account's keys that are the top level's models (walked there): only its own are walked
+ACCOUNT_SECTIONS = ("broker", "algorithms", "risk")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,9 @@ class Key:
             }
         if self.path[0] == "notify":
             doc["notify"] = [{"url": "json://127.0.0.1:9/alerts", "events": ["error"]}]
+        if self.path[0] == "accounts":  # the document's account keys are the account's
+            account = {k: doc.pop(k) for k in list(doc) if k in AccountConfig.model_fields}
+            doc["accounts"] = {ACCOUNT: account}
         _set(doc, self, PLACEHOLDER)
         text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
         line = next(n for n, row in enumerate(text.splitlines(), 1) if PLACEHOLDER in row)
@@ -96,6 +101,8 @@ def _walk(
         walked.add(model)
     for name, field in model.model_fields.items():
         here = (*path, name)
+        if model is AccountConfig and name in ACCOUNT_SECTIONS:
+            continue
         if model is AlgorithmConfig and name == "params":
             for strategy in builtin_names():
                 params = resolve_strategy(strategy).Params
@@ -119,7 +126,7 @@ def _leaves(
         yield from _walk(tp, path, lists, walked)
     elif origin is dict:
         key_type, value_type = get_args(tp)
-        key = ALGO_ID if key_type is AlgorithmId else SYMBOL
+        key = ALGO_ID if key_type is AlgorithmId else ACCOUNT if key_type is AccountName else SYMBOL
         yield from _leaves(value_type, (*path, key), lists, walked)
     elif origin in (tuple, list):
         yield from _leaves(get_args(tp)[0], (*path, 0), lists | {len(path)}, walked)

@@ -246,6 +246,7 @@ def test_a_journal_from_before_gets_the_latencies_on_open_and_verify_checks_them
             conn.execute(f"ALTER TABLE sum_leg DROP COLUMN {name}")
         for name in ("signal_n", "first_n", "last_n"):
             conn.execute(f"ALTER TABLE sum_style DROP COLUMN {name}")
+        conn.execute("ALTER TABLE entries DROP COLUMN account")  # v7's
         conn.execute("PRAGMA user_version = 5")
     conn.close()
     assert _report(known) == before  # a reader upgrades it, from the rows

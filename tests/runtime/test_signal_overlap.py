@@ -34,11 +34,11 @@ class HeldWrites:
         self.started = threading.Event()
         self.release = threading.Event()
 
-    def record_signal(self, signal: Signal) -> int:
+    def record_signal(self, signal: Signal, *, sync: bool = True) -> int:
         self.started.set()
         if not self.release.wait(10):
             raise TimeoutError("the test never released the write")
-        return self._journal.record_signal(signal)
+        return self._journal.record_signal(signal, sync=sync)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._journal, name)

@@ -33,6 +33,14 @@ algorithms:
 EQUITY = Decimal(100_000)
 
 
+@pytest.fixture(autouse=True)
+def _no_alphahub_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI reads AlphaHub's history when it can: without credentials it cannot (and says
+    so), so nothing here leaves the machine."""
+    monkeypatch.delenv("ALPHAHUB_EMAIL", raising=False)
+    monkeypatch.delenv("ALPHAHUB_PASSWORD", raising=False)
+
+
 def _config(folder: Path, text: str = CONFIG) -> Path:
     path = folder / "config.yaml"
     path.write_text(text, encoding="utf-8")
@@ -121,7 +129,8 @@ def test_the_cli_gives_each_part_and_they_sum_to_the_gap(tmp_path: Path) -> None
     assert parts["fees"] == 0
     assert row["allocation"] == "10000.00"
     notes = " ".join(row["notes"])
-    assert HISTORY_NOTE in notes
+    assert "journal's legs only: AlphaHub's history not read: no AlphaHub credentials" in notes
+    assert row["history"]["read"] is False
     assert "changed during the period" in notes
     assert "1 listener gaps in the period" in notes
     assert "fees are 0" in notes
@@ -239,6 +248,7 @@ def test_both_backends_give_the_same_figures(journal_at: str | Path, tmp_path: P
     with open_journal(journal_at, readonly=True) as journal:
         (t,) = track(journal, config, algo_ids=[ALGO], equity=EQUITY)
     assert t.reconciled
+    assert HISTORY_NOTE in t.notes and t.history is None  # no history asked for: said
     assert t.decomposition.algorithm.pnl - t.decomposition.account.pnl == t.decomposition.gap
     (row,) = _json(_scene(tmp_path / "sqlite"))
     assert {p.name: p.money for p in t.decomposition.parts} == {

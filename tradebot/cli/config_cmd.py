@@ -8,8 +8,9 @@ import click
 from click.core import ParameterSource
 
 from tradebot.cli.options import DEFAULT_CONFIG, config_option
-from tradebot.config.display import effective_config_yaml
+from tradebot.config.display import accounts_summary, effective_config_yaml
 from tradebot.config.loader import read_config
+from tradebot.config.model import Mode
 
 
 @click.group()
@@ -33,16 +34,28 @@ def check(path: Path | None, config_path: Path | None, quiet: bool) -> None:
     """
     loaded = read_config(_which(path, config_path))
     loaded.require_tradable()
+    config = loaded.config
     if not quiet:
         click.echo(f"# {loaded.file}: effective configuration (defaults filled in, secrets masked)")
-        click.echo(effective_config_yaml(loaded.config), nl=False)
+        click.echo(effective_config_yaml(config), nl=False)
+        click.echo(f"# the accounts a run trades ({len(config.accounts)}):")
+        for line in accounts_summary(config, loaded.variables):
+            click.echo(f"#   {line}")
     for warning in loaded.warnings:
         click.echo(f"warning: {warning}", err=True)
-    algorithms = loaded.config.algorithms
-    enabled = sum(1 for a in algorithms.values() if a.enabled)
+    if config.declared_accounts is None:
+        algorithms = config.algorithms
+        enabled = sum(1 for a in algorithms.values() if a.enabled)
+        click.echo(
+            f"{loaded.file}: OK ({len(algorithms)} algorithms, {enabled} enabled;"
+            f" broker {config.broker.name}; paper unless run with --live)",
+            err=True,
+        )
+        return
+    live = [name for name, account in config.accounts.items() if account.mode is Mode.LIVE]
     click.echo(
-        f"{loaded.file}: OK ({len(algorithms)} algorithms, {enabled} enabled;"
-        f" broker {loaded.config.broker.name}; paper unless run with --live)",
+        f"{loaded.file}: OK ({len(config.accounts)} accounts: {', '.join(config.accounts)};"
+        f" {'live: ' + ', '.join(live) + ', with --live only' if live else 'all paper'})",
         err=True,
     )
 

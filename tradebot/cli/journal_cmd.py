@@ -15,8 +15,9 @@ from tradebot.cli.journal_common import csv_text, journal_options, open_review, 
 from tradebot.cli.journal_export import CSV_COLUMNS, export, flat
 from tradebot.cli.journal_migrate import migrate_command
 from tradebot.cli.journal_verify import verify_command
+from tradebot.core.ids import DEFAULT_ACCOUNT, check_account
 from tradebot.journal.interface import EntryFilter
-from tradebot.journal.records import Entry, Status
+from tradebot.journal.records import SHARED_ACCOUNT, Entry, Status
 
 TABLE_COLUMNS = (
     "id",
@@ -32,9 +33,37 @@ TABLE_COLUMNS = (
 )
 TABLE_LIMIT = 100
 _WIDTHS = {"detail": 60, "client_order_id": 44}
+#: the accounts of a journal that never had a second one: its table has no account column
+_ONE_ACCOUNT = frozenset({DEFAULT_ACCOUNT, SHARED_ACCOUNT})
 
 
-def _emit(entries: list[Entry], fmt: str, *, header: bool, stream: bool) -> None:
+def table_columns(entries: list[Entry], *, account_given: bool) -> tuple[str, ...]:
+    """The table's columns: with ``account`` after ``status`` when some row belongs to an
+    account other than ``default`` (or one was asked for), so a journal of one account reads
+    as it always did. JSON and CSV always carry it."""
+    if account_given or any(e.account not in _ONE_ACCOUNT for e in entries):
+        at = TABLE_COLUMNS.index("status") + 1
+        return (*TABLE_COLUMNS[:at], "account", *TABLE_COLUMNS[at:])
+    return TABLE_COLUMNS
+
+
+def _account(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_account(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _emit(
+    entries: list[Entry],
+    fmt: str,
+    *,
+    header: bool,
+    stream: bool,
+    columns: tuple[str, ...] = TABLE_COLUMNS,
+) -> None:
     if fmt == "json":
         if stream:  # one object per line while following (JSON Lines)
             for e in entries:
@@ -47,7 +76,7 @@ def _emit(entries: list[Entry], fmt: str, *, header: bool, stream: bool) -> None
             click.echo(text, nl=False)
     elif entries or header:
         rows = [{**e.as_dict(), "at": e.as_dict()["at"][:19] + "Z"} for e in entries]
-        text = table(rows, TABLE_COLUMNS, widths=_WIDTHS)
+        text = table(rows, columns, widths=_WIDTHS)
         click.echo(text if header else "\n".join(text.splitlines()[1:]))
 
 
@@ -68,6 +97,11 @@ def _emit(entries: list[Entry], fmt: str, *, header: bool, stream: bool) -> None
     help="Only rows of this kind (repeatable): signal, intent, filled, rejected, skipped, ...",
 )
 @click.option("--client-order-id", "coids", multiple=True, help="Only this order (repeatable).")
+@click.option(
+    "--account",
+    callback=_account,
+    help="Only this account's rows, and the rows every account shares (signals, legs, ...).",
+)
 @click.option(
     "--format",
     "fmt",
@@ -94,6 +128,7 @@ def journal(
     until: str | None,
     statuses: tuple[str, ...],
     coids: tuple[str, ...],
+    account: str | None,
     fmt: str,
     limit: int | None,
     follow: bool,
@@ -106,6 +141,7 @@ def journal(
       tradebot journal --algo 16 --since 1d
       tradebot journal --status rejected --status skipped --format csv > problems.csv
       tradebot journal --symbol AAPL --format json
+      tradebot journal --account family --status intent
       tradebot journal --follow
       tradebot journal migrate --to postgresql://tradebot:${PGPASSWORD}@db/tradebot
     """
@@ -128,6 +164,7 @@ def journal(
         symbols=tuple(s.strip().upper() for s in symbols),
         statuses=tuple(Status(s) for s in statuses),
         client_order_ids=coids,
+        accounts=() if account is None else (account, SHARED_ACCOUNT),
         since=parse_when(since, now) if since else None,
         until=parse_when(until, now) if until else None,
     )
@@ -139,19 +176,21 @@ def journal(
             return
         if not follow:
             entries = list(store.entries(replace(where, limit=limit or None)))
-            _emit(entries, fmt, header=True, stream=False)
+            columns = table_columns(entries, account_given=account is not None)
+            _emit(entries, fmt, header=True, stream=False, columns=columns)
             if limit and len(entries) == limit:
                 click.echo(f"(newest {limit} rows shown; --limit 0 for all)", err=True)
             return
         last = store.last_id()
         recent = [e for e in store.entries(replace(where, limit=limit or None)) if e.id <= last]
-        _emit(recent[::-1], fmt, header=True, stream=True)
+        columns = table_columns(recent, account_given=account is not None)
+        _emit(recent[::-1], fmt, header=True, stream=True, columns=columns)
         try:
             while True:
                 time.sleep(interval)
                 new = list(store.entries(replace(where, after_id=last)))
                 if new:
-                    _emit(new, fmt, header=False, stream=True)
+                    _emit(new, fmt, header=False, stream=True, columns=columns)
                     last = new[-1].id
         except KeyboardInterrupt:
             return  # Ctrl-C ends --follow; it is not an error

@@ -40,6 +40,7 @@ CSV_COLUMNS = (
     "price",
     "detail",
     "data",
+    "account",
 )
 #: rows read per query (keyset paging) and written per chunk
 PAGE = 5000
@@ -118,7 +119,22 @@ def stored_csv_fields() -> Callable[[tuple[Any, ...]], list[Any]]:
     statuses = _STATUSES
 
     def fields(row: tuple[Any, ...]) -> list[Any]:
-        rid, ts, status, algo, symbol, coid, signal, leg, side, qty, price, detail, data = row
+        (
+            rid,
+            ts,
+            status,
+            algo,
+            symbol,
+            coid,
+            signal,
+            leg,
+            side,
+            qty,
+            price,
+            detail,
+            data,
+            account,
+        ) = row
         if status not in statuses:
             status = str(Status(status))  # raises ValueError for what is no status
         if type(ts) is int:
@@ -175,6 +191,7 @@ def stored_csv_fields() -> Callable[[tuple[Any, ...]], list[Any]]:
             price,
             detail,
             encode(value),
+            account,
         ]
 
     return fields
@@ -225,10 +242,14 @@ def stored_csv_line() -> Callable[[tuple[Any, ...]], str]:
 
     def line(row: tuple[Any, ...]) -> str:
         values = fields(row)
-        rid, at, status, algo, symbol, coid, signal, leg, side, qty, price, detail, data = values
+        rid, at, status, algo, symbol, coid, signal, leg, side, qty, price, detail, data, acct = (
+            values
+        )
         # str() of None is "None" and of a number its digits: all plain. The csv module writes
         # str(value) of what is not None either, so a plain concatenation means plain fields.
-        if type(rid) is not int or not plain(f"{algo}{symbol}{coid}{signal}{leg}{side}{detail}"):
+        if type(rid) is not int or not plain(
+            f"{algo}{symbol}{coid}{signal}{leg}{side}{detail}{acct}"
+        ):
             return by_csv(values)
         if '"' in data or "," in data:  # compact JSON: no space, newline or non-ASCII in it
             data = '"' + data.replace('"', '""') + '"'
@@ -237,7 +258,8 @@ def stored_csv_line() -> Callable[[tuple[Any, ...]], str]:
             f"{'' if symbol is None else symbol},{'' if coid is None else coid},"
             f"{'' if signal is None else signal},{'' if leg is None else leg},"
             f"{'' if side is None else side},{'' if qty is None else qty},"
-            f"{'' if price is None else price},{'' if detail is None else detail},{data}\n"
+            f"{'' if price is None else price},{'' if detail is None else detail},{data},"
+            f"{'' if acct is None else acct}\n"
         )
 
     return line

@@ -44,17 +44,29 @@ def run(paper: bool, config_path: Path, status_every: float) -> None:
     Ctrl-C (or SIGTERM) stops cleanly: no new orders, orders in flight answered or left on
     record for the next start. A second Ctrl-C stops at once.
     """
-    from tradebot.config.loader import load_config, read_config, resolve_mode
+    from tradebot.config.loader import (
+        load_one_account_config,
+        read_config,
+        require_one_account,
+        resolve_mode,
+    )
     from tradebot.runtime.bot import Bot
     from tradebot.runtime.systemd import attach_systemd
     from tradebot.web.attach import attach_observability
 
     loaded = read_config(config_path)
     loaded.require_tradable()  # before the journal, its lock or the status file exist
+    require_one_account(loaded.config)  # issue 22: until several accounts run together
     for warning in loaded.warnings:
         click.echo(f"warning: {warning}", err=True)
     mode = resolve_mode(loaded.config, live_flag=not paper)
-    bot = Bot(loaded.config, config_path, mode, load=load_config, status_interval=status_every)
+    bot = Bot(
+        loaded.config,
+        config_path,
+        mode,
+        load=load_one_account_config,  # issue 22: an edit to several accounts is refused
+        status_interval=status_every,
+    )
     # the dashboard (/healthz, /metrics) and the alerts: never in the way of trading
     plugged = attach_observability(bot, loaded.config, config_path)
     attach_systemd(bot, os.environ)  # READY, STATUS, WATCHDOG when run by systemd

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -52,7 +53,18 @@ def _equity(ctx: click.Context, param: click.Parameter, value: str) -> Decimal:
     help="The coverage audit instead: per algorithm and day, AlphaHub's history against what the "
     "journal received (live, backfill, late, archived, missed); default period: the last week.",
 )
-@click.option("--offline", is_flag=True, help="With --coverage: do not read AlphaHub's history.")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Do not read AlphaHub's history: the journal's legs only (the output says so).",
+)
+@click.option(
+    "--history",
+    "history_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Compare with a saved history FILE (what `tradebot replay --save-history` writes) "
+    "instead of reading AlphaHub's.",
+)
 def track(
     journal_path: Path | None,
     config_path: Path | None,
@@ -63,19 +75,22 @@ def track(
     fmt: str,
     coverage: bool,
     offline: bool,
+    history_path: Path | None,
 ) -> None:
     """Per algorithm: the algorithm's result, the account's, and the gap, in parts that add up
     to it exactly, to the cent (money, and basis points of the allocation).
 
     \b
-    algorithm's result  every leg the journal holds for the algorithm (received live or by
-                        backfill), traded at its signal price, open legs sized by the config's
-                        rules in fractional shares, nothing skipped, nothing missed; open
-                        positions marked at the latest reference or fill price in the journal
+    algorithm's result  every leg AlphaHub sent for the algorithm: the journal's (received live
+                        or by backfill) and its history's the journal never received, traded
+                        at its signal price, open legs sized by the config's rules in
+                        fractional shares, nothing skipped, nothing missed; open positions
+                        marked at the latest reference or fill price in the journal
     account's result    the algorithm's own fills: realised P&L (average cost, as `tradebot
                         report`) plus its open positions at the same marks
     gap                 algorithm's result - account's result, in these parts:
-      missed            legs never received in time (backfill: missed_stale, ambiguous)
+      missed            legs never received (in the history, not the journal), or not in
+                        time (backfill: missed_stale, ambiguous)
       skipped:REASON    legs the bot skipped, by reason, each at what it would have made
       sizing            the orders' quantities against the ideal's: whole-share rounding, and
                         sizing at the broker's reference price and the real equity
@@ -87,12 +102,18 @@ def track(
 
     Each part is the P&L difference of one step in a chain of ledgers from the algorithm's to
     the account's; the chain's last ledger is checked against the review's own computation.
-    A symbol with no mark is named and not valued, never guessed. AlphaHub's history is not
-    read: the journal's legs only (the output says so).
+    A symbol with no mark is named and not valued, never guessed. AlphaHub's history is read
+    (credentials from the config or ALPHAHUB_EMAIL/ALPHAHUB_PASSWORD) from each algorithm's
+    first leg in the journal; when it cannot be (--offline, no credentials, AlphaHub
+    unreachable, its answer odd), the journal's legs only, and the output says why.
     """
+    if offline and history_path is not None:
+        raise click.UsageError("--offline reads no history: leave out --history FILE")
     if coverage:
         from tradebot.cli.track_coverage import show_coverage
 
+        if history_path is not None:
+            raise click.UsageError("--history FILE goes with tracking, not with --coverage")
         show_coverage(
             journal_path,
             config_path,
@@ -103,8 +124,6 @@ def track(
             offline=offline,
         )
         return
-    if offline:
-        raise click.UsageError("--offline goes with --coverage (tracking reads no history)")
     from tradebot.tracking.render import CSV_COLUMNS, as_dict, csv_rows, text
     from tradebot.tracking.track import track as track_all
 
@@ -112,9 +131,16 @@ def track(
     start = parse_when(since, now) if since else None
     end = parse_when(until, now) if until else None
     config = load_config_or_none(config_path)
+    reader = _history(config, offline, history_path)
     with open_review(journal_path, config_path) as store:
         tracked = track_all(
-            store, config, algo_ids=list(algo_ids) or None, since=start, until=end, equity=equity
+            store,
+            config,
+            algo_ids=list(algo_ids) or None,
+            since=start,
+            until=end,
+            equity=equity,
+            history=reader,
         )
     if fmt == "json":
         click.echo(json.dumps([as_dict(t) for t in tracked], indent=1))
@@ -124,3 +150,28 @@ def track(
         click.echo(text(tracked))
     if not all(t.reconciled for t in tracked):
         raise click.ClickException("the chain's account result differs from the review's")
+
+
+def _history(config: Any, offline: bool, path: Path | None) -> Any:
+    """Where the history comes from: a saved FILE (refused whole, exit 2, when it is not one),
+    AlphaHub (credentials from the config or the environment, as the coverage audit), or
+    nowhere (--offline)."""
+    # imported here: the history client loads requests, and ``tradebot --help`` must not
+    from tradebot.cli.track_coverage import alphahub_settings
+    from tradebot.tracking.history_legs import from_alphahub, from_file, unread
+
+    if offline:
+        return unread("not read (--offline)")
+    if config is None:
+        from tradebot.config.model import Config
+
+        config = Config()  # no config file: AlphaHub's defaults, credentials from the env
+    settings = alphahub_settings(config)
+    if path is None:
+        return from_alphahub(settings)
+    from tradebot.replay.history_file import ReplayInputError, read_history
+
+    try:
+        return from_file(read_history(path, settings.zone), str(path))
+    except ReplayInputError as exc:
+        raise click.UsageError(str(exc)) from None

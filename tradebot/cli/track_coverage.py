@@ -63,7 +63,7 @@ def show_coverage(
         from tradebot.config.model import Config
 
         config = Config()  # no config file: AlphaHub's defaults, credentials from the env
-    settings = None if offline else _alphahub(config)
+    settings = None if offline else alphahub_settings(config)
     with open_review(journal_path, config_path) as store:
         wanted = sorted(set(algos))
         if not wanted:
@@ -83,7 +83,7 @@ def _midnight(moment: datetime) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _alphahub(config: Any) -> Any:
+def alphahub_settings(config: Any) -> Any:
     """The config's AlphaHub section, credentials from the environment when it has none (as
     ``tradebot run`` and ``tradebot listen`` read them)."""
     from tradebot.cli.listen_cmd import _settings

@@ -22,7 +22,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from tradebot.config.errors import ConfigIssue
-from tradebot.config.locate import line_of
+from tradebot.config.locate import line_of, printable_key
 from tradebot.config.numbers import MAX_ALGO_ID
 
 _INT_TAG = "tag:yaml.org,2002:int"
@@ -69,7 +69,8 @@ def _mapping_ids(node: MappingNode, path: str, file: str, seen: set[int]) -> Ite
                 if isinstance(merged, MappingNode):
                     yield from _mapping_ids(merged, path, file, seen)
         else:
-            keys.append((key, f"{path}.{key.value if isinstance(key, ScalarNode) else '?'}"))
+            label = printable_key(key.value) if isinstance(key, ScalarNode) else "?"
+            keys.append((key, f"{path}.{label}"))
     yield from _each_once(keys, file)
 
 

@@ -1,4 +1,4 @@
-"""How much of the account's equity the algorithms may claim together.
+"""How much of an account's equity its algorithms may claim together.
 
 ``allocation`` gives an algorithm ``pct`` of equity in all, split over ``max_positions``;
 ``percent_of_equity`` gives ``pct`` to every open leg, so it claims at least ``pct`` (one position)
@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from strategies.allocation import Allocation
 from strategies.percent_of_equity import PercentOfEquity
-from tradebot.config.model import Config
+from tradebot.config.model import AccountConfig, Config
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +31,14 @@ class EquityShare:
         return f"{self.algo_id}: {self.pct}%{' per position' if self.per_position else ''}"
 
 
-def equity_shares(config: Config) -> tuple[EquityShare, ...]:
-    """The claims of the algorithms that trade (enabled and subscribed), by algorithm id."""
+def equity_shares(config: Config, account: AccountConfig | None = None) -> tuple[EquityShare, ...]:
+    """The claims of ``account``'s algorithms that trade (enabled and subscribed), by algorithm
+    id; ``account`` defaults to the config's only one."""
+    account = config.only_account if account is None else account
     shares = []
     for algo_id in sorted(config.subscribed_algorithms):
-        algo = config.algorithms[algo_id]
-        if not algo.enabled:
+        algo = account.algorithms.get(algo_id)
+        if algo is None or not algo.enabled:
             continue
         if isinstance(algo.sizer, Allocation | PercentOfEquity):
             per_position = isinstance(algo.sizer, PercentOfEquity)
@@ -44,9 +46,10 @@ def equity_shares(config: Config) -> tuple[EquityShare, ...]:
     return tuple(shares)
 
 
-def over_allocation(config: Config) -> str | None:
-    """A warning when the trading algorithms claim more than all equity; None when they do not."""
-    shares = equity_shares(config)
+def over_allocation(config: Config, account: AccountConfig | None = None) -> str | None:
+    """A warning when an account's trading algorithms claim more than all its equity (default:
+    the config's only account); None when they do not."""
+    shares = equity_shares(config, account)
     total = sum((s.pct for s in shares), Decimal(0))
     if total <= 100:
         return None

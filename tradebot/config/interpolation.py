@@ -43,6 +43,26 @@ def interpolate(text: str, env: Mapping[str, str]) -> str:
     return "".join(out)
 
 
+def references(text: str) -> tuple[str, ...]:
+    """The variables ``text`` names in ``${...}``, read as :func:`interpolate` reads them (what
+    ``config check`` shows of a secret: where it comes from, never its value)."""
+    names: list[str] = []
+    i = 0
+    while (j := text.find("$", i)) >= 0:
+        if text.startswith("$${", j):
+            i = j + 3
+            continue
+        end = text.find("}", j + 2) if text.startswith("${", j) else -1
+        if end < 0:
+            i = j + 1
+            continue
+        name = text[j + 2 : end].partition(":-")[0]
+        if _NAME.fullmatch(name):
+            names.append(name)
+        i = end + 1
+    return tuple(dict.fromkeys(names))
+
+
 def _resolve(expr: str, env: Mapping[str, str]) -> str:
     name, has_default, default = expr.partition(":-")
     if not _NAME.fullmatch(name):

@@ -42,8 +42,15 @@ def render_path(loc: Loc, sequence_at: frozenset[int] = frozenset()) -> str:
         if i in sequence_at:
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else str(part)
+            text += f".{printable_key(part)}" if text else printable_key(part)
     return text or "(top level)"
+
+
+def printable_key(part: str | int) -> str:
+    """A key as text on one line: a key written with a line break or a control character
+    (``"a\rb":``) is shown escaped, so an error stays one ``FILE:LINE: path: message`` line."""
+    text = str(part)
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def locate(root: Node | None, loc: Loc) -> tuple[int | None, str]:

@@ -1,7 +1,8 @@
-"""The planner's slice of the config: :class:`~tradebot.core.rules.PlanningRules` from ``Config``.
+"""The planner's slice of the config: :class:`~tradebot.core.rules.PlanningRules`, per account.
 
 The one place the config's sections become the core's plain values. ``Config`` calls it once per
-load (``Config.planning``); nothing else builds planning rules from a config. It fills every field:
+account and load (``Config.planning``, ``Config.planning_for``); nothing else builds planning
+rules from a config. It fills every field:
 the core's values carry no defaults, and each field has its key's name, so the default a planner
 obeys is the one written on the key (``tests/config/test_defaults.py``).
 """
@@ -15,23 +16,29 @@ from typing import TYPE_CHECKING
 from tradebot.core.rules import AlgorithmRules, PlanningRules, RiskLimits
 
 if TYPE_CHECKING:  # model.py imports this module to build Config.planning
+    from tradebot.config.accounts_section import AccountConfig
     from tradebot.config.model import AlgorithmConfig, Config, RiskConfig
 
 _LIMITS = tuple(f.name for f in fields(RiskLimits))
 
 
 def planning_rules(config: Config) -> PlanningRules:
-    """What :func:`~tradebot.core.planner.plan` needs of ``config``, and nothing more."""
+    """What :func:`~tradebot.core.planner.plan` needs of a config of one account."""
+    return account_planning_rules(config.only_account, config.journal.recovery_max_age)
+
+
+def account_planning_rules(account: AccountConfig, recovery_max_age: float) -> PlanningRules:
+    """What :func:`~tradebot.core.planner.plan` needs of one account, and nothing more."""
     return PlanningRules(
         algorithms=MappingProxyType(
             {
-                algo_id: _algorithm(algo, config.risk_for(algo_id))
-                for algo_id, algo in config.algorithms.items()
+                algo_id: _algorithm(algo, account.risk_for(algo_id))
+                for algo_id, algo in account.algorithms.items()
             }
         ),
-        account_risk=risk_limits(config.risk),
-        account_id=config.broker.account_id,
-        recovery_max_age=config.journal.recovery_max_age,
+        account_risk=risk_limits(account.risk),
+        account_id=account.broker.account_id,
+        recovery_max_age=recovery_max_age,
     )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from tradebot import faults
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderEvent
+from tradebot.core.ids import DEFAULT_ACCOUNT, account_of
 from tradebot.core.order_snapshot import OrderSnapshot
 from tradebot.core.orders import OrderIntent, Plan
 from tradebot.core.signal import Signal
@@ -31,6 +32,7 @@ from tradebot.journal import (
     summary_check,
     summary_sql,
     tombstones,
+    tracking_sql,
 )
 from tradebot.journal.dialect import Conn
 from tradebot.journal.interface import EntryFilter, StoredSignal
@@ -73,6 +75,7 @@ RAW_COLUMNS = (
     "cum_qty",
     "detail",
     "data",
+    "account",
 )
 RAW_SELECT = f"SELECT {', '.join(RAW_COLUMNS)} FROM entries WHERE id > ? ORDER BY id LIMIT ?"  # noqa: S608
 
@@ -82,9 +85,17 @@ class JournalBase(ABC):
 
     _clock: Callable[[], datetime]
 
+    #: a commit made without its own fsync (``sync=False``) is not yet covered by a synced one
+    _unsynced = False
+
     @abstractmethod
-    def _tx(self) -> AbstractContextManager[Conn]:
-        """One write transaction, committed durably when the block ends without an error."""
+    def _tx(self, *, sync: bool = True) -> AbstractContextManager[Conn]:
+        """One write transaction, committed durably when the block ends without an error.
+
+        ``sync=False``: committed in order and kept by a process kill, but without its own
+        flush to disk (SQLite ``synchronous=NORMAL``, PostgreSQL ``synchronous_commit=off``):
+        the next synced commit, or :meth:`make_durable`, makes it durable with everything
+        before it (both are write-ahead logs, flushed in order)."""
 
     @abstractmethod
     def _read(self) -> AbstractContextManager[Conn]:
@@ -95,12 +106,12 @@ class JournalBase(ABC):
         """A connection whose reads all see one moment of the journal (a read transaction)."""
 
     @contextmanager
-    def _writing(self) -> Iterator[Conn]:
+    def _writing(self, *, sync: bool = True) -> Iterator[Conn]:
         """:meth:`_tx`, with the summaries of the rows written in it flushed before the
         commit (:class:`~tradebot.journal.summary_sql.Tx`): in the same transaction."""
         kept = self._kept_summaries()
         try:
-            with self._tx() as conn:
+            with self._tx(sync=sync) as conn:
                 tx = summary_sql.Tx(conn, kept)
                 yield tx
                 tx.flush()
@@ -109,13 +120,27 @@ class JournalBase(ABC):
                 kept.forget()  # rolled back: what it remembered may not be in the database
             raise
 
+    @property
+    def unsynced(self) -> bool:
+        """Whether a commit made with ``sync=False`` may not be on disk yet (the stores set
+        and clear it under their lock, as they commit)."""
+        return self._unsynced
+
+    @abstractmethod
+    def make_durable(self) -> None:
+        """Put every commit so far on disk (a no-op unless :attr:`unsynced`): for a signal
+        journaled with ``sync=False`` whose handling ended without a synced commit."""
+
     def _kept_summaries(self) -> summary_sql.SqlStore | None:
         """The summary store kept from one write transaction to the next: only a journal that
         is its database's only writer may keep one (see :class:`~.summary_sql.SqlStore`)."""
         return None
 
-    def _claim(self, conn: Conn, signal_id: int | None, plan: Plan) -> None:  # noqa: B027
-        """A hook: a store shared by several processes records the legs ``plan`` decided."""
+    def _claim(  # noqa: B027
+        self, conn: Conn, signal_id: int | None, plan: Plan, account: str
+    ) -> None:
+        """A hook: a store shared by several processes records the legs ``plan`` decided (for
+        ``account``: each account decides a leg once)."""
 
     def _fence(self, conn: Conn) -> None:  # noqa: B027 (a hook: most stores have no fence)
         """Called in the transaction that makes intents durable, before they are written: a
@@ -156,6 +181,7 @@ class JournalBase(ABC):
         symbol: str | None = None,
         client_order_id: str | None = None,
         signal_id: int | None = None,
+        account: str = DEFAULT_ACCOUNT,
     ) -> int:
         return self._one(
             Status.ERROR,
@@ -164,6 +190,7 @@ class JournalBase(ABC):
             symbol=symbol,
             client_order_id=client_order_id,
             signal_id=signal_id,
+            account=account,
         )
 
     def record_chase(
@@ -200,70 +227,97 @@ class JournalBase(ABC):
                 side=str(intent.side),
                 qty=intent.qty,
                 data=dict(data),
+                account=account_of(intent.client_order_id),
             )
             row_id = summary_sql.insert(conn, row.params())
         if faults.ARMED:  # a crash-matrix step (tradebot/faults.py): durable, not yet sent
             faults.reached(f"{status}_recorded:{data.get('step', '')}")
         return row_id
 
-    def record_drift(self, symbol: str, ours: Decimal, broker: Decimal) -> int:
+    def record_drift(
+        self, symbol: str, ours: Decimal, broker: Decimal, *, account: str = DEFAULT_ACCOUNT
+    ) -> int:
         detail = f"journal net {ours} != broker {broker} (difference {broker - ours})"
         data = {"journal": ours, "broker": broker}
-        return self._one(Status.DRIFT, detail, symbol=symbol, qty=broker - ours, data=data)
+        return self._one(
+            Status.DRIFT, detail, symbol=symbol, qty=broker - ours, data=data, account=account
+        )
 
-    def record_recovery(self, detail: str, data: Mapping[str, Any] | None = None) -> int:
-        return self._one(Status.RECOVERY, detail, data=data or {})
+    def record_recovery(
+        self,
+        detail: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> int:
+        return self._one(Status.RECOVERY, detail, data=data or {}, account=account)
 
     # -- the order story ------------------------------------------------------------------------
-    def record_signal(self, signal: Signal) -> int:
-        with self._writing() as conn:
+    def record_signal(self, signal: Signal, *, sync: bool = True) -> int:
+        with self._writing(sync=sync) as conn:
             signal_id = orderlog.insert_signal(conn, signal)
         if faults.ARMED:  # a crash-matrix step (tradebot/faults.py)
             faults.reached("signal_recorded")
         return signal_id
 
-    def record_plan(self, signal_id: int | None, plan: Plan) -> tuple[OrderIntent, ...]:
+    def record_plan(
+        self, signal_id: int | None, plan: Plan, *, account: str = DEFAULT_ACCOUNT
+    ) -> tuple[OrderIntent, ...]:
+        orderlog.check_plan_account(plan, account)
         with self._writing() as conn:
             self._fence(conn)
             algo = orderlog.signal_algo(conn, signal_id)
-            self._claim(conn, signal_id, plan)
-            return orderlog.insert_plan(conn, signal_id, algo, plan, self._clock())
+            self._claim(conn, signal_id, plan, account)
+            return orderlog.insert_plan(conn, signal_id, algo, plan, self._clock(), account)
 
     def record_signal_and_plan(
-        self, signal: Signal, plan: Plan
+        self, signal: Signal, plan: Plan, *, account: str = DEFAULT_ACCOUNT
     ) -> tuple[int, tuple[OrderIntent, ...]]:
+        orderlog.check_plan_account(plan, account)
         with self._writing() as conn:
             self._fence(conn)
             signal_id = orderlog.insert_signal(conn, signal)
-            self._claim(conn, signal_id, plan)
+            self._claim(conn, signal_id, plan, account)
             at = self._clock()
-            return signal_id, orderlog.insert_plan(conn, signal_id, signal.algo_id, plan, at)
+            return signal_id, orderlog.insert_plan(
+                conn, signal_id, signal.algo_id, plan, at, account
+            )
 
-    def record_snapshot(self, snapshot: OrderSnapshot, *, source: str) -> tuple[AppliedFill, ...]:
+    def record_snapshot(
+        self, snapshot: OrderSnapshot, *, source: str, account: str = DEFAULT_ACCOUNT
+    ) -> tuple[AppliedFill, ...]:
         with self._writing() as conn:
-            return orderlog.apply_snapshot(conn, snapshot, self._clock(), source)
+            return orderlog.apply_snapshot(conn, snapshot, self._clock(), source, account)
 
-    def record_event(self, event: OrderEvent) -> tuple[AppliedFill, ...]:
+    def record_event(
+        self, event: OrderEvent, *, account: str = DEFAULT_ACCOUNT
+    ) -> tuple[AppliedFill, ...]:
         with self._writing() as conn:
-            return orderlog.apply_event(conn, event, self._clock())
+            return orderlog.apply_event(conn, event, self._clock(), account)
 
-    def record_events(self, events: Sequence[OrderEvent]) -> tuple[AppliedFill, ...]:
+    def record_events(
+        self, events: Sequence[OrderEvent], *, account: str = DEFAULT_ACCOUNT
+    ) -> tuple[AppliedFill, ...]:
         at = self._clock()
         with self._writing() as conn:
-            return tuple(f for event in events for f in orderlog.apply_event(conn, event, at))
+            return tuple(
+                f for event in events for f in orderlog.apply_event(conn, event, at, account)
+            )
 
     def record_rejected(self, client_order_id: str, reason: str) -> int:
+        at, account = self._clock(), account_of(client_order_id)
         with self._writing() as conn:
-            return orderlog.final_row(conn, client_order_id, Status.REJECTED, reason, self._clock())
+            return orderlog.final_row(conn, client_order_id, Status.REJECTED, reason, at, account)
 
     def record_failed(self, client_order_id: str, reason: str) -> int:
+        at, account = self._clock(), account_of(client_order_id)
         with self._writing() as conn:
-            return orderlog.final_row(conn, client_order_id, Status.FAILED, reason, self._clock())
+            return orderlog.final_row(conn, client_order_id, Status.FAILED, reason, at, account)
 
     # -- reading --------------------------------------------------------------------------------
-    def rebuild_book(self) -> PositionBook:
+    def rebuild_book(self, *, account: str | None = None) -> PositionBook:
         with self._read() as conn:
-            return rebuild_book(conn)
+            return rebuild_book(conn, account)
 
     def unresolved_intents(
         self,
@@ -273,6 +327,7 @@ class JournalBase(ABC):
         algo_id: int | None = None,
         symbols: Sequence[str] = (),
         client_order_ids: Sequence[str] | None = None,
+        account: str | None = None,
     ) -> tuple[StoredIntent, ...]:
         with self._read() as conn:
             return orderlog.unresolved_intents(
@@ -282,11 +337,14 @@ class JournalBase(ABC):
                 algo_id=algo_id,
                 symbols=symbols,
                 client_order_ids=client_order_ids,
+                account=account,
             )
 
-    def unplanned_signals(self, *, since: datetime | None = None) -> tuple[StoredSignal, ...]:
+    def unplanned_signals(
+        self, *, since: datetime | None = None, account: str | None = None
+    ) -> tuple[StoredSignal, ...]:
         with self._read() as conn:
-            return orderlog.unplanned_signals(conn, since=since)
+            return orderlog.unplanned_signals(conn, since=since, account=account)
 
     def archived_legs(self, keys: Sequence[str]) -> set[str]:
         with self._read() as conn:
@@ -372,6 +430,42 @@ class JournalBase(ABC):
             if len(rows) < page:
                 return
             after = rows[-1].key
+
+    def tracking_rows(
+        self,
+        status: Status,
+        *,
+        algo_ids: Sequence[int],
+        until: datetime | None = None,
+        page: int = 5000,
+    ) -> Iterator[tuple[Any, ...]]:
+        after = (-(2**62), -1)
+        algos = tuple(algo_ids)
+        while True:
+            with self._read() as conn:
+                rows = tracking_sql.rows_page(conn, str(status), algos, until, after, page)
+            yield from rows
+            if len(rows) < page:
+                return
+            after = (rows[-1][1], rows[-1][0])
+
+    def algorithms_with(
+        self, statuses: Sequence[Status], *, until: datetime | None = None
+    ) -> list[int]:
+        with self._read() as conn:
+            return tracking_sql.algorithms(conn, [str(s) for s in statuses], until)
+
+    def order_prices(
+        self, symbol: str, *, until: datetime | None = None, page: int = 20
+    ) -> Iterator[tuple[int, int, Any]]:
+        before = (2**62, 2**62)
+        while True:
+            with self._read() as conn:
+                rows = tracking_sql.prices_page(conn, symbol, until, before, page)
+            yield from rows
+            if len(rows) < page:
+                return
+            before = rows[-1][:2]
 
     # -- the summaries (tradebot.journal.summary) --------------------------------------------------
     def summaries(self) -> summary_sql.Summaries:

@@ -10,6 +10,12 @@ Contract, for every implementation:
   a LEG row per leg identity, guarded by the database (several processes may share a server
   journal). Recording the same broker fact twice changes nothing and returns no new fills.
 * Positions are derived only from recorded fills (:meth:`Journal.rebuild_book`).
+* Every row names its account (``account``; docs/journal.md, "Accounts"): the rows an
+  account causes carry its name, the rows every account shares (a signal and its legs as
+  received, gaps, start, stop, config) carry ``""``
+  (:func:`~tradebot.journal.records.row_account`). Writers take ``account`` where a row has
+  one, ``default`` unless told: a journal of one account never names it. An order's rows are
+  its intent's account's, and the intent's is the one its client order id names.
 * Summaries (:mod:`tradebot.journal.summary`) are written in the transaction of the rows they
   summarise: what the review reads never lags the rows, and :meth:`Journal.verify_summaries`
   recomputes them from the rows.
@@ -25,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderEvent
+from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.core.order_snapshot import OrderSnapshot
 from tradebot.core.orders import OrderIntent, Plan
 from tradebot.core.signal import Signal
@@ -55,6 +62,9 @@ class EntryFilter:
     client_order_ids: tuple[str, ...] = ()
     signal_ids: tuple[int, ...] = ()  # rows of these signals (the SIGNAL row itself included)
     legs: tuple[str, ...] = ()
+    #: rows of these accounts; a row shared by every account has ``""``
+    #: (:data:`~tradebot.journal.records.SHARED_ACCOUNT`)
+    accounts: tuple[str, ...] = ()
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
     after_id: int | None = None  # only rows written after this one (for --follow)
@@ -90,37 +100,63 @@ class Journal(Protocol):
         symbol: str | None = None,
         client_order_id: str | None = None,
         signal_id: int | None = None,
+        account: str = DEFAULT_ACCOUNT,
     ) -> int: ...
 
     # -- the order story ------------------------------------------------------------------------
-    def record_signal(self, signal: Signal) -> int:
-        """The raw frame, its parsed legs and its rejected legs; returns the signal id."""
+    def record_signal(self, signal: Signal, *, sync: bool = True) -> int:
+        """The raw frame, its parsed legs and its rejected legs; returns the signal id.
+
+        ``sync=False``: committed in order, kept by a process kill, but not flushed to disk by
+        itself: the next synced commit (a plan's, before any order leaves) or
+        :meth:`make_durable` does it. Only for a signal that causes nothing before its plan."""
         ...
 
-    def record_plan(self, signal_id: int | None, plan: Plan) -> tuple[OrderIntent, ...]:
-        """The plan's intents (durable on return) and skipped legs, in one transaction.
+    @property
+    def unsynced(self) -> bool:
+        """Whether a ``sync=False`` commit may not be on disk yet."""
+        ...
+
+    def make_durable(self) -> None:
+        """Flush every commit so far to disk (a no-op unless :attr:`unsynced`)."""
+        ...
+
+    def record_plan(
+        self, signal_id: int | None, plan: Plan, *, account: str = DEFAULT_ACCOUNT
+    ) -> tuple[OrderIntent, ...]:
+        """``account``'s plan: its intents (durable on return) and skipped legs, in one
+        transaction.
 
         Returns the intents that were new; an intent whose client order id is already journaled
-        is recorded as a skipped duplicate and must not be sent again.
+        is recorded as a skipped duplicate and must not be sent again. Raises ValueError, and
+        writes nothing, when an intent's client order id names another account.
         """
         ...
 
     def record_signal_and_plan(
-        self, signal: Signal, plan: Plan
+        self, signal: Signal, plan: Plan, *, account: str = DEFAULT_ACCOUNT
     ) -> tuple[int, tuple[OrderIntent, ...]]:
         """:meth:`record_signal` and :meth:`record_plan` in one transaction (one fsync): the
         signal id and the new intents, every one durable on return."""
         ...
 
-    def record_snapshot(self, snapshot: OrderSnapshot, *, source: str) -> tuple[AppliedFill, ...]:
-        """The broker's view of an order (from submit or a lookup): new fills and outcome."""
+    def record_snapshot(
+        self, snapshot: OrderSnapshot, *, source: str, account: str = DEFAULT_ACCOUNT
+    ) -> tuple[AppliedFill, ...]:
+        """The broker's view of an order (from submit or a lookup): new fills and outcome.
+        ``account``: whose broker showed it (the account of a foreign order's rows)."""
         ...
 
-    def record_event(self, event: OrderEvent) -> tuple[AppliedFill, ...]:
-        """One broker event; returns the fills it added (none when already recorded)."""
+    def record_event(
+        self, event: OrderEvent, *, account: str = DEFAULT_ACCOUNT
+    ) -> tuple[AppliedFill, ...]:
+        """One broker event from ``account``'s broker; returns the fills it added (none when
+        already recorded)."""
         ...
 
-    def record_events(self, events: Sequence[OrderEvent]) -> tuple[AppliedFill, ...]:
+    def record_events(
+        self, events: Sequence[OrderEvent], *, account: str = DEFAULT_ACCOUNT
+    ) -> tuple[AppliedFill, ...]:
         """Several events in one transaction (one fsync): :meth:`record_event` for each."""
         ...
 
@@ -143,11 +179,22 @@ class Journal(Protocol):
         exits, or canceled for a close (written before the cancel goes out, like a chase's)."""
         ...
 
-    def record_drift(self, symbol: str, ours: Decimal, broker: Decimal) -> int: ...
-    def record_recovery(self, detail: str, data: Mapping[str, Any] | None = None) -> int: ...
+    def record_drift(
+        self, symbol: str, ours: Decimal, broker: Decimal, *, account: str = DEFAULT_ACCOUNT
+    ) -> int: ...
+    def record_recovery(
+        self,
+        detail: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> int: ...
 
     # -- reading --------------------------------------------------------------------------------
-    def rebuild_book(self) -> PositionBook: ...
+    def rebuild_book(self, *, account: str | None = None) -> PositionBook:
+        """The positions the fills make: ``account``'s, or every account's (None)."""
+        ...
+
     def unresolved_intents(
         self,
         *,
@@ -156,8 +203,10 @@ class Journal(Protocol):
         algo_id: int | None = None,
         symbols: Sequence[str] = (),
         client_order_ids: Sequence[str] | None = None,
+        account: str | None = None,
     ) -> tuple[StoredIntent, ...]:
-        """Intents without a final outcome, oldest first (closes before opens within a plan).
+        """Intents without a final outcome, oldest first (closes before opens within a plan);
+        ``account``'s only, unless None.
 
         ``after_id`` keeps intents journaled after that row; ``unanswered`` keeps those the
         broker never answered for (no submission answer, acceptance, fill or lookup on record):
@@ -166,9 +215,12 @@ class Journal(Protocol):
         """
         ...
 
-    def unplanned_signals(self, *, since: datetime | None = None) -> tuple[StoredSignal, ...]:
+    def unplanned_signals(
+        self, *, since: datetime | None = None, account: str | None = None
+    ) -> tuple[StoredSignal, ...]:
         """Signals with legs but no PLAN row (a crash between the two; with several processes,
-        one another process journaled); ``since``: only those journaled at or after it."""
+        one another process journaled); ``since``: only those journaled at or after it;
+        ``account``: no PLAN row of that account's (None: of any account's)."""
         ...
 
     def archived_legs(self, keys: Sequence[str]) -> set[str]:
@@ -215,6 +267,34 @@ class Journal(Protocol):
         """The intents, fills and outcomes of our orders in ``[since, until)`` (with
         ``all_fills``, the fills before ``since`` too: P&L needs their cost), oldest first,
         streamed and undecoded: what the review computes P&L and execution quality from."""
+        ...
+
+    def tracking_rows(
+        self,
+        status: Status,
+        *,
+        algo_ids: Sequence[int],
+        until: datetime | None = None,
+        page: int = 5000,
+    ) -> Iterator[tuple[Any, ...]]:
+        """These algorithms' rows of ``status`` (leg, skipped, intent, partial or filled)
+        before ``until``, oldest first by ``(ts, id)``, streamed, only the columns tracking
+        reads, as stored (:data:`tradebot.journal.tracking_sql.COLUMNS`)."""
+        ...
+
+    def algorithms_with(
+        self, statuses: Sequence[Status], *, until: datetime | None = None
+    ) -> list[int]:
+        """The algorithms (ascending) with a row of one of ``statuses`` before ``until``,
+        found without reading their rows."""
+        ...
+
+    def order_prices(
+        self, symbol: str, *, until: datetime | None = None, page: int = 20
+    ) -> Iterator[tuple[int, int, Any]]:
+        """The prices on ``symbol``'s order rows (intents, fills, outcomes) before ``until``,
+        newest first, as stored: ``(ts, id, price)``, read a few at a time (a mark is the first
+        that is a price)."""
         ...
 
     def summaries(self) -> Summaries:

@@ -21,6 +21,7 @@ from tradebot.core.events import (
     OrderFilled,
     OrderRejectedEvent,
 )
+from tradebot.core.ids import DEFAULT_ACCOUNT, account_of
 from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
 from tradebot.core.orders import OrderIntent, Plan, SkippedLeg, SkipReason
 from tradebot.core.signal import LegKind, Refusal, RejectedLeg, Side, Signal, SignalSource
@@ -84,10 +85,28 @@ def insert_signal(conn: Conn, signal: Signal) -> int:
     return signal_id
 
 
+def check_plan_account(plan: Plan, account: str) -> None:
+    """Refuse a plan whose orders name another account than the one that planned it: an
+    order journaled under one account and sent for another is how two accounts get confused."""
+    for intent in plan.intents:
+        if account_of(intent.client_order_id) != account:
+            raise ValueError(
+                f"order {intent.client_order_id} is account "
+                f"{account_of(intent.client_order_id)!r}'s, not {account!r}'s"
+            )
+
+
 def insert_plan(
-    conn: Conn, signal_id: int | None, algo: int | None, plan: Plan, at: datetime
+    conn: Conn,
+    signal_id: int | None,
+    algo: int | None,
+    plan: Plan,
+    at: datetime,
+    account: str = DEFAULT_ACCOUNT,
 ) -> tuple[OrderIntent, ...]:
     """The PLAN row, each new intent, and the skipped legs; a journaled order id is a duplicate.
+    Every row is ``account``'s (its decision on the signal); each intent's id must name it
+    (:func:`check_plan_account`, which the caller runs before the transaction's first write).
 
     Each intent is inserted *if absent* (the unique INTENT-per-order-id guard decides, in the
     database): with several processes on one journal, the one whose insert lands owns the order
@@ -100,7 +119,15 @@ def insert_plan(
     plan_data = {"orders": coids, "notes": list(plan.notes)}
     summary_sql.insert(
         conn,
-        Row(at, Status.PLAN, detail, algo_id=algo, signal_id=signal_id, data=plan_data).params(),
+        Row(
+            at,
+            Status.PLAN,
+            detail,
+            algo_id=algo,
+            signal_id=signal_id,
+            data=plan_data,
+            account=account,
+        ).params(),
     )
     archived = tombstones.archived(conn, tombstones.Kind.ORDER, coids)
     for intent in plan.intents:
@@ -111,22 +138,28 @@ def insert_plan(
             dup = SkippedLeg(
                 intent.leg_ids[0], SkipReason.DUPLICATE, f"order {coid} already journaled{where}"
             )
-            summary_sql.insert(conn, skipped_row(at, dup, signal_id).params())
+            summary_sql.insert(conn, skipped_row(at, dup, signal_id, account).params())
             continue
         new.append(intent)
     for skip in plan.skipped:
-        summary_sql.insert(conn, skipped_row(at, skip, signal_id).params())
+        summary_sql.insert(conn, skipped_row(at, skip, signal_id, account).params())
     return tuple(new)
 
 
-def _order(conn: Conn, coid: str) -> tuple[int | None, int | None]:
-    """(algo_id, signal_id) of our intent with this id; (None, None) for a foreign order."""
+def _order(conn: Conn, coid: str, account: str) -> tuple[int | None, int | None, str]:
+    """(algo_id, signal_id, account) of our intent with this id; for a foreign order (None,
+    None, ``account``: the account whose broker told us about it)."""
     # Foreign orders (placed by hand on the same account, or by another program) do reach the
     # event stream. They are recorded, so the journal explains the account, but without an
-    # algorithm: no ledger owns them, and a position they leave shows up as drift.
-    sql = "SELECT algo_id, signal_id FROM entries WHERE client_order_id = ? AND status = 'intent'"
+    # algorithm: no ledger owns them, and a position they leave shows up as drift. Our own
+    # order's rows are its intent's account's, whichever account's stream reported it (two
+    # accounts may share one broker account, and both streams then carry every order).
+    sql = (
+        "SELECT algo_id, signal_id, account FROM entries "
+        "WHERE client_order_id = ? AND status = 'intent'"
+    )
     row = conn.execute(sql, (coid,)).fetchone()
-    return (None, None) if row is None else (row[0], row[1])
+    return (None, None, account) if row is None else (row[0], row[1], row[2])
 
 
 #: how a row of broker activity the bot did not cause opens (its ``data`` has ``not_ours``)
@@ -178,6 +211,7 @@ def _fill(
     price: Decimal,
     complete: bool,
     data: dict[str, object],
+    account: str,
 ) -> tuple[AppliedFill, ...]:
     """Record the part of ``cum_qty`` not yet recorded; return it as an applied fill."""
     # Brokers report fills cumulatively. Recording only what goes beyond the quantity already
@@ -188,7 +222,7 @@ def _fill(
     delta = cum_qty - so_far
     if delta <= 0:
         return ()
-    algo_id, signal_id = _order(conn, coid)
+    algo_id, signal_id, account = _order(conn, coid, account)
     status = Status.FILLED if complete else Status.PARTIAL
     detail, data = _mark(
         algo_id, f"{status} {side} {delta} {symbol} @ {price} (total {cum_qty})", data
@@ -210,6 +244,7 @@ def _fill(
             price=price,
             cum_qty=cum_qty,
             data={**data, "cum_qty": cum_qty},
+            account=account,
         ).params(),
         if_absent=True,
     )
@@ -219,14 +254,20 @@ def _fill(
 
 
 def final_row(
-    conn: Conn, coid: str, status: Status, reason: str, at: datetime, **data: object
+    conn: Conn,
+    coid: str,
+    status: Status,
+    reason: str,
+    at: datetime,
+    account: str = DEFAULT_ACCOUNT,
+    **data: object,
 ) -> int:
     """A final outcome for the order, unless it already has one (then 0)."""
     # The first final outcome wins: a cancel confirmed after a fill (or recovery's "failed"
     # racing a late event) must not rewrite how the order ended.
     if _has(conn, coid, _FINAL):
         return 0
-    algo_id, signal_id = _order(conn, coid)
+    algo_id, signal_id, account = _order(conn, coid, account)
     row = conn.execute(
         "SELECT symbol FROM entries WHERE client_order_id = ? LIMIT 1", (coid,)
     ).fetchone()
@@ -242,14 +283,15 @@ def final_row(
             symbol=row[0] if row else None,
             signal_id=signal_id,
             data=marked,
+            account=account,
         ),
     )
 
 
-def _accepted(conn: Conn, coid: str, broker_id: str | None, at: datetime) -> None:
+def _accepted(conn: Conn, coid: str, broker_id: str | None, at: datetime, account: str) -> None:
     if _has(conn, coid, (str(Status.ACCEPTED),)):
         return
-    algo_id, signal_id = _order(conn, coid)
+    algo_id, signal_id, account = _order(conn, coid, account)
     detail, data = _mark(algo_id, "the broker has the order", {"broker_order_id": broker_id})
     _insert(
         conn,
@@ -261,13 +303,18 @@ def _accepted(conn: Conn, coid: str, broker_id: str | None, at: datetime) -> Non
             client_order_id=coid,
             signal_id=signal_id,
             data=data,
+            account=account,
         ),
     )
 
 
-def apply_event(conn: Conn, event: OrderEvent, at: datetime) -> tuple[AppliedFill, ...]:
+def apply_event(
+    conn: Conn, event: OrderEvent, at: datetime, account: str = DEFAULT_ACCOUNT
+) -> tuple[AppliedFill, ...]:
     """Record a broker event at ``at`` (when we learnt it); the broker's own time is kept in
-    ``data.broker_at``, so the journal reads in the order things were recorded."""
+    ``data.broker_at``, so the journal reads in the order things were recorded. ``account``
+    is the account whose broker reported it: the account of a foreign order's rows (ours are
+    their intent's account's)."""
     coid, broker_id = event.client_order_id, event.broker_order_id
     if isinstance(event, OrderFilled):
         data: dict[str, object] = {
@@ -286,22 +333,26 @@ def apply_event(conn: Conn, event: OrderEvent, at: datetime) -> tuple[AppliedFil
             price=event.price,
             complete=not event.partial,
             data=data,
+            account=account,
         )
     if isinstance(event, OrderAccepted):
-        _accepted(conn, coid, broker_id, at)
+        _accepted(conn, coid, broker_id, at, account)
     elif isinstance(event, OrderCanceled | OrderRejectedEvent | OrderExpired):
         status = Status(event.kind)
         reason = event.reason or str(status)
-        final_row(conn, coid, status, reason, at, broker_order_id=broker_id, broker_at=event.at)
+        final_row(
+            conn, coid, status, reason, at, account, broker_order_id=broker_id, broker_at=event.at
+        )
     return ()
 
 
 def apply_snapshot(
-    conn: Conn, snap: OrderSnapshot, at: datetime, source: str
+    conn: Conn, snap: OrderSnapshot, at: datetime, source: str, account: str = DEFAULT_ACCOUNT
 ) -> tuple[AppliedFill, ...]:
-    """Record what a submit or lookup showed: acceptance, fills not yet seen, the outcome."""
+    """Record what a submit or lookup showed: acceptance, fills not yet seen, the outcome.
+    ``account``: the account whose broker showed it (as for :func:`apply_event`)."""
     coid = snap.client_order_id
-    algo_id, signal_id = _order(conn, coid)
+    algo_id, signal_id, account = _order(conn, coid, account)
     # Unlike events, every snapshot is recorded as a row of its own: each one is evidence of
     # what the broker showed at that moment (the answer to the submit, or what a lookup found),
     # and an intent with such a row counts as answered (see _ANSWERED). The facts in it
@@ -321,10 +372,11 @@ def apply_snapshot(
             side=str(snap.side),
             qty=snap.qty,
             data={"broker_order_id": snap.broker_order_id, "broker_status": str(snap.status)},
+            account=account,
         ),
     )
     if snap.status in (OrderStatus.PENDING, OrderStatus.PARTIALLY_FILLED):
-        _accepted(conn, coid, snap.broker_order_id, at)
+        _accepted(conn, coid, snap.broker_order_id, at, account)
     applied: tuple[AppliedFill, ...] = ()
     if snap.filled_qty > 0 and snap.filled_avg_price is not None:
         so_far, notional = _filled(conn, coid)
@@ -344,21 +396,28 @@ def apply_snapshot(
             price=price,
             complete=snap.status is OrderStatus.FILLED,
             data={"broker_order_id": snap.broker_order_id, "from": source},
+            account=account,
         )
     final = _SNAPSHOT_FINAL.get(snap.status)
     if final is not None:
         final_row(
-            conn, coid, final, snap.reason or str(final), at, broker_order_id=snap.broker_order_id
+            conn,
+            coid,
+            final,
+            snap.reason or str(final),
+            at,
+            account,
+            broker_order_id=snap.broker_order_id,
         )
     # A bracket's (or an oco's) legs: each is named by our id, the EXIT intent journaled with
     # its parent, so its fills land on the algorithm's ledger like any order's.
     for leg in snap.legs:
-        applied += _leg_snapshot(conn, leg, at, source)
+        applied += _leg_snapshot(conn, leg, at, source, account)
     return applied
 
 
 def _leg_snapshot(
-    conn: Conn, leg: OrderSnapshot, at: datetime, source: str
+    conn: Conn, leg: OrderSnapshot, at: datetime, source: str, account: str
 ) -> tuple[AppliedFill, ...]:
     """A leg recorded like its own lookup, but only once something about it is new: a parent
     looked up every few seconds must not write a row per leg each time."""
@@ -370,7 +429,7 @@ def _leg_snapshot(
         new_status = not _has(conn, coid, (str(Status.ACCEPTED),))
     if not (new_fill or new_status):
         return ()
-    return apply_snapshot(conn, leg, at, source)
+    return apply_snapshot(conn, leg, at, source, account)
 
 
 def unresolved_intents(
@@ -381,7 +440,9 @@ def unresolved_intents(
     algo_id: int | None = None,
     symbols: Sequence[str] = (),
     client_order_ids: Sequence[str] | None = None,
+    account: str | None = None,
 ) -> tuple[StoredIntent, ...]:
+    # ``account`` (not None): only that account's orders (recovery runs per account).
     # ``client_order_ids`` (not None) narrows it to those orders, read by the order id index, a
     # few hundred at a time (the dashboard asks for the exits whose leg is still open)
     if client_order_ids is not None:
@@ -389,10 +450,10 @@ def unresolved_intents(
         ids = sorted(set(client_order_ids))
         for start in range(0, len(ids), 500):
             out += _unresolved(
-                conn, after_id, unanswered, algo_id, symbols, ids[start : start + 500]
+                conn, after_id, unanswered, algo_id, symbols, ids[start : start + 500], account
             )
         return tuple(sorted(out, key=lambda s: s.entry_id))
-    return tuple(_unresolved(conn, after_id, unanswered, algo_id, symbols, None))
+    return tuple(_unresolved(conn, after_id, unanswered, algo_id, symbols, None, account))
 
 
 def _unresolved(
@@ -402,6 +463,7 @@ def _unresolved(
     algo_id: int | None,
     symbols: Sequence[str],
     coids: Sequence[str] | None,
+    account: str | None,
 ) -> list[StoredIntent]:
     # "Unresolved" is an intent with no final outcome. With ``unanswered`` it is narrower: no
     # answer of any kind from the broker either, which is what the running bot's re-check
@@ -422,6 +484,9 @@ def _unresolved(
     if coids is not None:
         narrow += f" AND i.client_order_id IN ({', '.join('?' for _ in coids)})"
         params.extend(coids)
+    if account is not None:
+        narrow += " AND i.account = ?"
+        params.append(account)
     sql = (
         f"SELECT {_cols('i')}, s.ts FROM entries i "  # noqa: S608
         "LEFT JOIN entries s ON s.id = i.signal_id AND s.status = 'signal' "
@@ -440,19 +505,26 @@ def _unresolved(
     return out
 
 
-def unplanned_signals(conn: Conn, *, since: datetime | None = None) -> tuple[StoredSignal, ...]:
+def unplanned_signals(
+    conn: Conn, *, since: datetime | None = None, account: str | None = None
+) -> tuple[StoredSignal, ...]:
+    # ``account`` (not None): signals without a plan row *of that account* (each account
+    # plans every signal once; a signal row is shared by all).
     # A signal without a plan row is one the bot journaled and then never planned: it crashed
     # in between, or stopped with the signal still queued (the bot journals those on purpose,
     # so the next start can plan them while they are fresh). ``since`` bounds the scan to
     # recent rows (the (status, ts) index): the leader polls for other processes' signals.
     recent = "" if since is None else "AND s.ts >= ? "
+    whose = "" if account is None else "AND p.account = ? "
     sql = (
         f"SELECT {_cols('s')} FROM entries s WHERE s.status = 'signal' {recent}"  # noqa: S608
         "AND NOT EXISTS (SELECT 1 FROM entries p "
-        "WHERE p.signal_id = s.id AND p.status = 'plan') ORDER BY s.id"
+        f"WHERE p.signal_id = s.id AND p.status = 'plan' {whose}) ORDER BY s.id"
     )
+    args: list[object] = [] if since is None else [to_micros(since)]
+    args += [] if account is None else [account]
     out = []
-    for row in conn.execute(sql, () if since is None else (to_micros(since),)):
+    for row in conn.execute(sql, tuple(args)):
         entry = decode(row)
         d, algo = entry.data, entry.algo_id or 0
         closes = tuple(leg_from_data(algo, LegKind.CLOSE, x) for x in d.get("close_legs", ()))

@@ -28,10 +28,11 @@ from typing import Any
 
 import psycopg
 
+from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.exceptions import JournalError
 from tradebot.journal import summary_sql, tombstones
 from tradebot.journal.dialect import Conn, PgConn
-from tradebot.journal.schema import leg_guard
+from tradebot.journal.schema import ACCOUNT_COLUMN, leg_guard
 
 SCHEMA_TABLE = "tradebot_journal_schema"
 #: an arbitrary constant: the advisory lock (per database) every opener takes before it reads the
@@ -116,8 +117,18 @@ _V5: tuple[str | Callable[[Conn], None], ...] = (
     summary_sql.rebuild,
 )
 
+#: v6, each row names its account (:data:`tradebot.journal.schema.ACCOUNT_COLUMN`, the same
+#: statements), and a leader's claim on a leg is per account: each account decides a leg once
+_V6 = (
+    *ACCOUNT_COLUMN,
+    f"ALTER TABLE tradebot_planned_legs ADD COLUMN account TEXT NOT NULL "
+    f"DEFAULT '{DEFAULT_ACCOUNT}'",
+    "ALTER TABLE tradebot_planned_legs DROP CONSTRAINT tradebot_planned_legs_pkey",
+    "ALTER TABLE tradebot_planned_legs ADD PRIMARY KEY (account, leg)",
+)
+
 #: migrations[i] takes the schema from version i to version i + 1
-MIGRATIONS: Sequence[Sequence[str | Callable[[Conn], None]]] = (_V1, _V2, _V3, _V4, _V5)
+MIGRATIONS: Sequence[Sequence[str | Callable[[Conn], None]]] = (_V1, _V2, _V3, _V4, _V5, _V6)
 LATEST = len(MIGRATIONS)
 
 

@@ -18,10 +18,14 @@ def book_from_fills(fills: Iterable[tuple[int, str, str, str]]) -> PositionBook:
     return book
 
 
-def rebuild_book(conn: Conn) -> PositionBook:
-    """The book as the journal's fills make it. Fills of orders not ours carry no algo_id."""
-    rows = conn.execute(
+def rebuild_book(conn: Conn, account: str | None = None) -> PositionBook:
+    """The book as the journal's fills make it: ``account``'s (each account plans from its
+    own ledger), or every account's together (None: what a one-account journal holds). Fills
+    of orders not ours carry no algo_id."""
+    sql = (
         "SELECT algo_id, symbol, side, qty FROM entries "
-        "WHERE status IN ('partial', 'filled') AND algo_id IS NOT NULL ORDER BY id"
+        "WHERE status IN ('partial', 'filled') AND algo_id IS NOT NULL"
     )
-    return book_from_fills(rows)
+    if account is None:
+        return book_from_fills(conn.execute(sql + " ORDER BY id"))
+    return book_from_fills(conn.execute(sql + " AND account = ? ORDER BY id", (account,)))

@@ -35,6 +35,7 @@ from typing import Any
 import psycopg
 
 from tradebot.clock import utcnow
+from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.core.orders import Plan
 from tradebot.exceptions import JournalError, NotLeader
 from tradebot.journal import pgschema
@@ -115,7 +116,9 @@ class PostgresJournal(JournalBase):
         return conn
 
     @contextmanager
-    def _session(self) -> Iterator[Conn]:
+    def _session(self, *, sync: bool | None = None) -> Iterator[Conn]:
+        """One transaction; ``sync`` (a write's): False commits without waiting for the WAL
+        flush, True makes sure the commit flushes it when an unsynced commit came before."""
         with self._mutex, translate_errors(self.path):
             conn = self._connection()
             try:
@@ -126,19 +129,33 @@ class PostgresJournal(JournalBase):
                 conn = self._connection()
                 conn.execute("BEGIN")
             try:
+                if sync is False:  # this transaction only (the session keeps "on")
+                    conn.execute("SET LOCAL synchronous_commit = off")
                 yield PgConn(conn)
+                if sync and self._unsynced:
+                    # a commit waits for the WAL's flush up to its own record, which covers
+                    # every earlier commit, but only if it wrote WAL: a message in the WAL (no
+                    # table, no privilege) makes sure of it, whatever the block wrote
+                    conn.execute("SELECT pg_logical_emit_message(true, 'tradebot', 'durable')")
             except BaseException:
                 if not conn.broken:
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            if sync is not None:
+                self._unsynced = not sync
 
     @contextmanager
-    def _tx(self) -> Iterator[Conn]:
+    def _tx(self, *, sync: bool = True) -> Iterator[Conn]:
         if self.readonly:
             raise JournalError(f"journal {self.path} is open read-only")
-        with self._session() as conn:
+        with self._session(sync=sync) as conn:
             yield conn
+
+    def make_durable(self) -> None:
+        if self._unsynced:
+            with self._tx():
+                pass  # a synced commit that writes WAL (see _session)
 
     @contextmanager
     def _read(self) -> Iterator[Conn]:
@@ -164,22 +181,24 @@ class PostgresJournal(JournalBase):
                 f"{self.epoch}: it is no longer the leader and must not send orders"
             )
 
-    def _claim(self, conn: Conn, signal_id: int | None, plan: Plan) -> None:
+    def _claim(self, conn: Conn, signal_id: int | None, plan: Plan, account: str) -> None:
         for key in planned_keys(plan):
             conn.execute(
-                "INSERT INTO tradebot_planned_legs (leg, signal_id) VALUES (?, ?) "
-                "ON CONFLICT (leg) DO NOTHING",
-                (key, signal_id),
+                "INSERT INTO tradebot_planned_legs (account, leg, signal_id) VALUES (?, ?, ?) "
+                "ON CONFLICT (account, leg) DO NOTHING",
+                (account, key, signal_id),
             )
 
     # -- several processes (tradebot.journal.lease) ----------------------------------------------
-    def planned_legs(self, keys: Sequence[str]) -> set[str]:
-        """Which of these leg identities a leader has already planned (under any signal)."""
+    def planned_legs(self, keys: Sequence[str], *, account: str = DEFAULT_ACCOUNT) -> set[str]:
+        """Which of these leg identities a leader has already planned for ``account`` (under
+        any signal)."""
         if not keys:
             return set()
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT leg FROM tradebot_planned_legs WHERE leg = ANY(?)", (list(keys),)
+                "SELECT leg FROM tradebot_planned_legs WHERE account = ? AND leg = ANY(?)",
+                (account, list(keys)),
             ).fetchall()
         return {str(r[0]) for r in rows}
 

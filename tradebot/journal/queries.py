@@ -14,7 +14,7 @@ from tradebot.journal.records import Entry, FillFact, OrderRow, Status, from_mic
 
 COLUMNS = (
     "id, ts, status, algo_id, symbol, client_order_id, signal_id, leg, side, qty, price, "
-    "detail, data"
+    "detail, data, account"
 )
 
 
@@ -33,6 +33,7 @@ def decode(row: Sequence[Any]) -> Entry:
         price=None if row[10] is None else Decimal(row[10]),
         detail=row[11],
         data=json.loads(row[12]),
+        account=row[13],
     )
 
 
@@ -52,6 +53,7 @@ def conditions(where: EntryFilter) -> tuple[list[str], list[Any]]:
     _any_of("status", [str(s) for s in where.statuses], clauses, args)
     _any_of("client_order_id", where.client_order_ids, clauses, args)
     _any_of("leg", where.legs, clauses, args)
+    _any_of("account", where.accounts, clauses, args)
     if where.signal_ids:
         marks = ", ".join("?" * len(where.signal_ids))
         clauses.append(f"(signal_id IN ({marks}) OR id IN ({marks}))")

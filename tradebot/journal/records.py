@@ -17,6 +17,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, assert_never
 
+from tradebot.core.ids import DEFAULT_ACCOUNT, check_account
 from tradebot.core.market import PriceSource
 from tradebot.core.order_shape import (
     MARKET,
@@ -62,6 +63,33 @@ class Status(StrEnum):
     RECOVERY = "recovery"  # what start-up recovery found and did
     CHASE = "chase"  # a limit_then_market limit is being chased: its cancel was asked for
     EXIT = "exit"  # exits placed after a fill or left out; an order canceled for a close
+
+
+#: the ``account`` of a row no single account caused: what is received (a signal, its legs),
+#: what the listener saw (gaps) and the process's own life (start, stop, config)
+SHARED_ACCOUNT = ""
+SHARED_STATUSES = frozenset(
+    {
+        Status.START,
+        Status.STOP,
+        Status.CONFIG,
+        Status.GAP,
+        Status.SIGNAL,
+        Status.LEG,
+        Status.LEG_REJECTED,
+    }
+)
+
+
+def row_account(status: Status, account: str) -> str:
+    """The ``account`` a row of ``status`` is written with: :data:`SHARED_ACCOUNT` for the
+    shared kinds (:data:`SHARED_STATUSES`), whatever the writer said; else ``account``, which
+    must be an account's name (a ValueError otherwise: no row is written for no account).
+
+    The one rule for the column (docs/journal.md, "Accounts"): every row an account causes
+    (its plan, intents, skipped legs, the broker's answers about its orders, drift, recovery)
+    names it; a journal from before accounts is wholly the ``default`` account's."""
+    return SHARED_ACCOUNT if status in SHARED_STATUSES else check_account(account)
 
 
 #: statuses that end an order: an intent with one of these has a final outcome
@@ -117,6 +145,7 @@ class Entry:
     price: Decimal | None
     detail: str
     data: dict[str, Any]
+    account: str = DEFAULT_ACCOUNT  # the account that caused it; "" when shared (row_account)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able values (Decimals as text, time as ISO 8601 UTC)."""
@@ -134,6 +163,7 @@ class Entry:
             "price": dec_text(self.price),
             "detail": self.detail,
             "data": self.data,
+            "account": self.account,
         }
 
 

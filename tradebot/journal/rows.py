@@ -9,14 +9,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from tradebot.core.ids import DEFAULT_ACCOUNT, account_of
 from tradebot.core.orders import OrderIntent, SkippedLeg
 from tradebot.core.signal import HeldLeg, Leg, LegKind, Refusal, RejectedLeg, Side, Signal
-from tradebot.journal.records import Status, dec_text, intent_data, iso, to_micros
+from tradebot.journal.records import Status, dec_text, intent_data, iso, row_account, to_micros
 from tradebot.masking import mask
 
 INSERT = (
     "INSERT INTO entries (ts, status, algo_id, symbol, client_order_id, signal_id, leg, side, "
-    "qty, price, cum_qty, detail, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "qty, price, cum_qty, detail, data, account) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 #: :data:`INSERT` unless a unique guard already holds the row (one INTENT per client order id,
 #: one fill per (client order id, cum_qty)): then nothing, and the cursor's ``rowcount`` is 0
@@ -40,6 +42,7 @@ class Row:
     price: Decimal | None = None
     cum_qty: Decimal | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+    account: str = DEFAULT_ACCOUNT  # written as :func:`~.records.row_account` says
 
     def params(self) -> tuple[Any, ...]:
         return (
@@ -59,6 +62,7 @@ class Row:
             # and a registered value that happens to occur in it must never rewrite it
             mask(self.detail),
             mask(dumps(self.data)) if self.status in NARRATIVE_STATUSES else dumps(self.data),
+            row_account(self.status, self.account),
         )
 
 
@@ -182,6 +186,7 @@ def rejected_data(r: RejectedLeg) -> dict[str, Any]:
 
 
 def intent_row(at: datetime, intent: OrderIntent, signal_id: int | None) -> Row:
+    """The INTENT row: its account is the one its client order id names (core/ids.py)."""
     return Row(
         at,
         Status.INTENT,
@@ -195,10 +200,13 @@ def intent_row(at: datetime, intent: OrderIntent, signal_id: int | None) -> Row:
         qty=intent.qty,
         price=intent.reference_price,
         data=intent_data(intent),
+        account=account_of(intent.client_order_id),
     )
 
 
-def skipped_row(at: datetime, skip: SkippedLeg, signal_id: int | None) -> Row:
+def skipped_row(
+    at: datetime, skip: SkippedLeg, signal_id: int | None, account: str = DEFAULT_ACCOUNT
+) -> Row:
     leg_id = skip.leg_id
     source = leg_id or skip.rejected or skip.held
     algo_id = source.algo_id if source else None
@@ -217,4 +225,5 @@ def skipped_row(at: datetime, skip: SkippedLeg, signal_id: int | None) -> Row:
             "detail": skip.detail,
             **({"exit": skip.exit.data()} if skip.exit is not None else {}),
         },
+        account=account,
     )

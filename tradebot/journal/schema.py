@@ -17,7 +17,9 @@ import re
 import sqlite3
 from collections.abc import Callable, Sequence
 
+from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.journal import summary_sql, tombstones
+from tradebot.journal.records import SHARED_ACCOUNT, SHARED_STATUSES
 
 #: "TBJ1" — identifies a tradebot journal among SQLite files
 APPLICATION_ID = 0x54424A31
@@ -126,8 +128,35 @@ def _v6(conn: sqlite3.Connection) -> None:
     summary_sql.rebuild(conn)
 
 
+def _v7(conn: sqlite3.Connection) -> None:
+    """Each row names its account (issue 22; the rule: :func:`~.records.row_account`): a
+    journal from before accounts is the ``default`` account's, but for the rows every account
+    shares, which carry ``''``."""
+    for statement in ACCOUNT_COLUMN:
+        conn.execute(statement)
+
+
+#: v7 on both databases: the column, and the shared rows already written marked as shared
+#: (through the (status, ts) index). The unique guards stay as they are: client order ids carry
+#: their account (:mod:`tradebot.core.ids`), so one INTENT per id is one per account and leg,
+#: and a LEG row records a leg as received, which every account shares.
+ACCOUNT_COLUMN = (
+    f"ALTER TABLE entries ADD COLUMN account TEXT NOT NULL DEFAULT '{DEFAULT_ACCOUNT}'",
+    f"UPDATE entries SET account = '{SHARED_ACCOUNT}' WHERE status IN "  # noqa: S608 (constants)
+    f"({', '.join(repr(str(s)) for s in sorted(SHARED_STATUSES))})",
+)
+
+
 #: migrations[i] takes the schema from version i to version i + 1
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1, _v2, _v3, _v4, _v5, _v6)
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (
+    _v1,
+    _v2,
+    _v3,
+    _v4,
+    _v5,
+    _v6,
+    _v7,
+)
 LATEST = len(MIGRATIONS)
 
 

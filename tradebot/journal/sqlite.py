@@ -3,7 +3,11 @@
 Durability: every write is one transaction committed with ``synchronous=FULL``, which in WAL mode
 fsyncs the write-ahead log on each commit. So when a ``record_*`` method returns, its rows survive
 a process kill *and* a power loss; ``record_plan`` returning is what allows an order to leave the
-process. (``NORMAL`` would only survive a process crash, not a power cut.)
+process. (``NORMAL`` would only survive a process crash, not a power cut.) The one exception is
+asked for by name: ``record_signal(signal, sync=False)`` commits with ``NORMAL`` (the signal loop's
+signal that causes nothing before its plan), and the plan's FULL commit, which fsyncs the WAL
+with every frame before its own, makes it durable before any order leaves
+(:meth:`SqliteJournal.make_durable` when no such commit follows).
 
 One writer: a writing journal holds an exclusive ``flock`` on the journal file itself for its
 lifetime, so a second bot on the same file fails fast instead of interleaving, however it names
@@ -80,17 +84,49 @@ class SqliteJournal(JournalBase):
 
     # -- plumbing ------------------------------------------------------------------------------
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self, *, sync: bool = True) -> Iterator[sqlite3.Connection]:
         if self.readonly:
             raise JournalError(f"journal {self.path} is open read-only")
+        conn = self._conn
         with self._mutex, translate_errors(self.path):
-            self._conn.execute("BEGIN IMMEDIATE")
+            if not sync:  # this commit only: appended to the WAL, not fsynced (see _unsynced)
+                conn.execute("PRAGMA synchronous = NORMAL")
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                changes = conn.total_changes
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:  # a failed COMMIT leaves it open too
+                        conn.execute("ROLLBACK")
+                    raise
+            finally:
+                if not sync:  # outside any transaction: SQLite refuses it inside one
+                    conn.execute("PRAGMA synchronous = FULL")
+            if not sync:
+                self._unsynced = True
+            elif conn.total_changes != changes:
+                # a FULL commit that wrote fsyncs the WAL: every frame before its own with it
+                # (one that wrote nothing appends nothing and fsyncs nothing)
+                self._unsynced = False
+
+    def make_durable(self) -> None:
+        with self._mutex, translate_errors(self.path):
+            if not self._unsynced:
+                return
+            # the WAL holds every commit (a checkpoint fsyncs it before it copies and resets
+            # it): one fsync of the file is what a FULL commit would have done
+            main = self._conn.execute("PRAGMA database_list").fetchone()[2]  # SQLite's name
+            try:
+                fd = os.open(f"{main}-wal", os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise JournalError(f"journal {self.path}: {exc.strerror or exc}") from exc
+            self._unsynced = False
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:

@@ -589,7 +589,9 @@ def insert(conn: Conn, params: Sequence[Any], *, if_absent: bool = False) -> int
     if if_absent and cursor.rowcount == 0:
         return 0
     row_id = cursor.lastrowid or 0
-    ts, status, algo_id, symbol, coid, _signal, leg, side, qty, price, _cum, _detail, data = params
+    ts, status, algo_id, symbol, coid, _signal, leg, side, qty, price, _cum, _detail, data = params[
+        :13
+    ]
     store = conn.store if isinstance(conn, Tx) else SqlStore(conn)
     apply(store, SummaryRow(row_id, ts, status, algo_id, symbol, coid, leg, side, qty, price, data))
     if not isinstance(conn, Tx):

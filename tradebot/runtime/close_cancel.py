@@ -193,6 +193,8 @@ class CloseCanceler:
             row = await asyncio.to_thread(journal.record_exit, intent, detail, data, signal_id)
             self._announced[intent.client_order_id] = row
             self._say(detail)
+        if journal.unsynced:  # the signal's own commit is on disk before a cancel leaves
+            await asyncio.to_thread(journal.make_durable)  # (the rows' commits did it: a check)
         if on_cancel is not None:
             on_cancel(live, min(self._announced[i.client_order_id] for i in live))
         # one cancel per group: an oco's cancel takes its stop leg; a bracket's legs one by one

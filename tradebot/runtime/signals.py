@@ -6,12 +6,13 @@ a task beside the loop): it takes each signal from the listener's queue, starts 
 hands it to the loop at once with the write (a future of its signal id), then waits for the
 write before it takes the next. When the loop waits for signals, the worker also asks for the
 signal's reference prices right behind the write, so the request does not wait for the loop's
-own work on the signal. The loop gathers the signal's context while the write's fsync
-runs, and awaits the id before anything the signal causes: the cancels in a close's way, the
-plan and its orders. So a signal is on record before anything it causes leaves the process, its
-fsync costs the signal no time of its own (the broker's price request takes as long), and a
-broker stuck in retries on one signal never delays the record of the next: a kill -9 then loses
-none of them, the next start's recovery plans what is journaled and unplanned while it is fresh.
+own work on the signal. The loop gathers the signal's context while the write runs, and
+awaits the id before anything the signal causes: the cancels in a close's way, the plan and its
+orders. So a signal is on record before anything it causes leaves the process, and a broker
+stuck in retries on one signal never delays the record of the next: a kill -9 then loses none of
+them, the next start's recovery plans what is journaled and unplanned while it is fresh. A
+signal the loop plans at once is written without an fsync of its own: the synced commit that
+precedes whatever it causes (its plan's, its cancels') puts it on disk (:meth:`SignalLoop._record`).
 
 Before each plan the loop gathers what the pure planner needs (:mod:`.context`): the account,
 the assets and the broker's reference prices for the signal's symbols, today's orders and P&L,
@@ -272,14 +273,28 @@ class SignalLoop:
         When the loop is waiting for its next signal (it will plan this one at once), the
         signal's reference prices are asked for here too, right behind the write: the request
         goes out before the loop has even taken the signal, instead of after the loop's own
-        work on it (the request and the write are the two waits the plan needs)."""
+        work on it (the request and the write are the two waits the plan needs).
+
+        Such a signal is also committed without its own fsync (``sync=False``): whatever it
+        causes leaves after a synced commit of the same journal, which makes it durable with it
+        (a write-ahead log is flushed in order): its plan's, before any order; for a close, the
+        rows of the cancels in its way, before they leave (checked there,
+        ``CloseCanceler._cancel``). A kill -9 keeps an unsynced commit (it is in the OS's
+        cache); only a crash of the OS before that fsync loses it, and then nothing it caused
+        had left the process, and the next start's backfill fetches it again. A signal that
+        waits behind another is fsynced as it arrives (its plan could be far away); one whose
+        handling ends without a synced commit (a failure, a stop) is fsynced then
+        (:meth:`_handle_journaled`)."""
         journal = self._executor.journal
         loop = asyncio.get_running_loop()
         self._recording += 1
-        write = functools.partial(contextvars.copy_context().run, journal.record_signal, signal)
+        idle = self._idle()
+        # the loop plans it at once: its own commit need not wait for the disk (docstring)
+        record = functools.partial(journal.record_signal, signal, sync=not idle)
+        write = functools.partial(contextvars.copy_context().run, record)
         writing = loop.run_in_executor(None, write)  # submitted now, not by a task to come
         prices = None
-        if self._idle():  # its first step (the request) runs before the loop takes the signal
+        if idle:  # its first step (the request) runs before the loop takes the signal
             prices = asyncio.ensure_future(
                 self._ctx.market_for([leg.symbol for leg in signal.legs])
             )
@@ -393,6 +408,9 @@ class SignalLoop:
                 await asyncio.wait({prices})
             if not journaled.done():  # _handle failed early: the write still ends on record
                 await asyncio.wait({journaled})
+            journal = self._executor.journal
+            if journal.unsynced:  # ended without the plan's fsync (a failure, a stop)
+                await asyncio.to_thread(journal.make_durable)
             if not journaled.cancelled() and journaled.exception() is None:
                 signal_id = journaled.result()
                 if signal_id not in self._deferred:
@@ -535,6 +553,7 @@ class SignalLoop:
             unwritten.append(self._queue.get_nowait())
         for signal in unwritten:
             await asyncio.to_thread(journal.record_signal, signal)
+        await asyncio.to_thread(journal.make_durable)  # the held one may have been unsynced
         waiting = [a.signal for a in arrived if a.on_record()] + unwritten
         for signal in waiting:
             self._say(f"signal for algorithm {signal.algo_id} journaled for the next start")

@@ -33,14 +33,20 @@ from tradebot.tracking.coverage import Coverage, Fate, Identity, JournalLeg, aud
 SKEW = timedelta(hours=1)
 
 
-def journal_legs(journal: Journal, since: datetime, until: datetime) -> list[JournalLeg]:
-    """The legs timed in ``since``..``until`` the journal decided on, each with its fate."""
+def journal_legs(
+    journal: Journal, since: datetime, until: datetime, algo_ids: Sequence[int] = ()
+) -> list[JournalLeg]:
+    """The legs timed in ``since``..``until`` the journal decided on, each with its fate
+    (``algo_ids``: of these algorithms only; empty: all)."""
     sources: dict[int, str] = {}
-    where = EntryFilter(statuses=(Status.SIGNAL,), since=since - SKEW, newest_first=False)
+    algos = tuple(algo_ids)
+    where = EntryFilter(
+        algo_ids=algos, statuses=(Status.SIGNAL,), since=since - SKEW, newest_first=False
+    )
     for entry in journal.iter_entries(where):
         sources[entry.id] = str(entry.data.get("source") or SignalSource.LIVE)
     out: list[JournalLeg] = []
-    where = EntryFilter(statuses=DECIDED, since=since - SKEW, newest_first=False)
+    where = EntryFilter(algo_ids=algos, statuses=DECIDED, since=since - SKEW, newest_first=False)
     for entry in journal.iter_entries(where):
         if entry.leg is None:
             continue  # a leg that never parsed has no identity to match
@@ -64,8 +70,12 @@ def journal_legs(journal: Journal, since: datetime, until: datetime) -> list[Jou
 
 @dataclass
 class HistoryRead:
+    """Each algorithm's history legs, or why they could not be read; and how many legs of each
+    answer could not be parsed (left out, as live)."""
+
     legs: dict[int, list[HistoryLeg]] = field(default_factory=dict)
     unavailable: dict[int, str] = field(default_factory=dict)
+    bad: dict[int, int] = field(default_factory=dict)
 
 
 def read_history(
@@ -91,8 +101,9 @@ def read_history(
         except TradebotError as exc:  # unreachable, 5xx: said, never raised
             read.unavailable[algo_id] = f"not read: {exc}"
             continue
-        legs, _ = parse_history(algo_id, items, settings.zone)
+        legs, bad = parse_history(algo_id, items, settings.zone)
         read.legs[algo_id] = legs
+        read.bad[algo_id] = len(bad)
     return read
 
 
@@ -122,11 +133,25 @@ def coverage_of(
 ) -> Coverage:
     """The audit of ``algorithms`` over ``since``..``until``; ``settings`` None: history not
     read (``unread`` says why), the journal's side only."""
-    legs = journal_legs(journal, since, until)
     if settings is None:
         read = HistoryRead(unavailable=dict.fromkeys(algorithms, unread))
     else:
         read = read_history(settings, algorithms, since, token)
+    return audit_read(journal, read, algorithms, since, until)
+
+
+def audit_read(
+    journal: Journal,
+    read: HistoryRead,
+    algorithms: Sequence[int],
+    since: datetime,
+    until: datetime,
+) -> Coverage:
+    """The audit of ``algorithms`` against a history already read: the one matching of history
+    legs to the journal's (the coverage audit's, and ``tradebot track``'s legs never received,
+    :mod:`.history_legs`)."""
+    legs = journal_legs(journal, since, until, algorithms)
+    if read.legs:
         legs += archived_legs(journal, read.legs, {leg.identity for leg in legs})
     return audit(algorithms, legs, read.legs, read.unavailable, since=since, until=until)
 

@@ -18,7 +18,9 @@ class Fate(StrEnum):
 
     TRADED = "traded"  # an order was sent for it
     SKIPPED = "skipped"  # journaled, no order (``reason`` says why)
-    MISSED = "missed"  # never received live; read back from the history too late to trade
+    #: never received live: read back from the history too late to trade, or never received
+    #: at all (AlphaHub's history has it, the journal not: :mod:`.history_legs`)
+    MISSED = "missed"
     CLOSED_BY_EXIT = "closed_by_exit"  # a close the bot's stop/take-profit had already done
 
 

@@ -1,24 +1,37 @@
-"""One algorithm's :class:`~tradebot.tracking.facts.Period`, read from a journal (any store).
+"""The algorithms' :class:`~tradebot.tracking.facts.Period`, read from a journal (any store).
 
-Reads the algorithm's LEG and SKIPPED rows (by its indexed ``algo_id``), and the order rows
-every review reads (:meth:`Journal.order_history`: intents with their data, fills undecoded),
-which also give the marks: the latest reference price (an intent's) or fill price per symbol.
-The history of AlphaHub is not read: these are the journal's legs only.
+Reads, for the chosen algorithms only and one status at a time
+(:meth:`Journal.tracking_rows <tradebot.journal.interface.Journal.tracking_rows>`: narrow rows,
+only the columns used, no subquery per row): the LEG and SKIPPED rows, the intents (their
+data: style, role, legs) and the fills. The marks are read per symbol the period holds: its
+latest price (an intent's reference or a fill's) among every algorithm's order rows
+(:meth:`Journal.order_prices`), never a scan of all of them.
+
+What a row means is the row-by-row reading's (the first readable LEG and skip row of a leg, by
+id; a damaged row left out and counted); ``tests/tracking/test_fast_read.py`` holds the two
+equal on generated journals. A fill whose order is not the algorithm's intent is placed on its
+own row's symbol (as the review places it). The history of AlphaHub is not read: these are the
+journal's legs only.
 """
 
 from __future__ import annotations
 
+import gc
+import heapq
 import json
+import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tradebot.core.ids import exit_parts, remainder_id
-from tradebot.journal.interface import EntryFilter, Journal
-from tradebot.journal.queries import fill_of
+from tradebot.core.signal import LegKind, Side
+from tradebot.journal.interface import Journal
+from tradebot.journal.queries import positive
 from tradebot.journal.records import Status, leg_id_from, to_micros
 from tradebot.tracking.facts import (
     MISSED_REASONS,
@@ -31,7 +44,8 @@ from tradebot.tracking.facts import (
     Style,
 )
 
-_FILLS = frozenset({"partial", "filled"})
+#: the stamp a leg's identity is written with (:func:`tradebot.journal.records.iso`)
+_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 
 
 def _decimal(text: Any) -> Decimal | None:
@@ -42,30 +56,176 @@ def _decimal(text: Any) -> Decimal | None:
     return value if value.is_finite() else None
 
 
-class _Intent:
-    __slots__ = ("algo_id", "coid", "exit", "legs", "planned", "style", "symbol")
+#: distinct texts remembered per read, at most (past it, each is parsed again)
+_REMEMBERED = 50_000
 
-    def __init__(self, row: Any, data: dict[str, Any]) -> None:
-        self.coid: str = row.client_order_id
-        self.algo_id = row.algo_id
-        self.symbol: str = row.symbol
-        qty = _decimal(row.qty) or Decimal(0)
-        self.planned = qty if row.side == "buy" else -qty
-        self.exit = data.get("role") == "exit" or exit_parts(self.coid) is not None
-        self.legs = []
+
+class _Texts:
+    """Stored texts read once each: an amount that repeats is one Decimal, a symbol one string
+    (a million rows name a few hundred symbols, and far fewer amounts than rows), which keeps
+    a large period's memory down. The rules are :func:`_decimal`'s and :func:`positive`'s."""
+
+    def __init__(self) -> None:
+        self._decimals: dict[str, Decimal | None] = {}
+        self._positives: dict[str, Decimal | None] = {}
+        self._symbols: dict[str, str] = {}
+
+    def decimal(self, text: Any) -> Decimal | None:
+        if type(text) is not str:
+            return _decimal(text)
+        if text in self._decimals:
+            return self._decimals[text]
+        value = _decimal(text)
+        if len(self._decimals) < _REMEMBERED:
+            self._decimals[text] = value
+        return value
+
+    def positive(self, text: Any) -> Decimal | None:
+        if type(text) is not str:
+            return positive(text)
+        if text in self._positives:
+            return self._positives[text]
+        value = positive(text)
+        if len(self._positives) < _REMEMBERED:
+            self._positives[text] = value
+        return value
+
+    def symbol(self, text: Any) -> Any:
+        if type(text) is not str:
+            return text
+        return self._symbols.setdefault(text, text)
+
+
+#: a leg key's kind and side, as :class:`LegKind` and :class:`Side` accept them from JSON
+_KINDS = {str(k): str(k) for k in LegKind}
+_SIDES = {str(s): str(s) for s in Side}
+
+
+def leg_key(d: Any) -> str:
+    """``leg_id_from(d).key``, without building a :class:`~tradebot.core.signal.LegId`: the
+    stamp as the journal writes it (``2026-03-02T14:30:00.000000Z``) is checked by
+    ``fromisoformat`` (what ``strptime`` accepts of it, at a tenth of the cost) and written
+    back as :attr:`LegId.key` writes it (``...:00Z``, or ``...:00.250000Z``); any other stamp
+    goes to :func:`leg_id_from` itself. Raises KeyError, TypeError or ValueError, as it does,
+    for what is not a leg's identity (``tests/tracking/test_fast_read.py`` holds them equal)."""
+    stamp = d["timestamp"]
+    if not isinstance(stamp, str) or not _STAMP.fullmatch(stamp):
+        return leg_id_from(d).key
+    datetime.fromisoformat(stamp[:-1])  # the range check (month 13, February 30): ValueError
+    at = stamp[:19] if stamp.endswith(".000000Z") else stamp[:26]
+    algo, kind, side = int(d["algo_id"]), _KINDS[d["kind"]], _SIDES[d["side"]]
+    return f"{algo}:{kind}:{d['symbol']}:{side}:{at}Z"
+
+
+class _Intent:
+    __slots__ = ("exit", "legs", "planned", "style", "symbol")
+
+    def __init__(
+        self,
+        coid: str,
+        symbol: Any,
+        side: Any,
+        amount: Decimal | None,
+        data: Any,
+        heads: dict[str, tuple[int, _Head]],
+    ) -> None:
+        self.symbol: str = symbol
+        amount = amount or Decimal(0)
+        self.planned = amount if side == "buy" else -amount
+        self.exit = data.get("role") == "exit" or exit_parts(coid) is not None
+        legs = []
         for d in data.get("legs", ()):
             try:
-                self.legs.append(leg_id_from(d).key)
-            except (KeyError, TypeError, ValueError):
+                key = leg_key(d)
+            except (KeyError, TypeError, ValueError, OverflowError):  # an algorithm of Infinity
                 continue
+            head = heads.get(key)  # its LEG row's key: one string for both, not two
+            legs.append(key if head is None else head[1].key)
+        self.legs = tuple(legs)
         if data.get("order_type") == "limit":
             self.style = Style.LIMIT
-        elif self.coid == remainder_id(self.coid[:-2]):
+        elif coid == remainder_id(coid[:-2]):
             self.style = Style.CHASED_REMAINDER
             # the rest of its limit's quantity, which the limit's intent already planned
             self.planned = Decimal(0)
         else:
             self.style = Style.MARKET
+
+
+class _Orders:
+    """One algorithm's intents and fills; a fill of no intent of its own, with its row's
+    symbol."""
+
+    def __init__(self) -> None:
+        self.intents: dict[str, _Intent] = {}
+        self.fills: dict[str, list[Fill]] = defaultdict(list)
+        self.strays: dict[str, list[tuple[Fill, str]]] = defaultdict(list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    """A LEG row, as the chain needs it."""
+
+    id: int
+    ts: int
+    symbol: str
+    buy: bool
+    is_open: bool
+    price: Decimal
+    key: str
+
+
+class _First:
+    """Per (algorithm, leg key): the readable row with the lowest id, and the ids of the
+    unreadable ones (those below it are what the row-by-row reading counts as damaged), from
+    rows seen in any order."""
+
+    def __init__(self) -> None:
+        self.found: dict[int, dict[str, tuple[int, Any]]] = defaultdict(dict)
+        self.bad: dict[tuple[int, str], list[int]] = defaultdict(list)
+
+    def see(self, algo: int, key: str, ident: int, value: Any) -> None:
+        if value is None:
+            self.bad[algo, key].append(ident)
+            return
+        mine = self.found[algo]
+        known = mine.get(key)
+        if known is None or ident < known[0]:
+            mine[key] = (ident, value)
+
+    def damaged(self, into: dict[int, int]) -> None:
+        for (algo, key), ids in self.bad.items():
+            first = self.found[algo].get(key)
+            into[algo] += sum(1 for i in ids if first is None or i < first[0])
+
+    def in_id_order(self, algo: int) -> dict[str, Any]:
+        """The algorithm's rows by key, in the order of their ids (then forgotten here)."""
+        mine = self.found.pop(algo, {})
+        return {k: v for k, (_, v) in sorted(mine.items(), key=lambda kv: kv[1][0])}
+
+
+def _head(
+    ident: int, ts: Any, symbol: Any, leg: str, side: Any, value: Decimal | None
+) -> _Head | None:
+    """A stored LEG row (``value``: its price, by :func:`_decimal`), or None when damaged; its
+    kind is in its key (``16:open:JBHT:buy:...``), so its data is never decoded."""
+    kind = leg.split(":")[1] if leg.count(":") >= 4 else None
+    if kind not in ("open", "close") or side not in ("buy", "sell") or not isinstance(ts, int):
+        return None
+    if not isinstance(symbol, str) or not symbol or value is None or value <= 0:
+        return None
+    return _Head(ident, ts, symbol, side == "buy", kind == "open", value, leg)
+
+
+def _skip(data: Any) -> tuple[str, bool] | None:
+    """A stored SKIPPED row's (reason, closed by an exit), or None when damaged."""
+    try:
+        found = json.loads(data) if isinstance(data, str) else None
+    except ValueError:
+        return None
+    if not isinstance(found, dict) or not isinstance(found.get("reason"), str):
+        return None
+    return found["reason"], isinstance(found.get("exit"), dict)
 
 
 def read_period(
@@ -75,56 +235,150 @@ def read_period(
     return read_periods(journal, (algo_id,), since=since, until=until)[algo_id]
 
 
-class _Orders:
-    """One algorithm's intents and fills, as the order rows give them."""
-
-    def __init__(self) -> None:
-        self.intents: dict[str, _Intent] = {}
-        self.fills: dict[str, list[Fill]] = defaultdict(list)
-
-
 def read_periods(
     journal: Journal, algo_ids: Sequence[int], *, since: datetime | None, until: datetime | None
 ) -> dict[int, Period]:
     """Each algorithm's legs (all before ``until``: P&L needs what was held at ``since``), its
-    orders and fills, and the marks, in one pass over the order rows and one over the legs."""
-    wanted = set(algo_ids)
-    orders: dict[int, _Orders] = {a: _Orders() for a in wanted}
-    marks: dict[str, tuple[int, int, Decimal]] = {}
-    for row in journal.order_history(until=until, all_fills=True):
-        price = _decimal(row.price)
-        if isinstance(row.symbol, str) and price is not None and price > 0:
-            known = marks.get(row.symbol)
-            if known is None or (row.ts, row.id) > known[:2]:
-                marks[row.symbol] = (row.ts, row.id, price)
-        mine = orders.get(row.algo_id) if isinstance(row.algo_id, int) else None
+    orders and fills, and the marks of the symbols they name (one dict, shared)."""
+    with collector_paused():
+        return _read_periods(journal, algo_ids, since=since, until=until)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cycle collector paused while a large period is read and decomposed (a decorator
+    too): the rows make hundreds of thousands of objects that live until the chain is done,
+    none in a cycle, and each full collection walked them all again (a third of the read's
+    time on a million rows). Reference counting still frees everything as before."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read_periods(
+    journal: Journal, algo_ids: Sequence[int], *, since: datetime | None, until: datetime | None
+) -> dict[int, Period]:
+    wanted = sorted(set(algo_ids))
+    orders = {a: _Orders() for a in wanted}
+    symbols: set[str] = set()
+    texts = _Texts()
+    heads, skips, damaged = _leg_rows(journal, wanted, until, texts)
+    _read_orders(journal, wanted, until, orders, symbols, texts, heads)
+    for by_key in heads.found.values():
+        symbols.update(h.symbol for _, h in by_key.values())
+    marks = _marks(journal, symbols, until)
+    start = None if since is None else to_micros(since)
+    out = {}
+    for a in wanted:  # each algorithm's rows let go of as its period is made
+        mine, its_heads, its_skips = orders.pop(a), heads.in_id_order(a), skips.in_id_order(a)
+        out[a] = _period(a, mine, its_heads, its_skips, marks, start, damaged[a])
+    return out
+
+
+def _read_orders(
+    journal: Journal,
+    wanted: Sequence[int],
+    until: datetime | None,
+    orders: dict[int, _Orders],
+    symbols: set[str],
+    texts: _Texts,
+    heads: _First,
+) -> None:
+    """The intents (oldest first, so each algorithm's in the order they were written) and the
+    fills (per order, oldest first)."""
+    for _id, _ts, algo, symbol, coid, side, qty, data in journal.tracking_rows(
+        Status.INTENT, algo_ids=wanted, until=until
+    ):
+        mine = orders.get(algo) if isinstance(algo, int) else None
         if mine is None:
             continue
-        if row.status == "intent":
-            try:
-                data = json.loads(row.data) if isinstance(row.data, str) else {}
-            except ValueError:
-                continue
-            if isinstance(data, dict):
-                mine.intents[row.client_order_id] = _Intent(row, data)
-        elif row.status in _FILLS:
-            fact = fill_of(row)
-            if fact is not None:
-                signed = fact.qty if fact.side == "buy" else -fact.qty
-                mine.fills[row.client_order_id].append(Fill(row.ts, row.id, signed, fact.price))
-    heads, skips, damaged = _leg_rows(journal, sorted(wanted), until)
-    prices = {s: p for s, (_, _, p) in marks.items()}
-    start = None if since is None else to_micros(since)
-    return {
-        a: _period(
-            journal, a, orders[a], heads.get(a, {}), skips.get(a, {}), prices, start, damaged[a]
-        )
-        for a in wanted
-    }
+        try:
+            found = json.loads(data) if isinstance(data, str) else {}
+        except ValueError:
+            continue
+        if isinstance(found, dict):
+            symbol = texts.symbol(symbol)
+            known = heads.found.get(algo, {})
+            mine.intents[coid] = _Intent(coid, symbol, side, texts.decimal(qty), found, known)
+            if isinstance(symbol, str):
+                symbols.add(symbol)
+    fills = [
+        journal.tracking_rows(status, algo_ids=wanted, until=until)
+        for status in (Status.PARTIAL, Status.FILLED)
+    ]
+    for ident, ts, algo, symbol, coid, side, qty, price in _merged(fills):
+        mine = orders.get(algo) if isinstance(algo, int) else None
+        if mine is None or side not in ("buy", "sell") or not isinstance(symbol, str):
+            continue
+        amount, paid = texts.positive(qty), texts.positive(price)
+        if amount is None or paid is None:
+            continue
+        fill = Fill(ts, ident, amount if side == "buy" else -amount, paid)
+        if coid in mine.intents:
+            mine.fills[coid].append(fill)
+        else:  # every intent is read by now
+            symbol = texts.symbol(symbol)
+            mine.strays[coid].append((fill, symbol))
+            symbols.add(symbol)
+
+
+def _merged(streams: Sequence[Iterable[tuple[Any, ...]]]) -> Iterator[tuple[Any, ...]]:
+    """Rows of several statuses in ``(ts, id)`` order (each stream is in it already)."""
+    return heapq.merge(*streams, key=lambda r: (r[1], r[0]))
+
+
+def mark_more(
+    journal: Journal, periods: Mapping[int, Period], symbols: Iterable[str], until: datetime | None
+) -> None:
+    """Mark ``symbols`` too, in the marks every period of one :func:`read_periods` shares (legs
+    added to the periods after the read, AlphaHub's history's, may name symbols the journal's
+    legs and orders do not)."""
+    shared = next(iter(periods.values())).marks if periods else None
+    if shared is not None:
+        shared.update(_marks(journal, {s for s in symbols if s not in shared}, until))
+
+
+def _marks(journal: Journal, symbols: Iterable[str], until: datetime | None) -> dict[str, Decimal]:
+    """Per symbol, the latest price on any algorithm's order rows before ``until`` (a symbol
+    with none: no mark)."""
+    out = {}
+    for symbol in sorted(symbols):
+        for _ts, _id, price in journal.order_prices(symbol, until=until):
+            value = _decimal(price)
+            if value is not None and value > 0:
+                out[symbol] = value
+                break
+    return out
+
+
+def _leg_rows(
+    journal: Journal, algo_ids: Sequence[int], until: datetime | None, texts: _Texts
+) -> tuple[_First, _First, dict[int, int]]:
+    """Per algorithm, its LEG rows by leg key (the first readable, by id: :class:`_Head`), its
+    skips: (reason, closed by an exit); and how many of its rows were damaged (left out)."""
+    heads, skips = _First(), _First()
+    for ident, ts, algo, symbol, leg, side, price in journal.tracking_rows(
+        Status.LEG, algo_ids=algo_ids, until=until
+    ):
+        if isinstance(leg, str) and isinstance(algo, int):
+            head = _head(ident, ts, texts.symbol(symbol), leg, side, texts.decimal(price))
+            heads.see(algo, leg, ident, head)
+    for ident, _ts, algo, leg, data in journal.tracking_rows(
+        Status.SKIPPED, algo_ids=algo_ids, until=until
+    ):
+        if isinstance(leg, str) and isinstance(algo, int):  # else a leg that never parsed
+            skips.see(algo, leg, ident, _skip(data))
+    damaged: dict[int, int] = defaultdict(int)
+    heads.damaged(damaged)
+    skips.damaged(damaged)
+    return heads, skips, damaged
 
 
 def _period(
-    journal: Journal,
     algo_id: int,
     mine: _Orders,
     heads: dict[str, _Head],
@@ -149,85 +403,9 @@ def _period(
     for coid, intent in mine.intents.items():
         if not intent.exit and (not intent.legs or intent.legs[0] not in heads):
             unattributed.extend(ExitFill(intent.symbol, f) for f in mine.fills.get(coid, ()))
-    for coid, stray in mine.fills.items():
-        if coid not in mine.intents:
-            unattributed.extend(ExitFill(_fill_symbol(journal, coid), f) for f in stray)
+    for stray in mine.strays.values():
+        unattributed.extend(ExitFill(symbol, f) for f, symbol in stray)
     return Period(algo_id, tuple(legs), tuple(exits), tuple(unattributed), marks, start, damaged)
-
-
-def _fill_symbol(journal: Journal, coid: str) -> str:
-    rows = journal.entries(EntryFilter(client_order_ids=(coid,), limit=1))
-    return rows[0].symbol or "?" if rows else "?"
-
-
-@dataclass(frozen=True, slots=True)
-class _Head:
-    """A LEG row, as the chain needs it."""
-
-    id: int
-    ts: int
-    symbol: str
-    buy: bool
-    is_open: bool
-    price: Decimal
-
-
-def _head(row: Sequence[Any]) -> _Head | None:
-    """A stored LEG row (:data:`tradebot.journal.queries.COLUMNS`), or None when damaged; its
-    kind is in its key (``16:open:JBHT:buy:...``), so its data is never decoded."""
-    ident, ts, _status, _algo, symbol, _coid, _signal, leg, side, _qty, price = row[:11]
-    kind = leg.split(":")[1] if isinstance(leg, str) and leg.count(":") >= 4 else None
-    value = _decimal(price)
-    if kind not in ("open", "close") or side not in ("buy", "sell") or not isinstance(ts, int):
-        return None
-    if not isinstance(symbol, str) or not symbol or value is None or value <= 0:
-        return None
-    return _Head(ident, ts, symbol, side == "buy", kind == "open", value)
-
-
-def _skip(data: Any) -> tuple[str, bool] | None:
-    """A stored SKIPPED row's (reason, closed by an exit), or None when damaged."""
-    try:
-        found = json.loads(data) if isinstance(data, str) else None
-    except ValueError:
-        return None
-    if not isinstance(found, dict) or not isinstance(found.get("reason"), str):
-        return None
-    return found["reason"], isinstance(found.get("exit"), dict)
-
-
-def _leg_rows(
-    journal: Journal, algo_ids: Sequence[int], until: datetime | None
-) -> tuple[dict[int, dict[str, _Head]], dict[int, dict[str, tuple[str, bool]]], dict[int, int]]:
-    """Per algorithm, its LEG rows by leg key (the first), its skips: (reason, closed by an
-    exit); and how many of its rows were damaged (left out)."""
-    where = EntryFilter(
-        algo_ids=tuple(algo_ids),
-        statuses=(Status.LEG, Status.SKIPPED),
-        until=until,
-        newest_first=False,
-    )
-    heads: dict[int, dict[str, _Head]] = defaultdict(dict)
-    skips: dict[int, dict[str, tuple[str, bool]]] = defaultdict(dict)
-    damaged: dict[int, int] = defaultdict(int)
-    for row in journal.iter_stored(where):
-        algo, leg, status = row[3], row[7], row[2]
-        if not isinstance(leg, str) or not isinstance(algo, int):
-            continue  # a skip of a leg that never parsed: nothing to price
-        if status == Status.LEG:
-            if leg not in heads[algo]:
-                head = _head(row)
-                if head is None:
-                    damaged[algo] += 1
-                else:
-                    heads[algo][leg] = head
-        elif leg not in skips[algo]:
-            skip = _skip(row[12])
-            if skip is None:
-                damaged[algo] += 1
-            else:
-                skips[algo][leg] = skip
-    return heads, skips, damaged
 
 
 def _legs(
@@ -253,17 +431,6 @@ def _legs(
         else:
             fate, reason = Fate.SKIPPED, "undecided"  # no plan on record (yet)
         out.append(
-            LegFact(
-                key,
-                e.ts,
-                e.id,
-                e.symbol,
-                e.is_open,
-                e.buy,
-                e.price,
-                fate,
-                reason,
-                orders,
-            )
+            LegFact(key, e.ts, e.id, e.symbol, e.is_open, e.buy, e.price, fate, reason, orders)
         )
     return out

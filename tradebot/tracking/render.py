@@ -31,7 +31,29 @@ def as_dict(t: Tracked) -> dict[str, Any]:
         "unmarked": sorted(d.algorithm.unmarked | d.account.unmarked),
         # open legs that arrived while the algorithm was not in the config: sized by no rules
         "not_in_config": {"count": len(t.not_in_config), "legs": list(t.not_in_config)},
+        "history": history_dict(t),
         "notes": list(t.notes),
+    }
+
+
+def history_dict(t: Tracked) -> dict[str, Any]:
+    """Whether AlphaHub's history was read for the algorithm (``reason``: why not) and what it
+    added: ``never_received`` legs in the algorithm's result, ``left_out`` legs it could not
+    classify, ``unreadable`` legs it could not parse."""
+    side = t.history
+    if side is None or side.reason is not None:
+        reason = "not read" if side is None else side.reason
+        return dict.fromkeys(("since", "never_received", "left_out", "unreadable")) | {
+            "read": False,
+            "reason": reason,
+        }
+    return {
+        "read": True,
+        "reason": None,
+        "since": None if side.since is None else side.since.isoformat(),
+        "never_received": len(side.legs),
+        "left_out": side.left_out,
+        "unreadable": side.unreadable,
     }
 
 

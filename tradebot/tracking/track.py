@@ -9,8 +9,8 @@ the positions it keeps, valued at the same marks): a chain that lost a fill says
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +19,8 @@ from tradebot.journal.records import Status, to_micros
 from tradebot.journal.review import review
 from tradebot.journal.summary import Position
 from tradebot.tracking.chain import Decomposition, cents, curves, decompose
-from tradebot.tracking.journal_facts import read_periods
+from tradebot.tracking.history_legs import HistoryReader, HistorySide, never_received
+from tradebot.tracking.journal_facts import collector_paused, mark_more, read_periods
 from tradebot.tracking.rules_in_force import LegSizer, NotInConfig, basis, read_rules
 from tradebot.tracking.sizing import trusted_strategies
 
@@ -45,6 +46,8 @@ class Tracked:
     curves: tuple[list[tuple[int, Decimal]], ...] = ()
     #: the open legs that arrived while the algorithm was not in the config (sized by no rules)
     not_in_config: tuple[str, ...] = ()
+    #: what AlphaHub's history added (None: not asked for, the journal's legs only)
+    history: HistorySide | None = None
 
     @property
     def reconciled(self) -> bool:
@@ -58,8 +61,7 @@ class Tracked:
 
 def algorithms(journal: Journal, until: datetime | None) -> list[int]:
     """The algorithms with legs or orders in the journal before ``until``."""
-    found = journal.count_entries(EntryFilter(statuses=(Status.LEG, Status.INTENT), until=until))
-    return sorted({a for a, _ in found if isinstance(a, int)})
+    return journal.algorithms_with((Status.LEG, Status.INTENT), until=until)
 
 
 def reviewed_pnl(
@@ -71,17 +73,23 @@ def reviewed_pnl(
 ) -> dict[int, Decimal]:
     """Each algorithm's account P&L as the review computes it: realised P&L in the period, plus
     its positions at ``until`` valued at the marks (a symbol without a mark: not valued, as the
-    chain does)."""
-    reports, _ = review(journal, since=since, until=until)
+    chain does). The whole journal from the summaries (:func:`review`); a window by the
+    review's rule (:func:`tradebot.journal.review.review_rows`: average cost, every fill before
+    ``until`` replayed, what was realised from ``since`` counted) over the fills alone, in one
+    pass that also leaves the positions at ``until``."""
     out: dict[int, Decimal] = defaultdict(Decimal)
-    for r in reports:
-        out[r.algo_id] += r.realised_pnl
-    if until is None:
+    if since is None and until is None:
+        reports, _ = review(journal)
+        for r in reports:
+            out[r.algo_id] += r.realised_pnl
         held = journal.summary_positions()
     else:
+        start = None if since is None else to_micros(since)
         replay: dict[tuple[int, str], Position] = defaultdict(Position)
         for f in journal.fill_history(until=until):
-            replay[f.algo_id, f.symbol].fill(f.qty if f.side == "buy" else -f.qty, f.price)
+            gained = replay[f.algo_id, f.symbol].fill(f.qty if f.side == "buy" else -f.qty, f.price)
+            if start is None or f.key[0] >= start:
+                out[f.algo_id] += gained
         held = dict(replay)
     for (algo, symbol), p in held.items():
         mark = marks.get(symbol)
@@ -100,6 +108,7 @@ def _gaps(journal: Journal, since: datetime | None, until: datetime | None) -> d
     return out
 
 
+@collector_paused()
 def track(
     journal: Journal,
     config: Any,
@@ -109,29 +118,44 @@ def track(
     until: datetime | None = None,
     equity: Decimal = DEFAULT_EQUITY,
     with_curves: bool = False,
+    history: HistoryReader | None = None,
 ) -> list[Tracked]:
     """Each algorithm's :class:`Tracked` (all algorithms of the journal when ``algo_ids`` is
-    None); ``with_curves``: with its curves (the dashboard's chart)."""
+    None); ``with_curves``: with its curves (the dashboard's chart); ``history``: AlphaHub's
+    history, whose legs the journal never received join the algorithm's result (None: the
+    journal's legs only)."""
     chosen = algorithms(journal, until) if algo_ids is None else algo_ids
     rules = read_rules(journal, until=until, trusted=trusted_strategies(config))
     start = None if since is None else to_micros(since)
     changes = [row for at, row in rules.unrecorded_changes if start is None or at >= start]
     gaps = _gaps(journal, since, until)
     periods = read_periods(journal, chosen, since=since, until=until)
+    sides = {}
+    if history is not None:
+        # a history leg stamped after now was not sent: a hostile answer, never a missed leg
+        end = until or datetime.now(UTC)
+        sides = never_received(journal, periods, history, until=end)
+        extra = {leg.symbol for side in sides.values() for leg in side.legs}
+        mark_more(journal, periods, extra, until)  # as every symbol with an order row was
     marks = next(iter(periods.values())).marks if periods else {}
     reviewed = reviewed_pnl(journal, marks, since=since, until=until)
     out = []
     for algo_id in chosen:
         period = periods[algo_id]
+        side = sides.get(algo_id)
+        if side is not None:
+            period = replace(period, legs=period.legs + side.legs)
         algo = None if config is None else config.algorithms.get(algo_id)
         current = None if algo is None else algo.sizer
         sizing = LegSizer(rules, algo_id, current, equity)
-        notes = [HISTORY_NOTE]
+        notes = history_notes(side)
         lapses = gaps.get(algo_id, 0) + gaps.get(None, 0)
         if lapses:
+            found = side is not None and side.read
+            where = "the algorithm's result (from the history)" if found else "neither result"
             notes.append(
                 f"{lapses} listener gaps in the period: a leg sent during one and not backfilled"
-                " is in neither result"
+                f" is in {where}"
             )
         result = decompose(period, sizing)
         notes += sizing.notes(changes)
@@ -155,6 +179,32 @@ def track(
                 tuple(notes),
                 drawn,
                 tuple(sizing.legs(NotInConfig)),
+                side,
             )
         )
     return out
+
+
+def history_notes(side: HistorySide | None) -> list[str]:
+    """What the algorithm's result rests on, of AlphaHub's history."""
+    if side is None:
+        return [HISTORY_NOTE]
+    if side.reason is not None:
+        return [
+            f"journal's legs only: AlphaHub's history {side.reason}; legs never received and"
+            " never backfilled are not counted"
+        ]
+    assert side.since is not None
+    notes = [
+        f"AlphaHub's history read from {side.since:%Y-%m-%d %H:%M} UTC (the algorithm's first"
+        f" leg in the journal): {len(side.legs)} leg(s) never received are in the algorithm's"
+        " result, valued in missed"
+    ]
+    if side.left_out:
+        notes.append(
+            f"{side.left_out} leg(s) of the history never received are neither clearly an open"
+            " nor a close, or a rule of their signal refuses them: left out, as the journal's are"
+        )
+    if side.unreadable:
+        notes.append(f"{side.unreadable} leg(s) of the history could not be read (left out)")
+    return notes
