@@ -77,8 +77,12 @@ class PlanningContext:
         account_min_interval: float = 2.0,
         price_timeout: float = 5.0,
         reach: BrokerReach | None = None,
+        account: str | None = None,
     ) -> None:
+        """``account``: the config's account planned for (its orders alone count towards its
+        limits); None: the journal's one account."""
         self._broker = broker
+        self._account_name = account
         self.reach = reach or BrokerReach()  # whether the broker answers (alerts)
         self._journal = journal
         self.kill_switch_path = kill_switch
@@ -184,6 +188,8 @@ class PlanningContext:
         return MarketPrices.failed(f"the broker's market data is unavailable ({reason})")
 
     def kill_switch(self) -> KillSwitchState:
+        # TODO(issue 22): with several accounts, read_account_kill_switch(path, account) (the
+        # global switch and the account's own, ACCTCLI's tradebot halt --account) at the merge
         return read_kill_switch(self.kill_switch_path)
 
     async def day_state(self, now: datetime) -> DayState:
@@ -220,12 +226,17 @@ class PlanningContext:
             await asyncio.to_thread(self._refresh_pnl, self._day)
 
     def _load_day(self, day: datetime) -> None:
-        intents = self._journal.entries(EntryFilter(statuses=(Status.INTENT,), since=day))
+        accounts = () if self._account_name is None else (self._account_name,)
+        intents = self._journal.entries(
+            EntryFilter(statuses=(Status.INTENT,), since=day, accounts=accounts)
+        )
         self.orders_today = Counter(e.algo_id for e in intents if e.algo_id is not None)
         self._refresh_pnl(day)
 
     def _refresh_pnl(self, day: datetime) -> None:
         if self._track_pnl:
+            # TODO(issue 22): the P&L of this account only, once the review reads per account
+            # (ACCTCLI); with several accounts, every account's is summed: a stricter limit
             self.pnl_today = {r.algo_id: r.realised_pnl for r in report(self._journal, since=day)}
 
     def count_orders(self, algo_ids: Iterable[int]) -> None:

@@ -44,6 +44,7 @@ from typing import Protocol
 
 from tradebot.alphahub.session import StateChange
 from tradebot.config.model import Mode
+from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.core.orders import OrderIntent, SkippedLeg
 from tradebot.core.signal import Signal
 from tradebot.execution.circuit import CircuitChange
@@ -63,6 +64,7 @@ class Recovering:
     planned yet. Not ready: :class:`Started` follows once recovery is done."""
 
     waiting: str
+    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,7 @@ class Started:
     broker: str
     account_id: str
     recovery: RecoveryReport
+    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,7 @@ class SignalHandled:
 
     signal: Signal
     result: ExecutionResult
+    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,7 @@ class SignalDeferred:
     """A signal received but not handled before a stop: journaled for the next start."""
 
     signal: Signal
+    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,7 @@ class FillsRecorded:
     """Fills the journal recorded for the first time from the broker's event stream."""
 
     fills: tuple[AppliedFill, ...]
+    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +109,7 @@ class OrdersSettled:
     """Orders whose outcome was unknown, settled by the re-check while running."""
 
     settled: Settled
+    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +128,7 @@ class DriftFound:
     Recorded as DRIFT rows; never traded away."""
 
     drifts: tuple[Drift, ...]
+    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +136,7 @@ class KillSwitchChanged:
     """The kill switch, as the plan of the signal now handled obeys it, changed mode."""
 
     state: KillSwitchState
+    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +159,7 @@ class ErrorRecorded:
 
     detail: str
     algo_id: int | None = None
+    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +170,7 @@ class OrderSubmitting:
 
     at: datetime
     intent: OrderIntent | None = None
+    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +193,7 @@ class BrokerReachability:
     since: datetime
     at: datetime
     detail: str = ""
+    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +204,7 @@ class BrokerCircuitChanged:
 
     change: CircuitChange
     at: datetime
+    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
 
 
 @dataclass(frozen=True, slots=True)
