@@ -10,7 +10,6 @@ from tradebot.replay.history_file import history_text
 
 from .helpers import history_answers, run_cli, write_config, write_history
 
-
 _LEGS = '[{"price": 10, "side": "buy", "symbol": "X", "timestamp": "2026-03-02T14:30:00"}]'
 _ANSWER = f'{{"data": {{"signals": {_LEGS}}}}}'
 
