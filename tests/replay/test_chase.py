@@ -179,3 +179,21 @@ def test_the_output_counts_chased_remainders_beside_the_other_config(
     assert code == 0, err
     row = next(line for line in out.splitlines() if line.startswith("  chased remainders"))
     assert row.split()[2:] == ["0", str(chased["chased"])]
+
+
+def test_a_timer_that_runs_out_as_a_signal_arrives_acts_before_it(tmp_path: Path) -> None:
+    """Chases due at an instant act before that instant's signal is planned (the order the
+    engine's docstring gives): the rest goes at +60 s, then the close sells the whole of it
+    (its own limit chased in turn at +120 s)."""
+    at = T0 + timedelta(seconds=60)
+    done = replay_of(tmp_path, [leg("X", "sell", "100", at), leg("X", "buy", "100", T0)])
+    assert done.tally.chased[1] == 2 and done.tally.fills[1] == 2
+    assert fills(done)[0][0] == 0
+
+
+def test_what_the_limit_filled_is_not_sent_again(tmp_path: Path) -> None:
+    """Filled before the timer, the limit's chase ends by itself: the tape going far past it
+    afterwards sends nothing, and the algorithm holds exactly the limit's quantity."""
+    done = replay_of(tmp_path, [leg("X", "buy", "100", T0)], [(30, "99.90"), (40, "110")])
+    (limit,) = done.sent
+    assert fills(done)[0][0] == limit.qty
