@@ -1,5 +1,5 @@
 """What ``accounts:`` does to a run: the mode of each account (``--live`` still required for any
-live account), ``run`` refusing several accounts until they run together, and ``config check``
+live account), ``run`` refusing a paper run of a live account, and ``config check``
 showing the accounts of both shapes."""
 
 from __future__ import annotations
@@ -9,14 +9,9 @@ import pytest
 from tests.config.helpers import ROOT_CONFIG, WriteConfig, load
 from tests.config.test_accounts import ENV, ONE, TWO
 from tradebot.cli.main import main
-from tradebot.config.loader import (
-    load_one_account_config,
-    require_one_account,
-    resolve_mode,
-    resolve_modes,
-)
+from tradebot.config.loader import resolve_mode, resolve_modes
 from tradebot.config.model import DEFAULT_ACCOUNT, Mode
-from tradebot.exceptions import ConfigError, LiveTradingNotGranted
+from tradebot.exceptions import LiveTradingNotGranted
 
 LIVE_ONE = ONE.replace(
     "  family:\n", "  family:\n    mode: live\n    live_trading_acknowledged: true\n"
@@ -58,26 +53,17 @@ def test_live_without_a_live_account_is_refused(write_config: WriteConfig) -> No
         resolve_mode(config, live_flag=True)
 
 
-def test_run_refuses_several_accounts_before_anything_is_made(
+def test_run_refuses_a_paper_run_of_a_live_account_before_anything_is_made(
     write_config: WriteConfig, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Several accounts run together; a live one still needs --live (resolve_modes)."""
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
-    path = write_config(TWO.replace("mode: live", "mode: paper"))
-    assert main(["run", "--config", str(path)]) == 2
+    path = write_config(TWO)
+    assert main(["run", "--config", str(path)]) != 0
     err = capsys.readouterr().err
-    assert "`tradebot run` trades one account for now, and the config has 2" in err
-    assert "(accounts: main, main-paper)" in err
+    assert "account main in mode: live: run with --live" in err
     assert not (path.parent / "journal").exists()
-
-
-def test_the_run_loader_refuses_an_edit_to_several_accounts(write_config: WriteConfig) -> None:
-    one = write_config(ONE)
-    assert require_one_account(load(one)) == load(one)
-    assert load_one_account_config(one) == load(one)
-    several = write_config(ONE + "  other:\n    algorithms: {}\n", name="several.yaml")
-    with pytest.raises(ConfigError, match=r"the config has 2 \(accounts: family, other\)"):
-        load_one_account_config(several)
 
 
 def test_config_check_shows_each_account(

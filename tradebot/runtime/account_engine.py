@@ -57,7 +57,7 @@ from tradebot.runtime.observer import (
 )
 from tradebot.runtime.recheck import UnknownOutcomes
 from tradebot.runtime.record_writer import RecordWriter
-from tradebot.runtime.signals import SignalLoop
+from tradebot.runtime.signals import SignalLoop, journal_signal
 from tradebot.runtime.status_feed import StatusFeed
 
 #: (what the engine needs to say, tell, wait on and stop on): the bot's, shared by the accounts
@@ -104,17 +104,40 @@ class AccountEngine:
     earlier: frozenset[int]
     #: the account's view of the config in force
     config: Callable[[], Config]
+    #: the account the journal's reads are asked for (None: one account, every row is its own)
+    whose: str | None
+    #: with other writers on the journal: which legs this account's plans already claimed
+    planned: Claimed | None
 
     def follows(self, algo_id: int) -> bool:
         """Whether this account follows ``algo_id`` in the config in force."""
         return algo_id in self.config().algorithms
 
 
+def routed(config: Config, algo_id: int) -> tuple[str, ...]:
+    """The accounts of ``config`` a signal of ``algo_id`` goes to: every one that follows it;
+    none does, the first account alone (it journals the legs skipped ``algo_unknown``, as one
+    account does: the signal is on record as refused once)."""
+    following = tuple(n for n, a in config.accounts.items() if algo_id in a.algorithms)
+    return following or tuple(config.accounts)[:1]
+
+
 def route(engines: Sequence[AccountEngine], algo_id: int) -> tuple[AccountEngine, ...]:
-    """The accounts a signal of ``algo_id`` goes to: every one that follows it; none does, the
-    first account alone (it journals the legs skipped ``algo_unknown``, as one account does)."""
+    """The engines a signal of ``algo_id`` goes to (:func:`routed`, by the config in force)."""
     following = tuple(e for e in engines if e.follows(algo_id))
     return following or tuple(engines[:1])
+
+
+async def record_signals(
+    queue: asyncio.Queue[Signal], journal: Journal, engines: Sequence[AccountEngine]
+) -> None:
+    """The signal journal worker the accounts share: each signal the listener queues is
+    journaled once, in arrival order, and handed with its write to the signal loop of every
+    account it goes to (:func:`route`, :func:`~tradebot.runtime.signals.journal_signal`). Run
+    it as a task; with one account it is that account's :meth:`SignalLoop.record`."""
+    while True:
+        signal = await queue.get()
+        await journal_signal(journal, signal, [e.signals for e in route(engines, signal.algo_id)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +169,13 @@ def build_account(
     earlier: frozenset[int],
     inputs: AccountInputs,
     handles: Callable[[int], bool],
+    whose: str | None,
 ) -> AccountEngine:
     """Construct the account ``name``'s engine (see the module docstring); nothing here asks the
     broker anything. ``book``: its book rebuilt from its rows; ``earlier``: the unplanned
     signals its recovery plans; ``handles``: whether a signal of that algorithm comes to it
-    (:func:`route`), for the pick-up of signals other processes journaled."""
+    (:func:`route`), for the pick-up of signals other processes journaled; ``whose``: the
+    account the journal's reads and the kill switch are asked for (None: the one account)."""
     journal, now_of, say = inputs.journal, inputs.now, inputs.say
     notify = tagged(inputs.notify, name)  # every event this account causes names it
     config = AccountView(inputs.watcher, name)
@@ -161,7 +186,7 @@ def build_account(
         kill_switch=kill_switch,
         track_pnl=daily_loss_limited(view),
         reach=BrokerReach(notify),
-        account=name,
+        account=whose,
     )
     # the account's circuit breaker: the executor asks it before each order; it probes as a
     # follower; the re-check waits while it is open (tradebot/execution/circuit.py)
@@ -273,6 +298,8 @@ def build_account(
         busy,
         earlier,
         config,
+        whose,
+        planned,
     )
 
 

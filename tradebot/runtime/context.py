@@ -41,7 +41,11 @@ from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
 from tradebot.journal.review import report
 from tradebot.runtime.broker_reach import BrokerReach
-from tradebot.runtime.killswitch import KillSwitchState, read_kill_switch
+from tradebot.runtime.killswitch import (
+    KillSwitchState,
+    read_account_kill_switch,
+    read_kill_switch,
+)
 from tradebot.runtime.market_clock import ClockCache
 
 log = logging.getLogger(__name__)
@@ -188,8 +192,10 @@ class PlanningContext:
         return MarketPrices.failed(f"the broker's market data is unavailable ({reason})")
 
     def kill_switch(self) -> KillSwitchState:
-        # TODO(issue 22): with several accounts, read_account_kill_switch(path, account) (the
-        # global switch and the account's own, ACCTCLI's tradebot halt --account) at the merge
+        """What this account obeys: with several accounts, the global switch and its own
+        (``tradebot halt --account NAME``), the stricter winning; one account: the switch."""
+        if self._account_name is not None:
+            return read_account_kill_switch(self.kill_switch_path, self._account_name)
         return read_kill_switch(self.kill_switch_path)
 
     async def day_state(self, now: datetime) -> DayState:
