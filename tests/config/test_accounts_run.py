@@ -130,6 +130,30 @@ def test_the_documented_live_account_and_its_mirror_load(
     assert resolve_modes(config, live_flag=True) == {"main": Mode.LIVE, "main-paper": Mode.PAPER}
 
 
+@pytest.mark.parametrize("doc", sorted(DOCS))
+def test_tradebot_config_check_accepts_the_documented_live_account_and_its_mirror(
+    write_config: WriteConfig,
+    doc: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The documented example, as a reader runs it: ``tradebot config check`` says OK and lists
+    the live account and its paper mirror (the variables named, never their values)."""
+    text = (ROOT_CONFIG.parent / doc).read_text(encoding="utf-8")
+    after = text[text.index(DOCS[doc]) :]
+    example = after[after.index("```yaml\n") + 8 : after.index("```\n", after.index("```yaml"))]
+    for who in ("MAIN", "PAPER"):
+        for what in ("KEY_ID", "SECRET_KEY"):
+            monkeypatch.setenv(f"{who}_{what}", f"{who.lower()}-{what.lower()}-value")
+    assert main(["config", "check", str(write_config(example))]) == 0
+    shown = capsys.readouterr()
+    assert "OK (2 accounts: main, main-paper; live: main, with --live only)" in shown.err
+    listed = shown.out.split("# the accounts a run trades (2):\n", 1)[1].splitlines()
+    assert listed[0].startswith("#   main: live; broker alpaca (key_id ${MAIN_KEY_ID} (set)")
+    assert listed[1].startswith("#   main-paper: paper, mirror of main; broker alpaca (key_id")
+    assert "-value" not in shown.out + shown.err
+
+
 @pytest.mark.parametrize(
     ("text", "names"),
     [
