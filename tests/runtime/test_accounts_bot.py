@@ -15,6 +15,18 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from tests.e2e.accounts_harness import (
+    FAMILY,
+    MAIN,
+    account_servers,
+    accounts_config,
+    credentials_env,
+    key_of,
+    secret_of,
+)
+from tests.e2e.harness import move_market_to
 from tradebot.config.loader import load_config
 from tradebot.config.model import Mode
 from tradebot.core.ids import account_of
@@ -186,3 +198,43 @@ async def test_two_accounts_each_plan_their_algorithms_at_their_sizes(tmp_path: 
             "VRTX": Decimal(10),
         }
         assert {s: q for _a, s, q in journal.rebuild_book(account="small")} == {"AAPL": Decimal(5)}
+
+
+async def test_each_alpaca_account_uses_its_own_keys_whatever_apca_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two local Alpaca servers, each letting in only its account's key pair; APCA_* holds
+    main's: with several accounts it must reach no account (family's server would refuse it and
+    family would never trade; main's keys would reach family's broker)."""
+    for name, value in credentials_env([MAIN, FAMILY]).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("APCA_API_KEY_ID", key_of(MAIN))
+    monkeypatch.setenv("APCA_API_SECRET_KEY", secret_of(MAIN))
+    recorder = Recorder()
+    with account_servers([MAIN, FAMILY]) as servers:
+        async with AlphaHubSimulator(port=0) as hub:
+            config_path = tmp_path / "config.yaml"
+            config_path.write_text(accounts_config(hub.url, servers))
+            config = load_config(config_path)
+            bot = Bot(config, config_path, Mode.PAPER, load=load_config, out=io.StringIO())
+            bot.observe(recorder)
+            running = asyncio.create_task(bot.run())
+            try:
+                async with asyncio.timeout(DEADLINE):
+                    await bot.ready.wait()
+                    await hub.wait_joined(16)
+                    payload = {"open": [_leg("JBHT", "buy", 168.56)]}
+                    for server in servers.values():
+                        move_market_to(server, payload)
+                    await hub.push(16, payload)
+                    for name in (MAIN, FAMILY):
+                        (handled,) = await recorder.all(_handled(name, 16), 1)
+                        assert isinstance(handled, SignalHandled) and handled.result.sent
+            finally:
+                bot.request_stop()
+                await running
+        held = {name: [o["client_order_id"] for o in s.orders()] for name, s in servers.items()}
+    assert {name: [account_of(i) for i in ids] for name, ids in held.items()} == {
+        MAIN: [MAIN],
+        FAMILY: [FAMILY],
+    }
