@@ -525,6 +525,7 @@ class Bot:
                 self.journal_path,
                 settings.kill_switch,
                 role=run.tenure.role(),
+                name=engine.name if run.several else None,
             )
         )
         self._observers.notice(

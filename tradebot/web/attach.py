@@ -141,7 +141,8 @@ class BotDashboard:
         self._metrics = metrics
         self._health = health
         self.feed = LiveFeed()
-        name = bot.config.broker.name
+        # the first account's broker: the one bot.broker is (issue 22, several accounts)
+        name = next(iter(bot.config.accounts.values())).broker.name
         self.snapshots = BrokerSnapshots(bot_fetch(lambda: bot.broker), name)
         self.handle: DashboardHandle | None = None
         self.started = asyncio.Event()  # set once the handle says where (or why not)
