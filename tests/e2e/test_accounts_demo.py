@@ -35,6 +35,8 @@ def test_the_accounts_demo_trades_the_same_signals_at_each_accounts_sizes(
     assert main(["demo", "--accounts", "--dir", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "== demo step 12" in out and "== each account's result" in out
+    # each account at its own broker account (the banner of each names it)
+    assert "account PA00DEMOMAIN: equity" in out and "account PA00DEMOFAMILY: equity" in out
     journal = folder / "journal" / "tradebot.sqlite"
 
     main_intents, family_intents = (_intents(journal, name) for name in NAMES)

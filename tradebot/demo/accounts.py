@@ -131,6 +131,7 @@ def _servers() -> Iterator[dict[str, AlpacaServer]]:
         for account in ACCOUNTS:
             key, secret = _key(account.name)
             server = AlpacaServer(key=key, secret=secret, cash=CASH)
+            server.account.account_number = f"PA00DEMO{account.name.upper()}"  # two accounts
             server.start()
             stack.callback(server.stop)
             servers[account.name] = server
