@@ -8,10 +8,16 @@ before the broker has answered. :func:`recover_account` is the start-up work tha
 before any signal is planned: it reads the account, recovers
 (:func:`tradebot.execution.recovery.recover`, on the executor's own book, planning only the
 signals journaled before the listener started: those journaled since are the signal loop's, so
-a signal has one path to its plan); the bot starts the signal loop only once it is done. It is
-per account: the one account today, each account's own when there are several. The journal and
-the broker go to whoever reads or writes them, never fetched from another component's
-attributes. Information flows one way:
+a signal has one path to its plan); the bot starts the account's signal loop only once it is
+done. What is per account (``accounts:``, issue 22) is one
+:class:`~tradebot.runtime.account_engine.AccountEngine` each (its broker, executor, planning
+context, circuit breaker, followers, signal loop, busy lock, kill switch; with several accounts
+its journal is :mod:`.account_journal`'s view, its own rows and the shared ones); the listener,
+the record writer, the lapse watcher, the backfill, the config watcher and the status board are
+shared (the lapse watcher's comparison of positions, and the backfill's book, are the first
+account's). A config of one account builds one engine on the journal itself: the bot it was
+before accounts existed. The journal and the broker go to whoever reads or writes them, never
+fetched from another component's attributes. Information flows one way:
 
 * the listener publishes closed gaps to a :class:`~.channel.Channel`; the lapse watcher and the
   backfill each read a subscription of their own, and the listener's gap history, read-only;
