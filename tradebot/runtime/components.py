@@ -39,6 +39,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -48,6 +49,8 @@ from tradebot.alphahub.session import StateChange
 from tradebot.broker.base import Broker
 from tradebot.config.model import Config, Mode
 from tradebot.core.account import AccountSnapshot
+from tradebot.core.orders import Plan
+from tradebot.core.signal import Signal
 from tradebot.exceptions import ConfigError
 from tradebot.execution.chaser import Chaser
 from tradebot.execution.executor import Executor
@@ -283,6 +286,7 @@ async def build(
         now=now_of,
         notify=notify,
     )
+    routes = _Routes(journal, watcher, {e.name: e for e in engines})
     backfill = make_backfiller(
         config,
         journal,
@@ -293,8 +297,35 @@ async def build(
         say=say,
         now=now_of,
         notify=notify,
+        holdings=routes.holdings if several else None,
+        record=routes.record if several else None,
     )
     return Components(journal, records, listener, lapses, backfill, watcher, feed, tuple(engines))
+
+
+class _Routes:
+    """What the backfill asks of the accounts a signal goes to (several accounts)."""
+
+    def __init__(
+        self, journal: Journal, watcher: ConfigWatcher, engines: Mapping[str, AccountEngine]
+    ) -> None:
+        self._journal = journal
+        self._watcher = watcher
+        self._engines = engines
+
+    def holdings(self, algo_id: int) -> Mapping[str, Decimal]:
+        """The algorithm's positions in the first account it goes to (they tell a history
+        leg's kind: an open or a close)."""
+        (name, *_) = routed(self._watcher.current, algo_id)
+        return self._engines[name].executor.book.holdings(algo_id)
+
+    def record(self, signal: Signal, plan: Plan) -> None:
+        """The signal journaled once, with ``plan`` (its legs not traded) for every account it
+        goes to: none of them finds it unplanned later (recovery, the leader's poll)."""
+        first, *others = routed(self._watcher.current, signal.algo_id)
+        signal_id, _ = self._journal.record_signal_and_plan(signal, plan, account=first)
+        for name in others:
+            self._journal.record_plan(signal_id, plan, account=name)
 
 
 def _handles(watcher: ConfigWatcher, name: str, algo_id: int) -> bool:
