@@ -238,3 +238,39 @@ async def test_each_alpaca_account_uses_its_own_keys_whatever_apca_says(
         MAIN: [MAIN],
         FAMILY: [FAMILY],
     }
+
+
+async def test_a_signal_the_backfill_journals_only_is_decided_for_every_account(
+    tmp_path: Path,
+) -> None:
+    """``alphahub.backfill: journal``: a signal missed during a lapse is journaled once with
+    its legs skipped for each account following it, so no account finds it unplanned later
+    (the next start's recovery would plan it; the leader's poll would)."""
+    recorder = Recorder()
+    async with AlphaHubSimulator(port=0) as hub:
+        config_path = tmp_path / "config.yaml"
+        text = _config(hub.url, MAIN_14 + "\n").replace(
+            "connections: 1}", "connections: 1, backfill: journal}"
+        )
+        config_path.write_text(text)
+        config = load_config(config_path)
+        bot = Bot(config, config_path, Mode.PAPER, load=load_config, out=io.StringIO())
+        bot.observe(recorder)
+        running = asyncio.create_task(bot.run())
+        try:
+            async with asyncio.timeout(DEADLINE):
+                await bot.ready.wait()
+                await hub.wait_joined(17)
+                hub.drop()  # every connection: the push reaches nobody, the backfill reads it
+                await hub.push(17, {"open": [_leg("AAPL", "buy", 189.4)]})
+                await recorder.all(lambda e: type(e).__name__ == "BackfillDelivered", 1)
+        finally:
+            bot.request_stop()
+            await running
+    with open_journal(tmp_path / "journal" / "tradebot.sqlite") as journal:
+        rows = journal.entries(EntryFilter())
+        plans = Counter((r.account, r.algo_id) for r in rows if r.status is Status.PLAN)
+        assert plans == {("main", 17): 1, ("small", 17): 1}
+        assert not [r for r in rows if r.status is Status.INTENT]
+        for name in ("main", "small"):
+            assert journal.unplanned_signals(account=name) == ()

@@ -9,7 +9,8 @@ Two steps, two places:
 2. **Supervising** (:class:`Bot`, here), under one TaskGroup. First the listener, the signal
    journal worker, the status board and the record writer start: the bot is on AlphaHub and
    every signal is journaled as it arrives (durable on arrival) and queued. Beside them the
-   broker is opened and the account recovered
+   broker is opened and the account recovered (each account beside the others, its own
+   broker, as soon as it answers: one account's broker that hangs keeps no other waiting)
    (:func:`tradebot.runtime.components.recover_account`, per account:
    :func:`tradebot.execution.recovery.recover` rebuilds positions, settles every intent left
    without an outcome by asking the broker, re-plans fresh signals journaled unplanned before
@@ -30,6 +31,17 @@ Two steps, two places:
    arrives: one at a time, in arrival order, so each plan sees the book the previous one left.
    Recovery plans the signals journaled before the listener started, the signal loop those
    its journal worker recorded: one path per signal, so no leg is decided twice.
+
+   With several accounts (``accounts:``), each account is one
+   :class:`~tradebot.runtime.account_engine.AccountEngine`: its broker, executor, event stream,
+   circuit breaker, followers, kill switch (the global one and its own), busy lock and signal
+   loop; the journal worker journals each signal once and hands it to the loop of every account
+   following its algorithm. Each account trades once its own recovery is done (its banner and
+   ``Started`` name it); what the accounts share (the backfill, the config watcher, the lapse
+   watcher, the tenure's keeper, added tasks) starts with the first, and ``ready`` is set with
+   the last. An account whose broker refuses its credentials at start is tried again, said and
+   reported as an error, while the others trade (one account: the bot stops, as before). The
+   stop ends every account's loop, then journals what each still held.
 
 Before building, the journal opener says how this process holds the journal it writes
 (:func:`~tradebot.journal.opener.tenure_for`, a :class:`~tradebot.journal.tenure.Tenure`), and
@@ -137,7 +149,7 @@ RETRY_FIRST, RETRY_MAX = 1.0, 30.0
 
 
 class Bot:
-    """One account, one journal, the algorithms of one config file."""
+    """The accounts of one config file (one, or several under ``accounts:``), one journal."""
 
     def __init__(
         self,

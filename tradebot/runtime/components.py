@@ -8,10 +8,16 @@ before the broker has answered. :func:`recover_account` is the start-up work tha
 before any signal is planned: it reads the account, recovers
 (:func:`tradebot.execution.recovery.recover`, on the executor's own book, planning only the
 signals journaled before the listener started: those journaled since are the signal loop's, so
-a signal has one path to its plan); the bot starts the signal loop only once it is done. It is
-per account: the one account today, each account's own when there are several. The journal and
-the broker go to whoever reads or writes them, never fetched from another component's
-attributes. Information flows one way:
+a signal has one path to its plan); the bot starts the account's signal loop only once it is
+done. What is per account (``accounts:``, issue 22) is one
+:class:`~tradebot.runtime.account_engine.AccountEngine` each (its broker, executor, planning
+context, circuit breaker, followers, signal loop, busy lock, kill switch; with several accounts
+its journal is :mod:`.account_journal`'s view, its own rows and the shared ones); the listener,
+the record writer, the lapse watcher, the backfill, the config watcher and the status board are
+shared (the lapse watcher's comparison of positions, and the backfill's book, are the first
+account's). A config of one account builds one engine on the journal itself: the bot it was
+before accounts existed. The journal and the broker go to whoever reads or writes them, never
+fetched from another component's attributes. Information flows one way:
 
 * the listener publishes closed gaps to a :class:`~.channel.Channel`; the lapse watcher and the
   backfill each read a subscription of their own, and the listener's gap history, read-only;
@@ -33,6 +39,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -42,6 +49,8 @@ from tradebot.alphahub.session import StateChange
 from tradebot.broker.base import Broker
 from tradebot.config.model import Config, Mode
 from tradebot.core.account import AccountSnapshot
+from tradebot.core.orders import Plan
+from tradebot.core.signal import Signal
 from tradebot.exceptions import ConfigError
 from tradebot.execution.chaser import Chaser
 from tradebot.execution.executor import Executor
@@ -277,6 +286,7 @@ async def build(
         now=now_of,
         notify=notify,
     )
+    routes = _Routes(journal, watcher, {e.name: e for e in engines})
     backfill = make_backfiller(
         config,
         journal,
@@ -287,8 +297,35 @@ async def build(
         say=say,
         now=now_of,
         notify=notify,
+        holdings=routes.holdings if several else None,
+        record=routes.record if several else None,
     )
     return Components(journal, records, listener, lapses, backfill, watcher, feed, tuple(engines))
+
+
+class _Routes:
+    """What the backfill asks of the accounts a signal goes to (several accounts)."""
+
+    def __init__(
+        self, journal: Journal, watcher: ConfigWatcher, engines: Mapping[str, AccountEngine]
+    ) -> None:
+        self._journal = journal
+        self._watcher = watcher
+        self._engines = engines
+
+    def holdings(self, algo_id: int) -> Mapping[str, Decimal]:
+        """The algorithm's positions in the first account it goes to (they tell a history
+        leg's kind: an open or a close)."""
+        (name, *_) = routed(self._watcher.current, algo_id)
+        return self._engines[name].executor.book.holdings(algo_id)
+
+    def record(self, signal: Signal, plan: Plan) -> None:
+        """The signal journaled once, with ``plan`` (its legs not traded) for every account it
+        goes to: none of them finds it unplanned later (recovery, the leader's poll)."""
+        first, *others = routed(self._watcher.current, signal.algo_id)
+        signal_id, _ = self._journal.record_signal_and_plan(signal, plan, account=first)
+        for name in others:
+            self._journal.record_plan(signal_id, plan, account=name)
 
 
 def _handles(watcher: ConfigWatcher, name: str, algo_id: int) -> bool:

@@ -241,9 +241,9 @@ class PlanningContext:
 
     def _refresh_pnl(self, day: datetime) -> None:
         if self._track_pnl:
-            # TODO(issue 22): the P&L of this account only, once the review reads per account
-            # (ACCTCLI); with several accounts, every account's is summed: a stricter limit
-            self.pnl_today = {r.algo_id: r.realised_pnl for r in report(self._journal, since=day)}
+            # this account's own P&L (None: the journal's one account, every row)
+            today = report(self._journal, since=day, account=self._account_name)
+            self.pnl_today = {r.algo_id: r.realised_pnl for r in today}
 
     def count_orders(self, algo_ids: Iterable[int]) -> None:
         """Count orders just made durable (before they are sent: a crash still counts them)."""
