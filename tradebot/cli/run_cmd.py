@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     "paper",
     default=True,
     help="Paper trading (the default) or real money. --live also needs `mode: live` and "
-    "`live_trading_acknowledged: true` in the config.",
+    "`live_trading_acknowledged: true` in the config (with accounts:, in each live account's "
+    "section; the other accounts trade paper).",
 )
 @config_option(purpose="edits to it apply while the bot runs")
 @click.option(
