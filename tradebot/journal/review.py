@@ -193,7 +193,8 @@ def review_rows(
     for (algo_id, status), n in journal.count_entries(window).items():
         if isinstance(algo_id, int):  # not None, nor a damaged row's text
             of(algo_id).counts[status] += n
-    positions: dict[tuple[int, str], Position] = defaultdict(Position)
+    # each account's position is its own: an account's fills realise against its own cost
+    positions: dict[tuple[Any, int, str], Position] = defaultdict(Position)
     start = to_micros(since) if since is not None else None
     execution = ExecutionTally()
     for row in journal.order_history(since=since, until=until, all_fills=True):
@@ -206,7 +207,9 @@ def review_rows(
         if fill is None:
             continue
         sign = 1 if fill.side == "buy" else -1
-        realised = positions[fill.algo_id, fill.symbol].fill(fill.qty * sign, fill.price)
+        realised = positions[row.account, fill.algo_id, fill.symbol].fill(
+            fill.qty * sign, fill.price
+        )
         if not inside:
             continue
         algo = of(fill.algo_id)
