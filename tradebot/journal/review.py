@@ -343,11 +343,13 @@ def _exit_chain(journal: Journal, rows: Mapping[int, Entry], legs: set[str]) -> 
     return {i: e for i, e in found.items() if i not in rows}
 
 
-def describe(entry: Entry) -> list[str]:
-    """One entry as a few readable lines (``tradebot explain``, the dashboard's story)."""
+def describe(entry: Entry, *, named: bool = False) -> list[str]:
+    """One entry as a few readable lines (``tradebot explain``, the dashboard's story);
+    ``named``: an account's row says whose it is (a journal of several accounts)."""
     who = " ".join(
         part
         for part in (
+            f"account {entry.account}" if named and entry.account != SHARED_ACCOUNT else "",
             f"algo {entry.algo_id}" if entry.algo_id is not None else "",
             entry.symbol or "",
             entry.client_order_id or "",
