@@ -26,6 +26,7 @@ from tradebot.core.order_shape import MARKET
 from tradebot.core.orders import IntentRole, OrderIntent, Plan, TimeInForce
 from tradebot.core.signal import Leg, Signal
 from tradebot.journal import open_journal
+from tradebot.journal.interface import Journal
 
 BROKER = "PA-SHARED"
 T0 = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
@@ -43,6 +44,8 @@ MSFT = make_signal(
     received_at=T0 + timedelta(hours=2),
     leg_time=T0 + timedelta(hours=2),
 )
+#: the family's MSFT order, which its broker rejected
+REJECTED = client_order_id(BROKER, [MSFT.open_legs[0].id], "open", account="family")
 #: account -> (bought, its price, sold, its price)
 TRADES = {"main": ("30", "100", "10", "110"), "family": ("10", "101", "4", "90")}
 
@@ -78,13 +81,34 @@ def fill(order: OrderIntent, price: str, at: datetime) -> OrderFilled:
     )
 
 
-def _decide(journal: object, signal: Signal, plans: dict[str, Plan]) -> None:
+def _decide(journal: Journal, signal: Signal, plans: dict[str, Plan]) -> None:
     signal_id = None
     for account, plan in plans.items():
         if signal_id is None:
-            signal_id, _ = journal.record_signal_and_plan(signal, plan, account=account)  # type: ignore[attr-defined]
+            signal_id, _ = journal.record_signal_and_plan(signal, plan, account=account)
         else:
-            journal.record_plan(signal_id, plan, account=account)  # type: ignore[attr-defined]
+            journal.record_plan(signal_id, plan, account=account)
+
+
+def config_text(urls: dict[str, tuple[str, str]] | None = None) -> str:
+    """A config of the two accounts; ``urls``: an account's local Alpaca server (REST and
+    stream URL), else its broker is the sim."""
+    text = "alphahub: {email: u@example.com, password: p}\naccounts:\n"
+    for name in ("main", "family"):
+        if urls and name in urls:
+            url, stream = urls[name]
+            broker = (
+                f"{{name: alpaca, alpaca: {{url: {url}, stream_url: {stream}, data_url: {url}, "
+                f"key_id: {name}-key, secret_key: {name}-secret, timeout: 5, max_attempts: 1}}}}"
+            )
+        else:
+            broker = "{name: sim}"
+        text += (
+            f"  {name}:\n    broker: {broker}\n    algorithms:\n"
+            "      16: {strategy: fixed_shares, params: {shares: 1}}\n"
+            "      17: {strategy: fixed_shares, params: {shares: 1}}\n"
+        )
+    return text
 
 
 def write(at: str | Path) -> str:
