@@ -76,6 +76,13 @@ def test_a_resend_of_an_account_gone_from_the_config_is_refused(
     config.write_text(two_accounts.config_text())
     assert main([*args, "--account", "main"]) == 2
     assert "is account family's order, not main's" in capsys.readouterr().err
+    # the account's own mode: live only with --live, --live refused for a paper account
+    assert main([*args, "--live"]) == 2
+    assert "--live, but account family is in mode: paper" in capsys.readouterr().err
+    live = "  family:\n    mode: live\n    live_trading_acknowledged: true\n"
+    config.write_text(two_accounts.config_text().replace("  family:\n", live))
+    assert main(args) == 2
+    assert "account family is in mode: live: pass --live" in capsys.readouterr().err
     bad = _resend(config, "--account", "Fam.ily")
     assert bad.exit_code == 2 and "lower case" in bad.output
     with open_journal(journal, readonly=True) as store:  # nothing was written nor sent
