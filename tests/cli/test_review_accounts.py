@@ -16,8 +16,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.cli import two_accounts
+from tests.journal.test_accounts import SIGNAL, _plan
 from tests.pgserver import PgServer
 from tradebot.cli.main import cli
+from tradebot.journal import open_journal
 from tradebot.simulators.alpaca.server import AlpacaServer
 from tradebot.simulators.alpaca.state import Position
 
@@ -206,3 +208,15 @@ def test_explain_names_each_rows_account_and_keeps_one(journal: str) -> None:
     assert other.exit_code == 1
     assert f"nothing of account main in the journal matches {rejected!r}" in other.output
     assert "family's" in other.output
+
+
+def test_a_config_of_several_accounts_and_a_journal_of_one(tmp_path: Path) -> None:
+    """Before the accounts trade (a journal of the default account's rows only): as before,
+    the broker not asked (which one would it be?), never a traceback."""
+    journal = tmp_path / "j.sqlite"
+    with open_journal(journal) as store:
+        store.record_signal_and_plan(SIGNAL, _plan("default", "2"))
+    (tmp_path / "config.yaml").write_text(two_accounts.config_text())
+    result = CliRunner().invoke(cli, ["positions", "--journal", str(journal)])
+    assert result.exit_code == 0, result.output
+    assert "the config has several accounts (pass --account)" in result.stderr

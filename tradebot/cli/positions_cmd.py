@@ -37,6 +37,8 @@ def broker_view(
             return None, "broker not queried: no config (pass --config)"
         from tradebot.broker.factory import broker_kind
 
+        if account is None and len(config.accounts) > 1:
+            return None, "broker not queried: the config has several accounts (pass --account)"
         if account is None:
             broker_config, mode = config.broker, config.mode
         elif account in config.accounts:
