@@ -23,11 +23,13 @@ from pathlib import Path
 
 from tradebot.clock import utcnow
 from tradebot.config.model import BackfillMode, Config
+from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.execution.circuit import BrokerCircuit
 from tradebot.runtime.alerts import Alerts, Coverage
 from tradebot.runtime.bot import Bot
 from tradebot.runtime.history_coverage import HistoryCoverage
 from tradebot.runtime.metrics import BotMetrics, TimedJournal, timed
+from tradebot.runtime.metrics_gauges import AccountGauges
 from tradebot.runtime.observer import (
     BackfillDelivered,
     BotEvent,
@@ -207,13 +209,12 @@ def attach_observability(bot: Bot, config: Config, config_path: Path) -> Observa
     """Metrics, the dashboard (with /healthz and /metrics) and the alerts, plugged into ``bot``.
 
     Call before ``bot.run()``; call :meth:`Observability.flush` after it."""
-    metrics = BotMetrics()
+    metrics = BotMetrics(config.accounts)
     wrap, journals = timed(metrics)
     bot.wrap_journal(wrap)
     bot.observe(metrics)
     health = BotHealth(bot, journals)
-    # the gauge says what /healthz says of the broker: one rule
-    metrics.watch(bot, broker_reachable=lambda: health().checks.get("broker", "?") is None)
+    metrics.watch(bot, accounts=functools.partial(account_gauges, bot, health))
     dashboard = BotDashboard(bot, config, config_path, metrics=metrics, health=health)
     bot.observe(dashboard)
     bot.add_task("dashboard", dashboard.serve)
@@ -233,6 +234,29 @@ def attach_observability(bot: Bot, config: Config, config_path: Path) -> Observa
         bot.observe(alerts)
         bot.add_task("alerts", alerts.run)
     return Observability(dashboard, metrics, alerts)
+
+
+def account_gauges(bot: Bot, health: BotHealth) -> dict[str, AccountGauges]:
+    """Each account's broker gauges, by name, as the bot knows them now (none before its
+    parts are built). The bot trades one account today: its context's account snapshot, and
+    the broker check of ``/healthz`` (one rule for "reachable")."""
+    parts = bot.parts
+    if parts is None:
+        return {}
+    snapshot = parts.context.account
+    reachable = health().checks.get("broker", "?") is None
+    return {
+        bot_account(bot): AccountGauges(
+            None if snapshot is None else snapshot.equity,
+            None if snapshot is None else snapshot.cash,
+            reachable,
+        )
+    }
+
+
+def bot_account(bot: Bot) -> str:
+    """The name of the account the bot trades (its config's only one)."""
+    return next(iter(bot.config.accounts), DEFAULT_ACCOUNT)
 
 
 def _history_coverage(bot: Bot, config: Config, metrics: BotMetrics) -> HistoryCoverage:
