@@ -230,6 +230,7 @@ def attach_observability(bot: Bot, config: Config, config_path: Path) -> Observa
             coverage=functools.partial(_coverage, bot),
             journal=lambda: None if bot.parts is None else bot.parts.executor.journal,
             history=history.summary_line,
+            accounts=tuple(config.accounts),
         )
         bot.observe(alerts)
         bot.add_task("alerts", alerts.run)
