@@ -42,6 +42,7 @@ from tradebot.runtime.observer import (
     SignalDeferred,
     SignalHandled,
 )
+from tradebot.web.accounts import AccountHealth
 from tradebot.web.health import Health, subscriptions_problem
 from tradebot.web.serve import DashboardHandle, sources_for, start_dashboard
 from tradebot.web.snapshot import BrokerSnapshots, bot_fetch
@@ -145,6 +146,8 @@ class BotDashboard:
         self.feed = LiveFeed()
         name = bot.config.broker.name
         self.snapshots = BrokerSnapshots(bot_fetch(lambda: bot.broker), name)
+        #: each account's snapshot, by name (the bot trades one account today)
+        self.brokers = {bot_account(bot): self.snapshots}
         self.handle: DashboardHandle | None = None
         self.started = asyncio.Event()  # set once the handle says where (or why not)
 
@@ -163,10 +166,9 @@ class BotDashboard:
 
     async def serve(self) -> None:
         """Serve until cancelled at the bot's stop; the banner's next line says where."""
-        sources = sources_for(
-            self._config, self._config_path, feed=self.feed, broker=self.snapshots
-        )
+        sources = sources_for(self._config, self._config_path, feed=self.feed, brokers=self.brokers)
         sources.health = self._health
+        sources.account_health = functools.partial(account_health, self._bot, self._health)
         sources.metrics = self._metrics.render
         try:
             handle = await start_dashboard(self._config, sources)
@@ -251,6 +253,23 @@ def account_gauges(bot: Bot, health: BotHealth) -> dict[str, AccountGauges]:
             None if snapshot is None else snapshot.equity,
             None if snapshot is None else snapshot.cash,
             reachable,
+        )
+    }
+
+
+def account_health(bot: Bot, health: BotHealth) -> dict[str, AccountHealth]:
+    """What the bot knows of each account's broker for the Now page's rows: the ``/healthz``
+    broker check and the circuit breaker (none before its parts are built)."""
+    parts = bot.parts
+    if parts is None:
+        return {}
+    problem = health().checks.get("broker", "not known yet")
+    circuit = parts.executor.circuit
+    return {
+        bot_account(bot): AccountHealth(
+            reachable=problem is None,
+            circuit_open=circuit is not None and not circuit.allows(),
+            problem=problem,
         )
     }
 
