@@ -144,7 +144,8 @@ class BotDashboard:
         self._metrics = metrics
         self._health = health
         self.feed = LiveFeed()
-        name = bot.config.broker.name
+        # the first account's broker: the one bot.broker is (issue 22, several accounts)
+        name = next(iter(bot.config.accounts.values())).broker.name
         self.snapshots = BrokerSnapshots(bot_fetch(lambda: bot.broker), name)
         #: each account's snapshot, by name (the bot trades one account today)
         self.brokers = {bot_account(bot): self.snapshots}
