@@ -14,8 +14,8 @@ done. What is per account (``accounts:``, issue 22) is one
 context, circuit breaker, followers, signal loop, busy lock, kill switch; with several accounts
 its journal is :mod:`.account_journal`'s view, its own rows and the shared ones); the listener,
 the record writer, the lapse watcher, the backfill, the config watcher and the status board are
-shared (the lapse watcher's comparison of positions, and the backfill's book, are the first
-account's). A config of one account builds one engine on the journal itself: the bot it was
+shared (after a lapse the watcher compares every account's positions with its own broker; the
+backfill's book is the first account's). A config of one account builds one engine on the journal itself: the bot it was
 before accounts existed. The journal and the broker go to whoever reads or writes them, never
 fetched from another component's attributes. Information flows one way:
 
@@ -67,7 +67,7 @@ from tradebot.runtime.config_watch import ConfigChange, ConfigWatcher, Loader
 from tradebot.runtime.context import PlanningContext
 from tradebot.runtime.followers import Followers
 from tradebot.runtime.killswitch import read_kill_switch
-from tradebot.runtime.lapses import LapseWatcher
+from tradebot.runtime.lapses import Compared, LapseWatcher
 from tradebot.runtime.observer import (
     BotEvent,
     ConfigReloaded,
@@ -276,9 +276,8 @@ async def build(
         )
     first = engines[0]
     lapses = LapseWatcher(
-        first.executor.journal,
-        first.broker,
-        first.executor.book,
+        journal,
+        [Compared(e.name, e.executor.journal, e.broker, e.executor.book) for e in engines],
         gaps=gaps.subscribe(),
         history=lambda: listener.gaps,
         connections=config.alphahub.connections,
