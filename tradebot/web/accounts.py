@@ -22,9 +22,9 @@ what it holds of it). What each page does with it:
   several accounts and none picked (:func:`shown`), each account apart, never added together:
   Positions one table with an account column (each account beside its own broker), Performance
   a section per account;
-* Tracking: ``tradebot track`` compares each algorithm with the fills of every account
-  together (it is not per account yet): with several accounts the page says so
-  (:data:`TRACKING_EVERY_ACCOUNT`).
+* Tracking: ``tradebot track`` compares each algorithm with one account's fills (it is not
+  per account yet): with several accounts the page computes nothing (it would add the
+  accounts' fills together) and says so (:data:`TRACKING_EVERY_ACCOUNT`).
 
 With one account nothing of this shows: no picker, no table, every page as it was.
 """
@@ -45,11 +45,11 @@ from tradebot.web.snapshot import BrokerSnapshots, BrokerState, OwnBroker
 if TYPE_CHECKING:
     from tradebot.config.model import Config
 
-#: the Tracking page's note with several accounts: its figures are every account's together
+#: the Tracking page's note with several accounts, where it shows no figures
 TRACKING_EVERY_ACCOUNT = (
-    "every account's fills together: tradebot track compares each algorithm with the fills "
-    "of every account added up (it is not per account yet), so with several accounts the "
-    "account's result and the gap are not one account's"
+    "Not per account yet: tradebot track compares each algorithm with one account's fills, "
+    "so with several accounts this page shows no figures rather than every account's added "
+    "together. Positions and Performance show each account's."
 )
 
 

@@ -68,7 +68,7 @@ from tradebot.web.live import LiveEvents
 from tradebot.web.query import BadQuery, entry_filter, ident, whole
 from tradebot.web.security import Allowed, HostGuard, SecurityHeaders
 from tradebot.web.sources import Sources
-from tradebot.web.tracking_page import TrackingCache, tracking_view
+from tradebot.web.tracking_page import TrackingCache, tracking_view, untracked
 
 STATIC = Path(__file__).parent / "static"
 #: what a page is built from: the account ``?account=`` picks (None: every account)
@@ -317,9 +317,11 @@ class Pages:
         return await self.guarded(request, "tracking", self._tracking)
 
     async def _tracking(self, account: str | None) -> dict[str, Any]:
-        several = len(await self._shown(None)) > 1
-        note = accounts.TRACKING_EVERY_ACCOUNT if several else None
-        return {**(await self._tracked.get()), "every_account": note}
+        # track compares an algorithm with one account's fills: with several accounts it
+        # would add theirs together (or refuse the config), so the page says so instead
+        if len(await self._shown(None)) > 1:
+            return {**untracked(), "every_account": accounts.TRACKING_EVERY_ACCOUNT}
+        return {**(await self._tracked.get()), "every_account": None}
 
     async def _track(self) -> dict[str, Any]:
         config = self.sources.config
