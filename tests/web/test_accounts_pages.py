@@ -26,8 +26,10 @@ from tests.pgserver import PgServer
 from tests.web.scripted_reader import ScriptedReader
 from tests.web.test_broker_snapshot import dashboard, get
 from tradebot.config.model import Config
-from tradebot.core.orders import Plan
-from tradebot.core.signal import Signal
+from tradebot.core.ids import exit_id
+from tradebot.core.order_shape import Stop
+from tradebot.core.orders import IntentRole, OrderIntent, Plan, TimeInForce
+from tradebot.core.signal import Leg, Side, Signal
 from tradebot.journal import open_journal
 from tradebot.journal.interface import Journal
 from tradebot.web.accounts import shown
@@ -52,6 +54,22 @@ def decide(journal: Journal, signal: Signal, plans: dict[str, Plan]) -> None:
             journal.record_plan(signal_id, plan, account=account)
 
 
+def stop_loss(entry: OrderIntent, leg: Leg, qty: str) -> OrderIntent:
+    """A stop-loss at 95 for ``entry``'s position, live at the broker (no outcome yet)."""
+    return OrderIntent(
+        client_order_id=exit_id(entry.client_order_id, "sl"),
+        algo_id=entry.algo_id,
+        symbol=entry.symbol,
+        side=Side.SELL,
+        qty=Decimal(qty),
+        price=Stop(Decimal(95)),
+        time_in_force=TimeInForce.GTC,
+        role=IntentRole.EXIT,
+        leg_ids=(leg.id,),
+        reference_price=Decimal(100),
+    )
+
+
 def write_today(at: str | Path) -> None:
     """tests/cli/two_accounts.py's trades, signalled now (the Now page counts today's rows):
     both accounts follow 16 into AAPL and out; only the family is given 17's MSFT signal, and
@@ -69,6 +87,9 @@ def write_today(at: str | Path) -> None:
             for a, order in orders.items():
                 filled = two_accounts.fill(order, trades[a][price], now)
                 journal.record_event(filled, account=a)
+            if signal is opening:  # main protects its AAPL with a stop-loss; family does not
+                stop = stop_loss(orders["main"], leg, "20")
+                journal.record_plan(None, Plan(intents=(stop,)), account="main")
         (leg,) = msft.open_legs
         rejected = two_accounts.intent(leg, "5", "family")
         decide(journal, msft, {"family": Plan((rejected,))})
@@ -134,6 +155,11 @@ def positions(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     ]
 
 
+def exits(rows: list[dict[str, Any]]) -> dict[tuple[Any, str], str]:
+    """Each algorithm's row's live exits ("" for none), by (account, algorithm)."""
+    return {(r.get("account"), r["algo"]): r["exits"] for r in rows if r["algo"] != "NET"}
+
+
 # -- Positions ------------------------------------------------------------------------------------
 
 
@@ -146,6 +172,7 @@ async def test_a_picked_accounts_positions_are_its_own_beside_its_own_broker(
         (None, "16", "AAPL", "6", None, None),
         (None, "NET", "AAPL", "6", "9", "3"),
     ]
+    assert exits(family["rows"]) == {(None, "16"): ""}  # main's stop-loss is not its
     assert family["with_broker"] is True and "scripted-family" in family["broker_note"]
     # valued at its own average cost (101): 6 x (105 - 101)
     assert [(t["algo"], t["unrealised"]) for t in family["totals"]] == [
@@ -157,6 +184,7 @@ async def test_a_picked_accounts_positions_are_its_own_beside_its_own_broker(
         (None, "16", "AAPL", "20", None, None),
         (None, "NET", "AAPL", "20", "20", ""),
     ]
+    assert exits(main["rows"]) == {(None, "16"): "sell 20: stop-loss 95"}
     assert "scripted-main" in main["broker_note"]
     page = await get(f"{dash.url}positions?account=family")
     assert "(account family)" in page.text and 'id="every-account"' not in page.text
@@ -179,6 +207,7 @@ async def test_without_a_pick_each_accounts_positions_are_apart(dash: DashboardH
         ("family", "ALL", "+24.00"),
     ]
     assert [b["account"] for b in every["brokers"]] == ["main", "family"]
+    assert exits(every["rows"]) == {("main", "16"): "sell 20: stop-loss 95", ("family", "16"): ""}
     page = (await get(f"{dash.url}positions")).text
     assert "<th>account</th><th>algo</th>" in page
     # the picker's link, its broker's line, its two rows and its two totals
@@ -218,11 +247,11 @@ FAMILY = {
     "chart_end": pytest.approx(-44),
 }
 MAIN = {
-    "report": {16: (2, 2, 2, 0, "100")},
+    "report": {16: (2, 3, 2, 0, "100")},  # its orders: the buy, the sell, the stop-loss
     "unrealised": {16: "+100.00"},
     "symbols": {"AAPL": "+100.00"},
     "days": ["+100.00"],
-    "execution": [(16, "market", 2)],
+    "execution": [(16, "market", 2), (16, "exit stop", 1)],
     "latency": [(16, 2)],
     "chart_end": pytest.approx(100),
 }
@@ -266,14 +295,14 @@ async def test_the_now_pages_counts_are_the_picked_accounts(dash: DashboardHandl
         return tuple(today[n] for n in ("signals", "orders", "fills", "rejections"))
 
     # every account's rows, each counted once (the shared signals once, not once per account)
-    assert counted(await json_of(dash, "api/now")) == (3, 5, 4, 1)
+    assert counted(await json_of(dash, "api/now")) == (3, 6, 4, 1)
     # family's orders and fills, and the signals of the algorithms it has rows of (16, 17)
     assert counted(await json_of(dash, "api/now?account=family")) == (3, 3, 2, 1)
     # main's: algorithm 17's signal is not its (it has no rows of it), nor family's rejection
-    assert counted(await json_of(dash, "api/now?account=main")) == (2, 2, 2, 0)
+    assert counted(await json_of(dash, "api/now?account=main")) == (2, 3, 2, 0)
     page = (await get(f"{dash.url}?account=main")).text
     assert "account main, and the signals every account shares" in page
-    assert '<dd id="count-orders">2</dd>' in page
+    assert '<dd id="count-orders">3</dd>' in page
 
 
 # -- Tracking -------------------------------------------------------------------------------------
