@@ -26,7 +26,10 @@ under a sub-path. Endpoints (GET unless said):
 A request whose ``Host`` is not one of the dashboard's names gets 421 and reaches none of them
 (:mod:`.security`); a query value that cannot be read gets 400 with the reason (:mod:`.query`).
 Every page takes ``?account=NAME`` (a config of several accounts shows a picker; 404 for an
-account the config lacks): :mod:`.accounts` says what each page does with it.
+account the config lacks): a picked account's Positions, Performance and Now counts are its
+figures alone; with several accounts and none picked they are shown each apart, never added
+together (``api/performance`` then keyed by account). :mod:`.accounts` says what each page
+does with it.
 """
 
 from __future__ import annotations
