@@ -38,7 +38,7 @@ def tracking_view(journal: Journal, config: Any) -> dict[str, Any]:
         rows.append(figures | {"part_rows": parts})
     times = sorted({at for t in tracked for curve in t.curves for at, _ in curve})[-POINTS:]
     if not times:
-        return {"rows": rows, "equity": money_text(DEFAULT_EQUITY), "chart": None}
+        return {**untracked(), "rows": rows}
     labels, series = [], []
     for t in tracked:
         for name, curve in zip(("algorithm", "account"), t.curves, strict=True):
@@ -52,6 +52,11 @@ def tracking_view(journal: Journal, config: Any) -> dict[str, Any]:
             "data": [[from_micros(at).timestamp() for at in times], *series],
         },
     }
+
+
+def untracked() -> dict[str, Any]:
+    """The page's figures when none are computed (a journal of several accounts)."""
+    return {"rows": [], "equity": money_text(DEFAULT_EQUITY), "chart": None}
 
 
 def _carried(curve: list[tuple[int, Decimal]], times: list[int]) -> list[float]:
