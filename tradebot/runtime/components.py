@@ -15,9 +15,10 @@ context, circuit breaker, followers, signal loop, busy lock, kill switch; with s
 its journal is :mod:`.account_journal`'s view, its own rows and the shared ones); the listener,
 the record writer, the lapse watcher, the backfill, the config watcher and the status board are
 shared (after a lapse the watcher compares every account's positions with its own broker; the
-backfill's book is the first account's). A config of one account builds one engine on the journal itself: the bot it was
-before accounts existed. The journal and the broker go to whoever reads or writes them, never
-fetched from another component's attributes. Information flows one way:
+backfill's book is the first account's). A config of one account builds one engine on the
+journal itself: the bot it was before accounts existed. The journal and the broker go to
+whoever reads or writes them, never fetched from another component's attributes. Information
+flows one way:
 
 * the listener publishes closed gaps to a :class:`~.channel.Channel`; the lapse watcher and the
   backfill each read a subscription of their own, and the listener's gap history, read-only;
