@@ -200,7 +200,7 @@ def _write_as_before(journal_at: str | Path) -> dict[Status, int]:
             db.execute("ALTER TABLE entries DROP COLUMN account")
             db.execute("ALTER TABLE tradebot_planned_legs DROP COLUMN account")
             db.execute("ALTER TABLE tradebot_planned_legs ADD PRIMARY KEY (leg)")
-            db.execute("DELETE FROM tradebot_journal_schema WHERE version = 6")
+            db.execute("DELETE FROM tradebot_journal_schema WHERE version >= 6")
     return counts
 
 

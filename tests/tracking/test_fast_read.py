@@ -31,7 +31,8 @@ from tradebot.journal.review import review_rows
 from tradebot.journal.summary import Position
 from tradebot.tracking.chain import cents
 from tradebot.tracking.facts import Period
-from tradebot.tracking.journal_facts import leg_key, read_periods
+from tradebot.journal.track_summary import leg_key
+from tradebot.tracking.journal_facts import read_periods, read_periods_from_rows
 from tradebot.tracking.track import algorithms, reviewed_pnl
 
 OTHER = ALGO + 1  # a second algorithm: its rows must stay its own
@@ -127,13 +128,34 @@ def _edit(path: str | Path, rows: Sequence[tuple[Any, ...]]) -> None:
             pg.execute(_INSERT.format(marks=", ".join(["%s"] * 12)), p)
 
 
-def _both(path: str | Path) -> tuple[dict[int, Period], dict[int, Period]]:
+def _both(
+    path: str | Path, *, rows: bool = False
+) -> tuple[dict[int, Period], dict[int, Period]]:
+    """The fast read (from the tracking summary; ``rows``: from the rows) and the row-by-row."""
+    read = read_periods_from_rows if rows else read_periods
     with open_journal(path, readonly=True) as journal:
         chosen = algorithms(journal, None)
         assert set(chosen) <= {ALGO, OTHER}
-        fast = read_periods(journal, [ALGO, OTHER], since=None, until=None)
+        fast = read(journal, [ALGO, OTHER], since=None, until=None)
         slow = rowwise_periods(journal, [ALGO, OTHER], since=None, until=None)
     return fast, slow
+
+
+def _tracking_verified(path: str | Path) -> bool:
+    """Whether ``journal verify`` finds the tracking summary as the rows make it."""
+    with open_journal(path, readonly=True) as journal:
+        verdict = journal.verify_summaries()
+    checks = [t for t in verdict.tables if t.name.startswith("sum_track_")]
+    assert len(checks) == 2
+    return all(t.agrees for t in checks)
+
+
+def _means_the_same(fast: dict[int, Period], slow: dict[int, Period]) -> bool:
+    try:
+        _same(fast, slow)
+    except AssertionError:
+        return False
+    return True
 
 
 def _same(fast: dict[int, Period], slow: dict[int, Period]) -> None:
@@ -163,6 +185,9 @@ def _check(where: str | Path, ops: list[tuple[Any, ...]], data: st.DataObject) -
     clock = Clock()
     with open_journal(where, clock=clock) as journal:
         play(journal, clock, ops)
+    # every row written by the journal: the summary, kept as they were, means the rows
+    _same(*_both(where))
+    assert _tracking_verified(where)
     keys = _journal_legs(where)
     raw = data.draw(st.lists(RAW, max_size=8))
     rows = []
@@ -172,7 +197,15 @@ def _check(where: str | Path, ops: list[tuple[Any, ...]], data: st.DataObject) -
             r = (*r[:4], leg, *r[5:])
         rows.append(r)
     _edit(where, rows)
+    _same(*_both(where, rows=True))
+    # rows written by hand, which no summary kept: the summary's read means the rows, or
+    # ``journal verify`` says the summary disagrees with them
+    summary, slow = _both(where)
+    assert _means_the_same(summary, slow) or not _tracking_verified(where)
+    with open_journal(where) as journal:
+        journal.rebuild_summaries()  # what ``journal migrate`` does after a copy as stored
     _same(*_both(where))
+    assert _tracking_verified(where)
 
 
 SETTINGS = settings(
@@ -214,6 +247,7 @@ def test_a_window_reads_what_the_row_by_row_reading_reads(journal_at: str | Path
             fast = read_periods(journal, [ALGO], since=since, until=until)
             slow = rowwise_periods(journal, [ALGO], since=since, until=until)
             _same(fast, slow)
+            _same(read_periods_from_rows(journal, [ALGO], since=since, until=until), slow)
             assert fast[ALGO].legs
 
 
@@ -351,6 +385,9 @@ def test_an_intent_whose_leg_names_an_infinite_algorithm_is_left_out_never_fatal
         + ' "timestamp": "2026-03-02T14:30:00.000000Z"}]}'
     )
     _edit(path, [("intent", ALGO, "AAA", "inf", None, "buy", "3", "30", data)])
-    with open_journal(path, readonly=True) as journal:
-        (period,) = read_periods(journal, [ALGO], since=None, until=None).values()
+    with open_journal(path) as journal:
+        (period,) = read_periods_from_rows(journal, [ALGO], since=None, until=None).values()
+        journal.rebuild_summaries()  # the summary folds the row as the rows' read reads it
+        (summarised,) = read_periods(journal, [ALGO], since=None, until=None).values()
     assert period.legs == () and period.marks == {"AAA": Decimal(30)}
+    assert summarised == period

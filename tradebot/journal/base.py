@@ -32,6 +32,7 @@ from tradebot.journal import (
     summary_check,
     summary_sql,
     tombstones,
+    track_summary,
     tracking_sql,
 )
 from tradebot.journal.dialect import Conn
@@ -467,6 +468,12 @@ class JournalBase(ABC):
                 return
             before = rows[-1][:2]
 
+    def tracking_summary(self, algo_id: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """One algorithm's legs and orders as ``track`` reads them, kept by every write
+        (:mod:`tradebot.journal.track_summary`), read in one snapshot."""
+        with self._snapshot() as conn:
+            return track_summary.legs(conn, algo_id), track_summary.orders(conn, algo_id)
+
     # -- the summaries (tradebot.journal.summary) --------------------------------------------------
     def summaries(self) -> summary_sql.Summaries:
         """What the review reads, kept by every write: small whatever the journal's size."""
@@ -520,6 +527,7 @@ class JournalBase(ABC):
             for name in summary_sql.NAMES:
                 conn.execute(f"DELETE FROM {name}")  # noqa: S608 (constant table names)
             summary_sql.build(conn)
+            track_summary.rebuild(conn)
 
     def verify_summaries(self, *, limit: int = 5) -> summary_check.Verdict:
         """Recompute every summary from the rows and compare (``tradebot journal verify``).

@@ -282,6 +282,12 @@ class Journal(Protocol):
         reads, as stored (:data:`tradebot.journal.tracking_sql.COLUMNS`)."""
         ...
 
+    def tracking_summary(self, algo_id: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """One algorithm's rows of the tracking summary: its legs
+        (:data:`~tradebot.journal.track_summary.LEG_COLUMNS`) and its orders
+        (:data:`~tradebot.journal.track_summary.ORDER_COLUMNS`), as kept for the whole journal."""
+        ...
+
     def algorithms_with(
         self, statuses: Sequence[Status], *, until: datetime | None = None
     ) -> list[int]:

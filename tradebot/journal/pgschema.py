@@ -30,7 +30,7 @@ import psycopg
 
 from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.exceptions import JournalError
-from tradebot.journal import summary_sql, tombstones
+from tradebot.journal import summary_sql, tombstones, track_summary
 from tradebot.journal.dialect import Conn, PgConn
 from tradebot.journal.schema import ACCOUNT_COLUMN, leg_guard
 
@@ -127,8 +127,24 @@ _V6 = (
     "ALTER TABLE tradebot_planned_legs ADD PRIMARY KEY (account, leg)",
 )
 
+#: v7, a placeholder for the summaries per account (ACCTCLI's v7, replaced at the merge)
+_V7: tuple[str | Callable[[Conn], None], ...] = ()
+
+#: v8, what ``tradebot track`` reads, per leg and per order
+#: (:mod:`tradebot.journal.track_summary`), kept from now on by every write, built from the rows
+_V8: tuple[str | Callable[[Conn], None], ...] = (*track_summary.TABLES, track_summary.rebuild)
+
 #: migrations[i] takes the schema from version i to version i + 1
-MIGRATIONS: Sequence[Sequence[str | Callable[[Conn], None]]] = (_V1, _V2, _V3, _V4, _V5, _V6)
+MIGRATIONS: Sequence[Sequence[str | Callable[[Conn], None]]] = (
+    _V1,
+    _V2,
+    _V3,
+    _V4,
+    _V5,
+    _V6,
+    _V7,
+    _V8,
+)
 LATEST = len(MIGRATIONS)
 
 

@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 
 from tradebot.core.ids import DEFAULT_ACCOUNT
-from tradebot.journal import summary_sql, tombstones
+from tradebot.journal import summary_sql, tombstones, track_summary
 from tradebot.journal.records import SHARED_ACCOUNT, SHARED_STATUSES
 
 #: "TBJ1" — identifies a tradebot journal among SQLite files
@@ -147,6 +147,18 @@ ACCOUNT_COLUMN = (
 )
 
 
+def _v8(conn: sqlite3.Connection) -> None:
+    """A placeholder for the summaries per account (ACCTCLI's v8, replaced at the merge)."""
+
+
+def _v9(conn: sqlite3.Connection) -> None:
+    """What ``tradebot track`` reads, per leg and per order (:mod:`~.track_summary`), kept
+    from now on by every write, built here from the rows already in the journal."""
+    for statement in track_summary.TABLES:
+        conn.execute(statement)
+    track_summary.rebuild(conn)
+
+
 #: migrations[i] takes the schema from version i to version i + 1
 MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (
     _v1,
@@ -156,6 +168,8 @@ MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (
     _v5,
     _v6,
     _v7,
+    _v8,
+    _v9,
 )
 LATEST = len(MIGRATIONS)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import remainder_id
+from tradebot.journal import track_summary
 from tradebot.journal.dialect import Conn, Cursor
 from tradebot.journal.rows import INSERT, INSERT_IF_ABSENT
 from tradebot.journal.summary import (
@@ -594,6 +595,10 @@ def insert(conn: Conn, params: Sequence[Any], *, if_absent: bool = False) -> int
     ]
     store = conn.store if isinstance(conn, Tx) else SqlStore(conn)
     apply(store, SummaryRow(row_id, ts, status, algo_id, symbol, coid, leg, side, qty, price, data))
+    account = params[13] if len(params) > 13 else None
+    track_summary.fold(
+        conn, row_id, ts, status, algo_id, symbol, coid, leg, side, qty, price, data, account
+    )
     if not isinstance(conn, Tx):
         store.flush()
     return row_id

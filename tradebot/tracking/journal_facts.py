@@ -18,21 +18,26 @@ from __future__ import annotations
 
 import gc
 import heapq
-import json
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from tradebot.core.ids import exit_parts, remainder_id
-from tradebot.core.signal import LegKind, Side
 from tradebot.journal.interface import Journal
 from tradebot.journal.queries import positive
-from tradebot.journal.records import Status, leg_id_from, to_micros
+from tradebot.journal.records import Status, to_micros
+from tradebot.journal.track_summary import damaged as leg_damaged
+from tradebot.journal.track_summary import (
+    decimal,
+    fills,
+    head_of,
+    intent_data,
+    intent_of,
+    skip_of,
+)
 from tradebot.tracking.facts import (
     MISSED_REASONS,
     ExitFill,
@@ -44,16 +49,9 @@ from tradebot.tracking.facts import (
     Style,
 )
 
-#: the stamp a leg's identity is written with (:func:`tradebot.journal.records.iso`)
-_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
-
 
 def _decimal(text: Any) -> Decimal | None:
-    try:
-        value = Decimal(str(text))
-    except (InvalidOperation, ValueError):
-        return None
-    return value if value.is_finite() else None
+    return decimal(text)
 
 
 #: distinct texts remembered per read, at most (past it, each is parsed again)
@@ -96,27 +94,6 @@ class _Texts:
         return self._symbols.setdefault(text, text)
 
 
-#: a leg key's kind and side, as :class:`LegKind` and :class:`Side` accept them from JSON
-_KINDS = {str(k): str(k) for k in LegKind}
-_SIDES = {str(s): str(s) for s in Side}
-
-
-def leg_key(d: Any) -> str:
-    """``leg_id_from(d).key``, without building a :class:`~tradebot.core.signal.LegId`: the
-    stamp as the journal writes it (``2026-03-02T14:30:00.000000Z``) is checked by
-    ``fromisoformat`` (what ``strptime`` accepts of it, at a tenth of the cost) and written
-    back as :attr:`LegId.key` writes it (``...:00Z``, or ``...:00.250000Z``); any other stamp
-    goes to :func:`leg_id_from` itself. Raises KeyError, TypeError or ValueError, as it does,
-    for what is not a leg's identity (``tests/tracking/test_fast_read.py`` holds them equal)."""
-    stamp = d["timestamp"]
-    if not isinstance(stamp, str) or not _STAMP.fullmatch(stamp):
-        return leg_id_from(d).key
-    datetime.fromisoformat(stamp[:-1])  # the range check (month 13, February 30): ValueError
-    at = stamp[:19] if stamp.endswith(".000000Z") else stamp[:26]
-    algo, kind, side = int(d["algo_id"]), _KINDS[d["kind"]], _SIDES[d["side"]]
-    return f"{algo}:{kind}:{d['symbol']}:{side}:{at}Z"
-
-
 class _Intent:
     __slots__ = ("exit", "legs", "planned", "style", "symbol")
 
@@ -126,30 +103,17 @@ class _Intent:
         symbol: Any,
         side: Any,
         amount: Decimal | None,
-        data: Any,
+        data: dict[str, Any],
         heads: dict[str, tuple[int, _Head]],
     ) -> None:
         self.symbol: str = symbol
-        amount = amount or Decimal(0)
-        self.planned = amount if side == "buy" else -amount
-        self.exit = data.get("role") == "exit" or exit_parts(coid) is not None
+        found = intent_of(coid, side, amount, data)
+        self.planned, self.exit, self.style = found.planned, found.exit, Style(found.style)
         legs = []
-        for d in data.get("legs", ()):
-            try:
-                key = leg_key(d)
-            except (KeyError, TypeError, ValueError, OverflowError):  # an algorithm of Infinity
-                continue
+        for key in found.legs:
             head = heads.get(key)  # its LEG row's key: one string for both, not two
             legs.append(key if head is None else head[1].key)
         self.legs = tuple(legs)
-        if data.get("order_type") == "limit":
-            self.style = Style.LIMIT
-        elif coid == remainder_id(coid[:-2]):
-            self.style = Style.CHASED_REMAINDER
-            # the rest of its limit's quantity, which the limit's intent already planned
-            self.planned = Decimal(0)
-        else:
-            self.style = Style.MARKET
 
 
 class _Orders:
@@ -207,25 +171,11 @@ class _First:
 def _head(
     ident: int, ts: Any, symbol: Any, leg: str, side: Any, value: Decimal | None
 ) -> _Head | None:
-    """A stored LEG row (``value``: its price, by :func:`_decimal`), or None when damaged; its
-    kind is in its key (``16:open:JBHT:buy:...``), so its data is never decoded."""
-    kind = leg.split(":")[1] if leg.count(":") >= 4 else None
-    if kind not in ("open", "close") or side not in ("buy", "sell") or not isinstance(ts, int):
+    """A stored LEG row (``value``: its price, by :func:`decimal`), or None when damaged."""
+    found = head_of(ts, symbol, leg, side, value)
+    if found is None:
         return None
-    if not isinstance(symbol, str) or not symbol or value is None or value <= 0:
-        return None
-    return _Head(ident, ts, symbol, side == "buy", kind == "open", value, leg)
-
-
-def _skip(data: Any) -> tuple[str, bool] | None:
-    """A stored SKIPPED row's (reason, closed by an exit), or None when damaged."""
-    try:
-        found = json.loads(data) if isinstance(data, str) else None
-    except ValueError:
-        return None
-    if not isinstance(found, dict) or not isinstance(found.get("reason"), str):
-        return None
-    return found["reason"], isinstance(found.get("exit"), dict)
+    return _Head(ident, found.ts, found.symbol, found.buy, found.is_open, found.price, leg)
 
 
 def read_period(
@@ -239,7 +189,19 @@ def read_periods(
     journal: Journal, algo_ids: Sequence[int], *, since: datetime | None, until: datetime | None
 ) -> dict[int, Period]:
     """Each algorithm's legs (all before ``until``: P&L needs what was held at ``since``), its
-    orders and fills, and the marks of the symbols they name (one dict, shared)."""
+    orders and fills, and the marks of the symbols they name (one dict, shared): from the
+    tracking summary when the period runs to the journal's end (``until`` None), else from
+    the rows (:func:`read_periods_from_rows`)."""
+    if until is not None:
+        return read_periods_from_rows(journal, algo_ids, since=since, until=until)
+    with collector_paused():
+        return _summary_periods(journal, algo_ids, since=since)
+
+
+def read_periods_from_rows(
+    journal: Journal, algo_ids: Sequence[int], *, since: datetime | None, until: datetime | None
+) -> dict[int, Period]:
+    """:func:`read_periods`, from the rows whatever the period (what the summary holds)."""
     with collector_paused():
         return _read_periods(journal, algo_ids, since=since, until=until)
 
@@ -296,11 +258,8 @@ def _read_orders(
         mine = orders.get(algo) if isinstance(algo, int) else None
         if mine is None:
             continue
-        try:
-            found = json.loads(data) if isinstance(data, str) else {}
-        except ValueError:
-            continue
-        if isinstance(found, dict):
+        found = intent_data(data)
+        if found is not None:
             symbol = texts.symbol(symbol)
             known = heads.found.get(algo, {})
             mine.intents[coid] = _Intent(coid, symbol, side, texts.decimal(qty), found, known)
@@ -371,7 +330,7 @@ def _leg_rows(
         Status.SKIPPED, algo_ids=algo_ids, until=until
     ):
         if isinstance(leg, str) and isinstance(algo, int):  # else a leg that never parsed
-            skips.see(algo, leg, ident, _skip(data))
+            skips.see(algo, leg, ident, skip_of(data))
     damaged: dict[int, int] = defaultdict(int)
     heads.damaged(damaged)
     skips.damaged(damaged)
@@ -387,6 +346,7 @@ def _period(
     start: int | None,
     damaged: int,
 ) -> Period:
+    """One algorithm's period from its rows."""
     by_leg: dict[str, list[Order]] = defaultdict(list)
     served: set[str] = set()
     exits: list[ExitFill] = []
@@ -434,3 +394,114 @@ def _legs(
             LegFact(key, e.ts, e.id, e.symbol, e.is_open, e.buy, e.price, fate, reason, orders)
         )
     return out
+
+
+# -- from the tracking summary ------------------------------------------------------------------
+def _summary_periods(
+    journal: Journal, algo_ids: Sequence[int], *, since: datetime | None
+) -> dict[int, Period]:
+    """Each algorithm's period from the tracking summary (:mod:`tradebot.journal.track_summary`):
+    a row per leg and per order, every value already read; what it means is the row read's."""
+    texts = _Texts()
+    symbols: set[str] = set()
+    marks: dict[str, Decimal] = {}
+    start = None if since is None else to_micros(since)
+    out = {}
+    for algo_id in sorted(set(algo_ids)):
+        legs, orders = journal.tracking_summary(algo_id)
+        out[algo_id] = _summary_period(algo_id, legs, orders, texts, symbols, marks, start)
+    marks.update(_marks(journal, symbols, None))
+    return out
+
+
+def _fills(text: Any, texts: _Texts) -> tuple[list[Fill], list[str]]:
+    """An order's fills, oldest first by ``(ts, id)``, and each one's own symbol."""
+    found = sorted(fills(text))
+    out = []
+    for ts, ident, qty, price, _symbol in found:
+        amount, paid = texts.decimal(qty), texts.decimal(price)
+        assert amount is not None and paid is not None  # written as the text of a Decimal
+        out.append(Fill(ts, ident, amount, paid))
+    return out, [texts.symbol(f[4]) for f in found]
+
+
+def _summary_period(
+    algo_id: int,
+    legs: list[tuple[Any, ...]],
+    orders: list[tuple[Any, ...]],
+    texts: _Texts,
+    symbols: set[str],
+    marks: dict[str, Decimal],
+    start: int | None,
+) -> Period:
+    damaged = 0
+    heads = []
+    for row in legs:
+        if row[11] or row[12]:
+            damaged += leg_damaged(row[11], row[1]) + leg_damaged(row[12], row[7])
+        if row[1] is not None:
+            heads.append(row)
+    heads.sort(key=lambda r: int(r[1]))
+    keys = {r[0] for r in heads}
+    by_leg: dict[str, list[Order]] = defaultdict(list)
+    exits: list[ExitFill] = []
+    unattributed: list[ExitFill] = []
+    strays: list[tuple[tuple[int, int], list[ExitFill]]] = []
+    intents = sorted((r for r in orders if r[2] is not None), key=lambda r: (int(r[3]), int(r[2])))
+    for coid, _account, _id, _ts, symbol, style, planned, is_exit, lead, text in intents:
+        got, _own = _fills(text, texts)
+        symbol = texts.symbol(symbol)
+        if isinstance(symbol, str):
+            symbols.add(symbol)
+        if is_exit:
+            exits.extend(ExitFill(symbol, f) for f in got)
+        elif lead is not None and lead in keys:
+            amount = texts.decimal(planned)
+            assert amount is not None  # written as the text of a Decimal
+            by_leg[lead].append(Order(coid, Style(style), amount, tuple(got)))
+        else:
+            unattributed.extend(ExitFill(symbol, f) for f in got)
+    for row in orders:
+        if row[2] is None and row[9]:
+            got, own = _fills(row[9], texts)
+            symbols.update(own)
+            strays.append(
+                ((got[0].at, got[0].seq), [ExitFill(s, f) for f, s in zip(got, own, strict=True)])
+            )
+    strays.sort(key=lambda s: s[0])
+    for _first, stray in strays:
+        unattributed.extend(stray)
+    out = []
+    for row in heads:
+        key, head_id, ts, symbol, buy, is_open, price, skip_id, reason, by_exit, served = row[:11]
+        symbol = texts.symbol(symbol)
+        symbols.add(symbol)
+        value = texts.decimal(price)
+        assert value is not None  # written as the text of a Decimal
+        if served:
+            fate, reason = Fate.TRADED, ""
+        elif skip_id is not None:
+            if reason in MISSED_REASONS:
+                fate = Fate.MISSED
+            elif reason == "not_held" and by_exit:
+                fate = Fate.CLOSED_BY_EXIT
+            else:
+                fate = Fate.SKIPPED
+        else:
+            fate, reason = Fate.SKIPPED, "undecided"  # no plan on record (yet)
+        orders_of = tuple(by_leg.get(key, ()))
+        out.append(
+            LegFact(
+                key,
+                int(ts),
+                int(head_id),
+                symbol,
+                bool(is_open),
+                bool(buy),
+                value,
+                fate,
+                reason,
+                orders_of,
+            )
+        )
+    return Period(algo_id, tuple(out), tuple(exits), tuple(unattributed), marks, start, damaged)
