@@ -29,9 +29,9 @@ from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import leg_id_from
 from tradebot.journal.review import review_rows
 from tradebot.journal.summary import Position
+from tradebot.journal.track_summary import leg_key
 from tradebot.tracking.chain import cents
 from tradebot.tracking.facts import Period
-from tradebot.journal.track_summary import leg_key
 from tradebot.tracking.journal_facts import read_periods, read_periods_from_rows
 from tradebot.tracking.track import algorithms, reviewed_pnl
 
@@ -128,9 +128,7 @@ def _edit(path: str | Path, rows: Sequence[tuple[Any, ...]]) -> None:
             pg.execute(_INSERT.format(marks=", ".join(["%s"] * 12)), p)
 
 
-def _both(
-    path: str | Path, *, rows: bool = False
-) -> tuple[dict[int, Period], dict[int, Period]]:
+def _both(path: str | Path, *, rows: bool = False) -> tuple[dict[int, Period], dict[int, Period]]:
     """The fast read (from the tracking summary; ``rows``: from the rows) and the row-by-row."""
     read = read_periods_from_rows if rows else read_periods
     with open_journal(path, readonly=True) as journal:
