@@ -468,11 +468,11 @@ class JournalBase(ABC):
                 return
             before = rows[-1][:2]
 
-    def tracking_summary(self, algo_id: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    def tracking_summary(self, algo_id: int) -> track_summary.Summary:
         """One algorithm's legs and orders as ``track`` reads them, kept by every write
         (:mod:`tradebot.journal.track_summary`), read in one snapshot."""
         with self._snapshot() as conn:
-            return track_summary.legs(conn, algo_id), track_summary.orders(conn, algo_id)
+            return track_summary.read(conn, algo_id)
 
     # -- the summaries (tradebot.journal.summary) --------------------------------------------------
     def summaries(self) -> summary_sql.Summaries:

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from tradebot.journal.summary import Position
     from tradebot.journal.summary_check import Verdict
     from tradebot.journal.summary_sql import Summaries
+    from tradebot.journal.track_summary import Summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,10 +283,9 @@ class Journal(Protocol):
         reads, as stored (:data:`tradebot.journal.tracking_sql.COLUMNS`)."""
         ...
 
-    def tracking_summary(self, algo_id: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """One algorithm's rows of the tracking summary: its legs
-        (:data:`~tradebot.journal.track_summary.LEG_COLUMNS`) and its orders
-        (:data:`~tradebot.journal.track_summary.ORDER_COLUMNS`), as kept for the whole journal."""
+    def tracking_summary(self, algo_id: int) -> Summary:
+        """One algorithm's rows of the tracking summary
+        (:func:`tradebot.journal.track_summary.read`), as kept for the whole journal."""
         ...
 
     def algorithms_with(

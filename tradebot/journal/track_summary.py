@@ -367,30 +367,51 @@ def recompute(conn: Conn) -> sqlite3.Connection:
 
 
 # -- read ---------------------------------------------------------------------------------------
-LEG_COLUMNS = (
-    "leg, head_id, head_ts, symbol, buy, is_open, price, skip_id, reason, by_exit, served, "
-    "bad_heads, bad_skips"
+#: a leg with a readable LEG row, oldest LEG row first
+HEAD_COLUMNS = (
+    "leg, head_id, head_ts, symbol, buy, is_open, price, skip_id, reason, by_exit, served"
 )
-ORDER_COLUMNS = "coid, account, intent_id, ts, symbol, style, planned, is_exit, lead, fills"
-_LEGS = f"SELECT {LEG_COLUMNS} FROM sum_track_leg WHERE algo_id = ?"  # noqa: S608
-_ORDERS = f"SELECT {ORDER_COLUMNS} FROM sum_track_order WHERE algo_id = ?"  # noqa: S608
+_HEADS = (
+    f"SELECT {HEAD_COLUMNS} FROM sum_track_leg "  # noqa: S608 (constant columns)
+    "WHERE algo_id = ? AND head_id IS NOT NULL ORDER BY head_id"
+)
+_DAMAGED = (
+    "SELECT bad_heads, head_id, bad_skips, skip_id FROM sum_track_leg "
+    "WHERE algo_id = ? AND (bad_heads IS NOT NULL OR bad_skips IS NOT NULL)"
+)
+#: an order with its intent, in the order the intents were written (by time, then id)
+INTENT_COLUMNS = "coid, symbol, style, planned, is_exit, lead, fills"
+_INTENTS = (
+    f"SELECT {INTENT_COLUMNS} FROM sum_track_order "  # noqa: S608 (constant columns)
+    "WHERE algo_id = ? AND intent_id IS NOT NULL ORDER BY ts, intent_id"
+)
+_STRAYS = (
+    "SELECT fills FROM sum_track_order "
+    "WHERE algo_id = ? AND intent_id IS NULL AND fills IS NOT NULL"
+)
 
 
-def legs(conn: Conn, algo_id: int) -> list[tuple[Any, ...]]:
-    """The algorithm's rows of ``sum_track_leg`` (:data:`LEG_COLUMNS`), in no order."""
-    return [tuple(r) for r in conn.execute(_LEGS, (algo_id,)).fetchall()]
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """One algorithm's tracking summary, as stored."""
+
+    heads: list[Any]  # :data:`HEAD_COLUMNS`, oldest LEG row first
+    damaged: int  # unreadable LEG and SKIPPED rows below their leg's first readable one
+    intents: list[Any]  # :data:`INTENT_COLUMNS`, in the order the intents were written
+    strays: list[Any]  # the ``fills`` of the ids the algorithm has no intent of
 
 
-def orders(conn: Conn, algo_id: int) -> list[tuple[Any, ...]]:
-    """The algorithm's rows of ``sum_track_order`` (:data:`ORDER_COLUMNS`), in no order."""
-    return [tuple(r) for r in conn.execute(_ORDERS, (algo_id,)).fetchall()]
-
-
-def algorithms(conn: Conn) -> list[int]:
-    """Every algorithm the summary holds a leg or an order of, ascending."""
-    found = {int(a) for (a,) in conn.execute("SELECT DISTINCT algo_id FROM sum_track_leg")}
-    found |= {int(a) for (a,) in conn.execute("SELECT DISTINCT algo_id FROM sum_track_order")}
-    return sorted(found)
+def read(conn: Conn, algo_id: int) -> Summary:
+    """One algorithm's summary: a row per leg and per order (in the caller's snapshot)."""
+    bad = 0
+    for bad_heads, head_id, bad_skips, skip_id in conn.execute(_DAMAGED, (algo_id,)):
+        bad += damaged(bad_heads, head_id) + damaged(bad_skips, skip_id)
+    return Summary(
+        conn.execute(_HEADS, (algo_id,)).fetchall(),
+        bad,
+        conn.execute(_INTENTS, (algo_id,)).fetchall(),
+        [r[0] for r in conn.execute(_STRAYS, (algo_id,)).fetchall()],
+    )
 
 
 def damaged(ids: Any, first: Any) -> int:

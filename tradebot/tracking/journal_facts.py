@@ -29,8 +29,8 @@ from typing import Any
 from tradebot.journal.interface import Journal
 from tradebot.journal.queries import positive
 from tradebot.journal.records import Status, to_micros
-from tradebot.journal.track_summary import damaged as leg_damaged
 from tradebot.journal.track_summary import (
+    Summary,
     decimal,
     fills,
     head_of,
@@ -408,100 +408,91 @@ def _summary_periods(
     start = None if since is None else to_micros(since)
     out = {}
     for algo_id in sorted(set(algo_ids)):
-        legs, orders = journal.tracking_summary(algo_id)
-        out[algo_id] = _summary_period(algo_id, legs, orders, texts, symbols, marks, start)
+        found = journal.tracking_summary(algo_id)
+        out[algo_id] = _summary_period(algo_id, found, texts, symbols, marks, start)
     marks.update(_marks(journal, symbols, None))
     return out
 
 
-def _fills(text: Any, texts: _Texts) -> tuple[list[Fill], list[str]]:
-    """An order's fills, oldest first by ``(ts, id)``, and each one's own symbol."""
-    found = sorted(fills(text))
-    out = []
-    for ts, ident, qty, price, _symbol in found:
-        amount, paid = texts.decimal(qty), texts.decimal(price)
-        assert amount is not None and paid is not None  # written as the text of a Decimal
-        out.append(Fill(ts, ident, amount, paid))
-    return out, [texts.symbol(f[4]) for f in found]
+def _fills(text: str, texts: _Texts) -> list[tuple[Fill, str]]:
+    """An order's fills (``fills`` column), oldest first by ``(ts, id)``, each with its own
+    row's symbol."""
+    number = texts.decimal
+    return [
+        (Fill(ts, ident, number(qty), number(price)), texts.symbol(symbol))  # type: ignore[arg-type]
+        for ts, ident, qty, price, symbol in sorted(fills(text))
+    ]
+
+
+def _fate(served: Any, skip_id: Any, reason: Any, by_exit: Any) -> tuple[Fate, str]:
+    if served:
+        return Fate.TRADED, ""
+    if skip_id is None:
+        return Fate.SKIPPED, "undecided"  # no plan on record (yet)
+    if reason in MISSED_REASONS:
+        return Fate.MISSED, reason
+    if reason == "not_held" and by_exit:
+        return Fate.CLOSED_BY_EXIT, reason
+    return Fate.SKIPPED, reason
 
 
 def _summary_period(
     algo_id: int,
-    legs: list[tuple[Any, ...]],
-    orders: list[tuple[Any, ...]],
+    found: Summary,
     texts: _Texts,
     symbols: set[str],
     marks: dict[str, Decimal],
     start: int | None,
 ) -> Period:
-    damaged = 0
-    heads = []
-    for row in legs:
-        if row[11] or row[12]:
-            damaged += leg_damaged(row[11], row[1]) + leg_damaged(row[12], row[7])
-        if row[1] is not None:
-            heads.append(row)
-    heads.sort(key=lambda r: int(r[1]))
-    keys = {r[0] for r in heads}
+    number, symbol_of = texts.decimal, texts.symbol
+    keys = {r[0] for r in found.heads}
     by_leg: dict[str, list[Order]] = defaultdict(list)
     exits: list[ExitFill] = []
     unattributed: list[ExitFill] = []
-    strays: list[tuple[tuple[int, int], list[ExitFill]]] = []
-    intents = sorted((r for r in orders if r[2] is not None), key=lambda r: (int(r[3]), int(r[2])))
-    for coid, _account, _id, _ts, symbol, style, planned, is_exit, lead, text in intents:
-        got, _own = _fills(text, texts)
-        symbol = texts.symbol(symbol)
+    for coid, symbol, style, planned, is_exit, lead, text in found.intents:
+        symbol = symbol_of(symbol)
         if isinstance(symbol, str):
             symbols.add(symbol)
+        got = [f for f, _ in _fills(text, texts)] if text else []
         if is_exit:
             exits.extend(ExitFill(symbol, f) for f in got)
         elif lead is not None and lead in keys:
-            amount = texts.decimal(planned)
+            amount = number(planned)
             assert amount is not None  # written as the text of a Decimal
             by_leg[lead].append(Order(coid, Style(style), amount, tuple(got)))
         else:
             unattributed.extend(ExitFill(symbol, f) for f in got)
-    for row in orders:
-        if row[2] is None and row[9]:
-            got, own = _fills(row[9], texts)
-            symbols.update(own)
-            strays.append(
-                ((got[0].at, got[0].seq), [ExitFill(s, f) for f, s in zip(got, own, strict=True)])
-            )
-    strays.sort(key=lambda s: s[0])
-    for _first, stray in strays:
-        unattributed.extend(stray)
-    out = []
-    for row in heads:
-        key, head_id, ts, symbol, buy, is_open, price, skip_id, reason, by_exit, served = row[:11]
-        symbol = texts.symbol(symbol)
+    # a stray's fills in the order of its first fill, as the rows were met
+    strays = sorted(
+        (_fills(text, texts) for text in found.strays), key=lambda s: (s[0][0].at, s[0][0].seq)
+    )
+    for stray in strays:
+        for f, symbol in stray:
+            symbols.add(symbol)
+            unattributed.append(ExitFill(symbol, f))
+    legs = []
+    for (
+        key,
+        head_id,
+        ts,
+        symbol,
+        buy,
+        is_open,
+        price,
+        skip_id,
+        reason,
+        by_exit,
+        served,
+    ) in found.heads:
+        symbol = symbol_of(symbol)
         symbols.add(symbol)
-        value = texts.decimal(price)
+        value = number(price)
         assert value is not None  # written as the text of a Decimal
-        if served:
-            fate, reason = Fate.TRADED, ""
-        elif skip_id is not None:
-            if reason in MISSED_REASONS:
-                fate = Fate.MISSED
-            elif reason == "not_held" and by_exit:
-                fate = Fate.CLOSED_BY_EXIT
-            else:
-                fate = Fate.SKIPPED
-        else:
-            fate, reason = Fate.SKIPPED, "undecided"  # no plan on record (yet)
-        orders_of = tuple(by_leg.get(key, ()))
-        out.append(
-            LegFact(
-                key,
-                int(ts),
-                int(head_id),
-                symbol,
-                bool(is_open),
-                bool(buy),
-                value,
-                fate,
-                reason,
-                orders_of,
-            )
+        fate, why = _fate(served, skip_id, reason, by_exit)
+        orders = tuple(by_leg.get(key, ()))
+        legs.append(
+            LegFact(key, ts, head_id, symbol, bool(is_open), bool(buy), value, fate, why, orders)
         )
-    return Period(algo_id, tuple(out), tuple(exits), tuple(unattributed), marks, start, damaged)
+    return Period(
+        algo_id, tuple(legs), tuple(exits), tuple(unattributed), marks, start, found.damaged
+    )
