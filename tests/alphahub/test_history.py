@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -131,3 +135,56 @@ def test_bad_legs_are_set_apart_and_naive_times_read_in_the_zone() -> None:
     assert only.symbol == "VRTX" and only.timestamp == datetime(2021, 4, 26, 14, 30, tzinfo=UTC)
     assert [b.index for b in bad] == [1, 2, 3]
     assert "missing symbol" in bad[0].reason
+
+
+@contextmanager
+def _answering(body: bytes) -> Iterator[str]:
+    """A server on 127.0.0.1 whose every GET answers ``body`` (what the simulator cannot say)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+_LEG = b'{"price": 1, "side": "buy", "symbol": "X", "timestamp": "2021-04-26T14:30:00"}'
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        (b'{"data": {"signals": [' + _LEG + b'], "signals": []}}', '"signals"'),
+        (b'{"data": {"signals": []}, "data": {"signals": [' + _LEG + b"]}}", '"data"'),
+        (b'{"data": {"signals": [], "signals": []}}', '"signals"'),  # even when they agree
+    ],
+)
+def test_an_answer_that_repeats_a_key_of_its_wrapper_is_unavailable(body: bytes, key: str) -> None:
+    """Plain JSON keeps the last of two equal keys: the legs read would be a guess."""
+    with _answering(body) as url, pytest.raises(HistoryUnavailable) as caught:
+        fetch_history(url, "token", 16, DAY, 2.0)
+    assert str(caught.value) == f"JSON that repeats the key {key} (which one holds the legs?)"
+
+
+def test_a_leg_that_repeats_a_key_is_one_bad_leg_not_a_bad_answer() -> None:
+    twice = b'{"price": 1, "side": "buy", "symbol": "A", "symbol": "B", "timestamp": "2021-04-26"}'
+    with _answering(b'{"data": {"signals": [' + twice + b", " + _LEG + b"]}}") as url:
+        items = fetch_history(url, "token", 16, DAY, 2.0)
+    legs, bad = parse_history(16, items, UTC)
+    assert [x.symbol for x in legs] == ["X"] and [b.index for b in bad] == [0]
+    assert "symbol" in bad[0].reason

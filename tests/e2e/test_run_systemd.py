@@ -79,11 +79,13 @@ async def test_ready_then_watchdog_and_stopping(tmp_path: Path) -> None:
         env = {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": str(WATCHDOG_USEC)}
         async with running_bot(tmp_path, env=env) as running:
             messages = Messages(sock)
-            first = await messages.next()
-            assert first.get("READY") == "1", first
-            assert "trading paper on alpaca" in first["STATUS"]
+            first = await messages.next()  # listening before the broker has answered: not ready
+            assert "READY" not in first and "recovering" in first["STATUS"], first
+            ready = (await messages.until("READY"))[-1]
+            assert "trading paper on alpaca" in ready["STATUS"]
+            # joined while recovering: READY's line counts them already
+            assert "subscriptions joined" in ready["STATUS"]
             await messages.until("WATCHDOG")
-            await messages.until("STATUS", "subscriptions joined")
             assert await running.bot.stop(signal.SIGTERM) == 0
             await messages.until("STOPPING")
 

@@ -82,6 +82,28 @@ async def test_signal_never_planned_is_planned_when_fresh(journal: JournalBase) 
     assert journal.unplanned_signals() == ()
 
 
+async def test_only_the_signals_journaled_before_the_listener_started_are_recoverys(
+    journal: JournalBase,
+) -> None:
+    """The running bot journals signals while it recovers: those are its signal loop's, and
+    recovery leaves them unplanned (one path per signal). Seen failing when recovery ignored
+    ``earlier`` (the later signal planned here too, and again by the loop)."""
+    earlier = journal.record_signal(SIGNAL)  # then the process died
+    later = journal.record_signal(make_signal(6, opens=(("MSFT", "buy", "400"),)))
+    book = PositionBook()
+    report = await recover(
+        journal,
+        ScriptedBroker(),
+        now=NOW,
+        max_age=timedelta(minutes=1),
+        planner=simple_plan,
+        book=book,
+        earlier={earlier},
+    )
+    assert report.replanned == (earlier,) and report.book is book
+    assert [u.signal_id for u in journal.unplanned_signals()] == [later]
+
+
 async def test_a_re_send_that_never_reached_the_broker_is_not_reported_sent(
     journal: JournalBase,
 ) -> None:

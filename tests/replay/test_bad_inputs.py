@@ -10,6 +10,9 @@ from tradebot.replay.history_file import history_text
 
 from .helpers import history_answers, run_cli, write_config, write_history
 
+_LEGS = '[{"price": 10, "side": "buy", "symbol": "X", "timestamp": "2026-03-02T14:30:00"}]'
+_ANSWER = f'{{"data": {{"signals": {_LEGS}}}}}'
+
 
 def _refused(capsys: pytest.CaptureFixture[str], *args: str) -> str:
     code, out, err = run_cli(capsys, "--no-journal", *args)
@@ -25,9 +28,19 @@ def _refused(capsys: pytest.CaptureFixture[str], *args: str) -> str:
         ("[1, 2]", "one history answer per algorithm id"),
         ("{}", "one history answer per algorithm id"),
         ('{"one": {"data": {"signals": []}}}', "'one' is not an algorithm id"),
-        ('{"1": {"data": {"signal": []}}}', 'algorithm 1 is not {"data": {"signals": [...]}}'),
-        ('{"1": [1]}', 'algorithm 1 is not {"data": {"signals": [...]}}'),
+        ('{"1": {"data": {"signal": []}}}', 'algorithm 1\'s answer is JSON that is not {"data"'),
+        ('{"1": [1]}', 'algorithm 1\'s answer is JSON that is not {"data": {"signals": [...]}}'),
         ("\xff\xfe", "not JSON"),
+        # a repeated key: plain JSON keeps the last one, and the file would replay without a word
+        (f'{{"1": {{"data": {{"signals": []}}}}, "1": {_ANSWER}}}', "'1' listed more than once"),
+        (
+            f'{{"1": {{"data": {{"signals": [], "signals": {_LEGS}}}}}}}',
+            'algorithm 1\'s answer is JSON that repeats the key "signals"',
+        ),
+        (
+            f'{{"1": {{"data": {{"signals": []}}, "data": {{"signals": {_LEGS}}}}}}}',
+            'algorithm 1\'s answer is JSON that repeats the key "data"',
+        ),
     ],
 )
 def test_a_malformed_history_file(

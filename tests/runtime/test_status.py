@@ -16,9 +16,11 @@ from tradebot.exceptions import StatusUnreadable
 from tradebot.runtime.status import (
     LOG_FAILURES_EVERY,
     MAX_STATUS_BYTES,
+    AlgoLine,
     StatusBoard,
     StatusWriter,
     read_status,
+    render,
 )
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
@@ -27,6 +29,17 @@ NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 def board() -> dict[str, Any]:
     status = StatusBoard("paper", "sim", "ACC", 2, "j.sqlite", started_at=NOW, updated_at=NOW)
     return status.as_dict()
+
+
+@pytest.mark.parametrize(("state", "link"), [("recovering", "joined"), ("starting", "-")])
+def test_a_recovering_bot_shows_the_joins_it_has_and_no_account_yet(state: str, link: str) -> None:
+    """Recovering, the bot listens already: its joins are shown; the account is not read yet.
+    Seen failing with ``recovering`` left out of the states that show joins."""
+    status = StatusBoard("paper", "alpaca", "", 2, "j.sqlite", started_at=NOW, state=state)
+    status.algos[14] = AlgoLine(14, "Minotaur", joined=2)
+    lines = render(status.as_dict()).splitlines()
+    assert lines[0].startswith(f"tradebot {state} | PAPER | broker alpaca account - |")
+    assert lines[1].split()[2] == link
 
 
 def test_a_written_status_reads_back_with_the_writers_process(tmp_path: Path) -> None:

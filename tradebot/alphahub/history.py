@@ -33,6 +33,7 @@ import requests
 
 from tradebot.core import strict_json
 from tradebot.core.signal import HeldLeg, LegKind, Side, parse_leg
+from tradebot.core.strict_json import JsonObject
 from tradebot.exceptions import HistoryUnavailable, InvalidSignal, TransientError
 
 HISTORY_PATH = "/api/v1/algorithms/{algo_id}/signals"
@@ -91,11 +92,34 @@ def _signals(body: bytes) -> list[Any]:
         page = start.startswith(("<!doctype", "<html"))
         what = "an HTML page instead of JSON" if page else "text that is not JSON"
         raise HistoryUnavailable(what) from None
+    try:
+        return history_signals(answer)
+    except ValueError as exc:
+        raise HistoryUnavailable(str(exc)) from None
+
+
+def history_signals(answer: object) -> list[Any]:
+    """The legs of one history answer, ``{"data": {"signals": [...]}}`` decoded by
+    :func:`~tradebot.core.strict_json.loads`; :class:`ValueError` saying what the answer is
+    instead, in words that follow "the history answered ...".
+
+    A wrapper that repeats a key (``{"data": {"signals": [...], "signals": []}}``) is refused:
+    plain JSON keeps the last value and nobody could tell which legs were meant. A leg that
+    repeats a key is the leg parser's to refuse, alone (:func:`parse_history`).
+    """
+    _refuse_repeated(answer)
     data = answer.get("data") if isinstance(answer, dict) else None
+    _refuse_repeated(data)
     signals = data.get("signals") if isinstance(data, dict) else None
     if not isinstance(signals, list):
-        raise HistoryUnavailable('JSON that is not {"data": {"signals": [...]}}')
+        raise ValueError('JSON that is not {"data": {"signals": [...]}}')
     return signals
+
+
+def _refuse_repeated(wrapper: object) -> None:
+    if isinstance(wrapper, JsonObject) and wrapper.duplicates:
+        keys = ", ".join(json.dumps(key)[:40] for key in sorted(wrapper.duplicates))
+        raise ValueError(f"JSON that repeats the key {keys} (which one holds the legs?)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@ journal did (the preview for an allocation change). See :mod:`tradebot.replay`."
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from tradebot.config.loader import load_config
 from tradebot.config.model import Config
 from tradebot.exceptions import JournalError
 from tradebot.replay.engine import run_replay
-from tradebot.replay.history_file import History, ReplayInputError, parse_file, read_history
+from tradebot.replay.history_file import History, ReplayInputError, read_history
 from tradebot.replay.journal_side import journal_tally
 from tradebot.replay.prices_file import read_prices
 from tradebot.replay.render import Column, report_data, report_json, report_text
@@ -104,7 +104,7 @@ def replay(
             history = read_history(history_path, zone)
         else:
             assert since is not None
-            history = _from_alphahub(config, since.date(), save_path)
+            history = _from_alphahub(config, sorted(known), since, save_path)
         arrivals = timeline(history, since=since, until=until, known=known)
         prices = read_prices(prices_path, zone) if prices_path is not None else ()
     except ReplayInputError as exc:
@@ -193,30 +193,34 @@ def _journal(
         return f"Journal: none to compare with ({exc})."
 
 
-def _from_alphahub(config: Config, after: date, save_path: Path | None) -> History:
-    """AlphaHub's history of every configured algorithm since ``after`` (the one connection a
-    replay opens), saved to ``save_path`` when given."""
-    from tradebot.alphahub.auth import login
-    from tradebot.alphahub.history import fetch_history
+def _from_alphahub(
+    config: Config, algorithms: list[int], since: datetime, save_path: Path | None
+) -> History:
+    """AlphaHub's history of ``algorithms`` from ``since``'s day (the one connection a replay
+    opens), read by the coverage audit's reader (one login, the endpoint's refusals of a
+    hostile answer), saved to ``save_path`` when given. An algorithm whose history could not be
+    read is refused with its reason: a preview silently short of an algorithm would mislead."""
     from tradebot.replay.history_file import history_text
+    from tradebot.tracking.coverage_sources import read_history as read_alphahub
 
-    hub = config.alphahub
-    if hub.email is None or hub.password is None:
-        raise ReplayInputError(
-            "--from/--to read AlphaHub's history: set alphahub.email and alphahub.password"
-            " (or give a saved --history FILE)"
+    read = read_alphahub(config.alphahub, algorithms, since, keep_answers=save_path is not None)
+    if read.unavailable:
+        why: dict[str, list[int]] = {}
+        for algo_id, reason in sorted(read.unavailable.items()):
+            why.setdefault(reason, []).append(algo_id)
+        said = "; ".join(
+            f"algorithm {', '.join(str(a) for a in algos)}: {reason}"
+            for reason, algos in why.items()
         )
-    grant = login(
-        hub.url, hub.email.get_secret_value(), hub.password.get_secret_value(), hub.request_timeout
-    )
-    token = grant.token.get_secret_value()
-    answers = {
-        algo: fetch_history(hub.url, token, algo, after, hub.request_timeout)
-        for algo in sorted(config.algorithms)
-    }
-    text = history_text(answers)
+        raise ReplayInputError(
+            f"AlphaHub's history could not be read ({said}); nothing was replayed"
+            " (a saved --history FILE replays offline)"
+        )
     if save_path is not None:
-        save_path.write_text(text, encoding="utf-8")
-    from tradebot.core import strict_json
-
-    return parse_file(strict_json.loads(text), hub.zone, "AlphaHub's history")
+        try:
+            save_path.write_text(history_text(read.answers), encoding="utf-8")
+        except OSError as exc:
+            raise ReplayInputError(
+                f"{save_path}: cannot be written ({exc.strerror or exc})"
+            ) from None
+    return History({a: tuple(legs) for a, legs in read.legs.items()}, dict(read.bad))

@@ -1,4 +1,4 @@
-"""Start-up recovery: settle everything a crash left open, before any new signal is accepted.
+"""Start-up recovery: settle everything a crash left open, before any new signal is planned.
 
 1. Rebuild the position book from the journal's fills.
 2. For every intent without a final outcome, ask the broker by client order id:
@@ -11,6 +11,10 @@
    Closes are settled before opens, as when they were first sent.
 3. Signals journaled but never planned: re-plan and execute them when a ``planner`` is given and
    they are fresh; otherwise record each leg as skipped (stale / no planner), with the reason.
+   The running bot listens while it recovers (:mod:`tradebot.runtime.bot`): the signals its
+   journal worker records meanwhile are its signal loop's, never recovery's (``earlier``: the
+   ids recovery may plan, those journaled unplanned before the listener started), so each
+   signal has one path to its plan.
 4. Compare each symbol's net position with the broker's; record every difference as DRIFT and
    report it. Drift is never traded away: a person decides.
 """
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -122,16 +126,23 @@ async def recover(
     planner: Planner | None = None,
     on_step: StepHook | None = None,
     defer: Callable[[Signal, PositionBook], Awaitable[bool]] | None = None,
+    book: PositionBook | None = None,
+    earlier: Collection[int] | None = None,
 ) -> RecoveryReport:
     """Settle a crash's leftovers (see the module docstring).
 
     The report's ``book`` is the position book rebuilt from the journal and brought up to date
-    with what recovery recorded: hand it to the running executor. ``defer``: whether a fresh
-    unplanned signal is left for the running bot instead (the report's ``deferred``).
+    with what recovery recorded: hand it to the running executor. ``book``: the book already
+    rebuilt from the journal (the running executor's, built before recovery), brought up to
+    date in place; None: rebuilt here. ``defer``: whether a fresh unplanned signal is left for
+    the running bot instead (the report's ``deferred``). ``earlier``: the only unplanned signals
+    recovery handles (by id: those journaled before the running bot's listener started; the
+    ones journaled since are its signal loop's); None: every unplanned signal.
     """
     # The journal is the only source of positions: the broker's are only compared with it
     # (step 4). Taking the broker's would silently adopt hand trades and other programs' orders.
-    book = await asyncio.to_thread(journal.rebuild_book)
+    if book is None:
+        book = await asyncio.to_thread(journal.rebuild_book)
     # A short-lived executor on the rebuilt book: settling records fills and may send orders,
     # exactly as the running bot would (same journal-first rules, same client order ids).
     executor = Executor(journal, broker, book, on_step=on_step)
@@ -144,6 +155,8 @@ async def recover(
     # After settling: the re-plan must see the book with every fill recovery just recorded,
     # or a close planned now could size against shares already sold.
     for unplanned in await asyncio.to_thread(journal.unplanned_signals):
+        if earlier is not None and unplanned.signal_id not in earlier:
+            continue  # journaled while the bot listened: its signal loop plans it (one path)
         signal = unplanned.signal
         fresh = _fresh(signal.received_at, now, max_age)
         if planner is not None and fresh and defer is not None and await defer(signal, book):

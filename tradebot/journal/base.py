@@ -475,26 +475,31 @@ class JournalBase(ABC):
             return track_summary.read(conn, algo_id)
 
     # -- the summaries (tradebot.journal.summary) --------------------------------------------------
-    def summaries(self) -> summary_sql.Summaries:
+    def summaries(self, *, account: str | None = None) -> summary_sql.Summaries:
         """What the review reads, kept by every write: small whatever the journal's size."""
         with self._read() as conn:
-            return summary_sql.read(conn)
+            return summary_sql.read(conn, account)
 
-    def summary_book(self) -> PositionBook:
+    def summary_accounts(self) -> list[str]:
+        """The accounts the summaries hold rows of."""
+        with self._read() as conn:
+            return summary_sql.accounts(conn)
+
+    def summary_book(self, *, account: str | None = None) -> PositionBook:
         """The positions as the summaries hold them (what :meth:`rebuild_book` replays)."""
         with self._read() as conn:
-            return summary_sql.book(conn)
+            return summary_sql.book(conn, account)
 
-    def summary_positions(self) -> dict[tuple[int, str], Position]:
+    def summary_positions(self, *, account: str | None = None) -> dict[tuple[int, str], Position]:
         """(algorithm, symbol) -> quantity, average cost, realised P&L, as the summaries hold
         them (flat positions too)."""
         with self._read() as conn:
-            return summary_sql.positions(conn)
+            return summary_sql.positions(conn, account)
 
-    def daily_pnl(self) -> list[tuple[int, int, Decimal]]:
+    def daily_pnl(self, *, account: str | None = None) -> list[tuple[int, int, Decimal]]:
         """(day since the epoch, algorithm, realised P&L that day), oldest first."""
         with self._read() as conn:
-            return summary_sql.daily_pnl(conn)
+            return summary_sql.daily_pnl(conn, account)
 
     def latency(self) -> LatencyReport:
         """The whole journal's latency per algorithm, from the summaries (index walks)."""
@@ -512,10 +517,10 @@ class JournalBase(ABC):
                 until=None if until is None else to_micros(until),
             )
 
-    def open_exit_ids(self) -> list[str]:
+    def open_exit_ids(self, *, account: str | None = None) -> list[str]:
         """Exits whose leg is not closed: every exit still live at the broker is among them."""
         with self._read() as conn:
-            return summary_sql.open_exit_ids(conn)
+            return summary_sql.open_exit_ids(conn, account)
 
     def rebuild_summaries(self) -> None:
         """Build the summaries again from every row, in one transaction: after rows were copied

@@ -303,21 +303,28 @@ class Journal(Protocol):
         that is a price)."""
         ...
 
-    def summaries(self) -> Summaries:
+    # The summaries' reads take ``account``: that account's figures (its signals are the
+    # shared ones), or every account's added up (None: a journal of one account reads as
+    # before accounts); :mod:`tradebot.journal.summary_sql`.
+    def summaries(self, *, account: str | None = None) -> Summaries:
         """The review's figures as the summaries hold them (per algorithm; per algorithm and
         execution style; rows left out, by reason)."""
         ...
 
-    def summary_book(self) -> PositionBook:
+    def summary_accounts(self) -> list[str]:
+        """The accounts the summaries hold rows of (sorted), read without a scan of the rows."""
+        ...
+
+    def summary_book(self, *, account: str | None = None) -> PositionBook:
         """The positions as the summaries hold them: :meth:`rebuild_book` without the replay."""
         ...
 
-    def summary_positions(self) -> dict[tuple[int, str], Position]:
+    def summary_positions(self, *, account: str | None = None) -> dict[tuple[int, str], Position]:
         """(algorithm, symbol) -> quantity, average cost and realised P&L from its own fills, as
         the summaries hold them (flat positions too: their realised P&L)."""
         ...
 
-    def daily_pnl(self) -> list[tuple[int, int, Decimal]]:
+    def daily_pnl(self, *, account: str | None = None) -> list[tuple[int, int, Decimal]]:
         """(day since the epoch, algorithm, realised P&L that day), oldest first."""
         ...
 
@@ -333,7 +340,7 @@ class Journal(Protocol):
         send and fill times, from the summaries (:mod:`tradebot.journal.latency`)."""
         ...
 
-    def open_exit_ids(self) -> list[str]:
+    def open_exit_ids(self, *, account: str | None = None) -> list[str]:
         """Exits whose leg is not closed (filled completely or ended): a superset of the
         exits live at the broker, read without a scan of the intents."""
         ...

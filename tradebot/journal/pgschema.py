@@ -102,20 +102,18 @@ _V2 = (
     """,
 )
 
-#: v3, the summaries the review reads (:mod:`tradebot.journal.summary_sql`), kept from now on
-#: by every write; built from the rows already there by v5 (every migration runs to the latest
-#: in one transaction, and the legs' columns are complete only there)
-_V3: tuple[str | Callable[[Conn], None], ...] = summary_sql.TABLES
+#: v3, the summaries the review reads, per algorithm: their tables are made, per account, by v7
+#: (every migration runs to the latest in one transaction), which drops these where an older
+#: tradebot made them
+_V3: tuple[str | Callable[[Conn], None], ...] = ()
 
 #: v4, what an archive leaves of the decisions it moves out
 #: (:mod:`tradebot.journal.tombstones`): the shared guards against an order sent twice read it
 _V4 = (tombstones.CREATE,)
 
-#: v5, each leg's latency in the summaries (:mod:`tradebot.journal.latency`), built again
-_V5: tuple[str | Callable[[Conn], None], ...] = (
-    *summary_sql.LATENCY_COLUMNS,
-    summary_sql.rebuild,
-)
+#: v5, each leg's latency in the summaries (:mod:`tradebot.journal.latency`): their columns
+#: are in the tables v7 makes
+_V5: tuple[str | Callable[[Conn], None], ...] = ()
 
 #: v6, each row names its account (:data:`tradebot.journal.schema.ACCOUNT_COLUMN`, the same
 #: statements), and a leader's claim on a leg is per account: each account decides a leg once
@@ -127,8 +125,9 @@ _V6 = (
     "ALTER TABLE tradebot_planned_legs ADD PRIMARY KEY (account, leg)",
 )
 
-#: v7, a placeholder for the summaries per account (ACCTCLI's v7, replaced at the merge)
-_V7: tuple[str | Callable[[Conn], None], ...] = ()
+#: v7, the summaries per account (:func:`tradebot.journal.summary_sql.create`, as SQLite's v8):
+#: made again with the account in every key and built from the rows
+_V7 = (summary_sql.create,)
 
 #: v8, what ``tradebot track`` reads, per leg and per order
 #: (:mod:`tradebot.journal.track_summary`), kept from now on by every write, built from the rows

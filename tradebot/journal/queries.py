@@ -213,7 +213,7 @@ _ORDER_EXTRA["filled"] = _ORDER_EXTRA["partial"]
 #: of statuses would be sorted again for every page
 _ORDER_ROWS = """
 SELECT e.id, e.ts, e.status, e.algo_id, e.symbol, e.client_order_id, e.side, e.qty, e.price,
-       {extra}
+       {extra}, e.account
 FROM entries e
 WHERE e.status = ? AND e.client_order_id IS NOT NULL AND e.ts >= ? AND e.ts < ?
   AND (e.ts, e.id) > (?, ?)

@@ -199,6 +199,7 @@ class OrderRow:
     data: Any  # an intent's JSON text; None for other rows
     signal_price: Any  # an intent's: the price on the LEG row of its first leg
     intent_price: Any  # a fill's: the price on its order's INTENT row (the reference price)
+    account: Any = DEFAULT_ACCOUNT  # as stored
 
     @property
     def key(self) -> tuple[int, int]:

@@ -5,7 +5,9 @@ store serves it).
   orders, fills, skips, rejections and failures, and the slippage of fills against the signal
   price (positive = the fill was worse for us than the signal). The whole journal from its
   summaries (:func:`review_summaries`), a window from its rows (:func:`review_rows`, also the
-  reference the summaries are tested against, byte for byte).
+  reference the summaries are tested against, byte for byte). Either for one account
+  (``account``: its orders, fills and skips, and the signals every account shares of the
+  algorithms it has rows of, :func:`_accounts_own`) or every account together (None).
 * :func:`daily_points` — the running realised P&L at the end of each day, from the summaries
   (the dashboard's chart).
 * :func:`story` — every row about one signal, one leg or one order, in the order written.
@@ -37,6 +39,7 @@ from tradebot.journal.execution_review import (
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.queries import fill_of
 from tradebot.journal.records import (
+    SHARED_ACCOUNT,
     Entry,
     Status,
     dec_text,
@@ -84,14 +87,33 @@ _COUNTED = (Status.SIGNAL, Status.INTENT, Status.SKIPPED, Status.REJECTED, Statu
 
 
 def report(
-    journal: Journal, *, since: datetime | None = None, until: datetime | None = None
+    journal: Journal,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    account: str | None = None,
 ) -> list[AlgoReport]:
     """Per-algorithm figures for fills and records in ``[since, until)``."""
-    return review(journal, since=since, until=until)[0]
+    return review(journal, since=since, until=until, account=account)[0]
+
+
+def _accounts_own(reports: dict[int, AlgoReport], account: str | None) -> list[AlgoReport]:
+    """The reports by algorithm; for one account, only the algorithms it has rows of (its
+    orders, skips, ...): the signals every account shares are counted for the algorithms it
+    follows, never listed alone for those it does not."""
+    return [
+        reports[a]
+        for a in sorted(reports)
+        if account is None or any(n for s, n in reports[a].counts.items() if s != Status.SIGNAL)
+    ]
 
 
 def review(
-    journal: Journal, *, since: datetime | None = None, until: datetime | None = None
+    journal: Journal,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    account: str | None = None,
 ) -> tuple[list[AlgoReport], ExecutionReport]:
     """Per-algorithm figures for fills and records in ``[since, until)``, and the execution
     report (per algorithm and style) of the orders decided in it.
@@ -101,13 +123,15 @@ def review(
     (:func:`review_rows`).
     """
     if since is None and until is None:
-        return review_summaries(journal)
-    return review_rows(journal, since=since, until=until)
+        return review_summaries(journal, account=account)
+    return review_rows(journal, since=since, until=until, account=account)
 
 
-def review_summaries(journal: Journal) -> tuple[list[AlgoReport], ExecutionReport]:
+def review_summaries(
+    journal: Journal, *, account: str | None = None
+) -> tuple[list[AlgoReport], ExecutionReport]:
     """:func:`review_rows` of the whole journal, from the summaries the writes keep."""
-    found = journal.summaries()
+    found = journal.summaries(account=account)
     reports: dict[int, AlgoReport] = {}
 
     def of(algo_id: int) -> AlgoReport:
@@ -141,11 +165,15 @@ def review_summaries(journal: Journal) -> tuple[list[AlgoReport], ExecutionRepor
         rows.append(stats)
     rows.sort(key=lambda s: (s.algo_id, style_order(s.style)))
     execution = ExecutionReport(rows, Counter(found.skipped))
-    return [reports[a] for a in sorted(reports)], execution
+    return _accounts_own(reports, account), execution
 
 
 def review_rows(
-    journal: Journal, *, since: datetime | None = None, until: datetime | None = None
+    journal: Journal,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    account: str | None = None,
 ) -> tuple[list[AlgoReport], ExecutionReport]:
     """:func:`review`, computed from the rows in one pass (a window; the reference the
     summaries are tested against).
@@ -160,7 +188,8 @@ def review_rows(
 
     # counted by the store, and order rows streamed in time order: a year of trading is
     # reviewed in flat memory, never loaded whole, and each fill is read once for both reports
-    window = EntryFilter(statuses=_COUNTED, since=since, until=until)
+    mine = () if account is None else (account, SHARED_ACCOUNT)
+    window = EntryFilter(statuses=_COUNTED, since=since, until=until, accounts=mine)
     for (algo_id, status), n in journal.count_entries(window).items():
         if isinstance(algo_id, int):  # not None, nor a damaged row's text
             of(algo_id).counts[status] += n
@@ -168,6 +197,8 @@ def review_rows(
     start = to_micros(since) if since is not None else None
     execution = ExecutionTally()
     for row in journal.order_history(since=since, until=until, all_fills=True):
+        if account is not None and row.account != account:
+            continue
         inside = start is None or row.ts >= start
         if inside:
             execution.feed(row)
@@ -185,7 +216,7 @@ def review_rows(
         if ref:
             algo.slippage += (fill.price - ref) * fill.qty * sign
             algo.slipped_notional += ref * fill.qty
-    return [reports[a] for a in sorted(reports)], execution.finish()
+    return _accounts_own(reports, account), execution.finish()
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,12 +229,12 @@ class PnlPoint:
     total: Decimal  # the algorithm's realised P&L after it, since the first fill
 
 
-def daily_points(journal: Journal) -> list[PnlPoint]:
+def daily_points(journal: Journal, *, account: str | None = None) -> list[PnlPoint]:
     """Each algorithm's running realised P&L at the end of every day it had fills, oldest
     first, from the summaries: the equity chart of a journal of any size."""
     totals: dict[int, Decimal] = defaultdict(Decimal)
     out = []
-    for day, algo_id, realised in journal.daily_pnl():
+    for day, algo_id, realised in journal.daily_pnl(account=account):
         totals[algo_id] += realised
         out.append(PnlPoint(from_micros((day + 1) * DAY), algo_id, realised, totals[algo_id]))
     return out
@@ -364,12 +395,13 @@ def _exit_lines(data: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def live_exits(journal: Journal) -> dict[tuple[int, str], str]:
+def live_exits(journal: Journal, *, account: str | None = None) -> dict[tuple[int, str], str]:
     """(algorithm, symbol) -> the exits live at the broker for it, as a person reads them:
     ``sell 76: take-profit 139.07, stop-loss 127.27`` (an exit with no outcome yet; a bracket's
-    legs count from when the entry is sent)."""
+    legs count from when the entry is sent); ``account``'s, or every account's (None)."""
     found: dict[tuple[int, str], list[tuple[Decimal, str, str]]] = {}
-    for stored in journal.unresolved_intents(client_order_ids=journal.open_exit_ids()):
+    open_ids = journal.open_exit_ids(account=account)
+    for stored in journal.unresolved_intents(client_order_ids=open_ids, account=account):
         intent = stored.intent
         if intent.role is not IntentRole.EXIT:
             continue

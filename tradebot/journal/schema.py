@@ -107,11 +107,9 @@ def leg_guard_after(index_sql: str | None) -> int:
 
 
 def _v4(conn: sqlite3.Connection) -> None:
-    """The summaries the review reads (:mod:`tradebot.journal.summary_sql`), kept from now on by
-    every write; built from the rows already in the journal by :func:`_v6` (every migration
-    runs to the latest in one transaction, and the legs' columns are complete only there)."""
-    for statement in summary_sql.TABLES:
-        conn.execute(statement)
+    """The summaries the review reads, per algorithm; their tables are made, per account, by
+    :func:`_v8` (every migration runs to the latest in one transaction), which drops these
+    where an older tradebot made them."""
 
 
 def _v5(conn: sqlite3.Connection) -> None:
@@ -121,11 +119,8 @@ def _v5(conn: sqlite3.Connection) -> None:
 
 
 def _v6(conn: sqlite3.Connection) -> None:
-    """Each leg's latency in the summaries (:mod:`tradebot.journal.latency`), built again from
-    the rows."""
-    for statement in summary_sql.LATENCY_COLUMNS:
-        conn.execute(statement)
-    summary_sql.rebuild(conn)
+    """Each leg's latency in the summaries (:mod:`tradebot.journal.latency`): their columns
+    are in the tables :func:`_v8` makes and builds from the rows."""
 
 
 def _v7(conn: sqlite3.Connection) -> None:
@@ -134,6 +129,12 @@ def _v7(conn: sqlite3.Connection) -> None:
     shares, which carry ``''``."""
     for statement in ACCOUNT_COLUMN:
         conn.execute(statement)
+
+
+def _v8(conn: sqlite3.Connection) -> None:
+    """The summaries per account (:func:`tradebot.journal.summary_sql.create`): made again with
+    the account in every key and built from the rows, in the upgrade's one transaction."""
+    summary_sql.create(conn)
 
 
 #: v7 on both databases: the column, and the shared rows already written marked as shared
@@ -145,10 +146,6 @@ ACCOUNT_COLUMN = (
     f"UPDATE entries SET account = '{SHARED_ACCOUNT}' WHERE status IN "  # noqa: S608 (constants)
     f"({', '.join(repr(str(s)) for s in sorted(SHARED_STATUSES))})",
 )
-
-
-def _v8(conn: sqlite3.Connection) -> None:
-    """A placeholder for the summaries per account (ACCTCLI's v8, replaced at the merge)."""
 
 
 def _v9(conn: sqlite3.Connection) -> None:

@@ -4,19 +4,27 @@
 every row of the journal. They are kept by :func:`apply`, called for each row in the
 transaction that writes it (:mod:`tradebot.journal.summary_sql`), and recomputed by the same
 :func:`apply` over every row, oldest first, by the migration that builds them and by
-``tradebot journal verify``. One rule, three callers:
+``tradebot journal verify``. One rule, three callers.
 
-* per (algorithm, UTC day, symbol): rows counted by status (:data:`COUNTED`; a skip also by
+Every summary is kept per account (issue 22: the row's ``account`` column,
+:func:`~tradebot.journal.records.row_account`), the account first in every key: a signal is
+counted once under the shared account ``""`` (it is every account's), an account's orders,
+skips and fills under its name, its positions and legs are its own. A read for every account
+adds the accounts' rows together (:mod:`tradebot.journal.summary_sql`); a journal of one account
+reads exactly what it did before accounts.
+
+* per (account, algorithm, UTC day, symbol): rows counted by status (:data:`COUNTED`; a skip also by
   its reason), and
   the fills with the P&L they realised (average cost, :class:`Position`) and their slippage
   against the price their order was sized at;
-* per algorithm, all days together: the same counts and fills (what the whole journal's
+* per account and algorithm, all days together: the same counts and fills (what the whole journal's
   report reads: a row per algorithm, however many days and symbols it traded), and the
-  fills per algorithm and day (the equity chart);
-* per (algorithm, symbol): the position (net quantity, average cost, realised P&L);
+  fills per account, algorithm and day (the equity chart);
+* per (account, algorithm, symbol): the position (net quantity, average cost, realised P&L);
 * per leg (one INTENT, with a chased limit's market remainder): what the execution review
   measures (style, planned and filled quantity, fill cost, first, last and completing fill
-  times, how it ended), and per (algorithm, style) the sum of its legs' figures;
+  times, how it ended; the leg is its intent's account's), and per (account, algorithm,
+  style) the sum of its legs' figures;
 * rows the review cannot read, counted by reason (they are left out, never fatal).
 
 The execution rules are :class:`tradebot.journal.execution_review.ExecutionTally`'s, for the
@@ -33,7 +41,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from tradebot.core.ids import remainder_id
+from tradebot.core.ids import DEFAULT_ACCOUNT, remainder_id
 from tradebot.journal.queries import positive
 
 _ZERO = Decimal(0)
@@ -61,6 +69,13 @@ class SummaryRow:
     qty: Any
     price: Any
     data: Any
+    account: Any = DEFAULT_ACCOUNT  # as stored: "" for the rows every account shares
+
+
+def account_of_row(row: SummaryRow) -> str:
+    """The account a row counts toward: its ``account`` column as text (a hand-edited value
+    that is no text is its text form: the fold and ``journal verify`` agree on it)."""
+    return row.account if isinstance(row.account, str) else str(row.account)
 
 
 @dataclass(slots=True)
@@ -131,6 +146,7 @@ class Leg:
     ended: bool = False
     closed: bool = False
     received: int | None = None  # its signal's receipt (its first LEG row's time)
+    account: str = DEFAULT_ACCOUNT  # its intent's
 
     @property
     def fill_us(self) -> int | None:
@@ -222,13 +238,15 @@ class Lookups(Protocol):
 class Store(Lookups, Protocol):
     """Where the summaries live while rows are folded (the database, or memory)."""
 
-    def count(self, algo_id: int, day: int, symbol: str, status: str, reason: str) -> None:
+    def count(
+        self, account: str, algo_id: int, day: int, symbol: str, status: str, reason: str
+    ) -> None:
         """One more row; counted for the day and symbol, and for the algorithm in all."""
         ...
 
-    def position(self, algo_id: int, symbol: str) -> Position: ...
-    def set_position(self, algo_id: int, symbol: str, position: Position) -> None: ...
-    def add_pnl(self, algo_id: int, day: int, symbol: str, pnl: Pnl) -> None:
+    def position(self, account: str, algo_id: int, symbol: str) -> Position: ...
+    def set_position(self, account: str, algo_id: int, symbol: str, position: Position) -> None: ...
+    def add_pnl(self, account: str, algo_id: int, day: int, symbol: str, pnl: Pnl) -> None:
         """One more fill; added to the day and symbol's, and the algorithm's running total."""
         ...
 
@@ -242,7 +260,7 @@ class Store(Lookups, Protocol):
 
     def new_leg(self, leg: Leg, aliases: tuple[str, ...]) -> None: ...
     def set_leg(self, leg: Leg) -> None: ...
-    def add_figures(self, algo_id: int, style: str, delta: Figures) -> None: ...
+    def add_figures(self, account: str, algo_id: int, style: str, delta: Figures) -> None: ...
     def skip(self, reason: str) -> None: ...
     def note_intent(self, coid: str, price: Any) -> None:
         """An INTENT row was folded: its price, for its fills' :meth:`intent_price`."""
@@ -298,7 +316,7 @@ def apply(store: Store, row: SummaryRow) -> None:
             except (ValueError, AttributeError):
                 reason = ""
         symbol = row.symbol if isinstance(row.symbol, str) else ""
-        store.count(row.algo_id, row.ts // DAY, symbol, row.status, reason)
+        store.count(account_of_row(row), row.algo_id, row.ts // DAY, symbol, row.status, reason)
     if row.status not in ORDER_STATUSES or row.client_order_id is None:
         return
     if row.status in FILLS:
@@ -322,15 +340,16 @@ def _pnl(store: Store, row: SummaryRow) -> None:
     if row.side not in ("buy", "sell") or not isinstance(row.symbol, str):
         return
     sign = 1 if row.side == "buy" else -1
-    position = store.position(row.algo_id, row.symbol)
+    account = account_of_row(row)
+    position = store.position(account, row.algo_id, row.symbol)
     realised = position.fill(qty * sign, price)
-    store.set_position(row.algo_id, row.symbol, position)
+    store.set_position(account, row.algo_id, row.symbol, position)
     ref = positive(store.intent_price(str(row.client_order_id)))
     slip = notional = _ZERO
     if ref:
         slip = (price - ref) * qty * sign
         notional = ref * qty
-    store.add_pnl(row.algo_id, row.ts // DAY, row.symbol, Pnl(1, realised, slip, notional))
+    store.add_pnl(account, row.algo_id, row.ts // DAY, row.symbol, Pnl(1, realised, slip, notional))
 
 
 def style_of(data: Mapping[str, Any]) -> str:
@@ -363,7 +382,7 @@ def exit_reference(data: Mapping[str, Any]) -> Decimal | None:
 def _change(store: Store, before: Figures | None, leg: Leg) -> None:
     after = leg.figures()
     delta = after if before is None else after.plus(before, -1)
-    store.add_figures(leg.algo_id, leg.style, delta)
+    store.add_figures(leg.account, leg.algo_id, leg.style, delta)
 
 
 def _intent(store: Store, row: SummaryRow) -> None:
@@ -398,7 +417,18 @@ def _intent(store: Store, row: SummaryRow) -> None:
         store.skip("intent that cannot be read")
         return
     chased = style == "limit_then_market"
-    leg = Leg(coid, row.algo_id, style, sign, planned, row.ts, reference, chased, received=received)
+    leg = Leg(
+        coid,
+        row.algo_id,
+        style,
+        sign,
+        planned,
+        row.ts,
+        reference,
+        chased,
+        received=received,
+        account=account_of_row(row),
+    )
     store.new_leg(leg, (remainder_id(coid),) if chased else ())
     _change(store, None, leg)
 
@@ -448,37 +478,43 @@ class MemoryStore:
     """
 
     def __init__(self, lookups: Lookups | None = None, *, keep_closed: bool = True) -> None:
-        self.counts: dict[tuple[int, int, str, str, str], int] = {}
-        self.algo_counts: dict[tuple[int, str], int] = {}  # (algorithm, status), all days
-        self.algo_pnl: dict[int, Pnl] = {}  # per algorithm, all days, summed in write order
-        self.algo_day: dict[tuple[int, int], Pnl] = {}  # per algorithm and day (the chart)
-        self.positions: dict[tuple[int, str], Position] = {}
-        self.pnl: dict[tuple[int, int, str], Pnl] = {}
+        # every key starts with the account
+        self.counts: dict[tuple[str, int, int, str, str, str], int] = {}
+        self.algo_counts: dict[tuple[str, int, str], int] = {}  # (algorithm, status), all days
+        self.algo_pnl: dict[tuple[str, int], Pnl] = {}  # per algorithm, all days, in write order
+        self.algo_day: dict[tuple[str, int, int], Pnl] = {}  # per algorithm and day (the chart)
+        self.positions: dict[tuple[str, int, str], Position] = {}
+        self.pnl: dict[tuple[str, int, int, str], Pnl] = {}
         self.legs: dict[str, Leg] = {}  # by every name a leg's rows may carry
         self.heads: dict[str, Leg] = {}  # every leg, by its own id (kept or still open)
-        self.figures: dict[tuple[int, str], Figures] = {}
+        self.figures: dict[tuple[str, int, str], Figures] = {}
         self.skipped: dict[str, int] = {}
         self._lookups = lookups
         self._keep_closed = keep_closed
         self.closed: list[Leg] = []  # legs closed since the caller last emptied this
 
-    def count(self, algo_id: int, day: int, symbol: str, status: str, reason: str) -> None:
-        key = (algo_id, day, symbol, status, reason)
+    def count(
+        self, account: str, algo_id: int, day: int, symbol: str, status: str, reason: str
+    ) -> None:
+        key = (account, algo_id, day, symbol, status, reason)
         self.counts[key] = self.counts.get(key, 0) + 1
-        self.algo_counts[algo_id, status] = self.algo_counts.get((algo_id, status), 0) + 1
+        total = (account, algo_id, status)
+        self.algo_counts[total] = self.algo_counts.get(total, 0) + 1
 
-    def position(self, algo_id: int, symbol: str) -> Position:
-        found = self.positions.get((algo_id, symbol))
+    def position(self, account: str, algo_id: int, symbol: str) -> Position:
+        found = self.positions.get((account, algo_id, symbol))
         return Position() if found is None else found.copy()
 
-    def set_position(self, algo_id: int, symbol: str, position: Position) -> None:
-        self.positions[algo_id, symbol] = position
+    def set_position(self, account: str, algo_id: int, symbol: str, position: Position) -> None:
+        self.positions[account, algo_id, symbol] = position
 
-    def add_pnl(self, algo_id: int, day: int, symbol: str, pnl: Pnl) -> None:
-        key = (algo_id, day, symbol)
+    def add_pnl(self, account: str, algo_id: int, day: int, symbol: str, pnl: Pnl) -> None:
+        key = (account, algo_id, day, symbol)
         self.pnl[key] = self.pnl.get(key, Pnl()) + pnl
-        self.algo_pnl[algo_id] = self.algo_pnl.get(algo_id, Pnl()) + pnl
-        self.algo_day[algo_id, day] = self.algo_day.get((algo_id, day), Pnl()) + pnl
+        algo = (account, algo_id)
+        self.algo_pnl[algo] = self.algo_pnl.get(algo, Pnl()) + pnl
+        daily = (account, algo_id, day)
+        self.algo_day[daily] = self.algo_day.get(daily, Pnl()) + pnl
 
     def leg(self, coid: str) -> Leg | None:
         found = self.legs.get(coid)
@@ -501,8 +537,8 @@ class MemoryStore:
             if self.heads.get(leg.coid) is leg:
                 del self.heads[leg.coid]
 
-    def add_figures(self, algo_id: int, style: str, delta: Figures) -> None:
-        key = (algo_id, style)
+    def add_figures(self, account: str, algo_id: int, style: str, delta: Figures) -> None:
+        key = (account, algo_id, style)
         self.figures[key] = self.figures.get(key, ZERO_FIGURES).plus(delta)
 
     def skip(self, reason: str) -> None:

@@ -1,9 +1,10 @@
 """``tradebot journal verify``: recompute every summary from the rows and compare.
 
 The rows are folded oldest first by :func:`tradebot.journal.summary.apply`, the rule the
-writes keep the summaries by, into memory that stays flat: the small tables (per algorithm,
-day and symbol; per algorithm and symbol; per algorithm and style) are a few rows per
-algorithm and symbol, and a leg is compared with its stored row and dropped as soon as it is
+writes keep the summaries by, into memory that stays flat: the small tables (per account,
+algorithm, day and symbol; per account, algorithm and symbol; per account, algorithm and
+style; each key compared with its account) are a few rows per account, algorithm and symbol,
+and a leg is compared with its stored row (its account too) and dropped as soon as it is
 closed (only the legs still open are held).
 """
 
@@ -18,6 +19,7 @@ from tradebot.journal import track_summary
 from tradebot.journal.dialect import Conn
 from tradebot.journal.summary import Figures, Leg, MemoryStore, Pnl, Position, apply
 from tradebot.journal.summary_sql import (
+    _LEG_COLUMNS,
     SqlLookups,
     _figures_from,
     _leg_from,
@@ -70,20 +72,23 @@ def _compare(
 
 
 def _stored_counts(conn: Conn) -> Iterator[tuple[Any, int]]:
-    rows = conn.execute("SELECT algo_id, day, symbol, status, reason, n FROM sum_count")
-    return (((int(a), int(d), str(s), str(st), str(r)), int(n)) for a, d, s, st, r, n in rows)
+    rows = conn.execute("SELECT account, algo_id, day, symbol, status, reason, n FROM sum_count")
+    return (
+        ((str(ac), int(a), int(d), str(s), str(st), str(r)), int(n))
+        for ac, a, d, s, st, r, n in rows
+    )
 
 
 def _stored_pnl(conn: Conn) -> Iterator[tuple[Any, Pnl]]:
     rows = conn.execute(
-        "SELECT algo_id, day, symbol, fills, realised, slippage, notional FROM sum_pnl"
+        "SELECT account, algo_id, day, symbol, fills, realised, slippage, notional FROM sum_pnl"
     )
-    return (((int(r[0]), int(r[1]), str(r[2])), _pnl_of(r[3:])) for r in rows)
+    return (((str(r[0]), int(r[1]), int(r[2]), str(r[3])), _pnl_of(r[4:])) for r in rows)
 
 
 def _stored_algo_counts(conn: Conn) -> Iterator[tuple[Any, int]]:
-    rows = conn.execute("SELECT algo_id, status, n FROM sum_algo_count")
-    return (((int(a), str(st)), int(n)) for a, st, n in rows)
+    rows = conn.execute("SELECT account, algo_id, status, n FROM sum_algo_count")
+    return (((str(ac), int(a), str(st)), int(n)) for ac, a, st, n in rows)
 
 
 def _pnl_of(r: Any) -> Pnl:
@@ -91,38 +96,37 @@ def _pnl_of(r: Any) -> Pnl:
 
 
 def _stored_algo_pnl(conn: Conn) -> Iterator[tuple[Any, Pnl]]:
-    rows = conn.execute("SELECT algo_id, fills, realised, slippage, notional FROM sum_algo_pnl")
-    return ((int(r[0]), _pnl_of(r[1:])) for r in rows)
+    rows = conn.execute(
+        "SELECT account, algo_id, fills, realised, slippage, notional FROM sum_algo_pnl"
+    )
+    return (((str(r[0]), int(r[1])), _pnl_of(r[2:])) for r in rows)
 
 
 def _stored_algo_day(conn: Conn) -> Iterator[tuple[Any, Pnl]]:
     rows = conn.execute(
-        "SELECT algo_id, day, fills, realised, slippage, notional FROM sum_algo_day"
+        "SELECT account, algo_id, day, fills, realised, slippage, notional FROM sum_algo_day"
     )
-    return (((int(r[0]), int(r[1])), _pnl_of(r[2:])) for r in rows)
+    return (((str(r[0]), int(r[1]), int(r[2])), _pnl_of(r[3:])) for r in rows)
 
 
 def _stored_positions(conn: Conn) -> Iterator[tuple[Any, Position]]:
-    rows = conn.execute("SELECT algo_id, symbol, qty, cost, realised FROM sum_position")
+    rows = conn.execute("SELECT account, algo_id, symbol, qty, cost, realised FROM sum_position")
     return (
-        ((int(a), str(s)), Position(Decimal(q), Decimal(c), Decimal(r))) for a, s, q, c, r in rows
+        ((str(ac), int(a), str(s)), Position(Decimal(q), Decimal(c), Decimal(r)))
+        for ac, a, s, q, c, r in rows
     )
 
 
 def _stored_figures(conn: Conn) -> Iterator[tuple[Any, Figures]]:
     rows = conn.execute(
-        "SELECT algo_id, style, legs, filled_legs, partial_legs, unfilled_legs, working, "
+        "SELECT account, algo_id, style, legs, filled_legs, partial_legs, unfilled_legs, working, "
         "unmeasured_legs, planned_qty, filled_qty, slippage, slipped_notional, signal_n, "
         "first_n, last_n FROM sum_style"
     )
-    return (((int(r[0]), str(r[1])), _figures_from(r[2:])) for r in rows)
+    return (((str(r[0]), int(r[1]), str(r[2])), _figures_from(r[3:])) for r in rows)
 
 
-_LEG = (
-    "SELECT head, algo_id, style, sign, planned, started, reference, chased, filled, cost, "
-    "first_fill, last_fill, completed_at, fill_us, ended, closed, received, signal_us, "
-    "first_us, last_us FROM sum_leg WHERE coid = ?"
-)
+_LEG = f"SELECT head, {_LEG_COLUMNS} FROM sum_leg WHERE coid = ?"  # noqa: S608 (a constant)
 
 
 def _check_legs(conn: Conn, check: TableCheck, legs: Iterable[Leg], limit: int) -> None:

@@ -32,89 +32,88 @@ from tradebot.journal.summary import (
     nearest_rank,
 )
 
-#: the summary tables, the same text on both databases (BIGINT is an INTEGER to SQLite)
+#: the summary tables, the same text on both databases (BIGINT is an INTEGER to SQLite); every
+#: key starts with the account (``""``: the rows every account shares, a signal's)
 TABLES = (
     """
     CREATE TABLE sum_count (
-        algo_id BIGINT NOT NULL, day BIGINT NOT NULL, symbol TEXT NOT NULL,
-        status TEXT NOT NULL, reason TEXT NOT NULL, n BIGINT NOT NULL,
-        PRIMARY KEY (algo_id, day, symbol, status, reason)
+        account TEXT NOT NULL, algo_id BIGINT NOT NULL, day BIGINT NOT NULL,
+        symbol TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL, n BIGINT NOT NULL,
+        PRIMARY KEY (account, algo_id, day, symbol, status, reason)
     )
     """,
     """
     CREATE TABLE sum_pnl (
-        algo_id BIGINT NOT NULL, day BIGINT NOT NULL, symbol TEXT NOT NULL,
-        fills BIGINT NOT NULL, realised TEXT NOT NULL, slippage TEXT NOT NULL,
-        notional TEXT NOT NULL,
-        PRIMARY KEY (algo_id, day, symbol)
+        account TEXT NOT NULL, algo_id BIGINT NOT NULL, day BIGINT NOT NULL,
+        symbol TEXT NOT NULL, fills BIGINT NOT NULL, realised TEXT NOT NULL,
+        slippage TEXT NOT NULL, notional TEXT NOT NULL,
+        PRIMARY KEY (account, algo_id, day, symbol)
     )
     """,
     """
     CREATE TABLE sum_position (
-        algo_id BIGINT NOT NULL, symbol TEXT NOT NULL,
+        account TEXT NOT NULL, algo_id BIGINT NOT NULL, symbol TEXT NOT NULL,
         qty TEXT NOT NULL, cost TEXT NOT NULL, realised TEXT NOT NULL,
-        PRIMARY KEY (algo_id, symbol)
+        PRIMARY KEY (account, algo_id, symbol)
     )
     """,
     # one row per leg (head = coid), and one per other name a leg's rows carry (a chased
-    # limit's remainder: head = the limit's id, other columns empty)
+    # limit's remainder: head = the limit's id, other columns empty); the latency columns
+    # (:mod:`tradebot.journal.latency`): its signal's receipt, and the three intervals kept
+    # beside it so each percentile is an index walk, not a read of every leg
     """
     CREATE TABLE sum_leg (
-        coid TEXT PRIMARY KEY, head TEXT NOT NULL,
+        coid TEXT PRIMARY KEY, head TEXT NOT NULL, account TEXT,
         algo_id BIGINT, style TEXT, sign INTEGER, planned TEXT, started BIGINT,
         reference TEXT, chased INTEGER, filled TEXT, cost TEXT,
         first_fill BIGINT, last_fill BIGINT, completed_at BIGINT, fill_us BIGINT,
-        ended INTEGER, closed INTEGER
+        ended INTEGER, closed INTEGER,
+        received BIGINT, signal_us BIGINT, first_us BIGINT, last_us BIGINT
     )
     """,
-    "CREATE INDEX ix_sum_leg_fill ON sum_leg (algo_id, style, fill_us)",
+    # the time-to-fill percentiles: an index walk per (algorithm, style), every account's or
+    # one's (the account in the index: the walk never reads the table)
+    "CREATE INDEX ix_sum_leg_fill ON sum_leg (algo_id, style, fill_us, account)",
     # the exits still open (the Positions page's live exits), without a scan of every leg
     "CREATE INDEX ix_sum_leg_open_exit ON sum_leg (coid) "
     "WHERE closed = 0 AND substr(style, 1, 5) = 'exit '",
+    "CREATE INDEX ix_sum_leg_signal_us ON sum_leg (algo_id, signal_us)",
+    "CREATE INDEX ix_sum_leg_first_us ON sum_leg (algo_id, first_us)",
+    "CREATE INDEX ix_sum_leg_last_us ON sum_leg (algo_id, last_us)",
     """
     CREATE TABLE sum_style (
-        algo_id BIGINT NOT NULL, style TEXT NOT NULL,
+        account TEXT NOT NULL, algo_id BIGINT NOT NULL, style TEXT NOT NULL,
         legs BIGINT NOT NULL, filled_legs BIGINT NOT NULL, partial_legs BIGINT NOT NULL,
         unfilled_legs BIGINT NOT NULL, working BIGINT NOT NULL, unmeasured_legs BIGINT NOT NULL,
         planned_qty TEXT NOT NULL, filled_qty TEXT NOT NULL, slippage TEXT NOT NULL,
-        slipped_notional TEXT NOT NULL,
-        PRIMARY KEY (algo_id, style)
+        slipped_notional TEXT NOT NULL, signal_n BIGINT NOT NULL DEFAULT 0,
+        first_n BIGINT NOT NULL DEFAULT 0, last_n BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (account, algo_id, style)
     )
     """,
     "CREATE TABLE sum_skipped (reason TEXT PRIMARY KEY, n BIGINT NOT NULL)",
     """
     CREATE TABLE sum_algo_count (
-        algo_id BIGINT NOT NULL, status TEXT NOT NULL, n BIGINT NOT NULL,
-        PRIMARY KEY (algo_id, status)
+        account TEXT NOT NULL, algo_id BIGINT NOT NULL, status TEXT NOT NULL,
+        n BIGINT NOT NULL,
+        PRIMARY KEY (account, algo_id, status)
     )
     """,
     """
     CREATE TABLE sum_algo_day (
-        algo_id BIGINT NOT NULL, day BIGINT NOT NULL, fills BIGINT NOT NULL,
-        realised TEXT NOT NULL, slippage TEXT NOT NULL, notional TEXT NOT NULL,
-        PRIMARY KEY (algo_id, day)
+        account TEXT NOT NULL, algo_id BIGINT NOT NULL, day BIGINT NOT NULL,
+        fills BIGINT NOT NULL, realised TEXT NOT NULL, slippage TEXT NOT NULL,
+        notional TEXT NOT NULL,
+        PRIMARY KEY (account, algo_id, day)
     )
     """,
     """
     CREATE TABLE sum_algo_pnl (
-        algo_id BIGINT PRIMARY KEY, fills BIGINT NOT NULL, realised TEXT NOT NULL,
-        slippage TEXT NOT NULL, notional TEXT NOT NULL
+        account TEXT NOT NULL, algo_id BIGINT NOT NULL, fills BIGINT NOT NULL,
+        realised TEXT NOT NULL, slippage TEXT NOT NULL, notional TEXT NOT NULL,
+        PRIMARY KEY (account, algo_id)
     )
     """,
-)
-#: the latency of each leg (:mod:`tradebot.journal.latency`): its signal's receipt, and the
-#: three intervals kept beside it so each percentile is an index walk, not a read of every leg
-LATENCY_COLUMNS = (
-    "ALTER TABLE sum_leg ADD COLUMN received BIGINT",
-    "ALTER TABLE sum_leg ADD COLUMN signal_us BIGINT",
-    "ALTER TABLE sum_leg ADD COLUMN first_us BIGINT",
-    "ALTER TABLE sum_leg ADD COLUMN last_us BIGINT",
-    "CREATE INDEX ix_sum_leg_signal_us ON sum_leg (algo_id, signal_us)",
-    "CREATE INDEX ix_sum_leg_first_us ON sum_leg (algo_id, first_us)",
-    "CREATE INDEX ix_sum_leg_last_us ON sum_leg (algo_id, last_us)",
-    "ALTER TABLE sum_style ADD COLUMN signal_n BIGINT NOT NULL DEFAULT 0",
-    "ALTER TABLE sum_style ADD COLUMN first_n BIGINT NOT NULL DEFAULT 0",
-    "ALTER TABLE sum_style ADD COLUMN last_n BIGINT NOT NULL DEFAULT 0",
 )
 NAMES = (
     "sum_count",
@@ -128,9 +127,22 @@ NAMES = (
     "sum_algo_day",
 )
 
+
+def create(conn: Conn) -> None:
+    """The summaries per account (SQLite v8, PostgreSQL v7), in the caller's transaction: the
+    tables of the schema before (per algorithm: their keys cannot take the account) dropped,
+    made again with the account in every key, and built from every row."""
+    for name in NAMES:
+        conn.execute(f"DROP TABLE IF EXISTS {name}")
+    for statement in TABLES:
+        conn.execute(statement)
+    build(conn)
+
+
 _LEG_COLUMNS = (
     "algo_id, style, sign, planned, started, reference, chased, filled, cost, first_fill, "
-    "last_fill, completed_at, fill_us, ended, closed, received, signal_us, first_us, last_us"
+    "last_fill, completed_at, fill_us, ended, closed, received, signal_us, first_us, last_us, "
+    "account"
 )
 _FIGURE_COLUMNS = (
     "legs, filled_legs, partial_legs, unfilled_legs, working, unmeasured_legs, planned_qty, "
@@ -162,6 +174,7 @@ def _leg_params(leg: Leg) -> tuple[Any, ...]:
         int(leg.closed),
         leg.received,
         *leg.latency_us,
+        leg.account,
     )
 
 
@@ -183,6 +196,7 @@ def _leg_from(coid: str, r: Sequence[Any]) -> Leg:
         bool(r[13]),
         bool(r[14]),
         received=None if r[15] is None else int(r[15]),
+        account=str(r[19]),
     )
 
 
@@ -257,7 +271,7 @@ _LEG_UPSERT_MANY = (
     "ON CONFLICT (coid) DO UPDATE SET head = excluded.head, "
     + ", ".join(f"{c} = excluded.{c}" for c in _LEG_COLUMNS.split(", "))
 )
-#: rows per multi-row statement (SQLite binds at most 32,766 values; a leg row binds 21)
+#: rows per multi-row statement (SQLite binds at most 32,766 values; a leg row binds 22)
 _MANY = 200
 
 
@@ -272,33 +286,34 @@ def _upsert_many(conn: Conn, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
 
 
 _COUNT_UPSERT = (
-    "INSERT INTO sum_count (algo_id, day, symbol, status, reason, n) VALUES {rows} "
-    "ON CONFLICT (algo_id, day, symbol, status, reason) "
+    "INSERT INTO sum_count (account, algo_id, day, symbol, status, reason, n) VALUES {rows} "
+    "ON CONFLICT (account, algo_id, day, symbol, status, reason) "
     "DO UPDATE SET n = sum_count.n + excluded.n"
 )
 _ALGO_COUNT_UPSERT = (
-    "INSERT INTO sum_algo_count (algo_id, status, n) VALUES {rows} "
-    "ON CONFLICT (algo_id, status) DO UPDATE SET n = sum_algo_count.n + excluded.n"
+    "INSERT INTO sum_algo_count (account, algo_id, status, n) VALUES {rows} "
+    "ON CONFLICT (account, algo_id, status) DO UPDATE SET n = sum_algo_count.n + excluded.n"
 )
 _MONEY_SETS = (
     "fills = excluded.fills, realised = excluded.realised, slippage = excluded.slippage, "
     "notional = excluded.notional"
 )
 _ALGO_PNL_UPSERT = (
-    "INSERT INTO sum_algo_pnl (algo_id, fills, realised, slippage, notional) "  # noqa: S608
-    f"VALUES {{rows}} ON CONFLICT (algo_id) DO UPDATE SET {_MONEY_SETS}"
+    "INSERT INTO sum_algo_pnl (account, algo_id, fills, realised, slippage, notional) "  # noqa: S608
+    f"VALUES {{rows}} ON CONFLICT (account, algo_id) DO UPDATE SET {_MONEY_SETS}"
 )
 _ALGO_DAY_UPSERT = (
-    "INSERT INTO sum_algo_day (algo_id, day, fills, realised, slippage, notional) "  # noqa: S608
-    f"VALUES {{rows}} ON CONFLICT (algo_id, day) DO UPDATE SET {_MONEY_SETS}"
+    "INSERT INTO sum_algo_day (account, algo_id, day, fills, realised, slippage, notional) "  # noqa: S608
+    f"VALUES {{rows}} ON CONFLICT (account, algo_id, day) DO UPDATE SET {_MONEY_SETS}"
 )
 _PNL_UPSERT = (
-    "INSERT INTO sum_pnl (algo_id, day, symbol, fills, realised, slippage, notional) "  # noqa: S608
-    f"VALUES {{rows}} ON CONFLICT (algo_id, day, symbol) DO UPDATE SET {_MONEY_SETS}"
+    "INSERT INTO sum_pnl (account, algo_id, day, symbol, fills, realised, slippage, "  # noqa: S608
+    f"notional) VALUES {{rows}} ON CONFLICT (account, algo_id, day, symbol) "
+    f"DO UPDATE SET {_MONEY_SETS}"
 )
 _POSITION_UPSERT = (
-    "INSERT INTO sum_position (algo_id, symbol, qty, cost, realised) VALUES {rows} "
-    "ON CONFLICT (algo_id, symbol) DO UPDATE SET qty = excluded.qty, "
+    "INSERT INTO sum_position (account, algo_id, symbol, qty, cost, realised) VALUES {rows} "
+    "ON CONFLICT (account, algo_id, symbol) DO UPDATE SET qty = excluded.qty, "
     "cost = excluded.cost, realised = excluded.realised"
 )
 _REMAINDER_SUFFIX = remainder_id("")
@@ -333,28 +348,29 @@ class SqlStore(SqlLookups):
 
     def forget(self) -> None:
         """Drop everything remembered (what the database holds is read again)."""
-        self._positions: dict[tuple[int, str], Position] = {}
-        self._pnl: dict[tuple[int, int, str], Pnl] = {}
-        self._algo_pnl: dict[int, Pnl] = {}
-        self._algo_day: dict[tuple[int, int], Pnl] = {}
-        self._figures: dict[tuple[int, str], Figures] = {}
+        # keyed as the tables are, the account first
+        self._positions: dict[tuple[str, int, str], Position] = {}
+        self._pnl: dict[tuple[str, int, int, str], Pnl] = {}
+        self._algo_pnl: dict[tuple[str, int], Pnl] = {}
+        self._algo_day: dict[tuple[str, int, int], Pnl] = {}
+        self._figures: dict[tuple[str, int, str], Figures] = {}
         self._heads: dict[str, str | None] = {}  # a name -> its leg's id (None: no leg)
         self._legs: dict[str, Leg] = {}  # by the leg's own id
         self._prices: dict[str, Any] = {}  # intents' prices, by client order id
         self._pending()
 
     def _pending(self) -> None:
-        self._counts: dict[tuple[int, int, str, str, str], int] = {}
-        self._algo_counts: dict[tuple[int, str], int] = {}
-        self._dirty_algo_pnl: set[int] = set()
-        self._dirty_algo_day: set[tuple[int, int]] = set()
+        self._counts: dict[tuple[str, int, int, str, str, str], int] = {}
+        self._algo_counts: dict[tuple[str, int, str], int] = {}
+        self._dirty_algo_pnl: set[tuple[str, int]] = set()
+        self._dirty_algo_day: set[tuple[str, int, int]] = set()
         self._skips: dict[str, int] = {}
         self._touched: set[str] = set()  # legs to write back
         self._looked_up: set[str] = set()  # names read from the database in this transaction
         self._aliases: dict[str, str] = {}  # new names for a leg, to write
-        self._dirty_positions: set[tuple[int, str]] = set()
-        self._dirty_pnl: set[tuple[int, int, str]] = set()
-        self._dirty_figures: set[tuple[int, str]] = set()
+        self._dirty_positions: set[tuple[str, int, str]] = set()
+        self._dirty_pnl: set[tuple[str, int, int, str]] = set()
+        self._dirty_figures: set[tuple[str, int, str]] = set()
 
     def note_intent(self, coid: str, price: Any) -> None:
         if self._keep:
@@ -367,66 +383,73 @@ class SqlStore(SqlLookups):
             return self._prices[coid]
         return super().intent_price(coid)
 
-    def count(self, algo_id: int, day: int, symbol: str, status: str, reason: str) -> None:
-        key = (algo_id, day, symbol, status, reason)
+    def count(
+        self, account: str, algo_id: int, day: int, symbol: str, status: str, reason: str
+    ) -> None:
+        key = (account, algo_id, day, symbol, status, reason)
         self._counts[key] = self._counts.get(key, 0) + 1
-        self._algo_counts[algo_id, status] = self._algo_counts.get((algo_id, status), 0) + 1
+        total = (account, algo_id, status)
+        self._algo_counts[total] = self._algo_counts.get(total, 0) + 1
 
-    def position(self, algo_id: int, symbol: str) -> Position:
-        found = self._positions.get((algo_id, symbol))
+    def position(self, account: str, algo_id: int, symbol: str) -> Position:
+        key = (account, algo_id, symbol)
+        found = self._positions.get(key)
         if found is not None:
             return found.copy()
         row = self._conn.execute(
-            "INSERT INTO sum_position (algo_id, symbol, qty, cost, realised) "
-            "VALUES (?, ?, '0', '0', '0') ON CONFLICT (algo_id, symbol) "
+            "INSERT INTO sum_position (account, algo_id, symbol, qty, cost, realised) "
+            "VALUES (?, ?, ?, '0', '0', '0') ON CONFLICT (account, algo_id, symbol) "
             "DO UPDATE SET qty = sum_position.qty RETURNING qty, cost, realised",
-            (algo_id, symbol),
+            key,
         ).fetchone()
         found = Position(Decimal(row[0]), Decimal(row[1]), Decimal(row[2]))
-        self._positions[algo_id, symbol] = found
+        self._positions[key] = found
         return found.copy()
 
-    def set_position(self, algo_id: int, symbol: str, position: Position) -> None:
-        self._positions[algo_id, symbol] = position
-        self._dirty_positions.add((algo_id, symbol))
+    def set_position(self, account: str, algo_id: int, symbol: str, position: Position) -> None:
+        self._positions[account, algo_id, symbol] = position
+        self._dirty_positions.add((account, algo_id, symbol))
 
-    def add_pnl(self, algo_id: int, day: int, symbol: str, pnl: Pnl) -> None:
-        key = (algo_id, day, symbol)
+    def add_pnl(self, account: str, algo_id: int, day: int, symbol: str, pnl: Pnl) -> None:
+        key = (account, algo_id, day, symbol)
         found = self._pnl.get(key)
         if found is None:
             row = self._conn.execute(
-                "INSERT INTO sum_pnl (algo_id, day, symbol, fills, realised, slippage, notional) "
-                "VALUES (?, ?, ?, 0, '0', '0', '0') ON CONFLICT (algo_id, day, symbol) "
+                "INSERT INTO sum_pnl (account, algo_id, day, symbol, fills, realised, slippage, "
+                "notional) VALUES (?, ?, ?, ?, 0, '0', '0', '0') "
+                "ON CONFLICT (account, algo_id, day, symbol) "
                 "DO UPDATE SET fills = sum_pnl.fills RETURNING fills, realised, slippage, notional",
                 key,
             ).fetchone()
             found = Pnl(int(row[0]), Decimal(row[1]), Decimal(row[2]), Decimal(row[3]))
         self._pnl[key] = found + pnl
         self._dirty_pnl.add(key)
-        total = self._algo_pnl.get(algo_id)
+        algo = (account, algo_id)
+        total = self._algo_pnl.get(algo)
         if total is None:
             row = self._conn.execute(
-                "INSERT INTO sum_algo_pnl (algo_id, fills, realised, slippage, notional) "
-                "VALUES (?, 0, '0', '0', '0') ON CONFLICT (algo_id) "
+                "INSERT INTO sum_algo_pnl (account, algo_id, fills, realised, slippage, notional) "
+                "VALUES (?, ?, 0, '0', '0', '0') ON CONFLICT (account, algo_id) "
                 "DO UPDATE SET fills = sum_algo_pnl.fills "
                 "RETURNING fills, realised, slippage, notional",
-                (algo_id,),
+                algo,
             ).fetchone()
             total = Pnl(int(row[0]), Decimal(row[1]), Decimal(row[2]), Decimal(row[3]))
-        self._algo_pnl[algo_id] = total + pnl
-        self._dirty_algo_pnl.add(algo_id)
-        daily = self._algo_day.get((algo_id, day))
+        self._algo_pnl[algo] = total + pnl
+        self._dirty_algo_pnl.add(algo)
+        day_key = (account, algo_id, day)
+        daily = self._algo_day.get(day_key)
         if daily is None:
             row = self._conn.execute(
-                "INSERT INTO sum_algo_day (algo_id, day, fills, realised, slippage, notional) "
-                "VALUES (?, ?, 0, '0', '0', '0') ON CONFLICT (algo_id, day) "
-                "DO UPDATE SET fills = sum_algo_day.fills "
+                "INSERT INTO sum_algo_day (account, algo_id, day, fills, realised, slippage, "
+                "notional) VALUES (?, ?, ?, 0, '0', '0', '0') "
+                "ON CONFLICT (account, algo_id, day) DO UPDATE SET fills = sum_algo_day.fills "
                 "RETURNING fills, realised, slippage, notional",
-                (algo_id, day),
+                day_key,
             ).fetchone()
             daily = Pnl(int(row[0]), Decimal(row[1]), Decimal(row[2]), Decimal(row[3]))
-        self._algo_day[algo_id, day] = daily + pnl
-        self._dirty_algo_day.add((algo_id, day))
+        self._algo_day[day_key] = daily + pnl
+        self._dirty_algo_day.add(day_key)
 
     def _read_leg(self, coid: str) -> None:
         # an UPDATE that changes nothing: it locks the row on PostgreSQL (FOR UPDATE is not
@@ -469,14 +492,14 @@ class SqlStore(SqlLookups):
     def set_leg(self, leg: Leg) -> None:
         self._touched.add(leg.coid)
 
-    def add_figures(self, algo_id: int, style: str, delta: Figures) -> None:
-        key = (algo_id, style)
+    def add_figures(self, account: str, algo_id: int, style: str, delta: Figures) -> None:
+        key = (account, algo_id, style)
         found = self._figures.get(key)
         if found is None:
             row = self._conn.execute(
-                f"INSERT INTO sum_style (algo_id, style, {_FIGURE_COLUMNS}) "  # noqa: S608
-                "VALUES (?, ?, 0, 0, 0, 0, 0, 0, '0', '0', '0', '0', 0, 0, 0) "
-                "ON CONFLICT (algo_id, style) "
+                f"INSERT INTO sum_style (account, algo_id, style, {_FIGURE_COLUMNS}) "  # noqa: S608
+                "VALUES (?, ?, ?, 0, 0, 0, 0, 0, 0, '0', '0', '0', '0', 0, 0, 0) "
+                "ON CONFLICT (account, algo_id, style) "
                 f"DO UPDATE SET legs = sum_style.legs RETURNING {_FIGURE_COLUMNS}",
                 key,
             ).fetchone()
@@ -501,7 +524,7 @@ class SqlStore(SqlLookups):
             _upsert_many(conn, _ALGO_COUNT_UPSERT, rows)
         # the rows were created (and locked) when first read: these only write their values
         if self._dirty_algo_pnl:
-            rows = [(a, *_pnl_params(self._algo_pnl[a])) for a in sorted(self._dirty_algo_pnl)]
+            rows = [(*a, *_pnl_params(self._algo_pnl[a])) for a in sorted(self._dirty_algo_pnl)]
             _upsert_many(conn, _ALGO_PNL_UPSERT, rows)
         if self._dirty_algo_day:
             rows = [(*k, *_pnl_params(self._algo_day[k])) for k in sorted(self._dirty_algo_day)]
@@ -526,7 +549,8 @@ class SqlStore(SqlLookups):
         for style_key in self._dirty_figures:
             f = self._figures[style_key]
             execute(
-                f"UPDATE sum_style SET {_FIGURE_SETS} WHERE algo_id = ? AND style = ?",  # noqa: S608
+                f"UPDATE sum_style SET {_FIGURE_SETS} "  # noqa: S608
+                "WHERE account = ? AND algo_id = ? AND style = ?",
                 (*_figure_params(f), *style_key),
             )
         for reason, n in self._skips.items():
@@ -593,9 +617,12 @@ def insert(conn: Conn, params: Sequence[Any], *, if_absent: bool = False) -> int
     ts, status, algo_id, symbol, coid, _signal, leg, side, qty, price, _cum, _detail, data = params[
         :13
     ]
+    account = params[13]  # INSERT's last column (journal/rows.py)
     store = conn.store if isinstance(conn, Tx) else SqlStore(conn)
-    apply(store, SummaryRow(row_id, ts, status, algo_id, symbol, coid, leg, side, qty, price, data))
-    account = params[13] if len(params) > 13 else None
+    row = SummaryRow(
+        row_id, ts, status, algo_id, symbol, coid, leg, side, qty, price, data, account
+    )
+    apply(store, row)
     track_summary.fold(
         conn, row_id, ts, status, algo_id, symbol, coid, leg, side, qty, price, data, account
     )
@@ -606,8 +633,8 @@ def insert(conn: Conn, params: Sequence[Any], *, if_absent: bool = False) -> int
 
 # -- building and checking --------------------------------------------------------------------
 _ROWS = (
-    "SELECT id, ts, status, algo_id, symbol, client_order_id, leg, side, qty, price, data "
-    "FROM entries WHERE id > ? ORDER BY id LIMIT ?"
+    "SELECT id, ts, status, algo_id, symbol, client_order_id, leg, side, qty, price, data, "
+    "account FROM entries WHERE id > ? ORDER BY id LIMIT ?"
 )
 
 
@@ -636,67 +663,36 @@ def build(conn: Conn) -> None:
     write(conn, recompute(conn))
 
 
-def rebuild(conn: Conn) -> None:
-    """Empty the summary tables and build them again from every row (the migration that adds
-    the legs' latencies, whose signal times only the rows know)."""
-    for name in NAMES:
-        conn.execute(f"DELETE FROM {name}")  # noqa: S608 (constant table names)
-    build(conn)
-
-
 def write(conn: Conn, store: MemoryStore) -> None:
     """Write a recomputed store into empty summary tables."""
-    for (algo, day, symbol, status, reason), n in store.counts.items():
-        conn.execute(
-            "INSERT INTO sum_count (algo_id, day, symbol, status, reason, n) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (algo, day, symbol, status, reason, n),
-        )
-    for (algo, day, symbol), p in store.pnl.items():
-        conn.execute(
-            "INSERT INTO sum_pnl (algo_id, day, symbol, fills, realised, slippage, notional) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (algo, day, symbol, p.fills, _text(p.realised), _text(p.slippage), _text(p.notional)),
-        )
-    for (algo, status), n in store.algo_counts.items():
-        conn.execute(
-            "INSERT INTO sum_algo_count (algo_id, status, n) VALUES (?, ?, ?)", (algo, status, n)
-        )
-    for algo, p in store.algo_pnl.items():
-        conn.execute(
-            "INSERT INTO sum_algo_pnl (algo_id, fills, realised, slippage, notional) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (algo, *_pnl_params(p)),
-        )
-    for (algo, day), p in store.algo_day.items():
-        conn.execute(
-            "INSERT INTO sum_algo_day (algo_id, day, fills, realised, slippage, notional) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (algo, day, *_pnl_params(p)),
-        )
-    for (algo, symbol), pos in store.positions.items():
-        conn.execute(
-            "INSERT INTO sum_position (algo_id, symbol, qty, cost, realised) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (algo, symbol, _text(pos.qty), _text(pos.cost), _text(pos.realised)),
-        )
+    # the same multi-row upserts the writes use (into empty tables: plain inserts)
+    _upsert_many(conn, _COUNT_UPSERT, [(*key, n) for key, n in store.counts.items()])
+    _upsert_many(conn, _PNL_UPSERT, [(*k, *_pnl_params(p)) for k, p in store.pnl.items()])
+    _upsert_many(conn, _ALGO_COUNT_UPSERT, [(*k, n) for k, n in store.algo_counts.items()])
+    _upsert_many(conn, _ALGO_PNL_UPSERT, [(*k, *_pnl_params(p)) for k, p in store.algo_pnl.items()])
+    _upsert_many(conn, _ALGO_DAY_UPSERT, [(*k, *_pnl_params(p)) for k, p in store.algo_day.items()])
+    rows = [(*k, *_position_params(p)) for k, p in store.positions.items()]
+    _upsert_many(conn, _POSITION_UPSERT, rows)
     sql_store = SqlStore(conn)
     for leg in store.heads.values():
         aliases = (remainder_id(leg.coid),) if leg.chased else ()
         live = tuple(a for a in aliases if store.legs.get(a) is leg)
         sql_store.new_leg(leg, live)
     sql_store.flush()
-    for (algo, style), f in store.figures.items():
+    for (account, algo, style), f in store.figures.items():
         conn.execute(
-            f"INSERT INTO sum_style (algo_id, style, {_FIGURE_COLUMNS}) "  # noqa: S608
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (algo, style, *_figure_params(f)),
+            f"INSERT INTO sum_style (account, algo_id, style, {_FIGURE_COLUMNS}) "  # noqa: S608
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (account, algo, style, *_figure_params(f)),
         )
     for reason, n in store.skipped.items():
         conn.execute("INSERT INTO sum_skipped (reason, n) VALUES (?, ?)", (reason, n))
 
 
 # -- reading --------------------------------------------------------------------------------
+# Each read takes ``account``: None is every account together (the accounts' rows added up: a
+# journal of one account reads exactly what it did before accounts), a name that account's
+# rows, with the signals every account shares (counted under "").
 @dataclass
 class Summaries:
     """What the review reads: small, whatever the journal's size."""
@@ -714,68 +710,136 @@ class Summaries:
 QUANTILES = (0.5, 0.9)
 _NTH_FILL = (
     "SELECT fill_us FROM sum_leg WHERE algo_id = ? AND style = ? AND fill_us IS NOT NULL "
-    "ORDER BY fill_us LIMIT 1 OFFSET ?"
+    "{mine}ORDER BY fill_us LIMIT 1 OFFSET ?"
 )
 
 
-def read(conn: Conn) -> Summaries:
-    """The whole journal's report figures: a few rows per algorithm and execution style."""
+def _whose(account: str | None, *, shared: bool = False) -> tuple[str, tuple[str, ...]]:
+    """The WHERE clause (and its parameters) of ``account``'s rows: every row for None; with
+    ``shared``, the rows every account shares too."""
+    if account is None:
+        return "1 = 1", ()
+    if shared:
+        return "account IN (?, '')", (account,)
+    return "account = ?", (account,)
+
+
+def read(conn: Conn, account: str | None = None) -> Summaries:
+    """The report's figures: a few rows per account, algorithm and execution style. The
+    damaged rows left out (``skipped``) are the whole journal's."""
     out = Summaries()
+    where, args = _whose(account, shared=True)
     for algo, status, n in conn.execute(
-        "SELECT algo_id, status, n FROM sum_algo_count "
-        "WHERE status IN ('signal', 'intent', 'skipped', 'rejected', 'failed')"
+        "SELECT algo_id, status, sum(n) FROM sum_algo_count "  # noqa: S608 (constant clauses)
+        f"WHERE {where} AND status IN ('signal', 'intent', 'skipped', 'rejected', 'failed') "
+        "GROUP BY algo_id, status",
+        args,
     ):
         out.counts[int(algo), str(status)] = int(n)
+    where, args = _whose(account)
     for algo, fills, realised, slippage, notional in conn.execute(
-        "SELECT algo_id, fills, realised, slippage, notional FROM sum_algo_pnl WHERE fills > 0"
+        "SELECT algo_id, fills, realised, slippage, notional FROM sum_algo_pnl "  # noqa: S608
+        f"WHERE {where} AND fills > 0",
+        args,
     ):
-        out.pnl[int(algo)] = Pnl(
-            int(fills), Decimal(realised), Decimal(slippage), Decimal(notional)
-        )
-    for row in conn.execute(f"SELECT algo_id, style, {_FIGURE_COLUMNS} FROM sum_style"):  # noqa: S608
-        out.styles[int(row[0]), str(row[1])] = _figures_from(row[2:])
+        pnl = Pnl(int(fills), Decimal(realised), Decimal(slippage), Decimal(notional))
+        out.pnl[int(algo)] = out.pnl.get(int(algo), Pnl()) + pnl
+    for row in conn.execute(
+        f"SELECT algo_id, style, {_FIGURE_COLUMNS} FROM sum_style WHERE {where}",  # noqa: S608
+        args,
+    ):
+        key = (int(row[0]), str(row[1]))
+        found = out.styles.get(key)
+        figures = _figures_from(row[2:])
+        out.styles[key] = figures if found is None else found.plus(figures)
+    nth = _NTH_FILL.format(mine="" if account is None else "AND account = ? ")
     for (algo, style), f in out.styles.items():
-        # the percentiles by an index walk (algo_id, style, fill_us), not every leg read
+        # the percentiles by an index walk (algo_id, style, fill_us, account), not every leg
         times: dict[float, int | None] = {}
         for q in QUANTILES:
-            found = None
+            found_at = None
             if f.filled_legs:
                 at = nearest_rank(q, f.filled_legs)
-                found = conn.execute(_NTH_FILL, (algo, style, at)).fetchone()
-            times[q] = None if found is None else int(found[0])
+                found_at = conn.execute(nth, (algo, style, *args, at)).fetchone()
+            times[q] = None if found_at is None else int(found_at[0])
         out.fill_times[algo, style] = times
     for reason, n in conn.execute("SELECT reason, n FROM sum_skipped"):
         out.skipped[str(reason)] = int(n)
     return out
 
 
-def book(conn: Conn) -> PositionBook:
-    """Every algorithm's positions, from the summary (what the journal's fills make)."""
-    rows = conn.execute("SELECT algo_id, symbol, qty FROM sum_position").fetchall()
-    return PositionBook({(int(a), str(s)): Decimal(q) for a, s, q in rows if Decimal(q)})
-
-
-def positions(conn: Conn) -> dict[tuple[int, str], Position]:
-    """Every (algorithm, symbol) the fills ever touched: its quantity, average cost and realised
-    P&L, flat ones too (the dashboard's money: unrealised from the cost, realised per symbol)."""
-    rows = conn.execute("SELECT algo_id, symbol, qty, cost, realised FROM sum_position").fetchall()
-    return {
-        (int(a), str(s)): Position(Decimal(q), Decimal(c), Decimal(r)) for a, s, q, c, r in rows
-    }
-
-
-def daily_pnl(conn: Conn) -> list[tuple[int, int, Decimal]]:
-    """(day, algorithm, realised P&L that day), oldest first: the equity chart's points."""
+def accounts(conn: Conn) -> list[str]:
+    """The accounts the summaries hold rows of (sorted; never the shared ``""``)."""
     rows = conn.execute(
-        "SELECT day, algo_id, realised FROM sum_algo_day WHERE fills > 0 ORDER BY day, algo_id"
+        "SELECT DISTINCT account FROM sum_algo_count WHERE account <> '' ORDER BY account"
     ).fetchall()
-    return [(int(day), int(algo), Decimal(realised)) for day, algo, realised in rows]
+    return [str(r[0]) for r in rows]
 
 
-def open_exit_ids(conn: Conn) -> list[str]:
+def positions(conn: Conn, account: str | None = None) -> dict[tuple[int, str], Position]:
+    """Every (algorithm, symbol) the fills ever touched: its quantity, average cost and realised
+    P&L, flat ones too (the dashboard's money: unrealised from the cost, realised per symbol).
+
+    Every account's (None): the accounts' quantities and realised P&L added, the cost their
+    quantity-weighted average (so cost x quantity, and the unrealised P&L at any price, is the
+    accounts' sum; 0 when their quantities cancel out)."""
+    where, args = _whose(account)
+    rows = conn.execute(
+        f"SELECT algo_id, symbol, qty, cost, realised FROM sum_position WHERE {where}",  # noqa: S608
+        args,
+    ).fetchall()
+    held: dict[tuple[int, str], list[Position]] = {}
+    for a, s, q, c, r in rows:
+        held.setdefault((int(a), str(s)), []).append(Position(Decimal(q), Decimal(c), Decimal(r)))
+    out = {}
+    for key, parts in held.items():
+        if len(parts) == 1:
+            out[key] = parts[0]
+            continue
+        qty = sum((p.qty for p in parts), Decimal(0))
+        worth = sum((p.qty * p.cost for p in parts), Decimal(0))
+        realised = sum((p.realised for p in parts), Decimal(0))
+        out[key] = Position(qty, worth / qty if qty else Decimal(0), realised)
+    return out
+
+
+def book(conn: Conn, account: str | None = None) -> PositionBook:
+    """The positions the journal's fills make, from the summary: ``account``'s, or every
+    account's added up (None)."""
+    where, args = _whose(account)
+    rows = conn.execute(
+        f"SELECT algo_id, symbol, qty FROM sum_position WHERE {where}",  # noqa: S608
+        args,
+    ).fetchall()
+    held: dict[tuple[int, str], Decimal] = {}
+    for a, s, q in rows:
+        key = (int(a), str(s))
+        held[key] = held.get(key, Decimal(0)) + Decimal(q)
+    return PositionBook({key: qty for key, qty in held.items() if qty})
+
+
+def daily_pnl(conn: Conn, account: str | None = None) -> list[tuple[int, int, Decimal]]:
+    """(day, algorithm, realised P&L that day), oldest first: the equity chart's points."""
+    where, args = _whose(account)
+    rows = conn.execute(
+        "SELECT day, algo_id, realised FROM sum_algo_day "  # noqa: S608
+        f"WHERE {where} AND fills > 0 ORDER BY day, algo_id",
+        args,
+    ).fetchall()
+    out: dict[tuple[int, int], Decimal] = {}
+    for day, algo, realised in rows:  # in (day, algorithm) order: the accounts' added
+        key = (int(day), int(algo))
+        out[key] = out.get(key, Decimal(0)) + Decimal(realised)
+    return [(day, algo, realised) for (day, algo), realised in out.items()]
+
+
+def open_exit_ids(conn: Conn, account: str | None = None) -> list[str]:
     """The client order ids of exits whose leg is not closed: a superset of the exits live at
     the broker (a closed leg filled completely or ended)."""
+    where, args = _whose(account)
     rows = conn.execute(
-        "SELECT coid, head FROM sum_leg WHERE closed = 0 AND substr(style, 1, 5) = 'exit '"
+        "SELECT coid, head FROM sum_leg WHERE closed = 0 "  # noqa: S608
+        f"AND substr(style, 1, 5) = 'exit ' AND {where}",
+        args,
     ).fetchall()
     return [str(coid) for coid, head in rows if coid == head]

@@ -12,18 +12,25 @@ For each signal, oldest first, at its timestamp on a simulated clock (no sleep, 
 3. The plan's orders go to the sim broker in the executor's order (closes, opens, exits; an
    exit with a parent travels as its parent's leg), and every fill, now or later, changes the
    book (:class:`~tradebot.core.book.PositionBook`: positions change only from fills).
+4. The chaser of ``limit_then_market`` runs as live (:mod:`.chases`, with the live chaser's
+   rules): a chase limit that rests is followed from when it was sent, and at every simulated
+   instant (a signal, a ``--prices`` row, and the instant a chase's timer runs out) a limit
+   whose chase is due (``chase_after`` seconds gone, or the price ``chase_pct`` past it) is
+   canceled and exactly its unfilled rest sent at market under the remainder's id, unless a
+   later signal named the symbol or the limits in force refuse it. Chases due at an instant act
+   after the market moved and before that instant's signal is planned.
 
-What is not replayed: the chaser of ``limit_then_market`` (a limit that rests waits for a
-later price to reach it), the kill switch, and anything the broker or AlphaHub did on the day
-beyond the history's legs. The sim broker is built from ``broker.sim`` whatever ``broker.name``
-says, with its price table emptied and ``fill_delay`` 0: no broker credential is read and no
-connection is opened.
+What is not replayed: the kill switch, exits placed after an entry's fills (the exit manager),
+and anything the broker or AlphaHub did on the day beyond the history's legs. The sim broker
+is built from ``broker.sim`` whatever ``broker.name`` says, with its price table emptied and
+``fill_delay`` 0 (a limit it can fill fills at once; one it cannot rests until a price reaches
+it or its chase ends it): no broker credential is read and no connection is opened.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -37,6 +44,8 @@ from tradebot.core.orders import IntentRole, OrderIntent, Plan
 from tradebot.core.risk import DayState
 from tradebot.core.signal import Side
 from tradebot.exceptions import OrderRejected
+from tradebot.execution.limits_in_force import LimitsInForce
+from tradebot.replay.chases import Chases
 from tradebot.replay.outcome import Tally
 from tradebot.replay.prices_file import PricePoint
 from tradebot.replay.timeline import Arrival
@@ -62,6 +71,8 @@ class Replayed:
     #: symbol -> the last price the replay knew (the marks of open positions at the end)
     marks: dict[str, Decimal]
     steps: list[Step] = field(default_factory=list)
+    #: every order sent to the sim broker, in order (chased remainders included)
+    sent: list[OrderIntent] = field(default_factory=list)
 
 
 class _Clock:
@@ -93,23 +104,53 @@ class _Replay:
         self.orders_on: dict[date, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         self.pnl_on: dict[date, dict[int, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         self.steps: list[Step] = []
+        self.sent: list[OrderIntent] = []
+        self.legs: Counter[tuple[int, str]] = Counter()  # (algo, symbol) -> legs seen so far
+        # what a remainder obeys when it leaves, as the running bot binds it (components.py)
+        limits = LimitsInForce(
+            rules=lambda: config.planning,
+            day=self._day_now,
+            market=broker.reference_prices,
+            now=clock.now,
+        )
+        self.chases = Chases(broker, limits, clock.at, lambda a, s: self.legs[a, s])
 
     def move(self, symbol: str, price: Decimal) -> None:
         self.marks[symbol] = price
         self.broker.set_price(symbol, price, at=self.clock.at)
 
+    def _day(self, today: date) -> DayState:
+        return DayState(
+            orders_today=dict(self.orders_on[today]), realised_pnl=dict(self.pnl_on[today])
+        )
+
+    async def _day_now(self) -> DayState:
+        return self._day(self.clock.at.date())
+
+    async def chase(self) -> None:
+        """The chases due now act (:mod:`.chases`); their remainders go out."""
+        if not self.chases.following:
+            return
+        await self.poll()  # the book and the limits' fills as the broker shows them now
+        remainders = await self.chases.step(self.clock.at, self.book)
+        for remainder in remainders:
+            self.tally.chased[remainder.algo_id] += 1
+            await self._send(remainder, self.clock.at.date())
+        if remainders:
+            await self.poll()
+
     async def signal(self, arrival: Arrival) -> None:
         now, signal = arrival.at, arrival.signal
         for skipped in arrival.ambiguous:
             self.tally.skip(signal.algo_id, str(skipped.reason))
+        for leg in signal.legs:  # journaled live before anything is planned (a LEG row each)
+            self.legs[leg.algo_id, leg.symbol] += 1
         symbols = list(dict.fromkeys(leg.symbol for leg in signal.legs))
         account = await self.broker.account()
         market = await self.broker.reference_prices(symbols)
         assets = {s: await self.broker.asset(s) for s in symbols}
         today = now.date()
-        day = DayState(
-            orders_today=dict(self.orders_on[today]), realised_pnl=dict(self.pnl_on[today])
-        )
+        day = self._day(today)
         planner = planner_for(self.config, account, now, day=day, market=market, assets=assets)
         plan = planner(signal, self.book)
         self.steps.append(Step(arrival, account, plan))
@@ -125,6 +166,7 @@ class _Replay:
         # counted as the journal counts them: an intent, whether the broker takes it or not
         self.tally.order(intent.algo_id)
         self.orders_on[today][intent.algo_id] += 1
+        self.sent.append(intent)
         try:
             snapshot = await self.broker.submit(intent)
         except OrderRejected:
@@ -133,6 +175,7 @@ class _Replay:
         self.open[intent.client_order_id] = _Tracked(intent.algo_id, intent.symbol, intent.side)
         for leg in snapshot.legs:
             self.open[leg.client_order_id] = _Tracked(intent.algo_id, leg.symbol, leg.side)
+        self.chases.follow(intent, snapshot)
 
     async def poll(self) -> None:
         """Apply every fill since the last poll to the book and the tally."""
@@ -168,26 +211,57 @@ async def replay(
     account_id = config.broker.account_id or REPLAY_ACCOUNT
     async with SimBroker(sim, account_id=account_id, now=clock.now) as broker:
         run = _Replay(config, broker, clock)
-        tape = iter(prices)
-        pending = next(tape, None)
+        tape = _Tape(prices)
         for arrival in arrivals:
-            while pending is not None and pending.at <= arrival.at:
-                clock.at = max(clock.at, pending.at)
-                run.move(pending.symbol, pending.price)
-                await run.poll()  # a fill the move caused happened then
-                pending = next(tape, None)
+            await _until(run, tape, arrival.at)
             clock.at = arrival.at
             if not prices:
                 for leg in arrival.signal.legs:
                     run.move(leg.symbol, leg.price)
             await run.poll()
+            await run.chase()  # due now: the market moved before the signal was sent
             await run.signal(arrival)
-        while pending is not None:  # the rest of the tape: later prices still fill and mark
-            clock.at = max(clock.at, pending.at)
-            run.move(pending.symbol, pending.price)
-            await run.poll()
-            pending = next(tape, None)
-        return Replayed(run.tally, run.marks, run.steps)
+            await run.chase()  # the chase limits just sent: their timers start now
+        await _until(run, tape, None)  # later prices still fill and mark; timers run out
+        return Replayed(run.tally, run.marks, run.steps, run.sent)
+
+
+class _Tape:
+    """The ``--prices`` rows not yet played, oldest first."""
+
+    def __init__(self, prices: Sequence[PricePoint]) -> None:
+        self._rows = iter(prices)
+        self.next: PricePoint | None = next(self._rows, None)
+
+    def pop(self) -> PricePoint:
+        row = self.next
+        assert row is not None
+        self.next = next(self._rows, None)
+        return row
+
+
+async def _until(run: _Replay, tape: _Tape, upto: datetime | None) -> None:
+    """Play, oldest first, the instants up to a signal at ``upto`` (None: every one left): each
+    ``--prices`` row timed up to it (a fill it causes happens then), and each instant before
+    it at which a chase's timer runs out (one due at ``upto`` acts with that signal). At each
+    instant, the chases due act after the market moved."""
+    clock = run.clock
+    while True:
+        row = None if tape.next is None else tape.next.at
+        if row is not None and upto is not None and row > upto:
+            row = None
+        timer = run.chases.due(clock.at)
+        if timer is not None and upto is not None and timer >= upto:
+            timer = None
+        if row is None and timer is None:
+            return
+        at = min(t for t in (row, timer) if t is not None)
+        clock.at = max(clock.at, at)
+        while tape.next is not None and tape.next.at <= at:
+            point = tape.pop()
+            run.move(point.symbol, point.price)
+            await run.poll()  # a fill the move caused happened then
+        await run.chase()
 
 
 def run_replay(

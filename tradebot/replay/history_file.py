@@ -10,7 +10,10 @@ that algorithm exactly as AlphaHub returns it (docs/alphahub.md#signal-history):
 So a file saved by hand is the endpoint's body under its algorithm's id (``curl`` prints that
 body), and ``tradebot replay --save-history FILE --from --to`` writes the same thing. The legs
 are parsed by the live leg parser (:func:`~tradebot.alphahub.history.parse_history`): a bad leg
-is counted and left out, as live; a file that is not this shape is refused whole.
+is counted and left out, as live; a file that is not this shape is refused whole, and so is one
+that repeats a key (an algorithm id, or ``data``/``signals`` in an answer: plain JSON would keep
+the last one silently), as the history endpoint's answer is
+(:func:`~tradebot.alphahub.history.history_signals`).
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tradebot.alphahub.history import HistoryLeg, parse_history
+from tradebot.alphahub.history import HistoryLeg, history_signals, parse_history
 from tradebot.core import strict_json
+from tradebot.core.strict_json import JsonObject
 
 #: refuse anything absurd before reading it: a year of four algorithms is a few MB
 MAX_FILE = 256 << 20
@@ -65,27 +69,25 @@ def parse_file(data: Any, zone: tzinfo, name: str = "the history") -> History:
             f'{name}: expected {{"ALGO_ID": {{"data": {{"signals": [...]}}}}, ...}}'
             " (one history answer per algorithm id)"
         )
+    if isinstance(data, JsonObject) and data.duplicates:
+        again = ", ".join(repr(key[:40]) for key in sorted(data.duplicates))
+        raise ReplayInputError(
+            f"{name}: {again} listed more than once (which history is the algorithm's?)"
+        )
     legs: dict[int, tuple[HistoryLeg, ...]] = {}
     bad: dict[int, int] = {}
     for key, answer in data.items():
         if not key.isdigit() or not 0 < int(key) < 1 << 31:
             raise ReplayInputError(f"{name}: {key[:40]!r} is not an algorithm id")
         algo_id = int(key)
-        signals = _signals(answer)
-        if signals is None:
-            raise ReplayInputError(
-                f'{name}: algorithm {algo_id} is not {{"data": {{"signals": [...]}}}}'
-            )
+        try:
+            signals = history_signals(answer)
+        except ValueError as exc:  # the endpoint's own check: the same answer, the same refusal
+            raise ReplayInputError(f"{name}: algorithm {algo_id}'s answer is {exc}") from None
         parsed, refused = parse_history(algo_id, signals, zone)
         legs[algo_id] = tuple(parsed)
         bad[algo_id] = len(refused)
     return History(legs, bad)
-
-
-def _signals(answer: object) -> list[Any] | None:
-    data = answer.get("data") if isinstance(answer, dict) else None
-    signals = data.get("signals") if isinstance(data, dict) else None
-    return signals if isinstance(signals, list) else None
 
 
 def history_text(answers: Mapping[int, Sequence[Any]]) -> str:

@@ -9,7 +9,9 @@ both, so the replay's column and the journal's compare like for like:
   a position with no known price is listed as unmarked, never guessed.
 * the largest position is the largest value one algorithm held in one symbol after any fill
   (quantity x that fill's price);
-* the worst day is the day (UTC) with the lowest realised P&L.
+* the worst day is the day (UTC) with the lowest realised P&L;
+* a chased remainder is the market order that finished a ``limit_then_market`` limit (an order
+  of its own, counted among the orders too).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class Tally:
 
     orders: Counter[int] = field(default_factory=Counter)
     rejected: Counter[int] = field(default_factory=Counter)
+    #: market remainders of chased ``limit_then_market`` limits (counted in ``orders`` too)
+    chased: Counter[int] = field(default_factory=Counter)
     fills: Counter[int] = field(default_factory=Counter)
     skips: Counter[tuple[int, str]] = field(default_factory=Counter)  # (algo, reason)
     positions: dict[tuple[int, str], Position] = field(
@@ -115,6 +119,7 @@ class Tally:
             "algo_id": algo_id,
             "orders": sum(n for a, n in self.orders.items() if mine(a)),
             "rejected": sum(n for a, n in self.rejected.items() if mine(a)),
+            "chased": sum(n for a, n in self.chased.items() if mine(a)),
             "fills": sum(n for a, n in self.fills.items() if mine(a)),
             "realised": realised.quantize(_CENT),
             "unrealised": unrealised.quantize(_CENT),

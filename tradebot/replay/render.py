@@ -13,6 +13,7 @@ from tradebot.replay.outcome import Tally
 _METRICS = (
     ("orders", "orders"),
     ("rejected", "rejected"),
+    ("chased", "chased remainders"),
     ("fills", "fills"),
     ("realised", "realised P&L"),
     ("unrealised", "unrealised P&L"),

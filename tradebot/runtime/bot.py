@@ -1,23 +1,35 @@
-"""``tradebot run``: recovery first, then listener -> planner -> executor -> broker -> journal.
+"""``tradebot run``: listener -> planner -> executor -> broker -> journal, recovery beside it.
 
 Two steps, two places:
 
 1. **Building** (:func:`tradebot.runtime.components.build`): open the journal (refusing a foreign
-   or damaged file) and the broker, record the start, read the account, recover
-   (:func:`tradebot.execution.recovery.recover`: rebuild positions from the journal, settle every
-   intent left without an outcome by asking the broker, re-plan fresh signals journaled but never
-   planned, record any drift), then construct every component with its dependencies passed in.
-   Nothing is accepted before this is done.
-2. **Supervising** (:class:`Bot`, here): print the banner, then run every long-running task under
-   one TaskGroup: the listener, the backfill, the broker's event stream, the config watcher, the
-   status board, the lapse watcher, the kill-switch watcher, the record writer, the account
-   refresher, the followers (one task, :mod:`tradebot.runtime.followers`: the re-check of
-   unknown outcomes, the chaser, the exit manager and, when other processes journal signals
-   here, the pick-up of theirs; each
-   woken by the events of its own orders, ticked otherwise), the keeper of the journal's
-   tenure, the signal journal worker, the signal loop, and any task added with
-   :meth:`Bot.add_task`. Each signal is journaled as it arrives; signals are handled one at a
-   time, in arrival order, so each plan sees the book the previous one left.
+   or damaged file), record the start, and construct every component from the journal alone
+   (the position book rebuilt from it, the signals it holds unplanned), with its dependencies
+   passed in. Nothing here asks the broker anything.
+2. **Supervising** (:class:`Bot`, here), under one TaskGroup. First the listener, the signal
+   journal worker, the status board and the record writer start: the bot is on AlphaHub and
+   every signal is journaled as it arrives (durable on arrival) and queued. Beside them the
+   broker is opened and the account recovered
+   (:func:`tradebot.runtime.components.recover_account`, per account:
+   :func:`tradebot.execution.recovery.recover` rebuilds positions, settles every intent left
+   without an outcome by asking the broker, re-plans fresh signals journaled unplanned before
+   the listener started, records any drift). The signal loop plans nothing until that is done.
+   A broker that hangs or fails at start (a TransientError) is tried again until it answers,
+   while the bot says ``recovering (waiting for the broker)`` (output, status board state
+   ``recovering``, the :class:`~tradebot.runtime.observer.Recovering` event: systemd's STATUS);
+   wrong credentials stop the bot. Once recovered: the banner,
+   :class:`~tradebot.runtime.observer.Started` (systemd's READY=1), :attr:`Bot.ready` and
+   :attr:`Bot.parts` set, and the rest starts: the backfill, the broker's event stream, the
+   config watcher, the lapse watcher, the kill-switch watcher, the account refresher, the
+   followers (one task, :mod:`tradebot.runtime.followers`: the re-check of unknown outcomes,
+   the chaser, the exit manager and, when other processes journal signals here, the pick-up of
+   theirs; each woken by the events of its own orders, ticked otherwise), the keeper of the
+   journal's tenure, any task added with :meth:`Bot.add_task`, and the signal loop, which plans
+   the signals queued meanwhile in arrival order (one held longer than
+   ``journal.recovery_max_age`` is journaled skipped as stale), then each new one as it
+   arrives: one at a time, in arrival order, so each plan sees the book the previous one left.
+   Recovery plans the signals journaled before the listener started, the signal loop those
+   its journal worker recorded: one path per signal, so no leg is decided twice.
 
 Before building, the journal opener says how this process holds the journal it writes
 (:func:`~tradebot.journal.opener.tenure_for`, a :class:`~tradebot.journal.tenure.Tenure`), and
@@ -31,14 +43,16 @@ leadership lease, writes fenced with its epoch, renews the lease (a lost lease s
 :class:`~tradebot.exceptions.NotLeader`), and its followers pick up the signals the standbys
 journaled (:class:`~tradebot.runtime.leadership.ForeignSignals`).
 
-Stop (Ctrl-C, SIGTERM, :meth:`Bot.request_stop`), in this order: the listener and the backfill
-stop (nothing new enters the queue); the signal being handled finishes (its orders are answered
-or recorded as unknown for the next recovery); the signal held and those still queued stay
-journaled unplanned (each signal is journaled as it arrives; one the journal worker had not
-reached yet is journaled now), and the next start plans them if still fresh; fills of orders
-just sent get ``stop_grace`` seconds to arrive; the background tasks are cancelled; the
-journal writes still queued are made; the journal records the stop and closes. A second
-request cancels at once; intents already durable are settled by the next start's recovery.
+Stop (Ctrl-C, SIGTERM, :meth:`Bot.request_stop`); while recovering, it ends the recovery where it is
+(what it recorded stays on record, the next start's recovery goes on from there), and the signals
+received are left journaled unplanned; otherwise, in this order: the listener and the backfill stop
+(nothing new enters the queue); the signal being handled finishes (its orders are answered or
+recorded as unknown for the next recovery); the signal held and those still queued stay journaled
+unplanned (each signal is journaled as it arrives; one the journal worker had not reached yet is
+journaled now), and the next start plans them if still fresh; fills of orders just sent get
+``stop_grace`` seconds to arrive; the background tasks are cancelled; the journal writes still
+queued are made; the journal records the stop and closes. A second request cancels at once; intents
+already durable are settled by the next start's recovery.
 
 A task that fails with a :class:`~tradebot.exceptions.TradebotError` (wrong credentials, the
 journal failing) stops the bot, and :meth:`Bot.run` raises that error itself, not a group, so
@@ -81,21 +95,30 @@ from tradebot.clock import utcnow
 from tradebot.config.model import Config, Mode
 from tradebot.core.exits import exit_kind_of
 from tradebot.core.orders import IntentRole
-from tradebot.exceptions import FatalError, TradebotError
+from tradebot.exceptions import FatalError, TradebotError, TransientError
 from tradebot.journal.interface import Journal
 from tradebot.journal.opener import configured, tenure_for
 from tradebot.journal.records import AppliedFill, StoredIntent
 from tradebot.journal.tenure import Tenure
 from tradebot.runtime.banner import banner
-from tradebot.runtime.components import Components, Settings, Shared, build
+from tradebot.runtime.components import (
+    Components,
+    Recovered,
+    Settings,
+    Shared,
+    build,
+    recover_account,
+)
 from tradebot.runtime.config_watch import Loader
 from tradebot.runtime.killswitch import watch_kill_switch
 from tradebot.runtime.leadership import connections_of, standing_by
+from tradebot.runtime.liveness import RECOVERING, RUNNING
 from tradebot.runtime.observer import (
     ErrorRecorded,
     FillsRecorded,
     Observer,
     Observers,
+    Recovering,
     Started,
     Stopped,
 )
@@ -106,6 +129,9 @@ from tradebot.tracking.sizing import RULES_KEY, rules_of
 log = logging.getLogger(__name__)
 
 TaskFactory = Callable[[], Awaitable[None]]
+
+#: seconds between two tries to open the broker and recover, doubling up to RETRY_MAX
+RETRY_FIRST, RETRY_MAX = 1.0, 30.0
 
 
 class Bot:
@@ -152,7 +178,8 @@ class Bot:
         self._journal_wrappers: list[Callable[[Journal], Journal]] = []
         self._running = False
         self._listener: Listener | None = None  # the one in use (standing by, then trading)
-        self.ready = asyncio.Event()  # set once recovery is done and the listener is starting
+        #: set once recovery is done (the listener already listens): signals are planned
+        self.ready = asyncio.Event()
 
     # -- control and plug-ins ---------------------------------------------------------------------
 
@@ -282,29 +309,12 @@ class Bot:
             chosen = self._broker or make_broker(
                 settings.config.broker, self.mode, now=settings.now
             )
-            async with chosen as broker:
-                self._in_use = broker
-                parts = self._parts = await build(journal, broker, settings, shared)
-                self._listening(parts.listener)
-                self._say(
-                    banner(
-                        settings.config,
-                        self.mode,
-                        broker.name,
-                        parts.account,
-                        self.journal_path,
-                        settings.kill_switch,
-                        role=tenure.role(),
-                    )
-                )
-                self._observers.notice(
-                    Started(self.mode, broker.name, parts.account.account_id, parts.recovery)
-                )
-                self.ready.set()
-                try:
-                    await self._supervise(parts, journal, tenure)
-                except BaseExceptionGroup as group:
-                    raise _first_tradebot_error(group) from None
+            parts = await build(journal, chosen, settings, shared)  # asks the broker nothing
+            self._listening(parts.listener)
+            try:
+                await self._supervise(parts, journal, tenure, chosen, shared)
+            except BaseExceptionGroup as group:
+                raise _first_tradebot_error(group) from None
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(journal.record_stop, "tradebot stopped")
@@ -322,63 +332,163 @@ class Bot:
         """This process's AlphaHub connections, for a shared journal's heartbeat."""
         return connections_of(self._listener, self.config.alphahub.connections)
 
-    async def _supervise(self, parts: Components, journal: Journal, tenure: Tenure) -> None:
-        """Every long-running task under one TaskGroup; the stop in the documented order."""
+    async def _supervise(
+        self,
+        parts: Components,
+        journal: Journal,
+        tenure: Tenure,
+        chosen: Broker,
+        shared: Shared,
+    ) -> None:
+        """Every long-running task under one TaskGroup; the stop in the documented order.
+
+        The listener and the signal journal worker start first, then the broker is opened and
+        the account recovered beside them (:meth:`_recover`); the rest starts once that is
+        done. A stop while recovering stops the listener and leaves every signal received
+        journaled, unplanned, for the next start."""
         async with asyncio.TaskGroup() as tg:
             # what brings new signals in: stopped first
-            intake = [
-                tg.create_task(parts.listener.run(), name="listener"),
-                tg.create_task(parts.backfill.run(), name="backfill"),
-            ]
+            intake = [tg.create_task(parts.listener.run(), name="listener")]
             # journals each signal as it arrives, before the loop plans it (runtime/signals.py)
             recorder = tg.create_task(parts.signals.record(), name="signal-journal")
-            events = tg.create_task(
-                parts.executor.consume_events(
-                    on_fills=self._fills_recorded, on_events=parts.followers.notice
-                ),
-                name="broker-events",
-            )
+            # the heartbeat, "recovering" until recovery is done (runtime/status_feed.py)
             background = [
-                tg.create_task(parts.watcher.run(), name="config-watcher"),
                 tg.create_task(parts.feed.run(), name="status"),
-                tg.create_task(parts.lapses.run(), name="lapses"),
-                tg.create_task(
-                    watch_kill_switch(
-                        parts.context.kill_switch,
-                        parts.signals.note_kill_switch,
-                        interval=self._settings.watch_interval,
-                    ),
-                    name="kill-switch",
-                ),
                 tg.create_task(parts.records.run(), name="records"),
-                tg.create_task(
-                    parts.context.keep_account_fresh(self._settings.now), name="account"
-                ),
-                # the re-check, the chaser, the exit manager, the pick-up of foreign signals
-                tg.create_task(parts.followers.run(), name="followers"),
-                # keeps the journal's tenure: a lost lease is fatal (NotLeader), not _plugged
-                tg.create_task(tenure.keep(), name="tenure"),
             ]
-            background += [
-                tg.create_task(self._plugged(name, factory), name=name)
-                for name, factory in self._tasks
-            ]
-            signals = tg.create_task(parts.signals.run(), name="signals")
+            async with contextlib.AsyncExitStack() as stack:
+                recovered = await self._recover(parts, chosen, shared, stack)
+                if recovered is not None:
+                    broker = self._in_use = chosen
+                    self._ready(parts, recovered, broker, tenure)
+                    intake.append(tg.create_task(parts.backfill.run(), name="backfill"))
+                    events: asyncio.Task[None] | None = tg.create_task(
+                        parts.executor.consume_events(
+                            on_fills=self._fills_recorded, on_events=parts.followers.notice
+                        ),
+                        name="broker-events",
+                    )
+                    background += self._background(tg, parts, tenure)
+                    signals: asyncio.Task[None] | None = tg.create_task(
+                        parts.signals.run(), name="signals"
+                    )
+                    await self._stop.wait()
+                else:
+                    events, signals = None, None
+                self._say("stopping: no new signals are accepted")
+                for task in intake:
+                    task.cancel()
+                recorder.cancel()  # a write in progress finishes; journal_waiting does the rest
+                async with self._busy:  # the signal in hand finishes; nothing new starts
+                    if signals is not None:
+                        signals.cancel()
+                await asyncio.wait({recorder})  # a signal being journaled is queued, on record
+                await parts.signals.journal_waiting(journal)
+                if events is not None:
+                    await self._settle(journal, events)
+                for task in background:
+                    task.cancel()
+                await asyncio.wait(background)  # ended while the broker is still open
+                await parts.records.drain()
+                parts.feed.final("stopped")
 
-            await self._stop.wait()
-            self._say("stopping: no new signals are accepted")
-            for task in intake:
-                task.cancel()
-            recorder.cancel()  # a write in progress finishes; journal_waiting does the rest
-            async with self._busy:  # the signal in hand finishes; nothing new starts
-                signals.cancel()
-            await asyncio.wait({recorder})  # a signal being journaled is queued, on record
-            await parts.signals.journal_waiting(journal)
-            await self._settle(journal, events)
-            for task in background:
-                task.cancel()
-            await parts.records.drain()
-            parts.feed.final("stopped")
+    async def _recover(
+        self,
+        parts: Components,
+        chosen: Broker,
+        shared: Shared,
+        stack: contextlib.AsyncExitStack,
+    ) -> Recovered | None:
+        """Open the broker and recover the account, while the listener listens: a broker that
+        hangs or fails (a TransientError) is tried again until it answers; None when the stop
+        came first. Wrong credentials and other fatal errors raise."""
+        parts.feed.state = RECOVERING
+        self._observers.notice(Recovering("waiting for the broker"))
+        me = asyncio.current_task()
+        assert me is not None
+        interrupted, active = False, True
+
+        def interrupt(_: object) -> None:  # the stop came: this waiting ends (cancelled)
+            nonlocal interrupted
+            if active:
+                interrupted = True
+                me.cancel()
+
+        stopper = asyncio.get_running_loop().create_task(self._stop.wait())
+        stopper.add_done_callback(interrupt)
+        try:
+            entered = False
+            delay = RETRY_FIRST
+            while True:
+                try:
+                    if not entered:
+                        await stack.enter_async_context(chosen)
+                        entered = True
+                    return await recover_account(parts, chosen, self._settings, shared)
+                except TransientError as exc:
+                    self._say(
+                        f"recovering (waiting for the broker): {exc}; listening meanwhile, "
+                        f"trying again in {delay:g}s"
+                    )
+                    self._observers.notice(Recovering(f"waiting for the broker: {exc}"))
+                await asyncio.sleep(delay)  # the retry's schedule, not a synchronisation
+                delay = min(delay * 2, RETRY_MAX)
+        except asyncio.CancelledError:
+            if interrupted and me.uncancel() == 0:
+                return None
+            raise
+        finally:
+            active = False  # a callback already queued must not cancel what follows
+            stopper.cancel()
+
+    def _ready(
+        self, parts: Components, recovered: Recovered, broker: Broker, tenure: Tenure
+    ) -> None:
+        """Recovery is done: the banner, Started, ``ready``; the signal loop plans from now."""
+        self._parts = parts
+        parts.feed.state = RUNNING
+        settings = self._settings
+        self._say(
+            banner(
+                settings.config,
+                self.mode,
+                broker.name,
+                recovered.account,
+                self.journal_path,
+                settings.kill_switch,
+                role=tenure.role(),
+            )
+        )
+        self._observers.notice(
+            Started(self.mode, broker.name, recovered.account.account_id, recovered.report)
+        )
+        self.ready.set()
+
+    def _background(
+        self, tg: asyncio.TaskGroup, parts: Components, tenure: Tenure
+    ) -> list[asyncio.Task[None]]:
+        """The tasks started once recovery is done, cancelled last at the stop."""
+        background = [
+            tg.create_task(parts.watcher.run(), name="config-watcher"),
+            tg.create_task(parts.lapses.run(), name="lapses"),
+            tg.create_task(
+                watch_kill_switch(
+                    parts.context.kill_switch,
+                    parts.signals.note_kill_switch,
+                    interval=self._settings.watch_interval,
+                ),
+                name="kill-switch",
+            ),
+            tg.create_task(parts.context.keep_account_fresh(self._settings.now), name="account"),
+            # the re-check, the chaser, the exit manager, the pick-up of foreign signals
+            tg.create_task(parts.followers.run(), name="followers"),
+            # keeps the journal's tenure: a lost lease is fatal (NotLeader), not _plugged
+            tg.create_task(tenure.keep(), name="tenure"),
+        ]
+        background += [
+            tg.create_task(self._plugged(name, factory), name=name) for name, factory in self._tasks
+        ]
+        return background
 
     def _fills_recorded(self, fills: tuple[AppliedFill, ...]) -> None:
         """The broker's event stream made ``fills`` durable: today's P&L (daily-loss limit) and

@@ -1,10 +1,17 @@
 """Building the running bot: every component, from the config, the journal and the broker.
 
 Step one of ``tradebot run`` (step two, supervising what is built here, is
-:class:`~tradebot.runtime.bot.Bot`). :func:`build` does the start-up work that must finish
-before any signal is accepted (the account, recovery) and then constructs each component with
-exactly what it uses, passed in by name: the journal and the broker go to whoever reads or writes
-them, never fetched from another component's attributes. Information flows one way:
+:class:`~tradebot.runtime.bot.Bot`). :func:`build` constructs each component with exactly what
+it uses, passed in by name, from the journal alone (the position book rebuilt from it, the
+signals it holds unplanned): it asks the broker nothing, so the bot listens and journals signals
+before the broker has answered. :func:`recover_account` is the start-up work that must finish
+before any signal is planned: it reads the account, recovers
+(:func:`tradebot.execution.recovery.recover`, on the executor's own book, planning only the
+signals journaled before the listener started: those journaled since are the signal loop's, so
+a signal has one path to its plan); the bot starts the signal loop only once it is done. It is
+per account: the one account today, each account's own when there are several. The journal and
+the broker go to whoever reads or writes them, never fetched from another component's
+attributes. Information flows one way:
 
 * the listener publishes closed gaps to a :class:`~.channel.Channel`; the lapse watcher and the
   backfill each read a subscription of their own, and the listener's gap history, read-only;
@@ -111,8 +118,6 @@ class Shared:
 class Components:
     """The running bot's parts, built and connected, not started."""
 
-    account: AccountSnapshot  # at start
-    recovery: RecoveryReport
     context: PlanningContext
     executor: Executor
     records: RecordWriter
@@ -126,10 +131,22 @@ class Components:
     feed: StatusFeed
     signals: SignalLoop
     followers: Followers  # the re-check, the chaser, the exit manager (and foreign signals)
+    #: the signals journaled unplanned before the listener started: recovery's to plan (those
+    #: journaled since are the signal loop's: one path per signal)
+    earlier: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    """What start-up recovery found: the account as it read it, and its report."""
+
+    account: AccountSnapshot
+    report: RecoveryReport
 
 
 async def build(journal: Journal, broker: Broker, settings: Settings, shared: Shared) -> Components:
-    """Recover, then construct every component (see the module docstring)."""
+    """Construct every component from the journal alone: nothing here asks the broker anything,
+    so a broker that hangs at start keeps nobody from listening (see the module docstring)."""
     config, now_of, say, notify = settings.config, settings.now, shared.say, shared.notify
     max_age = timedelta(seconds=config.journal.recovery_max_age)
     ctx = PlanningContext(
@@ -140,26 +157,10 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         reach=BrokerReach(notify),
     )
     now = now_of()
-    account = await ctx.refresh_account(now)
-    day = await ctx.day_state(now)
-    # reference prices for every signal recovery may plan, in one request
-    pending = await asyncio.to_thread(journal.unplanned_signals)
-    market = await ctx.market_for(symbols_of(u.signal for u in pending))
-    report = await recover(
-        journal,
-        broker,
-        now=now,
-        max_age=max_age,
-        planner=planner_for(
-            config, account, now, day=day, market=market, planned=shared.tenure.planned
-        ),
-        defer=orders_in_way(journal),
-    )
-    for line in report.lines():
-        say(f"recovery: {line}")
-    if report.drifts:
-        notify(DriftFound(report.drifts))
-
+    # what recovery plans is fixed now, before the listener starts (see Components.earlier)
+    earlier = frozenset(u.signal_id for u in await asyncio.to_thread(journal.unplanned_signals))
+    # the journal is the only source of positions; recovery brings this book up to date
+    book = await asyncio.to_thread(journal.rebuild_book)
     records = RecordWriter(journal, notify=notify)
     reactions = _Reactions(records, say, notify)
     # the account's circuit breaker: the executor asks it before each order; it probes as a
@@ -173,7 +174,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         notify=lambda change: notify(BrokerCircuitChanged(change, now_of())),
     )
     executor = Executor(
-        journal, broker, report.book, on_submit=_submitting(notify, now_of), circuit=circuit
+        journal, broker, book, on_submit=_submitting(notify, now_of), circuit=circuit
     )
     gaps: Channel[Gap] = Channel()
     listener = Listener(
@@ -189,7 +190,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
     lapses = LapseWatcher(
         journal,
         broker,
-        report.book,
+        book,
         gaps=gaps.subscribe(),
         history=lambda: listener.gaps,
         connections=config.alphahub.connections,
@@ -200,7 +201,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
     backfill = make_backfiller(
         config,
         journal,
-        report.book,
+        book,
         listener,
         gaps=gaps,
         on_error=records.error,
@@ -264,7 +265,7 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         config,
         mode=settings.mode,
         broker=broker.name,
-        account=account.account_id,
+        account="",  # known once recovery has read it (recover_account)
         journal_path=settings.journal_path,
         kill_switch=ctx.kill_switch,
         out=settings.out,
@@ -286,10 +287,8 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         on_signal=feed.note_signal,
         planned=shared.tenure.planned,
         in_the_way=CloseCanceler(executor, say=say),
+        max_age=max_age,
     )
-    for signal_id, signal in report.deferred:  # closes with orders in their way, canceled first
-        signals.defer(signal_id, signal)
-    await signals.resume(now)  # positions a close stripped of their exits, still held
     following: list[Follower] = [circuit, recheck, chaser, exits]
     every, planned = shared.tenure.pick_up_every, shared.tenure.planned
     if every is not None:  # other processes journal signals here: the leader plans theirs
@@ -311,8 +310,6 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         on_error=lambda detail: notify(ErrorRecorded(detail)),
     )
     return Components(
-        account,
-        report,
         ctx,
         executor,
         records,
@@ -326,7 +323,48 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         feed,
         signals,
         followers,
+        earlier,
     )
+
+
+async def recover_account(
+    parts: Components, broker: Broker, settings: Settings, shared: Shared
+) -> Recovered:
+    """Start-up recovery for the account (:func:`tradebot.execution.recovery.recover`), run
+    while the listener already listens; the bot starts the signal loop once it is done.
+    Raises what the broker raises (a TransientError: the caller tries again)."""
+    config, ctx, journal = settings.config, parts.context, parts.executor.journal
+    now = settings.now()
+    account = await ctx.refresh_account(now)
+    day = await ctx.day_state(now)
+    # reference prices for every signal recovery may plan, in one request
+    pending = [
+        u
+        for u in await asyncio.to_thread(journal.unplanned_signals)
+        if u.signal_id in parts.earlier
+    ]
+    market = await ctx.market_for(symbols_of(u.signal for u in pending))
+    report = await recover(
+        journal,
+        broker,
+        now=now,
+        max_age=timedelta(seconds=config.journal.recovery_max_age),
+        planner=planner_for(
+            config, account, now, day=day, market=market, planned=shared.tenure.planned
+        ),
+        defer=orders_in_way(journal),
+        book=parts.executor.book,
+        earlier=parts.earlier,
+    )
+    for line in report.lines():
+        shared.say(f"recovery: {line}")
+    if report.drifts:
+        shared.notify(DriftFound(report.drifts))
+    for signal_id, signal in report.deferred:  # closes with orders in their way, canceled first
+        parts.signals.defer(signal_id, signal)
+    await parts.signals.resume(now)  # positions a close stripped of their exits, still held
+    parts.feed.board.account = account.account_id
+    return Recovered(account, report)
 
 
 def _may_chase(ctx: PlanningContext, intent: OrderIntent) -> bool:

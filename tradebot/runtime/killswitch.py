@@ -8,6 +8,23 @@ and its watcher (:func:`watch_kill_switch`) reads it every second, so a change i
 alerted when it happens.
 
 Content: one JSON object ``{"mode": "halt" | "reduce_only", "reason": "...", "at": "..."}``.
+
+**Per account** (issue 22). Each account has its own switch beside the global one: the file
+:func:`account_switch_path` names, ``<kill_switch_file>.<account>`` (``tradebot.halt.family``;
+the name is checked by :func:`tradebot.core.ids.check_account`, so it never holds a ``/``),
+written and removed by ``tradebot halt --account NAME`` / ``tradebot resume --account NAME``,
+read by the same rules (anything unreadable there is a full halt of that account). What an
+account obeys is :func:`read_account_kill_switch`: the global switch and the account's
+combined, the stricter winning (:func:`stricter`: halt over reduce-only over running), so a
+global halt stops every account and an account's halt stops that account only. The runtime
+calls it for each account wherever it called :func:`read_kill_switch` (before planning each
+of that account's signals, and in the account's watcher)::
+
+    state = read_account_kill_switch(config.risk.kill_switch_file, account.name)
+    if state.halted: ...          # nothing is sent for this account
+    elif state.reduce_only: ...   # only this account's closes go out
+
+No ``kill_switch_file`` configured: no switch at all, global or per account (running).
 """
 
 from __future__ import annotations
@@ -22,6 +39,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+
+from tradebot.core.ids import check_account
 
 
 class HaltMode(StrEnum):
@@ -46,6 +65,9 @@ class KillSwitchState:
 
 
 RUNNING = KillSwitchState(HaltMode.RUNNING)
+
+#: how strict each mode is: the stricter of two switches wins (:func:`stricter`)
+_STRICTNESS = {HaltMode.RUNNING: 0, HaltMode.REDUCE_ONLY: 1, HaltMode.HALT: 2}
 
 
 #: the switch is one small JSON object; a bigger file was not written by ``tradebot halt``
@@ -131,6 +153,37 @@ def write_kill_switch(path: Path, *, reduce_only: bool, reason: str, now: dateti
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def account_switch_path(path: Path, account: str) -> Path:
+    """The file of ``account``'s own switch, beside the global one at ``path``:
+    ``<path>.<account>``. ValueError for a name that is not an account's
+    (:func:`~tradebot.core.ids.check_account`: never a path separator, never ``..``)."""
+    return path.with_name(f"{path.name}.{check_account(account)}")
+
+
+def stricter(first: KillSwitchState, second: KillSwitchState) -> KillSwitchState:
+    """The stricter of two states (halt over reduce-only over running); ``first`` on a tie."""
+    return second if _STRICTNESS[second.mode] > _STRICTNESS[first.mode] else first
+
+
+def read_account_kill_switch(path: Path | None, account: str) -> KillSwitchState:
+    """What ``account`` obeys: the global switch at ``path`` and the account's own
+    (:func:`account_switch_path`), the stricter winning; on a tie the global one (its reason
+    says it covers every account). The account's reason names the account. Never raises:
+    both are read by :func:`read_kill_switch`'s rules, and a name that is not an account's is
+    a full halt saying so (a caller's bug must not let orders out)."""
+    if path is None:
+        return RUNNING
+    every = read_kill_switch(path)
+    try:
+        own_path = account_switch_path(path, account)
+    except ValueError as exc:
+        return stricter(every, KillSwitchState(HaltMode.HALT, f"{exc}: full halt"))
+    own = read_kill_switch(own_path)
+    if own.mode is not HaltMode.RUNNING:
+        own = KillSwitchState(own.mode, _printable(f"account {account}: {own.reason}"), own.since)
+    return stricter(every, own)
 
 
 def clear_kill_switch(path: Path) -> bool:

@@ -14,7 +14,10 @@ its process row (:mod:`tradebot.journal.lease`). The Now page, ``tradebot status
   is older than ``MISSED_BEATS * every`` seconds: frozen, its loop stuck, or killed on another
   host, where no pid can be checked); also when there is no heartbeat at all. A crash is
   never shown as a stop: it is what a person must look at;
-* otherwise what the process says it is doing (``running``, ``starting``, ``standby``).
+* otherwise what the process says it is doing (``running``, ``starting``, ``recovering``,
+  ``standby``). Only ``running`` is ready: ``recovering`` is alive and listening (every signal
+  is journaled as it arrives) while start-up recovery waits for the broker; nothing is planned
+  until it is done.
 
 Pure: the age and the pid check are the caller's, measured however it can.
 """
@@ -32,6 +35,8 @@ MISSED_BEATS = 3
 STOPPED = "stopped"
 NOT_RESPONDING = "not responding"
 RUNNING = "running"
+#: listening and journaling signals, start-up recovery not done (the broker has not answered)
+RECOVERING = "recovering"
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,8 +57,17 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class Recovering:
+    """The listener is running and every signal is journaled as it arrives, but start-up
+    recovery is not done (``waiting``: why, e.g. the broker has not answered): nothing is
+    planned yet. Not ready: :class:`Started` follows once recovery is done."""
+
+    waiting: str
+
+
+@dataclass(frozen=True, slots=True)
 class Started:
-    """Recovery is done and the listener is starting: signals are accepted from now on."""
+    """Recovery is done (the listener already listens): signals are planned from now on."""
 
     mode: Mode
     broker: str
@@ -193,7 +202,8 @@ class Stopped:
 
 
 BotEvent = (
-    Started
+    Recovering
+    | Started
     | SignalHandled
     | SignalDeferred
     | FillsRecorded

@@ -20,6 +20,12 @@ the kill switch, the market clock. Reading them sends nothing and changes nothin
 cannot be reached for the account or the assets does not drop the signal: it is journaled with
 every leg skipped ``broker_unavailable``.
 
+At start the journal worker records every signal from the moment the listener starts, while
+the account recovers; the bot starts :meth:`SignalLoop.run` once recovery is done, and the loop
+plans those queued meanwhile in arrival order. One held longer than ``max_age``
+(``journal.recovery_max_age``, the freshness rule recovery applies) is journaled with every leg
+skipped as stale, never traded.
+
 ``busy`` is held while one signal is handled. The re-check of unknown outcomes takes it too, so
 it never looks up an order whose submission is still in flight, and the stop takes it, so the
 signal in hand finishes before anything is shut down.
@@ -34,7 +40,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tradebot.config.model import Config
 from tradebot.core.account import AccountSnapshot, AssetInfo
@@ -60,6 +66,8 @@ log = logging.getLogger(__name__)
 
 #: why a leg journaled by two processes (two SIGNAL rows) is skipped under the second plan
 ALREADY_PLANNED = "leg already planned by the leader"
+#: why a signal queued while the bot recovered is not traded when its turn came too late
+HELD_STALE = "received while recovering; too old to trade when recovery was done"
 
 
 def planner_for(
@@ -162,6 +170,7 @@ class SignalLoop:
         retry_interval: float = 1.0,
         alert_after: float = 60.0,
         monotonic: Callable[[], float] = time.monotonic,
+        max_age: timedelta | None = None,
     ) -> None:
         """``queue``: the listener's (the backfill adds recovered signals behind the live ones);
         ``config``: the config in force now (a live edit applies from the next signal);
@@ -170,7 +179,10 @@ class SignalLoop:
         still working in the symbol (:mod:`.close_cancel`); a signal
         whose cancels are not confirmed is retried every ``retry_interval`` seconds. A position
         whose orders were canceled for a close that has not gone out after ``alert_after``
-        seconds is an ERROR (the observers alert a person; :mod:`.close_watch`)."""
+        seconds is an ERROR (the observers alert a person; :mod:`.close_watch`).
+        ``max_age``: a signal older than this when its turn comes (held while the bot
+        recovered) is skipped as stale (None: never)."""
+        self._max_age = max_age
         self._queue = queue
         self._executor = executor
         self._ctx = ctx
@@ -334,11 +346,40 @@ class SignalLoop:
                 await self.retry_deferred()
                 if taken is None:
                     continue
-                self._on_signal(taken.signal)
-                await self._handle_journaled(taken.signal, taken.journaled, taken.prices)
+                if self._too_old(taken.signal):
+                    await self._skip_stale(taken)
+                else:
+                    self._on_signal(taken.signal)
+                    await self._handle_journaled(taken.signal, taken.journaled, taken.prices)
             self.handled += 1
             self._progress.set()
             self._progress = asyncio.Event()
+
+    def _too_old(self, signal: Signal) -> bool:
+        return self._max_age is not None and self._now() - signal.received_at > self._max_age
+
+    async def _skip_stale(self, taken: Arrived) -> None:
+        """Journal every leg of ``taken`` skipped as stale: it waited too long (while the bot
+        recovered) to be traded at a price its algorithm saw."""
+        if taken.prices is not None:
+            taken.prices.cancel()
+        signal = taken.signal
+        signal_id = await asyncio.shield(taken.journaled)
+        age = (self._now() - signal.received_at).total_seconds()
+        assert self._max_age is not None
+        reason = (
+            f"{HELD_STALE} (received {age:.0f}s ago; journal.recovery_max_age is"
+            f" {self._max_age.total_seconds():g}s)"
+        )
+        skipped = tuple(
+            SkippedLeg(leg.id, SkipReason.STALE, reason, leg=leg) for leg in signal.legs
+        )
+        try:
+            result = await self._execute(signal, lambda s, b: Plan(skipped=skipped), signal_id)
+        finally:
+            self._owned.discard(signal_id)
+        self._say(f"signal #{signal_id} for algorithm {signal.algo_id}: {reason}")
+        self._notify(SignalHandled(signal, result))
 
     async def handle(self, signal: Signal, *, signal_id: int | None = None) -> None:
         """Plan and execute ``signal``, journaled under ``signal_id`` (by :meth:`record`, or by

@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tradebot.exceptions import StatusUnreadable
-from tradebot.runtime.liveness import HEARTBEAT_EVERY, Verdict, judge
+from tradebot.runtime.liveness import HEARTBEAT_EVERY, RECOVERING, RUNNING, Verdict, judge
 from tradebot.runtime.process import ProcessMark, this_process, why_not_running
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def render(status: dict[str, Any]) -> str:
     """A few human lines from :meth:`StatusBoard.as_dict` (or the JSON file)."""
     lines = [
         f"tradebot {status['state']} | {str(status['mode']).upper()} | broker {status['broker']}"
-        f" account {status['account']} | kill switch {status['kill_switch']}"
+        f" account {status['account'] or '-'} | kill switch {status['kill_switch']}"
         f" | updated {status.get('updated_at') or '-'}"
     ]
     total = status["connections"]
@@ -127,7 +127,7 @@ def render(status: dict[str, Any]) -> str:
         lines.append(f"  dashboard: {status['dashboard']}")
     for algo in status["algorithms"]:
         link = "joined" if algo["joined"] == total else f"joined {algo['joined']}/{total}"
-        if status["state"] != "running":
+        if status["state"] not in (RUNNING, RECOVERING):  # recovering: it listens already
             link = "-"
         elif algo["joined"] == 0:
             link = "NOT SUBSCRIBED"

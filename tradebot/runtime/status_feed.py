@@ -81,6 +81,8 @@ class StatusFeed:
         self._interval = interval
         self._clock = clock
         self._seeded = False
+        #: what the heartbeat says the bot does (the bot sets it: recovering, then running)
+        self.state = "running"
         self.path = status_path(journal_path)
         self._writer = StatusWriter(self.path)
         self.board = StatusBoard(
@@ -147,7 +149,7 @@ class StatusFeed:
         started = printed_at = loop.time()
         printed_links: tuple[int, ...] | None = None
         while True:
-            await self.refresh()
+            await self.refresh(self.state)
             links = self._links()
             settling = loop.time() - started < SETTLE and not self._listener.all_joined
             if settling:

@@ -4,9 +4,13 @@
 
 What the bot says, and when:
 
-* ``READY=1`` once recovery is done and the listener is starting (the
-  :class:`~tradebot.runtime.observer.Started` event): systemd counts the start from there, so a
-  recovery that hangs is caught by ``TimeoutStartSec=``;
+* ``STATUS=recovering (...)`` while the bot listens and journals signals but start-up recovery
+  is not done (the :class:`~tradebot.runtime.observer.Recovering` event: the broker has not
+  answered); not ready;
+* ``READY=1`` once recovery is done (the
+  :class:`~tradebot.runtime.observer.Started` event): the bot trades from there; a recovery
+  that never ends is caught by ``TimeoutStartSec=`` (the signals received meanwhile are
+  journaled: the next start plans them while fresh);
 * ``STATUS=<one line>`` whenever the line changes: the mode, the broker and account, the
   subscriptions joined, the signals handled, the kill switch, a withheld watchdog and why
   (``systemctl status tradebot`` shows it);
@@ -40,6 +44,7 @@ from tradebot.runtime.observer import (
     BotEvent,
     ConnectionChanged,
     KillSwitchChanged,
+    Recovering,
     SignalHandled,
     Started,
     Stopped,
@@ -145,7 +150,11 @@ class Service:
     # -- the observer ---------------------------------------------------------------------------
 
     def notice(self, event: BotEvent) -> None:
-        if isinstance(event, Started):
+        if isinstance(event, Recovering):
+            self._head = f"listening; recovering ({event.waiting})"
+            self._status = self._line()
+            self._notifier.send(f"STATUS={self._status}")
+        elif isinstance(event, Started):
             self._head = f"trading {event.mode} on {event.broker} account {event.account_id}"
             self._notifier.send("READY=1", f"STATUS={self._line()}")
             self._status = self._line()

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from tradebot.alphahub.auth import login
 from tradebot.alphahub.history import HistoryLeg, fetch_history, parse_history
@@ -71,18 +72,29 @@ def journal_legs(
 @dataclass
 class HistoryRead:
     """Each algorithm's history legs, or why they could not be read; and how many legs of each
-    answer could not be parsed (left out, as live)."""
+    answer could not be parsed (left out, as live). ``answers``: each answer's legs exactly as
+    AlphaHub sent them, when asked for (``tradebot replay --save-history`` writes them)."""
 
     legs: dict[int, list[HistoryLeg]] = field(default_factory=dict)
     unavailable: dict[int, str] = field(default_factory=dict)
     bad: dict[int, int] = field(default_factory=dict)
+    answers: dict[int, list[Any]] = field(default_factory=dict)
 
 
 def read_history(
-    settings: AlphaHubConfig, algorithms: Sequence[int], since: datetime, token: str | None = None
+    settings: AlphaHubConfig,
+    algorithms: Sequence[int],
+    since: datetime,
+    token: str | None = None,
+    *,
+    keep_answers: bool = False,
 ) -> HistoryRead:
     """Each algorithm's history legs since ``since``'s day, or why it could not be read.
-    ``token``: a session token already held (the running bot's); else one login."""
+    ``token``: a session token already held (the running bot's); else one login.
+    ``keep_answers``: keep the raw legs too (:attr:`HistoryRead.answers`).
+
+    The one client of AlphaHub's history outside the running bot's backfill: the coverage
+    audit, ``tradebot track`` and ``tradebot replay --from/--to`` all read through it."""
     read = HistoryRead()
     if token is None:
         try:
@@ -104,6 +116,8 @@ def read_history(
         legs, bad = parse_history(algo_id, items, settings.zone)
         read.legs[algo_id] = legs
         read.bad[algo_id] = len(bad)
+        if keep_answers:
+            read.answers[algo_id] = items
     return read
 
 
