@@ -24,9 +24,14 @@ from hypothesis import strategies as st
 from tests.pgserver import PgServer, pg_bin
 from tests.tracking.history import ALGO, OPS, START, SYMBOLS, Clock, play
 from tests.tracking.rowwise_facts import read_periods as rowwise_periods
+from tradebot.core.events import OrderFilled
+from tradebot.core.ids import DEFAULT_ACCOUNT, client_order_id
+from tradebot.core.order_shape import MARKET
+from tradebot.core.orders import IntentRole, OrderIntent, Plan, SkippedLeg, SkipReason, TimeInForce
+from tradebot.core.signal import parse_leg_key
 from tradebot.journal import Status, open_journal
-from tradebot.journal.interface import EntryFilter
-from tradebot.journal.records import leg_id_from
+from tradebot.journal.interface import EntryFilter, Journal
+from tradebot.journal.records import SHARED_ACCOUNT, leg_id_from
 from tradebot.journal.review import review_rows
 from tradebot.journal.summary import Position
 from tradebot.journal.track_summary import leg_key
@@ -96,8 +101,11 @@ RAW = st.one_of(
 )
 _INSERT = (
     "INSERT INTO entries (ts, status, algo_id, symbol, client_order_id, leg, side, qty, price,"
-    " cum_qty, detail, data) VALUES ({marks})"
+    " cum_qty, detail, data, account) VALUES ({marks})"
 )
+#: a second account, and what a hand may write in the column (a shared row's ``''``)
+SECOND = "b"
+ACCOUNTS = (DEFAULT_ACCOUNT, SECOND, SHARED_ACCOUNT)
 
 
 def _journal_legs(path: str | Path) -> list[str]:
@@ -105,8 +113,12 @@ def _journal_legs(path: str | Path) -> list[str]:
         return sorted({row[7] for row in journal.iter_stored(EntryFilter(statuses=(Status.LEG,)))})
 
 
-def _edit(path: str | Path, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert ``rows`` as a hand would: straight into the table, no summary kept."""
+def _edit(
+    path: str | Path, rows: Sequence[tuple[Any, ...]], accounts: Sequence[str] | None = None
+) -> None:
+    """Insert ``rows`` as a hand would, each with its account (None: the default account):
+    straight into the table, no summary kept."""
+    accounts = [DEFAULT_ACCOUNT] * len(rows) if accounts is None else accounts
     # one row per order id: the database holds one intent per id, and the row-by-row reading
     # looked a stray fill's symbol up among its order's rows, decoding them (a damaged one
     # stopped it: the fast read takes the fill's own)
@@ -114,29 +126,82 @@ def _edit(path: str | Path, rows: Sequence[tuple[Any, ...]]) -> None:
     # and one LEG row per leg key (the journal's guard)
     legs = [f"{r[4]}{n}" if r[0] == "leg" else r[4] for n, r in enumerate(rows)]
     params = [
-        (1 + n * 7, *r[:3], coids[n], legs[n], *r[5:8], str(n), "edited by hand", r[8])
-        for n, r in enumerate(rows)
+        (1 + n * 7, *r[:3], coids[n], legs[n], *r[5:8], str(n), "edited by hand", r[8], a)
+        for n, (r, a) in enumerate(zip(rows, accounts, strict=True))
     ]
     if isinstance(path, Path):
         conn = sqlite3.connect(path)
         with conn:
-            conn.executemany(_INSERT.format(marks=", ".join("?" * 12)), params)
+            conn.executemany(_INSERT.format(marks=", ".join("?" * 13)), params)
         conn.close()
         return
     with psycopg.connect(path, autocommit=True) as pg:
         for p in params:
-            pg.execute(_INSERT.format(marks=", ".join(["%s"] * 12)), p)
+            pg.execute(_INSERT.format(marks=", ".join(["%s"] * 13)), p)
 
 
-def _both(path: str | Path, *, rows: bool = False) -> tuple[dict[int, Period], dict[int, Period]]:
-    """The fast read (from the tracking summary; ``rows``: from the rows) and the row-by-row."""
+def _second_account(
+    journal: Journal, clock: Clock, keys: Sequence[str], how: Sequence[int]
+) -> None:
+    """The second account's decisions about some of the journal's legs, written through the
+    journal (its skips, its orders and their fills, kept in the summary as they are written):
+    per leg, 0 a skip, 1 a missed leg, 2 an order filled, 3 an order left unfilled."""
+    for key, n in zip(keys, how, strict=False):
+        leg = parse_leg_key(key)
+        clock()
+        if n < 2:
+            reason = SkipReason.RISK_LIMIT if n == 0 else SkipReason.MISSED_STALE
+            journal.record_plan(None, Plan((), (SkippedLeg(leg, reason, "b"),)), account=SECOND)
+            continue
+        coid = client_order_id("acct", (leg,), "open", account=SECOND)
+        intent = OrderIntent(
+            client_order_id=coid,
+            algo_id=leg.algo_id,
+            symbol=leg.symbol,
+            side=leg.side,
+            qty=Decimal(2),
+            price=MARKET,
+            time_in_force=TimeInForce.DAY,
+            role=IntentRole.OPEN,
+            leg_ids=(leg,),
+            reference_price=Decimal(30),
+        )
+        journal.record_plan(None, Plan((intent,)), account=SECOND)
+        if n == 2:
+            two = Decimal(2)
+            fill = OrderFilled(
+                client_order_id=coid,
+                broker_order_id="b2",
+                at=clock(),
+                symbol=leg.symbol,
+                side=leg.side,
+                qty=two,
+                price=Decimal(31),
+                cum_qty=two,
+                order_qty=two,
+                partial=False,
+            )
+            journal.record_event(fill, account=SECOND)
+
+
+def _both(
+    path: str | Path, *, rows: bool = False, account: str | None = None
+) -> tuple[dict[int, Period], dict[int, Period]]:
+    """The fast read (from the tracking summary; ``rows``: from the rows) and the row-by-row,
+    of ``account`` (None: every account's)."""
     read = read_periods_from_rows if rows else read_periods
     with open_journal(path, readonly=True) as journal:
         chosen = algorithms(journal, None)
         assert set(chosen) <= {ALGO, OTHER}
-        fast = read(journal, [ALGO, OTHER], since=None, until=None)
-        slow = rowwise_periods(journal, [ALGO, OTHER], since=None, until=None)
+        fast = read(journal, [ALGO, OTHER], since=None, until=None, account=account)
+        slow = rowwise_periods(journal, [ALGO, OTHER], since=None, until=None, account=account)
     return fast, slow
+
+
+def _same_for_each_account(path: str | Path, *, rows: bool = False) -> None:
+    """:func:`_same` for every account at once (None) and each one (and one with no rows)."""
+    for account in (None, *ACCOUNTS, "nobody"):
+        _same(*_both(path, rows=rows, account=account))
 
 
 def _tracking_verified(path: str | Path) -> bool:
@@ -183,10 +248,15 @@ def _check(where: str | Path, ops: list[tuple[Any, ...]], data: st.DataObject) -
     clock = Clock()
     with open_journal(where, clock=clock) as journal:
         play(journal, clock, ops)
-    # every row written by the journal: the summary, kept as they were, means the rows
-    _same(*_both(where))
-    assert _tracking_verified(where)
     keys = _journal_legs(where)
+    if keys:
+        chosen = data.draw(st.lists(st.sampled_from(keys), max_size=4, unique=True))
+        how = data.draw(st.lists(st.integers(0, 3), min_size=len(chosen), max_size=len(chosen)))
+        with open_journal(where, clock=clock) as journal:
+            _second_account(journal, clock, chosen, how)
+    # every row written by the journal: the summary, kept as they were, means the rows
+    _same_for_each_account(where)
+    assert _tracking_verified(where)
     raw = data.draw(st.lists(RAW, max_size=8))
     rows = []
     for r in raw:
@@ -194,15 +264,18 @@ def _check(where: str | Path, ops: list[tuple[Any, ...]], data: st.DataObject) -
             leg = data.draw(st.sampled_from(keys)) if keys else f"{ALGO}:open:AAA:buy:x"
             r = (*r[:4], leg, *r[5:])
         rows.append(r)
-    _edit(where, rows)
-    _same(*_both(where, rows=True))
+    accounts = data.draw(
+        st.lists(st.sampled_from(ACCOUNTS), min_size=len(rows), max_size=len(rows))
+    )
+    _edit(where, rows, accounts)
+    _same_for_each_account(where, rows=True)
     # rows written by hand, which no summary kept: the summary's read means the rows, or
     # ``journal verify`` says the summary disagrees with them
     summary, slow = _both(where)
     assert _means_the_same(summary, slow) or not _tracking_verified(where)
     with open_journal(where) as journal:
         journal.rebuild_summaries()  # what ``journal migrate`` does after a copy as stored
-    _same(*_both(where))
+    _same_for_each_account(where)
     assert _tracking_verified(where)
 
 

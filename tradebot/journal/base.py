@@ -438,13 +438,16 @@ class JournalBase(ABC):
         *,
         algo_ids: Sequence[int],
         until: datetime | None = None,
+        account: str | None = None,
         page: int = 5000,
     ) -> Iterator[tuple[Any, ...]]:
         after = (-(2**62), -1)
         algos = tuple(algo_ids)
         while True:
             with self._read() as conn:
-                rows = tracking_sql.rows_page(conn, str(status), algos, until, after, page)
+                rows = tracking_sql.rows_page(
+                    conn, str(status), algos, until, after, page, account=account
+                )
             yield from rows
             if len(rows) < page:
                 return
@@ -468,11 +471,13 @@ class JournalBase(ABC):
                 return
             before = rows[-1][:2]
 
-    def tracking_summary(self, algo_id: int) -> track_summary.Summary:
+    def tracking_summary(
+        self, algo_id: int, *, account: str | None = None
+    ) -> track_summary.Summary:
         """One algorithm's legs and orders as ``track`` reads them, kept by every write
         (:mod:`tradebot.journal.track_summary`), read in one snapshot."""
         with self._snapshot() as conn:
-            return track_summary.read(conn, algo_id)
+            return track_summary.read(conn, algo_id, account)
 
     # -- the summaries (tradebot.journal.summary) --------------------------------------------------
     def summaries(self, *, account: str | None = None) -> summary_sql.Summaries:

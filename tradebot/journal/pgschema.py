@@ -129,9 +129,10 @@ _V6 = (
 #: made again with the account in every key and built from the rows
 _V7 = (summary_sql.create,)
 
-#: v8, what ``tradebot track`` reads, per leg and per order
-#: (:mod:`tradebot.journal.track_summary`), kept from now on by every write, built from the rows
-_V8: tuple[str | Callable[[Conn], None], ...] = (*track_summary.TABLES, track_summary.rebuild)
+#: v8, what ``tradebot track`` reads, per leg and per order and per account
+#: (:func:`tradebot.journal.track_summary.create`, as SQLite's v9), kept from now on by every
+#: write, built from the rows
+_V8 = (track_summary.create,)
 
 #: migrations[i] takes the schema from version i to version i + 1
 MIGRATIONS: Sequence[Sequence[str | Callable[[Conn], None]]] = (

@@ -150,10 +150,9 @@ ACCOUNT_COLUMN = (
 
 def _v9(conn: sqlite3.Connection) -> None:
     """What ``tradebot track`` reads, per leg and per order (:mod:`~.track_summary`), kept
-    from now on by every write, built here from the rows already in the journal."""
-    for statement in track_summary.TABLES:
-        conn.execute(statement)
-    track_summary.rebuild(conn)
+    from now on by every write, built here from the rows already in the journal, per account
+    (:func:`~.track_summary.create`)."""
+    track_summary.create(conn)
 
 
 #: migrations[i] takes the schema from version i to version i + 1

@@ -186,7 +186,8 @@ def verify(conn: Conn, *, limit: int = 5) -> Verdict:
 
 
 def _by_algorithm(conn: Any, sql: str, algo_id: int) -> dict[Any, tuple[Any, ...]]:
-    return {(r[0], r[1]): tuple(r[2:]) for r in conn.execute(sql, (algo_id,)).fetchall()}
+    """An algorithm's rows of a tracking table by key: (algorithm, account, leg or order id)."""
+    return {tuple(r[:3]): tuple(r[3:]) for r in conn.execute(sql, (algo_id,)).fetchall()}
 
 
 def check_tracking(conn: Conn, *, limit: int = 5) -> list[TableCheck]:
@@ -202,7 +203,7 @@ def check_tracking(conn: Conn, *, limit: int = 5) -> list[TableCheck]:
             found |= {int(a) for (a,) in memory.execute(f"SELECT DISTINCT algo_id FROM {name}")}  # noqa: S608
             for algo_id in sorted(found):
                 ours = _by_algorithm(memory, sql, algo_id)
-                stored = sorted(_by_algorithm(conn, sql, algo_id).items(), key=lambda kv: kv[0][1])
+                stored = sorted(_by_algorithm(conn, sql, algo_id).items(), key=lambda kv: kv[0][1:])
                 _compare(check, ours, ((k, v) for k, v in stored), limit)
             checks.append(check)
         return checks

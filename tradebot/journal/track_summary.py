@@ -43,28 +43,29 @@ from tradebot.core.ids import exit_parts, remainder_id
 from tradebot.core.signal import LegKind, Side
 from tradebot.journal.dialect import Conn
 from tradebot.journal.queries import positive
-from tradebot.journal.records import leg_id_from
+from tradebot.journal.records import SHARED_ACCOUNT, leg_id_from
 
-#: ``IF NOT EXISTS``: a journal whose version was put back (by hand, or a test of an older
-#: schema) keeps its tables; the migration empties and builds them again either way
+#: keyed by the algorithm first (``track`` reads one algorithm at a time, every account of it or
+#: one), then the account: a LEG row is every account's (:data:`SHARED_ACCOUNT`, whatever its
+#: column says: a leg is received once for all), a SKIPPED row, an intent and a fill are their
+#: row's account's
 TABLES = (
     """
-    CREATE TABLE IF NOT EXISTS sum_track_leg (
-        algo_id BIGINT NOT NULL, leg TEXT NOT NULL,
+    CREATE TABLE sum_track_leg (
+        algo_id BIGINT NOT NULL, account TEXT NOT NULL, leg TEXT NOT NULL,
         head_id BIGINT, head_ts BIGINT, symbol TEXT, buy INTEGER, is_open INTEGER, price TEXT,
         skip_id BIGINT, reason TEXT, by_exit INTEGER,
         served INTEGER NOT NULL DEFAULT 0, bad_heads TEXT, bad_skips TEXT,
-        PRIMARY KEY (algo_id, leg)
+        PRIMARY KEY (algo_id, account, leg)
     )
     """,
-    # keyed by the client order id, which names its account (core/ids.py): one row per
-    # account's order; ``account`` is the intent's (or the first fill's) row's
+    # the client order id names its account (core/ids.py), but a row's own column decides
     """
-    CREATE TABLE IF NOT EXISTS sum_track_order (
-        algo_id BIGINT NOT NULL, coid TEXT NOT NULL, account TEXT,
+    CREATE TABLE sum_track_order (
+        algo_id BIGINT NOT NULL, account TEXT NOT NULL, coid TEXT NOT NULL,
         intent_id BIGINT, ts BIGINT, symbol TEXT, style TEXT, planned TEXT, is_exit INTEGER,
         lead TEXT, fills TEXT,
-        PRIMARY KEY (algo_id, coid)
+        PRIMARY KEY (algo_id, account, coid)
     )
     """,
 )
@@ -200,38 +201,40 @@ def algo_of(value: Any) -> int | None:
 # -- kept as rows are written -------------------------------------------------------------------
 _HEAD_SETS = ("head_id", "head_ts", "symbol", "buy", "is_open", "price")
 _HEAD = (
-    "INSERT INTO sum_track_leg (algo_id, leg, head_id, head_ts, symbol, buy, is_open, price) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (algo_id, leg) DO UPDATE SET "
+    "INSERT INTO sum_track_leg (algo_id, account, leg, head_id, head_ts, symbol, buy, "  # noqa: S608
+    "is_open, price) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (algo_id, account, leg) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _HEAD_SETS)
     + " WHERE sum_track_leg.head_id IS NULL OR excluded.head_id < sum_track_leg.head_id"
 )
 _SKIP = (
-    "INSERT INTO sum_track_leg (algo_id, leg, skip_id, reason, by_exit) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (algo_id, leg) DO UPDATE SET skip_id = excluded.skip_id, "
-    "reason = excluded.reason, by_exit = excluded.by_exit "
+    "INSERT INTO sum_track_leg (algo_id, account, leg, skip_id, reason, by_exit) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (algo_id, account, leg) DO UPDATE SET "
+    "skip_id = excluded.skip_id, reason = excluded.reason, by_exit = excluded.by_exit "
     "WHERE sum_track_leg.skip_id IS NULL OR excluded.skip_id < sum_track_leg.skip_id"
 )
 _BAD = (
-    "INSERT INTO sum_track_leg (algo_id, leg, {col}) VALUES (?, ?, ?) "
-    "ON CONFLICT (algo_id, leg) DO UPDATE SET "
+    "INSERT INTO sum_track_leg (algo_id, account, leg, {col}) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (algo_id, account, leg) DO UPDATE SET "
     "{col} = coalesce(sum_track_leg.{col} || ',', '') || excluded.{col}"
 )
 _BAD_HEAD, _BAD_SKIP = _BAD.format(col="bad_heads"), _BAD.format(col="bad_skips")
 _SERVED = (
-    "INSERT INTO sum_track_leg (algo_id, leg, served) VALUES (?, ?, 1) "
-    "ON CONFLICT (algo_id, leg) DO UPDATE SET served = 1 WHERE sum_track_leg.served = 0"
+    "INSERT INTO sum_track_leg (algo_id, account, leg, served) VALUES (?, ?, ?, 1) "
+    "ON CONFLICT (algo_id, account, leg) DO UPDATE SET served = 1 "
+    "WHERE sum_track_leg.served = 0"
 )
 _INTENT = (
-    "INSERT INTO sum_track_order (algo_id, coid, account, intent_id, ts, symbol, style, "
+    "INSERT INTO sum_track_order (algo_id, account, coid, intent_id, ts, symbol, style, "
     "planned, is_exit, lead) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (algo_id, coid) DO UPDATE SET account = excluded.account, "
+    "ON CONFLICT (algo_id, account, coid) DO UPDATE SET "
     "intent_id = excluded.intent_id, ts = excluded.ts, symbol = excluded.symbol, "
     "style = excluded.style, planned = excluded.planned, is_exit = excluded.is_exit, "
     "lead = excluded.lead"
 )
 _FILL = (
-    "INSERT INTO sum_track_order (algo_id, coid, account, fills) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (algo_id, coid) DO UPDATE SET "
+    "INSERT INTO sum_track_order (algo_id, account, coid, fills) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (algo_id, account, coid) DO UPDATE SET "
     "fills = coalesce(sum_track_order.fills || ';', '') || excluded.fills"
 )
 
@@ -258,18 +261,21 @@ def fold(
     algo = algo_of(algo_id)
     if algo is None:
         return
+    # the row's account as the reads compare it (the column is NOT NULL TEXT)
+    mine = account if isinstance(account, str) else str(account)
     if status == "leg" or status == "skipped":
         if not isinstance(leg, str):
             return  # a skip of a leg that never parsed: nothing to price
         if status == "leg":
             head = head_of(ts, symbol, leg, side, decimal(price))
             if head is None:
-                conn.execute(_BAD_HEAD, (algo, leg, str(row_id)))
+                conn.execute(_BAD_HEAD, (algo, SHARED_ACCOUNT, leg, str(row_id)))
             else:
                 conn.execute(
                     _HEAD,
                     (
                         algo,
+                        SHARED_ACCOUNT,
                         leg,
                         row_id,
                         head.ts,
@@ -282,9 +288,9 @@ def fold(
             return
         skip = skip_of(data)
         if skip is None:
-            conn.execute(_BAD_SKIP, (algo, leg, str(row_id)))
+            conn.execute(_BAD_SKIP, (algo, mine, leg, str(row_id)))
         else:
-            conn.execute(_SKIP, (algo, leg, row_id, skip[0], int(skip[1])))
+            conn.execute(_SKIP, (algo, mine, leg, row_id, skip[0], int(skip[1])))
         return
     if not isinstance(coid, str):
         return
@@ -298,8 +304,8 @@ def fold(
             _INTENT,
             (
                 algo,
+                mine,
                 coid,
-                account,
                 row_id,
                 ts,
                 symbol,
@@ -311,12 +317,12 @@ def fold(
         )
         if not intent.exit:
             for key in dict.fromkeys(intent.legs):
-                conn.execute(_SERVED, (algo, key))
+                conn.execute(_SERVED, (algo, mine, key))
         return
     fill = fill_of(side, symbol, qty, price)
     if fill is not None:
         entry = f"{ts} {row_id} {fill[0]} {fill[1]} {quote(symbol, safe='')}"
-        conn.execute(_FILL, (algo, coid, account, entry))
+        conn.execute(_FILL, (algo, mine, coid, entry))
 
 
 # -- built from the rows ------------------------------------------------------------------------
@@ -348,6 +354,16 @@ def _fold_stored(target: Conn, source: Conn) -> int:
     return n
 
 
+def create(conn: Conn) -> None:
+    """The tables made (again: a journal whose version was put back may hold older ones) and
+    built from every row (SQLite v9, PostgreSQL v8), in the caller's transaction."""
+    for name in NAMES:
+        conn.execute(f"DROP TABLE IF EXISTS {name}")
+    for statement in TABLES:
+        conn.execute(statement)
+    _fold_stored(conn, conn)
+
+
 def rebuild(conn: Conn) -> None:
     """Empty the tables and fold every row again (the migration that adds them, an archive's
     rows moved out, a copy written as stored), in the caller's transaction."""
@@ -367,33 +383,61 @@ def recompute(conn: Conn) -> sqlite3.Connection:
 
 
 # -- read ---------------------------------------------------------------------------------------
-#: a leg with a readable LEG row, oldest LEG row first
+#: a leg with a readable LEG row, oldest LEG row first, with one account's decisions about it
 HEAD_COLUMNS = (
     "leg, head_id, head_ts, symbol, buy, is_open, price, skip_id, reason, by_exit, served"
 )
-_HEADS = (
-    f"SELECT {HEAD_COLUMNS} FROM sum_track_leg "  # noqa: S608 (constant columns)
-    "WHERE algo_id = ? AND head_id IS NOT NULL ORDER BY head_id"
-)
-_DAMAGED = (
-    "SELECT bad_heads, head_id, bad_skips, skip_id FROM sum_track_leg "
-    "WHERE algo_id = ? AND (bad_heads IS NOT NULL OR bad_skips IS NOT NULL)"
-)
 #: an order with its intent, in the order the intents were written (by time, then id)
 INTENT_COLUMNS = "coid, symbol, style, planned, is_exit, lead, fills"
+#: the accounts that decided something of the algorithm's legs or have its orders
+_DECIDING = (
+    "SELECT DISTINCT account FROM sum_track_leg WHERE algo_id = ? "
+    "AND (skip_id IS NOT NULL OR served = 1 OR bad_skips IS NOT NULL) "
+    "UNION SELECT DISTINCT account FROM sum_track_order WHERE algo_id = ?"
+)
+# -- one account's: the legs (every account's) joined with its decisions
+_HEADS = (
+    "SELECT h.leg, h.head_id, h.head_ts, h.symbol, h.buy, h.is_open, h.price, "  # noqa: S608
+    "s.skip_id, s.reason, s.by_exit, s.served FROM sum_track_leg h "
+    "LEFT JOIN sum_track_leg s ON s.algo_id = h.algo_id AND s.account = ? AND s.leg = h.leg "
+    f"WHERE h.algo_id = ? AND h.account = '{SHARED_ACCOUNT}' AND h.head_id IS NOT NULL "
+    "ORDER BY h.head_id"
+)
+_BAD_HEADS = (
+    "SELECT bad_heads, head_id FROM sum_track_leg "  # noqa: S608 (a constant)
+    f"WHERE algo_id = ? AND account = '{SHARED_ACCOUNT}' AND bad_heads IS NOT NULL"
+)
+_BAD_SKIPS = (
+    "SELECT bad_skips, skip_id FROM sum_track_leg "
+    "WHERE algo_id = ? AND account = ? AND bad_skips IS NOT NULL"
+)
 _INTENTS = (
     f"SELECT {INTENT_COLUMNS} FROM sum_track_order "  # noqa: S608 (constant columns)
-    "WHERE algo_id = ? AND intent_id IS NOT NULL ORDER BY ts, intent_id"
+    "WHERE algo_id = ? AND account = ? AND intent_id IS NOT NULL ORDER BY ts, intent_id"
 )
 _STRAYS = (
     "SELECT fills FROM sum_track_order "
-    "WHERE algo_id = ? AND intent_id IS NULL AND fills IS NOT NULL"
+    "WHERE algo_id = ? AND account = ? AND intent_id IS NULL AND fills IS NOT NULL"
+)
+# -- every account's, when several decided: merged here
+_ALL_HEADS = (
+    "SELECT leg, head_id, head_ts, symbol, buy, is_open, price FROM sum_track_leg "  # noqa: S608
+    f"WHERE algo_id = ? AND account = '{SHARED_ACCOUNT}' AND head_id IS NOT NULL "
+    "ORDER BY head_id"
+)
+_ALL_DECISIONS = (
+    "SELECT leg, skip_id, reason, by_exit, served, bad_skips FROM sum_track_leg "
+    "WHERE algo_id = ? AND (skip_id IS NOT NULL OR served = 1 OR bad_skips IS NOT NULL)"
+)
+_ALL_ORDERS = (
+    "SELECT coid, intent_id, ts, symbol, style, planned, is_exit, lead, fills "
+    "FROM sum_track_order WHERE algo_id = ?"
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """One algorithm's tracking summary, as stored."""
+    """One algorithm's tracking summary, as stored, for one account or every one."""
 
     heads: list[Any]  # :data:`HEAD_COLUMNS`, oldest LEG row first
     damaged: int  # unreadable LEG and SKIPPED rows below their leg's first readable one
@@ -401,16 +445,63 @@ class Summary:
     strays: list[Any]  # the ``fills`` of the ids the algorithm has no intent of
 
 
-def read(conn: Conn, algo_id: int) -> Summary:
-    """One algorithm's summary: a row per leg and per order (in the caller's snapshot)."""
-    bad = 0
-    for bad_heads, head_id, bad_skips, skip_id in conn.execute(_DAMAGED, (algo_id,)):
-        bad += damaged(bad_heads, head_id) + damaged(bad_skips, skip_id)
+def read(conn: Conn, algo_id: int, account: str | None = None) -> Summary:
+    """One algorithm's summary (in the caller's snapshot): its legs (every account receives
+    them) with ``account``'s skips, orders and fills (None: every account's, as if one: a leg's
+    first skip of any account, its orders of any). Read joined in SQL when at most one account
+    decided anything of the algorithm (a journal of one account), else merged here."""
+    if account is None:
+        deciding = [r[0] for r in conn.execute(_DECIDING, (algo_id, algo_id)).fetchall()]
+        if len(deciding) > 1:
+            return _merged(conn, algo_id)
+        account = deciding[0] if deciding else SHARED_ACCOUNT
+    bad = sum(damaged(ids, first) for ids, first in conn.execute(_BAD_HEADS, (algo_id,)))
+    for ids, first in conn.execute(_BAD_SKIPS, (algo_id, account)):
+        bad += damaged(ids, first)
     return Summary(
-        conn.execute(_HEADS, (algo_id,)).fetchall(),
+        conn.execute(_HEADS, (account, algo_id)).fetchall(),
         bad,
-        conn.execute(_INTENTS, (algo_id,)).fetchall(),
-        [r[0] for r in conn.execute(_STRAYS, (algo_id,)).fetchall()],
+        conn.execute(_INTENTS, (algo_id, account)).fetchall(),
+        [r[0] for r in conn.execute(_STRAYS, (algo_id, account)).fetchall()],
+    )
+
+
+def _merged(conn: Conn, algo_id: int) -> Summary:
+    """:func:`read` of every account, when several decided: a leg's first skip by id among
+    every account's, served when any account's order served it; an order's fills of every
+    account (its id may be written under several by hand)."""
+    first: dict[str, tuple[Any, Any, Any]] = {}
+    served: set[str] = set()
+    bad_skips: dict[str, list[str]] = {}
+    for leg, skip_id, reason, by_exit, was_served, bad in conn.execute(_ALL_DECISIONS, (algo_id,)):
+        if skip_id is not None:
+            known = first.get(leg)
+            if known is None or int(skip_id) < int(known[0]):
+                first[leg] = (skip_id, reason, by_exit)
+        if was_served:
+            served.add(leg)
+        if bad:
+            bad_skips.setdefault(leg, []).append(str(bad))
+    n = sum(damaged(ids, head) for ids, head in conn.execute(_BAD_HEADS, (algo_id,)))
+    for leg, ids in bad_skips.items():
+        n += damaged(",".join(ids), first.get(leg, (None,))[0])
+    heads = [
+        (*row, *first.get(row[0], (None, None, None)), int(row[0] in served))
+        for row in conn.execute(_ALL_HEADS, (algo_id,)).fetchall()
+    ]
+    intents: dict[str, tuple[Any, ...]] = {}
+    fills: dict[str, list[str]] = {}
+    for coid, intent_id, *intent, text in conn.execute(_ALL_ORDERS, (algo_id,)).fetchall():
+        if intent_id is not None:
+            intents[coid] = (intent_id, *intent)
+        if text:
+            fills.setdefault(coid, []).append(text)
+    ordered = sorted(intents.items(), key=lambda kv: (int(kv[1][1]), int(kv[1][0])))
+    return Summary(
+        heads,
+        n,
+        [(c, *i[2:], ";".join(fills[c]) if c in fills else None) for c, i in ordered],
+        [";".join(texts) for coid, texts in fills.items() if coid not in intents],
     )
 
 

@@ -179,31 +179,48 @@ def _head(
 
 
 def read_period(
-    journal: Journal, algo_id: int, *, since: datetime | None, until: datetime | None
+    journal: Journal,
+    algo_id: int,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    account: str | None = None,
 ) -> Period:
     """:func:`read_periods` of one algorithm."""
-    return read_periods(journal, (algo_id,), since=since, until=until)[algo_id]
+    return read_periods(journal, (algo_id,), since=since, until=until, account=account)[algo_id]
 
 
 def read_periods(
-    journal: Journal, algo_ids: Sequence[int], *, since: datetime | None, until: datetime | None
+    journal: Journal,
+    algo_ids: Sequence[int],
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    account: str | None = None,
 ) -> dict[int, Period]:
     """Each algorithm's legs (all before ``until``: P&L needs what was held at ``since``), its
     orders and fills, and the marks of the symbols they name (one dict, shared): from the
     tracking summary when the period runs to the journal's end (``until`` None), else from
-    the rows (:func:`read_periods_from_rows`)."""
+    the rows (:func:`read_periods_from_rows`). ``account``: the legs (every account receives
+    them) with that account's skips, orders and fills; None: every account's as one. The
+    marks are the market's: any account's order rows."""
     if until is not None:
-        return read_periods_from_rows(journal, algo_ids, since=since, until=until)
+        return read_periods_from_rows(journal, algo_ids, since=since, until=until, account=account)
     with collector_paused():
-        return _summary_periods(journal, algo_ids, since=since)
+        return _summary_periods(journal, algo_ids, since=since, account=account)
 
 
 def read_periods_from_rows(
-    journal: Journal, algo_ids: Sequence[int], *, since: datetime | None, until: datetime | None
+    journal: Journal,
+    algo_ids: Sequence[int],
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    account: str | None = None,
 ) -> dict[int, Period]:
     """:func:`read_periods`, from the rows whatever the period (what the summary holds)."""
     with collector_paused():
-        return _read_periods(journal, algo_ids, since=since, until=until)
+        return _read_periods(journal, algo_ids, since=since, until=until, account=account)
 
 
 @contextmanager
@@ -222,14 +239,19 @@ def collector_paused() -> Iterator[None]:
 
 
 def _read_periods(
-    journal: Journal, algo_ids: Sequence[int], *, since: datetime | None, until: datetime | None
+    journal: Journal,
+    algo_ids: Sequence[int],
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    account: str | None,
 ) -> dict[int, Period]:
     wanted = sorted(set(algo_ids))
     orders = {a: _Orders() for a in wanted}
     symbols: set[str] = set()
     texts = _Texts()
-    heads, skips, damaged = _leg_rows(journal, wanted, until, texts)
-    _read_orders(journal, wanted, until, orders, symbols, texts, heads)
+    heads, skips, damaged = _leg_rows(journal, wanted, until, texts, account)
+    _read_orders(journal, wanted, until, account, orders, symbols, texts, heads)
     for by_key in heads.found.values():
         symbols.update(h.symbol for _, h in by_key.values())
     marks = _marks(journal, symbols, until)
@@ -245,6 +267,7 @@ def _read_orders(
     journal: Journal,
     wanted: Sequence[int],
     until: datetime | None,
+    account: str | None,
     orders: dict[int, _Orders],
     symbols: set[str],
     texts: _Texts,
@@ -253,7 +276,7 @@ def _read_orders(
     """The intents (oldest first, so each algorithm's in the order they were written) and the
     fills (per order, oldest first)."""
     for _id, _ts, algo, symbol, coid, side, qty, data in journal.tracking_rows(
-        Status.INTENT, algo_ids=wanted, until=until
+        Status.INTENT, algo_ids=wanted, until=until, account=account
     ):
         mine = orders.get(algo) if isinstance(algo, int) else None
         if mine is None:
@@ -266,7 +289,7 @@ def _read_orders(
             if isinstance(symbol, str):
                 symbols.add(symbol)
     fills = [
-        journal.tracking_rows(status, algo_ids=wanted, until=until)
+        journal.tracking_rows(status, algo_ids=wanted, until=until, account=account)
         for status in (Status.PARTIAL, Status.FILLED)
     ]
     for ident, ts, algo, symbol, coid, side, qty, price in _merged(fills):
@@ -315,10 +338,15 @@ def _marks(journal: Journal, symbols: Iterable[str], until: datetime | None) -> 
 
 
 def _leg_rows(
-    journal: Journal, algo_ids: Sequence[int], until: datetime | None, texts: _Texts
+    journal: Journal,
+    algo_ids: Sequence[int],
+    until: datetime | None,
+    texts: _Texts,
+    account: str | None,
 ) -> tuple[_First, _First, dict[int, int]]:
     """Per algorithm, its LEG rows by leg key (the first readable, by id: :class:`_Head`), its
-    skips: (reason, closed by an exit); and how many of its rows were damaged (left out)."""
+    skips (``account``'s; None: any account's): (reason, closed by an exit); and how many of
+    its rows were damaged (left out)."""
     heads, skips = _First(), _First()
     for ident, ts, algo, symbol, leg, side, price in journal.tracking_rows(
         Status.LEG, algo_ids=algo_ids, until=until
@@ -327,7 +355,7 @@ def _leg_rows(
             head = _head(ident, ts, texts.symbol(symbol), leg, side, texts.decimal(price))
             heads.see(algo, leg, ident, head)
     for ident, _ts, algo, leg, data in journal.tracking_rows(
-        Status.SKIPPED, algo_ids=algo_ids, until=until
+        Status.SKIPPED, algo_ids=algo_ids, until=until, account=account
     ):
         if isinstance(leg, str) and isinstance(algo, int):  # else a leg that never parsed
             skips.see(algo, leg, ident, skip_of(data))
@@ -398,7 +426,7 @@ def _legs(
 
 # -- from the tracking summary ------------------------------------------------------------------
 def _summary_periods(
-    journal: Journal, algo_ids: Sequence[int], *, since: datetime | None
+    journal: Journal, algo_ids: Sequence[int], *, since: datetime | None, account: str | None
 ) -> dict[int, Period]:
     """Each algorithm's period from the tracking summary (:mod:`tradebot.journal.track_summary`):
     a row per leg and per order, every value already read; what it means is the row read's."""
@@ -408,7 +436,7 @@ def _summary_periods(
     start = None if since is None else to_micros(since)
     out = {}
     for algo_id in sorted(set(algo_ids)):
-        found = journal.tracking_summary(algo_id)
+        found = journal.tracking_summary(algo_id, account=account)
         out[algo_id] = _summary_period(algo_id, found, texts, symbols, marks, start)
     marks.update(_marks(journal, symbols, None))
     return out
