@@ -30,6 +30,7 @@ from tradebot import faults
 from tradebot.broker.base import Broker
 from tradebot.core.book import PositionBook
 from tradebot.core.events import OrderEvent, OrderFilled
+from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.core.order_snapshot import OrderSnapshot
 from tradebot.core.orders import IntentRole, OrderIntent, Plan
 from tradebot.core.signal import Signal
@@ -106,8 +107,11 @@ class Executor:
         on_submit: Callable[[OrderIntent], None] | None = None,
         flatten_timeout: float = FLATTEN_TIMEOUT,
         circuit: BrokerCircuit | None = None,
+        account: str = DEFAULT_ACCOUNT,
     ) -> None:
+        """``account``: the config's account this executor sends for (its rows carry it)."""
         self.journal = journal
+        self.account = account
         #: the account's breaker: asked before each order, told what each submission got
         self.circuit = circuit
         self.broker = broker
@@ -161,11 +165,16 @@ class Executor:
                 f"planning failed, nothing sent: {exc!r}",
                 algo_id=signal.algo_id,
                 signal_id=signal_id,
+                account=self.account,
             )
             return ExecutionResult(signal_id, Plan(), ())
         if signal_id is not None:
             return await self.execute(plan, signal_id=signal_id)
-        signal_id, new = await asyncio.to_thread(self.journal.record_signal_and_plan, signal, plan)
+        signal_id, new = await asyncio.to_thread(
+            functools.partial(
+                self.journal.record_signal_and_plan, signal, plan, account=self.account
+            )
+        )
         self._step(Step.SIGNAL_JOURNALED)
         self._step(Step.PLAN_JOURNALED)
         outcomes = await self.submit_all(new)
@@ -177,7 +186,9 @@ class Executor:
         Returns once every intent was answered by the broker or recorded as failed; fills
         arrive later as events (:meth:`consume_events`) unless the answer already carried them.
         """
-        new = await asyncio.to_thread(self.journal.record_plan, signal_id, plan)
+        new = await asyncio.to_thread(
+            functools.partial(self.journal.record_plan, signal_id, plan, account=self.account)
+        )
         self._step(Step.PLAN_JOURNALED)
         outcomes = await self.submit_all(new)
         return ExecutionResult(signal_id, plan, outcomes)
@@ -289,7 +300,9 @@ class Executor:
     async def record_snapshot(self, snapshot: OrderSnapshot, source: str) -> None:
         """Journal what the broker showed of an order (``submit`` or ``lookup``); apply fills."""
         await self._journal_fills(
-            functools.partial(self.journal.record_snapshot, snapshot, source=source)
+            functools.partial(
+                self.journal.record_snapshot, snapshot, source=source, account=self.account
+            )
         )
 
     async def _journal_fills(
@@ -334,7 +347,9 @@ class Executor:
         fill_events = sum(isinstance(e, OrderFilled) for e in events)
         for _ in range(fill_events):
             self._step(Step.FILL_RECEIVED)
-        fills = await self._journal_fills(functools.partial(self.journal.record_events, events))
+        fills = await self._journal_fills(
+            functools.partial(self.journal.record_events, events, account=self.account)
+        )
         for _ in range(fill_events):
             self._step(Step.FILL_RECORDED)
         return fills

@@ -506,13 +506,17 @@ class JournalBase(ABC):
         with self._read() as conn:
             return summary_sql.daily_pnl(conn, account)
 
-    def latency(self) -> LatencyReport:
+    def latency(self, *, account: str | None = None) -> LatencyReport:
         """The whole journal's latency per algorithm, from the summaries (index walks)."""
         with self._read() as conn:
-            return latency_read(conn)
+            return latency_read(conn, account)
 
     def leg_times(
-        self, *, since: datetime | None = None, until: datetime | None = None
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        account: str | None = None,
     ) -> list[LegTimes]:
         """Each leg sent in ``[since, until)``: its signal's receipt, send and fill times."""
         with self._read() as conn:
@@ -520,6 +524,7 @@ class JournalBase(ABC):
                 conn,
                 since=None if since is None else to_micros(since),
                 until=None if until is None else to_micros(until),
+                account=account,
             )
 
     def open_exit_ids(self, *, account: str | None = None) -> list[str]:

@@ -330,13 +330,17 @@ class Journal(Protocol):
         """(day since the epoch, algorithm, realised P&L that day), oldest first."""
         ...
 
-    def latency(self) -> LatencyReport:
+    def latency(self, *, account: str | None = None) -> LatencyReport:
         """The whole journal's latency per algorithm (signal to order, order to first and last
         fill; p50, p90, p99), from the summaries (:mod:`tradebot.journal.latency`)."""
         ...
 
     def leg_times(
-        self, *, since: datetime | None = None, until: datetime | None = None
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        account: str | None = None,
     ) -> list[LegTimes]:
         """Each leg (entries and closes) sent in ``[since, until)``: its signal's receipt, its
         send and fill times, from the summaries (:mod:`tradebot.journal.latency`)."""

@@ -124,7 +124,7 @@ from tradebot.runtime.observer import (
 )
 from tradebot.runtime.paths import config_relative
 from tradebot.runtime.status_feed import StandbyStatus
-from tradebot.tracking.sizing import RULES_KEY, rules_of
+from tradebot.tracking.sizing import rules_record
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ class Bot:
                 {
                     "mode": str(self.mode),
                     "config": str(self.config_path),
-                    RULES_KEY: rules_of(self._settings.config),
+                    **rules_record(self._settings.config),
                 },
             )
             settings = self._settings

@@ -78,7 +78,7 @@ from tradebot.runtime.record_writer import RecordWriter
 from tradebot.runtime.recovered import NoBackfill, make_backfiller, reclaim_recovered
 from tradebot.runtime.signals import SignalLoop, planner_for, symbols_of
 from tradebot.runtime.status_feed import StatusFeed
-from tradebot.tracking.sizing import RULES_KEY, rules_of
+from tradebot.tracking.sizing import rules_record
 
 log = logging.getLogger(__name__)
 
@@ -440,7 +440,7 @@ class _Reactions:
         data = {
             "applied": list(change.changed),
             "needs_restart": list(change.needs_restart),
-            RULES_KEY: rules_of(change.config),  # the rules in force from now on (track)
+            **rules_record(change.config),  # the rules in force from now on (track)
         }
         self._records.config(detail, data)
         self._notify(ConfigReloaded(change))

@@ -23,11 +23,13 @@ from pathlib import Path
 
 from tradebot.clock import utcnow
 from tradebot.config.model import BackfillMode, Config
+from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.execution.circuit import BrokerCircuit
 from tradebot.runtime.alerts import Alerts, Coverage
 from tradebot.runtime.bot import Bot
 from tradebot.runtime.history_coverage import HistoryCoverage
 from tradebot.runtime.metrics import BotMetrics, TimedJournal, timed
+from tradebot.runtime.metrics_gauges import AccountGauges
 from tradebot.runtime.observer import (
     BackfillDelivered,
     BotEvent,
@@ -40,6 +42,7 @@ from tradebot.runtime.observer import (
     SignalDeferred,
     SignalHandled,
 )
+from tradebot.web.accounts import AccountHealth
 from tradebot.web.health import Health, subscriptions_problem
 from tradebot.web.serve import DashboardHandle, sources_for, start_dashboard
 from tradebot.web.snapshot import BrokerSnapshots, bot_fetch
@@ -143,6 +146,8 @@ class BotDashboard:
         self.feed = LiveFeed()
         name = bot.config.broker.name
         self.snapshots = BrokerSnapshots(bot_fetch(lambda: bot.broker), name)
+        #: each account's snapshot, by name (the bot trades one account today)
+        self.brokers = {bot_account(bot): self.snapshots}
         self.handle: DashboardHandle | None = None
         self.started = asyncio.Event()  # set once the handle says where (or why not)
 
@@ -161,10 +166,9 @@ class BotDashboard:
 
     async def serve(self) -> None:
         """Serve until cancelled at the bot's stop; the banner's next line says where."""
-        sources = sources_for(
-            self._config, self._config_path, feed=self.feed, broker=self.snapshots
-        )
+        sources = sources_for(self._config, self._config_path, feed=self.feed, brokers=self.brokers)
         sources.health = self._health
+        sources.account_health = functools.partial(account_health, self._bot, self._health)
         sources.metrics = self._metrics.render
         try:
             handle = await start_dashboard(self._config, sources)
@@ -207,13 +211,12 @@ def attach_observability(bot: Bot, config: Config, config_path: Path) -> Observa
     """Metrics, the dashboard (with /healthz and /metrics) and the alerts, plugged into ``bot``.
 
     Call before ``bot.run()``; call :meth:`Observability.flush` after it."""
-    metrics = BotMetrics()
+    metrics = BotMetrics(config.accounts)
     wrap, journals = timed(metrics)
     bot.wrap_journal(wrap)
     bot.observe(metrics)
     health = BotHealth(bot, journals)
-    # the gauge says what /healthz says of the broker: one rule
-    metrics.watch(bot, broker_reachable=lambda: health().checks.get("broker", "?") is None)
+    metrics.watch(bot, accounts=functools.partial(account_gauges, bot, health))
     dashboard = BotDashboard(bot, config, config_path, metrics=metrics, health=health)
     bot.observe(dashboard)
     bot.add_task("dashboard", dashboard.serve)
@@ -229,10 +232,51 @@ def attach_observability(bot: Bot, config: Config, config_path: Path) -> Observa
             coverage=functools.partial(_coverage, bot),
             journal=lambda: None if bot.parts is None else bot.parts.executor.journal,
             history=history.summary_line,
+            accounts=tuple(config.accounts),
         )
         bot.observe(alerts)
         bot.add_task("alerts", alerts.run)
     return Observability(dashboard, metrics, alerts)
+
+
+def account_gauges(bot: Bot, health: BotHealth) -> dict[str, AccountGauges]:
+    """Each account's broker gauges, by name, as the bot knows them now (none before its
+    parts are built). The bot trades one account today: its context's account snapshot, and
+    the broker check of ``/healthz`` (one rule for "reachable")."""
+    parts = bot.parts
+    if parts is None:
+        return {}
+    snapshot = parts.context.account
+    reachable = health().checks.get("broker", "?") is None
+    return {
+        bot_account(bot): AccountGauges(
+            None if snapshot is None else snapshot.equity,
+            None if snapshot is None else snapshot.cash,
+            reachable,
+        )
+    }
+
+
+def account_health(bot: Bot, health: BotHealth) -> dict[str, AccountHealth]:
+    """What the bot knows of each account's broker for the Now page's rows: the ``/healthz``
+    broker check and the circuit breaker (none before its parts are built)."""
+    parts = bot.parts
+    if parts is None:
+        return {}
+    problem = health().checks.get("broker", "not known yet")
+    circuit = parts.executor.circuit
+    return {
+        bot_account(bot): AccountHealth(
+            reachable=problem is None,
+            circuit_open=circuit is not None and not circuit.allows(),
+            problem=problem,
+        )
+    }
+
+
+def bot_account(bot: Bot) -> str:
+    """The name of the account the bot trades (its config's only one)."""
+    return next(iter(bot.config.accounts), DEFAULT_ACCOUNT)
 
 
 def _history_coverage(bot: Bot, config: Config, metrics: BotMetrics) -> HistoryCoverage:

@@ -23,7 +23,7 @@ from tradebot.core.book import PositionBook
 from tradebot.journal import counts
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.last_signals import last_signals
-from tradebot.journal.records import Entry, Status, dec_text
+from tradebot.journal.records import SHARED_ACCOUNT, Entry, Status, dec_text
 from tradebot.journal.review import (
     Valuation,
     daily_points,
@@ -97,14 +97,16 @@ def row(entry: Entry) -> dict[str, Any]:
     }
 
 
-def now_view(journal: Journal, now: datetime) -> dict[str, Any]:
+def now_view(journal: Journal, now: datetime, account: str | None = None) -> dict[str, Any]:
     """Today's counts (since midnight New York, as ``tradebot status`` counts; each as
-    :mod:`tradebot.journal.counts` defines it), the newest rows (in id order: the order they
-    were written, as the live feed adds them) and the last signal, overall and per algorithm
-    (from the journal: a restart forgets none)."""
+    :mod:`tradebot.journal.counts` defines it; every account's), the newest rows (in id order:
+    the order they were written, as the live feed adds them; ``account``'s and the shared ones
+    when given) and the last signal, overall and per algorithm (from the journal: a restart
+    forgets none)."""
     since = start_of_trading_day(now)
     today = counts.totals(counts.per_algo(journal, since=since))
-    recent = list(journal.iter_entries(EntryFilter(since=since, limit=RECENT), page=RECENT))
+    where = EntryFilter(since=since, limit=RECENT, accounts=account_rows(account))
+    recent = list(journal.iter_entries(where, page=RECENT))
     last = last_signals(journal)
     newest = max(last.values(), key=lambda e: e.id, default=None)
     return {
@@ -115,6 +117,12 @@ def now_view(journal: Journal, now: datetime) -> dict[str, Any]:
         "last_signals": {a: row(e) for a, e in last.items()},
         "last_id": journal.last_id(),
     }
+
+
+def account_rows(account: str | None) -> tuple[str, ...]:
+    """The ``accounts`` filter of ``account``'s rows: its own and those every account shares
+    (signals, legs, gaps: what its decisions answer); () for every account."""
+    return () if account is None else (account, SHARED_ACCOUNT)
 
 
 @dataclass(frozen=True, slots=True)
