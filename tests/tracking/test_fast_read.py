@@ -22,15 +22,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.pgserver import PgServer, pg_bin
-from tests.tracking.history import ALGO, OPS, START, SYMBOLS, Clock, play
+from tests.tracking.history import ALGO, OPS, SECOND, START, SYMBOLS, Clock, play, second_account
 from tests.tracking.rowwise_facts import read_periods as rowwise_periods
-from tradebot.core.events import OrderFilled
-from tradebot.core.ids import DEFAULT_ACCOUNT, client_order_id
-from tradebot.core.order_shape import MARKET
-from tradebot.core.orders import IntentRole, OrderIntent, Plan, SkippedLeg, SkipReason, TimeInForce
-from tradebot.core.signal import parse_leg_key
+from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.journal import Status, open_journal
-from tradebot.journal.interface import EntryFilter, Journal
+from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import SHARED_ACCOUNT, leg_id_from
 from tradebot.journal.review import review_rows
 from tradebot.journal.summary import Position
@@ -103,8 +99,7 @@ _INSERT = (
     "INSERT INTO entries (ts, status, algo_id, symbol, client_order_id, leg, side, qty, price,"
     " cum_qty, detail, data, account) VALUES ({marks})"
 )
-#: a second account, and what a hand may write in the column (a shared row's ``''``)
-SECOND = "b"
+#: the accounts, and what a hand may write in the column (a shared row's ``''``)
 ACCOUNTS = (DEFAULT_ACCOUNT, SECOND, SHARED_ACCOUNT)
 
 
@@ -138,50 +133,6 @@ def _edit(
     with psycopg.connect(path, autocommit=True) as pg:
         for p in params:
             pg.execute(_INSERT.format(marks=", ".join(["%s"] * 13)), p)
-
-
-def _second_account(
-    journal: Journal, clock: Clock, keys: Sequence[str], how: Sequence[int]
-) -> None:
-    """The second account's decisions about some of the journal's legs, written through the
-    journal (its skips, its orders and their fills, kept in the summary as they are written):
-    per leg, 0 a skip, 1 a missed leg, 2 an order filled, 3 an order left unfilled."""
-    for key, n in zip(keys, how, strict=False):
-        leg = parse_leg_key(key)
-        clock()
-        if n < 2:
-            reason = SkipReason.RISK_LIMIT if n == 0 else SkipReason.MISSED_STALE
-            journal.record_plan(None, Plan((), (SkippedLeg(leg, reason, "b"),)), account=SECOND)
-            continue
-        coid = client_order_id("acct", (leg,), "open", account=SECOND)
-        intent = OrderIntent(
-            client_order_id=coid,
-            algo_id=leg.algo_id,
-            symbol=leg.symbol,
-            side=leg.side,
-            qty=Decimal(2),
-            price=MARKET,
-            time_in_force=TimeInForce.DAY,
-            role=IntentRole.OPEN,
-            leg_ids=(leg,),
-            reference_price=Decimal(30),
-        )
-        journal.record_plan(None, Plan((intent,)), account=SECOND)
-        if n == 2:
-            two = Decimal(2)
-            fill = OrderFilled(
-                client_order_id=coid,
-                broker_order_id="b2",
-                at=clock(),
-                symbol=leg.symbol,
-                side=leg.side,
-                qty=two,
-                price=Decimal(31),
-                cum_qty=two,
-                order_qty=two,
-                partial=False,
-            )
-            journal.record_event(fill, account=SECOND)
 
 
 def _both(
@@ -253,7 +204,7 @@ def _check(where: str | Path, ops: list[tuple[Any, ...]], data: st.DataObject) -
         chosen = data.draw(st.lists(st.sampled_from(keys), max_size=4, unique=True))
         how = data.draw(st.lists(st.integers(0, 3), min_size=len(chosen), max_size=len(chosen)))
         with open_journal(where, clock=clock) as journal:
-            _second_account(journal, clock, chosen, how)
+            second_account(journal, clock, chosen, how)
     # every row written by the journal: the summary, kept as they were, means the rows
     _same_for_each_account(where)
     assert _tracking_verified(where)
