@@ -61,6 +61,8 @@ def test_each_write_keeps_its_rows_account_apart_and_verify_agrees(
     journal_at: str | Path,
 ) -> None:
     keys = _two_accounts(journal_at)
+    # every row folded again from the rows: what each write kept
+    assert _verdict(journal_at) == {"sum_track_leg": True, "sum_track_order": True}
     legs = _sql(
         journal_at,
         "SELECT account, count(head_id), count(skip_id), sum(served) FROM sum_track_leg "
@@ -79,7 +81,6 @@ def test_each_write_keeps_its_rows_account_apart_and_verify_agrees(
         "GROUP BY account ORDER BY account",
     )
     assert dict((a, (i, f)) for a, i, f in orders)[SECOND] == (2, 1)
-    assert _verdict(journal_at) == {"sum_track_leg": True, "sum_track_order": True}
     # the summary one account's decision short: verify names the table
     _sql_write(journal_at, f"DELETE FROM sum_track_order WHERE account = '{SECOND}'")
     assert _verdict(journal_at) == {"sum_track_leg": True, "sum_track_order": False}
