@@ -32,7 +32,7 @@ from tradebot.journal.review import review_rows
 from tradebot.journal.summary import Position
 from tradebot.journal.track_summary import leg_key
 from tradebot.tracking.chain import cents
-from tradebot.tracking.facts import Period
+from tradebot.tracking.facts import Fate, Period
 from tradebot.tracking.journal_facts import read_periods, read_periods_from_rows
 from tradebot.tracking.track import algorithms, reviewed_pnl
 
@@ -413,3 +413,35 @@ def test_an_intent_whose_leg_names_an_infinite_algorithm_is_left_out_never_fatal
         (summarised,) = read_periods(journal, [ALGO], since=None, until=None).values()
     assert period.legs == () and period.marks == {"AAA": Decimal(30)}
     assert summarised == period
+
+
+def test_legs_two_accounts_decided_read_as_the_row_by_row_reading(journal_at: str | Path) -> None:
+    """Legs the default account skipped, which the second account skipped later (another
+    reason) or traded: every account's read takes a leg's first skip by id and calls it traded
+    when any account's order served it; each account's read its own decisions."""
+    from tests.tracking.test_track_journal import SCENE
+
+    clock = Clock()
+    with open_journal(journal_at, clock=clock) as journal:
+        play(journal, clock, SCENE)
+        skipped = [
+            row[7]
+            for row in journal.iter_stored(EntryFilter(statuses=(Status.SKIPPED,)))
+            if row[7] is not None
+        ]
+        assert len(skipped) >= 3
+        second_account(journal, clock, sorted(skipped)[:3], [1, 2, 0])
+    for account in (None, DEFAULT_ACCOUNT, SECOND):
+        fast, slow = _both(journal_at, account=account)
+        _same(fast, slow)
+        _same(_both(journal_at, rows=True, account=account)[0], slow)
+    everyone, own = _both(journal_at)[0][ALGO], _both(journal_at, account=SECOND)[0][ALGO]
+    fates = {leg.key: (leg.fate, leg.reason) for leg in everyone.legs}
+    theirs = {leg.key: (leg.fate, leg.reason) for leg in own.legs}
+    first, served, later = sorted(skipped)[:3]
+    # the stop had closed AAA: its close skipped as not held; then missed, then algo_unknown
+    assert fates[first] == (Fate.CLOSED_BY_EXIT, "not_held")
+    assert theirs[first] == (Fate.MISSED, "missed_stale")
+    assert fates[served] == theirs[served] == (Fate.TRADED, "")
+    assert fates[later] == (Fate.SKIPPED, "algo_unknown")
+    assert theirs[later] == (Fate.SKIPPED, "risk_limit")
