@@ -127,4 +127,7 @@ def test_the_migration_builds_the_summary_per_account_for_an_older_journal(
             slow = rowwise_periods(journal, [ALGO], since=None, until=None, account=account)
             assert found[ALGO].legs == slow[ALGO].legs
     assert _tables(journal_at) == kept
+    if isinstance(journal_at, Path):  # stored in their keys' order: an algorithm's rows together
+        made = _sql(journal_at, "SELECT sql FROM sqlite_master WHERE name LIKE 'sum_track_%'")
+        assert len(made) == 2 and all(str(sql).endswith("WITHOUT ROWID") for (sql,) in made)
     assert _verdict(journal_at) == {"sum_track_leg": True, "sum_track_order": True}

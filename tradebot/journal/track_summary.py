@@ -70,6 +70,15 @@ TABLES = (
     """,
 )
 NAMES = ("sum_track_leg", "sum_track_order")
+
+
+def tables(conn: Conn) -> tuple[str, ...]:
+    """:data:`TABLES` for ``conn``'s database: on SQLite, stored in their keys' order
+    (``WITHOUT ROWID``: an algorithm's rows are read together, not one lookup per row through
+    the key's index, a third of the read's time on a million rows)."""
+    if isinstance(conn, sqlite3.Connection):
+        return tuple(f"{statement.rstrip()} WITHOUT ROWID" for statement in TABLES)
+    return TABLES
 #: the statuses folded (every other row changes nothing here)
 STATUSES = ("leg", "skipped", "intent", "partial", "filled")
 
@@ -359,7 +368,7 @@ def create(conn: Conn) -> None:
     built from every row (SQLite v9, PostgreSQL v8), in the caller's transaction."""
     for name in NAMES:
         conn.execute(f"DROP TABLE IF EXISTS {name}")
-    for statement in TABLES:
+    for statement in tables(conn):
         conn.execute(statement)
     _fold_stored(conn, conn)
 
@@ -376,7 +385,7 @@ def recompute(conn: Conn) -> sqlite3.Connection:
     """The tables as the rows make them, folded by the same statements into a private
     in-memory database (``tradebot journal verify`` compares them with the journal's)."""
     memory = sqlite3.connect(":memory:")
-    for statement in TABLES:
+    for statement in tables(memory):
         memory.execute(statement)
     _fold_stored(memory, conn)
     return memory
