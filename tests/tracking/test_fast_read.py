@@ -27,7 +27,7 @@ from tests.tracking.rowwise_facts import read_periods as rowwise_periods
 from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.journal import Status, open_journal
 from tradebot.journal.interface import EntryFilter
-from tradebot.journal.records import SHARED_ACCOUNT, leg_id_from
+from tradebot.journal.records import SHARED_ACCOUNT, leg_id_from, to_micros
 from tradebot.journal.review import review_rows
 from tradebot.journal.summary import Position
 from tradebot.journal.track_summary import leg_key
@@ -445,3 +445,50 @@ def test_legs_two_accounts_decided_read_as_the_row_by_row_reading(journal_at: st
     assert fates[served] == theirs[served] == (Fate.TRADED, "")
     assert fates[later] == (Fate.SKIPPED, "algo_unknown")
     assert theirs[later] == (Fate.SKIPPED, "risk_limit")
+
+
+def test_orders_of_several_fills_and_odd_symbols_read_as_the_row_by_row_reading(
+    journal_at: str | Path,
+) -> None:
+    """An intent's order with fills edited in (one written later with an earlier time), and
+    stray orders of two fills and of one whose symbol the summary must quote (``;``, a space,
+    ``%``): the
+    fills oldest first by time, each stray fill on its own symbol, as the rows say."""
+    from tests.tracking.test_track_journal import SCENE
+
+    clock = Clock()
+    with open_journal(journal_at, clock=clock) as journal:
+        play(journal, clock, SCENE)
+        (first, *_) = [
+            r[5] for r in journal.iter_stored(EntryFilter(statuses=(Status.INTENT,))) if r[5]
+        ]
+    odd = "X;Y %2 Z"
+    late = to_micros(clock.at) + 10**9
+    rows = [
+        ("partial", ALGO, "AAA", first, None, "buy", "2", "80.5", "{}"),
+        ("partial", ALGO, "AAA", first, None, "buy", "1", "80.25", "{}"),
+        ("filled", ALGO, odd, "odd", None, "sell", "4", "12.5", "{}"),
+        ("filled", ALGO, odd, "odd", None, "sell", "1", "12", "{}"),
+        ("filled", ALGO, odd, "odd-once", None, "buy", "7", "11", "{}"),
+    ]
+    params = [
+        (ts, *r[:4], None, *r[5:8], str(n), "edited by hand", r[8], DEFAULT_ACCOUNT)
+        for n, (ts, r) in enumerate(zip((late, 5, late + 1, late + 2, late + 3), rows, strict=True))
+    ]
+    if isinstance(journal_at, Path):
+        conn = sqlite3.connect(journal_at)
+        with conn:
+            conn.executemany(_INSERT.format(marks=", ".join("?" * 13)), params)
+        conn.close()
+    else:
+        with psycopg.connect(journal_at, autocommit=True) as pg:
+            for p in params:
+                pg.execute(_INSERT.format(marks=", ".join(["%s"] * 13)), p)
+    with open_journal(journal_at) as journal:
+        journal.rebuild_summaries()
+    fast, slow = _both(journal_at)
+    _same(fast, slow)
+    orders = [o for leg in fast[ALGO].legs for o in leg.orders if o.client_order_id == first]
+    assert [f.at for f in orders[0].fills][:1] == [5] and len(orders[0].fills) == 3
+    strays = [e for e in fast[ALGO].unattributed if e.symbol == odd]
+    assert [e.fill.qty for e in strays] == [Decimal(-4), Decimal(-1), Decimal(7)]

@@ -19,12 +19,13 @@ from __future__ import annotations
 import gc
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote
 
 from tradebot.journal.interface import Journal
 from tradebot.journal.queries import positive
@@ -444,12 +445,36 @@ def _summary_periods(
 
 def _fills(text: str, texts: _Texts) -> list[tuple[Fill, str]]:
     """An order's fills (``fills`` column), oldest first by ``(ts, id)``, each with its own
-    row's symbol."""
+    row's symbol; one fill, the common case, split here without a sort."""
     number = texts.decimal
+    if ";" not in text:
+        ts, ident, qty, price, symbol = text.split(" ")
+        if "%" in symbol:
+            symbol = unquote(symbol)
+        fill = Fill(int(ts), int(ident), number(qty), number(price))  # type: ignore[arg-type]
+        return [(fill, texts.symbol(symbol))]
     return [
         (Fill(ts, ident, number(qty), number(price)), texts.symbol(symbol))  # type: ignore[arg-type]
         for ts, ident, qty, price, symbol in sorted(fills(text))
     ]
+
+
+#: the execution styles by their stored value
+_STYLES = {s.value: s for s in Style}
+
+
+def _order_fills(text: Any, number: Callable[[Any], Decimal | None]) -> tuple[Fill, ...]:
+    """:func:`_fills` without the symbols (an intent's order is on the intent's); one fill,
+    the common case, split here without a sort."""
+    if not text:
+        return ()
+    if ";" not in text:
+        ts, ident, qty, price, _symbol = text.split(" ")
+        return (Fill(int(ts), int(ident), number(qty), number(price)),)  # type: ignore[arg-type]
+    return tuple(
+        Fill(ts, ident, number(qty), number(price))  # type: ignore[arg-type]
+        for ts, ident, qty, price, _symbol in sorted(fills(text))
+    )
 
 
 def _fate(served: Any, skip_id: Any, reason: Any, by_exit: Any) -> tuple[Fate, str]:
@@ -477,26 +502,26 @@ def _summary_period(
     by_leg: dict[str, list[Order]] = defaultdict(list)
     exits: list[ExitFill] = []
     unattributed: list[ExitFill] = []
+    seen, styles = symbols.add, _STYLES
     for coid, symbol, style, planned, is_exit, lead, text in found.intents:
-        symbol = symbol_of(symbol)
-        if isinstance(symbol, str):
-            symbols.add(symbol)
-        got = [f for f, _ in _fills(text, texts)] if text else []
+        if type(symbol) is str:
+            symbol = symbol_of(symbol)
+            seen(symbol)
+        got = _order_fills(text, number)
         if is_exit:
             exits.extend(ExitFill(symbol, f) for f in got)
         elif lead is not None and lead in keys:
             amount = number(planned)
             assert amount is not None  # written as the text of a Decimal
-            by_leg[lead].append(Order(coid, Style(style), amount, tuple(got)))
-        else:
+            by_leg[lead].append(Order(coid, styles[style], amount, got))
+        elif got:
             unattributed.extend(ExitFill(symbol, f) for f in got)
     # a stray's fills in the order of its first fill, as the rows were met
-    strays = sorted(
-        (_fills(text, texts) for text in found.strays), key=lambda s: (s[0][0].at, s[0][0].seq)
-    )
+    strays = [_fills(text, texts) for text in found.strays]
+    strays.sort(key=lambda s: (s[0][0].at, s[0][0].seq))
     for stray in strays:
         for f, symbol in stray:
-            symbols.add(symbol)
+            seen(symbol)
             unattributed.append(ExitFill(symbol, f))
     legs = []
     for (
