@@ -32,6 +32,7 @@ from tradebot.journal import (
     summary_check,
     summary_sql,
     tombstones,
+    track_summary,
     tracking_sql,
 )
 from tradebot.journal.dialect import Conn
@@ -437,13 +438,16 @@ class JournalBase(ABC):
         *,
         algo_ids: Sequence[int],
         until: datetime | None = None,
+        account: str | None = None,
         page: int = 5000,
     ) -> Iterator[tuple[Any, ...]]:
         after = (-(2**62), -1)
         algos = tuple(algo_ids)
         while True:
             with self._read() as conn:
-                rows = tracking_sql.rows_page(conn, str(status), algos, until, after, page)
+                rows = tracking_sql.rows_page(
+                    conn, str(status), algos, until, after, page, account=account
+                )
             yield from rows
             if len(rows) < page:
                 return
@@ -466,6 +470,14 @@ class JournalBase(ABC):
             if len(rows) < page:
                 return
             before = rows[-1][:2]
+
+    def tracking_summary(
+        self, algo_id: int, *, account: str | None = None
+    ) -> track_summary.Summary:
+        """One algorithm's legs and orders as ``track`` reads them, kept by every write
+        (:mod:`tradebot.journal.track_summary`), read in one snapshot."""
+        with self._snapshot() as conn:
+            return track_summary.read(conn, algo_id, account)
 
     # -- the summaries (tradebot.journal.summary) --------------------------------------------------
     def summaries(self, *, account: str | None = None) -> summary_sql.Summaries:
@@ -530,6 +542,7 @@ class JournalBase(ABC):
             for name in summary_sql.NAMES:
                 conn.execute(f"DELETE FROM {name}")  # noqa: S608 (constant table names)
             summary_sql.build(conn)
+            track_summary.rebuild(conn)
 
     def verify_summaries(self, *, limit: int = 5) -> summary_check.Verdict:
         """Recompute every summary from the rows and compare (``tradebot journal verify``).

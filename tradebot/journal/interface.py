@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from tradebot.journal.summary import Position
     from tradebot.journal.summary_check import Verdict
     from tradebot.journal.summary_sql import Summaries
+    from tradebot.journal.track_summary import Summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,11 +276,18 @@ class Journal(Protocol):
         *,
         algo_ids: Sequence[int],
         until: datetime | None = None,
+        account: str | None = None,
         page: int = 5000,
     ) -> Iterator[tuple[Any, ...]]:
         """These algorithms' rows of ``status`` (leg, skipped, intent, partial or filled)
         before ``until``, oldest first by ``(ts, id)``, streamed, only the columns tracking
-        reads, as stored (:data:`tradebot.journal.tracking_sql.COLUMNS`)."""
+        reads, as stored (:data:`tradebot.journal.tracking_sql.COLUMNS`); ``account``: its
+        rows only, but LEG rows, which every account receives (None: every account's)."""
+        ...
+
+    def tracking_summary(self, algo_id: int, *, account: str | None = None) -> Summary:
+        """One algorithm's rows of the tracking summary, ``account``'s or every account's
+        (:func:`tradebot.journal.track_summary.read`), as kept for the whole journal."""
         ...
 
     def algorithms_with(

@@ -30,7 +30,7 @@ import psycopg
 
 from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.exceptions import JournalError
-from tradebot.journal import summary_sql, tombstones
+from tradebot.journal import summary_sql, tombstones, track_summary
 from tradebot.journal.dialect import Conn, PgConn
 from tradebot.journal.schema import ACCOUNT_COLUMN, leg_guard
 
@@ -129,6 +129,11 @@ _V6 = (
 #: made again with the account in every key and built from the rows
 _V7 = (summary_sql.create,)
 
+#: v8, what ``tradebot track`` reads, per leg and per order and per account
+#: (:func:`tradebot.journal.track_summary.create`, as SQLite's v9), kept from now on by every
+#: write, built from the rows
+_V8 = (track_summary.create,)
+
 #: migrations[i] takes the schema from version i to version i + 1
 MIGRATIONS: Sequence[Sequence[str | Callable[[Conn], None]]] = (
     _V1,
@@ -138,6 +143,7 @@ MIGRATIONS: Sequence[Sequence[str | Callable[[Conn], None]]] = (
     _V5,
     _V6,
     _V7,
+    _V8,
 )
 LATEST = len(MIGRATIONS)
 

@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 
 from tradebot.core.ids import DEFAULT_ACCOUNT
-from tradebot.journal import summary_sql, tombstones
+from tradebot.journal import summary_sql, tombstones, track_summary
 from tradebot.journal.records import SHARED_ACCOUNT, SHARED_STATUSES
 
 #: "TBJ1" — identifies a tradebot journal among SQLite files
@@ -148,6 +148,13 @@ ACCOUNT_COLUMN = (
 )
 
 
+def _v9(conn: sqlite3.Connection) -> None:
+    """What ``tradebot track`` reads, per leg and per order (:mod:`~.track_summary`), kept
+    from now on by every write, built here from the rows already in the journal, per account
+    (:func:`~.track_summary.create`)."""
+    track_summary.create(conn)
+
+
 #: migrations[i] takes the schema from version i to version i + 1
 MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (
     _v1,
@@ -158,6 +165,7 @@ MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (
     _v6,
     _v7,
     _v8,
+    _v9,
 )
 LATEST = len(MIGRATIONS)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import remainder_id
+from tradebot.journal import track_summary
 from tradebot.journal.dialect import Conn, Cursor
 from tradebot.journal.rows import INSERT, INSERT_IF_ABSENT
 from tradebot.journal.summary import (
@@ -622,6 +623,9 @@ def insert(conn: Conn, params: Sequence[Any], *, if_absent: bool = False) -> int
         row_id, ts, status, algo_id, symbol, coid, leg, side, qty, price, data, account
     )
     apply(store, row)
+    track_summary.fold(
+        conn, row_id, ts, status, algo_id, symbol, coid, leg, side, qty, price, data, account
+    )
     if not isinstance(conn, Tx):
         store.flush()
     return row_id
