@@ -5,7 +5,7 @@ algorithm 17 was rejected), on SQLite and on a real PostgreSQL, served on loopba
 
 With an account picked, Positions (beside that account's own broker snapshot), Performance
 (latency too) and the Now page's counts are its figures alone; with none picked, each account
-apart, never added together; the Tracking page says its figures are every account's.
+apart, never added together; the Tracking page tracks the account picked, none without one.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from tradebot.core.orders import IntentRole, OrderIntent, Plan, TimeInForce
 from tradebot.core.signal import Leg, Side, Signal
 from tradebot.journal import open_journal
 from tradebot.journal.interface import Journal
+from tradebot.tracking.track import track
 from tradebot.web.accounts import shown
 from tradebot.web.serve import DashboardHandle
 from tradebot.web.snapshot import BrokerSnapshots
@@ -308,17 +309,30 @@ async def test_the_now_pages_counts_are_the_picked_accounts(dash: DashboardHandl
 # -- Tracking -------------------------------------------------------------------------------------
 
 
-async def test_the_tracking_page_says_it_is_not_per_account_and_adds_nothing_up(
-    dash: DashboardHandle,
+async def test_the_tracking_page_tracks_the_account_picked_and_adds_nothing_up(
+    dash: DashboardHandle, journal: str
 ) -> None:
-    for query in ("", "?account=main"):
-        page = await get(f"{dash.url}tracking{query}")
-        assert page.status_code == 200
-        assert 'id="every-account"' in page.text
-        assert "Not per account yet: tradebot track compares each algorithm" in page.text
-        assert "summaries are not kept per account" not in page.text
-        view = await json_of(dash, f"api/tracking{query}")
-        assert view["rows"] == [] and view["chart"] is None  # no figures added together
+    """None picked: no figures (they would add the accounts' fills together), the page asks
+    for an account; one picked: ``tradebot track --account``'s figures for it alone."""
+    page = await get(f"{dash.url}tracking")
+    assert page.status_code == 200
+    assert 'id="every-account"' in page.text and "Pick an account" in page.text
+    view = await json_of(dash, "api/tracking")
+    assert view["rows"] == [] and view["chart"] is None
+    seen = {}
+    for name in ("main", "family"):
+        page = await get(f"{dash.url}tracking?account={name}")
+        assert page.status_code == 200 and 'id="every-account"' not in page.text
+        view = await json_of(dash, f"api/tracking?account={name}")
+        with open_journal(journal, readonly=True) as store:
+            tracked = track(store, two_accounts_config(), account=name)
+        expected = {t.decomposition.algo_id: str(t.decomposition.account.pnl) for t in tracked}
+        shown = {r["algo_id"]: r["account_pnl"] for r in view["rows"]}
+        assert shown == expected and all(r["account"] == name for r in view["rows"])
+        assert all(r["reconciled"] for r in view["rows"])
+        seen[name] = shown[16]
+    # each its own fills: never the same figure twice
+    assert seen["main"] != seen["family"]
 
 
 # -- a journal without a config -------------------------------------------------------------------
@@ -337,6 +351,8 @@ async def test_without_a_config_a_journal_of_several_accounts_is_shown_apart(
         assert figures(every["accounts"]["main"])["report"] == MAIN["report"]
         tracked = await json_of(handle, "api/tracking")
         assert tracked["rows"] == [] and tracked["every_account"]
+        picked = await json_of(handle, "api/tracking?account=family")
+        assert {r["account"] for r in picked["rows"]} == {"family"}
         rows = (await json_of(handle, "api/positions"))["rows"]
         assert {(r["account"], r["algo"], r["qty"]) for r in rows} == {
             ("family", "16", "6"),

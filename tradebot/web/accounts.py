@@ -22,9 +22,9 @@ what it holds of it). What each page does with it:
   several accounts and none picked (:func:`shown`), each account apart, never added together:
   Positions one table with an account column (each account beside its own broker), Performance
   a section per account;
-* Tracking: ``tradebot track`` compares each algorithm with one account's fills (it is not
-  per account yet): with several accounts the page computes nothing (it would add the
-  accounts' fills together) and says so (:data:`TRACKING_EVERY_ACCOUNT`).
+* Tracking: ``tradebot track --account``'s figures for the account picked (its rules, its
+  fills); with several accounts and none picked the page computes nothing (it would add the
+  accounts' fills together) and asks for one (:data:`TRACKING_EVERY_ACCOUNT`).
 
 With one account nothing of this shows: no picker, no table, every page as it was.
 """
@@ -47,9 +47,10 @@ if TYPE_CHECKING:
 
 #: the Tracking page's note with several accounts, where it shows no figures
 TRACKING_EVERY_ACCOUNT = (
-    "Not per account yet: tradebot track compares each algorithm with one account's fills, "
-    "so with several accounts this page shows no figures rather than every account's added "
-    "together. Positions and Performance show each account's."
+    "Pick an account: tracking compares each algorithm with one account's own fills, by that "
+    "account's rules (tradebot track shows every account apart, then side by side), so with "
+    "several accounts this page shows one account's at a time, never the accounts added "
+    "together."
 )
 
 

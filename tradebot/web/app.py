@@ -34,6 +34,7 @@ does with it.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -119,7 +120,7 @@ class Pages:
         self.sources = sources
         #: the Tracking page's figures: seconds to compute on a large journal, so never on the
         #: request's time (:class:`~tradebot.web.tracking_page.TrackingCache`)
-        self._tracked = TrackingCache(self._track)
+        self._tracked: dict[str | None, TrackingCache] = {}  # per account shown
         self.env = Environment(
             loader=PackageLoader("tradebot.web", "templates"),
             autoescape=select_autoescape(default=True),
@@ -320,15 +321,18 @@ class Pages:
         return await self.guarded(request, "tracking", self._tracking)
 
     async def _tracking(self, account: str | None) -> dict[str, Any]:
-        # track compares an algorithm with one account's fills: with several accounts it
-        # would add theirs together (or refuse the config), so the page says so instead
-        if len(await self._shown(None)) > 1:
+        # track compares an algorithm with one account's fills: with several accounts and none
+        # picked it would add theirs together, so the page asks for one instead
+        if account is None and len(await self._shown(None)) > 1:
             return {**untracked(), "every_account": accounts.TRACKING_EVERY_ACCOUNT}
-        return {**(await self._tracked.get()), "every_account": None}
+        cache = self._tracked.get(account)
+        if cache is None:
+            cache = self._tracked[account] = TrackingCache(functools.partial(self._track, account))
+        return {**(await cache.get()), "every_account": None}
 
-    async def _track(self) -> dict[str, Any]:
+    async def _track(self, account: str | None) -> dict[str, Any]:
         config = self.sources.config
-        return await self.sources.read(lambda j: tracking_view(j, config))
+        return await self.sources.read(lambda j: tracking_view(j, config, account))
 
     async def config(self, request: Request) -> Response:
         async def build(account: str | None) -> dict[str, Any]:

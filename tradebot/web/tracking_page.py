@@ -19,11 +19,12 @@ from tradebot.tracking.track import DEFAULT_EQUITY, track
 POINTS = 1500
 
 
-def tracking_view(journal: Journal, config: Any) -> dict[str, Any]:
+def tracking_view(journal: Journal, config: Any, account: str | None = None) -> dict[str, Any]:
     """Per algorithm: its figures (``--format json``'s), its parts with their basis points as
     text, and the chart's columns: one x axis of seconds, per algorithm the algorithm's
-    realised P&L and the account's, carried forward between trades (floats only for drawing)."""
-    tracked = track(journal, config, equity=DEFAULT_EQUITY, with_curves=True)
+    realised P&L and the account's, carried forward between trades (floats only for drawing).
+    ``account``: the account tracked (``tradebot track --account``); None: the only one."""
+    tracked = track(journal, config, equity=DEFAULT_EQUITY, with_curves=True, account=account)
     rows = []
     for t in tracked:
         figures = as_dict(t)
