@@ -258,7 +258,7 @@ def test_one_accounts_latency_walks_the_index_alone(tmp_path: Path) -> None:
             names = [r[2] for r in conn.execute(f"PRAGMA index_info(ix_sum_leg_{column})")]
             assert names == ["algo_id", column, "account"]
             plan = conn.execute(
-                f"EXPLAIN QUERY PLAN SELECT {column} FROM sum_leg WHERE algo_id = 1"  # noqa: S608
+                f"EXPLAIN QUERY PLAN SELECT {column} FROM sum_leg WHERE algo_id = 1"
                 f" AND {column} IS NOT NULL AND account = 'main' ORDER BY {column} LIMIT 1"
             ).fetchall()
             assert "COVERING INDEX" in str(plan), plan
