@@ -17,7 +17,6 @@ from click.testing import CliRunner, Result
 
 from tests.cli import two_accounts
 from tests.journal.test_accounts import SIGNAL, _plan
-from tests.pgserver import PgServer
 from tradebot.cli.main import cli
 from tradebot.journal import open_journal
 from tradebot.simulators.alpaca.server import AlpacaServer
@@ -27,13 +26,7 @@ from tradebot.simulators.alpaca.state import Position
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def journal(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The two accounts' journal on each backend; the commands read it through the protocol."""
-    if request.param == "sqlite":
-        at: str | Path = tmp_path_factory.mktemp("two") / "journal.sqlite"
-    else:
-        server: PgServer = request.getfixturevalue("pg_server")
-        at = server.create_database()
-    two_accounts.write(at)
-    return str(at)
+    return two_accounts.on_backend(request, tmp_path_factory, two_accounts.write)
 
 
 @pytest.fixture(autouse=True)

@@ -15,9 +15,12 @@ Added together (one position of 40 @ 100.25) the sells would realise 56.5, not 5
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 from tests.execution.fixed_planner import make_signal
 from tradebot.core.events import OrderFilled
@@ -130,3 +133,19 @@ def write(at: str | Path) -> str:
         _decide(journal, MSFT, {"family": Plan((rejected,))})
         journal.record_rejected(rejected.client_order_id, "insufficient buying power")
         return rejected.client_order_id
+
+
+def on_backend(
+    request: pytest.FixtureRequest,
+    factory: pytest.TempPathFactory,
+    writer: Callable[[str | Path], object] = write,
+) -> str:
+    """A module fixture's journal of the two accounts on ``request.param``'s backend
+    (``"sqlite"`` or ``"postgres"``, a database of the shared ``pg_server``), written by
+    ``writer``; its path or URL."""
+    if request.param == "sqlite":
+        at: str | Path = factory.mktemp("two") / "journal.sqlite"
+    else:
+        at = request.getfixturevalue("pg_server").create_database()
+    writer(at)
+    return str(at)

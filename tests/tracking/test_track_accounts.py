@@ -14,7 +14,6 @@ import pytest
 from click.testing import CliRunner
 
 from tests.cli import two_accounts
-from tests.pgserver import PgServer
 from tradebot.cli.main import cli
 
 D = Decimal
@@ -23,13 +22,7 @@ D = Decimal
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def journal(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The two accounts' journal on each backend (read through the journal's protocol)."""
-    if request.param == "sqlite":
-        at: str | Path = tmp_path_factory.mktemp("two") / "journal.sqlite"
-    else:
-        server: PgServer = request.getfixturevalue("pg_server")
-        at = server.create_database()
-    two_accounts.write(at)
-    return str(at)
+    return two_accounts.on_backend(request, tmp_path_factory, two_accounts.write)
 
 
 def _config(tmp_path: Path, main_shares: int = 1) -> Path:

@@ -22,7 +22,6 @@ import yaml
 
 from tests.cli import two_accounts
 from tests.execution.fixed_planner import make_signal
-from tests.pgserver import PgServer
 from tests.web.scripted_reader import ScriptedReader
 from tests.web.test_broker_snapshot import dashboard, get
 from tradebot.config.model import Config
@@ -100,13 +99,7 @@ def write_today(at: str | Path) -> None:
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def journal(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The two accounts' journal on each backend, written by the journal's writers."""
-    if request.param == "sqlite":
-        at: str | Path = tmp_path_factory.mktemp("two") / "journal.sqlite"
-    else:
-        server: PgServer = request.getfixturevalue("pg_server")
-        at = server.create_database()
-    write_today(at)
-    return str(at)
+    return two_accounts.on_backend(request, tmp_path_factory, write_today)
 
 
 def two_accounts_config() -> Config:
