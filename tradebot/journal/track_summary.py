@@ -79,6 +79,8 @@ def tables(conn: Conn) -> tuple[str, ...]:
     if isinstance(conn, sqlite3.Connection):
         return tuple(f"{statement.rstrip()} WITHOUT ROWID" for statement in TABLES)
     return TABLES
+
+
 #: the statuses folded (every other row changes nothing here)
 STATUSES = ("leg", "skipped", "intent", "partial", "filled")
 
