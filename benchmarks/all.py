@@ -75,6 +75,11 @@ BENCHES = (
     ),
     Bench("replay", "tradebot replay: a year of 4 algorithms", ("--days", "20", "--runs", "1")),
     Bench("track", "tradebot track on 1,000,000 rows", ("--events", "20000", "--runs", "1")),
+    Bench(
+        "accounts",
+        "one signal, 1 to 10 accounts: the k-th account's order after the first's",
+        ("--accounts", "1", "2", "--signals", "2"),
+    ),
 )
 
 

@@ -27,6 +27,7 @@ def runnable() -> list[str]:
     names = ["plan", "listener", "broker", "journal", "e2e", "dashboard", "failover", "execution"]
     names.append("replay")
     names.append("track")
+    names.append("accounts")
     if os.environ.get("CI") != "true":
         if pg_bin() is None:
             names.remove("failover")
@@ -62,6 +63,7 @@ def test_all_quick_runs_every_benchmark_and_writes_the_table(tmp_path: Path) -> 
         "broker": ("broker adapter / bare SDK submit",),
         "listener": ("listener handoff, median",),
         "failover": ("failover kill -9",),
+        "accounts": ("accounts 2: last - first, per extra account",),
     }
     for name in names:
         assert f"`{name}.py`" in text

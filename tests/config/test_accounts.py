@@ -3,6 +3,7 @@ section, at its line, naming what is wrong; the one-account keys of a config of 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -136,7 +137,10 @@ def test_a_live_account_and_its_paper_mirror(write_config: WriteConfig) -> None:
     assert mirror.risk == main.risk and main.risk.max_order_notional == 1000
     key = mirror.broker.alpaca.key_id
     assert key is not None and key.get_secret_value() == "paper-key"
-    assert config.planning_for("main-paper") == config.planning_for("main")
+    # the same rules, each under its own name (the tag of its client order ids)
+    mirrored, followed = config.planning_for("main-paper"), config.planning_for("main")
+    assert (mirrored.account, followed.account) == ("main-paper", "main")
+    assert dataclasses.replace(mirrored, account="main") == followed
     assert config.subscribed_algorithms == (16,)
     assert "paper-secret" not in repr(config) and "main-secret" not in repr(config)
 

@@ -1,5 +1,5 @@
 """What ``accounts:`` does to a run: the mode of each account (``--live`` still required for any
-live account), ``run`` refusing several accounts until they run together, and ``config check``
+live account), ``run`` refusing a paper run of a live account, and ``config check``
 showing the accounts of both shapes."""
 
 from __future__ import annotations
@@ -9,14 +9,9 @@ import pytest
 from tests.config.helpers import ROOT_CONFIG, WriteConfig, load
 from tests.config.test_accounts import ENV, ONE, TWO
 from tradebot.cli.main import main
-from tradebot.config.loader import (
-    load_one_account_config,
-    require_one_account,
-    resolve_mode,
-    resolve_modes,
-)
+from tradebot.config.loader import resolve_mode, resolve_modes
 from tradebot.config.model import DEFAULT_ACCOUNT, Mode
-from tradebot.exceptions import ConfigError, LiveTradingNotGranted
+from tradebot.exceptions import LiveTradingNotGranted
 
 LIVE_ONE = ONE.replace(
     "  family:\n", "  family:\n    mode: live\n    live_trading_acknowledged: true\n"
@@ -58,26 +53,17 @@ def test_live_without_a_live_account_is_refused(write_config: WriteConfig) -> No
         resolve_mode(config, live_flag=True)
 
 
-def test_run_refuses_several_accounts_before_anything_is_made(
+def test_run_refuses_a_paper_run_of_a_live_account_before_anything_is_made(
     write_config: WriteConfig, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Several accounts run together; a live one still needs --live (resolve_modes)."""
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
-    path = write_config(TWO.replace("mode: live", "mode: paper"))
-    assert main(["run", "--config", str(path)]) == 2
+    path = write_config(TWO)
+    assert main(["run", "--config", str(path)]) != 0
     err = capsys.readouterr().err
-    assert "`tradebot run` trades one account for now, and the config has 2" in err
-    assert "(accounts: main, main-paper)" in err
+    assert "account main in mode: live: run with --live" in err
     assert not (path.parent / "journal").exists()
-
-
-def test_the_run_loader_refuses_an_edit_to_several_accounts(write_config: WriteConfig) -> None:
-    one = write_config(ONE)
-    assert require_one_account(load(one)) == load(one)
-    assert load_one_account_config(one) == load(one)
-    several = write_config(ONE + "  other:\n    algorithms: {}\n", name="several.yaml")
-    with pytest.raises(ConfigError, match=r"the config has 2 \(accounts: family, other\)"):
-        load_one_account_config(several)
 
 
 def test_config_check_shows_each_account(
@@ -142,6 +128,30 @@ def test_the_documented_live_account_and_its_mirror_load(
         ("main-paper", Mode.PAPER, "main"),
     ]
     assert resolve_modes(config, live_flag=True) == {"main": Mode.LIVE, "main-paper": Mode.PAPER}
+
+
+@pytest.mark.parametrize("doc", sorted(DOCS))
+def test_tradebot_config_check_accepts_the_documented_live_account_and_its_mirror(
+    write_config: WriteConfig,
+    doc: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The documented example, as a reader runs it: ``tradebot config check`` says OK and lists
+    the live account and its paper mirror (the variables named, never their values)."""
+    text = (ROOT_CONFIG.parent / doc).read_text(encoding="utf-8")
+    after = text[text.index(DOCS[doc]) :]
+    example = after[after.index("```yaml\n") + 8 : after.index("```\n", after.index("```yaml"))]
+    for who in ("MAIN", "PAPER"):
+        for what in ("KEY_ID", "SECRET_KEY"):
+            monkeypatch.setenv(f"{who}_{what}", f"{who.lower()}-{what.lower()}-value")
+    assert main(["config", "check", str(write_config(example))]) == 0
+    shown = capsys.readouterr()
+    assert "OK (2 accounts: main, main-paper; live: main, with --live only)" in shown.err
+    listed = shown.out.split("# the accounts a run trades (2):\n", 1)[1].splitlines()
+    assert listed[0].startswith("#   main: live; broker alpaca (key_id ${MAIN_KEY_ID} (set)")
+    assert listed[1].startswith("#   main-paper: paper, mirror of main; broker alpaca (key_id")
+    assert "-value" not in shown.out + shown.err
 
 
 @pytest.mark.parametrize(

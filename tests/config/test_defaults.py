@@ -42,7 +42,8 @@ SECTIONS: dict[tuple[type, str], tuple[str | int, ...]] = {
     (AlgorithmRules, "risk"): ("risk",),
 }
 #: core fields made from a key rather than copied (checked in tests/config/test_planning.py)
-DERIVED = {(AlgorithmRules, "sizer")}  # the strategy instance built from ``params``
+#: the strategy instance built from ``params``; the account's name (its key under ``accounts:``)
+DERIVED = {(AlgorithmRules, "sizer"), (PlanningRules, "account")}
 
 #: core types owned by another area this round, with defaults still on (issue 23: the order
 #: shape becomes a sum type in core/orders.py). The mark is strict: it fails once they are gone.

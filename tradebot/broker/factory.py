@@ -46,7 +46,8 @@ class BrokerKind:
 
 
 def alpaca_keys(config: BrokerConfig, environ: Mapping[str, str]) -> tuple[SecretStr, SecretStr]:
-    """The Alpaca key pair: ``APCA_API_KEY_ID``/``APCA_API_SECRET_KEY``, else the config's."""
+    """The Alpaca key pair: ``APCA_API_KEY_ID``/``APCA_API_SECRET_KEY``, else the config's.
+    With several accounts the bot passes an empty ``environ``: each account's own keys only."""
     key = environ.get(KEY_ID_ENV) or (
         config.alpaca.key_id.get_secret_value() if config.alpaca.key_id else ""
     )
@@ -56,7 +57,8 @@ def alpaca_keys(config: BrokerConfig, environ: Mapping[str, str]) -> tuple[Secre
     if not key or not secret:
         raise ConfigError(
             f"broker.name is alpaca but no API keys were found: set {KEY_ID_ENV} and "
-            f"{SECRET_KEY_ENV} in the environment"
+            f"{SECRET_KEY_ENV} in the environment (with several accounts, each account's"
+            " broker.alpaca key_id and secret_key, from the variables its config names)"
         )
     return SecretStr(key), SecretStr(secret)
 

@@ -28,17 +28,36 @@ from tradebot.broker.factory import BROKERS
     help="alpaca: the real Alpaca adapter against a local Alpaca-compatible server. "
     "sim: the in-process paper broker.",
 )
-def demo(folder: Path, broker: str) -> None:
+@click.option(
+    "--accounts",
+    is_flag=True,
+    help="Two accounts (main and family, different allocations) trade the same signals, "
+    "each at its own local Alpaca server; ends with each account's result.",
+)
+def demo(folder: Path, broker: str, accounts: bool) -> None:
     """Play a scripted trading session against local simulators; nothing leaves the machine.
 
     Starts the bundled AlphaHub simulator and a broker on 127.0.0.1, runs the real bot on
     algorithms 14, 16, 17 and 18, and plays signals that include a dropped connection, a
     duplicate push, a close for a symbol never opened and a malformed leg. Ends with the
     journal report; the journal stays for `tradebot journal`, `report` and `explain`.
-    """
-    from tradebot.demo.runner import run_demo
 
-    config_path = asyncio.run(run_demo(folder, broker=broker, out=sys.stdout))
+    With --accounts, the same signals go to two accounts of one bot, each with its own
+    allocations and its own local Alpaca server; the demo ends with each account's result.
+    """
+    if accounts:
+        if broker != "alpaca":
+            raise click.UsageError(
+                "--accounts runs each account at its own local Alpaca server: "
+                "--broker sim is one in-process broker"
+            )
+        from tradebot.demo.accounts import run_accounts_demo
+
+        config_path = asyncio.run(run_accounts_demo(folder, out=sys.stdout))
+    else:
+        from tradebot.demo.runner import run_demo
+
+        config_path = asyncio.run(run_demo(folder, broker=broker, out=sys.stdout))
     journal = folder / "journal" / "tradebot.sqlite"
     # the program as the user invoked it (.venv/bin/tradebot works without activating the venv)
     me = sys.argv[0] if Path(sys.argv[0]).name == "tradebot" else "tradebot"

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     "paper",
     default=True,
     help="Paper trading (the default) or real money. --live also needs `mode: live` and "
-    "`live_trading_acknowledged: true` in the config.",
+    "`live_trading_acknowledged: true` in the config (with accounts:, in each live account's "
+    "section; the other accounts trade paper).",
 )
 @config_option(purpose="edits to it apply while the bot runs")
 @click.option(
@@ -41,31 +42,33 @@ def run(paper: bool, config_path: Path, status_every: float) -> None:
     a crash are settled with the broker, and any drift is printed. Then every signal is planned
     and sent, and every step is journaled.
 
+    With several accounts (accounts: in the config), each account trades with its own broker
+    and credentials the algorithms it follows; one AlphaHub stream is journaled once and handed
+    to every account following its algorithm. --live is needed as soon as one account is in
+    mode: live (--paper refuses such a config).
+
     Ctrl-C (or SIGTERM) stops cleanly: no new orders, orders in flight answered or left on
     record for the next start. A second Ctrl-C stops at once.
     """
-    from tradebot.config.loader import (
-        load_one_account_config,
-        read_config,
-        require_one_account,
-        resolve_mode,
-    )
+    from tradebot.config.loader import load_config, read_config, resolve_modes
+    from tradebot.config.model import Mode
     from tradebot.runtime.bot import Bot
     from tradebot.runtime.systemd import attach_systemd
     from tradebot.web.attach import attach_observability
 
     loaded = read_config(config_path)
     loaded.require_tradable()  # before the journal, its lock or the status file exist
-    require_one_account(loaded.config)  # issue 22: until several accounts run together
     for warning in loaded.warnings:
         click.echo(f"warning: {warning}", err=True)
-    mode = resolve_mode(loaded.config, live_flag=not paper)
+    modes = resolve_modes(loaded.config, live_flag=not paper)  # every account's, or refused
+    mode = Mode.LIVE if Mode.LIVE in modes.values() else Mode.PAPER
     bot = Bot(
         loaded.config,
         config_path,
         mode,
-        load=load_one_account_config,  # issue 22: an edit to several accounts is refused
+        load=load_config,
         status_interval=status_every,
+        modes=modes,
     )
     # the dashboard (/healthz, /metrics) and the alerts: never in the way of trading
     plugged = attach_observability(bot, loaded.config, config_path)

@@ -202,24 +202,6 @@ def _legacy_mode(config: Config, live_flag: bool) -> Mode:
 # uses in cli/run_cmd.py) when the multi-account runtime lands.
 
 
-def require_one_account(config: Config) -> Config:
-    """``config`` when it has one account; :class:`ConfigError` naming them when several."""
-    if len(config.accounts) > 1:
-        names = ", ".join(config.accounts)
-        raise ConfigError(
-            f"`tradebot run` trades one account for now, and the config has"
-            f" {len(config.accounts)} (accounts: {names}); run one account per config until"
-            " several run together (issue 22)"
-        )
-    return config
-
-
-def load_one_account_config(path: str | Path) -> Config:
-    """:func:`load_config` refusing several accounts: a live edit adding one is rejected as an
-    invalid edit, and the running config stays in force."""
-    return require_one_account(load_config(path))
-
-
 # -- parsing -----------------------------------------------------------------------------------
 
 

@@ -38,6 +38,7 @@ from tradebot.config.accounts_section import (
     account_problems,
     default_account,
     effective_accounts,
+    named,
 )
 from tradebot.config.accounts_section import Account as Account
 from tradebot.config.accounts_section import AccountConfig as AccountConfig
@@ -175,6 +176,32 @@ class Config(Frozen):
         copy = super().model_copy(update=update, deep=deep)
         if update and self._declared is not None:
             copy._declared, copy._base_risk = _carry(self, update)
+        copy._derive()
+        return copy
+
+    def account_view(self, name: str) -> Config:
+        """This config as the one account ``name`` trades it: a config of that account alone
+        (its effective algorithms and limits, its broker and mode, the top-level sections and
+        kill switch shared), so code written for one account runs each of several unchanged
+        (the runtime's per-account engine, ``runtime/account_engine.py``). A config of one
+        account is its own view. KeyError for a name that is no account's."""
+        account = self.accounts[name]
+        if len(self.accounts) == 1:
+            return self
+        own = named(name, account.model_copy(update={"mirror_of": None, "risk": RiskConfig()}))
+        values: dict[str, Any] = dict(account.risk.__dict__)
+        values["kill_switch_file"] = self._base_risk.kill_switch_file
+        return self.with_accounts({name: own}, GlobalRiskConfig.model_construct(**values))
+
+    def with_accounts(
+        self, declared: Mapping[str, AccountConfig], risk: GlobalRiskConfig
+    ) -> Config:
+        """A copy whose ``accounts:`` as written is ``declared`` and whose top-level ``risk:``
+        is ``risk``, the accounts derived again (a live edit of a config of several accounts:
+        ``runtime/config_watch.py``; :meth:`account_view`)."""
+        copy = super().model_copy()
+        copy._declared = dict(declared)
+        copy._base_risk = risk
         copy._derive()
         return copy
 

@@ -13,6 +13,7 @@ from dataclasses import fields
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.core.rules import AlgorithmRules, PlanningRules, RiskLimits
 
 if TYPE_CHECKING:  # model.py imports this module to build Config.planning
@@ -39,6 +40,7 @@ def account_planning_rules(account: AccountConfig, recovery_max_age: float) -> P
         account_risk=risk_limits(account.risk),
         account_id=account.broker.account_id,
         recovery_max_age=recovery_max_age,
+        account=account.name or DEFAULT_ACCOUNT,
     )
 
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import assert_never
 
 from tradebot.core.exits import with_exits
-from tradebot.core.ids import client_order_id
+from tradebot.core.ids import DEFAULT_ACCOUNT, client_order_id
 from tradebot.core.market import PriceSource
 from tradebot.core.netting import CLOSE_STEP, OPEN_STEP, ledger_steps, split_at_zero
 from tradebot.core.order_shape import MARKET, ChaseTerms, Limit, OrderPrice, OrderType
@@ -52,6 +52,7 @@ class OrderStyle:
     price_collar_pct: Decimal | None
     chase: ChaseTerms | None = None  # limit_then_market: every limit carries its chase terms
     exits: ExitTerms | None = None  # every entry (an open step) carries them (core/exits.py)
+    account: str = DEFAULT_ACCOUNT  # the config's account deciding the orders (their ids' tag)
 
 
 def write_orders(
@@ -136,7 +137,7 @@ def _intent(
         case _:
             assert_never(style.order_type)
     return OrderIntent(
-        client_order_id=client_order_id(style.account_id, leg_ids, role),
+        client_order_id=client_order_id(style.account_id, leg_ids, role, account=style.account),
         algo_id=style.algo_id,
         symbol=move.symbol,
         side=side,

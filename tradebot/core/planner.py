@@ -507,6 +507,7 @@ class _PlanBuilder:
         ]
         style = OrderStyle(
             account_id=account_tag(self.rules.account_id, self.account.account_id),
+            account=self.rules.account,
             algo_id=self.algo_id,
             order_type=self.order_type,
             time_in_force=self.tif,

@@ -21,6 +21,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.core.order_shape import OrderType
 from tradebot.core.orders import ExitTerms, TimeInForce
 from tradebot.core.sizing import SizingStrategy
@@ -102,3 +103,6 @@ class PlanningRules:
     account_risk: RiskLimits
     #: ``broker.account_id``: a fixed account tag for client order ids (``None``: the broker's)
     account_id: str | None
+    #: the config's account these rules are (``accounts:``): its name tags every client order id
+    #: the plan writes (:func:`~tradebot.core.ids.client_order_id`; none for the default)
+    account: str = DEFAULT_ACCOUNT

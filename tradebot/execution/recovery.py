@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from decimal import Decimal
 
 from tradebot.broker.base import Broker
 from tradebot.core.book import PositionBook
+from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.core.orders import IntentRole, OrderIntent, Plan, SkippedLeg, SkipReason
 from tradebot.core.signal import Signal
 from tradebot.execution.executor import Executor, Planner, StepHook
@@ -128,6 +130,7 @@ async def recover(
     defer: Callable[[Signal, PositionBook], Awaitable[bool]] | None = None,
     book: PositionBook | None = None,
     earlier: Collection[int] | None = None,
+    account: str | None = None,
 ) -> RecoveryReport:
     """Settle a crash's leftovers (see the module docstring).
 
@@ -137,16 +140,21 @@ async def recover(
     date in place; None: rebuilt here. ``defer``: whether a fresh unplanned signal is left for
     the running bot instead (the report's ``deferred``). ``earlier``: the only unplanned signals
     recovery handles (by id: those journaled before the running bot's listener started; the
-    ones journaled since are its signal loop's); None: every unplanned signal.
+    ones journaled since are its signal loop's); None: every unplanned signal. ``account``: the
+    config's account recovered (with several, each recovers its own: its intents, its book, the
+    signals without a plan of its own, its broker's positions); None: the journal's one account.
     """
+    owner = account or DEFAULT_ACCOUNT  # whose rows recovery writes
     # The journal is the only source of positions: the broker's are only compared with it
     # (step 4). Taking the broker's would silently adopt hand trades and other programs' orders.
     if book is None:
-        book = await asyncio.to_thread(journal.rebuild_book)
+        book = await asyncio.to_thread(functools.partial(journal.rebuild_book, account=account))
     # A short-lived executor on the rebuilt book: settling records fills and may send orders,
     # exactly as the running bot would (same journal-first rules, same client order ids).
-    executor = Executor(journal, broker, book, on_step=on_step)
-    unresolved = await asyncio.to_thread(journal.unresolved_intents)
+    executor = Executor(journal, broker, book, on_step=on_step, account=owner)
+    unresolved = await asyncio.to_thread(
+        functools.partial(journal.unresolved_intents, account=account)
+    )
     settled = await settle(executor, unresolved, now, max_age, STALE_UNSENT)
 
     replanned: list[int] = []
@@ -154,7 +162,9 @@ async def recover(
     deferred: list[tuple[int, Signal]] = []
     # After settling: the re-plan must see the book with every fill recovery just recorded,
     # or a close planned now could size against shares already sold.
-    for unplanned in await asyncio.to_thread(journal.unplanned_signals):
+    for unplanned in await asyncio.to_thread(
+        functools.partial(journal.unplanned_signals, account=account)
+    ):
         if earlier is not None and unplanned.signal_id not in earlier:
             continue  # journaled while the bot listened: its signal loop plans it (one path)
         signal = unplanned.signal
@@ -168,10 +178,14 @@ async def recover(
             continue
         reason = STALE_UNPLANNED if planner is not None else NO_PLANNER
         skips = tuple(SkippedLeg(leg.id, SkipReason.STALE, reason, leg=leg) for leg in signal.legs)
-        await asyncio.to_thread(journal.record_plan, unplanned.signal_id, Plan(skipped=skips))
+        await asyncio.to_thread(
+            functools.partial(
+                journal.record_plan, unplanned.signal_id, Plan(skipped=skips), account=owner
+            )
+        )
         abandoned.append(unplanned.signal_id)
 
-    drifts, pending = await compare_positions(journal, broker, book)
+    drifts, pending = await compare_positions(journal, broker, book, account=account)
     report = RecoveryReport(
         book,
         settled.found,
@@ -196,7 +210,9 @@ async def recover(
         "drift": [str(d) for d in drifts],
     }
     detail = "; ".join(report.lines()) or "nothing to recover"
-    await asyncio.to_thread(journal.record_recovery, detail, summary)
+    await asyncio.to_thread(
+        functools.partial(journal.record_recovery, detail, summary, account=owner)
+    )
     for line in report.lines():
         log.warning("recovery: %s", line)
     return report
@@ -281,12 +297,16 @@ async def _exit_unsent(executor: Executor, intent: OrderIntent) -> str | None:
 
 
 async def compare_positions(
-    journal: Journal, broker: Broker, book: PositionBook
+    journal: Journal, broker: Broker, book: PositionBook, *, account: str | None = None
 ) -> tuple[tuple[Drift, ...], tuple[str, ...]]:
-    """Differences between the journal's net positions and the broker's (open orders aside)."""
+    """Differences between the journal's net positions and the broker's (open orders aside);
+    ``account``: the config's account whose book and broker these are (None: the only one)."""
+    owner = account or DEFAULT_ACCOUNT  # whose rows recovery writes
     # Open orders first: one that fills between these reads must not look like drift (read
     # last, a fill the broker shows but the book has not applied yet was reported as one).
-    still_open = await asyncio.to_thread(journal.unresolved_intents)
+    still_open = await asyncio.to_thread(
+        functools.partial(journal.unresolved_intents, account=account)
+    )
     # a resting exit (gtc, for days) is no fill on its way: its symbol is still compared
     pending = tuple(
         sorted({s.intent.symbol for s in still_open if s.intent.role is not IntentRole.EXIT})
@@ -298,10 +318,12 @@ async def compare_positions(
     # (a hand trade, a fill lost with a journal restored from backup), and only a person knows.
     drifts = []
     for symbol in sorted(set(theirs) | set(ours)):
-        mine, broker_qty = ours.get(symbol, Decimal(0)), theirs.get(symbol, Decimal(0))
-        if mine != broker_qty and symbol not in pending:
-            await asyncio.to_thread(journal.record_drift, symbol, mine, broker_qty)
-            drifts.append(Drift(symbol, mine, broker_qty))
+        mine_qty, broker_qty = ours.get(symbol, Decimal(0)), theirs.get(symbol, Decimal(0))
+        if mine_qty != broker_qty and symbol not in pending:
+            await asyncio.to_thread(
+                functools.partial(journal.record_drift, symbol, mine_qty, broker_qty, account=owner)
+            )
+            drifts.append(Drift(symbol, mine_qty, broker_qty))
     return tuple(drifts), pending
 
 

@@ -396,12 +396,12 @@ class JournalBase(ABC):
             return queries.newest_ids(conn, status)
 
     def fill_history(
-        self, *, until: datetime | None = None, page: int = 5000
+        self, *, until: datetime | None = None, page: int = 5000, account: str | None = None
     ) -> Iterator[FillFact]:
         after: tuple[int, int] | None = (-1, -1)
         while after is not None:
             with self._read() as conn:
-                facts, after = queries.fills_page(conn, until, after, page)
+                facts, after = queries.fills_page(conn, until, after, page, account)
             yield from facts
 
     def order_history(

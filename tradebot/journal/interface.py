@@ -251,10 +251,11 @@ class Journal(Protocol):
         ...
 
     def fill_history(
-        self, *, until: datetime | None = None, page: int = 5000
+        self, *, until: datetime | None = None, page: int = 5000, account: str | None = None
     ) -> Iterator[FillFact]:
-        """Our fills before ``until`` (all when None), oldest first, streamed, each with the
-        price on its order's intent: what P&L and slippage are computed from."""
+        """Our fills before ``until`` (all when None; ``account``'s, None: every account's),
+        oldest first, streamed, each with the price on its order's intent: what P&L and
+        slippage are computed from."""
         ...
 
     def order_history(

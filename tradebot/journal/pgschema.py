@@ -32,7 +32,7 @@ from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.exceptions import JournalError
 from tradebot.journal import summary_sql, tombstones, track_summary
 from tradebot.journal.dialect import Conn, PgConn
-from tradebot.journal.schema import ACCOUNT_COLUMN, leg_guard
+from tradebot.journal.schema import ACCOUNT_COLUMN, LATENCY_REINDEX, leg_guard
 
 SCHEMA_TABLE = "tradebot_journal_schema"
 #: an arbitrary constant: the advisory lock (per database) every opener takes before it reads the
@@ -134,6 +134,10 @@ _V7 = (summary_sql.create,)
 #: write, built from the rows
 _V8 = (track_summary.create,)
 
+#: v9, the latency indexes with the account (:data:`tradebot.journal.schema.LATENCY_REINDEX`,
+#: the same statements, as SQLite's v10)
+_V9 = LATENCY_REINDEX
+
 #: migrations[i] takes the schema from version i to version i + 1
 MIGRATIONS: Sequence[Sequence[str | Callable[[Conn], None]]] = (
     _V1,
@@ -144,6 +148,7 @@ MIGRATIONS: Sequence[Sequence[str | Callable[[Conn], None]]] = (
     _V6,
     _V7,
     _V8,
+    _V9,
 )
 LATEST = len(MIGRATIONS)
 

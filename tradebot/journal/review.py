@@ -616,9 +616,10 @@ def symbol_pnl(
     return [SymbolPnl(s, realised[s], unrealised.get(s, _ZERO)) for s in sorted(realised)]
 
 
-def per_day(journal: Journal) -> list[tuple[datetime, Decimal]]:
-    """Realised P&L per UTC day with fills (every algorithm), oldest first, from the summaries."""
+def per_day(journal: Journal, *, account: str | None = None) -> list[tuple[datetime, Decimal]]:
+    """Realised P&L per UTC day with fills (every algorithm), oldest first, from the summaries;
+    ``account``'s, or every account's (None)."""
     days: dict[int, Decimal] = defaultdict(Decimal)
-    for day, _algo, realised in journal.daily_pnl():
+    for day, _algo, realised in journal.daily_pnl(account=account):
         days[day] += realised
     return [(from_micros(day * DAY), days[day]) for day in sorted(days)]

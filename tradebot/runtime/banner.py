@@ -28,13 +28,16 @@ def banner(
     journal: Path,
     kill_switch: Path | None,
     role: str | None = None,
+    name: str | None = None,
 ) -> str:
-    """``role``: with several processes on a PostgreSQL journal, this one's (leader, epoch)."""
+    """``role``: with several processes on a PostgreSQL journal, this one's (leader, epoch);
+    ``name``: with several accounts, the account's (``config`` its view), said first."""
     money = "REAL MONEY" if mode is Mode.LIVE else "paper, no real money"
     tag = account_tag(config.broker.account_id, account.account_id)
     tagged = "" if tag == account.account_id else f" (order ids tagged {tag})"
     lines = [
-        f"tradebot {__version__}: {str(mode).upper()} trading ({money})",
+        f"tradebot {__version__}: {str(mode).upper()} trading ({money})"
+        + (f", account {name}" if name else ""),
         f"  broker   {broker}, account {account.account_id}{tagged}:"
         f" equity {account.equity:,.2f}"
         f" {account.currency}, buying power {account.buying_power:,.2f}",

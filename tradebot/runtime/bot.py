@@ -9,7 +9,8 @@ Two steps, two places:
 2. **Supervising** (:class:`Bot`, here), under one TaskGroup. First the listener, the signal
    journal worker, the status board and the record writer start: the bot is on AlphaHub and
    every signal is journaled as it arrives (durable on arrival) and queued. Beside them the
-   broker is opened and the account recovered
+   broker is opened and the account recovered (each account beside the others, its own
+   broker, as soon as it answers: one account's broker that hangs keeps no other waiting)
    (:func:`tradebot.runtime.components.recover_account`, per account:
    :func:`tradebot.execution.recovery.recover` rebuilds positions, settles every intent left
    without an outcome by asking the broker, re-plans fresh signals journaled unplanned before
@@ -30,6 +31,17 @@ Two steps, two places:
    arrives: one at a time, in arrival order, so each plan sees the book the previous one left.
    Recovery plans the signals journaled before the listener started, the signal loop those
    its journal worker recorded: one path per signal, so no leg is decided twice.
+
+   With several accounts (``accounts:``), each account is one
+   :class:`~tradebot.runtime.account_engine.AccountEngine`: its broker, executor, event stream,
+   circuit breaker, followers, kill switch (the global one and its own), busy lock and signal
+   loop; the journal worker journals each signal once and hands it to the loop of every account
+   following its algorithm. Each account trades once its own recovery is done (its banner and
+   ``Started`` name it); what the accounts share (the backfill, the config watcher, the lapse
+   watcher, the tenure's keeper, added tasks) starts with the first, and ``ready`` is set with
+   the last. An account whose broker refuses its credentials at start is tried again, said and
+   reported as an error, while the others trade (one account: the bot stops, as before). The
+   stop ends every account's loop, then journals what each still held.
 
 Before building, the journal opener says how this process holds the journal it writes
 (:func:`~tradebot.journal.opener.tenure_for`, a :class:`~tradebot.journal.tenure.Tenure`), and
@@ -80,12 +92,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from tradebot import __version__
 from tradebot.alphahub.listener import Listener
@@ -95,11 +108,12 @@ from tradebot.clock import utcnow
 from tradebot.config.model import Config, Mode
 from tradebot.core.exits import exit_kind_of
 from tradebot.core.orders import IntentRole
-from tradebot.exceptions import FatalError, TradebotError, TransientError
+from tradebot.exceptions import AuthenticationError, FatalError, TradebotError, TransientError
 from tradebot.journal.interface import Journal
 from tradebot.journal.opener import configured, tenure_for
 from tradebot.journal.records import AppliedFill, StoredIntent
 from tradebot.journal.tenure import Tenure
+from tradebot.runtime.account_engine import AccountEngine, record_signals
 from tradebot.runtime.banner import banner
 from tradebot.runtime.components import (
     Components,
@@ -135,7 +149,7 @@ RETRY_FIRST, RETRY_MAX = 1.0, 30.0
 
 
 class Bot:
-    """One account, one journal, the algorithms of one config file."""
+    """The accounts of one config file (one, or several under ``accounts:``), one journal."""
 
     def __init__(
         self,
@@ -150,8 +164,11 @@ class Bot:
         watch_interval: float = 1.0,
         stop_grace: float = 5.0,
         broker: Broker | None = None,
+        modes: Mapping[str, Mode] | None = None,
     ) -> None:
-        """``broker``: one to use instead of the config's (the demo drives its sim market)."""
+        """``broker``: one to use instead of the config's (the demo drives its sim market; a
+        config of one account); ``modes``: each account's mode (``resolve_modes``), by name
+        (None, or an account left out: ``mode``)."""
         self.config = config
         self.config_path = config_path
         self.mode = mode
@@ -166,6 +183,7 @@ class Bot:
             out if out is not None else sys.stdout,
             status_interval,
             watch_interval,
+            dict(modes or {}),
         )
         self._broker = broker
         self._stop_grace = stop_grace
@@ -218,10 +236,12 @@ class Bot:
     @property
     def handled(self) -> int:
         """Signals handled since start."""
-        return self._parts.signals.handled if self._parts is not None else 0
+        parts = self._parts
+        return 0 if parts is None else sum(e.signals.handled for e in parts.engines)
 
     async def wait_handled(self, count: int) -> None:
-        """Wait until ``count`` signals have been handled since start (demo, tests)."""
+        """Wait until ``count`` signals have been handled since start (demo, tests; with
+        several accounts, by the first account)."""
         await self.ready.wait()
         assert self._parts is not None
         await self._parts.signals.wait_handled(count)
@@ -305,20 +325,32 @@ class Bot:
                     **rules_record(self._settings.config),
                 },
             )
-            settings = self._settings
-            chosen = self._broker or make_broker(
-                settings.config.broker, self.mode, now=settings.now
-            )
-            parts = await build(journal, chosen, settings, shared)  # asks the broker nothing
+            parts = await build(journal, self._brokers(), self._settings, shared)  # asks nothing
             self._listening(parts.listener)
             try:
-                await self._supervise(parts, journal, tenure, chosen, shared)
+                await self._supervise(parts, journal, tenure, shared)
             except BaseExceptionGroup as group:
                 raise _first_tradebot_error(group) from None
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(journal.record_stop, "tradebot stopped")
             journal.close()
+
+    def _brokers(self) -> dict[str, Broker]:
+        """Each account's broker, not connected: from its own ``broker:`` section. With several
+        accounts, each uses the credentials its section names, never the one pair of
+        ``APCA_*`` variables (one account's keys would reach every account's broker)."""
+        config, settings = self.config, self._settings
+        if len(config.accounts) == 1:
+            (name,) = config.accounts
+            chosen = self._broker or make_broker(config.broker, self.mode, now=settings.now)
+            return {name: chosen}
+        return {
+            name: make_broker(
+                account.broker, settings.modes.get(name, self.mode), now=settings.now, environ={}
+            )
+            for name, account in config.accounts.items()
+        }
 
     def _listening(self, listener: Listener | None) -> None:
         self._listener = listener
@@ -337,165 +369,217 @@ class Bot:
         parts: Components,
         journal: Journal,
         tenure: Tenure,
-        chosen: Broker,
         shared: Shared,
     ) -> None:
         """Every long-running task under one TaskGroup; the stop in the documented order.
 
-        The listener and the signal journal worker start first, then the broker is opened and
-        the account recovered beside them (:meth:`_recover`); the rest starts once that is
-        done. A stop while recovering stops the listener and leaves every signal received
-        journaled, unplanned, for the next start."""
+        The listener and the signal journal worker start first, then each account's broker is
+        opened and the account recovered beside them (:meth:`_account`, one task per account);
+        each account trades once its own recovery is done, and what the accounts share starts
+        with the first. A stop while recovering stops the listener and leaves every signal
+        received journaled, unplanned, for the next start."""
+        run = _Run(parts, tenure)
         async with asyncio.TaskGroup() as tg:
+            run.tg = tg
             # what brings new signals in: stopped first
-            intake = [tg.create_task(parts.listener.run(), name="listener")]
-            # journals each signal as it arrives, before the loop plans it (runtime/signals.py)
-            recorder = tg.create_task(parts.signals.record(), name="signal-journal")
+            run.intake.append(tg.create_task(parts.listener.run(), name="listener"))
+            # journals each signal as it arrives, once, and hands it to every account following
+            # its algorithm, before their loops plan it (runtime/signals.py, account_engine.py)
+            recorder = tg.create_task(
+                record_signals(parts.listener.queue, journal, parts.engines),
+                name="signal-journal",
+            )
             # the heartbeat, "recovering" until recovery is done (runtime/status_feed.py)
-            background = [
+            parts.feed.state = RECOVERING
+            run.background += [
                 tg.create_task(parts.feed.run(), name="status"),
                 tg.create_task(parts.records.run(), name="records"),
             ]
-            async with contextlib.AsyncExitStack() as stack:
-                recovered = await self._recover(parts, chosen, shared, stack)
-                if recovered is not None:
-                    broker = self._in_use = chosen
-                    self._ready(parts, recovered, broker, tenure)
-                    intake.append(tg.create_task(parts.backfill.run(), name="backfill"))
-                    events: asyncio.Task[None] | None = tg.create_task(
-                        parts.executor.consume_events(
-                            on_fills=self._fills_recorded, on_events=parts.followers.notice
-                        ),
-                        name="broker-events",
-                    )
-                    background += self._background(tg, parts, tenure)
-                    signals: asyncio.Task[None] | None = tg.create_task(
-                        parts.signals.run(), name="signals"
-                    )
-                    await self._stop.wait()
-                else:
-                    events, signals = None, None
-                self._say("stopping: no new signals are accepted")
-                for task in intake:
+            close = asyncio.Event()  # the accounts' brokers may close: every task has ended
+            accounts = {
+                engine.name: tg.create_task(
+                    self._account(run, engine, shared, close), name=f"account-{engine.name}"
+                )
+                for engine in parts.engines
+            }
+            await self._stop.wait()
+            self._say("stopping: no new signals are accepted")
+            for task in run.intake:
+                task.cancel()
+            recorder.cancel()  # a write in progress finishes; journal_waiting does the rest
+            for name, task in accounts.items():
+                if name not in run.trading:  # still recovering: it ends where it is
                     task.cancel()
-                recorder.cancel()  # a write in progress finishes; journal_waiting does the rest
-                async with self._busy:  # the signal in hand finishes; nothing new starts
+            for engine in parts.engines:
+                async with engine.busy:  # the signal in hand finishes; nothing new starts
+                    signals = run.trading.get(engine.name)
                     if signals is not None:
-                        signals.cancel()
-                await asyncio.wait({recorder})  # a signal being journaled is queued, on record
-                await parts.signals.journal_waiting(journal)
-                if events is not None:
-                    await self._settle(journal, events)
-                for task in background:
-                    task.cancel()
-                await asyncio.wait(background)  # ended while the broker is still open
-                await parts.records.drain()
-                parts.feed.final("stopped")
+                        signals.loop.cancel()
+            await asyncio.wait({recorder})  # a signal being journaled is queued, on record
+            for engine in parts.engines:
+                await engine.signals.journal_waiting(journal)
+            await asyncio.gather(
+                *(
+                    self._settle(engine.executor.journal, tasks.events)
+                    for engine in parts.engines
+                    if (tasks := run.trading.get(engine.name)) is not None
+                )
+            )
+            for task in run.background:
+                task.cancel()
+            if run.background:
+                await asyncio.wait(run.background)  # ended while the brokers are still open
+            close.set()
+            await asyncio.wait(accounts.values())
+            await parts.records.drain()
+            parts.feed.final("stopped")
+
+    async def _account(
+        self, run: _Run, engine: AccountEngine, shared: Shared, close: asyncio.Event
+    ) -> None:
+        """One account: open its broker and recover it, while the listener listens (a broker
+        that hangs or fails, a TransientError, is tried again until it answers); then its own
+        tasks (the broker's event stream, the kill-switch watcher, the account refresher, the
+        followers, the signal loop) start, and, with the first account recovered, what the
+        accounts share. Its broker stays open until ``close``. Cancelled by a stop that comes
+        while it recovers. Wrong credentials stop the bot (one account), or leave that account
+        recovering, tried again, while the others trade (several: one account's revoked keys
+        must not stop the others)."""
+        async with contextlib.AsyncExitStack() as stack:
+            recovered = await self._recover(engine, shared, stack, several=run.several)
+            if self._stop.is_set():
+                return
+            self._account_ready(run, engine, recovered)
+            tg = run.tg
+            assert tg is not None
+            events = tg.create_task(
+                engine.executor.consume_events(
+                    on_fills=functools.partial(self._fills_recorded, engine),
+                    on_events=engine.followers.notice,
+                ),
+                name=f"broker-events-{engine.name}",
+            )
+            run.background += [
+                tg.create_task(
+                    watch_kill_switch(
+                        engine.context.kill_switch,
+                        engine.signals.note_kill_switch,
+                        interval=self._settings.watch_interval,
+                    ),
+                    name=f"kill-switch-{engine.name}",
+                ),
+                tg.create_task(
+                    engine.context.keep_account_fresh(self._settings.now),
+                    name=f"account-{engine.name}-refresh",
+                ),
+                # the re-check, the chaser, the exit manager, the pick-up of foreign signals
+                tg.create_task(engine.followers.run(), name=f"followers-{engine.name}"),
+            ]
+            loop = tg.create_task(engine.signals.run(), name=f"signals-{engine.name}")
+            run.trading[engine.name] = _Trading(events, loop)
+            await close.wait()
 
     async def _recover(
         self,
-        parts: Components,
-        chosen: Broker,
+        engine: AccountEngine,
         shared: Shared,
         stack: contextlib.AsyncExitStack,
-    ) -> Recovered | None:
-        """Open the broker and recover the account, while the listener listens: a broker that
-        hangs or fails (a TransientError) is tried again until it answers; None when the stop
-        came first. Wrong credentials and other fatal errors raise."""
-        parts.feed.state = RECOVERING
-        self._observers.notice(Recovering("waiting for the broker"))
-        me = asyncio.current_task()
-        assert me is not None
-        interrupted, active = False, True
+        *,
+        several: bool,
+    ) -> Recovered:
+        """Open the account's broker and recover it: a broker that hangs or fails (a
+        TransientError) is tried again until it answers. Wrong credentials and other fatal
+        errors raise (with several accounts, wrong credentials are tried again too)."""
+        name = engine.name
+        self._observers.notice(Recovering("waiting for the broker", account=name))
+        entered = False
+        delay = RETRY_FIRST
+        whose = "" if not several else f" (account {name})"
+        while True:
+            try:
+                if not entered:
+                    await stack.enter_async_context(engine.broker)
+                    entered = True
+                return await recover_account(engine, self._settings, shared)
+            except TransientError as exc:
+                self._say(
+                    f"recovering (waiting for the broker{whose}): {exc}; listening meanwhile, "
+                    f"trying again in {delay:g}s"
+                )
+                self._observers.notice(Recovering(f"waiting for the broker: {exc}", account=name))
+            except AuthenticationError as exc:
+                if not several:
+                    raise
+                detail = f"account {name}: the broker refused its credentials: {exc}"
+                self._say(f"{detail}; the other accounts trade, trying again in {delay:g}s")
+                self._observers.notice(ErrorRecorded(detail, account=name))
+                self._observers.notice(Recovering(detail, account=name))
+            await asyncio.sleep(delay)  # the retry's schedule, not a synchronisation
+            delay = min(delay * 2, RETRY_MAX)
 
-        def interrupt(_: object) -> None:  # the stop came: this waiting ends (cancelled)
-            nonlocal interrupted
-            if active:
-                interrupted = True
-                me.cancel()
-
-        stopper = asyncio.get_running_loop().create_task(self._stop.wait())
-        stopper.add_done_callback(interrupt)
-        try:
-            entered = False
-            delay = RETRY_FIRST
-            while True:
-                try:
-                    if not entered:
-                        await stack.enter_async_context(chosen)
-                        entered = True
-                    return await recover_account(parts, chosen, self._settings, shared)
-                except TransientError as exc:
-                    self._say(
-                        f"recovering (waiting for the broker): {exc}; listening meanwhile, "
-                        f"trying again in {delay:g}s"
-                    )
-                    self._observers.notice(Recovering(f"waiting for the broker: {exc}"))
-                await asyncio.sleep(delay)  # the retry's schedule, not a synchronisation
-                delay = min(delay * 2, RETRY_MAX)
-        except asyncio.CancelledError:
-            if interrupted and me.uncancel() == 0:
-                return None
-            raise
-        finally:
-            active = False  # a callback already queued must not cancel what follows
-            stopper.cancel()
-
-    def _ready(
-        self, parts: Components, recovered: Recovered, broker: Broker, tenure: Tenure
-    ) -> None:
-        """Recovery is done: the banner, Started, ``ready``; the signal loop plans from now."""
-        self._parts = parts
-        parts.feed.state = RUNNING
-        settings = self._settings
+    def _account_ready(self, run: _Run, engine: AccountEngine, recovered: Recovered) -> None:
+        """An account's recovery is done: its banner and Started; with the first, what the
+        accounts share starts (:meth:`_shared_start`); with the last, ``ready``."""
+        settings, parts = self._settings, run.parts
+        run.recovered[engine.name] = recovered
+        if not run.several:
+            parts.feed.board.account = recovered.account.account_id
+        else:
+            parts.feed.board.account = ", ".join(
+                f"{name}: {r.account.account_id}" for name, r in run.recovered.items()
+            )
         self._say(
             banner(
-                settings.config,
-                self.mode,
-                broker.name,
+                engine.config(),
+                engine.mode,
+                engine.broker.name,
                 recovered.account,
                 self.journal_path,
                 settings.kill_switch,
-                role=tenure.role(),
+                role=run.tenure.role(),
+                name=engine.name if run.several else None,
             )
         )
         self._observers.notice(
-            Started(self.mode, broker.name, recovered.account.account_id, recovered.report)
+            Started(
+                engine.mode,
+                engine.broker.name,
+                recovered.account.account_id,
+                recovered.report,
+                account=engine.name,
+            )
         )
-        self.ready.set()
+        if self._parts is None:
+            self._shared_start(run)
+        if len(run.recovered) == len(parts.engines):
+            parts.feed.state = RUNNING
+            self.ready.set()
 
-    def _background(
-        self, tg: asyncio.TaskGroup, parts: Components, tenure: Tenure
-    ) -> list[asyncio.Task[None]]:
-        """The tasks started once recovery is done, cancelled last at the stop."""
-        background = [
+    def _shared_start(self, run: _Run) -> None:
+        """The first account recovered: what every account shares starts (the backfill, the
+        config watcher, the lapse watcher, the keeper of the journal's tenure, added tasks)."""
+        parts, tg = run.parts, run.tg
+        assert tg is not None
+        self._parts = parts
+        self._in_use = parts.first.broker
+        if not run.several:
+            parts.feed.state = RUNNING
+        run.intake.append(tg.create_task(parts.backfill.run(), name="backfill"))
+        run.background += [
             tg.create_task(parts.watcher.run(), name="config-watcher"),
             tg.create_task(parts.lapses.run(), name="lapses"),
-            tg.create_task(
-                watch_kill_switch(
-                    parts.context.kill_switch,
-                    parts.signals.note_kill_switch,
-                    interval=self._settings.watch_interval,
-                ),
-                name="kill-switch",
-            ),
-            tg.create_task(parts.context.keep_account_fresh(self._settings.now), name="account"),
-            # the re-check, the chaser, the exit manager, the pick-up of foreign signals
-            tg.create_task(parts.followers.run(), name="followers"),
             # keeps the journal's tenure: a lost lease is fatal (NotLeader), not _plugged
-            tg.create_task(tenure.keep(), name="tenure"),
+            tg.create_task(run.tenure.keep(), name="tenure"),
         ]
-        background += [
+        run.background += [
             tg.create_task(self._plugged(name, factory), name=name) for name, factory in self._tasks
         ]
-        return background
 
-    def _fills_recorded(self, fills: tuple[AppliedFill, ...]) -> None:
-        """The broker's event stream made ``fills`` durable: today's P&L (daily-loss limit) and
-        the account are read again, and the observers are told."""
-        assert self._parts is not None
-        self._parts.context.fills_recorded()
-        book = self._parts.executor.book
+    def _fills_recorded(self, engine: AccountEngine, fills: tuple[AppliedFill, ...]) -> None:
+        """The account's broker's event stream made ``fills`` durable: today's P&L (daily-loss
+        limit) and the account are read again, and the observers are told."""
+        engine.context.fills_recorded()
+        book = engine.executor.book
         for fill in fills:
             kind = exit_kind_of(fill.client_order_id)
             if kind is not None:  # no signal asked for it: say so where a person is looking
@@ -504,7 +588,7 @@ class Bot:
                     f" {fill.qty} {fill.symbol} @ {fill.price}; algorithm {fill.algo_id} now"
                     f" holds {book.qty(fill.algo_id, fill.symbol)} {fill.symbol}"
                 )
-        self._observers.notice(FillsRecorded(fills))
+        self._observers.notice(FillsRecorded(fills, account=engine.name))
 
     async def _plugged(self, name: str, factory: TaskFactory) -> None:
         """A task added with :meth:`add_task`: only a fatal error of its own stops the bot."""
@@ -533,6 +617,27 @@ class Bot:
                     "settles them"
                 )
         events.cancel()
+
+
+class _Trading(NamedTuple):
+    """An account's tasks the stop ends one by one: its broker's event stream, its loop."""
+
+    events: asyncio.Task[None]
+    loop: asyncio.Task[None]
+
+
+class _Run:
+    """What the supervisor and the accounts' tasks share while running."""
+
+    def __init__(self, parts: Components, tenure: Tenure) -> None:
+        self.parts = parts
+        self.tenure = tenure
+        self.several = len(parts.engines) > 1
+        self.tg: asyncio.TaskGroup | None = None
+        self.intake: list[asyncio.Task[None]] = []  # stopped first
+        self.background: list[asyncio.Task[None]] = []  # cancelled last
+        self.trading: dict[str, _Trading] = {}  # the accounts recovered, trading
+        self.recovered: dict[str, Recovered] = {}
 
 
 def _not_exits(intents: Sequence[StoredIntent]) -> list[StoredIntent]:

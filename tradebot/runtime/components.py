@@ -8,10 +8,17 @@ before the broker has answered. :func:`recover_account` is the start-up work tha
 before any signal is planned: it reads the account, recovers
 (:func:`tradebot.execution.recovery.recover`, on the executor's own book, planning only the
 signals journaled before the listener started: those journaled since are the signal loop's, so
-a signal has one path to its plan); the bot starts the signal loop only once it is done. It is
-per account: the one account today, each account's own when there are several. The journal and
-the broker go to whoever reads or writes them, never fetched from another component's
-attributes. Information flows one way:
+a signal has one path to its plan); the bot starts the account's signal loop only once it is
+done. What is per account (``accounts:``, issue 22) is one
+:class:`~tradebot.runtime.account_engine.AccountEngine` each (its broker, executor, planning
+context, circuit breaker, followers, signal loop, busy lock, kill switch; with several accounts
+its journal is :mod:`.account_journal`'s view, its own rows and the shared ones); the listener,
+the record writer, the lapse watcher, the backfill, the config watcher and the status board are
+shared (after a lapse the watcher compares every account's positions with its own broker; the
+backfill's book is the first account's). A config of one account builds one engine on the
+journal itself: the bot it was before accounts existed. The journal and the broker go to
+whoever reads or writes them, never fetched from another component's attributes. Information
+flows one way:
 
 * the listener publishes closed gaps to a :class:`~.channel.Channel`; the lapse watcher and the
   backfill each read a subscription of their own, and the listener's gap history, read-only;
@@ -30,9 +37,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
@@ -42,35 +50,30 @@ from tradebot.alphahub.session import StateChange
 from tradebot.broker.base import Broker
 from tradebot.config.model import Config, Mode
 from tradebot.core.account import AccountSnapshot
-from tradebot.core.orders import ExitTerms, IntentRole, OrderIntent
-from tradebot.core.risk import DayState
+from tradebot.core.orders import Plan
+from tradebot.core.signal import Signal
 from tradebot.exceptions import ConfigError
 from tradebot.execution.chaser import Chaser
-from tradebot.execution.circuit import BrokerCircuit, Circuit
 from tradebot.execution.executor import Executor
 from tradebot.execution.exit_manager import ExitManager
-from tradebot.execution.limits_in_force import LimitsInForce
 from tradebot.execution.recovery import RecoveryReport, recover
 from tradebot.journal.interface import Journal
 from tradebot.journal.tenure import Tenure
+from tradebot.runtime.account_engine import AccountEngine, AccountInputs, build_account, routed
+from tradebot.runtime.account_journal import account_journal
 from tradebot.runtime.backfill import Backfiller
-from tradebot.runtime.broker_reach import BrokerReach
 from tradebot.runtime.channel import Channel
-from tradebot.runtime.close_cancel import CloseCanceler, orders_in_way
+from tradebot.runtime.close_cancel import orders_in_way
 from tradebot.runtime.config_watch import ConfigChange, ConfigWatcher, Loader
-from tradebot.runtime.context import PlanningContext, daily_loss_limited
-from tradebot.runtime.followers import Follower, Followers
-from tradebot.runtime.lapses import LapseWatcher
-from tradebot.runtime.leadership import ForeignSignals
+from tradebot.runtime.context import PlanningContext
+from tradebot.runtime.followers import Followers
+from tradebot.runtime.killswitch import read_kill_switch
+from tradebot.runtime.lapses import Compared, LapseWatcher
 from tradebot.runtime.observer import (
     BotEvent,
-    BrokerCircuitChanged,
     ConfigReloaded,
     ConnectionChanged,
     DriftFound,
-    ErrorRecorded,
-    OrdersSettled,
-    OrderSubmitting,
 )
 from tradebot.runtime.paths import config_relative
 from tradebot.runtime.recheck import UnknownOutcomes
@@ -96,6 +99,8 @@ class Settings:
     out: TextIO
     status_interval: float
     watch_interval: float
+    #: each account's mode, by name (an account not named: ``mode``)
+    modes: Mapping[str, Mode] = field(default_factory=dict)
 
     @property
     def kill_switch(self) -> Path | None:
@@ -116,24 +121,58 @@ class Shared:
 
 @dataclass(frozen=True, slots=True)
 class Components:
-    """The running bot's parts, built and connected, not started."""
+    """The running bot's parts, built and connected, not started: what the accounts share,
+    and one :class:`~.account_engine.AccountEngine` per account of the config."""
 
-    context: PlanningContext
-    executor: Executor
+    journal: Journal  # the whole journal (every account's rows)
     records: RecordWriter
     listener: Listener
     lapses: LapseWatcher
     backfill: Backfiller | NoBackfill
-    recheck: UnknownOutcomes
-    chaser: Chaser
-    exits: ExitManager
     watcher: ConfigWatcher
     feed: StatusFeed
-    signals: SignalLoop
-    followers: Followers  # the re-check, the chaser, the exit manager (and foreign signals)
-    #: the signals journaled unplanned before the listener started: recovery's to plan (those
-    #: journaled since are the signal loop's: one path per signal)
-    earlier: frozenset[int]
+    #: one per account, in the config's order (one for a config of one account)
+    engines: tuple[AccountEngine, ...]
+
+    # the first account's parts: a config of one account's, as before accounts existed
+
+    @property
+    def first(self) -> AccountEngine:
+        return self.engines[0]
+
+    @property
+    def context(self) -> PlanningContext:
+        return self.first.context
+
+    @property
+    def executor(self) -> Executor:
+        return self.first.executor
+
+    @property
+    def recheck(self) -> UnknownOutcomes:
+        return self.first.recheck
+
+    @property
+    def chaser(self) -> Chaser:
+        return self.first.chaser
+
+    @property
+    def exits(self) -> ExitManager:
+        return self.first.exits
+
+    @property
+    def signals(self) -> SignalLoop:
+        return self.first.signals
+
+    @property
+    def followers(self) -> Followers:
+        return self.first.followers
+
+    @property
+    def earlier(self) -> frozenset[int]:
+        """The signals journaled unplanned before the listener started: recovery's to plan
+        (those journaled since are the signal loop's: one path per signal)."""
+        return self.first.earlier
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,38 +183,19 @@ class Recovered:
     report: RecoveryReport
 
 
-async def build(journal: Journal, broker: Broker, settings: Settings, shared: Shared) -> Components:
+async def build(
+    journal: Journal, brokers: Mapping[str, Broker], settings: Settings, shared: Shared
+) -> Components:
     """Construct every component from the journal alone: nothing here asks the broker anything,
-    so a broker that hangs at start keeps nobody from listening (see the module docstring)."""
+    so a broker that hangs at start keeps nobody from listening (see the module docstring).
+    ``brokers``: each account's, by name (the config's accounts, in its order)."""
     config, now_of, say, notify = settings.config, settings.now, shared.say, shared.notify
     max_age = timedelta(seconds=config.journal.recovery_max_age)
-    ctx = PlanningContext(
-        broker,
-        journal,
-        kill_switch=settings.kill_switch,
-        track_pnl=daily_loss_limited(config),
-        reach=BrokerReach(notify),
-    )
     now = now_of()
-    # what recovery plans is fixed now, before the listener starts (see Components.earlier)
-    earlier = frozenset(u.signal_id for u in await asyncio.to_thread(journal.unplanned_signals))
-    # the journal is the only source of positions; recovery brings this book up to date
-    book = await asyncio.to_thread(journal.rebuild_book)
+    names = list(config.accounts)
+    several = len(names) > 1
     records = RecordWriter(journal, notify=notify)
     reactions = _Reactions(records, say, notify)
-    # the account's circuit breaker: the executor asks it before each order; it probes as a
-    # follower; the re-check waits while it is open (tradebot/execution/circuit.py)
-    circuit = BrokerCircuit(
-        Circuit(
-            failures=config.broker.circuit.failures, probe_every=config.broker.circuit.probe_every
-        ),
-        journal,
-        broker.account,
-        notify=lambda change: notify(BrokerCircuitChanged(change, now_of())),
-    )
-    executor = Executor(
-        journal, broker, book, on_submit=_submitting(notify, now_of), circuit=circuit
-    )
     gaps: Channel[Gap] = Channel()
     listener = Listener(
         config.alphahub,
@@ -187,40 +207,6 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
     # legs an earlier run recovered by backfill stay claimed across the restart (see there)
     window = timedelta(seconds=config.alphahub.dedup_window)
     await asyncio.to_thread(reclaim_recovered, journal, listener, now - window)
-    lapses = LapseWatcher(
-        journal,
-        broker,
-        book,
-        gaps=gaps.subscribe(),
-        history=lambda: listener.gaps,
-        connections=config.alphahub.connections,
-        say=say,
-        now=now_of,
-        notify=notify,
-    )
-    backfill = make_backfiller(
-        config,
-        journal,
-        book,
-        listener,
-        gaps=gaps,
-        on_error=records.error,
-        say=say,
-        now=now_of,
-        notify=notify,
-    )
-    recheck = UnknownOutcomes(
-        executor,
-        journal,
-        busy=shared.busy,
-        stopping=shared.stopping,
-        interval=config.journal.recheck_interval,
-        max_age=max_age,
-        now=now_of,
-        say=say,
-        on_settled=lambda settled: notify(OrdersSettled(settled)),
-        may_act=circuit.allows,
-    )
     watcher = ConfigWatcher(
         settings.config_path,
         config,
@@ -229,182 +215,161 @@ async def build(journal: Journal, broker: Broker, settings: Settings, shared: Sh
         on_change=reactions.config_changed,
         on_invalid=reactions.config_invalid,
     )
-    # what an order decided earlier obeys when it leaves: the config in force, today's state
-    limits = LimitsInForce(
-        rules=lambda: watcher.current.planning,
-        day=lambda: _today(ctx, watcher.current, now_of()),
-        market=ctx.market_for,
-        now=now_of,
-        sent=lambda algo_id: ctx.count_orders((algo_id,)),
-    )
-    # limit_then_market: follows each chase limit, cancels it and sends the rest at market
-    chaser = Chaser(
-        executor,
-        busy=shared.busy,
-        stopping=shared.stopping,
-        max_age=max_age,
-        now=now_of,
-        limits=limits,
-        say=say,
-        may_act=functools.partial(_may_chase, ctx),
-    )
-    # exits: placed once entries that could not carry them as bracket legs have filled
-    exits = ExitManager(
-        executor,
-        busy=shared.busy,
-        stopping=shared.stopping,
-        now=now_of,
-        say=say,
-        may_act=functools.partial(_may_place_exits, ctx),
-        alert=lambda detail, algo_id: notify(ErrorRecorded(detail, algo_id)),
-        terms=lambda algo_id: _exits_of(watcher.current, algo_id),
-    )
+    engines: list[AccountEngine] = []
+    kill_switch = settings.kill_switch
     feed = StatusFeed(
         journal,
         listener,
         config,
         mode=settings.mode,
-        broker=broker.name,
+        broker=", ".join(dict.fromkeys(b.name for b in brokers.values())),
         account="",  # known once recovery has read it (recover_account)
         journal_path=settings.journal_path,
-        kill_switch=ctx.kill_switch,
+        # one account: the switch it obeys; several: the global one, each obeys its own too
+        kill_switch=(
+            (lambda: read_kill_switch(kill_switch))
+            if several
+            else (lambda: engines[0].context.kill_switch())
+        ),
         out=settings.out,
         interval=settings.status_interval,
         every=config.journal.heartbeat_every,
         standing=shared.tenure.standing,
     )
-    signals = SignalLoop(
-        listener.queue,
-        executor,
-        ctx,
-        records,
-        config=lambda: watcher.current,
-        busy=shared.busy,
-        stopping=shared.stopping,
-        now=now_of,
-        say=say,
-        notify=notify,
-        on_signal=feed.note_signal,
-        planned=shared.tenure.planned,
-        in_the_way=CloseCanceler(executor, say=say),
-        max_age=max_age,
-    )
-    following: list[Follower] = [circuit, recheck, chaser, exits]
-    every, planned = shared.tenure.pick_up_every, shared.tenure.planned
-    if every is not None:  # other processes journal signals here: the leader plans theirs
-        following.append(
-            ForeignSignals(
-                journal,
-                signals,
-                busy=shared.busy,
-                stopping=shared.stopping,
-                interval=every,
-                max_age=max_age,
-                now=now_of,
-                planned=planned or (lambda keys: set()),
+    for name in names:
+        # with several accounts, each reads and writes its own rows (.account_journal)
+        own = account_journal(journal, name) if several else journal
+        whose = name if several else None
+        handles = functools.partial(_handles, watcher, name)
+        # what recovery plans is fixed now, before the listener starts (see Components.earlier)
+        unplanned = await asyncio.to_thread(functools.partial(own.unplanned_signals, account=whose))
+        earlier = frozenset(u.signal_id for u in unplanned if handles(u.signal.algo_id))
+        # the journal is the only source of positions; recovery brings this book up to date
+        book = await asyncio.to_thread(functools.partial(own.rebuild_book, account=whose))
+        inputs = AccountInputs(
+            journal=own,
+            records=records,
+            watcher=watcher,
+            feed=feed,
+            queue=listener.queue,
+            say=say,
+            notify=notify,
+            stopping=shared.stopping,
+            now=now_of,
+            max_age=max_age,
+            pick_up_every=shared.tenure.pick_up_every,
+            planned=shared.tenure.planned,
+        )
+        engines.append(
+            build_account(
+                name,
+                brokers[name],
+                mode=settings.modes.get(name, settings.mode),
+                kill_switch=kill_switch,
+                # one account: the bot's lock (its stop takes it); several: one each
+                busy=asyncio.Lock() if several else shared.busy,
+                book=book,
+                earlier=earlier,
+                inputs=inputs,
+                handles=handles,
+                whose=whose,
             )
         )
-    followers = Followers(
-        following,
-        stopping=shared.stopping,
-        on_error=lambda detail: notify(ErrorRecorded(detail)),
+    first = engines[0]
+    lapses = LapseWatcher(
+        journal,
+        [Compared(e.name, e.executor.journal, e.broker, e.executor.book) for e in engines],
+        gaps=gaps.subscribe(),
+        history=lambda: listener.gaps,
+        connections=config.alphahub.connections,
+        say=say,
+        now=now_of,
+        notify=notify,
     )
-    return Components(
-        ctx,
-        executor,
-        records,
+    routes = _Routes(journal, watcher, {e.name: e for e in engines})
+    backfill = make_backfiller(
+        config,
+        journal,
+        first.executor.book,
         listener,
-        lapses,
-        backfill,
-        recheck,
-        chaser,
-        exits,
-        watcher,
-        feed,
-        signals,
-        followers,
-        earlier,
+        gaps=gaps,
+        on_error=records.error,
+        say=say,
+        now=now_of,
+        notify=notify,
+        holdings=routes.holdings if several else None,
+        record=routes.record if several else None,
     )
+    return Components(journal, records, listener, lapses, backfill, watcher, feed, tuple(engines))
 
 
-async def recover_account(
-    parts: Components, broker: Broker, settings: Settings, shared: Shared
-) -> Recovered:
-    """Start-up recovery for the account (:func:`tradebot.execution.recovery.recover`), run
-    while the listener already listens; the bot starts the signal loop once it is done.
+class _Routes:
+    """What the backfill asks of the accounts a signal goes to (several accounts)."""
+
+    def __init__(
+        self, journal: Journal, watcher: ConfigWatcher, engines: Mapping[str, AccountEngine]
+    ) -> None:
+        self._journal = journal
+        self._watcher = watcher
+        self._engines = engines
+
+    def holdings(self, algo_id: int) -> Mapping[str, Decimal]:
+        """The algorithm's positions in the first account it goes to (they tell a history
+        leg's kind: an open or a close)."""
+        (name, *_) = routed(self._watcher.current, algo_id)
+        return self._engines[name].executor.book.holdings(algo_id)
+
+    def record(self, signal: Signal, plan: Plan) -> None:
+        """The signal journaled once, with ``plan`` (its legs not traded) for every account it
+        goes to: none of them finds it unplanned later (recovery, the leader's poll)."""
+        first, *others = routed(self._watcher.current, signal.algo_id)
+        signal_id, _ = self._journal.record_signal_and_plan(signal, plan, account=first)
+        for name in others:
+            self._journal.record_plan(signal_id, plan, account=name)
+
+
+def _handles(watcher: ConfigWatcher, name: str, algo_id: int) -> bool:
+    """Whether a signal of ``algo_id`` goes to the account ``name`` (:func:`routed`)."""
+    return name in routed(watcher.current, algo_id)
+
+
+async def recover_account(engine: AccountEngine, settings: Settings, shared: Shared) -> Recovered:
+    """Start-up recovery for one account (:func:`tradebot.execution.recovery.recover`), run
+    while the listener already listens; the bot starts its signal loop once it is done.
     Raises what the broker raises (a TransientError: the caller tries again)."""
-    config, ctx, journal = settings.config, parts.context, parts.executor.journal
+    config, ctx, journal = engine.config(), engine.context, engine.executor.journal
     now = settings.now()
     account = await ctx.refresh_account(now)
     day = await ctx.day_state(now)
     # reference prices for every signal recovery may plan, in one request
     pending = [
         u
-        for u in await asyncio.to_thread(journal.unplanned_signals)
-        if u.signal_id in parts.earlier
+        for u in await asyncio.to_thread(
+            functools.partial(journal.unplanned_signals, account=engine.whose)
+        )
+        if u.signal_id in engine.earlier
     ]
     market = await ctx.market_for(symbols_of(u.signal for u in pending))
     report = await recover(
         journal,
-        broker,
+        engine.broker,
         now=now,
         max_age=timedelta(seconds=config.journal.recovery_max_age),
-        planner=planner_for(
-            config, account, now, day=day, market=market, planned=shared.tenure.planned
-        ),
+        planner=planner_for(config, account, now, day=day, market=market, planned=engine.planned),
         defer=orders_in_way(journal),
-        book=parts.executor.book,
-        earlier=parts.earlier,
+        book=engine.executor.book,
+        earlier=engine.earlier,
+        account=engine.whose,
     )
+    prefix = "recovery: " if engine.whose is None else f"recovery of account {engine.name}: "
     for line in report.lines():
-        shared.say(f"recovery: {line}")
+        shared.say(f"{prefix}{line}")
     if report.drifts:
-        shared.notify(DriftFound(report.drifts))
+        shared.notify(DriftFound(report.drifts, account=engine.name))
     for signal_id, signal in report.deferred:  # closes with orders in their way, canceled first
-        parts.signals.defer(signal_id, signal)
-    await parts.signals.resume(now)  # positions a close stripped of their exits, still held
-    parts.feed.board.account = account.account_id
+        engine.signals.defer(signal_id, signal)
+    await engine.signals.resume(now)  # positions a close stripped of their exits, still held
     return Recovered(account, report)
-
-
-def _may_chase(ctx: PlanningContext, intent: OrderIntent) -> bool:
-    """The kill switch, for a chase's cancel: halted, nothing is canceled; reduce-only, only the
-    chase of a close goes on (read each time, as the signals read it). Its remainder is judged
-    by the limits in force, the kill switch among them (:class:`LimitsInForce`)."""
-    switch = ctx.kill_switch()
-    return not (switch.halted or (switch.reduce_only and intent.role is IntentRole.OPEN))
-
-
-async def _today(ctx: PlanningContext, config: Config, now: datetime) -> DayState:
-    """Today's state as a plan would read it under ``config`` (a daily-loss limit added by a
-    live edit binds at once: its P&L is loaded)."""
-    await ctx.follow_config(config)
-    return await ctx.day_state(now)
-
-
-def _exits_of(config: Config, algo_id: int) -> ExitTerms | None:
-    """The algorithm's exits in ``config`` (what a close that left shares held attaches
-    again); None: none configured, or the algorithm is gone."""
-    algo = config.planning.algorithms.get(algo_id)
-    return algo.exits if algo is not None else None
-
-
-def _may_place_exits(ctx: PlanningContext, intent: OrderIntent) -> bool:
-    """The kill switch, for exits: halted, none are placed; reduce-only allows them (they
-    only ever reduce a position)."""
-    return not ctx.kill_switch().halted
-
-
-def _submitting(
-    notify: Callable[[BotEvent], None], now: Callable[[], datetime]
-) -> Callable[[OrderIntent], None]:
-    """The executor's submit hook: observers hear when an order is about to leave, and which
-    (metrics)."""
-
-    def submitting(intent: OrderIntent) -> None:
-        notify(OrderSubmitting(now(), intent))
-
-    return submitting
 
 
 class _Reactions:

@@ -44,6 +44,8 @@ Loader = Callable[[Path], Config]
 
 def diff_sections(old: Config, new: Config) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(applied changes, restart-only changes) between two configs, as key paths."""
+    if len(old.accounts) > 1 or len(new.accounts) > 1:
+        return _diff_accounts(old, new)
     applied: list[str] = []
     if old.risk != new.risk:
         applied.append("risk")
@@ -55,8 +57,53 @@ def diff_sections(old: Config, new: Config) -> tuple[tuple[str, ...], tuple[str,
 
 
 def merge_live(running: Config, edited: Config) -> Config:
-    """The config to run with: ``edited``'s live sections on ``running``'s restart-only ones."""
+    """The config to run with: ``edited``'s live sections on ``running``'s restart-only ones
+    (with several accounts: each account's ``algorithms`` and ``risk``, and the top-level
+    ``risk``; an account added or removed waits for a restart)."""
+    declared, written = running.declared_accounts, edited.declared_accounts
+    if len(running.accounts) > 1 and declared is not None:
+        kept = {
+            name: (
+                account
+                if written is None or name not in written
+                else account.model_copy(
+                    update={"algorithms": written[name].algorithms, "risk": written[name].risk}
+                )
+            )
+            for name, account in declared.items()
+        }
+        return running.with_accounts(
+            kept, edited.base_risk if written is not None else running.base_risk
+        )
+    if len(edited.accounts) > 1:
+        return running  # one account edited into several: a restart
     return running.model_copy(update={s: getattr(edited, s) for s in LIVE_SECTIONS})
+
+
+#: what an account's section holds that a running bot cannot swap (its broker and money)
+ACCOUNT_RESTART_KEYS = ("mode", "live_trading_acknowledged", "broker", "mirror_of")
+
+
+def _diff_accounts(old: Config, new: Config) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """:func:`diff_sections` when either config has several accounts (``accounts.NAME...``)."""
+    applied: list[str] = []
+    if old.base_risk != new.base_risk:
+        applied.append("risk")
+    restart = [s for s in ("alphahub", "journal") if getattr(old, s) != getattr(new, s)]
+    if list(old.accounts) != list(new.accounts) or old.declared_accounts is None:
+        return tuple(applied), (*restart, "accounts")
+    declared_old, declared_new = old.declared_accounts, new.declared_accounts or {}
+    for name, mine in old.accounts.items():
+        theirs = new.accounts[name]
+        for algo_id in sorted(set(mine.algorithms) | set(theirs.algorithms)):
+            if mine.algorithms.get(algo_id) != theirs.algorithms.get(algo_id):
+                applied.append(f"accounts.{name}.algorithms.{algo_id}")
+        if declared_old[name].risk != declared_new[name].risk:
+            applied.append(f"accounts.{name}.risk")
+        for key in ACCOUNT_RESTART_KEYS:
+            if getattr(declared_old[name], key) != getattr(declared_new[name], key):
+                restart.append(f"accounts.{name}.{key}")
+    return tuple(applied), tuple(restart)
 
 
 class ConfigWatcher:

@@ -41,7 +41,11 @@ from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
 from tradebot.journal.review import report
 from tradebot.runtime.broker_reach import BrokerReach
-from tradebot.runtime.killswitch import KillSwitchState, read_kill_switch
+from tradebot.runtime.killswitch import (
+    KillSwitchState,
+    read_account_kill_switch,
+    read_kill_switch,
+)
 from tradebot.runtime.market_clock import ClockCache
 
 log = logging.getLogger(__name__)
@@ -77,8 +81,12 @@ class PlanningContext:
         account_min_interval: float = 2.0,
         price_timeout: float = 5.0,
         reach: BrokerReach | None = None,
+        account: str | None = None,
     ) -> None:
+        """``account``: the config's account planned for (its orders alone count towards its
+        limits); None: the journal's one account."""
         self._broker = broker
+        self._account_name = account
         self.reach = reach or BrokerReach()  # whether the broker answers (alerts)
         self._journal = journal
         self.kill_switch_path = kill_switch
@@ -184,6 +192,10 @@ class PlanningContext:
         return MarketPrices.failed(f"the broker's market data is unavailable ({reason})")
 
     def kill_switch(self) -> KillSwitchState:
+        """What this account obeys: with several accounts, the global switch and its own
+        (``tradebot halt --account NAME``), the stricter winning; one account: the switch."""
+        if self._account_name is not None:
+            return read_account_kill_switch(self.kill_switch_path, self._account_name)
         return read_kill_switch(self.kill_switch_path)
 
     async def day_state(self, now: datetime) -> DayState:
@@ -220,13 +232,18 @@ class PlanningContext:
             await asyncio.to_thread(self._refresh_pnl, self._day)
 
     def _load_day(self, day: datetime) -> None:
-        intents = self._journal.entries(EntryFilter(statuses=(Status.INTENT,), since=day))
+        accounts = () if self._account_name is None else (self._account_name,)
+        intents = self._journal.entries(
+            EntryFilter(statuses=(Status.INTENT,), since=day, accounts=accounts)
+        )
         self.orders_today = Counter(e.algo_id for e in intents if e.algo_id is not None)
         self._refresh_pnl(day)
 
     def _refresh_pnl(self, day: datetime) -> None:
         if self._track_pnl:
-            self.pnl_today = {r.algo_id: r.realised_pnl for r in report(self._journal, since=day)}
+            # this account's own P&L (None: the journal's one account, every row)
+            today = report(self._journal, since=day, account=self._account_name)
+            self.pnl_today = {r.algo_id: r.realised_pnl for r in today}
 
     def count_orders(self, algo_ids: Iterable[int]) -> None:
         """Count orders just made durable (before they are sent: a crash still counts them)."""

@@ -124,8 +124,12 @@ class ForeignSignals:
         max_age: timedelta,
         now: Callable[[], datetime],
         planned: Callable[[Sequence[str]], set[str]],
+        handles: Callable[[int], bool] = lambda algo_id: True,
     ) -> None:
-        """``planned``: which leg identities a plan has claimed (see ``planner_for``)."""
+        """``planned``: which leg identities a plan has claimed (see ``planner_for``);
+        ``handles``: whether a signal of that algorithm is this account's to plan (with several
+        accounts, each polls for its own; ``runtime/account_engine.route``)."""
+        self._handles = handles
         self._journal = journal
         self._signals = signals
         self._planned = planned
@@ -166,6 +170,8 @@ class ForeignSignals:
             for stored in waiting:
                 if stored.signal_id in self._tried or self._signals.owns(stored.signal_id):
                     continue  # (owned: journaled by this process, its own loop plans it)
+                if not self._handles(stored.signal.algo_id):
+                    continue  # another account's algorithm: never a plan of this account's
                 self._tried.add(stored.signal_id)
                 signal = stored.signal
                 if self._now() - signal.received_at > self._max_age:

@@ -67,6 +67,7 @@ class Recovering:
     planned yet. Not ready: :class:`Started` follows once recovery is done."""
 
     waiting: str
+    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ class Started:
     broker: str
     account_id: str
     recovery: RecoveryReport
+    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,7 @@ class SignalDeferred:
     """A signal received but not handled before a stop: journaled for the next start."""
 
     signal: Signal
+    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,10 @@ the journal.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 
 from tradebot.alphahub.gaps import Gap
 from tradebot.alphahub.listener import Listener
@@ -60,6 +61,8 @@ def make_backfiller(
     say: Callable[[str], None],
     now: Callable[[], datetime],
     notify: Callable[[BotEvent], None] = lambda event: None,
+    holdings: Holdings | None = None,
+    record: Record | None = None,
 ) -> Backfiller | NoBackfill:
     """The backfill ``config`` asks for. It subscribes to ``gaps`` (closed gaps, as the listener
     publishes them) only when it reads the history: an unread subscription would only grow.
@@ -67,7 +70,17 @@ def make_backfiller(
     mode = config.alphahub.backfill
     if mode is BackfillMode.OFF:
         return NoBackfill()
-    sink = RecoveredSignals(journal, book, listener, mode, say=say, now=now, notify=notify)
+    sink = RecoveredSignals(
+        journal,
+        book,
+        listener,
+        mode,
+        say=say,
+        now=now,
+        notify=notify,
+        holdings=holdings,
+        record=record,
+    )
 
     async def unavailable(detail: str) -> None:
         on_error(detail)
@@ -146,6 +159,12 @@ def last_frame(journal: Journal, algo_id: int) -> datetime | None:
     return starts[1].at if len(starts) > 1 else None
 
 
+#: an algorithm's positions (symbol -> signed quantity)
+Holdings = Callable[[int], Mapping[str, Decimal]]
+#: journals a recovered signal with the plan of what is not traded
+Record = Callable[[Signal, Plan], object]
+
+
 class RecoveredSignals:
     """The bot's ``deliver`` for a :class:`~.backfill.Backfiller`."""
 
@@ -159,8 +178,16 @@ class RecoveredSignals:
         say: Callable[[str], None],
         now: Callable[[], datetime],
         notify: Callable[[BotEvent], None] = lambda event: None,
+        holdings: Holdings | None = None,
+        record: Record | None = None,
     ) -> None:
+        """``holdings``: an algorithm's positions, which tell a history leg's kind (None:
+        ``book``'s); ``record``: journals a recovered signal with the plan of its legs not
+        traded (None: ``journal.record_signal_and_plan``; with several accounts, a plan for
+        each account the signal goes to, so none of them finds it unplanned later)."""
         self._notify = notify
+        self._holdings = holdings or book.holdings
+        self._record = record or journal.record_signal_and_plan
         self._journal = journal
         self._book = book
         self._listener = listener
@@ -170,7 +197,7 @@ class RecoveredSignals:
 
     async def __call__(self, found: Found) -> None:
         algo_id = found.window.algo_id
-        holdings = self._book.holdings(algo_id)
+        holdings = self._holdings(algo_id)
         result = classify(algo_id, found.missed, holdings, received_at=self._now())
         queued = ambiguous = refused = 0
         to_journal: list[tuple[Signal, Plan]] = []
@@ -197,7 +224,7 @@ class RecoveredSignals:
             if skipped:
                 to_journal.append((signal, Plan(skipped=tuple(skipped))))
         for signal, plan in to_journal:
-            await asyncio.to_thread(self._journal.record_signal_and_plan, signal, plan)
+            await asyncio.to_thread(self._record, signal, plan)
         detail = _summary(found, queued, ambiguous, refused, self._mode)
         await asyncio.to_thread(self._journal.record_gap, detail, algo_id=algo_id)
         if found.missed or found.holds:

@@ -266,48 +266,24 @@ class SignalLoop:
             await self._record(signal)
 
     async def _record(self, signal: Signal) -> None:
-        """Start journaling ``signal``, queue it for planning with the write, and wait for the
-        write (one at a time, in arrival order): a stop that cancels the caller meanwhile waits
-        for the write too, so the signal is on record when the worker ends.
+        """:func:`journal_signal` for this loop alone (one account: see there)."""
+        await journal_signal(self._executor.journal, signal, (self,))
 
-        When the loop is waiting for its next signal (it will plan this one at once), the
-        signal's reference prices are asked for here too, right behind the write: the request
-        goes out before the loop has even taken the signal, instead of after the loop's own
-        work on it (the request and the write are the two waits the plan needs).
-
-        Such a signal is also committed without its own fsync (``sync=False``): whatever it
-        causes leaves after a synced commit of the same journal, which makes it durable with it
-        (a write-ahead log is flushed in order): its plan's, before any order; for a close, the
-        rows of the cancels in its way, before they leave (checked there,
-        ``CloseCanceler._cancel``). A kill -9 keeps an unsynced commit (it is in the OS's
-        cache); only a crash of the OS before that fsync loses it, and then nothing it caused
-        had left the process, and the next start's backfill fetches it again. A signal that
-        waits behind another is fsynced as it arrives (its plan could be far away); one whose
-        handling ends without a synced commit (a failure, a stop) is fsynced then
-        (:meth:`_handle_journaled`)."""
-        journal = self._executor.journal
-        loop = asyncio.get_running_loop()
+    def accept(self, signal: Signal, writing: asyncio.Future[int], *, prefetch: bool) -> None:
+        """Take ``signal``, whose journal write ``writing`` was just started (by the journal
+        worker, :func:`journal_signal`), for planning in arrival order; ``prefetch``: ask for its
+        reference prices now, behind the write (the loop plans it at once, :meth:`idle`)."""
         self._recording += 1
-        idle = self._idle()
-        # the loop plans it at once: its own commit need not wait for the disk (docstring)
-        record = functools.partial(journal.record_signal, signal, sync=not idle)
-        write = functools.partial(contextvars.copy_context().run, record)
-        writing = loop.run_in_executor(None, write)  # submitted now, not by a task to come
         prices = None
-        if idle:  # its first step (the request) runs before the loop takes the signal
+        if prefetch:  # its first step (the request) runs before the loop takes the signal
             prices = asyncio.ensure_future(
                 self._ctx.market_for([leg.symbol for leg in signal.legs])
             )
         # first in line: the id is owned before the loop, awaiting the same write, resumes
         writing.add_done_callback(self._journaled)
         self._ready.put_nowait(Arrived(signal, writing, prices))
-        try:
-            await asyncio.shield(writing)
-        except asyncio.CancelledError:
-            await asyncio.wait({writing})
-            raise
 
-    def _idle(self) -> bool:
+    def idle(self) -> bool:
         """Whether the loop waits for its next signal with nothing ahead of it (it will plan
         the next one at once: prices asked for now are the ones it plans with)."""
         return (
@@ -558,6 +534,41 @@ class SignalLoop:
         for signal in waiting:
             self._say(f"signal for algorithm {signal.algo_id} journaled for the next start")
             self._notify(SignalDeferred(signal))
+
+
+async def journal_signal(journal: Journal, signal: Signal, loops: Sequence[SignalLoop]) -> None:
+    """Start journaling ``signal`` (once, whichever accounts follow it), hand it to each of
+    ``loops`` (:meth:`SignalLoop.accept`) with the write, and wait for the write: one signal at
+    a time, in arrival order; a stop that cancels the caller meanwhile waits for the write too,
+    so the signal is on record when the worker ends.
+
+    When every loop waits for its next signal (each will plan this one at once), each loop's
+    reference prices are asked for here too, right behind the write: the request goes out before
+    the loop has even taken the signal, instead of after the loop's own work on it (the request
+    and the write are the two waits the plan needs).
+
+    Such a signal is also committed without its own fsync (``sync=False``): whatever it causes
+    leaves after a synced commit of the same journal, which makes it durable with it (a
+    write-ahead log is flushed in order): its plan's, before any order; for a close, the rows of
+    the cancels in its way, before they leave (checked there, ``CloseCanceler._cancel``). A kill
+    -9 keeps an unsynced commit (it is in the OS's cache); only a crash of the OS before that
+    fsync loses it, and then nothing it caused had left the process, and the next start's
+    backfill fetches it again. A signal that waits behind another is fsynced as it arrives (its
+    plan could be far away); one whose handling ends without a synced commit (a failure, a stop)
+    is fsynced then (:meth:`SignalLoop._handle_journaled`)."""
+    loop = asyncio.get_running_loop()
+    idle = bool(loops) and all(each.idle() for each in loops)
+    # every loop plans it at once: its own commit need not wait for the disk (docstring)
+    record = functools.partial(journal.record_signal, signal, sync=not idle)
+    write = functools.partial(contextvars.copy_context().run, record)
+    writing = loop.run_in_executor(None, write)  # submitted now, not by a task to come
+    for each in loops:
+        each.accept(signal, writing, prefetch=idle)
+    try:
+        await asyncio.shield(writing)
+    except asyncio.CancelledError:
+        await asyncio.wait({writing})
+        raise
 
 
 def symbols_of(signals: Iterable[Signal]) -> list[str]:

@@ -94,9 +94,9 @@ class StatusFeed:
             started_at=clock(),
             heartbeat_every=every,
         )
+        names = algorithm_names(config)
         for algo_id in listener.algorithms:
-            algo = config.algorithms.get(algo_id)
-            self.board.algos[algo_id] = AlgoLine(algo_id, algo.name if algo else "")
+            self.board.algos[algo_id] = AlgoLine(algo_id, names.get(algo_id, ""))
 
     def note_signal(self, signal: Signal) -> None:
         line = self.board.algos.get(signal.algo_id)
@@ -200,7 +200,7 @@ class StandbyStatus:
         self._writer = StatusWriter(self.path)
         self.board = StatusBoard(
             mode=str(mode),
-            broker=config.broker.name,
+            broker=", ".join(dict.fromkeys(a.broker.name for a in config.accounts.values())),
             account="",
             connections=config.alphahub.connections,
             journal=str(journal_path),
@@ -209,9 +209,9 @@ class StandbyStatus:
             role=STANDBY,
             heartbeat_every=every,
         )
+        names = algorithm_names(config)
         for algo_id in config.subscribed_algorithms:
-            algo = config.algorithms.get(algo_id)
-            self.board.algos[algo_id] = AlgoLine(algo_id, algo.name if algo else "")
+            self.board.algos[algo_id] = AlgoLine(algo_id, names.get(algo_id, ""))
 
     def _another_lives(self) -> bool:
         """Is the file another process's, and is that process alive?"""
@@ -240,3 +240,12 @@ class StandbyStatus:
         while True:
             await asyncio.to_thread(self.write)
             await asyncio.sleep(self._every)
+
+
+def algorithm_names(config: Config) -> dict[int, str]:
+    """Each algorithm's name, whichever account follows it (the first account's naming it)."""
+    names: dict[int, str] = {}
+    for account in config.accounts.values():
+        for algo_id, algo in account.algorithms.items():
+            names.setdefault(algo_id, algo.name)
+    return names

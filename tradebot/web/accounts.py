@@ -8,16 +8,23 @@ carried through the links like the journal's filters. The value is read as hosti
 config (``tradebot dashboard --journal``) any well-formed name is taken (the journal then shows
 what it holds of it). What each page does with it:
 
-* Now: the account's newest rows and its money; with several accounts, a table of every
-  account (name, mode, equity, cash, broker, circuit, kill switch), from what the dashboard
-  knows per account: its broker snapshot (:class:`~tradebot.web.snapshot.BrokerSnapshots`,
-  one per account) and, when the running bot serves the page, its own checks
-  (:class:`AccountHealth`). Today's counts are every account's (the counts read has no
-  account yet, and the page says so);
+* Now: the account's newest rows and its money, and today's counts of its rows (the signals,
+  refused legs and lapses every account shares counted for the algorithms it has rows of, as
+  the review counts them); with several accounts, a table of every account (name, mode,
+  equity, cash, broker, circuit, kill switch), from what the dashboard knows per account: its
+  broker snapshot (:class:`~tradebot.web.snapshot.BrokerSnapshots`, one per account) and, when
+  the running bot serves the page, its own checks (:class:`AccountHealth`). With none picked,
+  today's counts are every account's rows (each row counted once; the card says so);
 * Journal: the account's rows and the rows every account shares (signals, legs, gaps), which
   explain its decisions;
-* Positions, Performance, Tracking: the journal's summaries are every account's; the page says
-  so when an account is picked.
+* Positions, Performance: the account's figures alone, read from the journal's summaries kept
+  per account (positions beside its own broker's snapshot; latency of its own legs). With
+  several accounts and none picked (:func:`shown`), each account apart, never added together:
+  Positions one table with an account column (each account beside its own broker), Performance
+  a section per account;
+* Tracking: ``tradebot track --account``'s figures for the account picked (its rules, its
+  fills); with several accounts and none picked the page computes nothing (it would add the
+  accounts' fills together) and asks for one (:data:`TRACKING_EVERY_ACCOUNT`).
 
 With one account nothing of this shows: no picker, no table, every page as it was.
 """
@@ -38,10 +45,12 @@ from tradebot.web.snapshot import BrokerSnapshots, BrokerState, OwnBroker
 if TYPE_CHECKING:
     from tradebot.config.model import Config
 
-#: what a page says when an account is picked and its figures are every account's
-EVERY_ACCOUNT = (
-    "every account's figures: the journal's summaries are not kept per account yet, so "
-    "this page cannot show one account's alone"
+#: the Tracking page's note with several accounts, where it shows no figures
+TRACKING_EVERY_ACCOUNT = (
+    "Pick an account: tracking compares each algorithm with one account's own fills, by that "
+    "account's rules (tradebot track shows every account apart, then side by side), so with "
+    "several accounts this page shows one account's at a time, never the accounts added "
+    "together."
 )
 
 
@@ -66,6 +75,15 @@ def names(config: Config | None) -> list[str]:
 
 def several(config: Config | None) -> bool:
     return config is not None and len(config.accounts) > 1
+
+
+def shown(config: Config | None, in_journal: list[str]) -> list[str | None]:
+    """The accounts a page of figures shows, each apart, when none is picked: every account
+    the config has and then those only the journal's summaries have (``in_journal``: an
+    account since removed from the config keeps its figures), when that makes several; else
+    ``[None]``: every row, read as before accounts (a journal of one account)."""
+    every = list(dict.fromkeys([*(config.accounts if config is not None else ()), *in_journal]))
+    return list(every) if len(every) > 1 else [None]
 
 
 def picked(query: QueryParams, config: Config | None) -> str | None:

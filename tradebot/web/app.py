@@ -26,11 +26,15 @@ under a sub-path. Endpoints (GET unless said):
 A request whose ``Host`` is not one of the dashboard's names gets 421 and reaches none of them
 (:mod:`.security`); a query value that cannot be read gets 400 with the reason (:mod:`.query`).
 Every page takes ``?account=NAME`` (a config of several accounts shows a picker; 404 for an
-account the config lacks): :mod:`.accounts` says what each page does with it.
+account the config lacks): a picked account's Positions, Performance and Now counts are its
+figures alone; with several accounts and none picked they are shown each apart, never added
+together (``api/performance`` then keyed by account). :mod:`.accounts` says what each page
+does with it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -52,6 +56,7 @@ from starlette.staticfiles import StaticFiles
 
 from tradebot.config.display import effective_config_yaml
 from tradebot.exceptions import StatusUnreadable, TradebotError
+from tradebot.journal.interface import Journal
 from tradebot.journal.records import Entry, Status
 from tradebot.masking import mask, register_found_in
 from tradebot.runtime.killswitch import (
@@ -67,7 +72,7 @@ from tradebot.web.live import LiveEvents
 from tradebot.web.query import BadQuery, entry_filter, ident, whole
 from tradebot.web.security import Allowed, HostGuard, SecurityHeaders
 from tradebot.web.sources import Sources
-from tradebot.web.tracking_page import TrackingCache, tracking_view
+from tradebot.web.tracking_page import TrackingCache, tracking_view, untracked
 
 STATIC = Path(__file__).parent / "static"
 #: what a page is built from: the account ``?account=`` picks (None: every account)
@@ -115,7 +120,7 @@ class Pages:
         self.sources = sources
         #: the Tracking page's figures: seconds to compute on a large journal, so never on the
         #: request's time (:class:`~tradebot.web.tracking_page.TrackingCache`)
-        self._tracked = TrackingCache(self._track)
+        self._tracked: dict[str | None, TrackingCache] = {}  # per account shown
         self.env = Environment(
             loader=PackageLoader("tradebot.web", "templates"),
             autoescape=select_autoescape(default=True),
@@ -141,9 +146,16 @@ class Pages:
         text = mask(json.dumps(data, default=str, indent=1))
         return Response(text, status_code=status_code, media_type="application/json")
 
-    async def guarded(self, request: Request, name: str, build: Build) -> Response:
+    async def guarded(
+        self,
+        request: Request,
+        name: str,
+        build: Build,
+        page: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> Response:
         """Render ``name`` with what ``build(account)`` returns (``account``: the one
-        ``?account=`` picks, None for every account); a missing journal, a bad filter or an
+        ``?account=`` picks, None for every account), through ``page`` when given (the
+        template's context; JSON is always ``build``'s); a missing journal, a bad filter or an
         unknown account is a page that says so, never a stack trace."""
         as_json = request.query_params.get("format") == "json" or name == "api"
         try:
@@ -158,6 +170,8 @@ class Pages:
             return self.html("problem.html", code, page=name, problem=str(exc))
         if as_json:
             return self.json(context)
+        if page is not None:
+            context = page(context)
         return self.html(f"{name}.html", page=name, account=account, **context)
 
     # -- pages --------------------------------------------------------------------------------
@@ -251,51 +265,74 @@ class Pages:
     async def positions(self, request: Request) -> Response:
         return await self.guarded(request, "positions", self._positions)
 
+    async def _shown(self, account: str | None) -> list[str | None]:
+        """The accounts a page of figures shows, each apart (:func:`accounts.shown`)."""
+        if account is not None:
+            return [account]
+        in_journal = await self.sources.read(lambda j: j.summary_accounts())
+        return accounts.shown(self.sources.config, in_journal)
+
     async def _positions(self, account: str | None) -> dict[str, Any]:
         # the broker's last snapshot, never the broker itself: a hanging broker delays no page;
-        # with several accounts the journal's positions are every account's: beside no broker
-        several = accounts.several(self.sources.config)
-        state = self.sources.broker_state(None if several else account)
-        if several:
-            state = replace(self.sources.prices_state(account), positions=None)
-        view = await self.sources.read(lambda j: views.positions_view(j, state))
-        self._watch(view["held"])
+        # each account's positions beside its own broker's
+        shown = await self._shown(account)
+        states = {name: self.sources.broker_state(name) for name in shown}
+
+        def read(journal: Journal) -> dict[str | None, dict[str, Any]]:
+            return {n: views.positions_view(journal, states[n], n) for n in shown}
+
+        found = await self.sources.read(read)
+        self._watch(sorted({s for view in found.values() for s in view["held"]}))
+        if len(shown) > 1:
+            return views.positions_apart(found, states)
+        ((name, view),) = found.items()
+        state = states[name]
         return {
             **view,
             "broker_note": state.note,
             "broker": state.as_dict(),
             "with_broker": state.positions is not None,
-            "every_account": self._every_account(account),
         }
-
-    def _every_account(self, account: str | None) -> str | None:
-        """The page's note when its figures are every account's (None: they are its own)."""
-        if account is None or not accounts.several(self.sources.config):
-            return None
-        return accounts.EVERY_ACCOUNT
 
     def _watch(self, held: list[str]) -> None:
         """The snapshots price the journal's symbols too from their next refresh."""
         self.sources.watch(held)
 
     async def performance(self, request: Request) -> Response:
-        return await self.guarded(request, "performance", self._performance)
+        return await self.guarded(request, "performance", self._performance, sections)
 
     async def _performance(self, account: str | None) -> dict[str, Any]:
-        state = self.sources.prices_state(account)
-        view = await self.sources.read(lambda j: views.performance_view(j, state))
-        self._watch(view["held"])
-        return {**view, "every_account": self._every_account(account)}
+        """One account's figures (or a journal of one account's), as ``tradebot report``
+        shows them; with several accounts and none picked, each account's apart: ``accounts``
+        (name -> its figures), never added together."""
+        shown = await self._shown(account)
+        states = {name: self.sources.prices_state(name) for name in shown}
+
+        def read(journal: Journal) -> dict[str | None, dict[str, Any]]:
+            return {n: views.performance_view(journal, states[n], n) for n in shown}
+
+        found = await self.sources.read(read)
+        self._watch(sorted({s for view in found.values() for s in view["held"]}))
+        if len(found) > 1:
+            return {"accounts": found}
+        return next(iter(found.values()))
 
     async def tracking(self, request: Request) -> Response:
         return await self.guarded(request, "tracking", self._tracking)
 
     async def _tracking(self, account: str | None) -> dict[str, Any]:
-        return {**(await self._tracked.get()), "every_account": self._every_account(account)}
+        # track compares an algorithm with one account's fills: with several accounts and none
+        # picked it would add theirs together, so the page asks for one instead
+        if account is None and len(await self._shown(None)) > 1:
+            return {**untracked(), "every_account": accounts.TRACKING_EVERY_ACCOUNT}
+        cache = self._tracked.get(account)
+        if cache is None:
+            cache = self._tracked[account] = TrackingCache(functools.partial(self._track, account))
+        return {**(await cache.get()), "every_account": None}
 
-    async def _track(self) -> dict[str, Any]:
+    async def _track(self, account: str | None) -> dict[str, Any]:
         config = self.sources.config
-        return await self.sources.read(lambda j: tracking_view(j, config))
+        return await self.sources.read(lambda j: tracking_view(j, config, account))
 
     async def config(self, request: Request) -> Response:
         async def build(account: str | None) -> dict[str, Any]:
@@ -354,6 +391,14 @@ class Pages:
 
     def render_row(self, entry: Entry) -> str:
         return mask(self.env.get_template("_row.html").render(r=views.row(entry)))
+
+
+def sections(context: dict[str, Any]) -> dict[str, Any]:
+    """The Performance page's context: its sections, ``(account, figures)``; one (None) for
+    one account's figures, one per account when they are shown apart."""
+    if "accounts" in context:
+        return {"sections": list(context["accounts"].items())}
+    return {"sections": [(None, context)]}
 
 
 def _as_json(request: Request) -> Request:
