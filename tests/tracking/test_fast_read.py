@@ -492,3 +492,45 @@ def test_orders_of_several_fills_and_odd_symbols_read_as_the_row_by_row_reading(
     assert [f.at for f in orders[0].fills][:1] == [5] and len(orders[0].fills) == 3
     strays = [e for e in fast[ALGO].unattributed if e.symbol == odd]
     assert [e.fill.qty for e in strays] == [Decimal(-4), Decimal(-1), Decimal(7)]
+
+
+#: a summary edited by hand, as no write of ours leaves it: one row each
+_CORRUPTIONS = {
+    "fills": "UPDATE sum_track_order SET fills = 'garbage' WHERE coid = ({one_filled})",
+    "fill qty": "UPDATE sum_track_order SET fills = '1 2 x 3 AAA' WHERE coid = ({one_filled})",
+    "style": "UPDATE sum_track_order SET style = 'teleport' WHERE coid = ({one_intent})",
+    "planned": "UPDATE sum_track_order SET planned = 'lots' WHERE coid = ({one_intent})",
+    "price": "UPDATE sum_track_leg SET price = '-5' WHERE {one_head}",
+    "symbol": "UPDATE sum_track_leg SET symbol = NULL WHERE {one_head}",
+    "time": "UPDATE sum_track_leg SET head_ts = 'noon' WHERE {one_head}",
+    "bad ids": "UPDATE sum_track_leg SET bad_heads = 'x,y' WHERE {one_head}",
+}
+
+
+@pytest.mark.parametrize("corruption", sorted(_CORRUPTIONS))
+def test_a_summary_edited_by_hand_is_read_from_the_rows_never_fatal(
+    tmp_path: Path, corruption: str
+) -> None:
+    """A value of the tracking summary no write makes: the algorithm is read from its rows
+    (what they mean, never a guess, never a traceback), and ``journal verify`` says the summary
+    disagrees with them."""
+    from tests.tracking.test_track_journal import SCENE
+
+    path = tmp_path / "journal.sqlite"
+    clock = Clock()
+    with open_journal(path, clock=clock) as journal:
+        play(journal, clock, SCENE)
+    picks = {
+        "one_filled": "SELECT coid FROM sum_track_order WHERE intent_id IS NOT NULL "
+        "AND fills IS NOT NULL AND is_exit = 0 LIMIT 1",
+        "one_intent": "SELECT coid FROM sum_track_order WHERE intent_id IS NOT NULL "
+        "AND is_exit = 0 LIMIT 1",
+        "one_head": "head_id IS NOT NULL AND leg = "
+        "(SELECT leg FROM sum_track_leg WHERE head_id IS NOT NULL LIMIT 1)",
+    }
+    conn = sqlite3.connect(path)
+    with conn:
+        assert conn.execute(_CORRUPTIONS[corruption].format(**picks)).rowcount == 1
+    conn.close()
+    assert not _tracking_verified(path)
+    _same(*_both(path))

@@ -6,16 +6,21 @@ once, when it is written (:func:`fold`, called by :func:`tradebot.journal.summar
 the transaction that writes the row), so ``track`` reads a row per leg and per order instead of
 the legs, skips, intents (and their JSON) and fills:
 
-* ``sum_track_leg``, per (algorithm, leg key): its first readable LEG row by id (time, symbol,
-  open or close, buy or sell, the signal's price), its first readable SKIPPED row by id
-  (reason, whether an exit had closed it), whether an order of the algorithm was sent for it
-  (``served``: a non-exit intent names it among its legs), and the ids of its unreadable LEG
-  and SKIPPED rows (the damaged ones are those below the first readable: counted on reading,
-  so a row that arrives late, out of id order, still counts right);
-* ``sum_track_order``, per (algorithm, client order id): its INTENT as tracking reads it (time
-  and id, symbol, style, signed planned quantity, exit or not, the first of its legs'
-  keys), its account, and the algorithm's fills of that id (``ts id qty price symbol``,
-  ``;``-separated, in write order): a fill of no intent of the algorithm is a stray.
+* ``sum_track_leg``, per (algorithm, account, leg key): under the shared account (``''``),
+  its first readable LEG row by id (time, symbol, open or close, buy or sell, the signal's
+  price) and the ids of its unreadable LEG rows (a leg is every account's, whatever the row's
+  column says); under each account, its first readable SKIPPED row of that account by id
+  (reason, whether an exit had closed it), whether an order of that account was sent for it
+  (``served``: a non-exit intent names it among its legs), and the ids of its unreadable
+  SKIPPED rows (the damaged ones are those below the first readable: counted on reading, so a
+  row that arrives late, out of id order, still counts right);
+* ``sum_track_order``, per (algorithm, account, client order id): its INTENT as tracking reads
+  it (time and id, symbol, style, signed planned quantity, exit or not, the first of its
+  legs' keys) and the fills of that id of the algorithm and account (``ts id qty price
+  symbol``, ``;``-separated, in write order): a fill of no intent is a stray.
+
+A read for one account (:func:`read`) joins the legs with that account's rows; for every
+account, the accounts' rows are merged (a leg's first skip by id of any, served by any).
 
 What a row means is the row read's (:mod:`tradebot.tracking.journal_facts`; the rules for one
 row are here, once: :func:`leg_key`, :func:`head_of`, :func:`skip_of`, :func:`intent_of`,

@@ -21,7 +21,7 @@ import heapq
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -435,12 +435,31 @@ def _summary_periods(
     symbols: set[str] = set()
     marks: dict[str, Decimal] = {}
     start = None if since is None else to_micros(since)
-    out = {}
+    out: dict[int, Period] = {}
+    unreadable = []
     for algo_id in sorted(set(algo_ids)):
-        found = journal.tracking_summary(algo_id, account=account)
-        out[algo_id] = _summary_period(algo_id, found, texts, symbols, marks, start)
+        try:
+            found = journal.tracking_summary(algo_id, account=account)
+            out[algo_id] = _summary_period(algo_id, found, texts, symbols, marks, start)
+        except _UNREADABLE:
+            # a summary edited by hand (``journal verify`` says so): never fatal, and never
+            # guessed; this algorithm is read from its rows
+            unreadable.append(algo_id)
     marks.update(_marks(journal, symbols, None))
-    return out
+    if unreadable:
+        rows = _read_periods(journal, unreadable, since=since, until=None, account=account)
+        for algo_id, period in rows.items():
+            marks.update(period.marks)
+            out[algo_id] = replace(period, marks=marks)  # one dict, shared (:func:`mark_more`)
+    return {a: out[a] for a in sorted(out)}
+
+
+#: what a stored summary value that no write of ours makes raises as it is read
+_UNREADABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError)
+
+
+class _Damaged(ValueError):
+    """A summary value no write of ours makes (a hand's edit)."""
 
 
 def _fills(text: str, texts: _Texts) -> list[tuple[Fill, str]]:
@@ -451,12 +470,17 @@ def _fills(text: str, texts: _Texts) -> list[tuple[Fill, str]]:
         ts, ident, qty, price, symbol = text.split(" ")
         if "%" in symbol:
             symbol = unquote(symbol)
-        fill = Fill(int(ts), int(ident), number(qty), number(price))  # type: ignore[arg-type]
-        return [(fill, texts.symbol(symbol))]
+        return [(_fill(int(ts), int(ident), number(qty), number(price)), texts.symbol(symbol))]
     return [
-        (Fill(ts, ident, number(qty), number(price)), texts.symbol(symbol))  # type: ignore[arg-type]
+        (_fill(ts, ident, number(qty), number(price)), texts.symbol(symbol))
         for ts, ident, qty, price, symbol in sorted(fills(text))
     ]
+
+
+def _fill(ts: int, ident: int, qty: Decimal | None, price: Decimal | None) -> Fill:
+    if qty is None or price is None:
+        raise _Damaged(ident)  # written as the text of a Decimal
+    return Fill(ts, ident, qty, price)
 
 
 #: the execution styles by their stored value
@@ -470,9 +494,9 @@ def _order_fills(text: Any, number: Callable[[Any], Decimal | None]) -> tuple[Fi
         return ()
     if ";" not in text:
         ts, ident, qty, price, _symbol = text.split(" ")
-        return (Fill(int(ts), int(ident), number(qty), number(price)),)  # type: ignore[arg-type]
+        return (_fill(int(ts), int(ident), number(qty), number(price)),)
     return tuple(
-        Fill(ts, ident, number(qty), number(price))  # type: ignore[arg-type]
+        _fill(ts, ident, number(qty), number(price))
         for ts, ident, qty, price, _symbol in sorted(fills(text))
     )
 
@@ -512,7 +536,8 @@ def _summary_period(
             exits.extend(ExitFill(symbol, f) for f in got)
         elif lead is not None and lead in keys:
             amount = number(planned)
-            assert amount is not None  # written as the text of a Decimal
+            if amount is None:
+                raise _Damaged(planned)  # written as the text of a Decimal
             by_leg[lead].append(Order(coid, styles[style], amount, got))
         elif got:
             unattributed.extend(ExitFill(symbol, f) for f in got)
@@ -537,10 +562,13 @@ def _summary_period(
         by_exit,
         served,
     ) in found.heads:
-        symbol = symbol_of(symbol)
-        symbols.add(symbol)
         value = number(price)
-        assert value is not None  # written as the text of a Decimal
+        if value is None or value <= 0 or type(symbol) is not str or type(ts) is not int:
+            raise _Damaged(key)  # a readable LEG row's, as written
+        if type(head_id) is not int or (skip_id is not None and type(reason) is not str):
+            raise _Damaged(key)
+        symbol = symbol_of(symbol)
+        seen(symbol)
         fate, why = _fate(served, skip_id, reason, by_exit)
         orders = tuple(by_leg.get(key, ()))
         legs.append(
