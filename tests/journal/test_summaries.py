@@ -127,7 +127,7 @@ def test_an_older_journal_gets_its_summaries_built_on_open(tmp_path: Path) -> No
         conn.execute("ALTER TABLE entries DROP COLUMN account")  # v7's
         conn.execute("PRAGMA user_version = 3")
     conn.close()
-    assert schema.LATEST == 8
+    assert schema.LATEST == 10
     with open_journal(path, readonly=True) as reader:  # a reader upgrades it too
         check(reader)
     assert _tables(path) == kept

@@ -38,7 +38,7 @@ def handled(*skips: SkippedLeg) -> SignalHandled:
 
 
 def test_daily_loss_alerts_once_when_it_starts_refusing_then_again_the_next_day() -> None:
-    seen: set[tuple[int, date]] = set()
+    seen: set[tuple[str, int, date]] = set()
     first = alerts_for(handled(skipped(SkipReason.RISK_LIMIT, LOSS)), DAY, seen)
     assert [(a.event, a.text) for a in first] == [("daily_loss", f"daily loss limit: {LOSS}")]
     assert alerts_for(handled(skipped(SkipReason.RISK_LIMIT, LOSS)), DAY, seen) == []

@@ -51,7 +51,7 @@ from tradebot.runtime.killswitch import (
     clear_kill_switch,
     write_kill_switch,
 )
-from tradebot.runtime.lapses import LapseWatcher
+from tradebot.runtime.lapses import Compared, LapseWatcher
 from tradebot.runtime.observer import (
     BotEvent,
     DriftFound,
@@ -372,8 +372,7 @@ async def test_lapses_ended_together_compare_positions_once(tmp_path: Path) -> N
     with open_journal(tmp_path / "j.sqlite") as journal:
         watcher = LapseWatcher(
             journal,
-            SimBroker(SimBrokerConfig()),
-            book,
+            [Compared("default", journal, SimBroker(SimBrokerConfig()), book)],
             gaps=gaps,
             history=lambda: closed,
             connections=1,
@@ -391,3 +390,44 @@ async def test_lapses_ended_together_compare_positions_once(tmp_path: Path) -> N
         finally:
             task.cancel()
     assert [type(e).__name__ for e in events] == ["LapseReported", "LapseReported", "DriftFound"]
+
+
+async def test_after_a_lapse_each_account_is_compared_with_its_own_broker(tmp_path: Path) -> None:
+    """Several accounts: each account's book against its own broker, each drift recorded and
+    told as that account's (main holds AAPL, family MSFT: neither broker holds anything)."""
+    main, family = PositionBook(), PositionBook()
+    main.apply_fill(17, "AAPL", Side.BUY, Decimal(10))
+    family.apply_fill(17, "MSFT", Side.BUY, Decimal(5))
+    events: list[BotEvent] = []
+    said: list[str] = []
+    closed = [gap(0, 40, algo=17)]
+    gaps: asyncio.Queue[Gap] = asyncio.Queue()
+    gaps.put_nowait(closed[0])
+    with open_journal(tmp_path / "j.sqlite") as journal:
+        watcher = LapseWatcher(
+            journal,
+            [
+                Compared("main", journal, SimBroker(SimBrokerConfig()), main),
+                Compared("family", journal, SimBroker(SimBrokerConfig()), family),
+            ],
+            gaps=gaps,
+            history=lambda: closed,
+            connections=1,
+            say=said.append,
+            now=lambda: T0 + timedelta(seconds=41),
+            notify=events.append,
+        )
+        task = asyncio.create_task(watcher.run())
+        try:
+            async with asyncio.timeout(DEADLINE):
+                while sum(isinstance(e, DriftFound) for e in events) < 2:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+        finally:
+            task.cancel()
+        rows = journal.entries(EntryFilter(statuses=(Status.DRIFT,), newest_first=False))
+    found = [(e.account, [d.symbol for d in e.drifts]) for e in events if isinstance(e, DriftFound)]
+    assert found == [("main", ["AAPL"]), ("family", ["MSFT"])]
+    assert [(r.account, r.symbol) for r in rows] == [("main", "AAPL"), ("family", "MSFT")]
+    assert any(line.startswith("warning: account family: ") for line in said)
+    (lapse,) = [line for line in said if "compare its holdings" in line]
+    assert "main {'AAPL': '10'}, family {'MSFT': '5'}" in lapse

@@ -51,7 +51,7 @@ algorithms:
   17: {{strategy: fixed_shares, params: {{shares: 10}}}}
 """
 DEADLINE = 20
-OPEN = sample("tradebot_broker_circuit_open")
+OPEN = sample("tradebot_broker_circuit_open", account="default")
 POST = ("POST", "/v2/orders")
 
 
@@ -158,7 +158,8 @@ async def test_an_outage_opens_the_circuit_and_every_leg_goes_out_once_after_it(
             await push(run, "TSLA")  # trading resumes
             await until_true(lambda: bool(server.orders(coids(run.journal)["TSLA"])))
             final = parse(await run.text())
-            assert final[OPEN] == 0 and final[sample("tradebot_broker_reachable")] == 1
+            reachable = sample("tradebot_broker_reachable", account="default")
+            assert final[OPEN] == 0 and final[reachable] == 1
     ids = coids(tmp_path / "journal" / "tradebot.sqlite")
     assert sorted(ids) == ["AAPL", "MSFT", "NVDA", "TSLA"]
     for symbol, coid in ids.items():

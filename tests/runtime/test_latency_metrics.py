@@ -44,7 +44,9 @@ class Clocked:
         return RECEIVED + timedelta(seconds=self.seconds)
 
     def sample(self, name: str, suffix: str = "sum") -> float | None:
-        return self.registry.get_sample_value(f"{name}_{suffix}", {"algo": "17"})
+        return self.registry.get_sample_value(
+            f"{name}_{suffix}", {"account": "default", "algo": "17"}
+        )
 
 
 def _fill(coid: str, qty: str) -> FillsRecorded:

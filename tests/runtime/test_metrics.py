@@ -35,7 +35,8 @@ def samples(metrics: BotMetrics) -> dict[tuple[str, frozenset[tuple[str, str]]],
 
 
 def orders(outcome: str, algo: str = "17") -> tuple[str, frozenset[tuple[str, str]]]:
-    return ("tradebot_orders_total", frozenset({("algo", algo), ("outcome", outcome)}))
+    labels = {("account", "default"), ("algo", algo), ("outcome", outcome)}
+    return ("tradebot_orders_total", frozenset(labels))
 
 
 async def test_each_order_counted_once_however_often_the_broker_reports_it(
@@ -82,7 +83,9 @@ async def test_each_order_counted_once_however_often_the_broker_reports_it(
     assert seen[orders("filled")] == 1
     assert seen[orders("rejected")] == 1
     assert orders("failed") not in seen
-    assert seen[("tradebot_fills_total", frozenset({("algo", "17")}))] == 2  # the two parts
+    assert (
+        seen[("tradebot_fills_total", frozenset({("account", "default"), ("algo", "17")}))] == 2
+    )  # the two parts
     assert not [name for name, _ in seen if name.endswith("_created")]
 
 
@@ -102,7 +105,7 @@ def test_up_from_the_start_until_the_stop(tmp_path: Path) -> None:
     config = load_config(path)
     bot = Bot(config, path, Mode.PAPER, load=load_config)
     metrics = BotMetrics()
-    metrics.watch(bot, broker_reachable=lambda: True)
+    metrics.watch(bot, accounts=dict)
     up = ("tradebot_up", frozenset())
     assert samples(metrics)[up] == 0  # recovery not done
     report = RecoveryReport(PositionBook(), (), (), (), (), (), (), ())

@@ -106,7 +106,7 @@ def sample(name: str, **labels: str) -> Key:
 
 
 def orders(outcome: str) -> Key:
-    return sample("tradebot_orders_total", algo="17", outcome=outcome)
+    return sample("tradebot_orders_total", account="default", algo="17", outcome=outcome)
 
 
 @contextmanager
@@ -166,8 +166,8 @@ async def test_gauges_and_order_outcomes_after_each_event(tmp_path: Path) -> Non
             assert first[sample("tradebot_up")] == 1
             assert first[sample("tradebot_connections_joined", algo="17")] == 2
             assert first[sample("tradebot_kill_switch_mode")] == 0
-            assert first[sample("tradebot_equity_usd")] == 100_000
-            assert first[sample("tradebot_broker_reachable")] == 1
+            assert first[sample("tradebot_equity_usd", account="default")] == 100_000
+            assert first[sample("tradebot_broker_reachable", account="default")] == 1
             assert sample("tradebot_last_signal_timestamp_seconds", algo="17") not in first
             # every outcome's series is there from the start, at 0 (rate() and increase() see
             # the first order)
@@ -178,7 +178,7 @@ async def test_gauges_and_order_outcomes_after_each_event(tmp_path: Path) -> Non
             await run.push_open("AAPL")
             seen = await run.until(orders("filled"), 1)
             assert seen[orders("accepted")] == 1
-            assert seen[sample("tradebot_fills_total", algo="17")] == 1
+            assert seen[sample("tradebot_fills_total", account="default", algo="17")] == 1
             last = seen[sample("tradebot_last_signal_timestamp_seconds", algo="17")]
             assert last == newest_signal_at(run.journal)
 
@@ -187,7 +187,7 @@ async def test_gauges_and_order_outcomes_after_each_event(tmp_path: Path) -> Non
             await run.push_open("MSFT")  # an order: the bot reads the account again
             await until_true(lambda: Decimal(server.account.account_json()["equity"]) > 100_000)
             equity = float(server.account.account_json()["equity"])
-            seen = await run.until(sample("tradebot_equity_usd"), equity)
+            seen = await run.until(sample("tradebot_equity_usd", account="default"), equity)
 
             # the broker refuses an order (HTTP 403 on submit): rejected, not accepted
             accepted = seen[orders("accepted")]

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from tests.execution.fixed_planner import make_signal
 from tradebot.core.events import OrderFilled
-from tradebot.core.ids import exit_id, remainder_id
+from tradebot.core.ids import client_order_id, exit_id, remainder_id
 from tradebot.core.order_shape import MARKET, ChaseTerms, Limit, Stop
 from tradebot.core.orders import (
     ExitFill,
@@ -30,7 +30,7 @@ from tradebot.core.orders import (
     SkipReason,
     TimeInForce,
 )
-from tradebot.core.signal import Leg, Side, SignalSource
+from tradebot.core.signal import Leg, Side, SignalSource, parse_leg_key
 from tradebot.journal.interface import Journal
 
 ALGO = 5
@@ -276,3 +276,49 @@ OPS = st.lists(
     ),
     max_size=25,
 )
+
+
+#: a second account, beside the default one every other write here is
+SECOND = "b"
+
+
+def second_account(journal: Journal, clock: Clock, keys: Sequence[str], how: Sequence[int]) -> None:
+    """The second account's decisions about some of the journal's legs, written through the
+    journal (its skips, its orders and their fills, kept in the summary as they are written):
+    per leg, 0 a skip, 1 a missed leg, 2 an order filled, 3 an order left unfilled."""
+    for key, n in zip(keys, how, strict=False):
+        leg = parse_leg_key(key)
+        clock()
+        if n < 2:
+            reason = SkipReason.RISK_LIMIT if n == 0 else SkipReason.MISSED_STALE
+            journal.record_plan(None, Plan((), (SkippedLeg(leg, reason, "b"),)), account=SECOND)
+            continue
+        coid = client_order_id("acct", (leg,), "open", account=SECOND)
+        intent = OrderIntent(
+            client_order_id=coid,
+            algo_id=leg.algo_id,
+            symbol=leg.symbol,
+            side=leg.side,
+            qty=Decimal(2),
+            price=MARKET,
+            time_in_force=TimeInForce.DAY,
+            role=IntentRole.OPEN,
+            leg_ids=(leg,),
+            reference_price=Decimal(30),
+        )
+        journal.record_plan(None, Plan((intent,)), account=SECOND)
+        if n == 2:
+            two = Decimal(2)
+            fill = OrderFilled(
+                client_order_id=coid,
+                broker_order_id="b2",
+                at=clock(),
+                symbol=leg.symbol,
+                side=leg.side,
+                qty=two,
+                price=Decimal(31),
+                cum_qty=two,
+                order_qty=two,
+                partial=False,
+            )
+            journal.record_event(fill, account=SECOND)

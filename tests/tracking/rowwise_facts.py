@@ -67,10 +67,15 @@ class _Intent:
 
 
 def read_period(
-    journal: Journal, algo_id: int, *, since: datetime | None, until: datetime | None
+    journal: Journal,
+    algo_id: int,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    account: str | None = None,
 ) -> Period:
     """:func:`read_periods` of one algorithm."""
-    return read_periods(journal, (algo_id,), since=since, until=until)[algo_id]
+    return read_periods(journal, (algo_id,), since=since, until=until, account=account)[algo_id]
 
 
 class _Orders:
@@ -82,10 +87,17 @@ class _Orders:
 
 
 def read_periods(
-    journal: Journal, algo_ids: Sequence[int], *, since: datetime | None, until: datetime | None
+    journal: Journal,
+    algo_ids: Sequence[int],
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    account: str | None = None,
 ) -> dict[int, Period]:
     """Each algorithm's legs (all before ``until``: P&L needs what was held at ``since``), its
-    orders and fills, and the marks, in one pass over the order rows and one over the legs."""
+    orders and fills, and the marks, in one pass over the order rows and one over the legs.
+    ``account``: every LEG row (each account receives every leg), that account's SKIPPED and
+    order rows (None: every account's); the marks of every account's order rows."""
     wanted = set(algo_ids)
     orders: dict[int, _Orders] = {a: _Orders() for a in wanted}
     marks: dict[str, tuple[int, int, Decimal]] = {}
@@ -96,7 +108,7 @@ def read_periods(
             if known is None or (row.ts, row.id) > known[:2]:
                 marks[row.symbol] = (row.ts, row.id, price)
         mine = orders.get(row.algo_id) if isinstance(row.algo_id, int) else None
-        if mine is None:
+        if mine is None or (account is not None and row.account != account):
             continue
         if row.status == "intent":
             try:
@@ -110,7 +122,7 @@ def read_periods(
             if fact is not None:
                 signed = fact.qty if fact.side == "buy" else -fact.qty
                 mine.fills[row.client_order_id].append(Fill(row.ts, row.id, signed, fact.price))
-    heads, skips, damaged = _leg_rows(journal, sorted(wanted), until)
+    heads, skips, damaged = _leg_rows(journal, sorted(wanted), until, account)
     prices = {s: p for s, (_, _, p) in marks.items()}
     start = None if since is None else to_micros(since)
     return {
@@ -195,7 +207,7 @@ def _skip(data: Any) -> tuple[str, bool] | None:
 
 
 def _leg_rows(
-    journal: Journal, algo_ids: Sequence[int], until: datetime | None
+    journal: Journal, algo_ids: Sequence[int], until: datetime | None, account: str | None
 ) -> tuple[dict[int, dict[str, _Head]], dict[int, dict[str, tuple[str, bool]]], dict[int, int]]:
     """Per algorithm, its LEG rows by leg key (the first), its skips: (reason, closed by an
     exit); and how many of its rows were damaged (left out)."""
@@ -212,6 +224,8 @@ def _leg_rows(
         algo, leg, status = row[3], row[7], row[2]
         if not isinstance(leg, str) or not isinstance(algo, int):
             continue  # a skip of a leg that never parsed: nothing to price
+        if status == Status.SKIPPED and account is not None and row[13] != account:
+            continue  # another account's decision
         if status == Status.LEG:
             if leg not in heads[algo]:
                 head = _head(row)

@@ -22,16 +22,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.pgserver import PgServer, pg_bin
-from tests.tracking.history import ALGO, OPS, START, SYMBOLS, Clock, play
+from tests.tracking.history import ALGO, OPS, SECOND, START, SYMBOLS, Clock, play, second_account
 from tests.tracking.rowwise_facts import read_periods as rowwise_periods
+from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.journal import Status, open_journal
 from tradebot.journal.interface import EntryFilter
-from tradebot.journal.records import leg_id_from
+from tradebot.journal.records import SHARED_ACCOUNT, leg_id_from, to_micros
 from tradebot.journal.review import review_rows
 from tradebot.journal.summary import Position
+from tradebot.journal.track_summary import leg_key
 from tradebot.tracking.chain import cents
-from tradebot.tracking.facts import Period
-from tradebot.tracking.journal_facts import leg_key, read_periods
+from tradebot.tracking.facts import Fate, Period
+from tradebot.tracking.journal_facts import read_periods, read_periods_from_rows
 from tradebot.tracking.track import algorithms, reviewed_pnl
 
 OTHER = ALGO + 1  # a second algorithm: its rows must stay its own
@@ -95,8 +97,10 @@ RAW = st.one_of(
 )
 _INSERT = (
     "INSERT INTO entries (ts, status, algo_id, symbol, client_order_id, leg, side, qty, price,"
-    " cum_qty, detail, data) VALUES ({marks})"
+    " cum_qty, detail, data, account) VALUES ({marks})"
 )
+#: the accounts, and what a hand may write in the column (a shared row's ``''``)
+ACCOUNTS = (DEFAULT_ACCOUNT, SECOND, SHARED_ACCOUNT)
 
 
 def _journal_legs(path: str | Path) -> list[str]:
@@ -104,8 +108,12 @@ def _journal_legs(path: str | Path) -> list[str]:
         return sorted({row[7] for row in journal.iter_stored(EntryFilter(statuses=(Status.LEG,)))})
 
 
-def _edit(path: str | Path, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert ``rows`` as a hand would: straight into the table, no summary kept."""
+def _edit(
+    path: str | Path, rows: Sequence[tuple[Any, ...]], accounts: Sequence[str] | None = None
+) -> None:
+    """Insert ``rows`` as a hand would, each with its account (None: the default account):
+    straight into the table, no summary kept."""
+    accounts = [DEFAULT_ACCOUNT] * len(rows) if accounts is None else accounts
     # one row per order id: the database holds one intent per id, and the row-by-row reading
     # looked a stray fill's symbol up among its order's rows, decoding them (a damaged one
     # stopped it: the fast read takes the fill's own)
@@ -113,27 +121,55 @@ def _edit(path: str | Path, rows: Sequence[tuple[Any, ...]]) -> None:
     # and one LEG row per leg key (the journal's guard)
     legs = [f"{r[4]}{n}" if r[0] == "leg" else r[4] for n, r in enumerate(rows)]
     params = [
-        (1 + n * 7, *r[:3], coids[n], legs[n], *r[5:8], str(n), "edited by hand", r[8])
-        for n, r in enumerate(rows)
+        (1 + n * 7, *r[:3], coids[n], legs[n], *r[5:8], str(n), "edited by hand", r[8], a)
+        for n, (r, a) in enumerate(zip(rows, accounts, strict=True))
     ]
     if isinstance(path, Path):
         conn = sqlite3.connect(path)
         with conn:
-            conn.executemany(_INSERT.format(marks=", ".join("?" * 12)), params)
+            conn.executemany(_INSERT.format(marks=", ".join("?" * 13)), params)
         conn.close()
         return
     with psycopg.connect(path, autocommit=True) as pg:
         for p in params:
-            pg.execute(_INSERT.format(marks=", ".join(["%s"] * 12)), p)
+            pg.execute(_INSERT.format(marks=", ".join(["%s"] * 13)), p)
 
 
-def _both(path: str | Path) -> tuple[dict[int, Period], dict[int, Period]]:
+def _both(
+    path: str | Path, *, rows: bool = False, account: str | None = None
+) -> tuple[dict[int, Period], dict[int, Period]]:
+    """The fast read (from the tracking summary; ``rows``: from the rows) and the row-by-row,
+    of ``account`` (None: every account's)."""
+    read = read_periods_from_rows if rows else read_periods
     with open_journal(path, readonly=True) as journal:
         chosen = algorithms(journal, None)
         assert set(chosen) <= {ALGO, OTHER}
-        fast = read_periods(journal, [ALGO, OTHER], since=None, until=None)
-        slow = rowwise_periods(journal, [ALGO, OTHER], since=None, until=None)
+        fast = read(journal, [ALGO, OTHER], since=None, until=None, account=account)
+        slow = rowwise_periods(journal, [ALGO, OTHER], since=None, until=None, account=account)
     return fast, slow
+
+
+def _same_for_each_account(path: str | Path, *, rows: bool = False) -> None:
+    """:func:`_same` for every account at once (None) and each one (and one with no rows)."""
+    for account in (None, *ACCOUNTS, "nobody"):
+        _same(*_both(path, rows=rows, account=account))
+
+
+def _tracking_verified(path: str | Path) -> bool:
+    """Whether ``journal verify`` finds the tracking summary as the rows make it."""
+    with open_journal(path, readonly=True) as journal:
+        verdict = journal.verify_summaries()
+    checks = [t for t in verdict.tables if t.name.startswith("sum_track_")]
+    assert len(checks) == 2
+    return all(t.agrees for t in checks)
+
+
+def _means_the_same(fast: dict[int, Period], slow: dict[int, Period]) -> bool:
+    try:
+        _same(fast, slow)
+    except AssertionError:
+        return False
+    return True
 
 
 def _same(fast: dict[int, Period], slow: dict[int, Period]) -> None:
@@ -164,6 +200,14 @@ def _check(where: str | Path, ops: list[tuple[Any, ...]], data: st.DataObject) -
     with open_journal(where, clock=clock) as journal:
         play(journal, clock, ops)
     keys = _journal_legs(where)
+    if keys:
+        chosen = data.draw(st.lists(st.sampled_from(keys), max_size=4, unique=True))
+        how = data.draw(st.lists(st.integers(0, 3), min_size=len(chosen), max_size=len(chosen)))
+        with open_journal(where, clock=clock) as journal:
+            second_account(journal, clock, chosen, how)
+    # every row written by the journal: the summary, kept as they were, means the rows
+    _same_for_each_account(where)
+    assert _tracking_verified(where)
     raw = data.draw(st.lists(RAW, max_size=8))
     rows = []
     for r in raw:
@@ -171,8 +215,19 @@ def _check(where: str | Path, ops: list[tuple[Any, ...]], data: st.DataObject) -
             leg = data.draw(st.sampled_from(keys)) if keys else f"{ALGO}:open:AAA:buy:x"
             r = (*r[:4], leg, *r[5:])
         rows.append(r)
-    _edit(where, rows)
-    _same(*_both(where))
+    accounts = data.draw(
+        st.lists(st.sampled_from(ACCOUNTS), min_size=len(rows), max_size=len(rows))
+    )
+    _edit(where, rows, accounts)
+    _same_for_each_account(where, rows=True)
+    # rows written by hand, which no summary kept: the summary's read means the rows, or
+    # ``journal verify`` says the summary disagrees with them
+    summary, slow = _both(where)
+    assert _means_the_same(summary, slow) or not _tracking_verified(where)
+    with open_journal(where) as journal:
+        journal.rebuild_summaries()  # what ``journal migrate`` does after a copy as stored
+    _same_for_each_account(where)
+    assert _tracking_verified(where)
 
 
 SETTINGS = settings(
@@ -214,6 +269,7 @@ def test_a_window_reads_what_the_row_by_row_reading_reads(journal_at: str | Path
             fast = read_periods(journal, [ALGO], since=since, until=until)
             slow = rowwise_periods(journal, [ALGO], since=since, until=until)
             _same(fast, slow)
+            _same(read_periods_from_rows(journal, [ALGO], since=since, until=until), slow)
             assert fast[ALGO].legs
 
 
@@ -351,6 +407,130 @@ def test_an_intent_whose_leg_names_an_infinite_algorithm_is_left_out_never_fatal
         + ' "timestamp": "2026-03-02T14:30:00.000000Z"}]}'
     )
     _edit(path, [("intent", ALGO, "AAA", "inf", None, "buy", "3", "30", data)])
-    with open_journal(path, readonly=True) as journal:
-        (period,) = read_periods(journal, [ALGO], since=None, until=None).values()
+    with open_journal(path) as journal:
+        (period,) = read_periods_from_rows(journal, [ALGO], since=None, until=None).values()
+        journal.rebuild_summaries()  # the summary folds the row as the rows' read reads it
+        (summarised,) = read_periods(journal, [ALGO], since=None, until=None).values()
     assert period.legs == () and period.marks == {"AAA": Decimal(30)}
+    assert summarised == period
+
+
+def test_legs_two_accounts_decided_read_as_the_row_by_row_reading(journal_at: str | Path) -> None:
+    """Legs the default account skipped, which the second account skipped later (another
+    reason) or traded: every account's read takes a leg's first skip by id and calls it traded
+    when any account's order served it; each account's read its own decisions."""
+    from tests.tracking.test_track_journal import SCENE
+
+    clock = Clock()
+    with open_journal(journal_at, clock=clock) as journal:
+        play(journal, clock, SCENE)
+        skipped = [
+            row[7]
+            for row in journal.iter_stored(EntryFilter(statuses=(Status.SKIPPED,)))
+            if row[7] is not None
+        ]
+        assert len(skipped) >= 3
+        second_account(journal, clock, sorted(skipped)[:3], [1, 2, 0])
+    for account in (None, DEFAULT_ACCOUNT, SECOND):
+        fast, slow = _both(journal_at, account=account)
+        _same(fast, slow)
+        _same(_both(journal_at, rows=True, account=account)[0], slow)
+    everyone, own = _both(journal_at)[0][ALGO], _both(journal_at, account=SECOND)[0][ALGO]
+    fates = {leg.key: (leg.fate, leg.reason) for leg in everyone.legs}
+    theirs = {leg.key: (leg.fate, leg.reason) for leg in own.legs}
+    first, served, later = sorted(skipped)[:3]
+    # the stop had closed AAA: its close skipped as not held; then missed, then algo_unknown
+    assert fates[first] == (Fate.CLOSED_BY_EXIT, "not_held")
+    assert theirs[first] == (Fate.MISSED, "missed_stale")
+    assert fates[served] == theirs[served] == (Fate.TRADED, "")
+    assert fates[later] == (Fate.SKIPPED, "algo_unknown")
+    assert theirs[later] == (Fate.SKIPPED, "risk_limit")
+
+
+def test_orders_of_several_fills_and_odd_symbols_read_as_the_row_by_row_reading(
+    journal_at: str | Path,
+) -> None:
+    """An intent's order with fills edited in (one written later with an earlier time), and
+    stray orders of two fills and of one whose symbol the summary must quote (``;``, a space,
+    ``%``): the
+    fills oldest first by time, each stray fill on its own symbol, as the rows say."""
+    from tests.tracking.test_track_journal import SCENE
+
+    clock = Clock()
+    with open_journal(journal_at, clock=clock) as journal:
+        play(journal, clock, SCENE)
+        (first, *_) = [
+            r[5] for r in journal.iter_stored(EntryFilter(statuses=(Status.INTENT,))) if r[5]
+        ]
+    odd = "X;Y %2 Z"
+    late = to_micros(clock.at) + 10**9
+    rows = [
+        ("partial", ALGO, "AAA", first, None, "buy", "2", "80.5", "{}"),
+        ("partial", ALGO, "AAA", first, None, "buy", "1", "80.25", "{}"),
+        ("filled", ALGO, odd, "odd", None, "sell", "4", "12.5", "{}"),
+        ("filled", ALGO, odd, "odd", None, "sell", "1", "12", "{}"),
+        ("filled", ALGO, odd, "odd-once", None, "buy", "7", "11", "{}"),
+    ]
+    params = [
+        (ts, *r[:4], None, *r[5:8], str(n), "edited by hand", r[8], DEFAULT_ACCOUNT)
+        for n, (ts, r) in enumerate(zip((late, 5, late + 1, late + 2, late + 3), rows, strict=True))
+    ]
+    if isinstance(journal_at, Path):
+        conn = sqlite3.connect(journal_at)
+        with conn:
+            conn.executemany(_INSERT.format(marks=", ".join("?" * 13)), params)
+        conn.close()
+    else:
+        with psycopg.connect(journal_at, autocommit=True) as pg:
+            for p in params:
+                pg.execute(_INSERT.format(marks=", ".join(["%s"] * 13)), p)
+    with open_journal(journal_at) as journal:
+        journal.rebuild_summaries()
+    fast, slow = _both(journal_at)
+    _same(fast, slow)
+    orders = [o for leg in fast[ALGO].legs for o in leg.orders if o.client_order_id == first]
+    assert [f.at for f in orders[0].fills][:1] == [5] and len(orders[0].fills) == 3
+    strays = [e for e in fast[ALGO].unattributed if e.symbol == odd]
+    assert [e.fill.qty for e in strays] == [Decimal(-4), Decimal(-1), Decimal(7)]
+
+
+#: a summary edited by hand, as no write of ours leaves it: one row each
+_CORRUPTIONS = {
+    "fills": "UPDATE sum_track_order SET fills = 'garbage' WHERE coid = ({one_filled})",
+    "fill qty": "UPDATE sum_track_order SET fills = '1 2 x 3 AAA' WHERE coid = ({one_filled})",
+    "style": "UPDATE sum_track_order SET style = 'teleport' WHERE coid = ({one_intent})",
+    "planned": "UPDATE sum_track_order SET planned = 'lots' WHERE coid = ({one_intent})",
+    "price": "UPDATE sum_track_leg SET price = '-5' WHERE {one_head}",
+    "symbol": "UPDATE sum_track_leg SET symbol = NULL WHERE {one_head}",
+    "time": "UPDATE sum_track_leg SET head_ts = 'noon' WHERE {one_head}",
+    "bad ids": "UPDATE sum_track_leg SET bad_heads = 'x,y' WHERE {one_head}",
+}
+
+
+@pytest.mark.parametrize("corruption", sorted(_CORRUPTIONS))
+def test_a_summary_edited_by_hand_is_read_from_the_rows_never_fatal(
+    tmp_path: Path, corruption: str
+) -> None:
+    """A value of the tracking summary no write makes: the algorithm is read from its rows
+    (what they mean, never a guess, never a traceback), and ``journal verify`` says the summary
+    disagrees with them."""
+    from tests.tracking.test_track_journal import SCENE
+
+    path = tmp_path / "journal.sqlite"
+    clock = Clock()
+    with open_journal(path, clock=clock) as journal:
+        play(journal, clock, SCENE)
+    picks = {
+        "one_filled": "SELECT coid FROM sum_track_order WHERE intent_id IS NOT NULL "
+        "AND fills IS NOT NULL AND is_exit = 0 LIMIT 1",
+        "one_intent": "SELECT coid FROM sum_track_order WHERE intent_id IS NOT NULL "
+        "AND is_exit = 0 LIMIT 1",
+        "one_head": "head_id IS NOT NULL AND leg = "
+        "(SELECT leg FROM sum_track_leg WHERE head_id IS NOT NULL LIMIT 1)",
+    }
+    conn = sqlite3.connect(path)
+    with conn:
+        assert conn.execute(_CORRUPTIONS[corruption].format(**picks)).rowcount == 1
+    conn.close()
+    assert not _tracking_verified(path)
+    _same(*_both(path))

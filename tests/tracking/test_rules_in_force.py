@@ -34,8 +34,11 @@ from tradebot.tracking.rules_in_force import (
     record_of,
 )
 from tradebot.tracking.sizing import (
+    ACCOUNT_RULES_KEY,
+    RULES_KEY,
     RulesRefused,
     rules_of,
+    rules_record,
     strategy_from,
     trusted_strategies,
 )
@@ -124,6 +127,71 @@ def test_a_record_is_read_never_fatal() -> None:
     for data in ("{not json", json.dumps({"rules": [1]}), json.dumps({"rules": {"x": {}}})):
         damaged = record_of(10, 4, "config", data, trusted)
         assert damaged is not None and isinstance(damaged.of(5), Refused), data
+
+
+SEVERAL = """\
+journal:
+  path: journal.sqlite
+accounts:
+  main:
+    broker: {name: sim}
+    algorithms:
+      5: {strategy: allocation, params: {pct: 30, max_positions: 3}}
+  family:
+    broker: {name: sim}
+    algorithms:
+      5: {strategy: allocation, params: {pct: 10, max_positions: 3}}
+      6: {strategy: fixed_notional, params: {notional: 5000}}
+"""
+
+
+def test_a_start_of_several_accounts_records_each_accounts_rules(tmp_path: Path) -> None:
+    """Each account sizes an algorithm by its own rules: the record keeps them apart, and each
+    account's legs are read against its own (an account that follows an algorithm the other
+    does not has it; the other has it not in its config)."""
+    path = tmp_path / "config.yaml"
+    path.write_text(SEVERAL, encoding="utf-8")
+    config = load_config(path, env={})
+    data = rules_record(config)
+    assert RULES_KEY not in data  # whose would it be? never one account's for all
+    assert data[ACCOUNT_RULES_KEY]["main"]["5"]["params"]["pct"] == "30"
+    trusted = trusted_strategies(config)
+    text = json.dumps(data)
+    main = record_of(10, 1, "start", text, trusted, account="main")
+    family = record_of(10, 1, "start", text, trusted, account="family")
+    assert main is not None and family is not None
+    main_5, family_5 = main.of(5), family.of(5)
+    assert isinstance(main_5, InForce) and isinstance(family_5, InForce)
+    assert main_5.strategy.params.pct == D(30) and family_5.strategy.params.pct == D(10)
+    assert isinstance(main.of(6), NotInConfig) and isinstance(family.of(6), InForce)
+    # an account this run did not trade: nothing in its config
+    gone = record_of(10, 1, "start", text, trusted, account="old")
+    assert gone is not None and isinstance(gone.of(5), NotInConfig)
+    # no account named: several cannot be told apart, refused with the reason, never merged
+    blind = record_of(10, 1, "start", text, trusted)
+    assert blind is not None and isinstance(refused := blind.of(5), Refused)
+    assert "several accounts (family, main)" in refused.reason
+
+
+def test_a_start_of_one_account_records_both_shapes(tmp_path: Path) -> None:
+    """One account: its rules under ``rules`` as before accounts (older versions read them) and
+    under its name; read with or without the name, the same rules."""
+    config = load_config(_config(tmp_path), env={})
+    data = rules_record(config)
+    assert data[RULES_KEY] == rules_of(config) == data[ACCOUNT_RULES_KEY]["default"]
+    trusted = trusted_strategies(config)
+    for account in (None, "default"):
+        record = record_of(10, 1, "start", json.dumps(data), trusted, account=account)
+        assert record is not None and isinstance(found := record.of(ALGO), InForce)
+        assert (
+            found.strategy.params.model_dump(mode="json") == rules_of(config)[str(ALGO)]["params"]
+        )
+    # a row written before accounts: its rules are the one account's, by any name
+    old = json.dumps({RULES_KEY: rules_of(config)})
+    record = record_of(10, 1, "start", old, trusted, account="default")
+    assert record is not None and isinstance(record.of(ALGO), InForce)
+    damaged = record_of(10, 1, "start", json.dumps({ACCOUNT_RULES_KEY: [1]}), trusted)
+    assert damaged is not None and isinstance(damaged.of(ALGO), Refused)
 
 
 def test_the_rules_in_force_are_the_latest_at_or_before_the_leg() -> None:

@@ -227,7 +227,10 @@ async def test_a_saved_history_file_stands_in_for_alphahub(
     [
         ("[1, 2]", "one history answer per algorithm id"),
         ('{"5": {"data": {"signals": [{"pri', "not JSON"),
-        ('{"5": {"signals": []}}', 'algorithm 5 is not {"data": {"signals": [...]}}'),
+        (
+            '{"5": {"signals": []}}',
+            'algorithm 5\'s answer is JSON that is not {"data": {"signals": [...]}}',
+        ),
         ('{"abc": {}}', "'abc' is not an algorithm id"),
     ],
 )

@@ -218,7 +218,9 @@ def test_the_mark_is_the_latest_reference_or_fill_price(tmp_path: Path) -> None:
 
 def test_damaged_rows_are_left_out_and_counted_never_fatal(tmp_path: Path) -> None:
     """Rows edited in by hand: a leg priced ``abc``, a skip whose data is not JSON, and one
-    without a reason."""
+    without a reason. No write kept the tracking summary for them: ``journal verify`` says so,
+    and once the summaries are built again from the rows (as a migration builds them), track
+    counts them."""
     config = _scene(tmp_path)
     (before,) = _json(config)
     conn = sqlite3.connect(tmp_path / "journal.sqlite")
@@ -234,6 +236,13 @@ def test_damaged_rows_are_left_out_and_counted_never_fatal(tmp_path: Path) -> No
                 (status, ALGO, f"{ALGO}:open:AAA:buy:{data}", price, data),
             )
     conn.close()
+    journal = str(tmp_path / "journal.sqlite")
+    verified = CliRunner().invoke(cli, ["journal", "verify", "--journal", journal])
+    assert verified.exit_code == 1 and "sum_track_leg" in verified.output, verified.output
+    with open_journal(tmp_path / "journal.sqlite") as rebuilt:
+        rebuilt.rebuild_summaries()
+    verified = CliRunner().invoke(cli, ["journal", "verify", "--journal", journal])
+    assert verified.exit_code == 0, verified.output
     (row,) = _json(config)
     assert "3 damaged leg or skip rows left out" in row["notes"]
     assert row["parts"] == before["parts"] and row["reconciled"] is True

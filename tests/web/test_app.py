@@ -128,7 +128,7 @@ async def test_performance_and_positions_show_the_report_figures(
 async def test_positions_show_drift_against_the_broker(known: Generated, tmp_path: Path) -> None:
     snapshots = BrokerSnapshots(ScriptedReader([{"AAPL": Decimal(5)}]), "scripted")
     await snapshots.refresh()  # what the refresher task does every few seconds
-    with served(Sources(journal_path=known.path, broker=snapshots)) as dash:
+    with served(Sources(journal_path=known.path, brokers={"default": snapshots})) as dash:
         response = await asyncio.to_thread(requests.get, f"{dash.url}api/positions", timeout=10)
         rows = response.json()["rows"]
         assert rows == [

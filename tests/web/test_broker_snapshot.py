@@ -16,7 +16,7 @@ import requests
 
 from tests.journal.generate import Generated
 from tests.web.scripted_reader import ScriptedReader
-from tradebot.config.model import Config, DashboardConfig
+from tradebot.config.model import Config, DashboardConfig, Mode
 from tradebot.exceptions import BrokerUnavailable
 from tradebot.simulators.alpaca.faults import Fault
 from tradebot.simulators.alpaca.models import Position
@@ -35,15 +35,13 @@ async def dashboard(sources: Sources) -> AsyncIterator[DashboardHandle]:
     (as ``tradebot dashboard`` runs them)."""
     handle = await serve_dashboard(DashboardConfig(port=0), sources)
     assert handle.url is not None, handle.error
-    refresher = None
-    if sources.broker is not None:
-        refresher = asyncio.create_task(sources.broker.run())
+    refreshers = [asyncio.create_task(s.run()) for s in sources.brokers.values()]
     try:
         yield handle
     finally:
-        if refresher is not None:
+        for refresher in refreshers:
             refresher.cancel()
-            await asyncio.gather(refresher, return_exceptions=True)
+        await asyncio.gather(*refreshers, return_exceptions=True)
         await handle.stop()
 
 
@@ -88,10 +86,12 @@ async def test_a_hanging_broker_never_delays_the_page_which_shows_the_stale_snap
     with AlpacaServer() as server:
         with server.lock:
             server.account.positions["AAPL"] = Position(qty=Decimal(5))
-        own = OwnBroker(alpaca_config(server))
+        own = OwnBroker(alpaca_config(server).broker, Mode.PAPER)
         snapshots = BrokerSnapshots(own, "alpaca", every=0, now=clock)
         try:
-            async with dashboard(Sources(journal_path=known.path, broker=snapshots)) as dash:
+            async with dashboard(
+                Sources(journal_path=known.path, brokers={"default": snapshots})
+            ) as dash:
                 async with asyncio.timeout(DEADLINE):
                     await snapshots.wait_refreshed(1)
                 server.add_fault(Fault.hang(times=1000, method="GET", path="/v2/positions"))
@@ -134,7 +134,7 @@ async def test_never_reached_then_the_error_of_the_last_failed_refresh(known: Ge
         ]
     )
     snapshots = BrokerSnapshots(reader, "scripted", now=clock)
-    sources = Sources(journal_path=known.path, broker=snapshots)
+    sources = Sources(journal_path=known.path, brokers={"default": snapshots})
 
     async with dashboard(Sources(journal_path=known.path)) as plain:
         api = (await get(f"{plain.url}api/positions")).json()

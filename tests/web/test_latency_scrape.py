@@ -17,7 +17,7 @@ FILL_DELAY = 0.05  # the sim broker's, in test_served_dashboard's CONFIG
 
 
 def _value(text: str, name: str) -> float:
-    found = re.search(rf'^{name}\{{algo="17"\}} (\S+)$', text, re.M)
+    found = re.search(rf'^{name}\{{account="default",algo="17"\}} (\S+)$', text, re.M)
     assert found, f"{name} not in /metrics"
     return float(found[1])
 
@@ -30,7 +30,8 @@ async def test_metrics_time_a_signal_its_order_and_its_fill(tmp_path: Path) -> N
 
         async def filled() -> bool:
             text = (await get(handle.url + "metrics")).text
-            return 'tradebot_order_to_last_fill_seconds_count{algo="17"} 1.0' in text
+            series = 'tradebot_order_to_last_fill_seconds_count{account="default",algo="17"}'
+            return f"{series} 1.0" in text
 
         await until_ok(filled)
         text = (await get(handle.url + "metrics")).text
@@ -44,8 +45,9 @@ async def test_metrics_time_a_signal_its_order_and_its_fill(tmp_path: Path) -> N
     # the broker fills after its delay: timed from the send, first and last the one fill
     assert FILL_DELAY <= first == last < 5
     # the buckets run from a millisecond to half an hour
-    assert 'tradebot_order_to_last_fill_seconds_bucket{algo="17",le="0.001"} 0.0' in text
-    assert 'tradebot_order_to_last_fill_seconds_bucket{algo="17",le="1800.0"} 1.0' in text
+    bucket = 'tradebot_order_to_last_fill_seconds_bucket{account="default",algo="17",le='
+    assert bucket + '"0.001"} 0.0' in text
+    assert bucket + '"1800.0"} 1.0' in text
     out = CliRunner().invoke(
         cli, ["report", "--journal", str(journal), "--latency", "--format", "json"]
     )

@@ -20,7 +20,7 @@ from tests.web.conftest import served
 from tests.web.scripted_reader import ACCOUNT, ScriptedReader
 from tests.web.test_broker_snapshot import POSITIONS, Clock, alpaca_config, dashboard, get
 from tradebot.broker.sim import SimBroker
-from tradebot.config.model import SimBrokerConfig
+from tradebot.config.model import Mode, SimBrokerConfig
 from tradebot.core.account import AccountSnapshot
 from tradebot.exceptions import BrokerUnavailable
 from tradebot.execution import Executor
@@ -117,7 +117,7 @@ async def test_the_positions_page_says_no_price_rather_than_a_number(tmp_path: P
     snapshots = BrokerSnapshots(reader, "scripted")
     await snapshots.refresh()
     assert reader.asked_prices == []  # nothing to price yet: no page said what the journal holds
-    with served(Sources(journal_path=path, broker=snapshots)) as dash:
+    with served(Sources(journal_path=path, brokers={"default": snapshots})) as dash:
         first = await asyncio.to_thread(requests.get, f"{dash.url}positions", timeout=DEADLINE)
         assert "no price" in first.text and "120.0000" not in first.text
         await snapshots.refresh()  # the page asked for the journal's symbols to be priced
@@ -168,7 +168,7 @@ async def test_performance_adds_unrealised_and_shows_pnl_per_day_and_per_symbol(
     reader = ScriptedReader([{"AAPL": D(10)}], prices={"AAPL": D("101")})
     snapshots = BrokerSnapshots(reader, "scripted")
     await snapshots.refresh()
-    with served(Sources(journal_path=path, broker=snapshots)) as dash:
+    with served(Sources(journal_path=path, brokers={"default": snapshots})) as dash:
         page = await asyncio.to_thread(requests.get, f"{dash.url}performance", timeout=DEADLINE)
     per_symbol = page.text.split('id="per-symbol"')[1].split("</table>")[0]
     per_day = page.text.split('id="per-day"')[1].split("</table>")[0]
@@ -185,10 +185,12 @@ async def test_now_shows_the_account_then_the_last_snapshot_with_its_age_when_th
             server.account.positions["AAPL"] = Position(qty=D(5))
             server.account.asset("AAPL").price = D("150")
             server.account.last_equity = D("100500.25")
-        own = OwnBroker(alpaca_config(server))
+        own = OwnBroker(alpaca_config(server).broker, Mode.PAPER)
         snapshots = BrokerSnapshots(own, "alpaca", every=0, now=clock)
         try:
-            async with dashboard(Sources(journal_path=known.path, broker=snapshots)) as dash:
+            async with dashboard(
+                Sources(journal_path=known.path, brokers={"default": snapshots})
+            ) as dash:
                 async with asyncio.timeout(DEADLINE):
                     await snapshots.wait_refreshed(1)
                 fresh = (await get(f"{dash.url}api/now")).json()["money"]
@@ -222,7 +224,7 @@ async def test_a_failed_refresh_keeps_the_last_account_and_says_why(known: Gener
     clock = Clock()
     reader = ScriptedReader([{"AAPL": D(1)}])
     snapshots = BrokerSnapshots(reader, "scripted", now=clock)
-    with served(Sources(journal_path=known.path, broker=snapshots)) as dash:
+    with served(Sources(journal_path=known.path, brokers={"default": snapshots})) as dash:
 
         def now() -> dict[str, Any]:
             response = requests.get(f"{dash.url}api/now", timeout=DEADLINE)

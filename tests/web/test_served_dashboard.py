@@ -184,17 +184,17 @@ async def test_metrics_count_signals_orders_fills_and_latencies(tmp_path: Path) 
 
         async def filled() -> bool:
             text = (await get(handle.url + "metrics")).text
-            return 'tradebot_fills_total{algo="17"} 2.0' in text
+            return 'tradebot_fills_total{account="default",algo="17"} 2.0' in text
 
         await until_ok(filled)
         response = await get(handle.url + "metrics")
         assert response.headers["content-type"].startswith("text/plain")
         text = response.text
-        assert 'tradebot_signals_total{algo="17"} 2.0' in text
-        assert 'tradebot_legs_total{algo="17",outcome="planned"} 2.0' in text
-        assert 'tradebot_orders_total{algo="17",outcome="accepted"} 2.0' in text
-        assert 'tradebot_orders_total{algo="17",outcome="filled"} 2.0' in text
-        assert 'tradebot_signal_to_order_seconds_count{algo="17"} 2.0' in text
+        assert 'tradebot_signals_total{account="default",algo="17"} 2.0' in text
+        assert 'tradebot_legs_total{account="default",algo="17",outcome="planned"} 2.0' in text
+        assert 'tradebot_orders_total{account="default",algo="17",outcome="accepted"} 2.0' in text
+        assert 'tradebot_orders_total{account="default",algo="17",outcome="filled"} 2.0' in text
+        assert 'tradebot_signal_to_order_seconds_count{account="default",algo="17"} 2.0' in text
         commits = re.search(r"tradebot_journal_commit_seconds_count (\d+)", text)
         assert commits and int(commits[1]) >= 4  # start, two signals with plans, fills
 

@@ -9,11 +9,16 @@ never shows an empty report or halts nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from tradebot.core.ids import DEFAULT_ACCOUNT, check_account
+from tradebot.exceptions import TradebotError
+
+if TYPE_CHECKING:
+    from tradebot.journal.interface import Journal
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,3 +64,28 @@ def require_known(
 def several(names: Iterable[str]) -> bool:
     """Whether outputs must name the account: some account other than ``default`` exists."""
     return any(n != DEFAULT_ACCOUNT for n in names)
+
+
+def _config_names(config_path: Path | None) -> list[str]:
+    """The accounts of the config a review command may have (none without one, or when it
+    does not load: the journal's accounts still name the valid choices)."""
+    from tradebot.cli.journal_common import load_config_or_none
+
+    try:
+        return config_accounts(load_config_or_none(config_path))
+    except (TradebotError, click.UsageError):
+        return []
+
+
+def accounts_to_show(
+    store: Journal, account: str | None, config_path: Path | None
+) -> list[str | None]:
+    """The accounts a review command shows, each apart: ``[account]`` when one was asked for
+    (one the config or the journal knows, else a usage error naming those there are); else
+    every account of a journal of several (:func:`several`), or ``[None]`` for a journal of one
+    (read as before accounts: every row)."""
+    in_journal = store.summary_accounts()
+    if account is not None:
+        require_known(account, config=_config_names(config_path), journal=in_journal)
+        return [account]
+    return list(in_journal) if several(in_journal) else [None]

@@ -49,12 +49,12 @@ def dashboard(
     source = config_or_none(config_path)
     if config is not None and source is not None:
         sources = sources_for(config, source)
-        own = _snapshot(config, sources)
+        own = _snapshots(config, sources)
         if journal_path is not None:
             _point_at(sources, journal_path)
         base = config.dashboard
     else:
-        own = None
+        own = []
         sources = Sources(
             journal_path=Path(JournalConfig().path).resolve(),
             broker_not_asked="broker not queried: no config (pass --config)",
@@ -77,18 +77,19 @@ def dashboard(
             raise click.ClickException(handle.error)
         mode = "controls enabled" if sources.token else "read-only"
         click.echo(f"dashboard: {handle.url} ({mode}; journal {sources.journal_path})", err=True)
-        refresher = None
-        if sources.broker is not None:
-            refresher = asyncio.create_task(sources.broker.run(), name="broker snapshot")
+        refreshers = [
+            asyncio.create_task(snapshots.run(), name=f"broker snapshot {name}")
+            for name, snapshots in sources.brokers.items()
+        ]
         try:
             await handle.wait()
         finally:
-            if refresher is not None:
+            for refresher in refreshers:
                 refresher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await refresher
-            if own is not None:
-                await own.aclose()
+            for broker in own:
+                await broker.aclose()
             await handle.stop()
 
     try:
@@ -97,20 +98,14 @@ def dashboard(
         return
 
 
-def _snapshot(config: Config, sources: Sources) -> OwnBroker | None:
-    """Give ``sources`` the broker's snapshot over a connection of the dashboard's own (None:
-    a broker that keeps no positions between runs, such as the sim, is not asked)."""
-    from tradebot.broker.factory import broker_kind
-    from tradebot.web.snapshot import BrokerSnapshots, OwnBroker
+def _snapshots(config: Config, sources: Sources) -> list[OwnBroker]:
+    """Give ``sources`` each account's broker snapshot over a connection of the dashboard's own
+    (a broker that keeps no positions between runs, such as the sim, is not asked)."""
+    from tradebot.web.accounts import own_snapshots
 
-    name = config.broker.name
-    if not broker_kind(name).keeps_positions:
-        sources.broker_not_asked = (
-            f"broker not queried: the {name} broker keeps no positions between runs"
-        )
-        return None
-    own = OwnBroker(config)
-    sources.broker = BrokerSnapshots(own, config.broker.name)
+    sources.brokers, own, why = own_snapshots(config)
+    if why:
+        sources.broker_not_asked = why
     return own
 
 

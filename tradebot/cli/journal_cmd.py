@@ -10,12 +10,13 @@ from pathlib import Path
 
 import click
 
+from tradebot.cli.accounts import account_option
 from tradebot.cli.journal_archive import archive_command
 from tradebot.cli.journal_common import csv_text, journal_options, open_review, parse_when, table
 from tradebot.cli.journal_export import CSV_COLUMNS, export, flat
 from tradebot.cli.journal_migrate import migrate_command
 from tradebot.cli.journal_verify import verify_command
-from tradebot.core.ids import DEFAULT_ACCOUNT, check_account
+from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.records import SHARED_ACCOUNT, Entry, Status
 
@@ -45,15 +46,6 @@ def table_columns(entries: list[Entry], *, account_given: bool) -> tuple[str, ..
         at = TABLE_COLUMNS.index("status") + 1
         return (*TABLE_COLUMNS[:at], "account", *TABLE_COLUMNS[at:])
     return TABLE_COLUMNS
-
-
-def _account(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return check_account(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 def _emit(
@@ -97,11 +89,7 @@ def _emit(
     help="Only rows of this kind (repeatable): signal, intent, filled, rejected, skipped, ...",
 )
 @click.option("--client-order-id", "coids", multiple=True, help="Only this order (repeatable).")
-@click.option(
-    "--account",
-    callback=_account,
-    help="Only this account's rows, and the rows every account shares (signals, legs, ...).",
-)
+@account_option("Only this account's rows, and the rows every account shares (signals, legs, ...).")
 @click.option(
     "--format",
     "fmt",

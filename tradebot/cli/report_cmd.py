@@ -10,9 +10,11 @@ from pathlib import Path
 
 import click
 
+from tradebot.cli.accounts import account_option, accounts_to_show
 from tradebot.cli.journal_common import csv_text, journal_options, open_review, parse_when, table
 from tradebot.journal.counts import with_extras
 from tradebot.journal.execution_review import ExecutionReport
+from tradebot.journal.interface import Journal
 from tradebot.journal.latency import LatencyReport, latency_report
 from tradebot.journal.review import review, review_rows
 
@@ -83,6 +85,10 @@ EXECUTION_CSV = (
     help="Compute from every row instead of the journal's summaries (slow on a big journal; "
     "counts rows edited in by hand, which the summaries never saw).",
 )
+@account_option(
+    "Only this account's figures (its orders, fills and skips; the signals every account "
+    "shares). Default: each account of the journal apart, never added together."
+)
 def report(
     journal_path: Path | None,
     config_path: Path | None,
@@ -92,6 +98,7 @@ def report(
     execution: bool,
     latency: bool,
     from_rows: bool,
+    account: str | None,
 ) -> None:
     """Per algorithm: realised P&L from fills (average cost), counts of signals, orders, fills,
     skips, rejections (by the broker), refused legs (malformed, never orders), failures and
@@ -110,18 +117,92 @@ def report(
     The whole journal is read from the summaries the journal keeps as it writes (fast at any
     size; `tradebot journal verify` checks them); --since/--until, or --from-rows, compute
     from the rows.
+
+    Accounts: --account NAME shows that account's figures (the signals, refused legs and
+    lapses every account shares are counted for each), in the shapes above. Without it, a
+    journal of several accounts shows each account apart, never added together: the table a
+    section per account, CSV an ACCOUNT column first, JSON an object keyed by account; a
+    journal of one account, as always.
     """
     now = datetime.now(UTC)
     start = parse_when(since, now) if since else None
     end = parse_when(until, now) if until else None
+    found: dict[str | None, Figures] = {}
     with open_review(journal_path, config_path) as store:
-        if from_rows:
-            result, styles = review_rows(store, since=start, until=end)
+        for name in accounts_to_show(store, account, config_path):
+            found[name] = _figures(store, name, start, end, from_rows=from_rows)
+    if len(found) == 1:  # one account's: as before accounts, a table headed by its name
+        ((name, figures),) = found.items()
+        if name is not None and fmt == "table":
+            click.echo(f"== account {name} ==")
+        _print(figures, fmt, execution=execution, latency=latency)
+    elif fmt == "table":
+        for name, figures in found.items():
+            click.echo(f"== account {name} ==")
+            _print(figures, fmt, execution=execution, latency=latency)
+            click.echo()
+    elif fmt == "json":
+        shown = {name: _document(f, execution, latency) for name, f in found.items()}
+        click.echo(json.dumps(shown, indent=1))
+        if not (execution or latency):  # the damaged rows are the whole journal's: said once
+            _print_skipped(next(iter(found.values()))[1], err=True)
+    else:
+        _print_csv(found, execution=execution, latency=latency)
+
+
+#: one account's report: the rows per algorithm, the execution report, the latency
+Figures = tuple[list[dict[str, object]], ExecutionReport, LatencyReport]
+
+
+def _figures(
+    store: Journal,
+    account: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    from_rows: bool,
+) -> Figures:
+    """``account``'s figures (None: every account's, a journal of one account)."""
+    if from_rows:
+        result, styles = review_rows(store, since=start, until=end, account=account)
+    else:
+        result, styles = review(store, since=start, until=end, account=account)
+    # the counts the summaries do not keep (docs/operations.md, "What each count means")
+    figures = with_extras([r.as_dict() for r in result], store, since=start, until=end)
+    delays = latency_report(store, since=start, until=end, account=account)
+    return figures, styles, delays
+
+
+def _document(found: Figures, execution: bool, latency: bool) -> object:
+    """What --format json prints of one account."""
+    figures, styles, delays = found
+    if latency:
+        return delays.as_dict()
+    if execution:
+        return styles.as_dict()
+    return figures
+
+
+def _print_csv(found: dict[str | None, Figures], *, execution: bool, latency: bool) -> None:
+    """Several accounts' CSV: today's columns after an ACCOUNT column."""
+    rows: list[dict[str, object]] = []
+    for name, (figures, styles, delays) in found.items():
+        if latency:
+            mine: list[dict[str, object]] = [dict(r) for r in delays.table()]
+        elif execution:
+            mine = [dict(r.as_dict()) for r in styles.rows]
         else:
-            result, styles = review(store, since=start, until=end)
-        # the counts the summaries do not keep (docs/operations.md, "What each count means")
-        figures = with_extras([r.as_dict() for r in result], store, since=start, until=end)
-        delays = latency_report(store, since=start, until=end)
+            mine = list(figures)
+        rows += [{"account": name, **r} for r in mine]
+    columns = LATENCY_COLUMNS if latency else EXECUTION_CSV if execution else COLUMNS
+    click.echo(csv_text(rows, ("account", *columns), header=True), nl=False)
+    if not latency:
+        _print_skipped(next(iter(found.values()))[1], err=True)
+
+
+def _print(found: Figures, fmt: str, *, execution: bool, latency: bool) -> None:
+    """One account's report (or every account's, a journal of one), as before accounts."""
+    figures, styles, delays = found
     if latency:
         _print_latency(delays, fmt)
     elif execution and fmt != "table":

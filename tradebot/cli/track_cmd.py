@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from tradebot.cli.accounts import account_option
 from tradebot.cli.journal_common import (
     csv_text,
     journal_options,
@@ -65,6 +66,11 @@ def _equity(ctx: click.Context, param: click.Parameter, value: str) -> Decimal:
     help="Compare with a saved history FILE (what `tradebot replay --save-history` writes) "
     "instead of reading AlphaHub's.",
 )
+@account_option(
+    "This account's result against the algorithm's (its rules, skips, orders and fills). "
+    "Default: each account of the config or the journal apart, then the accounts side by side "
+    "(a live account beside its paper mirror); one account: as it always was."
+)
 def track(
     journal_path: Path | None,
     config_path: Path | None,
@@ -76,6 +82,7 @@ def track(
     coverage: bool,
     offline: bool,
     history_path: Path | None,
+    account: str | None,
 ) -> None:
     """Per algorithm: the algorithm's result, the account's, and the gap, in parts that add up
     to it exactly, to the cent (money, and basis points of the allocation).
@@ -106,6 +113,9 @@ def track(
     (credentials from the config or ALPHAHUB_EMAIL/ALPHAHUB_PASSWORD) from each algorithm's
     first leg in the journal; when it cannot be (--offline, no credentials, AlphaHub
     unreachable, its answer odd), the journal's legs only, and the output says why.
+
+    With several accounts (accounts: in the config), each is tracked apart against the same
+    legs, each by its own rules in force, and a table puts the accounts side by side.
     """
     if offline and history_path is not None:
         raise click.UsageError("--offline reads no history: leave out --history FILE")
@@ -124,7 +134,7 @@ def track(
             offline=offline,
         )
         return
-    from tradebot.tracking.render import CSV_COLUMNS, as_dict, csv_rows, text
+    from tradebot.tracking.render import as_dict, csv_columns, csv_rows, side_by_side, text
     from tradebot.tracking.track import track as track_all
 
     now = datetime.now(UTC)
@@ -133,23 +143,43 @@ def track(
     config = load_config_or_none(config_path)
     reader = _history(config, offline, history_path)
     with open_review(journal_path, config_path) as store:
-        tracked = track_all(
-            store,
-            config,
-            algo_ids=list(algo_ids) or None,
-            since=start,
-            until=end,
-            equity=equity,
-            history=reader,
-        )
+        tracked = [
+            t
+            for name in _accounts(store, account, config, config_path)
+            for t in track_all(
+                store,
+                config,
+                algo_ids=list(algo_ids) or None,
+                since=start,
+                until=end,
+                equity=equity,
+                history=reader,
+                account=name,
+            )
+        ]
     if fmt == "json":
         click.echo(json.dumps([as_dict(t) for t in tracked], indent=1))
     elif fmt == "csv":
-        click.echo(csv_text(csv_rows(tracked), CSV_COLUMNS, header=True), nl=False)
+        click.echo(csv_text(csv_rows(tracked), csv_columns(tracked), header=True), nl=False)
     else:
         click.echo(text(tracked))
+        beside = side_by_side(tracked)
+        if beside:
+            click.echo("\n" + beside)
     if not all(t.reconciled for t in tracked):
         raise click.ClickException("the chain's account result differs from the review's")
+
+
+def _accounts(
+    store: Any, account: str | None, config: Any, config_path: Path | None
+) -> list[str | None]:
+    """The accounts tracked, each apart: the one asked for; else a config's several accounts,
+    or a journal's (:func:`~tradebot.cli.accounts.accounts_to_show`); else ``[None]``."""
+    from tradebot.cli.accounts import accounts_to_show
+
+    if account is None and config is not None and len(config.accounts) > 1:
+        return list(config.accounts)
+    return list(accounts_to_show(store, account, config_path))
 
 
 def _history(config: Any, offline: bool, path: Path | None) -> Any:

@@ -11,7 +11,10 @@ the market is open again). Then:
 * it asks for what the original did not fill, with the same legs, type and prices;
 * its intent is journaled (durable) before it is sent, with a note naming the original and how
   it ended, so ``tradebot explain`` shows both;
-* a re-send is refused while an earlier re-send of the same order is still live or filled.
+* a re-send is refused while an earlier re-send of the same order is still live or filled;
+* it is the original's account's order (its id keeps the account's prefix,
+  :func:`~tradebot.core.ids.account_of`): its rows name that account, and it is sized against
+  that account's positions; the caller sends it through that account's broker.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from tradebot.broker.base import Broker
-from tradebot.core.ids import attempt_of, resend_id
+from tradebot.core.ids import account_of, attempt_of, resend_id
 from tradebot.core.order_snapshot import OrderSnapshot
 from tradebot.core.orders import IntentRole, OrderIntent, Plan
 from tradebot.exceptions import ResendRefused
@@ -113,6 +116,7 @@ async def resend(
     journal: Journal, broker: Broker, client_order_id: str, *, wait: float = 10.0
 ) -> tuple[Resend, OrderOutcome, OrderSnapshot | None]:
     """Journal and send the re-send; then follow the order for up to ``wait`` seconds.
+    ``broker``: the broker of the original's account (:func:`account_of`).
 
     Returns the re-send, the submission's outcome, and the last snapshot seen (None when it was
     not sent). What is still open when ``wait`` runs out is settled by the next start's recovery.
@@ -121,7 +125,9 @@ async def resend(
     signal_id = journal.entries(
         EntryFilter(client_order_ids=(client_order_id,), statuses=(Status.INTENT,))
     )[0].signal_id
-    executor = Executor(journal, broker, journal.rebuild_book())
+    account = account_of(client_order_id)
+    book = journal.rebuild_book(account=account)
+    executor = Executor(journal, broker, book, account=account)
     result = await executor.execute(Plan(intents=(planned.intent,)), signal_id=signal_id)
     (outcome,) = result.outcomes or (OrderOutcome(planned.intent, None, "not sent"),)
     snapshot = outcome.snapshot

@@ -49,7 +49,7 @@ from pathlib import Path
 from tradebot import faults
 from tradebot.core.ids import exit_parts
 from tradebot.exceptions import JournalError
-from tradebot.journal import schema, summary_sql, tombstones
+from tradebot.journal import schema, summary_sql, tombstones, track_summary
 from tradebot.journal.base import RAW_COLUMNS
 from tradebot.journal.records import FINAL_STATUSES, Status, to_micros
 from tradebot.journal.sqlite import fsync_dir, open_journal
@@ -280,6 +280,7 @@ def _write_archive(conn: sqlite3.Connection, ids: Sequence[int], target: Path) -
             for name in summary_sql.NAMES:
                 out.execute(f"DELETE FROM {name}")  # noqa: S608 - our own table names
             summary_sql.build(out)
+            track_summary.rebuild(out)
             out.execute("COMMIT")
             out.execute("DETACH DATABASE src")
         finally:
@@ -318,6 +319,7 @@ def _remove(conn: sqlite3.Connection, ids: Sequence[int], target: Path) -> None:
             for name in summary_sql.NAMES:
                 conn.execute(f"DELETE FROM main.{name}")  # noqa: S608 - our own table names
             summary_sql.build(conn)
+            track_summary.rebuild(conn)
             faults.reached("archive_deleted")
             conn.execute("COMMIT")
         except BaseException:

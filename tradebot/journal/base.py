@@ -32,6 +32,7 @@ from tradebot.journal import (
     summary_check,
     summary_sql,
     tombstones,
+    track_summary,
     tracking_sql,
 )
 from tradebot.journal.dialect import Conn
@@ -395,12 +396,12 @@ class JournalBase(ABC):
             return queries.newest_ids(conn, status)
 
     def fill_history(
-        self, *, until: datetime | None = None, page: int = 5000
+        self, *, until: datetime | None = None, page: int = 5000, account: str | None = None
     ) -> Iterator[FillFact]:
         after: tuple[int, int] | None = (-1, -1)
         while after is not None:
             with self._read() as conn:
-                facts, after = queries.fills_page(conn, until, after, page)
+                facts, after = queries.fills_page(conn, until, after, page, account)
             yield from facts
 
     def order_history(
@@ -437,13 +438,16 @@ class JournalBase(ABC):
         *,
         algo_ids: Sequence[int],
         until: datetime | None = None,
+        account: str | None = None,
         page: int = 5000,
     ) -> Iterator[tuple[Any, ...]]:
         after = (-(2**62), -1)
         algos = tuple(algo_ids)
         while True:
             with self._read() as conn:
-                rows = tracking_sql.rows_page(conn, str(status), algos, until, after, page)
+                rows = tracking_sql.rows_page(
+                    conn, str(status), algos, until, after, page, account=account
+                )
             yield from rows
             if len(rows) < page:
                 return
@@ -466,6 +470,14 @@ class JournalBase(ABC):
             if len(rows) < page:
                 return
             before = rows[-1][:2]
+
+    def tracking_summary(
+        self, algo_id: int, *, account: str | None = None
+    ) -> track_summary.Summary:
+        """One algorithm's legs and orders as ``track`` reads them, kept by every write
+        (:mod:`tradebot.journal.track_summary`), read in one snapshot."""
+        with self._snapshot() as conn:
+            return track_summary.read(conn, algo_id, account)
 
     # -- the summaries (tradebot.journal.summary) --------------------------------------------------
     def summaries(self, *, account: str | None = None) -> summary_sql.Summaries:
@@ -494,13 +506,17 @@ class JournalBase(ABC):
         with self._read() as conn:
             return summary_sql.daily_pnl(conn, account)
 
-    def latency(self) -> LatencyReport:
+    def latency(self, *, account: str | None = None) -> LatencyReport:
         """The whole journal's latency per algorithm, from the summaries (index walks)."""
         with self._read() as conn:
-            return latency_read(conn)
+            return latency_read(conn, account)
 
     def leg_times(
-        self, *, since: datetime | None = None, until: datetime | None = None
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        account: str | None = None,
     ) -> list[LegTimes]:
         """Each leg sent in ``[since, until)``: its signal's receipt, send and fill times."""
         with self._read() as conn:
@@ -508,6 +524,7 @@ class JournalBase(ABC):
                 conn,
                 since=None if since is None else to_micros(since),
                 until=None if until is None else to_micros(until),
+                account=account,
             )
 
     def open_exit_ids(self, *, account: str | None = None) -> list[str]:
@@ -525,6 +542,7 @@ class JournalBase(ABC):
             for name in summary_sql.NAMES:
                 conn.execute(f"DELETE FROM {name}")  # noqa: S608 (constant table names)
             summary_sql.build(conn)
+            track_summary.rebuild(conn)
 
     def verify_summaries(self, *, limit: int = 5) -> summary_check.Verdict:
         """Recompute every summary from the rows and compare (``tradebot journal verify``).

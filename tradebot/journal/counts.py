@@ -87,8 +87,10 @@ def per_algo(
     since: datetime | None = None,
     until: datetime | None = None,
     names: Iterable[str] = NAMES,
+    accounts: tuple[str, ...] = (),
 ) -> dict[int | None, Counter[str]]:
-    """The counts ``names`` per algorithm for ``[since, until)`` (None: the "not ours" fills).
+    """The counts ``names`` per algorithm for ``[since, until)`` (None: the "not ours" fills);
+    of the rows of ``accounts`` only (``EntryFilter.accounts``; () for every row).
 
     Only the rows those counts need are read (the store counts them; GAP rows are read for
     lapses only), so a page asking for two counts never scans the rest.
@@ -99,11 +101,14 @@ def per_algo(
         statuses.extend(ROW_COUNTS["fills"])
     counted: Mapping[tuple[int | None, Status], int] = {}
     if statuses:
-        where = EntryFilter(statuses=tuple(dict.fromkeys(statuses)), since=since, until=until)
+        where = EntryFilter(
+            statuses=tuple(dict.fromkeys(statuses)), since=since, until=until, accounts=accounts
+        )
         counted = journal.count_entries(where)
     gaps: Iterable[Entry] = ()
     if LAPSES in wanted:
-        gaps = journal.iter_entries(EntryFilter(statuses=(Status.GAP,), since=since, until=until))
+        where = EntryFilter(statuses=(Status.GAP,), since=since, until=until, accounts=accounts)
+        gaps = journal.iter_entries(where)
     found = tally_rows(counted, gaps)
     return {algo: Counter({k: n for k, n in c.items() if k in wanted}) for algo, c in found.items()}
 

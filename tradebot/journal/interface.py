@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from tradebot.journal.summary import Position
     from tradebot.journal.summary_check import Verdict
     from tradebot.journal.summary_sql import Summaries
+    from tradebot.journal.track_summary import Summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,10 +251,11 @@ class Journal(Protocol):
         ...
 
     def fill_history(
-        self, *, until: datetime | None = None, page: int = 5000
+        self, *, until: datetime | None = None, page: int = 5000, account: str | None = None
     ) -> Iterator[FillFact]:
-        """Our fills before ``until`` (all when None), oldest first, streamed, each with the
-        price on its order's intent: what P&L and slippage are computed from."""
+        """Our fills before ``until`` (all when None; ``account``'s, None: every account's),
+        oldest first, streamed, each with the price on its order's intent: what P&L and
+        slippage are computed from."""
         ...
 
     def order_history(
@@ -275,11 +277,18 @@ class Journal(Protocol):
         *,
         algo_ids: Sequence[int],
         until: datetime | None = None,
+        account: str | None = None,
         page: int = 5000,
     ) -> Iterator[tuple[Any, ...]]:
         """These algorithms' rows of ``status`` (leg, skipped, intent, partial or filled)
         before ``until``, oldest first by ``(ts, id)``, streamed, only the columns tracking
-        reads, as stored (:data:`tradebot.journal.tracking_sql.COLUMNS`)."""
+        reads, as stored (:data:`tradebot.journal.tracking_sql.COLUMNS`); ``account``: its
+        rows only, but LEG rows, which every account receives (None: every account's)."""
+        ...
+
+    def tracking_summary(self, algo_id: int, *, account: str | None = None) -> Summary:
+        """One algorithm's rows of the tracking summary, ``account``'s or every account's
+        (:func:`tradebot.journal.track_summary.read`), as kept for the whole journal."""
         ...
 
     def algorithms_with(
@@ -322,13 +331,17 @@ class Journal(Protocol):
         """(day since the epoch, algorithm, realised P&L that day), oldest first."""
         ...
 
-    def latency(self) -> LatencyReport:
+    def latency(self, *, account: str | None = None) -> LatencyReport:
         """The whole journal's latency per algorithm (signal to order, order to first and last
         fill; p50, p90, p99), from the summaries (:mod:`tradebot.journal.latency`)."""
         ...
 
     def leg_times(
-        self, *, since: datetime | None = None, until: datetime | None = None
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        account: str | None = None,
     ) -> list[LegTimes]:
         """Each leg (entries and closes) sent in ``[since, until)``: its signal's receipt, its
         send and fill times, from the summaries (:mod:`tradebot.journal.latency`)."""

@@ -166,26 +166,31 @@ def tally(legs: Iterable[LegTimes], *, until: int | None = None) -> LatencyRepor
 _COLUMNS = dict(zip(INTERVALS, ("signal_us", "first_us", "last_us"), strict=True))
 
 
-def read(conn: Conn) -> LatencyReport:
+def read(conn: Conn, account: str | None = None) -> LatencyReport:
     """The whole journal's latency report from the summaries: per interval, the samples
-    counted by the execution rows and each percentile found by an index walk."""
+    counted by the execution rows and each percentile found by an index walk; ``account``'s
+    legs, or every account's (None)."""
     found: dict[int, AlgoLatency] = {}
+    own, whose = ("", ()) if account is None else (" AND account = ?", (account,))
     # how many samples: the legs' counts the execution rows keep (exits count none)
     totals = conn.execute(
-        "SELECT algo_id, sum(signal_n), sum(first_n), sum(last_n) FROM sum_style GROUP BY algo_id"
+        "SELECT algo_id, sum(signal_n), sum(first_n), sum(last_n) FROM sum_style "  # noqa: S608
+        f"WHERE 1 = 1{own} GROUP BY algo_id",
+        whose,
     ).fetchall()
     for i, (name, column) in enumerate(_COLUMNS.items()):
         counts = [(algo, int(row[i])) for algo, *row in totals if int(row[i])]
         nth = (
-            f"SELECT {column} FROM sum_leg WHERE algo_id = ? AND {column} IS NOT NULL "  # noqa: S608
-            f"ORDER BY {column} LIMIT 1 OFFSET ?"
+            f"SELECT {column} FROM sum_leg WHERE algo_id = ? AND {column} IS NOT NULL"  # noqa: S608
+            f"{own} ORDER BY {column} LIMIT 1 OFFSET ?"
         )
         for algo, n in counts:
             picked: dict[int, int | None] = {}
             for p in PERCENTILES:
                 row = None
                 if n >= min_samples(p):
-                    row = conn.execute(nth, (algo, nearest_rank(p / 100, n))).fetchone()
+                    at = (algo, *whose, nearest_rank(p / 100, n))
+                    row = conn.execute(nth, at).fetchone()
                 picked[p] = None if row is None else int(row[0])
             mine = found.setdefault(int(algo), AlgoLatency(int(algo)))
             mine.intervals[name] = Interval(int(n), picked)
@@ -199,9 +204,15 @@ _LEGS = (
 )
 
 
-def leg_times(conn: Conn, *, since: int | None = None, until: int | None = None) -> list[LegTimes]:
-    """The legs (entries and closes) sent in ``[since, until)`` (microseconds)."""
-    sql, params = _LEGS, []
+def leg_times(
+    conn: Conn, *, since: int | None = None, until: int | None = None, account: str | None = None
+) -> list[LegTimes]:
+    """The legs (entries and closes) sent in ``[since, until)`` (microseconds); ``account``'s,
+    or every account's (None)."""
+    sql, params = _LEGS, list[Any]()
+    if account is not None:
+        sql += " AND account = ?"
+        params.append(account)
     if since is not None:
         sql += " AND started >= ?"
         params.append(since)
@@ -228,10 +239,16 @@ def window_report(legs: Iterable[LegTimes], *, until: datetime | None = None) ->
 
 
 def latency_report(
-    journal: Journal, *, since: datetime | None = None, until: datetime | None = None
+    journal: Journal,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    account: str | None = None,
 ) -> LatencyReport:
     """Per algorithm, the legs sent in ``[since, until)``: the whole journal from the
-    summaries' indexes, a window from the legs sent in it."""
+    summaries' indexes, a window from the legs sent in it; ``account``'s legs, or every
+    account's (None)."""
     if since is None and until is None:
-        return journal.latency()
-    return window_report(journal.leg_times(since=since, until=until), until=until)
+        return journal.latency(account=account)
+    legs = journal.leg_times(since=since, until=until, account=account)
+    return window_report(legs, until=until)

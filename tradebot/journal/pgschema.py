@@ -30,9 +30,9 @@ import psycopg
 
 from tradebot.core.ids import DEFAULT_ACCOUNT
 from tradebot.exceptions import JournalError
-from tradebot.journal import summary_sql, tombstones
+from tradebot.journal import summary_sql, tombstones, track_summary
 from tradebot.journal.dialect import Conn, PgConn
-from tradebot.journal.schema import ACCOUNT_COLUMN, leg_guard
+from tradebot.journal.schema import ACCOUNT_COLUMN, LATENCY_REINDEX, leg_guard
 
 SCHEMA_TABLE = "tradebot_journal_schema"
 #: an arbitrary constant: the advisory lock (per database) every opener takes before it reads the
@@ -129,6 +129,15 @@ _V6 = (
 #: made again with the account in every key and built from the rows
 _V7 = (summary_sql.create,)
 
+#: v8, what ``tradebot track`` reads, per leg and per order and per account
+#: (:func:`tradebot.journal.track_summary.create`, as SQLite's v9), kept from now on by every
+#: write, built from the rows
+_V8 = (track_summary.create,)
+
+#: v9, the latency indexes with the account (:data:`tradebot.journal.schema.LATENCY_REINDEX`,
+#: the same statements, as SQLite's v10)
+_V9 = LATENCY_REINDEX
+
 #: migrations[i] takes the schema from version i to version i + 1
 MIGRATIONS: Sequence[Sequence[str | Callable[[Conn], None]]] = (
     _V1,
@@ -138,6 +147,8 @@ MIGRATIONS: Sequence[Sequence[str | Callable[[Conn], None]]] = (
     _V5,
     _V6,
     _V7,
+    _V8,
+    _V9,
 )
 LATEST = len(MIGRATIONS)
 

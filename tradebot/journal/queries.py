@@ -140,20 +140,29 @@ SELECT f.id, f.ts, f.algo_id, f.symbol, f.side, f.qty, f.price,
                                         AND i.status = 'intent')
 FROM entries f
 WHERE f.status IN ('partial', 'filled') AND f.algo_id IS NOT NULL AND f.symbol IS NOT NULL
-  AND f.qty IS NOT NULL AND f.price IS NOT NULL AND f.ts < ? AND (f.ts, f.id) > (?, ?)
+  AND f.qty IS NOT NULL AND f.price IS NOT NULL AND f.ts < ? AND (f.ts, f.id) > (?, ?){mine}
 ORDER BY f.ts, f.id
 LIMIT ?
 """
 
 
 def fills_page(
-    conn: Conn, until: datetime | None, after: tuple[int, int], size: int
+    conn: Conn,
+    until: datetime | None,
+    after: tuple[int, int],
+    size: int,
+    account: str | None = None,
 ) -> tuple[list[FillFact], tuple[int, int] | None]:
-    """Our fills among the next ``size`` fill rows after ``after`` (a ``(ts, id)`` key), oldest
-    first, each with its order's intent price, read without decoding whole rows; and the key
-    the next page starts after (None: this was the last page)."""
+    """Our fills (``account``'s; None: every account's) among the next ``size`` fill rows after
+    ``after`` (a ``(ts, id)`` key), oldest first, each with its order's intent price, read
+    without decoding whole rows; and the key the next page starts after (None: this was the
+    last page)."""
     end = to_micros(until) if until is not None else 2**62
-    rows = conn.execute(_FILLS, (end, *after, size)).fetchall()
+    if account is None:
+        rows = conn.execute(_FILLS.format(mine=""), (end, *after, size)).fetchall()
+    else:
+        sql = _FILLS.format(mine=" AND f.account = ?")
+        rows = conn.execute(sql, (end, *after, account, size)).fetchall()
     facts = [
         fact
         for row_id, ts, algo_id, symbol, side, qty, price, intent in rows

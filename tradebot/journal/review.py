@@ -193,7 +193,8 @@ def review_rows(
     for (algo_id, status), n in journal.count_entries(window).items():
         if isinstance(algo_id, int):  # not None, nor a damaged row's text
             of(algo_id).counts[status] += n
-    positions: dict[tuple[int, str], Position] = defaultdict(Position)
+    # each account's position is its own: an account's fills realise against its own cost
+    positions: dict[tuple[Any, int, str], Position] = defaultdict(Position)
     start = to_micros(since) if since is not None else None
     execution = ExecutionTally()
     for row in journal.order_history(since=since, until=until, all_fills=True):
@@ -206,7 +207,9 @@ def review_rows(
         if fill is None:
             continue
         sign = 1 if fill.side == "buy" else -1
-        realised = positions[fill.algo_id, fill.symbol].fill(fill.qty * sign, fill.price)
+        realised = positions[row.account, fill.algo_id, fill.symbol].fill(
+            fill.qty * sign, fill.price
+        )
         if not inside:
             continue
         algo = of(fill.algo_id)
@@ -340,11 +343,13 @@ def _exit_chain(journal: Journal, rows: Mapping[int, Entry], legs: set[str]) -> 
     return {i: e for i, e in found.items() if i not in rows}
 
 
-def describe(entry: Entry) -> list[str]:
-    """One entry as a few readable lines (``tradebot explain``, the dashboard's story)."""
+def describe(entry: Entry, *, named: bool = False) -> list[str]:
+    """One entry as a few readable lines (``tradebot explain``, the dashboard's story);
+    ``named``: an account's row says whose it is (a journal of several accounts)."""
     who = " ".join(
         part
         for part in (
+            f"account {entry.account}" if named and entry.account != SHARED_ACCOUNT else "",
             f"algo {entry.algo_id}" if entry.algo_id is not None else "",
             entry.symbol or "",
             entry.client_order_id or "",
@@ -611,9 +616,10 @@ def symbol_pnl(
     return [SymbolPnl(s, realised[s], unrealised.get(s, _ZERO)) for s in sorted(realised)]
 
 
-def per_day(journal: Journal) -> list[tuple[datetime, Decimal]]:
-    """Realised P&L per UTC day with fills (every algorithm), oldest first, from the summaries."""
+def per_day(journal: Journal, *, account: str | None = None) -> list[tuple[datetime, Decimal]]:
+    """Realised P&L per UTC day with fills (every algorithm), oldest first, from the summaries;
+    ``account``'s, or every account's (None)."""
     days: dict[int, Decimal] = defaultdict(Decimal)
-    for day, _algo, realised in journal.daily_pnl():
+    for day, _algo, realised in journal.daily_pnl(account=account):
         days[day] += realised
     return [(from_micros(day * DAY), days[day]) for day in sorted(days)]

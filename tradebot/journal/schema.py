@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 
 from tradebot.core.ids import DEFAULT_ACCOUNT
-from tradebot.journal import summary_sql, tombstones
+from tradebot.journal import summary_sql, tombstones, track_summary
 from tradebot.journal.records import SHARED_ACCOUNT, SHARED_STATUSES
 
 #: "TBJ1" — identifies a tradebot journal among SQLite files
@@ -148,6 +148,31 @@ ACCOUNT_COLUMN = (
 )
 
 
+def _v9(conn: sqlite3.Connection) -> None:
+    """What ``tradebot track`` reads, per leg and per order (:mod:`~.track_summary`), kept
+    from now on by every write, built here from the rows already in the journal, per account
+    (:func:`~.track_summary.create`)."""
+    track_summary.create(conn)
+
+
+def _v10(conn: sqlite3.Connection) -> None:
+    """The latency indexes with the account (:data:`~.summary_sql.LATENCY_INDEXES`): one
+    account's percentiles (``report --account``, the dashboard's account) walk the index alone,
+    as every account's do, instead of reading each leg's row to see whose it is."""
+    for statement in LATENCY_REINDEX:
+        conn.execute(statement)
+
+
+#: v10 on both databases: the three latency indexes made again with the account
+LATENCY_REINDEX = (
+    *(
+        f"DROP INDEX IF EXISTS ix_sum_leg_{column}"
+        for column in ("signal_us", "first_us", "last_us")
+    ),
+    *summary_sql.LATENCY_INDEXES,
+)
+
+
 #: migrations[i] takes the schema from version i to version i + 1
 MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (
     _v1,
@@ -158,6 +183,8 @@ MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (
     _v6,
     _v7,
     _v8,
+    _v9,
+    _v10,
 )
 LATEST = len(MIGRATIONS)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from tradebot.journal import track_summary
 from tradebot.journal.dialect import Conn
 from tradebot.journal.summary import Figures, Leg, MemoryStore, Pnl, Position, apply
 from tradebot.journal.summary_sql import (
@@ -180,4 +181,31 @@ def verify(conn: Conn, *, limit: int = 5) -> Verdict:
     stored_skips = ((str(r), int(n)) for r, n in conn.execute("SELECT reason, n FROM sum_skipped"))
     _compare(skipped, store.skipped, stored_skips, limit)
     tables += [styles, skipped]
+    tables += check_tracking(conn, limit=limit)
     return Verdict(tables, rows)
+
+
+def _by_algorithm(conn: Any, sql: str, algo_id: int) -> dict[Any, tuple[Any, ...]]:
+    """An algorithm's rows of a tracking table by key: (algorithm, account, leg or order id)."""
+    return {tuple(r[:3]): tuple(r[3:]) for r in conn.execute(sql, (algo_id,)).fetchall()}
+
+
+def check_tracking(conn: Conn, *, limit: int = 5) -> list[TableCheck]:
+    """The tracking summary (:mod:`~tradebot.journal.track_summary`) against the rows: folded
+    again by the same statements into memory, then compared one algorithm at a time."""
+    memory = track_summary.recompute(conn)
+    try:
+        checks = []
+        for name in track_summary.NAMES:
+            check = TableCheck(name)
+            sql = f"SELECT * FROM {name} WHERE algo_id = ?"  # noqa: S608 (constant names)
+            found = {int(a) for (a,) in conn.execute(f"SELECT DISTINCT algo_id FROM {name}")}  # noqa: S608
+            found |= {int(a) for (a,) in memory.execute(f"SELECT DISTINCT algo_id FROM {name}")}  # noqa: S608
+            for algo_id in sorted(found):
+                ours = _by_algorithm(memory, sql, algo_id)
+                stored = sorted(_by_algorithm(conn, sql, algo_id).items(), key=lambda kv: kv[0][1:])
+                _compare(check, ours, ((k, v) for k, v in stored), limit)
+            checks.append(check)
+        return checks
+    finally:
+        memory.close()

@@ -18,6 +18,7 @@ from typing import Any
 
 from tradebot.core.book import PositionBook
 from tradebot.core.ids import remainder_id
+from tradebot.journal import track_summary
 from tradebot.journal.dialect import Conn, Cursor
 from tradebot.journal.rows import INSERT, INSERT_IF_ABSENT
 from tradebot.journal.summary import (
@@ -33,6 +34,13 @@ from tradebot.journal.summary import (
 
 #: the summary tables, the same text on both databases (BIGINT is an INTEGER to SQLite); every
 #: key starts with the account (``""``: the rows every account shares, a signal's)
+#: the latency percentiles: an index walk per algorithm and interval, every account's or one's
+#: (the account last in the index: a walk for one account never reads the table)
+LATENCY_INDEXES = tuple(
+    f"CREATE INDEX ix_sum_leg_{column} ON sum_leg (algo_id, {column}, account)"
+    for column in ("signal_us", "first_us", "last_us")
+)
+
 TABLES = (
     """
     CREATE TABLE sum_count (
@@ -76,9 +84,7 @@ TABLES = (
     # the exits still open (the Positions page's live exits), without a scan of every leg
     "CREATE INDEX ix_sum_leg_open_exit ON sum_leg (coid) "
     "WHERE closed = 0 AND substr(style, 1, 5) = 'exit '",
-    "CREATE INDEX ix_sum_leg_signal_us ON sum_leg (algo_id, signal_us)",
-    "CREATE INDEX ix_sum_leg_first_us ON sum_leg (algo_id, first_us)",
-    "CREATE INDEX ix_sum_leg_last_us ON sum_leg (algo_id, last_us)",
+    *LATENCY_INDEXES,
     """
     CREATE TABLE sum_style (
         account TEXT NOT NULL, algo_id BIGINT NOT NULL, style TEXT NOT NULL,
@@ -622,6 +628,9 @@ def insert(conn: Conn, params: Sequence[Any], *, if_absent: bool = False) -> int
         row_id, ts, status, algo_id, symbol, coid, leg, side, qty, price, data, account
     )
     apply(store, row)
+    track_summary.fold(
+        conn, row_id, ts, status, algo_id, symbol, coid, leg, side, qty, price, data, account
+    )
     if not isinstance(conn, Tx):
         store.flush()
     return row_id

@@ -35,7 +35,7 @@ COLUMNS["filled"] = COLUMNS["partial"]
 
 _PAGE = """
 SELECT {columns} FROM entries
-WHERE status = ? AND {having} AND ts < ? AND (ts, id) > (?, ?) AND +algo_id IN ({algos})
+WHERE status = ? AND {having} AND ts < ? AND (ts, id) > (?, ?) AND +algo_id IN ({algos}){mine}
 ORDER BY ts, id
 LIMIT ?
 """
@@ -56,16 +56,25 @@ def rows_page(
     until: datetime | None,
     after: tuple[int, int],
     size: int,
+    *,
+    account: str | None = None,
 ) -> list[tuple[Any, ...]]:
     """Up to ``size`` rows of ``status`` (a key of :data:`COLUMNS`) of these algorithms before
-    ``until``, after ``after`` (a ``(ts, id)`` key), oldest first, as stored."""
+    ``until``, after ``after`` (a ``(ts, id)`` key), oldest first, as stored; ``account``: its
+    rows only, but LEG rows, which every account receives (None: every account's)."""
     if not algo_ids:
         return []
     columns, having = COLUMNS[status]
-    sql = _PAGE.format(columns=columns, having=having, algos=", ".join("?" * len(algo_ids)))
+    mine = account is not None and status != "leg"
+    sql = _PAGE.format(
+        columns=columns,
+        having=having,
+        algos=", ".join("?" * len(algo_ids)),
+        mine=" AND account = ?" if mine else "",
+    )
     end = _END if until is None else to_micros(until)
-    found = conn.execute(sql, (status, end, *after, *algo_ids, size)).fetchall()
-    return found
+    params = (status, end, *after, *algo_ids, *((account,) if mine else ()), size)
+    return conn.execute(sql, params).fetchall()
 
 
 def prices_page(

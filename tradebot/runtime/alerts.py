@@ -14,6 +14,13 @@ so in the next message. Nothing here raises into the bot.
 (:mod:`.alert_watch`): an algorithm subscribed on no connection for ``outage_after`` seconds
 (told while it lasts, and again when it ends) and the clock of the daily summary.
 
+**Accounts.** With several accounts (``accounts:``), every line an account causes (its orders,
+fills, refusals, daily loss, drift, kill switch, broker and circuit, errors) begins with its
+name in brackets (``[family] fill: ...``), and the title names the accounts the burst is about
+(``tradebot NAME (paper, accounts family, main): fill``). What every account shares (lapses,
+outages, the backfill, the summary, the stop) names none. With one account every text is as
+it always was.
+
 URLs carry tokens: they are registered with the masker, so no log line, page or message shows
 them (``tradebot config show`` prints them masked).
 """
@@ -28,7 +35,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from tradebot.alphahub.gaps import Gap
@@ -95,14 +102,46 @@ class Alert:
     severity: Severity = "info"
     #: the entries (places under notify:) it is for; None: every entry that wants ``event``
     targets: frozenset[int] | None = None
+    #: the account that caused it (None: what every account shares)
+    account: str | None = None
 
 
-def alerts_for(event: BotEvent, day: date, loss_days: set[tuple[int, date]]) -> list[Alert]:
-    """The alerts ``event`` raises. ``loss_days`` remembers which algorithms were already
-    reported refused by the daily-loss limit today (one alert when it starts, not per signal)."""
+#: what the daily-loss alert remembers: (account, algorithm, day) already told
+LossDays = set[tuple[str, int, date]]
+
+
+def alerts_for(event: BotEvent, day: date, loss_days: LossDays) -> list[Alert]:
+    """The alerts ``event`` raises, each with the account that caused it. ``loss_days``
+    remembers which algorithms of which account were already reported refused by the
+    daily-loss limit today (one alert when it starts, not per signal)."""
+    account = account_of(event)
+    alerts = _alerts_for(event, day, loss_days, account)
+    return alerts if account is None else [replace(a, account=account) for a in alerts]
+
+
+def account_of(event: BotEvent) -> str | None:
+    """The account ``event`` is about; None for what every account shares."""
+    match event:
+        case (
+            SignalHandled(account=account)
+            | FillsRecorded(account=account)
+            | DriftFound(account=account)
+            | KillSwitchChanged(account=account)
+            | BrokerReachability(account=account)
+            | BrokerCircuitChanged(account=account)
+            | ErrorRecorded(account=account)
+        ):
+            return account
+        case _:
+            return None
+
+
+def _alerts_for(
+    event: BotEvent, day: date, loss_days: LossDays, account: str | None
+) -> list[Alert]:
     match event:
         case SignalHandled(signal=signal, result=result):
-            return _signal_alerts(signal.algo_id, result, day, loss_days)
+            return _signal_alerts(signal.algo_id, result, day, loss_days, account or "")
         case FillsRecorded(fills=fills):
             return [
                 Alert(
@@ -183,7 +222,7 @@ def alerts_for(event: BotEvent, day: date, loss_days: set[tuple[int, date]]) -> 
 
 
 def _signal_alerts(
-    algo_id: int, result: ExecutionResult, day: date, loss_days: set[tuple[int, date]]
+    algo_id: int, result: ExecutionResult, day: date, loss_days: LossDays, account: str
 ) -> list[Alert]:
     alerts: list[Alert] = []
     for outcome in result.outcomes:
@@ -205,9 +244,9 @@ def _signal_alerts(
         if (
             skip.reason is SkipReason.RISK_LIMIT
             and "max_daily_loss" in skip.detail
-            and (algo_id, day) not in loss_days
+            and (account, algo_id, day) not in loss_days
         ):
-            loss_days.add((algo_id, day))
+            loss_days.add((account, algo_id, day))
             alerts.append(Alert("daily_loss", f"daily loss limit: {skip.detail}", "warning"))
     alerts += _missed(algo_id, result.plan.skipped)
     return alerts
@@ -265,7 +304,8 @@ class _Summary:
 
 class Alerts:
     """The observer (:meth:`notice`), its sending worker and its watches (:meth:`run`, a bot
-    task). ``name`` and ``mode`` (and the account, from the start event) head every message."""
+    task). ``name`` and ``mode`` (and the account, from the start event) head every message;
+    ``accounts``: the config's account names (with several, each line names its account)."""
 
     def __init__(
         self,
@@ -280,11 +320,13 @@ class Alerts:
         journal: Callable[[], Journal | None] = lambda: None,
         now: Callable[[], datetime] = utcnow,
         history: HistoryLine | None = None,
+        accounts: Sequence[str] = (),
     ) -> None:
         for target in targets:
             register_url(target.url.get_secret_value())
         self._targets = tuple(targets)
         self._name, self._mode, self._account = name, mode, ""
+        self._several = len(accounts) > 1
         self._send = send
         self._coalesce = coalesce
         self._coverage = coverage
@@ -292,7 +334,7 @@ class Alerts:
         self._now = now
         self._history = history
         self._queue: queue.Queue[Alert | None] = queue.Queue(maxsize=size)
-        self._loss_days: set[tuple[int, date]] = set()
+        self._loss_days: LossDays = set()
         self._dropped = 0
         self._worker: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -426,7 +468,6 @@ class Alerts:
 
     def _deliver(self, burst: list[Alert]) -> None:
         dropped, self._dropped = self._dropped, 0
-        account = f"account {self._account}" if self._account else "account not read yet"
         messages = []
         for index, target in enumerate(self._targets):
             mine = [
@@ -436,7 +477,7 @@ class Alerts:
             ]
             if not mine:
                 continue
-            lines = list(dict.fromkeys(a.text for a in mine))  # each line once
+            lines = list(dict.fromkeys(self._line(a) for a in mine))  # each line once
             if dropped:
                 lines.append(f"({dropped} more alert(s) dropped: they came too fast)")
             events = ", ".join(sorted({a.event for a in mine}))
@@ -444,13 +485,29 @@ class Alerts:
                 Message(
                     index,
                     target.url.get_secret_value(),
-                    f"tradebot {self._name} ({self._mode}, {account}): {events}",
+                    f"tradebot {self._name} ({self._mode}, {self._about(mine)}): {events}",
                     "\n".join(lines),
                     worst([a.severity for a in mine]),
                     target.timeout,
                 )
             )
         self.sent += deliver(messages, self._send)
+
+    def _line(self, alert: Alert) -> str:
+        """The alert's line, led by its account's name when there are several."""
+        if self._several and alert.account is not None:
+            return f"[{alert.account}] {alert.text}"
+        return alert.text
+
+    def _about(self, burst: Sequence[Alert]) -> str:
+        """The title's account part: the broker's account (one account), or the accounts the
+        burst's lines name (several)."""
+        if self._several:
+            names = sorted({a.account for a in burst if a.account is not None})
+            if not names:
+                return "every account"
+            return ("account " if len(names) == 1 else "accounts ") + ", ".join(names)
+        return f"account {self._account}" if self._account else "account not read yet"
 
 
 def send_test(targets: Sequence[NotifyTarget], send: Sender = apprise_send) -> list[bool]:

@@ -122,7 +122,6 @@ from tradebot.runtime.components import (
     Shared,
     build,
     recover_account,
-    rules_in_force,
 )
 from tradebot.runtime.config_watch import Loader
 from tradebot.runtime.killswitch import watch_kill_switch
@@ -139,6 +138,7 @@ from tradebot.runtime.observer import (
 )
 from tradebot.runtime.paths import config_relative
 from tradebot.runtime.status_feed import StandbyStatus
+from tradebot.tracking.sizing import rules_record
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +322,7 @@ class Bot:
                 {
                     "mode": str(self.mode),
                     "config": str(self.config_path),
-                    **rules_in_force(self._settings.config),
+                    **rules_record(self._settings.config),
                 },
             )
             parts = await build(journal, self._brokers(), self._settings, shared)  # asks nothing

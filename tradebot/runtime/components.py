@@ -14,10 +14,11 @@ done. What is per account (``accounts:``, issue 22) is one
 context, circuit breaker, followers, signal loop, busy lock, kill switch; with several accounts
 its journal is :mod:`.account_journal`'s view, its own rows and the shared ones); the listener,
 the record writer, the lapse watcher, the backfill, the config watcher and the status board are
-shared (the lapse watcher's comparison of positions, and the backfill's book, are the first
-account's). A config of one account builds one engine on the journal itself: the bot it was
-before accounts existed. The journal and the broker go to whoever reads or writes them, never
-fetched from another component's attributes. Information flows one way:
+shared (after a lapse the watcher compares every account's positions with its own broker; the
+backfill's book is the first account's). A config of one account builds one engine on the
+journal itself: the bot it was before accounts existed. The journal and the broker go to
+whoever reads or writes them, never fetched from another component's attributes. Information
+flows one way:
 
 * the listener publishes closed gaps to a :class:`~.channel.Channel`; the lapse watcher and the
   backfill each read a subscription of their own, and the listener's gap history, read-only;
@@ -41,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from tradebot.alphahub.gaps import Gap
 from tradebot.alphahub.listener import DroppedInput, Listener
@@ -67,7 +68,7 @@ from tradebot.runtime.config_watch import ConfigChange, ConfigWatcher, Loader
 from tradebot.runtime.context import PlanningContext
 from tradebot.runtime.followers import Followers
 from tradebot.runtime.killswitch import read_kill_switch
-from tradebot.runtime.lapses import LapseWatcher
+from tradebot.runtime.lapses import Compared, LapseWatcher
 from tradebot.runtime.observer import (
     BotEvent,
     ConfigReloaded,
@@ -80,7 +81,7 @@ from tradebot.runtime.record_writer import RecordWriter
 from tradebot.runtime.recovered import NoBackfill, make_backfiller, reclaim_recovered
 from tradebot.runtime.signals import SignalLoop, planner_for, symbols_of
 from tradebot.runtime.status_feed import StatusFeed
-from tradebot.tracking.sizing import RULES_KEY, rules_of
+from tradebot.tracking.sizing import rules_record
 
 log = logging.getLogger(__name__)
 
@@ -276,9 +277,8 @@ async def build(
         )
     first = engines[0]
     lapses = LapseWatcher(
-        first.executor.journal,
-        first.broker,
-        first.executor.book,
+        journal,
+        [Compared(e.name, e.executor.journal, e.broker, e.executor.book) for e in engines],
         gaps=gaps.subscribe(),
         history=lambda: listener.gaps,
         connections=config.alphahub.connections,
@@ -372,15 +372,6 @@ async def recover_account(engine: AccountEngine, settings: Settings, shared: Sha
     return Recovered(account, report)
 
 
-def rules_in_force(config: Config) -> dict[str, Any]:
-    """The sizing rules ``config`` puts in force, for the journal (``tradebot track``): one
-    account's under :data:`RULES_KEY`, as always; with several, each account's by name under
-    ``rules_per_account`` (their algorithms may be sized differently)."""
-    if len(config.accounts) == 1:
-        return {RULES_KEY: rules_of(config)}
-    return {"rules_per_account": {n: rules_of(config.account_view(n)) for n in config.accounts}}
-
-
 class _Reactions:
     """The listener's and the config watcher's callbacks: synchronous, never blocking a reader;
     journal writes go to the record writer."""
@@ -414,7 +405,7 @@ class _Reactions:
         data = {
             "applied": list(change.changed),
             "needs_restart": list(change.needs_restart),
-            **rules_in_force(change.config),  # the rules in force from now on (track)
+            **rules_record(change.config),  # the rules in force from now on (track)
         }
         self._records.config(detail, data)
         self._notify(ConfigReloaded(change))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from tradebot.alphahub.gaps import Gap
@@ -32,12 +33,22 @@ from tradebot.runtime.subscription_coverage import Interval, lapses_ended
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Compared:
+    """One account whose positions a lapse compares with its broker's: its name, its view of
+    the journal (where its drift rows go), its broker and its book."""
+
+    name: str
+    journal: Journal
+    broker: Broker
+    book: PositionBook
+
+
 class LapseWatcher:
     def __init__(
         self,
         journal: Journal,
-        broker: Broker,
-        book: PositionBook,
+        accounts: Sequence[Compared],
         *,
         gaps: asyncio.Queue[Gap],
         history: Callable[[], Sequence[Gap]],
@@ -48,10 +59,10 @@ class LapseWatcher:
     ) -> None:
         """``gaps``: closed gaps, as they close; ``history``: every gap so far, open or closed
         (a lapse is the intersection of every connection's gaps, :mod:`.subscription_coverage`).
+        ``accounts``: every account traded, each compared with its own broker after a lapse.
         """
         self._journal = journal
-        self._broker = broker
-        self._book = book
+        self._accounts = tuple(accounts)
         self._history = history
         self._connections = connections
         self._say = say
@@ -88,11 +99,17 @@ class LapseWatcher:
 
     async def _lapse(self, algo_id: int, windows: list[Interval]) -> None:
         spans = ", ".join(f"{s.isoformat()} to {e.isoformat()}" for s, e in windows)
-        held = dict(self._book.holdings(algo_id))
-        holdings = {s: str(q) for s, q in held.items()}
+        held = dict(self._accounts[0].book.holdings(algo_id))
+        if len(self._accounts) == 1:
+            holdings = str({s: str(q) for s, q in held.items()} or "{}")
+        else:  # each account's (sized by its own rules)
+            holdings = ", ".join(
+                f"{a.name} {({s: str(q) for s, q in a.book.holdings(algo_id).items()}) or '{}'}"
+                for a in self._accounts
+            )
         detail = (
             f"{LAPSE_OPENING.format(algo_id=algo_id)} ({spans}): a signal "
-            f"sent then may have been missed; compare its holdings {holdings or '{}'} "
+            f"sent then may have been missed; compare its holdings {holdings} "
             "with AlphaHub's"
         )
         self._say(f"warning: {detail}")
@@ -101,13 +118,22 @@ class LapseWatcher:
         self._compare_due = True
 
     async def compare(self) -> None:
-        """Compare the net positions with the broker's; any drift is recorded, never traded."""
+        """Compare each account's net positions with its broker's; any drift is recorded for
+        that account, never traded. One account's broker not answering skips that account."""
+        for account in self._accounts:
+            await self._compare(account)
+
+    async def _compare(self, account: Compared) -> None:
+        several = len(self._accounts) > 1
+        whose = f"account {account.name}: " if several else ""
         try:
-            drifts, _ = await compare_positions(self._journal, self._broker, self._book)
+            drifts, _ = await compare_positions(
+                account.journal, account.broker, account.book, account=account.name
+            )
         except TransientError as exc:
-            log.warning("after a lapse, broker positions unavailable: %s", exc)
+            log.warning("after a lapse, %sbroker positions unavailable: %s", whose, exc)
             return
         for drift in drifts:
-            self._say(f"warning: {drift} (recorded; never traded away)")
+            self._say(f"warning: {whose}{drift} (recorded; never traded away)")
         if drifts:
-            self._notify(DriftFound(drifts))
+            self._notify(DriftFound(drifts, account=account.name))

@@ -1,7 +1,8 @@
 """The latency histograms of ``/metrics``, observed live from the bot's events.
 
 The intervals of ``tradebot report``'s latency table (:mod:`tradebot.journal.latency`), per
-order as it happens, labelled by algorithm:
+order as it happens, labelled by account and algorithm (the event's account, as a configured
+one: :meth:`BotMetrics.account <tradebot.runtime.metrics.BotMetrics.account>`):
 
 * ``tradebot_signal_to_order_seconds``: a signal's ``received_at`` to each of its orders
   leaving (:class:`~tradebot.runtime.observer.OrderSubmitting`, after the intent is durable),
@@ -18,6 +19,7 @@ the cancel, counts its last fill.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +43,7 @@ KEEP = 10_000
 
 @dataclass(slots=True)
 class _Sent:
+    account: str
     algo: str
     at: datetime
     qty: Decimal
@@ -50,13 +53,18 @@ class _Sent:
 
 class LatencyMetrics:
     """The three histograms on ``registry``, and the observer that keeps them (``notice``);
-    ``now`` is the clock fills are timed by (the bot's, as ``OrderSubmitting.at`` is)."""
+    ``now`` is the clock fills are timed by (the bot's, as ``OrderSubmitting.at`` is);
+    ``label`` turns an event's account into the label's value (bounded: the config's)."""
 
     def __init__(
-        self, registry: CollectorRegistry, now: Callable[[], datetime] | None = None
+        self,
+        registry: CollectorRegistry,
+        now: Callable[[], datetime] | None = None,
+        label: Callable[[str], str] = lambda name: name,
     ) -> None:
         def histogram(name: str, doc: str) -> Histogram:
-            return Histogram(name, doc, ["algo"], buckets=BUCKETS, registry=registry)
+            labels = ["account", "algo"]
+            return Histogram(name, doc, labels, buckets=BUCKETS, registry=registry)
 
         self.signal_to_order = histogram(
             "tradebot_signal_to_order_seconds",
@@ -71,7 +79,10 @@ class LatencyMetrics:
             "From an order leaving for the broker to the fill that completes it",
         )
         self._now = now or (lambda: datetime.now(UTC))
-        self._leaving: list[OrderSubmitting] = []  # since the last signal was handled
+        self._label = label
+        #: orders left and not yet matched to their signal, by client order id: several
+        #: accounts handle one signal at once, each its own orders
+        self._leaving: OrderedDict[str, OrderSubmitting] = OrderedDict()
         self._sent: dict[str, _Sent] = {}  # by client order id (a remainder: its limit's)
 
     def notice(self, event: BotEvent) -> None:
@@ -84,16 +95,19 @@ class LatencyMetrics:
                     return  # a chased limit's remainder: the limit's send still counts
                 if len(self._sent) >= KEEP:
                     del self._sent[next(iter(self._sent))]
-                self._sent[coid] = _Sent(str(intent.algo_id), event.at, intent.qty)
-                self._leaving = [*self._leaving[-KEEP:], event]
-            case SignalHandled(signal=signal, result=result):
-                ours = {o.intent.client_order_id for o in result.outcomes}
-                leaving, self._leaving = self._leaving, []
-                for sent in leaving:
-                    assert sent.intent is not None
-                    if sent.intent.client_order_id in ours:
+                account = self._label(event.account)
+                self._sent[coid] = _Sent(account, str(intent.algo_id), event.at, intent.qty)
+                self._leaving[coid] = event
+                if len(self._leaving) > KEEP:
+                    self._leaving.popitem(last=False)
+            case SignalHandled(signal=signal, result=result, account=account):
+                label = self._label(account)
+                for outcome in result.outcomes:
+                    sent = self._leaving.pop(outcome.intent.client_order_id, None)
+                    if sent is not None:
                         delay = (sent.at - signal.received_at).total_seconds()
-                        self.signal_to_order.labels(str(signal.algo_id)).observe(max(delay, 0.0))
+                        algo = str(signal.algo_id)
+                        self.signal_to_order.labels(label, algo).observe(max(delay, 0.0))
                 # what the broker's answer to a submission had filled already (a market order
                 # can fill at once): the stream's copy of it is no new fill, so no FillsRecorded
                 now = self._now()
@@ -118,10 +132,10 @@ class LatencyMetrics:
         delay = max((now - sent.at).total_seconds(), 0.0)
         if not sent.first_seen:
             sent.first_seen = True
-            self.to_first_fill.labels(sent.algo).observe(delay)
+            self.to_first_fill.labels(sent.account, sent.algo).observe(delay)
         sent.filled += qty
         if sent.filled >= sent.qty:
-            self.to_last_fill.labels(sent.algo).observe(delay)
+            self.to_last_fill.labels(sent.account, sent.algo).observe(delay)
             del self._sent[head]
 
 

@@ -14,7 +14,17 @@ library's global switch is left as it is). Three sources feed it:
   chaser's remainder, an exit, a re-send): counting its writes misses none and counts none
   twice;
 * the bot's state, read at each scrape (:mod:`.metrics_gauges`): connections joined, the kill
-  switch, equity, whether the broker answers, whether its circuit breaker is open.
+  switch, each account's equity and cash, whether its broker answers, whether its circuit
+  breaker is open.
+
+**Accounts.** Every series one account causes (signals handled, legs, skips, orders, fills,
+latencies, equity, cash, the broker's health) has an ``account`` label: the event's account,
+or for what the journal's writes tell, the account the client order id names
+(:func:`~tradebot.core.ids.split_account`), else the account whose broker showed it. With one
+account it is ``default``. Its values are the config's accounts (an id naming an account the
+config no longer has counts under :data:`OTHER_ACCOUNT`), so the series stay bounded. What
+every account shares (reconnects, lapses, backfill, connections, the last signal, journal
+commits) has none.
 
 Order outcomes (``tradebot_orders_total{outcome}``), each counted once per order:
 
@@ -51,13 +61,14 @@ from typing import TYPE_CHECKING, Any, cast
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from tradebot.core.events import OrderEvent, OrderFilled, OrderRejectedEvent
+from tradebot.core.ids import DEFAULT_ACCOUNT, split_account
 from tradebot.core.order_snapshot import OrderSnapshot, OrderStatus
 from tradebot.core.signal import Signal
 from tradebot.journal.interface import Journal
 from tradebot.journal.last_signals import last_signals
 from tradebot.journal.records import AppliedFill
 from tradebot.runtime.latency_metrics import LatencyMetrics
-from tradebot.runtime.metrics_gauges import StateGauges, WithoutCreated
+from tradebot.runtime.metrics_gauges import AccountGauges, StateGauges, WithoutCreated
 from tradebot.runtime.observer import (
     BackfillDelivered,
     BotEvent,
@@ -100,33 +111,43 @@ COUNTED_WRITES = frozenset(
     }
 )
 
-#: the algorithm in a client order id's readable prefix (:func:`tradebot.core.ids.client_order_id`)
+#: the algorithm in a client order id's readable part, after its account prefix
+#: (:func:`tradebot.core.ids.client_order_id`: ``family.tb16-...`` is algorithm 16's)
 _ALGO_PREFIX = re.compile(r"^tb(\d+)-")
+#: the ``account`` label of an order whose id names an account the config does not have
+OTHER_ACCOUNT = "other"
 
 
 class BotMetrics:
     """The counters, histograms and gauges; the observer that keeps them (``notice``), the
-    journal hook (``journaled``) and, once :meth:`watch` is called, the bot's state."""
+    journal hook (``journaled``) and, once :meth:`watch` is called, the bot's state.
+    ``accounts``: the config's account names, the ``account`` label's values."""
 
-    def __init__(self) -> None:
+    def __init__(self, accounts: Iterable[str] = (DEFAULT_ACCOUNT,)) -> None:
+        self.accounts = tuple(accounts)
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.signals = Counter("tradebot_signals", "Signals handled", ["algo"], registry=r)
+        self.signals = Counter(
+            "tradebot_signals", "Signals handled", ["account", "algo"], registry=r
+        )
         self.legs = Counter(
-            "tradebot_legs", "Legs handled, by outcome", ["algo", "outcome"], registry=r
+            "tradebot_legs", "Legs handled, by outcome", ["account", "algo", "outcome"], registry=r
         )
         self.orders = Counter(
             "tradebot_orders",
             "Orders by what happened: accepted, filled, rejected (by the broker), failed "
             "(never reached the broker)",
-            ["algo", "outcome"],
+            ["account", "algo", "outcome"],
             registry=r,
         )
         self.fills = Counter(
-            "tradebot_fills", "Fills journaled, partial ones too", ["algo"], registry=r
+            "tradebot_fills", "Fills journaled, partial ones too", ["account", "algo"], registry=r
         )
         self.skips = Counter(
-            "tradebot_skips", "Legs not traded, by reason", ["algo", "reason"], registry=r
+            "tradebot_skips",
+            "Legs not traded, by reason",
+            ["account", "algo", "reason"],
+            registry=r,
         )
         self.reconnects = Counter(
             "tradebot_reconnects", "AlphaHub reconnect attempts", ["connection"], registry=r
@@ -144,7 +165,7 @@ class BotMetrics:
             registry=r,
         )
         #: signal to order, order to first and last fill, per algorithm
-        self.latency = LatencyMetrics(r)
+        self.latency = LatencyMetrics(r, label=self.account)
         self.commit_latency = Histogram(
             "tradebot_journal_commit_seconds",
             "Duration of each journal write (commit included)",
@@ -153,7 +174,8 @@ class BotMetrics:
         )
         self._exposed = WithoutCreated(r)
         self.up = False  # from Started until Stopped
-        self.circuit_open = False  # the broker circuit breaker, as its last change said
+        #: each account's broker circuit breaker, as its last change said (absent: closed)
+        self.circuit_open: dict[str, bool] = {}
         #: journal writes run in worker threads; what they update is guarded by this lock
         self._lock = threading.Lock()
         self._last_signal: dict[int, datetime] = {}
@@ -165,16 +187,17 @@ class BotMetrics:
         """The Prometheus text exposition (no ``_created`` series)."""
         return generate_latest(self._exposed)
 
-    def watch(self, bot: Bot, *, broker_reachable: Callable[[], bool]) -> None:
+    def watch(self, bot: Bot, *, accounts: Callable[[], Mapping[str, AccountGauges]]) -> None:
         """Read the gauges of ``bot``'s state at each scrape, and load each algorithm's last
-        signal from the journal when it starts (a task of the bot's). ``broker_reachable``:
-        whether the broker answers, by the health check's rule. Call before ``bot.run()``."""
+        signal from the journal when it starts (a task of the bot's). ``accounts``: each
+        account's equity, cash and whether its broker answers (by the health check's rule).
+        Call before ``bot.run()``."""
         gauges = StateGauges(
             bot,
             up=lambda: self.up,
             last_signals=self.last_signals,
-            reachable=broker_reachable,
-            circuit_open=lambda: self.circuit_open,
+            accounts=accounts,
+            circuit_open=lambda: dict(self.circuit_open),
         )
         self.registry.register(gauges)
 
@@ -182,11 +205,22 @@ class BotMetrics:
             parts = bot.parts
             if parts is not None:
                 for algo_id in parts.listener.algorithms:  # every series there, at 0, at once
-                    for outcome in OUTCOMES:
-                        self.orders.labels(str(algo_id), outcome)
+                    for account in self._following(bot, algo_id):
+                        for outcome in OUTCOMES:
+                            self.orders.labels(account, str(algo_id), outcome)
                 await self._load_last_signals(parts.listener.algorithms)
 
         bot.add_task("metrics", load)
+
+    def _following(self, bot: Bot, algo_id: int) -> list[str]:
+        """The accounts that follow ``algo_id`` (every account when the config cannot say)."""
+        accounts = bot.config.accounts.items()
+        found = [n for n, a in accounts if algo_id in a.algorithms and n in self.accounts]
+        return found or list(self.accounts)
+
+    def account(self, name: str) -> str:
+        """``name`` as the ``account`` label: a configured account, else :data:`OTHER_ACCOUNT`."""
+        return name if name in self.accounts else OTHER_ACCOUNT
 
     def last_signals(self) -> dict[int, datetime]:
         """When each algorithm's newest signal was received, as journaled."""
@@ -206,12 +240,12 @@ class BotMetrics:
                 self._signal(event)
             case SignalDeferred(signal=signal):
                 self._signal_seen(signal)
-            case OrdersSettled(settled=settled):
+            case OrdersSettled(settled=settled, account=account):
                 # their submission got no answer; the broker has them: accepted after all
                 for coid in settled.found:
-                    self._order(coid, "accepted")
-            case BrokerCircuitChanged(change=change):
-                self.circuit_open = change.open
+                    self._order(coid, "accepted", account)
+            case BrokerCircuitChanged(change=change, account=account):
+                self.circuit_open[self.account(account)] = change.open
             case ConnectionChanged(change=change) if change.state == "retrying":
                 self.reconnects.labels(str(change.connection)).inc()
             case LapseReported(algo_id=algo_id, windows=windows):
@@ -227,19 +261,19 @@ class BotMetrics:
 
     def _signal(self, event: SignalHandled) -> None:
         signal, plan = event.signal, event.result.plan
-        algo = str(signal.algo_id)
+        algo, account = str(signal.algo_id), self.account(event.account)
         self._signal_seen(signal)
-        self.signals.labels(algo).inc()
+        self.signals.labels(account, algo).inc()
         skipped_legs = {s.leg_id for s in plan.skipped if s.leg_id is not None}
         for skip in plan.skipped:
-            self.skips.labels(algo, str(skip.reason)).inc()
+            self.skips.labels(account, algo, str(skip.reason)).inc()
         traded = sum(1 for leg in signal.legs if leg.id not in skipped_legs)
         if traded:
-            self.legs.labels(algo, "planned").inc(traded)
+            self.legs.labels(account, algo, "planned").inc(traded)
         if len(skipped_legs):
-            self.legs.labels(algo, "skipped").inc(len(skipped_legs))
+            self.legs.labels(account, algo, "skipped").inc(len(skipped_legs))
         if signal.rejected:
-            self.legs.labels(algo, "rejected").inc(len(signal.rejected))
+            self.legs.labels(account, algo, "rejected").inc(len(signal.rejected))
 
     def _signal_seen(self, signal: Signal) -> None:
         self._signal_at(signal.algo_id, signal.received_at)
@@ -264,6 +298,7 @@ class BotMetrics:
         """A journal write ``name`` succeeded with these arguments and ``result``: count what
         it records of signals, orders and fills (from the thread that wrote it)."""
         args = call.arguments
+        given = str(args.get("account", DEFAULT_ACCOUNT))  # whose broker, for a foreign order
         if name == "record_signal":
             self._signal_seen(args["signal"])
         elif name == "record_signal_and_plan":
@@ -274,13 +309,13 @@ class BotMetrics:
         elif name == "record_snapshot":
             snapshot: OrderSnapshot = args["snapshot"]
             if args["source"] == "submit" and snapshot.status is not OrderStatus.REJECTED:
-                self._order(snapshot.client_order_id, "accepted")
+                self._order(snapshot.client_order_id, "accepted", given)
             tree = list(_tree(snapshot))  # a bracket's legs come with their parent
             for order in tree:
                 if order.status is OrderStatus.REJECTED:
-                    self._refusal(order.client_order_id)
+                    self._refusal(order.client_order_id, given)
             finished = [o.client_order_id for o in tree if o.status is OrderStatus.FILLED]
-            self._fills(result, finished)
+            self._fills(result, finished, given)
         elif name in ("record_events", "record_event"):
             events: Iterable[OrderEvent] = (
                 args["events"] if name == "record_events" else (args["event"],)
@@ -288,14 +323,14 @@ class BotMetrics:
             finals: list[str] = []
             for event in events:
                 if isinstance(event, OrderRejectedEvent):
-                    self._refusal(event.client_order_id)
+                    self._refusal(event.client_order_id, given)
                 elif isinstance(event, OrderFilled) and not event.partial:
                     finals.append(event.client_order_id)
-            self._fills(result, finals)
+            self._fills(result, finals, given)
         elif name == "record_rejected":
-            self._refusal(args["client_order_id"])
+            self._refusal(args["client_order_id"], given)
         elif name == "record_failed":
-            self._order(args["client_order_id"], "failed")
+            self._order(args["client_order_id"], "failed", given)
 
     def _learn(self, intents: Iterable[Any]) -> None:
         with self._lock:
@@ -310,13 +345,19 @@ class BotMetrics:
             known = self._algo_of.get(coid)
         if known is not None:
             return str(known)
-        match = _ALGO_PREFIX.match(coid)
+        match = _ALGO_PREFIX.match(split_account(coid)[1])
         return match[1] if match else ""
 
-    def _order(self, coid: str, outcome: str) -> None:
-        self.orders.labels(self._algo(coid), outcome).inc()
+    def _account_of(self, coid: str, given: str) -> str:
+        """The account an order counts under: the one its id names, else ``given`` (whose
+        broker showed it: an order placed by something else), as a label."""
+        named = split_account(coid)[0]
+        return self.account(named if named in self.accounts else given)
 
-    def _refusal(self, coid: str) -> None:
+    def _order(self, coid: str, outcome: str, given: str = DEFAULT_ACCOUNT) -> None:
+        self.orders.labels(self._account_of(coid, given), self._algo(coid), outcome).inc()
+
+    def _refusal(self, coid: str, given: str = DEFAULT_ACCOUNT) -> None:
         """The broker refused ``coid``: counted once, however many times it is reported."""
         with self._lock:
             if coid in self._refused:
@@ -324,16 +365,20 @@ class BotMetrics:
             self._refused[coid] = None
             while len(self._refused) > REMEMBERED:
                 self._refused.popitem(last=False)
-        self._order(coid, "rejected")
+        self._order(coid, "rejected", given)
 
-    def _fills(self, fills: tuple[AppliedFill, ...], finals: Iterable[str]) -> None:
+    def _fills(
+        self, fills: tuple[AppliedFill, ...], finals: Iterable[str], given: str = DEFAULT_ACCOUNT
+    ) -> None:
         """Count new ``fills``; an order whose last fill is among them is filled (once)."""
         for fill in fills:
-            self.fills.labels(str(fill.algo_id)).inc()
+            account = self._account_of(fill.client_order_id, given)
+            self.fills.labels(account, str(fill.algo_id)).inc()
         new = {f.client_order_id: f.algo_id for f in fills}
         for coid in dict.fromkeys(finals):
             if coid in new:
-                self.orders.labels(str(new[coid]), "filled").inc()
+                account = self._account_of(coid, given)
+                self.orders.labels(account, str(new[coid]), "filled").inc()
 
 
 def _tree(snapshot: OrderSnapshot) -> Iterator[OrderSnapshot]:

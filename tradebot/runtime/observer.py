@@ -29,8 +29,11 @@ Example, alerts by e-mail::
     await bot.run()
 
 Events are frozen dataclasses; new kinds may be added, so an observer ignores what it does not
-know (``match`` with no catch-all error). They carry the bot's own values (signals, execution
-results, fills as journaled): secrets never reach them, since none of those hold any.
+know (``match`` with no catch-all error). An event one account causes (its signal handled,
+its orders and fills, its drift, kill switch, broker and circuit, its errors) names it in
+``account``, last (:data:`~tradebot.core.ids.DEFAULT_ACCOUNT` with one account). They carry
+the bot's own values (signals, execution results, fills as journaled): secrets never reach
+them, since none of those hold any.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ class SignalHandled:
 
     signal: Signal
     result: ExecutionResult
-    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
+    account: str = DEFAULT_ACCOUNT
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +104,7 @@ class FillsRecorded:
     """Fills the journal recorded for the first time from the broker's event stream."""
 
     fills: tuple[AppliedFill, ...]
-    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
+    account: str = DEFAULT_ACCOUNT
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +112,7 @@ class OrdersSettled:
     """Orders whose outcome was unknown, settled by the re-check while running."""
 
     settled: Settled
-    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
+    account: str = DEFAULT_ACCOUNT
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +131,7 @@ class DriftFound:
     Recorded as DRIFT rows; never traded away."""
 
     drifts: tuple[Drift, ...]
-    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
+    account: str = DEFAULT_ACCOUNT
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +139,7 @@ class KillSwitchChanged:
     """The kill switch, as the plan of the signal now handled obeys it, changed mode."""
 
     state: KillSwitchState
-    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
+    account: str = DEFAULT_ACCOUNT
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +162,7 @@ class ErrorRecorded:
 
     detail: str
     algo_id: int | None = None
-    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
+    account: str = DEFAULT_ACCOUNT
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +173,7 @@ class OrderSubmitting:
 
     at: datetime
     intent: OrderIntent | None = None
-    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
+    account: str = DEFAULT_ACCOUNT
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +196,7 @@ class BrokerReachability:
     since: datetime
     at: datetime
     detail: str = ""
-    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
+    account: str = DEFAULT_ACCOUNT
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +207,7 @@ class BrokerCircuitChanged:
 
     change: CircuitChange
     at: datetime
-    account: str = DEFAULT_ACCOUNT  # the account it concerns (issue 22)
+    account: str = DEFAULT_ACCOUNT
 
 
 @dataclass(frozen=True, slots=True)

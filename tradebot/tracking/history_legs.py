@@ -44,6 +44,8 @@ if TYPE_CHECKING:  # the replay package imports the runtime's, which imports thi
 
 #: (algorithms, from when) -> their history, or why it could not be read
 HistoryReader = Callable[[Sequence[int], datetime], HistoryRead]
+#: why an algorithm's history is not compared when the journal holds no leg of it
+NO_START = "not read: the journal holds no leg of it to start from"
 #: the reason a leg never received carries in its LegFact
 NEVER_RECEIVED = "never_received"
 
@@ -63,9 +65,20 @@ class HistorySide:
         return self.reason is None
 
 
+@dataclass(frozen=True, slots=True)
+class Unread:
+    """A reader that reads nothing and says ``reason`` (``not read (--offline)``): nothing is
+    compared, so :func:`never_received` does not even order the journal's legs for it."""
+
+    reason: str
+
+    def __call__(self, algorithms: Sequence[int], since: datetime) -> HistoryRead:
+        return HistoryRead(unavailable=dict.fromkeys(algorithms, self.reason))
+
+
 def unread(reason: str) -> HistoryReader:
-    """A reader that reads nothing and says ``reason`` (``not read (--offline)``)."""
-    return lambda algorithms, since: HistoryRead(unavailable=dict.fromkeys(algorithms, reason))
+    """:class:`Unread`: a reader that reads nothing and says ``reason``."""
+    return Unread(reason)
 
 
 def from_alphahub(settings: AlphaHubConfig) -> HistoryReader:
@@ -101,7 +114,7 @@ def never_received(
     journal; or why its history was not compared."""
     received = {a: _received(p) for a, p in periods.items()}
     starts = {a: legs[0][0] if legs else None for a, legs in received.items()}
-    out = {a: HistorySide("not read: the journal holds no leg of it to start from") for a in starts}
+    out = {a: HistorySide(NO_START) for a in starts}
     wanted = sorted(a for a, s in starts.items() if s is not None)
     if not wanted:
         return out

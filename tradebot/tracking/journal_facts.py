@@ -18,21 +18,27 @@ from __future__ import annotations
 
 import gc
 import heapq
-import json
-import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote
 
-from tradebot.core.ids import exit_parts, remainder_id
-from tradebot.core.signal import LegKind, Side
 from tradebot.journal.interface import Journal
 from tradebot.journal.queries import positive
-from tradebot.journal.records import Status, leg_id_from, to_micros
+from tradebot.journal.records import Status, to_micros
+from tradebot.journal.track_summary import (
+    Summary,
+    decimal,
+    fills,
+    head_of,
+    intent_data,
+    intent_of,
+    skip_of,
+)
 from tradebot.tracking.facts import (
     MISSED_REASONS,
     ExitFill,
@@ -44,16 +50,9 @@ from tradebot.tracking.facts import (
     Style,
 )
 
-#: the stamp a leg's identity is written with (:func:`tradebot.journal.records.iso`)
-_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
-
 
 def _decimal(text: Any) -> Decimal | None:
-    try:
-        value = Decimal(str(text))
-    except (InvalidOperation, ValueError):
-        return None
-    return value if value.is_finite() else None
+    return decimal(text)
 
 
 #: distinct texts remembered per read, at most (past it, each is parsed again)
@@ -96,27 +95,6 @@ class _Texts:
         return self._symbols.setdefault(text, text)
 
 
-#: a leg key's kind and side, as :class:`LegKind` and :class:`Side` accept them from JSON
-_KINDS = {str(k): str(k) for k in LegKind}
-_SIDES = {str(s): str(s) for s in Side}
-
-
-def leg_key(d: Any) -> str:
-    """``leg_id_from(d).key``, without building a :class:`~tradebot.core.signal.LegId`: the
-    stamp as the journal writes it (``2026-03-02T14:30:00.000000Z``) is checked by
-    ``fromisoformat`` (what ``strptime`` accepts of it, at a tenth of the cost) and written
-    back as :attr:`LegId.key` writes it (``...:00Z``, or ``...:00.250000Z``); any other stamp
-    goes to :func:`leg_id_from` itself. Raises KeyError, TypeError or ValueError, as it does,
-    for what is not a leg's identity (``tests/tracking/test_fast_read.py`` holds them equal)."""
-    stamp = d["timestamp"]
-    if not isinstance(stamp, str) or not _STAMP.fullmatch(stamp):
-        return leg_id_from(d).key
-    datetime.fromisoformat(stamp[:-1])  # the range check (month 13, February 30): ValueError
-    at = stamp[:19] if stamp.endswith(".000000Z") else stamp[:26]
-    algo, kind, side = int(d["algo_id"]), _KINDS[d["kind"]], _SIDES[d["side"]]
-    return f"{algo}:{kind}:{d['symbol']}:{side}:{at}Z"
-
-
 class _Intent:
     __slots__ = ("exit", "legs", "planned", "style", "symbol")
 
@@ -126,30 +104,17 @@ class _Intent:
         symbol: Any,
         side: Any,
         amount: Decimal | None,
-        data: Any,
+        data: dict[str, Any],
         heads: dict[str, tuple[int, _Head]],
     ) -> None:
         self.symbol: str = symbol
-        amount = amount or Decimal(0)
-        self.planned = amount if side == "buy" else -amount
-        self.exit = data.get("role") == "exit" or exit_parts(coid) is not None
+        found = intent_of(coid, side, amount, data)
+        self.planned, self.exit, self.style = found.planned, found.exit, Style(found.style)
         legs = []
-        for d in data.get("legs", ()):
-            try:
-                key = leg_key(d)
-            except (KeyError, TypeError, ValueError, OverflowError):  # an algorithm of Infinity
-                continue
+        for key in found.legs:
             head = heads.get(key)  # its LEG row's key: one string for both, not two
             legs.append(key if head is None else head[1].key)
         self.legs = tuple(legs)
-        if data.get("order_type") == "limit":
-            self.style = Style.LIMIT
-        elif coid == remainder_id(coid[:-2]):
-            self.style = Style.CHASED_REMAINDER
-            # the rest of its limit's quantity, which the limit's intent already planned
-            self.planned = Decimal(0)
-        else:
-            self.style = Style.MARKET
 
 
 class _Orders:
@@ -207,41 +172,56 @@ class _First:
 def _head(
     ident: int, ts: Any, symbol: Any, leg: str, side: Any, value: Decimal | None
 ) -> _Head | None:
-    """A stored LEG row (``value``: its price, by :func:`_decimal`), or None when damaged; its
-    kind is in its key (``16:open:JBHT:buy:...``), so its data is never decoded."""
-    kind = leg.split(":")[1] if leg.count(":") >= 4 else None
-    if kind not in ("open", "close") or side not in ("buy", "sell") or not isinstance(ts, int):
+    """A stored LEG row (``value``: its price, by :func:`decimal`), or None when damaged."""
+    found = head_of(ts, symbol, leg, side, value)
+    if found is None:
         return None
-    if not isinstance(symbol, str) or not symbol or value is None or value <= 0:
-        return None
-    return _Head(ident, ts, symbol, side == "buy", kind == "open", value, leg)
-
-
-def _skip(data: Any) -> tuple[str, bool] | None:
-    """A stored SKIPPED row's (reason, closed by an exit), or None when damaged."""
-    try:
-        found = json.loads(data) if isinstance(data, str) else None
-    except ValueError:
-        return None
-    if not isinstance(found, dict) or not isinstance(found.get("reason"), str):
-        return None
-    return found["reason"], isinstance(found.get("exit"), dict)
+    return _Head(ident, found.ts, found.symbol, found.buy, found.is_open, found.price, leg)
 
 
 def read_period(
-    journal: Journal, algo_id: int, *, since: datetime | None, until: datetime | None
+    journal: Journal,
+    algo_id: int,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    account: str | None = None,
 ) -> Period:
     """:func:`read_periods` of one algorithm."""
-    return read_periods(journal, (algo_id,), since=since, until=until)[algo_id]
+    return read_periods(journal, (algo_id,), since=since, until=until, account=account)[algo_id]
 
 
 def read_periods(
-    journal: Journal, algo_ids: Sequence[int], *, since: datetime | None, until: datetime | None
+    journal: Journal,
+    algo_ids: Sequence[int],
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    account: str | None = None,
 ) -> dict[int, Period]:
     """Each algorithm's legs (all before ``until``: P&L needs what was held at ``since``), its
-    orders and fills, and the marks of the symbols they name (one dict, shared)."""
+    orders and fills, and the marks of the symbols they name (one dict, shared): from the
+    tracking summary when the period runs to the journal's end (``until`` None), else from
+    the rows (:func:`read_periods_from_rows`). ``account``: the legs (every account receives
+    them) with that account's skips, orders and fills; None: every account's as one. The
+    marks are the market's: any account's order rows."""
+    if until is not None:
+        return read_periods_from_rows(journal, algo_ids, since=since, until=until, account=account)
     with collector_paused():
-        return _read_periods(journal, algo_ids, since=since, until=until)
+        return _summary_periods(journal, algo_ids, since=since, account=account)
+
+
+def read_periods_from_rows(
+    journal: Journal,
+    algo_ids: Sequence[int],
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    account: str | None = None,
+) -> dict[int, Period]:
+    """:func:`read_periods`, from the rows whatever the period (what the summary holds)."""
+    with collector_paused():
+        return _read_periods(journal, algo_ids, since=since, until=until, account=account)
 
 
 @contextmanager
@@ -260,14 +240,19 @@ def collector_paused() -> Iterator[None]:
 
 
 def _read_periods(
-    journal: Journal, algo_ids: Sequence[int], *, since: datetime | None, until: datetime | None
+    journal: Journal,
+    algo_ids: Sequence[int],
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    account: str | None,
 ) -> dict[int, Period]:
     wanted = sorted(set(algo_ids))
     orders = {a: _Orders() for a in wanted}
     symbols: set[str] = set()
     texts = _Texts()
-    heads, skips, damaged = _leg_rows(journal, wanted, until, texts)
-    _read_orders(journal, wanted, until, orders, symbols, texts, heads)
+    heads, skips, damaged = _leg_rows(journal, wanted, until, texts, account)
+    _read_orders(journal, wanted, until, account, orders, symbols, texts, heads)
     for by_key in heads.found.values():
         symbols.update(h.symbol for _, h in by_key.values())
     marks = _marks(journal, symbols, until)
@@ -283,6 +268,7 @@ def _read_orders(
     journal: Journal,
     wanted: Sequence[int],
     until: datetime | None,
+    account: str | None,
     orders: dict[int, _Orders],
     symbols: set[str],
     texts: _Texts,
@@ -291,23 +277,20 @@ def _read_orders(
     """The intents (oldest first, so each algorithm's in the order they were written) and the
     fills (per order, oldest first)."""
     for _id, _ts, algo, symbol, coid, side, qty, data in journal.tracking_rows(
-        Status.INTENT, algo_ids=wanted, until=until
+        Status.INTENT, algo_ids=wanted, until=until, account=account
     ):
         mine = orders.get(algo) if isinstance(algo, int) else None
         if mine is None:
             continue
-        try:
-            found = json.loads(data) if isinstance(data, str) else {}
-        except ValueError:
-            continue
-        if isinstance(found, dict):
+        found = intent_data(data)
+        if found is not None:
             symbol = texts.symbol(symbol)
             known = heads.found.get(algo, {})
             mine.intents[coid] = _Intent(coid, symbol, side, texts.decimal(qty), found, known)
             if isinstance(symbol, str):
                 symbols.add(symbol)
     fills = [
-        journal.tracking_rows(status, algo_ids=wanted, until=until)
+        journal.tracking_rows(status, algo_ids=wanted, until=until, account=account)
         for status in (Status.PARTIAL, Status.FILLED)
     ]
     for ident, ts, algo, symbol, coid, side, qty, price in _merged(fills):
@@ -356,10 +339,15 @@ def _marks(journal: Journal, symbols: Iterable[str], until: datetime | None) -> 
 
 
 def _leg_rows(
-    journal: Journal, algo_ids: Sequence[int], until: datetime | None, texts: _Texts
+    journal: Journal,
+    algo_ids: Sequence[int],
+    until: datetime | None,
+    texts: _Texts,
+    account: str | None,
 ) -> tuple[_First, _First, dict[int, int]]:
     """Per algorithm, its LEG rows by leg key (the first readable, by id: :class:`_Head`), its
-    skips: (reason, closed by an exit); and how many of its rows were damaged (left out)."""
+    skips (``account``'s; None: any account's): (reason, closed by an exit); and how many of
+    its rows were damaged (left out)."""
     heads, skips = _First(), _First()
     for ident, ts, algo, symbol, leg, side, price in journal.tracking_rows(
         Status.LEG, algo_ids=algo_ids, until=until
@@ -368,10 +356,10 @@ def _leg_rows(
             head = _head(ident, ts, texts.symbol(symbol), leg, side, texts.decimal(price))
             heads.see(algo, leg, ident, head)
     for ident, _ts, algo, leg, data in journal.tracking_rows(
-        Status.SKIPPED, algo_ids=algo_ids, until=until
+        Status.SKIPPED, algo_ids=algo_ids, until=until, account=account
     ):
         if isinstance(leg, str) and isinstance(algo, int):  # else a leg that never parsed
-            skips.see(algo, leg, ident, _skip(data))
+            skips.see(algo, leg, ident, skip_of(data))
     damaged: dict[int, int] = defaultdict(int)
     heads.damaged(damaged)
     skips.damaged(damaged)
@@ -387,6 +375,7 @@ def _period(
     start: int | None,
     damaged: int,
 ) -> Period:
+    """One algorithm's period from its rows."""
     by_leg: dict[str, list[Order]] = defaultdict(list)
     served: set[str] = set()
     exits: list[ExitFill] = []
@@ -434,3 +423,157 @@ def _legs(
             LegFact(key, e.ts, e.id, e.symbol, e.is_open, e.buy, e.price, fate, reason, orders)
         )
     return out
+
+
+# -- from the tracking summary ------------------------------------------------------------------
+def _summary_periods(
+    journal: Journal, algo_ids: Sequence[int], *, since: datetime | None, account: str | None
+) -> dict[int, Period]:
+    """Each algorithm's period from the tracking summary (:mod:`tradebot.journal.track_summary`):
+    a row per leg and per order, every value already read; what it means is the row read's."""
+    texts = _Texts()
+    symbols: set[str] = set()
+    marks: dict[str, Decimal] = {}
+    start = None if since is None else to_micros(since)
+    out: dict[int, Period] = {}
+    unreadable = []
+    for algo_id in sorted(set(algo_ids)):
+        try:
+            found = journal.tracking_summary(algo_id, account=account)
+            out[algo_id] = _summary_period(algo_id, found, texts, symbols, marks, start)
+        except _UNREADABLE:
+            # a summary edited by hand (``journal verify`` says so): never fatal, and never
+            # guessed; this algorithm is read from its rows
+            unreadable.append(algo_id)
+    marks.update(_marks(journal, symbols, None))
+    if unreadable:
+        rows = _read_periods(journal, unreadable, since=since, until=None, account=account)
+        for algo_id, period in rows.items():
+            marks.update(period.marks)
+            out[algo_id] = replace(period, marks=marks)  # one dict, shared (:func:`mark_more`)
+    return {a: out[a] for a in sorted(out)}
+
+
+#: what a stored summary value that no write of ours makes raises as it is read
+_UNREADABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError)
+
+
+class _Damaged(ValueError):
+    """A summary value no write of ours makes (a hand's edit)."""
+
+
+def _fills(text: str, texts: _Texts) -> list[tuple[Fill, str]]:
+    """An order's fills (``fills`` column), oldest first by ``(ts, id)``, each with its own
+    row's symbol; one fill, the common case, split here without a sort."""
+    number = texts.decimal
+    if ";" not in text:
+        ts, ident, qty, price, symbol = text.split(" ")
+        if "%" in symbol:
+            symbol = unquote(symbol)
+        return [(_fill(int(ts), int(ident), number(qty), number(price)), texts.symbol(symbol))]
+    return [
+        (_fill(ts, ident, number(qty), number(price)), texts.symbol(symbol))
+        for ts, ident, qty, price, symbol in sorted(fills(text))
+    ]
+
+
+def _fill(ts: int, ident: int, qty: Decimal | None, price: Decimal | None) -> Fill:
+    if qty is None or price is None:
+        raise _Damaged(ident)  # written as the text of a Decimal
+    return Fill(ts, ident, qty, price)
+
+
+#: the execution styles by their stored value
+_STYLES = {s.value: s for s in Style}
+
+
+def _order_fills(text: Any, number: Callable[[Any], Decimal | None]) -> tuple[Fill, ...]:
+    """:func:`_fills` without the symbols (an intent's order is on the intent's); one fill,
+    the common case, split here without a sort."""
+    if not text:
+        return ()
+    if ";" not in text:
+        ts, ident, qty, price, _symbol = text.split(" ")
+        return (_fill(int(ts), int(ident), number(qty), number(price)),)
+    return tuple(
+        _fill(ts, ident, number(qty), number(price))
+        for ts, ident, qty, price, _symbol in sorted(fills(text))
+    )
+
+
+def _fate(served: Any, skip_id: Any, reason: Any, by_exit: Any) -> tuple[Fate, str]:
+    if served:
+        return Fate.TRADED, ""
+    if skip_id is None:
+        return Fate.SKIPPED, "undecided"  # no plan on record (yet)
+    if reason in MISSED_REASONS:
+        return Fate.MISSED, reason
+    if reason == "not_held" and by_exit:
+        return Fate.CLOSED_BY_EXIT, reason
+    return Fate.SKIPPED, reason
+
+
+def _summary_period(
+    algo_id: int,
+    found: Summary,
+    texts: _Texts,
+    symbols: set[str],
+    marks: dict[str, Decimal],
+    start: int | None,
+) -> Period:
+    number, symbol_of = texts.decimal, texts.symbol
+    keys = {r[0] for r in found.heads}
+    by_leg: dict[str, list[Order]] = defaultdict(list)
+    exits: list[ExitFill] = []
+    unattributed: list[ExitFill] = []
+    seen, styles = symbols.add, _STYLES
+    for coid, symbol, style, planned, is_exit, lead, text in found.intents:
+        if type(symbol) is str:
+            symbol = symbol_of(symbol)
+            seen(symbol)
+        got = _order_fills(text, number)
+        if is_exit:
+            exits.extend(ExitFill(symbol, f) for f in got)
+        elif lead is not None and lead in keys:
+            amount = number(planned)
+            if amount is None:
+                raise _Damaged(planned)  # written as the text of a Decimal
+            by_leg[lead].append(Order(coid, styles[style], amount, got))
+        elif got:
+            unattributed.extend(ExitFill(symbol, f) for f in got)
+    # a stray's fills in the order of its first fill, as the rows were met
+    strays = [_fills(text, texts) for text in found.strays]
+    strays.sort(key=lambda s: (s[0][0].at, s[0][0].seq))
+    for stray in strays:
+        for f, symbol in stray:
+            seen(symbol)
+            unattributed.append(ExitFill(symbol, f))
+    legs = []
+    for (
+        key,
+        head_id,
+        ts,
+        symbol,
+        buy,
+        is_open,
+        price,
+        skip_id,
+        reason,
+        by_exit,
+        served,
+    ) in found.heads:
+        value = number(price)
+        if value is None or value <= 0 or type(symbol) is not str or type(ts) is not int:
+            raise _Damaged(key)  # a readable LEG row's, as written
+        if type(head_id) is not int or (skip_id is not None and type(reason) is not str):
+            raise _Damaged(key)
+        symbol = symbol_of(symbol)
+        seen(symbol)
+        fate, why = _fate(served, skip_id, reason, by_exit)
+        orders = tuple(by_leg.get(key, ()))
+        legs.append(
+            LegFact(key, ts, head_id, symbol, bool(is_open), bool(buy), value, fate, why, orders)
+        )
+    return Period(
+        algo_id, tuple(legs), tuple(exits), tuple(unattributed), marks, start, found.damaged
+    )

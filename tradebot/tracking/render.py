@@ -11,6 +11,8 @@ from tradebot.journal.review import money_text
 from tradebot.tracking.track import Tracked
 
 CSV_COLUMNS = ("algo_id", "figure", "money", "bps")
+#: the columns when accounts are tracked apart (several accounts, or ``--account``)
+ACCOUNT_CSV_COLUMNS = ("account", *CSV_COLUMNS)
 
 
 def as_dict(t: Tracked) -> dict[str, Any]:
@@ -18,6 +20,7 @@ def as_dict(t: Tracked) -> dict[str, Any]:
     d = t.decomposition
     bps = {p.name: t.bps(p.money) for p in d.parts}
     return {
+        "account": t.account,
         "algo_id": d.algo_id,
         "algorithm_pnl": money_text(d.algorithm.pnl),
         "account_pnl": money_text(d.account.pnl),
@@ -72,6 +75,7 @@ def csv_rows(tracked: Sequence[Tracked]) -> list[dict[str, Any]]:
             bps = t.bps(money)
             rows.append(
                 {
+                    "account": t.account,
                     "algo_id": d.algo_id,
                     "figure": name,
                     "money": money_text(money),
@@ -89,7 +93,8 @@ def text(tracked: Sequence[Tracked]) -> str:
     for t in tracked:
         d = t.decomposition
         base = "" if t.allocation is None else f" (allocation {money_text(t.allocation)})"
-        lines = [f"algorithm {d.algo_id}{base}"]
+        owner = "" if t.account is None else f"account {t.account}: "
+        lines = [f"{owner}algorithm {d.algo_id}{base}"]
 
         lines.append(_line(t, "algorithm's result", d.algorithm.pnl))
         lines.append(_line(t, "account's result", d.account.pnl))
@@ -111,3 +116,40 @@ def _line(t: Tracked, label: str, money: Decimal, *, indent: int = 2) -> str:
     bps = t.bps(money)
     tail = "" if bps is None else f"  {money_text(bps, signed=True):>9} bps"
     return f"{' ' * indent}{label:<30}{money_text(money, signed=True):>12}{tail}"
+
+
+def csv_columns(tracked: Sequence[Tracked]) -> tuple[str, ...]:
+    """:data:`ACCOUNT_CSV_COLUMNS` when the figures are an account's, else :data:`CSV_COLUMNS`."""
+    return ACCOUNT_CSV_COLUMNS if any(t.account is not None for t in tracked) else CSV_COLUMNS
+
+
+_SIDE_FIGURES = ("algorithm's result", "account's result", "gap")
+
+
+def _figure(t: Tracked, label: str) -> Decimal:
+    d = t.decomposition
+    return {"algorithm's result": d.algorithm.pnl, "account's result": d.account.pnl}.get(
+        label, d.gap
+    )
+
+
+def side_by_side(tracked: Sequence[Tracked]) -> str:
+    """Each algorithm's results and gap with the accounts that follow it in columns (a live
+    account beside its paper mirror): empty unless two accounts or more are tracked."""
+    accounts = list(dict.fromkeys(t.account for t in tracked if t.account is not None))
+    if len(accounts) < 2:
+        return ""
+    by = {(t.account, t.decomposition.algo_id): t for t in tracked}
+    width = max(12, *(len(a) + 1 for a in accounts))
+    lines = ["accounts side by side" + "".join(f"{a:>{width}}" for a in accounts)]
+    for algo in sorted({t.decomposition.algo_id for t in tracked}):
+        lines.append(f"algorithm {algo}")
+        for label in _SIDE_FIGURES:
+            cells = []
+            for a in accounts:
+                t = by.get((a, algo))
+                shown = "-" if t is None else money_text(_figure(t, label), signed=True)
+                cells.append(f"{shown:>{width}}")
+            lines.append(f"  {label:<19}" + "".join(cells))
+    lines.append("(-: the account does not follow the algorithm)")
+    return "\n".join(lines)

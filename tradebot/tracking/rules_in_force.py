@@ -34,6 +34,7 @@ from tradebot.journal.records import Status
 from tradebot.tracking.chain import Sizer
 from tradebot.tracking.facts import LegFact
 from tradebot.tracking.sizing import (
+    ACCOUNT_RULES_KEY,
     RULES_KEY,
     RulesRefused,
     allocation,
@@ -112,15 +113,29 @@ class RulesHistory:
         return self.records[-1].of(algo_id) if self.records else Unrecorded()
 
 
-def record_of(at: int, row: int, status: str, data: Any, trusted: Collection[str]) -> Record | None:
-    """A START or CONFIG row as a record (None: a CONFIG row that recorded no rules)."""
+def record_of(
+    at: int,
+    row: int,
+    status: str,
+    data: Any,
+    trusted: Collection[str],
+    *,
+    account: str | None = None,
+) -> Record | None:
+    """A START or CONFIG row as a record (None: a CONFIG row that recorded no rules).
+
+    ``account``: the account whose rules are read (:data:`ACCOUNT_RULES_KEY`; a row of a run
+    that did not trade it has none for it: every algorithm not in its config); None: the one
+    account's (a row that recorded several accounts' is refused: they must be told apart)."""
     try:
         found = json.loads(data) if isinstance(data, str) else None
     except ValueError:
         found = None
     if not isinstance(found, dict):
         return Record(at, row, None, f"row #{row}'s data is damaged")
-    raw = found.get(RULES_KEY)
+    raw, damaged = _rules_recorded(found, row, account)
+    if damaged:
+        return Record(at, row, None, damaged)
     if raw is None:
         return Record(at, row, None) if status == Status.START else None
     if not isinstance(raw, dict):
@@ -136,11 +151,32 @@ def record_of(at: int, row: int, status: str, data: Any, trusted: Collection[str
     return Record(at, row, rules)
 
 
+def _rules_recorded(found: dict[str, Any], row: int, account: str | None) -> tuple[Any, str]:
+    """(the row's rules for ``account``, or None when it recorded none; why they cannot be
+    read, or "")."""
+    per_account = found.get(ACCOUNT_RULES_KEY)
+    if per_account is None:  # a row of one account (or of a version before accounts)
+        return found.get(RULES_KEY), ""
+    if not isinstance(per_account, dict):
+        return None, f"row #{row}'s rules per account are not an object"
+    if account is None:
+        if len(per_account) == 1:
+            return next(iter(per_account.values())), ""
+        names = ", ".join(sorted(str(name)[:20] for name in per_account))
+        return None, f"row #{row} recorded the rules of several accounts ({names}): name one"
+    return per_account.get(account, {}), ""  # not traded by that run: nothing in its config
+
+
 def read_rules(
-    journal: Journal, *, until: datetime | None, trusted: Collection[str]
+    journal: Journal,
+    *,
+    until: datetime | None,
+    trusted: Collection[str],
+    account: str | None = None,
 ) -> RulesHistory:
     """The journal's rules records before ``until``, oldest first (``trusted``: the strategy
-    names they may use, :func:`~tradebot.tracking.sizing.trusted_strategies`)."""
+    names they may use, :func:`~tradebot.tracking.sizing.trusted_strategies`; ``account``: whose
+    rules, :func:`record_of`)."""
     where = EntryFilter(statuses=(Status.START, Status.CONFIG), until=until, newest_first=False)
     records: list[Record] = []
     unrecorded: list[tuple[int, int]] = []
@@ -148,7 +184,7 @@ def read_rules(
         row, at, status, detail, data = stored[0], stored[1], stored[2], stored[11], stored[12]
         if not isinstance(row, int) or not isinstance(at, int):
             continue
-        record = record_of(at, row, status, data, trusted)
+        record = record_of(at, row, status, data, trusted, account=account)
         if record is not None:
             records.append(record)
         elif isinstance(detail, str) and "algorithms" in detail:

@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from tradebot.config.algorithms_section import AlgorithmConfig
 from tradebot.config.model import Config
 from tradebot.config.strategy import StrategyNotFound, builtin_names, resolve_strategy
 from tradebot.core.account import AccountSnapshot
@@ -33,6 +34,8 @@ from tradebot.tracking.facts import LegFact
 
 #: the key of a START or CONFIG row's data that holds the rules in force from that row on
 RULES_KEY = "rules"
+#: the key that holds them per account (account name -> what :data:`RULES_KEY` holds for one)
+ACCOUNT_RULES_KEY = "account_rules"
 #: a strategy's params longer than this (as JSON text) are not rebuilt: no config has them
 _MAX_PARAMS = 10_000
 
@@ -42,21 +45,45 @@ class RulesRefused(ValueError):
 
 
 def rules_of(config: Config) -> dict[str, dict[str, Any]]:
-    """Each algorithm's sizing rules in ``config``, as JSON-ready data (algorithm id as text ->
-    its strategy's name and its validated params, Decimals as strings)."""
+    """Each algorithm's sizing rules in ``config`` of one account, as JSON-ready data (algorithm
+    id as text -> its strategy's name and its validated params, Decimals as strings)."""
+    return _rules(config.only_account.algorithms)
+
+
+def _rules(algorithms: Mapping[int, AlgorithmConfig]) -> dict[str, dict[str, Any]]:
     return {
         str(algo_id): {
             "strategy": algo.strategy,
             "params": algo.sizer.params.model_dump(mode="json"),
         }
-        for algo_id, algo in sorted(config.algorithms.items())
+        for algo_id, algo in sorted(algorithms.items())
     }
+
+
+def rules_record(config: Config) -> dict[str, Any]:
+    """What a START or CONFIG row records of ``config``'s rules: each account's, by name, under
+    :data:`ACCOUNT_RULES_KEY`; with one account, its rules under :data:`RULES_KEY` too (the
+    shape journals kept before accounts, which older versions read)."""
+    record: dict[str, Any] = {
+        ACCOUNT_RULES_KEY: {
+            name: _rules(account.algorithms) for name, account in config.accounts.items()
+        }
+    }
+    if len(config.accounts) == 1:
+        record[RULES_KEY] = rules_of(config)
+    return record
 
 
 def trusted_strategies(config: Config | None) -> frozenset[str]:
     """The strategy names recorded rules may use: the ``strategies`` package's, and the
-    ``package.module:Class`` names the current config itself loads."""
-    named = () if config is None else (a.strategy for a in config.algorithms.values())
+    ``package.module:Class`` names the current config itself loads (in any of its accounts)."""
+    named = (
+        ()
+        if config is None
+        else (
+            a.strategy for account in config.accounts.values() for a in account.algorithms.values()
+        )
+    )
     return frozenset((*builtin_names(), *named))
 
 

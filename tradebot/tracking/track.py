@@ -48,6 +48,8 @@ class Tracked:
     not_in_config: tuple[str, ...] = ()
     #: what AlphaHub's history added (None: not asked for, the journal's legs only)
     history: HistorySide | None = None
+    #: the config's account whose fills are the account's result (None: the journal's one)
+    account: str | None = None
 
     @property
     def reconciled(self) -> bool:
@@ -59,9 +61,17 @@ class Tracked:
         return (money / self.allocation * 10_000).quantize(Decimal("0.01"))
 
 
-def algorithms(journal: Journal, until: datetime | None) -> list[int]:
-    """The algorithms with legs or orders in the journal before ``until``."""
-    return journal.algorithms_with((Status.LEG, Status.INTENT), until=until)
+def algorithms(
+    journal: Journal, until: datetime | None, *, account: str | None = None, follows: Any = ()
+) -> list[int]:
+    """The algorithms with legs or orders in the journal before ``until``; ``account``'s: of
+    those, the ones it follows (``follows``) or has orders of."""
+    found = journal.algorithms_with((Status.LEG, Status.INTENT), until=until)
+    if account is None:
+        return found
+    where = EntryFilter(statuses=(Status.INTENT,), until=until, accounts=(account,))
+    ordered = {algo for algo, _status in journal.count_entries(where) if algo is not None}
+    return [a for a in found if a in follows or a in ordered]
 
 
 def reviewed_pnl(
@@ -70,23 +80,25 @@ def reviewed_pnl(
     *,
     since: datetime | None,
     until: datetime | None,
+    account: str | None = None,
 ) -> dict[int, Decimal]:
-    """Each algorithm's account P&L as the review computes it: realised P&L in the period, plus
-    its positions at ``until`` valued at the marks (a symbol without a mark: not valued, as the
-    chain does). The whole journal from the summaries (:func:`review`); a window by the
-    review's rule (:func:`tradebot.journal.review.review_rows`: average cost, every fill before
-    ``until`` replayed, what was realised from ``since`` counted) over the fills alone, in one
-    pass that also leaves the positions at ``until``."""
+    """Each algorithm's account P&L (``account``'s; None: the journal's) as the review
+    computes it: realised P&L in the period, plus its positions at ``until`` valued at the
+    marks (a symbol without a mark: not valued, as the chain does). The whole journal from the
+    summaries (:func:`review`); a window by the review's rule
+    (:func:`tradebot.journal.review.review_rows`: average cost, every fill before ``until``
+    replayed, what was realised from ``since`` counted) over the fills alone, in one pass that
+    also leaves the positions at ``until``."""
     out: dict[int, Decimal] = defaultdict(Decimal)
     if since is None and until is None:
-        reports, _ = review(journal)
+        reports, _ = review(journal, account=account)
         for r in reports:
             out[r.algo_id] += r.realised_pnl
-        held = journal.summary_positions()
+        held = journal.summary_positions(account=account)
     else:
         start = None if since is None else to_micros(since)
         replay: dict[tuple[int, str], Position] = defaultdict(Position)
-        for f in journal.fill_history(until=until):
+        for f in journal.fill_history(until=until, account=account):
             gained = replay[f.algo_id, f.symbol].fill(f.qty if f.side == "buy" else -f.qty, f.price)
             if start is None or f.key[0] >= start:
                 out[f.algo_id] += gained
@@ -119,17 +131,24 @@ def track(
     equity: Decimal = DEFAULT_EQUITY,
     with_curves: bool = False,
     history: HistoryReader | None = None,
+    account: str | None = None,
 ) -> list[Tracked]:
     """Each algorithm's :class:`Tracked` (all algorithms of the journal when ``algo_ids`` is
     None); ``with_curves``: with its curves (the dashboard's chart); ``history``: AlphaHub's
     history, whose legs the journal never received join the algorithm's result (None: the
-    journal's legs only)."""
-    chosen = algorithms(journal, until) if algo_ids is None else algo_ids
-    rules = read_rules(journal, until=until, trusted=trusted_strategies(config))
+    journal's legs only). ``account``: the config's account tracked (its rules in force, its
+    skips, orders and fills; the legs are every account's); None: the journal's one account."""
+    followed = _followed(config, account)
+    if algo_ids is None:
+        chosen = algorithms(journal, until, account=account, follows=followed)
+    else:
+        chosen = algo_ids
+    trusted = trusted_strategies(config)
+    rules = read_rules(journal, until=until, trusted=trusted, account=account)
     start = None if since is None else to_micros(since)
     changes = [row for at, row in rules.unrecorded_changes if start is None or at >= start]
     gaps = _gaps(journal, since, until)
-    periods = read_periods(journal, chosen, since=since, until=until)
+    periods = read_periods(journal, chosen, since=since, until=until, account=account)
     sides = {}
     if history is not None:
         # a history leg stamped after now was not sent: a hostile answer, never a missed leg
@@ -138,14 +157,14 @@ def track(
         extra = {leg.symbol for side in sides.values() for leg in side.legs}
         mark_more(journal, periods, extra, until)  # as every symbol with an order row was
     marks = next(iter(periods.values())).marks if periods else {}
-    reviewed = reviewed_pnl(journal, marks, since=since, until=until)
+    reviewed = reviewed_pnl(journal, marks, since=since, until=until, account=account)
     out = []
     for algo_id in chosen:
         period = periods[algo_id]
         side = sides.get(algo_id)
         if side is not None:
             period = replace(period, legs=period.legs + side.legs)
-        algo = None if config is None else config.algorithms.get(algo_id)
+        algo = followed.get(algo_id)
         current = None if algo is None else algo.sizer
         sizing = LegSizer(rules, algo_id, current, equity)
         notes = history_notes(side)
@@ -180,9 +199,21 @@ def track(
                 drawn,
                 tuple(sizing.legs(NotInConfig)),
                 side,
+                account,
             )
         )
     return out
+
+
+def _followed(config: Any, account: str | None) -> dict[int, Any]:
+    """The algorithms ``account`` follows in the current config (None: the config's one
+    account's; no config, or an account it no longer has: none)."""
+    if config is None:
+        return {}
+    if account is None:
+        return dict(config.algorithms)
+    found = config.accounts.get(account)
+    return {} if found is None else dict(found.algorithms)
 
 
 def history_notes(side: HistorySide | None) -> list[str]:

@@ -25,12 +25,19 @@ under a sub-path. Endpoints (GET unless said):
 
 A request whose ``Host`` is not one of the dashboard's names gets 421 and reaches none of them
 (:mod:`.security`); a query value that cannot be read gets 400 with the reason (:mod:`.query`).
+Every page takes ``?account=NAME`` (a config of several accounts shows a picker; 404 for an
+account the config lacks): a picked account's Positions, Performance and Now counts are its
+figures alone; with several accounts and none picked they are shown each apart, never added
+together (``api/performance`` then keyed by account). :mod:`.accounts` says what each page
+does with it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +56,7 @@ from starlette.staticfiles import StaticFiles
 
 from tradebot.config.display import effective_config_yaml
 from tradebot.exceptions import StatusUnreadable, TradebotError
+from tradebot.journal.interface import Journal
 from tradebot.journal.records import Entry, Status
 from tradebot.masking import mask, register_found_in
 from tradebot.runtime.killswitch import (
@@ -57,16 +65,18 @@ from tradebot.runtime.killswitch import (
 from tradebot.runtime.liveness import HEARTBEAT_EVERY
 from tradebot.runtime.processes import listed
 from tradebot.runtime.status import liveness_of, read_status
-from tradebot.web import views
+from tradebot.web import accounts, views
 from tradebot.web.controls import Controls
 from tradebot.web.health import Health, from_status
 from tradebot.web.live import LiveEvents
 from tradebot.web.query import BadQuery, entry_filter, ident, whole
 from tradebot.web.security import Allowed, HostGuard, SecurityHeaders
 from tradebot.web.sources import Sources
-from tradebot.web.tracking_page import TrackingCache, tracking_view
+from tradebot.web.tracking_page import TrackingCache, tracking_view, untracked
 
 STATIC = Path(__file__).parent / "static"
+#: what a page is built from: the account ``?account=`` picks (None: every account)
+Build = Callable[[str | None], Awaitable[dict[str, Any]]]
 #: the Prometheus text exposition format
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -110,7 +120,7 @@ class Pages:
         self.sources = sources
         #: the Tracking page's figures: seconds to compute on a large journal, so never on the
         #: request's time (:class:`~tradebot.web.tracking_page.TrackingCache`)
-        self._tracked = TrackingCache(self._track)
+        self._tracked: dict[str | None, TrackingCache] = {}  # per account shown
         self.env = Environment(
             loader=PackageLoader("tradebot.web", "templates"),
             autoescape=select_autoescape(default=True),
@@ -122,6 +132,11 @@ class Pages:
     def html(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         context.setdefault("controls", self.sources.token is not None)
         context.setdefault("root", "")  # the way back to the top from this URL: "../" ...
+        # the account picker (several accounts only) and the query every link carries
+        config = self.sources.config
+        context.setdefault("account", None)
+        context["account_names"] = accounts.names(config) if accounts.several(config) else []
+        context["aq"] = accounts.account_query(context["account"])
         # the masker runs over every page: no secret is rendered, whatever a row's text holds
         text = mask(self.env.get_template(name).render(**context))
         return HTMLResponse(text, status_code=status_code)
@@ -131,20 +146,33 @@ class Pages:
         text = mask(json.dumps(data, default=str, indent=1))
         return Response(text, status_code=status_code, media_type="application/json")
 
-    async def guarded(self, request: Request, name: str, build: Callable[[], Any]) -> Response:
-        """Render ``name`` with what ``build`` returns; a missing journal or a bad filter is
-        a page that says so, never a stack trace."""
+    async def guarded(
+        self,
+        request: Request,
+        name: str,
+        build: Build,
+        page: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> Response:
+        """Render ``name`` with what ``build(account)`` returns (``account``: the one
+        ``?account=`` picks, None for every account), through ``page`` when given (the
+        template's context; JSON is always ``build``'s); a missing journal, a bad filter or an
+        unknown account is a page that says so, never a stack trace."""
         as_json = request.query_params.get("format") == "json" or name == "api"
         try:
-            context = await build()
+            account = accounts.picked(request.query_params, self.sources.config)
+            context = await build(account)
         except (BadQuery, TradebotError) as exc:
-            code = 400 if isinstance(exc, BadQuery) else 503
+            code = 503
+            if isinstance(exc, BadQuery):
+                code = 404 if isinstance(exc, accounts.UnknownAccount) else 400
             if as_json:
                 return self.json({"error": str(exc)}, code)
             return self.html("problem.html", code, page=name, problem=str(exc))
         if as_json:
             return self.json(context)
-        return self.html(f"{name}.html", page=name, **context)
+        if page is not None:
+            context = page(context)
+        return self.html(f"{name}.html", page=name, account=account, **context)
 
     # -- pages --------------------------------------------------------------------------------
     async def now(self, request: Request) -> Response:
@@ -152,16 +180,24 @@ class Pages:
 
     async def now_partial(self, request: Request) -> Response:
         try:
-            context = await self._now()
-        except TradebotError as exc:
+            account = accounts.picked(request.query_params, self.sources.config)
+            context = await self._now(account)
+        except (BadQuery, TradebotError) as exc:
             return self.html("problem_inline.html", problem=str(exc))
-        return self.html("_now_summary.html", **context)
+        return self.html("_now_summary.html", account=account, **context)
 
-    async def _now(self) -> dict[str, Any]:
-        view = await self.sources.read(lambda j: views.now_view(j, datetime.now(UTC)))
-        money = views.money_view(self.sources.broker_state())
+    async def _now(self, account: str | None = None) -> dict[str, Any]:
+        view = await self.sources.read(lambda j: views.now_view(j, datetime.now(UTC), account))
+        money = views.money_view(self.sources.broker_state(account))
         health = (await self.health()).shown(datetime.now(UTC))
-        return {**view, **(await self._live_state()), "money": money, "health": health}
+        state = await self._live_state()
+        rows = []
+        if accounts.several(self.sources.config):
+            known = {} if self.sources.account_health is None else self.sources.account_health()
+            states = self.sources.broker_states()
+            switch = state["switch"]["mode"]
+            rows = accounts.account_rows(self.sources.config, states, known, switch)
+        return {**view, **state, "money": money, "health": health, "account_rows": rows}
 
     async def _live_state(self) -> dict[str, Any]:
         """The status file and the kill switch: small reads, still off the loop."""
@@ -181,9 +217,10 @@ class Pages:
         every = config.journal.heartbeat_every if config is not None else HEARTBEAT_EVERY
         processes = listed(self.sources.journal, document, now, every=every)
         switch = read_kill_switch(self.sources.kill_switch_path)
-        names = {}
-        if self.sources.config is not None:
-            names = {a: c.name for a, c in self.sources.config.algorithms.items()}
+        names: dict[int, str] = {}
+        if config is not None:  # every account's algorithms (one name each: the first's)
+            for followed in reversed(list(config.accounts.values())):
+                names |= {a: c.name for a, c in followed.algorithms.items()}
         return {
             "status": status,
             "status_problem": problem,
@@ -194,10 +231,13 @@ class Pages:
         }
 
     async def journal(self, request: Request) -> Response:
-        return await self.guarded(request, "journal", lambda: self._journal(request))
+        return await self.guarded(request, "journal", lambda a: self._journal(request, a))
 
-    async def _journal(self, request: Request) -> dict[str, Any]:
+    async def _journal(self, request: Request, account: str | None) -> dict[str, Any]:
         where, form = entry_filter(request.query_params, datetime.now(UTC))
+        if account is not None:  # its rows, and the rows every account shares
+            where = replace(where, accounts=views.account_rows(account))
+            form["account"] = account
         before = whole(request.query_params.get("before"), "before")
         page = await self.sources.read(lambda j: views.journal_page(j, where, before=before))
         query = urlencode({k: v for k, v in form.items() if v})
@@ -211,7 +251,7 @@ class Pages:
         }
 
     async def story(self, request: Request) -> Response:
-        async def build() -> dict[str, Any]:
+        async def build(account: str | None) -> dict[str, Any]:
             subject = ident(request.query_params.get("id", ""))
             if not subject:
                 raise BadQuery("which story? open one from the journal page")
@@ -225,11 +265,28 @@ class Pages:
     async def positions(self, request: Request) -> Response:
         return await self.guarded(request, "positions", self._positions)
 
-    async def _positions(self) -> dict[str, Any]:
-        # the broker's last snapshot, never the broker itself: a hanging broker delays no page
-        state = self.sources.broker_state()
-        view = await self.sources.read(lambda j: views.positions_view(j, state))
-        self._watch(view["held"])
+    async def _shown(self, account: str | None) -> list[str | None]:
+        """The accounts a page of figures shows, each apart (:func:`accounts.shown`)."""
+        if account is not None:
+            return [account]
+        in_journal = await self.sources.read(lambda j: j.summary_accounts())
+        return accounts.shown(self.sources.config, in_journal)
+
+    async def _positions(self, account: str | None) -> dict[str, Any]:
+        # the broker's last snapshot, never the broker itself: a hanging broker delays no page;
+        # each account's positions beside its own broker's
+        shown = await self._shown(account)
+        states = {name: self.sources.broker_state(name) for name in shown}
+
+        def read(journal: Journal) -> dict[str | None, dict[str, Any]]:
+            return {n: views.positions_view(journal, states[n], n) for n in shown}
+
+        found = await self.sources.read(read)
+        self._watch(sorted({s for view in found.values() for s in view["held"]}))
+        if len(shown) > 1:
+            return views.positions_apart(found, states)
+        ((name, view),) = found.items()
+        state = states[name]
         return {
             **view,
             "broker_note": state.note,
@@ -238,31 +295,47 @@ class Pages:
         }
 
     def _watch(self, held: list[str]) -> None:
-        """The snapshot prices the journal's symbols too from its next refresh."""
-        if self.sources.broker is not None:
-            self.sources.broker.watch(held)
+        """The snapshots price the journal's symbols too from their next refresh."""
+        self.sources.watch(held)
 
     async def performance(self, request: Request) -> Response:
-        return await self.guarded(request, "performance", self._performance)
+        return await self.guarded(request, "performance", self._performance, sections)
 
-    async def _performance(self) -> dict[str, Any]:
-        state = self.sources.broker_state()
-        view = await self.sources.read(lambda j: views.performance_view(j, state))
-        self._watch(view["held"])
-        return view
+    async def _performance(self, account: str | None) -> dict[str, Any]:
+        """One account's figures (or a journal of one account's), as ``tradebot report``
+        shows them; with several accounts and none picked, each account's apart: ``accounts``
+        (name -> its figures), never added together."""
+        shown = await self._shown(account)
+        states = {name: self.sources.prices_state(name) for name in shown}
+
+        def read(journal: Journal) -> dict[str | None, dict[str, Any]]:
+            return {n: views.performance_view(journal, states[n], n) for n in shown}
+
+        found = await self.sources.read(read)
+        self._watch(sorted({s for view in found.values() for s in view["held"]}))
+        if len(found) > 1:
+            return {"accounts": found}
+        return next(iter(found.values()))
 
     async def tracking(self, request: Request) -> Response:
         return await self.guarded(request, "tracking", self._tracking)
 
-    async def _tracking(self) -> dict[str, Any]:
-        return await self._tracked.get()
+    async def _tracking(self, account: str | None) -> dict[str, Any]:
+        # track compares an algorithm with one account's fills: with several accounts and none
+        # picked it would add theirs together, so the page asks for one instead
+        if account is None and len(await self._shown(None)) > 1:
+            return {**untracked(), "every_account": accounts.TRACKING_EVERY_ACCOUNT}
+        cache = self._tracked.get(account)
+        if cache is None:
+            cache = self._tracked[account] = TrackingCache(functools.partial(self._track, account))
+        return {**(await cache.get()), "every_account": None}
 
-    async def _track(self) -> dict[str, Any]:
+    async def _track(self, account: str | None) -> dict[str, Any]:
         config = self.sources.config
-        return await self.sources.read(lambda j: tracking_view(j, config))
+        return await self.sources.read(lambda j: tracking_view(j, config, account))
 
     async def config(self, request: Request) -> Response:
-        async def build() -> dict[str, Any]:
+        async def build(account: str | None) -> dict[str, Any]:
             if self.sources.config is None:
                 return {"yaml": None}
             return {"yaml": mask(effective_config_yaml(self.sources.config))}
@@ -271,13 +344,13 @@ class Pages:
 
     async def api(self, request: Request) -> Response:
         what = request.path_params["what"]
-        builders: dict[str, Callable[[], Any]] = {
+        builders: dict[str, Build] = {
             "now": self._now,
-            "journal": lambda: self._journal(request),
+            "journal": lambda a: self._journal(request, a),
             "positions": self._positions,
             "performance": self._performance,
             "tracking": self._tracking,
-            "status": self._live_state,
+            "status": lambda a: self._live_state(),
         }
         if what == "story":
             return await self.story(_as_json(request))
@@ -318,6 +391,14 @@ class Pages:
 
     def render_row(self, entry: Entry) -> str:
         return mask(self.env.get_template("_row.html").render(r=views.row(entry)))
+
+
+def sections(context: dict[str, Any]) -> dict[str, Any]:
+    """The Performance page's context: its sections, ``(account, figures)``; one (None) for
+    one account's figures, one per account when they are shown apart."""
+    if "accounts" in context:
+        return {"sections": list(context["accounts"].items())}
+    return {"sections": [(None, context)]}
 
 
 def _as_json(request: Request) -> Request:

@@ -17,17 +17,21 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from tradebot.broker.base import Broker
 from tradebot.clock import utcnow
 from tradebot.config.model import BackfillMode, Config
 from tradebot.execution.circuit import BrokerCircuit
+from tradebot.runtime.account_engine import AccountEngine
 from tradebot.runtime.alerts import Alerts, Coverage
 from tradebot.runtime.bot import Bot
 from tradebot.runtime.history_coverage import HistoryCoverage
 from tradebot.runtime.metrics import BotMetrics, TimedJournal, timed
+from tradebot.runtime.metrics_gauges import AccountGauges
 from tradebot.runtime.observer import (
     BackfillDelivered,
     BotEvent,
@@ -40,6 +44,7 @@ from tradebot.runtime.observer import (
     SignalDeferred,
     SignalHandled,
 )
+from tradebot.web.accounts import AccountHealth
 from tradebot.web.health import Health, subscriptions_problem
 from tradebot.web.serve import DashboardHandle, sources_for, start_dashboard
 from tradebot.web.snapshot import BrokerSnapshots, bot_fetch
@@ -87,12 +92,27 @@ class BotHealth:
             {
                 "subscriptions": subscriptions_problem(joined),
                 "journal": None if failing is None else f"the last write failed: {failing}",
-                "broker": _circuit_problem(parts.executor.circuit)
-                or _broker_problem(
-                    parts.context.account_at, parts.context.reach.down_since, utcnow()
-                ),
+                "broker": _brokers_problem(parts.engines, utcnow()),
             }
         )
+
+
+def engine_problem(engine: AccountEngine, now: datetime) -> str | None:
+    """One account's broker check: its circuit breaker, else whether its broker answers."""
+    context = engine.context
+    return _circuit_problem(engine.circuit) or _broker_problem(
+        context.account_at, context.reach.down_since, now
+    )
+
+
+def _brokers_problem(engines: Sequence[AccountEngine], now: datetime) -> str | None:
+    """``/healthz``'s broker check: every account's broker (with several, each problem named
+    by its account: one account's outage is that account's, and still a problem)."""
+    if len(engines) == 1:
+        return engine_problem(engines[0], now)
+    found = [(e.name, engine_problem(e, now)) for e in engines]
+    problems = [f"account {name}: {problem}" for name, problem in found if problem is not None]
+    return "; ".join(problems) or None
 
 
 def _circuit_problem(circuit: BrokerCircuit | None) -> str | None:
@@ -141,9 +161,19 @@ class BotDashboard:
         self._metrics = metrics
         self._health = health
         self.feed = LiveFeed()
-        # the first account's broker: the one bot.broker is (issue 22, several accounts)
-        name = next(iter(bot.config.accounts.values())).broker.name
-        self.snapshots = BrokerSnapshots(bot_fetch(lambda: bot.broker), name)
+        accounts = bot.config.accounts
+        #: each account's snapshot, by name: asked of that account's own broker (one account:
+        #: the bot's broker, as soon as it is in use)
+        self.brokers = {
+            name: BrokerSnapshots(
+                bot_fetch(
+                    (lambda: bot.broker) if len(accounts) == 1 else _engine_broker(bot, name)
+                ),
+                account.broker.name,
+            )
+            for name, account in accounts.items()
+        }
+        self.snapshots = next(iter(self.brokers.values()))  # the first account's
         self.handle: DashboardHandle | None = None
         self.started = asyncio.Event()  # set once the handle says where (or why not)
 
@@ -152,20 +182,23 @@ class BotDashboard:
         nothing to show, nothing asked)."""
         await self.started.wait()
         if self.handle is not None and self.handle.running:
-            await self.snapshots.run()
+            async with asyncio.TaskGroup() as group:
+                for snapshots in self.brokers.values():
+                    group.create_task(snapshots.run())
 
     def notice(self, event: BotEvent) -> None:
         if isinstance(event, _JOURNALED):
             self.feed.notify()
         if isinstance(event, FillsRecorded):  # the broker's positions changed: ask now
-            self.snapshots.nudge()
+            snapshots = self.brokers.get(event.account)
+            if snapshots is not None:
+                snapshots.nudge()
 
     async def serve(self) -> None:
         """Serve until cancelled at the bot's stop; the banner's next line says where."""
-        sources = sources_for(
-            self._config, self._config_path, feed=self.feed, broker=self.snapshots
-        )
+        sources = sources_for(self._config, self._config_path, feed=self.feed, brokers=self.brokers)
         sources.health = self._health
+        sources.account_health = functools.partial(account_health, self._bot, self._health)
         sources.metrics = self._metrics.render
         try:
             handle = await start_dashboard(self._config, sources)
@@ -208,13 +241,12 @@ def attach_observability(bot: Bot, config: Config, config_path: Path) -> Observa
     """Metrics, the dashboard (with /healthz and /metrics) and the alerts, plugged into ``bot``.
 
     Call before ``bot.run()``; call :meth:`Observability.flush` after it."""
-    metrics = BotMetrics()
+    metrics = BotMetrics(config.accounts)
     wrap, journals = timed(metrics)
     bot.wrap_journal(wrap)
     bot.observe(metrics)
     health = BotHealth(bot, journals)
-    # the gauge says what /healthz says of the broker: one rule
-    metrics.watch(bot, broker_reachable=lambda: health().checks.get("broker", "?") is None)
+    metrics.watch(bot, accounts=functools.partial(account_gauges, bot, health))
     dashboard = BotDashboard(bot, config, config_path, metrics=metrics, health=health)
     bot.observe(dashboard)
     bot.add_task("dashboard", dashboard.serve)
@@ -228,12 +260,61 @@ def attach_observability(bot: Bot, config: Config, config_path: Path) -> Observa
             name=config.name,
             mode=str(bot.mode),
             coverage=functools.partial(_coverage, bot),
-            journal=lambda: None if bot.parts is None else bot.parts.executor.journal,
+            journal=lambda: None if bot.parts is None else bot.parts.journal,
             history=history.summary_line,
+            accounts=tuple(config.accounts),
         )
         bot.observe(alerts)
         bot.add_task("alerts", alerts.run)
     return Observability(dashboard, metrics, alerts)
+
+
+def _engine_broker(bot: Bot, name: str) -> Callable[[], Broker | None]:
+    """The account ``name``'s broker once the bot's parts are built (None before)."""
+
+    def broker() -> Broker | None:
+        parts = bot.parts
+        engine = None if parts is None else next((e for e in parts.engines if e.name == name), None)
+        return None if engine is None else engine.broker
+
+    return broker
+
+
+def account_gauges(bot: Bot, health: BotHealth) -> dict[str, AccountGauges]:
+    """Each account's broker gauges, by name, as the bot knows them now (none before its
+    parts are built): its context's account snapshot, and its part of the broker check of
+    ``/healthz`` (:func:`engine_problem`: one rule for "reachable")."""
+    parts = bot.parts
+    if parts is None:
+        return {}
+    now = utcnow()
+    out = {}
+    for engine in parts.engines:
+        snapshot = engine.context.account
+        out[engine.name] = AccountGauges(
+            None if snapshot is None else snapshot.equity,
+            None if snapshot is None else snapshot.cash,
+            engine_problem(engine, now) is None,
+        )
+    return out
+
+
+def account_health(bot: Bot, health: BotHealth) -> dict[str, AccountHealth]:
+    """What the bot knows of each account's broker for the Now page's rows: its part of the
+    ``/healthz`` broker check and its circuit breaker (none before its parts are built)."""
+    parts = bot.parts
+    if parts is None:
+        return {}
+    now = utcnow()
+    out = {}
+    for engine in parts.engines:
+        problem = engine_problem(engine, now)
+        out[engine.name] = AccountHealth(
+            reachable=problem is None,
+            circuit_open=not engine.circuit.allows(),
+            problem=problem,
+        )
+    return out
 
 
 def _history_coverage(bot: Bot, config: Config, metrics: BotMetrics) -> HistoryCoverage:
@@ -242,7 +323,7 @@ def _history_coverage(bot: Bot, config: Config, metrics: BotMetrics) -> HistoryC
     reads = config.alphahub.backfill is not BackfillMode.OFF
     return HistoryCoverage(
         metrics.registry,
-        journal=lambda: None if bot.parts is None else bot.parts.executor.journal,
+        journal=lambda: None if bot.parts is None else bot.parts.journal,
         settings=lambda: None if bot.parts is None or not reads else bot.parts.listener.settings,
         algorithms=lambda: () if bot.parts is None else bot.parts.listener.algorithms,
         tokens=lambda: None if bot.parts is None else bot.parts.listener.tokens,

@@ -17,8 +17,10 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from tradebot.exceptions import TradebotError
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Entry
+from tradebot.web.accounts import UnknownAccount, picked
 from tradebot.web.query import BadQuery, whole
 from tradebot.web.sources import Sources
+from tradebot.web.views import account_rows
 
 #: seconds between journal polls when no in-process feed wakes the stream
 POLL = 0.2
@@ -37,19 +39,24 @@ class LiveEvents:
 
     async def endpoint(self, request: Request) -> Response:
         """Rows after ``Last-Event-ID`` (sent by a reconnecting browser) or ``?after=ID``;
-        with neither, from now on."""
+        with neither, from now on. ``?account=NAME``: that account's rows and the shared ones
+        (:mod:`.accounts`)."""
         start = request.headers.get("last-event-id") or request.query_params.get("after", "")
         try:
             after = whole(start, "after")
+            account = picked(request.query_params, self.sources.config)
         except BadQuery as exc:
-            return PlainTextResponse(str(exc), status_code=400)
+            code = 404 if isinstance(exc, UnknownAccount) else 400
+            return PlainTextResponse(str(exc), status_code=code)
         return StreamingResponse(
-            self.stream(request, after),
+            self.stream(request, after, account_rows(account)),
             media_type="text/event-stream",
             headers={"x-accel-buffering": "no"},  # nginx: do not hold events back
         )
 
-    async def stream(self, request: Request, after: int | None) -> AsyncIterator[str]:
+    async def stream(
+        self, request: Request, after: int | None, accounts: tuple[str, ...] = ()
+    ) -> AsyncIterator[str]:
         yield "retry: 1000\n\n"
         loop = asyncio.get_running_loop()
         quiet_since = loop.time()
@@ -58,7 +65,7 @@ class LiveEvents:
             try:
                 if last is None:
                     last = await self.sources.read(lambda j: j.last_id())
-                rows = await self.sources.read(partial(_rows_after, last))
+                rows = await self.sources.read(partial(_rows_after, last, accounts))
             except TradebotError:
                 rows = []  # no journal yet: the bot has not written one; keep waiting
             for entry in rows:
@@ -78,5 +85,5 @@ class LiveEvents:
                 await asyncio.sleep(POLL)
 
 
-def _rows_after(mark: int, journal: Journal) -> list[Entry]:
-    return list(journal.iter_entries(EntryFilter(after_id=mark, limit=BURST)))
+def _rows_after(mark: int, accounts: tuple[str, ...], journal: Journal) -> list[Entry]:
+    return list(journal.iter_entries(EntryFilter(after_id=mark, limit=BURST, accounts=accounts)))

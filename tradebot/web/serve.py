@@ -10,16 +10,16 @@ Wiring it into the bot is a few lines::
     feed = LiveFeed()                   # optional: rows reach open pages at once, not at the
                                         # next 0.2 s poll; call feed.notify() from the bot's
                                         # observer whenever it has journaled something
-    sources = sources_for(config, config_path, feed=feed, broker=snapshots)
+    sources = sources_for(config, config_path, feed=feed, brokers={"default": snapshots})
     handle = await start_dashboard(config, sources)
     banner.line(handle.describe())      # "dashboard: http://127.0.0.1:8800/" or why not
     status["dashboard"] = handle.url    # for `tradebot status` (None when not served)
     ...                                 # on the way out:
     await handle.stop()
 
-``snapshots`` (optional) is a :class:`~tradebot.web.snapshot.BrokerSnapshots` over the bot's own
-broker, refreshed by a task of its own: the Positions page shows its last snapshot and its age,
-never waiting for the broker.
+``brokers`` (optional) maps each account's name to a :class:`~tradebot.web.snapshot.BrokerSnapshots`
+over its broker, each refreshed by a task of its own: the pages show the last snapshot and its
+age, never waiting for a broker.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import contextlib
 import errno
 import logging
 import socket
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,7 +162,7 @@ def sources_for(
     config: Config,
     config_path: Path,
     *,
-    broker: BrokerSnapshots | None = None,
+    brokers: Mapping[str, BrokerSnapshots] | None = None,
     feed: LiveFeed | None = None,
 ) -> Sources:
     """The files a bot run with ``config_path`` writes, as the dashboard reads them."""
@@ -175,7 +175,7 @@ def sources_for(
         config=config,
         status_path=status_path(journal),
         kill_switch_path=None if switch is None else config_relative(config_path, switch),
-        broker=broker,
+        brokers=brokers or {},
         feed=feed,
     )
 

@@ -36,7 +36,7 @@ from tradebot.masking import mask
 
 if TYPE_CHECKING:
     from tradebot.broker.base import Broker
-    from tradebot.config.model import Config
+    from tradebot.config.model import BrokerConfig, Mode
     from tradebot.core.account import AccountSnapshot
     from tradebot.core.market import MarketPrices
 
@@ -223,12 +223,13 @@ def _reason(exc: BaseException) -> str:
 
 
 class OwnBroker:
-    """``tradebot dashboard``'s own connection to the config's broker, for the snapshot only:
+    """``tradebot dashboard``'s own connection to one account's broker, for the snapshot only:
     opened on the first refresh, kept open, opened again after a failure. No trade-updates
     stream (the dashboard places no orders)."""
 
-    def __init__(self, config: Config) -> None:
-        self._config = config
+    def __init__(self, broker: BrokerConfig, mode: Mode) -> None:
+        self._broker_config = broker
+        self._mode = mode
         self._stack: AsyncExitStack | None = None
         self._broker: Broker | None = None
 
@@ -261,9 +262,9 @@ class OwnBroker:
     async def _open(self) -> None:
         from tradebot.broker.factory import make_broker
 
-        broker_config = self._config.broker
+        broker_config = self._broker_config
         quiet = broker_config.alpaca.model_copy(update={"stream": False})
-        broker = make_broker(broker_config.model_copy(update={"alpaca": quiet}), self._config.mode)
+        broker = make_broker(broker_config.model_copy(update={"alpaca": quiet}), self._mode)
         stack = AsyncExitStack()
         await stack.enter_async_context(broker)
         self._stack, self._broker = stack, broker

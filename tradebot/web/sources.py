@@ -1,6 +1,6 @@
 """Where the dashboard reads from: the journal, the status file, the kill switch, the config,
-and the broker's last snapshot (:mod:`.snapshot`: refreshed in the background, never asked by a
-page).
+and each account's broker's last snapshot (:mod:`.snapshot`: refreshed in the background, never
+asked by a page; a mapping account -> snapshot, one entry with one account).
 
 The same :class:`Sources` serves the running bot and ``tradebot dashboard``; nothing in it
 holds the journal's writer lock (the journal is opened read-only, as the review commands do),
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,7 @@ from tradebot.config.model import Config
 from tradebot.exceptions import JournalError
 from tradebot.journal.interface import Journal
 from tradebot.journal.opener import open_journal
+from tradebot.web.accounts import AccountHealth
 from tradebot.web.health import Health
 from tradebot.web.snapshot import BrokerSnapshots, BrokerState, not_asked
 
@@ -65,9 +66,9 @@ class Sources:
     config: Config | None = None
     status_path: Path | None = None
     kill_switch_path: Path | None = None
-    #: the broker's last snapshot, refreshed by its own task (None: the broker is not asked,
-    #: and ``broker_not_asked`` says why)
-    broker: BrokerSnapshots | None = None
+    #: each account's broker's last snapshot, by account name, each refreshed by its own task
+    #: (an account missing: its broker is not asked, and ``broker_not_asked`` says why)
+    brokers: Mapping[str, BrokerSnapshots] = field(default_factory=dict)
     broker_not_asked: str = "broker not queried"
     feed: LiveFeed | None = None
     #: opens the journal read-only; default: the SQLite file at ``journal_path`` (a server
@@ -77,6 +78,9 @@ class Sources:
     #: where /healthz reads the status file and /metrics has nothing to show)
     health: Callable[[], Health] | None = None
     metrics: Callable[[], bytes] | None = None
+    #: what the running bot knows of each account's broker (None: ``tradebot dashboard``
+    #: alone, which knows only the snapshots)
+    account_health: Callable[[], Mapping[str, AccountHealth]] | None = None
     _journal: Journal | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
@@ -87,11 +91,36 @@ class Sources:
             return None
         return self.config.dashboard.token.get_secret_value()
 
-    def broker_state(self) -> BrokerState:
-        """The broker's side of the pages, as of its last snapshot: no I/O, never waits."""
-        if self.broker is None:
+    def broker_state(self, account: str | None = None) -> BrokerState:
+        """``account``'s broker as of its last snapshot (None: the only account's); no I/O,
+        never waits. With several accounts and none named, no broker: the pages' broker side
+        is one account's."""
+        if account is None:
+            if len(self.brokers) > 1:
+                return not_asked("several accounts: pick one to see its broker")
+            snapshots = next(iter(self.brokers.values()), None)
+        else:
+            snapshots = self.brokers.get(account)
+        if snapshots is None:
             return not_asked(self.broker_not_asked)
-        return self.broker.state()
+        return snapshots.state()
+
+    def broker_states(self) -> dict[str, BrokerState]:
+        """Every account's broker as of its last snapshot, by account."""
+        return {name: snapshots.state() for name, snapshots in self.brokers.items()}
+
+    def prices_state(self, account: str | None = None) -> BrokerState:
+        """Where the pages take last prices from: ``account``'s snapshot, else the first
+        account's that has prices (a price is the market's, whichever account read it)."""
+        if account is not None or len(self.brokers) <= 1:
+            return self.broker_state(account)
+        states = self.broker_states().values()
+        return next((s for s in states if s.prices), next(iter(states)))
+
+    def watch(self, symbols: list[str]) -> None:
+        """Every snapshot prices these symbols from its next refresh."""
+        for snapshots in self.brokers.values():
+            snapshots.watch(symbols)
 
     def journal(self) -> Journal:
         """The read-only journal, opened on first use (the bot may not have created it yet).

@@ -19,11 +19,12 @@ from tradebot.tracking.track import DEFAULT_EQUITY, track
 POINTS = 1500
 
 
-def tracking_view(journal: Journal, config: Any) -> dict[str, Any]:
+def tracking_view(journal: Journal, config: Any, account: str | None = None) -> dict[str, Any]:
     """Per algorithm: its figures (``--format json``'s), its parts with their basis points as
     text, and the chart's columns: one x axis of seconds, per algorithm the algorithm's
-    realised P&L and the account's, carried forward between trades (floats only for drawing)."""
-    tracked = track(journal, config, equity=DEFAULT_EQUITY, with_curves=True)
+    realised P&L and the account's, carried forward between trades (floats only for drawing).
+    ``account``: the account tracked (``tradebot track --account``); None: the only one."""
+    tracked = track(journal, config, equity=DEFAULT_EQUITY, with_curves=True, account=account)
     rows = []
     for t in tracked:
         figures = as_dict(t)
@@ -38,7 +39,7 @@ def tracking_view(journal: Journal, config: Any) -> dict[str, Any]:
         rows.append(figures | {"part_rows": parts})
     times = sorted({at for t in tracked for curve in t.curves for at, _ in curve})[-POINTS:]
     if not times:
-        return {"rows": rows, "equity": money_text(DEFAULT_EQUITY), "chart": None}
+        return {**untracked(), "rows": rows}
     labels, series = [], []
     for t in tracked:
         for name, curve in zip(("algorithm", "account"), t.curves, strict=True):
@@ -52,6 +53,11 @@ def tracking_view(journal: Journal, config: Any) -> dict[str, Any]:
             "data": [[from_micros(at).timestamp() for at in times], *series],
         },
     }
+
+
+def untracked() -> dict[str, Any]:
+    """The page's figures when none are computed (a journal of several accounts)."""
+    return {"rows": [], "equity": money_text(DEFAULT_EQUITY), "chart": None}
 
 
 def _carried(curve: list[tuple[int, Decimal]], times: list[int]) -> list[float]:

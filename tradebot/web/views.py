@@ -13,6 +13,7 @@ positions from :func:`tradebot.journal.review.position_rows`. The dashboard adds
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -23,7 +24,7 @@ from tradebot.core.book import PositionBook
 from tradebot.journal import counts
 from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.last_signals import last_signals
-from tradebot.journal.records import Entry, Status, dec_text
+from tradebot.journal.records import SHARED_ACCOUNT, Entry, Status, dec_text
 from tradebot.journal.review import (
     Valuation,
     daily_points,
@@ -97,14 +98,17 @@ def row(entry: Entry) -> dict[str, Any]:
     }
 
 
-def now_view(journal: Journal, now: datetime) -> dict[str, Any]:
+def now_view(journal: Journal, now: datetime, account: str | None = None) -> dict[str, Any]:
     """Today's counts (since midnight New York, as ``tradebot status`` counts; each as
-    :mod:`tradebot.journal.counts` defines it), the newest rows (in id order: the order they
-    were written, as the live feed adds them) and the last signal, overall and per algorithm
-    (from the journal: a restart forgets none)."""
+    :mod:`tradebot.journal.counts` defines it; every account's, or ``account``'s:
+    :func:`own_counts`), the newest rows (in id order: the order they were written, as the live
+    feed adds them; ``account``'s and the shared ones when given) and the last signal, overall
+    and per algorithm (from the journal: a restart forgets none)."""
     since = start_of_trading_day(now)
-    today = counts.totals(counts.per_algo(journal, since=since))
-    recent = list(journal.iter_entries(EntryFilter(since=since, limit=RECENT), page=RECENT))
+    by_algo = counts.per_algo(journal, since=since, accounts=account_rows(account))
+    today = counts.totals(by_algo if account is None else own_counts(by_algo))
+    where = EntryFilter(since=since, limit=RECENT, accounts=account_rows(account))
+    recent = list(journal.iter_entries(where, page=RECENT))
     last = last_signals(journal)
     newest = max(last.values(), key=lambda e: e.id, default=None)
     return {
@@ -114,6 +118,27 @@ def now_view(journal: Journal, now: datetime) -> dict[str, Any]:
         "last_signal": row(newest) if newest else None,
         "last_signals": {a: row(e) for a, e in last.items()},
         "last_id": journal.last_id(),
+    }
+
+
+def account_rows(account: str | None) -> tuple[str, ...]:
+    """The ``accounts`` filter of ``account``'s rows: its own and those every account shares
+    (signals, legs, gaps: what its decisions answer); () for every account."""
+    return () if account is None else (account, SHARED_ACCOUNT)
+
+
+#: the counts of the rows every account shares (a signal, its refused legs, a lapse)
+SHARED_COUNTS = frozenset({"signals", "refused legs", counts.LAPSES})
+
+
+def own_counts(by_algo: Mapping[int | None, Counter[str]]) -> dict[int | None, Counter[str]]:
+    """One account's counts (its rows and the shared ones, :func:`account_rows`): the shared
+    counts only for the algorithms it has rows of, as the review counts them
+    (:func:`tradebot.journal.review.review`): an algorithm it does not follow is not its."""
+    return {
+        algo: found
+        for algo, found in by_algo.items()
+        if any(n for name, n in found.items() if name not in SHARED_COUNTS)
     }
 
 
@@ -145,15 +170,20 @@ def story_view(journal: Journal, ident: str) -> list[dict[str, Any]]:
     return [{**row(e), "lines": describe(e)[1:]} for e in story(journal, ident)]
 
 
-def positions_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
+def positions_view(
+    journal: Journal, broker: BrokerState, account: str | None = None
+) -> dict[str, Any]:
     """``tradebot positions``'s rows: per algorithm, then NET beside the broker's with drift,
     each with its average cost (from the algorithm's own fills), the last price (the broker's
     last snapshot), its market value and unrealised P&L; and the totals per algorithm and in
-    all (unknown while any price is). ``held``: the symbols the snapshot should price."""
-    held = journal.summary_positions()
+    all (unknown while any price is). ``held``: the symbols the snapshot should price.
+    ``account``: that account's positions (beside its own broker's: ``broker`` is its
+    snapshot), or every account's (None: a journal of one account)."""
+    held = journal.summary_positions(account=account)
     book = PositionBook({k: p.qty for k, p in held.items() if p.qty})
     own, net = valuations(held, broker.prices)
-    rows = position_rows(book, broker.positions, live_exits(journal), (own, net))
+    exits = live_exits(journal, account=account)
+    rows = position_rows(book, broker.positions, exits, (own, net))
     grouped = per_algorithm(own)
     totals = [{"algo": str(algo), **_sums(grouped[algo])} for algo in sorted(grouped)]
     if own:
@@ -163,6 +193,29 @@ def positions_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
         "totals": totals,
         "prices_note": broker.prices_note,
         "held": sorted(net),
+    }
+
+
+def positions_apart(
+    found: Mapping[str | None, dict[str, Any]], brokers: Mapping[str | None, BrokerState]
+) -> dict[str, Any]:
+    """Several accounts' :func:`positions_view`, each apart, never added together: one table
+    whose rows name their account (two accounts holding one symbol hold two positions, each
+    NET beside its own broker's), the totals per account, and each broker's line."""
+    rows, totals, notes = [], [], []
+    for name, view in found.items():
+        rows += [{"account": name, **r} for r in view["rows"]]
+        totals += [{"account": name, **t} for t in view["totals"]]
+        state = brokers[name]
+        notes.append({"account": name, "note": state.note, **state.as_dict()})
+    prices = list(dict.fromkeys(v["prices_note"] for v in found.values() if v["prices_note"]))
+    return {
+        "rows": rows,
+        "totals": totals,
+        "prices_note": "; ".join(prices),
+        "held": sorted({s for v in found.values() for s in v["held"]}),
+        "brokers": notes,
+        "with_broker": any(brokers[n].positions is not None for n in found),
     }
 
 
@@ -205,16 +258,21 @@ def money_view(broker: BrokerState) -> dict[str, Any]:
     }
 
 
-def performance_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
+def performance_view(
+    journal: Journal, broker: BrokerState, account: str | None = None
+) -> dict[str, Any]:
     """``tradebot report``'s rows (both tables) with each algorithm's unrealised P&L (its open
     positions at the broker's last prices) and total, P&L per day (realised, newest first) and
     per symbol (realised plus unrealised), each algorithm's realised P&L at the end of
     each day for the chart (uPlot's columns: one x axis of seconds, one series per algorithm,
     the sum last), and
     the slippage of each execution row for the bar chart, and the latency per algorithm
-    (:mod:`tradebot.journal.latency`)."""
-    algos_report, execution = review(journal)
-    held = journal.summary_positions()
+    (:mod:`tradebot.journal.latency`). ``account``: that account's figures, all from the
+    summaries (its orders and fills; the signals, refused legs and lapses every account shares
+    counted for the algorithms it follows, as ``tradebot report --account`` counts them), or
+    every account's (None: a journal of one account)."""
+    algos_report, execution = review(journal, account=account)
+    held = journal.summary_positions(account=account)
     per_algo, per_symbol = unrealised_by(held, broker.prices)
     figures = []
     extended = counts.with_extras([r.as_dict() for r in algos_report], journal)
@@ -229,7 +287,7 @@ def performance_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
             }
         )
     by_symbol = symbol_pnl(held, per_symbol)
-    days = per_day(journal)
+    days = per_day(journal, account=account)
     running, daily = Decimal(0), []
     for day, realised in days:
         running += realised
@@ -260,7 +318,7 @@ def performance_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
         "prices_note": broker.prices_note,
         "execution": styles,
         "execution_skipped": dict(sorted(execution.skipped.items())),
-        "latency": journal.latency().table(),
+        "latency": journal.latency(account=account).table(),
         "execution_chart": {
             "labels": [f"{r['algo_id']} {r['style']}" for r in styles],
             # floats only for drawing, never for money; None leaves a gap (nothing measured)
@@ -271,7 +329,7 @@ def performance_view(journal: Journal, broker: BrokerState) -> dict[str, Any]:
         if styles
         else None,
     }
-    points = daily_points(journal)
+    points = daily_points(journal, account=account)
     algos = sorted({p.algo_id for p in points})
     if not points:
         return {**head, "chart": None}

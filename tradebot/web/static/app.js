@@ -31,9 +31,14 @@
 
   const COLOURS = ["#1d5fb8", "#17803d", "#a15c00", "#7c3aed", "#0e7490", "#be185d", "#4d7c0f"];
 
+  // every chart of the page (Performance with several accounts: one per account, each drawn
+  // from its own figures)
   function chart() {
-    const box = document.querySelector("[data-chart]");
-    if (!box || !window.uPlot) return;
+    if (!window.uPlot) return;
+    document.querySelectorAll("[data-chart]").forEach(drawChart);
+  }
+
+  function drawChart(box) {
     fetch(box.dataset.chart, { headers: { Accept: "application/json" } })
       .then((r) => r.json())
       .then((view) => {
@@ -65,8 +70,11 @@
 
   // slippage per algorithm and style, one bar each (the execution table's last column)
   function bars() {
-    const box = document.querySelector("[data-bars]");
-    if (!box || !window.uPlot) return;
+    if (!window.uPlot) return;
+    document.querySelectorAll("[data-bars]").forEach(drawBars);
+  }
+
+  function drawBars(box) {
     fetch(box.dataset.bars, { headers: { Accept: "application/json" } })
       .then((r) => r.json())
       .then((view) => {
