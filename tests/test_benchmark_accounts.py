@@ -1,6 +1,7 @@
 """`benchmarks/accounts.py` still runs end to end (a small run: `tradebot run` with one and with
-two accounts, each at its own local Alpaca server, the AlphaHub simulator) and prints its figures,
-the spread beside its target. Nothing is asserted about speed."""
+two accounts, each at its own local Alpaca server, the AlphaHub simulator; then two with the
+second's broker hanging) and prints its figures beside their targets. Nothing is asserted about
+speed."""
 
 from __future__ import annotations
 
@@ -28,3 +29,8 @@ def test_the_accounts_benchmark_runs_and_prints_its_figures() -> None:
     (spread,) = [x for x in lines if "accounts 2: last - first, per extra account" in x]
     assert "target ≤ 5 ms" in spread and spread.rsplit(" ", 1)[-1] in ("PASS", "MISS"), spread
     assert not [x for x in lines if "accounts 1: last - first" in x]
+    # the run with the second account's broker hanging: the first's orders, against all healthy
+    assert "2 accounts, the last one's broker hanging every order, 2 signals:" in lines
+    (hung,) = [x for x in lines if "accounts 2, one hanging: last healthy order / all" in x]
+    assert "target ≤ 1.25" in hung and hung.rsplit(" ", 1)[-1] in ("PASS", "MISS"), hung
+    assert not [x for x in lines if "accounts 1, one hanging" in x]

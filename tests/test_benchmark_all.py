@@ -63,7 +63,10 @@ def test_all_quick_runs_every_benchmark_and_writes_the_table(tmp_path: Path) -> 
         "broker": ("broker adapter / bare SDK submit",),
         "listener": ("listener handoff, median",),
         "failover": ("failover kill -9",),
-        "accounts": ("accounts 2: last - first, per extra account",),
+        "accounts": (
+            "accounts 2: last - first, per extra account",
+            "accounts 2, one hanging: last healthy order / all healthy",
+        ),
     }
     for name in names:
         assert f"`{name}.py`" in text

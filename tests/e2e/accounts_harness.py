@@ -111,7 +111,7 @@ def _broker_yaml(name: str, server: AlpacaServer) -> str:
         max_retry_delay: 0.5
         max_retry_after: 1
         reconnect_delay: 0.1
-      circuit: {{probe_every: 0.5}}
+      circuit: {{failures: 2, probe_every: 0.5}}
 """
 
 

@@ -105,6 +105,12 @@ async def test_two_accounts_and_a_mirror_trade_the_demo_day_each_leg_once(
     twin_ids = Counter(_readable(o["client_order_id"]) for o in server_orders(servers[TWIN]))
     main_ids = Counter(_readable(o["client_order_id"]) for o in server_orders(servers[MAIN]))
     assert twin_ids == main_ids
+    twin_full = {o["client_order_id"] for o in server_orders(servers[TWIN])}
+    main_full = {o["client_order_id"] for o in server_orders(servers[MAIN])}
+    assert all(i.startswith("twin.") for i in twin_full), twin_full
+    assert all(i.startswith("main.") for i in main_full), main_full
+    # ... and never main's: the twin's orders are its own
+    assert not {i.split(".", 1)[1] for i in twin_full} & {i.split(".", 1)[1] for i in main_full}
     for name, server in servers.items():
         assert journal_positions(accounts.journal, name) == server_positions(server), name
         assert {o["status"] for o in server_orders(server)} == {"filled"}, name

@@ -35,6 +35,11 @@ def test_the_accounts_demo_trades_the_same_signals_at_each_accounts_sizes(
     assert main(["demo", "--accounts", "--dir", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "== demo step 12" in out and "== each account's result" in out
+    # the report, each account apart, before the results
+    report = out.split("== report (tradebot report)", 1)[1].split("== each account's result")[0]
+    assert "== account main ==" in report and "== account family ==" in report
+    # each account at its own broker account (the banner of each names it)
+    assert "account PA00DEMOMAIN: equity" in out and "account PA00DEMOFAMILY: equity" in out
     journal = folder / "journal" / "tradebot.sqlite"
 
     main_intents, family_intents = (_intents(journal, name) for name in NAMES)

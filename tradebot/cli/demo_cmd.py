@@ -43,7 +43,8 @@ def demo(folder: Path, broker: str, accounts: bool) -> None:
     journal report; the journal stays for `tradebot journal`, `report` and `explain`.
 
     With --accounts, the same signals go to two accounts of one bot, each with its own
-    allocations and its own local Alpaca server; the demo ends with each account's result.
+    allocations and its own local Alpaca server; the demo ends with the report, each account
+    apart, and each account's result.
     """
     if accounts:
         if broker != "alpaca":

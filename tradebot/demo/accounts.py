@@ -3,8 +3,9 @@
 The session of :mod:`tradebot.demo.scenario`, played to one bot whose config has two accounts
 (``accounts:``), ``main`` with the demo's allocations and ``family`` with smaller ones, each at
 its own local Alpaca server letting in only its own key pair. One listener, one journal; each
-account plans from its own ledger and sends to its own broker. The demo ends with each
-account's result: its orders filled, its positions and its equity at its broker.
+account plans from its own ledger and sends to its own broker. The demo ends with the report
+(``tradebot report``, each account apart) and each account's result: its orders filled, its
+positions, cash and equity at its broker.
 """
 
 from __future__ import annotations
@@ -131,6 +132,7 @@ def _servers() -> Iterator[dict[str, AlpacaServer]]:
         for account in ACCOUNTS:
             key, secret = _key(account.name)
             server = AlpacaServer(key=key, secret=secret, cash=CASH)
+            server.account.account_number = f"PA00DEMO{account.name.upper()}"  # two accounts
             server.start()
             stack.callback(server.stop)
             servers[account.name] = server
@@ -189,6 +191,7 @@ async def run_accounts_demo(folder: Path, *, out: TextIO) -> Path:
                 finally:
                     bot.request_stop()
                 await running
+            await asyncio.to_thread(_report, config_path, say)
             say("\n== each account's result")
             for line in results(folder / "journal" / "tradebot.sqlite", servers):
                 say(line)
@@ -237,6 +240,14 @@ def _exit_filled(seen: _PerAccount, name: str, step: Step, before: int) -> Calla
     assert step.flat is not None
     flat = step.flat
     return lambda: flat in seen.fills[name][before:]
+
+
+def _report(config_path: Path, say: Callable[[str], None]) -> None:
+    """The journal's report, each account apart, by the real command."""
+    from tradebot.cli.main import cli
+
+    say("\n== report (tradebot report): each account apart")
+    cli.main(["report", "--config", str(config_path)], standalone_mode=False)
 
 
 def results(journal: Path, servers: dict[str, AlpacaServer]) -> list[str]:
