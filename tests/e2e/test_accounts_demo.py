@@ -67,6 +67,14 @@ def test_the_accounts_demo_trades_the_same_signals_at_each_accounts_sizes(
     # the results differ as the allocations do: main holds more of what both hold
     held = {name: _result(out, name)["positions"] for name in NAMES}
     assert held["main"] != held["family"] and held["main"] != "none", held
+    # it ends with the accounts side by side against the algorithms: family's allocations are
+    # half main's, so the algorithm's result by family's rules is half main's (fractional)
+    beside = out.split("== tracking: each account against the algorithms", 1)[1].splitlines()
+    assert beside[1].split() == ["accounts", "side", "by", "side", "main", "family"]
+    at = beside.index("algorithm 16")
+    main_16, family_16 = (Decimal(v.replace(",", "")) for v in beside[at + 1].split()[-2:])
+    assert main_16 != 0 and abs(main_16 - 2 * family_16) <= Decimal("0.02"), beside[at + 1]
+    assert "does not follow" not in out  # both follow every algorithm: no '-' to explain
 
 
 def test_the_accounts_demo_refuses_the_sim_broker(

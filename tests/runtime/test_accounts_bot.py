@@ -117,12 +117,13 @@ async def test_two_accounts_each_plan_their_algorithms_at_their_sizes(tmp_path: 
         config_path = tmp_path / "config.yaml"
         config_path.write_text(_config(hub.url, MAIN_14 + "\n"))
         config = load_config(config_path)
+        out = io.StringIO()
         bot = Bot(
             config,
             config_path,
             Mode.PAPER,
             load=load_config,
-            out=io.StringIO(),
+            out=out,
             watch_interval=0.05,
         )
         bot.observe(recorder)
@@ -175,6 +176,14 @@ async def test_two_accounts_each_plan_their_algorithms_at_their_sizes(tmp_path: 
         finally:
             bot.request_stop()
             await running
+    # each account's narration names it: one signal, told once per account that followed it
+    told = [line for line in out.getvalue().splitlines() if "from algorithm 17" in line]
+    assert sorted(line.split(": signal")[0] for line in told) == [
+        "account main",
+        "account main",
+        "account small",
+        "account small",
+    ]
     # what each broker holds: main 26 AAPL (5000 / 189.50), 12 MSFT, 10 VRTX; small 5 AAPL
     assert main_holds == {"AAPL": Decimal(26), "MSFT": Decimal(12), "VRTX": Decimal(10)}
     assert small_holds == {"AAPL": Decimal(5)}

@@ -96,6 +96,7 @@ def test_one_account_asked_for_and_the_accounts_side_by_side(tmp_path: Path, jou
     assert results["algorithm's result"] == ["+30.00", "+10.00"]
     seventeen = beside[beside.index("algorithm 17") + 1 :][:3]
     assert [line.split()[-2] for line in seventeen] == ["-", "-", "-"]  # main does not follow
+    assert beside[-1] == "(-: the account does not follow the algorithm)"
     code, out = _track(tmp_path, journal, "--format", "csv")
     assert code == 0 and out.splitlines()[0] == "account,algo_id,figure,money,bps"
 

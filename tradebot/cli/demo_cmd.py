@@ -32,7 +32,8 @@ from tradebot.broker.factory import BROKERS
     "--accounts",
     is_flag=True,
     help="Two accounts (main and family, different allocations) trade the same signals, "
-    "each at its own local Alpaca server; ends with each account's result.",
+    "each at its own local Alpaca server; ends with each account's result and the accounts "
+    "side by side against the algorithms (tradebot track).",
 )
 def demo(folder: Path, broker: str, accounts: bool) -> None:
     """Play a scripted trading session against local simulators; nothing leaves the machine.
@@ -44,7 +45,7 @@ def demo(folder: Path, broker: str, accounts: bool) -> None:
 
     With --accounts, the same signals go to two accounts of one bot, each with its own
     allocations and its own local Alpaca server; the demo ends with the report, each account
-    apart, and each account's result.
+    apart, each account's result, and the accounts side by side against the algorithms.
     """
     if accounts:
         if broker != "alpaca":

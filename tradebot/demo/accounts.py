@@ -4,8 +4,9 @@ The session of :mod:`tradebot.demo.scenario`, played to one bot whose config has
 (``accounts:``), ``main`` with the demo's allocations and ``family`` with smaller ones, each at
 its own local Alpaca server letting in only its own key pair. One listener, one journal; each
 account plans from its own ledger and sends to its own broker. The demo ends with the report
-(``tradebot report``, each account apart) and each account's result: its orders filled, its
-positions, cash and equity at its broker.
+(``tradebot report``, each account apart), each account's result (its orders filled, its
+positions, cash and equity at its broker), and the accounts side by side against the algorithms
+they follow (``tradebot track``'s closing table).
 """
 
 from __future__ import annotations
@@ -195,6 +196,8 @@ async def run_accounts_demo(folder: Path, *, out: TextIO) -> Path:
             say("\n== each account's result")
             for line in results(folder / "journal" / "tradebot.sqlite", servers):
                 say(line)
+            journal = folder / "journal" / "tradebot.sqlite"
+            await asyncio.to_thread(_tracking, config_path, journal, say)
     return config_path
 
 
@@ -248,6 +251,33 @@ def _report(config_path: Path, say: Callable[[str], None]) -> None:
 
     say("\n== report (tradebot report): each account apart")
     cli.main(["report", "--config", str(config_path)], standalone_mode=False)
+
+
+def _tracking(config_path: Path, journal_path: Path, say: Callable[[str], None]) -> None:
+    """Each account against the algorithms it follows, side by side: ``tradebot track``'s
+    closing table (its results per account, and the gap's parts: ``tradebot track``), with
+    AlphaHub's history read from the simulator as the command reads it."""
+    from tradebot.cli.track_coverage import alphahub_settings
+    from tradebot.journal import open_journal
+    from tradebot.tracking.history_legs import from_alphahub
+    from tradebot.tracking.render import side_by_side
+    from tradebot.tracking.track import track
+
+    config = load_config(config_path)
+    reader = from_alphahub(alphahub_settings(config))
+    with open_journal(journal_path, readonly=True) as journal:
+        tracked = [
+            t
+            for name in config.accounts
+            for t in track(journal, config, history=reader, account=name)
+        ]
+    say(
+        "\n== tracking: each account against the algorithms (tradebot track; each gap's parts:"
+        " tradebot track --account NAME)"
+    )
+    say(side_by_side(tracked))
+    if not all(t.reconciled for t in tracked):
+        say("an account's result differs from the review's: see tradebot track")
 
 
 def results(journal: Path, servers: dict[str, AlpacaServer]) -> list[str]:

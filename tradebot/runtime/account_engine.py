@@ -176,7 +176,10 @@ def build_account(
     signals its recovery plans; ``handles``: whether a signal of that algorithm comes to it
     (:func:`route`), for the pick-up of signals other processes journaled; ``whose``: the
     account the journal's reads and the kill switch are asked for (None: the one account)."""
-    journal, now_of, say = inputs.journal, inputs.now, inputs.say
+    journal, now_of = inputs.journal, inputs.now
+    # with several accounts, every line an account's parts print names it (a signal two
+    # accounts follow is told twice: each account's own orders and skips)
+    say = inputs.say if whose is None else said_by(inputs.say, name)
     notify = tagged(inputs.notify, name)  # every event this account causes names it
     config = AccountView(inputs.watcher, name)
     view = config()
@@ -301,6 +304,11 @@ def build_account(
         whose,
         planned,
     )
+
+
+def said_by(say: Say, account: str) -> Say:
+    """``say``, each text beginning with the account it is about (``account main: ...``)."""
+    return lambda text: say(f"account {account}: {text}")
 
 
 def tagged(notify: Notify, account: str) -> Notify:

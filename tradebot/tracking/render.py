@@ -142,7 +142,8 @@ def side_by_side(tracked: Sequence[Tracked]) -> str:
     by = {(t.account, t.decomposition.algo_id): t for t in tracked}
     width = max(12, *(len(a) + 1 for a in accounts))
     lines = ["accounts side by side" + "".join(f"{a:>{width}}" for a in accounts)]
-    for algo in sorted({t.decomposition.algo_id for t in tracked}):
+    by_algo = sorted({t.decomposition.algo_id for t in tracked})
+    for algo in by_algo:
         lines.append(f"algorithm {algo}")
         for label in _SIDE_FIGURES:
             cells = []
@@ -151,5 +152,6 @@ def side_by_side(tracked: Sequence[Tracked]) -> str:
                 shown = "-" if t is None else money_text(_figure(t, label), signed=True)
                 cells.append(f"{shown:>{width}}")
             lines.append(f"  {label:<19}" + "".join(cells))
-    lines.append("(-: the account does not follow the algorithm)")
+    if any(t is None for t in (by.get((a, algo)) for a in accounts for algo in by_algo)):
+        lines.append("(-: the account does not follow the algorithm)")
     return "\n".join(lines)
