@@ -540,6 +540,8 @@ class Bot:
                 name=engine.name if run.several else None,
             )
         )
+        if self._parts is None:  # first: observers told Started read the parts (systemd)
+            self._shared_start(run)
         self._observers.notice(
             Started(
                 engine.mode,
@@ -549,8 +551,6 @@ class Bot:
                 account=engine.name,
             )
         )
-        if self._parts is None:
-            self._shared_start(run)
         if len(run.recovered) == len(parts.engines):
             parts.feed.state = RUNNING
             self.ready.set()
