@@ -24,7 +24,7 @@ from typing import TextIO
 from tradebot.config.loader import load_config
 from tradebot.config.model import Mode
 from tradebot.core.ids import DEFAULT_ACCOUNT, account_of
-from tradebot.demo.runner import ALGORITHMS, STEP_TIMEOUT, prepare_folder
+from tradebot.demo.runner import ALGORITHMS, STEP_TIMEOUT, played, prepare_folder
 from tradebot.demo.scenario import Step, market_prices, steps
 from tradebot.journal.interface import EntryFilter
 from tradebot.journal.opener import open_journal
@@ -181,17 +181,7 @@ async def run_accounts_demo(folder: Path, *, out: TextIO) -> Path:
             bot = Bot(config, config_path, Mode.PAPER, load=load_config, out=out)
             seen = _PerAccount()
             bot.observe(seen)
-            async with asyncio.TaskGroup() as tg:
-                running = tg.create_task(bot.run(), name="bot")
-                try:
-                    async with asyncio.timeout(STEP_TIMEOUT):
-                        await bot.ready.wait()
-                        for algo_id in ALGORITHMS:
-                            await hub.wait_joined(algo_id, 2)
-                    await _play(hub, servers, seen, say)
-                finally:
-                    bot.request_stop()
-                await running
+            await played(bot, hub, lambda: _play(hub, servers, seen, say))
             await asyncio.to_thread(_report, config_path, say)
             say("\n== each account's result")
             for line in results(folder / "journal" / "tradebot.sqlite", servers):

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import functools
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -139,20 +139,26 @@ async def run_demo(folder: Path, *, broker: str, out: TextIO) -> Path:
             bot = Bot(config, config_path, Mode.PAPER, load=load_config, out=out, broker=sim)
             fills = _Fills()
             bot.observe(fills)
-            async with asyncio.TaskGroup() as tg:
-                running = tg.create_task(bot.run(), name="bot")
-                try:
-                    async with asyncio.timeout(STEP_TIMEOUT):
-                        await bot.ready.wait()
-                        for algo_id in ALGORITHMS:
-                            await hub.wait_joined(algo_id, 2)
-                    await _play(hub, bot, fills, move_market, say)
-                finally:
-                    bot.request_stop()
-                await running
+            await played(bot, hub, lambda: _play(hub, bot, fills, move_market, say))
             # while the broker is still up, so positions show its view beside the journal's
             await asyncio.to_thread(review, config_path, say)
     return config_path
+
+
+async def played(bot: Bot, hub: AlphaHubSimulator, play: Callable[[], Awaitable[None]]) -> None:
+    """Run ``bot`` for the session ``play()`` plays: once it is ready and every algorithm is
+    joined on both connections, then a clean stop, whatever the session did."""
+    async with asyncio.TaskGroup() as tg:
+        running = tg.create_task(bot.run(), name="bot")
+        try:
+            async with asyncio.timeout(STEP_TIMEOUT):
+                await bot.ready.wait()
+                for algo_id in ALGORITHMS:
+                    await hub.wait_joined(algo_id, 2)
+            await play()
+        finally:
+            bot.request_stop()
+        await running
 
 
 class _Fills:
