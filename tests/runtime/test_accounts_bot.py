@@ -2,8 +2,9 @@
 in-process sim broker per account (each made from its own ``broker:`` section). Each signal is
 journaled once and planned once per account following its algorithm, at that account's size,
 under ids carrying its tag, on rows carrying its name; an account follows only its own
-algorithms and obeys its own kill switch; a signal of an algorithm nobody follows any more is
-refused once. Every wait is for an event (the observers'), with a generous deadline."""
+algorithms and obeys its own kill switch and its own broker circuit breaker (one account's
+open circuit holds that account's orders alone); a signal of an algorithm nobody follows any
+more is refused once. Every wait is for an event (the observers'), with a generous deadline."""
 
 from __future__ import annotations
 
@@ -170,9 +171,22 @@ async def test_two_accounts_each_plan_their_algorithms_at_their_sizes(tmp_path: 
                 # every order filled: main's 17 twice and 14, small's first 17
                 await recorder.until(lambda: len(_fills(recorder.events)) >= 4)
                 engines = {e.name: e for e in bot.parts.engines} if bot.parts else {}
+                # small's broker circuit opens on small's failures alone: main's orders still
+                # go out, small's (halt lifted) is held unsent for the re-check
+                small_circuit = engines["small"].circuit
+                for _ in range(small_circuit.circuit.threshold):
+                    await small_circuit.failed("small's broker: no answer")
+                assert not small_circuit.allows() and engines["main"].circuit.allows()
+                account_switch_path(tmp_path / "tradebot.halt", "small").unlink()
+                await hub.push(17, {"close": [_leg("AAPL", "sell", 189.6, back=1)]})
+                (*_, closed) = await recorder.all(_handled("main", 17), 3)
+                assert isinstance(closed, SignalHandled) and closed.result.sent
+                (*_, held) = await recorder.all(_handled("small", 17), 3)
+                assert isinstance(held, SignalHandled) and not held.result.sent
+                await recorder.until(lambda: len(_fills(recorder.events)) >= 5)
                 main_holds = await engines["main"].broker.positions()
                 small_holds = await engines["small"].broker.positions()
-                assert bot.handled == 6  # each account's plans: 2 + 2 of 17, 2 of 14
+                assert bot.handled == 8  # each account's plans: 3 + 3 of 17, 2 of 14
         finally:
             bot.request_stop()
             await running
@@ -181,28 +195,38 @@ async def test_two_accounts_each_plan_their_algorithms_at_their_sizes(tmp_path: 
     assert sorted(line.split(": signal")[0] for line in told) == [
         "account main",
         "account main",
+        "account main",
+        "account small",
         "account small",
         "account small",
     ]
-    # what each broker holds: main 26 AAPL (5000 / 189.50), 12 MSFT, 10 VRTX; small 5 AAPL
-    assert main_holds == {"AAPL": Decimal(26), "MSFT": Decimal(12), "VRTX": Decimal(10)}
+    # what each broker holds: main 12 MSFT, 10 VRTX (26 AAPL bought, 5000 / 189.50, and sold);
+    # small 5 AAPL (its close held while its circuit is open)
+    assert main_holds == {"MSFT": Decimal(12), "VRTX": Decimal(10)}
     assert small_holds == {"AAPL": Decimal(5)}
     with open_journal(tmp_path / "journal" / "tradebot.sqlite") as journal:
         rows = journal.entries(EntryFilter())
         signals = [r for r in rows if r.status is Status.SIGNAL]
-        assert len(signals) == 4  # each signal journaled once, whoever follows it
+        assert len(signals) == 5  # each signal journaled once, whoever follows it
         assert {r.account for r in signals} == {""}  # shared by the accounts
         plans = Counter((r.account, r.algo_id) for r in rows if r.status is Status.PLAN)
-        assert plans == {("main", 17): 2, ("small", 17): 2, ("main", 14): 2}
+        assert plans == {("main", 17): 3, ("small", 17): 3, ("main", 14): 2}
         intents = [r for r in rows if r.status is Status.INTENT]
         assert intents and all(account_of(r.client_order_id or "") == r.account for r in intents)
-        assert Counter(r.account for r in intents) == {"main": 3, "small": 1}
+        assert Counter(r.account for r in intents) == {"main": 4, "small": 2}
+        # small's close, planned while its circuit was open: durable, never sent, said why
+        (held_intent,) = [r for r in intents if r.account == "small" and r.side == "sell"]
+        held_rows = sorted(
+            (r for r in rows if r.client_order_id == held_intent.client_order_id),
+            key=lambda r: r.id,
+        )
+        assert [r.status for r in held_rows] == [Status.INTENT, Status.ERROR]
+        assert "broker_unavailable" in (held_rows[1].detail or "")
         unknown = [
             r for r in rows if r.status is Status.SKIPPED and r.data.get("reason") == "algo_unknown"
         ]
         assert [(r.account, r.algo_id) for r in unknown] == [("main", 14)]
         assert {s: q for _a, s, q in journal.rebuild_book(account="main")} == {
-            "AAPL": Decimal(26),
             "MSFT": Decimal(12),
             "VRTX": Decimal(10),
         }
