@@ -70,7 +70,7 @@ async def test_a_person_reaches_every_position_by_the_page_links(
             await page.locator("#positions-filter select[name='sort']").select_option("symbol")
             await page.locator("#positions-filter button").click()
             await expect(top.locator(".page-of")).to_contain_text(
-                "page 1 of 1: rows 1–150 of 150 matching (of 450)", timeout=GENEROUS
+                "page 1 of 1: rows 1–150 of 150 matching (of 500)", timeout=GENEROUS
             )
             assert await rows(page) == [("17", s) for s in SYMBOLS]
             assert "account=main" in page.url
@@ -80,7 +80,7 @@ async def test_a_person_reaches_every_position_by_the_page_links(
             await top.locator("input[name='page']").fill("2")
             await top.locator("form.jump button").click()
             await expect(top.locator(".page-of")).to_contain_text(
-                f"page 2 of 3: rows {PAGE_SIZE + 1}–{2 * PAGE_SIZE} of 450", timeout=GENEROUS
+                f"page 2 of 3: rows {PAGE_SIZE + 1}–{2 * PAGE_SIZE} of 500", timeout=GENEROUS
             )
             assert await rows(page) == expected_rows("main", "symbol")[PAGE_SIZE : 2 * PAGE_SIZE]
             # on a phone's 390 px the pager and its form wrap: the page never scrolls sideways

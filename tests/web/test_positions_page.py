@@ -2,8 +2,9 @@
 positions than one page shows, written through the journal's real writers and served on
 loopback, each account's broker a scripted snapshot that holds what the journal holds.
 
-``main`` holds 150 symbols in algorithms 16 and 17 (300 rows, and 150 NET rows: 3 pages of
-200); ``family`` 100 symbols in algorithm 16 (200 rows: exactly one page). Following the page
+``main`` holds 150 symbols in algorithms 16 and 17 and 50 of them in algorithm 9 (350 rows, and
+150 NET rows: 500 rows, 3 pages of 200; algorithm 9 before 16, as numbers and not as text);
+``family`` 100 symbols in algorithm 16 (200 rows: exactly one page). Following the page
 links shows every row once, in a total order; the totals are every position's on every page;
 the account picker, the filters and the sort carry through the links; a page number or a sort
 that cannot be read is a 400 with the reason, never a 500, and a page beyond the last shows
@@ -43,13 +44,15 @@ D = Decimal
 DEADLINE = 20  # a generous bound on waits for events, never a measure of speed
 SYMBOLS = ["".join(p) for p in product(ascii_uppercase, repeat=3)][:150]  # AAA, AAB, ...
 #: account -> algorithm -> the symbols it holds
-HELD = {"main": {16: SYMBOLS, 17: SYMBOLS}, "family": {16: SYMBOLS[:100]}}
+HELD = {"main": {9: SYMBOLS[:50], 16: SYMBOLS, 17: SYMBOLS}, "family": {16: SYMBOLS[:100]}}
+#: each algorithm's sizes start here (a row shown twice or missed changes a figure)
+SIZES = {9: 2000, 16: 0, 17: 1000}
 COST = D("10")  # every fill's price
 
 
 def qty(account: str, algo: int, n: int) -> D:
     """A distinct size per position, so a row shown twice or missed changes a figure."""
-    return D(n + 1 + (algo - 16) * 1000 + (500 if account == "family" else 0))
+    return D(n + 1 + SIZES[algo] + (500 if account == "family" else 0))
 
 
 def last(n: int) -> D:
@@ -66,12 +69,14 @@ def net(account: str) -> dict[str, D]:
 
 
 def write(path: Path) -> None:
-    """One signal per algorithm opening every symbol; each account's plan of the legs it
+    """One signal per algorithm opening its symbols; each account's plan of the legs it
     holds, every order filled at :data:`COST`."""
     now = datetime.now(UTC)
     with open_journal(path) as journal:
-        for algo in (16, 17):
-            opens = tuple((s, "buy", str(COST)) for s in SYMBOLS)
+        for algo in SIZES:
+            # every symbol any account holds of it (each account's list is a prefix of SYMBOLS)
+            symbols = max((h[algo] for h in HELD.values() if algo in h), key=len)
+            opens = tuple((s, "buy", str(COST)) for s in symbols)
             signal = make_signal(algo, opens=opens, received_at=now, leg_time=now)
             orders = {
                 account: [
@@ -106,7 +111,22 @@ def expected_rows(account: str, sort: str) -> list[tuple[str, str]]:
     nets = [("NET", s) for s in sorted(net(account))]
     if sort == "algo":
         return own + nets
-    return sorted(own + nets, key=lambda r: (r[1], r[0] == "NET", r[0]))
+    return sorted(own + nets, key=lambda r: (r[1], *algo_key(r[0])))
+
+
+def algo_key(algo: str) -> tuple[bool, int]:
+    """Algorithms by number (9 before 16), then NET."""
+    return (True, 0) if algo == "NET" else (False, int(algo))
+
+
+def expected_apart(sort: str) -> list[tuple[str, str, str]]:
+    """(account, algo, symbol) of every row of both accounts shown apart (main first, as the
+    config has them), in ``sort`` order."""
+    rows = [(a, *r) for a in ("main", "family") for r in expected_rows(a, "algo")]
+    if sort == "algo":
+        return rows
+    order = {"main": 0, "family": 1}
+    return sorted(rows, key=lambda r: (r[2], order[r[0]], *algo_key(r[1])))
 
 
 @pytest.fixture(scope="module")
@@ -220,8 +240,8 @@ async def test_the_page_links_show_every_position_once_with_the_totals_of_all(
     pages, rows = await every_page(dash, query)
     seen = [(r[0], r[1]) for r in rows]
     assert seen == expected_rows("main", sort)  # each row once, in the order asked for
-    assert len(pages) == 3 and len(seen) == 450 > 2 * PAGE_SIZE
-    assert [len([r for r in p.rows if r]) for p in pages] == [PAGE_SIZE, PAGE_SIZE, 50]
+    assert len(pages) == 3 and len(seen) == 500 > 2 * PAGE_SIZE
+    assert [len([r for r in p.rows if r]) for p in pages] == [PAGE_SIZE, PAGE_SIZE, 100]
     for shown in pages:  # every page's totals: every position's, not the page's
         assert totals(shown) == expected_totals("main")
         for href in shown.hrefs:  # the links keep the account and the sort
@@ -239,9 +259,9 @@ async def test_the_page_links_show_every_position_once_with_the_totals_of_all(
         "pages": 3,
         "size": PAGE_SIZE,
         "first": 401,
-        "last": 450,
-        "matched": 450,
-        "every": 450,
+        "last": 500,
+        "matched": 500,
+        "every": 500,
         "asked": None,
     }
     assert [(r["algo"], r["symbol"]) for r in api["rows"]] == expected_rows("main", "algo")[400:]
@@ -257,13 +277,12 @@ async def test_the_account_picker_and_the_pages(dash: DashboardHandle) -> None:
     assert {r[0] for r in second.rows if r} <= {"16", "17", "NET"}
     assert [(r[0], r[1]) for r in second.rows if r] == expected_rows("main", "algo")[200:400]
     assert "positions?account=family" in second.hrefs  # the picker: page 1 of the other
-    # none picked: each account apart, one table of both (650 rows, 4 pages), paged as one
+    # none picked: each account apart, one table of both (700 rows, 4 pages), paged as one
     pages, rows = await every_page(dash, "positions")
     assert len(pages) == 4
-    seen = [(r[0], r[1], r[2]) for r in rows]
-    assert seen == [("main", *r) for r in expected_rows("main", "algo")] + [
-        ("family", *r) for r in expected_rows("family", "algo")
-    ]
+    assert [(r[0], r[1], r[2]) for r in rows] == expected_apart("algo")
+    by_symbol = (await every_page(dash, "positions?sort=symbol"))[1]
+    assert [(r[0], r[1], r[2]) for r in by_symbol] == expected_apart("symbol")
     for shown in pages:
         assert {(r[0], r[1]): (r[2], r[3]) for r in shown.totals if r} == {
             (account, algo): figures
@@ -329,4 +348,4 @@ async def test_a_page_beyond_the_last_shows_the_last(dash: DashboardHandle) -> N
     assert response.status_code == 200
     empty = Table(response.text)
     assert [(r[0], r[1]) for r in empty.rows if r] == expected_rows("main", "algo")[:200]
-    assert "page 1 of 3: rows 1–200 of 450" in response.text
+    assert "page 1 of 3: rows 1–200 of 500" in response.text
