@@ -73,7 +73,7 @@ def _algo(given: str) -> str:
     if given.upper() == NET:
         return NET
     number = whole(given, "algo")
-    if number is None:  # pragma: no cover - values() drops empty ones
+    if number is None:  # never: values() drops the empty ones
         raise BadQuery("algo: empty")
     return str(number)
 
