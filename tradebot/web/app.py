@@ -11,7 +11,8 @@ under a sub-path. Endpoints (GET unless said):
 ``/journal``          the journal, filtered like ``tradebot journal``, newest first, paged
 ``/story?id=ID``      ``tradebot explain ID``
 ``/positions``        per algorithm and net, beside the broker's last snapshot (with its age),
-                      drift highlighted, valued at the snapshot's last prices
+                      drift highlighted, valued at the snapshot's last prices; a page of the
+                      table at a time (``?page=&sort=&algo=&symbol=``, :mod:`.positions_page`)
 ``/performance``      ``tradebot report`` with unrealised P&L, per day and per symbol, and the
                       realised P&L curve
 ``/config``           the effective config, secrets masked
@@ -65,7 +66,7 @@ from tradebot.runtime.killswitch import (
 from tradebot.runtime.liveness import HEARTBEAT_EVERY
 from tradebot.runtime.processes import listed
 from tradebot.runtime.status import liveness_of, read_status
-from tradebot.web import accounts, views
+from tradebot.web import accounts, positions_page, views
 from tradebot.web.controls import Controls
 from tradebot.web.health import Health, from_status
 from tradebot.web.live import LiveEvents
@@ -263,7 +264,7 @@ class Pages:
         return await self.guarded(request, "story", build)
 
     async def positions(self, request: Request) -> Response:
-        return await self.guarded(request, "positions", self._positions)
+        return await self.guarded(request, "positions", lambda a: self._positions(request, a))
 
     async def _shown(self, account: str | None) -> list[str | None]:
         """The accounts a page of figures shows, each apart (:func:`accounts.shown`)."""
@@ -272,27 +273,33 @@ class Pages:
         in_journal = await self.sources.read(lambda j: j.summary_accounts())
         return accounts.shown(self.sources.config, in_journal)
 
-    async def _positions(self, account: str | None) -> dict[str, Any]:
-        # the broker's last snapshot, never the broker itself: a hanging broker delays no page;
-        # each account's positions beside its own broker's
+    async def _positions(self, request: Request, account: str | None) -> dict[str, Any]:
+        """One page of the table (:mod:`.positions_page`: the filters, order and page the URL
+        asks for) with the totals of every position, each account beside its own broker's
+        last snapshot (never the broker itself: a hanging broker delays no page)."""
+        asked, form = positions_page.wanted(request.query_params)  # a bad value: 400
         shown = await self._shown(account)
         states = {name: self.sources.broker_state(name) for name in shown}
 
-        def read(journal: Journal) -> dict[str | None, dict[str, Any]]:
-            return {n: views.positions_view(journal, states[n], n) for n in shown}
+        def read(journal: Journal) -> dict[str, Any]:
+            # read, valued, sorted and cut in the worker thread: the loop (the bot's own, when
+            # the bot serves the page) waits for none of it
+            found = {n: views.positions_view(journal, states[n], n) for n in shown}
+            if len(shown) > 1:
+                return positions_page.page_of(views.positions_apart(found, states), asked)
+            ((name, view),) = found.items()
+            state = states[name]
+            whole = {
+                **view,
+                "broker_note": state.note,
+                "broker": state.as_dict(),
+                "with_broker": state.positions is not None,
+            }
+            return positions_page.page_of(whole, asked)
 
-        found = await self.sources.read(read)
-        self._watch(sorted({s for view in found.values() for s in view["held"]}))
-        if len(shown) > 1:
-            return views.positions_apart(found, states)
-        ((name, view),) = found.items()
-        state = states[name]
-        return {
-            **view,
-            "broker_note": state.note,
-            "broker": state.as_dict(),
-            "with_broker": state.positions is not None,
-        }
+        paged = await self.sources.read(read)
+        self._watch(paged["held"])  # every symbol held, not only the page's
+        return paged | {"form": form, "query": positions_page.links(form, account)}
 
     def _watch(self, held: list[str]) -> None:
         """The snapshots price the journal's symbols too from their next refresh."""
@@ -347,7 +354,7 @@ class Pages:
         builders: dict[str, Build] = {
             "now": self._now,
             "journal": lambda a: self._journal(request, a),
-            "positions": self._positions,
+            "positions": lambda a: self._positions(request, a),
             "performance": self._performance,
             "tracking": self._tracking,
             "status": lambda a: self._live_state(),

@@ -9,12 +9,16 @@ typed into a URL reaches the journal unchecked or ends in a 500:
   journal's 64-bit columns; Python's ``int()`` would also take ``"٣"``, ``"1_0"`` and a
   4,300-digit number);
 * times: :func:`tradebot.clock.parse_when`'s forms, within years 1 to 9999 once in UTC (a span
-  of ``999999999d`` or ``0001-01-01T00:00+01:00`` is out of range, not a crash).
+  of ``999999999d`` or ``0001-01-01T00:00+01:00`` is out of range, not a crash);
+* page numbers: 1 or more, ASCII digits only (``-1``, ``0``, ``abc``, ``1.5`` refused); a page
+  beyond the last is the page's to clamp;
+* a choice (a sort order): one of the names the page offers, nothing else.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 
 from starlette.datastructures import QueryParams
@@ -89,7 +93,7 @@ def entry_filter(query: QueryParams, now: datetime) -> tuple[EntryFilter, dict[s
     """``tradebot journal``'s filters from the query string, and the form's values as typed
     (normalised). Like the CLI's repeatable options, algo, symbol, status and coid take several
     values (repeated, or separated by commas)."""
-    many = {k: _values(query.getlist(k), k) for k in MANY}
+    many = {k: values(query.getlist(k), k) for k in MANY}
     form: dict[str, str] = {k: ",".join(v) for k, v in many.items()}
     form |= {k: text(query.get(k, ""), k) for k in ("since", "until")}
     known = {str(s) for s in Status}
@@ -108,9 +112,32 @@ def entry_filter(query: QueryParams, now: datetime) -> tuple[EntryFilter, dict[s
     return where, form
 
 
-def _values(given: list[str], name: str) -> list[str]:
+def page_number(value: str | None, name: str = "page") -> int:
+    """A page number, 1 or more (1 when empty); refused when it is not one. Whether the page
+    exists is the caller's to say (the last page shows for one beyond it)."""
+    if value is None or not value.strip():
+        return 1
+    given = text(value, name)
+    if not _DIGITS.fullmatch(given) or not int(given):
+        raise BadQuery(f"{name}: {given[:40]!r} is not a page number (1, 2, 3, ...)")
+    return int(given)
+
+
+def one_of(value: str | None, name: str, choices: Sequence[str]) -> str:
+    """One of ``choices`` (the first when empty); refused otherwise, naming them."""
+    if value is None or not value.strip():
+        return choices[0]
+    given = text(value, name)
+    if given not in choices:
+        raise BadQuery(f"{name}: {given[:40]!r} is not one of {', '.join(choices)}")
+    return given
+
+
+def values(given: list[str], name: str) -> list[str]:
+    """The values of a filter that takes several (repeated, or separated by commas), each
+    read as :func:`text`; empty ones dropped, at most :data:`MAX_VALUES`."""
     parts = [text(part, name) for t in given for part in t.split(",")]
-    values = [part for part in parts if part]
-    if len(values) > MAX_VALUES:
+    found = [part for part in parts if part]
+    if len(found) > MAX_VALUES:
         raise BadQuery(f"{name}: more than {MAX_VALUES} values")
-    return values
+    return found
