@@ -32,8 +32,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from tradebot.alphahub.history import HistoryLeg
+if TYPE_CHECKING:  # the client (requests, websockets) loads only when a history is read
+    from tradebot.alphahub.history import HistoryLeg
 
 #: ``(algo, symbol, side, time)``: a leg without its kind, as the history knows it
 Identity = tuple[int, str, str, datetime]

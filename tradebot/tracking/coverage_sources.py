@@ -17,10 +17,8 @@ from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tradebot.alphahub.auth import login
-from tradebot.alphahub.history import HistoryLeg, fetch_history, parse_history
 from tradebot.config.alphahub_section import AlphaHubConfig
 from tradebot.core.orders import SkipReason
 from tradebot.core.signal import LegId, LegKind, SignalSource, parse_leg_key
@@ -29,6 +27,9 @@ from tradebot.journal.interface import EntryFilter, Journal
 from tradebot.journal.records import Status
 from tradebot.journal.tombstones import DECIDED
 from tradebot.tracking.coverage import Coverage, Fate, Identity, JournalLeg, audit
+
+if TYPE_CHECKING:
+    from tradebot.alphahub.history import HistoryLeg
 
 #: how long before a leg's time its signal row may have been written (clocks disagree a little)
 SKEW = timedelta(hours=1)
@@ -95,6 +96,10 @@ def read_history(
 
     The one client of AlphaHub's history outside the running bot's backfill: the coverage
     audit, ``tradebot track`` and ``tradebot replay --from/--to`` all read through it."""
+    # imported here: the client (requests, and the alphahub package's websockets) costs a
+    # fifth of a second to load, and `tradebot track --offline` never reads a history
+    from tradebot.alphahub.history import fetch_history, parse_history
+
     read = HistoryRead()
     if token is None:
         try:
@@ -122,6 +127,8 @@ def read_history(
 
 
 def _login(settings: AlphaHubConfig) -> str:
+    from tradebot.alphahub.auth import login
+
     if settings.email is None or settings.password is None:
         raise ConfigError(
             "no AlphaHub credentials (alphahub.email/password or ALPHAHUB_EMAIL/..._PASSWORD)"

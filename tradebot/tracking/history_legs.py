@@ -30,7 +30,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from tradebot.alphahub.history import HistoryLeg
 from tradebot.config.alphahub_section import AlphaHubConfig
 from tradebot.core.signal import LegKind, Refusal, parse_leg_key
 from tradebot.journal.interface import Journal
@@ -40,6 +39,7 @@ from tradebot.tracking.coverage_sources import HistoryRead, audit_read, read_his
 from tradebot.tracking.facts import Fate, LegFact, Period
 
 if TYPE_CHECKING:  # the replay package imports the runtime's, which imports this one
+    from tradebot.alphahub.history import HistoryLeg
     from tradebot.replay.history_file import History
 
 #: (algorithms, from when) -> their history, or why it could not be read
