@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from itertools import pairwise
+from operator import itemgetter
 from typing import Any
 
 from tradebot.journal.summary import Position
@@ -99,21 +100,24 @@ def _actions(
     period: Period, stage: Stage, ideal: dict[str, Decimal | None]
 ) -> Iterator[tuple[int, int, str, Decimal | None, Decimal]]:
     """The ledger's trades: (at, seq, symbol, signed qty or None = flatten, price)."""
+    # the stage's flags as locals: this loop runs once per leg and ledger
+    missed, dropped, exits, sized = stage.missed, stage.dropped, stage.exits, stage.sized
+    executed = stage.executed
+    chased_in = Style.CHASED_REMAINDER in executed
     for leg in period.legs:
-        if leg.fate is Fate.MISSED and not stage.missed:
+        fate = leg.fate
+        if fate is Fate.MISSED and not missed:
             continue
-        if leg.fate is Fate.SKIPPED and leg.reason in stage.dropped:
+        if fate is Fate.SKIPPED and leg.reason in dropped:
             continue
-        if leg.fate is Fate.CLOSED_BY_EXIT and stage.exits:
+        if fate is Fate.CLOSED_BY_EXIT and exits:
             continue
-        if leg.fate is Fate.TRADED and stage.sized:
+        if fate is Fate.TRADED and sized:
             # a chased limit's unfilled rest is its remainder's to fill: until the remainder's
             # step, it stays planned at the signal's price
-            chased = Style.CHASED_REMAINDER not in stage.executed and any(
-                o.style is Style.CHASED_REMAINDER for o in leg.orders
-            )
+            chased = not chased_in and any(o.style is Style.CHASED_REMAINDER for o in leg.orders)
             for order in leg.orders:
-                if order.style in stage.executed:
+                if order.style in executed:
                     for f in order.fills:
                         yield f.at, f.seq, leg.symbol, f.qty, f.price
                     rest = order.planned - sum((f.qty for f in order.fills), _ZERO)
@@ -128,7 +132,7 @@ def _actions(
         qty = ideal.get(leg.key)
         if qty:
             yield leg.at, leg.seq, leg.symbol, qty if leg.buy else -qty, leg.price
-    if stage.exits:
+    if exits:
         for e in period.exits:
             yield e.fill.at, e.fill.seq, e.symbol, e.fill.qty, e.fill.price
     if stage.unattributed:
@@ -146,6 +150,11 @@ def _fees(period: Period) -> Decimal:
     return total
 
 
+#: an action's place in the replay: (time, row id); the sort is stable, so equal places keep
+#: the order :func:`_actions` yields them in
+_WHEN = itemgetter(0, 1)
+
+
 def ledger_outcome(
     period: Period,
     stage: Stage,
@@ -157,10 +166,10 @@ def ledger_outcome(
     held: dict[str, Position] = {}
     realised = _ZERO
     start = period.since
-    for at, _seq, symbol, qty, price in sorted(
-        _actions(period, stage, ideal), key=lambda a: (a[0], a[1])
-    ):
-        p = held.setdefault(symbol, Position())
+    for at, _seq, symbol, qty, price in sorted(_actions(period, stage, ideal), key=_WHEN):
+        p = held.get(symbol)
+        if p is None:
+            p = held[symbol] = Position()
         signed = -p.qty if qty is None else qty
         if not signed:
             continue

@@ -112,6 +112,12 @@ def never_received(
     """Each algorithm's legs AlphaHub sent before ``until`` (never later than now: a leg stamped
     in the future was not sent) that the journal never received, from its first leg in the
     journal; or why its history was not compared."""
+    if isinstance(reader, Unread):
+        # nothing to compare: an algorithm with a leg to start from is told the reader's
+        # reason (as the audit of an unread history says it), without ordering its legs
+        return {
+            a: HistorySide(reader.reason if _has_start(p) else NO_START) for a, p in periods.items()
+        }
     received = {a: _received(p) for a, p in periods.items()}
     starts = {a: legs[0][0] if legs else None for a, legs in received.items()}
     out = {a: HistorySide(NO_START) for a in starts}
@@ -136,6 +142,17 @@ def never_received(
         legs, left_out = _as_legs(algo_id, received[algo_id], lacking)
         out[algo_id] = HistorySide(None, start, legs, left_out, read.bad.get(algo_id, 0))
     return out
+
+
+def _has_start(period: Period) -> bool:
+    """Whether :func:`_received` would hold a leg (one whose key is a leg's)."""
+    for leg in period.legs:
+        try:
+            parse_leg_key(leg.key)
+        except ValueError:
+            continue
+        return True
+    return False
 
 
 def _received(period: Period) -> list[tuple[datetime, LegFact]]:

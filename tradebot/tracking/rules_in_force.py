@@ -66,6 +66,7 @@ class InForce:
 
 
 Rules = Unrecorded | NotInConfig | Refused | InForce
+_UNRECORDED = Unrecorded()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +103,18 @@ class RulesHistory:
         #: (time, row id) of CONFIG rows that changed the algorithms and recorded no rules
         self.unrecorded_changes = tuple(unrecorded_changes)
         self._keys = [(r.at, r.row) for r in self.records]
+        #: (record's index + 1, algorithm) -> its rules: asked once per open leg, made once
+        self._of: dict[tuple[int, int], Rules] = {}
 
     def at(self, algo_id: int, at: int, seq: int) -> Rules:
         """The rules in force for ``algo_id`` at (time, row id) ``(at, seq)``."""
         i = bisect_right(self._keys, (at, seq))
-        return self.records[i - 1].of(algo_id) if i else Unrecorded()
+        if not i:
+            return _UNRECORDED
+        found = self._of.get((i, algo_id))
+        if found is None:
+            found = self._of[i, algo_id] = self.records[i - 1].of(algo_id)
+        return found
 
     def at_end(self, algo_id: int) -> Rules:
         """The rules in force at the period's end (the last record read)."""
@@ -312,12 +320,14 @@ def basis(
                 f" of {which}"
             )
     share = None if chosen is None else allocation(chosen, equity)
-    seen = {
-        allocation(s, equity)
+    # each strategy once (125,000 legs share a handful): the same set, one allocation apiece
+    distinct = {
+        id(s): s
         for at, r in used.values()
         if since is None or at >= since
         if (s := _strategy(r, current)) is not None
     }
+    seen = {allocation(s, equity) for s in distinct.values()}
     if share is not None and seen - {share}:
         notes.append(f"the allocation changed during the period: basis points are of {which}")
     return share, notes
