@@ -320,6 +320,20 @@ def basis(
                 f" of {which}"
             )
     share = None if chosen is None else allocation(chosen, equity)
+    seen = allocations_seen(used, current, equity, since)
+    if share is not None and seen - {share}:
+        notes.append(f"the allocation changed during the period: basis points are of {which}")
+    return share, notes
+
+
+def allocations_seen(
+    used: Mapping[str, tuple[int, Rules]],
+    current: SizingStrategy[Any] | None,
+    equity: Decimal,
+    since: int | None,
+) -> set[Decimal | None]:
+    """The allocations of the rules that sized the open legs asked for at or after ``since``
+    (``used``: :attr:`LegSizer.used`)."""
     # each strategy once (125,000 legs share a handful): the same set, one allocation apiece
     distinct = {
         id(s): s
@@ -327,10 +341,7 @@ def basis(
         if since is None or at >= since
         if (s := _strategy(r, current)) is not None
     }
-    seen = {allocation(s, equity) for s in distinct.values()}
-    if share is not None and seen - {share}:
-        notes.append(f"the allocation changed during the period: basis points are of {which}")
-    return share, notes
+    return {allocation(s, equity) for s in distinct.values()}
 
 
 def _strategy(rules: Rules, current: SizingStrategy[Any] | None) -> SizingStrategy[Any] | None:
