@@ -9,6 +9,12 @@ times ``tradebot track --format json`` over it, every algorithm, as a fresh proc
 imports included), and one algorithm (``--algo 7``). Prints the median of ``--runs`` runs and the
 largest peak RSS beside the targets of issue 24 (PASS/MISS): ≤ 2 s and ≤ 150 MB on 1,000,000
 rows. ``--journal`` times an existing journal instead (``--events``: its size, for the label).
+
+``--floor`` prints, on the same journal, what no faster tracking code can go under: the
+interpreter with the command's imports (a new process running ``track --help``), the tracking
+summary's SQL for every algorithm (the rows fetched, nothing made of them), and the strategies'
+own sizing of every open leg (``chain.ideal_sizes`` with the config's strategy asked as
+``tracking/sizing.py`` asks it, the core's ``Leg`` built for each; no rules records, no ledger).
 """
 
 from __future__ import annotations
@@ -48,11 +54,48 @@ def config_text(journal: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def floors(path: Path, config: Path) -> None:
+    """Print the floors ``--floor`` names (module docstring), each the best of three."""
+    from decimal import Decimal
+
+    from tradebot.config.loader import load_config
+    from tradebot.journal import open_journal
+    from tradebot.tracking.chain import ideal_sizes
+    from tradebot.tracking.journal_facts import read_periods
+    from tradebot.tracking.sizing import strategy_sizer
+
+    journal_bench = sibling("journal")
+    start = min(journal_bench.measured(["track", "--help"])[0] for _ in range(3))
+    algos = list(ALGORITHMS)
+    with open_journal(path, readonly=True) as journal:
+        sql = []
+        for _ in range(3):
+            t0 = time.process_time()
+            for algo in algos:
+                journal.tracking_summary(algo)
+            sql.append(time.process_time() - t0)
+        periods = read_periods(journal, algos, since=None, until=None)
+    algorithms = load_config(config, env={}).algorithms
+    sizing = []
+    for _ in range(3):
+        t0 = time.process_time()
+        for algo in algos:
+            size = strategy_sizer(algorithms[algo].sizer, algo, Decimal(100_000))
+            ideal_sizes(periods[algo], size)  # each leg with the ideal's holdings at the time
+        sizing.append(time.process_time() - t0)
+    opens = sum(leg.is_open for p in periods.values() for leg in p.legs)
+    print(f"floor: start-up and imports (track --help, new process) {start:.2f} s")
+    print(f"floor: the summary's SQL, {len(algos)} algorithms (CPU) {min(sql):.2f} s")
+    print(f"floor: the strategies' sizing of {opens:,} open legs (CPU) {min(sizing):.2f} s")
+    print(f"floor: together {start + min(sql) + min(sizing):.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--journal", type=Path, help="time this journal instead of building one")
+    parser.add_argument("--floor", action="store_true", help="print the floors too (docstring)")
     args = parser.parse_args()
     journal_bench = sibling("journal")
     with tempfile.TemporaryDirectory(prefix="tradebot-bench-track-") as tmp:
@@ -90,6 +133,8 @@ def main() -> None:
             else:
                 check(f"track on {args.events:,} rows", seconds, "<=", TRACK_SECONDS, "s")
                 check("track peak RSS", peak, "<=", TRACK_MB, "MB")
+        if args.floor:
+            floors(path, config)
 
 
 if __name__ == "__main__":

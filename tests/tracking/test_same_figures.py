@@ -45,8 +45,7 @@ def _tangled(period: Period) -> Period:
         return dataclasses.replace(f, at=at(f.at))
 
     legs = tuple(
-        dataclasses.replace(
-            leg,
+        leg._replace(
             at=at(leg.at),
             orders=tuple(
                 dataclasses.replace(o, fills=tuple(fill(f) for f in o.fills)) for o in leg.orders
@@ -152,7 +151,7 @@ def test_a_history_never_read_is_said_as_the_full_comparison_says_it(
         periods = read_periods(journal, [ALGO, 6], since=None, until=None)
         if garble:  # keys that are no leg's (a journal edited by hand): no start to read from
             first = periods[ALGO]
-            legs = tuple(dataclasses.replace(leg, key=f"x{leg.key}") for leg in first.legs)
+            legs = tuple(leg._replace(key=f"x{leg.key}") for leg in first.legs)
             periods[ALGO] = dataclasses.replace(first, legs=legs)
         reason = "not read (--offline)"
         fast = never_received(journal, periods, Unread(reason), until=END)
