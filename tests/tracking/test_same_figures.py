@@ -42,7 +42,7 @@ def _tangled(period: Period) -> Period:
         return t % 7 * 1000
 
     def fill(f: Fill) -> Fill:
-        return dataclasses.replace(f, at=at(f.at))
+        return f._replace(at=at(f.at))
 
     legs = tuple(
         leg._replace(
@@ -53,8 +53,8 @@ def _tangled(period: Period) -> Period:
         )
         for leg in period.legs
     )
-    exits = tuple(dataclasses.replace(e, fill=fill(e.fill)) for e in period.exits)
-    strays = tuple(dataclasses.replace(e, fill=fill(e.fill)) for e in period.unattributed)
+    exits = tuple(e._replace(fill=fill(e.fill)) for e in period.exits)
+    strays = tuple(e._replace(fill=fill(e.fill)) for e in period.unattributed)
     return dataclasses.replace(period, legs=legs, exits=exits, unattributed=strays)
 
 

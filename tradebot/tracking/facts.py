@@ -37,8 +37,9 @@ class Style(StrEnum):
     CHASED_REMAINDER = "chased_remainder"  # a limit_then_market's market remainder
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
+class Fill(NamedTuple):
+    """One fill (immutable; a named tuple, as :class:`LegFact`: a million rows make 250,000)."""
+
     at: int
     seq: int
     qty: Decimal  # signed: + bought, - sold
@@ -74,9 +75,8 @@ class LegFact(NamedTuple):
     weight: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ExitFill:
-    """A fill of a stop or take-profit the bot placed for an entry."""
+class ExitFill(NamedTuple):
+    """A fill of a stop or take-profit the bot placed for an entry (or of no leg's order)."""
 
     symbol: str
     fill: Fill
