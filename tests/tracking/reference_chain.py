@@ -1,6 +1,7 @@
-"""The chain's replay and the basis points' allocations as they were written before they were
-made faster (issue 24), kept as the slow reference ``test_same_figures.py`` holds the fast code
-equal to: one ledger's trades read stage flag by stage flag, sorted by a key made per trade, a
+"""The ideal's sizing order, the chain's replay and the basis points' allocations as they were
+written before they were made faster (issue 24), kept as the slow reference
+``test_same_figures.py`` holds the fast code equal to: legs ordered by a key made per leg, one
+ledger's trades read stage flag by stage flag, sorted by a key made per trade, a
 position made for every trade; every open leg's allocation computed again."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from tradebot.core.sizing import SizingStrategy
 from tradebot.journal.summary import Position
-from tradebot.tracking.chain import Outcome, Stage, _fees
+from tradebot.tracking.chain import Outcome, Sizer, Stage, _fees
 from tradebot.tracking.facts import Fate, Period, Style
 from tradebot.tracking.rules_in_force import InForce, Rules, Unrecorded
 from tradebot.tracking.sizing import allocation
@@ -55,6 +56,21 @@ def _actions(
     if stage.unattributed:
         for e in period.unattributed:
             yield e.fill.at, e.fill.seq, e.symbol, e.fill.qty, e.fill.price
+
+
+def ideal_sizes(period: Period, sizer: Sizer) -> dict[str, Decimal | None]:
+    holdings: dict[str, Decimal] = {}
+    sizes: dict[str, Decimal | None] = {}
+    for leg in sorted(period.legs, key=lambda leg: (leg.at, leg.seq)):
+        if not leg.is_open:
+            holdings.pop(leg.symbol, None)
+            continue
+        qty = sizer(leg, dict(holdings))
+        sizes[leg.key] = qty
+        if qty:
+            signed = qty if leg.buy else -qty
+            holdings[leg.symbol] = holdings.get(leg.symbol, _ZERO) + signed
+    return sizes
 
 
 def ledger_outcome(

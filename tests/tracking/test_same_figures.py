@@ -8,6 +8,7 @@ algorithm as the full comparison with an unread history says it."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -23,12 +24,13 @@ from tests.tracking.test_rules_in_force import CONFIG, EQUITY, SCENE
 from tradebot.config.loader import load_config
 from tradebot.journal import open_journal
 from tradebot.tracking.chain import ideal_sizes, ledger_outcome, stages
-from tradebot.tracking.facts import Fill, Period
+from tradebot.tracking.facts import Fill, LegFact, Period
 from tradebot.tracking.history_legs import NO_START, Unread, never_received
 from tradebot.tracking.journal_facts import read_periods
 from tradebot.tracking.rules_in_force import LegSizer, Unrecorded, allocations_seen, read_rules
 from tradebot.tracking.sizing import trusted_strategies
 
+D = Decimal
 ALGOS = (ALGO, 6, 7, 8)  # the config's four, each its own strategy
 MINUTE = 60 * 1_000_000  # in the journal's microseconds
 END = datetime(2030, 1, 1, tzinfo=UTC)  # after every generated leg
@@ -36,7 +38,7 @@ END = datetime(2030, 1, 1, tzinfo=UTC)  # after every generated leg
 
 def _tangled(period: Period) -> Period:
     """The period with its times folded onto a few (many ties, and times out of the ids'
-    order): the replay's order is the (time, id) sort's, and a tie keeps the legs' order."""
+    order, the legs listed newest first): the replay's order is the (time, id) sort's."""
 
     def at(t: int) -> int:
         return t % 7 * 1000
@@ -51,11 +53,16 @@ def _tangled(period: Period) -> Period:
                 dataclasses.replace(o, fills=tuple(fill(f) for f in o.fills)) for o in leg.orders
             ),
         )
-        for leg in period.legs
+        for leg in reversed(period.legs)  # and listed out of order
     )
     exits = tuple(e._replace(fill=fill(e.fill)) for e in period.exits)
     strays = tuple(e._replace(fill=fill(e.fill)) for e in period.unattributed)
     return dataclasses.replace(period, legs=legs, exits=exits, unattributed=strays)
+
+
+def by_holdings(leg: LegFact, held: Mapping[str, Decimal]) -> Decimal | None:
+    """A sizer that reads the ideal's holdings: a quarter share more for each one held."""
+    return D(1) + sum((abs(q) for q in held.values()), D(0)) / 4
 
 
 @settings(max_examples=300, deadline=None)
@@ -63,6 +70,8 @@ def _tangled(period: Period) -> Period:
 def test_each_ledger_is_the_reference_replay(period: Period, tangle: bool) -> None:
     if tangle:
         period = _tangled(period)
+    # sized by what the ideal holds then: the legs' order decides each size
+    assert ideal_sizes(period, by_holdings) == reference_chain.ideal_sizes(period, by_holdings)
     ideal = ideal_sizes(period, notional_1000)
     for _name, stage in stages(period):
         fast: list[tuple[int, Decimal]] = []

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from itertools import pairwise
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from tradebot.journal.summary import Position
@@ -153,6 +153,8 @@ def _fees(period: Period) -> Decimal:
 #: an action's place in the replay: (time, row id); the sort is stable, so equal places keep
 #: the order :func:`_actions` yields them in
 _WHEN = itemgetter(0, 1)
+#: a leg's place: (time, row id)
+_LEG_WHEN = attrgetter("at", "seq")
 
 
 def ledger_outcome(
@@ -198,7 +200,7 @@ def ideal_sizes(period: Period, sizer: Sizer) -> dict[str, Decimal | None]:
     at the time (every leg traded, nothing missed)."""
     holdings: dict[str, Decimal] = {}
     sizes: dict[str, Decimal | None] = {}
-    for leg in sorted(period.legs, key=lambda leg: (leg.at, leg.seq)):
+    for leg in sorted(period.legs, key=_LEG_WHEN):
         if not leg.is_open:
             holdings.pop(leg.symbol, None)
             continue

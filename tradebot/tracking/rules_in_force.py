@@ -108,7 +108,7 @@ class RulesHistory:
 
     def at(self, algo_id: int, at: int, seq: int) -> Rules:
         """The rules in force for ``algo_id`` at (time, row id) ``(at, seq)``."""
-        i = bisect_right(self._keys, (at, seq))
+        i = bisect_right(self._keys, (at, seq)) if self._keys else 0
         if not i:
             return _UNRECORDED
         found = self._of.get((i, algo_id))
