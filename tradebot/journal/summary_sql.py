@@ -11,9 +11,10 @@ transaction ends, and a writer that waited reads the committed value), then writ
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from tradebot.core.book import PositionBook
@@ -280,14 +281,23 @@ _LEG_UPSERT_MANY = (
 _MANY = 200
 
 
+@lru_cache(maxsize=1024)
+def _statement(sql: str, width: int, count: int) -> str:
+    """``sql`` with ``{rows}`` as ``count`` rows of ``width`` placeholders (made once each)."""
+    marks = "(" + ", ".join("?" * width) + ")"
+    return sql.format(rows=", ".join([marks] * count))
+
+
 def _upsert_many(conn: Conn, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
     """``sql`` (an INSERT with ``{rows}`` where its VALUES go) for many rows, a few hundred
     per statement: a batch costs a few statements, not one per row."""
+    if len(rows) == 1:  # a one-row write's: its values as they are
+        conn.execute(_statement(sql, len(rows[0]), 1), rows[0])
+        return
     for start in range(0, len(rows), _MANY):
         chunk = rows[start : start + _MANY]
-        marks = "(" + ", ".join("?" * len(chunk[0])) + ")"
         params = [value for row in chunk for value in row]
-        conn.execute(sql.format(rows=", ".join([marks] * len(chunk))), params)
+        conn.execute(_statement(sql, len(chunk[0]), len(chunk)), params)
 
 
 _COUNT_UPSERT = (
@@ -323,6 +333,18 @@ _POSITION_UPSERT = (
 )
 _REMAINDER_SUFFIX = remainder_id("")
 _FIGURE_SETS = ", ".join(f"{c} = ?" for c in _FIGURE_COLUMNS.split(", "))
+_STYLE_UPDATE = (
+    f"UPDATE sum_style SET {_FIGURE_SETS} "  # noqa: S608
+    "WHERE account = ? AND algo_id = ? AND style = ?"
+)
+_ALIAS_UPSERT = (
+    "INSERT INTO sum_leg (coid, head) VALUES (?, ?) "
+    "ON CONFLICT (coid) DO UPDATE SET head = excluded.head"
+)
+_SKIPPED_UPSERT = (
+    "INSERT INTO sum_skipped (reason, n) VALUES (?, ?) "
+    "ON CONFLICT (reason) DO UPDATE SET n = sum_skipped.n + excluded.n"
+)
 
 
 #: a kept store drops what it remembers past these sizes (it reads it again when needed)
@@ -546,24 +568,11 @@ class SqlStore(SqlLookups):
             _upsert_many(conn, _LEG_UPSERT_MANY, rows)
         for alias, head in self._aliases.items():
             if self._heads.get(alias) == head:  # not since made a leg of its own
-                execute(
-                    "INSERT INTO sum_leg (coid, head) VALUES (?, ?) "
-                    "ON CONFLICT (coid) DO UPDATE SET head = excluded.head",
-                    (alias, head),
-                )
+                execute(_ALIAS_UPSERT, (alias, head))
         for style_key in self._dirty_figures:
-            f = self._figures[style_key]
-            execute(
-                f"UPDATE sum_style SET {_FIGURE_SETS} "  # noqa: S608
-                "WHERE account = ? AND algo_id = ? AND style = ?",
-                (*_figure_params(f), *style_key),
-            )
+            execute(_STYLE_UPDATE, (*_figure_params(self._figures[style_key]), *style_key))
         for reason, n in self._skips.items():
-            execute(
-                "INSERT INTO sum_skipped (reason, n) VALUES (?, ?) "
-                "ON CONFLICT (reason) DO UPDATE SET n = sum_skipped.n + excluded.n",
-                (reason, n),
-            )
+            execute(_SKIPPED_UPSERT, (reason, n))
         if not self._keep:
             self.forget()
             return
@@ -601,9 +610,8 @@ class Tx:
         self._conn = conn
         self.store = SqlStore(conn) if store is None else store
         self.store.bind(conn)
-
-    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
-        return self._conn.execute(sql, parameters)
+        # the connection's own method: no call in between on the path of every statement
+        self.execute: Callable[..., Cursor] = conn.execute
 
     def flush(self) -> None:
         self.store.flush()
