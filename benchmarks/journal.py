@@ -22,10 +22,10 @@ The floor the one-per-commit figure stands on is printed beside it: the same row
 front, written by a bare ``sqlite3`` loop, one INSERT per transaction (``BEGIN IMMEDIATE`` ...
 ``COMMIT``), WAL and ``synchronous=FULL`` as the journal's, in the same directory (the same
 disk): into a table of the same columns and no index (the disk's fsync and SQLite), and into
-the journal's own tables (its indexes too, no summary). ``--floor`` measures only that: the
-floors and the journal alternated, ``--rounds`` times, with their medians and the journal's
-share of the floor (the fsync rate of a shared disk moves from one second to the next: only
-figures taken side by side compare)::
+the journal's own tables (its indexes too, no summary), the floors and the journal taking turns
+every 100 writes (the fsync rate of a shared disk moves from one second to the next: only
+figures taken side by side compare). ``--floor`` measures only that, ``--rounds`` times, with
+the medians and the journal's share of each floor::
 
     python benchmarks/journal.py --floor [--rounds 3] [--writes 2000] [--profile FILE]
 """
@@ -146,54 +146,79 @@ _BARE_TABLE = (
 )
 
 
-def floor(path: Path, rows: list[Row], *, indexed: bool) -> float:
-    """Events/s of a bare sqlite3 loop: each row's stored values (made up front) inserted by one
-    INSERT in its own transaction, committed with the journal's pragmas (WAL, synchronous=FULL:
-    the WAL fsynced on each commit). ``indexed``: into a new journal's own tables (its
-    indexes and unique guards, no summary written); else a table of its columns alone."""
-    params = [row.params() for row in rows]
+def floor_connection(path: Path, *, indexed: bool) -> sqlite3.Connection:
+    """A bare sqlite3 connection with the journal's pragmas (WAL, synchronous=FULL: the WAL
+    fsynced on each commit) on a new file: ``indexed``, a new journal's own tables (its
+    indexes and unique guards; no summary is written), else a table of its columns alone."""
     if indexed:
         open_journal(path).close()  # the journal's schema, every migration applied
     conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA busy_timeout = 10000")
+    if not indexed:
+        conn.execute(_BARE_TABLE)
+    return conn
+
+
+#: writes each of the three takes in turn (a slow moment of the disk slows them alike)
+TURN = 100
+
+
+def floor_round(directory: Path, rows: list[Row], n: int) -> dict[str, float]:
+    """Events/s of the two floors and of the journal, each on a new file in ``directory``,
+    taking turns every :data:`TURN` writes (the order rotating), each timed on its own turns.
+
+    The floors are bare sqlite3 loops writing each row's stored values (made up front) by one
+    INSERT in its own transaction (``BEGIN IMMEDIATE``, INSERT, ``COMMIT``); the journal is
+    ``write_rows([row])``: the row's values, its summaries, the same one fsynced commit."""
+    params = [row.params() for row in rows]
+    bare = floor_connection(directory / f"bare-{n}.sqlite", indexed=False)
+    tables = floor_connection(directory / f"tables-{n}.sqlite", indexed=True)
+    spent = {"bare": 0.0, "tables": 0.0, "journal": 0.0}
     try:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA busy_timeout = 10000")
-        if not indexed:
-            conn.execute(_BARE_TABLE)
-        execute = conn.execute
-        t0 = time.perf_counter()
-        for p in params:
-            execute("BEGIN IMMEDIATE")
-            execute(INSERT, p)
-            execute("COMMIT")
-        return len(params) / (time.perf_counter() - t0)
+        with open_journal(directory / f"journal-{n}.sqlite") as journal:
+            for turn, start in enumerate(range(0, len(rows), TURN)):
+                names = ("bare", "tables", "journal")
+                for name in names[turn % 3 :] + names[: turn % 3]:
+                    t0 = time.perf_counter()
+                    if name == "journal":
+                        for row in rows[start : start + TURN]:
+                            journal.write_rows([row])
+                    else:
+                        execute = (bare if name == "bare" else tables).execute
+                        for p in params[start : start + TURN]:
+                            execute("BEGIN IMMEDIATE")
+                            execute(INSERT, p)
+                            execute("COMMIT")
+                    spent[name] += time.perf_counter() - t0
     finally:
-        conn.close()
+        bare.close()
+        tables.close()
+    return {name: len(rows) / seconds for name, seconds in spent.items()}
 
 
 def floor_runs(directory: Path, writes: int, rounds: int, profile: Path | None) -> None:
-    """``--floor``: the two floors and the journal, alternated, each on a new file (and then,
-    with ``profile``, the journal's loop once more under cProfile)."""
+    """``--floor``: ``rounds`` of :func:`floor_round`, their medians and the journal's share of
+    each floor (and then, with ``profile``, the journal's loop alone under cProfile)."""
     rows = write_rows(writes)
-    figures: dict[str, list[float]] = {"bare": [], "indexed": [], "journal": []}
+    figures: dict[str, list[float]] = {"bare": [], "tables": [], "journal": []}
     for n in range(rounds):
-        figures["bare"].append(floor(directory / f"bare-{n}.sqlite", rows, indexed=False))
-        figures["indexed"].append(floor(directory / f"indexed-{n}.sqlite", rows, indexed=True))
-        figures["journal"].append(one_per_commit(directory / f"journal-{n}.sqlite", rows))
+        for name, rate in floor_round(directory, rows, n).items():
+            figures[name].append(rate)
         print(
             f"round {n + 1}: floor bare {figures['bare'][-1]:,.0f}/s, "
-            f"the journal's tables {figures['indexed'][-1]:,.0f}/s, "
+            f"the journal's tables {figures['tables'][-1]:,.0f}/s, "
             f"the journal {figures['journal'][-1]:,.0f}/s",
             flush=True,
         )
-    bare, indexed, journal = (statistics.median(v) for v in figures.values())
+    bare, tables, journal = (statistics.median(figures[k]) for k in ("bare", "tables", "journal"))
     note("floor: bare sqlite3, one INSERT per fsynced commit", bare, "/s")
-    note("floor: into the journal's tables (no summary)", indexed, "/s")
+    note("floor: into the journal's tables (no summary)", tables, "/s")
     check("journal durable events/s, one per commit", journal, ">=", 5000, "/s")
     ratios = [j / f for j, f in zip(figures["journal"], figures["bare"], strict=True)]
     note("journal / bare floor, median of the rounds' ratios", statistics.median(ratios))
-    ratios = [j / f for j, f in zip(figures["journal"], figures["indexed"], strict=True)]
+    ratios = [j / f for j, f in zip(figures["journal"], figures["tables"], strict=True)]
     note("journal / floor into its tables, median of ratios", statistics.median(ratios))
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if profile is not None:
@@ -365,8 +390,9 @@ def main() -> None:
         print(f"durable events/s, one per commit (fsync each): {one:,.0f}")
         print(f"durable events/s, 500 per commit:              {many:,.0f}")
         check("journal durable events/s, one per commit", one, ">=", 5000, "/s")
-        bare = floor(directory / "floor.sqlite", write_rows(w), indexed=False)
-        note("floor: bare sqlite3, one INSERT per fsynced commit", bare, "/s")
+        beside = floor_round(directory, write_rows(w), 0)
+        note("floor: bare sqlite3, one INSERT per fsynced commit", beside["bare"], "/s")
+        note("journal / bare floor, taking turns", beside["journal"] / beside["bare"])
         one, many = event_throughput(directory, single=w, batched=25 * w)
         print(f"broker fill events/s (dedup + insert), one per commit: {one:,.0f}")
         print(f"broker fill events/s (dedup + insert), 500 per commit: {many:,.0f}")

@@ -11,6 +11,7 @@ transaction ends, and a writer that waited reads the committed value), then writ
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,6 +24,8 @@ from tradebot.journal import track_summary
 from tradebot.journal.dialect import Conn, Cursor
 from tradebot.journal.rows import INSERT, INSERT_IF_ABSENT
 from tradebot.journal.summary import (
+    COUNTED,
+    ORDER_STATUSES,
     Figures,
     Leg,
     MemoryStore,
@@ -399,6 +402,22 @@ class SqlStore(SqlLookups):
         self._dirty_pnl: set[tuple[str, int, int, str]] = set()
         self._dirty_figures: set[tuple[str, int, str]] = set()
 
+    def _any_pending(self) -> bool:
+        """Whether this transaction changed or looked at anything (see :meth:`_pending`)."""
+        return bool(
+            self._counts
+            or self._algo_counts
+            or self._dirty_algo_pnl
+            or self._dirty_algo_day
+            or self._skips
+            or self._touched
+            or self._looked_up
+            or self._aliases
+            or self._dirty_positions
+            or self._dirty_pnl
+            or self._dirty_figures
+        )
+
     def note_intent(self, coid: str, price: Any) -> None:
         if self._keep:
             if len(self._prices) >= _KEEP_LEGS:
@@ -542,6 +561,8 @@ class SqlStore(SqlLookups):
 
         Only the tables it changed are written: a signal's rows touch two counters, a plan's
         a leg and its style too (the SQL texts are made once, at import)."""
+        if self._keep and not self._any_pending():
+            return  # nothing written, nothing looked at: nothing to write or forget
         execute, conn = self._conn.execute, self._conn
         rows: list[tuple[Any, ...]]
         if self._counts:
@@ -630,18 +651,58 @@ def insert(conn: Conn, params: Sequence[Any], *, if_absent: bool = False) -> int
     ts, status, algo_id, symbol, coid, _signal, leg, side, qty, price, _cum, _detail, data = params[
         :13
     ]
+    if status not in FOLDED:
+        return row_id  # nothing to fold: neither summary reads a row of its status
     account = params[13]  # INSERT's last column (journal/rows.py)
+    decoded = None
+    if status == "intent" and isinstance(data, str):
+        # both folds read an intent's data: its JSON decoded once (text that is not JSON is
+        # left to each, which says so as before)
+        try:
+            decoded = json.loads(data)
+        except ValueError:
+            decoded = None
     store = conn.store if isinstance(conn, Tx) else SqlStore(conn)
     row = SummaryRow(
-        row_id, ts, status, algo_id, symbol, coid, leg, side, qty, price, data, account
+        row_id,
+        ts,
+        status,
+        algo_id,
+        symbol,
+        coid,
+        leg,
+        side,
+        qty,
+        price,
+        data if decoded is None else decoded,
+        account,
     )
     apply(store, row)
     track_summary.fold(
-        conn, row_id, ts, status, algo_id, symbol, coid, leg, side, qty, price, data, account
+        conn,
+        row_id,
+        ts,
+        status,
+        algo_id,
+        symbol,
+        coid,
+        leg,
+        side,
+        qty,
+        price,
+        data,
+        account,
+        decoded=decoded,
     )
     if not isinstance(conn, Tx):
         store.flush()
     return row_id
+
+
+#: the statuses a row is folded for: counted, an order's, or read by the tracking summary;
+#: a row of any other status (a plan, a broker's acceptance, the process's own life) changes
+#: no summary (:func:`tradebot.journal.summary.apply`, :func:`.track_summary.fold`)
+FOLDED = COUNTED | ORDER_STATUSES | frozenset(track_summary.STATUSES)
 
 
 # -- building and checking --------------------------------------------------------------------
