@@ -23,7 +23,7 @@ front, written by a bare ``sqlite3`` loop, one INSERT per transaction (``BEGIN I
 ``COMMIT``), WAL and ``synchronous=FULL`` as the journal's, in the same directory (the same
 disk): into a table of the same columns and no index (the disk's fsync and SQLite), and into
 the journal's own tables (its indexes too, no summary), the floors and the journal taking turns
-every 100 writes (the fsync rate of a shared disk moves from one second to the next: only
+every 20 writes (the fsync rate of a shared disk moves from one second to the next: only
 figures taken side by side compare). ``--floor`` measures only that, ``--rounds`` times, with
 the medians and the journal's share of each floor::
 
@@ -162,7 +162,7 @@ def floor_connection(path: Path, *, indexed: bool) -> sqlite3.Connection:
 
 
 #: writes each of the three takes in turn (a slow moment of the disk slows them alike)
-TURN = 100
+TURN = 20
 
 
 def floor_round(directory: Path, rows: list[Row], n: int) -> dict[str, float]:
