@@ -17,13 +17,27 @@ Prints:
 Targets: >= 5,000 events/s; the query under 200 ms (issue 5); report <= 1 s and <= 100 MB peak
 on 1,000,000 rows (issue 24; printed with PASS/MISS), export in flat memory whatever the size
 (issue 11). ``--writes`` shrinks the write runs (a smoke run).
+
+The floor the one-per-commit figure stands on is printed beside it: the same rows, made up
+front, written by a bare ``sqlite3`` loop, one INSERT per transaction (``BEGIN IMMEDIATE`` ...
+``COMMIT``), WAL and ``synchronous=FULL`` as the journal's, in the same directory (the same
+disk): into a table of the same columns and no index (the disk's fsync and SQLite), and into
+the journal's own tables (its indexes too, no summary), the floors and the journal taking turns
+every 20 writes (the fsync rate of a shared disk moves from one second to the next: only
+figures taken side by side compare). ``--floor`` measures only that, ``--rounds`` times, with
+the medians and the journal's share of each floor::
+
+    python benchmarks/journal.py --floor [--rounds 3] [--writes 2000] [--profile FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import os
 import random
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -34,7 +48,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from click.testing import CliRunner
-from targets import check
+from targets import check, note
 
 from tradebot.cli.main import cli
 from tradebot.core.events import OrderFilled
@@ -43,7 +57,7 @@ from tradebot.core.orders import IntentRole, OrderIntent, Plan, TimeInForce
 from tradebot.core.signal import LegId, LegKind, Side
 from tradebot.journal import Status, open_journal
 from tradebot.journal.records import intent_data
-from tradebot.journal.rows import Row
+from tradebot.journal.rows import INSERT, Row
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 SYMBOLS = [f"SYM{n}" for n in range(200)]
@@ -97,6 +111,119 @@ def event(n: int, at: datetime, rng: random.Random) -> Row:
         cum_qty=Decimal(n) if status is Status.FILLED else None,
         data=INTENT_DATA if status is Status.INTENT else {"broker_order_id": f"b-{n}"},
     )
+
+
+def write_rows(count: int) -> list[Row]:
+    """The one-per-commit run's rows (the mix of :func:`event`), made up front."""
+    rng = random.Random(1)
+    return [event(n, START + timedelta(microseconds=n), rng) for n in range(count)]
+
+
+def one_per_commit(path: Path, rows: list[Row], profile: Path | None = None) -> float:
+    """The journal's durable events/s, one row per ``write_rows`` (one fsynced commit each);
+    ``profile``: the loop run under cProfile, its statistics written there."""
+    profiler = cProfile.Profile() if profile else None
+    with open_journal(path) as journal:
+        t0 = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        for row in rows:
+            journal.write_rows([row])
+        if profiler is not None:
+            profiler.disable()
+        rate = len(rows) / (time.perf_counter() - t0)
+    if profiler is not None and profile is not None:
+        profiler.dump_stats(profile)
+    return rate
+
+
+#: the floor's table without the journal: the entries' columns, no index
+_BARE_TABLE = (
+    "CREATE TABLE entries (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, status TEXT NOT NULL, "
+    "algo_id INTEGER, symbol TEXT, client_order_id TEXT, signal_id INTEGER, leg TEXT, "
+    "side TEXT, qty TEXT, price TEXT, cum_qty TEXT, detail TEXT NOT NULL DEFAULT '', "
+    "data TEXT NOT NULL DEFAULT '{}', account TEXT NOT NULL DEFAULT 'default')"
+)
+
+
+def floor_connection(path: Path, *, indexed: bool) -> sqlite3.Connection:
+    """A bare sqlite3 connection with the journal's pragmas (WAL, synchronous=FULL: the WAL
+    fsynced on each commit) on a new file: ``indexed``, a new journal's own tables (its
+    indexes and unique guards; no summary is written), else a table of its columns alone."""
+    if indexed:
+        open_journal(path).close()  # the journal's schema, every migration applied
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA busy_timeout = 10000")
+    if not indexed:
+        conn.execute(_BARE_TABLE)
+    return conn
+
+
+#: writes each of the three takes in turn (a slow moment of the disk slows them alike)
+TURN = 20
+
+
+def floor_round(directory: Path, rows: list[Row], n: int) -> dict[str, float]:
+    """Events/s of the two floors and of the journal, each on a new file in ``directory``,
+    taking turns every :data:`TURN` writes (the order rotating), each timed on its own turns.
+
+    The floors are bare sqlite3 loops writing each row's stored values (made up front) by one
+    INSERT in its own transaction (``BEGIN IMMEDIATE``, INSERT, ``COMMIT``); the journal is
+    ``write_rows([row])``: the row's values, its summaries, the same one fsynced commit."""
+    params = [row.params() for row in rows]
+    bare = floor_connection(directory / f"bare-{n}.sqlite", indexed=False)
+    tables = floor_connection(directory / f"tables-{n}.sqlite", indexed=True)
+    spent = {"bare": 0.0, "tables": 0.0, "journal": 0.0}
+    try:
+        with open_journal(directory / f"journal-{n}.sqlite") as journal:
+            for turn, start in enumerate(range(0, len(rows), TURN)):
+                names = ("bare", "tables", "journal")
+                for name in names[turn % 3 :] + names[: turn % 3]:
+                    t0 = time.perf_counter()
+                    if name == "journal":
+                        for row in rows[start : start + TURN]:
+                            journal.write_rows([row])
+                    else:
+                        execute = (bare if name == "bare" else tables).execute
+                        for p in params[start : start + TURN]:
+                            execute("BEGIN IMMEDIATE")
+                            execute(INSERT, p)
+                            execute("COMMIT")
+                    spent[name] += time.perf_counter() - t0
+    finally:
+        bare.close()
+        tables.close()
+    return {name: len(rows) / seconds for name, seconds in spent.items()}
+
+
+def floor_runs(directory: Path, writes: int, rounds: int, profile: Path | None) -> None:
+    """``--floor``: ``rounds`` of :func:`floor_round`, their medians and the journal's share of
+    each floor (and then, with ``profile``, the journal's loop alone under cProfile)."""
+    rows = write_rows(writes)
+    figures: dict[str, list[float]] = {"bare": [], "tables": [], "journal": []}
+    for n in range(rounds):
+        for name, rate in floor_round(directory, rows, n).items():
+            figures[name].append(rate)
+        print(
+            f"round {n + 1}: floor bare {figures['bare'][-1]:,.0f}/s, "
+            f"the journal's tables {figures['tables'][-1]:,.0f}/s, "
+            f"the journal {figures['journal'][-1]:,.0f}/s",
+            flush=True,
+        )
+    bare, tables, journal = (statistics.median(figures[k]) for k in ("bare", "tables", "journal"))
+    note("floor: bare sqlite3, one INSERT per fsynced commit", bare, "/s")
+    note("floor: into the journal's tables (no summary)", tables, "/s")
+    check("journal durable events/s, one per commit", journal, ">=", 5000, "/s")
+    ratios = [j / f for j, f in zip(figures["journal"], figures["bare"], strict=True)]
+    note("journal / bare floor, median of the rounds' ratios", statistics.median(ratios))
+    ratios = [j / f for j, f in zip(figures["journal"], figures["tables"], strict=True)]
+    note("journal / floor into its tables, median of ratios", statistics.median(ratios))
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if profile is not None:
+        rate = one_per_commit(directory / "profiled.sqlite", rows, profile)
+        print(f"the journal under cProfile: {rate:,.0f}/s; statistics in {profile}")
 
 
 def throughput(directory: Path, *, single: int, batched: int, batch: int) -> tuple[float, float]:
@@ -240,15 +367,32 @@ def main() -> None:
         help="events timed one per commit (the batched runs are 50x this)",
     )
     parser.add_argument("--keep", type=Path, help="build the large journal here and keep it")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="only the one-per-commit figure beside its floors (bare sqlite3 loops), alternated",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="--floor: rounds alternated")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="--floor: then the journal's one-per-commit loop under cProfile, stats written here",
+    )
     args = parser.parse_args()
     directory = args.keep or Path(tempfile.mkdtemp(prefix="tradebot-bench-"))
     directory.mkdir(parents=True, exist_ok=True)
     try:
         w = args.writes
+        if args.floor:
+            floor_runs(directory, w, args.rounds, args.profile)
+            return
         one, many = throughput(directory, single=w, batched=50 * w, batch=500)
         print(f"durable events/s, one per commit (fsync each): {one:,.0f}")
         print(f"durable events/s, 500 per commit:              {many:,.0f}")
         check("journal durable events/s, one per commit", one, ">=", 5000, "/s")
+        beside = floor_round(directory, write_rows(w), 0)
+        note("floor: bare sqlite3, one INSERT per fsynced commit", beside["bare"], "/s")
+        note("journal / bare floor, taking turns", beside["journal"] / beside["bare"])
         one, many = event_throughput(directory, single=w, batched=25 * w)
         print(f"broker fill events/s (dedup + insert), one per commit: {one:,.0f}")
         print(f"broker fill events/s (dedup + insert), 500 per commit: {many:,.0f}")

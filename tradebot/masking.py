@@ -130,6 +130,12 @@ _RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     (("bearer",), re.compile(r"\b(?P<head>Bearer\s+)[\w.~+/=-]+", re.IGNORECASE), r"\g<head>***"),
 )
 
+#: every rule's words in one search: a text with none of them (most journal rows) tries no rule,
+#: and costs one scan instead of a test per word
+_ANY_HINT = re.compile(
+    "|".join(re.escape(h) for h in dict.fromkeys(h for r in _RULES for h in r[0]))
+)
+
 # -- the registry ----------------------------------------------------------------------------
 
 _lock = threading.Lock()
@@ -180,9 +186,10 @@ def mask(text: str) -> str:
     values = _values
     text = _without(values, text)
     lowered = text.lower()
-    for hints, pattern, replacement in _RULES:
-        if any(hint in lowered for hint in hints):
-            text = pattern.sub(replacement, text)
+    if _ANY_HINT.search(lowered):
+        for hints, pattern, replacement in _RULES:
+            if any(hint in lowered for hint in hints):
+                text = pattern.sub(replacement, text)
     # A replacement can, in theory, complete a registered value that contains the mask itself;
     # every pass shortens the text, so this ends.
     return _without(values, text)

@@ -106,10 +106,14 @@ class JournalBase(ABC):
     def _snapshot(self) -> AbstractContextManager[Conn]:
         """A connection whose reads all see one moment of the journal (a read transaction)."""
 
-    @contextmanager
-    def _writing(self, *, sync: bool = True) -> Iterator[Conn]:
+    def _writing(self, *, sync: bool = True) -> AbstractContextManager[Conn]:
         """:meth:`_tx`, with the summaries of the rows written in it flushed before the
-        commit (:class:`~tradebot.journal.summary_sql.Tx`): in the same transaction."""
+        commit (:class:`~tradebot.journal.summary_sql.Tx`): in the same transaction. (A store
+        may do the same in fewer steps: SQLite's is one generator.)"""
+        return self._summarised(sync)
+
+    @contextmanager
+    def _summarised(self, sync: bool) -> Iterator[Conn]:
         kept = self._kept_summaries()
         try:
             with self._tx(sync=sync) as conn:

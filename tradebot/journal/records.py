@@ -103,7 +103,7 @@ def to_micros(moment: datetime) -> int:
     """Microseconds since the epoch, UTC. Refuses naive datetimes (they have no instant)."""
     if moment.tzinfo is None:
         raise ValueError("journal timestamps must be timezone-aware")
-    delta = moment.astimezone(UTC) - _EPOCH
+    delta = (moment if moment.tzinfo is UTC else moment.astimezone(UTC)) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 

@@ -81,8 +81,13 @@ def _default(value: object) -> object:
     return str(value)  # enums, SecretStr (which prints masked), paths
 
 
+#: what :func:`json.dumps` makes for every call with these arguments, made once
+_ENCODER = json.JSONEncoder(default=_default, separators=(",", ":"), sort_keys=True)
+
+
 def dumps(data: Mapping[str, Any]) -> str:
-    return json.dumps(data, default=_default, separators=(",", ":"), sort_keys=True)
+    """``data`` as compact JSON, keys sorted, Decimals and times as text."""
+    return _ENCODER.encode(data)
 
 
 def leg_data(leg: Leg) -> dict[str, Any]:

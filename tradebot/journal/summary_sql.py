@@ -11,9 +11,11 @@ transaction ends, and a writer that waited reads the committed value), then writ
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from tradebot.core.book import PositionBook
@@ -22,6 +24,8 @@ from tradebot.journal import track_summary
 from tradebot.journal.dialect import Conn, Cursor
 from tradebot.journal.rows import INSERT, INSERT_IF_ABSENT
 from tradebot.journal.summary import (
+    COUNTED,
+    ORDER_STATUSES,
     Figures,
     Leg,
     MemoryStore,
@@ -280,14 +284,23 @@ _LEG_UPSERT_MANY = (
 _MANY = 200
 
 
+@lru_cache(maxsize=1024)
+def _statement(sql: str, width: int, count: int) -> str:
+    """``sql`` with ``{rows}`` as ``count`` rows of ``width`` placeholders (made once each)."""
+    marks = "(" + ", ".join("?" * width) + ")"
+    return sql.format(rows=", ".join([marks] * count))
+
+
 def _upsert_many(conn: Conn, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
     """``sql`` (an INSERT with ``{rows}`` where its VALUES go) for many rows, a few hundred
     per statement: a batch costs a few statements, not one per row."""
+    if len(rows) == 1:  # a one-row write's: its values as they are
+        conn.execute(_statement(sql, len(rows[0]), 1), rows[0])
+        return
     for start in range(0, len(rows), _MANY):
         chunk = rows[start : start + _MANY]
-        marks = "(" + ", ".join("?" * len(chunk[0])) + ")"
         params = [value for row in chunk for value in row]
-        conn.execute(sql.format(rows=", ".join([marks] * len(chunk))), params)
+        conn.execute(_statement(sql, len(chunk[0]), len(chunk)), params)
 
 
 _COUNT_UPSERT = (
@@ -323,6 +336,18 @@ _POSITION_UPSERT = (
 )
 _REMAINDER_SUFFIX = remainder_id("")
 _FIGURE_SETS = ", ".join(f"{c} = ?" for c in _FIGURE_COLUMNS.split(", "))
+_STYLE_UPDATE = (
+    f"UPDATE sum_style SET {_FIGURE_SETS} "  # noqa: S608
+    "WHERE account = ? AND algo_id = ? AND style = ?"
+)
+_ALIAS_UPSERT = (
+    "INSERT INTO sum_leg (coid, head) VALUES (?, ?) "
+    "ON CONFLICT (coid) DO UPDATE SET head = excluded.head"
+)
+_SKIPPED_UPSERT = (
+    "INSERT INTO sum_skipped (reason, n) VALUES (?, ?) "
+    "ON CONFLICT (reason) DO UPDATE SET n = sum_skipped.n + excluded.n"
+)
 
 
 #: a kept store drops what it remembers past these sizes (it reads it again when needed)
@@ -376,6 +401,22 @@ class SqlStore(SqlLookups):
         self._dirty_positions: set[tuple[str, int, str]] = set()
         self._dirty_pnl: set[tuple[str, int, int, str]] = set()
         self._dirty_figures: set[tuple[str, int, str]] = set()
+
+    def _any_pending(self) -> bool:
+        """Whether this transaction changed or looked at anything (see :meth:`_pending`)."""
+        return bool(
+            self._counts
+            or self._algo_counts
+            or self._dirty_algo_pnl
+            or self._dirty_algo_day
+            or self._skips
+            or self._touched
+            or self._looked_up
+            or self._aliases
+            or self._dirty_positions
+            or self._dirty_pnl
+            or self._dirty_figures
+        )
 
     def note_intent(self, coid: str, price: Any) -> None:
         if self._keep:
@@ -520,6 +561,8 @@ class SqlStore(SqlLookups):
 
         Only the tables it changed are written: a signal's rows touch two counters, a plan's
         a leg and its style too (the SQL texts are made once, at import)."""
+        if self._keep and not self._any_pending():
+            return  # nothing written, nothing looked at: nothing to write or forget
         execute, conn = self._conn.execute, self._conn
         rows: list[tuple[Any, ...]]
         if self._counts:
@@ -546,24 +589,11 @@ class SqlStore(SqlLookups):
             _upsert_many(conn, _LEG_UPSERT_MANY, rows)
         for alias, head in self._aliases.items():
             if self._heads.get(alias) == head:  # not since made a leg of its own
-                execute(
-                    "INSERT INTO sum_leg (coid, head) VALUES (?, ?) "
-                    "ON CONFLICT (coid) DO UPDATE SET head = excluded.head",
-                    (alias, head),
-                )
+                execute(_ALIAS_UPSERT, (alias, head))
         for style_key in self._dirty_figures:
-            f = self._figures[style_key]
-            execute(
-                f"UPDATE sum_style SET {_FIGURE_SETS} "  # noqa: S608
-                "WHERE account = ? AND algo_id = ? AND style = ?",
-                (*_figure_params(f), *style_key),
-            )
+            execute(_STYLE_UPDATE, (*_figure_params(self._figures[style_key]), *style_key))
         for reason, n in self._skips.items():
-            execute(
-                "INSERT INTO sum_skipped (reason, n) VALUES (?, ?) "
-                "ON CONFLICT (reason) DO UPDATE SET n = sum_skipped.n + excluded.n",
-                (reason, n),
-            )
+            execute(_SKIPPED_UPSERT, (reason, n))
         if not self._keep:
             self.forget()
             return
@@ -601,9 +631,8 @@ class Tx:
         self._conn = conn
         self.store = SqlStore(conn) if store is None else store
         self.store.bind(conn)
-
-    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
-        return self._conn.execute(sql, parameters)
+        # the connection's own method: no call in between on the path of every statement
+        self.execute: Callable[..., Cursor] = conn.execute
 
     def flush(self) -> None:
         self.store.flush()
@@ -622,18 +651,58 @@ def insert(conn: Conn, params: Sequence[Any], *, if_absent: bool = False) -> int
     ts, status, algo_id, symbol, coid, _signal, leg, side, qty, price, _cum, _detail, data = params[
         :13
     ]
+    if status not in FOLDED:
+        return row_id  # nothing to fold: neither summary reads a row of its status
     account = params[13]  # INSERT's last column (journal/rows.py)
+    decoded = None
+    if status == "intent" and isinstance(data, str):
+        # both folds read an intent's data: its JSON decoded once (text that is not JSON is
+        # left to each, which says so as before)
+        try:
+            decoded = json.loads(data)
+        except ValueError:
+            decoded = None
     store = conn.store if isinstance(conn, Tx) else SqlStore(conn)
     row = SummaryRow(
-        row_id, ts, status, algo_id, symbol, coid, leg, side, qty, price, data, account
+        row_id,
+        ts,
+        status,
+        algo_id,
+        symbol,
+        coid,
+        leg,
+        side,
+        qty,
+        price,
+        data if decoded is None else decoded,
+        account,
     )
     apply(store, row)
     track_summary.fold(
-        conn, row_id, ts, status, algo_id, symbol, coid, leg, side, qty, price, data, account
+        conn,
+        row_id,
+        ts,
+        status,
+        algo_id,
+        symbol,
+        coid,
+        leg,
+        side,
+        qty,
+        price,
+        data,
+        account,
+        decoded=decoded,
     )
     if not isinstance(conn, Tx):
         store.flush()
     return row_id
+
+
+#: the statuses a row is folded for: counted, an order's, or read by the tracking summary;
+#: a row of any other status (a plan, a broker's acceptance, the process's own life) changes
+#: no summary (:func:`tradebot.journal.summary.apply`, :func:`.track_summary.fold`)
+FOLDED = COUNTED | ORDER_STATUSES | frozenset(track_summary.STATUSES)
 
 
 # -- building and checking --------------------------------------------------------------------

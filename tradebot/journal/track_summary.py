@@ -269,9 +269,12 @@ def fold(
     price: Any,
     data: Any,
     account: Any,
+    *,
+    decoded: Any = None,
 ) -> None:
     """Fold one row (as stored, or as about to be) into the summary, in the caller's
-    transaction: at most one upsert, and one more per leg an intent names."""
+    transaction: at most one upsert, and one more per leg an intent names. ``decoded``: an
+    INTENT's data already decoded from its JSON text by the caller (None: decoded here)."""
     if status not in STATUSES:
         return
     algo = algo_of(algo_id)
@@ -311,7 +314,7 @@ def fold(
     if not isinstance(coid, str):
         return
     if status == "intent":
-        found = intent_data(data)
+        found = decoded if isinstance(decoded, dict) else intent_data(data)
         if found is None:
             return
         intent = intent_of(coid, side, decimal(qty), found)
