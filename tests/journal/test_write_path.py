@@ -23,7 +23,7 @@ from tradebot.journal.opener import open_journal as open_any
 from tradebot.journal.records import Status, intent_data
 from tradebot.journal.rows import Row
 from tradebot.journal.summary import MemoryStore, SummaryRow, apply
-from tradebot.journal.summary_sql import FOLDED
+from tradebot.journal.summary_sql import FOLDED, SqlStore
 
 INTENT_DATA = json.dumps(
     {
@@ -237,3 +237,19 @@ def test_a_write_sqlite_refuses_is_a_journal_error_and_leaves_the_journal_as_it_
         for row in story[4:]:
             journal.write_rows([row])
         assert journal.verify_summaries().agrees
+
+
+def test_the_empty_flush_check_sees_every_field_a_transaction_fills() -> None:
+    """``SqlStore._any_pending`` names again each field ``_pending`` makes: one left out there
+    (a new summary's dirty set, say) would let a flush skip that summary's writes."""
+    fields = [n for n in SqlStore._pending.__code__.co_names if n.startswith("_")]
+    assert len(fields) >= 11
+    for name in fields:
+        store = SqlStore(sqlite3.connect(":memory:"), keep=True)
+        assert not store._any_pending()
+        pending = getattr(store, name)
+        if isinstance(pending, set):
+            pending.add(("x",))
+        else:
+            pending[("x",)] = 1
+        assert store._any_pending(), name
