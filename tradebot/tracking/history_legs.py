@@ -24,7 +24,7 @@ fate ``missed`` at their signal's price and time: the chain's first ledger trade
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -146,25 +146,22 @@ def never_received(
 
 def _has_start(period: Period) -> bool:
     """Whether :func:`_received` would hold a leg (one whose key is a leg's)."""
-    for leg in period.legs:
-        try:
-            parse_leg_key(leg.key)
-        except ValueError:
-            continue
-        return True
-    return False
+    return next(_keyed(period), None) is not None
 
 
 def _received(period: Period) -> list[tuple[datetime, LegFact]]:
     """The journal's legs with their signals' times, oldest signal first."""
-    out = []
+    return sorted(_keyed(period), key=lambda x: (x[0], x[1].seq))
+
+
+def _keyed(period: Period) -> Iterator[tuple[datetime, LegFact]]:
+    """The journal's legs whose key is a leg's, with their signals' times, as listed."""
     for leg in period.legs:
         try:
-            out.append((parse_leg_key(leg.key).timestamp, leg))
+            stamp = parse_leg_key(leg.key).timestamp
         except ValueError:
             continue  # not a leg's key: the journal is input too
-    out.sort(key=lambda x: (x[0], x[1].seq))
-    return out
+        yield stamp, leg
 
 
 def as_legs(period: Period, lacking: Sequence[HistoryLeg]) -> tuple[tuple[LegFact, ...], int]:
